@@ -1,0 +1,37 @@
+# openintent-go: common tasks. `make help` lists them.
+GO ?= go
+OAPI := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
+
+.PHONY: help generate check-generate test race vet fmt check bench run quickstart
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+generate: ## regenerate gen/ from api/openapi.yaml
+	$(OAPI) -config api/codegen-models.yaml api/openapi.yaml
+	$(OAPI) -config api/codegen-client.yaml api/openapi.yaml
+	$(OAPI) -config api/codegen-server.yaml api/openapi.yaml
+
+check-generate: generate ## fail when gen/ is stale
+	@git diff --exit-code --stat -- gen/ || (echo "gen/ is stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- gen/)" || (git status --porcelain -- gen/; echo "gen/ has untracked files: run 'make generate' and commit" >&2; exit 1)
+
+fmt: ## fail when gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || (echo "gofmt needed:"; echo "$$out"; exit 1)
+
+vet: ## go vet
+	$(GO) vet ./...
+
+test: ## the full test suite, under the race detector
+	$(GO) test -race -count=1 ./...
+
+check: fmt vet check-generate test ## everything CI runs
+
+bench: ## benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+run: ## start the server on the embedded file store
+	$(GO) run ./cmd/openintent-server
+
+quickstart: ## start a server on a temporary embedded store, run the quickstart example against it, stop
+	bash examples/quickstart/run.sh
