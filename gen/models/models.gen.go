@@ -108,7 +108,7 @@ type AgentAssign struct {
 	AgentID string `json:"agent_id"`
 
 	// Role The agent's role.
-	Role *string `json:"role,omitempty"`
+	Role string `json:"role,omitempty,omitzero"`
 }
 
 // AgentAssignment An agent assigned to an intent.
@@ -156,16 +156,16 @@ type BlockedIntentList struct {
 // ChildIntentCreate A new child intent; its parent is the path's intent.
 type ChildIntentCreate struct {
 	// Constraints A free-form JSON object.
-	Constraints *Object `json:"constraints,omitempty"`
+	Constraints Object `json:"constraints,omitempty,omitzero"`
 
 	// DependsOn Ids of existing intents this one depends on.
-	DependsOn *[]string `json:"depends_on,omitempty"`
+	DependsOn []string `json:"depends_on,omitempty,omitzero"`
 
 	// Description Detailed description of the goal.
-	Description *string `json:"description,omitempty"`
+	Description string `json:"description,omitempty,omitzero"`
 
 	// State A free-form JSON object.
-	State *Object `json:"state,omitempty"`
+	State Object `json:"state,omitempty,omitzero"`
 
 	// Title Human-readable title.
 	Title string `json:"title"`
@@ -242,19 +242,19 @@ type Error struct {
 	// `version_conflict`, `invalid_transition`, `lease_conflict`, `lease_expired`,
 	// `validation_error`, `bad_request`, `if_match_required`, `payload_too_large`,
 	// `rate_limited`, `not_implemented`, `internal`.
-	Code *string `json:"code,omitempty"`
+	Code string `json:"code,omitempty,omitzero"`
 
 	// CurrentVersion On a version conflict, the resource's current version.
-	CurrentVersion *int64 `json:"current_version,omitempty"`
+	CurrentVersion int64 `json:"current_version,omitempty,omitzero"`
 
 	// Detail What went wrong, for humans.
 	Detail string `json:"detail"`
 
 	// Errors On a validation error, one entry per offending field.
-	Errors *[]FieldError `json:"errors,omitempty"`
+	Errors []FieldError `json:"errors,omitempty,omitzero"`
 
 	// ExistingLease An exclusive, expiring lease on a scope of an intent (RFC-0003).
-	ExistingLease *Lease `json:"existing_lease,omitempty"`
+	ExistingLease Lease `json:"existing_lease,omitempty,omitzero"`
 }
 
 // EventCreate An event to append.
@@ -266,13 +266,13 @@ type EventCreate struct {
 	EventType string `json:"event_type"`
 
 	// ParentEventID RFC-0020 id of the causing event.
-	ParentEventID *string `json:"parent_event_id,omitempty"`
+	ParentEventID string `json:"parent_event_id,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
-	Payload *Object `json:"payload,omitempty"`
+	Payload Object `json:"payload,omitempty,omitzero"`
 
 	// TraceID RFC-0020 correlation id.
-	TraceID *string `json:"trace_id,omitempty"`
+	TraceID string `json:"trace_id,omitempty,omitzero"`
 }
 
 // FieldError One validation problem.
@@ -341,7 +341,7 @@ type Intent struct {
 	Description string `json:"description"`
 
 	// GovernancePolicy The intent's governance policy (RFC-0013), or null.
-	GovernancePolicy *map[string]interface{} `json:"governance_policy"`
+	GovernancePolicy map[string]interface{} `json:"governance_policy"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -372,32 +372,32 @@ type Intent struct {
 // IntentCreate A new intent.
 type IntentCreate struct {
 	// Constraints A free-form JSON object.
-	Constraints *Object `json:"constraints,omitempty"`
+	Constraints Object `json:"constraints,omitempty,omitzero"`
 
 	// CreatedBy The creating agent; defaults to the acting agent.
-	CreatedBy *string `json:"created_by,omitempty"`
+	CreatedBy string `json:"created_by,omitempty,omitzero"`
 
 	// DependsOn Ids of existing intents this one depends on.
-	DependsOn *[]string `json:"depends_on,omitempty"`
+	DependsOn []string `json:"depends_on,omitempty,omitzero"`
 
 	// Description Detailed description of the goal.
-	Description *string `json:"description,omitempty"`
+	Description string `json:"description,omitempty,omitzero"`
 
 	// GovernancePolicy A governance policy (RFC-0013).
-	GovernancePolicy *map[string]interface{} `json:"governance_policy,omitempty"`
+	GovernancePolicy map[string]interface{} `json:"governance_policy,omitempty,omitzero"`
 
 	// ParentID Alias of `parent_intent_id`, accepted as the reference server does.
-	ParentID *string `json:"parent_id,omitempty"`
+	ParentID string `json:"parent_id,omitempty,omitzero"`
 
 	// ParentIntentID The parent intent's id (RFC-0002); must exist.
-	ParentIntentID *string `json:"parent_intent_id,omitempty"`
+	ParentIntentID string `json:"parent_intent_id,omitempty,omitzero"`
 
 	// State A free-form JSON object.
-	State *Object `json:"state,omitempty"`
+	State Object `json:"state,omitempty,omitzero"`
 
 	// Status An intent's lifecycle status. Clients must accept unknown values (the reference server
 	// stores any string).
-	Status *IntentStatus `json:"status,omitempty"`
+	Status IntentStatus `json:"status,omitempty,omitzero"`
 
 	// Title Human-readable title.
 	Title string `json:"title"`
@@ -421,16 +421,16 @@ type IntentEvent struct {
 	IntentID string `json:"intent_id"`
 
 	// ParentEventID RFC-0020 id of the event that caused this one.
-	ParentEventID *string `json:"parent_event_id,omitempty"`
+	ParentEventID string `json:"parent_event_id,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload"`
 
 	// Sequence The event's position in the server's log (strictly increasing; SSE `id`).
-	Sequence *int64 `json:"sequence,omitempty"`
+	Sequence int64 `json:"sequence,omitempty,omitzero"`
 
 	// TraceID RFC-0020 correlation id for distributed tracing.
-	TraceID *string `json:"trace_id,omitempty"`
+	TraceID string `json:"trace_id,omitempty,omitzero"`
 }
 
 // IntentGraph The graph reachable from an intent through children and dependencies.
@@ -485,19 +485,19 @@ type Lease struct {
 	IntentID string `json:"intent_id"`
 
 	// ReleasedAt A `Timestamp`, or null when the instant has not happened.
-	ReleasedAt *NullableTimestamp `json:"released_at"`
+	ReleasedAt NullableTimestamp `json:"released_at"`
 
 	// Scope The leased scope.
 	Scope string `json:"scope"`
 
 	// Status A lease's status, derived from its timestamps. Clients must accept unknown values.
-	Status *LeaseStatus `json:"status,omitempty"`
+	Status LeaseStatus `json:"status,omitempty,omitzero"`
 }
 
 // LeaseCreate A lease to acquire.
 type LeaseCreate struct {
 	// DurationSeconds How long the lease lasts.
-	DurationSeconds *int64 `json:"duration_seconds,omitempty"`
+	DurationSeconds int64 `json:"duration_seconds,omitempty,omitzero"`
 
 	// Scope The scope to lease.
 	Scope string `json:"scope"`
@@ -506,7 +506,7 @@ type LeaseCreate struct {
 // LeaseRenew A renewal.
 type LeaseRenew struct {
 	// DurationSeconds New duration, counted from now.
-	DurationSeconds *int64 `json:"duration_seconds,omitempty"`
+	DurationSeconds int64 `json:"duration_seconds,omitempty,omitzero"`
 }
 
 // LeaseStatus A lease's status, derived from its timestamps. Clients must accept unknown values.
@@ -551,22 +551,22 @@ type StatePatch struct {
 	Path string `json:"path"`
 
 	// Value The value to set or append (any JSON value; ignored by `remove`).
-	Value interface{} `json:"value,omitempty"`
+	Value interface{} `json:"value,omitempty,omitzero"`
 }
 
 // StatePatchRequest State changes, as a list of patches or as a shallow merge map.
 type StatePatchRequest struct {
 	// Patches Patches applied in order; wins over `state` when non-empty.
-	Patches *[]StatePatch `json:"patches,omitempty"`
+	Patches []StatePatch `json:"patches,omitempty,omitzero"`
 
 	// State A free-form JSON object.
-	State *Object `json:"state,omitempty"`
+	State Object `json:"state,omitempty,omitzero"`
 }
 
 // StatusUpdate A status change.
 type StatusUpdate struct {
 	// Reason Why the status changes (recorded in the event).
-	Reason *string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty,omitzero"`
 
 	// Status An intent's lifecycle status. Clients must accept unknown values (the reference server
 	// stores any string).
@@ -576,7 +576,7 @@ type StatusUpdate struct {
 // SuspensionConfig Suspension defaults (RFC-0026).
 type SuspensionConfig struct {
 	// DefaultRetryPolicy The default retry policy for suspensions, or null.
-	DefaultRetryPolicy *map[string]interface{} `json:"default_retry_policy"`
+	DefaultRetryPolicy map[string]interface{} `json:"default_retry_policy"`
 }
 
 // Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
@@ -640,13 +640,13 @@ type VersionConflict = Error
 // ListIntentsParams defines parameters for ListIntents.
 type ListIntentsParams struct {
 	// Status Only intents with this status.
-	Status *IntentStatus `form:"status,omitempty" json:"status,omitempty"`
+	Status IntentStatus `form:"status,omitempty" json:"status,omitempty,omitzero"`
 
 	// Limit Maximum number of items to return.
-	Limit *Limit50 `form:"limit,omitempty" json:"limit,omitempty"`
+	Limit Limit50 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
 
 	// Offset Number of items to skip.
-	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
 }
 
 // AddIntentDependencyParams defines parameters for AddIntentDependency.
@@ -666,16 +666,16 @@ type RemoveIntentDependencyParams struct {
 // ListIntentEventsParams defines parameters for ListIntentEvents.
 type ListIntentEventsParams struct {
 	// EventType Only events of this type.
-	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+	EventType string `form:"event_type,omitempty" json:"event_type,omitempty,omitzero"`
 
 	// Since Only events created strictly after this instant.
-	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+	Since time.Time `form:"since,omitempty" json:"since,omitempty,omitzero"`
 
 	// Limit Maximum number of events to return.
-	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+	Limit int32 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
 
 	// Offset Number of items to skip.
-	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
 }
 
 // PatchIntentStateParams defines parameters for PatchIntentState.
