@@ -11,6 +11,7 @@ generate: ## regenerate gen/ from api/openapi.yaml
 	$(OAPI) -config api/codegen-models.yaml api/openapi.yaml
 	$(OAPI) -config api/codegen-client.yaml api/openapi.yaml
 	$(OAPI) -config api/codegen-server.yaml api/openapi.yaml
+	$(GO) run ./internal/genstubs gen/server/server.gen.go gen/server/unimplemented.gen.go
 
 check-generate: generate ## fail when gen/ is stale
 	@git diff --exit-code --stat -- gen/ || (echo "gen/ is stale: run 'make generate' and commit" >&2; exit 1)

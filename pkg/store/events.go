@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/timestamp"
+)
+
+// EventFilter selects events of one intent.
+type EventFilter struct {
+	// Type keeps only events of this type when not empty.
+	Type string
+	// Since keeps only events created strictly after it when not zero.
+	Since time.Time
+	// Limit and Offset page the result, newest first.
+	Limit, Offset int
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, ev models.IntentEvent, now time.Time) (models.IntentEvent, error) {
+	if ev.Payload == nil {
+		ev.Payload = models.Object{}
+	}
+	payload, err := json.Marshal(ev.Payload)
+	if err != nil {
+		return ev, err
+	}
+	ev.ID = newID()
+	ev.CreatedAt = timestamp.New(now)
+	err = tx.QueryRowContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING seq`,
+		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(now)).Scan(&ev.Sequence)
+	return ev, err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// AppendEvent appends ev (ID, Sequence and CreatedAt are assigned) to an existing intent's log.
+func (s *Store) AppendEvent(ctx context.Context, ev models.IntentEvent) (models.IntentEvent, error) {
+	var out models.IntentEvent
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM intents WHERE id = ?`, ev.IntentID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return &NotFoundError{Detail: "Intent not found"}
+		}
+		var err error
+		out, err = insertEvent(ctx, tx, ev, s.Now())
+		return err
+	})
+	return out, err
+}
+
+// ListEvents returns an intent's events matching f, newest first. An unknown intent has none.
+func (s *Store) ListEvents(ctx context.Context, intentID string, f EventFilter) ([]models.IntentEvent, error) {
+	q := `SELECT seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at FROM events WHERE intent_id = ?`
+	args := []any{intentID}
+	if f.Type != "" {
+		q += ` AND event_type = ?`
+		args = append(args, f.Type)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND created_at > ?`
+		args = append(args, micros(f.Since.Truncate(time.Microsecond)))
+	}
+	q += ` ORDER BY seq DESC LIMIT ? OFFSET ?`
+	args = append(args, f.Limit, f.Offset)
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []models.IntentEvent{}
+	for rows.Next() {
+		var (
+			ev            models.IntentEvent
+			payload       string
+			trace, parent sql.NullString
+			created       int64
+		)
+		if err := rows.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(payload), &ev.Payload); err != nil {
+			return nil, err
+		}
+		if ev.Payload == nil {
+			ev.Payload = models.Object{}
+		}
+		ev.TraceID, ev.ParentEventID = trace.String, parent.String
+		ev.CreatedAt = timestamp.New(fromMicros(created))
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,314 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/timestamp"
+)
+
+// Change is the event a write appends to the intent's log.
+type Change struct {
+	// EventType is the event's type.
+	EventType string
+	// Payload is the event's payload.
+	Payload map[string]any
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const intentColumns = `id, title, description, created_by, parent_id, depends_on, constraints, state, status, confidence, version, governance_policy, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanIntent(r scanner) (models.Intent, error) {
+	var (
+		in                       models.Intent
+		parent                   sql.NullString
+		deps, constraints, state string
+		policy                   sql.NullString
+		status                   string
+		createdAt, updatedAt     int64
+	)
+	err := r.Scan(&in.ID, &in.Title, &in.Description, &in.CreatedBy, &parent, &deps, &constraints, &state, &status, &in.Confidence, &in.Version, &policy, &createdAt, &updatedAt)
+	if err != nil {
+		return in, err
+	}
+	in.Status = models.IntentStatus(status)
+	if parent.Valid {
+		p := parent.String
+		in.ParentID, in.ParentIntentID = &p, &p
+	}
+	if err := json.Unmarshal([]byte(deps), &in.DependsOn); err != nil {
+		return in, fmt.Errorf("store: intent %s depends_on: %w", in.ID, err)
+	}
+	if err := json.Unmarshal([]byte(constraints), &in.Constraints); err != nil {
+		return in, fmt.Errorf("store: intent %s constraints: %w", in.ID, err)
+	}
+	if err := json.Unmarshal([]byte(state), &in.State); err != nil {
+		return in, fmt.Errorf("store: intent %s state: %w", in.ID, err)
+	}
+	if policy.Valid {
+		if err := json.Unmarshal([]byte(policy.String), &in.GovernancePolicy); err != nil {
+			return in, fmt.Errorf("store: intent %s governance_policy: %w", in.ID, err)
+		}
+	}
+	in.CreatedAt = timestamp.New(fromMicros(createdAt))
+	in.UpdatedAt = timestamp.New(fromMicros(updatedAt))
+	normalizeIntent(&in)
+	return in, nil
+}
+
+// normalizeIntent makes sure required collections encode as [] and {}, never null.
+func normalizeIntent(in *models.Intent) {
+	if in.DependsOn == nil {
+		in.DependsOn = []string{}
+	}
+	if in.Constraints == nil {
+		in.Constraints = models.Object{}
+	}
+	if in.State == nil {
+		in.State = models.Object{}
+	}
+}
+
+func getIntent(ctx context.Context, q querier, id string) (models.Intent, error) {
+	in, err := scanIntent(q.QueryRowContext(ctx, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, &NotFoundError{Detail: "Intent not found"}
+	}
+	return in, err
+}
+
+// GetIntent returns the intent with id, or a NotFoundError.
+func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error) {
+	return getIntent(ctx, s.read, id)
+}
+
+// IntentExists reports whether the intent exists.
+func (s *Store) IntentExists(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM intents WHERE id = ?`, id).Scan(&n)
+	return n > 0, err
+}
+
+func queryIntents(ctx context.Context, q querier, query string, args ...any) ([]models.Intent, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []models.Intent{}
+	for rows.Next() {
+		in, err := scanIntent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// ListIntents returns one page of intents, newest first, and the number matching status ("" for
+// all).
+func (s *Store) ListIntents(ctx context.Context, status string, limit, offset int) ([]models.Intent, int64, error) {
+	where, args := "", []any{}
+	if status != "" {
+		where, args = " WHERE status = ?", append(args, status)
+	}
+	var total int64
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM intents`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	page, err := queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	return page, total, err
+}
+
+// ListChildren returns the intents whose parent is id, oldest first.
+func (s *Store) ListChildren(ctx context.Context, id string) ([]models.Intent, error) {
+	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE parent_id = ? ORDER BY created_at, rowid`, id)
+}
+
+// ListDependents returns the intents that depend on id, oldest first.
+func (s *Store) ListDependents(ctx context.Context, id string) ([]models.Intent, error) {
+	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE id IN (SELECT intent_id FROM intent_dependencies WHERE dependency_id = ?) ORDER BY created_at, rowid`, id)
+}
+
+// GetIntents returns the existing intents among ids, in the order of ids.
+func (s *Store) GetIntents(ctx context.Context, ids []string) ([]models.Intent, error) {
+	out := make([]models.Intent, 0, len(ids))
+	for _, id := range ids {
+		in, err := getIntent(ctx, s.read, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// CreateIntent stores a new intent built from in (ID, Version and timestamps are assigned),
+// checking that its parent and dependencies exist, and appends an intent_created event by actor.
+func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string, payload map[string]any) (models.Intent, error) {
+	now := s.Now()
+	in.ID = newID()
+	in.Version = 1
+	in.CreatedAt, in.UpdatedAt = timestamp.New(now), timestamp.New(now)
+	normalizeIntent(&in)
+	if in.ParentID != nil {
+		p := *in.ParentID
+		in.ParentIntentID = &p
+	}
+	var ev models.IntentEvent
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if in.ParentID != nil {
+			if _, err := getIntent(ctx, tx, *in.ParentID); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return &NotFoundError{Detail: "Parent intent not found"}
+				}
+				return err
+			}
+		}
+		for _, d := range in.DependsOn {
+			if _, err := getIntent(ctx, tx, d); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return &NotFoundError{Detail: fmt.Sprintf("Dependency intent not found: %s", d)}
+				}
+				return err
+			}
+		}
+		if err := writeIntent(ctx, tx, &in, true); err != nil {
+			return err
+		}
+		if err := syncDependencies(ctx, tx, in.ID, nil, in.DependsOn); err != nil {
+			return err
+		}
+		var err error
+		ev, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: "intent_created", Actor: actor, Payload: payload}, now)
+		return err
+	})
+	if err != nil {
+		return models.Intent{}, err
+	}
+	_ = ev
+	return in, nil
+}
+
+// Tx reads inside an UpdateIntent transaction.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+// GetIntent returns an intent as the transaction sees it.
+func (t *Tx) GetIntent(id string) (models.Intent, error) { return getIntent(t.ctx, t.tx, id) }
+
+// UpdateIntent runs a versioned write: inside one transaction it loads the intent (NotFoundError),
+// checks expected against its version (VersionConflictError), calls mutate to change it, bumps the
+// version, saves it and appends the Change mutate returns as an event by actor. An error from
+// mutate aborts the write and is returned as is.
+func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, actor string, mutate func(t *Tx, in *models.Intent) (Change, error)) (models.Intent, error) {
+	var out models.Intent
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		in, err := getIntent(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if in.Version != expected {
+			return &VersionConflictError{Current: in.Version}
+		}
+		before := slices.Clone(in.DependsOn)
+		ch, err := mutate(&Tx{tx: tx, ctx: ctx}, &in)
+		if err != nil {
+			return err
+		}
+		now := s.Now()
+		in.Version++
+		in.UpdatedAt = timestamp.New(now)
+		normalizeIntent(&in)
+		if err := writeIntent(ctx, tx, &in, false); err != nil {
+			return err
+		}
+		if !slices.Equal(before, in.DependsOn) {
+			if err := syncDependencies(ctx, tx, in.ID, before, in.DependsOn); err != nil {
+				return err
+			}
+		}
+		payload := ch.Payload
+		if payload == nil {
+			payload = map[string]any{}
+		}
+		payload["version"] = in.Version
+		if _, err := insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: ch.EventType, Actor: actor, Payload: payload}, now); err != nil {
+			return err
+		}
+		out = in
+		return nil
+	})
+	return out, err
+}
+
+func writeIntent(ctx context.Context, tx *sql.Tx, in *models.Intent, insert bool) error {
+	deps, err := json.Marshal(in.DependsOn)
+	if err != nil {
+		return err
+	}
+	constraints, err := json.Marshal(in.Constraints)
+	if err != nil {
+		return err
+	}
+	state, err := json.Marshal(in.State)
+	if err != nil {
+		return err
+	}
+	var policy any
+	if in.GovernancePolicy != nil {
+		b, err := json.Marshal(in.GovernancePolicy)
+		if err != nil {
+			return err
+		}
+		policy = string(b)
+	}
+	var parent any
+	if in.ParentID != nil {
+		parent = *in.ParentID
+	}
+	if insert {
+		_, err = tx.ExecContext(ctx, `INSERT INTO intents (`+intentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			in.ID, in.Title, in.Description, in.CreatedBy, parent, string(deps), string(constraints), string(state), string(in.Status), in.Confidence, in.Version, policy, micros(in.CreatedAt.Time), micros(in.UpdatedAt.Time))
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, status=?, confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
+		in.Title, in.Description, string(deps), string(constraints), string(state), string(in.Status), in.Confidence, in.Version, policy, micros(in.UpdatedAt.Time), in.ID)
+	return err
+}
+
+func syncDependencies(ctx context.Context, tx *sql.Tx, id string, before, after []string) error {
+	for _, d := range before {
+		if !slices.Contains(after, d) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM intent_dependencies WHERE intent_id = ? AND dependency_id = ?`, id, d); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range after {
+		if !slices.Contains(before, d) {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO intent_dependencies (intent_id, dependency_id) VALUES (?, ?)`, id, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
