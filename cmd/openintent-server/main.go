@@ -1,0 +1,104 @@
+// Command openintent-server runs the OpenIntent reference server on an embedded SQLite store.
+//
+//	openintent-server [-addr :8000] [-db openintent.db | -db :memory:] [-api-keys k1,k2]
+//
+// API keys come from -api-keys or OPENINTENT_API_KEYS (comma-separated). Without either, the
+// server accepts the development key "dev-user-key" and says so loudly: never expose such a
+// server beyond your machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openintent-go/openintent/pkg/server"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// DevelopmentKey is accepted when no key is configured.
+const DevelopmentKey = "dev-user-key"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "openintent-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("openintent-server", flag.ContinueOnError)
+	addr := fs.String("addr", envOr("OPENINTENT_ADDR", ":8000"), "listen address")
+	db := fs.String("db", envOr("OPENINTENT_DB", "openintent.db"), `store file, or ":memory:"`)
+	keys := fs.String("api-keys", "", "comma-separated API keys (default: $OPENINTENT_API_KEYS)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	apiKeys := splitKeys(*keys)
+	if len(apiKeys) == 0 {
+		apiKeys = splitKeys(os.Getenv("OPENINTENT_API_KEYS"))
+	}
+	if len(apiKeys) == 0 {
+		apiKeys = []string{DevelopmentKey}
+		log.Warn("no API keys configured: accepting the DEVELOPMENT key only; set -api-keys or OPENINTENT_API_KEYS before exposing this server", "development_key", DevelopmentKey)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := store.Open(ctx, *db, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", *db, "api_keys", len(apiKeys))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func splitKeys(s string) []string {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}

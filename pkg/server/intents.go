@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/openintent-go/openintent/gen/models"
+	genserver "github.com/openintent-go/openintent/gen/server"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// handlers implements the generated strict server interface; operations it does not override
+// answer 501 through the embedded Unimplemented.
+type handlers struct {
+	genserver.Unimplemented
+	store *store.Store
+	log   *slog.Logger
+}
+
+var _ genserver.StrictServerInterface = (*handlers)(nil)
+
+// transitions is the RFC-0001 lifecycle: the statuses each status may move to.
+var transitions = map[models.IntentStatus][]models.IntentStatus{
+	models.IntentStatusDraft:                  {models.IntentStatusActive, models.IntentStatusAbandoned},
+	models.IntentStatusActive:                 {models.IntentStatusBlocked, models.IntentStatusSuspendedAwaitingInput, models.IntentStatusCompleted, models.IntentStatusAbandoned},
+	models.IntentStatusBlocked:                {models.IntentStatusActive, models.IntentStatusAbandoned},
+	models.IntentStatusSuspendedAwaitingInput: {models.IntentStatusActive, models.IntentStatusAbandoned},
+}
+
+func (h *handlers) CreateIntent(ctx context.Context, req genserver.CreateIntentRequestObject) (genserver.CreateIntentResponseObject, error) {
+	b := req.Body
+	parent := b.ParentIntentID
+	if parent == "" {
+		parent = b.ParentID
+	} else if b.ParentID != "" && b.ParentID != parent {
+		return nil, validationFailed("parent_id", "differs from parent_intent_id")
+	}
+	if err := checkDependsOn(b.DependsOn); err != nil {
+		return nil, err
+	}
+	in := models.Intent{
+		Title: b.Title, Description: b.Description, CreatedBy: b.CreatedBy, DependsOn: b.DependsOn,
+		Constraints: b.Constraints, State: b.State, Status: b.Status, GovernancePolicy: b.GovernancePolicy,
+	}
+	if in.CreatedBy == "" {
+		in.CreatedBy = agentFrom(ctx)
+	}
+	if in.Status == "" {
+		in.Status = models.IntentStatusDraft
+	}
+	if parent != "" {
+		in.ParentID = &parent
+	}
+	payload := map[string]any{"title": in.Title}
+	if parent != "" {
+		payload["parent_id"] = parent
+	}
+	if len(in.DependsOn) > 0 {
+		payload["depends_on"] = in.DependsOn
+	}
+	if in.GovernancePolicy != nil {
+		payload["governance_policy"] = in.GovernancePolicy
+	}
+	out, err := h.store.CreateIntent(ctx, in, in.CreatedBy, payload)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateIntent200JSONResponse(out), nil
+}
+
+func checkDependsOn(deps []string) error {
+	for i, d := range deps {
+		if slices.Contains(deps[:i], d) {
+			return validationFailed(fmt.Sprintf("depends_on/%d", i), fmt.Sprintf("duplicate dependency %q", d))
+		}
+	}
+	return nil
+}
+
+func (h *handlers) ListIntents(ctx context.Context, req genserver.ListIntentsRequestObject) (genserver.ListIntentsResponseObject, error) {
+	limit := int(req.Params.Limit)
+	if limit == 0 {
+		limit = 50
+	}
+	offset := int(req.Params.Offset)
+	page, total, err := h.store.ListIntents(ctx, string(req.Params.Status), limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListIntents200JSONResponse{Intents: page, Total: total, Limit: int32(limit), Offset: int32(offset)}, nil
+}
+
+func (h *handlers) GetIntent(ctx context.Context, req genserver.GetIntentRequestObject) (genserver.GetIntentResponseObject, error) {
+	in, err := h.store.GetIntent(ctx, req.IntentID)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.GetIntent200JSONResponse(in), nil
+}
+
+func (h *handlers) PatchIntentState(ctx context.Context, req genserver.PatchIntentStateRequestObject) (genserver.PatchIntentStateResponseObject, error) {
+	patches := req.Body.Patches
+	if len(patches) == 0 {
+		keys := make([]string, 0, len(req.Body.State))
+		for k := range req.Body.State {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			patches = append(patches, models.StatePatch{Op: models.PatchOpSet, Path: escapeKey(k), Value: req.Body.State[k]})
+		}
+	}
+	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(_ *store.Tx, in *models.Intent) (store.Change, error) {
+		for i, p := range patches {
+			if err := applyPatch(in.State, p); err != nil {
+				return store.Change{}, validationFailed(fmt.Sprintf("patches/%d/path", i), err.Error())
+			}
+		}
+		logged := make([]map[string]any, len(patches))
+		for i, p := range patches {
+			logged[i] = map[string]any{"op": string(p.Op), "path": p.Path, "value": p.Value}
+		}
+		return store.Change{EventType: "state_patched", Payload: map[string]any{"patches": logged}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.PatchIntentState200JSONResponse(out), nil
+}
+
+// escapeKey turns a top-level state key into a one-segment path.
+func escapeKey(k string) string {
+	out := make([]byte, 0, len(k))
+	for i := 0; i < len(k); i++ {
+		switch k[i] {
+		case '~':
+			out = append(out, "~0"...)
+		case '/':
+			out = append(out, "~1"...)
+		default:
+			out = append(out, k[i])
+		}
+	}
+	return string(out)
+}
+
+func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentStatusRequestObject) (genserver.SetIntentStatusResponseObject, error) {
+	to := req.Body.Status
+	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(_ *store.Tx, in *models.Intent) (store.Change, error) {
+		from := in.Status
+		if from != to && !slices.Contains(transitions[from], to) {
+			return store.Change{}, &apiError{status: http.StatusConflict, code: "invalid_transition",
+				detail: fmt.Sprintf("Cannot change status from %s to %s", from, to), currentVersion: in.Version}
+		}
+		in.Status = to
+		payload := map[string]any{"status": string(to), "from": string(from), "to": string(to)}
+		if req.Body.Reason != "" {
+			payload["reason"] = req.Body.Reason
+		}
+		return store.Change{EventType: "status_changed", Payload: payload}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.SetIntentStatus200JSONResponse(out), nil
+}
+
+func (h *handlers) ListIntentEvents(ctx context.Context, req genserver.ListIntentEventsRequestObject) (genserver.ListIntentEventsResponseObject, error) {
+	limit := int(req.Params.Limit)
+	if limit == 0 {
+		limit = 100
+	}
+	evs, err := h.store.ListEvents(ctx, req.IntentID, store.EventFilter{Type: req.Params.EventType, Since: req.Params.Since, Limit: limit, Offset: int(req.Params.Offset)})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListIntentEvents200JSONResponse(evs), nil
+}
+
+func (h *handlers) CreateIntentEvent(ctx context.Context, req genserver.CreateIntentEventRequestObject) (genserver.CreateIntentEventResponseObject, error) {
+	b := req.Body
+	ev, err := h.store.AppendEvent(ctx, models.IntentEvent{IntentID: req.IntentID, EventType: b.EventType, Actor: b.Actor,
+		Payload: b.Payload, TraceID: b.TraceID, ParentEventID: b.ParentEventID})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateIntentEvent200JSONResponse(ev), nil
+}
+
+func (h *handlers) ListIntentAgents(ctx context.Context, req genserver.ListIntentAgentsRequestObject) (genserver.ListIntentAgentsResponseObject, error) {
+	as, err := h.store.ListAssignments(ctx, req.IntentID)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListIntentAgents200JSONResponse(as), nil
+}
+
+func (h *handlers) AssignIntentAgent(ctx context.Context, req genserver.AssignIntentAgentRequestObject) (genserver.AssignIntentAgentResponseObject, error) {
+	role := req.Body.Role
+	if role == "" {
+		role = "worker"
+	}
+	a, err := h.store.AssignAgent(ctx, req.IntentID, req.Body.AgentID, role, agentFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return genserver.AssignIntentAgent200JSONResponse(a), nil
+}
+
+func (h *handlers) UnassignIntentAgent(ctx context.Context, req genserver.UnassignIntentAgentRequestObject) (genserver.UnassignIntentAgentResponseObject, error) {
+	if err := h.store.UnassignAgent(ctx, req.IntentID, req.AgentID, agentFrom(ctx)); err != nil {
+		return nil, err
+	}
+	return genserver.UnassignIntentAgent204Response{}, nil
+}

@@ -1,0 +1,317 @@
+// Package server is the Go reference server of the OpenIntent Coordination Protocol, built from
+// api/openapi.yaml: routing, parameter binding and the handler interface are generated into
+// gen/server; this package adds authentication, request validation against the spec, error
+// mapping and the protocol's semantics on top of the embedded store (package store).
+//
+// Operations that are not built yet answer 501 Not Implemented.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+	"unicode"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	genserver "github.com/openintent-go/openintent/gen/server"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a Server.
+type Config struct {
+	// Store holds the server's state. Required.
+	Store *store.Store
+	// APIKeys are the accepted values of X-API-Key. At least one is required.
+	APIKeys []string
+	// Logger receives one line per request and server errors; nil discards. API keys are never
+	// logged.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies (413 beyond); zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Server serves the protocol over HTTP.
+type Server struct {
+	handler http.Handler
+	log     *slog.Logger
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	if len(cfg.APIKeys) == 0 {
+		return nil, errors.New("server: at least one API key is required")
+	}
+	for i, k := range cfg.APIKeys {
+		if k == "" {
+			return nil, fmt.Errorf("server: API key %d is empty", i)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	spec, err := LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	routes, err := newRouteTable(spec)
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers{store: cfg.Store, log: cfg.Logger}
+	strict := genserver.NewStrictHandlerWithOptions(h, nil, genserver.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, cfg.Logger, badBody(err))
+		},
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, cfg.Logger, err)
+		},
+	})
+	mux := http.NewServeMux()
+	genserver.HandlerWithOptions(strict, genserver.StdHTTPServerOptions{
+		BaseRouter:  mux,
+		Middlewares: []genserver.MiddlewareFunc{routes.validateRequest(cfg.Logger)},
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, cfg.Logger, paramError(err))
+		},
+	})
+	specJSON, err := spec.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("server: encode spec: %w", err)
+	}
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(specJSON)
+	})
+	routes.byPattern["GET /openapi.json"] = &route{public: true}
+	a := &authenticator{keys: hashKeys(cfg.APIKeys), routes: routes, mux: mux, log: cfg.Logger}
+	var handler http.Handler = a
+	handler = limitBody(cfg.MaxBodyBytes, handler)
+	handler = logRequests(cfg.Logger, handler)
+	handler = recoverPanics(cfg.Logger, handler)
+	handler = withRequestID(handler)
+	return &Server{handler: handler, log: cfg.Logger}, nil
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// LoadSpec returns the OpenAPI document compiled into the server.
+func LoadSpec() (*openapi3.T, error) {
+	spec, err := genserver.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("server: load embedded spec: %w", err)
+	}
+	return spec, nil
+}
+
+type ctxKey int
+
+const (
+	agentKey ctxKey = iota
+	requestIDKey
+)
+
+// agentFrom returns the acting agent of an authenticated request.
+func agentFrom(ctx context.Context) string {
+	a, _ := ctx.Value(agentKey).(string)
+	return a
+}
+
+// requestIDFrom returns the request's id.
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type keyDigest [sha256.Size]byte
+
+func hashKeys(keys []string) []keyDigest {
+	out := make([]keyDigest, len(keys))
+	for i, k := range keys {
+		out[i] = sha256.Sum256([]byte(k))
+	}
+	return out
+}
+
+// authenticator checks X-API-Key (in constant time, against every key) on every route the spec
+// does not mark public, and puts the acting agent in the request context.
+type authenticator struct {
+	keys   []keyDigest
+	routes *routeTable
+	mux    *http.ServeMux
+	log    *slog.Logger
+}
+
+func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		// No route: let the mux answer 404 or 405, as JSON.
+		a.mux.ServeHTTP(&jsonStatusWriter{ResponseWriter: w, r: r}, r)
+		return
+	}
+	rt := a.routes.byPattern[pattern]
+	if rt == nil || !rt.public {
+		key := r.Header.Get("X-API-Key")
+		digest, ok := a.match(key)
+		if !ok {
+			writeError(w, r, a.log, &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: "Invalid or missing API key"})
+			return
+		}
+		agent := r.Header.Get("X-Agent-ID")
+		if agent == "" {
+			agent = "key-" + hex.EncodeToString(digest[:4])
+		} else if msg := checkAgentID(agent); msg != "" {
+			writeError(w, r, a.log, validationFailed("X-Agent-ID", msg))
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// match reports whether key is one of the keys, comparing against all of them in constant time.
+func (a *authenticator) match(key string) (keyDigest, bool) {
+	d := sha256.Sum256([]byte(key))
+	found := 0
+	for _, k := range a.keys {
+		found |= subtle.ConstantTimeCompare(d[:], k[:])
+	}
+	return d, key != "" && found == 1
+}
+
+func checkAgentID(id string) string {
+	if len(id) > 200 {
+		return "must be at most 200 bytes"
+	}
+	for _, c := range id {
+		if !unicode.IsPrint(c) {
+			return "must contain printable characters only"
+		}
+	}
+	return ""
+}
+
+// jsonStatusWriter turns the mux's plain-text 404 and 405 into JSON error bodies.
+type jsonStatusWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	written bool
+}
+
+func (j *jsonStatusWriter) WriteHeader(status int) {
+	if j.written {
+		return
+	}
+	j.written = true
+	detail, code := "Not Found", "not_found"
+	if status == http.StatusMethodNotAllowed {
+		detail, code = "Method Not Allowed", "method_not_allowed"
+	}
+	j.Header().Del("X-Content-Type-Options")
+	writeError(j.ResponseWriter, j.r, nil, &apiError{status: status, code: code, detail: detail})
+}
+
+func (j *jsonStatusWriter) Write(b []byte) (int, error) {
+	if !j.written {
+		j.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil
+}
+
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 100 || checkAgentID(id) != "" {
+			var b [12]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController access to the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", requestIDFrom(r.Context())))
+	})
+}
+
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				writeError(w, r, nil, &apiError{status: http.StatusInternalServerError, code: "internal", detail: "Internal server error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			writeError(w, r, nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large", detail: fmt.Sprintf("Request body is larger than %d bytes", n)})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
