@@ -622,10 +622,20 @@ type LeaseConflict = Error
 // `message`) or a list of validation errors, and which carry no other key.
 type NotFound = Error
 
+// PayloadTooLarge The body of every error response. `detail` is always present. Clients must also accept the
+// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
+// `message`) or a list of validation errors, and which carry no other key.
+type PayloadTooLarge = Error
+
 // Unauthorized The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
 // `message`) or a list of validation errors, and which carry no other key.
 type Unauthorized = Error
+
+// UnsupportedMediaType The body of every error response. `detail` is always present. Clients must also accept the
+// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
+// `message`) or a list of validation errors, and which carry no other key.
+type UnsupportedMediaType = Error
 
 // ValidationFailed The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,

@@ -1198,7 +1198,11 @@ type LeaseConflictJSONResponse Error
 
 type NotFoundJSONResponse Error
 
+type PayloadTooLargeJSONResponse Error
+
 type UnauthorizedJSONResponse Error
+
+type UnsupportedMediaTypeJSONResponse Error
 
 type ValidationFailedJSONResponse Error
 
@@ -1370,6 +1374,36 @@ func (response CreateIntent404JSONResponse) VisitCreateIntentResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateIntent413JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateIntent415JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1549,6 +1583,36 @@ func (response AssignIntentAgent404JSONResponse) VisitAssignIntentAgentResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignIntentAgent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AssignIntentAgent413JSONResponse) VisitAssignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignIntentAgent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AssignIntentAgent415JSONResponse) VisitAssignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1827,6 +1891,36 @@ func (response CreateChildIntent404JSONResponse) VisitCreateChildIntentResponse(
 	return err
 }
 
+type CreateChildIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateChildIntent413JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChildIntent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateChildIntent415JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateChildIntent422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response CreateChildIntent422JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
@@ -1967,6 +2061,36 @@ func (response AddIntentDependency409JSONResponse) VisitAddIntentDependencyRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddIntentDependency413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AddIntentDependency413JSONResponse) VisitAddIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddIntentDependency415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AddIntentDependency415JSONResponse) VisitAddIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2295,6 +2419,36 @@ func (response CreateIntentEvent404JSONResponse) VisitCreateIntentEventResponse(
 	return err
 }
 
+type CreateIntentEvent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateIntentEvent413JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateIntentEvent415JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntentEvent422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response CreateIntentEvent422JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
@@ -2474,6 +2628,36 @@ func (response AcquireIntentLease409JSONResponse) VisitAcquireIntentLeaseRespons
 	return err
 }
 
+type AcquireIntentLease413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AcquireIntentLease413JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcquireIntentLease415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AcquireIntentLease415JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AcquireIntentLease422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response AcquireIntentLease422JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
@@ -2615,6 +2799,36 @@ func (response RenewIntentLease409JSONResponse) VisitRenewIntentLeaseResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenewIntentLease413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RenewIntentLease413JSONResponse) VisitRenewIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenewIntentLease415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RenewIntentLease415JSONResponse) VisitRenewIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2777,6 +2991,36 @@ func (response PatchIntentState409JSONResponse) VisitPatchIntentStateResponse(w 
 	return err
 }
 
+type PatchIntentState413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response PatchIntentState413JSONResponse) VisitPatchIntentStateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchIntentState415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PatchIntentState415JSONResponse) VisitPatchIntentStateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PatchIntentState422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response PatchIntentState422JSONResponse) VisitPatchIntentStateResponse(w http.ResponseWriter) error {
@@ -2881,6 +3125,36 @@ func (response SetIntentStatus409JSONResponse) VisitSetIntentStatusResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetIntentStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SetIntentStatus413JSONResponse) VisitSetIntentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetIntentStatus415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SetIntentStatus415JSONResponse) VisitSetIntentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3844,173 +4118,175 @@ func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request)
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rdxu3tehfwWLvXRbPHVLUw2kifVKdpPU9TuL6cXJXwywNOAOSOBoCUwCUwibub78LewMYDAdDUpZk",
-	"tz39klgcPDf2C/uFXweFXNVSMGH04OLXQU0VXTHDFPx1tWDCvCztP0umC8Vrw6UYXAzeLRmh9uMzTXg5",
-	"HmQDbn+uqVkOsoGgKza4GECDa14OsoFif11zxcrBhVFrlg10sWQrasddcfGKiYVZDi5OsoHZ1LanNoqL",
-	"xeDDh2zwcv4dNcUyvYRbpjSXgpglI0XFmTCkotoQTe8yQjWhZEYVIyUr+IpWhAvDFkyRo/zlfATDXpCz",
-	"fDgmf15Lw0ryzTu60IQqNhVCGkKLgtWGleOp8BtcMloy1WzRj7Nzi3OpVtQMLgZcmC/OB5ndM1+tV/GO",
-	"3dJwy8LsADuHr7vgji0eCvhXfMXN80l3Ed/RX+zqiVivZkwROSfcsJUmRhLFzFqJsKy/rpnaNOuq7IiD",
-	"eA0lm9N1ZQYXzydZC0xnpxZMONHg4mQymeyF2g/zuWamu9zvu8vUN7zuW6TEYZKrTC7Sr2qSWNUHewC6",
-	"lkIzoKc/0PIN++uaaVhnIeGg7D9pXVe8oHbJx/+t7bp/HbBf6KquGLYsYeD59cpi23U41WxQMkN5FaEi",
-	"QRwloc2HeC//S7H54GLwu+OG7I/xqz7+RinpVt1FO4XrJlyTFa0sGFhJjlZcay4WRCoipBh5Agv0lWdR",
-	"6//79ofvMzKjJQlcJiPlGnfO7BjFpqh4QUpWM1EyUWyGY7v8F1LMK14cArRH3GnhZtXkjpsl8BjFtFyr",
-	"gj3TpFgrZfmNNtQwWOW3Us14WTLxaZZJC2MhD0yWrOiGWJZVSmKWXJMjy7u0tnswSlYWtgt5y5SgomCk",
-	"lhX3sH3FqGb3AHAXKys7wrWHVoySMDahlWK03JAlq0oylwpXqAtZs0E2YL9wbTdyDcPArAUi7jXQ2enk",
-	"9IvRycno9OzdZHJx8sXF+dlfBlkjWy4GeiPMkmmuR/AjjFlzxXRqgNMTNwB0/X35FTuZn05GJ/R0Njov",
-	"zsrRl+yr+ejk5PT07Oz8/PnzL74APmHCbGfzk+K0PGejL+lXtstJOfqKnc5HE3oyOy3OynP2fA58F/aD",
-	"mxDrqrJEKIE9UEGrjeba8hhDzVrb3wrDbxnwsQeixpWQZskUwREJrIIsZVVqwGBYxCXJ22DPCQ4yY5pw",
-	"A3jxvTTfyrUoPwolhDTXc+gdMygYBNAUvz0WY0KaJKVkGkaHvcEm3gu6Nkup+N/Yx21kHQ/Q2sstrXhp",
-	"6cqzwKvXL8kN2zzSrtxowG4bHrsWN0LeCdjbf9kFwPq/pbz6yP3dhkGuGSwn2qPhpmIX5JZWa2bXEQkd",
-	"aKsHFz/9OphzVpW+tZWHTGu6cGNvdfzw8+MAZybLjQUHbQRJc/ogIR2u27EsssNyc2JFvCaMFksCy0Y4",
-	"og75IBbo9NCYCTr5cO0+DS7OI9C6OYOIeSSkacRu0IwtpzW0YuTILpXk2yvNM5Ru+dZ682FGgFWzqSiW",
-	"VCzgJEErrip5x0rCxU6R6CfkSCnXRlGhuYGhrULdsLrmpnGlNV+Irgp3JZyYM5JQaGO1t1rJminDUbVq",
-	"BELvXaXdfaf+mw2UxBMOyt/gTqobhhTSdxWynfaO/SHWyn9qFv5zaCln/80QKSKwrBxG9oAGN8ZK2KRw",
-	"t4R7g8kPAs1s7w5cfBMQbLtx9R1fMW3oqrb9UlO+ZeqWqdGCCaaovYDxkhy9f//y62Fy6kgM91+Mkj2b",
-	"w9x1cuRorhgjhv1iLok7d5LjseepJW2dJFy44stXfAGWwB1j6KXPe6HYghr21mkG22t+IdfCaLjNwESa",
-	"1EwR1CO6pz3bXOswEC1LoD9avW416lxPt68xWf+NKrmGzq4sblQMpEzNVMGEAQnR3Rs0A96C48IV/m5p",
-	"z6bpaCfOjTS0ysmRspoEK0kp7wQc0c5b5O7rWjaAUXdeId3CCnsMrNyeMAm+LSzBObLobPoAlEQQUTBt",
-	"pEJl6hXXaZ4QjATUtU8gR/jUQxn+c0YEo8reiOZcaSAwuEnvI39cIoAVd0GVopsu/wvLSO33D5Usbli5",
-	"a7svlrwqFRPkjnK4EknR3CA5S5EFDpret/tICjfsY+/XT57aLWwFx3mhGDUJIrkigt3h4twpXxJuSZCC",
-	"7OWo5tfULJ/pXilQSKGNotwZ/Xbt6oewOISpvpYJCf2yBJ7kbxWBTuCqJwVzB2L/3YLnHiHcBuQWH4pl",
-	"c0cqfw2qlmUMzc92hRY4C0mrpJgAxeVwgKDK24HFn9YrKkb2zktnFSPQaoyMKOzVG7QO1hJwrj04s58d",
-	"8NWKldyqZzF6byGH+5Imj6ciizBrco9yVVPDZ7ziZvO1LNZpZciur17PKl6QIu5BSteFHBV0xaoX9k58",
-	"wzZ62N39nFGzVmynxHTrm0lZMSq6AvJbHIPMK7rQ8Zx4ATGSuK56mJSX3EoDu17aYHpH22m1eaZh7LTy",
-	"My9AsnLLaQ/YVtMzIZ45GpCYIm++fUGO8jffvhhNJpOT3O4qn6+rKs9IXlNluJXPUpFcSMHy9EbD5eig",
-	"HbrWByhibfg182wDI2uOO4V2Xwc75FVZplhxY6gEtbssu/jUNOlXXEvPmZBO7VjYzbHL+zCK9ny7d7WL",
-	"azQatW7uE1tsvGen4e/t8eIWxCypvSryqvIGm8dlKK3l7IKDORQMOKLTMHbcsfzMZg8YjH6qPZu+HeuC",
-	"iZLu3nIsL8rQQ6f2GT72bTQ0yOyuzXIEKiSpFRtJVTL1+ABolpSEANeFvGXqMCFS+tb3ESAFrSmInSQZ",
-	"vPBfN04YHOUOvSzfZLf+XxWjmotFnpHxeDxsgWmvliRrJq5q/l4lrjI/LpliaB2Dy/czTX6wzV+/bPbI",
-	"NX4sk+KkVtLIQlY9kHNfnUDKSG6Hd6bfF1KqkgvgyuS1a5n3Ca33qkoA8DU1S+355ZtvX+hoM43I0PeD",
-	"2E455Ld0uPwJINqSPLCjrI0hreNKoSxa/NJXFbCDzgkDHAUrJ/H+xjHJ0dyY2/Ok1R3daEt32rIs8gKc",
-	"5Zqs1toQWmnpnN1o8FNszhSzgj4gyUyWnOnMXsY1a4Ze0Q2ZMUIJQiKzbBGXTo7Q7GqRWa0rlmdTkTvj",
-	"cD5E623FtbHrb6zQuAltxynJ3ZIXS1JQpTZESIJ+jRu2QX/89o2mTF6WtAElfEWLJRes0cpt+wuSx/Z9",
-	"u9K59+HZP4IXA9aesJymjJuOdlmrHf6Cbik32pbh3baa0fLaOR9h8G1vL2pWm0rS8tpIeV1RtUC4KmrY",
-	"NbjXsZVdeaAF/MlyGSVolSP0OiTRsVdvw/IHQWgwK/vNZX024IhWDrIvoWG8y62oIXd2vDslLXrNpSJL",
-	"e7/SSa7h/RLptW9hWQYXUyaM2oBCK+dzJ96dc+BA0fStbe3s8l3W0vVv7hoLPKYJqQbgSXKH2122AkFA",
-	"ooByWlvVIGEFKkyKvfy4lKSga81KOGEY5gCrObS7xp9THAu+P9PEtiBHmjGSww7ebWp3R4huyad7L8nZ",
-	"AM0e1zhvSsHGC8rpJNKy7b7sMYdNiXVVWa7gg2QSswDV3cM0oGjBdq+nkEqxCvERQ3n2LGMLKSJQZ+4U",
-	"UwgSYWeCLFhMFbWSs4qtEndi9PH16xKuJ+H6glAUS9AH7FDkKK8tH2P6eHJsf3C+pdh7Z8kaw1Z6r7HB",
-	"sZhkElwji0BvFjf7hTRuqhk3Bbw/KlovvykXPbRVLqwMQRTMyVzJlTfDGYmGksyKSn/dck2a25SR5A4W",
-	"v/tiZXv1kFO5sEzXOcB3OECM3DmAsZLE7BzAkfQu9A/QstTchbfdBazEjbYT4O96WcgNF0DJlCxsY9iC",
-	"XTIT6xUoX3ACgyy6CUdTNTuCqb5Pqg2WLtwRceEn6rvnpQ2irUi9bWv04YopPywIsI8t7u2O7YAcLffZ",
-	"z4WywS+jhRzZH0f6htcjWaMpaVRLUDEGF3NaafahCW455GLn3F39RtXWqoNJ9QB/nI9LCL6WBjQtk3YK",
-	"G1+GMICOWrmkipVgSUaO4/QdVrqAMAI3B2QGVvRSpclaWAY3k2bpmcY1L3NyhCqUU7mnIujcN2xDpCBW",
-	"VlVs5BBSybVheggKchjF+xxzcsQNduQC1GsNDbVRjK708HIqipbmj0o/4xgyVEnB0sq1mHOLv0mnnf/m",
-	"IwJaYQAZmVg2d9JSBEu5nsGhOIhjJCl6Cj/CMVGA+nNvj7TvNtvsjBmwDNo1jWx0Sao7wEOywzFCjpwx",
-	"9fSe9/2OV+TBjpAmVvAaYwX7zcbIJHYQayfu0O/z5Gx4COOJzOIPDyHYwxe9E63hrtGhPA2X3Cbh9MI0",
-	"XTFCdcw3Hp1X38Pz9aisvc9f1jm8dV1+DJ333mhfikK5GzKZbZwVBYOXQGHNXEwDcQFQlpNGFn/8NXnD",
-	"3ROq3iuk4vW1GFRbbHVwpsV62lzUn20kASN2HhuoukTfYq0t+PdLy91+60d1SO9j4PA9xEiHkB5wwJmt",
-	"COqDroH/+h7wBzL+q53c/iAmv4NDX1WcApC7ek8WknUsl2wpVN42XEpUvg+47B/CkXeKiktUr4Jfa++c",
-	"/4j894niFXBVYPVJ37zQImdveHEcE5ivRlJUG2fTquTiwdasrhX041TJB5m9Ln1YN3yG/DMfZNsTB/mJ",
-	"QikbWJEZq6RYWM65S626lxXOWSZBvfZHg6zyaUxymv11nb7CxCdUS7Tj+8tMuIxVckGO7PSFqeztymKK",
-	"vZldkrdvvyE5L/Phgcbue9sGwepdcjv5bA3XEEULLhb3txl2IlQTRsQGtC1y6CdlMKSkoYoWGsVosQTe",
-	"sm3/Wiq5XixDTFFbw0qG7lEfIHt9GA/cDqi1xFouWNKxiJf1tpIHjQ92BTT2woToFrLsC4zwygJAipX3",
-	"mw9sWIn5lJQHUfgdrW6spqssatkT2m9Z8UP7TXmgZt3z6cebdPSBlQC1i/J1YOligfuwG5iQF8w1jPbg",
-	"OIPMZa/26AILRjT/GyOWjyWjkLtsQPbkq9oB8dt9Rjs4chlcilZBtUc/5xUkYUphJQ7sQ39MTLM/jyxE",
-	"N/tcX7fLfizoC3SPo1AqPmfFpqiYDzLf8l+jFctLUcg70ltmNcfIp0IbqayQFRvnsx6ixcubj0tF5waZ",
-	"Ib+1XNHH62YDvdbAF8pr6kKNr7mo16YJ4IZmdEZFKUUrxLeRW6+8G7DrTvilqNaa37KMgKfYHhKm79nj",
-	"wcy9lloUFM6zYUoTirIo76HK7E4QWcqqZAph20pABTnu5yTcpNWOODHznyZ3JM7k3L3o750wbi3epX2m",
-	"ZsWB8WR7A5L3yzhAKS/f7pGT4lNwY1RpnVF78ykaxuzh3is/oq+RHjMSPpS1wigIzQopSt261J7ZW8fW",
-	"ZUXeEauKAvvC4SuqTZprhdSPL78431dBYOdBIe0ZiTNuXY6e3/duhBP1gvMNE+wuBU1lP+DF/WFA/J7d",
-	"Ed8n87ksqJwJefdgUH7o21kvr0e4PtOOv2ekZIrf+jVxo4nxJHUQ84/9gYGRu/CbCKvhn7fypodVf9fn",
-	"cb7CGJQ4mkjMuYUYT/lvd3uul3C1TQbbbeHNLk91l/UkVp2Hr3kwZpO7JRPOsaENFXZBmOgZL6xx3VDD",
-	"RvYw7mN9hvRgN/P4HXZuTNN8VUtlsPiMpZ/BgpvlejYu5OpY1kwg9xotZPTXcX2zODYNm/2QDdxN7572",
-	"qrlibGR3B9UpXOxaMlb9tVWcfqh7gsy8zZjYCQMeeBzEiiJowwCkW8lblsS5N4yWm4OynbCogpGounex",
-	"Dr6n2Rl2fapMDpw4haQos8FjuEhcwDDo1pnrgKQWa9VDUz7E8vqhoZterfOD7ALA29DS7aEv8PO6sapH",
-	"oydBYlHndbrCkb0KBXQirswR4ppVtiC4pgsZWe/bhsdksKKYZZJTHOcjzWqKqhVG8VSMQnScrqi2eI4k",
-	"dknyv59AjGl+nKNX+u8T/PvvueUpvIT4ULZYMYFq4R6TN7DwnnpPUFLA4jwzEEIEFEWOrDYP9AsNLglf",
-	"CKnQq5MjseUJ6/P26cl64CCy+6SiEj5bOqnBzCoqFky7AlQ+xtWFQMGq7e96CTY+smJqwciK1gkcxy7J",
-	"GGgYC4oTYCo+RNNfkjsuNJGWfnJAlBzZu5BixFa12RxM6xFeJu7C9zJXf+gB5lq/B4dSH0cNjrckb9Mp",
-	"mv9xuQlEErprcqRYYQEUihaA2Wt4sGX+vqb2bX2v3xLS4ShdnAotGv+Vu/edfjFMBSVBo2vFjNp8tPfe",
-	"Z7/DKN6TM5eKNOxM38d53wloTSwyBZ9d6owIGgsX5P27FxmkpJ2dnX11SXyUy1ZoO0lEtv9NCjaqmNZ2",
-	"DLvHVa/C8xkVnIN9+WDpLtaKm81bi5zsgEJ+0UUePFkZ0RBzzc2SUOFr0YzJG09GzsfmrAFyjvq7zrxb",
-	"VdoffSTT6E5xY5iLRcaAJOPds9AyBJDrMfmRm6VcG8JdbDmaF7hlmbXiouA1raaidT+wzW7YhhzlN2wz",
-	"yslcuhIlsw0wWqlAqV1mRDDLGn17bjSr5sMd5f3+3wgAN3r5dXP6tOb/iWV+ruBfV+ukCG1g5mwiUrgI",
-	"A4jgIuyXgJSdbCOM8RqT/2QbdAdBNisYVsRUgK/cor1FD4AmbosVS2k3TYubjFRysWBQn6iuaIGcj7rA",
-	"990bfv1yZPfX2e8HsKLMewJJ92X5kIoZ7UL3Yc1XL/FoNSl8exYcAhheNxX/4QyL/3GxHWCXpT2COsO7",
-	"ehkw0pLeXFZcWuyk+gZnrysqdDYVK7aSapM5LAt2xowYxRcLpnRGbpHnAtZKWZGFgmy4qZiKd0uum7Sp",
-	"poQWWNWxaoXfPtVE1/KGCYuUbU7UzladiqOGC5DJ+OT34wlG+7mOf5QdLpY5lMfURLaV/Izs9cIu+GRM",
-	"3gBupV3k8D9Nbhir4dJ9xxUjyAnJkeVdOnNx3ZC7lmGkt17SmllgEhIEryyZvnRhcxZ2+o4pcjqZDMfk",
-	"ZWu7GlKIaFmGxCWcQXtiVczORaSC8Usla4JRiqe791LR4kY7uDS5Yp73NM1RUjzToewfbGc8FWdj8ge2",
-	"pLdcrpUbRzcD3YXY987MPhT9EitNNRq8xxSNoFoXS6LWFbO4dN5YNSy9V3zGFBQsxQBxs2QbJ8YuXJ4X",
-	"JmQhjwYa8DlZWWQrgc9ybWBCCqIua8WeSpUMpvDWFHt/9fZ0Czrns93UcPi4Uu2I4Xe/Iy9LJgw3m6n4",
-	"psvpIvaGLFFHssXuNA/MJ8fw2ZaBGQtbTIU7pmca2jvunF+instRUsw0BDX3iQ+Slh6Ab1PRlg4XkOYJ",
-	"h9LissBONwFphx4EkGmhPQDCUUEhNypIDt/ziyaDDjPzMlJXa01ySzh51q3GRY7OJ195HggiANKvhlm3",
-	"kh+0RMtoaIb3Ml8G7QhpGP+04vd8Mjk+Pz0dIlYDCDZwudj4bf1QG76y8xR2UFxdsZmKHxU3WNGARhw6",
-	"lOTD3L2o2u50PZmcFX4f9g+74nSZ3uGYXGHxsqnweWcLK0XsBtNFy1CyVbxgAp0sTqxd1bRYstHpeDLI",
-	"BmtVWclnTK0vjo/v7u7GFD6PpVocu776+NXLF998//Yb6NPEzgz2ybkoou5igNzbp+TSmg8uBmfjyfjM",
-	"3TNBNTse37GqGgHBxeogMvGxLzq3SPkKnckkiCBBV96115YqGfBztzL8o+iWc7BYYj/N4/oVY0xRRR5m",
-	"VcjBH5lJF+TYqnZ7Opk8WinU9IQ9dfDSxT/Gg1g5Hlz89HM20OvViqoNhMuh9E4AL8DFwqiIq0cYutD2",
-	"PhPSygc/2zl6jvR+Z+nUCX+e26asrC3U4pziKHBlKpqUaJ9UawWX3U0n77vit22t06e6W4FQ8Rsv79Cg",
-	"Adz46vVLpLkOhnQz7T8KO+Jai63E+tjpjBcL79wKMa8jb0Cxy/P8axTxL8srMIrHXj7jtPnBsaNYPLM4",
-	"6/0QFhCy138aHKt5cTyZTE4GWfj3afTvMzt1i2UcXgyyC+MegugWMthDDK59EvM6+LaDEGjNj29PjqN4",
-	"jSTuv4JMFdfKan53odxYFiyN1cbFK+DNzocCXIG0b2R5J5OGHGEiOWqhVnw8H14SXbOCz7nXAnwdmwM0",
-	"xBTC2w28DPgYF9H/qWvVhfgxjMZwlaW5jsrnpaqSh9jtwxBj2xyVbt0s89gXez+gqauz/uHnJ+T2kQMk",
-	"gdHJEKEP2eAcV5AaOKz0OCrBDl1O9ndpVRG2nU5P93fqlOcFegsUZvdGorAZRz8eh37+kA1qmfT/hDuV",
-	"jwKhIduenCBCuVtYDrEsuWXeTNseWEGBC244rXwrrsmC3zIxnoq8iajPd0fLk/exQNi+jeZNoHxOuHZB",
-	"N2XWm7QmFUgkCgHe0f1kiD5euAFSsR1cP56KK0fTp5MJORLSkNPJyXB3CHiCehGmzr2FlkqmzR8k+s8O",
-	"l1DbBkpabf7GyJ/PyYqqG2ZISQ1FZQIuSvMNqakxTIkmTQNdWwvFtB5cTCLF8w3TjKpi6ccyykL4cFnR",
-	"ys740DbIgjPkweI5ShKcbGfybYVWp6q6j09Pvvz92clf2okvF3ZVsPFQ3T3OwrBi60FQTyQ8YLX2+xR7",
-	"j3IWsHM3hcCVgE+fcSgD74PP9hx6OxVqDzCDbnFyT1zp1a5dMqSPmfqUnHdyvr9TqFz/SKwaaaZhuEl2",
-	"3VV2jn8Nx/+hV/F5Aw+m6Lj4mytgsF1O2yJw5MXu6NsR93pSodyHFS1sePqjbZ3QH5nZczwdnWyPkhOe",
-	"4IGS9TtO9thdOQ45YH+gNNTztuqrCNY2L8+dTLMCb1WbDdjYxjtUzit/63nQ0R/kFt6uR96NBUm/VRLt",
-	"+CMxpKs9BfOeThc/f2xE6NPIEBxwXmhtPAreU1mxpoA4kDB6LdAWiKGYfu25S0siOB7oWmIqovBaqOOF",
-	"sTthwyrCr6AeNeAmRyApQGcyWOV8CG5TRsupkHNCS4jpoM07PCkFCZcUYdtDtKTo6ZaObMdC7b7U/sEC",
-	"K3494NF0m3tPvesG3hzJJxaYZ/s7NQ8XfS4Ri/BrKGgvGR/ElI9/9aj2Aam2YqlokzcQIKQbfvJMxxSU",
-	"ptq16NJt2xDRLaN3f6NDihbfu5m3qbGF3+e7SlrAQx4QRc1U4CSfR3L7zTRH304Re2Qevt+64QMl9sv9",
-	"uHr+gpmdWcLFknKRqKPflejt+v76KfW5xFMCfcyreUTgcyAJSHuaetSggx6Ycfi0Gl/0ekDy3F92aqy7",
-	"SBoDbjkTVQPAytFOtgtpSB4SidAq0tApCHesN9vFGvdKQlQK/kkxp/soQ99DTZ23FD4b/hSJVyKo1b3n",
-	"XHC9ZHHW52dBq7jsvsOr7kF/qhPeflSgzxTw+c+V7nzd4GlO8nDbLJbL3fE2RxbMKS68p21m/TqumM7F",
-	"VLRMq41xtFN2xGoU/lFISG+g8Lgm6zd/Rkf+MBto2zrnTVkvZFWxwpA/n4NB7nDdvvsmyifW8A+zhsUv",
-	"svzPsYm1tr2D2Pbwvu2nA3r5H44bU8VTcsHkSwl9LtZW2YLPxg5NlAAPfsXOww2fliV+R29YaiVW/Oat",
-	"typcqkL0hiH765pWOo5cuSSz9ap2kWCxO9pf0OIhaVmyMh+Tq+iN4UjtkgoUMdC+7uS6Kh0pEzoVmGx+",
-	"RIlm1XwUdeKiqNYlK4eRN3mStJiU5Raubgb3Bq97+hxdrffhx/dF76uy/Mfiqs6/8c/BTydfHcBPt14Z",
-	"fSzDSVkSepjmeg8WfPxrizIPsp5sEzPc41vaSg95m+Yd/3uRN+Z1WQKHJaC9lPCydZ+KYYOPzUyFXhcF",
-	"YyUmaEmRdBWnSBp3+shU/W/qehLqahEJHtyhdPIg69IBjzu5Rfi3nSDaB/KCQrBP+wmnbaYc6827qw78",
-	"fCDJm/voXOaTaFzmcIXL/OOoWzTWbiKd57PYE7ZeZ0qaqq6q6sBHmrposf2Y1BPjReLlql7EiN6s+nx2",
-	"iTZoW4V7Pgs+uCDZfY5ql6QXh2Dui/Zqisi5BHDNRWH/rdhULKWQa8XKgz3d2b3Dtxom9c3twRGYbp/A",
-	"mzlWZuwLvmwVyTuU+Wa7ZvVGg1BPkM4NRNsCy4Dsvt5IUI6h5806DkhVTSznOyzoQkSoEObWZqRzKvet",
-	"wJf2alYQas3AE8s7X2DeWzrmk8Wf3qPkBRYrPSDWAfGvHcD8zxmaGptVQ3j9pwmnaHytzrHaYjBck/BK",
-	"O9Yhi0qpEjw39/IBZHIBv5GC6eF4KnbzMV+YM2/FqfqipnlIu58MIT0Cg1pt26lAirFc7tWr70Ku6Kiw",
-	"UqCSi4W9nfhqbV8OyVp7owimyLkwcEZc6U0dkknLqZhtSP7q1XcONV5jC7fGd1JWL2hV+V/3RbciJj8k",
-	"eAML7HYjN+ISuINCrlzKR1SmVUh7fxy8NVShiVvQaqM51ks4TA2IX7v6LPYKxwnSiodDCFdd+F/dBIx0",
-	"Gsi0FbOB9XI/JnJj4YvJJpWUH2l1o/vLxTZJIEHBaCKkoFJphgVd0aggSKhWOhU+neQb+B5e4I0fq91y",
-	"xgITuGG18Vm2hMIkPQlRcbHcJ8dTnKYHT91zRp8rUtOEwsAzVsm7z6wWY52AQ9RitfH1DOkNC/WYfClO",
-	"LDPnSneiWCC+ztwww1RwH9rb1K/IEe3yw+NAd+q/r3Azn0Izci8VHhb/6YsxyKrc1oseIRC0xXY8BDwm",
-	"OZA8japSNInsoXprU7M1h1IUOdTNybdrNOYZWbKqx+17ZaZiJV2oCI5XM0WOvM8YBh5CQCigHdQDExt/",
-	"d7ggd0tesZDx4xrBQFOBkSTkyLJtmCBeBz40Y1cx9G97YlmExt/hk6+3Es8hGyegPy664ZgQCaLHxGt3",
-	"7klUX3o0qbg48Eao/SDHdKdIJlTGdFU/B402cqgyEtc+fYqEmlYF31SSx1/icq4plSyqtrvV//TE9Yee",
-	"vy+/Yifz08nohJ7ORufFWTn6kn01H52cnJ6enZ2fP3/+xRetMrIHZ8a0iue6HJhtgEf5L65W5/2OoDdq",
-	"zVcjdkVb/+mt3Ihwj+1BQigR2qk1nWKiBwnT41+RuPd6jrB5U8p3TMBIEpWWcvijLxtetogYfcSVzscE",
-	"B+RiMRVWt3Oh8h4Ft3qcTiaELigXQXuDanGWCecR1uaBZU2F41n+a552EsHHbZ71ED4QysfiMYQNHU4m",
-	"vpDtLulshYkf+fPohg50HhMfV4ZnvfW3wyOaCU+Mx+OHOGEyrOOYqmBuItx/plF2QklXIe/I/0noDCkC",
-	"EezOkocn37lF/ohUMkIbEoD6Py7wAVyrPiO4pXACMaVMJT6jPkOFJ5b0BRVCGjJjuCJWYh2arZfPhxdE",
-	"sZFjzFCtB1NRMqLlVJg76bal7Xiu4I68ZaqidUd1cPP0UKFgdw/RG+4hfrBc9ye2RuwUfP4E/lXk3mOL",
-	"PDixXWxmj5QLlZUPDf/GxxEUg5AEw9SKC1q5aixSt2PH/PNPcSh42gEHpaI/VUDwdl3qXtRrV5b+Bwj3",
-	"7odw/GjHpzc8NLngT2BBr+w+o7LkdtdGrngBZVR2ROKEi3RcZkik4nJmGxAjrfQoV3X4GudsUqO+wQeG",
-	"/TvwOTnaLl08hAp/vmjx0VZ95Au0nxhZjyp2yyoo0DZjhVwxnJWZfBgqWVxGE0FBZLvfqWiKIE/FVLym",
-	"Zomo0Kp1nZGdZa5DfWumC1qzqOZ1TihGaEMd6tdYlHWMSwuFEFdcax+lrTybwGq3+pLkCMemOQ0dKq7N",
-	"VBxBVLf7Cd0Tup1WmkOxvvwylL0mqH3bsaDIXTMk1LhzUVJiKqAa3HCPqxetYFjonmtSW1TQADXBtK8U",
-	"rkOU5CWM7M1auazzrLFm2aagjGAhc//QstQaVmtPCyHT6CWnp1GFs6mAdaTEP9StbmrgsE8YeRnp7aF8",
-	"909YlN29AuBqAB+HEhCh4vlk/NzqqdA2vBXgm8+5sGgZNR/8+ZwoS2BrRtY1OTn938h0DmPo3XLm/w4A",
-	"/XQ5s58xZBTOvGUz9Q8E39tZ09RGf/y48ZCS61+qk5YpsDtftmh/sHjWSK24dNlUbImrtb7GQvGNvNrJ",
-	"BF3dPczcbZ4m43oqmJhLVbASiu3+hu6o3/xjnnYLv9mfR6MRcf+1f0LRF9vMeRDC+2H42Rlvf/PJdBnp",
-	"e4csazSazig+E693mr5B+3uEychv5MhrtUO36Kbp1repeMuM8VUN4xona+0MMhz5/0jWKBQgbrd7mOAz",
-	"4VXFFrSaCqOocE93dkzVhSwZybm4tZRx3bTMMy9PZtKVzUpHGL317ru3vg7bZ5AnH20lbT228G8u/z+C",
-	"y7/wT9a32fxa7+PzyOWOi/AcxY5ipWMSl7dJ1onUe5+v6DjKW68EPSFqtubpC+lIPka0q3SmvSjHVf1T",
-	"I/QVzGwPG73aYKeIXxv46WerKG79YpcBk6ViHl/JglZ+MUd5VGcYf8uHrcrIF8fHle2xlNpcfDmZTIB1",
-	"uUV3kMEffLfMKEZapGAQwqFOMtLCB2d6bQDTtd2+9IVCzZJx1X0awEmTqJx/9PQElpmIS+T4hcTTe9ro",
-	"To7vBGO6NllypqgqltzFlETZJmhCIDNm7hgTIUq8eSS+M5u3OnTnfAtvGjTvgmbb7mZIZKmp2go03noh",
-	"1M3m7Fzdaa7UjBt3PE5MaRfI4B7+KFnB4fGXZmR/fJPzeI5oqBQMw6MMZKHkuo4ylzMU2Su2mjGll7z2",
-	"p+Yidfzh+vnPw/y/j+dvZkhM/y04x42hxRKR9GjFDA11ArWRii4Yef/m1ZDI7tE9b220GSYx049stpTy",
-	"huj1LPyMG3Lvl761pwRRZUQbxeiqmaZFDm/jARITvZDauGNyNAccyeJl3Vj4/dBfxUPbrqkh3zRv/3j0",
-	"nlNerRULE7nxTibxeLYfT+LXa6ZG3tdQFExryxKMkpUL2ISDxg8B/fwULeq8avVOeXfaL31YvLUCQPss",
-	"sRY4Tlq0uNU1CWtX9VmqENmyZFSZGaPG8wGkkw6kztqQDwOl5vljqE0ZTiEDw1NFGzyida3krb36JKdo",
-	"xkhtRDEoiUkr98oJVCNwP1n22rx3khEubmURTWxlHDSolfxlE2ZvcYF3UlbYGsdP8Rxgx/gOC2ECUIfM",
-	"NvjCSE0LtDCC7crN0CK/76Bj77gO/J3z2X5ROgzeIjpXWC/Fj5esXFcuzMvFP7oXY7whC3KJt1jHSYtH",
-	"vXM9eldfqE1tJEgFXrjypaYBxJctEeK+Jgb7E9XLEZQg8tGp7qmcYsmKG3g/CqHyHVM3+GiNnDdrbjGL",
-	"/2KKzzk8emrH6Fv6yEgMQyHovbZ0Zy/ZglXaVV5p0+Bpi75fuKZJnJVaO6WFzFnpH1eJ9IyvX34dKSB+",
-	"gtOgZ7QI5NswROqcG+01ekLdX5DxOSOC12Q/zfO0OvMn1xQdvlLWgw8/f/j/AQAA//8=",
+	"7H1rdxu3tehfwWLvXRbPHVIUJaeJ9El14lb32Inrx8ldDbM04AxI4mgITAFQCpu6v/0u7A3MYGYwJGVJ",
+	"dtuTL4nFwXNjv7Bf+HWQyXUpBRNGD85/HZRU0TUzTMFfl0smzFVu/5kznSleGi7F4HzwfsUItR+facLz",
+	"8SAZcPtzSc1qkAwEXbPB+QAaXPN8kAwU++uGK5YPzo3asGSgsxVbUzvumotXTCzNanB+kgzMtrQ9tVFc",
+	"LAcfPyaDq8VrarJVfAm3TGkuBTErRrKCM2FIQbUhmt4lhGpCyZwqRnKW8TUtCBeGLZkiR+nVYgTDnpPT",
+	"dDgmf95Iw3Ly3Xu61IQqNhNCGkKzjJWG5eOZ8BtcMZozVW/Rj7Nziwup1tQMzgdcmK/OBondM19v1uGO",
+	"3dJwy8LsADuHr7vgji0eCvhXfM3N80l3Ea/pL3b1RGzWc6aIXBBu2FoTI4liZqNEtay/bpja1usq7IiD",
+	"cA05W9BNYQbnzydJA0ynUwsmnGhwfjKZTPZC7YfFQjPTXe733WXqG172LVLiMNFVRhfpVzWJrOqjPQBd",
+	"SqEZ0NMfaP6W/XXDNKwzk3BQ9p+0LAueUbvk4//Wdt2/DtgvdF0WDFvmMPDiem2x7bo61WSQM0N5EaAi",
+	"QRwlVZuP4V7+l2KLwfngd8c12R/jV338nVLSrbqLdgrXTbgma1pYMLCcHK251lwsiVRESDHyBFbRV5oE",
+	"rf/vux++T8ic5qTiMgnJN7hzZsfItlnBM5KzkomciWw7HNvlv5BiUfDsEKA94k4zN6smd9ysgMcopuVG",
+	"ZeyZJtlGKctvtKGGwSpfSjXnec7E51kmzYyFPDBZsqZbYllWLolZcU2OLO/S2u7BKFlY2C7lLVOCioyR",
+	"Uhbcw/YVo5rdA8BdrCzsCNceWiFKwtiEForRfEtWrMjJQipcoc5kyQbJgP3Ctd3INQwDs2aIuNdAZ9PJ",
+	"9KvRycloevp+Mjk/+er87PQvg6SWLecDvRVmxTTXI/gRxiy5Yjo2wPTEDQBdf59/w04W08nohE7no7Ps",
+	"NB99zb5ZjE5OptPT07Oz58+/+gr4hKlmO12cZNP8jI2+pt/YLif56Bs2XYwm9GQ+zU7zM/Z8AXwX9oOb",
+	"EJuisEQogT1QQYut5tryGEPNRtvfMsNvGfCxB6LGpZBmxRTBEQmsgqxkkWvAYFjEBUmbYE8JDjJnmnAD",
+	"ePG9NC/lRuSfhBJCmusF9A4ZFAwCaIrfHosxIU2SXDINo8PeYBNv6LaQNH8v5Suqluzz8o+5zLeWXRZ2",
+	"aov1FBUVzdQtHJDVLjSs84OgG7OSiv+NfRrAN+EADZjf0oLnlv49q758c0Vu2PaRoO9GA7FQy4KNuBHy",
+	"Tri96U1ZSmVY/prlnL4HIfklDsLiRtqeK4VF/peFEvz4kvLiEw/hthrkmsG6goMw3BTsnNzSYsPsWgIJ",
+	"Dm314PynXwcLzorct7bKBdOaLt3YrY4ff36cEwToSEVoLZVrUgJ1wzEOO5blHLDclFh9SRNGsxWBZSMc",
+	"USF/kDxxSn0oUZywvXafBudnAWjdnJW8fiTMrnWY6pphxZahBSNHdqkkba80TVBVSFvrTYcJAbnHZiJb",
+	"UbFkHh1pUcg7lhMuduoXfkKO5HxtFBWaGxja3k5quVFf2y615kvR1YcvhdMZjCQU2lhVuFSyZMpw1FNr",
+	"6dp78Wt233mZSAZK4glXmvTgTqobhhTSd6+0nfaO/TG84vxUL/znqqWc/zdDpAjAsnYY2QMa3BjLYZPC",
+	"XbnuDSY/CDSzvTtw8U1AS9iNq+/5mmlD16XtF5vyHYiV0ZIJpqi9zfKcHH34cPXtMDp1oNP03zKjPevD",
+	"3HVy5GihGCOG/WIuiDt3kuKxp7EltU4Sbq/hTTa0JkjgjiH04ue9VGxJDXvn1Kz2ml/IjTAaroYwkSYl",
+	"UwSVsu5pz7fXuhqI5jnQHy3eNBp17vrtO2HSfz2NrqGzK4sbBQMpUzKVMWHoksX2Bs2At+C4YA+5W9mz",
+	"qTvaiVMjDS1ScqSsWsZykss7AUe080q+++6bDGDUnfdxt7DMHgPL2xNGwdfCEpwjCc6mD0BRBBEZ00Yq",
+	"1ExfcR3nCZXFhbr2EeSoPvVQhv+cEMGoslrJgisNBAZmiX3kj0sEsOIuqFJ02+V/1TJi+/1DIbMblu/a",
+	"7osVL3LFBLmjHO6XUtTXcc5iZIGDxvftPpLMDfvY+/WTx3YLW8FxXihGTYRILolgd7g4d8oXhFsSpCB7",
+	"Od6ZSmpWz3SvFMik0EZR7iyou3b1Q7U4hKm+lhEJfZUDT/JXtIpO4N4sBXMHYv/dgOceIdwEZIsPhbK5",
+	"I5W/BVXLMob6Z7tCC5ylpEVUTIDicjhAUOXtwOJPmzUVI8VoTucFI9BqjIyo2qu3Dh6sJeBce3BmPzvg",
+	"67W90BjWQO8WcrgvcfJ4KrKoZo3uUa5LavicF9xsv5XZJq4M2fWVm3nBM5KFPUjuupCjjK5Z8YJqZq+A",
+	"etjd/YJRs1Fsp8R065tLWTAqugLyJY5BFgVd6nBOvIAYSVxXPYzKS26lgV0vrTG9o+002jzTMHZc+Vlk",
+	"IFm55bQHbKvuGRHPHK1xTJG3L1+Qo/TtyxejyWRyktpdpYtNUaQJSUuqDLfyWSqSCilYGt9odTk6aIeu",
+	"9QGKWBN+9TxtYCT1ccfQ7tvKqHuZ5zFWXFt9Qe3O8y4+1U36FdfccyakUzsWdnPs8j6Mojnf7l3t4hq1",
+	"Rq3r+0SLjffstPq7PV7YgpgVtVdFXhTe+vW4DKWxnF1wMIeCAUd0GsaOO5af2ewBg9FPtWfTt2OdMZHT",
+	"3VsO5UVe9dCxfVYf+zZaNUjsrs1qBCokKRUbSZUz9fgAqJcUhQDXmbxl6jAhkvvW9xEgGS0piJ0oGbzw",
+	"X7dOGBylDr0s32S3/l8Fo5qLZZqQ8Xg8bIBpr5YkSyYuS/5BRa4yP66YYoFN95kmP9jmb67qPXKNH/Oo",
+	"OCmVNDKTRQ/k3FcnkBKS2uGdHf2FlCrnArgyeeNapn1C64MqIgB8Q81Ke3759uULHRqoK8av7wexnXLI",
+	"b+lw+VOBqCV5YEdJE0MaxxVDWbT4xa8qYAddEAY4ClZO4p23Y5KiuTG150mLO7rVlu60ZVnkBUQeaLLe",
+	"aENooaWz7aPBT7EFU8wK+gpJ5jLnTCf2Mq5ZPfSabsmcEUoQEolli7h0coRmV4vMalOwNJmJ1BmH0yFa",
+	"bwuujV1/bYXGTWg7Tk7uVjxbkYwqtSVCEnQS3bAtBje0bzR59LKkDSjha5qtuGC1Vm7bn5M0dELYlS68",
+	"Q9T+UbmEYO0Ry2nMuOlolzXa4S/o43OjtQzvttWc5tfOAQCDt13nqFmBe+jaSHkNXhoYTVHDriFWAVvZ",
+	"lVe0gD9ZLqMELVKEXockOvbqNix/EIRWZmW/uaTPBhzQykH2JTSMd7kVNeTOjnenpEWvhVRkZe9XOso1",
+	"vF8ivvYWliVwMWXCqC0otHKxcOLdOQcOFE0vbWtnl++ylq6zeNdY4H6OSDUAT5Q73O6yFQgCEgWU09Kq",
+	"BhErUGZi7OXHlSQZ3WiWwwnDMAdYzaHdtXH+si7Hgu/PNLEtyJFmjKSwg/fb0t0RglvydO8lORmg2eMa",
+	"540p2HhBmU4CLdvuyx5ztSmxKQrLFXzEUWQWoLp7mAYUzdju9WRSKVYgPmJc1J5ltJAiAHXiTjGGIAF2",
+	"RsiChVRRKjkv2DpyJ0YfX78u4XoSrs8JRbEEfcAORY7S0vIxpo8nx/YH51sKvXeWrDEGqPcaWzkWo0yC",
+	"a2QR6M3iZr+Qxk3V48aA90dFy9V3+bKHtvKllSGIgilZKLn2Zjgj0VCSWFHpr1uuSX2bMpLcweJ3X6xs",
+	"rx5yypeW6bpogh0OECN3DmCsJDE7B3AkvQv9K2iBv7wDb7sLWIkbbSfA3/eykBsugJIpWdrGsAW7ZCY2",
+	"a1C+4AQGSXATDqaqdwRTfR9VGyxduCPiwk/Ud8+LG0QbYY9ta/Thiik/LKKyjy3u7Y7tgBwt99nPhZLB",
+	"L6OlHNkfR/qGlyNZoilpVEpQMQbnC1po9rGOFDrkYufcXf1G1caqK5PqAf44H5dQ+Vpq0DRM2jFsvKrC",
+	"ADpq5YoqloMlGTmO03dY7qLrCNwckBlY0UuVJhthGdxcmpVnGtc8T8kRqlBO5Z6JSue+YVsiBbGyqmAj",
+	"h5BKbgzTQ1CQq1G8zzElR9xgRy5AvdbQUBvF6FoPL2Yia2j+qPQzjvFXhRQsrlyLBbf4G3Xa+W8+IqAR",
+	"BpCQiWVzJw1FMJebORyKgziG5aKn8BMcExmoP/f2SPtu8+3OmAHLoF3TwEYXpboDPCQ7HCPkyBlTp/e8",
+	"73e8Ig92hNSBl9cYeNlvNkYmsYNYO0Gcfp8np8NDGE9gFn94CMEevuidaDV3DQ7labhkm4TjC9N0zQjV",
+	"Id94dF59D8/Xo7L2Pn9Z5/A2Zf4pdN57o70SmXI3ZDLfOisKBi+Bwpq4mAbiAqAsJw0s/vhr9Ia7J+6/",
+	"V0iF62swqKbY6uBMg/U0uag/20ACBuw8NFB1ib7BWhvw75eWu/3Wj+qQ3sfA4XsVcF6F9IADzrTC0Q+6",
+	"Bv77e8AfyPgvd3L7g5j8Dg59WXAKQO7qPUmV+WS5ZEOh8rbhXKLyfcBl/xCOvFNUXKB6Vfm19s75z8h/",
+	"nyheAVcFVp/4zQstcvaGF8YxgflqJEWxdTatQi4fbM3qWkE/TZV8kNnrwseew2dI5vNBtj1xkJ8plLKG",
+	"FZmzQoql5Zy71Kp7WeGcZRLUa380yCqfxiSn2V838StMeEKlRDu+v8xUl7FCLsmRnT4zhb1dWUyxN7ML",
+	"8u7ddyTleTo80Nh9b9sgWL1zbiefb+AaomjGxfL+NsNOhGrEiFiDtkEO/aQMhpQ4VNFCoxjNVsBb2vav",
+	"lZKb5aqKKWpqWNHQPeoDZK8P44HtgFpLrPmSRR2LeFlvKnnQ+GBXQG0vjIhuIfO+wAivLACkWH6/+cCG",
+	"FZlPSXkQhd/R4sZqusqilj2h/ZYVP7TflAdq0j2ffryJRx9YCVC6KF8Hli4WuA+7gQlJ1lzDaA+OM0hc",
+	"KnCPLrBkRPO/MWL5WDQKucsGZE/yrx0Qv91ntIMjl8GlaBVUe/QLXkBGqxRW4sA+9KfENPvzSKroZp84",
+	"7XbZjwV9ge5hFErBFyzbZgXzQeYt/zVasbwUhbwj3TKrOUY+E9pIZYWs2Dqf9RAtXt58nCu6MMgM+a3l",
+	"ij5eNxnojQa+kF9TF2p8zUW5MXUANzSjcypyKRohvrXceuXdgF13wi9ZsdH8liUEPMX2kDAX0h4PpkE2",
+	"1KJK4TwdxjShICX1HqrM7gSRlSxyphC2jWxekON+TsJNXO0Is1z/ZXJHwrTY3Yv+3gnjxuJdDm1sVhwY",
+	"T7Y3IHm/jAOU8vLtHjkpPp85RJXGGTU3H6NhTMXuvfIj+hrpMSPiQ9kojILQLJMi141L7am9dbQuK/KO",
+	"WFUU2BcOX1Bt4lyrSv34+quzfeUYdh4U0p6ROGPrcvT8vncjnKgXnG+ZYHcxaCr7AS/uDwPi9+yO+D6J",
+	"z2VB5UzIuweD8mPfznp5PcL1mXb8PSE5U/zWr4kbTYwnqYOYf+gPrBi5C78JsBr+eStvelj16z6P8yXG",
+	"oITRRGLBLcR4zH+723O9gqttNNiuhTe7PNVd1hNZdVp9TStjNrlbMeEcG9pQYReEiZ7hwmrXDTVsZA/j",
+	"PtZnSA92M4/fY+faNM3XpVQGK/lY+hksuVlt5uNMro9lyQRyr9FSBn8dlzfLY1Oz2Y/JwN307mmvWijG",
+	"RnZ3UOrDxa5FY9XfWMXph7InyMzbjImdsMIDj4NYngVtGIB0a3nLojj3ltF8e1C2E1aoMBJV9y7Wwfc4",
+	"O8OuT5XJgRPHkBRlNngMl5ELGAbdOnMdkNRyo3poyodYXj80dNOrdX6QXQB4V7V0e+gL/LyurerB6FGQ",
+	"WNR5Ey8XZa9CFToRVzMKcc0qWxBc04WMLPdtw2MyWFHMKsopjtORZiVF1QqjeApGITpOF1RbPEcSuyDp",
+	"P04gxjQ9TtEr/Y8J/v2P1PIUnkN8KFuumUC1cI/JG1h4T/EsKClgcZ4ZCCECiiJHVpsH+oUGF4QvhVTo",
+	"1UmR2NKI9bl9erIcOIjsPqmgHlJLJzWYWUXFkmlXzcvHuLoQKFi1/V2vwMZH1kwtGVnTMoLj2CUaAw1j",
+	"QXECTMWHaPoLcseFJtLSTwqIkiJ7F1KM2Lo024NpPcDLyF34Xubqjz3A3OgP4FDq46iV4y3K23SM5n9c",
+	"bSsiqbprcqRYZgFUFS0As9fwYMv8fU3tbX2v3xLS4ShdnKpa1P4rd++bfjWMBSVBo2vFjNp+svfeZ7/D",
+	"KN6Ts5CK1OxM38d53wlojSwyBp9d6oyoNBYuyIf3LxJISTs9Pf3mgvgol1ZoO4lEtv9NCjYqmNZ2DLvH",
+	"da/C8wUVnIN9+WDpzjaKm+07i5zsgKqIwUUePFkJ0RBzzc2KUOEL5ozJW09GzsfmrAFygfq7TrxbVdof",
+	"fSTT6E5xY5iLRcaAJOPds9CyCiDXY/IjNyu5MYS72HI0L3DLMkvFRcZLWsxE435gm92wLTlKb9h2lJKF",
+	"dCVK5ltgtFKBUrtKiGC3UNYI23OjWbEY7qiV+P9GALjR1bf16dOS/yfWIrqEf11uoiK0hpmziUjhIgwg",
+	"gouwXyqk7GQbYYzXmPwn26I7CLJZwbAiZgJ85RbtLXoANHFbLFtJu2ma3SSkkMslgyJKZUEz5HzUBb7v",
+	"3vCbq5HdX2e/H8GKsugJJN2X5UMKZrQL3Yc1X17h0WqS+fascghgeN1M/IczLP7HeTvALol7BHWCd/W8",
+	"wkhLegtZcGmxk+obnL0sqNDJTKzZWqpt4rCssjMmxCi+XDKlE3KLPBewVsqCLBVkw83ETLxfcV2nTdX1",
+	"yMCqjlUr/PapJrqUN0xYpGxyoma26kwc1VyATMYnvx9PMNrPdfyj7HCxxKE8piayVvIzstdzu+CTMXkL",
+	"uBV3kcP/NLlhrIRL9x1XjCAnJEeWd+nExXVD7lqCkd56RUtmgUlIJXhlzvSFC5uzsNN3TJHpZDIck6vG",
+	"djWkENE8rxKXcAbtiVUxOxeRCsbPlSwJRilOd++loNmNdnCpc8U876mbo6R4pqvSW7Cd8Uycjskf2Ire",
+	"crlRbhxdD3RXxb53Zvah6BdYaarW4D2maATVJlsRtSmYxaWz2qph6b3gc6ag+isGiJsV2zoxdu7yvDAh",
+	"C3k00IDPyUoCWwl8lhsDE1IQdUkj9lSqaDCFt6bY+6u3p1vQOZ/ttoTDx5VqRwy/+x25ypkw3Gxn4rsu",
+	"pwvYG7JEHcgWu9O0Yj4phs82DMxY2GIm3DE909Decef0AvVcjpJiriGouU98kLj0AHybiaZ0OIc0TziU",
+	"BpcFdrqtkHboQQCZFtoDoDoqKOZGBUnhe3peZ9BhZl5CymKjSWoJJ0261bjI0dnkG88DQQRA+tUw6ZZF",
+	"hJZoGa2a4b3Ml0E7QhrGP634PZtMjs+m0yFiNYBgC5eLrd/WD6XhaztPZgfF1WXbmfhRcYMVDWjAoav6",
+	"hpi7F5Qunm0mk9PM78P+YVccr3k8HJNLLF42Ez7vbGmliN1gvGgZSraCZ0ygk8WJtcuSZis2mo4ng2Sw",
+	"UYWVfMaU+vz4+O7ubkzh81iq5bHrq49fXb347vt330GfOnZmsE/OBRF15wPk3j4ll5Z8cD44HU/Gp+6e",
+	"CarZ8fiOFcUICC5UB5GJj33RuWXMV+hMJpUIEnTtXXtNqZIAP3crwz+ybjkHiyX20yKsXzHGFFXkYVaF",
+	"HPyRmXhBjlbp4Olk8mhVE+MT9tTBixf/GA9C5Xhw/tPPyUBv1muqthAuh9I7ArwKLhZGWVg9wtCltveZ",
+	"Kq188LOdo+dI73eWTp3w59k2ZSVNoRbmFAeBKzNRp0T7pForuOxuOnnfBb9tap0+1d0KhILfeHmHBg3g",
+	"xpdvrpDmOhjSzbT/JOwIay02EutDpzNeLLxzq4p5HXkDil2e51+jgH9ZXoFRPPbyGabND44dxeKZhVnv",
+	"h7CAKnv9p8GxWmTHk8nkZJBU/54G/z61UzdYxuHFILsw7iGIbiGDPcTg2kcxr4NvOwiBlvz49uQ4iNeI",
+	"4v4ryFRxrazmd1eVG0sqS2OxdfEKeLPzoQCXIO1rWd7JpCFHmEiOWqgVH8+HF0SXLOML7rUAX8fmAA0x",
+	"hvB2A1cVPoYvEvzUtepC/BhGY7gy3VwH5fNiJd6r2O3DEKNtjoq3rpd57CvnH9DUFa3/+PMTcvvAARLB",
+	"6GiI0MdkcIYriA1crfQ4qGcPXU72d2mUOradptP9nTrleYHeKgqzeyNB2IyjH49DP39MBqWM+n+qO5WP",
+	"AqFVtj05QYRyt7AUYllSy7yZtj2wggIX3HBa+FZckyW/ZWI8E2kdUZ/ujpYnH0KB0L6NpnWgfEq4dkE3",
+	"edKbtCYVSCQKAd7B/WSIPl64AVLRDq4fz8Slo+npZEKOhDRkOjkZ7g4Bj1AvwtS5t9BSybT5g0T/2eES",
+	"qm2gpMX2b4z8+YysqbphhuTUUFQm4KK02JKSGsOUqNM00LW1VEzrwfkkUDzfMs2oylZ+LKMshA+XFY3s",
+	"jI9Ngyw4Qx4snoMkwUk7k68VWh0rkT+ennz9+9OTvzQTX87tqmDjVan8MAvDiq0HQT2S8ICl7+9TOT/I",
+	"WcDO3RQCV08/fsZVTX0ffLbn0JupUHuAWekWJ/fElV7t2iVD+pipz8l5J2f7O1XPANgOJ6f7O7RL7kO/",
+	"54esLlIm/pHkAxJqzeWjMqKrYR3/WuHcx15t6y08eaPDinOuakK7hrelmsB13lHyA5b5pJpAHyo2UPDp",
+	"8alxQn9kZs/xdBTBPZpV9YgS1MnfcbLH7p5zyAH7A6VVEXGrM4vKxOeVCCdIrZRdl2YLhr3xDj330l+1",
+	"HnT0B/mi20XQuwEo8ddmgh1/IoZ0VbbKpqjjFdcfGxH61EAEB5wXmjiPKpetLFhdtRxIGF0laIDE+E+/",
+	"9tTlQhEcDxQ8MRNBTC8UD8OAoWrDKsCvSierwU2OQDyBomawtPoQfLWM5jMhF4TmEEhC65eUYloZLinA",
+	"toeoZsHjOx2FAqvD+/r+B0vJ8MmCR1Oo7j31rmt/fSSfWUofIHTrp6f+R8l1PLSabPfyjoMkwfGvHr8/",
+	"IqsoWCyu5i2EQumaiT3TIdnGWcVGdJlF0+TSLRh4f/NKjAF8cDO3WUCDqM52Fe+AJ0sgXpypin19GXXB",
+	"b6Y++mYy3CMLjv12HB8Ssl/ZCN8JWDKzMx86W1EuIi8GdNWI5ksG+imVyMijCX0cs34u4UsgCagYNPZ8",
+	"Qwc9MLfyadXM4J2E6LlfdarJu5ghAw5IE9Q9wBrZTqGAV62qlCm0/9R0ChoFVtbtYo17DyIoev+kmNN9",
+	"fqLvSarOqxFfDH+yyHsY1Cr8Cy64XrEwv/WLoFX4wIDDq+5Bf64Tbj+f0Gf0+PLnSne+4/A0J3m4FRoL",
+	"A+94hSSpDEcukKlpUP42rA3PxUw0jMi1GbhTYMVqFP4tUUjkoPAmK+s39AZH/jBrb9MO6Y12L2RRsMyQ",
+	"P5+B6fHwC0X39ZfPfK04zO4Xvj3zm/XvSa1/DVjvoPA9DLf9MkMv08VxQ1J8StYbfYiiz4PdqArxxXiw",
+	"CeoLgNu28y7G5+XDr+kNi63Eyvy08RSIywQJnohkf93QQoeBQRdkvlmXLtAu9Pb7W2E4JM1zlqdjchm8",
+	"hx3oelKB9gcq353cFLnjH4TOBObyH1GiWbEYBZ24yIpNzvJh4KyfRG1Ded7C1e3g3uB1z/SjJ/s+QuC+",
+	"6H2Z5/9crNy5j/41mPjkmwP4aesR139pE1GeE3qYjn4Pvn/8a4MdHGQnanMQsFg09LIenmLZ5KfwFMzV",
+	"s1wFloDmaMLzxs0xhA0+IDQTepNljOWYdCdF1P0f4yO400dmJb+R9JOQdINI8OAOpZMH2dEOeLDLLcK/",
+	"1wURXJDrVQVwNZ/lakuC8Iawu5LEzweSvLmPomc+i5pnDtfyzD+PjkdDlSpQtL6I5aT14lbUKHdZFAc+",
+	"vNVFi/YDYU+MF5HXyHoRI3iH7MtZYJqgbRRj+iL44AKf98UBuMTLMKx2XwRfXRjQJfVrLjL7b8VmYiWF",
+	"3CiWHxxIkNw7JK9mUt/dHhxV6/YJvJljtc2+gNpG4cNDmW+ya1ZvHqlqRNKFgQhqYBmQsdkb3csxnaBe",
+	"xwHpx5HlvMYiPURUVd/c2ox0Pvu+FfhybfUKqvpB8Gz2zle195YD+mwxxfcoY4IFaA8IJUH8awal/2uG",
+	"G4cG5Cpl4vNEq9ReZedCbjAYrkn18j7WlgvK4xI8N/eaBWTnAb+RgunheCZ28zFfbDVtxB77QrVpVUph",
+	"MoSUFwxUtm1nAinGcrlXr15X+b+jzEqBQi6X9nbiK/B9PSQb7S0xmPboQvsZceVUdZUgnM/EfEvSV69e",
+	"O9Rwt1C3xvdSFi9oUfhf90UsIyY/JDYGiyZ3A2PCssaDTK5dGk9QeldIe38cvDNUoTFf0GKrOdbAOEwN",
+	"CF8w+yJGEscJ4oqHQwhXMfo3Y/dT2DuwiA8NH6sLi3/K5acExix9VeKoZvQjLW50f93hOpuo0mrqqDco",
+	"eZtgZWC0ZAhSlb2dCZ+X9B18r55yDl89bvm6gfPcsNL4dG1CYZKezLqw6vKTEwdO00Mc7l2sLxV9a6oK",
+	"03NWyLsvrItjwYlDdHG19YUx6Q2rCnv5mq5Yr9DVgEVZRHzBwmGCNQV8uHZdCCVFtEsPj+3dqXS/ws18",
+	"DnXMPXl5WEyvr+ohi7ytjD1CcG+D7XgIeExyIHka/SirKyJUZYDr4r8p1DRJoQBT2i72mSZkxYoer/ql",
+	"mYm1dJE4OF7JFDnyLnkYeAhBvoB2UFhObP2F5ZzcrXjBqtQx1wgGmgkM1CFHlm3DBOE68MUiu4qhfyQW",
+	"62vUnh2fxd+qYABpXRX646JrjgmBNnpMvErp3tb1NWyj2pIDb4DaD/L7d6qtQolVVz52UKtAh2pAYRHd",
+	"p8jMapSCjmUL/SWsCxzTA4Oyza3+0xPXH3r+Pv+GnSymk9EJnc5HZ9lpPvqafbMYnZxMp6enZ2fPn3/1",
+	"VaMe8cEpVo0qzC6Zqg3wIJHKFX293xH0BgX6stau+u+/vGkdEe7fwleGR0Nop1J6jHMfJMGPf0WOstdH",
+	"hs3rQtRjAuagoDCaQ1p9UTPQZSBdAlZ4NiY4IBfLmbAKpcu58Hjf6jGdTAhdUi4qlRFqHVrOnwakklZ8",
+	"ciYco/Rf07g7DD62GeVDmE9V/BiPodrQ4bTpyzDvUgmsBPMjfxmF1IHOY+LjKg5Jb/X46gnYiM/J4/FD",
+	"3E0JViGN1d83Ae4/0yiwoSCxkHfk/0QUlRiBCHZnycOT78Iif0AqCaE1CUD1KhdXAk5kn8/e0HKBmGJG",
+	"IV8PIkEtK1QvMiqENGTOcEUsxypKrXf7h+dEsZGTBlBrCnOaEqLlTJg76bal7XiuXJS8ZaqgZUdfcfP0",
+	"UKFgdw9RVu4h87DY/Ge2u+yUtv4E/l2E7b+FnAU02cXb9ojWqhj5oXkE+J6IYhDxYZhac0ELV8BI6mY8",
+	"oH8xLcwpiPs3obr654osb5dy78X3ZjH2f4K8gX4Ih+/cfH4TS10+4QkcFIXdZ1DJ3+7ayDXPoPLQjkCn",
+	"ymQQVuYSsbCn+RZkVyPPzhXqvsY56xy77/BN7tStJSVH7WrfQyiK6et8H7VKip+jpcjIclSwW1ZATcM5",
+	"y+Sa4azMpMOq+MtFMBHUELf7nYm6bvhMzMQbalaICo3y8AnZWRm+KgnPdEZLFpSJTwnFUH8o3f4G6xiP",
+	"cWlV7dA119qH+yvPJrBAtL4gKcKxbk6rDgXXZiaOID3A/YTeH91Mik6hvmV6UVWKJ6jy27GgLmQ9JJSF",
+	"dEFoYiaggOJwjycd7X34NgTXpLSooAFqgmlfXF9Xka8XMLI34KWyTJPabmebggaEtf/92+RSa1itPS2E",
+	"TK0MTadBUcCZgHXEdA4o9V6XjWKfMZo2uCxUFe9/wncM3MMZrmz2cVU1pXokYDJ+bpVjaFs9r+GbL7iw",
+	"aBk0H/z5jChLYBtGNiU5mf5vZDqHMfTuCwC/BfV+vozv/2lhwIBoDZO0f8j73r6w+g2Dx09AqBLK/YuS",
+	"0nIidufLi+3POkhqURmWGJyJlozc6Gt80KEWkjs5r6uPiXnn9ROCXM8EEwupMpZDUey/o7fv7/7RXbuF",
+	"v9ufR6MRcf+1f0JxJtvMOWiqd/7ws7ON/92ngiak773ApFajOqP4PNLeafoG7e9RTUb+To68Kj10i66b",
+	"tr7NxDtmjK8+GpYF2mhneuIodEayREkEsdjdwwSXFC8KtqTFTBhFhXtit+MJyGTOSMrFraWM67plmngh",
+	"NpeuvF08auyd946+8/USv4AQ+2QjdONRlN9Ey2+i5cnSC4GNdmTLRu8TLshaj7PqrZodlYzHJCxDFS0i",
+	"q/e+bdMJfmg8IfaE9NCYpy82KPpS2a66um8ZzcMnP2Ij9FXTbQ4bPOlipwifIvnpZ6sSt36xy4DJYsGz",
+	"r2RGC7+YozQoQo6/pcNG2fTz4+PC9lhJbc6/nkwmwC/dojvI4A++W4MYo2diMKji6k4S0sAHZ9muAdM1",
+	"jV/5KsJmxbjqvhviRFjw1kfwLg1WZglLWfmFhNN72uhOjo+IY4UDsuJMUZWtuIsTCtKW0FhC5szcMSaq",
+	"dAM/27Q7m7evdOd8Bw+e1I8GJ+0QAsiIKqlqRay3ng92szmLXneaSzXnxh2Pk43aBae4V4FylnF4Gaoe",
+	"2R/f5CycIxgqBsPqxRayVHJTBsn+CeoJa7aeM6VXvPSn5qKv/OH6+c+q+X8fzl/PEJn+JQQ8GEOzFSLp",
+	"0ZoZWhUR1UYqumTkw9tXQwvX9tE9b2y0HiYy049svpLyhujNvPoZN+QeN35nTwnCE4k2itF1PU2DHN6F",
+	"A0QmeiG1ccfkaA44ksXLsnag+KG/CYe2XWNDvq0fBvPovaC82ChWTeTGO5mE49l+PIpfb5gaeVdOljGt",
+	"LUswShYu8hcOGj9U6OenaFDnZaN3zHnWfAbI4q0VANqnGzbAcdKgxVbXKKxdSXipqmilFaPKzBk1ng8g",
+	"nXQgddqEfDVQbJ4/VoVrq1NIwMRW0BqPaFkqeWvvW9Ep6jFiG1EM6uXSwj2BBAU83E+WvdaPISWEi1uZ",
+	"BRNbGQcNSiV/2VazN7jAeykLbI3jx3gOsGN8pIkwAahD5lt8fqikGdpSwUrnZmiQ32vo2DuuA3/nfNrP",
+	"zVeDN4jOFcCM8eMVyzeFC91zMa3uOSlvsoNM+BbrOGnwqPeuR+/qM7UtjQSpwDNX29jUgPi6IULc18hg",
+	"f6J6NYKqXT7M2b2jla1YdgOPyyFUXjN1gy9ayUW95gaz+C+m+ILDi8h2jL6lj4zE0CKCwQGW7uzNXrBC",
+	"u2JFTRqcNuj7hWsaxVmptVNayILl/uWlQM/49urbQAHxE0wrPaNBIC+rIWLnXGuvdSF64m/l+NYZwbu5",
+	"n+Z5XJ35k2uK/nQpy8HHnz/+/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/openintent-go/openintent/gen/models"
 	genserver "github.com/openintent-go/openintent/gen/server"
 	"github.com/openintent-go/openintent/pkg/store"
 )
@@ -179,7 +180,9 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if agent == "" {
 			agent = "key-" + hex.EncodeToString(digest[:4])
 		} else if msg := checkAgentID(agent); msg != "" {
-			writeError(w, r, a.log, validationFailed("X-Agent-ID", msg))
+			e := &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: "Invalid X-Agent-ID: " + msg}
+			e.fields = []models.FieldError{{Field: "X-Agent-ID", Message: msg}}
+			writeError(w, r, a.log, e)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
