@@ -579,3 +579,19 @@ func TestFileStoreSurvivesRestart(t *testing.T) {
 		t.Errorf("after reopen: %v", got)
 	}
 }
+
+func TestHostileBodies(t *testing.T) {
+	e := newEnv(t)
+	cases := map[string]string{
+		"invalid UTF-8": "{\"title\":\"\xff\"}",
+		"deep nesting":  `{"title":"x","state":{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`,
+	}
+	for name, body := range cases {
+		r := e.call("POST", "/api/v1/intents", body)
+		if r.status != 422 || r.body["errors"] == nil {
+			t.Errorf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+	// Nesting inside strings does not count.
+	e.must(200, "POST", "/api/v1/intents", `{"title":"`+strings.Repeat("[", 100)+`"}`)
+}

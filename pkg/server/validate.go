@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -78,6 +79,10 @@ func (t *routeTable) validateRequest(log *slog.Logger) genserver.MiddlewareFunc 
 						return
 					}
 				}
+				if msg := checkJSONShape(body); msg != "" {
+					writeError(w, r, log, validationFailed("body", msg))
+					return
+				}
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
 				r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -97,6 +102,36 @@ func (t *routeTable) validateRequest(log *slog.Logger) genserver.MiddlewareFunc 
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// MaxJSONDepth is how deeply request JSON may nest.
+const MaxJSONDepth = 64
+
+// checkJSONShape refuses bodies that are not UTF-8 or nest deeper than MaxJSONDepth, before any
+// decoder spends time on them.
+func checkJSONShape(b []byte) string {
+	if !utf8.Valid(b) {
+		return "not valid UTF-8"
+	}
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth++; depth > MaxJSONDepth {
+				return fmt.Sprintf("nested deeper than %d levels", MaxJSONDepth)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return ""
 }
 
 // requestValidationError turns kin-openapi's errors into one 422 (400 for If-Match) naming each
