@@ -9,6 +9,108 @@ import (
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
+// Defines values for EventType.
+const (
+	EventTypeAddedToPortfolio     EventType = "added_to_portfolio"
+	EventTypeAgentAssigned        EventType = "agent_assigned"
+	EventTypeAgentUnassigned      EventType = "agent_unassigned"
+	EventTypeArbitrationRequested EventType = "arbitration_requested"
+	EventTypeAttachmentAdded      EventType = "attachment_added"
+	EventTypeComment              EventType = "comment"
+	EventTypeConstraintAdded      EventType = "constraint_added"
+	EventTypeConstraintRemoved    EventType = "constraint_removed"
+	EventTypeDecisionRecorded     EventType = "decision_recorded"
+	EventTypeDependencyAdded      EventType = "dependency_added"
+	EventTypeDependencyRemoved    EventType = "dependency_removed"
+	EventTypeFailureRecorded      EventType = "failure_recorded"
+	EventTypeIntentCreated        EventType = "intent_created"
+	EventTypeLeaseAcquired        EventType = "lease_acquired"
+	EventTypeLeaseReleased        EventType = "lease_released"
+	EventTypeLeaseRenewed         EventType = "lease_renewed"
+	EventTypeLlmRequestCompleted  EventType = "llm_request_completed"
+	EventTypeLlmRequestFailed     EventType = "llm_request_failed"
+	EventTypeLlmRequestStarted    EventType = "llm_request_started"
+	EventTypePortfolioCreated     EventType = "portfolio_created"
+	EventTypeRemovedFromPortfolio EventType = "removed_from_portfolio"
+	EventTypeStatePatched         EventType = "state_patched"
+	EventTypeStatusChanged        EventType = "status_changed"
+	EventTypeStreamCancelled      EventType = "stream_cancelled"
+	EventTypeStreamChunk          EventType = "stream_chunk"
+	EventTypeStreamCompleted      EventType = "stream_completed"
+	EventTypeStreamStarted        EventType = "stream_started"
+	EventTypeToolCallCompleted    EventType = "tool_call_completed"
+	EventTypeToolCallFailed       EventType = "tool_call_failed"
+	EventTypeToolCallStarted      EventType = "tool_call_started"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeAddedToPortfolio:
+		return true
+	case EventTypeAgentAssigned:
+		return true
+	case EventTypeAgentUnassigned:
+		return true
+	case EventTypeArbitrationRequested:
+		return true
+	case EventTypeAttachmentAdded:
+		return true
+	case EventTypeComment:
+		return true
+	case EventTypeConstraintAdded:
+		return true
+	case EventTypeConstraintRemoved:
+		return true
+	case EventTypeDecisionRecorded:
+		return true
+	case EventTypeDependencyAdded:
+		return true
+	case EventTypeDependencyRemoved:
+		return true
+	case EventTypeFailureRecorded:
+		return true
+	case EventTypeIntentCreated:
+		return true
+	case EventTypeLeaseAcquired:
+		return true
+	case EventTypeLeaseReleased:
+		return true
+	case EventTypeLeaseRenewed:
+		return true
+	case EventTypeLlmRequestCompleted:
+		return true
+	case EventTypeLlmRequestFailed:
+		return true
+	case EventTypeLlmRequestStarted:
+		return true
+	case EventTypePortfolioCreated:
+		return true
+	case EventTypeRemovedFromPortfolio:
+		return true
+	case EventTypeStatePatched:
+		return true
+	case EventTypeStatusChanged:
+		return true
+	case EventTypeStreamCancelled:
+		return true
+	case EventTypeStreamChunk:
+		return true
+	case EventTypeStreamCompleted:
+		return true
+	case EventTypeStreamStarted:
+		return true
+	case EventTypeToolCallCompleted:
+		return true
+	case EventTypeToolCallFailed:
+		return true
+	case EventTypeToolCallStarted:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GraphEdgeType.
 const (
 	GraphEdgeTypeDependency GraphEdgeType = "dependency"
@@ -192,6 +294,36 @@ type CompatibilityDocument struct {
 	Version string `json:"version"`
 }
 
+// DecisionRecord A coordinator's recorded decision about an intent (RFC-0013).
+type DecisionRecord struct {
+	// AlternativesConsidered Options that were weighed.
+	AlternativesConsidered []Object `json:"alternatives_considered"`
+
+	// Confidence Confidence in the decision, 0 to 1, or null.
+	Confidence float64 `json:"confidence"`
+
+	// CoordinatorID The coordinator (agent) that decided.
+	CoordinatorID string `json:"coordinator_id"`
+
+	// DecisionType The kind of decision (free text, e.g. `delegation`, `plan_change`).
+	DecisionType string `json:"decision_type"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent the decision is about.
+	IntentID string `json:"intent_id"`
+
+	// Rationale Why it was taken.
+	Rationale string `json:"rationale"`
+
+	// Summary One-line summary of the decision.
+	Summary string `json:"summary"`
+
+	// Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	Timestamp Timestamp `json:"timestamp"`
+}
+
 // DependencyAdd A dependency to add.
 type DependencyAdd struct {
 	// DependencyID The id of the intent to depend on.
@@ -274,6 +406,10 @@ type EventCreate struct {
 	// TraceID RFC-0020 correlation id.
 	TraceID string `json:"trace_id,omitempty,omitzero"`
 }
+
+// EventType Known event types. `event_type` fields are free text: clients must keep unknown types as
+// strings.
+type EventType string
 
 // FieldError One validation problem.
 type FieldError struct {
@@ -467,6 +603,58 @@ type IntentList struct {
 // stores any string).
 type IntentStatus string
 
+// LLMRequestPayload Payload of `llm_request_started`, `llm_request_completed` and `llm_request_failed` events
+// (RFC-0008).
+type LLMRequestPayload struct {
+	// CompletionTokens Tokens in the completion.
+	CompletionTokens int64 `json:"completion_tokens,omitempty,omitzero"`
+
+	// DurationMs Wall time of the request in milliseconds.
+	DurationMs int64 `json:"duration_ms,omitempty,omitzero"`
+
+	// Error Why the request failed.
+	Error string `json:"error,omitempty,omitzero"`
+
+	// FinishReason Why the model stopped.
+	FinishReason string `json:"finish_reason,omitempty,omitzero"`
+
+	// MaxTokens Token limit of the response.
+	MaxTokens int32 `json:"max_tokens,omitempty,omitzero"`
+
+	// MessagesCount Number of messages sent.
+	MessagesCount int32 `json:"messages_count"`
+
+	// Model The model name.
+	Model string `json:"model"`
+
+	// PromptTokens Tokens in the prompt.
+	PromptTokens int64 `json:"prompt_tokens,omitempty,omitzero"`
+
+	// Provider The LLM provider (`openai`, `anthropic`, ...).
+	Provider string `json:"provider"`
+
+	// RequestID Correlates the started/completed/failed events of one request.
+	RequestID string `json:"request_id"`
+
+	// ResponseContent The response text.
+	ResponseContent string `json:"response_content,omitempty,omitzero"`
+
+	// Stream Whether the response is streamed.
+	Stream bool `json:"stream"`
+
+	// Temperature Sampling temperature.
+	Temperature float64 `json:"temperature,omitempty,omitzero"`
+
+	// ToolCalls Tool calls the model made.
+	ToolCalls []Object `json:"tool_calls,omitempty,omitzero"`
+
+	// ToolsAvailable Names of the tools offered to the model.
+	ToolsAvailable []string `json:"tools_available,omitempty,omitzero"`
+
+	// TotalTokens Prompt plus completion tokens.
+	TotalTokens int64 `json:"total_tokens,omitempty,omitzero"`
+}
+
 // Lease An exclusive, expiring lease on a scope of an intent (RFC-0003).
 type Lease struct {
 	// AcquiredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
@@ -582,6 +770,36 @@ type SuspensionConfig struct {
 // Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 type Timestamp = timestamp.Time
 
+// ToolCallPayload Payload of `tool_call_started`, `tool_call_completed` and `tool_call_failed` events (RFC-0008).
+type ToolCallPayload struct {
+	// Arguments A free-form JSON object.
+	Arguments Object `json:"arguments"`
+
+	// DurationMs Wall time of the call in milliseconds.
+	DurationMs int64 `json:"duration_ms,omitempty,omitzero"`
+
+	// Error Why the call failed.
+	Error string `json:"error,omitempty,omitzero"`
+
+	// Model The model that requested the call.
+	Model string `json:"model,omitempty,omitzero"`
+
+	// ParentRequestID The LLM request that issued the call.
+	ParentRequestID string `json:"parent_request_id,omitempty,omitzero"`
+
+	// Provider The LLM provider that requested the call.
+	Provider string `json:"provider,omitempty,omitzero"`
+
+	// Result The tool's result (any JSON value).
+	Result interface{} `json:"result,omitempty,omitzero"`
+
+	// ToolID Correlates the events of one call.
+	ToolID string `json:"tool_id"`
+
+	// ToolName The tool's name.
+	ToolName string `json:"tool_name"`
+}
+
 // AgentID defines model for AgentId.
 type AgentID = string
 
@@ -590,6 +808,9 @@ type IfMatch = int64
 
 // IntentID defines model for IntentId.
 type IntentID = string
+
+// Limit100 defines model for Limit100.
+type Limit100 = int32
 
 // Limit50 defines model for Limit50.
 type Limit50 = int32
@@ -622,10 +843,20 @@ type LeaseConflict = Error
 // `message`) or a list of validation errors, and which carry no other key.
 type NotFound = Error
 
+// NotImplemented The body of every error response. `detail` is always present. Clients must also accept the
+// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
+// `message`) or a list of validation errors, and which carry no other key.
+type NotImplemented = Error
+
 // PayloadTooLarge The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
 // `message`) or a list of validation errors, and which carry no other key.
 type PayloadTooLarge = Error
+
+// TooManyRequests The body of every error response. `detail` is always present. Clients must also accept the
+// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
+// `message`) or a list of validation errors, and which carry no other key.
+type TooManyRequests = Error
 
 // Unauthorized The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
