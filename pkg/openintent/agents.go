@@ -1,0 +1,57 @@
+package openintent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+// AssignAgent assigns agentID (the client's own agent when empty) to the intent with the role
+// "worker" (the seed's assign_agent). Assigning an agent twice keeps one assignment.
+func (c *Client) AssignAgent(ctx context.Context, intentID, agentID string, opts ...Option) (*AgentAssignment, error) {
+	if err := requireID("AssignAgent", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if agentID == "" {
+		agentID = c.settings.agentID
+	}
+	if agentID == "" {
+		return nil, errors.New("openintent: AssignAgent: agentID is empty and the client has no agent (WithAgentID)")
+	}
+	var out AgentAssignment
+	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/agents", intentID),
+		body: models.AgentAssign{AgentID: agentID}, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UnassignAgent removes agentID (the client's own agent when empty) from the intent (the seed's
+// unassign_agent).
+func (c *Client) UnassignAgent(ctx context.Context, intentID, agentID string, opts ...Option) error {
+	if err := requireID("UnassignAgent", "intentID", intentID); err != nil {
+		return err
+	}
+	if agentID == "" {
+		agentID = c.settings.agentID
+	}
+	if agentID == "" {
+		return errors.New("openintent: UnassignAgent: agentID is empty and the client has no agent (WithAgentID)")
+	}
+	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/agents/%s", intentID, agentID)}, opts)
+}
+
+// ListIntentAgents lists the agents assigned to the intent.
+func (c *Client) ListIntentAgents(ctx context.Context, intentID string, opts ...Option) ([]AgentAssignment, error) {
+	if err := requireID("ListIntentAgents", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	var raw json.RawMessage
+	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/agents", intentID), out: &raw}, opts); err != nil {
+		return nil, err
+	}
+	return decodeList[AgentAssignment](raw, "agents")
+}

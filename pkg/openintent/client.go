@@ -1,0 +1,257 @@
+package openintent
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Version is the SDK's version, sent in the default User-Agent.
+const Version = "0.1.0"
+
+// maxResponseBytes bounds how much of a response body the client reads.
+const maxResponseBytes = 64 << 20
+
+// Client talks to an OpenIntent server. It is safe for concurrent use by multiple goroutines.
+type Client struct {
+	base     *url.URL
+	settings settings
+}
+
+// NewClient returns a client of the server at baseURL (for example "http://localhost:8000"; a
+// trailing "/api/v1" is accepted and dropped). Options are validated: an invalid one is an error.
+func NewClient(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("openintent: NewClient: base URL %q must be an absolute http(s) URL", baseURL)
+	}
+	if u.User != nil {
+		return nil, errors.New("openintent: NewClient: base URL must not carry credentials; use WithAPIKey")
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v1")
+	u.RawQuery, u.Fragment = "", ""
+	s := defaultSettings()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&s); err != nil {
+			return nil, err
+		}
+	}
+	return &Client{base: u, settings: s}, nil
+}
+
+// AgentID returns the agent the client acts as ("" when none was set).
+func (c *Client) AgentID() string { return c.settings.agentID }
+
+// BaseURL returns the server's base URL.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// Close releases idle connections of the client's HTTP client. The client must not be used
+// afterwards. (The seed's close.)
+func (c *Client) Close() error {
+	c.settings.httpClient.CloseIdleConnections()
+	return nil
+}
+
+// resolve applies per-call options on a copy of the client's settings.
+func (c *Client) resolve(opts []Option) (settings, error) {
+	s := c.settings
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&s); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// request describes one API call.
+type request struct {
+	method  string
+	path    string // below the base URL, e.g. "/api/v1/intents"
+	query   url.Values
+	body    any    // JSON-encoded when non-nil
+	ifMatch *int64 // sent as If-Match when set
+	out     any    // decoded from a 2xx body when non-nil (a *json.RawMessage keeps it raw)
+}
+
+// pathf builds a path from a format with every argument path-escaped.
+func pathf(format string, args ...string) string {
+	esc := make([]any, len(args))
+	for i, a := range args {
+		esc[i] = url.PathEscape(a)
+	}
+	return fmt.Sprintf(format, esc...)
+}
+
+// do sends req with retries and decodes the result; a non-2xx answer becomes a typed error.
+func (c *Client) do(ctx context.Context, req request, opts []Option) error {
+	s, err := c.resolve(opts)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	if req.body != nil {
+		if body, err = json.Marshal(req.body); err != nil {
+			return fmt.Errorf("openintent: %s %s: encode request: %w", req.method, req.path, err)
+		}
+	}
+	idemKey := s.idempotencyKey
+	idempotent := req.method == http.MethodGet || req.method == http.MethodPut ||
+		req.method == http.MethodDelete || req.method == http.MethodHead
+	if !idempotent && idemKey == "" && s.maxRetries > 0 {
+		idemKey = newIdempotencyKey()
+	}
+	retryable := idempotent || idemKey != ""
+
+	target := *c.base
+	target.Path = c.base.Path + req.path
+	target.RawPath = c.base.EscapedPath() + req.path
+	if len(req.query) > 0 {
+		target.RawQuery = req.query.Encode()
+	}
+	endpoint := target.String()
+
+	for attempt := 0; ; attempt++ {
+		resp, respBody, err := c.attempt(ctx, &s, req, endpoint, body, idemKey, attempt)
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return fmt.Errorf("openintent: %s %s: %w", req.method, req.path, ctx.Err())
+			}
+			if !retryable || attempt >= s.maxRetries || !retryableNetError(err) {
+				return fmt.Errorf("openintent: %s %s: %w", req.method, req.path, err)
+			}
+			wait = backoff(s, attempt)
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			if req.out == nil || len(bytes.TrimSpace(respBody)) == 0 {
+				return nil
+			}
+			if raw, ok := req.out.(*json.RawMessage); ok {
+				*raw = append((*raw)[:0], respBody...)
+				return nil
+			}
+			if err := json.Unmarshal(respBody, req.out); err != nil {
+				return fmt.Errorf("openintent: %s %s: decode %d response: %w", req.method, req.path, resp.StatusCode, err)
+			}
+			return nil
+		default:
+			apiErr := newAPIError(req.method, req.path, resp, respBody)
+			if !retryable || attempt >= s.maxRetries || !retryableStatus(resp.StatusCode) {
+				return apiErr.typed()
+			}
+			wait = max(backoff(s, attempt), apiErr.RetryAfter)
+		}
+		s.logger.InfoContext(ctx, "openintent: retrying request", "method", req.method, "path", req.path,
+			"attempt", attempt+1, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("openintent: %s %s: %w", req.method, req.path, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// attempt sends one HTTP request and reads the whole response.
+func (c *Client) attempt(ctx context.Context, s *settings, req request, endpoint string, body []byte, idemKey string, attempt int) (*http.Response, []byte, error) {
+	actx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.method, endpoint, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range s.header {
+		hreq.Header[k] = v
+	}
+	hreq.Header.Set("Accept", "application/json")
+	hreq.Header.Set("User-Agent", s.userAgent)
+	if body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if s.apiKey != "" {
+		hreq.Header.Set("X-API-Key", s.apiKey)
+	}
+	if s.agentID != "" {
+		hreq.Header.Set("X-Agent-ID", s.agentID)
+	}
+	if idemKey != "" {
+		hreq.Header.Set("Idempotency-Key", idemKey)
+	}
+	if req.ifMatch != nil {
+		hreq.Header.Set("If-Match", strconv.FormatInt(*req.ifMatch, 10))
+	}
+	start := time.Now()
+	resp, err := s.httpClient.Do(hreq)
+	if err != nil {
+		s.logger.DebugContext(ctx, "openintent: request failed", "method", req.method, "path", req.path,
+			"attempt", attempt, "duration", time.Since(start), "error", err)
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	s.logger.DebugContext(ctx, "openintent: request", "method", req.method, "path", req.path,
+		"status", resp.StatusCode, "attempt", attempt, "duration", time.Since(start),
+		"request_id", resp.Header.Get("X-Request-ID"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read response: %w", err)
+	}
+	return resp, respBody, nil
+}
+
+// retryableStatus reports whether a status is worth retrying: 429 and 502..504.
+func retryableStatus(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusBadGateway ||
+		code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// retryableNetError reports whether a transport error may succeed on retry (anything but a
+// malformed request: connection refused/reset, EOF, per-attempt timeouts).
+func retryableNetError(err error) bool {
+	var uerr *url.Error
+	if errors.As(err, &uerr) && (strings.Contains(uerr.Err.Error(), "unsupported protocol") ||
+		strings.Contains(uerr.Err.Error(), "stopped after")) {
+		return false
+	}
+	return true
+}
+
+// backoff returns the wait before retry number attempt+1: full jitter over an exponential cap.
+func backoff(s settings, attempt int) time.Duration {
+	ceil := s.retryBase << min(attempt, 20)
+	if ceil > s.retryMax || ceil <= 0 {
+		ceil = s.retryMax
+	}
+	return ceil/2 + rand.N(ceil/2+1)
+}
+
+// newIdempotencyKey returns a random UUIDv4-shaped key.
+func newIdempotencyKey() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

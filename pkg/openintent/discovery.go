@@ -1,0 +1,34 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+)
+
+// Discover returns the server's discovery document (the seed's discover). It needs no API key.
+func (c *Client) Discover(ctx context.Context, opts ...Option) (*DiscoveryDocument, error) {
+	var out DiscoveryDocument
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/.well-known/openintent.json", out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetCompatibility returns the server's compatibility document (implementation, RFC compliance,
+// features).
+func (c *Client) GetCompatibility(ctx context.Context, opts ...Option) (*CompatibilityDocument, error) {
+	var out CompatibilityDocument
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/.well-known/openintent-compat.json", out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetServerConfig returns the server's public configuration.
+func (c *Client) GetServerConfig(ctx context.Context, opts ...Option) (*ServerConfig, error) {
+	var out ServerConfig
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/server/config", out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

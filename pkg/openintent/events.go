@@ -1,0 +1,108 @@
+package openintent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+// LogEvent appends an event to the intent's log (the seed's log_event). The actor is the
+// client's agent; WithTrace sets the RFC-0020 trace_id and parent_event_id.
+func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventType, payload Object, opts ...Option) (*IntentEvent, error) {
+	if err := requireID("LogEvent", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if eventType == "" {
+		return nil, errors.New("openintent: LogEvent: eventType is empty")
+	}
+	s, err := c.resolve(opts)
+	if err != nil {
+		return nil, err
+	}
+	actor := s.agentID
+	if actor == "" {
+		actor = "sdk"
+	}
+	if payload == nil {
+		payload = Object{}
+	}
+	body := models.EventCreate{EventType: string(eventType), Actor: actor, Payload: payload,
+		TraceID: s.traceID, ParentEventID: s.parentEventID}
+	var out IntentEvent
+	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/events", intentID), body: body, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetEvents returns one page of the intent's events, newest first (the seed's get_events):
+// params.EventType and params.Since filter, params.Limit defaults to 100. Events iterates over
+// all pages.
+func (c *Client) GetEvents(ctx context.Context, intentID string, params GetEventsParams, opts ...Option) ([]IntentEvent, error) {
+	if err := requireID("GetEvents", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if params.Limit < 0 || params.Offset < 0 {
+		return nil, errors.New("openintent: GetEvents: limit and offset must not be negative")
+	}
+	q := url.Values{}
+	if params.EventType != "" {
+		q.Set("event_type", params.EventType)
+	}
+	if !params.Since.IsZero() {
+		q.Set("since", params.Since.UTC().Format(time.RFC3339Nano))
+	}
+	limit := params.Limit
+	if limit == 0 {
+		limit = DefaultEventsLimit
+	}
+	q.Set("limit", strconv.Itoa(int(limit)))
+	if params.Offset > 0 {
+		q.Set("offset", strconv.Itoa(int(params.Offset)))
+	}
+	var raw json.RawMessage
+	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/events", intentID), query: q, out: &raw}, opts); err != nil {
+		return nil, err
+	}
+	events, err := decodeList[IntentEvent](raw, "events")
+	if err != nil {
+		return nil, fmt.Errorf("openintent: GetEvents: decode: %w", err)
+	}
+	return events, nil
+}
+
+// Events iterates over the intent's events matching params, newest first, fetching pages of
+// params.Limit (default 100). Events appended while iterating may shift pages; pass
+// params.Since, or use a stream, for a consistent view. It stops at the first error, which it
+// yields.
+func (c *Client) Events(ctx context.Context, intentID string, params GetEventsParams, opts ...Option) iter.Seq2[IntentEvent, error] {
+	return func(yield func(IntentEvent, error) bool) {
+		if params.Limit == 0 {
+			params.Limit = DefaultEventsLimit
+		}
+		for {
+			page, err := c.GetEvents(ctx, intentID, params, opts...)
+			if err != nil {
+				yield(IntentEvent{}, err)
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) < int(params.Limit) {
+				return
+			}
+			params.Offset += int32(len(page))
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package openintent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+// Default page sizes of the list methods (the seed's defaults).
+const (
+	DefaultIntentsLimit = 50
+	DefaultEventsLimit  = 100
+)
+
+// CreateIntent creates an intent (the seed's create_intent). Title is required; State is the
+// initial state; ParentIntentID and DependsOn place it in the graph (RFC-0002). CreatedBy
+// defaults to the client's agent.
+func (c *Client) CreateIntent(ctx context.Context, params IntentCreate, opts ...Option) (*Intent, error) {
+	if params.Title == "" {
+		return nil, errors.New("openintent: CreateIntent: title is required")
+	}
+	if params.CreatedBy == "" {
+		params.CreatedBy = c.settings.agentID
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodPost, path: "/api/v1/intents", body: params, out: &out}, opts)
+	return intentResult(out, err)
+}
+
+// GetIntent returns an intent by ID (the seed's get_intent).
+func (c *Client) GetIntent(ctx context.Context, intentID string, opts ...Option) (*Intent, error) {
+	if err := requireID("GetIntent", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s", intentID), out: &out}, opts)
+	return intentResult(out, err)
+}
+
+// ListIntents returns one page of intents, newest first (the seed's list_intents): filtered by
+// params.Status, params.Limit defaulting to 50, params.Offset to 0. Intents iterates over all
+// pages.
+func (c *Client) ListIntents(ctx context.Context, params ListIntentsParams, opts ...Option) ([]Intent, error) {
+	page, _, err := c.listIntentsPage(ctx, params, opts)
+	return page, err
+}
+
+func (c *Client) listIntentsPage(ctx context.Context, params ListIntentsParams, opts []Option) ([]Intent, int64, error) {
+	q := url.Values{}
+	if params.Status != "" {
+		q.Set("status", string(params.Status))
+	}
+	if params.Limit < 0 || params.Offset < 0 {
+		return nil, 0, errors.New("openintent: ListIntents: limit and offset must not be negative")
+	}
+	limit := params.Limit
+	if limit == 0 {
+		limit = DefaultIntentsLimit
+	}
+	q.Set("limit", strconv.Itoa(int(limit)))
+	q.Set("offset", strconv.Itoa(int(params.Offset)))
+	var raw json.RawMessage
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/intents", query: q, out: &raw}, opts); err != nil {
+		return nil, 0, err
+	}
+	intents, err := decodeIntents(raw, "intents")
+	if err != nil {
+		return nil, 0, err
+	}
+	var env struct {
+		Total *int64 `json:"total"`
+	}
+	total := int64(-1)
+	if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &env) == nil && env.Total != nil {
+		total = *env.Total
+	}
+	return intents, total, nil
+}
+
+// Intents iterates over every intent matching params, fetching pages of params.Limit (default
+// 50) from params.Offset on. It stops at the first error, which it yields.
+func (c *Client) Intents(ctx context.Context, params ListIntentsParams, opts ...Option) iter.Seq2[Intent, error] {
+	return func(yield func(Intent, error) bool) {
+		if params.Limit == 0 {
+			params.Limit = DefaultIntentsLimit
+		}
+		for {
+			page, total, err := c.listIntentsPage(ctx, params, opts)
+			if err != nil {
+				yield(Intent{}, err)
+				return
+			}
+			for _, in := range page {
+				if !yield(in, nil) {
+					return
+				}
+			}
+			params.Offset += int32(len(page))
+			if len(page) < int(params.Limit) || (total >= 0 && int64(params.Offset) >= total) {
+				return
+			}
+		}
+	}
+}
+
+// CreateChildIntent creates an intent under parentID (the seed's create_child_intent).
+func (c *Client) CreateChildIntent(ctx context.Context, parentID string, params ChildIntentCreate, opts ...Option) (*Intent, error) {
+	if err := requireID("CreateChildIntent", "parentID", parentID); err != nil {
+		return nil, err
+	}
+	if params.Title == "" {
+		return nil, errors.New("openintent: CreateChildIntent: title is required")
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/children", parentID), body: params, out: &out}, opts)
+	return intentResult(out, err)
+}
+
+// UpdateState merges statePatch into the intent's state, each top-level key replacing the
+// current value, if the intent is still at version (the seed's update_state). A stale version
+// fails with *VersionConflictError; see ModifyState for a helper that retries.
+func (c *Client) UpdateState(ctx context.Context, intentID string, version int64, statePatch Object, opts ...Option) (*Intent, error) {
+	if err := requireID("UpdateState", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if version < 1 {
+		return nil, fmt.Errorf("openintent: UpdateState: version must be at least 1, got %d", version)
+	}
+	if statePatch == nil {
+		statePatch = Object{}
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/state", intentID),
+		body: models.StatePatchRequest{State: statePatch}, ifMatch: &version, out: &out}, opts)
+	return intentResult(out, err)
+}
+
+// PatchState applies JSON-pointer patches (set, append, remove; nested paths included) to the
+// intent's state if it is still at version.
+func (c *Client) PatchState(ctx context.Context, intentID string, version int64, patches []StatePatch, opts ...Option) (*Intent, error) {
+	if err := requireID("PatchState", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if version < 1 {
+		return nil, fmt.Errorf("openintent: PatchState: version must be at least 1, got %d", version)
+	}
+	if len(patches) == 0 {
+		return nil, errors.New("openintent: PatchState: patches is empty")
+	}
+	for i, p := range patches {
+		if p.Op != PatchSet && p.Op != PatchAppend && p.Op != PatchRemove {
+			return nil, fmt.Errorf("openintent: PatchState: patches[%d].op %q is not set, append or remove", i, p.Op)
+		}
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/state", intentID),
+		body: models.StatePatchRequest{Patches: patches}, ifMatch: &version, out: &out}, opts)
+	return intentResult(out, err)
+}
+
+// SetStatus moves the intent to status if it is still at version (the seed's set_status). The
+// server enforces the RFC-0001 lifecycle: an illegal transition fails with *ConflictError.
+func (c *Client) SetStatus(ctx context.Context, intentID string, version int64, status IntentStatus, opts ...Option) (*Intent, error) {
+	return c.SetStatusWithReason(ctx, intentID, version, status, "", opts...)
+}
+
+// SetStatusWithReason is SetStatus recording why (governance policies may require a reason).
+func (c *Client) SetStatusWithReason(ctx context.Context, intentID string, version int64, status IntentStatus, reason string, opts ...Option) (*Intent, error) {
+	if err := requireID("SetStatus", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if version < 1 {
+		return nil, fmt.Errorf("openintent: SetStatus: version must be at least 1, got %d", version)
+	}
+	if status == "" {
+		return nil, errors.New("openintent: SetStatus: status is required")
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/status", intentID),
+		body: models.StatusUpdate{Status: status, Reason: reason}, ifMatch: &version, out: &out}, opts)
+	return intentResult(out, err)
+}
+
+func intentResult(w intentWire, err error) (*Intent, error) {
+	if err != nil {
+		return nil, err
+	}
+	in := Intent(w)
+	return &in, nil
+}
+
+func requireID(method, name, value string) error {
+	if value == "" {
+		return fmt.Errorf("openintent: %s: %s is empty", method, name)
+	}
+	return nil
+}
