@@ -37,6 +37,12 @@ func newFaultyProxy(t *testing.T, e *env, fault func(n int, r *http.Request) (in
 		p.mu.Unlock()
 		status, retryAfter, drop := p.fault(n, r)
 		switch {
+		case drop && status == forwardThenDrop:
+			rp.ServeHTTP(httptest.NewRecorder(), r) // the server does the work; the answer is lost
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
 		case drop:
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
@@ -57,6 +63,9 @@ func newFaultyProxy(t *testing.T, e *env, fault func(n int, r *http.Request) (in
 	p.url = hs.URL
 	return p
 }
+
+// forwardThenDrop, returned with drop, forwards the request and then drops the connection.
+const forwardThenDrop = -1
 
 func (p *faultyProxy) requests() []*http.Request {
 	p.mu.Lock()
@@ -225,5 +234,27 @@ func TestDeadlinesAndTimeouts(t *testing.T) {
 	c := p.client(t, e, openintent.WithTimeout(50*time.Millisecond), openintent.WithMaxRetries(1))
 	if _, err := c.GetIntent(ctxT(t), "x"); err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want per-attempt timeout", err)
+	}
+}
+
+func TestCreateRetriedAfterLostResponseMakesOneIntent(t *testing.T) {
+	e := newClockEnv(t) // counts intents: needs its own server
+	p := newFaultyProxy(t, e, func(n int, r *http.Request) (int, string, bool) {
+		if n == 1 {
+			return forwardThenDrop, "", true
+		}
+		return 0, "", false
+	})
+	c := p.client(t, e)
+	in, err := c.CreateIntent(ctxT(t), openintent.IntentCreate{Title: "Exactly one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := c.ListIntents(ctxT(t), openintent.ListIntentsParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].ID != in.ID {
+		t.Fatalf("intents = %d, want exactly the one created", len(all))
 	}
 }

@@ -102,7 +102,8 @@ func New(cfg Config) (*Server, error) {
 		w.Write(specJSON)
 	})
 	routes.byPattern["GET /openapi.json"] = &route{public: true}
-	a := &authenticator{keys: hashKeys(cfg.APIKeys), routes: routes, mux: mux, log: cfg.Logger}
+	a := &authenticator{keys: hashKeys(cfg.APIKeys), routes: routes, mux: mux, log: cfg.Logger,
+		idem: &idempotency{store: cfg.Store, log: cfg.Logger}}
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
 	handler = logRequests(cfg.Logger, handler)
@@ -159,6 +160,7 @@ type authenticator struct {
 	routes *routeTable
 	mux    *http.ServeMux
 	log    *slog.Logger
+	idem   *idempotency
 }
 
 func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -186,6 +188,8 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
+		a.idem.serve(w, r, hex.EncodeToString(digest[:8])+"/"+agent, a.mux)
+		return
 	}
 	a.mux.ServeHTTP(w, r)
 }

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// idempotency makes POST and PATCH requests carrying an Idempotency-Key safe to retry: the first
+// response (any status below 500) is stored per principal and key, and a retry with the same
+// key, method, path and body gets it again, marked with Idempotent-Replayed: true, without the
+// operation running twice. Reusing a key for a different request is refused with 422. Requests
+// with the same key are serialised, so a retry racing the original waits for its response.
+type idempotency struct {
+	store *store.Store
+	log   *slog.Logger
+	locks sync.Map // principal+key -> *keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int // guarded by idempotency.refMu
+}
+
+var refMu sync.Mutex
+
+func (d *idempotency) lock(id string) func() {
+	refMu.Lock()
+	v, _ := d.locks.LoadOrStore(id, &keyLock{})
+	l := v.(*keyLock)
+	l.refs++
+	refMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		refMu.Lock()
+		if l.refs--; l.refs == 0 {
+			d.locks.Delete(id)
+		}
+		refMu.Unlock()
+	}
+}
+
+// serve runs next for r, applying the Idempotency-Key protocol when the request has one.
+func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal string, next http.Handler) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" || (r.Method != http.MethodPost && r.Method != http.MethodPatch) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if len(key) > 255 || checkAgentID(key) != "" {
+		e := badRequest("invalid_idempotency_key", "Idempotency-Key must be 1..255 printable characters")
+		e.fields = []models.FieldError{{Field: "Idempotency-Key", Message: "must be 1..255 printable characters"}}
+		writeError(w, r, d.log, e)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, r, d.log, badBody(err))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256(body)
+	bodyHash := hex.EncodeToString(sum[:])
+
+	unlock := d.lock(principal + "\x00" + key)
+	defer unlock()
+	prev, found, err := d.store.GetIdempotentResponse(r.Context(), principal, key)
+	if err != nil {
+		writeError(w, r, d.log, err)
+		return
+	}
+	if found {
+		if prev.Method != r.Method || prev.Path != r.URL.Path || prev.BodyHash != bodyHash {
+			e := &apiError{status: http.StatusUnprocessableEntity, code: "idempotency_key_reused",
+				detail: "Idempotency-Key was already used for a different request"}
+			e.fields = []models.FieldError{{Field: "Idempotency-Key", Message: "already used for a different request"}}
+			writeError(w, r, d.log, e)
+			return
+		}
+		w.Header().Set("Content-Type", prev.ContentType)
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(prev.Status)
+		w.Write(prev.Body)
+		return
+	}
+	rec := &capture{ResponseWriter: w, status: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	if rec.status >= 500 {
+		return // a failed attempt may be retried for real
+	}
+	err = d.store.PutIdempotentResponse(r.Context(), store.IdempotentResponse{
+		Principal: principal, Key: key, Method: r.Method, Path: r.URL.Path, BodyHash: bodyHash,
+		Status: rec.status, ContentType: w.Header().Get("Content-Type"), Body: rec.body.Bytes()})
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "store idempotent response", "error", err, "request_id", requestIDFrom(r.Context()))
+	}
+}
+
+// capture passes a response through while keeping a copy of its status and body.
+type capture struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) WriteHeader(status int) {
+	c.status = status
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	c.body.Write(b)
+	return c.ResponseWriter.Write(b)
+}
