@@ -40,8 +40,13 @@ func run(ctx context.Context, args []string) error {
 	addr := fs.String("addr", envOr("OPENINTENT_ADDR", ":8000"), "listen address")
 	db := fs.String("db", envOr("OPENINTENT_DB", "openintent.db"), `store file, or ":memory:"`)
 	keys := fs.String("api-keys", "", "comma-separated API keys (default: $OPENINTENT_API_KEYS)")
+	rate := fs.Float64("rate-limit", 0, "requests per second allowed per API key; 0 disables limiting")
+	burst := fs.Int("rate-burst", 0, "burst of requests allowed per API key (default: the rate, at least 1)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rate < 0 || *burst < 0 {
+		return fmt.Errorf("-rate-limit and -rate-burst must not be negative")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	apiKeys := splitKeys(*keys)
@@ -60,7 +65,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log})
+	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log,
+		RateLimit: server.RateLimit{PerSecond: *rate, Burst: *burst}})
 	if err != nil {
 		return err
 	}

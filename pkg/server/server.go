@@ -41,6 +41,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies (413 beyond); zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RateLimit limits requests per API key (429 with Retry-After beyond); off when zero.
+	RateLimit RateLimit
+	// Now is the clock of the rate limiter; nil means time.Now.
+	Now func() time.Time
 }
 
 // Server serves the protocol over HTTP.
@@ -104,6 +108,10 @@ func New(cfg Config) (*Server, error) {
 	routes.byPattern["GET /openapi.json"] = &route{public: true}
 	a := &authenticator{keys: hashKeys(cfg.APIKeys), routes: routes, mux: mux, log: cfg.Logger,
 		idem: &idempotency{store: cfg.Store, log: cfg.Logger}}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a.limit = newLimiter(cfg.RateLimit, cfg.Now)
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
 	handler = logRequests(cfg.Logger, handler)
@@ -161,6 +169,7 @@ type authenticator struct {
 	mux    *http.ServeMux
 	log    *slog.Logger
 	idem   *idempotency
+	limit  *limiter // nil when off
 }
 
 func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +185,12 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		digest, ok := a.match(key)
 		if !ok {
 			writeError(w, r, a.log, &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: "Invalid or missing API key"})
+			return
+		}
+		if ok, wait := a.limit.allow(digest); !ok {
+			w.Header().Set("Retry-After", retryAfterSeconds(wait))
+			writeError(w, r, a.log, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+				detail: "Too many requests for this API key; retry after " + retryAfterSeconds(wait) + "s"})
 			return
 		}
 		agent := r.Header.Get("X-Agent-ID")
