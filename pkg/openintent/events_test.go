@@ -1,7 +1,9 @@
 package openintent_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +242,26 @@ func TestErrorsNeverContainTheAPIKey(t *testing.T) {
 	good := e.client(t, "a")
 	if _, err := good.GetIntent(ctxT(t), "x"); strings.Contains(err.Error(), e.apiKey) {
 		t.Fatalf("error leaks the key: %v", err)
+	}
+}
+
+func TestLogsNeverContainTheAPIKey(t *testing.T) {
+	e := newEnv(t)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := e.client(t, "logged", openintent.WithLogger(logger), openintent.WithRetryBackoff(time.Millisecond, time.Millisecond))
+	ctx := ctxT(t)
+	in := mustCreate(t, c, openintent.IntentCreate{Title: "Logged"})
+	if _, err := c.UpdateState(ctx, in.ID, 99, openintent.Object{"a": 1}); err == nil {
+		t.Fatal("stale update accepted")
+	}
+	if _, err := c.GetIntent(ctx, "missing"); err == nil {
+		t.Fatal("missing intent found")
+	}
+	if !strings.Contains(buf.String(), "/api/v1/intents") {
+		t.Fatalf("nothing logged: %q", buf.String())
+	}
+	if strings.Contains(buf.String(), e.apiKey) {
+		t.Fatalf("the API key appears in the SDK's log:\n%s", buf.String())
 	}
 }

@@ -63,7 +63,16 @@ func newEnvAt(t *testing.T, path string) *env {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(h)
-	t.Cleanup(func() { hs.Close(); st.Close() })
+	t.Cleanup(func() {
+		hs.Close()
+		st.Close()
+		// Every test's server log is searched for the keys: they must never be logged.
+		for _, k := range []string{testKey, "second-key"} {
+			if strings.Contains(logs.String(), k) {
+				t.Errorf("server log contains an API key:\n%s", logs.String())
+			}
+		}
+	})
 	return &env{t: t, url: hs.URL, clock: c, logs: &logs}
 }
 
