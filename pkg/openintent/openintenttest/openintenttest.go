@@ -44,6 +44,7 @@ type Option func(*config)
 type config struct {
 	keys []string
 	now  func() time.Time
+	path string
 }
 
 // WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey.
@@ -52,7 +53,11 @@ func WithAPIKeys(keys ...string) Option { return func(c *config) { c.keys = keys
 // WithClock makes the server read time from now, so tests can control lease expiry.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// NewServer starts a server with an in-memory store. It is closed by tb.Cleanup, and every
+// WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
+// uses) instead of in memory.
+func WithStoreFile(path string) Option { return func(c *config) { c.path = path } }
+
+// NewServer starts a server with an in-memory store (see WithStoreFile). It is closed by tb.Cleanup, and every
 // response that does not match the spec fails the test.
 func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
@@ -78,7 +83,11 @@ func start(report func(error), opts []Option) (*Server, error) {
 	if len(c.keys) == 0 {
 		return nil, errors.New("WithAPIKeys: at least one key is required")
 	}
-	st, err := store.Open(context.Background(), store.Memory, store.Options{Now: c.now})
+	path := store.Memory
+	if c.path != "" {
+		path = c.path
+	}
+	st, err := store.Open(context.Background(), path, store.Options{Now: c.now})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
