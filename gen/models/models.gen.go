@@ -9,6 +9,231 @@ import (
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
+// Defines values for AccessPolicy.
+const (
+	AccessPolicyClosed AccessPolicy = "closed"
+	AccessPolicyOpen   AccessPolicy = "open"
+)
+
+// Valid indicates whether the value is a known member of the AccessPolicy enum.
+func (e AccessPolicy) Valid() bool {
+	switch e {
+	case AccessPolicyClosed:
+		return true
+	case AccessPolicyOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccessRequestStatus.
+const (
+	AccessRequestStatusApproved AccessRequestStatus = "approved"
+	AccessRequestStatusDenied   AccessRequestStatus = "denied"
+	AccessRequestStatusPending  AccessRequestStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the AccessRequestStatus enum.
+func (e AccessRequestStatus) Valid() bool {
+	switch e {
+	case AccessRequestStatusApproved:
+		return true
+	case AccessRequestStatusDenied:
+		return true
+	case AccessRequestStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AgentStatus.
+const (
+	AgentStatusActive       AgentStatus = "active"
+	AgentStatusDead         AgentStatus = "dead"
+	AgentStatusDeregistered AgentStatus = "deregistered"
+	AgentStatusDraining     AgentStatus = "draining"
+	AgentStatusRegistering  AgentStatus = "registering"
+	AgentStatusUnhealthy    AgentStatus = "unhealthy"
+)
+
+// Valid indicates whether the value is a known member of the AgentStatus enum.
+func (e AgentStatus) Valid() bool {
+	switch e {
+	case AgentStatusActive:
+		return true
+	case AgentStatusDead:
+		return true
+	case AgentStatusDeregistered:
+		return true
+	case AgentStatusDraining:
+		return true
+	case AgentStatusRegistering:
+		return true
+	case AgentStatusUnhealthy:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApprovalStatus.
+const (
+	ApprovalStatusApproved ApprovalStatus = "approved"
+	ApprovalStatusDenied   ApprovalStatus = "denied"
+	ApprovalStatusExpired  ApprovalStatus = "expired"
+	ApprovalStatusPending  ApprovalStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ApprovalStatus enum.
+func (e ApprovalStatus) Valid() bool {
+	switch e {
+	case ApprovalStatusApproved:
+		return true
+	case ApprovalStatusDenied:
+		return true
+	case ApprovalStatusExpired:
+		return true
+	case ApprovalStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChannelStatus.
+const (
+	ChannelStatusClosed ChannelStatus = "closed"
+	ChannelStatusOpen   ChannelStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the ChannelStatus enum.
+func (e ChannelStatus) Valid() bool {
+	switch e {
+	case ChannelStatusClosed:
+		return true
+	case ChannelStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CompletionMode.
+const (
+	CompletionModeAuto            CompletionMode = "auto"
+	CompletionModeQuorum          CompletionMode = "quorum"
+	CompletionModeRequireApproval CompletionMode = "require_approval"
+)
+
+// Valid indicates whether the value is a known member of the CompletionMode enum.
+func (e CompletionMode) Valid() bool {
+	switch e {
+	case CompletionModeAuto:
+		return true
+	case CompletionModeQuorum:
+		return true
+	case CompletionModeRequireApproval:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CostType.
+const (
+	CostTypeAPICall CostType = "api_call"
+	CostTypeCompute CostType = "compute"
+	CostTypeCustom  CostType = "custom"
+	CostTypeTokens  CostType = "tokens"
+)
+
+// Valid indicates whether the value is a known member of the CostType enum.
+func (e CostType) Valid() bool {
+	switch e {
+	case CostTypeAPICall:
+		return true
+	case CostTypeCompute:
+		return true
+	case CostTypeCustom:
+		return true
+	case CostTypeTokens:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeduplicationMode.
+const (
+	DeduplicationModeAllow DeduplicationMode = "allow"
+	DeduplicationModeQueue DeduplicationMode = "queue"
+	DeduplicationModeSkip  DeduplicationMode = "skip"
+)
+
+// Valid indicates whether the value is a known member of the DeduplicationMode enum.
+func (e DeduplicationMode) Valid() bool {
+	switch e {
+	case DeduplicationModeAllow:
+		return true
+	case DeduplicationModeQueue:
+		return true
+	case DeduplicationModeSkip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalationPriority.
+const (
+	EscalationPriorityCritical EscalationPriority = "critical"
+	EscalationPriorityHigh     EscalationPriority = "high"
+	EscalationPriorityLow      EscalationPriority = "low"
+	EscalationPriorityMedium   EscalationPriority = "medium"
+)
+
+// Valid indicates whether the value is a known member of the EscalationPriority enum.
+func (e EscalationPriority) Valid() bool {
+	switch e {
+	case EscalationPriorityCritical:
+		return true
+	case EscalationPriorityHigh:
+		return true
+	case EscalationPriorityLow:
+		return true
+	case EscalationPriorityMedium:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalationStatus.
+const (
+	EscalationStatusAcknowledged EscalationStatus = "acknowledged"
+	EscalationStatusExpired      EscalationStatus = "expired"
+	EscalationStatusPending      EscalationStatus = "pending"
+	EscalationStatusResolved     EscalationStatus = "resolved"
+)
+
+// Valid indicates whether the value is a known member of the EscalationStatus enum.
+func (e EscalationStatus) Valid() bool {
+	switch e {
+	case EscalationStatusAcknowledged:
+		return true
+	case EscalationStatusExpired:
+		return true
+	case EscalationStatusPending:
+		return true
+	case EscalationStatusResolved:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventType.
 const (
 	EventTypeAddedToPortfolio     EventType = "added_to_portfolio"
@@ -183,6 +408,72 @@ func (e LeaseStatus) Valid() bool {
 	}
 }
 
+// Defines values for MembershipRole.
+const (
+	MembershipRoleDependency MembershipRole = "dependency"
+	MembershipRoleMember     MembershipRole = "member"
+	MembershipRolePrimary    MembershipRole = "primary"
+)
+
+// Valid indicates whether the value is a known member of the MembershipRole enum.
+func (e MembershipRole) Valid() bool {
+	switch e {
+	case MembershipRoleDependency:
+		return true
+	case MembershipRoleMember:
+		return true
+	case MembershipRolePrimary:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MemoryType.
+const (
+	MemoryTypeEpisodic MemoryType = "episodic"
+	MemoryTypeSemantic MemoryType = "semantic"
+	MemoryTypeWorking  MemoryType = "working"
+)
+
+// Valid indicates whether the value is a known member of the MemoryType enum.
+func (e MemoryType) Valid() bool {
+	switch e {
+	case MemoryTypeEpisodic:
+		return true
+	case MemoryTypeSemantic:
+		return true
+	case MemoryTypeWorking:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageType.
+const (
+	MessageTypeBroadcast MessageType = "broadcast"
+	MessageTypeNotify    MessageType = "notify"
+	MessageTypeRequest   MessageType = "request"
+	MessageTypeResponse  MessageType = "response"
+)
+
+// Valid indicates whether the value is a known member of the MessageType enum.
+func (e MessageType) Valid() bool {
+	switch e {
+	case MessageTypeBroadcast:
+		return true
+	case MessageTypeNotify:
+		return true
+	case MessageTypeRequest:
+		return true
+	case MessageTypeResponse:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PatchOp.
 const (
 	PatchOpAppend PatchOp = "append"
@@ -202,6 +493,337 @@ func (e PatchOp) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Defines values for Permission.
+const (
+	PermissionAdmin Permission = "admin"
+	PermissionRead  Permission = "read"
+	PermissionWrite Permission = "write"
+)
+
+// Valid indicates whether the value is a known member of the Permission enum.
+func (e Permission) Valid() bool {
+	switch e {
+	case PermissionAdmin:
+		return true
+	case PermissionRead:
+		return true
+	case PermissionWrite:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanState.
+const (
+	PlanStateActive    PlanState = "active"
+	PlanStateCancelled PlanState = "cancelled"
+	PlanStateCompleted PlanState = "completed"
+	PlanStateDraft     PlanState = "draft"
+	PlanStateFailed    PlanState = "failed"
+	PlanStatePaused    PlanState = "paused"
+)
+
+// Valid indicates whether the value is a known member of the PlanState enum.
+func (e PlanState) Valid() bool {
+	switch e {
+	case PlanStateActive:
+		return true
+	case PlanStateCancelled:
+		return true
+	case PlanStateCompleted:
+		return true
+	case PlanStateDraft:
+		return true
+	case PlanStateFailed:
+		return true
+	case PlanStatePaused:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PortfolioStatus.
+const (
+	PortfolioStatusAbandoned PortfolioStatus = "abandoned"
+	PortfolioStatusActive    PortfolioStatus = "active"
+	PortfolioStatusCompleted PortfolioStatus = "completed"
+)
+
+// Valid indicates whether the value is a known member of the PortfolioStatus enum.
+func (e PortfolioStatus) Valid() bool {
+	switch e {
+	case PortfolioStatusAbandoned:
+		return true
+	case PortfolioStatusActive:
+		return true
+	case PortfolioStatusCompleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RetryStrategy.
+const (
+	RetryStrategyExponential RetryStrategy = "exponential"
+	RetryStrategyFixed       RetryStrategy = "fixed"
+	RetryStrategyLinear      RetryStrategy = "linear"
+	RetryStrategyNone        RetryStrategy = "none"
+)
+
+// Valid indicates whether the value is a known member of the RetryStrategy enum.
+func (e RetryStrategy) Valid() bool {
+	switch e {
+	case RetryStrategyExponential:
+		return true
+	case RetryStrategyFixed:
+		return true
+	case RetryStrategyLinear:
+		return true
+	case RetryStrategyNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskStatus.
+const (
+	TaskStatusBlocked   TaskStatus = "blocked"
+	TaskStatusCancelled TaskStatus = "cancelled"
+	TaskStatusClaimed   TaskStatus = "claimed"
+	TaskStatusCompleted TaskStatus = "completed"
+	TaskStatusFailed    TaskStatus = "failed"
+	TaskStatusPending   TaskStatus = "pending"
+	TaskStatusReady     TaskStatus = "ready"
+	TaskStatusRunning   TaskStatus = "running"
+	TaskStatusSkipped   TaskStatus = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the TaskStatus enum.
+func (e TaskStatus) Valid() bool {
+	switch e {
+	case TaskStatusBlocked:
+		return true
+	case TaskStatusCancelled:
+		return true
+	case TaskStatusClaimed:
+		return true
+	case TaskStatusCompleted:
+		return true
+	case TaskStatusFailed:
+		return true
+	case TaskStatusPending:
+		return true
+	case TaskStatusReady:
+		return true
+	case TaskStatusRunning:
+		return true
+	case TaskStatusSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TriggerType.
+const (
+	TriggerTypeEvent    TriggerType = "event"
+	TriggerTypeSchedule TriggerType = "schedule"
+	TriggerTypeWebhook  TriggerType = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the TriggerType enum.
+func (e TriggerType) Valid() bool {
+	switch e {
+	case TriggerTypeEvent:
+		return true
+	case TriggerTypeSchedule:
+		return true
+	case TriggerTypeWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WriteScope.
+const (
+	WriteScopeAny          WriteScope = "any"
+	WriteScopeAssignedOnly WriteScope = "assigned_only"
+)
+
+// Valid indicates whether the value is a known member of the WriteScope enum.
+func (e WriteScope) Valid() bool {
+	switch e {
+	case WriteScopeAny:
+		return true
+	case WriteScopeAssignedOnly:
+		return true
+	default:
+		return false
+	}
+}
+
+// AccessPolicy What principals without an ACL entry may do: `open` lets everyone act, `closed` only listed
+// principals.
+type AccessPolicy string
+
+// AccessRequest A principal's request for access to an intent (RFC-0011).
+type AccessRequest struct {
+	// Capabilities Capabilities the principal offers.
+	Capabilities []string `json:"capabilities"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// DecidedAt A `Timestamp`, or null when the instant has not happened.
+	DecidedAt NullableTimestamp `json:"decided_at"`
+
+	// DecidedBy Who decided, or null.
+	DecidedBy *string `json:"decided_by"`
+
+	// DecisionReason Why it was decided so, or null.
+	DecisionReason *string `json:"decision_reason"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// PrincipalID Who asks.
+	PrincipalID string `json:"principal_id"`
+
+	// PrincipalType Kind of principal.
+	PrincipalType string `json:"principal_type"`
+
+	// Reason Why.
+	Reason string `json:"reason"`
+
+	// RequestedPermission See `Permission`.
+	RequestedPermission string `json:"requested_permission"`
+
+	// Status An access request's status.
+	Status AccessRequestStatus `json:"status"`
+}
+
+// AccessRequestCreate Body of `POST /intents/{intent_id}/access-requests`.
+type AccessRequestCreate struct {
+	// Capabilities Capabilities the principal offers.
+	Capabilities []string `json:"capabilities,omitempty,omitzero"`
+
+	// PrincipalID Who asks; defaults to the acting agent.
+	PrincipalID string `json:"principal_id,omitempty,omitzero"`
+
+	// PrincipalType Kind of principal.
+	PrincipalType string `json:"principal_type,omitempty,omitzero"`
+
+	// Reason Why.
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// RequestedPermission What a principal may do on an intent; each level includes the ones before it.
+	RequestedPermission Permission `json:"requested_permission,omitempty,omitzero"`
+}
+
+// AccessRequestDecision Body of the approve and deny routes of access requests.
+type AccessRequestDecision struct {
+	// DecidedBy Who decides; defaults to the acting agent.
+	DecidedBy string `json:"decided_by,omitempty,omitzero"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// Permission What a principal may do on an intent; each level includes the ones before it.
+	Permission Permission `json:"permission,omitempty,omitzero"`
+
+	// Reason Why.
+	Reason string `json:"reason,omitempty,omitzero"`
+}
+
+// AccessRequestList An intent's access requests.
+type AccessRequestList struct {
+	// AccessRequests The requests, oldest first.
+	AccessRequests []AccessRequest `json:"access_requests"`
+}
+
+// AccessRequestStatus An access request's status.
+type AccessRequestStatus string
+
+// ACL An intent's access control list. With `default_policy` `closed`, only principals with an entry
+// (and the intent's creator) may act on the intent: reads need `read`, writes `write`, ACL changes
+// `admin`.
+type ACL struct {
+	// DefaultPolicy See `AccessPolicy`; `open` when never set.
+	DefaultPolicy string `json:"default_policy"`
+
+	// Entries The entries.
+	Entries []ACLEntry `json:"entries"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+}
+
+// ACLEntry A grant of a permission on an intent to a principal (RFC-0011).
+type ACLEntry struct {
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// GrantedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	GrantedAt Timestamp `json:"granted_at"`
+
+	// GrantedBy Who granted it.
+	GrantedBy string `json:"granted_by"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Permission See `Permission`.
+	Permission string `json:"permission"`
+
+	// PrincipalID The agent or human granted access.
+	PrincipalID string `json:"principal_id"`
+
+	// PrincipalType Kind of principal, `agent` by default.
+	PrincipalType string `json:"principal_type"`
+
+	// Reason Why, or null.
+	Reason *string `json:"reason"`
+}
+
+// ACLEntryCreate A grant to add.
+type ACLEntryCreate struct {
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// Permission What a principal may do on an intent; each level includes the ones before it.
+	Permission Permission `json:"permission,omitempty,omitzero"`
+
+	// PrincipalID The agent or human to grant access.
+	PrincipalID string `json:"principal_id"`
+
+	// PrincipalType Kind of principal.
+	PrincipalType string `json:"principal_type,omitempty,omitzero"`
+
+	// Reason Why.
+	Reason string `json:"reason,omitempty,omitzero"`
+}
+
+// ACLSet Body of `PUT /intents/{intent_id}/acl`: replaces the whole list.
+type ACLSet struct {
+	// DefaultPolicy What principals without an ACL entry may do: `open` lets everyone act, `closed` only listed
+	// principals.
+	DefaultPolicy AccessPolicy `json:"default_policy,omitempty,omitzero"`
+
+	// Entries The entries.
+	Entries []ACLEntryCreate `json:"entries,omitempty,omitzero"`
 }
 
 // AgentAssign An agent to assign.
@@ -231,6 +853,140 @@ type AgentAssignment struct {
 	Role string `json:"role"`
 }
 
+// AgentHeartbeat Answer to an agent heartbeat.
+type AgentHeartbeat struct {
+	// NextHeartbeatAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	NextHeartbeatAt Timestamp `json:"next_heartbeat_at"`
+
+	// ServerTimestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	ServerTimestamp Timestamp `json:"server_timestamp"`
+
+	// Status Always `ok`.
+	Status string `json:"status"`
+}
+
+// AgentHeartbeatCreate Body of `POST /agents/{agent_id}/heartbeat`.
+type AgentHeartbeatCreate struct {
+	// CurrentLoad Tasks in progress.
+	CurrentLoad int32 `json:"current_load,omitempty,omitzero"`
+
+	// Status Ignored; kept for the reference client.
+	Status string `json:"status,omitempty,omitzero"`
+
+	// TasksInProgress Ids of tasks in progress.
+	TasksInProgress []string `json:"tasks_in_progress,omitempty,omitzero"`
+}
+
+// AgentIdentity An agent's cryptographic identity (RFC-0018): an Ed25519 public key and its `did:key`.
+type AgentIdentity struct {
+	// AgentID The agent.
+	AgentID string `json:"agent_id"`
+
+	// Did The agent's DID.
+	Did string `json:"did"`
+
+	// KeyAlgorithm Always `Ed25519`.
+	KeyAlgorithm string `json:"key_algorithm"`
+
+	// KeyExpiresAt A `Timestamp`, or null when the instant has not happened.
+	KeyExpiresAt NullableTimestamp `json:"key_expires_at"`
+
+	// PreviousKeys Keys rotated out, oldest first.
+	PreviousKeys []string `json:"previous_keys"`
+
+	// PublicKey The current public key, base64.
+	PublicKey string `json:"public_key"`
+
+	// RegisteredAt A `Timestamp`, or null when the instant has not happened.
+	RegisteredAt NullableTimestamp `json:"registered_at"`
+}
+
+// AgentRecord A registered agent (RFC-0016).
+//
+// Example: {"agent_id":"research-agent","agent_metadata":{},"capabilities":["search"],"capacity":null,"endpoint":null,"heartbeat_config":null,"last_heartbeat_at":null,"name":"Research agent","registered_at":"2026-11-23T00:16:43Z","role_id":"researcher","status":"active","version":1}
+type AgentRecord struct {
+	// AgentID The agent's chosen id.
+	AgentID string `json:"agent_id"`
+
+	// AgentMetadata A free-form JSON object.
+	AgentMetadata Object `json:"agent_metadata"`
+
+	// Capabilities What it can do.
+	Capabilities []string `json:"capabilities"`
+
+	// Capacity Capacity `{max_concurrent_tasks, current_load, tasks_in_progress}`, or null.
+	Capacity *map[string]interface{} `json:"capacity"`
+
+	// DrainTimeoutSeconds Grace period when draining.
+	DrainTimeoutSeconds int32 `json:"drain_timeout_seconds,omitempty,omitzero"`
+
+	// Endpoint Where it can be reached, or null.
+	Endpoint *string `json:"endpoint"`
+
+	// HeartbeatConfig Heartbeat settings `{interval_seconds, unhealthy_after_seconds, dead_after_seconds}`, or null.
+	HeartbeatConfig *map[string]interface{} `json:"heartbeat_config"`
+
+	// LastHeartbeatAt A `Timestamp`, or null when the instant has not happened.
+	LastHeartbeatAt NullableTimestamp `json:"last_heartbeat_at"`
+
+	// Name Display name, or null.
+	Name *string `json:"name"`
+
+	// RegisteredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	RegisteredAt Timestamp `json:"registered_at"`
+
+	// RoleID Its role, or null.
+	RoleID *string `json:"role_id"`
+
+	// Status An agent's status. `unhealthy` and `dead` are derived from missed heartbeats
+	// (heartbeat_config.unhealthy_after_seconds, default 90, and dead_after_seconds, default 300).
+	Status AgentStatus `json:"status"`
+
+	// Version Incremented by every status change.
+	Version int64 `json:"version"`
+}
+
+// AgentRegistration Body of `POST /agents/register`.
+type AgentRegistration struct {
+	// AgentID The agent's chosen id; defaults to the acting agent.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// Capabilities What it can do.
+	Capabilities []string `json:"capabilities,omitempty,omitzero"`
+
+	// Capacity Capacity.
+	Capacity map[string]interface{} `json:"capacity,omitempty,omitzero"`
+
+	// DrainTimeoutSeconds Grace period when draining.
+	DrainTimeoutSeconds int32 `json:"drain_timeout_seconds,omitempty,omitzero"`
+
+	// Endpoint Where it can be reached.
+	Endpoint string `json:"endpoint,omitempty,omitzero"`
+
+	// HeartbeatConfig Heartbeat settings.
+	HeartbeatConfig map[string]interface{} `json:"heartbeat_config,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// Name Display name.
+	Name string `json:"name,omitempty,omitzero"`
+
+	// RoleID Its role.
+	RoleID string `json:"role_id,omitempty,omitzero"`
+}
+
+// AgentStatus An agent's status. `unhealthy` and `dead` are derived from missed heartbeats
+// (heartbeat_config.unhealthy_after_seconds, default 90, and dead_after_seconds, default 300).
+type AgentStatus string
+
+// AgentStatusUpdate Body of `PATCH /agents/{agent_id}/status`.
+type AgentStatusUpdate struct {
+	// Status An agent's status. `unhealthy` and `dead` are derived from missed heartbeats
+	// (heartbeat_config.unhealthy_after_seconds, default 90, and dead_after_seconds, default 300).
+	Status AgentStatus `json:"status"`
+}
+
 // AggregateStatus Counts of intents per status.
 type AggregateStatus struct {
 	// ByStatus Number of intents per status.
@@ -249,10 +1005,349 @@ type AncestorIntentList struct {
 	Ancestors []Intent `json:"ancestors"`
 }
 
+// ApprovalDecision Optional body of the approve and deny routes.
+type ApprovalDecision struct {
+	// Notes Notes on the decision.
+	Notes string `json:"notes,omitempty,omitzero"`
+}
+
+// ApprovalRequest A request for approval of an action on an intent (RFC-0013). Approvals with action `complete`
+// gate completion under `require_approval` and `quorum` policies.
+type ApprovalRequest struct {
+	// Action The action to approve, e.g. `complete`.
+	Action string `json:"action"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// DecidedAt A `Timestamp`, or null when the instant has not happened.
+	DecidedAt NullableTimestamp `json:"decided_at,omitempty,omitzero"`
+
+	// DecidedBy The acting agent that decided (present once decided). Unlike the reference server, never an API
+	// key.
+	DecidedBy string `json:"decided_by,omitempty,omitzero"`
+
+	// DecisionNotes Notes given with the decision.
+	DecisionNotes string `json:"decision_notes,omitempty,omitzero"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Reason Why.
+	Reason string `json:"reason"`
+
+	// RequestedBy Who asked.
+	RequestedBy string `json:"requested_by"`
+
+	// Status See `ApprovalStatus`.
+	Status string `json:"status"`
+}
+
+// ApprovalRequestCreate Body of `POST /intents/{intent_id}/approvals`.
+type ApprovalRequestCreate struct {
+	// Action The action to approve, e.g. `complete`.
+	Action string `json:"action"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// Reason Why.
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// RequestedBy Who asks; defaults to the acting agent.
+	RequestedBy string `json:"requested_by,omitempty,omitzero"`
+}
+
+// ApprovalStatus An approval request's status. Clients must accept unknown values.
+type ApprovalStatus string
+
+// ArbitrationRequest A request for human arbitration (RFC-0004). `message` and `status` are the reference server's
+// answer; the other fields identify the request.
+type ArbitrationRequest struct {
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt *Timestamp `json:"created_at,omitempty"`
+
+	// ID The request's id (the id of its `arbitration_requested` event).
+	ID string `json:"id,omitempty,omitzero"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Message Always "Arbitration requested".
+	Message string `json:"message"`
+
+	// Reason Why arbitration is needed.
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// RequesterID Who asked.
+	RequesterID string `json:"requester_id,omitempty,omitzero"`
+
+	// Status Always `pending` when created.
+	Status string `json:"status"`
+}
+
+// ArbitrationRequestCreate Body of `POST /intents/{intent_id}/arbitrate`.
+type ArbitrationRequestCreate struct {
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// Reason Why arbitration is needed.
+	Reason string `json:"reason"`
+
+	// RequestedBy Who asks; defaults to the acting agent (the reference server requires it).
+	RequestedBy string `json:"requested_by,omitempty,omitzero"`
+}
+
+// Attachment Metadata of a file attached to an intent (RFC-0005). The file itself lives at `storage_url`.
+type Attachment struct {
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// CreatedBy Who attached it.
+	CreatedBy string `json:"created_by"`
+
+	// Filename File name.
+	Filename string `json:"filename"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// MimeType MIME type.
+	MimeType string `json:"mime_type"`
+
+	// Size Size in bytes.
+	Size int64 `json:"size"`
+
+	// StorageURL Where the file is stored.
+	StorageURL string `json:"storage_url"`
+}
+
+// AttachmentCreate Body of `POST /intents/{intent_id}/attachments`.
+type AttachmentCreate struct {
+	// Filename File name.
+	Filename string `json:"filename"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// MimeType MIME type.
+	MimeType string `json:"mime_type"`
+
+	// Size Size in bytes.
+	Size int64 `json:"size"`
+
+	// StorageURL Where the file is stored.
+	StorageURL string `json:"storage_url"`
+}
+
 // BlockedIntentList Children waiting on dependencies.
 type BlockedIntentList struct {
 	// Blocked The blocked children.
 	Blocked []Intent `json:"blocked"`
+}
+
+// Channel A message channel between agents working on an intent (RFC-0021).
+type Channel struct {
+	// ClosedAt A `Timestamp`, or null when the instant has not happened.
+	ClosedAt NullableTimestamp `json:"closed_at"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// CreatedBy The acting agent that created it (the reference server puts the API key here).
+	CreatedBy string `json:"created_by"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// LastMessageAt A `Timestamp`, or null when the instant has not happened.
+	LastMessageAt NullableTimestamp `json:"last_message_at"`
+
+	// MemberPolicy `explicit` (only members) or `intent` (the intent's agents).
+	MemberPolicy string `json:"member_policy"`
+
+	// Members Member agents.
+	Members []string `json:"members"`
+
+	// MessageCount Messages sent.
+	MessageCount int64 `json:"message_count"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// Options Options `{audit, ttl_seconds, max_messages}`, or null.
+	Options *map[string]interface{} `json:"options"`
+
+	// Status See `ChannelStatus`.
+	Status string `json:"status"`
+
+	// TaskID The task it serves, or null.
+	TaskID *string `json:"task_id"`
+}
+
+// ChannelClosed Answer to closing a channel.
+type ChannelClosed struct {
+	// ChannelID The channel.
+	ChannelID string `json:"channel_id"`
+
+	// Status Always `closed`.
+	Status string `json:"status"`
+}
+
+// ChannelCreate Body of `POST /intents/{intent_id}/channels`.
+type ChannelCreate struct {
+	// MemberPolicy `explicit` or `intent`.
+	MemberPolicy string `json:"member_policy,omitempty,omitzero"`
+
+	// Members Member agents.
+	Members []string `json:"members,omitempty,omitzero"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// Options Options.
+	Options map[string]interface{} `json:"options,omitempty,omitzero"`
+
+	// TaskID The task it serves.
+	TaskID string `json:"task_id,omitempty,omitzero"`
+}
+
+// ChannelMessage A message on a channel.
+type ChannelMessage struct {
+	// ChannelID The channel.
+	ChannelID string `json:"channel_id"`
+
+	// CorrelationID The message this replies to, or null.
+	CorrelationID *string `json:"correlation_id"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// MessageType See `MessageType`.
+	MessageType string `json:"message_type"`
+
+	// Metadata Metadata, or null.
+	Metadata *map[string]interface{} `json:"metadata"`
+
+	// Payload A free-form JSON object.
+	Payload Object `json:"payload"`
+
+	// ReadAt A `Timestamp`, or null when the instant has not happened.
+	ReadAt NullableTimestamp `json:"read_at"`
+
+	// Sender Who sent it.
+	Sender string `json:"sender"`
+
+	// Status `pending`, `delivered`, `read` or `expired`.
+	Status string `json:"status"`
+
+	// To The addressee, or null for everyone.
+	To *string `json:"to"`
+}
+
+// ChannelMessageCreate Body of `POST /channels/{channel_id}/messages`.
+type ChannelMessageCreate struct {
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// MessageType Kinds of channel message. Clients must accept unknown values.
+	MessageType MessageType `json:"message_type,omitempty,omitzero"`
+
+	// Metadata Metadata.
+	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+
+	// Payload A free-form JSON object.
+	Payload Object `json:"payload,omitempty,omitzero"`
+
+	// Sender Who sends; defaults to the acting agent.
+	Sender string `json:"sender,omitempty,omitzero"`
+
+	// To The addressee.
+	To string `json:"to,omitempty,omitzero"`
+}
+
+// ChannelMessageStatusUpdate Body of `PATCH /channels/{channel_id}/messages/{message_id}`.
+type ChannelMessageStatusUpdate struct {
+	// Status `read` also sets `read_at`.
+	Status string `json:"status"`
+}
+
+// ChannelReplyCreate Body of `POST /channels/{channel_id}/messages/{message_id}/reply`.
+type ChannelReplyCreate struct {
+	// Metadata Metadata.
+	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+
+	// Payload A free-form JSON object.
+	Payload Object `json:"payload,omitempty,omitzero"`
+
+	// Sender Who replies; defaults to the acting agent.
+	Sender string `json:"sender,omitempty,omitzero"`
+}
+
+// ChannelStatus A channel's status.
+type ChannelStatus string
+
+// ChannelUpdate Body of `PATCH /channels/{channel_id}`: absent fields keep their value.
+type ChannelUpdate struct {
+	// MemberPolicy `explicit` or `intent`.
+	MemberPolicy string `json:"member_policy,omitempty,omitzero"`
+
+	// Members Member agents.
+	Members []string `json:"members,omitempty,omitzero"`
+
+	// Options Options.
+	Options map[string]interface{} `json:"options,omitempty,omitzero"`
+
+	// Status A channel's status.
+	Status ChannelStatus `json:"status,omitempty,omitzero"`
+}
+
+// CheckpointAnchor A checkpoint's external anchor.
+type CheckpointAnchor struct {
+	// Anchor A free-form JSON object.
+	Anchor Object `json:"anchor"`
+
+	// CheckpointID The checkpoint.
+	CheckpointID string `json:"checkpoint_id"`
+}
+
+// CheckpointAnchorCreate Body of `POST /admin/checkpoints/{checkpoint_id}/anchor`.
+type CheckpointAnchorCreate struct {
+	// Provider The external timestamping provider.
+	Provider string `json:"provider,omitempty,omitzero"`
+}
+
+// CheckpointCreate Body of `POST /admin/checkpoints`.
+type CheckpointCreate struct {
+	// IntentID The intent to checkpoint, or null for the whole log.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Scope `intent` or `global`.
+	Scope string `json:"scope,omitempty,omitzero"`
 }
 
 // ChildIntentCreate A new child intent; its parent is the path's intent.
@@ -294,6 +1389,265 @@ type CompatibilityDocument struct {
 	Version string `json:"version"`
 }
 
+// CompletionMode How an intent may be completed.
+type CompletionMode string
+
+// ConsistencyProof Whether a later checkpoint extends an earlier one.
+type ConsistencyProof struct {
+	// BoundaryEvent The first event after the earlier checkpoint, or null.
+	BoundaryEvent *string `json:"boundary_event"`
+
+	// Consistent Whether the later extends the earlier.
+	Consistent bool `json:"consistent"`
+
+	// FromCheckpoint The earlier checkpoint.
+	FromCheckpoint string `json:"from_checkpoint"`
+
+	// ToCheckpoint The later checkpoint.
+	ToCheckpoint string `json:"to_checkpoint"`
+}
+
+// CoordinatorHeartbeat Answer to a coordinator heartbeat.
+type CoordinatorHeartbeat struct {
+	// ExpiresAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+
+	// NextHeartbeatAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	NextHeartbeatAt Timestamp `json:"next_heartbeat_at"`
+
+	// Status Always `ok`.
+	Status string `json:"status"`
+}
+
+// CoordinatorLease An agent's lease on the coordinator role of an intent or portfolio (RFC-0013). It expires unless
+// heartbeated: `status` becomes `unresponsive` once `expires_at` (last heartbeat plus three
+// intervals, or the requested expiry) has passed.
+type CoordinatorLease struct {
+	// AgentID The coordinator.
+	AgentID string `json:"agent_id"`
+
+	// CoordinatorType One of `llm`, `human`, `composite`, `system`; clients must accept others.
+	CoordinatorType string `json:"coordinator_type"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// GrantedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	GrantedAt Timestamp `json:"granted_at"`
+
+	// Guardrails Guardrails, or null.
+	Guardrails map[string]interface{} `json:"guardrails,omitempty,omitzero"`
+
+	// HeartbeatIntervalSeconds Expected heartbeat interval.
+	HeartbeatIntervalSeconds int32 `json:"heartbeat_interval_seconds"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent coordinated, or null.
+	IntentID *string `json:"intent_id"`
+
+	// LastHeartbeat A `Timestamp`, or null when the instant has not happened.
+	LastHeartbeat NullableTimestamp `json:"last_heartbeat"`
+
+	// LeaseMetadata A free-form JSON object.
+	LeaseMetadata Object `json:"lease_metadata"`
+
+	// PortfolioID The portfolio coordinated, or null.
+	PortfolioID *string `json:"portfolio_id"`
+
+	// Role Role, `coordinator` by default.
+	Role string `json:"role"`
+
+	// Scope `intent` or `portfolio`.
+	Scope string `json:"scope"`
+
+	// Status One of `active`, `paused`, `unresponsive`, `completed`; clients must accept others.
+	Status string `json:"status"`
+
+	// SupervisorID Its supervisor, or null.
+	SupervisorID string `json:"supervisor_id,omitempty,omitzero"`
+
+	// Version Version of the lease.
+	Version int64 `json:"version"`
+}
+
+// CoordinatorLeaseCreate Body of `POST /coordinators`.
+type CoordinatorLeaseCreate struct {
+	// AgentID The coordinator; defaults to the acting agent.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// CoordinatorType Kind of coordinator.
+	CoordinatorType string `json:"coordinator_type,omitempty,omitzero"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// Guardrails Guardrails.
+	Guardrails map[string]interface{} `json:"guardrails,omitempty,omitzero"`
+
+	// HeartbeatIntervalSeconds Expected heartbeat interval.
+	HeartbeatIntervalSeconds int32 `json:"heartbeat_interval_seconds,omitempty,omitzero"`
+
+	// IntentID The intent to coordinate.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// PortfolioID The portfolio to coordinate.
+	PortfolioID string `json:"portfolio_id,omitempty,omitzero"`
+
+	// Role Role.
+	Role string `json:"role,omitempty,omitzero"`
+
+	// Scope `intent` or `portfolio`.
+	Scope string `json:"scope,omitempty,omitzero"`
+
+	// SupervisorID Its supervisor.
+	SupervisorID string `json:"supervisor_id,omitempty,omitzero"`
+}
+
+// Cost A cost incurred on an intent (RFC-0009).
+type Cost struct {
+	// AgentID The agent that incurred it.
+	AgentID string `json:"agent_id"`
+
+	// Amount The amount, in `unit`.
+	Amount float64 `json:"amount"`
+
+	// CostMetadata A free-form JSON object.
+	CostMetadata Object `json:"cost_metadata"`
+
+	// CostType The kind of cost (see `CostType`).
+	CostType string `json:"cost_type"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Provider The provider, or null.
+	Provider *string `json:"provider"`
+
+	// RecordedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	RecordedAt Timestamp `json:"recorded_at"`
+
+	// Unit The unit, e.g. `tokens` or `USD`.
+	Unit string `json:"unit"`
+}
+
+// CostCreate Body of `POST /intents/{intent_id}/costs`. Free-form data goes in `cost_metadata` (the reference
+// client's `metadata` key is accepted as an alias).
+type CostCreate struct {
+	// AgentID The agent that incurred the cost.
+	AgentID string `json:"agent_id"`
+
+	// Amount The amount.
+	Amount float64 `json:"amount"`
+
+	// CostMetadata A free-form JSON object.
+	CostMetadata Object `json:"cost_metadata,omitempty,omitzero"`
+
+	// CostType Kinds of cost. The reference server stores any string; clients must accept unknown values.
+	CostType CostType `json:"cost_type"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// Provider The provider.
+	Provider string `json:"provider,omitempty,omitzero"`
+
+	// Unit The unit.
+	Unit string `json:"unit"`
+}
+
+// CostSummary Totals of a set of costs.
+type CostSummary struct {
+	// ByAgent A free-form JSON object.
+	ByAgent Object `json:"by_agent"`
+
+	// ByType A free-form JSON object.
+	ByType Object `json:"by_type"`
+
+	// Count Number of costs.
+	Count int64 `json:"count"`
+
+	// Total Sum of all amounts.
+	Total float64 `json:"total"`
+}
+
+// CostType Kinds of cost. The reference server stores any string; clients must accept unknown values.
+type CostType string
+
+// Credential A credential's non-secret metadata (RFC-0014). Unlike the reference server, secret material is
+// write-only: it is stored encrypted and never returned by any route; `credential_metadata` holds
+// only the non-secret configuration.
+type Credential struct {
+	// AuthType e.g. `api_key`, `bearer_token`, `oauth2_client_credentials`.
+	AuthType string `json:"auth_type"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// CredentialMetadata A free-form JSON object.
+	CredentialMetadata Object `json:"credential_metadata"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// HasSecret Whether secret material is stored.
+	HasSecret bool `json:"has_secret,omitempty,omitzero"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// Label Human-readable label.
+	Label string `json:"label"`
+
+	// RotatedAt A `Timestamp`, or null when the instant has not happened.
+	RotatedAt NullableTimestamp `json:"rotated_at"`
+
+	// ScopesAvailable Tools or scopes it can serve.
+	ScopesAvailable []string `json:"scopes_available"`
+
+	// Service The service it authenticates to.
+	Service string `json:"service"`
+
+	// Status `active`, `expired` or `revoked`.
+	Status string `json:"status"`
+
+	// VaultID The vault.
+	VaultID string `json:"vault_id"`
+}
+
+// CredentialCreate Body of `POST /credentials`. `metadata` holds non-secret configuration (base_url, endpoints,
+// ...); secret values (api_key, token, client_secret, password, ...) go in `secret`, or are moved
+// there from `metadata` by the server.
+type CredentialCreate struct {
+	// AuthType How it authenticates.
+	AuthType string `json:"auth_type,omitempty,omitzero"`
+
+	// Label Human-readable label.
+	Label string `json:"label"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// ScopesAvailable Tools or scopes it can serve.
+	ScopesAvailable []string `json:"scopes_available,omitempty,omitzero"`
+
+	// Secret Secret material. Write-only: never returned.
+	Secret map[string]interface{} `json:"secret,omitempty,omitzero"`
+
+	// Service The service it authenticates to.
+	Service string `json:"service"`
+
+	// VaultID The vault.
+	VaultID string `json:"vault_id"`
+}
+
 // DecisionRecord A coordinator's recorded decision about an intent (RFC-0013).
 type DecisionRecord struct {
 	// AlternativesConsidered Options that were weighed.
@@ -324,6 +1678,34 @@ type DecisionRecord struct {
 	Timestamp Timestamp `json:"timestamp"`
 }
 
+// DecisionRecordCreate Body of `POST /decisions`: a coordinator decision (RFC-0013).
+type DecisionRecordCreate struct {
+	// AlternativesConsidered Options not taken.
+	AlternativesConsidered []Object `json:"alternatives_considered,omitempty,omitzero"`
+
+	// Confidence Confidence, 0 to 1.
+	Confidence float64 `json:"confidence,omitempty,omitzero"`
+
+	// CoordinatorID The deciding coordinator lease or agent.
+	CoordinatorID string `json:"coordinator_id"`
+
+	// DecisionType Kind of decision, e.g. `plan_created` or `task_assigned`.
+	DecisionType string `json:"decision_type"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Rationale Why.
+	Rationale string `json:"rationale"`
+
+	// Summary What was decided.
+	Summary string `json:"summary"`
+}
+
+// DeduplicationMode What a trigger does when the intent it would create already exists for the same firing: `allow`
+// creates another, `skip` does not.
+type DeduplicationMode string
+
 // DependencyAdd A dependency to add.
 type DependencyAdd struct {
 	// DependencyID The id of the intent to depend on.
@@ -348,6 +1730,21 @@ type DescendantIntentList struct {
 	Descendants []Intent `json:"descendants"`
 }
 
+// DidDocument The server's `did:web` document.
+type DidDocument struct {
+	// Context JSON-LD contexts.
+	Context []string `json:"@context"`
+
+	// Authentication Key references used for authentication.
+	Authentication []string `json:"authentication"`
+
+	// ID The DID.
+	ID string `json:"id"`
+
+	// VerificationMethod Keys.
+	VerificationMethod []Object `json:"verificationMethod"`
+}
+
 // DiscoveryDocument The public discovery document (camelCase keys).
 type DiscoveryDocument struct {
 	// Capabilities Capability names (`intents`, `events`, `leasing`, ...).
@@ -364,6 +1761,27 @@ type DiscoveryDocument struct {
 
 	// Version The protocol version.
 	Version string `json:"version"`
+}
+
+// EffectivePolicy The policy with every default applied.
+type EffectivePolicy struct {
+	// AllowedAgents Empty means everyone.
+	AllowedAgents []string `json:"allowed_agents"`
+
+	// CompletionMode How an intent may be completed.
+	CompletionMode CompletionMode `json:"completion_mode"`
+
+	// MaxCost Null when unlimited.
+	MaxCost *float64 `json:"max_cost"`
+
+	// QuorumThreshold Default 0.6.
+	QuorumThreshold float64 `json:"quorum_threshold"`
+
+	// RequireStatusReason Default false.
+	RequireStatusReason bool `json:"require_status_reason"`
+
+	// WriteScope Who may write an intent.
+	WriteScope WriteScope `json:"write_scope"`
 }
 
 // Error The body of every error response. `detail` is always present. Clients must also accept the
@@ -389,6 +1807,117 @@ type Error struct {
 	ExistingLease Lease `json:"existing_lease,omitempty,omitzero"`
 }
 
+// Escalation A request for human attention on an intent (RFC-0013).
+type Escalation struct {
+	// Context A free-form JSON object.
+	Context Object `json:"context"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// EscalatedBy Who escalated.
+	EscalatedBy string `json:"escalated_by"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Priority See `EscalationPriority`.
+	Priority string `json:"priority"`
+
+	// Reason Why.
+	Reason string `json:"reason"`
+
+	// Resolution The resolution (present once resolved).
+	Resolution string `json:"resolution,omitempty,omitzero"`
+
+	// ResolutionNotes Notes on the resolution.
+	ResolutionNotes string `json:"resolution_notes,omitempty,omitzero"`
+
+	// ResolvedAt A `Timestamp`, or null when the instant has not happened.
+	ResolvedAt NullableTimestamp `json:"resolved_at,omitempty,omitzero"`
+
+	// ResolvedBy Who resolved it (present once resolved).
+	ResolvedBy string `json:"resolved_by,omitempty,omitzero"`
+
+	// Status See `EscalationStatus`.
+	Status string `json:"status"`
+
+	// Urgency See `EscalationPriority`.
+	Urgency string `json:"urgency"`
+}
+
+// EscalationCreate Body of `POST /intents/{intent_id}/escalations`.
+type EscalationCreate struct {
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// EscalatedBy Who escalates; defaults to the acting agent.
+	EscalatedBy string `json:"escalated_by,omitempty,omitzero"`
+
+	// Priority How urgent an escalation is. Clients must accept unknown values.
+	Priority EscalationPriority `json:"priority,omitempty,omitzero"`
+
+	// Reason Why.
+	Reason string `json:"reason"`
+
+	// Urgency How urgent an escalation is. Clients must accept unknown values.
+	Urgency EscalationPriority `json:"urgency,omitempty,omitzero"`
+}
+
+// EscalationList The escalations, newest first.
+type EscalationList struct {
+	// Escalations The escalations.
+	Escalations []Escalation `json:"escalations"`
+}
+
+// EscalationPriority How urgent an escalation is. Clients must accept unknown values.
+type EscalationPriority string
+
+// EscalationResolve Body of `POST /escalations/{escalation_id}/resolve`.
+type EscalationResolve struct {
+	// Notes Notes.
+	Notes string `json:"notes,omitempty,omitzero"`
+
+	// Resolution The resolution.
+	Resolution string `json:"resolution"`
+
+	// ResolvedBy Who resolves; defaults to the acting agent.
+	ResolvedBy string `json:"resolved_by,omitempty,omitzero"`
+}
+
+// EscalationStatus An escalation's status. Clients must accept unknown values.
+type EscalationStatus string
+
+// EventChainVerification Result of checking an intent's hash-chained event log (RFC-0019).
+type EventChainVerification struct {
+	// Breaks Sequence numbers where the chain breaks.
+	Breaks []int64 `json:"breaks,omitempty,omitzero"`
+
+	// ChainValid Whether every event links to its predecessor.
+	ChainValid bool `json:"chain_valid"`
+
+	// EventCount Events checked.
+	EventCount int64 `json:"event_count"`
+
+	// Events Per-event detail (may be empty).
+	Events []Object `json:"events"`
+
+	// FirstSequence First sequence number.
+	FirstSequence int64 `json:"first_sequence"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// LastSequence Last sequence number.
+	LastSequence int64 `json:"last_sequence"`
+
+	// Valid The same as `chain_valid`.
+	Valid bool `json:"valid,omitempty,omitzero"`
+}
+
 // EventCreate An event to append.
 type EventCreate struct {
 	// Actor Who caused the event.
@@ -411,6 +1940,271 @@ type EventCreate struct {
 // strings.
 type EventType string
 
+// Failure A failed attempt at an intent (RFC-0010).
+type Failure struct {
+	// AgentID The agent whose attempt failed, or null.
+	AgentID *string `json:"agent_id"`
+
+	// AttemptNumber Which attempt failed, from 1.
+	AttemptNumber int32 `json:"attempt_number"`
+
+	// ErrorCode The same as `error_type`.
+	ErrorCode string `json:"error_code,omitempty,omitzero"`
+
+	// ErrorMessage What went wrong.
+	ErrorMessage string `json:"error_message"`
+
+	// ErrorType The kind of error (the RFC calls it `error_code`).
+	ErrorType string `json:"error_type"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// OccurredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	OccurredAt Timestamp `json:"occurred_at"`
+
+	// RetryScheduledAt A `Timestamp`, or null when the instant has not happened.
+	RetryScheduledAt NullableTimestamp `json:"retry_scheduled_at,omitempty,omitzero"`
+}
+
+// FailureCreate Body of `POST /intents/{intent_id}/failures`. `error_type` is required (the reference client's
+// `error_code` is accepted in its place).
+type FailureCreate struct {
+	// AgentID The agent whose attempt failed.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// AttemptNumber Which attempt failed, from 1.
+	AttemptNumber int32 `json:"attempt_number"`
+
+	// ErrorCode Alias of `error_type`.
+	ErrorCode string `json:"error_code,omitempty,omitzero"`
+
+	// ErrorMessage What went wrong.
+	ErrorMessage string `json:"error_message"`
+
+	// ErrorType The kind of error.
+	ErrorType string `json:"error_type,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// RetryScheduledAt A `Timestamp`, or null when the instant has not happened.
+	RetryScheduledAt NullableTimestamp `json:"retry_scheduled_at,omitempty,omitzero"`
+}
+
+// FederatedAgent An agent visible to federated peers.
+type FederatedAgent struct {
+	// AgentID The agent.
+	AgentID string `json:"agent_id"`
+
+	// Capabilities What it can do.
+	Capabilities []string `json:"capabilities"`
+
+	// ServerDid Its server's DID, or null.
+	ServerDid *string `json:"server_did"`
+
+	// ServerURL Its server.
+	ServerURL string `json:"server_url"`
+
+	// Status Its status.
+	Status string `json:"status"`
+
+	// Visibility `public`, `unlisted` or `private`.
+	Visibility string `json:"visibility"`
+}
+
+// FederatedAgentList Agents visible to federated peers.
+type FederatedAgentList struct {
+	// Agents The agents.
+	Agents []FederatedAgent `json:"agents"`
+}
+
+// FederationCallback Body of `POST /federation/callback`: a peer reporting on a dispatched intent.
+type FederationCallback struct {
+	// Attestation Attestation, or null.
+	Attestation map[string]interface{} `json:"attestation,omitempty,omitzero"`
+
+	// DispatchID The dispatch.
+	DispatchID string `json:"dispatch_id"`
+
+	// EventType `state_delta`, `status_changed`, `attestation`, `budget_warning`, `completed` or `failed`.
+	EventType string `json:"event_type"`
+
+	// IdempotencyKey Deduplicates callbacks.
+	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+
+	// Signature The peer's signature.
+	Signature string `json:"signature,omitempty,omitzero"`
+
+	// StateDelta A free-form JSON object.
+	StateDelta Object `json:"state_delta,omitempty,omitzero"`
+
+	// Timestamp A `Timestamp`, or null when the instant has not happened.
+	Timestamp NullableTimestamp `json:"timestamp,omitempty,omitzero"`
+
+	// TraceID Trace id.
+	TraceID string `json:"trace_id,omitempty,omitzero"`
+}
+
+// FederationDispatch Body of `POST /federation/dispatch`.
+type FederationDispatch struct {
+	// AgentID The remote agent to ask for.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// CallbackURL Where the peer reports back.
+	CallbackURL string `json:"callback_url,omitempty,omitzero"`
+
+	// DelegationScope What the remote side may do.
+	DelegationScope map[string]interface{} `json:"delegation_scope,omitempty,omitzero"`
+
+	// FederationPolicy Governance, budget and observability rules.
+	FederationPolicy map[string]interface{} `json:"federation_policy,omitempty,omitzero"`
+
+	// IntentID The intent to delegate.
+	IntentID string `json:"intent_id"`
+
+	// TargetServer The peer's base URL (http or https).
+	TargetServer string `json:"target_server"`
+
+	// TraceContext Trace context to propagate.
+	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
+}
+
+// FederationDispatchResult Answer to a dispatch.
+type FederationDispatchResult struct {
+	// DispatchID The dispatch's id.
+	DispatchID string `json:"dispatch_id"`
+
+	// Message Human-readable outcome.
+	Message string `json:"message"`
+
+	// Status `accepted`, `rejected` or `pending`.
+	Status string `json:"status"`
+
+	// TargetServer The peer.
+	TargetServer string `json:"target_server"`
+}
+
+// FederationEnvelope Body of `POST /federation/receive`: an intent delegated by a peer, signed by it.
+type FederationEnvelope struct {
+	// AgentID The agent asked for.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// CallbackURL Where to report back.
+	CallbackURL string `json:"callback_url,omitempty,omitzero"`
+
+	// DelegationScope What this side may do.
+	DelegationScope map[string]interface{} `json:"delegation_scope,omitempty,omitzero"`
+
+	// DispatchID The dispatch's id.
+	DispatchID string `json:"dispatch_id"`
+
+	// FederationPolicy Rules to follow.
+	FederationPolicy map[string]interface{} `json:"federation_policy,omitempty,omitzero"`
+
+	// IdempotencyKey Deduplicates deliveries.
+	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+
+	// IntentConstraints A free-form JSON object.
+	IntentConstraints Object `json:"intent_constraints,omitempty,omitzero"`
+
+	// IntentDescription Description.
+	IntentDescription string `json:"intent_description,omitempty,omitzero"`
+
+	// IntentID The intent's id on the sender.
+	IntentID string `json:"intent_id"`
+
+	// IntentState A free-form JSON object.
+	IntentState Object `json:"intent_state,omitempty,omitzero"`
+
+	// IntentTitle Title.
+	IntentTitle string `json:"intent_title"`
+
+	// Signature The sender's signature of the envelope.
+	Signature string `json:"signature,omitempty,omitzero"`
+
+	// SourceServer The sending server.
+	SourceServer string `json:"source_server"`
+
+	// TraceContext Trace context.
+	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
+}
+
+// FederationManifest The server's federation manifest (RFC-0022).
+type FederationManifest struct {
+	// Endpoints A free-form JSON object.
+	Endpoints Object `json:"endpoints"`
+
+	// Peers Known peer servers.
+	Peers []string `json:"peers"`
+
+	// ProtocolVersion Protocol version.
+	ProtocolVersion string `json:"protocol_version"`
+
+	// PublicKey The server's Ed25519 public key, base64.
+	PublicKey string `json:"public_key,omitempty,omitzero"`
+
+	// ServerDid The server's DID.
+	ServerDid string `json:"server_did"`
+
+	// ServerURL The server's base URL.
+	ServerURL string `json:"server_url"`
+
+	// SupportedRfcs Federation RFCs supported.
+	SupportedRfcs []string `json:"supported_rfcs"`
+
+	// TrustPolicy `open`, `allowlist` or `trustless`.
+	TrustPolicy string `json:"trust_policy"`
+
+	// VisibilityDefault Default agent visibility.
+	VisibilityDefault string `json:"visibility_default"`
+}
+
+// FederationReceiveResult Answer to a received intent.
+type FederationReceiveResult struct {
+	// Accepted Whether it was accepted.
+	Accepted bool `json:"accepted"`
+
+	// DispatchID The dispatch.
+	DispatchID string `json:"dispatch_id"`
+
+	// LocalIntentID The intent created here, or null.
+	LocalIntentID *string `json:"local_intent_id"`
+
+	// Message Human-readable outcome.
+	Message string `json:"message"`
+}
+
+// FederationStatus Federation state of this server.
+type FederationStatus struct {
+	// ActiveDispatches Dispatches in flight.
+	ActiveDispatches int32 `json:"active_dispatches"`
+
+	// Enabled Whether federation is on.
+	Enabled bool `json:"enabled"`
+
+	// PeerCount Known peers.
+	PeerCount int32 `json:"peer_count"`
+
+	// ServerDid The server's DID, or null.
+	ServerDid *string `json:"server_did"`
+
+	// TotalDispatches Dispatches sent.
+	TotalDispatches int64 `json:"total_dispatches"`
+
+	// TotalReceived Intents received.
+	TotalReceived int64 `json:"total_received"`
+
+	// TrustPolicy Trust policy.
+	TrustPolicy string `json:"trust_policy"`
+}
+
 // FieldError One validation problem.
 type FieldError struct {
 	// Field Where the problem is: a body field path (`patches/0/path`), or a parameter or header name.
@@ -418,6 +2212,100 @@ type FieldError struct {
 
 	// Message What is wrong with it.
 	Message string `json:"message"`
+}
+
+// GovernanceDecision A recorded governance decision. `message`, `decision_id` and `outcome` are the reference
+// server's answer; the rest describe the decision.
+type GovernanceDecision struct {
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt *Timestamp `json:"created_at,omitempty"`
+
+	// DecisionID The decision's id.
+	DecisionID string `json:"decision_id"`
+
+	// DecisionMakerID Who decided.
+	DecisionMakerID string `json:"decision_maker_id,omitempty,omitzero"`
+
+	// DecisionType Kind of decision.
+	DecisionType string `json:"decision_type,omitempty,omitzero"`
+
+	// ID The same as `decision_id`.
+	ID string `json:"id,omitempty,omitzero"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Message Always "Decision recorded".
+	Message string `json:"message"`
+
+	// Outcome The decision.
+	Outcome string `json:"outcome"`
+
+	// Reasoning Why.
+	Reasoning string `json:"reasoning,omitempty,omitzero"`
+}
+
+// GovernanceDecisionCreate Body of `POST /intents/{intent_id}/decisions` (RFC-0004). The reference client's `reasoning` is
+// accepted as an alias of `rationale`.
+type GovernanceDecisionCreate struct {
+	// DecidedBy Who decided; defaults to the acting agent (the reference server requires it).
+	DecidedBy string `json:"decided_by,omitempty,omitzero"`
+
+	// DecisionType Kind of decision, e.g. `arbitration` or `escalation`.
+	DecisionType string `json:"decision_type"`
+
+	// Outcome The decision.
+	Outcome string `json:"outcome"`
+
+	// Rationale Why.
+	Rationale string `json:"rationale,omitempty,omitzero"`
+
+	// Reasoning Alias of `rationale`.
+	Reasoning string `json:"reasoning,omitempty,omitzero"`
+}
+
+// GovernancePolicy An intent's governance policy. Enforced on writes: `write_scope` and `allowed_agents` on state,
+// status and cost writes; `require_status_reason` on status changes; `completion_mode` on
+// completion; `max_cost` on costs. Violations answer 403 and append `governance.violation`.
+type GovernancePolicy struct {
+	// AllowedAgents Agents allowed to write; empty means everyone.
+	AllowedAgents []string `json:"allowed_agents,omitempty,omitzero"`
+
+	// CompletionMode How an intent may be completed.
+	CompletionMode CompletionMode `json:"completion_mode,omitempty,omitzero"`
+
+	// MaxCost Ceiling of the intent's total cost.
+	MaxCost float64 `json:"max_cost,omitempty,omitzero"`
+
+	// QuorumThreshold Share of assigned agents whose approval completes a quorum intent.
+	QuorumThreshold float64 `json:"quorum_threshold,omitempty,omitzero"`
+
+	// RequireStatusReason Whether status changes need a reason.
+	RequireStatusReason bool `json:"require_status_reason,omitempty,omitzero"`
+
+	// WriteScope Who may write an intent.
+	WriteScope WriteScope `json:"write_scope,omitempty,omitzero"`
+}
+
+// GovernancePolicyDocument An intent's stored and effective governance policy.
+type GovernancePolicyDocument struct {
+	// EffectivePolicy The policy with every default applied.
+	EffectivePolicy EffectivePolicy `json:"effective_policy"`
+
+	// GovernancePolicy A free-form JSON object.
+	GovernancePolicy Object `json:"governance_policy"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+}
+
+// GrantRevocation Answer to a revocation.
+type GrantRevocation struct {
+	// GrantID The grant.
+	GrantID string `json:"grant_id"`
+
+	// Status Always `revoked`.
+	Status string `json:"status"`
 }
 
 // GraphEdge An edge: `parent` from parent to child, `dependency` from an intent to what it depends on.
@@ -452,6 +2340,39 @@ type GraphNode struct {
 
 	// Title The intent's title.
 	Title string `json:"title"`
+}
+
+// IdentityChallenge A challenge to sign with the private key.
+type IdentityChallenge struct {
+	// Challenge Random bytes, base64url without padding.
+	Challenge string `json:"challenge"`
+
+	// ChallengeExpiresAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	ChallengeExpiresAt Timestamp `json:"challenge_expires_at"`
+}
+
+// IdentityChallengeResponse Body of `POST /agents/{agent_id}/identity/challenge`.
+type IdentityChallengeResponse struct {
+	// Challenge The challenge received.
+	Challenge string `json:"challenge"`
+
+	// PublicKey The key being registered.
+	PublicKey string `json:"public_key"`
+
+	// Signature Ed25519 signature of the challenge, base64.
+	Signature string `json:"signature"`
+}
+
+// IdentityRegistration Body of `POST /agents/{agent_id}/identity`: the key to prove possession of.
+type IdentityRegistration struct {
+	// KeyAlgorithm Must be `Ed25519`.
+	KeyAlgorithm string `json:"key_algorithm,omitempty,omitzero"`
+
+	// KeyExpiresAt A `Timestamp`, or null when the instant has not happened.
+	KeyExpiresAt NullableTimestamp `json:"key_expires_at,omitempty,omitzero"`
+
+	// PublicKey Ed25519 public key, base64.
+	PublicKey string `json:"public_key"`
 }
 
 // Intent A shared goal with versioned state. The parent appears under both `parent_id` (the reference
@@ -603,6 +2524,18 @@ type IntentList struct {
 // stores any string).
 type IntentStatus string
 
+// KeyRotation Body of `POST /agents/{agent_id}/identity/rotate`, signed with the old key.
+type KeyRotation struct {
+	// NewPublicKey The new key, base64.
+	NewPublicKey string `json:"new_public_key"`
+
+	// OldPublicKey The current key, base64.
+	OldPublicKey string `json:"old_public_key"`
+
+	// Signature Signature of the new key by the old one, base64.
+	Signature string `json:"signature"`
+}
+
 // LLMRequestPayload Payload of `llm_request_started`, `llm_request_completed` and `llm_request_failed` events
 // (RFC-0008).
 type LLMRequestPayload struct {
@@ -700,11 +2633,195 @@ type LeaseRenew struct {
 // LeaseStatus A lease's status, derived from its timestamps. Clients must accept unknown values.
 type LeaseStatus string
 
+// LogCheckpoint A signed Merkle root over a range of events (RFC-0019).
+type LogCheckpoint struct {
+	// Anchor External anchor, or null.
+	Anchor *map[string]interface{} `json:"anchor"`
+
+	// CheckpointID The checkpoint's id.
+	CheckpointID string `json:"checkpoint_id"`
+
+	// CreatedAt A `Timestamp`, or null when the instant has not happened.
+	CreatedAt NullableTimestamp `json:"created_at"`
+
+	// EventCount Events covered.
+	EventCount int64 `json:"event_count"`
+
+	// FirstSequence First sequence covered.
+	FirstSequence int64 `json:"first_sequence"`
+
+	// IntentID The intent, or null for the whole log.
+	IntentID *string `json:"intent_id"`
+
+	// LastSequence Last sequence covered.
+	LastSequence int64 `json:"last_sequence"`
+
+	// MerkleRoot Hex Merkle root.
+	MerkleRoot string `json:"merkle_root"`
+
+	// Scope `intent` or `global`.
+	Scope string `json:"scope"`
+
+	// Signature The signature, or null.
+	Signature *string `json:"signature"`
+
+	// SignedBy The signer's DID, or null.
+	SignedBy *string `json:"signed_by"`
+}
+
+// MembershipRole The role of an intent in a portfolio. Clients must accept unknown values.
+type MembershipRole string
+
+// MemoryDeletion Answer to a memory deletion.
+type MemoryDeletion struct {
+	// EntryID The entry.
+	EntryID string `json:"entry_id"`
+
+	// Status Always `deleted`.
+	Status string `json:"status"`
+}
+
+// MemoryEntry A value an agent remembers under (namespace, key), unique per agent (RFC-0015). An entry whose
+// `ttl` has passed is gone: reads answer 404 and lists skip it.
+type MemoryEntry struct {
+	// AgentID The owner.
+	AgentID string `json:"agent_id"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// CuratedBy Who curated it, or null.
+	CuratedBy *string `json:"curated_by"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// Key Key, unique per agent and namespace.
+	Key string `json:"key"`
+
+	// MemoryType See `MemoryType`.
+	MemoryType string `json:"memory_type"`
+
+	// Namespace Namespace.
+	Namespace string `json:"namespace"`
+
+	// Pinned Pinned entries are never evicted.
+	Pinned bool `json:"pinned"`
+
+	// Priority `low`, `normal` or `high`.
+	Priority string `json:"priority"`
+
+	// Scope Scope `{task_id, intent_id}`, or null.
+	Scope *map[string]interface{} `json:"scope"`
+
+	// Sensitivity `public`, `internal`, `confidential` or `restricted`, or null.
+	Sensitivity *string `json:"sensitivity"`
+
+	// Tags Tags.
+	Tags []string `json:"tags"`
+
+	// TTL Time to live as an ISO 8601 duration (`PT1H`) or seconds (`3600`), or null.
+	TTL *string `json:"ttl"`
+
+	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	UpdatedAt Timestamp `json:"updated_at"`
+
+	// Value A free-form JSON object.
+	Value Object `json:"value"`
+
+	// Version Incremented by every update.
+	Version int64 `json:"version"`
+}
+
+// MemoryEntryCreate Body of `POST /memory`.
+type MemoryEntryCreate struct {
+	// AgentID The owner; defaults to the acting agent.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// Key Key.
+	Key string `json:"key"`
+
+	// MemoryType Kinds of agent memory. Clients must accept unknown values.
+	MemoryType MemoryType `json:"memory_type,omitempty,omitzero"`
+
+	// Namespace Namespace.
+	Namespace string `json:"namespace"`
+
+	// Pinned Pinned.
+	Pinned bool `json:"pinned,omitempty,omitzero"`
+
+	// Priority Priority.
+	Priority string `json:"priority,omitempty,omitzero"`
+
+	// Scope Scope.
+	Scope map[string]interface{} `json:"scope,omitempty,omitzero"`
+
+	// Sensitivity Sensitivity.
+	Sensitivity string `json:"sensitivity,omitempty,omitzero"`
+
+	// Tags Tags.
+	Tags []string `json:"tags,omitempty,omitzero"`
+
+	// TTL Time to live: ISO 8601 duration or seconds.
+	TTL string `json:"ttl,omitempty,omitzero"`
+
+	// Value A free-form JSON object.
+	Value Object `json:"value"`
+}
+
+// MemoryEntryUpdate Body of `PATCH /memory/{entry_id}`: absent fields keep their value.
+type MemoryEntryUpdate struct {
+	// Pinned Pinned.
+	Pinned bool `json:"pinned,omitempty,omitzero"`
+
+	// Priority Priority.
+	Priority string `json:"priority,omitempty,omitzero"`
+
+	// Tags New tags.
+	Tags []string `json:"tags,omitempty,omitzero"`
+
+	// TTL New time to live, counted from now.
+	TTL string `json:"ttl,omitempty,omitzero"`
+
+	// Value New value (replaces the old one).
+	Value map[string]interface{} `json:"value,omitempty,omitzero"`
+}
+
+// MemoryType Kinds of agent memory. Clients must accept unknown values.
+type MemoryType string
+
+// MerkleProof Proof that an event is covered by a checkpoint.
+type MerkleProof struct {
+	// CheckpointID The checkpoint.
+	CheckpointID string `json:"checkpoint_id"`
+
+	// EventHash The event's hash.
+	EventHash string `json:"event_hash"`
+
+	// EventID The event.
+	EventID string `json:"event_id"`
+
+	// LeafIndex The event's leaf index.
+	LeafIndex int64 `json:"leaf_index"`
+
+	// MerkleRoot The checkpoint's root.
+	MerkleRoot string `json:"merkle_root"`
+
+	// ProofHashes Sibling hashes `{hash, position}` from the leaf up.
+	ProofHashes []Object `json:"proof_hashes"`
+}
+
 // Message A human-readable confirmation.
 type Message struct {
 	// Message What happened.
 	Message string `json:"message"`
 }
+
+// MessageType Kinds of channel message. Clients must accept unknown values.
+type MessageType string
 
 // NullableTimestamp A `Timestamp`, or null when the instant has not happened.
 type NullableTimestamp = timestamp.Time
@@ -715,11 +2832,293 @@ type Object map[string]interface{}
 // PatchOp A state patch operation.
 type PatchOp string
 
+// Permission What a principal may do on an intent; each level includes the ones before it.
+type Permission string
+
+// Plan An ordered set of tasks with checkpoints for an intent (RFC-0012).
+type Plan struct {
+	// Checkpoints Checkpoints: `{id, name, after_task, requires_approval, ...}`.
+	Checkpoints []Object `json:"checkpoints"`
+
+	// Conditions Conditions: `{id, task_id, when, otherwise}`.
+	Conditions []Object `json:"conditions"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// OnComplete What happens on completion, `notify` by default.
+	OnComplete string `json:"on_complete"`
+
+	// OnFailure What happens when a task fails, `pause_and_escalate` by default.
+	OnFailure string `json:"on_failure"`
+
+	// PlanMetadata A free-form JSON object.
+	PlanMetadata Object `json:"plan_metadata"`
+
+	// State A plan's state.
+	State PlanState `json:"state"`
+
+	// Tasks Ids of its tasks, in order.
+	Tasks []string `json:"tasks"`
+
+	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	UpdatedAt Timestamp `json:"updated_at"`
+
+	// Version Incremented by every update.
+	Version int64 `json:"version"`
+}
+
+// PlanCreate Body of `POST /plans`.
+type PlanCreate struct {
+	// Checkpoints Checkpoints.
+	Checkpoints []Object `json:"checkpoints,omitempty,omitzero"`
+
+	// Conditions Conditions.
+	Conditions []Object `json:"conditions,omitempty,omitzero"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// OnComplete What happens on completion.
+	OnComplete string `json:"on_complete,omitempty,omitzero"`
+
+	// OnFailure What happens when a task fails.
+	OnFailure string `json:"on_failure,omitempty,omitzero"`
+
+	// Tasks Ids of its tasks, in order.
+	Tasks []string `json:"tasks,omitempty,omitzero"`
+}
+
+// PlanState A plan's state.
+type PlanState string
+
+// PlanUpdate Body of `PATCH /plans/{plan_id}`: absent fields keep their value.
+type PlanUpdate struct {
+	// Checkpoints New checkpoints.
+	Checkpoints []Object `json:"checkpoints,omitempty,omitzero"`
+
+	// State A plan's state.
+	State PlanState `json:"state,omitempty,omitzero"`
+
+	// Tasks New task order.
+	Tasks []string `json:"tasks,omitempty,omitzero"`
+}
+
+// Portfolio A named group of intents with shared governance (RFC-0007). `intents` and `aggregate_status` are
+// filled by `GET /portfolios/{portfolio_id}`; list routes leave them empty.
+//
+// Example: {"created_at":"2026-11-23T00:16:43Z","created_by":"planner","description":"Market research for Q4","governance_policy":{},"id":"5b0c7d2e-1f3a-4b5c-8d9e-0f1a2b3c4d5e","metadata":{},"name":"Q4 research","status":"active","updated_at":"2026-11-23T00:16:43Z"}
+type Portfolio struct {
+	// AggregateStatus Counts of intents per status.
+	AggregateStatus AggregateStatus `json:"aggregate_status,omitempty,omitzero"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// CreatedBy Who created the portfolio.
+	CreatedBy string `json:"created_by"`
+
+	// Description What the portfolio is for.
+	Description string `json:"description"`
+
+	// GovernancePolicy A free-form JSON object.
+	GovernancePolicy Object `json:"governance_policy"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// Intents The member intents (only on `GET /portfolios/{portfolio_id}`).
+	Intents []Intent `json:"intents,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// Name Human-readable name.
+	Name string `json:"name"`
+
+	// Status A portfolio's status. The reference server stores any string; clients must accept unknown
+	// values.
+	Status PortfolioStatus `json:"status"`
+
+	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	UpdatedAt Timestamp `json:"updated_at"`
+}
+
+// PortfolioCostSummary Costs of every intent of a portfolio (RFC-0007, RFC-0009).
+type PortfolioCostSummary struct {
+	// Costs Every cost recorded on a member intent, oldest first.
+	Costs []Cost `json:"costs"`
+
+	// PortfolioID The portfolio.
+	PortfolioID string `json:"portfolio_id"`
+
+	// Summary Totals of a set of costs.
+	Summary CostSummary `json:"summary"`
+}
+
+// PortfolioCreate Body of `POST /portfolios`.
+type PortfolioCreate struct {
+	// CreatedBy Who creates the portfolio. Unlike the reference server (where it is required), it defaults to
+	// the acting agent.
+	CreatedBy string `json:"created_by,omitempty,omitzero"`
+
+	// Description What the portfolio is for.
+	Description string `json:"description,omitempty,omitzero"`
+
+	// GovernancePolicy A free-form JSON object.
+	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// Name Human-readable name.
+	Name string `json:"name"`
+}
+
+// PortfolioMembership An intent's membership in a portfolio. `message` and `membership_id` are the reference server's
+// answer; the other fields are the membership itself.
+type PortfolioMembership struct {
+	// AddedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	AddedAt *Timestamp `json:"added_at,omitempty"`
+
+	// ID The same as `membership_id`.
+	ID string `json:"id,omitempty,omitzero"`
+
+	// IntentID The member intent.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// MembershipID The membership's id.
+	MembershipID string `json:"membership_id"`
+
+	// Message Always "Intent added to portfolio".
+	Message string `json:"message"`
+
+	// PortfolioID The portfolio.
+	PortfolioID string `json:"portfolio_id,omitempty,omitzero"`
+
+	// Priority Higher runs first.
+	Priority int32 `json:"priority,omitempty,omitzero"`
+
+	// Role The role of an intent in a portfolio. Clients must accept unknown values.
+	Role MembershipRole `json:"role,omitempty,omitzero"`
+}
+
+// PortfolioMembershipCreate Body of `POST /portfolios/{portfolio_id}/intents`.
+type PortfolioMembershipCreate struct {
+	// IntentID The intent to add.
+	IntentID string `json:"intent_id"`
+
+	// Priority Higher runs first; default 0.
+	Priority int32 `json:"priority,omitempty,omitzero"`
+
+	// Role The role of an intent in a portfolio. Clients must accept unknown values.
+	Role MembershipRole `json:"role,omitempty,omitzero"`
+}
+
+// PortfolioStatus A portfolio's status. The reference server stores any string; clients must accept unknown
+// values.
+type PortfolioStatus string
+
+// PortfolioStatusUpdate Body of `PATCH /portfolios/{portfolio_id}/status`.
+type PortfolioStatusUpdate struct {
+	// Status A portfolio's status. The reference server stores any string; clients must accept unknown
+	// values.
+	Status PortfolioStatus `json:"status"`
+}
+
+// PortfolioUpdate Body of `PATCH /portfolios/{portfolio_id}`: the fields to change; absent fields keep their
+// value.
+type PortfolioUpdate struct {
+	// Description New description.
+	Description string `json:"description,omitempty,omitzero"`
+
+	// GovernancePolicy A free-form JSON object.
+	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// Name New name.
+	Name string `json:"name,omitempty,omitzero"`
+}
+
 // ReadyIntentList Children ready to start.
 type ReadyIntentList struct {
 	// Ready The ready children.
 	Ready []Intent `json:"ready"`
 }
+
+// RetryPolicy An intent's retry policy (RFC-0010).
+type RetryPolicy struct {
+	// BaseDelayMs First delay, in milliseconds.
+	BaseDelayMs int64 `json:"base_delay_ms"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// FailureThreshold Failures after which the fallback agent takes over.
+	FailureThreshold int32 `json:"failure_threshold,omitempty,omitzero"`
+
+	// FallbackAgentID Agent to hand over to when retries run out, or null.
+	FallbackAgentID string `json:"fallback_agent_id,omitempty,omitzero"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Jitter Whether delays are randomised.
+	Jitter bool `json:"jitter"`
+
+	// MaxDelayMs Largest delay, in milliseconds.
+	MaxDelayMs int64 `json:"max_delay_ms"`
+
+	// MaxRetries Retries after the first attempt.
+	MaxRetries int32 `json:"max_retries"`
+
+	// Strategy See `RetryStrategy`.
+	Strategy string `json:"strategy"`
+
+	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	UpdatedAt *Timestamp `json:"updated_at,omitempty"`
+}
+
+// RetryPolicySet Body of `PUT /intents/{intent_id}/retry-policy`; omitted fields take their defaults.
+type RetryPolicySet struct {
+	// BaseDelayMs First delay, in milliseconds.
+	BaseDelayMs int64 `json:"base_delay_ms,omitempty,omitzero"`
+
+	// FailureThreshold Failures after which the fallback agent takes over.
+	FailureThreshold int32 `json:"failure_threshold,omitempty,omitzero"`
+
+	// FallbackAgentID Agent to hand over to when retries run out.
+	FallbackAgentID string `json:"fallback_agent_id,omitempty,omitzero"`
+
+	// Jitter Whether delays are randomised.
+	Jitter bool `json:"jitter,omitempty,omitzero"`
+
+	// MaxDelayMs Largest delay, in milliseconds.
+	MaxDelayMs int64 `json:"max_delay_ms,omitempty,omitzero"`
+
+	// MaxRetries Retries after the first attempt.
+	MaxRetries int32 `json:"max_retries,omitempty,omitzero"`
+
+	// Strategy How retries are spaced. Clients must accept unknown values.
+	Strategy RetryStrategy `json:"strategy"`
+}
+
+// RetryStrategy How retries are spaced. Clients must accept unknown values.
+type RetryStrategy string
 
 // ServerConfig Public server configuration.
 type ServerConfig struct {
@@ -728,6 +3127,30 @@ type ServerConfig struct {
 
 	// Suspension Suspension defaults (RFC-0026).
 	Suspension SuspensionConfig `json:"suspension"`
+}
+
+// SignatureVerification Body of `POST /agents/{agent_id}/identity/verify`.
+type SignatureVerification struct {
+	// Payload A free-form JSON object.
+	Payload Object `json:"payload"`
+
+	// Signature Signature of the canonical JSON of `payload`, base64.
+	Signature string `json:"signature"`
+}
+
+// SignatureVerificationResult Whether a signature is the agent's.
+type SignatureVerificationResult struct {
+	// AgentID The agent.
+	AgentID string `json:"agent_id"`
+
+	// Did The agent's DID.
+	Did string `json:"did"`
+
+	// Valid Whether it verifies.
+	Valid bool `json:"valid"`
+
+	// VerifiedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	VerifiedAt Timestamp `json:"verified_at"`
 }
 
 // StatePatch One operation on the state at a path.
@@ -761,10 +3184,291 @@ type StatusUpdate struct {
 	Status IntentStatus `json:"status"`
 }
 
+// Subscription A webhook subscription (RFC-0006; absent on the reference server). Matching events are POSTed to
+// `webhook_url` as `{"subscription_id", "event": IntentEvent}`, off the request path, at least
+// once, with exponential backoff and a bounded number of attempts. Each delivery carries
+// `X-OpenIntent-Timestamp` (Unix seconds) and `X-OpenIntent-Signature: sha256=<hex HMAC-SHA256 of
+// "<timestamp>.<body>" keyed with the subscription's secret>`. The secret is never returned.
+//
+// Example: {"active":true,"created_at":"2026-11-23T00:16:43Z","event_types":["status_changed"],"expires_at":null,"id":"9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d","intent_id":"3f1c2d4e-8a9b-4c1d-9e2f-0a1b2c3d4e5f","portfolio_id":null,"subscriber_id":"research-agent","webhook_url":"https://agent.example.com/hooks/openintent"}
+type Subscription struct {
+	// Active False once expired or deleted.
+	Active bool `json:"active"`
+
+	// AgentID The agent watched, or null.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// EventTypes Event types delivered; empty means all.
+	EventTypes []string `json:"event_types"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IntentID The intent watched, or null.
+	IntentID *string `json:"intent_id"`
+
+	// PortfolioID The portfolio watched, or null.
+	PortfolioID *string `json:"portfolio_id"`
+
+	// SubscriberID Who subscribed.
+	SubscriberID string `json:"subscriber_id"`
+
+	// WebhookURL Where events are POSTed, or null (stream-only).
+	WebhookURL *string `json:"webhook_url"`
+}
+
+// SubscriptionCreate Body of `POST /subscriptions`: exactly one of `intent_id`, `portfolio_id`, `agent_id`.
+type SubscriptionCreate struct {
+	// AgentID Watch events concerning this agent.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// EventTypes Event types to deliver; empty or absent means all.
+	EventTypes []string `json:"event_types,omitempty,omitzero"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// IntentID Watch this intent.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// PortfolioID Watch this portfolio's intents.
+	PortfolioID string `json:"portfolio_id,omitempty,omitzero"`
+
+	// Secret Key of the HMAC signature of deliveries; required with `webhook_url`. Never returned.
+	Secret string `json:"secret,omitempty,omitzero"`
+
+	// SubscriberID Who subscribes; defaults to the acting agent.
+	SubscriberID string `json:"subscriber_id,omitempty,omitzero"`
+
+	// WebhookURL Where to POST events (http or https).
+	WebhookURL string `json:"webhook_url,omitempty,omitzero"`
+}
+
 // SuspensionConfig Suspension defaults (RFC-0026).
 type SuspensionConfig struct {
 	// DefaultRetryPolicy The default retry policy for suspensions, or null.
 	DefaultRetryPolicy map[string]interface{} `json:"default_retry_policy"`
+}
+
+// SuspensionResolution The recorded answer to a suspension; the intent resumes.
+type SuspensionResolution struct {
+	// ChoiceDescription Description of the chosen option, for choices.
+	ChoiceDescription string `json:"choice_description,omitempty,omitzero"`
+
+	// ChoiceLabel Label of the chosen option, for choices.
+	ChoiceLabel string `json:"choice_label,omitempty,omitzero"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Resolution Always `responded`.
+	Resolution string `json:"resolution"`
+
+	// RespondedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	RespondedAt Timestamp `json:"responded_at"`
+
+	// RespondedBy Who answered.
+	RespondedBy string `json:"responded_by"`
+
+	// SuspensionID The suspension.
+	SuspensionID string `json:"suspension_id"`
+
+	// Value The answer.
+	Value interface{} `json:"value"`
+}
+
+// SuspensionResponse Body of `POST /intents/{intent_id}/suspend/respond`.
+type SuspensionResponse struct {
+	// Metadata Metadata.
+	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+
+	// RespondedBy Who answers; defaults to the acting agent.
+	RespondedBy string `json:"responded_by,omitempty,omitzero"`
+
+	// SuspensionID The suspension being answered.
+	SuspensionID string `json:"suspension_id"`
+
+	// Value The answer (a choice value, true/false, text or a form object).
+	Value interface{} `json:"value,omitempty,omitzero"`
+}
+
+// Task A unit of work within an intent (RFC-0012).
+//
+// Example: {"artifacts":[],"assigned_agent":null,"attempt":1,"capabilities_required":["search"],"created_at":"2026-11-23T00:16:43Z","depends_on":[],"description":null,"id":"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e","input":{},"intent_id":"3f1c2d4e-8a9b-4c1d-9e2f-0a1b2c3d4e5f","max_attempts":3,"name":"Collect sources","output":null,"plan_id":null,"priority":"normal","status":"pending","version":1}
+type Task struct {
+	// Artifacts References to produced artifacts.
+	Artifacts []string `json:"artifacts"`
+
+	// AssignedAgent The agent working on it, or null.
+	AssignedAgent *string `json:"assigned_agent"`
+
+	// Attempt Current attempt, from 1.
+	Attempt int32 `json:"attempt"`
+
+	// BlockedReason Why it is blocked, or null.
+	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
+
+	// Blocks Tasks waiting on this one.
+	Blocks []string `json:"blocks,omitempty,omitzero"`
+
+	// CapabilitiesRequired Capabilities an agent needs.
+	CapabilitiesRequired []string `json:"capabilities_required"`
+
+	// CompletedAt A `Timestamp`, or null when the instant has not happened.
+	CompletedAt NullableTimestamp `json:"completed_at,omitempty,omitzero"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// DependsOn Tasks that must complete first.
+	DependsOn []string `json:"depends_on"`
+
+	// Description What to do, or null.
+	Description *string `json:"description"`
+
+	// Error Why it failed, or null.
+	Error string `json:"error,omitempty,omitzero"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// Input A free-form JSON object.
+	Input Object `json:"input"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// LeaseID The lease held for it, or null.
+	LeaseID string `json:"lease_id,omitempty,omitzero"`
+
+	// MaxAttempts Attempts allowed.
+	MaxAttempts int32 `json:"max_attempts"`
+
+	// MemoryPolicy Memory policy, or null.
+	MemoryPolicy map[string]interface{} `json:"memory_policy,omitempty,omitzero"`
+
+	// Name Short name.
+	Name string `json:"name"`
+
+	// Output The result, or null.
+	Output *map[string]interface{} `json:"output"`
+
+	// ParentTaskID The parent task, or null.
+	ParentTaskID string `json:"parent_task_id,omitempty,omitzero"`
+
+	// Permissions Permission inheritance, `inherit` by default.
+	Permissions string `json:"permissions,omitempty,omitzero"`
+
+	// PlanID The plan it belongs to, or null.
+	PlanID *string `json:"plan_id"`
+
+	// Priority Priority, `normal` by default.
+	Priority string `json:"priority"`
+
+	// RequiresTools Tools needed: `{service, scopes, required}`.
+	RequiresTools []Object `json:"requires_tools,omitempty,omitzero"`
+
+	// RetryPolicy Name of the retry policy, or null.
+	RetryPolicy string `json:"retry_policy,omitempty,omitzero"`
+
+	// StartedAt A `Timestamp`, or null when the instant has not happened.
+	StartedAt NullableTimestamp `json:"started_at,omitempty,omitzero"`
+
+	// Status A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
+	// -> claimed|running|blocked|cancelled|skipped; claimed -> running|ready|blocked|failed|cancelled;
+	// running -> completed|failed|blocked|cancelled; blocked -> ready|running|cancelled|failed; failed
+	// -> ready (retry); completed, cancelled and skipped are final.
+	Status TaskStatus `json:"status"`
+
+	// TaskMetadata A free-form JSON object.
+	TaskMetadata Object `json:"task_metadata,omitempty,omitzero"`
+
+	// TimeoutSeconds Time limit; absent or null when none.
+	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
+
+	// Version Incremented by every update.
+	Version int64 `json:"version"`
+}
+
+// TaskCreate Body of `POST /tasks`.
+type TaskCreate struct {
+	// CapabilitiesRequired Capabilities an agent needs.
+	CapabilitiesRequired []string `json:"capabilities_required,omitempty,omitzero"`
+
+	// DependsOn Tasks that must complete first (ids of tasks of the same intent).
+	DependsOn []string `json:"depends_on,omitempty,omitzero"`
+
+	// Description What to do.
+	Description string `json:"description,omitempty,omitzero"`
+
+	// Input A free-form JSON object.
+	Input Object `json:"input,omitempty,omitzero"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// MaxAttempts Attempts allowed.
+	MaxAttempts int32 `json:"max_attempts,omitempty,omitzero"`
+
+	// MemoryPolicy Memory policy.
+	MemoryPolicy map[string]interface{} `json:"memory_policy,omitempty,omitzero"`
+
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// Name Short name.
+	Name string `json:"name"`
+
+	// ParentTaskID The parent task.
+	ParentTaskID string `json:"parent_task_id,omitempty,omitzero"`
+
+	// Permissions Permission inheritance.
+	Permissions string `json:"permissions,omitempty,omitzero"`
+
+	// PlanID The plan it belongs to.
+	PlanID string `json:"plan_id,omitempty,omitzero"`
+
+	// Priority Priority.
+	Priority string `json:"priority,omitempty,omitzero"`
+
+	// RequiresTools Tools needed.
+	RequiresTools []Object `json:"requires_tools,omitempty,omitzero"`
+
+	// TimeoutSeconds Time limit.
+	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
+}
+
+// TaskStatus A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
+// -> claimed|running|blocked|cancelled|skipped; claimed -> running|ready|blocked|failed|cancelled;
+// running -> completed|failed|blocked|cancelled; blocked -> ready|running|cancelled|failed; failed
+// -> ready (retry); completed, cancelled and skipped are final.
+type TaskStatus string
+
+// TaskUpdate Body of `PATCH /tasks/{task_id}`: the new status and the fields to change with it.
+type TaskUpdate struct {
+	// AssignedAgent The agent working on it.
+	AssignedAgent string `json:"assigned_agent,omitempty,omitzero"`
+
+	// BlockedReason Why it is blocked.
+	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
+
+	// Error Why it failed.
+	Error string `json:"error,omitempty,omitzero"`
+
+	// Output The result.
+	Output map[string]interface{} `json:"output,omitempty,omitzero"`
+
+	// Status A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
+	// -> claimed|running|blocked|cancelled|skipped; claimed -> running|ready|blocked|failed|cancelled;
+	// running -> completed|failed|blocked|cancelled; blocked -> ready|running|cancelled|failed; failed
+	// -> ready (retry); completed, cancelled and skipped are final.
+	Status TaskStatus `json:"status"`
 }
 
 // Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
@@ -800,8 +3504,375 @@ type ToolCallPayload struct {
 	ToolName string `json:"tool_name"`
 }
 
+// ToolGrant Permission for an agent to use a credential's tools (RFC-0014).
+type ToolGrant struct {
+	// AgentID The agent allowed.
+	AgentID string `json:"agent_id"`
+
+	// Constraints Limits, e.g. `max_invocations_per_hour`, or null.
+	Constraints *map[string]interface{} `json:"constraints"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// CredentialID The credential.
+	CredentialID string `json:"credential_id"`
+
+	// Delegatable Whether it may be delegated.
+	Delegatable bool `json:"delegatable"`
+
+	// DelegatedFrom The grant it was delegated from, or null.
+	DelegatedFrom *string `json:"delegated_from"`
+
+	// DelegationDepth How many delegations led here.
+	DelegationDepth int32 `json:"delegation_depth"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at"`
+
+	// GrantedBy Who granted it.
+	GrantedBy string `json:"granted_by"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// RevokedAt A `Timestamp`, or null when the instant has not happened.
+	RevokedAt NullableTimestamp `json:"revoked_at"`
+
+	// Scopes Tools allowed.
+	Scopes []string `json:"scopes"`
+
+	// Source `direct` or `delegated`.
+	Source string `json:"source"`
+
+	// Status `active`, `expired`, `revoked` or `suspended`.
+	Status string `json:"status"`
+}
+
+// ToolGrantCreate Body of `POST /grants`.
+type ToolGrantCreate struct {
+	// AgentID The agent to allow.
+	AgentID string `json:"agent_id"`
+
+	// Constraints Limits (`max_invocations_per_hour`, ...).
+	Constraints map[string]interface{} `json:"constraints,omitempty,omitzero"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// CredentialID The credential.
+	CredentialID string `json:"credential_id"`
+
+	// Delegatable Whether it may be delegated.
+	Delegatable bool `json:"delegatable,omitempty,omitzero"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// GrantedBy Who grants; defaults to the acting agent.
+	GrantedBy string `json:"granted_by,omitempty,omitzero"`
+
+	// Scopes Tools allowed.
+	Scopes []string `json:"scopes,omitempty,omitzero"`
+}
+
+// ToolInvocation A recorded use of a tool through a grant (RFC-0014).
+type ToolInvocation struct {
+	// AgentID The agent that called it.
+	AgentID string `json:"agent_id"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context"`
+
+	// Cost The cost, or null.
+	Cost map[string]interface{} `json:"cost,omitempty,omitzero"`
+
+	// DurationMs Duration, when known.
+	DurationMs int64 `json:"duration_ms,omitempty,omitzero"`
+
+	// Error The error, or null.
+	Error *map[string]interface{} `json:"error"`
+
+	// GrantID The grant used.
+	GrantID string `json:"grant_id"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// IdempotencyKey The caller's idempotency key, or null.
+	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+
+	// Parameters A free-form JSON object.
+	Parameters Object `json:"parameters"`
+
+	// Result The result, or null.
+	Result *map[string]interface{} `json:"result"`
+
+	// Service The service.
+	Service string `json:"service"`
+
+	// Status `success`, `error`, `timeout` or `denied`.
+	Status string `json:"status"`
+
+	// Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	Timestamp Timestamp `json:"timestamp"`
+
+	// Tool The tool.
+	Tool string `json:"tool"`
+}
+
+// ToolInvocationCreate Body of `POST /invocations`.
+type ToolInvocationCreate struct {
+	// AgentID The agent; defaults to the acting agent.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// Cost The cost.
+	Cost map[string]interface{} `json:"cost,omitempty,omitzero"`
+
+	// DurationMs Duration.
+	DurationMs int64 `json:"duration_ms,omitempty,omitzero"`
+
+	// Error The error.
+	Error map[string]interface{} `json:"error,omitempty,omitzero"`
+
+	// GrantID The grant used.
+	GrantID string `json:"grant_id"`
+
+	// IdempotencyKey Deduplicates records: a second record with the same key returns the first.
+	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+
+	// Parameters A free-form JSON object.
+	Parameters Object `json:"parameters,omitempty,omitzero"`
+
+	// Result The result.
+	Result map[string]interface{} `json:"result,omitempty,omitzero"`
+
+	// Service The service.
+	Service string `json:"service"`
+
+	// Status `success`, `error`, `timeout` or `denied`.
+	Status string `json:"status,omitempty,omitzero"`
+
+	// Tool The tool.
+	Tool string `json:"tool"`
+}
+
+// ToolInvoke Body of `POST /tools/invoke`.
+type ToolInvoke struct {
+	// AgentID Ignored: the grant is resolved for the acting agent. Kept for the reference client.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// IdempotencyKey Recorded with the invocation.
+	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+
+	// Parameters A free-form JSON object.
+	Parameters Object `json:"parameters,omitempty,omitzero"`
+
+	// ToolName The tool to call.
+	ToolName string `json:"tool_name,omitempty,omitzero"`
+}
+
+// ToolInvokeResult Result of a proxied tool call.
+type ToolInvokeResult struct {
+	// DurationMs Duration.
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error The error, or null.
+	Error *string `json:"error"`
+
+	// InvocationID The recorded invocation's id.
+	InvocationID string `json:"invocation_id"`
+
+	// Result The result, or null.
+	Result *map[string]interface{} `json:"result"`
+
+	// Status `success` or `error`.
+	Status string `json:"status"`
+
+	// ToolName The tool.
+	ToolName string `json:"tool_name"`
+}
+
+// Trigger A rule that creates intents (RFC-0017). A `schedule` trigger fires on `condition.cron`
+// (five-field cron, UTC); an `event` trigger fires when an event of type `condition.event` is
+// appended. Each firing creates an intent from `intent_template` (`title`, `description`, `state`,
+// ...). Disabled triggers never fire.
+//
+// Example: {"condition":{"cron":"0 2 * * *"},"created_at":"2026-11-23T00:16:43Z","deduplication":"allow","enabled":true,"fire_count":0,"intent_template":{"title":"Nightly report"},"last_fired_at":null,"name":"nightly report","namespace":null,"trigger_id":"7e6d5c4b-3a2f-4e1d-8c0b-9a8f7e6d5c4b","type":"schedule","updated_at":"2026-11-23T00:16:43Z","version":1}
+type Trigger struct {
+	// Condition When it fires: `{cron}` or `{event}`, or null.
+	Condition *map[string]interface{} `json:"condition"`
+
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// Deduplication See `DeduplicationMode`.
+	Deduplication string `json:"deduplication"`
+
+	// Enabled Whether it fires.
+	Enabled bool `json:"enabled"`
+
+	// FireCount How many times it fired.
+	FireCount int64 `json:"fire_count"`
+
+	// IntentTemplate The intent to create, or null.
+	IntentTemplate *map[string]interface{} `json:"intent_template"`
+
+	// LastFiredAt A `Timestamp`, or null when the instant has not happened.
+	LastFiredAt NullableTimestamp `json:"last_fired_at"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// Namespace Namespace, or null.
+	Namespace *string `json:"namespace"`
+
+	// TriggerID Server-generated id (UUID).
+	TriggerID string `json:"trigger_id"`
+
+	// Type See `TriggerType`.
+	Type string `json:"type"`
+
+	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	UpdatedAt Timestamp `json:"updated_at"`
+
+	// Version Incremented by every update.
+	Version int64 `json:"version"`
+}
+
+// TriggerCreate Body of `POST /triggers`.
+type TriggerCreate struct {
+	// Condition When it fires.
+	Condition map[string]interface{} `json:"condition,omitempty,omitzero"`
+
+	// Deduplication What a trigger does when the intent it would create already exists for the same firing: `allow`
+	// creates another, `skip` does not.
+	Deduplication DeduplicationMode `json:"deduplication,omitempty,omitzero"`
+
+	// Enabled Whether it fires.
+	Enabled bool `json:"enabled,omitempty,omitzero"`
+
+	// IntentTemplate The intent to create.
+	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// Namespace Namespace.
+	Namespace string `json:"namespace,omitempty,omitzero"`
+
+	// Type Kinds of trigger.
+	Type TriggerType `json:"type"`
+}
+
+// TriggerDeletion Answer to a trigger deletion.
+type TriggerDeletion struct {
+	// Status Always `deleted`.
+	Status string `json:"status"`
+
+	// TriggerID The trigger.
+	TriggerID string `json:"trigger_id"`
+}
+
+// TriggerFiring Answer to a manual firing.
+type TriggerFiring struct {
+	// FireCount How many times it fired.
+	FireCount int64 `json:"fire_count"`
+
+	// IntentID The intent created, or null.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Status `fired`, or `skipped` when deduplication suppressed it.
+	Status string `json:"status"`
+}
+
+// TriggerType Kinds of trigger.
+type TriggerType string
+
+// TriggerUpdate Body of `PATCH /triggers/{trigger_id}`: absent fields keep their value.
+type TriggerUpdate struct {
+	// Condition When it fires.
+	Condition map[string]interface{} `json:"condition,omitempty,omitzero"`
+
+	// Deduplication What a trigger does when the intent it would create already exists for the same firing: `allow`
+	// creates another, `skip` does not.
+	Deduplication DeduplicationMode `json:"deduplication,omitempty,omitzero"`
+
+	// Enabled Whether it fires.
+	Enabled bool `json:"enabled,omitempty,omitzero"`
+
+	// IntentTemplate The intent to create.
+	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`
+}
+
+// Vault A container of credentials owned by a principal (RFC-0014).
+type Vault struct {
+	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	CreatedAt Timestamp `json:"created_at"`
+
+	// ID Server-generated id (UUID).
+	ID string `json:"id"`
+
+	// Name Name.
+	Name string `json:"name"`
+
+	// OwnerID The owner.
+	OwnerID string `json:"owner_id"`
+}
+
+// VaultCreate Body of `POST /vaults`.
+type VaultCreate struct {
+	// Name Name.
+	Name string `json:"name"`
+
+	// OwnerID The owner; defaults to the acting agent.
+	OwnerID string `json:"owner_id,omitempty,omitzero"`
+}
+
+// WriteScope Who may write an intent.
+type WriteScope string
+
+// AccessRequestID defines model for AccessRequestId.
+type AccessRequestID = string
+
+// ACLEntryID defines model for AclEntryId.
+type ACLEntryID = string
+
 // AgentID defines model for AgentId.
 type AgentID = string
+
+// ApprovalID defines model for ApprovalId.
+type ApprovalID = string
+
+// AttachmentID defines model for AttachmentId.
+type AttachmentID = string
+
+// ChannelID defines model for ChannelId.
+type ChannelID = string
+
+// CheckpointID defines model for CheckpointId.
+type CheckpointID = string
+
+// CoordinatorLeaseID defines model for CoordinatorLeaseId.
+type CoordinatorLeaseID = string
+
+// CredentialID defines model for CredentialId.
+type CredentialID = string
+
+// EscalationID defines model for EscalationId.
+type EscalationID = string
+
+// EventID defines model for EventId.
+type EventID = string
+
+// GrantID defines model for GrantId.
+type GrantID = string
 
 // IfMatch defines model for IfMatch.
 type IfMatch = int64
@@ -815,8 +3886,32 @@ type Limit100 = int32
 // Limit50 defines model for Limit50.
 type Limit50 = int32
 
+// MemoryEntryID defines model for MemoryEntryId.
+type MemoryEntryID = string
+
+// MessageID defines model for MessageId.
+type MessageID = string
+
 // Offset defines model for Offset.
 type Offset = int32
+
+// PlanID defines model for PlanId.
+type PlanID = string
+
+// PortfolioID defines model for PortfolioId.
+type PortfolioID = string
+
+// SubscriptionID defines model for SubscriptionId.
+type SubscriptionID = string
+
+// TaskID defines model for TaskId.
+type TaskID = string
+
+// TriggerID defines model for TriggerId.
+type TriggerID = string
+
+// VaultID defines model for VaultId.
+type VaultID = string
 
 // BadRequest The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
@@ -878,6 +3973,84 @@ type ValidationFailed = Error
 // `message`) or a list of validation errors, and which carry no other key.
 type VersionConflict = Error
 
+// ListAgentsParams defines parameters for ListAgents.
+type ListAgentsParams struct {
+	// Status Only agents in this status.
+	Status string `form:"status,omitempty" json:"status,omitempty,omitzero"`
+
+	// RoleID Only agents with this role.
+	RoleID string `form:"role_id,omitempty" json:"role_id,omitempty,omitzero"`
+
+	// Capability Only agents with this capability.
+	Capability string `form:"capability,omitempty" json:"capability,omitempty,omitzero"`
+}
+
+// ListAgentMemoryParams defines parameters for ListAgentMemory.
+type ListAgentMemoryParams struct {
+	// Namespace Only this namespace.
+	Namespace string `form:"namespace,omitempty" json:"namespace,omitempty,omitzero"`
+
+	// MemoryType Only this type.
+	MemoryType string `form:"memory_type,omitempty" json:"memory_type,omitempty,omitzero"`
+
+	// Tags Comma-separated tags an entry must all have.
+	Tags string `form:"tags,omitempty" json:"tags,omitempty,omitzero"`
+
+	// Limit Maximum number of items to return.
+	Limit Limit100 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
+
+	// Offset Number of items to skip.
+	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
+}
+
+// StreamAgentEventsClientPathParams defines parameters for StreamAgentEventsClientPath.
+type StreamAgentEventsClientPathParams struct {
+	// LastEventID Resume after this event id (from a previous stream).
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// ListChannelMessagesParams defines parameters for ListChannelMessages.
+type ListChannelMessagesParams struct {
+	// Since Only messages after this message id.
+	Since string `form:"since,omitempty" json:"since,omitempty,omitzero"`
+
+	// To Only messages addressed to this agent.
+	To string `form:"to,omitempty" json:"to,omitempty,omitzero"`
+}
+
+// ListCheckpointsParams defines parameters for ListCheckpoints.
+type ListCheckpointsParams struct {
+	// IntentID Only checkpoints of this intent.
+	IntentID string `form:"intent_id,omitempty" json:"intent_id,omitempty,omitzero"`
+
+	// Scope Only checkpoints of this scope.
+	Scope string `form:"scope,omitempty" json:"scope,omitempty,omitzero"`
+}
+
+// ListCoordinatorLeasesParams defines parameters for ListCoordinatorLeases.
+type ListCoordinatorLeasesParams struct {
+	// IntentID Only leases on this intent.
+	IntentID string `form:"intent_id,omitempty" json:"intent_id,omitempty,omitzero"`
+
+	// PortfolioID Only leases on this portfolio.
+	PortfolioID string `form:"portfolio_id,omitempty" json:"portfolio_id,omitempty,omitzero"`
+}
+
+// ListEscalationsParams defines parameters for ListEscalations.
+type ListEscalationsParams struct {
+	// IntentID Only escalations of this intent.
+	IntentID string `form:"intent_id,omitempty" json:"intent_id,omitempty,omitzero"`
+
+	// Status Only escalations in this status.
+	Status string `form:"status,omitempty" json:"status,omitempty,omitzero"`
+}
+
+// ListGrantInvocationsParams defines parameters for ListGrantInvocations.
+type ListGrantInvocationsParams struct {
+	// Limit Maximum number of invocations.
+	Limit int32 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
+}
+
 // ListIntentsParams defines parameters for ListIntents.
 type ListIntentsParams struct {
 	// Status Only intents with this status.
@@ -888,6 +4061,18 @@ type ListIntentsParams struct {
 
 	// Offset Number of items to skip.
 	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
+}
+
+// ListIntentCoordinatorDecisionsParams defines parameters for ListIntentCoordinatorDecisions.
+type ListIntentCoordinatorDecisionsParams struct {
+	// Limit Maximum number of records.
+	Limit int32 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
+}
+
+// ListIntentDecisionsParams defines parameters for ListIntentDecisions.
+type ListIntentDecisionsParams struct {
+	// Limit Maximum number of records.
+	Limit int32 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
 }
 
 // AddIntentDependencyParams defines parameters for AddIntentDependency.
@@ -919,6 +4104,20 @@ type ListIntentEventsParams struct {
 	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
 }
 
+// DeleteGovernancePolicyParams defines parameters for DeleteGovernancePolicy.
+type DeleteGovernancePolicyParams struct {
+	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
+	// not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
+// SetGovernancePolicyParams defines parameters for SetGovernancePolicy.
+type SetGovernancePolicyParams struct {
+	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
+	// not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
 // PatchIntentStateParams defines parameters for PatchIntentState.
 type PatchIntentStateParams struct {
 	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
@@ -933,20 +4132,240 @@ type SetIntentStatusParams struct {
 	IfMatch IfMatch `json:"If-Match"`
 }
 
+// StreamIntentEventsClientPathParams defines parameters for StreamIntentEventsClientPath.
+type StreamIntentEventsClientPathParams struct {
+	// LastEventID Resume after this event id (from a previous stream).
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// ListIntentTasksParams defines parameters for ListIntentTasks.
+type ListIntentTasksParams struct {
+	// Status Only tasks in this status.
+	Status string `form:"status,omitempty" json:"status,omitempty,omitzero"`
+
+	// Limit Maximum number of items to return.
+	Limit Limit100 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
+
+	// Offset Number of items to skip.
+	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
+}
+
+// UpdateMemoryEntryParams defines parameters for UpdateMemoryEntry.
+type UpdateMemoryEntryParams struct {
+	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
+	// not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
+// UpdatePlanParams defines parameters for UpdatePlan.
+type UpdatePlanParams struct {
+	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
+	// not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
+// ListPortfoliosParams defines parameters for ListPortfolios.
+type ListPortfoliosParams struct {
+	// CreatedBy Only portfolios created by this principal (exact match).
+	CreatedBy string `form:"created_by,omitempty" json:"created_by,omitempty,omitzero"`
+}
+
+// StreamPortfolioEventsClientPathParams defines parameters for StreamPortfolioEventsClientPath.
+type StreamPortfolioEventsClientPathParams struct {
+	// LastEventID Resume after this event id (from a previous stream).
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// StreamAgentEventsParams defines parameters for StreamAgentEvents.
+type StreamAgentEventsParams struct {
+	// LastEventID Resume after this event id (from a previous stream).
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// StreamChannelMessagesParams defines parameters for StreamChannelMessages.
+type StreamChannelMessagesParams struct {
+	// LastEventID Resume after this message id.
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// StreamIntentEventsParams defines parameters for StreamIntentEvents.
+type StreamIntentEventsParams struct {
+	// LastEventID Resume after this event id (from a previous stream).
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// StreamPortfolioEventsParams defines parameters for StreamPortfolioEvents.
+type StreamPortfolioEventsParams struct {
+	// LastEventID Resume after this event id (from a previous stream).
+	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
+}
+
+// ListSubscriptionsParams defines parameters for ListSubscriptions.
+type ListSubscriptionsParams struct {
+	// IntentID Only subscriptions watching this intent.
+	IntentID string `form:"intent_id,omitempty" json:"intent_id,omitempty,omitzero"`
+
+	// PortfolioID Only subscriptions watching this portfolio.
+	PortfolioID string `form:"portfolio_id,omitempty" json:"portfolio_id,omitempty,omitzero"`
+}
+
+// UpdateTaskStatusParams defines parameters for UpdateTaskStatus.
+type UpdateTaskStatusParams struct {
+	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
+	// not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
+// ListTriggersParams defines parameters for ListTriggers.
+type ListTriggersParams struct {
+	// Namespace Only this namespace.
+	Namespace string `form:"namespace,omitempty" json:"namespace,omitempty,omitzero"`
+
+	// Type Only this type.
+	Type string `form:"type,omitempty" json:"type,omitempty,omitzero"`
+}
+
+// UpdateTriggerParams defines parameters for UpdateTrigger.
+type UpdateTriggerParams struct {
+	// IfMatch The version the client last saw, as a bare decimal integer (`If-Match: 3`). Quoted ETags are
+	// not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
+// VerifyCheckpointConsistencyParams defines parameters for VerifyCheckpointConsistency.
+type VerifyCheckpointConsistencyParams struct {
+	// FromCheckpoint The earlier checkpoint.
+	FromCheckpoint string `form:"from_checkpoint,omitempty" json:"from_checkpoint,omitempty,omitzero"`
+
+	// ToCheckpoint The later checkpoint.
+	ToCheckpoint string `form:"to_checkpoint,omitempty" json:"to_checkpoint,omitempty,omitzero"`
+}
+
+// CreateCheckpointJSONRequestBody defines body for CreateCheckpoint for application/json ContentType.
+type CreateCheckpointJSONRequestBody = CheckpointCreate
+
+// AnchorCheckpointJSONRequestBody defines body for AnchorCheckpoint for application/json ContentType.
+type AnchorCheckpointJSONRequestBody = CheckpointAnchorCreate
+
+// RegisterAgentJSONRequestBody defines body for RegisterAgent for application/json ContentType.
+type RegisterAgentJSONRequestBody = AgentRegistration
+
+// AgentHeartbeatJSONRequestBody defines body for AgentHeartbeat for application/json ContentType.
+type AgentHeartbeatJSONRequestBody = AgentHeartbeatCreate
+
+// RegisterAgentIdentityJSONRequestBody defines body for RegisterAgentIdentity for application/json ContentType.
+type RegisterAgentIdentityJSONRequestBody = IdentityRegistration
+
+// CompleteIdentityChallengeJSONRequestBody defines body for CompleteIdentityChallenge for application/json ContentType.
+type CompleteIdentityChallengeJSONRequestBody = IdentityChallengeResponse
+
+// RotateAgentKeyJSONRequestBody defines body for RotateAgentKey for application/json ContentType.
+type RotateAgentKeyJSONRequestBody = KeyRotation
+
+// VerifyAgentSignatureJSONRequestBody defines body for VerifyAgentSignature for application/json ContentType.
+type VerifyAgentSignatureJSONRequestBody = SignatureVerification
+
+// UpdateAgentStatusJSONRequestBody defines body for UpdateAgentStatus for application/json ContentType.
+type UpdateAgentStatusJSONRequestBody = AgentStatusUpdate
+
+// UpdateChannelJSONRequestBody defines body for UpdateChannel for application/json ContentType.
+type UpdateChannelJSONRequestBody = ChannelUpdate
+
+// SendChannelMessageJSONRequestBody defines body for SendChannelMessage for application/json ContentType.
+type SendChannelMessageJSONRequestBody = ChannelMessageCreate
+
+// UpdateChannelMessageStatusJSONRequestBody defines body for UpdateChannelMessageStatus for application/json ContentType.
+type UpdateChannelMessageStatusJSONRequestBody = ChannelMessageStatusUpdate
+
+// ReplyToChannelMessageJSONRequestBody defines body for ReplyToChannelMessage for application/json ContentType.
+type ReplyToChannelMessageJSONRequestBody = ChannelReplyCreate
+
+// CreateCoordinatorLeaseJSONRequestBody defines body for CreateCoordinatorLease for application/json ContentType.
+type CreateCoordinatorLeaseJSONRequestBody = CoordinatorLeaseCreate
+
+// CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
+type CreateCredentialJSONRequestBody = CredentialCreate
+
+// CreateDecisionRecordJSONRequestBody defines body for CreateDecisionRecord for application/json ContentType.
+type CreateDecisionRecordJSONRequestBody = DecisionRecordCreate
+
+// ResolveEscalationJSONRequestBody defines body for ResolveEscalation for application/json ContentType.
+type ResolveEscalationJSONRequestBody = EscalationResolve
+
+// ReceiveFederationCallbackJSONRequestBody defines body for ReceiveFederationCallback for application/json ContentType.
+type ReceiveFederationCallbackJSONRequestBody = FederationCallback
+
+// DispatchFederatedIntentJSONRequestBody defines body for DispatchFederatedIntent for application/json ContentType.
+type DispatchFederatedIntentJSONRequestBody = FederationDispatch
+
+// ReceiveFederatedIntentJSONRequestBody defines body for ReceiveFederatedIntent for application/json ContentType.
+type ReceiveFederatedIntentJSONRequestBody = FederationEnvelope
+
+// CreateToolGrantJSONRequestBody defines body for CreateToolGrant for application/json ContentType.
+type CreateToolGrantJSONRequestBody = ToolGrantCreate
+
 // CreateIntentJSONRequestBody defines body for CreateIntent for application/json ContentType.
 type CreateIntentJSONRequestBody = IntentCreate
+
+// CreateAccessRequestJSONRequestBody defines body for CreateAccessRequest for application/json ContentType.
+type CreateAccessRequestJSONRequestBody = AccessRequestCreate
+
+// ApproveAccessRequestJSONRequestBody defines body for ApproveAccessRequest for application/json ContentType.
+type ApproveAccessRequestJSONRequestBody = AccessRequestDecision
+
+// DenyAccessRequestJSONRequestBody defines body for DenyAccessRequest for application/json ContentType.
+type DenyAccessRequestJSONRequestBody = AccessRequestDecision
+
+// PutIntentACLJSONRequestBody defines body for PutIntentACL for application/json ContentType.
+type PutIntentACLJSONRequestBody = ACLSet
+
+// CreateIntentACLEntryJSONRequestBody defines body for CreateIntentACLEntry for application/json ContentType.
+type CreateIntentACLEntryJSONRequestBody = ACLEntryCreate
 
 // AssignIntentAgentJSONRequestBody defines body for AssignIntentAgent for application/json ContentType.
 type AssignIntentAgentJSONRequestBody = AgentAssign
 
+// CreateApprovalRequestJSONRequestBody defines body for CreateApprovalRequest for application/json ContentType.
+type CreateApprovalRequestJSONRequestBody = ApprovalRequestCreate
+
+// ApproveApprovalRequestJSONRequestBody defines body for ApproveApprovalRequest for application/json ContentType.
+type ApproveApprovalRequestJSONRequestBody = ApprovalDecision
+
+// DenyApprovalRequestJSONRequestBody defines body for DenyApprovalRequest for application/json ContentType.
+type DenyApprovalRequestJSONRequestBody = ApprovalDecision
+
+// RequestArbitrationJSONRequestBody defines body for RequestArbitration for application/json ContentType.
+type RequestArbitrationJSONRequestBody = ArbitrationRequestCreate
+
+// CreateIntentAttachmentJSONRequestBody defines body for CreateIntentAttachment for application/json ContentType.
+type CreateIntentAttachmentJSONRequestBody = AttachmentCreate
+
+// CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
+type CreateChannelJSONRequestBody = ChannelCreate
+
 // CreateChildIntentJSONRequestBody defines body for CreateChildIntent for application/json ContentType.
 type CreateChildIntentJSONRequestBody = ChildIntentCreate
+
+// RecordIntentCostJSONRequestBody defines body for RecordIntentCost for application/json ContentType.
+type RecordIntentCostJSONRequestBody = CostCreate
+
+// RecordDecisionJSONRequestBody defines body for RecordDecision for application/json ContentType.
+type RecordDecisionJSONRequestBody = GovernanceDecisionCreate
 
 // AddIntentDependencyJSONRequestBody defines body for AddIntentDependency for application/json ContentType.
 type AddIntentDependencyJSONRequestBody = DependencyAdd
 
+// CreateEscalationJSONRequestBody defines body for CreateEscalation for application/json ContentType.
+type CreateEscalationJSONRequestBody = EscalationCreate
+
 // CreateIntentEventJSONRequestBody defines body for CreateIntentEvent for application/json ContentType.
 type CreateIntentEventJSONRequestBody = EventCreate
+
+// RecordIntentFailureJSONRequestBody defines body for RecordIntentFailure for application/json ContentType.
+type RecordIntentFailureJSONRequestBody = FailureCreate
+
+// SetGovernancePolicyJSONRequestBody defines body for SetGovernancePolicy for application/json ContentType.
+type SetGovernancePolicyJSONRequestBody = GovernancePolicy
 
 // AcquireIntentLeaseJSONRequestBody defines body for AcquireIntentLease for application/json ContentType.
 type AcquireIntentLeaseJSONRequestBody = LeaseCreate
@@ -954,8 +4373,62 @@ type AcquireIntentLeaseJSONRequestBody = LeaseCreate
 // RenewIntentLeaseJSONRequestBody defines body for RenewIntentLease for application/json ContentType.
 type RenewIntentLeaseJSONRequestBody = LeaseRenew
 
+// PutIntentRetryPolicyJSONRequestBody defines body for PutIntentRetryPolicy for application/json ContentType.
+type PutIntentRetryPolicyJSONRequestBody = RetryPolicySet
+
 // PatchIntentStateJSONRequestBody defines body for PatchIntentState for application/json ContentType.
 type PatchIntentStateJSONRequestBody = StatePatchRequest
 
 // SetIntentStatusJSONRequestBody defines body for SetIntentStatus for application/json ContentType.
 type SetIntentStatusJSONRequestBody = StatusUpdate
+
+// RespondToSuspensionJSONRequestBody defines body for RespondToSuspension for application/json ContentType.
+type RespondToSuspensionJSONRequestBody = SuspensionResponse
+
+// CreateToolInvocationJSONRequestBody defines body for CreateToolInvocation for application/json ContentType.
+type CreateToolInvocationJSONRequestBody = ToolInvocationCreate
+
+// CreateMemoryEntryJSONRequestBody defines body for CreateMemoryEntry for application/json ContentType.
+type CreateMemoryEntryJSONRequestBody = MemoryEntryCreate
+
+// UpdateMemoryEntryJSONRequestBody defines body for UpdateMemoryEntry for application/json ContentType.
+type UpdateMemoryEntryJSONRequestBody = MemoryEntryUpdate
+
+// CreatePlanJSONRequestBody defines body for CreatePlan for application/json ContentType.
+type CreatePlanJSONRequestBody = PlanCreate
+
+// UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
+type UpdatePlanJSONRequestBody = PlanUpdate
+
+// CreatePortfolioJSONRequestBody defines body for CreatePortfolio for application/json ContentType.
+type CreatePortfolioJSONRequestBody = PortfolioCreate
+
+// UpdatePortfolioJSONRequestBody defines body for UpdatePortfolio for application/json ContentType.
+type UpdatePortfolioJSONRequestBody = PortfolioUpdate
+
+// AddPortfolioIntentJSONRequestBody defines body for AddPortfolioIntent for application/json ContentType.
+type AddPortfolioIntentJSONRequestBody = PortfolioMembershipCreate
+
+// UpdatePortfolioStatusJSONRequestBody defines body for UpdatePortfolioStatus for application/json ContentType.
+type UpdatePortfolioStatusJSONRequestBody = PortfolioStatusUpdate
+
+// CreateSubscriptionJSONRequestBody defines body for CreateSubscription for application/json ContentType.
+type CreateSubscriptionJSONRequestBody = SubscriptionCreate
+
+// CreateTaskJSONRequestBody defines body for CreateTask for application/json ContentType.
+type CreateTaskJSONRequestBody = TaskCreate
+
+// UpdateTaskStatusJSONRequestBody defines body for UpdateTaskStatus for application/json ContentType.
+type UpdateTaskStatusJSONRequestBody = TaskUpdate
+
+// InvokeToolJSONRequestBody defines body for InvokeTool for application/json ContentType.
+type InvokeToolJSONRequestBody = ToolInvoke
+
+// CreateTriggerJSONRequestBody defines body for CreateTrigger for application/json ContentType.
+type CreateTriggerJSONRequestBody = TriggerCreate
+
+// UpdateTriggerJSONRequestBody defines body for UpdateTrigger for application/json ContentType.
+type UpdateTriggerJSONRequestBody = TriggerUpdate
+
+// CreateVaultJSONRequestBody defines body for CreateVault for application/json ContentType.
+type CreateVaultJSONRequestBody = VaultCreate

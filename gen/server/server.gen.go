@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -25,12 +26,150 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetServerDidDocument Get the server's DID document
+	// (GET /.well-known/did.json)
+	GetServerDidDocument(w http.ResponseWriter, r *http.Request)
 	// GetCompatibilityDocument Describe the implementation and its RFC compliance
 	// (GET /.well-known/openintent-compat.json)
 	GetCompatibilityDocument(w http.ResponseWriter, r *http.Request)
+	// GetFederationManifest Get the federation manifest
+	// (GET /.well-known/openintent-federation.json)
+	GetFederationManifest(w http.ResponseWriter, r *http.Request)
 	// GetDiscoveryDocument Discover the protocol version and capabilities
 	// (GET /.well-known/openintent.json)
 	GetDiscoveryDocument(w http.ResponseWriter, r *http.Request)
+	// CreateCheckpoint Create a checkpoint
+	// (POST /api/v1/admin/checkpoints)
+	CreateCheckpoint(w http.ResponseWriter, r *http.Request)
+	// AnchorCheckpoint Anchor a checkpoint
+	// (POST /api/v1/admin/checkpoints/{checkpoint_id}/anchor)
+	AnchorCheckpoint(w http.ResponseWriter, r *http.Request, checkpointID CheckpointID)
+	// ListAgents List agents
+	// (GET /api/v1/agents)
+	ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams)
+	// RegisterAgent Register an agent
+	// (POST /api/v1/agents/register)
+	RegisterAgent(w http.ResponseWriter, r *http.Request)
+	// ListAgentToolGrants List an agent's tool grants
+	// (GET /api/v1/agents/{agent_id}/grants)
+	ListAgentToolGrants(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// AgentHeartbeat Heartbeat an agent
+	// (POST /api/v1/agents/{agent_id}/heartbeat)
+	AgentHeartbeat(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// GetAgentIdentity Get an agent's identity
+	// (GET /api/v1/agents/{agent_id}/identity)
+	GetAgentIdentity(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// RegisterAgentIdentity Start registering a key
+	// (POST /api/v1/agents/{agent_id}/identity)
+	RegisterAgentIdentity(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// CompleteIdentityChallenge Complete key registration
+	// (POST /api/v1/agents/{agent_id}/identity/challenge)
+	CompleteIdentityChallenge(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// RotateAgentKey Rotate an agent's key
+	// (POST /api/v1/agents/{agent_id}/identity/rotate)
+	RotateAgentKey(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// VerifyAgentSignature Verify a signature
+	// (POST /api/v1/agents/{agent_id}/identity/verify)
+	VerifyAgentSignature(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// ListAgentMemory List an agent's memory
+	// (GET /api/v1/agents/{agent_id}/memory)
+	ListAgentMemory(w http.ResponseWriter, r *http.Request, agentID AgentID, params ListAgentMemoryParams)
+	// GetAgentRecord Get an agent's record
+	// (GET /api/v1/agents/{agent_id}/record)
+	GetAgentRecord(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// UpdateAgentStatus Change an agent's status
+	// (PATCH /api/v1/agents/{agent_id}/status)
+	UpdateAgentStatus(w http.ResponseWriter, r *http.Request, agentID AgentID)
+	// StreamAgentEventsClientPath Stream agent events (client path)
+	// (GET /api/v1/agents/{agent_id}/subscribe)
+	StreamAgentEventsClientPath(w http.ResponseWriter, r *http.Request, agentID AgentID, params StreamAgentEventsClientPathParams)
+	// CloseChannel Close a channel
+	// (DELETE /api/v1/channels/{channel_id})
+	CloseChannel(w http.ResponseWriter, r *http.Request, channelID ChannelID)
+	// GetChannel Get a channel
+	// (GET /api/v1/channels/{channel_id})
+	GetChannel(w http.ResponseWriter, r *http.Request, channelID ChannelID)
+	// UpdateChannel Update a channel
+	// (PATCH /api/v1/channels/{channel_id})
+	UpdateChannel(w http.ResponseWriter, r *http.Request, channelID ChannelID)
+	// ListChannelMessages List a channel's messages
+	// (GET /api/v1/channels/{channel_id}/messages)
+	ListChannelMessages(w http.ResponseWriter, r *http.Request, channelID ChannelID, params ListChannelMessagesParams)
+	// SendChannelMessage Send a message
+	// (POST /api/v1/channels/{channel_id}/messages)
+	SendChannelMessage(w http.ResponseWriter, r *http.Request, channelID ChannelID)
+	// GetChannelMessage Get a message
+	// (GET /api/v1/channels/{channel_id}/messages/{message_id})
+	GetChannelMessage(w http.ResponseWriter, r *http.Request, channelID ChannelID, messageID MessageID)
+	// UpdateChannelMessageStatus Mark a message
+	// (PATCH /api/v1/channels/{channel_id}/messages/{message_id})
+	UpdateChannelMessageStatus(w http.ResponseWriter, r *http.Request, channelID ChannelID, messageID MessageID)
+	// ReplyToChannelMessage Reply to a message
+	// (POST /api/v1/channels/{channel_id}/messages/{message_id}/reply)
+	ReplyToChannelMessage(w http.ResponseWriter, r *http.Request, channelID ChannelID, messageID MessageID)
+	// ListCheckpoints List checkpoints
+	// (GET /api/v1/checkpoints)
+	ListCheckpoints(w http.ResponseWriter, r *http.Request, params ListCheckpointsParams)
+	// GetCheckpoint Get a checkpoint
+	// (GET /api/v1/checkpoints/{checkpoint_id})
+	GetCheckpoint(w http.ResponseWriter, r *http.Request, checkpointID CheckpointID)
+	// GetMerkleProof Get an inclusion proof
+	// (GET /api/v1/checkpoints/{checkpoint_id}/proof/{event_id})
+	GetMerkleProof(w http.ResponseWriter, r *http.Request, checkpointID CheckpointID, eventID EventID)
+	// ListCoordinatorLeases List coordinator leases
+	// (GET /api/v1/coordinators)
+	ListCoordinatorLeases(w http.ResponseWriter, r *http.Request, params ListCoordinatorLeasesParams)
+	// CreateCoordinatorLease Take the coordinator role
+	// (POST /api/v1/coordinators)
+	CreateCoordinatorLease(w http.ResponseWriter, r *http.Request)
+	// GetCoordinatorLease Get a coordinator lease
+	// (GET /api/v1/coordinators/{lease_id})
+	GetCoordinatorLease(w http.ResponseWriter, r *http.Request, leaseID CoordinatorLeaseID)
+	// CoordinatorHeartbeat Heartbeat a coordinator lease
+	// (POST /api/v1/coordinators/{lease_id}/heartbeat)
+	CoordinatorHeartbeat(w http.ResponseWriter, r *http.Request, leaseID CoordinatorLeaseID)
+	// CreateCredential Store a credential
+	// (POST /api/v1/credentials)
+	CreateCredential(w http.ResponseWriter, r *http.Request)
+	// GetCredential Get a credential
+	// (GET /api/v1/credentials/{credential_id})
+	GetCredential(w http.ResponseWriter, r *http.Request, credentialID CredentialID)
+	// CreateDecisionRecord Record a coordinator decision
+	// (POST /api/v1/decisions)
+	CreateDecisionRecord(w http.ResponseWriter, r *http.Request)
+	// ListEscalations List escalations
+	// (GET /api/v1/escalations)
+	ListEscalations(w http.ResponseWriter, r *http.Request, params ListEscalationsParams)
+	// ResolveEscalation Resolve an escalation
+	// (POST /api/v1/escalations/{escalation_id}/resolve)
+	ResolveEscalation(w http.ResponseWriter, r *http.Request, escalationID EscalationID)
+	// ListFederatedAgents List federated agents
+	// (GET /api/v1/federation/agents)
+	ListFederatedAgents(w http.ResponseWriter, r *http.Request)
+	// ReceiveFederationCallback Receive a peer's report
+	// (POST /api/v1/federation/callback)
+	ReceiveFederationCallback(w http.ResponseWriter, r *http.Request)
+	// DispatchFederatedIntent Delegate an intent to a peer
+	// (POST /api/v1/federation/dispatch)
+	DispatchFederatedIntent(w http.ResponseWriter, r *http.Request)
+	// ReceiveFederatedIntent Receive an intent from a peer
+	// (POST /api/v1/federation/receive)
+	ReceiveFederatedIntent(w http.ResponseWriter, r *http.Request)
+	// GetFederationStatus Get federation status
+	// (GET /api/v1/federation/status)
+	GetFederationStatus(w http.ResponseWriter, r *http.Request)
+	// CreateToolGrant Grant tool access
+	// (POST /api/v1/grants)
+	CreateToolGrant(w http.ResponseWriter, r *http.Request)
+	// RevokeToolGrant Revoke a tool grant
+	// (DELETE /api/v1/grants/{grant_id})
+	RevokeToolGrant(w http.ResponseWriter, r *http.Request, grantID GrantID)
+	// GetToolGrant Get a tool grant
+	// (GET /api/v1/grants/{grant_id})
+	GetToolGrant(w http.ResponseWriter, r *http.Request, grantID GrantID)
+	// ListGrantInvocations List a grant's invocations
+	// (GET /api/v1/grants/{grant_id}/invocations)
+	ListGrantInvocations(w http.ResponseWriter, r *http.Request, grantID GrantID, params ListGrantInvocationsParams)
 	// ListIntents List intents
 	// (GET /api/v1/intents)
 	ListIntents(w http.ResponseWriter, r *http.Request, params ListIntentsParams)
@@ -40,6 +179,30 @@ type ServerInterface interface {
 	// GetIntent Get an intent
 	// (GET /api/v1/intents/{intent_id})
 	GetIntent(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListAccessRequests List access requests
+	// (GET /api/v1/intents/{intent_id}/access-requests)
+	ListAccessRequests(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// CreateAccessRequest Request access
+	// (POST /api/v1/intents/{intent_id}/access-requests)
+	CreateAccessRequest(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ApproveAccessRequest Approve an access request
+	// (POST /api/v1/intents/{intent_id}/access-requests/{request_id}/approve)
+	ApproveAccessRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, requestID AccessRequestID)
+	// DenyAccessRequest Deny an access request
+	// (POST /api/v1/intents/{intent_id}/access-requests/{request_id}/deny)
+	DenyAccessRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, requestID AccessRequestID)
+	// GetIntentACL Get an intent's ACL
+	// (GET /api/v1/intents/{intent_id}/acl)
+	GetIntentACL(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// PutIntentACL Replace an intent's ACL
+	// (PUT /api/v1/intents/{intent_id}/acl)
+	PutIntentACL(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// CreateIntentACLEntry Grant access
+	// (POST /api/v1/intents/{intent_id}/acl/entries)
+	CreateIntentACLEntry(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// DeleteIntentACLEntry Revoke access
+	// (DELETE /api/v1/intents/{intent_id}/acl/entries/{entry_id})
+	DeleteIntentACLEntry(w http.ResponseWriter, r *http.Request, intentID IntentID, entryID ACLEntryID)
 	// ListIntentAgents List the agents assigned to an intent
 	// (GET /api/v1/intents/{intent_id}/agents)
 	ListIntentAgents(w http.ResponseWriter, r *http.Request, intentID IntentID)
@@ -52,15 +215,63 @@ type ServerInterface interface {
 	// ListAncestorIntents List an intent's ancestors
 	// (GET /api/v1/intents/{intent_id}/ancestors)
 	ListAncestorIntents(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// CreateApprovalRequest Request approval
+	// (POST /api/v1/intents/{intent_id}/approvals)
+	CreateApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// GetApprovalRequest Get an approval request
+	// (GET /api/v1/intents/{intent_id}/approvals/{approval_id})
+	GetApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, approvalID ApprovalID)
+	// ApproveApprovalRequest Approve an approval request
+	// (POST /api/v1/intents/{intent_id}/approvals/{approval_id}/approve)
+	ApproveApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, approvalID ApprovalID)
+	// DenyApprovalRequest Deny an approval request
+	// (POST /api/v1/intents/{intent_id}/approvals/{approval_id}/deny)
+	DenyApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, approvalID ApprovalID)
+	// RequestArbitration Request arbitration
+	// (POST /api/v1/intents/{intent_id}/arbitrate)
+	RequestArbitration(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentAttachments List an intent's attachments
+	// (GET /api/v1/intents/{intent_id}/attachments)
+	ListIntentAttachments(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// CreateIntentAttachment Attach a file to an intent
+	// (POST /api/v1/intents/{intent_id}/attachments)
+	CreateIntentAttachment(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// DeleteIntentAttachment Delete an attachment
+	// (DELETE /api/v1/intents/{intent_id}/attachments/{attachment_id})
+	DeleteIntentAttachment(w http.ResponseWriter, r *http.Request, intentID IntentID, attachmentID AttachmentID)
 	// ListBlockedChildIntents List children waiting on an unfinished dependency
 	// (GET /api/v1/intents/{intent_id}/blocked)
 	ListBlockedChildIntents(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentChannels List an intent's channels
+	// (GET /api/v1/intents/{intent_id}/channels)
+	ListIntentChannels(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// CreateChannel Open a channel
+	// (POST /api/v1/intents/{intent_id}/channels)
+	CreateChannel(w http.ResponseWriter, r *http.Request, intentID IntentID)
 	// ListChildIntents List an intent's immediate children
 	// (GET /api/v1/intents/{intent_id}/children)
 	ListChildIntents(w http.ResponseWriter, r *http.Request, intentID IntentID)
 	// CreateChildIntent Create a child intent
 	// (POST /api/v1/intents/{intent_id}/children)
 	CreateChildIntent(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentCoordinatorDecisions List an intent's decision records (client path)
+	// (GET /api/v1/intents/{intent_id}/coordinator-decisions)
+	ListIntentCoordinatorDecisions(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentCoordinatorDecisionsParams)
+	// ListIntentCoordinatorLeases List an intent's coordinator leases
+	// (GET /api/v1/intents/{intent_id}/coordinators)
+	ListIntentCoordinatorLeases(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentCosts List an intent's costs
+	// (GET /api/v1/intents/{intent_id}/costs)
+	ListIntentCosts(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// RecordIntentCost Record a cost
+	// (POST /api/v1/intents/{intent_id}/costs)
+	RecordIntentCost(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentDecisions List an intent's decision records
+	// (GET /api/v1/intents/{intent_id}/decisions)
+	ListIntentDecisions(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentDecisionsParams)
+	// RecordDecision Record a governance decision
+	// (POST /api/v1/intents/{intent_id}/decisions)
+	RecordDecision(w http.ResponseWriter, r *http.Request, intentID IntentID)
 	// ListIntentDependencies List the intents this intent depends on
 	// (GET /api/v1/intents/{intent_id}/dependencies)
 	ListIntentDependencies(w http.ResponseWriter, r *http.Request, intentID IntentID)
@@ -76,12 +287,33 @@ type ServerInterface interface {
 	// ListDescendantIntents List all descendants of an intent
 	// (GET /api/v1/intents/{intent_id}/descendants)
 	ListDescendantIntents(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// CreateEscalation Escalate to a human
+	// (POST /api/v1/intents/{intent_id}/escalations)
+	CreateEscalation(w http.ResponseWriter, r *http.Request, intentID IntentID)
 	// ListIntentEvents List an intent's events
 	// (GET /api/v1/intents/{intent_id}/events)
 	ListIntentEvents(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentEventsParams)
 	// CreateIntentEvent Append an event to an intent's log
 	// (POST /api/v1/intents/{intent_id}/events)
 	CreateIntentEvent(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// VerifyEventChain Verify an intent's event chain
+	// (GET /api/v1/intents/{intent_id}/events/verify)
+	VerifyEventChain(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentFailures List an intent's failures
+	// (GET /api/v1/intents/{intent_id}/failures)
+	ListIntentFailures(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// RecordIntentFailure Record a failure
+	// (POST /api/v1/intents/{intent_id}/failures)
+	RecordIntentFailure(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// DeleteGovernancePolicy Remove an intent's governance policy
+	// (DELETE /api/v1/intents/{intent_id}/governance)
+	DeleteGovernancePolicy(w http.ResponseWriter, r *http.Request, intentID IntentID, params DeleteGovernancePolicyParams)
+	// GetGovernancePolicy Get an intent's governance policy
+	// (GET /api/v1/intents/{intent_id}/governance)
+	GetGovernancePolicy(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// SetGovernancePolicy Set an intent's governance policy
+	// (PUT /api/v1/intents/{intent_id}/governance)
+	SetGovernancePolicy(w http.ResponseWriter, r *http.Request, intentID IntentID, params SetGovernancePolicyParams)
 	// GetIntentGraph Get the graph below an intent
 	// (GET /api/v1/intents/{intent_id}/graph)
 	GetIntentGraph(w http.ResponseWriter, r *http.Request, intentID IntentID)
@@ -97,18 +329,153 @@ type ServerInterface interface {
 	// RenewIntentLease Renew a lease
 	// (PATCH /api/v1/intents/{intent_id}/leases/{lease_id})
 	RenewIntentLease(w http.ResponseWriter, r *http.Request, intentID IntentID, leaseID string)
+	// ListIntentPlans List an intent's plans
+	// (GET /api/v1/intents/{intent_id}/plans)
+	ListIntentPlans(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentPortfolios List the portfolios of an intent
+	// (GET /api/v1/intents/{intent_id}/portfolios)
+	ListIntentPortfolios(w http.ResponseWriter, r *http.Request, intentID IntentID)
 	// ListReadyChildIntents List children whose dependencies are all completed
 	// (GET /api/v1/intents/{intent_id}/ready)
 	ListReadyChildIntents(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// GetIntentRetryPolicy Get an intent's retry policy
+	// (GET /api/v1/intents/{intent_id}/retry-policy)
+	GetIntentRetryPolicy(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// PutIntentRetryPolicy Set an intent's retry policy
+	// (PUT /api/v1/intents/{intent_id}/retry-policy)
+	PutIntentRetryPolicy(w http.ResponseWriter, r *http.Request, intentID IntentID)
 	// PatchIntentState Patch an intent's state
 	// (POST /api/v1/intents/{intent_id}/state)
 	PatchIntentState(w http.ResponseWriter, r *http.Request, intentID IntentID, params PatchIntentStateParams)
 	// SetIntentStatus Change an intent's status
 	// (POST /api/v1/intents/{intent_id}/status)
 	SetIntentStatus(w http.ResponseWriter, r *http.Request, intentID IntentID, params SetIntentStatusParams)
+	// StreamIntentEventsClientPath Stream intent events (client path)
+	// (GET /api/v1/intents/{intent_id}/subscribe)
+	StreamIntentEventsClientPath(w http.ResponseWriter, r *http.Request, intentID IntentID, params StreamIntentEventsClientPathParams)
+	// RespondToSuspension Answer a suspended intent
+	// (POST /api/v1/intents/{intent_id}/suspend/respond)
+	RespondToSuspension(w http.ResponseWriter, r *http.Request, intentID IntentID)
+	// ListIntentTasks List an intent's tasks
+	// (GET /api/v1/intents/{intent_id}/tasks)
+	ListIntentTasks(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentTasksParams)
+	// CreateToolInvocation Record a tool invocation
+	// (POST /api/v1/invocations)
+	CreateToolInvocation(w http.ResponseWriter, r *http.Request)
+	// CreateMemoryEntry Remember a value
+	// (POST /api/v1/memory)
+	CreateMemoryEntry(w http.ResponseWriter, r *http.Request)
+	// DeleteMemoryEntry Forget a memory entry
+	// (DELETE /api/v1/memory/{entry_id})
+	DeleteMemoryEntry(w http.ResponseWriter, r *http.Request, entryID MemoryEntryID)
+	// GetMemoryEntry Get a memory entry
+	// (GET /api/v1/memory/{entry_id})
+	GetMemoryEntry(w http.ResponseWriter, r *http.Request, entryID MemoryEntryID)
+	// UpdateMemoryEntry Update a memory entry
+	// (PATCH /api/v1/memory/{entry_id})
+	UpdateMemoryEntry(w http.ResponseWriter, r *http.Request, entryID MemoryEntryID, params UpdateMemoryEntryParams)
+	// CreatePlan Create a plan
+	// (POST /api/v1/plans)
+	CreatePlan(w http.ResponseWriter, r *http.Request)
+	// GetPlan Get a plan
+	// (GET /api/v1/plans/{plan_id})
+	GetPlan(w http.ResponseWriter, r *http.Request, planID PlanID)
+	// UpdatePlan Update a plan
+	// (PATCH /api/v1/plans/{plan_id})
+	UpdatePlan(w http.ResponseWriter, r *http.Request, planID PlanID, params UpdatePlanParams)
+	// ListPortfolios List portfolios
+	// (GET /api/v1/portfolios)
+	ListPortfolios(w http.ResponseWriter, r *http.Request, params ListPortfoliosParams)
+	// CreatePortfolio Create a portfolio
+	// (POST /api/v1/portfolios)
+	CreatePortfolio(w http.ResponseWriter, r *http.Request)
+	// GetPortfolio Get a portfolio with its intents
+	// (GET /api/v1/portfolios/{portfolio_id})
+	GetPortfolio(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID)
+	// UpdatePortfolio Update a portfolio
+	// (PATCH /api/v1/portfolios/{portfolio_id})
+	UpdatePortfolio(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID)
+	// GetPortfolioCosts Get a portfolio's costs
+	// (GET /api/v1/portfolios/{portfolio_id}/costs)
+	GetPortfolioCosts(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID)
+	// ListPortfolioIntents List a portfolio's intents
+	// (GET /api/v1/portfolios/{portfolio_id}/intents)
+	ListPortfolioIntents(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID)
+	// AddPortfolioIntent Add an intent to a portfolio
+	// (POST /api/v1/portfolios/{portfolio_id}/intents)
+	AddPortfolioIntent(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID)
+	// RemovePortfolioIntent Remove an intent from a portfolio
+	// (DELETE /api/v1/portfolios/{portfolio_id}/intents/{intent_id})
+	RemovePortfolioIntent(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID, intentID IntentID)
+	// UpdatePortfolioStatus Change a portfolio's status
+	// (PATCH /api/v1/portfolios/{portfolio_id}/status)
+	UpdatePortfolioStatus(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID)
+	// StreamPortfolioEventsClientPath Stream portfolio events (client path)
+	// (GET /api/v1/portfolios/{portfolio_id}/subscribe)
+	StreamPortfolioEventsClientPath(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID, params StreamPortfolioEventsClientPathParams)
 	// GetServerConfig Read the public server configuration
 	// (GET /api/v1/server/config)
 	GetServerConfig(w http.ResponseWriter, r *http.Request)
+	// StreamAgentEvents Stream agent events
+	// (GET /api/v1/subscribe/agents/{agent_id})
+	StreamAgentEvents(w http.ResponseWriter, r *http.Request, agentID AgentID, params StreamAgentEventsParams)
+	// StreamChannelMessages Stream a channel's messages
+	// (GET /api/v1/subscribe/channels/{channel_id})
+	StreamChannelMessages(w http.ResponseWriter, r *http.Request, channelID ChannelID, params StreamChannelMessagesParams)
+	// StreamIntentEvents Stream intent events
+	// (GET /api/v1/subscribe/intents/{intent_id})
+	StreamIntentEvents(w http.ResponseWriter, r *http.Request, intentID IntentID, params StreamIntentEventsParams)
+	// StreamPortfolioEvents Stream portfolio events
+	// (GET /api/v1/subscribe/portfolios/{portfolio_id})
+	StreamPortfolioEvents(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID, params StreamPortfolioEventsParams)
+	// ListSubscriptions List subscriptions
+	// (GET /api/v1/subscriptions)
+	ListSubscriptions(w http.ResponseWriter, r *http.Request, params ListSubscriptionsParams)
+	// CreateSubscription Subscribe to events
+	// (POST /api/v1/subscriptions)
+	CreateSubscription(w http.ResponseWriter, r *http.Request)
+	// DeleteSubscription Unsubscribe
+	// (DELETE /api/v1/subscriptions/{subscription_id})
+	DeleteSubscription(w http.ResponseWriter, r *http.Request, subscriptionID SubscriptionID)
+	// CreateTask Create a task
+	// (POST /api/v1/tasks)
+	CreateTask(w http.ResponseWriter, r *http.Request)
+	// GetTask Get a task
+	// (GET /api/v1/tasks/{task_id})
+	GetTask(w http.ResponseWriter, r *http.Request, taskID TaskID)
+	// UpdateTaskStatus Update a task
+	// (PATCH /api/v1/tasks/{task_id})
+	UpdateTaskStatus(w http.ResponseWriter, r *http.Request, taskID TaskID, params UpdateTaskStatusParams)
+	// InvokeTool Call a tool through the proxy
+	// (POST /api/v1/tools/invoke)
+	InvokeTool(w http.ResponseWriter, r *http.Request)
+	// ListTriggers List triggers
+	// (GET /api/v1/triggers)
+	ListTriggers(w http.ResponseWriter, r *http.Request, params ListTriggersParams)
+	// CreateTrigger Create a trigger
+	// (POST /api/v1/triggers)
+	CreateTrigger(w http.ResponseWriter, r *http.Request)
+	// DeleteTrigger Delete a trigger
+	// (DELETE /api/v1/triggers/{trigger_id})
+	DeleteTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID)
+	// GetTrigger Get a trigger
+	// (GET /api/v1/triggers/{trigger_id})
+	GetTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID)
+	// UpdateTrigger Update a trigger
+	// (PATCH /api/v1/triggers/{trigger_id})
+	UpdateTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID, params UpdateTriggerParams)
+	// FireTrigger Fire a trigger now
+	// (POST /api/v1/triggers/{trigger_id}/fire)
+	FireTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID)
+	// CreateVault Create a vault
+	// (POST /api/v1/vaults)
+	CreateVault(w http.ResponseWriter, r *http.Request)
+	// GetVault Get a vault
+	// (GET /api/v1/vaults/{vault_id})
+	GetVault(w http.ResponseWriter, r *http.Request, vaultID VaultID)
+	// VerifyCheckpointConsistency Verify two checkpoints are consistent
+	// (GET /api/v1/verify/consistency)
+	VerifyCheckpointConsistency(w http.ResponseWriter, r *http.Request, params VerifyCheckpointConsistencyParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -119,6 +486,20 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// GetServerDidDocument operation middleware
+func (siw *ServerInterfaceWrapper) GetServerDidDocument(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetServerDidDocument(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // GetCompatibilityDocument operation middleware
 func (siw *ServerInterfaceWrapper) GetCompatibilityDocument(w http.ResponseWriter, r *http.Request) {
@@ -134,11 +515,1303 @@ func (siw *ServerInterfaceWrapper) GetCompatibilityDocument(w http.ResponseWrite
 	handler.ServeHTTP(w, r)
 }
 
+// GetFederationManifest operation middleware
+func (siw *ServerInterfaceWrapper) GetFederationManifest(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFederationManifest(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetDiscoveryDocument operation middleware
 func (siw *ServerInterfaceWrapper) GetDiscoveryDocument(w http.ResponseWriter, r *http.Request) {
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetDiscoveryDocument(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCheckpoint operation middleware
+func (siw *ServerInterfaceWrapper) CreateCheckpoint(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCheckpoint(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AnchorCheckpoint operation middleware
+func (siw *ServerInterfaceWrapper) AnchorCheckpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "checkpoint_id" -------------
+	var checkpointID CheckpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "checkpoint_id", r.PathValue("checkpoint_id"), &checkpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "checkpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AnchorCheckpoint(w, r, checkpointID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAgents operation middleware
+func (siw *ServerInterfaceWrapper) ListAgents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAgentsParams
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_id", r.URL.Query(), &params.RoleID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "capability" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "capability", r.URL.Query(), &params.Capability, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "capability"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "capability", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAgents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegisterAgent operation middleware
+func (siw *ServerInterfaceWrapper) RegisterAgent(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegisterAgent(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAgentToolGrants operation middleware
+func (siw *ServerInterfaceWrapper) ListAgentToolGrants(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAgentToolGrants(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AgentHeartbeat operation middleware
+func (siw *ServerInterfaceWrapper) AgentHeartbeat(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AgentHeartbeat(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentIdentity operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentIdentity(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegisterAgentIdentity operation middleware
+func (siw *ServerInterfaceWrapper) RegisterAgentIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegisterAgentIdentity(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CompleteIdentityChallenge operation middleware
+func (siw *ServerInterfaceWrapper) CompleteIdentityChallenge(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CompleteIdentityChallenge(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateAgentKey operation middleware
+func (siw *ServerInterfaceWrapper) RotateAgentKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateAgentKey(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// VerifyAgentSignature operation middleware
+func (siw *ServerInterfaceWrapper) VerifyAgentSignature(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.VerifyAgentSignature(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAgentMemory operation middleware
+func (siw *ServerInterfaceWrapper) ListAgentMemory(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAgentMemoryParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "memory_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "memory_type", r.URL.Query(), &params.MemoryType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "memory_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "memory_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tags", r.URL.Query(), &params.Tags, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "tags"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tags", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAgentMemory(w, r, agentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAgentRecord operation middleware
+func (siw *ServerInterfaceWrapper) GetAgentRecord(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAgentRecord(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateAgentStatus operation middleware
+func (siw *ServerInterfaceWrapper) UpdateAgentStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateAgentStatus(w, r, agentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StreamAgentEventsClientPath operation middleware
+func (siw *ServerInterfaceWrapper) StreamAgentEventsClientPath(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamAgentEventsClientPathParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamAgentEventsClientPath(w, r, agentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CloseChannel operation middleware
+func (siw *ServerInterfaceWrapper) CloseChannel(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CloseChannel(w, r, channelID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetChannel operation middleware
+func (siw *ServerInterfaceWrapper) GetChannel(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetChannel(w, r, channelID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateChannel operation middleware
+func (siw *ServerInterfaceWrapper) UpdateChannel(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateChannel(w, r, channelID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListChannelMessages operation middleware
+func (siw *ServerInterfaceWrapper) ListChannelMessages(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListChannelMessagesParams
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListChannelMessages(w, r, channelID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SendChannelMessage operation middleware
+func (siw *ServerInterfaceWrapper) SendChannelMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SendChannelMessage(w, r, channelID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetChannelMessage operation middleware
+func (siw *ServerInterfaceWrapper) GetChannelMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetChannelMessage(w, r, channelID, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateChannelMessageStatus operation middleware
+func (siw *ServerInterfaceWrapper) UpdateChannelMessageStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateChannelMessageStatus(w, r, channelID, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReplyToChannelMessage operation middleware
+func (siw *ServerInterfaceWrapper) ReplyToChannelMessage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "message_id" -------------
+	var messageID MessageID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "message_id", r.PathValue("message_id"), &messageID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "message_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReplyToChannelMessage(w, r, channelID, messageID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCheckpoints operation middleware
+func (siw *ServerInterfaceWrapper) ListCheckpoints(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCheckpointsParams
+
+	// ------------- Optional query parameter "intent_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "intent_id", r.URL.Query(), &params.IntentID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "intent_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", r.URL.Query(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "scope"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "scope", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCheckpoints(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCheckpoint operation middleware
+func (siw *ServerInterfaceWrapper) GetCheckpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "checkpoint_id" -------------
+	var checkpointID CheckpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "checkpoint_id", r.PathValue("checkpoint_id"), &checkpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "checkpoint_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCheckpoint(w, r, checkpointID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMerkleProof operation middleware
+func (siw *ServerInterfaceWrapper) GetMerkleProof(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "checkpoint_id" -------------
+	var checkpointID CheckpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "checkpoint_id", r.PathValue("checkpoint_id"), &checkpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "checkpoint_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventID EventID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", r.PathValue("event_id"), &eventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMerkleProof(w, r, checkpointID, eventID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCoordinatorLeases operation middleware
+func (siw *ServerInterfaceWrapper) ListCoordinatorLeases(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCoordinatorLeasesParams
+
+	// ------------- Optional query parameter "intent_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "intent_id", r.URL.Query(), &params.IntentID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "intent_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "portfolio_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "portfolio_id", r.URL.Query(), &params.PortfolioID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "portfolio_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCoordinatorLeases(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCoordinatorLease operation middleware
+func (siw *ServerInterfaceWrapper) CreateCoordinatorLease(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCoordinatorLease(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCoordinatorLease operation middleware
+func (siw *ServerInterfaceWrapper) GetCoordinatorLease(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "lease_id" -------------
+	var leaseID CoordinatorLeaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "lease_id", r.PathValue("lease_id"), &leaseID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "lease_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCoordinatorLease(w, r, leaseID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CoordinatorHeartbeat operation middleware
+func (siw *ServerInterfaceWrapper) CoordinatorHeartbeat(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "lease_id" -------------
+	var leaseID CoordinatorLeaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "lease_id", r.PathValue("lease_id"), &leaseID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "lease_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CoordinatorHeartbeat(w, r, leaseID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCredential operation middleware
+func (siw *ServerInterfaceWrapper) CreateCredential(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCredential(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCredential operation middleware
+func (siw *ServerInterfaceWrapper) GetCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential_id" -------------
+	var credentialID CredentialID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential_id", r.PathValue("credential_id"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCredential(w, r, credentialID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateDecisionRecord operation middleware
+func (siw *ServerInterfaceWrapper) CreateDecisionRecord(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateDecisionRecord(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEscalations operation middleware
+func (siw *ServerInterfaceWrapper) ListEscalations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEscalationsParams
+
+	// ------------- Optional query parameter "intent_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "intent_id", r.URL.Query(), &params.IntentID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "intent_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEscalations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResolveEscalation operation middleware
+func (siw *ServerInterfaceWrapper) ResolveEscalation(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "escalation_id" -------------
+	var escalationID EscalationID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "escalation_id", r.PathValue("escalation_id"), &escalationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "escalation_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResolveEscalation(w, r, escalationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListFederatedAgents operation middleware
+func (siw *ServerInterfaceWrapper) ListFederatedAgents(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListFederatedAgents(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReceiveFederationCallback operation middleware
+func (siw *ServerInterfaceWrapper) ReceiveFederationCallback(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReceiveFederationCallback(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DispatchFederatedIntent operation middleware
+func (siw *ServerInterfaceWrapper) DispatchFederatedIntent(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DispatchFederatedIntent(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReceiveFederatedIntent operation middleware
+func (siw *ServerInterfaceWrapper) ReceiveFederatedIntent(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReceiveFederatedIntent(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetFederationStatus operation middleware
+func (siw *ServerInterfaceWrapper) GetFederationStatus(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFederationStatus(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateToolGrant operation middleware
+func (siw *ServerInterfaceWrapper) CreateToolGrant(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateToolGrant(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RevokeToolGrant operation middleware
+func (siw *ServerInterfaceWrapper) RevokeToolGrant(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "grant_id" -------------
+	var grantID GrantID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "grant_id", r.PathValue("grant_id"), &grantID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "grant_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RevokeToolGrant(w, r, grantID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetToolGrant operation middleware
+func (siw *ServerInterfaceWrapper) GetToolGrant(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "grant_id" -------------
+	var grantID GrantID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "grant_id", r.PathValue("grant_id"), &grantID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "grant_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetToolGrant(w, r, grantID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListGrantInvocations operation middleware
+func (siw *ServerInterfaceWrapper) ListGrantInvocations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "grant_id" -------------
+	var grantID GrantID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "grant_id", r.PathValue("grant_id"), &grantID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "grant_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListGrantInvocationsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListGrantInvocations(w, r, grantID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -238,6 +1911,241 @@ func (siw *ServerInterfaceWrapper) GetIntent(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetIntent(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAccessRequests operation middleware
+func (siw *ServerInterfaceWrapper) ListAccessRequests(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAccessRequests(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAccessRequest operation middleware
+func (siw *ServerInterfaceWrapper) CreateAccessRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAccessRequest(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApproveAccessRequest operation middleware
+func (siw *ServerInterfaceWrapper) ApproveAccessRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "request_id" -------------
+	var requestID AccessRequestID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "request_id", r.PathValue("request_id"), &requestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "request_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApproveAccessRequest(w, r, intentID, requestID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DenyAccessRequest operation middleware
+func (siw *ServerInterfaceWrapper) DenyAccessRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "request_id" -------------
+	var requestID AccessRequestID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "request_id", r.PathValue("request_id"), &requestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "request_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DenyAccessRequest(w, r, intentID, requestID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIntentACL operation middleware
+func (siw *ServerInterfaceWrapper) GetIntentACL(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIntentACL(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PutIntentACL operation middleware
+func (siw *ServerInterfaceWrapper) PutIntentACL(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PutIntentACL(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateIntentACLEntry operation middleware
+func (siw *ServerInterfaceWrapper) CreateIntentACLEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateIntentACLEntry(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteIntentACLEntry operation middleware
+func (siw *ServerInterfaceWrapper) DeleteIntentACLEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "entry_id" -------------
+	var entryID ACLEntryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "entry_id", r.PathValue("entry_id"), &entryID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "entry_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteIntentACLEntry(w, r, intentID, entryID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -360,6 +2268,250 @@ func (siw *ServerInterfaceWrapper) ListAncestorIntents(w http.ResponseWriter, r 
 	handler.ServeHTTP(w, r)
 }
 
+// CreateApprovalRequest operation middleware
+func (siw *ServerInterfaceWrapper) CreateApprovalRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateApprovalRequest(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetApprovalRequest operation middleware
+func (siw *ServerInterfaceWrapper) GetApprovalRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "approval_id" -------------
+	var approvalID ApprovalID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "approval_id", r.PathValue("approval_id"), &approvalID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "approval_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetApprovalRequest(w, r, intentID, approvalID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApproveApprovalRequest operation middleware
+func (siw *ServerInterfaceWrapper) ApproveApprovalRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "approval_id" -------------
+	var approvalID ApprovalID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "approval_id", r.PathValue("approval_id"), &approvalID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "approval_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApproveApprovalRequest(w, r, intentID, approvalID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DenyApprovalRequest operation middleware
+func (siw *ServerInterfaceWrapper) DenyApprovalRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "approval_id" -------------
+	var approvalID ApprovalID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "approval_id", r.PathValue("approval_id"), &approvalID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "approval_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DenyApprovalRequest(w, r, intentID, approvalID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RequestArbitration operation middleware
+func (siw *ServerInterfaceWrapper) RequestArbitration(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RequestArbitration(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentAttachments operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentAttachments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentAttachments(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateIntentAttachment operation middleware
+func (siw *ServerInterfaceWrapper) CreateIntentAttachment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateIntentAttachment(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteIntentAttachment operation middleware
+func (siw *ServerInterfaceWrapper) DeleteIntentAttachment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "attachment_id" -------------
+	var attachmentID AttachmentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "attachment_id", r.PathValue("attachment_id"), &attachmentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "attachment_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteIntentAttachment(w, r, intentID, attachmentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListBlockedChildIntents operation middleware
 func (siw *ServerInterfaceWrapper) ListBlockedChildIntents(w http.ResponseWriter, r *http.Request) {
 
@@ -377,6 +2529,58 @@ func (siw *ServerInterfaceWrapper) ListBlockedChildIntents(w http.ResponseWriter
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListBlockedChildIntents(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentChannels operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentChannels(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentChannels(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateChannel operation middleware
+func (siw *ServerInterfaceWrapper) CreateChannel(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateChannel(w, r, intentID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -429,6 +2633,194 @@ func (siw *ServerInterfaceWrapper) CreateChildIntent(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateChildIntent(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentCoordinatorDecisions operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentCoordinatorDecisions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListIntentCoordinatorDecisionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentCoordinatorDecisions(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentCoordinatorLeases operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentCoordinatorLeases(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentCoordinatorLeases(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentCosts operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentCosts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentCosts(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RecordIntentCost operation middleware
+func (siw *ServerInterfaceWrapper) RecordIntentCost(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RecordIntentCost(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentDecisions operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentDecisions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListIntentDecisionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentDecisions(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RecordDecision operation middleware
+func (siw *ServerInterfaceWrapper) RecordDecision(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RecordDecision(w, r, intentID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -633,6 +3025,32 @@ func (siw *ServerInterfaceWrapper) ListDescendantIntents(w http.ResponseWriter, 
 	handler.ServeHTTP(w, r)
 }
 
+// CreateEscalation operation middleware
+func (siw *ServerInterfaceWrapper) CreateEscalation(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateEscalation(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListIntentEvents operation middleware
 func (siw *ServerInterfaceWrapper) ListIntentEvents(w http.ResponseWriter, r *http.Request) {
 
@@ -731,6 +3149,218 @@ func (siw *ServerInterfaceWrapper) CreateIntentEvent(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateIntentEvent(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// VerifyEventChain operation middleware
+func (siw *ServerInterfaceWrapper) VerifyEventChain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.VerifyEventChain(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentFailures operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentFailures(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentFailures(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RecordIntentFailure operation middleware
+func (siw *ServerInterfaceWrapper) RecordIntentFailure(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RecordIntentFailure(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteGovernancePolicy operation middleware
+func (siw *ServerInterfaceWrapper) DeleteGovernancePolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteGovernancePolicyParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	} else {
+		err := fmt.Errorf("Header parameter If-Match is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "If-Match", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteGovernancePolicy(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetGovernancePolicy operation middleware
+func (siw *ServerInterfaceWrapper) GetGovernancePolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetGovernancePolicy(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SetGovernancePolicy operation middleware
+func (siw *ServerInterfaceWrapper) SetGovernancePolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SetGovernancePolicyParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	} else {
+		err := fmt.Errorf("Header parameter If-Match is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "If-Match", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SetGovernancePolicy(w, r, intentID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -888,6 +3518,58 @@ func (siw *ServerInterfaceWrapper) RenewIntentLease(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// ListIntentPlans operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentPlans(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentPlans(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentPortfolios operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentPortfolios(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentPortfolios(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListReadyChildIntents operation middleware
 func (siw *ServerInterfaceWrapper) ListReadyChildIntents(w http.ResponseWriter, r *http.Request) {
 
@@ -905,6 +3587,58 @@ func (siw *ServerInterfaceWrapper) ListReadyChildIntents(w http.ResponseWriter, 
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListReadyChildIntents(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIntentRetryPolicy operation middleware
+func (siw *ServerInterfaceWrapper) GetIntentRetryPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIntentRetryPolicy(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PutIntentRetryPolicy operation middleware
+func (siw *ServerInterfaceWrapper) PutIntentRetryPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PutIntentRetryPolicy(w, r, intentID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1022,11 +3756,1343 @@ func (siw *ServerInterfaceWrapper) SetIntentStatus(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// StreamIntentEventsClientPath operation middleware
+func (siw *ServerInterfaceWrapper) StreamIntentEventsClientPath(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamIntentEventsClientPathParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamIntentEventsClientPath(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RespondToSuspension operation middleware
+func (siw *ServerInterfaceWrapper) RespondToSuspension(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RespondToSuspension(w, r, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListIntentTasks operation middleware
+func (siw *ServerInterfaceWrapper) ListIntentTasks(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListIntentTasksParams
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", r.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "status"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListIntentTasks(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateToolInvocation operation middleware
+func (siw *ServerInterfaceWrapper) CreateToolInvocation(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateToolInvocation(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateMemoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) CreateMemoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateMemoryEntry(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteMemoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) DeleteMemoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "entry_id" -------------
+	var entryID MemoryEntryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "entry_id", r.PathValue("entry_id"), &entryID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "entry_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteMemoryEntry(w, r, entryID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMemoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) GetMemoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "entry_id" -------------
+	var entryID MemoryEntryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "entry_id", r.PathValue("entry_id"), &entryID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "entry_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMemoryEntry(w, r, entryID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateMemoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) UpdateMemoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "entry_id" -------------
+	var entryID MemoryEntryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "entry_id", r.PathValue("entry_id"), &entryID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "entry_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateMemoryEntryParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	} else {
+		err := fmt.Errorf("Header parameter If-Match is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "If-Match", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateMemoryEntry(w, r, entryID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreatePlan operation middleware
+func (siw *ServerInterfaceWrapper) CreatePlan(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreatePlan(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPlan operation middleware
+func (siw *ServerInterfaceWrapper) GetPlan(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "plan_id" -------------
+	var planID PlanID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "plan_id", r.PathValue("plan_id"), &planID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "plan_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPlan(w, r, planID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdatePlan operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePlan(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "plan_id" -------------
+	var planID PlanID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "plan_id", r.PathValue("plan_id"), &planID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "plan_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdatePlanParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	} else {
+		err := fmt.Errorf("Header parameter If-Match is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "If-Match", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdatePlan(w, r, planID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListPortfolios operation middleware
+func (siw *ServerInterfaceWrapper) ListPortfolios(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPortfoliosParams
+
+	// ------------- Optional query parameter "created_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_by", r.URL.Query(), &params.CreatedBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "created_by"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "created_by", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPortfolios(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreatePortfolio operation middleware
+func (siw *ServerInterfaceWrapper) CreatePortfolio(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreatePortfolio(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPortfolio operation middleware
+func (siw *ServerInterfaceWrapper) GetPortfolio(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPortfolio(w, r, portfolioID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdatePortfolio operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePortfolio(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdatePortfolio(w, r, portfolioID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPortfolioCosts operation middleware
+func (siw *ServerInterfaceWrapper) GetPortfolioCosts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPortfolioCosts(w, r, portfolioID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListPortfolioIntents operation middleware
+func (siw *ServerInterfaceWrapper) ListPortfolioIntents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPortfolioIntents(w, r, portfolioID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AddPortfolioIntent operation middleware
+func (siw *ServerInterfaceWrapper) AddPortfolioIntent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AddPortfolioIntent(w, r, portfolioID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemovePortfolioIntent operation middleware
+func (siw *ServerInterfaceWrapper) RemovePortfolioIntent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemovePortfolioIntent(w, r, portfolioID, intentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdatePortfolioStatus operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePortfolioStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdatePortfolioStatus(w, r, portfolioID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StreamPortfolioEventsClientPath operation middleware
+func (siw *ServerInterfaceWrapper) StreamPortfolioEventsClientPath(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamPortfolioEventsClientPathParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamPortfolioEventsClientPath(w, r, portfolioID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetServerConfig operation middleware
 func (siw *ServerInterfaceWrapper) GetServerConfig(w http.ResponseWriter, r *http.Request) {
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetServerConfig(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StreamAgentEvents operation middleware
+func (siw *ServerInterfaceWrapper) StreamAgentEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "agent_id" -------------
+	var agentID AgentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "agent_id", r.PathValue("agent_id"), &agentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "agent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamAgentEventsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamAgentEvents(w, r, agentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StreamChannelMessages operation middleware
+func (siw *ServerInterfaceWrapper) StreamChannelMessages(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "channel_id" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel_id", r.PathValue("channel_id"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "channel_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamChannelMessagesParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamChannelMessages(w, r, channelID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StreamIntentEvents operation middleware
+func (siw *ServerInterfaceWrapper) StreamIntentEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamIntentEventsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamIntentEvents(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StreamPortfolioEvents operation middleware
+func (siw *ServerInterfaceWrapper) StreamPortfolioEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "portfolio_id" -------------
+	var portfolioID PortfolioID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "portfolio_id", r.PathValue("portfolio_id"), &portfolioID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamPortfolioEventsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamPortfolioEvents(w, r, portfolioID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSubscriptions operation middleware
+func (siw *ServerInterfaceWrapper) ListSubscriptions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSubscriptionsParams
+
+	// ------------- Optional query parameter "intent_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "intent_id", r.URL.Query(), &params.IntentID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "intent_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "portfolio_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "portfolio_id", r.URL.Query(), &params.PortfolioID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "portfolio_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "portfolio_id", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSubscriptions(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateSubscription operation middleware
+func (siw *ServerInterfaceWrapper) CreateSubscription(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateSubscription(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteSubscription operation middleware
+func (siw *ServerInterfaceWrapper) DeleteSubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "subscription_id" -------------
+	var subscriptionID SubscriptionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subscription_id", r.PathValue("subscription_id"), &subscriptionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteSubscription(w, r, subscriptionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTask operation middleware
+func (siw *ServerInterfaceWrapper) CreateTask(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTask(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTask operation middleware
+func (siw *ServerInterfaceWrapper) GetTask(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "task_id" -------------
+	var taskID TaskID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", r.PathValue("task_id"), &taskID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "task_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTask(w, r, taskID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateTaskStatus operation middleware
+func (siw *ServerInterfaceWrapper) UpdateTaskStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "task_id" -------------
+	var taskID TaskID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", r.PathValue("task_id"), &taskID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "task_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTaskStatusParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	} else {
+		err := fmt.Errorf("Header parameter If-Match is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "If-Match", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateTaskStatus(w, r, taskID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InvokeTool operation middleware
+func (siw *ServerInterfaceWrapper) InvokeTool(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InvokeTool(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTriggers operation middleware
+func (siw *ServerInterfaceWrapper) ListTriggers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTriggersParams
+
+	// ------------- Optional query parameter "namespace" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "namespace", r.URL.Query(), &params.Namespace, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "namespace"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "namespace", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", r.URL.Query(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "type", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTriggers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTrigger operation middleware
+func (siw *ServerInterfaceWrapper) CreateTrigger(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTrigger(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTrigger operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTrigger(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "trigger_id" -------------
+	var triggerID TriggerID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "trigger_id", r.PathValue("trigger_id"), &triggerID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "trigger_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTrigger(w, r, triggerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTrigger operation middleware
+func (siw *ServerInterfaceWrapper) GetTrigger(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "trigger_id" -------------
+	var triggerID TriggerID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "trigger_id", r.PathValue("trigger_id"), &triggerID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "trigger_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTrigger(w, r, triggerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateTrigger operation middleware
+func (siw *ServerInterfaceWrapper) UpdateTrigger(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "trigger_id" -------------
+	var triggerID TriggerID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "trigger_id", r.PathValue("trigger_id"), &triggerID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "trigger_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTriggerParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	} else {
+		err := fmt.Errorf("Header parameter If-Match is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "If-Match", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateTrigger(w, r, triggerID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FireTrigger operation middleware
+func (siw *ServerInterfaceWrapper) FireTrigger(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "trigger_id" -------------
+	var triggerID TriggerID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "trigger_id", r.PathValue("trigger_id"), &triggerID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "trigger_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FireTrigger(w, r, triggerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateVault operation middleware
+func (siw *ServerInterfaceWrapper) CreateVault(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateVault(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetVault operation middleware
+func (siw *ServerInterfaceWrapper) GetVault(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "vault_id" -------------
+	var vaultID VaultID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "vault_id", r.PathValue("vault_id"), &vaultID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "vault_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetVault(w, r, vaultID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// VerifyCheckpointConsistency operation middleware
+func (siw *ServerInterfaceWrapper) VerifyCheckpointConsistency(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params VerifyCheckpointConsistencyParams
+
+	// ------------- Optional query parameter "from_checkpoint" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from_checkpoint", r.URL.Query(), &params.FromCheckpoint, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from_checkpoint"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from_checkpoint", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to_checkpoint" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to_checkpoint", r.URL.Query(), &params.ToCheckpoint, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to_checkpoint"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to_checkpoint", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.VerifyCheckpointConsistency(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1184,6 +5250,128 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases", wrapper.AcquireIntentLease)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases/{lease_id}", wrapper.ReleaseIntentLease)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases/{lease_id}", wrapper.RenewIntentLease)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios", wrapper.ListPortfolios)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/portfolios", wrapper.CreatePortfolio)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}", wrapper.GetPortfolio)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}", wrapper.UpdatePortfolio)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/status", wrapper.UpdatePortfolioStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents", wrapper.ListPortfolioIntents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents", wrapper.AddPortfolioIntent)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents/{intent_id}", wrapper.RemovePortfolioIntent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/costs", wrapper.GetPortfolioCosts)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/portfolios", wrapper.ListIntentPortfolios)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments", wrapper.ListIntentAttachments)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments", wrapper.CreateIntentAttachment)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments/{attachment_id}", wrapper.DeleteIntentAttachment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/costs", wrapper.ListIntentCosts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/costs", wrapper.RecordIntentCost)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/retry-policy", wrapper.GetIntentRetryPolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/retry-policy", wrapper.PutIntentRetryPolicy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/failures", wrapper.ListIntentFailures)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/failures", wrapper.RecordIntentFailure)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscriptions", wrapper.ListSubscriptions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/subscriptions", wrapper.CreateSubscription)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subscriptions/{subscription_id}", wrapper.DeleteSubscription)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/intents/{intent_id}", wrapper.StreamIntentEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/subscribe", wrapper.StreamIntentEventsClientPath)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/portfolios/{portfolio_id}", wrapper.StreamPortfolioEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/subscribe", wrapper.StreamPortfolioEventsClientPath)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/agents/{agent_id}", wrapper.StreamAgentEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/subscribe", wrapper.StreamAgentEventsClientPath)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/arbitrate", wrapper.RequestArbitration)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/decisions", wrapper.ListIntentDecisions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/decisions", wrapper.RecordDecision)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/coordinator-decisions", wrapper.ListIntentCoordinatorDecisions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/escalations", wrapper.CreateEscalation)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/escalations", wrapper.ListEscalations)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/escalations/{escalation_id}/resolve", wrapper.ResolveEscalation)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals", wrapper.CreateApprovalRequest)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}", wrapper.GetApprovalRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}/approve", wrapper.ApproveApprovalRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}/deny", wrapper.DenyApprovalRequest)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.DeleteGovernancePolicy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.GetGovernancePolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.SetGovernancePolicy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl", wrapper.GetIntentACL)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl", wrapper.PutIntentACL)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl/entries", wrapper.CreateIntentACLEntry)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl/entries/{entry_id}", wrapper.DeleteIntentACLEntry)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests", wrapper.ListAccessRequests)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests", wrapper.CreateAccessRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests/{request_id}/approve", wrapper.ApproveAccessRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests/{request_id}/deny", wrapper.DenyAccessRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tasks", wrapper.CreateTask)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tasks/{task_id}", wrapper.GetTask)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/tasks/{task_id}", wrapper.UpdateTaskStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/tasks", wrapper.ListIntentTasks)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/plans", wrapper.CreatePlan)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/plans/{plan_id}", wrapper.GetPlan)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/plans/{plan_id}", wrapper.UpdatePlan)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/plans", wrapper.ListIntentPlans)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/coordinators", wrapper.ListCoordinatorLeases)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/coordinators", wrapper.CreateCoordinatorLease)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/coordinators/{lease_id}", wrapper.GetCoordinatorLease)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/coordinators/{lease_id}/heartbeat", wrapper.CoordinatorHeartbeat)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/coordinators", wrapper.ListIntentCoordinatorLeases)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/decisions", wrapper.CreateDecisionRecord)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/vaults", wrapper.CreateVault)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/vaults/{vault_id}", wrapper.GetVault)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials/{credential_id}", wrapper.GetCredential)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/grants", wrapper.CreateToolGrant)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/grants/{grant_id}", wrapper.RevokeToolGrant)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants/{grant_id}", wrapper.GetToolGrant)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/grants", wrapper.ListAgentToolGrants)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/invocations", wrapper.CreateToolInvocation)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants/{grant_id}/invocations", wrapper.ListGrantInvocations)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tools/invoke", wrapper.InvokeTool)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/memory", wrapper.CreateMemoryEntry)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.DeleteMemoryEntry)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.GetMemoryEntry)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.UpdateMemoryEntry)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/memory", wrapper.ListAgentMemory)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/register", wrapper.RegisterAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents", wrapper.ListAgents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/record", wrapper.GetAgentRecord)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/heartbeat", wrapper.AgentHeartbeat)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/agents/{agent_id}/status", wrapper.UpdateAgentStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/triggers", wrapper.ListTriggers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/triggers", wrapper.CreateTrigger)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.DeleteTrigger)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.GetTrigger)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.UpdateTrigger)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}/fire", wrapper.FireTrigger)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity", wrapper.GetAgentIdentity)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity", wrapper.RegisterAgentIdentity)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity/challenge", wrapper.CompleteIdentityChallenge)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity/rotate", wrapper.RotateAgentKey)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity/verify", wrapper.VerifyAgentSignature)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events/verify", wrapper.VerifyEventChain)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints", wrapper.ListCheckpoints)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints/{checkpoint_id}", wrapper.GetCheckpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints/{checkpoint_id}/proof/{event_id}", wrapper.GetMerkleProof)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/verify/consistency", wrapper.VerifyCheckpointConsistency)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/admin/checkpoints", wrapper.CreateCheckpoint)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/admin/checkpoints/{checkpoint_id}/anchor", wrapper.AnchorCheckpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/channels", wrapper.ListIntentChannels)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/channels", wrapper.CreateChannel)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/channels/{channel_id}", wrapper.CloseChannel)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/channels/{channel_id}", wrapper.GetChannel)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/channels/{channel_id}", wrapper.UpdateChannel)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages", wrapper.ListChannelMessages)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages", wrapper.SendChannelMessage)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages/{message_id}", wrapper.GetChannelMessage)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages/{message_id}", wrapper.UpdateChannelMessageStatus)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages/{message_id}/reply", wrapper.ReplyToChannelMessage)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/channels/{channel_id}", wrapper.StreamChannelMessages)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent-federation.json", wrapper.GetFederationManifest)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/did.json", wrapper.GetServerDidDocument)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/federation/status", wrapper.GetFederationStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/federation/agents", wrapper.ListFederatedAgents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/dispatch", wrapper.DispatchFederatedIntent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/receive", wrapper.ReceiveFederatedIntent)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/callback", wrapper.ReceiveFederationCallback)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/suspend/respond", wrapper.RespondToSuspension)
 
 	return m
 }
@@ -1219,6 +5407,41 @@ type ValidationFailedJSONResponse Error
 
 type VersionConflictJSONResponse Error
 
+type GetServerDidDocumentRequestObject struct {
+}
+
+type GetServerDidDocumentResponseObject interface {
+	VisitGetServerDidDocumentResponse(w http.ResponseWriter) error
+}
+
+type GetServerDidDocument200JSONResponse DidDocument
+
+func (response GetServerDidDocument200JSONResponse) VisitGetServerDidDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServerDidDocument404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetServerDidDocument404JSONResponse) VisitGetServerDidDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCompatibilityDocumentRequestObject struct {
 }
 
@@ -1240,6 +5463,41 @@ func (response GetCompatibilityDocument200JSONResponse) VisitGetCompatibilityDoc
 	return err
 }
 
+type GetFederationManifestRequestObject struct {
+}
+
+type GetFederationManifestResponseObject interface {
+	VisitGetFederationManifestResponse(w http.ResponseWriter) error
+}
+
+type GetFederationManifest200JSONResponse FederationManifest
+
+func (response GetFederationManifest200JSONResponse) VisitGetFederationManifestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFederationManifest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetFederationManifest404JSONResponse) VisitGetFederationManifestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDiscoveryDocumentRequestObject struct {
 }
 
@@ -1257,6 +5515,3443 @@ func (response GetDiscoveryDocument200JSONResponse) VisitGetDiscoveryDocumentRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpointRequestObject struct {
+	Body *CreateCheckpointJSONRequestBody
+}
+
+type CreateCheckpointResponseObject interface {
+	VisitCreateCheckpointResponse(w http.ResponseWriter) error
+}
+
+type CreateCheckpoint201JSONResponse LogCheckpoint
+
+func (response CreateCheckpoint201JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpoint400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCheckpoint400JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpoint401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCheckpoint401JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpoint404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateCheckpoint404JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpoint413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCheckpoint413JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpoint415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateCheckpoint415JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCheckpoint422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateCheckpoint422JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpointRequestObject struct {
+	CheckpointID CheckpointID `json:"checkpoint_id"`
+	Body         *AnchorCheckpointJSONRequestBody
+}
+
+type AnchorCheckpointResponseObject interface {
+	VisitAnchorCheckpointResponse(w http.ResponseWriter) error
+}
+
+type AnchorCheckpoint200JSONResponse CheckpointAnchor
+
+func (response AnchorCheckpoint200JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AnchorCheckpoint400JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AnchorCheckpoint401JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AnchorCheckpoint404JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AnchorCheckpoint413JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AnchorCheckpoint415JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response AnchorCheckpoint422JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentsRequestObject struct {
+	Params ListAgentsParams
+}
+
+type ListAgentsResponseObject interface {
+	VisitListAgentsResponse(w http.ResponseWriter) error
+}
+
+type ListAgents200JSONResponse []AgentRecord
+
+func (response ListAgents200JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAgents401JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentRequestObject struct {
+	Body *RegisterAgentJSONRequestBody
+}
+
+type RegisterAgentResponseObject interface {
+	VisitRegisterAgentResponse(w http.ResponseWriter) error
+}
+
+type RegisterAgent200JSONResponse AgentRecord
+
+func (response RegisterAgent200JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RegisterAgent400JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RegisterAgent401JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent409JSONResponse struct{ ConflictJSONResponse }
+
+func (response RegisterAgent409JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RegisterAgent413JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RegisterAgent415JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RegisterAgent422JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentToolGrantsRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+}
+
+type ListAgentToolGrantsResponseObject interface {
+	VisitListAgentToolGrantsResponse(w http.ResponseWriter) error
+}
+
+type ListAgentToolGrants200JSONResponse []ToolGrant
+
+func (response ListAgentToolGrants200JSONResponse) VisitListAgentToolGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentToolGrants401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAgentToolGrants401JSONResponse) VisitListAgentToolGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeatRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Body    *AgentHeartbeatJSONRequestBody
+}
+
+type AgentHeartbeatResponseObject interface {
+	VisitAgentHeartbeatResponse(w http.ResponseWriter) error
+}
+
+type AgentHeartbeat200JSONResponse AgentHeartbeat
+
+func (response AgentHeartbeat200JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AgentHeartbeat400JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AgentHeartbeat401JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AgentHeartbeat403JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AgentHeartbeat404JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AgentHeartbeat413JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AgentHeartbeat415JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response AgentHeartbeat422JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentIdentityRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+}
+
+type GetAgentIdentityResponseObject interface {
+	VisitGetAgentIdentityResponse(w http.ResponseWriter) error
+}
+
+type GetAgentIdentity200JSONResponse AgentIdentity
+
+func (response GetAgentIdentity200JSONResponse) VisitGetAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentIdentity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetAgentIdentity401JSONResponse) VisitGetAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentIdentity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetAgentIdentity404JSONResponse) VisitGetAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentityRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Body    *RegisterAgentIdentityJSONRequestBody
+}
+
+type RegisterAgentIdentityResponseObject interface {
+	VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error
+}
+
+type RegisterAgentIdentity200JSONResponse IdentityChallenge
+
+func (response RegisterAgentIdentity200JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RegisterAgentIdentity400JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RegisterAgentIdentity401JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RegisterAgentIdentity413JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentity415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RegisterAgentIdentity415JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentity422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RegisterAgentIdentity422JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallengeRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Body    *CompleteIdentityChallengeJSONRequestBody
+}
+
+type CompleteIdentityChallengeResponseObject interface {
+	VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error
+}
+
+type CompleteIdentityChallenge201JSONResponse AgentIdentity
+
+func (response CompleteIdentityChallenge201JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CompleteIdentityChallenge400JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CompleteIdentityChallenge401JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CompleteIdentityChallenge403JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CompleteIdentityChallenge413JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CompleteIdentityChallenge415JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CompleteIdentityChallenge422JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKeyRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Body    *RotateAgentKeyJSONRequestBody
+}
+
+type RotateAgentKeyResponseObject interface {
+	VisitRotateAgentKeyResponse(w http.ResponseWriter) error
+}
+
+type RotateAgentKey200JSONResponse AgentIdentity
+
+func (response RotateAgentKey200JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RotateAgentKey400JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RotateAgentKey401JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RotateAgentKey403JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RotateAgentKey404JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RotateAgentKey413JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RotateAgentKey415JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAgentKey422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RotateAgentKey422JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignatureRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Body    *VerifyAgentSignatureJSONRequestBody
+}
+
+type VerifyAgentSignatureResponseObject interface {
+	VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error
+}
+
+type VerifyAgentSignature200JSONResponse SignatureVerificationResult
+
+func (response VerifyAgentSignature200JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response VerifyAgentSignature400JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response VerifyAgentSignature401JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response VerifyAgentSignature404JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response VerifyAgentSignature413JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyAgentSignature415JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response VerifyAgentSignature422JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentMemoryRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Params  ListAgentMemoryParams
+}
+
+type ListAgentMemoryResponseObject interface {
+	VisitListAgentMemoryResponse(w http.ResponseWriter) error
+}
+
+type ListAgentMemory200JSONResponse []MemoryEntry
+
+func (response ListAgentMemory200JSONResponse) VisitListAgentMemoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentMemory401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAgentMemory401JSONResponse) VisitListAgentMemoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRecordRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+}
+
+type GetAgentRecordResponseObject interface {
+	VisitGetAgentRecordResponse(w http.ResponseWriter) error
+}
+
+type GetAgentRecord200JSONResponse AgentRecord
+
+func (response GetAgentRecord200JSONResponse) VisitGetAgentRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRecord401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetAgentRecord401JSONResponse) VisitGetAgentRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRecord404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetAgentRecord404JSONResponse) VisitGetAgentRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatusRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Body    *UpdateAgentStatusJSONRequestBody
+}
+
+type UpdateAgentStatusResponseObject interface {
+	VisitUpdateAgentStatusResponse(w http.ResponseWriter) error
+}
+
+type UpdateAgentStatus200JSONResponse AgentRecord
+
+func (response UpdateAgentStatus200JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateAgentStatus400JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateAgentStatus401JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateAgentStatus404JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateAgentStatus413JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateAgentStatus415JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdateAgentStatus422JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamAgentEventsClientPathRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Params  StreamAgentEventsClientPathParams
+}
+
+type StreamAgentEventsClientPathResponseObject interface {
+	VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error
+}
+
+type StreamAgentEventsClientPath200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamAgentEventsClientPath200TextEventStreamResponse) VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamAgentEventsClientPath401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamAgentEventsClientPath401JSONResponse) VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamAgentEventsClientPath404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamAgentEventsClientPath404JSONResponse) VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseChannelRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+}
+
+type CloseChannelResponseObject interface {
+	VisitCloseChannelResponse(w http.ResponseWriter) error
+}
+
+type CloseChannel200JSONResponse ChannelClosed
+
+func (response CloseChannel200JSONResponse) VisitCloseChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseChannel401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CloseChannel401JSONResponse) VisitCloseChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseChannel404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CloseChannel404JSONResponse) VisitCloseChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+}
+
+type GetChannelResponseObject interface {
+	VisitGetChannelResponse(w http.ResponseWriter) error
+}
+
+type GetChannel200JSONResponse Channel
+
+func (response GetChannel200JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetChannel401JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetChannel404JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	Body      *UpdateChannelJSONRequestBody
+}
+
+type UpdateChannelResponseObject interface {
+	VisitUpdateChannelResponse(w http.ResponseWriter) error
+}
+
+type UpdateChannel200JSONResponse Channel
+
+func (response UpdateChannel200JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateChannel400JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateChannel401JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateChannel404JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateChannel413JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateChannel415JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdateChannel422JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannelMessagesRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	Params    ListChannelMessagesParams
+}
+
+type ListChannelMessagesResponseObject interface {
+	VisitListChannelMessagesResponse(w http.ResponseWriter) error
+}
+
+type ListChannelMessages200JSONResponse []ChannelMessage
+
+func (response ListChannelMessages200JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannelMessages401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListChannelMessages401JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannelMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListChannelMessages404JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessageRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	Body      *SendChannelMessageJSONRequestBody
+}
+
+type SendChannelMessageResponseObject interface {
+	VisitSendChannelMessageResponse(w http.ResponseWriter) error
+}
+
+type SendChannelMessage201JSONResponse ChannelMessage
+
+func (response SendChannelMessage201JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SendChannelMessage400JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SendChannelMessage401JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response SendChannelMessage404JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage409JSONResponse struct{ ConflictJSONResponse }
+
+func (response SendChannelMessage409JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SendChannelMessage413JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SendChannelMessage415JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response SendChannelMessage422JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelMessageRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	MessageID MessageID `json:"message_id"`
+}
+
+type GetChannelMessageResponseObject interface {
+	VisitGetChannelMessageResponse(w http.ResponseWriter) error
+}
+
+type GetChannelMessage200JSONResponse ChannelMessage
+
+func (response GetChannelMessage200JSONResponse) VisitGetChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelMessage401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetChannelMessage401JSONResponse) VisitGetChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelMessage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetChannelMessage404JSONResponse) VisitGetChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatusRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	MessageID MessageID `json:"message_id"`
+	Body      *UpdateChannelMessageStatusJSONRequestBody
+}
+
+type UpdateChannelMessageStatusResponseObject interface {
+	VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error
+}
+
+type UpdateChannelMessageStatus200JSONResponse ChannelMessage
+
+func (response UpdateChannelMessageStatus200JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateChannelMessageStatus400JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateChannelMessageStatus401JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateChannelMessageStatus404JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateChannelMessageStatus413JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateChannelMessageStatus415JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdateChannelMessageStatus422JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessageRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	MessageID MessageID `json:"message_id"`
+	Body      *ReplyToChannelMessageJSONRequestBody
+}
+
+type ReplyToChannelMessageResponseObject interface {
+	VisitReplyToChannelMessageResponse(w http.ResponseWriter) error
+}
+
+type ReplyToChannelMessage201JSONResponse ChannelMessage
+
+func (response ReplyToChannelMessage201JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ReplyToChannelMessage400JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ReplyToChannelMessage401JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ReplyToChannelMessage404JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ReplyToChannelMessage409JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ReplyToChannelMessage413JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ReplyToChannelMessage415JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplyToChannelMessage422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ReplyToChannelMessage422JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCheckpointsRequestObject struct {
+	Params ListCheckpointsParams
+}
+
+type ListCheckpointsResponseObject interface {
+	VisitListCheckpointsResponse(w http.ResponseWriter) error
+}
+
+type ListCheckpoints200JSONResponse []LogCheckpoint
+
+func (response ListCheckpoints200JSONResponse) VisitListCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCheckpoints401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListCheckpoints401JSONResponse) VisitListCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCheckpointRequestObject struct {
+	CheckpointID CheckpointID `json:"checkpoint_id"`
+}
+
+type GetCheckpointResponseObject interface {
+	VisitGetCheckpointResponse(w http.ResponseWriter) error
+}
+
+type GetCheckpoint200JSONResponse LogCheckpoint
+
+func (response GetCheckpoint200JSONResponse) VisitGetCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCheckpoint401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCheckpoint401JSONResponse) VisitGetCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCheckpoint404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCheckpoint404JSONResponse) VisitGetCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerkleProofRequestObject struct {
+	CheckpointID CheckpointID `json:"checkpoint_id"`
+	EventID      EventID      `json:"event_id"`
+}
+
+type GetMerkleProofResponseObject interface {
+	VisitGetMerkleProofResponse(w http.ResponseWriter) error
+}
+
+type GetMerkleProof200JSONResponse MerkleProof
+
+func (response GetMerkleProof200JSONResponse) VisitGetMerkleProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerkleProof401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetMerkleProof401JSONResponse) VisitGetMerkleProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerkleProof404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetMerkleProof404JSONResponse) VisitGetMerkleProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCoordinatorLeasesRequestObject struct {
+	Params ListCoordinatorLeasesParams
+}
+
+type ListCoordinatorLeasesResponseObject interface {
+	VisitListCoordinatorLeasesResponse(w http.ResponseWriter) error
+}
+
+type ListCoordinatorLeases200JSONResponse []CoordinatorLease
+
+func (response ListCoordinatorLeases200JSONResponse) VisitListCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCoordinatorLeases401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListCoordinatorLeases401JSONResponse) VisitListCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLeaseRequestObject struct {
+	Body *CreateCoordinatorLeaseJSONRequestBody
+}
+
+type CreateCoordinatorLeaseResponseObject interface {
+	VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error
+}
+
+type CreateCoordinatorLease200JSONResponse CoordinatorLease
+
+func (response CreateCoordinatorLease200JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCoordinatorLease400JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCoordinatorLease401JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateCoordinatorLease404JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCoordinatorLease413JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateCoordinatorLease415JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateCoordinatorLease422JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCoordinatorLeaseRequestObject struct {
+	LeaseID CoordinatorLeaseID `json:"lease_id"`
+}
+
+type GetCoordinatorLeaseResponseObject interface {
+	VisitGetCoordinatorLeaseResponse(w http.ResponseWriter) error
+}
+
+type GetCoordinatorLease200JSONResponse CoordinatorLease
+
+func (response GetCoordinatorLease200JSONResponse) VisitGetCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCoordinatorLease401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCoordinatorLease401JSONResponse) VisitGetCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCoordinatorLease404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCoordinatorLease404JSONResponse) VisitGetCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CoordinatorHeartbeatRequestObject struct {
+	LeaseID CoordinatorLeaseID `json:"lease_id"`
+}
+
+type CoordinatorHeartbeatResponseObject interface {
+	VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error
+}
+
+type CoordinatorHeartbeat200JSONResponse CoordinatorHeartbeat
+
+func (response CoordinatorHeartbeat200JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CoordinatorHeartbeat401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CoordinatorHeartbeat401JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CoordinatorHeartbeat403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CoordinatorHeartbeat403JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CoordinatorHeartbeat404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CoordinatorHeartbeat404JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredentialRequestObject struct {
+	Body *CreateCredentialJSONRequestBody
+}
+
+type CreateCredentialResponseObject interface {
+	VisitCreateCredentialResponse(w http.ResponseWriter) error
+}
+
+type CreateCredential200JSONResponse Credential
+
+func (response CreateCredential200JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCredential400JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCredential401JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCredential403JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateCredential404JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCredential413JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateCredential415JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateCredential422JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredentialRequestObject struct {
+	CredentialID CredentialID `json:"credential_id"`
+}
+
+type GetCredentialResponseObject interface {
+	VisitGetCredentialResponse(w http.ResponseWriter) error
+}
+
+type GetCredential200JSONResponse Credential
+
+func (response GetCredential200JSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCredential401JSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCredential403JSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCredential404JSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecordRequestObject struct {
+	Body *CreateDecisionRecordJSONRequestBody
+}
+
+type CreateDecisionRecordResponseObject interface {
+	VisitCreateDecisionRecordResponse(w http.ResponseWriter) error
+}
+
+type CreateDecisionRecord200JSONResponse DecisionRecord
+
+func (response CreateDecisionRecord200JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateDecisionRecord400JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateDecisionRecord401JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateDecisionRecord404JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateDecisionRecord413JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateDecisionRecord415JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateDecisionRecord422JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEscalationsRequestObject struct {
+	Params ListEscalationsParams
+}
+
+type ListEscalationsResponseObject interface {
+	VisitListEscalationsResponse(w http.ResponseWriter) error
+}
+
+type ListEscalations200JSONResponse EscalationList
+
+func (response ListEscalations200JSONResponse) VisitListEscalationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEscalations401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListEscalations401JSONResponse) VisitListEscalationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalationRequestObject struct {
+	EscalationID EscalationID `json:"escalation_id"`
+	Body         *ResolveEscalationJSONRequestBody
+}
+
+type ResolveEscalationResponseObject interface {
+	VisitResolveEscalationResponse(w http.ResponseWriter) error
+}
+
+type ResolveEscalation200JSONResponse Escalation
+
+func (response ResolveEscalation200JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ResolveEscalation400JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ResolveEscalation401JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ResolveEscalation404JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ResolveEscalation413JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ResolveEscalation415JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ResolveEscalation422JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFederatedAgentsRequestObject struct {
+}
+
+type ListFederatedAgentsResponseObject interface {
+	VisitListFederatedAgentsResponse(w http.ResponseWriter) error
+}
+
+type ListFederatedAgents200JSONResponse FederatedAgentList
+
+func (response ListFederatedAgents200JSONResponse) VisitListFederatedAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFederatedAgents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListFederatedAgents401JSONResponse) VisitListFederatedAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallbackRequestObject struct {
+	Body *ReceiveFederationCallbackJSONRequestBody
+}
+
+type ReceiveFederationCallbackResponseObject interface {
+	VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error
+}
+
+type ReceiveFederationCallback200JSONResponse Message
+
+func (response ReceiveFederationCallback200JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ReceiveFederationCallback400JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ReceiveFederationCallback401JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ReceiveFederationCallback403JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ReceiveFederationCallback404JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ReceiveFederationCallback413JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ReceiveFederationCallback415JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederationCallback422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ReceiveFederationCallback422JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntentRequestObject struct {
+	Body *DispatchFederatedIntentJSONRequestBody
+}
+
+type DispatchFederatedIntentResponseObject interface {
+	VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error
+}
+
+type DispatchFederatedIntent200JSONResponse FederationDispatchResult
+
+func (response DispatchFederatedIntent200JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DispatchFederatedIntent400JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DispatchFederatedIntent401JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DispatchFederatedIntent404JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DispatchFederatedIntent413JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DispatchFederatedIntent415JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response DispatchFederatedIntent422JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntentRequestObject struct {
+	Body *ReceiveFederatedIntentJSONRequestBody
+}
+
+type ReceiveFederatedIntentResponseObject interface {
+	VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error
+}
+
+type ReceiveFederatedIntent200JSONResponse FederationReceiveResult
+
+func (response ReceiveFederatedIntent200JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ReceiveFederatedIntent400JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ReceiveFederatedIntent401JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ReceiveFederatedIntent403JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ReceiveFederatedIntent413JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ReceiveFederatedIntent415JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ReceiveFederatedIntent422JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFederationStatusRequestObject struct {
+}
+
+type GetFederationStatusResponseObject interface {
+	VisitGetFederationStatusResponse(w http.ResponseWriter) error
+}
+
+type GetFederationStatus200JSONResponse FederationStatus
+
+func (response GetFederationStatus200JSONResponse) VisitGetFederationStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFederationStatus401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetFederationStatus401JSONResponse) VisitGetFederationStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrantRequestObject struct {
+	Body *CreateToolGrantJSONRequestBody
+}
+
+type CreateToolGrantResponseObject interface {
+	VisitCreateToolGrantResponse(w http.ResponseWriter) error
+}
+
+type CreateToolGrant200JSONResponse ToolGrant
+
+func (response CreateToolGrant200JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateToolGrant400JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateToolGrant401JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateToolGrant404JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateToolGrant413JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateToolGrant415JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateToolGrant422JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeToolGrantRequestObject struct {
+	GrantID GrantID `json:"grant_id"`
+}
+
+type RevokeToolGrantResponseObject interface {
+	VisitRevokeToolGrantResponse(w http.ResponseWriter) error
+}
+
+type RevokeToolGrant200JSONResponse GrantRevocation
+
+func (response RevokeToolGrant200JSONResponse) VisitRevokeToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeToolGrant401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokeToolGrant401JSONResponse) VisitRevokeToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeToolGrant404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RevokeToolGrant404JSONResponse) VisitRevokeToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToolGrantRequestObject struct {
+	GrantID GrantID `json:"grant_id"`
+}
+
+type GetToolGrantResponseObject interface {
+	VisitGetToolGrantResponse(w http.ResponseWriter) error
+}
+
+type GetToolGrant200JSONResponse ToolGrant
+
+func (response GetToolGrant200JSONResponse) VisitGetToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToolGrant401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetToolGrant401JSONResponse) VisitGetToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToolGrant404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetToolGrant404JSONResponse) VisitGetToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrantInvocationsRequestObject struct {
+	GrantID GrantID `json:"grant_id"`
+	Params  ListGrantInvocationsParams
+}
+
+type ListGrantInvocationsResponseObject interface {
+	VisitListGrantInvocationsResponse(w http.ResponseWriter) error
+}
+
+type ListGrantInvocations200JSONResponse []ToolInvocation
+
+func (response ListGrantInvocations200JSONResponse) VisitListGrantInvocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrantInvocations401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListGrantInvocations401JSONResponse) VisitListGrantInvocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1472,6 +9167,796 @@ func (response GetIntent401JSONResponse) VisitGetIntentResponse(w http.ResponseW
 type GetIntent404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetIntent404JSONResponse) VisitGetIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccessRequestsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListAccessRequestsResponseObject interface {
+	VisitListAccessRequestsResponse(w http.ResponseWriter) error
+}
+
+type ListAccessRequests200JSONResponse AccessRequestList
+
+func (response ListAccessRequests200JSONResponse) VisitListAccessRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccessRequests401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAccessRequests401JSONResponse) VisitListAccessRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccessRequests403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAccessRequests403JSONResponse) VisitListAccessRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccessRequests404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListAccessRequests404JSONResponse) VisitListAccessRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequestRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *CreateAccessRequestJSONRequestBody
+}
+
+type CreateAccessRequestResponseObject interface {
+	VisitCreateAccessRequestResponse(w http.ResponseWriter) error
+}
+
+type CreateAccessRequest200JSONResponse AccessRequest
+
+func (response CreateAccessRequest200JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateAccessRequest400JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateAccessRequest401JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateAccessRequest404JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateAccessRequest413JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateAccessRequest415JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateAccessRequest422JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequestRequestObject struct {
+	IntentID  IntentID        `json:"intent_id"`
+	RequestID AccessRequestID `json:"request_id"`
+	Body      *ApproveAccessRequestJSONRequestBody
+}
+
+type ApproveAccessRequestResponseObject interface {
+	VisitApproveAccessRequestResponse(w http.ResponseWriter) error
+}
+
+type ApproveAccessRequest200JSONResponse AccessRequest
+
+func (response ApproveAccessRequest200JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ApproveAccessRequest400JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ApproveAccessRequest401JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ApproveAccessRequest403JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ApproveAccessRequest404JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ApproveAccessRequest413JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ApproveAccessRequest415JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveAccessRequest422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ApproveAccessRequest422JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequestRequestObject struct {
+	IntentID  IntentID        `json:"intent_id"`
+	RequestID AccessRequestID `json:"request_id"`
+	Body      *DenyAccessRequestJSONRequestBody
+}
+
+type DenyAccessRequestResponseObject interface {
+	VisitDenyAccessRequestResponse(w http.ResponseWriter) error
+}
+
+type DenyAccessRequest200JSONResponse AccessRequest
+
+func (response DenyAccessRequest200JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DenyAccessRequest400JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DenyAccessRequest401JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DenyAccessRequest403JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DenyAccessRequest404JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DenyAccessRequest413JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DenyAccessRequest415JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response DenyAccessRequest422JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentACLRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type GetIntentACLResponseObject interface {
+	VisitGetIntentACLResponse(w http.ResponseWriter) error
+}
+
+type GetIntentACL200JSONResponse ACL
+
+func (response GetIntentACL200JSONResponse) VisitGetIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentACL401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetIntentACL401JSONResponse) VisitGetIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentACL403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetIntentACL403JSONResponse) VisitGetIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentACL404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetIntentACL404JSONResponse) VisitGetIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACLRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *PutIntentACLJSONRequestBody
+}
+
+type PutIntentACLResponseObject interface {
+	VisitPutIntentACLResponse(w http.ResponseWriter) error
+}
+
+type PutIntentACL200JSONResponse ACL
+
+func (response PutIntentACL200JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response PutIntentACL400JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response PutIntentACL401JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response PutIntentACL403JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response PutIntentACL404JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response PutIntentACL413JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutIntentACL415JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response PutIntentACL422JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntryRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *CreateIntentACLEntryJSONRequestBody
+}
+
+type CreateIntentACLEntryResponseObject interface {
+	VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error
+}
+
+type CreateIntentACLEntry200JSONResponse ACLEntry
+
+func (response CreateIntentACLEntry200JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateIntentACLEntry400JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateIntentACLEntry401JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateIntentACLEntry403JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateIntentACLEntry404JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateIntentACLEntry413JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateIntentACLEntry415JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateIntentACLEntry422JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntentACLEntryRequestObject struct {
+	IntentID IntentID   `json:"intent_id"`
+	EntryID  ACLEntryID `json:"entry_id"`
+}
+
+type DeleteIntentACLEntryResponseObject interface {
+	VisitDeleteIntentACLEntryResponse(w http.ResponseWriter) error
+}
+
+type DeleteIntentACLEntry204Response struct {
+}
+
+func (response DeleteIntentACLEntry204Response) VisitDeleteIntentACLEntryResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteIntentACLEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteIntentACLEntry401JSONResponse) VisitDeleteIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntentACLEntry403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteIntentACLEntry403JSONResponse) VisitDeleteIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntentACLEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteIntentACLEntry404JSONResponse) VisitDeleteIntentACLEntryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -1737,6 +10222,741 @@ func (response ListAncestorIntents404JSONResponse) VisitListAncestorIntentsRespo
 	return err
 }
 
+type CreateApprovalRequestRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *CreateApprovalRequestJSONRequestBody
+}
+
+type CreateApprovalRequestResponseObject interface {
+	VisitCreateApprovalRequestResponse(w http.ResponseWriter) error
+}
+
+type CreateApprovalRequest200JSONResponse ApprovalRequest
+
+func (response CreateApprovalRequest200JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateApprovalRequest400JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateApprovalRequest401JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateApprovalRequest404JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateApprovalRequest413JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateApprovalRequest415JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateApprovalRequest422JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApprovalRequestRequestObject struct {
+	IntentID   IntentID   `json:"intent_id"`
+	ApprovalID ApprovalID `json:"approval_id"`
+}
+
+type GetApprovalRequestResponseObject interface {
+	VisitGetApprovalRequestResponse(w http.ResponseWriter) error
+}
+
+type GetApprovalRequest200JSONResponse ApprovalRequest
+
+func (response GetApprovalRequest200JSONResponse) VisitGetApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApprovalRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetApprovalRequest401JSONResponse) VisitGetApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApprovalRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetApprovalRequest404JSONResponse) VisitGetApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequestRequestObject struct {
+	IntentID   IntentID   `json:"intent_id"`
+	ApprovalID ApprovalID `json:"approval_id"`
+	Body       *ApproveApprovalRequestJSONRequestBody
+}
+
+type ApproveApprovalRequestResponseObject interface {
+	VisitApproveApprovalRequestResponse(w http.ResponseWriter) error
+}
+
+type ApproveApprovalRequest200JSONResponse ApprovalRequest
+
+func (response ApproveApprovalRequest200JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ApproveApprovalRequest400JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ApproveApprovalRequest401JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ApproveApprovalRequest403JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ApproveApprovalRequest404JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ApproveApprovalRequest409JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ApproveApprovalRequest413JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ApproveApprovalRequest415JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ApproveApprovalRequest422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ApproveApprovalRequest422JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequestRequestObject struct {
+	IntentID   IntentID   `json:"intent_id"`
+	ApprovalID ApprovalID `json:"approval_id"`
+	Body       *DenyApprovalRequestJSONRequestBody
+}
+
+type DenyApprovalRequestResponseObject interface {
+	VisitDenyApprovalRequestResponse(w http.ResponseWriter) error
+}
+
+type DenyApprovalRequest200JSONResponse ApprovalRequest
+
+func (response DenyApprovalRequest200JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DenyApprovalRequest400JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DenyApprovalRequest401JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DenyApprovalRequest403JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DenyApprovalRequest404JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest409JSONResponse struct{ ConflictJSONResponse }
+
+func (response DenyApprovalRequest409JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DenyApprovalRequest413JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DenyApprovalRequest415JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response DenyApprovalRequest422JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitrationRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *RequestArbitrationJSONRequestBody
+}
+
+type RequestArbitrationResponseObject interface {
+	VisitRequestArbitrationResponse(w http.ResponseWriter) error
+}
+
+type RequestArbitration200JSONResponse ArbitrationRequest
+
+func (response RequestArbitration200JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RequestArbitration400JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RequestArbitration401JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RequestArbitration404JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RequestArbitration413JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RequestArbitration415JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RequestArbitration422JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentAttachmentsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentAttachmentsResponseObject interface {
+	VisitListIntentAttachmentsResponse(w http.ResponseWriter) error
+}
+
+type ListIntentAttachments200JSONResponse []Attachment
+
+func (response ListIntentAttachments200JSONResponse) VisitListIntentAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentAttachments401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentAttachments401JSONResponse) VisitListIntentAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachmentRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *CreateIntentAttachmentJSONRequestBody
+}
+
+type CreateIntentAttachmentResponseObject interface {
+	VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error
+}
+
+type CreateIntentAttachment200JSONResponse Attachment
+
+func (response CreateIntentAttachment200JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateIntentAttachment400JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateIntentAttachment401JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateIntentAttachment404JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateIntentAttachment413JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateIntentAttachment415JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateIntentAttachment422JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntentAttachmentRequestObject struct {
+	IntentID     IntentID     `json:"intent_id"`
+	AttachmentID AttachmentID `json:"attachment_id"`
+}
+
+type DeleteIntentAttachmentResponseObject interface {
+	VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error
+}
+
+type DeleteIntentAttachment204Response struct {
+}
+
+func (response DeleteIntentAttachment204Response) VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteIntentAttachment401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteIntentAttachment401JSONResponse) VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntentAttachment404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteIntentAttachment404JSONResponse) VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListBlockedChildIntentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -1783,6 +11003,151 @@ func (response ListBlockedChildIntents404JSONResponse) VisitListBlockedChildInte
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentChannelsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentChannelsResponseObject interface {
+	VisitListIntentChannelsResponse(w http.ResponseWriter) error
+}
+
+type ListIntentChannels200JSONResponse []Channel
+
+func (response ListIntentChannels200JSONResponse) VisitListIntentChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentChannels401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentChannels401JSONResponse) VisitListIntentChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannelRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *CreateChannelJSONRequestBody
+}
+
+type CreateChannelResponseObject interface {
+	VisitCreateChannelResponse(w http.ResponseWriter) error
+}
+
+type CreateChannel201JSONResponse Channel
+
+func (response CreateChannel201JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateChannel400JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateChannel401JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateChannel404JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateChannel413JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateChannel415JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateChannel422JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1935,6 +11300,384 @@ func (response CreateChildIntent415JSONResponse) VisitCreateChildIntentResponse(
 type CreateChildIntent422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response CreateChildIntent422JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCoordinatorDecisionsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   ListIntentCoordinatorDecisionsParams
+}
+
+type ListIntentCoordinatorDecisionsResponseObject interface {
+	VisitListIntentCoordinatorDecisionsResponse(w http.ResponseWriter) error
+}
+
+type ListIntentCoordinatorDecisions200JSONResponse []DecisionRecord
+
+func (response ListIntentCoordinatorDecisions200JSONResponse) VisitListIntentCoordinatorDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCoordinatorDecisions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentCoordinatorDecisions401JSONResponse) VisitListIntentCoordinatorDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCoordinatorLeasesRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentCoordinatorLeasesResponseObject interface {
+	VisitListIntentCoordinatorLeasesResponse(w http.ResponseWriter) error
+}
+
+type ListIntentCoordinatorLeases200JSONResponse []CoordinatorLease
+
+func (response ListIntentCoordinatorLeases200JSONResponse) VisitListIntentCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCoordinatorLeases401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentCoordinatorLeases401JSONResponse) VisitListIntentCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCostsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentCostsResponseObject interface {
+	VisitListIntentCostsResponse(w http.ResponseWriter) error
+}
+
+type ListIntentCosts200JSONResponse []Cost
+
+func (response ListIntentCosts200JSONResponse) VisitListIntentCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCosts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentCosts401JSONResponse) VisitListIntentCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCostRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *RecordIntentCostJSONRequestBody
+}
+
+type RecordIntentCostResponseObject interface {
+	VisitRecordIntentCostResponse(w http.ResponseWriter) error
+}
+
+type RecordIntentCost200JSONResponse Cost
+
+func (response RecordIntentCost200JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RecordIntentCost400JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RecordIntentCost401JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RecordIntentCost403JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RecordIntentCost404JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RecordIntentCost413JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RecordIntentCost415JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentCost422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RecordIntentCost422JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentDecisionsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   ListIntentDecisionsParams
+}
+
+type ListIntentDecisionsResponseObject interface {
+	VisitListIntentDecisionsResponse(w http.ResponseWriter) error
+}
+
+type ListIntentDecisions200JSONResponse []DecisionRecord
+
+func (response ListIntentDecisions200JSONResponse) VisitListIntentDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentDecisions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentDecisions401JSONResponse) VisitListIntentDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecisionRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *RecordDecisionJSONRequestBody
+}
+
+type RecordDecisionResponseObject interface {
+	VisitRecordDecisionResponse(w http.ResponseWriter) error
+}
+
+type RecordDecision200JSONResponse GovernanceDecision
+
+func (response RecordDecision200JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RecordDecision400JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RecordDecision401JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RecordDecision404JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RecordDecision413JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RecordDecision415JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RecordDecision422JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -2300,6 +12043,115 @@ func (response ListDescendantIntents404JSONResponse) VisitListDescendantIntentsR
 	return err
 }
 
+type CreateEscalationRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *CreateEscalationJSONRequestBody
+}
+
+type CreateEscalationResponseObject interface {
+	VisitCreateEscalationResponse(w http.ResponseWriter) error
+}
+
+type CreateEscalation200JSONResponse Escalation
+
+func (response CreateEscalation200JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateEscalation400JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateEscalation401JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateEscalation404JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateEscalation413JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateEscalation415JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateEscalation422JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentEventsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   ListIntentEventsParams
@@ -2463,6 +12315,454 @@ func (response CreateIntentEvent415JSONResponse) VisitCreateIntentEventResponse(
 type CreateIntentEvent422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response CreateIntentEvent422JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEventChainRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type VerifyEventChainResponseObject interface {
+	VisitVerifyEventChainResponse(w http.ResponseWriter) error
+}
+
+type VerifyEventChain200JSONResponse EventChainVerification
+
+func (response VerifyEventChain200JSONResponse) VisitVerifyEventChainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEventChain401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response VerifyEventChain401JSONResponse) VisitVerifyEventChainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyEventChain404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response VerifyEventChain404JSONResponse) VisitVerifyEventChainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentFailuresRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentFailuresResponseObject interface {
+	VisitListIntentFailuresResponse(w http.ResponseWriter) error
+}
+
+type ListIntentFailures200JSONResponse []Failure
+
+func (response ListIntentFailures200JSONResponse) VisitListIntentFailuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentFailures401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentFailures401JSONResponse) VisitListIntentFailuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailureRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *RecordIntentFailureJSONRequestBody
+}
+
+type RecordIntentFailureResponseObject interface {
+	VisitRecordIntentFailureResponse(w http.ResponseWriter) error
+}
+
+type RecordIntentFailure200JSONResponse Failure
+
+func (response RecordIntentFailure200JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RecordIntentFailure400JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RecordIntentFailure401JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RecordIntentFailure404JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RecordIntentFailure413JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RecordIntentFailure415JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RecordIntentFailure422JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGovernancePolicyRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   DeleteGovernancePolicyParams
+}
+
+type DeleteGovernancePolicyResponseObject interface {
+	VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error
+}
+
+type DeleteGovernancePolicy200JSONResponse Intent
+
+func (response DeleteGovernancePolicy200JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGovernancePolicy400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteGovernancePolicy400JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGovernancePolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteGovernancePolicy401JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGovernancePolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteGovernancePolicy404JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGovernancePolicy409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response DeleteGovernancePolicy409JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGovernancePolicyRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type GetGovernancePolicyResponseObject interface {
+	VisitGetGovernancePolicyResponse(w http.ResponseWriter) error
+}
+
+type GetGovernancePolicy200JSONResponse GovernancePolicyDocument
+
+func (response GetGovernancePolicy200JSONResponse) VisitGetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGovernancePolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetGovernancePolicy401JSONResponse) VisitGetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGovernancePolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetGovernancePolicy404JSONResponse) VisitGetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicyRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   SetGovernancePolicyParams
+	Body     *SetGovernancePolicyJSONRequestBody
+}
+
+type SetGovernancePolicyResponseObject interface {
+	VisitSetGovernancePolicyResponse(w http.ResponseWriter) error
+}
+
+type SetGovernancePolicy200JSONResponse Intent
+
+func (response SetGovernancePolicy200JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SetGovernancePolicy400JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SetGovernancePolicy401JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response SetGovernancePolicy404JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response SetGovernancePolicy409JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SetGovernancePolicy413JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SetGovernancePolicy415JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response SetGovernancePolicy422JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -2858,6 +13158,78 @@ func (response RenewIntentLease422JSONResponse) VisitRenewIntentLeaseResponse(w 
 	return err
 }
 
+type ListIntentPlansRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentPlansResponseObject interface {
+	VisitListIntentPlansResponse(w http.ResponseWriter) error
+}
+
+type ListIntentPlans200JSONResponse []Plan
+
+func (response ListIntentPlans200JSONResponse) VisitListIntentPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentPlans401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentPlans401JSONResponse) VisitListIntentPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentPortfoliosRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type ListIntentPortfoliosResponseObject interface {
+	VisitListIntentPortfoliosResponse(w http.ResponseWriter) error
+}
+
+type ListIntentPortfolios200JSONResponse []Portfolio
+
+func (response ListIntentPortfolios200JSONResponse) VisitListIntentPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentPortfolios401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentPortfolios401JSONResponse) VisitListIntentPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListReadyChildIntentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -2904,6 +13276,165 @@ func (response ListReadyChildIntents404JSONResponse) VisitListReadyChildIntentsR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentRetryPolicyRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+}
+
+type GetIntentRetryPolicyResponseObject interface {
+	VisitGetIntentRetryPolicyResponse(w http.ResponseWriter) error
+}
+
+type GetIntentRetryPolicy200JSONResponse RetryPolicy
+
+func (response GetIntentRetryPolicy200JSONResponse) VisitGetIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentRetryPolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetIntentRetryPolicy401JSONResponse) VisitGetIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentRetryPolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetIntentRetryPolicy404JSONResponse) VisitGetIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicyRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *PutIntentRetryPolicyJSONRequestBody
+}
+
+type PutIntentRetryPolicyResponseObject interface {
+	VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error
+}
+
+type PutIntentRetryPolicy200JSONResponse RetryPolicy
+
+func (response PutIntentRetryPolicy200JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response PutIntentRetryPolicy400JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response PutIntentRetryPolicy401JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response PutIntentRetryPolicy404JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response PutIntentRetryPolicy413JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response PutIntentRetryPolicy415JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response PutIntentRetryPolicy422JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3184,6 +13715,1706 @@ func (response SetIntentStatus422JSONResponse) VisitSetIntentStatusResponse(w ht
 	return err
 }
 
+type StreamIntentEventsClientPathRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   StreamIntentEventsClientPathParams
+}
+
+type StreamIntentEventsClientPathResponseObject interface {
+	VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error
+}
+
+type StreamIntentEventsClientPath200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamIntentEventsClientPath200TextEventStreamResponse) VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamIntentEventsClientPath401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamIntentEventsClientPath401JSONResponse) VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamIntentEventsClientPath404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamIntentEventsClientPath404JSONResponse) VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspensionRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Body     *RespondToSuspensionJSONRequestBody
+}
+
+type RespondToSuspensionResponseObject interface {
+	VisitRespondToSuspensionResponse(w http.ResponseWriter) error
+}
+
+type RespondToSuspension200JSONResponse SuspensionResolution
+
+func (response RespondToSuspension200JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RespondToSuspension400JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RespondToSuspension401JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RespondToSuspension404JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension409JSONResponse struct{ ConflictJSONResponse }
+
+func (response RespondToSuspension409JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response RespondToSuspension413JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RespondToSuspension415JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response RespondToSuspension422JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentTasksRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   ListIntentTasksParams
+}
+
+type ListIntentTasksResponseObject interface {
+	VisitListIntentTasksResponse(w http.ResponseWriter) error
+}
+
+type ListIntentTasks200JSONResponse []Task
+
+func (response ListIntentTasks200JSONResponse) VisitListIntentTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentTasks401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntentTasks401JSONResponse) VisitListIntentTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocationRequestObject struct {
+	Body *CreateToolInvocationJSONRequestBody
+}
+
+type CreateToolInvocationResponseObject interface {
+	VisitCreateToolInvocationResponse(w http.ResponseWriter) error
+}
+
+type CreateToolInvocation200JSONResponse ToolInvocation
+
+func (response CreateToolInvocation200JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocation400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateToolInvocation400JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocation401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateToolInvocation401JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocation404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateToolInvocation404JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocation413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateToolInvocation413JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocation415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateToolInvocation415JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolInvocation422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateToolInvocation422JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntryRequestObject struct {
+	Body *CreateMemoryEntryJSONRequestBody
+}
+
+type CreateMemoryEntryResponseObject interface {
+	VisitCreateMemoryEntryResponse(w http.ResponseWriter) error
+}
+
+type CreateMemoryEntry200JSONResponse MemoryEntry
+
+func (response CreateMemoryEntry200JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateMemoryEntry400JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateMemoryEntry401JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateMemoryEntry409JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateMemoryEntry413JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateMemoryEntry415JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateMemoryEntry422JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMemoryEntryRequestObject struct {
+	EntryID MemoryEntryID `json:"entry_id"`
+}
+
+type DeleteMemoryEntryResponseObject interface {
+	VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error
+}
+
+type DeleteMemoryEntry200JSONResponse MemoryDeletion
+
+func (response DeleteMemoryEntry200JSONResponse) VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMemoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteMemoryEntry401JSONResponse) VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteMemoryEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteMemoryEntry404JSONResponse) VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMemoryEntryRequestObject struct {
+	EntryID MemoryEntryID `json:"entry_id"`
+}
+
+type GetMemoryEntryResponseObject interface {
+	VisitGetMemoryEntryResponse(w http.ResponseWriter) error
+}
+
+type GetMemoryEntry200JSONResponse MemoryEntry
+
+func (response GetMemoryEntry200JSONResponse) VisitGetMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMemoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetMemoryEntry401JSONResponse) VisitGetMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMemoryEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetMemoryEntry404JSONResponse) VisitGetMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntryRequestObject struct {
+	EntryID MemoryEntryID `json:"entry_id"`
+	Params  UpdateMemoryEntryParams
+	Body    *UpdateMemoryEntryJSONRequestBody
+}
+
+type UpdateMemoryEntryResponseObject interface {
+	VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error
+}
+
+type UpdateMemoryEntry200JSONResponse MemoryEntry
+
+func (response UpdateMemoryEntry200JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateMemoryEntry400JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateMemoryEntry401JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateMemoryEntry404JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response UpdateMemoryEntry409JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateMemoryEntry413JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateMemoryEntry415JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdateMemoryEntry422JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlanRequestObject struct {
+	Body *CreatePlanJSONRequestBody
+}
+
+type CreatePlanResponseObject interface {
+	VisitCreatePlanResponse(w http.ResponseWriter) error
+}
+
+type CreatePlan200JSONResponse Plan
+
+func (response CreatePlan200JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreatePlan400JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreatePlan401JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreatePlan404JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreatePlan413JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreatePlan415JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreatePlan422JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanRequestObject struct {
+	PlanID PlanID `json:"plan_id"`
+}
+
+type GetPlanResponseObject interface {
+	VisitGetPlanResponse(w http.ResponseWriter) error
+}
+
+type GetPlan200JSONResponse Plan
+
+func (response GetPlan200JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetPlan401JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetPlan404JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlanRequestObject struct {
+	PlanID PlanID `json:"plan_id"`
+	Params UpdatePlanParams
+	Body   *UpdatePlanJSONRequestBody
+}
+
+type UpdatePlanResponseObject interface {
+	VisitUpdatePlanResponse(w http.ResponseWriter) error
+}
+
+type UpdatePlan200JSONResponse Plan
+
+func (response UpdatePlan200JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdatePlan400JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdatePlan401JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdatePlan404JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response UpdatePlan409JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdatePlan413JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdatePlan415JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdatePlan422JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfoliosRequestObject struct {
+	Params ListPortfoliosParams
+}
+
+type ListPortfoliosResponseObject interface {
+	VisitListPortfoliosResponse(w http.ResponseWriter) error
+}
+
+type ListPortfolios200JSONResponse []Portfolio
+
+func (response ListPortfolios200JSONResponse) VisitListPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolios401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListPortfolios401JSONResponse) VisitListPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolioRequestObject struct {
+	Body *CreatePortfolioJSONRequestBody
+}
+
+type CreatePortfolioResponseObject interface {
+	VisitCreatePortfolioResponse(w http.ResponseWriter) error
+}
+
+type CreatePortfolio200JSONResponse Portfolio
+
+func (response CreatePortfolio200JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreatePortfolio400JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreatePortfolio401JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreatePortfolio413JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreatePortfolio415JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreatePortfolio422JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolioRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+}
+
+type GetPortfolioResponseObject interface {
+	VisitGetPortfolioResponse(w http.ResponseWriter) error
+}
+
+type GetPortfolio200JSONResponse Portfolio
+
+func (response GetPortfolio200JSONResponse) VisitGetPortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolio401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetPortfolio401JSONResponse) VisitGetPortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolio404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetPortfolio404JSONResponse) VisitGetPortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+	Body        *UpdatePortfolioJSONRequestBody
+}
+
+type UpdatePortfolioResponseObject interface {
+	VisitUpdatePortfolioResponse(w http.ResponseWriter) error
+}
+
+type UpdatePortfolio200JSONResponse Portfolio
+
+func (response UpdatePortfolio200JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdatePortfolio400JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdatePortfolio401JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdatePortfolio404JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdatePortfolio413JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdatePortfolio415JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdatePortfolio422JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolioCostsRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+}
+
+type GetPortfolioCostsResponseObject interface {
+	VisitGetPortfolioCostsResponse(w http.ResponseWriter) error
+}
+
+type GetPortfolioCosts200JSONResponse PortfolioCostSummary
+
+func (response GetPortfolioCosts200JSONResponse) VisitGetPortfolioCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolioCosts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetPortfolioCosts401JSONResponse) VisitGetPortfolioCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolioCosts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetPortfolioCosts404JSONResponse) VisitGetPortfolioCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolioIntentsRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+}
+
+type ListPortfolioIntentsResponseObject interface {
+	VisitListPortfolioIntentsResponse(w http.ResponseWriter) error
+}
+
+type ListPortfolioIntents200JSONResponse []Intent
+
+func (response ListPortfolioIntents200JSONResponse) VisitListPortfolioIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolioIntents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListPortfolioIntents401JSONResponse) VisitListPortfolioIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolioIntents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListPortfolioIntents404JSONResponse) VisitListPortfolioIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntentRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+	Body        *AddPortfolioIntentJSONRequestBody
+}
+
+type AddPortfolioIntentResponseObject interface {
+	VisitAddPortfolioIntentResponse(w http.ResponseWriter) error
+}
+
+type AddPortfolioIntent200JSONResponse PortfolioMembership
+
+func (response AddPortfolioIntent200JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AddPortfolioIntent400JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AddPortfolioIntent401JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AddPortfolioIntent404JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AddPortfolioIntent413JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AddPortfolioIntent415JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response AddPortfolioIntent422JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemovePortfolioIntentRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+	IntentID    IntentID    `json:"intent_id"`
+}
+
+type RemovePortfolioIntentResponseObject interface {
+	VisitRemovePortfolioIntentResponse(w http.ResponseWriter) error
+}
+
+type RemovePortfolioIntent200JSONResponse Message
+
+func (response RemovePortfolioIntent200JSONResponse) VisitRemovePortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemovePortfolioIntent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RemovePortfolioIntent401JSONResponse) VisitRemovePortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemovePortfolioIntent404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RemovePortfolioIntent404JSONResponse) VisitRemovePortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatusRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+	Body        *UpdatePortfolioStatusJSONRequestBody
+}
+
+type UpdatePortfolioStatusResponseObject interface {
+	VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error
+}
+
+type UpdatePortfolioStatus200JSONResponse Portfolio
+
+func (response UpdatePortfolioStatus200JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdatePortfolioStatus400JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdatePortfolioStatus401JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdatePortfolioStatus404JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdatePortfolioStatus413JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdatePortfolioStatus415JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdatePortfolioStatus422JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamPortfolioEventsClientPathRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+	Params      StreamPortfolioEventsClientPathParams
+}
+
+type StreamPortfolioEventsClientPathResponseObject interface {
+	VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error
+}
+
+type StreamPortfolioEventsClientPath200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamPortfolioEventsClientPath200TextEventStreamResponse) VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamPortfolioEventsClientPath401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamPortfolioEventsClientPath401JSONResponse) VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamPortfolioEventsClientPath404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamPortfolioEventsClientPath404JSONResponse) VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetServerConfigRequestObject struct {
 }
 
@@ -3205,14 +15436,1705 @@ func (response GetServerConfig200JSONResponse) VisitGetServerConfigResponse(w ht
 	return err
 }
 
+type StreamAgentEventsRequestObject struct {
+	AgentID AgentID `json:"agent_id"`
+	Params  StreamAgentEventsParams
+}
+
+type StreamAgentEventsResponseObject interface {
+	VisitStreamAgentEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamAgentEvents200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamAgentEvents200TextEventStreamResponse) VisitStreamAgentEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamAgentEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamAgentEvents401JSONResponse) VisitStreamAgentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamAgentEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamAgentEvents404JSONResponse) VisitStreamAgentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamChannelMessagesRequestObject struct {
+	ChannelID ChannelID `json:"channel_id"`
+	Params    StreamChannelMessagesParams
+}
+
+type StreamChannelMessagesResponseObject interface {
+	VisitStreamChannelMessagesResponse(w http.ResponseWriter) error
+}
+
+type StreamChannelMessages200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamChannelMessages200TextEventStreamResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamChannelMessages401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamChannelMessages401JSONResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamChannelMessages404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamChannelMessages404JSONResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamIntentEventsRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   StreamIntentEventsParams
+}
+
+type StreamIntentEventsResponseObject interface {
+	VisitStreamIntentEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamIntentEvents200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamIntentEvents200TextEventStreamResponse) VisitStreamIntentEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamIntentEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamIntentEvents401JSONResponse) VisitStreamIntentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamIntentEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamIntentEvents404JSONResponse) VisitStreamIntentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamPortfolioEventsRequestObject struct {
+	PortfolioID PortfolioID `json:"portfolio_id"`
+	Params      StreamPortfolioEventsParams
+}
+
+type StreamPortfolioEventsResponseObject interface {
+	VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamPortfolioEvents200TextEventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamPortfolioEvents200TextEventStreamResponse) VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamPortfolioEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamPortfolioEvents401JSONResponse) VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamPortfolioEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response StreamPortfolioEvents404JSONResponse) VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptionsRequestObject struct {
+	Params ListSubscriptionsParams
+}
+
+type ListSubscriptionsResponseObject interface {
+	VisitListSubscriptionsResponse(w http.ResponseWriter) error
+}
+
+type ListSubscriptions200JSONResponse []Subscription
+
+func (response ListSubscriptions200JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListSubscriptions401JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscriptionRequestObject struct {
+	Body *CreateSubscriptionJSONRequestBody
+}
+
+type CreateSubscriptionResponseObject interface {
+	VisitCreateSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type CreateSubscription200JSONResponse Subscription
+
+func (response CreateSubscription200JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateSubscription400JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateSubscription401JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateSubscription404JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateSubscription413JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateSubscription415JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateSubscription422JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSubscriptionRequestObject struct {
+	SubscriptionID SubscriptionID `json:"subscription_id"`
+}
+
+type DeleteSubscriptionResponseObject interface {
+	VisitDeleteSubscriptionResponse(w http.ResponseWriter) error
+}
+
+type DeleteSubscription204Response struct {
+}
+
+func (response DeleteSubscription204Response) VisitDeleteSubscriptionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteSubscription401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteSubscription401JSONResponse) VisitDeleteSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSubscription404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteSubscription404JSONResponse) VisitDeleteSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskRequestObject struct {
+	Body *CreateTaskJSONRequestBody
+}
+
+type CreateTaskResponseObject interface {
+	VisitCreateTaskResponse(w http.ResponseWriter) error
+}
+
+type CreateTask200JSONResponse Task
+
+func (response CreateTask200JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateTask400JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateTask401JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateTask404JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateTask413JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateTask415JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateTask422JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTaskRequestObject struct {
+	TaskID TaskID `json:"task_id"`
+}
+
+type GetTaskResponseObject interface {
+	VisitGetTaskResponse(w http.ResponseWriter) error
+}
+
+type GetTask200JSONResponse Task
+
+func (response GetTask200JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetTask401JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetTask404JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatusRequestObject struct {
+	TaskID TaskID `json:"task_id"`
+	Params UpdateTaskStatusParams
+	Body   *UpdateTaskStatusJSONRequestBody
+}
+
+type UpdateTaskStatusResponseObject interface {
+	VisitUpdateTaskStatusResponse(w http.ResponseWriter) error
+}
+
+type UpdateTaskStatus200JSONResponse Task
+
+func (response UpdateTaskStatus200JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateTaskStatus400JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateTaskStatus401JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateTaskStatus404JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response UpdateTaskStatus409JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateTaskStatus413JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateTaskStatus415JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdateTaskStatus422JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeToolRequestObject struct {
+	Body *InvokeToolJSONRequestBody
+}
+
+type InvokeToolResponseObject interface {
+	VisitInvokeToolResponse(w http.ResponseWriter) error
+}
+
+type InvokeTool200JSONResponse ToolInvokeResult
+
+func (response InvokeTool200JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response InvokeTool400JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response InvokeTool401JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response InvokeTool403JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response InvokeTool404JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response InvokeTool413JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response InvokeTool415JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response InvokeTool422JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response InvokeTool429JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTriggersRequestObject struct {
+	Params ListTriggersParams
+}
+
+type ListTriggersResponseObject interface {
+	VisitListTriggersResponse(w http.ResponseWriter) error
+}
+
+type ListTriggers200JSONResponse []Trigger
+
+func (response ListTriggers200JSONResponse) VisitListTriggersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTriggers401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListTriggers401JSONResponse) VisitListTriggersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTriggerRequestObject struct {
+	Body *CreateTriggerJSONRequestBody
+}
+
+type CreateTriggerResponseObject interface {
+	VisitCreateTriggerResponse(w http.ResponseWriter) error
+}
+
+type CreateTrigger200JSONResponse Trigger
+
+func (response CreateTrigger200JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateTrigger400JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateTrigger401JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateTrigger413JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateTrigger415JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateTrigger422JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTriggerRequestObject struct {
+	TriggerID TriggerID `json:"trigger_id"`
+}
+
+type DeleteTriggerResponseObject interface {
+	VisitDeleteTriggerResponse(w http.ResponseWriter) error
+}
+
+type DeleteTrigger200JSONResponse TriggerDeletion
+
+func (response DeleteTrigger200JSONResponse) VisitDeleteTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTrigger401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteTrigger401JSONResponse) VisitDeleteTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTrigger404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteTrigger404JSONResponse) VisitDeleteTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTriggerRequestObject struct {
+	TriggerID TriggerID `json:"trigger_id"`
+}
+
+type GetTriggerResponseObject interface {
+	VisitGetTriggerResponse(w http.ResponseWriter) error
+}
+
+type GetTrigger200JSONResponse Trigger
+
+func (response GetTrigger200JSONResponse) VisitGetTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTrigger401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetTrigger401JSONResponse) VisitGetTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTrigger404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetTrigger404JSONResponse) VisitGetTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTriggerRequestObject struct {
+	TriggerID TriggerID `json:"trigger_id"`
+	Params    UpdateTriggerParams
+	Body      *UpdateTriggerJSONRequestBody
+}
+
+type UpdateTriggerResponseObject interface {
+	VisitUpdateTriggerResponse(w http.ResponseWriter) error
+}
+
+type UpdateTrigger200JSONResponse Trigger
+
+func (response UpdateTrigger200JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateTrigger400JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateTrigger401JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateTrigger404JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response UpdateTrigger409JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateTrigger413JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateTrigger415JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response UpdateTrigger422JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireTriggerRequestObject struct {
+	TriggerID TriggerID `json:"trigger_id"`
+}
+
+type FireTriggerResponseObject interface {
+	VisitFireTriggerResponse(w http.ResponseWriter) error
+}
+
+type FireTrigger200JSONResponse TriggerFiring
+
+func (response FireTrigger200JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireTrigger401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response FireTrigger401JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireTrigger404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response FireTrigger404JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireTrigger409JSONResponse struct{ ConflictJSONResponse }
+
+func (response FireTrigger409JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVaultRequestObject struct {
+	Body *CreateVaultJSONRequestBody
+}
+
+type CreateVaultResponseObject interface {
+	VisitCreateVaultResponse(w http.ResponseWriter) error
+}
+
+type CreateVault200JSONResponse Vault
+
+func (response CreateVault200JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateVault400JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateVault401JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateVault413JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateVault415JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CreateVault422JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetVaultRequestObject struct {
+	VaultID VaultID `json:"vault_id"`
+}
+
+type GetVaultResponseObject interface {
+	VisitGetVaultResponse(w http.ResponseWriter) error
+}
+
+type GetVault200JSONResponse Vault
+
+func (response GetVault200JSONResponse) VisitGetVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetVault401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetVault401JSONResponse) VisitGetVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetVault403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetVault403JSONResponse) VisitGetVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetVault404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetVault404JSONResponse) VisitGetVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyCheckpointConsistencyRequestObject struct {
+	Params VerifyCheckpointConsistencyParams
+}
+
+type VerifyCheckpointConsistencyResponseObject interface {
+	VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error
+}
+
+type VerifyCheckpointConsistency200JSONResponse ConsistencyProof
+
+func (response VerifyCheckpointConsistency200JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyCheckpointConsistency401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response VerifyCheckpointConsistency401JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyCheckpointConsistency404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response VerifyCheckpointConsistency404JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetServerDidDocument Get the server's DID document
+	// (GET /.well-known/did.json)
+	GetServerDidDocument(ctx context.Context, request GetServerDidDocumentRequestObject) (GetServerDidDocumentResponseObject, error)
 	// GetCompatibilityDocument Describe the implementation and its RFC compliance
 	// (GET /.well-known/openintent-compat.json)
 	GetCompatibilityDocument(ctx context.Context, request GetCompatibilityDocumentRequestObject) (GetCompatibilityDocumentResponseObject, error)
+	// GetFederationManifest Get the federation manifest
+	// (GET /.well-known/openintent-federation.json)
+	GetFederationManifest(ctx context.Context, request GetFederationManifestRequestObject) (GetFederationManifestResponseObject, error)
 	// GetDiscoveryDocument Discover the protocol version and capabilities
 	// (GET /.well-known/openintent.json)
 	GetDiscoveryDocument(ctx context.Context, request GetDiscoveryDocumentRequestObject) (GetDiscoveryDocumentResponseObject, error)
+	// CreateCheckpoint Create a checkpoint
+	// (POST /api/v1/admin/checkpoints)
+	CreateCheckpoint(ctx context.Context, request CreateCheckpointRequestObject) (CreateCheckpointResponseObject, error)
+	// AnchorCheckpoint Anchor a checkpoint
+	// (POST /api/v1/admin/checkpoints/{checkpoint_id}/anchor)
+	AnchorCheckpoint(ctx context.Context, request AnchorCheckpointRequestObject) (AnchorCheckpointResponseObject, error)
+	// ListAgents List agents
+	// (GET /api/v1/agents)
+	ListAgents(ctx context.Context, request ListAgentsRequestObject) (ListAgentsResponseObject, error)
+	// RegisterAgent Register an agent
+	// (POST /api/v1/agents/register)
+	RegisterAgent(ctx context.Context, request RegisterAgentRequestObject) (RegisterAgentResponseObject, error)
+	// ListAgentToolGrants List an agent's tool grants
+	// (GET /api/v1/agents/{agent_id}/grants)
+	ListAgentToolGrants(ctx context.Context, request ListAgentToolGrantsRequestObject) (ListAgentToolGrantsResponseObject, error)
+	// AgentHeartbeat Heartbeat an agent
+	// (POST /api/v1/agents/{agent_id}/heartbeat)
+	AgentHeartbeat(ctx context.Context, request AgentHeartbeatRequestObject) (AgentHeartbeatResponseObject, error)
+	// GetAgentIdentity Get an agent's identity
+	// (GET /api/v1/agents/{agent_id}/identity)
+	GetAgentIdentity(ctx context.Context, request GetAgentIdentityRequestObject) (GetAgentIdentityResponseObject, error)
+	// RegisterAgentIdentity Start registering a key
+	// (POST /api/v1/agents/{agent_id}/identity)
+	RegisterAgentIdentity(ctx context.Context, request RegisterAgentIdentityRequestObject) (RegisterAgentIdentityResponseObject, error)
+	// CompleteIdentityChallenge Complete key registration
+	// (POST /api/v1/agents/{agent_id}/identity/challenge)
+	CompleteIdentityChallenge(ctx context.Context, request CompleteIdentityChallengeRequestObject) (CompleteIdentityChallengeResponseObject, error)
+	// RotateAgentKey Rotate an agent's key
+	// (POST /api/v1/agents/{agent_id}/identity/rotate)
+	RotateAgentKey(ctx context.Context, request RotateAgentKeyRequestObject) (RotateAgentKeyResponseObject, error)
+	// VerifyAgentSignature Verify a signature
+	// (POST /api/v1/agents/{agent_id}/identity/verify)
+	VerifyAgentSignature(ctx context.Context, request VerifyAgentSignatureRequestObject) (VerifyAgentSignatureResponseObject, error)
+	// ListAgentMemory List an agent's memory
+	// (GET /api/v1/agents/{agent_id}/memory)
+	ListAgentMemory(ctx context.Context, request ListAgentMemoryRequestObject) (ListAgentMemoryResponseObject, error)
+	// GetAgentRecord Get an agent's record
+	// (GET /api/v1/agents/{agent_id}/record)
+	GetAgentRecord(ctx context.Context, request GetAgentRecordRequestObject) (GetAgentRecordResponseObject, error)
+	// UpdateAgentStatus Change an agent's status
+	// (PATCH /api/v1/agents/{agent_id}/status)
+	UpdateAgentStatus(ctx context.Context, request UpdateAgentStatusRequestObject) (UpdateAgentStatusResponseObject, error)
+	// StreamAgentEventsClientPath Stream agent events (client path)
+	// (GET /api/v1/agents/{agent_id}/subscribe)
+	StreamAgentEventsClientPath(ctx context.Context, request StreamAgentEventsClientPathRequestObject) (StreamAgentEventsClientPathResponseObject, error)
+	// CloseChannel Close a channel
+	// (DELETE /api/v1/channels/{channel_id})
+	CloseChannel(ctx context.Context, request CloseChannelRequestObject) (CloseChannelResponseObject, error)
+	// GetChannel Get a channel
+	// (GET /api/v1/channels/{channel_id})
+	GetChannel(ctx context.Context, request GetChannelRequestObject) (GetChannelResponseObject, error)
+	// UpdateChannel Update a channel
+	// (PATCH /api/v1/channels/{channel_id})
+	UpdateChannel(ctx context.Context, request UpdateChannelRequestObject) (UpdateChannelResponseObject, error)
+	// ListChannelMessages List a channel's messages
+	// (GET /api/v1/channels/{channel_id}/messages)
+	ListChannelMessages(ctx context.Context, request ListChannelMessagesRequestObject) (ListChannelMessagesResponseObject, error)
+	// SendChannelMessage Send a message
+	// (POST /api/v1/channels/{channel_id}/messages)
+	SendChannelMessage(ctx context.Context, request SendChannelMessageRequestObject) (SendChannelMessageResponseObject, error)
+	// GetChannelMessage Get a message
+	// (GET /api/v1/channels/{channel_id}/messages/{message_id})
+	GetChannelMessage(ctx context.Context, request GetChannelMessageRequestObject) (GetChannelMessageResponseObject, error)
+	// UpdateChannelMessageStatus Mark a message
+	// (PATCH /api/v1/channels/{channel_id}/messages/{message_id})
+	UpdateChannelMessageStatus(ctx context.Context, request UpdateChannelMessageStatusRequestObject) (UpdateChannelMessageStatusResponseObject, error)
+	// ReplyToChannelMessage Reply to a message
+	// (POST /api/v1/channels/{channel_id}/messages/{message_id}/reply)
+	ReplyToChannelMessage(ctx context.Context, request ReplyToChannelMessageRequestObject) (ReplyToChannelMessageResponseObject, error)
+	// ListCheckpoints List checkpoints
+	// (GET /api/v1/checkpoints)
+	ListCheckpoints(ctx context.Context, request ListCheckpointsRequestObject) (ListCheckpointsResponseObject, error)
+	// GetCheckpoint Get a checkpoint
+	// (GET /api/v1/checkpoints/{checkpoint_id})
+	GetCheckpoint(ctx context.Context, request GetCheckpointRequestObject) (GetCheckpointResponseObject, error)
+	// GetMerkleProof Get an inclusion proof
+	// (GET /api/v1/checkpoints/{checkpoint_id}/proof/{event_id})
+	GetMerkleProof(ctx context.Context, request GetMerkleProofRequestObject) (GetMerkleProofResponseObject, error)
+	// ListCoordinatorLeases List coordinator leases
+	// (GET /api/v1/coordinators)
+	ListCoordinatorLeases(ctx context.Context, request ListCoordinatorLeasesRequestObject) (ListCoordinatorLeasesResponseObject, error)
+	// CreateCoordinatorLease Take the coordinator role
+	// (POST /api/v1/coordinators)
+	CreateCoordinatorLease(ctx context.Context, request CreateCoordinatorLeaseRequestObject) (CreateCoordinatorLeaseResponseObject, error)
+	// GetCoordinatorLease Get a coordinator lease
+	// (GET /api/v1/coordinators/{lease_id})
+	GetCoordinatorLease(ctx context.Context, request GetCoordinatorLeaseRequestObject) (GetCoordinatorLeaseResponseObject, error)
+	// CoordinatorHeartbeat Heartbeat a coordinator lease
+	// (POST /api/v1/coordinators/{lease_id}/heartbeat)
+	CoordinatorHeartbeat(ctx context.Context, request CoordinatorHeartbeatRequestObject) (CoordinatorHeartbeatResponseObject, error)
+	// CreateCredential Store a credential
+	// (POST /api/v1/credentials)
+	CreateCredential(ctx context.Context, request CreateCredentialRequestObject) (CreateCredentialResponseObject, error)
+	// GetCredential Get a credential
+	// (GET /api/v1/credentials/{credential_id})
+	GetCredential(ctx context.Context, request GetCredentialRequestObject) (GetCredentialResponseObject, error)
+	// CreateDecisionRecord Record a coordinator decision
+	// (POST /api/v1/decisions)
+	CreateDecisionRecord(ctx context.Context, request CreateDecisionRecordRequestObject) (CreateDecisionRecordResponseObject, error)
+	// ListEscalations List escalations
+	// (GET /api/v1/escalations)
+	ListEscalations(ctx context.Context, request ListEscalationsRequestObject) (ListEscalationsResponseObject, error)
+	// ResolveEscalation Resolve an escalation
+	// (POST /api/v1/escalations/{escalation_id}/resolve)
+	ResolveEscalation(ctx context.Context, request ResolveEscalationRequestObject) (ResolveEscalationResponseObject, error)
+	// ListFederatedAgents List federated agents
+	// (GET /api/v1/federation/agents)
+	ListFederatedAgents(ctx context.Context, request ListFederatedAgentsRequestObject) (ListFederatedAgentsResponseObject, error)
+	// ReceiveFederationCallback Receive a peer's report
+	// (POST /api/v1/federation/callback)
+	ReceiveFederationCallback(ctx context.Context, request ReceiveFederationCallbackRequestObject) (ReceiveFederationCallbackResponseObject, error)
+	// DispatchFederatedIntent Delegate an intent to a peer
+	// (POST /api/v1/federation/dispatch)
+	DispatchFederatedIntent(ctx context.Context, request DispatchFederatedIntentRequestObject) (DispatchFederatedIntentResponseObject, error)
+	// ReceiveFederatedIntent Receive an intent from a peer
+	// (POST /api/v1/federation/receive)
+	ReceiveFederatedIntent(ctx context.Context, request ReceiveFederatedIntentRequestObject) (ReceiveFederatedIntentResponseObject, error)
+	// GetFederationStatus Get federation status
+	// (GET /api/v1/federation/status)
+	GetFederationStatus(ctx context.Context, request GetFederationStatusRequestObject) (GetFederationStatusResponseObject, error)
+	// CreateToolGrant Grant tool access
+	// (POST /api/v1/grants)
+	CreateToolGrant(ctx context.Context, request CreateToolGrantRequestObject) (CreateToolGrantResponseObject, error)
+	// RevokeToolGrant Revoke a tool grant
+	// (DELETE /api/v1/grants/{grant_id})
+	RevokeToolGrant(ctx context.Context, request RevokeToolGrantRequestObject) (RevokeToolGrantResponseObject, error)
+	// GetToolGrant Get a tool grant
+	// (GET /api/v1/grants/{grant_id})
+	GetToolGrant(ctx context.Context, request GetToolGrantRequestObject) (GetToolGrantResponseObject, error)
+	// ListGrantInvocations List a grant's invocations
+	// (GET /api/v1/grants/{grant_id}/invocations)
+	ListGrantInvocations(ctx context.Context, request ListGrantInvocationsRequestObject) (ListGrantInvocationsResponseObject, error)
 	// ListIntents List intents
 	// (GET /api/v1/intents)
 	ListIntents(ctx context.Context, request ListIntentsRequestObject) (ListIntentsResponseObject, error)
@@ -3222,6 +17144,30 @@ type StrictServerInterface interface {
 	// GetIntent Get an intent
 	// (GET /api/v1/intents/{intent_id})
 	GetIntent(ctx context.Context, request GetIntentRequestObject) (GetIntentResponseObject, error)
+	// ListAccessRequests List access requests
+	// (GET /api/v1/intents/{intent_id}/access-requests)
+	ListAccessRequests(ctx context.Context, request ListAccessRequestsRequestObject) (ListAccessRequestsResponseObject, error)
+	// CreateAccessRequest Request access
+	// (POST /api/v1/intents/{intent_id}/access-requests)
+	CreateAccessRequest(ctx context.Context, request CreateAccessRequestRequestObject) (CreateAccessRequestResponseObject, error)
+	// ApproveAccessRequest Approve an access request
+	// (POST /api/v1/intents/{intent_id}/access-requests/{request_id}/approve)
+	ApproveAccessRequest(ctx context.Context, request ApproveAccessRequestRequestObject) (ApproveAccessRequestResponseObject, error)
+	// DenyAccessRequest Deny an access request
+	// (POST /api/v1/intents/{intent_id}/access-requests/{request_id}/deny)
+	DenyAccessRequest(ctx context.Context, request DenyAccessRequestRequestObject) (DenyAccessRequestResponseObject, error)
+	// GetIntentACL Get an intent's ACL
+	// (GET /api/v1/intents/{intent_id}/acl)
+	GetIntentACL(ctx context.Context, request GetIntentACLRequestObject) (GetIntentACLResponseObject, error)
+	// PutIntentACL Replace an intent's ACL
+	// (PUT /api/v1/intents/{intent_id}/acl)
+	PutIntentACL(ctx context.Context, request PutIntentACLRequestObject) (PutIntentACLResponseObject, error)
+	// CreateIntentACLEntry Grant access
+	// (POST /api/v1/intents/{intent_id}/acl/entries)
+	CreateIntentACLEntry(ctx context.Context, request CreateIntentACLEntryRequestObject) (CreateIntentACLEntryResponseObject, error)
+	// DeleteIntentACLEntry Revoke access
+	// (DELETE /api/v1/intents/{intent_id}/acl/entries/{entry_id})
+	DeleteIntentACLEntry(ctx context.Context, request DeleteIntentACLEntryRequestObject) (DeleteIntentACLEntryResponseObject, error)
 	// ListIntentAgents List the agents assigned to an intent
 	// (GET /api/v1/intents/{intent_id}/agents)
 	ListIntentAgents(ctx context.Context, request ListIntentAgentsRequestObject) (ListIntentAgentsResponseObject, error)
@@ -3234,15 +17180,63 @@ type StrictServerInterface interface {
 	// ListAncestorIntents List an intent's ancestors
 	// (GET /api/v1/intents/{intent_id}/ancestors)
 	ListAncestorIntents(ctx context.Context, request ListAncestorIntentsRequestObject) (ListAncestorIntentsResponseObject, error)
+	// CreateApprovalRequest Request approval
+	// (POST /api/v1/intents/{intent_id}/approvals)
+	CreateApprovalRequest(ctx context.Context, request CreateApprovalRequestRequestObject) (CreateApprovalRequestResponseObject, error)
+	// GetApprovalRequest Get an approval request
+	// (GET /api/v1/intents/{intent_id}/approvals/{approval_id})
+	GetApprovalRequest(ctx context.Context, request GetApprovalRequestRequestObject) (GetApprovalRequestResponseObject, error)
+	// ApproveApprovalRequest Approve an approval request
+	// (POST /api/v1/intents/{intent_id}/approvals/{approval_id}/approve)
+	ApproveApprovalRequest(ctx context.Context, request ApproveApprovalRequestRequestObject) (ApproveApprovalRequestResponseObject, error)
+	// DenyApprovalRequest Deny an approval request
+	// (POST /api/v1/intents/{intent_id}/approvals/{approval_id}/deny)
+	DenyApprovalRequest(ctx context.Context, request DenyApprovalRequestRequestObject) (DenyApprovalRequestResponseObject, error)
+	// RequestArbitration Request arbitration
+	// (POST /api/v1/intents/{intent_id}/arbitrate)
+	RequestArbitration(ctx context.Context, request RequestArbitrationRequestObject) (RequestArbitrationResponseObject, error)
+	// ListIntentAttachments List an intent's attachments
+	// (GET /api/v1/intents/{intent_id}/attachments)
+	ListIntentAttachments(ctx context.Context, request ListIntentAttachmentsRequestObject) (ListIntentAttachmentsResponseObject, error)
+	// CreateIntentAttachment Attach a file to an intent
+	// (POST /api/v1/intents/{intent_id}/attachments)
+	CreateIntentAttachment(ctx context.Context, request CreateIntentAttachmentRequestObject) (CreateIntentAttachmentResponseObject, error)
+	// DeleteIntentAttachment Delete an attachment
+	// (DELETE /api/v1/intents/{intent_id}/attachments/{attachment_id})
+	DeleteIntentAttachment(ctx context.Context, request DeleteIntentAttachmentRequestObject) (DeleteIntentAttachmentResponseObject, error)
 	// ListBlockedChildIntents List children waiting on an unfinished dependency
 	// (GET /api/v1/intents/{intent_id}/blocked)
 	ListBlockedChildIntents(ctx context.Context, request ListBlockedChildIntentsRequestObject) (ListBlockedChildIntentsResponseObject, error)
+	// ListIntentChannels List an intent's channels
+	// (GET /api/v1/intents/{intent_id}/channels)
+	ListIntentChannels(ctx context.Context, request ListIntentChannelsRequestObject) (ListIntentChannelsResponseObject, error)
+	// CreateChannel Open a channel
+	// (POST /api/v1/intents/{intent_id}/channels)
+	CreateChannel(ctx context.Context, request CreateChannelRequestObject) (CreateChannelResponseObject, error)
 	// ListChildIntents List an intent's immediate children
 	// (GET /api/v1/intents/{intent_id}/children)
 	ListChildIntents(ctx context.Context, request ListChildIntentsRequestObject) (ListChildIntentsResponseObject, error)
 	// CreateChildIntent Create a child intent
 	// (POST /api/v1/intents/{intent_id}/children)
 	CreateChildIntent(ctx context.Context, request CreateChildIntentRequestObject) (CreateChildIntentResponseObject, error)
+	// ListIntentCoordinatorDecisions List an intent's decision records (client path)
+	// (GET /api/v1/intents/{intent_id}/coordinator-decisions)
+	ListIntentCoordinatorDecisions(ctx context.Context, request ListIntentCoordinatorDecisionsRequestObject) (ListIntentCoordinatorDecisionsResponseObject, error)
+	// ListIntentCoordinatorLeases List an intent's coordinator leases
+	// (GET /api/v1/intents/{intent_id}/coordinators)
+	ListIntentCoordinatorLeases(ctx context.Context, request ListIntentCoordinatorLeasesRequestObject) (ListIntentCoordinatorLeasesResponseObject, error)
+	// ListIntentCosts List an intent's costs
+	// (GET /api/v1/intents/{intent_id}/costs)
+	ListIntentCosts(ctx context.Context, request ListIntentCostsRequestObject) (ListIntentCostsResponseObject, error)
+	// RecordIntentCost Record a cost
+	// (POST /api/v1/intents/{intent_id}/costs)
+	RecordIntentCost(ctx context.Context, request RecordIntentCostRequestObject) (RecordIntentCostResponseObject, error)
+	// ListIntentDecisions List an intent's decision records
+	// (GET /api/v1/intents/{intent_id}/decisions)
+	ListIntentDecisions(ctx context.Context, request ListIntentDecisionsRequestObject) (ListIntentDecisionsResponseObject, error)
+	// RecordDecision Record a governance decision
+	// (POST /api/v1/intents/{intent_id}/decisions)
+	RecordDecision(ctx context.Context, request RecordDecisionRequestObject) (RecordDecisionResponseObject, error)
 	// ListIntentDependencies List the intents this intent depends on
 	// (GET /api/v1/intents/{intent_id}/dependencies)
 	ListIntentDependencies(ctx context.Context, request ListIntentDependenciesRequestObject) (ListIntentDependenciesResponseObject, error)
@@ -3258,12 +17252,33 @@ type StrictServerInterface interface {
 	// ListDescendantIntents List all descendants of an intent
 	// (GET /api/v1/intents/{intent_id}/descendants)
 	ListDescendantIntents(ctx context.Context, request ListDescendantIntentsRequestObject) (ListDescendantIntentsResponseObject, error)
+	// CreateEscalation Escalate to a human
+	// (POST /api/v1/intents/{intent_id}/escalations)
+	CreateEscalation(ctx context.Context, request CreateEscalationRequestObject) (CreateEscalationResponseObject, error)
 	// ListIntentEvents List an intent's events
 	// (GET /api/v1/intents/{intent_id}/events)
 	ListIntentEvents(ctx context.Context, request ListIntentEventsRequestObject) (ListIntentEventsResponseObject, error)
 	// CreateIntentEvent Append an event to an intent's log
 	// (POST /api/v1/intents/{intent_id}/events)
 	CreateIntentEvent(ctx context.Context, request CreateIntentEventRequestObject) (CreateIntentEventResponseObject, error)
+	// VerifyEventChain Verify an intent's event chain
+	// (GET /api/v1/intents/{intent_id}/events/verify)
+	VerifyEventChain(ctx context.Context, request VerifyEventChainRequestObject) (VerifyEventChainResponseObject, error)
+	// ListIntentFailures List an intent's failures
+	// (GET /api/v1/intents/{intent_id}/failures)
+	ListIntentFailures(ctx context.Context, request ListIntentFailuresRequestObject) (ListIntentFailuresResponseObject, error)
+	// RecordIntentFailure Record a failure
+	// (POST /api/v1/intents/{intent_id}/failures)
+	RecordIntentFailure(ctx context.Context, request RecordIntentFailureRequestObject) (RecordIntentFailureResponseObject, error)
+	// DeleteGovernancePolicy Remove an intent's governance policy
+	// (DELETE /api/v1/intents/{intent_id}/governance)
+	DeleteGovernancePolicy(ctx context.Context, request DeleteGovernancePolicyRequestObject) (DeleteGovernancePolicyResponseObject, error)
+	// GetGovernancePolicy Get an intent's governance policy
+	// (GET /api/v1/intents/{intent_id}/governance)
+	GetGovernancePolicy(ctx context.Context, request GetGovernancePolicyRequestObject) (GetGovernancePolicyResponseObject, error)
+	// SetGovernancePolicy Set an intent's governance policy
+	// (PUT /api/v1/intents/{intent_id}/governance)
+	SetGovernancePolicy(ctx context.Context, request SetGovernancePolicyRequestObject) (SetGovernancePolicyResponseObject, error)
 	// GetIntentGraph Get the graph below an intent
 	// (GET /api/v1/intents/{intent_id}/graph)
 	GetIntentGraph(ctx context.Context, request GetIntentGraphRequestObject) (GetIntentGraphResponseObject, error)
@@ -3279,18 +17294,153 @@ type StrictServerInterface interface {
 	// RenewIntentLease Renew a lease
 	// (PATCH /api/v1/intents/{intent_id}/leases/{lease_id})
 	RenewIntentLease(ctx context.Context, request RenewIntentLeaseRequestObject) (RenewIntentLeaseResponseObject, error)
+	// ListIntentPlans List an intent's plans
+	// (GET /api/v1/intents/{intent_id}/plans)
+	ListIntentPlans(ctx context.Context, request ListIntentPlansRequestObject) (ListIntentPlansResponseObject, error)
+	// ListIntentPortfolios List the portfolios of an intent
+	// (GET /api/v1/intents/{intent_id}/portfolios)
+	ListIntentPortfolios(ctx context.Context, request ListIntentPortfoliosRequestObject) (ListIntentPortfoliosResponseObject, error)
 	// ListReadyChildIntents List children whose dependencies are all completed
 	// (GET /api/v1/intents/{intent_id}/ready)
 	ListReadyChildIntents(ctx context.Context, request ListReadyChildIntentsRequestObject) (ListReadyChildIntentsResponseObject, error)
+	// GetIntentRetryPolicy Get an intent's retry policy
+	// (GET /api/v1/intents/{intent_id}/retry-policy)
+	GetIntentRetryPolicy(ctx context.Context, request GetIntentRetryPolicyRequestObject) (GetIntentRetryPolicyResponseObject, error)
+	// PutIntentRetryPolicy Set an intent's retry policy
+	// (PUT /api/v1/intents/{intent_id}/retry-policy)
+	PutIntentRetryPolicy(ctx context.Context, request PutIntentRetryPolicyRequestObject) (PutIntentRetryPolicyResponseObject, error)
 	// PatchIntentState Patch an intent's state
 	// (POST /api/v1/intents/{intent_id}/state)
 	PatchIntentState(ctx context.Context, request PatchIntentStateRequestObject) (PatchIntentStateResponseObject, error)
 	// SetIntentStatus Change an intent's status
 	// (POST /api/v1/intents/{intent_id}/status)
 	SetIntentStatus(ctx context.Context, request SetIntentStatusRequestObject) (SetIntentStatusResponseObject, error)
+	// StreamIntentEventsClientPath Stream intent events (client path)
+	// (GET /api/v1/intents/{intent_id}/subscribe)
+	StreamIntentEventsClientPath(ctx context.Context, request StreamIntentEventsClientPathRequestObject) (StreamIntentEventsClientPathResponseObject, error)
+	// RespondToSuspension Answer a suspended intent
+	// (POST /api/v1/intents/{intent_id}/suspend/respond)
+	RespondToSuspension(ctx context.Context, request RespondToSuspensionRequestObject) (RespondToSuspensionResponseObject, error)
+	// ListIntentTasks List an intent's tasks
+	// (GET /api/v1/intents/{intent_id}/tasks)
+	ListIntentTasks(ctx context.Context, request ListIntentTasksRequestObject) (ListIntentTasksResponseObject, error)
+	// CreateToolInvocation Record a tool invocation
+	// (POST /api/v1/invocations)
+	CreateToolInvocation(ctx context.Context, request CreateToolInvocationRequestObject) (CreateToolInvocationResponseObject, error)
+	// CreateMemoryEntry Remember a value
+	// (POST /api/v1/memory)
+	CreateMemoryEntry(ctx context.Context, request CreateMemoryEntryRequestObject) (CreateMemoryEntryResponseObject, error)
+	// DeleteMemoryEntry Forget a memory entry
+	// (DELETE /api/v1/memory/{entry_id})
+	DeleteMemoryEntry(ctx context.Context, request DeleteMemoryEntryRequestObject) (DeleteMemoryEntryResponseObject, error)
+	// GetMemoryEntry Get a memory entry
+	// (GET /api/v1/memory/{entry_id})
+	GetMemoryEntry(ctx context.Context, request GetMemoryEntryRequestObject) (GetMemoryEntryResponseObject, error)
+	// UpdateMemoryEntry Update a memory entry
+	// (PATCH /api/v1/memory/{entry_id})
+	UpdateMemoryEntry(ctx context.Context, request UpdateMemoryEntryRequestObject) (UpdateMemoryEntryResponseObject, error)
+	// CreatePlan Create a plan
+	// (POST /api/v1/plans)
+	CreatePlan(ctx context.Context, request CreatePlanRequestObject) (CreatePlanResponseObject, error)
+	// GetPlan Get a plan
+	// (GET /api/v1/plans/{plan_id})
+	GetPlan(ctx context.Context, request GetPlanRequestObject) (GetPlanResponseObject, error)
+	// UpdatePlan Update a plan
+	// (PATCH /api/v1/plans/{plan_id})
+	UpdatePlan(ctx context.Context, request UpdatePlanRequestObject) (UpdatePlanResponseObject, error)
+	// ListPortfolios List portfolios
+	// (GET /api/v1/portfolios)
+	ListPortfolios(ctx context.Context, request ListPortfoliosRequestObject) (ListPortfoliosResponseObject, error)
+	// CreatePortfolio Create a portfolio
+	// (POST /api/v1/portfolios)
+	CreatePortfolio(ctx context.Context, request CreatePortfolioRequestObject) (CreatePortfolioResponseObject, error)
+	// GetPortfolio Get a portfolio with its intents
+	// (GET /api/v1/portfolios/{portfolio_id})
+	GetPortfolio(ctx context.Context, request GetPortfolioRequestObject) (GetPortfolioResponseObject, error)
+	// UpdatePortfolio Update a portfolio
+	// (PATCH /api/v1/portfolios/{portfolio_id})
+	UpdatePortfolio(ctx context.Context, request UpdatePortfolioRequestObject) (UpdatePortfolioResponseObject, error)
+	// GetPortfolioCosts Get a portfolio's costs
+	// (GET /api/v1/portfolios/{portfolio_id}/costs)
+	GetPortfolioCosts(ctx context.Context, request GetPortfolioCostsRequestObject) (GetPortfolioCostsResponseObject, error)
+	// ListPortfolioIntents List a portfolio's intents
+	// (GET /api/v1/portfolios/{portfolio_id}/intents)
+	ListPortfolioIntents(ctx context.Context, request ListPortfolioIntentsRequestObject) (ListPortfolioIntentsResponseObject, error)
+	// AddPortfolioIntent Add an intent to a portfolio
+	// (POST /api/v1/portfolios/{portfolio_id}/intents)
+	AddPortfolioIntent(ctx context.Context, request AddPortfolioIntentRequestObject) (AddPortfolioIntentResponseObject, error)
+	// RemovePortfolioIntent Remove an intent from a portfolio
+	// (DELETE /api/v1/portfolios/{portfolio_id}/intents/{intent_id})
+	RemovePortfolioIntent(ctx context.Context, request RemovePortfolioIntentRequestObject) (RemovePortfolioIntentResponseObject, error)
+	// UpdatePortfolioStatus Change a portfolio's status
+	// (PATCH /api/v1/portfolios/{portfolio_id}/status)
+	UpdatePortfolioStatus(ctx context.Context, request UpdatePortfolioStatusRequestObject) (UpdatePortfolioStatusResponseObject, error)
+	// StreamPortfolioEventsClientPath Stream portfolio events (client path)
+	// (GET /api/v1/portfolios/{portfolio_id}/subscribe)
+	StreamPortfolioEventsClientPath(ctx context.Context, request StreamPortfolioEventsClientPathRequestObject) (StreamPortfolioEventsClientPathResponseObject, error)
 	// GetServerConfig Read the public server configuration
 	// (GET /api/v1/server/config)
 	GetServerConfig(ctx context.Context, request GetServerConfigRequestObject) (GetServerConfigResponseObject, error)
+	// StreamAgentEvents Stream agent events
+	// (GET /api/v1/subscribe/agents/{agent_id})
+	StreamAgentEvents(ctx context.Context, request StreamAgentEventsRequestObject) (StreamAgentEventsResponseObject, error)
+	// StreamChannelMessages Stream a channel's messages
+	// (GET /api/v1/subscribe/channels/{channel_id})
+	StreamChannelMessages(ctx context.Context, request StreamChannelMessagesRequestObject) (StreamChannelMessagesResponseObject, error)
+	// StreamIntentEvents Stream intent events
+	// (GET /api/v1/subscribe/intents/{intent_id})
+	StreamIntentEvents(ctx context.Context, request StreamIntentEventsRequestObject) (StreamIntentEventsResponseObject, error)
+	// StreamPortfolioEvents Stream portfolio events
+	// (GET /api/v1/subscribe/portfolios/{portfolio_id})
+	StreamPortfolioEvents(ctx context.Context, request StreamPortfolioEventsRequestObject) (StreamPortfolioEventsResponseObject, error)
+	// ListSubscriptions List subscriptions
+	// (GET /api/v1/subscriptions)
+	ListSubscriptions(ctx context.Context, request ListSubscriptionsRequestObject) (ListSubscriptionsResponseObject, error)
+	// CreateSubscription Subscribe to events
+	// (POST /api/v1/subscriptions)
+	CreateSubscription(ctx context.Context, request CreateSubscriptionRequestObject) (CreateSubscriptionResponseObject, error)
+	// DeleteSubscription Unsubscribe
+	// (DELETE /api/v1/subscriptions/{subscription_id})
+	DeleteSubscription(ctx context.Context, request DeleteSubscriptionRequestObject) (DeleteSubscriptionResponseObject, error)
+	// CreateTask Create a task
+	// (POST /api/v1/tasks)
+	CreateTask(ctx context.Context, request CreateTaskRequestObject) (CreateTaskResponseObject, error)
+	// GetTask Get a task
+	// (GET /api/v1/tasks/{task_id})
+	GetTask(ctx context.Context, request GetTaskRequestObject) (GetTaskResponseObject, error)
+	// UpdateTaskStatus Update a task
+	// (PATCH /api/v1/tasks/{task_id})
+	UpdateTaskStatus(ctx context.Context, request UpdateTaskStatusRequestObject) (UpdateTaskStatusResponseObject, error)
+	// InvokeTool Call a tool through the proxy
+	// (POST /api/v1/tools/invoke)
+	InvokeTool(ctx context.Context, request InvokeToolRequestObject) (InvokeToolResponseObject, error)
+	// ListTriggers List triggers
+	// (GET /api/v1/triggers)
+	ListTriggers(ctx context.Context, request ListTriggersRequestObject) (ListTriggersResponseObject, error)
+	// CreateTrigger Create a trigger
+	// (POST /api/v1/triggers)
+	CreateTrigger(ctx context.Context, request CreateTriggerRequestObject) (CreateTriggerResponseObject, error)
+	// DeleteTrigger Delete a trigger
+	// (DELETE /api/v1/triggers/{trigger_id})
+	DeleteTrigger(ctx context.Context, request DeleteTriggerRequestObject) (DeleteTriggerResponseObject, error)
+	// GetTrigger Get a trigger
+	// (GET /api/v1/triggers/{trigger_id})
+	GetTrigger(ctx context.Context, request GetTriggerRequestObject) (GetTriggerResponseObject, error)
+	// UpdateTrigger Update a trigger
+	// (PATCH /api/v1/triggers/{trigger_id})
+	UpdateTrigger(ctx context.Context, request UpdateTriggerRequestObject) (UpdateTriggerResponseObject, error)
+	// FireTrigger Fire a trigger now
+	// (POST /api/v1/triggers/{trigger_id}/fire)
+	FireTrigger(ctx context.Context, request FireTriggerRequestObject) (FireTriggerResponseObject, error)
+	// CreateVault Create a vault
+	// (POST /api/v1/vaults)
+	CreateVault(ctx context.Context, request CreateVaultRequestObject) (CreateVaultResponseObject, error)
+	// GetVault Get a vault
+	// (GET /api/v1/vaults/{vault_id})
+	GetVault(ctx context.Context, request GetVaultRequestObject) (GetVaultResponseObject, error)
+	// VerifyCheckpointConsistency Verify two checkpoints are consistent
+	// (GET /api/v1/verify/consistency)
+	VerifyCheckpointConsistency(ctx context.Context, request VerifyCheckpointConsistencyRequestObject) (VerifyCheckpointConsistencyResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -3332,6 +17482,30 @@ type strictHandler struct {
 	options     StrictHTTPServerOptions
 }
 
+// GetServerDidDocument operation middleware
+func (sh *strictHandler) GetServerDidDocument(w http.ResponseWriter, r *http.Request) {
+	var request GetServerDidDocumentRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServerDidDocument(ctx, request.(GetServerDidDocumentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServerDidDocument")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetServerDidDocumentResponseObject); ok {
+		if err := validResponse.VisitGetServerDidDocumentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetCompatibilityDocument operation middleware
 func (sh *strictHandler) GetCompatibilityDocument(w http.ResponseWriter, r *http.Request) {
 	var request GetCompatibilityDocumentRequestObject
@@ -3356,6 +17530,30 @@ func (sh *strictHandler) GetCompatibilityDocument(w http.ResponseWriter, r *http
 	}
 }
 
+// GetFederationManifest operation middleware
+func (sh *strictHandler) GetFederationManifest(w http.ResponseWriter, r *http.Request) {
+	var request GetFederationManifestRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFederationManifest(ctx, request.(GetFederationManifestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFederationManifest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFederationManifestResponseObject); ok {
+		if err := validResponse.VisitGetFederationManifestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetDiscoveryDocument operation middleware
 func (sh *strictHandler) GetDiscoveryDocument(w http.ResponseWriter, r *http.Request) {
 	var request GetDiscoveryDocumentRequestObject
@@ -3373,6 +17571,1286 @@ func (sh *strictHandler) GetDiscoveryDocument(w http.ResponseWriter, r *http.Req
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetDiscoveryDocumentResponseObject); ok {
 		if err := validResponse.VisitGetDiscoveryDocumentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateCheckpoint operation middleware
+func (sh *strictHandler) CreateCheckpoint(w http.ResponseWriter, r *http.Request) {
+	var request CreateCheckpointRequestObject
+
+	var body CreateCheckpointJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCheckpoint(ctx, request.(CreateCheckpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCheckpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateCheckpointResponseObject); ok {
+		if err := validResponse.VisitCreateCheckpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AnchorCheckpoint operation middleware
+func (sh *strictHandler) AnchorCheckpoint(w http.ResponseWriter, r *http.Request, checkpointID CheckpointID) {
+	var request AnchorCheckpointRequestObject
+
+	request.CheckpointID = checkpointID
+
+	var body AnchorCheckpointJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AnchorCheckpoint(ctx, request.(AnchorCheckpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AnchorCheckpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AnchorCheckpointResponseObject); ok {
+		if err := validResponse.VisitAnchorCheckpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAgents operation middleware
+func (sh *strictHandler) ListAgents(w http.ResponseWriter, r *http.Request, params ListAgentsParams) {
+	var request ListAgentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAgents(ctx, request.(ListAgentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAgents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAgentsResponseObject); ok {
+		if err := validResponse.VisitListAgentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RegisterAgent operation middleware
+func (sh *strictHandler) RegisterAgent(w http.ResponseWriter, r *http.Request) {
+	var request RegisterAgentRequestObject
+
+	var body RegisterAgentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RegisterAgent(ctx, request.(RegisterAgentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegisterAgent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RegisterAgentResponseObject); ok {
+		if err := validResponse.VisitRegisterAgentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAgentToolGrants operation middleware
+func (sh *strictHandler) ListAgentToolGrants(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request ListAgentToolGrantsRequestObject
+
+	request.AgentID = agentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAgentToolGrants(ctx, request.(ListAgentToolGrantsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAgentToolGrants")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAgentToolGrantsResponseObject); ok {
+		if err := validResponse.VisitListAgentToolGrantsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AgentHeartbeat operation middleware
+func (sh *strictHandler) AgentHeartbeat(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request AgentHeartbeatRequestObject
+
+	request.AgentID = agentID
+
+	var body AgentHeartbeatJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AgentHeartbeat(ctx, request.(AgentHeartbeatRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AgentHeartbeat")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AgentHeartbeatResponseObject); ok {
+		if err := validResponse.VisitAgentHeartbeatResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentIdentity operation middleware
+func (sh *strictHandler) GetAgentIdentity(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request GetAgentIdentityRequestObject
+
+	request.AgentID = agentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentIdentity(ctx, request.(GetAgentIdentityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentIdentity")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentIdentityResponseObject); ok {
+		if err := validResponse.VisitGetAgentIdentityResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RegisterAgentIdentity operation middleware
+func (sh *strictHandler) RegisterAgentIdentity(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request RegisterAgentIdentityRequestObject
+
+	request.AgentID = agentID
+
+	var body RegisterAgentIdentityJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RegisterAgentIdentity(ctx, request.(RegisterAgentIdentityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RegisterAgentIdentity")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RegisterAgentIdentityResponseObject); ok {
+		if err := validResponse.VisitRegisterAgentIdentityResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CompleteIdentityChallenge operation middleware
+func (sh *strictHandler) CompleteIdentityChallenge(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request CompleteIdentityChallengeRequestObject
+
+	request.AgentID = agentID
+
+	var body CompleteIdentityChallengeJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CompleteIdentityChallenge(ctx, request.(CompleteIdentityChallengeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CompleteIdentityChallenge")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CompleteIdentityChallengeResponseObject); ok {
+		if err := validResponse.VisitCompleteIdentityChallengeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RotateAgentKey operation middleware
+func (sh *strictHandler) RotateAgentKey(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request RotateAgentKeyRequestObject
+
+	request.AgentID = agentID
+
+	var body RotateAgentKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateAgentKey(ctx, request.(RotateAgentKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateAgentKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RotateAgentKeyResponseObject); ok {
+		if err := validResponse.VisitRotateAgentKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// VerifyAgentSignature operation middleware
+func (sh *strictHandler) VerifyAgentSignature(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request VerifyAgentSignatureRequestObject
+
+	request.AgentID = agentID
+
+	var body VerifyAgentSignatureJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyAgentSignature(ctx, request.(VerifyAgentSignatureRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyAgentSignature")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(VerifyAgentSignatureResponseObject); ok {
+		if err := validResponse.VisitVerifyAgentSignatureResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAgentMemory operation middleware
+func (sh *strictHandler) ListAgentMemory(w http.ResponseWriter, r *http.Request, agentID AgentID, params ListAgentMemoryParams) {
+	var request ListAgentMemoryRequestObject
+
+	request.AgentID = agentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAgentMemory(ctx, request.(ListAgentMemoryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAgentMemory")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAgentMemoryResponseObject); ok {
+		if err := validResponse.VisitListAgentMemoryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAgentRecord operation middleware
+func (sh *strictHandler) GetAgentRecord(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request GetAgentRecordRequestObject
+
+	request.AgentID = agentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAgentRecord(ctx, request.(GetAgentRecordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAgentRecord")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetAgentRecordResponseObject); ok {
+		if err := validResponse.VisitGetAgentRecordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateAgentStatus operation middleware
+func (sh *strictHandler) UpdateAgentStatus(w http.ResponseWriter, r *http.Request, agentID AgentID) {
+	var request UpdateAgentStatusRequestObject
+
+	request.AgentID = agentID
+
+	var body UpdateAgentStatusJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAgentStatus(ctx, request.(UpdateAgentStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAgentStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateAgentStatusResponseObject); ok {
+		if err := validResponse.VisitUpdateAgentStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StreamAgentEventsClientPath operation middleware
+func (sh *strictHandler) StreamAgentEventsClientPath(w http.ResponseWriter, r *http.Request, agentID AgentID, params StreamAgentEventsClientPathParams) {
+	var request StreamAgentEventsClientPathRequestObject
+
+	request.AgentID = agentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamAgentEventsClientPath(ctx, request.(StreamAgentEventsClientPathRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamAgentEventsClientPath")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamAgentEventsClientPathResponseObject); ok {
+		if err := validResponse.VisitStreamAgentEventsClientPathResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CloseChannel operation middleware
+func (sh *strictHandler) CloseChannel(w http.ResponseWriter, r *http.Request, channelID ChannelID) {
+	var request CloseChannelRequestObject
+
+	request.ChannelID = channelID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CloseChannel(ctx, request.(CloseChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CloseChannel")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CloseChannelResponseObject); ok {
+		if err := validResponse.VisitCloseChannelResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetChannel operation middleware
+func (sh *strictHandler) GetChannel(w http.ResponseWriter, r *http.Request, channelID ChannelID) {
+	var request GetChannelRequestObject
+
+	request.ChannelID = channelID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetChannel(ctx, request.(GetChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetChannel")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetChannelResponseObject); ok {
+		if err := validResponse.VisitGetChannelResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateChannel operation middleware
+func (sh *strictHandler) UpdateChannel(w http.ResponseWriter, r *http.Request, channelID ChannelID) {
+	var request UpdateChannelRequestObject
+
+	request.ChannelID = channelID
+
+	var body UpdateChannelJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateChannel(ctx, request.(UpdateChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateChannel")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateChannelResponseObject); ok {
+		if err := validResponse.VisitUpdateChannelResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListChannelMessages operation middleware
+func (sh *strictHandler) ListChannelMessages(w http.ResponseWriter, r *http.Request, channelID ChannelID, params ListChannelMessagesParams) {
+	var request ListChannelMessagesRequestObject
+
+	request.ChannelID = channelID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListChannelMessages(ctx, request.(ListChannelMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListChannelMessages")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListChannelMessagesResponseObject); ok {
+		if err := validResponse.VisitListChannelMessagesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SendChannelMessage operation middleware
+func (sh *strictHandler) SendChannelMessage(w http.ResponseWriter, r *http.Request, channelID ChannelID) {
+	var request SendChannelMessageRequestObject
+
+	request.ChannelID = channelID
+
+	var body SendChannelMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SendChannelMessage(ctx, request.(SendChannelMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SendChannelMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SendChannelMessageResponseObject); ok {
+		if err := validResponse.VisitSendChannelMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetChannelMessage operation middleware
+func (sh *strictHandler) GetChannelMessage(w http.ResponseWriter, r *http.Request, channelID ChannelID, messageID MessageID) {
+	var request GetChannelMessageRequestObject
+
+	request.ChannelID = channelID
+	request.MessageID = messageID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetChannelMessage(ctx, request.(GetChannelMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetChannelMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetChannelMessageResponseObject); ok {
+		if err := validResponse.VisitGetChannelMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateChannelMessageStatus operation middleware
+func (sh *strictHandler) UpdateChannelMessageStatus(w http.ResponseWriter, r *http.Request, channelID ChannelID, messageID MessageID) {
+	var request UpdateChannelMessageStatusRequestObject
+
+	request.ChannelID = channelID
+	request.MessageID = messageID
+
+	var body UpdateChannelMessageStatusJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateChannelMessageStatus(ctx, request.(UpdateChannelMessageStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateChannelMessageStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateChannelMessageStatusResponseObject); ok {
+		if err := validResponse.VisitUpdateChannelMessageStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReplyToChannelMessage operation middleware
+func (sh *strictHandler) ReplyToChannelMessage(w http.ResponseWriter, r *http.Request, channelID ChannelID, messageID MessageID) {
+	var request ReplyToChannelMessageRequestObject
+
+	request.ChannelID = channelID
+	request.MessageID = messageID
+
+	var body ReplyToChannelMessageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReplyToChannelMessage(ctx, request.(ReplyToChannelMessageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReplyToChannelMessage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReplyToChannelMessageResponseObject); ok {
+		if err := validResponse.VisitReplyToChannelMessageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListCheckpoints operation middleware
+func (sh *strictHandler) ListCheckpoints(w http.ResponseWriter, r *http.Request, params ListCheckpointsParams) {
+	var request ListCheckpointsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCheckpoints(ctx, request.(ListCheckpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCheckpoints")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListCheckpointsResponseObject); ok {
+		if err := validResponse.VisitListCheckpointsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetCheckpoint operation middleware
+func (sh *strictHandler) GetCheckpoint(w http.ResponseWriter, r *http.Request, checkpointID CheckpointID) {
+	var request GetCheckpointRequestObject
+
+	request.CheckpointID = checkpointID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCheckpoint(ctx, request.(GetCheckpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCheckpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetCheckpointResponseObject); ok {
+		if err := validResponse.VisitGetCheckpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMerkleProof operation middleware
+func (sh *strictHandler) GetMerkleProof(w http.ResponseWriter, r *http.Request, checkpointID CheckpointID, eventID EventID) {
+	var request GetMerkleProofRequestObject
+
+	request.CheckpointID = checkpointID
+	request.EventID = eventID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMerkleProof(ctx, request.(GetMerkleProofRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMerkleProof")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMerkleProofResponseObject); ok {
+		if err := validResponse.VisitGetMerkleProofResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListCoordinatorLeases operation middleware
+func (sh *strictHandler) ListCoordinatorLeases(w http.ResponseWriter, r *http.Request, params ListCoordinatorLeasesParams) {
+	var request ListCoordinatorLeasesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCoordinatorLeases(ctx, request.(ListCoordinatorLeasesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCoordinatorLeases")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListCoordinatorLeasesResponseObject); ok {
+		if err := validResponse.VisitListCoordinatorLeasesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateCoordinatorLease operation middleware
+func (sh *strictHandler) CreateCoordinatorLease(w http.ResponseWriter, r *http.Request) {
+	var request CreateCoordinatorLeaseRequestObject
+
+	var body CreateCoordinatorLeaseJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCoordinatorLease(ctx, request.(CreateCoordinatorLeaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCoordinatorLease")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateCoordinatorLeaseResponseObject); ok {
+		if err := validResponse.VisitCreateCoordinatorLeaseResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetCoordinatorLease operation middleware
+func (sh *strictHandler) GetCoordinatorLease(w http.ResponseWriter, r *http.Request, leaseID CoordinatorLeaseID) {
+	var request GetCoordinatorLeaseRequestObject
+
+	request.LeaseID = leaseID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCoordinatorLease(ctx, request.(GetCoordinatorLeaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCoordinatorLease")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetCoordinatorLeaseResponseObject); ok {
+		if err := validResponse.VisitGetCoordinatorLeaseResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CoordinatorHeartbeat operation middleware
+func (sh *strictHandler) CoordinatorHeartbeat(w http.ResponseWriter, r *http.Request, leaseID CoordinatorLeaseID) {
+	var request CoordinatorHeartbeatRequestObject
+
+	request.LeaseID = leaseID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CoordinatorHeartbeat(ctx, request.(CoordinatorHeartbeatRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CoordinatorHeartbeat")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CoordinatorHeartbeatResponseObject); ok {
+		if err := validResponse.VisitCoordinatorHeartbeatResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateCredential operation middleware
+func (sh *strictHandler) CreateCredential(w http.ResponseWriter, r *http.Request) {
+	var request CreateCredentialRequestObject
+
+	var body CreateCredentialJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCredential(ctx, request.(CreateCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateCredentialResponseObject); ok {
+		if err := validResponse.VisitCreateCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetCredential operation middleware
+func (sh *strictHandler) GetCredential(w http.ResponseWriter, r *http.Request, credentialID CredentialID) {
+	var request GetCredentialRequestObject
+
+	request.CredentialID = credentialID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCredential(ctx, request.(GetCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetCredentialResponseObject); ok {
+		if err := validResponse.VisitGetCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateDecisionRecord operation middleware
+func (sh *strictHandler) CreateDecisionRecord(w http.ResponseWriter, r *http.Request) {
+	var request CreateDecisionRecordRequestObject
+
+	var body CreateDecisionRecordJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDecisionRecord(ctx, request.(CreateDecisionRecordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDecisionRecord")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateDecisionRecordResponseObject); ok {
+		if err := validResponse.VisitCreateDecisionRecordResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListEscalations operation middleware
+func (sh *strictHandler) ListEscalations(w http.ResponseWriter, r *http.Request, params ListEscalationsParams) {
+	var request ListEscalationsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEscalations(ctx, request.(ListEscalationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEscalations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListEscalationsResponseObject); ok {
+		if err := validResponse.VisitListEscalationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ResolveEscalation operation middleware
+func (sh *strictHandler) ResolveEscalation(w http.ResponseWriter, r *http.Request, escalationID EscalationID) {
+	var request ResolveEscalationRequestObject
+
+	request.EscalationID = escalationID
+
+	var body ResolveEscalationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ResolveEscalation(ctx, request.(ResolveEscalationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResolveEscalation")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ResolveEscalationResponseObject); ok {
+		if err := validResponse.VisitResolveEscalationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListFederatedAgents operation middleware
+func (sh *strictHandler) ListFederatedAgents(w http.ResponseWriter, r *http.Request) {
+	var request ListFederatedAgentsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListFederatedAgents(ctx, request.(ListFederatedAgentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListFederatedAgents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListFederatedAgentsResponseObject); ok {
+		if err := validResponse.VisitListFederatedAgentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReceiveFederationCallback operation middleware
+func (sh *strictHandler) ReceiveFederationCallback(w http.ResponseWriter, r *http.Request) {
+	var request ReceiveFederationCallbackRequestObject
+
+	var body ReceiveFederationCallbackJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReceiveFederationCallback(ctx, request.(ReceiveFederationCallbackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReceiveFederationCallback")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReceiveFederationCallbackResponseObject); ok {
+		if err := validResponse.VisitReceiveFederationCallbackResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DispatchFederatedIntent operation middleware
+func (sh *strictHandler) DispatchFederatedIntent(w http.ResponseWriter, r *http.Request) {
+	var request DispatchFederatedIntentRequestObject
+
+	var body DispatchFederatedIntentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DispatchFederatedIntent(ctx, request.(DispatchFederatedIntentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DispatchFederatedIntent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DispatchFederatedIntentResponseObject); ok {
+		if err := validResponse.VisitDispatchFederatedIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReceiveFederatedIntent operation middleware
+func (sh *strictHandler) ReceiveFederatedIntent(w http.ResponseWriter, r *http.Request) {
+	var request ReceiveFederatedIntentRequestObject
+
+	var body ReceiveFederatedIntentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReceiveFederatedIntent(ctx, request.(ReceiveFederatedIntentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReceiveFederatedIntent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReceiveFederatedIntentResponseObject); ok {
+		if err := validResponse.VisitReceiveFederatedIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetFederationStatus operation middleware
+func (sh *strictHandler) GetFederationStatus(w http.ResponseWriter, r *http.Request) {
+	var request GetFederationStatusRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFederationStatus(ctx, request.(GetFederationStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFederationStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFederationStatusResponseObject); ok {
+		if err := validResponse.VisitGetFederationStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateToolGrant operation middleware
+func (sh *strictHandler) CreateToolGrant(w http.ResponseWriter, r *http.Request) {
+	var request CreateToolGrantRequestObject
+
+	var body CreateToolGrantJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateToolGrant(ctx, request.(CreateToolGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateToolGrant")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateToolGrantResponseObject); ok {
+		if err := validResponse.VisitCreateToolGrantResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokeToolGrant operation middleware
+func (sh *strictHandler) RevokeToolGrant(w http.ResponseWriter, r *http.Request, grantID GrantID) {
+	var request RevokeToolGrantRequestObject
+
+	request.GrantID = grantID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeToolGrant(ctx, request.(RevokeToolGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeToolGrant")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RevokeToolGrantResponseObject); ok {
+		if err := validResponse.VisitRevokeToolGrantResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetToolGrant operation middleware
+func (sh *strictHandler) GetToolGrant(w http.ResponseWriter, r *http.Request, grantID GrantID) {
+	var request GetToolGrantRequestObject
+
+	request.GrantID = grantID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetToolGrant(ctx, request.(GetToolGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetToolGrant")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetToolGrantResponseObject); ok {
+		if err := validResponse.VisitGetToolGrantResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListGrantInvocations operation middleware
+func (sh *strictHandler) ListGrantInvocations(w http.ResponseWriter, r *http.Request, grantID GrantID, params ListGrantInvocationsParams) {
+	var request ListGrantInvocationsRequestObject
+
+	request.GrantID = grantID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListGrantInvocations(ctx, request.(ListGrantInvocationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListGrantInvocations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListGrantInvocationsResponseObject); ok {
+		if err := validResponse.VisitListGrantInvocationsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3456,6 +18934,258 @@ func (sh *strictHandler) GetIntent(w http.ResponseWriter, r *http.Request, inten
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetIntentResponseObject); ok {
 		if err := validResponse.VisitGetIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAccessRequests operation middleware
+func (sh *strictHandler) ListAccessRequests(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListAccessRequestsRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAccessRequests(ctx, request.(ListAccessRequestsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAccessRequests")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAccessRequestsResponseObject); ok {
+		if err := validResponse.VisitListAccessRequestsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateAccessRequest operation middleware
+func (sh *strictHandler) CreateAccessRequest(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request CreateAccessRequestRequestObject
+
+	request.IntentID = intentID
+
+	var body CreateAccessRequestJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAccessRequest(ctx, request.(CreateAccessRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAccessRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateAccessRequestResponseObject); ok {
+		if err := validResponse.VisitCreateAccessRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ApproveAccessRequest operation middleware
+func (sh *strictHandler) ApproveAccessRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, requestID AccessRequestID) {
+	var request ApproveAccessRequestRequestObject
+
+	request.IntentID = intentID
+	request.RequestID = requestID
+
+	var body ApproveAccessRequestJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveAccessRequest(ctx, request.(ApproveAccessRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveAccessRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ApproveAccessRequestResponseObject); ok {
+		if err := validResponse.VisitApproveAccessRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DenyAccessRequest operation middleware
+func (sh *strictHandler) DenyAccessRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, requestID AccessRequestID) {
+	var request DenyAccessRequestRequestObject
+
+	request.IntentID = intentID
+	request.RequestID = requestID
+
+	var body DenyAccessRequestJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DenyAccessRequest(ctx, request.(DenyAccessRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DenyAccessRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DenyAccessRequestResponseObject); ok {
+		if err := validResponse.VisitDenyAccessRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIntentACL operation middleware
+func (sh *strictHandler) GetIntentACL(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request GetIntentACLRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIntentACL(ctx, request.(GetIntentACLRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIntentACL")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIntentACLResponseObject); ok {
+		if err := validResponse.VisitGetIntentACLResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PutIntentACL operation middleware
+func (sh *strictHandler) PutIntentACL(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request PutIntentACLRequestObject
+
+	request.IntentID = intentID
+
+	var body PutIntentACLJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PutIntentACL(ctx, request.(PutIntentACLRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutIntentACL")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PutIntentACLResponseObject); ok {
+		if err := validResponse.VisitPutIntentACLResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateIntentACLEntry operation middleware
+func (sh *strictHandler) CreateIntentACLEntry(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request CreateIntentACLEntryRequestObject
+
+	request.IntentID = intentID
+
+	var body CreateIntentACLEntryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateIntentACLEntry(ctx, request.(CreateIntentACLEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateIntentACLEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateIntentACLEntryResponseObject); ok {
+		if err := validResponse.VisitCreateIntentACLEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteIntentACLEntry operation middleware
+func (sh *strictHandler) DeleteIntentACLEntry(w http.ResponseWriter, r *http.Request, intentID IntentID, entryID ACLEntryID) {
+	var request DeleteIntentACLEntryRequestObject
+
+	request.IntentID = intentID
+	request.EntryID = entryID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteIntentACLEntry(ctx, request.(DeleteIntentACLEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteIntentACLEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteIntentACLEntryResponseObject); ok {
+		if err := validResponse.VisitDeleteIntentACLEntryResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3575,6 +19305,259 @@ func (sh *strictHandler) ListAncestorIntents(w http.ResponseWriter, r *http.Requ
 	}
 }
 
+// CreateApprovalRequest operation middleware
+func (sh *strictHandler) CreateApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request CreateApprovalRequestRequestObject
+
+	request.IntentID = intentID
+
+	var body CreateApprovalRequestJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateApprovalRequest(ctx, request.(CreateApprovalRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateApprovalRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateApprovalRequestResponseObject); ok {
+		if err := validResponse.VisitCreateApprovalRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetApprovalRequest operation middleware
+func (sh *strictHandler) GetApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, approvalID ApprovalID) {
+	var request GetApprovalRequestRequestObject
+
+	request.IntentID = intentID
+	request.ApprovalID = approvalID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetApprovalRequest(ctx, request.(GetApprovalRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetApprovalRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetApprovalRequestResponseObject); ok {
+		if err := validResponse.VisitGetApprovalRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ApproveApprovalRequest operation middleware
+func (sh *strictHandler) ApproveApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, approvalID ApprovalID) {
+	var request ApproveApprovalRequestRequestObject
+
+	request.IntentID = intentID
+	request.ApprovalID = approvalID
+
+	var body ApproveApprovalRequestJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ApproveApprovalRequest(ctx, request.(ApproveApprovalRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ApproveApprovalRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ApproveApprovalRequestResponseObject); ok {
+		if err := validResponse.VisitApproveApprovalRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DenyApprovalRequest operation middleware
+func (sh *strictHandler) DenyApprovalRequest(w http.ResponseWriter, r *http.Request, intentID IntentID, approvalID ApprovalID) {
+	var request DenyApprovalRequestRequestObject
+
+	request.IntentID = intentID
+	request.ApprovalID = approvalID
+
+	var body DenyApprovalRequestJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DenyApprovalRequest(ctx, request.(DenyApprovalRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DenyApprovalRequest")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DenyApprovalRequestResponseObject); ok {
+		if err := validResponse.VisitDenyApprovalRequestResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RequestArbitration operation middleware
+func (sh *strictHandler) RequestArbitration(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request RequestArbitrationRequestObject
+
+	request.IntentID = intentID
+
+	var body RequestArbitrationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RequestArbitration(ctx, request.(RequestArbitrationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RequestArbitration")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RequestArbitrationResponseObject); ok {
+		if err := validResponse.VisitRequestArbitrationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentAttachments operation middleware
+func (sh *strictHandler) ListIntentAttachments(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentAttachmentsRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentAttachments(ctx, request.(ListIntentAttachmentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentAttachments")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentAttachmentsResponseObject); ok {
+		if err := validResponse.VisitListIntentAttachmentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateIntentAttachment operation middleware
+func (sh *strictHandler) CreateIntentAttachment(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request CreateIntentAttachmentRequestObject
+
+	request.IntentID = intentID
+
+	var body CreateIntentAttachmentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateIntentAttachment(ctx, request.(CreateIntentAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateIntentAttachment")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateIntentAttachmentResponseObject); ok {
+		if err := validResponse.VisitCreateIntentAttachmentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteIntentAttachment operation middleware
+func (sh *strictHandler) DeleteIntentAttachment(w http.ResponseWriter, r *http.Request, intentID IntentID, attachmentID AttachmentID) {
+	var request DeleteIntentAttachmentRequestObject
+
+	request.IntentID = intentID
+	request.AttachmentID = attachmentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteIntentAttachment(ctx, request.(DeleteIntentAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteIntentAttachment")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteIntentAttachmentResponseObject); ok {
+		if err := validResponse.VisitDeleteIntentAttachmentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListBlockedChildIntents operation middleware
 func (sh *strictHandler) ListBlockedChildIntents(w http.ResponseWriter, r *http.Request, intentID IntentID) {
 	var request ListBlockedChildIntentsRequestObject
@@ -3594,6 +19577,65 @@ func (sh *strictHandler) ListBlockedChildIntents(w http.ResponseWriter, r *http.
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListBlockedChildIntentsResponseObject); ok {
 		if err := validResponse.VisitListBlockedChildIntentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentChannels operation middleware
+func (sh *strictHandler) ListIntentChannels(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentChannelsRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentChannels(ctx, request.(ListIntentChannelsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentChannels")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentChannelsResponseObject); ok {
+		if err := validResponse.VisitListIntentChannelsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateChannel operation middleware
+func (sh *strictHandler) CreateChannel(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request CreateChannelRequestObject
+
+	request.IntentID = intentID
+
+	var body CreateChannelJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateChannel(ctx, request.(CreateChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateChannel")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateChannelResponseObject); ok {
+		if err := validResponse.VisitCreateChannelResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3653,6 +19695,178 @@ func (sh *strictHandler) CreateChildIntent(w http.ResponseWriter, r *http.Reques
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateChildIntentResponseObject); ok {
 		if err := validResponse.VisitCreateChildIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentCoordinatorDecisions operation middleware
+func (sh *strictHandler) ListIntentCoordinatorDecisions(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentCoordinatorDecisionsParams) {
+	var request ListIntentCoordinatorDecisionsRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentCoordinatorDecisions(ctx, request.(ListIntentCoordinatorDecisionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentCoordinatorDecisions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentCoordinatorDecisionsResponseObject); ok {
+		if err := validResponse.VisitListIntentCoordinatorDecisionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentCoordinatorLeases operation middleware
+func (sh *strictHandler) ListIntentCoordinatorLeases(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentCoordinatorLeasesRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentCoordinatorLeases(ctx, request.(ListIntentCoordinatorLeasesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentCoordinatorLeases")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentCoordinatorLeasesResponseObject); ok {
+		if err := validResponse.VisitListIntentCoordinatorLeasesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentCosts operation middleware
+func (sh *strictHandler) ListIntentCosts(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentCostsRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentCosts(ctx, request.(ListIntentCostsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentCosts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentCostsResponseObject); ok {
+		if err := validResponse.VisitListIntentCostsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RecordIntentCost operation middleware
+func (sh *strictHandler) RecordIntentCost(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request RecordIntentCostRequestObject
+
+	request.IntentID = intentID
+
+	var body RecordIntentCostJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordIntentCost(ctx, request.(RecordIntentCostRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordIntentCost")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RecordIntentCostResponseObject); ok {
+		if err := validResponse.VisitRecordIntentCostResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentDecisions operation middleware
+func (sh *strictHandler) ListIntentDecisions(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentDecisionsParams) {
+	var request ListIntentDecisionsRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentDecisions(ctx, request.(ListIntentDecisionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentDecisions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentDecisionsResponseObject); ok {
+		if err := validResponse.VisitListIntentDecisionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RecordDecision operation middleware
+func (sh *strictHandler) RecordDecision(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request RecordDecisionRequestObject
+
+	request.IntentID = intentID
+
+	var body RecordDecisionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordDecision(ctx, request.(RecordDecisionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordDecision")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RecordDecisionResponseObject); ok {
+		if err := validResponse.VisitRecordDecisionResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3800,6 +20014,39 @@ func (sh *strictHandler) ListDescendantIntents(w http.ResponseWriter, r *http.Re
 	}
 }
 
+// CreateEscalation operation middleware
+func (sh *strictHandler) CreateEscalation(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request CreateEscalationRequestObject
+
+	request.IntentID = intentID
+
+	var body CreateEscalationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEscalation(ctx, request.(CreateEscalationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEscalation")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateEscalationResponseObject); ok {
+		if err := validResponse.VisitCreateEscalationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListIntentEvents operation middleware
 func (sh *strictHandler) ListIntentEvents(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentEventsParams) {
 	var request ListIntentEventsRequestObject
@@ -3853,6 +20100,178 @@ func (sh *strictHandler) CreateIntentEvent(w http.ResponseWriter, r *http.Reques
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateIntentEventResponseObject); ok {
 		if err := validResponse.VisitCreateIntentEventResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// VerifyEventChain operation middleware
+func (sh *strictHandler) VerifyEventChain(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request VerifyEventChainRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyEventChain(ctx, request.(VerifyEventChainRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyEventChain")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(VerifyEventChainResponseObject); ok {
+		if err := validResponse.VisitVerifyEventChainResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentFailures operation middleware
+func (sh *strictHandler) ListIntentFailures(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentFailuresRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentFailures(ctx, request.(ListIntentFailuresRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentFailures")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentFailuresResponseObject); ok {
+		if err := validResponse.VisitListIntentFailuresResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RecordIntentFailure operation middleware
+func (sh *strictHandler) RecordIntentFailure(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request RecordIntentFailureRequestObject
+
+	request.IntentID = intentID
+
+	var body RecordIntentFailureJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordIntentFailure(ctx, request.(RecordIntentFailureRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordIntentFailure")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RecordIntentFailureResponseObject); ok {
+		if err := validResponse.VisitRecordIntentFailureResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteGovernancePolicy operation middleware
+func (sh *strictHandler) DeleteGovernancePolicy(w http.ResponseWriter, r *http.Request, intentID IntentID, params DeleteGovernancePolicyParams) {
+	var request DeleteGovernancePolicyRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteGovernancePolicy(ctx, request.(DeleteGovernancePolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteGovernancePolicy")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteGovernancePolicyResponseObject); ok {
+		if err := validResponse.VisitDeleteGovernancePolicyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetGovernancePolicy operation middleware
+func (sh *strictHandler) GetGovernancePolicy(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request GetGovernancePolicyRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGovernancePolicy(ctx, request.(GetGovernancePolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGovernancePolicy")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetGovernancePolicyResponseObject); ok {
+		if err := validResponse.VisitGetGovernancePolicyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SetGovernancePolicy operation middleware
+func (sh *strictHandler) SetGovernancePolicy(w http.ResponseWriter, r *http.Request, intentID IntentID, params SetGovernancePolicyParams) {
+	var request SetGovernancePolicyRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	var body SetGovernancePolicyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SetGovernancePolicy(ctx, request.(SetGovernancePolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetGovernancePolicy")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SetGovernancePolicyResponseObject); ok {
+		if err := validResponse.VisitSetGovernancePolicyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -4006,6 +20425,58 @@ func (sh *strictHandler) RenewIntentLease(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// ListIntentPlans operation middleware
+func (sh *strictHandler) ListIntentPlans(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentPlansRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentPlans(ctx, request.(ListIntentPlansRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentPlans")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentPlansResponseObject); ok {
+		if err := validResponse.VisitListIntentPlansResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentPortfolios operation middleware
+func (sh *strictHandler) ListIntentPortfolios(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request ListIntentPortfoliosRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentPortfolios(ctx, request.(ListIntentPortfoliosRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentPortfolios")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentPortfoliosResponseObject); ok {
+		if err := validResponse.VisitListIntentPortfoliosResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListReadyChildIntents operation middleware
 func (sh *strictHandler) ListReadyChildIntents(w http.ResponseWriter, r *http.Request, intentID IntentID) {
 	var request ListReadyChildIntentsRequestObject
@@ -4025,6 +20496,65 @@ func (sh *strictHandler) ListReadyChildIntents(w http.ResponseWriter, r *http.Re
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListReadyChildIntentsResponseObject); ok {
 		if err := validResponse.VisitListReadyChildIntentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIntentRetryPolicy operation middleware
+func (sh *strictHandler) GetIntentRetryPolicy(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request GetIntentRetryPolicyRequestObject
+
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIntentRetryPolicy(ctx, request.(GetIntentRetryPolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIntentRetryPolicy")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIntentRetryPolicyResponseObject); ok {
+		if err := validResponse.VisitGetIntentRetryPolicyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PutIntentRetryPolicy operation middleware
+func (sh *strictHandler) PutIntentRetryPolicy(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request PutIntentRetryPolicyRequestObject
+
+	request.IntentID = intentID
+
+	var body PutIntentRetryPolicyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PutIntentRetryPolicy(ctx, request.(PutIntentRetryPolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutIntentRetryPolicy")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PutIntentRetryPolicyResponseObject); ok {
+		if err := validResponse.VisitPutIntentRetryPolicyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -4100,6 +20630,620 @@ func (sh *strictHandler) SetIntentStatus(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// StreamIntentEventsClientPath operation middleware
+func (sh *strictHandler) StreamIntentEventsClientPath(w http.ResponseWriter, r *http.Request, intentID IntentID, params StreamIntentEventsClientPathParams) {
+	var request StreamIntentEventsClientPathRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamIntentEventsClientPath(ctx, request.(StreamIntentEventsClientPathRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamIntentEventsClientPath")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamIntentEventsClientPathResponseObject); ok {
+		if err := validResponse.VisitStreamIntentEventsClientPathResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RespondToSuspension operation middleware
+func (sh *strictHandler) RespondToSuspension(w http.ResponseWriter, r *http.Request, intentID IntentID) {
+	var request RespondToSuspensionRequestObject
+
+	request.IntentID = intentID
+
+	var body RespondToSuspensionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RespondToSuspension(ctx, request.(RespondToSuspensionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RespondToSuspension")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RespondToSuspensionResponseObject); ok {
+		if err := validResponse.VisitRespondToSuspensionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListIntentTasks operation middleware
+func (sh *strictHandler) ListIntentTasks(w http.ResponseWriter, r *http.Request, intentID IntentID, params ListIntentTasksParams) {
+	var request ListIntentTasksRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntentTasks(ctx, request.(ListIntentTasksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntentTasks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListIntentTasksResponseObject); ok {
+		if err := validResponse.VisitListIntentTasksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateToolInvocation operation middleware
+func (sh *strictHandler) CreateToolInvocation(w http.ResponseWriter, r *http.Request) {
+	var request CreateToolInvocationRequestObject
+
+	var body CreateToolInvocationJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateToolInvocation(ctx, request.(CreateToolInvocationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateToolInvocation")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateToolInvocationResponseObject); ok {
+		if err := validResponse.VisitCreateToolInvocationResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateMemoryEntry operation middleware
+func (sh *strictHandler) CreateMemoryEntry(w http.ResponseWriter, r *http.Request) {
+	var request CreateMemoryEntryRequestObject
+
+	var body CreateMemoryEntryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateMemoryEntry(ctx, request.(CreateMemoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateMemoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateMemoryEntryResponseObject); ok {
+		if err := validResponse.VisitCreateMemoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteMemoryEntry operation middleware
+func (sh *strictHandler) DeleteMemoryEntry(w http.ResponseWriter, r *http.Request, entryID MemoryEntryID) {
+	var request DeleteMemoryEntryRequestObject
+
+	request.EntryID = entryID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteMemoryEntry(ctx, request.(DeleteMemoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteMemoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteMemoryEntryResponseObject); ok {
+		if err := validResponse.VisitDeleteMemoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMemoryEntry operation middleware
+func (sh *strictHandler) GetMemoryEntry(w http.ResponseWriter, r *http.Request, entryID MemoryEntryID) {
+	var request GetMemoryEntryRequestObject
+
+	request.EntryID = entryID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMemoryEntry(ctx, request.(GetMemoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMemoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMemoryEntryResponseObject); ok {
+		if err := validResponse.VisitGetMemoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateMemoryEntry operation middleware
+func (sh *strictHandler) UpdateMemoryEntry(w http.ResponseWriter, r *http.Request, entryID MemoryEntryID, params UpdateMemoryEntryParams) {
+	var request UpdateMemoryEntryRequestObject
+
+	request.EntryID = entryID
+	request.Params = params
+
+	var body UpdateMemoryEntryJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateMemoryEntry(ctx, request.(UpdateMemoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateMemoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateMemoryEntryResponseObject); ok {
+		if err := validResponse.VisitUpdateMemoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreatePlan operation middleware
+func (sh *strictHandler) CreatePlan(w http.ResponseWriter, r *http.Request) {
+	var request CreatePlanRequestObject
+
+	var body CreatePlanJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePlan(ctx, request.(CreatePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePlan")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreatePlanResponseObject); ok {
+		if err := validResponse.VisitCreatePlanResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetPlan operation middleware
+func (sh *strictHandler) GetPlan(w http.ResponseWriter, r *http.Request, planID PlanID) {
+	var request GetPlanRequestObject
+
+	request.PlanID = planID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlan(ctx, request.(GetPlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlan")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetPlanResponseObject); ok {
+		if err := validResponse.VisitGetPlanResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdatePlan operation middleware
+func (sh *strictHandler) UpdatePlan(w http.ResponseWriter, r *http.Request, planID PlanID, params UpdatePlanParams) {
+	var request UpdatePlanRequestObject
+
+	request.PlanID = planID
+	request.Params = params
+
+	var body UpdatePlanJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePlan(ctx, request.(UpdatePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePlan")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdatePlanResponseObject); ok {
+		if err := validResponse.VisitUpdatePlanResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListPortfolios operation middleware
+func (sh *strictHandler) ListPortfolios(w http.ResponseWriter, r *http.Request, params ListPortfoliosParams) {
+	var request ListPortfoliosRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPortfolios(ctx, request.(ListPortfoliosRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPortfolios")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListPortfoliosResponseObject); ok {
+		if err := validResponse.VisitListPortfoliosResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreatePortfolio operation middleware
+func (sh *strictHandler) CreatePortfolio(w http.ResponseWriter, r *http.Request) {
+	var request CreatePortfolioRequestObject
+
+	var body CreatePortfolioJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePortfolio(ctx, request.(CreatePortfolioRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePortfolio")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreatePortfolioResponseObject); ok {
+		if err := validResponse.VisitCreatePortfolioResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetPortfolio operation middleware
+func (sh *strictHandler) GetPortfolio(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID) {
+	var request GetPortfolioRequestObject
+
+	request.PortfolioID = portfolioID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPortfolio(ctx, request.(GetPortfolioRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPortfolio")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetPortfolioResponseObject); ok {
+		if err := validResponse.VisitGetPortfolioResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdatePortfolio operation middleware
+func (sh *strictHandler) UpdatePortfolio(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID) {
+	var request UpdatePortfolioRequestObject
+
+	request.PortfolioID = portfolioID
+
+	var body UpdatePortfolioJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePortfolio(ctx, request.(UpdatePortfolioRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePortfolio")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdatePortfolioResponseObject); ok {
+		if err := validResponse.VisitUpdatePortfolioResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetPortfolioCosts operation middleware
+func (sh *strictHandler) GetPortfolioCosts(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID) {
+	var request GetPortfolioCostsRequestObject
+
+	request.PortfolioID = portfolioID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPortfolioCosts(ctx, request.(GetPortfolioCostsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPortfolioCosts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetPortfolioCostsResponseObject); ok {
+		if err := validResponse.VisitGetPortfolioCostsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListPortfolioIntents operation middleware
+func (sh *strictHandler) ListPortfolioIntents(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID) {
+	var request ListPortfolioIntentsRequestObject
+
+	request.PortfolioID = portfolioID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPortfolioIntents(ctx, request.(ListPortfolioIntentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPortfolioIntents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListPortfolioIntentsResponseObject); ok {
+		if err := validResponse.VisitListPortfolioIntentsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AddPortfolioIntent operation middleware
+func (sh *strictHandler) AddPortfolioIntent(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID) {
+	var request AddPortfolioIntentRequestObject
+
+	request.PortfolioID = portfolioID
+
+	var body AddPortfolioIntentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AddPortfolioIntent(ctx, request.(AddPortfolioIntentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddPortfolioIntent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AddPortfolioIntentResponseObject); ok {
+		if err := validResponse.VisitAddPortfolioIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RemovePortfolioIntent operation middleware
+func (sh *strictHandler) RemovePortfolioIntent(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID, intentID IntentID) {
+	var request RemovePortfolioIntentRequestObject
+
+	request.PortfolioID = portfolioID
+	request.IntentID = intentID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RemovePortfolioIntent(ctx, request.(RemovePortfolioIntentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RemovePortfolioIntent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RemovePortfolioIntentResponseObject); ok {
+		if err := validResponse.VisitRemovePortfolioIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdatePortfolioStatus operation middleware
+func (sh *strictHandler) UpdatePortfolioStatus(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID) {
+	var request UpdatePortfolioStatusRequestObject
+
+	request.PortfolioID = portfolioID
+
+	var body UpdatePortfolioStatusJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePortfolioStatus(ctx, request.(UpdatePortfolioStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePortfolioStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdatePortfolioStatusResponseObject); ok {
+		if err := validResponse.VisitUpdatePortfolioStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StreamPortfolioEventsClientPath operation middleware
+func (sh *strictHandler) StreamPortfolioEventsClientPath(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID, params StreamPortfolioEventsClientPathParams) {
+	var request StreamPortfolioEventsClientPathRequestObject
+
+	request.PortfolioID = portfolioID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamPortfolioEventsClientPath(ctx, request.(StreamPortfolioEventsClientPathRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamPortfolioEventsClientPath")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamPortfolioEventsClientPathResponseObject); ok {
+		if err := validResponse.VisitStreamPortfolioEventsClientPathResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetServerConfig operation middleware
 func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request) {
 	var request GetServerConfigRequestObject
@@ -4124,197 +21268,1171 @@ func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request)
 	}
 }
 
+// StreamAgentEvents operation middleware
+func (sh *strictHandler) StreamAgentEvents(w http.ResponseWriter, r *http.Request, agentID AgentID, params StreamAgentEventsParams) {
+	var request StreamAgentEventsRequestObject
+
+	request.AgentID = agentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamAgentEvents(ctx, request.(StreamAgentEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamAgentEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamAgentEventsResponseObject); ok {
+		if err := validResponse.VisitStreamAgentEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StreamChannelMessages operation middleware
+func (sh *strictHandler) StreamChannelMessages(w http.ResponseWriter, r *http.Request, channelID ChannelID, params StreamChannelMessagesParams) {
+	var request StreamChannelMessagesRequestObject
+
+	request.ChannelID = channelID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamChannelMessages(ctx, request.(StreamChannelMessagesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamChannelMessages")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamChannelMessagesResponseObject); ok {
+		if err := validResponse.VisitStreamChannelMessagesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StreamIntentEvents operation middleware
+func (sh *strictHandler) StreamIntentEvents(w http.ResponseWriter, r *http.Request, intentID IntentID, params StreamIntentEventsParams) {
+	var request StreamIntentEventsRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamIntentEvents(ctx, request.(StreamIntentEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamIntentEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamIntentEventsResponseObject); ok {
+		if err := validResponse.VisitStreamIntentEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StreamPortfolioEvents operation middleware
+func (sh *strictHandler) StreamPortfolioEvents(w http.ResponseWriter, r *http.Request, portfolioID PortfolioID, params StreamPortfolioEventsParams) {
+	var request StreamPortfolioEventsRequestObject
+
+	request.PortfolioID = portfolioID
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamPortfolioEvents(ctx, request.(StreamPortfolioEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamPortfolioEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamPortfolioEventsResponseObject); ok {
+		if err := validResponse.VisitStreamPortfolioEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSubscriptions operation middleware
+func (sh *strictHandler) ListSubscriptions(w http.ResponseWriter, r *http.Request, params ListSubscriptionsParams) {
+	var request ListSubscriptionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSubscriptions(ctx, request.(ListSubscriptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSubscriptions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSubscriptionsResponseObject); ok {
+		if err := validResponse.VisitListSubscriptionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateSubscription operation middleware
+func (sh *strictHandler) CreateSubscription(w http.ResponseWriter, r *http.Request) {
+	var request CreateSubscriptionRequestObject
+
+	var body CreateSubscriptionJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateSubscription(ctx, request.(CreateSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateSubscriptionResponseObject); ok {
+		if err := validResponse.VisitCreateSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteSubscription operation middleware
+func (sh *strictHandler) DeleteSubscription(w http.ResponseWriter, r *http.Request, subscriptionID SubscriptionID) {
+	var request DeleteSubscriptionRequestObject
+
+	request.SubscriptionID = subscriptionID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteSubscription(ctx, request.(DeleteSubscriptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteSubscription")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteSubscriptionResponseObject); ok {
+		if err := validResponse.VisitDeleteSubscriptionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTask operation middleware
+func (sh *strictHandler) CreateTask(w http.ResponseWriter, r *http.Request) {
+	var request CreateTaskRequestObject
+
+	var body CreateTaskJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTask(ctx, request.(CreateTaskRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTask")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTaskResponseObject); ok {
+		if err := validResponse.VisitCreateTaskResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTask operation middleware
+func (sh *strictHandler) GetTask(w http.ResponseWriter, r *http.Request, taskID TaskID) {
+	var request GetTaskRequestObject
+
+	request.TaskID = taskID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTask(ctx, request.(GetTaskRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTask")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTaskResponseObject); ok {
+		if err := validResponse.VisitGetTaskResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateTaskStatus operation middleware
+func (sh *strictHandler) UpdateTaskStatus(w http.ResponseWriter, r *http.Request, taskID TaskID, params UpdateTaskStatusParams) {
+	var request UpdateTaskStatusRequestObject
+
+	request.TaskID = taskID
+	request.Params = params
+
+	var body UpdateTaskStatusJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTaskStatus(ctx, request.(UpdateTaskStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTaskStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateTaskStatusResponseObject); ok {
+		if err := validResponse.VisitUpdateTaskStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// InvokeTool operation middleware
+func (sh *strictHandler) InvokeTool(w http.ResponseWriter, r *http.Request) {
+	var request InvokeToolRequestObject
+
+	var body InvokeToolJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.InvokeTool(ctx, request.(InvokeToolRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "InvokeTool")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(InvokeToolResponseObject); ok {
+		if err := validResponse.VisitInvokeToolResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTriggers operation middleware
+func (sh *strictHandler) ListTriggers(w http.ResponseWriter, r *http.Request, params ListTriggersParams) {
+	var request ListTriggersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTriggers(ctx, request.(ListTriggersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTriggers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTriggersResponseObject); ok {
+		if err := validResponse.VisitListTriggersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTrigger operation middleware
+func (sh *strictHandler) CreateTrigger(w http.ResponseWriter, r *http.Request) {
+	var request CreateTriggerRequestObject
+
+	var body CreateTriggerJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTrigger(ctx, request.(CreateTriggerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTrigger")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTriggerResponseObject); ok {
+		if err := validResponse.VisitCreateTriggerResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTrigger operation middleware
+func (sh *strictHandler) DeleteTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID) {
+	var request DeleteTriggerRequestObject
+
+	request.TriggerID = triggerID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTrigger(ctx, request.(DeleteTriggerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTrigger")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTriggerResponseObject); ok {
+		if err := validResponse.VisitDeleteTriggerResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTrigger operation middleware
+func (sh *strictHandler) GetTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID) {
+	var request GetTriggerRequestObject
+
+	request.TriggerID = triggerID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTrigger(ctx, request.(GetTriggerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTrigger")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTriggerResponseObject); ok {
+		if err := validResponse.VisitGetTriggerResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateTrigger operation middleware
+func (sh *strictHandler) UpdateTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID, params UpdateTriggerParams) {
+	var request UpdateTriggerRequestObject
+
+	request.TriggerID = triggerID
+	request.Params = params
+
+	var body UpdateTriggerJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTrigger(ctx, request.(UpdateTriggerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTrigger")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateTriggerResponseObject); ok {
+		if err := validResponse.VisitUpdateTriggerResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FireTrigger operation middleware
+func (sh *strictHandler) FireTrigger(w http.ResponseWriter, r *http.Request, triggerID TriggerID) {
+	var request FireTriggerRequestObject
+
+	request.TriggerID = triggerID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FireTrigger(ctx, request.(FireTriggerRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FireTrigger")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FireTriggerResponseObject); ok {
+		if err := validResponse.VisitFireTriggerResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateVault operation middleware
+func (sh *strictHandler) CreateVault(w http.ResponseWriter, r *http.Request) {
+	var request CreateVaultRequestObject
+
+	var body CreateVaultJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateVault(ctx, request.(CreateVaultRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateVault")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateVaultResponseObject); ok {
+		if err := validResponse.VisitCreateVaultResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetVault operation middleware
+func (sh *strictHandler) GetVault(w http.ResponseWriter, r *http.Request, vaultID VaultID) {
+	var request GetVaultRequestObject
+
+	request.VaultID = vaultID
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetVault(ctx, request.(GetVaultRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetVault")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetVaultResponseObject); ok {
+		if err := validResponse.VisitGetVaultResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// VerifyCheckpointConsistency operation middleware
+func (sh *strictHandler) VerifyCheckpointConsistency(w http.ResponseWriter, r *http.Request, params VerifyCheckpointConsistencyParams) {
+	var request VerifyCheckpointConsistencyRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyCheckpointConsistency(ctx, request.(VerifyCheckpointConsistencyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyCheckpointConsistency")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(VerifyCheckpointConsistencyResponseObject); ok {
+		if err := validResponse.VisitVerifyCheckpointConsistencyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rdxu3tehfweK5d0U6d0hRD6eJ/El1kta3duLazsldDb004AxI4mgITAFQCpu6v/0u7A1gMDMYkrIs",
-	"u+3Jl8Ti4I39wn7+OirkupaCCaNHl7+Oaqromhmm4K+rJRPmeWn/WTJdKF4bLsXocvR2xQi1H7/QhJeT",
-	"UTbi9ueamtUoGwm6ZqPLETS45uUoGyn21w1XrBxdGrVh2UgXK7amdtw1Fy+YWJrV6PI0G5ltbXtqo7hY",
-	"jt6/z0bPFy+pKVbpJdwypbkUxKwYKSrOhCEV1YZoepcRqgklc6oYKVnB17QiXBi2ZIoc5c8XYxj2kpzn",
-	"xxPy5400rCTfvqVLTahiMyGkIbQoWG1YOZkJv8EVoyVTzRb9ODu3uJBqTc3ocsSF+fJilNk98/VmHe/Y",
-	"LQ23LMyOY+fwdde5Y4uHHvwLvubmdDrtr+Il/cUun4jNes4UkQvCDVtrYiRRzGyUCOv664apbbOwyg45",
-	"ihdRsgXdVGZ0eTqdZq2DOj+zB4Uzwefp3nODFT/5RAt+8vD1/rBYaGb6y/2+v0x9w+uhRUocJrnK5CL9",
-	"qqaJVb23IKNrKTQDCvB7Wr5mf90wDessJICW/Set64oX1C755L+1XfevI/YLXdcVw5YlDLy4Xlv8uA5w",
-	"mI1KZiivIuQhiFUktHkf7+V/KbYYXY7+46QhVCf4VZ98q5R0q+4jisJ1E67Jmlb2GFhJjtZcay6WRCoi",
-	"pBh7khAoQp5Frf/vmx++z8icliTQxYyUG9w5s2MU26LiBSlZzUTJRLE9ntjlP5NiUfHikEP7iDst3Kya",
-	"3HGzAqqomJYbVbAvNCk2SlkKqQ01DFb5nVRzXpZMfJpl0sLYkwe2QNZ0SyyRLSUxK67JkaW2Wts9GCUr",
-	"e7ZLecuUoKJgpJYV92f7glHN7nHAfais7AjX/rRikISxCa0Uo+WWrFhVkoVUuEJdyJqNshH7hWu7kWsY",
-	"BmYtEHCvAc/Opmdfjk9Px2fnb6fTy9MvLy/O/zLKGm54OdJbYVZMcz2GH2HMmiumUwOcnboBoOvvyq/Z",
-	"6eJsOj6lZ/PxRXFejr9iXy/Gp6dnZ+fnFxdPnnz5JdAJE2Y7X5wWZ+UFG39Fv7ZdTsvx1+xsMZ7S0/lZ",
-	"cV5esCcL4BSwH9yE2FSVRUIJ5IEKWm0115bGGGo22v5WGH7LgI49EDSuhDQrpgiOSGAVZCWrUgMEwyKe",
-	"krx97DnBQeZME24ALr6X5ju5EeUHgYSQ5noBvWMCBYMAmOK3j0WYECdJKZmG0WFvfhPP7dLWTBhWfgq8",
-	"tJDN1C1TzXK4XwFcgKyZgjnJluEiX9FtJWn5VsoXVC3ZpyVyc1luLU2v7NQWNSnKf24TKLRpWOdbKV9S",
-	"sXUMTH+CdUpJ1lRs/WJ1Qz2uXj0nN2z71Eocakvowliu89r+Mb6yf+REs0KKUls+jxwRVhw16YsKb7CL",
-	"FRHuKDdkzhZSMZyDi+WkJRX0mf37bPSjoBuzkor/jX0Y5mziAVrIc0srXlpC7nmuO4OPhEZuNODvDVPf",
-	"iBsh7wTc/49Cb+paKsPKl6zk9C0cwOcAVotVeXeuHBb5X/aU4MfvKK8+8BJuwyDXDNYVXYThpmKX5JZW",
-	"G2bXEoli0FaPLn/+dbTgrCp9ayslMq3p0o3d6fj+3ce5QTgdqQhtxKuGCIHc6DiAHcuyAFhuTqzgqwmj",
-	"xYrAsvEc8S34IMHAvSdj0cBJTdfu0+jyIjpaN2cQvD4SZDfCaHjhWiptaMXIkV0qybsrzTOU+fLOevPj",
-	"jAAJYjNRrKhYMg+OtKrkHSsJFzsFRT8hR3S+NooKzQ0MbR/GjQDQaAyutOZL0adWV8IJf0YSCm0sgaqV",
-	"5TCG44OjEZMGdQ7t7jvfsdlISbzh8CQa3Ul1wxBDhlQattPesd/Hr+ufm4W/Cy3l/L8ZAkV0LGsHkQNH",
-	"gxtjJWxSuNf+vY/JDwLNbO/eufgmIO7thtW3fM20oeva9ktN+QZY73jJhJUULEyV5OjHH59/c5ycOhJO",
-	"hxUcyZ7NZe66OXK0UIwRw34xT4m7d5LjteepJXVuEhQnsRIlVmRJoI7x6aXve6nYkhr2xsnL3TU/kxth",
-	"NLzxYSJNaqYIStf9255vr3UYiJYl4B+tXrUa9dRMXX6fDesZkmvo7crCRsWAy9RMFUwYumSpvUEzoC04",
-	"Lqji7lb2bpqOduLcSEOrnBwpK1+zkpTyTsAV7dSt7FZiZCMYdadixS2ssNfAyu6EyePrQAnOkUV3M3RA",
-	"SQARBdNGKnxivOA6TROCso+69gngCJ8GMMN/zohgVFmpZMGVBgQD/dI+9MclwrHiLqhSdNunf2EZqf3+",
-	"vpLFDSt3bffZilelYgIkWZDmRKNX4SyFFjhoet/uIyncsB97v37y1G5hKzjOM8WoSSDJFRHsDhfnbvkp",
-	"4RYFKfBejo/fmprVF3qQCxRSaKMod8r7Xbv6ISwOz1RfywSHfl4CTfJv7YAn8ISRgrkLsf9uneceJtw+",
-	"yA4dinlzjyt/A6KWJQzNz3aF9nCWklZJNgGCy+EHgiJv7yz+uFlTMVaMlnReMQKtJkiIwl69mvdgKQHn",
-	"2gMz+8kBX6/tg8awFnh3gMN9SaPHY6FFmDW5R7muqeFzXnGz/UYWm7QwZNdXb+YVL0gR9yCl60KOCrpm",
-	"1TOqmX0C6uP+7heMmo1iOzmmW99cyopR0WeQ3+EYZFHRpY7nxAeIkcR11cdJfhn0KLSB9J6002rzhYax",
-	"08LPogDOyi2lPWBbTc8Ee+aoVmWKvP7uGTnKX3/3bDydTk9zu6t8samqPCN5TZXhlj9LRXIhBcvTGw2P",
-	"o4N26FofIIi1z6+Zp3sYWXPdKbD7hhXc9nvNCqnKFC0upFQlF9RIZYVIaAdEBzsSOpcb08jj5AjP6/Q8",
-	"AXm0MkwJavgt0/Z9pnnJVIpL/QD/sMSVGnLHFCN3jC9XKI4chJMRDetQWPsu5JZxJuUz/80//vw+MzK1",
-	"938Kb0axqaqWYFTKzRykX/vF0kRvVHSTo3kNZw/HOSjmR23IEUjYx3gSdjElHkICknGh18apcvrj3nBR",
-	"Wg4R7q55DWSETZYTkpesssK5fcNaIK+ouMa3cT7wYPlEb57WXVgRAMAuTQwoYn7iEH5abQk35I5qYugN",
-	"E2kWuVmvqdomgFKwccUFI66FZ7Z+WcnRTHghHv6UTD26OnDTfoW1777ZQnwY2SD2tVAiXnGaYHhz3lWZ",
-	"pBeNvQ/e6WXZJwNNk+FbL/3p+vuXbmQnX91HsmjPt3tXu8SMBhx1RPDact/ATsPf3fHiFojk2vCq8naP",
-	"jyuBtJaz6xzMoceAI7onyQ6ljJ/Z7DkGox9rz2Zox7pgoqS7txwLmGXooVP7DB+HNhoaZHbXZjWGNyep",
-	"FRtb1qo+/gE0S0qeANeFvGXqMKmz9K3vI3EWtKYgpybR4Jn/unXS41HuwMvyIHbr/1UxqrlY5hmZTCbH",
-	"rWPa+6ySNRNXNf9RVSmuYAWMxlD2hSY/2Oavnjd79KbANO+tlTSykNXAybmvToLNSG6HdxbUZ56uW772",
-	"yrXMh6TcH1WVOMBX1Ky0p5evv3umY6tfkBT1/U5sp+Dqt3S4wBqOqCOqwo6yNoS0risFsmgiSOs2wHCy",
-	"IAxgFMwixLvtgHxjH805SBDVHd1qi3fakizyDLzkNFlvtCG00tIZTNFCoNiCKRAMA5DMZcmZzsjdSmrW",
-	"DL2mWzJnhBI8icySRVw6OUI7jQVmtalYns1E7qxJ+TGaeyqujV1/Y7bCTWg7TknuVrxYkYIqtSVCEnQP",
-	"uGFbdMTrqkDKpHZFG3i1r2mx4oI1z3jb/pLksdXSrnThXWHsH8EZANaeMLWkrCEOd1mrHf6C3h1utI6l",
-	"zraa0/LaWQxh8K7TFD7FwOZ+baS8BtM3jGZFz2vwUsNWduW88R/ApYJAVOV4ej2U6Bm4+hIhocEO5TeX",
-	"DRmNIlw5SCGNlrQ+tYInkTDkTkkLXgupyGqzpkInqYY3ZKbX3oGyDDRZTBi1hRewXCwce3fWxANZ03e2",
-	"tTPk9UlL301o11jgeJTganA8Sepwu0u5KAhwFBBOaysaJJ6phUmRl59WkhR0o1kJNwzDHGBmg3Y7XmXw",
-	"/QtNbAtypBkjOezg7bZ2r65IrXa2V6uWjVBPeo3zpgRsfKGfTSMp2+7LXnPY1MBDNp4FsO4e73BFC7Z7",
-	"PYVUilUIj+jDu2cZHaCIjjpztzgIIG+TF/InIe8ChGxrpidOAoFRc0QDcIQm4e186RysHeu4Yaz2vhY4",
-	"BqF6JnDJGkkNE5s1PO3wEVcAsJbOiYxd15bGhb832r3BG4ObN7KFHzYi+qnRfV/Tsuz+pNha3jqHlPAu",
-	"8u2in5p2SKq9K1/4QTHB7lp/o5ucXZSac4NvT0++Weuh6vVItq0xtFitWbTaWiqzkBWX0cnAt2sjr8NH",
-	"8MyDNV4vlFy3PiworzaKxfMUcr1Gl0IjZXVd0Kq61oYqHL75rfA2utavC/RAyUZVtfZbirrHv8YDxL+H",
-	"IbRRjK6j3u6HYrURN9Gf0Tj+JyoKVlUt20qDkhHVTSkvYmpfKzmv2DqhHEZnl2EZ2fUkXF8SiuIW9AGD",
-	"DDnKEXb1yfTE/uCcLGI3Fsuu0Kt5UJ8bPGySzI9rZH3o1sHNfuETN9WMmyIKf1C0Xn1bLgd4Rrm0shGS",
-	"1pxYePP2KCPRYpBZEdBjj2vSaAmMJHew+N0KA9trgE2USytMOP/IHZ4ARu4cwFgJyewcwFHGXWQ9nBaQ",
-	"0d55213AStxoOw/87V6FJSVL2xi2MInIJ95Ai2wlEQOm+j4pDlu8cFfEhZ9oSH+Rtgy2Qk+6ZtnDH1z8",
-	"sKiWIXa/tzu2a+mvd3PXbPTLeCnH9sexvuH1WNaoTBzXEkTn0eWCVpq9b3yfD1FYOL+PYetia9XBtniA",
-	"Y4p30AtOB83RtGy7KWh8Hvzhes+lFVWsBJMqUhwnx7PSxQsQeBEjMbAiJVWabIQlcHNpVp5oXPMyJ0f4",
-	"NHBPyZkIb8kbtiVSECuDVWzsAFLJjWH6GB5+YRSv9s3JETfYkQt4NmpoiJxCHz+diZZY4h6zjKNHeSUF",
-	"Sz8a72MdafnDeRNJ2jKSsIR8gIXeyQP3dc3y3ebbnc5zlkC7ppHuecDcstdVYIeHgLeSTc/uqcfquQc8",
-	"2COgCSW5xlCSYfspEokdyNoLS4msgYcQnsg+/HC70h666L1JGuoaXcrjUMkuCqcXpumaEapjuvHRafU9",
-	"XEA+KmkfchzpXd6mLj8Ezwc1Nc9FoZzmh8y3TjuIXrwgsGbOuY84T2BLSSNLFv6a1NzsiWQcZFLx+loE",
-	"qs22ejDTIj1tKurvNuKALcteo3jtI32LtLbOf5hb7nbg+qieWfsIOHwPIXTBtxU8UUwnwO4g9ca/vyvY",
-	"Awn/1U5qfxCR30GhrypO4ZD7ck8Wos8tlWwJVHG41oFKrEMo8k5W8RTFq2Cv3TvnPyP9fSTHPVwVqNvS",
-	"Ly/UNNsXXuzQC2rZsRTV1mniKrl8sJa2r93/MFHyQercp13FoGI+2uSfwL8GD3vOKimWlnLuEqvupV12",
-	"+lQQr/3VIKl8HFWzZn/dpJ8w8Q3VEu1T/jETHmOVXJIjO31hKvu6spBiX2ZPyZs335Kcl/nxgUace+u8",
-	"wZpTcjv5fAPPEEULF654P114z0kooRxvjraFDsOoDIqU9KmihkYxWqyAtnT1XyslN8tVcK5tS1hJH3bq",
-	"I0WuD6OB3cgSi6zlkiUN5vhYbwt50PhgE1ejL0ywbiHLIYcfLyzASd3DobHRYSXmU1IehOF3tLohTu8M",
-	"N7Rfs+KH9pvyh5r172cYbtJeNZYD1C7cxR1LHwrch92HCYluuIbRHuw/k7nkJgOywJIRzf/GiKVjyXCc",
-	"PhmQA+lM7ID47T6jHRzCA6ZyK6Daq1/wCnJ0SGE5DuxDf0hwj7+PLIT5+FQwbpfDUDAU8RV7V1V8wYpt",
-	"UTEfbdXxy0AtlueiEICrO2o1R8hnQhupLJMVW+eLcdy2vpWKLgwSQ35rqaIPXMlGeqOBLpTX1MXcXHNR",
-	"b0wTyYRGqTkVpRQD9pgXL166APtXDQfrUiL4AJJuwrIEjhIp01KOSsG+eSlH9qZnwouoXx2n9XwhHsvI",
-	"GyZSCAa/B1Vf6HCoA8PGGQDXibF/sjBo+Jp5ESGkpBFkzauKRxH/B8zF0kavn1bb1uB4REmxZsEF16tr",
-	"y+lTTz4/0lqWrCLayLoeGGhNf9l9ogTwpdm38006DPedBUtfQ3jeLiLgWxLtBOBDRre7S5Mp3Pigxa5W",
-	"cl2bA0EJGx94tbWSt7xkA+5eL168JL4FOcplzQTlFmuosBJHzYvIXbDvUedQJ8U5nzm5jDlvOkTIk4CB",
-	"JwhMDt3siduXvxtxYDa86uso+D6ZAgVagWvBQAyXYnSdtNGCbj8GK4yOt+1b4BrF9Ri2hiwmG5UQl9/Q",
-	"dV0BB2laHajeD6bzJDjIisC3CKnWtGQfIbzDzquv6S3lTljuoQj4mDr0g9bg5qQwsDys5356eeCFg+D/",
-	"CgCe1NVGR3SUYPMPYcIR4EYY4hG4RyYCzKR48wvvhNU3ev9SVBvNb1lGwE/PAgLmILJCBKYfaj3eg1ok",
-	"GfwTp4K6x4N7dzz/SlaA+l0lH742/ZyEmzQFiLNL/cuE+sfpqHYv+nv3ZGwt3uWuSs2KA+PNDsaP7n+J",
-	"AUj5V9g9Ugj4PGIxqLTuqL35QWgeVkwj+BrpISNh6fdii5NAWqrX8+m0qwf9o7wjlXRCNg5fUW3SaB0i",
-	"9b/68mJfGsSdF4W4ZyTO2FHhPbmvBg8nGjzO10ywu9RpggcYqpcfdojfszvi+2Q+9QCqEIS8e/BRvh/a",
-	"2eCLBM/1C+1eIRkpmeK3fk3caBLCpA56osReK+G54ZyfI6iGf97Km4EHxcshv6gr9ACOfbnFgtsT4ykv",
-	"o93+VStQwCbF2w7c7PKn6pOexKrz8DUPJldyt2LCmd+1ocIuCPPyxAtrJBBq2Nhexn1spJDNyc08eYud",
-	"GwMqX9dSGcz5a/FntORmtZlPCrk+sRImUq/xUkZ/ndQ3yxPTiuFzMso9rSoLxdjY7g5SbLrIgWRo8Sv7",
-	"vP+hHnDx95bNJkldDIOYFhU17cGPMglzrxkttwclp8DMkEairNyHOvg+JPTaro8VeI8Tp4AUeTb4tSwT",
-	"YhuGPDmjEqDUcqMGcMoHuFw/NHDGKx/8ILsO4E1o6fYwFHZz3dh+o9GTR2JB51U6sfQPIs556LJLI6xZ",
-	"YQtcQPsnI/fGvnpIBl2/WSUpxUk+1qymKFqhr2nFKMQm6IpqC+eIYk9J/o9TiPDJT5ya5B9T/PsfuaUp",
-	"vIToHLZcM4Fi4R7DLJDwgTTbkAHOwjwz4OgKGEWOqNgi/kKDp4QvhVToe5AjsuUJG2n39mQ9ciey+6ai",
-	"PMQdmdRgIgwqlky7vN8+wsg56sKq7e96BZYosmZqycia1gkYxy7JCDQYC3LJYeY0iGV8Su640ERa/MkB",
-	"UHIk70KKMVvXZnswrkdwmXh/3cuo+n7gMDf6R3B7GKKowT0kSdt26o1a3TU5CnkUnEoEtAjHB9uP72sQ",
-	"7sp7w/r6HkXpw1Ro0XhZuHff2ZfHKddZaHQNmTc/2MfMJyvDHKHO32AhFWnImb6Pi1kvnCixyNT57BJn",
-	"RJBYuCA/vn2WQQaR8/Pzr5+GEJFOYCFJxBX+TQo2rpjWdgy7x/WgwPMZBZx7eJy9lbJ6RqvqIC14Lzgj",
-	"z+IfuxrwboSG13+TSP3dV0WoJYT13ic11L202XZBj6PKhpF36LH3qnBBLxJicsKYu2z9u9SkXgnrVewG",
-	"IzT0Zu/Yh+t177NkxTQ8MlODWliBHDa2SZdHp9ix02IeoB5ua4EHVwfDYXGCHQsc0LL3suz5sZplZhFo",
-	"v0vRPM2KjeJm+8YCODugkkmkUgPPpwzsCegIT4XPNDwhrz1Dcz5ZTi8nF/iS1pl3w5P2R+/5Pr5T3Bgm",
-	"/PlZlDbenQ9ahkBaPSE/cbOSG0O4i7FFRR+3wkutuCh4TauZaL3UbbMbtiVH+Q3bjnOykC6363wLIo9U",
-	"8LxcZUSwW6c7B5d6o1m1ON5R3+T/jeHgxs+/aW6K1vxPmMT5Cv51tUkKs82ZOe2kFM4jFTz+CfslsIde",
-	"1gWMCZiQP7Etug9BGjBQcYqZAN9Ky4CAGNnTxG2xYiXtpmlxk5FKLpcMsk/XFS1QBqEuAHj3hl89H9v9",
-	"9fb7HvSZi4HAo33ZDkjFjHYhzLDmq+d4tbrJhMSCAwmGY8zEfzpD9H9edgMysrQHmc5Qa1YGiAwBgxY6",
-	"qb7B2euKCp3NxJqtpdpmDsqCXTojRvHlkimdkVuUfgBqpazIUkFWkJmYCcgeH9JHNBn5wQsD03367VNN",
-	"dA2Wwfm2IxO003zNxFHDj8l0cvq7yRSjQ1zHP8iePJE5kMcULayTNQ4FnUu74NMJeQ2wlXaphP9pDG7l",
-	"UEZDMYLsjBxZKUJnLg4QcnhkGBmoV7Rm9jAJCSKwLJl+6sIs7NnpO6bI2XR6PCHPW9vVkEqBlmVjzcLw",
-	"W4+sitm5iFQwfqlkTTCq5Wz3Xipa3Gh3Lk3ODE97muYos32hA3OD7Uxm4nxCfs9W9JbLjXLj6GaguxAr",
-	"2ZvZhy4+xRTdzVvaQ4rGo9oUK6I2FbOwdNHoFy2+V3zOFFRswoBCs2JbJ1BeunwXmJgCaTTggM9NkUVa",
-	"S/gsNwYmpCB0Zq1YJamSzrder8nEZu39L+zRRTHTGdaWgpgkQIb/+A/yvGTCcLOdiW/7lC4ib0gSdcRb",
-	"7E7zQHxyDLdqmXowI+hMuGv6QkN7R53zp/ji5Mgp5hqC4IbYB0lzD4C3mWhzh0tIdwOX0qKyQE63AWiP",
-	"/RFAZK72BxCuCrLgU0Fy+J5fNplEMENJhnbD3CKOlYW7aczJ0cX0a08DgQVAGorjrF8YBFqijSI0QzHa",
-	"548/QhzGPy37vZhOTy7Ozo4RquEItvDM3/pt/VAbvrbzFHZQXF2xnYmfFDeYCpJGFDpU+MAcJlG5sdlm",
-	"Oj0v/D7sH3bF6TplxxNyhVnfZ8Ln31haLmI3mM72jpyt4gUTaO50bO2qpsWKjc8m01E22qjKcj5jan15",
-	"cnJ3dzeh8Hki1fLE9dUnL54/+/b7N99Cn8bXerSPz0URGJcjpN4+NRGt+ehydD6ZTs6dxgdEs5PJHauq",
-	"MSBc/DBDIj7x2fqXKd8yp7wMLEjQtXcFa3OVDOi5Wxn+UfTzYFoosZ8WceLPCabqQRpmRcjRH5hJZzLt",
-	"FM86w+ppH6XcRHrCgQIC6aypk5ZwPLr8+V2UBxByhFnunTi8cC72jIo47aahS23F9JBea/TOzjFwpfe7",
-	"SydO+PvsKpWzNlOLcytFjs4z0aSG8smFLOOyu+nlv6r4bVvq9Cm/LEOo+I3nd9o7Ns1sf8S5HoT0M459",
-	"EHTERSpaCcZiJ0V8WHgzc4iRGntVpl2ep1/jiH65rBb24fWunT5sdOIwFu8szv51CAkIWbx+Hp2oRXEy",
-	"nU5PR1n491n073M7dYtkHF5Fo3/GAwjRT+i2Bxlc+yTk9eBtByLQmp/cnp5E/r1J2H8Bkc2ulZX87kKe",
-	"9izo/Kut82/Fl513Hb0Cbt/w8l7kNTnChFoohVr28eT4KdE1K/iCeynAJwA+QEJMAbzdwPMAj3EV0Z/7",
-	"9hWIN0DvXVeojuuo7kCqyGGI9TsMMLqK4XTrZpknvnbkAU1d2cb37x6R2kemyAREJ13K32ejC1xBauCw",
-	"0pOooiN0Od3fpVUjynY6O9vfqVfX6H2cdhYAhkRu1g5/PAy9e5+Napm0xIY3lffHoiHrGDlFgHKvsBx8",
-	"n3NLvJm2PTCTHBfccFr5VlyTJb9lYjITeROBme+OriQ/xgyh+xrNm8DKnHDtnLTLbDDJgVTAkSgEBEbv",
-	"k2P0toAXIBXdYMzJTFw5nD6bTsmRkIacTU+Pd4cMJrAXz9QZmoPH6O8lWrIP51BdUwGttn9j5M8XZE3V",
-	"DTOkpIaiMAEPpcWW1NQYpkQT1otG5qViWo8up5Hg+ZppRlWx8mMZZU/4cF7RiuZ939YzOj3oA9lzlFRi",
-	"2s380AnFSxWJnJydfvW789O/tAOlL+2qYOOhWGQctWvZ1oNOPREgi8Uf71M7Mopxxc79kFNXUTJ9x6Gq",
-	"pA9W2HPp7dD5PYcZZIvTe8LKoHTtkmd478VPSXmnF/s7hUKYtsPp+f4O3XqO0O/JIatL1Nf7SPwBEbWh",
-	"8kke0ZewTn4NMPd+UNp6DUWfdZx522XZ6hY/s1gTObH0hPyIZD6qJDAEii0QfHx4at3QH5jZcz09QXCP",
-	"ZBUKn0OBwR03e+LeOYdcsL9QGqqvWZlZBBWfFyIcI7Vcdl2bLSj2Jjvk3Cv/1HrQ1R/kFdKtHtd3BUvX",
-	"W452/IEQ0hfZgk5Rp0vVfWxAGBID8TjgvlDFeRScJ2TFmnJvgMJoKkEFZDu3pLOkTwiOBwKemInIux6S",
-	"KKPrXtiwiuAryGTNcZMjYE8gqBmsSXcMXhOMljMhF4SW4NJFm1riKakMlxRB20NEs6j8dE+gwLJ6vjDi",
-	"wVwyrvX40QSqe0+969nfXMkn5tIHMN2m+Pr/KL6Ol9ag7V7acRAnOPnVw/d7JBUVS3m4vQanRN0QsS90",
-	"jLZpUtFknW2IRVvl0k+cfn/1SooA/Ohm7pKAFlJd7Er2BrVeIXKDqUC+Po+44DfTXH07ecJHZhz79Tje",
-	"JWS/sBEXWFwyszN/TrGiXCRKLfbFiHYJSP2YQmSi2uQQxWzqTH4OIAERg6bqXvbAA3NxPK6YGRWYTN77",
-	"814ZPuczZMAAaaI8WVgryAkUUA48cvI7kirCU5AosMJIH2pcIc2oWuCjQk6/budQLe9euc3PBj9FopAo",
-	"tQI/hr+zOB/KZwGruDKjg6v+RX+qG+7WnRxSenz+e6U7C2A+zk0eroXGAik7yrdmQXHkHJnaCuVv4hpZ",
-	"XMxES4ncqIF7CfmsRLGmWyAqEFJFCfhwDSt6oyt/mLa3rYf0SrtnsqpYYcifL0D1ePiDol829xM/Kw7T",
-	"+8VFe3/T/j2q9q911jswfA/B7VaoGyS6OG6Mio9JepMF+YYs2K0sYp+NBpsoHxWYbXv1AT8tHX5Jb1hq",
-	"JZbn562SiC4mK/hi5YT9dUMrHTsGPSXzzbp2jnaxtd+/CvNuNZF8Qq4aLU4s60kF0h8Wd5WbqnT0g9CZ",
-	"wNxPR5RoVi3GUScuimpTsvI4MtZPk7qhsuzA6nZ07+NdvMRIs3f3ZQL3Be+rsvznIuXOfPSvQcSnXx9A",
-	"TxFYnzmHx39tFVFZEnqYjH4Pun/ya4scHKQn6lIQ0Fi05LIBmmLJ5IfQFFfqJ58QWAKqowkvWy/H+Gyw",
-	"kOpM6E1RMFZi+KuLWe4qpVJ0BHf6kUnJbyj9KCjdQhK8uEPx5EF6tAMKF7tF+LrF4MEFUZfBgatdnrjL",
-	"CeIXwu6cLu8ORHlzH0HPfBIxzxwu5Zl/HhmPxiJVJGh9Fs1Jp/JwUil3VVUHFiDug0W3UPIjw0WiKvMg",
-	"YET1mD+fBqZ9tK20aJ8FHpzj8z4/ABd4GbvV7vPgi+shgtee5qKw/1ZsJlZSyI1i5cGOBNm9XfIaIvXt",
-	"7cFetU2ALiCqXf2QQ20rUfahxDfbNatXj4Sc4nRhwIMaSAZEbA5693IMJ2jWcUAigMRyXmK6LCJCglC3",
-	"NiOdzX5oBT69b7OCkMnrdDpN5BUNmblCKYEdibk+mU/xPRIKYcGCA1xJEP7aTun/mu7GsQI5hEx8Gm+V",
-	"xqrsTMgtAsN1U2gVszxG5RQI3purfgbReUBvpGD6eDITu+mYT86ft3yPfWGDPCQ1mR5DyAs6Ktu2M4EY",
-	"Y6ncixcvQ/zvGJIzVHK5tK+TJgEF2WivicGwR+faz4hLv69DgHA5E/MtyXuZo90aO5k08n0eywjJD/GN",
-	"wSIbfceYuAxGVFo1KtUgpH0/jt4YqlCZL2i11Ryz0RwmBsSVnD+LksRRgrTg4QDCVRj5Tdn9GPoOTKdF",
-	"46LdcbJ4ufwQx5ilr2KRlIx+otWNHq5T0UQTBamm8XqDEgkZVpJATYYgoUzCTPi4pG/hu5HtgeFB0bF1",
-	"A+W5YbXx4dqEwiQDkXVxlY5HRw6cZgA5XB3Vz+V9a0JFkjmr5N1nlsUx4cQhsrja+hS19IaFFHs+uzJm",
-	"DnXZmJEXEZ869DjDnALeXbtJhJIj2OWH+/buFLpf4GY+hTjmSv8f5tPrs3rIquwKYx/BubdFdvwJeEhy",
-	"R/I48lHRZEQICbmbNNw55DTJIRVa3k27m2dkxaoBq/qVmYm1dJ44OF7NFDnyJnkY+BicfAHsIMWj2PoH",
-	"yyW5W/GKhdAx1wgGmgl01CFHlmzDBPE6sMKlXcVx1qrP0Fh2fBR/J4MBhHUF8MdFNxQTHG30hHiRMm8X",
-	"rk9KS+54I9B+kN2/l/cYkh27RM6jRgQ6VAKK01k/RmRWKyl7KlroL3GG7pQcGCVQ7/Q/O3X9oefvyq/Z",
-	"6eJsOj6lZ/PxRXFejr9iXy/Gp6dnZ+fnFxdPnnz5ZSsz+MEhVq186C6YqnvgUSCVS798vysYdAr0CeZd",
-	"Hu5/edU6Aty/ha0Mr4bQXs2CFOU+iIOf/IoUZa+NDJs3KeEnBNRBUWI0B7T6aUNAlxF3iUjhxYTggFws",
-	"Z8IKlC7mwsN9p8fZdEroknIRREbIOmopfx6hSh7o5Ew4Qum/5mlzGHzsEsqHEJ+QhhyvIWzocNz0CdF3",
-	"iQSWg/mRP49A6o7OQ+LHFRyywToOkK9vwObk4fgh5qYM8wGnKmGYCPa/0MiwITW4kHfk/yQElRSCCHZn",
-	"0cOj78ICf4QqGaENCkD2KudXAkZkH8/eknIBmVJKIZ8PIkMpKxYvCiqENGTOcEWsxCxKDmVc2/z4kig2",
-	"dtwAck1hTFNGtJwJcyfdtrQdz6WLkrdMVbTuyStungEsFOzuIcLKPXgeln34xHqXndzW38C/C7P9t+Cz",
-	"ACa7aNse1hrKAhwaR4CVfRQDjw/D1JoLWrkERlK3/QF9hd04piBt34Q6B5/Ks7xbVGEQ3ttlEf4J4gaG",
-	"Tziui/jpVSxN+oRHMFBUdp9RTQ27ayPXvIDMQzscnYLKIM7MJVJuT/Mt8K5WnJ1LmX+NczYxdt9yYG65",
-	"W0tOjrp5948hKabPuH/USe5/iZoiI+txxW5ZBTkN56yQa4azMpMfh+QvT6OJIJu/3e9MNBn8Z2ImXlGz",
-	"QlBoFWrIyM4aDaE4A9MFrVlUsCEnFF39IUHzK8woPsGlhdyha661d/dXnkxgsmP9lOR4jk1zGjpUXJuZ",
-	"OILwAPcTWn90Oyg6h/yW+dNQs4GgyG/HgryQzZCQFtI5oYmZgASKx3ss6ajvwyotXJPagoKGUxOY6RoS",
-	"AQbP16cwslfg5bLOs0ZvZ5uCBIRVOFyxbSW1htXa28KTaYShs7MoKeBMwDpSMgcUXWjSRrFP6E0bPRZC",
-	"7YmfsaKIK2HjEtifhKwpoVzHdPLECsfQNhS68c0XXFiwjJqP/nxBlEWwDSObmpye/W8kOocR9H4tjt+c",
-	"ej9dxPf/NDdgALSWSlo7xLy3LaypJvLxAxBCQLmvQC4tJWJ3Pr3Y/qiDrGGVcYrBmejwyI2+xtIqDZPc",
-	"SXldfkyMO29KTnM9E0wspCpYCUmx/47Wvr8T6tLGG0n+bn8ej8fE/df+CcmZbDNnoAl1ofGz043/3YeC",
-	"ZmSovnTWiFG9UXwc6eA0Q4MO9wiTkb+TIy9KH7tFN00732biDTPGZx+N0wJttFM9cWQ6Y1kjJwJf7P5l",
-	"gkmKVxVb0momjKJCc5dWtWMJKGTJSM7FrcWM66ZlnnkmNpcuvV3aa+yNt46+8fkSPwMT+2AldKs80W+s",
-	"5TfW8mjhhUBGe7xlo/cxFyStJ0WoGrUjk/GExGmokklk9d4qUz3nh1Yxv0fEh9Y8Q75ByZqBu/Lqvma0",
-	"jEt+pEYYyqbbHjYq6WKniEuR/PzOisSdX+wyYLKU8+wLWdDKLwYLrLsk5PhbftxKm355clLZHiupzeVX",
-	"0+kU6KVbdKIsNl58Pwcxes+kziD41Z1mpAUPTrPdHExfNf7cZxE2K8ZVv26IY2FRrY+oLg1mZolTWfmF",
-	"xNN73OhP/gpemJjhgKw4U1QVK+78hKKwJVSWkDkzd4yJEG7gZzvrz+b1K/0530DBk6Z8d9Z1IYCIqJqq",
-	"jsd6p5C3m81p9PrTXKk5N+56HG/UzjnFVQUqWcGhRlszsr++6UU8RzRU6gxDxRayVHJTR8H+GcoJa7ae",
-	"M6VXvPa35ryv/OX6+S/C/L+L529mSEz/HTg8GEOLFQLp0ZoZGpKIaiMVXTLy4+sXx/Zcu1f3pLXRZpjE",
-	"TD+x+UrKG6I38/AzbsiVGX9jbwncE119/2aaFjq8iQdITPRMauOuyeEcUCQLl3VjQPFDfx0Pbbumhnzd",
-	"lOjz4L2gvNooFiZy451O4/FsP56Er1dMjb0ppyiY1pYkGCUr5/kLF40fAvj5KVrYedXqnTKetcsAWbi1",
-	"DED7cMPWcZy2cLHTNXnWLiW8VMFbacWoMnNGjacDiCe9kzpvn3wYKDXPH0Li2nALGajYKtrAEa1rJW/t",
-	"eys5RTNGaiOKQb5cWrkSSJDAw/1kyWtTDCkjXNzKIprYuEJnlu//sg2zt6jAWykrbI3jp2gOkGMs0kSY",
-	"ANAh8y2WH6ppgbpU0NK5GVro9xI6Do7rjr93P81bsU1OTltI5xJgpujxipWbyrnuOZ9WV07Kq+wgEr5D",
-	"Ok5bNOqt6zG4+kJtayOBK/DC5TY2zUF81WIh7mtisD9SvRpD1i7v5uzqaBUrVtxAmUc8lZdM3WBFK7lo",
-	"1twiFv/FFF9wqE1uxxha+thIdC0i6Bxg8c6+7AWrtEtW1MbBsxZ+P3NNkzArtXZCC1mw0ldeiuSMb55/",
-	"EwkgfoKzIGe0EOS7METqnhvptUlET/yrHGudEXyb+2mepMWZP7qmaE+Xsh69f/f+/wcAAP//",
+	"7P17k9s2ti8MfxWUzluV7lPqq9uepF1vPae37SQ+YyfetjNz6kynRIiEJOymAA0AdVvj7f3Zn8LChaAI",
+	"UKQubufZqfwRtwiCuKwbFtb6rc+DnM8XnBGm5OD682CBBZ4TRQT8dZPnRMr35J9LItXrQv9UEJkLulCU",
+	"s8H14OOMIAyNkDCtvpOIFqeD4YDq5wusZoPhgOE5GVwPbJMRLQZD+IMKUgyulViS4UDmMzLH+hNzyt4Q",
+	"NlWzwfXFcKBWC/2uVIKy6eDLl+HgJi9fMSVWqQHdvHiDiG7QNhZosPNIpoSl10U/bBsCNNh5CIuF4Pe4",
+	"TI7CPu+yP67tzmNSCuezedva+Bat4/Gtdh3RixlmjCQXKTeP28Zim+w+EJLfLThNL03uW7QPx7XaeUSc",
+	"i4IyrLh4Q7AkyXFV7VCpG7YNDxrsPDJBCsIUTRN37lu0rpVvteuIXskcl1gPIDUi4lu0Ch/faucR3bdw",
+	"GbnfwGDQYNch/CRwegiK8xJNdYu2cUCDXcfxevIWq3wWH8c9EZJyhpSmmpISplCJpUISPwwRlgijMRYE",
+	"FSSnc1wiyhSZEoGOsteTE+j2Gj3Jjk/Rvy+5IgV69RFPJcKC3DLGFajAhSLF6S1zE5wRXBBRTdH10zrF",
+	"CRdzrAbXA8rUs6vBUM+ZzpfzcMZ2aGbKTLVsP4WnbetuWuy68G/onKqL8/PmKN7iT3r4iC3nYyIQnyCq",
+	"yFwixZEgaimYH9c/l0SsAvmhuxyEgyjIBC9LNbi+OD8f1hbqyaVeKPMleHy+cd1gxE+/0oCf7j7et2TO",
+	"xarV6JlDk69k97wlUuIp2aBO0dw0axuObbLrgH6dTCRRzdH80txHeUcXqV3kppvoNkZ30W3beXTb3pU4",
+	"qSgWJW5VEfr5rqvyjgs14SXlyUG4Bq0jcY12Hc6H5dgPIDUiGbRpG1TYbtdxfcTyLqm/sLxrG4d+vvP3",
+	"BZ1OiUgOwTxuHYVpsutA/qYpPTWMe/2wbRDQYLchfNGvygVnksD5899wYQ+f+q+cg7rS/8SLRUlzsKDO",
+	"/kPqMX4ekE94viiJaVkAL05Gc61zR348w0FBFKZloJCR0dTIt/kSjvf/J8hkcD34H2fVMfnMPJVnr4Tg",
+	"woy6uVz2uIWoRHNcaslBCnQ0p1JSNkVcIMbZiTMzvJWRDYPW//vDr78M0RgXyJ/Kh6hYmpkT3Ue+ykua",
+	"o4IsCCsIy1fHpwMw6dmkpHmXRdvjTHP7VYkeqJqBpSWI5EuRaw2QL4XQVpdUWBEY5Y9cjGlREPZ1holz",
+	"pVceDt1ojldIG24FR2pGJTqyTgw9DMFLvbZTfk8EwyzXYrKkbm3hjNRjgZtUac5GbrVCkoS+ES4FwcUK",
+	"zUhZoAkXZoQy5wsyGA7IJyr1REbQDXw1N4Q7AtV0eX757OTi4uTyycfz8+uLZ9dXT/7vYFj5Gq4HcsXU",
+	"jEgqT+BH6HNBBZGxDi4vbAfw6l+KH8jF5PL85AJfjk+u8ifFyffkh8nJxcXl5ZMnV1dPnz57BsJB+a89",
+	"mVzkl8UVOfke/6BfuShOfiCXk5NzfDG+zJ8UV+TpBCQGzMdMgi3LUjMhB+mAGS5XkkqtlhVWS6l/yxW9",
+	"JyC0diSNG8bVjAhkejQnWzTjZSGBgmEQz1FWX/YMmU7GRCKqgC5+4epHvmTFViTBuBpN4O1QQEEnQKbm",
+	"2b4Ek+FJVHAioXeYm5vEaz20OWGKFF+DLzVlE3FPRDUc6kYAG8AXRMA30YqYQb7Dq5Lj4iPnb7CYkq8r",
+	"5Ma8WGmZXupPa9bE5kxpJ2EOghLG+ZHzt5itrAKTX2GcnKM5Zis3WFlJj5t3r9EdWT3XpxixQniitNZ5",
+	"r/84udF/ZEiSnLNCauVuNCKMOGjSNAs+mFe0Vf2AqUJjMuGCmG9QNj2tGdIN+1hP4DeGl2rGBf0X2Y5z",
+	"lmEHNea5xyUttCB3OteuwZ7YyPYG+r1S6kt2x/gDg/3/jcnlQhvPpHhLCoo/wgI8BrFqrsrWv5XBIP+m",
+	"Vwl+/BHTcstNuPedjAiMK9gIRVVJrtE9LpdEjyUwxaCtHFz/4/NgQklZuNb6YGWOhabvtRe//L6fHYTV",
+	"4QLhyryqhBDYjVYD6L60CoDhZkibuxIRnM8QDNuso/Ev7WQYWB9VaBpYq2lkHw2ur4Kltd/0hteeKLsy",
+	"Rr3XTEtphUuCjvRQUbY+0mxobL5sbbzZ8RCBCCK3LJ9hNiWOHHFZ8gdSIMpaDUX3QWrYeaQEZpIq6Pr0",
+	"lgUGQHBf9Q7Mtaa4+vsMK7QQlOV0gUtjpvKlQphVV0ZgGRb8GmV8QViGSqIkIvdErDgDG3KIsrzkkhQZ",
+	"4qxcoZJKRYpbVvVrnICELeeD638MdDd6I+Gdwe+NM8+wfsnWHPVNNeTv/C0bSHZrsyquZ2BsLnT0/scX",
+	"J+fnFxfHWvouhFafiprTVI4XeExL6v6uf+dF8BT2xH8W8cmECNAM4EUJpHk1C/sDFgKDiM0Fwcrac+3E",
+	"+JHOiVR4vhgAOea06PTaL8uyxOOSRF8fR7efI/scqFJbmXpOzHbkDqv1qQ0Hn06m/ET/eCLv6OKEQ3+4",
+	"PIHbF60WJ7iUxH4c2EIQbJl8fQQrRBV6wNINBEl+mLHQIqautY1yMiVMm1Sa+Qp09Ntvr18CrTR2NLDi",
+	"097l6JuecqIv633A8k5ueFVZdVl/+a+UFYhPKuKM9tKyAYn2wFWkGC2IAHUee/sDISh75xtk0a7cEaWd",
+	"eGs8/8G88uVL6Dj5xwA8KaGHvrasjaVKzMIvhh/asC4IakxTY8AmRdfYupJlfPwfxKif2rxeQNvmOv4b",
+	"KN4Jyt79+uEjOjNTlGef/Vy/nBnRduIM2eyRhVk3gn6OrLMYZLJa8zl0Jnfrbx640/muDOD6a3TVlxva",
+	"CLpiC6DjdsJ4ackqTRrKRy4QhFmBCqKPNXypiNSP6yEnskkd3fTANjsW+kq2UFDbrehGidauNzbvyBsa",
+	"NT1YdYe4cclNg5EIjrvJk4kcIl4WYMdQIVWNGTuLzSajrgnQ9RFtFFgfvOxurEMjyMkI09PA0lsQVhgt",
+	"bSnXHEgZTdp9Zacldz5JbWmeor+DnW3JdmQ8k5m3SYfGKF0zcrV9CNbtLTvS3KTCy2GQ6Fwcg+WLc4Xs",
+	"LblpcI0EwYVEjJACZfrf2tYXVDNiBv/PhmA9G/Ne3rIMF3PKMmMFr3NlOOqEgg1t+Oy5s8MfZoQhpg1x",
+	"JEmCM5kSUWUAoRDmYQ9KMzFmMW2wrWG0rt8D1b62MtVk4jRrxxY5K0AkBYhIVIkavaXVEUGfFwJ92HZi",
+	"2FHYwWD6nwHcaynhbZ+D5zVmtz6q6bur/dhuavi4Qn1omC3nmPnVMNJiP0b1EGXwlQyNV05F9jW0D3Gu",
+	"2dVCrtnFAZnVSLWm4/0U2xgxZeg6dtQcVxR7Z69tbYneJKYszwU01nqP+3Xs2q3MoJB8auuQ2N8PsaiS",
+	"6gDzW/L8UmZadS5KnNsTyMOMl8Qo8Q6KcbMVZL1ch1J8lqZjNlZznfSO3khJpyxuPE2d3oE2Edtx2iZu",
+	"I69vID/ByzWie+DijojBsCVOW7+0se91E9MN/Pf2ZZlbR3BiaczESFHz5fVeJtdJ+vDimvTVyI+qUqvN",
+	"bNs5dDQRhCBFPil/qkOZ2fbsuIM1tq5Lwuh8DpcS4eol9/tngoUaExzdbvlAhN1js/Ez17q52Yx8UiP/",
+	"vO+OmfvIkfK/9Xo5dQ4qH/BKoozfZZsX1HubGkMZRua2eT07epNgXeXZZ7d9X878d2JeJHtfUXJcrEf7",
+	"rdEblncSUYYWgk+F1YK9AgLT6/p6yrggxXN0RxbKXtrqs/KECMJyF7AcZQ6lhzWibOSGFem9AJ+Jik2g",
+	"qwssKfVfQ2S9WqWFGxwxVwvFpwIvZjRH1L7iTx7fH19rjnhVXD59evEDWizHJc3hclUfVqmSKCtocX1H",
+	"VtFTZQflEV26gm5I3Hn5+mX0xTuyGuFyygVVs3maS+x8smQfu5p/gtxTvpSjO7KKbPtfyUpLRgWymS9V",
+	"i8tls/8TtkR/KBHwa+/sqq0bojGW5NlVwoqbUqmI2PaeJ6WEawM1G7y+W+sfb+zE+romBdN7knNRxIz+",
+	"6gtWyjtCfwZ6KLj4DaKyBJEEi3zmg7LMszlRuMAKD64/f1lz3GsZC6/oMeonOfChCZ4irICzk/u7ErY5",
+	"ZxM6db+XWK5rGfPABnW+t8NCblhre5eKN9Mqsz4xsL7WA7iGA3+zffFlC8bWwmXGJWE2LLVp8ayvYiut",
+	"/eq3uP16AW6SqUI5ZqjgPS9G/U59HuCioOak+y6YuTm7NC809Fso+zzHn/QmOtUFcn2IQk02RA218CXr",
+	"ch63JN7nzlNgykC386Ua2Rii5oL9JHBO0IIIygvjy4MXbZBQQ40mhheo0oq+m3tDBHGbM9ZqFOezQ135",
+	"Ntmqz6Z62wZJohRlU4kyOEWKe1y6xRyiJZsRXKrZagRxW9WDguCi/lu4zaAq97bREUGxhc4yUmV9y15S",
+	"uSjxCiJrDrNPvTRObcRekDXMKmUOHocZcMdrZC3d3PVxIEsbY2W5sEGdaLwy8Sz2BsM67tfZELLPIikt",
+	"Cb3rjX23XHarG3fNXvoFLBxho4bgburtJkFWC9CitHUnJqC061HCfTjbym8Raqgtrhu/VT20WYkcTDmE",
+	"Z6wDKIoOfsT9y/1Oy9nfitksbjvNdqMM3PYKOhBfbedHe9eKMq8JMzgaZloBZsgk7gp6Two0EXwOAbmk",
+	"qJwr8pYdre/YaYtWNc6jH86HNvZgXctWbZ6cnx/X4/2ctLA3wc7MdRQ9GA78h8Ebic31XyXd4nfF1Ur9",
+	"tig2+EFuPr74OeYIMcsYEWNbKJu4sycud6eCTLEiqY1+wZdMgYvCetK1KAju1+tjHa9G1XDjLPd5syYb",
+	"pvNEo2NozEqvT0kg5HlBRE6YwlMSmxs0g0BX0y/kmpu7gOpF2DfFFS4zdCT4khWkQAV/YMdxCRgkD2/y",
+	"OUGvrYmxdmC53gYj/voaAuYbw2BvUgsUJRCWE6m4MPkuHSJRbPtYDIp7lFDI7vEQMYJF//gTM8TNgSd+",
+	"GNH5WpSVdBTUr9YstCHqreFQEccxVzFb4RcOwVMmuMMF9sXduMkhtwQp1wKTHeYMn4CrO1eNIATnEnly",
+	"fIpc7y5YxTTPLAWR7JZp8YEqikKaQQTK7JqP3PesVvjnkovlPDNpe5TIqNMwj5uALlOQw62nXfMhIqfT",
+	"02BEcVONM0U+qR4+hm8uRLqRJ6m0gelilY8Wgki4GGY5cb8en6LfWEnvyJrP2nj9hzZmBzN08+71Lbsj",
+	"K7MbTW+sCzVtJd8pvSesyi9tIePHvrTaOgI5FfWC5R0pNoQcx8KpLG98qJR/z4uw2tCGjnOCuGJH+GGE",
+	"8YYw4bo82SVQ2MmO2OlsZx7fcM3cm+P3FJbbQiL9Q1obQZMqeYKukVLcYm+ijTnj/QVcYkk0X0oHmOPS",
+	"5Ux2WOdgShegkzCVxZjaE35HdWWCXHD1ntNO51fHpyizuWhWuVgjGg4dMYn3nbxlGC56n5v8VcguhkQx",
+	"aa++Jiv7Jgwhpp2+lipJCbYQKw4dQTRoYUBUJMqChRp5mswM2NS+xajPA0xcst2G2438aG4HfYVybfup",
+	"iXdNiFv3FdGWDNBTVLs7Q0v2Nt7V7upmpnXLNGw9iDUYYxe5azsjsUv1XcRi533ZFAK0B2lpSH+dw10m",
+	"qkRUdQgsaYsf9PiGESQq6+wxsbwTWjrQxLUoIS+rnh6fIs1N0JQqScoJKuk9kQgrLba4wFMyWooyeom+",
+	"pQBxryXX2A05EaurBxt3Uv2op+E8VN+WbdffDzenc5KIvX37+u0rpB/F5QX9V+SdD/RfeoBovLIHwA7+",
+	"joAAUq5Q5alHa20uukiehrXodzSctZ1IfRQ16tlsMnpe2UVq+U5i9mJHYtwgeA5HHRs+vC2tbIpZ2pJu",
+	"+oRRdieaGGn8W8nzO1K0+Y9ezGhZCH10xBTkO2cVahKNeVHGptO4cLAPUW673bcDyX08NlsLZRszaq0Z",
+	"4PH3xkQ9EGL96BI9cHFn595QH5fRhHFIKtrW0XAAlRL3T9g3EE0p7MVSmRhsB9qhyfb421MscKXpEBG3",
+	"XPU5mY+JSKZYZeTToqQ5VRk6glQx014eIy5QZsaWWZPfO1yBfI4TuhBej9kv4GA27/a7mXQrAB7pWM/w",
+	"WCJp17GD9ouL9V9S5oW5l5f9bvWM11ai7DNeFlQNkVJBEMccf3Jbe7BgnFZHkJUbaT/Q0IMZJpEQNYsB",
+	"T8nHyO5xEQWh1eDob53whwEyo9vNuH9qGIi5ddprsmSLRH5hID5awr71h0B2OQkdEbkVzHgbtOpWh0ub",
+	"I9ojdDsYTdvEtzfI7Adi1lhEkDmXmemg4TgLZFsgzL6a2GqXMRuMt10kTqfggR683T+TCqbeQiFvk24c",
+	"b7Noo+QwbJFzIUiFtp5ATzajALA0QRYl4EYcCJtlS8Nox3DxPVg2Tg7GzyqgZexOf1wtSLbx8Nyd0p03",
+	"5DB6c2EQBXs5rLY2i6U+dIi4uwRu1xKukpR09z7DIcoKUtJ7IgAIwCTrgyS07vKE0ucJO7soBJGSVAGO",
+	"4Cx3WFgH1vu1cht2yWCsa1TYYO9qNwNaS2n+9UTfYoOKt9TdUeE55Xb2uZrNlzNnBGZ7zwdeZ8+2DgI+",
+	"3Z0rOymg3ky2gVGKbdBbNhL7lpFsdfroF6jVTiZnnyuI/C+tsVtrYsGwPy6lXi0ljTwY2Sy4Ps6ZlisF",
+	"O+33ZFGu9sIUtdmeaUW8ipqGfyxqtQbFNlezqSVP3sEGtYyaEDWbwQht9zvRbnaN8BhUmb32vCNkoedL",
+	"hbnp7WTsf0OW/cGN824BmPWtT1CHKwt1w/IZF3ECCQpMkU+KCIZLhKF9NKTO9tPxJrpWmGpDhavNR9H1",
+	"Old2OL93mHvXhOFiTtlZ9R2g5eCjX87MNyNyaCH4PY1yPSAvuKX1mc+a1907ndndDWXb6UTG3clDCQ4L",
+	"303dCAzwLPi0Uwi5BXPvcop3TkjN6dOSj3GZdV4sWtprgDQkCyMPxm9v5/kcohoWGBJYqUULxGr2nUzi",
+	"MOScSSUwtTUTuzGGuW6Qo2h+jknRdiDzPiYXjqOcEXtXof9dk1wbnArrcqz20dYYpJeAMUwKFPzsAlGn",
+	"HKf9T6T7ghis58Za/LycY3aijRVNUAhanZqgZz9XVzOpsw1jvvV7O81sDj2m8zkpKASjBjc/664K8yQl",
+	"+w5zY+S/Gp0jny+wopBHtHrJ82U85AAqApkM7jx8AxX2FXSU4zkpX2BJ0B1ZyciV0YRgtRSkNTrfjm/M",
+	"eUkwawbj/2j6QJMST2X4TYO8rTiyr9buJKrp+gICOB3/V2/znUyHGohJDlH8FLOcdJhWGNLaSAWgpp4I",
+	"Eej9jy/QUWZjNy4yPatssixLfXJfYKEoLo0IZJyRLD7RZL5fdIa2dYc7/fr6Vd9ZX4xhtd0psjMB228B",
+	"4LzB6fwhuIic4xUa+yhvc4fs7Fa8hJP/erz3YDgwsd5xU5YzSaUiLF+9E5xPotfXpvYHKrEiIlB3oLy1",
+	"wMUMESxKSgSyTo+1a2K+ZAUWqxGEv8V3AnIMTHycrbygxajrNqJj9+ttdMug0gugx2OWwM07GGFAMAHL",
+	"TgSfj6qxJ0ygxhwTp/KNPa1v0GYqXh/g+mdqKzNc38g4PfsKqN1Qfmo1U1ugfrr7ferJ1LshBO0V5Kcb",
+	"os96rdnWrD9TisfV7AxWEuCeTGqJlR1cVKXsaqklrzUnw+KiJSuJlLfMD5IU11U475jkXCuXbMlsBTJ6",
+	"TzKT6ZBV+5OhIygb6jtBi3KpuUUQcstc6r50VQ+qiFQzjNUxmmFtbErpioX2SSgOFiFx0+GfJ3z0vzKT",
+	"a1aWc61oIPJZ/wOIRRo010yupCLz7LnFHaqHbEM8szwENPK2aKFLLAqBadnzfP6Tf6/HpUIt9XcdqaG5",
+	"3K8+LUiuwlRU5F6KJvY1Axe+VjxKRVuHgsqo5+tvRSGmclr/ALtaBcv2QpiHX4c4nN17QJLIAg7eiL0a",
+	"HKmT52c/r6zXnZITEyZ92ZikS4MvXReQwyphpmgXGPGsL7lcEHFPJRfJ/PKqSY/9aDOOXdkce5wFotom",
+	"67WJPlsvlNoEEGzIZ7eJwf1Ui3hp8FAbbG1ls69xTRe93NWXX70me6NjBC9vg4sRVXXOn1GW8yTA7CYl",
+	"uqsW21kd7UUL2ZV41sAx7KuS2ipTD3t4Er1Y7cS8h5Xx/cfTBJQNyKhBau8tJMa+vKCbpHgfIbrtBSeP",
+	"59HlXGoCAvSxIhpZfP7D8ZaAvwBu47pOREXgeTxIFLqBZ0NEmdZa1FwYeQIv+HIMUtn2aUq+G9kit4KM",
+	"06/FzW49mjsvf6RCRxJCMrlUECnzDcYit99tuKeHQuvKuSj6HwX0JsfHq5+4DF/F7wiThrN++/Ay2w0b",
+	"uNp1T4x2IMEartNUfYq/J/htl7hKDlWT0I+CkBNN8ghyyaacAARsVhtOthY2f8uMHfedRFnVxha7NFYd",
+	"KQDIhCFcUiyPt4RlXWNxc843cBwbbjY2s32c1yO5Lvvl+9b7W8vuWyq4TgzZSZu188nWGOhtzJCi8Q/L",
+	"+RzHSpl85AqXptgTkkQ5yRlHBDLgpJ2XcrzqtF/hFkeprQLR8UPrkIuQQOT5sJzDbMvSUrDspK7SUDx2",
+	"H/zyuGmktuJjsjaIdFM0GaaN/BpI+tLiYIUMjcRPgmvZ/jXYLCOUId2fjnJclhZCaKng4LSUiie8/IJA",
+	"Uj2OZkTl/ul3EiruS5ILopBjP+8svNqEY+JexIoIiktE5S2D+kcnnJWra0RVlf6GCAPIay0lWWEhUARR",
+	"S8EMACN28D3PUVYNMRDIUID8lkGGjh5PMHQDX7Y0KdFRwbtUs4QdYhSgXuI7stKH9zHBgogRrL7+m+uX",
+	"L0dm90bV0BIJI9uneK1PuTsv7ng+m2E5MiuZvg5p7nUzHza4CtmDnVbicSylb+0uHFolaiSojhsRj0nW",
+	"5xI5wveYWs3RFMdcS2NhCuJLB5sI3NEvmEq/QvOEkWwf6u41JWoiybGCS99+QdGV58oFP4O9J8g9v0tF",
+	"Qt9DDZaUxXKfcMTFbEXfUzVdt8fDgD8jC1+PVG5wyVr8crDtNcaIinjfXVfvTsj9oSUIwikpktDRGEtI",
+	"1h0iB74ph7fs9PT0+LljLaMC0JEVRUMEEmho1YZl0CFclDxwUQyRfhtNORiv5qnJocOCoDm/J8UtU5CM",
+	"DACQwWDHq6A+fwdx6asUmZE1DuY/84cGde6DpfeeVf51edoJ1O4Orw91IXuK/h5o07rK7JLsAbr4V1au",
+	"TIMdBc2G3egoKfpY0S0iI8bNDjwwXYUgcFBB3XBz3vSQaQiPbe3zJiJfk0dKCGXUIlWO4Nq8AKjSBHKh",
+	"NAe7B82PD4ROLapup3inID5sHbBYS5mCsDyKs+meuYrybp5DdI4URxc1T0XTqk6QV3g4rBzOHVza6AiM",
+	"7uMagt5pK/DdZteR37uq1pFzahSkJFOQv3BbU2I2MsDej+xbqu0F+A802cVtGGwEB2ktnK7wHWEJN2ji",
+	"KPkrIyclZQTZFu7mpxU9cJvKSdFEpjrdDNfKfoZ7X00hXIxhkvtqLBGOeLPA6GgCuPHJ7HotmqUixX2K",
+	"DcZVtcFfRVw48ZBwF3mg3U6w4/2kBQgFyqa1dbVBL6K6+tqgijaIj7+uiQ4nL4yEMLakMY0hQdiVOOuC",
+	"ftjZt7wJqauV7/uxOgDiazERSNw+Wnhnbo2zXrFclNq+SIZCwrgxUoJOp0SgghNpIOAqIA4QgHxZFhbv",
+	"BOFSW5ErEzUufVy+xHMIOaRseo0yXJb8Ibtl5h2JMIP7+CHK5B1dZOZLjKu6Nwbe0jO8owsIsiRLEvW+",
+	"vHQYOqubImqFeJCdVbIKatUkTUuFk9nVjaJ5zUbE99nj+vfiG+ZatAWGV0QuAzOqHqmfmGmyWmfYwpgO",
+	"UtGyNHu875jx2nDa1kF1XQbT4zrGUHoh1IZlUPJQc1apGcucsAK3TzlMCSj8GzI2T/8wNVHfYKhnrWYn",
+	"Jlp4IciJNtjF/hegGlJ0BWjRniHgYE5NUb4HMs58fkBzAf5XgAVZ7+p/f/j1l5M3L5Ft0DMjLzizRWN8",
+	"/kpWlQ9XoqUkhUEmr73X75sp4ZQqE3hPBJ04qU/UjBfxIn072zprO/y/Kjxm44xqjqOxgHFKkDm/J6Jb",
+	"xkjhWvfJFmmvbvPCPV3ZzI8jGxUhwa937/6lbSYDgHB6enrcN7WTsJsF/a0d3c7T/K+6+bvX1RypNA+L",
+	"1CW64jkvk3d28NRmnwxRprs3fIx8SJY2st/ZllkqQ+U3UUYW8B1WM+k05/sfX8hgMlV+SE/Wa006cVPq",
+	"nmzil2gtzQRm1CgfFWxXjGRfTSYEHL/vEonEJg5IPzMg8qYSlqvmgheLkpIidpAp+QMpzEVaLM53vlAr",
+	"NCeYyRpARo9qTFW5jLm1ENuvkmupNV/gqDLKo0E6vyzL0hiTS1bSOV0v8tHRB9IjfsMk5YzUTBA542VE",
+	"7r20K35++qxjUI7L/THu8VEKMth1DEOJX9eAp3DkQ7Halhlckh+gZfOkUN+wer+RNQi2aLhOUKnpRWlc",
+	"CJ4IAnDlQgxVE90Q2WBdAj4ihWmZgRfGJHnYgg7r4Oyl5O7OVs3ILWtinOtPUSKH6GHGJam6tklc2N4D",
+	"D7URaIaOjjIYECDTLEuSDW+Zh1YH9EEMxfH1+O9xSQsj+eAdaQoxPcxoPkM5FmKFGLfI6r6ixHqKbhHN",
+	"/pUK3O5znM8oI5UfXre/RtmSacXIBf2XCXaecDGmRWEuRxlXowlfsgLGbqUVlJMqaa50C8pg6CMlMJPU",
+	"eeNMAG7YzvzibqagNz/lkV+mMS4cwDp0PhnNscpnI0eGJi4bcCpGivNRicXUrKvAiowsr7uRe3lvfgKW",
+	"ZdihQTevdm090aS4/5Uh7MQ8cpMb2ttzyZciJ99JXxk40AedijNpckod73V/D4Jr8vLw/YmMFKCe1NjX",
+	"qGwImdaEKbGCDE0+mdjDDMBYdDbTftStDZdGBL3L8R6VLgGqrS+TJdW04WF5otJB5rhMGMXRqgdKWxtt",
+	"5XkerTgBMVNpQRf3Lb7F8EnKRbQuOsCkVdv0zjbM9lRGRvJymU57rp6vVfOBB/ekON7Q7ahLdamqebq3",
+	"++2jFfz7KbpwDQARuMc0W/FTqy1rg1Bdiilh+W7bvin6tMYYQR0eT3PVMLYpzlMNcocAVOI7kfuoENFd",
+	"FmyDChYya9t4mtvXgUc3eL8Dgun76e6FJqq30z68YMeGiJGHWnW8tXzlqunGvjqrzUBzbfJwhN9vn+67",
+	"pBj+mT8gWHu4A696RLR3rSLjK5+Tgi7ng+FgRqcz4DKqaI7LqN+8GuF7I5E2Mlkw57PP1R8WJw36yPrV",
+	"AuyW+NJZoXSqydJNcO9cxCoYdTt9tJSyqtZ4H0Wsct2mJMWUmJJqZiE2lLJ6dU+YejHDlP0t8OFFkkeJ",
+	"1GdePjEACbBQgYt6huXsJNfdkMLCUJR86m28WH7OWBB8F9WE/1zCQdAczOGSyvrI4APIvFhj+i4h0eve",
+	"EN3XCAz0dJSmPeWa+VB2B7QCWE6CFCQnUvIEdgW8k4KXh0WXZiU7lkO1PcY8cEScmBEamx0d2RMymS/U",
+	"6ngP19wgokfS7kusdImQCsn6vnWc1Y6VDNKDeoO3HlOCKD66m08sURaQTxajgHUDK7StAtJoLO76vOqE",
+	"6qkgKnLu20DJmCVjU46QsCJazJAn4CVzyM02kC333e7czTTTEUfw/DsJpWdsshrMoMpWC+C4LjeicQ0H",
+	"Bl/NgKtECcqWITkP7nr1vLQs85PaqK16o3YqgXPSPp4AXxjRoj82erDUQ7uLSQJJpGCAerEUsloQeWpv",
+	"P6DXzKFsYoh+tXFh1/UMDEDgdIoK+kBY3jIz5LVUDMsO9pRgDw5ktMAqn/m/l9LGl1XpcC52xP+wZMFP",
+	"FWbeCBfF+k+CzH2NR38779oFP1XtjAsN53ah3Q+CaNM1/Bv+D4OK1S0MwzpcjKRu6wtF+VFUCcbVysCz",
+	"keIj/xCUO4xxBABE4YMJpuVSkPA7OZ/PiQUn4iUkvoykwsJ0X/3mQRZqv04Ao0/PtZy7KQWvh7+GHYS/",
+	"+y6kEgTPg7ftD/lsye6CP4N+3E+Y5aQsEzbMj2bSMW+U+Ta4oOYLhXAsGvV8y+Rh45d2XZsvHSZZ1X5j",
+	"ZK8qIhKa5rPGSCBM/aIjCAy4J0dxl3ZN8ZmGKgm+b54ni2quuVdbutgcq2puH47szSPS9AoR5lk1mW8x",
+	"7bl/nD3PTfpqX/emIEqsRvpRsSy3dYZtdBVVu7W++w3KraU1h7OKqSvL1jt4iKw0hNySgG4RFOAwU1ov",
+	"5+XSkm9ZSEW1rGTKzBGgxDnZOi05Jjw62R97lwXt6BttcuGmpBju/r85obAnvjsE/2zgkCgjkMKIpJtp",
+	"NETGAdqheyopANpyNHHvoAWxYGq9iTSej9kaTwM7aZN8Ct4/a4+IUZEEGHEXwy9fvzyMnrUjiNahrEbQ",
+	"y68Pr3mQ/GYAl94xiD+KVV2BsCcDiFVS6cOoF4Leu7LInfPmg7k1Ql6CUdS2obXWc50qE1GMpipkb7qU",
+	"LVTZ3d27xjebXL72yy1zpZy9wGU5xvndRn008a+c5fYdyHDQ00aCaKPdBbGigkp79EmGs2oxISu04e45",
+	"cDfVi/1ACN2g0skFtsGOvoDMnP0KUioM0JC1o5/+JZg7xCwsiylRowcsmK1JVOHDAX8YpWejDjZlGBRk",
+	"vuCA4Au5mJFoHxdZTyRyO9nNsa0PpoBdnAgSIyDNfKtufVaL1QcGvWOiUfQuNO3A+KifbOWxCImrRh7t",
+	"3PfSvtaH+9yneqPH6UO28jAyUMwdTXg3+BNHKJtqGgfSQCL9Qqfeq0y8Ksasu0QAHa2qCUpaEIiqMgp7",
+	"o2Co1jYoptIDhY7fE8EwJEYZVobIKz7WiscF44plSbqh1HWGh7OL1qVSosJCSxijCVuZd4wlQb+9f4OO",
+	"ZkottPTR/zdxyJs+AmwVXFN3X0LDd/ZVPTdN1njajjTnlqzFM12fdzdWNBdD7RjVoaZYy17oqmS+k1bO",
+	"pCoGbkyD50uV8wQAfwvGgzn0mWJ3/wGwhtYIsyXxElVuOxHQZgOuLid9eEW9/2oN2rfsFbsnZRTQNS09",
+	"BckJvSfadAnyjwwnGZwZmMkQGS+s/oWq7fxpWN6ZFIr9SVhuZetXFq1U9haq/Rlhg3jZUUq/1wIYDHZe",
+	"lvyhmyjuZUvZQpK0Y5SAuzLYpi6OfbdRm6Y+Nv/X9v4+2BwXombKtXXPcu1Z28a+lShx89HVtOlrlZpR",
+	"h3apuysjVnx0s1MhOrdVAkob+lqdqr+SxuyvJNfEcG1udW9obVfaxfFbzOiEyE05cBUjo7l9w11dXF5G",
+	"ri48IE4P3D8SLWdnLgXBRDWj6ZnG4/Ju0gHe7zbn8gwHxg0Slyi1lXpVXD59evGDSxcD0B9toD27ijNC",
+	"i7+p1m8q+67NXVTrwFmJKWhdraJIMRKTPLILFcGY/Crfvt9mKLGUKl39kC9MAgJkjZRUWlhgeKskMhGK",
+	"WjmORh7WKJUuE7go4Y0OlT9qnqjQf9WgrLX5RUfWWGpH+MOAZ9pZ9r2xhrrYvNZwavHoWNMyHX1k4Uhc",
+	"w3igUS83TTOIhue4HHUs32DupJE2rQ7jf93dlG+V237Fm/PuakKngvkCJgU1bnQmDV3GjVgbek9G3vMX",
+	"6fOlf4YoQ5OSTmeq620u0+vUQlqBUqEOSKBJW5o9UjFslXKQHQfVR94ehr4AubTrmkvCVB+41ZHj+Mgl",
+	"gMUucC26dtsqsj/qpzbTdDMnOIpY8++vSc1gw4cREo2sYGPyUf6p0pWidUCCNKmF4OOSzCNV/3Qfra40",
+	"8yai8hphk6cI70ClTXSU2RGfnZ/pH7Jjg+2HFljgOVFEIFNAqyAiXaiv/QaTSnN/afJ+aZcCYjCpduFT",
+	"+cscvlI87cqCr0198wp8CvksSCjgb2ORaJGB5y2z4jSD8K41mG7PlBh023OXfKNs2c4xqeNcxfIkt8vN",
+	"CsaZBjeSJnaabsA9m+M7EkdJ+vuM7wKdto591DnapBZTE27J3oNNEhRra7DdetQuT0K3g2hPlkra96Il",
+	"w0z/0THJbI1LqsvykCaqEXXjmh3iSCqMMl9x4up4Hai6ArT3880AwjkGZw8f9JBOWYxtLFUmExns8/Y8",
+	"hvXwFgvMYFdXIqqO90H2DvIriH8054cqw6EL3FdnEusH95UsQZxOcUwS7E1s9zbboWuwXt0oN4UwEWID",
+	"BeLemgLoFZtwkZtSKQAYIK9RFiAHWKlfxwfIkDNdh7fM+JmhGZQSMb0815QdgRDwry4lMre2uukaeIFu",
+	"dMuqH5+jzGEVwPsG3R79jXKbgWQVDro6fwIDMUHrKKsmfHrvGkf5ZxOgho1NsM0088A0n5u8iW8VaeMF",
+	"oSXEDYRYZd9p3le49KUtelal2Aym8WGGjSPQhVvbWAwXx2ar5frSuhJhZHoNlBP5lJdLSe/JWzcYY893",
+	"B0XcFrLDo67XqBQxoieCzFv7RvLYyNhpzKOQwS3cv2YB4qBnIlzfdAO6xsEBojU3cg3X5stwUH2lYx+/",
+	"9ruV7ZCXHBzQm6MZNicZFagCM/We3PNUblvdbePaNZcUKuEl5wRPe90uujK4LYjxqVq4fiiJCS9mr4pp",
+	"Ig2omJJrKAAOxb8gMtT8AUXLZrQs4JTgEiJsk+r6T0tKG+bXhkSo30pk/hRToikb3OhtxqvirR2YW9DW",
+	"DjqUYPGrZermREo8wyHXdd+64B83hqdiTSeLGUyhlscJO1DLRInmOsCnfomG4+qTtMPxZO5DKWBEOUoW",
+	"da9gByvsxv3A2AWXZHFPv8ng2vi6aXegGFDPrJuREK03ECKs4rdwNRWduJKLBdib/oIb/2pphuEOxqjx",
+	"NZRUUKsXM1yWhEXFgFaB5qFmZ63SjdPCOFIgvBRgj5qH+XSn7zEr+ByNV4pId/GyFCV0zJcKLXBR0ER0",
+	"t+92tFWh8nXgLD/IRM+dlu29hbXaeGQ0ptDZZxfk8OWM2r7O/NezXkv50SQ72x0K3YabciA33JXdkRUa",
+	"E21ACjKlUhHRqduWO2N36da4LvbjDy/h+oDoBnMZ1ra0Gk3bPr6HCYqEzu+8hdk1zEYvnAm0utc2l5RE",
+	"2gq/zY29I6sRLqdcUDWb14+gdrUaJ9G3S6nQmKDMNoi7gXTHO9YmaiOQ9vvTLbcuukUGRzaGnabPGQWa",
+	"cmzkhrsYJoU5nBqnizVX9JEQC4mWrCACjbmaObMGfJtHKVem3kt9ZKVsWpITqzKhVpY8Nmdj14szPzN0",
+	"RJV5kTLAkDOnY5OeKI+fu3qGddgGQuHUgUt9gowiyPUpN+FwzswpvRVUPgIWv0XYzPalt5IwOmt1Gd2V",
+	"omp3YraZLK9N6TgHDw2XbpyRwDT1PrvLnsCtG+KFlMktDX52ok+Tb3Qi0RNVjyiW0JxonAEDRLV+kf57",
+	"yIbcYLlZhg2DpKpNOYwdt87CG1zwldzYuzXZI6Zrr8bn2qW5SkaELRfFNnyejOp5zXJhYSDReGVBVMy1",
+	"OFzCDet+GJCkAYi/+TV6R9qWq9hmRofjqwmoumHdoJma6KlLUbe3IehZWCqlikyJOS5qJdaC9U9ryySw",
+	"B2LkIRlkspPcTwlweO6vGDYDKXUIut0o3x2mZZugr0n3TbGEm2R98tLgMQT/Tau07yTkWyR0dafRsHuG",
+	"tWLM0bukgneM4O0mkVtVxXNjXvlSFd3Spb4x+RvA2lycb8S1WS++mwwsNaMCjJe4b8jAzvJJDbjLXKtA",
+	"SbwKt2tnaKB9VXHdCUPo+ToajSDutucbKFhmFntMSs6mydqj20AaWRAfMK/d1hhReRh8ozQEV7hDC27A",
+	"qt1hxh/GACZOfz5XpT5daUqRUN/5w4dXKKOFgfDoFC7VE2gJMIoLqj8+XsIxRODceqj6pTM2QTGaiEzV",
+	"0m6ERzWsDK7e5F3DYoYEwfkMZMu6h34m+HI6M858QVjdwrLu3PUEnamApJ5RNxl449pXYpAUUxKtEGEO",
+	"63UjDxp3zuSubjQiqpvxIlXriPrAO5z3qRBZedkj3xOcd+LwB1zeIQt2BDvUAVTSdu0m5RZ12NyfNN3E",
+	"U/G1BljgKQkOy00qsA/aFxPSW6iE3nYuHTQcAIZ8yhaYEiTpvwhU1+kYZsonE0kSHZpnfXpLVNKvyvK7",
+	"VQHcfG2g6q2f0FIRQHuHYvt6Ht1K90fvP32U5cCtlp9lmgpaYEe98i/phOSrvCQ9wEfjEUW3rFGg/7gO",
+	"+VYIPKmiSgfDwbjk+Z2JSF1KkAvFCD9gCsj1lC2WauAjKQwS2hizgrMECNhfyeo9V7t6e89MuevM5zP6",
+	"WxFeFvEbEUYeRpvc7vqI1sedOhzwstjYq3MI9uu5xZf/Yd2Hb8ftKlzrNeBsa4f+2ko1JrnJs//mzdv3",
+	"BlPuXWWkrCsbeAB7HUGsg8IYMcg6GxPVhK3LjAUjb5k7hXx/HHfl+pAfqDMek6Hwu/fm+he6Fqywxc9H",
+	"8xjujhYzis79zrkyDJShOS1LKknOWSG7Ys3GY7X/PlvVOq9gq5rpp5RROWsJyDE9zXlBSiQVXywSHc3x",
+	"p/YVRSASq3nbWjTdxLsNLZWpLIdKzruW0byAVO96dnHeNRNPBpovBJ8vVEdSMo07bu1C8HtapHIy37x5",
+	"i1wLdARZYZhCXhjTRuUC4IhcCbRI3KRhnZhx9MKa3sRWCDMMeeY58MxCNRp20yvOmae0VI0H2GqTEZqq",
+	"HedaIZf5GfERCILn6aCxkKygGBu0T+VjKTJf6KNiXMDi+QLC94JWHW9wPCSnjFfZt/CHFVPNcUH2AP6s",
+	"v9ta4v8XqJtn2U+Zev8TbR0Uzh8I4+mZrQhJJSnyfwcEjxblUgZyFJnm29hZAeEGHOIYuCEmPM1EtZQr",
+	"utOMvHLxj0MEt7iaEGwxZoYwgiDDmn/Ge76ila8tLm1fn0o7FMOMl8D6jUBycCi4bybjxreK3nhkPE6H",
+	"37vtlboPDm1+1XRsdnZDaODGEk3uoL3J9RBivtlCcSGp1PaoPvkkNafvHgz5Ku4oIxJu5swWa4HUvOtP",
+	"zs+HkaIZJbfnKNN9iaWKs7WPE/7+2ZX1pLZgWbZslOE9xc0X17y0T/s6ac2Hksv5njDyEE/iYuTB3CDs",
+	"toi/kAfk3hkiEFrWB4GYAfPYaSm/pGaWPHSadfVVLoaoIAKyo2FMVEnkMcp6l8DwJ0pX56KiavgnBNdG",
+	"z4xv+PTFjOR3cG0bDUcxh8C3RNyVBAnOFeL3RCCMBNxcmkKIeqhtlS4wy2fGnO5+4/Pqk6mdh8zLPS70",
+	"e9xO537ySblZNUmHbXZ37kflZ6dSGXrZOyfO9ixY0a/zTorG75evmf8w4yVxlyt7iy/oVQSj3zznQPQj",
+	"TfSRuy3yKeSKuG6Li1tbYNnkh01LPsaJmsObgGrc4wPFAQPrJ+/A4fEBk9UbEa0hp9YVvtPy4Yb1rzIS",
+	"BiRUcw93YegEWUyxvSVQrGdGF+95KhJaaA6o2bcQp+7rF/SufSToHIsVTN3Ci2+Inn9L5lysXhJzYGjP",
+	"BJlDWwA7i6eDwH1qUg7A063SQeCL/dJB/FASW8PF6pVuEtNxsK6QmAp2viBmMV1Y5RHURV/gnAzRHVkd",
+	"D9GS0X8uCdQvtTmmVvc9PT5F+pgD98yQGHbLMqXKDM2wRAsstS1MJZpyRq6RILgIsvyuwANnQis1ZyCq",
+	"+mOr8weWwGfeNpZxKVpLAtrniB4oG2HHaN89nKui3ue/klWEDvQGempJZKNrUkxc6EP5SkOsH5NI8r7/",
+	"hCMi+ekFZSyGzfEOfgeipTZIgJF7qP1F8yTqTrr2albyB1MPWcxxabTcjE5nWbuO7G4ZQoYhyj4rLO9G",
+	"tBiiKlE9O4yZKAlUmr7fhFLu6z0DJLOJhVPULYIg5pYfvPAHQXfB05hvDE97Zi8pFfPZ0rk5H9J7YhP5",
+	"X3/4FX3/7PzCn7TQUfbu48XPptS4Pamho+zJs/Pz7EBRrtuGbmqZ390n2C/S04xpL/GbgS+jYnwjk9wk",
+	"6kIljLt0dhHQhdlWLwZqlWxD+q6J/HScZk0yb1C6HYEnzDR6o1SDytuiIG1Krne4QVyT4m00VInzPsJ7",
+	"U5JTIMqtDwT4YRgV7V0EuAv2NEK7EfLpSrzuVYR3itpsFb0fqoedQru+moC8jsjGSiR2GmsvCbV+z5wQ",
+	"FRv49Ddg7zY+vfn44mfHqGefndH9JbtGeAwFwG2ZPCiFp2aECmNdN3m63Rrpa3O00md8138hD0jtZ+eh",
+	"q2D34w7H7jvenY/0l83x5UgQqMckwziF425Arwma+JhEvoHbLmPyGlroe3B94OLOKHqyoJIXNActNMdM",
+	"0TxxcNVn+3eC80n0Ogyu30x1OxP/Sb3PzIB0Vw6EWCJqDzdg/NoHnA0zLGftUaC6RUsHybN0Mq64JHgy",
+	"oqwgn9o/rNshaLcP71fDMZr0gS301sDCxEIUP9Ax3Aab5yj7rP8x9LGyXyz0gr0JmaDlYucL3Wjl0CBk",
+	"FfZw2PA31X1LtVnVNiEuYlMQZGhWD5GHQ4Pemqi/pR18bwaR7NEgkgScWMtYN/B+PsOMkdLFhPRlf3vb",
+	"PKhCGCDgU9GJ1lVjwXGRY6migqB5zI8sa+afVkct9DAjzCZaSoWZAqcM4/WVqwIRsCInWqr3Oa0MrqtS",
+	"M6cfzcvVUYbOF1wANy2wNu0GU6pmy/FpzudnfEGYOceeTHnw19nibnqmaon+lrJ75s9MBCEnenbof3/4",
+	"9RdkdjyglYoE3mGVz36NrmuQw4b4wgKohjsrCYQ4Qk6FL9Ma3cd3RMypjJ+qgJ4xWgjKcrrApa0jAFEC",
+	"znX6HBGcz1BJ7kmJKMvLZeGUHyMSjcmEC2IxKCu6g+BzgDSCyrJzyuKDK3HUOYq4KEClSGICrrC8kyZE",
+	"shIYEq48mmVWY1jlwVuRiKHq4TXKPtNiCN6lIcITRcRIf3zokexGDoIKwpO+ZHuIfNHGKtCXjGZn22du",
+	"aN4do/lsiLiaEfFAJdnPULbzXj5qWAVnPryyVWRLA//monjAdaZFYaYNF3s0S31gkqr8W+sfJB+GHYKQ",
+	"RTlE2QIvJRlhVowsRCHZ+L1FidmofxHJTilomuM+QEOw2OWdTGe660O+bjFE1HJkPyP+q6T77tEJFN51",
+	"Bd4dm31rFmtYEyU13q0RSp0s1/e0X16u3rOOvh39GZltL/++mjTbw4c6S4yNXqbeZZLXJU7l1rG2VVch",
+	"1EneuN6boqT9Sw1xlDi2H1AIJGH2UnT+QSUCwDRl27CeGp5ZI90DVqlYS+nwpeHbC7zrEXT1zgCrnX0G",
+	"xt7ON9PKlL+Qh9DW2QO/7E0/GJeOvNuKHJq77m7lo5ADeE4KNBV8uQhzoMAS9BA+PmHdRbH+5fgU2egP",
+	"6UBo19LaAIP8lk2opgWtTbKfXmn56Qajd9b9G7b3OVwZW/QefUq+B0DyuUFxtSlIn7AmuXUs8sHl+eWz",
+	"k4uLk8snH8/Pry+eXV89+b91eIhrUBDMhhbUAJuwuCMKCSIJFvkMbN5/vxrEM/2tKTZ4Oj7P/1JckpOL",
+	"yRN8cjV+mp98X/xATs4nF/hy/CS/Kp6aCw0v+azTfHA9+Pcr/7EKc+K64q9Qq8dn9uUAOZ8HgAiCa/UA",
+	"F6gKD4lDA7Vg9PhKl74PRKWrMNcNo6Ej3Om+DO1E6qUJyfB8dgTp+pxt5I7jPeRn9tfDhmI3wCEkU1+6",
+	"0aIXTxUtbmXXxgxOGH8raEyFw7ojtoufxgsu1YflHOKZIvaZNCkxxra2B2tAE60o20vZIbL/isWiAs52",
+	"NMxSrAzYt68kAUkJNcobIl4WkPhFhUnK6URbevjR+mABrSYSgFt5X1brtenzbmkbQHXhEIZ2daqe27es",
+	"o+3vuTN2AOgkCOWaIES/sZLekTgey9EDlEShcAfg5no8NHC9/pL4ljVuiUFXbhawLWj6X0naHlgi9Upp",
+	"xQkUf08lVWBkey723LdrREX66i3GZqpamhIuIk4I38lbFhZt4abwk7GC3UvhV5Uk5SQac1cU+/E91RDX",
+	"6tPYxvlUk02peLPqG22d6CZblBj2RVSM+kSwUoAT6nYvUUxlV9GXvgv+mU71Poslk5WY7pCrKmzY7oZo",
+	"jjDIN12npb7uHfmjtzxds3Zc6ZYshWvRoUg4Ljqh7MaCR5qZTOs74aN00PnX25QNZ/s1Myp2wndNfPbO",
+	"euUbq3gaCBDPUZ6+F7tl9mKshhLhjzPdgR/WptDZT5AkI3sSbVLRlpZpPGi7dTd2noRFLbbSHnD9MZuS",
+	"50lniN2OeCGiliMWZJptKJ38Dah6Pcyu+r2xLe8JLlZt2DovHM6StiUAJxrS25sUBM9Teer6VYfYtPO5",
+	"rZHgrD/8e3RySqy6VBoSuuE6+OB55IgxxpKMClLiVRSqwiRfwfPhlvAUW3odrPe2rc7Nj6aJNHeM6GFG",
+	"cwP/MrHl5l02NL4jEnIBO0py9/4oHc15M7VKaKbNPMgzhFIbQFcmOl0sGeLLPrkGj30L+B9UKSLS4ApA",
+	"B8YeFVA/gMpU/Nscf2ohqzdYTMmuhKU/Ydc6giJnN8GQhhGvmpSxUiSCv5Gqgqr0gk9XifwHYMcPtk22",
+	"P7jeTRdrflj1RRiucfPaLvj93QhpF4iZDzF0rkqz/ZYowgfy58TIn+w54nP95cKrOGzOw1T4U25Ml0Vk",
+	"kzXfDBTnjqIqUquqJgOi8selcQ8PI4vac+L3Kpc6iaNQItipx0J29iIgbP/PziObu4XAaN/ehvBIbew2",
+	"gqSqiFZLzj/fJGLaxENN1kTsVPsgyc4fkqLsZ/7gaUPvHERjF33j5BhnBHJXP8ExgHwyE6AWCI8RLKIn",
+	"AqPcoIBCpILjO1Pdwh5aIORwuhSJmMNGofn4Wd22ctUqEt5KuSDMddK2Lx98SzuHhteyWf4+6D22Xx7Z",
+	"7W9E0AnNd8bJu9f9xLJV+uPH9sCjyzHjjOa4tFF8AFkN38u2LlXiQVnbweeiK/ieSGDxlHWDg7I41Hhx",
+	"YS2/k33TfNKJPEXrKyZDPfoiVN1Oj50qBJts4WKb4tY+3c0QMYOoZXoVLtLH9x7dD4UVgVjNONapj880",
+	"eKXEBm+ayEqsIoXR+GLj0d6GhgJMsppFQ2/PshNJFthY1ab0eElwQdkUyRLLGXLJfM9R9l8XmSaL7Mx6",
+	"dv/r3Pz9XxmiTNKCaAIi0zlhBm5pg1vKZ1A0acFkSeiDKVFQ99xUUz3CbGVYCRo8R3TKuM0ZyEz0ahbJ",
+	"oljfRL4Y2BVp3ymL3hhhdNgbW5ZzCPmV5l6fT5Crx69HrX+XMwDxRnMipgTN8SImgxLl/d/ZvvBiUVJ9",
+	"6rGxM8/RA2XGhkIZEEpmDBzG2YmJJOh6IA/octtgj19bclPanVw39coaUQdEKx7jWoHUI38ZaKEGIUng",
+	"uDP0fl8s/e6usg/LcYtX6gY9kPGM8zskg3b+ivSZ94NZ2bDuyzw+RW8dnq8F+NFmjNaK4N+/ZZn9wGgp",
+	"ygzuMz7fDsKPjWhxOxiiW5NXcTu4RgFAP2RqT+pInZp/hlo+lQRLdcs4y8nQhNQElg/Sxrp+FWoiozFf",
+	"Mr09zONUWiNSnqJXOJ9p65aau10stDl2y7L/c/LrgjAzmpMqUwAd/cboJ5ekZwth1dp6FXitmfDy6bP/",
+	"/+3y/PxJPiOf0M9vb16cfPj55vLpM8Qnt+x2YJ752H34k5yaX8e8WJkfbgfojqxCoN1wEb+TejyCKNM4",
+	"M55n85OWlCZTXxC1FIwUjWgf6022FNol9qfCbZcVAY4MO4D7OQRk0CxgI3t+wN+P/5I/K06ekqvJyRV+",
+	"Mj75Ib8sTi7I+cQ9q524rwdPJhf5ZXFFTr7HP4xPrvKL4uQHcjk5OccX48v8SXFFnk4G6zdF5pN2icZE",
+	"mK5cYNAJaNHBcBAQ5+B6MFNqIa/PjDl3atcH0i50IxmkW0RihOwSNh1lJeAW5gRZ2C0toC10Sdxe6GDg",
+	"oAcQ0EU/B9fOxSVkAnfKFo6wPESKem1wXPYEtXx8MI9u92D9N6FPXa7uN5+HHcgaE8WiL3yT+LVwjcsi",
+	"ZrQgTeVR5WMdGQxRKL1yfDjkKOPdq8217vlbC4EJuaI+xeE60p6FkNzg+Qs1dccr3lAFyOwakU8YqoNw",
+	"BifBLKxPlIXjB6TiqSvk1gs+6O+Q1UUc3BzLiWAGzp/KHqWsOgsVxZ1ccVJFG7jGKnkk+ZIWDmZxYCkq",
+	"X//mUjKtrB70GV4xB7UpNpuYYAhEYSycx0DbJfXatHbVKZHPfXiUsT5qNt0p+iViXIQnsGdNFoXUul9Z",
+	"ubLnpH5SRm4B49FBBikOsscjVWpzQBMbmAXH3YrdRLh6zUfVVE2+RTUra4BfPjuO1SWHRuBCXW1dHtNF",
+	"WNRuKydcoMpBJvtUx1yTptFB/t66Pu+J5OVSJZ2H/oiFA/C5arTPg+KoSBC5nMfK9+QzTnMy2lCxtFGv",
+	"Lp9xSZh1SQxhnUxPMlGlG75S4nEM1v6N/nnLnndBb04vr0PUM2nWBUmEmfnHfS3I6sVU/KbZ04T9UG1y",
+	"uj6pb5Jy4aU8PubLpy3xQOsDqK1lBa9Um+TaYm2k/G4F1GPXfbYozJn9XhbDA6hiQ7oLibf2rU7wO103",
+	"eBvJ3Wv3bdH2kJy2dwZaQXOELUsa598Q6UU4M0hKUC0BLBIESfNmSY6b5FSfRYwePmJ5F/PQLJmp2vHA",
+	"xR3oX8qSWePhmV4oOsG50ufz34cDLC1YqTn62gOydYLAyuR4gce0pJokRrWhm2Sa37t5BsIapfrDtekE",
+	"noDzsT7WPyEnV5On+ORq/Cw/+b74Czn5YVId7MECXyyVTQ3q7xSY408j5+iBC0abJPSClyXJFZJ8KXIw",
+	"4PlSwYfMCG1WnP/TxzFWyFc+s0hP11g1/u7roukeqHajGS5hfWrSFs4vlrnWcu6Nfrbt+j63uBAMuA7i",
+	"7GConJ68GoFgtiKTbTA0+C0XHUNDbEWs1qI5JqzftuznJoGXogBggOJgKm/56m62XmT3HUrwWWOJgmYV",
+	"6iwjpOhJET5CdNvzzpZuo7ZixWYpAYkJrrjdGCMJM7tVnze5FhwV/EC4s+kCUNTVfXqEKDQjM7sm5W1t",
+	"U0LxgOSLpijFjJSmgCjtGY5Xl90NvWifuEq1netYASTjNqcmg3Zmj0p9jkapWNsPMy5UOr/PaaS+JzsB",
+	"d+2HQbi1dXYthktrYWoDO9Nnwxce6id2I+kfIspmRFCF4d4ns391QyVJjrnUFlVYZvhATt2N0IQBIvKG",
+	"CXlEH6glFS92JUFhkOIaZZ8lEfdULxkAcUoPCVTsBXln3RvRRC2tKs+pXmxUuykVO+ixbhetWjUFJcs1",
+	"pfcPrld0TvhS1cvQNFBAoSBfdcUa4o8xa1Y0RFpikQIR903gzzhuSyQJ+7zgAF3YlTK1cm8Y2MwNszZl",
+	"RdWsjsr+XFMmITzOBqe8poaOznhAm4ilrn5le297uwsdUYOaYvDKLL9CIqLZ2+ODWGbdzKID2TSbwHUa",
+	"RkgqWLWTQdIeY7wv46STTbKvjKG6FbMpIbCf/bCd2eASr61l0ESpjpoS+zAauo13b4jafSyAfVS47K7U",
+	"NhL/JjXW4oxNppIHmjviRtP0FGZmCsykQya0Lhx0YsJnTI7Zf+YlpnNS/KdYMkbZ9D+tM+E/PQbTf2pr",
+	"b0GK5+aFW+be7/GmbVp92r5ihuBeNAfJ6v3nt8w29C/6Y75r3Pjoc+cOWZun+2Q1OtPDc3t+reZlcu+O",
+	"wII7fl59coj8uxAOZWcH1/kTynBZT16tPGYm3W44sKugfzGDqdU934CENRzY70WD3DVVdE0TBb135iqG",
+	"uORQRh5cvJ+eXCxf1NyLJirxbOeR6+6q6uMJ63Y338Gp0amj3Y6w3YD/exv13WMn27CDmYcHpgz99vEF",
+	"gMmgJ0+e/FBlc+NScpe9EUeeQP/ijJyURErdB1whJNGFHxFNuMcJV+ucF7gsO1We97Waw7rz1Y/rVeer",
+	"J/Wa8ygoOd9kPzFdzh1iVDfF16+CvB7QYcrHQ88tteM3lk0HQ9/GzVqUsNxGy6RMs7bS5K7wuYvEhe6p",
+	"lMuNfXevpd5nyCKRVfLRFtiGZGzdZD1+PxaqbyuHdyjJXq+8nhwddBe3mYMBJtx/a0Kq6qsa5jAg7aj0",
+	"4rz8SeCYygksYItBjV3u4lIShFEuiK1J9Z20tcrdRePV8VYpOeGxqBkvwZlUAjskye7K4o02NuUQkdPp",
+	"Kcr0YY2ye25yjuRoQcRoxpfiQOW+oJz+px6H0u1BAO1mpMtO+CYJ8L+STLGK16UP8pjmeIXGBNnmqfhk",
+	"/3g0EXweH9BUgGpU6AHLqj+45juMZ9V+Q0vtgixiOUc/8wc013KgaiqRtlhnRJCO1wc7Rg7CqrQESdjn",
+	"1vo7xNWQrfK8Uwn35EkzYPHuTiJzBR+pl1dQQXJb/tZTUNarUmhmAnG1VWGD7/U/7RqYnm34TKcyogb6",
+	"rsaNtYS8YHv9UtWFm59unScj5Ntgs0reBO7TVHxxbaNblUNH5yZMTWbbiX7FDWl0cBDtqAnQUZsSOD09",
+	"Pe50qNhGsvcT0RuWoSGw28q39RbgX0OKbRXptW/psl4cOsW6KQ557eko5lHyAanaZgKQUW0pITUTfDmd",
+	"IWyV4K6GE1jE2spMK4b+9MrlFsdy/Va/i+/Wk9RL+9CUAkGAbhA9OG2+8/IHqX4TgtcOYxzC3id31lDG",
+	"Uibs4X3EgBRkvuCKsHw1ipaw/GhPVuCGCFqjO9LzWnaBBZ4TRUSPI3Z1dPt2ghvsBXkixNQ87Gd+yGWe",
+	"EynB/tCkBu4N40V3dg2jKaNGhd6nzocFLYLSB86ONo4n3mpRbM81eyfY+MAmsVvrmDK0W6opbZa4HQ2T",
+	"QNVvZ51soae+orjdn5TdCNRzWCnbaSJ9hOYGC2qj/HtJiuWipDm4dYwql9eAI5FzVthfgmxrPCdaNNo8",
+	"J1nBEX2jMrJj2dxuIm/DYocC0F1oWtnXuNHcUShuFG99MG3Scq5NPt11iAXRFivIpjvSSyy9Nrgi5uLJ",
+	"OlHAi8nLe2LiKBsiCv2VLJR/VF0ymGuIBFz5Rv5476xbzwKVqD0YyXfwmcKlm/W59kYorbYwhUhkfrc1",
+	"AwT/RAHHgpf+m2vJeFuL3h7idgfDtb8jrdrlpCAOwE5c2zQm+Ddp6W0y2EAOGem0rW+/g6lVW+lhzcmf",
+	"tqZCiotKKUGn09hVyw0Sy5LY46Qtl+ALpdgz6l+OT9ENyjRjFsuSZEiZ3rSmI1D7K/P10U5zwVl2y44m",
+	"9J6cwI040j8N0W8fXxw/R5ihDK5K1nsxdb1cAWY+gUTvsGP7FpW3zOAvkcKitEyoXkk//CoNCvJHXL67",
+	"IvOFqVR4lCmqSnAABouh/zTgRcNbBk4h9JJKTVmFG6qDTNEjbhZHciM1lSlgdc/RJfqf+r91R386T8rZ",
+	"H2Z7wL0BQRIwEEfjegAjqBMORtraDMEHomc4uB78QqczVWoDBS58vwwHJZZqpDsoAhgWmwHF6q2HQTF4",
+	"29CuhMm3+gt5VjzNr8YnT/Dl5OSKXBQn3+fn45Mf8PcT9ywgeEs/ncotteZN1Za6uwD5uyYxqgzBXaPs",
+	"s96lL4atPxOPLHSIS6Ftk2Vq1BCFvH0ZtnnLCxKXTZ6AWi56YF3izsGQ4JJXKHCQcx0VHW+7I7TbTyVU",
+	"5QfMKh9mB9e4ZgsHaQJaPZXoEXBe7B14dBhdH7L4jv4mFa0EDnRrNdLH1YLsEaj5cQLdgxXzoe3wSsV3",
+	"QQnRQZPo11k93P4a8yWC1GurtU6sLfZA1yB2q/5icex7EMXd3BnrsrCNIhpCsSECO2Ant0vEvcutHXLG",
+	"fukWZ91FpHQ6xDm2bmXKir/jdZ9sNy3U+ZKYerKxQLsK7MOZkQWpqs+mKo/EAS4s7lrCqG+RhmDVm+eb",
+	"DXtvvAc9tkz+RzBq26c+x2yJS2v/Nud9cKW9AQnNCqje6VzxU9jE3tTD/bwJ7bUwozXRgORysRBEytTF",
+	"WGpbgtVq2ZaPUY32V8psjkxFDS6uOTB7wcascMHikcmmh87ByVY0n32uyGqrsr1/UDn+xxDcMa/T33DU",
+	"1XSDcs4UpswAkla30xLxB2ZsF4wWgrKcLnDZepG85bFjD4ZfT2NXzywtYuFpx0sq35M3xDbk8sE2dLSD",
+	"7uFGKGIF7aSWO0y+93VU10KLfxdUkQ85X5B41MYcrxDAslVelVC2YbYK0zA5K1cRoWaw5paCqtUHTW9m",
+	"zaAwxuvUJVwwPfAiDhHIM3A7Y4Zu3r1Gd2R1irxDGpvLlxkvC8M5ADQgh261uABkXRNjf6LnpAjzCJM2",
+	"gwNoBVqCdx1gYE7R36ma8aUCrAIPQo+oDPnwlhVE0HsbzQjN7sgKHWV3ZHWSoQk3cSqGeyVkx82wnA2t",
+	"R8m1N2Ukj41zierVmBFcQIkY66L5PyewcCevX1a7jhf0rwTi5m7gXzfLKLx6tWYWt48zewyCAuCIfPJJ",
+	"CQtT5qGgMudVC3mK/kpsOREtRKBUOWW3DAK0sBaKdE5gNc20SD7jetI4vxuikk+nBuh2UeLcoGJjZi8C",
+	"Wyf87vWJnl9jvl9AnE94nIYq7GX0gnNRUGYMhHeu3kRJlESz5RzgIlmBbl6brZUod+2JD9wxhdlv2f+0",
+	"3tH/ee3qVZDCoOMPLS48YJJaP2bJp9Lm1heeIqu6c0ObVKu/DqX3h7fM5HsOLZWVdELyVV4CwJRR9UNk",
+	"5JChWs5LG1t1estu2ccZlajgOYSA29pyYxui/jDjZVBuA0skF/yOME2U9UsiOl+UcFaGFbtlR1UWCDo/",
+	"vfjL6blBuLYv/sQbWSxDS/Imc8mSi6KQy+wyUq/1gC9O0XtTfj5ajxf+Zw0YCkXyBUHGQkVHC6xmcmiM",
+	"HIiZl0M01iJbzvCC6MVEyIOy84LI54GTGMzoy/Pz41P0ujZdCVIPFwUSFoLNmlFDj5jNALlAQP+F4AvA",
+	"+7lll+1zKXF+J+26QIv3P76oZM/6Fd130qdUwHROb9mTU/RvZIbvKV8K24+sOjKVi6NfphI9CM6mzxHB",
+	"+Syo7uAoRZqlWuYzuA/QtHRVFZzR/F7SMREYcloebKnilU1jujY8rJeeEmlkNPBAVhCFaZkNkY/xMI/5",
+	"UsEHMaQ6DVFm80yojb91fwZIta7QjVY9ttoNLB2pUGGHaGxGKi0z/I//gV7bkiu37FVT0gXizSbNBrpF",
+	"zzTzwseCp4d6ydYkuWV2m76T0N5K5+y5OZyYRDtjjqfVB4prD6A3U2y60g7X+t9mU2pSFsTpyhPtsVuC",
+	"V3pzpFsAv1UrGAJDGTzPrv1uIQzn4iFalEuJMs042RBluUHnclVzMnR0df6Dk4GgAiYlzdUxhFVTqddp",
+	"BBLPtjTAP76ZSd6C0cgMHRkeNn9q9Xt1fn52dXl5bKgalmAFhSdWblq/LhSd6+/kADgMo8tXtwxMGmkO",
+	"yJWEduockPxXKHs9OYEaBdfIYOq7eRikfHSEDS0VJKdzoHo4+8JFmFS4JLfMvoGmWovoCRoU3PVlMpqt",
+	"pDmxWI5Wrd0scD4jJ5en54PhoI40//DwcIrh8SkX0zP7rjx78/rFq18+vIJ3IBTMXPFs0nPhXcrASG8w",
+	"OxeE4QUdXA+enJ6fPrE1SMA0Ozt9IGV5Agx3VtDi9D9sHumURC/Hq9gXn8KYFbS4fiDjzIuY5+jq/Mrw",
+	"xIQUTgBRiRhXyJ7ptG3phZO2DQc/EWWOHi9p8dL25HE0pbEkL8/P7RFW2VxaqFBiTo1nbuzmqLPxxBl8",
+	"BuyLpl3x8vVLP6lTvZJX51epbv04z37h6ke+ZEXNHDZgiL4Sv55tfRnDb2n7B0+hssKPfgEHv+v+ahsW",
+	"5G8ardu+fbail7cZGJ4b5O51M2AICtiSkvkDcjEp1ppmQQQku2q21o8mxGBGT0o8ldF9fRGaBF9jb+Mf",
+	"TOxy3WAJ9rtl+15acyuyeH5d9BpVyxbs6UunjNq3tOKd7lw5x4xOiNyeBSt6e2u7OuQ+Rb6W2CQ3sQOx",
+	"YbBI82rePZmwH/dZi91x4HptvGHdbgxRhALBccs88ckhNDS2oaY/rS20heO/WNL7+sEOz0n5Akuiba6S",
+	"3jmT0tSTAoPn5t1ro9YahOKJeDd+DsMqgilWoB/SeVOlCz520cbkxNWv0sNzJsJJYCIMDEQhZdPB70YN",
+	"3izob6CBz6xSNHs29KUCu2lZMcl/EyWM8kxM8rPz8/OLwdD/+zL49xP96ZpWNqku3VTU+honuKMybzuK",
+	"L9s+SnkNemsRXXhBz+4vznAxp+wsn5H8Di6ZTXUxHq0BzueLpbImvSuFj6pXkR+X9dhIjiZYnKLfQhJd",
+	"P4ICFCtY/MZIX7PwYzRsPIEv/IcHxpFGpPo3boqP70cV+Q9Y1+OXusvOJp+vsc7F3r7/hk+DOaZUoG9h",
+	"5ev5Zvn6b7hwderglYvNr/zG8FLNuKD/IsUWcnw4uLp4svkFizDxkXMoXWvee9pldHK5WHChSPGWFBSb",
+	"C83h4OrycvPLf8MlLWB/fjQINcB+nuHM3tcIPeAqUypTK2VwI23grbPP1R8AAY9ZPjORonGWM55T4Afy",
+	"SRHBcFkd05F528cPB6Swd5a7gU/VWC6MEv5HfJGrJgEzvS4GX34/NMfa8fbg2/ODjSLFumb7/mTbg7Ct",
+	"Wfrt2HbqQGdajXZBplQqIkhhPdJDNKGl+QEAYI2zyLg2h0jwktT186ppxr+hUt04S2mNwdYLwJYr5wmn",
+	"FtDcIqQ5J/0/l1rbex+9v0SvqLhxB9T2FZtNAKKjJKmv6Gc2L2PXz9QXKvaxqkXr937fkdk7oe/Bthl5",
+	"HUlnjguAqakDtR0318hdEw7yNrYjc0tKEeo+c9TbpntMiwDTFEvkgBlO0Q1DtEC4NNByITeYgiHgbzuK",
+	"aaBb5po8PT8/jqkb9+2bKdnCvAtrafh8nWYJyfVTS1UtY0awUGOC1Sj3pZ8gAPMelxWI4pPzL53PA5Y6",
+	"9KzscfQrK6UaecbJ0SSHfGV99MPml15Yd/QfWh85ivbM1I1Ng8L05gJxo1oyl8UmAc3inEEfQ7gSgrsI",
+	"qkJdkdBAHmdE9rb1XNTA1xG8FVpWR7Frb2L3J3aZj4EIbnqD/bUoGKywl8KbdtqLnw4HA+Qb+0tKNxjN",
+	"A5DMs2Qzgks1szoWjUnO59rkB1GO8BRTdopACYPryF5+wUUW3LNW3zi6On8Sldiw5z/7ge9GMvs/GdSH",
+	"V50LDi5yqyWJUKMLjPnKMreDCP2RizEtCsL+e50afg6YaUsxTe1ldienv2PVwHpy7wf3AIwzYpKJfauE",
+	"XeVS3DGSajm2EIErRIvjzi4B1NEj8BNRlmntfB9NS2zkQT/EhEJwS376tc7VX9YvMgIVQqv1dITnx/87",
+	"lJyVLUSlz7u4LAmb2nxRG5bwnYlMFVAo1sAfuwICIrBK41TiIvK2IZOaJb8nWtm/enADe0wL3Y3hhdvA",
+	"tMvXNvi6auOPKtM/KCyUl50QGaSJNc5fnUT7md+BtIFmPEzuxg9CbwPWxIBT4s7XlkcPcFFiebxJWt8q",
+	"A/oR+sqqX/nSpZPCiKjrb92E+8Nevzg1ZRB8AvG8A/8KrmwqQUqbQvSz58whxLa6+35eFhAuSxnKFoLc",
+	"U76UozuyklkHDr5l/dQnjBSI0kRXf1ts+1eyghE+lkNrE6My8vCH4dD/NocsQ9OhzbujOr7XunbVErgw",
+	"I/kdHIrolJmIN/B5SFU7hNmo0MOoYrAHVkC0H9wovjl29iMz1kv+KIwdHYQFfUqw+T0RBc3/jIA4DL8a",
+	"0g3ZZwtmNRkzvZwiJb0niDAlKFm7W2UVuAYgEIHnE08lOrLN0Qzfa3VtnOEKT2/ZlN4TFnVdepe3KcW2",
+	"PVfG7zVBWLAwdz92lRliSfS9OYUv6Kapzm15Ogt30aP7F3w+xyeS6NlCUQ+9yJjBrqxMIUJclnq1k98G",
+	"Qtnw0Q0LDAjhF+fngw5tf51MJFFf6erBEMwrvRhdLx8sgR7k9mHu6NcxpyXoDaxp7v06sWaIrVndItUT",
+	"Y/xlQTyiPLyI/HZdhj1uSh/XXSjcSvbzUlcIDhCJG8slV9Z3Ybb4yBRqKQSmjLKpwWWrzsHZcXOzDTyC",
+	"MXl81dhv71bIjM1iOfx5K//fK7jT1AAM+KlCgOnHT8uxSStJitGPDopYKkHwHGJpfnr1Ebk+fQ/N3rMh",
+	"sp78BbaIruuJqLcsx2UpY+bNB/geTOMVxGWbjNF3GGqV7MvU0Qb6nCA8URADTqVN+qQFOgK1gJHzldgV",
+	"OD5NZZO/wVKdwFhNBv0ukV2KfFJnMJQT89k6c0YBNADFwMSwx2Ab4nodZms+8TiK4YOlq2k1enRkqAPo",
+	"5jgg6g+G2GACa7SdzzBjpIRYZfiXpkCzVCWJ4W+8KLm0rjL7hnVvz/k9oBZpw0RKPCURgwBefmFe2yKm",
+	"GN47tEFgPwNDjYpp8+Rxdh2+ba797Bq6PbbDlnBruNGys+/HkwD/EPvTcl1mZvZo1tqmzUmYYEY5gVk/",
+	"BkgJg8gwRAYWUiIuvHV2b/QcKdYSwuqeq+jx11g++9rjQwT1wxcex0DrRVt/Wmf7tc7Mlm/in02668xp",
+	"n40nXNcQ8bIgUpkiEUNv0xDXAGWSspyY2ra4KCySXaZ4hiSfE7gcmiDwOKUcTnYCb93YduC7uFPITyYw",
+	"ydz4DeB7NEmAsq1cUNXX/HIACBaVFfxV1DvEHz9yv74VXR05lU3zGHrFuH4cY3xX0W5Sx0RvRj4QBkGk",
+	"jjAghRTxBWGu6+f6K2DfBNadj+9vmgu6x7UF/ZoqJQj9t3Ma2c20/cBofIFr+MkshdGk/4+pETC4Hoy7",
+	"J/vW5/s4yaLrRNxKtN+4vvpvkxSgmaXivh3V29lnR/H2wLYZcsJRQ9rm3wMPb/bZ2498pXNCLxZ5lONC",
+	"Kz0MN3ps7evemeWKbAuCDX5yi/1vF2dLf+1Ou36wk0NtTo96jPj/hHT+owrbt1jcHUbYngmyKFviT5yV",
+	"lbmxZg4hNmBVwgoihijnQpASLlvtLdtpJKZ6Ua4+8scU0QdjVpjbt2xCwV7/aUB9K1mVi3JlcfY783UN",
+	"6qbVSAraOq8bLktAmzYBoIAd1Tuz5pa1x4oZ/0A1zC5QAMFQTdonlQEWdOzoXdUH6H/cj30NAHSTfgWA",
+	"r370o/4apE63k34w2f2FbeS1/e2ES9ECJNPJ3K9eCXLLHGRrNKEM1fPJaklkt2xPWWT7BZU5kAG3HRbT",
+	"I1029AU8aUMoWgjOJ2em8lpnSntLxJ1BsQbhYC+v7YWwRIBDRjwy9Sbcol3Sz34iygzmnR7LjgS22UyC",
+	"S+tD02I4oQQlwso/anwSZXm5BEy6hV35bqToYPu46KCeq8Yetz2lpQHS3mG6oyNbeoWzOKkl40RfVJ98",
+	"A1/spJzN4MzXDqqX1z7kJ5z6lm+w6XNfxxG/trhdFbSZ9R51c4OuQqsypNC0Z/1FVejUwiw0et1oOMZp",
+	"d76U6pYBfHcLOOL6Uu7gSK/QcGIYOLVCU4Mnk4v8srgiJ9/jH8YnV/lFcfIDuZycnOOL8WX+pLgiTyc9",
+	"HOtrs3gkPLcGWabQiNc3+E9HziEOfR+x5ZlwwQUvSZpLExrm7DPsU2e7xsDj++hnlzCUwtIB/OwGH/a0",
+	"QNY6OLiTvCOxhwT+OGbuOrftsvu7QO6QTwr8e55ALJSOphATjFeH0KEGRQdxNSPigZoiEJHUbT/Q7VF1",
+	"HpF4+uDefIv5lSlYmG3prioR1+In9pjKvjUUDDGwUc+RJLkgmpwUEfBMIsJysVooUiCsDP53VdjJHN5J",
+	"0WIl+O/sYh+UeExKcHNjkc/0aWwwHMyJwgVWQDJjzWX18hkGa+/U9nKa87mxCviCyBG+x9RW6vvH4IGM",
+	"RxUyn1kCMyg6uiN6d+TdyekpkJI2nWgOhqt5YziApTO2ybP8aXFFnkxOLvGFtk3OtW3y/eTkL/jZ+Gl+",
+	"VTwhl31sE792j2SVVHuXskd8C4gPMfvxZxb0NwNLwgWp8XpnxLhAmJx9rv7o7ggMCYNxduIEi6eRmCUT",
+	"jrOnGvKvHlwB9WCKP4ryseZOfzIpSE4lBPh3wRen8/lSgVfGvfccqnQZP51JVbF1Hc4++yPfl+orkdAC",
+	"Ixlf2hY+6W9rTRPoXiPSgx9OLqBCu/mUC/pSWN6NXOnLwRZH1eHATAdDFaefsUReswQ7hO+h+IbRf4pb",
+	"s++mR7mI2hI9jkJZ26Y/09Ee4zoT0mvrRqaj6U52JpE5Lk2FxM1IsVXbIWLkIQh5DryoYd69dUeZ+h9p",
+	"/NhXwSC6uEeDgXyFu8vwa3tDTj+kUquWUy9uMgGtmtb+PKGktpOO/H7i90QwKI2VIr6zz9UfNkRG8vK+",
+	"BXPpLRZ3xjyp3kT2rcJE2kPlVomyoGvXIDtF7+GfpvIjpgyq0TzYOoPmulLycgkoh1GcQuioWuveVk71",
+	"6gGjZKqP2AF/bS0RLFBSQ9g9q7bpT3VxIHUBKw2AHCHdbuLTqmRa11oXHpZFonsqqbYSFUcLQoRER2S+",
+	"UKtYxTo+mRzHNYQty0YKX+zi0IXq7KfaJOi+yzFM3JebhRkaZemaO5Pjshzj/C4tMW/0moC/SG8EYEFo",
+	"QrNJHFZXF1SaWmuQkENV8uqzLUXwPckJvSfVqF+4wR1GykU+9JXFXEsQ4A3UU/4TtPtbspoJ4NjX+aAf",
+	"uzk+2RTFG9zKQtih/qRlnefo6vw8IQeRrdH12/s3Bsl7spRxz+xLOxAvt0xBw4Nzmvvu1+a05gjasd7c",
+	"Rv1pUxyEmV6SkkwtPOM6nffjKGHYskV/gSCVobKyH4fDJkZKLMH/BDy2dmc2RAb1Udv7gETlsOk266+v",
+	"xlKv2D0p+YI8HkvZibdzFF+qnM/JnwjGB1ZPnswdHk5vlqpQu1qt9YcZ0XyyroWq+tY5XzJ9Zt1QR9pn",
+	"gX0FSrXfSpCo88/swTT/iahwYRp4T6ltqMovJaRZWfKHoFaa4mgp6xc8tkCQTDnKq0pGh6p4xplUArvc",
+	"hzn+NKLsnpvO5GhBxGjGl2JwfXF+/mU4qF0tDa4HF/hy/CS/Kk6ekmeTkyv8l/HJ9/kPxck5uZhc4ifj",
+	"q/ypccjxhamoFt7ddvaF+1V4HDd4UE6qpXzUn9bHQWQlLLypooXznMjuVbQMe559hv9vgqx6T+75ncWs",
+	"MpXSju7IQg1NaJfF1MkEtCqy41MEL1SuRSrRDIt5SaSMZefp10Je7udHhLcOfVEKH9EjzZO+PDOPR4K1",
+	"Mh/XNqCvqNZOCh0grqCX56aW8kILE7v35rjowUwz+zSLasdvfF97Sa9HidvruqFtvH0WaK1Ovkt48zuJ",
+	"gvfqV15xN6XZsuBbW+/5sHnd8YnOl3PElvMxEYhPwrGlLqJKOqeqdg9VkIlesMH10/PhYMLFHCtzPfbk",
+	"cjDUCl5/BPT5+XAwp8z+6ePqtUU6JeJrRfjrfa7Ws2t8f21l9oabHCOKziRpIyGSxKc/4S4xu96uWiMX",
+	"3RgHLZwSotkp6OhhRvNZAMTz9Pg5kguS0wl1MMzvf3xxcn5+fuHLQq5DhoKjDAyTVLLLazvJLne4dqpB",
+	"+ebed6qt9YGge39I6IgZ/vSrQoZvHn/q9uFXRtAC8JcmbiG/roG5B9MNmIp6ivH1AewvnTJlXHyBQvdE",
+	"QPLYRd0kKwSeqAwtmTa9EGbgD0KUUYiVta2o9NBrWQ6dF6PxKkNWVkoHvoBzZUy6zUncWUHg7nnEWYao",
+	"vGVScUGKITBXtsACzlwuKCFDR9xU2cUlxbJqUGTHBjRfM4ExRKiEQdhwh1t2Y3n68vwcHTGu0OX5xTHC",
+	"MjowVHAi0+G9W7q5gsPk2hGX4XL1L4L+/QrNsbgjChVYYeNVgIPiZIUWWCkiQJJKX2RJ8KnQxvy1PlUq",
+	"qiCY6r0LmLJ9KaFXuHvMlJndvg+JtWgzNtHzysng+nz98GyOx0BboHIvzy+fnVxcnFw++Xh+fn3x7Prq",
+	"yenlxfd/eXLxfwdV0/EqdiyviGtw/Y/fh7ut+tRf+o4MXujgmi3LcjjoE/TmCda9vE7i7vfEHjtH1QAY",
+	"drBx04eDJeDydFpMKxsG1xc9aaUlJhSczi7m6M+j/SGg1mGRKykf1RFNCyuMNe1k6lsdEk3SMpViLP1E",
+	"j3eByDyoJZA2dQMSfKzM7eT29D3+mDfhzNu+s2fG23NiFVXXKvfmLWfGunL3VehgpM4PvPHefWaHCR2y",
+	"KkQ4yLaIFbdcf5RQdnPwqm1ardSCeaLXUPCyi8mItOLU9pMjgVqcoPnSyD6DIMEbtuKMQEYelndDwKSA",
+	"mxELcnrLvCWWMKpqm7MrAW1plgmC4cfBa5RjhmakXFRWHilGCyLmVBolOYAYyO5mVW1+j+OCry9xO+3/",
+	"qa0PdGlp+WndC9/g0X6C/eyz/Zd5uFgIvjkoOMLm5sXCIXAbGJgXb2xhMuuE8ERCCjiRmRJwqOKO57cs",
+	"ISxG7gvZKfqFEGhQzCnLQmFhNc1zhCFIvyBFIIfgGHfLrs6vYrLkxnS/L2Gy2clR+9IhSyqF33EpJZqH",
+	"H11geJp5HMnxZ/xeStZYXjBQKaFtcCixUxC26i9zCsIoKZ6nzIuRed4mL5xx0SIwUEJevCRs9aew+HrC",
+	"wmzmn6Lim4tOZKs9y4myk1fB+o5tCR6D+wFHUDA4WlwJNy/efLOnzGSS9M2LN3+o7GjntPhOIrPebSfK",
+	"5aaC/5G9xmXpKrc2FQDcI3aT/DHR/m65P1LZ2s3//7L37c1t3NieXwXFqi2Lu6ReVjKJ/JeunWRy1854",
+	"Yk+maocpEewGSayaAAcAJXOVzGffwjkAGk12s5sSqZZt1q2644jdABo4L5zH78AXB4dxB1fd6XXcR8NS",
+	"Sm6Vvc5ccZHwuU8RW/Ft//n7FvfO7AMzT3/VrGQCwe4iRjjI/ueA9UwTtg231wv/k0DglXmd7naJN8sy",
+	"/1Lg/41huKvXb7FRdDss/hDm3YJ14dPa8hZlrgN3dcft5YGLn1WG5w7cSoF1T+7hhOtyPt/A312FOfDy",
+	"ETcYjR+xTIqJTwvAWboVrmRMCT0uuaDZ4XfG6k3uaEj25WbiRckGSMFeESGJ47rPxcLzqaCPJpnmpc4+",
+	"ZojIMTPIxyFXOVh6wMHAO7vVDlADnfGqTEJHGDupdm6UaQdTXYX1N021i794Z6l2UfW4x+KBorJ9xRqr",
+	"wka4HVGNxpE39ZXMGBneSXXD1LDI+lSQIdZU+LUPEcn8mOB4kEMkBsKVfUwpYJzTTDGaLvMPVhF9hbSf",
+	"fLvJEWRA+HI2u6Au4UIbRtOBkGNCU/BGUZIukDhKK91wSRG17auUBPBWLzu4ZVuYCjlZttJrP+aIOg44",
+	"2AzPxUEMR1IorXpMGsl6g/3NtSLYxzwIsRc6ZttyUbEQ68KimNW73j5j+wze0m7ObuZVEVBnHQQADCu8",
+	"hCTWImIqiK92MlL8x+RHj6WTe1IcDYyuSdN8FpEwvbGJAbRpgKw6kkwpFz0iGFU1BQlXbtg8M3t/4rIw",
+	"1UbcFP+tbbbCjZwC+d6vkgeZKDqf7jmTCaJZG3F+19NX/Et5wKEi+cQ91276CU3ch9hJQGr28pSUf0p1",
+	"Y2VIKsU2WSfFD2vJk7CyuxsDyfFhHVJQ9pmC4ra7AbDVRn48uff/bJxLunrSUd8s7t0GGs0RX4lQnnr4",
+	"EzO7Y90GasrNtfcQ0qMYpp301tXF7JasdpDS5LpixdUpRV9UnuF/HKYOPuiBuApD+rtobs4FfRO1cK/v",
+	"QuOzqNRAJFQIaVz2gv2RKyLvRJjy6OL0ZXdTwlObXLCHBAY3xZPlLmzDcF9w/sJX0+A0zo3ar+B6TFLU",
+	"w2RWSJi6spfhPYksghJrILYXWZBzdZBXTyCvvvBsq69GWoX0rB2JKjXiRvkCwwqXPoil6WJGBRji/pU4",
+	"Tcf9DfGifS1InCRur64gr4DoP5lyDDl48yofrKXbt1uj/ScCCcC+0k6vMwLHRriJY7SJpFzTiWLMI76O",
+	"Fqm9+DS/mudf3O7tfG0dleZP/uThjv40d/QCV4QIbfTXemY3hibTWXM46vz5HpFZmntOdxKpjVbTXvpm",
+	"s0hvWGrjIG/+cTvEU4k9sIXdC+QQ/bW6ti9qSZMPEzWwWsnLCI9c0zS1Yr28kblrBCDkQEA8pluHmhDt",
+	"ajtifswz5rBSEKDqeJ6OO73OjM+Yb28TD4G/av7/WOfy/PTiu9NeRxup6MS3XtMvL09ORovkhpmTaMTm",
+	"eiDsSEvyP6LzOro+iPv93EZhgwklljirwrBFNm8u9U/uI2beIpkrOvXN98JN6V7YCYaROTXT8rtglN61",
+	"C9HQ4DoYpmklxevhjlbcq6IAfyh9jDKZ3FjpUmER/DybWSI3jCRTnqWKCbTrqYHmnAY6wCO+ChPJMvIv",
+	"GDL04SsH2JP7HCA/R1f0rvgvXNJrO98TxGHddPVhWLdVYSNajMbmZ0E5eISwJcVCjLngesrS6EhaCdIm",
+	"UyoEy/QWiCIvNPFvWWEBmDH2giFVytQmU/K1n+uZ25FunU2NSL8Z+7Egk3zTQtMz/6dq2/Fvcyagfy4+",
+	"6m+8VVE51wTXfXc7Zt6MzUZM5ZU37JN9HFAe8af4dh/Q83w63hbtavErtzHdznbXltOT1kZSOhhtezHa",
+	"LFPkPFHOULXiEuV5JC7Xpd1TKcRonk3q8BmowVig8TVDZT+KrznK4t1U6pCCxnUwf1943NJeAEYrCe8c",
+	"kzdehXNm3xiIAkhiDnO4gnGImKozugQbbCzVzBLnMsnYhj7l+ZE/Ds2wiLPnQeleyyxjiSF/vwBovW2E",
+	"alhXO3fiZrh2QHEHdLunQLcr7PUGDq8TuFFf40Ib58pUUg2IorpRo+aevR55di/NLCYJzTK9GRc4akL7",
+	"JizxURfiOoRs7D385aJjr3ZgbmaI+3PNt2cfBvnqLOTIUYqloW6j3sQ1hL7tZSxqkWyv+myLEq2mdP0W",
+	"xn32F7eVBTclHLdr+7m/rZ3OI0hENy3bs09aIUjJiCpG4OuLwaHy8MALTfSUztkrJ/7s+mfzhWEDYR93",
+	"hRjfE/fBWIXATXdnFKfNZ0BlunGACQ5iX4RVxIzEvWsQToI3VzwCJM9GIBS7qV6SIcSKrqGL0bBHhjTL",
+	"5B1Lr7FqaAiY3wMxnNFP13bIIXamg6TggoAy0tCM3MlFlhL2KWEsBZIpb08nVZrTQltp/RvK/ehMLuwg",
+	"Z9+cAhS2Nj4GZeQNQ8Wv5C1Pmepc2s8TlHd6nYXgJn+muV0t20oyQCqvQpy0x2TtaXmAhHpO7fWkSh1/",
+	"lwiGGu1Sb12XWh+oEs5eFhTdqo1U7PtRpXoGYsSm9JbLhUIEY67RqNqRdjkY51+dcV5ta9WryTDWETue",
+	"HAPVuwah9pSpiHN9umhsDf07115E+qrXSmUXElDbArxyCw5nGOcvue8FRQYxHtrpdfBXCg6jZMrofJuy",
+	"99zO8B/ejnpbX0etsvNbdXAc7Vd95RnyYcsfmkqXRp7ZjS57ryCix/dIfGGeZb33Pv6EFj34uc7XqJhD",
+	"o2rMP5NP7MV/R7Ft5epK7L1mmMfUoQcR3EiGP4/776hJpkPC/r2gmQZ0EdcB4xUZLWZzjXAEvuNSIb0u",
+	"GhLT647JVQ5AEidWSAWpFpBfgXeexLlEBwK8++SIEs2ycT96iYskW6Qs7UbVHael1WNpukKrDwBXGr/D",
+	"/vZ7qq3Il3aVps8rEOCa63weIYAm1RK/IbF+GSVeaQpmV4OEmC3k/sl9QRw0gjhZlSDg5ipE9SpkihWT",
+	"D5EpCia2UgWWgGVehKeFNK14b4g2PMsGQi+ShDF7w6La+3RWb1blxqedcMei5MDSe2HpFTNpBmWQ+04c",
+	"65XF1nhabC3kF2HVbrjv2it7ft0tcFJnVRPE14YZF2+ZmJhpfLfVRnExsVfbhixvtjH0zJOYeaa5lWee",
+	"j41HY5MqMrRaSVO0O8ZESjfVxFxlGYme69nlm2kfXU5zxfobEhTfhPeeIG9ndbLNhBE+qM38neLWOv9H",
+	"i/TAdEKzvO11U3Sh/LWiJs7/fo0tVDehGP8QHm4LwVhxqbixpzPlk2mMOfRfUNLooix4+M1oMv+odvwx",
+	"0aZWoReHJw4OmL2Y3+4IsJwFC4kfWK4MLs9GrQutMCl0n6/pPgyvgK9yiB2HNReJ/bdiAzGVQi4USxuH",
+	"C3pbtxPOTYgfbht3BHff6UMadvVVwYH8+zrNTaPepll96pt9OjHZktCxYcordG0o5oOXdia3e1tYRwhO",
+	"WJO7b/jM/ly7nPUQiVubkQ4M9gGxkrPTxwZLnq4feqOwSkRWTWIqSH/FwNrn2So9jt+w201d03cOg5zD",
+	"lTps0oKA4ZqMFWPEsE8uZjmEXf8Iv+K5gRxBIYLyRgqmu8cDsVmOGUUTBq6FuG86Tg5t0zGsen7ataKN",
+	"YJN1zLdAjrFS7u3bd4iIKmXWT6yNlsnJxNo57vXT77pkob2fVMmFYTnYwxxVkCa4JyOWDsRoSYZv375z",
+	"pOGUlFvjRymz1zTL/F/r6oaRkh8HrihVWQpGJCQBeTEUIMLC7KtCGvvbB0MVJmoLmi0110h+zQyS25Zz",
+	"mZ0kKDeGHEEg1R7MoT0BTtnLr5cNhSLfF9qy2kMQl1HAndwyxcfLSgvp9ZQlNyhVplRPERe36HoJwrIW",
+	"AyqwvqNgPRBUkKv3P5Mbtizj4t9gccgAduJn2rYrXyAs2A1SxTG3TKU8aakQGHd0XdPhwUZ0hF9CRxmz",
+	"BNaAnsaUZwvF6o3tEMb2bzwUK2SjVfyjX84zz+F062yavOL3bD9JK+N80zwd/MqwGVOTPJUxSC9CjbGn",
+	"VHRsuKGjdJQaVBBSDQoSJ2f6/WspPxM/9RovFGDdM6Wkup4xrenEHqe1jcAkspeUlMgFGA7wkE/X5DNm",
+	"/9zYInDf3I5NEAi2JknFHfjBJthvjso40P86x9ZI7Dy9pWmzBdd+kRciL1z72qUoCrkeeiQlkceBiFEo",
+	"cfQ8AlmJ+ZF7gN5jjfY+MT+eQWDRV4dyM5ULQ6g7h68mwhhpqCgla+7PvtQx2KvPHHZXF0fUR8P7P100",
+	"XUjBuqHFBxuPWWL4LYNsGri1Ot+PdhUKaRmp/sTMDun09yfJQMRlvpHJYhOmU4H62kEMfwg91HeZDaPu",
+	"Ss4NRBnarpNzmplSGfdhp4TT22MSVgEBE3B7uBTXM5kiHgZYJNdRr4Coisfaua6PzbUU2fIhebtub55V",
+	"WlckqiGtT7C7L1haf8YG1IeHCpI6o0rR+bTyDvxPmt3oHIvJqpg4Qyy0osovvnmXOiFTe1dm6YQhYAN0",
+	"YJooNqGGDYQ21Cz0MfkBfjeyODBkUaygaYFD94bNY8vCTlKhzZDwf4Lv2zt/4TQVTAZ73J7+MX4JAFt3",
+	"13ICgivlbRDiVEus+yWG3jBRrLskRxRsnB5hn+bcufiJYvBC2u0RRpNpEGsDkTLFb1lKhkh2wx15bUJ1",
+	"9/4dLw+oy15xVO3FBbNWme22ZD9hpwT9sHBEn5Jsoa2Zi0QiBRliwS0ZS0WG6cLhdWuWSJHqYY9MWVYB",
+	"RHNlBmImHdYfjjdnihx5FBsYuAsmFZrW1O7C0seBL8ndlGcs9PBxD8FAA4FQgOSI3QIVs8I6EHTDrqJb",
+	"aDsQNytAOh56FJxrGBf6tIhA/rjoXGIClJ8+Jj5SN4QHrinuYPlt1W1vRNqPgspZOYDO5cvTU2s1OXMq",
+	"RJaaWlKwol07kQphMxzuGgLj56fn3/bPzvrnLz+enl6efXt58fL/dHobK5zxLHTZ++dn7n148y/p9+xs",
+	"fH7aP6Pno/5F8jLtf8e+H/fPzs7PX768uPjmm2+/hcC+CZO9HJ8l5+kF639Hv7evnKX979n5uH9Kz0bn",
+	"ycv0gn0zhtNCCQhrEIssK9nwXgeFoP0bEOqWR1CJnev2D2nxC7AfkeC+iAIBPBpCc2FJUaiVSe5GGvzk",
+	"HiVKbWEAPg6yDQmDQJYNhOisflJebetXuQCdRNolEoUXxwQH5GICwTjfI9nT/cob56enhE4oF8FkTKZU",
+	"QKR/GLHKMMjJgXCC0v86LHfow4+rgvIxwidywMMX+Pmb8+Y7N8Imk8BqMD9yOwap2zpPibs1HEpT72Ge",
+	"F5rwtCLR3tPxY3Ls7ZpNMl2n/w/MRLT/QqPCXtoLj5B35H+VGCplDCLYnWUPz75jS/wRq/QIzVlACtbz",
+	"xXTg14kbCxaZqSwAPhA+Ak5XzQvXum3EcEUsJUfWPHEs454ddi+JYn2nDQg3vgd5j2g5EOZOus/Sdjwi",
+	"rKVP7I01o/M1e8XNU8GFgt09xljZQufBXE/tutmobf0JfCnK9ovQs0Amm2RbjWqdZ3RbGBF4ZS8pCe9h",
+	"Mc88H8EusumtGLZqP9fgudsrf+AfKXSVEqn7pf7kpTJjmXHZ7Pjzx2OnSNRO9ggcIFIkrBEIzEA0oId8",
+	"ic+dKPxKG1NG+LTdkcfKMVVU/kSbWksjYOpu08cAvKhUMSiCNUzNuKAZUCUi9xZcrgB3l2VxT4Pykq9f",
+	"7TKeCqoZJquv9sJbwLPqW1C9w2GDW3HAKmbUsu/R4hvIGnjBRRmwffWg84ss/JloZgadgGCnGFZeC+Yx",
+	"PjUxilHXnJPqgYCY9UbP/a92/GcdiI5XWEmX+SY9jwh0vKKqvLnFhppAaa8jZUHoAj0c2bOfh1vHKzIM",
+	"KfuursZeu0NEp5QS3i92TwkP9GWO7F0kZRldXlvt42pk6Kdr5bbt8mXP3gapYRPXggGWwmnW/AIffeYH",
+	"Zp76svEwYj7kye03zFvLrTXCXhvf+3QPJUCZVWowAwHvh1VxRs54QrNsuQnoI3yeyz2ByIcog/0YLcGN",
+	"EafmUgzisWucMwDFkR84+DmGbi1DcuTSnQh3PXa6RKqBwNeHgCY0BWhWMmNqwi4xaGjkvJ+xW5aRG7Yk",
+	"I5bIGcNZmRlCDGjCb5l4FU10x4WG7wW91geL+nggBuI9NVPU+8OTYV8zu8WGpT17QYS6ap1RPSWIEUez",
+	"V2T4nzMnJv9zOoTK3Tm86/42JBQbJfz3h7/9Qt5Lu5HqGJfmChY1mXGtfbME5W1COfq/LDH6FRniPuaP",
+	"0/CCvQIMxBE0V3B/wvoq3S0mR9/SbMGGr8gQcx+HJHXN1Cjs2VE+pP1PD8IiBgLyiLs1hRcY+oXNte/O",
+	"LSlo2DUBfXcB2lIH5KdXMLK/3wzlfNjLb7n2UXCGUY9UTw1JlNQaVmtPC3cm94udnxNBZ3bxQImwjlL1",
+	"ZH9ARvkAXPZ0aFJxSTvSIMwn553LjmZY0mWmncvOyVzJiWLamuhwaJ3L0+Nv/uy5Z/FAo8fHHMr9o8c7",
+	"f78gyjLYgpHFnJyd/w+0MJspFdgY2KhCv90DqNWzaRr+JeVIAaEV1Kd2jLl1tZmPkO5Bcb4L6enOFwOo",
+	"AYLdEZy0Aepery59k/pEl2uId0VKsqbkLSDVn5GMjxnC7nE9EEyMpUpYemnV2h+Y+PUHccDm9hP+sH/u",
+	"9/vE/X/7n6miY2Mfc7k6dERFKgVL8WeXJvGH7zvYI3qhERbpmrq+f9dczBeml9+Z10bxTQsrp6katPqN",
+	"MBn5gxx5v0nXLTp/dOW3gfjAjHGKgyQLBW2R3KFiFJKj0unLOWoiwCJbP0zw2PEsYxOaDYRRVGjusFdW",
+	"kkISmTIy5OLWcsZ1/uSw55XYSJop8oGuyN7NddhCt6PEHpyPgIv+B4jxg2o5qJb9NWcCMbqmWxb6Qcpl",
+	"MULggPp2TNooRmd5VyY3ahihbPwGzZkGorI70weYMYZqeQ2vvMeY+c5C878yvZixGFQFC3t5So5Au1Ay",
+	"V+yWy4V2u9AN8fspoylTeQT/LdWmD4vt//ymgHpSEqivEQiGfTJYbN7HaYsSYTW6bxVnX9uFu6LyElyX",
+	"clSmW9QOdop2PIN40t4KccgyVT2ZPiDFzRE5rAGJg851i0irocaunEYruAXknAmnthFH3inRYZUqH3Zd",
+	"/q+lKWsqESMHYojqZHiM+rLYXsVfS8OQ9pYIGZn5vDwFPCN4bmbV3Cu4Ho7tfXIgkqnkCUDba56iSSXH",
+	"ls8gBUOXpyzAdnyUH8IkLXk086/E/EL73/2z6N6HdTDb6OIw4q+O8p5aIxdWILOF2QhO75845E48kxxF",
+	"kASERhy5Fi3962IGKhgzqqSc10siQ/XNlikV8EoxpaIXfHTZkoyWxFevbIqsD0TTTAvIFtilcsUEMshB",
+	"4A6D1K24CrHMGzPVqrO+Mu8tn3FzdnraeW4IYXZ/m6YCwK7tJ0nEuGNumCRyK5M6oM4cy8JImSFuw4ym",
+	"RaU0V/LT8pVViolcIHrcHVWprwuCpU3lQmWWVGfcVONTfZQy+zmsa0/5dsVJ2gGNWPnQyuJJ/8QhGrZf",
+	"1Aigbh5TXuAhKTPkoVsocS8y0YzNpFo2ALoVhAmjljX+MUowRxcfzhHh8iIecLswPacJQ4/cDVvGXptq",
+	"3noHS/3BDvyYqpsbZjdOy4VKoCwrLCdu+Z9v378vOr8Hm+++s1AZ/HlqzFxfnpy4gY8TOcONbZqKHr6l",
+	"Hf6NN7Pq/gXn/bR8+/Wkwc4YIJZSgqSVExyeTBmXntzDkdQVlLxxoUaTn2E56kqRobYzraJ3951EhFPB",
+	"kitUDX5OS/UaP0o1YYZQgoeEW152ng0ATCqO6ydmPquzaixW2sj0anBOFZUq6OKMTorwMVRvbMARWT9M",
+	"9MXv8DyfCBCkkQrsrf1VqskDFWM7QYsGFOwjF20oyEMYYrNiRaJpwOWRdg01JXW9HjBaax9HD6cgvuI8",
+	"RLHKTVeowXgE7z2gztl5df7VPBXFLrIdYxRLVKpLUg6Xx/2E7FzzQNjjpl4X+NPJvf0fb4jW1+LAGZZY",
+	"NY4vtlN/9qV92zENKbIV+6X2tBoZMPZhn//Tc55QqUgyZcnNXHJhdBPrpuSyjhL4USfba73PpF1JO/bH",
+	"JsrzhsdnIBO/WrtjK1navKTRpfz6FwrRFonF8FKz0JJltMzLSEbLYQ97iI+gvkopuiRHQg7EnE64mHSr",
+	"Qi+byhlLoilRKV+0DGy1r7hI+Jxm5Ih9oomLFXerYi35yh+ZqvClVErO45MoLYzs1Tcq84+jV9YnDIQM",
+	"AI8rIKSZQoqedABOELTL5KTSuA079Khm8cW2PuqGGeLdsWBt//0iJxBIuXau2ub2rV9nS0ZuTkjlhOOZ",
+	"JhzU04r4z9+Kjeiwrng4Z6iT+/Dv5vZskZW40cS5c32PSwc1zFUO6Bgi4pshRYZuCFfQEl6/drh8UCvj",
+	"KztClzHNWOoy10jq0H51RfFozK9b2mf+zb2b33W8ssoj7Rji62TAQ713lZSut8ytjOuR6PfeOpapNdVn",
+	"zNCUGhpaMv3lFaEjyLRb7dbsyau7wWDfIVXswR73c7RklNfRY7DM25HdX43LIjezdyHsTxKpTbPUJ3jS",
+	"9RdUy6K4R/anxC3zsfwYi+jXsMDnL6ftOj+4U6oyb2AHc8XodutZCPAXGpcXERPufEM68mK/CSWtWgrF",
+	"i1nP3pl8F14s+uWWWIwvevHJdGEBAxEBllX04CnFNqq/9+XoJS3S3xYdLpte0YpH0Gbz6wIJ1hsP5Qni",
+	"aVqolnPSSMmMkSPX2IIM8ZtdGnggsPD7afeYXKUpdjQMdXdTagaC6wAiSf3Wob7DkjuYKB41wqijacrS",
+	"ayOvw3cO7cUyTiYdiExO0Nh1YQ54KTwX75ArBihD5k3TFbJ9YjvmcdGavO/2aa9jN7Rz2cGtfsD99h28",
+	"qKd83vJNN1/IZk60TxwMpv3kjKdpzNByZ6ZTSSZ506ZT+aG/yhETXJOo67GSsw3SotwRhaPvVAD0ngmE",
+	"0gbQWvzqlBwNPDiW20QsPs4thE63LSjbYrsn4svWdkKBcQX6ZmTZogqp9sIUyrydg3S20IDnClix44EY",
+	"hoV+cI0S6q/UD6wcftKLdZuFwofr9TMr4i3hmMex6g7reStn2VTVOxDOOVpT1Rs+7dGFvavK5FDb+yxr",
+	"e3Mf7sPLe1FrnCRSjPmkksLfL0YZT45JIZCgpJGJzAqtNKPy2tCW0Dft/7ZbmkeDJ/EaF7DP+tF4nqr+",
+	"8ehywN1wyO3HuPksWeAl51+/F80EirVWc9ii0hGik3jDdSJv2WoWXy4hoM5En9z7TiTVQR0kAt/u3M6Y",
+	"MCU8QAm8T46wrR1EVHqumw/hBiDadc+/yg25U9Kw7jGJ2GIg8GcHnDa20oFwTYY8vSSDxenpy0Rb5WQl",
+	"lP0vNuyRIbzif3YN4pfz6IGUGup/l4L1My4Y+e8Pf/vFPXJMoPYqhau78dwGXRAdSkqoD530iLZ3Akf0",
+	"ALmiWCKFYInRrq1OQcAM7e+M3zINH6eWJKNWiOFCIboPKQkJOyZXZHhJ5lxMhiSRs5mrKffyQi3J2Teu",
+	"Xshh+vA0s68NRDhMRYyURGfyzt4Ebhibk8U8LMGaln6/ADlt6PbYt/p02sReMXpEUYC/M1MqBiKTAL/m",
+	"jk/zjAmTYRFgzQZUa4+rSYCE2FpfwLsHXfGcdQXKA3a74qTbpBmCTEqmVAiW6ZN796/Ncmltty7hAuJp",
+	"3Y/heqJ4qp8zRdyfenntnfuLNakgXAhVdxCsTMHM4unl8NUapxY5Mvc7u6njLhlkxMZSsYjhoHmhMhsM",
+	"rdc4jLvdbs8u7v2GDOO3IOpw8iVwhv+s58AbnjBehN0uRFMc+VexR4U3aaPSLriFgp4FvYIiA31LCL5m",
+	"6R3UXWCLCMDHs8bxQJRx3r51N4KVrihvsgvdPRBVypvsQHcPRJnyJjvS3VaGlCtvsg/dHeM5HVCcvnQU",
+	"p23V9/b5YrGUcoQqx2veyJK0sTybTE/5HNuxMX24Vny914oVp9TBFfV1uKK2klHzgIOzMQHFAcoWXirU",
+	"Eox5ZgCgzXXfvUMIeS89pYp88BXpI8XFNqkcKCwHp0QfDNdRYWVZpUAeaq8BZtpy1ijQUD5xrATaL1KI",
+	"t7xpEkzh83dXqqBXTr+KhOsLFu7YaCrlTWFEcqQZI8N4MOxmnbKMg+wHDyqfCGoWiuluVdFCYccekesB",
+	"rHpt9xu+sogp3fn9QS2KNUuUZeIO7WdSTPp6ShVL++7PvY7bmOuFyqwMdgX32Kg7KsY/sQ/pEzlngof0",
+	"qKY4gfnutJNDUqToego+BAT3023FG0zWTHqwWjq5j/9zG/ya+L1XRMicz9HBFJstziNVhXazwvHbmVDx",
+	"y+UZHxclHyIFg0U7jmjHuvhHbvU2O7qAB1lbUcagFwYUD2Mf3aZ4CAA3+Aipm9A5HfGMG870dS6U/tVx",
+	"NWEPk7tOtb+WWcYSQzxEWGOpab+qJTQ+gG+shms8SMf9lp4ZpOdGRb/AXif39n8aF5zhGZYEfh0jbSfM",
+	"7Ev7TltrSJGtpP3XnlajMi07SsiOIdATKo8U94hcGGjLAf4De2/yXTgUo1qK7iq6wkCUwCtszlJz/S9I",
+	"3tRCO/vYfpJLT+s6vTgQF6ff9zDPGnQnNhg8yZuZhn6DmpnqpLZ86AfT3RMBVuFp2O+awAsB3bGPf+jl",
+	"XTXUQgi4rm0j6tvJldvEWD5N7jMQ+V8tPsRWqkLKTAPO8Q3bYJDRLAsAxyG8lSiWYn9N73emCVhmQPwv",
+	"gisI8I3hCs0NOVpsrE3Ok2Kw5R+4B/FZoB876sJM7bRI2z3sqzxlZCTTZfeY/CIL8/YQBPzTnCtsL6CY",
+	"/dbUtTQEuPOL05evyIgtpSgCMg9n9NN1hAF9PWfqeioXaojrxLe5HoiL8++PyQ9wawD8Z67BF6tSBgFw",
+	"SE8OOMUlgu9nOICPUmadR/Why2XlfeffncvODFEOjGIiBTPTnuC1s0Lv2Oh6W4QDD8p80xoc9A37lelF",
+	"Vtn0x34hNO20D31xPX8+I+FkX2wggj9K+Y6Kpdt8vWr/Wm5ygsdMlVxMpjmeemMIaqP4ZOLYYrMl7B7s",
+	"FbzUBThpCGmVN2X/6Kdp4pEGh0IYucoJnENHb+99hhn8assGh2Fa9yy7XWvcG8Bt8u78ySY/tkBO/k9N",
+	"vMju/VeEEvtN6SILq/Q+pDFXoBgNxF4F+wQNUAUxfMYqPRhuXx7jxJAi5bje+46dsHPZOSXn5H/a/7P7",
+	"51wYhs3mmWtSbLiB2sBf+GRqsiVRzIoE+7AnyeIPeQzMffsWygS/sCWHhie7jWR2AMjZzksRaLaEk0oE",
+	"8sm9+9c2HtvAb9wQiORb9mKuvWOVbzbnpi1vlPje3p0ZOM2zhSDHyetOuAH+eOCrMlfTZ3FGzSRGO26n",
+	"zYfTxOXk9NbDYcd3cIhP5L1hgo6sLLsc00yzbbVWS76ZzTQY3DNtaK+Dh6axh+YxavLEartqX82PoAtj",
+	"XpYiYT3E/iuCb4BzxRqk3v47Jlck5RrYIrxe0znHzvd5CO4feVWSlv2Gp1OsW3ehKTYD4SoiISLkXS0Z",
+	"uStxg3hr5NKDl6ruJr/ZHx9zM3F3iQC/CX7I5jcHmL+dewN+eoX8dZt2uDNscWe4dbTUzJWDfzu5h/9t",
+	"HN3EcyHgFrECT94JpsiM2lssTcEvfXH6srzy1dP6dqIN3tq3YGtMi8/Rm1liv25JCkzx8fIkkUJzbZhI",
+	"lpW08HrKkhuNWeKQPw6Z3zkSPWGfDIDEQNI5VRkHvclqQTy4HgglFwYDFHgNFeTq/c/khi3L1OVvsOjX",
+	"YebX0epr3IYfo7XlS69y7gHKTf7Ydv7DjyV7VOlFlE2n2ScrRPv4Xkk5ruQKplKetJQohYdPzJ0sdEGg",
+	"ipFAxTH9w/PcmmMkkxMg/2KR+33HF/VCwfvVnP9vtrxamCm2Zblf/cvv9m1Lu2X09VYmNPOl8UfDPKuz",
+	"j38bdju9Tp4Renlyktk3plKby+9OT09B1rmlr0ETeBiC1JfW5yDCmFBbUpEfYC7PeqSATuAoLy/TX6dg",
+	"ByzYc1CQ7tLKUt+OwiVVZHzMkmWSsVBmD1kWEyzZ87kW+ULi6T124frk76liwpwkU56lZMqZsjYOZzh4",
+	"yqBmUCRLMlF0PtVkxMwdYyLU6PjZztdnc6+UzPkhkXOW9giEOrmY2H8l2ULzW+YhBaQgc3BHy3F0C/Cz",
+	"vYxnewtvlExzpUbcuONx1p92fd9dvDNlCdeYKeJH9sd3ehHPEQ1Vtoc51v9EycU8T/nTrsQyL2Hyp1bE",
+	"wQ7zX4T5/xLPH4HMrE//I88YocbQZIpEehTAkIFcjVR0wsg/fn3bJXL96L4pfGg+TMlM/yxJQscPciUn",
+	"H+wp/RDVkOTTFNihmHC5PtFrqY07JsdzIJgsXc5zpFk/9Pfx0AhVWlbZY6BnRMYTT95jyrOFYmEiN97Z",
+	"aTyefY+X0td7pvq+i3eSMA2QGUbJDABF3UHjD4H8/BQF7rwqvF0y00pehKVbK8p18Y7sxy7w4mpKRdle",
+	"S5VyQY1Ujvt6ZMqoMiNGjZcDyCdrO/WyuPNhoLJ5flqB7eZ2IqYTmtGcjuh8ruQtzSqmyMco+5CVG6Hu",
+	"RZdEK16lzDBhQveiJIcAw4sPQLg2zF6QAms2XonMAXEctVuztLYWl71h+QwF9nMN2arGddu/dj5BNayI",
+	"k7MC08EY5fIYw2EpDOaqId31HA1R7MawKjrOCjIqXOirVp+o5dxI0Ao8IRwOxuQb8V1BhbhfSwb7K9XT",
+	"fjKl3KpIXKy1OHpFO0Wk5B1TNxnE3+U4X3NBWKxaLRVL7xuJaXKumt/yncewcLneRR48L/B3qPcvo1mp",
+	"tTNayJilzv6O7Yw3P7+JDBA/wXmwMwoM8mMYouyccywlOc7LbO8oB2/bdDGDD5kv8u/4ptyc+at71FW4",
+	"ynnnz9///P8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

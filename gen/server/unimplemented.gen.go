@@ -16,13 +16,243 @@ type Unimplemented struct{}
 
 var _ StrictServerInterface = Unimplemented{}
 
+// GetServerDidDocument answers ErrNotImplemented.
+func (Unimplemented) GetServerDidDocument(context.Context, GetServerDidDocumentRequestObject) (GetServerDidDocumentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // GetCompatibilityDocument answers ErrNotImplemented.
 func (Unimplemented) GetCompatibilityDocument(context.Context, GetCompatibilityDocumentRequestObject) (GetCompatibilityDocumentResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
+// GetFederationManifest answers ErrNotImplemented.
+func (Unimplemented) GetFederationManifest(context.Context, GetFederationManifestRequestObject) (GetFederationManifestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // GetDiscoveryDocument answers ErrNotImplemented.
 func (Unimplemented) GetDiscoveryDocument(context.Context, GetDiscoveryDocumentRequestObject) (GetDiscoveryDocumentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateCheckpoint answers ErrNotImplemented.
+func (Unimplemented) CreateCheckpoint(context.Context, CreateCheckpointRequestObject) (CreateCheckpointResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// AnchorCheckpoint answers ErrNotImplemented.
+func (Unimplemented) AnchorCheckpoint(context.Context, AnchorCheckpointRequestObject) (AnchorCheckpointResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListAgents answers ErrNotImplemented.
+func (Unimplemented) ListAgents(context.Context, ListAgentsRequestObject) (ListAgentsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RegisterAgent answers ErrNotImplemented.
+func (Unimplemented) RegisterAgent(context.Context, RegisterAgentRequestObject) (RegisterAgentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListAgentToolGrants answers ErrNotImplemented.
+func (Unimplemented) ListAgentToolGrants(context.Context, ListAgentToolGrantsRequestObject) (ListAgentToolGrantsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// AgentHeartbeat answers ErrNotImplemented.
+func (Unimplemented) AgentHeartbeat(context.Context, AgentHeartbeatRequestObject) (AgentHeartbeatResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetAgentIdentity answers ErrNotImplemented.
+func (Unimplemented) GetAgentIdentity(context.Context, GetAgentIdentityRequestObject) (GetAgentIdentityResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RegisterAgentIdentity answers ErrNotImplemented.
+func (Unimplemented) RegisterAgentIdentity(context.Context, RegisterAgentIdentityRequestObject) (RegisterAgentIdentityResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CompleteIdentityChallenge answers ErrNotImplemented.
+func (Unimplemented) CompleteIdentityChallenge(context.Context, CompleteIdentityChallengeRequestObject) (CompleteIdentityChallengeResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RotateAgentKey answers ErrNotImplemented.
+func (Unimplemented) RotateAgentKey(context.Context, RotateAgentKeyRequestObject) (RotateAgentKeyResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// VerifyAgentSignature answers ErrNotImplemented.
+func (Unimplemented) VerifyAgentSignature(context.Context, VerifyAgentSignatureRequestObject) (VerifyAgentSignatureResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListAgentMemory answers ErrNotImplemented.
+func (Unimplemented) ListAgentMemory(context.Context, ListAgentMemoryRequestObject) (ListAgentMemoryResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetAgentRecord answers ErrNotImplemented.
+func (Unimplemented) GetAgentRecord(context.Context, GetAgentRecordRequestObject) (GetAgentRecordResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdateAgentStatus answers ErrNotImplemented.
+func (Unimplemented) UpdateAgentStatus(context.Context, UpdateAgentStatusRequestObject) (UpdateAgentStatusResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// StreamAgentEventsClientPath answers ErrNotImplemented.
+func (Unimplemented) StreamAgentEventsClientPath(context.Context, StreamAgentEventsClientPathRequestObject) (StreamAgentEventsClientPathResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CloseChannel answers ErrNotImplemented.
+func (Unimplemented) CloseChannel(context.Context, CloseChannelRequestObject) (CloseChannelResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetChannel answers ErrNotImplemented.
+func (Unimplemented) GetChannel(context.Context, GetChannelRequestObject) (GetChannelResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdateChannel answers ErrNotImplemented.
+func (Unimplemented) UpdateChannel(context.Context, UpdateChannelRequestObject) (UpdateChannelResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListChannelMessages answers ErrNotImplemented.
+func (Unimplemented) ListChannelMessages(context.Context, ListChannelMessagesRequestObject) (ListChannelMessagesResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// SendChannelMessage answers ErrNotImplemented.
+func (Unimplemented) SendChannelMessage(context.Context, SendChannelMessageRequestObject) (SendChannelMessageResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetChannelMessage answers ErrNotImplemented.
+func (Unimplemented) GetChannelMessage(context.Context, GetChannelMessageRequestObject) (GetChannelMessageResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdateChannelMessageStatus answers ErrNotImplemented.
+func (Unimplemented) UpdateChannelMessageStatus(context.Context, UpdateChannelMessageStatusRequestObject) (UpdateChannelMessageStatusResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ReplyToChannelMessage answers ErrNotImplemented.
+func (Unimplemented) ReplyToChannelMessage(context.Context, ReplyToChannelMessageRequestObject) (ReplyToChannelMessageResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListCheckpoints answers ErrNotImplemented.
+func (Unimplemented) ListCheckpoints(context.Context, ListCheckpointsRequestObject) (ListCheckpointsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetCheckpoint answers ErrNotImplemented.
+func (Unimplemented) GetCheckpoint(context.Context, GetCheckpointRequestObject) (GetCheckpointResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetMerkleProof answers ErrNotImplemented.
+func (Unimplemented) GetMerkleProof(context.Context, GetMerkleProofRequestObject) (GetMerkleProofResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListCoordinatorLeases answers ErrNotImplemented.
+func (Unimplemented) ListCoordinatorLeases(context.Context, ListCoordinatorLeasesRequestObject) (ListCoordinatorLeasesResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateCoordinatorLease answers ErrNotImplemented.
+func (Unimplemented) CreateCoordinatorLease(context.Context, CreateCoordinatorLeaseRequestObject) (CreateCoordinatorLeaseResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetCoordinatorLease answers ErrNotImplemented.
+func (Unimplemented) GetCoordinatorLease(context.Context, GetCoordinatorLeaseRequestObject) (GetCoordinatorLeaseResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CoordinatorHeartbeat answers ErrNotImplemented.
+func (Unimplemented) CoordinatorHeartbeat(context.Context, CoordinatorHeartbeatRequestObject) (CoordinatorHeartbeatResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateCredential answers ErrNotImplemented.
+func (Unimplemented) CreateCredential(context.Context, CreateCredentialRequestObject) (CreateCredentialResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetCredential answers ErrNotImplemented.
+func (Unimplemented) GetCredential(context.Context, GetCredentialRequestObject) (GetCredentialResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateDecisionRecord answers ErrNotImplemented.
+func (Unimplemented) CreateDecisionRecord(context.Context, CreateDecisionRecordRequestObject) (CreateDecisionRecordResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListEscalations answers ErrNotImplemented.
+func (Unimplemented) ListEscalations(context.Context, ListEscalationsRequestObject) (ListEscalationsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ResolveEscalation answers ErrNotImplemented.
+func (Unimplemented) ResolveEscalation(context.Context, ResolveEscalationRequestObject) (ResolveEscalationResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListFederatedAgents answers ErrNotImplemented.
+func (Unimplemented) ListFederatedAgents(context.Context, ListFederatedAgentsRequestObject) (ListFederatedAgentsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ReceiveFederationCallback answers ErrNotImplemented.
+func (Unimplemented) ReceiveFederationCallback(context.Context, ReceiveFederationCallbackRequestObject) (ReceiveFederationCallbackResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DispatchFederatedIntent answers ErrNotImplemented.
+func (Unimplemented) DispatchFederatedIntent(context.Context, DispatchFederatedIntentRequestObject) (DispatchFederatedIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ReceiveFederatedIntent answers ErrNotImplemented.
+func (Unimplemented) ReceiveFederatedIntent(context.Context, ReceiveFederatedIntentRequestObject) (ReceiveFederatedIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetFederationStatus answers ErrNotImplemented.
+func (Unimplemented) GetFederationStatus(context.Context, GetFederationStatusRequestObject) (GetFederationStatusResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateToolGrant answers ErrNotImplemented.
+func (Unimplemented) CreateToolGrant(context.Context, CreateToolGrantRequestObject) (CreateToolGrantResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RevokeToolGrant answers ErrNotImplemented.
+func (Unimplemented) RevokeToolGrant(context.Context, RevokeToolGrantRequestObject) (RevokeToolGrantResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetToolGrant answers ErrNotImplemented.
+func (Unimplemented) GetToolGrant(context.Context, GetToolGrantRequestObject) (GetToolGrantResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListGrantInvocations answers ErrNotImplemented.
+func (Unimplemented) ListGrantInvocations(context.Context, ListGrantInvocationsRequestObject) (ListGrantInvocationsResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -38,6 +268,46 @@ func (Unimplemented) CreateIntent(context.Context, CreateIntentRequestObject) (C
 
 // GetIntent answers ErrNotImplemented.
 func (Unimplemented) GetIntent(context.Context, GetIntentRequestObject) (GetIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListAccessRequests answers ErrNotImplemented.
+func (Unimplemented) ListAccessRequests(context.Context, ListAccessRequestsRequestObject) (ListAccessRequestsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateAccessRequest answers ErrNotImplemented.
+func (Unimplemented) CreateAccessRequest(context.Context, CreateAccessRequestRequestObject) (CreateAccessRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ApproveAccessRequest answers ErrNotImplemented.
+func (Unimplemented) ApproveAccessRequest(context.Context, ApproveAccessRequestRequestObject) (ApproveAccessRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DenyAccessRequest answers ErrNotImplemented.
+func (Unimplemented) DenyAccessRequest(context.Context, DenyAccessRequestRequestObject) (DenyAccessRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetIntentACL answers ErrNotImplemented.
+func (Unimplemented) GetIntentACL(context.Context, GetIntentACLRequestObject) (GetIntentACLResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// PutIntentACL answers ErrNotImplemented.
+func (Unimplemented) PutIntentACL(context.Context, PutIntentACLRequestObject) (PutIntentACLResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateIntentACLEntry answers ErrNotImplemented.
+func (Unimplemented) CreateIntentACLEntry(context.Context, CreateIntentACLEntryRequestObject) (CreateIntentACLEntryResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DeleteIntentACLEntry answers ErrNotImplemented.
+func (Unimplemented) DeleteIntentACLEntry(context.Context, DeleteIntentACLEntryRequestObject) (DeleteIntentACLEntryResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -61,8 +331,58 @@ func (Unimplemented) ListAncestorIntents(context.Context, ListAncestorIntentsReq
 	return nil, ErrNotImplemented
 }
 
+// CreateApprovalRequest answers ErrNotImplemented.
+func (Unimplemented) CreateApprovalRequest(context.Context, CreateApprovalRequestRequestObject) (CreateApprovalRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetApprovalRequest answers ErrNotImplemented.
+func (Unimplemented) GetApprovalRequest(context.Context, GetApprovalRequestRequestObject) (GetApprovalRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ApproveApprovalRequest answers ErrNotImplemented.
+func (Unimplemented) ApproveApprovalRequest(context.Context, ApproveApprovalRequestRequestObject) (ApproveApprovalRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DenyApprovalRequest answers ErrNotImplemented.
+func (Unimplemented) DenyApprovalRequest(context.Context, DenyApprovalRequestRequestObject) (DenyApprovalRequestResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RequestArbitration answers ErrNotImplemented.
+func (Unimplemented) RequestArbitration(context.Context, RequestArbitrationRequestObject) (RequestArbitrationResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentAttachments answers ErrNotImplemented.
+func (Unimplemented) ListIntentAttachments(context.Context, ListIntentAttachmentsRequestObject) (ListIntentAttachmentsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateIntentAttachment answers ErrNotImplemented.
+func (Unimplemented) CreateIntentAttachment(context.Context, CreateIntentAttachmentRequestObject) (CreateIntentAttachmentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DeleteIntentAttachment answers ErrNotImplemented.
+func (Unimplemented) DeleteIntentAttachment(context.Context, DeleteIntentAttachmentRequestObject) (DeleteIntentAttachmentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // ListBlockedChildIntents answers ErrNotImplemented.
 func (Unimplemented) ListBlockedChildIntents(context.Context, ListBlockedChildIntentsRequestObject) (ListBlockedChildIntentsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentChannels answers ErrNotImplemented.
+func (Unimplemented) ListIntentChannels(context.Context, ListIntentChannelsRequestObject) (ListIntentChannelsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateChannel answers ErrNotImplemented.
+func (Unimplemented) CreateChannel(context.Context, CreateChannelRequestObject) (CreateChannelResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -73,6 +393,36 @@ func (Unimplemented) ListChildIntents(context.Context, ListChildIntentsRequestOb
 
 // CreateChildIntent answers ErrNotImplemented.
 func (Unimplemented) CreateChildIntent(context.Context, CreateChildIntentRequestObject) (CreateChildIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentCoordinatorDecisions answers ErrNotImplemented.
+func (Unimplemented) ListIntentCoordinatorDecisions(context.Context, ListIntentCoordinatorDecisionsRequestObject) (ListIntentCoordinatorDecisionsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentCoordinatorLeases answers ErrNotImplemented.
+func (Unimplemented) ListIntentCoordinatorLeases(context.Context, ListIntentCoordinatorLeasesRequestObject) (ListIntentCoordinatorLeasesResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentCosts answers ErrNotImplemented.
+func (Unimplemented) ListIntentCosts(context.Context, ListIntentCostsRequestObject) (ListIntentCostsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RecordIntentCost answers ErrNotImplemented.
+func (Unimplemented) RecordIntentCost(context.Context, RecordIntentCostRequestObject) (RecordIntentCostResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentDecisions answers ErrNotImplemented.
+func (Unimplemented) ListIntentDecisions(context.Context, ListIntentDecisionsRequestObject) (ListIntentDecisionsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RecordDecision answers ErrNotImplemented.
+func (Unimplemented) RecordDecision(context.Context, RecordDecisionRequestObject) (RecordDecisionResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -101,6 +451,11 @@ func (Unimplemented) ListDescendantIntents(context.Context, ListDescendantIntent
 	return nil, ErrNotImplemented
 }
 
+// CreateEscalation answers ErrNotImplemented.
+func (Unimplemented) CreateEscalation(context.Context, CreateEscalationRequestObject) (CreateEscalationResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // ListIntentEvents answers ErrNotImplemented.
 func (Unimplemented) ListIntentEvents(context.Context, ListIntentEventsRequestObject) (ListIntentEventsResponseObject, error) {
 	return nil, ErrNotImplemented
@@ -108,6 +463,36 @@ func (Unimplemented) ListIntentEvents(context.Context, ListIntentEventsRequestOb
 
 // CreateIntentEvent answers ErrNotImplemented.
 func (Unimplemented) CreateIntentEvent(context.Context, CreateIntentEventRequestObject) (CreateIntentEventResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// VerifyEventChain answers ErrNotImplemented.
+func (Unimplemented) VerifyEventChain(context.Context, VerifyEventChainRequestObject) (VerifyEventChainResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentFailures answers ErrNotImplemented.
+func (Unimplemented) ListIntentFailures(context.Context, ListIntentFailuresRequestObject) (ListIntentFailuresResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RecordIntentFailure answers ErrNotImplemented.
+func (Unimplemented) RecordIntentFailure(context.Context, RecordIntentFailureRequestObject) (RecordIntentFailureResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DeleteGovernancePolicy answers ErrNotImplemented.
+func (Unimplemented) DeleteGovernancePolicy(context.Context, DeleteGovernancePolicyRequestObject) (DeleteGovernancePolicyResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetGovernancePolicy answers ErrNotImplemented.
+func (Unimplemented) GetGovernancePolicy(context.Context, GetGovernancePolicyRequestObject) (GetGovernancePolicyResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// SetGovernancePolicy answers ErrNotImplemented.
+func (Unimplemented) SetGovernancePolicy(context.Context, SetGovernancePolicyRequestObject) (SetGovernancePolicyResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -136,8 +521,28 @@ func (Unimplemented) RenewIntentLease(context.Context, RenewIntentLeaseRequestOb
 	return nil, ErrNotImplemented
 }
 
+// ListIntentPlans answers ErrNotImplemented.
+func (Unimplemented) ListIntentPlans(context.Context, ListIntentPlansRequestObject) (ListIntentPlansResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentPortfolios answers ErrNotImplemented.
+func (Unimplemented) ListIntentPortfolios(context.Context, ListIntentPortfoliosRequestObject) (ListIntentPortfoliosResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // ListReadyChildIntents answers ErrNotImplemented.
 func (Unimplemented) ListReadyChildIntents(context.Context, ListReadyChildIntentsRequestObject) (ListReadyChildIntentsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetIntentRetryPolicy answers ErrNotImplemented.
+func (Unimplemented) GetIntentRetryPolicy(context.Context, GetIntentRetryPolicyRequestObject) (GetIntentRetryPolicyResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// PutIntentRetryPolicy answers ErrNotImplemented.
+func (Unimplemented) PutIntentRetryPolicy(context.Context, PutIntentRetryPolicyRequestObject) (PutIntentRetryPolicyResponseObject, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -151,7 +556,212 @@ func (Unimplemented) SetIntentStatus(context.Context, SetIntentStatusRequestObje
 	return nil, ErrNotImplemented
 }
 
+// StreamIntentEventsClientPath answers ErrNotImplemented.
+func (Unimplemented) StreamIntentEventsClientPath(context.Context, StreamIntentEventsClientPathRequestObject) (StreamIntentEventsClientPathResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RespondToSuspension answers ErrNotImplemented.
+func (Unimplemented) RespondToSuspension(context.Context, RespondToSuspensionRequestObject) (RespondToSuspensionResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListIntentTasks answers ErrNotImplemented.
+func (Unimplemented) ListIntentTasks(context.Context, ListIntentTasksRequestObject) (ListIntentTasksResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateToolInvocation answers ErrNotImplemented.
+func (Unimplemented) CreateToolInvocation(context.Context, CreateToolInvocationRequestObject) (CreateToolInvocationResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateMemoryEntry answers ErrNotImplemented.
+func (Unimplemented) CreateMemoryEntry(context.Context, CreateMemoryEntryRequestObject) (CreateMemoryEntryResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DeleteMemoryEntry answers ErrNotImplemented.
+func (Unimplemented) DeleteMemoryEntry(context.Context, DeleteMemoryEntryRequestObject) (DeleteMemoryEntryResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetMemoryEntry answers ErrNotImplemented.
+func (Unimplemented) GetMemoryEntry(context.Context, GetMemoryEntryRequestObject) (GetMemoryEntryResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdateMemoryEntry answers ErrNotImplemented.
+func (Unimplemented) UpdateMemoryEntry(context.Context, UpdateMemoryEntryRequestObject) (UpdateMemoryEntryResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreatePlan answers ErrNotImplemented.
+func (Unimplemented) CreatePlan(context.Context, CreatePlanRequestObject) (CreatePlanResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetPlan answers ErrNotImplemented.
+func (Unimplemented) GetPlan(context.Context, GetPlanRequestObject) (GetPlanResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdatePlan answers ErrNotImplemented.
+func (Unimplemented) UpdatePlan(context.Context, UpdatePlanRequestObject) (UpdatePlanResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListPortfolios answers ErrNotImplemented.
+func (Unimplemented) ListPortfolios(context.Context, ListPortfoliosRequestObject) (ListPortfoliosResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreatePortfolio answers ErrNotImplemented.
+func (Unimplemented) CreatePortfolio(context.Context, CreatePortfolioRequestObject) (CreatePortfolioResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetPortfolio answers ErrNotImplemented.
+func (Unimplemented) GetPortfolio(context.Context, GetPortfolioRequestObject) (GetPortfolioResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdatePortfolio answers ErrNotImplemented.
+func (Unimplemented) UpdatePortfolio(context.Context, UpdatePortfolioRequestObject) (UpdatePortfolioResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetPortfolioCosts answers ErrNotImplemented.
+func (Unimplemented) GetPortfolioCosts(context.Context, GetPortfolioCostsRequestObject) (GetPortfolioCostsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListPortfolioIntents answers ErrNotImplemented.
+func (Unimplemented) ListPortfolioIntents(context.Context, ListPortfolioIntentsRequestObject) (ListPortfolioIntentsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// AddPortfolioIntent answers ErrNotImplemented.
+func (Unimplemented) AddPortfolioIntent(context.Context, AddPortfolioIntentRequestObject) (AddPortfolioIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RemovePortfolioIntent answers ErrNotImplemented.
+func (Unimplemented) RemovePortfolioIntent(context.Context, RemovePortfolioIntentRequestObject) (RemovePortfolioIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdatePortfolioStatus answers ErrNotImplemented.
+func (Unimplemented) UpdatePortfolioStatus(context.Context, UpdatePortfolioStatusRequestObject) (UpdatePortfolioStatusResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// StreamPortfolioEventsClientPath answers ErrNotImplemented.
+func (Unimplemented) StreamPortfolioEventsClientPath(context.Context, StreamPortfolioEventsClientPathRequestObject) (StreamPortfolioEventsClientPathResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // GetServerConfig answers ErrNotImplemented.
 func (Unimplemented) GetServerConfig(context.Context, GetServerConfigRequestObject) (GetServerConfigResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// StreamAgentEvents answers ErrNotImplemented.
+func (Unimplemented) StreamAgentEvents(context.Context, StreamAgentEventsRequestObject) (StreamAgentEventsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// StreamChannelMessages answers ErrNotImplemented.
+func (Unimplemented) StreamChannelMessages(context.Context, StreamChannelMessagesRequestObject) (StreamChannelMessagesResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// StreamIntentEvents answers ErrNotImplemented.
+func (Unimplemented) StreamIntentEvents(context.Context, StreamIntentEventsRequestObject) (StreamIntentEventsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// StreamPortfolioEvents answers ErrNotImplemented.
+func (Unimplemented) StreamPortfolioEvents(context.Context, StreamPortfolioEventsRequestObject) (StreamPortfolioEventsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListSubscriptions answers ErrNotImplemented.
+func (Unimplemented) ListSubscriptions(context.Context, ListSubscriptionsRequestObject) (ListSubscriptionsResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateSubscription answers ErrNotImplemented.
+func (Unimplemented) CreateSubscription(context.Context, CreateSubscriptionRequestObject) (CreateSubscriptionResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DeleteSubscription answers ErrNotImplemented.
+func (Unimplemented) DeleteSubscription(context.Context, DeleteSubscriptionRequestObject) (DeleteSubscriptionResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateTask answers ErrNotImplemented.
+func (Unimplemented) CreateTask(context.Context, CreateTaskRequestObject) (CreateTaskResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetTask answers ErrNotImplemented.
+func (Unimplemented) GetTask(context.Context, GetTaskRequestObject) (GetTaskResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdateTaskStatus answers ErrNotImplemented.
+func (Unimplemented) UpdateTaskStatus(context.Context, UpdateTaskStatusRequestObject) (UpdateTaskStatusResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// InvokeTool answers ErrNotImplemented.
+func (Unimplemented) InvokeTool(context.Context, InvokeToolRequestObject) (InvokeToolResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// ListTriggers answers ErrNotImplemented.
+func (Unimplemented) ListTriggers(context.Context, ListTriggersRequestObject) (ListTriggersResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateTrigger answers ErrNotImplemented.
+func (Unimplemented) CreateTrigger(context.Context, CreateTriggerRequestObject) (CreateTriggerResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// DeleteTrigger answers ErrNotImplemented.
+func (Unimplemented) DeleteTrigger(context.Context, DeleteTriggerRequestObject) (DeleteTriggerResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetTrigger answers ErrNotImplemented.
+func (Unimplemented) GetTrigger(context.Context, GetTriggerRequestObject) (GetTriggerResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// UpdateTrigger answers ErrNotImplemented.
+func (Unimplemented) UpdateTrigger(context.Context, UpdateTriggerRequestObject) (UpdateTriggerResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// FireTrigger answers ErrNotImplemented.
+func (Unimplemented) FireTrigger(context.Context, FireTriggerRequestObject) (FireTriggerResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// CreateVault answers ErrNotImplemented.
+func (Unimplemented) CreateVault(context.Context, CreateVaultRequestObject) (CreateVaultResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetVault answers ErrNotImplemented.
+func (Unimplemented) GetVault(context.Context, GetVaultRequestObject) (GetVaultResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// VerifyCheckpointConsistency answers ErrNotImplemented.
+func (Unimplemented) VerifyCheckpointConsistency(context.Context, VerifyCheckpointConsistencyRequestObject) (VerifyCheckpointConsistencyResponseObject, error) {
 	return nil, ErrNotImplemented
 }

@@ -43,3 +43,27 @@ func TestEveryOperationRequiresAKey(t *testing.T) {
 		t.Fatalf("walked only %d operations", n)
 	}
 }
+
+// TestUnbuiltOperationsAnswer501 checks that operations of later issues answer 501 with a clear
+// error after authentication and validation, rather than 404 or 500.
+func TestUnbuiltOperationsAnswer501(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/v1/portfolios", map[string]any{"name": "P"}},
+		{"GET", "/api/v1/tasks/t1", nil},
+		{"POST", "/api/v1/memory", map[string]any{"namespace": "n", "key": "k", "value": map[string]any{}}},
+	} {
+		r := e.must(http.StatusNotImplemented, c.method, c.path, c.body)
+		if r.body["code"] != "not_implemented" || !strings.Contains(r.body["detail"].(string), "not implemented") {
+			t.Errorf("%s %s: %v", c.method, c.path, r.body)
+		}
+	}
+	// Validation still applies first: a bad body is 422 naming the field, not 501.
+	r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/portfolios", map[string]any{"description": "no name"})
+	if !strings.Contains(r.raw, "name") {
+		t.Errorf("422 does not name the field: %s", r.raw)
+	}
+}

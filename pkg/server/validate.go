@@ -208,6 +208,8 @@ func appendSchemaError(field string, isParam bool, err error, out *[]models.Fiel
 
 // ResponseValidator wraps a handler (normally a Server) and checks every JSON response against
 // the spec, calling report with each mismatch. Tests use it to prove the server speaks the spec.
+//
+// A 501 `not_implemented` answer (an operation the server does not implement yet) is not checked.
 func ResponseValidator(next http.Handler, report func(r *http.Request, err error)) (http.Handler, error) {
 	spec, err := LoadSpec()
 	if err != nil {
@@ -231,6 +233,9 @@ func ResponseValidator(next http.Handler, report func(r *http.Request, err error
 		rec := &recordingWriter{ResponseWriter: w}
 		reqCopy := r.Clone(r.Context())
 		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusNotImplemented && bytes.Contains(rec.body.Bytes(), []byte(`"not_implemented"`)) {
+			return // an operation this server does not implement yet: its documented responses do not apply
+		}
 		params := map[string]string{}
 		if m := matchPath(rt.Path, r.URL.Path); m != nil {
 			params = m
