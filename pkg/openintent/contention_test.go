@@ -91,7 +91,7 @@ func TestLeaseTimelineHasOneHolderAtATime(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for tries := 0; tries < 400; tries++ {
+				for ctx.Err() == nil {
 					err := c.WithLease(ctx, in.ID, "exclusive", time.Second, func(ctx context.Context, l *openintent.Lease) error {
 						mu.Lock()
 						holds++
