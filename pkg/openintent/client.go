@@ -66,6 +66,10 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// CloseIdleConnections closes the idle connections of the HTTP client shared by clients created
+// without WithHTTPClient.
+func CloseIdleConnections() { defaultHTTPClient.CloseIdleConnections() }
+
 // resolve applies per-call options on a copy of the client's settings.
 func (c *Client) resolve(opts []Option) (settings, error) {
 	s := c.settings

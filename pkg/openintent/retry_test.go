@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type faultyProxy struct {
 	seen  []*http.Request // every request received, faulty or not
 	fault func(n int, r *http.Request) (status int, retryAfter string, drop bool)
 	url   string
+	hs    *httptest.Server
 }
 
 func newFaultyProxy(t *testing.T, e *env, fault func(n int, r *http.Request) (int, string, bool)) *faultyProxy {
@@ -60,7 +62,7 @@ func newFaultyProxy(t *testing.T, e *env, fault func(n int, r *http.Request) (in
 		}
 	}))
 	t.Cleanup(hs.Close)
-	p.url = hs.URL
+	p.url, p.hs = hs.URL, hs
 	return p
 }
 
@@ -257,4 +259,75 @@ func TestCreateRetriedAfterLostResponseMakesOneIntent(t *testing.T) {
 	if len(all) != 1 || all[0].ID != in.ID {
 		t.Fatalf("intents = %d, want exactly the one created", len(all))
 	}
+}
+
+// TestNoGoroutineLeaksAfterFaults runs the client through resets, 5xx bursts, a hanging server
+// and cancellations, then checks that every goroutine it started has ended.
+func TestNoGoroutineLeaksAfterFaults(t *testing.T) {
+	e := newEnv(t)
+	in := mustCreate(t, e.client(t, "setup"), openintent.IntentCreate{Title: "Leak check"})
+	base := settledGoroutines()
+	func() {
+		release := make(chan struct{})
+		p := newFaultyProxy(t, e, func(n int, r *http.Request) (int, string, bool) {
+			switch n % 4 {
+			case 0:
+				return 0, "", true // reset
+			case 1:
+				return http.StatusServiceUnavailable, "", false
+			case 2:
+				if r.Header.Get("X-Hang") != "" {
+					<-release
+				}
+			}
+			return 0, "", false
+		})
+		c := p.client(t, e, openintent.WithMaxRetries(3))
+		for range 5 {
+			if _, err := c.GetIntent(ctxT(t), in.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, _ = c.ListIntents(ctx, openintent.ListIntentsParams{Status: "draft"}, openintent.WithHeader("X-Hang", "1"))
+		cancel()
+		err := c.WithLease(ctxT(t), in.ID, "leak", time.Second, func(ctx context.Context, _ *openintent.Lease) error {
+			time.Sleep(700 * time.Millisecond) // one background renewal
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		c.Close()
+		p.hs.Close()
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		openintent.CloseIdleConnections()
+		n := runtime.NumGoroutine()
+		if n <= base {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after:\n%s", base, n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settledGoroutines closes idle connections and returns the goroutine count once it stops falling.
+func settledGoroutines() int {
+	n := runtime.NumGoroutine()
+	for range 50 {
+		openintent.CloseIdleConnections()
+		time.Sleep(20 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m >= n {
+			return m
+		}
+		n = m
+	}
+	return n
 }
