@@ -2575,8 +2575,8 @@ type LLMRequestPayload struct {
 	// Stream Whether the response is streamed.
 	Stream bool `json:"stream"`
 
-	// Temperature Sampling temperature.
-	Temperature float64 `json:"temperature,omitempty,omitzero"`
+	// Temperature Sampling temperature (absent when not set; 0 is a real value).
+	Temperature *float64 `json:"temperature,omitempty"`
 
 	// ToolCalls Tool calls the model made.
 	ToolCalls []Object `json:"tool_calls,omitempty,omitzero"`

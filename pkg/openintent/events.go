@@ -15,7 +15,8 @@ import (
 )
 
 // LogEvent appends an event to the intent's log (the seed's log_event). The actor is the
-// client's agent; WithTrace sets the RFC-0020 trace_id and parent_event_id.
+// client's agent; WithTrace (or a trace in ctx, see ContextWithTrace) sets the RFC-0020 trace_id
+// and parent_event_id.
 func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventType, payload Object, opts ...Option) (*IntentEvent, error) {
 	if err := requireID("LogEvent", "intentID", intentID); err != nil {
 		return nil, err
@@ -34,8 +35,12 @@ func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventT
 	if payload == nil {
 		payload = Object{}
 	}
+	traceID, parentID := s.traceID, s.parentEventID
+	if tr, ok := TraceFromContext(ctx); ok && traceID == "" && parentID == "" {
+		traceID, parentID = tr.TraceID, tr.ParentEventID
+	}
 	body := models.EventCreate{EventType: string(eventType), Actor: actor, Payload: payload,
-		TraceID: s.traceID, ParentEventID: s.parentEventID}
+		TraceID: traceID, ParentEventID: parentID}
 	var out IntentEvent
 	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/events", intentID), body: body, out: &out}, opts); err != nil {
 		return nil, err
@@ -105,4 +110,17 @@ func (c *Client) Events(ctx context.Context, intentID string, params GetEventsPa
 			params.Offset += int32(len(page))
 		}
 	}
+}
+
+// toObject turns a payload struct into free-form JSON.
+func toObject(v any) (Object, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var o Object
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
