@@ -29,6 +29,7 @@ type settings struct {
 	idempotencyKey string
 	traceID        string
 	parentEventID  string
+	lastEventID    string
 }
 
 // Defaults of a new client.

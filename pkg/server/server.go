@@ -45,6 +45,9 @@ type Config struct {
 	RateLimit RateLimit
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
+	// StreamHeartbeat is how often idle event streams send a comment; zero means
+	// DefaultStreamHeartbeat.
+	StreamHeartbeat time.Duration
 }
 
 // Server serves the protocol over HTTP.
@@ -112,6 +115,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	a.limit = newLimiter(cfg.RateLimit, cfg.Now)
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = DefaultStreamHeartbeat
+	}
+	a.streams = &streams{store: cfg.Store, log: cfg.Logger, heartbeat: cfg.StreamHeartbeat}
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
 	handler = logRequests(cfg.Logger, handler)
@@ -164,12 +171,13 @@ func hashKeys(keys []string) []keyDigest {
 // authenticator checks X-API-Key (in constant time, against every key) on every route the spec
 // does not mark public, and puts the acting agent in the request context.
 type authenticator struct {
-	keys   []keyDigest
-	routes *routeTable
-	mux    *http.ServeMux
-	log    *slog.Logger
-	idem   *idempotency
-	limit  *limiter // nil when off
+	keys    []keyDigest
+	routes  *routeTable
+	mux     *http.ServeMux
+	log     *slog.Logger
+	idem    *idempotency
+	limit   *limiter // nil when off
+	streams *streams
 }
 
 func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -203,6 +211,10 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
+		if kind, ok := streamRoutes[pattern]; ok {
+			a.streams.serve(w, r, kind, pattern)
+			return
+		}
 		a.idem.serve(w, r, hex.EncodeToString(digest[:8])+"/"+agent, a.mux)
 		return
 	}

@@ -41,7 +41,7 @@ func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor 
 			return err
 		}
 		out = a
-		_, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "agent_assigned", Actor: actor,
+		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "agent_assigned", Actor: actor,
 			Payload: models.Object{"agent_id": agentID, "role": role}}, now)
 		return err
 	})
@@ -61,7 +61,7 @@ func (s *Store) UnassignAgent(ctx context.Context, intentID, agentID, actor stri
 		if n, _ := res.RowsAffected(); n == 0 {
 			return &NotFoundError{Detail: "Agent is not assigned to this intent"}
 		}
-		_, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "agent_unassigned", Actor: actor,
+		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "agent_unassigned", Actor: actor,
 			Payload: models.Object{"agent_id": agentID}}, s.Now())
 		return err
 	})

@@ -20,7 +20,7 @@ type EventFilter struct {
 	Limit, Offset int
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, ev models.IntentEvent, now time.Time) (models.IntentEvent, error) {
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev models.IntentEvent, now time.Time) (models.IntentEvent, error) {
 	if ev.Payload == nil {
 		ev.Payload = models.Object{}
 	}
@@ -30,6 +30,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, ev models.IntentEvent, now tim
 	}
 	ev.ID = newID()
 	ev.CreatedAt = timestamp.New(now)
+	s.watch.touched(ev.IntentID)
 	err = tx.QueryRowContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING seq`,
 		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(now)).Scan(&ev.Sequence)
 	return ev, err
@@ -54,7 +55,7 @@ func (s *Store) AppendEvent(ctx context.Context, ev models.IntentEvent) (models.
 			return &NotFoundError{Detail: "Intent not found"}
 		}
 		var err error
-		out, err = insertEvent(ctx, tx, ev, s.Now())
+		out, err = s.insertEvent(ctx, tx, ev, s.Now())
 		return err
 	})
 	return out, err
@@ -79,26 +80,5 @@ func (s *Store) ListEvents(ctx context.Context, intentID string, f EventFilter) 
 		return nil, err
 	}
 	defer rows.Close()
-	out := []models.IntentEvent{}
-	for rows.Next() {
-		var (
-			ev            models.IntentEvent
-			payload       string
-			trace, parent sql.NullString
-			created       int64
-		)
-		if err := rows.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(payload), &ev.Payload); err != nil {
-			return nil, err
-		}
-		if ev.Payload == nil {
-			ev.Payload = models.Object{}
-		}
-		ev.TraceID, ev.ParentEventID = trace.String, parent.String
-		ev.CreatedAt = timestamp.New(fromMicros(created))
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return scanEvents(rows)
 }

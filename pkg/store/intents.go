@@ -196,7 +196,7 @@ func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string
 			return err
 		}
 		var err error
-		ev, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: "intent_created", Actor: actor, Payload: payload}, now)
+		ev, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: "intent_created", Actor: actor, Payload: payload}, now)
 		return err
 	})
 	if err != nil {
@@ -251,7 +251,7 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 			payload = map[string]any{}
 		}
 		payload["version"] = in.Version
-		if _, err := insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: ch.EventType, Actor: actor, Payload: payload}, now); err != nil {
+		if _, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: ch.EventType, Actor: actor, Payload: payload}, now); err != nil {
 			return err
 		}
 		out = in

@@ -68,7 +68,7 @@ func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string,
 			out.ID, intentID, agent, scope, micros(now), micros(out.ExpiresAt.Time)); err != nil {
 			return err
 		}
-		_, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_acquired", Actor: agent,
+		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_acquired", Actor: agent,
 			Payload: models.Object{"scope": scope, "lease_id": out.ID, "expires_at": out.ExpiresAt.String()}}, now)
 		return err
 	})
@@ -107,7 +107,7 @@ func (s *Store) RenewLease(ctx context.Context, intentID, leaseID, agent string,
 			return err
 		}
 		out = l
-		_, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_renewed", Actor: agent,
+		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_renewed", Actor: agent,
 			Payload: models.Object{"lease_id": l.ID, "duration_seconds": int64(d / time.Second), "expires_at": l.ExpiresAt.String()}}, now)
 		return err
 	})
@@ -125,7 +125,7 @@ func (s *Store) ReleaseLease(ctx context.Context, intentID, leaseID, agent strin
 		if _, err := tx.ExecContext(ctx, `UPDATE leases SET released_at = ? WHERE id = ?`, micros(now), l.ID); err != nil {
 			return err
 		}
-		_, err = insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_released", Actor: agent,
+		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_released", Actor: agent,
 			Payload: models.Object{"lease_id": l.ID, "scope": l.Scope}}, now)
 		return err
 	})

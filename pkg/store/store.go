@@ -42,6 +42,7 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+	watch watchers
 }
 
 // Open opens (creating if needed) the store at path, or an in-memory store for Memory, and
@@ -160,9 +161,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		s.watch.settle(false)
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	s.watch.settle(err == nil)
+	return err
 }
 
 // NotFoundError reports a missing resource; it matches ErrNotFound with errors.Is.

@@ -1,0 +1,246 @@
+package openintent
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sseEvent is one dispatched server-sent event.
+type sseEvent struct {
+	ID    string
+	Event string
+	Data  []byte
+}
+
+// maxSSELine bounds one line of a stream (an event's JSON).
+const maxSSELine = 8 << 20
+
+// sseReader parses a text/event-stream (the WHATWG format): `field: value` lines, events ending
+// at a blank line, comments starting with ':', multi-line data joined with newlines.
+type sseReader struct {
+	r      *bufio.Reader
+	lastID string
+}
+
+func newSSEReader(r io.Reader) *sseReader { return &sseReader{r: bufio.NewReaderSize(r, 64<<10)} }
+
+// next returns the next event, or an error (io.EOF at a clean end of stream).
+func (s *sseReader) next() (sseEvent, error) {
+	var ev sseEvent
+	var data bytes.Buffer
+	hasData := false
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			return sseEvent{}, err
+		}
+		if len(line) == 0 {
+			if !hasData {
+				ev = sseEvent{}
+				continue
+			}
+			ev.Data = bytes.TrimSuffix(data.Bytes(), []byte("\n"))
+			if ev.ID == "" {
+				ev.ID = s.lastID
+			}
+			return ev, nil
+		}
+		if line[0] == ':' {
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "event":
+			ev.Event = value
+		case "data":
+			data.WriteString(value)
+			data.WriteByte('\n')
+			hasData = true
+		case "id":
+			if !strings.ContainsRune(value, 0) {
+				ev.ID, s.lastID = value, value
+			}
+		}
+	}
+}
+
+// readLine reads a line ending in \n, \r\n or \r, without its end.
+func (s *sseReader) readLine() (string, error) {
+	var b strings.Builder
+	for {
+		c, err := s.r.ReadByte()
+		if err != nil {
+			if err == io.EOF && b.Len() > 0 {
+				return "", io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		switch c {
+		case '\n':
+			return b.String(), nil
+		case '\r':
+			if next, err := s.r.Peek(1); err == nil && next[0] == '\n' {
+				s.r.ReadByte()
+			}
+			return b.String(), nil
+		}
+		if b.Len() >= maxSSELine {
+			return "", fmt.Errorf("event stream line longer than %d bytes", maxSSELine)
+		}
+		b.WriteByte(c)
+	}
+}
+
+// WithLastEventID makes a stream start after the event with this id (a previous event's
+// Sequence), replaying what came since; "0" replays the whole log. Without it a stream starts
+// with the next new event.
+func WithLastEventID(id string) Option {
+	return func(s *settings) error {
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			return fmt.Errorf("openintent: WithLastEventID: %q is not an event id", id)
+		}
+		s.lastEventID = id
+		return nil
+	}
+}
+
+// StreamIntentEvents streams the intent's events as they are appended (server-sent events). It
+// reconnects after a dropped connection with Last-Event-ID, so no event is lost or repeated, and
+// ends when ctx ends (yielding ctx's error) or the server refuses the stream (yielding the
+// error). WithLastEventID replays from a known point.
+func (c *Client) StreamIntentEvents(ctx context.Context, intentID string, opts ...Option) iter.Seq2[IntentEvent, error] {
+	return c.stream(ctx, "StreamIntentEvents", "intentID", intentID, "/api/v1/subscribe/intents/%s", opts)
+}
+
+// StreamAgentEvents streams events written by the agent or naming it (assignments, leases), as
+// StreamIntentEvents does for an intent.
+func (c *Client) StreamAgentEvents(ctx context.Context, agentID string, opts ...Option) iter.Seq2[IntentEvent, error] {
+	return c.stream(ctx, "StreamAgentEvents", "agentID", agentID, "/api/v1/subscribe/agents/%s", opts)
+}
+
+func (c *Client) stream(ctx context.Context, method, name, id, format string, opts []Option) iter.Seq2[IntentEvent, error] {
+	return func(yield func(IntentEvent, error) bool) {
+		if err := requireID(method, name, id); err != nil {
+			yield(IntentEvent{}, err)
+			return
+		}
+		s, err := c.resolve(opts)
+		if err != nil {
+			yield(IntentEvent{}, err)
+			return
+		}
+		path := pathf(format, id)
+		last := s.lastEventID
+		failures := 0
+		for {
+			got, err := c.streamOnce(ctx, &s, path, &last, yield)
+			if got {
+				failures = 0
+			}
+			switch {
+			case errors.Is(err, errStopped):
+				return
+			case ctx.Err() != nil:
+				yield(IntentEvent{}, ctx.Err())
+				return
+			case isPermanent(err):
+				yield(IntentEvent{}, err)
+				return
+			}
+			if failures >= 20 {
+				yield(IntentEvent{}, fmt.Errorf("openintent: %s: giving up after %d reconnections: %w", method, failures, err))
+				return
+			}
+			wait := backoff(s, failures)
+			failures++
+			s.logger.InfoContext(ctx, "openintent: reconnecting event stream", "path", path, "last_event_id", last, "wait", wait, "error", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				yield(IntentEvent{}, ctx.Err())
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// errStopped reports that the consumer stopped the iteration.
+var errStopped = errors.New("stream stopped by the consumer")
+
+// streamOnce reads one connection of a stream, yielding its events; it reports whether any
+// event arrived and why the connection ended.
+func (c *Client) streamOnce(ctx context.Context, s *settings, path string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
+	if err != nil {
+		return false, err
+	}
+	for k, v := range s.header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", s.userAgent)
+	req.Header.Set("Cache-Control", "no-cache")
+	if s.apiKey != "" {
+		req.Header.Set("X-API-Key", s.apiKey)
+	}
+	if s.agentID != "" {
+		req.Header.Set("X-Agent-ID", s.agentID)
+	}
+	if *last != "" {
+		req.Header.Set("Last-Event-ID", *last)
+	}
+	resp, err := s.httpClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return false, newAPIError(http.MethodGet, path, resp, body).typed()
+	}
+	r := newSSEReader(resp.Body)
+	got := false
+	for {
+		ev, err := r.next()
+		if r.lastID != "" {
+			// The server opens a stream with the id it starts after, so a reconnection resumes
+			// from there even before the first event arrives.
+			*last = r.lastID
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // the server never ends a stream on its own
+			}
+			return got, err
+		}
+		switch ev.Event {
+		case "error":
+			var body struct {
+				Detail string `json:"detail"`
+			}
+			_ = json.Unmarshal(ev.Data, &body)
+			return got, fmt.Errorf("openintent: event stream error: %s", body.Detail)
+		}
+		var out IntentEvent
+		if err := json.Unmarshal(ev.Data, &out); err != nil {
+			return got, fmt.Errorf("openintent: decode stream event %s: %w", ev.ID, err)
+		}
+		got = true
+		if !yield(out, nil) {
+			return got, errStopped
+		}
+	}
+}
