@@ -2,7 +2,7 @@
 GO ?= go
 OAPI := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: help generate check-generate test race vet fmt check bench run quickstart
+.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,6 +27,11 @@ test: ## the full test suite, under the race detector
 	$(GO) test -race -count=1 ./...
 
 check: fmt vet check-generate test ## everything CI runs
+
+FUZZTIME ?= 45s
+fuzz: ## bounded fuzz runs of every fuzz target (FUZZTIME each)
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONHandlers$$' -fuzztime $(FUZZTIME) ./pkg/server/
+	$(GO) test -run '^$$' -fuzz '^FuzzSSEReader$$' -fuzztime $(FUZZTIME) ./pkg/openintent/
 
 bench: ## benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
