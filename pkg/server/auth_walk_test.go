@@ -67,3 +67,34 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 		t.Errorf("422 does not name the field: %s", r.raw)
 	}
 }
+
+// TestMalformedInputGets4xx: overflowing numbers, bad JSON pointers and malformed ids are
+// refused with a 4xx that names the problem, never a 500.
+func TestMalformedInputGets4xx(t *testing.T) {
+	e := newEnv(t)
+	in := e.createIntent("Target", map[string]any{"state": map[string]any{"a": map[string]any{"b": 1}}})
+	ver := ifMatch(in["version"])
+	cases := []struct {
+		name, method, path string
+		body               any
+		headers            []string
+		want               string
+	}{
+		{"huge limit", "GET", "/api/v1/intents?limit=99999999999999999999", nil, nil, "limit"},
+		{"huge offset", "GET", "/api/v1/intents/" + id(in) + "/events?offset=1e99", nil, nil, "offset"},
+		{"bad pointer escape", "POST", "/api/v1/intents/" + id(in) + "/state",
+			map[string]any{"patches": []any{map[string]any{"op": "set", "path": "/a/~2", "value": 1}}}, ver, "patches/0/path"},
+		{"pointer through a scalar", "POST", "/api/v1/intents/" + id(in) + "/state",
+			map[string]any{"patches": []any{map[string]any{"op": "set", "path": "/a/b/c", "value": 1}}}, ver, "patches/0/path"},
+		{"huge If-Match", "POST", "/api/v1/intents/" + id(in) + "/state",
+			map[string]any{"state": map[string]any{}}, []string{"If-Match", "99999999999999999999"}, "If-Match"},
+		{"id with NUL", "GET", "/api/v1/intents/a%00b", nil, nil, "ntent"},
+		{"very long id", "GET", "/api/v1/intents/" + strings.Repeat("x", 5000), nil, nil, "ntent"},
+	}
+	for _, c := range cases {
+		r := e.call(c.method, c.path, c.body, c.headers...)
+		if r.status < 400 || r.status >= 500 || !strings.Contains(r.raw, c.want) {
+			t.Errorf("%s: %d %s (want a 4xx naming %q)", c.name, r.status, r.raw, c.want)
+		}
+	}
+}

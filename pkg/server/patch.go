@@ -9,22 +9,36 @@ import (
 )
 
 // splitPath splits a state path into segments: '/'-separated, leading slash optional, empty
-// segments dropped, "~1" and "~0" unescaped to "/" and "~" inside a segment.
-func splitPath(p string) []string {
+// segments dropped, "~1" and "~0" unescaped to "/" and "~" inside a segment (RFC 6901); any other
+// use of "~" is an error.
+func splitPath(p string) ([]string, error) {
 	raw := strings.Split(p, "/")
 	out := raw[:0]
 	for _, s := range raw {
 		if s == "" {
 			continue
 		}
+		for i := strings.IndexByte(s, '~'); i >= 0; {
+			if i+1 >= len(s) || (s[i+1] != '0' && s[i+1] != '1') {
+				return nil, fmt.Errorf("path %q has %q: in a JSON pointer \"~\" must be followed by 0 or 1", p, s)
+			}
+			next := strings.IndexByte(s[i+2:], '~')
+			if next < 0 {
+				break
+			}
+			i += 2 + next
+		}
 		out = append(out, strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~"))
 	}
-	return out
+	return out, nil
 }
 
 // applyPatch applies one patch to state in place. The error says what is wrong with the path.
 func applyPatch(state map[string]any, p models.StatePatch) error {
-	segs := splitPath(p.Path)
+	segs, err := splitPath(p.Path)
+	if err != nil {
+		return err
+	}
 	if len(segs) == 0 {
 		return fmt.Errorf("path %q names no key", p.Path)
 	}
