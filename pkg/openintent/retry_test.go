@@ -3,6 +3,8 @@ package openintent_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -32,6 +34,7 @@ func newFaultyProxy(t *testing.T, e *env, fault func(n int, r *http.Request) (in
 	}
 	p := &faultyProxy{fault: fault}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // dropped client connections are part of these tests
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.seen = append(p.seen, r.Clone(context.Background()))
@@ -330,4 +333,29 @@ func settledGoroutines() int {
 		n = m
 	}
 	return n
+}
+
+func TestSlowResponses(t *testing.T) {
+	e := newEnv(t)
+	in := mustCreate(t, e.client(t, "setup"), openintent.IntentCreate{Title: "Slow"})
+	p := newFaultyProxy(t, e, func(n int, r *http.Request) (int, string, bool) {
+		time.Sleep(150 * time.Millisecond) // every answer is slow
+		return 0, "", false
+	})
+	// A timeout above the latency succeeds.
+	if _, err := p.client(t, e, openintent.WithTimeout(2*time.Second)).GetIntent(ctxT(t), in.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A per-attempt timeout below it is retried, then fails with the deadline.
+	before := len(p.requests())
+	_, err := p.client(t, e, openintent.WithTimeout(30*time.Millisecond), openintent.WithMaxRetries(2)).GetIntent(ctxT(t), in.ID)
+	if !errors.Is(err, context.DeadlineExceeded) || len(p.requests())-before != 3 {
+		t.Fatalf("err = %v after %d attempts", err, len(p.requests())-before)
+	}
+	// A non-idempotent request that times out is not re-sent without a key.
+	before = len(p.requests())
+	_, err = p.client(t, e, openintent.WithTimeout(30*time.Millisecond), openintent.WithMaxRetries(0)).CreateIntent(ctxT(t), openintent.IntentCreate{Title: "once"})
+	if err == nil || len(p.requests())-before != 1 {
+		t.Fatalf("create: err %v after %d attempts", err, len(p.requests())-before)
+	}
 }

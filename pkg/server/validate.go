@@ -236,6 +236,9 @@ func ResponseValidator(next http.Handler, report func(r *http.Request, err error
 		if rec.status == http.StatusNotImplemented && bytes.Contains(rec.body.Bytes(), []byte(`"not_implemented"`)) {
 			return // an operation this server does not implement yet: its documented responses do not apply
 		}
+		if r.Context().Err() != nil {
+			return // the client went away: nobody receives this response
+		}
 		params := map[string]string{}
 		if m := matchPath(rt.Path, r.URL.Path); m != nil {
 			params = m
