@@ -1,8 +1,11 @@
 package openintent_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +22,34 @@ type env struct {
 	apiKey string
 	srv    *openintenttest.Server // nil for an external server
 	clock  *clock                 // nil for an external server
+	logs   *logCapture            // the server's and the clients' logs; nil for an external server
+}
+
+// logCapture collects log output of a test's server and clients; at the end of the test it is
+// searched for the API key, which must never be logged.
+type logCapture struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	logger *slog.Logger
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func captureLogs(t *testing.T) *logCapture {
+	l := &logCapture{}
+	l.logger = slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if strings.Contains(l.buf.String(), openintenttest.DefaultAPIKey) {
+			t.Errorf("the API key appears in the logs:\n%s", l.buf.String())
+		}
+	})
+	return l
 }
 
 // newEnv returns the test's server. Tests that need to control time call newClockEnv.
@@ -27,8 +58,9 @@ func newEnv(t *testing.T) *env {
 	if url := os.Getenv("OPENINTENT_TEST_URL"); url != "" {
 		return &env{url: url, apiKey: os.Getenv("OPENINTENT_TEST_API_KEY")}
 	}
-	srv := openintenttest.NewServer(t)
-	return &env{url: srv.URL, apiKey: srv.APIKey, srv: srv}
+	logs := captureLogs(t)
+	srv := openintenttest.NewServer(t, openintenttest.WithLogger(logs.logger))
+	return &env{url: srv.URL, apiKey: srv.APIKey, srv: srv, logs: logs}
 }
 
 // newClockEnv returns an in-process server whose clock the test moves; it skips the test against
@@ -39,14 +71,19 @@ func newClockEnv(t *testing.T) *env {
 		t.Skip("needs a controllable clock: in-process server only")
 	}
 	c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	srv := openintenttest.NewServer(t, openintenttest.WithClock(c.Now))
-	return &env{url: srv.URL, apiKey: srv.APIKey, srv: srv, clock: c}
+	logs := captureLogs(t)
+	srv := openintenttest.NewServer(t, openintenttest.WithClock(c.Now), openintenttest.WithLogger(logs.logger))
+	return &env{url: srv.URL, apiKey: srv.APIKey, srv: srv, clock: c, logs: logs}
 }
 
 // client returns a client acting as agent.
 func (e *env) client(t testing.TB, agent string, opts ...openintent.Option) *openintent.Client {
 	t.Helper()
-	all := append([]openintent.Option{openintent.WithAPIKey(e.apiKey), openintent.WithAgentID(agent)}, opts...)
+	all := []openintent.Option{openintent.WithAPIKey(e.apiKey), openintent.WithAgentID(agent)}
+	if e.logs != nil {
+		all = append(all, openintent.WithLogger(e.logs.logger))
+	}
+	all = append(all, opts...)
 	c, err := openintent.NewClient(e.url, all...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)

@@ -45,6 +45,7 @@ type config struct {
 	keys []string
 	now  func() time.Time
 	path string
+	log  *slog.Logger
 }
 
 // WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey.
@@ -52,6 +53,10 @@ func WithAPIKeys(keys ...string) Option { return func(c *config) { c.keys = keys
 
 // WithClock makes the server read time from now, so tests can control lease expiry.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithLogger sends the server's log (one line per request, errors) to l; it is discarded
+// otherwise.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
 // uses) instead of in memory.
@@ -91,7 +96,10 @@ func start(report func(error), opts []Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: slog.New(slog.DiscardHandler)})
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log})
 	if err != nil {
 		st.Close()
 		return nil, err
