@@ -82,3 +82,18 @@ func (s *Store) ListEvents(ctx context.Context, intentID string, f EventFilter) 
 	defer rows.Close()
 	return scanEvents(rows)
 }
+
+// AppendEvents appends n comment events by actor to an intent's log in one transaction (for
+// seeding benchmarks and load tests).
+func (s *Store) AppendEvents(ctx context.Context, intentID, actor string, n int) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.Now()
+		for i := range n {
+			if _, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "comment", Actor: actor,
+				Payload: models.Object{"n": i}}, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,441 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openintent-go/openintent/pkg/openintent"
+	"github.com/openintent-go/openintent/pkg/openintent/openintenttest"
+	"github.com/openintent-go/openintent/pkg/server"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+const key = "bench-key"
+
+// startServer runs a server without response validation (the validator would dominate).
+func startServer(b *testing.B, path string) (string, *store.Store) {
+	b.Helper()
+	if path == "" {
+		path = store.Memory
+	}
+	st, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: st, APIKeys: []string{key}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	b.Cleanup(func() { hs.Close(); st.Close() })
+	return hs.URL, st
+}
+
+func sdk(b *testing.B, url, agent string) *openintent.Client {
+	c, err := openintent.NewClient(url, openintent.WithAPIKey(key), openintent.WithAgentID(agent))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// raw sends one JSON request with plain net/http and decodes the answer into out.
+var rawClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+// idempotent makes raw POSTs carry an Idempotency-Key, as the SDK's do.
+var idempotent = true
+
+func raw(b *testing.B, method, url string, body any, ifMatch int64, out any) {
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("X-Agent-ID", "raw")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if ifMatch > 0 {
+		req.Header.Set("If-Match", strconv.FormatInt(ifMatch, 10))
+	}
+	if method == "POST" && idempotent {
+		// The same request as the SDK's, which sends a key with every POST it may retry.
+		req.Header.Set("Idempotency-Key", strconv.FormatInt(rand.Int64(), 36)+strconv.FormatInt(rand.Int64(), 36))
+	}
+	res, err := rawClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		msg, _ := io.ReadAll(res.Body)
+		b.Fatalf("%s %s: %d %s", method, url, res.StatusCode, msg)
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSDKOverhead: get_intent, update_state and log_event through the SDK, and the same
+// requests with plain net/http + encoding/json, against the same server.
+func BenchmarkSDKOverhead(b *testing.B) {
+	url, _ := startServer(b, "")
+	c := sdk(b, url, "bench")
+	ctx := context.Background()
+	in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "bench", State: openintent.Object{"n": 0}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	version := in.Version
+	b.Run("get_intent/sdk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.GetIntent(ctx, in.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get_intent/nethttp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out openintent.Intent
+			raw(b, "GET", url+"/api/v1/intents/"+in.ID, nil, 0, &out)
+		}
+	})
+	b.Run("update_state/sdk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			up, err := c.UpdateState(ctx, in.ID, version, openintent.Object{"n": 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			version = up.Version
+		}
+	})
+	b.Run("update_state/nethttp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out openintent.Intent
+			raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/state", map[string]any{"state": map[string]any{"n": 1}}, version, &out)
+			version = out.Version
+		}
+	})
+	b.Run("log_event/sdk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.LogEvent(ctx, in.ID, openintent.EventComment, openintent.Object{"n": 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("log_event/nethttp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out openintent.IntentEvent
+			raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/events", map[string]any{"event_type": "comment", "actor": "raw", "payload": map[string]any{"n": 1}}, 0, &out)
+		}
+	})
+}
+
+// cycle makes create + update_state + get with plain net/http.
+func cycle(b *testing.B, url string) {
+	var in openintent.Intent
+	raw(b, "POST", url+"/api/v1/intents", map[string]any{"title": "cycle", "state": map[string]any{"n": 0}}, 0, &in)
+	var up openintent.Intent
+	raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/state", map[string]any{"state": map[string]any{"n": 1}}, in.Version, &up)
+	var got openintent.Intent
+	raw(b, "GET", url+"/api/v1/intents/"+in.ID, nil, 0, &got)
+}
+
+// BenchmarkServerCycle: the server's cost of create + update_state + get on each store, against
+// a handler that answers the same requests with a canned intent.
+func BenchmarkServerCycle(b *testing.B) {
+	canned := []byte(`{"id":"c","title":"cycle","description":"","created_by":"raw","parent_id":null,"parent_intent_id":null,"depends_on":[],"constraints":{},"state":{"n":1},"status":"draft","confidence":0,"version":2,"governance_policy":null,"created_at":"2026-11-23T00:00:00Z","updated_at":"2026-11-23T00:00:00Z"}`)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(canned)
+	}))
+	b.Cleanup(hs.Close)
+	b.Run("canned", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			cycle(b, hs.URL)
+		}
+	})
+	b.Run("memory", func(b *testing.B) {
+		url, _ := startServer(b, "")
+		b.ReportAllocs()
+		for b.Loop() {
+			cycle(b, url)
+		}
+	})
+	b.Run("file", func(b *testing.B) {
+		url, _ := startServer(b, filepath.Join(b.TempDir(), "bench.db"))
+		b.ReportAllocs()
+		for b.Loop() {
+			cycle(b, url)
+		}
+	})
+}
+
+// BenchmarkThroughput: mixed reads and writes over many intents from 1, 8 and 64 concurrent
+// clients; reports requests per second and p50/p99 latency.
+func BenchmarkThroughput(b *testing.B) {
+	url, _ := startServer(b, "")
+	c := sdk(b, url, "setup")
+	ctx := context.Background()
+	ids := make([]string, 200)
+	for i := range ids {
+		in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "t"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = in.ID
+	}
+	for _, clients := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			var next atomic.Int64
+			lat := make([][]time.Duration, clients)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range clients {
+				cl := sdk(b, url, fmt.Sprintf("w%d", w))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						n := next.Add(1)
+						if n > int64(b.N) {
+							return
+						}
+						id := ids[int(n)%len(ids)]
+						t0 := time.Now()
+						var err error
+						if n%4 == 0 {
+							_, err = cl.LogEvent(ctx, id, openintent.EventComment, nil)
+						} else {
+							_, err = cl.GetIntent(ctx, id)
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						lat[w] = append(lat[w], time.Since(t0))
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			var all []time.Duration
+			for _, l := range lat {
+				all = append(all, l...)
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+			if len(all) > 0 {
+				b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+			}
+		})
+	}
+}
+
+// BenchmarkEventsFirstPage: the first page of get_events on an intent with 100 and with 100,000
+// events.
+func BenchmarkEventsFirstPage(b *testing.B) {
+	url, st := startServer(b, "")
+	c := sdk(b, url, "reader")
+	ctx := context.Background()
+	for _, n := range []int{100, 100_000} {
+		in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "log"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := st.AppendEvents(ctx, in.ID, "bench", n); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				page, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{})
+				if err != nil || len(page) != 100 {
+					b.Fatal(len(page), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUpdateStateSize: one state update on an intent whose state holds 0 and 10,000 keys.
+func BenchmarkUpdateStateSize(b *testing.B) {
+	url, _ := startServer(b, "")
+	c := sdk(b, url, "writer")
+	ctx := context.Background()
+	for _, n := range []int{0, 10_000} {
+		state := openintent.Object{}
+		for i := range n {
+			state[fmt.Sprintf("key-%05d", i)] = i
+		}
+		in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "big", State: state})
+		if err != nil {
+			b.Fatal(err)
+		}
+		version := in.Version
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				up, err := c.UpdateState(ctx, in.ID, version, openintent.Object{"counter": version})
+				if err != nil {
+					b.Fatal(err)
+				}
+				version = up.Version
+			}
+		})
+	}
+}
+
+// BenchmarkLeaseContention: acquiring and releasing one scope alone, and with 32 agents
+// contending (each op is one successful acquire+release).
+func BenchmarkLeaseContention(b *testing.B) {
+	url, _ := startServer(b, "")
+	setup := sdk(b, url, "setup")
+	ctx := context.Background()
+	for _, agents := range []int{1, 32} {
+		in, err := setup.CreateIntent(ctx, openintent.IntentCreate{Title: "lease"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
+			var done atomic.Int64
+			var wg sync.WaitGroup
+			for a := range agents {
+				c := sdk(b, url, fmt.Sprintf("a%d", a))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for done.Load() < int64(b.N) {
+						l, err := c.AcquireLease(ctx, in.ID, "s", time.Minute)
+						if err != nil {
+							continue // held by another agent
+						}
+						done.Add(1)
+						if err := c.ReleaseLease(ctx, in.ID, l.ID); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkSSEFanout: time from appending one event until every live subscriber of the intent
+// has received it, with 1 and 1,000 subscribers.
+func BenchmarkSSEFanout(b *testing.B) {
+	url, _ := startServer(b, "")
+	c := sdk(b, url, "writer")
+	for _, subs := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "fanout"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := make(chan struct{}, subs)
+			ready := make(chan struct{}, subs)
+			tr := &http.Transport{MaxIdleConnsPerHost: subs + 10}
+			b.Cleanup(tr.CloseIdleConnections)
+			for s := range subs {
+				sc, err := openintent.NewClient(url, openintent.WithAPIKey(key), openintent.WithAgentID(fmt.Sprintf("s%d", s)),
+					openintent.WithHTTPClient(&http.Client{Transport: tr}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					first := true
+					for _, err := range sc.StreamIntentEvents(ctx, in.ID, openintent.WithLastEventID("0")) {
+						if err != nil {
+							return
+						}
+						if first { // the replayed intent_created: the stream is open
+							first = false
+							ready <- struct{}{}
+							continue
+						}
+						got <- struct{}{}
+					}
+				}()
+			}
+			for range subs {
+				<-ready
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.LogEvent(ctx, in.ID, openintent.EventComment, nil); err != nil {
+					b.Fatal(err)
+				}
+				for range subs {
+					<-got
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServerMemory: live heap of a server holding 10,000 intents with 10 events each,
+// against an empty server.
+func BenchmarkServerMemory(b *testing.B) {
+	for _, n := range []int{0, 10_000} {
+		b.Run(fmt.Sprintf("intents=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				runtime.GC()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				srv, err := openintenttest.Start()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := srv.NewClient("mem")
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				for range n {
+					in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "m"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := srv.Store.AppendEvents(ctx, in.ID, "mem", 9); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				var after runtime.MemStats
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MB")
+				srv.Close()
+			}
+		})
+	}
+}
