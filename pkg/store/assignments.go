@@ -23,7 +23,7 @@ func scanAssignment(r scanner) (models.AgentAssignment, error) {
 // change is logged as agent_assigned by actor.
 func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor string) (models.AgentAssignment, error) {
 	var out models.AgentAssignment
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *wtx) error {
 		if _, err := getIntent(ctx, tx, intentID); err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor 
 
 // UnassignAgent removes agentID's assignment, logged as agent_unassigned by actor.
 func (s *Store) UnassignAgent(ctx context.Context, intentID, agentID, actor string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *wtx) error {
 		if _, err := getIntent(ctx, tx, intentID); err != nil {
 			return err
 		}

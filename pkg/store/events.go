@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -20,7 +19,7 @@ type EventFilter struct {
 	Limit, Offset int
 }
 
-func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, ev models.IntentEvent, now time.Time) (models.IntentEvent, error) {
+func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent, now time.Time) (models.IntentEvent, error) {
 	if ev.Payload == nil {
 		ev.Payload = models.Object{}
 	}
@@ -46,7 +45,7 @@ func nullString(s string) any {
 // AppendEvent appends ev (ID, Sequence and CreatedAt are assigned) to an existing intent's log.
 func (s *Store) AppendEvent(ctx context.Context, ev models.IntentEvent) (models.IntentEvent, error) {
 	var out models.IntentEvent
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM intents WHERE id = ?`, ev.IntentID).Scan(&n); err != nil {
 			return err
@@ -86,7 +85,7 @@ func (s *Store) ListEvents(ctx context.Context, intentID string, f EventFilter) 
 // AppendEvents appends n comment events by actor to an intent's log in one transaction (for
 // seeding benchmarks and load tests).
 func (s *Store) AppendEvents(ctx context.Context, intentID, actor string, n int) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *wtx) error {
 		now := s.Now()
 		for i := range n {
 			if _, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "comment", Actor: actor,

@@ -40,7 +40,7 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 // PutIdempotentResponse stores a response (replacing an expired one) and drops expired entries.
 func (s *Store) PutIdempotentResponse(ctx context.Context, r IdempotentResponse) error {
 	now := s.Now()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *wtx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, micros(now.Add(-IdempotencyTTL))); err != nil {
 			return err
 		}

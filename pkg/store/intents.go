@@ -172,7 +172,7 @@ func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string
 		in.ParentIntentID = &p
 	}
 	var ev models.IntentEvent
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *wtx) error {
 		if in.ParentID != nil {
 			if _, err := getIntent(ctx, tx, *in.ParentID); err != nil {
 				if errors.Is(err, ErrNotFound) {
@@ -208,7 +208,7 @@ func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string
 
 // Tx reads inside an UpdateIntent transaction.
 type Tx struct {
-	tx  *sql.Tx
+	tx  *wtx
 	ctx context.Context
 }
 
@@ -221,7 +221,7 @@ func (t *Tx) GetIntent(id string) (models.Intent, error) { return getIntent(t.ct
 // mutate aborts the write and is returned as is.
 func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, actor string, mutate func(t *Tx, in *models.Intent) (Change, error)) (models.Intent, error) {
 	var out models.Intent
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *wtx) error {
 		in, err := getIntent(ctx, tx, id)
 		if err != nil {
 			return err
@@ -260,7 +260,7 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 	return out, err
 }
 
-func writeIntent(ctx context.Context, tx *sql.Tx, in *models.Intent, insert bool) error {
+func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool) error {
 	deps, err := json.Marshal(in.DependsOn)
 	if err != nil {
 		return err
@@ -295,7 +295,7 @@ func writeIntent(ctx context.Context, tx *sql.Tx, in *models.Intent, insert bool
 	return err
 }
 
-func syncDependencies(ctx context.Context, tx *sql.Tx, id string, before, after []string) error {
+func syncDependencies(ctx context.Context, tx *wtx, id string, before, after []string) error {
 	for _, d := range before {
 		if !slices.Contains(after, d) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM intent_dependencies WHERE intent_id = ? AND dependency_id = ?`, id, d); err != nil {

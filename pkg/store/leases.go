@@ -50,7 +50,7 @@ func scanLease(r scanner, now time.Time) (models.Lease, error) {
 // lease holds the scope it returns a LeaseConflictError; an expired lease does not block.
 func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string, d time.Duration) (models.Lease, error) {
 	var out models.Lease
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *wtx) error {
 		if _, err := getIntent(ctx, tx, intentID); err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string,
 var errLeaseNotOwned = &NotFoundError{Detail: "Lease not found or not owned by you"}
 
 // ownedLease loads a lease of intentID held by agent (NotFoundError otherwise).
-func ownedLease(ctx context.Context, tx *sql.Tx, intentID, leaseID, agent string, now time.Time) (models.Lease, error) {
+func ownedLease(ctx context.Context, tx *wtx, intentID, leaseID, agent string, now time.Time) (models.Lease, error) {
 	l, err := scanLease(tx.QueryRowContext(ctx, `SELECT `+leaseColumns+` FROM leases WHERE id = ? AND intent_id = ?`, leaseID, intentID), now)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && l.AgentID != agent) {
 		return l, errLeaseNotOwned
@@ -90,7 +90,7 @@ func ownedLease(ctx context.Context, tx *sql.Tx, intentID, leaseID, agent string
 // agent's, is a NotFoundError; an expired one is ErrLeaseExpired.
 func (s *Store) RenewLease(ctx context.Context, intentID, leaseID, agent string, d time.Duration) (models.Lease, error) {
 	var out models.Lease
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *wtx) error {
 		now := s.Now()
 		l, err := ownedLease(ctx, tx, intentID, leaseID, agent, now)
 		if err != nil {
@@ -116,7 +116,7 @@ func (s *Store) RenewLease(ctx context.Context, intentID, leaseID, agent string,
 
 // ReleaseLease releases agent's lease. Releasing it again changes nothing.
 func (s *Store) ReleaseLease(ctx context.Context, intentID, leaseID, agent string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *wtx) error {
 		now := s.Now()
 		l, err := ownedLease(ctx, tx, intentID, leaseID, agent, now)
 		if err != nil || !l.ReleasedAt.IsZero() {

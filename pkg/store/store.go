@@ -39,8 +39,8 @@ type Options struct {
 
 // Store is the server's persistent state. It is safe for concurrent use.
 type Store struct {
-	write *sql.DB
-	read  *sql.DB
+	write *db
+	read  *db
 	now   func() time.Time
 	watch watchers
 }
@@ -57,16 +57,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}
 	if path == Memory {
-		db, err := sql.Open("sqlite", "file::memory:?"+pragmaQuery(pragmas))
+		mem, err := sql.Open("sqlite", "file::memory:?"+pragmaQuery(pragmas))
 		if err != nil {
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
 		// One connection holds the in-memory database; it must never be closed.
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		db.SetConnMaxLifetime(0)
-		db.SetConnMaxIdleTime(0)
-		s.write, s.read = db, db
+		mem.SetMaxOpenConns(1)
+		mem.SetMaxIdleConns(1)
+		mem.SetConnMaxLifetime(0)
+		mem.SetConnMaxIdleTime(0)
+		shared := &db{DB: mem}
+		s.write, s.read = shared, shared
 	} else {
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "synchronous(FULL)"))+"&_txlock=immediate")
@@ -75,7 +76,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		w.SetMaxOpenConns(1)
 		w.SetMaxIdleConns(1)
-		s.write = w
+		s.write = &db{DB: w}
 		// Make sure the file exists and is in WAL mode before readers open it.
 		if err := w.PingContext(ctx); err != nil {
 			w.Close()
@@ -89,7 +90,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		n := runtime.GOMAXPROCS(0) * 2
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
-		s.read = r
+		s.read = &db{DB: r}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -139,7 +140,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err = s.inTx(ctx, func(tx *wtx) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
@@ -154,18 +155,21 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // inTx runs fn in a write transaction, committing when it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	tx := &wtx{Tx: sqlTx, db: s.write}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		s.watch.settle(false)
+		s.write.preparePending(context.WithoutCancel(ctx))
 		return err
 	}
 	err = tx.Commit()
 	s.watch.settle(err == nil)
+	s.write.preparePending(context.WithoutCancel(ctx))
 	return err
 }
 
