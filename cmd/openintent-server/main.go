@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string) error {
 	keys := fs.String("api-keys", "", "comma-separated API keys (default: $OPENINTENT_API_KEYS)")
 	rate := fs.Float64("rate-limit", 0, "requests per second allowed per API key; 0 disables limiting")
 	burst := fs.Int("rate-burst", 0, "burst of requests allowed per API key (default: the rate, at least 1)")
+	fsync := fs.Bool("fsync", false, "flush the store file to disk on every commit (survives power loss; slower). Without it, acknowledged writes survive a crash of the server process")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := store.Open(ctx, *db, store.Options{})
+	st, err := store.Open(ctx, *db, store.Options{FsyncEveryCommit: *fsync})
 	if err != nil {
 		return err
 	}

@@ -29,10 +29,15 @@ const key = "bench-key"
 // startServer runs a server without response validation (the validator would dominate).
 func startServer(b *testing.B, path string) (string, *store.Store) {
 	b.Helper()
+	return startServerWith(b, path, store.Options{})
+}
+
+func startServerWith(b *testing.B, path string, opts store.Options) (string, *store.Store) {
+	b.Helper()
 	if path == "" {
 		path = store.Memory
 	}
-	st, err := store.Open(context.Background(), path, store.Options{})
+	st, err := store.Open(context.Background(), path, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,6 +193,13 @@ func BenchmarkServerCycle(b *testing.B) {
 	})
 	b.Run("file", func(b *testing.B) {
 		url, _ := startServer(b, filepath.Join(b.TempDir(), "bench.db"))
+		b.ReportAllocs()
+		for b.Loop() {
+			cycle(b, url)
+		}
+	})
+	b.Run("file_fsync", func(b *testing.B) {
+		url, _ := startServerWith(b, filepath.Join(b.TempDir(), "bench.db"), store.Options{FsyncEveryCommit: true})
 		b.ReportAllocs()
 		for b.Loop() {
 			cycle(b, url)

@@ -87,40 +87,41 @@ func (d *db) Close() error {
 // wtx is a write transaction using its database's cached statements.
 type wtx struct {
 	*sql.Tx
-	db *db
+	db  *db
+	ctx context.Context // the transaction's uncancellable context, used for every statement
 }
 
 // txStmt returns the transaction's handle on the cached statement for query, or nil (and
 // remembers the query) when it is not prepared yet.
-func (t *wtx) txStmt(ctx context.Context, query string) *sql.Stmt {
+func (t *wtx) txStmt(_ context.Context, query string) *sql.Stmt {
 	st := t.db.cached(query)
 	if st == nil {
 		t.db.pending.Store(query, struct{}{})
 		return nil
 	}
-	return t.Tx.StmtContext(ctx, st)
+	return t.Tx.StmtContext(t.ctx, st)
 }
 
 // QueryContext runs a cached statement in the transaction.
-func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.txStmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+func (t *wtx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.txStmt(t.ctx, query); st != nil {
+		return st.QueryContext(t.ctx, args...)
 	}
-	return t.Tx.QueryContext(ctx, query, args...)
+	return t.Tx.QueryContext(t.ctx, query, args...)
 }
 
 // QueryRowContext runs a cached statement in the transaction.
-func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.txStmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (t *wtx) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	if st := t.txStmt(t.ctx, query); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, query, args...)
+	return t.Tx.QueryRowContext(t.ctx, query, args...)
 }
 
 // ExecContext runs a cached statement in the transaction.
-func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.txStmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+func (t *wtx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.txStmt(t.ctx, query); st != nil {
+		return st.ExecContext(t.ctx, args...)
 	}
-	return t.Tx.ExecContext(ctx, query, args...)
+	return t.Tx.ExecContext(t.ctx, query, args...)
 }

@@ -35,6 +35,11 @@ const Memory = ":memory:"
 type Options struct {
 	// Now returns the current time; nil means time.Now. Tests use it to control expiry.
 	Now func() time.Time
+	// FsyncEveryCommit makes the file store flush to disk on every commit, so that acknowledged
+	// writes survive power loss and OS crashes too. Without it (the default) they survive a crash
+	// of the server process, and the database is never corrupted, but a power loss may roll back
+	// the last commits before the periodic checkpoint. Each commit then costs a disk flush.
+	FsyncEveryCommit bool
 }
 
 // Store is the server's persistent state. It is safe for concurrent use.
@@ -70,7 +75,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.write, s.read = shared, shared
 	} else {
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "synchronous(FULL)"))+"&_txlock=immediate")
+		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", syncPragma(opts)))+"&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
@@ -97,6 +102,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func syncPragma(opts Options) string {
+	if opts.FsyncEveryCommit {
+		return "synchronous(FULL)"
+	}
+	return "synchronous(NORMAL)"
 }
 
 func pragmaQuery(p []string) string {
@@ -155,21 +167,25 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // inTx runs fn in a write transaction, committing when it returns nil.
+//
+// A write, once begun, runs to its end even if ctx is canceled: writes are short, and an
+// uncancellable context also spares the driver a watcher goroutine per statement.
 func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
+	ctx = context.WithoutCancel(ctx)
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	tx := &wtx{Tx: sqlTx, db: s.write}
+	tx := &wtx{Tx: sqlTx, db: s.write, ctx: ctx}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		s.watch.settle(false)
-		s.write.preparePending(context.WithoutCancel(ctx))
+		s.write.preparePending(ctx)
 		return err
 	}
 	err = tx.Commit()
 	s.watch.settle(err == nil)
-	s.write.preparePending(context.WithoutCancel(ctx))
+	s.write.preparePending(ctx)
 	return err
 }
 
