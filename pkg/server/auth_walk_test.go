@@ -52,7 +52,6 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"POST", "/api/v1/portfolios", map[string]any{"name": "P"}},
 		{"GET", "/api/v1/tasks/t1", nil},
 		{"POST", "/api/v1/memory", map[string]any{"namespace": "n", "key": "k", "value": map[string]any{}}},
 	} {
@@ -62,8 +61,8 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 		}
 	}
 	// Validation still applies first: a bad body is 422 naming the field, not 501.
-	r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/portfolios", map[string]any{"description": "no name"})
-	if !strings.Contains(r.raw, "name") {
+	r := e.must(http.StatusUnprocessableEntity, "POST", "/api/v1/memory", map[string]any{"namespace": "n", "value": map[string]any{}})
+	if !strings.Contains(r.raw, `"field":"key"`) {
 		t.Errorf("422 does not name the field: %s", r.raw)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/openintent-go/openintent/gen/models"
 	genserver "github.com/openintent-go/openintent/gen/server"
@@ -16,8 +17,9 @@ import (
 // answer 501 through the embedded Unimplemented.
 type handlers struct {
 	genserver.Unimplemented
-	store *store.Store
-	log   *slog.Logger
+	store  *store.Store
+	log    *slog.Logger
+	access *accessControl
 }
 
 var _ genserver.StrictServerInterface = (*handlers)(nil)
@@ -113,7 +115,10 @@ func (h *handlers) PatchIntentState(ctx context.Context, req genserver.PatchInte
 			patches = append(patches, models.StatePatch{Op: models.PatchOpSet, Path: escapeKey(k), Value: req.Body.State[k]})
 		}
 	}
-	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(_ *store.Tx, in *models.Intent) (store.Change, error) {
+	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(t *store.Tx, in *models.Intent) (store.Change, error) {
+		if err := checkIntentWriter(ctx, t, in); err != nil {
+			return store.Change{}, err
+		}
 		for i, p := range patches {
 			if err := applyPatch(in.State, p); err != nil {
 				return store.Change{}, validationFailed(fmt.Sprintf("patches/%d/path", i), err.Error())
@@ -126,7 +131,7 @@ func (h *handlers) PatchIntentState(ctx context.Context, req genserver.PatchInte
 		return store.Change{EventType: "state_patched", Payload: map[string]any{"patches": logged}}, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, h.refuse(ctx, req.IntentID, err)
 	}
 	return genserver.PatchIntentState200JSONResponse(out), nil
 }
@@ -149,7 +154,31 @@ func escapeKey(k string) string {
 
 func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentStatusRequestObject) (genserver.SetIntentStatusResponseObject, error) {
 	to := req.Body.Status
-	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(_ *store.Tx, in *models.Intent) (store.Change, error) {
+	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(t *store.Tx, in *models.Intent) (store.Change, error) {
+		if err := checkIntentWriter(ctx, t, in); err != nil {
+			return store.Change{}, err
+		}
+		pol := effectivePolicy(in.GovernancePolicy)
+		if pol.RequireStatusReason && strings.TrimSpace(req.Body.Reason) == "" {
+			return store.Change{}, &violation{rule: "require_status_reason", detail: "This intent's governance policy requires a reason for status changes"}
+		}
+		if to == models.IntentStatusCompleted && in.Status != to && pol.CompletionMode != models.CompletionModeAuto {
+			rs, err := t.List(store.Query{Kind: kindApproval, Parent: in.ID})
+			if err != nil {
+				return store.Change{}, err
+			}
+			approvals, err := approvalsOf(rs)
+			if err != nil {
+				return store.Change{}, err
+			}
+			assigned, err := t.Assignments(in.ID)
+			if err != nil {
+				return store.Change{}, err
+			}
+			if v := checkCompletion(pol, approvals, len(assigned)); v != nil {
+				return store.Change{}, v
+			}
+		}
 		from := in.Status
 		if from != to && !slices.Contains(transitions[from], to) {
 			return store.Change{}, &apiError{status: http.StatusConflict, code: "invalid_transition",
@@ -163,7 +192,7 @@ func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentS
 		return store.Change{EventType: "status_changed", Payload: payload}, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, h.refuse(ctx, req.IntentID, err)
 	}
 	return genserver.SetIntentStatus200JSONResponse(out), nil
 }
@@ -215,4 +244,20 @@ func (h *handlers) UnassignIntentAgent(ctx context.Context, req genserver.Unassi
 		return nil, err
 	}
 	return genserver.UnassignIntentAgent204Response{}, nil
+}
+
+// checkIntentWriter enforces the intent's write_scope and allowed_agents on the calling agent.
+func checkIntentWriter(ctx context.Context, t *store.Tx, in *models.Intent) error {
+	pol := effectivePolicy(in.GovernancePolicy)
+	if len(pol.AllowedAgents) == 0 && pol.WriteScope != models.WriteScopeAssignedOnly {
+		return nil
+	}
+	assigned, err := t.Assignments(in.ID)
+	if err != nil {
+		return err
+	}
+	if v := checkWriter(pol, agentFrom(ctx), assigned); v != nil {
+		return v
+	}
+	return nil
 }

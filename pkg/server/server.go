@@ -83,7 +83,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{store: cfg.Store, log: cfg.Logger}
+	access, err := newAccessControl(context.Background(), cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access}
 	strict := genserver.NewStrictHandlerWithOptions(h, nil, genserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, r, cfg.Logger, badBody(err))
@@ -110,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	routes.byPattern["GET /openapi.json"] = &route{public: true}
 	a := &authenticator{keys: hashKeys(cfg.APIKeys), routes: routes, mux: mux, log: cfg.Logger,
-		idem: &idempotency{store: cfg.Store, log: cfg.Logger}}
+		idem: &idempotency{store: cfg.Store, log: cfg.Logger}, access: access}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -178,6 +182,7 @@ type authenticator struct {
 	idem    *idempotency
 	limit   *limiter // nil when off
 	streams *streams
+	access  *accessControl
 }
 
 func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +216,12 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
+		if id := intentIDOf(pattern, r.URL.Path); id != "" {
+			if err := a.access.check(r.Context(), id, agent, required(r.Method, pattern)); err != nil {
+				writeError(w, r, a.log, err)
+				return
+			}
+		}
 		if kind, ok := streamRoutes[pattern]; ok {
 			a.streams.serve(w, r, kind, pattern)
 			return

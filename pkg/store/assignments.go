@@ -69,7 +69,11 @@ func (s *Store) UnassignAgent(ctx context.Context, intentID, agentID, actor stri
 
 // ListAssignments returns an intent's assignments, oldest first.
 func (s *Store) ListAssignments(ctx context.Context, intentID string) ([]models.AgentAssignment, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? ORDER BY assigned_at, rowid`, intentID)
+	return listAssignments(ctx, s.read, intentID)
+}
+
+func listAssignments(ctx context.Context, q querier, intentID string) ([]models.AgentAssignment, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? ORDER BY assigned_at, rowid`, intentID)
 	if err != nil {
 		return nil, err
 	}

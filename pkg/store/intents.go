@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/pkg/timestamp"
@@ -210,10 +211,19 @@ func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string
 type Tx struct {
 	tx  *wtx
 	ctx context.Context
+	now time.Time
 }
 
 // GetIntent returns an intent as the transaction sees it.
 func (t *Tx) GetIntent(id string) (models.Intent, error) { return getIntent(t.ctx, t.tx, id) }
+
+// Assignments returns an intent's assignments as the transaction sees them.
+func (t *Tx) Assignments(intentID string) ([]models.AgentAssignment, error) {
+	return listAssignments(t.ctx, t.tx, intentID)
+}
+
+// List returns the live records q selects, as the transaction sees them.
+func (t *Tx) List(q Query) ([]Record, error) { return listRecords(t.ctx, t.tx, t.now, q) }
 
 // UpdateIntent runs a versioned write: inside one transaction it loads the intent (NotFoundError),
 // checks expected against its version (VersionConflictError), calls mutate to change it, bumps the
@@ -230,7 +240,7 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 			return &VersionConflictError{Current: in.Version}
 		}
 		before := slices.Clone(in.DependsOn)
-		ch, err := mutate(&Tx{tx: tx, ctx: ctx}, &in)
+		ch, err := mutate(&Tx{tx: tx, ctx: ctx, now: s.Now()}, &in)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,402 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	genserver "github.com/openintent-go/openintent/gen/server"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// Record kinds of RFC-0011 access control.
+const (
+	kindACL           = "acl"       // id = intent id; body: aclPolicy
+	kindACLEntry      = "acl_entry" // parent = intent id
+	kindAccessRequest = "access_request"
+)
+
+// aclPolicy is the stored default policy of an intent's ACL.
+type aclPolicy struct {
+	DefaultPolicy models.AccessPolicy `json:"default_policy"`
+}
+
+// permissionLevel orders permissions: each includes the ones before it.
+func permissionLevel(p string) int {
+	switch models.Permission(p) {
+	case models.PermissionRead:
+		return 1
+	case models.PermissionWrite:
+		return 2
+	case models.PermissionAdmin:
+		return 3
+	}
+	return 0
+}
+
+// accessControl enforces intents' ACLs (RFC-0011) on every intent route. Intents whose ACL is
+// closed are remembered in memory, so open intents (the common case) cost no lookup.
+type accessControl struct {
+	store  *store.Store
+	mu     sync.RWMutex
+	closed map[string]bool
+}
+
+func newAccessControl(ctx context.Context, st *store.Store) (*accessControl, error) {
+	ac := &accessControl{store: st, closed: map[string]bool{}}
+	rs, err := st.ListRecords(ctx, store.Query{Kind: kindACL})
+	if err != nil {
+		return nil, fmt.Errorf("server: load ACLs: %w", err)
+	}
+	for _, r := range rs {
+		var p aclPolicy
+		if err := r.Decode(&p); err != nil {
+			return nil, err
+		}
+		ac.closed[r.ID] = p.DefaultPolicy == models.AccessPolicyClosed
+	}
+	return ac, nil
+}
+
+func (ac *accessControl) setClosed(intentID string, closed bool) {
+	ac.mu.Lock()
+	ac.closed[intentID] = closed
+	ac.mu.Unlock()
+}
+
+// required returns the permission a request on an intent route needs ("" for none).
+func required(method, pattern string) models.Permission {
+	switch {
+	case strings.HasSuffix(pattern, "/access-requests") && method == http.MethodPost:
+		return "" // anyone may ask for access
+	case strings.Contains(pattern, "/acl") || strings.Contains(pattern, "/access-requests"):
+		return models.PermissionAdmin
+	case method == http.MethodGet || method == http.MethodHead:
+		return models.PermissionRead
+	}
+	return models.PermissionWrite
+}
+
+// intentIDOf returns the {intent_id} segment of path for a route pattern like
+// "POST /api/v1/intents/{intent_id}/state".
+func intentIDOf(pattern, path string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		pattern = pattern[i+1:]
+	}
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	for i, p := range ps {
+		if p == "{intent_id}" && i < len(xs) {
+			return xs[i]
+		}
+	}
+	return ""
+}
+
+// check returns a 403 error when agent may not make a request needing need on intentID.
+func (ac *accessControl) check(ctx context.Context, intentID, agent string, need models.Permission) error {
+	ac.mu.RLock()
+	closed := ac.closed[intentID]
+	ac.mu.RUnlock()
+	if !closed || need == "" {
+		return nil
+	}
+	in, err := ac.store.GetIntent(ctx, intentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the handler answers 404
+	}
+	if err != nil {
+		return err
+	}
+	if in.CreatedBy == agent {
+		return nil
+	}
+	entries, err := store.List[models.ACLEntry](ctx, ac.store, store.Query{Kind: kindACLEntry, Parent: intentID})
+	if err != nil {
+		return err
+	}
+	now := ac.store.Now()
+	for _, e := range entries {
+		if e.PrincipalID == agent && permissionLevel(e.Permission) >= permissionLevel(string(need)) &&
+			(e.ExpiresAt.IsZero() || e.ExpiresAt.After(now)) {
+			return nil
+		}
+	}
+	e := &apiError{status: http.StatusForbidden, code: "forbidden",
+		detail: fmt.Sprintf("Agent %s lacks %s permission on intent %s (its ACL is closed); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, intentID)}
+	return e
+}
+
+func (h *handlers) GetIntentACL(ctx context.Context, req genserver.GetIntentACLRequestObject) (genserver.GetIntentACLResponseObject, error) {
+	acl, err := h.readACL(ctx, req.IntentID)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.GetIntentACL200JSONResponse(acl), nil
+}
+
+func (h *handlers) readACL(ctx context.Context, intentID string) (models.ACL, error) {
+	acl := models.ACL{IntentID: intentID, DefaultPolicy: string(models.AccessPolicyOpen)}
+	if _, err := h.store.GetIntent(ctx, intentID); err != nil {
+		return acl, err
+	}
+	p, err := store.Get[aclPolicy](ctx, h.store, kindACL, intentID)
+	switch {
+	case err == nil:
+		acl.DefaultPolicy = string(p.DefaultPolicy)
+	case !errors.Is(err, store.ErrNotFound):
+		return acl, err
+	}
+	acl.Entries, err = store.List[models.ACLEntry](ctx, h.store, store.Query{Kind: kindACLEntry, Parent: intentID})
+	return acl, err
+}
+
+// newEntry validates an entry to grant and fills its defaults.
+func newEntry(field string, intentID, grantedBy string, c models.ACLEntryCreate, now models.Timestamp) (models.ACLEntry, error) {
+	if strings.TrimSpace(c.PrincipalID) == "" {
+		return models.ACLEntry{}, validationFailed(field+"principal_id", "must not be empty")
+	}
+	e := models.ACLEntry{ID: store.NewID(), IntentID: intentID, PrincipalID: c.PrincipalID, PrincipalType: c.PrincipalType,
+		Permission: string(c.Permission), GrantedBy: grantedBy, GrantedAt: now, ExpiresAt: c.ExpiresAt}
+	if e.PrincipalType == "" {
+		e.PrincipalType = "agent"
+	}
+	if e.Permission == "" {
+		e.Permission = string(models.PermissionRead)
+	}
+	if permissionLevel(e.Permission) == 0 {
+		return e, validationFailed(field+"permission", "must be read, write or admin")
+	}
+	if c.Reason != "" {
+		r := c.Reason
+		e.Reason = &r
+	}
+	return e, nil
+}
+
+func (h *handlers) PutIntentACL(ctx context.Context, req genserver.PutIntentACLRequestObject) (genserver.PutIntentACLResponseObject, error) {
+	b := req.Body
+	pol := b.DefaultPolicy
+	if pol == "" {
+		pol = models.AccessPolicyOpen
+	}
+	if pol != models.AccessPolicyOpen && pol != models.AccessPolicyClosed {
+		return nil, validationFailed("default_policy", "must be open or closed")
+	}
+	agent := agentFrom(ctx)
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		old, err := w.List(store.Query{Kind: kindACLEntry, Parent: req.IntentID})
+		if err != nil {
+			return err
+		}
+		for _, r := range old {
+			if err := w.Delete(kindACLEntry, r.ID); err != nil {
+				return err
+			}
+		}
+		for i, c := range b.Entries {
+			e, err := newEntry(fmt.Sprintf("entries/%d/", i), req.IntentID, agent, c, w.Timestamp())
+			if err != nil {
+				return err
+			}
+			if _, err := w.Insert(store.Record{Kind: kindACLEntry, ID: e.ID, Parent: req.IntentID, Ref: e.PrincipalID}, e); err != nil {
+				return err
+			}
+		}
+		if err := w.Delete(kindACL, req.IntentID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := w.Insert(store.Record{Kind: kindACL, ID: req.IntentID, Parent: req.IntentID}, aclPolicy{DefaultPolicy: pol}); err != nil {
+			return err
+		}
+		_, err = w.AppendEvent(req.IntentID, "access_granted", agent, models.Object{"action": "acl_set", "default_policy": string(pol), "entries": len(b.Entries)})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.access.setClosed(req.IntentID, pol == models.AccessPolicyClosed)
+	acl, err := h.readACL(ctx, req.IntentID)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.PutIntentACL200JSONResponse(acl), nil
+}
+
+func (h *handlers) CreateIntentACLEntry(ctx context.Context, req genserver.CreateIntentACLEntryRequestObject) (genserver.CreateIntentACLEntryResponseObject, error) {
+	var e models.ACLEntry
+	agent := agentFrom(ctx)
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		var err error
+		if e, err = newEntry("", req.IntentID, agent, *req.Body, w.Timestamp()); err != nil {
+			return err
+		}
+		if _, err := w.Insert(store.Record{Kind: kindACLEntry, ID: e.ID, Parent: req.IntentID, Ref: e.PrincipalID}, e); err != nil {
+			return err
+		}
+		_, err = w.AppendEvent(req.IntentID, "access_granted", agent, models.Object{"entry_id": e.ID, "principal_id": e.PrincipalID, "permission": e.Permission})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateIntentACLEntry200JSONResponse(e), nil
+}
+
+func (h *handlers) DeleteIntentACLEntry(ctx context.Context, req genserver.DeleteIntentACLEntryRequestObject) (genserver.DeleteIntentACLEntryResponseObject, error) {
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		r, err := w.Get(kindACLEntry, req.EntryID)
+		if err != nil {
+			return err
+		}
+		if r.Parent != req.IntentID {
+			return &store.NotFoundError{Detail: "ACL entry not found"}
+		}
+		if err := w.Delete(kindACLEntry, r.ID); err != nil {
+			return err
+		}
+		_, err = w.AppendEvent(req.IntentID, "access_revoked", agentFrom(ctx), models.Object{"entry_id": r.ID, "principal_id": r.Ref})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.DeleteIntentACLEntry204Response{}, nil
+}
+
+func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.CreateAccessRequestRequestObject) (genserver.CreateAccessRequestResponseObject, error) {
+	b := req.Body
+	a := models.AccessRequest{IntentID: req.IntentID, PrincipalID: b.PrincipalID, PrincipalType: b.PrincipalType,
+		RequestedPermission: string(b.RequestedPermission), Reason: b.Reason, Capabilities: b.Capabilities, Status: models.AccessRequestStatusPending}
+	if a.PrincipalID == "" {
+		a.PrincipalID = agentFrom(ctx)
+	}
+	if a.PrincipalType == "" {
+		a.PrincipalType = "agent"
+	}
+	if a.RequestedPermission == "" {
+		a.RequestedPermission = string(models.PermissionWrite)
+	}
+	if permissionLevel(a.RequestedPermission) == 0 {
+		return nil, validationFailed("requested_permission", "must be read, write or admin")
+	}
+	if a.Capabilities == nil {
+		a.Capabilities = []string{}
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		a.ID, a.CreatedAt = store.NewID(), w.Timestamp()
+		if _, err := w.Insert(store.Record{Kind: kindAccessRequest, ID: a.ID, Parent: a.IntentID}, a); err != nil {
+			return err
+		}
+		_, err := w.AppendEvent(a.IntentID, "access_requested", a.PrincipalID,
+			models.Object{"request_id": a.ID, "requested_permission": a.RequestedPermission, "capabilities": a.Capabilities})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateAccessRequest200JSONResponse(a), nil
+}
+
+func (h *handlers) ListAccessRequests(ctx context.Context, req genserver.ListAccessRequestsRequestObject) (genserver.ListAccessRequestsResponseObject, error) {
+	if _, err := h.store.GetIntent(ctx, req.IntentID); err != nil {
+		return nil, err
+	}
+	as, err := store.List[models.AccessRequest](ctx, h.store, store.Query{Kind: kindAccessRequest, Parent: req.IntentID})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListAccessRequests200JSONResponse{AccessRequests: as}, nil
+}
+
+func (h *handlers) ApproveAccessRequest(ctx context.Context, req genserver.ApproveAccessRequestRequestObject) (genserver.ApproveAccessRequestResponseObject, error) {
+	a, err := h.decideAccess(ctx, req.IntentID, req.RequestID, true, *req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ApproveAccessRequest200JSONResponse(a), nil
+}
+
+func (h *handlers) DenyAccessRequest(ctx context.Context, req genserver.DenyAccessRequestRequestObject) (genserver.DenyAccessRequestResponseObject, error) {
+	a, err := h.decideAccess(ctx, req.IntentID, req.RequestID, false, *req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.DenyAccessRequest200JSONResponse(a), nil
+}
+
+// decideAccess approves (granting an ACL entry) or denies a pending access request.
+func (h *handlers) decideAccess(ctx context.Context, intentID, id string, approve bool, d models.AccessRequestDecision) (models.AccessRequest, error) {
+	var a models.AccessRequest
+	decider := d.DecidedBy
+	if decider == "" {
+		decider = agentFrom(ctx)
+	}
+	if d.Permission != "" && permissionLevel(string(d.Permission)) == 0 {
+		return a, validationFailed("permission", "must be read, write or admin")
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		r, err := w.Get(kindAccessRequest, id)
+		if err != nil {
+			return err
+		}
+		if err := r.Decode(&a); err != nil {
+			return err
+		}
+		if a.IntentID != intentID {
+			return &store.NotFoundError{Detail: "Access request not found"}
+		}
+		if a.Status != models.AccessRequestStatusPending {
+			return conflict("already_decided", "Access request is already "+string(a.Status))
+		}
+		now := w.Timestamp()
+		a.DecidedBy, a.DecidedAt = &decider, now
+		if d.Reason != "" {
+			reason := d.Reason
+			a.DecisionReason = &reason
+		}
+		ev := models.Object{"request_id": a.ID, "principal_id": a.PrincipalID}
+		if approve {
+			a.Status = models.AccessRequestStatusApproved
+			perm := d.Permission
+			if perm == "" {
+				perm = models.Permission(a.RequestedPermission)
+			}
+			e, err := newEntry("", intentID, decider, models.ACLEntryCreate{PrincipalID: a.PrincipalID, PrincipalType: a.PrincipalType,
+				Permission: perm, ExpiresAt: d.ExpiresAt, Reason: d.Reason}, now)
+			if err != nil {
+				return err
+			}
+			if _, err := w.Insert(store.Record{Kind: kindACLEntry, ID: e.ID, Parent: intentID, Ref: e.PrincipalID}, e); err != nil {
+				return err
+			}
+			ev["permission"], ev["entry_id"] = string(perm), e.ID
+		} else {
+			a.Status = models.AccessRequestStatusDenied
+			ev["reason"] = d.Reason
+		}
+		if _, err := w.Update(r, a); err != nil {
+			return err
+		}
+		typ := "access_request_denied"
+		if approve {
+			typ = "access_request_approved"
+		}
+		_, err = w.AppendEvent(intentID, typ, decider, ev)
+		return err
+	})
+	return a, err
+}

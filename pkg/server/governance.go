@@ -1,0 +1,462 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	genserver "github.com/openintent-go/openintent/gen/server"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// Record kinds of RFC-0013 governance.
+const (
+	kindArbitration = "arbitration"
+	kindDecision    = "decision_record"
+	kindEscalation  = "escalation"
+	kindApproval    = "approval"
+)
+
+// effectivePolicy reads an intent's governance_policy with every default filled in. Unknown keys
+// are ignored; values of the wrong type count as unset.
+func effectivePolicy(p models.Object) models.EffectivePolicy {
+	e := models.EffectivePolicy{AllowedAgents: []string{}, CompletionMode: models.CompletionModeAuto,
+		QuorumThreshold: 0.6, WriteScope: models.WriteScopeAny}
+	if s, ok := p["write_scope"].(string); ok && s != "" {
+		e.WriteScope = models.WriteScope(s)
+	}
+	if l, ok := p["allowed_agents"].([]any); ok {
+		for _, a := range l {
+			if s, ok := a.(string); ok {
+				e.AllowedAgents = append(e.AllowedAgents, s)
+			}
+		}
+	}
+	if b, ok := p["require_status_reason"].(bool); ok {
+		e.RequireStatusReason = b
+	}
+	if s, ok := p["completion_mode"].(string); ok && s != "" {
+		e.CompletionMode = models.CompletionMode(s)
+	}
+	if f, ok := number(p["quorum_threshold"]); ok {
+		e.QuorumThreshold = f
+	}
+	if f, ok := number(p["max_cost"]); ok {
+		e.MaxCost = &f
+	}
+	return e
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// violation is a write refused by an intent's governance policy.
+type violation struct {
+	rule, detail string
+	logged       bool // whether a governance.violation event records it
+}
+
+func (v *violation) Error() string { return v.detail }
+
+// checkWriter enforces write_scope and allowed_agents on a write by agent.
+func checkWriter(p models.EffectivePolicy, agent string, assigned []models.AgentAssignment) *violation {
+	if len(p.AllowedAgents) > 0 && !slices.Contains(p.AllowedAgents, agent) {
+		return &violation{rule: "allowed_agents", detail: fmt.Sprintf("Agent %s is not in the intent's allowed_agents", agent), logged: true}
+	}
+	if p.WriteScope == models.WriteScopeAssignedOnly && !slices.ContainsFunc(assigned, func(a models.AgentAssignment) bool { return a.AgentID == agent }) {
+		return &violation{rule: "write_scope", detail: fmt.Sprintf("Agent %s is not assigned to this intent (write_scope is assigned_only)", agent), logged: true}
+	}
+	return nil
+}
+
+// checkCompletion enforces completion_mode when an intent is completed.
+func checkCompletion(p models.EffectivePolicy, approvals []models.ApprovalRequest, assigned int) *violation {
+	approved := 0
+	for _, a := range approvals {
+		if a.Status == "approved" && a.Action == "complete" {
+			approved++
+		}
+	}
+	switch p.CompletionMode {
+	case models.CompletionModeRequireApproval:
+		if approved == 0 {
+			return &violation{rule: "completion_mode", detail: "Completing this intent requires an approved approval request with action \"complete\"", logged: true}
+		}
+	case models.CompletionModeQuorum:
+		need := max(1, int(float64(assigned)*p.QuorumThreshold))
+		if approved < need {
+			return &violation{rule: "completion_mode", detail: fmt.Sprintf("Completing this intent requires a quorum of %d approvals with action \"complete\"; it has %d", need, approved), logged: assigned > 0}
+		}
+	}
+	return nil
+}
+
+// refuse answers a governance violation with 403, first recording it on the intent's log.
+func (h *handlers) refuse(ctx context.Context, intentID string, err error) error {
+	v, ok := err.(*violation)
+	if !ok {
+		return err
+	}
+	if v.logged {
+		if _, lerr := h.store.AppendEvent(ctx, models.IntentEvent{IntentID: intentID, EventType: "governance.violation", Actor: agentFrom(ctx),
+			Payload: models.Object{"rule": v.rule, "detail": v.detail}}); lerr != nil {
+			h.log.ErrorContext(ctx, "record governance violation", "error", lerr, "request_id", requestIDFrom(ctx))
+		}
+	}
+	e := &apiError{status: http.StatusForbidden, code: "governance_violation", detail: v.detail}
+	e.fields = []models.FieldError{{Field: "governance_policy." + v.rule, Message: v.detail}}
+	return e
+}
+
+// toObject converts a wire struct to a JSON object.
+func toObject(v any) (models.Object, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var o models.Object
+	return o, json.Unmarshal(b, &o)
+}
+
+// approvalsOf decodes an intent's approval requests from records.
+func approvalsOf(rs []store.Record) ([]models.ApprovalRequest, error) {
+	out := make([]models.ApprovalRequest, 0, len(rs))
+	for _, r := range rs {
+		var a models.ApprovalRequest
+		if err := r.Decode(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (h *handlers) GetGovernancePolicy(ctx context.Context, req genserver.GetGovernancePolicyRequestObject) (genserver.GetGovernancePolicyResponseObject, error) {
+	in, err := h.store.GetIntent(ctx, req.IntentID)
+	if err != nil {
+		return nil, err
+	}
+	pol := in.GovernancePolicy
+	if pol == nil {
+		pol = models.Object{}
+	}
+	return genserver.GetGovernancePolicy200JSONResponse{IntentID: in.ID, GovernancePolicy: pol, EffectivePolicy: effectivePolicy(pol)}, nil
+}
+
+func (h *handlers) SetGovernancePolicy(ctx context.Context, req genserver.SetGovernancePolicyRequestObject) (genserver.SetGovernancePolicyResponseObject, error) {
+	b := req.Body
+	if b.QuorumThreshold < 0 || b.QuorumThreshold > 1 {
+		return nil, validationFailed("quorum_threshold", "must be between 0 and 1")
+	}
+	if b.MaxCost < 0 {
+		return nil, validationFailed("max_cost", "must not be negative")
+	}
+	pol, err := toObject(b)
+	if err != nil {
+		return nil, err
+	}
+	var out models.Intent
+	err = h.store.Write(ctx, func(w *store.Writer) error {
+		var err error
+		if out, err = w.SetGovernancePolicy(req.IntentID, req.Params.IfMatch, pol); err != nil {
+			return err
+		}
+		_, err = w.AppendEvent(out.ID, "governance.policy_set", agentFrom(ctx), models.Object{"governance_policy": pol, "version": out.Version})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.SetGovernancePolicy200JSONResponse(out), nil
+}
+
+func (h *handlers) DeleteGovernancePolicy(ctx context.Context, req genserver.DeleteGovernancePolicyRequestObject) (genserver.DeleteGovernancePolicyResponseObject, error) {
+	var out models.Intent
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		var err error
+		if out, err = w.SetGovernancePolicy(req.IntentID, req.Params.IfMatch, nil); err != nil {
+			return err
+		}
+		_, err = w.AppendEvent(out.ID, "governance.policy_removed", agentFrom(ctx), models.Object{"version": out.Version})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.DeleteGovernancePolicy200JSONResponse(out), nil
+}
+
+func (h *handlers) RequestArbitration(ctx context.Context, req genserver.RequestArbitrationRequestObject) (genserver.RequestArbitrationResponseObject, error) {
+	b := req.Body
+	if strings.TrimSpace(b.Reason) == "" {
+		return nil, validationFailed("reason", "must not be empty")
+	}
+	a := models.ArbitrationRequest{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, RequesterID: b.RequestedBy,
+		Status: "pending", Message: "Arbitration requested"}
+	if a.RequesterID == "" {
+		a.RequesterID = agentFrom(ctx)
+	}
+	if a.Context == nil {
+		a.Context = models.Object{}
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		a.ID = store.NewID()
+		now := w.Timestamp()
+		a.CreatedAt = &now
+		if _, err := w.Insert(store.Record{Kind: kindArbitration, ID: a.ID, Parent: a.IntentID}, a); err != nil {
+			return err
+		}
+		_, err := w.AppendEvent(a.IntentID, string(models.EventTypeArbitrationRequested), a.RequesterID,
+			models.Object{"arbitration_id": a.ID, "reason": a.Reason, "context": a.Context})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.RequestArbitration200JSONResponse(a), nil
+}
+
+func (h *handlers) RecordDecision(ctx context.Context, req genserver.RecordDecisionRequestObject) (genserver.RecordDecisionResponseObject, error) {
+	b := req.Body
+	if b.DecisionType == "" {
+		return nil, validationFailed("decision_type", "must not be empty")
+	}
+	if b.Outcome == "" {
+		return nil, validationFailed("outcome", "must not be empty")
+	}
+	reasoning := b.Reasoning
+	if reasoning == "" {
+		reasoning = b.Rationale
+	}
+	d := models.GovernanceDecision{IntentID: req.IntentID, DecisionType: b.DecisionType, Outcome: b.Outcome, Reasoning: reasoning,
+		DecisionMakerID: b.DecidedBy, Message: "Decision recorded"}
+	if d.DecisionMakerID == "" {
+		d.DecisionMakerID = agentFrom(ctx)
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		d.ID = store.NewID()
+		d.DecisionID = d.ID
+		now := w.Timestamp()
+		d.CreatedAt = &now
+		// Recorded decisions are listed with the intent's decision records.
+		rec := models.DecisionRecord{ID: d.ID, IntentID: d.IntentID, CoordinatorID: d.DecisionMakerID, DecisionType: d.DecisionType,
+			Summary: d.Outcome, Rationale: reasoning, AlternativesConsidered: []models.Object{}, Timestamp: now}
+		if _, err := w.Insert(store.Record{Kind: kindDecision, ID: d.ID, Parent: d.IntentID}, rec); err != nil {
+			return err
+		}
+		_, err := w.AppendEvent(d.IntentID, string(models.EventTypeDecisionRecorded), d.DecisionMakerID,
+			models.Object{"decision_id": d.ID, "decision_type": d.DecisionType, "outcome": d.Outcome, "rationale": reasoning})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.RecordDecision200JSONResponse(d), nil
+}
+
+func (h *handlers) ListIntentDecisions(ctx context.Context, req genserver.ListIntentDecisionsRequestObject) (genserver.ListIntentDecisionsResponseObject, error) {
+	limit := int(req.Params.Limit)
+	if limit == 0 {
+		limit = 50
+	}
+	ds, err := store.List[models.DecisionRecord](ctx, h.store, store.Query{Kind: kindDecision, Parent: req.IntentID, Newest: true, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListIntentDecisions200JSONResponse(ds), nil
+}
+
+func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEscalationRequestObject) (genserver.CreateEscalationResponseObject, error) {
+	b := req.Body
+	if strings.TrimSpace(b.Reason) == "" {
+		return nil, validationFailed("reason", "must not be empty")
+	}
+	e := models.Escalation{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, EscalatedBy: b.EscalatedBy,
+		Priority: string(b.Priority), Urgency: string(b.Urgency), Status: "pending"}
+	if e.EscalatedBy == "" {
+		e.EscalatedBy = agentFrom(ctx)
+	}
+	if e.Priority == "" {
+		e.Priority = string(models.EscalationPriorityMedium)
+	}
+	if e.Urgency == "" {
+		e.Urgency = e.Priority
+	}
+	if e.Context == nil {
+		e.Context = models.Object{}
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		e.ID, e.CreatedAt = store.NewID(), w.Timestamp()
+		if _, err := w.Insert(store.Record{Kind: kindEscalation, ID: e.ID, Parent: e.IntentID, Ref: e.Status}, e); err != nil {
+			return err
+		}
+		_, err := w.AppendEvent(e.IntentID, "escalation_initiated", e.EscalatedBy,
+			models.Object{"escalation_id": e.ID, "reason": e.Reason, "priority": e.Priority})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateEscalation200JSONResponse(e), nil
+}
+
+func (h *handlers) ListEscalations(ctx context.Context, req genserver.ListEscalationsRequestObject) (genserver.ListEscalationsResponseObject, error) {
+	es, err := store.List[models.Escalation](ctx, h.store, store.Query{Kind: kindEscalation, Parent: req.Params.IntentID, Ref: req.Params.Status})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListEscalations200JSONResponse{Escalations: es}, nil
+}
+
+func (h *handlers) ResolveEscalation(ctx context.Context, req genserver.ResolveEscalationRequestObject) (genserver.ResolveEscalationResponseObject, error) {
+	b := req.Body
+	if strings.TrimSpace(b.Resolution) == "" {
+		return nil, validationFailed("resolution", "must not be empty")
+	}
+	var e models.Escalation
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		r, err := w.Get(kindEscalation, req.EscalationID)
+		if err != nil {
+			return err
+		}
+		if err := r.Decode(&e); err != nil {
+			return err
+		}
+		if e.Status == "resolved" {
+			return conflict("already_resolved", "Escalation is already resolved")
+		}
+		e.Status, e.Resolution, e.ResolutionNotes, e.ResolvedBy = "resolved", b.Resolution, b.Notes, b.ResolvedBy
+		if e.ResolvedBy == "" {
+			e.ResolvedBy = agentFrom(ctx)
+		}
+		e.ResolvedAt = w.Timestamp()
+		r.Ref = e.Status
+		if _, err := w.Update(r, e); err != nil {
+			return err
+		}
+		_, err = w.AppendEvent(e.IntentID, "escalation_resolved", e.ResolvedBy,
+			models.Object{"escalation_id": e.ID, "resolution": e.Resolution})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ResolveEscalation200JSONResponse(e), nil
+}
+
+func (h *handlers) CreateApprovalRequest(ctx context.Context, req genserver.CreateApprovalRequestRequestObject) (genserver.CreateApprovalRequestResponseObject, error) {
+	b := req.Body
+	if strings.TrimSpace(b.Action) == "" {
+		return nil, validationFailed("action", "must not be empty")
+	}
+	a := models.ApprovalRequest{IntentID: req.IntentID, Action: b.Action, Context: b.Context, Reason: b.Reason,
+		RequestedBy: b.RequestedBy, Status: "pending"}
+	if a.RequestedBy == "" {
+		a.RequestedBy = agentFrom(ctx)
+	}
+	if a.Context == nil {
+		a.Context = models.Object{}
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.Intent(req.IntentID); err != nil {
+			return err
+		}
+		a.ID, a.CreatedAt = store.NewID(), w.Timestamp()
+		if _, err := w.Insert(store.Record{Kind: kindApproval, ID: a.ID, Parent: a.IntentID}, a); err != nil {
+			return err
+		}
+		_, err := w.AppendEvent(a.IntentID, "governance.approval_requested", a.RequestedBy,
+			models.Object{"approval_id": a.ID, "action": a.Action, "reason": a.Reason})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateApprovalRequest200JSONResponse(a), nil
+}
+
+func (h *handlers) GetApprovalRequest(ctx context.Context, req genserver.GetApprovalRequestRequestObject) (genserver.GetApprovalRequestResponseObject, error) {
+	a, err := store.Get[models.ApprovalRequest](ctx, h.store, kindApproval, req.ApprovalID)
+	if err != nil {
+		return nil, err
+	}
+	if a.IntentID != req.IntentID {
+		return nil, &store.NotFoundError{Detail: "Approval not found"}
+	}
+	return genserver.GetApprovalRequest200JSONResponse(a), nil
+}
+
+func (h *handlers) ApproveApprovalRequest(ctx context.Context, req genserver.ApproveApprovalRequestRequestObject) (genserver.ApproveApprovalRequestResponseObject, error) {
+	a, err := h.decideApproval(ctx, req.IntentID, req.ApprovalID, "approved", req.Body.Notes)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ApproveApprovalRequest200JSONResponse(a), nil
+}
+
+func (h *handlers) DenyApprovalRequest(ctx context.Context, req genserver.DenyApprovalRequestRequestObject) (genserver.DenyApprovalRequestResponseObject, error) {
+	a, err := h.decideApproval(ctx, req.IntentID, req.ApprovalID, "denied", req.Body.Notes)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.DenyApprovalRequest200JSONResponse(a), nil
+}
+
+// decideApproval approves or denies a pending approval request. The requester cannot decide
+// their own request, and a decided request cannot be decided again.
+func (h *handlers) decideApproval(ctx context.Context, intentID, id, status, notes string) (models.ApprovalRequest, error) {
+	var a models.ApprovalRequest
+	agent := agentFrom(ctx)
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		r, err := w.Get(kindApproval, id)
+		if err != nil {
+			return err
+		}
+		if err := r.Decode(&a); err != nil {
+			return err
+		}
+		if a.IntentID != intentID {
+			return &store.NotFoundError{Detail: "Approval not found"}
+		}
+		if a.Status != "pending" {
+			return conflict("already_decided", "Approval request is already "+a.Status)
+		}
+		if a.RequestedBy == agent {
+			return &apiError{status: http.StatusForbidden, code: "forbidden", detail: "The requester of an approval cannot decide it"}
+		}
+		a.Status, a.DecidedBy, a.DecisionNotes, a.DecidedAt = status, agent, notes, w.Timestamp()
+		if _, err := w.Update(r, a); err != nil {
+			return err
+		}
+		ev := "governance.approval_granted"
+		if status == "denied" {
+			ev = "governance.approval_denied"
+		}
+		_, err = w.AppendEvent(a.IntentID, ev, agent, models.Object{"approval_id": a.ID, "action": a.Action, "notes": notes})
+		return err
+	})
+	return a, err
+}

@@ -1,0 +1,319 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/timestamp"
+)
+
+// Record is a stored resource of the RFC-0004+ routes: the JSON of its wire model plus the
+// columns the store indexes.
+type Record struct {
+	// Kind names the resource type, e.g. "portfolio".
+	Kind string
+	// ID is the record's id, unique within Kind.
+	ID string
+	// Parent is the owning resource (usually an intent id); lists select by it.
+	Parent string
+	// Ref is a second resource the record points at (e.g. a membership's intent).
+	Ref string
+	// Key, when set, is unique within Kind; a second record with the same key is a
+	// DuplicateError.
+	Key string
+	// Version counts writes, from 1.
+	Version int64
+	// Body is the wire model's JSON.
+	Body json.RawMessage
+	// CreatedAt orders lists.
+	CreatedAt time.Time
+	// ExpiresAt, when set, is when the record stops existing.
+	ExpiresAt *time.Time
+}
+
+// Decode unmarshals the record's body into v.
+func (r Record) Decode(v any) error {
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return fmt.Errorf("store: decode %s %s: %w", r.Kind, r.ID, err)
+	}
+	return nil
+}
+
+// DuplicateError reports a record whose unique key is taken.
+type DuplicateError struct {
+	// Kind is the record kind; Key the key that is taken.
+	Kind, Key string
+}
+
+func (e *DuplicateError) Error() string { return fmt.Sprintf("%s %q already exists", e.Kind, e.Key) }
+
+// ErrDuplicate matches every DuplicateError.
+var ErrDuplicate = errors.New("duplicate")
+
+// Is reports whether target is ErrDuplicate.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
+
+// NewID returns a fresh random id for a record.
+func NewID() string { return newID() }
+
+// Query selects records of one kind.
+type Query struct {
+	// Kind is required.
+	Kind string
+	// Parent, Ref: when set, keep records with this parent / ref.
+	Parent, Ref string
+	// Newest lists newest first (default oldest first).
+	Newest bool
+	// Limit bounds the result when positive.
+	Limit int
+}
+
+const recordColumns = `kind, id, parent, ref, ukey, version, body, created_at, expires_at`
+
+func scanRecord(sc interface{ Scan(...any) error }) (Record, error) {
+	var r Record
+	var key sql.NullString
+	var body string
+	var created int64
+	var expires sql.NullInt64
+	if err := sc.Scan(&r.Kind, &r.ID, &r.Parent, &r.Ref, &key, &r.Version, &body, &created, &expires); err != nil {
+		return r, err
+	}
+	r.Key = key.String
+	r.Body = json.RawMessage(body)
+	r.CreatedAt = fromMicros(created)
+	if expires.Valid {
+		t := fromMicros(expires.Int64)
+		r.ExpiresAt = &t
+	}
+	return r, nil
+}
+
+func getRecord(ctx context.Context, q querier, now time.Time, kind, id string) (Record, error) {
+	r, err := scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, &NotFoundError{Detail: notFoundDetail(kind)}
+	}
+	return r, err
+}
+
+// notFoundDetail turns "access_request" into "Access request not found".
+func notFoundDetail(kind string) string {
+	s := strings.ReplaceAll(kind, "_", " ")
+	return strings.ToUpper(s[:1]) + s[1:] + " not found"
+}
+
+func listRecords(ctx context.Context, q querier, now time.Time, f Query) ([]Record, error) {
+	var where []string
+	args := []any{f.Kind, micros(now)}
+	if f.Parent != "" {
+		where = append(where, " AND parent = ?")
+		args = append(args, f.Parent)
+	}
+	if f.Ref != "" {
+		where = append(where, " AND ref = ?")
+		args = append(args, f.Ref)
+	}
+	order := " ORDER BY created_at, id"
+	if f.Newest {
+		order = " ORDER BY created_at DESC, id DESC"
+	}
+	limit := ""
+	if f.Limit > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)`+strings.Join(where, "")+order+limit, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// GetRecord returns a live record (NotFoundError when missing or expired).
+func (s *Store) GetRecord(ctx context.Context, kind, id string) (Record, error) {
+	return getRecord(ctx, s.read, s.Now(), kind, id)
+}
+
+// ListRecords returns the live records q selects.
+func (s *Store) ListRecords(ctx context.Context, q Query) ([]Record, error) {
+	return listRecords(ctx, s.read, s.Now(), q)
+}
+
+// Get decodes the live record kind/id into a T.
+func Get[T any](ctx context.Context, s *Store, kind, id string) (T, error) {
+	var v T
+	r, err := s.GetRecord(ctx, kind, id)
+	if err != nil {
+		return v, err
+	}
+	return v, r.Decode(&v)
+}
+
+// List decodes the live records q selects into Ts.
+func List[T any](ctx context.Context, s *Store, q Query) ([]T, error) {
+	rs, err := s.ListRecords(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAll[T](rs)
+}
+
+func decodeAll[T any](rs []Record) ([]T, error) {
+	out := make([]T, 0, len(rs))
+	for _, r := range rs {
+		var v T
+		if err := r.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Writer is one write transaction over records, intents and events: everything done through it
+// commits together or not at all.
+type Writer struct {
+	s   *Store
+	tx  *wtx
+	ctx context.Context
+	now time.Time
+}
+
+// Write runs fn in one write transaction, committing when it returns nil.
+func (s *Store) Write(ctx context.Context, fn func(w *Writer) error) error {
+	return s.inTx(ctx, func(tx *wtx) error {
+		return fn(&Writer{s: s, tx: tx, ctx: ctx, now: s.Now()})
+	})
+}
+
+// Now is the transaction's clock reading.
+func (w *Writer) Now() time.Time { return w.now }
+
+// Timestamp is Now as a wire timestamp.
+func (w *Writer) Timestamp() models.Timestamp { return timestamp.New(w.now) }
+
+// Get returns a live record of the transaction.
+func (w *Writer) Get(kind, id string) (Record, error) { return getRecord(w.ctx, w.tx, w.now, kind, id) }
+
+// GetInto decodes the live record kind/id into v and returns its version.
+func (w *Writer) GetInto(kind, id string, v any) (int64, error) {
+	r, err := w.Get(kind, id)
+	if err != nil {
+		return 0, err
+	}
+	return r.Version, r.Decode(v)
+}
+
+// List returns the live records q selects, as the transaction sees them.
+func (w *Writer) List(q Query) ([]Record, error) { return listRecords(w.ctx, w.tx, w.now, q) }
+
+// Assignments returns an intent's assignments as the transaction sees them.
+func (w *Writer) Assignments(intentID string) ([]models.AgentAssignment, error) {
+	return listAssignments(w.ctx, w.tx, intentID)
+}
+
+// Intent returns an intent as the transaction sees it.
+func (w *Writer) Intent(id string) (models.Intent, error) { return getIntent(w.ctx, w.tx, id) }
+
+// Insert stores a new record whose body is the JSON of v. Version and CreatedAt are assigned
+// when zero.
+func (w *Writer) Insert(r Record, v any) (Record, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return r, err
+	}
+	r.Body = body
+	if r.Version == 0 {
+		r.Version = 1
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = w.now
+	}
+	if r.Key != "" {
+		// An expired record no longer holds its key.
+		if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM records WHERE kind = ? AND ukey = ? AND expires_at IS NOT NULL AND expires_at <= ?`, r.Kind, r.Key, micros(w.now)); err != nil {
+			return r, err
+		}
+	}
+	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO records (`+recordColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		r.Kind, r.ID, r.Parent, r.Ref, nullString(r.Key), r.Version, string(body), micros(r.CreatedAt), nullMicros(r.ExpiresAt))
+	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		return r, &DuplicateError{Kind: r.Kind, Key: r.Key}
+	}
+	return r, err
+}
+
+// Update replaces a record's body with the JSON of v (and its expiry), bumping its version.
+func (w *Writer) Update(r Record, v any) (Record, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return r, err
+	}
+	r.Body = body
+	r.Version++
+	res, err := w.tx.ExecContext(w.ctx, `UPDATE records SET body = ?, version = ?, expires_at = ?, ref = ? WHERE kind = ? AND id = ?`,
+		string(body), r.Version, nullMicros(r.ExpiresAt), r.Ref, r.Kind, r.ID)
+	if err != nil {
+		return r, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return r, &NotFoundError{Detail: notFoundDetail(r.Kind)}
+	}
+	return r, nil
+}
+
+// Delete removes a live record (NotFoundError when there is none).
+func (w *Writer) Delete(kind, id string) error {
+	res, err := w.tx.ExecContext(w.ctx, `DELETE FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(w.now))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return &NotFoundError{Detail: notFoundDetail(kind)}
+	}
+	return nil
+}
+
+// AppendEvent appends an event to an intent's log in the transaction.
+func (w *Writer) AppendEvent(intentID, eventType, actor string, payload models.Object) (models.IntentEvent, error) {
+	return w.s.insertEvent(w.ctx, w.tx, models.IntentEvent{IntentID: intentID, EventType: eventType, Actor: actor, Payload: payload}, w.now)
+}
+
+// SetGovernancePolicy replaces an intent's governance policy (nil removes it) if its version is
+// expected, bumps the version and returns the intent.
+func (w *Writer) SetGovernancePolicy(intentID string, expected int64, policy models.Object) (models.Intent, error) {
+	in, err := w.Intent(intentID)
+	if err != nil {
+		return in, err
+	}
+	if expected != 0 && in.Version != expected {
+		return in, &VersionConflictError{Current: in.Version}
+	}
+	in.GovernancePolicy = policy
+	in.Version++
+	in.UpdatedAt = timestamp.New(w.now)
+	normalizeIntent(&in)
+	return in, writeIntent(w.ctx, w.tx, &in, false)
+}
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
