@@ -19,7 +19,8 @@ type handlers struct {
 	genserver.Unimplemented
 	store  *store.Store
 	log    *slog.Logger
-	access *accessControl
+	access   *accessControl
+	webhooks *dispatcher
 }
 
 var _ genserver.StrictServerInterface = (*handlers)(nil)

@@ -119,7 +119,12 @@ func (h *handlers) portfolioIntents(ctx context.Context, portfolioID string) ([]
 
 // memberIDs returns the ids of a portfolio's intents.
 func (h *handlers) memberIDs(ctx context.Context, portfolioID string) ([]string, error) {
-	ms, err := store.List[membership](ctx, h.store, store.Query{Kind: kindMembership, Parent: portfolioID})
+	return portfolioMembers(ctx, h.store, portfolioID)
+}
+
+// portfolioMembers returns the ids of a portfolio's intents.
+func portfolioMembers(ctx context.Context, st *store.Store, portfolioID string) ([]string, error) {
+	ms, err := store.List[membership](ctx, st, store.Query{Kind: kindMembership, Parent: portfolioID})
 	if err != nil {
 		return nil, err
 	}

@@ -48,12 +48,21 @@ type Config struct {
 	// StreamHeartbeat is how often idle event streams send a comment; zero means
 	// DefaultStreamHeartbeat.
 	StreamHeartbeat time.Duration
+	// Webhooks configures the delivery of subscriptions' webhooks.
+	Webhooks Webhooks
 }
 
 // Server serves the protocol over HTTP.
 type Server struct {
-	handler http.Handler
-	log     *slog.Logger
+	handler  http.Handler
+	log      *slog.Logger
+	webhooks *dispatcher
+}
+
+// Close stops the server's background work (webhook delivery). It does not close the store.
+func (s *Server) Close() error {
+	s.webhooks.close()
+	return nil
 }
 
 // New builds a Server from cfg.
@@ -87,7 +96,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access}
+	webhooks := newDispatcher(cfg.Store, cfg.Logger, cfg.Webhooks)
+	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks}
+	if pending, err := cfg.Store.ListRecords(context.Background(), store.Query{Kind: kindSubscription, Limit: 1}); err != nil {
+		return nil, err
+	} else if len(pending) > 0 {
+		webhooks.start() // resume deliveries after a restart
+	}
 	strict := genserver.NewStrictHandlerWithOptions(h, nil, genserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, r, cfg.Logger, badBody(err))
@@ -128,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	handler = logRequests(cfg.Logger, handler)
 	handler = recoverPanics(cfg.Logger, handler)
 	handler = withRequestID(handler)
-	return &Server{handler: handler, log: cfg.Logger}, nil
+	return &Server{handler: handler, log: cfg.Logger, webhooks: webhooks}, nil
 }
 
 // ServeHTTP serves one request.

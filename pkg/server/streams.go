@@ -35,6 +35,7 @@ type streamKind int
 const (
 	intentStream streamKind = iota + 1
 	agentStream
+	portfolioStream
 )
 
 // streamRoutes maps the stream patterns of the spec to their kind; both the server paths and
@@ -44,6 +45,9 @@ var streamRoutes = map[string]streamKind{
 	"GET /api/v1/intents/{intent_id}/subscribe": intentStream,
 	"GET /api/v1/subscribe/agents/{agent_id}":   agentStream,
 	"GET /api/v1/agents/{agent_id}/subscribe":   agentStream,
+
+	"GET /api/v1/subscribe/portfolios/{portfolio_id}": portfolioStream,
+	"GET /api/v1/portfolios/{portfolio_id}/subscribe":  portfolioStream,
 }
 
 // pathParam returns the value of the first {param} of pattern in r's path.
@@ -81,6 +85,11 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 		filter.IntentIDs, watchKey = []string{id}, id
 	case agentStream:
 		filter.Agent = id
+	case portfolioStream:
+		if _, err := s.store.GetRecord(ctx, kindPortfolio, id); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 	}
 	if v := r.Header.Get("Last-Event-ID"); v != "" {
 		seq, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -115,6 +124,15 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 	defer ping.Stop()
 	for {
 		woken := s.store.Watch(watchKey)
+		if kind == portfolioStream {
+			// Membership changes while the stream is open: read it again before each read of the log.
+			ids, err := portfolioMembers(ctx, s.store, id)
+			if err != nil {
+				s.log.ErrorContext(ctx, "stream: read portfolio members", "error", err, "request_id", requestIDFrom(ctx))
+				return
+			}
+			filter.IntentIDs = append(ids, "") // never nil: nil would mean every intent
+		}
 		events, err := s.store.EventsAfter(ctx, filter)
 		if err != nil {
 			if ctx.Err() == nil {

@@ -36,16 +36,18 @@ type Server struct {
 	Store *store.Store
 
 	http *httptest.Server
+	srv  *server.Server
 }
 
 // Option configures NewServer.
 type Option func(*config)
 
 type config struct {
-	keys []string
-	now  func() time.Time
-	path string
-	log  *slog.Logger
+	keys     []string
+	now      func() time.Time
+	path     string
+	log      *slog.Logger
+	webhooks server.Webhooks
 }
 
 // WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey.
@@ -57,6 +59,10 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // WithLogger sends the server's log (one line per request, errors) to l; it is discarded
 // otherwise.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithWebhooks configures webhook delivery, e.g. short backoffs so tests of failing receivers
+// run fast.
+func WithWebhooks(w server.Webhooks) Option { return func(c *config) { c.webhooks = w } }
 
 // WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
 // uses) instead of in memory.
@@ -99,7 +105,7 @@ func start(report func(error), opts []Option) (*Server, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log})
+	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log, Webhooks: c.webhooks})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -112,12 +118,13 @@ func start(report func(error), opts []Option) (*Server, error) {
 		}
 	}
 	hs := httptest.NewServer(h)
-	return &Server{URL: hs.URL, APIKey: c.keys[0], Store: st, http: hs}, nil
+	return &Server{URL: hs.URL, APIKey: c.keys[0], Store: st, http: hs, srv: srv}, nil
 }
 
 // Close shuts the server down and closes its store.
 func (s *Server) Close() {
 	s.http.Close()
+	s.srv.Close()
 	s.Store.Close()
 }
 

@@ -1,0 +1,460 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	genserver "github.com/openintent-go/openintent/gen/server"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// Record kinds of RFC-0006 subscriptions and their webhook deliveries.
+const (
+	kindSubscription = "subscription"
+	kindDelivery     = "delivery"      // a pending webhook delivery
+	kindDeadDelivery = "delivery_dead" // a delivery that exhausted its attempts
+	kindCursor       = "cursor"        // id "webhooks": the last event sequence dispatched
+)
+
+// Webhooks configures webhook delivery. Zero values take the defaults.
+type Webhooks struct {
+	// MaxAttempts bounds the attempts per delivery (default 8).
+	MaxAttempts int
+	// BaseBackoff is the wait after the first failed attempt, doubled after each failure up to
+	// MaxBackoff (defaults 1s and 5m).
+	BaseBackoff, MaxBackoff time.Duration
+	// Timeout bounds one attempt (default 10s).
+	Timeout time.Duration
+	// Client sends the requests (default: a client with Timeout).
+	Client *http.Client
+}
+
+// storedSubscription is a subscription with its write-only signing secret.
+type storedSubscription struct {
+	models.Subscription
+	Secret string `json:"secret,omitempty"`
+}
+
+// delivery is one event to post to one subscription's webhook.
+type delivery struct {
+	ID             string             `json:"id"`
+	SubscriptionID string             `json:"subscription_id"`
+	Event          models.IntentEvent `json:"event"`
+	Attempts       int                `json:"attempts"`
+	NextAt         time.Time          `json:"next_at"`
+	LastError      string             `json:"last_error,omitempty"`
+}
+
+// webhookBody is what a webhook receives.
+type webhookBody struct {
+	SubscriptionID string             `json:"subscription_id"`
+	Event          models.IntentEvent `json:"event"`
+}
+
+// Sign returns the X-OpenIntent-Signature value of a webhook body sent at timestamp (Unix
+// seconds, as in X-OpenIntent-Timestamp): "sha256=" and the hex HMAC-SHA256, keyed by the
+// subscription's secret, of "<timestamp>.<body>".
+func Sign(secret string, timestamp int64, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(m, "%d.", timestamp)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// dispatcher turns committed events into webhook deliveries and sends them, at least once, off
+// the request path. Deliveries are stored, so a restart resumes them.
+type dispatcher struct {
+	store *store.Store
+	log   *slog.Logger
+	cfg   Webhooks
+	now   func() time.Time
+
+	startOnce sync.Once
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+func newDispatcher(st *store.Store, log *slog.Logger, cfg Webhooks) *dispatcher {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+	}
+	return &dispatcher{store: st, log: log, cfg: cfg, now: st.Now, done: make(chan struct{})}
+}
+
+// start runs the dispatcher's loop once there is something to deliver.
+func (d *dispatcher) start() {
+	d.startOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		d.stop = cancel
+		go d.run(ctx)
+	})
+}
+
+// close stops the loop and waits for it.
+func (d *dispatcher) close() {
+	started := false
+	d.startOnce.Do(func() {}) // a loop started later would never be stopped
+	if d.stop != nil {
+		d.stop()
+		started = true
+	}
+	if started {
+		<-d.done
+	}
+}
+
+func (d *dispatcher) run(ctx context.Context) {
+	defer close(d.done)
+	var cursor int64
+	if err := d.loadCursor(ctx, &cursor); err != nil {
+		d.log.Error("webhooks: read cursor", "error", err)
+	}
+	for {
+		woken := d.store.Watch(store.AnyIntent)
+		if err := d.enqueue(ctx, &cursor); err != nil && ctx.Err() == nil {
+			d.log.Error("webhooks: enqueue deliveries", "error", err)
+		}
+		wait := d.deliverDue(ctx)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-woken:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (d *dispatcher) loadCursor(ctx context.Context, cursor *int64) error {
+	r, err := d.store.GetRecord(ctx, kindCursor, "webhooks")
+	if errors.Is(err, store.ErrNotFound) {
+		// First start: deliver what happens from now on.
+		*cursor, err = d.store.LastSeq(ctx)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return r.Decode(cursor)
+}
+
+// enqueue stores a delivery for every new event and matching active subscription, and moves the
+// cursor past the events, in one transaction.
+func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
+	for {
+		events, err := d.store.EventsAfter(ctx, store.StreamFilter{AfterSeq: *cursor, Limit: 200})
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		subs, err := store.List[storedSubscription](ctx, d.store, store.Query{Kind: kindSubscription})
+		if err != nil {
+			return err
+		}
+		members := map[string][]string{} // portfolio id -> member intent ids
+		for _, s := range subs {
+			if s.PortfolioID != nil {
+				if members[*s.PortfolioID], err = portfolioMembers(ctx, d.store, *s.PortfolioID); err != nil {
+					return err
+				}
+			}
+		}
+		last := events[len(events)-1].Sequence
+		err = d.store.Write(ctx, func(w *store.Writer) error {
+			for _, ev := range events {
+				for _, s := range subs {
+					if !matches(s.Subscription, ev, members, w.Now()) {
+						continue
+					}
+					dl := delivery{ID: store.NewID(), SubscriptionID: s.ID, Event: ev, NextAt: w.Now()}
+					if _, err := w.Insert(store.Record{Kind: kindDelivery, ID: dl.ID, Parent: s.ID}, dl); err != nil {
+						return err
+					}
+				}
+			}
+			if err := w.Delete(kindCursor, "webhooks"); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			_, err := w.Insert(store.Record{Kind: kindCursor, ID: "webhooks"}, last)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		*cursor = last
+	}
+}
+
+// matches reports whether an active subscription selects ev.
+func matches(s models.Subscription, ev models.IntentEvent, members map[string][]string, now time.Time) bool {
+	if s.WebhookURL == nil || *s.WebhookURL == "" || !active(s, now) {
+		return false
+	}
+	if len(s.EventTypes) > 0 && !slices.Contains(s.EventTypes, ev.EventType) {
+		return false
+	}
+	switch {
+	case s.IntentID != nil:
+		return ev.IntentID == *s.IntentID
+	case s.PortfolioID != nil:
+		return slices.Contains(members[*s.PortfolioID], ev.IntentID)
+	case s.AgentID != "":
+		agent, _ := ev.Payload["agent_id"].(string)
+		return ev.Actor == s.AgentID || agent == s.AgentID
+	}
+	return true // no scope: every event
+}
+
+// active reports whether a subscription has not expired.
+func active(s models.Subscription, now time.Time) bool {
+	return s.ExpiresAt.IsZero() || s.ExpiresAt.After(now)
+}
+
+// deliverDue sends every delivery whose time has come and returns how long to wait for the next.
+func (d *dispatcher) deliverDue(ctx context.Context) time.Duration {
+	next := time.Minute
+	rs, err := d.store.ListRecords(ctx, store.Query{Kind: kindDelivery})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("webhooks: list deliveries", "error", err)
+		}
+		return time.Second
+	}
+	for _, r := range rs {
+		if ctx.Err() != nil {
+			return 0
+		}
+		var dl delivery
+		if err := r.Decode(&dl); err != nil {
+			d.log.Error("webhooks: decode delivery", "error", err)
+			continue
+		}
+		if wait := dl.NextAt.Sub(d.now()); wait > 0 {
+			next = min(next, wait)
+			continue
+		}
+		if wait, again := d.attempt(ctx, r, dl); again {
+			next = min(next, wait)
+		}
+	}
+	return next
+}
+
+// attempt posts one delivery and records the outcome; it returns when to try again, if ever.
+func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) (time.Duration, bool) {
+	sub, err := store.Get[storedSubscription](ctx, d.store, kindSubscription, dl.SubscriptionID)
+	if err != nil || !active(sub.Subscription, d.now()) || sub.WebhookURL == nil {
+		// Deleted or expired subscriptions stop receiving.
+		d.store.Write(ctx, func(w *store.Writer) error { return w.Delete(kindDelivery, dl.ID) })
+		return 0, false
+	}
+	err = d.post(ctx, sub, dl)
+	dl.Attempts++
+	werr := d.store.Write(context.WithoutCancel(ctx), func(w *store.Writer) error {
+		if err == nil {
+			return w.Delete(kindDelivery, dl.ID)
+		}
+		dl.LastError = err.Error()
+		if dl.Attempts >= d.cfg.MaxAttempts {
+			if err := w.Delete(kindDelivery, dl.ID); err != nil {
+				return err
+			}
+			_, err := w.Insert(store.Record{Kind: kindDeadDelivery, ID: dl.ID, Parent: dl.SubscriptionID}, dl)
+			return err
+		}
+		dl.NextAt = d.now().Add(d.backoff(dl.Attempts))
+		_, err := w.Update(r, dl)
+		return err
+	})
+	if werr != nil {
+		d.log.Error("webhooks: record attempt", "error", werr, "delivery_id", dl.ID)
+	}
+	switch {
+	case err == nil:
+		return 0, false
+	case dl.Attempts >= d.cfg.MaxAttempts:
+		d.log.Warn("webhooks: giving up on delivery", "delivery_id", dl.ID, "subscription_id", dl.SubscriptionID, "attempts", dl.Attempts, "error", err)
+		return 0, false
+	}
+	d.log.Info("webhooks: delivery failed; will retry", "delivery_id", dl.ID, "attempt", dl.Attempts, "error", err)
+	return d.backoff(dl.Attempts), true
+}
+
+func (d *dispatcher) backoff(attempts int) time.Duration {
+	b := d.cfg.BaseBackoff
+	for i := 1; i < attempts && b < d.cfg.MaxBackoff; i++ {
+		b *= 2
+	}
+	return min(b, d.cfg.MaxBackoff)
+}
+
+func (d *dispatcher) post(ctx context.Context, sub storedSubscription, dl delivery) error {
+	body, err := json.Marshal(webhookBody{SubscriptionID: sub.ID, Event: dl.Event})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *sub.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	ts := d.now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "openintent-go-server/webhooks")
+	req.Header.Set("X-OpenIntent-Delivery", dl.ID)
+	req.Header.Set("X-OpenIntent-Event", dl.Event.EventType)
+	req.Header.Set("X-OpenIntent-Timestamp", strconv.FormatInt(ts, 10))
+	if sub.Secret != "" {
+		req.Header.Set("X-OpenIntent-Signature", Sign(sub.Secret, ts, body))
+	}
+	resp, err := d.cfg.Client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("post webhook: %w", ue.Err) // the URL may carry credentials: never log it
+		}
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func (h *handlers) CreateSubscription(ctx context.Context, req genserver.CreateSubscriptionRequestObject) (genserver.CreateSubscriptionResponseObject, error) {
+	b := req.Body
+	scopes := 0
+	for _, s := range []string{b.IntentID, b.PortfolioID} {
+		if s != "" {
+			scopes++
+		}
+	}
+	if scopes > 1 {
+		return nil, validationFailed("portfolio_id", "give intent_id or portfolio_id, not both")
+	}
+	if b.WebhookURL != "" {
+		u, err := url.Parse(b.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, validationFailed("webhook_url", "must be an absolute http or https URL")
+		}
+	}
+	sub := storedSubscription{Secret: b.Secret, Subscription: models.Subscription{SubscriberID: b.SubscriberID, AgentID: b.AgentID,
+		EventTypes: b.EventTypes, ExpiresAt: b.ExpiresAt, Active: true}}
+	if sub.SubscriberID == "" {
+		sub.SubscriberID = agentFrom(ctx)
+	}
+	if sub.EventTypes == nil {
+		sub.EventTypes = []string{}
+	}
+	if b.IntentID != "" {
+		sub.IntentID = &b.IntentID
+	}
+	if b.PortfolioID != "" {
+		sub.PortfolioID = &b.PortfolioID
+	}
+	if b.WebhookURL != "" {
+		sub.WebhookURL = &b.WebhookURL
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if !sub.ExpiresAt.IsZero() && !sub.ExpiresAt.After(w.Now()) {
+			return validationFailed("expires_at", "must be in the future")
+		}
+		if b.IntentID != "" {
+			if _, err := w.Intent(b.IntentID); err != nil {
+				return err
+			}
+		}
+		if b.PortfolioID != "" {
+			if _, err := w.Get(kindPortfolio, b.PortfolioID); err != nil {
+				return err
+			}
+		}
+		sub.ID, sub.CreatedAt = store.NewID(), w.Timestamp()
+		parent := b.IntentID
+		if parent == "" {
+			parent = b.PortfolioID
+		}
+		_, err := w.Insert(store.Record{Kind: kindSubscription, ID: sub.ID, Parent: parent}, sub)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sub.WebhookURL != nil {
+		h.webhooks.start()
+	}
+	return genserver.CreateSubscription200JSONResponse(sub.Subscription), nil // never the secret
+}
+
+func (h *handlers) ListSubscriptions(ctx context.Context, req genserver.ListSubscriptionsRequestObject) (genserver.ListSubscriptionsResponseObject, error) {
+	parent := req.Params.IntentID
+	if parent == "" {
+		parent = req.Params.PortfolioID
+	}
+	subs, err := store.List[storedSubscription](ctx, h.store, store.Query{Kind: kindSubscription, Parent: parent})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]models.Subscription, 0, len(subs))
+	now := h.store.Now()
+	for _, s := range subs {
+		if req.Params.PortfolioID != "" && (s.PortfolioID == nil || *s.PortfolioID != req.Params.PortfolioID) {
+			continue
+		}
+		s.Active = active(s.Subscription, now)
+		out = append(out, s.Subscription)
+	}
+	return genserver.ListSubscriptions200JSONResponse(out), nil
+}
+
+func (h *handlers) DeleteSubscription(ctx context.Context, req genserver.DeleteSubscriptionRequestObject) (genserver.DeleteSubscriptionResponseObject, error) {
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if err := w.Delete(kindSubscription, req.SubscriptionID); err != nil {
+			return err
+		}
+		pending, err := w.List(store.Query{Kind: kindDelivery, Parent: req.SubscriptionID})
+		if err != nil {
+			return err
+		}
+		for _, r := range pending {
+			if err := w.Delete(kindDelivery, r.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.DeleteSubscription204Response{}, nil
+}
