@@ -129,6 +129,12 @@ func (c *Client) StreamAgentEvents(ctx context.Context, agentID string, opts ...
 	return c.stream(ctx, "StreamAgentEvents", "agentID", agentID, "/api/v1/subscribe/agents/%s", opts)
 }
 
+// StreamPortfolioEvents streams the events of a portfolio's member intents (membership is read
+// again as it changes), as StreamIntentEvents does for one intent.
+func (c *Client) StreamPortfolioEvents(ctx context.Context, portfolioID string, opts ...Option) iter.Seq2[IntentEvent, error] {
+	return c.stream(ctx, "StreamPortfolioEvents", "portfolioID", portfolioID, "/api/v1/subscribe/portfolios/%s", opts)
+}
+
 func (c *Client) stream(ctx context.Context, method, name, id, format string, opts []Option) iter.Seq2[IntentEvent, error] {
 	return func(yield func(IntentEvent, error) bool) {
 		if err := requireID(method, name, id); err != nil {

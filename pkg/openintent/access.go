@@ -1,0 +1,112 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// ACL is an intent's access control list (RFC-0011).
+	ACL = models.ACL
+	// ACLSet is the body of SetACL: the default policy and every entry.
+	ACLSet = models.ACLSet
+	// ACLEntry grants a permission on an intent to a principal.
+	ACLEntry = models.ACLEntry
+	// ACLEntryCreate is a grant to add.
+	ACLEntryCreate = models.ACLEntryCreate
+	// AccessPolicy is what principals without an entry may do: open or closed.
+	AccessPolicy = models.AccessPolicy
+	// Permission is read, write or admin; each includes the ones before it.
+	Permission = models.Permission
+	// AccessRequest is a principal's request for access to an intent.
+	AccessRequest = models.AccessRequest
+	// AccessRequestCreate is the body of RequestAccess.
+	AccessRequestCreate = models.AccessRequestCreate
+	// AccessRequestDecision is the body of ApproveAccessRequest and DenyAccessRequest.
+	AccessRequestDecision = models.AccessRequestDecision
+)
+
+// Access policies and permissions.
+const (
+	AccessOpen   = models.AccessPolicyOpen
+	AccessClosed = models.AccessPolicyClosed
+
+	PermissionRead  = models.PermissionRead
+	PermissionWrite = models.PermissionWrite
+	PermissionAdmin = models.PermissionAdmin
+)
+
+// GetACL returns an intent's access control list.
+func (c *Client) GetACL(ctx context.Context, intentID string, opts ...Option) (*ACL, error) {
+	if err := requireIDs("GetACL", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return call[ACL](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/acl", intentID), nil, opts)
+}
+
+// SetACL replaces an intent's access control list. With AccessClosed, only the intent's creator
+// and listed principals may act on it; others get a *PermissionError.
+func (c *Client) SetACL(ctx context.Context, intentID string, acl ACLSet, opts ...Option) (*ACL, error) {
+	if err := requireIDs("SetACL", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return call[ACL](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/acl", intentID), acl, opts)
+}
+
+// GrantAccess adds an entry to an intent's access control list.
+func (c *Client) GrantAccess(ctx context.Context, intentID string, e ACLEntryCreate, opts ...Option) (*ACLEntry, error) {
+	if err := requireIDs("GrantAccess", "intentID", intentID, "e.PrincipalID", e.PrincipalID); err != nil {
+		return nil, err
+	}
+	return call[ACLEntry](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/acl/entries", intentID), e, opts)
+}
+
+// RevokeAccess removes an entry from an intent's access control list.
+func (c *Client) RevokeAccess(ctx context.Context, intentID, entryID string, opts ...Option) error {
+	if err := requireIDs("RevokeAccess", "intentID", intentID, "entryID", entryID); err != nil {
+		return err
+	}
+	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/acl/entries/%s", intentID, entryID)}, opts)
+}
+
+// RequestAccess asks for access to an intent; r.PrincipalID defaults to the client's agent.
+func (c *Client) RequestAccess(ctx context.Context, intentID string, r AccessRequestCreate, opts ...Option) (*AccessRequest, error) {
+	if err := requireIDs("RequestAccess", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests", intentID), r, opts)
+}
+
+// ListAccessRequests lists an intent's access requests (needs admin permission on closed intents).
+func (c *Client) ListAccessRequests(ctx context.Context, intentID string, opts ...Option) ([]AccessRequest, error) {
+	if err := requireIDs("ListAccessRequests", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	var out models.AccessRequestList
+	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/access-requests", intentID), out: &out}, opts); err != nil {
+		return nil, err
+	}
+	if out.AccessRequests == nil {
+		out.AccessRequests = []AccessRequest{}
+	}
+	return out.AccessRequests, nil
+}
+
+// ApproveAccessRequest approves a pending request, granting the requested (or d.Permission)
+// permission.
+func (c *Client) ApproveAccessRequest(ctx context.Context, intentID, requestID string, d AccessRequestDecision, opts ...Option) (*AccessRequest, error) {
+	if err := requireIDs("ApproveAccessRequest", "intentID", intentID, "requestID", requestID); err != nil {
+		return nil, err
+	}
+	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/approve", intentID, requestID), d, opts)
+}
+
+// DenyAccessRequest denies a pending request.
+func (c *Client) DenyAccessRequest(ctx context.Context, intentID, requestID string, d AccessRequestDecision, opts ...Option) (*AccessRequest, error) {
+	if err := requireIDs("DenyAccessRequest", "intentID", intentID, "requestID", requestID); err != nil {
+		return nil, err
+	}
+	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/deny", intentID, requestID), d, opts)
+}

@@ -1,0 +1,34 @@
+package openintent
+
+import (
+	"context"
+	"fmt"
+)
+
+// call sends a request and decodes the answer into a new T.
+func call[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) (*T, error) {
+	var out T
+	if err := c.do(ctx, request{method: method, path: path, body: body, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// callList sends a request whose answer is a JSON array, never returning a nil slice on success.
+func callList[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) ([]T, error) {
+	out := []T{}
+	if err := c.do(ctx, request{method: method, path: path, body: body, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// requireIDs checks that every named id (pairs of name, value) is set.
+func requireIDs(method string, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("openintent: %s: %s is empty", method, pairs[i])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// ArbitrationRequest is a request for human arbitration on an intent.
+	ArbitrationRequest = models.ArbitrationRequest
+	// Decision is a recorded governance decision (the seed's Decision).
+	Decision = models.GovernanceDecision
+	// DecisionRecord is an entry of an intent's decision log (GetDecisions).
+	DecisionRecord = models.DecisionRecord
+	// Escalation is an intent escalated for attention (RFC-0013).
+	Escalation = models.Escalation
+	// EscalationCreate is the body of CreateEscalation.
+	EscalationCreate = models.EscalationCreate
+	// EscalationResolve is the body of ResolveEscalation.
+	EscalationResolve = models.EscalationResolve
+	// ListEscalationsParams filters ListEscalations by intent and status.
+	ListEscalationsParams = models.ListEscalationsParams
+	// ApprovalRequest asks for approval of an action on an intent, e.g. "complete".
+	ApprovalRequest = models.ApprovalRequest
+	// ApprovalRequestCreate is the body of CreateApprovalRequest.
+	ApprovalRequestCreate = models.ApprovalRequestCreate
+	// GovernancePolicy is an intent's governance policy (RFC-0013), enforced on writes.
+	GovernancePolicy = models.GovernancePolicy
+	// GovernancePolicyDocument is an intent's policy as stored and with defaults applied.
+	GovernancePolicyDocument = models.GovernancePolicyDocument
+	// CompletionMode says how an intent may be completed.
+	CompletionMode = models.CompletionMode
+	// WriteScope says who may write an intent.
+	WriteScope = models.WriteScope
+)
+
+// Completion modes and write scopes of governance policies.
+const (
+	CompletionAuto            = models.CompletionModeAuto
+	CompletionRequireApproval = models.CompletionModeRequireApproval
+	CompletionQuorum          = models.CompletionModeQuorum
+
+	WriteScopeAny          = models.WriteScopeAny
+	WriteScopeAssignedOnly = models.WriteScopeAssignedOnly
+)
+
+// RequestArbitration asks for human arbitration on an intent (request_arbitration); context may
+// be nil.
+func (c *Client) RequestArbitration(ctx context.Context, intentID, reason string, context Object, opts ...Option) (*ArbitrationRequest, error) {
+	if err := requireIDs("RequestArbitration", "intentID", intentID, "reason", reason); err != nil {
+		return nil, err
+	}
+	return call[ArbitrationRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/arbitrate", intentID),
+		models.ArbitrationRequestCreate{Reason: reason, Context: context, RequestedBy: c.settings.agentID}, opts)
+}
+
+// RecordDecision records a governance decision on an intent (record_decision); it is then listed
+// by GetDecisions.
+func (c *Client) RecordDecision(ctx context.Context, intentID, decisionType, outcome, reasoning string, opts ...Option) (*Decision, error) {
+	if err := requireIDs("RecordDecision", "intentID", intentID, "decisionType", decisionType, "outcome", outcome); err != nil {
+		return nil, err
+	}
+	return call[Decision](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/decisions", intentID),
+		models.GovernanceDecisionCreate{DecisionType: decisionType, Outcome: outcome, Reasoning: reasoning, Rationale: reasoning,
+			DecidedBy: c.settings.agentID}, opts)
+}
+
+// GetDecisions returns an intent's decision records, newest first (get_decisions).
+func (c *Client) GetDecisions(ctx context.Context, intentID string, opts ...Option) ([]DecisionRecord, error) {
+	if err := requireIDs("GetDecisions", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return callList[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
+}
+
+// CreateEscalation escalates an intent.
+func (c *Client) CreateEscalation(ctx context.Context, intentID string, e EscalationCreate, opts ...Option) (*Escalation, error) {
+	if err := requireIDs("CreateEscalation", "intentID", intentID, "e.Reason", e.Reason); err != nil {
+		return nil, err
+	}
+	return call[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/escalations", intentID), e, opts)
+}
+
+// ListEscalations lists escalations, filtered by intent and status when set.
+func (c *Client) ListEscalations(ctx context.Context, params ListEscalationsParams, opts ...Option) ([]Escalation, error) {
+	var out models.EscalationList
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/escalations",
+		query: queryOf("intent_id", params.IntentID, "status", params.Status), out: &out}, opts); err != nil {
+		return nil, err
+	}
+	if out.Escalations == nil {
+		out.Escalations = []Escalation{}
+	}
+	return out.Escalations, nil
+}
+
+// ResolveEscalation resolves a pending escalation; a resolved one answers a *ConflictError.
+func (c *Client) ResolveEscalation(ctx context.Context, escalationID string, r EscalationResolve, opts ...Option) (*Escalation, error) {
+	if err := requireIDs("ResolveEscalation", "escalationID", escalationID, "r.Resolution", r.Resolution); err != nil {
+		return nil, err
+	}
+	return call[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/escalations/%s/resolve", escalationID), r, opts)
+}
+
+// CreateApprovalRequest asks for approval of an action on an intent. Approved requests with
+// action "complete" satisfy the require_approval and quorum completion modes.
+func (c *Client) CreateApprovalRequest(ctx context.Context, intentID string, a ApprovalRequestCreate, opts ...Option) (*ApprovalRequest, error) {
+	if err := requireIDs("CreateApprovalRequest", "intentID", intentID, "a.Action", a.Action); err != nil {
+		return nil, err
+	}
+	return call[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals", intentID), a, opts)
+}
+
+// GetApprovalRequest returns an approval request.
+func (c *Client) GetApprovalRequest(ctx context.Context, intentID, approvalID string, opts ...Option) (*ApprovalRequest, error) {
+	if err := requireIDs("GetApprovalRequest", "intentID", intentID, "approvalID", approvalID); err != nil {
+		return nil, err
+	}
+	return call[ApprovalRequest](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/approvals/%s", intentID, approvalID), nil, opts)
+}
+
+// ApproveApprovalRequest approves a pending request as the client's agent, who must not be its
+// requester (*PermissionError otherwise; a decided request is a *ConflictError).
+func (c *Client) ApproveApprovalRequest(ctx context.Context, intentID, approvalID, notes string, opts ...Option) (*ApprovalRequest, error) {
+	return c.decideApproval(ctx, "ApproveApprovalRequest", "approve", intentID, approvalID, notes, opts)
+}
+
+// DenyApprovalRequest denies a pending request as the client's agent.
+func (c *Client) DenyApprovalRequest(ctx context.Context, intentID, approvalID, notes string, opts ...Option) (*ApprovalRequest, error) {
+	return c.decideApproval(ctx, "DenyApprovalRequest", "deny", intentID, approvalID, notes, opts)
+}
+
+func (c *Client) decideApproval(ctx context.Context, method, verb, intentID, approvalID, notes string, opts []Option) (*ApprovalRequest, error) {
+	if err := requireIDs(method, "intentID", intentID, "approvalID", approvalID); err != nil {
+		return nil, err
+	}
+	return call[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals/%s/"+verb, intentID, approvalID),
+		models.ApprovalDecision{Notes: notes}, opts)
+}
+
+// GetGovernancePolicy returns an intent's governance policy, as stored and with defaults.
+func (c *Client) GetGovernancePolicy(ctx context.Context, intentID string, opts ...Option) (*GovernancePolicyDocument, error) {
+	if err := requireIDs("GetGovernancePolicy", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return call[GovernancePolicyDocument](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/governance", intentID), nil, opts)
+}
+
+// SetGovernancePolicy replaces an intent's governance policy if its version is still version
+// (*VersionConflictError otherwise) and returns the intent.
+func (c *Client) SetGovernancePolicy(ctx context.Context, intentID string, version int64, p GovernancePolicy, opts ...Option) (*Intent, error) {
+	if err := requireIDs("SetGovernancePolicy", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodPut, path: pathf("/api/v1/intents/%s/governance", intentID), body: p, ifMatch: &version, out: &out}, opts)
+	return intentResult(out, err)
+}
+
+// DeleteGovernancePolicy removes an intent's governance policy if its version is still version.
+func (c *Client) DeleteGovernancePolicy(ctx context.Context, intentID string, version int64, opts ...Option) (*Intent, error) {
+	if err := requireIDs("DeleteGovernancePolicy", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	var out intentWire
+	err := c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/governance", intentID), ifMatch: &version, out: &out}, opts)
+	return intentResult(out, err)
+}

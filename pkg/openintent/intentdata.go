@@ -1,0 +1,128 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// Attachment is a file attached to an intent (RFC-0005).
+	Attachment = models.Attachment
+	// AttachmentCreate is the body of CreateAttachment.
+	AttachmentCreate = models.AttachmentCreate
+	// Cost is a cost recorded against an intent (RFC-0009).
+	Cost = models.Cost
+	// CostCreate is the body of RecordCost.
+	CostCreate = models.CostCreate
+	// CostSummary totals costs overall, per agent and per type.
+	CostSummary = models.CostSummary
+	// RetryPolicy is an intent's retry policy (RFC-0010).
+	RetryPolicy = models.RetryPolicy
+	// RetryPolicySet is the body of SetRetryPolicy.
+	RetryPolicySet = models.RetryPolicySet
+	// Failure is a failed attempt recorded on an intent (RFC-0010).
+	Failure = models.Failure
+	// FailureCreate is the body of RecordFailure.
+	FailureCreate = models.FailureCreate
+)
+
+// CreateAttachment attaches a file (by reference) to an intent.
+func (c *Client) CreateAttachment(ctx context.Context, intentID string, a AttachmentCreate, opts ...Option) (*Attachment, error) {
+	if err := requireIDs("CreateAttachment", "intentID", intentID, "a.Filename", a.Filename, "a.MimeType", a.MimeType, "a.StorageURL", a.StorageURL); err != nil {
+		return nil, err
+	}
+	return call[Attachment](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/attachments", intentID), a, opts)
+}
+
+// ListAttachments lists an intent's attachments, oldest first.
+func (c *Client) ListAttachments(ctx context.Context, intentID string, opts ...Option) ([]Attachment, error) {
+	if err := requireIDs("ListAttachments", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return callList[Attachment](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/attachments", intentID), nil, opts)
+}
+
+// DeleteAttachment removes an attachment.
+func (c *Client) DeleteAttachment(ctx context.Context, intentID, attachmentID string, opts ...Option) error {
+	if err := requireIDs("DeleteAttachment", "intentID", intentID, "attachmentID", attachmentID); err != nil {
+		return err
+	}
+	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/attachments/%s", intentID, attachmentID)}, opts)
+}
+
+// RecordCost records a cost; c.AgentID defaults to the client's agent. An intent's max_cost
+// policy refuses costs beyond it with a *PermissionError.
+func (c *Client) RecordCost(ctx context.Context, intentID string, cost CostCreate, opts ...Option) (*Cost, error) {
+	if cost.AgentID == "" {
+		cost.AgentID = c.settings.agentID
+	}
+	if err := requireIDs("RecordCost", "intentID", intentID, "cost.AgentID", cost.AgentID, "cost.CostType", string(cost.CostType), "cost.Unit", cost.Unit); err != nil {
+		return nil, err
+	}
+	return call[Cost](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/costs", intentID), cost, opts)
+}
+
+// ListCosts lists an intent's costs, oldest first.
+func (c *Client) ListCosts(ctx context.Context, intentID string, opts ...Option) ([]Cost, error) {
+	if err := requireIDs("ListCosts", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return callList[Cost](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/costs", intentID), nil, opts)
+}
+
+// GetCostSummary totals an intent's costs overall, per agent and per cost type.
+func (c *Client) GetCostSummary(ctx context.Context, intentID string, opts ...Option) (CostSummary, error) {
+	costs, err := c.ListCosts(ctx, intentID, opts...)
+	if err != nil {
+		return CostSummary{}, err
+	}
+	s := CostSummary{ByAgent: Object{}, ByType: Object{}, Count: int64(len(costs))}
+	for _, k := range costs {
+		s.Total += k.Amount
+		s.ByAgent[k.AgentID] = number(s.ByAgent[k.AgentID]) + k.Amount
+		s.ByType[k.CostType] = number(s.ByType[k.CostType]) + k.Amount
+	}
+	return s, nil
+}
+
+func number(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}
+
+// GetRetryPolicy returns an intent's retry policy (*NotFoundError when it has none).
+func (c *Client) GetRetryPolicy(ctx context.Context, intentID string, opts ...Option) (*RetryPolicy, error) {
+	if err := requireIDs("GetRetryPolicy", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return call[RetryPolicy](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/retry-policy", intentID), nil, opts)
+}
+
+// SetRetryPolicy creates or replaces an intent's retry policy.
+func (c *Client) SetRetryPolicy(ctx context.Context, intentID string, p RetryPolicySet, opts ...Option) (*RetryPolicy, error) {
+	if err := requireIDs("SetRetryPolicy", "intentID", intentID, "p.Strategy", string(p.Strategy)); err != nil {
+		return nil, err
+	}
+	return call[RetryPolicy](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/retry-policy", intentID), p, opts)
+}
+
+// RecordFailure records a failed attempt; f.AgentID defaults to the client's agent.
+func (c *Client) RecordFailure(ctx context.Context, intentID string, f FailureCreate, opts ...Option) (*Failure, error) {
+	if f.AgentID == "" {
+		f.AgentID = c.settings.agentID
+	}
+	if err := requireIDs("RecordFailure", "intentID", intentID, "f.ErrorMessage", f.ErrorMessage); err != nil {
+		return nil, err
+	}
+	return call[Failure](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/failures", intentID), f, opts)
+}
+
+// ListFailures lists an intent's failures, oldest first.
+func (c *Client) ListFailures(ctx context.Context, intentID string, opts ...Option) ([]Failure, error) {
+	if err := requireIDs("ListFailures", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return callList[Failure](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/failures", intentID), nil, opts)
+}
