@@ -8259,6 +8259,20 @@ func (response ResolveEscalation404JSONResponse) VisitResolveEscalationResponse(
 	return err
 }
 
+type ResolveEscalation409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ResolveEscalation409JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResolveEscalation413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response ResolveEscalation413JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
@@ -9164,6 +9178,20 @@ func (response GetIntent401JSONResponse) VisitGetIntentResponse(w http.ResponseW
 	return err
 }
 
+type GetIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetIntent403JSONResponse) VisitGetIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntent404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetIntent404JSONResponse) VisitGetIntentResponse(w http.ResponseWriter) error {
@@ -9289,6 +9317,20 @@ func (response CreateAccessRequest401JSONResponse) VisitCreateAccessRequestRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateAccessRequest403JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10004,6 +10046,20 @@ func (response ListIntentAgents401JSONResponse) VisitListIntentAgentsResponse(w 
 	return err
 }
 
+type ListIntentAgents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentAgents403JSONResponse) VisitListIntentAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AssignIntentAgentRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Body     *AssignIntentAgentJSONRequestBody
@@ -10158,6 +10214,20 @@ func (response UnassignIntentAgent401JSONResponse) VisitUnassignIntentAgentRespo
 	return err
 }
 
+type UnassignIntentAgent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UnassignIntentAgent403JSONResponse) VisitUnassignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UnassignIntentAgent404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response UnassignIntentAgent404JSONResponse) VisitUnassignIntentAgentResponse(w http.ResponseWriter) error {
@@ -10204,6 +10274,20 @@ func (response ListAncestorIntents401JSONResponse) VisitListAncestorIntentsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAncestorIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAncestorIntents403JSONResponse) VisitListAncestorIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10269,6 +10353,20 @@ func (response CreateApprovalRequest401JSONResponse) VisitCreateApprovalRequestR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateApprovalRequest403JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10364,6 +10462,20 @@ func (response GetApprovalRequest401JSONResponse) VisitGetApprovalRequestRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApprovalRequest403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetApprovalRequest403JSONResponse) VisitGetApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10709,6 +10821,20 @@ func (response RequestArbitration401JSONResponse) VisitRequestArbitrationRespons
 	return err
 }
 
+type RequestArbitration403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RequestArbitration403JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RequestArbitration404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response RequestArbitration404JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
@@ -10803,6 +10929,20 @@ func (response ListIntentAttachments401JSONResponse) VisitListIntentAttachmentsR
 	return err
 }
 
+type ListIntentAttachments403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentAttachments403JSONResponse) VisitListIntentAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntentAttachmentRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Body     *CreateIntentAttachmentJSONRequestBody
@@ -10850,6 +10990,20 @@ func (response CreateIntentAttachment401JSONResponse) VisitCreateIntentAttachmen
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateIntentAttachment403JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10943,6 +11097,20 @@ func (response DeleteIntentAttachment401JSONResponse) VisitDeleteIntentAttachmen
 	return err
 }
 
+type DeleteIntentAttachment403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteIntentAttachment403JSONResponse) VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntentAttachment404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response DeleteIntentAttachment404JSONResponse) VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error {
@@ -10989,6 +11157,20 @@ func (response ListBlockedChildIntents401JSONResponse) VisitListBlockedChildInte
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBlockedChildIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListBlockedChildIntents403JSONResponse) VisitListBlockedChildIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11043,6 +11225,20 @@ func (response ListIntentChannels401JSONResponse) VisitListIntentChannelsRespons
 	return err
 }
 
+type ListIntentChannels403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentChannels403JSONResponse) VisitListIntentChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateChannelRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Body     *CreateChannelJSONRequestBody
@@ -11090,6 +11286,20 @@ func (response CreateChannel401JSONResponse) VisitCreateChannelResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateChannel403JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11188,6 +11398,20 @@ func (response ListChildIntents401JSONResponse) VisitListChildIntentsResponse(w 
 	return err
 }
 
+type ListChildIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListChildIntents403JSONResponse) VisitListChildIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListChildIntents404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response ListChildIntents404JSONResponse) VisitListChildIntentsResponse(w http.ResponseWriter) error {
@@ -11249,6 +11473,20 @@ func (response CreateChildIntent401JSONResponse) VisitCreateChildIntentResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChildIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateChildIntent403JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11348,6 +11586,20 @@ func (response ListIntentCoordinatorDecisions401JSONResponse) VisitListIntentCoo
 	return err
 }
 
+type ListIntentCoordinatorDecisions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentCoordinatorDecisions403JSONResponse) VisitListIntentCoordinatorDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentCoordinatorLeasesRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -11384,6 +11636,20 @@ func (response ListIntentCoordinatorLeases401JSONResponse) VisitListIntentCoordi
 	return err
 }
 
+type ListIntentCoordinatorLeases403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentCoordinatorLeases403JSONResponse) VisitListIntentCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentCostsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -11416,6 +11682,20 @@ func (response ListIntentCosts401JSONResponse) VisitListIntentCostsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCosts403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentCosts403JSONResponse) VisitListIntentCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11580,6 +11860,20 @@ func (response ListIntentDecisions401JSONResponse) VisitListIntentDecisionsRespo
 	return err
 }
 
+type ListIntentDecisions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentDecisions403JSONResponse) VisitListIntentDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RecordDecisionRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Body     *RecordDecisionJSONRequestBody
@@ -11627,6 +11921,20 @@ func (response RecordDecision401JSONResponse) VisitRecordDecisionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RecordDecision403JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11725,6 +12033,20 @@ func (response ListIntentDependencies401JSONResponse) VisitListIntentDependencie
 	return err
 }
 
+type ListIntentDependencies403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentDependencies403JSONResponse) VisitListIntentDependenciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentDependencies404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response ListIntentDependencies404JSONResponse) VisitListIntentDependenciesResponse(w http.ResponseWriter) error {
@@ -11787,6 +12109,20 @@ func (response AddIntentDependency401JSONResponse) VisitAddIntentDependencyRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddIntentDependency403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AddIntentDependency403JSONResponse) VisitAddIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11915,6 +12251,20 @@ func (response RemoveIntentDependency401JSONResponse) VisitRemoveIntentDependenc
 	return err
 }
 
+type RemoveIntentDependency403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RemoveIntentDependency403JSONResponse) VisitRemoveIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveIntentDependency404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response RemoveIntentDependency404JSONResponse) VisitRemoveIntentDependencyResponse(w http.ResponseWriter) error {
@@ -11979,6 +12329,20 @@ func (response ListIntentDependents401JSONResponse) VisitListIntentDependentsRes
 	return err
 }
 
+type ListIntentDependents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentDependents403JSONResponse) VisitListIntentDependentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentDependents404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response ListIntentDependents404JSONResponse) VisitListIntentDependentsResponse(w http.ResponseWriter) error {
@@ -12025,6 +12389,20 @@ func (response ListDescendantIntents401JSONResponse) VisitListDescendantIntentsR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDescendantIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListDescendantIntents403JSONResponse) VisitListDescendantIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12090,6 +12468,20 @@ func (response CreateEscalation401JSONResponse) VisitCreateEscalationResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEscalation403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateEscalation403JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12203,6 +12595,20 @@ func (response ListIntentEvents401JSONResponse) VisitListIntentEventsResponse(w 
 	return err
 }
 
+type ListIntentEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentEvents403JSONResponse) VisitListIntentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentEvents422JSONResponse struct{ ValidationFailedJSONResponse }
 
 func (response ListIntentEvents422JSONResponse) VisitListIntentEventsResponse(w http.ResponseWriter) error {
@@ -12264,6 +12670,20 @@ func (response CreateIntentEvent401JSONResponse) VisitCreateIntentEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentEvent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateIntentEvent403JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12362,6 +12782,20 @@ func (response VerifyEventChain401JSONResponse) VisitVerifyEventChainResponse(w 
 	return err
 }
 
+type VerifyEventChain403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response VerifyEventChain403JSONResponse) VisitVerifyEventChainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyEventChain404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response VerifyEventChain404JSONResponse) VisitVerifyEventChainResponse(w http.ResponseWriter) error {
@@ -12408,6 +12842,20 @@ func (response ListIntentFailures401JSONResponse) VisitListIntentFailuresRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentFailures403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentFailures403JSONResponse) VisitListIntentFailuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12459,6 +12907,20 @@ func (response RecordIntentFailure401JSONResponse) VisitRecordIntentFailureRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RecordIntentFailure403JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12572,6 +13034,20 @@ func (response DeleteGovernancePolicy401JSONResponse) VisitDeleteGovernancePolic
 	return err
 }
 
+type DeleteGovernancePolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteGovernancePolicy403JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteGovernancePolicy404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response DeleteGovernancePolicy404JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
@@ -12632,6 +13108,20 @@ func (response GetGovernancePolicy401JSONResponse) VisitGetGovernancePolicyRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGovernancePolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetGovernancePolicy403JSONResponse) VisitGetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12698,6 +13188,20 @@ func (response SetGovernancePolicy401JSONResponse) VisitSetGovernancePolicyRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGovernancePolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SetGovernancePolicy403JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12810,6 +13314,20 @@ func (response GetIntentGraph401JSONResponse) VisitGetIntentGraphResponse(w http
 	return err
 }
 
+type GetIntentGraph403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetIntentGraph403JSONResponse) VisitGetIntentGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntentGraph404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetIntentGraph404JSONResponse) VisitGetIntentGraphResponse(w http.ResponseWriter) error {
@@ -12856,6 +13374,20 @@ func (response ListIntentLeases401JSONResponse) VisitListIntentLeasesResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentLeases403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentLeases403JSONResponse) VisitListIntentLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12907,6 +13439,20 @@ func (response AcquireIntentLease401JSONResponse) VisitAcquireIntentLeaseRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcquireIntentLease403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AcquireIntentLease403JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13020,6 +13566,20 @@ func (response ReleaseIntentLease401JSONResponse) VisitReleaseIntentLeaseRespons
 	return err
 }
 
+type ReleaseIntentLease403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ReleaseIntentLease403JSONResponse) VisitReleaseIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReleaseIntentLease404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response ReleaseIntentLease404JSONResponse) VisitReleaseIntentLeaseResponse(w http.ResponseWriter) error {
@@ -13082,6 +13642,20 @@ func (response RenewIntentLease401JSONResponse) VisitRenewIntentLeaseResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenewIntentLease403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RenewIntentLease403JSONResponse) VisitRenewIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13194,6 +13768,20 @@ func (response ListIntentPlans401JSONResponse) VisitListIntentPlansResponse(w ht
 	return err
 }
 
+type ListIntentPlans403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentPlans403JSONResponse) VisitListIntentPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentPortfoliosRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13230,6 +13818,20 @@ func (response ListIntentPortfolios401JSONResponse) VisitListIntentPortfoliosRes
 	return err
 }
 
+type ListIntentPortfolios403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentPortfolios403JSONResponse) VisitListIntentPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListReadyChildIntentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13262,6 +13864,20 @@ func (response ListReadyChildIntents401JSONResponse) VisitListReadyChildIntentsR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReadyChildIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListReadyChildIntents403JSONResponse) VisitListReadyChildIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13312,6 +13928,20 @@ func (response GetIntentRetryPolicy401JSONResponse) VisitGetIntentRetryPolicyRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentRetryPolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetIntentRetryPolicy403JSONResponse) VisitGetIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13377,6 +14007,20 @@ func (response PutIntentRetryPolicy401JSONResponse) VisitPutIntentRetryPolicyRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response PutIntentRetryPolicy403JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13781,6 +14425,20 @@ func (response StreamIntentEventsClientPath401JSONResponse) VisitStreamIntentEve
 	return err
 }
 
+type StreamIntentEventsClientPath403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamIntentEventsClientPath403JSONResponse) VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamIntentEventsClientPath404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response StreamIntentEventsClientPath404JSONResponse) VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error {
@@ -13842,6 +14500,20 @@ func (response RespondToSuspension401JSONResponse) VisitRespondToSuspensionRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RespondToSuspension403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RespondToSuspension403JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13951,6 +14623,20 @@ func (response ListIntentTasks401JSONResponse) VisitListIntentTasksResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentTasks403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntentTasks403JSONResponse) VisitListIntentTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15131,6 +15817,20 @@ func (response AddPortfolioIntent404JSONResponse) VisitAddPortfolioIntentRespons
 	return err
 }
 
+type AddPortfolioIntent409JSONResponse struct{ ConflictJSONResponse }
+
+func (response AddPortfolioIntent409JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddPortfolioIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response AddPortfolioIntent413JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
@@ -15208,6 +15908,20 @@ func (response RemovePortfolioIntent401JSONResponse) VisitRemovePortfolioIntentR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemovePortfolioIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RemovePortfolioIntent403JSONResponse) VisitRemovePortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15658,6 +16372,20 @@ func (response StreamIntentEvents401JSONResponse) VisitStreamIntentEventsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamIntentEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamIntentEvents403JSONResponse) VisitStreamIntentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21838,601 +22566,602 @@ func (sh *strictHandler) VerifyCheckpointConsistency(w http.ResponseWriter, r *h
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P17cxs3ti8MfxUUz1sV6RSpm2VPItVbz9GWncRn7MTbdmZOnVGKDXaDJLaaAAdoSuZ4e3/2p7BwaTQb",
-	"6AsvlvPsVP6IxUajcVk3LKz1W58HKV8sOSOskIOrz4MlFnhBCiLgr5s0JVK+J/9cEVm8ztRPGZGpoMuC",
-	"cja4GnycE4ShERK61XcS0exkMBxQ9XyJi/lgOGB4QQZXA9NkTLPBEP6ggmSDq0KsyHAg0zlZYPWJBWVv",
-	"CJsV88HV+XBQrJfqXVkIymaDL1+Gg5s0f8UKsY4N6Ob2DSKqQdNYoMHOI5kRFl8X9bBpCNBg5yEsl4I/",
-	"4Dw6CvO8y/7YtjuPqShwOl80rY1r0Tge12rXEd3OMWMkukipftw0FtNk94GQ9H7JaXxpUteieTi21c4j",
-	"4lxklOGCizcESxIdV9kO5aph0/Cgwc4jEyQjrKBx4k5di8a1cq12HdErmeIcqwHERkRci0bh41rtPKKH",
-	"Bi4jDy0MBg12HcJPAseHUHCeo5lq0TQOaLDrOF5P3+IinYfH8UCEpJyhQlFNTgkrUI5lgSR+HCIsEUYT",
-	"LAjKSEoXOEeUFWRGBDpKXk9H0O0VepYcn6B/X/GCZOjVRzyTCAtyxxgvQAUuC5Kd3DE7wTnBGRHlFG0/",
-	"jVOccrHAxeBqQFnx4nIwVHOmi9XCn7EZmp4yKxq2n8LTpnXXLXZd+Dd0QYvzs7P6KN7iT2r4iK0WEyIQ",
-	"nyJakIVEBUeCFCvB3Lj+uSJi7ckP1eXAH0RGpniVF4Or87OzYWWhnl2ohdJfgsdnresGI37+lQb8fPfx",
-	"viULLtaNRs8Cmnwlu+ctkRLPSIs6RQvdrGk4psmuA/p1OpWkqI/ml/o+ynu6jO0i190EtzG4i3bbzoLb",
-	"9i7HUUWxzHGjilDPd12Vd1wUU55THh2EbdA4Etto1+F8WE3cAGIjkl6bpkH57XYd10cs76P6C8v7pnGo",
-	"5zt/X9DZjIjoEPTjxlHoJrsO5G+K0mPDeFAPmwYBDXYbwhf1qlxyJgmcP/8NZ+bwqf5KOagr9U+8XOY0",
-	"BQvq9D+kGuPnAfmEF8uc6JYZ8OJ0vFA6d+zGMxxkpMA09xQy0poauTZf/PH+/wSZDq4G/+O0PCaf6qfy",
-	"9JUQXOhR15fLHLcQlWiBcyU5SIaOFlRKymaIC8Q4G1kzw1kZydBr/b8//PrLEE1whtypfIiylZ45UX2k",
-	"6zSnKcrIkrCMsHR9fDIAk55Nc5p2WbQ9zjQ1X5XokRZzsLQEkXwlUqUB0pUQyuqSBS4IjPJHLiY0ywj7",
-	"OsPEaaFWHg7daIHXSBluGUfFnEp0ZJwYahiC52ptZ/yBCIZZqsRkTu3awhmpxwLXqVKfjexq+SQJfSOc",
-	"C4KzNZqTPENTLvQIZcqXZDAckE9UqomMoRv4aqoJdwyq6eLs4sXo/Hx08ezj2dnV+Yury2f/dzAsfQ1X",
-	"A7lmxZxIKkfwI/S5pILIUAcX56YDePUv2Q/kfHpxNjrHF5PRZfosG31PfpiOzs8vLp49u7x8/vzFCxAO",
-	"hfvas+l5epFdktH3+Af1ynk2+oFcTEdn+HxykT7LLsnzKUgMmI+eBFvluWJCDtIBM5yvJZVKLRe4WEn1",
-	"W1rQBwJCa0fSuGG8mBOBdI/6ZIvmPM8kUDAM4hol1WVPkO5kQiSiBdDFL7z4ka9YthVJMF6Mp/C2L6Cg",
-	"EyBT/WxfgknzJMo4kdA7zM1O4rUa2oKwgmRfgy8VZRPxQEQ5HGpHABvAl0TAN9Ga6EG+w+uc4+wj52+w",
-	"mJGvK+QmPFsrmZ6rTyvWxPpMaSahD4ISxvmR87eYrY0Ck19hnJyjBWZrO1hZSo+bd6/RPVlfq1OMWCM8",
-	"LZTWea/+GN2oPxIkScpZJpVy1xoRRuw1qZsFH/Qryqp+xLRAEzLlguhvUDY7qRjSNftYTeA3hlfFnAv6",
-	"L7Id56z8DirM84BzmilBbnWuWYM9sZHpDfR7qdRX7J7xRwb7/xuTq6Uynkn2lmQUf4QFeApiVVyVbH4r",
-	"gUH+Ta0S/PgjpvmWm/DgOhkTGJe3EQUtcnKFHnC+ImosnikGbeXg6h+fB1NK8sy2VgcrfSzUfW+8+OX3",
-	"/ewgrA4XCJfmVSmEwG40GkD1pVQADDdBytyViOB0jmDYeh21f2knw8D4qHzTwFhNY/NocHXpLa35pjO8",
-	"9kTZpTHqvGZKShc4J+hIDRUlmyNNhtrmSzbGmxwPEYggcsfSOWYzYskR5zl/JBmirNFQtB+kmp3HhcBM",
-	"0gK6PrljngHg3Ve9A3OtLq7+PscFWgrKUrrEuTZT+apAmJVXRmAZZvwKJXxJWIJyUkhEHohYcwY25BAl",
-	"ac4lyRLEWb5GOZUFye5Y2a92AhK2Wgyu/jFQ3aiNhHcGv9fOPMPqJVt91DflkL9zt2wg2Y3NWnA1A21z",
-	"oaP3P96Ozs7Oz4+V9F0KpT4Lqk9TKV7iCc2p/bv6nVvvKeyJ+yzi0ykRoBnAi+JJ83IW5gcsBAYRmwqC",
-	"C2PPNRPjR7ogssCL5QDIMaVZp9d+WeU5nuQk+PokuP0cmedAlcrKVHNipiN7WK1ObTj4NJrxkfpxJO/p",
-	"csShP5yP4PZFqcUpziUxHwe2EAQbJt8cwRrRAj1iaQeCJD/MWGgWUtfKRhnNCFMmlWK+DB399tvrl0Ar",
-	"tR31rPi4dzn4pqOc4MtqH7C8ly2vFkZdVl/+K2UZ4tOSOIO9NGxApD1wFcnGSyJAnYfe/kAISt65Bkmw",
-	"K3tEaSbeCs9/0K98+eI7Tv4xAE+K76GvLGttqSKzcIvhhjasCoIK01QYsE7RFbYuZRmf/AfR6qcyr1to",
-	"W1/HfwPFO0XJu18/fESneory9LOb65dTLdpG1pBNnliYdSPoa2ScxSCTiw2fQ2dyN/7mgT2d78oAtr9a",
-	"V325oYmgS7YAOm4mjJeGrOKkUbjIBYIwy1BG1LGGrwoi1eNqyImsU0c3PbDNjvm+ki0U1HYr2irRmvVG",
-	"+468oUHTg5V3iK1LrhuMhXfcjZ5M5BDxPAM7hgpZVJixs9isM+qGAN0cUavA+uBkd20dakFOWpieeJbe",
-	"krBMa2lDufpAymjU7ss7Lbn1SSpL8wT9HexsQ7Zj7ZlMnE061EbphpGr7EOwbu/YkeKmwr8cBonOxTFY",
-	"vjgtkLkl1w2ukCA4k4gRkqFE/VvZ+oIqRkzg/8kQrGdt3ss7luBsQVmireBNrvRHHVGwvg2fXFs7/HFO",
-	"GGLKEEeSRDiTFSKoDCAUQj/sQWk6xiykDbY1jDb1u6faN1amnEyYZs3YAmcFiKQAEYlKUaO2tDwiqPOC",
-	"pw+bTgw7CjsYTP8zgH0tJrzNc/C8huzWJzV9d7Ufm00NF1eoDg3z1QIztxpaWuzHqB6iBL6SoMnaqsi+",
-	"hvYhzjW7WsgVu9gjswqpVnS8m2ITI8YMXcuOiuOybO/sta0t0ZvECsNzHo013uN+Hbt2KzPIJ5/KOkT2",
-	"90MoqqQ8wPwWPb/kiVKdyxyn5gTyOOc50Uq8g2Jst4KMl+tQis/QdMjGqq+T2tEbKemMhY2nmdU70CZg",
-	"O86axG3g9RbyEzzfILpHLu6JGAwb4rTVS619b5qYduC/Ny/LwjiCI0ujJ0ayii+v9zLZTuKHF9ukr0Z+",
-	"UpVabmbTzqGjqSAEFeRT4U51KNHbnhx3sMY2dYkfnc/hUsJfveh+/0ywKCYEB7dbPhJh9lhv/Ny2rm82",
-	"I5+KsXved8f0feS4cL/1ejl2Dsof8VqihN8n7QvqvE21oQwDc2tfz47eJFhXefrZbt+XU/edkBfJ3Ffk",
-	"HGeb0X4b9IblvUSUoaXgM2G0YK+AwPi6vp4xLkh2je7JsjCXtuqsPCWCsNQGLAeZo1DDGlM2tsMK9J6B",
-	"z6QITaCrCywq9V9DZH2xjgs3OGKulwWfCbyc0xRR84o7eXx/fKU44lV28fz5+Q9ouZrkNIXLVXVYpYVE",
-	"SUazq3uyDp4qOyiP4NJltCVx5+Xrl8EX78l6jPMZF7SYL+JcYuaTRPvY1fwT5IHylRzfk3Vg2/9K1koy",
-	"FiCb+apocLm0+z9hS9SHIgG/5s6u3LohmmBJXlxGrLgZlQUR297zxJRwZaB6gzd3a/PjtZ3YXNeoYHpP",
-	"Ui6ykNFffsFIeUvoL0APeRe/XlSWIJJgkc5dUJZ+tiAFznCBB1efv2w47pWMhVfUGNWTFPhQB08RlsHZ",
-	"yf5dCtuUsymd2d9zLDe1jH5ggjrfm2EhO6yNvYvFmymVWZ0YWF+bAVzDgbvZPv+yBWMr4TLnkjATllq3",
-	"eDZXsZHWfnVb3Hy9ADfJtEApZijjPS9G3U59HuAso/qk+86buT671C801Fso+bzAn9QmWtUFcn2IfE02",
-	"RDW18CXpch43JN7nzlNgykC381UxNjFE9QX7SeCUoCURlGfalwcvmiChmhqNDM9TpSV91/eGCGI3Z6LU",
-	"KE7nh7ryrbNVn011tg2SpCgom0mUwClSPODcLuYQrdic4LyYr8cQt1U+yAjOqr/52wyqcm8bHRAUW+gs",
-	"LVU2t+wllcscryGy5jD71EvjVEbsBFnNrCr0weMwA+54jaykm70+9mRpbawsFSaoE03WOp7F3GAYx/0m",
-	"G0L2WSClJaJ3nbFvl8tsde2u2Uk/j4UDbFQT3HW9XSfIcgEalLbqRAeUdj1K2A8nW/ktfA21xXXjt6qH",
-	"2pXIwZSDf8Y6gKLo4Efcv9zvtJz9rZh2cdtptq0ycNsraE98NZ0fzV0rSpwmTOBomCgFmCCduCvoA8nQ",
-	"VPAFBOSSrHSuyDt2tLljJw1aVTuPfjgbmtiDTS1btnl2dnZcjfez0sLcBFsz11L0YDhwHwZvJNbXf6V0",
-	"C98Vlyv12zJr8YPcfLz9OeQI0csYEGNbKJuwsycsd2eCzHBBYht9y1esABeF8aQrUeDdr1fHOlmPy+GG",
-	"We5zuyYbxvNEg2OozUqtT04g5HlJREpYgWckNDdoBoGuul/INdd3AeWLsG8FL3CeoCPBVywjGcr4IzsO",
-	"S0AvebjN5wS9NibGmoGlahu0+OtrCOhvDL29iS1QkEBYSmTBhc536RCJYtqHYlDso4hCto+HiBEs+sef",
-	"6CG2B564YQTna1BW4lFQvxqz0ISoN4ZDBRzHvAjZCr9wCJ7SwR02sC/sxo0OuSFIuRKYbDFn+BRc3WlR",
-	"C0KwLpFnxyfI9m6DVXTzxFAQSe6YEh+opCikGESgxKz52H7PaIV/rrhYLRKdtkeJDDoN07AJaDMFOdx6",
-	"mjUfInIyO/FGFDbVOCvIp6KHj+GbC5Gu5UkWysC0scpHS0EkXAyzlNhfj0/Qbyyn92TDZ629/kMTs4MZ",
-	"unn3+o7dk7Xejbo31oaaNpLvjD4QVuaXNpDxU19abR2BHIt6wfKeZC0hx6FwKsMbH0rl3/MirDK0oeUc",
-	"L67YEr4fYdwSJlyVJ7sEClvZETqd7czjLdfMvTl+T2G5DSTSP6S1FjRZRE/QFVIKW+x1tDFrvN/CJZZE",
-	"i5W0gDk2XU5nh3UOprQBOhFTWUyoOeF3VFc6yAWX71ntdHZ5fIISk4tmlIsxouHQEZJ438k7huGi91rn",
-	"r0J2MSSKSXP1NV2bN2EIIe30tVRJTLD5WHHoCKJBMw2iIlHiLdTY0WSiwab2LUZdHmDkku3O327kRnM3",
-	"6CuUK9tPdbxrRNzar4imZICeotreGRqyN/GuZlfbmdYu07DxIFZjjF3krumMhC7VdxGLnfelLQRoD9JS",
-	"k/4mh9tMVIlo0SGwpCl+0OEbBpCojLNHx/JOaW5BEzeihJysen58ghQ3QVNaSJJPUU4fiES4UGKLCzwj",
-	"45XIg5foWwoQ+1p0je2QI7G6arBhJ9WPahrWQ/Vt2Xb9/XALuiCR2Nu3r9++QupRWF7QfwXe+UD/pQaI",
-	"JmtzAOzg7/AIIOYKLRz1KK3NRRfJU7MW3Y76szYTqY6iQj3tJqPjlV2kluskZC92JMYWwXM46mj58La0",
-	"0haztCXd9Amj7E40IdL4t5yn9yRr8h/dzmmeCXV0xBTkO2clahINeVEmutOwcDAPUWq63bcDyX48NFsD",
-	"ZRsyao0Z4PD3JqR4JMT40SV65OLezL2mPi6CCeOQVLSto+EAKiXsnzBvIBpT2MtVoWOwLWiHItvjb0+x",
-	"wJWmRUTcctUXZDEhIppilZBPy5ymtEjQEaSK6fbyGHGBEj22xJj8zuEK5HMc0YXwesh+AQezfrffzaRd",
-	"AfBIh3qGxxJJs44dtF9YrP8SMy/0vbzsd6unvbYSJZ/xKqPFEBWFF8SxwJ/s1h4sGKfREWTkRtwPNHRg",
-	"hlEkRMViwFPyKbJ7bESBbzVY+tsk/KGHzGh3M+yfGnpibpP26izZIJFvNcRHQ9i3+hDILiuhAyK3hBlv",
-	"glbd6nBpckR7hG57o2ma+PYGmflAyBoLCDLrMtMd1BxnnmzzhNlXE1vNMqbFeNtF4nQKHujB2/0zqWDq",
-	"DRTyNurGcTaLMkoOwxYpF4KUaOsR9GQ9CgBLE2SZA27EgbBZtjSMdgwX34NlY+Vg+KwCWsbs9Mf1kiSt",
-	"h+fulG69IYfRm0uNKNjLYbW1WSzVoUOE3SVwuxZxlcSku/MZDlGSkZw+EAFAADpZHyShcZdHlD6P2NlZ",
-	"JoiUpAxwBGe5xcI6sN6vlNswSwZj3aDCGnuXu+nRWkzzbyb6Zi0q3lB3R4Vnldvp53I2X06tEZjsPR94",
-	"kz2bOvD4dHeu7KSAejNZC6Nk26C3tBL7lpFsVfroF6jVTCann0uI/C+NsVsbYkGzP86lWq1CankwNllw",
-	"fZwzDVcKZtrvyTJf74UpKrM9VYp4HTQN/1jUagyKba5mY0sevYP1ahnVIWrawQhN9zvRbnKF8ARUmbn2",
-	"vCdkqeZLhb7p7WTsf0OW/cGN824BmNWtj1CHLQt1w9I5F2EC8QpMkU8FEQznCEP7YEid6afjTXSlMFVL",
-	"hav2o+hmnSsznN87zL1rwnC2oOy0/A7QsvfRL6f6mwE5tBT8gQa5HpAX7NK6zGfF6/adzuxuh7LtdALj",
-	"7uShBIeF66ZqBHp4FnzWKYTcgLl3OcVbJ6Ti9FnOJzhPOi8Wzc01QByShZFH7bc387yGqIYlhgRWatAC",
-	"cTH/TkZxGFLOZCEwNTUTuzGGvm6Q42B+jk7RtiDzLiYXjqOcEXNXof5dkVwtToVNOVb5aGMM0kvAGCYZ",
-	"8n62gagzjuP+J9J9QTTWc20tfl4tMBspY0URFIJWJzro2c3V1kzqbMPob/3eTDPtocd0sSAZhWBU7+Zn",
-	"01Whn8Rk32FujNxXg3PkiyUuKOQRrV/ydBUOOYCKQDqDO/XfQJl5BR2leEHyWywJuidrGbgymhJcrARp",
-	"jM4345twnhPM6sH4P+o+0DTHM+l/UyNvFxyZVyt3EuV0XQEBHI//q7b5TsZDDcQ0hSh+illKOkzLD2mt",
-	"pQJQXU+ECPT+x1t0lJjYjfNEzSqZrvJcndyXWBQU51oEMs5IEp5oNN8vOEPTusOdfnX9yu9sLsaw3O4Y",
-	"2emA7bcAcF7jdP7oXUQu8BpNXJS3vkO2ditewcl/M957MBzoWO+wKcuZpLIgLF2/E5xPg9fXuvYHynFB",
-	"hKfuQHkrgYsZIljklAhknB4b18R8xTIs1mMIfwvvBOQY6Pg4U3lBiVHbbUDH7tfbaJehiC+AGo9eAjtv",
-	"b4QewXgsOxV8MS7HHjGBanOMnMpbe9rcoHYq3hzg5mcqKzPc3MgwPbsKqN1Qfio1Uxugfrr7farJ1Lsh",
-	"BO0V5Kcbos9mrdnGrD9disfW7PRWEuCedGqJkR1clKXsKqklrxUnw+KiFcuJlHfMDZJkV2U474SkXCmX",
-	"ZMVMBTL6QBKd6ZCU+5OgIygb6jpBy3yluEUQcsds6r60VQ/KiFQ9jPUxmmNlbEppi4X2SSj2FiFy0+Ge",
-	"R3z0vzKda5bnC6VoIPJZ/QOIRWo010SuZUEWybXBHaqGbEM8szwENPK2aKErLDKBad7zfP6Te6/HpUIl",
-	"9XcTqaG+3K8+LUla+KmoyL4UTOyrBy58rXiUkrYOBZVRzdffikJ05bT+AXaVCpbNhTAPvw5hOLv3gCSR",
-	"eBzcir3qHamj52c3r6TXnZIVEzp9WZukK40vXRWQwzJhJmsWGOGsL7laEvFAJRfR/PKySY/9aDKObdkc",
-	"c5wFotom67WOPlstlFoHEKzJZ7uJ3v1Ug3ip8VATbG1ps29wTRe93NWXX74me6NjeC9vg4sRVHXWn5Hn",
-	"iyjAbJsS3VWL7ayO9qKFzEq8qOEY9lVJTZWphz08iU6sdmLew8r4/uOpA8p6ZFQjtfcGEmNfXtA2Kd5H",
-	"iG57wcnDeXQpl4qAAH0sC0YWn/1wvCXgL4Db2K4jURF4EQ4ShW7g2RBRprQW1RdGjsAzvpqAVDZ96pLv",
-	"WrbIrSDj1Gths1uN5t7JH1mgIwkhmVwWECnzDcYiN99t2KeHQutKucj6HwXUJofHq57YDN+C3xMmNWf9",
-	"9uFlshs2cLnrjhjNQLw13KSp6hR/j/DbLnGVHKomoR8FISNF8ghyyWacAARsUhlOshE2f8e0HfedREnZ",
-	"xhS71FYdyQDIhCGcUyyPt4Rl3WBxfc7XcBwtNxvtbB/m9UCuy375vvH+1rD7lgquE0N20mbNfLI1BnoT",
-	"M8Ro/MNqscChUiYfeYFzXewJSVJYyRlGBNLgpJ2XcrLutF/+FgeprQTRcUPrkIsQQeT5sFrAbPPcULDs",
-	"pK7iUDxmH9zy2GnEtuJjtDaItFPUGaa1/BpI+lLiYI00jYRPghvZ/hXYLC2UId2fjlOc5wZCaFXAwWkl",
-	"Cx7x8gsCSfU4mBGVuqffSai4L0kqSIEs+zln4WUbjol9ERdEUJwjKu8Y1D8acZavrxAtyvQ3RBhAXisp",
-	"yTIDgSJIsRJMAzBiC99zjZJyiJ5AhgLkdwwydNR4vKFr+LKVTokOCt5VMY/YIVoBqiW+J2t1eJ8QLIgY",
-	"w+qrv7l6+WKsd29cDi2SMLJ9itfmlLvz4o7nszmWY72S8euQ+l7X82G9q5A92Gk5noRS+jbuwqFVpEZC",
-	"0XEjwjHJ6lwix/gBU6M56uKYK2ksdEF8aWETgTv6BVOpV2gaMZLNQ9W9okRFJCku4NK3X1B06bmywc9g",
-	"7wnywO9jkdAPUIMlZrE8RBxxIVvR9VRO1+7x0OPPwMJXI5VrXLIRv+xte4UxgiLeddfVu+Nzv28JgnCK",
-	"iiR0NMESknWHyIJvyuEdOzk5Ob62rKVVADoyomiIQAINjdowDDqEi5JHLrIhUm+jGQfjVT/VOXRYELTg",
-	"DyS7YwUkIwMApDfYydqrz99BXLoqRXpktYP5z/yxRp37YOm9Z5V/XZ62ArW7w+tDVcieoL972rSqMrsk",
-	"e4Au/pXla91gR0HTshsdJUUfK7pBZIS42YIHxqsQeA4qqBuuz5sOMg3hial9Xkfkq/NIDqGMSqTKMVyb",
-	"ZwBVGkEulPpg96j48ZHQmUHV7RTv5MWHbQIWKymTEZYGcTbtM1tR3s5ziM5QwdF5xVNRt6oj5OUfDkuH",
-	"cweXNjoCo/u4gqB30gh81+46cntX1jqyTo2M5GQG8hdua3LMxhrY+4l9S5W9AP+BIruwDYO14CCNhdML",
-	"fE9YxA0aOUr+ysgop4wg08Le/DSiB25TOSmYyFSlm+FG2U9/78sp+IsxjHJfhSX8EbcLjI4mgB2fTK42",
-	"ollKUtyn2GC8KDf4q4gLKx4i7iIHtNsJdryftAChQNmssq4m6EWUV18tqqhFfPx1Q3RYeaElhLYltWkM",
-	"CcK2xFkX9MPOvuU2pK5Gvu/H6gCIr8SEJ3H7aOGduTXMetlqmSv7IhoKCePGqBB0NiMCZZxIDQFXAnGA",
-	"AOSrPDN4Jwjnyopc66hx6eLyJV5AyCFlsyuU4Dznj8kd0+9IhBncxw9RIu/pMtFfYryoemPgLTXDe7qE",
-	"IEuyIkHvy0uLobO+yYJWiAPZWUeroJZN4rSUWZld3ijq10xEfJ89rn4vvGG2RVNgeEnk0jOjqpH6kZlG",
-	"q3X6LbTpIAua53qP9x0zXhlO0zoUXZdB97iJMRRfiKJlGQp5qDkXsRnLlLAMN0/ZTwnI3BsyNE/3MDZR",
-	"12CoZl3MRzpaeCnISBnsYv8LUA4puAI0a84QsDCnuijfI5kkLj+gvgD/y8OCrHb1vz/8+svozUtkGvTM",
-	"yPPObMEYn7+SdenDlWglSaaRySvv9ftmTDjFygQ+EEGnVuqTYs6zcJG+nW2djR3+XyUes3ZG1cdRW8Aw",
-	"JciUPxDRLWMks637ZIs0V7e5tU/XJvPjyERFSPDrPdh/KZtJAyCcnJwc903tJOxmSX9rRrdzNP+rav7u",
-	"dTlHKvXDLHaJXvCU59E7O3hqsk+GKFHdaz5GLiRLGdnvTMsklqHym8gDC/gOF3NpNef7H2+lN5kyP6Qn",
-	"6zUmndgpdU82cUu0kWYCM6qVj/K2K0Syr6ZTAo7fd5FEYh0HpJ5pEHldCctWc8HLZU5JFjrI5PyRZPoi",
-	"LRTnu1gWa7QgmMkKQEaPakxluYyFsRCbr5IrqTVf4KgyToNBOr+s8lwbkyuW0wXdLPLR0QfSI35DJ+WM",
-	"i7kgcs7zgNx7aVb87ORFx6Acm/uj3ePjGGSw7RiGEr6uAU/h2IViNS0zuCQ/QMv6SaG6YdV+A2vgbdFw",
-	"k6Bi0wvSuBA8EgRgy4VoqiaqITLBugR8RAWmeQJeGJ3kYQo6bIKz55LbO9tiTu5YHeNcfYoSOUSPcy5J",
-	"2bVJ4sLmHniojEA9dHSUwIAAmWaVk2R4xxy0OqAPYiiOr8b/gHOaackH70hdiOlxTtM5SrEQa8S4QVZ3",
-	"FSU2U3SzYPavLMDtvsDpnDJS+uFV+yuUrJhSjFzQf+lg5ykXE5pl+nKU8WI85SuWwdiNtIJyUjlNC9WC",
-	"Mhj6uBCYSWq9cToA12+nf7E3U9Cbm/LYLdMEZxZgHTqfjhe4SOdjS4Y6LhtwKsYF5+Mci5leV4ELMja8",
-	"bkfu5L3+CViWYYsGXb/aNfVEo+L+V4awFfPITm5obs8lX4mUfCddZWBPH3QqzqTIKXa8V/09Cq7Iy8H3",
-	"RzJSgHpiY9+gsiFkWhNWiDVkaPLp1BxmAMais5n2o2qtuTQg6G2O9zi3CVBNfeksqboND8sTlA4yxXnE",
-	"KA5WPSiUtdFUnufJihMQPZUGdHHX4lsMn6RcBOuiA0xauU3vTMNkT2VkJM9X8bTn8vlGNR948ECy45Zu",
-	"x12qS5XN4709bB+t4N6P0YVtAIjAPabZiJ9ablkThOpKzAhLd9v2tujTCmN4dXgczZXD2KY4TznIHQJQ",
-	"ietE7qNCRHdZsA0qmM+sTeOpb18HHm3xfnsE0/fT3QtNlG/HfXjejg0RI4+V6ngb+cpl09a+OqtNT3O1",
-	"eTj87zdP911UDP/MHxGsPdyBlz0i2rtWkfaVL0hGV4vBcDCnszlwGS1oivOg37wc4XstkVqZzJvz6efy",
-	"D4OTBn0k/WoBdkt86axQOtVk6Sa4dy5i5Y26mT4aSlmVa7yPIlapapOTbEZ0STW9EC2lrF49EFbczjFl",
-	"f/N8eIHkUSLVmZdPNUACLJTnop5jOR+lqhuSGRiKnM+cjRfKz5kIgu+DmvCfKzgI6oM5XFIZHxl8AOkX",
-	"K0zfJSR60xui+hqDgR6P0jSnXD0fyu6BVgDLSZCMpERKHsGugHdi8PKw6FKvZMdyqKbHkAeOiJEeobbZ",
-	"0ZE5IZPFslgf7+GaG0T0WJp9CZUuEbJAsrpvHWe1YyWD+KDe4K3HFCGKj/bmE0uUeOSThChg08DybSuP",
-	"NGqLuzmvKqE6KgiKnIcmUDJmyFiXIyQsCxYz5BF4yRRyszVky0O3O3c9zXjEETz/TkLpGZOsBjMos9U8",
-	"OK6LVjSu4UDjq2lwlSBBmTIkZ95dr5qXkmVuUq3aqjdqZyFwSprH4+ELI5r1x0b3lnpodjFKIJEUDFAv",
-	"hkLWSyJPzO0H9JpYlE0M0a8mLuyqmoEBCJxWUUEfCMs7poe8kYph2MGcEszBgYyXuEjn7u+VNPFlZTqc",
-	"jR1xP6yY91OJmTfGWbb5kyALV+PR3c7bdt5PZTvtQsOpWWj7gyDKdPX/hv/DoEJ1C/2wDhsjqdq6QlFu",
-	"FGWCcbky8Gxc8LF7CModxjgGACL/wRTTfCWI/52ULxbEgBPxHBJfxrLAQndf/uZAFiq/TgGjT801X9gp",
-	"ea/7v/od+L+7LmQhCF54b5sf0vmK3Xt/ev3YnzBLSZ5HbJgf9aRD3ij9bXBBLZYFwqFo1LMtk4e1X9p2",
-	"rb90mGRV842xuaoISGiazmsjgTD1844gMOCeHIdd2hXFpxsWUfB9/TxaVHPDvdrQRXusqr59ODI3j0jR",
-	"K0SYJ+VkvsW05/5x9jzV6at93ZuCFGI9Vo+yVb6tM6zVVVTu1ubu1yi3ktbszyqkrgxb7+AhMtIQcks8",
-	"ukVQgENPabOcl01LvmM+FVWykinTR4Acp2TrtOSQ8Ohkf+xdFjSjbzTJhZucYrj7/+aEwp747hD808Ih",
-	"QUYgmRZJN7NgiIwFtEMPVFIAtOVoat9BS2LA1HoTaTgfszGeBnbSJPlkvH/WHhHjLAowYi+GX75+eRg9",
-	"a0YQrENZjqCXXx9ecyD59QAutWMQfxSqugJhTxoQK6fShVEvBX2wZZE75817c6uFvHijqGxDY63nKlVG",
-	"ohh1VcjedCkbqLK7u3eDb9pcvubLDXOlnN3iPJ/g9L5VH03dK6epeQcyHNS0kSDKaLdBrCij0hx9ouGs",
-	"SkzIEm24ew7cTfliPxBCO6h4coFpsKMvINFnv4zkBQZoyMrRT/3izR1iFlbZjBTjRyyYqUlU4sMBf2il",
-	"Z6IO2jIMMrJYckDwhVzMQLSPjawnEtmd7ObYVgdTwC6OBIkRkGauVbc+y8XqA4PeMdEoeBcad2B8VE+2",
-	"8lj4xFUhj2bue2le68N99lO90ePUIbtwMDJQzB1NeTf4E0sobTWNPWkgkXqhU+9lJl4ZY9ZdIoCOLsoJ",
-	"SpoRiKrSCrtVMJRr6xVT6YFCxx+IYBgSozQrQ+QVnyjFY4NxxSon3VDqOsPDmUXrUimxwEJJGK0JG5l3",
-	"giVBv71/g47mRbFU0kf9X8cht30E2Mq7pu6+hJrvzKtqboqs8awZac4uWYNnujrvbqyoL4aaMap9TbGR",
-	"vdBVyXwnjZyJVQxsTYPnqyLlEQD+BowHfejTxe7+A2ANjRFmSuJFqtx2IqB2A64qJ114RbX/cg2at+wV",
-	"eyB5ENA1Lj0FSQl9IMp08fKPNCdpnBmYyRBpL6z6hRbb+dOwvNcpFPuTsNzI1q8sWqnsLVT7M0KLeNlR",
-	"Sr9XAhgMdp7n/LGbKO5lS5lCkrRjlIC9MtimLo55t1abpjo299f2/j7YHBuipsu1dc9y7VnbxrwVKXHz",
-	"0da06WuV6lH7dqm9KyNGfHSzUyE6t1ECShP6Wp6qv5LG7K8kN8RwZW5Vb2hlV5rF8VvM6JTIthy4kpHR",
-	"wrxhry4uLgJXFw4QpwfuHwmWs9OXgmCi6tH0TOOxeTfxAO937bk8w4F2g4QlSmWlXmUXz5+f/2DTxQD0",
-	"RxloLy7DjNDgb6r0G8u+a3IXVTqwVmIMWlepKJKNxTQN7EJJMDq/yrXvtxmFWMkiXv2QL3UCAmSN5FQa",
-	"WGB4KycyEopaOo7GDtYoli7juSjhjQ6VPyqeKN9/VaOsjfkFR1Zbakv4Q49nmln2vbaGuti8xnBq8OgY",
-	"0zIefWTgSGzDcKBRLzdNPYiGpzgfdyzfoO+kkTKtDuN/3d2Ub5TbbsXr8+5qQseC+TwmBTWudSb1Xca1",
-	"WBv6QMbO8xfo86V7hihD05zO5kXX21ym1qmBtDylQi2QQJ22FHvEYthK5SA7DqqPvD0MfQFyadc1l4QV",
-	"feBWx5bjA5cABrvAtujabaPI/qiemkzTdk6wFLHh39+Qmt6GDwMkGljB2uSD/FOmKwXrgHhpUkvBJzlZ",
-	"BKr+qT4aXWn6TUTlFcI6TxHegUqb6CgxIz49O1U/JMca2w8tscALUhCBdAGtjIh4ob7mG0wq9f2lzvul",
-	"XQqIwaSahU/pL7P4SuG0KwO+NnPNS/Ap5LIgoYC/iUWiWQKet8SI0wTCuzZguh1TYtBt1zb5pjBlOyek",
-	"inMVypPcLjfLG2cc3Ejq2Gnagnu2wPckjJL09znfBTptE/uoc7RJJabG35K9B5tEKNbUYLtzqF2OhO4G",
-	"wZ4MlTTvRUOGmfqjY5LZBpeUl+U+TZQj6sY1O8SRlBhlruLE5fEmUHUJaO/mmwCEcwjOHj7oIJ2SENsY",
-	"qowmMpjnzXkMm+EtBpjBrK5EtDjeB9lbyC8v/lGfH8oMhy5wX51JrB/cV7QEcTzFMUqwN6Hda7dDN2C9",
-	"ulFuDGHCxwbyxL0xBdArNuUi1aVSADBAXqHEQw4wUr+KD5Aga7oO75j2M0MzKCWie7lWlB2AEHCvriTS",
-	"t7aq6QZ4gWp0x8ofr1FisQrgfY1uj/5GuclAMgoHXZ49g4HooHWUlBM+ebCNg/zTBqhhYhNMM8U8MM1r",
-	"nTfxrSJt3BKaQ9yAj1X2neL9AueutEXPqhTtYBof5lg7Am24tYnFsHFsplquK60rEUa6V085kU9pvpL0",
-	"gby1g9H2fHdQxG0hOxzqeoVKESNqIki/tW8kj1bGjmMe+Qxu4P4VCxALPRPg+rob0Db2DhCNuZEbuDZf",
-	"hoPyKx37+LXfrWyHvGTvgF4fzbA+yaBAFZgV78kDj+W2Vd02tl19SaESXnRO8LTX7aItg9uAGB+rheuG",
-	"Epnwcv4qm0XSgLIZuYIC4FD8CyJD9R9QtGxO8wxOCTYhwjQpr/+UpDRhfk1IhOqtSOZPNiOKssGN3mS8",
-	"FryxA30L2thBhxIsbrV03ZxAiWc45NruGxf8Y2t4KlZ0spzDFCp5nLADlUyUYK4DfOqXYDiuOklbHE9m",
-	"PxQDRpTjaFH3EnawxG7cD4ydd0kW9vTrDK7W13W7A8WAOmZtR0I03kCIsArfwlVUdORKLhRgr/vzbvzL",
-	"pRn6OxiixtdQUqFY385xnhMWFANKBeqHip2VStdOC+1IgfBSgD2qH+bjnb7HLOMLNFkXRNqLl5XIoWO+",
-	"KtASZxmNRHe7bsdbFSrfBM5yg4z03GnZ3htYq9YjozaFTj/bIIcvp9T0deq+nvRayo862dnskO82bMuB",
-	"bLkruydrNCHKgBRkRmVBRKduG+6M7aVb7brYjd+/hOsDouvNZVjZ0nI0Tfv4HiYoIjq/8xYmVzAbtXA6",
-	"0OpB2VxSEmkq/NY39p6sxzifcUGL+aJ6BDWrVTuJvl3JAk0ISkyDsBtIdbxjbaImAmm+P91y64JbpHFk",
-	"Q9hp6pyRoRnHWm7Yi2GS6cOpdroYc0UdCbGQaMUyItCEF3Nr1oBv8yjmylR7qY6slM1yMjIqE2plyWN9",
-	"Nra9WPMzQUe00C9SBhhy+nSs0xPl8bWtZ1iFbSAUTh04VyfIIIJcn3ITFudMn9IbQeUDYPFbhM1sX3or",
-	"CqOzUZfRXikWzU7MJpPltS4dZ+Gh4dKNM+KZps5nd9ETuLUlXqjQuaXez1b0KfINTiR4ouoRxeKbE7Uz",
-	"oIeo1i/Sfw/ZkC2Wm2FYP0iq3JTD2HGbLNzigi/lxt6tyR4xXXs1PjcuzYtoRNhqmW3D59GontcsFQYG",
-	"Ek3WBkRFX4vDJdyw6ocBSeqB+Otfg3ekTbmKTWa0P76KgKoa1jWaqYieqhS1e+uDnvmlUsrIlJDjolJi",
-	"zVv/uLaMAnsgRh6jQSY7yf2YAIfn7oqhHUipQ9Btq3y3mJZNgr4i3dtiCdtkffTS4CkE/02jtO8k5Bsk",
-	"dHmnUbN7hpVizMG7pIx3jODtJpEbVcW1Nq9cqYpu6VLfmPz1YG3Oz1pxbTaL70YDS/WoAOMl7BvSsLN8",
-	"WgHu0tcqUBKvxO3aGRpoX1Vcd8IQut5EoxHE3vZ8AwXL9GJPSM7ZLFp7dBtIIwPiA+a13RotKg+DbxSH",
-	"4PJ3aMk1WLU9zLjDGMDEqc+nRa5OV4pSJNR3/vDhFUpopiE8OoVL9QRaAozijKqPT1ZwDBE4NR6qfumM",
-	"dVCMOiJTubSt8KialcHVG71rWM6RIDidg2zZ9NDPBV/N5tqZLwirWljGnbuZoDMTkNQz7iYDb2z7UgyS",
-	"bEaCFSL0Yb1q5EHjzpnc5Y1GQHUznsVqHVEXeIfTPhUiSy974HuC804c/ojze2TAjmCHOoBKmq7tpOyi",
-	"Duv7E6ebcCq+0gBLPCPeYblOBeZB82JCeguV0NvOpYOGA8CQj9kCM4Ik/ReB6jodw0z5dCpJpEP9rE9v",
-	"kUr6ZVl+uyqAm68MVLX1U5oXBNDeodi+mke30v3B+08XZTmwq+VmGaeCBthRp/xzOiXpOs1JD/DRcETR",
-	"HasV6D+uQr5lAk/LqNLBcDDJeXqvI1JXEuRCNsaPmAJyPWXLVTFwkRQaCW2CWcZZBATsr2T9nhe7entP",
-	"dbnrxOUzulsRnmfhGxFGHsdtbnd1ROvjTh0OeJ619modgv16bvDlf9j04Ztx2wrXag0429qhv7FStUm2",
-	"efbfvHn7XmPKvSuNlE1lAw9grwOIdVAYIwRZZ2Ki6rB1ibZg5B2zp5Dvj8OuXBfyA3XGQzIUfnfeXPdC",
-	"14IVpvj5eBHC3VFipqALt3O2DANlaEHznEqScpbJrliz4Vjtv8/Xlc5L2Kp6+illVM4bAnJ0TwuekRzJ",
-	"gi+XkY4W+FPziiIQieW8TS2abuLdhJbKWJZDKedty2BeQKx3Nbsw7+qJRwPNl4IvlkVHUtKNO27tUvAH",
-	"msVyMt+8eYtsC3QEWWGYQl4YU0blEuCIbAm0QNykZp2QcXRrTG9iKoRphjx1HHhqoBo1u6kV58xRWqzG",
-	"A2y1zgiN1Y6zrZDN/Az4CATBi3jQmE9WUIwN2sfysQqyWKqjYljA4sUSwve8VugIT6SGhCMMyhNLUlyj",
-	"M8CcU5ZrrjXvcXtg396qazn8Txku6W+wFksOXuCM7AFpWn1XjvEDpmYeNX6EIn2G16E11NAROoDTjadn",
-	"aiRksMR47R1wF1rmK+kJbaSbb2PUeVzisaOVFjWZ5Ag0qBJthZ96mJcNthwiuDJWVGcqPzOEEUQ0VpxB",
-	"zs0WLLNtQHD7OnCacR/mPAc5U4taB++F/WY0SH2rUJEnBv+0YMHb3t+7SNT6V3XHemdb4hBb60HZU32b",
-	"n8MHmDNV6XxSqexRdfJRao5fdGjyLbiljEBsm7WRjLlTceU/OzsbBip05Nwc2nT3OZZFmK1dUPL3Ly6N",
-	"27YBOLNhozTvFVx/ccMl/LyvR1h/KLqc7wkjj+GMMUYe9XXFbov4C3lE9p0hAqFlHB6IaeSQnZbyS2xm",
-	"0ROuXldXUmOIMiIgFRvGRAuJHCBa73ob7vhqi2qUVA3/hEje4AH1DZ/dzkl6D8o2GPuiT5xvibjPCRKc",
-	"F4g/EKGMALgm1VUX1VCbympgls617d79eunVJ12oD+mXe0QP9LApUjf5qNwsm8RjRLvfJATlZ6e6HGrZ",
-	"O2fp9qyO0a/zTorG7Zcr0P845zmxNzl7C2boVXGj3zwXQPRjRfSBizTyyeeKsG4Li1tTzVkno81yPsGR",
-	"AsdtqDj28YGCjoH1oxfu8PiAmfG18FmfU6sK32p5f8P6lzTxox/Kufu7MLSCLKTY3hKoDDSny/c8FnYt",
-	"FAdU7FsIinfFEnoXWhJ0gcUapm6OUy2h+m/Jgov1S6IPDM1pJwtoC8hq4dwTuLyNygF4ulXuCXyxX+6J",
-	"G0pka7hYv1JNQjoO1hWyYMHOF0Qvpo3hPIIi7EuckiG6J+vjIVox+s8VgWKpJqHV6L7nxydIHXPgUhuy",
-	"0O5YUhR5guZYoiWWyhamEs04I1fqGJ15KYWX4O7TcZyKMxAt+gO580cWAYPeNnByJRrrD5rniB4o9WHH",
-	"0OI9nKuCru6/knWADtQGOmqJpL4rUoxED0CtTE2sH6Ow9a7/iCMi+uklZSwEBPIOfgeipSYigZEHKDRG",
-	"0yjET7zQa5LzR118WSxwrrXcnM7mSbOO7G4ZQjojSj4XWN6PaTZEZVZ8chgzURIoa/3QBonuiksD/rMO",
-	"vCuoXQRBdEgBuPwPAiWDZyHfGJ71TJUqipCDmC70+ZA+EIMa8PrDr+j7F2fn7qSFjpJ3H89/1nXNzUkN",
-	"HSXPXpydJQcKqd02TlTJ/O4+wX5hpXpMewkW9XwZJeNrmWQnURUqfpCntYuALvS2OjFQKZvr03dF5MeD",
-	"QiuSuUXpdkS50NPoDYkNKm+L6rcxud7hunJDijfRUCnO+wjvtowqT5QbHwjwwzAo2rsIcBtZqoV2Lb7U",
-	"1pPdqwjvFCLaKHo/lA87xZF9NQF5FZCNpUjsNNZeEmrzUjsiKlr49Ddg7yY+vfl4+7Nl1NPP1uj+klwh",
-	"c19kavJB3b1iTqjQ1nWdp5utkb42RyN9hnf9F/KIiv3sPHTl7X7Y4dh9x7vzkfqyPr4cCQLFn6QfFHHc",
-	"DVU2QhMfozA7cNulTV5NC30Pro9c3GtFT5ZU8oymoIUWmBU0jRxc1dn+neB8GrwOg+s3XUpPB5tS5zPT",
-	"iOClAyGU9drDDRi+9gFnwxzLeXPIqWrR0EH0LB0NYs4Jno4py8in5g+rdgja7cP7VXOMRn1gS7U1sDCh",
-	"eMgPdAJXz/o5Sj6rfwxdYO4Xg/NgbkKmaLXc+UI3WKbUi4+FPRzW/E1V31JlVpVNCIvYGN4Zmlfj8eHQ",
-	"oLYm6G9pRvqbQ9h8MGIlgl3WMNYW3k/nmDGS2wCUvuxvbpsHZbwERJcWdKp01URwnKVYFkFBUD/mB5Y1",
-	"cU/Lo5aOZdBZnbLArACnDOPVlSuDGXBBRkqq9zmtDK7KujYnH/XL5VGGLpZcADctsTLtBjNazFeTk5Qv",
-	"TvmSMH2OHc2499fp8n52WlRQBQxl90zWmQpCRmp26H9/+PUXpHfco5WSBN7hIp3/GlxXL2EO8aVBa/V3",
-	"VhKIp4QEDlcTNriP74hYUBk+VQE9Y7QUlKV0iXNTtACiBKzr9BoRnM5RTh5IjihL81VmlR8jEk3IlAti",
-	"AC9LuoNId8BPgjK2C8rCg8tx0DmKuMhApUiio7uwvJc6HrMUGBKuPOo1XUPA6N5bgfCk8uEVSj7TbAje",
-	"pSHC04KIsfr40MHmjS3eFcRCfUn2EPmijFWgLxlMBTfP7NCcO0bx2RDxYk7EI5VkP0PZznv5pGEVnLlY",
-	"zkaRLTXWnI3iAdeZEoWJMlzM0Sz2gWmszHClf5B8GHYI4iPlECVLvJJkjFk2NniIpPV7yxyzcf+KlZ3y",
-	"3RTHfYCGYLHLexlPq1eHfNViiKjhyH5G/FfJLd6jE8i/6/K8OybVVy/WsCJKKrxbIZQqWW7uab8kYLVn",
-	"HX076jMy2V7+fTVptocPdZYYrV6m3jWZNyVO6dYxtlVXIdRJ3tje66Kk+Us1cRQ5th9QCEQx/WJ0/qGI",
-	"BIApyjZhPRXwtFpuCaxStpE/4urQN1eTVyPo6p0BVjv9DIy9nW+mkSl/IY++rbMHftmbftAuHXm/FTnU",
-	"d93eygfxDfCCZGgm+GrpJ1yBJejwglx2vI1i/cvxCTLRH9Ii3m7k0AHg+R2bUkULSpskP71S8tMORu2s",
-	"/Tds7zVcGRuoIHVKfgD084WGjDX5Tp+wIrlN4PPBxdnFi9H5+eji2cezs6vzF1eXz/5vFYviChQEM6EF",
-	"FXQoLO5JgQSRBIt0Djbvv18OwrACxhQbPJ+cpX/JLsjofPoMjy4nz9PR99kPZHQ2PccXk2fpZfZcX2g4",
-	"yWec5oOrwb9fuo+VABdXJX/5Wj08sy8HSDA9AB4RXKt7IERleEgYh6gBEMiV1XR9ICptObtugBAdsVX3",
-	"ZWhH8jx1SIbjsyPABuCslTuO95AM2l8Pa4ptwV6I5tl0o0Unnkpa3MquDRmcMP5GhJoS9HVHIBk3jVsu",
-	"iw+rBcQzBewzqfNvtG1tDtYAXVpStpOyQ2T+FYpFBVDvYJilWGtkcVe2ApISKpQ3RDzPIMuMCp0B1Im2",
-	"1PCDxcg8Wo1kGzfyvizXq+3zdmlrqHj+EIZmdcqem7eso+3vuDN0AOgkCOWGIES/sZzekzD4y9Ej1F+h",
-	"cAdg53o81NjA7pL4jtVuiUFXtgvYBuj+ryRtDyyReuXP4kjJAEclZWBkc+L3wrWrRUW6UjHaZipb6nox",
-	"IkwI38k75leI4brKlLaC7Uv+VwtJ8mkw5i7L9uN7qsC7VaexjfOpIpti8WblN5o6UU22qGfsKrZo9Ylg",
-	"pQCU1O5epHLLrqIvfhf8M52pfRYrJksx3SExVpiw3ZZoDj/IN14UprruHfmjtzzdsHZsnZgkBqLRoSI5",
-	"zjpB+oaCR+qZTJs74aJ00NnX25SWs/2GGRU64dsmLntns8yOUTw1uIlrlMbvxe6YuRirQFK440x3lImN",
-	"KXT2E0TJyJxE61S0pWUaDtpu3I2dJ2Egko20hyICmM3IddQZYrYjXPWo4YgFmWYtdZq/AVWvhtlVv9e2",
-	"5T3B2boJyOfWgjopWwJAqSGXvk5B8DyWFK9etfBQO5/bagnO6sO/BydXiHWXskZCNdxEOjwLHDEmWJJx",
-	"RnK8DuJi6OQreD7cEgtjS6+D8d42FdX5UTeR+o4RPc5pqrFmpqa2vc2GxvdEQi5gR0lu3x/HozlvZkYJ",
-	"zZWZB3mGUNcD6EpHp4sVQ3zVJ9fgqW8B/4MWBRFxJAegA22PCihWQGUs/m2BPzWQ1RssZmRXwlKfMGsd",
-	"gKwzm6BJQ4tXRcq4KEgA7CNWcrVQCz5bR/IfgB0/mDbJ/rCB2y7W3LCqizDc4OaNXXD724qf54mZDyEo",
-	"sFKz/Rap+AfyZ6TlT3KN+EJ9OXMqDuvzMBXulBvSZQHZZMw3jfu5o6gKFMaqyICg/LFp3MPDyKLmnPi9",
-	"yqVO4siXCGbqoZCdvQgI0/+Ls8DmbiEwmre3JjxiG7uNICnLr1WS88/aREyTeKjImoCdah5E2flDVJT9",
-	"zB8dbaidg2jsrG+cHOOMQO7qJzgGkE96AtSg7jGCRfBEoJUbVGsIlIt8p0tpmEMLhBzOViISc1irah8+",
-	"q5tWtjRGxFspl4TZTpr25YNraeZQ81rWa+17vYf2y8HI/Y0IOqXpzqB8D6qfULZKf7DaHuB3KWac0RTn",
-	"JooP8LHhe8nWdVEcAmwz0l1wBd8TCSwes26wV4OHai8urOV3sm+aTzyRJ2t8RWeoB1+EEt/xsdMCwSYb",
-	"bNq6uDVPdzNE9CAqmV6ZjfRxvQf3o8AFgVjNMLCqi8/U4KjEBG/qyEpcBKqw8WXr0d6EhgImczEPht6e",
-	"JiNJllhb1brOeU5wRtkMyRzLObLJfNco+a/zRJFFcmo8u/91pv/+rwRRJmlGFAGR2YIwDbfU4pZyGRR1",
-	"WtBZEupgSgoosq5Ltx5httasBA2uEZ0xbnIGEh29mgSyKDY3kS8HZkWad8pARQYYHfbG1AAdQn6lvtfn",
-	"U2SL/6tRq9/lHBDD0YKIGUELvAzJIF0JP4BFqfvCy2VO1anHxM5co0fKtA2FEiCUxGK/sZGOJOh6IPfo",
-	"cttgj18bclOanVw31TIeQQdEI/jjRjXWI3cZaHANIUnguDPOf1/g/u6usg+rSYNX6gY9ksmc83skvXbu",
-	"ivSF84MZ2bDpyzw+QW8teLAB+FFmjNKK4N+/Y4n5wHgl8gTuMz7fDfyPjWl2NxiiO51XcTe4Ql41AMjU",
-	"nlZhQRX/DJV8ygmWxR3jLCVDHVLjWT5IGevqVSjAjCZ8xdT2MAeKaYxIeYJe4XSurFuq73axUObYHUv+",
-	"z+jXJWF6NKMyUwAd/cboJ5ukZ6puVdo6FXilmPDi+Yv//93q7OxZOief0M9vb25HH36+uXj+AvHpHbsb",
-	"6Gcudh/+JCf61wnP1vqHuwG6J2sf1ddfxO+kGo8ghW6caM+z/klJSp2pL0ixEoxktWgf4002FNol9qcE",
-	"iZclAY41O4D72QdkUCxgInt+wN9P/pK+yEbPyeV0dImfTUY/pBfZ6JycTe2zyon7avBsep5eZJdk9D3+",
-	"YTK6TM+z0Q/kYjo6w+eTi/RZdkmeTwebN0X6k2aJJkTormxg0Ai06GA48IhzcDWYF8VSXp1qc+7ErA+k",
-	"XahG0ku3CMQImSWsO8pywC1MCTKwW0pAG+iSsL3QwcBBjyCgs34Orp0rWcgI7pSpUmF4iGTVQuQ47wlq",
-	"+fRgHt3uwfpvQp8iYN1vPg87kA0mCkVfuCbha+EKlwXMaEHqyqPMxzrSGKJQ5+X4cMhR2rtXmWvV87cR",
-	"AuNzRXWKw02kPQMh2eL58zV1xyteXwXI5AqRTxhKkXAGJ8HEL4aU+OMHWOSZrRrXCz7o75DVRSzcHEuJ",
-	"YLp2AJU96mZ1FioFt3LFShVl4Gqr5InkS1w46MWBpSh9/e11axpZ3evTv2L2CmG0m5hgCARhLKzHQNkl",
-	"1UK4ZtUpkdcuPEpbHxWb7gT9EjAu/BPYizqLQmrdryxfm3NSPykjt4Dx6CCDCg6yxyFVKnNAERuYBcfd",
-	"KusEuHrDR1VXTa5FOStjgF+8OA4VQYdG4EJdb12L00ZYVG4rp1yg0kEm+5Ti3JCmwUH+3rg+74nk+aqI",
-	"Og/dEQt74HPlaK+9SqxIELlahGoFpXNOUzJuKY9aK46XzrkkzLgkhrBOuicZKQkOX8nxJISh/0b9vGXP",
-	"u6A3x5fXIurpNOuMRMLM3OO+FmT5Yix+U+9pxH4oNzleDNU1ibnwYh4f/eWThnigzQFU1rKEV6pMcmOx",
-	"Wim/W7X20HWfqUBzar6XhPAAytiQ7kLirXmrE/xO1w3eRnL32n1TId4np+2dgUbQHGHDktr5N0RqEU41",
-	"khKUZgCLBEHSvF6S4zo5VWcRooePWN6HPDQrpkuEPHJxD/qXsmjWuH+mFwWd4rRQ5/PfhwMsDVipPvqa",
-	"A7JxgsDKpHiJJzSniiTGlaHrZJrfu3kG/IKo6sOV6XiegLOJOtY/I6PL6XM8upy8SEffZ38hox+m5cEe",
-	"LPDlqjCpQf2dAgv8aWwdPXDBaJKEbnmek7RAkq9ECgY8XxXwIT1CkxXn/nRxjCXylcssUtPVVo27+zqv",
-	"uwfK3aiHSxifmjRV+rNVqrScfaOfbbu5zw0uBA2ugzg7GCqnI69aIJgp/2QaDDV+y3nH0BBTfquxQo8O",
-	"6zct+7lJ4KUgABigOOgyX66UnClO2X2HInxWWyKvWYk6ywjJelKEixDd9ryzpduoqTKyXkpAYoIrbjvG",
-	"QMLMbqXuda4FRxk/EO5svNoUtUWmniAKTcvMrkl5W9uUUDwg+qIuSjEnua5WSnuG41Vld00vmie2LG7n",
-	"olkAybjNqUmjnZmjUp+jUSzW9sOciyKe32c1Ut+TnYC79sMg3JqivgbDpbEKtoad6bPhSwf1E7qRdA8R",
-	"ZXMiaIHh3icxf3VDJYmOOVcWlV/T+EBO3VZoQg8RuWVCDtEHakmFi11JUBgku0LJZ0nEA1VLBkCc0kEC",
-	"ZXtB3tn0RtRRS8syd0UvNqrclIod9Fi3i1almrz66IrS+wfXF3RB+KqolqGpoYBC9b/yitXHH2PGrKiJ",
-	"tMgieSLum8CfsdwWSRJ2ecEeurCtm2rk3tCzmWtmbcyKqlgdpf25oUx8eJwWp7yiho7OeECbCKWufmV7",
-	"b3u7Cx1RjZqi8coMv0Iiot7b44NYZt3MogPZNG3gOjUjJBas2skgaY4x3pdx0skm2VfGUNWKaUsI7Gc/",
-	"bGc22MRrYxnUUaqDpsQ+jIZu490bonYfC2AfFS67K7VW4m9TYw3O2Ggquae5A240RU9+ZqbATFpkQuPC",
-	"QSMdPqNzzP4zzTFdkOw/xYoxymb/aZwJ/+kwmP5TWXtLkl3rF+6Yfb/Hm6Zp+Wnzih6CfVEfJMv3r++Y",
-	"aehedMd827j20WvrDtmYp/1kOTrdw7U5v5bz0rl3R2DBHV+Xnxwi9y6EQ5nZwXX+lDKcV5NXS4+ZTrcb",
-	"DswqqF/0YCpF1luQsIYD871gkLuiiq5poqD3Tm3FEJscysijjfdTkwvli+p70Uglnu08ct1dVX08Yd3u",
-	"5js4NTp1tNsRthvwf2+jvnvsZBN2MHPwwJSh3z7eApgMevbs2Q9lNjfOJbfZG2HkCfQvzsgoJ1KqPuAK",
-	"IYou/IRowj1OuErn3OI871Tm3tVq9ovclz9ulrgvn1QL3COvvn2d/cRstbCIUd0UX79y9WpAh6lVDz03",
-	"FKpvrdEOhr6JmzUoYamJlomZZk110G2VdRuJC91TKVetfXcv3N5nyCKSVfLRFNiGZGzVZDN+PxSqbyqH",
-	"d6j/Xi3zHh0ddBe2mb0BRtx/G0Kq7Ksc5tAj7aD04jz/SeCQyvEsYINBjW3u4koShFEqiKlJ9Z00tcrt",
-	"RePl8VYpOf6xqB4vwZksBLZIkt2VxRtlbMohIiezE5SowxplD1znHMnxkojxnK/Egcp9Qe3+Tz0OpduD",
-	"AJrNiJedcE0i4H85meEiXJfey2Na4DWaEGSax+KT3ePxVPBFeEAzAaqxQI9Ylv3BNd9hPKvmG0pqZ2QZ",
-	"yjn6mT+ihZIDZVOJlMU6J4J0vD7YMXIQVqUhSMI8N9bfIa6GTJXnnUq4R0+aHot3dxLpK/hAvbyMCpKa",
-	"8reOgpJelUITHYirrAoTfK/+adZA92zCZzqVEdXQdxVurCTkedvrlqoq3Nx0qzwZIN8am5XyxnOfxuKL",
-	"KxvdqBw6OjdhajLZTvQXXJNGBwfRjpoAHTUpgZOTk+NOh4ptJHs/Ed2yDDWB3VS+rbcA/xpSbKtIr31L",
-	"l83i0DHWjXHIa0dHIY+SC0hVNhOAjCpLCRVzwVezOcJGCe5qOIFFrKzMuGLoT69cbnEsV2/1u/huPEm9",
-	"NA91KRAE6AbBg1P7nZc7SPWbELx2GOMQ9j66s5oyVjJiD+8jBiQjiyUvCEvX42AJy4/mZAVuCK81uic9",
-	"r2WXWOAFKYjoccQuj27fTnCDuSCPhJjqh/3MD7lKUyIl2B+K1MC9ob3o1q5hNGbUFL73qfNhQYmg+IGz",
-	"o43jiLdcFNNzxd7xNt6zSczWWqb07ZZySu0St6Nh4qn67ayTLfTUVxS3+5OyrUA9h5WynSbSR2i2WFCt",
-	"8u8lyVbLnKbg1tGqXF4BjkTKWWZ+8bKt8YIo0WjynGQJR/SNysiOZXO7ibyWxfYFoL3QNLKvdqO5o1Bs",
-	"FW99MG3icq5JPt13iAVRFivIpnvSSyy91rgi+uLJOFHAi8nzB6LjKGsiCv2VLAv3qLxk0NcQEbjyVv54",
-	"b61bxwKlqD0YyXfwmcKlm/G59kYoLbcwhkikfzc1AwT/RAHHgufumxvJeFuL3h7idgfDtb8jrdzlqCD2",
-	"wE5s2zgm+Ddp6bUZbCCHtHTa1rffwdSqrPSw4uSPW1M+xQWllKCzWeiq5QaJVU7McdKUS3CFUswZ9S/H",
-	"J+gGJYoxs1VOElTo3pSmI1D7K3H10U5SwVlyx46m9IGM4EYcqZ+G6LePt8fXCDOUwFXJZi+6rpctwMyn",
-	"kOjtd2zeovKOafwlkhmUlilVK+mGX6ZBQf6IzXcvyGKpKxUeJQUtcnAAeouh/tTgRcM7Bk4h9JJKRVmZ",
-	"HaqFTFEjrhdHsiPVlSlgdc/QBfqf6r9NR388T8raH3p7wL0BQRIwEEvjagBjqBMORtrGDMEHomY4uBr8",
-	"QmfzIlcGClz4fhkOciyLseog82BYTAYUq7YeesXgTUOzEjrf6i/kRfY8vZyMnuGL6eiSnGej79OzyegH",
-	"/P3UPvMI3tBPp3JLjXlTlaXuLkD+rkiMFprgrlDyWe3SF83Wn4lDFjrEpdC2yTIVaghC3r7027zlGQnL",
-	"JkdADRc9sC5h56BPcNErFDjI2Y6yjrfdAdrtpxLK8gN6lQ+zgxtcs4WDNAKtHkv08Dgv9A48Ooyu91l8",
-	"R39TEawEDnRrNNLH9ZLsEaj5aQLdvRVzoe3wSsl3XgnRQZ3oN1nd3/4K80WC1CurtUmsDfZA1yB2o/5C",
-	"cex7EMXd3BmbsrCJImpCsSYCO2AnN0vEvcutHXLGfukWZ91FpHQ6xFm2bmTKkr/DdZ9MNw3U+ZLoerKh",
-	"QLsS7MOakRkpq8/GKo+EAS4M7lrEqG+QhmDV6+fthr0z3r0eGyb/Ixi1zVNfYLbCubF/6/M+uNJuQUIz",
-	"Aqp3Olf4FDY1N/VwP69Dew3MaEU0ILlaLgWRMnYxFtsWb7UatuVjUKP9lTKTI1NSg41r9sxesDFLXLBw",
-	"ZLLuoXNwshHNp59LstqqbO8fVI7/MQR3yOv0Nxx0Nd2glLMCU6YBScvbaYn4I9O2C0ZLQVlKlzhvvEje",
-	"8tixB8Ovp7GrZhYXsfC04yWV68kZYi25fLANHe2gB7gRClhBO6nlDpPvfR3VtdDi3wUtyIeUL0k4amOB",
-	"1whg2Uqvii/bMFv7aZic5euAUNNYcytBi/UHRW96zaAwxuvYJZw3PfAiDhHIM3A7Y4Zu3r1G92R9gpxD",
-	"GuvLlznPM805ADQgh3a1uABkXR1jP1JzKghzCJMmgwNoBVqCdx1gYE7Q32kx56sCsAocCD2i0ufDO5YR",
-	"QR9MNCM0uydrdJTck/UoQVOu41Q090rIjptjOR8aj5Jtr8tIHmvnElWrMSc4gxIxxkXzf0awcKPXL8td",
-	"x0v6VwJxczfwr5tVEF69XDOD28eZOQZBAXBEPrmkhKUu85BRmfKyhTxBfyWmnIgSIlCqnLI7BgFaWAlF",
-	"uiCwmnpaJJ1zNWmc3g9RzmczDXS7zHGqUbExMxeBjRN+93qk5leb7xcQ51MepqESexndci4yyrSB8M7W",
-	"m8hJIdF8tQC4SJahm9d6ayVKbXviAnd0YfY79j+Nd/R/Xtl6FSTT6PhDgwsPmKTGj5nzmTS59ZmjyLLu",
-	"3NAk1aqvQ+n94R3T+Z5DQ2U5nZJ0neYAMKVV/RBpOaSplvPcxFad3LE79nFOJcp4CiHgprbcxISoP855",
-	"7pXbwBLJJb8nTBFl9ZKILpY5nJVhxe7YUZkFgs5Ozv9ycqYRrs2LP/FaFsvQkLzOXDLkUlDIZbYZqVdq",
-	"wOcn6L0uPx+sxwv/MwYMhSL5giBtoaKjJS7mcqiNHIiZl0M0USJbzvGSqMVEyIGy84zIa89JDGb0xdnZ",
-	"8Ql6XZmuBKmHswwJA8FmzKihQ8xmgFwgoP9M8CXg/dyxi+a55Di9l2ZdoMX7H29L2bN5RfeddCkVMJ2T",
-	"O/bsBP0bmeMHylfC9CPLjnTl4uCXqUSPgrPZNSI4nXvVHSylSL1Uq3QO9wGKli7LgjOK33M6IQJDTsuj",
-	"KVW8NmlMV5qH1dJTIrWMBh5IMlJgmidD5GI89GO+KuCDGFKdhigxeSbUxN/aPz2kWlvoRqkeU+0Glo6U",
-	"qLBDNNEjlYYZ/sf/QK9NyZU79qou6TzxZpJmPd2iZpo44WPA0329ZGqS3DGzTd9JaG+kc3KtDyc60U6b",
-	"43H1gcLaA+hNF5sutcOV+rfelIqUBXG6dkR7bJfgldocaRfAbdUahsBQAs+TK7dbCMO5eIiW+UqiRDFO",
-	"MkRJqtG5bNWcBB1dnv1gZSCogGlO0+IYwqqpVOs0BolnWmrgH9dMJ2/BaGSCjjQP6z+V+r08Ozu9vLg4",
-	"1lQNS7CGwhNrO61flwVdqO+kADgMo0vXdwxMGqkPyKWEtuockPzXKHk9HUGNgiukMfXtPDRSPjrCmpYy",
-	"ktIFUD2cfeEiTBY4J3fMvIFmSouoCWoU3M1l0potpykxWI5Grd0scTono4uTs8FwUEWaf3x8PMHw+ISL",
-	"2al5V56+eX376pcPr+AdCAXTVzxtes6/Sxlo6Q1m55IwvKSDq8Gzk7OTZ6YGCZhmpyePJM9HwHCnGc1O",
-	"/sPkkc5I8HK8jH1xKYxJRrOrRzJJnIi5Rpdnl5onpiSzAohKxHiBzJlO2ZZOOCnbcPATKfTR4yXNXpqe",
-	"HI6m1JbkxdmZOcIWJpcWKpToU+OpHbs+6rSeOL3PgH1Rtytevn7pJnWiVvLy7DLWrRvn6S+8+JGvWFYx",
-	"hzUYoqvEr2ZbXUb/W8r+wTOorPCjW8DB76q/yoZ5+Zta6zZvn6no5WwGhhcauXvTDBiCAjakpP+AXEyK",
-	"laZZEgHJroqt1aMp0ZjR0xzPZHBfb32T4GvsbfiDkV2uGizefjds30tjbgUWz62LWqNy2bw9fWmVUfOW",
-	"lrzTnSsXmNEpkduzYElvb01Xh9ynwNcim2QndiA29BZpUc67JxP24z5jsVsO3KyNN6zajT6KkCc47pgj",
-	"PjmEhto2VPSntIWycNwXc/pQPdjhBclvsSTK5srpvTUpdT0pMHhu3r3Waq1GKI6Id+NnP6zCm2IJ+iGt",
-	"N1Xa4GMbbUxGtn6VGp41EUaeiTDQEIWUzQa/azV4s6S/gQY+NUpR79nQlQrspmXFNP1N5DDKUzFNT8/O",
-	"zs4HQ/fvC+/fz9SnK1pZp7p0U1GbaxzhjtK87Si+TPsg5dXorUF04SU9fTg/xdmCstN0TtJ7uGTW1cV4",
-	"sAY4XyxXhTHpbSl8VL6K3LiMx0ZyNMXiBP3mk+jmERSgWMHi10b6hoUfomHtCbx1Hx5oRxqRxb9xXXx8",
-	"P6rIfcC4Hr9UXXYm+XyDdc739v03fObNMaYCXQsjX8/a5eu/4czWqYNXzttf+Y3hVTHngv6LZFvI8eHg",
-	"8vxZ+wsGYeIj51C6Vr/3vMvo5Gq55KIg2VuSUawvNIeDy4uL9pf/hnOawf78qBFqgP0cw+m9rxC6x1W6",
-	"VKZSyuBGauGt08/lHwABj1k615GiYZbTnlPgB/KpIILhvDymI/22ix/2SGHvLHcDn6qwnB8l/I/wIpdN",
-	"PGZ6nQ2+/H5ojjXj7cG3ZwcbRYx19fb9ybYHYVu99Nux7cyCzjQa7YLMqCyIIJnxSA/RlOb6BwCA1c4i",
-	"7docIsFzUtXP67oZ/4bK4sZaShsMtlkANl9bTzg1gOYGIc066f+5Utre+ejdJXpJxbU7oKavmGwCEB05",
-	"iX1FPTN5Gbt+prpQoY+VLRq/9/uOzN4JfQ+2TcvrQDpzWADMdB2o7bi5Qu6KcJCzsS2ZG1IKUPeppd4m",
-	"3aNbeJimWCILzHCCbhiiGcK5hpbzuUEXDAF/21FIA90x2+T52dlxSN3Yb9/MyBbmnV9Lw+Xr1EtIbp5a",
-	"ymoZc4JFMSG4GKeu9BMEYD7gvARRfHb2pfN5wFCHmpU5jn5lpVQhzzA56uSQr6yPfmh/6da4o//Q+shS",
-	"tGOmbmzqFabXF4itaklfFusENINzBn0M4UoI7iJo4euKiAZyOCOyt61nowa+juAt0bI6il1zE7s/sctc",
-	"DIR30+vtr0HBYJm5FG7baSd+OhwMkGvsLintYBQPQDLPis0Jzou50bFoQlK+UCY/iHKEZ5iyEwRKGFxH",
-	"5vILLrLgnrX8xtHl2bOgxIY9/9kNfDeS2f/JoDq88lxwcJFbLkmAGm1gzFeWuR1E6I9cTGiWEfbf69Tw",
-	"s8dMW4ppai6zOzn9Lat61pN937sHYJwRnUzsWkXsKpvijpEsVhMDEbhGNDvu7BJAHT0CP5HCMK2Z75Np",
-	"iVYedEOMKAS75Cdf61z9ZfMiw1MhtFxPS3hu/L9DyVnZQFTqvIvznLCZyRc1YQnf6chUAYViNfyxLSAg",
-	"PKs0TCU2Im8bMqlY8nuilf2rBzuwp7TQ7Rhu7QbGXb6mwddVG39Umf6hwKJwshMigxSxhvmrk2g/dTsQ",
-	"N9C0h8ne+EHorceaGHBK7Pna8OgBLkoMj9dJ61tlQDdCV1n1K1+6dFIYAXX9rZtwf9jrF6umNIKPJ553",
-	"4F/BC5NKENOmEP3sOHMIsa32vp/nGYTLUoaSpSAPlK/k+J6sZdKBg+9YP/UJIwWi1NHV3xbb/pWsYYRP",
-	"5dBqY1RGHv8wHPrf5pCladq3eXdUxw9K164bAhfmJL2HQxGdMR3xBj4PWVQOYSYq9DCqGOyBNRDtBzuK",
-	"b46d3ci09ZI+CWMHB2FAnyJs/kBERtM/IyAOw6+adH322YJZdcZML6dITh8IIqwQlGzcrbISXAMQiMDz",
-	"iWcSHZnmaI4flLrWzvACz+7YjD4QFnRdOpe3LsW2PVeG7zVBWDA/dz90leljSfS9OYUvqKaxzk15OgN3",
-	"0aP7W75Y4JEkarZQ1EMtMmawK2tdiBDnuVrt6LeBUFo+2rLAgBB+fnY26ND21+lUkuIrXT1ognmlFqPr",
-	"5YMh0IPcPiws/VrmNATdwpr63q8Ta/rYmuUtUjUxxl0WhCPK/YvIb9dl2OOm9GndhcKuZD8vdYngAJG4",
-	"oVzywvgu9BYf6UItmcCUUTbTuGzlOTg5rm+2hkfQJo+rGvvt3QrpsRkshz9v5f97BXfqGoAeP5UIMP34",
-	"aTXRaSVRMfrRQhHLQhC8gFian159RLZP10O992SIjCd/iQ2i62Yi6h1LcZ7LkHnzAb4H03gFcdk6Y/Qd",
-	"hlol+zJ1lIG+IAhPC4gBp9IkfdIMHYFawMj6SswKHJ/EssnfYFmMYKw6g36XyK6CfCpOYSgj/dkqcwYB",
-	"NADFQMewh2AbwnodZqs/8TSK4YOhq1k5enSkqQPo5tgj6g+a2GACG7SdzjFjJIdYZfiXokC9VDkJ4W/c",
-	"5lwaV5l5w7i3F/wBUIuUYSIlnpGAQQAv3+rXtogphvcObRCYz8BQg2JaP3maXYdv62s/s4Z2j82wJdwa",
-	"tlp25v1wEuAfYn8arsv0zJ7MWmvbnIgJppUTmPUTgJTQiAxDpGEhJeLCWWcPWs+RbCMhrOq5Ch5/teWz",
-	"rz0+RFA/fOFpDLRetPWndbZf60xveRv/tOmuU6t9Wk+4tiHieUZkoYtEDJ1NQ2wDlEjKUqJr2+IsM0h2",
-	"ScETJPmCwOXQFIHHKeZwMhN4a8e2A9+FnUJuMp5JZsevAd+DSQKUbeWCKr/mlgNAsKgs4a+C3iH+9JH7",
-	"1a3o6sgpbZqn0Cva9WMZ47uSdqM6Jngz8oEwCCK1hAEppIgvCbNdX6uvgH3jWXcuvr9uLqgeNxb0a6oU",
-	"L/TfzGlsNtP0A6NxBa7hJ70UWpP+P7pGwOBqMOme7Fud79Mki24ScSPRfuP66r9NUoBilpL7dlRvp58t",
-	"xZsDWzvkhKWGuM2/Bx5u99mbj3ylc0IvFnmS40IjPQxbPbbmdefMskW2BcEaP7nB/jeLs6W/dqddP9jJ",
-	"oTKnJz1G/H9COv9Rhe1bLO4PI2xPBVnmDfEn1spK7FgTixDrsSphGRFDlHIhSA6XreaW7SQQU73M1x/5",
-	"U4rogzErzO1bNqFgr/80oL6VrMplvjY4+535ugJ102gkeW2t1w3nOaBN6wBQwI7qnVlzx5pjxbR/oBxm",
-	"FygAb6g67ZNKDws6dPQu6wP0P+6HvgYAulG/AsBXP/lRfwNSp9tJ35vs/sI20sr+dsKlaACS6WTul694",
-	"uWUWsjWYUIaq+WSVJLI7tqcssv2CyhzIgNsOi+mJLhv6Ap40IRQtBefTU115rTOlvSXiXqNYg3Awl9fm",
-	"QlgiwCEjDpm6Dbdol/Szn0ihB/NOjWVHAms3k+DS+tC06E8oQomw8k8an0RZmq8Ak25pVr4bKVrYPi46",
-	"qOeyscNtj2lpgLS3mO7oyJRe4SxMatE40dvyk2/gi52Usx6c/tpB9fLGh9yEY99yDdo+93Uc8RuL21VB",
-	"61nvUTfX6Mq3Kn0KjXvWb8tCpwZmodZrq+EYpt3FShZ3DOC7G8ARN5dyB0d6iYYTwsCpFJoaPJuepxfZ",
-	"JRl9j3+YjC7T82z0A7mYjs7w+eQifZZdkufTHo71jVk8EZ5bjSxjaMSbG/ynI+cQh76P2PCMv+CC5yTO",
-	"pRENc/oZ9qmzXaPh8V30s00YimHpAH52jQ97WiAbHRzcSd6R2H0Cfxozd5Pbdtn9XSB3yKcC/HuOQAyU",
-	"jqIQHYxXhdChGkUH8WJOxCPVRSACqdtuoNuj6jwh8fTBvfkW8ytjsDDb0l1ZIq7BT+wwlV1rKBiiYaOu",
-	"kSSpIIqcCiLgmUSEpWK9LEiGcKHxv8vCTvrwTrIGK8F9Zxf7IMcTkoObG4t0rk5jg+FgQQqc4QJIZqK4",
-	"rFo+Q2PtnZheTlK+0FYBXxI5xg+Ymkp9/xg8ksm4RObTS6AHRcf3RO2OvB+dnAApKdOJpmC46jeGA1g6",
-	"bZu8SJ9nl+TZdHSBz5VtcqZsk++no7/gF5Pn6WX2jFz0sU3c2j2RVVLuXcwecS0gPkTvx59Z0N8MLAkX",
-	"pMLrnRHjPGFy+rn8o7sj0CcMxtnIChZHIyFLxh9nTzXkXj24AurBFH8U5WPMnf5kkpGUSgjw74IvTheL",
-	"VQFeGfveNVTp0n46napi6jqcfnZHvi/lVwKhBVoyvjQtXNLf1prG071apHs/jM6hQrv+lA36KrC8H9vS",
-	"l4MtjqrDgZ4OhipOP2OJnGbxdgg/QPENrf8Kbsy+mx7lIipL9DQKZWOb/kxHe4rrTEivrRqZlqY72ZlE",
-	"pjjXFRLbkWLLtkPEyKMX8ux5Uf28e+OO0vU/4vixr7xBdHGPegP5CneX/tf2hpx+SKVWLqda3GgCWjmt",
-	"/XlCSWUnLfn9xB+IYFAaK0Z8p5/LP0yIjOT5QwPm0lss7rV5Ur6JzFuZjrSHyq0SJV7XtkFygt7DP3Xl",
-	"R0wZVKN5NHUG9XWl5PkKUA6DOIXQUbnWva2c8tUDRsmUHzED/tpawlugqIYwe1Zu05/q4kDqAlYaADl8",
-	"um3j07JkWtdaFw6WRaIHKqmyEguOloQIiY7IYlmsQxXr+HR6HNYQpiwbyVyxi0MXqjOfapKg+y7HMLVf",
-	"rhdmqJWlq+9MivN8gtP7uMS8UWsC/iK1EYAFoQjNJHEYXZ1RqWutQUIOLaJXn00pgu9JSugDKUd9awd3",
-	"GCkX+NBXFnMNQYA3UE/5T9Dub8lqJoBjX+WDfuxm+aQtite7lYWwQ/VJwzrX6PLsLCIHkanR9dv7NxrJ",
-	"e7qSYc/sSzMQJ7d0QcODc5r97tfmtPoImrHe7Eb9aVMchJlekpzMDDzjJp334yih2bJBf4Eglb6yMh+H",
-	"wyZGhViB/wl4bOPObIg06qOy9wGJymLTteuvr8ZSr9gDyfmSPB1LmYk3cxRfFSlfkD8RjA+snhyZWzyc",
-	"3ixVonY1WuuPc6L4ZFMLlfWtU75i6szaUkfaZYF9BUo134qQqPXP7ME0/4kU/sLU8J5i21CWX4pIszzn",
-	"j16ttIKjlaxe8JgCQTLmKC8rGR2q4hlnshDY5j4s8KcxZQ9cdybHSyLGc74Sg6vzs7Mvw0HlamlwNTjH",
-	"F5Nn6WU2ek5eTEeX+C+T0ffpD9nojJxPL/CzyWX6XDvk+FJXVPPvbjv7wt0qPI0b3Csn1VA+6k/r4yCy",
-	"EhZeV9HCaUpk9ypamj1PP8P/2yCr3pMHfm8wq3SltKN7siyGOrTLYOokAlplyfEJghdK1yKVaI7FIidS",
-	"hrLz1Gs+L/fzI8Jbh74ohY+okaZRX56exxPBWumPKxvQVVRrJoUOEFfQy7WupbxUwsTsvT4uOjDTxDxN",
-	"gtrxG9/XXtLrSeL2um5oE2+felqrk+8S3vxOIu+96pVX2E2pt8z71tZ7Pqxfd3yii9UCsdViQgTiU39s",
-	"sYuonC5oUbmHyshULdjg6vnZcDDlYoELfT327GIwVApefQT0+dlwsKDM/Oni6pVFOiPia0X4q30u17Nr",
-	"fH9lZfaGmxwiis4kaSIhosSnPmEvMbverhojF91oBy2cEoLZKejocU7TuQfE8/z4GsklSemUWhjm9z/e",
-	"js7Ozs5dWchNyFBwlIFhEkt2eW0m2eUO10zVK9/c+061sT4QdO8OCR0xw59/Vcjw9vHHbh9+ZQQtAX9p",
-	"ahfy6xqYezDdgKmooxhXH8D80ilTxsYXFOiBCEgeO6+aZJnA0yJBK6ZML4QZ+IMQZRRiZU0rKh30WpJC",
-	"59l4sk6QkZXSgi/gtNAmXXsSd5IRuHsec5YgKu+YLLgg2RCYK1liAWcuG5SQoCOuq+zinGJZNsiSYw2a",
-	"r5hAGyJUwiBMuMMduzE8fXF2ho4YL9DF2fkxwjI4MJRxIuPhvVu6ubzD5MYRl+F8/S+C/v0SLbC4JwXK",
-	"cIG1VwEOitM1WuKiIAIkqXRFlgSfCWXMX6lTZUELCKZ6bwOmTF+FUCvcPWZKz27fh8RKtBmbqnmlZHB1",
-	"tnl41sdjoC1QuRdnFy9G5+eji2cfz86uzl9cXT47uTj//i/Pzv/voGw6WYeO5SVxDa7+8ftwt1WfuUvf",
-	"scYLHVyxVZ4PB32C3hzB2pc3Sdz+Htlj66gaAMMOWjd9OFgBLk+nxTSyYXB13pNWGmJCwelsY47+PNof",
-	"AmodFrmU8kEdUbew/FjTTqa+0SHBJC1dKcbQT/B454nMg1oCcVPXI8GnytyObk/f449+E868zTt7qr09",
-	"I6Ooula5129ZM9aWuy9DBwN1fuCN9/YzO0zokFUh/EE2RazY5fqjhLLrg1dl0yqlFvQTtYaC511MRqQU",
-	"p7KfLAlU4gT1l8bmGQQJ3rA1ZwQy8rC8HwImBdyMGJDTO+YssYhRVdmcXQloS7NMEAw/Dl6jFDM0J/my",
-	"tPJINl4SsaBSK8kBxEB2N6sq83saF3x1iZtp/09tfaBLS8NPm174Go/2E+ynn82/9MPlUvD2oOAAm+sX",
-	"M4vArWFgbt+YwmTGCeGIhGRwItMl4FDJHdd3LCIsxvYLyQn6hRBokC0oS3xhYTTNNcIQpJ+RzJNDcIy7",
-	"Y5dnlyFZcqO735cwaXdyVL50yJJK/ndsSoni4ScXGI5mnkZy/Bm/F5M1hhc0VIpvGxxK7GSErfvLnIww",
-	"SrLrmHkx1s+b5IU1LhoEBorIi5eErf8UFl9PWOjN/FNUfHPRiWy9ZzmRd/IqGN+xKcGjcT/gCAoGR4Mr",
-	"4eb2zTd7yowmSd/cvvlDZUdbp8V3Eun1bjpRrtoK/gf2Gv+/7H17cxs3tudXQbFqy+IuqZeVTCL/pWsn",
-	"mdy1M57Yk6naYUoEu0ESqybAAUDJXCXz2bdwDoBGk93spkSqZZt1q+44YjeABs4L5/E7WeY7t64rAIgj",
-	"NpP8ZaL9/WJ3pPJgNz98cXAYd3DVnV7HfTQspeRW2evMFRcJn/sUsRXf9p+/b3HvzD4w8/RXzUomEOwu",
-	"YoSD7H8OWM80Ydtwe73wPwkEXpnX6W6XeLMs8y8F/t8Yhrt6/RYbRbfD4g9h3i1YFz6tLW9R5jpwV3fc",
-	"Xh64+FlleO7ArRRY9+QeTrgu5/MN/N1VmAMvH3GD0fgRy6SY+LQAnKVb4UrGlNDjkguaHX5nrN7kjoZk",
-	"X24mXpRsgBTsFRGSOK77XCw8nwr6aJJpXursY4aIHDODfBxylYOlBxwMvLNb7QA10BmvyiR0hLGTaudG",
-	"mXYw1VVYf9NUu/iLd5ZqF1WPeyweKCrbV6yxKmyE2xHVaBx5U1/JjJHhnVQ3TA2LrE8FGWJNhV/7EJHM",
-	"jwmOBzlEYiBc2ceUAsY5zRSj6TL/YBXRV0j7ybebHEEGhC9nswvqEi60YTQdCDkmNAVvFCXpAomjtNIN",
-	"lxRR275KSQBv9bKDW7aFqZCTZSu99mOOqOOAg83wXBzEcCSF0qrHpJGsN9jfXCuCfcyDEHuhY7YtFxUL",
-	"sS4silm96+0zts/gLe3m7GZeFQF11kEAwLDCS0hiLSKmgvhqJyPFf0x+9Fg6uSfF0cDomjTNZxEJ0xub",
-	"GECbBsiqI8mUctEjglFVU5Bw5YbNM7P3Jy4LU23ETfHf2mYr3MgpkO/9KnmQiaLz6Z4zmSCatRHndz19",
-	"xb+UBxwqkk/cc+2mn9DEfYidBKRmL09J+adUN1aGpFJsk3VS/LCWPAkru7sxkBwf1iEFZZ8pKG67GwBb",
-	"beTHk3v/z8a5pKsnHfXN4t5toNEc8ZUI5amHPzGzO9ZtoKbcXHsPIT2KYdpJb11dzG7JagcpTa4rVlyd",
-	"UvRF5Rn+x2Hq4IMeiKswpL+L5uZc0DdRC/f6LjQ+i0oNREKFkMZlL9gfuSLyToQpjy5OX3Y3JTy1yQV7",
-	"SGBwUzxZ7sI2DPcF5y98NQ1O49yo/QquxyRFPUxmhYSpK3sZ3pPIIiixBmJ7kQU5Vwd59QTy6gvPtvpq",
-	"pFVIz9qRqFIjbpQvMKxw6YNYmi5mVIAh7l+J03Tc3xAv2teCxEni9uoK8gqI/pMpx5CDN6/ywVq6fbs1",
-	"2n8ikADsK+30OiNwbISbOEabSMo1nSjGPOLraJHai0/zq3n+xe3eztfWUWn+5E8e7uhPc0cvcEWI0EZ/",
-	"rWd2Y2gynTWHo86f7xGZpbnndCeR2mg17aVvNov0hqU2DvLmH7dDPJXYA1vYvUAO0V+ra/uiljT5MFED",
-	"q5W8jPDINU1TK9bLG5m7RgBCDgTEY7p1qAnRrrYj5sc8Yw4rBQGqjufpuNPrzPiM+fY28RD4q+b/j3Uu",
-	"z08vvjvtdbSRik586zX98vLkZLRIbpg5iUZsrgfCjrQk/yM6r6Prg7jfz20UNphQYomzKgxbZPPmUv/k",
-	"PmLmLZK5olPffC/clO6FnWAYmVMzLb8LRulduxANDa6DYZpWUrwe7mjFvSoK8IfSxyiTyY2VLhUWwc+z",
-	"mSVyw0gy5VmqmEC7nhpozmmgAzziqzCRLCP/giFDH75ygD25zwHyc3RF74r/wiW9tvM9QRzWTVcfhnVb",
-	"FTaixWhsfhaUg0cIW1IsxJgLrqcsjY6klSBtMqVCsExvgSjyQhP/lhUWgBljLxhSpUxtMiVf+7meuR3p",
-	"1tnUiPSbsR8LMsk3LTQ983+qth3/NmcC+ufio/7GWxWVc01w3Xe3Y+bN2GzEVF55wz7ZxwHlEX+Kb/cB",
-	"Pc+n423Rrha/chvT7Wx3bTk9aW0kpYPRthejzTJFzhPlDFUrLlGeR+JyXdo9lUKM5tmkDp+BGowFGl8z",
-	"VPaj+JqjLN5NpQ4paFwH8/eFxy3tBWC0kvDOMXnjVThn9o2BKIAk5jCHKxiHiKk6o0uwwcZSzSxxLpOM",
-	"behTnh/549AMizh7HpTutcwylhjy9wuA1ttGqIZ1tXMnboZrBxR3QLd7CnS7wl5v4PA6gRv1NS60ca5M",
-	"JdWAKKobNWru2euRZ/fSzGKS0CzTm3GBoya0b8ISH3UhrkPIxt7DXy469moH5maGuD/XfHv2YZCvzkKO",
-	"HKVYGuo26k1cQ+jbXsaiFsn2qs+2KNFqStdvYdxnf3FbWXBTwnG7tp/729rpPIJEdNOyPfukFYKUjKhi",
-	"BL6+GBwqDw+80ERP6Zy9cuLPrn82Xxg2EPZxV4jxPXEfjFUI3HR3RnHafAZUphsHmOAg9kVYRcxI3LsG",
-	"4SR4c8UjQPJsBEKxm+olGUKs6Bq6GA17ZEizTN6x9BqrhoaA+T0Qwxn9dG2HHGJnOkgKLggoIw3NyJ1c",
-	"ZClhnxLGUiCZ8vZ0UqU5LbSV1r+h3I/O5MIOcvbNKUBha+NjUEbeMFT8St7ylKnOpf08QXmn11kIbvJn",
-	"mtvVsq0kA6TyKsRJe0zWnpYHSKjn1F5PqtTxd4lgqNEu9dZ1qfWBKuHsZUHRrdpIxb4fVapnIEZsSm+5",
-	"XChEMOYajaodaZeDcf7VGefVtla9mgxjHbHjyTFQvWsQak+ZijjXp4vG1tC/c+1FpK96rVR2IQG1LcAr",
-	"t+BwhnH+kvteUGQQ46GdXgd/peAwSqaMzrcpe8/tDP/h7ai39XXUKju/VQfH0X7VV54hH7b8oal0aeSZ",
-	"3eiy9woienyPxBfmWdZ77+NPaNGDn+t8jYo5NKrG/DP5xF78dxTbVq6uxN5rhnlMHXoQwY1k+PO4/46a",
-	"ZDok7N8LmmlAF3EdMF6R0WI21whH4DsuFdLroiExve6YXOUAJHFihVSQagH5FXjnSZxLdCDAu0+OKNEs",
-	"G/ejl7hIskXK0m5U3XFaWj2Wpiu0+gBwpfE77G+/p9qKfGlXafq8AgGuuc7nEQJoUi3xGxLrl1HilaZg",
-	"djVIiNlC7p/cF8RBI4iTVQkCbq5CVK9Cplgx+RCZomBiK1VgCVjmRXhaSNOK94Zow7NsIPQiSRizNyyq",
-	"vU9n9WZVbnzaCXcsSg4svReWXjGTZlAGue/EsV5ZbI2nxdZCfhFW7Yb7rr2y59fdAid1VjVBfG2YcfGW",
-	"iYmZxndbbRQXE3u1bcjyZhtDzzyJmWeaW3nm+dh4NDapIkOrlTRFu2NMpHRTTcxVlpHouZ5dvpn20eU0",
-	"V6y/IUHxTXjvCfJ2VifbTBjhg9rM3ylurfN/tEgPTCc0y9teN0UXyl8rauL879fYQnUTivEP4eG2EIwV",
-	"l4obezpTPpnGmEP/BSWNLsqCh9+MJvOPascfE21qFXpxeOLggNmL+e2OAMtZsJD4geXK4PJs1LrQCpNC",
-	"9/ma7sPwCvgqh9hxWHOR2H8rNhBTKeRCsbRxuKC3dTvh3IT44bZxR3D3nT6kYVdfFRzIv6/T3DTqbZrV",
-	"p77ZpxOTLQkdG6a8QteGYj54aWdyu7eFdYTghDW5+4bP7M+1y1kPkbi1GenAYB8QKzk7fWyw5On6oTcK",
-	"q0Rk1SSmgvRXDKx9nq3S4/gNu93UNX3nMMg5XKnDJi0IGK7JWDFGDPvkYpZD2PWP8CueG8gRFCIob6Rg",
-	"uns8EJvlmFE0YeBaiPum4+TQNh3DquenXSvaCDZZx3wL5Bgr5d6+fYeIqFJm/cTaaJmcTKyd414//a5L",
-	"Ftr7SZVcGJaDPcxRBWmCezJi6UCMlmT49u07RxpOSbk1fpQye02zzP+1rm4YKflx4IpSlaVgREISkBdD",
-	"ASIszL4qpLG/fTBUYaK2oNlSc43k18wguW05l9lJgnJjyBEEUu3BHNoT4JS9/HrZUCjyfaEtqz0EcRkF",
-	"3MktU3y8rLSQXk9ZcoNSZUr1FHFxi66XICxrMaAC6zsK1gNBBbl6/zO5YcsyLv4NFocMYCd+pm278gXC",
-	"gt0gVRxzy1TKk5YKgXFH1zUdHmxER/gldJQxS2AN6GlMebZQrN7YDmFs/8ZDsUI2WsU/+uU88xxOt86m",
-	"ySt+z/aTtDLON83Twa8MmzE1yVMZg/Qi1Bh7SkXHhhs6SkepQQUh1aAgcXKm37+W8jPxU6/xQgHWPVNK",
-	"qusZ05pO7HFa2whMIntJSYlcgOEAD/l0TT5j9s+NLQL3ze3YBIFga5JU3IEfbIL95qiMA/2vc2yNxM7T",
-	"W5o2W3DtF3kh8sK1r12KopDroUdSEnkciBiFEkfPI5CVmB+5B+g91mjvE/PjGQQWfXUoN1O5MIS6c/hq",
-	"IoyRhopSsub+7Esdg736zGF3dXFEfTS8/9NF04UUrBtafLDxmCWG3zLIpoFbq/P9aFehkJaR6k/M7JBO",
-	"f3+SDERc5huZLDZhOhWorx3E8IfQQ32X2TDqruTcQJSh7To5p5kplXEfdko4vT0mYRUQMAG3h0txPZMp",
-	"4mGARXId9QqIqnisnev62FxLkS0fkrfr9uZZpXVFohrS+gS7+4Kl9WdsQH14qCCpM6oUnU8r78D/pNmN",
-	"zrGYrIqJM8RCK6r84pt3qRMytXdllk4YAjZAB6aJYhNq2EBoQ81CH5Mf4HcjiwNDFsUKmhY4dG/YPLYs",
-	"7CQV2gwJ/yf4vr3zF05TwWSwx+3pH+OXALB1dy0nILhS3gYhTrXEul9i6A0TxbpLckTBxukR9mnOnYuf",
-	"KAYvpN0eYTSZBrE2EClT/JalZIhkN9yR1yZUd+/f8fKAuuwVR9VeXDBrldluS/YTdkrQDwtH9CnJFtqa",
-	"uUgkUpAhFtySsVRkmC4cXrdmiRSpHvbIlGUVQDRXZiBm0mH94XhzpsiRR7GBgbtgUqFpTe0uLH0c+JLc",
-	"TXnGQg8f9xAMNBAIBUiO2C1QMSusA0E37Cq6hbYDcbMCpOOhR8G5hnGhT4sI5I+LziUmQPnpY+IjdUN4",
-	"4JriDpbfVt32RqT9KKiclQPoXL48PbVWkzOnQmSpqSUFK9q1E6kQNsPhriEwfn56/m3/7Kx//vLj6enl",
-	"2beXFy//T6e3scIZz0KXvX9+5t6HN/+Sfs/Oxuen/TN6PupfJC/T/nfs+3H/7Oz8/OXLi4tvvvn2Wwjs",
-	"mzDZy/FZcp5esP539Hv7ylna/56dj/un9Gx0nrxML9g3YzgtlICwBrHIspIN73VQCNq/AaFueQSV2Llu",
-	"/5AWvwD7EQnuiygQwKMhNBeWFIVameRupMFP7lGi1BYG4OMg25AwCGTZQIjO6ifl1bZ+lQvQSaRdIlF4",
-	"cUxwQC4mEIzzPZI93a+8cX56SuiEchFMxmRKBUT6hxGrDIOcHAgnKP2vw3KHPvy4KigfI3wiBzx8gZ+/",
-	"OW++cyNsMgmsBvMjt2OQuq3zlLhbw6E09R7meaEJTysS7T0dPybH3q7ZJNN1+v/ATET7LzQq7KW98Ah5",
-	"R/5XiaFSxiCC3Vn28Ow7tsQfsUqP0JwFpGA9X0wHfp24sWCRmcoC4APhI+B01bxwrdtGDFfEUnJkzRPH",
-	"Mu7ZYfeSKNZ32oBw43uQ94iWA2HupPssbccjwlr6xN5YMzpfs1fcPBVcKNjdY4yVLXQezPXUrpuN2taf",
-	"wJeibL8IPQtkskm21ajWeUa3hRGBV/aSkvAeFvPM8xHsIpveimGr9nMNnru98gf+kUJXKZG6X+pPXioz",
-	"lhmXzY4/fzx2ikTtZI/AASJFwhqBwAxEA3rIl/jcicKvtDFlhE/bHXmsHFNF5U+0qbU0AqbuNn0MwItK",
-	"FYMiWMPUjAuaAVUicm/B5Qpwd1kW9zQoL/n61S7jqaCaYbL6ai+8BTyrvgXVOxw2uBUHrGJGLfseLb6B",
-	"rIEXXJQB21cPOr/Iwp+JZmbQCQh2imHltWAe41MToxh1zTmpHgiIWW/03P9qx3/Wgeh4hZV0mW/S84hA",
-	"xyuqyptbbKgJlPY6UhaELtDDkT37ebh1vCLDkLLv6mrstTtEdEop4f1i95TwQF/myN5FUpbR5bXVPq5G",
-	"hn66Vm7bLl/27G2QGjZxLRhgKZxmzS/w0Wd+YOapLxsPI+ZDntx+w7y13Foj7LXxvU/3UAKUWaUGMxDw",
-	"flgVZ+SMJzTLlpuAPsLnudwTiHyIMtiP0RLcGHFqLsUgHrvGOQNQHPmBg59j6NYyJEcu3Ylw12OnS6Qa",
-	"CHx9CGhCU4BmJTOmJuwSg4ZGzvsZu2UZuWFLMmKJnDGclZkhxIAm/JaJV9FEd1xo+F7Qa32wqI8HYiDe",
-	"UzNFvT88GfY1s1tsWNqzF0Soq9YZ1VOCGHE0e0WG/zlzYvI/p0Oo3J3Du+5vQ0KxUcJ/f/jbL+S9tBup",
-	"jnFprmBRkxnX2jdLUN4mlKP/yxKjX5Eh7mP+OA0v2CvAQBxBcwX3J6yv0t1icvQtzRZs+IoMMfdxSFLX",
-	"TI3Cnh3lQ9r/9CAsYiAgj7hbU3iBoV/YXPvu3JKChl0T0HcXoC11QH56BSP7+81Qzoe9/JZrHwVnGPVI",
-	"9dSQREmtYbX2tHBncr/Y+TkRdGYXD5QI6yhVT/YHZJQPwGVPhyYVl7QjDcJ8ct657GiGJV1m2rnsnMyV",
-	"nCimrYkOh9a5PD3+5s+eexYPNHp8zKHcP3q88/cLoiyDLRhZzMnZ+f9AC7OZUoGNgY0q9Ns9gFo9m6bh",
-	"X1KOFBBaQX1qx5hbV5v5COkeFOe7kJ7ufDGAGiDYHcFJG6Du9erSN6lPdLmGeFekJGtK3gJS/RnJ+Jgh",
-	"7B7XA8HEWKqEpZdWrf2BiV9/EAdsbj/hD/vnfr9P3P+3/5kqOjb2MZerQ0dUpFKwFH92aRJ/+L6DPaIX",
-	"GmGRrqnr+3fNxXxhevmdeW0U37SwcpqqQavfCJORP8iR95t03aLzR1d+G4gPzBinOEiyUNAWyR0qRiE5",
-	"Kp2+nKMmAiyy9cMEjx3PMjah2UAYRYXmDntlJSkkkSkjQy5uLWdc508Oe16JjaSZIh/oiuzdXIctdDtK",
-	"7MH5CLjof4AYP6iWg2rZX3MmEKNrumWhH6RcFiMEDqhvx6SNYnSWd2Vyo4YRysZv0JxpICq7M32AGWOo",
-	"ltfwynuMme8sNP8r04sZi0FVsLCXp+QItAslc8VuuVxotwvdEL+fMpoylUfw31Jt+rDY/s9vCqgnJYH6",
-	"GoFg2CeDxeZ9nLYoEVaj+1Zx9rVduCsqL8F1KUdlukXtYKdoxzOIJ+2tEIcsU9WT6QNS3ByRwxqQOOhc",
-	"t4i0Gmrsymm0gltAzplwahtx5J0SHVap8mHX5f9amrKmEjFyIIaoTobHqC+L7VX8tTQMaW+JkJGZz8tT",
-	"wDOC52ZWzb2C6+HY3icHIplKngC0veYpmlRybPkMUjB0ecoCbMdH+SFM0pJHM/9KzC+0/90/i+59WAez",
-	"jS4OI/7qKO+pNXJhBTJbmI3g9P6JQ+7EM8lRBElAaMSRa9HSvy5moIIxo0rKeb0kMlTfbJlSAa8UUyp6",
-	"wUeXLcloSXz1yqbI+kA0zbSAbIFdKldMIIMcBO4wSN2KqxDLvDFTrTrrK/Pe8hk3Z6enneeGEGb3t2kq",
-	"AOzafpJEjDvmhkkitzKpA+rMsSyMlBniNsxoWlRKcyU/LV9ZpZjIBaLH3VGV+rogWNpULlRmSXXGTTU+",
-	"1Ucps5/DuvaUb1ecpB3QiJUPrSye9E8comH7RY0A6uYx5QUekjJDHrqFEvciE83YTKplA6BbQZgwalnj",
-	"H6MEc3Tx4RwRLi/iAbcL03OaMPTI3bBl7LWp5q13sNQf7MCPqbq5YXbjtFyoBMqywnLilv/59v37ovN7",
-	"sPnuOwuVwZ+nxsz15cmJG/g4kTPc2Kap6OFb2uHfeDOr7l9w3k/Lt19PGuyMAWIpJUhaOcHhyZRx6ck9",
-	"HEldQckbF2o0+RmWo64UGWo70yp6d99JRDgVLLlC1eDntFSv8aNUE2YIJXhIuOVl59kAwKTiuH5i5rM6",
-	"q8ZipY1MrwbnVFGpgi7O6KQIH0P1xgYckfXDRF/8Ds/ziQBBGqnA3tpfpZo8UDG2E7RoQME+ctGGgjyE",
-	"ITYrViSaBlweaddQU1LX6wGjtfZx9HAK4ivOQxSr3HSFGoxH8N4D6pydV+dfzVNR7CLbMUaxRKW6JOVw",
-	"edxPyM41D4Q9bup1gT+d3Nv/8YZofS0OnGGJVeP4Yjv1Z1/atx3TkCJbsV9qT6uRAWMf9vk/PecJlYok",
-	"U5bczCUXRjexbkou6yiBH3Wyvdb7TNqVtGN/bKI8b3h8BjLxq7U7tpKlzUsaXcqvf6EQbZFYDC81Cy1Z",
-	"Rsu8jGS0HPawh/gI6quUoktyJORAzOmEi0m3KvSyqZyxJJoSlfJFy8BW+4qLhM9pRo7YJ5q4WHG3KtaS",
-	"r/yRqQpfSqXkPD6J0sLIXn2jMv84emV9wkDIAPC4AkKaKaToSQfgBEG7TE4qjduwQ49qFl9s66NumCHe",
-	"HQvW9t8vcgKBlGvnqm1u3/p1tmTk5oRUTjieacJBPa2I//yt2IgO64qHc4Y6uQ//bm7PFlmJG02cO9f3",
-	"uHRQw1zlgI4hIr4ZUmTohnAFLeH1a4fLB7UyvrIjdBnTjKUuc42kDu1XVxSPxvy6pX3m39y7+V3HK6s8",
-	"0o4hvk4GPNR7V0npesvcyrgeiX7vrWOZWlN9xgxNqaGhJdNfXhE6gky71W7Nnry6Gwz2HVLFHuxxP0dL",
-	"RnkdPQbLvB3Z/dW4LHIzexfC/iSR2jRLfYInXX9BtSyKe2R/StwyH8uPsYh+DQt8/nLarvODO6Uq8wZ2",
-	"MFeMbreehQB/oXF5ETHhzjekIy/2m1DSqqVQvJj17J3Jd+HFol9uicX4ohefTBcWMBARYFlFD55SbKP6",
-	"e1+OXtIi/W3R4bLpFa14BG02vy6QYL3xUJ4gnqaFajknjZTMGDlyjS3IEL/ZpYEHAgu/n3aPyVWaYkfD",
-	"UHc3pWYguA4gktRvHeo7LLmDieJRI4w6mqYsvTbyOnzn0F4s42TSgcjkBI1dF+aAl8Jz8Q65YoAyZN40",
-	"XSHbJ7ZjHhetyftun/Y6dkM7lx3c6gfcb9/Bi3rK5y3fdPOFbOZE+8TBYNpPzniaxgwtd2Y6lWSSN206",
-	"lR/6qxwxwTWJuh4rOdsgLcodUTj6TgVA75lAKG0ArcWvTsnRwINjuU3E4uPcQuh024KyLbZ7Ir5sbScU",
-	"GFegb0aWLaqQai9MoczbOUhnCw14roAVOx6IYVjoB9coof5K/cDK4Se9WLdZKHy4Xj+zIt4Sjnkcq+6w",
-	"nrdylk1VvQPhnKM1Vb3h0x5d2LuqTA61vc+ytjf34T68vBe1xkkixZhPKin8/WKU8eSYFAIJShqZyKzQ",
-	"SjMqrw1tCX3T/m+7pXk0eBKvcQH7rB+N56nqH48uB9wNh9x+jJvPkgVecv71e9FMoFhrNYctKh0hOok3",
-	"XCfylq1m8eUSAupM9Mm970RSHdRBIvDtzu2MCVPCA5TA++QI29pBRKXnuvkQbgCiXff8q9yQOyUN6x6T",
-	"iC0GAn92wGljKx0I12TI00syWJyevky0VU5WQtn/YsMeGcIr/mfXIH45jx5IqaH+dylYP+OCkf/+8Ldf",
-	"3CPHBGqvUri6G89t0AXRoaSE+tBJj2h7J3BED5AriiVSCJYY7drqFATM0P7O+C3T8HFqSTJqhRguFKL7",
-	"kJKQsGNyRYaXZM7FZEgSOZu5mnIvL9SSnH3j6oUcpg9PM/vaQITDVMRISXQm7+xN4IaxOVnMwxKsaen3",
-	"C5DThm6PfatPp03sFaNHFAX4OzOlYiAyCfBr7vg0z5gwGRYB1mxAtfa4mgRIiK31Bbx70BXPWVegPGC3",
-	"K066TZohyKRkSoVgmT65d//aLJfWdusSLiCe1v0YrieKp/o5U8T9qZfX3rm/WJMKwoVQdQfByhTMLJ5e",
-	"Dl+tcWqRI3O/s5s67pJBRmwsFYsYDpoXKrPB0HqNw7jb7fbs4t5vyDB+C6IOJ18CZ/jPeg684QnjRdjt",
-	"QjTFkX8Ve1R4kzYq7YJbKOhZ0CsoMtC3hOBrlt5B3QW2iAB8PGscD0QZ5+1bdyNY6YryJrvQ3QNRpbzJ",
-	"DnT3QJQpb7Ij3W1lSLnyJvvQ3TGe0wHF6UtHcdpWfW+fLxZLKUeocrzmjSxJG8uzyfSUz7EdG9OHa8XX",
-	"e61YcUodXFFfhytqKxk1Dzg4GxNQHKBs4aVCLcGYZwYA2lz33TuEkPfSU6rIB1+RPlJcbJPKgcJycEr0",
-	"wXAdFVaWVQrkofYaYKYtZ40CDeUTx0qg/SKFeMubJsEUPn93pQp65fSrSLi+YOGOjaZS3hRGJEeaMTKM",
-	"B8Nu1inLOMh+8KDyiaBmoZjuVhUtFHbsEbkewKrXdr/hK4uY0p3fH9SiWLNEWSbu0H4mxaSvp1SxtO/+",
-	"3Ou4jbleqMzKYFdwj426o2L8E/uQPpFzJnhIj2qKE5jvTjs5JEWKrqfgQ0BwP91WvMFkzaQHq6WT+/g/",
-	"t8Gvid97RYTM+RwdTLHZ4jxSVWg3Kxy/nQkVv1ye8XFR8iFSMFi044h2rIt/5FZvs6MLeJC1FWUMemFA",
-	"8TD20W2KhwBwg4+Qugmd0xHPuOFMX+dC6V8dVxP2MLnrVPtrmWUsMcRDhDWWmvarWkLjA/jGarjGg3Tc",
-	"b+mZQXpuVPQL7HVyb/+nccEZnmFJ4Ncx0nbCzL6077S1hhTZStp/7Wk1KtOyo4TsGAI9ofJIcY/IhYG2",
-	"HOA/sPcm34VDMaql6K6iKwxECbzC5iw11/+C5E0ttLOP7Se59LSu04sDcXH6fQ/zrEF3YoPBk7yZaeg3",
-	"qJmpTmrLh34w3T0RYBWehv2uCbwQ0B37+Ide3lVDLYSA69o2or6dXLlNjOXT5D4Dkf/V4kNspSqkzDTg",
-	"HN+wDQYZzbIAcBzCW4liKfbX9H5nmoBlBsT/IriCAN8YrtDckKPFxtrkPCkGW/6BexCfBfqxoy7M1E6L",
-	"tN3DvspTRkYyXXaPyS+yMG8PQcA/zbnC9gKK2W9NXUtDgDu/OH35iozYUooiIPNwRj9dRxjQ13Omrqdy",
-	"oYa4Tnyb64G4OP/+mPwAtwbAf+YafLEqZRAAh/TkgFNcIvh+hgP4KGXWeVQfulxW3nf+3bnszBDlwCgm",
-	"UjAz7QleOyv0jo2ut0U48KDMN63BQd+wX5leZJVNf+wXQtNO+9AX1/PnMxJO9sUGIvijlO+oWLrN16v2",
-	"r+UmJ3jMVMnFZJrjqTeGoDaKTyaOLTZbwu7BXsFLXYCThpBWeVP2j36aJh5pcCiEkaucwDl09PbeZ5jB",
-	"r7ZscBimdc+y27XGvQHcJu/On2zyYwvk5P/UxIvs3n9FKLHflC6ysErvQxpzBYrRQOxVsE/QAFUQw2es",
-	"0oPh9uUxTgwpUo7rve/YCTuXnVNyTv6n/T+7f86FYdhsnrkmxYYbqA38hU+mJlsSxaxIsA97kiz+kMfA",
-	"3LdvoUzwC1tyaHiy20hmB4Cc7bwUgWZLOKlEIJ/cu39t47EN/MYNgUi+ZS/m2jtW+WZzbtryRonv7d2Z",
-	"gdM8WwhynLzuhBvgjwe+KnM1fRZn1ExitON22nw4TVxOTm89HHZ8B4f4RN4bJujIyrLLMc0021ZrteSb",
-	"2UyDwT3ThvY6eGgae2geoyZPrLar9tX8CLow5mUpEtZD7L8i+AY4V6xB6u2/Y3JFUq6BLcLrNZ1z7Hyf",
-	"h+D+kVcladlveDrFunUXmmIzEK4iEiJC3tWSkbsSN4i3Ri49eKnqbvKb/fExNxN3lwjwm+CHbH5zgPnb",
-	"uTfgp1fIX7dphzvDFneGW0dLzVw5+LeTe/jfxtFNPBcCbhEr8OSdYIrMqL3F0hT80henL8srXz2tbyfa",
-	"4K19C7bGtPgcvZkl9uuWpMAUHy9PEik014aJZFlJC6+nLLnRmCUO+eOQ+Z0j0RP2yQBIDCSdU5Vx0Jus",
-	"FsSD64FQcmEwQIHXUEGu3v9MbtiyTF3+Bot+HWZ+Ha2+xm34MVpbvvQq5x6g3OSPbec//FiyR5VeRNl0",
-	"mn2yQrSP75WU40quYCrlSUuJUnj4xNzJQhcEqhgJVBzTPzzPrTlGMjkB8i8Wud93fFEvFLxfzfn/Zsur",
-	"hZliW5b71b/8bt+2tFtGX29lQjNfGn80zLM6+/i3YbfT6+QZoZcnJ5l9Yyq1ufzu9PQUZJ1b+ho0gYch",
-	"SH1pfQ4ijAm1JRX5AebyrEcK6ASO8vIy/XUKdsCCPQcF6S6tLPXtKFxSRcbHLFkmGQtl9pBlMcGSPZ9r",
-	"kS8knt5jF65P/p4qJsxJMuVZSqacKWvjcIaDpwxqBkWyJBNF51NNRszcMSZCjY6f7Xx9NvdKyZwfEjln",
-	"aY9AqJOLif1Xki00v2UeUkAKMgd3tBxHtwA/28t4trfwRsk0V2rEjTseZ/1p1/fdxTtTlnCNmSJ+ZH98",
-	"pxfxHNFQZXuYY/1PlFzM85Q/7Uos8xImf2pFHOww/0WY/y/x/BHIzPr0P/KMEWoMTaZIpEcBDBnI1UhF",
-	"J4z849e3XSLXj+6bwofmw5TM9M+SJHT8IFdy8sGe0g9RDUk+TYEdigmX6xO9ltq4Y3I8B4LJ0uU8R5r1",
-	"Q38fD41QpWWVPQZ6RmQ88eQ9pjxbKBYmcuOdncbj2fd4KX29Z6rvu3gnCdMAmWGUzABQ1B00/hDIz09R",
-	"4M6rwtslM63kRVi6taJcF+/IfuwCL66mVJTttVQpF9RI5bivR6aMKjNi1Hg5gHyytlMvizsfBiqb56cV",
-	"2G5uJ2I6oRnN6YjO50re0qxiinyMsg9ZuRHqXnRJtOJVygwTJnQvSnIIMLz4AIRrw+wFKbBm45XIHBDH",
-	"Ubs1S2trcdkbls9QYD/XkK1qXLf9a+cTVMOKODkrMB2MUS6PMRyWwmCuGtJdz9EQxW4Mq6LjrCCjwoW+",
-	"avWJWs6NBK3AE8LhYEy+Ed8VVIj7tWSwv1I97SdTyq2KxMVai6NXtFNESt4xdZNB/F2O8zUXhMWq1VKx",
-	"9L6RmCbnqvkt33kMC5frXeTB8wJ/h3r/MpqVWjujhYxZ6uzv2M548/ObyADxE5wHO6PAID+GIcrOOcdS",
-	"kuO8zPaOcvC2TRcz+JD5Iv+Ob8rNmb+6R12Fq5x3/vz9z/8fAAD//w==",
+	"7P17kxs3licMfxUE941w1QbrqpLaLsUbz2ok2da2ZGskuXtjuxxMMBMkMZUE2ABYJbZG89mfwMElkUwg",
+	"LyRLkp9x+A+rmEgkLueGg3N+59Mo58sVZ4QpObr+NFphgZdEEQF/PctzIuU78s81kepVoX8qiMwFXSnK",
+	"2eh69GFBEIZGSJhW30lEi9PReET18xVWi9F4xPCSjK5HtsmEFqMx/EEFKUbXSqzJeCTzBVli/YklZa8J",
+	"m6vF6PpiPFKblX5XKkHZfPT583j0LC9fMiU2qQE9e/4aEd2gbSzQYO+RzAlLr4t+2DYEaLD3EFYrwe9w",
+	"mRyFfd5nf1zbvcekFM4Xy7a18S1ax+Nb7Tui5wvMGEkuUm4et43FNtl/ICS/XXGaXprct2gfjmu194g4",
+	"FwVlWHHxmmBJkuOq2qFSN2wbHjTYe2SCFIQpmibu3LdoXSvfat8RvZQ5LrEeQGpExLdoFT6+1d4jumvh",
+	"MnLXwWDQYN8h/CRwegiK8xLNdYu2cUCDfcfxavYGq3wRH8cdEZJyhpSmmpISplCJpUIS348RlgijKRYE",
+	"FSSnS1wiyhSZE4GOslezE+j2Gj3Kjk/Rv6+5IgV6+QHPJcKC3DDGFajAlSLF6Q1zE1wQXBBRTdH10zrF",
+	"GRdLrEbXI8rUk6vRWM+ZLtfLcMZ2aGbKTLVsP4WnbetuWuy78K/pkqqL8/PmKN7gj3r4iK2XUyIQnyGq",
+	"yFIixZEgai2YH9c/10RsAvmhuxyFgyjIDK9LNbq+OD8f1xbq0aVeKPMleHzeuW4w4sdfaMCP9x/vG7Lk",
+	"YtNq9CyhyReye94QKfGcdKhTtDTN2oZjm+w7oF9nM0lUczS/NPdR3tJVahe56Sa6jdFddNt2Ht22tyVO",
+	"KopViVtVhH6+76q85ULNeEl5chCuQetIXKN9h/N+PfUDSI1IBm3aBhW223dcH7C8TeovLG/bxqGf7/19",
+	"QedzIpJDMI9bR2Ga7DuQv2lKTw3jTj9sGwQ02G8In/WrcsWZJHD+/Ddc2MOn/ivnoK70P/FqVdIcLKiz",
+	"/5B6jJ9G5CNerkpiWhbAi7PJUuvciR/PeFQQhWkZKGRkNDXybT6H4/3/CTIbXY/+x1l1TD4zT+XZSyG4",
+	"MKNuLpc9biEq0RKXWnKQAh0tqZSUzREXiHF24swMb2Vk46D1/37/6y9jNMUF8qfyMSrWZuZE95Fv8pLm",
+	"qCArwgrC8s3x6QhMejYrad5n0Q4409x+VaJ7qhZgaQki+VrkWgPkayG01SUVVgRG+SMXU1oUhH2ZYeJc",
+	"6ZWHQzda4g3ShlvBkVpQiY6sE0MPQ/BSr+2c3xHBMMu1mCypW1s4Iw1Y4CZVmrORW62QJKFvhEtBcLFB",
+	"C1IWaMaFGaHM+YqMxiPykUo9kQl0A1/NDeFOQDVdnl8+Obm4OLl89OH8/PriyfXVo/87Gle+huuR3DC1",
+	"IJLKE/gR+lxRQWSsg8sL2wG8+pfiB3Ixuzw/ucCX05Or/FFx8j35YXZycXF5+ejR1dXjx0+egHBQ/muP",
+	"Zhf5ZXFFTr7HP+hXLoqTH8jl7OQcX0wv80fFFXk8A4kB8zGTYOuy1EzIQTpghsuNpFKrZYXVWurfckXv",
+	"CAitPUnjGeNqQQQyPZqTLVrwspBAwTCIpyirL3uGTCdTIhFVQBe/cPUjX7NiJ5JgXE1m8HYooKATIFPz",
+	"7FCCyfAkKjiR0DvMzU3ilR7akjBFii/Bl5qyibgjohoOdSOADeArIuCbaEPMIN/iTclx8YHz11jMyZcV",
+	"clNebLRML/WnNWtic6a0kzAHQQnj/MD5G8w2VoHJLzBOztESs40brKykx7O3r9At2TzVpxixQXimtNZ5",
+	"p/84eab/yJAkOWeF1MrdaEQYcdCkaRa8N69oq/oeU4WmZMYFMd+gbH5aM6Qb9rGewG8Mr9WCC/ovshvn",
+	"rMMOasxzh0taaEHudK5dgwOxke0N9Hul1NfslvF7Bvv/G5PrlTaeSfGGFBR/gAX4GsSquSrb/lYGg/yb",
+	"XiX48UdMyx034c53MiEwrmAjFFUluUZ3uFwTPZbAFIO2cnT9j0+jGSVl4Vrrg5U5Fpq+t178/PthdhBW",
+	"hwuEK/OqEkJgN1oNoPvSKgCGmyFt7kpEcL5AMGyzjsa/tJdhYH1UoWlgraaJfTS6vgqW1n7TG14HouzK",
+	"GPVeMy2lFS4JOtJDRdn2SLOxsfmyrfFmx2MEIojcsHyB2Zw4csRlye9JgShrNRTdB6lh54kSmEmqoOvT",
+	"GxYYAMF91Vsw15ri6u8LrNBKUJbTFS6NmcrXCmFWXRmBZVjwa5TxFWEZKomSiNwRseEMbMgxyvKSS1Jk",
+	"iLNyg0oqFSluWNWvcQIStl6Orv8x0t3ojYR3Rr83zjzj+iVbc9TPqiF/52/ZQLJbm1VxPQNjc6Gjdz8+",
+	"Pzk/v7g41tJ3JbT6VNScpnK8wlNaUvd3/TvPg6ewJ/6ziM9mRIBmAC9KIM2rWdgfsBAYRGwuCFbWnmsn",
+	"xg90SaTCy9UIyDGnRa/XflmXJZ6WJPr6NLr9HNnnQJXaytRzYrYjd1itT208+ngy5yf6xxN5S1cnHPrD",
+	"5Qncvmi1OMOlJPbjwBaCYMvk2yPYIKrQPZZuIEjyhxkLLWLqWtsoJ3PCtEmlma9AR7/99uoF0EpjRwMr",
+	"Pu1djr7pKSf6st4HLG9lx6vKqsv6y3+lrEB8VhFntJeWDUi0B64ixWRFBKjz2NvvCUHZW98gi3bljijt",
+	"xFvj+ffmlc+fQ8fJP0bgSQk99LVlbSxVYhZ+MfzQxnVBUGOaGgM2KbrG1pUs49P/IEb91Ob1HNo21/Hf",
+	"QPHOUPb21/cf0JmZojz75Of6+cyIthNnyGZfWZj1I+inyDqLQSarLZ9Db3K3/uaRO53vywCuv0ZXQ7mh",
+	"jaArtgA6bieMF5as0qShfOQCQZgVqCD6WMPXikj9uB5yIpvU0U8P7LJjoa9kBwW124p2SrR2vdG9I69p",
+	"1PRg1R1i55KbBhMRHHeTJxM5RrwswI6hQqoaM/YWm01G3RKg2yPqFFjvvexurEMjyMkI09PA0lsRVhgt",
+	"bSnXHEgZTdp9Za8ldz5JbWmeor+DnW3JdmI8k5m3ScfGKN0ycrV9CNbtDTvS3KTCy2GQ6Fwcg+WLc4Xs",
+	"LblpcI0EwYVEjJACZfrf2tYXVDNiBv/PxmA9G/Ne3rAMF0vKMmMFb3NlOOqEgg1t+Oyps8PvF4Qhpg1x",
+	"JEmCM5kSUWUAoRDm4QBKMzFmMW2wq2G0rd8D1b61MtVk4jRrxxY5K0AkBYhIVIkavaXVEUGfFwJ92HZi",
+	"2FPYwWCGnwHcaynhbZ+D5zVmt35V03df+7Hd1PBxhfrQsFgvMfOrYaTFYYzqMcrgKxmabpyKHGpoP8S5",
+	"Zl8LuWYXB2RWI9WajvdTbGPElKHr2FFzXFEcnL12tSUGk5iyPBfQWOs97pexa3cyg0Lyqa1DYn/fx6JK",
+	"qgPMb8nzS5lp1bkqcW5PIPcLXhKjxHsoxm4ryHq5HkrxWZqO2VjNddI7+kxKOmdx42nu9A60idiO8zZx",
+	"G3m9g/wEL7eI7p6LWyJG45Y4bf1SZ9/bJqYb+O/ty7K0juDE0piJkaLmyxu8TK6T9OHFNRmqkb+qSq02",
+	"s23n0NFMEIIU+aj8qQ5lZtuz4x7W2LYuCaPzOVxKhKuX3O+fCRZqSnB0u+U9EXaPzcYvXOvmZjPyUU38",
+	"86E7Zu4jJ8r/Nujl1DmovMcbiTJ+m3UvqPc2NYYyjsytez17epNgXeXZJ7d9n8/8d2JeJHtfUXJcbEf7",
+	"bdEblrcSUYZWgs+F1YKDAgLT6/pqzrggxVN0S1bKXtrqs/KMCMJyF7AcZQ6lhzWhbOKGFem9AJ+Jik2g",
+	"rwssKfVfQWS92qSFGxwxNyvF5wKvFjRH1L7iTx7fH19rjnhZXD5+fPEDWq2nJc3hclUfVqmSKCtocX1L",
+	"NtFTZQ/lEV26gnYk7rx49SL64i3ZTHA554KqxTLNJXY+WbKPfc0/Qe4oX8vJLdlEtv2vZKMlowLZzNeq",
+	"xeXS7f+ELdEfSgT82ju7auvGaIoleXKVsOLmVCoidr3nSSnh2kDNBm/v1vbHGzuxva5JwfSO5FwUMaO/",
+	"+oKV8o7Qn4AeCi5+g6gsQSTBIl/4oCzzbEkULrDCo+tPn7cc91rGwit6jPpJDnxogqcIK+Ds5P6uhG3O",
+	"2YzO3e8llttaxjywQZ3v7LCQG9bW3qXizbTKrE8MrK/tAK7xyN9sX3zegbG1cFlwSZgNS21aPNur2Epr",
+	"v/otbr9egJtkqlCOGSr4wItRv1OfRrgoqDnpvg1mbs4uzQsN/RbKPi3xR72JTnWBXB+jUJONUUMtfM76",
+	"nMctiQ+58xSYMtDtfK0mNoaouWA/CZwTtCKC8sL48uBFGyTUUKOJ4QWqtKLv5t4QQdzmTLUaxfnioa58",
+	"m2w1ZFO9bYMkUYqyuUQZnCLFHS7dYo7Rmi0ILtViM4G4repBQXBR/y3cZlCVB9voiKDYQWcZqbK9ZS+o",
+	"XJV4A5E1D7NPgzRObcRekDXMKmUOHg8z4J7XyFq6uevjQJY2xspyYYM60XRj4lnsDYZ13G+zIWSfRVJa",
+	"EnrXG/tuuexWN+6avfQLWDjCRg3B3dTbTYKsFqBFaetOTEBp36OE+3C2k98i1FA7XDd+q3qoW4k8mHII",
+	"z1gPoCh6+BEPL/d7LedwK6Zb3PaabacM3PUKOhBfbedHe9eKMq8JMzgaZloBZsgk7gp6Rwo0E3wJAbmk",
+	"qJwr8oYdbe/YaYtWNc6jH87HNvZgW8tWbR6dnx/X4/2ctLA3wc7MdRQ9Go/8h8Ebic31XyXd4nfF1Ur9",
+	"tio6/CDPPjz/OeYIMcsYEWM7KJu4sycud+eCzLEiqY1+ztdMgYvCetK1KAju1+tjnW4m1XDjLPepW5ON",
+	"03mi0TE0ZqXXpyQQ8rwiIidM4TmJzQ2aQaCr6Rdyzc1dQPUi7JviCpcZOhJ8zQpSoILfs+O4BAySh7t8",
+	"TtBra2KsHViut8GIv6GGgPnGONib1AJFCYTlRCouTL5Lj0gU2z4Wg+IeJRSyezxGjGAxPP7EDLE78MQP",
+	"Izpfi7KSjoL61ZqFNkS9NRwq4jjmKmYr/MIheMoEd7jAvrgbNznkliDlWmCyw5zhM3B156oRhOBcIo+O",
+	"T5Hr3QWrmOaZpSCS3TAtPlBFUUgziECZXfOJ+57VCv9cc7FeZiZtjxIZdRrmcRPQZQpyuPW0az5G5HR+",
+	"GowobqpxpshHNcDH8M2FSDfyJJU2MF2s8tFKEAkXwywn7tfjU/QbK+kt2fJZG6//2MbsYIaevX11w27J",
+	"xuxG0xvrQk1byXdO7wir8ktbyPhrX1rtHIGcinrB8pYUHSHHsXAqyxvvK+U/8CKsNrSx45wgrtgRfhhh",
+	"3BEmXJcn+wQKO9kRO53tzeMd18yDOf5AYbktJDI8pLURNKmSJ+gaKcUt9ibamDPen8MllkTLtXSAOS5d",
+	"zmSH9Q6mdAE6CVNZTKk94fdUVybIBVfvOe10fnV8ijKbi2aVizWi4dARk3jfyRuG4aL3qclfhexiSBST",
+	"9uprtrFvwhBi2ulLqZKUYAux4tARRIMWBkRFoixYqImnycyATR1ajPo8wMQl20243ciP5mY0VCjXtp+a",
+	"eNeEuHVfEW3JAANFtbsztGRv413trnYzrVumcetBrMEY+8hd2xmJXarvIxZ770tXCNABpKUh/W0Od5mo",
+	"ElHVI7CkLX7Q4xtGkKiss8fE8s5o6UATt6KEvKx6fHyKNDdBU6okKWeopHdEIqy02OICz8lkLcroJfqO",
+	"AsS9llxjN+RErK4ebNxJ9aOehvNQfVu23XA/3JIuSSL29s2rNy+RfhSXF/RfkXfe03/pAaLpxh4Ae/g7",
+	"AgJIuUKVpx6ttbnoI3ka1qLf0XDWdiL1UdSop9tk9Lyyj9TyncTsxZ7E2CF4Ho46Oj68K610xSztSDdD",
+	"wij7E02MNP6t5PktKdr8R88XtCyEPjpiCvKdswo1ica8KFPTaVw42Icot90e2oHkPh6brYWyjRm11gzw",
+	"+HtTou4JsX50ie65uLVzb6iPy2jCOCQV7epoeACVEvdP2DcQTSns1VqZGGwH2qHJ9vjbUyxwpekQEXdc",
+	"9SVZTolIplhl5OOqpDlVGTqCVDHTXh4jLlBmxpZZk987XIF8jhO6EF6P2S/gYDbvDruZdCsAHulYz/BY",
+	"ImnXsYf2i4v1X1LmhbmXl8Nu9YzXVqLsE14XVI2RUkEQxxJ/dFv7YME4rY4gKzfSfqCxBzNMIiFqFgOe",
+	"kl8ju8dFFIRWg6O/bcIfB8iMbjfj/qlxIOa2aa/Jki0S+bmB+GgJ+9YfAtnlJHRE5FYw423QqjsdLm2O",
+	"6IDQ7WA0bRPf3SCzH4hZYxFB5lxmpoOG4yyQbYEw+2Jiq13GdBhv+0icXsEDA3h7eCYVTL2FQt4k3Tje",
+	"ZtFGycOwRc6FIBXaegI92YwCwNIEWZWAG/FA2Cw7GkZ7hosfwLJxcjB+VgEtY3f6w2ZFss7Dc39Kd96Q",
+	"h9GbK4MoOMhhtbNZLPWhQ8TdJXC7lnCVpKS79xmOUVaQkt4RAUAAJlkfJKF1lyeUPk/Y2UUhiJSkCnAE",
+	"Z7nDwnpgvV8rt2GXDMa6RYUN9q52M6C1lObfTvQtOlS8pe6eCs8pt7NP1Ww+nzkjMDt4PvA2e7Z1EPDp",
+	"/lzZSwENZrIORil2QW/pJPYdI9nq9DEsUKudTM4+VRD5n1tjt7bEgmF/XEq9WkoaeTCxWXBDnDMtVwp2",
+	"2u/IqtwchClqsz3TingTNQ3/WNRqDYpdrmZTS568gw1qGTUharrBCG33e9Fudo3wFFSZvfa8JWSl50uF",
+	"uentZex/Q5b9gxvn/QIw61ufoA5XFuoZyxdcxAkkKDBFPioiGC4RhvbRkDrbT8+b6Fphqo4KV91H0e06",
+	"V3Y4v/eYe9+E4WJJ2Vn1HaDl4KOfz8w3I3JoJfgdjXI9IC+4pfWZz5rX3Tu92d0NZdfpRMbdy0MJDgvf",
+	"Td0IDPAs+LxXCLkFc+9zindOSM3p85JPcZn1Xixa2muANCQLI/fGb2/n+RSiGlYYElipRQvEavGdTOIw",
+	"5JxJJTC1NRP7MYa5bpCTaH6OSdF2IPM+JheOo5wRe1eh/12TXB1OhW05VvtoawzSC8AYJgUKfnaBqHOO",
+	"0/4n0n9BDNZzYy1+Xi8xO9HGiiYoBK1OTdCzn6urmdTbhjHf+r2dZrpDj+lySQoKwajBzc+2q8I8Scm+",
+	"h7kx8l+NzpEvV1hRyCPavOD5Oh5yABWBTAZ3Hr6BCvsKOsrxkpTPsSTolmxk5MpoRrBaC9IanW/HN+W8",
+	"JJg1g/F/NH2gWYnnMvymQd5WHNlXa3cS1XR9AQGcjv+rt/lOpkMNxCyHKH6KWU56TCsMaW2kAlBTT4QI",
+	"9O7H5+gos7EbF5meVTZbl6U+ua+wUBSXRgQyzkgWn2gy3y86Q9u6x51+ff2q72wvxrja7hTZmYDtNwBw",
+	"3uB0fh9cRC7xBk19lLe5Q3Z2K17DyX873ns0HplY77gpy5mkUhGWb94KzmfR62tT+wOVWBERqDtQ3lrg",
+	"YoYIFiUlAlmnx9Y1MV+zAovNBMLf4jsBOQYmPs5WXtBi1HUb0bGH9Ta6ZVDpBdDjMUvg5h2MMCCYgGVn",
+	"gi8n1dgTJlBjjolTeWdP2xvUTcXbA9z+TG1lxtsbGadnXwG1H8pPrWZqC9RPf79PPZl6P4Sgg4L89EP0",
+	"2a4125r1Z0rxuJqdwUoC3JNJLbGyg4uqlF0tteSV5mRYXLRmJZHyhvlBkuK6Cuedkpxr5ZKtma1ARu9I",
+	"ZjIdsmp/MnQEZUN9J2hVrjW3CEJumEvdl67qQRWRaoaxOUYLrI1NKV2x0CEJxcEiJG46/POEj/5XZnLN",
+	"ynKpFQ1EPut/ALFIg+aayY1UZJk9tbhD9ZBtiGeWDwGNvCta6BqLQmBaDjyf/+TfG3CpUEv93UZqaC73",
+	"y48rkqswFRW5l6KJfc3AhS8Vj1LR1kNBZdTz9XeiEFM5bXiAXa2CZXshzIdfhzic3TtAksgCDu7EXg2O",
+	"1Mnzs59XNuhOyYkJk75sTNK1wZeuC8hxlTBTtAuMeNaXXK+IuKOSi2R+edVkwH60GceubI49zgJR7ZL1",
+	"2kSfrRdKbQIINuSz28TgfqpFvDR4qA22trLZt7imj17u68uvXpOD0TGCl3fBxYiqOufPKMtlEmC2S4nu",
+	"q8X2VkcH0UJ2JZ40cAyHqqS2ytTjAZ5EL1Z7Me/Dyvjh42kCygZk1CC1dxYS41Be0C4pPkSI7nrByeN5",
+	"dDmXmoAAfayIRhaf/3C8I+AvgNu4rhNREXgZDxKFbuDZGFGmtRY1F0aewAu+noJUtn2aku9GtsidIOP0",
+	"a3GzW4/m1ssfqdCRhJBMLhVEynyDscjtdxvu6UOhdeVcFMOPAnqT4+PVT1yGr+K3hEnDWb+9f5Hthw1c",
+	"7bonRjuQYA23aao+xd8T/LZPXCWHqknoR0HIiSZ5BLlkc04AAjarDSfbCpu/YcaO+06irGpji10aq44U",
+	"AGTCEC4plsc7wrJusbg55xs4jo6bjW62j/N6JNflsHzfen9r2X1HBdeLIXtps3Y+2RkDvY0ZUjT+fr1c",
+	"4lgpkw9c4dIUe0KSKCc544hABpy091JON732K9ziKLVVIDp+aD1yERKIPO/XS5htWVoKlr3UVRqKx+6D",
+	"Xx43jdRWfEjWBpFuiibDtJFfA0lfWhxskKGR+ElwK9u/BptlhDKk+9NJjsvSQgitFRyc1lLxhJdfEEiq",
+	"x9GMqNw//U5CxX1JckEUcuznnYVXXTgm7kWsiKC4RFTeMKh/dMJZublGVFXpb4gwgLzWUpIVFgJFELUW",
+	"zAAwYgff8xRl1RADgQwFyG8YZOjo8QRDN/Bla5MSHRW8a7VI2CFGAeolviUbfXifEiyImMDq67+5fvly",
+	"YnZvUg0tkTCye4rX9pT78+Ke57MFlhOzkunrkOZeN/Nhg6uQA9hpJZ7GUvq27sKhVaJGguq5EfGYZH0u",
+	"kRN8h6nVHE1xzLU0FqYgvnSwicAdw4Kp9Cs0TxjJ9qHuXlOiJpIcK7j0HRYUXXmuXPAz2HuC3PHbVCT0",
+	"HdRgSVksdwlHXMxW9D1V03V7PA74M7Lw9UjlBpdsxS8H215jjKiI99319e6E3B9agiCckiIJHU2xhGTd",
+	"MXLgm3J8w05PT4+fOtYyKgAdWVE0RiCBxlZtWAYdw0XJPRfFGOm30ZyD8Wqemhw6LAha8jtS3DAFycgA",
+	"ABkMdroJ6vP3EJe+SpEZWeNg/jO/b1DnIVj64FnlX5annUDt7/B6Xxeyp+jvgTatq8w+yR6gi39l5cY0",
+	"2FPQdOxGT0kxxIpuERkxbnbggekqBIGDCuqGm/Omh0xDeGprnzcR+Zo8UkIooxapcgLX5gVAlSaQC6U5",
+	"2N1rfrwndG5RdXvFOwXxYduAxVrKFITlUZxN98xVlHfzHKNzpDi6qHkqmlZ1grzCw2HlcO7h0kZHYHQf",
+	"1xD0TluB77pdR37vqlpHzqlRkJLMQf7CbU2J2cQAe39l31JtL8B/oMkubsNgIzhIa+F0hW8JS7hBE0fJ",
+	"Xxk5KSkjyLZwNz+t6IG7VE6KJjLV6Wa8VfYz3PtqCuFijJPcV2OJcMTdAqOnCeDGJ7PrrWiWihQPKTYY",
+	"V9UGfxFx4cRDwl3kgXZ7wY4PkxYgFCib19bVBr2I6uqrQxV1iI+/bokOJy+MhDC2pDGNIUHYlTjrg37Y",
+	"27fchdTVyvfDWB0A8bWYCCTuEC28N7fGWa9Yr0ptXyRDIWHcGClB53MiUMGJNBBwFRAHCEC+LguLd4Jw",
+	"qa3IjYkalz4uX+IlhBxSNr9GGS5Lfp/dMPOORJjBffwYZfKWrjLzJcZV3RsDb+kZ3tIVBFmSNYl6X144",
+	"DJ3NsyJqhXiQnU2yCmrVJE1LhZPZ1Y2iec1GxA/Z4/r34hvmWrQFhldELgMzqh6pn5hpslpn2MKYDlLR",
+	"sjR7fOiY8dpw2tZB9V0G0+M2xlB6IVTHMij5UHNWqRnLnLACt085TAko/BsyNk//MDVR32CsZ60WJyZa",
+	"eCXIiTbYxeEXoBpSdAVo0Z4h4GBOTVG+ezLNfH5AcwH+V4AFWe/qf7//9ZeT1y+QbTAwIy84s0VjfP5K",
+	"NpUPV6K1JIVBJq+9N+ybKeGUKhN4RwSdOalP1IIX8SJ9e9s6Wzv8vyo8ZuOMao6jsYBxSpA5vyOiX8ZI",
+	"4VoPyRZpr27z3D3d2MyPIxsVIcGvd+f+pW0mA4Bwenp6PDS1k7BnK/pbO7qdp/lfdfO3r6o5UmkeFqlL",
+	"dMVzXibv7OCpzT4Zo0x3b/gY+ZAsbWS/tS2zVIbKb6KMLOBbrBbSac53Pz6XwWSq/JCBrNeadOKm1D/Z",
+	"xC/RVpoJzKhRPirYrhjJvpzNCDh+3yYSiU0ckH5mQORNJSxXzQWvViUlRewgU/J7UpiLtFic73KlNmhJ",
+	"MJM1gIwB1ZiqchlLayG2XyXXUms+w1FlkkeDdH5Zl6UxJtespEu6XeSjpw9kQPyGScqZqIUgcsHLiNx7",
+	"YVf8/PRJz6Acl/tj3OOTFGSw6xiGEr+uAU/hxIditS0zuCTfQ8vmSaG+YfV+I2sQbNF4m6BS04vSuBA8",
+	"EQTgyoUYqia6IbLBugR8RArTMgMvjEnysAUdtsHZS8ndna1akBvWxDjXn6JEjtH9gktSdW2TuLC9Bx5r",
+	"I9AMHR1lMCBAplmXJBvfMA+tDuiDGIrj6/Hf4ZIWRvLBO9IUYrpf0HyBcizEBjFukdV9RYntFN0imv0r",
+	"FbjdlzhfUEYqP7xuf42yNdOKkQv6LxPsPONiSovCXI4yriYzvmYFjN1KKygnVdJc6RaUwdAnSmAmqfPG",
+	"mQDcsJ35xd1MQW9+yhO/TFNcOIB16Hw2WWKVLyaODE1cNuBUTBTnkxKLuVlXgRWZWF53I/fy3vwELMuw",
+	"Q4NuXu3aeqJJcf8rQ9iJeeQmN7a355KvRU6+k74ycKAPehVn0uSUOt7r/u4F1+Tl4fsTGSlAPamxb1HZ",
+	"GDKtCVNiAxmafDazhxmAsehtpv2oWxsujQh6l+M9KV0CVFtfJkuqacPD8kSlg8xxmTCKo1UPlLY22srz",
+	"fLXiBMRMpQVd3Lf4FsMnKRfRuugAk1Zt01vbMDtQGRnJy3U67bl6vlXNBx7ckeK4o9tJn+pSVfN0b3e7",
+	"Ryv491N04RoAIvCAabbip1Zb1gahuhZzwvL9tr0r+rTGGEEdHk9z1TB2Kc5TDXKPAFTiO5GHqBDRXxbs",
+	"ggoWMmvbeJrb14NHO7zfAcEM/XT/QhPV22kfXrBjY8TIfa063la+ctW0s6/eajPQXF0ejvD77dN9mxTD",
+	"P/N7BGsPd+BVj4gOrlVkfOVLUtD1cjQeLeh8AVxGFc1xGfWbVyN8ZyRSJ5MFcz77VP1hcdKgj2xYLcB+",
+	"iS+9FUqvmiz9BPfeRayCUbfTR0spq2qND1HEKtdtSlLMiSmpZhaio5TVyzvC1PMFpuxvgQ8vkjxKpD7z",
+	"8pkBSICFClzUCywXJ7nuhhQWhqLkc2/jxfJzpoLg26gm/OcaDoLmYA6XVNZHBh9A5sUa0/cJid72hui+",
+	"JmCgp6M07SnXzIeyW6AVwHISpCA5kZInsCvgnRS8PCy6NCvZsxyq7THmgSPixIzQ2OzoyJ6QyXKlNscH",
+	"uOYGET2Rdl9ipUuEVEjW963nrPasZJAe1Gu885gSRPHB3XxiibKAfLIYBWwbWKFtFZBGY3G351UnVE8F",
+	"UZFz1wZKxiwZm3KEhBXRYoY8AS+ZQ262gWy563fnbqaZjjiC599JKD1jk9VgBlW2WgDHddmJxjUeGXw1",
+	"A64SJShbhuQ8uOvV89KyzE+qU1sNRu1UAuekfTwBvjCixXBs9GCpx3YXkwSSSMEA9WIpZLMi8tTefkCv",
+	"mUPZxBD9auPCrusZGIDA6RQV9IGwvGFmyFupGJYd7CnBHhzIZIVVvvB/r6WNL6vS4VzsiP9hzYKfKsy8",
+	"CS6K7Z8EWfoaj/523rULfqraGRcazu1Cux8E0aZr+Df8HwYVq1sYhnW4GEnd1heK8qOoEoyrlYFnE8Un",
+	"/iEodxjjBACIwgczTMu1IOF3cr5cEgtOxEtIfJlIhYXpvvrNgyzUfp0BRp+ea7l0UwpeD38NOwh/911I",
+	"JQheBm/bH/LFmt0Gfwb9uJ8wy0lZJmyYH82kY94o821wQS1XCuFYNOr5jsnDxi/tujZfephkVfuNib2q",
+	"iEhomi8aI4Ew9YueIDDgnpzEXdo1xWcaqiT4vnmeLKq55V5t6aI7VtXcPhzZm0ek6RUizLNqMt9i2vPw",
+	"OHuem/TVoe5NQZTYTPSjYl3u6gzrdBVVu7W9+w3KraU1h7OKqSvL1nt4iKw0hNySgG4RFOAwU9ou5+XS",
+	"km9YSEW1rGTKzBGgxDnZOS05Jjx62R8HlwXt6BttcuFZSTHc/X9zQuFAfPcQ/NPBIVFGIIURSc/m0RAZ",
+	"B2iH7qikAGjL0cy9g1bEgqkNJtJ4PmZrPA3spE3yKfjwrD0iJkUSYMRdDL949eJh9KwdQbQOZTWCQX59",
+	"eM2D5DcDuPSOQfxRrOoKhD0ZQKySSh9GvRL0zpVF7p03H8ytEfISjKK2Da21nutUmYhiNFUhB9OlbKHK",
+	"/u7eLb7pcvnaL7fMlXL2HJflFOe3nfpo5l85y+07kOGgp40E0Ua7C2JFBZX26JMMZ9ViQlZow/1z4J5V",
+	"Lw4DIXSDSicX2AZ7+gIyc/YrSKkwQEPWjn76l2DuELOwLuZETe6xYLYmUYUPB/xhlJ6NOujKMCjIcsUB",
+	"wRdyMSPRPi6ynkjkdrKfY1sfTAG7OBEkRkCa+Vb9+qwWawgMes9Eo+hdaNqB8UE/2cljERJXjTzaue+F",
+	"fW0I97lPDUaP04ds5WFkoJg7mvF+8CeOULpqGgfSQCL9Qq/eq0y8Ksasv0QAHa2qCUpaEIiqMgq7UzBU",
+	"axsUUxmAQsfviGAYEqMMK0PkFZ9qxeOCccW6JP1Q6nrDw9lF61MpUWGhJYzRhK3MO8WSoN/evUZHC6VW",
+	"Wvro/5s45K6PAFsF19T9l9DwnX1Vz02TNZ63I825JWvxTNfn3Y8VzcVQO0Z1qCm2shf6KpnvpJUzqYqB",
+	"nWnwfK1yngDgb8F4MIc+U+zuPwDW0BphtiReosptLwLqNuDqctKHV9T7r9agfctesjtSRgFd09JTkJzQ",
+	"O6JNlyD/yHCSwZmBmYyR8cLqX6jazZ+G5a1JoTichOVWtn5h0UrlYKE6nBE6xMueUvqdFsBgsPOy5Pf9",
+	"RPEgW8oWkqQ9owTclcEudXHsu43aNPWx+b929/fB5rgQNVOurX+W68DaNvatRImbD66mzVCr1Iw6tEvd",
+	"XRmx4qOfnQrRua0SUNrQ1+pU/YU05nAluSWGa3Ore0Nru9Iujt9gRmdEduXAVYyMlvYNd3VxeRm5uvCA",
+	"OANw/0i0nJ25FAQT1YxmYBqPy7tJB3i/7c7lGY+MGyQuUWor9bK4fPz44geXLgagP9pAe3IVZ4QWf1Ot",
+	"31T2XZu7qNaBsxJT0LpaRZFiImZ5ZBcqgjH5Vb79sM1QYi1VuvohX5kEBMgaKam0sMDwVklkIhS1chxN",
+	"PKxRKl0mcFHCGz0qf9Q8UaH/qkFZW/OLjqyx1I7wxwHPtLPsO2MN9bF5reHU4tGxpmU6+sjCkbiG8UCj",
+	"QW6aZhANz3E56Vm+wdxJI21aPYz/dX9TvlVu+xVvzruvCZ0K5guYFNS40Zk0dBk3Ym3oHZl4z1+kzxf+",
+	"GaIMzUo6X6i+t7lMr1MLaQVKhToggSZtafZIxbBVykH2HNQQefsw9AXIpX3XXBKmhsCtThzHRy4BLHaB",
+	"a9G321aR/UE/tZmm3ZzgKGLLv78lNYMNH0dINLKCjclH+adKV4rWAQnSpFaCT0uyjFT90320utLMm4jK",
+	"a4RNniK8A5U20VFmR3x2fqZ/yI4Nth9aYYGXRBGBTAGtgoh0ob72G0wqzf2lyfulfQqIwaTahU/lL3P4",
+	"SvG0Kwu+NvfNK/Ap5LMgoYC/jUWiRQaet8yK0wzCu7Zguj1TYtBtT13yjbJlO6ekjnMVy5PcLTcrGGca",
+	"3Eia2GnagXu2xLckjpL09wXfBzptG/uod7RJLaYm3JKDB5skKNbWYLvxqF2ehG5G0Z4slbTvRUuGmf6j",
+	"Z5LZFpdUl+UhTVQj6sc1e8SRVBhlvuLE1fE2UHUFaO/nmwGEcwzOHj7oIZ2yGNtYqkwmMtjn7XkM2+Et",
+	"FpjBrq5EVB0fguwd5FcQ/2jOD1WGQx+4r94kNgzuK1mCOJ3imCTYZ7Hd67ZDt2C9+lFuCmEixAYKxL01",
+	"BdBLNuMiN6VSADBAXqMsQA6wUr+OD5AhZ7qOb5jxM0MzKCVienmqKTsCIeBfXUtkbm110y3wAt3ohlU/",
+	"PkWZwyqA9w26Pfob5TYDySocdHX+CAZigtZRVk349M41jvJPF6CGjU2wzTTzwDSfmryJbxVp4zmhJcQN",
+	"hFhl32neV7j0pS0GVqXoBtN4v8DGEejCrW0shotjs9VyfWldiTAyvQbKiXzMy7Wkd+SNG4yx5/uDIu4K",
+	"2eFR12tUihjRE0HmrUMjeXQydhrzKGRwC/evWYA46JkI1zfdgK5xcIBozY3cwrX5PB5VX+nZx6/DbmV7",
+	"5CUHB/TmaMbNSUYFqsBMvSN3PJXbVnfbuHbNJYVKeMk5wdNBt4uuDG4LYnyqFq4fSmLCq8XLYp5IAyrm",
+	"5BoKgEPxL4gMNX9A0bIFLQs4JbiECNukuv7TktKG+bUhEeq3Epk/xZxoygY3epvxqnhrB+YWtLWDHiVY",
+	"/GqZujmREs9wyHXdty74h87wVKzpZLWAKdTyOGEHapko0VwH+NQv0XBcfZJ2OJ7MfSgFjCgnyaLuFexg",
+	"hd14GBi74JIs7uk3GVydr5t2DxQD6pm1GwnRegMhwip+C1dT0YkruViAvekvuPGvlmYc7mCMGl9BSQW1",
+	"eb7AZUlYVAxoFWgeanbWKt04LYwjBcJLAfaoeZhPd/oOs4Iv0XSjiHQXL2tRQsd8rdAKFwVNRHf7bic7",
+	"FSrfBs7yg0z03GvZ3llYq84jozGFzj65IIfPZ9T2dea/ng1ayg8m2dnuUOg27MqB7LgruyUbNCXagBRk",
+	"TqUiole3LXfG7tKtcV3sxx9ewg0B0Q3mMq5taTWatn18BxMUCZ3fewuza5iNXjgTaHWnbS4pibQVfpsb",
+	"e0s2E1zOuaBqsawfQe1qNU6ib9ZSoSlBmW0QdwPpjvesTdRGIO33pztuXXSLDI5sDDtNnzMKNOfYyA13",
+	"MUwKczg1ThdrrugjIRYSrVlBBJpytXBmDfg2j1KuTL2X+shK2bwkJ1ZlQq0seWzOxq4XZ35m6Igq8yJl",
+	"gCFnTscmPVEeP3X1DOuwDYTCqQOX+gQZRZAbUm7C4ZyZU3orqHwELH6HsJndS28lYXS26jK6K0XV7sRs",
+	"M1lemdJxDh4aLt04I4Fp6n12lwOBWzvihZTJLQ1+dqJPk290ItET1YAoltCcaJwBA0S1YZH+B8iG7LDc",
+	"LMOGQVLVpjyMHbfNwh0u+EpuHNyaHBDTdVDjc+vSXCUjwtarYhc+T0b1vGK5sDCQaLqxICrmWhwu4cZ1",
+	"PwxI0gDE3/wavSNty1VsM6PD8dUEVN2wbtBMTfTUpajb2xD0LCyVUkWmxBwXtRJrwfqntWUS2AMxcp8M",
+	"MtlL7qcEODz3VwzdQEo9gm475bvDtGwT9DXp3hVL2CXrk5cGX0PwP2uV9r2EfIuEru40GnbPuFaMOXqX",
+	"VPCeEbz9JHKrqnhqzCtfqqJfutQ3Jn8DWJuL805cm+3iu8nAUjMqwHiJ+4YM7Cyf1YC7zLUKlMSrcLv2",
+	"hgY6VBXXvTCEnm6j0Qjibnu+gYJlZrGnpORsnqw9ugukkQXxAfPabY0RlQ+Db5SG4Ap3aMUNWLU7zPjD",
+	"GMDE6c/nqtSnK00pEuo7v3//EmW0MBAevcKlBgItAUZxQfXHp2s4hgicWw/VsHTGJihGE5GpWtpOeFTD",
+	"yuDqTd41rBZIEJwvQLZse+gXgq/nC+PMF4TVLSzrzt1O0JkLSOqZ9JOBz1z7SgySYk6iFSLMYb1u5EHj",
+	"3pnc1Y1GRHUzXqRqHVEfeIfzIRUiKy975HuC814cfo/LW2TBjmCHeoBK2q7dpNyijpv7k6abeCq+1gAr",
+	"PCfBYblJBfZB+2JCeguV0NvepYPGI8CQT9kCc4Ik/ReB6jo9w0z5bCZJokPzbEhviUr6VVl+tyqAm68N",
+	"VL31M1oqAmjvUGxfz6Nf6f7o/aePshy51fKzTFNBC+yoV/4lnZF8k5dkAPhoPKLohjUK9B/XId8KgWdV",
+	"VOloPJqWPL81EalrCXKhmOB7TAG5nrLVWo18JIVBQptiVnCWAAH7K9m842pfb++ZKXed+XxGfyvCyyJ+",
+	"I8LI/aTL7a6PaEPcqeMRL4vOXp1DcFjPLb7899s+fDtuV+FarwFnOzv0t1aqMckuz/7r12/eGUy5t5WR",
+	"sq1s4AHsdQSxDgpjxCDrbExUE7YuMxaMvGHuFPL9cdyV60N+oM54TIbC796b61/oW7DCFj+fLGO4O1rM",
+	"KLr0O+fKMFCGlrQsqSQ5Z4XsizUbj9X++2JT67yCrWqmn1JG5aIlIMf0tOQFKZFUfLVKdLTEH9tXFIFI",
+	"rOZta9H0E+82tFSmshwqOe9aRvMCUr3r2cV510w8GWi+Eny5Uj1JyTTuubUrwe9okcrJfP36DXIt0BFk",
+	"hWEKeWFMG5UrgCNyJdAicZOGdWLG0XNrehNbIcww5JnnwDML1WjYTa84Z57SUjUeYKtNRmiqdpxrhVzm",
+	"Z8RHIAhepoPGQrKCYmzQPpWPpchypY+KcQGLlysI3wtaoSM8lQYSjjAoTyyJeorOAXNOW66l0bzH3YF9",
+	"B6uu5fE/Zbykv8VarDh4iQtyAKRp/V05wXeY2nk0+BGK9Fleh9ZQQ0eYAE4/noGpkZDBkuK1t8BdaFWu",
+	"ZSC0kWm+i1EXcEnAjk5aNGSSJ9CoSnQVfpphXi7YcozgylhTna38zBBGENFYcwZ5N1u0zLYFwR3qwGnH",
+	"fVjwEuRMI2odvBfum8kg9Z1CRb4y+KcDC971/t5Hoja/ajo2O9sRh9hZD8qd6rv8HCHAnK1KF5JKbY/q",
+	"k09Sc/qiw5Cv4o4yIrFtzkay5k7Nlf/o/HwcqdBRcntoM92XWKo4W/ug5O+fXFm3bQtwZstGGd5T3Hxx",
+	"yyX8eKhH2HwouZzvCCP38YwxRu7NdcV+i/gLuUfunTECoWUdHogZ5JC9lvJzambJE65ZV19SY4wKIiAV",
+	"G8ZElUQeEG1wvQ1/fHVFNSqqhn9CJG/0gPqaz58vSH4LyjYa+2JOnG+IuC0JEpwrxO+I0EYAXJOaqot6",
+	"qG1lNTDLF8Z273+99PKjKdSHzMsDogcG2BS5n3xSblZN0jGi/W8SovKzV10Ovey9s3QHVscY1nkvReP3",
+	"yxfov1/wkribnIMFMwyquDFsnksg+okm+shFGvkYckVct8XFra3mbJLR5iWf4kSB4y5UHPf4gYKOgfWT",
+	"F+7w+AEz4xvhsyGn1hW+0/Lhhg0vaRJGP1RzD3dh7ARZTLG9IVAZaEFX73gq7FpoDqjZtxAU74slDC60",
+	"JOgSiw1M3R6nOkL135AlF5sXxBwY2tNOltAWkNXiuSdweZuUA/B0p9wT+OKw3BM/lMTWcLF5qZvEdBys",
+	"K2TBgp0viFlMF8N5BEXYVzgnY3RLNsdjtGb0n2sCxVJtQqvVfY+PT5E+5sClNmSh3bBMqTJDCyzRCktt",
+	"C1OJ5pyRa32MLoKUwitw95k4Ts0ZiKrhQO78niXAoHcNnFyL1vqD9jmiD5T6sGdo8QHOVVFX91/JJkIH",
+	"egM9tSRS3zUpJqIHoFamIdYPSdh633/CEZH89IoyFgMCeQu/A9FSG5HAyB0UGqN5EuInXeg1K/m9Kb4s",
+	"lrg0Wm5B54usXUf2twwhnRFlnxSWtxNajFGVFZ89jJkoCZS1vuuCRPfFpQH/2QTeKeoWQRATUgAu/weB",
+	"ksHzmG8MzwemSikVcxDTpTkf0jtiUQNevf8Vff/k/MKftNBR9vbDxc+mrrk9qaGj7NGT8/PsgUJqd40T",
+	"1TK/v09wWFipGdNBgkUDX0bF+EYmuUnUhUoY5OnsIqALs61eDNTK5ob0XRP56aDQmmTuULo9US7MNAZD",
+	"YoPK26H6bUqu97iu3JLibTRUifMhwrsroyoQ5dYHAvwwjor2PgLcRZYaod2IL3X1ZA8qwnuFiLaK3vfV",
+	"w15xZF9MQF5HZGMlEnuNdZCE2r7UToiKDj79Ddi7jU+ffXj+s2PUs0/O6P6cXSN7X2Rr8kHdPbUgVBjr",
+	"usnT7dbIUJujlT7ju/4LuUfqMDsPXQW7H3c49t/x/nykv2yOL0eCQPEnGQZFHPdDlU3QxIckzA7cdhmT",
+	"19DC0IPrPRe3RtGTFZW8oDlooSVmiuaJg6s+278VnM+i12Fw/WZK6ZlgU+p9ZgYRvHIgxLJeB7gB49c+",
+	"4GxYYLloDznVLVo6SJ6lk0HMJcGzCWUF+dj+Yd0OQbtDeL8ajtGkD2yltwYWJhYP+Z5O4erZPEfZJ/2P",
+	"sQ/M/WxxHuxNyAytV3tf6EbLlAbxsbCH44a/qe5bqs2qtglxEZvCO0OLejw+HBr01kT9Le1IfwsIm49G",
+	"rCSwy1rG2sH7+QIzRkoXgDKU/e1t86iKl4DoUkVnWldNBcdFjqWKCoLmMT+yrJl/Wh21TCyDyeqUCjMF",
+	"ThnG6ytXBTNgRU60VB9yWhldV3VtTj+Yl6ujDF2uuABuWmFt2o3mVC3W09OcL8/4ijBzjj2Z8+Cvs9Xt",
+	"/EzVUAUsZQ9M1pkJQk707ND/fv/rL8jseEArFQm8xSpf/Bpd1yBhDvGVRWsNd1YSiKeEBA5fEza6j2+J",
+	"WFIZP1UBPWO0EpTldIVLW7QAogSc6/QpIjhfoJLckRJRlpfrwik/RiSakhkXxAJeVnQHke6AnwRlbJeU",
+	"xQdX4qhzFHFRgEqRxER3YXkrTTxmJTAkXHk0a7rGgNGDtyLhSdXDa5R9osUYvEtjhGeKiIn++NjD5k0c",
+	"3hXEQn3ODhD5oo1VoC8ZTQW3z9zQvDtG89kYcbUg4p5Kcpih7Oa9/KphFZz5WM5WkS0N1pyL4gHXmRaF",
+	"mTZc7NEs9YFZqsxwrX+QfBh2COIj5RhlK7yWZIJZMbF4iKTze6sSs8nwipW98t00x72HhmCxy1uZTqvX",
+	"h3zdYoyo5chhRvwXyS0+oBMovOsKvDs21dcs1rgmSmq8WyOUOllu7+mwJGC9Zz19O/ozMttd/n0xaXaA",
+	"D/WWGJ1epsE1mbclTuXWsbZVXyHUS9643puipP1LDXGUOLY/oBBIYvql6Py9SgSAacq2YT018LRGbgms",
+	"UrGVP+Lr0LdXk9cj6OudAVY7+wSMvZtvppUpfyH3oa1zAH45mH4wLh15uxM5NHfd3cpH8Q3wkhRoLvh6",
+	"FSZcgSXo8YJ8dryLYv3L8Smy0R/SId5u5dAB4PkNm1FNC1qbZD+91PLTDUbvrPs3bO9TuDK2UEH6lHwH",
+	"6OdLAxlr850+Yk1y28Dno8vzyycnFxcnl48+nJ9fXzy5vnr0f+tYFNegIJgNLaihQ2FxSxQSRBIs8gXY",
+	"vP9+NYrDClhTbPR4ep7/pbgkJxezR/jkavo4P/m++IGcnM8u8OX0UX5VPDYXGl7yWaf56Hr071f+YxXA",
+	"xXXFX6FWj8/s8wMkmD4AHhFcqwcgRFV4SByHqAUQyJfV9H0gKl05u36AED2xVQ9laCfyPE1IhuezI8AG",
+	"4KyTO44PkAw6XA8biu3AXkjm2fSjRS+eKlrcya6NGZww/laEmgr0dU8gGT+N51yq9+slxDNF7DNp8m+M",
+	"bW0P1gBdWlG2l7JjZP8Vi0UFUO9omKXYGGRxX7YCkhJqlDdGvCwgy4wKkwHUi7b08KPFyAJaTWQbt/K+",
+	"rNar6/NuaRuoeOEQxnZ1qp7bt6yn7e+5M3YA6CUI5ZYgRL+xkt6SOPjL0T3UX6FwB+Dmejw22MD+kviG",
+	"NW6JQVd2C9gW6P4vJG0fWCINyp/FiZIBnkqqwMj2xO+lb9eIivSlYozNVLU09WJEnBC+kzcsrBDDTZUp",
+	"YwW7l8KvKknKWTTmrigO43uqwbvVp7GL86kmm1LxZtU32jrRTXaoZ+wrthj1iWClAJTU7V6icsu+oi99",
+	"F/wznet9FmsmKzHdIzFW2LDdjmiOMMg3XRSmvu49+WOwPN2ydlydmCwFotGjIjkuekH6xoJHmplM2zvh",
+	"o3TQ+ZfblI6z/ZYZFTvhuyY+e2e7zI5VPA24iacoT9+L3TB7MVaDpPDHmf4oE1tT6O0nSJKRPYk2qWhH",
+	"yzQetN26G3tPwkIkW2kPRQQwm5OnSWeI3Y541aOWIxZkmnXUaf4GVL0eZl/93tiWdwQXmzYgn+cO1Enb",
+	"EgBKDbn0TQqC56mkeP2qg4fa+9zWSHDWH/49OjklNn3KGgndcBvp8DxyxJhiSSYFKfEmiothkq/g+XhH",
+	"LIwdvQ7We9tWVOdH00SaO0Z0v6C5wZqZ2dr2Lhsa3xIJuYA9Jbl7f5KO5nw2t0pooc08yDOEuh5AVyY6",
+	"XawZ4ushuQZf+xbwP6hSRKSRHIAOjD0qoFgBlan4tyX+2EJWr7GYk30JS3/CrnUEss5ugiENI141KWOl",
+	"SATsI1VyVekFn28S+Q/Aju9tm+xw2MBdF2t+WPVFGG9x89Yu+P3txM8LxMz7GBRYpdl+S1T8A/lzYuRP",
+	"9hTxpf5y4VUcNudhKvwpN6bLIrLJmm8G93NPURUpjFWTAVH549K4xw8ji9pz4g8ql3qJo1Ai2KnHQnYO",
+	"IiBs/0/OI5u7g8Bo396G8Eht7C6CpCq/VkvOP+8SMW3ioSZrInaqfZBk5/dJUfYzv/e0oXcOorGLoXFy",
+	"jDMCuasf4RhAPpoJUIu6xwgW0ROBUW5QrSFSLvKtKaVhDy0Qcjhfi0TMYaOqffysblu50hgJb6VcEeY6",
+	"aduX976lnUPDa9mstR/0HtsvDyP3NyLojOZ7g/Ld6X5i2SrDwWoHgN/lmHFGc1zaKD7Ax4bvZTvXRfEI",
+	"sO1Id9EVfEcksHjKusFBDR5qvLiwlt/JoWk+6USeovUVk6EefRFKfKfHThWCTbbYtE1xa5/uZ4iYQdQy",
+	"vQoX6eN7j+6HwopArGYcWNXHZxpwVGKDN01kJVaRKmx81Xm0t6GhgMmsFtHQ27PsRJIVNla1qXNeElxQ",
+	"NkeyxHKBXDLfU5T910WmySI7s57d/zo3f/9XhiiTtCCagMh8SZiBW+pwS/kMiiYtmCwJfTAlCoqsm9Kt",
+	"R5htDCtBg6eIzhm3OQOZiV7NIlkU25vIVyO7Iu07ZaEiI4wOe2NrgI4hv9Lc6/MZcsX/9aj173IBiOFo",
+	"ScScoCVexWSQqYQfwaI0feHVqqT61GNjZ56ie8qMDYUyIJTMYb+xExNJ0PdAHtDlrsEev7bkprQ7uZ7V",
+	"y3hEHRCt4I9b1ViP/GWgxTWEJIHj3jj/Q4H7+7vK3q+nLV6pZ+ieTBec3yIZtPNXpE+8H8zKhm1f5vEp",
+	"euPAgy3AjzZjtFYE//4Ny+wHJmtRZnCf8elmFH5sQoub0RjdmLyKm9E1CqoBQKb2rA4LqvlnrOVTSbBU",
+	"N4yznIxNSE1g+SBtrOtXoQAzmvI109vDPCimNSLlKXqJ84W2bqm528VCm2M3LPs/J7+uCDOjOakyBdDR",
+	"b4x+dEl6tupWra1XgdeaCS8fP/n/36zPzx/lC/IR/fzm2fOT9z8/u3z8BPHZDbsZmWc+dh/+JKfm1ykv",
+	"NuaHmxG6JZsQ1TdcxO+kHo8gyjTOjOfZ/KQlpcnUF0StBSNFI9rHepMthfaJ/alA4mVFgBPDDuB+DgEZ",
+	"NAvYyJ4f8PfTv+RPipPH5Gp2coUfTU9+yC+LkwtyPnPPaifu69Gj2UV+WVyRk+/xD9OTq/yiOPmBXM5O",
+	"zvHF9DJ/VFyRx7PR9k2R+aRdoikRpisXGHQCWnQ0HgXEOboeLZRayeszY86d2vWBtAvdSAbpFpEYIbuE",
+	"TUdZCbiFOUEWdksLaAtdErcXehg46B4EdDHMwbV3JQuZwJ2yVSosD5GiXogclwNBLb8+mEe/e7DhmzCk",
+	"CFj/m8+HHcgWE8WiL3yT+LVwjcsiZrQgTeVR5WMdGQxRqPNy/HDIUca7V5tr3fO3FQITckV9iuNtpD0L",
+	"Idnh+Qs1dc8r3lAFyOwakY8YSpFwBifBLCyGlIXjB1jkuasaNwg+6O+Q1UUc3BzLiWCmdgCVA+pm9RYq",
+	"iju54qSKNnCNVfKV5EtaOJjFgaWofP3ddWtaWT3oM7xiDgphdJuYYAhEYSycx0DbJfVCuHbVKZFPfXiU",
+	"sT5qNt0p+iViXIQnsCdNFoXUul9ZubHnpGFSRu4A49FDBikOsscjVWpzQBMbmAXH/SrrRLh6y0fVVE2+",
+	"RTUra4BfPjmOFUGHRuBC3exci9NFWNRuK2dcoMpBJoeU4tySptFB/t66Pu+I5OVaJZ2H/oiFA/C5arRP",
+	"g0qsSBC5XsZqBeULTnMy6SiP2iiOly+4JMy6JMawTqYnmSgJDl8p8TSGof9a/7xjz/ugN6eX1yHqmTTr",
+	"giTCzPzjoRZk9WIqftPsacJ+qDY5XQzVN0m58FIeH/Pl05Z4oO0B1NaygleqTXJrsTopv1+19th1n61A",
+	"c2a/l8XwAKrYkP5C4o19qxf8Tt8N3kVyD9p9WyE+JKfdnYFW0Bxhy5LG+TdGehHODJISlGYAiwRB0rxZ",
+	"kuMmOdVnEaOHD1jexjw0a2ZKhNxzcQv6l7Jk1nh4pheKznCu9Pn89/EISwtWao6+9oBsnSCwMjle4Skt",
+	"qSaJSW3oJpnm936egbAgqv5wbTqBJ+B8qo/1j8jJ1ewxPrmaPslPvi/+Qk5+mFUHe7DAV2tlU4OGOwWW",
+	"+OPEOXrggtEmCT3nZUlyhSRfixwMeL5W8CEzQpsV5//0cYwV8pXPLNLTNVaNv/u6aLoHqt1ohktYn5q0",
+	"VfqLda61nHtjmG27vc8tLgQDroM4ezBUTk9ejUAwW/7JNhgb/JaLnqEhtvxWa4UeE9ZvWw5zk8BLUQAw",
+	"QHEwZb58KTlbnLL/DiX4rLFEQbMKdZYRUgykCB8huut5Z0e3UVtlZLOUgMQEV9xujJGEmf1K3ZtcC44K",
+	"/kC4s+lqU9QVmfoKUWhGZvZNytvZpoTiAckXTVGKBSlNtVI6MByvLrsbetE+cWVxexfNAkjGXU5NBu3M",
+	"HpWGHI1SsbbvF1yodH6f00hDT3YC7tofBuHWFvW1GC6tVbAN7MyQDV95qJ/YjaR/iChbEEEVhnufzP7V",
+	"D5UkOeZSW1RhTeMHcup2QhMGiMgdE/KIPlBLKl7sSoLCIMU1yj5JIu6oXjIA4pQeEqg4CPLOtjeiiVpa",
+	"lblTg9iodlMq9tBj/S5atWoK6qNrSh8eXK/okvC1qpehaaCAQvW/6oo1xB9j1qxoiLTEIgUi7pvAn3Hc",
+	"lkgS9nnBAbqwq5tq5d44sJkbZm3KiqpZHZX9uaVMQnicDqe8poaeznhAm4ilrn5he293uwsdUYOaYvDK",
+	"LL9CIqLZ2+MHscz6mUUPZNN0ges0jJBUsGovg6Q9xvhQxkkvm+RQGUN1K6YrIXCY/bCb2eASr61l0ESp",
+	"jpoShzAa+o33YIjaQyyAQ1S47K/UOom/S421OGOTqeSB5o640TQ9hZmZAjPpkAmtCwedmPAZk2P2n3mJ",
+	"6ZIU/ynWjFE2/0/rTPhPj8H0n9raW5HiqXnhhrn3B7xpm1aftq+YIbgXzUGyev/pDbMN/Yv+mO8aNz76",
+	"1LlDtubpPlmNzvTw1J5fq3mZ3LsjsOCOn1afHCP/LoRD2dnBdf6MMlzWk1crj5lJtxuP7CroX8xgakXW",
+	"O5CwxiP7vWiQu6aKvmmioPfOXMUQlxzKyL2L99OTi+WLmnvRRCWe3Txy/V1VQzxh/e7mezg1enW03xG2",
+	"H/D/YKO+f+xkG3Yw8/DAlKHfPjwHMBn06NGjH6psblxK7rI34sgT6F+ckZOSSKn7gCuEJLrwV0QTHnDC",
+	"1TrnOS7LXmXufa3msMh99eN2ifvqSb3APQrq2zfZT8zXS4cY1U/xDStXrwf0MLXqoeeWQvWdNdrB0Ldx",
+	"sxYlLLfRMinTrK0Ouquy7iJxoXsq5bqz7/6F24cMWSSySj7YAtuQjK2bbMfvx0L1beXwHvXf62Xek6OD",
+	"7uI2czDAhPtvS0hVfVXDHAekHZVenJc/CRxTOYEFbDGosctdXEuCMMoFsTWpvpO2Vrm7aLw63iklJzwW",
+	"NeMlOJNKYIck2V9ZvNbGphwjcjo/RZk+rFF2x03OkZysiJgs+Fo8ULkvqN3/ccChdHcQQLsZ6bITvkkC",
+	"/K8kc6zidemDPKYl3qApQbZ5Kj7ZP57MBF/GBzQXoBoVusey6g+u+R7Gs2q/oaV2QVaxnKOf+T1aajlQ",
+	"NZVIW6wLIkjP64M9IwdhVVqCJOxza/09xNWQrfK8Vwn35EkzYPH+TiJzBR+pl1dQQXJb/tZTUDaoUmhm",
+	"AnG1VWGD7/U/7RqYnm34TK8yogb6rsaNtYS8YHv9UtWFm59unScj5Ntgs0reBO7TVHxxbaNblUNP5yZM",
+	"TWa7iX7FDWn0cBDtqQnQUZsSOD09Pe51qNhFsg8T0R3L0BDYbeXbBgvwLyHFdor0OrR02S4OnWLdFIe8",
+	"8nQU8yj5gFRtMwHIqLaUkFoIvp4vELZKcF/DCSxibWWmFcNweuVyh2O5fmvYxXfrSeqFfWhKgSBAN4ge",
+	"nLrvvPxBatiE4LWHMQ5h75M7ayhjLRP28CFiQAqyXHFFWL6ZREtYfrAnK3BDBK3RLRl4LbvCAi+JImLA",
+	"Ebs6un07wQ32gjwRYmoeDjM/5DrPiZRgf2hSA/eG8aI7u4bRlFGjQu9T78OCFkHpA2dPG8cTb7Uotuea",
+	"vRNsfGCT2K11TBnaLdWUuiVuT8MkUPW7WSc76KkvKG4PJ2U7gXoeVsr2msgQodlhQXXKvxekWK9KmoNb",
+	"x6hyeQ04Ejlnhf0lyLbGS6JFo81zkhUc0TcqI3uWze0n8joWOxSA7kLTyr7GjeaeQrFTvA3BtEnLuTb5",
+	"dNsjFkRbrCCbbskgsfTK4IqYiyfrRAEvJi/viImjbIgo9FeyUv5RdclgriEScOWd/PHOWbeeBSpR+2Ak",
+	"38NnCpdu1uc6GKG02sIUIpH53dYMEPwjBRwLXvpvbiXj7Sx6B4jbPQzX4Y60apeTgjgAO3Ft05jg36Sl",
+	"12WwgRwy0mlX334PU6u20uOakz9tTYUUF5VSgs7nsauWZ0isS2KPk7Zcgi+UYs+ofzk+Rc9QphmzWJck",
+	"Q8r0pjUdgdpfma+PdpoLzrIbdjSjd+QEbsSR/mmMfvvw/PgpwgxlcFWy3Yup6+UKMPMZJHqHHdu3qLxh",
+	"Bn+JFBalZUb1SvrhV2lQkD/i8t0VWa5MpcKjTFFVggMwWAz9pwEvGt8wcAqhF1RqyircUB1kih5xsziS",
+	"G6mpTAGre44u0f/U/207+tN5Us7+MNsD7g0IkoCBOBrXA5hAnXAw0rZmCD4QPcPR9egXOl+oUhsocOH7",
+	"eTwqsVQT3UERwLDYDChWbz0OisHbhnYlTL7VX8iT4nF+NT15hC9nJ1fkojj5Pj+fnvyAv5+5ZwHBW/rp",
+	"VW6pNW+qttT9BcjfNYlRZQjuGmWf9C59Nmz9iXhkoYe4FNo1WaZGDVHI2xdhmze8IHHZ5Amo5aIH1iXu",
+	"HAwJLnmFAgc511HR87Y7QrvDVEJVfsCs8sPs4BbX7OAgTUCrpxI9As6LvQOPHkbXhyy+p79JRSuBA91a",
+	"jfRhsyIHBGr+OoHuwYr50HZ4peK7oIToqEn026webn+N+RJB6rXV2ibWFnugbxC7VX+xOPYDiOJ+7oxt",
+	"WdhGEQ2h2BCBPbCT2yXiweXWHjljv/SLs+4jUnod4hxbtzJlxd/xuk+2mxbqfEFMPdlYoF0F9uHMyIJU",
+	"1WdTlUfiABcWdy1h1LdIQ7DqzfNuw94b70GPLZP/EYza9qkvMVvj0tq/zXk/uNLuQEKzAmpwOlf8FDaz",
+	"N/VwP29Cey3MaE00ILlerQSRMnUxltqWYLVatuVDVKP9lTKbI1NRg4trDsxesDErXLB4ZLLpoXdwshXN",
+	"Z58qstqpbO8fVI7/MQR3zOv0Nxx1NT1DOWcKU2YASavbaYn4PTO2C0YrQVlOV7hsvUje8dhxAMNvoLGr",
+	"Z5YWsfC05yWV78kbYh25fLANPe2gO7gRilhBe6nlHpMffB3Vt9Di3wVV5H3OVyQetbHEGwSwbJVXJZRt",
+	"mG3CNEzOyk1EqBmsubWgavNe05tZMyiM8Sp1CRdMD7yIYwTyDNzOmKFnb1+hW7I5Rd4hjc3ly4KXheEc",
+	"ABqQY7daXACyromxP9FzUoR5hEmbwQG0Ai3Buw4wMKfo71Qt+FoBVoEHoUdUhnx4wwoi6J2NZoRmt2SD",
+	"jrJbsjnJ0IybOBXDvRKy4xZYLsbWo+TamzKSx8a5RPVqLAguoESMddH8nxNYuJNXL6pdxyv6VwJxc8/g",
+	"X8/WUXj1as0sbh9n9hgEBcAR+eiTElamzENBZc6rFvIU/ZXYciJaiECpcspuGARoYS0U6ZLAapppkXzB",
+	"9aRxfjtGJZ/PDdDtqsS5QcXGzF4Etk747asTPb/GfD+DOJ/xOA1V2MvoOeeioMwYCG9dvYmSKIkW6yXA",
+	"RbICPXtltlai3LUnPnDHFGa/Yf/Tekf/57WrV0EKg44/trjwgElq/Zgln0ubW194iqzqzo1tUq3+OpTe",
+	"H98wk+85tlRW0hnJN3kJAFNG1Y+RkUOGajkvbWzV6Q27YR8WVKKC5xACbmvLTW2I+v2Cl0G5DSyRXPFb",
+	"wjRR1i+J6HJVwlkZVuyGHVVZIOj89OIvp+cG4dq++BNvZLGMLcmbzCVLLopCLrPLSL3WA744Re9M+flo",
+	"PV74nzVgKBTJFwQZCxUdrbBayLExciBmXo7RVItsucArohcTIQ/KzgsinwZOYjCjL8/Pj0/Rq9p0JUg9",
+	"XBRIWAg2a0aNPWI2A+QCAf0Xgq8A7+eGXbbPpcT5rbTrAi3e/fi8kj3bV3TfSZ9SAdM5vWGPTtG/kQW+",
+	"o3wtbD+y6shULo5+mUp0LzibP0UE54uguoOjFGmWap0v4D5A09JVVXBG83tJp0RgyGm5t6WKNzaN6drw",
+	"sF56SqSR0cADWUEUpmU2Rj7GwzzmawUfxJDqNEaZzTOhNv7W/Rkg1bpCN1r12Go3sHSkQoUdo6kZqbTM",
+	"8D/+B3plS67csJdNSReIN5s0G+gWPdPMCx8Lnh7qJVuT5IbZbfpOQnsrnbOn5nBiEu2MOZ5WHyiuPYDe",
+	"TLHpSjtc63+bTalJWRCnG0+0x24JXurNkW4B/FZtYAgMZfA8u/a7hTCci8doVa4lyjTjZGOU5Qady1XN",
+	"ydDR1fkPTgaCCpiVNFfHEFZNpV6nCUg829IA//hmJnkLRiMzdGR42Pyp1e/V+fnZ1eXlsaFqWIINFJ7Y",
+	"uGn9ulJ0qb+TA+AwjC7f3DAwaaQ5IFcS2qlzQPLfoOzV7ARqFFwjg6nv5mGQ8tERNrRUkJwugerh7AsX",
+	"YVLhktww+waaay2iJ2hQcLeXyWi2kubEYjlatfZshfMFObk8PR+NR3Wk+fv7+1MMj0+5mJ/Zd+XZ61fP",
+	"X/7y/iW8A6Fg5oqnS8+FdykjI73B7FwRhld0dD16dHp++sjWIAHT7Oz0npTlCTDcWUGL0/+weaRzEr0c",
+	"r2JffApjVtDi+p5MMy9inqKr8yvDEzNSOAFEJWJcIXum07alF07aNhz9RJQ5erygxQvbk8fRlMaSvDw/",
+	"t0dYZXNpoUKJOTWeubGbo07niTP4DNgXTbvixasXflKneiWvzq9S3fpxnv3C1Y98zYqaOWzAEH0lfj3b",
+	"+jKG39L2D55DZYUf/QKOftf91TYsyN80Wrd9+2xFL28zMLw0yN3bZsAYFLAlJfMH5GJSrDXNighIdtVs",
+	"rR/NiMGMnpV4LqP7+jw0Cb7E3sY/mNjlusES7HfL9r2w5lZk8fy66DWqli3Y0xdOGbVvacU7/blyiRmd",
+	"Ebk7C1b09sZ29ZD7FPlaYpPcxB6IDYNFWlbzHsiEw7jPWuyOA7dr443rdmOIIhQIjhvmiU+OoaGxDTX9",
+	"aW2hLRz/xZLe1Q92eEnK51gSbXOV9NaZlKaeFBg8z96+MmqtQSieiPfj5zCsIphiBfohnTdVuuBjF21M",
+	"Tlz9Kj08ZyKcBCbCyEAUUjYf/W7U4LMV/Q008JlVimbPxr5UYD8tK2b5b6KEUZ6JWX52fn5+MRr7f18G",
+	"/36kP13TyibVpZ+K2l7jBHdU5m1P8WXbRymvQW8toguv6NndxRkulpSd5QuS38Ils6kuxqM1wPlytVbW",
+	"pHel8FH1KvLjsh4bydEMi1P0W0ii20dQgGIFi98Y6VsWfoyGjSfwuf/wyDjSiFT/xk3x8cOoIv8B63r8",
+	"XHfZ2eTzLda5ONj3X/N5MMeUCvQtrHw975av/4YLV6cOXrnofuU3htdqwQX9Fyl2kOPj0dXFo+4XLMLE",
+	"B86hdK1573Gf0cn1asWFIsUbUlBsLjTHo6vLy+6X/4ZLWsD+/GgQaoD9PMOZva8ResBVplSmVsrgRurg",
+	"rbNP1R8AAY9ZvjCRonGWM55T4AfyURHBcFkd05F528cPB6RwcJZ7Bp+qsVwYJfyP+CJXTQJmelWMPv/+",
+	"0BxrxzuAb88fbBQp1jXb9yfbPgjbmqXfjW3nDnSm1WgXZE6lIoIU1iM9RjNamh8AANY4i4xrc4wEL0ld",
+	"P2+aZvxrKtUzZyltMdh2Adhy4zzh1AKaW4Q056T/51pre++j95foFRU37oDavmKzCUB0lCT1Ff3M5mXs",
+	"+5n6QsU+VrVo/d7vezJ7L/Q92DYjryPpzHEBMDd1oHbj5hq5a8JB3sZ2ZG5JKULdZ45623SPaRFgmmKJ",
+	"HDDDKXrGEC0QLg20XMgNpmAI+NuOYhrohrkmj8/Pj2Pqxn372ZzsYN6FtTR8vk6zhOT2qaWqlrEgWKgp",
+	"wWqS+9JPEIB5h8sKRPHR+efe5wFLHXpW9jj6hZVSjTzj5GiSQ76wPvqh+6Xn1h39h9ZHjqI9M/Vj06Aw",
+	"vblA7FRL5rLYJKBZnDPoYwxXQnAXQVWoKxIayOOMyMG2nosa+DKCt0LL6il27U3s4cQu8zEQwU1vsL8W",
+	"BYMV9lK4a6e9+OlxMEC+sb+kdIPRPADJPGu2ILhUC6tj0ZTkfKlNfhDlCM8xZacIlDC4juzlF1xkwT1r",
+	"9Y2jq/NHUYkNe/6zH/h+JHP4k0F9eNW54MFFbrUkEWp0gTFfWOb2EKE/cjGlRUHYf69Tw88BM+0opqm9",
+	"zO7l9HesGlhP7v3gHoBxRkwysW+VsKtcijtGUq2nFiJwg2hx3NslgHp6BH4iyjKtne9X0xKdPOiHmFAI",
+	"bslPv9S5+vP2RUagQmi1no7w/Ph/h5KzsoWo9HkXlyVhc5svasMSvjORqQIKxRr4Y1dAQARWaZxKXETe",
+	"LmRSs+QPRCuHVw9uYF/TQndjeO42MO3ytQ2+rNr4o8r09woL5WUnRAZpYo3zVy/RfuZ3IG2gGQ+Tu/GD",
+	"0NuANTHglLjzteXRB7gosTzeJK1vlQH9CH1l1S986dJLYUTU9bduwv1hr1+cmjIIPoF43oN/BVc2lSCl",
+	"TSH62XPmGGJb3X0/LwsIl6UMZStB7ihfy8kt2cisBwffsGHqE0YKRGmiq78ttv0r2cAIv5ZDq4tRGbn/",
+	"w3Dof5tDlqHp0ObdUx3faV27aQlcWJD8Fg5FdM5MxBv4PKSqHcJsVOjDqGKwBzZAtO/dKL45dvYjM9ZL",
+	"/lUYOzoIC/qUYPM7Igqa/xkB8TD8akg3ZJ8dmNVkzAxyipT0jiDClKBk626VVeAagEAEnk88l+jINkcL",
+	"fKfVtXGGKzy/YXN6R1jUdeld3qYU2+5cGb/XBGHBwtz92FVmiCUx9OYUvqCbpjq35eks3MWA7p/z5RKf",
+	"SKJnC0U99CJjBruyMYUIcVnq1U5+Gwil46MdCwwI4Rfn56MebX+dzSRRX+jqwRDMS70YfS8fLIE+yO3D",
+	"0tGvY05L0B2sae79erFmiK1Z3SLVE2P8ZUE8ojy8iPx2XYYDbkq/rrtQuJUc5qWuEBwgEjeWS66s78Js",
+	"8ZEp1FIITBllc4PLVp2Ds+PmZht4BGPy+Kqx396tkBmbxXL481b+v1dwp6kBGPBThQAzjJ/WU5NWkhSj",
+	"HxwUsVSC4CXE0vz08gNyffoemr1nY2Q9+StsEV23E1FvWI7LUsbMm/fwPZjGS4jLNhmjbzHUKjmUqaMN",
+	"9CVBeKYgBpxKm/RJC3QEagEj5yuxK3B8msomf42lOoGxmgz6fSK7FPmozmAoJ+azdeaMAmgAioGJYY/B",
+	"NsT1OszWfOLrKIb3lq7m1ejRkaEOoJvjgKjfG2KDCWzRdr7AjJESYpXhX5oCzVKVJIa/8bzk0rrK7BvW",
+	"vb3kd4BapA0TKfGcRAwCePm5eW2HmGJ476ENAvsZGGpUTJsnX2fX4dvm2s+uodtjO2wJt4adlp19P54E",
+	"+IfYn5brMjOzr2atdW1OwgQzygnM+ilAShhEhjEysJASceGtszuj50ixlRBW91xFj7/G8jnUHj9EUD98",
+	"4esYaINo60/r7LDWmdnyLv7p0l1nTvt0nnBdQ8TLgkhlikSMvU1DXAOUScpyYmrb4qKwSHaZ4hmSfEng",
+	"cmiGwOOUcjjZCbxxY9uD7+JOIT+ZwCRz4zeA79EkAcp2ckFVX/PLASBYVFbwV1HvEP/6kfv1rejryKls",
+	"mq+hV4zrxzHGdxXtJnVM9GbkPWEQROoIA1JIEV8R5rp+qr8C9k1g3fn4/qa5oHvcWtAvqVKC0H87p4nd",
+	"TNsPjMYXuIafzFIYTfr/mBoBo+vRtH+yb32+XydZdJuIW4n2G9dX/22SAjSzVNy3p3o7++Qo3h7YuiEn",
+	"HDWkbf4D8HC3z95+5AudEwaxyFc5LrTSw7jTY2tf984sV2RbEGzwk1vsf7s4O/pr99r1Bzs51Ob0VY8R",
+	"/5+Qzn9UYfsGi9uHEbZngqzKlvgTZ2VlbqyZQ4gNWJWwgogxyrkQpITLVnvLdhqJqV6Vmw/8a4roB2NW",
+	"mNu3bELBXv9pQH0rWZWrcmNx9nvzdQ3qptVICto6rxsuS0CbNgGggB01OLPmhrXHihn/QDXMPlAAwVBN",
+	"2ieVARZ07Ohd1QcYftyPfQ0AdJN+BYCv/upH/S1InX4n/WCyhwvbyGv72wuXogVIppe5X70S5JY5yNZo",
+	"Qhmq55PVkshu2IGyyA4LKvNABtxuWExf6bJhKOBJG0LRSnA+OzOV13pT2hsibg2KNQgHe3ltL4QlAhwy",
+	"4pGpu3CL9kk/+4koM5i3eix7Eli3mQSX1g9Ni+GEEpQIK/9V45Moy8s1YNKt7Mr3I0UH28dFD/VcNfa4",
+	"7SktDZD2DtMdHdnSK5zFSS0ZJ/q8+uRr+GIv5WwGZ772oHp560N+wqlv+QZdn/syjvitxe2roM2sD6ib",
+	"G3QVWpUhhaY968+rQqcWZqHRa6fhGKfd5VqqGwbw3S3giNtLuYcjvULDiWHg1ApNjR7NLvLL4oqcfI9/",
+	"mJ5c5RfFyQ/kcnZyji+ml/mj4oo8ng1wrG/N4ivhuTXIMoVGvL3BfzpyHuLQ9wFbngkXXPCSpLk0oWHO",
+	"PsE+9bZrDDy+j352CUMpLB3Az27w4UALZKuDB3eS9yT2kMC/jpm7zW377P4+kDvkowL/nicQC6WjKcQE",
+	"49UhdKhB0UFcLYi4p6YIRCR12w90d1Sdr0g8Q3BvvsX8yhQszK50V5WIa/ETe0xl3xoKhhjYqKdIklwQ",
+	"TU6KCHgmEWG52KwUKRBWBv+7KuxkDu+kaLES/Hf2sQ9KPCUluLmxyBf6NDYaj5ZE4QIrIJmp5rJ6+QyD",
+	"tXdqeznN+dJYBXxF5ATfYWor9f1jdE+mkwqZzyyBGRSd3BK9O/L25PQUSEmbTjQHw9W8MR7B0hnb5En+",
+	"uLgij2Ynl/hC2ybn2jb5fnbyF/xk+ji/Kh6RyyG2iV+7r2SVVHuXskd8C4gPMfvxZxb0NwNLwgWp8Xpv",
+	"xLhAmJx9qv7o7wgMCYNxduIEi6eRmCUTjnOgGvKvPrgCGsAUfxTlY82d4WRSkJxKCPDvgy9Ol8u1Aq+M",
+	"e+8pVOkyfjqTqmLrOpx98ke+z9VXIqEFRjK+sC180t/OmibQvUakBz+cXECFdvMpF/SlsLyduNKXox2O",
+	"quORmQ6GKk4/Y4m8Zgl2CN9B8Q2j/xS3Zt+zAeUiakv0dRTK1jb9mY72Na4zIb22bmQ6mu5lZxKZ49JU",
+	"SOxGiq3ajhEj90HIc+BFDfPurTvK1P9I48e+DAbRxz0aDOQL3F2GXzsYcvpDKrVqOfXiJhPQqmkdzhNK",
+	"ajvpyO8nfkcEg9JYKeI7+1T9YUNkJC/vWjCX3mBxa8yT6k1k3ypMpD1UbpUoC7p2DbJT9A7+aSo/Ysqg",
+	"Gs29rTNorislL9eAchjFKYSOqrUebOVUrz5glEz1ETvgL60lggVKagi7Z9U2/Rku863oF9gaQPAICb2L",
+	"sasaa32LY3gcF4nuqKTarFQcrQgREh2R5UptYiXu+Gx2HFcpto4bKXx1jIeubGc/1SZyD12/Yea+3Kzk",
+	"0Khj19yZHJflFOe3aRH7TK8JOJj0RgB4hCY0m/VhlXtBpSnOBhk8VCXvSttyCt+RnNA7Uo36uRvcw4jF",
+	"yIe+sFxsiRp8BgWY/0T5/pbMbALA93U+GMZujk+6wn6Da1yIU9SftKzzFF2dnyfkILJFvX5799pAf8/W",
+	"Mu7KfWEH4uWWqYD44JzmvvulOa05gnZwOLdRf55ZH4SZXpCSzC2e4zadD+MoYdiyRX+BIJWhsrIfh9Mp",
+	"RkqswWEFPLZ1yTZGBiZSHxAAusqB2XXrry/GUi/ZHSn5inw9lrITb+covlY5X5I/IY8fWD15MncAOoNZ",
+	"qoL5arXW7xdE88m2FqoKYud8zfQht6PwtE8b+wKUar+VIFHn0DmAaf4TUeHCNACiUttQ1WtKSLOy5PdB",
+	"cTXF0VrWb4RsRSGZ8qxXpY8eqkQaZ1IJ7JIllvjjhLI7bjqTkxURkwVfi9H1xfn55/Godhc1uh5d4Mvp",
+	"o/yqOHlMnsxOrvBfpiff5z8UJ+fkYnaJH02v8sfGg8dXpgRbeNnb23nuV+Hr+M2D+lMt9ab+tD4eRFbC",
+	"wpuyWzjPiexfdsuw59kn+H8XxtU7csdvLciVKa12dEtWamxiwSwITyagVZEdnyJ4ofJFUokWWCxLImUs",
+	"nU+/FvLyMMcjvPXQN6vwET3SPOn8M/P4SjhY5uPaBvQl2NpJoQcmFvTy1BRfXmlhYvfeHBc9+mlmn2ZR",
+	"7fiN7+sg6fVVAv36bmgbb58FWquX7xLe/E6i4L36HVncTWm2LPjWzns+bt6PfKTL9RKx9XJKBOKzcGyp",
+	"m6uSLqmqXVwVZKYXbHT9+Hw8mnGxxMrcpz26HI21gtcfAX1+Ph4tKbN/+kB8bZHOifhSKQF6n6v17JsQ",
+	"UFuZgwEtx4iiN0na0Ikk8elPuFvPvtex1shFz4yDFk4J0XQWdHS/oPkiQO55fPwUyRXJ6Yw63OZ3Pz4/",
+	"OT8/v/B1JLcxRsFRBoZJKjvmlZ1kn0tfO9Wg3vPgS9jWgkLQvT8k9AQZf/xFMca7x5+6ffiVEbQCwKaZ",
+	"W8gva2AewHQDpqKeYnxBAftLr9QaF5Cg0B0RkG12UTfJCoFnKkNrpk0vhBn4gxBlFIJrbSsqPVZblkPn",
+	"xWS6yZCVldKhNeBcGZOuO+s7KwhcVk84yxCVN0wqLkgxBubKVljAmctFMWToiJuyvLikWFYNiuzYoOxr",
+	"JjCGCJUwCBsfccOeWZ6+PD9HR4wrdHl+cYywjA4MFZzIdDzwjm6u4DC5dcRluNz8i6B/v0JLLG6JQgVW",
+	"2HgV4KA426AVVooIkKTSV2USfC60MX+tT5WKKoi+eucirGxfSugV7h9kZWZ36ENiLTyNzfS8cjK6Pt8+",
+	"PJvjMdAWqNzL88snJxcXJ5ePPpyfX188ub56dHp58f1fHl3831HVdLqJHcsr4hpd/+P38X6rPveXvhMD",
+	"MDq6ZuuyHI+GRMl5gnUvb5O4+z2xx85RNQKGHXVu+ni0BiCfXotpZcPo+mIgrbQEkYLT2QUp/Xm0fwhs",
+	"dljkSspHdUTTwgqDU3uZ+laHRLO6TGkZSz/R410gMh/UEkibugEJ/jFimVs3dOiBybwJp+R2Wjgz/qET",
+	"q9r6FtI3bznD11XUr6ITI6WE4I137jN7TOghC0+Eg2yLcXHL9UehMHNUq21arZqDeaLXUPCyj5GJtKrV",
+	"FpcjgVooovnSxD6DOMRnbMMZgaQ/LG/HAHsBdykWR/WGedstYYbVNmdfAtrRkBMEw4+jVyjHDC1Iuars",
+	"QlJMVkQsqTRqdQRhlv0Nsdr8vo7Tvr7E7bT/Z9zON3Mxajlw29Pf4OphquDsk/2XebhaCd4dqRwRDObF",
+	"wsGCG2ya569ttTTr6PBkRQo49Zm6dKjip6c3LCFeJu4L2Sn6hRBoUCwpy0LxYnXTU4Qhc6AgRSC54Kh4",
+	"w67Or2LS55np/lDip9uRUvvSQ9Z5Cr/j8lw01391EeNp5k9Z823JGssLBr8ltCYeSuwUhG2Gy5yCMEqK",
+	"pymDZGKet8kLZ460CAyUkBcvCNv8KSy+nLAwm/mnqPjmIiDZ5sByouzlubD+aVsXyICRwKEVDI4Wd8Wz",
+	"56+/2XNpMnP72fPXf0g3x3cSmfVuO4Ouo1u9KnH+/7L37c1t3NieXwXFqi2Lu6ReVjKJ9JeunWRy1854",
+	"Yk+maocpEewGSayaAAcAJXOVzGffwjkAGk12s5sSKVI261bdcahuAA2cF87jd1jlWdMs8+1klxUAxCqb",
+	"Sf4y0f5htjlSeXQoAb44OKVbuOpWp+U+GpZScg/ttKaKi4RPfRragv/8z9/XuKlmH5l5/stpJRMIdh8x",
+	"wkH27wMANU3YOtxeL/xPAoFX5o662yXeLMs8UoH/V4b6rt+8w+7Vu2HxxzDvGqwLn7Yr/1Lm2oJXtwGf",
+	"H7h4r7JIN+BWCqx78gAnXJdX+hZ+d2XvwMtH3GDEf8AyKUY+9QBnaVc4nzHt9LjkgmaH3xirN7mjIdmX",
+	"m4kXJRsgBbsiQhLHdS/FwvPppk8mmebl1D4uiXA2E8j5Idc5gnsA58A7u9UOUGed8apsRUcYG6mobpTN",
+	"B1Ndh/U3TeeLv/jZ6GM5qhTVtHtIISh121Y8syo0hRsYVY4c+cuBkhkj/XupbpnqF4UFFaSPlR5+7X0E",
+	"ZD8mOB5kNomecMUoYwpQ7TRTjKbz/INVRJEhGSk/IHIEeRm+yM4uqE240IbRtCfkkNAU/FeUpDMkp9L6",
+	"O1xSRJ/bKnAB2NjLFm7ZGsZFTsjPblks8lAdzxysjH1xKcORFAq+npLc4nTHyYOn75oKFmzHHoTYKx2z",
+	"bbmomIllYVHMNV7uArJ+XnFpU2o386IIqLMnAiyHFV5CEmtDMRXE10sxL/zn58SCJaBbUjUNDLtR0ywb",
+	"kTC9snsD9KeA7ECSjCkXHSIYVTWFFddu2DzDfHsCtjDVSvwX/60vKzkmclXkp7VIUGSk6HS85YwsiLGt",
+	"hEReTsPxL+VhkIokGvfcbtNoaOI+xE4CkrmTp9b8U6pbK6dSKdbJnil+2I78Gwu7uzK8HR/WwRbZr1Qa",
+	"d0ANQMBWcvDJg/9n47zbRdqImpJx7/7QaCT5qo3ypMufmNkcszdQhW6urYfCnsRiLyVGtrj8zRLiBpK5",
+	"XJOyuPan6IXL6yeOw9TB+94T12FIf6fOzdKg06KO+vVNgXz+mOqJhAohjcvbsH/kish7EaY8ujh93V6V",
+	"6rVLvtlC6oab4tmyNtZh0S84c+OrAdCMs8K2K7iekg72OJkVUsWu7aV+SyKLoMTqifVFFmSbHeTVM8ir",
+	"LzzP7KuRViExbUOiSg24Ub58syI0AWJpPJtQAaa7fyVOUHK/IXy3r5uJ0+Pt9RjkFRD9Z1OO0AdvXueD",
+	"7eiG79Zo/4kwDbCvtNVpDcB5Em77GGcjKdd0pBjzeLqDWWqvSs2v//kX79YDsLSOSvMnf/LgB9hXP0CB",
+	"j0I0O/q1XjwYQ5PxpDk8eP58h8gszT3AG4lqR6vZXaprs6h4WGrjgHj+cbsMiBc8yYX9DgQU/Vpdaxl1",
+	"IcqHiXqWLWS9hEduaJpa1VHeu971fhCyJyB21a7DvYjOYTeqZMgz5tBuEGLseJoOW53WhE+Y72gUD4F/",
+	"1fz/sdbl+enFd6edljZS0ZHvtqdfX56cDGbJLTMn0YjNdU3YkR3pmIgz6jjhoFL25Y4MR0IoseRcFeQu",
+	"CobmmuXkIWL/NZLrIjpZfVtdlX6H7YIYmVIzLr+hRul2mxAmDS6pYZovPuUOd7eoJB5LUYNMJrdWglXY",
+	"KT9PJpYtDCPJmGepYgLvJ9RAz1dDpLDXZKuRmEjmkZ/EkL4P9TlYp9x3AvlSuqLDyX/hkt7Y+Z4hyu2m",
+	"qw9yu60KG/GiYt356VEOvjBsdTITQy64HrM0OsSdhMCTMRWCZXoNpJpXmvi3rEACLCJ7tZIqZWqVSfzG",
+	"z7Xn9rBbZ1Nj2G/GvljCSb7NoV+f/6naBv7blAlo/YyPeu9AVczT9W92O7Ubc3XCJgOm8vos9tk+Dnij",
+	"+KfYExJwHH0K5hqdlvEr1zFBzzbXUdYT40riOxife2J8WjbKuaicBWtFMuqMSCQvS9TnUtPRPKuU9ItU",
+	"zrHQ5EsG13bUcXNM0fux1CFRketg+L/yKL2dAANYEm47Jm+9YcGZfaMnCpCgOajnAqInIghP6BxsyaFU",
+	"E0vO8yRjK9r450TyNOzOIqqkh2B8I7OMJYb8/QKAJNcR3GFdu/EfNENxBIrbDZbjQZDXoT8WTmeFTKgT",
+	"6lGj8EJf9MoUZQ2Iu7pR5/OOvRh6AVGa404SmmV6NW521NX5bVjik5wHdQjy2Mz7y0WPX2xp3uxC4c81",
+	"3579uFgsroscOdqyVNdu1B68hjXWvYZGXcozRjVboyCxKSe8g3H3/sq6sOCmpOZ2bV9urkvn+QSi0k3L",
+	"Wu2TVtBSMqCKEdivYkCwPMDzShM9plN25USsXf9kOjOsJ+zjruzoe+I+GCtouGlvjEa1eQF0qRsHFeEg",
+	"9ocUi7ituNsNQojw5oL3hORZLoRiD+RL0of44A30Hut3SJ9mmbxn6Q1W1fUBqb8n+hP6+cYO2cd+kpCe",
+	"XhCCRhqakXs5y1LCPieMpUBk5U0lpUpz6tlVScqKclg6kTM7yNk3pwBgr42POxp5y9AcUfKOp0y1Lu3n",
+	"CcpbndZMcJM/0/x+IHeVvIJ8UYX6ao/J3gvkIVFln5piSpU6/i4RDDX6qN7mL7VwUImcvS6oxkU7rNit",
+	"p0pZ9cSAjekdlzOFKOJco+G2IX10uDIcrgy1V4Zqe65esYaxjtjx6Bj4xDUCtnRBRZxD1kaDru/fufFC",
+	"1deRV6rHkAq9K9A5t+Bw6nFenPteUH0Qc6OtTgv/SsFVlowZna4DJJFbJv7Dd6MQl9dRqx79Vh1U5L6p",
+	"yLy6IxzSY5M608iLvTIg4pVQ9PgWyTXMM6+PjcSf8KLiI7klotFcCE3vMRNSPnOM5D3FFriLK7G3rX6e",
+	"RwH9zOCe1P952H1PTTLuE/bvGc00YAK5bjpXZDCbTDWCiPjubYVEz2hITPQ8Jtc5bFCcfiMVJORAFg7e",
+	"xBLnPu4JiJ2QI0o0y4bd6CUukmyWsrQd1TKdltZKpukCdT8CRG0IG7G1SqJ8addpul9hFteo60sNsDSp",
+	"JvoNyfvLKIFMUzAGG6RNraFbTh4KAqQRlNGizAEHXyHKWiGFrGB9jBRSMLGVQ7AELIMkPC2k/8V7Q7Th",
+	"WdYTepYkjNmbItXeN7V4Qyw3ie2EGxY+ByGwJ0JgwXibQGHxthMSO2WxTp4WG5v5RVjVHm76U2rG+UW/",
+	"wHutRW0TX38mXLxjYmTG8a1eG8XFyF7qGwoJs475aZ7F+DTNbU/zki1PGht6kfm3k4RZu8dMpHRVldl1",
+	"lpHouY5dvhl30T03Vay7IlX2bXjvGbK7FidbTUrhg15WllfxMJyvaIcUxHRCM9e9fQ3csfy1on2Q/36D",
+	"baVXoa7/EB7eFeK64lJxY09nzEfjGI3sv6AQ2cWwkFyaUXH+UbvxXUWbWoW2Hp44OKv25BrhDg0LxBAw",
+	"4JGwBOBQbtTO1YqfOFRT18MdXgFPcB/7tmsuEvtvxXpiLIWcKZY2Dt901m7Knhs2P9yVFzIv1BCIbO6/",
+	"04eY7OqrgjX597WaG2ydVbP6lEr7dGKyOaFDw5Q3GrShWMtQthjY28I6QrDIXh26hk/sn2uXsxyycmsz",
+	"0oFXPyJ2dXb61OBVfSnf34ZDzcwzJYZEZNUkxoX0Vwx07rso3YCQWoqnsbuFAvftAr3ngMwOfbkgkrgm",
+	"Q8UYMeyzizr34Zw+wV/xpEHyoNhBCSUF0+3jnlgt+YyiCQOnCsg918wfJ7e/HmFg/Py0bYUh0UYq7Hva",
+	"E8hjVi6+e/ceMZ+lzLqJtQMzORpZW8q9fvpdm8y09ykrOTMsh4GZotLSBPdkwNKeGMxJ/927946YnFpz",
+	"a/wkZfaGZpn/ta7aH2n/adCuUpUl0URiFXBfQxEwLMy+KqSxf/toqMKSAUGzueYaya+Z0XO346x6JzvK",
+	"DS5HEEi1B5Nrb8Dr7CXeS5NCaf4rbZnzMSj0KBJP7pjiw3mlFfZmzJJblENjqseI/F10OgXxWosnF4SF",
+	"o3ndE1SQ6w8/k1s2L+P732BxyDJ24j1tfpgvEBbsBqnisTumUp68mPJ9PINlbYqkEFEefjsdZMySZAMK",
+	"HFKezRSrvwKE1AX/xmNxh1ba6j/65ex5brBbZ9MUJ79n+5LaNMy32VPOrwzb5jXJZhqChCTUGHuuRZeO",
+	"GzpKWqpBGCLVAENx0q/f8R3l/eKn3uDFCG4pTCmpbiZMazqyBGAtNjDU7GUrJXIG5gw85NOA+YTZnxvb",
+	"Ke6bd2OpBBKvSWVyB36wVPYtk2kYOGaZx2u0Qp4E1bQtjmutywuRMK59bV8UR14OHpOS2HFPxDi7OHoe",
+	"Q67ED8p9Xx8QWWGb+EF7EBr29dbcjOXMEOrO4RAjrowRR1owSvWbemopdaJ26rPe3aXNscFR/+FPl0Eh",
+	"pGDt0L6JDYcsMfyOQc4V3Nedn0y76pq0jLh/YmaDlP37s+TC4jLfymS2CoOuQK8vrjf5GhRU36U8jLop",
+	"WdoTZZjlTpZqZkrl6MeNklpni8l9BRxhQA3jUtxMZIpIOWAn3UQ9WqKaNWuvu65mN1Jk88fknLu92at0",
+	"wUgdQLqoYPcHjfBlpA5+fKzoqTP1FJ2OK2///6TZrc6R4KwaizMPQyvD/MqfdzkVMmW6Q1g6YgjMAv34",
+	"RoqNqGE9oQ01M31MfoC/G1kcGDJnFtD/wF1+y6axvWMnqdCYyCo/wfdtnSNxmgq2hD1+STrO+EUDlOf9",
+	"jpNOXDl9gyC1mmPtPTH0loliJTM5omB5dQj7POUu5EIUgxfSdocwmoyD6OyJlCl+x1LSR0Ltb8jDFTAZ",
+	"tu+kegSawoJTb0/cVUt4Cm4TtxM4TNAvDof6Oclm2prrSFZSkD4WvZOhVKSfzlwvBs0SKVLd75AxyypA",
+	"ra5NT0ykwz/F8aZMkSOPiAUDt8HQwysCtbsw97H/S3I/5hkLHd3cQzBQTyA8Kjlid0D3rLAOhOOxq2gX",
+	"WsrEjWiQ8vseUesGxoUeXCIwDC46l8oAb6qPiY+19uGBG4o7WH5Pd9sbMcOTYLcWDqB1+fr01NpyzsgL",
+	"scGm9h2saNMOt0LgE4e7gWSI89Pzb7tnZ93z159OTy/Pvr28eP1/Wp2VKAN4Frrs/fMz9z68+Zf0e3Y2",
+	"PD/tntHzQfcieZ12v2PfD7tnZ+fnr19fXHzzzbffQjKHCZO9Hp4l5+kF635Hv7evnKXd79n5sHtKzwbn",
+	"yev0gn0zhNNCmQlrELMsK9nwTgvFpv0NCHXNI6jELHf7h7T4VVq1SKJfRDkMHiahuXilKAbLZH0jK+Hk",
+	"AWVQbRkMPg7SEEmJQC4WBFmtDlTeNNBXucgdRfooEp4XxwQH5GIE4VTf+d9zysIb56enhI4oF8GQTcZU",
+	"QHZHP2KufpCsPeFEq/9rvzxcAn9cFK1PEVdReAO+wM/fnJvfuxFWmR1W5/mRX4qZ7Dbb0+5mjZPSQhOY",
+	"55UmPK0oK/GU/5SKErtmk4yXOeYjMxG3vNJoFMztxU3Ie/K/SoyhMpYS7N4ylGf4oWWXiLk6hOZMIwXr",
+	"+PJU8GjFrWyL7FeW9NATPuuBLpowrvXngOGKWEqOrAnkmMw9229fEsW6TuMQbsASYzTtEC17wtxL91na",
+	"jkeEvX8Qe/PO6HTJJnLzVPCtYPdPMYjW0Ksw13M7rVZqdH8CX69C/yJ0ORDWKmlYo76nGV0XYAhe2Uoa",
+	"ygdYzJ7noNhFNr3dw1bty3V+6nbXk8gnCp0PRer+Uk8rUpmhzLhsRjD547E7KGqSfgSuHykS1ghQqica",
+	"UFC+xH0nI7/SxrQUPm2XBLVwsBWVcdEx1FIVmOzrdLUBHzVVDErXDVMTLmgGdIz45wWHNsBzZlnc4aa8",
+	"iPJXu4zngsiHyerrJ/E288K72FSfSTiSnbi3FTNq3vWdQBrIM3jBRX2urP1Leq1fZOFnopnptQLipmKI",
+	"sCCYxz3WxChGXZNqqnsC8hRWRlJ+tePvdfJBvMJKSs436aVmHcTfUJXBOVtRlyvtRaws8aBAQUeWWqbh",
+	"vnVF+qGkxVWq3VDTDzG5Utr5MNs87TzSUzywt7CUZXR+Y3Wiqzqjn2+U27bL1x17D6aGjVxDHlgKp1lz",
+	"Z0f0mR+Zee5r1uPI/5CxuW+h/Vr+rlEo2vg+41soqsus4oQZCHiKrBo1csITmmXzVaBB4fNchhJEokQZ",
+	"hNBgDi6fOK2cYhiW3eCcAQqT/MDBJ9R3a+mTI5dGR7jr6tYmUvUEvt4HLLMxwFWTCVMjdolhXyOn3Yzd",
+	"sYzcsjkZsEROGM7KTB9iciN+x8RVNNE9Fxq+F3RnF24Gxz3REx+oGaNt0T/pdzWzW2xY2rFXY0BD0BnV",
+	"Y4IomDS7Iv3/nDnB+p/TPtTbT+Fd91ufUGyC898f//YL+SDtRqpjXJorGtZkwrX2jXCUt1Tl4P+yxOgr",
+	"0sd9zB+n4QV7lemJI2ic437CikXdLib239FsxvpXpI9ZuH2SuhahFPbsKB/S/qcHdBI9ATnw7ZrCJAze",
+	"w+bad6eWFDTsmoAe9wD3qwPu3BWM7O9pfTntd/L7vX0UHIfU9xShhiRKag2rtaeFO5P7EM/PiaATu3ig",
+	"RFhHqUKzf0BG+Qhc9nxYdjEQBdIgzCenrcuWZlgkacaty9bJVMmRYtpeHODQWpenx9/82XHP4oFGjw85",
+	"gHREj7f+fkGUZbAZI7MpOTv/H2jFNlNDsDGwUYXe9gdIvUNe3BaUJxBaQX1qx5hrV2P6iPUWFOf7UCjh",
+	"fEqA3CHYPcFJG2B+duqSfKlPVbqBaGKkJGtKQkO/jzOS8SFD0E+ue4KJoVQJSy+tWvsDk/3+IK7Zg/2E",
+	"P+zP3W6XuP9v/zNVdGjsYy7big6oSKVgKf7Zpa384XvjdoieaQRMu6Gu0+wNF9OZ6eT38qVRfGPdymmq",
+	"Bq1+I0xG/iBH3pvTdovOH134W098ZMY4xUGSmYKWd+5QMcbLUel05RQ1EeAaLh8meB55lrERzXrCKCo0",
+	"d4hJC0k6iUwZ6XNxZznjJn+y3/FKbCDNGPlAV+R45zpspnejxB6dH4KL/geI8YNqOaiW7bXRAzG6pFtm",
+	"+lHKZTZAKI76xnnaKEYnef88N2oYoWz8Bm30eqKyj95HmDGGS3oDr3zA/IKNpTH8yvRswmJgIyxj5yk5",
+	"Au1CyVSxOy5n2u1CO+Q6jBlNmcqzHd5Rbbqw2O7PbwvIQyVJDTUCwbDPBsEYujhtUSIsZkJYxdnVduEO",
+	"dKEEW6kcS+0OtYOd4qV4H5E2vN3i8KCquud9RBqdIkJgA6YALe0WkVZDCl47HVhwJMgpE07RY28Np3b7",
+	"Vcq/33Y535YKrXFFjOyJPiqg/jFq2GKTKn+RDUPaeyXk1Obz8hRQyOC5iVWMV3ChHNobaE8kY8kTaPeh",
+	"eYpGmBxazoQEF12eEALb8Ul+DJPsyGuafyVmiNr/7p5FN0Wsr1pHe4cRf3WU99w6vLACmc3MyoYd/olD",
+	"ZsqLzTIF2UFoxMNLceK/ziag5jHDTcppvewyVN+umbACrxQTVjrBD5jNyWBOfFXUqiyEnmiaxwKZFZtU",
+	"4JjQB/ka3OEZuxVXIRN6g6laPdfXiL7jE27OTk9b+4YEaPe3adoE7Nq+pOAYRxgNU3DuZFIH+pujwxgp",
+	"M0RCmdC0qPimSn6eX1nFm8gZ4kreU5X6ejNY2ljOVGaJe8JNNQ7dJymzn8O6tpQxWZxkNzAsCx9aWfjr",
+	"n3hmPfXVoaoAdfOY8gIPSZkhD90BoEORiSZsItW8AWi2IEwYNa/x2lGCWdb4cI78mJd6gTOI6SlNGPoJ",
+	"b9k89iVV89Z7WOoPduCn1GbdMrtxWs5UAsV7YTlRWVO0ff++aP0e7MqH1kxl8PPYmKm+PDlxAx8ncoIb",
+	"27T8IHzLbvg33syqWyGc9/Py7deTljxhgGVMCZJWTnB4MmVcevIAR1JXRPTWBUBNfoblqERFhlrPGIve",
+	"3Xb6FE4FS65QNfg5T6rRebwj4kepRswQSvCQcMvLzrMBXE/Fcf3EzIs6q8Zi5ZmP6qeG51RRa4SO1+ik",
+	"CB9C/c0KDJzlw8QIwQbP85nAbBqpwM7Sr1KNHqkYdxNKaUDBPp6yCwV5CI6sVqxINA24PNKuocanrm8M",
+	"xpDt4+hFFcTjEoTYWrnpCjUxT+C9R1TDOz/Qv5onyNhF7sYYxZKh6hKhw+VxO4FE11AV9rip1wV+Onmw",
+	"/+MN0fpKJzjDEqvG8cV66s++tG07piFF7sR+qT2tRgaMfdhnJXWc71QqkoxZcjuVXBjdxLopuayjBH7S",
+	"yXZ23nvXrmQ39scqyvOGxwuQiV+t3bGWLG1eMOoSkf0LhfiMRDgDqVlo1jSY5+Uwg3kf+lRRMoDKMqXo",
+	"nBwJ2RNTOuJi1K4K1qwqFi2Jv0Rlj9EyIBgzVVwkfEozcsQ+08TFo9tV0Zl85U9MoHiZdajLMZJpfBKl",
+	"RaSd+qaH/nH0yvqkhJBl4JEhhDRjSByUDuYLwnyZHFUat2GHnoKYtdDwS90yQ7w7Fqztv1/kBAKJ4M5V",
+	"29y+9evckZGbE1I54XimCQf1vCL+5VuxER3WFVrnDHXyEP7d3J4tshI3mjh3ru+w64C1ucqhRUMMfTUo",
+	"TN8N4cpswus3Du8RKnh8vUnoP6gZS10+HUkdtrWuKJuN+XVN+8y/uXXzu45XFnlkN4b4MhnwUBtfJaXr",
+	"LXMr4zok+ntnGVXXmuoTZmhKDQ2t1/5yRegA8v8W+9F78mqvMNg3SBVbsMf9HDsyyuvoMVjmu5HdX43L",
+	"IjezNyHsTxKpTbNkKXjSdR5V86K4R/anxC3zqfwYi+g3sMD9l9N2nR/dKVWZN7CDuWJ0u7UXAvyVxuVF",
+	"xIQ735COvNhvQkmLlkLxYtaxdybf0RtLkbklFuNLcXz6XVhAT0SQcxVdrUqxpurvfTnSyw7pb43et02v",
+	"aMUj2A0FYu5bgQTrjYfyJPQ0LdTwOWmkZMbIkWvjQvr4zS7VPBBY+Ptp+5hcpyl2Lg3VgGNqeoLrABxK",
+	"/dahvsNCQJgoHjVCGaRpytIbI2/Cd/btxTJOP+2JTI7Q2HVhDngpPBfvkCtRKMNvTtMFsn1mO+Zp0Zq8",
+	"h/9pp2U3tHXZwq1+xP32Pbyox3y645tuvpDVnGif+AL8mV9GWnqaxhJAbszWKklWb9rFLaeSqxz4wXVd",
+	"uxkqOVkhXso9Vzj6RiVGZ0/QplYgG+NXp+So53HE3CZiDXVuUrTaLwfvuNg/jfh6vY3QbFx6vxp+uKil",
+	"qh09hfp254OdzDSA/gKg8LAn+mGhH12Pj/pb+yNLpp/17r7LCunDDX7PqpdLOOZprLrBQubKWVaVM/eE",
+	"87/WlDOHT3tyRfOi+jkUNW+jqPnJJcq5m/jxVcqoNU4SKYZ8VEnhH2aDjCfHpBCrUNLIRGaFbrZRlXDo",
+	"8+m8VufftktTdfAk3uACtlkGG89TcbTOq4G74eD9j3HzWTLDe9S/fi+aCRTLuaawRaUjRCfxlutE3rHF",
+	"RMFcQkApiz558C1xquNGSATan30iRcKU8Mgs8D45wq6PELTpuLZShBvA8dcd/yo35F5Jw9rHJGKLnsA/",
+	"O8S4oZUOhGvS5+kl6c1OT18n2ionK6Hsf7F+h/ThFf9nZBTLU/kDKTXU/10K1s24YOS/P/7tF/fIMYHy",
+	"rhS8A8ZzGzQJdfAwoWh11CHa3iIc0QPWjGKJFIIlRrv+TgUB07d/Z/yOafg4NScZtUIMFwoJBJD1kLBj",
+	"ck36l2TKxahPEjmZuNJ4Ly/UnJx940qSHJgRTzP7Wk+Ew1TESEl0Ju/t3eGWsSmZTcMSrGnp9wsg4/pu",
+	"j33vXKdN7KWkQxQF3D8zpqInMgm4c+74NM+YMBnWGdZsQLX2uB4FLIy19QW8e9AV+6wrUB6wuwU/4CrN",
+	"EGRSMqZCsEyfPLh/rZZLS7t1CRcQT+t+DNdqx1P9lCnifurk5X3uF2tSQUQSCvsgHpqCmcXTy/7VEqcW",
+	"OTJ3bbup41YqZMCGUrGI4aBTpzIrDK03OIy7D6/PLu79hgzjtyBqg/MlcIb/rH3gDU8Yr8JuFwI2jvyr",
+	"2KPC/7RSaRccSUHPgl5BkYHeKESds/QO6i6wRYRc5FnjuCfKOG/buhtRWheUN9mE7u6JKuVNNqC7e6JM",
+	"eZMN6W4rQ8qVN9mG7o6BrA7wVQf4qkX4qnUV/vpJbLFcc6Qth0v+y5JctjzFTY/5FPsCMn24iHy9F5EF",
+	"N9bBefV1OK/WklHTAM6zMivGYe8WXioUOAx5ZgCZzjWOvke0fS89pYq89hU5LcXFNilnKCwHp0SvDddR",
+	"tWdZ+UIe/6/Bl1pz1ig0UT5xrAR2XzkRb3nTzJzC52+ufkIvnH4VCddXUdyzwVjK28KI5EgzRvrxYNiI",
+	"PWUZB9kPPlc+EtTMFNPtqkqKwo49IQEFWPXG7jd8ZRF+u/X7o7pra5Yoy8Qt2s2kGHX1mCqWdt3PnZbb",
+	"mJuZyqwMdigA2GM+Qgg4sQ/pEzllgoecraYAifnu7CaxpUjR9RR8CCFupzGNN5ismfRotXTyEP/nOqA6",
+	"8XtXRMicz9ElFZstzodVBcGzwPHrmVDxy+VZJRclHyIFg0U7jtiNdfGP3OptdnQB1rK2zI1B2xCoaMb2",
+	"zE1BGgA18QlSN6FTOuAZN5zpm1wo/avlCtUeJ3edan8js4wlhnjcssZS037VjiACAYWyGnXyIB23Ww9n",
+	"kJ4bVSIDe5082P9pXAWHZ1gSKnaMtJ4wsy9tOzWuIUXupBah9rQa1Y7ZUUI+DYH2WXlsuUPkzEAHE/Af",
+	"2HuTb1iiGNVStBchH3qiBPNhdV6baxVC8v4f2tnH9pNcQlvb6cWeuDj9voPJ36A7sXvjSd6NNjRz1MxU",
+	"p8HlQz+a7p4JRQtPw37XCF4IkJNd/KGTNyBRMyHguraOqN9Ndt0qxvKJdS9A5H+1oBVrqQopMw3gy7ds",
+	"hUFGsyygLoeAWKJYis1Lvd+ZJmCZAfG/Cq4gAF2GKzQ35Gi2smA6T6PB7ojgHsRngX7sqDMzttMibXew",
+	"MfaYkYFM5+1j8osszNtBLPPPU66wr4Ji9ltT1/0RUNsvTl9fkQGbS1FEie5P6OebCJj6ZsrUzVjOVB/X",
+	"iW9z3RMX598fkx/g1gCg1FyDL1alDELmkNAcwJNLBN/PcACfpMxaT2rZl8vKh9a/W5etCUIvGMVECmam",
+	"PcEbZ4Xes8HNurALHin6dmcY1bfsV6ZnWWV/JPuF0N/UPnRoP7s74WRfbCCCP0n5noq523y9aP9abnKC",
+	"x4yVnI3GOch7Y1xso/ho5NhitSXsHuwUvNQFjGsIaZV31f/kp2nikQaHQhi5ygmc41mv732GGfxqywaH",
+	"YXbuWXa71rjFgdvkzfmTTX5sgZz8T028yO79K0KJ/aZ0loVVeh/SkCtQjAZir4J9hl6xghg+YZUeDLcv",
+	"T3FiSJFyXO9Dy07YumydknPyP+3/2f1zLgzDJtPM9XM23EDB4i98NDbZnChmRYJ92JNk8Q95DMx9+xrK",
+	"BL9wRw4NT3YryeyA2rOelyLQbAknlQjkkwf3r3U8toHfuCEQybfsxVwnzCrfbM5Na94o8b2tOzNwmr3F",
+	"RcfJ6064ASh64KsyV9OLOKNmEmM3bqfVh9PE5eT01uOx0DdwiM/kvWGCDqwsuxzSTLN1tdaOfDOraTC4",
+	"Z3ahvQ4emsYemqeoyROr7ap9NT+CLox5WYqEdRCQsIgIAs4Va5B6+++YXJOUa2CL8HpNOx8738sQ3D/y",
+	"qiQt+w3Pp1jXBqAodijhKiIhIuR9LRm5K3GDeGvk0oOXqu4mv9k/PuVm4u4SARMU/JDNbw4w/27uDfjp",
+	"FfLXbdrhzrDGneHO0VIzVw7+dvIA/9s4uonnQsAtYgWevBdMkQm1t1iagl/64vR1ea2sp/X1RBu8tW3B",
+	"1pgW9z6DHu3XNUmBKT6cnyRSaK4NE8m8khbejFlyqzFLHPLHIfM7h8cn7LMBIBpIOqcq46A3WS3sB9c9",
+	"oeTMYIACr6GCXH/4mdyyeZm6/A0W/SbM/CZafY3b8FO0tnzpVc49QNLJH1vPf/ipZI8qvYiy6TTbZIVo",
+	"Hz8oKYeVXMFUypMdJUrh4RNzLwutGahiJFBxTP/wPLfmGMnkCMi/WBb/0PJlwFAifz3l/5vNr2dmjL1i",
+	"HhZ/+d2+bWm3jL7eyYRmvpj+qJ9ndXbxt3671WnlGaGXJyeZfWMstbn87vT0FGSdW/oSmIEHLkh9MX6O",
+	"bIwJtSU1/AF786xDCngGjvLywv5lCnZohx2HT+kurSz1PTJcUkXGhyyZJxkLhfmQZTHCIj+fa5EvJJ7e",
+	"AyouT/6BKibMSTLmWUrGnClr43CGg6cMqgxFMicjRadjTQbM3DMmQo2On+18eTb3SsmcHxM5ZWmHQKiT",
+	"i5H9V5LNNL9jHoRACjIFd7QcRrcAP9vreLZ38EbJNNdqwI07Hmf9adfw3sU7U5ZwjZkifmR/fKcX8RzR",
+	"UGV7mDcgGCk5m+Ypf9oVZeYlTP7UiuDcYf6LMP9f4vkjWJrl6X/kGSPUGJqMkUiPAkIzkKuRio4Y+cev",
+	"79pELh/dN4UPzYcpmemfJUno+EGu5OSjPaUfohqSfJoCOxQTLpcneiO1ccfkeA4Ek6XLaQ5/64f+Ph4a",
+	"8VPLKnsMNLLIeOLJe0h5NlMsTOTGOzuNx7Pv8VL6+sBU1zcjTxKmAWTDKJkByqk7aPxDID8/RYE7rwtv",
+	"l8y0kBdh6daKcl28I/uxC7y4mFJRttdSpVxQI5Xjvg4ZM6rMgFHj5QDyydJOvS7ufBiobJ6fFrDEuZ2I",
+	"6YRmNKcjOp0qeUeziinyMco+ZOFGqDvRJdGKVykzTJjQnSjJIWAD4wMQrg2zF6TAko1XInNAHEc94Cyt",
+	"LcVlb1k+Q4H9XJe4qnHd9i+dT1ANC+LkrMB0MEa5PMZwWAqDuWpIdz1HQxRbRCyKjrOCjAoX+qrVJ2o+",
+	"NRK0Ak8Ih4Mx+UZ8V1Ah7q8lg/2V6nE3GVNuVSQu1locnaKdIlLynqnbDOLvcpivuSAsFq2WiqV3jcQ0",
+	"OVf/b/nOo164XO8iD54X+DsgBJTRrNTaGS1kyFJnf8d2xtuf30YGiJ/gPNgZBQb5MQxRds45+pIc5mW2",
+	"95SDt208m8CHTGf5d3xTbs781T3qKlzltPXn73/+/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
