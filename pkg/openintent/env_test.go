@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -125,3 +126,12 @@ func mustCreate(t *testing.T, c *openintent.Client, params openintent.IntentCrea
 	}
 	return in
 }
+
+// String returns what was logged so far.
+func (l *logCapture) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func strconvI(n int64) string { return strconv.FormatInt(n, 10) }

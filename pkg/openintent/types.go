@@ -50,6 +50,8 @@ type (
 	FieldError = models.FieldError
 	// Object is free-form JSON.
 	Object = models.Object
+	// Timestamp is an instant on the wire (RFC 3339 in UTC); the zero Timestamp is null.
+	Timestamp = models.Timestamp
 )
 
 // Intent statuses (RFC-0001 lifecycle).

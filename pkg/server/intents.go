@@ -17,8 +17,8 @@ import (
 // answer 501 through the embedded Unimplemented.
 type handlers struct {
 	genserver.Unimplemented
-	store  *store.Store
-	log    *slog.Logger
+	store    *store.Store
+	log      *slog.Logger
 	access   *accessControl
 	webhooks *dispatcher
 }

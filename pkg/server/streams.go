@@ -47,7 +47,7 @@ var streamRoutes = map[string]streamKind{
 	"GET /api/v1/agents/{agent_id}/subscribe":   agentStream,
 
 	"GET /api/v1/subscribe/portfolios/{portfolio_id}": portfolioStream,
-	"GET /api/v1/portfolios/{portfolio_id}/subscribe":  portfolioStream,
+	"GET /api/v1/portfolios/{portfolio_id}/subscribe": portfolioStream,
 }
 
 // pathParam returns the value of the first {param} of pattern in r's path.
