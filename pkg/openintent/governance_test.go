@@ -2,6 +2,7 @@ package openintent_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/openintent-go/openintent/pkg/openintent"
@@ -356,5 +357,19 @@ func TestACLDeniesThenAllows(t *testing.T) {
 	}
 	if rs, err := owner.ListAccessRequests(ctx, in.ID); err != nil || len(rs) != 2 {
 		t.Fatalf("requests %v, %v", rs, err)
+	}
+}
+
+func TestInvokeToolWithoutGrantIsRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "agent-a")
+	ctx := ctxT(t)
+	var pe *openintent.PermissionError
+	_, err := c.InvokeTool(ctx, "web_search", "", openintent.Object{"q": "go"})
+	if !errors.As(err, &pe) || !strings.Contains(pe.Error(), "agent-a") || !strings.Contains(pe.Error(), "web_search") {
+		t.Fatalf("invoke without grant: %v, want a PermissionError naming agent and tool", err)
+	}
+	if _, err := c.InvokeTool(ctx, "web_search", "agent-b", nil); !errors.As(err, &pe) {
+		t.Fatalf("invoking as another agent: %v", err)
 	}
 }

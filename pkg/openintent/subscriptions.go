@@ -122,3 +122,20 @@ func VerifySignature(secret, timestamp, signature string, body []byte, tolerance
 	}
 	return nil
 }
+
+// ToolInvokeResult is the outcome of InvokeTool.
+type ToolInvokeResult = models.ToolInvokeResult
+
+// InvokeTool invokes a tool through the server's tool proxy under the calling agent's grant
+// (invoke_tool). agentID must be empty or the client's agent: the server resolves the grant of
+// the authenticated caller. Without a grant the answer is a *PermissionError.
+func (c *Client) InvokeTool(ctx context.Context, toolName, agentID string, parameters Object, opts ...Option) (*ToolInvokeResult, error) {
+	if err := requireIDs("InvokeTool", "toolName", toolName); err != nil {
+		return nil, err
+	}
+	if agentID == "" {
+		agentID = c.settings.agentID
+	}
+	return call[ToolInvokeResult](ctx, c, http.MethodPost, "/api/v1/tools/invoke",
+		models.ToolInvoke{ToolName: toolName, AgentID: agentID, Parameters: parameters}, opts)
+}
