@@ -132,19 +132,6 @@ func toObject(v any) (models.Object, error) {
 	return o, json.Unmarshal(b, &o)
 }
 
-// approvalsOf decodes an intent's approval requests from records.
-func approvalsOf(rs []store.Record) ([]models.ApprovalRequest, error) {
-	out := make([]models.ApprovalRequest, 0, len(rs))
-	for _, r := range rs {
-		var a models.ApprovalRequest
-		if err := r.Decode(&a); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
 func (h *handlers) GetGovernancePolicy(ctx context.Context, req genserver.GetGovernancePolicyRequestObject) (genserver.GetGovernancePolicyResponseObject, error) {
 	in, err := h.store.GetIntent(ctx, req.IntentID)
 	if err != nil {

@@ -168,7 +168,7 @@ func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentS
 			if err != nil {
 				return store.Change{}, err
 			}
-			approvals, err := approvalsOf(rs)
+			approvals, err := store.DecodeAll[models.ApprovalRequest](rs)
 			if err != nil {
 				return store.Change{}, err
 			}

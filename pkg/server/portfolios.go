@@ -117,11 +117,6 @@ func (h *handlers) portfolioIntents(ctx context.Context, portfolioID string) ([]
 	return h.store.GetIntents(ctx, ids)
 }
 
-// memberIDs returns the ids of a portfolio's intents.
-func (h *handlers) memberIDs(ctx context.Context, portfolioID string) ([]string, error) {
-	return portfolioMembers(ctx, h.store, portfolioID)
-}
-
 // portfolioMembers returns the ids of a portfolio's intents.
 func portfolioMembers(ctx context.Context, st *store.Store, portfolioID string) ([]string, error) {
 	ms, err := store.List[membership](ctx, st, store.Query{Kind: kindMembership, Parent: portfolioID})
@@ -285,7 +280,7 @@ func (h *handlers) GetPortfolioCosts(ctx context.Context, req genserver.GetPortf
 	if _, err := h.store.GetRecord(ctx, kindPortfolio, req.PortfolioID); err != nil {
 		return nil, err
 	}
-	ids, err := h.memberIDs(ctx, req.PortfolioID)
+	ids, err := portfolioMembers(ctx, h.store, req.PortfolioID)
 	if err != nil {
 		return nil, err
 	}

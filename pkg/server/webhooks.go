@@ -119,13 +119,9 @@ func (d *dispatcher) start() {
 
 // close stops the loop and waits for it.
 func (d *dispatcher) close() {
-	started := false
 	d.startOnce.Do(func() {}) // a loop started later would never be stopped
 	if d.stop != nil {
 		d.stop()
-		started = true
-	}
-	if started {
 		<-d.done
 	}
 }

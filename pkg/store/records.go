@@ -170,10 +170,11 @@ func List[T any](ctx context.Context, s *Store, q Query) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll[T](rs)
+	return DecodeAll[T](rs)
 }
 
-func decodeAll[T any](rs []Record) ([]T, error) {
+// DecodeAll decodes records into Ts.
+func DecodeAll[T any](rs []Record) ([]T, error) {
 	out := make([]T, 0, len(rs))
 	for _, r := range rs {
 		var v T
