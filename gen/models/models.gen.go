@@ -2775,7 +2775,7 @@ type MemoryEntryCreate struct {
 // MemoryEntryUpdate Body of `PATCH /memory/{entry_id}`: absent fields keep their value.
 type MemoryEntryUpdate struct {
 	// Pinned Pinned.
-	Pinned bool `json:"pinned,omitempty,omitzero"`
+	Pinned *bool `json:"pinned,omitempty"`
 
 	// Priority Priority.
 	Priority string `json:"priority,omitempty,omitzero"`
@@ -2784,7 +2784,7 @@ type MemoryEntryUpdate struct {
 	Tags []string `json:"tags,omitempty,omitzero"`
 
 	// TTL New time to live, counted from now.
-	TTL string `json:"ttl,omitempty,omitzero"`
+	TTL *string `json:"ttl,omitempty"`
 
 	// Value New value (replaces the old one).
 	Value map[string]interface{} `json:"value,omitempty,omitzero"`
@@ -3756,7 +3756,7 @@ type TriggerCreate struct {
 	Deduplication DeduplicationMode `json:"deduplication,omitempty,omitzero"`
 
 	// Enabled Whether it fires.
-	Enabled bool `json:"enabled,omitempty,omitzero"`
+	Enabled *bool `json:"enabled,omitempty"`
 
 	// IntentTemplate The intent to create.
 	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`
@@ -3805,7 +3805,7 @@ type TriggerUpdate struct {
 	Deduplication DeduplicationMode `json:"deduplication,omitempty,omitzero"`
 
 	// Enabled Whether it fires.
-	Enabled bool `json:"enabled,omitempty,omitzero"`
+	Enabled *bool `json:"enabled,omitempty"`
 
 	// IntentTemplate The intent to create.
 	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`

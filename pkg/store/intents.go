@@ -163,7 +163,21 @@ func (s *Store) GetIntents(ctx context.Context, ids []string) ([]models.Intent, 
 // CreateIntent stores a new intent built from in (ID, Version and timestamps are assigned),
 // checking that its parent and dependencies exist, and appends an intent_created event by actor.
 func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string, payload map[string]any) (models.Intent, error) {
-	now := s.Now()
+	var out models.Intent
+	err := s.inTx(ctx, func(tx *wtx) error {
+		var err error
+		out, err = s.createIntent(ctx, tx, s.Now(), in, actor, payload)
+		return err
+	})
+	return out, err
+}
+
+// CreateIntent is Store.CreateIntent inside the Writer's transaction.
+func (w *Writer) CreateIntent(in models.Intent, actor string, payload map[string]any) (models.Intent, error) {
+	return w.s.createIntent(w.ctx, w.tx, w.now, in, actor, payload)
+}
+
+func (s *Store) createIntent(ctx context.Context, tx *wtx, now time.Time, in models.Intent, actor string, payload map[string]any) (models.Intent, error) {
 	in.ID = newID()
 	in.Version = 1
 	in.CreatedAt, in.UpdatedAt = timestamp.New(now), timestamp.New(now)
@@ -172,39 +186,30 @@ func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string
 		p := *in.ParentID
 		in.ParentIntentID = &p
 	}
-	var ev models.IntentEvent
-	err := s.inTx(ctx, func(tx *wtx) error {
-		if in.ParentID != nil {
-			if _, err := getIntent(ctx, tx, *in.ParentID); err != nil {
-				if errors.Is(err, ErrNotFound) {
-					return &NotFoundError{Detail: "Parent intent not found"}
-				}
-				return err
+	if in.ParentID != nil {
+		if _, err := getIntent(ctx, tx, *in.ParentID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return in, &NotFoundError{Detail: "Parent intent not found"}
 			}
+			return in, err
 		}
-		for _, d := range in.DependsOn {
-			if _, err := getIntent(ctx, tx, d); err != nil {
-				if errors.Is(err, ErrNotFound) {
-					return &NotFoundError{Detail: fmt.Sprintf("Dependency intent not found: %s", d)}
-				}
-				return err
-			}
-		}
-		if err := writeIntent(ctx, tx, &in, true); err != nil {
-			return err
-		}
-		if err := syncDependencies(ctx, tx, in.ID, nil, in.DependsOn); err != nil {
-			return err
-		}
-		var err error
-		ev, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: "intent_created", Actor: actor, Payload: payload}, now)
-		return err
-	})
-	if err != nil {
-		return models.Intent{}, err
 	}
-	_ = ev
-	return in, nil
+	for _, d := range in.DependsOn {
+		if _, err := getIntent(ctx, tx, d); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return in, &NotFoundError{Detail: fmt.Sprintf("Dependency intent not found: %s", d)}
+			}
+			return in, err
+		}
+	}
+	if err := writeIntent(ctx, tx, &in, true); err != nil {
+		return in, err
+	}
+	if err := syncDependencies(ctx, tx, in.ID, nil, in.DependsOn); err != nil {
+		return in, err
+	}
+	_, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: "intent_created", Actor: actor, Payload: payload}, now)
+	return in, err
 }
 
 // Tx reads inside an UpdateIntent transaction.

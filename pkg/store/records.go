@@ -318,3 +318,26 @@ func nullMicros(t *time.Time) any {
 	}
 	return micros(*t)
 }
+
+// Modify decodes the live record kind/id into a T, checks its version against expected (when
+// positive; VersionConflictError otherwise), calls change, and stores the result with the
+// version bumped. change sees the record as stored (r.Version+1 is the version it gets) and may
+// change its Ref and ExpiresAt. An error from change aborts the write.
+func Modify[T any](w *Writer, kind, id string, expected int64, change func(v *T, r *Record) error) (T, error) {
+	var v T
+	r, err := w.Get(kind, id)
+	if err != nil {
+		return v, err
+	}
+	if expected > 0 && r.Version != expected {
+		return v, &VersionConflictError{Current: r.Version}
+	}
+	if err := r.Decode(&v); err != nil {
+		return v, err
+	}
+	if err := change(&v, &r); err != nil {
+		return v, err
+	}
+	_, err = w.Update(r, v)
+	return v, err
+}
