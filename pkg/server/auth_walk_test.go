@@ -52,8 +52,8 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 		method, path string
 		body         any
 	}{
-		{"GET", "/api/v1/tasks/t1", nil},
-		{"POST", "/api/v1/memory", map[string]any{"namespace": "n", "key": "k", "value": map[string]any{}}},
+		{"GET", "/api/v1/channels/c1", nil},
+		{"GET", "/api/v1/federation/status", nil},
 	} {
 		r := e.must(http.StatusNotImplemented, c.method, c.path, c.body)
 		if r.body["code"] != "not_implemented" || !strings.Contains(r.body["detail"].(string), "not implemented") {

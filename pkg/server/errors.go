@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 	genserver "github.com/openintent-go/openintent/gen/server"
@@ -22,6 +23,7 @@ type apiError struct {
 	fields         []models.FieldError
 	currentVersion int64
 	existingLease  *models.Lease
+	retryAfter     time.Duration // sent as Retry-After when positive
 }
 
 func (e *apiError) Error() string { return e.detail }
@@ -149,6 +151,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
+	if ae.retryAfter > 0 {
+		h.Set("Retry-After", retryAfterSeconds(ae.retryAfter))
+	}
 	w.WriteHeader(ae.status)
 	w.Write(append(b, '\n'))
 }

@@ -21,6 +21,9 @@ type handlers struct {
 	log      *slog.Logger
 	access   *accessControl
 	webhooks *dispatcher
+	sealer   *sealer
+	tools    *http.Client
+	triggers *triggerEngine
 }
 
 var _ genserver.StrictServerInterface = (*handlers)(nil)

@@ -50,6 +50,14 @@ type Config struct {
 	StreamHeartbeat time.Duration
 	// Webhooks configures the delivery of subscriptions' webhooks.
 	Webhooks Webhooks
+	// SecretKey (SecretKeySize bytes) encrypts credential secrets at rest. Nil means a random
+	// key, so secrets stored by an earlier process cannot be used: give a durable store a key.
+	SecretKey []byte
+	// ToolProxy configures the upstream calls of POST /tools/invoke.
+	ToolProxy ToolProxy
+	// TriggerInterval is how often schedule triggers are evaluated; zero means
+	// DefaultTriggerInterval.
+	TriggerInterval time.Duration
 }
 
 // Server serves the protocol over HTTP.
@@ -57,11 +65,13 @@ type Server struct {
 	handler  http.Handler
 	log      *slog.Logger
 	webhooks *dispatcher
+	triggers *triggerEngine
 }
 
-// Close stops the server's background work (webhook delivery). It does not close the store.
+// Close stops the server's background work (webhook delivery, triggers). It does not close the store.
 func (s *Server) Close() error {
 	s.webhooks.close()
+	s.triggers.close()
 	return nil
 }
 
@@ -97,7 +107,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	webhooks := newDispatcher(cfg.Store, cfg.Logger, cfg.Webhooks)
-	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks}
+	seal, err := newSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client()}
+	h.triggers = newTriggerEngine(h, cfg.TriggerInterval)
+	if err := h.triggers.startIfNeeded(context.Background()); err != nil {
+		return nil, err
+	}
 	if pending, err := cfg.Store.ListRecords(context.Background(), store.Query{Kind: kindSubscription, Limit: 1}); err != nil {
 		return nil, err
 	} else if len(pending) > 0 {
@@ -143,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 	handler = logRequests(cfg.Logger, handler)
 	handler = recoverPanics(cfg.Logger, handler)
 	handler = withRequestID(handler)
-	return &Server{handler: handler, log: cfg.Logger, webhooks: webhooks}, nil
+	return &Server{handler: handler, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers}, nil
 }
 
 // ServeHTTP serves one request.

@@ -1,0 +1,263 @@
+package server
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/openintent-go/openintent/gen/models"
+	genserver "github.com/openintent-go/openintent/gen/server"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+// Record kinds of RFC-0014 vaults and credentials (a credential's parent is its vault).
+const (
+	kindVault      = "vault"
+	kindCredential = "credential"
+)
+
+// SecretKeySize is the length of Config.SecretKey (AES-256).
+const SecretKeySize = 32
+
+// secretKeyName matches metadata keys whose values are secret material; they are moved out of
+// credential_metadata into the sealed secret.
+var secretKeyName = regexp.MustCompile(`(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential|bearer)`)
+
+// sealer encrypts credential secrets at rest with the server's key (AES-256-GCM).
+type sealer struct{ aead cipher.AEAD }
+
+func newSealer(key []byte) (*sealer, error) {
+	if key == nil {
+		key = make([]byte, SecretKeySize)
+		rand.Read(key)
+	}
+	if len(key) != SecretKeySize {
+		return nil, fmt.Errorf("server: Config.SecretKey is %d bytes, want %d", len(key), SecretKeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{aead: aead}, nil
+}
+
+// seal encrypts the JSON of secret, bound to the credential id.
+func (s *sealer) seal(credentialID string, secret map[string]any) (string, error) {
+	plain, err := json.Marshal(secret)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	rand.Read(nonce)
+	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(credentialID))), nil
+}
+
+// open decrypts what seal returned.
+func (s *sealer) open(credentialID, sealed string) (map[string]any, error) {
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil || len(raw) < s.aead.NonceSize() {
+		return nil, errors.New("server: sealed secret is malformed")
+	}
+	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], []byte(credentialID))
+	if err != nil {
+		return nil, errors.New("server: sealed secret does not open with this server's key")
+	}
+	var secret map[string]any
+	return secret, json.Unmarshal(plain, &secret)
+}
+
+// storedCredential is a credential as stored: its wire model plus the sealed secret, which no
+// response carries.
+type storedCredential struct {
+	models.Credential
+	Sealed string `json:"sealed_secret,omitempty"`
+}
+
+func (h *handlers) CreateVault(ctx context.Context, req genserver.CreateVaultRequestObject) (genserver.CreateVaultResponseObject, error) {
+	b := req.Body
+	if strings.TrimSpace(b.Name) == "" {
+		return nil, validationFailed("name", "must not be empty")
+	}
+	v := models.Vault{Name: b.Name, OwnerID: b.OwnerID}
+	if v.OwnerID == "" {
+		v.OwnerID = agentFrom(ctx)
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		v.ID, v.CreatedAt = store.NewID(), w.Timestamp()
+		_, err := w.Insert(store.Record{Kind: kindVault, ID: v.ID, Ref: v.OwnerID}, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateVault200JSONResponse(v), nil
+}
+
+// ownVault returns the vault if the calling agent owns it (403 otherwise).
+func ownVault(ctx context.Context, get func(kind, id string, v any) error, vaultID string) (models.Vault, error) {
+	var v models.Vault
+	if err := get(kindVault, vaultID, &v); err != nil {
+		return v, err
+	}
+	if caller := agentFrom(ctx); caller != v.OwnerID {
+		return v, &apiError{status: http.StatusForbidden, code: "forbidden",
+			detail: fmt.Sprintf("Vault %s belongs to %s, not %s", v.ID, v.OwnerID, caller)}
+	}
+	return v, nil
+}
+
+// reader adapts the store's reads to ownVault.
+func (h *handlers) reader(ctx context.Context) func(kind, id string, v any) error {
+	return func(kind, id string, v any) error {
+		r, err := h.store.GetRecord(ctx, kind, id)
+		if err != nil {
+			return err
+		}
+		return r.Decode(v)
+	}
+}
+
+func (h *handlers) GetVault(ctx context.Context, req genserver.GetVaultRequestObject) (genserver.GetVaultResponseObject, error) {
+	v, err := ownVault(ctx, h.reader(ctx), req.VaultID)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.GetVault200JSONResponse(v), nil
+}
+
+// CreateCredential stores a credential in a vault of the caller. Secret material, given in
+// `secret` or under secret-looking keys of `metadata`, is sealed with the server key; the answer
+// carries only the non-secret metadata.
+func (h *handlers) CreateCredential(ctx context.Context, req genserver.CreateCredentialRequestObject) (genserver.CreateCredentialResponseObject, error) {
+	b := req.Body
+	for name, v := range map[string]string{"vault_id": b.VaultID, "service": b.Service, "label": b.Label} {
+		if strings.TrimSpace(v) == "" {
+			return nil, validationFailed(name, "must not be empty")
+		}
+	}
+	c := storedCredential{Credential: models.Credential{VaultID: b.VaultID, Service: b.Service, Label: b.Label, AuthType: b.AuthType,
+		ScopesAvailable: nonNil(b.ScopesAvailable), Status: "active", CredentialMetadata: models.Object{}}}
+	if c.AuthType == "" {
+		c.AuthType = "api_key"
+	}
+	secret := map[string]any{}
+	for k, v := range b.Secret {
+		secret[k] = v
+	}
+	for k, v := range b.Metadata {
+		if secretKeyName.MatchString(k) {
+			secret[k] = v
+		} else {
+			c.CredentialMetadata[k] = v
+		}
+	}
+	c.ID = store.NewID()
+	if len(secret) > 0 {
+		sealed, err := h.sealer.seal(c.ID, secret)
+		if err != nil {
+			return nil, err
+		}
+		c.Sealed, c.HasSecret = sealed, true
+	}
+	err := h.store.Write(ctx, func(w *store.Writer) error {
+		if _, err := ownVault(ctx, writerReader(w), c.VaultID); err != nil {
+			return err
+		}
+		c.CreatedAt = w.Timestamp()
+		_, err := w.Insert(store.Record{Kind: kindCredential, ID: c.ID, Parent: c.VaultID, Ref: c.Service}, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return genserver.CreateCredential200JSONResponse(c.Credential), nil
+}
+
+// writerReader adapts a Writer's reads to ownVault.
+func writerReader(w *store.Writer) func(kind, id string, v any) error {
+	return func(kind, id string, v any) error {
+		_, err := w.GetInto(kind, id, v)
+		return err
+	}
+}
+
+func (h *handlers) GetCredential(ctx context.Context, req genserver.GetCredentialRequestObject) (genserver.GetCredentialResponseObject, error) {
+	c, err := store.Get[storedCredential](ctx, h.store, kindCredential, req.CredentialID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ownVault(ctx, h.reader(ctx), c.VaultID); err != nil {
+		return nil, err
+	}
+	return genserver.GetCredential200JSONResponse(c.Credential), nil
+}
+
+// redactor replaces every secret value (at any depth, and inside strings) with [REDACTED].
+type redactor []string
+
+func newRedactor(secret map[string]any) redactor {
+	var r redactor
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if len(x) >= 4 {
+				r = append(r, x)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(secret)
+	slices.SortFunc(r, func(a, b string) int { return len(b) - len(a) })
+	return r
+}
+
+func (r redactor) value(v any) any {
+	switch x := v.(type) {
+	case string:
+		for _, s := range r {
+			x = strings.ReplaceAll(x, s, "[REDACTED]")
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = r.value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.value(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (r redactor) object(o map[string]any) map[string]any {
+	if o == nil {
+		return nil
+	}
+	return r.value(o).(map[string]any)
+}
