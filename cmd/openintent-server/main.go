@@ -5,10 +5,16 @@
 // API keys come from -api-keys or OPENINTENT_API_KEYS (comma-separated). Without either, the
 // server accepts the development key "dev-user-key" and says so loudly: never expose such a
 // server beyond your machine.
+//
+// Credential secrets are encrypted at rest with a 32-byte key: OPENINTENT_SECRET_KEY (64 hex
+// digits), or else the file given by -secret-key-file (default: the store file plus ".key",
+// created with mode 0600 on first start). A ":memory:" store uses a random key.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +49,7 @@ func run(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate-limit", 0, "requests per second allowed per API key; 0 disables limiting")
 	burst := fs.Int("rate-burst", 0, "burst of requests allowed per API key (default: the rate, at least 1)")
 	fsync := fs.Bool("fsync", false, "flush the store file to disk on every commit (survives power loss; slower). Without it, acknowledged writes survive a crash of the server process")
+	keyFile := fs.String("secret-key-file", "", `file holding the key that encrypts credential secrets (default: the store file + ".key")`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +73,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log,
+	secretKey, err := loadSecretKey(*db, *keyFile)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log, SecretKey: secretKey,
 		RateLimit: server.RateLimit{PerSecond: *rate, Burst: *burst}})
 	if err != nil {
 		return err
@@ -92,6 +103,44 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// loadSecretKey returns the key that seals credential secrets: OPENINTENT_SECRET_KEY, or the key
+// file (created on first use), or nil (a random key) for an in-memory store.
+func loadSecretKey(db, file string) ([]byte, error) {
+	if v := os.Getenv("OPENINTENT_SECRET_KEY"); v != "" {
+		k, err := hex.DecodeString(strings.TrimSpace(v))
+		if err != nil || len(k) != server.SecretKeySize {
+			return nil, fmt.Errorf("OPENINTENT_SECRET_KEY must be %d hex digits", 2*server.SecretKeySize)
+		}
+		return k, nil
+	}
+	if file == "" {
+		if db == ":memory:" || db == "" {
+			return nil, nil
+		}
+		file = db + ".key"
+	}
+	if b, err := os.ReadFile(file); err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) != server.SecretKeySize {
+			return nil, fmt.Errorf("secret key file %s must hold %d hex digits", file, 2*server.SecretKeySize)
+		}
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k := make([]byte, server.SecretKeySize)
+	rand.Read(k)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create secret key file: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
 }
 
 func envOr(k, def string) string {

@@ -3665,7 +3665,8 @@ type ToolInvocationCreate struct {
 
 // ToolInvoke Body of `POST /tools/invoke`.
 type ToolInvoke struct {
-	// AgentID Ignored: the grant is resolved for the acting agent. Kept for the reference client.
+	// AgentID Optional, kept for the reference client: the grant is resolved for the acting agent, and
+	// an agent_id naming another agent is refused with 403.
 	AgentID string `json:"agent_id,omitempty,omitzero"`
 
 	// IdempotencyKey Recorded with the invocation.
@@ -3788,7 +3789,8 @@ type TriggerFiring struct {
 	// IntentID The intent created, or null.
 	IntentID string `json:"intent_id,omitempty,omitzero"`
 
-	// Status `fired`, or `skipped` when deduplication suppressed it.
+	// Status `fired`; `skipped` when deduplication (`skip`) or the cascade limit suppressed it;
+	// `queued` when `queue` deduplication deferred it until the trigger's last intent finishes.
 	Status string `json:"status"`
 }
 

@@ -32,3 +32,12 @@ func requireIDs(method string, pairs ...string) error {
 	}
 	return nil
 }
+
+// callVersioned sends a write guarded by If-Match: version and decodes the answer into a new T.
+func callVersioned[T any](ctx context.Context, c *Client, method, path string, body any, version int64, opts []Option) (*T, error) {
+	var out T
+	if err := c.do(ctx, request{method: method, path: path, body: body, ifMatch: &version, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -262,15 +262,29 @@ func (h *handlers) RecordDecision(ctx context.Context, req genserver.RecordDecis
 }
 
 func (h *handlers) ListIntentDecisions(ctx context.Context, req genserver.ListIntentDecisionsRequestObject) (genserver.ListIntentDecisionsResponseObject, error) {
-	limit := int(req.Params.Limit)
-	if limit == 0 {
-		limit = 50
-	}
-	ds, err := store.List[models.DecisionRecord](ctx, h.store, store.Query{Kind: kindDecision, Parent: req.IntentID, Newest: true, Limit: limit})
+	ds, err := h.decisions(ctx, req.IntentID, req.Params.Limit)
 	if err != nil {
 		return nil, err
 	}
 	return genserver.ListIntentDecisions200JSONResponse(ds), nil
+}
+
+// ListIntentCoordinatorDecisions serves the path the reference client's list_decision_records
+// calls; it lists the same records as ListIntentDecisions.
+func (h *handlers) ListIntentCoordinatorDecisions(ctx context.Context, req genserver.ListIntentCoordinatorDecisionsRequestObject) (genserver.ListIntentCoordinatorDecisionsResponseObject, error) {
+	ds, err := h.decisions(ctx, req.IntentID, req.Params.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.ListIntentCoordinatorDecisions200JSONResponse(ds), nil
+}
+
+// decisions lists an intent's decision records, newest first (limit 0: 50).
+func (h *handlers) decisions(ctx context.Context, intentID string, limit int32) ([]models.DecisionRecord, error) {
+	if limit == 0 {
+		limit = 50
+	}
+	return store.List[models.DecisionRecord](ctx, h.store, store.Query{Kind: kindDecision, Parent: intentID, Newest: true, Limit: int(limit)})
 }
 
 func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEscalationRequestObject) (genserver.CreateEscalationResponseObject, error) {

@@ -1,0 +1,89 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// AgentRecord is a registered agent (RFC-0016); its Status is derived from heartbeats.
+	AgentRecord = models.AgentRecord
+	// AgentRegistration is the body of RegisterAgent.
+	AgentRegistration = models.AgentRegistration
+	// AgentHeartbeatCreate is the body of AgentHeartbeat: the agent's load.
+	AgentHeartbeatCreate = models.AgentHeartbeatCreate
+	// AgentHeartbeat is the answer to a heartbeat.
+	AgentHeartbeat = models.AgentHeartbeat
+	// AgentStatus is an agent's lifecycle status.
+	AgentStatus = models.AgentStatus
+)
+
+// Agent statuses.
+const (
+	AgentRegistering  = models.AgentStatusRegistering
+	AgentActive       = models.AgentStatusActive
+	AgentDraining     = models.AgentStatusDraining
+	AgentUnhealthy    = models.AgentStatusUnhealthy
+	AgentDead         = models.AgentStatusDead
+	AgentDeregistered = models.AgentStatusDeregistered
+)
+
+// ListAgentsParams filters ListAgents; empty fields keep all.
+type ListAgentsParams struct {
+	Status     AgentStatus
+	RoleID     string
+	Capability string
+}
+
+// RegisterAgent registers an agent, the client's own by default (register_agent). An id already
+// registered is a *ConflictError.
+func (c *Client) RegisterAgent(ctx context.Context, r AgentRegistration, opts ...Option) (*AgentRecord, error) {
+	if r.AgentID == "" {
+		r.AgentID = c.settings.agentID
+	}
+	if err := requireIDs("RegisterAgent", "r.AgentID", r.AgentID); err != nil {
+		return nil, err
+	}
+	return call[AgentRecord](ctx, c, http.MethodPost, "/api/v1/agents/register", r, opts)
+}
+
+// GetAgentRecord returns an agent's record with its derived status (get_agent_record).
+func (c *Client) GetAgentRecord(ctx context.Context, agentID string, opts ...Option) (*AgentRecord, error) {
+	if err := requireIDs("GetAgentRecord", "agentID", agentID); err != nil {
+		return nil, err
+	}
+	return call[AgentRecord](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/record", agentID), nil, opts)
+}
+
+// ListAgents lists registered agents matching p (list_agents).
+func (c *Client) ListAgents(ctx context.Context, p ListAgentsParams, opts ...Option) ([]AgentRecord, error) {
+	out := []AgentRecord{}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/agents",
+		query: queryOf("status", string(p.Status), "role_id", p.RoleID, "capability", p.Capability), out: &out}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AgentHeartbeat reports that the agent (the client's own; the server refuses others) is alive,
+// with its load (agent_heartbeat).
+func (c *Client) AgentHeartbeat(ctx context.Context, agentID string, load AgentHeartbeatCreate, opts ...Option) (*AgentHeartbeat, error) {
+	if agentID == "" {
+		agentID = c.settings.agentID
+	}
+	if err := requireIDs("AgentHeartbeat", "agentID", agentID); err != nil {
+		return nil, err
+	}
+	return call[AgentHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/heartbeat", agentID), load, opts)
+}
+
+// UpdateAgentStatus sets an agent's status, e.g. AgentDraining (update_agent_status).
+func (c *Client) UpdateAgentStatus(ctx context.Context, agentID string, status AgentStatus, opts ...Option) (*AgentRecord, error) {
+	if err := requireIDs("UpdateAgentStatus", "agentID", agentID, "status", string(status)); err != nil {
+		return nil, err
+	}
+	return call[AgentRecord](ctx, c, http.MethodPatch, pathf("/api/v1/agents/%s/status", agentID), models.AgentStatusUpdate{Status: status}, opts)
+}

@@ -1,0 +1,90 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// CoordinatorLease is an agent's lease on the coordinator role of an intent or portfolio
+	// (RFC-0013). It turns `unresponsive` unless heartbeated (see KeepCoordinatorAlive).
+	CoordinatorLease = models.CoordinatorLease
+	// CoordinatorLeaseCreate is the body of CreateCoordinatorLease.
+	CoordinatorLeaseCreate = models.CoordinatorLeaseCreate
+	// CoordinatorHeartbeat is the answer to a coordinator heartbeat.
+	CoordinatorHeartbeat = models.CoordinatorHeartbeat
+	// DecisionRecordCreate is the body of CreateDecisionRecord.
+	DecisionRecordCreate = models.DecisionRecordCreate
+)
+
+// ListCoordinatorLeasesParams filters ListCoordinatorLeases; set at most one field.
+type ListCoordinatorLeasesParams struct {
+	IntentID, PortfolioID string
+}
+
+// CreateCoordinatorLease takes the coordinator role of an intent or a portfolio
+// (create_coordinator_lease); l.AgentID defaults to the client's agent.
+func (c *Client) CreateCoordinatorLease(ctx context.Context, l CoordinatorLeaseCreate, opts ...Option) (*CoordinatorLease, error) {
+	if l.IntentID == "" && l.PortfolioID == "" {
+		return nil, requireIDs("CreateCoordinatorLease", "l.IntentID or l.PortfolioID", "")
+	}
+	if l.AgentID == "" {
+		l.AgentID = c.settings.agentID
+	}
+	return call[CoordinatorLease](ctx, c, http.MethodPost, "/api/v1/coordinators", l, opts)
+}
+
+// GetCoordinatorLease returns a coordinator lease with its current status
+// (get_coordinator_lease).
+func (c *Client) GetCoordinatorLease(ctx context.Context, leaseID string, opts ...Option) (*CoordinatorLease, error) {
+	if err := requireIDs("GetCoordinatorLease", "leaseID", leaseID); err != nil {
+		return nil, err
+	}
+	return call[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/coordinators/%s", leaseID), nil, opts)
+}
+
+// ListCoordinatorLeases lists coordinator leases, of one intent or portfolio when p says so
+// (list_coordinator_leases; unlike the Python client, it asks the server even without an
+// intent).
+func (c *Client) ListCoordinatorLeases(ctx context.Context, p ListCoordinatorLeasesParams, opts ...Option) ([]CoordinatorLease, error) {
+	if p.IntentID != "" && p.PortfolioID == "" {
+		return callList[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/coordinators", p.IntentID), nil, opts)
+	}
+	out := []CoordinatorLease{}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/coordinators",
+		query: queryOf("intent_id", p.IntentID, "portfolio_id", p.PortfolioID), out: &out}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CoordinatorHeartbeat extends a coordinator lease held by the client's agent
+// (coordinator_heartbeat).
+func (c *Client) CoordinatorHeartbeat(ctx context.Context, leaseID string, opts ...Option) (*CoordinatorHeartbeat, error) {
+	if err := requireIDs("CoordinatorHeartbeat", "leaseID", leaseID); err != nil {
+		return nil, err
+	}
+	return call[CoordinatorHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/coordinators/%s/heartbeat", leaseID), nil, opts)
+}
+
+// CreateDecisionRecord records an immutable coordinator decision on an intent
+// (create_decision_record).
+func (c *Client) CreateDecisionRecord(ctx context.Context, d DecisionRecordCreate, opts ...Option) (*DecisionRecord, error) {
+	if err := requireIDs("CreateDecisionRecord", "d.IntentID", d.IntentID, "d.CoordinatorID", d.CoordinatorID,
+		"d.DecisionType", d.DecisionType); err != nil {
+		return nil, err
+	}
+	return call[DecisionRecord](ctx, c, http.MethodPost, "/api/v1/decisions", d, opts)
+}
+
+// ListDecisionRecords returns an intent's decision records, newest first
+// (list_decision_records).
+func (c *Client) ListDecisionRecords(ctx context.Context, intentID string, opts ...Option) ([]DecisionRecord, error) {
+	if err := requireIDs("ListDecisionRecords", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return callList[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/coordinator-decisions", intentID), nil, opts)
+}

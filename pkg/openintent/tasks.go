@@ -1,0 +1,175 @@
+package openintent
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"net/http"
+	"strconv"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// Task is a unit of work of an intent (RFC-0012).
+	Task = models.Task
+	// TaskCreate is the body of CreateTask.
+	TaskCreate = models.TaskCreate
+	// TaskUpdate is the body of UpdateTask; Status is required.
+	TaskUpdate = models.TaskUpdate
+	// TaskStatus is a task's status; the server enforces its transitions (see the spec).
+	TaskStatus = models.TaskStatus
+	// Plan orders an intent's tasks (RFC-0012).
+	Plan = models.Plan
+	// PlanCreate is the body of CreatePlan.
+	PlanCreate = models.PlanCreate
+	// PlanUpdate is the body of UpdatePlan; empty fields are left unchanged.
+	PlanUpdate = models.PlanUpdate
+	// PlanState is a plan's state.
+	PlanState = models.PlanState
+)
+
+// Task statuses and plan states.
+const (
+	TaskPending   = models.TaskStatusPending
+	TaskReady     = models.TaskStatusReady
+	TaskClaimed   = models.TaskStatusClaimed
+	TaskRunning   = models.TaskStatusRunning
+	TaskBlocked   = models.TaskStatusBlocked
+	TaskCompleted = models.TaskStatusCompleted
+	TaskFailed    = models.TaskStatusFailed
+	TaskCancelled = models.TaskStatusCancelled
+	TaskSkipped   = models.TaskStatusSkipped
+
+	PlanDraft     = models.PlanStateDraft
+	PlanActive    = models.PlanStateActive
+	PlanPaused    = models.PlanStatePaused
+	PlanCompleted = models.PlanStateCompleted
+	PlanFailed    = models.PlanStateFailed
+	PlanCancelled = models.PlanStateCancelled
+)
+
+// ListTasksParams filters ListTasks.
+type ListTasksParams struct {
+	// Status keeps tasks in this status; empty keeps all.
+	Status TaskStatus
+	// Limit bounds the page (server default 100); Offset skips tasks.
+	Limit, Offset int
+}
+
+// CreateTask creates a pending task on an intent (create_task). t.IntentID and t.Name are
+// required.
+func (c *Client) CreateTask(ctx context.Context, t TaskCreate, opts ...Option) (*Task, error) {
+	if err := requireIDs("CreateTask", "t.IntentID", t.IntentID, "t.Name", t.Name); err != nil {
+		return nil, err
+	}
+	return call[Task](ctx, c, http.MethodPost, "/api/v1/tasks", t, opts)
+}
+
+// GetTask returns a task (get_task).
+func (c *Client) GetTask(ctx context.Context, taskID string, opts ...Option) (*Task, error) {
+	if err := requireIDs("GetTask", "taskID", taskID); err != nil {
+		return nil, err
+	}
+	return call[Task](ctx, c, http.MethodGet, pathf("/api/v1/tasks/%s", taskID), nil, opts)
+}
+
+// ListTasks returns one page of an intent's tasks, oldest first (list_tasks).
+func (c *Client) ListTasks(ctx context.Context, intentID string, p ListTasksParams, opts ...Option) ([]Task, error) {
+	if err := requireIDs("ListTasks", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	if p.Limit < 0 || p.Offset < 0 {
+		return nil, errors.New("openintent: ListTasks: limit and offset must not be negative")
+	}
+	q := queryOf("status", string(p.Status))
+	if p.Limit > 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.Offset > 0 {
+		q.Set("offset", strconv.Itoa(p.Offset))
+	}
+	out := []Task{}
+	err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/tasks", intentID), query: q, out: &out}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Tasks iterates over every task of an intent matching p, page by page from p.Offset. It stops
+// at the first error, which it yields.
+func (c *Client) Tasks(ctx context.Context, intentID string, p ListTasksParams, opts ...Option) iter.Seq2[Task, error] {
+	return paginate(p.Offset, p.Limit, func(offset, limit int) ([]Task, error) {
+		p.Offset, p.Limit = offset, limit
+		return c.ListTasks(ctx, intentID, p, opts...)
+	})
+}
+
+// paginate walks offset-paged lists: pages of limit (100 when zero) until a short page.
+func paginate[T any](offset, limit int, list func(offset, limit int) ([]T, error)) iter.Seq2[T, error] {
+	if limit <= 0 {
+		limit = 100
+	}
+	return func(yield func(T, error) bool) {
+		for {
+			page, err := list(offset, limit)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, v := range page {
+				if !yield(v, nil) {
+					return
+				}
+			}
+			if len(page) < limit {
+				return
+			}
+			offset += len(page)
+		}
+	}
+}
+
+// UpdateTask changes a task's status (and assignment, output, error, blocked reason) if it is at
+// version (update_task). A stale version is a *VersionConflictError; a move the task's status
+// does not allow is a *ConflictError.
+func (c *Client) UpdateTask(ctx context.Context, taskID string, version int64, u TaskUpdate, opts ...Option) (*Task, error) {
+	if err := requireIDs("UpdateTask", "taskID", taskID, "u.Status", string(u.Status)); err != nil {
+		return nil, err
+	}
+	return callVersioned[Task](ctx, c, http.MethodPatch, pathf("/api/v1/tasks/%s", taskID), u, version, opts)
+}
+
+// CreatePlan creates a draft plan for an intent (create_plan).
+func (c *Client) CreatePlan(ctx context.Context, p PlanCreate, opts ...Option) (*Plan, error) {
+	if err := requireIDs("CreatePlan", "p.IntentID", p.IntentID); err != nil {
+		return nil, err
+	}
+	return call[Plan](ctx, c, http.MethodPost, "/api/v1/plans", p, opts)
+}
+
+// GetPlan returns a plan (get_plan).
+func (c *Client) GetPlan(ctx context.Context, planID string, opts ...Option) (*Plan, error) {
+	if err := requireIDs("GetPlan", "planID", planID); err != nil {
+		return nil, err
+	}
+	return call[Plan](ctx, c, http.MethodGet, pathf("/api/v1/plans/%s", planID), nil, opts)
+}
+
+// ListPlans returns an intent's plans, oldest first (list_plans).
+func (c *Client) ListPlans(ctx context.Context, intentID string, opts ...Option) ([]Plan, error) {
+	if err := requireIDs("ListPlans", "intentID", intentID); err != nil {
+		return nil, err
+	}
+	return callList[Plan](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/plans", intentID), nil, opts)
+}
+
+// UpdatePlan changes a plan's state, tasks or checkpoints if it is at version (update_plan).
+func (c *Client) UpdatePlan(ctx context.Context, planID string, version int64, u PlanUpdate, opts ...Option) (*Plan, error) {
+	if err := requireIDs("UpdatePlan", "planID", planID); err != nil {
+		return nil, err
+	}
+	return callVersioned[Plan](ctx, c, http.MethodPatch, pathf("/api/v1/plans/%s", planID), u, version, opts)
+}

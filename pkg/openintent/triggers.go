@@ -1,0 +1,93 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// Trigger creates intents on a schedule or when events happen (RFC-0017).
+	Trigger = models.Trigger
+	// TriggerCreate is the body of CreateTrigger.
+	TriggerCreate = models.TriggerCreate
+	// TriggerUpdate is the body of UpdateTrigger; nil fields are left unchanged.
+	TriggerUpdate = models.TriggerUpdate
+	// TriggerFiring is the answer to FireTrigger.
+	TriggerFiring = models.TriggerFiring
+	// TriggerType is `schedule`, `event` or `webhook`.
+	TriggerType = models.TriggerType
+	// DeduplicationMode says what a firing does while the trigger's last intent is open.
+	DeduplicationMode = models.DeduplicationMode
+)
+
+// Trigger types and deduplication modes.
+const (
+	TriggerSchedule = models.TriggerTypeSchedule
+	TriggerEvent    = models.TriggerTypeEvent
+	TriggerWebhook  = models.TriggerTypeWebhook
+
+	DedupAllow = models.DeduplicationModeAllow
+	DedupSkip  = models.DeduplicationModeSkip
+	DedupQueue = models.DeduplicationModeQueue
+)
+
+// ListTriggersParams filters ListTriggers; empty fields keep all.
+type ListTriggersParams struct {
+	Namespace string
+	Type      TriggerType
+}
+
+// CreateTrigger creates a trigger (create_trigger). A schedule trigger needs
+// Condition["cron"] (or "at"); an event trigger Condition["event"].
+func (c *Client) CreateTrigger(ctx context.Context, t TriggerCreate, opts ...Option) (*Trigger, error) {
+	if err := requireIDs("CreateTrigger", "t.Name", t.Name, "t.Type", string(t.Type)); err != nil {
+		return nil, err
+	}
+	return call[Trigger](ctx, c, http.MethodPost, "/api/v1/triggers", t, opts)
+}
+
+// GetTrigger returns a trigger (get_trigger).
+func (c *Client) GetTrigger(ctx context.Context, triggerID string, opts ...Option) (*Trigger, error) {
+	if err := requireIDs("GetTrigger", "triggerID", triggerID); err != nil {
+		return nil, err
+	}
+	return call[Trigger](ctx, c, http.MethodGet, pathf("/api/v1/triggers/%s", triggerID), nil, opts)
+}
+
+// ListTriggers lists triggers matching p (list_triggers).
+func (c *Client) ListTriggers(ctx context.Context, p ListTriggersParams, opts ...Option) ([]Trigger, error) {
+	out := []Trigger{}
+	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/triggers",
+		query: queryOf("namespace", p.Namespace, "type", string(p.Type)), out: &out}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateTrigger changes a trigger if it is at version (update_trigger).
+func (c *Client) UpdateTrigger(ctx context.Context, triggerID string, version int64, u TriggerUpdate, opts ...Option) (*Trigger, error) {
+	if err := requireIDs("UpdateTrigger", "triggerID", triggerID); err != nil {
+		return nil, err
+	}
+	return callVersioned[Trigger](ctx, c, http.MethodPatch, pathf("/api/v1/triggers/%s", triggerID), u, version, opts)
+}
+
+// FireTrigger fires a trigger now, creating an intent from its template (fire_trigger). A
+// disabled trigger is a *ConflictError; deduplication may answer status "skipped" or "queued".
+func (c *Client) FireTrigger(ctx context.Context, triggerID string, opts ...Option) (*TriggerFiring, error) {
+	if err := requireIDs("FireTrigger", "triggerID", triggerID); err != nil {
+		return nil, err
+	}
+	return call[TriggerFiring](ctx, c, http.MethodPost, pathf("/api/v1/triggers/%s/fire", triggerID), nil, opts)
+}
+
+// DeleteTrigger deletes a trigger; it never fires again (delete_trigger).
+func (c *Client) DeleteTrigger(ctx context.Context, triggerID string, opts ...Option) error {
+	if err := requireIDs("DeleteTrigger", "triggerID", triggerID); err != nil {
+		return err
+	}
+	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/triggers/%s", triggerID)}, opts)
+}

@@ -1,0 +1,128 @@
+package openintent
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/openintent-go/openintent/gen/models"
+)
+
+type (
+	// Vault holds an owner's credentials (RFC-0014).
+	Vault = models.Vault
+	// VaultCreate is the body of CreateVault.
+	VaultCreate = models.VaultCreate
+	// Credential is a credential's non-secret metadata; its secret is never returned.
+	Credential = models.Credential
+	// CredentialCreate is the body of CreateCredential: secret material goes in Secret
+	// (write-only); the server also moves secret-looking keys out of Metadata.
+	CredentialCreate = models.CredentialCreate
+	// ToolGrant lets an agent use a credential's tools.
+	ToolGrant = models.ToolGrant
+	// ToolGrantCreate is the body of CreateToolGrant.
+	ToolGrantCreate = models.ToolGrantCreate
+	// GrantRevocation is the answer to RevokeGrant.
+	GrantRevocation = models.GrantRevocation
+	// ToolInvocation is a recorded use of a tool.
+	ToolInvocation = models.ToolInvocation
+	// ToolInvocationCreate is the body of RecordInvocation.
+	ToolInvocationCreate = models.ToolInvocationCreate
+)
+
+// CreateVault creates a vault owned by v.OwnerID, the client's agent by default (create_vault).
+func (c *Client) CreateVault(ctx context.Context, v VaultCreate, opts ...Option) (*Vault, error) {
+	if err := requireIDs("CreateVault", "v.Name", v.Name); err != nil {
+		return nil, err
+	}
+	if v.OwnerID == "" {
+		v.OwnerID = c.settings.agentID
+	}
+	return call[Vault](ctx, c, http.MethodPost, "/api/v1/vaults", v, opts)
+}
+
+// GetVault returns a vault of the client's agent (get_vault).
+func (c *Client) GetVault(ctx context.Context, vaultID string, opts ...Option) (*Vault, error) {
+	if err := requireIDs("GetVault", "vaultID", vaultID); err != nil {
+		return nil, err
+	}
+	return call[Vault](ctx, c, http.MethodGet, pathf("/api/v1/vaults/%s", vaultID), nil, opts)
+}
+
+// CreateCredential stores a credential in a vault of the client's agent (create_credential).
+// The answer has no secret, only HasSecret.
+func (c *Client) CreateCredential(ctx context.Context, cr CredentialCreate, opts ...Option) (*Credential, error) {
+	if err := requireIDs("CreateCredential", "cr.VaultID", cr.VaultID, "cr.Service", cr.Service, "cr.Label", cr.Label); err != nil {
+		return nil, err
+	}
+	return call[Credential](ctx, c, http.MethodPost, "/api/v1/credentials", cr, opts)
+}
+
+// GetCredential returns a credential's non-secret metadata (get_credential).
+func (c *Client) GetCredential(ctx context.Context, credentialID string, opts ...Option) (*Credential, error) {
+	if err := requireIDs("GetCredential", "credentialID", credentialID); err != nil {
+		return nil, err
+	}
+	return call[Credential](ctx, c, http.MethodGet, pathf("/api/v1/credentials/%s", credentialID), nil, opts)
+}
+
+// CreateToolGrant lets an agent use a credential's tools (create_tool_grant).
+func (c *Client) CreateToolGrant(ctx context.Context, g ToolGrantCreate, opts ...Option) (*ToolGrant, error) {
+	if err := requireIDs("CreateToolGrant", "g.CredentialID", g.CredentialID, "g.AgentID", g.AgentID); err != nil {
+		return nil, err
+	}
+	return call[ToolGrant](ctx, c, http.MethodPost, "/api/v1/grants", g, opts)
+}
+
+// GetToolGrant returns a grant; an expired one has status "expired" (get_tool_grant).
+func (c *Client) GetToolGrant(ctx context.Context, grantID string, opts ...Option) (*ToolGrant, error) {
+	if err := requireIDs("GetToolGrant", "grantID", grantID); err != nil {
+		return nil, err
+	}
+	return call[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/grants/%s", grantID), nil, opts)
+}
+
+// ListAgentGrants returns every grant of an agent, whatever its status (list_agent_grants).
+func (c *Client) ListAgentGrants(ctx context.Context, agentID string, opts ...Option) ([]ToolGrant, error) {
+	if err := requireIDs("ListAgentGrants", "agentID", agentID); err != nil {
+		return nil, err
+	}
+	return callList[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/grants", agentID), nil, opts)
+}
+
+// RevokeGrant revokes a grant; revoking twice is harmless (revoke_grant).
+func (c *Client) RevokeGrant(ctx context.Context, grantID string, opts ...Option) (*GrantRevocation, error) {
+	if err := requireIDs("RevokeGrant", "grantID", grantID); err != nil {
+		return nil, err
+	}
+	return call[GrantRevocation](ctx, c, http.MethodDelete, pathf("/api/v1/grants/%s", grantID), nil, opts)
+}
+
+// RecordInvocation records a tool call made outside the proxy (record_invocation); it counts
+// toward the grant's hourly limit. A repeated IdempotencyKey returns the first record.
+func (c *Client) RecordInvocation(ctx context.Context, inv ToolInvocationCreate, opts ...Option) (*ToolInvocation, error) {
+	if err := requireIDs("RecordInvocation", "inv.GrantID", inv.GrantID, "inv.Service", inv.Service, "inv.Tool", inv.Tool); err != nil {
+		return nil, err
+	}
+	if inv.AgentID == "" {
+		inv.AgentID = c.settings.agentID
+	}
+	return call[ToolInvocation](ctx, c, http.MethodPost, "/api/v1/invocations", inv, opts)
+}
+
+// ListInvocations returns a grant's invocations, newest first, at most limit (server default
+// 50 when zero) (list_invocations).
+func (c *Client) ListInvocations(ctx context.Context, grantID string, limit int, opts ...Option) ([]ToolInvocation, error) {
+	if err := requireIDs("ListInvocations", "grantID", grantID); err != nil {
+		return nil, err
+	}
+	q := queryOf()
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	out := []ToolInvocation{}
+	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/grants/%s/invocations", grantID), query: q, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
