@@ -54,26 +54,26 @@ func captureLogs(t *testing.T) *logCapture {
 }
 
 // newEnv returns the test's server. Tests that need to control time call newClockEnv.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...openintenttest.Option) *env {
 	t.Helper()
 	if url := os.Getenv("OPENINTENT_TEST_URL"); url != "" {
 		return &env{url: url, apiKey: os.Getenv("OPENINTENT_TEST_API_KEY")}
 	}
 	logs := captureLogs(t)
-	srv := openintenttest.NewServer(t, openintenttest.WithLogger(logs.logger))
+	srv := openintenttest.NewServer(t, append([]openintenttest.Option{openintenttest.WithLogger(logs.logger)}, opts...)...)
 	return &env{url: srv.URL, apiKey: srv.APIKey, srv: srv, logs: logs}
 }
 
 // newClockEnv returns an in-process server whose clock the test moves; it skips the test against
 // an external server.
-func newClockEnv(t *testing.T) *env {
+func newClockEnv(t *testing.T, opts ...openintenttest.Option) *env {
 	t.Helper()
 	if os.Getenv("OPENINTENT_TEST_URL") != "" {
 		t.Skip("needs a controllable clock: in-process server only")
 	}
 	c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	logs := captureLogs(t)
-	srv := openintenttest.NewServer(t, openintenttest.WithClock(c.Now), openintenttest.WithLogger(logs.logger))
+	srv := openintenttest.NewServer(t, append([]openintenttest.Option{openintenttest.WithClock(c.Now), openintenttest.WithLogger(logs.logger)}, opts...)...)
 	return &env{url: srv.URL, apiKey: srv.APIKey, srv: srv, clock: c, logs: logs}
 }
 

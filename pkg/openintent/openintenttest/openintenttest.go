@@ -48,6 +48,8 @@ type config struct {
 	path     string
 	log      *slog.Logger
 	webhooks server.Webhooks
+	tools    server.ToolProxy
+	triggers time.Duration
 }
 
 // WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey.
@@ -63,6 +65,14 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // WithWebhooks configures webhook delivery, e.g. short backoffs so tests of failing receivers
 // run fast.
 func WithWebhooks(w server.Webhooks) Option { return func(c *config) { c.webhooks = w } }
+
+// WithToolProxy configures the tool proxy, e.g. AllowPrivateNetworks to reach a tool served by
+// httptest on loopback.
+func WithToolProxy(p server.ToolProxy) Option { return func(c *config) { c.tools = p } }
+
+// WithTriggerInterval sets how often schedule triggers are evaluated (default 20ms, so tests
+// that move the clock see firings quickly).
+func WithTriggerInterval(d time.Duration) Option { return func(c *config) { c.triggers = d } }
 
 // WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
 // uses) instead of in memory.
@@ -87,7 +97,7 @@ func Start(opts ...Option) (*Server, error) {
 }
 
 func start(report func(error), opts []Option) (*Server, error) {
-	c := config{keys: []string{DefaultAPIKey}}
+	c := config{keys: []string{DefaultAPIKey}, triggers: 20 * time.Millisecond}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -105,7 +115,8 @@ func start(report func(error), opts []Option) (*Server, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log, Webhooks: c.webhooks})
+	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log, Webhooks: c.webhooks,
+		ToolProxy: c.tools, TriggerInterval: c.triggers})
 	if err != nil {
 		st.Close()
 		return nil, err
