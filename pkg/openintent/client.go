@@ -157,7 +157,9 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) error {
 			return nil
 		default:
 			apiErr := newAPIError(req.method, req.path, resp, respBody)
-			if !retryable || attempt >= s.maxRetries || !retryableStatus(resp.StatusCode) {
+			// A server asking for a wait longer than maxRetryAfter (a tool's hourly limit, say) is
+			// answered at once rather than by blocking the caller.
+			if !retryable || attempt >= s.maxRetries || !retryableStatus(resp.StatusCode) || apiErr.RetryAfter > maxRetryAfter {
 				return apiErr.typed()
 			}
 			wait = max(backoff(s, attempt), apiErr.RetryAfter)
@@ -223,6 +225,9 @@ func (c *Client) attempt(ctx context.Context, s *settings, req request, endpoint
 	}
 	return resp, respBody, nil
 }
+
+// maxRetryAfter is the longest Retry-After the client waits out by itself.
+const maxRetryAfter = time.Minute
 
 // retryableStatus reports whether a status is worth retrying: 429 and 502..504.
 func retryableStatus(code int) bool {

@@ -291,7 +291,7 @@ func fastAPILoc(loc []any) string {
 	return strings.Join(parts, ".")
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date, capped at one minute.
+// parseRetryAfter reads delay-seconds or an HTTP date (never negative).
 func parseRetryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
@@ -302,5 +302,5 @@ func parseRetryAfter(v string) time.Duration {
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = time.Until(t)
 	}
-	return min(max(d, 0), time.Minute)
+	return max(d, 0)
 }

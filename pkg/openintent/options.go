@@ -130,7 +130,7 @@ func WithMaxRetries(n int) Option {
 
 // WithRetryBackoff sets the exponential backoff between retries: the first wait is about base,
 // doubling up to max, with full jitter. A Retry-After header from the server takes precedence
-// when it is longer (capped at one minute).
+// when it is longer; one over a minute is not waited out: the *RateLimitError is returned.
 func WithRetryBackoff(base, max time.Duration) Option {
 	return func(s *settings) error {
 		if base <= 0 || max < base {

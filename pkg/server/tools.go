@@ -249,10 +249,8 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 				continue
 			}
 			switch g = grantView(g, w.Now()); {
-			case g.Status != "active":
-				if refusal == nil {
-					refusal = forbidden("grant_"+g.Status, fmt.Sprintf("Grant %s of agent %s for tool %s is %s", g.ID, agent, b.ToolName, g.Status))
-				}
+			case g.Status != "active": // the newest unusable grant explains the refusal
+				refusal = forbidden("grant_"+g.Status, fmt.Sprintf("Grant %s of agent %s for tool %s is %s", g.ID, agent, b.ToolName, g.Status))
 				continue
 			case c.Status != "active":
 				refusal = forbidden("credential_"+c.Status, fmt.Sprintf("Credential for tool %s is %s", b.ToolName, c.Status))

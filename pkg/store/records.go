@@ -244,6 +244,10 @@ func (w *Writer) Insert(r Record, v any) (Record, error) {
 	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = w.now
+		if !r.CreatedAt.After(w.s.lastCreated) {
+			r.CreatedAt = w.s.lastCreated.Add(time.Microsecond)
+		}
+		w.s.lastCreated = r.CreatedAt
 	}
 	if r.Key != "" {
 		// An expired record no longer holds its key.

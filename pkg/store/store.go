@@ -48,6 +48,10 @@ type Store struct {
 	read  *db
 	now   func() time.Time
 	watch watchers
+
+	// lastCreated is the newest record creation time handed out (guarded by the write
+	// transaction), so records of one kind list in insertion order even within a microsecond.
+	lastCreated time.Time
 }
 
 // Open opens (creating if needed) the store at path, or an in-memory store for Memory, and
