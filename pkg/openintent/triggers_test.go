@@ -197,7 +197,7 @@ func TestEventTrigger(t *testing.T) {
 		typ     string
 		payload openintent.Object
 	}{
-		{"billing.paid", openintent.Object{"invoice": "INV-1", "region": "us-east"}}, // filter does not match
+		{"billing.paid", openintent.Object{"invoice": "INV-1", "region": "us-east"}},  // filter does not match
 		{"shipping.done", openintent.Object{"invoice": "INV-2", "region": "eu-west"}}, // type does not match
 		{"billing.paid", openintent.Object{"invoice": "INV-3", "region": "eu-west"}},  // fires
 	} {

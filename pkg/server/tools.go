@@ -367,7 +367,7 @@ func (h *handlers) callTool(ctx context.Context, cred storedCredential, grant mo
 	base, _ := meta["base_url"].(string)
 	if base == "" {
 		return toolCall{status: "success", result: map[string]any{"tool_name": tool, "service": cred.Service, "parameters": orEmpty(params),
-			"message": fmt.Sprintf("Tool '%s' invoked via server proxy (no execution adapter configured)", tool),
+			"message":            fmt.Sprintf("Tool '%s' invoked via server proxy (no execution adapter configured)", tool),
 			"credential_service": cred.Service, "credential_auth_type": cred.AuthType}}
 	}
 	method, path := http.MethodPost, "/"+url.PathEscape(tool)
