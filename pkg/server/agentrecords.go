@@ -123,20 +123,25 @@ func (h *handlers) AgentHeartbeat(ctx context.Context, req genserver.AgentHeartb
 	}
 	var out models.AgentHeartbeat
 	err := h.store.Write(ctx, func(w *store.Writer) error {
-		_, err := store.Modify(w, kindAgent, req.AgentID, 0, func(a *models.AgentRecord, r *store.Record) error {
-			a.LastHeartbeatAt = w.Timestamp()
-			capacity := map[string]any{}
-			if a.Capacity != nil {
-				capacity = *a.Capacity
-			}
-			capacity["current_load"] = b.CurrentLoad
-			capacity["tasks_in_progress"] = nonNil(b.TasksInProgress)
-			a.Capacity = &capacity
-			r.Version-- // a heartbeat is not a change of the record's version
-			out = models.AgentHeartbeat{Status: "ok", ServerTimestamp: w.Timestamp(),
-				NextHeartbeatAt: timestamp.New(w.Now().Add(heartbeatSetting(*a, "interval_seconds", defaultHeartbeatInterval)))}
-			return nil
-		})
+		var a models.AgentRecord
+		r, err := w.Get(kindAgent, req.AgentID)
+		if err == nil {
+			err = r.Decode(&a)
+		}
+		if err != nil {
+			return err
+		}
+		a.LastHeartbeatAt = w.Timestamp()
+		capacity := map[string]any{}
+		if a.Capacity != nil {
+			capacity = *a.Capacity
+		}
+		capacity["current_load"] = b.CurrentLoad
+		capacity["tasks_in_progress"] = nonNil(b.TasksInProgress)
+		a.Capacity = &capacity
+		out = models.AgentHeartbeat{Status: "ok", ServerTimestamp: w.Timestamp(),
+			NextHeartbeatAt: timestamp.New(w.Now().Add(heartbeatSetting(a, "interval_seconds", defaultHeartbeatInterval)))}
+		_, err = w.Rewrite(r, a) // a heartbeat is not a change of the record's version
 		return err
 	})
 	if err != nil {

@@ -429,13 +429,12 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 	var out models.TriggerFiring
 	err := e.h.store.Write(ctx, func(w *store.Writer) error {
 		var t storedTrigger
-		r, err := w.GetInto(kindTrigger, id, &t)
+		rec, err := w.Get(kindTrigger, id)
+		if err == nil {
+			err = rec.Decode(&t)
+		}
 		if err != nil {
 			return err
-		}
-		rec := store.Record{Kind: kindTrigger, ID: id, Ref: t.Type, Version: r}
-		if t.Namespace != nil {
-			rec.Parent = *t.Namespace
 		}
 		if !t.Enabled {
 			return conflict("trigger_disabled", fmt.Sprintf("Trigger %s is disabled", id))
@@ -458,8 +457,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 				out.Status = "queued"
 			}
 			t.ArmedAt = w.Timestamp()
-			rec.Version-- // bookkeeping, not a change of the trigger's version
-			_, err := w.Update(rec, t)
+			_, err := w.Rewrite(rec, t) // bookkeeping, not a change of the trigger's version
 			return err
 		}
 		tmpl := intentFromTemplate(t, f, w.Now())
@@ -476,8 +474,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		if t.Condition != nil && (*t.Condition)["at"] != nil {
 			t.Enabled = false // a one-time schedule is done
 		}
-		rec.Version-- // firing does not change the trigger's version
-		if _, err := w.Update(rec, t); err != nil {
+		if _, err := w.Rewrite(rec, t); err != nil { // firing does not change the trigger's version
 			return err
 		}
 		payload := models.Object{"trigger_id": id, "created_intent_id": in.ID, "trigger_type": t.Type, "fire_count": t.FireCount, "manual": f.manual}

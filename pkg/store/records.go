@@ -265,12 +265,18 @@ func (w *Writer) Insert(r Record, v any) (Record, error) {
 
 // Update replaces a record's body with the JSON of v (and its expiry), bumping its version.
 func (w *Writer) Update(r Record, v any) (Record, error) {
+	r.Version++
+	return w.Rewrite(r, v)
+}
+
+// Rewrite replaces a record's body with the JSON of v (and its expiry) keeping its version: for
+// bookkeeping that is not a change of the resource (a heartbeat, a trigger's fire count).
+func (w *Writer) Rewrite(r Record, v any) (Record, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return r, err
 	}
 	r.Body = body
-	r.Version++
 	res, err := w.tx.ExecContext(w.ctx, `UPDATE records SET body = ?, version = ?, expires_at = ?, ref = ? WHERE kind = ? AND id = ?`,
 		string(body), r.Version, nullMicros(r.ExpiresAt), r.Ref, r.Kind, r.ID)
 	if err != nil {
