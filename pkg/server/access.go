@@ -126,9 +126,7 @@ func (ac *accessControl) check(ctx context.Context, intentID, agent string, need
 			return nil
 		}
 	}
-	e := &apiError{status: http.StatusForbidden, code: "forbidden",
-		detail: fmt.Sprintf("Agent %s lacks %s permission on intent %s (its ACL is closed); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, intentID)}
-	return e
+	return forbidden("forbidden", fmt.Sprintf("Agent %s lacks %s permission on intent %s (its ACL is closed); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, intentID))
 }
 
 func (h *handlers) GetIntentACL(ctx context.Context, req genserver.GetIntentACLRequestObject) (genserver.GetIntentACLResponseObject, error) {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -134,8 +133,7 @@ func (h *handlers) CoordinatorHeartbeat(ctx context.Context, req genserver.Coord
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		_, err := store.Modify(w, kindCoordinator, req.LeaseID, 0, func(l *models.CoordinatorLease, _ *store.Record) error {
 			if caller := agentFrom(ctx); caller != l.AgentID {
-				return &apiError{status: http.StatusForbidden, code: "forbidden",
-					detail: fmt.Sprintf("Coordinator lease %s belongs to %s; %s may not heartbeat it", l.ID, l.AgentID, caller)}
+				return forbidden("forbidden", fmt.Sprintf("Coordinator lease %s belongs to %s; %s may not heartbeat it", l.ID, l.AgentID, caller))
 			}
 			interval := time.Duration(l.HeartbeatIntervalSeconds) * time.Second
 			l.LastHeartbeat = w.Timestamp()

@@ -37,6 +37,10 @@ func badRequest(code, detail string) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, detail: detail}
 }
 
+func forbidden(code, detail string) *apiError {
+	return &apiError{status: http.StatusForbidden, code: code, detail: detail}
+}
+
 func conflict(code, detail string) *apiError {
 	return &apiError{status: http.StatusConflict, code: code, detail: detail}
 }

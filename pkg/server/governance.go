@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -117,7 +116,7 @@ func (h *handlers) refuse(ctx context.Context, intentID string, err error) error
 			h.log.ErrorContext(ctx, "record governance violation", "error", lerr, "request_id", requestIDFrom(ctx))
 		}
 	}
-	e := &apiError{status: http.StatusForbidden, code: "governance_violation", detail: v.detail}
+	e := forbidden("governance_violation", v.detail)
 	e.fields = []models.FieldError{{Field: "governance_policy." + v.rule, Message: v.detail}}
 	return e
 }
@@ -446,7 +445,7 @@ func (h *handlers) decideApproval(ctx context.Context, intentID, id, status, not
 			return conflict("already_decided", "Approval request is already "+a.Status)
 		}
 		if a.RequestedBy == agent {
-			return &apiError{status: http.StatusForbidden, code: "forbidden", detail: "The requester of an approval cannot decide it"}
+			return forbidden("forbidden", "The requester of an approval cannot decide it")
 		}
 		a.Status, a.DecidedBy, a.DecisionNotes, a.DecidedAt = status, agent, notes, w.Timestamp()
 		if _, err := w.Update(r, a); err != nil {

@@ -93,7 +93,7 @@ func (h *handlers) CreateToolGrant(ctx context.Context, req genserver.CreateTool
 		if _, err := w.GetInto(kindCredential, g.CredentialID, &c); err != nil {
 			return err
 		}
-		if _, err := ownVault(ctx, writerReader(w), c.VaultID); err != nil {
+		if err := ownVault(ctx, w, c.VaultID); err != nil {
 			return err
 		}
 		if !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(w.Now()) {
@@ -197,10 +197,6 @@ func (h *handlers) ListGrantInvocations(ctx context.Context, req genserver.ListG
 		return nil, err
 	}
 	return genserver.ListGrantInvocations200JSONResponse(invs), nil
-}
-
-func forbidden(code, detail string) *apiError {
-	return &apiError{status: http.StatusForbidden, code: code, detail: detail}
 }
 
 // grantServes reports whether g covers tool: by scope, by context.tools, or by its credential's

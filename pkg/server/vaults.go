@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -106,32 +105,34 @@ func (h *handlers) CreateVault(ctx context.Context, req genserver.CreateVaultReq
 	return genserver.CreateVault200JSONResponse(v), nil
 }
 
-// ownVault returns the vault if the calling agent owns it (403 otherwise).
-func ownVault(ctx context.Context, get func(kind, id string, v any) error, vaultID string) (models.Vault, error) {
-	var v models.Vault
-	if err := get(kindVault, vaultID, &v); err != nil {
-		return v, err
-	}
+// checkOwner refuses (403) a caller that does not own the vault.
+func checkOwner(ctx context.Context, v models.Vault) error {
 	if caller := agentFrom(ctx); caller != v.OwnerID {
-		return v, &apiError{status: http.StatusForbidden, code: "forbidden",
-			detail: fmt.Sprintf("Vault %s belongs to %s, not %s", v.ID, v.OwnerID, caller)}
+		return forbidden("forbidden", fmt.Sprintf("Vault %s belongs to %s, not %s", v.ID, v.OwnerID, caller))
 	}
-	return v, nil
+	return nil
 }
 
-// reader adapts the store's reads to ownVault.
-func (h *handlers) reader(ctx context.Context) func(kind, id string, v any) error {
-	return func(kind, id string, v any) error {
-		r, err := h.store.GetRecord(ctx, kind, id)
-		if err != nil {
-			return err
-		}
-		return r.Decode(v)
+// ownVault reads a vault in a write transaction and checks that the caller owns it.
+func ownVault(ctx context.Context, w *store.Writer, vaultID string) error {
+	var v models.Vault
+	if _, err := w.GetInto(kindVault, vaultID, &v); err != nil {
+		return err
 	}
+	return checkOwner(ctx, v)
+}
+
+// readOwnVault reads a vault and checks that the caller owns it.
+func (h *handlers) readOwnVault(ctx context.Context, vaultID string) (models.Vault, error) {
+	v, err := store.Get[models.Vault](ctx, h.store, kindVault, vaultID)
+	if err != nil {
+		return v, err
+	}
+	return v, checkOwner(ctx, v)
 }
 
 func (h *handlers) GetVault(ctx context.Context, req genserver.GetVaultRequestObject) (genserver.GetVaultResponseObject, error) {
-	v, err := ownVault(ctx, h.reader(ctx), req.VaultID)
+	v, err := h.readOwnVault(ctx, req.VaultID)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func (h *handlers) CreateCredential(ctx context.Context, req genserver.CreateCre
 		c.Sealed, c.HasSecret = sealed, true
 	}
 	err := h.store.Write(ctx, func(w *store.Writer) error {
-		if _, err := ownVault(ctx, writerReader(w), c.VaultID); err != nil {
+		if err := ownVault(ctx, w, c.VaultID); err != nil {
 			return err
 		}
 		c.CreatedAt = w.Timestamp()
@@ -186,20 +187,12 @@ func (h *handlers) CreateCredential(ctx context.Context, req genserver.CreateCre
 	return genserver.CreateCredential200JSONResponse(c.Credential), nil
 }
 
-// writerReader adapts a Writer's reads to ownVault.
-func writerReader(w *store.Writer) func(kind, id string, v any) error {
-	return func(kind, id string, v any) error {
-		_, err := w.GetInto(kind, id, v)
-		return err
-	}
-}
-
 func (h *handlers) GetCredential(ctx context.Context, req genserver.GetCredentialRequestObject) (genserver.GetCredentialResponseObject, error) {
 	c, err := store.Get[storedCredential](ctx, h.store, kindCredential, req.CredentialID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ownVault(ctx, h.reader(ctx), c.VaultID); err != nil {
+	if _, err := h.readOwnVault(ctx, c.VaultID); err != nil {
 		return nil, err
 	}
 	return genserver.GetCredential200JSONResponse(c.Credential), nil
