@@ -7,7 +7,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -212,17 +211,14 @@ type firing struct {
 type triggerEngine struct {
 	h        *handlers
 	interval time.Duration
-
-	startOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{}
+	loop
 }
 
 func newTriggerEngine(h *handlers, interval time.Duration) *triggerEngine {
 	if interval <= 0 {
 		interval = DefaultTriggerInterval
 	}
-	return &triggerEngine{h: h, interval: interval, done: make(chan struct{})}
+	return &triggerEngine{h: h, interval: interval}
 }
 
 // startIfNeeded starts the engine when triggers are stored (after a restart).
@@ -234,26 +230,11 @@ func (e *triggerEngine) startIfNeeded(ctx context.Context) error {
 	return err
 }
 
-func (e *triggerEngine) start() {
-	e.startOnce.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		e.stop = cancel
-		go e.run(ctx)
-	})
-}
-
-func (e *triggerEngine) close() {
-	e.startOnce.Do(func() {})
-	if e.stop != nil {
-		e.stop()
-		<-e.done
-	}
-}
+func (e *triggerEngine) start() { e.loop.start(e.run) }
 
 func (e *triggerEngine) run(ctx context.Context) {
-	defer close(e.done)
 	log := e.h.log
-	cursor, err := e.loadCursor(ctx)
+	cursor, err := loadCursor(ctx, e.h.store, "triggers")
 	if err != nil {
 		log.Error("triggers: read cursor", "error", err)
 	}
@@ -274,18 +255,6 @@ func (e *triggerEngine) run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
-}
-
-func (e *triggerEngine) loadCursor(ctx context.Context) (int64, error) {
-	var cursor int64
-	r, err := e.h.store.GetRecord(ctx, kindCursor, "triggers")
-	if errors.Is(err, store.ErrNotFound) {
-		return e.h.store.LastSeq(ctx) // first start: react to what happens from now on
-	}
-	if err != nil {
-		return 0, err
-	}
-	return cursor, r.Decode(&cursor)
 }
 
 // due fires every schedule trigger whose time has come and every queued firing whose intent
@@ -383,13 +352,7 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 			}
 		}
 		*cursor = evs[len(evs)-1].Sequence
-		err = st.Write(ctx, func(w *store.Writer) error {
-			if err := w.Delete(kindCursor, "triggers"); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			_, err := w.Insert(store.Record{Kind: kindCursor, ID: "triggers"}, *cursor)
-			return err
-		})
+		err = st.Write(ctx, func(w *store.Writer) error { return saveCursor(w, "triggers", *cursor) })
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	genserver "github.com/openintent-go/openintent/gen/server"
@@ -28,7 +27,6 @@ const (
 	kindSubscription = "subscription"
 	kindDelivery     = "delivery"      // a pending webhook delivery
 	kindDeadDelivery = "delivery_dead" // a delivery that exhausted its attempts
-	kindCursor       = "cursor"        // id "webhooks": the last event sequence dispatched
 )
 
 // Webhooks configures webhook delivery. Zero values take the defaults.
@@ -83,10 +81,7 @@ type dispatcher struct {
 	log   *slog.Logger
 	cfg   Webhooks
 	now   func() time.Time
-
-	startOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{}
+	loop
 }
 
 func newDispatcher(st *store.Store, log *slog.Logger, cfg Webhooks) *dispatcher {
@@ -105,31 +100,15 @@ func newDispatcher(st *store.Store, log *slog.Logger, cfg Webhooks) *dispatcher 
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
 	}
-	return &dispatcher{store: st, log: log, cfg: cfg, now: st.Now, done: make(chan struct{})}
+	return &dispatcher{store: st, log: log, cfg: cfg, now: st.Now}
 }
 
 // start runs the dispatcher's loop once there is something to deliver.
-func (d *dispatcher) start() {
-	d.startOnce.Do(func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		d.stop = cancel
-		go d.run(ctx)
-	})
-}
-
-// close stops the loop and waits for it.
-func (d *dispatcher) close() {
-	d.startOnce.Do(func() {}) // a loop started later would never be stopped
-	if d.stop != nil {
-		d.stop()
-		<-d.done
-	}
-}
+func (d *dispatcher) start() { d.loop.start(d.run) }
 
 func (d *dispatcher) run(ctx context.Context) {
-	defer close(d.done)
-	var cursor int64
-	if err := d.loadCursor(ctx, &cursor); err != nil {
+	cursor, err := loadCursor(ctx, d.store, "webhooks")
+	if err != nil {
 		d.log.Error("webhooks: read cursor", "error", err)
 	}
 	for {
@@ -148,19 +127,6 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		t.Stop()
 	}
-}
-
-func (d *dispatcher) loadCursor(ctx context.Context, cursor *int64) error {
-	r, err := d.store.GetRecord(ctx, kindCursor, "webhooks")
-	if errors.Is(err, store.ErrNotFound) {
-		// First start: deliver what happens from now on.
-		*cursor, err = d.store.LastSeq(ctx)
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	return r.Decode(cursor)
 }
 
 // enqueue stores a delivery for every new event and matching active subscription, and moves the
@@ -196,11 +162,7 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 					}
 				}
 			}
-			if err := w.Delete(kindCursor, "webhooks"); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			_, err := w.Insert(store.Record{Kind: kindCursor, ID: "webhooks"}, last)
-			return err
+			return saveCursor(w, "webhooks", last)
 		})
 		if err != nil {
 			return err
