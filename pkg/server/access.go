@@ -288,9 +288,7 @@ func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.Create
 	if permissionLevel(a.RequestedPermission) == 0 {
 		return nil, validationFailed("requested_permission", "must be read, write or admin")
 	}
-	if a.Capabilities == nil {
-		a.Capabilities = []string{}
-	}
+	a.Capabilities = nonNil(a.Capabilities)
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err

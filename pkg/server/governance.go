@@ -137,9 +137,7 @@ func (h *handlers) GetGovernancePolicy(ctx context.Context, req genserver.GetGov
 		return nil, err
 	}
 	pol := in.GovernancePolicy
-	if pol == nil {
-		pol = models.Object{}
-	}
+	pol = orEmpty(pol)
 	return genserver.GetGovernancePolicy200JSONResponse{IntentID: in.ID, GovernancePolicy: pol, EffectivePolicy: effectivePolicy(pol)}, nil
 }
 
@@ -196,9 +194,7 @@ func (h *handlers) RequestArbitration(ctx context.Context, req genserver.Request
 	if a.RequesterID == "" {
 		a.RequesterID = agentFrom(ctx)
 	}
-	if a.Context == nil {
-		a.Context = models.Object{}
-	}
+	a.Context = orEmpty(a.Context)
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
@@ -302,9 +298,7 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 	if e.Urgency == "" {
 		e.Urgency = e.Priority
 	}
-	if e.Context == nil {
-		e.Context = models.Object{}
-	}
+	e.Context = orEmpty(e.Context)
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
@@ -377,9 +371,7 @@ func (h *handlers) CreateApprovalRequest(ctx context.Context, req genserver.Crea
 	if a.RequestedBy == "" {
 		a.RequestedBy = agentFrom(ctx)
 	}
-	if a.Context == nil {
-		a.Context = models.Object{}
-	}
+	a.Context = orEmpty(a.Context)
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err

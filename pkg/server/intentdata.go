@@ -98,9 +98,7 @@ func (h *handlers) RecordIntentCost(ctx context.Context, req genserver.RecordInt
 	if c.CostMetadata == nil {
 		c.CostMetadata = b.Metadata
 	}
-	if c.CostMetadata == nil {
-		c.CostMetadata = models.Object{}
-	}
+	c.CostMetadata = orEmpty(c.CostMetadata)
 	if b.Provider != "" {
 		p := b.Provider
 		c.Provider = &p

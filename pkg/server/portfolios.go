@@ -37,9 +37,7 @@ func (h *handlers) CreatePortfolio(ctx context.Context, req genserver.CreatePort
 	if p.CreatedBy == "" {
 		p.CreatedBy = agentFrom(ctx)
 	}
-	if p.GovernancePolicy == nil {
-		p.GovernancePolicy = models.Object{}
-	}
+	p.GovernancePolicy = orEmpty(p.GovernancePolicy)
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		p.ID = store.NewID()
 		p.CreatedAt, p.UpdatedAt = w.Timestamp(), w.Timestamp()

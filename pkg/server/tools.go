@@ -261,7 +261,7 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 			}
 			return forbidden("no_grant", fmt.Sprintf("Agent %s has no grant for tool %s", agent, b.ToolName))
 		}
-		if err := h.checkHourlyLimit(w, grant); err != nil {
+		if err := checkHourlyLimit(w, grant); err != nil {
 			return err
 		}
 		inv = models.ToolInvocation{ID: store.NewID(), GrantID: grant.ID, Service: cred.Service, Tool: b.ToolName, AgentID: agent,
@@ -314,7 +314,7 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 
 // checkHourlyLimit refuses (429) when the grant's max_invocations_per_hour is used up; every
 // invocation recorded on the grant in the last hour counts.
-func (h *handlers) checkHourlyLimit(w *store.Writer, g models.ToolGrant) error {
+func checkHourlyLimit(w *store.Writer, g models.ToolGrant) error {
 	if g.Constraints == nil {
 		return nil
 	}

@@ -331,9 +331,7 @@ func (h *handlers) CreateSubscription(ctx context.Context, req genserver.CreateS
 	if sub.SubscriberID == "" {
 		sub.SubscriberID = agentFrom(ctx)
 	}
-	if sub.EventTypes == nil {
-		sub.EventTypes = []string{}
-	}
+	sub.EventTypes = nonNil(sub.EventTypes)
 	if b.IntentID != "" {
 		sub.IntentID = &b.IntentID
 	}
