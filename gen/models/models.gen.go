@@ -3930,6 +3930,11 @@ type Conflict = Error
 // `message`) or a list of validation errors, and which carry no other key.
 type Forbidden = Error
 
+// IdempotencyResponseLost The body of every error response. `detail` is always present. Clients must also accept the
+// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
+// `message`) or a list of validation errors, and which carry no other key.
+type IdempotencyResponseLost = Error
+
 // LeaseConflict The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
 // `message`) or a list of validation errors, and which carry no other key.

@@ -5382,6 +5382,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type IdempotencyResponseLostJSONResponse Error
+
 type LeaseConflictJSONResponse Error
 
 type NotFoundJSONResponse Error
@@ -5583,6 +5585,22 @@ func (response CreateCheckpoint404JSONResponse) VisitCreateCheckpointResponse(w 
 	return err
 }
 
+type CreateCheckpoint409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateCheckpoint409JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCheckpoint413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateCheckpoint413JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
@@ -5688,6 +5706,22 @@ func (response AnchorCheckpoint404JSONResponse) VisitAnchorCheckpointResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnchorCheckpoint409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response AnchorCheckpoint409JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5995,6 +6029,22 @@ func (response AgentHeartbeat404JSONResponse) VisitAgentHeartbeatResponse(w http
 	return err
 }
 
+type AgentHeartbeat409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response AgentHeartbeat409JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AgentHeartbeat413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response AgentHeartbeat413JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
@@ -6140,6 +6190,22 @@ func (response RegisterAgentIdentity401JSONResponse) VisitRegisterAgentIdentityR
 	return err
 }
 
+type RegisterAgentIdentity409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response RegisterAgentIdentity409JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterAgentIdentity413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response RegisterAgentIdentity413JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
@@ -6245,6 +6311,22 @@ func (response CompleteIdentityChallenge403JSONResponse) VisitCompleteIdentityCh
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CompleteIdentityChallenge409JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6372,6 +6454,22 @@ func (response RotateAgentKey404JSONResponse) VisitRotateAgentKeyResponse(w http
 	return err
 }
 
+type RotateAgentKey409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response RotateAgentKey409JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateAgentKey413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response RotateAgentKey413JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
@@ -6477,6 +6575,22 @@ func (response VerifyAgentSignature404JSONResponse) VisitVerifyAgentSignatureRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response VerifyAgentSignature409JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6673,6 +6787,22 @@ func (response UpdateAgentStatus404JSONResponse) VisitUpdateAgentStatusResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response UpdateAgentStatus409JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6962,6 +7092,22 @@ func (response UpdateChannel404JSONResponse) VisitUpdateChannelResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response UpdateChannel409JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7297,6 +7443,22 @@ func (response UpdateChannelMessageStatus404JSONResponse) VisitUpdateChannelMess
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response UpdateChannelMessageStatus409JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7706,6 +7868,22 @@ func (response CreateCoordinatorLease404JSONResponse) VisitCreateCoordinatorLeas
 	return err
 }
 
+type CreateCoordinatorLease409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateCoordinatorLease409JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCoordinatorLease413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateCoordinatorLease413JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
@@ -7864,6 +8042,36 @@ func (response CoordinatorHeartbeat404JSONResponse) VisitCoordinatorHeartbeatRes
 	return err
 }
 
+type CoordinatorHeartbeat409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CoordinatorHeartbeat409JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CoordinatorHeartbeat422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response CoordinatorHeartbeat422JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCredentialRequestObject struct {
 	Body *CreateCredentialJSONRequestBody
 }
@@ -7938,6 +8146,22 @@ func (response CreateCredential404JSONResponse) VisitCreateCredentialResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateCredential409JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8110,6 +8334,22 @@ func (response CreateDecisionRecord404JSONResponse) VisitCreateDecisionRecordRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDecisionRecord409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateDecisionRecord409JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8430,6 +8670,22 @@ func (response ReceiveFederationCallback404JSONResponse) VisitReceiveFederationC
 	return err
 }
 
+type ReceiveFederationCallback409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response ReceiveFederationCallback409JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReceiveFederationCallback413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response ReceiveFederationCallback413JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
@@ -8538,6 +8794,22 @@ func (response DispatchFederatedIntent404JSONResponse) VisitDispatchFederatedInt
 	return err
 }
 
+type DispatchFederatedIntent409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response DispatchFederatedIntent409JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DispatchFederatedIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response DispatchFederatedIntent413JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
@@ -8642,6 +8914,22 @@ func (response ReceiveFederatedIntent403JSONResponse) VisitReceiveFederatedInten
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response ReceiveFederatedIntent409JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8785,6 +9073,22 @@ func (response CreateToolGrant404JSONResponse) VisitCreateToolGrantResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateToolGrant409JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9098,6 +9402,22 @@ func (response CreateIntent404JSONResponse) VisitCreateIntentResponse(w http.Res
 	return err
 }
 
+type CreateIntent409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateIntent409JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateIntent413JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
@@ -9349,6 +9669,22 @@ func (response CreateAccessRequest404JSONResponse) VisitCreateAccessRequestRespo
 	return err
 }
 
+type CreateAccessRequest409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateAccessRequest409JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAccessRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateAccessRequest413JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
@@ -9473,6 +9809,22 @@ func (response ApproveAccessRequest404JSONResponse) VisitApproveAccessRequestRes
 	return err
 }
 
+type ApproveAccessRequest409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response ApproveAccessRequest409JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ApproveAccessRequest413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response ApproveAccessRequest413JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
@@ -9593,6 +9945,22 @@ func (response DenyAccessRequest404JSONResponse) VisitDenyAccessRequestResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response DenyAccessRequest409JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9907,6 +10275,22 @@ func (response CreateIntentACLEntry404JSONResponse) VisitCreateIntentACLEntryRes
 	return err
 }
 
+type CreateIntentACLEntry409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateIntentACLEntry409JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntentACLEntry413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateIntentACLEntry413JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
@@ -10135,6 +10519,22 @@ func (response AssignIntentAgent404JSONResponse) VisitAssignIntentAgentResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignIntentAgent409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response AssignIntentAgent409JSONResponse) VisitAssignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10381,6 +10781,22 @@ func (response CreateApprovalRequest404JSONResponse) VisitCreateApprovalRequestR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApprovalRequest409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateApprovalRequest409JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10849,6 +11265,22 @@ func (response RequestArbitration404JSONResponse) VisitRequestArbitrationRespons
 	return err
 }
 
+type RequestArbitration409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response RequestArbitration409JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RequestArbitration413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response RequestArbitration413JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
@@ -11018,6 +11450,22 @@ func (response CreateIntentAttachment404JSONResponse) VisitCreateIntentAttachmen
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateIntentAttachment409JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11318,6 +11766,22 @@ func (response CreateChannel404JSONResponse) VisitCreateChannelResponse(w http.R
 	return err
 }
 
+type CreateChannel409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateChannel409JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateChannel413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateChannel413JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
@@ -11501,6 +11965,22 @@ func (response CreateChildIntent404JSONResponse) VisitCreateChildIntentResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChildIntent409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateChildIntent409JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11779,6 +12259,22 @@ func (response RecordIntentCost404JSONResponse) VisitRecordIntentCostResponse(w 
 	return err
 }
 
+type RecordIntentCost409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response RecordIntentCost409JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RecordIntentCost413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response RecordIntentCost413JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
@@ -11949,6 +12445,22 @@ func (response RecordDecision404JSONResponse) VisitRecordDecisionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response RecordDecision409JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12500,6 +13012,22 @@ func (response CreateEscalation404JSONResponse) VisitCreateEscalationResponse(w 
 	return err
 }
 
+type CreateEscalation409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateEscalation409JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateEscalation413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateEscalation413JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
@@ -12698,6 +13226,22 @@ func (response CreateIntentEvent404JSONResponse) VisitCreateIntentEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentEvent409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateIntentEvent409JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12935,6 +13479,22 @@ func (response RecordIntentFailure404JSONResponse) VisitRecordIntentFailureRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response RecordIntentFailure409JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14705,6 +15265,22 @@ func (response CreateToolInvocation404JSONResponse) VisitCreateToolInvocationRes
 	return err
 }
 
+type CreateToolInvocation409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateToolInvocation409JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToolInvocation413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateToolInvocation413JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
@@ -15145,6 +15721,22 @@ func (response CreatePlan404JSONResponse) VisitCreatePlanResponse(w http.Respons
 	return err
 }
 
+type CreatePlan409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreatePlan409JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePlan413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreatePlan413JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
@@ -15449,6 +16041,22 @@ func (response CreatePortfolio401JSONResponse) VisitCreatePortfolioResponse(w ht
 	return err
 }
 
+type CreatePortfolio409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreatePortfolio409JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePortfolio413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreatePortfolio413JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
@@ -15604,6 +16212,22 @@ func (response UpdatePortfolio404JSONResponse) VisitUpdatePortfolioResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response UpdatePortfolio409JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16001,6 +16625,22 @@ func (response UpdatePortfolioStatus404JSONResponse) VisitUpdatePortfolioStatusR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response UpdatePortfolioStatus409JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16584,6 +17224,22 @@ func (response CreateSubscription404JSONResponse) VisitCreateSubscriptionRespons
 	return err
 }
 
+type CreateSubscription409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateSubscription409JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSubscription413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateSubscription413JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
@@ -16732,6 +17388,22 @@ func (response CreateTask404JSONResponse) VisitCreateTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateTask409JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17032,6 +17704,22 @@ func (response InvokeTool404JSONResponse) VisitInvokeToolResponse(w http.Respons
 	return err
 }
 
+type InvokeTool409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response InvokeTool409JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type InvokeTool413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response InvokeTool413JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
@@ -17173,6 +17861,22 @@ func (response CreateTrigger401JSONResponse) VisitCreateTriggerResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateTrigger409JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17509,6 +18213,20 @@ func (response FireTrigger409JSONResponse) VisitFireTriggerResponse(w http.Respo
 	return err
 }
 
+type FireTrigger422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response FireTrigger422JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateVaultRequestObject struct {
 	Body *CreateVaultJSONRequestBody
 }
@@ -17555,6 +18273,22 @@ func (response CreateVault401JSONResponse) VisitCreateVaultResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault409JSONResponse struct {
+	IdempotencyResponseLostJSONResponse
+}
+
+func (response CreateVault409JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22566,604 +23300,608 @@ func (sh *strictHandler) VerifyCheckpointConsistency(w http.ResponseWriter, r *h
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxs3lif6VRDcG+GqDdZTJbVdiht31ZJsa1uyNZLcvTFdDiaYCZKYSgJsAKwSW6P57Ddw8EgkE8gH",
-	"yZLUOw7/YRUTicTjvHBwzu98GuV8ueKMMCVH159GKyzwkigi4K9neU6kfEf+sSZSvSr0TwWRuaArRTkb",
-	"XY8+LAjC0AgJ0+o7iWhxOhqPqH6+wmoxGo8YXpLR9cg2mdBiNIY/qCDF6FqJNRmPZL4gS6w/saTsNWFz",
-	"tRhdX4xHarPS70olKJuPPn8ej57l5UumxCY1oGfPXyOiG7SNBRrsPZI5Yel10Q/bhgAN9h7CaiX4HS6T",
-	"o7DP++yPa7v3mJTC+WLZtja+Ret4fKt9R/R8gRkjyUXKzeO2sdgm+w+E5LcrTtNLk/sW7cNxrfYeEeei",
-	"oAwrLl4TLElyXFU7VOqGbcODBnuPTJCCMEXTxJ37Fq1r5VvtO6KXMscl1gNIjYj4Fq3Cx7fae0R3LVxG",
-	"7joYDBrsO4SfBE4PQXFeorlu0TYOaLDvOF7N3mCVL+LjuCNCUs6Q0lRTUsIUKrFUSOL7McISYTTFgqCC",
-	"5HSJS0SZInMi0FH2anYC3V6jR9nxKfq3NVekQC8/4LlEWJAbxrgCFbhSpDi9YW6CC4ILIqopun5apzjj",
-	"YonV6HpEmXpyNRrrOdPlehnO2A7NTJmplu2n8LRt3U2LfRf+NV1SdXF+3hzFG/xRDx+x9XJKBOIzRBVZ",
-	"SqQ4EkStBfPj+seaiE0gP3SXo3AQBZnhdalG1xfn5+PaQj261AtlvgSPzzvXDUb8+AsN+PH+431Dllxs",
-	"Wo2eJTT5QnbPGyIlnpMOdYqWplnbcGyTfQf062wmiWqO5pfmPspbukrtIjfdRLcxuotu286j2/a2xElF",
-	"sSpxq4rQz/ddlbdcqBkvKU8OwjVoHYlrtO9w3q+nfgCpEcmgTdugwnb7jusDlrdJ/YXlbds49PO9vy/o",
-	"fE5EcgjmcesoTJN9B/JXTempYdzph22DgAb7DeGzflWuOJMEzp9/xoU9fOq/cg7qSv8Tr1YlzcGCOvsP",
-	"qcf4aUQ+4uWqJKZlAbw4myy1zp348YxHBVGYloFCRkZTI9/mczje/0eQ2eh69D/OqmPymXkqz14KwYUZ",
-	"dXO57HELUYmWuNSSgxToaEmlpGyOuECMsxNnZngrIxsHrf/3+19/GaMpLpA/lY9RsTYzJ7qPfJOXNEcF",
-	"WRFWEJZvjk9HYNKzWUnzPot2wJnm9qsS3VO1AEtLEMnXItcaIF8Loa0uqbAiMMofuZjSoiDsywwT50qv",
-	"PBy60RJvkDbcCo7Ugkp0ZJ0YehiCl3pt5/yOCIZZrsVkSd3awhlpwAI3qdKcjdxqhSQJfSNcCoKLDVqQ",
-	"skAzLswIZc5XZDQekY9U6olMoBv4am4IdwKq6fL88snJxcXJ5aMP5+fXF0+urx79+2hc+RquR3LD1IJI",
-	"Kk/gR+hzRQWRsQ4uL2wH8Oqfih/Ixezy/OQCX05PrvJHxcn35IfZycXF5eWjR1dXjx8/eQLCQfmvPZpd",
-	"5JfFFTn5Hv+gX7koTn4gl7OTc3wxvcwfFVfk8QwkBszHTIKty1IzIQfpgBkuN5JKrZYVVmupf8sVvSMg",
-	"tPYkjWeMqwURyPRoTrZowctCAgXDIJ6irL7sGTKdTIlEVAFd/MLVj3zNip1IgnE1mcHboYCCToBMzbND",
-	"CSbDk6jgRELvMDc3iVd6aEvCFCm+BF9qyibijohqONSNADaAr4iAb6INMYN8izclx8UHzl9jMSdfVshN",
-	"ebHRMr3Un9asic2Z0k7CHAQljPMD528w21gFJr/AODlHS8w2brCykh7P3r5Ct2TzVJ9ixAbhmdJa553+",
-	"4+SZ/iNDkuScFVIrd6MRYcRBk6ZZ8N68oq3qe0wVmpIZF8R8g7L5ac2QbtjHegK/MbxWCy7oP8lunLMO",
-	"O6gxzx0uaaEFudO5dg0OxEa2N9DvlVJfs1vG7xns/29MrlfaeCbFG1JQ/AEW4GsQq+aqbPtbGQzyr3qV",
-	"4McfMS133IQ738mEwLiCjVBUleQa3eFyTfRYAlMM2srR9d8/jWaUlIVrrQ9W5lho+t568fPvh9lBWB0u",
-	"EK7Mq0oIgd1oNYDuS6sAGG6GtLkrEcH5AsGwzToa/9JehoH1UYWmgbWaJvbR6PoqWFr7TW94HYiyK2PU",
-	"e820lFa4JOhIDxVl2yPNxsbmy7bGmx2PEYggcsPyBWZz4sgRlyW/JwWirNVQdB+khp0nSmAmqYKuT29Y",
-	"YAAE91VvwVxriqu/LbBCK0FZTle4NGYqXyuEWXVlBJZhwa9RxleEZagkSiJyR8SGM7AhxyjLSy5JkSHO",
-	"yg0qqVSkuGFVv8YJSNh6Obr++0h3ozcS3hn93jjzjOuXbM1RP6uG/J2/ZQPJbm1WxfUMjM2Fjt79+Pzk",
-	"/Pzi4lhL35XQ6lNRc5rK8QpPaUnd3/XvPA+ewp74zyI+mxEBmgG8KIE0r2Zhf8BCYBCxuSBYWXuunRg/",
-	"0CWRCi9XIyDHnBa9XvtlXZZ4WpLo69Po9nNknwNVaitTz4nZjtxhtT618ejjyZyf6B9P5C1dnXDoD5cn",
-	"cPui1eIMl5LYjwNbCIItk2+PYIOoQvdYuoEgyR9mLLSIqWtto5zMCdMmlWa+Ah399turF0ArjR0NrPi0",
-	"dzn6pqec6Mt6H7C8lR2vKqsu6y//hbIC8VlFnNFeWjYg0R64ihSTFRGgzmNvvycEZW99gyzalTuitBNv",
-	"jeffm1c+fw4dJ38fgScl9NDXlrWxVIlZ+MXwQxvXBUGNaWoM2KToGltXsoxP/4MY9VOb13No21zHP4Pi",
-	"naHs7a/vP6AzM0V59snP9fOZEW0nzpDNvrIw60fQT5F1FoNMVls+h97kbv3NI3c635cBXH+NroZyQxtB",
-	"V2wBdNxOGC8sWaVJQ/nIBYIwK1BB9LGGrxWR+nE95EQ2qaOfHthlx0JfyQ4KarcV7ZRo7Xqje0de06jp",
-	"wao7xM4lNw0mIjjuJk8mcox4WYAdQ4VUNWbsLTabjLolQLdH1Cmw3nvZ3ViHRpCTEaangaW3IqwwWtpS",
-	"rjmQMpq0+8peS+58ktrSPEV/Azvbku3EeCYzb5OOjVG6ZeRq+xCs2xt2pLlJhZfDING5OAbLF+cK2Vty",
-	"0+AaCYILiRghBcr0v7WtL6hmxAz+n43BejbmvbxhGS6WlGXGCt7mynDUCQUb2vDZU2eH3y8IQ0wb4kiS",
-	"BGcyJaLKAEIhzMMBlGZizGLaYFfDaFu/B6p9a2WqycRp1o4tclaASAoQkagSNXpLqyOCPi8E+rDtxLCn",
-	"sIPBDD8DuNdSwts+B89rzG79qqbvvvZju6nh4wr1oWGxXmLmV8NIi8MY1WOUwVcyNN04FTnU0H6Ic82+",
-	"FnLNLg7IrEaqNR3vp9jGiClD17Gj5riiODh77WpLDCYxZXkuoLHWe9wvY9fuZAaF5FNbh8T+vo9FlVQH",
-	"mN+S55cy06pzVeLcnkDuF7wkRon3UIzdVpD1cj2U4rM0HbOxmuukd/SZlHTO4sbT3OkdaBOxHedt4jby",
-	"egf5CV5uEd09F7dEjMYtcdr6pc6+t01MN/Df25dlaR3BiaUxEyNFzZc3eJlcJ+nDi2syVCN/VZVabWbb",
-	"zqGjmSAEKfJR+VMdysy2Z8c9rLFtXRJG53O4lAhXL7nfPxMs1JTg6HbLeyLsHpuNX7jWzc1m5KOa+OdD",
-	"d8zcR06U/23Qy6lzUHmPNxJl/DbrXlDvbWoMZRyZW/d69vQmwbrKs09u+z6f+e/EvEj2vqLkuNiO9tui",
-	"NyxvJaIMrQSfC6sFBwUEptf11ZxxQYqn6JaslL201WflGRGE5S5gOcocSg9rQtnEDSvSewE+ExWbQF8X",
-	"WFLqv4LIerVJCzc4Ym5Wis8FXi1ojqh9xZ88vj++1hzxsrh8/PjiB7RaT0uaw+WqPqxSJVFW0OL6lmyi",
-	"p8oeyiO6dAXtSNx58epF9MVbspngcs4FVYtlmkvsfLJkH/uaf4LcUb6Wk1uyiWz7X8hGS0YFspmvVYvL",
-	"pdv/CVuiP5QI+LV3dtXWjdEUS/LkKmHFzalUROx6z5NSwrWBmg3e3q3tjzd2Yntdk4LpHcm5KGJGf/UF",
-	"K+UdoT8BPRRc/AZRWYJIgkW+8EFZ5tmSKFxghUfXnz5vOe61jIVX9Bj1kxz40ARPEVbA2cn9XQnbnLMZ",
-	"nbvfSyy3tYx5YIM639lhITesrb1LxZtplVmfGFhf2wFc45G/2b74vANja+Gy4JIwG5batHi2V7GV1n71",
-	"W9x+vQA3yVShHDNU8IEXo36nPo1wUVBz0n0bzNycXZoXGvotlH1a4o96E53qArk+RqEmG6OGWvic9TmP",
-	"WxIfcucpMGWg2/laTWwMUXPBfhI4J2hFBOWF8eXBizZIqKFGE8MLVGlF3829IYK4zZlqNYrzxUNd+TbZ",
-	"asimetsGSaIUZXOJMjhFijtcusUcozVbEFyqxWYCcVvVg4Lgov5buM2gKg+20RFBsYPOMlJle8teULkq",
-	"8QYiax5mnwZpnNqIvSBrmFXKHDweZsA9r5G1dHPXx4EsbYyV5cIGdaLpxsSz2BsM67jfZkPIPouktCT0",
-	"rjf23XLZrW7cNXvpF7BwhI0agrupt5sEWS1Ai9LWnZiA0r5HCffhbCe/Raihdrhu/Fb1ULcSeTDlEJ6x",
-	"HkBR9PAjHl7u91rO4VZMt7jtNdtOGbjrFXQgvtrOj/auFWVeE2ZwNMy0AsyQSdwV9I4UaCb4EgJySVE5",
-	"V+QNO9resdMWrWqcRz+cj23swbaWrdo8Oj8/rsf7OWlhb4KdmesoejQe+Q+DNxKb679KusXviquV+m1V",
-	"dPhBnn14/nPMEWKWMSLGdlA2cWdPXO7OBZljRVIb/ZyvmQIXhfWka1EQ3K/XxzrdTKrhxlnuU7cmG6fz",
-	"RKNjaMxKr09JIOR5RUROmMJzEpsbNINAV9Mv5Jqbu4DqRdg3xRUuM3Qk+JoVpEAFv2fHcQkYJA93+Zyg",
-	"19bEWDuwXG+DEX9DDQHzjXGwN6kFihIIy4lUXJh8lx6RKLZ9LAbFPUooZPd4jBjBYnj8iRlid+CJH0Z0",
-	"vhZlJR0F9as1C22Iems4VMRxzFXMVviFQ/CUCe5wgX1xN25yyC1ByrXAZIc5w2fg6s5VIwjBuUQeHZ8i",
-	"17sLVjHNM0tBJLthWnygiqKQZhCBMrvmE/c9qxX+seZivcxM2h4lMuo0zOMmoMsU5HDradd8jMjp/DQY",
-	"UdxU40yRj2qAj+GbC5Fu5EkqbWC6WOWjlSASLoZZTtyvx6foN1bSW7LlszZe/7GN2cEMPXv76obdko3Z",
-	"jaY31oWatpLvnN4RVuWXtpDx17602jkCORX1guUtKTpCjmPhVJY33lfKf+BFWG1oY8c5QVyxI/wwwrgj",
-	"TLguT/YJFHayI3Y625vHO66ZB3P8gcJyW0hkeEhrI2hSJU/QNVKKW+xNtDFnvD+HSyyJlmvpAHNcupzJ",
-	"DusdTOkCdBKmsphSe8Lvqa5MkAuu3nPa6fzq+BRlNhfNKhdrRMOhIybxvpM3DMNF71OTvwrZxZAoJu3V",
-	"12xj34QhxLTTl1IlKcEWYsWhI4gGLQyIikRZsFATT5OZAZs6tBj1eYCJS7abcLuRH83NaKhQrm0/NfGu",
-	"CXHrviLakgEGimp3Z2jJ3sa72l3tZlq3TOPWg1iDMfaRu7YzErtU30cs9t6XrhCgA0hLQ/rbHO4yUSWi",
-	"qkdgSVv8oMc3jCBRWWePieWd0dKBJm5FCXlZ9fj4FGlugqZUSVLOUEnviERYabHFBZ6TyVqU0Uv0HQWI",
-	"ey25xm7IiVhdPdi4k+pHPQ3nofq2bLvhfrglXZJE7O2bV29eIv0oLi/oPyPvvKf/1ANE0409APbwdwQE",
-	"kHKFKk89Wmtz0UfyNKxFv6PhrO1E6qOoUU+3yeh5ZR+p5TuJ2Ys9ibFD8DwcdXR8eFda6YpZ2pFuhoRR",
-	"9ieaGGn8ueT5LSna/EfPF7QshD46YgrynbMKNYnGvChT02lcONiHKLfdHtqB5D4em62Fso0ZtdYM8Ph7",
-	"U6LuCbF+dInuubi1c2+oj8towjgkFe3qaHgAlRL3T9g3EE0p7NVamRhsB9qhyfb421MscKXpEBF3XPUl",
-	"WU6JSKZYZeTjqqQ5VRk6glQx014eIy5QZsaWWZPfO1yBfI4TuhBej9kv4GA27w67mXQrAB7pWM/wWCJp",
-	"17GH9ouL9V9S5oW5l5fDbvWM11ai7BNeF1SNkVJBEMcSf3Rb+2DBOK2OICs30n6gsQczTCIhahYDnpJf",
-	"I7vHRRSEVoOjv23CHwfIjG434/6pcSDmtmmvyZItEvm5gfhoCfvWHwLZ5SR0RORWMONt0Ko7HS5tjuiA",
-	"0O1gNG0T390gsx+IWWMRQeZcZqaDhuMskG2BMPtiYqtdxnQYb/tInF7BAwN4e3gmFUy9hULeJN043mbR",
-	"RsnDsEXOhSAV2noCPdmMAsDSBFmVgBvxQNgsOxpGe4aLH8CycXIwflYBLWN3+sNmRbLOw3N/SnfekIfR",
-	"myuDKDjIYbWzWSz1oUPE3SVwu5ZwlaSku/cZjlFWkJLeEQFAACZZHyShdZcnlD5P2NlFIYiUpApwBGe5",
-	"w8J6YL1fK7dhlwzGukWFDfaudjOgtZTm3070LTpUvKXungrPKbezT9VsPp85IzA7eD7wNnu2dRDw6f5c",
-	"2UsBDWayDkYpdkFv6ST2HSPZ6vQxLFCrnUzOPlUQ+Z9bY7e2xIJhf1xKvVpKGnkwsVlwQ5wzLVcKdtrv",
-	"yKrcHIQparM904p4EzUN/7Wo1RoUu1zNppY8eQcb1DJqQtR0gxHa7vei3ewa4SmoMnvteUvISs+XCnPT",
-	"28vY/4Ys+wc3zvsFYNa3PkEdrizUM5YvuIgTSFBginxURDBcIgztoyF1tp+eN9G1wlQdFa66j6Lbda7s",
-	"cH7vMfe+CcPFkrKz6jtAy8FHP5+Zb0bk0ErwOxrlekBecEvrM581r7t3erO7G8qu04mMu5eHEhwWvpu6",
-	"ERjgWfB5rxByC+be5xTvnJCa0+cln+Iy671YtLTXAGlIFkbujd/ezvMpRDWsMCSwUosWiNXiO5nEYcg5",
-	"k0pgamsm9mMMc90gJ9H8HJOi7UDmfUwuHEc5I/auQv+7Jrk6nArbcqz20dYYpBeAMUwKFPzsAlHnHKf9",
-	"T6T/ghis58Za/LxeYnaijRVNUAhanZqgZz9XVzOptw1jvvV7O810hx7T5ZIUFIJRg5ufbVeFeZKSfQ9z",
-	"Y+S/Gp0jX66wopBHtHnB83U85AAqApkM7jx8AxX2FXSU4yUpn2NJ0C3ZyMiV0YxgtRakNTrfjm/KeUkw",
-	"awbj/2j6QLMSz2X4TYO8rTiyr9buJKrp+gICOB3/V2/znUyHGohZDlH8FLOc9JhWGNLaSAWgpp4IEejd",
-	"j8/RUWZjNy4yPatsti5LfXJfYaEoLo0IZJyRLD7RZL5fdIa2dY87/fr6Vd/ZXoxxtd0psjMB228A4LzB",
-	"6fw+uIhc4g2a+ihvc4fs7Fa8hpP/drz3aDwysd5xU5YzSaUiLN+8FZzPotfXpvYHKrEiIlB3oLy1wMUM",
-	"ESxKSgSyTo+ta2K+ZgUWmwmEv8V3AnIMTHycrbygxajrNqJjD+ttdMug0gugx2OWwM07GGFAMAHLzgRf",
-	"TqqxJ0ygxhwTp/LOnrY3qJuKtwe4/Znayoy3NzJOz74Caj+Un1rN1Baon/5+n3oy9X4IQQcF+emH6LNd",
-	"a7Y168+U4nE1O4OVBLgnk1piZQcXVSm7WmrJK83JsLhozUoi5Q3zgyTFdRXOOyU518olWzNbgYzekcxk",
-	"OmTV/mToCMqG+k7QqlxrbhGE3DCXui9d1YMqItUMY3OMFlgbm1K6YqFDEoqDRUjcdPjnCR/9r8zkmpXl",
-	"UisaiHzW/wBikQbNNZMbqcgye2pxh+oh2xDPLB8CGnlXtNA1FoXAtBx4Pv/JvzfgUqGW+ruN1NBc7pcf",
-	"VyRXYSoqci9FE/uagQtfKh6loq2Hgsqo5+vvRCGmctrwALtaBcv2QpgPvw5xOLt3gCSRBRzcib0aHKmT",
-	"52c/r2zQnZITEyZ92Zika4MvXReQ4yphpmgXGPGsL7leEXFHJRfJ/PKqyYD9aDOOXdkce5wFotol67WJ",
-	"PlsvlNoEEGzIZ7eJwf1Ui3hp8FAbbG1ls29xTR+93NeXX70mB6NjBC/vgosRVXXOn1GWyyTAbJcS3VeL",
-	"7a2ODqKF7Eo8aeAYDlVJbZWpxwM8iV6s9mLeh5Xxw8fTBJQNyKhBau8sJMahvKBdUnyIEN31gpPH8+hy",
-	"LjUBAfpYEY0sPv/heEfAXwC3cV0noiLwMh4kCt3AszGiTGstai6MPIEXfD0FqWz7NCXfjWyRO0HG6dfi",
-	"Zrceza2XP1KhIwkhmVwqiJT5BmOR2+823NOHQuvKuSiGHwX0JsfHq5+4DF/FbwmThrN+e/8i2w8buNp1",
-	"T4x2IMEabtNUfYq/J/htn7hKDlWT0I+CkBNN8ghyyeacAARsVhtOthU2f8OMHfedRFnVxha7NFYdKQDI",
-	"hCFcUiyPd4Rl3WJxc843cBwdNxvdbB/n9Uiuy2H5vvX+1rL7jgquF0P20mbtfLIzBnobM6Ro/P16ucSx",
-	"UiYfuMKlKfaEJFFOcsYRgQw4ae+lnG567Ve4xVFqq0B0/NB65CIkEHner5cw27K0FCx7qas0FI/dB788",
-	"bhqprfiQrA0i3RRNhmkjvwaSvrQ42CBDI/GT4Fa2fw02ywhlSPenkxyXpYUQWis4OK2l4gkvvyCQVI+j",
-	"GVG5f/qdhIr7kuSCKOTYzzsLr7pwTNyLWBFBcYmovGFQ/+iEs3Jzjaiq0t8QYQB5raUkKywEiiBqLZgB",
-	"YMQOvucpyqohBgIZCpDfMMjQ0eMJhm7gy9YmJToqeNdqkbBDjALUS3xLNvrwPiVYEDGB1dd/c/3y5cTs",
-	"3qQaWiJhZPcUr+0p9+fFPc9nCywnZiXT1yHNvW7mwwZXIQew00o8jaX0bd2FQ6tEjQTVcyPiMcn6XCIn",
-	"+A5Tqzma4phraSxMQXzpYBOBO4YFU+lXaJ4wku1D3b2mRE0kOVZw6TssKLryXLngZ7D3BLnjt6lI6Duo",
-	"wZKyWO4SjriYreh7qqbr9ngc8Gdk4euRyg0u2YpfDra9xhhREe+76+vdCbk/tARBOCVFEjqaYgnJumPk",
-	"wDfl+Iadnp4eP3WsZVQAOrKiaIxAAo2t2rAMOoaLknsuijHSb6M5B+PVPDU5dFgQtOR3pLhhCpKRAQAy",
-	"GOx0E9Tn7yEufZUiM7LGwfxnft+gzkOw9MGzyr8sTzuB2t/h9b4uZE/R3wJtWleZfZI9QBf/ysqNabCn",
-	"oOnYjZ6SYogV3SIyYtzswAPTVQgCBxXUDTfnTQ+ZhvDU1j5vIvI1eaSEUEYtUuUErs0LgCpNIBdKc7C7",
-	"1/x4T+jcour2incK4sO2AYu1lCkIy6M4m+6Zqyjv5jlG50hxdFHzVDSt6gR5hYfDyuHcw6WNjsDoPq4h",
-	"6J22At91u4783lW1jpxToyAlmYP8hduaErOJAfb+yr6l2l6A/0CTXdyGwUZwkNbC6QrfEpZwgyaOkr8y",
-	"clJSRpBt4W5+WtEDd6mcFE1kqtPNeKvsZ7j31RTCxRgnua/GEuGIuwVGTxPAjU9m11vRLBUpHlJsMK6q",
-	"Df4i4sKJh4S7yAPt9oIdHyYtQChQNq+tqw16EdXVV4cq6hAff9kSHU5eGAlhbEljGkOCsCtx1gf9sLdv",
-	"uQupq5Xvh7E6AOJrMRFI3CFaeG9ujbNesV6V2r5IhkLCuDFSgs7nRKCCE2kg4CogDhCAfF0WFu8E4VJb",
-	"kRsTNS59XL7ESwg5pGx+jTJclvw+u2HmHYkwg/v4McrkLV1l5kuMq7o3Bt7SM7ylKwiyJGsS9b68cBg6",
-	"m2dF1ArxIDubZBXUqkmalgons6sbRfOajYgfssf178U3zLVoCwyviFwGZlQ9Uj8x02S1zrCFMR2komVp",
-	"9vjQMeO14bStg+q7DKbHbYyh9EKojmVQ8qHmrFIzljlhBW6fcpgSUPg3ZGye/mFqor7BWM9aLU5MtPBK",
-	"kBNtsIvDL0A1pOgK0KI9Q8DBnJqifPdkmvn8gOYC/K8AC7Le1f9+/+svJ69fINtgYEZecGaLxvj8hWwq",
-	"H65Ea0kKg0xee2/YN1PCKVUm8I4IOnNSn6gFL+JF+va2dbZ2+H9VeMzGGdUcR2MB45Qgc35HRL+MkcK1",
-	"HpIt0l7d5rl7urGZH0c2KkKCX+/O/UvbTAYA4fT09Hhoaidhz1b0t3Z0O0/zv+rmb19Vc6TSPCxSl+iK",
-	"57xM3tnBU5t9MkaZ7t7wMfIhWdrIfmtbZqkMld9EGVnAt1gtpNOc7358LoPJVPkhA1mvNenETal/solf",
-	"oq00E5hRo3xUsF0xkn05mxFw/L5NJBKbOCD9zIDIm0pYrpoLXq1KSorYQabk96QwF2mxON/lSm3QkmAm",
-	"awAZA6oxVeUyltZCbL9KrqXWfIajyiSPBun8si5LY0yuWUmXdLvIR08fyID4DZOUM1ELQeSClxG598Ku",
-	"+Pnpk55BOS73x7jHJynIYNcxDCV+XQOewokPxWpbZnBJvoeWzZNCfcPq/UbWINii8TZBpaYXpXEheCII",
-	"wJULMVRNdENkg3UJ+IgUpmUGXhiT5GELOmyDs5eSuztbtSA3rIlxrj9FiRyj+wWXpOraJnFhew881kag",
-	"GTo6ymBAgEyzLkk2vmEeWh3QBzEUx9fjv8MlLYzkg3ekKcR0v6D5AuVYiA1i3CKr+4oS2ym6RTT7Vypw",
-	"uy9xvqCMVH543f4aZWumFSMX9J8m2HnGxZQWhbkcZVxNZnzNChi7lVZQTqqkudItKIOhT5TATFLnjTMB",
-	"uGE784u7mYLe/JQnfpmmuHAA69D5bLLEKl9MHBmauGzAqZgoziclFnOzrgIrMrG87kbu5b35CViWYYcG",
-	"3bzatfVEk+L+V4awE/PITW5sb88lX4ucfCd9ZeBAH/QqzqTJKXW81/3dC67Jy8P3JzJSgHpSY9+isjFk",
-	"WhOmxAYyNPlsZg8zAGPR20z7Ubc2XBoR9C7He1K6BKi2vkyWVNOGh+WJSgeZ4zJhFEerHihtbbSV5/lq",
-	"xQmImUoLurhv8S2GT1IuonXRASat2qa3tmF2oDIykpfrdNpz9Xyrmg88uCPFcUe3kz7Vparm6d7udo9W",
-	"8O+n6MI1AETgAdNsxU+ttqwNQnUt5oTl+217V/RpjTGCOjye5qph7FKcpxrkHgGoxHciD1Ehor8s2AUV",
-	"LGTWtvE0t68Hj3Z4vwOCGfrp/oUmqrfTPrxgx8aIkftadbytfOWqaWdfvdVmoLm6PBzh99un+zYphn/m",
-	"9wjWHu7Aqx4RHVyryPjKl6Sg6+VoPFrQ+QK4jCqa4zLqN69G+M5IpE4mC+Z89qn6w+KkQR/ZsFqA/RJf",
-	"eiuUXjVZ+gnuvYtYBaNup4+WUlbVGh+iiFWu25SkmBNTUs0sREcpq5d3hKnnC0zZXwMfXiR5lEh95uUz",
-	"A5AACxW4qBdYLk5y3Q0pLAxFyefexovl50wFwbdRTfiPNRwEzcEcLqmsjww+gMyLNabvExK97Q3RfU3A",
-	"QE9HadpTrpkPZbdAK4DlJEhBciIlT2BXwDspeHlYdGlWsmc5VNtjzANHxIkZobHZ0ZE9IZPlSm2OD3DN",
-	"DSJ6Iu2+xEqXCKmQrO9bz1ntWckgPajXeOcxJYjig7v5xBJlAflkMQrYNrBC2yogjcbibs+rTqieCqIi",
-	"564NlIxZMjblCAkrosUMeQJeMofcbAPZctfvzt1MMx1xBM+/k1B6xiarwQyqbLUAjuuyE41rPDL4agZc",
-	"JUpQtgzJeXDXq+elZZmfVKe2GozaqQTOSft4AnxhRIvh2OjBUo/tLiYJJJGCAerFUshmReSpvf2AXjOH",
-	"sokh+tXGhV3XMzAAgdMpKugDYXnDzJC3UjEsO9hTgj04kMkKq3zh/15LG19WpcO52BH/w5oFP1WYeRNc",
-	"FNs/CbL0NR797bxrF/xUtTMuNJzbhXY/CKJN1/Bv+D8MKla3MAzrcDGSuq0vFOVHUSUYVysDzyaKT/xD",
-	"UO4wxgkAEIUPZpiWa0HC7+R8uSQWnIiXkPgykQoL0331mwdZqP06A4w+Pddy6aYUvB7+GnYQ/u67kEoQ",
-	"vAzetj/kizW7Df4M+nE/YZaTskzYMD+aSce8Uebb4IJarhTCsWjU8x2Th41f2nVtvvQwyar2GxN7VRGR",
-	"0DRfNEYCYeoXPUFgwD05ibu0a4rPNFRJ8H3zPFlUc8u92tJFd6yquX04sjePSNMrRJhn1WS+xbTn4XH2",
-	"PDfpq0Pdm4IosZnoR8W63NUZ1ukqqnZre/cblFtLaw5nFVNXlq338BBZaQi5JQHdIijAYaa0Xc7LpSXf",
-	"sJCKalnJlJkjQIlzsnNackx49LI/Di4L2tE32uTCs5JiuPv/5oTCgfjuIfing0OijEAKI5KezaMhMg7Q",
-	"Dt1RSQHQlqOZewetiAVTG0yk8XzM1nga2Emb5FPw4Vl7REyKJMCIuxh+8erFw+hZO4JoHcpqBIP8+vCa",
-	"B8lvBnDpHYP4o1jVFQh7MoBYJZU+jHol6J0ri9w7bz6YWyPkJRhFbRtaaz3XqTIRxWiqQg6mS9lClf3d",
-	"vVt80+XytV9umSvl7DkuyynObzv10cy/cpbbdyDDQU8bCaKNdhfEigoq7dEnGc6qxYSs0Ib758A9q14c",
-	"BkLoBpVOLrAN9vQFZObsV5BSYYCGrB399C/B3CFmYV3MiZrcY8FsTaIKHw74wyg9G3XQlWFQkOWKA4Iv",
-	"5GJGon1cZD2RyO1kP8e2PpgCdnEiSIyANPOt+vVZLdYQGPSeiUbRu9C0A+ODfrKTxyIkrhp5tHPfC/va",
-	"EO5znxqMHqcP2crDyEAxdzTj/eBPHKF01TQOpIFE+oVevVeZeFWMWX+JADpaVROUtCAQVWUUdqdgqNY2",
-	"KKYyAIWO3xHBMCRGGVaGyCs+1YrHBeOKdUn6odT1hoezi9anUqLCQksYowlbmXeKJUG/vXuNjhZKrbT0",
-	"0f83cchdHwG2Cq6p+y+h4Tv7qp6bJms8b0eac0vW4pmuz7sfK5qLoXaM6lBTbGUv9FUy30krZ1IVAzvT",
-	"4Pla5TwBwN+C8WAOfabY3X8ArKE1wmxJvESV214E1G3A1eWkD6+o91+tQfuWvWR3pIwCuqalpyA5oXdE",
-	"my5B/pHhJIMzAzMZI+OF1b9QtZs/Dctbk0JxOAnLrWz9wqKVysFCdTgjdIiXPaX0Oy2AwWDnZcnv+4ni",
-	"QbaULSRJe0YJuCuDXeri2HcbtWnqY/N/7e7vg81xIWqmXFv/LNeBtW3sW4kSNx9cTZuhVqkZdWiXursy",
-	"YsVHPzsVonNbJaC0oa/VqfoLaczhSnJLDNfmVveG1nalXRy/wYzOiOzKgasYGS3tG+7q4vIycnXhAXEG",
-	"4P6RaDk7cykIJqoZzcA0Hpd3kw7wftudyzMeGTdIXKLUVuplcfn48cUPLl0MQH+0gfbkKs4ILf6mWr+p",
-	"7Ls2d1GtA2clpqB1tYoixUTM8sguVARj8qt8+2GbocRaqnT1Q74yCQiQNVJSaWGB4a2SyEQoauU4mnhY",
-	"o1S6TOCihDd6VP6oeaJC/1WDsrbmFx1ZY6kd4Y8Dnmln2XfGGupj81rDqcWjY03LdPSRhSNxDeOBRoPc",
-	"NM0gGp7jctKzfIO5k0batHoY/+v+pnyr3PYr3px3XxM6FcwXMCmocaMzaegybsTa0Dsy8Z6/SJ8v/DNE",
-	"GZqVdL5QfW9zmV6nFtIKlAp1QAJN2tLskYphq5SD7DmoIfL2YegLkEv7rrkkTA2BW504jo9cAljsAtei",
-	"b7etIvuDfmozTbs5wVHEln9/S2oGGz6OkGhkBRuTj/JPla4UrQMSpEmtBJ+WZBmp+qf7aHWlmTcRldcI",
-	"mzxFeAcqbaKjzI747PxM/5AdG2w/tMICL4kiApkCWgUR6UJ97TeYVJr7S5P3S/sUEINJtQufyl/m8JXi",
-	"aVcWfG3um1fgU8hnQUIBfxuLRIsMPG+ZFacZhHdtwXR7psSg25665Btly3ZOSR3nKpYnuVtuVjDONLiR",
-	"NLHTtAP3bIlvSRwl6W8Lvg902jb2Ue9ok1pMTbglBw82SVCsrcF241G7PAndjKI9WSpp34uWDDP9R88k",
-	"sy0uqS7LQ5qoRtSPa/aII6kwynzFiavjbaDqCtDezzcDCOcYnD180EM6ZTG2sVSZTGSwz9vzGLbDWyww",
-	"g11diag6PgTZO8ivIP7RnB+qDIc+cF+9SWwY3FeyBHE6xTFJsM9iu9dth27BevWj3BTCRIgNFIh7awqg",
-	"l2zGRW5KpQBggLxGWYAcYKV+HR8gQ850Hd8w42eGZlBKxPTyVFN2BELAv7qWyNza6qZb4AW60Q2rfnyK",
-	"ModVAO8bdHv0V8ptBpJVOOjq/BEMxASto6ya8Omdaxzlny5ADRubYJtp5oFpPjV5E98q0sZzQkuIGwix",
-	"yr7TvK9w6UtbDKxK0Q2m8X6BjSPQhVvbWAwXx2ar5frSuhJhZHoNlBP5mJdrSe/IGzcYY8/3B0XcFbLD",
-	"o67XqBQxoieCzFuHRvLoZOw05lHI4BbuX7MAcdAzEa5vugFd4+AA0ZobuYVr83k8qr7Ss49fh93K9shL",
-	"Dg7ozdGMm5OMClSBmXpH7ngqt63utnHtmksKlfCSc4Kng24XXRncFsT4VC1cP5TEhFeLl8U8kQZUzMk1",
-	"FACH4l8QGWr+gKJlC1oWcEpwCRG2SXX9pyWlDfNrQyLUbyUyf4o50ZQNbvQ241Xx1g7MLWhrBz1KsPjV",
-	"MnVzIiWe4ZDrum9d8A+d4alY08lqAVOo5XHCDtQyUaK5DvCpX6LhuPok7XA8mftQChhRTpJF3SvYwQq7",
-	"8TAwdsElWdzTbzK4Ol837R4oBtQzazcSovUGQoRV/BaupqITV3KxAHvTX3DjXy3NONzBGDW+gpIKavN8",
-	"gcuSsKgY0CrQPNTsrFW6cVoYRwqElwLsUfMwn+70HWYFX6LpRhHpLl7WooSO+VqhFS4Kmoju9t1OdipU",
-	"vg2c5QeZ6LnXsr2zsFadR0ZjCp19ckEOn8+o7evMfz0btJQfTLKz3aHQbdiVA9lxV3ZLNmhKtAEpyJxK",
-	"RUSvblvujN2lW+O62I8/vIQbAqIbzGVc29JqNG37+A4mKBI6v/cWZtcwG71wJtDqTttcUhJpK/w2N/aW",
-	"bCa4nHNB1WJZP4La1WqcRN+spUJTgjLbIO4G0h3vWZuojUDa70933LroFhkc2Rh2mj5nFGjOsZEb7mKY",
-	"FOZwapwu1lzRR0IsJFqzggg05WrhzBrwbR6lXJl6L/WRlbJ5SU6syoRaWfLYnI1dL878zNARVeZFygBD",
-	"zpyOTXqiPH7q6hnWYRsIhVMHLvUJMoogN6TchMM5M6f0VlD5CFj8DmEzu5feSsLobNVldFeKqt2J2Way",
-	"vDKl4xw8NFy6cUYC09T77C4HArd2xAspk1sa/OxEnybf6ESiJ6oBUSyhOdE4AwaIasMi/Q+QDdlhuVmG",
-	"DYOkqk15GDtum4U7XPCV3Di4NTkgpuugxufWpblKRoStV8UufJ6M6nnFcmFhINF0Y0FUzLU4XMKN634Y",
-	"kKQBiL/5NXpH2par2GZGh+OrCai6Yd2gmZroqUtRt7ch6FlYKqWKTIk5Lmol1oL1T2vLJLAHYuQ+GWSy",
-	"l9xPCXB47q8YuoGUegTddsp3h2nZJuhr0r0rlrBL1icvDb6G4H/WKu17CfkWCV3daTTsnnGtGHP0Lqng",
-	"PSN4+0nkVlXx1JhXvlRFv3Spb0z+BrA2F+eduDbbxXeTgaVmVIDxEvcNGdhZPqsBd5lrFSiJV+F27Q0N",
-	"dKgqrnthCD3dRqMRxN32fAMFy8xiT0nJ2TxZe3QXSCML4gPmtdsaIyofBt8oDcEV7tCKG7Bqd5jxhzGA",
-	"idOfz1WpT1eaUiTUd37//iXKaGEgPHqFSw0EWgKM4oLqj0/XcAwROLceqmHpjE1QjCYiU7W0nfCohpXB",
-	"1Zu8a1gtkCA4X4Bs2fbQLwRfzxfGmS8Iq1tY1p27naAzF5DUM+knA5+59pUYJMWcRCtEmMN63ciDxr0z",
-	"uasbjYjqZrxI1TqiPvAO50MqRFZe9sj3BOe9OPwel7fIgh3BDvUAlbRdu0m5RR039ydNN/FUfK0BVnhO",
-	"gsNykwrsg/bFhPQWKqG3vUsHjUeAIZ+yBeYESfpPAtV1eoaZ8tlMkkSH5tmQ3hKV9Kuy/G5VADdfG6h6",
-	"62e0VATQ3qHYvp5Hv9L90ftPH2U5cqvlZ5mmghbYUa/8Szoj+SYvyQDw0XhE0Q1rFOg/rkO+FQLPqqjS",
-	"0Xg0LXl+ayJS1xLkQjHB95gCcj1lq7Ua+UgKg4Q2xazgLAEC9heyecfVvt7eM1PuOvP5jP5WhJdF/EaE",
-	"kftJl9tdH9GGuFPHI14Wnb06h+Cwnlt8+e+3ffh23K7CtV4DznZ26G+tVGOSXZ7916/fvDOYcm8rI2Vb",
-	"2cAD2OsIYh0UxohB1tmYqCZsXWYsGHnD3Cnk++O4K9eH/ECd8ZgMhd+9N9e/0LdghS1+PlnGcHe0mFF0",
-	"6XfOlWGgDC1pWVJJcs4K2RdrNh6r/bfFptZ5BVvVTD+ljMpFS0CO6WnJC1IiqfhqlehoiT+2rygCkVjN",
-	"29ai6SfebWipTGU5VHLetYzmBaR617OL866ZeDLQfCX4cqV6kpJp3HNrV4Lf0SKVk/n69RvkWqAjyArD",
-	"FPLCmDYqVwBH5EqgReImDevEjKPn1vQmtkKYYcgzz4FnFqrRsJtecc48paVqPMBWm4zQVO041wq5zM+I",
-	"j0AQvEwHjYVkBcXYoH0qH0uR5UofFeMCFi9XEL4XtEJHeCoNJBxhUJ5YEvUUnQPmnLZcS6N5j7sD+w5W",
-	"Xcvjf8p4SX+LtVhx8BIX5ABI0/q7coLvMLXzaPAjFOmzvA6toYaOMAGcfjwDUyMhgyXFa2+Bu9CqXMtA",
-	"aCPTfBejLuCSgB2dtGjIJE+gUZXoKvw0w7xcsOUYwZWxpjpb+ZkhjCCiseYM8m62aJltC4I71IHTjvuw",
-	"4CXImUbUOngv3DeTQeo7hYp8ZfBPBxa86/29j0RtftV0bHa2Iw6xsx6UO9V3+TlCgDlblS4kldoe1Sef",
-	"pOb0RYchX8UdZURi25yNZM2dmiv/0fn5OFKho+T20Ga6L7FUcbb2QcnfP7mybtsW4MyWjTK8p7j54pZL",
-	"+PFQj7D5UHI53xFG7uMZY4zcm+uK/RbxF3KP3DtjBELLOjwQM8ghey3l59TMkidcs66+pMYYFURAKjaM",
-	"iSqJPCDa4Hob/vjqimpUVA3/hEje6AH1NZ8/X5D8FpRtNPbFnDjfEHFbEiQ4V4jfEaGNALgmNVUX9VDb",
-	"ympgli+M7d7/eunlR1OoD5mXB0QPDLApcj/5pNysmqRjRPvfJETlZ6+6HHrZe2fpDqyOMazzXorG75cv",
-	"0H+/4CVxNzkHC2YYVHFj2DyXQPQTTfSRizTyMeSKuG6Li1tbzdkko81LPsWJAsddqDju8QMFHQPrJy/c",
-	"4fEDZsY3wmdDTq0rfKflww0bXtIkjH6o5h7uwtgJsphie0OgMtCCrt7xVNi10BxQs28hKN4XSxhcaEnQ",
-	"JRYbmLo9TnWE6r8hSy42L4g5MLSnnSyhLSCrxXNP4PI2KQfg6U65J/DFYbknfiiJreFi81I3iek4WFfI",
-	"ggU7XxCzmC6G8wiKsK9wTsbolmyOx2jN6D/WBIql2oRWq/seH58ifcyBS23IQrthmVJlhhZYohWW2ham",
-	"Es05I9f6GF0EKYVX4O4zcZyaMxBVw4Hc+T1LgEHvGji5Fq31B+1zRB8o9WHP0OIDnKuiru6/kE2EDvQG",
-	"empJpL5rUkxED0CtTEOsH5Kw9b7/hCMi+ekVZSwGBPIWfgeipTYigZE7KDRG8yTET7rQa1bye1N8WSxx",
-	"abTcgs4XWbuO7G8ZQjojyj4pLG8ntBijKis+exgzURIoa33XBYnui0sD/rMJvFPULYIgJqQAXP4PAiWD",
-	"5zHfGJ4PTJVSKuYgpktzPqR3xKIGvHr/K/r+yfmFP2mho+zth4ufTV1ze1JDR9mjJ+fn2QOF1O4aJ6pl",
-	"fn+f4LCwUjOmgwSLBr6MivGNTHKTqAuVMMjT2UVAF2ZbvRiolc0N6bsm8tNBoTXJ3KF0e6JcmGkMhsQG",
-	"lbdD9duUXO9xXbklxdtoqBLnQ4R3V0ZVIMqtDwT4YRwV7X0EuIssNUK7EV/q6skeVIT3ChFtFb3vq4e9",
-	"4si+mIC8jsjGSiT2GusgCbV9qZ0QFR18+huwdxufPvvw/GfHqGefnNH9ObtG9r7I1uSDuntqQagw1nWT",
-	"p9utkQjJDkmzSNomrXQcp45fyD1Sh6EQ6Cqgkrhj8mCq0VNQf77UIzTHoSNBoJiUDIMsjvuh1CZo7EMS",
-	"tgduz4wJbWhr6EH4notbszpkRSUvaA5abYmZonniICxuS/JWcD6LXq/BdZ4pzWeCV6n3wRmE8cohEcui",
-	"HeBWjF8jgfNigeWiPYRVt2jpIHk2TwZFlwTPJpQV5GP7h3U7BO0O4U1rOFqTPrWV3hpYmFh85Xs6hats",
-	"8xxln/Q/xj7Q97PFjbA3KzO0Xu19QRwtexrE28Iejhv+q7qvqjar2ibERXYKPw0t6vH9cAjRWxP137Qj",
-	"By4gDD8aAZPAQmsZawfv5wvMGCldQMtQ9re316Mq/gKiVRWdad03FRwXOZYqKgiaboPIsmb+aXV0M7ER",
-	"JktUKswUOHkYr69cFRyBFTnR0n+IiB9dV3VyTj+Ylyv5T5crLoCbVlibiqM5VYv19DTnyzO+Isyci0/m",
-	"PPjrbHU7P1M1lAJL2QOTf2aCkBM9O/S/3//6CzI7HtBKRQJvscoXv0bXNUjAQ3xl0V/DnZUE4jMhIcTX",
-	"mI3u41sillTGT2lAzxitBGU5XeHSFkGAqAPnin2KCM4XqCR3pESU5eW6cMqPEYmmZMYFsQCaFd1B5Dzg",
-	"MUFZ3CVl8cGVOOpsRVwUoFIkMdFiWN5KE99ZCQwJVyjNGrExoPXgrUi4U/XwGmWfaDEGb9UY4ZkiYqI/",
-	"PvYwfBOHnwWxVZ+zA0TSaOMX6EtGU8vtMzc0797RfDZGXC2IuKeSHGYou3lDv2qYBmc+NrRVZEuDXeei",
-	"gsAVp0Vhpg0Xe9RLfWCWKltc6x8kH4YdgnhLOUbZCq8lmWBWTCy+Iun83qrEbDK8Amav/DnNce+hIVj2",
-	"8lam0/SVNIw3RtRy5DBj/4vkKh/QqRTenQXeIps6bBZrXBMlNd6tEUqdLLf3dFhSsd6znr4i/RmZ7S7/",
-	"vpg0O8CHekuMTq/V4BrP2xKnchNZ26qvEOolb1zvTVHS/qWGOEoc7x9QCCQxAlN0/l4lAso0ZdswoRoY",
-	"WyNXBVap2MpH8XXt26vT6xH09fYAq519AsbezdfTypS/kPvQ1jkAvxxMPxjXj7zdiRyau+5u+aN4CXhJ",
-	"CjQXfL0KE7jAEvT4Qz7b3kXF/un4FNloEukQdLdy8gBA/YbNqKYFrU2yn15q+ekGo3fW/Ru29ylcQVvo",
-	"IX1KvgM09aWBoLX5Ux+xJrltIPXR5fnlk5OLi5PLRx/Oz68vnlxfPfr3OrbFNSgIZkMVamhTWNwShQSR",
-	"BIt8ATbvv12N4jAF1hQbPZ6e538qLsnJxewRPrmaPs5Pvi9+ICfnswt8OX2UXxWPzQWJl3zWCT+6Hv3b",
-	"lf9YBZhxXfFXqNXjM/v8AAmrD4BvBNf0AahRFW4SxzVqARjyZTp9H4hKVx6vH8BET6zWQxnaibxRE+Lh",
-	"+ewIsAY46+SO4wMklw7Xw4ZiO7Acknk7/WjRi6eKFneya2MGJ4y/FfGmApHdE5jGT+M5l+r9egnxURH7",
-	"TJp8HmNb24M1QKFWlO2l7BjZf8ViWwEkPBq2KTYGqdyXwYAkhxrljREvC8hao8JkFPWiLT38aHGzgFYT",
-	"2cutvC+r9er6vFvaBspeOISxXZ2q5/Yt62n7e+6MHQB6CUK5JQjRb6yktyQOJnN0D/VcKNwBuLkejw3W",
-	"sL90vmGNW2fQld0CtqUUwBeStg8skQbl4+JECQJPJVWgZXsi+dK3a0RZ+tIzxmaqWpr6MyJOCN/JGxZW",
-	"nOGmapWxgt1L4VeVJOUsGsNXFIfxPdXg4urT2MX5VJNNqfi16httnegmO9RH9hVgjPpEsFIAcup2L1EJ",
-	"Zl/Rl74z/pnO9T6LNZOVmO6RaCtsGHBHdEgYNJwuMlNf9578MVieblk7ru5MlgLl6FHhHBe9IIJjwSjN",
-	"zKjtnfBRP+j8y21Kx9l+y4yKnfBdE58NtF22xyqeBnzFU5Sn78VumL0Yq0Fc+ONMf9SKrSn09hMkycie",
-	"RJtUtKNlGg8Cb92NvSdhIZettIeiBJjNydOkM8RuR7yKUssRCzLXOuo+fwOqXg+zr35vbMs7gotNGzDQ",
-	"cwcSpW0JALmG3PwmBcHzVJK9ftXBTe19bmskTOsP/x6dnBKbPmWShG64jZx4HjliTLEkk4KUeBPF2TDJ",
-	"XPB8vCO2xo5eB+u9bSvS86NpIs0dI7pf0Nxg18xsrXyXXY1viYTcwp6S3L0/SUeHPptbJbTQZh7kLUKd",
-	"EKArE+0u1gzx9ZDcha99C/gfVCki0sgQQAfGHhVQ/IDKVAjoEn9sIavXWMzJvoSlP2HXOgKBZzfBkIYR",
-	"r5qUsVIkAh6SKuGq9ILPN4l8CmDH97ZNdjis4a6LNT+s+iKMt7h5axf8/nbi8QVi5n0MWqzSbL8lKgiC",
-	"/Dkx8id7ivhSf7nwKg6b8zAV/pQb02UR2WTNN4MjuqeoihTaqsmAqPxxaeHjh5FF7Tn2B5VLvcRRKBHs",
-	"1GMhOwcRELb/J+eRzd1BYLRvb0N4pDZ2F0FSlXOrJfufd4mYNvFQkzURO9U+SLLz+6Qo+5nfe9rQOwfR",
-	"3cXQODnGGYFc2I9wDCAfzQSoRfFjBIvoicAoN6j+ECk/+daU5rCHFgg5nK9FIuawUSU/fla3rVypjYS3",
-	"Uq4Ic5207ct739LOoeG1bNbuD3qP7ZeHpfsrEXRG871B/u50P7Hsl+HgtwPA9HLMOKM5Lm0UH+Btw/ey",
-	"neuseETZduS86Aq+IxJYPGXd4KCmDzVeXFjL7+TQtKF0YlDR+orJeI++CCXD02OnCsEmW6zbpri1T/cz",
-	"RMwgapljhYv08b1H90NhRSBWMw7U6uMzDdgqscGbJrISq0hVN77qPNrb0FDAeFaLaOjtWXYiyQobq9rU",
-	"TS8JLiibI1liuUAuA+Ipyv7rItNkkZ1Zz+5/nZu//ytDlElaEE1AZL4kzMA3dbilfAZFkxZMloQ+mBIF",
-	"RdtNKdgjzDaGlaDBU0TnjNucgcxEr2aRLIrtTeSrkV2R9p2y0JMRRoe9sTVFx5Cvae71+QzZovMwav27",
-	"XAACOVoSMSdoiVcxGWQq60ewLU1feLUqqT712NiZp+ieMmNDoQwIJXNYcuzERBL0PZAHdLlrsMevLbkp",
-	"7U6uZ/WyIFEHRCuY5FZ11yN/GWhxEiFJ4Lh33YChhQD6u8rer6ctXqln6J5MF5zfIhm081ekT7wfzMqG",
-	"bV/m8Sl648CILWCQNmO0VgT//g3L7Acma1FmcJ/x6WYUfmxCi5vRGN2YvIqb0TUKqgtA5vesDjOq+Wes",
-	"5VNJsFQ3jLOcjE1ITWD5IG2s61ehoDOa8jXT28M8yKY1IuUpeonzhbZuqbnbxUKbYzcs+z8nv64IM6M5",
-	"qTIF0NFvjH50SX+2iletrVeB15oJLx8/+X9v1ufnj/IF+Yh+fvPs+cn7n59dPn6C+OyG3YzMMx+7D3+S",
-	"U/PrlBcb88PNCN2STYgSHC7id1KPRxBlGmfG82x+0pLSZP4LotaCkaIR7WO9yZZC+8T+VKDzsiLAiWEH",
-	"cD+HAA+aBWxkzw/4++mf8ifFyWNyNTu5wo+mJz/kl8XJBTmfuWe1E/f16NHsIr8srsjJ9/iH6clVflGc",
-	"/EAuZyfn+GJ6mT8qrsjj2Wj7psh80i7RlAjTlQsMOgEtOhqPAuIcXY8WSq3k9Zkx507t+kDahW4kg3SL",
-	"SIyQXcKmo6wEHMScIAvjpQW0hUKJ2ws9DBx0DwK6GObg2rsyhkzgWNmqF5aHSFEvbI7LgSCZXx8cpN89",
-	"2PBNGJLt2v/m82EHssVEsegL3yR+LVzjsogZLUhTeVT5WEcGkxTqxhw/HBKV8e7V5lr3/G2FwIRcUZ/i",
-	"eBu5z0JSdnj+Qk3d84o3VAEyu0bkI4bSJpzBSTALiytl4fgBZnnuqtANgiP6G2R1EQdfx3IimKlFQOWA",
-	"Oly9hYriTq44qaINXGOVfCX5khYOZnFgKSpff3cdnFZWD/oMr5iDwhrdJiYYAlFYDOcx0HZJvbCuXXVK",
-	"5FMfHmWsj5pNd4p+iRgX4QnsSZNFIbXuV1Zu7DlpmJSRO8CC9JBBioPs8ciX2hzQxAZmwXG/Sj0Rrt7y",
-	"UTVVk29Rzcoa4JdPjmNF1aERuFA3O9f2dBEWtdvKGReocpDJIaU9t6RpdJC/t67POyJ5uVZJ56E/YuEA",
-	"zK4a7dOgsisSRK6XsdpD+YLTnEw6yq02iu3lCy4Jsy6JMayT6UkmSozDV0o8jWHyv9Y/79jzPmjQ6eV1",
-	"CH0mzbogiTAz/3ioBVm9mIrfNHuasB+qTU4XV/VNUi68lMfHfPm0JR5oewC1tazgmmqT3FqsTsrvV/09",
-	"dt1nK9qc2e9lMTyAKjakv5B4Y9/qBefTd4N3kdyDdt9WnA/JaXdnoBU0R9iypHH+jZFehDODzASlHsAi",
-	"QZA0b5bkuElO9VnE6OEDlrcxD82amZIj91zcgv6lLJk1Hp7phaIznCt9Pv99PMLSgp+ao689IFsnCKxM",
-	"jld4SkuqSWJSG7pJpvm9n2cgLLCqP1ybTuAJOJ/qY/0jcnI1e4xPrqZP8pPviz+Rkx9m1cEeLPDVWtnU",
-	"oOFOgSX+OHGOHrhgtElCz3lZklwhydciBwOerxV8yIzQZsX5P30cY4Wk5TOL9HSNVePvvi6a7oFqN5rh",
-	"EtanJm3V/2Kday3n3hhm227vc4sLwYDrIM4eDOXTk1cjEMyWk7INxga/5aJnaIgt59Va8ceE9duWw9wk",
-	"8FIUUAxQHEzZMF+azha77L9DCT5rLFHQrEKxZYQUAynCR4juet7Z0W3UVmnZLCUgMcEVtxtjJGFmv9L5",
-	"JteCo4I/EI5tunoVdUWrvkIUmpGZfZPydrYpoRhB8kVT5GJBSlP9lA4Mx6vL7oZetE9cmd3eRbgA4nGX",
-	"U5NBO7NHpSFHo1Ss7fsFFyqd3+c00tCTnYC79odBzLVFgi2GS2tVbQM7M2TDVx7qJ3Yj6R8iyhZEUIXh",
-	"3iezf/VDJUmOudQWVVgj+YGcup0QhgHCcseEPKIP1KaKF8+SoDBIcY2yT5KIO6qXDIA9pYcEKg6CvLPt",
-	"jWiioFZl89QgNqrdlIo99Fi/i1atmoJ665rShwfXK7okfK3qZW0aqKJQTbC6Yg3xx5g1KxoiLbFIgYj7",
-	"JvBnHLclkoR9XnCAVuzqsFq5Nw5s5oZZm7KialZHZX9uKZMQHqfDKa+poaczHtAmYqmrX9je293uQkfU",
-	"oKYYvDLLr5CIaPb2+EEss35m0QPZNF3gOg0jJBWs2ssgaY8xPpRx0ssmOVTGUN2K6UoIHGY/7GY2uMRr",
-	"axk0Ua+jpsQhjIZ+4z0YQvcQC+AQFTP7K7VO4u9SYy3O2GQqeaC5I240TU9hZqbATDpkQuvCQScmfMbk",
-	"mP1nXmK6JMV/ijVjlM3/0zoT/tNjMP2ntvZWpHhqXrhh7v0Bb9qm1aftK2YI7kVzkKzef3rDbEP/oj/m",
-	"u8aNjz517pCtebpPVqMzPTy159dqXib37ggsuOOn1SfHyL8L4VB2dnCdP6MMl/Xk1cpjZtLtxiO7CvoX",
-	"M5ha0fYOJKzxyH4vGuSuqaJvmijovTNXgcQlhzJy7+L99ORi+aLmXjRR2Wc3j1x/V9UQT1i/u/keTo1e",
-	"He13hO1XSGCwUd8/drINO5h5eGDK0G8fngOYDHr06NEPVTY3LiV32Rtx5An0T87ISUmk1H3AFUISXfgr",
-	"ogkPOOFqnfMcl2Wvsvm+9nNYNL/6cbtkfvWkXjAfBfXym+wn5uulQ4zqp/iGlb/XA3qY2vfQc0vh+86a",
-	"72Do27hZixKW22iZlGnWVlfdVW13kbjQPZVy3dl3/0LwQ4YsElklH2zBbkjG1k224/djofq2EnmPevL1",
-	"svHJ0UF3cZs5GGDC/bclpKq+qmGOA9KOSi/Oy58EjqmcwAK2GNTY5S6uJUEY5YLYGlffSVv73F00Xh3v",
-	"lJITHoua8RKcSSWwQ5Lsryxea2NTjhE5nZ+iTB/WKLvjJudITlZETBZ8LR6ofFjOmSIfBxxKdwcBtJuR",
-	"LjvhmyTA/0oyxype5z7IY1riDZoSZJun4pP948lM8GV8QHMBqlGheyyr/uCa72E8q/YbWmoXZBXLOfqZ",
-	"36OllgNVU4m0xboggvS8PtgzchBWpSVIwj631t9DXA3ZqtF7lYRPnjQDFu/vJDJX8JH6ewUVJLfldD0F",
-	"ZYMqj2YmEFdbFTb4Xv/TroHp2YbP9CpLaqDvatxYS8gLttcvVV24+enWeTJCvg02q+RN4D5NxRfXNrpV",
-	"OfR0bsLUZLab6FfckEYPB9GemgAdtSmB09PT416Hil0k+zAR3bEMDYHdVg5usAD/ElJsp0ivQ0uX7WLT",
-	"KdZNccgrT0cxj5IPSNU2E4CMaksJqYXg6/kCYasE9zWcwCLWVmZaMQynVy53OJbrt4ZdfLeepF7Yh6YU",
-	"CAJ0g+jBqfvOyx+khk0IXnsY4xD2PrmzhjLWMmEPHyIGpCDLFVeE5ZtJtCTmB3uyAjdE0BrdkoHXsiss",
-	"8JIoIgYcsauj27cT3GAvyBMhpubhMPNDrvOcSAn2hyY1cG8YL7qzaxhNGTUq9D71PixoEZQ+cPa0cTzx",
-	"Votie67ZO8HGBzaJ3VrHlKHdUk2pW+L2NEwCVb+bdbKDnvqC4vZwUrYTqOdhpWyviQwRmh0WVKf8e0GK",
-	"9aqkObh1jCqX14AjkXNW2F+CbGu8JFo02jwnWcERfaMysmcZ3n4ir2OxQwHoLjSt7GvcaO4pFDvF2xBM",
-	"m7Sca5NPtz1iQbTFCrLplgwSS79a7TRGt2SlwDtXvzkwdwvmYso6WcDLycs7Uvj2oQgbI8yKG+acfBNa",
-	"IIaXJkvCYF0bOxP6mWn2MlR/df4oAXXeyVvvnGXs2acS0w/GLj38rXBhZ/21g9FNq+1PoRmZ3229AcE/",
-	"UsDA4KX/5lYi385ie4Co3sPoHe6Eq3Y5KcQDoBTXNo0n/k1aiV3GHsgwI9l2vRfoYabVVnpcuyBIW2Ih",
-	"xUUlnKDzeeya5hkS65LYo6gtteCLrNjz7Z+OT9EzlGnGLNYlyZAyvWktSaBuWOZrq53mgrPshh3N6B05",
-	"gdt0pH8ao98+PD9+ijBDGVyzbPdiaoK54s18BkniYcf2LSpvmMFuIoVFeJlRvZJ++FUKFeSeuFx5RZYr",
-	"U+XwKFNUleA8DBZD/2mAj8Y3DBxK6AWVmrIKN1QHt6JH3Cys5EZqqlrA6p6jS/Q/9X/blwTpHCtnu5jt",
-	"AdcIBFjAQByN6wFMoBY5GHhbMwT/iZ7h6Hr0C50vVKmNG7gs/jwelViqie6gCCBcbPYUq7ceB4XpbUO7",
-	"EiZX60/kSfE4v5qePMKXs5MrclGcfJ+fT09+wN/P3LOA4C399CrV1JpzVVvq/gLkb5rEqDIEd42yT3qX",
-	"Phu2/kQ8KtFDXCjtmmhTo4YoXO6LsM0bXpC4bPIE1HJJBOsSdyyGBJe8foFDoOuo6HlTHqHdYSqhKl1g",
-	"VvlhdnCLa3ZwriZg2VNJIgHnxd6BRw+j60MW39NXpaJVxIFurUb6sFmRA4I8f50g+WDFfFg8vFLxXVB+",
-	"dNQk+m1WD7e/xnyJAPfaam0Ta4s90DcA3qq/WAz8AURxP1fItixso4iGUGyIwB64yy0ScZDlfGD5tkde",
-	"2i/9Yrn7iJ5ehz3H/q3MW8mBeG0p200LFb8gpmZtLJivAhRx5mZBqgq3qeomcRANi+2WMP5bpCZY/+Z5",
-	"9wHAG/lBjy2T/xGM3/apLzFb49Layc15P7hy70Bbs4JscMpY/LQG48ueoszGDlsc05r8QEfwNDtG1q2S",
-	"Y5njwsa4I7lerQSREu7lnt6w7B9rsvY9mb+yrR4LMiNCwBtozRQtoV+7h99JpGWyP5dQRuXCVf7pSQ7B",
-	"LrWQw4eoxv0LZTb/p6JCF7MdmOVgA1eYZ/Goa9ND78BrqzrOPlXkvFNJ4n9RPfN/l2KJec/+iqMus2co",
-	"50xhygwoa3VDLxG/Z8YGw2glKMvpCpetl+k7Hp8OYMAONNr1zNIqAJ72vKjzPXmDsiOfEbahpz13B7di",
-	"EWtuL7Ohx+QHX8n1LTb5N0EVeZ/zFYlHrizxBgE0XeUdCmUgZpswFZWzchMRfgZvby2o2rzX9GbWDIqD",
-	"vEpdRAbTA2/oGIHcA/c5ZujZ21folmxOkXesY3MBteBlYTgHwBbk2K0WF4AubPIMTvScFGEeZdNmsQCt",
-	"QEu4QQAonFP0N6oWfK0Ar8ED8SMqQz68YQUR9M5GdEKzW7JBR9kt2ZxkaMZNrI7hXgkZggssF2PrGXPt",
-	"TSnNY6PgqF6NBcEFlMmxrqb/cwILd/LqRbXreEX/QiB28Bn869k6CjFfrZnFLuTMHuegCDoiH31ixsqU",
-	"uiiozHnVQp6ivxBbUkULESjXTtkNgyA1rIUiXRJYTTMtki+4njTOb8eo5PO5AftdlTg3yOCY2cvQ1gm/",
-	"fXWi59eY72cQ5zMep6EKfxo951wUlBmL462ruVESJdFivQTITFagZ6/M1kqUu/bEBy+Z4vQ37H9aL+//",
-	"vHY1O0hhKgSMLTY+4LJaf2zJ59LiCxSeIqvae2ObWKy/vioxk+MbZnJex5bKSjoj+SYvAWTLmARjZOSQ",
-	"oVrOSxtfdnrDbtiHBZWo4DmEwdv6elMbpn+/4GVQcgRLJFf8ljBNlPU7NbpclXDmhxW7YUdVJgw6P734",
-	"0+m5Qfm2L/7EG5k8Y0vyJnvLkouikM/tsnKv9YAvTtE7U4I/WpMY/mcNHaokuqeCIGNBo6MVVgs5NsYQ",
-	"5A3IMZpqkS0XeEX0YiLkgel5QeTTwNkNZv7l+fnxKXpVm64EqYeLAgkLQ2fNrbFHDWeA3iCg/0LwFWAe",
-	"3bDL9rmUOL+Vdl2gxbsfn1eyZ/tG8zvp00pgOqc37NEp+jNZ4DvK18L2I6uOTPXm6JepRPeCs/lTRHC+",
-	"CCpcOEqRZqnW+QLuNTQtXVVFdzS/l3RKBIa8nntbrnljU7muDQ/rpadEGhkNPJAVRGFaZmPk41zMY75W",
-	"8EEM6V5jlNlcG2pjkN2fAVqvK/ajVY+t+ANLRypk3DGampFKywz/43+gV7bszA172ZR0gXizicOBbtEz",
-	"zbzwsQDyoV6ydVlumN2m7yS0t9I5e2pOPSbZ0JjtafWB4toD6M0U3K60w7X+t9mUmpQFcbrxRHvsluCl",
-	"3hzpFsBv1QaGwFAGz7Nrv1sIw7l9jFblWqJMM042RlluEMpc5aAMHV2d/+BkIKiAWUlzdQyh5VTqdZqA",
-	"xLMtDfiRb2YS2GA0MkNHhofNn1r9Xp2fn11dXh4bqoYl2EDxjY2b1q8rRZf6OzmALsPo8s0NA5NGmgN8",
-	"JaGdOodqBhuUvZqdQJ2Ga2TqCrh5mGoB6AgbWipITpdA9XA2hws9qXBJbph9A821FtETNEjA28tkNFtJ",
-	"c2LxLK1ae7bC+YKcXJ6ej8ajOtr+/f39KYbHp1zMz+y78uz1q+cvf3n/Et6BcDhzVdWl58I7oZGR3mB2",
-	"rgjDKzq6Hj06PT99ZOuwgGl2dnpPyvIEGO6soMXpf9hc2jmJXvJX8T8+jTMraHF9T6aZFzFP0dX5leGJ",
-	"GSmcAKISMa6QPftp29ILJ20bjn4iyhw9XtDihe3JY4lKY0lenp/bo66y+cRQpcWcLs/c2M1Rp/NkGnwG",
-	"7IumXfHi1Qs/qVO9klfnV6lu/TjPfuHqR75mRc0cNoCQcr1cYrExs60vY/gtbf/gOVSX+NEv4Oh33V9t",
-	"w4IcVqN127fPVjXzNoMNhYEYlZpeHIMCtqRk/oB8VIq1plkRAQm/mq31oxkxuNmzEs9ldF+fhybBl9jb",
-	"+AcTu1w3WIL9btm+F9bciiyeXxe9RtWyBXv6wimj9i2teKc/Vy4xozMid2fBit7e2K4ecp8iX0tskpvY",
-	"A7FhsEjLat4DmXAY91mL3XHgdn3Acd1uDJGUAsFxwzzxSQh2s7ahpj+tLbSF479Y0rv6wQ4vSfkcS6Jt",
-	"rpLeOpPS1NQCg+fZ21dGrTUIxRPxfvwchocEU6yAT6TzukoXgO0irsmJq+Glh+dMhJPARBgZmEbK5qPf",
-	"jRp8tqK/gQY+s0rR7NnYl0vsp2XFLP9NlDDKMzHLz87Pzy9GY//vy+Dfj/Sna1rZpPv0U1Hba5zgjsq8",
-	"7Sm+bPso5TXorUV04RU9u7s4w8WSsrN8QfJb8MKaCms8WgedL1drZU16qTiY4qh6FflxWY+N5GiGxSn6",
-	"LSTR7SMowNGCxW+M9C0LP0bDxhP43H94ZBxpRKo/c1OA/TCqyH/Auh4/1112NgF/i3UuDvb913wezDGl",
-	"An0LK1/Pu+Xrn3HhavXBKxfdr/zG8FotuKD/JMUOcnw8urp41P2CRdn4wDmU7zXvPe4zOrlerbhQpHhD",
-	"CorNhet4dHV52f3yX3FJC9ifHw1KD7CfZziz9zVCD7jKlAvVShncSB28dfap+gNg8DHLFybiNc5yxnMK",
-	"/EA+KiIYLqtjOjJv+/DpgBQOznLP4FM1lgujnf8eX+SqScBMr4rR598fmmPteAfw7fmDjSLFumb7/mDb",
-	"B2Fbs/S7se3cAe+0Gu2CzKlURJDCeqTHaEZL8wOA4BpnkXFtjpHgJanr503TjH9NpXrmLKUtBtsugltu",
-	"nCecWlB3ixLnnPT/WGtt7330/rK9ouLGHVDbV2xWBIiOkqS+op/Z3JR9P1NfqNjHqhat3/t9T2bvhUAI",
-	"22bkdSSlOy4A5qYW1m7cXCN3TTjI29iOzC0pRaj7zFFvm+4xLQJcVyyRA6c4Rc8YogXCpYHXC7nBFE0B",
-	"f9tRTAPdMNfk8fn5cUzduG8/m5MdzLuwnojPWWqW0dw+tVQVQxYECzUlWE1yX/4KIhTucFkBST46/9z7",
-	"PGCpQ8/KHke/sFKqkWecHE2SyxfWRz90v/TcuqP/pfWRo2jPTP3YNCjOby4QO9WSuSw2SXYW680m1N0v",
-	"sIK7CKpCXZHQQB5rRQ629VzUwJcRvBViWE+xa29iDyd2mY+BCG56g/21SCCssJfCXTvtxU+PgwHyjf0l",
-	"pRuM5gFISlqzBcGlWlgdi6Yk50tt8oMoR3iOKTtFoITBdWQvv+AiC+5Zq28cXZ0/ikps2POf/cD3I5nD",
-	"nwzqw6vOBQ8ucqsliVCjC4z5wjK3hwj9kYspLQrC/nudGn4OmGlHMU3tZXYvp79j1cB6cu8H9wCMM2IS",
-	"nX2rhF3l0vwxkmo9tTCJG0SL494uAdTTI/ATUZZp7Xy/mpbo5EE/xIRCcEt++qXO1Z+3LzICFUKr9XSE",
-	"58f/O5TdlS1Epc+7uCwJm9u8VxuW8J2JTBVQLNdAQLsiCiKwSuNU4iLydiGTmiV/IFo5vHpwA/uaFrob",
-	"w3O3gWmXr23wZdXGv6pMf6+wUF52QmSQJtY4f/US7Wd+B9IGmvEwuRs/CL0NWBMDVos7X1sefYCLEsvj",
-	"TdL6VhnQj9BXl/3Cly69FEZEXX/rJty/7PWLU1MGxSgQz3vwr+DKphKktClEP3vOHENsq7vv52UB4bKU",
-	"oWwlyB3lazm5JRuZ9eDgGzZMfcJIgShNdPW3xbZ/IRsY4ddyaHUxKiP3/zIc+t/mkGVoOrR591THd1rX",
-	"bloCFxYkv4VDEZ0zE/EGPg+paocwGxX6MKoY7IENEO17N4pvjp39yIz1kn8Vxo4OwoJXJdj8joiC5n9E",
-	"QDwMvxrSDdlnB2Y1GTODnCIlvSOIMCUo2bpbZRVICCApgecTzyU6ss3RAt9pdW2c4QrPb9ic3hEWdV16",
-	"l7cpR7c7V8bvNUFYsBBbIHaVGWJiDL05hS/opqnObYk+C9sxoPvnfLnEJ5Lo2UJhE73ImMGubEwxRlyW",
-	"erWT3wZC6fhoxwIDSvrF+fmoR9tfZzNJ1Be6ejAE81IvRt/LB0ugD3L7sHT065jTEnQHa5p7v16sGeKL",
-	"VrdI9cQYf1kQjygPLyK/XZfhgJvSr+suFG4lh3mpK4QJiMSN5ZIr67swW3xkitUUAlNG2dzgy1Xn4Oy4",
-	"udkGRsGYPL5y7rd3K2TGZjEf/riV/+8V3GnqIAb8VCHUDOOn9dSklSTF6AcHxyyVIHgJsTQ/vfyAXJ++",
-	"h2bv2RhZT/4KW2Ta7UTUG5bjspQx8+Y9fA+m8RLisk3G6FsM9VoOZepoA31JEJ4piAGn0iZ90gIdgVrA",
-	"yPlK7Aocn6ayyV9jqU5grCaDfp/ILkU+qjMYyon5bJ05owAagGJgYthjsA1xvQ6zNZ/4OorhvaWreTV6",
-	"dGSoA+jmOCDq94bYYAJbtJ0vMGOkhFhl+JemQLNUJYnhbzwvubSuMvuGdW8v+R2gKmnDREo8JxGDAF5+",
-	"bl7bIaYY3ntog8B+BoYaFdPmydfZdfi2ufaza+j22A5bwq1hp2Vn348nAf5L7E/LdZmZ2Vez1ro2J2GC",
-	"GeUEZv0UICUMIsMYGdwkibjw1tmd0XOk2EoIq3uuosdfY/kcao8fIqgfvvB1DLRBtPWHdXZY68xseRf/",
-	"dOmuM6d9Ok+4riHiZUGkMoUyxt6mIa4ByiRlOTH1fXFRWDi9TPEMSb4kcDk0Q+BxSjmc7ATeuLHtwXdx",
-	"p5CfTGCSufEb4PpokgBlO7mgqq/55QAQLCor+Kuod4h//cj9+lb0deRUNs3X0CvG9eMY47uKdpM6Jnoz",
-	"8p4wCCJ1hAEppIivCHNdP9VfAfsmsO58fH/TXNA9bi3ol1QpQei/ndPEbqbtB0bji3zDT2YpjCb9/0yt",
-	"g9H1aNo/2bc+36+TLLpNxK1E+43rq/82SQGaWSru21O9nX1yFG8PbN2QE44a0jb/AXi422dvP/KFzgmD",
-	"WOSrHBda6WHc6bG1r3tnlis0Lgg2+M4t9r9dnB39tXvt+oOdHGpz+qrHiP8rpPO/qrB9g8XtwwjbM0FW",
-	"ZUv8ibOyMjfWzCHEBqxKWEHEGOVcCFLCZau9ZTuNxFSvys0H/jVF9IMxK8ztWzahYK//MKC+lazKVbmx",
-	"dQB683UN6qbVSAraOq8bLktAmzYBoIAdNTizBsoatsSKGf9ANcw+UADBUE3aJ5UBFnTs6F3VLxh+3I99",
-	"DQB0k34FgK/+6kf9LUidfif9YLKHC9vIa/vbC5eiBUiml7lfvRLkljnI1mhCGarnk9WSyG7YgbLIDgsq",
-	"80AG3G5YTF/psmEo4EkbQtFKcD47MxXkelPaGyJuDYo1CAd7eW0vhCUCHDLikam7cIv2ST/7iSgzmLd6",
-	"LHsSWLeZBJfWD02L4YQSlAgr/1XjkyjLyzVg0q3syvcjRQfbx0UP9Vw19rjtKS0NkPYO0x0d2RItnMVJ",
-	"LRkn+rz65Gv4Yi/lbAZnvvagennrQ37CqW/5Bl2f+zKO+K3F7augzawPqJsbdBValSGFpj3rz6uCrRZm",
-	"odFrp+EYp93lWqobBvDdLeCI20u5hyO9QsOJYeDUCmGNHs0u8sviipx8j3+YnlzlF8XJD+RydnKOL6aX",
-	"+aPiijyeDXCsb83iK+G5NcgyhUa8vcF/OHIe4tD3AVueCRdc8JKkuTShYc4+wT71tmsMPL6PfnYJQyks",
-	"HcDPbvDhQAtkq4MHd5L3JPaQwL+OmbvNbfvs/j6QO+SjAv+eJxALpaMpxATj1SF0qEHRQVwtiLinpghE",
-	"JHXbD3R3VJ2vSDxDcG++xfzKFCzMrnRXlYhr8RN7TGXfGgqGGNiop0iSXBBNTooIeCYRYbnYrBQpEFYG",
-	"/7sq7GQO76RosRL8d/axD0o8JSW4ubHIF/o0NhqPlkThAisgmanmsnr5DIO1d2p7Oc350lgFfEXkBN9h",
-	"aiv1/X10T6aTCpnPLIEZFJ3cEr078vbk9BRISZtONAfD1bwxHsHSGdvkSf64uCKPZieX+ELbJufaNvl+",
-	"dvIn/GT6OL8qHpHLIbaJX7uvZJVUe5eyR3wLiA8x+/FHFvQ3A0vCBanxem/EuECYnH2q/ujvCAwJg3F2",
-	"4gSLp5GYJROOc6Aa8q8+uAIawBT/KsrHmjvDyaQgOZUQ4N8HX5wul2sFXhn33lOo0mX8dCZVxdZ1OPvk",
-	"j3yfq69EQguMZHxhW/ikv501TaB7jUgPfji5gErz5lMu6EtheTtxpS9HOxxVxyMzHQxVnH7GEnnNEuwQ",
-	"voPiG0b/KW7NvmcDykXUlujrKJStbfojHe1rXGdCem3dyHQ03cvOJDLHpamQ2I0UW7UdI0bug5DnwIsa",
-	"5t1bd5Sp/5HGj30ZDKKPezQYyBe4uwy/djDk9IdUatVy6sVNJqBV0zqcJ5TUdtKR30/8jggGpbFSxHf2",
-	"qfrDhshIXt61YC69weLWmCfVm8i+VZhIe6jcKlEWdO0aZKfoHfzTVH7ElEE1mntbZ9BcV0pergHlMIpT",
-	"CB1Vaz3YyqlefcAomeojdsBfWksEC5TUEHbPqm36I1zmW9EvsDWA4BESehdjVzXW+hbH8DguEt1RSbVZ",
-	"qThaESIkOiLLldrEStzx2ew4rlJsHTdS+OoYD13Zzn6qTeQeun7DzH25WcmhUceuuTM5Lsspzm/TIvaZ",
-	"XhNwMOmNAPAITWg268Mq94JKU5wNMnioSt6VtuUUviM5oXekGvVzN7iHEYuRD31hudgSNfgMCjD/gfL9",
-	"LZnZBIDv63wwjN0cn3SF/QbXuBCnqD9pWecpujo/T8hBZIt6/fbutYH+nq1l3JX7wg7Eyy1TAfHBOc19",
-	"90tzWnME7eBwbqP+OLM+CDO9ICWZWzzHbTofxlHCsGWL/gJBKkNlZT8Op1OMlFiDwwp4bOuSbYwMTKQ+",
-	"IAB0lQOz69ZfX4ylXrI7UvIV+XosZSfezlF8rXK+JH9AHj+wevJk7gB0BrNUBfPVaq3fL4jmk20tVBXE",
-	"zvma6UNuR+Fpnzb2BSjVfitBos6hcwDT/CeiwoVpAESltqGq15SQZmXJ74PiaoqjtazfCNmKQjLlWa9K",
-	"Hz1UiTTOpBLYJUss8ccJZXfcdCYnKyImC74Wo+uL8/PP41HtLmp0PbrAl9NH+VVx8pg8mZ1c4T9NT77P",
-	"fyhOzsnF7BI/ml7lj40Hj69MCbbwsre389yvwtfxmwf1p1rqTf1hfTyIrISFN2W3cJ4T2b/slmHPs0/w",
-	"/y6Mq3fkjt9akCtTWu3olqzU2MSCWRCeTECrIjs+RfBC5YukEi2wWJZEylg6n34t5OVhjkd466FvVuEj",
-	"eqR50vln5vGVcLDMx7UN6EuwtZNCD0ws6OWpKb680sLE7r05Lnr008w+zaLa8Rvf10HS66sE+vXd0Dbe",
-	"Pgu0Vi/fJbz5nUTBe/U7srib0mxZ8K2d93zcvB/5SJfrJWLr5ZQIxGfh2FI3VyVdUlW7uCrITC/Y6Prx",
-	"+Xg042KJlblPe3Q5GmsFrz8C+vx8PFpSZv/0gfjaIp0T8aVSAvQ+V+vZNyGgtjIHA1qOEUVvkrShE0ni",
-	"059wt559r2OtkYueGQctnBKi6Szo6H5B80WA3PP4+CmSK5LTGXW4ze9+fH5yfn5+4etIbmOMgqMMDJNU",
-	"dswrO8k+l752qkG958GXsK0FhaB7f0joCTL++ItijHePP3X78CsjaAWATTO3kF/WwDyA6QZMRT3F+IIC",
-	"9pdeqTUuIEGhOyIg2+yibpIVAs9UhtZMm14IM/AHIcooBNfaVlR6rLYsh86LyXSTISsrpUNrwLkyJl13",
-	"1ndWELisnnCWISpvmFRckGIMzJWtsIAzl4tiyNARN2V5cUmxrBoU2bFB2ddMYAwRKmEQNj7ihj2zPH15",
-	"fo6OGFfo8vziGGEZHRgqOJHpeOAd3VzBYXLriMtwufknQf92hZZY3BKFCqyw8SrAQXG2QSusFBEgSaWv",
-	"yiT4XGhj/lqfKhVVEH31zkVY2b6U0CvcP8jKzO7Qh8RaeBqb6XnlZHR9vn14NsdjoC1QuZfnl09OLi5O",
-	"Lh99OD+/vnhyffXo9PLi+z89uvj3UdV0uokdyyviGl3//ffxfqs+95e+EwMwOrpm67Icj4ZEyXmCdS9v",
-	"k7j7PbHHzlE1AoYddW76eLQGIJ9ei2llw+j6YiCttASRgtPZBSn9cbR/CGx2WORKykd1RNPCCoNTe5n6",
-	"VodEs7pMaRlLP9HjXSAyH9QSSJu6AQn+a8Qyt27o0AOTeRNOye20cGb8QydWtfUtpG/ecoavq6hfRSdG",
-	"SgnBG+/cZ/aY0EMWnggH2Rbj4pbrX4XCzFGttmm1ag7miV5Dwcs+RibSqlZbXI4EaqGI5ksT+wziEJ+x",
-	"DWcEkv6wvB0D7AXcpVgc1RvmbbeEGVbbnH0JaEdDThAMP45eoRwztCDlqrILSTFZEbGk0qjVEYRZ9jfE",
-	"avP7Ok77+hK30/4fcTvfzMWo5cBtT3+Dq4epgrNP9l/m4WoleHekckQwmBcLBwtusGmev7bV0qyjw5MV",
-	"KeDUZ+rSoYqfnt6whHj5/9n79uY2bmzPr4Ji1ZalXVIvK5lE+kvXTjK5a2c8sSdTtcMUCXaDJFZNgAOA",
-	"krlK5rNv4RwAjSa72U2JFCmbdavuOGI3gAbOC+fxOz0/Q/+E/MIYPJBOuOjH4sXppmtCoXIgZWkkueCq",
-	"2BWXZ5dl0ucGh9+U+Kl3pBRm2mafp3geX+diuX7nIibQzEHW7JescbyA+C2xNbEtsZMyMV9f5qRMcJZe",
-	"VxkkPfx9lbzw5sgKgUEq5MVbJuYHYfF8wgIP8yAq9i4DUsw3LCeyRp4L5592fYEQjAQurWBwrHBX3Lx5",
-	"t7f30srK7Zs3716km+OVJrjfq+6gs9KjnmY0YZVnTbPMt5NdVgAQq2wm+ctE+4fZ5kjl0aEE+OLglG7h",
-	"qlvtlvtoWErJPbTdmiouEj71aWgL/vM/f1/jppp9ZOb5L6eVTCDYfcQIB9m/DwDUNGHrcHu98D8NBF6Z",
-	"O+pul3izLPNIBf5fGeq7efMOu1fvhsUfw7xrsC582q78S5lrC17dBnx+4OK9yiLdgFspsO7pA5xwXV7p",
-	"W/i7K3sHXj7iBiP+A5ZJMfKpBzjLcYXzGdNOT0ouaHb4jbF6kzsakn25mXhZsgFSsGsiJHFc91IsPJ9u",
-	"+mSSaV5O7eOSCGczgZwfcpMjuAdwDryzW+0AddYZr8pWdISxkYrqRtl8MNVNWH/TdL74i5+NPpajSlFN",
-	"u4cUglK3bcUzq0JTuIFR5ciRvxwomTHSv5fqlql+UVhQQfpY6eHX3kdA9hOC40Fmk+gKV4wypgDVTjPF",
-	"aDrPP1hFFBmSkfIDIkeQl+GL7OyCjgkX2jCadoUcEpqC/4qSdIbkVFp/h0uK6HNbBS4AG3vVwi1bw7jI",
-	"CfnZLYtFHqrjmYOVsS8uZTiSQsHXU5JbnO44ffD0XVPBgu3YgxB7pWO2LRcVM7EsLIq5xstdQNbPKy5t",
-	"Su1mXhQBdfZEgOWwwktIYm0opoL4einmhf/8nFiwBHRLqqaBYTdqmmUjEqZXdm+A/hSQHUiSMeWiTQSj",
-	"qqaw4sYNm2eYb0/AFqZaif/iv/VlJcdEror8tBYJiowUnY63nJEFMbaVkMjLaTj+pTwMUpFE457bbRoN",
-	"TdyH2ElAMrfz1Jp/SnVr5VQqxTrZM8UP25F/Y2F3V4a348M62CL7lUrjDqgBCNhKDj598P9snHe7SBtR",
-	"UzLu3R8ajSRftVGedPkTM5tj9gaq0M219VDYk1jspcTIFpe/WULcQDKXa1IW1/4UvXB5/cRJmDp437vi",
-	"Jgzp79S5WRp0WtRRv74pkM8fU12RUCGkcXkb9keuiLwXYcqjy7PXx6tSvXbJN1tI3XBTPFvWxjos+gVn",
-	"bnw1AJpxVth2BddT0sEeJ7NCqtiNvdRvSWQRlFhdsb7Igmyzg7x6Bnn1heeZfTXSKiSmbUhUqQE3ypdv",
-	"VoQmQCyNZxMqwHT3r8QJSu5vCN/t62bi9Hh7PQZ5BUT/2ZQj9MGbN/lgO7rhuzXafyJMA+wrbbVbA3Ce",
-	"hNs+xtlIyjUdKcY8nu5gltqrUvPrf/7Fu/UALK2j0vzJnzz4AfbVD1DgoxDNjv5aLx6Mocl40hwePH++",
-	"TWSW5h7gjUS1o9XsLtW1WVQ8LLVxQDz/uF0GxAue5MJ+BwKK/lpdaxl1IcqHiXqWLWS9hEd6NE2t6ijv",
-	"Xe96PwjZFRC7Oq7DvYjOYTeqZMgz5tBuEGLsZJoOW+3WhE+Y72gUD4G/av7/WOvq4uzyu7N2Sxup6Mh3",
-	"29Ovr05PB7PklpnTaMTmuibsyI50TMQZdZxwUCn7ckeGIyGUWHKuCnIXBUNzzXL6ELH/Gsl1EZ2svq2u",
-	"Sr/DdkGMTKkZl99Qo3S7TQiTBpfUMM0Xn3KHu1tUEo+lqEEmk1srwSrslJ8nE8sWhpFkzLNUMYH3E2qg",
-	"56shUthrstVITCTzyE9iSN+H+hysU+47gXwpXdHh5L9wSW/sfM8Q5XbT1Qe53VaFjXhRse789CgHXxi2",
-	"OpmJIRdcj1kaHeJOQuDJmArBMr0GUs0rTfxbViABFpG9WkmVMrXKJH7j59pze9its6kx7DdjXyzhJN/m",
-	"0K/P/6naBv7blAlo/YyPeu9AVczT9W92O7Ubc3XCJgOm8vos9tk+Dnij+FPsCQk4jj4Fc41Oy/iV65ig",
-	"55vrKOuJcSXxHYzPPTE+LRvlXFTOgrUiGXVGJJKXJepzqelonlVK+kUq51ho8iWDazvquDmm6P1Y6pCo",
-	"yHUw/F95lN52gAEsCbedkLfesODMvtEVBUjQHNRzAdETEYQndA625FCqiSXneZKxFW38cyJ5GnZnEVXS",
-	"QzC+kVnGEkP+fglAkusI7rCu3fgPmqE4AsXtBsvxIMjr0B8Lp7NCJtQJ9ahReKEvemWKsgbEXd2o83nb",
-	"Xgy9gCjNcScJzTK9Gjc76ur8NizxSc6DOgR5bOb95aLHL7Y0b3ah8Oeab89+XCwW10WOHG1Zqjtu1B68",
-	"hjXWvYZGXcozRjVboyCxKSe8g3H3/sq6sOCmpOZ2bV9urkvn+QSi0k3LWu2TVtBSMqCKEdivYkCwPMDz",
-	"ShM9plN27USsXf9kOjOsK+zjruzoe+I+GCtouDneGI1q8wLoUjcOKsJB7A8pFnFbcbcbhBDhzQXvCcmz",
-	"XAjFHshXpA/xwR70Huu3SZ9mmbxnaQ+r6vqA1N8V/Qn93LND9rGfJKSnF4SgkYZm5F7OspSwzwljKRBZ",
-	"eVNJqdKcenZVkrKiHJZO5MwOcv7NGQDYa+PjjkbeMjRHlLzjKVOtK/t5gvJWuzUT3OTPNL8fyF0lryBf",
-	"VKG+2mOy9wJ5SFTZp6aYUqWOv0sEQ40+qrf5Sy0cVCLnrwuqcdEOK3brqVJWXTFgY3rH5UwhijjXaLht",
-	"SB8drgyHK0PtlaHanqtXrGGsI3YyOgE+cY2ALV1QEeeQHaNB1/fv9LxQ9XXkleoxpELvCnTOLTicepwX",
-	"574XVB/E3Gir3cJfKbjKkjGj03WAJHLLxH/4bhTi8jpq1aPfqoOK3DcVmVd3hEN6bFJnGnmxVwZEvBKK",
-	"Ht8iuYZ55vWxkfgTXlR8JLdENJoLoek9ZkLKZ46RvKfYAndxJfa21c/zKKCfGdyT+j8PO++pScZ9wv49",
-	"o5kGTCDXTeeaDGaTqUYQEd+9rZDoGQ2JiZ4n5CaHDYrTb6SChBzIwsGbWOLcx10BsRNyRIlm2bATvcRF",
-	"ks1Slh5HtUxnpbWSabpA3Y8AURvCRmytkihf2k2a7leYxTXq+lIDLE2qiX5D8v4ySiDTFIzBBmlTa+iW",
-	"04eCAGkEZbQoc8DBV4iyVkghK1gfI4UUTGzlECwByyAJTwvpf/HeEG14lnWFniUJY/amSLX3TS3eEMtN",
-	"YjvhhoXPQQjsiRBYMN4mUFi87YTEdlmsk6fFxmZ+EVa1h5v+lJpxftEv8F5rUdvE158JF++YGJlxfKvX",
-	"RnExspf6hkLCrGN+mmcxPk1z29O8ZMuTxoZeZP7tJGHW7jETKV1VZXaTZSR6rm2Xb8YddM9NFeusSJV9",
-	"G957huyuxclWk1L4oJeV5VU8DOcr2iEFMZ3QzHVvXwN3LH+taB/kf+9hW+lVqOs/hId3hbiuuFTc2NMZ",
-	"89E4RiP7LyhEdjEsJJdmVJx/1G58V9GmVqGthycOzqo9uUa4Q8MCMQQMeCQsATiUG7VzteInDtXU9XCH",
-	"V8AT3Me+7ZqLxP5bsa4YSyFniqWNwzfttZuy54bND3flhcwLNQQim/vv9CEmu/qqYE3+fa3mBlt71aw+",
-	"pdI+nZhsTujQMOWNBm0o1jKULQb2trCOECyyV4eO4RP7c+1ylkNWbm1GOvDqR8Suzs+eGryqL+X723Co",
-	"mXmmxJCIrJrEuJD+ioHOfRelGxBSS/E0drdQ4L5doPcckNmhLxdEEtdkqBgjhn12Uec+nNMn+BVPGiQP",
-	"ih2UUFIwfXzSFasln1E0YeBUAbnnmvnj5PavRxgYvzg7tsKQaCMV9j3tCuQxKxffvXuPmM9SZp3E2oGZ",
-	"HI2sLeVeP/vumMy09ykrOTMsh4GZotLSBPdkwNKuGMxJ/927946YnFpza/wkZfaGZpn/a121P9L+06Bd",
-	"pSpLoonEKuC+hiJgWJh9VUhjf/toqMKSAUGzueYaya+Z0XO346x6JzvKDS5HEEi1B5Nrb8Dr7CXeS5NC",
-	"af4rbZnzMSj0KBJP75jiw3mlFfZmzJJblENjqseI/F10OgXxWosnF4SFo3ndFVSQmw8/k1s2L+P732Bx",
-	"yDJ24j1tfpgvEBbsBqnisTumUp68mPJ9PINlbYqkEFEefjsdZMySZAMKHFKezRSrvwKE1AX/xmNxh1ba",
-	"6j/65ex5brBbZ9MUJ79n+5LaNMy32VPOrwzb5jXJZhqChCTUGHuuRZeOGzpKWqpBGCLVAENx0q/f8R3l",
-	"/eKn9vBiBLcUppRUvQnTmo4sAViLDQw1e9lKiZyBOQMP+TRgPmH2z43tFPfNu7FUAonXpDK5Az9YKvuW",
-	"yTQMHLPM4zVaIU+CatoWx7XW5YVIGNe+ti+KIy8Hj0lJ7LgrYpxdHD2PIVfiB+W+rw+IrLBN/KA9CA37",
-	"emtuxnJmCHXncIgRV8aIIy0YpfpNPbWUOlHb9Vnv7tLm2OCo//Cny6AQUrDj0L6JDYcsMfyOQc4V3Ned",
-	"n0y76pq0jLh/YmaDlP37s+TC4jLfymS2CoOuQK8vrjf5GhRU36U8jLopWdoVZZjlTpZqZkrl6MeNklp7",
-	"i8l9BRxhQA3jUvQmMkWkHLCTelGPlqhmzdrrrqtZT4ps/picc7c3e5UuGKkDSBcV7P6gEb6M1MGPjxU9",
-	"daaeotNx5e3/nzS71TkSnFVjceZhaGWYX/nzLqdCpky3CUtHDIFZoB/fSLERNawrtKFmpk/ID/C7kcWB",
-	"IXNmAf0P3OW3bBrbO3aSCo2JrPITfN/WORKnqWBL2OOXpOOMXzRAed7vOOnEldM3CFKrOdbeE0NvmShW",
-	"MpMjCpZXm7DPU+5CLkQxeCE9bhNGk3EQnV2RMsXvWEr6SKj9DXm4AibD9p1Uj0BTWHDq7Ym7aglPwW3i",
-	"dgKHCfrF4VA/J9lMW3MdyUoK0seidzKUivTTmevFoFkiRar7bTJmWQWo1Y3piol0+Kc43pQpcuQRsWDg",
-	"YzD08IpA7S7Mfez/ityPecZCRzf3EAzUFQiPSo7YHdA9K6wD4XjsKo4LLWXiRjRI+X2PqNWDcaEHlwgM",
-	"g4vOpTLAm+oT4mOtfXigR3EHy+/pbnsjZngS7NbCAbSuXp+dWVvOGXkhNtjUvoMVbdrhVgh84nA9SIa4",
-	"OLv4tnN+3rl4/ens7Or826vL1/+n1V6JMoBnocvevzh378Obf0m/Z+fDi7POOb0YdC6T12nnO/b9sHN+",
-	"fnHx+vXl5TfffPstJHOYMNnr4XlykV6yznf0e/vKedr5nl0MO2f0fHCRvE4v2TdDOC2UmbAGMcuykg1v",
-	"t1Bs2r8Boa55BJWY5W7/kBa/SqsWSfSLKIfBwyQ0F68UxWCZrG9kJZw+oAyqLYPBx0EaIikRyMWCIKvV",
-	"gcqbBvo6F7mjSB9FwvPyhOCAXIwgnOo7/3tOWXjj4uyM0BHlIhiyyZgKyO7oR8zVD5K1K5xo9b/2y8Ml",
-	"8OOiaH2KuIrCG/AFfv7m3PzejbDK7LA6z4/8Usxkt9medjdrnJQWmsA8rzThaUVZiaf8p1SU2DWbZLzM",
-	"MR+ZibjllUajYG4vbkLek/9VYgyVsZRg95ahPMMPLbtEzNUmNGcaKVjbl6eCRytuZVtkv7Kkh67wWQ90",
-	"0YRxrT8HDFfEUnJkTSDHZO7Z/vEVUazjNA7hBiwxRtM20bIrzL10n6XteETY+wexN++MTpdsIjdPBd8K",
-	"dv8Ug2gNvQpzPbfTaqVG9yfw9Sr0L0KXA2GtkoY16nua0XUBhuCVraShfIDF7HkOil1k09s9bNW+XOen",
-	"bnc9iXyi0PlQpO6XelqRygxlxmUzgskfj91BUZP0I3D9SJGwRoBSXdGAgvIl7jsZ+ZU2pqXwabskqIWD",
-	"raiMi46hlqrAZF+nqw34qKliULpumJpwQTOgY8Q/Lzi0AZ4zy+ION+VFlL/aZTwXRD5MVl8/ibeZF97F",
-	"pvpMwpHsxL2tmFHzju8E0kCewQsu6nNt7V/Sbf0iC38mmpluKyBuKoYIC4J53GNNjGLUNammuisgT2Fl",
-	"JOVXO/5eJx/EK6yk5HyTXmrWQfwNVRmcsxV1udJexMoSDwoUdGSpZRruW9ekH0paXKVaj5p+iMmV0s6H",
-	"2eZp55Ge4oG9haUso/Oe1Ymu6ox+7im3bVev2/YeTA0buYY8sBROs+bOjugzPzLz3Nesx5H/IWNz30L7",
-	"tfxdo1C08X3Gt1BUl1nFCTMQ8BRZNWrkhCc0y+arQIPC57kMJYhEiTIIocEcXD5xWjnFMCzr4ZwBCpP8",
-	"wMEn1Hdr6ZMjl0ZHuOvqdkyk6gp8vQ9YZmOAqyYTpkbsCsO+Rk47GbtjGbllczJgiZwwnJWZPsTkRvyO",
-	"ietoonsuNHwv6M4O3AxOuqIrPlAzRtuif9rvaGa32LC0ba/GgIagM6rHBFEwaXZN+v85d4L1P2d9qLef",
-	"wrvub31CsQnOf3/82y/kg7QbqU5waa5oWJMJ19o3wlHeUpWD/8sSo69JH/cxf5yGF+xVpiuOoHGO+xNW",
-	"LOrjYmL/Hc1mrH9N+piF2yepaxFKYc+O8iHtf3pAJ9EVkAN/XFOYhMF72Fz77tSSgoZdE9DjHuB+dcCd",
-	"u4aR/T2tL6f9dn6/t4+C45D6niLUkERJrWG19rRwZ3If4sUFEXRiFw+UCOsoVWj2B2SUj8Blz4dlFwNR",
-	"IA3CfHLaumpphkWSZty6ap1OlRwppu3FAQ6tdXV28s2fbfcsHmj0+JADSEf0eOvvl0RZBpsxMpuS84v/",
-	"gVZsMzUEGwMbVehtf4DUO+TFbUF5AqEV1Kd2jLl2NaaPWG9Bcb4PhRLOpwTIHYLdE5y0AeZnuy7Jl/pU",
-	"pR5EEyMlWVMSGvp9nJOMDxmCfnLdFUwMpUpYemXV2h+Y7PcHcc0e7Cf8Yf/c6XSI+//2P1NFh8Y+5rKt",
-	"6ICKVAqW4s8ubeUP3xu3TfRMI2Baj7pOsz0upjPTzu/lS6P4xrqV01QNWv1GmIz8QY68N+fYLTp/dOG3",
-	"rvjIjHGKgyQzBS3v3KFijJej0unIKWoiwDVcPkzwPPIsYyOadYVRVGjuEJMWknQSmTLS5+LOckYvf7Lf",
-	"9kpsIM0Y+UBX5HjnOmymd6PEHp0fgov+B4jxg2o5qJbttdEDMbqkW2b6UcplNkAojvrGedooRid5/zw3",
-	"ahihbPwGbfS6orKP3keYMYZLegOvfMD8go2lMfzK9GzCYmAjLGPnKTkC7ULJVLE7Lmfa7cJxyHUYM5oy",
-	"lWc7vKPadGCxnZ/fFpCHSpIaagSCYZ8NgjF0cNqiRFjMhLCKs6Ptwh3oQgm2UjmW2h1qBzvFS/E+Im14",
-	"u8XhQVV1z/uINDpFhMAGTAFa2i0irYYUvHE6sOBIkFMmnKLH3hpO7farlH//2OV8Wyq0xhUxsiv6qID6",
-	"J6hhi02q/EU2DGnvlZBTm8/LU0Ahg+cmVjFew4VyaG+gXZGMJU+g3YfmKRphcmg5ExJcdHlCCGzHJ/kx",
-	"TLIjr2n+lZghav+7cx7dFLG+ah3tHUb81VHec+vwwgpkNjMrG3b4Jw6ZKS82yxRkB6ERDy/Fif86m4Ca",
-	"xww3Kaf1sstQfbtmwgq8UkxYaQc/YDYngznxVVGrshC6omkeC2RWbFKBY0If5Gtwh2fsVlyFTOgNpmr1",
-	"XF8j+o5PuDk/O2vtGxKg3d+maROwa/uSgmMcYTRMwbmTSR3ob44OY6TMEAllQtOi4psq+Xl+bRVvImeI",
-	"K3lPVerrzWBpYzlTmSXuCTfVOHSfpMx+DuvaUsZkcZLdwLAsfGhl4a9/4pn11FeHqgLUzWPKCzwkZYY8",
-	"dAeADkUmmrCJVPMGoNmCMGHUvMZrRwlmWePDOfJjXuoFziCmpzRh6Ce8ZfPYl1TNW+9hqT/YgZ9Sm3XL",
-	"7MZpOVMJFO+F5URlTdH2/fuy9XuwKx9aM5XBn8fGTPXV6akb+CSRE9zYpuUH4Vt2w7/xZlbdCuG8n5dv",
-	"v5605AkDLGNKkLRygsOTKePS0wc4kroiorcuAGryMyxHJSoy1HrGWPTuttOncCpYcoWqwc95Uo3O4x0R",
-	"P0o1YoZQgoeEW152ng3geiqO6ydmXtRZNRYrz3xUPzU8p4paI3S8RidF+BDqb1Zg4CwfJkYINniezwRm",
-	"00gFtpf+KtXokYpxN6GUBhTs4ym7UJCH4MhqxYpE04DLI+0aanzq+sZgDNk+jl5UQTwuQYitlZuuUBPz",
-	"BN57RDW88wP9q3mCjF3kboxRLBmqLhE6XB63E0h0DVVhj5t6XeBPpw/2f7whWl/pBGdYYtU4vlhP/dmX",
-	"tm3HNKTIndgvtafVyICxD/uspLbznUpFkjFLbqeSC6ObWDcll3WUwE862fbOe+/alezG/lhFed7weAEy",
-	"8au1O9aSpc0LRl0isn+hEJ+RCGcgNQvNmgbzvBxmMO9DnypKBlBZphSdkyMhu2JKR1yMjquCNauKRUvi",
-	"L1HZY7QMCMZMFRcJn9KMHLHPNHHx6OOq6Ey+8icmULzMOtTlGMk0PonSItJ2fdND/zh6ZX1SQsgy8MgQ",
-	"QpoxJA5KB/MFYb5MjiqN27BDT0HMWmj4pW6ZId4dC9b23y9zAoFEcOeqbW7f+nXuyMjNCamccDzThIN6",
-	"XhH/8q3YiA7rCq1zhjp9CP9ubs8WWYkbTZw713fYdcDaXOXQoiGGvhoUpu+GcGU24fWew3uECh5fbxL6",
-	"D2rGUpdPR1KHba0rymZjfl3TPvNvbt38ruOVRR7ZjSG+TAY81MZXSel6y9zKuDaJfm8vo+paU33CDE2p",
-	"oaH12l+uCR1A/t9iP3pPXscrDPYNUsUW7HE/x46M8jp6DJb5bmT3V+OyyM3sTQj700Rq0yxZCp50nUfV",
-	"vCjukf0pcct8Kj/GIvoNLHD/5bRd50d3SlXmDexgrhjdbu2FAH+lcXkRMeHON6QjL/abUNKipVC8mLXt",
-	"ncl39MZSZG6JxfhSHJ9+FxbQFRHkXEVXq1Ksqfp7X470skP6W6P3bdMrWvEIdkOBmPtWIMF646E8CT1N",
-	"CzV8ThopmTFy5Nq4kD5+s0s1DwQWfj87PiE3aYqdS0M14JiaruA6AIdSv3Wo77AQECaKR41QBmmasrRn",
-	"ZC98Z99eLOP0067I5AiNXRfmgJfCc/EOuRKFMvzmNF0g22e2Y54Wrcl7+J+1W3ZDW1ct3OpH3G/fw4t6",
-	"zKc7vunmC1nNifaJL8Cf+WWkpadpLAHkxmytkmT1pl3cciq5zoEfXNe13lDJyQrxUu65wtE3KjHae4I2",
-	"tQLZGL86JUddjyPmNhFrqHOTonX8cvCOi/3TiK/X2wjNxqX3q+GHi1qq2tFTqG93PtjJTAPoLwAKD7ui",
-	"Hxb60fX4qL+1P7Jk+lnv7ruskD7c4PesermEY57GqhssZK6cZVU5c1c4/2tNOXP4tCdXNC+qn0NR8zaK",
-	"mp9copy7iR9fpYxa4zSRYshHlRT+YTbIeHJCCrEKJY1MZFboZhtVCYc+n85rdfHtcWmqDp7EG1zANstg",
-	"43kqjtZ5NXA3HLz/CW4+S2Z4j/rX70UzgWI51xS2qHSE6CTecp3IO7aYKJhLCChl0acPviVOddwIiUD7",
-	"s0+kSJgSHpkF3idH2PURgjZt11aKcAM4/rrtX+WG3Ctp2PEJidiiK/Bnhxg3tNKBcE36PL0i3dnZ2etE",
-	"W+VkJZT9L9Zvkz684n9GRrE8lT+QUkP971KwTsYFI//98W+/uEdOCJR3peAdMJ7boEmog4cJRaujNtH2",
-	"FuGIHrBmFEukECwx2vV3KgiYvv2d8Tum4ePUnGTUCjFcKCQQQNZDwk7IDelfkSkXoz5J5GTiSuO9vFBz",
-	"cv6NK0lyYEY8zexrXREOUxEjJdGZvLd3h1vGpmQ2DUuwpqXfL4CM67s99r1znTaxl5I2URRw/8yYiq7I",
-	"JODOuePTPGPCZFhnWLMB1drjZhSwMNbWF/DuQVfss65AecDuFvyAqzRDkEnJmArBMn364P61Wi4t7dYV",
-	"XEA8rfsxXKsdT/VTpoj7Uzsv73N/sSYVRCShsA/ioSmYWTy96l8vcWqRI3PXtps6bqVCBmwoFYsYDjp1",
-	"KrPC0HqDw7j78Prs4t5vyDB+C6I2OF8CZ/jP2gfe8ITxKux2IWDjyL+KPSr8TyuVdsGRFPQs6BUUGeiN",
-	"QtQ5S++g7gJbRMhFnjVOuqKM87atuxGldUF5k03o7q6oUt5kA7q7K8qUN9mQ7rYypFx5k23o7hjI6gBf",
-	"dYCvWoSvWlfhr5/EFss1R9pyuOS/LMlly1Pc9JhPsS8g04eLyNd7EVlwYx2cV1+H82otGTUN4Dwrs2Ic",
-	"9m7hpUKBw5BnBpDpXOPoe0Tb99JTqshrX5HTUlxsk3KGwnJwSvTacB1Ve5aVL+Tx/xp8qTVnjUIT5RPH",
-	"SmD3lRPxljfNzCl8/ubqJ/TC6VeRcH0VxT0bjKW8LYxIjjRjpB8Pho3YU5ZxkP3gc+UjQc1MMX1cVUlR",
-	"2LEnJKAAq/bsfsNXFuG3W78/qru2ZomyTNyinUyKUUePqWJpx/253XIb05upzMpghwKAPeYjhIBT+5A+",
-	"lVMmeMjZagqQmO/ObhJbihRdT8GHEOJ2GtN4g8maSY9WS6cP8X+uA6oTv3dNhMz5HF1SsdnifFhVEDwL",
-	"HL+eCRW/XJ5VclnyIVIwWLTjiN1YF//Ird5mRxdgLWvL3Bi0DYGKZmzP3BSkAVATnyB1EzqlA55xw5nu",
-	"5ULpXy1XqPY4uetU+xuZZSwxxOOWNZaa9qt2BBEIKJTVqJMH6bjdejiD9NyoEhnY6/TB/k/jKjg8w5JQ",
-	"sWOk9YSZfWnbqXENKXIntQi1p9WodsyOEvJpCLTPymPLbSJnBjqYgP/A3pt8wxLFqJbieBHyoStKMB9W",
-	"57W5ViEk7/+hnX1sP8kltB07vdgVl2fftzH5G3Qndm88zbvRhmaOmpnqNLh86EfT3TOhaOFp2O8awQsB",
-	"crKDf2jnDUjUTAi4rq0j6neTXbeKsXxi3QsQ+V8taMVaqkLKTAP48i1bYZDRLAuoyyEgliiWYvNS73em",
-	"CVhmQPyvgisIQJfhCs0NOZqtLJjO02iwOyK4B/FZoB876syM7bRI221sjD1mZCDT+fEJ+UUW5m0jlvnn",
-	"KVfYV0Ex+62p6/4IqO2XZ6+vyYDNpSiiRPcn9HMvAqbuTZnqjeVM9XGd+DbXXXF58f0J+QFuDQBKzTX4",
-	"YlXKIGQOCc0BPLlE8P0MB/BJyqz1pJZ9uax8aP27ddWaIPSCUUykYGbaE+w5K/SeDXrrwi54pOjbnWFU",
-	"37JfmZ5llf2R7BdCf1P70KH97O6Ek32xgQj+JOV7KuZu8/Wi/Wu5yQkeM1ZyNhrnIO+NcbGN4qORY4vV",
-	"lrB7sF3wUhcwriGkVd5V/5OfpolHGhwKYeQqJ3COZ72+9xlm8KstGxyG2bln2e1a4xYHbpM35082+bEF",
-	"cvJ/auJFdu9fE0rsN6WzLKzS+5CGXIFiNBB7Fewz9IoVxPAJq/RguH15ihNDipTjeh9adsLWVeuMXJD/",
-	"af/P7p9zYRg2mWaun7PhBgoWf+GjscnmRDErEuzDniSLP+QxMPftaygT/MIdOTQ82a0kswNqz3peikCz",
-	"JZxUIpBPH9y/1vHYBn7jhkAk37IXc50wq3yzOTeteaPE97buzMBp9hYXHSevO+EGoOiBr8pcTS/ijJpJ",
-	"jN24nVYfThOXk9Nbj8dC38AhPpP3hgk6sLLsakgzzdbVWjvyzaymweCe2YX2OnhoGntonqImT622q/bV",
-	"/Ai6MOZlKRLWRkDCIiIIOFesQertvxNyQ1KugS3C6zXtfOx8L0Nw/8irkrTsNzyfYl0bgKLYoYSriISI",
-	"kPe1ZOSuxA3irZFLD16qupv8Zn98ys3E3SUCJij4IZvfHGD+3dwb8NMr5K/btMOdYY07w52jpWauHPzb",
-	"6QP8b+PoJp4LAbeIFXjyXjBFJtTeYmkKfunLs9fltbKe1tcTbfDWtgVbY1rc+wx6tF/XJAWm+HB+mkih",
-	"uTZMJPNKWngzZsmtxixxyB+HzO8cHp+wzwaAaCDpnKqMg95ktbAfXHeFkjODAQq8hgpy8+FncsvmZery",
-	"N1j0mzDzm2j1NW7DT9Ha8qVXOfcASSd/bD3/4aeSPar0Isqm02yTFaJ9/KCkHFZyBVMpT3aUKIWHT8y9",
-	"LLRmoIqRQMUx/cPz3JpjJJMjIP9iWfxDy5cBQ4n8zZT/bza/mZkx9op5WPzL7/ZtS7tl9PVOJjTzxfRH",
-	"/Tyrs4N/6x+32q08I/Tq9DSzb4ylNlffnZ2dgaxzS18CM/DABakvxs+RjTGhtqSGP2BvnrdJAc/AUV5e",
-	"2L9MwQ7tsO3wKd2llaW+R4ZLqsj4kCXzJGOhMB+yLEZY5OdzLfKFxNN7QMXlyT9QxYQ5TcY8S8mYM2Vt",
-	"HM5w8JRBlaFI5mSk6HSsyYCZe8ZEqNHxs10sz+ZeKZnzYyKnLG0TCHVyMbL/SrKZ5nfMgxBIQabgjpbD",
-	"6BbgZ3sdz/YO3iiZ5kYNuHHH46w/7Rreu3hnyhKuMVPEj+yP7+wyniMaqmwP8wYEIyVn0zzlT7uizLyE",
-	"yZ9aEZw7zH8Z5v9LPH8ES7M8/Y88Y4QaQ5MxEulRQGgGcjVS0REj//j13TGRy0f3TeFD82FKZvpnSRI6",
-	"fpArOfloT+mHqIYkn6bADsWEy+WJ3kht3DE5ngPBZOlymsPf+qG/j4dG/NSyyh4DjSwynnjyHlKezRQL",
-	"E7nxzs/i8ex7vJS+PjDV8c3Ik4RpANkwSmaAcuoOGn8I5OenKHDnTeHtkpkW8iIs3VpRrot3ZD92gRcX",
-	"UyrK9lqqlAtqpHLc1yZjRpUZMGq8HEA+Wdqp18WdDwOVzfPTApY4txMxndCM5nREp1Ml72hWMUU+RtmH",
-	"LNwIdTu6JFrxKmWGCRO6HSU5BGxgfADCtWH2ghRYsvFKZA6I46gHnKW1pbjsLctnKLCf6xJXNa7b/qXz",
-	"CaphQZycF5gOxiiXxxgOS2EwVw3prudoiGKLiEXRcV6QUeFCX7X6RM2nRoJW4AnhcDAm34jvCirE/Voy",
-	"2F+pHneSMeVWReJircXRLtopIiXvmbrNIP4uh/maC8Ji0WqpWHrHSEyTc/X/lu886oXL9S7y4EWBvwNC",
-	"QBnNSq2d0UKGLHX2d2xnvP35bWSA+Akugp1RYJAfwxBl55yjL8lhXmZ7Tzl428azCXzIdJZ/xzfl5sxf",
-	"3aOuwlVOW3/+/uf/DwAA//8=",
+	"7L17kxs3sif6VRDcG+HuDfZTLY3diht3NZJsa0eydSR5ZmOnHSywCiRxughwALBbHB3tZ7+BxKNQLKAe",
+	"JFvSzDr8h9UsFAqPfCGR+ctPo5wvV5wRpuTo+tNohQVeEkUE/PUsz4mU78g/1kSqV4X+qSAyF3SlKGej",
+	"69GHBUEYGiFhWn0nES1OR+MR1c9XWC1G4xHDSzK6HtkmE1qMxvAHFaQYXSuxJuORzBdkifUnlpS9Jmyu",
+	"FqPri/FIbVb6XakEZfPR58/j0bO8fMmU2KQG9Oz5a0R0g7axQIO9RzInLL0u+mHbEKDB3kNYrQS/w2Vy",
+	"FPZ5n/1xbfcek1I4Xyzb1sa3aB2Pb7XviJ4vMGMkuUi5edw2Fttk/4GQ/HbFaXppct+ifTiu1d4j4lwU",
+	"lGHFxWuCJUmOq2qHSt2wbXjQYO+RCVIQpmiauHPfonWtfKt9R/RS5rjEegCpERHfolX4+FZ7j+iuhcvI",
+	"XQeDQYN9h/CTwOkhKM5LNNct2sYBDfYdx6vZG6zyRXwcd0RIyhlSmmpKSphCJZYKSXw/RlgijKZYEFSQ",
+	"nC5xiShTZE4EOspezU6g22v0KDs+Rf+x5ooU6OUHPJcIC3LDGFegAleKFKc3zE1wQXBBRDVF10/rFGdc",
+	"LLEaXY8oU0+uRmM9Z7pcL8MZ26GZKTPVsv0Unratu2mx78K/pkuqLs7Pm6N4gz/q4SO2Xk6JQHyGqCJL",
+	"iRRHgqi1YH5c/1gTsQnkh+5yFA6iIDO8LtXo+uL8fFxbqEeXeqHMl+Dxeee6wYgff6EBP95/vG/IkotN",
+	"q9GzhCZfyO55Q6TEc9KhTtHSNGsbjm2y74B+nc0kUc3R/NLcR3lLV6ld5Kab6DZGd9Ft23l0296WOKko",
+	"ViVuVRH6+b6r8pYLNeMl5clBuAatI3GN9h3O+/XUDyA1Ihm0aRtU2G7fcX3A8japv7C8bRuHfr739wWd",
+	"z4lIDsE8bh2FabLvQP6qKT01jDv9sG0Q0GC/IXzWr8oVZ5LA+fPPuLCHT/1XzkFd6X/i1aqkOVhQZ/8p",
+	"9Rg/jchHvFyVxLQsgBdnk6XWuRM/nvGoIArTMlDIyGhq5Nt8Dsf7/wgyG12P/ttZdUw+M0/l2UshuDCj",
+	"bi6XPW4hKtESl1pykAIdLamUlM0RF4hxduLMDG9lZOOg9f98/+svYzTFBfKn8jEq1mbmRPeRb/KS5qgg",
+	"K8IKwvLN8ekITHo2K2neZ9EOONPcflWie6oWYGkJIvla5FoD5GshtNUlFVZkrAePtUoVlBTB0dTt/g27",
+	"xxKVXCp0pDcTZbQgyxVXepIT12qiG2RjJAlB76AveaxNsM/j0Y9cTGlREPZl1gDnSm8rnOjREm+QtgoL",
+	"jtSCSnRkPSR6GIKXeu5zfkcEwyzXMrikbuNeVZN8Z+f4mu9K/KkFC5kg3D+7a1SiYBgnfyEbpPcixwL2",
+	"iq/VGE3XCvZXEnFHBJKKr1akQFMy40J3mMNRcY6oqrb0KRIEFzWyQJRJpX/kM6CFDUiBvdnvWWRK2dac",
+	"soGTumHxWXWT5/F168R1x2bmp2hLbjCixxGMEal7mhNL4XBYH8DpTQoxh3THtiFZQN8Il3rgG7QgZYFm",
+	"XJiVlDlfkdF4RD5SqYl+At3AV3MjQSdgI12eXz45ubg4uXz04fz8+uLJ9dWj/z0aV06v65HcMLUgksoT",
+	"+BH6XFFBZKyDywvbAbz6p+IHcjG7PD+5wJfTk6v8UXHyPflhdnJxcXn56NHV1ePHT56AllL+a49mF/ll",
+	"cUVOvsc/6FcuipMfyOXs5BxfTC/zR8UVeTwD1QXzMZNg67LU5MhBTWGGy42kUtuHCqu11L/lit4R0J77",
+	"Ui3jakEEMj0aFwta8LKQhir1IJ6irL7sGTKdTIlEVJ2iZ9sy9YbdL7gkFb16uTonSoukduJFRxHZ+gtX",
+	"P/I1K3YiOsbVZAZvh7oYOgGhaZ4dSgdbdis4kdA7rN6pncQrPbQlYYoUX0JLaN4xosUPh7oRwBbzFRHw",
+	"TbQhZpBv8abkuPjA+Wss5uTL6vMpLzZaDJX605r5MQvlo/F5SBjnB87fYLaxtpr8AuPkHC0x27jByko+",
+	"PXv7Ct2SzVOjURCeKW1gaRLenDzTf2RIkpyzQmo71hh/MOKgSdMCfm9e0QfIe0xVpeqs7K6dGRtHQT2B",
+	"3xheqwUX9J9kN85Zhx3UmOcOl7TQZoUzL+0aHIiNbG9gylb265rdMn7PYP9/Y3K90udEUrwhBcUfYAG+",
+	"BrFqrsq2v5XBIP+qVwl+/BHTcsdNuPOdTAiMK9gIRVVJrtEdLtdEjyU4dUBbObr++6fRjJKycK1HY+cB",
+	"MX1vvfj598PsIKwOmNz+JFEJITgiWR2j+9JKBoabIX2yk4jgfIFg2GYdjSt1L9PDumND48MeECb20ej6",
+	"Klha+01/xjgQZVfnLu8g1lJa4dIbdtsjzcbGqsy2xpsdw6FGLcgNyxeYzYkjR1yW/J4UiLLWM5G3JA07",
+	"T5TATFJVdY2NqRg/MKG9zkt+NYNb37dwLmlKwr8tsEIrQVlOV7g0hz1tm2JWXbzCEajg1yjjK8IyVGpb",
+	"Q1uzG87gsDRGWV5ySYoMcVZuUEmlIsUNq/o1rnTC1svR9d9HuhtNI/DO6PeG52Bcv6pujvpZNeTv/F01",
+	"KA17OFNcz8AYjOjo3Y/PT87PLy6OtWBfCa2ZFTU+iRyv8JSW1P1d/87z4Clst/8s4rMZEaB0wBcZKIpq",
+	"FvYHLAQG6Z0LgpU1Rtvp/ANdEqnwcjUCSs9p0eu1X9Zliaclib4+jW4/R/Y5UKU2kfWcmO3IuXzqUxuP",
+	"Pp7M+Yn+8UTe0tUJh/5weQJ3mFrjznApif04cJwg2MqP7RFsEFVA8HYgSPKHGQstYpaANn9O5oRpa03z",
+	"dYGOfvvt1QuglcaOBkeQ9B1N9E1POdGX9T5geSs7XlVWE9df/gtlcOj27aK9tGxAoj1wFSkmKyLAUoi9",
+	"/Z4QlL31DbJoV+581U68NZ5/b175/Dl0P/59BP7I8J6rtqyNpUrMwi+GH9q4LghqTFNjwCZF19i6kmV8",
+	"+p/EaLbavJ5D2+Y6/hl0+gxlb399/wGdmSnKs09+rp/PjGg7cTZy9pWFWT+CforslQvIZLXlXOtN7vbW",
+	"ZuRcC/sygOuv0dVQbmgj6IotgI7bCeOFJas0aSgf/0MQZgUqiD4x8bUiUj+uB27JJnX00wO77Fjo6NlB",
+	"Qe22op0SrV1vdO/Iaxo1PVh1E9+55KbBRAQn6eShR44RLwuwY6iQqsaMvcVmk1G3BOj2iDoF1nsvuxvr",
+	"0AgVNML0NLD0VoQVRktbyjVnXUaTdl/Za8md811bmqfob2DCW7KdGBd85m3SsTFKt4xcbR+CdXvDjjQ3",
+	"qTDEAiQ6F8dg+eJcIRtrYhoYF7BEjJACZfrf+hghqGbEDP6fjcF6NicHecMyXCwpy4wVvM2V4agTCja0",
+	"4bOnzg6/XxBm3cqSJDiTwbkgEVBkHg6gNBOpGdMGuxpG2/o9UO1bK1NNJk6zdmyRswLEI4GIRJWo0Vta",
+	"HRH0eSHQh20nhj2FHQxm+BnAvZYS3vY5onE6+Lqm7772Y7up4aNz9aFhsV5i5lfDSIvDGNVjlMFXMjTd",
+	"OBU51NB+iHPNvhZyzS4OyKxGqjUd76fYxogpQ9exo+a4ojg4e+1qSwwmMWV5LqCx1miIL2PX7mQGheRT",
+	"W4fE/r6PxWZVB5jfkueXMtOqc1Xi3J5A7he8JEaJ91CM3VaQ9XI9lOKzNB2zsZrrpHf0mZR0zuLG09zp",
+	"HWgTsR3nbeI28noH+QlebhHdPRe3RIzGLdkO+qXOvrdNTDfw39uXZWl9zImlMRMjRc2XN3iZXCfpw4tr",
+	"MlQjf1WVWm1m286ho5kgBCnyUflTHcrMtmfHPayxbV0S5rhwuO8IVy+53z8TLNSU4Oh2y3si7B6bjV+4",
+	"1s3NZuSjmvjnQ3fMXHVOlP9t0Mupc1B5jzcSZfw2615Q721qDGUcmVv3evb0JsG6yrNPbvs+n/nvxLxI",
+	"9iqk5LjYjpndojcsbyWiDK0EnwurBQeF1abX9dWccUGKp+iWrJS9D9Zn5RkRhOUu7D/KHEoPa0LZxA0r",
+	"0nsBPhMVm0BfF1hS6r+C/BS1SQs3OGJuVorPBV4taI6ofcWfPL4/vtYc8bK4fPz44ge0Wk9LmsO9rT6s",
+	"UiVRVtDi+pZsoqfKHsojunQF7Uh/e/HqRfTFW7KZ4HLOBVWLZZpL7HyyZB/7mn+C3FG+lpNbsols+1/I",
+	"RktGBbIZwsSSLpdu/ydsif5QImzeXgdWWzdGUyzJk6uEFTenUhGx6z1PSgnXBmo2eHu3tj/e2IntdU0K",
+	"pncQVRcz+qsvWCnvCP0J6KHgTjkIKRNEEizyhY8oM8+WROECKzy6/vR5y3GvZSy8oseon+TAhybyi7AC",
+	"zk7u70rY5pzN6Nz9XmK5rWXMAxsa/c4OC7lhbe1dKlhOq8z6xMD62o4+G4/8pfnF5x0YWwuXBZeE2eDu",
+	"psWzvYqttPar3+L26wW4SaYK5Zihgg+8GPU79WmEi4Kak+7bYObm7NK80NBvoezTEn/Um+hUF8j1MQo1",
+	"2Rg11MLnrM953JL4kDtPgSkD3c7XamLDk5oL9pPAOUErIigvjC8PXrTxRw01mhheoEor+m7uDRHEbc5U",
+	"q1GcLx7qyrfJVkM21ds2SBKlKJtLlMEpUtzh0i3mGK3ZguBSLTYTCAmrHhQEF/Xfwm0GVXmwjY4Iih10",
+	"lpEq21v2gspViTcQtPMw+zRI49RG7AVZw6xS5uDxMAPueY2spZu7Pg5kaWOsLBc2XhRNNyaexd5gWMf9",
+	"NhtCDmckMSyhd72x75bLbnXjrtlLv4CFI2zUENxNvd0kyGoBWpS27sTEqvY9SrgPZzv5LUINtcN147eq",
+	"h7qVyIMph/CM9QCKoocf8fByv9dyDrdiusVtr9l2ysBdr6AD8dV2frR3rSjzmjCDo2GmFWCGTPq7oHek",
+	"QDPBlxDrS4rKuSJv2NH2jp22aFXjPPrhfGxjD7a1bNXm0fn5cT3ez0kLexPszFxH0aPxyH8YvJHYXP9V",
+	"0i1+V1yt1G+rosMP8uzD859jjhCzjBExtoOyiTt74nJ3LsgcK5La6Od8zRS4KKwnXYuC4H69PtbpZlIN",
+	"N85yn7o12TidbR0dQ2NWen1KAtHUKyJywhSek9jcoBnE0Jp+AbHB3AVUL8K+Ka5wmaEjwdesIAUq+D07",
+	"jkvAIAW/y+cEvbaml9uB5XobjPgbagiYb4yDvUktUJRAWE6k4sKk0vSIRLHtYzEo7lFCIbvHY8QIFsPj",
+	"T8wQuwNP/DCi87VYRekoqF+tWWij31vDoSKOY65itsIvHIKnTHCHC+yLu3GTQ24JUq4FJjvkJj4DV3eu",
+	"GkEIziXy6PgUud5dsIppnlkKItkN0+IDVRSFNIMIlNk1n7jvWa3wjzUX62Vm8lMpkVGnYR43AV1KLIdb",
+	"T7vmY0RO56fBiOKmGmeKfFQDfAzfXIh0IyFYaQPTxSofrQSRcDHMcuJ+PT5Fv7GS3pItn7Xx+o9tzA5m",
+	"6NnbVzfslmzMbjS9sS7UtJV85/SOsCpLu4WMv/al1c4RyKmoFyxvSdERchwLp7K88b5S/gMvwmpDGzvO",
+	"CeKKHeGHEcYdYcJ1ebJPoLCTHbHT2d483nHNPJjjDxSW20Iiw0NaG0GTKnmCrpFS3GJvYvY54/05XGJJ",
+	"tFxLBzvlMvFM4lnvYEoXoJMwlcWU2hN+T3Vlglxw9Z7TTudXx6cos2luVrlYIxoOHTGJ9528YRguep+a",
+	"1FhIjYYcNGmvvmYb+yYMIaadvpQqSQm2EHERHUE0aGGgiCTKgoWaeJrMDGTbocWoTzFMXLLdhNuN/Ghu",
+	"RkOFcm37qYl3TYhb9xXRlgwwUFS7O0NL9jbe1e5qN9O6ZRq3HsQajLGP3LWdkdil+j5isfe+dIUAHUBa",
+	"GtLf5nCX5CoRVT0CS9riBz1KaATPzTp7TCzvjJYOenQrSsjLqsfHBoYDmlIlSTlDJb0jEmGlxRYXeE4m",
+	"a1FGL9F3FCDuteQauyEnYnX1YONOqh/1NJyH6tuy7Yb74ZZ0SRKxt29evXmJ9KO4vKD/jLzznv5TDxBN",
+	"N/YA2MPfERBAyhWqPPVorc1FH8nTsBb9joazthOpj6JGPd0mo+eVfaSW7yRmL/Ykxg7B83DU0fHhXWml",
+	"K2ZpR7oZEkbZn2hipPHnkue3pGjzHz1f0LIQ+uiIKch3zirsMRrzokxNp3HhYB+i3HZ7aAeS+3hsthYQ",
+	"OmbUWjPAo1hOibonxPrRJbrn4tbOvaE+LqMJ45BUtKuj4QFUStw/Yd9ANKWwV2tlYrAdHogm2+NvT7HA",
+	"labDFd1x1ZdkOSUimWKVkY+rkuZUZegIUsVMe3mMuECZGVtmTX7vcAXyOU7oQng9Zr+Ag9m8O+xm0q0A",
+	"eKRjPcNjiaRdxx7aLy7Wf0mZF+ZeXg671TNeW4myT3hdUDVGSgVBHEv80W3tgwXjtDqCrNxI+4HGHhI0",
+	"iSeqWQx4Sn6N7B4XURBaDY7+tgl/HOCbut2M+6fGgZjbpr0mS7ZI5OcG4qMl7Ft/CGSXk9ARkVuB9bcB",
+	"FO90uLQ5ogNCt4PRtE18d4PMfiBmjUUEmXOZmQ4ajrNAtgXC7IuJrXYZ02G87SNxegUPDODt4ZlUMPUW",
+	"CnmTdON4m0UbJQ/DFjkXglQ1CxIY5GYUgMMmyKoE3IgHwmbZ0TDaM1z8AJaNk4PxswpoGbvTHzYrknUe",
+	"nvtTuvOGPIzeXBmwwkEOq53NYqkPHSLuLoHbtYSrJCXdvc9wjLKClPSOCAACMMn6IAmtuzyh9HnCzi4K",
+	"QaQkVYAjOMsdFtYD6/1a0Rq7ZDDWLSpssHe1mwGtpTT/dqJv0aHiLXX3VHhOuZ19qmbz+cwZgdnB84G3",
+	"2bOtg4BP9+fKXgpoMJN1MEqxC3pLJ7HvGMlWp49hgVrtZHL2qSo08bk1dmtLLBj2x6XUq6WkkQcTmwU3",
+	"xDnTcqVgp/2OrMrNQZiiNtszrYg3UdPwX4tarUGxy9VsasmTd7BBRbAmRE03GKHtfi/aza4RnoIqs9ee",
+	"t4Ss9HypMDe9vYz9b8iyf3DjvF8AZn3rE9Thiqs9Y/mCiziBBGXayEdFBMMlwtA+GlJn++l5E10r79ZR",
+	"J677KLpdLc4O5/cec++bMFwsKTurvgO0HHz085n5ZkQOrQS/o1GuB+QFt7Q+81nzununN7u7oew6nci4",
+	"e3kowWHhu6kbgQGeBZ/3CiG3SPR9TvHOCak5fV7yKS6z3otFS3sNkIZkYeTe+O3tPJ9CVMMKQwIrtWiB",
+	"WC2+k0kchpwzqQSmtvJoP8Yw1w1yEs3PMSnaDiHfx+TCcZQzYu8q9L9rkqvDqbAtx2ofbY1BegHwxaRA",
+	"wc8uEHXOcdr/RPoviIGRbqzFz+slZifaWNEEhaDVqQl69nN1lcd62zDmW7+300x36DFdLklBIRg1uPnZ",
+	"dlWYJynZ9zA3Rv6r0Tny5QorCnlEmxc8X8dDDqCulsngzsM3UGFfQUc5XpLyOZYE3ZKNjFwZzQhWa0Fa",
+	"o/Pt+KaclwSzZjD+j6YPNCvxXIbfNKDeiiP7au1Oopqur02A0/F/9TbfyXSogZjlEMVPMctJj2mFIa2N",
+	"VABqCucQgd79+BwdZTZ24yLTs8pm67LUJ/cVFori0ohAxhnJ4hNN5vtFZ2hb97jTr69f9Z3txRhX250i",
+	"OxOw/Qaw0xuczu+Di8gl3qCpj/I2d8jObsVrOPlvx3uPxiMT6x03ZTmTVAKO+FvB+Sx6fW0Kl6ASKyIC",
+	"dQfKWwtczBDBoqREIOv02Lom5mtWYLGZQPhbfCcgx8DEx9miDlqMum4jOvaw3ka3DCq9AHo8ZgncvIMR",
+	"BgQTsOxM8OWkGnvCBGrMMXEq7+xpe4O6qXh7gNufqa3MeHsj4/Ts6wj3Q/mpVR5ugfrp7/epJ1PvhxB0",
+	"UJCffog+2xWbW7P+TB0hV/k2WEmAezKpJVZ2cFEVhKyllrzSnAyLi9asJFLeMD9IUlxX4bxTknOtXLI1",
+	"szUH6B3JTKZDVu1Pho6g+K7vBK3KteYWQcgNc6n70hVUqCJSzTA2x2iBtbEppSu5OyShOFiExE2Hf57w",
+	"0f/KTK5ZWS61ooHIZ/0PIBZp0FwzuZGKLLOnFneoHrIN8czyIaCRd0ULXWNRCEzLgefzn/x7Ay4Vaqm/",
+	"20gNzeV++XFFchWmoiL3UjSxrxm48KXiUSraeiiojHq+/k4UYsq+DQ+wq9WBbS8n+/DrEIezewdIElnA",
+	"wZ3Yq8GROnl+9vPKBt0pOTFh0peNSbo2+NJ1ATmuEmaKdoERz/qS6xURd1Rykcwvr5oM2I8249hV5LHH",
+	"WSCqXbJem+iz9XLDTQDBhnx2mxjcT7WIlwYPtcHWVjb7Ftf00ct9ffnVa3IwOkbw8i64GFFV5/wZZblM",
+	"Asx2KdF9tdje6uggWsiuxJMGjuFQldRW3308wJPoxWov5n1YGT98PE1A2YCMGqT2zkJiHMoL2iXFhwjR",
+	"XS84eTyPLudSExCgjxXRyOLzH453BPwFcBvXdSIqAi/jQaLQDTwbI8q01qLmwsgTeMHXU5DKtk8GiAhG",
+	"tsidIOP0a3GzW4/m1ssfqUxx0kwvKkTKfIOxyO13G+7pQ6F15VwUw48CepPj49VPXIav4reEScNZv71/",
+	"ke2HDVztuidGO5BgDbdpqj7F3xP8tk9cJYeqSehHQciJJnkEuWRzTgACNqsNJ9sKm79hxo77TqKsamPr",
+	"aBqrjhQAZMIQLimWxzvCsm6xuDnnGziOjpuNbraP83ok1+WwfN96f2vZfUcF14she2mzdj7ZGQO9jRlS",
+	"NP5+vVziWCmTD1zh0hR7QpIoJznjiEAGnLT3Uk43vfYr3OIotVUgOn5oPXIREog879dLmG1ZWgqWvdRV",
+	"GorH7oNfHjeN1FZ8SNYGkW6KrtD7Vn4NJH1pcbBBhkbiJ8GtbP8abJYRypDuTyc5LksLIbRWcHBaS8UT",
+	"Xn5BIKkeRzOicv/0O4kYZyeS5IIo5NjPOwuvunBM3ItYEUFxiai8YVD/6ISzcnONqKrS3xBhAHmtpSQr",
+	"LASKIGotmAFgxA6+5ynKqiEGAhmqp98wyNDR4wmGbuDL1iYlOip412qRsEOMAtRLfEs2+vA+JVgQMYHV",
+	"139z/fLlxOzepBpaImFk9xSv7Sn358U9z2cLLCdmJdPXIc29bubDBlchB7DTSjyNpfRt3YVDq0SNBNVz",
+	"I+IxyfpcIif4DlOrOZrimGtpLEw1f+lgE4E7hgVT6VdonjCS7UPdvaZETSQ5VnDpOywouvJcueBnsPcE",
+	"ueO3qUjoO6jBkrJY7hKOuJit6Huqpuv2eBzwZ2Th65HKDS7Zil8Otr3GGFER77vr690JuT+0BEE4JUUS",
+	"OppiCcm6Y+TAN+X4hp2enh4/daxlVAA6sqJojEACja3asAw6houSey6KMdJvozkH49U8NTl0WBC05Hek",
+	"uGEKkpEBADIY7HQTlP7vIS59lSIzssbB/Gd+36DOQ7D0wbPKvyxPO4Ha3+H1vi5kT9HfAm1aV5l9kj1A",
+	"F//Kyo1psKeg6diNnpJiiBXdIjJi3OzAA9NVCAIHFdQNN+dND5mG8NTWPm8i8jV5pIRQRi1S5QSuzQuA",
+	"Kk0gF0pzsLvX/HhP6Nyi6vaKdwriw7YBi7WUKQjLozib7pkrVu/mOUbnSHF0UfNUNK3qBHmFh8PK4dzD",
+	"pY2OwOg+riHonbYC33W7jvzeVbWOnFOjICWZg/yF25oSs4kB9v7KvqXaXoD/QJNd3IbBRnCQ1sLpCt8S",
+	"lnCDJo6SvzJyUlJGkG3hbn5a0QN3qZwUTWSq0814q+xnuPfVFMLFGCe5r8YS4Yi7BUZPE8CNT2bXW9Es",
+	"FSkeUmwwrqoN/iLiwomHhLvIA+32gh0fJi1AKFA2r62rDXoR1dVXhyrqEB9/2RIdTl4YCWFsSWMaQ4Kw",
+	"K3HWB/2wt2+5C6mrle+HsToA4msxEUjcIVp4b26Ns16xXpXavkiGQsK4MVKCzudEoIITaSDgKiAOEIB8",
+	"XRYW7wThUluRGxM1Ln1cvsRLCDmkbH6NMlyW/D67YeYdiTCD+/gxyuQtXWXmS4yrujcG3tIzvKUrCLIk",
+	"axL1vrxwGDqbZ0XUCvEgO5tkFdSqSZqWCiezqxtF85qNiB+yx/XvxTfMtWgLDK+IXAZmVD1SPzHTZLXO",
+	"sIUxHaSiZWn2+NAx47XhtK2D6rsMpsdtjKH0QqiOZVDyoeasUjOWOWEFbp9ymBJQ+DdkbJ7+YWqivsFY",
+	"z1otTky08EqQE22wi8MvQDWk6ArQoj1DwMGcmqJ892Sa+fyA5gL8jwALst7V/3z/6y8nr18g22BgRl5w",
+	"ZovG+PyFbCofrkRrSQqDTF57b9g3U8IpVSbwjgg6c1KfqAUv4kX69rZ1tnb4f1R4zMYZ1RxHYwHjlCBz",
+	"fkdEv4yRwrUeki3SXt3muXu6sZkfRzYqQoJf7879S9tMBgDh9PT0eGhqJ2HPVvS3dnQ7T/O/6uZvX1Vz",
+	"pNI8LFKX6IrnvEze2cFTm30yRpnu3vAx8iFZ2sh+a1tmqQyV30QZWcC3WC2k05zvfnwug8lU+SEDWa81",
+	"6cRNqX+yiV+irTQTmFGjfFSwXTGSfTmbEXD8vk0kEps4IP3MgMibSliumgterUpKithBpuT3pDAXabE4",
+	"3+VKbdCSYCZrABkDqjFV5TKW1kJsv0qupdZ8hqPKJI8G6fyyLktjTK5ZSZd0u8hHTx/IgPgNk5QzUQtB",
+	"5IKXEbn3wq74+emTnkE5LvfHuMcnKchg1zEMJX5dA57CiQ/FaltmcEm+h5bNk0J9w+r9RtYg2KLxNkGl",
+	"phelcSF4IgjAlQsxVE10Q2SDdQn4iBSmZQZeGJPkYQs6bIOzl5K7O1u1IDesiXGuP0WJHKP7BZek6tom",
+	"cWF7DzzWRqAZOjrKYECATLMuSTa+YR5aHdAHMRTH1+O/wyUtjOSDd6QpxHS/oPkC5ViIDWLcIqv7ihLb",
+	"KbpFNPtXKnC7L3G+oIxUfnjd/hpla6YVIxf0nybYecbFlBaFuRxlXE1mfM0KGLuVVlBOqqS50i0og6FP",
+	"lMBMUueNMwG4YTvzi7uZgt78lCd+maa4cADr0PlsssQqX0wcGZq4bMCpmCjOJyUWc7OuAisysbzuRu7l",
+	"vfkJWJZhhwbdvNq19UST4v5XhrAT88hNbmxvzyVfi5x8J31l4EAf9CrOpMkpdbzX/d0LrsnLw/cnMlKA",
+	"elJj36KyMWRaE6bEBjI0+WxmDzMAY9HbTPtRtzZcGhH0Lsd7UroEqLa+TJZU04aH5YlKB5njMmEUR6se",
+	"KG1ttJXn+WrFCYiZSgu6uG/xLYZPUi6iddEBJq3apre2YXagMjKSl+t02nP1fKuaDzy4I8VxR7eTPtWl",
+	"qubp3u52j1bw76fowjUAROAB02zFT622rA1CdS3mhOX7bXtX9GmNMYI6PJ7mqmHsUpynGuQeAajEdyIP",
+	"USGivyzYBRUsZNa28TS3rwePdni/A4IZ+un+hSaqt9M+vGDHxoiR+1p1vK185appZ1+91Wagubo8HOH3",
+	"26f7NimGf+b3CNYe7sCrHhEdXKvI+MqXpKDr5Wg8WtD5AriMKprjMuo3r0b4zkikTiYL5nz2qfrD4qRB",
+	"H9mwWoD9El96K5ReNVn6Ce69i1gFo26nj5ZSVtUaH6KIVa7blKSYE1NSzSxERymrl3eEqecLTNlfAx9e",
+	"JHmUSH3m5TMDkAALFbioF1guTnLdDSksDEXJ597Gi+XnTAXBt1FN+I81HATNwRwuqayPDD6AzIs1pu8T",
+	"Er3tDdF9TcBAT0dp2lOumQ9lt0ArgOUkSEFyIiVPYFfAOyl4eVh0aVayZzlU22PMA0fEiRmhsdnRkT0h",
+	"k+VKbY4PcM0NInoi7b7ESpcIqZCs71vPWe1ZySA9qNd45zEliOKDu/nEEmUB+WQxCtg2sELbKiCNxuJu",
+	"z6tOqJ4KoiLnrg2UjFkyNuUICSuixQx5Al4yh9xsA9ly1+/O3UwzHXEEz7+TUHrGJqvBDKpstQCO67IT",
+	"jWs8MvhqBlwlSlC2DMl5cNer56VlmZ9Up7YajNqpBM5J+3gCfGFEi+HY6MFSj+0uJgkkkYIB6sVSyGZF",
+	"5Km9/YBeM4eyiSH61caFXdczMACB0ykq6ANhecPMkLdSMSw72FOCPTiQyQqrfOH/XksbX1alw7nYEf/D",
+	"mgU/VZh5E1wU2z8JsvQ1Hv3tvGsX/FS1My40nNuFdj8Iok3X8G/4PwwqVrcwDOtwMZK6rS8U5UdRJRhX",
+	"KwPPJopP/ENQ7jDGCQAQhQ9mmJZrQcLv5Hy5JBaciJeQ+DKRCgvTffWbB1mo/ToDjD4913LpphS8Hv4a",
+	"dhD+7ruQShC8DN62P+SLNbsN/gz6cT9hlpOyTNgwP5pJx7xR5tvgglquFMKxaNTzHZOHjV/adW2+9DDJ",
+	"qvYbE3tVEZHQNF80RgJh6hc9QWDAPTmJu7Rris80VEnwffM8WVRzy73a0kV3rKq5fTiyN49I0ytEmGfV",
+	"ZL7FtOfhcfY8N+mrQ92bgiixmehHxbrc1RnW6Sqqdmt79xuUW0trDmcVU1eWrffwEFlpCLklAd0iKMBh",
+	"prRdzsulJd+wkIpqWcmUmSNAiXOyc1pyTHj0sj8OLgva0Tfa5MKzkmK4+//mhMKB+O4h+KeDQ6KMQAoj",
+	"kp7NoyEyDtAO3VFJAdCWo5l7B62IBVMbTKTxfMzWeBrYSZvkU/DhWXtETIokwIi7GH7x6sXD6Fk7gmgd",
+	"ymoEg/z68JoHyW8GcOkdg/ijWNUVCHsygFgllT6MeiXonSuL3DtvPphbI+QlGEVtG1prPdepMhHFaKpC",
+	"DqZL2UKV/d29W3zT5fK1X26ZK+XsOS7LKc5vO/XRzL9yltt3IMNBTxsJoo12F8SKCirt0ScZzqrFhKzQ",
+	"hvvnwD2rXhwGQugGlU4usA329AVk5uxXkFJhgIasHf30L8HcIWZhXcyJmtxjwWxNogofDvjDKD0bddCV",
+	"YVCQ5YoDgi/kYkaifVxkPZHI7WQ/x7Y+mAJ2cSJIjIA086369Vkt1hAY9J6JRtG70LQD44N+spPHIiSu",
+	"Gnm0c98L+9oQ7nOfGowepw/ZysPIQDF3NOP94E8coXTVNA6kgUT6hV69V5l4VYxZf4kAOlpVE5S0IBBV",
+	"ZRR2p2Co1jYopjIAhY7fEcEwJEYZVobIKz7ViscF44p1Sfqh1PWGh7OL1qdSosJCSxijCVuZd4olQb+9",
+	"e42OFkqttPTR/zdxyF0fAbYKrqn7L6HhO/uqnpsmazxvR5pzS9bima7Pux8rmouhdozqUFNsZS/0VTLf",
+	"SStnUhUDO9Pg+VrlPAHA34LxYA59ptjdfwKsoTXCbEm8RJXbXgTUbcDV5aQPr6j3X61B+5a9ZHekjAK6",
+	"pqWnIDmhd0SbLkH+keEkgzMDMxkj44XVv1C1mz8Ny1uTQnE4CcutbP3CopXKwUJ1OCN0iJc9pfQ7LYDB",
+	"YOdlye/7ieJBtpQtJEl7Rgm4K4Nd6uLYdxu1aepj83/t7u+DzXEhaqZcW/8s14G1bexbiRI3H1xNm6FW",
+	"qRl1aJe6uzJixUc/OxWic1sloLShr9Wp+gtpzOFKcksM1+ZW94bWdqVdHL/BjM6I7MqBqxgZLe0b7uri",
+	"8jJydeEBcQbg/pFoOTtzKQgmqhnNwDQel3eTDvB+253LMx4ZN0hcotRW6mVx+fjxxQ8uXQxAf7SB9uQq",
+	"zggt/qZav6nsuzZ3Ua0DZyWmoHW1iiLFRMzyyC5UBGPyq3z7YZuhxFqqdPVDvjIJCJA1UlJpYYHhrZLI",
+	"RChq5TiaeFijVLpM4KKEN3pU/qh5okL/VYOytuYXHVljqR3hjwOeaWfZd8Ya6mPzWsOpxaNjTct09JGF",
+	"I3EN44FGg9w0zSAanuNy0rN8g7mTRtq0ehj/6/6mfKvc9ivenHdfEzoVzBcwKahxozNp6DJuxNrQOzLx",
+	"nr9Iny/8M0QZmpV0vlB9b3OZXqcW0gqUCnVAAk3a0uyRimGrlIPsOagh8vZh6AuQS/uuuSRMDYFbnTiO",
+	"j1wCWOwC16Jvt60i+4N+ajNNuznBUcSWf39LagYbPo6QaGQFG5OP8k+VrhStAxKkSa0En5ZkGan6p/to",
+	"daWZNxGV1wibPEV4ByptoqPMjvjs/Ez/kB0bbD+0wgIviSICmQJaBRHpQn3tN5hUmvtLk/dL+xQQg0m1",
+	"C5/KX+bwleJpVxZ8be6bV+BTyGdBQgF/G4tEiww8b5kVpxmEd23BdHumxKDbnrrkG2XLdk5JHecqlie5",
+	"W25WMM40uJE0sdO0A/dsiW9JHCXpbwu+D3TaNvZR72iTWkxNuCUHDzZJUKytwXbjUbs8Cd2Moj1ZKmnf",
+	"i5YMM/1HzySzLS6pLstDmqhG1I9r9ogjqTDKfMWJq+NtoOoK0N7PNwMI5xicPXzQQzplMbaxVJlMZLDP",
+	"2/MYtsNbLDCDXV2JqDo+BNk7yK8g/tGcH6oMhz5wX71JbBjcV7IEcTrFMUmwz2K7122HbsF69aPcFMJE",
+	"iA0UiHtrCqCXbMZFbkqlAGCAvEZZgBxgpX4dHyBDznQd3zDjZ4ZmUErE9PJUU3YEQsC/upbI3Nrqplvg",
+	"BbrRDat+fIoyh1UA7xt0e/RXym0GklU46Or8EQzEBK2jrJrw6Z1rHOWfLkANG5tgm2nmgWk+NXkT3yrS",
+	"xnNCS4gbCLHKvtO8r3DpS1sMrErRDabxfoGNI9CFW9tYDBfHZqvl+tK6EmFkeg2UE/mYl2tJ78gbNxhj",
+	"z/cHRdwVssOjrteoFDGiJ4LMW4dG8uhk7DTmUcjgFu5fswBx0DMRrm+6AV3j4ADRmhu5hWvzeTyqvtKz",
+	"j1+H3cr2yEsODujN0Yybk4wKVIGZekfueCq3re62ce2aSwqV8JJzgqeDbhddGdwWxPhULVw/lMSEV4uX",
+	"xTyRBlTMyTUUAIfiXxAZav6AomULWhZwSnAJEbZJdf2nJaUN82tDItRvJTJ/ijnRlA1u9DbjVfHWDswt",
+	"aGsHPUqw+NUydXMiJZ7hkOu6b13wD53hqVjTyWoBU6jlccIO1DJRorkO8KlfouG4+iTtcDyZ+1AKGFFO",
+	"kkXdK9jBCrvxMDB2wSVZ3NNvMrg6XzftHigG1DNrNxKi9QZChFX8Fq6mohNXcrEAe9NfcONfLc043MEY",
+	"Nb6Ckgpq83yBy5KwqBjQKtA81OysVbpxWhhHCoSXAuxR8zCf7vQdZgVfoulGEekuXtaihI75WqEVLgqa",
+	"iO723U52KlS+DZzlB5noudeyvbOwVp1HRmMKnX1yQQ6fz6jt68x/PRu0lB9MsrPdodBt2JUD2XFXdks2",
+	"aEq0ASnInEpFRK9uW+6M3aVb47rYjz+8hBsCohvMZVzb0mo0bfv4DiYoEjq/9xZm1zAbvXAm0OpO21xS",
+	"Emkr/DY39pZsJricc0HVYlk/gtrVapxE36ylQlOCMtsg7gbSHe9Zm6iNQNrvT3fcuugWGRzZGHaaPmcU",
+	"aM6xkRvuYpgU5nBqnC7WXNFHQiwkWrOCCDTlauHMGvBtHqVcmXov9ZGVsnlJTqzKhFpZ8ticjV0vzvzM",
+	"0BFV5kXKAEPOnI5NeqI8furqGdZhGwiFUwcu9QkyiiA3pNyEwzkzp/RWUPkIWPwOYTO7l95Kwuhs1WV0",
+	"V4qq3YnZZrK8MqXjHDw0XLpxRgLT1PvsLgcCt3bECymTWxr87ESfJt/oRKInqgFRLKE50TgDBohqwyL9",
+	"D5AN2WG5WYYNg6SqTXkYO26bhTtc8JXcOLg1OSCm66DG59aluUpGhK1XxS58nozqecVyYWEg0XRjQVTM",
+	"tThcwo3rfhiQpAGIv/k1ekfalqvYZkaH46sJqLph3aCZmuipS1G3tyHoWVgqpYpMiTkuaiXWgvVPa8sk",
+	"sAdi5D4ZZLKX3E8JcHjurxi6gZR6BN12yneHadkm6GvSvSuWsEvWJy8Nvobgf9Yq7XsJ+RYJXd1pNOye",
+	"ca0Yc/QuqeA9I3j7SeRWVfHUmFe+VEW/dKlvTP4GsDYX5524NtvFd5OBpWZUgPES9w0Z2Fk+qwF3mWsV",
+	"KIlX4XbtDQ10qCque2EIPd1GoxHE3fZ8AwXLzGJPScnZPFl7dBdIIwviA+a12xojKh8G3ygNwRXu0Iob",
+	"sGp3mPGHMYCJ05/PValPV5pSJNR3fv/+JcpoYSA8eoVLDQRaAoziguqPT9dwDBE4tx6qYemMTVCMJiJT",
+	"tbSd8KiGlcHVm7xrWC2QIDhfgGzZ9tAvBF/PF8aZLwirW1jWnbudoDMXkNQz6ScDn7n2lRgkxZxEK0SY",
+	"w3rdyIPGvTO5qxuNiOpmvEjVOqI+8A7nQypEVl72yPcE5704/B6Xt8iCHcEO9QCVtF27SblFHTf3J003",
+	"8VR8rQFWeE6Cw3KTCuyD9sWE9BYqobe9SweNR4Ahn7IF5gRJ+k8C1XV6hpny2UySRIfm2ZDeEpX0q7L8",
+	"blUAN18bqHrrZ7RUBNDeodi+nke/0v3R+08fZTlyq+VnmaaCFthRr/xLOiP5Ji/JAPDReETRDWsU6D+u",
+	"Q74VAs+qqNLReDQteX5rIlLXEuRCMcH3mAJyPWWrtRr5SAqDhDbFrOAsAQL2F7J5x9W+3t4zU+468/mM",
+	"/laEl0X8RoSR+0mX210f0Ya4U8cjXhadvTqH4LCeW3z577d9+HbcrsK1XgPOdnbob61UY5Jdnv3Xr9+8",
+	"M5hybysjZVvZwAPY6whiHRTGiEHW2ZioJmxdZiwYecPcKeT747gr14f8QJ3xmAyF370317/Qt2CFLX4+",
+	"WcZwd7SYUXTpd86VYaAMLWlZUklyzgrZF2s2Hqv9t8Wm1nkFW9VMP6WMykVLQI7packLUiKp+GqV6GiJ",
+	"P7avKAKRWM3b1qLpJ95taKlMZTlUct61jOYFpHrXs4vzrpl4MtB8JfhypXqSkmncc2tXgt/RIpWT+fr1",
+	"G+RaoCPICsMU8sKYNipXAEfkSqBF4iYN68SMo+fW9Ca2QphhyDPPgWcWqtGwm15xzjylpWo8wFabjNBU",
+	"7TjXCrnMz4iPQBC8TAeNhWQFxdigfSofS5HlSh8V4wIWL1cQvhe0Qkd4Kg0kHGFQnlgS9RSdA+actlxL",
+	"o3mPuwP7DlZdy+N/ynhJf4u1WHHwEhfkAEjT+rtygu8wtfNo8CMU6bO8Dq2hho4wAZx+PANTIyGDJcVr",
+	"b4G70Kpcy0BoI9N8F6Mu4JKAHZ20aMgkT6BRlegq/DTDvFyw5RjBlbGmOlv5mSGMIKKx5gzybrZomW0L",
+	"gjvUgdOO+7DgJciZRtQ6eC/cN5NB6juFinxl8E8HFrzr/b2PRG1+1XRsdrYjDrGzHpQ71Xf5OUKAOVuV",
+	"LiSV2h7VJ5+k5vRFhyFfxR1lRGLbnI1kzZ2aK//R+fk4UqGj5PbQZrovsVRxtvZByd8/ubJu2xbgzJaN",
+	"MrynuPnilkv48VCPsPlQcjnfEUbu4xljjNyb64r9FvEXco/cO2MEQss6PBAzyCF7LeXn1MySJ1yzrr6k",
+	"xhgVREAqNoyJKok8INrgehv++OqKalRUDf+ESN7oAfU1nz9fkPwWlG009sWcON8QcVsSJDhXiN8RoY0A",
+	"uCY1VRf1UNvKamCWL4zt3v966eVHU6gPmZcHRA8MsClyP/mk3KyapGNE+98kROVnr7ocetl7Z+kOrI4x",
+	"rPNeisbvly/Qf7/gJXE3OQcLZhhUcWPYPJdA9BNN9JGLNPIx5Iq4bouLW1vN2SSjzUs+xYkCx12oOO7x",
+	"AwUdA+snL9zh8QNmxjfCZ0NOrSt8p+XDDRte0iSMfqjmHu7C2AmymGJ7Q6Ay0IKu3vFU2LXQHFCzbyEo",
+	"3hdLGFxoSdAlFhuYuj1OdYTqvyFLLjYviDkwtKedLKEtIKvFc0/g8jYpB+DpTrkn8MVhuSd+KImt4WLz",
+	"UjeJ6ThYV8iCBTtfELOYLobzCIqwr3BOxuiWbI7HaM3oP9YEiqXahFar+x4fnyJ9zIFLbchCu2GZUmWG",
+	"FliiFZbaFqYSzTkj1/oYXQQphVfg7jNxnJozEFXDgdz5PUuAQe8aOLkWrfUH7XNEHyj1Yc/Q4gOcq6Ku",
+	"7r+QTYQO9AZ6akmkvmtSTEQPQK1MQ6wfkrD1vv+EIyL56RVlLAYE8hZ+B6KlNiKBkTsoNEbzJMRPutBr",
+	"VvJ7U3xZLHFptNyCzhdZu47sbxlCOiPKPiksbye0GKMqKz57GDNREihrfdcFie6LSwP+swm8U9QtgiAm",
+	"pABc/g8CJYPnMd8Yng9MlVIq5iCmS3M+pHfEoga8ev8r+v7J+YU/aaGj7O2Hi59NXXN7UkNH2aMn5+fZ",
+	"A4XU7honqmV+f5/gsLBSM6aDBIsGvoyK8Y1McpOoC5UwyNPZRUAXZlu9GKiVzQ3puyby00GhNcncoXR7",
+	"olyYaQyGxAaVt0P125Rc73FduSXF22ioEudDhHdXRlUgyq0PBPhhHBXtfQS4iyw1QrsRX+rqyR5UhPcK",
+	"EW0Vve+rh73iyL6YgLyOyMZKJPYa6yAJtX2pnRAVHXz6G7B3G58++/D8Z8eoZ5+c0f05u0b2vsjW5IO6",
+	"e2pBqDDWdZOn262RCMkOSbNI2iatdBynjl/IPVKHoRDoKqCSuGPyYKrRU1B/vtQjNMehI0GgmJQMgyyO",
+	"+6HUJmjsQxK2B27PjAltaGvoQfiei1uzOmRFJS9oDlptiZmieeIgLG5L8lZwPoter8F1ninNZ4JXqffB",
+	"GYTxyiERy6Id4FaMXyOB82KB5aI9hFW3aOkgeTZPBkWXBM8mlBXkY/uHdTsE7Q7hTWs4WpM+tZXeGliY",
+	"WHzlezqFq2zzHGWf9D/GPtD3s8WNsDcrM7Re7X1BHC17GsTbwh6OG/6ruq+qNqvaJsRFdgo/DS3q8f1w",
+	"CNFbE/XftCMHLiAMPxoBk8BCaxlrB+/nC8wYKV1Ay1D2t7fXoyr+AqJVFZ1p3TcVHBc5lioqCJpug8iy",
+	"Zv5pdXQzsREmS1QqzBQ4eRivr1wVHIEVOdHSf4iIH11XdXJOP5iXK/lPlysugJtWWJuKozlVi/X0NOfL",
+	"M74izJyLT+Y8+OtsdTs/UzWUAkvZA5N/ZoKQEz079D/f//oLMjse0EpFAm+xyhe/Rtc1SMBDfGXRX8Od",
+	"lQTiMyEhxNeYje7jWyKWVMZPaUDPGK0EZTld4dIWQYCoA+eKfYoIzheoJHekRJTl5bpwyo8RiaZkxgWx",
+	"AJoV3UHkPOAxQVncJWXxwZU46mxFXBSgUiQx0WJY3koT31kJDAlXKM0asTGg9eCtSLhT9fAaZZ9oMQZv",
+	"1RjhmSJioj8+9jB8E4efBbFVn7MDRNJo4xfoS0ZTy+0zNzTv3tF8NkZcLYi4p5IcZii7eUO/apgGZz42",
+	"tFVkS4Nd56KCwBWnRWGmDRd71Et9YJYqW1zrHyQfhh2CeEs5RtkKryWZYFZMLL4i6fzeqsRsMrwCZq/8",
+	"Oc1x76EhWPbyVqbT9JU0jDdG1HLkMGP/i+QqH9CpFN6dBd4imzpsFmtcEyU13q0RSp0st/d0WFKx3rOe",
+	"viL9GZntLv++mDQ7wId6S4xOr9XgGs/bEqdyE1nbqq8Q6iVvXO9NUdL+pYY4ShzvH1AIJDECU3T+XiUC",
+	"yjRl2zChGhhbI1cFVqnYykfxde3bq9PrEfT19gCrnX0Cxt7N19PKlL+Q+9DWOQC/HEw/GNePvN2JHJq7",
+	"7m75o3gJeEkKNBd8vQoTuMAS9PhDPtveRcX+6fgU2WgS6RB0t3LyAED9hs2opgWtTbKfXmr56Qajd9b9",
+	"G7b3KVxBW+ghfUq+AzT1pYGgtflTH7EmuW0g9dHl+eWTk4uLk8tHH87Pry+eXF89+t91bItrUBDMhirU",
+	"0KawuCUKCSIJFvkCbN7/uBrFYQqsKTZ6PD3P/1RckpOL2SN8cjV9nJ98X/xATs5nF/hy+ii/Kh6bCxIv",
+	"+awTfnQ9+o8r/7EKMOO64q9Qq8dn9vkBElYfAN8IrukDUKMq3CSOa9QCMOTLdPo+EJWuPF4/gImeWK2H",
+	"MrQTeaMmxMPz2RFgDXDWyR3HB0guHa6HDcV2YDkk83b60aIXTxUt7mTXxgxOGH8r4k0FIrsnMI2fxnMu",
+	"1fv1EuKjIvaZNPk8xra2B2uAQq0o20vZMbL/isW2Akh4NGxTbAxSuS+DAUkONcobI14WkLVGhcko6kVb",
+	"evjR4mYBrSayl1t5X1br1fV5t7QNlL1wCGO7OlXP7VvW0/b33Bk7APQShHJLEKLfWElvSRxM5uge6rlQ",
+	"uANwcz0eG6xhf+l8wxq3zqAruwVsSymALyRtH1giDcrHxYkSBJ5KqkDL9kTypW/XiLL0pWeMzVS1NPVn",
+	"RJwQvpM3LKw4w03VKmMFu5fCrypJylk0hq8oDuN7qsHF1aexi/OpJptS8WvVN9o60U12qI/sK8AY9Ylg",
+	"pQDk1O1eohLMvqIvfWf8M53rfRZrJisx3SPRVtgw4I7okDBoOF1kpr7uPfljsDzdsnZc3ZksBcrRo8I5",
+	"LnpBBMeCUZqZUds74aN+0PmX25SOs/2WGRU74bsmPhtou2yPVTwN+IqnKE/fi90wezFWg7jwx5n+qBVb",
+	"U+jtJ0iSkT2JNqloR8s0HgTeuht7T8JCLltpD0UJMJuTp0lniN2OeBWlliMWZK511H3+BlS9HmZf/d7Y",
+	"lncEF5s2YKDnDiRK2xIAcg25+U0KguepJHv9qoOb2vvc1kiY1h/+PTo5JTZ9yiQJ3XAbOfE8csSYYkkm",
+	"BSnxJoqzYZK54Pl4R2yNHb0O1nvbVqTnR9NEmjtGdL+gucGumdla+S67Gt8SCbmFPSW5e3+Sjg59NrdK",
+	"aKHNPMhbhDohQFcm2l2sGeLrIbkLX/sW8D+pUkSkkSGADow9KqD4AZWpENAl/thCVq+xmJN9CUt/wq51",
+	"BALPboIhDSNeNSljpUgEPCRVwlXpBZ9vEvkUwI7vbZvscFjDXRdrflj1RRhvcfPWLvj97cTjC8TM+xi0",
+	"WKXZfktUEAT5c2LkT/YU8aX+cuFVHDbnYSr8KTemyyKyyZpvBkd0T1EVKbRVkwFR+ePSwscPI4vac+wP",
+	"Kpd6iaNQItipx0J2DiIgbP9PziObu4PAaN/ehvBIbewugqQq51ZL9j/vEjFt4qEmayJ2qn2QZOf3SVH2",
+	"M7/3tKF3DqK7i6FxcowzArmwH+EYQD6aCVCL4scIFtETgVFuUP0hUn7yrSnNYQ8tEHI4X4tEzGGjSn78",
+	"rG5buVIbCW+lXBHmOmnbl/e+pZ1Dw2vZrN0f9B7bLw9L91ci6Izme4P83el+Ytkvw8FvB4Dp5ZhxRnNc",
+	"2ig+wNuG72U711nxiLLtyHnRFXxHJLB4yrrBQU0fary4sJbfyaFpQ+nEoKL1FZPxHn0RSoanx04Vgk22",
+	"WLdNcWuf7meImEHUMscKF+nje4/uh8KKQKxmHKjVx2casFVigzdNZCVWkapufNV5tLehoYDxrBbR0Nuz",
+	"7ESSFTZWtambXhJcUDZHssRygVwGxFOU/Z+LTJNFdmY9u//n3Pz9fzJEmaQF0QRE5kvCDHxTh1vKZ1A0",
+	"acFkSeiDKVFQtN2Ugj3CbGNYCRo8RXTOuM0ZyEz0ahbJotjeRL4a2RVp3ykLPRlhdNgbW1N0DPma5l6f",
+	"z5AtOg+j1r/LBSCQoyURc4KWeBWTQaayfgTb0vSFV6uS6lOPjZ15iu4pMzYUyoBQMoclx05MJEHfA3lA",
+	"l7sGe/zakpvS7uR6Vi8LEnVAtIJJblV3PfKXgRYnEZIEjnvXDRhaCKC/q+z9etrilXqG7sl0wfktkkE7",
+	"f0X6xPvBrGzY9mUen6I3DozYAgZpM0ZrRfDv37DMfmCyFmUG9xmfbkbhxya0uBmN0Y3Jq7gZXaOgugBk",
+	"fs/qMKOaf8ZaPpUES3XDOMvJ2ITUBJYP0sa6fhUKOqMpXzO9PcyDbFojUp6ilzhfaOuWmrtdLLQ5dsOy",
+	"/3Xy64owM5qTKlMAHf3G6EeX9GereNXaehV4rZnw8vGT//dmfX7+KF+Qj+jnN8+en7z/+dnl4yeIz27Y",
+	"zcg887H78Cc5Nb9OebExP9yM0C3ZhCjB4SJ+J/V4BFGmcWY8z+YnLSlN5r8gai0YKRrRPtabbCm0T+xP",
+	"BTovKwKcGHYA93MI8KBZwEb2/IC/n/4pf1KcPCZXs5Mr/Gh68kN+WZxckPOZe1Y7cV+PHs0u8sviipx8",
+	"j3+YnlzlF8XJD+RydnKOL6aX+aPiijyejbZviswn7RJNiTBducCgE9Cio/EoIM7R9Wih1Epenxlz7tSu",
+	"D6Rd6EYySLeIxAjZJWw6ykrAQcwJsjBeWkBbKJS4vdDDwEH3IKCLYQ6uvStjyASOla16YXmIFPXC5rgc",
+	"CJL59cFB+t2DDd+EIdmu/W8+H3YgW0wUi77wTeLXwjUui5jRgjSVR5WPdWQwSaFuzPHDIVEZ715trnXP",
+	"31YITMgV9SmOt5H7LCRlh+cv1NQ9r3hDFSCza0Q+YihtwhmcBLOwuFIWjh9glueuCt0gOKK/QVYXcfB1",
+	"LCeCmVoEVA6ow9VbqCju5IqTKtrANVbJV5IvaeFgFgeWovL1d9fBaWX1oM/wijkorNFtYoIhEIXFcB4D",
+	"bZfUC+vaVadEPvXhUcb6qNl0p+iXiHERnsCeNFkUUut+ZeXGnpOGSRm5AyxIDxmkOMgej3ypzQFNbGAW",
+	"HPer1BPh6i0fVVM1+RbVrKwBfvnkOFZUHRqBC3Wzc21PF2FRu62ccYEqB5kcUtpzS5pGB/l76/q8I5KX",
+	"a5V0HvojFg7A7KrRPg0quyJB5HoZqz2ULzjNyaSj3Gqj2F6+4JIw65IYwzqZnmSixDh8pcTTGCb/a/3z",
+	"jj3vgwadXl6H0GfSrAuSCDPzj4dakNWLqfhNs6cJ+6Ha5HRxVd8k5cJLeXzMl09b4oG2B1BbywquqTbJ",
+	"rcXqpPx+1d9j1322os2Z/V4WwwOoYkP6C4k39q1ecD59N3gXyT1o923F+ZCcdncGWkFzhC1LGuffGOlF",
+	"ODPITFDqASwSBEnzZkmOm+RUn0WMHj5geRvz0KyZKTlyz8Ut6F/Kklnj4ZleKDrDudLn89/HIywt+Kk5",
+	"+toDsnWCwMrkeIWntKSaJCa1oZtkmt/7eQbCAqv6w7XpBJ6A86k+1j8iJ1ezx/jkavokP/m++BM5+WFW",
+	"HezBAl+tlU0NGu4UWOKPE+fogQtGmyT0nJclyRWSfC1yMOD5WsGHzAhtVpz/08cxVkhaPrNIT9dYNf7u",
+	"66LpHqh2oxkuYX1q0lb9L9a51nLujWG27fY+t7gQDLgO4uzBUD49eTUCwWw5KdtgbPBbLnqGhthyXq0V",
+	"f0xYv205zE0CL0UBxQDFwZQN86XpbLHL/juU4LPGEgXNKhRbRkgxkCJ8hOiu550d3UZtlZbNUgISE1xx",
+	"uzFGEmaGl1Nu5lpwVPAHwrFNV6+irmjVV4hCMzKzb1LezjYlFCNIvmiKXCxIaaqf0oHheHXZ3dCL9okr",
+	"s9u7CBdAPO5yajJoZ/aoNORolIq1fb/gQqXz+5xGGnqyE3DX/jCIubZIsMVwaa2qbWBnhmz4ykP9xG4k",
+	"/UNE2YIIqjDc+2T2r36oJMkxl9qiCmskP5BTtxPCMEBY7piQR/SB2lTx4lkSFAYprlH2SRJxR/WSAbCn",
+	"9JBAxUGQd7a9EU0U1KpsnhrERrWbUrGHHut30apVU1BvXVP68OB6RZeEr1W9rE0DVRSqCVZXrCH+GLNm",
+	"RUOkJRYpEHHfBP6M47ZEkrDPCw7Qil0dViv3xoHN3DBrU1ZUzeqo7M8tZRLC43Q45TU19HTGA9pELHX1",
+	"C9t7u9td6Iga1BSDV2b5FRIRzd4eP4hl1s8seiCbpgtcp2GEpIJVexkk7THGhzJOetkkh8oYqlsxXQmB",
+	"w+yH3cwGl3htLYMm6nXUlDiE0dBvvAdD6B5iARyiYmZ/pdZJ/F1qrMUZm0wlDzR3xI2m6SnMzBSYSYdM",
+	"aF046MSEz5gcs//KS0yXpPgvsWaMsvl/WWfCf3kMpv/S1t6KFE/NCzfMvT/gTdu0+rR9xQzBvWgOktX7",
+	"T2+Ybehf9Md817jx0afOHbI1T/fJanSmh6f2/FrNy+TeHYEFd/y0+uQY+XchHMrODq7zZ5Thsp68WnnM",
+	"TLrdeGRXQf9iBlMr2t6BhDUe2e9Fg9w1VfRNEwW9d+YqkLjkUEbuXbyfnlwsX9TciyYq++zmkevvqhri",
+	"Cet3N9/DqdGro/2OsP0KCQw26vvHTrZhBzMPD0wZ+u3DcwCTQY8ePfqhyubGpeQueyOOPIH+yRk5KYmU",
+	"ug+4QkiiC39FNOEBJ1ytc57jsuxVNt/Xfg6L5lc/bpfMr57UC+ajoF5+k/3EfL10iFH9FN+w8vd6QA9T",
+	"+x56bil831nzHQx9GzdrUcJyGy2TMs3a6qq7qu0uEhe6p1KuO/vuXwh+yJBFIqvkgy3YDcnYusl2/H4s",
+	"VN9WIu9RT75eNj45OugubjMHA0y4/7aEVNVXNcxxQNpR6cV5+ZPAMZUTWMAWgxq73MW1JAijXBBb4+o7",
+	"aWufu4vGq+OdUnLCY1EzXoIzqQR2SJL9lcVrbWzKMSKn81OU6cMaZXfc5BzJyYqIyYKvxQOVD8s5U+Tj",
+	"gEPp7iCAdjPSZSd8kwT4X0nmWMXr3Ad5TEu8QVOCbPNUfLJ/PJkJvowPaC5ANSp0j2XVH1zzPYxn1X5D",
+	"S+2CrGI5Rz/ze7TUcqBqKpG2WBdEkJ7XB3tGDsKqtARJ2OfW+nuIqyFbNXqvkvDJk2bA4v2dROYKPlJ/",
+	"r6CC5LacrqegbFDl0cwE4mqrwgbf63/aNTA92/CZXmVJDfRdjRtrCXnB9vqlqgs3P906T0bIt8FmlbwJ",
+	"3Kep+OLaRrcqh57OTZiazHYT/Yob0ujhINpTE6CjNiVwenp63OtQsYtkHyaiO5ahIbDbysENFuBfQort",
+	"FOl1aOmyXWw6xbopDnnl6SjmUfIBqdpmApBRbSkhtRB8PV8gbJXgvoYTWMTaykwrhuH0yuUOx3L91rCL",
+	"79aT1Av70JQCQYBuED04dd95+YPUsAnBaw9jHMLeJ3fWUMZaJuzhQ8SAFGS54oqwfDOJlsT8YE9W4IYI",
+	"WqNbMvBadoUFXhJFxIAjdnV0+3aCG+wFeSLE1DwcZn7IdZ4TKcH+0KQG7g3jRXd2DaMpo0aF3qfehwUt",
+	"gtIHzp42jifealFszzV7J9j4wCaxW+uYMrRbqil1S9yehkmg6nezTnbQU19Q3B5OynYC9TyslO01kSFC",
+	"s8OC6pR/L0ixXpU0B7eOUeXyGnAkcs4K+0uQbY2XRItGm+ckKziib1RG9izD20/kdSx2KADdhaaVfY0b",
+	"zT2FYqd4G4Jpk5ZzbfLptkcsiLZYQTbdkkFi6VerncbolqwUeOfqNwfmbsFcTFknC3g5eXlHCt8+FGFj",
+	"hFlxw5yTb0ILxPDSZEkYrGtjZ0I/M81ehuqvzh8loM47eeuds4w9+1Ri+sHYpYe/FS7srL92MLpptf0p",
+	"NCPzu603IPhHChgYvPTf3Erk21lsDxDVexi9w51w1S4nhXgAlOLapvHEv0krscvYAxlmJNuu9wI9zLTa",
+	"So9rFwRpSyykuKiEE3Q+j13TPENiXRJ7FLWlFnyRFXu+/dPxKXqGMs2YxbokGVKmN60lCdQNy3xttdNc",
+	"cJbdsKMZvSMncJuO9E9j9NuH58dPEWYog2uW7V5MTTBXvJnPIEk87Ni+ReUNM9hNpLAILzOqV9IPv0qh",
+	"gtwTlyuvyHJlqhweZYqqEpyHwWLoPw3w0fiGgUMJvaBSU1bhhurgVvSIm4WV3EhNVQtY3XN0if67/m/7",
+	"kiCdY+VsF7M94BqBAAsYiKNxPYAJ1CIHA29rhuA/0TMcXY9+ofOFKrVxA5fFn8ejEks10R0UAYSLzZ5i",
+	"9dbjoDC9bWhXwuRq/Yk8KR7nV9OTR/hydnJFLoqT7/Pz6ckP+PuZexYQvKWfXqWaWnOuakvdX4D8TZMY",
+	"VYbgrlH2Se/SZ8PWn4hHJXqIC6VdE21q1BCFy30RtnnDCxKXTZ6AWi6JYF3ijsWQ4JLXL3AIdB0VPW/K",
+	"I7Q7TCVUpQvMKj/MDm5xzQ7O1QQseypJJOC82Dvw6GF0fcjie/qqVLSKONCt1UgfNityQJDnrxMkH6yY",
+	"D4uHVyq+C8qPjppEv83q4fbXmC8R4F5brW1ibbEH+gbAW/UXi4E/gCju5wrZloVtFNEQig0R2AN3uUUi",
+	"DrKcDyzf9shL+6VfLHcf0dPrsOfYv5V5KzkQry1lu2mh4hfE1KyNBfNVgCLO3CxIVeE2Vd0kDqJhsd0S",
+	"xn+L1ATr3zzvPgB4Iz/osWXyP4Lx2z71JWZrXFo7uTnvB1fuHWhrVpANThmLn9ZgfNlTlNnYYYtjWpMf",
+	"6AieZsfIulVyLHNc2Bh3JNerlSBSwr3c0xuW/WNN1r4n81e21WNBZkQIeAOtmaIl9Gv38DuJtEz25xLK",
+	"qFy4yj89ySHYpRZy+BDVuH+hzOb/VFToYrYDsxxs4ArzLB51bXroHXhtVcfZp4qcdypJ/C+qZ/69FEvM",
+	"e/ZXHHWZPUM5ZwpTZkBZqxt6ifg9MzYYRitBWU5XuGy9TN/x+HQAA3ag0a5nllYB8LTnRZ3vyRuUHfmM",
+	"sA097bk7uBWLWHN7mQ09Jj/4Sq5vscm/CarI+5yvSDxyZYk3CKDpKu9QKAMx24SpqJyVm4jwM3h7a0HV",
+	"5r2mN7NmUBzkVeoiMpgeeEPHCOQeuM8xQ8/evkK3ZHOKvGMdmwuoBS8LwzkAtiDHbrW4AHRhk2dwouek",
+	"CPMomzaLBWgFWsINAkDhnKK/UbXgawV4DR6IH1EZ8uENK4igdzaiE5rdkg06ym7J5iRDM25idQz3SsgQ",
+	"XGC5GFvPmGtvSmkeGwVH9WosCC6gTI51Nf2vE1i4k1cvql3HK/oXArGDz+Bfz9ZRiPlqzSx2IWf2OAdF",
+	"0BH56BMzVqbURUFlzqsW8hT9hdiSKlqIQLl2ym4YBKlhLRTpksBqmmmRfMH1pHF+O0Yln88N2O+qxLlB",
+	"BsfMXoa2TvjtqxM9v8Z8P4M4n/E4DVX40+g556KgzFgcb13NjZIoiRbrJUBmsgI9e2W2VqLctSc+eMkU",
+	"p79h/916ef/7tavZQQpTIWBssfEBl9X6Y0s+lxZfoPAUWdXeG9vEYv31VYmZHN8wk/M6tlRW0hnJN3kJ",
+	"IFvGJBgjI4cM1XJe2viy0xt2wz4sqEQFzyEM3tbXm9ow/fsFL4OSI1giueK3hGmirN+p0eWqhDM/rNgN",
+	"O6oyYdD56cWfTs8Nyrd98SfeyOQZW5I32VuWXBSFfG6XlXutB3xxit6ZEvzRmsTwP2voUCXRPRUEGQsa",
+	"Ha2wWsixMYYgb0CO0VSLbLnAK6IXEyEPTM8LIp8Gzm4w8y/Pz49P0avadCVIPVwUSFgYOmtujT1qOAP0",
+	"BgH9F4KvAPPohl22z6XE+a206wIt3v34vJI92zea30mfVgLTOb1hj07Rn8kC31G+FrYfWXVkqjdHv0wl",
+	"uheczZ8igvNFUOHCUYo0S7XOF3CvoWnpqiq6o/m9pFMiMOT13NtyzRubynVteFgvPSXSyGjggawgCtMy",
+	"GyMf52Ie87WCD2JI9xqjzObaUBuD7P4M0HpdsR+temzFH1g6UiHjjtHUjFRaZvhv/w29smVnbtjLpqQL",
+	"xJtNHA50i55p5oWPBZAP9ZKty3LD7DZ9J6G9lc7ZU3PqMcmGxmxPqw8U1x5Ab6bgdqUdrvW/zabUpCyI",
+	"040n2mO3BC/15ki3AH6rNjAEhjJ4nl373UIYzu1jtCrXEmWacbIxynKDUOYqB2Xo6Or8BycDQQXMSpqr",
+	"Ywgtp1Kv0wQknm1pwI98M5PABqORGToyPGz+1Or36vz87Ory8thQNSzBBopvbNy0fl0putTfyQF0GUaX",
+	"b24YmDTSHOArCe3UOVQz2KDs1ewE6jRcI1NXwM3DVAtAR9jQUkFyugSqh7M5XOhJhUtyw+wbaK61iJ6g",
+	"QQLeXiaj2UqaE4tnadXasxXOF+Tk8vR8NB7V0fbv7+9PMTw+5WJ+Zt+VZ69fPX/5y/uX8A6Ew5mrqi49",
+	"F94JjYz0BrNzRRhe0dH16NHp+ekjW4cFTLOz03tSlifAcGcFLU7/0+bSzkn0kr+K//FpnFlBi+t7Ms28",
+	"iHmKrs6vDE/MSOEEEJWIcYXs2U/bll44adtw9BNR5ujxghYvbE8eS1QaS/Ly/NwedZXNJ4YqLeZ0eebG",
+	"bo46nSfT4DNgXzTtihevXvhJneqVvDq/SnXrx3n2C1c/8jUrauawAYSU6+USi42ZbX0Zw29p+wfPobrE",
+	"j34BR7/r/mobFuSwGq3bvn22qpm3GWwoDMSo1PTiGBSwJSXzB+SjUqw1zYoISPjVbK0fzYjBzZ6VeC6j",
+	"+/o8NAm+xN7GP5jY5brBEux3y/a9sOZWZPH8uug1qpYt2NMXThm1b2nFO/25cokZnRG5OwtW9PbGdvWQ",
+	"+xT5WmKT3MQeiA2DRVpW8x7IhMO4z1rsjgO36wOO63ZjiKQUCI4b5olPQrCbtQ01/WltoS0c/8WS3tUP",
+	"dnhJyudYEm1zlfTWmZSmphYYPM/evjJqrUEonoj34+cwPCSYYgV8Ip3XVboAbBdxTU5cDS89PGcinAQm",
+	"wsjANFI2H/1u1OCzFf0NNPCZVYpmz8a+XGI/LStm+W+ihFGeiVl+dn5+fjEa+39fBv9+pD9d08om3aef",
+	"itpe4wR3VOZtT/Fl20cpr0FvLaILr+jZ3cUZLpaUneULkt+CF9ZUWOPROuh8uVora9JLxcEUR9WryI/L",
+	"emwkRzMsTtFvIYluH0EBjhYsfmOkb1n4MRo2nsDn/sMj40gjUv2ZmwLsh1FF/gPW9fi57rKzCfhbrHNx",
+	"sO+/5vNgjikV6FtY+XreLV//jAtXqw9eueh+5TeG12rBBf0nKXaQ4/qFH7pfeFWF6Dp0+dfcjvLiUff7",
+	"FqXjA+dQ/te897jP7OR6teJCkeINKSg2F7bj0dXlZffLf8UlLWB/fzQoP8C+nmEN7dQYJeBKU25UK3Vw",
+	"Q3Xw5tmn6g+A0ccsX5iI2TjLGs8r8BP5qIhguKyO+ci87cOvA1I6OMs+g0/VWDaMlv57fJGrJgEzvipG",
+	"n39/aI634x3A9+cPNooU65vt+4Ptv0m2N1u3G9vPHfBP66FBkDmVighSWI/4GM1oaX4AEF7jrDKu1TES",
+	"vCR1+2DTPEa8plI9c5baFoNuF+EtN84TTy2ovEWpc5cE/1hra8PfEfjL/ooLGndQbV+xWRkgekqS+op+",
+	"ZnNj9v1MfaFiH6tatH7v9z2FRS8ERNg2I+8jKeVxATI3tbh2kwY1cteEg7yN78jcklKEus8c9bbpLtMi",
+	"wJXFEjlwjFP0jCFaIFwaeL+QG0zRFvD3HcU02A1zTR6fnx/H1JX79rM52cG8DOuZ+JypZhnP7VNTVbFk",
+	"QbBQU4LVJPfltyBC4g6XFZDlo/PPvc8jljr0rOxx+AsrtRp5xsnRJNl8YX3WQz09t+7wf2l95CjaM1M/",
+	"Nv3kCPizBVPpVEvmstok+VmsOZvQd7/ACu5CqAp1RUIDeawXOdhWdFELX0bwVohlPcWuvQk+nNhlPgYj",
+	"uGkO9tcikbDCXkp37bQXPz0OFsg39pekbjCaByApas0WBJdqYXUsmpKcL/WRAUQ5wnNM2SkCJQyuK3v5",
+	"BhdpcM9bfePo6vxRVGLDnv/sB74fyRz+ZFEfXnWueHCRWy1JhBpdYM4Xlrk9ROiPXExpURD2x6ljiJT/",
+	"OWDGHcU8tZfxvS4tHKsH1pd7P7jHYJwRk6jtWyXsMgdTgJFU66mFedwgWhz3dkmgnh6Jn4iyTG/n+9W0",
+	"TCcP+yEmFIpb8tMvda7/vH0RE6ggWq2nIzw//t+hbLBsISp9XsZlSdjc5u3asIrvTGStgGK/BsLaFYEQ",
+	"gVUbpxIXUbgLmdROAgeilcOrFzewr2nhuzE8dxuYdlnbBt+eqf/vqBPeKyyUl70QGaWJPc6fvVTDmd/B",
+	"tIFoPFzuxhNCjwPWxoBV4873lscf4KLIyogmaX6rDOxH6KvrfuFLp14KJ6Luv3kT8v/W6yenJg0KVKAe",
+	"9uB/wZVNxUhpc4ge95w9hthgFy/BywLCjSlD2UqQO8rXcnJLNjLrIQFu2DD1DSMFojbR6d8W2/+FbGCE",
+	"X8sh18XojNz/63D4H4fEnq5A4InQZt/THLjTun7TEjiyIPktHOronJmIQ/D5SFU7RNqo3IcxBcAe2QDR",
+	"v3ej+ObEgR+ZsZ7yryIYooOw4GEJMXFHREHzPyJQvk1+N6Qfst8OzG4yngY5hUp6RxBhSlCydTfNKpAX",
+	"QMICzzGeS3Rkm6MFvtPmgrlMUHh+w+b0jrCo69dfGZhygrtzdfxeGIQNC7EhYlfBIabJ0Jtn+IJumurc",
+	"lli0sCsDun/Ol0t8IomeLRSm0YuMGezKxhTTxGWpVzv5bSCUjo92LDCg3F+cn496tP11NpNEfaGrG0Mw",
+	"L/Vi9L28sQT6ILc3S0e/jjktQXewprk37cWaIT5sdQtXT2zyly3xjIDwIvfbdZkOuGn+uu5S4VZymJe+",
+	"QgiBSOoYFoCyvhezxUem2FAhMGWUzQ0+YHWOz46bm21gMIzJ5Csff3u3amZsFrPjj6iGP0yjId4RUwcz",
+	"4McKoWgYP66nJq0oKYY/ODhuqQTBS4hl+unlB+T69D00e8/GyN6ErLBFJt5ORL5hOS5LGTOP3sP3YBov",
+	"IS7fZAy/xVCv51Cmkj4gLAnCMwU5AFTapF9aoCNQKxg5X49dgePTFJrAayzVCYzVICjsE1mnyEd1BkM5",
+	"MZ+tM3cUQAVQLEwOQwy2I24XwGzNJ76OYnlv6WpejR4dGeoAujkOiPq9ITaYwBZt5wvMGCkh1hz+pSnQ",
+	"LFVJYvgrz0suravPvmHd+0t+B6ha2rCREs9JxKCAl5+b13aICYf3HtqgsJ+BoUbFvHnydXYdvm2uTe0a",
+	"uj22w5Zw69ppGdr340mg/xL703LdaGb21ay9rs1JmHBGOcGxYAqQIgaRY4wMbpZEXHjr7s7oOVJsJQTW",
+	"PWfR47OxnA61xw+RlAFf+DoG3iDa+sO6+7asO0MyXfzXpfvOnPbqPGG7hoiXBZHKFFoZe5uIuAYok5Tl",
+	"xNSHxkVh4RgzxTMk+ZLA5dgMgccr5fCyE3jjxrYH38adUn4ygUnnxm8KH0STPCjbyQVWfc0vB4CoUVnB",
+	"p0W9U/zrZ17Ut6KvI6myib6GXjKuJ8cY31W0m9RR0Zud94RBELAjDEhBRnxFmOv6qf4K2EeBdejzM5rm",
+	"hu5xa0G/pEoKUjfsnCZ2M20/MBpfJB5+MkthNPH/Z2pljK5H0/7J4vX5fp1k420ibiXafwN992+R1KGZ",
+	"peK+PdXb2SdH8fbA1w1Z4qghfWY4AA933xnYj3yhc8YgFvkqx41Wehh3eozt694Z5grVC4INPnjL+cEu",
+	"zo7+4r12/cFOHrU5fdVjyP810vnf8TTyBovbhxHWZ4Ksypb4G2elZW6smUMoDlidsIKIMcq5EKSEy2J7",
+	"S3gaiYlflZsP/GuK+Adjdpjbt2yCwV7/YYB9K1m1q3Jj61D05usa1FKrkRW0dV4/XJaAdm4CaAG7bHBm",
+	"FJTVbImVM/6Faph9oCCCoZq0XyoDLPLY0b2qnzHcXRD7GgA4J/0SAJ/+1V0FW5BO/TwFwWQPF3aS1/a3",
+	"Fy5JCxBRr+NC9UqQG+ggg6MJgaieD1hLArxhB8oCPCwo0QMZgLthgX2ly46hgDdtCFcrwfnszFQw7E1p",
+	"b4i4NSjqIBzs5bm9kJYIcPCIR0bvwr3aJ33wJ6LMYN7qsexJYN1mElyaPzQthhNKUCKs/FeNr6IsL9eA",
+	"ibiyK9+PFB1sJBc91HPV2NcNSGlpKKngagqgI1siiLM4qSXjXJ9Xn3wNX+ylnM3gzNceVC9vfchPOPUt",
+	"36Drc1/Gkb+1uH0VtJn1AXVzg65CqzKk0LRn/nlVMNjCbDR67TQc47S7XEt1wwA+vgWcc3sp93DEV2hI",
+	"MQykWiG20aPZRX5ZXJGT7/EP05Or/KI4+YFczk7O8cX0Mn9UXJHHswGO+a1ZfCU8wAZZptCwtzf4D0fQ",
+	"t3ho/IAtz4UbJnhJ0lye0FBnn2Cfe9tFpryDj/52CVcpLCbAf2/w8UALZquDB3fS92SWkEG+jpm8za37",
+	"7P4+kE3kowL/oCcQC8WkKcQEE9YhmKhBYUJcLYi4p6aISST13g90d1Smr0g8Q3CT/k3zWw+LR7QrwVe1",
+	"FVsc3B6M3LeGSjsG7+wpkiQXRNOxIgKeSURYLjYrRQqElQHOryqiGa8DKVrMG/+dfQybEk9JCf55LPKF",
+	"PkaOxqMlUbjACmh1qtm7XnfGgESe2l5Oc7405gxfETnBd5jaEpd/H92T6aSClDRLYAZFJ7dE7468PTk9",
+	"BRrWNh/NweI2b4xHsHTGqHqSPy6uyKPZySW+0EbVuTaqvp+d/Ak/mT7Or4pH5HKIUeXX7iuZU9XepQwp",
+	"3wICY8x+/JH+/m+Dh8MFqcmK3lCJgTA6+1T90d8DGhIW4+zECSZPYzETLBznQP3pX31wzTmAqb5hrRmz",
+	"04aTSUFyKiGzog8wP10u1wrcUe69p1AezzgoTY6QLahy9smfdT9XX4nEZBjJ+sK28NmaO2uqQHcblRD8",
+	"cHIx0vttPuWi5RSWtxNXc3a0wxl9PDLTwVA+7WcskddMwQ7hO6h6Y/Sn4tZefTagTkttib6OQtrapj/y",
+	"CP8V74Ehr7pu5Dqe6GXnEpnj0pQ27YZYrtqOESP3Qax54H4OAResH88U7kkDL78MBtHHrxwM5Atc+oZf",
+	"O1jJgYdUitVy6sVNZg5W0zqcC5nUdtKR30/8jggGNe1SxHf2qfrDxhZJXt61gH29weLWmDfVm8i+VZgU",
+	"Byi5LFEWdO0aZKfoHfzTlGzFlEEZqXtbINTc80pergHeMwrQCR1Vaz3YSqpefcDwouojdsBfWssEC5TU",
+	"MHbPqm36I87oW9EvsDUA3RISehdjV8UR+1aV8QA+Et1RSbVZqjhaESIkOiLLldrEalPy2ew4rlJsAUZS",
+	"+LIyD12S0n6qTeQeuvDJzH25WQKlUYCyuTM5Lsspzm/TIvaZXhNwcOmNANQQTWg23cYq94JKU1URUqeo",
+	"Sl4ytyWDviM5oXekGvVzN7iHEYuRD31hudgSbvkMKqf/AY//72SmE6g4UeejYezq+Kwr3jq4P4cAUf1J",
+	"y3pP0dX5eUKOIluN77d3rw1m/mwt467oF3YgXu6Z0qcPzqnuu1+aU5sjaEcldBv1x5n5m2TGF6QkcwtE",
+	"us0nwzhSGLZu0Z8gyGWoLO3H4XSMkRJrcLgBj27dbo6RwTfVBxTATHMoit3684ux5Et2R0q+Il+PJe3E",
+	"2zmSr1XOl+QPrPBvXD16NnHITYNZssKnaz1t3C+I5rNtLVhV4s/5mulDekfFe59v+AUo3X4rQeLOIXWA",
+	"o8VPRIUL00AmS21DVagtIQ3Lkt8HVRUVR2tZvxGzpcRk6mahqnn2ULUROZNKYJcls8QfJ5TdcdOZnKyI",
+	"mCz4WoyuL87PP49Htbu40fXoAl9OH+VXxclj8mR2coX/ND35Pv+hODknF7NL/Gh6lT82Hki+MrUXw8vy",
+	"3pcHfhW+zr1BUHiupdDcH9bPNylrYeNMvT6c50T2r9dn2PvsE/y/C5ztHbnjtxadzdRkPLolKzU2QYAW",
+	"PSoT0KrIjk8RvFD5YqlECyyWJZEylgeqXwtlwTDHK7z10DfT8BE90jzp/DTz+EoAbubj2gb1tRvbSaEH",
+	"mBv08tRUfV9pYWT33hx3PexvZp9mUe36je/rIOn3VSI8+25oG2+fBVqvl+8W3vxOouC9+h1h3E1rtiz4",
+	"1s57Pm7eD32ky/USsfVySgTis3BsqZu7ki6pql3cFWSmF2x0/fh8PJpxscTK3Cc+uhyNtYGgPwL2wPl4",
+	"tKTM/ukzOLRFOyfiS+WS6H2u1rNvJkltZQ6GMB4jit4kaUNPksSnP+FuffteR1sjGT0zDmo4ZUTzoNDR",
+	"/YLmiwAy6vHxUyRXJKcz6gDL3/34/OT8/PzCF6DdBscFRx8YNqm0qld2kn0uve1Ug0Lxgy+hWyuBQff+",
+	"kNETXf/xFwXX7x5/6vblV0bQCpDCZm4hv6yBegDTDZiKeorxlTTsL71yslxAhkJ3RECa4kXdJCsEnqkM",
+	"rZk2vRBm4I9ClFEIbratqPQggVkOnReT6SZDVlZKB/OBc2VMum64gKwgcFk/4SxDVN4wqbggxRiYK1th",
+	"AWc2F8WRoSNu6nnjkmJZNSiyY1NeQjOBMUSohEHY+JAb9szy9OX5OTpiXKHL84tjhGV0YKjgRKbjsXd0",
+	"swWH0a0jMsPl5p8E/ccVWmJxSxQqsMLGKwEHzdkGrbBSRIAklb4cmuBzoY35a30qVVRB9No7F6Fm+1JC",
+	"r3D/IDUzu0MfMmvhfWym55WT0fX59uHbHK+BtkDlXp5fPjm5uDi5fPTh/Pz64sn11aPTy4vv//To4n+P",
+	"qqbTTexYXxHX6Prvv4/3W/W5v/SeGGTc0TVbl+V4NCTK0BOse3mbxN3viT12jq4RMOyoc9PHozUgSPVa",
+	"TCsbRtcXA2mlJQgXnN4uSOsP18C3WJQANqnSElEd07TQwuDgXkcFq4Oi6YCmJpOlv+jxMBC5D2pJpE3l",
+	"gIT/NWLJ/3/2vr25cRvb86ugVLXV9q7kVzu5if2Xb3eSyd3uTE+6Z6ZqRykTIiEJawrQAJDdWif3s2/h",
+	"HAAEJVKkbMmyHdVUTdziAyBwXjiP31m5oeseuPBJOGWvpoVj9C/1nGpskV4KTbfwKW84Y3oni7I7K3pw",
+	"wRO/+mEe8UHb7NgST3JVjpBfrpdCYXjUK21aqY0JXrFrqGTexkglVlVbi82TQCmVE0e6dtcgj/NKzKVg",
+	"UC1K9U0X8FYgluMAgPsi2H41Zlxpcx5LQA80BBWj8GPnZ5JSQcYsnxZ2Jcuup0xNuEa13IE01faGXOn7",
+	"dhM0KC/xatrf5z29msCu4+DFSMOSVFhPlRzfu7/w4nSqZHOmeIVgwQczj4ePoErvPrg2hc7REsiSZXDq",
+	"xIaQpODHy76oEU/XfoTkiPzCGNyQTbhIYvHkdNsloVC5kbEsknxwVO2L85PzKul1ha/flPhqduSURtpm",
+	"g7V4HF+nZKXGzkVUoJm9rHpdssrxEgIXxdbMtsRWxsR8fZmVMcFZdllnEF3j9VXyxptDKwQOqZE375mY",
+	"74XN0wkb3My9qHl1GahivmE5k7fyvDj/vGvohSg8cOgGg2eFu+Xq3Ydne66urfy/evfhRbpp3miC673q",
+	"DD2r3OppTlNWu9c0z30f6WUFArHadpqjSjV8mm2OVB4cSoEvDk75Ds660+24j4apVJyju52p4iLlU5/G",
+	"txA/+OO3NU7a+Wdmnv5wXcsEgt1FjPB6dMdLRm6nKVuH25uF/3Eg8NrcW3e6xZNtlUct8P/KUOfVuw/Y",
+	"tn43LP4Q5l2DdeHTduUfw9FX9f+f7y3AV5WFuwG3WGD943ugkKa83Pfwu4NNAFlwwA1mTAxYLsXIp27g",
+	"KIc1zndM2z2qOCDa129MVLQ5IyLbVJuZ5xULIAW7JEISx7UvxUL06bqPJpn25fg+LotwShPImSJXReuE",
+	"AO6CPgOrXaBOP+d12Z6OMDZSkd8qGxKGugrzb5sOGX/xk9HHclQtwkTwkFZQqriteG5daA4XMKrcOfCH",
+	"CyVzRpI7qW6YSsrCggqSYKWNn3uCnRCOCL4PMsNEX7hioDGFHgk0V4xm8+KDVUSRIZmr2CByAHktvkjS",
+	"TuiQcKENo1lfyCGhGfjPKMlmSE6V9ZM4pYg+t1VgBHjLFx1csjWMk4KQn9wyWeShJp7ZWymvxSUOW1oq",
+	"2HtMcpDTPcf3nj8aKogm8pZFwDBvdMz21aJmJpaFTTnXe7l9z/p53ZXd7N3IiyKkyR4JsDBW+AlJrA3G",
+	"VBB/L8U88Z9fEAuW8G5JVbUwDEdts5REyvTKtivQWAayM0k6plx0iWBUNRS2XLnXFhn+2xPQpaFW4g/5",
+	"b31ZyUWRq6TYrUWCIiNFp+MtZ7RBjHAlJPhyGpN/qAjj1CQhuft2m4ZEU/chdhCQzN0iNemfUt1YOZVJ",
+	"sU72UfnDduRfWVjdleH9eLP2tszrSkVyG9wCxG6lBDi+93+2zntepK2oGyH37heNRpavuqlOev2Jmc0J",
+	"ixaq1I219VDeo1j0pcT4Fqe/WULcQDKc604Y126VvYBF/ctRGDpED/riKrzSn+kLszboxJBn8n2LbmA+",
+	"/071RUqFkMblrdiLXBF5J8KQB+cnbw9Xpcrtkm+2kLrihniyrJV1WPRPnrnyKgBg46y47Qqux6TDPUxm",
+	"hVS5q77YmsgiKLH6Yn2RBdl2e3n1BPJqn2f3OqRVSKzbkKhSA26UL7+tCY2AWBrPJlSA6e4fiROs3G8I",
+	"P+/rluLyAnu8BnkFRP/VVCM8wpNXxct25CFwc7R/IswGrCvtdDsDcL4EbwHG+UjGNR0pxjwe9GCW2aNS",
+	"e/dB8cW79SAszaPW/Cnu3PsRXqsfocSHIRof/dosXoyh6XjSHh6/uL9LZJ4VHuiNROWj2ewu1bddVD9M",
+	"tXVAv/i4XQb0S57s0noHAop+ra+Vjbp4Fa+JegYuZO2EW65pllnVc1AJdeJ6nwjZFxA7O2zCPYn2YTeq",
+	"aMhz5tCOEGLuaJoNO93OhE+Y7wgWvwKvav7/WOfi7OT8u5NuRxup6Mh3u9RvL46PB7P0hpnj6I3tdVVY",
+	"kR3pqIgzmjhhr5JeS5getpRQYtmhLkhfFiztNdPxfSQ+1kgujOhs9Wl5VfohtttiZErNuPqEHKUbbkIY",
+	"tTgkh2Fefcohrm5ZyTyUoga5TG+sBKyxc36eTCxbGEbSMc8zxQSej6iBns2GSGGP6VajWd6N/DSGJD5U",
+	"6WDBCt8N5Ivpmg5B/4lTemfHe4IovRuuOUjvliosxIuK1Re7Rzn44rBV0EwMueB6zLJoE3cSwk/HVAiW",
+	"6zWQit5o4p+yAgmwrOzRTqqMqVUm9Ts/1jO3p9082xrTfjGeiyWdFssc+l36n+pt6L9OmYDW7Xir907U",
+	"xVxd/3W3UrsxdydsMmCqqG9jX+3tgFeLl2JPTMAB9Smoa3RKx69cx4Q93VxHZ0+MK4lvb7y+EuPVsmHB",
+	"hdUs3CjSUedEIn1ZIj+Vmo/GWaXkX6Ryj4UuXzLYtqPO22Pa3o2lDomaXIeDwxuPEt0NMJQV4cIj8t4b",
+	"JpzZJ/qiBElbgMouIMoigvWEzsEWHUo1seQ8T3NW7z6JiORx2LFlVFMPAfpO5jlLDfnbOQCZriP4w7x2",
+	"479ohyIKFLcbLNG9Itg2+mhpd1fIlCalUHQ87/mG6KtTvDUgRmuS/PTDF1L5zvCepGsPpl7AVNYIkJTm",
+	"uV6N+x51ZX8fpvgo50VTBwRs5v96ux/4ZUQHedsDjd/XYnmex8FmcV7kwNGWpbrDVu39G1hj3WNw8SS4",
+	"ZdgaBaFtOeEDvPfZH5kXJtyW1NyqPZeT89J+PoKodNuyYnunFbSUDKhiBNarHNCsDlC90USP6ZRdOhFr",
+	"5z+ZzgzrC3u7K9v6nrgPxgokbg43RqPavAC61K2DorARz4cUy7jBuNotQqDw5IL3hhRZPoRiD/MLkkB8",
+	"8xp67yVdktA8l3csu8aqxAQ6TfRFMqFfr+0rE+zHCun5JSFopKE5uZOzPCPsa8pYBkRW3ZRVqqygnl2V",
+	"9KwoR6YTObMvOf3mBBowaOPjpkbeMDRHlLzlGVOdC/t5gvJOtzMT3BT3tD9fyF0l7yBf1KEO222y5wq5",
+	"T9R5TU1lpcqcfKgQLA36rPnMUGkhoRI6fVtSrYt2XLlbVZ2y64sBG9NbLmcKUfC5RsNvQ/psf+TYHzka",
+	"jxz19mCzYg7vOmBHoyPgE9eI29IFFXEO3SEahIl/5toLZV/HX6teQyr5rkAH3YTDrsd5ge57QXVCzJB2",
+	"uh28SsFVl44Zna4DBFJYNv7Dd6NQl+fRqF79Uu1V7GtTsUV1TdjkhybFZpEXfmVAxyux6PYtknsYZ94c",
+	"24k/4UXFdwpLRqO54YwLF2cg8oljPB8ptpBenIk97SVFHgn0A4RzWvLzsPeRmnScEPbvGc01YEK5blKX",
+	"ZDCbTDWCwPjuh6VE2eiVmCh7RK4K2Kg4/UgqSEiCLCQ8CabOfd0XEPshB5Rolg970UNcpPksY9lhVEt2",
+	"UlmrmmUL1P0AEL0hLMTWKrmKqV1l2fMKE7lGd3/mANE/kLxfRwlqloEx2SJtbA3dcnxfEiCtoKgWZQ44",
+	"GEtR4hopZAXrQ6SQgoGtHIIpYBkq4Vkp/TFeG6INz/O+0LM0ZcyeNKn2vrHFE2a1SW0H3LDw2QuBZyIE",
+	"Foy3CRR2bzshs1sVa+VZubGfn4RV7cFTMKVmXDgKSrzXWdQ28fFpwsUHJkZmHHsFtFFcjDp/NCaI+nHM",
+	"OuaneRLj07S3Pc1LtjxpbOhF5t9OEobtGjOR0VVVeld5TqL7unb6ZtxD995Usd6KVOH34bknyE5bHGw1",
+	"KYUPellZauXNcL6mHVIQ0ynNqfHO5La4ccVjZfug+P0a27KvQu3/Idy8K8R+xaXixu7OmI/GMZrcf0Ih",
+	"uIuhIbm0o+Lio3bj+4oWtQ6tP9yxd3a9EmeX23QssEPAhwfCSoBDu1U7ZCu+4lBRQyldAo+AJzoBmZFo",
+	"LlL7t2J9MZZCzhTLWoeP4PBQWSmcSdaQ2vbDbXUh+UINhsjn/jt9iMvOvi5YVHxfp73B1101qk8ptXen",
+	"Jp8TOjRMeaNDG4q1IFWTgbUtzSMEq+zRo2f4xF5unM5yyMzNzUgHfv6A2NnpyWODZ82lkH8dDjUzT5TY",
+	"EpFVmxgb0l850PrcRfEGhNRSPI/dLgAMbLdRQAHI7dC3SyKJazJUjBHDvrqodwL79AWu4k6D5EGxgxJK",
+	"CqYPj/piteQziqYMnDIg97AK4BoHt78eYGD+7OTQCkOijVTY97cvkMesXPzw4SNifkuZ91JrR+ZyNLK2",
+	"mHv85LtDMtPeJ63kzLACxmeKSksTXJMBy/piMCfJhw8fHTE5tebm+EXK/B3Nc/9rE9oC0v7joH2lqkoC",
+	"isQq4P6GImqYmH1USGOvfTZUYcmEoPlcc43k185out1xVYGTHdUGmyMIpNq9yfZqWvoye3Jy0qgEjfBG",
+	"W+Z+SBcDFKnHt0zx4bzWins3ZukNyrEx1WNEji87vYJ4bsQTDMLG8YzuCyrI1aefyQ2bV8mNf8DkkOXs",
+	"wM+0eWcxQZiwe0kdj94ylfH0xcAn4B4sa2MkhYjy8NvpIGeWJFtQ4JDyfKZY8xEipF74Jx6KG7XS1v/R",
+	"T+eZ50a7ebZN0fJr9lxSs4bFMnvK+ZVh28c22VhDkJCEGmP3texScq+Okq4aEKJIPUBUnPTsV3xHec/4",
+	"qdd4sIJTDlNKqusJ05qOLAFYiw8MPXtYy4icgTkEN/k0aD5h9ufWdo775t1YOoHEG1Kx3IbvLZ3Xlok1",
+	"DBy3LCMatEqRxNW2LZNrLc1LkTyufW1kFAdfDn6Tith3X8Q4zfj2IgZei/9U+N4+ITLGNvGfnkFo29e7",
+	"czOWM0Oo24d9jLs2xh1p0ShVceqppdKJ223O+neHRscGB8n9Hy4DREjBDkP7MDYcstTwWwY5Y+AvcH46",
+	"7aqTsiri/omZDVL2b0+SC4zTfC/T2SoMwhK9vrje/GtQUHOX/vDWTcnSvqjCvHeyVDNTKUc/b5TUultM",
+	"TizhUAPqG5fieiIzRDoCO+s66vET1fxZe9911buWIp8/JOferc2zSneM1AGkuwp2t9cIryP18fNDRU+T",
+	"qafodFzrPfgnzW90geRn1VicORlaaRYug6JLr5AZ013CshFDYBzoBzlSbEQN6wttqJnpI/IDXDey/GLI",
+	"/FlAbwR3/Q2bxvaOHaRGYyKr/ATft3WOxGFq2BLW+CXpOOMnDVCsdztOmnFwBC2C5GqO2AXE0BsmypXg",
+	"5ICC5dUl7OuUu5APUQweyA67hNF0HERnX2RM8VuWkQQJNdmQhyxgWmzfyfUANIoFp+AzcXct4VG4RdxO",
+	"4DJFvzps6tc0n2lrriNZSUESBA0gQ6lIks1cLw/NUikynXTJmOU1oGJXpi8m0uHX4vumTJEDj0gGLz4E",
+	"Qw+PCNSuwtznHlyQuzHPWegI6G6CF/UFwtuSA3YLdM9K80A4IzuLw1JLoriREVJ+4hHNruG90MNNBIbB",
+	"SRdSGeBp9RHxsd4EbrimuILV53S3vBEzPAr2bGEDOhdvT06sLeeMvBCbbGvfwYw27bArBV7xddeQjHF2",
+	"cvZt7/S0d/b2y8nJxem3F+dv/0+nuxKlAfdCVz1/duqehyf/I/uenQ7PTnqn9GzQO0/fZr3v2PfD3unp",
+	"2dnbt+fn33zz7beQTGLCYG+Hp+lZds5639Hv7SOnWe97djbsndDTwVn6Njtn3wxht1BmwhzELM8rFrzb",
+	"QbFpfwNCXXMLajHr3fohLf4prVok0VdRzoObSWghXimKwSpZ38pKOL5HGdRYxoO3gzREUiKQCwZBWqsD",
+	"lTcN9GUhckeRPoqE5/kRwRdyMYJwLM0Vo9k8WBcLT5ydnBA6olwEQzYdUwHZJUnEXEmQrH3hRKu/mlSH",
+	"W+Diomh9jLiKwiPwBX789tz80b1hldlhdZ5/80sxk91ie9rdrHFSWSgD47zRhGc1ZTGe8h9TEWPnbNLx",
+	"Msd8ZibiljcajYK5PbgJeUf+V4UxVMVSgt1ZhvIMP7TsEjFXl9CCaaRgXV9eCx6tuBVymf2qkib6wmdN",
+	"0EUTxrWOHTCcEcvIgTWBHJO5e5PDC6JYz2kcwg1YYoxmXaJlX5g76T5L2/cRYc8fxJ68czpdsoncODV8",
+	"K9jdYwyiNfQqjPXUTquVGt3vwJ9Xob8KXQ6EtUoaNqjvaU7XBViCR7aSxvIJJvPMc1jsJNue7mGpnstx",
+	"fupW15PIFwqdM0XmrjTTilRmKHMu2xFMcXvsDoqa7B+A60eKlLUC1OqLFhRUTPG5k5GfaWtaCp+2S4Ja",
+	"2Niayr5oGxqpCkz2dboSgY+aKgal94apCRc0BzpG/PmSQxvgTfM87lBUXQT6q53GU7UogMGa6z/xNPPC",
+	"uxDV70nYkp24txUzat7znVxayDN4wEV9Lq39S/qdX2TpZ6KZ6XcCYqliiBAhmMeN1sQoRl2Tc6r7AvIU",
+	"VkZSfrXvf9bJB/EMaym5WKSXmnUQf0NdBuhsRV2xtAexqsSDEgUdWGqZhvPWJUlCSY2rlLumJgkxuUra",
+	"+TTbPO080FM8sKewjOV0fm11oqt6o1+vlVu2i7ddew6mho1cQyWYCqd5e2dH9JmfmXnqY9bDyP/1nLVe",
+	"S2i/kb8bFIo2vk/9For6cqs4YQQCniKrRo2c8JTm+XwV6FH4PJehBJEoUQWBNJiDyydOS6cYhmXXOGaA",
+	"AiU/cPAJJW4uCTlwaXSEu658h0SqvsDHE8BiGwPcN5kwNWIXGPY1ctrL2S3LyQ2bkwFL5YThqMwkEJMb",
+	"8VsmLqOB7rjQ8L2gO3twMjjqi774RM0YbYvkOOlpZpfYsKxrj8aA5qBzqscEUUBpfkmS/z51gvW/TxLA",
+	"C5jCs+63hFBsQvRfn//6C/kk7UKqI5yaK1rWZMK19o2IlLdU5eD/stToS5LgOha30/CAPcr0xQE0LnI/",
+	"YcWkPiwXBtzSfMaSS5JgFm5CMtfilcKaHRSvtP/0gFSiLyCH/rChsAmD97C49tmpJQUNqyaY/S/AHeuA",
+	"m3cJb/bntEROk25xvre3guOQ+p4s1JBUSa1htna3cGUKH+LZGRF0YicPlAjzqFRo9gIyymfgsqfD4ouB",
+	"NJAGYTw57Vx0NMMiTTPuXHSOp0qOFNP24ACb1rk4Ofrmj667Fzc0un3IAWQkur3zt3OiLIPNGJlNyenZ",
+	"/0Artp0agoWBhQpKYw8JuM+L25LyBEIrqU/tGHPtak4fsd6C4vwYCiWcTwmQQwS7IzhoC8zSblOSL/Wp",
+	"StcQTYyUZENJaeiXckpyPmQIWsp1XzAxlCpl2YVVa79jst/vxDXLsJ/wu/251+sR9//2n5miQ2Nvc9lW",
+	"dEBFJgXL8LJLW/nd9zbuEj3TCPh2TV2n4GsupjPTLc7lS2/xjZFrh6l7af0TYTDyOznw3pxDN+ni1oVr",
+	"ffGZGeMUB0lnCloOuk3FGC9HpdOTU9REgMu4vJngeeR5zkY07wujqNDcIT4tJOmkMmMk4eLWcsZ1cWfS",
+	"9UpsIM0Y+UDX5HgXOmymd6PEHpwfgpP+O4jxvWrZq5bttSEEMbqkW2b6QcplNkAokObGg9ooRidF/0H3",
+	"1vCGqve3aEPYF7V9CD/DiDFc0zt45BPmF2wsjeFXpmcTFgMrYRk8z8gBaBdKpordcjnTbhUOQ67DmNGM",
+	"qSLb4QPVpgeT7f38voR8VJHU0CAQDPtqEMyhh8OWJcJiJoRVnD1tJ+5AGyqwnaqx4G5RO9ghXor3EWnD",
+	"2y0Oj6qu++BnpNEpIhy2YArQ0m4SWT0k4pXTgSVHgpwy4RQ99hZxajepU/7Jocv5tlRojStiZF8kqICS",
+	"I9Sw5SZf/iAbXmnPlZBTW4zLM0BBg/smVjFewoFyaE+gfZGOJU+h3YnmGRphcmg5ExJcdHVCCCzHF/k5",
+	"DLIjr2nxlZghav/dO41OilhftY72Dm/0FddPrcNLM5D5zKxsWOLv2GemvNgsU5AdhEY8vBQn/stsAmoe",
+	"M9yknDbLLkP1zZoJK/BIOWGlG/yA+ZwM5sRXRa3KQuiLtnkskFmxSQWOCX2Qr8EdHrObcR0yojeY6tVz",
+	"c43oBz7h5vTkpPPckAjt+rZNm4BVey4pOMYRRssUnFuZNoEWF+gyRsockVQmNCsrvqmSX+eXVvGmcoa4",
+	"lndUZb7eDKY2ljOVW+KecFOPg/dFyvznMK8tZUyWB9kNjMvCh9YW/vo7nlhP7VFZ1kRlAe7gMeUGHpQy",
+	"Rx68BUCIMhNO2ESqeQvQcEGYMGre4PWjBLO08eYCubIoFQNnEtNTmjL0M96weeyLqufNjzDVH+yLH1Pb",
+	"dcPswmk5UykU/4XpRGVR0fL9+7zzW7BL7zszlcPPY2Om+uL42L34KJUTXNi25QvhW3bD//Fi1p0qYb+f",
+	"lu//PGnNEwZYzJQgaRUEhztTxaXH97AlTUVI710A1RR7WI1qVGao9Yy56Nltp1/hUDDlGlWFn/OoGp+H",
+	"OzJ+lGrEDKEENwmXvGo/W8D91GzXT8y8qL1qLVaeeKt+arlPNbVK6LiNdorwIdTvrMDQWd5MjDBscD+f",
+	"CAynlQrsLv0q1eiBinE3oZgWFOzjMbtQkPvgymrFikTTgssj7RpqhJr65mAM2t6OXlhBPK5BiM1Vm65Q",
+	"U/MI3ntANb3zI/2rfYKNneRujFEsOaovMdofPp9nINM1pIU9auv1gZ+O7+1/vCHbXGkFNFBhFTm+Wk99",
+	"2oe2bQe1pOid2D+Nu9XKALI3+6yorvPdSkXSMUtvppILo9tYRxWHfZTgj9rZ7s57F9uZ7MZ+WUV53nB5",
+	"JTL1Vdota8nS9gWrLhHaP1CKD0mEU5CahWZVg3lRjjOYJ9Cni5IBVLYpRefkQMi+mNIRF6PDumDRqmLV",
+	"ivhPVHYZTQOCQVPFRcqnNCcH7CtNXTz8sC46VMz8kQkcL7MOdjlGM413orKItdvcNNLfjl5dnxQRshw8",
+	"MoWQZgyJi9LBjEGYMZejWuM4rNBjELsWGp6pG2aId+eCtf6384JAIBHduXrb28d+njsykgtCqiYczzRh",
+	"o56f7/Z1W8ERHTcVihcMeXwf/m5vD5dZkRtNnDvZdzh2wOBcFdCoIQdgNahN4l7hyoTC49cOrxIqkHy9",
+	"TOjfqBnLXD4gyRw2t64p+435fU37zj+5dfO9idcWeWw3hvwyGfBQ218n5ZsteysjuyS63l1GBbam/oQZ",
+	"mlFDQ+u6/7gkdAD5iw4hdYm8DlcY/Bukii3Y836MHRn1TfQYLPsdyf69y2RdM38TyuI4ldq0SxaDO13n",
+	"VzUvqwsUH5S4aT6Wn2MR/w4m+PzlvJ3nZ7dLdeYVrGChWN1qPQsF8Ebj9CJiwpVvSUdebbShpEVLo3ww",
+	"7Nozm+/IjqXY3BKL8aVIPv0wTKAvIsi9mq5glVhbzefOAulmh/S3Ru/htkfE8hbshgIx969Egs3GR3US",
+	"fpaVahidNFIyZ+TAtbEhCX6zS7UPBBaunxwekassw86xoRpyTE1fcB2AU6lfOtSXWAgJA8VvjVAWaZax",
+	"7NrI6/CdiT3Yxum3fZHLERrLLkwDD4X74hVyJRpV+NVZtkC2T2wHPS7a5Jeuc3HS7dgF7Vx0cKkfcL7+",
+	"CA/qMZ/u+KRdTGQ1J9o7XoHB9TrS8rMslgByY7ZWRbJ+2y52BZVcFsAXruvc9VDJyQrxUu05w7dvVGJ0",
+	"nwna1gpkZ/zqjBz0PY6aW0SsIS9Mis7hy8F7LvePI75ecSM0G0MPrIZfLmupekdRqb7f+YAnMw2gxwCo",
+	"POyLJEz0s+tx0nzqf2DJ+JOe/XdZIb73ALwWd7Gr/q7guMex+gYLwWtHWVUO3hfO/9tQDh4+7dEV4Yvq",
+	"a18Uvo2i8EeXeBdu6odXeaPWOU6lGPJRLYV/mg1ynh6RUqxESSNTmZe6AUdV1qFPqvN6nX17WJlqhDvx",
+	"DiewzTLieJyarXVeEVwN1x7hCBefpTM8h/3rt7KZQbEcbgpLVPmGaCfec53KW7aYKFlICCjl0cf3vqVQ",
+	"fdwKiUD7vU+lSJkSHtkGnicH2DUTgkZd15aLcAN9EHTXP8oNuVPSsMMjErFFX+Blh7g3tNKBcE0Snl2Q",
+	"/uzk5G2qrXKzEsr+iyVdksAj/jIyiuWp4oaMGuqvS8F6OReM/Nfnv/7ibjkiUB6XgXfBeG6DJqsOXicU",
+	"/Y66RNtTiCN6wOpRLJVCsNRo1x+rJGASe53xW6bh49Sc5NQKMZwoJEBA1kbKjsgVSS7IlItRQlI5mTho",
+	"AS8v1JycfuNKshwYFM9y+1hfhM1UxEhJdC7v7NnjhrEpmU3DFKxp6tcLIPcSt8a+97DTJvZQ0yWKAm6i",
+	"GVPRF7kE3D63fZrnTJgc6zQbFqBee1yNApbI2voCnt3riuesK1AesNsFP+IqzRBkUjqmQrBcH9+7v1bL",
+	"paXVuoADjKd1/w7XqshT/ZQp4n7qFuWN7hdrUkFEFAobIR6bgZnFs4vkcolTyxxZuMbd0HErGjJgQ6lY",
+	"xHDQ6VSZFYbWO3yNO0+vzy7u+ZYM45cgaiP0GjjDf9Zz4A1PGG/CapcCPo7869ijxn+1UmmXHFFBz4Je",
+	"QZGB3ixE7bP0DuousEWE/ORZ46gvqjhv27obUW4XlDfZhO7uizrlTTagu/uiSnmTDeluK0OqlTfZhu6O",
+	"gcD28F97+K9F+K91Ff76SXSxXHOkLYdL/s+KXLoixU6P+RT7KjK9P4j8eQ8iC26svfPqz+G8WktGTQO4",
+	"0cqsGoddXHqoVKAx5LkBZD/XePsOuxV46SlV5PWvyYkpT7ZNOUZpOjgkem24jqpdq8ovivyBBnyuNUeN",
+	"QhvVA8dKYPeVH/GSt83sKX3+5uo/9MLu15FwcxXIHRuMpbwpvZEcaMZIEr8MG9lnLOcg+8HnykeCmpli",
+	"+rCuEqS0Yo9IYAFWvbbrDV9Zhi/v/Pag7uSapcoycYf2cilGPT2mimU993O34xbmeqZyK4MdCgL26I8Q",
+	"Eo7tTfpYTpngIeerLcBksTq7SYwpU3QzBe9DkM+zMZA3uKyZ9WC1dnwf/3MdUKL4uUsiZCEn0KUVmz3O",
+	"B1YHYbQgMdYzweKHq7Nazis+RAoGk3YctRvr5O+F1dxu6wKsaGOZH4O2LVDRje2x24JcAGrlI6R2Sqd0",
+	"wHNuONPXhVD7V8cV6j1MbjvT4J3Mc5Ya4nHfWktd+1U7gmgEFNB61M+9dH3e9YAG+aFVJTew5/G9/U/r",
+	"KkCkgYpQtWPE9YShfWjbqX0tKXontRSNu9Wqds6+JeTzEGh/VsS2u0TODHSgAf+FPbf5hjOKUS3F4SJk",
+	"Rl9UYGaszstzrV5I0b9FO/vcfpJLyDt0erUvzk++72LyOuhe7L55XHQTDs04NTP1aXzFqx9Md0+EYoa7",
+	"Yb9rBA8EyM8e/tAtGsiomRBwXFxHVewmO3AVY/nEwFeiMl4l6MdaqkLKXAN49g1bYdDRPA+o2SEglyqW",
+	"YfNZ7/emKVh2QPxvgisKQLPhCM8NOZitLBgv0niwuyW4J/FeoB/71pkZ22GRtrvY2HzMyEBm88Mj8oss",
+	"jdtFLPqvU66wL4Zi9lsz170TUPfPT95ekgGbS1FG+U4m9Ot1BCx+PWXqeixnKsF54tNc98X52fdH5Ac4",
+	"dQCoONfgC1YZg5A9JGQH8OsKwfczbMAXKfPOo1ouFrLyvvPvzkVngtAVRjGRgZlqd/DaWbF3bHC9LmyF",
+	"R/q+2RnG+A37lelZXtvfyn4h9Ke1N/0pG2K8EjvYPtjia79I+ZGKuds8vWg/W250gsuMlZyNxgXIf2tc",
+	"c6P4aOTYarUl7W7slrzsJYxyCMkdVbrVv/hh2njUwaER3lznxC7wyNf3nsMIfrZVL4fX7Nwz7latdYsL",
+	"t8ib84ebYtsCOfmf2njB3fOXhBL7TdksD7P0PqwhV6BYDcSOBfsKvYIFMXzCaj0obl0e40SRIuM43/uO",
+	"HbBz0TkhZ+R/2v/Z9XMuFMMm09z18zbcQMHmL3w0NvmcKGZFgr3Zk2T5QhHDc9++hjLCL9yRQ8WT3Uoy",
+	"26MmPa2XJNB8BSdWCPTje/fXOh7nwK/cEMhksOzJXCfVOt9ywY1rnmjxua07U3CYZ4uLj4M37XALUPzA",
+	"l1WurhexR+0kzm7cXqs3p43Ly+m9h2Phb2ATn8h7xAQdWFl2MaS5ZutqvR35hlbTYHAP7UT77T1EbT1E",
+	"j1GTx1bb1fuKfgRdGPOyFCnrIqBkGVEFnDvWoPX24xG5IhnXwBbh8YZ2Tna8lyG4f+R1SWr2G55OsT4E",
+	"wGMD1Gc/sqA9IuRdI/25s3iLQHPki4SH6g5F/7AXH3MkcoeYAAYLDtT2RxYYfzcHFvz0GsHtFm1/WHnC",
+	"w8qto8V2Pij87fge/ts6rIv7SsCfYyWtvBNMkQm1x2+agUP+/ORtdZGy55X1ZCo8tW2J2pqWn33pAhrO",
+	"a5ICU3w4P06l0FwDc9TSwrsxS280pudD4j6k3Bd9FQj7agBBCLL9qco5KGzWiNfCdV8oOTMYmcHzryBX",
+	"n34mN2xepaf/AZN+F0Z+F82+wd/5JZpbMfU6ryRAIBW3ref4/FKxRrXuT9l2mG2yQrSOn5SUw1quYCrj",
+	"6Y4yzHDzibmTpZ4eVDESqDimf7ifWzuQ5HIE5F/GI7jv+PprwCa4mvL/zeZXMzPGJkX3i7/8Zp+2tFtF",
+	"Xx9kSnOPYnCQFOm0PfwtOex0O0Uq7sXxcW6fGEttLr47OTkBWeemvoQi4REjMo+CUEBaYyZzBXhCAE09",
+	"7ZISkISjvAJRYZmCHUxl1wGLutMyy3xzFZdNkvMhS+dpzgIiAqSXjLC60ieZFBOJh/dImMuDf6KKCXOc",
+	"jnmekTFnytpInOHLMwblnSKdk5Gi07EmA2buGBOhOMqPdrY8mnukYszPqZyyrEsgxsvFyP6V5jPNb5lH",
+	"f5CCTMGPLofR8cOP9jYe7QM8UTHMlRpw47bHWY/4WSHQm7GUa0yR8W/223dyHo8RvapqDYvOFSMlZ9Mi",
+	"V1K7atiidszvWhmVPYx/Hsb/j3j8CA9oefgfec4INYamYyTSgwDNDeRqpKIjRv7+64dDIpe37pvShxav",
+	"qRjpnxXZ//hBrtbns92lH6LinWKYEjuUM1WXB3ontXHb5HgOBJOly2mBW+xf/X38agS+rSqpMtABJeep",
+	"J+8h5flMsTCQe9/pSfw++xyvpK9PTPV8F/00ZRrQTYySOcDTuo3GC4H8/BAl7rwqPV0x0kJCiKVbK8p1",
+	"+XDu313ixcVckqq1lirjghqpHPd1yZhRZQaMGi8HkE+WVupteeXDi6rG+WkBRJ7bgZhOaU4LOqLTqZK3",
+	"NK8ZonhH1YcsnCh1NzpkWvEqZY6ZIrobZXcEUGe8AeLMYfSSFFiy8SpkDojjqPmgpbWlgPINK0YosZ9r",
+	"T1j3Xrf8S/sTVMOCODktMR28o1oeYxwvg5e5MlR3vEdDFHuLLIqO05KMCg6Butmnaj41ErQCTwmHjTHF",
+	"QnxXUiHuasXL/kL1uJeOKbcqEidrLY5u2U4RGfnI1E0OiQNyWMy5JCwWrZaaqfeMxPxAB7xg+c7Djbgk",
+	"+TIPnpX4O0AzVNGs1NoZLWTIMmd/x3bG+5/fRwaIH+As2BklBvkxvKJqnwvYKzks6pvvKAc333g2gQ+Z",
+	"zorv+KbanPmLu9WVFstp54/f/vj/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -17,7 +17,9 @@ import (
 // response (any status below 500) is stored per principal and key, and a retry with the same
 // key, method, path and body gets it again, marked with Idempotent-Replayed: true, without the
 // operation running twice. Reusing a key for a different request is refused with 422. Requests
-// with the same key are serialised, so a retry racing the original waits for its response.
+// with the same key are serialised, so a retry racing the original waits for its response. The
+// key is claimed in the operation's own transaction, so a retry after a crash that lost the
+// response gets 409 idempotency_response_lost instead of running the operation again.
 type idempotency struct {
 	store *store.Store
 	log   *slog.Logger
@@ -85,23 +87,29 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 			writeError(w, r, d.log, e)
 			return
 		}
+		if prev.Status == 0 {
+			writeError(w, r, d.log, &apiError{status: http.StatusConflict, code: "idempotency_response_lost",
+				detail: "The request with this Idempotency-Key was carried out, but the server stopped before recording its response; read the resource instead of retrying"})
+			return
+		}
 		w.Header().Set("Content-Type", prev.ContentType)
 		w.Header().Set("Idempotent-Replayed", "true")
 		w.WriteHeader(prev.Status)
 		w.Write(prev.Body)
 		return
 	}
+	// The operation's first write transaction records the claim with its own changes; the
+	// response follows it to the database without a commit of its own.
+	claim := &store.IdempotencyClaim{Principal: principal, Key: key, Method: r.Method, Path: r.URL.Path, BodyHash: bodyHash}
 	rec := &capture{ResponseWriter: w, status: http.StatusOK}
-	next.ServeHTTP(rec, r)
+	next.ServeHTTP(rec, r.WithContext(store.WithIdempotencyClaim(r.Context(), claim)))
 	if rec.status >= 500 {
-		return // a failed attempt may be retried for real
+		if claim.Written() {
+			d.store.ForgetIdempotencyKey(claim) // a failed attempt may be retried for real
+		}
+		return
 	}
-	err = d.store.PutIdempotentResponse(r.Context(), store.IdempotentResponse{
-		Principal: principal, Key: key, Method: r.Method, Path: r.URL.Path, BodyHash: bodyHash,
-		Status: rec.status, ContentType: w.Header().Get("Content-Type"), Body: rec.body.Bytes()})
-	if err != nil {
-		d.log.ErrorContext(r.Context(), "store idempotent response", "error", err, "request_id", requestIDFrom(r.Context()))
-	}
+	d.store.RecordIdempotentResponse(claim, rec.status, w.Header().Get("Content-Type"), rec.body.Bytes())
 }
 
 // capture passes a response through while keeping a copy of its status and body.

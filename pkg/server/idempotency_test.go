@@ -1,9 +1,20 @@
 package server_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/server"
+	"github.com/openintent-go/openintent/pkg/store"
 )
 
 func TestIdempotencyKeyReplaysTheFirstResponse(t *testing.T) {
@@ -57,5 +68,65 @@ func TestConcurrentRetriesWithOneKeyCreateOneIntent(t *testing.T) {
 	}
 	if total := e.must(200, "GET", "/api/v1/intents", nil).body["total"]; total != 1.0 {
 		t.Fatalf("intents = %v, want 1", total)
+	}
+}
+
+// A server that stopped after committing an operation but before recording its response
+// refuses the retry instead of running the operation twice.
+func TestRetryAfterALostResponseIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "oi.db")
+	body := map[string]any{"title": "Created before the crash"}
+	raw, _ := json.Marshal(body)
+	bodyHash := sha256.Sum256(raw)
+	keyHash := sha256.Sum256([]byte(testKey))
+
+	// The first process commits the create with the claim of its key, then dies.
+	crashed, err := store.Open(context.Background(), path, store.Options{
+		Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { crashed.Close() })
+	claim := &store.IdempotencyClaim{Principal: hex.EncodeToString(keyHash[:8]) + "/agent-a", Key: "lost-1",
+		Method: "POST", Path: "/api/v1/intents", BodyHash: hex.EncodeToString(bodyHash[:])}
+	if _, err := crashed.CreateIntent(store.WithIdempotencyClaim(context.Background(), claim), models.Intent{Title: "Created before the crash", Status: models.IntentStatusDraft, CreatedBy: "agent-a"}, "agent-a", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newEnvAt(t, path)
+	r := e.must(409, "POST", "/api/v1/intents", body, "Idempotency-Key", "lost-1")
+	if r.body["code"] != "idempotency_response_lost" {
+		t.Fatalf("retry = %v", r.body)
+	}
+	if total := e.must(200, "GET", "/api/v1/intents", nil).body["total"]; total != 1.0 {
+		t.Fatalf("intents = %v, want the one made before the crash", total)
+	}
+	// Another request with that key is still a reuse.
+	e.must(422, "POST", "/api/v1/intents", map[string]any{"title": "Other"}, "Idempotency-Key", "lost-1")
+}
+
+// A response recorded just before a clean shutdown is replayed by the next process.
+func TestReplayAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "oi.db")
+	body := map[string]any{"title": "Durable"}
+	st, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: st, APIKeys: []string{testKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	first := (&env{t: t, url: hs.URL}).must(200, "POST", "/api/v1/intents", body, "Idempotency-Key", "restart-1")
+	hs.Close()
+	srv.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvAt(t, path)
+	again := e.must(200, "POST", "/api/v1/intents", body, "Idempotency-Key", "restart-1")
+	if id(again.body) != id(first.body) || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("after restart: %v, first %v", again.body, first.body)
 	}
 }

@@ -4,11 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // IdempotencyTTL is how long a stored response is replayed.
 const IdempotencyTTL = 24 * time.Hour
+
+// ResponseFlushDelay is the longest a recorded response waits in memory for a write transaction
+// to carry it to the database before one is run for it alone.
+const ResponseFlushDelay = 10 * time.Millisecond
 
 // IdempotentResponse is the first response to a request sent with an Idempotency-Key.
 type IdempotentResponse struct {
@@ -18,15 +24,56 @@ type IdempotentResponse struct {
 	Key string
 	// Method, Path and BodyHash identify the request the key was first used with.
 	Method, Path, BodyHash string
-	// Status, ContentType and Body are the response.
+	// Status, ContentType and Body are the response. Status is 0 for a claim whose operation
+	// committed but whose response was never recorded (the server stopped in between).
 	Status      int
 	ContentType string
 	Body        []byte
 }
 
-// GetIdempotentResponse returns the stored response for (principal, key), if any younger than
+// IdempotencyClaim is an Idempotency-Key taken by a request whose operation is running. Passed
+// down with WithIdempotencyClaim, it is written by the request's first write transaction, in
+// that transaction: an operation that committed can never run again for a retry of the same
+// request, even if the server stops before the response is recorded.
+type IdempotencyClaim struct {
+	// Principal, Key, Method, Path and BodyHash are as in IdempotentResponse.
+	Principal, Key, Method, Path, BodyHash string
+
+	written atomic.Bool
+}
+
+// Written reports whether a committed transaction wrote the claim.
+func (c *IdempotencyClaim) Written() bool { return c.written.Load() }
+
+type claimKey struct{}
+
+// WithIdempotencyClaim returns ctx carrying c for the store's write transactions.
+func WithIdempotencyClaim(ctx context.Context, c *IdempotencyClaim) context.Context {
+	return context.WithValue(ctx, claimKey{}, c)
+}
+
+// responses holds recorded responses (and forgotten keys) until a write transaction carries
+// them to the database, so that recording a response costs no commit of its own.
+type responses struct {
+	mu        sync.Mutex
+	pending   map[[2]string]queued
+	timer     *time.Timer
+	closed    bool
+	lastSweep time.Time
+}
+
+// GetIdempotentResponse returns the response recorded for (principal, key), if any younger than
 // IdempotencyTTL.
 func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string) (IdempotentResponse, bool, error) {
+	s.responses.mu.Lock()
+	q, ok := s.responses.pending[[2]string{principal, key}]
+	s.responses.mu.Unlock()
+	if ok {
+		if q.forget {
+			return IdempotentResponse{}, false, nil
+		}
+		return *q.IdempotentResponse, true, nil
+	}
 	r := IdempotentResponse{Principal: principal, Key: key}
 	err := s.read.QueryRowContext(ctx, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
 		WHERE principal = ? AND key = ? AND created_at > ?`, principal, key, micros(s.Now().Add(-IdempotencyTTL))).
@@ -37,16 +84,142 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	return r, err == nil, err
 }
 
-// PutIdempotentResponse stores a response (replacing an expired one) and drops expired entries.
-func (s *Store) PutIdempotentResponse(ctx context.Context, r IdempotentResponse) error {
-	now := s.Now()
-	return s.inTx(ctx, func(tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, micros(now.Add(-IdempotencyTTL))); err != nil {
-			return err
+// RecordIdempotentResponse records the response to the request that took claim. It is visible to
+// GetIdempotentResponse at once and reaches the database with the next write transaction, or
+// within ResponseFlushDelay.
+func (s *Store) RecordIdempotentResponse(claim *IdempotencyClaim, status int, contentType string, body []byte) {
+	s.queueResponse(queued{IdempotentResponse: &IdempotentResponse{Principal: claim.Principal, Key: claim.Key,
+		Method: claim.Method, Path: claim.Path, BodyHash: claim.BodyHash, Status: status, ContentType: contentType, Body: body},
+		update: claim.Written()})
+}
+
+// ForgetIdempotencyKey drops the claim, so that a retry runs the request again (used when the
+// first attempt failed with a server error).
+func (s *Store) ForgetIdempotencyKey(claim *IdempotencyClaim) {
+	s.queueResponse(queued{IdempotentResponse: &IdempotentResponse{Principal: claim.Principal, Key: claim.Key}, forget: true})
+}
+
+// queued is a response waiting for a write transaction.
+type queued struct {
+	*IdempotentResponse
+	update bool // the claim's row exists: only the response columns change
+	forget bool // delete the row
+}
+
+func (s *Store) queueResponse(q queued) {
+	rs := &s.responses
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.pending == nil {
+		rs.pending = map[[2]string]queued{}
+	}
+	rs.pending[[2]string{q.Principal, q.Key}] = q
+	if rs.timer == nil && !rs.closed {
+		rs.timer = time.AfterFunc(ResponseFlushDelay, s.flushResponses)
+	}
+}
+
+// flushResponses writes the queued responses in a transaction of their own.
+func (s *Store) flushResponses() {
+	s.responses.mu.Lock()
+	closed, empty := s.responses.closed, len(s.responses.pending) == 0
+	s.responses.mu.Unlock()
+	if closed || empty {
+		return
+	}
+	s.inTx(context.Background(), func(*wtx) error { return nil }) // inTx writes them
+}
+
+// take empties the queue (stopping its timer) and returns what it held.
+func (q *responses) take() map[[2]string]queued {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
+	p := q.pending
+	q.pending = nil
+	return p
+}
+
+// requeue puts back responses whose transaction failed, unless newer ones replaced them.
+func (s *Store) requeue(p map[[2]string]queued) {
+	for k, q := range p {
+		s.responses.mu.Lock()
+		_, newer := s.responses.pending[k]
+		s.responses.mu.Unlock()
+		if !newer {
+			s.queueResponse(q)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
-			(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(now))
-		return err
-	})
+	}
+}
+
+// writeIdempotency runs inside every successful write transaction before it commits: it writes
+// the claim carried by ctx (if not written yet) and the queued responses, and, at most once a
+// minute, drops expired entries. It returns what to do after the commit.
+func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (func(committed bool), error) {
+	claim, _ := ctx.Value(claimKey{}).(*IdempotencyClaim)
+	if claim != nil && claim.written.Load() {
+		claim = nil
+	}
+	if claim != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
+			(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, 0, '', x'', ?)`,
+			claim.Principal, claim.Key, claim.Method, claim.Path, claim.BodyHash, micros(now)); err != nil {
+			return nil, err
+		}
+	}
+	pending := s.responses.take()
+	for _, q := range pending {
+		var err error
+		switch {
+		case q.forget:
+			_, err = tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE principal = ? AND key = ?`, q.Principal, q.Key)
+		case q.update:
+			_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE principal = ? AND key = ?`,
+				q.Status, q.ContentType, q.Body, q.Principal, q.Key)
+		default:
+			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
+				(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				q.Principal, q.Key, q.Method, q.Path, q.BodyHash, q.Status, q.ContentType, q.Body, micros(now))
+		}
+		if err != nil {
+			s.requeue(pending)
+			return nil, err
+		}
+	}
+	if len(pending) > 0 && now.Sub(s.responses.lastSweep) >= time.Minute {
+		s.responses.lastSweep = now // guarded by the write transaction
+		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, micros(now.Add(-IdempotencyTTL))); err != nil {
+			s.requeue(pending)
+			return nil, err
+		}
+	}
+	return func(committed bool) {
+		if !committed {
+			s.requeue(pending)
+		} else if claim != nil {
+			claim.written.Store(true)
+		}
+	}, nil
+}
+
+// closeResponses writes the queued responses and stops the queue's timer.
+func (s *Store) closeResponses() error {
+	s.responses.mu.Lock()
+	empty := len(s.responses.pending) == 0
+	s.responses.mu.Unlock()
+	var err error
+	if !empty {
+		err = s.inTx(context.Background(), func(*wtx) error { return nil })
+	}
+	s.responses.mu.Lock()
+	s.responses.closed = true
+	if s.responses.timer != nil {
+		s.responses.timer.Stop()
+		s.responses.timer = nil
+	}
+	s.responses.mu.Unlock()
+	return err
 }

@@ -130,18 +130,18 @@ func (s *Store) ListIntents(ctx context.Context, status string, limit, offset in
 	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM intents`+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	page, err := queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	page, err := queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	return page, total, err
 }
 
 // ListChildren returns the intents whose parent is id, oldest first.
 func (s *Store) ListChildren(ctx context.Context, id string) ([]models.Intent, error) {
-	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE parent_id = ? ORDER BY created_at, rowid`, id)
+	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE parent_id = ? ORDER BY rowid`, id)
 }
 
 // ListDependents returns the intents that depend on id, oldest first.
 func (s *Store) ListDependents(ctx context.Context, id string) ([]models.Intent, error) {
-	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE id IN (SELECT intent_id FROM intent_dependencies WHERE dependency_id = ?) ORDER BY created_at, rowid`, id)
+	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE id IN (SELECT intent_id FROM intent_dependencies WHERE dependency_id = ?) ORDER BY rowid`, id)
 }
 
 // GetIntents returns the existing intents among ids, in the order of ids.
@@ -202,7 +202,7 @@ func (s *Store) createIntent(ctx context.Context, tx *wtx, now time.Time, in mod
 			return in, err
 		}
 	}
-	if err := writeIntent(ctx, tx, &in, true); err != nil {
+	if err := writeIntent(ctx, tx, &in, true, ""); err != nil {
 		return in, err
 	}
 	if err := syncDependencies(ctx, tx, in.ID, nil, in.DependsOn); err != nil {
@@ -244,7 +244,7 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 		if in.Version != expected {
 			return &VersionConflictError{Current: in.Version}
 		}
-		before := slices.Clone(in.DependsOn)
+		before, prevStatus := slices.Clone(in.DependsOn), in.Status
 		ch, err := mutate(&Tx{tx: tx, ctx: ctx, now: s.Now()}, &in)
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 		in.Version++
 		in.UpdatedAt = timestamp.New(now)
 		normalizeIntent(&in)
-		if err := writeIntent(ctx, tx, &in, false); err != nil {
+		if err := writeIntent(ctx, tx, &in, false, prevStatus); err != nil {
 			return err
 		}
 		if !slices.Equal(before, in.DependsOn) {
@@ -275,7 +275,9 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 	return out, err
 }
 
-func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool) error {
+// writeIntent inserts in (insert) or updates it, rewriting the status column (and so its index)
+// only when it differs from prevStatus.
+func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, prevStatus models.IntentStatus) error {
 	deps, err := json.Marshal(in.DependsOn)
 	if err != nil {
 		return err
@@ -303,6 +305,11 @@ func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool) e
 	if insert {
 		_, err = tx.ExecContext(ctx, `INSERT INTO intents (`+intentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			in.ID, in.Title, in.Description, in.CreatedBy, parent, string(deps), string(constraints), string(state), string(in.Status), in.Confidence, in.Version, policy, micros(in.CreatedAt.Time), micros(in.UpdatedAt.Time))
+		return err
+	}
+	if in.Status == prevStatus {
+		_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
+			in.Title, in.Description, string(deps), string(constraints), string(state), in.Confidence, in.Version, policy, micros(in.UpdatedAt.Time), in.ID)
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, status=?, confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,

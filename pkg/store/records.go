@@ -319,7 +319,7 @@ func (w *Writer) SetGovernancePolicy(intentID string, expected int64, policy mod
 	in.Version++
 	in.UpdatedAt = timestamp.New(w.now)
 	normalizeIntent(&in)
-	return in, writeIntent(w.ctx, w.tx, &in, false)
+	return in, writeIntent(w.ctx, w.tx, &in, false, in.Status)
 }
 
 func nullMicros(t *time.Time) any {

@@ -48,6 +48,8 @@ type Store struct {
 	read  *db
 	now   func() time.Time
 	watch watchers
+	// responses holds recorded idempotent responses until a write transaction takes them.
+	responses responses
 
 	// lastCreated is the newest record creation time handed out (guarded by the write
 	// transaction), so records of one kind list in insertion order even within a microsecond.
@@ -125,7 +127,8 @@ func pragmaQuery(p []string) string {
 
 // Close closes the store.
 func (s *Store) Close() error {
-	err := s.write.Close()
+	err := s.closeResponses()
+	err = errors.Join(err, s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}
@@ -181,13 +184,19 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 		return err
 	}
 	tx := &wtx{Tx: sqlTx, db: s.write, ctx: ctx}
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	var after func(committed bool)
+	if err == nil {
+		after, err = s.writeIdempotency(ctx, tx, s.Now())
+	}
+	if err != nil {
 		tx.Rollback()
 		s.watch.settle(false)
 		s.write.preparePending(ctx)
 		return err
 	}
 	err = tx.Commit()
+	after(err == nil)
 	s.watch.settle(err == nil)
 	s.write.preparePending(ctx)
 	return err

@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/store"
+)
+
+func openFile(t *testing.T, path string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func claimFor(key string) *store.IdempotencyClaim {
+	return &store.IdempotencyClaim{Principal: "p", Key: key, Method: "POST", Path: "/api/v1/intents", BodyHash: "h"}
+}
+
+func TestIdempotencyClaimCommitsWithTheOperation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	a := openFile(t, path)
+	claim := claimFor("k1")
+	ctx := store.WithIdempotencyClaim(context.Background(), claim)
+	if _, err := a.CreateIntent(ctx, models.Intent{Title: "once"}, "agent", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !claim.Written() {
+		t.Fatal("the claim was not written with the operation")
+	}
+	// The process stops before the response is recorded: another process sees the claim.
+	b := openFile(t, path)
+	got, found, err := b.GetIdempotentResponse(context.Background(), "p", "k1")
+	if err != nil || !found || got.Status != 0 || got.Method != "POST" || got.BodyHash != "h" {
+		t.Fatalf("after a crash: %+v found=%v err=%v", got, found, err)
+	}
+	// Had it lived, the response would have completed the claim's row.
+	a.RecordIdempotentResponse(claim, 200, "application/json", []byte(`{}`))
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err = b.GetIdempotentResponse(context.Background(), "p", "k1")
+	if err != nil || !found || got.Status != 200 || string(got.Body) != `{}` || got.Path != "/api/v1/intents" {
+		t.Fatalf("recorded: %+v found=%v err=%v", got, found, err)
+	}
+}
+
+func TestIdempotencyClaimRollsBackWithTheOperation(t *testing.T) {
+	s := openFile(t, filepath.Join(t.TempDir(), "s.db"))
+	in, err := s.CreateIntent(context.Background(), models.Intent{Title: "x"}, "agent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := claimFor("k2")
+	ctx := store.WithIdempotencyClaim(context.Background(), claim)
+	_, err = s.UpdateIntent(ctx, in.ID, in.Version+5, "agent", func(*store.Tx, *models.Intent) (store.Change, error) {
+		return store.Change{EventType: "state_patched"}, nil
+	})
+	var conflict *store.VersionConflictError
+	if !errors.As(err, &conflict) {
+		t.Fatalf("err = %v", err)
+	}
+	if claim.Written() {
+		t.Fatal("a rolled back operation left its claim")
+	}
+	if _, found, err := s.GetIdempotentResponse(context.Background(), "p", "k2"); found || err != nil {
+		t.Fatalf("found=%v err=%v", found, err)
+	}
+}
+
+func TestRecordedResponsesReachTheDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(key string) {
+		a.RecordIdempotentResponse(&store.IdempotencyClaim{Principal: "p", Key: key, Method: "POST", Path: "/x", BodyHash: "h"},
+			201, "application/json", []byte(`{"k":"`+key+`"}`))
+	}
+	// Visible at once to the recording store.
+	record("timer")
+	if got, found, _ := a.GetIdempotentResponse(context.Background(), "p", "timer"); !found || got.Status != 201 {
+		t.Fatalf("own read: %+v %v", got, found)
+	}
+	// Without any other write, a timer carries it to the database.
+	b := openFile(t, path)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, found, err := b.GetIdempotentResponse(context.Background(), "p", "timer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found {
+			if got.Status != 201 || string(got.Body) != `{"k":"timer"}` || got.ContentType != "application/json" {
+				t.Fatalf("flushed: %+v", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the recorded response never reached the database")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A write transaction (or the timer, whichever comes first) carries the queue; a forgotten key
+	// is deleted the same way.
+	record("carried")
+	a.ForgetIdempotencyKey(claimFor("timer"))
+	if _, found, _ := a.GetIdempotentResponse(context.Background(), "p", "timer"); found {
+		t.Fatal("a forgotten key is still replayed")
+	}
+	if _, err := a.CreateIntent(context.Background(), models.Intent{Title: "w"}, "agent", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := b.GetIdempotentResponse(context.Background(), "p", "carried"); !found {
+		t.Fatal("the write transaction did not carry the queued response")
+	}
+	if _, found, _ := b.GetIdempotentResponse(context.Background(), "p", "timer"); found {
+		t.Fatal("the write transaction did not delete the forgotten key")
+	}
+	// Close writes what is still queued.
+	record("closed")
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := b.GetIdempotentResponse(context.Background(), "p", "closed"); !found {
+		t.Fatal("Close lost a queued response")
+	}
+}
