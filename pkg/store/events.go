@@ -29,9 +29,11 @@ func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent,
 	}
 	ev.ID = newID()
 	ev.CreatedAt = timestamp.New(now)
-	s.watch.touched(ev.IntentID)
 	err = tx.QueryRowContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING seq`,
 		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(now)).Scan(&ev.Sequence)
+	if err == nil {
+		s.watch.added(ev, payload)
+	}
 	return ev, err
 }
 

@@ -4,7 +4,9 @@
 // The store uses modernc.org/sqlite (pure Go, no cgo). A file store runs in WAL mode with
 // synchronous=FULL, so a write is durable once a method returns; writes go through one
 // connection, so every read-check-write runs serialised in its own transaction, while reads use a
-// pool of read-only connections. An in-memory store keeps everything on one connection.
+// pool of read-only connections. An in-memory store keeps everything on one connection. One
+// process writes a store file at a time: live readers of the event log are woken, and served the
+// newest events, from memory.
 package store
 
 import (
@@ -107,6 +109,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	last, err := s.LastSeq(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.watch.startRecent(last)
 	return s, nil
 }
 

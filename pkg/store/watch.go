@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -11,24 +13,40 @@ import (
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
-// watchers wakes readers of the event log when events are committed. Writes go through one
-// connection, one transaction at a time, so the intents touched by the transaction in flight
-// are collected in pending and announced after its commit.
+// watchers wakes readers of the event log when events are committed, and keeps the most recent
+// committed events in memory so that live readers (streams, webhooks, triggers) catching up
+// after a wake-up read them without a query each. Writes go through one connection, one
+// transaction at a time, so the events of the transaction in flight are collected in pending
+// and published after its commit.
 type watchers struct {
 	mu      sync.Mutex
-	pending map[string]struct{}
+	pending []recentEvent
 	byKey   map[string]chan struct{} // intent id, or AnyIntent
+
+	// recent holds, in sequence order, every event committed by this store with a sequence
+	// number of at least recentFrom (at most RecentEvents of them). recentFrom is 0 until the
+	// store knows where its log ended when it was opened.
+	recent     []recentEvent
+	recentFrom int64
+}
+
+// RecentEvents is how many of the newest events a store keeps in memory for live readers.
+const RecentEvents = 4096
+
+// recentEvent is an event without its payload, which is kept encoded so that every reader
+// decodes a copy of its own.
+type recentEvent struct {
+	ev      models.IntentEvent
+	payload []byte
 }
 
 // AnyIntent is the Watch key woken by events of every intent.
 const AnyIntent = "*"
 
-func (w *watchers) touched(intentID string) {
+func (w *watchers) added(ev models.IntentEvent, payload []byte) {
+	ev.Payload = nil
 	w.mu.Lock()
-	if w.pending == nil {
-		w.pending = map[string]struct{}{}
-	}
-	w.pending[intentID] = struct{}{}
+	w.pending = append(w.pending, recentEvent{ev: ev, payload: payload})
 	w.mu.Unlock()
 }
 
@@ -36,18 +54,80 @@ func (w *watchers) settle(committed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if committed && len(w.pending) > 0 {
-		for id := range w.pending {
-			if ch, ok := w.byKey[id]; ok {
+		for _, p := range w.pending {
+			if ch, ok := w.byKey[p.ev.IntentID]; ok {
 				close(ch)
-				delete(w.byKey, id)
+				delete(w.byKey, p.ev.IntentID)
 			}
 		}
 		if ch, ok := w.byKey[AnyIntent]; ok {
 			close(ch)
 			delete(w.byKey, AnyIntent)
 		}
+		if w.recentFrom > 0 {
+			w.publish(w.pending)
+		}
 	}
 	clear(w.pending)
+	w.pending = w.pending[:0]
+}
+
+// publish appends committed events to the recent window, dropping the oldest beyond
+// RecentEvents.
+func (w *watchers) publish(evs []recentEvent) {
+	if len(evs) >= RecentEvents {
+		evs = evs[len(evs)-RecentEvents:]
+		w.recent = w.recent[:0]
+	} else if over := len(w.recent) + len(evs) - RecentEvents; over > 0 {
+		w.recent = append(w.recent[:0], w.recent[over:]...)
+	}
+	w.recent = append(w.recent, evs...)
+	w.recentFrom = w.recent[0].ev.Sequence
+}
+
+// startRecent records where the log ends when the store opens: every later event is kept.
+func (w *watchers) startRecent(lastSeq int64) {
+	w.mu.Lock()
+	w.recentFrom = lastSeq + 1
+	w.mu.Unlock()
+}
+
+// recentAfter answers f from the recent window, if the window holds every event it asks for.
+func (w *watchers) recentAfter(f StreamFilter) ([]models.IntentEvent, bool, error) {
+	w.mu.Lock()
+	if w.recentFrom == 0 || f.AfterSeq+1 < w.recentFrom {
+		w.mu.Unlock()
+		return nil, false, nil
+	}
+	i := sort.Search(len(w.recent), func(i int) bool { return w.recent[i].ev.Sequence > f.AfterSeq })
+	var picked []recentEvent
+	for _, r := range w.recent[i:] {
+		if len(picked) == f.Limit {
+			break
+		}
+		if f.IntentIDs != nil && !slices.Contains(f.IntentIDs, r.ev.IntentID) {
+			continue
+		}
+		picked = append(picked, r)
+	}
+	w.mu.Unlock()
+	out := make([]models.IntentEvent, 0, len(picked))
+	for _, r := range picked {
+		ev := r.ev
+		if err := json.Unmarshal(r.payload, &ev.Payload); err != nil {
+			return nil, false, err
+		}
+		if ev.Payload == nil {
+			ev.Payload = models.Object{}
+		}
+		if f.Agent != "" && ev.Actor != f.Agent {
+			if a, ok := ev.Payload["agent_id"].(string); !ok || a != f.Agent {
+				continue
+			}
+		}
+		out = append(out, ev)
+	}
+	return out, true, nil
 }
 
 // Watch returns a channel closed at the next commit of events of intentID (AnyIntent: of any
@@ -78,14 +158,17 @@ type StreamFilter struct {
 	Limit int
 }
 
-// EventsAfter returns events matching f in sequence order.
+// EventsAfter returns events matching f in sequence order. Recent events come from memory.
 func (s *Store) EventsAfter(ctx context.Context, f StreamFilter) ([]models.IntentEvent, error) {
+	if f.IntentIDs != nil && len(f.IntentIDs) == 0 {
+		return []models.IntentEvent{}, nil
+	}
+	if evs, ok, err := s.watch.recentAfter(f); ok || err != nil {
+		return evs, err
+	}
 	q := `SELECT seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at FROM events WHERE seq > ?`
 	args := []any{f.AfterSeq}
 	if f.IntentIDs != nil {
-		if len(f.IntentIDs) == 0 {
-			return []models.IntentEvent{}, nil
-		}
 		q += ` AND intent_id IN (?` + strings.Repeat(",?", len(f.IntentIDs)-1) + `)`
 		for _, id := range f.IntentIDs {
 			args = append(args, id)

@@ -2,8 +2,8 @@
 -- * events: seq without AUTOINCREMENT (events are never deleted, so max(seq)+1 never reuses a
 --   number) and no index on id (ids are random UUIDs, never looked up);
 -- * intents listed in insertion order by rowid, so no created_at index; the parent index holds
---   only children;
--- * idempotency keys clustered on their primary key.
+--   only children, and the status index (the status alone: rowid follows) is only rewritten when
+--   the status changes.
 CREATE TABLE events_v2 (
     seq             INTEGER PRIMARY KEY,
     id              TEXT NOT NULL,
@@ -28,19 +28,3 @@ DROP INDEX intents_by_parent;
 CREATE INDEX intents_by_status ON intents (status);
 CREATE INDEX intents_by_parent ON intents (parent_id) WHERE parent_id IS NOT NULL;
 
-CREATE TABLE idempotency_keys_v2 (
-    principal    TEXT NOT NULL,     -- hash of the API key plus the acting agent
-    key          TEXT NOT NULL,
-    method       TEXT NOT NULL,
-    path         TEXT NOT NULL,
-    body_hash    TEXT NOT NULL,     -- sha256 of the request body
-    status       INTEGER NOT NULL,  -- 0: claimed by a committed operation, response not recorded
-    content_type TEXT NOT NULL,
-    body         BLOB NOT NULL,
-    created_at   INTEGER NOT NULL,
-    PRIMARY KEY (principal, key)
-) WITHOUT ROWID;
-INSERT INTO idempotency_keys_v2 SELECT principal, key, method, path, body_hash, status, content_type, body, created_at FROM idempotency_keys;
-DROP TABLE idempotency_keys;
-ALTER TABLE idempotency_keys_v2 RENAME TO idempotency_keys;
-CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
