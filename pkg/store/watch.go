@@ -24,8 +24,8 @@ type watchers struct {
 	byKey   map[string]chan struct{} // intent id, or AnyIntent
 
 	// recent holds, in sequence order, every event committed by this store with a sequence
-	// number of at least recentFrom (at most RecentEvents of them). recentFrom is 0 until the
-	// store knows where its log ended when it was opened.
+	// number of at least recentFrom (at least the newest RecentEvents, at most twice as many).
+	// recentFrom is 0 until the store knows where its log ended when it was opened.
 	recent     []recentEvent
 	recentFrom int64
 }
@@ -68,18 +68,24 @@ func (w *watchers) settle(committed bool) {
 			w.publish(w.pending)
 		}
 	}
-	clear(w.pending)
-	w.pending = w.pending[:0]
+	if cap(w.pending) > 64 {
+		w.pending = nil // do not hold on to a bulk write's events
+	} else {
+		clear(w.pending)
+		w.pending = w.pending[:0]
+	}
 }
 
-// publish appends committed events to the recent window, dropping the oldest beyond
-// RecentEvents.
+// publish appends committed events to the recent window. The window keeps at least the newest
+// RecentEvents; it is trimmed back to that many only when it reaches twice as many, so that
+// trimming costs O(1) per event.
 func (w *watchers) publish(evs []recentEvent) {
 	if len(evs) >= RecentEvents {
 		evs = evs[len(evs)-RecentEvents:]
 		w.recent = w.recent[:0]
-	} else if over := len(w.recent) + len(evs) - RecentEvents; over > 0 {
-		w.recent = append(w.recent[:0], w.recent[over:]...)
+	} else if len(w.recent)+len(evs) > 2*RecentEvents {
+		keep := RecentEvents - len(evs)
+		w.recent = append(w.recent[:0], w.recent[len(w.recent)-keep:]...)
 	}
 	w.recent = append(w.recent, evs...)
 	w.recentFrom = w.recent[0].ev.Sequence

@@ -76,9 +76,20 @@ func TestRecentEventsMatchTheDatabase(t *testing.T) {
 	if err != nil || len(all) != 50 || all[0].Sequence != 1 || all[49].Sequence != 50 {
 		t.Fatalf("old events after the window moved: %d %v", len(all), err)
 	}
-	fromDB, _ := openFile(t, path).EventsAfter(ctx, store.StreamFilter{AfterSeq: 200, Limit: 30})
-	fromMemory, _ := w.EventsAfter(ctx, store.StreamFilter{AfterSeq: 200, Limit: 30})
-	if !reflect.DeepEqual(fromMemory, fromDB) {
-		t.Fatalf("after the window moved:\nmemory %+v\ndb     %+v", fromMemory, fromDB)
+	// Commits that push the window past twice its size trim it.
+	for range 5 {
+		if err := w.AppendEvents(ctx, ids[1], "chunk", 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := openFile(t, path)
+	last, _ := fresh.LastSeq(ctx)
+	for _, after := range []int64{200, last - store.RecentEvents - 5, last - store.RecentEvents, last - 3} {
+		f := store.StreamFilter{AfterSeq: after, Limit: 30}
+		fromDB, _ := fresh.EventsAfter(ctx, f)
+		fromMemory, _ := w.EventsAfter(ctx, f)
+		if len(fromDB) == 0 || !reflect.DeepEqual(fromMemory, fromDB) {
+			t.Fatalf("after %d, once the window moved:\nmemory %+v\ndb     %+v", after, fromMemory, fromDB)
+		}
 	}
 }
