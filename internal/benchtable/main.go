@@ -7,10 +7,12 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,8 +54,10 @@ var budgets = []budget{
 
 var suffix = regexp.MustCompile(`-\d+$`)
 
+// parse reads `go test -bench` output. With -count > 1, each benchmark is represented by its
+// median run by ns/op, so that one run slowed by a noisy machine does not decide a ratio.
 func parse(r io.Reader) (map[string]*result, []string, error) {
-	byName := map[string]*result{}
+	runs := map[string][]*result{}
 	var names []string
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -71,10 +75,15 @@ func parse(r io.Reader) (map[string]*result, []string, error) {
 			res.metrics[f[i+1]] = v
 			res.order = append(res.order, f[i+1])
 		}
-		if _, dup := byName[name]; !dup {
+		if _, dup := runs[name]; !dup {
 			names = append(names, name)
 		}
-		byName[name] = res // with -count > 1, the last run wins
+		runs[name] = append(runs[name], res)
+	}
+	byName := make(map[string]*result, len(runs))
+	for name, rs := range runs {
+		slices.SortStableFunc(rs, func(a, b *result) int { return cmp.Compare(a.metrics["ns/op"], b.metrics["ns/op"]) })
+		byName[name] = rs[(len(rs)-1)/2]
 	}
 	return byName, names, sc.Err()
 }

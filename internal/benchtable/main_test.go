@@ -45,3 +45,14 @@ func TestParseRejectsBadNumber(t *testing.T) {
 		t.Fatal("want an error for a malformed metric")
 	}
 }
+
+func TestRepeatedRunsUseTheMedian(t *testing.T) {
+	out := "BenchmarkX-2 10 300 ns/op\nBenchmarkX-2 10 100 ns/op\nBenchmarkX-2 10 200 ns/op 5 allocs/op\n"
+	byName, names, err := parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || byName["X"].metrics["ns/op"] != 200 || byName["X"].metrics["allocs/op"] != 5 {
+		t.Fatalf("names %v, X = %+v", names, byName["X"])
+	}
+}
