@@ -49,7 +49,9 @@ var budgets = []budget{
 	{bench: "SSEFanout/subscribers=1000", baseline: "SSEFanout/subscribers=1", metric: "ns/op"},
 	{bench: "SSEFanout/subscribers=1000", metric: "ms-to-all", limit: 50, absolute: true, soft: true},
 	{bench: "ServerMemory/intents=10000", baseline: "ServerMemory/intents=0", metric: "heap-MB", limit: 50, absolute: true},
-	{bench: "ServerMemory/intents=10000", metric: "rss-MB", limit: 50, absolute: true},
+	// RSS includes SQLite's pages and memory the runtime has not returned yet: reported, not budgeted
+	// (the issue budgets the heap); it varies from run to run by tens of MB on these machines.
+	{bench: "ServerMemory/intents=10000", metric: "rss-MB", limit: 50, absolute: true, soft: true},
 }
 
 var suffix = regexp.MustCompile(`-\d+$`)
