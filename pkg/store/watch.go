@@ -107,6 +107,7 @@ func (w *watchers) recentAfter(f StreamFilter) ([]models.IntentEvent, bool, erro
 	}
 	i := sort.Search(len(w.recent), func(i int) bool { return w.recent[i].ev.Sequence > f.AfterSeq })
 	var picked []recentEvent
+	var payloads []models.Object // decoded while matching the agent, else nil
 	for _, r := range w.recent[i:] {
 		if len(picked) == f.Limit {
 			break
@@ -114,24 +115,33 @@ func (w *watchers) recentAfter(f StreamFilter) ([]models.IntentEvent, bool, erro
 		if f.IntentIDs != nil && !slices.Contains(f.IntentIDs, r.ev.IntentID) {
 			continue
 		}
-		picked = append(picked, r)
-	}
-	w.mu.Unlock()
-	out := make([]models.IntentEvent, 0, len(picked))
-	for _, r := range picked {
-		ev := r.ev
-		if err := json.Unmarshal(r.payload, &ev.Payload); err != nil {
-			return nil, false, err
-		}
-		if ev.Payload == nil {
-			ev.Payload = models.Object{}
-		}
-		if f.Agent != "" && ev.Actor != f.Agent {
-			if a, ok := ev.Payload["agent_id"].(string); !ok || a != f.Agent {
+		var payload models.Object
+		if f.Agent != "" && r.ev.Actor != f.Agent {
+			// Matched before counting towards the limit, as the query does.
+			if err := json.Unmarshal(r.payload, &payload); err != nil {
+				w.mu.Unlock()
+				return nil, false, err
+			}
+			if a, ok := payload["agent_id"].(string); !ok || a != f.Agent {
 				continue
 			}
 		}
-		out = append(out, ev)
+		picked = append(picked, r)
+		payloads = append(payloads, payload)
+	}
+	w.mu.Unlock()
+	out := make([]models.IntentEvent, len(picked))
+	for k, r := range picked {
+		out[k] = r.ev
+		out[k].Payload = payloads[k]
+		if out[k].Payload == nil {
+			if err := json.Unmarshal(r.payload, &out[k].Payload); err != nil {
+				return nil, false, err
+			}
+		}
+		if out[k].Payload == nil {
+			out[k].Payload = models.Object{}
+		}
 	}
 	return out, true, nil
 }

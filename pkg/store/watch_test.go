@@ -44,6 +44,8 @@ func TestRecentEventsMatchTheDatabase(t *testing.T) {
 		{IntentIDs: []string{ids[0], ids[2]}, AfterSeq: 20, Limit: 5},
 		{IntentIDs: []string{}, Limit: 100},
 		{Agent: "bob", Limit: 100},
+		{Agent: "bob", Limit: 3},
+		{Agent: "bob", AfterSeq: 5, Limit: 4},
 		{Agent: "bob", IntentIDs: []string{ids[0]}, Limit: 100},
 		{AfterSeq: 1000, Limit: 100},
 	}
