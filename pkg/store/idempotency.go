@@ -115,19 +115,20 @@ func (s *Store) queueResponse(q queued) {
 	}
 	rs.pending[[2]string{q.Principal, q.Key}] = q
 	if rs.timer == nil && !rs.closed {
-		rs.timer = time.AfterFunc(ResponseFlushDelay, s.flushResponses)
+		rs.timer = time.AfterFunc(ResponseFlushDelay, func() { s.flushResponses() }) // a failed flush stays queued
 	}
 }
 
-// flushResponses writes the queued responses in a transaction of their own.
-func (s *Store) flushResponses() {
+// flushResponses writes the queued responses in a transaction of their own, unless the store
+// closed (Close wrote them) or a write transaction took them first.
+func (s *Store) flushResponses() error {
 	s.responses.mu.Lock()
 	closed, empty := s.responses.closed, len(s.responses.pending) == 0
 	s.responses.mu.Unlock()
 	if closed || empty {
-		return
+		return nil
 	}
-	s.inTx(context.Background(), func(*wtx) error { return nil }) // inTx writes them
+	return s.inTx(context.Background(), func(*wtx) error { return nil }) // inTx writes them
 }
 
 // take empties the queue (stopping its timer) and returns what it held.
@@ -207,13 +208,7 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 
 // closeResponses writes the queued responses and stops the queue's timer.
 func (s *Store) closeResponses() error {
-	s.responses.mu.Lock()
-	empty := len(s.responses.pending) == 0
-	s.responses.mu.Unlock()
-	var err error
-	if !empty {
-		err = s.inTx(context.Background(), func(*wtx) error { return nil })
-	}
+	err := s.flushResponses()
 	s.responses.mu.Lock()
 	s.responses.closed = true
 	if s.responses.timer != nil {

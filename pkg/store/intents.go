@@ -307,13 +307,12 @@ func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, p
 			in.ID, in.Title, in.Description, in.CreatedBy, parent, string(deps), string(constraints), string(state), string(in.Status), in.Confidence, in.Version, policy, micros(in.CreatedAt.Time), micros(in.UpdatedAt.Time))
 		return err
 	}
-	if in.Status == prevStatus {
-		_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
-			in.Title, in.Description, string(deps), string(constraints), string(state), in.Confidence, in.Version, policy, micros(in.UpdatedAt.Time), in.ID)
-		return err
+	set, args := "", []any{in.Title, in.Description, string(deps), string(constraints), string(state)}
+	if in.Status != prevStatus {
+		set, args = "status=?, ", append(args, string(in.Status))
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, status=?, confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
-		in.Title, in.Description, string(deps), string(constraints), string(state), string(in.Status), in.Confidence, in.Version, policy, micros(in.UpdatedAt.Time), in.ID)
+	_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, `+set+`confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
+		append(args, in.Confidence, in.Version, policy, micros(in.UpdatedAt.Time), in.ID)...)
 	return err
 }
 
