@@ -24,7 +24,7 @@ func scanAssignment(r scanner) (models.AgentAssignment, error) {
 func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor string) (models.AgentAssignment, error) {
 	var out models.AgentAssignment
 	err := s.inTx(ctx, func(tx *wtx) error {
-		if _, err := getIntent(ctx, tx, intentID); err != nil {
+		if _, err := tx.intentRow(intentID); err != nil {
 			return err
 		}
 		now := s.Now()
@@ -51,7 +51,7 @@ func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor 
 // UnassignAgent removes agentID's assignment, logged as agent_unassigned by actor.
 func (s *Store) UnassignAgent(ctx context.Context, intentID, agentID, actor string) error {
 	return s.inTx(ctx, func(tx *wtx) error {
-		if _, err := getIntent(ctx, tx, intentID); err != nil {
+		if _, err := tx.intentRow(intentID); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE intent_id = ? AND agent_id = ?`, intentID, agentID)

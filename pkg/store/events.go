@@ -48,12 +48,8 @@ func nullString(s string) any {
 func (s *Store) AppendEvent(ctx context.Context, ev models.IntentEvent) (models.IntentEvent, error) {
 	var out models.IntentEvent
 	err := s.inTx(ctx, func(tx *wtx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM intents WHERE id = ?`, ev.IntentID).Scan(&n); err != nil {
+		if _, err := tx.intentRow(ev.IntentID); err != nil {
 			return err
-		}
-		if n == 0 {
-			return &NotFoundError{Detail: "Intent not found"}
 		}
 		var err error
 		out, err = s.insertEvent(ctx, tx, ev, s.Now())

@@ -53,9 +53,11 @@ func WithIdempotencyClaim(ctx context.Context, c *IdempotencyClaim) context.Cont
 }
 
 // responses holds recorded responses (and forgotten keys) until a write transaction carries
-// them to the database, so that recording a response costs no commit of its own.
+// them to the database, so that recording a response costs no commit of its own. An in-memory
+// store keeps its keys here only (until they expire): it has no crash to survive.
 type responses struct {
 	mu        sync.Mutex
+	inMemory  bool
 	pending   map[[2]string]queued
 	timer     *time.Timer
 	closed    bool
@@ -68,11 +70,11 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	s.responses.mu.Lock()
 	q, ok := s.responses.pending[[2]string{principal, key}]
 	s.responses.mu.Unlock()
-	if ok {
-		if q.forget {
-			return IdempotentResponse{}, false, nil
-		}
+	if ok && !q.forget && q.at.After(s.Now().Add(-IdempotencyTTL)) {
 		return *q.IdempotentResponse, true, nil
+	}
+	if ok || s.responses.inMemory {
+		return IdempotentResponse{}, false, nil
 	}
 	r := IdempotentResponse{Principal: principal, Key: key}
 	err := s.read.QueryRowContext(ctx, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
@@ -90,7 +92,7 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 func (s *Store) RecordIdempotentResponse(claim *IdempotencyClaim, status int, contentType string, body []byte) {
 	s.queueResponse(queued{IdempotentResponse: &IdempotentResponse{Principal: claim.Principal, Key: claim.Key,
 		Method: claim.Method, Path: claim.Path, BodyHash: claim.BodyHash, Status: status, ContentType: contentType, Body: body},
-		update: claim.Written()})
+		update: claim.Written(), at: s.Now()})
 }
 
 // ForgetIdempotencyKey drops the claim, so that a retry runs the request again (used when the
@@ -104,6 +106,7 @@ type queued struct {
 	*IdempotentResponse
 	update bool // the claim's row exists: only the response columns change
 	forget bool // delete the row
+	at     time.Time
 }
 
 func (s *Store) queueResponse(q queued) {
@@ -113,7 +116,19 @@ func (s *Store) queueResponse(q queued) {
 	if rs.pending == nil {
 		rs.pending = map[[2]string]queued{}
 	}
-	rs.pending[[2]string{q.Principal, q.Key}] = q
+	k := [2]string{q.Principal, q.Key}
+	if rs.inMemory {
+		if old, ok := rs.pending[k]; ok && !q.forget {
+			q.at = old.at // a response keeps its claim's age
+		}
+		if q.forget {
+			delete(rs.pending, k)
+		} else {
+			rs.pending[k] = q
+		}
+		return
+	}
+	rs.pending[k] = q
 	if rs.timer == nil && !rs.closed {
 		rs.timer = time.AfterFunc(ResponseFlushDelay, func() { s.flushResponses() }) // a failed flush stays queued
 	}
@@ -163,6 +178,9 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 	claim, _ := ctx.Value(claimKey{}).(*IdempotencyClaim)
 	if claim != nil && claim.written.Load() {
 		claim = nil
+	}
+	if s.responses.inMemory {
+		return s.keepInMemory(claim, now), nil
 	}
 	if claim != nil {
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
@@ -217,4 +235,33 @@ func (s *Store) closeResponses() error {
 	}
 	s.responses.mu.Unlock()
 	return err
+}
+
+// keepInMemory is writeIdempotency for an in-memory store: the claim is kept in the queue, which
+// is never carried to the database, and expired keys are dropped at most once a minute.
+func (s *Store) keepInMemory(claim *IdempotencyClaim, now time.Time) func(committed bool) {
+	return func(committed bool) {
+		if !committed {
+			return
+		}
+		rs := &s.responses
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		if claim != nil {
+			if rs.pending == nil {
+				rs.pending = map[[2]string]queued{}
+			}
+			rs.pending[[2]string{claim.Principal, claim.Key}] = queued{IdempotentResponse: &IdempotentResponse{Principal: claim.Principal,
+				Key: claim.Key, Method: claim.Method, Path: claim.Path, BodyHash: claim.BodyHash}, at: now}
+			claim.written.Store(true)
+		}
+		if now.Sub(rs.lastSweep) >= time.Minute {
+			rs.lastSweep = now
+			for k, q := range rs.pending {
+				if !q.at.After(now.Add(-IdempotencyTTL)) {
+					delete(rs.pending, k)
+				}
+			}
+		}
+	}
 }

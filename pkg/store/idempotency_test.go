@@ -135,3 +135,55 @@ func TestRecordedResponsesReachTheDatabase(t *testing.T) {
 		t.Fatal("Close lost a queued response")
 	}
 }
+
+// The in-memory store keeps its keys in memory only, with the same rules as the file store.
+func TestInMemoryIdempotencyKeys(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	s, err := store.Open(context.Background(), store.Memory, store.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	get := func(key string) (store.IdempotentResponse, bool) {
+		t.Helper()
+		r, found, err := s.GetIdempotentResponse(context.Background(), "p", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, found
+	}
+	claim := claimFor("k1")
+	if _, err := s.CreateIntent(store.WithIdempotencyClaim(context.Background(), claim), models.Intent{Title: "once"}, "agent", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, found := get("k1"); !claim.Written() || !found || r.Status != 0 || r.BodyHash != "h" {
+		t.Fatalf("claim: %+v %v", r, found)
+	}
+	s.RecordIdempotentResponse(claim, 200, "application/json", []byte(`{}`))
+	if r, found := get("k1"); !found || r.Status != 200 || string(r.Body) != `{}` {
+		t.Fatalf("recorded: %+v %v", r, found)
+	}
+	// A rolled back operation leaves no claim.
+	rolled := claimFor("k2")
+	_, err = s.UpdateIntent(store.WithIdempotencyClaim(context.Background(), rolled), "missing", 1, "agent", nil)
+	if !errors.Is(err, store.ErrNotFound) || rolled.Written() {
+		t.Fatalf("err = %v written = %v", err, rolled.Written())
+	}
+	if _, found := get("k2"); found {
+		t.Fatal("a rolled back claim is replayed")
+	}
+	s.ForgetIdempotencyKey(claim)
+	if _, found := get("k1"); found {
+		t.Fatal("a forgotten key is replayed")
+	}
+	// Keys expire after IdempotencyTTL, counted from the claim.
+	s.RecordIdempotentResponse(claimFor("k3"), 201, "application/json", []byte(`{}`))
+	now = now.Add(store.IdempotencyTTL - time.Second)
+	if _, found := get("k3"); !found {
+		t.Fatal("expired early")
+	}
+	now = now.Add(time.Second)
+	if _, found := get("k3"); found {
+		t.Fatal("replayed after IdempotencyTTL")
+	}
+}

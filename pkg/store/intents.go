@@ -32,39 +32,44 @@ const intentColumns = `id, title, description, created_by, parent_id, depends_on
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIntent(r scanner) (models.Intent, error) {
-	var (
-		in                       models.Intent
-		parent                   sql.NullString
-		deps, constraints, state string
-		policy                   sql.NullString
-		status                   string
-		createdAt, updatedAt     int64
-	)
-	err := r.Scan(&in.ID, &in.Title, &in.Description, &in.CreatedBy, &parent, &deps, &constraints, &state, &status, &in.Confidence, &in.Version, &policy, &createdAt, &updatedAt)
+	row, err := scanIntentRow(r)
 	if err != nil {
-		return in, err
+		return models.Intent{}, err
 	}
-	in.Status = models.IntentStatus(status)
-	if parent.Valid {
-		p := parent.String
-		in.ParentID, in.ParentIntentID = &p, &p
+	return row.decode()
+}
+
+func scanIntentRow(r scanner) (*intentRow, error) {
+	var row intentRow
+	err := r.Scan(&row.id, &row.title, &row.description, &row.createdBy, &row.parent, &row.deps, &row.constraints, &row.state,
+		&row.status, &row.confidence, &row.version, &row.policy, &row.createdAt, &row.updatedAt)
+	return &row, err
+}
+
+// decode returns a new intent holding the row's values.
+func (row *intentRow) decode() (models.Intent, error) {
+	in := models.Intent{ID: row.id, Title: row.title, Description: row.description, CreatedBy: row.createdBy,
+		Status: models.IntentStatus(row.status), Confidence: row.confidence, Version: row.version}
+	if row.parent.Valid {
+		p, pi := row.parent.String, row.parent.String
+		in.ParentID, in.ParentIntentID = &p, &pi
 	}
-	if err := json.Unmarshal([]byte(deps), &in.DependsOn); err != nil {
+	if err := json.Unmarshal([]byte(row.deps), &in.DependsOn); err != nil {
 		return in, fmt.Errorf("store: intent %s depends_on: %w", in.ID, err)
 	}
-	if err := json.Unmarshal([]byte(constraints), &in.Constraints); err != nil {
+	if err := json.Unmarshal([]byte(row.constraints), &in.Constraints); err != nil {
 		return in, fmt.Errorf("store: intent %s constraints: %w", in.ID, err)
 	}
-	if err := json.Unmarshal([]byte(state), &in.State); err != nil {
+	if err := json.Unmarshal([]byte(row.state), &in.State); err != nil {
 		return in, fmt.Errorf("store: intent %s state: %w", in.ID, err)
 	}
-	if policy.Valid {
-		if err := json.Unmarshal([]byte(policy.String), &in.GovernancePolicy); err != nil {
+	if row.policy.Valid {
+		if err := json.Unmarshal([]byte(row.policy.String), &in.GovernancePolicy); err != nil {
 			return in, fmt.Errorf("store: intent %s governance_policy: %w", in.ID, err)
 		}
 	}
-	in.CreatedAt = timestamp.New(fromMicros(createdAt))
-	in.UpdatedAt = timestamp.New(fromMicros(updatedAt))
+	in.CreatedAt = timestamp.New(fromMicros(row.createdAt))
+	in.UpdatedAt = timestamp.New(fromMicros(row.updatedAt))
 	normalizeIntent(&in)
 	return in, nil
 }
@@ -82,24 +87,69 @@ func normalizeIntent(in *models.Intent) {
 	}
 }
 
-func getIntent(ctx context.Context, q querier, id string) (models.Intent, error) {
-	in, err := scanIntent(q.QueryRowContext(ctx, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return in, &NotFoundError{Detail: "Intent not found"}
-	}
-	return in, err
-}
-
 // GetIntent returns the intent with id, or a NotFoundError.
 func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error) {
-	return getIntent(ctx, s.read, id)
+	row, err := s.intentRow(ctx, id)
+	if err != nil {
+		return models.Intent{}, err
+	}
+	return row.decode()
+}
+
+// intentRow returns the committed row of intent id, from the cache or else the database.
+func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
+	row, gen := s.intents.get(id)
+	if row != nil {
+		return row, nil
+	}
+	row, err := scanIntentRow(s.read.QueryRowContext(ctx, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &NotFoundError{Detail: "Intent not found"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.intents.fill(row, gen)
+	return row, nil
+}
+
+// intent returns intent id as the transaction sees it.
+func (t *wtx) intent(id string) (models.Intent, error) {
+	row, err := t.intentRow(id)
+	if err != nil {
+		return models.Intent{}, err
+	}
+	return row.decode()
+}
+
+// intentRow returns the row of intent id as the transaction sees it: as the transaction wrote
+// it, else as committed (from the cache or else the database).
+func (t *wtx) intentRow(id string) (*intentRow, error) {
+	if row, ok := t.written[id]; ok {
+		return row, nil
+	}
+	row, gen := t.s.intents.get(id)
+	if row != nil {
+		return row, nil
+	}
+	row, err := scanIntentRow(t.QueryRowContext(t.ctx, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &NotFoundError{Detail: "Intent not found"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.s.intents.fill(row, gen) // the transaction has not written it: this is the committed row
+	return row, nil
 }
 
 // IntentExists reports whether the intent exists.
 func (s *Store) IntentExists(ctx context.Context, id string) (bool, error) {
-	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM intents WHERE id = ?`, id).Scan(&n)
-	return n > 0, err
+	_, err := s.intentRow(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func queryIntents(ctx context.Context, q querier, query string, args ...any) ([]models.Intent, error) {
@@ -148,7 +198,7 @@ func (s *Store) ListDependents(ctx context.Context, id string) ([]models.Intent,
 func (s *Store) GetIntents(ctx context.Context, ids []string) ([]models.Intent, error) {
 	out := make([]models.Intent, 0, len(ids))
 	for _, id := range ids {
-		in, err := getIntent(ctx, s.read, id)
+		in, err := s.GetIntent(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -187,7 +237,7 @@ func (s *Store) createIntent(ctx context.Context, tx *wtx, now time.Time, in mod
 		in.ParentIntentID = &p
 	}
 	if in.ParentID != nil {
-		if _, err := getIntent(ctx, tx, *in.ParentID); err != nil {
+		if _, err := tx.intentRow(*in.ParentID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return in, &NotFoundError{Detail: "Parent intent not found"}
 			}
@@ -195,7 +245,7 @@ func (s *Store) createIntent(ctx context.Context, tx *wtx, now time.Time, in mod
 		}
 	}
 	for _, d := range in.DependsOn {
-		if _, err := getIntent(ctx, tx, d); err != nil {
+		if _, err := tx.intentRow(d); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return in, &NotFoundError{Detail: fmt.Sprintf("Dependency intent not found: %s", d)}
 			}
@@ -220,7 +270,7 @@ type Tx struct {
 }
 
 // GetIntent returns an intent as the transaction sees it.
-func (t *Tx) GetIntent(id string) (models.Intent, error) { return getIntent(t.ctx, t.tx, id) }
+func (t *Tx) GetIntent(id string) (models.Intent, error) { return t.tx.intent(id) }
 
 // Assignments returns an intent's assignments as the transaction sees them.
 func (t *Tx) Assignments(intentID string) ([]models.AgentAssignment, error) {
@@ -237,7 +287,7 @@ func (t *Tx) List(q Query) ([]Record, error) { return listRecords(t.ctx, t.tx, t
 func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, actor string, mutate func(t *Tx, in *models.Intent) (Change, error)) (models.Intent, error) {
 	var out models.Intent
 	err := s.inTx(ctx, func(tx *wtx) error {
-		in, err := getIntent(ctx, tx, id)
+		in, err := tx.intent(id)
 		if err != nil {
 			return err
 		}
@@ -290,29 +340,36 @@ func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, p
 	if err != nil {
 		return err
 	}
-	var policy any
+	var policy []byte
 	if in.GovernancePolicy != nil {
-		b, err := json.Marshal(in.GovernancePolicy)
-		if err != nil {
+		if policy, err = json.Marshal(in.GovernancePolicy); err != nil {
 			return err
 		}
-		policy = string(b)
 	}
-	var parent any
+	row := &intentRow{id: in.ID, title: in.Title, description: in.Description, createdBy: in.CreatedBy,
+		deps: string(deps), constraints: string(constraints), state: string(state), status: string(in.Status),
+		confidence: in.Confidence, version: in.Version, createdAt: micros(in.CreatedAt.Time), updatedAt: micros(in.UpdatedAt.Time)}
 	if in.ParentID != nil {
-		parent = *in.ParentID
+		row.parent = sql.NullString{String: *in.ParentID, Valid: true}
+	}
+	if policy != nil {
+		row.policy = sql.NullString{String: string(policy), Valid: true}
 	}
 	if insert {
 		_, err = tx.ExecContext(ctx, `INSERT INTO intents (`+intentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			in.ID, in.Title, in.Description, in.CreatedBy, parent, string(deps), string(constraints), string(state), string(in.Status), in.Confidence, in.Version, policy, micros(in.CreatedAt.Time), micros(in.UpdatedAt.Time))
-		return err
+			row.id, row.title, row.description, row.createdBy, row.parent, row.deps, row.constraints, row.state, row.status,
+			row.confidence, row.version, row.policy, row.createdAt, row.updatedAt)
+	} else {
+		set, args := "", []any{row.title, row.description, row.deps, row.constraints, row.state}
+		if in.Status != prevStatus {
+			set, args = "status=?, ", append(args, row.status)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, `+set+`confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
+			append(args, row.confidence, row.version, row.policy, row.updatedAt, row.id)...)
 	}
-	set, args := "", []any{in.Title, in.Description, string(deps), string(constraints), string(state)}
-	if in.Status != prevStatus {
-		set, args = "status=?, ", append(args, string(in.Status))
+	if err == nil {
+		tx.wrote(row)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, `+set+`confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
-		append(args, in.Confidence, in.Version, policy, micros(in.UpdatedAt.Time), in.ID)...)
 	return err
 }
 

@@ -51,7 +51,7 @@ func scanLease(r scanner, now time.Time) (models.Lease, error) {
 func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string, d time.Duration) (models.Lease, error) {
 	var out models.Lease
 	err := s.inTx(ctx, func(tx *wtx) error {
-		if _, err := getIntent(ctx, tx, intentID); err != nil {
+		if _, err := tx.intentRow(intentID); err != nil {
 			return err
 		}
 		now := s.Now()

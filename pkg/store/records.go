@@ -229,7 +229,7 @@ func (w *Writer) Assignments(intentID string) ([]models.AgentAssignment, error) 
 }
 
 // Intent returns an intent as the transaction sees it.
-func (w *Writer) Intent(id string) (models.Intent, error) { return getIntent(w.ctx, w.tx, id) }
+func (w *Writer) Intent(id string) (models.Intent, error) { return w.tx.intent(id) }
 
 // Insert stores a new record whose body is the JSON of v. Version and CreatedAt are assigned
 // when zero.

@@ -88,7 +88,17 @@ func (d *db) Close() error {
 type wtx struct {
 	*sql.Tx
 	db  *db
+	s   *Store
 	ctx context.Context // the transaction's uncancellable context, used for every statement
+	// written holds the intent rows the transaction wrote, published to the cache on commit.
+	written map[string]*intentRow
+}
+
+func (t *wtx) wrote(row *intentRow) {
+	if t.written == nil {
+		t.written = map[string]*intentRow{}
+	}
+	t.written[row.id] = row
 }
 
 // txStmt returns the transaction's handle on the cached statement for query, or nil (and

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -50,6 +51,10 @@ type Store struct {
 	read  *db
 	now   func() time.Time
 	watch watchers
+	// intents caches committed intent rows.
+	intents intentCache
+	// writeMu serialises write transactions, from their beginning to the end of their publishing.
+	writeMu sync.Mutex
 	// responses holds recorded idempotent responses until a write transaction takes them.
 	responses responses
 
@@ -81,6 +86,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		mem.SetConnMaxIdleTime(0)
 		shared := &db{DB: mem}
 		s.write, s.read = shared, shared
+		s.responses.inMemory = true
 	} else {
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
 		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", syncPragma(opts)))+"&_txlock=immediate")
@@ -187,11 +193,16 @@ func (s *Store) migrate(ctx context.Context) error {
 // uncancellable context also spares the driver a watcher goroutine per statement.
 func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 	ctx = context.WithoutCancel(ctx)
+	// The write connection serialises transactions too, but it is free again as soon as one
+	// commits: the lock also covers publishing what the transaction wrote, so that the next
+	// transaction reads it.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	tx := &wtx{Tx: sqlTx, db: s.write, ctx: ctx}
+	tx := &wtx{Tx: sqlTx, db: s.write, s: s, ctx: ctx}
 	err = fn(tx)
 	var after func(committed bool)
 	if err == nil {
@@ -204,6 +215,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 		return err
 	}
 	err = tx.Commit()
+	if err == nil {
+		s.intents.publish(tx.written) // before waking readers of the events that announce it
+	}
 	after(err == nil)
 	s.watch.settle(err == nil)
 	s.write.preparePending(ctx)
