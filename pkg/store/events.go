@@ -29,12 +29,17 @@ func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent,
 	}
 	ev.ID = newID()
 	ev.CreatedAt = timestamp.New(now)
-	err = tx.QueryRowContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?) RETURNING seq`,
-		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(now)).Scan(&ev.Sequence)
-	if err == nil {
-		s.watch.added(ev, payload)
+	// seq is the rowid: the last insert id, with no RETURNING row to read back.
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?)`,
+		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(now))
+	if err != nil {
+		return ev, err
 	}
-	return ev, err
+	if ev.Sequence, err = res.LastInsertId(); err != nil {
+		return ev, err
+	}
+	s.watch.added(ev, payload)
+	return ev, nil
 }
 
 func nullString(s string) any {
