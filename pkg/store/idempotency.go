@@ -62,6 +62,51 @@ type responses struct {
 	timer     *time.Timer
 	closed    bool
 	lastSweep time.Time
+
+	// written holds the keys this store wrote to its file, with their ages, and unknownUntil the
+	// newest age of keys the file may hold that written lacks (those there when it was opened, or
+	// dropped when written was full): a key in neither needs no query to be known absent. (One
+	// process writes a store file at a time.)
+	written      map[[2]string]time.Time
+	unknownUntil time.Time
+}
+
+// idempotencyKeysRemembered bounds responses.written (about 10 MB).
+const idempotencyKeysRemembered = 1 << 16
+
+// remember notes that key was written at; rs.mu is held.
+func (rs *responses) remember(k [2]string, at time.Time) {
+	if rs.written == nil {
+		rs.written = map[[2]string]time.Time{}
+	}
+	if _, ok := rs.written[k]; ok {
+		return
+	}
+	if len(rs.written) >= idempotencyKeysRemembered {
+		clear(rs.written)
+		rs.unknownUntil = at
+	}
+	rs.written[k] = at
+}
+
+// mayBeInFile reports whether the file may hold key k younger than since.
+func (rs *responses) mayBeInFile(k [2]string, since time.Time) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	_, ok := rs.written[k]
+	return ok || rs.unknownUntil.After(since)
+}
+
+// startWritten sets unknownUntil to the age of the newest key in the file.
+func (s *Store) startWritten(ctx context.Context) error {
+	var newest int64
+	if err := s.write.QueryRowContext(ctx, `SELECT coalesce(max(created_at), 0) FROM idempotency_keys`).Scan(&newest); err != nil {
+		return err
+	}
+	if newest > 0 {
+		s.responses.unknownUntil = fromMicros(newest)
+	}
+	return nil
 }
 
 // GetIdempotentResponse returns the response recorded for (principal, key), if any younger than
@@ -73,12 +118,13 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	if ok && !q.forget && q.at.After(s.Now().Add(-IdempotencyTTL)) {
 		return *q.IdempotentResponse, true, nil
 	}
-	if ok || s.responses.inMemory {
+	since := s.Now().Add(-IdempotencyTTL)
+	if ok || s.responses.inMemory || !s.responses.mayBeInFile([2]string{principal, key}, since) {
 		return IdempotentResponse{}, false, nil
 	}
 	r := IdempotentResponse{Principal: principal, Key: key}
 	err := s.read.QueryRowContext(ctx, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
-		WHERE principal = ? AND key = ? AND created_at > ?`, principal, key, micros(s.Now().Add(-IdempotencyTTL))).
+		WHERE principal = ? AND key = ? AND created_at > ?`, principal, key, micros(since)).
 		Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
@@ -129,6 +175,11 @@ func (s *Store) queueResponse(q queued) {
 		return
 	}
 	rs.pending[k] = q
+	if q.forget {
+		delete(rs.written, k)
+	} else {
+		rs.remember(k, q.at)
+	}
 	if rs.timer == nil && !rs.closed {
 		rs.timer = time.AfterFunc(ResponseFlushDelay, func() { s.flushResponses() }) // a failed flush stays queued
 	}
@@ -183,6 +234,9 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 		return s.keepInMemory(claim, now), nil
 	}
 	if claim != nil {
+		s.responses.mu.Lock()
+		s.responses.remember([2]string{claim.Principal, claim.Key}, now) // before the row can be seen
+		s.responses.mu.Unlock()
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
 			(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, 0, '', x'', ?)`,
 			claim.Principal, claim.Key, claim.Method, claim.Path, claim.BodyHash, micros(now)); err != nil {
@@ -214,6 +268,13 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 			s.requeue(pending)
 			return nil, err
 		}
+		s.responses.mu.Lock()
+		for k, at := range s.responses.written {
+			if !at.After(now.Add(-IdempotencyTTL)) {
+				delete(s.responses.written, k)
+			}
+		}
+		s.responses.mu.Unlock()
 	}
 	return func(committed bool) {
 		if !committed {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -92,13 +93,10 @@ func TestRecordedResponsesReachTheDatabase(t *testing.T) {
 		t.Fatalf("own read: %+v %v", got, found)
 	}
 	// Without any other write, a timer carries it to the database.
-	b := openFile(t, path)
+	b := openRaw(t, path)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got, found, err := b.GetIdempotentResponse(context.Background(), "p", "timer")
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, found := rawResponse(t, b, "timer")
 		if found {
 			if got.Status != 201 || string(got.Body) != `{"k":"timer"}` || got.ContentType != "application/json" {
 				t.Fatalf("flushed: %+v", got)
@@ -120,10 +118,10 @@ func TestRecordedResponsesReachTheDatabase(t *testing.T) {
 	if _, err := a.CreateIntent(context.Background(), models.Intent{Title: "w"}, "agent", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, _ := b.GetIdempotentResponse(context.Background(), "p", "carried"); !found {
+	if _, found := rawResponse(t, b, "carried"); !found {
 		t.Fatal("the write transaction did not carry the queued response")
 	}
-	if _, found, _ := b.GetIdempotentResponse(context.Background(), "p", "timer"); found {
+	if _, found := rawResponse(t, b, "timer"); found {
 		t.Fatal("the write transaction did not delete the forgotten key")
 	}
 	// Close writes what is still queued.
@@ -131,9 +129,33 @@ func TestRecordedResponsesReachTheDatabase(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, _ := b.GetIdempotentResponse(context.Background(), "p", "closed"); !found {
+	if _, found := rawResponse(t, b, "closed"); !found {
 		t.Fatal("Close lost a queued response")
 	}
+}
+
+// openRaw opens a store file with database/sql alone, to see what reached it.
+func openRaw(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func rawResponse(t *testing.T, db *sql.DB, key string) (store.IdempotentResponse, bool) {
+	t.Helper()
+	var r store.IdempotentResponse
+	err := db.QueryRow(`SELECT status, content_type, body FROM idempotency_keys WHERE principal = 'p' AND key = ?`, key).Scan(&r.Status, &r.ContentType, &r.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, true
 }
 
 // The in-memory store keeps its keys in memory only, with the same rules as the file store.
@@ -185,5 +207,42 @@ func TestInMemoryIdempotencyKeys(t *testing.T) {
 	now = now.Add(time.Second)
 	if _, found := get("k3"); found {
 		t.Fatal("replayed after IdempotencyTTL")
+	}
+}
+
+// A file store skips the query for keys it knows are absent, and never for keys that may be in
+// the file: its own flushed keys, and those there when it was opened.
+func TestFileStoreFindsKeysAfterFlushAndRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := claimFor("flushed")
+	if _, err := a.CreateIntent(store.WithIdempotencyClaim(context.Background(), claim), models.Intent{Title: "x"}, "agent", nil); err != nil {
+		t.Fatal(err)
+	}
+	a.RecordIdempotentResponse(claim, 200, "application/json", []byte(`{"n":1}`))
+	raw := openRaw(t, path)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, found := rawResponse(t, raw, "flushed"); found && r.Status == 200 {
+			break // the queue is empty: the answer below comes from the file
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never flushed")
+		}
+	}
+	if r, found, err := a.GetIdempotentResponse(context.Background(), "p", "flushed"); err != nil || !found || string(r.Body) != `{"n":1}` {
+		t.Fatalf("own flushed key: %+v %v %v", r, found, err)
+	}
+	if _, found, err := a.GetIdempotentResponse(context.Background(), "p", "never"); found || err != nil {
+		t.Fatalf("unknown key: %v %v", found, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := openFile(t, path)
+	if r, found, err := b.GetIdempotentResponse(context.Background(), "p", "flushed"); err != nil || !found || r.Status != 200 {
+		t.Fatalf("after a restart: %+v %v %v", r, found, err)
 	}
 }

@@ -115,6 +115,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if !s.responses.inMemory {
+		if err := s.startWritten(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	last, err := s.LastSeq(ctx)
 	if err != nil {
 		s.Close()
