@@ -84,12 +84,22 @@ func (d *db) Close() error {
 	return d.DB.Close()
 }
 
-// wtx is a write transaction using its database's cached statements.
+// sqlExec is what *sql.Tx and *sql.Conn have in common.
+type sqlExec interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// wtx is a write transaction using prepared statements.
 type wtx struct {
-	*sql.Tx
-	db  *db
-	s   *Store
-	ctx context.Context // the transaction's uncancellable context, used for every statement
+	sqlExec // the *sql.Tx, or the held write connection, the transaction runs on
+	// stmt returns the prepared statement for query usable in the transaction, or nil.
+	stmt     func(query string) *sql.Stmt
+	commit   func() error
+	rollback func() error
+	s        *Store
+	ctx      context.Context // the transaction's uncancellable context, used for every statement
 	// written holds the intent rows the transaction wrote, published to the cache on commit.
 	written map[string]*intentRow
 }
@@ -101,37 +111,91 @@ func (t *wtx) wrote(row *intentRow) {
 	t.written[row.id] = row
 }
 
-// txStmt returns the transaction's handle on the cached statement for query, or nil (and
-// remembers the query) when it is not prepared yet.
-func (t *wtx) txStmt(_ context.Context, query string) *sql.Stmt {
-	st := t.db.cached(query)
-	if st == nil {
-		t.db.pending.Store(query, struct{}{})
-		return nil
+// beginTx begins a transaction on the pool's connection with database/sql (the in-memory store,
+// whose one connection serves reads too). Statements prepared on the pool are bound to it;
+// queries first seen in it are prepared after it ends.
+func (d *db) beginTx(ctx context.Context) (*wtx, error) {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
-	return t.Tx.StmtContext(t.ctx, st)
+	return &wtx{sqlExec: tx, ctx: ctx,
+		stmt: func(query string) *sql.Stmt {
+			st := d.cached(query)
+			if st == nil {
+				d.pending.Store(query, struct{}{})
+				return nil
+			}
+			return tx.StmtContext(ctx, st)
+		},
+		commit:   func() error { defer d.preparePending(ctx); return tx.Commit() },
+		rollback: func() error { defer d.preparePending(ctx); return tx.Rollback() },
+	}, nil
 }
 
-// QueryContext runs a cached statement in the transaction.
+// heldConn is a file store's write connection, held for the store's life: its transactions are
+// BEGIN IMMEDIATE and COMMIT statements, which spares database/sql's goroutine per transaction.
+// Its use is serialised by Store.writeMu.
+type heldConn struct {
+	*sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+func (c *heldConn) beginTx(ctx context.Context) (*wtx, error) {
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, err
+	}
+	return &wtx{sqlExec: c.Conn, ctx: ctx,
+		stmt: func(query string) *sql.Stmt {
+			st, ok := c.stmts[query]
+			if !ok {
+				var err error
+				if st, err = c.PrepareContext(ctx, query); err != nil {
+					return nil // the unprepared query reports the error
+				}
+				c.stmts[query] = st
+			}
+			return st
+		},
+		commit: func() error {
+			_, err := c.ExecContext(ctx, "COMMIT")
+			if err != nil {
+				c.ExecContext(ctx, "ROLLBACK") // a failed COMMIT may leave the transaction open
+			}
+			return err
+		},
+		rollback: func() error { _, err := c.ExecContext(ctx, "ROLLBACK"); return err },
+	}, nil
+}
+
+// close closes the statements and gives the connection back to its pool.
+func (c *heldConn) close() error {
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	return c.Close()
+}
+
+// QueryContext runs a prepared statement in the transaction.
 func (t *wtx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.txStmt(t.ctx, query); st != nil {
+	if st := t.stmt(query); st != nil {
 		return st.QueryContext(t.ctx, args...)
 	}
-	return t.Tx.QueryContext(t.ctx, query, args...)
+	return t.sqlExec.QueryContext(t.ctx, query, args...)
 }
 
-// QueryRowContext runs a cached statement in the transaction.
+// QueryRowContext runs a prepared statement in the transaction.
 func (t *wtx) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
-	if st := t.txStmt(t.ctx, query); st != nil {
+	if st := t.stmt(query); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}
-	return t.Tx.QueryRowContext(t.ctx, query, args...)
+	return t.sqlExec.QueryRowContext(t.ctx, query, args...)
 }
 
-// ExecContext runs a cached statement in the transaction.
+// ExecContext runs a prepared statement in the transaction.
 func (t *wtx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.txStmt(t.ctx, query); st != nil {
+	if st := t.stmt(query); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
-	return t.Tx.ExecContext(t.ctx, query, args...)
+	return t.sqlExec.ExecContext(t.ctx, query, args...)
 }

@@ -55,6 +55,8 @@ type Store struct {
 	intents intentCache
 	// writeMu serialises write transactions, from their beginning to the end of their publishing.
 	writeMu sync.Mutex
+	// held is a file store's write connection, taken from write once the store is open.
+	held *heldConn
 	// responses holds recorded idempotent responses until a write transaction takes them.
 	responses responses
 
@@ -89,7 +91,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.responses.inMemory = true
 	} else {
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", syncPragma(opts)))+"&_txlock=immediate")
+		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(4000)", syncPragma(opts)))+"&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
@@ -127,6 +129,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.watch.startRecent(last)
+	if s.read != s.write {
+		conn, err := s.write.Conn(ctx)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.held = &heldConn{Conn: conn, stmts: map[string]*sql.Stmt{}}
+	}
 	return s, nil
 }
 
@@ -148,6 +158,12 @@ func pragmaQuery(p []string) string {
 // Close closes the store.
 func (s *Store) Close() error {
 	err := s.closeResponses()
+	if s.held != nil {
+		s.writeMu.Lock()
+		err = errors.Join(err, s.held.close())
+		s.held = nil
+		s.writeMu.Unlock()
+	}
 	err = errors.Join(err, s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -204,29 +220,33 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 	// transaction reads it.
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+	var tx *wtx
+	var err error
+	if s.held != nil {
+		tx, err = s.held.beginTx(ctx)
+	} else {
+		tx, err = s.write.beginTx(ctx)
+	}
 	if err != nil {
 		return err
 	}
-	tx := &wtx{Tx: sqlTx, db: s.write, s: s, ctx: ctx}
+	tx.s = s
 	err = fn(tx)
 	var after func(committed bool)
 	if err == nil {
 		after, err = s.writeIdempotency(ctx, tx, s.Now())
 	}
 	if err != nil {
-		tx.Rollback()
+		tx.rollback()
 		s.watch.settle(false)
-		s.write.preparePending(ctx)
 		return err
 	}
-	err = tx.Commit()
+	err = tx.commit()
 	if err == nil {
 		s.intents.publish(tx.written) // before waking readers of the events that announce it
 	}
 	after(err == nil)
 	s.watch.settle(err == nil)
-	s.write.preparePending(ctx)
 	return err
 }
 
