@@ -37,7 +37,12 @@ func newRouteTable(spec *openapi3.T) (*routeTable, error) {
 	t := &routeTable{byPattern: map[string]*route{}}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			rt := &route{Route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}}
+			// The authenticator checks credentials; kin-openapi's pass over the security
+			// requirements would only read the body once more, so it validates an operation
+			// without them.
+			unsecured := *op
+			unsecured.Security = &openapi3.SecurityRequirements{}
+			rt := &route{Route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &unsecured}}
 			rt.public = op.Security != nil && len(*op.Security) == 0
 			for _, m := range pathParamRE.FindAllStringSubmatch(path, -1) {
 				rt.pathParams = append(rt.pathParams, m[1])
