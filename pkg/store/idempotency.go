@@ -264,7 +264,7 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 	}
 	if len(pending) > 0 && now.Sub(s.responses.lastSweep) >= time.Minute {
 		s.responses.lastSweep = now // guarded by the write transaction
-		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, micros(now.Add(-IdempotencyTTL))); err != nil {
+		if err := sweepIdempotencyKeys(ctx, tx, now.Add(-IdempotencyTTL)); err != nil {
 			s.requeue(pending)
 			return nil, err
 		}
@@ -325,4 +325,25 @@ func (s *Store) keepInMemory(claim *IdempotencyClaim, now time.Time) func(commit
 			}
 		}
 	}
+}
+
+// sweepBatch is how many of the oldest keys a sweep examines at a time.
+const sweepBatch = 1000
+
+// sweepIdempotencyKeys deletes keys created at or before cutoff. Keys are inserted in time
+// order, so rowids follow age: it deletes from the low end, a batch at a time, and stops at the
+// first batch that is not wholly expired. (Should the clock step back, a few expired keys may
+// outlive a sweep; lookups ignore them.)
+func sweepIdempotencyKeys(ctx context.Context, tx *wtx, cutoff time.Time) error {
+	for range 100 { // at most 100,000 keys per sweep; the next sweep goes on
+		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE rowid IN
+			(SELECT rowid FROM idempotency_keys ORDER BY rowid LIMIT ?) AND created_at <= ?`, sweepBatch, micros(cutoff))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n < sweepBatch {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,5 +246,49 @@ func TestFileStoreFindsKeysAfterFlushAndRestart(t *testing.T) {
 	b := openFile(t, path)
 	if r, found, err := b.GetIdempotentResponse(context.Background(), "p", "flushed"); err != nil || !found || r.Status != 200 {
 		t.Fatalf("after a restart: %+v %v %v", r, found, err)
+	}
+}
+
+// Expired keys are swept from the file in batches, oldest first; younger keys stay.
+func TestExpiredKeysAreSwept(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := store.Open(context.Background(), path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const old = 2500 // more than one sweep batch
+	for i := range old {
+		s.RecordIdempotentResponse(claimFor(fmt.Sprint("old-", i)), 201, "application/json", []byte(`{}`))
+	}
+	write := func() {
+		t.Helper()
+		if _, err := s.CreateIntent(context.Background(), models.Intent{Title: "w"}, "agent", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write() // carries the old keys (and sweeps nothing: none has expired)
+	advance(store.IdempotencyTTL / 2)
+	s.RecordIdempotentResponse(claimFor("young"), 201, "application/json", []byte(`{}`))
+	write()
+	advance(store.IdempotencyTTL/2 + time.Minute)
+	s.RecordIdempotentResponse(claimFor("fresh"), 201, "application/json", []byte(`{}`))
+	write() // the old keys are now expired, "young" is not
+	raw := openRaw(t, path)
+	var n int
+	if err := raw.QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d keys left, want young and fresh", n)
+	}
+	for _, k := range []string{"young", "fresh"} {
+		if _, found := rawResponse(t, raw, k); !found {
+			t.Fatalf("%s was swept", k)
+		}
 	}
 }
