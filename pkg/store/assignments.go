@@ -28,7 +28,7 @@ func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor 
 			return err
 		}
 		now := s.Now()
-		a, err := scanAssignment(tx.QueryRowContext(ctx, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? AND agent_id = ?`, intentID, agentID))
+		a, err := one(ctx, tx, scanAssignment, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? AND agent_id = ?`, intentID, agentID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			a = models.AgentAssignment{ID: newID(), IntentID: intentID, AgentID: agentID, Role: role, AssignedAt: timestamp.New(now)}
@@ -73,18 +73,5 @@ func (s *Store) ListAssignments(ctx context.Context, intentID string) ([]models.
 }
 
 func listAssignments(ctx context.Context, q querier, intentID string) ([]models.AgentAssignment, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? ORDER BY assigned_at, rowid`, intentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []models.AgentAssignment{}
-	for rows.Next() {
-		a, err := scanAssignment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(ctx, q, scanAssignment, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? ORDER BY assigned_at, rowid`, intentID)
 }

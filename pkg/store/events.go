@@ -77,12 +77,7 @@ func (s *Store) ListEvents(ctx context.Context, intentID string, f EventFilter) 
 	}
 	q += ` ORDER BY seq DESC LIMIT ? OFFSET ?`
 	args = append(args, f.Limit, f.Offset)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return scanEvents(rows)
+	return collect(ctx, s.read, scanEvent, q, args...)
 }
 
 // AppendEvents appends n comment events by actor to an intent's log in one transaction (for

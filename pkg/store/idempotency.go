@@ -100,7 +100,7 @@ func (rs *responses) mayBeInFile(k [2]string, since time.Time) bool {
 // startWritten sets unknownUntil to the age of the newest key in the file.
 func (s *Store) startWritten(ctx context.Context) error {
 	var newest int64
-	if err := s.write.QueryRowContext(ctx, `SELECT coalesce(max(created_at), 0) FROM idempotency_keys`).Scan(&newest); err != nil {
+	if err := s.held.QueryRowContext(ctx, `SELECT coalesce(max(created_at), 0) FROM idempotency_keys`).Scan(&newest); err != nil {
 		return err
 	}
 	if newest > 0 {
@@ -123,9 +123,10 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 		return IdempotentResponse{}, false, nil
 	}
 	r := IdempotentResponse{Principal: principal, Key: key}
-	err := s.read.QueryRowContext(ctx, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
-		WHERE principal = ? AND key = ? AND created_at > ?`, principal, key, micros(since)).
-		Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
+	err := s.read.withRow(ctx, func(row *sql.Row) error {
+		return row.Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
+	}, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
+		WHERE principal = ? AND key = ? AND created_at > ?`, principal, key, micros(since))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}

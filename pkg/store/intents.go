@@ -21,10 +21,40 @@ type Change struct {
 	Payload map[string]any
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier runs read statements: the read pool, a write transaction, or the in-memory store's
+// connection between write transactions.
 type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	// withRows runs query and hands its rows to fn; they are closed after.
+	withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error
+	// withRow runs query and hands its first row to fn (whose Scan reports sql.ErrNoRows).
+	withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error
+}
+
+// collect runs query on q and returns every row read by scan.
+func collect[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	out := []T{}
+	err := q.withRows(ctx, func(rows *sql.Rows) error {
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	}, query, args...)
+	return out, err
+}
+
+// one runs query on q and returns its first row read by scan (sql.ErrNoRows when none).
+func one[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	var v T
+	err := q.withRow(ctx, func(row *sql.Row) error {
+		var err error
+		v, err = scan(row)
+		return err
+	}, query, args...)
+	return v, err
 }
 
 const intentColumns = `id, title, description, created_by, parent_id, depends_on, constraints, state, status, confidence, version, governance_policy, created_at, updated_at`
@@ -102,7 +132,7 @@ func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
 	if row != nil {
 		return row, nil
 	}
-	row, err := scanIntentRow(s.read.QueryRowContext(ctx, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id))
+	row, err := one(ctx, s.read, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &NotFoundError{Detail: "Intent not found"}
 	}
@@ -132,7 +162,7 @@ func (t *wtx) intentRow(id string) (*intentRow, error) {
 	if row != nil {
 		return row, nil
 	}
-	row, err := scanIntentRow(t.QueryRowContext(t.ctx, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id))
+	row, err := one(t.ctx, t, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &NotFoundError{Detail: "Intent not found"}
 	}
@@ -153,20 +183,7 @@ func (s *Store) IntentExists(ctx context.Context, id string) (bool, error) {
 }
 
 func queryIntents(ctx context.Context, q querier, query string, args ...any) ([]models.Intent, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []models.Intent{}
-	for rows.Next() {
-		in, err := scanIntent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return collect(ctx, q, scanIntent, query, args...)
 }
 
 // ListIntents returns one page of intents, newest first, and the number matching status ("" for
@@ -176,8 +193,8 @@ func (s *Store) ListIntents(ctx context.Context, status string, limit, offset in
 	if status != "" {
 		where, args = " WHERE status = ?", append(args, status)
 	}
-	var total int64
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM intents`+where, args...).Scan(&total); err != nil {
+	total, err := one(ctx, s.read, scanInt, `SELECT count(*) FROM intents`+where, args...)
+	if err != nil {
 		return nil, 0, err
 	}
 	page, err := queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)

@@ -55,7 +55,8 @@ func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string,
 			return err
 		}
 		now := s.Now()
-		existing, err := scanLease(tx.QueryRowContext(ctx, `SELECT `+leaseColumns+` FROM leases WHERE intent_id = ? AND scope = ? AND released_at IS NULL AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`, intentID, scope, micros(now)), now)
+		existing, err := one(ctx, tx, func(r scanner) (models.Lease, error) { return scanLease(r, now) },
+			`SELECT `+leaseColumns+` FROM leases WHERE intent_id = ? AND scope = ? AND released_at IS NULL AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`, intentID, scope, micros(now))
 		if err == nil {
 			return &LeaseConflictError{Existing: existing}
 		}
@@ -79,7 +80,8 @@ var errLeaseNotOwned = &NotFoundError{Detail: "Lease not found or not owned by y
 
 // ownedLease loads a lease of intentID held by agent (NotFoundError otherwise).
 func ownedLease(ctx context.Context, tx *wtx, intentID, leaseID, agent string, now time.Time) (models.Lease, error) {
-	l, err := scanLease(tx.QueryRowContext(ctx, `SELECT `+leaseColumns+` FROM leases WHERE id = ? AND intent_id = ?`, leaseID, intentID), now)
+	l, err := one(ctx, tx, func(r scanner) (models.Lease, error) { return scanLease(r, now) },
+		`SELECT `+leaseColumns+` FROM leases WHERE id = ? AND intent_id = ?`, leaseID, intentID)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && l.AgentID != agent) {
 		return l, errLeaseNotOwned
 	}
@@ -133,19 +135,7 @@ func (s *Store) ReleaseLease(ctx context.Context, intentID, leaseID, agent strin
 
 // ListLeases returns every lease ever taken on an intent, oldest first, with derived status.
 func (s *Store) ListLeases(ctx context.Context, intentID string) ([]models.Lease, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+leaseColumns+` FROM leases WHERE intent_id = ? ORDER BY acquired_at, rowid`, intentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	now := s.Now()
-	out := []models.Lease{}
-	for rows.Next() {
-		l, err := scanLease(rows, now)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.read, func(r scanner) (models.Lease, error) { return scanLease(r, now) },
+		`SELECT `+leaseColumns+` FROM leases WHERE intent_id = ? ORDER BY acquired_at, rowid`, intentID)
 }

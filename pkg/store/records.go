@@ -76,7 +76,7 @@ type Query struct {
 
 const recordColumns = `kind, id, parent, ref, ukey, version, body, created_at, expires_at`
 
-func scanRecord(sc interface{ Scan(...any) error }) (Record, error) {
+func scanRecord(sc scanner) (Record, error) {
 	var r Record
 	var key sql.NullString
 	var body string
@@ -96,7 +96,7 @@ func scanRecord(sc interface{ Scan(...any) error }) (Record, error) {
 }
 
 func getRecord(ctx context.Context, q querier, now time.Time, kind, id string) (Record, error) {
-	r, err := scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(now)))
+	r, err := one(ctx, q, scanRecord, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, &NotFoundError{Detail: notFoundDetail(kind)}
 	}
@@ -128,20 +128,11 @@ func listRecords(ctx context.Context, q querier, now time.Time, f Query) ([]Reco
 	if f.Limit > 0 {
 		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)`+strings.Join(where, "")+order+limit, args...)
-	if err != nil {
-		return nil, err
+	out, err := collect(ctx, q, scanRecord, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)`+strings.Join(where, "")+order+limit, args...)
+	if len(out) == 0 {
+		out = nil // callers tell "none" by nil
 	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // GetRecord returns a live record (NotFoundError when missing or expired).

@@ -6,100 +6,157 @@ import (
 	"sync"
 )
 
-// db is a database handle that prepares each distinct query once and reuses the statement
-// (SQLite spends a large share of a small query's time parsing it).
-type db struct {
+// SQLite spends a large share of a small query's time parsing it, so every handle here
+// prepares each distinct query once and reuses the statement.
+
+// pool is a file store's pool of read-only connections.
+type pool struct {
 	*sql.DB
-	stmts   sync.Map // query -> *sql.Stmt
-	pending sync.Map // query -> struct{}: seen inside a transaction, to prepare after it
+	stmts sync.Map // query -> *sql.Stmt
 }
 
-// cached returns the prepared statement for query, if there is one.
-func (d *db) cached(query string) *sql.Stmt {
-	if st, ok := d.stmts.Load(query); ok {
-		return st.(*sql.Stmt)
+func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := p.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
 	}
-	return nil
-}
-
-// preparePending prepares the queries first seen inside a transaction. It runs after the
-// transaction ends: preparing on the pool while a transaction holds its only connection would
-// wait forever.
-func (d *db) preparePending(ctx context.Context) {
-	d.pending.Range(func(q, _ any) bool {
-		d.pending.Delete(q)
-		d.stmt(ctx, q.(string)) // a failure here only means the query stays unprepared
-		return true
-	})
-}
-
-func (d *db) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st := d.cached(query); st != nil {
-		return st, nil
-	}
-	st, err := d.DB.PrepareContext(ctx, query)
+	st, err := p.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := d.stmts.LoadOrStore(query, st); loaded {
+	if prev, loaded := p.stmts.LoadOrStore(query, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
 	return st, nil
 }
 
-// QueryContext runs a cached statement.
-func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := d.stmt(ctx, query)
+func (p *pool) withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
+	st, err := p.stmt(ctx, query)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return eachRows(rows, err, fn)
 }
 
-// QueryRowContext runs a cached statement.
-func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := d.stmt(ctx, query)
+func (p *pool) withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error {
+	st, err := p.stmt(ctx, query)
 	if err != nil {
-		return d.DB.QueryRowContext(ctx, query, args...) // reports the error through Scan
+		return err
 	}
-	return st.QueryRowContext(ctx, args...)
+	return fn(st.QueryRowContext(ctx, args...))
 }
 
-// ExecContext runs a cached statement.
-func (d *db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := d.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
-}
-
-// Close closes the cached statements and the database.
-func (d *db) Close() error {
-	d.stmts.Range(func(_, st any) bool {
+// close closes the statements and the pool.
+func (p *pool) close() error {
+	p.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
 	})
-	return d.DB.Close()
+	return p.Close()
 }
 
-// sqlExec is what *sql.Tx and *sql.Conn have in common.
-type sqlExec interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// eachRows hands rows (the result of a query that returned err) to fn and closes them.
+func eachRows(rows *sql.Rows, err error, fn func(*sql.Rows) error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := fn(rows); err != nil {
+		return err
+	}
+	return rows.Err()
 }
 
-// wtx is a write transaction using prepared statements.
+// heldConn is the store's write connection (the in-memory store's only one), held for the
+// store's life: its transactions are BEGIN IMMEDIATE and COMMIT statements, which spares
+// database/sql's goroutine per transaction. Its use is serialised by Store.writeMu.
+type heldConn struct {
+	*sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// stmt returns the prepared statement for query, or nil if it does not prepare (running the
+// query unprepared then reports the error).
+func (c *heldConn) stmt(ctx context.Context, query string) *sql.Stmt {
+	st, ok := c.stmts[query]
+	if !ok {
+		var err error
+		if st, err = c.PrepareContext(ctx, query); err != nil {
+			return nil
+		}
+		c.stmts[query] = st
+	}
+	return st
+}
+
+func (c *heldConn) beginTx(ctx context.Context) (*wtx, error) {
+	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, err
+	}
+	return &wtx{c: c, ctx: ctx}, nil
+}
+
+// close closes the statements and gives the connection back to its pool.
+func (c *heldConn) close() error {
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	return c.Close()
+}
+
+// lockedConn reads the in-memory store on its one connection, between write transactions
+// (a read on the connection during one would see its uncommitted changes).
+type lockedConn struct {
+	mu *sync.Mutex // Store.writeMu
+	c  *heldConn
+}
+
+func (l *lockedConn) withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c == nil {
+		return sql.ErrConnDone
+	}
+	rows, err := l.c.query(ctx, query, args)
+	return eachRows(rows, err, fn)
+}
+
+func (l *lockedConn) withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c == nil {
+		return sql.ErrConnDone
+	}
+	return fn(l.c.queryRow(ctx, query, args))
+}
+
+func (c *heldConn) query(ctx context.Context, query string, args []any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.QueryContext(ctx, query, args...)
+}
+
+func (c *heldConn) queryRow(ctx context.Context, query string, args []any) *sql.Row {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.QueryRowContext(ctx, query, args...)
+}
+
+func (c *heldConn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.ExecContext(ctx, query, args...)
+}
+
+// wtx is a write transaction on the held connection.
 type wtx struct {
-	sqlExec // the *sql.Tx, or the held write connection, the transaction runs on
-	// stmt returns the prepared statement for query usable in the transaction, or nil.
-	stmt     func(query string) *sql.Stmt
-	commit   func() error
-	rollback func() error
-	s        *Store
-	ctx      context.Context // the transaction's uncancellable context, used for every statement
+	c   *heldConn
+	s   *Store
+	ctx context.Context // the transaction's uncancellable context, used for every statement
 	// written holds the intent rows the transaction wrote, published to the cache on commit.
 	written map[string]*intentRow
 }
@@ -111,91 +168,29 @@ func (t *wtx) wrote(row *intentRow) {
 	t.written[row.id] = row
 }
 
-// beginTx begins a transaction on the pool's connection with database/sql (the in-memory store,
-// whose one connection serves reads too). Statements prepared on the pool are bound to it;
-// queries first seen in it are prepared after it ends.
-func (d *db) beginTx(ctx context.Context) (*wtx, error) {
-	tx, err := d.BeginTx(ctx, nil)
+func (t *wtx) commit() error {
+	_, err := t.c.ExecContext(t.ctx, "COMMIT")
 	if err != nil {
-		return nil, err
+		t.c.ExecContext(t.ctx, "ROLLBACK") // a failed COMMIT may leave the transaction open
 	}
-	return &wtx{sqlExec: tx, ctx: ctx,
-		stmt: func(query string) *sql.Stmt {
-			st := d.cached(query)
-			if st == nil {
-				d.pending.Store(query, struct{}{})
-				return nil
-			}
-			return tx.StmtContext(ctx, st)
-		},
-		commit:   func() error { defer d.preparePending(ctx); return tx.Commit() },
-		rollback: func() error { defer d.preparePending(ctx); return tx.Rollback() },
-	}, nil
+	return err
 }
 
-// heldConn is a file store's write connection, held for the store's life: its transactions are
-// BEGIN IMMEDIATE and COMMIT statements, which spares database/sql's goroutine per transaction.
-// Its use is serialised by Store.writeMu.
-type heldConn struct {
-	*sql.Conn
-	stmts map[string]*sql.Stmt
-}
-
-func (c *heldConn) beginTx(ctx context.Context) (*wtx, error) {
-	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return nil, err
-	}
-	return &wtx{sqlExec: c.Conn, ctx: ctx,
-		stmt: func(query string) *sql.Stmt {
-			st, ok := c.stmts[query]
-			if !ok {
-				var err error
-				if st, err = c.PrepareContext(ctx, query); err != nil {
-					return nil // the unprepared query reports the error
-				}
-				c.stmts[query] = st
-			}
-			return st
-		},
-		commit: func() error {
-			_, err := c.ExecContext(ctx, "COMMIT")
-			if err != nil {
-				c.ExecContext(ctx, "ROLLBACK") // a failed COMMIT may leave the transaction open
-			}
-			return err
-		},
-		rollback: func() error { _, err := c.ExecContext(ctx, "ROLLBACK"); return err },
-	}, nil
-}
-
-// close closes the statements and gives the connection back to its pool.
-func (c *heldConn) close() error {
-	for _, st := range c.stmts {
-		st.Close()
-	}
-	return c.Close()
-}
-
-// QueryContext runs a prepared statement in the transaction.
-func (t *wtx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.stmt(query); st != nil {
-		return st.QueryContext(t.ctx, args...)
-	}
-	return t.sqlExec.QueryContext(t.ctx, query, args...)
-}
-
-// QueryRowContext runs a prepared statement in the transaction.
-func (t *wtx) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
-	if st := t.stmt(query); st != nil {
-		return st.QueryRowContext(t.ctx, args...)
-	}
-	return t.sqlExec.QueryRowContext(t.ctx, query, args...)
+func (t *wtx) rollback() error {
+	_, err := t.c.ExecContext(t.ctx, "ROLLBACK")
+	return err
 }
 
 // ExecContext runs a prepared statement in the transaction.
 func (t *wtx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.stmt(query); st != nil {
-		return st.ExecContext(t.ctx, args...)
-	}
-	return t.sqlExec.ExecContext(t.ctx, query, args...)
+	return t.c.exec(t.ctx, query, args)
+}
+
+func (t *wtx) withRows(_ context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
+	rows, err := t.c.query(t.ctx, query, args)
+	return eachRows(rows, err, fn)
+}
+
+func (t *wtx) withRow(_ context.Context, fn func(*sql.Row) error, query string, args ...any) error {
+	return fn(t.c.queryRow(t.ctx, query, args))
 }

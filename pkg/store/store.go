@@ -47,16 +47,21 @@ type Options struct {
 
 // Store is the server's persistent state. It is safe for concurrent use.
 type Store struct {
-	write *db
-	read  *db
-	now   func() time.Time
-	watch watchers
+	// writer is the connection pool holding the write connection (the in-memory store's only
+	// one), and held that connection, taken for the store's life.
+	writer *sql.DB
+	held   *heldConn
+	// read runs reads: on a file store a pool of read-only connections (readers), on the
+	// in-memory store the held connection between write transactions.
+	read    querier
+	readers *pool
+	now     func() time.Time
+	watch   watchers
 	// intents caches committed intent rows.
 	intents intentCache
-	// writeMu serialises write transactions, from their beginning to the end of their publishing.
+	// writeMu serialises write transactions, from their beginning to the end of their
+	// publishing (and, on the in-memory store, reads with them).
 	writeMu sync.Mutex
-	// held is a file store's write connection, taken from write once the store is open.
-	held *heldConn
 	// responses holds recorded idempotent responses until a write transaction takes them.
 	responses responses
 
@@ -76,42 +81,41 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.now = time.Now
 	}
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}
+	var err error
 	if path == Memory {
-		mem, err := sql.Open("sqlite", "file::memory:?"+pragmaQuery(pragmas))
-		if err != nil {
+		if s.writer, err = sql.Open("sqlite", "file::memory:?"+pragmaQuery(pragmas)); err != nil {
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
-		// One connection holds the in-memory database; it must never be closed.
-		mem.SetMaxOpenConns(1)
-		mem.SetMaxIdleConns(1)
-		mem.SetConnMaxLifetime(0)
-		mem.SetConnMaxIdleTime(0)
-		shared := &db{DB: mem}
-		s.write, s.read = shared, shared
 		s.responses.inMemory = true
 	} else {
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-		w, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(4000)", syncPragma(opts)))+"&_txlock=immediate")
-		if err != nil {
-			return nil, fmt.Errorf("store: open %s: %w", path, err)
-		}
-		w.SetMaxOpenConns(1)
-		w.SetMaxIdleConns(1)
-		s.write = &db{DB: w}
-		// Make sure the file exists and is in WAL mode before readers open it.
-		if err := w.PingContext(ctx); err != nil {
-			w.Close()
+		if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(4000)", syncPragma(opts)))); err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
 		r, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "query_only(1)")))
 		if err != nil {
-			w.Close()
+			s.writer.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
 		n := runtime.GOMAXPROCS(0) * 2
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
-		s.read = &db{DB: r}
+		s.readers = &pool{DB: r}
+		s.read = s.readers
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxLifetime(0) // the in-memory database lives as long as its connection
+	s.writer.SetConnMaxIdleTime(0)
+	// Taking the connection creates the file, in WAL mode, before readers open it.
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.held = &heldConn{Conn: conn, stmts: map[string]*sql.Stmt{}}
+	if s.read == nil {
+		s.read = &lockedConn{mu: &s.writeMu, c: s.held}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -129,14 +133,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.watch.startRecent(last)
-	if s.read != s.write {
-		conn, err := s.write.Conn(ctx)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.held = &heldConn{Conn: conn, stmts: map[string]*sql.Stmt{}}
-	}
 	return s, nil
 }
 
@@ -157,16 +153,20 @@ func pragmaQuery(p []string) string {
 
 // Close closes the store.
 func (s *Store) Close() error {
-	err := s.closeResponses()
+	var err error
 	if s.held != nil {
+		err = s.closeResponses()
 		s.writeMu.Lock()
 		err = errors.Join(err, s.held.close())
 		s.held = nil
+		if l, ok := s.read.(*lockedConn); ok {
+			l.c = nil
+		}
 		s.writeMu.Unlock()
 	}
-	err = errors.Join(err, s.write.Close())
-	if s.read != s.write {
-		err = errors.Join(err, s.read.Close())
+	err = errors.Join(err, s.writer.Close())
+	if s.readers != nil {
+		err = errors.Join(err, s.readers.close())
 	}
 	return err
 }
@@ -175,7 +175,7 @@ func (s *Store) Close() error {
 func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	if _, err := s.held.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -185,7 +185,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		var n int
-		if err := s.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		if err := s.held.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
 			return fmt.Errorf("store: migrate: %w", err)
 		}
 		if n > 0 {
@@ -215,18 +215,15 @@ func (s *Store) migrate(ctx context.Context) error {
 // uncancellable context also spares the driver a watcher goroutine per statement.
 func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 	ctx = context.WithoutCancel(ctx)
-	// The write connection serialises transactions too, but it is free again as soon as one
-	// commits: the lock also covers publishing what the transaction wrote, so that the next
-	// transaction reads it.
+	// The lock serialises transactions on the held connection and covers publishing what one
+	// wrote, so that the next reads it; on the in-memory store it also keeps reads out of a
+	// transaction in progress.
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	var tx *wtx
-	var err error
-	if s.held != nil {
-		tx, err = s.held.beginTx(ctx)
-	} else {
-		tx, err = s.write.beginTx(ctx)
+	if s.held == nil {
+		return sql.ErrConnDone // closed
 	}
+	tx, err := s.held.beginTx(ctx)
 	if err != nil {
 		return err
 	}

@@ -196,42 +196,38 @@ func (s *Store) EventsAfter(ctx context.Context, f StreamFilter) ([]models.Inten
 	}
 	q += ` ORDER BY seq LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return scanEvents(rows)
+	return collect(ctx, s.read, scanEvent, q, args...)
 }
 
 // LastSeq returns the sequence number of the newest event (0 when the log is empty).
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
-	var seq sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&seq)
-	return seq.Int64, err
+	return one(ctx, s.read, scanInt, `SELECT coalesce(max(seq), 0) FROM events`)
 }
 
-func scanEvents(rows *sql.Rows) ([]models.IntentEvent, error) {
-	out := []models.IntentEvent{}
-	for rows.Next() {
-		var (
-			ev            models.IntentEvent
-			payload       string
-			trace, parent sql.NullString
-			created       int64
-		)
-		if err := rows.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(payload), &ev.Payload); err != nil {
-			return nil, err
-		}
-		if ev.Payload == nil {
-			ev.Payload = models.Object{}
-		}
-		ev.TraceID, ev.ParentEventID = trace.String, parent.String
-		ev.CreatedAt = timestamp.New(fromMicros(created))
-		out = append(out, ev)
+// scanInt reads a row of one integer.
+func scanInt(r scanner) (int64, error) {
+	var n int64
+	err := r.Scan(&n)
+	return n, err
+}
+
+func scanEvent(r scanner) (models.IntentEvent, error) {
+	var (
+		ev            models.IntentEvent
+		payload       string
+		trace, parent sql.NullString
+		created       int64
+	)
+	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
+		return ev, err
 	}
-	return out, rows.Err()
+	if err := json.Unmarshal([]byte(payload), &ev.Payload); err != nil {
+		return ev, err
+	}
+	if ev.Payload == nil {
+		ev.Payload = models.Object{}
+	}
+	ev.TraceID, ev.ParentEventID = trace.String, parent.String
+	ev.CreatedAt = timestamp.New(fromMicros(created))
+	return ev, nil
 }
