@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -151,7 +152,12 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) error {
 				*raw = append((*raw)[:0], respBody...)
 				return nil
 			}
-			if err := json.Unmarshal(respBody, req.out); err != nil {
+			if d, ok := req.out.(bodyDecoder); ok {
+				err = d.decodeBody(respBody)
+			} else {
+				err = json.Unmarshal(respBody, req.out)
+			}
+			if err != nil {
 				return fmt.Errorf("openintent: %s %s: decode %d response: %w", req.method, req.path, resp.StatusCode, err)
 			}
 			return nil
@@ -216,10 +222,12 @@ func (c *Client) attempt(ctx context.Context, s *settings, req request, endpoint
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	s.logger.DebugContext(ctx, "openintent: request", "method", req.method, "path", req.path,
-		"status", resp.StatusCode, "attempt", attempt, "duration", time.Since(start),
-		"request_id", resp.Header.Get("X-Request-ID"))
+	respBody, err := readBody(resp)
+	if s.logger.Enabled(ctx, slog.LevelDebug) { // spares building the attributes
+		s.logger.DebugContext(ctx, "openintent: request", "method", req.method, "path", req.path,
+			"status", resp.StatusCode, "attempt", attempt, "duration", time.Since(start),
+			"request_id", resp.Header.Get("X-Request-ID"))
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read response: %w", err)
 	}
@@ -263,4 +271,15 @@ func newIdempotencyKey() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// readBody reads a response body of at most maxResponseBytes, in one allocation when the
+// server sent its length (net/http never delivers more than that).
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxResponseBytes {
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 }

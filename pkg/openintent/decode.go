@@ -17,11 +17,18 @@ import (
 // intentAlias has Intent's fields and no methods.
 type intentAlias Intent
 
+// bodyDecoder is a response type that decodes a whole body itself. Client.do hands the body to
+// it directly: through json.Unmarshal, encoding/json would first scan the body to validate it
+// and then hand it to UnmarshalJSON, which scans it again.
+type bodyDecoder interface{ decodeBody(b []byte) error }
+
 // intentWire decodes one intent liberally.
 type intentWire Intent
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (w *intentWire) UnmarshalJSON(b []byte) error {
+func (w *intentWire) UnmarshalJSON(b []byte) error { return w.decodeBody(b) }
+
+func (w *intentWire) decodeBody(b []byte) error {
 	var aux struct {
 		intentAlias
 		Constraints         json.RawMessage `json:"constraints"`
@@ -64,7 +71,9 @@ type leaseAlias Lease
 type leaseWire Lease
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (w *leaseWire) UnmarshalJSON(b []byte) error {
+func (w *leaseWire) UnmarshalJSON(b []byte) error { return w.decodeBody(b) }
+
+func (w *leaseWire) decodeBody(b []byte) error {
 	var l leaseAlias
 	if err := json.Unmarshal(b, &l); err != nil {
 		return err
