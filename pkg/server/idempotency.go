@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -63,12 +62,11 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 		writeError(w, r, d.log, e)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := bufferBody(r)
 	if err != nil {
 		writeError(w, r, d.log, badBody(err))
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	sum := sha256.Sum256(body)
 	bodyHash := hex.EncodeToString(sum[:])
 

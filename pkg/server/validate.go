@@ -72,7 +72,7 @@ func (t *routeTable) validateRequest(log *slog.Logger) genserver.MiddlewareFunc 
 				return
 			}
 			if rt.Operation.RequestBody != nil {
-				body, err := io.ReadAll(r.Body)
+				body, err := bufferBody(r)
 				if err != nil {
 					writeError(w, r, log, badBody(err))
 					return
@@ -302,4 +302,27 @@ func (rw *recordingWriter) Flush() {
 	if f, ok := rw.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// bufferedBody is a request body read into memory, so that the middlewares that need it whole
+// (idempotency, validation) read it from the network once.
+type bufferedBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (bufferedBody) Close() error { return nil }
+
+// bufferBody returns r's whole body, reading it once and leaving r.Body at its start.
+func bufferBody(r *http.Request) ([]byte, error) {
+	if bb, ok := r.Body.(bufferedBody); ok {
+		bb.Seek(0, io.SeekStart)
+		return bb.b, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = bufferedBody{Reader: bytes.NewReader(b), b: b}
+	return b, nil
 }
