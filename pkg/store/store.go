@@ -1,12 +1,17 @@
 // Package store is the embedded SQLite store of the reference server: intents, events, leases and
 // assignments, with schema migrations compiled into the binary.
 //
-// The store uses modernc.org/sqlite (pure Go, no cgo). A file store runs in WAL mode with
-// synchronous=FULL, so a write is durable once a method returns; writes go through one
-// connection, so every read-check-write runs serialised in its own transaction, while reads use a
-// pool of read-only connections. An in-memory store keeps everything on one connection. One
-// process writes a store file at a time: live readers of the event log are woken, and served the
-// newest events, from memory.
+// The store uses modernc.org/sqlite (pure Go, no cgo). A file store runs in WAL mode: a write
+// survives a crash of the process once a method returns, and with Options.FsyncEveryCommit a
+// power loss too. Writes go through one connection held for the store's life, one transaction
+// at a time, so every read-check-write runs serialised in its own transaction; a file store
+// reads through a pool of read-only connections, the in-memory store on its one connection
+// between transactions.
+//
+// Committed intents are cached (reads and read-check-writes of an intent cost no query), live
+// readers of the event log are woken, and served the newest events, from memory, and a file
+// store remembers the Idempotency-Keys it wrote. All of this assumes that one process writes a
+// store file at a time.
 package store
 
 import (
