@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -23,7 +22,7 @@ func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent,
 	if ev.Payload == nil {
 		ev.Payload = models.Object{}
 	}
-	payload, err := json.Marshal(ev.Payload)
+	payload, err := marshalJSON(ev.Payload)
 	if err != nil {
 		return ev, err
 	}

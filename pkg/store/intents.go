@@ -345,21 +345,21 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 // writeIntent inserts in (insert) or updates it, rewriting the status column (and so its index)
 // only when it differs from prevStatus.
 func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, prevStatus models.IntentStatus) error {
-	deps, err := json.Marshal(in.DependsOn)
+	deps, err := marshalJSON(in.DependsOn)
 	if err != nil {
 		return err
 	}
-	constraints, err := json.Marshal(in.Constraints)
+	constraints, err := marshalJSON(in.Constraints)
 	if err != nil {
 		return err
 	}
-	state, err := json.Marshal(in.State)
+	state, err := marshalJSON(in.State)
 	if err != nil {
 		return err
 	}
 	var policy []byte
 	if in.GovernancePolicy != nil {
-		if policy, err = json.Marshal(in.GovernancePolicy); err != nil {
+		if policy, err = marshalJSON(in.GovernancePolicy); err != nil {
 			return err
 		}
 	}

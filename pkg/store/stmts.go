@@ -91,7 +91,7 @@ func (c *heldConn) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (c *heldConn) beginTx(ctx context.Context) (*wtx, error) {
-	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := c.exec(ctx, "BEGIN IMMEDIATE", nil); err != nil {
 		return nil, err
 	}
 	return &wtx{c: c, ctx: ctx}, nil
@@ -169,15 +169,15 @@ func (t *wtx) wrote(row *intentRow) {
 }
 
 func (t *wtx) commit() error {
-	_, err := t.c.ExecContext(t.ctx, "COMMIT")
+	_, err := t.c.exec(t.ctx, "COMMIT", nil)
 	if err != nil {
-		t.c.ExecContext(t.ctx, "ROLLBACK") // a failed COMMIT may leave the transaction open
+		t.rollback() // a failed COMMIT may leave the transaction open
 	}
 	return err
 }
 
 func (t *wtx) rollback() error {
-	_, err := t.c.ExecContext(t.ctx, "ROLLBACK")
+	_, err := t.c.exec(t.ctx, "ROLLBACK", nil)
 	return err
 }
 
