@@ -64,6 +64,8 @@ type Store struct {
 	watch   watchers
 	// intents caches committed intent rows.
 	intents intentCache
+	// checkpoints runs a file store's WAL checkpoints off the write path.
+	checkpoints checkpointer
 	// writeMu serialises write transactions, from their beginning to the end of their
 	// publishing (and, on the in-memory store, reads with them).
 	writeMu sync.Mutex
@@ -94,9 +96,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.responses.inMemory = true
 	} else {
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-		if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(4000)", syncPragma(opts)))); err != nil {
+		if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(10000)", syncPragma(opts)))); err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
+		cp, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, syncPragma(opts))))
+		if err != nil {
+			s.writer.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		s.startCheckpointer(cp)
 		r, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "query_only(1)")))
 		if err != nil {
 			s.writer.Close()
@@ -169,6 +177,7 @@ func (s *Store) Close() error {
 		}
 		s.writeMu.Unlock()
 	}
+	s.checkpoints.stop()
 	err = errors.Join(err, s.writer.Close())
 	if s.readers != nil {
 		err = errors.Join(err, s.readers.close())
@@ -246,6 +255,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 	err = tx.commit()
 	if err == nil {
 		s.intents.publish(tx.written) // before waking readers of the events that announce it
+		s.committed()
 	}
 	after(err == nil)
 	s.watch.settle(err == nil)
