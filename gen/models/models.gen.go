@@ -6,6 +6,7 @@ package models
 import (
 	"time"
 
+	"github.com/openintent-go/openintent/pkg/jsonvalue"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
@@ -2827,7 +2828,7 @@ type MessageType string
 type NullableTimestamp = timestamp.Time
 
 // Object A free-form JSON object.
-type Object map[string]interface{}
+type Object = jsonvalue.Object
 
 // PatchOp A state patch operation.
 type PatchOp string

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/jsonvalue"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
@@ -22,7 +23,7 @@ func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent,
 	if ev.Payload == nil {
 		ev.Payload = models.Object{}
 	}
-	payload, err := marshalJSON(ev.Payload)
+	payload, err := jsonvalue.Marshal(ev.Payload)
 	if err != nil {
 		return ev, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/pkg/jsonvalue"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
@@ -345,21 +346,21 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 // writeIntent inserts in (insert) or updates it, rewriting the status column (and so its index)
 // only when it differs from prevStatus.
 func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, prevStatus models.IntentStatus) error {
-	deps, err := marshalJSON(in.DependsOn)
+	deps, err := jsonvalue.Marshal(in.DependsOn)
 	if err != nil {
 		return err
 	}
-	constraints, err := marshalJSON(in.Constraints)
+	constraints, err := jsonvalue.Marshal(in.Constraints)
 	if err != nil {
 		return err
 	}
-	state, err := marshalJSON(in.State)
+	state, err := jsonvalue.Marshal(in.State)
 	if err != nil {
 		return err
 	}
 	var policy []byte
 	if in.GovernancePolicy != nil {
-		if policy, err = marshalJSON(in.GovernancePolicy); err != nil {
+		if policy, err = jsonvalue.Marshal(in.GovernancePolicy); err != nil {
 			return err
 		}
 	}

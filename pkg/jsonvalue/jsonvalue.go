@@ -1,4 +1,9 @@
-package store
+// Package jsonvalue encodes JSON documents (objects, arrays, strings, numbers, booleans, null,
+// as encoding/json decodes them into any) without reflection, byte for byte as json.Marshal
+// does. States, constraints and payloads are encoded on every write and every response, and
+// encoding/json spends most of a map's time in reflection and in sorting keys through
+// reflect.Value.
+package jsonvalue
 
 import (
 	"encoding/json"
@@ -6,17 +11,22 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/openintent-go/openintent/gen/models"
 )
 
-// marshalJSON encodes v exactly as json.Marshal does, without reflection for the values JSON
-// documents decode to (objects, arrays, strings, numbers, booleans, null) and Go's integer
-// types; anything else goes through json.Marshal. States, constraints and payloads are written
-// on every write, and encoding/json spends most of a map's time in reflection and key sorting.
-func marshalJSON(v any) ([]byte, error) {
-	return appendJSON(make([]byte, 0, 64), v)
+// Object is a free-form JSON object (the spec's Object schema).
+type Object map[string]any
+
+// MarshalJSON encodes o as json.Marshal encodes a map[string]any, faster.
+func (o Object) MarshalJSON() ([]byte, error) { return Marshal(map[string]any(o)) }
+
+// Marshal encodes v exactly as json.Marshal does: without reflection for JSON documents and Go's
+// int and int64; anything else goes through json.Marshal.
+func Marshal(v any) ([]byte, error) {
+	return Append(make([]byte, 0, 64), v)
 }
+
+// Append appends the encoding of v to b.
+func Append(b []byte, v any) ([]byte, error) { return appendJSON(b, v) }
 
 func appendJSON(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
@@ -34,7 +44,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, x, 10), nil
 	case map[string]any:
 		return appendJSONObject(b, x)
-	case models.Object:
+	case Object:
 		return appendJSONObject(b, x)
 	case []any:
 		if x == nil {
