@@ -33,7 +33,7 @@ fuzz: ## bounded fuzz runs of every fuzz target (FUZZTIME each)
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONHandlers$$' -fuzztime $(FUZZTIME) ./pkg/server/
 	$(GO) test -run '^$$' -fuzz '^FuzzSSEReader$$' -fuzztime $(FUZZTIME) ./pkg/openintent/
 
-BENCHCOUNT ?= 3
+BENCHCOUNT ?= 5
 bench: ## benchmarks (BENCHCOUNT runs each, median kept), printed as one table of ratios against their baselines and budgets (issue #5)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/bench/ | tee bench.out
 	$(GO) run ./internal/benchtable < bench.out

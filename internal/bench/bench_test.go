@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,8 +101,39 @@ func raw(b *testing.B, method, url string, body any, ifMatch int64, out any) {
 	}
 }
 
-// BenchmarkSDKOverhead: get_intent, update_state and log_event through the SDK, and the same
-// requests with plain net/http + encoding/json, against the same server.
+// interleaved measures op alternately with its baseline base, so that the machine's speed
+// drifting during the run (it does, by tens of percent within minutes) weighs on both alike.
+// It reports op's ns/op, B/op and allocs/op (allocations read from runtime/metrics, which,
+// unlike the testing package's timer switches, does not stop the world) and base's
+// baseline-ns/op.
+func interleaved(b *testing.B, base, op func()) {
+	samples := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/tiny/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
+	allocs := func() (objects, bytes uint64) {
+		metrics.Read(samples)
+		return samples[0].Value.Uint64() + samples[1].Value.Uint64(), samples[2].Value.Uint64()
+	}
+	var baseTime, opTime time.Duration
+	var objects, bytes uint64
+	for b.Loop() {
+		t0 := time.Now()
+		base()
+		baseTime += time.Since(t0)
+		o0, b0 := allocs()
+		t1 := time.Now()
+		op()
+		opTime += time.Since(t1)
+		o1, b1 := allocs()
+		objects, bytes = objects+o1-o0, bytes+b1-b0
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(opTime.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(float64(bytes)/n, "B/op")
+	b.ReportMetric(float64(objects)/n, "allocs/op")
+	b.ReportMetric(float64(baseTime.Nanoseconds())/n, "baseline-ns/op")
+}
+
+// BenchmarkSDKOverhead: get_intent, update_state and log_event through the SDK, each interleaved
+// with the same request made with plain net/http + encoding/json, against the same server.
 func BenchmarkSDKOverhead(b *testing.B) {
 	url, _ := startServer(b, "")
 	c := sdk(b, url, "bench")
@@ -111,53 +143,38 @@ func BenchmarkSDKOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	version := in.Version
-	b.Run("get_intent/sdk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	b.Run("get_intent", func(b *testing.B) {
+		interleaved(b, func() {
+			var out openintent.Intent
+			raw(b, "GET", url+"/api/v1/intents/"+in.ID, nil, 0, &out)
+		}, func() {
 			if _, err := c.GetIntent(ctx, in.ID); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
-	b.Run("get_intent/nethttp", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	b.Run("update_state", func(b *testing.B) {
+		interleaved(b, func() {
 			var out openintent.Intent
-			raw(b, "GET", url+"/api/v1/intents/"+in.ID, nil, 0, &out)
-		}
-	})
-	b.Run("update_state/sdk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+			raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/state", map[string]any{"state": map[string]any{"n": 1}}, version, &out)
+			version = out.Version
+		}, func() {
 			up, err := c.UpdateState(ctx, in.ID, version, openintent.Object{"n": 1})
 			if err != nil {
 				b.Fatal(err)
 			}
 			version = up.Version
-		}
+		})
 	})
-	b.Run("update_state/nethttp", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out openintent.Intent
-			raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/state", map[string]any{"state": map[string]any{"n": 1}}, version, &out)
-			version = out.Version
-		}
-	})
-	b.Run("log_event/sdk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	b.Run("log_event", func(b *testing.B) {
+		interleaved(b, func() {
+			var out openintent.IntentEvent
+			raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/events", map[string]any{"event_type": "comment", "actor": "raw", "payload": map[string]any{"n": 1}}, 0, &out)
+		}, func() {
 			if _, err := c.LogEvent(ctx, in.ID, openintent.EventComment, openintent.Object{"n": 1}); err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
-	b.Run("log_event/nethttp", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var out openintent.IntentEvent
-			raw(b, "POST", url+"/api/v1/intents/"+in.ID+"/events", map[string]any{"event_type": "comment", "actor": "raw", "payload": map[string]any{"n": 1}}, 0, &out)
-		}
+		})
 	})
 }
 
@@ -171,8 +188,8 @@ func cycle(b *testing.B, url string) {
 	raw(b, "GET", url+"/api/v1/intents/"+in.ID, nil, 0, &got)
 }
 
-// BenchmarkServerCycle: the server's cost of create + update_state + get on each store, against
-// a handler that answers the same requests with a canned intent.
+// BenchmarkServerCycle: the server's cost of create + update_state + get on each store, each
+// interleaved with the same requests to a handler that answers them with a canned intent.
 func BenchmarkServerCycle(b *testing.B) {
 	canned := []byte(`{"id":"c","title":"cycle","description":"","created_by":"raw","parent_id":null,"parent_intent_id":null,"depends_on":[],"constraints":{},"state":{"n":1},"status":"draft","confidence":0,"version":2,"governance_policy":null,"created_at":"2026-11-23T00:00:00Z","updated_at":"2026-11-23T00:00:00Z"}`)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -181,33 +198,20 @@ func BenchmarkServerCycle(b *testing.B) {
 		w.Write(canned)
 	}))
 	b.Cleanup(hs.Close)
-	b.Run("canned", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			cycle(b, hs.URL)
-		}
-	})
-	b.Run("memory", func(b *testing.B) {
-		url, _ := startServer(b, "")
-		b.ReportAllocs()
-		for b.Loop() {
-			cycle(b, url)
-		}
-	})
-	b.Run("file", func(b *testing.B) {
-		url, _ := startServer(b, filepath.Join(b.TempDir(), "bench.db"))
-		b.ReportAllocs()
-		for b.Loop() {
-			cycle(b, url)
-		}
-	})
-	b.Run("file_fsync", func(b *testing.B) {
-		url, _ := startServerWith(b, filepath.Join(b.TempDir(), "bench.db"), store.Options{FsyncEveryCommit: true})
-		b.ReportAllocs()
-		for b.Loop() {
-			cycle(b, url)
-		}
-	})
+	for _, s := range []struct {
+		name string
+		path func(b *testing.B) string
+		opts store.Options
+	}{
+		{"memory", func(*testing.B) string { return "" }, store.Options{}},
+		{"file", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }, store.Options{}},
+		{"file_fsync", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }, store.Options{FsyncEveryCommit: true}},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			url, _ := startServerWith(b, s.path(b), s.opts)
+			interleaved(b, func() { cycle(b, hs.URL) }, func() { cycle(b, url) })
+		})
+	}
 }
 
 // BenchmarkThroughput: mixed reads and writes over many intents from 1, 8 and 64 concurrent
