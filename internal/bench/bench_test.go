@@ -107,29 +107,49 @@ func raw(b *testing.B, method, url string, body any, ifMatch int64, out any) {
 // unlike the testing package's timer switches, does not stop the world) and base's
 // baseline-ns/op.
 func interleaved(b *testing.B, base, op func()) {
-	samples := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/tiny/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
-	allocs := func() (objects, bytes uint64) {
-		metrics.Read(samples)
-		return samples[0].Value.Uint64() + samples[1].Value.Uint64(), samples[2].Value.Uint64()
-	}
 	var baseTime, opTime time.Duration
-	var objects, bytes uint64
+	var allocs allocations
 	for b.Loop() {
 		t0 := time.Now()
 		base()
 		baseTime += time.Since(t0)
-		o0, b0 := allocs()
+		allocs.start()
 		t1 := time.Now()
 		op()
 		opTime += time.Since(t1)
-		o1, b1 := allocs()
-		objects, bytes = objects+o1-o0, bytes+b1-b0
+		allocs.stop()
 	}
-	n := float64(b.N)
-	b.ReportMetric(float64(opTime.Nanoseconds())/n, "ns/op")
-	b.ReportMetric(float64(bytes)/n, "B/op")
-	b.ReportMetric(float64(objects)/n, "allocs/op")
-	b.ReportMetric(float64(baseTime.Nanoseconds())/n, "baseline-ns/op")
+	b.ReportMetric(float64(opTime.Nanoseconds())/float64(b.N), "ns/op")
+	allocs.report(b)
+	b.ReportMetric(float64(baseTime.Nanoseconds())/float64(b.N), "baseline-ns/op")
+}
+
+// allocations counts the heap allocations (of every goroutine) between start and stop calls.
+type allocations struct {
+	samples        []metrics.Sample
+	objects, bytes uint64
+	o0, b0         uint64
+}
+
+func (a *allocations) read() (objects, bytes uint64) {
+	if a.samples == nil {
+		a.samples = []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/tiny/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
+	}
+	metrics.Read(a.samples)
+	return a.samples[0].Value.Uint64() + a.samples[1].Value.Uint64(), a.samples[2].Value.Uint64()
+}
+
+func (a *allocations) start() { a.o0, a.b0 = a.read() }
+
+func (a *allocations) stop() {
+	o, by := a.read()
+	a.objects, a.bytes = a.objects+o-a.o0, a.bytes+by-a.b0
+}
+
+// report reports B/op and allocs/op over b.N operations.
+func (a *allocations) report(b *testing.B) {
+	b.ReportMetric(float64(a.bytes)/float64(b.N), "B/op")
+	b.ReportMetric(float64(a.objects)/float64(b.N), "allocs/op")
 }
 
 // BenchmarkSDKOverhead: get_intent, update_state and log_event through the SDK, each interleaved
@@ -214,8 +234,10 @@ func BenchmarkServerCycle(b *testing.B) {
 	}
 }
 
-// BenchmarkThroughput: mixed reads and writes over many intents from 1, 8 and 64 concurrent
-// clients; reports requests per second and p50/p99 latency.
+// BenchmarkThroughput: mixed reads and writes over many intents from 8 and 64 concurrent
+// clients, in batches interleaved with batches from one client (the baseline), so that the
+// machine's speed drifting weighs on both alike; reports requests per second of each and the
+// measured side's p50/p99 latency.
 func BenchmarkThroughput(b *testing.B) {
 	url, _ := startServer(b, "")
 	c := sdk(b, url, "setup")
@@ -228,56 +250,78 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		ids[i] = in.ID
 	}
-	for _, clients := range []int{1, 8, 64} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			var next atomic.Int64
-			lat := make([][]time.Duration, clients)
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := range clients {
-				cl := sdk(b, url, fmt.Sprintf("w%d", w))
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						n := next.Add(1)
-						if n > int64(b.N) {
-							return
-						}
-						id := ids[int(n)%len(ids)]
-						t0 := time.Now()
-						var err error
-						if n%4 == 0 {
-							_, err = cl.LogEvent(ctx, id, openintent.EventComment, nil)
-						} else {
-							_, err = cl.GetIntent(ctx, id)
-						}
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						lat[w] = append(lat[w], time.Since(t0))
+	var next atomic.Int64
+	// run makes n requests from the given clients and returns how long they took and each
+	// request's latency.
+	run := func(b *testing.B, clients []*openintent.Client, n int) (time.Duration, []time.Duration) {
+		var left atomic.Int64
+		left.Store(int64(n))
+		lat := make([][]time.Duration, len(clients))
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w, cl := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for left.Add(-1) >= 0 {
+					k := next.Add(1)
+					id := ids[int(k)%len(ids)]
+					t0 := time.Now()
+					var err error
+					if k%4 == 0 {
+						_, err = cl.LogEvent(ctx, id, openintent.EventComment, nil)
+					} else {
+						_, err = cl.GetIntent(ctx, id)
 					}
-				}()
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					lat[w] = append(lat[w], time.Since(t0))
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		var all []time.Duration
+		for _, l := range lat {
+			all = append(all, l...)
+		}
+		return elapsed, all
+	}
+	for _, n := range []int{8, 64} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			clients := make([]*openintent.Client, n)
+			for w := range clients {
+				clients[w] = sdk(b, url, fmt.Sprintf("w%d", w))
 			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			var all []time.Duration
-			for _, l := range lat {
-				all = append(all, l...)
+			single := []*openintent.Client{sdk(b, url, "single")}
+			const batch = 1024
+			var measured, base time.Duration
+			var lat []time.Duration
+			var allocs allocations
+			for done := 0; done < b.N; done += batch {
+				k := min(batch, b.N-done)
+				d, _ := run(b, single, k)
+				base += d
+				allocs.start()
+				d, l := run(b, clients, k)
+				allocs.stop()
+				measured += d
+				lat = append(lat, l...)
 			}
-			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-			if len(all) > 0 {
-				b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
-				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(measured.Nanoseconds())/float64(b.N), "ns/op")
+			allocs.report(b)
+			b.ReportMetric(float64(b.N)/measured.Seconds(), "req/s")
+			b.ReportMetric(float64(b.N)/base.Seconds(), "baseline-req/s")
+			if len(lat) > 0 {
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 			}
 		})
 	}
 }
-
-// BenchmarkEventsFirstPage: the first page of get_events on an intent with 100 and with 100,000
 // events.
 func BenchmarkEventsFirstPage(b *testing.B) {
 	url, st := startServer(b, "")

@@ -24,11 +24,11 @@ type result struct {
 	order   []string
 }
 
-// budget compares a benchmark with its baseline: another benchmark of the same run, or the
-// benchmark's own baseline-ns/op when it measured its baseline interleaved with itself.
+// budget compares a benchmark with its baseline: another benchmark of the same run, or, when the
+// benchmark measured its baseline interleaved with itself, its own "baseline-" metric.
 type budget struct {
 	bench, baseline string  // names without the -GOMAXPROCS suffix (baseline: a description when interleaved)
-	interleaved     bool    // the baseline is the benchmark's own baseline-ns/op
+	interleaved     bool    // the baseline is the benchmark's own "baseline-"+metric
 	metric          string  // compared metric: "ns/op", "req/s", "fanout-ms", "heap-MB"...
 	limit           float64 // the budget on the ratio (or on the value when absolute)
 	atLeast         bool    // the ratio must be at least limit (throughput)
@@ -43,8 +43,8 @@ var budgets = []budget{
 	{bench: "ServerCycle/memory", baseline: "canned handler", interleaved: true, metric: "ns/op", limit: 2},
 	{bench: "ServerCycle/file", baseline: "canned handler", interleaved: true, metric: "ns/op", limit: 4},
 	{bench: "ServerCycle/file_fsync", baseline: "canned handler", interleaved: true, metric: "ns/op"},
-	{bench: "Throughput/clients=8", baseline: "Throughput/clients=1", metric: "req/s"},
-	{bench: "Throughput/clients=64", baseline: "Throughput/clients=1", metric: "req/s", limit: 1.5, atLeast: true},
+	{bench: "Throughput/clients=8", baseline: "1 client", interleaved: true, metric: "req/s"},
+	{bench: "Throughput/clients=64", baseline: "1 client", interleaved: true, metric: "req/s", limit: 1.5, atLeast: true},
 	{bench: "EventsFirstPage/events=100000", baseline: "EventsFirstPage/events=100", metric: "ns/op", limit: 1.5},
 	{bench: "UpdateStateSize/keys=10000", baseline: "UpdateStateSize/keys=0", metric: "ns/op", limit: 3, soft: true},
 	{bench: "LeaseContention/agents=32", baseline: "LeaseContention/agents=1", metric: "ns/op"},
@@ -58,8 +58,8 @@ var budgets = []budget{
 
 var suffix = regexp.MustCompile(`-\d+$`)
 
-// baselineMetric is the metric of a benchmark that measured its baseline interleaved with itself.
-const baselineMetric = "baseline-ns/op"
+// baselinePrefix marks the metrics of a baseline measured interleaved with the benchmark.
+const baselinePrefix = "baseline-"
 
 // parse reads `go test -bench` output. With -count > 1, each benchmark is represented by its
 // median run, so that one run slowed by a noisy machine does not decide a ratio: by its ratio to
@@ -91,8 +91,10 @@ func parse(r io.Reader) (map[string]*result, []string, error) {
 	byName := make(map[string]*result, len(runs))
 	for name, rs := range runs {
 		key := func(r *result) float64 {
-			if base := r.metrics[baselineMetric]; base > 0 {
-				return r.metrics["ns/op"] / base
+			for _, u := range r.order {
+				if m, ok := strings.CutPrefix(u, baselinePrefix); ok && r.metrics[u] > 0 {
+					return r.metrics[m] / r.metrics[u]
+				}
 			}
 			return r.metrics["ns/op"]
 		}
@@ -138,12 +140,12 @@ func write(w io.Writer, byName map[string]*result, names []string) (missed int) 
 			case b.absolute:
 				cmp, value = b.metric, num(v)
 			case b.interleaved:
-				base := r.metrics[baselineMetric]
+				base := r.metrics[baselinePrefix+b.metric]
 				if base == 0 {
 					value = "no baseline"
 					break
 				}
-				cmp, value = b.baseline+", interleaved ("+baselineMetric+")", num(v/base)+"x"
+				cmp, value = b.baseline+", interleaved ("+baselinePrefix+b.metric+")", num(v/base)+"x"
 				v /= base
 			default:
 				base, ok := byName[b.baseline]
