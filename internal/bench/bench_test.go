@@ -322,6 +322,7 @@ func BenchmarkThroughput(b *testing.B) {
 		})
 	}
 }
+
 // events.
 func BenchmarkEventsFirstPage(b *testing.B) {
 	url, st := startServer(b, "")
