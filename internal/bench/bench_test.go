@@ -323,6 +323,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// BenchmarkEventsFirstPage: the first page of get_events on an intent with 100 and with 100,000
 // events.
 func BenchmarkEventsFirstPage(b *testing.B) {
 	url, st := startServer(b, "")
