@@ -85,11 +85,16 @@ func (row *intentRow) decode() (models.Intent, error) {
 		p, pi := row.parent.String, row.parent.String
 		in.ParentID, in.ParentIntentID = &p, &pi
 	}
-	if err := json.Unmarshal([]byte(row.deps), &in.DependsOn); err != nil {
-		return in, fmt.Errorf("store: intent %s depends_on: %w", in.ID, err)
+	// Most intents have no dependencies and no constraints: those need no decoder.
+	if row.deps != "[]" {
+		if err := json.Unmarshal([]byte(row.deps), &in.DependsOn); err != nil {
+			return in, fmt.Errorf("store: intent %s depends_on: %w", in.ID, err)
+		}
 	}
-	if err := json.Unmarshal([]byte(row.constraints), &in.Constraints); err != nil {
-		return in, fmt.Errorf("store: intent %s constraints: %w", in.ID, err)
+	if row.constraints != "{}" {
+		if err := json.Unmarshal([]byte(row.constraints), &in.Constraints); err != nil {
+			return in, fmt.Errorf("store: intent %s constraints: %w", in.ID, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(row.state), &in.State); err != nil {
 		return in, fmt.Errorf("store: intent %s state: %w", in.ID, err)
