@@ -99,17 +99,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(10000)", syncPragma(opts)))); err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
-		cp, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, syncPragma(opts))))
-		if err != nil {
-			s.writer.Close()
-			return nil, fmt.Errorf("store: open %s: %w", path, err)
-		}
-		s.startCheckpointer(cp)
 		r, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "query_only(1)")))
 		if err != nil {
 			s.writer.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
+		cp, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, syncPragma(opts))))
+		if err != nil {
+			s.writer.Close()
+			r.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		s.startCheckpointer(cp)
 		n := runtime.GOMAXPROCS(0) * 2
 		r.SetMaxOpenConns(n)
 		r.SetMaxIdleConns(n)
