@@ -45,3 +45,27 @@ func TestIntentCacheStaysWithinItsLimits(t *testing.T) {
 		t.Fatalf("%d bytes counted, %d cached, limit %d", c.bytes, sum, intentCacheBytes)
 	}
 }
+
+// Queries built per call (a LIMIT, an IN list) stop being prepared and kept once the statement
+// caches are full, and still run.
+func TestStatementCachesAreBounded(t *testing.T) {
+	for _, path := range []string{Memory, t.TempDir() + "/s.db"} {
+		s, err := Open(t.Context(), path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range maxStatements + 50 {
+			q := Query{Kind: "note", Limit: i + 1}
+			if _, err := s.ListRecords(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(s.held.stmts); n > maxStatements {
+			t.Errorf("%s: %d statements held", path, n)
+		}
+		if s.readers != nil && s.readers.n.Load() > maxStatements {
+			t.Errorf("%s: %d statements in the read pool", path, s.readers.n.Load())
+		}
+		s.Close()
+	}
+}

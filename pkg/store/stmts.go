@@ -4,20 +4,30 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 )
 
 // SQLite spends a large share of a small query's time parsing it, so every handle here
 // prepares each distinct query once and reuses the statement.
 
+// maxStatements bounds each statement cache: some queries are built per call (a LIMIT, an IN
+// list), and past the bound new ones run unprepared rather than being kept forever.
+const maxStatements = 512
+
 // pool is a file store's pool of read-only connections.
 type pool struct {
 	*sql.DB
 	stmts sync.Map // query -> *sql.Stmt
+	n     atomic.Int64
 }
 
+// stmt returns the prepared statement for query, or nil when the cache is full.
 func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := p.stmts.Load(query); ok {
 		return st.(*sql.Stmt), nil
+	}
+	if p.n.Load() >= maxStatements {
+		return nil, nil
 	}
 	st, err := p.PrepareContext(ctx, query)
 	if err != nil {
@@ -27,6 +37,7 @@ func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
+	p.n.Add(1)
 	return st, nil
 }
 
@@ -35,7 +46,12 @@ func (p *pool) withRows(ctx context.Context, fn func(*sql.Rows) error, query str
 	if err != nil {
 		return err
 	}
-	rows, err := st.QueryContext(ctx, args...)
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = p.QueryContext(ctx, query, args...)
+	}
 	return eachRows(rows, err, fn)
 }
 
@@ -43,6 +59,9 @@ func (p *pool) withRow(ctx context.Context, fn func(*sql.Row) error, query strin
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return err
+	}
+	if st == nil {
+		return fn(p.QueryRowContext(ctx, query, args...))
 	}
 	return fn(st.QueryRowContext(ctx, args...))
 }
@@ -77,10 +96,13 @@ type heldConn struct {
 }
 
 // stmt returns the prepared statement for query, or nil if it does not prepare (running the
-// query unprepared then reports the error).
+// query unprepared then reports the error) or the cache is full.
 func (c *heldConn) stmt(ctx context.Context, query string) *sql.Stmt {
 	st, ok := c.stmts[query]
 	if !ok {
+		if len(c.stmts) >= maxStatements {
+			return nil
+		}
 		var err error
 		if st, err = c.PrepareContext(ctx, query); err != nil {
 			return nil
