@@ -296,7 +296,7 @@ func BenchmarkThroughput(b *testing.B) {
 				clients[w] = sdk(b, url, fmt.Sprintf("w%d", w))
 			}
 			single := []*openintent.Client{sdk(b, url, "single")}
-			const batch = 1024
+			const batch = 4096
 			var measured, base time.Duration
 			var lat []time.Duration
 			var allocs allocations
