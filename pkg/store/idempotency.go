@@ -115,10 +115,10 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	s.responses.mu.Lock()
 	q, ok := s.responses.pending[[2]string{principal, key}]
 	s.responses.mu.Unlock()
-	if ok && !q.forget && q.at.After(s.Now().Add(-IdempotencyTTL)) {
+	since := s.Now().Add(-IdempotencyTTL)
+	if ok && !q.forget && q.at.After(since) {
 		return *q.IdempotentResponse, true, nil
 	}
-	since := s.Now().Add(-IdempotencyTTL)
 	if ok || s.responses.inMemory || !s.responses.mayBeInFile([2]string{principal, key}, since) {
 		return IdempotentResponse{}, false, nil
 	}
@@ -137,9 +137,13 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 // GetIdempotentResponse at once and reaches the database with the next write transaction, or
 // within ResponseFlushDelay.
 func (s *Store) RecordIdempotentResponse(claim *IdempotencyClaim, status int, contentType string, body []byte) {
-	s.queueResponse(queued{IdempotentResponse: &IdempotentResponse{Principal: claim.Principal, Key: claim.Key,
-		Method: claim.Method, Path: claim.Path, BodyHash: claim.BodyHash, Status: status, ContentType: contentType, Body: body},
-		update: claim.Written(), at: s.Now()})
+	s.queueResponse(queued{IdempotentResponse: claim.response(status, contentType, body), update: claim.Written(), at: s.Now()})
+}
+
+// response is the claim's request with a response (status 0: none yet).
+func (c *IdempotencyClaim) response(status int, contentType string, body []byte) *IdempotentResponse {
+	return &IdempotentResponse{Principal: c.Principal, Key: c.Key, Method: c.Method, Path: c.Path, BodyHash: c.BodyHash,
+		Status: status, ContentType: contentType, Body: body}
 }
 
 // ForgetIdempotencyKey drops the claim, so that a retry runs the request again (used when the
@@ -238,9 +242,7 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 		s.responses.mu.Lock()
 		s.responses.remember([2]string{claim.Principal, claim.Key}, now) // before the row can be seen
 		s.responses.mu.Unlock()
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
-			(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, 0, '', x'', ?)`,
-			claim.Principal, claim.Key, claim.Method, claim.Path, claim.BodyHash, micros(now)); err != nil {
+		if err := insertResponse(ctx, tx, claim.response(0, "", []byte{}), now); err != nil {
 			return nil, err
 		}
 	}
@@ -254,9 +256,7 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 			_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE principal = ? AND key = ?`,
 				q.Status, q.ContentType, q.Body, q.Principal, q.Key)
 		default:
-			_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
-				(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				q.Principal, q.Key, q.Method, q.Path, q.BodyHash, q.Status, q.ContentType, q.Body, micros(now))
+			err = insertResponse(ctx, tx, q.IdempotentResponse, now)
 		}
 		if err != nil {
 			s.requeue(pending)
@@ -286,6 +286,14 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 	}, nil
 }
 
+// insertResponse writes r (replacing an expired key's row) as created at.
+func insertResponse(ctx context.Context, tx *wtx, r *IdempotentResponse, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO idempotency_keys
+		(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(at))
+	return err
+}
+
 // closeResponses writes the queued responses and stops the queue's timer.
 func (s *Store) closeResponses() error {
 	err := s.flushResponses()
@@ -313,8 +321,7 @@ func (s *Store) keepInMemory(claim *IdempotencyClaim, now time.Time) func(commit
 			if rs.pending == nil {
 				rs.pending = map[[2]string]queued{}
 			}
-			rs.pending[[2]string{claim.Principal, claim.Key}] = queued{IdempotentResponse: &IdempotentResponse{Principal: claim.Principal,
-				Key: claim.Key, Method: claim.Method, Path: claim.Path, BodyHash: claim.BodyHash}, at: now}
+			rs.pending[[2]string{claim.Principal, claim.Key}] = queued{IdempotentResponse: claim.response(0, "", nil), at: now}
 			claim.written.Store(true)
 		}
 		if now.Sub(rs.lastSweep) >= time.Minute {

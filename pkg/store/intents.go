@@ -134,11 +134,17 @@ func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error)
 
 // intentRow returns the committed row of intent id, from the cache or else the database.
 func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
+	return s.committedIntentRow(ctx, s.read, id)
+}
+
+// committedIntentRow returns the committed row of intent id from the cache, or else reads it
+// with q (which must not see uncommitted writes to it) and caches it.
+func (s *Store) committedIntentRow(ctx context.Context, q querier, id string) (*intentRow, error) {
 	row, gen := s.intents.get(id)
 	if row != nil {
 		return row, nil
 	}
-	row, err := one(ctx, s.read, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
+	row, err := one(ctx, q, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &NotFoundError{Detail: "Intent not found"}
 	}
@@ -164,19 +170,8 @@ func (t *wtx) intentRow(id string) (*intentRow, error) {
 	if row, ok := t.written[id]; ok {
 		return row, nil
 	}
-	row, gen := t.s.intents.get(id)
-	if row != nil {
-		return row, nil
-	}
-	row, err := one(t.ctx, t, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &NotFoundError{Detail: "Intent not found"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	t.s.intents.fill(row, gen) // the transaction has not written it: this is the committed row
-	return row, nil
+	// The transaction has not written it: what it reads is the committed row.
+	return t.s.committedIntentRow(t.ctx, t, id)
 }
 
 // IntentExists reports whether the intent exists.

@@ -140,8 +140,7 @@ func (l *lockedConn) withRows(ctx context.Context, fn func(*sql.Rows) error, que
 	if l.c == nil {
 		return sql.ErrConnDone
 	}
-	rows, err := l.c.query(ctx, query, args)
-	return eachRows(rows, err, fn)
+	return l.c.withRows(ctx, fn, query, args...)
 }
 
 func (l *lockedConn) withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error {
@@ -150,7 +149,16 @@ func (l *lockedConn) withRow(ctx context.Context, fn func(*sql.Row) error, query
 	if l.c == nil {
 		return sql.ErrConnDone
 	}
-	return fn(l.c.queryRow(ctx, query, args))
+	return l.c.withRow(ctx, fn, query, args...)
+}
+
+func (c *heldConn) withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
+	rows, err := c.query(ctx, query, args)
+	return eachRows(rows, err, fn)
+}
+
+func (c *heldConn) withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error {
+	return fn(c.queryRow(ctx, query, args))
 }
 
 func (c *heldConn) query(ctx context.Context, query string, args []any) (*sql.Rows, error) {
@@ -209,10 +217,9 @@ func (t *wtx) ExecContext(_ context.Context, query string, args ...any) (sql.Res
 }
 
 func (t *wtx) withRows(_ context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
-	rows, err := t.c.query(t.ctx, query, args)
-	return eachRows(rows, err, fn)
+	return t.c.withRows(t.ctx, fn, query, args...)
 }
 
 func (t *wtx) withRow(_ context.Context, fn func(*sql.Row) error, query string, args ...any) error {
-	return fn(t.c.queryRow(t.ctx, query, args))
+	return t.c.withRow(t.ctx, fn, query, args...)
 }

@@ -118,7 +118,8 @@ func (w *watchers) recentAfter(f StreamFilter) ([]models.IntentEvent, bool, erro
 		var payload models.Object
 		if f.Agent != "" && r.ev.Actor != f.Agent {
 			// Matched before counting towards the limit, as the query does.
-			if err := json.Unmarshal(r.payload, &payload); err != nil {
+			var err error
+			if payload, err = decodePayload(r.payload); err != nil {
 				w.mu.Unlock()
 				return nil, false, err
 			}
@@ -135,15 +136,25 @@ func (w *watchers) recentAfter(f StreamFilter) ([]models.IntentEvent, bool, erro
 		out[k] = r.ev
 		out[k].Payload = payloads[k]
 		if out[k].Payload == nil {
-			if err := json.Unmarshal(r.payload, &out[k].Payload); err != nil {
+			var err error
+			if out[k].Payload, err = decodePayload(r.payload); err != nil {
 				return nil, false, err
 			}
 		}
-		if out[k].Payload == nil {
-			out[k].Payload = models.Object{}
-		}
 	}
 	return out, true, nil
+}
+
+// decodePayload decodes an event's stored payload; an empty one is an empty object, never nil.
+func decodePayload(b []byte) (models.Object, error) {
+	var p models.Object
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = models.Object{}
+	}
+	return p, nil
 }
 
 // Watch returns a channel closed at the next commit of events of intentID (AnyIntent: of any
@@ -221,11 +232,9 @@ func scanEvent(r scanner) (models.IntentEvent, error) {
 	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
 		return ev, err
 	}
-	if err := json.Unmarshal([]byte(payload), &ev.Payload); err != nil {
+	var err error
+	if ev.Payload, err = decodePayload([]byte(payload)); err != nil {
 		return ev, err
-	}
-	if ev.Payload == nil {
-		ev.Payload = models.Object{}
 	}
 	ev.TraceID, ev.ParentEventID = trace.String, parent.String
 	ev.CreatedAt = timestamp.New(fromMicros(created))
