@@ -80,22 +80,26 @@ func applyPatch(state map[string]any, p models.StatePatch) error {
 }
 
 // copyJSON returns a deep copy of a decoded JSON value, so state never aliases request data.
-func copyJSON(v any) any {
+func copyJSON(v any) any { return mapJSON(v, func(leaf any) any { return leaf }) }
+
+// mapJSON returns a deep copy of a decoded JSON value with each value that is neither an object
+// nor an array replaced by leaf(value).
+func mapJSON(v any, leaf func(any) any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(t))
 		for k, e := range t {
-			m[k] = copyJSON(e)
+			m[k] = mapJSON(e, leaf)
 		}
 		return m
 	case []any:
 		l := make([]any, len(t))
 		for i, e := range t {
-			l[i] = copyJSON(e)
+			l[i] = mapJSON(e, leaf)
 		}
 		return l
 	default:
-		return v
+		return leaf(v)
 	}
 }
 

@@ -480,10 +480,12 @@ func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent 
 		}
 		vars["event"] = ev
 	}
-	var expand func(v any) any
-	expand = func(v any) any {
-		switch x := v.(type) {
-		case string:
+	expand := func(v any) any {
+		return mapJSON(v, func(leaf any) any {
+			x, ok := leaf.(string)
+			if !ok {
+				return leaf
+			}
 			return templateExpr.ReplaceAllStringFunc(x, func(m string) string {
 				sub := templateExpr.FindStringSubmatch(m)
 				var cur any = vars[sub[1]]
@@ -496,20 +498,7 @@ func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent 
 				}
 				return fmt.Sprint(cur)
 			})
-		case map[string]any:
-			out := make(map[string]any, len(x))
-			for k, e := range x {
-				out[k] = expand(e)
-			}
-			return out
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = expand(e)
-			}
-			return out
-		}
-		return v
+		})
 	}
 	tpl := map[string]any{}
 	if t.IntentTemplate != nil {
