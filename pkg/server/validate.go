@@ -88,7 +88,6 @@ func (t *routeTable) validateRequest(log *slog.Logger) genserver.MiddlewareFunc 
 					writeError(w, r, log, validationFailed("body", msg))
 					return
 				}
-				r.Body = io.NopCloser(bytes.NewReader(body))
 				defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
 				r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 			}
