@@ -109,11 +109,7 @@ func run(ctx context.Context, args []string) error {
 // file (created on first use), or nil (a random key) for an in-memory store.
 func loadSecretKey(db, file string) ([]byte, error) {
 	if v := os.Getenv("OPENINTENT_SECRET_KEY"); v != "" {
-		k, err := hex.DecodeString(strings.TrimSpace(v))
-		if err != nil || len(k) != server.SecretKeySize {
-			return nil, fmt.Errorf("OPENINTENT_SECRET_KEY must be %d hex digits", 2*server.SecretKeySize)
-		}
-		return k, nil
+		return parseSecretKey(v, "OPENINTENT_SECRET_KEY must be")
 	}
 	if file == "" {
 		if db == ":memory:" || db == "" {
@@ -122,11 +118,7 @@ func loadSecretKey(db, file string) ([]byte, error) {
 		file = db + ".key"
 	}
 	if b, err := os.ReadFile(file); err == nil {
-		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(k) != server.SecretKeySize {
-			return nil, fmt.Errorf("secret key file %s must hold %d hex digits", file, 2*server.SecretKeySize)
-		}
-		return k, nil
+		return parseSecretKey(string(b), "secret key file "+file+" must hold")
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -141,6 +133,15 @@ func loadSecretKey(db, file string) ([]byte, error) {
 		return nil, err
 	}
 	return k, f.Close()
+}
+
+// parseSecretKey decodes a key written as hex digits; must names where it came from.
+func parseSecretKey(v, must string) ([]byte, error) {
+	k, err := hex.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(k) != server.SecretKeySize {
+		return nil, fmt.Errorf("%s %d hex digits", must, 2*server.SecretKeySize)
+	}
+	return k, nil
 }
 
 func envOr(k, def string) string {

@@ -136,8 +136,7 @@ func (h *handlers) GetGovernancePolicy(ctx context.Context, req genserver.GetGov
 	if err != nil {
 		return nil, err
 	}
-	pol := in.GovernancePolicy
-	pol = orEmpty(pol)
+	pol := orEmpty(in.GovernancePolicy)
 	return genserver.GetGovernancePolicy200JSONResponse{IntentID: in.ID, GovernancePolicy: pol, EffectivePolicy: effectivePolicy(pol)}, nil
 }
 
