@@ -97,14 +97,15 @@ func (rs *responses) mayBeInFile(k [2]string, since time.Time) bool {
 	return ok || rs.unknownUntil.After(since)
 }
 
-// startWritten sets unknownUntil to the age of the newest key in the file.
+// startWritten sets unknownUntil to now when the file holds keys: any of them may be young.
+// (The newest key's age would need a scan of the whole table: created_at has no index.)
 func (s *Store) startWritten(ctx context.Context) error {
-	var newest int64
-	if err := s.held.QueryRowContext(ctx, `SELECT coalesce(max(created_at), 0) FROM idempotency_keys`).Scan(&newest); err != nil {
+	var holds bool
+	if err := s.held.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM idempotency_keys)`).Scan(&holds); err != nil {
 		return err
 	}
-	if newest > 0 {
-		s.responses.unknownUntil = fromMicros(newest)
+	if holds {
+		s.responses.unknownUntil = s.Now()
 	}
 	return nil
 }
