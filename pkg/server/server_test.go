@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,10 +41,20 @@ type env struct {
 	logs  *bytes.Buffer
 }
 
-// newEnv starts a server on an in-memory store whose every response is checked against the spec.
+// newEnv starts a server whose every response is checked against the spec, on an in-memory
+// store, or with OPENINTENT_TEST_STORE=file on a file store in a temporary directory (`make test`
+// runs this package both ways).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvAt(t, store.Memory)
+	switch kind := os.Getenv("OPENINTENT_TEST_STORE"); kind {
+	case "", "memory":
+		return newEnvAt(t, store.Memory)
+	case "file":
+		return newEnvAt(t, filepath.Join(t.TempDir(), "test.db"))
+	default:
+		t.Fatalf("OPENINTENT_TEST_STORE=%q: want memory or file", kind)
+		return nil
+	}
 }
 
 func newEnvAt(t *testing.T, path string) *env {

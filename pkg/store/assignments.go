@@ -2,22 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
-
-func scanAssignment(r scanner) (models.AgentAssignment, error) {
-	var (
-		a  models.AgentAssignment
-		at int64
-	)
-	err := r.Scan(&a.ID, &a.IntentID, &a.AgentID, &a.Role, &at)
-	a.AssignedAt = timestamp.New(fromMicros(at))
-	return a, err
-}
 
 // AssignAgent assigns agentID to an intent with role; assigning again updates the role. The
 // change is logged as agent_assigned by actor.
@@ -28,14 +16,15 @@ func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor 
 			return err
 		}
 		now := s.Now()
-		a, err := one(ctx, tx, scanAssignment, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? AND agent_id = ?`, intentID, agentID)
+		a, ok, err := tx.t.assignment(ctx, intentID, agentID)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+		case !ok:
 			a = models.AgentAssignment{ID: newID(), IntentID: intentID, AgentID: agentID, Role: role, AssignedAt: timestamp.New(now)}
-			_, err = tx.ExecContext(ctx, `INSERT INTO assignments (id, intent_id, agent_id, role, assigned_at) VALUES (?,?,?,?,?)`, a.ID, intentID, agentID, role, micros(now))
-		case err == nil:
+			err = tx.t.insertAssignment(ctx, a)
+		default:
 			a.Role = role
-			_, err = tx.ExecContext(ctx, `UPDATE assignments SET role = ? WHERE id = ?`, role, a.ID)
+			err = tx.t.setAssignmentRole(ctx, a)
 		}
 		if err != nil {
 			return err
@@ -54,11 +43,11 @@ func (s *Store) UnassignAgent(ctx context.Context, intentID, agentID, actor stri
 		if _, err := tx.intentRow(intentID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM assignments WHERE intent_id = ? AND agent_id = ?`, intentID, agentID)
+		deleted, err := tx.t.deleteAssignment(ctx, intentID, agentID)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !deleted {
 			return &NotFoundError{Detail: "Agent is not assigned to this intent"}
 		}
 		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "agent_unassigned", Actor: actor,
@@ -69,9 +58,5 @@ func (s *Store) UnassignAgent(ctx context.Context, intentID, agentID, actor stri
 
 // ListAssignments returns an intent's assignments, oldest first.
 func (s *Store) ListAssignments(ctx context.Context, intentID string) ([]models.AgentAssignment, error) {
-	return listAssignments(ctx, s.read, intentID)
-}
-
-func listAssignments(ctx context.Context, q querier, intentID string) ([]models.AgentAssignment, error) {
-	return collect(ctx, q, scanAssignment, `SELECT id, intent_id, agent_id, role, assigned_at FROM assignments WHERE intent_id = ? ORDER BY assigned_at, rowid`, intentID)
+	return reading(s, func(t tables) ([]models.AgentAssignment, error) { return t.assignments(ctx, intentID) })
 }

@@ -29,24 +29,11 @@ func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent,
 	}
 	ev.ID = newID()
 	ev.CreatedAt = timestamp.New(now)
-	// seq is the rowid: the last insert id, with no RETURNING row to read back.
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?)`,
-		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(now))
-	if err != nil {
-		return ev, err
-	}
-	if ev.Sequence, err = res.LastInsertId(); err != nil {
+	if ev.Sequence, err = tx.t.insertEvent(ctx, &ev, payload); err != nil {
 		return ev, err
 	}
 	s.watch.added(ev, payload)
 	return ev, nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // AppendEvent appends ev (ID, Sequence and CreatedAt are assigned) to an existing intent's log.
@@ -65,19 +52,7 @@ func (s *Store) AppendEvent(ctx context.Context, ev models.IntentEvent) (models.
 
 // ListEvents returns an intent's events matching f, newest first. An unknown intent has none.
 func (s *Store) ListEvents(ctx context.Context, intentID string, f EventFilter) ([]models.IntentEvent, error) {
-	q := `SELECT seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at FROM events WHERE intent_id = ?`
-	args := []any{intentID}
-	if f.Type != "" {
-		q += ` AND event_type = ?`
-		args = append(args, f.Type)
-	}
-	if !f.Since.IsZero() {
-		q += ` AND created_at > ?`
-		args = append(args, micros(f.Since.Truncate(time.Microsecond)))
-	}
-	q += ` ORDER BY seq DESC LIMIT ? OFFSET ?`
-	args = append(args, f.Limit, f.Offset)
-	return collect(ctx, s.read, scanEvent, q, args...)
+	return reading(s, func(t tables) ([]models.IntentEvent, error) { return t.events(ctx, intentID, f) })
 }
 
 // AppendEvents appends n comment events by actor to an intent's log in one transaction (for

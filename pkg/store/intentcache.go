@@ -1,26 +1,24 @@
 package store
 
-import (
-	"database/sql"
-	"sync"
-)
+import "sync"
 
 // intentRow is an intent as stored: its columns, with the collections still encoded as JSON.
+// parent and policy are empty when the intent has none.
 type intentRow struct {
 	id, title, description, createdBy string
-	parent                            sql.NullString
+	parent                            string
 	deps, constraints, state          string
 	status                            string
 	confidence                        float64
 	version                           int64
-	policy                            sql.NullString
+	policy                            string
 	createdAt, updatedAt              int64
 }
 
 // size is roughly how many bytes the row holds.
 func (r *intentRow) size() int {
-	return 160 + len(r.id) + len(r.title) + len(r.description) + len(r.createdBy) + len(r.parent.String) +
-		len(r.deps) + len(r.constraints) + len(r.state) + len(r.status) + len(r.policy.String)
+	return 160 + len(r.id) + len(r.title) + len(r.description) + len(r.createdBy) + len(r.parent) +
+		len(r.deps) + len(r.constraints) + len(r.state) + len(r.status) + len(r.policy)
 }
 
 // Limits of the intent cache.
@@ -29,7 +27,7 @@ const (
 	intentCacheBytes = 16 << 20
 )
 
-// intentCache holds the committed rows of recently written or read intents, so that reading an
+// intentCache holds a file store's committed rows of recently written or read intents, so that reading an
 // intent, alone or inside a read-check-write, costs no query. Rows are immutable once cached;
 // every reader decodes a copy of its own. Writes go through one transaction at a time: a write
 // transaction collects the rows it writes and publishes them after its commit.

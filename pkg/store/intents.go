@@ -58,31 +58,14 @@ func one[T any](ctx context.Context, q querier, scan func(scanner) (T, error), q
 	return v, err
 }
 
-const intentColumns = `id, title, description, created_by, parent_id, depends_on, constraints, state, status, confidence, version, governance_policy, created_at, updated_at`
-
 type scanner interface{ Scan(dest ...any) error }
-
-func scanIntent(r scanner) (models.Intent, error) {
-	row, err := scanIntentRow(r)
-	if err != nil {
-		return models.Intent{}, err
-	}
-	return row.decode()
-}
-
-func scanIntentRow(r scanner) (*intentRow, error) {
-	var row intentRow
-	err := r.Scan(&row.id, &row.title, &row.description, &row.createdBy, &row.parent, &row.deps, &row.constraints, &row.state,
-		&row.status, &row.confidence, &row.version, &row.policy, &row.createdAt, &row.updatedAt)
-	return &row, err
-}
 
 // decode returns a new intent holding the row's values.
 func (row *intentRow) decode() (models.Intent, error) {
 	in := models.Intent{ID: row.id, Title: row.title, Description: row.description, CreatedBy: row.createdBy,
 		Status: models.IntentStatus(row.status), Confidence: row.confidence, Version: row.version}
-	if row.parent.Valid {
-		p, pi := row.parent.String, row.parent.String
+	if row.parent != "" {
+		p, pi := row.parent, row.parent
 		in.ParentID, in.ParentIntentID = &p, &pi
 	}
 	// Most intents have no dependencies and no constraints: those need no decoder.
@@ -99,8 +82,8 @@ func (row *intentRow) decode() (models.Intent, error) {
 	if err := json.Unmarshal([]byte(row.state), &in.State); err != nil {
 		return in, fmt.Errorf("store: intent %s state: %w", in.ID, err)
 	}
-	if row.policy.Valid {
-		if err := json.Unmarshal([]byte(row.policy.String), &in.GovernancePolicy); err != nil {
+	if row.policy != "" {
+		if err := json.Unmarshal([]byte(row.policy), &in.GovernancePolicy); err != nil {
 			return in, fmt.Errorf("store: intent %s governance_policy: %w", in.ID, err)
 		}
 	}
@@ -132,22 +115,31 @@ func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error)
 	return row.decode()
 }
 
-// intentRow returns the committed row of intent id, from the cache or else the database.
+// intentRow returns the committed row of intent id.
 func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
-	return s.committedIntentRow(ctx, s.read, id)
+	if s.mem != nil {
+		return reading(s, func(t tables) (*intentRow, error) { return existingIntent(ctx, t, id) })
+	}
+	return s.committedIntentRow(ctx, sqlTables{q: s.read}, id)
 }
 
-// committedIntentRow returns the committed row of intent id from the cache, or else reads it
-// with q (which must not see uncommitted writes to it) and caches it.
-func (s *Store) committedIntentRow(ctx context.Context, q querier, id string) (*intentRow, error) {
+// existingIntent returns intent id's row from t, or a NotFoundError.
+func existingIntent(ctx context.Context, t tables, id string) (*intentRow, error) {
+	row, err := t.intent(ctx, id)
+	if err == nil && row == nil {
+		err = &NotFoundError{Detail: "Intent not found"}
+	}
+	return row, err
+}
+
+// committedIntentRow returns a file store's committed row of intent id from the cache, or else
+// reads it with t (which must not see uncommitted writes to it) and caches it.
+func (s *Store) committedIntentRow(ctx context.Context, t tables, id string) (*intentRow, error) {
 	row, gen := s.intents.get(id)
 	if row != nil {
 		return row, nil
 	}
-	row, err := one(ctx, q, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &NotFoundError{Detail: "Intent not found"}
-	}
+	row, err := existingIntent(ctx, t, id)
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +159,14 @@ func (t *wtx) intent(id string) (models.Intent, error) {
 // intentRow returns the row of intent id as the transaction sees it: as the transaction wrote
 // it, else as committed (from the cache or else the database).
 func (t *wtx) intentRow(id string) (*intentRow, error) {
+	if t.s.mem != nil {
+		return existingIntent(t.ctx, t.t, id) // the maps hold the transaction's writes
+	}
 	if row, ok := t.written[id]; ok {
 		return row, nil
 	}
 	// The transaction has not written it: what it reads is the committed row.
-	return t.s.committedIntentRow(t.ctx, t, id)
+	return t.s.committedIntentRow(t.ctx, t.t, id)
 }
 
 // IntentExists reports whether the intent exists.
@@ -183,33 +178,43 @@ func (s *Store) IntentExists(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
-func queryIntents(ctx context.Context, q querier, query string, args ...any) ([]models.Intent, error) {
-	return collect(ctx, q, scanIntent, query, args...)
+// decodeAll decodes rows (read by a tables method that returned err).
+func decodeAll(rows []*intentRow, err error) ([]models.Intent, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]models.Intent, len(rows))
+	for i, row := range rows {
+		if out[i], err = row.decode(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // ListIntents returns one page of intents, newest first, and the number matching status ("" for
 // all).
 func (s *Store) ListIntents(ctx context.Context, status string, limit, offset int) ([]models.Intent, int64, error) {
-	where, args := "", []any{}
-	if status != "" {
-		where, args = " WHERE status = ?", append(args, status)
-	}
-	total, err := one(ctx, s.read, scanInt, `SELECT count(*) FROM intents`+where, args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	page, err := queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	var total int64
+	rows, err := reading(s, func(t tables) ([]*intentRow, error) {
+		var err error
+		if total, err = t.countIntents(ctx, status); err != nil {
+			return nil, err
+		}
+		return t.listIntents(ctx, status, limit, offset)
+	})
+	page, err := decodeAll(rows, err)
 	return page, total, err
 }
 
 // ListChildren returns the intents whose parent is id, oldest first.
 func (s *Store) ListChildren(ctx context.Context, id string) ([]models.Intent, error) {
-	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE parent_id = ? ORDER BY rowid`, id)
+	return decodeAll(reading(s, func(t tables) ([]*intentRow, error) { return t.children(ctx, id) }))
 }
 
 // ListDependents returns the intents that depend on id, oldest first.
 func (s *Store) ListDependents(ctx context.Context, id string) ([]models.Intent, error) {
-	return queryIntents(ctx, s.read, `SELECT `+intentColumns+` FROM intents WHERE id IN (SELECT intent_id FROM intent_dependencies WHERE dependency_id = ?) ORDER BY rowid`, id)
+	return decodeAll(reading(s, func(t tables) ([]*intentRow, error) { return t.dependents(ctx, id) }))
 }
 
 // GetIntents returns the existing intents among ids, in the order of ids.
@@ -270,10 +275,10 @@ func (s *Store) createIntent(ctx context.Context, tx *wtx, now time.Time, in mod
 			return in, err
 		}
 	}
-	if err := writeIntent(ctx, tx, &in, true, ""); err != nil {
+	if err := tx.writeIntent(&in, true, ""); err != nil {
 		return in, err
 	}
-	if err := syncDependencies(ctx, tx, in.ID, nil, in.DependsOn); err != nil {
+	if err := tx.syncDependencies(in.ID, nil, in.DependsOn); err != nil {
 		return in, err
 	}
 	_, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: "intent_created", Actor: actor, Payload: payload}, now)
@@ -292,11 +297,11 @@ func (t *Tx) GetIntent(id string) (models.Intent, error) { return t.tx.intent(id
 
 // Assignments returns an intent's assignments as the transaction sees them.
 func (t *Tx) Assignments(intentID string) ([]models.AgentAssignment, error) {
-	return listAssignments(t.ctx, t.tx, intentID)
+	return t.tx.t.assignments(t.ctx, intentID)
 }
 
 // List returns the live records q selects, as the transaction sees them.
-func (t *Tx) List(q Query) ([]Record, error) { return listRecords(t.ctx, t.tx, t.now, q) }
+func (t *Tx) List(q Query) ([]Record, error) { return t.tx.t.records(t.ctx, q, t.now) }
 
 // UpdateIntent runs a versioned write: inside one transaction it loads the intent (NotFoundError),
 // checks expected against its version (VersionConflictError), calls mutate to change it, bumps the
@@ -321,11 +326,11 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 		in.Version++
 		in.UpdatedAt = timestamp.New(now)
 		normalizeIntent(&in)
-		if err := writeIntent(ctx, tx, &in, false, prevStatus); err != nil {
+		if err := tx.writeIntent(&in, false, prevStatus); err != nil {
 			return err
 		}
 		if !slices.Equal(before, in.DependsOn) {
-			if err := syncDependencies(ctx, tx, in.ID, before, in.DependsOn); err != nil {
+			if err := tx.syncDependencies(in.ID, before, in.DependsOn); err != nil {
 				return err
 			}
 		}
@@ -343,9 +348,8 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 	return out, err
 }
 
-// writeIntent inserts in (insert) or updates it, rewriting the status column (and so its index)
-// only when it differs from prevStatus.
-func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, prevStatus models.IntentStatus) error {
+// writeIntent inserts in (insert) or replaces it; prevStatus is its stored status.
+func (tx *wtx) writeIntent(in *models.Intent, insert bool, prevStatus models.IntentStatus) error {
 	deps, err := jsonvalue.Marshal(in.DependsOn)
 	if err != nil {
 		return err
@@ -366,42 +370,28 @@ func writeIntent(ctx context.Context, tx *wtx, in *models.Intent, insert bool, p
 	}
 	row := &intentRow{id: in.ID, title: in.Title, description: in.Description, createdBy: in.CreatedBy,
 		deps: string(deps), constraints: string(constraints), state: string(state), status: string(in.Status),
-		confidence: in.Confidence, version: in.Version, createdAt: micros(in.CreatedAt.Time), updatedAt: micros(in.UpdatedAt.Time)}
+		confidence: in.Confidence, version: in.Version, policy: string(policy), createdAt: micros(in.CreatedAt.Time), updatedAt: micros(in.UpdatedAt.Time)}
 	if in.ParentID != nil {
-		row.parent = sql.NullString{String: *in.ParentID, Valid: true}
+		row.parent = *in.ParentID
 	}
-	if policy != nil {
-		row.policy = sql.NullString{String: string(policy), Valid: true}
+	if err := tx.t.putIntent(tx.ctx, row, insert, in.Status != prevStatus); err != nil {
+		return err
 	}
-	if insert {
-		_, err = tx.ExecContext(ctx, `INSERT INTO intents (`+intentColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-			row.id, row.title, row.description, row.createdBy, row.parent, row.deps, row.constraints, row.state, row.status,
-			row.confidence, row.version, row.policy, row.createdAt, row.updatedAt)
-	} else {
-		set, args := "", []any{row.title, row.description, row.deps, row.constraints, row.state}
-		if in.Status != prevStatus {
-			set, args = "status=?, ", append(args, row.status)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE intents SET title=?, description=?, depends_on=?, constraints=?, state=?, `+set+`confidence=?, version=?, governance_policy=?, updated_at=? WHERE id=?`,
-			append(args, row.confidence, row.version, row.policy, row.updatedAt, row.id)...)
-	}
-	if err == nil {
-		tx.wrote(row)
-	}
-	return err
+	tx.wrote(row)
+	return nil
 }
 
-func syncDependencies(ctx context.Context, tx *wtx, id string, before, after []string) error {
+func (tx *wtx) syncDependencies(id string, before, after []string) error {
 	for _, d := range before {
 		if !slices.Contains(after, d) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM intent_dependencies WHERE intent_id = ? AND dependency_id = ?`, id, d); err != nil {
+			if err := tx.t.removeDependency(tx.ctx, id, d); err != nil {
 				return err
 			}
 		}
 	}
 	for _, d := range after {
 		if !slices.Contains(before, d) {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO intent_dependencies (intent_id, dependency_id) VALUES (?, ?)`, id, d); err != nil {
+			if err := tx.t.addDependency(tx.ctx, id, d); err != nil {
 				return err
 			}
 		}

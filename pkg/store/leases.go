@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"time"
 
@@ -21,31 +20,6 @@ func (e *LeaseConflictError) Error() string { return "Lease already held for thi
 // ErrLeaseExpired reports an attempt to renew a lease that has expired.
 var ErrLeaseExpired = errors.New("Lease has expired; acquire it again")
 
-const leaseColumns = `id, intent_id, agent_id, scope, acquired_at, expires_at, released_at`
-
-func scanLease(r scanner, now time.Time) (models.Lease, error) {
-	var (
-		l                 models.Lease
-		acquired, expires int64
-		released          sql.NullInt64
-	)
-	if err := r.Scan(&l.ID, &l.IntentID, &l.AgentID, &l.Scope, &acquired, &expires, &released); err != nil {
-		return l, err
-	}
-	l.AcquiredAt = timestamp.New(fromMicros(acquired))
-	l.ExpiresAt = timestamp.New(fromMicros(expires))
-	switch {
-	case released.Valid:
-		l.ReleasedAt = timestamp.New(fromMicros(released.Int64))
-		l.Status = models.LeaseStatusReleased
-	case expires <= micros(now):
-		l.Status = models.LeaseStatusExpired
-	default:
-		l.Status = models.LeaseStatusActive
-	}
-	return l, nil
-}
-
 // AcquireLease gives agent an exclusive lease on scope of an intent for d. While another active
 // lease holds the scope it returns a LeaseConflictError; an expired lease does not block.
 func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string, d time.Duration) (models.Lease, error) {
@@ -55,18 +29,16 @@ func (s *Store) AcquireLease(ctx context.Context, intentID, scope, agent string,
 			return err
 		}
 		now := s.Now()
-		existing, err := one(ctx, tx, func(r scanner) (models.Lease, error) { return scanLease(r, now) },
-			`SELECT `+leaseColumns+` FROM leases WHERE intent_id = ? AND scope = ? AND released_at IS NULL AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`, intentID, scope, micros(now))
-		if err == nil {
-			return &LeaseConflictError{Existing: existing}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		existing, held, err := tx.t.activeLease(ctx, intentID, scope, now)
+		if err != nil {
 			return err
+		}
+		if held {
+			return &LeaseConflictError{Existing: withStatus(existing, now)}
 		}
 		out = models.Lease{ID: newID(), IntentID: intentID, AgentID: agent, Scope: scope, Status: models.LeaseStatusActive,
 			AcquiredAt: timestamp.New(now), ExpiresAt: timestamp.New(now.Add(d))}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO leases (`+leaseColumns+`) VALUES (?,?,?,?,?,?,NULL)`,
-			out.ID, intentID, agent, scope, micros(now), micros(out.ExpiresAt.Time)); err != nil {
+		if err := tx.t.insertLease(ctx, out); err != nil {
 			return err
 		}
 		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_acquired", Actor: agent,
@@ -80,12 +52,11 @@ var errLeaseNotOwned = &NotFoundError{Detail: "Lease not found or not owned by y
 
 // ownedLease loads a lease of intentID held by agent (NotFoundError otherwise).
 func ownedLease(ctx context.Context, tx *wtx, intentID, leaseID, agent string, now time.Time) (models.Lease, error) {
-	l, err := one(ctx, tx, func(r scanner) (models.Lease, error) { return scanLease(r, now) },
-		`SELECT `+leaseColumns+` FROM leases WHERE id = ? AND intent_id = ?`, leaseID, intentID)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && l.AgentID != agent) {
+	l, ok, err := tx.t.lease(ctx, intentID, leaseID)
+	if err == nil && (!ok || l.AgentID != agent) {
 		return l, errLeaseNotOwned
 	}
-	return l, err
+	return withStatus(l, now), err
 }
 
 // RenewLease sets the expiry of agent's active lease to now + d. A released lease, or another
@@ -105,7 +76,7 @@ func (s *Store) RenewLease(ctx context.Context, intentID, leaseID, agent string,
 			return ErrLeaseExpired
 		}
 		l.ExpiresAt = timestamp.New(now.Add(d))
-		if _, err := tx.ExecContext(ctx, `UPDATE leases SET expires_at = ? WHERE id = ?`, micros(l.ExpiresAt.Time), l.ID); err != nil {
+		if err := tx.t.updateLease(ctx, l); err != nil {
 			return err
 		}
 		out = l
@@ -124,7 +95,8 @@ func (s *Store) ReleaseLease(ctx context.Context, intentID, leaseID, agent strin
 		if err != nil || !l.ReleasedAt.IsZero() {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE leases SET released_at = ? WHERE id = ?`, micros(now), l.ID); err != nil {
+		l.ReleasedAt = timestamp.New(now)
+		if err := tx.t.updateLease(ctx, l); err != nil {
 			return err
 		}
 		_, err = s.insertEvent(ctx, tx, models.IntentEvent{IntentID: intentID, EventType: "lease_released", Actor: agent,
@@ -136,6 +108,9 @@ func (s *Store) ReleaseLease(ctx context.Context, intentID, leaseID, agent strin
 // ListLeases returns every lease ever taken on an intent, oldest first, with derived status.
 func (s *Store) ListLeases(ctx context.Context, intentID string) ([]models.Lease, error) {
 	now := s.Now()
-	return collect(ctx, s.read, func(r scanner) (models.Lease, error) { return scanLease(r, now) },
-		`SELECT `+leaseColumns+` FROM leases WHERE intent_id = ? ORDER BY acquired_at, rowid`, intentID)
+	ls, err := reading(s, func(t tables) ([]models.Lease, error) { return t.leases(ctx, intentID) })
+	for i := range ls {
+		ls[i] = withStatus(ls[i], now)
+	}
+	return ls, err
 }

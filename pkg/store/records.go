@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,31 +73,11 @@ type Query struct {
 	Limit int
 }
 
-const recordColumns = `kind, id, parent, ref, ukey, version, body, created_at, expires_at`
-
-func scanRecord(sc scanner) (Record, error) {
-	var r Record
-	var key sql.NullString
-	var body string
-	var created int64
-	var expires sql.NullInt64
-	if err := sc.Scan(&r.Kind, &r.ID, &r.Parent, &r.Ref, &key, &r.Version, &body, &created, &expires); err != nil {
-		return r, err
-	}
-	r.Key = key.String
-	r.Body = json.RawMessage(body)
-	r.CreatedAt = fromMicros(created)
-	if expires.Valid {
-		t := fromMicros(expires.Int64)
-		r.ExpiresAt = &t
-	}
-	return r, nil
-}
-
-func getRecord(ctx context.Context, q querier, now time.Time, kind, id string) (Record, error) {
-	r, err := one(ctx, q, scanRecord, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(now))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, &NotFoundError{Detail: notFoundDetail(kind)}
+// getRecord returns the record kind/id live at now from t, or a NotFoundError.
+func getRecord(ctx context.Context, t tables, now time.Time, kind, id string) (Record, error) {
+	r, ok, err := t.record(ctx, kind, id, now)
+	if err == nil && !ok {
+		err = &NotFoundError{Detail: notFoundDetail(kind)}
 	}
 	return r, err
 }
@@ -109,40 +88,16 @@ func notFoundDetail(kind string) string {
 	return strings.ToUpper(s[:1]) + s[1:] + " not found"
 }
 
-func listRecords(ctx context.Context, q querier, now time.Time, f Query) ([]Record, error) {
-	var where []string
-	args := []any{f.Kind, micros(now)}
-	if f.Parent != "" {
-		where = append(where, " AND parent = ?")
-		args = append(args, f.Parent)
-	}
-	if f.Ref != "" {
-		where = append(where, " AND ref = ?")
-		args = append(args, f.Ref)
-	}
-	order := " ORDER BY created_at, id"
-	if f.Newest {
-		order = " ORDER BY created_at DESC, id DESC"
-	}
-	limit := ""
-	if f.Limit > 0 {
-		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
-	out, err := collect(ctx, q, scanRecord, `SELECT `+recordColumns+` FROM records WHERE kind = ? AND (expires_at IS NULL OR expires_at > ?)`+strings.Join(where, "")+order+limit, args...)
-	if len(out) == 0 {
-		out = nil // callers tell "none" by nil
-	}
-	return out, err
-}
-
 // GetRecord returns a live record (NotFoundError when missing or expired).
 func (s *Store) GetRecord(ctx context.Context, kind, id string) (Record, error) {
-	return getRecord(ctx, s.read, s.Now(), kind, id)
+	now := s.Now()
+	return reading(s, func(t tables) (Record, error) { return getRecord(ctx, t, now, kind, id) })
 }
 
 // ListRecords returns the live records q selects.
 func (s *Store) ListRecords(ctx context.Context, q Query) ([]Record, error) {
-	return listRecords(ctx, s.read, s.Now(), q)
+	now := s.Now()
+	return reading(s, func(t tables) ([]Record, error) { return t.records(ctx, q, now) })
 }
 
 // Get decodes the live record kind/id into a T.
@@ -200,7 +155,9 @@ func (w *Writer) Now() time.Time { return w.now }
 func (w *Writer) Timestamp() models.Timestamp { return timestamp.New(w.now) }
 
 // Get returns a live record of the transaction.
-func (w *Writer) Get(kind, id string) (Record, error) { return getRecord(w.ctx, w.tx, w.now, kind, id) }
+func (w *Writer) Get(kind, id string) (Record, error) {
+	return getRecord(w.ctx, w.tx.t, w.now, kind, id)
+}
 
 // GetInto decodes the live record kind/id into v and returns its version.
 func (w *Writer) GetInto(kind, id string, v any) (int64, error) {
@@ -212,11 +169,11 @@ func (w *Writer) GetInto(kind, id string, v any) (int64, error) {
 }
 
 // List returns the live records q selects, as the transaction sees them.
-func (w *Writer) List(q Query) ([]Record, error) { return listRecords(w.ctx, w.tx, w.now, q) }
+func (w *Writer) List(q Query) ([]Record, error) { return w.tx.t.records(w.ctx, q, w.now) }
 
 // Assignments returns an intent's assignments as the transaction sees them.
 func (w *Writer) Assignments(intentID string) ([]models.AgentAssignment, error) {
-	return listAssignments(w.ctx, w.tx, intentID)
+	return w.tx.t.assignments(w.ctx, intentID)
 }
 
 // Intent returns an intent as the transaction sees it.
@@ -240,18 +197,7 @@ func (w *Writer) Insert(r Record, v any) (Record, error) {
 		}
 		w.s.lastCreated = r.CreatedAt
 	}
-	if r.Key != "" {
-		// An expired record no longer holds its key.
-		if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM records WHERE kind = ? AND ukey = ? AND expires_at IS NOT NULL AND expires_at <= ?`, r.Kind, r.Key, micros(w.now)); err != nil {
-			return r, err
-		}
-	}
-	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO records (`+recordColumns+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		r.Kind, r.ID, r.Parent, r.Ref, nullString(r.Key), r.Version, string(body), micros(r.CreatedAt), nullMicros(r.ExpiresAt))
-	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed") {
-		return r, &DuplicateError{Kind: r.Kind, Key: r.Key}
-	}
-	return r, err
+	return r, w.tx.t.insertRecord(w.ctx, r, w.now)
 }
 
 // Update replaces a record's body with the JSON of v (and its expiry), bumping its version.
@@ -268,12 +214,11 @@ func (w *Writer) Rewrite(r Record, v any) (Record, error) {
 		return r, err
 	}
 	r.Body = body
-	res, err := w.tx.ExecContext(w.ctx, `UPDATE records SET body = ?, version = ?, expires_at = ?, ref = ? WHERE kind = ? AND id = ?`,
-		string(body), r.Version, nullMicros(r.ExpiresAt), r.Ref, r.Kind, r.ID)
+	ok, err := w.tx.t.rewriteRecord(w.ctx, r)
 	if err != nil {
 		return r, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !ok {
 		return r, &NotFoundError{Detail: notFoundDetail(r.Kind)}
 	}
 	return r, nil
@@ -281,11 +226,11 @@ func (w *Writer) Rewrite(r Record, v any) (Record, error) {
 
 // Delete removes a live record (NotFoundError when there is none).
 func (w *Writer) Delete(kind, id string) error {
-	res, err := w.tx.ExecContext(w.ctx, `DELETE FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(w.now))
+	ok, err := w.tx.t.deleteRecord(w.ctx, kind, id, w.now)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !ok {
 		return &NotFoundError{Detail: notFoundDetail(kind)}
 	}
 	return nil
@@ -310,14 +255,7 @@ func (w *Writer) SetGovernancePolicy(intentID string, expected int64, policy mod
 	in.Version++
 	in.UpdatedAt = timestamp.New(w.now)
 	normalizeIntent(&in)
-	return in, writeIntent(w.ctx, w.tx, &in, false, in.Status)
-}
-
-func nullMicros(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return micros(*t)
+	return in, w.tx.writeIntent(&in, false, in.Status)
 }
 
 // Modify decodes the live record kind/id into a T, checks its version against expected (when

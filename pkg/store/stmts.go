@@ -87,8 +87,7 @@ func eachRows(rows *sql.Rows, err error, fn func(*sql.Rows) error) error {
 	return rows.Err()
 }
 
-// heldConn is the store's write connection (the in-memory store's only one), held for the
-// store's life: its transactions are BEGIN IMMEDIATE and COMMIT statements, which spares
+// heldConn is a file store's write connection, held for the store's life: its transactions are BEGIN IMMEDIATE and COMMIT statements, which spares
 // database/sql's goroutine per transaction. Its use is serialised by Store.writeMu.
 type heldConn struct {
 	*sql.Conn
@@ -116,7 +115,9 @@ func (c *heldConn) beginTx(ctx context.Context) (*wtx, error) {
 	if _, err := c.exec(ctx, "BEGIN IMMEDIATE", nil); err != nil {
 		return nil, err
 	}
-	return &wtx{c: c, ctx: ctx}, nil
+	tx := &wtx{c: c, ctx: ctx}
+	tx.t = sqlTables{q: tx, x: tx}
+	return tx, nil
 }
 
 // close closes the statements and gives the connection back to its pool.
@@ -125,31 +126,6 @@ func (c *heldConn) close() error {
 		st.Close()
 	}
 	return c.Close()
-}
-
-// lockedConn reads the in-memory store on its one connection, between write transactions
-// (a read on the connection during one would see its uncommitted changes).
-type lockedConn struct {
-	mu *sync.Mutex // Store.writeMu
-	c  *heldConn
-}
-
-func (l *lockedConn) withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.c == nil {
-		return sql.ErrConnDone
-	}
-	return l.c.withRows(ctx, fn, query, args...)
-}
-
-func (l *lockedConn) withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.c == nil {
-		return sql.ErrConnDone
-	}
-	return l.c.withRow(ctx, fn, query, args...)
 }
 
 func (c *heldConn) withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error {
@@ -182,16 +158,23 @@ func (c *heldConn) exec(ctx context.Context, query string, args []any) (sql.Resu
 	return c.ExecContext(ctx, query, args...)
 }
 
-// wtx is a write transaction on the held connection.
+// wtx is a write transaction: on a file store's held connection (c), or on the in-memory
+// store's maps.
 type wtx struct {
-	c   *heldConn
+	c   *heldConn // nil on the in-memory store
 	s   *Store
 	ctx context.Context // the transaction's uncancellable context, used for every statement
-	// written holds the intent rows the transaction wrote, published to the cache on commit.
+	// t is the tables as the transaction sees them.
+	t tables
+	// written holds the intent rows a file store's transaction wrote, published to the cache on
+	// commit.
 	written map[string]*intentRow
 }
 
 func (t *wtx) wrote(row *intentRow) {
+	if t.c == nil {
+		return // the in-memory store's maps are its cache
+	}
 	if t.written == nil {
 		t.written = map[string]*intentRow{}
 	}
@@ -199,6 +182,10 @@ func (t *wtx) wrote(row *intentRow) {
 }
 
 func (t *wtx) commit() error {
+	if t.c == nil {
+		t.s.mem.commit()
+		return nil
+	}
 	_, err := t.c.exec(t.ctx, "COMMIT", nil)
 	if err != nil {
 		t.rollback() // a failed COMMIT may leave the transaction open
@@ -207,6 +194,10 @@ func (t *wtx) commit() error {
 }
 
 func (t *wtx) rollback() error {
+	if t.c == nil {
+		t.s.mem.rollback()
+		return nil
+	}
 	_, err := t.c.exec(t.ctx, "ROLLBACK", nil)
 	return err
 }

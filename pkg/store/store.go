@@ -1,17 +1,20 @@
-// Package store is the embedded SQLite store of the reference server: intents, events, leases and
-// assignments, with schema migrations compiled into the binary.
+// Package store is the embedded store of the reference server: intents, events, leases,
+// assignments and the records of the later RFCs. It comes in two kinds with one behaviour:
 //
-// The store uses modernc.org/sqlite (pure Go, no cgo). A file store runs in WAL mode: a write
-// survives a crash of the process once a method returns, and with Options.FsyncEveryCommit a
-// power loss too. Writes go through one connection held for the store's life, one transaction
-// at a time, so every read-check-write runs serialised in its own transaction; a file store
-// reads through a pool of read-only connections, the in-memory store on its one connection
-// between transactions.
+//   - a file store, on SQLite (modernc.org/sqlite: pure Go, no cgo) with schema migrations
+//     compiled into the binary, in WAL mode: a write survives a crash of the process once a
+//     method returns, and with Options.FsyncEveryCommit a power loss too;
+//   - the in-memory store (Memory), for tests and trying the protocol out, which keeps its rows
+//     in Go maps and loses them when it closes.
 //
-// Committed intents are cached (reads and read-check-writes of an intent cost no query), live
-// readers of the event log are woken, and served the newest events, from memory, and a file
-// store remembers the Idempotency-Keys it wrote. All of this assumes that one process writes a
-// store file at a time.
+// Writes run one transaction at a time, so every read-check-write runs serialised in its own
+// transaction; a transaction that fails leaves no trace. A file store writes through one
+// connection held for its life and reads through a pool of read-only connections.
+//
+// A file store caches committed intents (reads and read-check-writes of an intent cost no
+// query), serves live readers of the event log the newest events from memory and remembers the
+// Idempotency-Keys it wrote: all of which assumes that one process writes a store file at a
+// time.
 package store
 
 import (
@@ -52,12 +55,16 @@ type Options struct {
 
 // Store is the server's persistent state. It is safe for concurrent use.
 type Store struct {
-	// writer is the connection pool holding the write connection (the in-memory store's only
-	// one), and held that connection, taken for the store's life.
+	// mem holds the in-memory store's rows (nil for a file store).
+	mem *memTables
+	// closed tells that the in-memory store is closed (guarded by writeMu).
+	closed bool
+
+	// writer is a file store's connection pool holding the write connection, and held that
+	// connection, taken for the store's life.
 	writer *sql.DB
 	held   *heldConn
-	// read runs reads: on a file store a pool of read-only connections (readers), on the
-	// in-memory store the held connection between write transactions.
+	// read runs a file store's reads on its pool of read-only connections (readers).
 	read    querier
 	readers *pool
 	now     func() time.Time
@@ -67,8 +74,8 @@ type Store struct {
 	// checkpoints runs a file store's WAL checkpoints off the write path.
 	checkpoints checkpointer
 	// writeMu serialises write transactions, from their beginning to the end of their
-	// publishing (and, on the in-memory store, reads with them).
-	writeMu sync.Mutex
+	// publishing; the in-memory store's reads hold it for reading.
+	writeMu sync.RWMutex
 	// responses holds recorded idempotent responses until a write transaction takes them.
 	responses responses
 
@@ -87,39 +94,38 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}
-	var err error
 	if path == Memory {
-		if s.writer, err = sql.Open("sqlite", "file::memory:?"+pragmaQuery(pragmas)); err != nil {
-			return nil, fmt.Errorf("store: open: %w", err)
-		}
+		// Its log is all in memory: live readers need no window of recent events.
+		s.mem = newMemTables()
 		s.responses.inMemory = true
-	} else {
-		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-		if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(10000)", syncPragma(opts)))); err != nil {
-			return nil, fmt.Errorf("store: open %s: %w", path, err)
-		}
-		r, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "query_only(1)")))
-		if err != nil {
-			s.writer.Close()
-			return nil, fmt.Errorf("store: open %s: %w", path, err)
-		}
-		cp, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, syncPragma(opts))))
-		if err != nil {
-			s.writer.Close()
-			r.Close()
-			return nil, fmt.Errorf("store: open %s: %w", path, err)
-		}
-		s.startCheckpointer(cp)
-		n := runtime.GOMAXPROCS(0) * 2
-		r.SetMaxOpenConns(n)
-		r.SetMaxIdleConns(n)
-		s.readers = &pool{DB: r}
-		s.read = s.readers
+		return s, nil
 	}
+	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
+	var err error
+	if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(10000)", syncPragma(opts)))); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "query_only(1)")))
+	if err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	cp, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, syncPragma(opts))))
+	if err != nil {
+		s.writer.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.startCheckpointer(cp)
+	n := runtime.GOMAXPROCS(0) * 2
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s.readers = &pool{DB: r}
+	s.read = s.readers
 	s.writer.SetMaxOpenConns(1)
 	s.writer.SetMaxIdleConns(1)
-	s.writer.SetConnMaxLifetime(0) // the in-memory database lives as long as its connection
+	s.writer.SetConnMaxLifetime(0)
 	s.writer.SetConnMaxIdleTime(0)
 	// Taking the connection creates the file, in WAL mode, before readers open it.
 	conn, err := s.writer.Conn(ctx)
@@ -128,18 +134,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.held = &heldConn{Conn: conn, stmts: map[string]*sql.Stmt{}}
-	if s.read == nil {
-		s.read = &lockedConn{mu: &s.writeMu, c: s.held}
-	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if !s.responses.inMemory {
-		if err := s.startWritten(ctx); err != nil {
-			s.Close()
-			return nil, err
-		}
+	if err := s.startWritten(ctx); err != nil {
+		s.Close()
+		return nil, err
 	}
 	last, err := s.LastSeq(ctx)
 	if err != nil {
@@ -167,15 +168,19 @@ func pragmaQuery(p []string) string {
 
 // Close closes the store.
 func (s *Store) Close() error {
+	if s.mem != nil {
+		err := s.closeResponses()
+		s.writeMu.Lock()
+		s.closed = true
+		s.writeMu.Unlock()
+		return err
+	}
 	var err error
 	if s.held != nil {
 		err = s.closeResponses()
 		s.writeMu.Lock()
 		err = errors.Join(err, s.held.close())
 		s.held = nil
-		if l, ok := s.read.(*lockedConn); ok {
-			l.c = nil
-		}
 		s.writeMu.Unlock()
 	}
 	s.checkpoints.stop()
@@ -230,19 +235,14 @@ func (s *Store) migrate(ctx context.Context) error {
 // uncancellable context also spares the driver a watcher goroutine per statement.
 func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 	ctx = context.WithoutCancel(ctx)
-	// The lock serialises transactions on the held connection and covers publishing what one
-	// wrote, so that the next reads it; on the in-memory store it also keeps reads out of a
-	// transaction in progress.
+	// The lock serialises transactions and covers publishing what one wrote, so that the next
+	// reads it; on the in-memory store it also keeps reads out of a transaction in progress.
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.held == nil {
-		return sql.ErrConnDone // closed
-	}
-	tx, err := s.held.beginTx(ctx)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
-	tx.s = s
 	err = fn(tx)
 	var after func(committed bool)
 	if err == nil {
@@ -254,13 +254,35 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 		return err
 	}
 	err = tx.commit()
-	if err == nil {
+	if err == nil && s.mem == nil {
 		s.intents.publish(tx.written) // before waking readers of the events that announce it
 		s.committed()
 	}
 	after(err == nil)
 	s.watch.settle(err == nil)
 	return err
+}
+
+// errClosed reports a store used after Close.
+var errClosed = errors.New("store: closed")
+
+// begin opens a write transaction; writeMu is held.
+func (s *Store) begin(ctx context.Context) (*wtx, error) {
+	if s.mem != nil {
+		if s.closed {
+			return nil, errClosed
+		}
+		return &wtx{s: s, ctx: ctx, t: s.mem}, nil
+	}
+	if s.held == nil {
+		return nil, errClosed
+	}
+	tx, err := s.held.beginTx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx.s = s
+	return tx, nil
 }
 
 // NotFoundError reports a missing resource; it matches ErrNotFound with errors.Is.

@@ -2,15 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/openintent-go/openintent/gen/models"
-	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
 // watchers wakes readers of the event log when events are committed, and keeps the most recent
@@ -193,50 +190,10 @@ func (s *Store) EventsAfter(ctx context.Context, f StreamFilter) ([]models.Inten
 	if evs, ok, err := s.watch.recentAfter(f); ok || err != nil {
 		return evs, err
 	}
-	q := `SELECT seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at FROM events WHERE seq > ?`
-	args := []any{f.AfterSeq}
-	if f.IntentIDs != nil {
-		q += ` AND intent_id IN (?` + strings.Repeat(",?", len(f.IntentIDs)-1) + `)`
-		for _, id := range f.IntentIDs {
-			args = append(args, id)
-		}
-	}
-	if f.Agent != "" {
-		q += ` AND (actor = ? OR json_extract(payload, '$.agent_id') = ?)`
-		args = append(args, f.Agent, f.Agent)
-	}
-	q += ` ORDER BY seq LIMIT ?`
-	args = append(args, f.Limit)
-	return collect(ctx, s.read, scanEvent, q, args...)
+	return reading(s, func(t tables) ([]models.IntentEvent, error) { return t.eventsAfter(ctx, f) })
 }
 
 // LastSeq returns the sequence number of the newest event (0 when the log is empty).
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
-	return one(ctx, s.read, scanInt, `SELECT coalesce(max(seq), 0) FROM events`)
-}
-
-// scanInt reads a row of one integer.
-func scanInt(r scanner) (int64, error) {
-	var n int64
-	err := r.Scan(&n)
-	return n, err
-}
-
-func scanEvent(r scanner) (models.IntentEvent, error) {
-	var (
-		ev            models.IntentEvent
-		payload       string
-		trace, parent sql.NullString
-		created       int64
-	)
-	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
-		return ev, err
-	}
-	var err error
-	if ev.Payload, err = decodePayload([]byte(payload)); err != nil {
-		return ev, err
-	}
-	ev.TraceID, ev.ParentEventID = trace.String, parent.String
-	ev.CreatedAt = timestamp.New(fromMicros(created))
-	return ev, nil
+	return reading(s, func(t tables) (int64, error) { return t.lastSeq(ctx) })
 }
