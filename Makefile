@@ -23,8 +23,9 @@ fmt: ## fail when gofmt would change a file
 vet: ## go vet
 	$(GO) vet ./...
 
-test: ## the full test suite, under the race detector
+test: ## the full test suite, under the race detector (the server's tests on both kinds of store)
 	$(GO) test -race -count=1 ./...
+	OPENINTENT_TEST_STORE=file $(GO) test -race -count=1 ./pkg/server/
 
 check: fmt vet check-generate test ## everything CI runs
 
