@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -138,6 +139,9 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 // GetIdempotentResponse at once and reaches the database with the next write transaction, or
 // within ResponseFlushDelay.
 func (s *Store) RecordIdempotentResponse(claim *IdempotencyClaim, status int, contentType string, body []byte) {
+	if s.responses.inMemory {
+		body = bytes.Clone(body) // kept for a day: without the spare capacity of the buffer it came in
+	}
 	s.queueResponse(queued{IdempotentResponse: claim.response(status, contentType, body), update: claim.Written(), at: s.Now()})
 }
 

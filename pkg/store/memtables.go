@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -23,6 +25,7 @@ type memTables struct {
 	dependentsOf map[string]map[string]*memIntent
 
 	log          eventLog
+	traces       map[int64][2]string   // sequence number -> trace id, parent event id
 	eventsOf     map[string][]int64    // intent -> sequence numbers
 	eventsOfType map[[2]string][]int64 // (intent, type) -> sequence numbers
 
@@ -50,7 +53,7 @@ func newMemTables() *memTables {
 	return &memTables{
 		intents: map[string]*memIntent{}, byStatus: map[string]int64{}, childrenOf: map[string][]*memIntent{},
 		dependentsOf: map[string]map[string]*memIntent{},
-		eventsOf:     map[string][]int64{}, eventsOfType: map[[2]string][]int64{},
+		eventsOf:     map[string][]int64{}, eventsOfType: map[[2]string][]int64{}, traces: map[int64][2]string{},
 		assignmentsOf: map[string][]*models.AgentAssignment{}, leaseByID: map[string]*models.Lease{},
 		leasesOf: map[string][]*models.Lease{}, kinds: map[string]*memKind{},
 	}
@@ -194,12 +197,14 @@ func (m *memTables) removeDependency(_ context.Context, id, dependency string) e
 	return nil
 }
 
-// memEvent is a stored event; its sequence number is its place in the log.
+// memEvent is a stored event; its sequence number is its place in the log. It is laid out for
+// size (a log may hold millions): the id in binary, the rarely set trace and parent event ids
+// aside (memTables.traces).
 type memEvent struct {
-	id, intentID, eventType, actor string
-	traceID, parentEventID         string
-	payload                        []byte
-	createdAt                      int64
+	id                         [16]byte
+	intentID, eventType, actor string
+	payload                    []byte
+	createdAt                  int64
 }
 
 // eventChunk is how many events one block of the log holds: the log grows a block at a time,
@@ -238,17 +243,25 @@ func (l *eventLog) pop() {
 }
 
 func (m *memTables) insertEvent(_ context.Context, ev *models.IntentEvent, payload []byte) (int64, error) {
+	id, ok := parseUUID(ev.ID)
+	if !ok {
+		return 0, fmt.Errorf("store: event id %q is not a UUID", ev.ID)
+	}
 	intentID := ev.IntentID
 	if mi, ok := m.intents[intentID]; ok {
 		intentID = mi.row.id // one copy of the id for all its events
 	}
-	seq := m.log.append(memEvent{id: ev.ID, intentID: intentID, eventType: ev.EventType, actor: ev.Actor,
-		traceID: ev.TraceID, parentEventID: ev.ParentEventID, payload: payload, createdAt: micros(ev.CreatedAt.Time)})
+	seq := m.log.append(memEvent{id: id, intentID: intentID, eventType: ev.EventType, actor: ev.Actor,
+		payload: bytes.Clone(payload), createdAt: micros(ev.CreatedAt.Time)}) // a clone holds no spare capacity
+	if ev.TraceID != "" || ev.ParentEventID != "" {
+		m.traces[seq] = [2]string{ev.TraceID, ev.ParentEventID}
+	}
 	typed := [2]string{intentID, ev.EventType}
 	m.eventsOf[intentID] = append(m.eventsOf[intentID], seq)
 	m.eventsOfType[typed] = append(m.eventsOfType[typed], seq)
 	m.onUndo(func() {
 		m.log.pop()
+		delete(m.traces, seq)
 		popLast(m.eventsOf, intentID)
 		popLast(m.eventsOfType, typed)
 	})
@@ -259,8 +272,9 @@ func (m *memTables) insertEvent(_ context.Context, ev *models.IntentEvent, paylo
 func (m *memTables) event(seq int64) (models.IntentEvent, error) {
 	e := m.log.at(seq)
 	payload, err := decodePayload(e.payload)
-	return models.IntentEvent{Sequence: seq, ID: e.id, IntentID: e.intentID, EventType: e.eventType, Actor: e.actor,
-		TraceID: e.traceID, ParentEventID: e.parentEventID, Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt))}, err
+	trace := m.traces[seq]
+	return models.IntentEvent{Sequence: seq, ID: formatUUID(e.id), IntentID: e.intentID, EventType: e.eventType, Actor: e.actor,
+		TraceID: trace[0], ParentEventID: trace[1], Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt))}, err
 }
 
 func (m *memTables) events(_ context.Context, intentID string, f EventFilter) ([]models.IntentEvent, error) {

@@ -324,6 +324,11 @@ func newID() string {
 	}
 	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}
+
+// formatUUID returns the canonical text of a UUID.
+func formatUUID(b [16]byte) string {
 	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
@@ -335,6 +340,23 @@ func newID() string {
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:])
 	return string(out[:])
+}
+
+// parseUUID reads the canonical text of a UUID.
+func parseUUID(s string) ([16]byte, bool) {
+	var b [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, false
+	}
+	k := 0
+	for _, part := range [5][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}} {
+		n, err := hex.Decode(b[k:], []byte(s[part[0]:part[1]]))
+		if err != nil {
+			return b, false
+		}
+		k += n
+	}
+	return b, true
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
