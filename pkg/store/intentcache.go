@@ -27,7 +27,7 @@ const (
 	intentCacheBytes = 16 << 20
 )
 
-// intentCache holds a file store's committed rows of recently written or read intents, so that reading an
+// intentCache holds the committed rows of recently written or read intents, so that reading an
 // intent, alone or inside a read-check-write, costs no query. Rows are immutable once cached;
 // every reader decodes a copy of its own. Writes go through one transaction at a time: a write
 // transaction collects the rows it writes and publishes them after its commit.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,44 +20,6 @@ type Change struct {
 	// Payload is the event's payload.
 	Payload map[string]any
 }
-
-// querier runs read statements: the read pool, a write transaction, or the in-memory store's
-// connection between write transactions.
-type querier interface {
-	// withRows runs query and hands its rows to fn; they are closed after.
-	withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error
-	// withRow runs query and hands its first row to fn (whose Scan reports sql.ErrNoRows).
-	withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error
-}
-
-// collect runs query on q and returns every row read by scan.
-func collect[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	out := []T{}
-	err := q.withRows(ctx, func(rows *sql.Rows) error {
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return nil
-	}, query, args...)
-	return out, err
-}
-
-// one runs query on q and returns its first row read by scan (sql.ErrNoRows when none).
-func one[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) (T, error) {
-	var v T
-	err := q.withRow(ctx, func(row *sql.Row) error {
-		var err error
-		v, err = scan(row)
-		return err
-	}, query, args...)
-	return v, err
-}
-
-type scanner interface{ Scan(dest ...any) error }
 
 // decode returns a new intent holding the row's values.
 func (row *intentRow) decode() (models.Intent, error) {
@@ -115,12 +76,13 @@ func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error)
 	return row.decode()
 }
 
-// intentRow returns the committed row of intent id.
+// intentRow returns the committed row of intent id, from the cache or else the tables (on the
+// in-memory store a cache hit does not wait for a write transaction in progress).
 func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
-	if s.mem != nil {
-		return reading(s, func(t tables) (*intentRow, error) { return existingIntent(ctx, t, id) })
+	if row, _ := s.intents.get(id); row != nil {
+		return row, nil
 	}
-	return s.committedIntentRow(ctx, sqlTables{q: s.read}, id)
+	return reading(s, func(t tables) (*intentRow, error) { return s.committedIntentRow(ctx, t, id) })
 }
 
 // existingIntent returns intent id's row from t, or a NotFoundError.
@@ -132,8 +94,8 @@ func existingIntent(ctx context.Context, t tables, id string) (*intentRow, error
 	return row, err
 }
 
-// committedIntentRow returns a file store's committed row of intent id from the cache, or else
-// reads it with t (which must not see uncommitted writes to it) and caches it.
+// committedIntentRow returns the committed row of intent id from the cache, or else reads it
+// from t (which must not see uncommitted writes to it) and caches it.
 func (s *Store) committedIntentRow(ctx context.Context, t tables, id string) (*intentRow, error) {
 	row, gen := s.intents.get(id)
 	if row != nil {

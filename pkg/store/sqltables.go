@@ -19,6 +19,43 @@ type sqlTables struct {
 	x *wtx
 }
 
+// querier runs read statements: a file store's read pool, or its write transaction.
+type querier interface {
+	// withRows runs query and hands its rows to fn; they are closed after.
+	withRows(ctx context.Context, fn func(*sql.Rows) error, query string, args ...any) error
+	// withRow runs query and hands its first row to fn (whose Scan reports sql.ErrNoRows).
+	withRow(ctx context.Context, fn func(*sql.Row) error, query string, args ...any) error
+}
+
+// collect runs query on q and returns every row read by scan.
+func collect[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	out := []T{}
+	err := q.withRows(ctx, func(rows *sql.Rows) error {
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	}, query, args...)
+	return out, err
+}
+
+// one runs query on q and returns its first row read by scan (sql.ErrNoRows when none).
+func one[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	var v T
+	err := q.withRow(ctx, func(row *sql.Row) error {
+		var err error
+		v, err = scan(row)
+		return err
+	}, query, args...)
+	return v, err
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
 const intentColumns = `id, title, description, created_by, parent_id, depends_on, constraints, state, status, confidence, version, governance_policy, created_at, updated_at`
 
 func scanIntentRow(r scanner) (*intentRow, error) {

@@ -166,15 +166,11 @@ type wtx struct {
 	ctx context.Context // the transaction's uncancellable context, used for every statement
 	// t is the tables as the transaction sees them.
 	t tables
-	// written holds the intent rows a file store's transaction wrote, published to the cache on
-	// commit.
+	// written holds the intent rows the transaction wrote, published to the cache on commit.
 	written map[string]*intentRow
 }
 
 func (t *wtx) wrote(row *intentRow) {
-	if t.c == nil {
-		return // the in-memory store's maps are its cache
-	}
 	if t.written == nil {
 		t.written = map[string]*intentRow{}
 	}

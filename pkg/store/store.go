@@ -11,8 +11,9 @@
 // transaction; a transaction that fails leaves no trace. A file store writes through one
 // connection held for its life and reads through a pool of read-only connections.
 //
-// A file store caches committed intents (reads and read-check-writes of an intent cost no
-// query), serves live readers of the event log the newest events from memory and remembers the
+// Committed intents are cached (on a file store reads and read-check-writes of an intent cost
+// no query; on the in-memory store reads do not wait for a write in progress). A file store
+// serves live readers of the event log the newest events from memory and remembers the
 // Idempotency-Keys it wrote: all of which assumes that one process writes a store file at a
 // time.
 package store
@@ -254,7 +255,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
 		return err
 	}
 	err = tx.commit()
-	if err == nil && s.mem == nil {
+	if err == nil {
 		s.intents.publish(tx.written) // before waking readers of the events that announce it
 		s.committed()
 	}
