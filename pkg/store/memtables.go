@@ -307,11 +307,8 @@ func (m *memTables) events(_ context.Context, intentID string, f EventFilter) ([
 
 func (m *memTables) eventsAfter(_ context.Context, f StreamFilter) ([]models.IntentEvent, error) {
 	out := []models.IntentEvent{}
-	for seq := max(f.AfterSeq, 0) + 1; seq <= m.log.n && len(out) < f.Limit; seq++ {
-		e := m.log.at(seq)
-		if f.IntentIDs != nil && !slices.Contains(f.IntentIDs, e.intentID) {
-			continue
-		}
+	next := m.seqsAfter(f)
+	for seq := next(); seq > 0 && len(out) < f.Limit; seq = next() {
 		ev, err := m.event(seq)
 		if err != nil {
 			return nil, err
@@ -324,6 +321,47 @@ func (m *memTables) eventsAfter(_ context.Context, f StreamFilter) ([]models.Int
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// seqsAfter returns an iterator over the sequence numbers after f.AfterSeq of the intents f
+// keeps, in order (0 when done): the whole log when it keeps every intent, else a merge of
+// those intents' own lists.
+func (m *memTables) seqsAfter(f StreamFilter) func() int64 {
+	after := max(f.AfterSeq, 0)
+	if f.IntentIDs == nil {
+		return func() int64 {
+			if after >= m.log.n {
+				return 0
+			}
+			after++
+			return after
+		}
+	}
+	var lists [][]int64
+	for i, id := range f.IntentIDs {
+		if slices.Contains(f.IntentIDs[:i], id) {
+			continue
+		}
+		seqs := m.eventsOf[id]
+		k, _ := slices.BinarySearch(seqs, after+1)
+		if k < len(seqs) {
+			lists = append(lists, seqs[k:])
+		}
+	}
+	return func() int64 {
+		best := -1
+		for i, l := range lists {
+			if len(l) > 0 && (best < 0 || l[0] < lists[best][0]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return 0
+		}
+		seq := lists[best][0]
+		lists[best] = lists[best][1:]
+		return seq
+	}
 }
 
 func (m *memTables) lastSeq(context.Context) (int64, error) { return m.log.n, nil }
