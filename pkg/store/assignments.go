@@ -16,15 +16,16 @@ func (s *Store) AssignAgent(ctx context.Context, intentID, agentID, role, actor 
 			return err
 		}
 		now := s.Now()
-		a, ok, err := tx.t.assignment(ctx, intentID, agentID)
-		switch {
-		case err != nil:
-		case !ok:
-			a = models.AgentAssignment{ID: newID(), IntentID: intentID, AgentID: agentID, Role: role, AssignedAt: timestamp.New(now)}
-			err = tx.t.insertAssignment(ctx, a)
-		default:
+		a, assigned, err := tx.t.assignment(ctx, intentID, agentID)
+		if err != nil {
+			return err
+		}
+		if assigned {
 			a.Role = role
 			err = tx.t.setAssignmentRole(ctx, a)
+		} else {
+			a = models.AgentAssignment{ID: newID(), IntentID: intentID, AgentID: agentID, Role: role, AssignedAt: timestamp.New(now)}
+			err = tx.t.insertAssignment(ctx, a)
 		}
 		if err != nil {
 			return err

@@ -12,8 +12,8 @@ import (
 // lease conflicts, caching, waking readers) are written once, over this interface.
 //
 // Inside a write transaction a tables sees the transaction's own writes; outside one, only
-// committed rows. Rows come back as copies the caller may change, except intent rows, which
-// are immutable once stored (a write stores a new row).
+// committed rows. Rows come back as copies the caller may change, except intent rows and
+// record bodies, which are never changed in place once stored (a write stores new ones).
 type tables interface {
 	// intent returns intent id's row, or nil when there is none.
 	intent(ctx context.Context, id string) (*intentRow, error)
