@@ -689,8 +689,9 @@ type ClientInterface interface {
 
 	// ListIntents List intents
 	//
-	// Lists intents, newest first, optionally filtered by status. Absent from the reference
-	// server (which answers 405); specified from RFC-0001 and the reference client's request.
+	// Lists intents, newest first, optionally filtered by status, leaving out (and not counting)
+	// intents whose ACL is closed to the caller. Absent from the reference server (which answers
+	// 405); specified from RFC-0001 and the reference client's request.
 	//
 	// Corresponds with GET /api/v1/intents (the `ListIntents` operationId).
 	ListIntents(ctx context.Context, params *ListIntentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3327,8 +3328,9 @@ func (c *Client) ListGrantInvocations(ctx context.Context, grantID GrantID, para
 
 // ListIntents List intents
 //
-// Lists intents, newest first, optionally filtered by status. Absent from the reference
-// server (which answers 405); specified from RFC-0001 and the reference client's request.
+// Lists intents, newest first, optionally filtered by status, leaving out (and not counting)
+// intents whose ACL is closed to the caller. Absent from the reference server (which answers
+// 405); specified from RFC-0001 and the reference client's request.
 //
 // Corresponds with GET /api/v1/intents (the `ListIntents` operationId).
 func (c *Client) ListIntents(ctx context.Context, params *ListIntentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -13370,8 +13372,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListIntentsWithResponse List intents
 	//
-	// Lists intents, newest first, optionally filtered by status. Absent from the reference
-	// server (which answers 405); specified from RFC-0001 and the reference client's request.
+	// Lists intents, newest first, optionally filtered by status, leaving out (and not counting)
+	// intents whose ACL is closed to the caller. Absent from the reference server (which answers
+	// 405); specified from RFC-0001 and the reference client's request.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -26618,8 +26621,9 @@ func (c *ClientWithResponses) ListGrantInvocationsWithResponse(ctx context.Conte
 
 // ListIntentsWithResponse List intents
 //
-// Lists intents, newest first, optionally filtered by status. Absent from the reference
-// server (which answers 405); specified from RFC-0001 and the reference client's request.
+// Lists intents, newest first, optionally filtered by status, leaving out (and not counting)
+// intents whose ACL is closed to the caller. Absent from the reference server (which answers
+// 405); specified from RFC-0001 and the reference client's request.
 //
 // Returns a wrapper object for the known response body format(s).
 //

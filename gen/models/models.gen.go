@@ -757,7 +757,9 @@ type AccessRequestStatus string
 
 // ACL An intent's access control list. With `default_policy` `closed`, only principals with an entry
 // (and the intent's creator) may act on the intent: reads need `read`, writes `write`, ACL changes
-// `admin`.
+// `admin`. Lists of intents (intents, children, descendants, ancestors, dependencies, dependents,
+// ready and blocked children, the graph, a portfolio's intents) leave out, and do not count,
+// the intents a caller may not read.
 type ACL struct {
 	// DefaultPolicy See `AccessPolicy`; `open` when never set.
 	DefaultPolicy string `json:"default_policy"`

@@ -1,7 +1,10 @@
 package openintent_test
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -371,5 +374,110 @@ func TestInvokeToolWithoutGrantIsRefused(t *testing.T) {
 	}
 	if _, err := c.InvokeTool(ctx, "web_search", "agent-b", nil); !errors.As(err, &pe) {
 		t.Fatalf("invoking as another agent: %v", err)
+	}
+}
+
+// Lists never show an intent whose ACL is closed to the caller (RFC-0011: reads need read):
+// not the list of intents (nor its total), children, descendants, ancestors, dependencies,
+// dependents, ready and blocked children, the graph, or a portfolio's intents. The creator and
+// principals granted read still see it.
+func TestListsHideIntentsClosedToTheCaller(t *testing.T) {
+	e := newEnv(t)
+	if e.srv == nil {
+		t.Skip("counts every intent of the server, and the reference server does not enforce ACLs: in-process server only")
+	}
+	owner := e.client(t, "owner")
+	other := e.client(t, "other")
+	reader := e.client(t, "reader")
+	ctx := ctxT(t)
+	root := mustCreate(t, owner, openintent.IntentCreate{Title: "root"})
+	secret := mustCreate(t, owner, openintent.IntentCreate{Title: "secret", ParentID: root.ID, DependsOn: []string{root.ID}})
+	open := mustCreate(t, owner, openintent.IntentCreate{Title: "open", ParentID: root.ID, DependsOn: []string{secret.ID}})
+	grandchild := mustCreate(t, owner, openintent.IntentCreate{Title: "grandchild", ParentID: secret.ID})
+	if _, err := owner.SetACL(ctx, secret.ID, openintent.ACLSet{DefaultPolicy: openintent.AccessClosed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.GrantAccess(ctx, secret.ID, openintent.ACLEntryCreate{PrincipalID: "reader", Permission: openintent.PermissionRead}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := owner.CreatePortfolio(ctx, openintent.PortfolioCreate{Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*openintent.Intent{secret, open} {
+		if _, err := owner.AddIntentToPortfolio(ctx, p.ID, in.ID, openintent.RoleMember, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	titles := func(ins []openintent.Intent, err error) []string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, in := range ins {
+			out = append(out, in.Title)
+		}
+		slices.Sort(out)
+		return out
+	}
+	lists := map[string]func(c *openintent.Client) []string{
+		"intents":      func(c *openintent.Client) []string { return titles(c.ListIntents(ctx, openintent.ListIntentsParams{})) },
+		"children":     func(c *openintent.Client) []string { return titles(c.GetChildren(ctx, root.ID)) },
+		"descendants":  func(c *openintent.Client) []string { return titles(c.GetDescendants(ctx, root.ID)) },
+		"ancestors":    func(c *openintent.Client) []string { return titles(c.GetAncestors(ctx, grandchild.ID)) },
+		"dependencies": func(c *openintent.Client) []string { return titles(c.GetDependencies(ctx, open.ID)) },
+		"dependents":   func(c *openintent.Client) []string { return titles(c.GetDependents(ctx, root.ID)) },
+		"ready+blocked": func(c *openintent.Client) []string {
+			ready := titles(c.GetReadyIntents(ctx, root.ID))
+			return append(ready, titles(c.GetBlockedIntents(ctx, root.ID))...)
+		},
+		"graph": func(c *openintent.Client) []string {
+			g, err := c.GetIntentGraph(ctx, root.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, n := range g.Nodes {
+				out = append(out, n.Title)
+			}
+			for _, edge := range g.Edges {
+				if edge.From == secret.ID || edge.To == secret.ID {
+					out = append(out, "edge of secret")
+				}
+			}
+			slices.Sort(out)
+			return out
+		},
+		"portfolio": func(c *openintent.Client) []string {
+			ins, _, err := c.GetPortfolioIntents(ctx, p.ID)
+			return titles(ins, err)
+		},
+	}
+	for name, list := range lists {
+		for _, c := range []*openintent.Client{owner, reader} {
+			if got := list(c); !slices.Contains(got, "secret") {
+				t.Errorf("%s: a principal who may read it does not see the closed intent: %v", name, got)
+			}
+		}
+		if got := list(other); slices.Contains(got, "secret") || slices.Contains(got, "edge of secret") {
+			t.Errorf("%s: shows the intent closed to the caller: %v", name, got)
+		}
+	}
+	// The page's total counts only what the caller may see.
+	var page struct{ Total int }
+	for agent, want := range map[string]int{"owner": 4, "other": 3} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"/api/v1/intents?limit=1", nil)
+		req.Header.Set("X-API-Key", e.apiKey)
+		req.Header.Set("X-Agent-ID", agent)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if page.Total != want {
+			t.Errorf("%s: total %d, want %d", agent, page.Total, want)
+		}
 	}
 }

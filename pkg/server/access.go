@@ -97,12 +97,16 @@ func intentIDOf(pattern, path string) string {
 	return ""
 }
 
+// isClosed reports whether an intent's ACL is closed.
+func (ac *accessControl) isClosed(intentID string) bool {
+	ac.mu.RLock()
+	defer ac.mu.RUnlock()
+	return ac.closed[intentID]
+}
+
 // check returns a 403 error when agent may not make a request needing need on intentID.
 func (ac *accessControl) check(ctx context.Context, intentID, agent string, need models.Permission) error {
-	ac.mu.RLock()
-	closed := ac.closed[intentID]
-	ac.mu.RUnlock()
-	if !closed || need == "" {
+	if need == "" || !ac.isClosed(intentID) {
 		return nil
 	}
 	in, err := ac.store.GetIntent(ctx, intentID)
@@ -112,21 +116,77 @@ func (ac *accessControl) check(ctx context.Context, intentID, agent string, need
 	if err != nil {
 		return err
 	}
-	if in.CreatedBy == agent {
-		return nil
-	}
-	entries, err := store.List[models.ACLEntry](ctx, ac.store, store.Query{Kind: kindACLEntry, Parent: intentID})
-	if err != nil {
+	ok, err := ac.permits(ctx, in, agent, need)
+	if err != nil || ok {
 		return err
+	}
+	return forbidden("forbidden", fmt.Sprintf("Agent %s lacks %s permission on intent %s (its ACL is closed); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, intentID))
+}
+
+// permits reports whether agent may do what needs need on intent in: always when its ACL is
+// open, else when agent created it or holds an unexpired entry granting need or more.
+func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent string, need models.Permission) (bool, error) {
+	if !ac.isClosed(in.ID) || in.CreatedBy == agent {
+		return true, nil
+	}
+	entries, err := store.List[models.ACLEntry](ctx, ac.store, store.Query{Kind: kindACLEntry, Parent: in.ID})
+	if err != nil {
+		return false, err
 	}
 	now := ac.store.Now()
 	for _, e := range entries {
 		if e.PrincipalID == agent && permissionLevel(e.Permission) >= permissionLevel(string(need)) &&
 			(e.ExpiresAt.IsZero() || e.ExpiresAt.After(now)) {
-			return nil
+			return true, nil
 		}
 	}
-	return forbidden("forbidden", fmt.Sprintf("Agent %s lacks %s permission on intent %s (its ACL is closed); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, intentID))
+	return false, nil
+}
+
+// hidden returns the ids of the closed intents agent may not read, which lists leave out.
+func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, error) {
+	ac.mu.RLock()
+	var closed []string
+	for id, c := range ac.closed {
+		if c {
+			closed = append(closed, id)
+		}
+	}
+	ac.mu.RUnlock()
+	var out []string
+	for _, id := range closed {
+		in, err := ac.store.GetIntent(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ok, err := ac.permits(ctx, in, agent, models.PermissionRead)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// readable keeps the intents of ins the caller may read (RFC-0011): lists never show an
+// intent whose ACL is closed to the caller.
+func (h *handlers) readable(ctx context.Context, ins []models.Intent) ([]models.Intent, error) {
+	out := make([]models.Intent, 0, len(ins))
+	for _, in := range ins {
+		ok, err := h.access.permits(ctx, in, agentFrom(ctx), models.PermissionRead)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 func (h *handlers) GetIntentACL(ctx context.Context, req genserver.GetIntentACLRequestObject) (genserver.GetIntentACLResponseObject, error) {

@@ -38,6 +38,9 @@ func (h *handlers) ListChildIntents(ctx context.Context, req genserver.ListChild
 		return nil, err
 	}
 	cs, err := h.store.ListChildren(ctx, req.IntentID)
+	if err == nil {
+		cs, err = h.readable(ctx, cs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +74,10 @@ func (h *handlers) ListDescendantIntents(ctx context.Context, req genserver.List
 	if err := walk(req.IntentID); err != nil {
 		return nil, err
 	}
+	out, err := h.readable(ctx, out)
+	if err != nil {
+		return nil, err
+	}
 	return genserver.ListDescendantIntents200JSONResponse{Descendants: out}, nil
 }
 
@@ -90,6 +97,9 @@ func (h *handlers) ListAncestorIntents(ctx context.Context, req genserver.ListAn
 		out = append(out, p)
 		in = p
 	}
+	if out, err = h.readable(ctx, out); err != nil {
+		return nil, err
+	}
 	return genserver.ListAncestorIntents200JSONResponse{Ancestors: out}, nil
 }
 
@@ -99,6 +109,9 @@ func (h *handlers) ListIntentDependencies(ctx context.Context, req genserver.Lis
 		return nil, err
 	}
 	deps, err := h.store.GetIntents(ctx, in.DependsOn)
+	if err == nil {
+		deps, err = h.readable(ctx, deps)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +123,9 @@ func (h *handlers) ListIntentDependents(ctx context.Context, req genserver.ListI
 		return nil, err
 	}
 	ds, err := h.store.ListDependents(ctx, req.IntentID)
+	if err == nil {
+		ds, err = h.readable(ctx, ds)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +139,9 @@ func (h *handlers) splitChildren(ctx context.Context, id string) (ready, blocked
 		return nil, nil, err
 	}
 	cs, err := h.store.ListChildren(ctx, id)
+	if err == nil {
+		cs, err = h.readable(ctx, cs)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,6 +278,9 @@ func (h *handlers) GetIntentGraph(ctx context.Context, req genserver.GetIntentGr
 		g.AggregateStatus.Total++
 		g.AggregateStatus.ByStatus[string(in.Status)]++
 		children, err := h.store.ListChildren(ctx, in.ID)
+		if err == nil {
+			children, err = h.readable(ctx, children) // intents closed to the caller are not shown
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -267,10 +289,18 @@ func (h *handlers) GetIntentGraph(ctx context.Context, req genserver.GetIntentGr
 			queue = append(queue, c)
 		}
 		for _, d := range in.DependsOn {
-			g.Edges = append(g.Edges, models.GraphEdge{From: in.ID, To: d, Type: models.GraphEdgeTypeDependency})
-			if dep, err := h.store.GetIntent(ctx, d); err == nil {
+			dep, err := h.store.GetIntent(ctx, d)
+			if err == nil {
+				ok, err := h.access.permits(ctx, dep, agentFrom(ctx), models.PermissionRead)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					continue
+				}
 				queue = append(queue, dep)
 			}
+			g.Edges = append(g.Edges, models.GraphEdge{From: in.ID, To: d, Type: models.GraphEdgeTypeDependency})
 		}
 	}
 	if g.AggregateStatus.Total > 0 {

@@ -92,7 +92,11 @@ func (h *handlers) ListIntents(ctx context.Context, req genserver.ListIntentsReq
 		limit = 50
 	}
 	offset := int(req.Params.Offset)
-	page, total, err := h.store.ListIntents(ctx, string(req.Params.Status), limit, offset)
+	hidden, err := h.access.hidden(ctx, agentFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	page, total, err := h.store.ListIntents(ctx, store.IntentQuery{Status: string(req.Params.Status), Exclude: hidden, Limit: limit, Offset: offset})
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,11 @@ func (h *handlers) portfolioIntents(ctx context.Context, portfolioID string) ([]
 	for i, m := range ms {
 		ids[i] = m.IntentID
 	}
-	return h.store.GetIntents(ctx, ids)
+	ins, err := h.store.GetIntents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return h.readable(ctx, ins)
 }
 
 // portfolioMembers returns the ids of a portfolio's intents.

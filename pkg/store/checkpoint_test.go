@@ -38,7 +38,7 @@ func TestBackgroundCheckpointsCopyTheWAL(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := openFile(t, path)
-	if page, total, err := again.ListIntents(context.Background(), "", 1, 0); err != nil || total != 2*store.CheckpointEvery || len(page) != 1 {
+	if page, total, err := again.ListIntents(context.Background(), store.IntentQuery{Limit: 1}); err != nil || total != 2*store.CheckpointEvery || len(page) != 1 {
 		t.Fatalf("after reopening: %d intents, %v", total, err)
 	}
 }

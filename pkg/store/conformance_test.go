@@ -173,7 +173,11 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 			in := sc.intent()
 			got, err := s.GetIntent(sc.ctx, in.ID)
 			sc.note("get", got, err)
-			page, total, err := s.ListIntents(sc.ctx, string(pick(sc.r, append(statuses, "")...)), 1+sc.r.IntN(6), sc.r.IntN(4))
+			q := store.IntentQuery{Status: string(pick(sc.r, append(statuses, "")...)), Limit: 1 + sc.r.IntN(6), Offset: sc.r.IntN(4)}
+			for range sc.r.IntN(4) {
+				q.Exclude = append(q.Exclude, sc.intent().ID) // some twice, some unknown
+			}
+			page, total, err := s.ListIntents(sc.ctx, q)
 			sc.note("list", []any{page, total}, err)
 			children, err := s.ListChildren(sc.ctx, in.ID)
 			sc.note("children", children, err)

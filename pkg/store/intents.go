@@ -154,16 +154,26 @@ func decodeAll(rows []*intentRow, err error) ([]models.Intent, error) {
 	return out, nil
 }
 
-// ListIntents returns one page of intents, newest first, and the number matching status ("" for
-// all).
-func (s *Store) ListIntents(ctx context.Context, status string, limit, offset int) ([]models.Intent, int64, error) {
+// IntentQuery selects a page of intents, newest first.
+type IntentQuery struct {
+	// Status keeps only intents with this status when not empty.
+	Status string
+	// Exclude lists intents left out (and not counted).
+	Exclude []string
+	// Limit and Offset page the result.
+	Limit, Offset int
+}
+
+// ListIntents returns one page of the intents q selects, newest first, and how many it selects
+// in all.
+func (s *Store) ListIntents(ctx context.Context, q IntentQuery) ([]models.Intent, int64, error) {
 	var total int64
 	rows, err := reading(s, func(t tables) ([]*intentRow, error) {
 		var err error
-		if total, err = t.countIntents(ctx, status); err != nil {
+		if total, err = t.countIntents(ctx, q); err != nil {
 			return nil, err
 		}
-		return t.listIntents(ctx, status, limit, offset)
+		return t.listIntents(ctx, q)
 	})
 	page, err := decodeAll(rows, err)
 	return page, total, err

@@ -128,18 +128,34 @@ func (m *memTables) putIntent(_ context.Context, row *intentRow, insert, _ bool)
 	return nil
 }
 
-func (m *memTables) countIntents(_ context.Context, status string) (int64, error) {
-	if status == "" {
-		return int64(len(m.intentOrder)), nil
+func (m *memTables) countIntents(_ context.Context, q IntentQuery) (int64, error) {
+	n := int64(len(m.intentOrder))
+	if q.Status != "" {
+		n = m.byStatus[q.Status]
 	}
-	return m.byStatus[status], nil
+	for id := range excluded(q) {
+		if mi, ok := m.intents[id]; ok && (q.Status == "" || mi.row.status == q.Status) {
+			n--
+		}
+	}
+	return n, nil
 }
 
-func (m *memTables) listIntents(_ context.Context, status string, limit, offset int) ([]*intentRow, error) {
+// excluded returns the set of ids q leaves out.
+func excluded(q IntentQuery) map[string]bool {
+	set := make(map[string]bool, len(q.Exclude))
+	for _, id := range q.Exclude {
+		set[id] = true
+	}
+	return set
+}
+
+func (m *memTables) listIntents(_ context.Context, q IntentQuery) ([]*intentRow, error) {
 	out := []*intentRow{}
-	for i := len(m.intentOrder) - 1; i >= 0 && len(out) < limit; i-- {
+	skip, offset := excluded(q), q.Offset
+	for i := len(m.intentOrder) - 1; i >= 0 && len(out) < q.Limit; i-- {
 		row := m.intentOrder[i].row
-		if status != "" && row.status != status {
+		if (q.Status != "" && row.status != q.Status) || skip[row.id] {
 			continue
 		}
 		if offset > 0 {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,21 +94,41 @@ func (t sqlTables) putIntent(ctx context.Context, row *intentRow, insert, status
 	return err
 }
 
-func statusWhere(status string) (string, []any) {
-	if status == "" {
-		return "", nil
+// intentsWhere returns the WHERE clause selecting what q selects, and its arguments.
+func intentsWhere(q IntentQuery) (string, []any, error) {
+	var conds []string
+	var args []any
+	if q.Status != "" {
+		conds, args = append(conds, "status = ?"), append(args, q.Status)
 	}
-	return " WHERE status = ?", []any{status}
+	if len(q.Exclude) > 0 {
+		// One argument however many ids: a JSON array.
+		ids, err := json.Marshal(q.Exclude)
+		if err != nil {
+			return "", nil, err
+		}
+		conds, args = append(conds, "id NOT IN (SELECT value FROM json_each(?))"), append(args, string(ids))
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
-func (t sqlTables) countIntents(ctx context.Context, status string) (int64, error) {
-	where, args := statusWhere(status)
+func (t sqlTables) countIntents(ctx context.Context, q IntentQuery) (int64, error) {
+	where, args, err := intentsWhere(q)
+	if err != nil {
+		return 0, err
+	}
 	return one(ctx, t.q, scanInt, `SELECT count(*) FROM intents`+where, args...)
 }
 
-func (t sqlTables) listIntents(ctx context.Context, status string, limit, offset int) ([]*intentRow, error) {
-	where, args := statusWhere(status)
-	return collect(ctx, t.q, scanIntentRow, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+func (t sqlTables) listIntents(ctx context.Context, q IntentQuery) ([]*intentRow, error) {
+	where, args, err := intentsWhere(q)
+	if err != nil {
+		return nil, err
+	}
+	return collect(ctx, t.q, scanIntentRow, `SELECT `+intentColumns+` FROM intents`+where+` ORDER BY rowid DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 }
 
 func (t sqlTables) children(ctx context.Context, id string) ([]*intentRow, error) {

@@ -20,10 +20,10 @@ type tables interface {
 	// putIntent inserts row (insert) or replaces the stored row of its id; statusChanged tells
 	// whether the status differs from the stored row's.
 	putIntent(ctx context.Context, row *intentRow, insert, statusChanged bool) error
-	// countIntents counts the intents with status ("" for all).
-	countIntents(ctx context.Context, status string) (int64, error)
-	// listIntents returns a page of the intents with status ("" for all), newest first.
-	listIntents(ctx context.Context, status string, limit, offset int) ([]*intentRow, error)
+	// countIntents counts the intents q selects (its Limit and Offset aside).
+	countIntents(ctx context.Context, q IntentQuery) (int64, error)
+	// listIntents returns the page of intents q selects, newest first.
+	listIntents(ctx context.Context, q IntentQuery) ([]*intentRow, error)
 	// children returns the intents whose parent is id, oldest first.
 	children(ctx context.Context, id string) ([]*intentRow, error)
 	// dependents returns the intents that depend on id, oldest first.
