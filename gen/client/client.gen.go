@@ -1796,7 +1796,8 @@ type ClientInterface interface {
 
 	// StreamAgentEvents Stream agent events
 	//
-	// Streams events concerning the agent (assignments, leases it holds, events it wrote). Server-sent
+	// Streams events concerning the agent (assignments, leases it holds, events it wrote), leaving
+	// out events of intents whose ACL is closed to the caller. Server-sent
 	// events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 	// is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 	// every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -1829,7 +1830,10 @@ type ClientInterface interface {
 
 	// StreamPortfolioEvents Stream portfolio events
 	//
-	// Streams the events of the portfolio's member intents and its membership changes. Server-sent
+	// Streams the events of the portfolio's member intents and its membership changes
+	// (`added_to_portfolio`, `removed_from_portfolio`): members as of the stream's start, followed
+	// through those events, so a removed intent's removal reaches the stream and its later events
+	// do not. Events of intents whose ACL is closed to the caller are left out. Server-sent
 	// events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 	// is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 	// every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -5615,7 +5619,8 @@ func (c *Client) GetServerConfig(ctx context.Context, reqEditors ...RequestEdito
 
 // StreamAgentEvents Stream agent events
 //
-// Streams events concerning the agent (assignments, leases it holds, events it wrote). Server-sent
+// Streams events concerning the agent (assignments, leases it holds, events it wrote), leaving
+// out events of intents whose ACL is closed to the caller. Server-sent
 // events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 // is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 // every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -5678,7 +5683,10 @@ func (c *Client) StreamIntentEvents(ctx context.Context, intentID IntentID, para
 
 // StreamPortfolioEvents Stream portfolio events
 //
-// Streams the events of the portfolio's member intents and its membership changes. Server-sent
+// Streams the events of the portfolio's member intents and its membership changes
+// (`added_to_portfolio`, `removed_from_portfolio`): members as of the stream's start, followed
+// through those events, so a removed intent's removal reaches the stream and its later events
+// do not. Events of intents whose ACL is closed to the caller are left out. Server-sent
 // events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 // is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 // every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -14571,7 +14579,8 @@ type ClientWithResponsesInterface interface {
 
 	// StreamAgentEventsWithResponse Stream agent events
 	//
-	// Streams events concerning the agent (assignments, leases it holds, events it wrote). Server-sent
+	// Streams events concerning the agent (assignments, leases it holds, events it wrote), leaving
+	// out events of intents whose ACL is closed to the caller. Server-sent
 	// events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 	// is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 	// every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -14610,7 +14619,10 @@ type ClientWithResponsesInterface interface {
 
 	// StreamPortfolioEventsWithResponse Stream portfolio events
 	//
-	// Streams the events of the portfolio's member intents and its membership changes. Server-sent
+	// Streams the events of the portfolio's member intents and its membership changes
+	// (`added_to_portfolio`, `removed_from_portfolio`): members as of the stream's start, followed
+	// through those events, so a removed intent's removal reaches the stream and its later events
+	// do not. Events of intents whose ACL is closed to the caller are left out. Server-sent
 	// events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 	// is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 	// every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -28528,7 +28540,8 @@ func (c *ClientWithResponses) GetServerConfigWithResponse(ctx context.Context, r
 
 // StreamAgentEventsWithResponse Stream agent events
 //
-// Streams events concerning the agent (assignments, leases it holds, events it wrote). Server-sent
+// Streams events concerning the agent (assignments, leases it holds, events it wrote), leaving
+// out events of intents whose ACL is closed to the caller. Server-sent
 // events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 // is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 // every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A
@@ -28585,7 +28598,10 @@ func (c *ClientWithResponses) StreamIntentEventsWithResponse(ctx context.Context
 
 // StreamPortfolioEventsWithResponse Stream portfolio events
 //
-// Streams the events of the portfolio's member intents and its membership changes. Server-sent
+// Streams the events of the portfolio's member intents and its membership changes
+// (`added_to_portfolio`, `removed_from_portfolio`): members as of the stream's start, followed
+// through those events, so a removed intent's removal reaches the stream and its later events
+// do not. Events of intents whose ACL is closed to the caller are left out. Server-sent
 // events: each frame is `id: <sequence>`, `event: <event type>`, `data: <one-line JSON>`. The id
 // is the event's position in the log, so a client that reconnects with `Last-Event-ID` receives
 // every later event exactly once. A `: ping` comment is sent every 15 seconds when idle. A

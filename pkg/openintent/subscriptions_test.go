@@ -2,8 +2,10 @@ package openintent_test
 
 import (
 	"errors"
+	"iter"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +208,110 @@ func TestPortfolioStreamResumes(t *testing.T) {
 	}
 	if seen[0].EventType != "intent_created" || seen[1].EventType != "added_to_portfolio" || seen[4].Payload["i"] != float64(2) {
 		t.Fatalf("events %v", seen)
+	}
+}
+
+// A portfolio stream follows membership as it changes: an intent's removed_from_portfolio event
+// reaches it, the removed intent's later events do not. Neither a portfolio stream nor an agent
+// stream shows events of an intent whose ACL is closed to the caller.
+func TestStreamsFollowMembershipAndHideClosedIntents(t *testing.T) {
+	e := newEnv(t)
+	owner := e.client(t, "owner")
+	other := e.client(t, "other")
+	ctx := ctxT(t)
+	p, err := owner.CreatePortfolio(ctx, openintent.PortfolioCreate{Name: "watched"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustCreate(t, owner, openintent.IntentCreate{Title: "a"})
+	b := mustCreate(t, owner, openintent.IntentCreate{Title: "b"})
+	secret := mustCreate(t, owner, openintent.IntentCreate{Title: "secret"})
+	for _, in := range []*openintent.Intent{a, b, secret} {
+		if _, err := owner.AddIntentToPortfolio(ctx, p.ID, in.ID, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := owner.SetACL(ctx, secret.ID, openintent.ACLSet{DefaultPolicy: openintent.AccessClosed}); err != nil {
+		t.Fatal(err)
+	}
+	start, err := owner.LogEvent(ctx, a.ID, openintent.EventComment, openintent.Object{"step": "start"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Streams opened before the changes, from the event just logged.
+	type read struct {
+		evs []openintent.IntentEvent
+		err error
+	}
+	started := make(chan struct{}, 2)
+	collect := func(events iter.Seq2[openintent.IntentEvent, error]) chan read {
+		out := make(chan read, 1)
+		go func() {
+			var r read
+			for ev, err := range events {
+				if err != nil {
+					r.err = err
+					break
+				}
+				if ev.Payload["step"] == "start" {
+					started <- struct{}{} // the stream is reading: the changes below come after
+					continue
+				}
+				r.evs = append(r.evs, ev)
+				if ev.Payload["step"] == "end" {
+					break
+				}
+			}
+			out <- r
+		}()
+		return out
+	}
+	from := openintent.WithLastEventID(strconvI(start.Sequence - 1))
+	portfolio := collect(other.StreamPortfolioEvents(ctx, p.ID, from))
+	agent := collect(other.StreamAgentEvents(ctx, "owner", from))
+	for range 2 {
+		select {
+		case <-started:
+		case <-ctx.Done():
+			t.Fatal("the streams did not start")
+		}
+	}
+	for _, step := range []struct {
+		in   *openintent.Intent
+		step string
+	}{{secret, "hidden"}, {b, "member"}, {nil, "remove b"}, {b, "after removal"}, {a, "end"}} {
+		if step.in == nil {
+			if err := owner.RemoveIntentFromPortfolio(ctx, p.ID, b.ID); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := owner.LogEvent(ctx, step.in.ID, openintent.EventComment, openintent.Object{"step": step.step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	describe := func(evs []openintent.IntentEvent) []string {
+		var out []string
+		for _, ev := range evs {
+			s := ev.EventType
+			if step, ok := ev.Payload["step"].(string); ok {
+				s += ":" + step
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	for name, ch := range map[string]chan read{"portfolio": portfolio, "agent": agent} {
+		r := <-ch
+		if r.err != nil {
+			t.Fatalf("%s stream: %v", name, r.err)
+		}
+		want := []string{"comment:member", "removed_from_portfolio", "comment:end"}
+		if name == "agent" { // every event by owner it may read
+			want = []string{"comment:member", "removed_from_portfolio", "comment:after removal", "comment:end"}
+		}
+		if got := describe(r.evs); !slices.Equal(got, want) {
+			t.Errorf("%s stream: %v, want %v", name, got, want)
+		}
 	}
 }

@@ -143,6 +143,22 @@ func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent st
 	return false, nil
 }
 
+// mayRead reports whether agent may read intent intentID (true for an intent that no longer
+// exists: there is nothing left to hide).
+func (ac *accessControl) mayRead(ctx context.Context, intentID, agent string) (bool, error) {
+	if !ac.isClosed(intentID) {
+		return true, nil
+	}
+	in, err := ac.store.GetIntent(ctx, intentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return ac.permits(ctx, in, agent, models.PermissionRead)
+}
+
 // hidden returns the ids of the closed intents agent may not read, which lists leave out.
 func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, error) {
 	ac.mu.RLock()
@@ -155,14 +171,7 @@ func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, er
 	ac.mu.RUnlock()
 	var out []string
 	for _, id := range closed {
-		in, err := ac.store.GetIntent(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		ok, err := ac.permits(ctx, in, agent, models.PermissionRead)
+		ok, err := ac.mayRead(ctx, id, agent)
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,7 @@ type streams struct {
 	store     *store.Store
 	log       *slog.Logger
 	heartbeat time.Duration
+	access    *accessControl
 }
 
 type streamKind int
@@ -122,17 +123,22 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 	}
 	ping := time.NewTicker(s.heartbeat)
 	defer ping.Stop()
+	agent := agentFrom(ctx)
+	// A portfolio stream starts from the portfolio's members now and follows its membership
+	// events from there.
+	members := map[string]bool{}
+	if kind == portfolioStream {
+		ids, err := portfolioMembers(ctx, s.store, id)
+		if err != nil {
+			s.log.ErrorContext(ctx, "stream: read portfolio members", "error", err, "request_id", requestIDFrom(ctx))
+			return
+		}
+		for _, m := range ids {
+			members[m] = true
+		}
+	}
 	for {
 		woken := s.store.Watch(watchKey)
-		if kind == portfolioStream {
-			// Membership changes while the stream is open: read it again before each read of the log.
-			ids, err := portfolioMembers(ctx, s.store, id)
-			if err != nil {
-				s.log.ErrorContext(ctx, "stream: read portfolio members", "error", err, "request_id", requestIDFrom(ctx))
-				return
-			}
-			filter.IntentIDs = append(ids, "") // never nil: nil would mean every intent
-		}
 		events, err := s.store.EventsAfter(ctx, filter)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -142,14 +148,29 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 			return
 		}
 		var b strings.Builder
+		readable := map[string]bool{}
 		for _, ev := range events {
+			filter.AfterSeq = ev.Sequence
+			if kind == portfolioStream && !inPortfolio(ev, id, members) {
+				continue
+			}
+			ok, known := readable[ev.IntentID]
+			if !known {
+				if ok, err = s.access.mayRead(ctx, ev.IntentID, agent); err != nil {
+					s.log.ErrorContext(ctx, "stream: check access", "error", err, "request_id", requestIDFrom(ctx))
+					return
+				}
+				readable[ev.IntentID] = ok
+			}
+			if !ok {
+				continue // an intent whose ACL is closed to the caller
+			}
 			data, err := json.Marshal(ev)
 			if err != nil {
 				s.log.ErrorContext(ctx, "stream: encode event", "error", err)
 				return
 			}
 			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", ev.Sequence, eventName(ev.EventType), data)
-			filter.AfterSeq = ev.Sequence
 		}
 		if b.Len() > 0 {
 			if err := s.write(w, rc, b.String()); err != nil {
@@ -169,6 +190,23 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 			}
 		}
 	}
+}
+
+// inPortfolio reports whether a portfolio stream shows ev (its members' events, its own
+// membership events), and keeps members up to date with the membership events it passes, so
+// that an intent's removed_from_portfolio event reaches the stream and its later events do not.
+func inPortfolio(ev models.IntentEvent, portfolioID string, members map[string]bool) bool {
+	if pid, _ := ev.Payload["portfolio_id"].(string); pid == portfolioID {
+		switch models.EventType(ev.EventType) {
+		case models.EventTypeAddedToPortfolio:
+			members[ev.IntentID] = true
+			return true
+		case models.EventTypeRemovedFromPortfolio:
+			delete(members, ev.IntentID)
+			return true
+		}
+	}
+	return members[ev.IntentID]
 }
 
 // write sends text and flushes it, giving up on a client that does not read for 30 seconds.
