@@ -1852,7 +1852,10 @@ type ClientInterface interface {
 
 	// CreateSubscriptionWithBody Subscribe to events
 	//
-	// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+	// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+	// subscription follows the portfolio's membership as events add and remove intents (a removed
+	// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+	// never receives events of an intent whose ACL is closed to it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1861,7 +1864,10 @@ type ClientInterface interface {
 
 	// CreateSubscription Subscribe to events
 	//
-	// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+	// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+	// subscription follows the portfolio's membership as events add and remove intents (a removed
+	// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+	// never receives events of an intent whose ACL is closed to it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5725,7 +5731,10 @@ func (c *Client) ListSubscriptions(ctx context.Context, params *ListSubscription
 
 // CreateSubscriptionWithBody Subscribe to events
 //
-// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+// subscription follows the portfolio's membership as events add and remove intents (a removed
+// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+// never receives events of an intent whose ACL is closed to it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5744,7 +5753,10 @@ func (c *Client) CreateSubscriptionWithBody(ctx context.Context, contentType str
 
 // CreateSubscription Subscribe to events
 //
-// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+// subscription follows the portfolio's membership as events add and remove intents (a removed
+// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+// never receives events of an intent whose ACL is closed to it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -14645,7 +14657,10 @@ type ClientWithResponsesInterface interface {
 
 	// CreateSubscriptionWithBodyWithResponse Subscribe to events
 	//
-	// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+	// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+	// subscription follows the portfolio's membership as events add and remove intents (a removed
+	// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+	// never receives events of an intent whose ACL is closed to it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14654,7 +14669,10 @@ type ClientWithResponsesInterface interface {
 
 	// CreateSubscriptionWithResponse Subscribe to events
 	//
-	// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+	// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+	// subscription follows the portfolio's membership as events add and remove intents (a removed
+	// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+	// never receives events of an intent whose ACL is closed to it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -28636,7 +28654,10 @@ func (c *ClientWithResponses) ListSubscriptionsWithResponse(ctx context.Context,
 
 // CreateSubscriptionWithBodyWithResponse Subscribe to events
 //
-// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+// subscription follows the portfolio's membership as events add and remove intents (a removed
+// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+// never receives events of an intent whose ACL is closed to it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28651,7 +28672,10 @@ func (c *ClientWithResponses) CreateSubscriptionWithBodyWithResponse(ctx context
 
 // CreateSubscriptionWithResponse Subscribe to events
 //
-// Creates a webhook subscription (see `Subscription` for delivery and signatures).
+// Creates a webhook subscription (see `Subscription` for delivery and signatures). A portfolio
+// subscription follows the portfolio's membership as events add and remove intents (a removed
+// intent's `removed_from_portfolio` is delivered, its later events are not). The subscriber
+// never receives events of an intent whose ACL is closed to it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

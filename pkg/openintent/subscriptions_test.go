@@ -315,3 +315,70 @@ func TestStreamsFollowMembershipAndHideClosedIntents(t *testing.T) {
 		}
 	}
 }
+
+// Webhook subscriptions to a portfolio follow its membership through the log like streams, and
+// a subscriber never receives events of an intent whose ACL is closed to it.
+func TestWebhooksFollowMembershipAndHideClosedIntents(t *testing.T) {
+	srv := openintenttest.NewServer(t, openintenttest.WithWebhooks(server.Webhooks{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}))
+	owner, other := srv.Client(t, "owner"), srv.Client(t, "other")
+	ctx := ctxT(t)
+	rc := &receiver{secret: "whsec-test-secret-0002", arrived: make(chan struct{}, 20)}
+	hook := httptest.NewServer(rc)
+	t.Cleanup(hook.Close)
+	p, err := owner.CreatePortfolio(ctx, openintent.PortfolioCreate{Name: "hooked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Subscribe(ctx, openintent.SubscriptionCreate{PortfolioID: p.ID, WebhookURL: hook.URL, Secret: rc.secret,
+		EventTypes: []string{"comment", "removed_from_portfolio"}}); err != nil {
+		t.Fatal(err)
+	}
+	a := mustCreate(t, owner, openintent.IntentCreate{Title: "a"})
+	b := mustCreate(t, owner, openintent.IntentCreate{Title: "b"})
+	secret := mustCreate(t, owner, openintent.IntentCreate{Title: "secret"})
+	if _, err := owner.SetACL(ctx, secret.ID, openintent.ACLSet{DefaultPolicy: openintent.AccessClosed}); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*openintent.Intent{a, b, secret} {
+		if _, err := owner.AddIntentToPortfolio(ctx, p.ID, in.ID, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		in   *openintent.Intent
+		step string
+	}{{secret, "hidden"}, {b, "member"}, {nil, "remove b"}, {b, "after removal"}, {a, "end"}} {
+		if step.in == nil {
+			if err := owner.RemoveIntentFromPortfolio(ctx, p.ID, b.ID); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := owner.LogEvent(ctx, step.in.ID, openintent.EventComment, openintent.Object{"step": step.step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"comment:member", "removed_from_portfolio", "comment:end"}
+	for range want {
+		select {
+		case <-rc.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("webhooks not delivered")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // anything else would arrive by now
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	slices.SortFunc(rc.got, func(x, y *openintent.Webhook) int { return int(x.Event.Sequence - y.Event.Sequence) })
+	var got []string
+	for _, wh := range rc.got {
+		s := wh.Event.EventType
+		if step, ok := wh.Event.Payload["step"].(string); ok {
+			s += ":" + step
+		}
+		got = append(got, s)
+	}
+	if !slices.Equal(got, want) || len(rc.bad) > 0 {
+		t.Fatalf("delivered %v (bad %v), want %v", got, rc.bad, want)
+	}
+}

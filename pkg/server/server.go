@@ -106,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	webhooks := newDispatcher(cfg.Store, cfg.Logger, cfg.Webhooks)
+	webhooks := newDispatcher(cfg.Store, access, cfg.Logger, cfg.Webhooks)
 	seal, err := newSealer(cfg.SecretKey)
 	if err != nil {
 		return nil, err

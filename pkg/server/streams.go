@@ -196,17 +196,22 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 // membership events), and keeps members up to date with the membership events it passes, so
 // that an intent's removed_from_portfolio event reaches the stream and its later events do not.
 func inPortfolio(ev models.IntentEvent, portfolioID string, members map[string]bool) bool {
-	if pid, _ := ev.Payload["portfolio_id"].(string); pid == portfolioID {
-		switch models.EventType(ev.EventType) {
-		case models.EventTypeAddedToPortfolio:
-			members[ev.IntentID] = true
-			return true
-		case models.EventTypeRemovedFromPortfolio:
-			delete(members, ev.IntentID)
-			return true
-		}
+	if !isMembershipEvent(ev, portfolioID) {
+		return members[ev.IntentID]
 	}
-	return members[ev.IntentID]
+	if models.EventType(ev.EventType) == models.EventTypeAddedToPortfolio {
+		members[ev.IntentID] = true
+	} else {
+		delete(members, ev.IntentID)
+	}
+	return true
+}
+
+// isMembershipEvent reports whether ev adds its intent to the portfolio or removes it.
+func isMembershipEvent(ev models.IntentEvent, portfolioID string) bool {
+	pid, _ := ev.Payload["portfolio_id"].(string)
+	t := models.EventType(ev.EventType)
+	return pid == portfolioID && (t == models.EventTypeAddedToPortfolio || t == models.EventTypeRemovedFromPortfolio)
 }
 
 // write sends text and flushes it, giving up on a client that does not read for 30 seconds.

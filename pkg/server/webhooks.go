@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -77,14 +78,18 @@ func Sign(secret string, timestamp int64, body []byte) string {
 // dispatcher turns committed events into webhook deliveries and sends them, at least once, off
 // the request path. Deliveries are stored, so a restart resumes them.
 type dispatcher struct {
-	store *store.Store
-	log   *slog.Logger
-	cfg   Webhooks
-	now   func() time.Time
+	store  *store.Store
+	access *accessControl
+	log    *slog.Logger
+	cfg    Webhooks
+	now    func() time.Time
 	loop
+	// members follows, for the portfolios of subscriptions, their members as of the events the
+	// dispatcher has read (used by its goroutine only).
+	members map[string]map[string]bool
 }
 
-func newDispatcher(st *store.Store, log *slog.Logger, cfg Webhooks) *dispatcher {
+func newDispatcher(st *store.Store, access *accessControl, log *slog.Logger, cfg Webhooks) *dispatcher {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
@@ -100,7 +105,7 @@ func newDispatcher(st *store.Store, log *slog.Logger, cfg Webhooks) *dispatcher 
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
 	}
-	return &dispatcher{store: st, log: log, cfg: cfg, now: st.Now}
+	return &dispatcher{store: st, access: access, log: log, cfg: cfg, now: st.Now, members: map[string]map[string]bool{}}
 }
 
 // start runs the dispatcher's loop once there is something to deliver.
@@ -141,25 +146,57 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 		if err != nil {
 			return err
 		}
-		members := map[string][]string{} // portfolio id -> member intent ids
 		for _, s := range subs {
-			if s.PortfolioID != nil {
-				if members[*s.PortfolioID], err = portfolioMembers(ctx, d.store, *s.PortfolioID); err != nil {
+			if p := s.PortfolioID; p != nil && d.members[*p] == nil {
+				// A portfolio first seen: its members now, followed through the log from here.
+				ids, err := portfolioMembers(ctx, d.store, *p)
+				if err != nil {
 					return err
+				}
+				d.members[*p] = map[string]bool{}
+				for _, id := range ids {
+					d.members[*p][id] = true
+				}
+			}
+		}
+		// Which subscriptions get which events, decided before the write transaction (which
+		// must not read the store outside itself).
+		type due struct {
+			sub string
+			ev  models.IntentEvent
+		}
+		var dues []due
+		now := d.store.Now()
+		// Membership as of the end of this batch, kept only if its deliveries are stored.
+		after := make(map[string]map[string]bool, len(d.members))
+		for p, members := range d.members {
+			after[p] = maps.Clone(members)
+		}
+		for _, ev := range events {
+			shown := map[string]bool{} // portfolio id -> whether its subscriptions get ev
+			for p, members := range after {
+				shown[p] = inPortfolio(ev, p, members)
+			}
+			for _, s := range subs {
+				if !matches(s.Subscription, ev, shown, now) {
+					continue
+				}
+				// A subscriber never receives events of an intent whose ACL is closed to it.
+				ok, err := d.access.mayRead(ctx, ev.IntentID, s.SubscriberID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					dues = append(dues, due{s.ID, ev})
 				}
 			}
 		}
 		last := events[len(events)-1].Sequence
 		err = d.store.Write(ctx, func(w *store.Writer) error {
-			for _, ev := range events {
-				for _, s := range subs {
-					if !matches(s.Subscription, ev, members, w.Now()) {
-						continue
-					}
-					dl := delivery{ID: store.NewID(), SubscriptionID: s.ID, Event: ev, NextAt: w.Now()}
-					if _, err := w.Insert(store.Record{Kind: kindDelivery, ID: dl.ID, Parent: s.ID}, dl); err != nil {
-						return err
-					}
+			for _, du := range dues {
+				dl := delivery{ID: store.NewID(), SubscriptionID: du.sub, Event: du.ev, NextAt: w.Now()}
+				if _, err := w.Insert(store.Record{Kind: kindDelivery, ID: dl.ID, Parent: du.sub}, dl); err != nil {
+					return err
 				}
 			}
 			return saveCursor(w, "webhooks", last)
@@ -167,12 +204,13 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 		if err != nil {
 			return err
 		}
-		*cursor = last
+		*cursor, d.members = last, after
 	}
 }
 
-// matches reports whether an active subscription selects ev.
-func matches(s models.Subscription, ev models.IntentEvent, members map[string][]string, now time.Time) bool {
+// matches reports whether an active subscription selects ev; inPortfolio tells, per portfolio,
+// whether ev belongs to it.
+func matches(s models.Subscription, ev models.IntentEvent, inPortfolio map[string]bool, now time.Time) bool {
 	if s.WebhookURL == nil || *s.WebhookURL == "" || !active(s, now) {
 		return false
 	}
@@ -183,7 +221,7 @@ func matches(s models.Subscription, ev models.IntentEvent, members map[string][]
 	case s.IntentID != nil:
 		return ev.IntentID == *s.IntentID
 	case s.PortfolioID != nil:
-		return slices.Contains(members[*s.PortfolioID], ev.IntentID)
+		return inPortfolio[*s.PortfolioID]
 	case s.AgentID != "":
 		agent, _ := ev.Payload["agent_id"].(string)
 		return ev.Actor == s.AgentID || agent == s.AgentID
