@@ -2280,7 +2280,7 @@ type GovernancePolicy struct {
 	// MaxCost Ceiling of the intent's total cost.
 	MaxCost float64 `json:"max_cost,omitempty,omitzero"`
 
-	// QuorumThreshold Share of assigned agents whose approval completes a quorum intent.
+	// QuorumThreshold Share of assigned agents whose approvals complete a quorum intent (rounded up, at least one approval).
 	QuorumThreshold float64 `json:"quorum_threshold,omitempty,omitzero"`
 
 	// RequireStatusReason Whether status changes need a reason.

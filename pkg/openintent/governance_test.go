@@ -3,6 +3,7 @@ package openintent_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -478,6 +479,52 @@ func TestListsHideIntentsClosedToTheCaller(t *testing.T) {
 		res.Body.Close()
 		if page.Total != want {
 			t.Errorf("%s: total %d, want %d", agent, page.Total, want)
+		}
+	}
+}
+
+// completion_mode quorum: completing needs approvals from at least quorum_threshold of the
+// assigned agents, rounded up (3 agents at 0.6 need 2; 5 need 3, although 5 × 0.6 is a hair
+// above 3 in floating point).
+func TestQuorumCompletion(t *testing.T) {
+	e := newEnv(t)
+	owner := e.client(t, "owner")
+	reviewer := e.client(t, "reviewer")
+	ctx := ctxT(t)
+	var pe *openintent.PermissionError
+	for _, tc := range []struct{ agents, need int }{{3, 2}, {5, 3}, {1, 1}} {
+		in := mustCreate(t, owner, openintent.IntentCreate{Title: "quorum", Status: openintent.StatusActive})
+		in, err := owner.SetGovernancePolicy(ctx, in.ID, in.Version, openintent.GovernancePolicy{CompletionMode: openintent.CompletionQuorum, QuorumThreshold: 0.6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range tc.agents {
+			if _, err := owner.AssignAgent(ctx, in.ID, fmt.Sprint("agent-", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for approved := 0; approved <= tc.need; approved++ {
+			cur, err := owner.GetIntent(ctx, in.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = owner.SetStatus(ctx, in.ID, cur.Version, openintent.StatusCompleted)
+			if approved < tc.need {
+				if !errors.As(err, &pe) {
+					t.Fatalf("%d agents, %d approvals: completion %v, want a PermissionError", tc.agents, approved, err)
+				}
+				ap, err := owner.CreateApprovalRequest(ctx, in.ID, openintent.ApprovalRequestCreate{Action: "complete"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := reviewer.ApproveApprovalRequest(ctx, in.ID, ap.ID, "ok"); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%d agents, %d approvals: completion refused: %v", tc.agents, approved, err)
+			}
 		}
 	}
 }

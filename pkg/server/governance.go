@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -96,12 +97,20 @@ func checkCompletion(p models.EffectivePolicy, approvals []models.ApprovalReques
 			return &violation{rule: "completion_mode", detail: "Completing this intent requires an approved approval request with action \"complete\"", logged: true}
 		}
 	case models.CompletionModeQuorum:
-		need := max(1, int(float64(assigned)*p.QuorumThreshold))
+		need := quorum(assigned, p.QuorumThreshold)
 		if approved < need {
 			return &violation{rule: "completion_mode", detail: fmt.Sprintf("Completing this intent requires a quorum of %d approvals with action \"complete\"; it has %d", need, approved), logged: assigned > 0}
 		}
 	}
 	return nil
+}
+
+// quorum returns how many approvals complete an intent with assigned agents at threshold: the
+// share rounded up (3 agents at 0.6 need 2), at least one. The product is rounded to 9 decimals
+// first, so that 5 × 0.6 (3.0000000000000004 in floating point) needs 3, not 4.
+func quorum(assigned int, threshold float64) int {
+	share := math.Round(float64(assigned)*threshold*1e9) / 1e9
+	return max(1, int(math.Ceil(share)))
 }
 
 // refuse answers a governance violation with 403, first recording it on the intent's log.
