@@ -3,7 +3,6 @@ package openintent
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/webhooksig"
 )
 
 type (
@@ -114,10 +114,7 @@ func VerifySignature(secret, timestamp, signature string, body []byte, tolerance
 	if err != nil {
 		return fmt.Errorf("%w: signature is not hex", ErrInvalidSignature)
 	}
-	m := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(m, "%d.", ts)
-	m.Write(body)
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(got, webhooksig.Sum(secret, ts, body)) {
 		return ErrInvalidSignature
 	}
 	return nil

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	genserver "github.com/openintent-go/openintent/gen/server"
+	"github.com/openintent-go/openintent/internal/webhooksig"
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/pkg/store"
@@ -69,10 +68,7 @@ type webhookBody struct {
 // seconds, as in X-OpenIntent-Timestamp): "sha256=" and the hex HMAC-SHA256, keyed by the
 // subscription's secret, of "<timestamp>.<body>".
 func Sign(secret string, timestamp int64, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(m, "%d.", timestamp)
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	return "sha256=" + hex.EncodeToString(webhooksig.Sum(secret, timestamp, body))
 }
 
 // dispatcher turns committed events into webhook deliveries and sends them, at least once, off
