@@ -115,7 +115,10 @@ func (m *memTables) putIntent(_ context.Context, row *intentRow, insert, _ bool)
 		})
 		return nil
 	}
-	mi := m.intents[row.id]
+	mi, ok := m.intents[row.id]
+	if !ok {
+		return fmt.Errorf("store: update of unknown intent %s", row.id)
+	}
 	old := mi.row
 	mi.row = row
 	m.byStatus[old.status]--
@@ -189,6 +192,9 @@ func (m *memTables) dependents(_ context.Context, id string) ([]*intentRow, erro
 }
 
 func (m *memTables) addDependency(_ context.Context, id, dependency string) error {
+	if m.intents[id] == nil {
+		return fmt.Errorf("store: dependency of unknown intent %s", id)
+	}
 	set := m.dependentsOf[dependency]
 	if _, ok := set[id]; ok {
 		return nil
