@@ -58,7 +58,6 @@ func WithIdempotencyClaim(ctx context.Context, c *IdempotencyClaim) context.Cont
 // store keeps its keys here only (until they expire): it has no crash to survive.
 type responses struct {
 	mu        sync.Mutex
-	inMemory  bool
 	pending   map[[2]string]queued
 	timer     *time.Timer
 	closed    bool
@@ -121,7 +120,7 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	if ok && !q.forget && q.at.After(since) {
 		return *q.IdempotentResponse, true, nil
 	}
-	if ok || s.responses.inMemory || !s.responses.mayBeInFile([2]string{principal, key}, since) {
+	if ok || s.mem != nil || !s.responses.mayBeInFile([2]string{principal, key}, since) {
 		return IdempotentResponse{}, false, nil
 	}
 	r := IdempotentResponse{Principal: principal, Key: key}
@@ -139,7 +138,7 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 // GetIdempotentResponse at once and reaches the database with the next write transaction, or
 // within ResponseFlushDelay.
 func (s *Store) RecordIdempotentResponse(claim *IdempotencyClaim, status int, contentType string, body []byte) {
-	if s.responses.inMemory {
+	if s.mem != nil {
 		body = bytes.Clone(body) // kept for a day: without the spare capacity of the buffer it came in
 	}
 	s.queueResponse(queued{IdempotentResponse: claim.response(status, contentType, body), update: claim.Written(), at: s.Now()})
@@ -173,7 +172,7 @@ func (s *Store) queueResponse(q queued) {
 		rs.pending = map[[2]string]queued{}
 	}
 	k := [2]string{q.Principal, q.Key}
-	if rs.inMemory {
+	if s.mem != nil {
 		if old, ok := rs.pending[k]; ok && !q.forget {
 			q.at = old.at // a response keeps its claim's age
 		}
@@ -240,7 +239,7 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 	if claim != nil && claim.written.Load() {
 		claim = nil
 	}
-	if s.responses.inMemory {
+	if s.mem != nil {
 		return s.keepInMemory(claim, now), nil
 	}
 	if claim != nil {

@@ -335,10 +335,8 @@ func (m *memTables) eventsAfter(_ context.Context, f StreamFilter) ([]models.Int
 		if err != nil {
 			return nil, err
 		}
-		if f.Agent != "" && ev.Actor != f.Agent {
-			if a, ok := ev.Payload["agent_id"].(string); !ok || a != f.Agent {
-				continue
-			}
+		if f.Agent != "" && ev.Actor != f.Agent && !namesAgent(ev.Payload, f.Agent) {
+			continue
 		}
 		out = append(out, ev)
 	}

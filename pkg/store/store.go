@@ -98,7 +98,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == Memory {
 		// Its log is all in memory: live readers need no window of recent events.
 		s.mem = newMemTables()
-		s.responses.inMemory = true
 		return s, nil
 	}
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}

@@ -120,7 +120,7 @@ func (w *watchers) recentAfter(f StreamFilter) ([]models.IntentEvent, bool, erro
 				w.mu.Unlock()
 				return nil, false, err
 			}
-			if a, ok := payload["agent_id"].(string); !ok || a != f.Agent {
+			if !namesAgent(payload, f.Agent) {
 				continue
 			}
 		}
@@ -180,6 +180,13 @@ type StreamFilter struct {
 	AfterSeq int64
 	// Limit bounds the page.
 	Limit int
+}
+
+// namesAgent reports whether an event's payload names agent as its `agent_id` (the other way,
+// beside being its actor, that an event concerns an agent).
+func namesAgent(payload models.Object, agent string) bool {
+	a, ok := payload["agent_id"].(string)
+	return ok && a == agent
 }
 
 // EventsAfter returns events matching f in sequence order. Recent events come from memory.
