@@ -106,17 +106,7 @@ func (ac *accessControl) isClosed(intentID string) bool {
 
 // check returns a 403 error when agent may not make a request needing need on intentID.
 func (ac *accessControl) check(ctx context.Context, intentID, agent string, need models.Permission) error {
-	if need == "" || !ac.isClosed(intentID) {
-		return nil
-	}
-	in, err := ac.store.GetIntent(ctx, intentID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the handler answers 404
-	}
-	if err != nil {
-		return err
-	}
-	ok, err := ac.permits(ctx, in, agent, need)
+	ok, err := ac.allows(ctx, intentID, agent, need)
 	if err != nil || ok {
 		return err
 	}
@@ -143,10 +133,11 @@ func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent st
 	return false, nil
 }
 
-// mayRead reports whether agent may read intent intentID (true for an intent that no longer
-// exists: there is nothing left to hide).
-func (ac *accessControl) mayRead(ctx context.Context, intentID, agent string) (bool, error) {
-	if !ac.isClosed(intentID) {
+// allows reports whether agent may do what needs need on intent intentID: true when nothing is
+// needed, and for an intent that does not exist (its route answers 404; a list has nothing to
+// hide).
+func (ac *accessControl) allows(ctx context.Context, intentID, agent string, need models.Permission) (bool, error) {
+	if need == "" || !ac.isClosed(intentID) {
 		return true, nil
 	}
 	in, err := ac.store.GetIntent(ctx, intentID)
@@ -156,7 +147,7 @@ func (ac *accessControl) mayRead(ctx context.Context, intentID, agent string) (b
 	if err != nil {
 		return false, err
 	}
-	return ac.permits(ctx, in, agent, models.PermissionRead)
+	return ac.permits(ctx, in, agent, need)
 }
 
 // hidden returns the ids of the closed intents agent may not read, which lists leave out.
@@ -171,7 +162,7 @@ func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, er
 	ac.mu.RUnlock()
 	var out []string
 	for _, id := range closed {
-		ok, err := ac.mayRead(ctx, id, agent)
+		ok, err := ac.allows(ctx, id, agent, models.PermissionRead)
 		if err != nil {
 			return nil, err
 		}

@@ -132,6 +132,20 @@ func portfolioMembers(ctx context.Context, st *store.Store, portfolioID string) 
 	return ids, nil
 }
 
+// portfolioMemberSet returns a portfolio's intents as a set: the membership its streams and
+// webhook subscriptions start from and then follow through the log (inPortfolio).
+func portfolioMemberSet(ctx context.Context, st *store.Store, portfolioID string) (map[string]bool, error) {
+	ids, err := portfolioMembers(ctx, st, portfolioID)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set, nil
+}
+
 func (h *handlers) UpdatePortfolio(ctx context.Context, req genserver.UpdatePortfolioRequestObject) (genserver.UpdatePortfolioResponseObject, error) {
 	b := req.Body
 	p, err := h.updatePortfolio(ctx, req.PortfolioID, func(p *models.Portfolio) {

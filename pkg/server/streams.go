@@ -126,15 +126,12 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 	agent := agentFrom(ctx)
 	// A portfolio stream starts from the portfolio's members now and follows its membership
 	// events from there.
-	members := map[string]bool{}
+	var members map[string]bool
 	if kind == portfolioStream {
-		ids, err := portfolioMembers(ctx, s.store, id)
-		if err != nil {
+		var err error
+		if members, err = portfolioMemberSet(ctx, s.store, id); err != nil {
 			s.log.ErrorContext(ctx, "stream: read portfolio members", "error", err, "request_id", requestIDFrom(ctx))
 			return
-		}
-		for _, m := range ids {
-			members[m] = true
 		}
 	}
 	for {
@@ -156,7 +153,7 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 			}
 			ok, known := readable[ev.IntentID]
 			if !known {
-				if ok, err = s.access.mayRead(ctx, ev.IntentID, agent); err != nil {
+				if ok, err = s.access.allows(ctx, ev.IntentID, agent, models.PermissionRead); err != nil {
 					s.log.ErrorContext(ctx, "stream: check access", "error", err, "request_id", requestIDFrom(ctx))
 					return
 				}

@@ -145,13 +145,8 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 		for _, s := range subs {
 			if p := s.PortfolioID; p != nil && d.members[*p] == nil {
 				// A portfolio first seen: its members now, followed through the log from here.
-				ids, err := portfolioMembers(ctx, d.store, *p)
-				if err != nil {
+				if d.members[*p], err = portfolioMemberSet(ctx, d.store, *p); err != nil {
 					return err
-				}
-				d.members[*p] = map[string]bool{}
-				for _, id := range ids {
-					d.members[*p][id] = true
 				}
 			}
 		}
@@ -162,7 +157,8 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 			ev  models.IntentEvent
 		}
 		var dues []due
-		now := d.store.Now()
+		now := d.now()
+		readable := map[[2]string]bool{} // (intent, subscriber) -> may read
 		// Membership as of the end of this batch, kept only if its deliveries are stored.
 		after := make(map[string]map[string]bool, len(d.members))
 		for p, members := range d.members {
@@ -178,9 +174,13 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 					continue
 				}
 				// A subscriber never receives events of an intent whose ACL is closed to it.
-				ok, err := d.access.mayRead(ctx, ev.IntentID, s.SubscriberID)
-				if err != nil {
-					return err
+				k := [2]string{ev.IntentID, s.SubscriberID}
+				ok, known := readable[k]
+				if !known {
+					if ok, err = d.access.allows(ctx, ev.IntentID, s.SubscriberID, models.PermissionRead); err != nil {
+						return err
+					}
+					readable[k] = ok
 				}
 				if ok {
 					dues = append(dues, due{s.ID, ev})
