@@ -47,36 +47,31 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case Object:
 		return appendJSONObject(b, x)
 	case []any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendJSON(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendJSONArray(b, x, appendJSON)
 	case []string:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, e)
-		}
-		return append(b, ']'), nil
+		return appendJSONArray(b, x, func(b []byte, s string) ([]byte, error) { return appendJSONString(b, s), nil })
 	default:
 		m, err := json.Marshal(x)
 		return append(b, m...), err
 	}
+}
+
+// appendJSONArray appends xs as a JSON array (null when nil), each element by elem.
+func appendJSONArray[T any](b []byte, xs []T, elem func([]byte, T) ([]byte, error)) ([]byte, error) {
+	if xs == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, e := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = elem(b, e); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 func appendJSONObject(b []byte, m map[string]any) ([]byte, error) {
