@@ -211,6 +211,70 @@ func TestPortfolioStreamResumes(t *testing.T) {
 	}
 }
 
+// portfolioStory is what the membership tests play out: a portfolio of a, b and secret (whose
+// ACL is closed: only its owner reads it), then comments on secret ("hidden") and on b
+// ("member"), b's removal, a comment on b ("after removal"), and a last comment on a ("end").
+type portfolioStory struct {
+	p            *openintent.Portfolio
+	a, b, secret *openintent.Intent
+}
+
+// newPortfolioStory sets the portfolio up, as owner.
+func newPortfolioStory(t *testing.T, owner *openintent.Client, name string) portfolioStory {
+	t.Helper()
+	ctx := ctxT(t)
+	p, err := owner.CreatePortfolio(ctx, openintent.PortfolioCreate{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := portfolioStory{p: p}
+	st.a = mustCreate(t, owner, openintent.IntentCreate{Title: "a"})
+	st.b = mustCreate(t, owner, openintent.IntentCreate{Title: "b"})
+	st.secret = mustCreate(t, owner, openintent.IntentCreate{Title: "secret"})
+	for _, in := range []*openintent.Intent{st.a, st.b, st.secret} {
+		if _, err := owner.AddIntentToPortfolio(ctx, p.ID, in.ID, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := owner.SetACL(ctx, st.secret.ID, openintent.ACLSet{DefaultPolicy: openintent.AccessClosed}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// play makes the changes, as owner.
+func (st portfolioStory) play(t *testing.T, owner *openintent.Client) {
+	t.Helper()
+	ctx := ctxT(t)
+	for _, step := range []struct {
+		in   *openintent.Intent
+		step string
+	}{{st.secret, "hidden"}, {st.b, "member"}, {nil, "remove b"}, {st.b, "after removal"}, {st.a, "end"}} {
+		if step.in == nil {
+			if err := owner.RemoveIntentFromPortfolio(ctx, st.p.ID, st.b.ID); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := owner.LogEvent(ctx, step.in.ID, openintent.EventComment, openintent.Object{"step": step.step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// describeSteps names events by type and step, e.g. "comment:member".
+func describeSteps(evs []openintent.IntentEvent) []string {
+	var out []string
+	for _, ev := range evs {
+		s := ev.EventType
+		if step, ok := ev.Payload["step"].(string); ok {
+			s += ":" + step
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // A portfolio stream follows membership as it changes: an intent's removed_from_portfolio event
 // reaches it, the removed intent's later events do not. Neither a portfolio stream nor an agent
 // stream shows events of an intent whose ACL is closed to the caller.
@@ -219,22 +283,8 @@ func TestStreamsFollowMembershipAndHideClosedIntents(t *testing.T) {
 	owner := e.client(t, "owner")
 	other := e.client(t, "other")
 	ctx := ctxT(t)
-	p, err := owner.CreatePortfolio(ctx, openintent.PortfolioCreate{Name: "watched"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := mustCreate(t, owner, openintent.IntentCreate{Title: "a"})
-	b := mustCreate(t, owner, openintent.IntentCreate{Title: "b"})
-	secret := mustCreate(t, owner, openintent.IntentCreate{Title: "secret"})
-	for _, in := range []*openintent.Intent{a, b, secret} {
-		if _, err := owner.AddIntentToPortfolio(ctx, p.ID, in.ID, "", 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := owner.SetACL(ctx, secret.ID, openintent.ACLSet{DefaultPolicy: openintent.AccessClosed}); err != nil {
-		t.Fatal(err)
-	}
-	start, err := owner.LogEvent(ctx, a.ID, openintent.EventComment, openintent.Object{"step": "start"})
+	st := newPortfolioStory(t, owner, "watched")
+	start, err := owner.LogEvent(ctx, st.a.ID, openintent.EventComment, openintent.Object{"step": "start"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +317,7 @@ func TestStreamsFollowMembershipAndHideClosedIntents(t *testing.T) {
 		return out
 	}
 	from := openintent.WithLastEventID(strconvI(start.Sequence - 1))
-	portfolio := collect(other.StreamPortfolioEvents(ctx, p.ID, from))
+	portfolio := collect(other.StreamPortfolioEvents(ctx, st.p.ID, from))
 	agent := collect(other.StreamAgentEvents(ctx, "owner", from))
 	for range 2 {
 		select {
@@ -276,31 +326,7 @@ func TestStreamsFollowMembershipAndHideClosedIntents(t *testing.T) {
 			t.Fatal("the streams did not start")
 		}
 	}
-	for _, step := range []struct {
-		in   *openintent.Intent
-		step string
-	}{{secret, "hidden"}, {b, "member"}, {nil, "remove b"}, {b, "after removal"}, {a, "end"}} {
-		if step.in == nil {
-			if err := owner.RemoveIntentFromPortfolio(ctx, p.ID, b.ID); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if _, err := owner.LogEvent(ctx, step.in.ID, openintent.EventComment, openintent.Object{"step": step.step}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	describe := func(evs []openintent.IntentEvent) []string {
-		var out []string
-		for _, ev := range evs {
-			s := ev.EventType
-			if step, ok := ev.Payload["step"].(string); ok {
-				s += ":" + step
-			}
-			out = append(out, s)
-		}
-		return out
-	}
+	st.play(t, owner)
 	for name, ch := range map[string]chan read{"portfolio": portfolio, "agent": agent} {
 		r := <-ch
 		if r.err != nil {
@@ -310,7 +336,7 @@ func TestStreamsFollowMembershipAndHideClosedIntents(t *testing.T) {
 		if name == "agent" { // every event by owner it may read
 			want = []string{"comment:member", "removed_from_portfolio", "comment:after removal", "comment:end"}
 		}
-		if got := describe(r.evs); !slices.Equal(got, want) {
+		if got := describeSteps(r.evs); !slices.Equal(got, want) {
 			t.Errorf("%s stream: %v, want %v", name, got, want)
 		}
 	}
@@ -325,39 +351,12 @@ func TestWebhooksFollowMembershipAndHideClosedIntents(t *testing.T) {
 	rc := &receiver{secret: "whsec-test-secret-0002", arrived: make(chan struct{}, 20)}
 	hook := httptest.NewServer(rc)
 	t.Cleanup(hook.Close)
-	p, err := owner.CreatePortfolio(ctx, openintent.PortfolioCreate{Name: "hooked"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Subscribe(ctx, openintent.SubscriptionCreate{PortfolioID: p.ID, WebhookURL: hook.URL, Secret: rc.secret,
+	st := newPortfolioStory(t, owner, "hooked")
+	if _, err := other.Subscribe(ctx, openintent.SubscriptionCreate{PortfolioID: st.p.ID, WebhookURL: hook.URL, Secret: rc.secret,
 		EventTypes: []string{"comment", "removed_from_portfolio"}}); err != nil {
 		t.Fatal(err)
 	}
-	a := mustCreate(t, owner, openintent.IntentCreate{Title: "a"})
-	b := mustCreate(t, owner, openintent.IntentCreate{Title: "b"})
-	secret := mustCreate(t, owner, openintent.IntentCreate{Title: "secret"})
-	if _, err := owner.SetACL(ctx, secret.ID, openintent.ACLSet{DefaultPolicy: openintent.AccessClosed}); err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range []*openintent.Intent{a, b, secret} {
-		if _, err := owner.AddIntentToPortfolio(ctx, p.ID, in.ID, "", 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, step := range []struct {
-		in   *openintent.Intent
-		step string
-	}{{secret, "hidden"}, {b, "member"}, {nil, "remove b"}, {b, "after removal"}, {a, "end"}} {
-		if step.in == nil {
-			if err := owner.RemoveIntentFromPortfolio(ctx, p.ID, b.ID); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if _, err := owner.LogEvent(ctx, step.in.ID, openintent.EventComment, openintent.Object{"step": step.step}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st.play(t, owner)
 	want := []string{"comment:member", "removed_from_portfolio", "comment:end"}
 	for range want {
 		select {
@@ -369,16 +368,12 @@ func TestWebhooksFollowMembershipAndHideClosedIntents(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // anything else would arrive by now
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	slices.SortFunc(rc.got, func(x, y *openintent.Webhook) int { return int(x.Event.Sequence - y.Event.Sequence) })
-	var got []string
+	var evs []openintent.IntentEvent
 	for _, wh := range rc.got {
-		s := wh.Event.EventType
-		if step, ok := wh.Event.Payload["step"].(string); ok {
-			s += ":" + step
-		}
-		got = append(got, s)
+		evs = append(evs, wh.Event)
 	}
-	if !slices.Equal(got, want) || len(rc.bad) > 0 {
+	slices.SortFunc(evs, func(x, y openintent.IntentEvent) int { return int(x.Sequence - y.Sequence) })
+	if got := describeSteps(evs); !slices.Equal(got, want) || len(rc.bad) > 0 {
 		t.Fatalf("delivered %v (bad %v), want %v", got, rc.bad, want)
 	}
 }

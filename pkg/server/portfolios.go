@@ -146,6 +146,35 @@ func portfolioMemberSet(ctx context.Context, st *store.Store, portfolioID string
 	return set, nil
 }
 
+// portfolioMembersAt returns a portfolio's intents as they were after event seq: its members
+// now, corrected by each intent's first membership event after seq (one that joined since was
+// not a member then; one that left since was).
+func portfolioMembersAt(ctx context.Context, st *store.Store, portfolioID string, seq int64) (map[string]bool, error) {
+	members, err := portfolioMemberSet(ctx, st, portfolioID)
+	if err != nil {
+		return nil, err
+	}
+	corrected := map[string]bool{}
+	f := store.StreamFilter{AfterSeq: seq, Limit: 500}
+	for {
+		evs, err := st.EventsAfter(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			f.AfterSeq = ev.Sequence
+			if corrected[ev.IntentID] || !isMembershipEvent(ev, portfolioID) {
+				continue
+			}
+			corrected[ev.IntentID] = true
+			members[ev.IntentID] = models.EventType(ev.EventType) == models.EventTypeRemovedFromPortfolio
+		}
+		if len(evs) < f.Limit {
+			return members, nil
+		}
+	}
+}
+
 func (h *handlers) UpdatePortfolio(ctx context.Context, req genserver.UpdatePortfolioRequestObject) (genserver.UpdatePortfolioResponseObject, error) {
 	b := req.Body
 	p, err := h.updatePortfolio(ctx, req.PortfolioID, func(p *models.Portfolio) {

@@ -144,8 +144,9 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 		}
 		for _, s := range subs {
 			if p := s.PortfolioID; p != nil && d.members[*p] == nil {
-				// A portfolio first seen: its members now, followed through the log from here.
-				if d.members[*p], err = portfolioMemberSet(ctx, d.store, *p); err != nil {
+				// A portfolio first seen: its members as of the cursor, followed through the log
+				// from there.
+				if d.members[*p], err = portfolioMembersAt(ctx, d.store, *p, *cursor); err != nil {
 					return err
 				}
 			}
