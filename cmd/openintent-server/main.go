@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,11 +51,29 @@ func run(ctx context.Context, args []string) error {
 	burst := fs.Int("rate-burst", 0, "burst of requests allowed per API key (default: the rate, at least 1)")
 	fsync := fs.Bool("fsync", false, "flush the store file to disk on every commit (survives power loss; slower). Without it, acknowledged writes survive a crash of the server process")
 	keyFile := fs.String("secret-key-file", "", `file holding the key that encrypts credential secrets (default: the store file + ".key")`)
+	allowPrivateDef, err := envBool("OPENINTENT_ALLOW_PRIVATE_WEBHOOKS", false)
+	if err != nil {
+		return err
+	}
+	allowPrivate := fs.Bool("allow-private-webhooks", allowPrivateDef, "let webhooks and the tool proxy reach loopback, private and link-local addresses (local development only; $OPENINTENT_ALLOW_PRIVATE_WEBHOOKS)")
+	bodyTimeoutDef, err := envDuration("OPENINTENT_BODY_READ_TIMEOUT", server.DefaultBodyReadTimeout)
+	if err != nil {
+		return err
+	}
+	bodyTimeout := fs.Duration("body-read-timeout", bodyTimeoutDef, "time a client has to send a request body, 408 beyond; event streams are not affected ($OPENINTENT_BODY_READ_TIMEOUT)")
+	idleTimeoutDef, err := envDuration("OPENINTENT_IDLE_TIMEOUT", DefaultIdleTimeout)
+	if err != nil {
+		return err
+	}
+	idleTimeout := fs.Duration("idle-timeout", idleTimeoutDef, "how long a keep-alive connection may wait for its next request ($OPENINTENT_IDLE_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *rate < 0 || *burst < 0 {
 		return fmt.Errorf("-rate-limit and -rate-burst must not be negative")
+	}
+	if *bodyTimeout <= 0 || *idleTimeout <= 0 {
+		return fmt.Errorf("-body-read-timeout and -idle-timeout must be positive")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	apiKeys := splitKeys(*keys)
@@ -77,8 +96,14 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *allowPrivate {
+		log.Warn("webhooks and the tool proxy may reach loopback and private addresses (-allow-private-webhooks): use it for local development only")
+	}
 	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log, SecretKey: secretKey,
-		RateLimit: server.RateLimit{PerSecond: *rate, Burst: *burst}})
+		RateLimit:       server.RateLimit{PerSecond: *rate, Burst: *burst},
+		BodyReadTimeout: *bodyTimeout,
+		Webhooks:        server.Webhooks{AllowPrivateNetworks: *allowPrivate},
+		ToolProxy:       server.ToolProxy{AllowPrivateNetworks: *allowPrivate}})
 	if err != nil {
 		return err
 	}
@@ -87,7 +112,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := newHTTPServer(srv, *idleTimeout)
 	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", *db, "api_keys", len(apiKeys))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -142,6 +167,44 @@ func parseSecretKey(v, must string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %d hex digits", must, 2*server.SecretKeySize)
 	}
 	return k, nil
+}
+
+// DefaultIdleTimeout is how long a keep-alive connection may wait for its next request.
+const DefaultIdleTimeout = 120 * time.Second
+
+// newHTTPServer is the server's http.Server. It bounds the request headers (10s) and idle
+// connections, never a whole request: http.Server.ReadTimeout would end event streams (its
+// expiry cancels their context), so request bodies are bounded by server.Config.BodyReadTimeout
+// instead.
+func newHTTPServer(h http.Handler, idle time.Duration) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
+}
+
+// envDuration reads a duration (such as 30s) from the environment variable k, def when unset.
+func envDuration(k string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(k)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be a duration such as 30s: %q", k, v)
+	}
+	return d, nil
+}
+
+// envBool reads a boolean (1, true, 0, false, ...) from the environment variable k, def when
+// unset.
+func envBool(k string, def bool) (bool, error) {
+	v := os.Getenv(k)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false: %q", k, v)
+	}
+	return b, nil
 }
 
 func envOr(k, def string) string {

@@ -5571,6 +5571,20 @@ func (response CreateCheckpoint401JSONResponse) VisitCreateCheckpointResponse(w 
 	return err
 }
 
+type CreateCheckpoint403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCheckpoint403JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCheckpoint404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response CreateCheckpoint404JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
@@ -5696,6 +5710,20 @@ func (response AnchorCheckpoint401JSONResponse) VisitAnchorCheckpointResponse(w 
 	return err
 }
 
+type AnchorCheckpoint403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AnchorCheckpoint403JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AnchorCheckpoint404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response AnchorCheckpoint404JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
@@ -5806,6 +5834,20 @@ func (response ListAgents401JSONResponse) VisitListAgentsResponse(w http.Respons
 	return err
 }
 
+type ListAgents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAgents403JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterAgentRequestObject struct {
 	Body *RegisterAgentJSONRequestBody
 }
@@ -5852,6 +5894,20 @@ func (response RegisterAgent401JSONResponse) VisitRegisterAgentResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RegisterAgent403JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5946,6 +6002,20 @@ func (response ListAgentToolGrants401JSONResponse) VisitListAgentToolGrantsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentToolGrants403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAgentToolGrants403JSONResponse) VisitListAgentToolGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6125,6 +6195,20 @@ func (response GetAgentIdentity401JSONResponse) VisitGetAgentIdentityResponse(w 
 	return err
 }
 
+type GetAgentIdentity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetAgentIdentity403JSONResponse) VisitGetAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAgentIdentity404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetAgentIdentity404JSONResponse) VisitGetAgentIdentityResponse(w http.ResponseWriter) error {
@@ -6186,6 +6270,20 @@ func (response RegisterAgentIdentity401JSONResponse) VisitRegisterAgentIdentityR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgentIdentity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RegisterAgentIdentity403JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6565,6 +6663,20 @@ func (response VerifyAgentSignature401JSONResponse) VisitVerifyAgentSignatureRes
 	return err
 }
 
+type VerifyAgentSignature403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response VerifyAgentSignature403JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyAgentSignature404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response VerifyAgentSignature404JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
@@ -6676,6 +6788,20 @@ func (response ListAgentMemory401JSONResponse) VisitListAgentMemoryResponse(w ht
 	return err
 }
 
+type ListAgentMemory403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAgentMemory403JSONResponse) VisitListAgentMemoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAgentRecordRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 }
@@ -6708,6 +6834,20 @@ func (response GetAgentRecord401JSONResponse) VisitGetAgentRecordResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRecord403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetAgentRecord403JSONResponse) VisitGetAgentRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6773,6 +6913,20 @@ func (response UpdateAgentStatus401JSONResponse) VisitUpdateAgentStatusResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateAgentStatus403JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6917,6 +7071,20 @@ func (response StreamAgentEventsClientPath401JSONResponse) VisitStreamAgentEvent
 	return err
 }
 
+type StreamAgentEventsClientPath403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamAgentEventsClientPath403JSONResponse) VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamAgentEventsClientPath404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response StreamAgentEventsClientPath404JSONResponse) VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error {
@@ -6967,6 +7135,20 @@ func (response CloseChannel401JSONResponse) VisitCloseChannelResponse(w http.Res
 	return err
 }
 
+type CloseChannel403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CloseChannel403JSONResponse) VisitCloseChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CloseChannel404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response CloseChannel404JSONResponse) VisitCloseChannelResponse(w http.ResponseWriter) error {
@@ -7013,6 +7195,20 @@ func (response GetChannel401JSONResponse) VisitGetChannelResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetChannel403JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7078,6 +7274,20 @@ func (response UpdateChannel401JSONResponse) VisitUpdateChannelResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannel403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateChannel403JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7193,6 +7403,20 @@ func (response ListChannelMessages401JSONResponse) VisitListChannelMessagesRespo
 	return err
 }
 
+type ListChannelMessages403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListChannelMessages403JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListChannelMessages404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response ListChannelMessages404JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
@@ -7254,6 +7478,20 @@ func (response SendChannelMessage401JSONResponse) VisitSendChannelMessageRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SendChannelMessage403JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7367,6 +7605,20 @@ func (response GetChannelMessage401JSONResponse) VisitGetChannelMessageResponse(
 	return err
 }
 
+type GetChannelMessage403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetChannelMessage403JSONResponse) VisitGetChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetChannelMessage404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetChannelMessage404JSONResponse) VisitGetChannelMessageResponse(w http.ResponseWriter) error {
@@ -7429,6 +7681,20 @@ func (response UpdateChannelMessageStatus401JSONResponse) VisitUpdateChannelMess
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateChannelMessageStatus403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateChannelMessageStatus403JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7559,6 +7825,20 @@ func (response ReplyToChannelMessage401JSONResponse) VisitReplyToChannelMessageR
 	return err
 }
 
+type ReplyToChannelMessage403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ReplyToChannelMessage403JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplyToChannelMessage404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response ReplyToChannelMessage404JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
@@ -7667,6 +7947,20 @@ func (response ListCheckpoints401JSONResponse) VisitListCheckpointsResponse(w ht
 	return err
 }
 
+type ListCheckpoints403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListCheckpoints403JSONResponse) VisitListCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCheckpointRequestObject struct {
 	CheckpointID CheckpointID `json:"checkpoint_id"`
 }
@@ -7699,6 +7993,20 @@ func (response GetCheckpoint401JSONResponse) VisitGetCheckpointResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCheckpoint403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCheckpoint403JSONResponse) VisitGetCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7754,6 +8062,20 @@ func (response GetMerkleProof401JSONResponse) VisitGetMerkleProofResponse(w http
 	return err
 }
 
+type GetMerkleProof403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetMerkleProof403JSONResponse) VisitGetMerkleProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMerkleProof404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetMerkleProof404JSONResponse) VisitGetMerkleProofResponse(w http.ResponseWriter) error {
@@ -7804,6 +8126,20 @@ func (response ListCoordinatorLeases401JSONResponse) VisitListCoordinatorLeasesR
 	return err
 }
 
+type ListCoordinatorLeases403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListCoordinatorLeases403JSONResponse) VisitListCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCoordinatorLeaseRequestObject struct {
 	Body *CreateCoordinatorLeaseJSONRequestBody
 }
@@ -7850,6 +8186,20 @@ func (response CreateCoordinatorLease401JSONResponse) VisitCreateCoordinatorLeas
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCoordinatorLease403JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7960,6 +8310,20 @@ func (response GetCoordinatorLease401JSONResponse) VisitGetCoordinatorLeaseRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCoordinatorLease403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCoordinatorLease403JSONResponse) VisitGetCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8324,6 +8688,20 @@ func (response CreateDecisionRecord401JSONResponse) VisitCreateDecisionRecordRes
 	return err
 }
 
+type CreateDecisionRecord403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateDecisionRecord403JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDecisionRecord404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response CreateDecisionRecord404JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
@@ -8434,6 +8812,20 @@ func (response ListEscalations401JSONResponse) VisitListEscalationsResponse(w ht
 	return err
 }
 
+type ListEscalations403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListEscalations403JSONResponse) VisitListEscalationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResolveEscalationRequestObject struct {
 	EscalationID EscalationID `json:"escalation_id"`
 	Body         *ResolveEscalationJSONRequestBody
@@ -8481,6 +8873,20 @@ func (response ResolveEscalation401JSONResponse) VisitResolveEscalationResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveEscalation403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ResolveEscalation403JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8588,6 +8994,20 @@ func (response ListFederatedAgents401JSONResponse) VisitListFederatedAgentsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFederatedAgents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListFederatedAgents403JSONResponse) VisitListFederatedAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8776,6 +9196,20 @@ func (response DispatchFederatedIntent401JSONResponse) VisitDispatchFederatedInt
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DispatchFederatedIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DispatchFederatedIntent403JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9013,6 +9447,20 @@ func (response GetFederationStatus401JSONResponse) VisitGetFederationStatusRespo
 	return err
 }
 
+type GetFederationStatus403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetFederationStatus403JSONResponse) VisitGetFederationStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToolGrantRequestObject struct {
 	Body *CreateToolGrantJSONRequestBody
 }
@@ -9059,6 +9507,20 @@ func (response CreateToolGrant401JSONResponse) VisitCreateToolGrantResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateToolGrant403JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9173,6 +9635,20 @@ func (response RevokeToolGrant401JSONResponse) VisitRevokeToolGrantResponse(w ht
 	return err
 }
 
+type RevokeToolGrant403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokeToolGrant403JSONResponse) VisitRevokeToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeToolGrant404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response RevokeToolGrant404JSONResponse) VisitRevokeToolGrantResponse(w http.ResponseWriter) error {
@@ -9219,6 +9695,20 @@ func (response GetToolGrant401JSONResponse) VisitGetToolGrantResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToolGrant403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetToolGrant403JSONResponse) VisitGetToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9274,6 +9764,20 @@ func (response ListGrantInvocations401JSONResponse) VisitListGrantInvocationsRes
 	return err
 }
 
+type ListGrantInvocations403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListGrantInvocations403JSONResponse) VisitListGrantInvocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentsRequestObject struct {
 	Params ListIntentsParams
 }
@@ -9320,6 +9824,20 @@ func (response ListIntents401JSONResponse) VisitListIntentsResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntents403JSONResponse) VisitListIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9384,6 +9902,20 @@ func (response CreateIntent401JSONResponse) VisitCreateIntentResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateIntent403JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15251,6 +15783,20 @@ func (response CreateToolInvocation401JSONResponse) VisitCreateToolInvocationRes
 	return err
 }
 
+type CreateToolInvocation403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateToolInvocation403JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToolInvocation404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response CreateToolInvocation404JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
@@ -15375,6 +15921,20 @@ func (response CreateMemoryEntry401JSONResponse) VisitCreateMemoryEntryResponse(
 	return err
 }
 
+type CreateMemoryEntry403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateMemoryEntry403JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateMemoryEntry409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateMemoryEntry409JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
@@ -15469,6 +16029,20 @@ func (response DeleteMemoryEntry401JSONResponse) VisitDeleteMemoryEntryResponse(
 	return err
 }
 
+type DeleteMemoryEntry403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteMemoryEntry403JSONResponse) VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMemoryEntry404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response DeleteMemoryEntry404JSONResponse) VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error {
@@ -15515,6 +16089,20 @@ func (response GetMemoryEntry401JSONResponse) VisitGetMemoryEntryResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMemoryEntry403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetMemoryEntry403JSONResponse) VisitGetMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15581,6 +16169,20 @@ func (response UpdateMemoryEntry401JSONResponse) VisitUpdateMemoryEntryResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemoryEntry403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateMemoryEntry403JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15707,6 +16309,20 @@ func (response CreatePlan401JSONResponse) VisitCreatePlanResponse(w http.Respons
 	return err
 }
 
+type CreatePlan403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreatePlan403JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePlan404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response CreatePlan404JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
@@ -15817,6 +16433,20 @@ func (response GetPlan401JSONResponse) VisitGetPlanResponse(w http.ResponseWrite
 	return err
 }
 
+type GetPlan403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetPlan403JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlan404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetPlan404JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
@@ -15879,6 +16509,20 @@ func (response UpdatePlan401JSONResponse) VisitUpdatePlanResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlan403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdatePlan403JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15991,6 +16635,20 @@ func (response ListPortfolios401JSONResponse) VisitListPortfoliosResponse(w http
 	return err
 }
 
+type ListPortfolios403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListPortfolios403JSONResponse) VisitListPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePortfolioRequestObject struct {
 	Body *CreatePortfolioJSONRequestBody
 }
@@ -16037,6 +16695,20 @@ func (response CreatePortfolio401JSONResponse) VisitCreatePortfolioResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreatePortfolio403JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16137,6 +16809,20 @@ func (response GetPortfolio401JSONResponse) VisitGetPortfolioResponse(w http.Res
 	return err
 }
 
+type GetPortfolio403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetPortfolio403JSONResponse) VisitGetPortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPortfolio404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetPortfolio404JSONResponse) VisitGetPortfolioResponse(w http.ResponseWriter) error {
@@ -16198,6 +16884,20 @@ func (response UpdatePortfolio401JSONResponse) VisitUpdatePortfolioResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdatePortfolio403JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16312,6 +17012,20 @@ func (response GetPortfolioCosts401JSONResponse) VisitGetPortfolioCostsResponse(
 	return err
 }
 
+type GetPortfolioCosts403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetPortfolioCosts403JSONResponse) VisitGetPortfolioCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPortfolioCosts404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetPortfolioCosts404JSONResponse) VisitGetPortfolioCostsResponse(w http.ResponseWriter) error {
@@ -16358,6 +17072,20 @@ func (response ListPortfolioIntents401JSONResponse) VisitListPortfolioIntentsRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolioIntents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListPortfolioIntents403JSONResponse) VisitListPortfolioIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16423,6 +17151,20 @@ func (response AddPortfolioIntent401JSONResponse) VisitAddPortfolioIntentRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPortfolioIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AddPortfolioIntent403JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16615,6 +17357,20 @@ func (response UpdatePortfolioStatus401JSONResponse) VisitUpdatePortfolioStatusR
 	return err
 }
 
+type UpdatePortfolioStatus403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdatePortfolioStatus403JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePortfolioStatus404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response UpdatePortfolioStatus404JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
@@ -16755,6 +17511,20 @@ func (response StreamPortfolioEventsClientPath401JSONResponse) VisitStreamPortfo
 	return err
 }
 
+type StreamPortfolioEventsClientPath403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamPortfolioEventsClientPath403JSONResponse) VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamPortfolioEventsClientPath404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response StreamPortfolioEventsClientPath404JSONResponse) VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error {
@@ -16856,6 +17626,20 @@ func (response StreamAgentEvents401JSONResponse) VisitStreamAgentEventsResponse(
 	return err
 }
 
+type StreamAgentEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamAgentEvents403JSONResponse) VisitStreamAgentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamAgentEvents404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response StreamAgentEvents404JSONResponse) VisitStreamAgentEventsResponse(w http.ResponseWriter) error {
@@ -16932,6 +17716,20 @@ func (response StreamChannelMessages401JSONResponse) VisitStreamChannelMessagesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamChannelMessages403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamChannelMessages403JSONResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17110,6 +17908,20 @@ func (response StreamPortfolioEvents401JSONResponse) VisitStreamPortfolioEventsR
 	return err
 }
 
+type StreamPortfolioEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response StreamPortfolioEvents403JSONResponse) VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamPortfolioEvents404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response StreamPortfolioEvents404JSONResponse) VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error {
@@ -17160,6 +17972,20 @@ func (response ListSubscriptions401JSONResponse) VisitListSubscriptionsResponse(
 	return err
 }
 
+type ListSubscriptions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListSubscriptions403JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSubscriptionRequestObject struct {
 	Body *CreateSubscriptionJSONRequestBody
 }
@@ -17206,6 +18032,20 @@ func (response CreateSubscription401JSONResponse) VisitCreateSubscriptionRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateSubscription403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateSubscription403JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17314,6 +18154,20 @@ func (response DeleteSubscription401JSONResponse) VisitDeleteSubscriptionRespons
 	return err
 }
 
+type DeleteSubscription403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteSubscription403JSONResponse) VisitDeleteSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSubscription404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response DeleteSubscription404JSONResponse) VisitDeleteSubscriptionResponse(w http.ResponseWriter) error {
@@ -17374,6 +18228,20 @@ func (response CreateTask401JSONResponse) VisitCreateTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateTask403JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17488,6 +18356,20 @@ func (response GetTask401JSONResponse) VisitGetTaskResponse(w http.ResponseWrite
 	return err
 }
 
+type GetTask403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetTask403JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTask404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response GetTask404JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
@@ -17550,6 +18432,20 @@ func (response UpdateTaskStatus401JSONResponse) VisitUpdateTaskStatusResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateTaskStatus403JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17815,6 +18711,20 @@ func (response ListTriggers401JSONResponse) VisitListTriggersResponse(w http.Res
 	return err
 }
 
+type ListTriggers403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListTriggers403JSONResponse) VisitListTriggersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTriggerRequestObject struct {
 	Body *CreateTriggerJSONRequestBody
 }
@@ -17861,6 +18771,20 @@ func (response CreateTrigger401JSONResponse) VisitCreateTriggerResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateTrigger403JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17961,6 +18885,20 @@ func (response DeleteTrigger401JSONResponse) VisitDeleteTriggerResponse(w http.R
 	return err
 }
 
+type DeleteTrigger403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteTrigger403JSONResponse) VisitDeleteTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTrigger404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response DeleteTrigger404JSONResponse) VisitDeleteTriggerResponse(w http.ResponseWriter) error {
@@ -18007,6 +18945,20 @@ func (response GetTrigger401JSONResponse) VisitGetTriggerResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTrigger403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetTrigger403JSONResponse) VisitGetTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18073,6 +19025,20 @@ func (response UpdateTrigger401JSONResponse) VisitUpdateTriggerResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTrigger403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateTrigger403JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18185,6 +19151,20 @@ func (response FireTrigger401JSONResponse) VisitFireTriggerResponse(w http.Respo
 	return err
 }
 
+type FireTrigger403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response FireTrigger403JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FireTrigger404JSONResponse struct{ NotFoundJSONResponse }
 
 func (response FireTrigger404JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
@@ -18273,6 +19253,20 @@ func (response CreateVault401JSONResponse) VisitCreateVaultResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateVault403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateVault403JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18433,6 +19427,20 @@ func (response VerifyCheckpointConsistency401JSONResponse) VisitVerifyCheckpoint
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyCheckpointConsistency403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response VerifyCheckpointConsistency403JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23300,614 +24308,615 @@ func (sh *strictHandler) VerifyCheckpointConsistency(w http.ResponseWriter, r *h
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxs3sif6VRDcG+HuDfZTLY3diht3NZJsa0eydSR5ZmNPO1hgFUhiughwALBbHB3tZ7+BxKNQLKAe",
-	"JFvSzDr8h9UsFAqPzEQiH7/8NMr5csUZYUqOrj+NVljgJVFEwF/P8pxI+Y78Y02kelXonwoic0FXinI2",
-	"uh59WBCEoRESptV3EtHidDQeUf18hdViNB4xvCSj65FtMqHFaAx/UEGK0bUSazIeyXxBllh/YknZa8Lm",
-	"ajG6vhiP1Gal35VKUDYfff48Hj3Ly5dMiU1qQM+ev0ZEN2gbCzTYeyRzwtLroh+2DQEa7D2E1UrwO1wm",
-	"R2Gf99kf13bvMSmF88WybW18i9bx+Fb7juj5AjNGkouUm8dtY7FN9h8IyW9XnKaXJvct2ofjWu09Is5F",
-	"QRlWXLwmWJLkuKp2qNQN24YHDfYemSAFYYqmiTv3LVrXyrfad0QvZY5LrAeQGhHxLVqFj2+194juWriM",
-	"3HUwGDTYdwg/CZweguK8RHPdom0c0GDfcbyavcEqX8THcUeEpJwhpammpIQpVGKpkMT3Y4QlwmiKBUEF",
-	"yekSl4gyReZEoKPs1ewEur1Gj7LjU/Qfa65IgV5+wHOJsCA3jHEFR+BKkeL0hrkJLgguiKim6PppneKM",
-	"iyVWo+sRZerJ1Wis50yX62U4Yzs0M2WmWrafwtO2dTct9l3413RJ1cX5eXMUb/BHPXzE1sspEYjPEFVk",
-	"KZHiSBC1FsyP6x9rIjaB/NBdjsJBFGSG16UaXV+cn49rC/XoUi+U+RI8Pu9cNxjx4y804Mf7j/cNWXKx",
-	"aVV6ltDkC+k9b4iUeE46jlO0NM3ahmOb7DugX2czSVRzNL8091He0lVqF7npJrqN0V1023Ye3ba3JU4e",
-	"FKsStx4R+vm+q/KWCzXjJeXJQbgGrSNxjfYdzvv11A8gNSIZtGkbVNhu33F9wPI2eX5heds2Dv187+8L",
-	"Op8TkRyCedw6CtNk34H8VVN6ahh3+mHbIKDBfkP4rF+VK84kgfvnn3FhL5/6r5zDcaX/iVerkuagQZ39",
-	"XeoxfhqRj3i5KolpWQAvziZLfeZO/HjGo4IoTMvgQEbmpEa+zedwvP+PILPR9ei/nVXX5DPzVJ69FIIL",
-	"M+rmctnrFqISLXGpJQcp0NGSSknZHHGBGGcnTs3wWkY2Dlr/z/e//jJGU1wgfysfo2JtZk50H/kmL2mO",
-	"CrIirCAs3xyfjkClZ7OS5n0W7YAzze1XJbqnagGaliCSr0WuT4B8LYTWuqTCioz14LE+UgUlRXA1dbt/",
-	"w+6xRCWXCh3pzUQZLchyxZWe5MS1mugG2RhJQtA76EseaxXs83j0IxdTWhSEfZk1wLnS2wo3erTEG6S1",
-	"woIjtaASHVkLiR6G4KWe+5zfEcEwy7UMLqnbuFfVJN/ZOb7muxJ/asFCJgj3z+4alSgYxslfyAbpvcix",
-	"gL3iazVG07WC/ZVE3BGBpOKrFSnQlMy40B3mcFWcI6qqLX2KBMFFjSwQZVLpH/kMaGEDUmBv9nsWmVK2",
-	"Nads4KRuWHxW3eR5fN06cd2xmfkp2pIbjOhxBGNE6p7mxFI4XNYHcHqTQswl3bFtSBbQN8KlHvgGLUhZ",
-	"oBkXZiVlzldkNB6Rj1Rqop9AN/DV3EjQCehIl+eXT04uLk4uH304P7++eHJ99eh/j8aV0et6JDdMLYik",
-	"8gR+hD5XVBAZ6+DywnYAr/6p+IFczC7PTy7w5fTkKn9UnHxPfpidXFxcXj56dHX1+PGTJ3BKKf+1R7OL",
-	"/LK4Iiff4x/0KxfFyQ/kcnZyji+ml/mj4oo8nsHRBfMxk2DrstTkyOGYwgyXG0ml1g8VVmupf8sVvSNw",
-	"eu5LtYyrBRHI9GhMLGjBy0IaqtSDeIqy+rJnyHQyJRJRdYqebcvUG3a/4JJU9Orl6pwoLZLaiRcdRWTr",
-	"L1z9yNes2InoGFeTGbwdnsXQCQhN8+xQZ7Blt4ITCb3D6p3aSbzSQ1sSpkjxJU4JzTtGtPjhUDcC2GK+",
-	"IgK+iTbEDPIt3pQcFx84f43FnHzZ83zKi40WQ6X+tGZ+zEL5aGweEsb5gfM3mG2sria/wDg5R0vMNm6w",
-	"spJPz96+Qrdk89ScKAjPlFawNAlvTp7pPzIkSc5ZIbUea5Q/GHHQpKkBvzev6AvkPaaqOuqs7K7dGRtX",
-	"QT2B3xheqwUX9J9kN85Zhx3UmOcOl7TQaoVTL+0aHIiNbG+gylb665rdMn7PYP9/Y3K90vdEUrwhBcUf",
-	"YAG+BrFqrsq2v5XBIP+qVwl+/BHTcsdNuPOdTAiMK9gIRVVJrtEdLtdEjyW4dUBbObr+z0+jGSVl4VqP",
-	"xs4CYvreevHz74fZQVgdULn9TaISQnBFsmeM7ksfMjDcDOmbnUQE5wsEwzbraEype6ke1hwbKh/2gjCx",
-	"j0bXV8HS2m/6O8aBKLu6d3kDsZbSCpdesdseaTY2WmW2Nd7sGC41akFuWL7AbE4cOeKy5PekQJS13om8",
-	"JmnYeaIEZpKqqmtsVMX4hQntdV/yqxl4fd/CvaQpCf+2wAqtBGU5XeHSXPa0bopZ5XiFK1DBr1HGV4Rl",
-	"qNS6htZmN5zBZWmMsrzkkhQZ4qzcoJJKRYobVvVrTOmErZej6/8c6W40jcA7o98bloNx3VXdHPWzasjf",
-	"eV81HBr2cqa4noFRGNHRux+fn5yfX1wca8G+EvpkVtTYJHK8wlNaUvd3/TvPg6ew3f6ziM9mRMChA7bI",
-	"4KCoZmF/wEJgkN65IFhZZbSdzj/QJZEKL1cjoPScFr1e+2Vdlnhakujr0+j2c2SfA1VqFVnPidmOnMmn",
-	"PrXx6OPJnJ/oH0/kLV2dcOgPlyfgw9Qn7gyXktiPA8cJgq382B7BBlEFBG8HgiR/mLHQIqYJaPXnZE6Y",
-	"1tY0Xxfo6LffXr0AWmnsaHAFSftoom96yom+rPcBy1vZ8aqyJ3H95b9QBpdu3y7aS8sGJNoDV5FisiIC",
-	"NIXY2+8JQdlb3yCLduXuV+3EW+P59+aVz59D8+N/jsAeGfq5asvaWKrELPxi+KGN64KgxjQ1BmxSdI2t",
-	"K1nGp38n5mSrzes5tG2u45/hTJ+h7O2v7z+gMzNFefbJz/XzmRFtJ05Hzr6yMOtH0E+RdbmATFZbxrXe",
-	"5G69NiNnWtiXAVx/ja6GckMbQVdsAXTcThgvLFmlSUP5+B+CMCtQQfSNia8VkfpxPXBLNqmj3zmwy46F",
-	"hp4dDqjdVrRTorWfG9078ppGVQ9WeeI7l9w0mIjgJp289Mgx4mUBegwVUtWYsbfYbDLqlgDdHlGnwHrv",
-	"ZXdjHRqhgkaYngaa3oqwwpzSlnLNXZfRpN5X9lpyZ3zXmuYp+huo8JZsJ8YEn3mddGyU0i0lV+uHoN3e",
-	"sCPNTSoMsQCJzsUxaL44V8jGmpgGxgQsESOkQJn+t75GCKoZMYP/Z2PQns3NQd6wDBdLyrJTpGkKuNUK",
-	"eHRk/zFG+YKWhSBsDEZAwgoMP2OWE6m4kOPKMURJ8JeSY32VwMUGpMK05PktKYLu9MDnAq8WY31jDH3E",
-	"5tPHqCT4jhizOQgWDjednK+ZGt+wauISYZTjsiTCe0X0h41yvy1sws1I6A3h1SR76q4X9wvCrLVckoTA",
-	"YXDdScRJmYcDGMgEoMYOuV31vW21JdBYtlammkycFe3YIlcgCLMCyY8qCaoptbr56GtQcMy3XYT2lOEw",
-	"mOFXG/da6kyyzxGN08HX1ej3VYvbNSgfdKzvQov1EjO/GkYIHuauMEYZfCVD0407+YfeHx7iurav4l9T",
-	"9wMyq5FqTXXxU2xjxJT+7thRc1xRHJy9dlWRBpOYsjwX0FhrkMeXUdd30u5C8qmtQ2J/38dCzqp72W/J",
-	"a1mZaY1gVeLcXqzuF7wkRjfpcTB2K3fWePdQB5+l6Zjq2FwnvaPPpKRzFtcJ5+7cgTYRlXjeJm4jr3eQ",
-	"n+DlFtHdc3FLxGjcksShX+rse1tzdgP/vX1ZltZ0nlgaMzFS1EyUg5fJdZK+k7kmQ0/kr3qkVpvZtnPo",
-	"aCYIQYp8VP6yijKz7dlxD21s+ywJU3c4uHHC1Uvu988ECzUlOLrd8p4Iu8dm4xeudXOzGfmoJv750B0z",
-	"HtyJ8r8Nejl1vSvv8UaijN9m3QvqjWiNoYwjc+tez55GMlhXefbJbd/nM/+dmHHMenhKjovtUOAtesPy",
-	"Vt+O0ErwubCn4KBo4fS6vpozLkjxFN2SlbJuboIEmRFBWO6yGaLMofSwJpRN3LAivRdwuVSxCfS17CWl",
-	"/itIu1GbtHCDm/NmpThcN2mOqH3F3zy+P77WHPGyuHz8+OIHtFpPS5qDO1pfPKmSKCtocX1LNlnsVtnj",
-	"8IguXUE7svpevHoRffGWbCa4nHNB1WKZ5hI7nyzZx77qnyB3lK/l5JZsItv+F7LRklGBbIZrfNKS1G3W",
-	"hS3RH0pkA1gvZ7V1YzTFkjy5SmhxcyoVEbu6r1KHcG2gZoO3d2v7442d2F7XpGB6B8GCMaW/+oKV8o7Q",
-	"n8A5FLjKg0g5QSTBIl/4QDnzbEkULrDCo+tPn7f8EVrGwit6jPpJDnxoAtoIK+Du5P6uhG3O2YzO3e8l",
-	"ltunjHlgI77f2WEhN6ytvUvFAOojsz4x0L62g+rGIx8LcPF5B8bWwmXBJWE2Zr2p8WyvYiut/eq3uN1r",
-	"Ag5yqlCOGSr4QH+v36lPI1wU1Nx03wYzN3eXpp9Gv4WyT0v8UW+iO7pAro9ReJKNUeNY+Jz1uY9bEh/i",
-	"yhWYMjjb+VpNbNRVc8F+EjgnaEUE5YWx5cGLNqyqcYwmhhccpRV9N/eGCOI2Z6qPUZwvHsqT3WSrIZvq",
-	"dRskiVKUzSXK4BYp7nDpFnOM1mxBcKkWmwlEulUPCoKL+m/hNsNRebCNjgiKHc4sI1W2t+wFlasSbyAW",
-	"6WH2adCJUxuxF2QNtUqZi8fDDLind1xLN+cVD2RpY6wsFzYMFk03JkzHOmasP2KbDSE1NZLvljh3vbLv",
-	"lstudcOF7qVfwMIRNmoI7ua53STIagFaDm3diQnB7XuVcB/OdrJbhCfUDl7Ub/Uc6j5EHuxwCO9YD3BQ",
-	"9LAjHl7u91rO4VpMt7jtNdtOGbirZz0QX233R+tCRpk/CTO4Gmb6AMyQyeoX9I4UaCb4EkKYSVEZV+QN",
-	"O9resdOWU9UYj344t57PxilbtXl0fn5cD2N00sI6uJ2a6yh6NB75D4M1Ehv3XyXd4i7waqV+WxUddpBn",
-	"H57/HDOEmGWMiLEdDpu4sScud+eCzLEiqY1+ztes7v9eQW6WCxuoj3W6mVTDjbPcp+6TbJxOIo+OoTEr",
-	"vT4lgSDxFRE5YQrPSWxu0AxCg62zXCJsfQHVi7BviitcZuhI8DUrSIEKfs+O4xIwQBbosjlBr61Z83Zg",
-	"4Nk34m+oImC+MQ72JrVAUQKxwQwmQ6hHgI0Lfoicx+5R4kCuwiYYwWJ4WI0ZYnc8jR9GdL4Wgikd3PWr",
-	"VQttUH9rlFfEcMxVTFf4hUNMmIlZcfGKcTNucsgtsde1eGsHSMVnYOrOVSMIwZlEHh2fIte7i8ExzTNL",
-	"QSS7YVp8oIqikGYQgTK75hP3PXsq/GPNxXqZmbRbSmTUaJjHVUCX6cvB62nXfIzI6fw0GFFcVeNMkY9q",
-	"gI3hm4v8buQ5K61guhDso5UgEhzDLCfu1+NT9Bsr6S3Zslkbq//Yxuxghp69fXXDbsnG7EbTGusiaFvJ",
-	"d07vCKuSz1vI+Gs7rXYOrE5FvWB5S4qOSOpYOJXljffV4T/QEVYb2thxThAu7Qg/DJzuiH6uy5N94p+d",
-	"7Ijdzvbm8Q4382COP1C0cQuJDI/UbcSCquQNukZKcY29CUXolPfn4MSSaLmWDk3LJRiafLreMaIuQCeh",
-	"KosptTf8nseVCXLB1XvudDq/Oj5Fmc3es4eLVaLh0hGTeN/JG4bB0fvUZPxCxjek1knr+ppt7JswhNjp",
-	"9KWOkpRgC4Ek0RHEehYGYUmiLFioiafJzCDRHVqM+szJhJPtJtxu5EdzMxoqlGvbT00Yb0Lcuq+IthyH",
-	"gaLa+Qwt2dt4V7ur3UzrlmncehFrMMY+ctd2RmJO9X3EYu996QoBOoC0NKS/zeEud1ciqnoElrTFD3rw",
-	"0whMnTX2mFjeGS0doupWlJCXVY+PDboINKVKknKGSnpHJMJKiy0u8JxM1qKMOtF3FCDuteQauyEnYnX1",
-	"YONGqh/1NJyF6tvS7Ybb4ZZ0SRKxt29evXmJ9KO4vKD/jLzznv5TDxBNN/YC2MPeERBAyhSqPPXoU5uL",
-	"PpKnoS36HQ1nbSdSH0WNerpVRs8r+0gt30lMX+xJjB2C5+Goo+PDu9JKV8zSjnQzJIyyP9HESOPPJrul",
-	"zX703Ca+ALIHoFuwWuZMxM5oOo0Lh+18mkMbkNzHY7O1ONcxpdaqAR6cc0rUPSHWji7RPRe3du6N4+My",
-	"mgcPuVK7Ghoe4EiJ2yfsG4imDuzVWpkYbAdzosn2+Ns7WMCl6eBSd1z1JVlOiUimWGXk46qkOVUZOoIM",
-	"ONNeHiMuUGbGllmV3xtcgXyOE2chvB7TX8DAbN4d5pl0KwAW6VjP8Fgiadexx+kXF+u/pNQL45eXw7x6",
-	"xmorUfYJrwuqxkipIIhjiT+6rX2wYJxWQ5CVG2k70NgjnSZhUjWLAU/Jr5Hd4yIKQq3B0d824Y8D2Fa3",
-	"m3H71DgQc9u012TJFon83CCXtIR96w+B7HISOiJyqxoEbbjLO10uberrgNDtYDRtE99dIbMfiGljEUHm",
-	"TGamg4bhLJBtgTD7YmKrXcZ0KG/7SJxewQMDeHt4JhVMvYVC3iTNOF5n0UrJw7BFzoUgVSmGBLS6GQXA",
-	"ywmyKgEO44EgZ3ZUjPYMFz+AZuPkYPyuAqeM3ekPmxXJOi/P/SndWUMe5txcGQzGQQarndViqS8dIm4u",
-	"Ae9awlSSku7eZjhGWUFKekcE4BsYDAKQhNZcnjj0eULPLgpBpCRVgCMYyx3E1wOf+7VaPHbJYKxbVNhg",
-	"72o3A1pLnfzbib5FxxFvqbvngecOt7NP1Ww+nzklMDt4PvA2e7Z1EPDp/lzZ6wAazGQdjFLsAkrTSew7",
-	"RrLV6WNYoFY7mZx9qupnfG6N3doSC4b9cSn1ailp5MHEZsENMc60uBTstN+RVbk5CFPUZnumD+JNVDX8",
-	"16JWq1Ds4ppNLXnSBxsUOmsi73RjLNru96Ld7BrhKRxl1u15S8hKz5cK4+ntpex/Q5r9gyvn/QIw61uf",
-	"oA5XM+4ZyxdcxAkkqD5HPioiGC4RhvbRkDrbT09PdK1qXUf5u+6r6HYRPDuc33vMvW/CcLGk7Kz6DtBy",
-	"8NHPZ+abETm0EvyORrkekBfc0vrMZ83r7p3e7O6Gsut0IuPuZaEEg4Xvpq4EBngWfN4rhNwC7Pe5xTsj",
-	"pOb0ecmnuMx6LxYtrRsgDcnCyL2x29t5PoWohhWGBFZqQRCxWngsrKiDWyqBqS2o2o8xjLtBTqL5OSZF",
-	"2wH/+5hcuI5yRqyvQv+7Jrk6jArbcqz20dYYpBeAykwKFPzsAlHnHKftT6T/ghh07MZa/LxeYnailRVN",
-	"UAhanZqgZz9XV1Cttw5jvvV7O810hx7T5ZIUFIJRA8/PtqnCPEnJvofxGPmvRufIlyusKOQRbV7wfB0P",
-	"OYByYSaDOw/fQIV9BR3leEnK51gSdEs2MuIymhGs1oK0Rufb8U05LwlmzWD8H00faFbiuQy/abDKFUf2",
-	"1ZpPopquL7mA0/F/9TbfyXSogZjlEMVPMctJj2mFIa2NVABq6gERgd79+BwdZTZ24yLTs8pm67LUN/cV",
-	"Fori0ohAxhnJ4hNN5vtFZ2hb9/Dp19ev+s72Yoyr7U6RnQnYfgOQ8A1O5/eBI3KJN2jqo7yND9nprXgN",
-	"N//teO/ReGRiveOqLGeSSoBHfys4n0Xd16YeCyqxIiI47uDw1gIXM0SwKCkRyBo9ttzEfM0KLDYTCH+L",
-	"7wTkGJj4OFurQotR123kjD2stdEtg0ovgB6PWQI372CEAcEELDsTfDmpxp5QgRpzTNzKO3va3qBuKt4e",
-	"4PZnaisz3t7IOD378sj9UH5qBZVboH76233qydT7IQQdFOSnH6LPdiHq1qw/Ux7JFfQNVhLgnkxqiZUd",
-	"XFQYprXUkleak2Fx0ZqVRMob5gdJiusqnHdKcq4Pl2zNbCkFekcyk+mQVfuToSOoKew7QatyrblFEHLD",
-	"XOq+dHUiqohUM4zNMVpgrWxKSYrhWDbBIiQ8Hf55wkb/KzO5ZmW51AcNRD7rfwCxSANSm8mNVGSZPbW4",
-	"Q/WQbYhnlg+B+LwrWugai0JgWg68n//k3xvgVKil/m4jNTSX++XHFclVmIqK3EvRxL5m4MKXikepaOuh",
-	"oDLq+fo7UYipZjc8wK5W3ra9Su7Dr0Mczu4dIElkAQd3Yq8GV+rk/dnPKxvkU3JiwqQvG5V0bWCz6wJy",
-	"XCXMFO0CI571JdcrIu6o5CKZX141GbAfbcqxKzRkr7NAVLtkvTbRZ+tVlJsAgg357DYx8E+1iJcGD7XB",
-	"1lY6+xbX9DmX+9ryq9fkYHSM4OVdcDGiR52zZ5TlMgkw23WI7nuK7X0cHeQUsivxpIFjOPRIaitbPx5g",
-	"SfRitRfzPqyMHz6eJqBsQEYNUntnITEOZQXtkuJDhOiuDk4ez6PLudQEBOhjRTSy+PyH4x0BfwHcxnWd",
-	"iIrAy3iQKHQDz8aIMn1qUeMw8gRe8PUUpLLtkwEigpEtcifIOP1aXO3Wo7n18kcqU3M104sKkTLfYCxy",
-	"u2/DPX0otK6ci2L4VUBvcny8+onL8FX8ljBpOOu39y+y/bCBq133xGgHEqzhNk3Vp/h7gt/2iavkUAwK",
-	"/SgIOdEkjyCXbM4JQMBmteFkW2HzN8zocd9JlFVtbHlQo9WRAoBMGMIlxfJ4R1jWLRY393wDx9Hh2ehm",
-	"+zivR3JdDsv3rf5by+47HnC9GLLXadbOJztjoLcxQ4rG36+XSxwrZfKBK1yaGlZIEuUkZxwRyICT9l7K",
-	"6abXfoVbHKW2CkTHD61HLkICkef9egmzLUtLwbLXcZWG4rH74JfHTSO1FR+StUGkm6KrX7+VXwNJX1oc",
-	"bJChkfhNcCvbvwabZYQypPvTSY7L0kIIrRVcnNZS8YSVXxBIqsfRjKjcP/1OIsbZiSS5IAo59vPGwqsu",
-	"HBP3IlZEUFwiKm8YlHU64azcXCOqqvQ3RBhAXmspyQoLgSKIWgtmABixg+95irJqiIFAhqLwNwwydPR4",
-	"gqEb+LK1SYmOCt61WiT0EHMA6iW+JRt9eZ8SLIiYwOrrv7l++XJidm9SDS2RMLJ7itf2lPvz4p73swWW",
-	"E7OSaXdIc6+b+bCBK+QAelqJp7GUvi1fOLRK1EhQPTciHpOs7yVygu8wtSdHUxxzLY0FMk0dbCJwx7Bg",
-	"Kv0KzRNKsn2ou9eUqIkkxwqcvsOCoivLlQt+Bn1PkDt+m4qEvoMaLCmN5S5hiIvpir6narpuj8cBf0YW",
-	"vh6p3OCSrfjlYNtrjBEV8b67vtadkPtDTRCEU1IkoaMplpCsO0YOfFOOb9jp6enxU8da5ghAR1YUjRFI",
-	"oLE9NiyDjsFRcs9FMUb6bTTnoLyapyaHDguClvyOFFCSThADABkMdmoEqBHjPcSlr1JkRta4mP/M7xvU",
-	"eQiWPnhW+ZflaSdQ+xu83teF7Cn6W3Ca1o/MPskecBb/ysqNabCnoOnYjZ6SYogW3SIyYtzswAPTVQgC",
-	"AxWUQzf3TQ+ZhvDUlnRvIvI1eaSEUEYtUuUE3OYFQJUmkAuludjda368J3RuUXV7xTsF8WHbgMVayhSE",
-	"5VGcTffM1eB38xyjc6Q4uqhZKppadYK8wsthZXDuYdJGR6B0H9cQ9E5bge+6TUd+76paR86oUZCSzEH+",
-	"gremxGxigL2/sm2pthdgP9BkF9dhsBEcpLUevMK3hCXMoImr5K+MnJSUEWRbOM9PK3rgLpWToolMdboZ",
-	"b5X9DPe+mkK4GOMk99VYIhxxt8DoqQK48cnseiuapSLFQ4oNxlW1wV9EXDjxkDAXeaDdXrDjw6QFCAXK",
-	"5rV1tUEvonJ9dRxFHeLjL1uiw8kLIyGMLmlUY0gQdiXO+qAf9rYtdyF1tfL9MFYHQHwtJgKJO+QU3ptb",
-	"46xXrFel1i+SoZAwboyUoPM5EajgRBoIuAqIAwQgX5eFxTtBuDQFniFqXPq4fImXEHJI2fwaZbgs+X12",
-	"w8w7EmEG/vgxyuQtXWXmS4yrujUG3tIzvKUrCLIkaxK1vrxwGDqbZ0VUC/EgO5tkFdSqSZqWCiezK4+i",
-	"ec1GxA/Z4/r34hvmWrQFhn8IS2B7NaoeqZ+YabJaZ9jCqA5S0bI0e3zomPHacNrWQfVdBtPjNsZQeiFU",
-	"xzIo+VBzVqkZuyrrfVMCgrrssXn6h6mJBlXdC7JSixMTLbwS5EQr7OLwC1ANKboCtGjPEHAwp6Yo3z2Z",
-	"Zj4/oLkA/yPAgqx39T/f//rLyesXyDYYmJEX3NmiMT5/IZvKhivRWpLCIJPX3hv2zZRwSpUJvCOCzpzU",
-	"J2rBi3iRvr11na0d/h8VHrMxRjXH0VjAOCXInN8R0S9jpHCth2SLtFe3ee6ebmzmx5GNipBg17tz/9I6",
-	"kwFAOD09PR6a2knYsxX9rR3dztP8r7r521fVHKk0D4uUE13xnJdJnx08tdknY5Tp7g0fIx+SpZXst7Zl",
-	"lspQ+U2UkQV8i9VCupPz3Y/PZTCZKj9kIOu1Jp24KfVPNvFLtJVmAjNqlI8KtitGsi9nMwKG37eJRGIT",
-	"B6SfGRB5UwnLVXPBq1VJSRG7yJT8nhTGkRaL812u1AYtCWayBpAxoBpTVS5jaTXEdldyLbXmM1xVJnk0",
-	"SOeXdVkaZXLNSrqk20U+etpABsRvmKSciVoIIhe8jMi9F3bFz0+f9AzKcbk/xjw+SUEGu45hKHF3DVgK",
-	"Jz4Uq22ZwST5Hlo2bwr1Dav3G1mDYIvG2wSVml6UxoXgiSAAVy7EUDXRDZEN1iVgI1KYlhlYYUyShy3o",
-	"sA3OXkrufLZqQW5YE+Ncf4oSOUb3Cy5J1bVN4sLWDzzWSqAZOjrKYECATLMuSTa+YR5aHdAHMRTH1+O/",
-	"wyUtjOSDd6QpxHS/oPkC5ViIDWLcIqv7ihLbKbpFNPtXKjC7L3G+oIxUdnjd/hpla6YPRi7oP02w84yL",
-	"KS0K4xxlXE1mfM0KGLuVVlBOqqS50i0og6FPlMBMUmeNMwG4YTvzi/NMQW9+yhO/TFNcOIB16Hw2WWKV",
-	"LyaODE1cNuBUTBTnkxKLuVlXgRWZWF53I/fy3vwELMuwQ4NuunZtPdGkuP+VIezEPHKTG1vvueRrkZPv",
-	"pK8MHJwHvYozaXJKXe91f/eCa/Ly8P2JjBSgntTYt6hsDJnWhCmxgQxNPpvZywzAWPRW037UrQ2XRgS9",
-	"y/GelC4Bqq0vkyXV1OFheaLSQea4TCjF0aoHSmsbbeV5vlpxAmKm0oIu7lt8i+GTlItoXXSASau26a1t",
-	"mB2ojIzk5Tqd9lw936rmAw/uSHHc0e2kT3Wpqnm6t7vdoxX8+ym6cA0AEXjANFvxU6sta4NQXYs5Yfl+",
-	"294VfVpjjKAOj6e5ahi7FOepBrlHACrxnchDVIjoLwt2QQULmbVtPM3t68GjHdbvgGCGfrp/oYnq7bQN",
-	"L9ixMWLkvlYdbytfuWra2VfvYzM4ubosHOH326f7NimGf+b3CNYefOBVj4gOrlVkbOVLUtD1cjQeLeh8",
-	"AVxGFc1xGbWbVyN8ZyRSJ5MFcz77VP1hcdKgj2xYLcB+iS+9D5ReNVn6Ce69i1gFo26nj5ZSVtUaH6KI",
-	"Va7blKSYE1NSzSxERymrl3eEqecLTNlfAxteJHmUSH3n5TMDkAALFZioF1guTnLdDSksDEXJ517Hi+Xn",
-	"TAXBt9GT8B9ruAiaizk4qayNDD6AzIs1pu8TEr1tDdF9TUBBT0dp2luumQ9lt0ArgOUkSEFyIiVPYFfA",
-	"Oyl4eVh0aVayZzlU22PMAkfEiRmh0dnRkb0hk+VKbY4P4OYGET2Rdl9ipUuEVEjW963nrPasZJAe1Gu8",
-	"85gSRPHBeT6xRFlAPlmMArYVrFC3Ckijsbjb86oTqqeCqMi5awMlY5aMTTlCwopoMUOegJfMITfbQLbc",
-	"9fO5m2mmI47g+XcSSs/YZDWYQZWtFsBxXXaicY1HBl/NgKtECcqWITkPfL16XlqW+Ul1nlaDUTuVwDlp",
-	"H0+AL4xoMRwbPVjqsd3FJIEkUjDgeLEUslkReWq9H9Br5lA2MUS/2riw63oGBiBwuoMK+kBY3jAz5K1U",
-	"DMsO9pZgLw5kssIqX/i/19LGl1XpcC52xP+wZsFPFWbeBBfF9k+CLH2NR++dd+2Cn6p2xoSGc7vQ7gdB",
-	"tOoa/g3/h0HF6haGYR0uRlK39YWi/CiqBONqZeDZRPGJfwiHO4xxAgBE4YMZpuVakPA7OV8uiQUn4iUk",
-	"vkykwsJ0X/3mQRZqv84Ao0/PtVy6KQWvh7+GHYS/+y6kEgQvg7ftD/lizW6DP4N+3E+Y5aQsEzrMj2bS",
-	"MWuU+TaYoJYrhXAsGvV8x+RhY5d2XZsvPUyyqv3GxLoqIhKa5ovGSCBM/aInCAyYJydxk3bt4DMNVRJ8",
-	"3zxPFtXcMq+2dNEdq2q8D0fW84g0vUKEeVZN5ltMex4eZ89zk7461LwpiBKbiX5UrMtdjWGdpqJqt7Z3",
-	"v0G5tbTmcFax48qy9R4WIisNIbckoFsEBTjMlLbLebm05BsWUlEtK5kycwUocU52TkuOCY9e+sfBZUE7",
-	"+kabXHhWUgy+/29OKByI7x6Cfzo4JMoIpDAi6dk8GiLjAO3QHZUUAG05mrl30IpYMLXBRBrPx2yNp4Gd",
-	"tEk+BR+etUfEpEgCjDjH8ItXLx7mnLUjiNahrEYwyK4Pr3mQ/GYAl94xiD+KVV2BsCcDiFVS6cOoV4Le",
-	"ubLIvfPmg7k1Ql6CUdS2obXWc50qE1GMpirkYLqULVTZ39y7xTddJl/75Za5Us6e47Kc4vy28zya+VfO",
-	"cvsOZDjoaSNBtNLuglhRQaW9+iTDWbWYkBXacP8cuGfVi8NACN2g0skFtsGetoDM3P0KUioM0JC1q5/+",
-	"JZg7xCysizlRk3ssmK1JVOHDAX+YQ89GHXRlGBRkueKA4Au5mJFoHxdZTyRyO9nPsK0vpoBdnAgSIyDN",
-	"fKt+fVaLNQQGvWeiUdQXmjZgfNBPdrJYhMRVI4927nthXxvCfe5Tg9Hj9CVbeRgZKOaOZrwf/IkjlK6a",
-	"xoE0kEi/0Kv3KhOvijHrLxHgjFbVBCUtCERVmQO7UzBUaxsUUxmAQsfviGAYEqMMK0PkFZ/qg8cF44p1",
-	"Sfqh1PWGh7OL1qdSosJCSxhzErYy7xRLgn579xodLZRaaemj/2/ikLs+AmwVuKn7L6HhO/uqnpsmazxv",
-	"R5pzS9Zima7Pux8rGsdQO0Z1eFJsZS/0PWS+k1bOpCoGdqbB87XKeQKAvwXjwVz6TLG7vwOsoVXCbEm8",
-	"RJXbXgTUrcDV5aQPr6j3X61B+5a9ZHekjAK6pqWnIDmhd0SrLkH+keEkgzMDMxkjY4XVv1C1mz0Ny1uT",
-	"QnE4CcutbP3CopXKwUJ1OCN0iJc9pfQ7LYBBYedlye/7ieJBupQtJEl7Rgk4l8EudXHsu43aNPWx+b92",
-	"t/fB5rgQNVOurX+W68DaNvatRImbD66mzVCt1Iw61Eudr4xY8dFPT4Xo3FYJKG3oa3Wr/kIn5vBDcksM",
-	"1+ZWt4bWdqVdHL/BjM6I7MqBqxgZLe0bznVxeRlxXXhAnAG4fyRazs44BUFFNaMZmMbj8m7SAd5vu3N5",
-	"xiNjBolLlNpKvSwuHz+++MGliwHoj1bQnlzFGaHF3lTrN5V912YuqnXgtMQUtK4+okgxEbM8sgsVwZj8",
-	"Kt9+2GYosZYqXf2Qr0wCAmSNlFRaWGB4qyQyEYpaGY4mHtYolS4TmCjhjR6VP2qWqNB+1aCsrflFR9ZY",
-	"akf444Bn2ln2ndGG+ui8VnFqsehY1TIdfWThSFzDeKDRIDNNM4iG57ic9CzfYHzSSKtWD2N/3V+Vb5Xb",
-	"fsWb8+6rQqeC+QImhWPcnJk0NBk3Ym3oHZl4y1+kzxf+GaIMzUo6X6i+3lym16mFtIJDhToggSZtafZI",
-	"xbBVh4PsOagh8vZh6AuQS/uuuSRMDYFbnTiOjzgBLHaBa9G321aR/UE/tZmm3ZzgKGLLvr8lNYMNH0dI",
-	"NLKCjclH+adKV4rWAQnSpFaCT0uyjFT90320mtLMm4jKa4RNniK8A5U20VFmR3x2fqZ/yI4Nth9aYYGX",
-	"RBGBTAGtgoh0ob52DyaVxn9p8n5pnwJiMKl24VPZyxy+UjztyoKvzX3zCnwK+SxIKOBvY5FokYHlLbPi",
-	"NIPwri2Ybs+UGM62py75RtmynVNSx7mK5UnulpsVjDMNbiRN7DTtwD1b4lsSR0n624LvA522jX3UO9qk",
-	"FlMTbsnBg00SFGtrsN141C5PQjejaE+WStr3oiXDTP/RM8lsi0sqZ3lIE9WI+nHNHnEkFUaZrzhxdbwN",
-	"VF0B2vv5ZgDhHIOzhw96SKcsxjaWKpOJDPZ5ex7DdniLBWawqysRVceHIHsH+RXEP5r7Q5Xh0AfuqzeJ",
-	"DYP7SpYgTqc4Jgn2WWz3uvXQLVivfpSbQpgIsYECcW9VAfSSzbjITakUAAyQ1ygLkAOs1K/jA2TIqa7j",
-	"G2bszNAMSomYXp5qyo5ACPhX1xIZr61uugVeoBvdsOrHpyhzWAXwvkG3R3+l3GYg2QMHXZ0/goGYoHWU",
-	"VRM+vXONo/zTBahhYxNsM808MM2nJm/iW0XaeE5oCXEDIVbZd5r3FS59aYuBVSm6wTTeL7AxBLpwaxuL",
-	"4eLYbLVc6WvrIoxMrz7aVvA10wrKejVGWAEKoYJ0ePcySCLyMS/Xkt6RN27ARufvD5y4K6yHR2avUTJi",
-	"RE8WmbcOjfbRyfxpXKRQCNiSAJpNiIOniUiGpqnQNQ4uGa35k1vYN5/Ho+orPfv4dZjntkfucnCJb45m",
-	"3JxkVOgKzNQ7csdT+W91045r11xSqJaXnBM8HeSBdKVyW1DlU/Vy/VASE14tXhbzRKpQMSfXUCQcCoRB",
-	"9Kj5AwqbLWhZwE3CJU3YJpWLUEtTGwrYhlao30pkBxVzoikbTO1tCq7irR0YT2lrBz3KtPjVMrV1ImWg",
-	"4SLsum9d8A+dIaxY08lqAVOo5XrCDtSyVaL5EPCpX6Ihu/q27bA+mftQCjxRTpKF3ytowgrf8TBQd4Ej",
-	"Le4NMFlena+bdg8UJ+qZtRst0VoMIQor7qmrHeMJt10sCN/0F0QFVEszDncwRo2voOyC2jxf4LIkLCoG",
-	"9BFoHmp21se+MWwYYwuEoAI0UvPCn+70HWYFX6LpRhHpnDNrUULHfK3QChcFTUSA+24nOxUz3wbX8oNM",
-	"9Nxr2d5Z6KvOa6VRl84+uUCIz2fU9nXmv54NWsoPJiHa7lBoWuzKk+zwp92SDZoSrWQKMqdSEdGr2xa/",
-	"snPMNVzKfvyho24I0G4wl3FtS6vRtO3jO5igSJz5vbcwu4bZ6IUzwVh3WueSkkhbBbi5sbdkM8HlnAuq",
-	"Fsv6NdWuVuO2+mYtFZoSlNkGcVOR7njP+kVtBNLuY91x66JbZLBmY/hq+i5SoDnHRm445zEpzAXWGGas",
-	"uqKvjVhIpO8eAk25Wji1BuyfRylzp95Lfa2lbF6SE3tkQj0teWzuz64Xp35m6Igq8yJlgDNnbtAmhVEe",
-	"P3U1D+vQDoTCrQOX+pYZRZkbUpLCYaGZm3wr8HwEUH6H0Jrdy3MloXa2ajc6t6NqN3S2qSyvTHk5ByEN",
-	"jjl986xUU2/XuxwI7toRU6RM/mnwsxN9mnyjE4neqAZEuoTqROMOGKCuDcsGOEDGZIfmZhk2DKSqNuVh",
-	"9LhtFu4w01dy4+Da5IC4r4Mqn1uOdZWMGluvil34PBn584rlwkJFounGAq0Y1zk46sZ1OwxI0gDo3/wa",
-	"9aO25TO2qdHh+GoCqq5YN2imJnrqUtTtbQiMFpZTqaJXYoaLWhm2YP3Tp2US/AMxcp8MRNlL7qcEODz3",
-	"bohusKUegbmd8t3hXrYJ+pp074o37JL1ScfC1xD8z1qlfS8h3yKhK79HQ+8Z1wo2R/1NBe8Z5dtPIrce",
-	"FU+NeuXLWfRLqfrG5G8AfXNx3ol9s12gNxl8akYFODBx25CBpuWzGriXcb1A2bwK22tv+KBDVXrdC2fo",
-	"6TZijSDOI/QNFDUziz0lJWfzZH3SXWCPLNAPqNdua4yofBgMpDRMV7hDK24Ard1lxl/GAEpOfz5Xpb5d",
-	"aUqRUAP6/fuXKKOFgfnoFVI1EIwJcIwLqj8+XcM1RODcWqiGpTw2gTOaqE3V0nZCqBpWBlNv0tewWiBB",
-	"cL4A2bJtoV8Ivp4vjDFfEFbXsKw5dzuJZy4g8WfSTwY+c+0rMUiKOYlWkTCX9bqSB417Z3tXHo3I0c14",
-	"kaqHRH1wHs6HVJGsrOyR7wnOe3H4PS5vkQVEgh3qATxpu3aTcos6bu5Pmm7i6fr6BFjhOQkuy00qsA/a",
-	"FxNSYKiE3vYuLzQeAc58SheYEyTpPwlU4OkZispnM0kSHZpnQ3pLVNuvSve7VQFsfa2g6q2f0VIRQISH",
-	"gvx6Hv3K+0f9nz4Sc+RWy88yTQUt0KT+8C/pjOSbvCQDAErjUUc3rFHE/7gOC1cIPKsiT0fj0bTk+a2J",
-	"Wl1LkAvFBN9jCuj2lK3WauSjLQxa2hSzgrMEUNhfyOYdV/tae89MSezM5zx6rwgvi7hHhJH7SZfZXV/R",
-	"hphTxyNeFp29OoPgsJ5bbPnvt234dtyuCrZeA852NuhvrVRjkl2W/dev37wzuHNvKyVl+7CBB7DXEVQ7",
-	"KJ4Rg7WzcVNNaLvMaDDyhrlbyPfHcVOuDwuCWuQxGQq/e2uuf6FvUQtbIH2yjGHzaDGj6NLvnCvVQBla",
-	"0rKkkuScFbIvHm08nvtvi02t8wraqpmiShmVi5aAHNPTkhekRFLx1SrR0RJ/bF9RBCKxmretV9NPvNvw",
-	"U5nKhKjkvGsZzR1I9a5nF+ddM/FkMPpK8OVK9SQl07jn1q4Ev6NFKm/z9es3yLVAR5A5hinkjjGtVK4A",
-	"ssiVSYvEVhrWiSlHz63qTWwVMcOQZ54Dzyyco2E3veKceUpL1YGArTZZo6n6cq4VctmhERuBIHiZDhoL",
-	"yQoKtkH7VM6WIsuVvirGBSxeriDEL2iFjvBUGtg4wqCEsSTqKToHXDqtuZbm5D3uDv47WAUujxEq42X/",
-	"LR5jxcFLXJADoFHr78oJvsPUzqPBj1DIz/I6tIY6O8IEefrxDEyfhCyXFK+9Be5Cq3ItA6GNTPNdlLqA",
-	"SwJ2dNKiIZM8gUaPRFcFqBnm5YItxwhcxprqbHVohjCCiMaaMcib2aKluC1Q7lADTjs2xIKXIGcake1g",
-	"vXDfTAay7xQq8pUBQh2g8K7+ex+J2vyq6djsbEccYmfNKHer77JzhCB0tnJdSCq1PapPPknNaUeHIV/F",
-	"HWVEYtucjmTVnZop/9H5+ThSxaPk9tJmui+xVHG29kHJ3z+5smbbFnDNlo0yvKe4+eKWSfjxUIuw+VBy",
-	"Od8RRu7jWWWM3Bt3xX6L+Au5R+6dMQKhZQ0eiBl0kb2W8nNqZskbrllXX3ZjjAoiIF0bxkSVRB40bXBN",
-	"Dn99dYU3KqqGf0Ikb/SC+prPny9IfguHbTT2xdw43xBxWxIkOFeI3xGhlQBwk5rKjHqobaU3MMsXRnfv",
-	"7156+dEU80Pm5QHRAwN0itxPPik3qybpGNH+noSo/OxVu0Mve+9M3oEVNIZ13uug8fvli/jfL3hJnCfn",
-	"YMEMg6pyDJvnEoh+ook+4kgjH0OuiJ9tcXFrKz6bhLV5yac4UQS5CznHPX6goGNg/aTDHR4/YPZ8I3w2",
-	"5NT6ge9O+XDDhpc9CaMfqrmHuzB2gix2sL0hUD1oQVfveCrsWmgOqOm3EBTvCyoMLsYk6BKLDUzdXqc6",
-	"QvXfkCUXmxfEXBja006W0BbQ1+K5J+C8TcoBeLpT7gl8cVjuiR9KYmu42LzUTWJnHKwrZMqCni+IWUwX",
-	"w3kEhdpXOCdjdEs2x2O0ZvQfawIFVW3Sqz37Hh+fIn3NAac2ZKrdsEypMkMLLNEKS60LU4nmnJFrfY0u",
-	"grTDKzD3mThOzRmIquFg7/yeJQCjdw2cXIvWGoX2OaIPlPqwZ2jxAe5VUVP3X8gmQgd6Az21JNLjNSkm",
-	"ogegnqYh1g9JaHvff8IQkfz0ijIWAwt5C78D0VIbkcDIHRQjo3kSBihdDDYr+b0p0CyWuDSn3ILOF1n7",
-	"GdlfM4R0RpR9UljeTmgxRlXmfPYwaqIkUPr6rgs23RegBoxoE3inqFsEQUxIAZj8HwRuBs9jtjE8H5gq",
-	"pVTMQEyX5n5I74hFFnj1/lf0/ZPzC3/TQkfZ2w8XP5va5/amho6yR0/Oz7MHCqndNU5Uy/z+NsFhYaVm",
-	"TAcJFg1sGRXjG5nkJlEXKmGQp9OLgC7MtnoxUCutG9J3TeSng0Jrkrnj0O2JhGGmMRg2G468HSrkpuR6",
-	"D3fllhRvo6FKnA8R3l0ZVYEotzYQ4IdxVLT3EeAustQI7UZ8qas5e1AR3itEtFX0vq8e9ooj+2IC8joi",
-	"GyuR2GusgyTUtlM7ISo6+PQ3YO82Pn324fnPjlHPPjml+3N2jay/yNbtg9p8akGoMNp1k6fbtZEIyQ5J",
-	"s0jqJq10HKeOX8g9UoehEOgqoJK4YfJgR6OnoP58qUdorkNHgkDBKRkGWRz3Q7JN0NiHJLQPeM+MCm1o",
-	"a+hF+J6LW7M6ZEUlL2gOp9oSM0XzxEVY3JbkreB8FnWvgTvPlO8zwavU2+AMCnllkIhl0Q4wK8bdSGC8",
-	"WGC5aA9h1S1aOkjezZNB0SXBswllBfnY/mHdDkG7Q1jTGobWpE1tpbcGFiYWX/meTsGVbZ6j7JP+x9gH",
-	"+n62uBHWszJD69XeDuJoadQg3hb2cNywX9VtVbVZ1TYhLrJTGGtoUY/vh0uI3pqo/aYdXXABYfjRCJgE",
-	"XlrLWDt4P19gxkjpAlqGsr/1Xo+q+AuIVlV0ps++qeC4yLFUUUHQNBtEljXzT6urm4mNMFmiUmGmwMjD",
-	"eH3lquAIrMiJlv5DRPzouqqlc/rBvFzJf7pccQHctMJaVRzNqVqsp6c5X57xFWHmXnwy58FfZ6vb+Zmq",
-	"oRRYyh6Y/DMThJzo2aH/+f7XX5DZ8YBWmrfs0fXo75IzoxD82ryE7zwd3ytM5y1W+eLX6DYG+X6Irywg",
-	"bUhIkkA4KOSf+LK3UbJ5S8SSyvilENgHo5WgLKcrXNq6DBDk4Cy/TxHB+QKV5I6UiLK8XBfurGVEoimZ",
-	"cUEspmdF5hCoD/BPUKl3SVl8cCWO2nYRFwWcYJKY4DQsb6UJJ63kkwSPTbNsbQz7PXgrEl1VPbxG2Sda",
-	"jME4NkZ4poiY6I+PPTLgxKFyQSjX5+wAgTta1wZyltFMdvvMDc1bkzRbjxFXCyLuqSSHGcpuxtevGhXC",
-	"mQ9FbT0hpIHTc0FIYPnTkjfTepK9WaY+MEtVUq71D4IWww5BeKcco2yF15JMMCsmFvKRdH5vVWI2GV6U",
-	"s1e6nua499AQLhLyVqZRAZQ0jDdG1HLksLvFF0mNPqANK3TVBcYpm6lsFmtcEyU13q0RSp0st/d0WA6z",
-	"3rOepin9GZntLv++mDQ7wId6S4xOI9ngstPbEqeySllVrq8Q6iVvXO9NUdL+pYY4SlgTHlAIJCEJU3T+",
-	"XiXi1zRl26ikGvZbIzUGVqnYSn/xpfbbC+brEfQ1LgGrnX0Cxt7NtNTKlL+Q+1DXOQC/HOx8MJYmebsT",
-	"OTR33QUVROEZ8JIUaC74ehXmi4Em6OGOfHK/C8L90/EpssEr0oH6bqUAAqb7DZtRTQv6NMl+eqnlpxuM",
-	"3ln3b9jep+DxtkhH+lJ+BwDvS4OKa9O1PmJNctvY7qPL88snJxcXJ5ePPpyfX188ub569L/rUBrXcEAw",
-	"GxlRA7fC4pYoJIgkWOQL0Hn/42oUR0Wwqtjo8fQ8/1NxSU4uZo/wydX0cX7yffEDOTmfXeDL6aP8qnhs",
-	"/DFe8lmb/+h69B9X/mMVPsd1xV/hqR6f2ecHyI99ADgliAoIMJSq6JY4jFILnpGvHOr7QFS6in398Cx6",
-	"QsMeStFOpKmaiBLPZ0cAbcBZJ3ccHyCXdfg5bCi2AzoimSbUjxa9eKpocSe9NqZwwvhbAXYqzNo9cXD8",
-	"NJ5zqd6vlxCOFdHPpEkfMrq1vVgD8mpF2V7KjpH9VyyUFnDLo1GiYmPA031lDsipqFHeGPGygCQ5KkwC",
-	"Uy/a0sOP1lsLaDWRLN3K+7Jar67Pu6VtgPqFQxjb1al6bt+ynrq/587YBaCXIJRbghD9xkp6S+LYNUf3",
-	"UGKGgsvBzfV4bKCNvY/7hjWc3HBWdgvYluoEX0jaPrBEGpT+ixNVETyVVHGd7XnrS9+uEdTpq+EYnalq",
-	"aUriiDghfCdvWFgEh5tCWkYLdi+FX1WSlLNoyGBRHMb2VEOnq09jF+NTTTalwuWqb7R1opvsULLZF6Ux",
-	"xyeClQJMVbd7ieI0+4q+tIv6ZzrX+yzWTFZiukder7BRxx3BKGGMcrruTX3de/LHYHm6pe24UjhZCgOk",
-	"R9F1XPRCJI7FvjQTsbZ3wgcZofMvtykdd/stNSp2w3dNfPLRdiUhe/A00DKeojzthrth1g9XQ9Tw15n+",
-	"IBlbU+htJ0iSkb2JNqloR800HnPeuht7T8IiPFtpDzUQMJuTp0ljiN2OeGGnlisWJMp1lKL+Bo56Pcy+",
-	"53tjW94RXGzacIieO0wqrUsApjZAATQpCJ6ncvr1qw7dau97WyM/W3/49+jklNj0qdwkdMNtoMbzyBVj",
-	"iiWZFKTEmyish8kdg+fjHaE8drQ6WOttW92gH00TaXyM6H5BcwOVM7Pl+10yN74lElIZe0py9/4kHYz6",
-	"bG4PoYVW8yBNEsqSAF2Z4HqxZoivh6RKfG0v4N+pUkSkgSiADow+KqDWApWpiNMl/thCVq+xmJN9CUt/",
-	"wq51BHHPboIhDSNeNSljpUgEqyRVVVbpBZ9vEukbwI7vbZvscNDGXY41P6z6Ioy3uHlrF/z+dsL/BWLm",
-	"fQzJrDrZfksUNQT5c2LkT/YU8aX+cuGPOGzuw1T4W27sLIvIJqu+GdjSPUVVpK5XTQZE5Y/LQh8/jCxq",
-	"T+k/qFzqJY5CiWCnHosQOoiAsP0/OY9s7g4Co317G8IjtbG7CJKqelwNW+C8S8S0iYearInoqfZBkp3f",
-	"J0XZz/ze04beOQgmL4aG5THOCKTefoRrAPloJkAtaCAjWERvBOZwg2ITkYqYb00lEHtpgQjH+VokQhwb",
-	"hfvjd3XbylX2SFgr5Yow10nbvrz3Le0cGlbL7VHVeo/tl0fB+ysRdEbzvTEF73Q/sWSb4Vi7A7D7csw4",
-	"ozkubdAgwHvD97Kdy7p4ANt2oL7oCr4jElg8pd3goIQQNVZcWMvv5NAspXQeUtH6ikmwj74IVczTY6cK",
-	"wSZbaN2muLVP91NEzCBqiWqFi/TxvUf3Q2FFIFYzjgvr4zMNtiuxwZsmshKrSBE5vuq82tvQUICUVoto",
-	"pO9ZdiLJChut2pRyLwkuKJsjWWK5QC7h4inK/s9FpskiO7OW3f9zbv7+PxmiTNKCaAIi8yVhBi2qwyzl",
-	"EzaatGCSMvTFlCioI2+q0x5htjGsBA2eIjpn3KYoZCZ6NYskbWxvIl+N7Iq075RFuowwOuyNLWE6hvRQ",
-	"49fnM2Tr4MOo9e9yAYDnaEnEnKAlXsVkkCn2H4HSNH3h1aqk+tZjY2eeonvKjA6FMiCUzEHXsRMTSdD3",
-	"Qh7Q5a7BHr+2pMK0G7me1auQRA0QrdiVW8Vkj7wz0MIyQk7Cce8yBUPrDvQ3lb1fT1usUs/QPZkuOL9F",
-	"MmjnXaRPvB3MyoZtW+bxKXrjsI8tPpFWY/SpCPb9G5bZD0zWoszAn/HpZhR+bEKLm9EY3Zg0jpvRNQqK",
-	"GUCi+ayOaqr5p6o0fMM4y8nYhNQEmg/Syrp+FWpMo6ktUsw8pqdVIuUpeonzhdZuqfHtYqHVsRuW/a+T",
-	"X1eEmdGcVIkJ6Og3Rj+6HENbNKzW1h+B15oJLx8/+X9v1ufnj/IF+Yh+fvPs+cn7n59dPn6C+OyG3YzM",
-	"M58qAH+SU/PrlBcb88PNCN2STQhKHC7id1KPRxBlGmfG8mx+0pLSAA0IotaCkaIR7WOtyZZC+8T+VBj3",
-	"siLAiWEHMD+HeBKaBWxkzw/4++mf8ifFyWNyNTu5wo+mJz/kl8XJBTmfuWe1G/f16NHsIr8srsjJ9/iH",
-	"6clVflGc/EAuZyfn+GJ6mT8qrsjj2WjbU2Q+aZdoSoTpygUGncApOhqPAuIcXY8WSq3k9ZlR507t+kBa",
-	"hG4kg3SISIyQXcKmoawE2MWcIIsapgW0RV6J6ws9FBx0DwK6GGbg2rsQh0zAZtkiG5aHSFGvtY7LgZic",
-	"Xx+LpJ8fbPgmDEmu7e/5fNiBbDFRLPrCN4m7hWtcFlGjBWkeHlX615GBQIUyNccPB3xlrHu1udYtf1sh",
-	"MCFX1Kc43gYKtAiYHZa/8KTu6eINjwCZXSPyEUMlFc7gJpiFtZyycPyA6jx3Re8GoR/9DbK6iEPLYzkR",
-	"zJQ+oHJA2a/eQkVxJ1ecVNEKrtFKvpJ8SQsHsziwFJWtv7vsTiurB32GLuagjke3igmKQBSFw1kMtF5S",
-	"r+NrV50S+dSHRxnto6bTnaJfIspFeAN70mRRSK37lZUbe08aJmXkDigkPWSQ4iB7PNCmVgc0sYFacNyv",
-	"MFCEq7dsVM2jybeoZmUV8Msnx7Ea7tAITKibnUuJugiLmrdyxgWqDGRySCXRLWkaHeTvrevzjkherlXS",
-	"eOivWDjAzqtG+zQoJIsEketlrNRRvuA0J5OO6q6N2n75gkvCrEliDOtkepKJiubwlRJPYyUAXuufd+x5",
-	"H/Dp9PI6QECT1V2QRJiZfzxUg6xeTMVvmj1N6A/VJqdrufomKRNeyuJjvnzaEg+0PYDaWlboULVJbi1W",
-	"J+X3KzYfc/fZAjpn9ntZDH6gig3pLyTe2Ld6oQf13eBdJPeg3bcF7kNy2t0YaAXNEbYsaYx/Y6QX4cwA",
-	"QUFlCdBIEOTomyU5bpJTfRYxeviA5W3MQrNmpsLJPRe3cP5SlswaD+/0QtEZzpW+n/8+HmFpsVbN1dde",
-	"kK0RBFYmxys8pSXVJDGpDd0k0/zezzIQ1nPVH65NJ7AEnE/1tf4RObmaPcYnV9Mn+cn3xZ/IyQ+z6mIP",
-	"GvhqrWxq0HCjwBJ/nDhDDzgYbZLQc16WJFdI8rXIQYHnawUfMiO0WXH+Tx/HWAF3+cwiPV2j1Xjf10XT",
-	"PFDtRjNcwtrUgCVWghfrXJ9y7o1huu32PreYEAyWD+LswUBFPXk1AsFs9SrbYGzgYi56hobY6mGtBYZM",
-	"WL9tOcxMAi9F8csAxcFUKfOV8Gxtzf47lOCzxhIFzSrQXEZIMZAifITorvedHc1GbYWdzVIC8BO4uN0Y",
-	"Iwkz+1XqN7kWHBX8gWBz08WyqKuR9RWi0IzM7JuUt7NOCbUPki+amhoLUppiq3RgOF5ddjfORfvEVfXt",
-	"XfMLECV3uTUZcDV7VRpyNUrF2r5fcKHS+X3uRBp6sxPga38YgF5bk9hiuLQW8TawM0M2fOWhfmIeSf8Q",
-	"UbYggioMfp/M/tUPlSQ55lJrVGFJ5gcy6nYiJgaAzh0T8og+UAorXqtLwoFBimuUfZJE3FG9ZIAjKj0k",
-	"UHEQ5J1ta0QTdLWq0qcGsVHNUyr2OMf6OVr10RSUd9eUPjy4XtEl4WtVr6LTADGF4oWVizWEO2NWrWiI",
-	"tMQiBSLum8CfcdyWSBL2ecEBOLIr+2rl3jjQmRtqbUqLqmkdlf65dZiE8DgdRnlNDT2N8YA2EUtd/cL6",
-	"3u56FzqiBjXF4JVZfoVERLO3xw+imfVTix5Ip+kC12koIalg1V4KSXuM8aGUk146yaEyhupaTFdC4DD9",
-	"YTe1wSVeW82gCbIdVSUOoTT0G+/BAMGHaACHKNDZ/1DrJP6uY6zFGJtMJQ9O7ogZTdNTmJkpMJMOmdCa",
-	"cNCJCZ8xOWb/lZeYLknxX2LNGGXz/7LGhP/yGEz/pbW9FSmemhdumHt/wJu2afVp+4oZgnvRXCSr95/e",
-	"MNvQv+iv+a5x46NPnTlka57uk9XoTA9P7f21mpfJvTsCDe74afXJMfLvQjiUnR2482eU4bKevFpZzEy6",
-	"3XhkV0H/YgZTqxHfgYQ1HtnvRYPcNVX0TROFc+/MFTxxyaGM3Lt4Pz25WL6o8YsmCgntZpHrb6oaYgnr",
-	"55vvYdTo1dF+V9h+dQsGK/X9YyfboIqZRyOmDP324TmAyaBHjx79UGVz41Jyl70RR55A/+SMnJRESt0H",
-	"uBCSYMZfEbx4wA1XnznPcVn2qtLvS02HNfqrH7cr9FdP6vX5UVCev8l+Yr5eOsSofgffsGr7ekAPU2of",
-	"em6ps99ZYh4UfRs3a1HCchstk1LN2sq4uyLxLhIXuqdSrjv77l93fsiQRSKr5IOtDw7J2LrJdvx+LFTf",
-	"Fj7vUb6+XqU+OTroLq4zBwNMmP+2hFTVVzXMcUDaUenFefmTwLEjJ9CALQY1drmLa0kQRrkgtqTWd9KW",
-	"WneOxqvjnVJywmtRM16CM6kEdkiS/Q+L11rZlGNETuenKNOXNcruuMk5kpMVEZMFX4sHqlaWc6bIxwGX",
-	"0t1BAO1mpKtc+CYJ8L+SzLGKl9UP8piWeIOmBNnmqfhk/3gyE3wZH9BcwNGo0D2WVX/g5nsYy6r9hpba",
-	"BVnFco5+5vdoqeVA1VQirbEuiCA93Qd7Rg7CqrQESdjnVvt7CNeQLVK9VwX65E0zYPH+RiLjgo+U+yuo",
-	"ILmt3uspKBtU6DQzgbhaq7DB9/qfdg1MzzZ8plcVVAN9V+PGWkJesL1+qerCzU+3zpMR8m2wWSVvAvNp",
-	"Kr64ttGth0NP4yZMTWa7iX7FDWn0MBDteRKgo7ZD4PT09LjXpWIXyT5MRHcsQ0Ngt1WfGyzAv4QU2ynS",
-	"69DSZbu2dYp1UxzyytNRzKLkA1K1zgQgo1pTQmoh+Hq+QNgegvsqTqARay0zfTAMp1cud7iW67eGOb5b",
-	"b1Iv7ENTCgQBukH04tTt8/IXqWETgtceRjmEvU/urKGMtUzow4eIASnIcsUVYflmEq3A+cHerMAMEbRG",
-	"t2SgW3aFBV4SRcSAK3Z1dft2ghusgzwRYmoeDlM/5DrPiZSgf2hSA/OGsaI7vYbRlFKjQutT78uCFkHp",
-	"C2dPHccTb7UotueavhNsfKCT2K11TBnqLdWUuiVuT8UkOOp30052OKe+oLg9nJTtBOp5WCnbayJDhGaH",
-	"BtUp/16QYr0qaQ5mHXOUy2vAkcg5K+wvQbY1XhItGm2ek6zgiL5RGdmz6m8/kdex2KEAdA5NK/saHs09",
-	"hWKneBuCaZOWc23y6bZHLIjWWEE23ZJBYulXezqN0S1ZKbDO1T0HxrdgHFPWyAJWTl7ekcK3D0XYGGFW",
-	"3DBn5JvQAjG8NFkSBuva6JnQz0yzl6H6q/NHCajzTt565zRjzz6VmH4wdulhbwWHnbXXDkY3rbY/hWZk",
-	"frf1BgT/SAEDg5f+m1uJfDuL7QGieg+ld7gRrtrlpBAPgFJc2zSe+DepJXYpeyDDjGTb1S/QQ02rrfS4",
-	"5iBIa2IhxUUlnKDzecxN8wyJdUnsVdSWWvBFVuz99k/Hp+gZyjRjFuuSZEiZ3vQpSaBuWOZrq53mgrPs",
-	"hh3N6B05AW860j+N0W8fnh8/RZihDNws272YmmCuVjSfQZJ42LF9i8obZrCbSGERXmZUr6QffpVCBbkn",
-	"LldekeXKVDk8yhRVJRgPg8XQfxrgo/ENA4MSekGlpqzCDdXBregRNwsruZGaqhawuufoEv13/d+2kyCd",
-	"Y+V0F7M9YBqBAAsYiKNxPYAJlD4HBW9rhmA/0TMcXY9+ofOFKrVyA87iz+NRiaWa6A6KAMLFZk+xeutx",
-	"UAffNrQrYXK1/kSeFI/zq+nJI3w5O7kiF8XJ9/n59OQH/P3MPQsI3tJPr1JNrTlXtaXuL0D+pkmMKkNw",
-	"1yj7pHfps2HrT8SjEj2EQ2nXRJsaNUThcl+Ebd7wgsRlkyegFicRrEvcsBgSXNL9ApdA11HR01Meod1h",
-	"R0JVusCs8sPs4BbX7GBcTcCyp5JEAs6LvQOPHuasD1l8T1uVihYtB7q1J9KHzYocEOT56wTJByvmw+Lh",
-	"lYrvgvKjoybRb7N6uP015ksEuNdWa5tYW/SBvgHw9viLxcAfQBT3M4Vsy8I2imgIxYYI7IG73CIRB2nO",
-	"B5Zve+Sl/dIvlruP6Ol12XPs38q8lRyI15ay3bRQ8QtiatbGgvkqQBGnbhakqnCbqm4SB9Gw2G4J5b9F",
-	"aoL2b553XwC8kh/02DL5H0H5bZ/6ErM1Lq2e3Jz3gx/uHWhrVpANThmL39ZgfNlTlNnYYYtjWpMf6Aie",
-	"ZsfImlVyLHNc2Bh3JNerlSBSgl/u6Q3L/rEma9+T+Svb6rEgMyIEvIHWTNES+rV7+J1EWib7ewllVC5c",
-	"5Z+e5BDsUgs5fIieuH+hzOb/VFToYrYDtRx04ArzLB51bXroHXhtj46zTxU571SS+F/0nPn3Olhi1rO/",
-	"4qjJ7BnKOVOYMgPKWnnoJeL3zOhgGK0EZTld4bLVmb7j9ekACuxApV3PLH0EwNOejjrfk1coO/IZYRt6",
-	"6nN34BWLaHN7qQ09Jj/YJde32OTfBFXkfc5XJB65ssQbBNB0lXUolIGYbcJUVM7KTUT4Gby9taBq817T",
-	"m1kzKA7yKuWIDKYH1tAxArkH5nPM0LO3r9At2Zwib1jHxgG14GVhOAfAFuTYrRYXgC5s8gxO9JwUYR5l",
-	"02axAK1AS/AgABTOKfobVQu+VoDX4IH4EZUhH96wggh6ZyM6odkt2aCj7JZsTjI04yZWx3CvhAzBBZaL",
-	"sbWMufamlOaxOeCoXo0FwQWUybGmpv91Agt38upFtet4Rf9CIHbwGfzr2ToKMV+tmcUu5Mxe56AIOiIf",
-	"fWLGypS6KKjMedVCnqK/EFtSRQsRKNdO2Q2DIDWshSJdElhNMy2SL7ieNM5vx6jk87kB+12VODfI4JhZ",
-	"Z2jrhN++OtHza8z3M4jzGY/TUIU/jZ5zLgrKjMbx1tXcKImSaLFeAmQmK9CzV2ZrJcpde+KDl0xx+hv2",
-	"362V979fu5odpDAVAsYWGx9wWa09tuRzafEFCk+RVe29sU0s1l9flZjJ8Q0zOa9jS2UlnZF8k5cAsmVU",
-	"gjEycshQLeeljS87vWE37MOCSlTwHMLgbX29qQ3Tv1/wMig5giWSK35LmCbKuk+NLlcl3PlhxW7YUZUJ",
-	"g85PL/50em5Qvu2LP/FGJs/YkrzJ3rLkoijkc7us3Gs94ItT9M6U4I/WJIb/WUWHKonuqSDIaNDoaIXV",
-	"Qo6NMgR5A3KMplpkywVeEb2YCHlgel4Q+TQwdoOaf3l+fnyKXtWmK0Hq4aJAwsLQWXVr7FHDGaA3COi/",
-	"EHwFmEc37LJ9LiXOb6VdF2jx7sfnlezZ9mh+J31aCUzn9IY9OkV/Jgt8R/la2H5k1ZGp3hz9MpXoXnA2",
-	"f4oIzhdBhQtHKdIs1TpfgF9D09JVVXRH83tJp0RgyOu5t+WaNzaV69rwsF56SqSR0cADWUEUpmU2Rj7O",
-	"xTzmawUfxJDuNUaZzbWhNgbZ/Rmg9bpiP/rosRV/YOlIhYw7RlMzUmmZ4b/9N/TKlp25YS+bki4QbzZx",
-	"ODhb9EwzL3wsgHx4Ltm6LDfMbtN3Etpb6Zw9Nbcek2xo1Pb08YHipwfQmym4XZ0O1/rfZlNqUhbE6cYT",
-	"7bFbgpd6c6RbAL9VGxgCQxk8z679biEM9/YxWpVriTLNONkYZblBKHOVgzJ0dHX+g5OBcATMSpqrYwgt",
-	"p1Kv0wQknm1pwI98M5PABqORGToyPGz+1Mfv1fn52dXl5bGhaliCDRTf2Lhp/bpSdKm/kwPoMowu39ww",
-	"UGmkucBXEtod51DNYIOyV7MTqNNwjUxdATcPUy0AHWFDSwXJ6RKoHu7m4NCTCpfkhtk30FyfInqCBgl4",
-	"e5nMyVbSnFg8S3usPVvhfEFOLk/PR+NRHW3//v7+FMPjUy7mZ/Zdefb61fOXv7x/Ce9AOJxxVXWdc6FP",
-	"aGSkN6idK8Lwio6uR49Oz08f2TosoJqdnd6TsjwBhjsraHH6d5tLOydRJ38V/+PTOLOCFtf3ZJp5EfMU",
-	"XZ1fGZ6YkcIJICoR4wrZu5/WLb1w0rrh6CeizNXjBS1e2J48lqg0muTl+bm96iqbTwxVWszt8syN3Vx1",
-	"Om+mwWdAv2jqFS9evfCTOtUreXV+lerWj/PsF65+5GtW1NRhAwgp18slFhsz2/oyht/S+g+eQ3WJH/0C",
-	"jn7X/dU2LMhhNadu+/bZqmZeZ7ChMBCjUjsXx3AAW1Iyf0A+KsX6pFkRAQm/mq31oxkxuNmzEs9ldF+f",
-	"hyrBl9jb+AcTu1xXWIL9btm+F1bdiiyeXxe9RtWyBXv6wh1G7Vta8U5/rlxiRmdE7s6CFb29sV095D5F",
-	"vpbYJDexB2LDYJGW1bwHMuEw7rMau+PA7fqA47reGCIpBYLjhnnikxDsZnVDTX/6tNAajv9iSe/qFzu8",
-	"JOVzLInWuUp661RKU1MLFJ5nb1+ZY61BKJ6I9+PnMDwkmGIFfCKd1VW6AGwXcU1OXA0vPTynIpwEKsLI",
-	"wDRSNh/9bo7BZyv6G5zAZ/ZQNHs29uUS+52yYpb/JkoY5ZmY5Wfn5+cXo7H/92Xw70f607VT2aT79Dui",
-	"ttc4wR2VettTfNn2Ucpr0FuL6MIrenZ3cYaLJWVn+YLkt2CFNRXWeLQOOl+u1sqq9FJxUMVR9Sry47IW",
-	"G8nRDItT9FtIottXUICjBY3fKOlbGn6Mho0l8Ln/8MgY0ohUf+amAPthjiL/AWt6/Fw32dkE/C3WuTjY",
-	"91/zeTDH1BHoW1j5et4tX/+MC1erD1656H7lN4bXasEF/ScpdpDj+oUful94VYXoOnT519yO8uJR9/sW",
-	"peMD51D+17z3uM/s5Hq14kKR4g0pKDYO2/Ho6vKy++W/4pIWsL8/GpQfYF/PsIZ2aowScKUpN6oPdTBD",
-	"dfDm2afqD4DRxyxfmIjZOMsayyvwE/moiGC4rK75yLztw68DUjo4yz6DT9VYNoyW/s/4IldNAmZ8VYw+",
-	"//7QHG/HO4Dvzx9sFCnWN9v3B9t/k2xvtm43tp874J/WS4MgcyoVEaSwFvExmtHS/AAgvMZYZUyrYyR4",
-	"Ser6waZ5jXhNpXrmNLUtBt0uwltunCWeWlB5i1LnnAT/WGttw/sIvLO/4oKGD6rtKzYrA0RPSVJf0c9s",
-	"bsy+n6kvVOxjVYvW7/2+p7DohYAI22bkfSSlPC5A5qYW127SoEbumnCQ1/EdmVtSilD3maPetrPLtAhw",
-	"ZbFEDhzjFD1jiBYIlwbeL+QGU7QF7H1HsRPshrkmj8/Pj2PHlfv2sznZQb0M65n4nKlmGc/tW1NVsWRB",
-	"sFBTgtUk9+W3IELiDpcVkOWj88+97yOWOvSs7HX4Cx9qNfKMk6NJsvnC51mP4+m5NYf/S59HjqI9M/Vj",
-	"00+OgD9bMJXOY8k4q02Sn8Waswl99wuswBdCVXhWJE4gj/UiB+uKLmrhywjeCrGsp9i1nuDDiV3mYzAC",
-	"T3OwvxaJhBXWKd2101789LhYIN/YO0ndYDQPQFLUmi0ILtXCnrFoSnK+1FcGEOUIzzFlpwgOYTBdWecb",
-	"ONLAz1t94+jq/FFUYsOe/+wHvh/JHP5mUR9eda94cJFbLUmEGl1gzheWuT1E6I9cTGlREPbHrWOIlP85",
-	"YMYdxTy1zvheTgvH6oH25d4P/BiMM2IStX2rhF7mYAowkmo9tTCPG0SL494mCdTTIvETUZbp7Xy/2inT",
-	"ycN+iIkDxS356Ze613/edsQERxCt1tMRnh//71A2WLYQlb4v47IkbG7zdm1YxXcmslZAsV8DYe2KQIhA",
-	"q41TiYso3IVMajeBA9HK4Y8XN7CvqeG7MTx3G5g2WdsG356q/+94JrxXWCgveyEyShN7nD97HQ1nfgfT",
-	"CqKxcDmPJ4QeB6yNAavG3e8tjz+Ao8jKiCZpfqsM7Efoq+t+YadTrwMnctx/8yrk/63uJ3dMGhSo4HjY",
-	"g/8FVzYVI3WaQ/S45+wxxAa7eAleFhBuTBnKVoLcUb6Wk1uykVkPCXDDhh3fMFIgahOd/m2x/V/IBkb4",
-	"tQxyXYzOyP2/Dof/cUnsaQoEngh19j3VgTt91m9aAkcWJL+FSx2dMxNxCDYfqWqXSBuV+zCqAOgjGyD6",
-	"924U35w48CMz2lP+VQRDdBAWPCwhJu6IKGj+RwTKt8nvhvRD9tuB2U3G0yCjUEnvCCJMCUq2fNOsAnkB",
-	"JCywHOO5REe2OVrgO60uGGeCwvMbNqd3hEVNv95lYMoJ7s7Vcb8wCBsWYkPEXMEhpslQzzN8QTdNdW5L",
-	"LFrYlQHdP+fLJT6RRM8WCtPoRcYMdmVjimnistSrnfw2EErHRzsWGFDuL87PRz3a/jqbSaK+kOvGEMxL",
-	"vRh9nTeWQB/Ee7N09OuY0xJ0B2sav2kv1gzxYSsvXD2xyTtb4hkBoSP32zWZDvA0f11zqXArOcxKXyGE",
-	"QCR1DAtAWduL2eIjU2yoEJgyyuYGH7C6x2fHzc02MBhGZfKVj789r5oZm8Xs+COq4Q/VaIh1xNTBDPix",
-	"Qigaxo/rqUkrSorhDw6OWypB8BJimX56+QG5Pn0Pzd6zMbKekBW2yMTbicg3LMdlKWPq0Xv4HkzjJcTl",
-	"m4zhtxjq9RxKVdIXhCVBeKYgB4BKm/RLC3QExwpGztZjV+D4NIUm8BpLdQJjNQgK+0TWKfJRncFQTsxn",
-	"68wdBVABFAuTwxCD7YjrBTBb84mvc7C8t3Q1r0aPjgx1AN0cB0T93hAbTGCLtvMFZoyUEGsO/9IUaJaq",
-	"JDH8lecll9bUZ9+w5v0lvwNULa3YSInnJKJQwMvPzWs7xITDew+tUNjPwFCjYt48+Tq7Dt82blO7hm6P",
-	"7bAleF07NUP7fjwJ9F9if1rcjWZmX03b69qchApnDie4FkwBUsQgcoyRwc2SiAuv3d2Zc44UWwmBdctZ",
-	"9PpsNKdD7fFDJGXAF76OgjeItv7Q7r4t7c6QTBf/dZ19Z+706rxhu4aIlwWRyhRaGXudiLgGKJOU5cTU",
-	"h8ZFYeEYM8UzJPmSgHNshsDilTJ42Qm8cWPbg2/jRik/mUClc+M3hQ+iSR6U7WQCq77mlwNA1Kis4NOi",
-	"1in+9TMv6lvR15BU6URf41wypifHGN9VtJs8o6KenfeEQRCwIwxIQUZ8RZjr+qn+CuhHgXbo8zOa6obu",
-	"cWtBv+SRFKRu2DlN7GbafmA0vkg8/GSWwpzE/5+plTG6Hk37J4vX5/t1ko23ibiVaP8Nzrt/i6QOzSwV",
-	"9+15vJ19chRvL3zdkCWOGtJ3hgPwcLfPwH7kC90zBrHIV7lutNLDuNNibF/3xjBXqF4QbPDBW+4PdnF2",
-	"tBfvtesPdvOozemrXkP+r5HO/463kTdY3D6MsD4TZFW2xN84LS1zY80cQnHA6oQVRIxRzoUgJTiLrZfw",
-	"NBITvyo3H/jXFPEPxuwwt29ZBYO9/kMB+1ayalflxtah6M3XNailViUraOusfrgsAe3cBNACdtngzCgo",
-	"q9kSK2fsC9Uw+0BBBEM1ab9UBljksat7VT9juLkg9jUAcE7aJQA+/aubCrYgnfpZCoLJHi7sJK/tby9c",
-	"khYgol7XheqVIDfQQQZHEwJRPR+wlgR4ww6UBXhYUKIHUgB3wwL7Ss6OoYA3bQhXK8H57MxUMOxNaW+I",
-	"uDUo6iAcrPPcOqQlAhw84pHRu3Cv9kkf/IkoM5i3eix7Eli3mgRO84emxXBCCUqElf+q8VWU5eUaMBFX",
-	"duX7kaKDjeSix/FcNfZ1A1KnNJRUcDUF0JEtEcRZnNSSca7Pq0++hi/2OpzN4MzXHvRc3vqQn3DqW75B",
-	"1+e+jCF/a3H7HtBm1gc8mxt0FWqVIYWmLfPPq4LBFmaj0Wun4hin3eVaqhsG8PEt4JzbS7mHIb5CQ4ph",
-	"INUKsY0ezS7yy+KKnHyPf5ieXOUXxckP5HJ2co4vppf5o+KKPJ4NMMxvzeIr4QE2yDKFhr29wX8Ygr7F",
-	"S+MHbHku3DDBS5Lm8sQJdfYJ9rm3XmTKO/job5dwlcJiAvz3Bh8P1GC2OnhwI31PZgkZ5Ouoydvcus/u",
-	"7wPZRD4qsA96ArFQTJpCTDBhHYKJGhQmxNWCiHtqiphEUu/9QHdHZfqKxDMEN+nfNL/1sHhEuxJ8VVux",
-	"xcDtwch9a6i0Y/DOniJJckE0HSsi4JlEhOVis1KkQFgZ4PyqIpqxOpCiRb3x39lHsSnxlJRgn8ciX+hr",
-	"5Gg8WhKFC6yAVqeavet1ZwxI5Knt5TTnS6PO8BWRE3yHqS1x+Z+jezKdVJCSZgnMoOjklujdkbcnp6dA",
-	"w1rnozlo3OaN8QiWzihVT/LHxRV5NDu5xBdaqTrXStX3s5M/4SfTx/lV8YhcDlGq/Np9JXWq2ruUIuVb",
-	"QGCM2Y8/0t//bfBwuCA1WdEbKjEQRmefqj/6W0BDwmKcnTjB5GkspoKF4xx4fvpXH/zkHMBU3/CpGdPT",
-	"hpNJQXIqIbOiDzA/XS7XCsxR7r2nUB7PGChNjpAtqHL2yd91P1dficRkGMn6wrbw2Zo7n1TB2W2OhOCH",
-	"k4uR3m/zKRctp7C8nbias6Md7ujjkZkOhvJpP2OJ/MkU7BC+g6o35vxU3OqrzwbUaakt0dc5kLa26Y88",
-	"wn9FPzDkVdeVXMcTvfRcInNcmtKm3RDLVdsxYuQ+iDUPzM8h4IK145nCPWng5ZfBIPrYlYOBfAGnb/i1",
-	"g5UceMhDsVpOvbjJzMFqWoczIZPaTjry+4nfEcGgpl2K+M4+VX/Y2CLJy7sWsK83WNwa9aZ6E9m3CpPi",
-	"ACWXJcqCrl2D7BS9g3+akq2YMigjdW8LhBo/r+TlGuA9owCd0FG11oO1pOrVBwwvqj5iB/ylT5lggZIn",
-	"jN2zapv+iDP6Vs4X2BqAbgkJvYuxq+KIfavKeAAfie6opFotVRytCBESHZHlSm1itSn5bHYcP1JsAUZS",
-	"+LIyD12S0n6qTeQeuvDJzH25WQKlUYCyuTM5Lsspzm/TIvaZXhMwcOmNANQQTWg23cYe7gWVpqoipE5R",
-	"lXQytyWDviM5oXekGvVzN7iHEYuRD31hudgSbvkMKqf/AY//76SmE6g4UeejYezq+Kwr3jrwn0OAqP6k",
-	"Zb2n6Or8PCFHka3G99u71wYzf7aWcVP0CzsQL/dM6dMH51T33S/Nqc0RtKMSuo364878TTLjC1KSuQUi",
-	"3eaTYRwpDFu3nJ8gyGV4WNqPw+0YIyXWYHADHt3ybo6RwTfVFxTATHMoit3n5xdjyZfsjpR8Rb4eS9qJ",
-	"t3MkX6ucL8kfWOHf+PHo2cQhNw1myQqfrvW2cb8gms+2T8GqEn/O10xf0jsq3vt8wy9A6fZbCRJ3BqkD",
-	"XC1+IipcmAYyWWobqkJtCWlYlvw+qKqoOFrLukfMlhKTKc9CVfPsoWojciaVwC5LZok/Tii746YzOVkR",
-	"MVnwtRhdX5yffx6Par640fXoAl9OH+VXxclj8mR2coX/ND35Pv+hODknF7NL/Gh6lT82Fki+MrUXQ2d5",
-	"b+eBX4Wv4zcICs+1FJr7Q/v5JmUtbJyp14fznMj+9foMe599gv93gbO9I3f81qKzmZqMR7dkpcYmCNCi",
-	"R2UCWhXZ8SmCFypbLJVogcWyJFLG8kD1a6EsGGZ4hbce2jMNH9EjzZPGTzOPrwTgZj6udVBfu7GdFHqA",
-	"uUEvT03V95UWRnbvzXXXw/5m9mkWPV2/8X0dJP2+SoRn3w1t4+2z4NTrZbuFN7+TKHiv7iOMm2nNlgXf",
-	"2nnPx03/0Ee6XC8RWy+nRCA+C8eW8tyVdElVzXFXkJlesNH14/PxaMbFEivjT3x0ORprBUF/BPSB8/Fo",
-	"SZn902dwaI12TsSXyiXR+1ytZ99MktrKHAxhPEYUvUnShp4kiU9/wnl9+7qjHa5ISQzMP18rdATxl1wZ",
-	"lZ+y+fENs72i+wWXBD17DhYxiyZlEQxyXJZEnKJnxtYNF5ZoKunR/YLmCwc+dcOuzh8fP0VyRXI6ow77",
-	"/N2Pz0/Oz88vfC3bbZxdsBmCjpTK0Hpl16uP/9zPz9ecH+zPbi0qBt37+0pPoP7HXxSnv3v8KUfOr4yg",
-	"FYCOzdxCflld9wBaIPAn9RTji3LYX3qld7nYDoXuiICMx4u6dlcIPFMZWjOtxSHMwLSFKKMQJ21bUenx",
-	"BrMcOi8m002GrNiVjt9wrox22I08kBUE/P4TzjJE5Q2TigtSjIG5shUWcP1zASEZOuKmNDguKZZVgyI7",
-	"NpUqNBMYnYZKGIQNNblhzyyi3OX5OTrSMuTy/OIYYRmXBAUnMh3avaPFLrjXbt22GS43/yToP67QEotb",
-	"olCBFTYGDrizzjZohZUiAoSy9JXVBJ8LfS+41hdcRRUEwr1zwW62LyX+f/a+vblxG8v3q6BUdavteyW/",
-	"k0nsv7zuJJO93ZmedM9M1Y5SIkRCEq4pQANAdut6sp99C+cAICiREmVLlu2otmqnY5EACJwXzuN37A43",
-	"z3fDr9v0fbWUKSgG9rtS1ro8mb/H400daAu099nJ2bed09PO2fmXk5PL028vL86Pzk6/+9P56X+1ikf7",
-	"syoPQUFcrct//tZ+2q4PQ/y8hyC7rUsxzfN2a52ExUCw/uV5Evd/rzlj7zNrAcO2Vh56uzUFMKpGm+lk",
-	"Q+vydE1aWZLPC/5zn++19zK8xP4GcEiFlqjUMYvGXpxn3OjW4XRQZWUhtndy9Fd504xE7lYtiXqrOyLh",
-	"15GWvvRA17274ZtwYV9OC8foquo41dggUxX6d+Fb3nDGTFEWJYpWtPOCN3710zzhg7bZ/CVe5LJ0I79d",
-	"r4XC8NZYOrRSRxT8xe6hknkTI5VYVW0tNk8CpaxQnKnnfoOU0Gsxk4JB4SnVt22AboGwkLv9+athvRlX",
-	"OpynEtAjDUHFKPyx9TNJqSAjlk8Ku5JlvQlTY65RLbcg47W5IVf6vt3EH8pbvJz29ylUbyZG7Dh4Pmix",
-	"IBXWUyXHD+5f+ONkouTqpPMKwYIvZh5aH/GZbj64jofO0RLIkmVw68TekqTgx6uuqBFPPT9DckR+YQwe",
-	"yMZcJLF4crrtilAoAslYFkm+4H+6qJJe1zj8psTXakdOaaZt9mqL5/ElT1Zq7FxEBZrZy6q3JascLyEG",
-	"UmzNbEtsZUzM1pdZGROcZVd1BlEPf18mb7w5tETgkBp5856J2V7YPJ+wwcPci5o3l8wqZhuWM3kjz4vz",
-	"z7veYAjoA5duMHiWuFuubz682Ht1LYjA9c2HV+mmeacJ7veyO/S08qgnOU1Z7VnTPPctqRcVCIR9m2mO",
-	"KtXwabo5Unl0KAW+ODjlW7jqVrvlPhqWUnGPbrcmiouUT3xG4Fz84Pff1rhp55+Zef7LdS0TCHYfMcLb",
-	"0R2vGQSepmwdbl8t/I8Dgdem8brbLd5sqzxqgf+Xhjqvbz5gB/zdsPhjmHcN1oVP25V/DGevLfxHDb23",
-	"AN9QQu8G3GKB9Y8fgEJWpfi+h787BAaQBQfcYMZEn+VSDH3qBs5yWON8xwzgo4oLoh1+Y6KiyR0R2aba",
-	"zLyo2AAp2BURkjiufS0Wos/8fTLJNK/s93FZRGYaQ84UuS66MAScGPQZWO0CJf85r0scdYSxkeL+RomV",
-	"MNV1WH/TzMr4i5+NPhajahG8gkfHgqrHbcVz60JzuIFREdCBv1womTOS3Et1y1RSFhZUkASLdvzaE2yq",
-	"cERwPMgME13h6opGFNot0Fwxms2KD1YRRYZkruKAyAHktfh6S7ugQ8KFNoxmXSEHhGbgP6MkmyI5VZZi",
-	"4pIi+txWrRJAN1+2cMvWME4KQn52y2Seh1bxzN5KeSsucTjSUu3fU5KDnO45fvD8saIYaSzvWIQx807H",
-	"bF8taqZiUdiUc70XOwGtn9dd2RjfzTwvQlbZIwFhxgo/IYm1wZgK4u+1mCf+8wtiwWrgLamqBobhsGmW",
-	"kkiZXtrBBXrUQHYmSUeUizYRjKoVNTLXbtgiw397Aro01VIoI/+tryu5KHKVFKc1T1BkqOhktOWMNogR",
-	"LkUXX0xj8i8VYZyaJCT33G7TkGjqPsROApK5XaQm/UOqWyunMinWyT4qf9iO/Ctzu7s0vB8f1t6WeVup",
-	"SO6AG+DhLZUAxw/+n43znudpK2psyL37RaOR5atuqpNef2Jmc8KigSp1c209lPckFn0tMb755W+WEDeQ",
-	"DOcaHca1W2UvYFH/chSmDtGDrrgOQ/o7fWHWBp0Y8ky+b9BYzOffqa5IqRDSuLwV+yNXRN6LMOXBxcn5",
-	"4bJUuV3yzRZSV9wUz5a1sg6L/sEzV94ElmycFbddwfWUdLjHyayQKnfdFVsTWQQlVlesL7Ig224vr55B",
-	"Xu3z7N6GtAqJdRsSVarPjfLltzWhERBLo+mYCjDd/StxgpX7GyLZ+7qluLzAXq9BXgHRfzXVYJHw5nUx",
-	"2I48BG6N9p+I2AH7SlvtVh+cL8FbgHE+knFNh4oxDy3dn2b2qtTcfVB88W49CAvrqDV/iif3foS36kco",
-	"8WGIxkd/XS1ejKHpaNwcab94vk1knhUe6I1E5aPV7C7Vt1lUPyy1cUC/+LhdBvRLnuzSfgcCiv5aXysb",
-	"NQQrhonaD85l7YRHejTLrOo5qIQ6cW1UhOwKiJ0drsI9ic5hN6powHPm0I4Qre5okg1a7daYj5lvLhYP",
-	"gb9q/v9Z6/Ls5OK7k3ZLG6no0DfO1OeXx8f9aXrLzHE0YnNdFXZkRzoq4oxVnLBXSW8lTA9HSiix7FAX",
-	"pC8Lluaa6fghEh9rJBdGdLb8trws/RA7dzEyoWZUfUOO0g03IYwaXJLDNG8+5RB3t6xkHktR/Vymt1YC",
-	"1tg5P4/Hli0MI+mI55liAu9H1ED7Z0OksNd0q9Es70Z+GkMSH6p0sGCF7wbyxXRNs6H/wCXd2PmeIUrv",
-	"plsdpHdbFTbiVcXqi9OjHHxx2HVoKgZccD1iWXSIOwnhpyMqBMv1GkhF7zTxb1mBBFhW9monVcbUMpP6",
-	"xs/1wu1pt86mxrTfjJdiSafFNofWmf5P9Tb0XyZMQBd4fNR7J+pirq6Vu9up3Zi7YzbuM1XUt7Gv9nGA",
-	"vsWfYk9MwAH1KahrNF3Hr1zHhD3dXHNoT4xLiW9vvL4R49WyYcGF1Sy8UqSjzolE+qJEfi41H82zTMm/",
-	"SuUeC12+YLBtR503x7RF3GeXqMl1uDi884DT7QBDWREuPCLvvWHCmX2jK0qQtAWo7ByiLIJhj+kMbNGB",
-	"VGNLzrM0Z/Xuk4hInoYdW0Y19RCgNzLPWWrIXy8AyHQdwR/WtRv/RTMUUaC43WCJ7hXBttFHS6e7RKas",
-	"UgpF8/SO762+PMVbA2K0JslPP3whlWOGcZK2vZh6AVNZIwBY83o57nvU4P19WOKTnBermikodBy/2UYK",
-	"fhvRQd70QuPPtdiel3GxmV8XOXC0ZanuMLaVCkJajzXWvQYXb4Jbhq1RENqUEz7AuC/+yjy34Kak5nbt",
-	"pdycF87zCUSlm5YV2yetoKWkTxUjsF/lgGZ1gOqdJnpEJ+zKiVi7/vFkalhX2Mdd2db3xH0wViBxc7gx",
-	"GtXmFdClbhwUhYN4OaRYxg3G3W4QAoU357w3pMjyIRTboV+SBOKbPWjjl7RJQvNc3rOsh1WJCXSa6Ipk",
-	"TL/27JAJtnaF9PySEDTS0Jzcy2meEfY1ZSwDIqvu7ypVVlDPrkp6lpQj07Gc2kFOvzmBBgza+LipkbcM",
-	"zREl73jGVOvSfp6gvNVuTQU3xTPN7xdyV8k7yBd1qMP2mOy9Qu4Tdd5Sf1qpMicfKgTLCn22+s5QaSGh",
-	"Ejo9L6nWeTuu3PiqTtl1RZ+N6B2XU4Uo+Fyj4bchfba/cuyvHCuvHPX24GrFHMY6YEfDI+AT19Pb0gUV",
-	"cQ7dIRqEiX+n54Wyr+OvVa8hlXxXoINuweHU47xA972gOiFmSFvtFv5KwVWXjhidrAMEUlg2/sN3o1AX",
-	"17FSvfqt2qvYt6Zii+qacMiPTYrNIi/80oCOV2LR41sk9zDPbHVsJ/6EVxXfKSwZjeaGMy5cnIHIZ47x",
-	"fKTYjXp+Jfa2lxR5JNAPEO5pyc+Dzkdq0lFC2L+mNNeACeW6SV2R/nQ80QgC47sflhJloyExUfaIXBew",
-	"UXH6kVSQkARZSHgTTJ37uisg9kMOKNEsH3Sil7hI82nGssOoluykslY1y+ao+xEgegPYiK1VchVLu86y",
-	"lxUmco3u/sgBor8jeb+NEtQsA2OyQdrYGrrl+KEkQBpBUc3LHHAwlqLENVLICtbHSCEFE1s5BEvAMlTC",
-	"s1L6Y7w3RBue512hp2nKmL1pUu19Y/M3zGqT2k64YeGzFwIvRAjMGW9jKOzedkJmuyrWyrNyYz+/CKva",
-	"g6dgQs2ocBSUeK81r23i69OYiw9MDM0o9gpoo7gYtn5fmSDq5zHrmJ/mWYxP09z2NK/Z8qSxoReZfztJ",
-	"GLZ7zERGl1XpXec5iZ5r2+WbUQfdexPFOktShd+H954hO21+suWkFD7odWWplQ/D+Zp2SEFMpzSnxjuT",
-	"m+LGFa+V7YPi7z1sy74Mtf+H8PCuEPsVl4obezojPhzFaHL/AYXgLoaG5NKMiouP2o3vK9rUOrT+8MTe",
-	"2fVGnF3u0LHADgEfHgkrAQ7tRu2QrfiKQ0UrSukSeAU80QnIjERzkdp/K9YVIynkVLGscfgILg+VlcKZ",
-	"ZCtS2364qy4kn6vBEPnMf6cPcdnV1wWLiu9rNTf42stm9Sml9unU5DNCB4Ypb3RoQ7EWpGoxsLeldYRg",
-	"lb16dAwf259XLmcxZObWZqQDP39E7Oz05KnBs9WlkH8ZDDQzz5TYEpFVkxgb0l850PrSRfEGhNRCPI/d",
-	"zQEMbLdRQAHI7dC3SyKJazJQjBHDvrqodwLn9AV+xZMGyYNiByWUFEwfHnXFcslnFE0ZOGVA7mEVQA8n",
-	"t389wMD82cmhFYZEG6mw729XII9Zufjhw0fE/JYy76TWjszlcGhtMff6yXeHZKq9T1rJqWEFjM8ElZYm",
-	"uCd9lnVFf0aSDx8+OmJyas2t8YuU+Q3Nc//XVWgLSPtPg/aVqioJKBKrgPsbiqhhYfZVIY397bOhCksm",
-	"BM1nmmskv2ZG092Oqwqc7Kg22BxBINXuTbY309KX2ZuTk0YlaIR32jL3Y7oYoEg9vmOKD2a1VtzNiKW3",
-	"KMdGVI8QOb7s9ArieSWeYBA2jmd0V1BBrj/9TG7ZrEpu/B0WhyxnJ36hzTuLBcKC3SB1PHrHVMbTVwOf",
-	"gGewqI2RFCLKw2+n/ZxZkmxAgQPK86liq68QIfXCv/FY3Kiltv6PfjkvPDfarbNpipbfs5eSmjUottlT",
-	"zq8M2z42ycYagIQk1Bh7rmWXkhs6SrpagRBF6gGi4qRnv+M7ynvGT+3hxQpuOUwpqXpjpjUdWgKwFh8Y",
-	"evaylhE5BXMIHvJp0HzM7J8b2znum3dj6QQSX5GK5Q58b+m8tUysQeC4RRmxQqsUSVxN2zK51tK8FMnj",
-	"2tdGRnHwxeA3qYh9d0WM04yjFzHwWvynwvf2CZExton/9AJC277enZuRnBpC3TnsY9y1Me5Ii0apihNP",
-	"LZVO3PbqrH93aXRscJA8/O4yQIQU7DC0D2ODAUsNv2OQMwb+Auen0646Kasi7p+Y2SBl//YsucC4zPcy",
-	"nS7DICzR66vrzb8GBa3u0h9G3ZQs7YoqzHsnSzUzlXL080ZJrb3F5MQSDjWgvnEpemOZIdIR2Fm9qMdP",
-	"VPNn7X3XVa8nRT57TM6925sXle4YqQNIdxXsfq8R3kbq4+fHip5Vpp6ik1Gt9+AfNL/VBZKfVWNx5mRo",
-	"pVm4DIouvUJmTLcJy4YMgXGgH+RQsSE1rCu0oWaqj8gP8LuR5YEh82cOvRHc9bdsEts7dpIajYms8hN8",
-	"39Y5EqepYUvY49ek44xfNECx3u84acbBETQIkqsZYhcQQ2+ZKFeCkwMKllebsK8T7kI+RDF4ITtsE0bT",
-	"URCdXZExxe9YRhIk1GRDHrKAabF9J9cj0CjmnIIvxN21gEfhNnE7gcsU/epwqF/TfKqtuY5kJQVJEDSA",
-	"DKQiSTZ1vTw0S6XIdNImI5bXgIpdm64YS4dfi+NNmCIHHpEMBj4EQw+vCNTuwsznHlyS+xHPWegI6B6C",
-	"gboC4W3JAbsDumeldSCckV3FYaklUdzICCk/8YhmPRgXeriJwDC46EIqAzytPiI+1pvAAz2KO1h9T3fb",
-	"GzHDk2DP5g6gdXl+cmJtOWfkhdhkU/sOVrRph10p8IrD9SAZ4+zk7NvO6Wnn7PzLycnl6beXF+f/1Wov",
-	"RWnAs9BV75+duvfhzT9l37PTwdlJ55Se9TsX6XnW+Y59P+icnp6dnZ9fXHzzzbffQjKJCZOdD07Ts+yC",
-	"db6j39tXTrPO9+xs0Dmhp/2z9Dy7YN8M4LRQZsIaxDTPKza83UKxaf8GhLrmEdRi1rv9Q1r8Q1q1SKJv",
-	"opwHD5PQQrxSFINVsr6RlXD8gDJoZRkPPg7SEEmJQC4YBGmtDlTeNNBXhcgdRvooEp4XRwQH5GII4Via",
-	"K0azWbAu5t44OzkhdEi5CIZsOqICskuSiLmSIFm7wolW/2tSHW6BH+dF61PEVRQegS/w8zfn5o9uhGVm",
-	"h9V5fuTXYia7zfa0u1njpLJQBuZ5pwnPaspiPOU/pSLGrtmko0WO+cxMxC3vNBoFM3txE/Ke/J8KY6iK",
-	"pQS7twzlGX5g2SVirjahBdNIwdq+vBY8WnEr5DL7VSVNdIXPmqDzJoxrHdtnuCKWkQNrAjkmc88mh5dE",
-	"sY7TOIQbsMQYzdpEy64w99J9lrbjEWHvH8TevHM6WbCJ3Dw1fCvY/VMMojX0Ksz13E6rpRrdn8AfV6G/",
-	"CV0OhLVMGq5Q35OcrguwBK9sJY3lEyzmheew2EU2vd3DVr2U6/zE7a4nkS8UOmeKzP2ymlakMgOZc9mM",
-	"YIrHY3dQ1GT/AFw/UqSsEaBWVzSgoGKJL52M/Eob01L4tF0S1NzB1lT2RcewkqrAZF+nKxH4qKliUHpv",
-	"mBpzQXOgY8SfLzm0Ad40z+MORdVFoL/aZTxXiwKYbHX9J95mXnkXovozCUeyE/e2YkbNOr6TSwN5Bi+4",
-	"qM+VtX9Jt/WLLP2ZaGa6rYBYqhgiRAjmcaM1MYpR1+Sc6q6APIWlkZRf7fgvOvkgXmEtJReb9FqzDuJv",
-	"qMsAnS6pK5b2IlaVeFCioANLLZNw37oiSSipcZVyPWqSEJOrpJ1P083TziM9xX17C8tYTmc9qxNd1Rv9",
-	"2lNu2y7P2/YeTA0buoZKsBRO8+bOjugzPzPz3Nesx5H/27lrvZXQ/kr+XqFQtPF96rdQ1JdbxQkzEPAU",
-	"WTVq5JinNM9ny0CPwue5DCWIRIkqCKT+DFw+cVo6xTAs6+GcAQqU/MDBJ5S4tSTkwKXREe668h0SqboC",
-	"X08Ai20EcN9kzNSQXWLY18hJJ2d3LCe3bEb6LJVjhrMyk0BMbsjvmLiKJrrnQsP3gu7swM3gqCu64hM1",
-	"I7QtkuOko5ndYsOytr0aA5qDzqkeEUQBpfkVSf771AnW/z5JAC9gAu+6vyWEYhOi//z8l1/IJ2k3Uh3h",
-	"0lzRsiZjrrVvRKS8pSr7/4+lRl+RBPexeJyGF+xVpisOoHGR+xNWTOrDcmHAHc2nLLkiCWbhJiRzLV4p",
-	"7NlBMaT9Tw9IJboCcugPVxQ2YfAeNte+O7GkoGHXBLP/C3DHOuDmXcHI/p6WyEnSLu739lFwHFLfk4Ua",
-	"kiqpNazWnhbuTOFDPDsjgo7t4oESYR2VCs3+gIzyGbjs+bD4YiANpEGYT05aly3NsEjTjFqXreOJkkPF",
-	"tL04wKG1Lk+Ovvm97Z7FA40eH3AAGYkeb/31gijLYFNGphNyeva/0IptpoZgY2CjgtLYQwLu8+K2pDyB",
-	"0ErqUzvGXLua00est6A4P4ZCCedTAuQQwe4JTtoAs7S9KsmX+lSlHkQTIyW5oqQ09Es5JTkfMAQt5bor",
-	"mBhIlbLs0qq1f2Oy37+Ja5ZhP+Hf9s+dToe4/2//M1N0YOxjLtuK9qnIpGAZ/uzSVv7texu3iZ5qBHzr",
-	"UdcpuMfFZGraxb18YRTfGLl2mrpB698Ik5F/kwPvzTl0iy4enfutKz4zY5ziIOlUQctBd6gY4+WodDpy",
-	"gpoIcBkXDxM8jzzP2ZDmXWEUFZo7xKe5JJ1UZowkXNxZzugVTyZtr8T60oyQD3RNjnehw6Z6N0rs0fkh",
-	"uOi/gRjfq5a9atleG0IQowu6ZaofpVymfYQCWd14UBvF6LjoP+hGDSNUjd+gDWFX1PYh/AwzxnBNN/DK",
-	"J8wv2Fgaw69MT8csBlbCMniekQPQLpRMFLvjcqrdLhyGXIcRoxlTRbbDB6pNBxbb+fl9CfmoIqlhhUAw",
-	"7KtBMIcOTluWCPOZEFZxdrRduANtqMB2qsaCu0PtYKd4Ld5HpA1vtzg8qrrug5+RRieIcNiAKUBLu0Vk",
-	"9ZCI104HlhwJcsKEU/TYW8Sp3aRO+SeHLufbUqE1roiRXZGgAkqOUMOWm3z5i2wY0t4rIae2mJdngIIG",
-	"z42tYryCC+XA3kC7Ih1JnkK7E80zNMLkwHImJLjo6oQQ2I4v8nOYZEde0+IrMUPU/nfnNLopYn3VOto7",
-	"jOgrrp9bh5dWIPOpWdqwxD+xz0x5tVmmIDsIjXh4IU785+kY1DxmuEk5WS27DNW3ayaswCvlhJV28APm",
-	"M9KfEV8VtSwLoSua5rFAZsUmFTgm9EG+Bnd4zG7FdciI3mCqV8+ra0Q/8DE3pycnrZeGRGj3t2naBOza",
-	"S0nBMY4wGqbg3Ml0FWhxgS5jpMwRSWVMs7Limyj5dXZlFW8qp4hreU9V5uvNYGkjOVW5Je4xN/U4eF+k",
-	"zH8O69pSxmR5kt3AuMx9aG3hr3/imfXUHpVlTVQW4A4eU27gQSlz5ME7AIQoM+GYjaWaNQANF4QJo2Yr",
-	"vH6UYJY2PlwgVxalYuBMYnpCU4Z+xls2i31R9bz5EZb6gx34KbVdt8xunJZTlULxX1hOVBYVbd+/Llq/",
-	"Bbv0oTVVOfx5ZMxEXx4fu4GPUjnGjW1avhC+ZTf8H29m3a0Szvt5+f6Pk9Y8ZoDFTAmSVkFweDJVXHr8",
-	"AEeyqgjpvQugmuIMq1GNygy1njEXvbvt9CucCpZco6rwc55U4/N4R8aPUg2ZIZTgIeGWV51nA7ifmuP6",
-	"iZlXdVaNxcozH9VPDc+pplYJHbfRSRE+gPqdJRg6i4eJEYYNnuczgeE0UoHthb9KNXykYtxNKKYBBft4",
-	"zC4U5D64slyxItE04PJIu4YaoVV9czAGbR9HL6wgHtcgxOaqTVeoqXkC7z2imt75kf7ZPMHGLnI3xiiW",
-	"HNWXGO0vny8zkOka0sIZNfX6wJ+OH+z/eEN2daUV0ECFVeT4aj31aV/ath3UkKJ3Yv+sPK1GBpB92GdF",
-	"tZ3vViqSjlh6O5FcGN3EOqq47KMEf9LJtnfeu9iuZDf2yzLK84bLG5Gpb9JuWUuWNi9YdYnQ/oVSfEgi",
-	"nILULDSr6s+Kcpz+LIE+XZT0obJNKTojB0J2xYQOuRge1gWLlhWrVsR/orLLaBkQDJooLlI+oTk5YF9p",
-	"6uLhh3XRoWLlT0zgeJ11sIsxmkl8EpVFrO3VTSP94+jV9UkRIcvBI1MIaUaQuCgdzBiEGXM5rDWOww49",
-	"BbFrruGZumWGeHcuWOt/vSgIBBLRnau3uX3s17kjI7kgpGrC8UwTDurl+W7fthUc0fGqQvGCIY8fwr+b",
-	"28NlVuRGE+dO9h2OHTA4VwU0asgBWA5qk7ghXJlQeL3n8CqhAsnXy4T+jZqxzOUDksxhc+uast+Y39e0",
-	"7/ybWzffV/HaPI/txpBfJAMeavvrpPxqy97KyDaJfm8vogJbU3/MDM2ooaF13Z+uCO1D/qJDSF0gr8Ml",
-	"Bv8GqWIL9ryfY0dG/Sp6DJb9jmT/3mWyrpm/CWVxnEptmiWLwZOu86ualdUFig9K3DKfys+xiL+BBb58",
-	"OW/X+dmdUp15BTtYKFa3Wy9CAbzTuLyImHDnG9KRVxtNKGne0ihfDNv2zuY7smMpNrfEYnwpkk8/DAvo",
-	"ighyr6YrWCXW1up7Z4F0s0P6W6P3cNMrYvkIdkOBmPtXIsHVxkd1En6WlWoYnTRSMmfkwLWxIQl+s0u1",
-	"DwQWfj85PCLXWYadY0M15IiaruA6AKdSv3WoL7EQEiaKR41QFmmWsaxnZC98Z2IvtnH6bVfkcojGsgvT",
-	"wEvhuXiHXIlGFX51ls2R7TPbQU+LNvmta12etFt2Q1uXLdzqR9yvP8KLesQnO75pFwtZzon2iTdgcL2N",
-	"tPwsiyWA3JitVZGs37SLXUElVwXwhes61xsoOV4iXqo9Zzj6RiVG+4WgbS1BdsavzshB1+OouU3EGvLC",
-	"pGgdvh6853L/OOLrFTdCszH0wHL45bKWqncUler7nQ94PNUAegyAyoOuSMJCP7seJ6tv/Y8sGX/Wu/8u",
-	"K8T3HoC34i521d8VHPc0Vt9gIXjtLMvKwbvC+X9XlIOHT3tyRfi8+toXhW+jKPzJJd6Fm/rxVd6odY5T",
-	"KQZ8WEvhn6b9nKdHpBQrUdLIVOalbsBRlXXok+q8XmffHlamGuFJ3OACtllGHM9Tc7TOK4K74dojHOHm",
-	"s3SK97B//lY2MyiWw01giypHiE7iPdepvGPziZKFhIBSHn384FsK1cetkAi0P/tUipQp4ZFt4H1ygF0z",
-	"IWjUdm25CDfQB0G3/avckHslDTuER+6gKYqcBuwAOQg+KcTkvb75QLgmaS41wgqBH5TmOVNHJGKsrsAR",
-	"HGbfwMoX+2LCs0vSnZ6cnKfaqkcr4+x/saRNEnjF/4ysZrmyeCCjhvrfpWCdnAtG/vPzX35xjxwRKLDL",
-	"wD9hPL9Cm1YH0BPKhodtou09xrENoP0olkohWGq/FjpslURUYn9n/I5p+Dg1Izm1YhAXCikUkPeRsiNy",
-	"TZJLMuFimJBUjscOnMBLHDUjp9+4oi4HJ8Wz3L7WFYEcFDFSEp3Le7vNt4xNyHQSlmCNW79fANqXuD32",
-	"3YudPrLXojZRFJAXzYiKrsglIP+5E9Y8Z8LkWOm5YgPq9c/1MKCRrK1x4N29tnnJ2gYlCrub80Qu0y1B",
-	"qqUjKgTL9fGD+9dyybawW5dwBfK07sdwzY481U+YIu5P7aJA0v3FGmUQU4XSSIjoZmCo8ewyuVrg1DJH",
-	"Fs51N3XczIb02UAqFjEc9EpVZompdoPDuBv5+uzi3m/IMH4LokZEb4Ez/Ge9BN7whPEu7HYpZOTIv449",
-	"ajxgS9V+yZUV9CzoFRQZ6A9DBW3pHdRdYIsIO8qzxlFXVHHetnU34uTOKW+yCd3dFXXKm2xAd3dFlfIm",
-	"G9LdVoZUK2+yDd0dQ4ntAcT2AGLzAGLrKvz10/BiuVZcPOY9qBXZeEWSnh7xCXZmtOb5QVWMsV0bHji8",
-	"9KNYeeimxoNDP5IybTKQiKXaFWak5HQ4ctnduGAnkbzrPMKHH8s7mhNlRamLXHhXkfuASBLprsgkEdIc",
-	"kR/Wv4BBFmHOBobIqdnfxv64t7E5b+DeB/jH8AGuJagnASNqaXKSg4AuvVSqcxnw3ABAoutffo9NH7wK",
-	"kSoKntSkFpUX26SqpbQcnBKdX1xHRcNVVSxFGsYKmLM1Z40iRNUTx5pw9wU08ZY3TZAqff7mymj03OnX",
-	"kfDqYpp71h9JeVsakRxoxkgSD5ZA5UrGcg6yH1zXfCiomSqmD622iNLoSmOhCaBrLBMwQWhwylLImcic",
-	"SRC0+EEwEroiWAm1eQtc+4WyrL1gLfiGdoeoaQtl1RXY4Ta+8zhrogiK19gTy5DcSmTzhGQoWE7PEh0c",
-	"dRkKv/Xbozrda5YqK8latJNLMezoEVUs67g/t1uOOnpTlVtF5BA1wLN1FKFtHNuH9LGcMHc868ClFruz",
-	"mySrMluvZuN9OPtlNpnyjGz58dG6/fgh/s91AK7i966IkIWwROdmbPs5b2gdHNacxFjPDo1frs6Quqj4",
-	"ECkYLNpx1G5MtL8VV4dmRxcgaleWjDJoAQToANhqvSlgCiCgPkFqp3RC+zznhjPdK4TaP1uu6PNxctvZ",
-	"Rzcyz1lqiMcQbCx17VftCO4TEGXrEWT30vVl15Ya5IdGqADAnscP9n8aV5QiDVSkPThGXE8Y2pe2nSba",
-	"kKJ3Upez8rQa1WHaUUJuGIFWekWeRJvIqYFuRuDEsZdX37xIMaqlOJyHX+mKCvyV5Tmerm0QKXoBaXdJ",
-	"sZ/kkjsPnV7tiouT79tYCAG6Fzu5HhedqUNjV81MfUpoMfSj6e6ZEPHwNOx3DeGFAB/bwT+0i2ZEaioE",
-	"3JnXURW7yTRdxlg+yfSNqIw3CSCzlqqQMtcAxH7Llhh0NM8DAnsIzaaKZdjI2IchaAqWHRD/u+CPAwB2",
-	"8GNwQw6mS8EHipQw7JQKPlp8FujHjjo1Izst0nYbm+SPGOnLbHZ4RH6RpXnb2Nfg64Qr7LGimP3WzHWC",
-	"hQ4OFyfnV6TPZlKUEeOTMf3ai0DqexOmeiM5VQmuE9/muisuzr6HKIiaIUA91+AQVxmD5A3wYwQg9QrB",
-	"9zMcwBcp89aT2ncWsvKh9a/WZWuMMChGMZGBmWpPsOes2HvW760LgeJR4293hld/y35leprX9kqzXwix",
-	"LPvQH7K5yhuxg+2LDb72i5QfqZi5w9Pz9rPlRie4ilCoaxjRGCPfKD4cOrZabkm7B9ulUEMJ7x7ikkeV",
-	"sYUvfpomYQVwaISR6zz5Bbb9+iEEmMGvtmpwGGbn4QG3a43bpbhN3lxQwBTHFsjJ/6lJKMC9f0Uosd+U",
-	"TfOwSu/DGnAFitWAW12wr9B3WhDDx6zWg+L25SlOFCkyjut9aNkJW5etE3JG/rf9P7t/zoVi2HiSu97w",
-	"hhso/v2FD0cmnxHFrEiwD3uSLP9QBDLdt6+hjPALd+RQ8WS3lMz2CFzP6yUJNF/BiRUC/fjB/Wsdj3Pg",
-	"V24Ihq4GXDHXlbfOt1xw45o3Wnxv684UnObF9ljAyVedcIMGC4Evq1xdr+KMmkmc3bi9lh9OE5eX03uP",
-	"76uwgUN8Ju8RE7RvZdnlgOaarav1duQbWk6DwT20E+239xA19RA9RU0eW21X7yv6EXRhzMtSpKyN4KRl",
-	"dB5w7liD1tuPR+SaZFwDW4TXV7QGs/O9DsH9I6/L1LPf8HyK9TFgMBugPvuRBe0RIe9X0p+7izcINEe+",
-	"SHip7lL0d/vjU65E7hITgIXBgdr8ygLz7+bCgp9eI7jdpu0vK894WblztNjMB4V/O36A/20c1sVzJeDP",
-	"sZJW3gumyJja6zfNwCF/cXJeXfDueWU9mQpvbVuiNqblF1/EgobzmqTAFB/MjlMpNNfAHLW0cDNi6a3G",
-	"GgWoXoCMzKJHB2FfDaBRQckDVTkHhc1WYv9w3RVKTg1GZvD+K8j1p5/JLZtV6em/w6Jvwsw30epX+Du/",
-	"RGsrll7nlYS01OKx9RyfXyr2qNb9KZtOs01WiPbxk5JyUMsVTGU83VGGGR4+Mfey1B+GKkYCFcf0D89z",
-	"aweSXA6B/MvYFg8tX4kPOBfXE/5/2ex6akbY8Oph/i+/2bct7VbR1weZ0twjYhwkRTptB/+WHLbarSIV",
-	"9/L4OLdvjKQ2l9+dnJyArHNLX0Ak8egjmUfUKODRMZ27AogjAPCetkkJlMRRXoHOsUjBDvK07UBq3W2Z",
-	"Zb5Rj8smyfmApbM0ZwFdA9JLhlhn65NMioXE03tU1cXJP1HFhDlORzzPyIgzZW0kznDwjEGhr0hnZKjo",
-	"ZKRJn5l7xkSRb+5mO1uczb1SMefnVE5Y1iYQ4+ViaP+V5lPN75hHEpGCTMCPXsop97Odx7N9gDcqprlW",
-	"fW7c8TjrUbuceRfozVjKNabI+JH98Z1cxHNEQ1XtYdEFZajkdFLkSmpXF12k8PtTKyP8h/kvwvx/iueP",
-	"sKUWp/+R54xQY2g6QiI9CDDvQK5GKjpk5G+/fjgkcvHovil9aDFMxUz/qCiBwA9yBU+f7Sn9EFUwFdOU",
-	"2KGcqbo40Y3Uxh2T4zkQTJYuJwUGth/6+3hoBFGuqisz0E0n56kn7wHl+VSxMJEb7/QkHs++xyvp6xNT",
-	"HbcSmqZMA1KOUTIHqGN30PhDID8/RYk7r0tvV8w0lxBi6daKcl2+nPuxS7w4n0tStddSZVxQI5XjvjYZ",
-	"MapMn1Hj5QDyycJOnZd3PgxUNc9Pcw0JuJ2I6ZTmtKAjOpkoeUfzmimKMao+ZO5GqdvRJdOKVylzzBTR",
-	"7Si7IwCE4wMQZw6zl6TAgo1XIXNAHEeNLC2tLQSUb1kxQ4n9XKvLunHd9i+cT1ANc+LktMR0MEa1PMY4",
-	"HlYUuVpcd71HQxT71MyLjtOSjAoOgbrVp2o2MRK0Ak8Jh4MxxUZ8V1Ih7teKwf5M9aiTjii3KhIXay2O",
-	"dtlOERn5yNRtDokDclCsuSQs5q2WmqV3jMT8QAfBYfnOA8+4JPkyD56V+DuAdFTRrNTaGS1kwDJnf8d2",
-	"xvuf30cGiJ/gLNgZJQb5MQxRdc4FhFpU+E3vKQc332g6hg+ZTIvv+KbanPmze9TVV8tJ6/fffv+fAAAA",
-	"//8=",
+	"7L17kxs3sif6VRDcG+HuDbJfamnsVty4qyPJY+1ItlaSZzb2tIMFVoEkThcBDgB2i6Oj/ew3kHgUigXU",
+	"g+yWZB+H/7CahULhkZlI5OOXn0Y5X605I0zJ0dWn0RoLvCKKCPjrWZ4TKd+Rf26IVK8K/VNBZC7oWlHO",
+	"RlejD0uCMDRCwrT6TiJanIzGI6qfr7FajsYjhldkdDWyTaa0GI3hDypIMbpSYkPGI5kvyQrrT6woe03Y",
+	"Qi1HV+fjkdqu9btSCcoWo8+fx6NnefmSKbFNDejZ89eI6AZtY4EGB49kQVh6XfTDtiFAg4OHsF4LfovL",
+	"5Cjs8z7749oePCalcL5cta2Nb9E6Ht/q0BE9X2LGSHKRcvO4bSy2yeEDIfnNmtP00uS+RftwXKuDR8S5",
+	"KCjDiovXBEuSHFfVDpW6YdvwoMHBIxOkIEzRNHHnvkXrWvlWh47opcxxifUAUiMivkWr8PGtDh7RbQuX",
+	"kdsOBoMGhw7hrwKnh6A4L9FCt2gbBzQ4dByv5m+wypfxcdwSISlnSGmqKSlhCpVYKiTx3RhhiTCaYUFQ",
+	"QXK6wiWiTJEFEegoezWfQLdX6FF2fIL+14YrUqCXH/BCIizINWNcwRG4VqQ4uWZugkuCCyKqKbp+Wqc4",
+	"52KF1ehqRJl6cjka6znT1WYVztgOzUyZqZbtp/C0bd1Ni0MX/jVdUXV+dtYcxRv8UQ8fsc1qRgTic0QV",
+	"WUmkOBJEbQTz4/rnhohtID90l6NwEAWZ402pRlfnZ2fj2kI9utALZb4Ej8861w1G/PgLDfjx4eN9Q1Zc",
+	"bFuVnhU0+UJ6zxsiJV6QjuMUrUyztuHYJocO6Jf5XBLVHM3PzX2UN3Sd2kVuuoluY3QX3badRbftbYmT",
+	"B8W6xK1HhH5+6Kq85ULNeUl5chCuQetIXKNDh/N+M/MDSI1IBm3aBhW2O3RcH7C8SZ5fWN60jUM/P/j7",
+	"gi4WRCSHYB63jsI0OXQgf9eUnhrGrX7YNghocNgQPutX5ZozSeD++W+4sJdP/VfO4bjS/8TrdUlz0KBO",
+	"/0PqMX4akY94tS6JaVkAL86nK33mTv14xqOCKEzL4EBG5qRGvs3ncLz/jyDz0dXov51W1+RT81SevhSC",
+	"CzPq5nLZ6xaiEq1wqSUHKdDRikpJ2QJxgRhnE6dmeC0jGwet/+f7X34eoxkukL+Vj1GxMTMnuo98m5c0",
+	"RwVZE1YQlm+PT0ag0rN5SfM+i3aPM83tVyW6o2oJmpYgkm9Erk+AfCOE1rqkwoqM9eCxPlIFJUVwNXW7",
+	"f83usEQllwod6c1EGS3Ias2VnuTUtZrqBtkYSULQO+hLHmsV7PN49CMXM1oUhH2ZNcC50tsKN3q0wluk",
+	"tcKCI7Wk8gpRJdGaCNh8zpBVQ43yhY7e/fh8cnZ2fn6sF4Uqec34HSNCLulaH1y6KZ/9B8kVmuOylEgu",
+	"ufDLMnfzzI7HCKMFvyWCYZZr2V7SfIsEmW8kkYiq8TXTfT17+wrdkK0mzBnfsEKfiVwtiTCjl0gtMUPZ",
+	"/56AcWPy6kWGNINLu2czXmzRnJKyMD9fM8yC17UuDSNmflHsSI21g3E1xWXJ70iRub16VW3tO7uzr/m+",
+	"LJ8ik5D1Q6q1tEolCoYx+RvZIk2BORZAoXyjxmi2UTA3ScQtEUgqvl6TAs3InAvdYQ4X5AVst/v2UyQI",
+	"LmrMgCiTSv/I58ABW5B9BwudZ5EpZTtzygZO6prFZ9XNlMdXrRPXHZuZn6AdacmIHkcwRqTuaE4srYCJ",
+	"YoB8a1KIMU04YRWSBfSNcKkHvkVLTeJzLsxKypyvyWg8Ih+p1FQ9hW7gq7k5N6agGV6cXTyZnJ9PLh59",
+	"ODu7On9ydfno/4zGlanvaiS3mg0llRP4EfpcU0FkrIOLc9sBvPqX4gdyPr84m5zji9nkMn9UTL4nP8wn",
+	"5+cXF48eXV4+fvzkCZzNyn/t0fw8vyguyeR7/IN+5byY/EAu5pMzfD67yB8Vl+TxHA5smI+ZBNuUpSZH",
+	"DoczZrjcSiq1Vqyw2kj9W67oLQGd4VCqdcIDejSGJbTkZWHECAziKcrqy54h08kM5NoJerZ7klyzuyWX",
+	"pKJXf5osiJKoi3jRUeRE+ZmrH7W83IvotNibw9uhBmIOAH1UmGf3pXlYdis4kdA7rN6JncQrPbQVYYoU",
+	"X+Js1LxjRIsfDnUjMCfFmgj4JtoSM8i3eFtyXHzg/DUWC/JltRg436hEpf60MIdhIB+NpUfCOD9w/gaz",
+	"rdVQ5RcYJ+dohdnWDVZW8sme6k/NiYLwXGm1UpPwdvJM/5EhSXLOCqm1d6PywoiDJk29/715RasId5iq",
+	"6qizsrt2U25cgPUEfmV4o5Zc0H+R/ThnE3ZQY55bXNJCKyVOqbZrcE9sFOhJgda+YTdaPYP9/5XJzVrf",
+	"jknxhhQUf4AF+BrEqrkq2/1WBoP8u14l+PFHTMs9N+HWdzIlMK5gIxRVJblCt7jcED2W4K4FbeXo6t8/",
+	"jUBjdK1HY2f3MX3vvPj5t/vZQVgdUFr9/akSQnAxtGeM7ksfMjBcq+4igvOlUXTNOhoD8kGqhzVCh8qH",
+	"vRZN7aPR1WWwtPab/mZ1T5Rd3Ta9WVxLaYVLr9jtjjQbG60y2xmvvnWACCLXLF9itiCOHK2SjyhrvQl6",
+	"TdKw81QJzCRVVdfYqIrxayI66JboVzPwdb+FW1NTEv5jiRVaC8pyusalueJq3RSzyt0MF7+CX6GMrwnL",
+	"UKl1Da3Nbu1taIyyvOSSFBnirNyikkpFimtW9WscCIRtVqOrfx/pbjSNwDuj3xr2knHdQd8c9bNqyN95",
+	"Dz0cGtZpr7ieQeMmqgX7WuiTWVFjicnxGs9oSd3f9e88D57CdvvPIj6fEwGHDlhgg4OimoX9AQuBQXrn",
+	"gmBlldF2Ov9AV0QqvFqPgNJzWvR67edNWeJZSaKvz6Lbz5F9DlSpVWQ9J2Y7coau+tTGo4+TBZ/oHyfy",
+	"hq4nHPrD5QQ8t/rEneNSEvtx4DhBsJUfuyPYIqqA4O1AkOQPMxZaxDQBrf5MFoRpbU3zdYGOfv311Qug",
+	"lcaOBleQtGcq+qannOjLeh+wvJEdryp7Etdf/htlcOn27aK9tGxAoj1wFSmmlYkntn4EZW99gyzalbtf",
+	"tRNvjeffm1c+fw6Nrv8+Aits6N2rLWtjqRKz8IvhhzauC4Ia09QYsEnRNbauZJkxbTVk2XNo21zHf4Mz",
+	"fY6yt7+8/4BOzRTl6Sc/18+nRrRNnI6cfWVh1o+gnyLraAKZrHZMir3J3fqqRs60cCgDuP4aXQ3lhjaC",
+	"rtgC6LidMF5YskqThvJRTwRhVqCC6BsT3ygi9eN6uJpsUke/c2CfHQsNPXscUPutaKdEaz83unfkNY2q",
+	"HqyKP+hcctNgKoKbdPLSI8eIlwXoMVRIVWPG3mKzyag7AnR3RJ0C672X3Y11aARIGmF6Emh6a8IKc0pb",
+	"yjV3XUaTel/Za8n1FUXwEjTNE/QPUOEt2U6NgyDzOunYKKU7Sq7WD0G7vWZHmptUGFgCEp2LY9B8ca7q",
+	"rg1jApaIEVKgTP9bXyME1YyYwf+zMWjP5uYgr1mGixVl2QnSNAXcagU8OrL/GKN8SctCEDYGIyBhBYaf",
+	"McuJVFzIceUOoyT4S8mxvkrgYgtSYVby/IYUQXd64AuB18uxvjGGnnHz6WNUEnxLjNkcBAuHm07ON8w5",
+	"V9xwMcpxWRLhfUH6w0a53xU24WYk9IbwapI9ddeLuyVh1louSULgMLjuJKLDzMMBDGTCbmOH3L763q7a",
+	"EmgsOytTTSbOinZskSsQBJeB5N9xwlU3H30NCo75tovQgTIcBjP8auNeS51J9jmicTr4uhr9oWpxuwbl",
+	"Q631XWi5WWHmV8MIwfu5K4ytBzNDs607+YfeHx7iunao4l9T9wMyq5FqTXXxU2xjxJT+7thRc1xR3Dt7",
+	"7asiDSYxZXkuoLHW0JYvo67vpd2F5FNbh8T+vo8F2lX3sl+T17Iy0xrBusS5vVjdLXlJjG7S42DsVu6s",
+	"8e6hDj5L0zHVsblOekefSUkXLK4TLty5A20iKvGiTdxGXu8gP8HLHaK74+KGiNG4JXVFv9TZ967m7Ab+",
+	"W/uyrKzpPLE0ZmKkqJkoBy+T6yR9J3NNhp7IX/VIrTazbefQ0VwQghT5qPxlFWVm27PjHtrY7lkSJixx",
+	"cOOEq5fc758IFmpGcHS75R0Rdo/Nxi9d6+ZmM/JRTf3zoTtmPLhT5X8b9HLqelfe4a1EGb/JuhfUG9Ea",
+	"QxlH5ta9nj2NZCau6/ST277Pp/47MeOY9fCUHBe7AdA79Ibljb4dobXgC2FPwUEx0ul1fbVgXJDiKboh",
+	"a2Xd3AQJMieCsNzlcESZQ+lhTSmbumFFei/gcqliE+hr2UtK/VeQbKS2aeEGN+ftWnG4btIcUfuKv3l8",
+	"f3ylOeJlcfH48fkPaL2ZlTQHd7S+eFIlUVbQ4uqGbLPYrbLH4RFduoJ25DK+ePUi+uIN2U5xueCCquUq",
+	"zSV2Plmyj0PVP0FuKd/I6Q3ZRrb9b2SrJaMC2QzX+KQlqdusC1uiP5TIgbBezmrrxmiGJXlymdDiFlQq",
+	"IvZ1X6UO4dpAzQbv7tbuxxs7sbuuScH0DoIFY0p/9QUr5R2hP4FzKHCVB5FygkiCRb70gXLm2YooXGCF",
+	"R1efPu/4I7SMhVf0GPWTHPjQBLQRVsDdyf1dCducszlduN9LLHdPGfPAxrm/s8NCblg7e5eKAdRHZn1i",
+	"oH3tBtWNRz4W4PzzHoythcuSS8JspH5T49ldxVZa+8VvcbvXBBzkVKEcM1Twgf5ev1OfRrgoqLnpvg1m",
+	"bu4uTT+Nfgtln1b4o95Ed3SBXB+j8CQbo8ax8Dnrcx+3JD7ElSswZXC2842a2qir5oL9VeCcoDURlBfG",
+	"lgcv2rCqxjGaGF5wlFb03dwbIojbnJk+RnG+fChPdpOthmyq122QJEpRtpAog1ukuMWlW8wx2rAlwaVa",
+	"bqcQ6VY9KAgu6r+F2wxH5b1tdERQ7HFmGamyu2UvqFyXeAuxSA+zT4NOnNqIvSBrqFXKXDweZsA9veNa",
+	"ujmveCBLG2NlubBhsGi2NWE61jFj/RG7bAgJuZEsv8S565V9t1x2qxsudC/9AhaOsFFDcDfP7SZBVgvQ",
+	"cmjrTkwIbt+rhPtwtpfdIjyh9vCifqvnUPch8mCHQ3jHeoCDoocd8f7lfq/lHK7FdIvbXrPtlIH7etYD",
+	"8dV2f7QuZJT5kzCDq2GmD8AMGSwDQW9JgeaCryCEmRSVcUVes6PdHTtpOVWN8eiHM+v5bJyyVZtHZ2fH",
+	"9TBGJy2sg9upuY6iR+OR/zBYI7Fx/1XSLe4Cr1bq13XRYQd59uH5TzFDiFnGiBjb47CJG3vicnchyAIr",
+	"ktro53zD6v7vNeRmubCB+lhn22k13DjLfeo+ycbp1PnoGBqz0utTEggSXxORE6bwgsTmBs0gNNg6yyXC",
+	"1hdQvQj7prjCZYaOBN+wghSo4HfsOC4BAzyFLpsT9NqKFWAHBp59I/6GKgLmG+Ngb1ILFCUQG8xgMoR6",
+	"BNi44IfIeeweJQ7kKmyCESyGh9WYIXbH0/hhROdrgafSwV2/WLXQBvW3RnlFDMdcxXSFnznEhJmYFRev",
+	"GDfjJofcEntdi7d2MFx8DqbuXDWCEJxJ5NHxCXK9uxgc0zyzFESya6bFB6ooCmkGESizaz5137Onwj83",
+	"XGxWmUkKpkRGjYZ5XAV0+c0cvJ52zceInCxOghHFVTXOFPmoBtgYvrnI70Z2t9IKpgvBPloLIsExzHLi",
+	"fj0+Qb+ykt6QHZu1sfqPbcwOZujZ21fX7IZszW40rbEugraVfBf0lrAq5b6FjL+202rvwOpU1AuWN6To",
+	"iKSOhVNZ3nhfHf4DHWG1oY0d5wTh0o7ww8Dpjujnujw5JP7ZyY7Y7exgHu9wMw/m+HuKNm4hkeGRuo1Y",
+	"UJW8QddIKa6xNwEYnfL+HJxYEq020mGIuQRDk0/XO0bUBegkVGUxo/aG3/O4MkEuuHrPnU5nl8cnKLPZ",
+	"e/ZwsUo0XDpiEu87AImQd0Q8NRm/kPENqXXSur7mW/smDCF2On2poyQl2EL4THQEsZ6FwZWSKAsWaupp",
+	"MjP4e/ctRn3mZMLJdh1uN/KjuR4NFcq17acmjDchbt1XRFuOw0BR7XyGluxtvKvd1W6mdcs0br2INRjj",
+	"ELlrOyMxp/ohYrH3vnSFAN2DtDSkv8vhLndXIqp6BJa0xQ96yNcIOJ819phY3jktHY7sTpSQl1WPjw26",
+	"CDSlSpJyjkp6SyTCSostLvCCTDeijDrR9xQg7rXkGrshJ2J19WDjRqof9TScherb0u2G2+FWdEUSsbdv",
+	"Xr15ifSjuLyg/4q8857+Sw8Qzbb2AtjD3hEQQMoUqjz16FObiz6Sp6Et+h0NZ20nUh9FjXq6VUbPK4dI",
+	"Ld9JTF/sSYwdgufhqKPjw/vSSlfM0p50MySMsj/RxEjj30x2S5v96LlNfAFkD0C3YLXMmYid0XQaFw67",
+	"+TT3bUByH4/N1qJ7x5RaqwZ4SNIZUXeEMId1dsfFjZ174/i4iObBQ67UvoaGBzhS4vYJ+waiqQN7vVEm",
+	"BtvBnGiyPf72DhZwaTqQ2D1XfUVWMyKSKVYZ+bguaU5Vho4gA860l4DHl5mxZVbl9wZXIJ/jxFkIr8f0",
+	"FzAwm3eHeSbdCoBFOtYzPJZI2nXscfrFxfrPKfXC+OXlMK+esdpKlH3Cm4KqMVIqCOJY4Y9uax8sGKfV",
+	"EGTlRtoONPb4rklwWM1iwFPya2T3uIiCUGtw9LdL+OMArNbtZtw+NQ7E3C7tNVmyRSI/N8glLWHf+kMg",
+	"u5yEjojcqvJCG9r0XpdLm/o6IHQ7GE3bxPdXyOwHYtpYRJA5k5npoGE4C2RbIMy+mNhqlzEdytshEqdX",
+	"8MAA3h6eSQVTb6GQN0kzjtdZtFLyMGyRcyFIVYAiAShvRgHwcoKsS4DDeCDImT0VowPDxe9Bs3FyMH5X",
+	"gVPG7vSH7ZpknZfn/pTurCEPc26uDQbjIIPV3mqx1JcOETeXgHctYSpJSXdvMxyjrCAlvSUC8A0MBgFI",
+	"QmsuTxz6PKFnF4UgUpIqwBGM5Q7i64HP/VoFIrtkMNYdKmywd7WbAa2lTv7dRN+i44i31N3zwHOH2+mn",
+	"ajafT50SmN17PvAue7Z1EPDp4VzZ6wAazGQdjFLsA0rTSex7RrLV6WNYoFY7mZx+qqqGfG6N3doRC4b9",
+	"cSn1ailp5MHUZsENMc60uBTstN+Rdbm9F6aozfZUH8TbqGr4+6JWq1Ds45pNLXnSBxuUd2si73RjLNru",
+	"D6Ld7ArhGRxl1u15Q8haz5cK4+ntpex/Q5r9gyvn/QIw61ufoA5XKe8Zy5dcxAkkqLlHPioiGC4RhvbR",
+	"kDrbT09PdK1WX0fRv+6r6G7pPzuc33rMvW/CcLGi7LT6DtBy8NHPp+abETm0FvyWRrkekBfc0vrMZ83r",
+	"7p3e7O6Gsu90IuPuZaEEg4Xvpq4EBngWfNErhNwC7Pe5xTsjpOb0RclnuMx6LxYtrRsgDcnCyJ2x29t5",
+	"PjUVSzAksFILgojV0mNhRR3cUglMbRnZfoxh3A1yGs3PMSnaDvjfx+TCdZQzYn0V+t81ydVhVNiVY7WP",
+	"tsYgvQBUZlKg4GcXiLrgOG1/Iv0XxKBjN9bip80Ks4lWVjRBIWh1YoKe/VxdGbneOoz51m/tNNMdekxX",
+	"K1JQCEYNPD+7pgrzJCX7HsZj5L8anSNfrbGikEe0fcHzTTzkAIqkmQzuPHwDFfYVdJTjFSmfY0nQDdnK",
+	"iMtoTrDaCNIanW/HN+O8JJg1g/F/NH2geYkXMvymwSpXHNlXaz6Jarq+5AJOx//V23wn06EGYp5DFD/F",
+	"LCc9phWGtDZSAaipVkQEevfjc3SU2diN80zPKptvylLf3NdYKIpLIwIZZySLTzSZ7xedoW3dw6dfX7/q",
+	"O7uLMa62O0V2JmD7DUDCNzid3wWOyBXeopmP8jY+ZKe34g3c/HfjvUfjkYn1jquynEkqAR79reB8HnVf",
+	"m3osqMSKiOC4g8NbC1zMEMGipEQga/TYcRPzDSuw2E4h/C2+E5BjYOLjbK0KLUZdt5Ez9n6tjW4ZVHoB",
+	"9HjMErh5ByMMCCZg2bngq2k19oQK1Jhj4lbe2dPuBnVT8e4Adz9TW5nx7kbG6dkXhe6H8lMrI90C9dPf",
+	"7lNPpj4MIeheQX76Ifrslt9uzfoz5ZFcGeNgJQHuyaSWWNnBRYVhWksteaU5GRYXbVhJpLxmfpCkuKrC",
+	"eWck5/pwyTbMllKgtyQzmQ5ZtT8ZOoJKyr4TtC43mlsEIdfMpe5LVyeiikg1w9geoyXWyqaUpBiOZRMs",
+	"QsLT4Z8nbPS/MJNrVpYrfdBA5LP+BxCLNCC1mdxKRVbZU4s7VA/Zhnhm+RCIz/uihW6wKASm5cD7+V/9",
+	"ewOcCrXU312khuZyv/y4JrkKU1GReyma2NcMXPhS8SgVbT0UVEY9X38vCjHV7IYH2NWK+rbXBn74dYjD",
+	"2b0DJIks4OBO7NXgSp28P/t5ZYN8Sk5MmPRlo5JuDGx2XUCOq4SZol1gxLO+5GZNxC2VXCTzy6smA/aj",
+	"TTl2hYbsdRaIap+s1yb6bL12dBNAsCGf3SYG/qkW8dLgoTbY2kpn3+GaPudyX1t+9ZocjI4RvLwPLkb0",
+	"qHP2jLJcJQFmuw7RQ0+xg4+jezmF7Eo8aeAYDj2S2or1jwdYEr1Y7cW8Dyvjh4+nCSgbkFGD1N5ZSIz7",
+	"soJ2SfEhQnRfByeP59HlXGoCAvSxIhpZfPbD8Z6AvwBu47pOREXgVTxIFLqBZ2NEmT61qHEYeQIv+GYG",
+	"Utn2yQARwcgWuRdknH4trnbr0dx4+SOVqbma6UWFSJlvMBa53bfhnj4UWlfORTH8KqA3OT5e/cRl+Cp+",
+	"Q5g0nPXr+xfZYdjA1a57YrQDCdZwl6bqU/wtwW+HxFVyKAaFfhSETDTJI8glW3ACELBZbTjZTtj8NTN6",
+	"3HcSZVUbWx7UaHWkACAThnBJsTzeE5Z1h8XNPd/AcXR4NrrZPs7rkVyX++X7Vv+tZfc9D7heDNnrNGvn",
+	"k70x0NuYIUXj7zerFY6VMvnAFS5NDSskiXKSM44IZMBJey/lbNtrv8ItjlJbBaLjh9YjFyGByPN+s4LZ",
+	"lqWlYNnruEpD8dh98MvjppHaig/J2iDSTdHVr9/Jr4GkLy0OtsjQSPwmuJPtX4PNMkIZ0v3pNMdlaSGE",
+	"NgouThupeMLKLwgk1eNoRlTun34nEeNsIkkuiEKO/byx8LILx8S9iBURFJeIymsGZZ0mnJXbK0RVlf6G",
+	"CAPIay0lWWEhUARRG8EMACN28D1PUVYNMRDIUBT+mkGGjh5PMHQDX7YxKdFRwbtRy4QeYg5AvcQ3ZKsv",
+	"7zOCBRFTWH39N9cvX0zN7k2roSUSRvZP8dqdcn9ePPB+tsRyalYy7Q5p7nUzHzZwhdyDnlbiWSylb8cX",
+	"Dq0SNRJUz42IxyTre4mc4ltM7cnRFMdcS2OBTFMHmwjcMSyYSr9C84SSbB/q7jUlaiLJsQKn77Cg6Mpy",
+	"5YKfQd8T5JbfpCKhb6EGS0pjuU0Y4mK6ou+pmq7b43HAn5GFr0cqN7hkJ3452PYaY0RFvO+ur3Un5P5Q",
+	"EwThlBRJ6GiGJSTrjpED35Tja3ZycnL81LGWOQLQkRVFYwQSaGyPDcugY3CU3HFRjJF+Gy04KK/mqcmh",
+	"w4KgFb8lBZSkE8QAQAaDnRkBasR4D3HpqxSZkTUu5j/xuwZ13gdL33tW+ZflaSdQ+xu83teF7An6R3Ca",
+	"1o/MPskecBb/wsqtaXCgoOnYjZ6SYogW3SIyYtzswAPTVQgCAxWUQzf3TQ+ZhvDMlnRvIvI1eaSEUEYt",
+	"UuUU3OYFQJUmkAuludjdaX68I3RhUXV7xTsF8WG7gMVayhSE5VGcTffM1eB38xyjM6Q4Oq9ZKppadYK8",
+	"wsthZXDuYdJGR6B0H9cQ9E5age+6TUd+76paR86oUZCSLED+gremxGxqgL2/sm2pthdgP9BkF9dhsBEc",
+	"pLUevMI3hCXMoImr5C+MTErKCLItnOenFT1wn8pJ0USmOt2Md8p+hntfTSFcjHGS+2osEY64W2D0VAHc",
+	"+GR2tRPNUpHifYoNxlW1wV9EXDjxkDAXeaDdXrDjw6QFCAXKFrV1tUEvonJ9dRxFHeLjbzuiw8kLIyGM",
+	"LmlUY0gQdiXO+qAf9rYtdyF1tfL9MFYHQHwtJgKJO+QUPphb46xXbNal1i+SoZAwboyUoIsFEajgRBoI",
+	"uAqIAwQg35SFxTtBuDQFniFqXPq4fIlXEHJI2eIKZbgs+V12zcw7EmEG/vgxyuQNXWfmS4yrujUG3tIz",
+	"vKFrCLIkGxK1vrxwGDrbZ0VUC/EgO9tkFdSqSZqWCiezK4+iec1GxA/Z4/r34hvmWrQFhn8IS2B7Naoe",
+	"qZ+YabJaZ9jCqA5S0bI0e3zfMeO14bStg+q7DKbHXYyh9EKojmVQ8qHmrFIzdlXW+6YEBHXZY/P0D1MT",
+	"Daq6F2StlhMTLbwWZKIVdnH/C1ANKboCtGjPEHAwp6Yo3x2ZZT4/oLkA/yPAgqx39T/f//Lz5PULZBsM",
+	"zMgL7mzRGJ+/kW1lw5VoI0lhkMlr7w37Zko4pcoE3hJB507qE7XkRbxI38G6zs4O/48Kj9kYo5rjaCxg",
+	"nBJkzm+J6JcxUrjWQ7JF2qvbPHdPtzbz48hGRUiw6926f2mdyQAgnJycHA9N7STs2Zr+2o5u52n+F938",
+	"7atqjlSah0XKia54zsukzw6e2uyTMcp094aPkQ/J0kr2W9syS2Wo/CrKyAK+xWop3cn57sfnMphMlR8y",
+	"kPVak07clPonm/gl2kkzgRk1ykcF2xUj2ZfzOQHD79tEIrGJA9LPDIi8qYTlqrng9bqkpIhdZEp+Rwrj",
+	"SIvF+a7WaotWBDNZA8gYUI2pKpexshpiuyu5llrzGa4q0zwapPPzpiyNMrlhJV3R3SIfPW0gA+I3TFLO",
+	"VC0FkUteRuTeC7viZydPegbluNwfYx6fpiCDXccwlLi7BiyFUx+K1bbMYJJ8Dy2bN4X6htX7jaxBsEXj",
+	"XYJKTS9K40LwRBCAKxdiqJrohsgG6xKwESlMywysMCbJwxZ02AVnLyV3Plu1JNesiXGuP0WJHKO7JZek",
+	"6tomcWHrBx5rJdAMHR1lMCBAptmUJBtfMw+tDuiDGIrj6/Hf4pIWRvLBO9IUYrpb0nyJcizEFjFukdV9",
+	"RYndFN0imv0rFZjdVzhfUkYqO7xuf4WyDdMHIxf0XybYec7FjBaFcY4yrqZzvmEFjN1KKygnVdJc6RaU",
+	"wdCnSmAmqbPGmQDcsJ35xXmmoDc/5alfphkuHMA6dD6frrDKl1NHhiYuG3AqporzaYnFwqyrwIpMLa+7",
+	"kXt5b34ClmXYoUE3Xbu2nmhS3P/CEHZiHrnJja33XPKNyMl30lcGDs6DXsWZNDmlrve6vzvBNXl5+P5E",
+	"RgpQT2rsO1Q2hkxrwpTYQoYmn8/tZQZgLHqraT/q1oZLI4Le5XhPS5cA1daXyZJq6vCwPFHpIHNcJpTi",
+	"aNUDpbWNtvI8X604ATFTaUEX9y2+xfBJykW0LjrApFXb9NY2zO6pjIzk5Sad9lw936nmAw9uSXHc0e20",
+	"T3Wpqnm6t9v9oxX8+ym6cA0AEXjANFvxU6sta4NQ3YgFYflh294VfVpjjKAOj6e5ahj7FOepBnlAACrx",
+	"ncj7qBDRXxbsgwoWMmvbeJrb14NHO6zfAcEM/XT/QhPV22kbXrBjY8TIXa063k6+ctW0s6/ex2ZwcnVZ",
+	"OMLvt0/3bVIM/8TvEKw9+MCrHhEdXKvI2MpXpKCb1Wg8WtLFEriMKprjMmo3r0b4zkikTiYL5nz6qfrD",
+	"4qRBH9mwWoD9El96Hyi9arL0E9wHF7EKRt1OHy2lrKo1vo8iVrluU5JiQUxJNbMQHaWsXt4Spp4vMWV/",
+	"D2x4keRRIvWdl88NQAIsVGCiXmK5nOS6G1JYGIqSL7yOF8vPmQmCb6In4T83cBE0F3NwUlkbGXwAmRdr",
+	"TN8nJHrXGqL7moKCno7StLdcMx/KboBWAMtJkILkREqewK6Ad1Lw8rDo0qxkz3KotseYBY6IiRmh0dnR",
+	"kb0hk9VabY/vwc0NInoq7b7ESpcIqZCs71vPWR1YySA9qNd47zEliOKD83xiibKAfLIYBewqWKFuFZBG",
+	"Y3F351UnVE8FUZFz2wZKxiwZm3KEhBXRYoY8AS+ZQ262gWy57edzN9NMRxzB8+8klJ6xyWowgypbLYDj",
+	"uuhE4xqPDL6aAVeJEpQtQ3IW+Hr1vLQs85PqPK0Go3YqgXPSPp4AXxjRYjg2erDUY7uLSQJJpGDA8WIp",
+	"ZLsm8sR6P6DXzKFsYoh+tXFhV/UMDEDgdAcV9IGwvGZmyDupGJYd7C3BXhzIdI1VvvR/b6SNL6vS4Vzs",
+	"iP9hw4KfKsy8KS6K3Z8EWfkaj94779oFP1XtjAkN53ah3Q+CaNU1/Bv+D4OK1S0MwzpcjKRu6wtF+VFU",
+	"CcbVysCzqeJT/xAOdxjjFACIwgdzTMuNIOF3cr5aEQtOxEtIfJlKhYXpvvrNgyzUfp0DRp+ea7lyUwpe",
+	"D38NOwh/911IJQheBW/bH/Llht0Efwb9uJ8wy0lZJnSYH82kY9Yo820wQa3WCuFYNOrZnsnDxi7tujZf",
+	"ephkVfuNqXVVRCQ0zZeNkUCY+nlPEBgwT07jJu3awWcaqiT4vnmeLKq5Y15t6aI7VtV4H46s5xFpeoUI",
+	"86yazLeY9jw8zp7nJn11qHlTECW2U/2o2JT7GsM6TUXVbu3ufoNya2nN4axix5Vl6wMsRFYaQm5JQLcI",
+	"CnCYKe2W83JpydcspKJaVjJl5gpQ4pzsnZYcEx699I97lwXt6BttcuFZSTH4/r85oXBPfPcQ/NPBIVFG",
+	"IIURSc8W0RAZB2iHbqmkAGjL0dy9g9bEgqkNJtJ4PmZrPA3spE3yKfjwrD0ipkUSYMQ5hl+8evEw56wd",
+	"QbQOZTWCQXZ9eM2D5DcDuPSOQfxRrOoKhD0ZQKySSh9GvRb01pVF7p03H8ytEfISjKK2Da21nutUmYhi",
+	"NFUhB9OlbKHK/ubeHb7pMvnaL7fMlXL2HJflDOc3nefR3L9ymtt3IMNBTxsJopV2F8SKCirt1ScZzqrF",
+	"hKzQhvvnwD2rXhwGQugGlU4usA0OtAVk5u5XkFJhgIasXf30L8HcIWZhUyyImt5hwWxNogofDvjDHHo2",
+	"6qArw6AgqzUHBF/IxYxE+7jIeiKR28l+hm19MQXs4kSQGAFp5lv167NarCEw6D0TjaK+0LQB44N+spfF",
+	"IiSuGnm0c98L+9oQ7nOfGowepy/ZysPIQDF3NOf94E8coXTVNA6kgUT6hV69V5l4VYxZf4kAZ7SqJihp",
+	"QSCqyhzYnYKhWtugmMoAFDp+SwTDkBhlWBkir/hMHzwuGFdsStIPpa43PJxdtD6VEhUWWsKYk7CVeWdY",
+	"EvTru9foaKnUWksf/X8Th9z1EWCrwE3dfwkN39lX9dw0WeNFO9KcW7IWy3R93v1Y0TiG2jGqw5NiJ3uh",
+	"7yHznbRyJlUxsDMNnm9UzhMA/C0YD+bSZ4rd/QfAGlolzJbES1S57UVA3QpcXU768Ip6/9UatG/ZS3ZL",
+	"yiiga1p6CpITeku06hLkHxlOMjgzMJMxMlZY/QtV+9nTsLwxKRT3J2G5la1fWLRSOVioDmeEDvFyoJR+",
+	"pwUwKOy8LPldP1E8SJeyhSRpzygB5zLYpy6OfbdRm6Y+Nv/X/vY+2BwXombKtfXPch1Y28a+lShx88HV",
+	"tBmqlZpRh3qp85URKz766akQndsqAaUNfa1u1V/oxBx+SO6I4drc6tbQ2q60i+M3mNE5kV05cBUjo5V9",
+	"w7kuLi4irgsPiDMA949Ey9kZpyCoqGY0A9N4XN5NOsD7bXcuz3hkzCBxiVJbqZfFxePH5z+4dDEA/dEK",
+	"2pPLOCO02Jtq/aay79rMRbUOnJaYgtbVRxQppmKeR3ahIhiTX+XbD9sMJTZSpasf8rVJQICskZJKCwsM",
+	"b5VEJkJRK8PR1MMapdJlAhMlvNGj8kfNEhXarxqUtTO/6MgaS+0IfxzwTDvLvjPaUB+d1ypOLRYdq1qm",
+	"o48sHIlrGA80GmSmaQbR8ByX057lG4xPGmnV6mHsr4er8q1y2694c959VehUMF/ApHCMmzOThibjRqwN",
+	"vSVTb/mL9PnCP0OUoXlJF0vV15vL9Dq1kFZwqFAHJNCkLc0eqRi26nCQPQc1RN4+DH0BcmnfNZeEqSFw",
+	"q1PH8REngMUucC36dtsqsj/opzbTtJsTHEXs2Pd3pGaw4eMIiUZWsDH5KP9U6UrROiBBmtRa8FlJVpGq",
+	"f7qPVlOaeRNReYWwyVOEd6DSJjrK7IhPz071D9mxwfZDayzwiigikCmgVRCRLtTX7sGk0vgvTd4v7VNA",
+	"DCbVLnwqe5nDV4qnXVnwtYVvXoFPIZ8FCQX8bSwSLTKwvGVWnGYQ3rUD0+2ZEsPZ9tQl3yhbtnNG6jhX",
+	"sTzJ/XKzgnGmwY2kiZ2mHbhnK3xD4ihJ/1jyQ6DTdrGPekeb1GJqwi2592CTBMXaGmzXHrXLk9D1KNqT",
+	"pZL2vWjJMNN/9Ewy2+GSylke0kQ1on5cc0AcSYVR5itOXB7vAlVXgPZ+vhlAOMfg7OGDHtIpi7GNpcpk",
+	"IoN93p7HsBveYoEZ7OpKRNXxfZC9g/wK4h/N/aHKcOgD99WbxIbBfSVLEKdTHJME+yy2e9166A6sVz/K",
+	"TSFMhNhAgbi3qgB6yeZc5KZUCgAGyCuUBcgBVurX8QEy5FTX8TUzdmZoBqVETC9PNWVHIAT8qxuJjNdW",
+	"N90BL9CNrln141OUOawCeN+g26O/U24zkOyBgy7PHsFATNA6yqoJn9y6xlH+6QLUsLEJtplmHpjmU5M3",
+	"8a0ibTwntIS4gRCr7DvN+wqXvrTFwKoU3WAa75fYGAJduLWNxXBxbLZarvS1dRFGplcfbSv4hmkFZbMe",
+	"I6wAhVBBOrx7GSQR+ZiXG0lvyRs3YKPz9wdO3BfWwyOz1ygZMaIni8xb94320cn8aVykUAjYkgCaTYiD",
+	"p4lIhqap0DUOLhmt+ZM72Defx6PqKz37+GWY57ZH7nJwiW+OZtycZFToCszUO3LLU/lvddOOa9dcUqiW",
+	"l5wTPB3kgXSlcltQ5VP1cv1QEhNeL18Wi0SqULEgV1AkHAqEQfSo+QMKmy1pWcBNwiVN2CaVi1BLUxsK",
+	"2IZWqN9KZAcVC6IpG0ztbQqu4q0dGE9pawc9yrT41TK1dSJloOEi7LpvXfAPnSGsWNPJeglTqOV6wg7U",
+	"slWi+RDwqZ+jIbv6tu2wPpn7UAo8UU6Thd8raMIK3/F+oO4CR1rcG2CyvDpfN+0eKE7UM2s3WqK1GEIU",
+	"VtxTVzvGE267WBC+6S+ICqiWZhzuYIwaX0HZBbV9vsRlSVhUDOgj0DzU7KyPfWPYMMYWCEEFaKTmhT/d",
+	"6TvMCr5Cs60i0jlnNqKEjvlGoTUuCpqIAPfdTvcqZr4LruUHmei517K9s9BXnddKoy6dfnKBEJ9Pqe3r",
+	"1H89G7SUH0xCtN2h0LTYlSfZ4U+7IVs0I1rJFGRBpSKiV7ctfmXnmGu4lP34Q0fdEKDdYC7j2pZWo2nb",
+	"x3cwQZE483tvYXYFs9ELZ4KxbrXOJSWRtgpwc2NvyHaKywUXVC1X9WuqXa3GbfXNRio0IyizDeKmIt3x",
+	"gfWL2gik3ce659ZFt8hgzcbw1fRdpEALjo3ccM5jUpgLrDHMWHVFXxuxkEjfPQSacbV0ag3YP49S5k69",
+	"l/paS9miJBN7ZEI9LXls7s+uF6d+ZuiIKvMiZYAzZ27QJoVRHj91NQ/r0A6Ewq0Dl/qWGUWZG1KSwmGh",
+	"mZt8K/B8BFB+j9Ca/ctzJaF2dmo3Orejajd0tqksr0x5OQchDY45ffOsVFNv17sYCO7aEVOkTP5p8LMT",
+	"fZp8oxOJ3qgGRLqE6kTjDhigrg3LBriHjMkOzc0ybBhIVW3Kw+hxuyzcYaav5Ma9a5MD4r7uVfnccayr",
+	"ZNTYZl3sw+fJyJ9XLBcWKhLNthZoxbjOwVE3rtthQJIGQP/m16gftS2fsU2NDsdXE1B1xbpBMzXRU5ei",
+	"bm9DYLSwnEoVvRIzXNTKsAXrnz4tk+AfiJG7ZCDKQXI/JcDhuXdDdIMt9QjM7ZTvDveyTdDXpHtXvGGX",
+	"rE86Fr6G4H/WKu17CfkWCV35PRp6z7hWsDnqbyp4zyjffhK59ah4atQrX86iX0rVNyZ/A+ib87NO7Jvd",
+	"Ar3J4FMzKsCBiduGDDQtn9fAvYzrBcrmVdheB8MH3Vel14Nwhp7uItYI4jxC30BRM7PYM1JytkjWJ90H",
+	"9sgC/YB67bbGiMqHwUBKw3SFO7TmBtDaXWb8ZQyg5PTnc1Xq25WmFAk1oN+/f4kyWhiYj14hVQPBmADH",
+	"uKD647MNXEMEzq2FaljKYxM4o4naVC1tJ4SqYWUw9SZ9DeslEgTnS5Atuxb6peCbxdIY8wVhdQ3LmnN3",
+	"k3gWAhJ/pv1k4DPXvhKDpFiQaBUJc1mvK3nQuHe2d+XRiBzdjBepekjUB+fhfEgVycrKHvme4LwXh9/h",
+	"8gZZQCTYoR7Ak7ZrNym3qOPm/qTpJp6ur0+ANV6Q4LLcpAL7oH0xIQWGSujt4PJC4xHgzKd0gQVBkv6L",
+	"QAWenqGofD6XJNGheTakt0S1/ap0v1sVwNbXCqre+jktFQFEeCjIr+fRr7x/1P/pIzFHbrX8LNNU0AJN",
+	"6g//ks5Jvs1LMgCgNB51dM0aRfyP67BwhcDzKvJ0NB7NSp7fmKjVjQS5UEzxHaaAbk/ZeqNGPtrCoKXN",
+	"MCs4SwCF/Y1s33F1qLX31JTEznzOo/eK8LKIe0QYuZt2md31FW2IOXU84mXR2aszCA7rucWW/37Xhm/H",
+	"7apg6zXgbG+D/s5KNSbZZdl//frNO4M797ZSUnYPG3gAex1BtYPiGTFYOxs31YS2y4wGI6+Zu4V8fxw3",
+	"5fqwIKhFHpOh8Lu35voX+ha1sAXSp6sYNo8WM4qu/M65Ug2UoRUtSypJzlkh++LRxuO5/7Hc1jqvoK2a",
+	"KaqUUblsCcgxPa14QUokFV+vEx2t8Mf2FUUgEqt523o1/cS7DT+VqUyISs67ltHcgVTvenZx3jUTTwaj",
+	"rwVfrVVPUjKNe27tWvBbWqTyNl+/foNcC3QEmWOYQu4Y00rlGiCLXJm0SGylYZ2YcvTcqt7EVhEzDHnq",
+	"OfDUwjkadtMrzpmntFQdCNhqkzWaqi/nWiGXHRqxEQiCV+mgsZCsoGAbtE/lbCmyWuurYlzA4tUaQvyC",
+	"VugIz6SBjSMMShhLop6iM8Cl05praU7e4+7gv3urwOUxQmW87L/FY6w4eIULcg9o1Pq7copvMbXzaPAj",
+	"FPKzvA6toc6OMEGefjwD0ychyyXFa2+Bu9C63MhAaCPTfB+lLuCSgB2dtGjIJE+g0SPRVQFqhnm5YMsx",
+	"ApexpjpbHZohjCCisWYM8ma2aCluC5Q71IDTjg2x5CXImUZkO1gv3DeTgex7hYp8ZYBQByi8r//eR6I2",
+	"v2o6NjvbEYfYWTPK3eq77BwhCJ2tXBeSSm2P6pNPUnPa0WHIV3FHGZHYNqcjWXWnZsp/dHY2jlTxKLm9",
+	"tJnuSyxVnK19UPL3Ty6t2bYFXLNlowzvKW6+uGMSfjzUImw+lFzOd4SRu3hWGSN3xl1x2CL+TO6Qe2eM",
+	"QGhZgwdiBl3koKX8nJpZ8oZr1tWX3RijgghI14YxUSWRB00bXJPDX19d4Y2KquGfEMkbvaC+5ovnS5Lf",
+	"wGEbjX0xN843RNyUBAnOFeK3RGglANykpjKjHmpb6Q3M8qXR3fu7l15+NMX8kHl5QPTAAJ0i95NPys2q",
+	"STpGtL8nISo/e9Xu0MveO5N3YAWNYZ33Omj8fvki/ndLXhLnybm3YIZBVTmGzXMFRD/VRB9xpJGPIVfE",
+	"z7a4uLUVn03C2qLkM5wogtyFnOMeP1DQMbB+0uEOjx8we74RPhtyav3Ad6d8uGHDy56E0Q/V3MNdGDtB",
+	"FjvY3hCoHrSk63c8FXYtNAfU9FsIivcFFQYXYxJ0hcUWpm6vUx2h+m/IiovtC2IuDO1pJytoC+hr8dwT",
+	"cN4m5QA83Sv3BL44LPfEDyWxNVxsX+omsTMO1hUyZUHPF8QspovhPIJC7WuckzG6IdvjMdow+s8NgYKq",
+	"NunVnn2Pj0+QvuaAUxsy1a5ZplSZoSWWaI2l1oWpRAvOyJW+RhdB2uElmPtMHKfmDETVcLB3fscSgNH7",
+	"Bk5uRGuNQvsc0QdKfTgwtPge7lVRU/ffyDZCB3oDPbUk0uM1KSaiB6CepiHWD0loe99/whCR/PSaMhYD",
+	"C3kLvwPRUhuRwMgtFCOjeRIGKF0MNiv5nSnQLFa4NKfcki6WWfsZ2V8zhHRGlH1SWN5MaTFGVeZ89jBq",
+	"oiRQ+vq2CzbdF6AGjGgTeKeoWwRBTEgBmPwfBG4GL2K2MbwYmCqlVMxATFfmfkhviUUWePX+F/T9k7Nz",
+	"f9NCR9nbD+c/mdrn9qaGjrJHT87OsgcKqd03TlTL/P42wWFhpWZM9xIsGtgyKsY3MslNoi5UwiBPpxcB",
+	"XZht9WKgVlo3pO+ayE8HhdYkc8eh2xMJw0xjMGw2HHl7VMhNyfUe7sodKd5GQ5U4HyK8uzKqAlFubSDA",
+	"D+OoaO8jwF1kqRHajfhSV3P2XkV4rxDRVtH7vnrYK47siwnIq4hsrERir7EOklC7Tu2EqOjg01+Bvdv4",
+	"9NmH5z85Rj395JTuz9kVsv4iW7cPavOpJaHCaNdNnm7XRiIkOyTNIqmbtNJxnDp+JndI3Q+FQFcBlcQN",
+	"k/d2NHoK6s+XeoTmOnQkCBSckmGQxXE/JNsEjX1IQvuA98yo0Ia2hl6E77i4MatD1lTyguZwqq0wUzRP",
+	"XITFTUneCs7nUfcauPNM+T4TvEq9Dc6gkFcGiVgW7QCzYtyNBMaLJZbL9hBW3aKlg+TdPBkUXRI8n1JW",
+	"kI/tH9btELS7D2taw9CatKmt9dbAwsTiK9/TGbiyzXOUfdL/GPtA388WN8J6VuZosz7YQRwtjRrE28Ie",
+	"jhv2q7qtqjar2ibERXYKYw0t6/H9cAnRWxO137SjCy4hDD8aAZPAS2sZawfv50vMGCldQMtQ9rfe61EV",
+	"fwHRqorO9dk3ExwXOZYqKgiaZoPIsmb+aXV1M7ERJktUKswUGHkYr69cFRyBFZlo6T9ExI+uqlo6Jx/M",
+	"y5X8p6s1F8BNa6xVxdGCquVmdpLz1SlfE2buxZMFD/46Xd8sTlUNpcBS9sDkn7kgZKJnh/7n+19+RmbH",
+	"A1pp3rJHV6P/kJwZheCX5iV87+n4XmE6b7HKl79EtzHI90N8bQFpQ0KSBMJBIf/El72Nks1bIlZUxi+F",
+	"wD4YrQVlOV3j0tZlgCAHZ/l9igjOl6gkt6RElOXlpnBnLSMSzcicC2IxPSsyh0B9gH+CSr0ryuKDK3HU",
+	"tou4KOAEk8QEp2F5I004aSWfJHhsmmVrY9jvwVuR6Krq4RXKPtFiDMaxMcJzRcRUf3zskQGnDpULQrk+",
+	"Z/cQuKN1bSBnGc1kt8/c0Lw1SbP1GHG1JOKOSnI/Q9nP+PpVo0I486GorSeENHB6LggJLH9a8mZaT7I3",
+	"y9QH5qlKyrX+QdBi2CEI75RjlK3xRpIpZsXUQj6Szu+tS8ymw4ty9krX0xz3HhrCRULeyDQqgJKG8caI",
+	"Wo4cdrf4IqnR92jDCl11gXHKZiqbxRrXREmNd2uEUifL3T0dlsOs96ynaUp/Rmb7y78vJs3u4UO9JUan",
+	"kWxw2eldiVNZpawq11cI9ZI3rvemKGn/UkMcJawJDygEkpCEKTp/rxLxa5qybVRSDfutkRoDq1TspL/4",
+	"UvvtBfP1CPoal4DVTj8BY+9nWmplyp/JXajr3AO/3Nv5YCxN8mYvcmjuugsqiMIz4BUp0ELwzTrMFwNN",
+	"0MMd+eR+F4T7l+MTZINXpAP13UkBBEz3azanmhb0aZL99aWWn24wemfdv2F7n4LH2yId6Uv5LQC8rwwq",
+	"rk3X+og1ye1iu48uzi6eTM7PJxePPpydXZ0/ubp89H/qUBpXcEAwGxlRA7fC4oYoJIgkWORL0Hn/1+Uo",
+	"jopgVbHR49lZ/pfigkzO54/w5HL2OJ98X/xAJmfzc3wxe5RfFo+NP8ZLPmvzH12N/tel/1iFz3FV8Vd4",
+	"qsdn9vkB8mMfAE4JogICDKUquiUOo9SCZ+Qrh/o+EJWuYl8/PIue0LD3pWgn0lRNRInnsyOANuCskzuO",
+	"7yGXdfg5bCi2AzoimSbUjxa9eKpocS+9NqZwwvhbAXYqzNoDcXD8NJ5zqd5vVhCOFdHPpEkfMrq1vVgD",
+	"8mpF2V7KjpH9VyyUFnDLo1GiYmvA031lDsipqFHeGPGygCQ5KkwCUy/a0sOP1lsLaDWRLN3K+7Jar67P",
+	"u6VtgPqFQxjb1al6bt+ynrq/587YBaCXIJQ7ghD9ykp6Q+LYNUd3UGKGgsvBzfV4bKCNvY/7mjWc3HBW",
+	"dgvYluoEX0jaPrBEGpT+ixNVETyVVHGd7XnrK9+uEdTpq+EYnalqaUriiDghfCevWVgEh5tCWkYLdi+F",
+	"X1WSlPNoyGBR3I/tqYZOV5/GPsanmmxKhctV32jrRDfZo2SzL0pjjk8EKwWYqm73EsVpDhV9aRf1T3Sh",
+	"91lsmKzEdI+8XmGjjjuCUcIY5XTdm/q69+SPwfJ0R9txpXCyFAZIj6LruOiFSByLfWkmYu3uhA8yQmdf",
+	"blM67vY7alTshu+a+OSj3UpC9uBpoGU8RXnaDXfNrB+uhqjhrzP9QTJ2ptDbTpAkI3sTbVLRnpppPOa8",
+	"dTcOnoRFeLbSHmogYLYgT5PGELsd8cJOLVcsSJTrKEX9DRz1eph9z/fGtrwjuNi24RA9d5hUWpcATG2A",
+	"AmhSEDxP5fTrVx261cH3tkZ+tv7wb9HJKbHtU7lJ6Ia7QI1nkSvGDEsyLUiJt1FYD5M7Bs/He0J57Gl1",
+	"sNbbtrpBP5om0vgY0d2S5gYqZ27L97tkbnxDJKQy9pTk7v1pOhj12cIeQkut5kGaJJQlAboywfViwxDf",
+	"DEmV+NpewP+gShGRBqIAOjD6qIBaC1SmIk5X+GMLWb3GYkEOJSz9CbvWEcQ9uwmGNIx41aSMlSIRrJJU",
+	"VVmlF3yxTaRvADu+t22y+4M27nKs+WHVF2G8w807u+D3txP+LxAz72NIZtXJ9muiqCHIn4mRP9lTxFf6",
+	"y4U/4rC5D1Phb7mxsywim6z6ZmBLDxRVkbpeNRkQlT8uC338MLKoPaX/XuVSL3EUSgQ79ViE0L0ICNv/",
+	"k7PI5u4hMNq3tyE8Uhu7jyCpqsfVsAXOukRMm3ioyZqInmofJNn5fVKU/cTvPG3onYNg8mJoWB7jjEDq",
+	"7Ue4BpCPZgLUggYygkX0RmAONyg2EamI+dZUArGXFohwXGxEIsSxUbg/fle3rVxlj4S1Uq4Jc5207ct7",
+	"39LOoWG13B1VrffYfnkUvL8TQec0PxhT8Fb3E0u2GY61OwC7L8eMM5rj0gYNArw3fC/bu6yLB7BtB+qL",
+	"ruA7IoHFU9oNDkoIUWPFhbX8Tg7NUkrnIRWtr5gE++iLUMU8PXaqEGyyhdZtilv79DBFxAyilqhWuEgf",
+	"33t0PxRWBGI147iwPj7TYLsSG7xpIiuxihSR4+vOq70NDQVIabWMRvqeZhNJ1tho1aaUe0lwQdkCyRLL",
+	"JXIJF09R9n/PM00W2am17P7fM/P3/80QZZIWRBMQWawIM2hRHWYpn7DRpAWTlKEvpkRBHXlTnfYIs61h",
+	"JWjwFNEF4zZFITPRq1kkaWN3E/l6ZFekfacs0mWE0WFvbAnTMaSHGr8+nyNbBx9GrX+XSwA8RysiFgSt",
+	"8Domg0yx/wiUpukLr9cl1bceGzvzFN1RZnQolAGhZA66jk1MJEHfC3lAl/sGe/zSkgrTbuR6Vq9CEjVA",
+	"tGJX7hSTPfLOQAvLCDkJx73LFAytO9DfVPZ+M2uxSj1Dd2S25PwGyaCdd5E+8XYwKxt2bZnHJ+iNwz62",
+	"+ERajdGnItj3r1lmPzDdiDIDf8an61H4sSktrkdjdG3SOK5HVygoZgCJ5vM6qqnmn6rS8DXjLCdjE1IT",
+	"aD5IK+v6VagxjWa2SDHzmJ5WiZQn6CXOl1q7pca3i4VWx65Z9r8nv6wJM6OZVIkJ6OhXRj+6HENbNKzW",
+	"1h+BV5oJLx4/+X+vN2dnj/Il+Yh+evPs+eT9T88uHj9BfH7NrkfmmU8VgD/Jifl1xout+eF6hG7INgQl",
+	"DhfxO6nHI4gyjTNjeTY/aUlpgAYEURvBSNGI9rHWZEuhfWJ/Kox7WRHg1LADmJ9DPAnNAjay5wf8/ewv",
+	"+ZNi8phczieX+NFs8kN+UUzOydncPavduK9Gj+bn+UVxSSbf4x9mk8v8vJj8QC7mkzN8PrvIHxWX5PF8",
+	"tOspMp+0SzQjwnTlAoMmcIqOxqOAOEdXo6VSa3l1atS5E7s+kBahG8kgHSISI2SXsGkoKwF2MSfIooZp",
+	"AW2RV+L6Qg8FB92BgC6GGbgOLsQhE7BZtsiG5SFS1Gut43IgJufXxyLp5wcbvglDkmv7ez4fdiA7TBSL",
+	"vvBN4m7hGpdF1GhBmodHlf51ZCBQoUzN8cMBXxnrXm2udcvfTghMyBX1KY53gQItAmaH5S88qXu6eMMj",
+	"QGZXiHzEUEmFM7gJZmEtpywcP6A6L1zRu0HoR/+ArC7i0PJYTgQzpQ+oHFD2q7dQUdzJFSdVtIJrtJKv",
+	"JF/SwsEsDixFZevvLrvTyupBn6GLOajj0a1igiIQReFwFgOtl9Tr+NpVp0Q+9eFRRvuo6XQn6OeIchHe",
+	"wJ40WRRS635h5dbek4ZJGbkHCkkPGaQ4yB4PtKnVAU1soBYc9ysMFOHqHRtV82jyLapZWQX84slxrIY7",
+	"NAIT6nbvUqIuwqLmrZxzgSoDmRxSSXRHmkYH+Vvr+rwjkpcblTQe+isWDrDzqtE+DQrJIkHkZhUrdZQv",
+	"Oc3JtKO6a6O2X77kkjBrkhjDOpmeZKKiOXylxLNYCYDX+uc9ez4EfDq9vA4Q0GR1FyQRZuYfD9UgqxdT",
+	"8ZtmTxP6Q7XJ6VquvknKhJey+Jgvn7TEA+0OoLaWFTpUbZI7i9VJ+f2KzcfcfbaAzqn9XhaDH6hiQ/oL",
+	"iTf2rV7oQX03eB/JPWj3bYH7kJz2NwZaQXOELUsa498Y6UU4NUBQUFkCNBIEOfpmSY6b5FSfRYwePmB5",
+	"E7PQbJipcHLHxQ2cv5Qls8bDO71QdI5zpe/nv41HWFqsVXP1tRdkawSBlcnxGs9oSTVJTGtDN8k0v/Wz",
+	"DIT1XPWHa9MJLAFnM32tf0Qml/PHeHI5e5JPvi/+QiY/zKuLPWjg642yqUHDjQIr/HHqDD3gYLRJQs95",
+	"WZJcIck3IgcFnm8UfMiM0GbF+T99HGMF3OUzi/R0jVbjfV/nTfNAtRvNcAlrUwOWWAtebHJ9yrk3hum2",
+	"u/vcYkIwWD6IswcDFfXk1QgEs9WrbIOxgYs57xkaYquHtRYYMmH9tuUwMwm8FMUvAxQHU6XMV8KztTX7",
+	"71CCzxpLFDSrQHMZIcVAivARovved/Y0G7UVdjZLCcBP4OJ2Y4wkzBxWqd/kWnBU8AeCzU0Xy6KuRtZX",
+	"iEIzMrNvUt7eOiXUPki+aGpqLElpiq3SgeF4ddndOBftE1fVt3fNL0CU3OfWZMDV7FVpyNUoFWv7fsmF",
+	"Suf3uRNp6M1OgK/9YQB6bU1ii+HSWsTbwM4M2fC1h/qJeST9Q0TZkgiqMPh9MvtXP1SS5JhLrVGFJZkf",
+	"yKjbiZgYADp3TMgj+kAprHitLgkHBimuUPZJEnFL9ZIBjqj0kEDFvSDv7FojmqCrVZU+NYiNap5SccA5",
+	"1s/Rqo+moLy7pvThwfWKrgjfqHoVnQaIKRQvrFysIdwZs2pFQ6QlFikQcd8E/ozjtkSSsM8LDsCRXdlX",
+	"K/fGgc7cUGtTWlRN66j0z53DJITH6TDKa2roaYwHtIlY6uoX1vf217vQETWoKQavzPIrJCKavT1+EM2s",
+	"n1r0QDpNF7hOQwlJBav2UkjaY4zvSznppZPcV8ZQXYvpSggcpj/spza4xGurGTRBtqOqxH0oDf3Ge2+A",
+	"4EM0gPso0Nn/UOsk/q5jrMUYm0wlD07uiBlN01OYmSkwkw6Z0Jpw0MSEz5gcs//MS0xXpPhPsWGMssV/",
+	"WmPCf3oMpv/U2t6aFE/NC9fMvT/gTdu0+rR9xQzBvWguktX7T6+Zbehf9Nd817jx0afOHLIzT/fJanSm",
+	"h6f2/lrNy+TeHYEGd/y0+uQY+XchHMrODtz5c8pwWU9erSxmJt1uPLKroH8xg6nViO9AwhqP7PeiQe6a",
+	"KvqmicK5d+oKnrjkUEbuXLyfnlwsX9T4RROFhPazyPU3VQ2xhPXzzfcwavTq6LArbL+6BYOV+v6xk21Q",
+	"xcyjEVOGfv3wHMBk0KNHj36osrlxKbnL3ogjT6B/cUYmJZFS9wEuhCSY8VcELx5ww9VnznNclr2q9PtS",
+	"02GN/urH3Qr91ZN6fX4UlOdvsp9YbFYOMarfwTes2r4e0MOU2oeeW+rsd5aYB0Xfxs1alLDcRsukVLO2",
+	"Mu6uSLyLxIXuqZSbzr77150fMmSRyCr5YOuDQzK2brIbvx8L1beFz3uUr69XqU+ODrqL68zBABPmvx0h",
+	"VfVVDXMckHZUenFe/lXg2JETaMAWgxq73MWNJAijXBBbUus7aUutO0fj5fFeKTnhtagZL8GZVAI7JMn+",
+	"h8VrrWzKMSInixOU6csaZbfc5BzJ6ZqI6ZJvxANVK8s5U+TjgEvp/iCAdjPSVS58kwT4X0kWWMXL6gd5",
+	"TCu8RTOCbPNUfLJ/PJ0LvooPaCHgaFToDsuqP3DzPYxl1X5DS+2CrGM5Rz/xO7TScqBqKpHWWJdEkJ7u",
+	"gwMjB2FVWoIk7HOr/T2Ea8gWqT6oAn3yphmweH8jkXHBR8r9FVSQ3Fbv9RSUDSp0mplAXK1V2OB7/U+7",
+	"BqZnGz7Tqwqqgb6rcWMtIS/YXr9UdeHmp1vnyQj5NtiskjeB+TQVX1zb6NbDoadxE6Yms/1Ev+KGNHoY",
+	"iA48CdBR2yFwcnJy3OtSsY9kHyaiO5ahIbDbqs8NFuBfQortFel139Jlt7Z1inVTHPLK01HMouQDUrXO",
+	"BCCjWlNCain4ZrFE2B6ChypOoBFrLTN9MAynVy73uJbrt4Y5vltvUi/sQ1MKBAG6QfTi1O3z8hepYROC",
+	"1x5GOYS9T+6soYyNTOjD9xEDUpDVmivC8u00WoHzg71ZgRkiaI1uyEC37BoLvCKKiAFX7Orq9u0EN1gH",
+	"eSLE1Dwcpn7ITZ4TKUH/0KQG5g1jRXd6DaMppUaF1qfelwUtgtIXzp46jifealFszzV9J9j4QCexW+uY",
+	"MtRbqil1S9yeiklw1O+nnexxTn1BcXt/UrYTqOdhpWyviQwRmh0aVKf8e0GKzbqkOZh1zFEurwBHIues",
+	"sL8E2dZ4RbRotHlOsoIj+kZlZM+qv/1EXsdihwLQOTSt7Gt4NA8Uip3ibQimTVrOtcmnmx6xIFpjBdl0",
+	"QwaJpV/s6TRGN2StwDpX9xwY34JxTFkjC1g5eXlLCt8+FGFjhFlxzZyRb0oLxPDKZEkYrGujZ0I/c81e",
+	"huovzx4loM47eeud04w9+1Ri+sHYpYe9FRx21l47GN202v4UmpH53dYbEPwjBQwMXvpv7iTy7S22B4jq",
+	"A5Te4Ua4apeTQjwASnFt03ji36SW2KXsgQwzkm1fv0APNa220uOagyCtiYUUF5Vwgi4WMTfNMyQ2JbFX",
+	"UVtqwRdZsffbvxyfoGco04xZbEqSIWV606ckgbphma+tdpILzrJrdjSnt2QC3nSkfxqjXz88P36KMEMZ",
+	"uFl2ezE1wVytaD6HJPGwY/sWldfMYDeRwiK8zKleST/8KoUKck9crrwiq7WpcniUKapKMB4Gi6H/NMBH",
+	"42sGBiX0gkpNWYUbqoNb0SNuFlZyIzVVLWB1z9AF+u/6v10nQTrHyukuZnvANAIBFjAQR+N6AFMofQ4K",
+	"3s4MwX6iZzi6Gv1MF0tVauUGnMWfx6MSSzXVHRQBhIvNnmL11uOgDr5taFfC5Gr9hTwpHueXs8kjfDGf",
+	"XJLzYvJ9fjab/IC/n7tnAcFb+ulVqqk156q21P0FyD80iVFlCO4KZZ/0Ln02bP2JeFSih3Ao7ZtoU6OG",
+	"KFzui7DNG16QuGzyBNTiJIJ1iRsWQ4JLul/gEug6Knp6yiO0O+xIqEoXmFV+mB3c4Zo9jKsJWPZUkkjA",
+	"ebF34NHDnPUhix9oq1LRouVAt/ZE+rBdk3sEef46QfLBivmweHil4rug/OioSfS7rB5uf435EgHutdXa",
+	"JdYWfaBvALw9/mIx8PcgivuZQnZlYRtFNIRiQwT2wF1ukYiDNOd7lm8H5KX93C+Wu4/o6XXZc+zfyryV",
+	"HIjXlrLdtFDxC2Jq1saC+SpAEaduFqSqcJuqbhIH0bDYbgnlv0VqgvZvnndfALySH/TYMvkfQfltn/oK",
+	"sw0urZ7cnPeDH+4daGtWkA1OGYvf1mB82VOU2dhhi2Nakx/oCJ5mx8iaVXIsc1zYGHckN+u1IFKCX+7p",
+	"Ncv+uSEb35P5K9vpsSBzIgS8gTZM0RL6tXv4nURaJvt7CWVULl3ln57kEOxSCzl8iJ64f6PM5v9UVOhi",
+	"tgO1HHTgCvMsHnVteugdeG2PjtNPFTnvVZL4d3rO/LEOlpj17O84ajJ7hnLOFKbMgLJWHnqJ+B0zOhhG",
+	"a0FZTte4bHWm73l9ugcFdqDSrmeWPgLgaU9Hne/JK5Qd+YywDT31uVvwikW0uYPUhh6TH+yS61ts8h+C",
+	"KvI+52sSj1xZ4S0CaLrKOhTKQMy2YSoqZ+U2IvwM3t5GULV9r+nNrBkUB3mVckQG0wNr6BiB3APzOWbo",
+	"2dtX6IZsT5A3rGPjgFrysjCcA2ALcuxWiwtAFzZ5BhM9J0WYR9m0WSxAK9ASPAgAhXOC/kHVkm8U4DV4",
+	"IH5EZciH16wggt7aiE5odkO26Ci7IdtJhubcxOoY7pWQIbjEcjm2ljHX3pTSPDYHHNWrsSS4gDI51tT0",
+	"vyewcJNXL6pdx2v6NwKxg8/gX882UYj5as0sdiFn9joHRdAR+egTM9am1EVBZc6rFvIE/Y3YkipaiEC5",
+	"dsquGQSpYS0U6YrAapppkXzJ9aRxfjNGJV8sDNjvusS5QQbHzDpDWyf89tVEz68x388gzuc8TkMV/jR6",
+	"zrkoKDMax1tXc6MkSqLlZgWQmaxAz16ZrZUod+2JD14yxemv2X+3Vt7/fuVqdpDCVAgYW2x8wGW19tiS",
+	"L6TFFyg8RVa198Y2sVh/fV1iJsfXzOS8ji2VlXRO8m1eAsiWUQnGyMghQ7Wclza+7OSaXbMPSypRwXMI",
+	"g7f19WY2TP9uycug5AiWSK75DWGaKOs+Nbpal3DnhxW7ZkdVJgw6Ozn/y8mZQfm2L/6VNzJ5xpbkTfaW",
+	"JRdFIZ/bZeVe6QGfn6B3pgR/tCYx/M8qOlRJdEcFQUaDRkdrrJZybJQhyBuQYzTTIlsu8ZroxUTIA9Pz",
+	"gsingbEb1PyLs7PjE/SqNl0JUg8XBRIWhs6qW2OPGs4AvUFA/4Xga8A8umYX7XMpcX4j7bpAi3c/Pq9k",
+	"z65H8zvp00pgOifX7NEJ+jeyxLeUb4TtR1YdmerN0S9Tie4EZ4uniOB8GVS4cJQizVJt8iX4NTQtXVZF",
+	"dzS/l3RGBIa8njtbrnlrU7muDA/rpadEGhkNPJAVRGFaZmPk41zMY75R8EEM6V5jlNlcG2pjkN2fAVqv",
+	"K/ajjx5b8QeWjlTIuGM0MyOVlhn+239Dr2zZmWv2sinpAvFmE4eDs0XPNPPCxwLIh+eSrctyzew2fSeh",
+	"vZXO2VNz6zHJhkZtTx8fKH56AL2ZgtvV6XCl/202pSZlQZxuPdEeuyV4qTdHugXwW7WFITCUwfPsyu8W",
+	"wnBvH6N1uZEo04yTjVGWG4QyVzkoQ0eXZz84GQhHwLykuTqG0HIq9TpNQeLZlgb8yDczCWwwGpmhI8PD",
+	"5k99/F6enZ1eXlwcG6qGJdhC8Y2tm9Yva0VX+js5gC7D6PLtNQOVRpoLfCWh3XEO1Qy2KHs1n0Cdhitk",
+	"6gq4eZhqAegIG1oqSE5XQPVwNweHnlS4JNfMvoEW+hTREzRIwLvLZE62kubE4lnaY+3ZGudLMrk4ORuN",
+	"R3W0/bu7uxMMj0+4WJzad+Xp61fPX/78/iW8A+FwxlXVdc6FPqGRkd6gdq4Jw2s6uho9Ojk7eWTrsIBq",
+	"dnpyR8pyAgx3WtDi5D9sLu2CRJ38VfyPT+PMClpc3ZFZ5kXMU3R5dml4Yk4KJ4CoRIwrZO9+Wrf0wknr",
+	"hqO/EmWuHi9o8cL25LFEpdEkL87O7FVX2XxiqNJibpenbuzmqtN5Mw0+A/pFU6948eqFn9SJXsnLs8tU",
+	"t36cpz9z9SPfsKKmDhtASLlZrbDYmtnWlzH8ltZ/8AKqS/zoF3D0m+6vtmFBDqs5ddu3z1Y18zqDDYWB",
+	"GJXauTiGA9iSkvkD8lEp1ifNmghI+NVsrR/NicHNnpd4IaP7+jxUCb7E3sY/mNjlusIS7HfL9r2w6lZk",
+	"8fy66DWqli3Y0xfuMGrf0op3+nPlCjM6J3J/Fqzo7Y3t6iH3KfK1xCa5iT0QGwaLtKrmPZAJh3Gf1dgd",
+	"B+7WBxzX9cYQSSkQHNfME5+EYDerG2r606eF1nD8F0t6W7/Y4RUpn2NJtM5V0hunUpqaWqDwPHv7yhxr",
+	"DULxRHwYP4fhIcEUK+AT6ayu0gVgu4hrMnE1vPTwnIowCVSEkYFppGwx+s0cg8/W9Fc4gU/toWj2bOzL",
+	"JfY7ZcU8/1WUMMpTMc9Pz87Ozkdj/++L4N+P9Kdrp7JJ9+l3RO2ucYI7KvW2p/iy7aOU16C3FtGF1/T0",
+	"9vwUFyvKTvMlyW/ACmsqrPFoHXS+Wm+UVeml4qCKo+pV5MdlLTaSozkWJ+jXkER3r6AARwsav1HSdzT8",
+	"GA0bS+Bz/+GRMaQRqf6NmwLs93MU+Q9Y0+PnusnOJuDvsM75vX3/NV8Ec0wdgb6Fla9n3fL133DhavXB",
+	"K+fdr/zK8EYtuaD/IoV56VH3Sz9yMaNFQdgekl+/8EP3C6+qoF6HR/+a23md9xiixfX4wDkUDDbvPe6z",
+	"HnKzXnOhSPGGFBQbF+94dHlx0f3y33FJC6CIHw0uEDC8Z3FDbTXWCvjYFCjVagAYrjq4+fRT9QcA72OW",
+	"L02MbZzJja0WOJB8VEQwXFaGAWTe9gHbAfHdO5M/g0/VmDyMr/73+CJXTQL2fVWMPv/20DLCjneApDh7",
+	"sFGkhIXZvj8FxR9EUJjN3k9QLBy4UOvFRJAFlYoIUlir+xjNaWl+AKBfYxAz5tsxErwkdR1k27yqvKZS",
+	"PXPa4A5L7xb6LbfO2k8tcL1FwnOOiH9utEbj/RA+oKDim4afq+0rNvMDhFVJUl/Rz2z+zaGfqS9U7GNV",
+	"i9bv/XageOmFsgjbZk6ISNp6XOQsTL2vLyU/agyiSQ35m4djDEt8EX44dfTedj6aFgHaLZbIQXacoGcM",
+	"0QLh0oAOhvxjSsmAFfIodkpeM9fk8dnZcexIdN9+tiB7KL1hlRWfydUsLrp7l6vqqCwJFmpGsJrmvigY",
+	"xG3c4rKC13x09rn3LcnSk56VvaR/4YOzRtBxAjapP9/8mdnjCHxuzfq/6zPP8YBnv36M/cmR/GcLCtN5",
+	"9Bmnu0lWtJh5NjHxbokV+HSoCs+jxCnnMWvkYA3WRV98GeFeIa/1FO3Wo/01RTvz0SeBjz2gCIvBwgrr",
+	"ju+iDS/ielyQkG/s3cNuMJprIB1sw5YEl2ppT340Izlf6asPHBcILzBlJwhUAzDaWbcjuBDBw1194+jy",
+	"7FH0VAAq+ckP/DAiu/8bUn141f3owcV6tSQR+nUhSX/ehf4gd6GfAmbc82CgNgyhl7vGsXqg4bn3Aw8O",
+	"44yYFHXfKqH7OYAGjKTazCzA5RbR4ri3aQX1tKz8lSjL9Ha+X+1c6uRhP8TEEeSW/OTb5cnPu06r4NCi",
+	"1Q44UvUz/g1KLMsWMtT3flyWhC1sjrMNQfnORCELKIxs4L5dwQwR6NpxunLRl/sQVu1+ck/Udf8HkhvY",
+	"17x3uDE8dxuYNu/bBn+EC8gf8dx5r7BQXr5D3JlmjzhH9zp+Tv2ep5VQY9tz/mQI7A6EAQYkIGensFLh",
+	"AdxwVqo0iflbZXk/Ql+7+Au79HodahGV4k/u/0Zdde5gNRhbwYFyAP8LrmyiS+r8h9h8z9ljiLx20Si8",
+	"LCCYmzKUrQW5pXwjpzdkK7MeEuCaDTvwYaRA1Cb2/9ti+7+RLYzwaxkWuxidkbvfD4f/eRHtaaAEngi1",
+	"/APVgVt91m9bwnKWJL+BiyNdMBPPCXYlqWoXVRvz/DCqAOgjWyD6924U35w48CMz2lP+VQRDdBAWmi0h",
+	"Jm6JKGj+Z3zPH0VCGGYJGXYP8WAy0AaZqkp6SxBhSlCy48dnFegOIJOBPRsvJDqyzdES32oFwzhFFF5c",
+	"swW9JSxqkPauD1PecX85EPehg3hiIVZHzG0eYswM9dLDF3TTVOe25KWFwRnQ/XO+WuGJJHq2UChILzJm",
+	"sCtbU9wUl6Ve7eS3gVA6PtqxwFB14PzsbNSj7S/zuSTqC7mgDMG81IvR1wllCfQb8UKtHMU7drYs0MHM",
+	"xsfci5lDhN/K/1hPTfNOo3hOR+j0/nZNvwO88r83s69waz/MP1GhwkD0fAz/QVmLkCGKI1NgqhCYMsoW",
+	"BhOysi5kx03yMNAnRpHz1a6/PX+iGZvFafkzZuRPhe1hrTymWmrAwRWO1TAO3sxM8llS1H9woO1SCYJX",
+	"EFv215cfkOvT99DsPRsj6wNaY4tfvZuufs1yXJYyprS9h+/BNF5C9obJK3+LoarTfSlw+qKzIgjPFWSK",
+	"UGlTw2mBjuDowsjZrOwKHJ+kMCdeY6kmMFaDs3FIbKQiH9UpDGViPlsXB1GYHcA6MZkuMXCXuLYCszWf",
+	"+L0cXu8tJS6q+aIjQ09AaccBG7w35AlT3uGGfIkZIyVkJMC/NM2axS1JDNfnecmlNXLaN6xjY8VvAa1N",
+	"q1tS4gWJqDnw8nPz2h6ZA/DeQ6s59jMw1OhRYp78XugERmuc0nbVHVXYiUrwaXdquPb9eDry72JHW5y5",
+	"Zma/I621azsTqqg5MuFCNAM4HIMmM0YG800iLryWemtOX1LsJLPW7ZJRU4PRAO+LKh4iPQi+8HUU1UHU",
+	"+KeW+nvXUg2RdXFs14l86s7UTmuEa4h4WRCpTFmhsdftiGuAMklZTkw1dFwUFnw0UzxDkq8IOCvnCOyJ",
+	"KXOincAbN7YDOD1u8vOTCVRTN35T5iOabkTZXgbG6mt+OQAykMoKLDBq++NfPweovhV9zXSVpvb7OPuM",
+	"Yc+x0ncVtSfPwahv7j1hECruSAlS9BFfE+a6fqq/AnpeoOX6TKGmEqR73NmCL3nsBUlEdk5Tu/22HxgN",
+	"CEfdBn4yS2FO+//P1JIZXY1m/cEU6vP9Osn4u2TfSub/Jc/UP0R6kWavil8PPEJPPzkesVfdbhAgRz/p",
+	"u889cH2318d+5AvdlwYx1e/k2tRKQeNOC7593Zsax8jY8gXBBqO/5R5kl3NP+/1BdPJgN6janL7qderP",
+	"E+C/1K3qDRY3D3MgnAqyLlviupzumLmxZg5XPBAOhBVEjFHOhSAlhBRYz/BJJDtjXW4/8K95jDyYeIC5",
+	"fcuKIez1n2rh7zfrfF1ubb2Z3pKgBqnWqvoFbZ2FFJclVDUwodyAUTg4DxDK57ZEbRrLSjXMPnAswVBN",
+	"WjyVQc2BmNGiqpMz3FAS+xoAtSctMlAm4asbSXag2/rZSILJfs1wprxGEb3QhFoAx3pde6pXgtxZByYe",
+	"TZhF9XzZWpLsNbunLNn7BR97ILV0P5TA343zaSiwVRv23VpwPj811VB70+YbIm5MRQYQQDbEwoYtSASY",
+	"msRXWehCxDskvfavRJnBvNVjOZAku5U3CK14aOoNJ5SgXVj531mkH2V5uQFE1rXdq37E60BrueihNFSN",
+	"fdWSlO4ABV1cRRN0ZAuUcRYnzmRU9/Pqk6/hi71UBjM487UH1RZ2PuQnnPqWb9D1uS/jWNlZ3L5qg5n1",
+	"V9UYGpQYaschTac9Jc+rAucWHKfRa6cCHKf21UaqawblLlrAhHcX/wDHSIWTFkNHqxWOHD2an+cXxSWZ",
+	"fI9/mE0u8/Ni8gO5mE/O8PnsIn9UXJLH8wGOkp1ZfCU00gYhp9D7dzf4T6PZH8No9gFbLg23WPCSpOVC",
+	"4hQ8/QSU0VtbMwVsfHaES3pMobRBhYsG5w/Uq3Y6eHCnSU/2Clnq96Lu70qEQ+jlEDA38lGB9dWTlAVp",
+	"0zRlAmHr4GzU4LMhrpZE3FFT2CkCmOEHuj9e21cktyGIan9QiXy/SGX7EnxVb7bFfeALNPjWUH3MICE+",
+	"RZLkgmg6VkTAM4kIy8V2rUiBsDLFRKoqkcbeQooWFcp/5xDlqcQzUoL3A4t8qa/Do/FoRRQusAJanWn2",
+	"rtfiMhC1J7aXk5yvjMrE10RO8S2mtuzvv4/uyGxaAdqaJTCDotMbondH3kxOToCGtV5Jc7gHmDfGI1g6",
+	"o7g9yR8Xl+TRfHKBz7XidqYVt+/nk7/gJ7PH+WXxiFwMUdz82n0lla3au5Sy5ltAMJTZjz8Vtj8MihUX",
+	"pCYreoOoBsLo9FP1R3/bb0hYjLOJE0yexmJKWzjOgeenf/XBT84BTPU709OGk0lBciohK6hP6RG6Wm0U",
+	"GMnce0+hZKgxtJqMOFtk6vSTv09/rr4SiZExkvWFbeHzn/c+qYKz2xwJwQ+T85Heb/MpFyGpsLyZujrc",
+	"oz3sAOORmQ6GkpI/YYn8yRTsEL6FSmDm/FTc6qvPBtSuqi3R1zmQdrbpzzzb/xLQSQbboK4WOy7qpRkT",
+	"mePSFIjuBniv2o4RI3dBDkNgRg9hUqx10ZQ/S8O+vwwG0cc+HgzkC7jUw6/dW1GVhzxGq+XUi5vMrK2m",
+	"9TVN4aS2945g/8pviWBQSzRFrqefqj9sdJjk5W0LDOAbLG6MClW9iexbhUm2gVL3EmVB165BdoLewT9N",
+	"qWxMGZTvu7OFmY0XXfJyA1DBUbBf6KjancGaWPXqAwaIVR+xA/7SJ1mwQMlTzO5ZtU1/Ror9fs8w2EwA",
+	"dQpZo0sUVGVs+9bm8tBeEt1SSbWyrDhaEyIkOiKrtdrGqgjz+fw4fmzZUrmk8MW5Hrp4sP1Um1j/+uWj",
+	"5m6szUJSjeLCzb3McVnOcH6TFuPP9CqCoU5vHaADadK0qWJW5SioNBVzIVGQqqQLvy1Z+h3JCb0l1aif",
+	"u8E9jOiNfOgLy96WoNxneU7W6s8CIH+kywOBmjp1PhrGro7PuqLyg1gDCArWn7Ss9xRdnp0lJC+ydVN/",
+	"fffaVAWZb2TcpP7CDsRLSlPW+sE51X33S3NqcwTtmKhuo/5k3z8I+74gJVlY4ORdzhrGw8IIgpYTF0S/",
+	"DI9X+3G45WOkxAZMjcDVO37dMTJ4zPraBPiLDsO1+8T9Ykz8kt2Skq/J12NiO/F2HuYblfPVn5VNvvUD",
+	"1bOJQ2gbzJIVcmXrjeZuSTSf7Z6bDIwZEM7DN0wREQ/kqcbhM1+/AKXbbyVI3BnWvsr15a9EhUvZwCxM",
+	"bVxVIDMhP8uS3wX1bxVHG1n3HtqCjDLlhalqTT5UFVvOpBLYZV+t8McpZbfcdCanayKmS74Ro6vzs7PP",
+	"41HNbzm6Gp3ji9mj/LKYPCZP5pNL/JfZ5Pv8h2JyRs7nF/jR7DJ/bGyvfG2q5IaBBb0dLX4Vvo6PJSj4",
+	"2VLg808N6w8iz2GrTZ1UnOdE9q+TagTC6Sf4fxds4ztyy28sbqOpnnt0Q9ZqbIIyLeZbJqBVkR2fIHih",
+	"skJTiZZYrEoiZSyHWb8WSo9hJmd466H9/vARPdI8afY18/jdQDua4WrN2FfZbSeeHjCP0AsUySUf11rg",
+	"WWox13YPbJ7Zp1n0zP/GKWGQhP2dxH70JYE2+XEanMW97Nzw5ncSBe/VfbZxk7bZ5OBbe1PJuOl9+0hX",
+	"mxVim9WMCMTn4dhSntSSrqiqOVILMtcLNrp6fDYezblYYWX8u48uRmOttuiPgJZyNh6tKLN/+swgrZkv",
+	"iPhSOUp6n6v17JuhVFuZr1inIUZGvYnYhhslyVV/wvnt+wYUOGyfkpjyKnyj0BHE3HJlLjuULY6vme0V",
+	"3S25JOjZc7AeWtQ4iwmS47Ik4gQ9M34BuKpFE6eP7pY0XzqQuWt2efb4+CmSa5LTOXUVJN79+HxydnZ2",
+	"7iub7yKJg30VdL1UruAru159IiD8/CgAl+8TkdBa/hG69ze1ngVSHn/R+ijd40+5yX5hBK0BXHDuFvJb",
+	"19nvQZsFjqaexnz5JPtLr0RDF8+j0C0RkK17XtdSC4HnKkMbprVRhBmYARFlFKLpbSsqPXZplkPnxXS2",
+	"zZAV7dJxKM6V0XK7sTyygkDkxpSzDFF5zaTighRjYMdsjQVcfF0QUIaOuDCpKSXFsmpQZMemppBmG6Np",
+	"UQmDsOFF1+yZxZq8OPv/2fv25kRyLN+voiDiRtn3go0f3dNt/+V1dff03uqemq6amYgdOkBkCtB1IjGS",
+	"sIv19H72GzpHUiohExLbGEMRG7FTbTIlpXReOo/faZMjK3XO22fHhOpy2ZFKpqsLAJ7o3Yxu9HN+BkGz",
+	"2X8z8tdLMqbqjhmSUkPRGQS39cGMTKgxTIEY16FrppJDZe83V/Zqb7iBdMnffEqkG8sou8P1syLx6176",
+	"pl7IJxUD+10Ja1y15z0Y6KMA2gIL4bx9/m3r7Kx1fvG53b46+/bq8uLk/Oy7P12c/Vcjf7Q/K/ON5MTV",
+	"uPrn783n7fow5DN0EeK7cSWmWdZsrJPWGgjWvzxP4v7vFWfs/YsNYNjGykNvNqYAIVdrM51saFydrUkr",
+	"S7K+Idbgc/wO/pX96BIDx5rrlVKttGhQxvnrte5CTmuV1rhi6z5HsaU35khIb9Raqb4LRES/O3AelQe6",
+	"7o0S3wTHw3JaOEUnXcsp0xr5zNCbEd/yxjnmE7MonbikVSO88Zuf5hkftMmmW/EilyWM+e3aLaDxwqEV",
+	"+krhL3YPlczqmLXEKndr43kSKGQC40xd9xukAd+ImRQMCpqpvmsCtBEE3dwN018/qw2/wuE8l4CeaDoq",
+	"RuGPjZ9JQgUZsWySW6Is7U6YGnONirwBWc71Tb/C920nVlPc4uW0f7Ao9iYC7zh4PlyzIBXWUyWnj+5f",
+	"+ONkouTqQoMSwYIvpr6xB+KX3X5w3WydMyeQJUvhnop9g0nOj9cdUSGeun6G3gn5lTF4IB1z0YvFk9Nt",
+	"14RCqVDK0kjyBR/XZZn0usHhX0p8rXYWFWbaZI/MeB5fSmelxtZFVKCZg6zaL1nleAnxu2JrZlNiK2Vi",
+	"tr7MSpngLL2uMoi6+PsyeePNoSUCh1TIm/dMzA7C5vWEDR7mQdTsXaqwmL2wnMlqeV6cR9/1MkSgKLh0",
+	"g8GzxN1yc/vhzd6rK8Epbm4/7KSb5p0muN/L7tDT0qOeZDRhlWdNswxOmjO9qEAgtFxPc5Spho/TlyOV",
+	"Jwdf4IuDG7+Bq240G+6jYSkl9+hmY6K4SPjEZ0/ORRz++H2Nm3b2iZnXv1xXMoFgDxEj7I/u2OVGDDRh",
+	"63D7auF/Ggi8MuXZ3W7xZlvmUQv8vzQ4enP74Qc7xJZY/CnMuwbrwqdtyz+Gs1fCQ6CGPliAe5TK/AJu",
+	"scD6p49AIauSm9/D3x3qBsiCI24wx6LPMimGPtkDZzmucL5j7vNJyQXRDv9ioqLOHRHZptzMvCzZACnY",
+	"NRGSOK7dtQzmZ5NMfWwGH5dFxK8x5GWRm7yvSUATQp+B1S4A2pDxqnRWRxgvAs9QK90TproJ66+b7xl/",
+	"8RbzPSOADI+6BjWlm4rnVoXmcAOjgqkjf7lQMmOk9yDVHVO9orCggvSwwMmvvYdNR04Ijge5ZKIjXA3W",
+	"iEI7EpopRtNZ/sEqosiQ/pUfEDmCTBhfzWoXdEy40IbRtCPkgNAU/GeUpFMkp9JCV1xSRJ+bqusCEPGr",
+	"Bm7ZGsZJTsivbpnM89AqnjlYKfviEocjLdRJPic5yOme00fPHyvKsMbynkUoQe90zPblomYqFoVNMZ98",
+	"sbfW+rnjZQLkb27meRGyyh4JGEFW+AlJrA3GVBB/u2Ke+M/PiQVrrTekqmoYhsO6WUoiYXppvyLo4QT5",
+	"nCQZUS6aRDCqVlTu3Lhh8yqCzQnowlRLwaj8t+5WclHkKslPa56gyFDRyWjDGW0QI1yKWr+YxuRfysM4",
+	"FUlI7rntpiHRxH2InQQkczNPTfqHVHdWTqVSrJN9VPywLflX5nZ3aXg/PqyDLbNfqUjugGsgGi6VAKeP",
+	"/p+1857naStqFcq9+0WjkeXrdMqTXn9i5uWERQ1V6ubaeCjvWSy6KzG++eW/LCG+QDKcawQaV3sVvYB5",
+	"xcxJmDpEDzriJgzp7/S5WRt0Ysgz+b5GUzyff6c6IqFCSOPyVuyPXBH5IMKUR5fti+NlqXLb5JsNpK64",
+	"KV4ta2UdFv3KM1f2Ag04zorbrOB6Tjrc02RWSJW76YiNiSyCEqsj1hdZkG13kFevIK8OeXb7Ia1CYt0L",
+	"iSrV50b5gt2K0AiIpdF0TAWY7v6VOMHK/Q27F/i6pbi8wF6vQV4B0X8x5VCc8OZNPtiWPARujfafiAoC",
+	"+0obzUYfnC/BW4BxPpJyTYeKMQ/13Z+m9qpU332Qf/F2PQgL66g0f/InD36EffUjFPgwROOjv64WL8bQ",
+	"ZDSu3yshf75JZJbmHugXicpHq9leqm+9qH5Yau2Afv5xWwVwij3Zhf0OBBT9tbpWNmo0lw8TtbWcy9oJ",
+	"j3RpmlrVc1QKjuJa5wjZERA7O16FlBKdw3ZU0YBnzCEqIereySQdNJqNMR8z37QuHgJ/1fy/WePqvH35",
+	"XbvZ0EYqOvQNWfXF1elpf5rcMXMajVhfV4Ud2ZKOijhjFSccVNK+hOnhSAkllh2qgvRFwVJfM50+RuJj",
+	"jeTCiM6W35aXpR9ifzdGJtSMym/IUbrhSwijGpfkMM3epxzi7haVzFMpqp/J5M5KwAo75+fx2LKFYSQZ",
+	"8SxVTOD9iBpoK26IFPaabjWa5d3IT2NIz4cqHZBY7ruBfDFd0S7qP3BJt3a+V4jSu+lWB+ndVoWN2KlY",
+	"fX56lIMvDrtATcWAC65HLI0OcSsh/GREhWCZXgOp6J0m/i0rkAD9yl7tpEqZWmZS3/q53rg97dZZ15j2",
+	"m/FWLOkk3+bQYNX/qdqG/suECU2of9t7J6pirmjP+Z3ajrk7ZuM+U3l9G/tiHwdAXvwp9sQErFGfgrpG",
+	"M3/8ynVM2LOXazruiXEp8R2M1z0xXi0b5lxYzsIrRTrqnEikL0rk11Lz0TzLlPxOKvdY6PIFg20z6rw+",
+	"Ci5iS7tETa7DxeGdB7VuBuDKknDhCXnvDRPO7BsdUQCxzWFo5zBoEXB7TGdgiw6kGltyniUZq3afRETy",
+	"PLTZIg6qBw29lVnGEkP+egnQp+sI/rCu7fgv6uGOAsUd0Ef3E320cLpLZMoqpZC32G/5DvzLU7w1YExr",
+	"0vvph8+kdMwwTq9pL6ZewJTWCACevV6OLX+br/F9WOKznBerWjwodBzvbXsHv43oIK97ofHnmm/P27jY",
+	"zK+LHDnaslR3HNtKOSGtxxrrXoPzN8Etw9YoCK3LCR9g3Dd/ZZ5bcF1Sc7v2Vm7OC+f5DKLSdcuK7ZNW",
+	"0FLSp4oR2K9iQLM8QPVOEz2iE3btRKxd/3gyNawj7OOubOt74j4YK5C4OX4xGtVmB+hS1w6KwkG8HVIs",
+	"4gbjbtcIgcKbc94bkmf5EIrt6a9ID+KbXWh52GuSHs0y+cDSLlYl9qA3RUf0xvRL1w7Zw8a5kJ5fEIJG",
+	"GpqRBznNUsK+JIylQGTl3XOlSnPq2VZJz5JyZDqWUzvI2TdtaNmgjY+bGnnH0BxR8p6nTDWu7OcJyhvN",
+	"xlRwkz9T/34ht5W8g3xRhTpsj8neK+QhUWefuv9KlTr5UCJYVuiz1XeGUgsJldDZRUG1zttxxeZaVcqu",
+	"I/psRO+5nCpEwecaDb8X0meHK8fhyrHyylFtD65WzGGsI3YyPAE+cR3TLV1QEefQHaNB2PPvdL1Q9nX8",
+	"leo1pJJvC3TQLTicepwX6L4XVCfEDGmj2cBfKbjqkhGjk3WAQHLLxn/4dhTq4jpWqle/VQcVu28qNq+u",
+	"CYf81KTYNPLCLw3oeCUWPb5Bcg/zzFbHduJP2Kn4Tm7JaDQ3nHHh4gxEvnKM5xeKfbjnV2Jve708jwQ6",
+	"CMI9rffzoPULNcmoR9i/pjTTgAnlukldk/50PNEIAuP7JRYSZaMhMVH2hNzksFFx+pFUkJAEWUh4E0yc",
+	"+7ojIPZDjijRLBu0ope4SLJpytLjqJasXVqrmqZz1P0EEL0BbMTGKrnypd2k6dsKE7nWeF9zgOjvSN77",
+	"UYKapmBM1kgbW0O3nD4WBEgtKKp5mQMOxkKUuEIKWcH6FCmkYGIrh2AJWIZKeFpIf4z3hmjDs6wj9DRJ",
+	"GLM3Taq9b2z+hlluUtsJX1j4HITAGxECc8bbGAq7N52Q2SyLtfK02NjPL8Kq9uApmFAzyh0FBd5rzGub",
+	"+Po05uIDE0Mzir0C2iguho0/ViaI+nnMOuaneRXj09S3Pc0uW540NvQi828rCcN2j5lI6bIqvZssI9Fz",
+	"Tbt8M2qhe2+iWGtJqvD78N4rZKfNT7aclMIH7VaWWvEwnK9pixTEdEIzarwzuS5uXP5a0T7I/97FRu7L",
+	"UPt/CA9vC7Ffcam4sacz4sNRjCb3H1AI7mJoSC71qDj/qO34vqJNrULrD08cnF174uxyh44Fdgj48ERY",
+	"CXBo12qHbMVXHCpaUUrXg1fAE90DmdHTXCT234p1xEgKOVUsrR0+gstDaaVwKtmK1LYf7ssLyedqMEQ2",
+	"89/pQ1x29VXBovz7GvUNvuayWX1KqX06MdmM0IFhyhsd2lCsBSlbDOxtYR0hWGWvHi3Dx/bnlctZDJm5",
+	"tRnpwM+fEDs7az83eLa6FPIvg4Fm5pUSWyKyqhNjQ/orBlrfuih+ASG1EM9j93MAA5ttFJADcjv07YJI",
+	"4poMFGPEsC8u6t2Dc/oMv+JJg+RBsYMSSgqmj086YrnkM4omDJwyIPewCqCLk9u/HmFg/rx9bIUh0UYq",
+	"7PvbEchjVi5++PALYn5LmbUSa0dmcji0tph7vf3dMZlq75NWcmpYDuMzQaWlCe5Jn6Ud0Z+R3ocPvzhi",
+	"cmrNrfGzlNktzTL/11VoC0j7z4P2laosCSgSq4D7G4qoYWH2VSGN/e2ToQpLJgTNZpprJL96RtP9lqsK",
+	"nOwoN9gcQSDVHky2vWnpy+zNyUmjAjTCO22Z+yldDFCknt4zxQezSivudsSSO5RjI6pHiBxfdHoF8bwS",
+	"TzAIG8czuiOoIDcffyZ3bFYmN/4Oi0OWsxO/0ead+QJhwW6QKh69Zyrlyc7AJ+AZLGpjJIWI8vDbaT9j",
+	"liRrUOCA8myq2OorREi98G88FTdqqa3/o1/OG8+Nduusm6Ll9+ytpGYN8m32lPMbw7aPdbKxBiAhCTXG",
+	"nmvRpeSGjpKuViBEkWqAqDjp2e/4lvKe8VO7eLGCWw5TSqrumGlNh5YArMUHhp69rKVETsEcgod8GjQf",
+	"M/vn2naO++btWDqBxFekYrkDP1g6+5aJNQgctygjVmiVPImrblsm11qaFyJ5XPvayCgOvhj8JiWx746I",
+	"cZpx9DwGXon/lPvePiIyxibxn95AaNvXu3MzklNDqDuHQ4y7MsYdadEoVXHiqaXUidtcnfXvLo2ODY56",
+	"j3+4DBAhBTsO7cPYYMASw+8Z5IyBv8D56bSrTkrLiPsnZl6Qsn9/lVxgXOZ7mUyXYRAW6HXnevOvQUGr",
+	"u/SHUV9KlnZEGea9k6WamVI5+ulFSa25weTEAg41oL5xKbpjmSLSEdhZ3ajHT1TzZ+1911WvK0U2e0rO",
+	"vdubN5XuGKkDSHcV7OGgEfYj9fHTU0XPKlNP0cmo0nvwD5rd6RzJz6qxOHMytNLMXQZ5l14hU6abhKVD",
+	"hsA40A9yqNiQGtYR2lAz1SfkB/jdyOLAkPkzh94I7vo7NontHTtJhcZEVvkJvm/jHInTVLAl7PEu6Tjj",
+	"Fw1QrA9bTppxcAQ1guRqhtgFxNA7JoqV4OSIguXVJOzLhLuQD1EMXkiPm4TRZBREZ0ekTPF7lpIeEmrv",
+	"hTxkAdNi806uJ6BRzDkF34i7awGPwm3iZgKXCfrV4VC/JNlUW3MdyUoK0kPQADKQivTSqevloVkiRap7",
+	"TTJiWQWo2I3piLF0+LU43oQpcuQRyWDgYzD08IpA7S7MfO7BFXkY8YyFjoDuIRioIxDelhyxe6B7VlgH",
+	"whnZVRwXWhLFjYyQ8nse0awL40IPNxEYBhedS2WAp9UnxMd6e/BAl+IOlt/T3fZGzPAs2LO5A2hcXbTb",
+	"1pZzRl6ITda172BFL+2wKwRecbguJGOct8+/bZ2dtc4vPrfbV2ffXl1e/FejuRSlAc9Cl71/fubehzf/",
+	"lH7Pzgbn7dYZPe+3LpOLtPUd+37QOjs7P7+4uLz85ptvv4VkEhMmuxicJefpJWt9R7+3r5ylre/Z+aDV",
+	"pmf98+QivWTfDOC0UGbCGsQ0y0o2vNlAsWn/BoS65hFUYta7/UNa/CqtWiTRvSjnwcMkNBevFMVgmayv",
+	"ZSWcPqIMWlnGg4+DNERSIpALBkFaqwOVNw30dS5yh5E+ioTn5QnBAbkYQjiWZorRdBasi7k3ztttQoeU",
+	"i2DIJiMqILukFzFXL0jWjnCi1f/aKw+3wI/zovU54ioKj8AX+Pnrc/MvboRlZofVeX7kXTGT3WZ72n1Z",
+	"46S0UAbmeacJTyvKYjzlP6cixq7ZJKNFjvnETMQt7zQaBTN7cRPygfyfEmOojKUEe7AM5Rl+YNklYq4m",
+	"oTnTSMGavrwWPFpxK+Qi+5UlTXSEz5qg8yaMax3bZ7gilpIjawI5JnPP9o6viGItp3EIN2CJMZo2iZYd",
+	"YR6k+yxtxyPC3j+IvXlndLJgE7l5KvhWsIfnGERr6FWY67WdVks1uj+Br1eh74UuB8JaJg1XqO9JRtcF",
+	"WIJXNpLG8hEW88ZzWOwi697uYaveynV+4nbXk8hnCp0zRep+WU0rUpmBzLisRzD547E7KGqyfwSuHykS",
+	"VgtQqyNqUFC+xLdORn6ltWkpfNo2CWruYCsq+6JjWElVYLKv05UIfNRUMSi9N0yNuaAZ0DHizxcc2gBv",
+	"mmVxh6LyItDf7DJeq0UBTLa6/hNvMzvehaj6TMKRbMW9rZhRs5bv5FJDnsELLupzbe1f0mn8Kgt/JpqZ",
+	"TiMgliqGCBGCedxoTYxi1DU5p7ojIE9haSTlNzv+m04+iFdYScn5Ju1q1kH8DVUZoNMldcXSXsTKEg8K",
+	"FHRkqWUS7lvXpBdKalylXJeaXojJldLOx+nL084TPcV9ewtLWUZnXasTXdUb/dJVbtuuLpr2HkwNG7qG",
+	"SrAUTrP6zo7oMz8x89rXrKeR//7ctfYltL+Sv1coFG18n/oNFPVlVnHCDAQ8RVaNGjnmCc2y2TLQo/B5",
+	"LkMJIlGiDAKpPwOXT5yWTjEMy7o4Z4ACJT9w8An13Fp65Mil0RHuuvIdE6k6Al/vARbbCOC+yZipIbvC",
+	"sK+Rk1bG7llG7tiM9FkixwxnZaYHMbkhv2fiOprogQsN3wu6swU3g5OO6IiP1IzQtuid9lqa2S02LG3a",
+	"qzGgOeiM6hFBFFCaXZPe/5w5wfo/7R7gBUzgXfe3HqHYhOg/P/3lV/JR2o1UJ7g0V7SsyZhr7RsRKW+p",
+	"yv7/Y4nR16SH+5g/TsML9irTEUfQuMj9CSsm9XGxMOCeZlPWuyY9zMLtkdS1eKWwZ0f5kPY/PSCV6AjI",
+	"oT9eUdiEwXvYXPvuxJKChl0TzP4vwB3rgJt3DSP7e1pPTnrN/H5vHwXHIfU9WaghiZJaw2rtaeHO5D7E",
+	"83Mi6NguHigR1lGq0OwPyCifgMteD4svBtJAGoT55KRx1dAMizTNqHHVOJ0oOVRM24sDHFrjqn3yzR9N",
+	"9yweaPT4gAPISPR446+XRFkGmzIynZCz8/+FVmw9NQQbAxsVlMYBEvCQF7ch5QmEVlCf2jHm2tWcPmK9",
+	"AcX5SyiUcD4lQA4R7IHgpDUwS5urknypT1XqQjQxUpIrSkpDv5QzkvEBQ9BSrjuCiYFUCUuvrFr7Nyb7",
+	"/Zu4Zhn2E/5t/9xqtYj7//Y/U0UHxj7msq1on4pUCpbizy5t5d++t3GT6KlGwLcudZ2Cu1xMpqaZ38sX",
+	"RvGNkSunqRq0+o0wGfk3OfLenGO36PzRud864hMzxikOkkwVtBx0h4oxXo5KpyUnqIkAl3HxMMHzyLOM",
+	"DWnWEUZRoblDfJpL0klkykiPi3vLGd38yV7TK7G+NCPkA12R453rsKnejhJ7cn4ILvpvIMYPquWgWjbX",
+	"hhDE6IJumeonKZdpH6FAVjce1EYxOs77D7pRwwhl49doQ9gRlX0IP8GMMVzTLbzyEfMLXiyN4Temp2MW",
+	"AythGTxPyRFoF0omit1zOdVuF45DrsOI0ZSpPNvhA9WmBYtt/fy+gHxUktSwQiAY9sUgmEMLpy1KhPlM",
+	"CKs4W9ou3IE2lGA7lWPB3aN2sFPsivcRacPbLQ6Pqqr74Cek0QkiHNZgCtDSbhFpNSTijdOBBUeCnDDh",
+	"FD32FnFqt1el/HvHLufbUqE1roiRHdFDBdQ7QQ1bbPLlL7JhSHuvhJzafF6eAgoaPDe2ivEaLpQDewPt",
+	"iGQkeQLtTjRP0QiTA8uZkOCiyxNCYDs+y09hki15TfOvxAxR+9+ts+imiPVV62jvMKKvuH5tHV5Ygcym",
+	"ZmnDEv/EITNlZ7NMQXYQGvHwQpz4z9MxqHnMcJNyslp2Garv1kxYgVeKCSvN4AfMZqQ/I74qalkWQkfU",
+	"zWOBzIqXVOCY0Af5GtzhMbsVVyEjeoOpWj2vrhH9wMfcnLXbjbeGRGj3t27aBOzaW0nBMY4waqbg3Mtk",
+	"FWhxji5jpMwQSWVM06Limyj5ZXZtFW8ip4hr+UBV6uvNYGkjOVWZJe4xN9U4eJ+lzH4O69pQxmRxku3A",
+	"uMx9aGXhr3/igOOybzguwE88pvXAtVJmyLX3ACFRZNsxG0s1qwEzLggTRs1W+AkpwbxufDjHusyLy8D9",
+	"xPSEJgw9k3dsFnuvqrn5F1jqD3bg51SD3TG7cVpOVQLlgmE5USFVtH3/umz8HizZx8ZUZfDnkTETfXV6",
+	"6gY+SeQYN7ZuwUP4lu1IjHgzq+6hcN5vXVJ8PanTYwZ4z5QgMeYkimdZxtenj3CIqwqd3rsgrclPvRw5",
+	"qciC6xmM0bubTvHCqWDJFeoQP2dn6oh+lGrIDKEEjxUPqYwCaoAQVRzwT8zs1OnWFl27kblX42Qraq7Q",
+	"AR2dLeEDqENaggW0ePwYKXlBCnglUJ9airm58Fephk9U19sJKdWgeR9X2g21fQgrLVf3SGY15EKk80N1",
+	"1KqOQRh9t4+j/1kQj+gQopLlJjhUEz2DW5+AI+A8aP+sn1pkF7kdoxqLraqLqw7X7j25dt+65r1wqnU9",
+	"ZPCn00f7P94gX12VBlRTYqs5TlxPRduXNm2d1eSBHbHKVp5vLbPMPuxzzprOMy4VSUYsuZtILoyuY7OV",
+	"OEZQSzyLFppb7wxtV7Idq2oZrXpz6quV23tpTa0lr+sXELvEdP9CIV4nEd5Cahaah/VneXlUf9aDvmmU",
+	"9KHSUCk6I0dCdsSEDrkYHlcF75YVD5fE46Iy2GgZEJybKC4SPqEZOWJfaOLyE46ronX5yp+ZUPP11iVP",
+	"4rMrLUNurm776R9HL7tPawl5Kh5bREgzgtRT6YDiIFCcyWGlkR/29DmYa3Mt69QdM8S71+HW8dfLnKSg",
+	"lMC53uvb+X6dWzL2c9IrJzXPZuGg9sGXvt/WfET5q8ABchY+fQz/rm/XF5mXG02ce993tXZg8FzlcLgh",
+	"72M5kFHPDeFKw8LrXYdRClVnvkYq9OzUjKUuB5SkDo9dV5R6xxJiTavTv7nxa8gq7pznyl25kCwSDg8I",
+	"EFWaZPUNxcrhJol+by5iR9sry5gZmlJDQ4PDP10T2ocsV4eju0CQx0suLi9IRxu4l/g5tnQ5WUXB4Yay",
+	"M/rl4F5a97ryEgrpNJHa1EtChCddR2E1K6okFDiUuGU+VwLEauQWFvj2dYld5yd3SlVGH+xgrrzdbu2o",
+	"knmn8YMi8sOzqkl5XjXVob15+6d4JW7a2+pEcam4mSEoALfkZXxRnE+EDQvoiAj8saI/XSnq2+obd465",
+	"tEWKXaMLdt3LcfEIdgrBqUi0q02i8gKSNC3U3zqJp2TGyJFrwUR6uEuuTCSQZPi9fXxCbtIUux6HSt4R",
+	"NR3BdQD9pX6zUYtjES9MFI8aIYTSNGVp18hu+M6evdLHqeMdkckhGv0u0AYvhefiHXLlRWXY62k6R+iv",
+	"bJ09L17ot65x1W427IY2rhq41U/wLPwCL+oRn2zZx5AvZDnv2icORSg7W4SSprHMkC9mAZaUptTt2ZjT",
+	"1XUO8+J6LHYHSo6XCKRyLyOO/qIypvlGsOWW4JjjV6fkqONRA90mImJCbrY0jncH3bzYLZH46twXodkY",
+	"aGM52HhRr1W7yApoFs5fPp5qgPgG+PBBR/TCQj+5jj6rvRdPBEh4VR/GNvEQDp6Mr9e17tARSnj0ecLh",
+	"BYESKmdZBpfQEc5XvgIuIXzasxET5hXeATRhT0ATcpf+03ETULOdJlIM+LCSJz5O+xlPTkghEqWkkYnM",
+	"Cv21I9yC0HnY+fvOvz0uTUjDs7vFBWyyMD+ep4IYnHcHd8M1HDnBzWfJFG+H//y9aMpQLDCdwBaVjhCd",
+	"xHuuE3nP5hNwc5kCpW769NE36aqOCiIRaH/2iRQJU8JjRcH75Aj70EJIruka3RFuoLOIbvpXuSEPShp2",
+	"DI/cQ5shOQ1oHHIQfGuIcn1z+4FwTZJMagTqAg8wzTKmTkjEih2BIzgUzIGVSPbFHk+vSGfabl8k2qpg",
+	"KxXtf7Fek/TgFf8zMqfl4/yBlBrqf5eCtTIuGPnPT3/51T1yQqBkNQWvifEcDo2PHeRVKMQfNom2dyXH",
+	"NoCfpVgihWCJ/VroWVcQaj37O+P3TMPHqRnJqBWcuFBIgoHMnYSdkBvSuyITLoY9ksjx2MF9eBmlZuTs",
+	"G1f06ADaeJrZ1zoikIMiRkqiM/lgt/mOsQmZTsISrAHt9wtgMHtuj30/cKfB7NWrSRQFLFMzoqIjMglY",
+	"mu6ENc+YMBnWTq/YgGqNdTMM+D5r6yh496Cf9ks/oQxi93Me1WXaKMjBZESFYJk+fXT/Wi4LF/b3Ci5m",
+	"njv8GK7hmOeTCVPE/amZlxy7v1jDDyLWUGwM8fIUjEGeXvWuF3i7yMN5WMFNHTeUIn02kIpFLAr9ipVZ",
+	"Yg7e4jDOT7A+g7n3a7KY34KoGdg+8JL/rN3kJk9K78L5FMJrjmGqGKrCk7fUtCi45IIuB92FYgn9emgE",
+	"WA4BlRoYKUJ888x00hFlvLpp+wDRrecMBPIS9kFHVBkI5AXsg44oMxDIC9kHVuqUGwhkE/ZBDAB4gP07",
+	"WAjzsH/rmgjrJ1LGci2/3Mx7gkvyKfM0Sz3iE+ynaq8AR2XR1WZlmOP4yo9i5aGbGg8OvVvKNMlAIgJy",
+	"R5iRktPhyNUA4IKdRPIhgKirw1je04woK0pdBMY7sNwHRJJId0QqiZDmhPyw/iUP8kAzNjBETs3hxvf1",
+	"3vjmfJQHz+RBrpd7JtcS7ZOABbc09ctBvRdeKtRPDXhmAAi1j12CH7C5i1c6UkVho4rEreJi61RLFZaD",
+	"U6JLjuuoRL6sOipPWVkBZ7jmrFFsrHziWHduvzAr3vK66WeFz99meZaeo5cqol9dpPXA+iMp7wojkiPN",
+	"GOnFg/WgIiplGQf9Ai54PhTUTBXTx1YjRWmNhbHQzNAV1g+YOTQ4lynkl6TO7AiWwlEwRDoiWCKVOR5c",
+	"+4WytLlgkfhWl8eozXOF2BHY+zq+VzmLJU8gqLBZlmE8FgjtGalmsJyuJVM46mKTjMbvzafkommWKCv7",
+	"GrSVSTFs6RFVLG25Pzcbjjq6U5VZZecwasDfdhLh15zah/SpnDB3POsAKee7s50UtqIgWM34h9D/noT+",
+	"P3nWtxz8ZPvh9DH+z3WA7OL3romQuXhFJ21skTqvbhXs3ZyMWc86jl8uzz+7LPkQKRgs2vHgrhiOf8uv",
+	"QPUOOwBkryx3ZtCADNAzCISp64IWAf7yMzRDQie0zzNuONPdXHD+s+EKlp+mG5zVdiuzjCWGeDzS2pLd",
+	"ftWWwIYBz7oav/ogwfetLtogB9VCzQCGPn20/1O7GhqppiSpxLHuegLXvrTpRN+aPLAj9V4rz7dWDbEd",
+	"JWT3EWgWmuetNImcGujXBg4ve2337dkUo1qK43kIpI4owUBantfrGqORvNuZdpct+0kuoffYafuOuGx/",
+	"38RyGbAIsFf1ad57P7Su1sxUpwHnQz+ZUl8JKxNPw37XEF4IcNct/EMzb7empkKAt2AddbSd7OJlrOgT",
+	"i79atbSXIE5rqSMpMw3NKe7YEjOTZlnoShEC34liKTZ390EemoC9CezyLvguoSkFeHC4IUfTpeAceVIf",
+	"do8GDzg+CxRnR52akZ0WuaEJHaPsE32Zzo5PyK+yMG8Te718mXCFfacUs9+auu7Y0NXmsn1xTfpsJkWx",
+	"i0ZvTL90o8Yd3QlT3ZGcqh6uE9/muiMuz7+HGJOaYdMOriHcoFIGyTTgwQnNJUpE5c9wAJ+lzBrPammc",
+	"S9fHxr8aV40xAgsZxUQKxrM9wa6zrR9Yv7suqJDvpHG3tR4ed+w3pqdZZf9I+4UQKbQPHWzt3bW17Ys1",
+	"vvazlL9QMXOHp+dtdMuNTnDlgWbXRKd2FxCj+HDo2Gq5te4ebBbCMoWOHhD1PSmNw3z209QJwYBjJoxc",
+	"FfXIu3esH26BGfxqywaHYbYeSnG7VruFlNvkbQZQTH7QgQD9n+qETdz714QSuwvpNAvf5b13A65AFRsI",
+	"QQj2Bbr3C2L4mFV6gtxOPscZJEXKcb2PDTth46rRJufkf9v/s5vnXEGGjScZRR+l4QbK0H/lw5HJZkQx",
+	"K0Tsw56Iiz/kgWX37WuoL/zCLTmGPKEuJcwDCt5b9/YELinh3RKlcfro/rWOdz5wODcEA4MDrpjrhl7l",
+	"h8/5d817Nr63cacQTrNHfWdwuatookbTmcD7ZU6+nTjVelJtVxx+y4+zjrPPaeOn95p5gWN/Jb8ZE7Rv",
+	"5eXVgGaarauLt+QVW061wTG2Izr54Bur6xt7jvI+tTq42kv2I2jomPulSFgTgY6LeFfg1rKGubeDT8gN",
+	"SbkGRgqvr2j7aOfbDeXwI6/KALXf8JbV/VPglV6AXu225NRKhHxYSbHOb1EjVSDy28JLVdfBv9sfn3MZ",
+	"dNe3AGsOzub6lzWYfztXNfz0CuXgNu1wTXvT17R7R731PHz4t9NH+N/agXmkBALeMivN5YNgiozpjChG",
+	"Uwh3XLYvygEhPHetJ7fhrU1L7drUvyPm/JqkwBQfzE4TKTTXwByVtHA7YsmdxvoaqLyBTN+8bxFhXwwg",
+	"wkG5DlUZB6OArcTf4rojlJwajHvhzV+Qm48/kzs2K7MF/g6Lvg0z30arX+FN/hytLV96lc8X0p3zx9Zz",
+	"K38u2aNK57KsO80mWSHax49KykElVzCV8mRn+ALJhZgHWeiyRRUjge5jjoHnubVOSSaHwDBFtJjHhse2",
+	"AOSYmwn/v2x2MzUjbE34OP+X3+3bltrLKPKDTGjmMWaOenlidwv/1jtuNBt5UvjV6Wlm3xhJba6+a7fb",
+	"IB3d0hcwfjyeT+oxavJ2DlhYUAJtE8C8z5qkAPPjaDXHu1mkeQeG3HSA1+7Wz1Lf7szlA2V8wJJZkrGA",
+	"VwMJQkOsKvdpQvlC4uk93vLi5B+pYsKcJiOepWTEmbJ2GGc4eMqgrF0kMzJUdDLSpM/MA2Mir3xws50v",
+	"zuZeKZnzUyInLG0SiLlzMbT/SrKp5vfMY/NIQSYQpShUN/jZLuLZPsAbJdPcqD437nichapd9YYLvKcs",
+	"4RqTnPzI/vjal/Ec0VBle5h3hhoqOZ3kGbXaoQDkxST+1IodScL8l2H+P8XzR/hui9P/yDNGqDE0GSGR",
+	"HoUmE0CuRio6ZORvv304JnLx6L4pfGg+TMlM/ygpxsEPcuV9n+wp/RDV6+XTFNihmM+8ONGt1MYdk+M5",
+	"EEyWLic5nr4f+vt4aIRXL6uiNNBhLOOJJ+8B5dlUsTCRG++sHY9n3+Ol9PWRqZZbCU0SpgF7yiiZAQi6",
+	"O2j8IZCfn6LAnTeFt0tmmkvQsXRrRbkuugz82AVenM/tKdtrqVIuqJHKcV+TjBhVps+o8XIA+WRhpy6K",
+	"Ox8GKpvnp7l2KNxOxHRCM5rTEZ1MlLynWcUU+RhlHzJ3a9XN6CJrxauUGWbu6GaUbROaDeADEPcPsxek",
+	"wIJVWCJzQBxHLYctrS0E+O9YPkOB/VxT4qpx3fYvnE9QDXPi5KzAdDBGuTzGKCnWtrnKc+dCQNMVO3HN",
+	"i46zgowKToeq1SdqNjEStAJPCIeDMflGfFdQIe7XksH+TPWolYwotyoSF2stjmbRThEp+YWpuwwSOeQg",
+	"X3NBWMxbLRVLbxmJGZ4OcMbynQdmcqUURR48L/B3gKQpo1mptTNayIClzmKP7Yz3P7+PDBA/wXmwMwoM",
+	"8mMYouycc1DCCOaAPlAOzsfRdAwfMpnm3/FNuTnzZ/eoQxOQk8Yfv//x/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

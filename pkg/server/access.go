@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 
@@ -69,34 +68,6 @@ func (ac *accessControl) setClosed(intentID string, closed bool) {
 	ac.mu.Unlock()
 }
 
-// required returns the permission a request on an intent route needs ("" for none).
-func required(method, pattern string) models.Permission {
-	switch {
-	case strings.HasSuffix(pattern, "/access-requests") && method == http.MethodPost:
-		return "" // anyone may ask for access
-	case strings.Contains(pattern, "/acl") || strings.Contains(pattern, "/access-requests"):
-		return models.PermissionAdmin
-	case method == http.MethodGet || method == http.MethodHead:
-		return models.PermissionRead
-	}
-	return models.PermissionWrite
-}
-
-// intentIDOf returns the {intent_id} segment of path for a route pattern like
-// "POST /api/v1/intents/{intent_id}/state".
-func intentIDOf(pattern, path string) string {
-	if i := strings.IndexByte(pattern, ' '); i >= 0 {
-		pattern = pattern[i+1:]
-	}
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
-	for i, p := range ps {
-		if p == "{intent_id}" && i < len(xs) {
-			return xs[i]
-		}
-	}
-	return ""
-}
-
 // isClosed reports whether an intent's ACL is closed.
 func (ac *accessControl) isClosed(intentID string) bool {
 	ac.mu.RLock()
@@ -110,13 +81,19 @@ func (ac *accessControl) check(ctx context.Context, intentID, agent string, need
 	if err != nil || ok {
 		return err
 	}
-	return forbidden("forbidden", fmt.Sprintf("Agent %s lacks %s permission on intent %s (its ACL is closed); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, intentID))
+	why := "its ACL is closed"
+	if need == models.PermissionAdmin {
+		why = "admin is its creator's or an admin entry's"
+	}
+	return forbidden("forbidden", fmt.Sprintf("Agent %s lacks %s permission on intent %s (%s); request access with POST /api/v1/intents/%s/access-requests", agent, need, intentID, why, intentID))
 }
 
-// permits reports whether agent may do what needs need on intent in: always when its ACL is
-// open, else when agent created it or holds an unexpired entry granting need or more.
+// permits reports whether agent may do what needs need on intent in: when agent created it,
+// when its ACL is open and need is read or write, else when agent holds an unexpired entry
+// granting need or more. Admin (changing the ACL or the governance policy) is never implied by
+// an open ACL.
 func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent string, need models.Permission) (bool, error) {
-	if !ac.isClosed(in.ID) || in.CreatedBy == agent {
+	if in.CreatedBy == agent || (need != models.PermissionAdmin && !ac.isClosed(in.ID)) {
 		return true, nil
 	}
 	entries, err := store.List[models.ACLEntry](ctx, ac.store, store.Query{Kind: kindACLEntry, Parent: in.ID})
@@ -133,11 +110,11 @@ func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent st
 	return false, nil
 }
 
-// allows reports whether agent may do what needs need on intent intentID: true when nothing is
-// needed, and for an intent that does not exist (its route answers 404; a list has nothing to
-// hide).
+// allows is the one access decision on intents: whether agent may do what needs need on
+// intent intentID (see permits). It is true when nothing is needed, and for an intent that does
+// not exist (its route answers 404; a list has nothing to hide).
 func (ac *accessControl) allows(ctx context.Context, intentID, agent string, need models.Permission) (bool, error) {
-	if need == "" || !ac.isClosed(intentID) {
+	if need == "" || (need != models.PermissionAdmin && !ac.isClosed(intentID)) {
 		return true, nil
 	}
 	in, err := ac.store.GetIntent(ctx, intentID)
@@ -336,8 +313,9 @@ func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.Create
 	b := req.Body
 	a := models.AccessRequest{IntentID: req.IntentID, PrincipalID: b.PrincipalID, PrincipalType: b.PrincipalType,
 		RequestedPermission: string(b.RequestedPermission), Reason: b.Reason, Capabilities: b.Capabilities, Status: models.AccessRequestStatusPending}
-	if a.PrincipalID == "" {
-		a.PrincipalID = agentFrom(ctx)
+	var err error
+	if a.PrincipalID, err = actorField(ctx, "principal_id", b.PrincipalID); err != nil {
+		return nil, err
 	}
 	if a.PrincipalType == "" {
 		a.PrincipalType = "agent"
@@ -349,7 +327,7 @@ func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.Create
 		return nil, validationFailed("requested_permission", "must be read, write or admin")
 	}
 	a.Capabilities = nonNil(a.Capabilities)
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
 		}
@@ -379,7 +357,7 @@ func (h *handlers) ListAccessRequests(ctx context.Context, req genserver.ListAcc
 }
 
 func (h *handlers) ApproveAccessRequest(ctx context.Context, req genserver.ApproveAccessRequestRequestObject) (genserver.ApproveAccessRequestResponseObject, error) {
-	a, err := h.decideAccess(ctx, req.IntentID, req.RequestID, true, *req.Body)
+	a, err := h.decideAccess(ctx, req.IntentID, req.RequestID, true, req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +365,7 @@ func (h *handlers) ApproveAccessRequest(ctx context.Context, req genserver.Appro
 }
 
 func (h *handlers) DenyAccessRequest(ctx context.Context, req genserver.DenyAccessRequestRequestObject) (genserver.DenyAccessRequestResponseObject, error) {
-	a, err := h.decideAccess(ctx, req.IntentID, req.RequestID, false, *req.Body)
+	a, err := h.decideAccess(ctx, req.IntentID, req.RequestID, false, req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -395,16 +373,21 @@ func (h *handlers) DenyAccessRequest(ctx context.Context, req genserver.DenyAcce
 }
 
 // decideAccess approves (granting an ACL entry) or denies a pending access request.
-func (h *handlers) decideAccess(ctx context.Context, intentID, id string, approve bool, d models.AccessRequestDecision) (models.AccessRequest, error) {
+// The body is optional: without one, the request is decided as asked.
+func (h *handlers) decideAccess(ctx context.Context, intentID, id string, approve bool, body *models.AccessRequestDecision) (models.AccessRequest, error) {
 	var a models.AccessRequest
-	decider := d.DecidedBy
-	if decider == "" {
-		decider = agentFrom(ctx)
+	var d models.AccessRequestDecision
+	if body != nil {
+		d = *body
+	}
+	decider, err := actorField(ctx, "decided_by", d.DecidedBy)
+	if err != nil {
+		return a, err
 	}
 	if d.Permission != "" && permissionLevel(string(d.Permission)) == 0 {
 		return a, validationFailed("permission", "must be read, write or admin")
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		r, err := w.Get(kindAccessRequest, id)
 		if err != nil {
 			return err

@@ -55,11 +55,12 @@ func agentView(a models.AgentRecord, now time.Time) models.AgentRecord {
 
 func (h *handlers) RegisterAgent(ctx context.Context, req genserver.RegisterAgentRequestObject) (genserver.RegisterAgentResponseObject, error) {
 	b := req.Body
-	a := models.AgentRecord{AgentID: b.AgentID, Status: models.AgentStatusActive, Capabilities: nonNil(b.Capabilities),
-		AgentMetadata: orEmpty(b.Metadata), DrainTimeoutSeconds: b.DrainTimeoutSeconds, Version: 1}
-	if a.AgentID == "" {
-		a.AgentID = agentFrom(ctx)
+	id, err := actorField(ctx, "agent_id", b.AgentID)
+	if err != nil {
+		return nil, err
 	}
+	a := models.AgentRecord{AgentID: id, Status: models.AgentStatusActive, Capabilities: nonNil(b.Capabilities),
+		AgentMetadata: orEmpty(b.Metadata), DrainTimeoutSeconds: b.DrainTimeoutSeconds, Version: 1}
 	for p, v := range map[**string]string{&a.Name: b.Name, &a.RoleID: b.RoleID, &a.Endpoint: b.Endpoint} {
 		if v != "" {
 			*p = &v
@@ -71,7 +72,7 @@ func (h *handlers) RegisterAgent(ctx context.Context, req genserver.RegisterAgen
 	if b.HeartbeatConfig != nil {
 		a.HeartbeatConfig = &b.HeartbeatConfig
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		a.RegisteredAt = w.Timestamp()
 		_, err := w.Insert(store.Record{Kind: kindAgent, ID: a.AgentID, Key: a.AgentID}, a)
 		if errors.Is(err, store.ErrDuplicate) {

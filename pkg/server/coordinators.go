@@ -32,6 +32,14 @@ func (h *handlers) CreateCoordinatorLease(ctx context.Context, req genserver.Cre
 	if (b.IntentID == "") == (b.PortfolioID == "") {
 		return nil, validationFailed("intent_id", "give exactly one of intent_id and portfolio_id")
 	}
+	if err := h.authorize(ctx, b.IntentID, models.PermissionWrite); err != nil {
+		return nil, err
+	}
+	if b.PortfolioID != "" {
+		if err := h.access.authorizeObject(ctx, objPortfolio, b.PortfolioID, agentFrom(ctx), owner); err != nil {
+			return nil, err
+		}
+	}
 	l := models.CoordinatorLease{AgentID: b.AgentID, Role: b.Role, SupervisorID: b.SupervisorID, CoordinatorType: b.CoordinatorType,
 		Scope: b.Scope, Status: "active", Guardrails: b.Guardrails, HeartbeatIntervalSeconds: b.HeartbeatIntervalSeconds,
 		Version: 1, LeaseMetadata: orEmpty(b.Metadata)}
@@ -115,7 +123,18 @@ func (h *handlers) ListCoordinatorLeases(ctx context.Context, req genserver.List
 	if err != nil {
 		return nil, err
 	}
-	return genserver.ListCoordinatorLeases200JSONResponse(ls), nil
+	out := ls[:0]
+	for _, l := range ls {
+		if l.IntentID != nil {
+			if ok, err := h.mayRead(ctx, *l.IntentID); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+		}
+		out = append(out, l)
+	}
+	return genserver.ListCoordinatorLeases200JSONResponse(out), nil
 }
 
 func (h *handlers) ListIntentCoordinatorLeases(ctx context.Context, req genserver.ListIntentCoordinatorLeasesRequestObject) (genserver.ListIntentCoordinatorLeasesResponseObject, error) {
@@ -154,6 +173,9 @@ func (h *handlers) CreateDecisionRecord(ctx context.Context, req genserver.Creat
 	b := req.Body
 	if b.Confidence < 0 || b.Confidence > 1 {
 		return nil, validationFailed("confidence", "must be between 0 and 1")
+	}
+	if err := h.authorize(ctx, b.IntentID, models.PermissionWrite); err != nil {
+		return nil, err
 	}
 	d := models.DecisionRecord{CoordinatorID: b.CoordinatorID, IntentID: b.IntentID, DecisionType: b.DecisionType, Summary: b.Summary,
 		Rationale: b.Rationale, AlternativesConsidered: nonNil(b.AlternativesConsidered), Confidence: b.Confidence}

@@ -51,6 +51,10 @@ func badBody(err error) *apiError {
 	if errors.As(err, &mbe) {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large", detail: fmt.Sprintf("Request body is larger than %d bytes", mbe.Limit)}
 	}
+	var bte *bodyTimeoutError
+	if errors.As(err, &bte) {
+		return requestTimeout(bte)
+	}
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) {
 		field := ute.Field
@@ -61,6 +65,11 @@ func badBody(err error) *apiError {
 	}
 	return &apiError{status: http.StatusUnprocessableEntity, code: "validation_error", detail: "Request body is not valid JSON",
 		fields: []models.FieldError{{Field: "body", Message: "not valid JSON"}}}
+}
+
+// requestTimeout is the answer to a request whose body did not arrive in time.
+func requestTimeout(e *bodyTimeoutError) *apiError {
+	return &apiError{status: http.StatusRequestTimeout, code: "request_timeout", detail: "Request body not received within " + e.limit.String()}
 }
 
 func jsonKind(k string) string {
@@ -112,14 +121,17 @@ func paramError(err error) *apiError {
 // toAPIError maps any handler error onto its HTTP answer.
 func toAPIError(err error) *apiError {
 	var (
-		ae *apiError
-		nf *store.NotFoundError
-		vc *store.VersionConflictError
-		lc *store.LeaseConflictError
+		ae  *apiError
+		nf  *store.NotFoundError
+		vc  *store.VersionConflictError
+		lc  *store.LeaseConflictError
+		bte *bodyTimeoutError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &bte):
+		return requestTimeout(bte)
 	case errors.As(err, &nf):
 		return &apiError{status: http.StatusNotFound, code: "not_found", detail: nf.Detail}
 	case errors.As(err, &vc):

@@ -197,13 +197,14 @@ func (h *handlers) RequestArbitration(ctx context.Context, req genserver.Request
 	if strings.TrimSpace(b.Reason) == "" {
 		return nil, validationFailed("reason", "must not be empty")
 	}
-	a := models.ArbitrationRequest{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, RequesterID: b.RequestedBy,
-		Status: "pending", Message: "Arbitration requested"}
-	if a.RequesterID == "" {
-		a.RequesterID = agentFrom(ctx)
+	requester, err := actorField(ctx, "requested_by", b.RequestedBy)
+	if err != nil {
+		return nil, err
 	}
+	a := models.ArbitrationRequest{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, RequesterID: requester,
+		Status: "pending", Message: "Arbitration requested"}
 	a.Context = orEmpty(a.Context)
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
 		}
@@ -235,12 +236,13 @@ func (h *handlers) RecordDecision(ctx context.Context, req genserver.RecordDecis
 	if reasoning == "" {
 		reasoning = b.Rationale
 	}
-	d := models.GovernanceDecision{IntentID: req.IntentID, DecisionType: b.DecisionType, Outcome: b.Outcome, Reasoning: reasoning,
-		DecisionMakerID: b.DecidedBy, Message: "Decision recorded"}
-	if d.DecisionMakerID == "" {
-		d.DecisionMakerID = agentFrom(ctx)
+	maker, err := actorField(ctx, "decided_by", b.DecidedBy)
+	if err != nil {
+		return nil, err
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	d := models.GovernanceDecision{IntentID: req.IntentID, DecisionType: b.DecisionType, Outcome: b.Outcome, Reasoning: reasoning,
+		DecisionMakerID: maker, Message: "Decision recorded"}
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
 		}
@@ -295,11 +297,12 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 	if strings.TrimSpace(b.Reason) == "" {
 		return nil, validationFailed("reason", "must not be empty")
 	}
-	e := models.Escalation{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, EscalatedBy: b.EscalatedBy,
-		Priority: string(b.Priority), Urgency: string(b.Urgency), Status: "pending"}
-	if e.EscalatedBy == "" {
-		e.EscalatedBy = agentFrom(ctx)
+	by, err := actorField(ctx, "escalated_by", b.EscalatedBy)
+	if err != nil {
+		return nil, err
 	}
+	e := models.Escalation{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, EscalatedBy: by,
+		Priority: string(b.Priority), Urgency: string(b.Urgency), Status: "pending"}
 	if e.Priority == "" {
 		e.Priority = string(models.EscalationPriorityMedium)
 	}
@@ -307,7 +310,7 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 		e.Urgency = e.Priority
 	}
 	e.Context = orEmpty(e.Context)
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
 		}
@@ -330,7 +333,15 @@ func (h *handlers) ListEscalations(ctx context.Context, req genserver.ListEscala
 	if err != nil {
 		return nil, err
 	}
-	return genserver.ListEscalations200JSONResponse{Escalations: es}, nil
+	out := es[:0]
+	for _, e := range es {
+		if ok, err := h.mayRead(ctx, e.IntentID); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, e)
+		}
+	}
+	return genserver.ListEscalations200JSONResponse{Escalations: out}, nil
 }
 
 func (h *handlers) ResolveEscalation(ctx context.Context, req genserver.ResolveEscalationRequestObject) (genserver.ResolveEscalationResponseObject, error) {
@@ -338,8 +349,12 @@ func (h *handlers) ResolveEscalation(ctx context.Context, req genserver.ResolveE
 	if strings.TrimSpace(b.Resolution) == "" {
 		return nil, validationFailed("resolution", "must not be empty")
 	}
+	resolver, err := actorField(ctx, "resolved_by", b.ResolvedBy)
+	if err != nil {
+		return nil, err
+	}
 	var e models.Escalation
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		r, err := w.Get(kindEscalation, req.EscalationID)
 		if err != nil {
 			return err
@@ -350,10 +365,7 @@ func (h *handlers) ResolveEscalation(ctx context.Context, req genserver.ResolveE
 		if e.Status == "resolved" {
 			return conflict("already_resolved", "Escalation is already resolved")
 		}
-		e.Status, e.Resolution, e.ResolutionNotes, e.ResolvedBy = "resolved", b.Resolution, b.Notes, b.ResolvedBy
-		if e.ResolvedBy == "" {
-			e.ResolvedBy = agentFrom(ctx)
-		}
+		e.Status, e.Resolution, e.ResolutionNotes, e.ResolvedBy = "resolved", b.Resolution, b.Notes, resolver
 		e.ResolvedAt = w.Timestamp()
 		r.Ref = e.Status
 		if _, err := w.Update(r, e); err != nil {
@@ -374,13 +386,14 @@ func (h *handlers) CreateApprovalRequest(ctx context.Context, req genserver.Crea
 	if strings.TrimSpace(b.Action) == "" {
 		return nil, validationFailed("action", "must not be empty")
 	}
-	a := models.ApprovalRequest{IntentID: req.IntentID, Action: b.Action, Context: b.Context, Reason: b.Reason,
-		RequestedBy: b.RequestedBy, Status: "pending"}
-	if a.RequestedBy == "" {
-		a.RequestedBy = agentFrom(ctx)
+	requester, err := actorField(ctx, "requested_by", b.RequestedBy)
+	if err != nil {
+		return nil, err
 	}
+	a := models.ApprovalRequest{IntentID: req.IntentID, Action: b.Action, Context: b.Context, Reason: b.Reason,
+		RequestedBy: requester, Status: "pending"}
 	a.Context = orEmpty(a.Context)
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(req.IntentID); err != nil {
 			return err
 		}
@@ -410,7 +423,7 @@ func (h *handlers) GetApprovalRequest(ctx context.Context, req genserver.GetAppr
 }
 
 func (h *handlers) ApproveApprovalRequest(ctx context.Context, req genserver.ApproveApprovalRequestRequestObject) (genserver.ApproveApprovalRequestResponseObject, error) {
-	a, err := h.decideApproval(ctx, req.IntentID, req.ApprovalID, "approved", req.Body.Notes)
+	a, err := h.decideApproval(ctx, req.IntentID, req.ApprovalID, "approved", approvalNotes(req.Body))
 	if err != nil {
 		return nil, err
 	}
@@ -418,11 +431,19 @@ func (h *handlers) ApproveApprovalRequest(ctx context.Context, req genserver.App
 }
 
 func (h *handlers) DenyApprovalRequest(ctx context.Context, req genserver.DenyApprovalRequestRequestObject) (genserver.DenyApprovalRequestResponseObject, error) {
-	a, err := h.decideApproval(ctx, req.IntentID, req.ApprovalID, "denied", req.Body.Notes)
+	a, err := h.decideApproval(ctx, req.IntentID, req.ApprovalID, "denied", approvalNotes(req.Body))
 	if err != nil {
 		return nil, err
 	}
 	return genserver.DenyApprovalRequest200JSONResponse(a), nil
+}
+
+// approvalNotes reads the notes of an approve or deny request, whose body is optional.
+func approvalNotes(b *models.ApprovalDecision) string {
+	if b == nil {
+		return ""
+	}
+	return b.Notes
 }
 
 // decideApproval approves or denies a pending approval request. The requester cannot decide

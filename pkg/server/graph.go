@@ -17,6 +17,9 @@ func (h *handlers) CreateChildIntent(ctx context.Context, req genserver.CreateCh
 	if err := checkDependsOn(b.DependsOn); err != nil {
 		return nil, err
 	}
+	if err := h.authorizeLinks(ctx, "", b.DependsOn); err != nil {
+		return nil, err
+	}
 	parent := req.IntentID
 	agent := agentFrom(ctx)
 	in := models.Intent{Title: b.Title, Description: b.Description, CreatedBy: agent, ParentID: &parent,
@@ -190,6 +193,9 @@ func (h *handlers) ListBlockedChildIntents(ctx context.Context, req genserver.Li
 
 func (h *handlers) AddIntentDependency(ctx context.Context, req genserver.AddIntentDependencyRequestObject) (genserver.AddIntentDependencyResponseObject, error) {
 	dep := req.Body.DependencyID
+	if err := h.authorize(ctx, dep, models.PermissionWrite); err != nil {
+		return nil, err
+	}
 	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(tx *store.Tx, in *models.Intent) (store.Change, error) {
 		if _, err := tx.GetIntent(dep); err != nil {
 			return store.Change{}, &store.NotFoundError{Detail: "Dependency intent not found"}

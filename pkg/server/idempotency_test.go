@@ -41,8 +41,8 @@ func TestIdempotencyKeyReplaysTheFirstResponse(t *testing.T) {
 	// Keys are scoped per principal: another agent may use the same key.
 	e.must(200, "POST", "/api/v1/intents", body, "Idempotency-Key", "k-1", "X-Agent-ID", "agent-b")
 	// A 4xx is stored too: a retry gets the same refusal without running again.
-	e.must(404, "POST", "/api/v1/intents/missing/events", map[string]any{"event_type": "x", "actor": "a"}, "Idempotency-Key", "k-2")
-	e.must(404, "POST", "/api/v1/intents/missing/events", map[string]any{"event_type": "x", "actor": "a"}, "Idempotency-Key", "k-2")
+	e.must(404, "POST", "/api/v1/intents/missing/events", map[string]any{"event_type": "x", "actor": "agent-a"}, "Idempotency-Key", "k-2")
+	e.must(404, "POST", "/api/v1/intents/missing/events", map[string]any{"event_type": "x", "actor": "agent-a"}, "Idempotency-Key", "k-2")
 	e.must(400, "POST", "/api/v1/intents", body, "Idempotency-Key", strings.Repeat("k", 256))
 }
 

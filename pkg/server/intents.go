@@ -47,12 +47,17 @@ func (h *handlers) CreateIntent(ctx context.Context, req genserver.CreateIntentR
 	if err := checkDependsOn(b.DependsOn); err != nil {
 		return nil, err
 	}
-	in := models.Intent{
-		Title: b.Title, Description: b.Description, CreatedBy: b.CreatedBy, DependsOn: b.DependsOn,
-		Constraints: b.Constraints, State: b.State, Status: b.Status, GovernancePolicy: b.GovernancePolicy,
+	creator, err := actorField(ctx, "created_by", b.CreatedBy)
+	if err != nil {
+		return nil, err
 	}
-	if in.CreatedBy == "" {
-		in.CreatedBy = agentFrom(ctx)
+	// Linking into another intent's graph writes into it.
+	if err := h.authorizeLinks(ctx, parent, b.DependsOn); err != nil {
+		return nil, err
+	}
+	in := models.Intent{
+		Title: b.Title, Description: b.Description, CreatedBy: creator, DependsOn: b.DependsOn,
+		Constraints: b.Constraints, State: b.State, Status: b.Status, GovernancePolicy: b.GovernancePolicy,
 	}
 	if in.Status == "" {
 		in.Status = models.IntentStatusDraft
@@ -75,6 +80,17 @@ func (h *handlers) CreateIntent(ctx context.Context, req genserver.CreateIntentR
 		return nil, err
 	}
 	return genserver.CreateIntent200JSONResponse(out), nil
+}
+
+// authorizeLinks checks that the caller may write the intents a new intent links to: its parent
+// and its dependencies.
+func (h *handlers) authorizeLinks(ctx context.Context, parent string, dependsOn []string) error {
+	for _, id := range append([]string{parent}, dependsOn...) {
+		if err := h.authorize(ctx, id, models.PermissionWrite); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkDependsOn(deps []string) error {
@@ -219,7 +235,11 @@ func (h *handlers) ListIntentEvents(ctx context.Context, req genserver.ListInten
 
 func (h *handlers) CreateIntentEvent(ctx context.Context, req genserver.CreateIntentEventRequestObject) (genserver.CreateIntentEventResponseObject, error) {
 	b := req.Body
-	ev, err := h.store.AppendEvent(ctx, models.IntentEvent{IntentID: req.IntentID, EventType: b.EventType, Actor: b.Actor,
+	actor, err := actorField(ctx, "actor", b.Actor) // the log says who acted: the caller
+	if err != nil {
+		return nil, err
+	}
+	ev, err := h.store.AppendEvent(ctx, models.IntentEvent{IntentID: req.IntentID, EventType: b.EventType, Actor: actor,
 		Payload: b.Payload, TraceID: b.TraceID, ParentEventID: b.ParentEventID})
 	if err != nil {
 		return nil, err

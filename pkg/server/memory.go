@@ -73,11 +73,12 @@ func (h *handlers) CreateMemoryEntry(ctx context.Context, req genserver.CreateMe
 	if b.Value == nil {
 		return nil, validationFailed("value", "is required")
 	}
-	e := models.MemoryEntry{AgentID: b.AgentID, Namespace: b.Namespace, Key: b.Key, Value: b.Value, MemoryType: string(b.MemoryType),
-		Version: 1, Tags: nonNil(b.Tags), Pinned: b.Pinned, Priority: b.Priority}
-	if e.AgentID == "" {
-		e.AgentID = agentFrom(ctx)
+	agent, err := actorField(ctx, "agent_id", b.AgentID)
+	if err != nil {
+		return nil, err
 	}
+	e := models.MemoryEntry{AgentID: agent, Namespace: b.Namespace, Key: b.Key, Value: b.Value, MemoryType: string(b.MemoryType),
+		Version: 1, Tags: nonNil(b.Tags), Pinned: b.Pinned, Priority: b.Priority}
 	if e.MemoryType == "" {
 		e.MemoryType = string(models.MemoryTypeWorking)
 	}
@@ -90,7 +91,7 @@ func (h *handlers) CreateMemoryEntry(ctx context.Context, req genserver.CreateMe
 	if b.Sensitivity != "" {
 		e.Sensitivity = &b.Sensitivity
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		e.ID = store.NewID()
 		e.CreatedAt, e.UpdatedAt = w.Timestamp(), w.Timestamp()
 		r := store.Record{Kind: kindMemory, ID: e.ID, Parent: e.AgentID, Ref: e.Namespace, Key: memoryKey(e)}

@@ -32,13 +32,14 @@ func (h *handlers) CreatePortfolio(ctx context.Context, req genserver.CreatePort
 	if b.Name == "" {
 		return nil, validationFailed("name", "must not be empty")
 	}
-	p := models.Portfolio{Name: b.Name, Description: b.Description, CreatedBy: b.CreatedBy, Status: models.PortfolioStatusActive,
-		GovernancePolicy: b.GovernancePolicy, Metadata: b.Metadata}
-	if p.CreatedBy == "" {
-		p.CreatedBy = agentFrom(ctx)
+	creator, err := actorField(ctx, "created_by", b.CreatedBy)
+	if err != nil {
+		return nil, err
 	}
+	p := models.Portfolio{Name: b.Name, Description: b.Description, CreatedBy: creator, Status: models.PortfolioStatusActive,
+		GovernancePolicy: b.GovernancePolicy, Metadata: b.Metadata}
 	p.GovernancePolicy = orEmpty(p.GovernancePolicy)
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		p.ID = store.NewID()
 		p.CreatedAt, p.UpdatedAt = w.Timestamp(), w.Timestamp()
 		_, err := w.Insert(store.Record{Kind: kindPortfolio, ID: p.ID}, p)
@@ -234,6 +235,10 @@ func (h *handlers) AddPortfolioIntent(ctx context.Context, req genserver.AddPort
 	if b.IntentID == "" {
 		return nil, validationFailed("intent_id", "is required")
 	}
+	// Joining a portfolio writes into the intent's log and shows it to the portfolio's readers.
+	if err := h.authorize(ctx, b.IntentID, models.PermissionWrite); err != nil {
+		return nil, err
+	}
 	m := membership{PortfolioID: req.PortfolioID, IntentID: b.IntentID, Role: b.Role, Priority: b.Priority}
 	if m.Role == "" {
 		m.Role = models.MembershipRoleMember
@@ -331,6 +336,11 @@ func (h *handlers) GetPortfolioCosts(ctx context.Context, req genserver.GetPortf
 	}
 	costs := []models.Cost{}
 	for _, id := range ids {
+		if ok, err := h.mayRead(ctx, id); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
 		cs, err := store.List[models.Cost](ctx, h.store, store.Query{Kind: kindCost, Parent: id})
 		if err != nil {
 			return nil, err

@@ -9,20 +9,17 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
-	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/openintent-go/openintent/gen/models"
 	genserver "github.com/openintent-go/openintent/gen/server"
 	"github.com/openintent-go/openintent/pkg/store"
 )
@@ -34,15 +31,27 @@ const DefaultMaxBodyBytes = 1 << 20
 type Config struct {
 	// Store holds the server's state. Required.
 	Store *store.Store
-	// APIKeys are the accepted values of X-API-Key. At least one is required.
+	// APIKeys are the accepted values of X-API-Key, each `KEY` or `KEY=AGENT[|AGENT...]` (see
+	// ParseAPIKey). A key bound to agents acts only as those agents (as the first without
+	// X-Agent-ID; another X-Agent-ID is refused with 403 agent_not_allowed). A bare key is a
+	// service key, trusted to act as any agent X-Agent-ID names. At least one is required.
 	APIKeys []string
 	// Logger receives one line per request and server errors; nil discards. API keys are never
 	// logged.
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies (413 beyond); zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds the time a client takes to send a request body, from the moment
+	// the handler starts: a body still incomplete then is answered 408 request_timeout and its
+	// connection closed. It applies to bodies only (unlike http.Server.ReadTimeout it never
+	// ends event streams). Zero means DefaultBodyReadTimeout; negative turns it off.
+	BodyReadTimeout time.Duration
 	// RateLimit limits requests per API key (429 with Retry-After beyond); off when zero.
 	RateLimit RateLimit
+	// AuthFailureLimit limits failed authentications per client address: once a client has
+	// used it up, its requests answer 429 without their key being checked, until it refills.
+	// Zero means DefaultAuthFailureLimit; a negative PerSecond turns it off.
+	AuthFailureLimit RateLimit
 	// Now is the clock of the rate limiter; nil means time.Now.
 	Now func() time.Time
 	// StreamHeartbeat is how often idle event streams send a comment; zero means
@@ -80,16 +89,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
 	}
-	if len(cfg.APIKeys) == 0 {
-		return nil, errors.New("server: at least one API key is required")
-	}
-	for i, k := range cfg.APIKeys {
-		if k == "" {
-			return nil, fmt.Errorf("server: API key %d is empty", i)
-		}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	keys, err := newKeyring(cfg.APIKeys, cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys.keys {
+		if len(k.agents) == 0 {
+			cfg.Logger.Warn(fmt.Sprintf("API key %d is a service key: it may act as any agent X-Agent-ID names (bind it with KEY=AGENT)", i+1))
+		}
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -100,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	routes, err := newRouteTable(spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkRules(routes); err != nil {
 		return nil, err
 	}
 	access, err := newAccessControl(context.Background(), cfg.Store)
@@ -146,18 +159,23 @@ func New(cfg Config) (*Server, error) {
 		w.Write(specJSON)
 	})
 	routes.byPattern["GET /openapi.json"] = &route{public: true}
-	a := &authenticator{keys: hashKeys(cfg.APIKeys), routes: routes, mux: mux, log: cfg.Logger,
+	a := &authenticator{keys: keys, routes: routes, mux: mux, log: cfg.Logger,
 		idem: &idempotency{store: cfg.Store, log: cfg.Logger}, access: access}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a.limit = newLimiter(cfg.RateLimit, cfg.Now)
+	a.limit = newLimiter[keyDigest](cfg.RateLimit, cfg.Now)
+	if cfg.AuthFailureLimit == (RateLimit{}) {
+		cfg.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	a.failures = newLimiter[string](cfg.AuthFailureLimit, cfg.Now)
 	if cfg.StreamHeartbeat <= 0 {
 		cfg.StreamHeartbeat = DefaultStreamHeartbeat
 	}
 	a.streams = &streams{store: cfg.Store, log: cfg.Logger, heartbeat: cfg.StreamHeartbeat, access: access}
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
+	handler = limitBodyTime(cfg.BodyReadTimeout, handler)
 	handler = logRequests(cfg.Logger, handler)
 	handler = recoverPanics(cfg.Logger, handler)
 	handler = withRequestID(handler)
@@ -195,27 +213,19 @@ func requestIDFrom(ctx context.Context) string {
 	return id
 }
 
-type keyDigest [sha256.Size]byte
-
-func hashKeys(keys []string) []keyDigest {
-	out := make([]keyDigest, len(keys))
-	for i, k := range keys {
-		out[i] = sha256.Sum256([]byte(k))
-	}
-	return out
-}
-
 // authenticator checks X-API-Key (in constant time, against every key) on every route the spec
-// does not mark public, and puts the acting agent in the request context.
+// does not mark public, puts the acting agent in the request context, and applies the
+// operation's access rule (authz.go).
 type authenticator struct {
-	keys    []keyDigest
-	routes  *routeTable
-	mux     *http.ServeMux
-	log     *slog.Logger
-	idem    *idempotency
-	limit   *limiter // nil when off
-	streams *streams
-	access  *accessControl
+	keys     *keyring
+	routes   *routeTable
+	mux      *http.ServeMux
+	log      *slog.Logger
+	idem     *idempotency
+	limit    *limiter[keyDigest] // per API key; nil when off
+	failures *limiter[string]    // failed authentications per client address; nil when off
+	streams  *streams
+	access   *accessControl
 }
 
 func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -227,30 +237,33 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := a.routes.byPattern[pattern]
 	if rt == nil || !rt.public {
-		key := r.Header.Get("X-API-Key")
-		digest, ok := a.match(key)
+		addr := clientAddress(r)
+		if ok, wait := a.failures.check(addr); !ok {
+			w.Header().Set("Retry-After", retryAfterSeconds(wait))
+			writeError(w, r, a.log, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+				detail: "Too many failed authentications from this address; retry after " + retryAfterSeconds(wait) + "s"})
+			return
+		}
+		key, ok := a.keys.match(r.Header.Get("X-API-Key"))
 		if !ok {
+			a.failures.allow(addr)
 			writeError(w, r, a.log, &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: "Invalid or missing API key"})
 			return
 		}
-		if ok, wait := a.limit.allow(digest); !ok {
+		if ok, wait := a.limit.allow(key.digest); !ok {
 			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			writeError(w, r, a.log, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
 				detail: "Too many requests for this API key; retry after " + retryAfterSeconds(wait) + "s"})
 			return
 		}
-		agent := r.Header.Get("X-Agent-ID")
-		if agent == "" {
-			agent = "key-" + hex.EncodeToString(digest[:4])
-		} else if msg := checkAgentID(agent); msg != "" {
-			e := &apiError{status: http.StatusUnauthorized, code: "unauthorized", detail: "Invalid X-Agent-ID: " + msg}
-			e.fields = []models.FieldError{{Field: "X-Agent-ID", Message: msg}}
-			writeError(w, r, a.log, e)
+		agent, aerr := key.actingAgent(r.Header.Get("X-Agent-ID"))
+		if aerr != nil {
+			writeError(w, r, a.log, aerr)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
-		if id := intentIDOf(pattern, r.URL.Path); id != "" {
-			if err := a.access.check(r.Context(), id, agent, required(r.Method, pattern)); err != nil {
+		if rt != nil && rt.Operation != nil {
+			if err := a.access.authorizeRoute(r.Context(), rt, pattern, r.URL.Path, agent); err != nil {
 				writeError(w, r, a.log, err)
 				return
 			}
@@ -259,32 +272,19 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.streams.serve(w, r, kind, pattern)
 			return
 		}
-		a.idem.serve(w, r, hex.EncodeToString(digest[:8])+"/"+agent, a.mux)
+		a.idem.serve(w, r, hex.EncodeToString(key.digest[:8])+"/"+agent, a.mux)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
 }
 
-// match reports whether key is one of the keys, comparing against all of them in constant time.
-func (a *authenticator) match(key string) (keyDigest, bool) {
-	d := sha256.Sum256([]byte(key))
-	found := 0
-	for _, k := range a.keys {
-		found |= subtle.ConstantTimeCompare(d[:], k[:])
+// clientAddress is the request's peer address without its port (no proxy header is trusted).
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
-	return d, key != "" && found == 1
-}
-
-func checkAgentID(id string) string {
-	if len(id) > 200 {
-		return "must be at most 200 bytes"
-	}
-	for _, c := range id {
-		if !unicode.IsPrint(c) {
-			return "must contain printable characters only"
-		}
-	}
-	return ""
+	return host
 }
 
 // jsonStatusWriter turns the mux's plain-text 404 and 405 into JSON error bodies.

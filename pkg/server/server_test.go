@@ -39,6 +39,7 @@ type env struct {
 	url   string
 	clock *clock
 	logs  *bytes.Buffer
+	store *store.Store
 }
 
 // newEnv starts a server whose every response is checked against the spec, on an in-memory
@@ -59,13 +60,33 @@ func newEnv(t *testing.T) *env {
 
 func newEnvAt(t *testing.T, path string) *env {
 	t.Helper()
+	return newEnvConfig(t, path, nil)
+}
+
+// testStorePath is the store newEnv uses: memory, or a file with OPENINTENT_TEST_STORE=file.
+func testStorePath(t *testing.T) string {
+	if os.Getenv("OPENINTENT_TEST_STORE") == "file" {
+		return filepath.Join(t.TempDir(), "test.db")
+	}
+	return store.Memory
+}
+
+// newEnvConfig is newEnvAt with a change to the server's configuration (keys bound to agents,
+// webhook settings).
+func newEnvConfig(t *testing.T, path string, configure func(*server.Config)) *env {
+	t.Helper()
 	c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	st, err := store.Open(context.Background(), path, store.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	srv, err := server.New(server.Config{Store: st, APIKeys: []string{testKey, "second-key"}, Logger: newLogger(&logs)})
+	cfg := server.Config{Store: st, APIKeys: []string{testKey, "second-key"}, Logger: newLogger(&logs),
+		AuthFailureLimit: server.RateLimit{PerSecond: 1000, Burst: 1000}}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,15 +97,16 @@ func newEnvAt(t *testing.T, path string) *env {
 	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
 		hs.Close()
+		srv.Close()
 		st.Close()
 		// Every test's server log is searched for the keys: they must never be logged.
-		for _, k := range []string{testKey, "second-key"} {
+		for _, k := range []string{testKey, "second-key", "alice-key", "bob-key"} {
 			if strings.Contains(logs.String(), k) {
 				t.Errorf("server log contains an API key:\n%s", logs.String())
 			}
 		}
 	})
-	return &env{t: t, url: hs.URL, clock: c, logs: &logs}
+	return &env{t: t, url: hs.URL, clock: c, logs: &logs, store: st}
 }
 
 type resp struct {
@@ -393,8 +415,8 @@ func TestEvents(t *testing.T) {
 	e.clock.Advance(time.Second)
 	mid := e.clock.Now()
 	e.clock.Advance(time.Second)
-	e.must(200, "POST", path, map[string]any{"event_type": "custom.thing", "actor": "b", "parent_event_id": id(first)})
-	e.must(200, "POST", path, map[string]any{"event_type": "comment", "actor": "c"})
+	e.must(200, "POST", path, map[string]any{"event_type": "custom.thing", "actor": "b", "parent_event_id": id(first)}, "X-Agent-ID", "b")
+	e.must(200, "POST", path, map[string]any{"event_type": "comment", "actor": "c"}, "X-Agent-ID", "c")
 
 	all := e.must(200, "GET", path, nil).list
 	if len(all) != 4 || all[0].(map[string]any)["actor"] != "c" || all[3].(map[string]any)["event_type"] != "intent_created" {
@@ -413,7 +435,7 @@ func TestEvents(t *testing.T) {
 	if got := e.must(200, "GET", "/api/v1/intents/unknown/events", nil).list; len(got) != 0 {
 		t.Errorf("unknown intent has events")
 	}
-	e.must(404, "POST", "/api/v1/intents/unknown/events", map[string]any{"event_type": "x", "actor": "a"})
+	e.must(404, "POST", "/api/v1/intents/unknown/events", map[string]any{"event_type": "x", "actor": "agent-a"})
 }
 
 func TestAgentAssignment(t *testing.T) {

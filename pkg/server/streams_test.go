@@ -26,7 +26,7 @@ func TestIntentStreamFramesReplayAndHeartbeat(t *testing.T) {
 	t.Cleanup(func() { hs.Close(); st.Close() })
 	e := &env{t: t, url: hs.URL}
 	in := e.createIntent("Streamed", nil)
-	e.must(200, "POST", "/api/v1/intents/"+id(in)+"/events", map[string]any{"event_type": "note\nwith newline", "actor": "a"})
+	e.must(200, "POST", "/api/v1/intents/"+id(in)+"/events", map[string]any{"event_type": "note\nwith newline", "actor": "agent-a"})
 
 	open := func(path string, headers ...string) *http.Response {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -54,6 +54,9 @@ func (h *handlers) CreateTask(ctx context.Context, req genserver.CreateTaskReque
 	if strings.TrimSpace(b.Name) == "" {
 		return nil, validationFailed("name", "must not be empty")
 	}
+	if err := h.authorize(ctx, b.IntentID, models.PermissionWrite); err != nil {
+		return nil, err
+	}
 	t := models.Task{IntentID: b.IntentID, Name: b.Name, Status: models.TaskStatusPending, Priority: b.Priority, Input: b.Input,
 		Artifacts: []string{}, Attempt: 1, MaxAttempts: b.MaxAttempts, CapabilitiesRequired: b.CapabilitiesRequired,
 		DependsOn: b.DependsOn, Blocks: []string{}, ParentTaskID: b.ParentTaskID, TimeoutSeconds: b.TimeoutSeconds,
@@ -185,6 +188,9 @@ func (h *handlers) UpdateTaskStatus(ctx context.Context, req genserver.UpdateTas
 
 func (h *handlers) CreatePlan(ctx context.Context, req genserver.CreatePlanRequestObject) (genserver.CreatePlanResponseObject, error) {
 	b := req.Body
+	if err := h.authorize(ctx, b.IntentID, models.PermissionWrite); err != nil {
+		return nil, err
+	}
 	p := models.Plan{IntentID: b.IntentID, Version: 1, State: models.PlanStateDraft, Tasks: nonNil(b.Tasks),
 		Checkpoints: nonNil(b.Checkpoints), Conditions: nonNil(b.Conditions), OnFailure: b.OnFailure, OnComplete: b.OnComplete,
 		PlanMetadata: orEmpty(b.Metadata)}

@@ -9,16 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 	genserver "github.com/openintent-go/openintent/gen/server"
+	"github.com/openintent-go/openintent/internal/outbound"
 	"github.com/openintent-go/openintent/pkg/store"
 )
 
@@ -31,9 +30,10 @@ const (
 
 // ToolProxy configures how POST /tools/invoke reaches the services behind credentials.
 type ToolProxy struct {
-	// Client makes the upstream calls; nil means a client that refuses redirects and, unless
-	// AllowPrivateNetworks, connections to loopback, private and link-local addresses (checked
-	// on the resolved address, so DNS names cannot smuggle them in).
+	// Client makes the upstream calls; nil means an outbound.NewClient: it refuses redirects
+	// and, unless AllowPrivateNetworks, connections to addresses that are not public (loopback,
+	// private, link-local, carrier-grade NAT, multicast, ...; checked on the resolved address,
+	// so DNS names cannot smuggle them in).
 	Client *http.Client
 	// AllowPrivateNetworks lets tools live on loopback or private addresses (tests, local
 	// development).
@@ -47,21 +47,8 @@ func (p ToolProxy) client() *http.Client {
 	if p.Client != nil {
 		return p.Client
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if !p.AllowPrivateNetworks {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, _ := net.SplitHostPort(address)
-			ip := net.ParseIP(host)
-			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() {
-				return fmt.Errorf("tool proxy: address %s is not public", host)
-			}
-			return nil
-		}
-	}
-	return &http.Client{
-		Transport:     &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: 10 * time.Second},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// No overall timeout: each call has its own (the credential's timeout_ms).
+	return outbound.NewClient(outbound.Options{AllowPrivate: p.AllowPrivateNetworks})
 }
 
 // grantView derives a grant's status at now: an active grant past expires_at is expired.
@@ -74,11 +61,12 @@ func grantView(g models.ToolGrant, now time.Time) models.ToolGrant {
 
 func (h *handlers) CreateToolGrant(ctx context.Context, req genserver.CreateToolGrantRequestObject) (genserver.CreateToolGrantResponseObject, error) {
 	b := req.Body
-	g := models.ToolGrant{CredentialID: b.CredentialID, AgentID: b.AgentID, GrantedBy: b.GrantedBy, Scopes: nonNil(b.Scopes),
-		Source: "direct", Delegatable: b.Delegatable, Context: orEmpty(b.Context), Status: "active", ExpiresAt: b.ExpiresAt}
-	if g.GrantedBy == "" {
-		g.GrantedBy = agentFrom(ctx)
+	grantor, err := actorField(ctx, "granted_by", b.GrantedBy)
+	if err != nil {
+		return nil, err
 	}
+	g := models.ToolGrant{CredentialID: b.CredentialID, AgentID: b.AgentID, GrantedBy: grantor, Scopes: nonNil(b.Scopes),
+		Source: "direct", Delegatable: b.Delegatable, Context: orEmpty(b.Context), Status: "active", ExpiresAt: b.ExpiresAt}
 	if b.Constraints != nil {
 		c := b.Constraints
 		if v, ok := c["max_invocations_per_hour"]; ok {
@@ -88,7 +76,7 @@ func (h *handlers) CreateToolGrant(ctx context.Context, req genserver.CreateTool
 		}
 		g.Constraints = &c
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		var c storedCredential
 		if _, err := w.GetInto(kindCredential, g.CredentialID, &c); err != nil {
 			return err
@@ -122,11 +110,16 @@ func (h *handlers) ListAgentToolGrants(ctx context.Context, req genserver.ListAg
 	if err != nil {
 		return nil, err
 	}
+	// An agent sees all its grants; another agent only those it granted.
+	caller := agentFrom(ctx)
 	now := h.store.Now()
-	for i := range gs {
-		gs[i] = grantView(gs[i], now)
+	out := gs[:0]
+	for _, g := range gs {
+		if caller == req.AgentID || caller == g.GrantedBy {
+			out = append(out, grantView(g, now))
+		}
 	}
-	return genserver.ListAgentToolGrants200JSONResponse(gs), nil
+	return genserver.ListAgentToolGrants200JSONResponse(out), nil
 }
 
 // RevokeToolGrant marks the grant revoked; revoking again keeps the first revocation time.
@@ -150,11 +143,12 @@ func (h *handlers) RevokeToolGrant(ctx context.Context, req genserver.RevokeTool
 // same grant returns the first record.
 func (h *handlers) CreateToolInvocation(ctx context.Context, req genserver.CreateToolInvocationRequestObject) (genserver.CreateToolInvocationResponseObject, error) {
 	b := req.Body
-	inv := models.ToolInvocation{GrantID: b.GrantID, Service: b.Service, Tool: b.Tool, AgentID: b.AgentID, Parameters: orEmpty(b.Parameters),
-		Status: b.Status, Cost: b.Cost, DurationMs: b.DurationMs, IdempotencyKey: b.IdempotencyKey, Context: orEmpty(b.Context)}
-	if inv.AgentID == "" {
-		inv.AgentID = agentFrom(ctx)
+	agent, err := actorField(ctx, "agent_id", b.AgentID)
+	if err != nil {
+		return nil, err
 	}
+	inv := models.ToolInvocation{GrantID: b.GrantID, Service: b.Service, Tool: b.Tool, AgentID: agent, Parameters: orEmpty(b.Parameters),
+		Status: b.Status, Cost: b.Cost, DurationMs: b.DurationMs, IdempotencyKey: b.IdempotencyKey, Context: orEmpty(b.Context)}
 	if inv.Status == "" {
 		inv.Status = "success"
 	}
@@ -164,9 +158,14 @@ func (h *handlers) CreateToolInvocation(ctx context.Context, req genserver.Creat
 	if b.Error != nil {
 		inv.Error = &b.Error
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
-		if _, err := w.Get(kindToolGrant, inv.GrantID); err != nil {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
+		var g models.ToolGrant
+		if _, err := w.GetInto(kindToolGrant, inv.GrantID, &g); err != nil {
 			return err
+		}
+		// Invocations are recorded by the grant's grantee, under its own grant.
+		if g.AgentID != agent {
+			return forbidden("forbidden", fmt.Sprintf("Tool grant %s is %s's; agent %s may not record invocations under it", g.ID, g.AgentID, agent))
 		}
 		key := ""
 		if inv.IdempotencyKey != "" {

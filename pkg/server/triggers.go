@@ -38,6 +38,9 @@ type storedTrigger struct {
 	LastIntentID string `json:"last_intent_id,omitempty"`
 	// Queued is a firing deferred by `queue` deduplication.
 	Queued bool `json:"queued,omitempty"`
+	// Owner is the agent that created the trigger: only it may change or fire it, and an event
+	// trigger fires only on events of intents it may read.
+	Owner string `json:"owner,omitempty"`
 }
 
 // lineage is how an intent came from triggers.
@@ -102,7 +105,7 @@ func (h *handlers) CreateTrigger(ctx context.Context, req genserver.CreateTrigge
 		return nil, err
 	}
 	t := storedTrigger{Trigger: models.Trigger{Name: b.Name, Type: string(b.Type), Enabled: b.Enabled == nil || *b.Enabled,
-		Deduplication: string(b.Deduplication), Version: 1}}
+		Deduplication: string(b.Deduplication), Version: 1}, Owner: agentFrom(ctx)}
 	if t.Deduplication == "" {
 		t.Deduplication = string(models.DeduplicationModeAllow)
 	}
@@ -137,11 +140,18 @@ func (h *handlers) GetTrigger(ctx context.Context, req genserver.GetTriggerReque
 }
 
 func (h *handlers) ListTriggers(ctx context.Context, req genserver.ListTriggersRequestObject) (genserver.ListTriggersResponseObject, error) {
-	ts, err := store.List[models.Trigger](ctx, h.store, store.Query{Kind: kindTrigger, Parent: req.Params.Namespace, Ref: req.Params.Type})
+	ts, err := store.List[storedTrigger](ctx, h.store, store.Query{Kind: kindTrigger, Parent: req.Params.Namespace, Ref: req.Params.Type})
 	if err != nil {
 		return nil, err
 	}
-	return genserver.ListTriggers200JSONResponse(ts), nil
+	// Triggers are their creator's: a list shows the caller's own.
+	out := []models.Trigger{}
+	for _, t := range ts {
+		if t.Owner == agentFrom(ctx) {
+			out = append(out, t.Trigger)
+		}
+	}
+	return genserver.ListTriggers200JSONResponse(out), nil
 }
 
 func (h *handlers) UpdateTrigger(ctx context.Context, req genserver.UpdateTriggerRequestObject) (genserver.UpdateTriggerResponseObject, error) {
@@ -340,6 +350,13 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 		for _, ev := range evs {
 			for _, t := range ts {
 				if !t.Enabled || t.Condition == nil || !eventMatches(*t.Condition, ev) {
+					continue
+				}
+				// A trigger never sees events of an intent its owner may not read: its intent
+				// template would copy them into an intent of its own.
+				if ok, err := e.h.access.allows(ctx, ev.IntentID, t.Owner, models.PermissionRead); err != nil {
+					return err
+				} else if !ok {
 					continue
 				}
 				f := firing{actor: "trigger:" + t.TriggerID, event: &ev}

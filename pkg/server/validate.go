@@ -25,6 +25,7 @@ type route struct {
 	*routers.Route
 	public     bool
 	pathParams []string
+	checks     []check // the operation's access rule (authz.go)
 }
 
 type routeTable struct {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -90,11 +91,12 @@ func (h *handlers) CreateVault(ctx context.Context, req genserver.CreateVaultReq
 	if strings.TrimSpace(b.Name) == "" {
 		return nil, validationFailed("name", "must not be empty")
 	}
-	v := models.Vault{Name: b.Name, OwnerID: b.OwnerID}
-	if v.OwnerID == "" {
-		v.OwnerID = agentFrom(ctx)
+	ownerID, err := actorField(ctx, "owner_id", b.OwnerID)
+	if err != nil {
+		return nil, err
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	v := models.Vault{Name: b.Name, OwnerID: ownerID}
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		v.ID, v.CreatedAt = store.NewID(), w.Timestamp()
 		_, err := w.Insert(store.Record{Kind: kindVault, ID: v.ID, Ref: v.OwnerID}, v)
 		return err
@@ -198,17 +200,44 @@ func (h *handlers) GetCredential(ctx context.Context, req genserver.GetCredentia
 	return genserver.GetCredential200JSONResponse(c.Credential), nil
 }
 
-// redactor replaces every secret value (at any depth, and inside strings) with [REDACTED].
+// redactor replaces every secret value (at any depth, and inside strings) with [REDACTED]: as
+// it is, and in the forms an upstream may echo it in (secretForms).
 type redactor []string
+
+// secretForms returns s and its encodings: standard and URL base64, padded and not, and URL
+// query and path escaping.
+func secretForms(s string) []string {
+	b := []byte(s)
+	return []string{s,
+		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
+		url.QueryEscape(s), url.PathEscape(s)}
+}
 
 func newRedactor(secret map[string]any) redactor {
 	var r redactor
+	add := func(s string) {
+		for _, f := range secretForms(s) {
+			if !slices.Contains(r, f) {
+				r = append(r, f)
+			}
+		}
+	}
+	// The HTTP Basic credentials authenticate sends, user:password (and so its base64, the
+	// Authorization header's value).
+	user, _ := secret["username"].(string)
+	pass, _ := secret["password"].(string)
+	if user != "" || pass != "" {
+		if pair := user + ":" + pass; len(pair) >= 4 {
+			add(pair)
+		}
+	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch x := v.(type) {
 		case string:
 			if len(x) >= 4 {
-				r = append(r, x)
+				add(x)
 			}
 		case map[string]any:
 			for _, e := range x {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -13,9 +14,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	genserver "github.com/openintent-go/openintent/gen/server"
+	"github.com/openintent-go/openintent/internal/outbound"
 	"github.com/openintent-go/openintent/internal/webhooksig"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -38,8 +41,20 @@ type Webhooks struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// Timeout bounds one attempt (default 10s).
 	Timeout time.Duration
-	// Client sends the requests (default: a client with Timeout).
+	// Client sends the requests (default: an outbound.NewClient with Timeout, which follows no
+	// redirect and, unless AllowPrivateNetworks, connects to public addresses only, checked on
+	// the address a name resolves to).
 	Client *http.Client
+	// AllowPrivateNetworks lets webhooks live on loopback, private and link-local addresses
+	// (tests, local development): subscriptions may name them and the default client reaches
+	// them. Off, such a webhook_url is refused with 422 when it names the address literally
+	// (or is localhost), and a delivery to a name resolving to one fails, its last_error saying
+	// the address is not public.
+	AllowPrivateNetworks bool
+	// MaxInFlight bounds the deliveries being sent at once, across subscriptions (default 16).
+	// Each subscription's deliveries are sent one at a time, in the order of their events, so a
+	// slow receiver delays its own subscription only.
+	MaxInFlight int
 }
 
 // storedSubscription is a subscription with its write-only signing secret.
@@ -72,7 +87,9 @@ func Sign(secret string, timestamp int64, body []byte) string {
 }
 
 // dispatcher turns committed events into webhook deliveries and sends them, at least once, off
-// the request path. Deliveries are stored, so a restart resumes them.
+// the request path. Deliveries are stored, so a restart resumes them. Its loop enqueues
+// deliveries and hands each subscription's due ones to a worker of their own (at most
+// cfg.MaxInFlight workers at once), which sends them one at a time in the order of their events.
 type dispatcher struct {
 	store  *store.Store
 	access *accessControl
@@ -83,6 +100,12 @@ type dispatcher struct {
 	// members follows, for the portfolios of subscriptions, their members as of the events the
 	// dispatcher has read (used by its goroutine only).
 	members map[string]map[string]bool
+
+	slots   chan struct{}   // one per running worker: at most cfg.MaxInFlight
+	kick    chan struct{}   // wakes the loop when a worker ends
+	workers sync.WaitGroup  // running workers (added to by the loop's goroutine only)
+	mu      sync.Mutex      // guards busy
+	busy    map[string]bool // subscription id -> a worker is sending its deliveries
 }
 
 func newDispatcher(st *store.Store, access *accessControl, log *slog.Logger, cfg Webhooks) *dispatcher {
@@ -98,16 +121,43 @@ func newDispatcher(st *store.Store, access *accessControl, log *slog.Logger, cfg
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 16
 	}
-	return &dispatcher{store: st, access: access, log: log, cfg: cfg, now: st.Now, members: map[string]map[string]bool{}}
+	if cfg.Client == nil {
+		cfg.Client = outbound.NewClient(outbound.Options{AllowPrivate: cfg.AllowPrivateNetworks, Timeout: cfg.Timeout})
+	}
+	return &dispatcher{store: st, access: access, log: log, cfg: cfg, now: st.Now, members: map[string]map[string]bool{},
+		slots: make(chan struct{}, cfg.MaxInFlight), kick: make(chan struct{}, 1), busy: map[string]bool{}}
+}
+
+// checkWebhookURL refuses (422 on webhook_url) a URL deliveries could not reach under the
+// dispatcher's address policy, as far as the URL itself shows: not http(s), or a literal address
+// that is not public, or localhost (see outbound.CheckURL). Names are resolved, and checked,
+// when a delivery connects. With AllowPrivateNetworks every URL passes.
+func (d *dispatcher) checkWebhookURL(raw string) error {
+	if d.cfg.AllowPrivateNetworks {
+		return nil
+	}
+	if err := outbound.CheckURL(raw); err != nil {
+		return validationFailed("webhook_url", err.Error())
+	}
+	return nil
 }
 
 // start runs the dispatcher's loop once there is something to deliver.
 func (d *dispatcher) start() { d.loop.start(d.run) }
 
+// wake makes the loop look at the deliveries again (without blocking).
+func (d *dispatcher) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
 func (d *dispatcher) run(ctx context.Context) {
+	defer d.workers.Wait() // in-flight deliveries (which use ctx) end before close returns
 	cursor, err := loadCursor(ctx, d.store, "webhooks")
 	if err != nil {
 		d.log.Error("webhooks: read cursor", "error", err)
@@ -124,6 +174,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-woken:
+		case <-d.kick:
 		case <-t.C:
 		}
 		t.Stop()
@@ -231,7 +282,11 @@ func active(s models.Subscription, now time.Time) bool {
 	return s.ExpiresAt.IsZero() || s.ExpiresAt.After(now)
 }
 
-// deliverDue sends every delivery whose time has come and returns how long to wait for the next.
+// deliverDue hands every subscription with due deliveries to a worker (unless one is already
+// sending its deliveries) and returns how long to wait for the next delivery to come due. A
+// subscription's deliveries go in the order of their events; one waiting for its retry holds
+// back the later ones. When MaxInFlight workers run, the rest wait for one to end (which wakes
+// the loop).
 func (d *dispatcher) deliverDue(ctx context.Context) time.Duration {
 	next := time.Minute
 	rs, err := d.store.ListRecords(ctx, store.Query{Kind: kindDelivery})
@@ -241,35 +296,124 @@ func (d *dispatcher) deliverDue(ctx context.Context) time.Duration {
 		}
 		return time.Second
 	}
+	type queued struct {
+		r  store.Record
+		dl delivery
+	}
+	queues := map[string][]queued{}
+	var subs []string // in the order first seen
 	for _, r := range rs {
-		if ctx.Err() != nil {
-			return 0
-		}
 		var dl delivery
 		if err := r.Decode(&dl); err != nil {
 			d.log.Error("webhooks: decode delivery", "error", err)
 			continue
 		}
-		if wait := dl.NextAt.Sub(d.now()); wait > 0 {
-			next = min(next, wait)
+		if _, ok := queues[dl.SubscriptionID]; !ok {
+			subs = append(subs, dl.SubscriptionID)
+		}
+		queues[dl.SubscriptionID] = append(queues[dl.SubscriptionID], queued{r, dl})
+	}
+	now := d.now()
+	for _, sub := range subs {
+		if ctx.Err() != nil {
+			return 0
+		}
+		q := queues[sub]
+		slices.SortStableFunc(q, func(a, b queued) int { return cmp.Compare(a.dl.Event.Sequence, b.dl.Event.Sequence) })
+		var due []store.Record // up to the first delivery waiting for its retry
+		for _, e := range q {
+			if wait := e.dl.NextAt.Sub(now); wait > 0 {
+				next = min(next, wait)
+				break
+			}
+			due = append(due, e.r)
+		}
+		if len(due) == 0 || !d.claim(sub) {
 			continue
 		}
-		if wait, again := d.attempt(ctx, r, dl); again {
-			next = min(next, wait)
+		select {
+		case d.slots <- struct{}{}:
+		default:
+			d.unclaim(sub)
+			return next // every slot is taken: the first worker to end wakes the loop
 		}
+		d.workers.Add(1)
+		go d.work(ctx, sub, due)
 	}
 	return next
 }
 
-// attempt posts one delivery and records the outcome; it returns when to try again, if ever.
-func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) (time.Duration, bool) {
+// claim marks sub as being sent by a worker; false if one already is.
+func (d *dispatcher) claim(sub string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.busy[sub] {
+		return false
+	}
+	d.busy[sub] = true
+	return true
+}
+
+func (d *dispatcher) unclaim(sub string) {
+	d.mu.Lock()
+	delete(d.busy, sub)
+	d.mu.Unlock()
+}
+
+// work sends the due deliveries of subscription sub, in order, one at a time, and stops at the
+// first that must wait for a retry; then it frees its slot and wakes the loop (which sends what
+// came due meanwhile).
+func (d *dispatcher) work(ctx context.Context, sub string, due []store.Record) {
+	defer func() {
+		d.unclaim(sub)
+		<-d.slots
+		d.workers.Done()
+		d.wake()
+	}()
+	for _, listed := range due {
+		if ctx.Err() != nil {
+			return
+		}
+		// Read it again: the loop may have listed it before an earlier worker sent it.
+		r, err := d.store.GetRecord(ctx, kindDelivery, listed.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		var dl delivery
+		if err == nil {
+			err = r.Decode(&dl)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("webhooks: read delivery", "error", err, "delivery_id", listed.ID)
+			}
+			return
+		}
+		if dl.NextAt.After(d.now()) || !d.attempt(ctx, r, dl) {
+			return // it waits for its retry, and the later deliveries behind it
+		}
+	}
+}
+
+// attempt posts one delivery and records the outcome. It reports whether the subscription's
+// next delivery may follow: false when this one waits for a retry (or the dispatcher stops).
+func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) bool {
 	sub, err := store.Get[storedSubscription](ctx, d.store, kindSubscription, dl.SubscriptionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if ctx.Err() == nil {
+			d.log.Error("webhooks: read subscription", "error", err, "subscription_id", dl.SubscriptionID)
+		}
+		return false
+	}
 	if err != nil || !active(sub.Subscription, d.now()) || sub.WebhookURL == nil {
 		// Deleted or expired subscriptions stop receiving.
 		d.store.Write(ctx, func(w *store.Writer) error { return w.Delete(kindDelivery, dl.ID) })
-		return 0, false
+		return true
 	}
 	err = d.post(ctx, sub, dl)
+	if err != nil && ctx.Err() != nil {
+		return false // stopping: not counted as an attempt; sent again after a restart
+	}
 	dl.Attempts++
 	werr := d.store.Write(context.WithoutCancel(ctx), func(w *store.Writer) error {
 		if err == nil {
@@ -292,13 +436,13 @@ func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) (
 	}
 	switch {
 	case err == nil:
-		return 0, false
+		return true
 	case dl.Attempts >= d.cfg.MaxAttempts:
 		d.log.Warn("webhooks: giving up on delivery", "delivery_id", dl.ID, "subscription_id", dl.SubscriptionID, "attempts", dl.Attempts, "error", err)
-		return 0, false
+		return true
 	}
-	d.log.Info("webhooks: delivery failed; will retry", "delivery_id", dl.ID, "attempt", dl.Attempts, "error", err)
-	return d.backoff(dl.Attempts), true
+	d.log.Info("webhooks: delivery failed; will retry", "delivery_id", dl.ID, "subscription_id", dl.SubscriptionID, "attempt", dl.Attempts, "error", err)
+	return false
 }
 
 func (d *dispatcher) backoff(attempts int) time.Duration {
@@ -318,7 +462,7 @@ func (d *dispatcher) post(ctx context.Context, sub storedSubscription, dl delive
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *sub.WebhookURL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return errors.New("the webhook URL is not valid") // err would quote the URL
 	}
 	ts := d.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -331,6 +475,10 @@ func (d *dispatcher) post(ctx context.Context, sub storedSubscription, dl delive
 	}
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
+		var fe *outbound.ForbiddenAddressError
+		if errors.As(err, &fe) {
+			return fmt.Errorf("post webhook: %w", fe) // "address 127.0.0.1 is not public (loopback)"
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			return fmt.Errorf("post webhook: %w", ue.Err) // the URL may carry credentials: never log it
@@ -360,12 +508,20 @@ func (h *handlers) CreateSubscription(ctx context.Context, req genserver.CreateS
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, validationFailed("webhook_url", "must be an absolute http or https URL")
 		}
+		if err := h.webhooks.checkWebhookURL(b.WebhookURL); err != nil {
+			return nil, err
+		}
 	}
-	sub := storedSubscription{Secret: b.Secret, Subscription: models.Subscription{SubscriberID: b.SubscriberID, AgentID: b.AgentID,
+	// The subscriber is the caller: deliveries are filtered by what it may read.
+	subscriber, err := actorField(ctx, "subscriber_id", b.SubscriberID)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.authorize(ctx, b.IntentID, models.PermissionRead); err != nil {
+		return nil, err
+	}
+	sub := storedSubscription{Secret: b.Secret, Subscription: models.Subscription{SubscriberID: subscriber, AgentID: b.AgentID,
 		EventTypes: b.EventTypes, ExpiresAt: b.ExpiresAt, Active: true}}
-	if sub.SubscriberID == "" {
-		sub.SubscriberID = agentFrom(ctx)
-	}
 	sub.EventTypes = nonNil(sub.EventTypes)
 	if b.IntentID != "" {
 		sub.IntentID = &b.IntentID
@@ -376,7 +532,7 @@ func (h *handlers) CreateSubscription(ctx context.Context, req genserver.CreateS
 	if b.WebhookURL != "" {
 		sub.WebhookURL = &b.WebhookURL
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if !sub.ExpiresAt.IsZero() && !sub.ExpiresAt.After(w.Now()) {
 			return validationFailed("expires_at", "must be in the future")
 		}
@@ -419,6 +575,9 @@ func (h *handlers) ListSubscriptions(ctx context.Context, req genserver.ListSubs
 	out := make([]models.Subscription, 0, len(subs))
 	now := h.store.Now()
 	for _, s := range subs {
+		if s.SubscriberID != agentFrom(ctx) {
+			continue // a subscription (its URL may carry a token) is its subscriber's alone
+		}
 		if req.Params.PortfolioID != "" && (s.PortfolioID == nil || *s.PortfolioID != req.Params.PortfolioID) {
 			continue
 		}

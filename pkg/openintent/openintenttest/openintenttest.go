@@ -5,7 +5,9 @@
 //	client := srv.Client(t, "my-agent")
 //
 // Every response the server sends is checked against the protocol's OpenAPI spec; a mismatch
-// fails the test.
+// fails the test. Unlike a production server, it delivers webhooks to loopback and private
+// addresses (server.Webhooks.AllowPrivateNetworks is always set), so receivers can be httptest
+// servers; tools on such addresses still need WithToolProxy(server.ToolProxy{AllowPrivateNetworks: true}).
 package openintenttest
 
 import (
@@ -63,7 +65,8 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithWebhooks configures webhook delivery, e.g. short backoffs so tests of failing receivers
-// run fast.
+// run fast. The test server always sets AllowPrivateNetworks, whatever w says, so that webhooks
+// reach receivers served by httptest on loopback.
 func WithWebhooks(w server.Webhooks) Option { return func(c *config) { c.webhooks = w } }
 
 // WithToolProxy configures the tool proxy, e.g. AllowPrivateNetworks to reach a tool served by
@@ -115,6 +118,7 @@ func start(report func(error), opts []Option) (*Server, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.webhooks.AllowPrivateNetworks = true // receivers in tests are httptest servers on loopback
 	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log, Webhooks: c.webhooks,
 		ToolProxy: c.tools, TriggerInterval: c.triggers})
 	if err != nil {
