@@ -2,7 +2,9 @@
 //
 //	openintent-server [-addr :8000] [-db openintent.db | -db :memory:] [-api-keys k1,k2]
 //
-// API keys come from -api-keys or OPENINTENT_API_KEYS (comma-separated). Without either, the
+// API keys come from -api-keys or OPENINTENT_API_KEYS (comma-separated), and from -api-keys-file.
+// Each is KEY (a service key, trusted to act as any agent) or KEY=AGENT[|AGENT...] (a key that
+// may act only as those agents). Without any, the
 // server accepts the development key "dev-user-key" and says so loudly: never expose such a
 // server beyond your machine.
 //
@@ -46,7 +48,8 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("openintent-server", flag.ContinueOnError)
 	addr := fs.String("addr", envOr("OPENINTENT_ADDR", ":8000"), "listen address")
 	db := fs.String("db", envOr("OPENINTENT_DB", "openintent.db"), `store file, or ":memory:"`)
-	keys := fs.String("api-keys", "", "comma-separated API keys (default: $OPENINTENT_API_KEYS)")
+	keys := fs.String("api-keys", "", "comma-separated API keys, each KEY (a service key: may act as any agent) or KEY=AGENT[|AGENT...] (bound to those agents) (default: $OPENINTENT_API_KEYS)")
+	keysFile := fs.String("api-keys-file", os.Getenv("OPENINTENT_API_KEYS_FILE"), "file of API keys, one KEY or KEY=AGENT[|AGENT...] per line (# comments); must not be readable by group or others ($OPENINTENT_API_KEYS_FILE)")
 	rate := fs.Float64("rate-limit", 0, "requests per second allowed per API key; 0 disables limiting")
 	burst := fs.Int("rate-burst", 0, "burst of requests allowed per API key (default: the rate, at least 1)")
 	fsync := fs.Bool("fsync", false, "flush the store file to disk on every commit (survives power loss; slower). Without it, acknowledged writes survive a crash of the server process")
@@ -79,6 +82,13 @@ func run(ctx context.Context, args []string) error {
 	apiKeys := splitKeys(*keys)
 	if len(apiKeys) == 0 {
 		apiKeys = splitKeys(os.Getenv("OPENINTENT_API_KEYS"))
+	}
+	if *keysFile != "" {
+		fromFile, err := readKeysFile(*keysFile)
+		if err != nil {
+			return err
+		}
+		apiKeys = append(apiKeys, fromFile...)
 	}
 	if len(apiKeys) == 0 {
 		apiKeys = []string{DevelopmentKey}
@@ -212,6 +222,37 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// readKeysFile reads API keys, one per line, from a file only its owner may read (keys must not
+// sit where other users of the machine can see them). Errors never quote a key.
+func readKeysFile(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("-api-keys-file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("-api-keys-file %s has mode %04o: it must not be readable or writable by group or others (chmod 600)", path, fi.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-api-keys-file: %w", err)
+	}
+	var keys []string
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, _, err := server.ParseAPIKey(line); err != nil {
+			return nil, fmt.Errorf("-api-keys-file %s line %d: %v", path, i+1, err)
+		}
+		keys = append(keys, line)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("-api-keys-file %s holds no key", path)
+	}
+	return keys, nil
 }
 
 func splitKeys(s string) []string {

@@ -15049,6 +15049,11 @@ func (r GetDiscoveryDocumentResponse) ContentType() string {
 	return ""
 }
 
+// CreateCheckpointResponse429Headers the declared response headers of an HTTP 429 response for CreateCheckpoint
+type CreateCheckpointResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateCheckpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15070,6 +15075,10 @@ type CreateCheckpointResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateCheckpointResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -15117,6 +15126,11 @@ func (r CreateCheckpointResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCheckpointResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCheckpointResponse) GetBody() []byte {
 	return r.Body
@@ -15146,6 +15160,11 @@ func (r CreateCheckpointResponse) ContentType() string {
 	return ""
 }
 
+// AnchorCheckpointResponse429Headers the declared response headers of an HTTP 429 response for AnchorCheckpoint
+type AnchorCheckpointResponse429Headers struct {
+	RetryAfter int
+}
+
 type AnchorCheckpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15167,6 +15186,10 @@ type AnchorCheckpointResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AnchorCheckpointResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15214,6 +15237,11 @@ func (r AnchorCheckpointResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AnchorCheckpointResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r AnchorCheckpointResponse) GetBody() []byte {
 	return r.Body
@@ -15243,6 +15271,11 @@ func (r AnchorCheckpointResponse) ContentType() string {
 	return ""
 }
 
+// ListAgentsResponse429Headers the declared response headers of an HTTP 429 response for ListAgents
+type ListAgentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListAgentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15252,6 +15285,10 @@ type ListAgentsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAgentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15267,6 +15304,11 @@ func (r ListAgentsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListAgentsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAgentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -15298,6 +15340,11 @@ func (r ListAgentsResponse) ContentType() string {
 	return ""
 }
 
+// RegisterAgentResponse429Headers the declared response headers of an HTTP 429 response for RegisterAgent
+type RegisterAgentResponse429Headers struct {
+	RetryAfter int
+}
+
 type RegisterAgentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15317,6 +15364,10 @@ type RegisterAgentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegisterAgentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15359,6 +15410,11 @@ func (r RegisterAgentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegisterAgentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RegisterAgentResponse) GetBody() []byte {
 	return r.Body
@@ -15388,6 +15444,11 @@ func (r RegisterAgentResponse) ContentType() string {
 	return ""
 }
 
+// ListAgentToolGrantsResponse429Headers the declared response headers of an HTTP 429 response for ListAgentToolGrants
+type ListAgentToolGrantsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListAgentToolGrantsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15397,6 +15458,10 @@ type ListAgentToolGrantsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAgentToolGrantsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15412,6 +15477,11 @@ func (r ListAgentToolGrantsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListAgentToolGrantsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAgentToolGrantsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -15443,6 +15513,11 @@ func (r ListAgentToolGrantsResponse) ContentType() string {
 	return ""
 }
 
+// AgentHeartbeatResponse429Headers the declared response headers of an HTTP 429 response for AgentHeartbeat
+type AgentHeartbeatResponse429Headers struct {
+	RetryAfter int
+}
+
 type AgentHeartbeatResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15464,6 +15539,10 @@ type AgentHeartbeatResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AgentHeartbeatResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15511,6 +15590,11 @@ func (r AgentHeartbeatResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AgentHeartbeatResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r AgentHeartbeatResponse) GetBody() []byte {
 	return r.Body
@@ -15540,6 +15624,11 @@ func (r AgentHeartbeatResponse) ContentType() string {
 	return ""
 }
 
+// GetAgentIdentityResponse429Headers the declared response headers of an HTTP 429 response for GetAgentIdentity
+type GetAgentIdentityResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetAgentIdentityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15551,6 +15640,10 @@ type GetAgentIdentityResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAgentIdentityResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15571,6 +15664,11 @@ func (r GetAgentIdentityResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetAgentIdentityResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentIdentityResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -15602,6 +15700,11 @@ func (r GetAgentIdentityResponse) ContentType() string {
 	return ""
 }
 
+// RegisterAgentIdentityResponse429Headers the declared response headers of an HTTP 429 response for RegisterAgentIdentity
+type RegisterAgentIdentityResponse429Headers struct {
+	RetryAfter int
+}
+
 type RegisterAgentIdentityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15621,6 +15724,10 @@ type RegisterAgentIdentityResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RegisterAgentIdentityResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15663,6 +15770,11 @@ func (r RegisterAgentIdentityResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RegisterAgentIdentityResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RegisterAgentIdentityResponse) GetBody() []byte {
 	return r.Body
@@ -15692,6 +15804,11 @@ func (r RegisterAgentIdentityResponse) ContentType() string {
 	return ""
 }
 
+// CompleteIdentityChallengeResponse429Headers the declared response headers of an HTTP 429 response for CompleteIdentityChallenge
+type CompleteIdentityChallengeResponse429Headers struct {
+	RetryAfter int
+}
+
 type CompleteIdentityChallengeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15711,6 +15828,10 @@ type CompleteIdentityChallengeResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CompleteIdentityChallengeResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -15753,6 +15874,11 @@ func (r CompleteIdentityChallengeResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CompleteIdentityChallengeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CompleteIdentityChallengeResponse) GetBody() []byte {
 	return r.Body
@@ -15782,6 +15908,11 @@ func (r CompleteIdentityChallengeResponse) ContentType() string {
 	return ""
 }
 
+// RotateAgentKeyResponse429Headers the declared response headers of an HTTP 429 response for RotateAgentKey
+type RotateAgentKeyResponse429Headers struct {
+	RetryAfter int
+}
+
 type RotateAgentKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15803,6 +15934,10 @@ type RotateAgentKeyResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RotateAgentKeyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15850,6 +15985,11 @@ func (r RotateAgentKeyResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RotateAgentKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RotateAgentKeyResponse) GetBody() []byte {
 	return r.Body
@@ -15879,6 +16019,11 @@ func (r RotateAgentKeyResponse) ContentType() string {
 	return ""
 }
 
+// VerifyAgentSignatureResponse429Headers the declared response headers of an HTTP 429 response for VerifyAgentSignature
+type VerifyAgentSignatureResponse429Headers struct {
+	RetryAfter int
+}
+
 type VerifyAgentSignatureResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15900,6 +16045,10 @@ type VerifyAgentSignatureResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyAgentSignatureResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15947,6 +16096,11 @@ func (r VerifyAgentSignatureResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyAgentSignatureResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r VerifyAgentSignatureResponse) GetBody() []byte {
 	return r.Body
@@ -15976,6 +16130,11 @@ func (r VerifyAgentSignatureResponse) ContentType() string {
 	return ""
 }
 
+// ListAgentMemoryResponse429Headers the declared response headers of an HTTP 429 response for ListAgentMemory
+type ListAgentMemoryResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListAgentMemoryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15985,6 +16144,10 @@ type ListAgentMemoryResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAgentMemoryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16000,6 +16163,11 @@ func (r ListAgentMemoryResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListAgentMemoryResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAgentMemoryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16031,6 +16199,11 @@ func (r ListAgentMemoryResponse) ContentType() string {
 	return ""
 }
 
+// GetAgentRecordResponse429Headers the declared response headers of an HTTP 429 response for GetAgentRecord
+type GetAgentRecordResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetAgentRecordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16042,6 +16215,10 @@ type GetAgentRecordResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAgentRecordResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16062,6 +16239,11 @@ func (r GetAgentRecordResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetAgentRecordResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAgentRecordResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16093,6 +16275,11 @@ func (r GetAgentRecordResponse) ContentType() string {
 	return ""
 }
 
+// UpdateAgentStatusResponse429Headers the declared response headers of an HTTP 429 response for UpdateAgentStatus
+type UpdateAgentStatusResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateAgentStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16114,6 +16301,10 @@ type UpdateAgentStatusResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateAgentStatusResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16161,6 +16352,11 @@ func (r UpdateAgentStatusResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateAgentStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateAgentStatusResponse) GetBody() []byte {
 	return r.Body
@@ -16190,6 +16386,11 @@ func (r UpdateAgentStatusResponse) ContentType() string {
 	return ""
 }
 
+// StreamAgentEventsClientPathResponse429Headers the declared response headers of an HTTP 429 response for StreamAgentEventsClientPath
+type StreamAgentEventsClientPathResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamAgentEventsClientPathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16199,6 +16400,10 @@ type StreamAgentEventsClientPathResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamAgentEventsClientPathResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -16214,6 +16419,11 @@ func (r StreamAgentEventsClientPathResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamAgentEventsClientPathResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamAgentEventsClientPathResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16245,6 +16455,11 @@ func (r StreamAgentEventsClientPathResponse) ContentType() string {
 	return ""
 }
 
+// CloseChannelResponse429Headers the declared response headers of an HTTP 429 response for CloseChannel
+type CloseChannelResponse429Headers struct {
+	RetryAfter int
+}
+
 type CloseChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16256,6 +16471,10 @@ type CloseChannelResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CloseChannelResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16276,6 +16495,11 @@ func (r CloseChannelResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CloseChannelResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CloseChannelResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16307,6 +16531,11 @@ func (r CloseChannelResponse) ContentType() string {
 	return ""
 }
 
+// GetChannelResponse429Headers the declared response headers of an HTTP 429 response for GetChannel
+type GetChannelResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16318,6 +16547,10 @@ type GetChannelResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetChannelResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16338,6 +16571,11 @@ func (r GetChannelResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetChannelResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetChannelResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16369,6 +16607,11 @@ func (r GetChannelResponse) ContentType() string {
 	return ""
 }
 
+// UpdateChannelResponse429Headers the declared response headers of an HTTP 429 response for UpdateChannel
+type UpdateChannelResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16390,6 +16633,10 @@ type UpdateChannelResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateChannelResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16437,6 +16684,11 @@ func (r UpdateChannelResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateChannelResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateChannelResponse) GetBody() []byte {
 	return r.Body
@@ -16466,6 +16718,11 @@ func (r UpdateChannelResponse) ContentType() string {
 	return ""
 }
 
+// ListChannelMessagesResponse429Headers the declared response headers of an HTTP 429 response for ListChannelMessages
+type ListChannelMessagesResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListChannelMessagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16477,6 +16734,10 @@ type ListChannelMessagesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListChannelMessagesResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16497,6 +16758,11 @@ func (r ListChannelMessagesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListChannelMessagesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListChannelMessagesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16528,6 +16794,11 @@ func (r ListChannelMessagesResponse) ContentType() string {
 	return ""
 }
 
+// SendChannelMessageResponse429Headers the declared response headers of an HTTP 429 response for SendChannelMessage
+type SendChannelMessageResponse429Headers struct {
+	RetryAfter int
+}
+
 type SendChannelMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16549,6 +16820,10 @@ type SendChannelMessageResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SendChannelMessageResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16596,6 +16871,11 @@ func (r SendChannelMessageResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendChannelMessageResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r SendChannelMessageResponse) GetBody() []byte {
 	return r.Body
@@ -16625,6 +16905,11 @@ func (r SendChannelMessageResponse) ContentType() string {
 	return ""
 }
 
+// GetChannelMessageResponse429Headers the declared response headers of an HTTP 429 response for GetChannelMessage
+type GetChannelMessageResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetChannelMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16636,6 +16921,10 @@ type GetChannelMessageResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetChannelMessageResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16656,6 +16945,11 @@ func (r GetChannelMessageResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetChannelMessageResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetChannelMessageResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16687,6 +16981,11 @@ func (r GetChannelMessageResponse) ContentType() string {
 	return ""
 }
 
+// UpdateChannelMessageStatusResponse429Headers the declared response headers of an HTTP 429 response for UpdateChannelMessageStatus
+type UpdateChannelMessageStatusResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateChannelMessageStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16708,6 +17007,10 @@ type UpdateChannelMessageStatusResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateChannelMessageStatusResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16755,6 +17058,11 @@ func (r UpdateChannelMessageStatusResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateChannelMessageStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateChannelMessageStatusResponse) GetBody() []byte {
 	return r.Body
@@ -16784,6 +17092,11 @@ func (r UpdateChannelMessageStatusResponse) ContentType() string {
 	return ""
 }
 
+// ReplyToChannelMessageResponse429Headers the declared response headers of an HTTP 429 response for ReplyToChannelMessage
+type ReplyToChannelMessageResponse429Headers struct {
+	RetryAfter int
+}
+
 type ReplyToChannelMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16805,6 +17118,10 @@ type ReplyToChannelMessageResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReplyToChannelMessageResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16852,6 +17169,11 @@ func (r ReplyToChannelMessageResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ReplyToChannelMessageResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r ReplyToChannelMessageResponse) GetBody() []byte {
 	return r.Body
@@ -16881,6 +17203,11 @@ func (r ReplyToChannelMessageResponse) ContentType() string {
 	return ""
 }
 
+// ListCheckpointsResponse429Headers the declared response headers of an HTTP 429 response for ListCheckpoints
+type ListCheckpointsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListCheckpointsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16890,6 +17217,10 @@ type ListCheckpointsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListCheckpointsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16905,6 +17236,11 @@ func (r ListCheckpointsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListCheckpointsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListCheckpointsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16936,6 +17272,11 @@ func (r ListCheckpointsResponse) ContentType() string {
 	return ""
 }
 
+// GetCheckpointResponse429Headers the declared response headers of an HTTP 429 response for GetCheckpoint
+type GetCheckpointResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetCheckpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16947,6 +17288,10 @@ type GetCheckpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetCheckpointResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16967,6 +17312,11 @@ func (r GetCheckpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCheckpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCheckpointResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -16998,6 +17348,11 @@ func (r GetCheckpointResponse) ContentType() string {
 	return ""
 }
 
+// GetMerkleProofResponse429Headers the declared response headers of an HTTP 429 response for GetMerkleProof
+type GetMerkleProofResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetMerkleProofResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17009,6 +17364,10 @@ type GetMerkleProofResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMerkleProofResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17029,6 +17388,11 @@ func (r GetMerkleProofResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetMerkleProofResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMerkleProofResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -17060,6 +17424,11 @@ func (r GetMerkleProofResponse) ContentType() string {
 	return ""
 }
 
+// ListCoordinatorLeasesResponse429Headers the declared response headers of an HTTP 429 response for ListCoordinatorLeases
+type ListCoordinatorLeasesResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListCoordinatorLeasesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17069,6 +17438,10 @@ type ListCoordinatorLeasesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListCoordinatorLeasesResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17084,6 +17457,11 @@ func (r ListCoordinatorLeasesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListCoordinatorLeasesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListCoordinatorLeasesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -17115,6 +17493,11 @@ func (r ListCoordinatorLeasesResponse) ContentType() string {
 	return ""
 }
 
+// CreateCoordinatorLeaseResponse429Headers the declared response headers of an HTTP 429 response for CreateCoordinatorLease
+type CreateCoordinatorLeaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateCoordinatorLeaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17136,6 +17519,10 @@ type CreateCoordinatorLeaseResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateCoordinatorLeaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17183,6 +17570,11 @@ func (r CreateCoordinatorLeaseResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCoordinatorLeaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCoordinatorLeaseResponse) GetBody() []byte {
 	return r.Body
@@ -17212,6 +17604,11 @@ func (r CreateCoordinatorLeaseResponse) ContentType() string {
 	return ""
 }
 
+// GetCoordinatorLeaseResponse429Headers the declared response headers of an HTTP 429 response for GetCoordinatorLease
+type GetCoordinatorLeaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetCoordinatorLeaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17223,6 +17620,10 @@ type GetCoordinatorLeaseResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetCoordinatorLeaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17243,6 +17644,11 @@ func (r GetCoordinatorLeaseResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCoordinatorLeaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCoordinatorLeaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -17274,6 +17680,11 @@ func (r GetCoordinatorLeaseResponse) ContentType() string {
 	return ""
 }
 
+// CoordinatorHeartbeatResponse429Headers the declared response headers of an HTTP 429 response for CoordinatorHeartbeat
+type CoordinatorHeartbeatResponse429Headers struct {
+	RetryAfter int
+}
+
 type CoordinatorHeartbeatResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17289,6 +17700,10 @@ type CoordinatorHeartbeatResponse struct {
 	JSON409 *IdempotencyResponseLost
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CoordinatorHeartbeatResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17321,6 +17736,11 @@ func (r CoordinatorHeartbeatResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CoordinatorHeartbeatResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CoordinatorHeartbeatResponse) GetBody() []byte {
 	return r.Body
@@ -17350,6 +17770,11 @@ func (r CoordinatorHeartbeatResponse) ContentType() string {
 	return ""
 }
 
+// CreateCredentialResponse429Headers the declared response headers of an HTTP 429 response for CreateCredential
+type CreateCredentialResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateCredentialResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17371,6 +17796,10 @@ type CreateCredentialResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateCredentialResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17418,6 +17847,11 @@ func (r CreateCredentialResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateCredentialResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCredentialResponse) GetBody() []byte {
 	return r.Body
@@ -17447,6 +17881,11 @@ func (r CreateCredentialResponse) ContentType() string {
 	return ""
 }
 
+// GetCredentialResponse429Headers the declared response headers of an HTTP 429 response for GetCredential
+type GetCredentialResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetCredentialResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17458,6 +17897,10 @@ type GetCredentialResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetCredentialResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17478,6 +17921,11 @@ func (r GetCredentialResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCredentialResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetCredentialResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -17509,6 +17957,11 @@ func (r GetCredentialResponse) ContentType() string {
 	return ""
 }
 
+// CreateDecisionRecordResponse429Headers the declared response headers of an HTTP 429 response for CreateDecisionRecord
+type CreateDecisionRecordResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateDecisionRecordResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17530,6 +17983,10 @@ type CreateDecisionRecordResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDecisionRecordResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17577,6 +18034,11 @@ func (r CreateDecisionRecordResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateDecisionRecordResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateDecisionRecordResponse) GetBody() []byte {
 	return r.Body
@@ -17606,6 +18068,11 @@ func (r CreateDecisionRecordResponse) ContentType() string {
 	return ""
 }
 
+// ListEscalationsResponse429Headers the declared response headers of an HTTP 429 response for ListEscalations
+type ListEscalationsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListEscalationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17615,6 +18082,10 @@ type ListEscalationsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEscalationsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17630,6 +18101,11 @@ func (r ListEscalationsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListEscalationsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEscalationsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -17661,6 +18137,11 @@ func (r ListEscalationsResponse) ContentType() string {
 	return ""
 }
 
+// ResolveEscalationResponse429Headers the declared response headers of an HTTP 429 response for ResolveEscalation
+type ResolveEscalationResponse429Headers struct {
+	RetryAfter int
+}
+
 type ResolveEscalationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17682,6 +18163,10 @@ type ResolveEscalationResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResolveEscalationResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17729,6 +18214,11 @@ func (r ResolveEscalationResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResolveEscalationResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r ResolveEscalationResponse) GetBody() []byte {
 	return r.Body
@@ -17758,6 +18248,11 @@ func (r ResolveEscalationResponse) ContentType() string {
 	return ""
 }
 
+// ListFederatedAgentsResponse429Headers the declared response headers of an HTTP 429 response for ListFederatedAgents
+type ListFederatedAgentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListFederatedAgentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17767,6 +18262,10 @@ type ListFederatedAgentsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListFederatedAgentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17782,6 +18281,11 @@ func (r ListFederatedAgentsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListFederatedAgentsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListFederatedAgentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -17813,6 +18317,11 @@ func (r ListFederatedAgentsResponse) ContentType() string {
 	return ""
 }
 
+// ReceiveFederationCallbackResponse429Headers the declared response headers of an HTTP 429 response for ReceiveFederationCallback
+type ReceiveFederationCallbackResponse429Headers struct {
+	RetryAfter int
+}
+
 type ReceiveFederationCallbackResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17834,6 +18343,10 @@ type ReceiveFederationCallbackResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReceiveFederationCallbackResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17881,6 +18394,11 @@ func (r ReceiveFederationCallbackResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ReceiveFederationCallbackResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r ReceiveFederationCallbackResponse) GetBody() []byte {
 	return r.Body
@@ -17910,6 +18428,11 @@ func (r ReceiveFederationCallbackResponse) ContentType() string {
 	return ""
 }
 
+// DispatchFederatedIntentResponse429Headers the declared response headers of an HTTP 429 response for DispatchFederatedIntent
+type DispatchFederatedIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type DispatchFederatedIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17931,6 +18454,10 @@ type DispatchFederatedIntentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DispatchFederatedIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17978,6 +18505,11 @@ func (r DispatchFederatedIntentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DispatchFederatedIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r DispatchFederatedIntentResponse) GetBody() []byte {
 	return r.Body
@@ -18007,6 +18539,11 @@ func (r DispatchFederatedIntentResponse) ContentType() string {
 	return ""
 }
 
+// ReceiveFederatedIntentResponse429Headers the declared response headers of an HTTP 429 response for ReceiveFederatedIntent
+type ReceiveFederatedIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type ReceiveFederatedIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18026,6 +18563,10 @@ type ReceiveFederatedIntentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReceiveFederatedIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18068,6 +18609,11 @@ func (r ReceiveFederatedIntentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ReceiveFederatedIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r ReceiveFederatedIntentResponse) GetBody() []byte {
 	return r.Body
@@ -18097,6 +18643,11 @@ func (r ReceiveFederatedIntentResponse) ContentType() string {
 	return ""
 }
 
+// GetFederationStatusResponse429Headers the declared response headers of an HTTP 429 response for GetFederationStatus
+type GetFederationStatusResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetFederationStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18106,6 +18657,10 @@ type GetFederationStatusResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetFederationStatusResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18121,6 +18676,11 @@ func (r GetFederationStatusResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r GetFederationStatusResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetFederationStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18152,6 +18712,11 @@ func (r GetFederationStatusResponse) ContentType() string {
 	return ""
 }
 
+// CreateToolGrantResponse429Headers the declared response headers of an HTTP 429 response for CreateToolGrant
+type CreateToolGrantResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateToolGrantResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18173,6 +18738,10 @@ type CreateToolGrantResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateToolGrantResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18220,6 +18789,11 @@ func (r CreateToolGrantResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateToolGrantResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateToolGrantResponse) GetBody() []byte {
 	return r.Body
@@ -18249,6 +18823,11 @@ func (r CreateToolGrantResponse) ContentType() string {
 	return ""
 }
 
+// RevokeToolGrantResponse429Headers the declared response headers of an HTTP 429 response for RevokeToolGrant
+type RevokeToolGrantResponse429Headers struct {
+	RetryAfter int
+}
+
 type RevokeToolGrantResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18260,6 +18839,10 @@ type RevokeToolGrantResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeToolGrantResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18280,6 +18863,11 @@ func (r RevokeToolGrantResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RevokeToolGrantResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RevokeToolGrantResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18311,6 +18899,11 @@ func (r RevokeToolGrantResponse) ContentType() string {
 	return ""
 }
 
+// GetToolGrantResponse429Headers the declared response headers of an HTTP 429 response for GetToolGrant
+type GetToolGrantResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetToolGrantResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18322,6 +18915,10 @@ type GetToolGrantResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetToolGrantResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18342,6 +18939,11 @@ func (r GetToolGrantResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetToolGrantResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetToolGrantResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18373,6 +18975,11 @@ func (r GetToolGrantResponse) ContentType() string {
 	return ""
 }
 
+// ListGrantInvocationsResponse429Headers the declared response headers of an HTTP 429 response for ListGrantInvocations
+type ListGrantInvocationsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListGrantInvocationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18382,6 +18989,10 @@ type ListGrantInvocationsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListGrantInvocationsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18397,6 +19008,11 @@ func (r ListGrantInvocationsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListGrantInvocationsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListGrantInvocationsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18428,6 +19044,11 @@ func (r ListGrantInvocationsResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListIntents
+type ListIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18441,6 +19062,10 @@ type ListIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18466,6 +19091,11 @@ func (r ListIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r ListIntentsResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18497,6 +19127,11 @@ func (r ListIntentsResponse) ContentType() string {
 	return ""
 }
 
+// CreateIntentResponse429Headers the declared response headers of an HTTP 429 response for CreateIntent
+type CreateIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18518,6 +19153,10 @@ type CreateIntentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18565,6 +19204,11 @@ func (r CreateIntentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateIntentResponse) GetBody() []byte {
 	return r.Body
@@ -18594,6 +19238,11 @@ func (r CreateIntentResponse) ContentType() string {
 	return ""
 }
 
+// GetIntentResponse429Headers the declared response headers of an HTTP 429 response for GetIntent
+type GetIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18605,6 +19254,10 @@ type GetIntentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18625,6 +19278,11 @@ func (r GetIntentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetIntentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18656,6 +19314,11 @@ func (r GetIntentResponse) ContentType() string {
 	return ""
 }
 
+// ListAccessRequestsResponse429Headers the declared response headers of an HTTP 429 response for ListAccessRequests
+type ListAccessRequestsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListAccessRequestsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18667,6 +19330,10 @@ type ListAccessRequestsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAccessRequestsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18687,6 +19354,11 @@ func (r ListAccessRequestsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListAccessRequestsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAccessRequestsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -18718,6 +19390,11 @@ func (r ListAccessRequestsResponse) ContentType() string {
 	return ""
 }
 
+// CreateAccessRequestResponse429Headers the declared response headers of an HTTP 429 response for CreateAccessRequest
+type CreateAccessRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateAccessRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18739,6 +19416,10 @@ type CreateAccessRequestResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateAccessRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18786,6 +19467,11 @@ func (r CreateAccessRequestResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateAccessRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateAccessRequestResponse) GetBody() []byte {
 	return r.Body
@@ -18815,6 +19501,11 @@ func (r CreateAccessRequestResponse) ContentType() string {
 	return ""
 }
 
+// ApproveAccessRequestResponse429Headers the declared response headers of an HTTP 429 response for ApproveAccessRequest
+type ApproveAccessRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type ApproveAccessRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18836,6 +19527,10 @@ type ApproveAccessRequestResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ApproveAccessRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18883,6 +19578,11 @@ func (r ApproveAccessRequestResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ApproveAccessRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r ApproveAccessRequestResponse) GetBody() []byte {
 	return r.Body
@@ -18912,6 +19612,11 @@ func (r ApproveAccessRequestResponse) ContentType() string {
 	return ""
 }
 
+// DenyAccessRequestResponse429Headers the declared response headers of an HTTP 429 response for DenyAccessRequest
+type DenyAccessRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type DenyAccessRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18933,6 +19638,10 @@ type DenyAccessRequestResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DenyAccessRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18980,6 +19689,11 @@ func (r DenyAccessRequestResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DenyAccessRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r DenyAccessRequestResponse) GetBody() []byte {
 	return r.Body
@@ -19009,6 +19723,11 @@ func (r DenyAccessRequestResponse) ContentType() string {
 	return ""
 }
 
+// GetIntentACLResponse429Headers the declared response headers of an HTTP 429 response for GetIntentACL
+type GetIntentACLResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetIntentACLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19020,6 +19739,10 @@ type GetIntentACLResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetIntentACLResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19040,6 +19763,11 @@ func (r GetIntentACLResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetIntentACLResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetIntentACLResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19071,6 +19799,11 @@ func (r GetIntentACLResponse) ContentType() string {
 	return ""
 }
 
+// PutIntentACLResponse429Headers the declared response headers of an HTTP 429 response for PutIntentACL
+type PutIntentACLResponse429Headers struct {
+	RetryAfter int
+}
+
 type PutIntentACLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19090,6 +19823,10 @@ type PutIntentACLResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PutIntentACLResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19132,6 +19869,11 @@ func (r PutIntentACLResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PutIntentACLResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r PutIntentACLResponse) GetBody() []byte {
 	return r.Body
@@ -19161,6 +19903,11 @@ func (r PutIntentACLResponse) ContentType() string {
 	return ""
 }
 
+// CreateIntentACLEntryResponse429Headers the declared response headers of an HTTP 429 response for CreateIntentACLEntry
+type CreateIntentACLEntryResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateIntentACLEntryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19182,6 +19929,10 @@ type CreateIntentACLEntryResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateIntentACLEntryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19229,6 +19980,11 @@ func (r CreateIntentACLEntryResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntentACLEntryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateIntentACLEntryResponse) GetBody() []byte {
 	return r.Body
@@ -19258,6 +20014,11 @@ func (r CreateIntentACLEntryResponse) ContentType() string {
 	return ""
 }
 
+// DeleteIntentACLEntryResponse429Headers the declared response headers of an HTTP 429 response for DeleteIntentACLEntry
+type DeleteIntentACLEntryResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteIntentACLEntryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19267,6 +20028,10 @@ type DeleteIntentACLEntryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteIntentACLEntryResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -19282,6 +20047,11 @@ func (r DeleteIntentACLEntryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteIntentACLEntryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteIntentACLEntryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19313,6 +20083,11 @@ func (r DeleteIntentACLEntryResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentAgentsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentAgents
+type ListIntentAgentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentAgentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19322,6 +20097,10 @@ type ListIntentAgentsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentAgentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19337,6 +20116,11 @@ func (r ListIntentAgentsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentAgentsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentAgentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19368,6 +20152,11 @@ func (r ListIntentAgentsResponse) ContentType() string {
 	return ""
 }
 
+// AssignIntentAgentResponse429Headers the declared response headers of an HTTP 429 response for AssignIntentAgent
+type AssignIntentAgentResponse429Headers struct {
+	RetryAfter int
+}
+
 type AssignIntentAgentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19389,6 +20178,10 @@ type AssignIntentAgentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AssignIntentAgentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19436,6 +20229,11 @@ func (r AssignIntentAgentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AssignIntentAgentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r AssignIntentAgentResponse) GetBody() []byte {
 	return r.Body
@@ -19465,6 +20263,11 @@ func (r AssignIntentAgentResponse) ContentType() string {
 	return ""
 }
 
+// UnassignIntentAgentResponse429Headers the declared response headers of an HTTP 429 response for UnassignIntentAgent
+type UnassignIntentAgentResponse429Headers struct {
+	RetryAfter int
+}
+
 type UnassignIntentAgentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19474,6 +20277,10 @@ type UnassignIntentAgentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UnassignIntentAgentResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -19489,6 +20296,11 @@ func (r UnassignIntentAgentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UnassignIntentAgentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UnassignIntentAgentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19520,6 +20332,11 @@ func (r UnassignIntentAgentResponse) ContentType() string {
 	return ""
 }
 
+// ListAncestorIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListAncestorIntents
+type ListAncestorIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListAncestorIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19531,6 +20348,10 @@ type ListAncestorIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAncestorIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19551,6 +20372,11 @@ func (r ListAncestorIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListAncestorIntentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAncestorIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19582,6 +20408,11 @@ func (r ListAncestorIntentsResponse) ContentType() string {
 	return ""
 }
 
+// CreateApprovalRequestResponse429Headers the declared response headers of an HTTP 429 response for CreateApprovalRequest
+type CreateApprovalRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateApprovalRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19603,6 +20434,10 @@ type CreateApprovalRequestResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateApprovalRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19650,6 +20485,11 @@ func (r CreateApprovalRequestResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateApprovalRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateApprovalRequestResponse) GetBody() []byte {
 	return r.Body
@@ -19679,6 +20519,11 @@ func (r CreateApprovalRequestResponse) ContentType() string {
 	return ""
 }
 
+// GetApprovalRequestResponse429Headers the declared response headers of an HTTP 429 response for GetApprovalRequest
+type GetApprovalRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetApprovalRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19690,6 +20535,10 @@ type GetApprovalRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetApprovalRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19710,6 +20559,11 @@ func (r GetApprovalRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetApprovalRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetApprovalRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19741,6 +20595,11 @@ func (r GetApprovalRequestResponse) ContentType() string {
 	return ""
 }
 
+// ApproveApprovalRequestResponse429Headers the declared response headers of an HTTP 429 response for ApproveApprovalRequest
+type ApproveApprovalRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type ApproveApprovalRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19762,6 +20621,10 @@ type ApproveApprovalRequestResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ApproveApprovalRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19809,6 +20672,11 @@ func (r ApproveApprovalRequestResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ApproveApprovalRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r ApproveApprovalRequestResponse) GetBody() []byte {
 	return r.Body
@@ -19838,6 +20706,11 @@ func (r ApproveApprovalRequestResponse) ContentType() string {
 	return ""
 }
 
+// DenyApprovalRequestResponse429Headers the declared response headers of an HTTP 429 response for DenyApprovalRequest
+type DenyApprovalRequestResponse429Headers struct {
+	RetryAfter int
+}
+
 type DenyApprovalRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19859,6 +20732,10 @@ type DenyApprovalRequestResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DenyApprovalRequestResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19906,6 +20783,11 @@ func (r DenyApprovalRequestResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DenyApprovalRequestResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r DenyApprovalRequestResponse) GetBody() []byte {
 	return r.Body
@@ -19935,6 +20817,11 @@ func (r DenyApprovalRequestResponse) ContentType() string {
 	return ""
 }
 
+// RequestArbitrationResponse429Headers the declared response headers of an HTTP 429 response for RequestArbitration
+type RequestArbitrationResponse429Headers struct {
+	RetryAfter int
+}
+
 type RequestArbitrationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19956,6 +20843,10 @@ type RequestArbitrationResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RequestArbitrationResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20003,6 +20894,11 @@ func (r RequestArbitrationResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RequestArbitrationResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RequestArbitrationResponse) GetBody() []byte {
 	return r.Body
@@ -20032,6 +20928,11 @@ func (r RequestArbitrationResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentAttachmentsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentAttachments
+type ListIntentAttachmentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentAttachmentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20041,6 +20942,10 @@ type ListIntentAttachmentsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentAttachmentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20056,6 +20961,11 @@ func (r ListIntentAttachmentsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentAttachmentsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentAttachmentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20087,6 +20997,11 @@ func (r ListIntentAttachmentsResponse) ContentType() string {
 	return ""
 }
 
+// CreateIntentAttachmentResponse429Headers the declared response headers of an HTTP 429 response for CreateIntentAttachment
+type CreateIntentAttachmentResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateIntentAttachmentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20108,6 +21023,10 @@ type CreateIntentAttachmentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateIntentAttachmentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20155,6 +21074,11 @@ func (r CreateIntentAttachmentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntentAttachmentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateIntentAttachmentResponse) GetBody() []byte {
 	return r.Body
@@ -20184,6 +21108,11 @@ func (r CreateIntentAttachmentResponse) ContentType() string {
 	return ""
 }
 
+// DeleteIntentAttachmentResponse429Headers the declared response headers of an HTTP 429 response for DeleteIntentAttachment
+type DeleteIntentAttachmentResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteIntentAttachmentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20193,6 +21122,10 @@ type DeleteIntentAttachmentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteIntentAttachmentResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -20208,6 +21141,11 @@ func (r DeleteIntentAttachmentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteIntentAttachmentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteIntentAttachmentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20239,6 +21177,11 @@ func (r DeleteIntentAttachmentResponse) ContentType() string {
 	return ""
 }
 
+// ListBlockedChildIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListBlockedChildIntents
+type ListBlockedChildIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListBlockedChildIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20250,6 +21193,10 @@ type ListBlockedChildIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListBlockedChildIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20270,6 +21217,11 @@ func (r ListBlockedChildIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListBlockedChildIntentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListBlockedChildIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20301,6 +21253,11 @@ func (r ListBlockedChildIntentsResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentChannels
+type ListIntentChannelsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentChannelsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20310,6 +21267,10 @@ type ListIntentChannelsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentChannelsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20325,6 +21286,11 @@ func (r ListIntentChannelsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentChannelsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentChannelsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20356,6 +21322,11 @@ func (r ListIntentChannelsResponse) ContentType() string {
 	return ""
 }
 
+// CreateChannelResponse429Headers the declared response headers of an HTTP 429 response for CreateChannel
+type CreateChannelResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20377,6 +21348,10 @@ type CreateChannelResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateChannelResponse429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -20424,6 +21399,11 @@ func (r CreateChannelResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateChannelResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateChannelResponse) GetBody() []byte {
 	return r.Body
@@ -20453,6 +21433,11 @@ func (r CreateChannelResponse) ContentType() string {
 	return ""
 }
 
+// ListChildIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListChildIntents
+type ListChildIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListChildIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20464,6 +21449,10 @@ type ListChildIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListChildIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20484,6 +21473,11 @@ func (r ListChildIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListChildIntentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListChildIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20515,6 +21509,11 @@ func (r ListChildIntentsResponse) ContentType() string {
 	return ""
 }
 
+// CreateChildIntentResponse429Headers the declared response headers of an HTTP 429 response for CreateChildIntent
+type CreateChildIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateChildIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20536,6 +21535,10 @@ type CreateChildIntentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateChildIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20583,6 +21586,11 @@ func (r CreateChildIntentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateChildIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateChildIntentResponse) GetBody() []byte {
 	return r.Body
@@ -20612,6 +21620,11 @@ func (r CreateChildIntentResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentCoordinatorDecisionsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentCoordinatorDecisions
+type ListIntentCoordinatorDecisionsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentCoordinatorDecisionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20621,6 +21634,10 @@ type ListIntentCoordinatorDecisionsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentCoordinatorDecisionsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20636,6 +21653,11 @@ func (r ListIntentCoordinatorDecisionsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentCoordinatorDecisionsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentCoordinatorDecisionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20667,6 +21689,11 @@ func (r ListIntentCoordinatorDecisionsResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentCoordinatorLeasesResponse429Headers the declared response headers of an HTTP 429 response for ListIntentCoordinatorLeases
+type ListIntentCoordinatorLeasesResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentCoordinatorLeasesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20676,6 +21703,10 @@ type ListIntentCoordinatorLeasesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentCoordinatorLeasesResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20691,6 +21722,11 @@ func (r ListIntentCoordinatorLeasesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentCoordinatorLeasesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentCoordinatorLeasesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20722,6 +21758,11 @@ func (r ListIntentCoordinatorLeasesResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentCostsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentCosts
+type ListIntentCostsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentCostsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20731,6 +21772,10 @@ type ListIntentCostsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentCostsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20746,6 +21791,11 @@ func (r ListIntentCostsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentCostsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentCostsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20777,6 +21827,11 @@ func (r ListIntentCostsResponse) ContentType() string {
 	return ""
 }
 
+// RecordIntentCostResponse429Headers the declared response headers of an HTTP 429 response for RecordIntentCost
+type RecordIntentCostResponse429Headers struct {
+	RetryAfter int
+}
+
 type RecordIntentCostResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20798,6 +21853,10 @@ type RecordIntentCostResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RecordIntentCostResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20845,6 +21904,11 @@ func (r RecordIntentCostResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordIntentCostResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RecordIntentCostResponse) GetBody() []byte {
 	return r.Body
@@ -20874,6 +21938,11 @@ func (r RecordIntentCostResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentDecisionsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentDecisions
+type ListIntentDecisionsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentDecisionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20883,6 +21952,10 @@ type ListIntentDecisionsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentDecisionsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20898,6 +21971,11 @@ func (r ListIntentDecisionsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentDecisionsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentDecisionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -20929,6 +22007,11 @@ func (r ListIntentDecisionsResponse) ContentType() string {
 	return ""
 }
 
+// RecordDecisionResponse429Headers the declared response headers of an HTTP 429 response for RecordDecision
+type RecordDecisionResponse429Headers struct {
+	RetryAfter int
+}
+
 type RecordDecisionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20950,6 +22033,10 @@ type RecordDecisionResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RecordDecisionResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -20997,6 +22084,11 @@ func (r RecordDecisionResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordDecisionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RecordDecisionResponse) GetBody() []byte {
 	return r.Body
@@ -21026,6 +22118,11 @@ func (r RecordDecisionResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentDependenciesResponse429Headers the declared response headers of an HTTP 429 response for ListIntentDependencies
+type ListIntentDependenciesResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentDependenciesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21037,6 +22134,10 @@ type ListIntentDependenciesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentDependenciesResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21057,6 +22158,11 @@ func (r ListIntentDependenciesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListIntentDependenciesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentDependenciesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -21088,6 +22194,11 @@ func (r ListIntentDependenciesResponse) ContentType() string {
 	return ""
 }
 
+// AddIntentDependencyResponse429Headers the declared response headers of an HTTP 429 response for AddIntentDependency
+type AddIntentDependencyResponse429Headers struct {
+	RetryAfter int
+}
+
 type AddIntentDependencyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21109,6 +22220,10 @@ type AddIntentDependencyResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AddIntentDependencyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21156,6 +22271,11 @@ func (r AddIntentDependencyResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddIntentDependencyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r AddIntentDependencyResponse) GetBody() []byte {
 	return r.Body
@@ -21185,6 +22305,11 @@ func (r AddIntentDependencyResponse) ContentType() string {
 	return ""
 }
 
+// RemoveIntentDependencyResponse429Headers the declared response headers of an HTTP 429 response for RemoveIntentDependency
+type RemoveIntentDependencyResponse429Headers struct {
+	RetryAfter int
+}
+
 type RemoveIntentDependencyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21200,6 +22325,10 @@ type RemoveIntentDependencyResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RemoveIntentDependencyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21232,6 +22361,11 @@ func (r RemoveIntentDependencyResponse) GetJSON409() *VersionConflict {
 	return r.JSON409
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveIntentDependencyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RemoveIntentDependencyResponse) GetBody() []byte {
 	return r.Body
@@ -21261,6 +22395,11 @@ func (r RemoveIntentDependencyResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentDependentsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentDependents
+type ListIntentDependentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentDependentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21272,6 +22411,10 @@ type ListIntentDependentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentDependentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21292,6 +22435,11 @@ func (r ListIntentDependentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListIntentDependentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentDependentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -21323,6 +22471,11 @@ func (r ListIntentDependentsResponse) ContentType() string {
 	return ""
 }
 
+// ListDescendantIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListDescendantIntents
+type ListDescendantIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListDescendantIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21334,6 +22487,10 @@ type ListDescendantIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDescendantIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21354,6 +22511,11 @@ func (r ListDescendantIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListDescendantIntentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListDescendantIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -21385,6 +22547,11 @@ func (r ListDescendantIntentsResponse) ContentType() string {
 	return ""
 }
 
+// CreateEscalationResponse429Headers the declared response headers of an HTTP 429 response for CreateEscalation
+type CreateEscalationResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateEscalationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21406,6 +22573,10 @@ type CreateEscalationResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateEscalationResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21453,6 +22624,11 @@ func (r CreateEscalationResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEscalationResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateEscalationResponse) GetBody() []byte {
 	return r.Body
@@ -21482,6 +22658,11 @@ func (r CreateEscalationResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentEventsResponse429Headers the declared response headers of an HTTP 429 response for ListIntentEvents
+type ListIntentEventsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21495,6 +22676,10 @@ type ListIntentEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentEventsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21520,6 +22705,11 @@ func (r ListIntentEventsResponse) GetJSON403() *Forbidden {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r ListIntentEventsResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -21551,6 +22741,11 @@ func (r ListIntentEventsResponse) ContentType() string {
 	return ""
 }
 
+// CreateIntentEventResponse429Headers the declared response headers of an HTTP 429 response for CreateIntentEvent
+type CreateIntentEventResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateIntentEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21572,6 +22767,10 @@ type CreateIntentEventResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateIntentEventResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21619,6 +22818,11 @@ func (r CreateIntentEventResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateIntentEventResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateIntentEventResponse) GetBody() []byte {
 	return r.Body
@@ -21648,6 +22852,11 @@ func (r CreateIntentEventResponse) ContentType() string {
 	return ""
 }
 
+// VerifyEventChainResponse429Headers the declared response headers of an HTTP 429 response for VerifyEventChain
+type VerifyEventChainResponse429Headers struct {
+	RetryAfter int
+}
+
 type VerifyEventChainResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21659,6 +22868,10 @@ type VerifyEventChainResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyEventChainResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21679,6 +22892,11 @@ func (r VerifyEventChainResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r VerifyEventChainResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyEventChainResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -21710,6 +22928,11 @@ func (r VerifyEventChainResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentFailuresResponse429Headers the declared response headers of an HTTP 429 response for ListIntentFailures
+type ListIntentFailuresResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentFailuresResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21719,6 +22942,10 @@ type ListIntentFailuresResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentFailuresResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21734,6 +22961,11 @@ func (r ListIntentFailuresResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentFailuresResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentFailuresResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -21765,6 +22997,11 @@ func (r ListIntentFailuresResponse) ContentType() string {
 	return ""
 }
 
+// RecordIntentFailureResponse429Headers the declared response headers of an HTTP 429 response for RecordIntentFailure
+type RecordIntentFailureResponse429Headers struct {
+	RetryAfter int
+}
+
 type RecordIntentFailureResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21786,6 +23023,10 @@ type RecordIntentFailureResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RecordIntentFailureResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21833,6 +23074,11 @@ func (r RecordIntentFailureResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RecordIntentFailureResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RecordIntentFailureResponse) GetBody() []byte {
 	return r.Body
@@ -21862,6 +23108,11 @@ func (r RecordIntentFailureResponse) ContentType() string {
 	return ""
 }
 
+// DeleteGovernancePolicyResponse429Headers the declared response headers of an HTTP 429 response for DeleteGovernancePolicy
+type DeleteGovernancePolicyResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteGovernancePolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21877,6 +23128,10 @@ type DeleteGovernancePolicyResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteGovernancePolicyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21909,6 +23164,11 @@ func (r DeleteGovernancePolicyResponse) GetJSON409() *VersionConflict {
 	return r.JSON409
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteGovernancePolicyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r DeleteGovernancePolicyResponse) GetBody() []byte {
 	return r.Body
@@ -21938,6 +23198,11 @@ func (r DeleteGovernancePolicyResponse) ContentType() string {
 	return ""
 }
 
+// GetGovernancePolicyResponse429Headers the declared response headers of an HTTP 429 response for GetGovernancePolicy
+type GetGovernancePolicyResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetGovernancePolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21949,6 +23214,10 @@ type GetGovernancePolicyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetGovernancePolicyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -21969,6 +23238,11 @@ func (r GetGovernancePolicyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetGovernancePolicyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetGovernancePolicyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22000,6 +23274,11 @@ func (r GetGovernancePolicyResponse) ContentType() string {
 	return ""
 }
 
+// SetGovernancePolicyResponse429Headers the declared response headers of an HTTP 429 response for SetGovernancePolicy
+type SetGovernancePolicyResponse429Headers struct {
+	RetryAfter int
+}
+
 type SetGovernancePolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22021,6 +23300,10 @@ type SetGovernancePolicyResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetGovernancePolicyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22068,6 +23351,11 @@ func (r SetGovernancePolicyResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SetGovernancePolicyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r SetGovernancePolicyResponse) GetBody() []byte {
 	return r.Body
@@ -22097,6 +23385,11 @@ func (r SetGovernancePolicyResponse) ContentType() string {
 	return ""
 }
 
+// GetIntentGraphResponse429Headers the declared response headers of an HTTP 429 response for GetIntentGraph
+type GetIntentGraphResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetIntentGraphResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22108,6 +23401,10 @@ type GetIntentGraphResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetIntentGraphResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22128,6 +23425,11 @@ func (r GetIntentGraphResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetIntentGraphResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetIntentGraphResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22159,6 +23461,11 @@ func (r GetIntentGraphResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentLeasesResponse429Headers the declared response headers of an HTTP 429 response for ListIntentLeases
+type ListIntentLeasesResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentLeasesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22168,6 +23475,10 @@ type ListIntentLeasesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentLeasesResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22183,6 +23494,11 @@ func (r ListIntentLeasesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentLeasesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentLeasesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22214,6 +23530,11 @@ func (r ListIntentLeasesResponse) ContentType() string {
 	return ""
 }
 
+// AcquireIntentLeaseResponse429Headers the declared response headers of an HTTP 429 response for AcquireIntentLease
+type AcquireIntentLeaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type AcquireIntentLeaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22235,6 +23556,10 @@ type AcquireIntentLeaseResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AcquireIntentLeaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22282,6 +23607,11 @@ func (r AcquireIntentLeaseResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AcquireIntentLeaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r AcquireIntentLeaseResponse) GetBody() []byte {
 	return r.Body
@@ -22311,6 +23641,11 @@ func (r AcquireIntentLeaseResponse) ContentType() string {
 	return ""
 }
 
+// ReleaseIntentLeaseResponse429Headers the declared response headers of an HTTP 429 response for ReleaseIntentLease
+type ReleaseIntentLeaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type ReleaseIntentLeaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22322,6 +23657,10 @@ type ReleaseIntentLeaseResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReleaseIntentLeaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22342,6 +23681,11 @@ func (r ReleaseIntentLeaseResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ReleaseIntentLeaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ReleaseIntentLeaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22373,6 +23717,11 @@ func (r ReleaseIntentLeaseResponse) ContentType() string {
 	return ""
 }
 
+// RenewIntentLeaseResponse429Headers the declared response headers of an HTTP 429 response for RenewIntentLease
+type RenewIntentLeaseResponse429Headers struct {
+	RetryAfter int
+}
+
 type RenewIntentLeaseResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22394,6 +23743,10 @@ type RenewIntentLeaseResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RenewIntentLeaseResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22441,6 +23794,11 @@ func (r RenewIntentLeaseResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RenewIntentLeaseResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RenewIntentLeaseResponse) GetBody() []byte {
 	return r.Body
@@ -22470,6 +23828,11 @@ func (r RenewIntentLeaseResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentPlansResponse429Headers the declared response headers of an HTTP 429 response for ListIntentPlans
+type ListIntentPlansResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentPlansResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22479,6 +23842,10 @@ type ListIntentPlansResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentPlansResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22494,6 +23861,11 @@ func (r ListIntentPlansResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentPlansResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentPlansResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22525,6 +23897,11 @@ func (r ListIntentPlansResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentPortfoliosResponse429Headers the declared response headers of an HTTP 429 response for ListIntentPortfolios
+type ListIntentPortfoliosResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentPortfoliosResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22534,6 +23911,10 @@ type ListIntentPortfoliosResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentPortfoliosResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22549,6 +23930,11 @@ func (r ListIntentPortfoliosResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentPortfoliosResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentPortfoliosResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22580,6 +23966,11 @@ func (r ListIntentPortfoliosResponse) ContentType() string {
 	return ""
 }
 
+// ListReadyChildIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListReadyChildIntents
+type ListReadyChildIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListReadyChildIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22591,6 +23982,10 @@ type ListReadyChildIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListReadyChildIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22611,6 +24006,11 @@ func (r ListReadyChildIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListReadyChildIntentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListReadyChildIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22642,6 +24042,11 @@ func (r ListReadyChildIntentsResponse) ContentType() string {
 	return ""
 }
 
+// GetIntentRetryPolicyResponse429Headers the declared response headers of an HTTP 429 response for GetIntentRetryPolicy
+type GetIntentRetryPolicyResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetIntentRetryPolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22653,6 +24058,10 @@ type GetIntentRetryPolicyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetIntentRetryPolicyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22673,6 +24082,11 @@ func (r GetIntentRetryPolicyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetIntentRetryPolicyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetIntentRetryPolicyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22704,6 +24118,11 @@ func (r GetIntentRetryPolicyResponse) ContentType() string {
 	return ""
 }
 
+// PutIntentRetryPolicyResponse429Headers the declared response headers of an HTTP 429 response for PutIntentRetryPolicy
+type PutIntentRetryPolicyResponse429Headers struct {
+	RetryAfter int
+}
+
 type PutIntentRetryPolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22723,6 +24142,10 @@ type PutIntentRetryPolicyResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PutIntentRetryPolicyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22765,6 +24188,11 @@ func (r PutIntentRetryPolicyResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PutIntentRetryPolicyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r PutIntentRetryPolicyResponse) GetBody() []byte {
 	return r.Body
@@ -22794,6 +24222,11 @@ func (r PutIntentRetryPolicyResponse) ContentType() string {
 	return ""
 }
 
+// PatchIntentStateResponse429Headers the declared response headers of an HTTP 429 response for PatchIntentState
+type PatchIntentStateResponse429Headers struct {
+	RetryAfter int
+}
+
 type PatchIntentStateResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22815,6 +24248,10 @@ type PatchIntentStateResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PatchIntentStateResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22862,6 +24299,11 @@ func (r PatchIntentStateResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PatchIntentStateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r PatchIntentStateResponse) GetBody() []byte {
 	return r.Body
@@ -22891,6 +24333,11 @@ func (r PatchIntentStateResponse) ContentType() string {
 	return ""
 }
 
+// SetIntentStatusResponse429Headers the declared response headers of an HTTP 429 response for SetIntentStatus
+type SetIntentStatusResponse429Headers struct {
+	RetryAfter int
+}
+
 type SetIntentStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22912,6 +24359,10 @@ type SetIntentStatusResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SetIntentStatusResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -22959,6 +24410,11 @@ func (r SetIntentStatusResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SetIntentStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r SetIntentStatusResponse) GetBody() []byte {
 	return r.Body
@@ -22988,6 +24444,11 @@ func (r SetIntentStatusResponse) ContentType() string {
 	return ""
 }
 
+// StreamIntentEventsClientPathResponse429Headers the declared response headers of an HTTP 429 response for StreamIntentEventsClientPath
+type StreamIntentEventsClientPathResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamIntentEventsClientPathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22997,6 +24458,10 @@ type StreamIntentEventsClientPathResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamIntentEventsClientPathResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -23012,6 +24477,11 @@ func (r StreamIntentEventsClientPathResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamIntentEventsClientPathResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamIntentEventsClientPathResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -23043,6 +24513,11 @@ func (r StreamIntentEventsClientPathResponse) ContentType() string {
 	return ""
 }
 
+// RespondToSuspensionResponse429Headers the declared response headers of an HTTP 429 response for RespondToSuspension
+type RespondToSuspensionResponse429Headers struct {
+	RetryAfter int
+}
+
 type RespondToSuspensionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23064,6 +24539,10 @@ type RespondToSuspensionResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RespondToSuspensionResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23111,6 +24590,11 @@ func (r RespondToSuspensionResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RespondToSuspensionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r RespondToSuspensionResponse) GetBody() []byte {
 	return r.Body
@@ -23140,6 +24624,11 @@ func (r RespondToSuspensionResponse) ContentType() string {
 	return ""
 }
 
+// ListIntentTasksResponse429Headers the declared response headers of an HTTP 429 response for ListIntentTasks
+type ListIntentTasksResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListIntentTasksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23149,6 +24638,10 @@ type ListIntentTasksResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListIntentTasksResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23164,6 +24657,11 @@ func (r ListIntentTasksResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntentTasksResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListIntentTasksResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -23195,6 +24693,11 @@ func (r ListIntentTasksResponse) ContentType() string {
 	return ""
 }
 
+// CreateToolInvocationResponse429Headers the declared response headers of an HTTP 429 response for CreateToolInvocation
+type CreateToolInvocationResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateToolInvocationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23216,6 +24719,10 @@ type CreateToolInvocationResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateToolInvocationResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23263,6 +24770,11 @@ func (r CreateToolInvocationResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateToolInvocationResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateToolInvocationResponse) GetBody() []byte {
 	return r.Body
@@ -23292,6 +24804,11 @@ func (r CreateToolInvocationResponse) ContentType() string {
 	return ""
 }
 
+// CreateMemoryEntryResponse429Headers the declared response headers of an HTTP 429 response for CreateMemoryEntry
+type CreateMemoryEntryResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateMemoryEntryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23311,6 +24828,10 @@ type CreateMemoryEntryResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateMemoryEntryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23353,6 +24874,11 @@ func (r CreateMemoryEntryResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateMemoryEntryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateMemoryEntryResponse) GetBody() []byte {
 	return r.Body
@@ -23382,6 +24908,11 @@ func (r CreateMemoryEntryResponse) ContentType() string {
 	return ""
 }
 
+// DeleteMemoryEntryResponse429Headers the declared response headers of an HTTP 429 response for DeleteMemoryEntry
+type DeleteMemoryEntryResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteMemoryEntryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23393,6 +24924,10 @@ type DeleteMemoryEntryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteMemoryEntryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23413,6 +24948,11 @@ func (r DeleteMemoryEntryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteMemoryEntryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteMemoryEntryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -23444,6 +24984,11 @@ func (r DeleteMemoryEntryResponse) ContentType() string {
 	return ""
 }
 
+// GetMemoryEntryResponse429Headers the declared response headers of an HTTP 429 response for GetMemoryEntry
+type GetMemoryEntryResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetMemoryEntryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23455,6 +25000,10 @@ type GetMemoryEntryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMemoryEntryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23475,6 +25024,11 @@ func (r GetMemoryEntryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetMemoryEntryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMemoryEntryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -23506,6 +25060,11 @@ func (r GetMemoryEntryResponse) ContentType() string {
 	return ""
 }
 
+// UpdateMemoryEntryResponse429Headers the declared response headers of an HTTP 429 response for UpdateMemoryEntry
+type UpdateMemoryEntryResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateMemoryEntryResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23527,6 +25086,10 @@ type UpdateMemoryEntryResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateMemoryEntryResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23574,6 +25137,11 @@ func (r UpdateMemoryEntryResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateMemoryEntryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateMemoryEntryResponse) GetBody() []byte {
 	return r.Body
@@ -23603,6 +25171,11 @@ func (r UpdateMemoryEntryResponse) ContentType() string {
 	return ""
 }
 
+// CreatePlanResponse429Headers the declared response headers of an HTTP 429 response for CreatePlan
+type CreatePlanResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreatePlanResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23624,6 +25197,10 @@ type CreatePlanResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreatePlanResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23671,6 +25248,11 @@ func (r CreatePlanResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreatePlanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreatePlanResponse) GetBody() []byte {
 	return r.Body
@@ -23700,6 +25282,11 @@ func (r CreatePlanResponse) ContentType() string {
 	return ""
 }
 
+// GetPlanResponse429Headers the declared response headers of an HTTP 429 response for GetPlan
+type GetPlanResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetPlanResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23711,6 +25298,10 @@ type GetPlanResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPlanResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23731,6 +25322,11 @@ func (r GetPlanResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetPlanResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetPlanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -23762,6 +25358,11 @@ func (r GetPlanResponse) ContentType() string {
 	return ""
 }
 
+// UpdatePlanResponse429Headers the declared response headers of an HTTP 429 response for UpdatePlan
+type UpdatePlanResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdatePlanResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23783,6 +25384,10 @@ type UpdatePlanResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdatePlanResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23830,6 +25435,11 @@ func (r UpdatePlanResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdatePlanResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdatePlanResponse) GetBody() []byte {
 	return r.Body
@@ -23859,6 +25469,11 @@ func (r UpdatePlanResponse) ContentType() string {
 	return ""
 }
 
+// ListPortfoliosResponse429Headers the declared response headers of an HTTP 429 response for ListPortfolios
+type ListPortfoliosResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListPortfoliosResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23868,6 +25483,10 @@ type ListPortfoliosResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListPortfoliosResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23883,6 +25502,11 @@ func (r ListPortfoliosResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListPortfoliosResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListPortfoliosResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -23914,6 +25538,11 @@ func (r ListPortfoliosResponse) ContentType() string {
 	return ""
 }
 
+// CreatePortfolioResponse429Headers the declared response headers of an HTTP 429 response for CreatePortfolio
+type CreatePortfolioResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreatePortfolioResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23933,6 +25562,10 @@ type CreatePortfolioResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreatePortfolioResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -23975,6 +25608,11 @@ func (r CreatePortfolioResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreatePortfolioResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreatePortfolioResponse) GetBody() []byte {
 	return r.Body
@@ -24004,6 +25642,11 @@ func (r CreatePortfolioResponse) ContentType() string {
 	return ""
 }
 
+// GetPortfolioResponse429Headers the declared response headers of an HTTP 429 response for GetPortfolio
+type GetPortfolioResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetPortfolioResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24015,6 +25658,10 @@ type GetPortfolioResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPortfolioResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24035,6 +25682,11 @@ func (r GetPortfolioResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetPortfolioResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetPortfolioResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24066,6 +25718,11 @@ func (r GetPortfolioResponse) ContentType() string {
 	return ""
 }
 
+// UpdatePortfolioResponse429Headers the declared response headers of an HTTP 429 response for UpdatePortfolio
+type UpdatePortfolioResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdatePortfolioResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24087,6 +25744,10 @@ type UpdatePortfolioResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdatePortfolioResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24134,6 +25795,11 @@ func (r UpdatePortfolioResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdatePortfolioResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdatePortfolioResponse) GetBody() []byte {
 	return r.Body
@@ -24163,6 +25829,11 @@ func (r UpdatePortfolioResponse) ContentType() string {
 	return ""
 }
 
+// GetPortfolioCostsResponse429Headers the declared response headers of an HTTP 429 response for GetPortfolioCosts
+type GetPortfolioCostsResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetPortfolioCostsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24174,6 +25845,10 @@ type GetPortfolioCostsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPortfolioCostsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24194,6 +25869,11 @@ func (r GetPortfolioCostsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetPortfolioCostsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetPortfolioCostsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24225,6 +25905,11 @@ func (r GetPortfolioCostsResponse) ContentType() string {
 	return ""
 }
 
+// ListPortfolioIntentsResponse429Headers the declared response headers of an HTTP 429 response for ListPortfolioIntents
+type ListPortfolioIntentsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListPortfolioIntentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24236,6 +25921,10 @@ type ListPortfolioIntentsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListPortfolioIntentsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24256,6 +25945,11 @@ func (r ListPortfolioIntentsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListPortfolioIntentsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListPortfolioIntentsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24287,6 +25981,11 @@ func (r ListPortfolioIntentsResponse) ContentType() string {
 	return ""
 }
 
+// AddPortfolioIntentResponse429Headers the declared response headers of an HTTP 429 response for AddPortfolioIntent
+type AddPortfolioIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type AddPortfolioIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24308,6 +26007,10 @@ type AddPortfolioIntentResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AddPortfolioIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24355,6 +26058,11 @@ func (r AddPortfolioIntentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddPortfolioIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r AddPortfolioIntentResponse) GetBody() []byte {
 	return r.Body
@@ -24384,6 +26092,11 @@ func (r AddPortfolioIntentResponse) ContentType() string {
 	return ""
 }
 
+// RemovePortfolioIntentResponse429Headers the declared response headers of an HTTP 429 response for RemovePortfolioIntent
+type RemovePortfolioIntentResponse429Headers struct {
+	RetryAfter int
+}
+
 type RemovePortfolioIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24395,6 +26108,10 @@ type RemovePortfolioIntentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RemovePortfolioIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24415,6 +26132,11 @@ func (r RemovePortfolioIntentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RemovePortfolioIntentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemovePortfolioIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24446,6 +26168,11 @@ func (r RemovePortfolioIntentResponse) ContentType() string {
 	return ""
 }
 
+// UpdatePortfolioStatusResponse429Headers the declared response headers of an HTTP 429 response for UpdatePortfolioStatus
+type UpdatePortfolioStatusResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdatePortfolioStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24467,6 +26194,10 @@ type UpdatePortfolioStatusResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdatePortfolioStatusResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24514,6 +26245,11 @@ func (r UpdatePortfolioStatusResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdatePortfolioStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdatePortfolioStatusResponse) GetBody() []byte {
 	return r.Body
@@ -24543,6 +26279,11 @@ func (r UpdatePortfolioStatusResponse) ContentType() string {
 	return ""
 }
 
+// StreamPortfolioEventsClientPathResponse429Headers the declared response headers of an HTTP 429 response for StreamPortfolioEventsClientPath
+type StreamPortfolioEventsClientPathResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamPortfolioEventsClientPathResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24552,6 +26293,10 @@ type StreamPortfolioEventsClientPathResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamPortfolioEventsClientPathResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -24567,6 +26312,11 @@ func (r StreamPortfolioEventsClientPathResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamPortfolioEventsClientPathResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamPortfolioEventsClientPathResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24639,6 +26389,11 @@ func (r GetServerConfigResponse) ContentType() string {
 	return ""
 }
 
+// StreamAgentEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamAgentEvents
+type StreamAgentEventsResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamAgentEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24648,6 +26403,10 @@ type StreamAgentEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamAgentEventsResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -24663,6 +26422,11 @@ func (r StreamAgentEventsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamAgentEventsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamAgentEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24694,6 +26458,11 @@ func (r StreamAgentEventsResponse) ContentType() string {
 	return ""
 }
 
+// StreamChannelMessagesResponse429Headers the declared response headers of an HTTP 429 response for StreamChannelMessages
+type StreamChannelMessagesResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamChannelMessagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24703,6 +26472,10 @@ type StreamChannelMessagesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamChannelMessagesResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -24718,6 +26491,11 @@ func (r StreamChannelMessagesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamChannelMessagesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamChannelMessagesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24749,6 +26527,11 @@ func (r StreamChannelMessagesResponse) ContentType() string {
 	return ""
 }
 
+// StreamIntentEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamIntentEvents
+type StreamIntentEventsResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamIntentEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24758,6 +26541,10 @@ type StreamIntentEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamIntentEventsResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -24773,6 +26560,11 @@ func (r StreamIntentEventsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamIntentEventsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamIntentEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24804,6 +26596,11 @@ func (r StreamIntentEventsResponse) ContentType() string {
 	return ""
 }
 
+// StreamPortfolioEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamPortfolioEvents
+type StreamPortfolioEventsResponse429Headers struct {
+	RetryAfter int
+}
+
 type StreamPortfolioEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24813,6 +26610,10 @@ type StreamPortfolioEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamPortfolioEventsResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -24828,6 +26629,11 @@ func (r StreamPortfolioEventsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r StreamPortfolioEventsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamPortfolioEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24859,6 +26665,11 @@ func (r StreamPortfolioEventsResponse) ContentType() string {
 	return ""
 }
 
+// ListSubscriptionsResponse429Headers the declared response headers of an HTTP 429 response for ListSubscriptions
+type ListSubscriptionsResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListSubscriptionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24868,6 +26679,10 @@ type ListSubscriptionsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListSubscriptionsResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24883,6 +26698,11 @@ func (r ListSubscriptionsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListSubscriptionsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSubscriptionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -24914,6 +26734,11 @@ func (r ListSubscriptionsResponse) ContentType() string {
 	return ""
 }
 
+// CreateSubscriptionResponse429Headers the declared response headers of an HTTP 429 response for CreateSubscription
+type CreateSubscriptionResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateSubscriptionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24935,6 +26760,10 @@ type CreateSubscriptionResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateSubscriptionResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -24982,6 +26811,11 @@ func (r CreateSubscriptionResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateSubscriptionResponse) GetBody() []byte {
 	return r.Body
@@ -25011,6 +26845,11 @@ func (r CreateSubscriptionResponse) ContentType() string {
 	return ""
 }
 
+// DeleteSubscriptionResponse429Headers the declared response headers of an HTTP 429 response for DeleteSubscription
+type DeleteSubscriptionResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteSubscriptionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25020,6 +26859,10 @@ type DeleteSubscriptionResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteSubscriptionResponse429Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -25035,6 +26878,11 @@ func (r DeleteSubscriptionResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteSubscriptionResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteSubscriptionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -25066,6 +26914,11 @@ func (r DeleteSubscriptionResponse) ContentType() string {
 	return ""
 }
 
+// CreateTaskResponse429Headers the declared response headers of an HTTP 429 response for CreateTask
+type CreateTaskResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateTaskResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25087,6 +26940,10 @@ type CreateTaskResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTaskResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25134,6 +26991,11 @@ func (r CreateTaskResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateTaskResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateTaskResponse) GetBody() []byte {
 	return r.Body
@@ -25163,6 +27025,11 @@ func (r CreateTaskResponse) ContentType() string {
 	return ""
 }
 
+// GetTaskResponse429Headers the declared response headers of an HTTP 429 response for GetTask
+type GetTaskResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetTaskResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25174,6 +27041,10 @@ type GetTaskResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTaskResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25194,6 +27065,11 @@ func (r GetTaskResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetTaskResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTaskResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -25225,6 +27101,11 @@ func (r GetTaskResponse) ContentType() string {
 	return ""
 }
 
+// UpdateTaskStatusResponse429Headers the declared response headers of an HTTP 429 response for UpdateTaskStatus
+type UpdateTaskStatusResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateTaskStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25246,6 +27127,10 @@ type UpdateTaskStatusResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateTaskStatusResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25291,6 +27176,11 @@ func (r UpdateTaskStatusResponse) GetJSON415() *UnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r UpdateTaskStatusResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateTaskStatusResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -25433,6 +27323,11 @@ func (r InvokeToolResponse) ContentType() string {
 	return ""
 }
 
+// ListTriggersResponse429Headers the declared response headers of an HTTP 429 response for ListTriggers
+type ListTriggersResponse429Headers struct {
+	RetryAfter int
+}
+
 type ListTriggersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25442,6 +27337,10 @@ type ListTriggersResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTriggersResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25457,6 +27356,11 @@ func (r ListTriggersResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListTriggersResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListTriggersResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -25488,6 +27392,11 @@ func (r ListTriggersResponse) ContentType() string {
 	return ""
 }
 
+// CreateTriggerResponse429Headers the declared response headers of an HTTP 429 response for CreateTrigger
+type CreateTriggerResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateTriggerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25507,6 +27416,10 @@ type CreateTriggerResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTriggerResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25549,6 +27462,11 @@ func (r CreateTriggerResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateTriggerResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateTriggerResponse) GetBody() []byte {
 	return r.Body
@@ -25578,6 +27496,11 @@ func (r CreateTriggerResponse) ContentType() string {
 	return ""
 }
 
+// DeleteTriggerResponse429Headers the declared response headers of an HTTP 429 response for DeleteTrigger
+type DeleteTriggerResponse429Headers struct {
+	RetryAfter int
+}
+
 type DeleteTriggerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25589,6 +27512,10 @@ type DeleteTriggerResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTriggerResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25609,6 +27536,11 @@ func (r DeleteTriggerResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteTriggerResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteTriggerResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -25640,6 +27572,11 @@ func (r DeleteTriggerResponse) ContentType() string {
 	return ""
 }
 
+// GetTriggerResponse429Headers the declared response headers of an HTTP 429 response for GetTrigger
+type GetTriggerResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetTriggerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25651,6 +27588,10 @@ type GetTriggerResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTriggerResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25671,6 +27612,11 @@ func (r GetTriggerResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetTriggerResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTriggerResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -25702,6 +27648,11 @@ func (r GetTriggerResponse) ContentType() string {
 	return ""
 }
 
+// UpdateTriggerResponse429Headers the declared response headers of an HTTP 429 response for UpdateTrigger
+type UpdateTriggerResponse429Headers struct {
+	RetryAfter int
+}
+
 type UpdateTriggerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25723,6 +27674,10 @@ type UpdateTriggerResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateTriggerResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25770,6 +27725,11 @@ func (r UpdateTriggerResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateTriggerResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateTriggerResponse) GetBody() []byte {
 	return r.Body
@@ -25799,6 +27759,11 @@ func (r UpdateTriggerResponse) ContentType() string {
 	return ""
 }
 
+// FireTriggerResponse429Headers the declared response headers of an HTTP 429 response for FireTrigger
+type FireTriggerResponse429Headers struct {
+	RetryAfter int
+}
+
 type FireTriggerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25814,6 +27779,10 @@ type FireTriggerResponse struct {
 	JSON409 *Conflict
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *FireTriggerResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25846,6 +27815,11 @@ func (r FireTriggerResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FireTriggerResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r FireTriggerResponse) GetBody() []byte {
 	return r.Body
@@ -25875,6 +27849,11 @@ func (r FireTriggerResponse) ContentType() string {
 	return ""
 }
 
+// CreateVaultResponse429Headers the declared response headers of an HTTP 429 response for CreateVault
+type CreateVaultResponse429Headers struct {
+	RetryAfter int
+}
+
 type CreateVaultResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25894,6 +27873,10 @@ type CreateVaultResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateVaultResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25936,6 +27919,11 @@ func (r CreateVaultResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateVaultResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateVaultResponse) GetBody() []byte {
 	return r.Body
@@ -25965,6 +27953,11 @@ func (r CreateVaultResponse) ContentType() string {
 	return ""
 }
 
+// GetVaultResponse429Headers the declared response headers of an HTTP 429 response for GetVault
+type GetVaultResponse429Headers struct {
+	RetryAfter int
+}
+
 type GetVaultResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -25976,6 +27969,10 @@ type GetVaultResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetVaultResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -25996,6 +27993,11 @@ func (r GetVaultResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetVaultResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetVaultResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -26027,6 +28029,11 @@ func (r GetVaultResponse) ContentType() string {
 	return ""
 }
 
+// VerifyCheckpointConsistencyResponse429Headers the declared response headers of an HTTP 429 response for VerifyCheckpointConsistency
+type VerifyCheckpointConsistencyResponse429Headers struct {
+	RetryAfter int
+}
+
 type VerifyCheckpointConsistencyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -26038,6 +28045,10 @@ type VerifyCheckpointConsistencyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyCheckpointConsistencyResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -26058,6 +28069,11 @@ func (r VerifyCheckpointConsistencyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r VerifyCheckpointConsistencyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyCheckpointConsistencyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -29698,6 +31714,26 @@ func ParseCreateCheckpointResponse(rsp *http.Response) (*CreateCheckpointRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateCheckpointResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -29780,6 +31816,26 @@ func ParseAnchorCheckpointResponse(rsp *http.Response) (*AnchorCheckpointRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AnchorCheckpointResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -29820,6 +31876,26 @@ func ParseListAgentsResponse(rsp *http.Response) (*ListAgentsResponse, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListAgentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -29895,6 +31971,26 @@ func ParseRegisterAgentResponse(rsp *http.Response) (*RegisterAgentResponse, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RegisterAgentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -29935,6 +32031,26 @@ func ParseListAgentToolGrantsResponse(rsp *http.Response) (*ListAgentToolGrantsR
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListAgentToolGrantsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30017,6 +32133,26 @@ func ParseAgentHeartbeatResponse(rsp *http.Response) (*AgentHeartbeatResponse, e
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AgentHeartbeatResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30064,6 +32200,26 @@ func ParseGetAgentIdentityResponse(rsp *http.Response) (*GetAgentIdentityRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetAgentIdentityResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30139,6 +32295,26 @@ func ParseRegisterAgentIdentityResponse(rsp *http.Response) (*RegisterAgentIdent
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RegisterAgentIdentityResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30214,6 +32390,26 @@ func ParseCompleteIdentityChallengeResponse(rsp *http.Response) (*CompleteIdenti
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CompleteIdentityChallengeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30296,6 +32492,26 @@ func ParseRotateAgentKeyResponse(rsp *http.Response) (*RotateAgentKeyResponse, e
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RotateAgentKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30378,6 +32594,26 @@ func ParseVerifyAgentSignatureResponse(rsp *http.Response) (*VerifyAgentSignatur
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyAgentSignatureResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30418,6 +32654,26 @@ func ParseListAgentMemoryResponse(rsp *http.Response) (*ListAgentMemoryResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListAgentMemoryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30465,6 +32721,26 @@ func ParseGetAgentRecordResponse(rsp *http.Response) (*GetAgentRecordResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetAgentRecordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30547,6 +32823,26 @@ func ParseUpdateAgentStatusResponse(rsp *http.Response) (*UpdateAgentStatusRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateAgentStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30587,6 +32883,26 @@ func ParseStreamAgentEventsClientPathResponse(rsp *http.Response) (*StreamAgentE
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamAgentEventsClientPathResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30634,6 +32950,26 @@ func ParseCloseChannelResponse(rsp *http.Response) (*CloseChannelResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CloseChannelResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30681,6 +33017,26 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetChannelResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30763,6 +33119,26 @@ func ParseUpdateChannelResponse(rsp *http.Response) (*UpdateChannelResponse, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateChannelResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30810,6 +33186,26 @@ func ParseListChannelMessagesResponse(rsp *http.Response) (*ListChannelMessagesR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListChannelMessagesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30892,6 +33288,26 @@ func ParseSendChannelMessageResponse(rsp *http.Response) (*SendChannelMessageRes
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SendChannelMessageResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -30939,6 +33355,26 @@ func ParseGetChannelMessageResponse(rsp *http.Response) (*GetChannelMessageRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetChannelMessageResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31021,6 +33457,26 @@ func ParseUpdateChannelMessageStatusResponse(rsp *http.Response) (*UpdateChannel
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateChannelMessageStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31103,6 +33559,26 @@ func ParseReplyToChannelMessageResponse(rsp *http.Response) (*ReplyToChannelMess
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReplyToChannelMessageResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31143,6 +33619,26 @@ func ParseListCheckpointsResponse(rsp *http.Response) (*ListCheckpointsResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListCheckpointsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31190,6 +33686,26 @@ func ParseGetCheckpointResponse(rsp *http.Response) (*GetCheckpointResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetCheckpointResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31237,6 +33753,26 @@ func ParseGetMerkleProofResponse(rsp *http.Response) (*GetMerkleProofResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetMerkleProofResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31277,6 +33813,26 @@ func ParseListCoordinatorLeasesResponse(rsp *http.Response) (*ListCoordinatorLea
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListCoordinatorLeasesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31359,6 +33915,26 @@ func ParseCreateCoordinatorLeaseResponse(rsp *http.Response) (*CreateCoordinator
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateCoordinatorLeaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31406,6 +33982,26 @@ func ParseGetCoordinatorLeaseResponse(rsp *http.Response) (*GetCoordinatorLeaseR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetCoordinatorLeaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31467,6 +34063,26 @@ func ParseCoordinatorHeartbeatResponse(rsp *http.Response) (*CoordinatorHeartbea
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CoordinatorHeartbeatResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31549,6 +34165,26 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateCredentialResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31596,6 +34232,26 @@ func ParseGetCredentialResponse(rsp *http.Response) (*GetCredentialResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetCredentialResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31678,6 +34334,26 @@ func ParseCreateDecisionRecordResponse(rsp *http.Response) (*CreateDecisionRecor
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateDecisionRecordResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31718,6 +34394,26 @@ func ParseListEscalationsResponse(rsp *http.Response) (*ListEscalationsResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListEscalationsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31800,6 +34496,26 @@ func ParseResolveEscalationResponse(rsp *http.Response) (*ResolveEscalationRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ResolveEscalationResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31840,6 +34556,26 @@ func ParseListFederatedAgentsResponse(rsp *http.Response) (*ListFederatedAgentsR
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListFederatedAgentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -31922,6 +34658,26 @@ func ParseReceiveFederationCallbackResponse(rsp *http.Response) (*ReceiveFederat
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReceiveFederationCallbackResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32004,6 +34760,26 @@ func ParseDispatchFederatedIntentResponse(rsp *http.Response) (*DispatchFederate
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DispatchFederatedIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32079,6 +34855,26 @@ func ParseReceiveFederatedIntentResponse(rsp *http.Response) (*ReceiveFederatedI
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReceiveFederatedIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32119,6 +34915,26 @@ func ParseGetFederationStatusResponse(rsp *http.Response) (*GetFederationStatusR
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetFederationStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32201,6 +35017,26 @@ func ParseCreateToolGrantResponse(rsp *http.Response) (*CreateToolGrantResponse,
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateToolGrantResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32248,6 +35084,26 @@ func ParseRevokeToolGrantResponse(rsp *http.Response) (*RevokeToolGrantResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RevokeToolGrantResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32295,6 +35151,26 @@ func ParseGetToolGrantResponse(rsp *http.Response) (*GetToolGrantResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetToolGrantResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32335,6 +35211,26 @@ func ParseListGrantInvocationsResponse(rsp *http.Response) (*ListGrantInvocation
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListGrantInvocationsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32389,6 +35285,26 @@ func ParseListIntentsResponse(rsp *http.Response) (*ListIntentsResponse, error) 
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32471,6 +35387,26 @@ func ParseCreateIntentResponse(rsp *http.Response) (*CreateIntentResponse, error
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32518,6 +35454,26 @@ func ParseGetIntentResponse(rsp *http.Response) (*GetIntentResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32565,6 +35521,26 @@ func ParseListAccessRequestsResponse(rsp *http.Response) (*ListAccessRequestsRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListAccessRequestsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32647,6 +35623,26 @@ func ParseCreateAccessRequestResponse(rsp *http.Response) (*CreateAccessRequestR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateAccessRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32729,6 +35725,26 @@ func ParseApproveAccessRequestResponse(rsp *http.Response) (*ApproveAccessReques
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ApproveAccessRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32811,6 +35827,26 @@ func ParseDenyAccessRequestResponse(rsp *http.Response) (*DenyAccessRequestRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DenyAccessRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32858,6 +35894,26 @@ func ParseGetIntentACLResponse(rsp *http.Response) (*GetIntentACLResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetIntentACLResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -32933,6 +35989,26 @@ func ParsePutIntentACLResponse(rsp *http.Response) (*PutIntentACLResponse, error
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers PutIntentACLResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33015,6 +36091,26 @@ func ParseCreateIntentACLEntryResponse(rsp *http.Response) (*CreateIntentACLEntr
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateIntentACLEntryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33058,6 +36154,26 @@ func ParseDeleteIntentACLEntryResponse(rsp *http.Response) (*DeleteIntentACLEntr
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteIntentACLEntryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33098,6 +36214,26 @@ func ParseListIntentAgentsResponse(rsp *http.Response) (*ListIntentAgentsRespons
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentAgentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33180,6 +36316,26 @@ func ParseAssignIntentAgentResponse(rsp *http.Response) (*AssignIntentAgentRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AssignIntentAgentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33223,6 +36379,26 @@ func ParseUnassignIntentAgentResponse(rsp *http.Response) (*UnassignIntentAgentR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UnassignIntentAgentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33270,6 +36446,26 @@ func ParseListAncestorIntentsResponse(rsp *http.Response) (*ListAncestorIntentsR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListAncestorIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33352,6 +36548,26 @@ func ParseCreateApprovalRequestResponse(rsp *http.Response) (*CreateApprovalRequ
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateApprovalRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33399,6 +36615,26 @@ func ParseGetApprovalRequestResponse(rsp *http.Response) (*GetApprovalRequestRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetApprovalRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33481,6 +36717,26 @@ func ParseApproveApprovalRequestResponse(rsp *http.Response) (*ApproveApprovalRe
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ApproveApprovalRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33563,6 +36819,26 @@ func ParseDenyApprovalRequestResponse(rsp *http.Response) (*DenyApprovalRequestR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DenyApprovalRequestResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33645,6 +36921,26 @@ func ParseRequestArbitrationResponse(rsp *http.Response) (*RequestArbitrationRes
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RequestArbitrationResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33685,6 +36981,26 @@ func ParseListIntentAttachmentsResponse(rsp *http.Response) (*ListIntentAttachme
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentAttachmentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33767,6 +37083,26 @@ func ParseCreateIntentAttachmentResponse(rsp *http.Response) (*CreateIntentAttac
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateIntentAttachmentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33810,6 +37146,26 @@ func ParseDeleteIntentAttachmentResponse(rsp *http.Response) (*DeleteIntentAttac
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteIntentAttachmentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33857,6 +37213,26 @@ func ParseListBlockedChildIntentsResponse(rsp *http.Response) (*ListBlockedChild
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListBlockedChildIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33897,6 +37273,26 @@ func ParseListIntentChannelsResponse(rsp *http.Response) (*ListIntentChannelsRes
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentChannelsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -33979,6 +37375,26 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateChannelResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34026,6 +37442,26 @@ func ParseListChildIntentsResponse(rsp *http.Response) (*ListChildIntentsRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListChildIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34108,6 +37544,26 @@ func ParseCreateChildIntentResponse(rsp *http.Response) (*CreateChildIntentRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateChildIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34148,6 +37604,26 @@ func ParseListIntentCoordinatorDecisionsResponse(rsp *http.Response) (*ListInten
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentCoordinatorDecisionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34188,6 +37664,26 @@ func ParseListIntentCoordinatorLeasesResponse(rsp *http.Response) (*ListIntentCo
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentCoordinatorLeasesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34228,6 +37724,26 @@ func ParseListIntentCostsResponse(rsp *http.Response) (*ListIntentCostsResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentCostsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34310,6 +37826,26 @@ func ParseRecordIntentCostResponse(rsp *http.Response) (*RecordIntentCostRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RecordIntentCostResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34350,6 +37886,26 @@ func ParseListIntentDecisionsResponse(rsp *http.Response) (*ListIntentDecisionsR
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentDecisionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34432,6 +37988,26 @@ func ParseRecordDecisionResponse(rsp *http.Response) (*RecordDecisionResponse, e
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RecordDecisionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34479,6 +38055,26 @@ func ParseListIntentDependenciesResponse(rsp *http.Response) (*ListIntentDepende
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentDependenciesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34561,6 +38157,26 @@ func ParseAddIntentDependencyResponse(rsp *http.Response) (*AddIntentDependencyR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AddIntentDependencyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34622,6 +38238,26 @@ func ParseRemoveIntentDependencyResponse(rsp *http.Response) (*RemoveIntentDepen
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RemoveIntentDependencyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34669,6 +38305,26 @@ func ParseListIntentDependentsResponse(rsp *http.Response) (*ListIntentDependent
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentDependentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34716,6 +38372,26 @@ func ParseListDescendantIntentsResponse(rsp *http.Response) (*ListDescendantInte
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListDescendantIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34798,6 +38474,26 @@ func ParseCreateEscalationResponse(rsp *http.Response) (*CreateEscalationRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateEscalationResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34852,6 +38548,26 @@ func ParseListIntentEventsResponse(rsp *http.Response) (*ListIntentEventsRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34934,6 +38650,26 @@ func ParseCreateIntentEventResponse(rsp *http.Response) (*CreateIntentEventRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateIntentEventResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -34981,6 +38717,26 @@ func ParseVerifyEventChainResponse(rsp *http.Response) (*VerifyEventChainRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyEventChainResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35021,6 +38777,26 @@ func ParseListIntentFailuresResponse(rsp *http.Response) (*ListIntentFailuresRes
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentFailuresResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35103,6 +38879,26 @@ func ParseRecordIntentFailureResponse(rsp *http.Response) (*RecordIntentFailureR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RecordIntentFailureResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35164,6 +38960,26 @@ func ParseDeleteGovernancePolicyResponse(rsp *http.Response) (*DeleteGovernanceP
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteGovernancePolicyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35211,6 +39027,26 @@ func ParseGetGovernancePolicyResponse(rsp *http.Response) (*GetGovernancePolicyR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetGovernancePolicyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35293,6 +39129,26 @@ func ParseSetGovernancePolicyResponse(rsp *http.Response) (*SetGovernancePolicyR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SetGovernancePolicyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35340,6 +39196,26 @@ func ParseGetIntentGraphResponse(rsp *http.Response) (*GetIntentGraphResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetIntentGraphResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35380,6 +39256,26 @@ func ParseListIntentLeasesResponse(rsp *http.Response) (*ListIntentLeasesRespons
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentLeasesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35462,6 +39358,26 @@ func ParseAcquireIntentLeaseResponse(rsp *http.Response) (*AcquireIntentLeaseRes
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AcquireIntentLeaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35509,6 +39425,26 @@ func ParseReleaseIntentLeaseResponse(rsp *http.Response) (*ReleaseIntentLeaseRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ReleaseIntentLeaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35591,6 +39527,26 @@ func ParseRenewIntentLeaseResponse(rsp *http.Response) (*RenewIntentLeaseRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RenewIntentLeaseResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35631,6 +39587,26 @@ func ParseListIntentPlansResponse(rsp *http.Response) (*ListIntentPlansResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentPlansResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35671,6 +39647,26 @@ func ParseListIntentPortfoliosResponse(rsp *http.Response) (*ListIntentPortfolio
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentPortfoliosResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35718,6 +39714,26 @@ func ParseListReadyChildIntentsResponse(rsp *http.Response) (*ListReadyChildInte
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListReadyChildIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35765,6 +39781,26 @@ func ParseGetIntentRetryPolicyResponse(rsp *http.Response) (*GetIntentRetryPolic
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetIntentRetryPolicyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35840,6 +39876,26 @@ func ParsePutIntentRetryPolicyResponse(rsp *http.Response) (*PutIntentRetryPolic
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers PutIntentRetryPolicyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -35922,6 +39978,26 @@ func ParsePatchIntentStateResponse(rsp *http.Response) (*PatchIntentStateRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers PatchIntentStateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36004,6 +40080,26 @@ func ParseSetIntentStatusResponse(rsp *http.Response) (*SetIntentStatusResponse,
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SetIntentStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36044,6 +40140,26 @@ func ParseStreamIntentEventsClientPathResponse(rsp *http.Response) (*StreamInten
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamIntentEventsClientPathResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36126,6 +40242,26 @@ func ParseRespondToSuspensionResponse(rsp *http.Response) (*RespondToSuspensionR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RespondToSuspensionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36166,6 +40302,26 @@ func ParseListIntentTasksResponse(rsp *http.Response) (*ListIntentTasksResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListIntentTasksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36248,6 +40404,26 @@ func ParseCreateToolInvocationResponse(rsp *http.Response) (*CreateToolInvocatio
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateToolInvocationResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36323,6 +40499,26 @@ func ParseCreateMemoryEntryResponse(rsp *http.Response) (*CreateMemoryEntryRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateMemoryEntryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36370,6 +40566,26 @@ func ParseDeleteMemoryEntryResponse(rsp *http.Response) (*DeleteMemoryEntryRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteMemoryEntryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36417,6 +40633,26 @@ func ParseGetMemoryEntryResponse(rsp *http.Response) (*GetMemoryEntryResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetMemoryEntryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36499,6 +40735,26 @@ func ParseUpdateMemoryEntryResponse(rsp *http.Response) (*UpdateMemoryEntryRespo
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateMemoryEntryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36581,6 +40837,26 @@ func ParseCreatePlanResponse(rsp *http.Response) (*CreatePlanResponse, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreatePlanResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36628,6 +40904,26 @@ func ParseGetPlanResponse(rsp *http.Response) (*GetPlanResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetPlanResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36710,6 +41006,26 @@ func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdatePlanResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36750,6 +41066,26 @@ func ParseListPortfoliosResponse(rsp *http.Response) (*ListPortfoliosResponse, e
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListPortfoliosResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36825,6 +41161,26 @@ func ParseCreatePortfolioResponse(rsp *http.Response) (*CreatePortfolioResponse,
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreatePortfolioResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36872,6 +41228,26 @@ func ParseGetPortfolioResponse(rsp *http.Response) (*GetPortfolioResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetPortfolioResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36954,6 +41330,26 @@ func ParseUpdatePortfolioResponse(rsp *http.Response) (*UpdatePortfolioResponse,
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdatePortfolioResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37001,6 +41397,26 @@ func ParseGetPortfolioCostsResponse(rsp *http.Response) (*GetPortfolioCostsRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetPortfolioCostsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37048,6 +41464,26 @@ func ParseListPortfolioIntentsResponse(rsp *http.Response) (*ListPortfolioIntent
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListPortfolioIntentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37130,6 +41566,26 @@ func ParseAddPortfolioIntentResponse(rsp *http.Response) (*AddPortfolioIntentRes
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AddPortfolioIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37177,6 +41633,26 @@ func ParseRemovePortfolioIntentResponse(rsp *http.Response) (*RemovePortfolioInt
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RemovePortfolioIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37259,6 +41735,26 @@ func ParseUpdatePortfolioStatusResponse(rsp *http.Response) (*UpdatePortfolioSta
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdatePortfolioStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37299,6 +41795,26 @@ func ParseStreamPortfolioEventsClientPathResponse(rsp *http.Response) (*StreamPo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamPortfolioEventsClientPathResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37365,6 +41881,26 @@ func ParseStreamAgentEventsResponse(rsp *http.Response) (*StreamAgentEventsRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamAgentEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37405,6 +41941,26 @@ func ParseStreamChannelMessagesResponse(rsp *http.Response) (*StreamChannelMessa
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamChannelMessagesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37445,6 +42001,26 @@ func ParseStreamIntentEventsResponse(rsp *http.Response) (*StreamIntentEventsRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamIntentEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37485,6 +42061,26 @@ func ParseStreamPortfolioEventsResponse(rsp *http.Response) (*StreamPortfolioEve
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamPortfolioEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37525,6 +42121,26 @@ func ParseListSubscriptionsResponse(rsp *http.Response) (*ListSubscriptionsRespo
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListSubscriptionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37607,6 +42223,26 @@ func ParseCreateSubscriptionResponse(rsp *http.Response) (*CreateSubscriptionRes
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateSubscriptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37650,6 +42286,26 @@ func ParseDeleteSubscriptionResponse(rsp *http.Response) (*DeleteSubscriptionRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteSubscriptionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37732,6 +42388,26 @@ func ParseCreateTaskResponse(rsp *http.Response) (*CreateTaskResponse, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateTaskResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37779,6 +42455,26 @@ func ParseGetTaskResponse(rsp *http.Response) (*GetTaskResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetTaskResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -37861,6 +42557,26 @@ func ParseUpdateTaskStatusResponse(rsp *http.Response) (*UpdateTaskStatusRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateTaskStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38003,6 +42719,26 @@ func ParseListTriggersResponse(rsp *http.Response) (*ListTriggersResponse, error
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListTriggersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38078,6 +42814,26 @@ func ParseCreateTriggerResponse(rsp *http.Response) (*CreateTriggerResponse, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateTriggerResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38125,6 +42881,26 @@ func ParseDeleteTriggerResponse(rsp *http.Response) (*DeleteTriggerResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteTriggerResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38172,6 +42948,26 @@ func ParseGetTriggerResponse(rsp *http.Response) (*GetTriggerResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetTriggerResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38254,6 +43050,26 @@ func ParseUpdateTriggerResponse(rsp *http.Response) (*UpdateTriggerResponse, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateTriggerResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38315,6 +43131,26 @@ func ParseFireTriggerResponse(rsp *http.Response) (*FireTriggerResponse, error) 
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers FireTriggerResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38390,6 +43226,26 @@ func ParseCreateVaultResponse(rsp *http.Response) (*CreateVaultResponse, error) 
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateVaultResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38437,6 +43293,26 @@ func ParseGetVaultResponse(rsp *http.Response) (*GetVaultResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetVaultResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38484,6 +43360,26 @@ func ParseVerifyCheckpointConsistencyResponse(rsp *http.Response) (*VerifyCheckp
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyCheckpointConsistencyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil

@@ -5659,6 +5659,21 @@ func (response CreateCheckpoint422JSONResponse) VisitCreateCheckpointResponse(w 
 	return err
 }
 
+type CreateCheckpoint429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateCheckpoint429JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AnchorCheckpointRequestObject struct {
 	CheckpointID CheckpointID `json:"checkpoint_id"`
 	Body         *AnchorCheckpointJSONRequestBody
@@ -5798,6 +5813,21 @@ func (response AnchorCheckpoint422JSONResponse) VisitAnchorCheckpointResponse(w 
 	return err
 }
 
+type AnchorCheckpoint429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AnchorCheckpoint429JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAgentsRequestObject struct {
 	Params ListAgentsParams
 }
@@ -5844,6 +5874,21 @@ func (response ListAgents403JSONResponse) VisitListAgentsResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListAgents429JSONResponse) VisitListAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5970,6 +6015,21 @@ func (response RegisterAgent422JSONResponse) VisitRegisterAgentResponse(w http.R
 	return err
 }
 
+type RegisterAgent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RegisterAgent429JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAgentToolGrantsRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 }
@@ -6016,6 +6076,21 @@ func (response ListAgentToolGrants403JSONResponse) VisitListAgentToolGrantsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentToolGrants429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListAgentToolGrants429JSONResponse) VisitListAgentToolGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6159,6 +6234,21 @@ func (response AgentHeartbeat422JSONResponse) VisitAgentHeartbeatResponse(w http
 	return err
 }
 
+type AgentHeartbeat429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AgentHeartbeat429JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAgentIdentityRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 }
@@ -6219,6 +6309,21 @@ func (response GetAgentIdentity404JSONResponse) VisitGetAgentIdentityResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentIdentity429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetAgentIdentity429JSONResponse) VisitGetAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6348,6 +6453,21 @@ func (response RegisterAgentIdentity422JSONResponse) VisitRegisterAgentIdentityR
 	return err
 }
 
+type RegisterAgentIdentity429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RegisterAgentIdentity429JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CompleteIdentityChallengeRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 	Body    *CompleteIdentityChallengeJSONRequestBody
@@ -6469,6 +6589,21 @@ func (response CompleteIdentityChallenge422JSONResponse) VisitCompleteIdentityCh
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CompleteIdentityChallenge429JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6612,6 +6747,21 @@ func (response RotateAgentKey422JSONResponse) VisitRotateAgentKeyResponse(w http
 	return err
 }
 
+type RotateAgentKey429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RotateAgentKey429JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyAgentSignatureRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 	Body    *VerifyAgentSignatureJSONRequestBody
@@ -6751,6 +6901,21 @@ func (response VerifyAgentSignature422JSONResponse) VisitVerifyAgentSignatureRes
 	return err
 }
 
+type VerifyAgentSignature429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response VerifyAgentSignature429JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAgentMemoryRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 	Params  ListAgentMemoryParams
@@ -6798,6 +6963,21 @@ func (response ListAgentMemory403JSONResponse) VisitListAgentMemoryResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAgentMemory429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListAgentMemory429JSONResponse) VisitListAgentMemoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6862,6 +7042,21 @@ func (response GetAgentRecord404JSONResponse) VisitGetAgentRecordResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAgentRecord429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetAgentRecord429JSONResponse) VisitGetAgentRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7005,6 +7200,21 @@ func (response UpdateAgentStatus422JSONResponse) VisitUpdateAgentStatusResponse(
 	return err
 }
 
+type UpdateAgentStatus429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateAgentStatus429JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamAgentEventsClientPathRequestObject struct {
 	AgentID AgentID `json:"agent_id"`
 	Params  StreamAgentEventsClientPathParams
@@ -7099,6 +7309,21 @@ func (response StreamAgentEventsClientPath404JSONResponse) VisitStreamAgentEvent
 	return err
 }
 
+type StreamAgentEventsClientPath429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamAgentEventsClientPath429JSONResponse) VisitStreamAgentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CloseChannelRequestObject struct {
 	ChannelID ChannelID `json:"channel_id"`
 }
@@ -7163,6 +7388,21 @@ func (response CloseChannel404JSONResponse) VisitCloseChannelResponse(w http.Res
 	return err
 }
 
+type CloseChannel429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CloseChannel429JSONResponse) VisitCloseChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetChannelRequestObject struct {
 	ChannelID ChannelID `json:"channel_id"`
 }
@@ -7223,6 +7463,21 @@ func (response GetChannel404JSONResponse) VisitGetChannelResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetChannel429JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7366,6 +7621,21 @@ func (response UpdateChannel422JSONResponse) VisitUpdateChannelResponse(w http.R
 	return err
 }
 
+type UpdateChannel429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateChannel429JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListChannelMessagesRequestObject struct {
 	ChannelID ChannelID `json:"channel_id"`
 	Params    ListChannelMessagesParams
@@ -7427,6 +7697,21 @@ func (response ListChannelMessages404JSONResponse) VisitListChannelMessagesRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannelMessages429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListChannelMessages429JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7568,6 +7853,21 @@ func (response SendChannelMessage422JSONResponse) VisitSendChannelMessageRespons
 	return err
 }
 
+type SendChannelMessage429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response SendChannelMessage429JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetChannelMessageRequestObject struct {
 	ChannelID ChannelID `json:"channel_id"`
 	MessageID MessageID `json:"message_id"`
@@ -7629,6 +7929,21 @@ func (response GetChannelMessage404JSONResponse) VisitGetChannelMessageResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelMessage429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetChannelMessage429JSONResponse) VisitGetChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7773,6 +8088,21 @@ func (response UpdateChannelMessageStatus422JSONResponse) VisitUpdateChannelMess
 	return err
 }
 
+type UpdateChannelMessageStatus429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateChannelMessageStatus429JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplyToChannelMessageRequestObject struct {
 	ChannelID ChannelID `json:"channel_id"`
 	MessageID MessageID `json:"message_id"`
@@ -7911,6 +8241,21 @@ func (response ReplyToChannelMessage422JSONResponse) VisitReplyToChannelMessageR
 	return err
 }
 
+type ReplyToChannelMessage429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ReplyToChannelMessage429JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCheckpointsRequestObject struct {
 	Params ListCheckpointsParams
 }
@@ -7957,6 +8302,21 @@ func (response ListCheckpoints403JSONResponse) VisitListCheckpointsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCheckpoints429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListCheckpoints429JSONResponse) VisitListCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8021,6 +8381,21 @@ func (response GetCheckpoint404JSONResponse) VisitGetCheckpointResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCheckpoint429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetCheckpoint429JSONResponse) VisitGetCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8090,6 +8465,21 @@ func (response GetMerkleProof404JSONResponse) VisitGetMerkleProofResponse(w http
 	return err
 }
 
+type GetMerkleProof429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetMerkleProof429JSONResponse) VisitGetMerkleProofResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCoordinatorLeasesRequestObject struct {
 	Params ListCoordinatorLeasesParams
 }
@@ -8136,6 +8526,21 @@ func (response ListCoordinatorLeases403JSONResponse) VisitListCoordinatorLeasesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCoordinatorLeases429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListCoordinatorLeases429JSONResponse) VisitListCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8278,6 +8683,21 @@ func (response CreateCoordinatorLease422JSONResponse) VisitCreateCoordinatorLeas
 	return err
 }
 
+type CreateCoordinatorLease429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateCoordinatorLease429JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCoordinatorLeaseRequestObject struct {
 	LeaseID CoordinatorLeaseID `json:"lease_id"`
 }
@@ -8338,6 +8758,21 @@ func (response GetCoordinatorLease404JSONResponse) VisitGetCoordinatorLeaseRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCoordinatorLease429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetCoordinatorLease429JSONResponse) VisitGetCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8432,6 +8867,21 @@ func (response CoordinatorHeartbeat422JSONResponse) VisitCoordinatorHeartbeatRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CoordinatorHeartbeat429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CoordinatorHeartbeat429JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8574,6 +9024,21 @@ func (response CreateCredential422JSONResponse) VisitCreateCredentialResponse(w 
 	return err
 }
 
+type CreateCredential429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateCredential429JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCredentialRequestObject struct {
 	CredentialID CredentialID `json:"credential_id"`
 }
@@ -8634,6 +9099,21 @@ func (response GetCredential404JSONResponse) VisitGetCredentialResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetCredential429JSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8776,6 +9256,21 @@ func (response CreateDecisionRecord422JSONResponse) VisitCreateDecisionRecordRes
 	return err
 }
 
+type CreateDecisionRecord429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateDecisionRecord429JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEscalationsRequestObject struct {
 	Params ListEscalationsParams
 }
@@ -8822,6 +9317,21 @@ func (response ListEscalations403JSONResponse) VisitListEscalationsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEscalations429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListEscalations429JSONResponse) VisitListEscalationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8963,6 +9473,21 @@ func (response ResolveEscalation422JSONResponse) VisitResolveEscalationResponse(
 	return err
 }
 
+type ResolveEscalation429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ResolveEscalation429JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFederatedAgentsRequestObject struct {
 }
 
@@ -9008,6 +9533,21 @@ func (response ListFederatedAgents403JSONResponse) VisitListFederatedAgentsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListFederatedAgents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListFederatedAgents429JSONResponse) VisitListFederatedAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9150,6 +9690,21 @@ func (response ReceiveFederationCallback422JSONResponse) VisitReceiveFederationC
 	return err
 }
 
+type ReceiveFederationCallback429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ReceiveFederationCallback429JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DispatchFederatedIntentRequestObject struct {
 	Body *DispatchFederatedIntentJSONRequestBody
 }
@@ -9288,6 +9843,21 @@ func (response DispatchFederatedIntent422JSONResponse) VisitDispatchFederatedInt
 	return err
 }
 
+type DispatchFederatedIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DispatchFederatedIntent429JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReceiveFederatedIntentRequestObject struct {
 	Body *ReceiveFederatedIntentJSONRequestBody
 }
@@ -9412,6 +9982,21 @@ func (response ReceiveFederatedIntent422JSONResponse) VisitReceiveFederatedInten
 	return err
 }
 
+type ReceiveFederatedIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ReceiveFederatedIntent429JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFederationStatusRequestObject struct {
 }
 
@@ -9457,6 +10042,21 @@ func (response GetFederationStatus403JSONResponse) VisitGetFederationStatusRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFederationStatus429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetFederationStatus429JSONResponse) VisitGetFederationStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9599,6 +10199,21 @@ func (response CreateToolGrant422JSONResponse) VisitCreateToolGrantResponse(w ht
 	return err
 }
 
+type CreateToolGrant429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateToolGrant429JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeToolGrantRequestObject struct {
 	GrantID GrantID `json:"grant_id"`
 }
@@ -9659,6 +10274,21 @@ func (response RevokeToolGrant404JSONResponse) VisitRevokeToolGrantResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeToolGrant429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RevokeToolGrant429JSONResponse) VisitRevokeToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9727,6 +10357,21 @@ func (response GetToolGrant404JSONResponse) VisitGetToolGrantResponse(w http.Res
 	return err
 }
 
+type GetToolGrant429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetToolGrant429JSONResponse) VisitGetToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListGrantInvocationsRequestObject struct {
 	GrantID GrantID `json:"grant_id"`
 	Params  ListGrantInvocationsParams
@@ -9774,6 +10419,21 @@ func (response ListGrantInvocations403JSONResponse) VisitListGrantInvocationsRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrantInvocations429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListGrantInvocations429JSONResponse) VisitListGrantInvocationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9852,6 +10512,21 @@ func (response ListIntents422JSONResponse) VisitListIntentsResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntents429JSONResponse) VisitListIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9994,6 +10669,21 @@ func (response CreateIntent422JSONResponse) VisitCreateIntentResponse(w http.Res
 	return err
 }
 
+type CreateIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateIntent429JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntentRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -10058,6 +10748,21 @@ func (response GetIntent404JSONResponse) VisitGetIntentResponse(w http.ResponseW
 	return err
 }
 
+type GetIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetIntent429JSONResponse) VisitGetIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAccessRequestsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -10118,6 +10823,21 @@ func (response ListAccessRequests404JSONResponse) VisitListAccessRequestsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccessRequests429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListAccessRequests429JSONResponse) VisitListAccessRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10257,6 +10977,21 @@ func (response CreateAccessRequest422JSONResponse) VisitCreateAccessRequestRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccessRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateAccessRequest429JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10401,6 +11136,21 @@ func (response ApproveAccessRequest422JSONResponse) VisitApproveAccessRequestRes
 	return err
 }
 
+type ApproveAccessRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ApproveAccessRequest429JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DenyAccessRequestRequestObject struct {
 	IntentID  IntentID        `json:"intent_id"`
 	RequestID AccessRequestID `json:"request_id"`
@@ -10541,6 +11291,21 @@ func (response DenyAccessRequest422JSONResponse) VisitDenyAccessRequestResponse(
 	return err
 }
 
+type DenyAccessRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DenyAccessRequest429JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntentACLRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -10601,6 +11366,21 @@ func (response GetIntentACL404JSONResponse) VisitGetIntentACLResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentACL429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetIntentACL429JSONResponse) VisitGetIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10724,6 +11504,21 @@ func (response PutIntentACL422JSONResponse) VisitPutIntentACLResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentACL429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response PutIntentACL429JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10867,6 +11662,21 @@ func (response CreateIntentACLEntry422JSONResponse) VisitCreateIntentACLEntryRes
 	return err
 }
 
+type CreateIntentACLEntry429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateIntentACLEntry429JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntentACLEntryRequestObject struct {
 	IntentID IntentID   `json:"intent_id"`
 	EntryID  ACLEntryID `json:"entry_id"`
@@ -10926,6 +11736,21 @@ func (response DeleteIntentACLEntry404JSONResponse) VisitDeleteIntentACLEntryRes
 	return err
 }
 
+type DeleteIntentACLEntry429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteIntentACLEntry429JSONResponse) VisitDeleteIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentAgentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -10972,6 +11797,21 @@ func (response ListIntentAgents403JSONResponse) VisitListIntentAgentsResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentAgents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentAgents429JSONResponse) VisitListIntentAgentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11115,6 +11955,21 @@ func (response AssignIntentAgent422JSONResponse) VisitAssignIntentAgentResponse(
 	return err
 }
 
+type AssignIntentAgent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AssignIntentAgent429JSONResponse) VisitAssignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UnassignIntentAgentRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	AgentID  AgentID  `json:"agent_id"`
@@ -11170,6 +12025,21 @@ func (response UnassignIntentAgent404JSONResponse) VisitUnassignIntentAgentRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnassignIntentAgent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UnassignIntentAgent429JSONResponse) VisitUnassignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11234,6 +12104,21 @@ func (response ListAncestorIntents404JSONResponse) VisitListAncestorIntentsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAncestorIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListAncestorIntents429JSONResponse) VisitListAncestorIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11377,6 +12262,21 @@ func (response CreateApprovalRequest422JSONResponse) VisitCreateApprovalRequestR
 	return err
 }
 
+type CreateApprovalRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateApprovalRequest429JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetApprovalRequestRequestObject struct {
 	IntentID   IntentID   `json:"intent_id"`
 	ApprovalID ApprovalID `json:"approval_id"`
@@ -11438,6 +12338,21 @@ func (response GetApprovalRequest404JSONResponse) VisitGetApprovalRequestRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApprovalRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetApprovalRequest429JSONResponse) VisitGetApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11580,6 +12495,21 @@ func (response ApproveApprovalRequest422JSONResponse) VisitApproveApprovalReques
 	return err
 }
 
+type ApproveApprovalRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ApproveApprovalRequest429JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DenyApprovalRequestRequestObject struct {
 	IntentID   IntentID   `json:"intent_id"`
 	ApprovalID ApprovalID `json:"approval_id"`
@@ -11714,6 +12644,21 @@ func (response DenyApprovalRequest422JSONResponse) VisitDenyApprovalRequestRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyApprovalRequest429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DenyApprovalRequest429JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11857,6 +12802,21 @@ func (response RequestArbitration422JSONResponse) VisitRequestArbitrationRespons
 	return err
 }
 
+type RequestArbitration429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RequestArbitration429JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentAttachmentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -11903,6 +12863,21 @@ func (response ListIntentAttachments403JSONResponse) VisitListIntentAttachmentsR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentAttachments429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentAttachments429JSONResponse) VisitListIntentAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12046,6 +13021,21 @@ func (response CreateIntentAttachment422JSONResponse) VisitCreateIntentAttachmen
 	return err
 }
 
+type CreateIntentAttachment429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateIntentAttachment429JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteIntentAttachmentRequestObject struct {
 	IntentID     IntentID     `json:"intent_id"`
 	AttachmentID AttachmentID `json:"attachment_id"`
@@ -12101,6 +13091,21 @@ func (response DeleteIntentAttachment404JSONResponse) VisitDeleteIntentAttachmen
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteIntentAttachment429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteIntentAttachment429JSONResponse) VisitDeleteIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12169,6 +13174,21 @@ func (response ListBlockedChildIntents404JSONResponse) VisitListBlockedChildInte
 	return err
 }
 
+type ListBlockedChildIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListBlockedChildIntents429JSONResponse) VisitListBlockedChildIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentChannelsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -12215,6 +13235,21 @@ func (response ListIntentChannels403JSONResponse) VisitListIntentChannelsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentChannels429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentChannels429JSONResponse) VisitListIntentChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12358,6 +13393,21 @@ func (response CreateChannel422JSONResponse) VisitCreateChannelResponse(w http.R
 	return err
 }
 
+type CreateChannel429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateChannel429JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListChildIntentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -12418,6 +13468,21 @@ func (response ListChildIntents404JSONResponse) VisitListChildIntentsResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChildIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListChildIntents429JSONResponse) VisitListChildIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12561,6 +13626,21 @@ func (response CreateChildIntent422JSONResponse) VisitCreateChildIntentResponse(
 	return err
 }
 
+type CreateChildIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateChildIntent429JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentCoordinatorDecisionsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   ListIntentCoordinatorDecisionsParams
@@ -12608,6 +13688,21 @@ func (response ListIntentCoordinatorDecisions403JSONResponse) VisitListIntentCoo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCoordinatorDecisions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentCoordinatorDecisions429JSONResponse) VisitListIntentCoordinatorDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12662,6 +13757,21 @@ func (response ListIntentCoordinatorLeases403JSONResponse) VisitListIntentCoordi
 	return err
 }
 
+type ListIntentCoordinatorLeases429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentCoordinatorLeases429JSONResponse) VisitListIntentCoordinatorLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentCostsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -12708,6 +13818,21 @@ func (response ListIntentCosts403JSONResponse) VisitListIntentCostsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentCosts429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentCosts429JSONResponse) VisitListIntentCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12851,6 +13976,21 @@ func (response RecordIntentCost422JSONResponse) VisitRecordIntentCostResponse(w 
 	return err
 }
 
+type RecordIntentCost429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RecordIntentCost429JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentDecisionsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   ListIntentDecisionsParams
@@ -12898,6 +14038,21 @@ func (response ListIntentDecisions403JSONResponse) VisitListIntentDecisionsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentDecisions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentDecisions429JSONResponse) VisitListIntentDecisionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13041,6 +14196,21 @@ func (response RecordDecision422JSONResponse) VisitRecordDecisionResponse(w http
 	return err
 }
 
+type RecordDecision429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RecordDecision429JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentDependenciesRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13101,6 +14271,21 @@ func (response ListIntentDependencies404JSONResponse) VisitListIntentDependencie
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentDependencies429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentDependencies429JSONResponse) VisitListIntentDependenciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13243,6 +14428,21 @@ func (response AddIntentDependency422JSONResponse) VisitAddIntentDependencyRespo
 	return err
 }
 
+type AddIntentDependency429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AddIntentDependency429JSONResponse) VisitAddIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveIntentDependencyRequestObject struct {
 	IntentID     IntentID `json:"intent_id"`
 	DependencyID string   `json:"dependency_id"`
@@ -13337,6 +14537,21 @@ func (response RemoveIntentDependency409JSONResponse) VisitRemoveIntentDependenc
 	return err
 }
 
+type RemoveIntentDependency429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RemoveIntentDependency429JSONResponse) VisitRemoveIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentDependentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13401,6 +14616,21 @@ func (response ListIntentDependents404JSONResponse) VisitListIntentDependentsRes
 	return err
 }
 
+type ListIntentDependents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentDependents429JSONResponse) VisitListIntentDependentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDescendantIntentsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13461,6 +14691,21 @@ func (response ListDescendantIntents404JSONResponse) VisitListDescendantIntentsR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDescendantIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListDescendantIntents429JSONResponse) VisitListDescendantIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13604,6 +14849,21 @@ func (response CreateEscalation422JSONResponse) VisitCreateEscalationResponse(w 
 	return err
 }
 
+type CreateEscalation429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateEscalation429JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentEventsRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   ListIntentEventsParams
@@ -13679,6 +14939,21 @@ func (response ListIntentEvents422JSONResponse) VisitListIntentEventsResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentEvents429JSONResponse) VisitListIntentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13822,6 +15097,21 @@ func (response CreateIntentEvent422JSONResponse) VisitCreateIntentEventResponse(
 	return err
 }
 
+type CreateIntentEvent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateIntentEvent429JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyEventChainRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13886,6 +15176,21 @@ func (response VerifyEventChain404JSONResponse) VisitVerifyEventChainResponse(w 
 	return err
 }
 
+type VerifyEventChain429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response VerifyEventChain429JSONResponse) VisitVerifyEventChainResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentFailuresRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -13932,6 +15237,21 @@ func (response ListIntentFailures403JSONResponse) VisitListIntentFailuresRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentFailures429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentFailures429JSONResponse) VisitListIntentFailuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14075,6 +15395,21 @@ func (response RecordIntentFailure422JSONResponse) VisitRecordIntentFailureRespo
 	return err
 }
 
+type RecordIntentFailure429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RecordIntentFailure429JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteGovernancePolicyRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   DeleteGovernancePolicyParams
@@ -14168,6 +15503,21 @@ func (response DeleteGovernancePolicy409JSONResponse) VisitDeleteGovernancePolic
 	return err
 }
 
+type DeleteGovernancePolicy429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteGovernancePolicy429JSONResponse) VisitDeleteGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGovernancePolicyRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -14228,6 +15578,21 @@ func (response GetGovernancePolicy404JSONResponse) VisitGetGovernancePolicyRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGovernancePolicy429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetGovernancePolicy429JSONResponse) VisitGetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14370,6 +15735,21 @@ func (response SetGovernancePolicy422JSONResponse) VisitSetGovernancePolicyRespo
 	return err
 }
 
+type SetGovernancePolicy429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response SetGovernancePolicy429JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntentGraphRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -14434,6 +15814,21 @@ func (response GetIntentGraph404JSONResponse) VisitGetIntentGraphResponse(w http
 	return err
 }
 
+type GetIntentGraph429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetIntentGraph429JSONResponse) VisitGetIntentGraphResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentLeasesRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -14480,6 +15875,21 @@ func (response ListIntentLeases403JSONResponse) VisitListIntentLeasesResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentLeases429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentLeases429JSONResponse) VisitListIntentLeasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14621,6 +16031,21 @@ func (response AcquireIntentLease422JSONResponse) VisitAcquireIntentLeaseRespons
 	return err
 }
 
+type AcquireIntentLease429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AcquireIntentLease429JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReleaseIntentLeaseRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	LeaseID  string   `json:"lease_id"`
@@ -14682,6 +16107,21 @@ func (response ReleaseIntentLease404JSONResponse) VisitReleaseIntentLeaseRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReleaseIntentLease429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ReleaseIntentLease429JSONResponse) VisitReleaseIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14824,6 +16264,21 @@ func (response RenewIntentLease422JSONResponse) VisitRenewIntentLeaseResponse(w 
 	return err
 }
 
+type RenewIntentLease429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RenewIntentLease429JSONResponse) VisitRenewIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentPlansRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -14874,6 +16329,21 @@ func (response ListIntentPlans403JSONResponse) VisitListIntentPlansResponse(w ht
 	return err
 }
 
+type ListIntentPlans429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentPlans429JSONResponse) VisitListIntentPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentPortfoliosRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -14920,6 +16390,21 @@ func (response ListIntentPortfolios403JSONResponse) VisitListIntentPortfoliosRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentPortfolios429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentPortfolios429JSONResponse) VisitListIntentPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14988,6 +16473,21 @@ func (response ListReadyChildIntents404JSONResponse) VisitListReadyChildIntentsR
 	return err
 }
 
+type ListReadyChildIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListReadyChildIntents429JSONResponse) VisitListReadyChildIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetIntentRetryPolicyRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 }
@@ -15048,6 +16548,21 @@ func (response GetIntentRetryPolicy404JSONResponse) VisitGetIntentRetryPolicyRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIntentRetryPolicy429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetIntentRetryPolicy429JSONResponse) VisitGetIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15171,6 +16686,21 @@ func (response PutIntentRetryPolicy422JSONResponse) VisitPutIntentRetryPolicyRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutIntentRetryPolicy429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response PutIntentRetryPolicy429JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15313,6 +16843,21 @@ func (response PatchIntentState422JSONResponse) VisitPatchIntentStateResponse(w 
 	return err
 }
 
+type PatchIntentState429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response PatchIntentState429JSONResponse) VisitPatchIntentStateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetIntentStatusRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   SetIntentStatusParams
@@ -15451,6 +16996,21 @@ func (response SetIntentStatus422JSONResponse) VisitSetIntentStatusResponse(w ht
 	return err
 }
 
+type SetIntentStatus429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response SetIntentStatus429JSONResponse) VisitSetIntentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamIntentEventsClientPathRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   StreamIntentEventsClientPathParams
@@ -15541,6 +17101,21 @@ func (response StreamIntentEventsClientPath404JSONResponse) VisitStreamIntentEve
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamIntentEventsClientPath429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamIntentEventsClientPath429JSONResponse) VisitStreamIntentEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15682,6 +17257,21 @@ func (response RespondToSuspension422JSONResponse) VisitRespondToSuspensionRespo
 	return err
 }
 
+type RespondToSuspension429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RespondToSuspension429JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntentTasksRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Params   ListIntentTasksParams
@@ -15729,6 +17319,21 @@ func (response ListIntentTasks403JSONResponse) VisitListIntentTasksResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntentTasks429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListIntentTasks429JSONResponse) VisitListIntentTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15871,6 +17476,21 @@ func (response CreateToolInvocation422JSONResponse) VisitCreateToolInvocationRes
 	return err
 }
 
+type CreateToolInvocation429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateToolInvocation429JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateMemoryEntryRequestObject struct {
 	Body *CreateMemoryEntryJSONRequestBody
 }
@@ -15993,6 +17613,21 @@ func (response CreateMemoryEntry422JSONResponse) VisitCreateMemoryEntryResponse(
 	return err
 }
 
+type CreateMemoryEntry429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateMemoryEntry429JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteMemoryEntryRequestObject struct {
 	EntryID MemoryEntryID `json:"entry_id"`
 }
@@ -16057,6 +17692,21 @@ func (response DeleteMemoryEntry404JSONResponse) VisitDeleteMemoryEntryResponse(
 	return err
 }
 
+type DeleteMemoryEntry429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteMemoryEntry429JSONResponse) VisitDeleteMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMemoryEntryRequestObject struct {
 	EntryID MemoryEntryID `json:"entry_id"`
 }
@@ -16117,6 +17767,21 @@ func (response GetMemoryEntry404JSONResponse) VisitGetMemoryEntryResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMemoryEntry429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetMemoryEntry429JSONResponse) VisitGetMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16259,6 +17924,21 @@ func (response UpdateMemoryEntry422JSONResponse) VisitUpdateMemoryEntryResponse(
 	return err
 }
 
+type UpdateMemoryEntry429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateMemoryEntry429JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePlanRequestObject struct {
 	Body *CreatePlanJSONRequestBody
 }
@@ -16397,6 +18077,21 @@ func (response CreatePlan422JSONResponse) VisitCreatePlanResponse(w http.Respons
 	return err
 }
 
+type CreatePlan429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreatePlan429JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPlanRequestObject struct {
 	PlanID PlanID `json:"plan_id"`
 }
@@ -16457,6 +18152,21 @@ func (response GetPlan404JSONResponse) VisitGetPlanResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlan429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetPlan429JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16599,6 +18309,21 @@ func (response UpdatePlan422JSONResponse) VisitUpdatePlanResponse(w http.Respons
 	return err
 }
 
+type UpdatePlan429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdatePlan429JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPortfoliosRequestObject struct {
 	Params ListPortfoliosParams
 }
@@ -16645,6 +18370,21 @@ func (response ListPortfolios403JSONResponse) VisitListPortfoliosResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolios429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListPortfolios429JSONResponse) VisitListPortfoliosResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16773,6 +18513,21 @@ func (response CreatePortfolio422JSONResponse) VisitCreatePortfolioResponse(w ht
 	return err
 }
 
+type CreatePortfolio429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreatePortfolio429JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPortfolioRequestObject struct {
 	PortfolioID PortfolioID `json:"portfolio_id"`
 }
@@ -16833,6 +18588,21 @@ func (response GetPortfolio404JSONResponse) VisitGetPortfolioResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPortfolio429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetPortfolio429JSONResponse) VisitGetPortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16976,6 +18746,21 @@ func (response UpdatePortfolio422JSONResponse) VisitUpdatePortfolioResponse(w ht
 	return err
 }
 
+type UpdatePortfolio429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdatePortfolio429JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPortfolioCostsRequestObject struct {
 	PortfolioID PortfolioID `json:"portfolio_id"`
 }
@@ -17040,6 +18825,21 @@ func (response GetPortfolioCosts404JSONResponse) VisitGetPortfolioCostsResponse(
 	return err
 }
 
+type GetPortfolioCosts429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetPortfolioCosts429JSONResponse) VisitGetPortfolioCostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPortfolioIntentsRequestObject struct {
 	PortfolioID PortfolioID `json:"portfolio_id"`
 }
@@ -17100,6 +18900,21 @@ func (response ListPortfolioIntents404JSONResponse) VisitListPortfolioIntentsRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPortfolioIntents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListPortfolioIntents429JSONResponse) VisitListPortfolioIntentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17241,6 +19056,21 @@ func (response AddPortfolioIntent422JSONResponse) VisitAddPortfolioIntentRespons
 	return err
 }
 
+type AddPortfolioIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response AddPortfolioIntent429JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemovePortfolioIntentRequestObject struct {
 	PortfolioID PortfolioID `json:"portfolio_id"`
 	IntentID    IntentID    `json:"intent_id"`
@@ -17302,6 +19132,21 @@ func (response RemovePortfolioIntent404JSONResponse) VisitRemovePortfolioIntentR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemovePortfolioIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RemovePortfolioIntent429JSONResponse) VisitRemovePortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17445,6 +19290,21 @@ func (response UpdatePortfolioStatus422JSONResponse) VisitUpdatePortfolioStatusR
 	return err
 }
 
+type UpdatePortfolioStatus429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdatePortfolioStatus429JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamPortfolioEventsClientPathRequestObject struct {
 	PortfolioID PortfolioID `json:"portfolio_id"`
 	Params      StreamPortfolioEventsClientPathParams
@@ -17535,6 +19395,21 @@ func (response StreamPortfolioEventsClientPath404JSONResponse) VisitStreamPortfo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamPortfolioEventsClientPath429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamPortfolioEventsClientPath429JSONResponse) VisitStreamPortfolioEventsClientPathResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17654,6 +19529,21 @@ func (response StreamAgentEvents404JSONResponse) VisitStreamAgentEventsResponse(
 	return err
 }
 
+type StreamAgentEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamAgentEvents429JSONResponse) VisitStreamAgentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamChannelMessagesRequestObject struct {
 	ChannelID ChannelID `json:"channel_id"`
 	Params    StreamChannelMessagesParams
@@ -17744,6 +19634,21 @@ func (response StreamChannelMessages404JSONResponse) VisitStreamChannelMessagesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamChannelMessages429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamChannelMessages429JSONResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17842,6 +19747,21 @@ func (response StreamIntentEvents404JSONResponse) VisitStreamIntentEventsRespons
 	return err
 }
 
+type StreamIntentEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamIntentEvents429JSONResponse) VisitStreamIntentEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamPortfolioEventsRequestObject struct {
 	PortfolioID PortfolioID `json:"portfolio_id"`
 	Params      StreamPortfolioEventsParams
@@ -17936,6 +19856,21 @@ func (response StreamPortfolioEvents404JSONResponse) VisitStreamPortfolioEventsR
 	return err
 }
 
+type StreamPortfolioEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response StreamPortfolioEvents429JSONResponse) VisitStreamPortfolioEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSubscriptionsRequestObject struct {
 	Params ListSubscriptionsParams
 }
@@ -17982,6 +19917,21 @@ func (response ListSubscriptions403JSONResponse) VisitListSubscriptionsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSubscriptions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListSubscriptions429JSONResponse) VisitListSubscriptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18124,6 +20074,21 @@ func (response CreateSubscription422JSONResponse) VisitCreateSubscriptionRespons
 	return err
 }
 
+type CreateSubscription429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateSubscription429JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSubscriptionRequestObject struct {
 	SubscriptionID SubscriptionID `json:"subscription_id"`
 }
@@ -18178,6 +20143,21 @@ func (response DeleteSubscription404JSONResponse) VisitDeleteSubscriptionRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSubscription429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteSubscription429JSONResponse) VisitDeleteSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18320,6 +20300,21 @@ func (response CreateTask422JSONResponse) VisitCreateTaskResponse(w http.Respons
 	return err
 }
 
+type CreateTask429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateTask429JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTaskRequestObject struct {
 	TaskID TaskID `json:"task_id"`
 }
@@ -18380,6 +20375,21 @@ func (response GetTask404JSONResponse) VisitGetTaskResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTask429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetTask429JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18518,6 +20528,21 @@ func (response UpdateTaskStatus422JSONResponse) VisitUpdateTaskStatusResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTaskStatus429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateTaskStatus429JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18725,6 +20750,21 @@ func (response ListTriggers403JSONResponse) VisitListTriggersResponse(w http.Res
 	return err
 }
 
+type ListTriggers429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListTriggers429JSONResponse) VisitListTriggersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTriggerRequestObject struct {
 	Body *CreateTriggerJSONRequestBody
 }
@@ -18849,6 +20889,21 @@ func (response CreateTrigger422JSONResponse) VisitCreateTriggerResponse(w http.R
 	return err
 }
 
+type CreateTrigger429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateTrigger429JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTriggerRequestObject struct {
 	TriggerID TriggerID `json:"trigger_id"`
 }
@@ -18913,6 +20968,21 @@ func (response DeleteTrigger404JSONResponse) VisitDeleteTriggerResponse(w http.R
 	return err
 }
 
+type DeleteTrigger429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteTrigger429JSONResponse) VisitDeleteTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTriggerRequestObject struct {
 	TriggerID TriggerID `json:"trigger_id"`
 }
@@ -18973,6 +21043,21 @@ func (response GetTrigger404JSONResponse) VisitGetTriggerResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTrigger429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetTrigger429JSONResponse) VisitGetTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -19115,6 +21200,21 @@ func (response UpdateTrigger422JSONResponse) VisitUpdateTriggerResponse(w http.R
 	return err
 }
 
+type UpdateTrigger429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateTrigger429JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FireTriggerRequestObject struct {
 	TriggerID TriggerID `json:"trigger_id"`
 }
@@ -19203,6 +21303,21 @@ func (response FireTrigger422JSONResponse) VisitFireTriggerResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FireTrigger429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response FireTrigger429JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -19331,6 +21446,21 @@ func (response CreateVault422JSONResponse) VisitCreateVaultResponse(w http.Respo
 	return err
 }
 
+type CreateVault429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateVault429JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVaultRequestObject struct {
 	VaultID VaultID `json:"vault_id"`
 }
@@ -19395,6 +21525,21 @@ func (response GetVault404JSONResponse) VisitGetVaultResponse(w http.ResponseWri
 	return err
 }
 
+type GetVault429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetVault429JSONResponse) VisitGetVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyCheckpointConsistencyRequestObject struct {
 	Params VerifyCheckpointConsistencyParams
 }
@@ -19455,6 +21600,21 @@ func (response VerifyCheckpointConsistency404JSONResponse) VisitVerifyCheckpoint
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyCheckpointConsistency429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response VerifyCheckpointConsistency429JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24308,615 +26468,618 @@ func (sh *strictHandler) VerifyCheckpointConsistency(w http.ResponseWriter, r *h
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxs3sif6VRDcG+HuDbJfamnsVty4qyPJY+1ItlaSZzb2tIMFVoEkThcBDgB2i6Oj/ew3kHgUigXU",
-	"g+yWZB+H/7CahULhkZlI5OOXn0Y5X605I0zJ0dWn0RoLvCKKCPjrWZ4TKd+Rf26IVK8K/VNBZC7oWlHO",
-	"RlejD0uCMDRCwrT6TiJanIzGI6qfr7FajsYjhldkdDWyTaa0GI3hDypIMbpSYkPGI5kvyQrrT6woe03Y",
-	"Qi1HV+fjkdqu9btSCcoWo8+fx6NnefmSKbFNDejZ89eI6AZtY4EGB49kQVh6XfTDtiFAg4OHsF4LfovL",
-	"5Cjs8z7749oePCalcL5cta2Nb9E6Ht/q0BE9X2LGSHKRcvO4bSy2yeEDIfnNmtP00uS+RftwXKuDR8S5",
-	"KCjDiovXBEuSHFfVDpW6YdvwoMHBIxOkIEzRNHHnvkXrWvlWh47opcxxifUAUiMivkWr8PGtDh7RbQuX",
-	"kdsOBoMGhw7hrwKnh6A4L9FCt2gbBzQ4dByv5m+wypfxcdwSISlnSGmqKSlhCpVYKiTx3RhhiTCaYUFQ",
-	"QXK6wiWiTJEFEegoezWfQLdX6FF2fIL+14YrUqCXH/BCIizINWNcwRG4VqQ4uWZugkuCCyKqKbp+Wqc4",
-	"52KF1ehqRJl6cjka6znT1WYVztgOzUyZqZbtp/C0bd1Ni0MX/jVdUXV+dtYcxRv8UQ8fsc1qRgTic0QV",
-	"WUmkOBJEbQTz4/rnhohtID90l6NwEAWZ402pRlfnZ2fj2kI9utALZb4Ej8861w1G/PgLDfjx4eN9Q1Zc",
-	"bFuVnhU0+UJ6zxsiJV6QjuMUrUyztuHYJocO6Jf5XBLVHM3PzX2UN3Sd2kVuuoluY3QX3badRbftbYmT",
-	"B8W6xK1HhH5+6Kq85ULNeUl5chCuQetIXKNDh/N+M/MDSI1IBm3aBhW2O3RcH7C8SZ5fWN60jUM/P/j7",
-	"gi4WRCSHYB63jsI0OXQgf9eUnhrGrX7YNghocNgQPutX5ZozSeD++W+4sJdP/VfO4bjS/8TrdUlz0KBO",
-	"/0PqMX4akY94tS6JaVkAL86nK33mTv14xqOCKEzL4EBG5qRGvs3ncLz/jyDz0dXov51W1+RT81SevhSC",
-	"CzPq5nLZ6xaiEq1wqSUHKdDRikpJ2QJxgRhnE6dmeC0jGwet/+f7X34eoxkukL+Vj1GxMTMnuo98m5c0",
-	"RwVZE1YQlm+PT0ag0rN5SfM+i3aPM83tVyW6o2oJmpYgkm9Erk+AfCOE1rqkwoqM9eCxPlIFJUVwNXW7",
-	"f83usEQllwod6c1EGS3Ias2VnuTUtZrqBtkYSULQO+hLHmsV7PN49CMXM1oUhH2ZNcC50tsKN3q0wluk",
-	"tcKCI7Wk8gpRJdGaCNh8zpBVQ43yhY7e/fh8cnZ2fn6sF4Uqec34HSNCLulaH1y6KZ/9B8kVmuOylEgu",
-	"ufDLMnfzzI7HCKMFvyWCYZZr2V7SfIsEmW8kkYiq8TXTfT17+wrdkK0mzBnfsEKfiVwtiTCjl0gtMUPZ",
-	"/56AcWPy6kWGNINLu2czXmzRnJKyMD9fM8yC17UuDSNmflHsSI21g3E1xWXJ70iRub16VW3tO7uzr/m+",
-	"LJ8ik5D1Q6q1tEolCoYx+RvZIk2BORZAoXyjxmi2UTA3ScQtEUgqvl6TAs3InAvdYQ4X5AVst/v2UyQI",
-	"LmrMgCiTSv/I58ABW5B9BwudZ5EpZTtzygZO6prFZ9XNlMdXrRPXHZuZn6AdacmIHkcwRqTuaE4srYCJ",
-	"YoB8a1KIMU04YRWSBfSNcKkHvkVLTeJzLsxKypyvyWg8Ih+p1FQ9hW7gq7k5N6agGV6cXTyZnJ9PLh59",
-	"ODu7On9ydfno/4zGlanvaiS3mg0llRP4EfpcU0FkrIOLc9sBvPqX4gdyPr84m5zji9nkMn9UTL4nP8wn",
-	"5+cXF48eXV4+fvzkCZzNyn/t0fw8vyguyeR7/IN+5byY/EAu5pMzfD67yB8Vl+TxHA5smI+ZBNuUpSZH",
-	"DoczZrjcSiq1Vqyw2kj9W67oLQGd4VCqdcIDejSGJbTkZWHECAziKcrqy54h08kM5NoJerZ7klyzuyWX",
-	"pKJXf5osiJKoi3jRUeRE+ZmrH7W83IvotNibw9uhBmIOAH1UmGf3pXlYdis4kdA7rN6JncQrPbQVYYoU",
-	"X+Js1LxjRIsfDnUjMCfFmgj4JtoSM8i3eFtyXHzg/DUWC/JltRg436hEpf60MIdhIB+NpUfCOD9w/gaz",
-	"rdVQ5RcYJ+dohdnWDVZW8sme6k/NiYLwXGm1UpPwdvJM/5EhSXLOCqm1d6PywoiDJk29/715RasId5iq",
-	"6qizsrt2U25cgPUEfmV4o5Zc0H+R/ThnE3ZQY55bXNJCKyVOqbZrcE9sFOhJgda+YTdaPYP9/5XJzVrf",
-	"jknxhhQUf4AF+BrEqrkq2/1WBoP8u14l+PFHTMs9N+HWdzIlMK5gIxRVJblCt7jcED2W4K4FbeXo6t8/",
-	"jUBjdK1HY2f3MX3vvPj5t/vZQVgdUFr9/akSQnAxtGeM7ksfMjBcq+4igvOlUXTNOhoD8kGqhzVCh8qH",
-	"vRZN7aPR1WWwtPab/mZ1T5Rd3Ta9WVxLaYVLr9jtjjQbG60y2xmvvnWACCLXLF9itiCOHK2SjyhrvQl6",
-	"TdKw81QJzCRVVdfYqIrxayI66JboVzPwdb+FW1NTEv5jiRVaC8pyusalueJq3RSzyt0MF7+CX6GMrwnL",
-	"UKl1Da3Nbu1taIyyvOSSFBnirNyikkpFimtW9WscCIRtVqOrfx/pbjSNwDuj3xr2knHdQd8c9bNqyN95",
-	"Dz0cGtZpr7ieQeMmqgX7WuiTWVFjicnxGs9oSd3f9e88D57CdvvPIj6fEwGHDlhgg4OimoX9AQuBQXrn",
-	"gmBlldF2Ov9AV0QqvFqPgNJzWvR67edNWeJZSaKvz6Lbz5F9DlSpVWQ9J2Y7coau+tTGo4+TBZ/oHyfy",
-	"hq4nHPrD5QQ8t/rEneNSEvtx4DhBsJUfuyPYIqqA4O1AkOQPMxZaxDQBrf5MFoRpbU3zdYGOfv311Qug",
-	"lcaOBleQtGcq+qannOjLeh+wvJEdryp7Etdf/htlcOn27aK9tGxAoj1wFSmmlYkntn4EZW99gyzalbtf",
-	"tRNvjeffm1c+fw6Nrv8+Aits6N2rLWtjqRKz8IvhhzauC4Ia09QYsEnRNbauZJkxbTVk2XNo21zHf4Mz",
-	"fY6yt7+8/4BOzRTl6Sc/18+nRrRNnI6cfWVh1o+gnyLraAKZrHZMir3J3fqqRs60cCgDuP4aXQ3lhjaC",
-	"rtgC6LidMF5YskqThvJRTwRhVqCC6BsT3ygi9eN6uJpsUke/c2CfHQsNPXscUPutaKdEaz83unfkNY2q",
-	"HqyKP+hcctNgKoKbdPLSI8eIlwXoMVRIVWPG3mKzyag7AnR3RJ0C672X3Y11aARIGmF6Emh6a8IKc0pb",
-	"yjV3XUaTel/Za8n1FUXwEjTNE/QPUOEt2U6NgyDzOunYKKU7Sq7WD0G7vWZHmptUGFgCEp2LY9B8ca7q",
-	"rg1jApaIEVKgTP9bXyME1YyYwf+zMWjP5uYgr1mGixVl2QnSNAXcagU8OrL/GKN8SctCEDYGIyBhBYaf",
-	"McuJVFzIceUOoyT4S8mxvkrgYgtSYVby/IYUQXd64AuB18uxvjGGnnHz6WNUEnxLjNkcBAuHm07ON8w5",
-	"V9xwMcpxWRLhfUH6w0a53xU24WYk9IbwapI9ddeLuyVh1louSULgMLjuJKLDzMMBDGTCbmOH3L763q7a",
-	"EmgsOytTTSbOinZskSsQBJeB5N9xwlU3H30NCo75tovQgTIcBjP8auNeS51J9jmicTr4uhr9oWpxuwbl",
-	"Q631XWi5WWHmV8MIwfu5K4ytBzNDs607+YfeHx7iunao4l9T9wMyq5FqTXXxU2xjxJT+7thRc1xR3Dt7",
-	"7asiDSYxZXkuoLHW0JYvo67vpd2F5FNbh8T+vo8F2lX3sl+T17Iy0xrBusS5vVjdLXlJjG7S42DsVu6s",
-	"8e6hDj5L0zHVsblOekefSUkXLK4TLty5A20iKvGiTdxGXu8gP8HLHaK74+KGiNG4JXVFv9TZ967m7Ab+",
-	"W/uyrKzpPLE0ZmKkqJkoBy+T6yR9J3NNhp7IX/VIrTazbefQ0VwQghT5qPxlFWVm27PjHtrY7lkSJixx",
-	"cOOEq5fc758IFmpGcHS75R0Rdo/Nxi9d6+ZmM/JRTf3zoTtmPLhT5X8b9HLqelfe4a1EGb/JuhfUG9Ea",
-	"QxlH5ta9nj2NZCau6/ST277Pp/47MeOY9fCUHBe7AdA79Ibljb4dobXgC2FPwUEx0ul1fbVgXJDiKboh",
-	"a2Xd3AQJMieCsNzlcESZQ+lhTSmbumFFei/gcqliE+hr2UtK/VeQbKS2aeEGN+ftWnG4btIcUfuKv3l8",
-	"f3ylOeJlcfH48fkPaL2ZlTQHd7S+eFIlUVbQ4uqGbLPYrbLH4RFduoJ25DK+ePUi+uIN2U5xueCCquUq",
-	"zSV2Plmyj0PVP0FuKd/I6Q3ZRrb9b2SrJaMC2QzX+KQlqdusC1uiP5TIgbBezmrrxmiGJXlymdDiFlQq",
-	"IvZ1X6UO4dpAzQbv7tbuxxs7sbuuScH0DoIFY0p/9QUr5R2hP4FzKHCVB5FygkiCRb70gXLm2YooXGCF",
-	"R1efPu/4I7SMhVf0GPWTHPjQBLQRVsDdyf1dCducszlduN9LLHdPGfPAxrm/s8NCblg7e5eKAdRHZn1i",
-	"oH3tBtWNRz4W4PzzHoythcuSS8JspH5T49ldxVZa+8VvcbvXBBzkVKEcM1Twgf5ev1OfRrgoqLnpvg1m",
-	"bu4uTT+Nfgtln1b4o95Ed3SBXB+j8CQbo8ax8Dnrcx+3JD7ElSswZXC2842a2qir5oL9VeCcoDURlBfG",
-	"lgcv2rCqxjGaGF5wlFb03dwbIojbnJk+RnG+fChPdpOthmyq122QJEpRtpAog1ukuMWlW8wx2rAlwaVa",
-	"bqcQ6VY9KAgu6r+F2wxH5b1tdERQ7HFmGamyu2UvqFyXeAuxSA+zT4NOnNqIvSBrqFXKXDweZsA9veNa",
-	"ujmveCBLG2NlubBhsGi2NWE61jFj/RG7bAgJuZEsv8S565V9t1x2qxsudC/9AhaOsFFDcDfP7SZBVgvQ",
-	"cmjrTkwIbt+rhPtwtpfdIjyh9vCifqvnUPch8mCHQ3jHeoCDoocd8f7lfq/lHK7FdIvbXrPtlIH7etYD",
-	"8dV2f7QuZJT5kzCDq2GmD8AMGSwDQW9JgeaCryCEmRSVcUVes6PdHTtpOVWN8eiHM+v5bJyyVZtHZ2fH",
-	"9TBGJy2sg9upuY6iR+OR/zBYI7Fx/1XSLe4Cr1bq13XRYQd59uH5TzFDiFnGiBjb47CJG3vicnchyAIr",
-	"ktro53zD6v7vNeRmubCB+lhn22k13DjLfeo+ycbp1PnoGBqz0utTEggSXxORE6bwgsTmBs0gNNg6yyXC",
-	"1hdQvQj7prjCZYaOBN+wghSo4HfsOC4BAzyFLpsT9NqKFWAHBp59I/6GKgLmG+Ngb1ILFCUQG8xgMoR6",
-	"BNi44IfIeeweJQ7kKmyCESyGh9WYIXbH0/hhROdrgafSwV2/WLXQBvW3RnlFDMdcxXSFnznEhJmYFRev",
-	"GDfjJofcEntdi7d2MFx8DqbuXDWCEJxJ5NHxCXK9uxgc0zyzFESya6bFB6ooCmkGESizaz5137Onwj83",
-	"XGxWmUkKpkRGjYZ5XAV0+c0cvJ52zceInCxOghHFVTXOFPmoBtgYvrnI70Z2t9IKpgvBPloLIsExzHLi",
-	"fj0+Qb+ykt6QHZu1sfqPbcwOZujZ21fX7IZszW40rbEugraVfBf0lrAq5b6FjL+202rvwOpU1AuWN6To",
-	"iKSOhVNZ3nhfHf4DHWG1oY0d5wTh0o7ww8Dpjujnujw5JP7ZyY7Y7exgHu9wMw/m+HuKNm4hkeGRuo1Y",
-	"UJW8QddIKa6xNwEYnfL+HJxYEq020mGIuQRDk0/XO0bUBegkVGUxo/aG3/O4MkEuuHrPnU5nl8cnKLPZ",
-	"e/ZwsUo0XDpiEu87AImQd0Q8NRm/kPENqXXSur7mW/smDCF2On2poyQl2EL4THQEsZ6FwZWSKAsWaupp",
-	"MjP4e/ctRn3mZMLJdh1uN/KjuR4NFcq17acmjDchbt1XRFuOw0BR7XyGluxtvKvd1W6mdcs0br2INRjj",
-	"ELlrOyMxp/ohYrH3vnSFAN2DtDSkv8vhLndXIqp6BJa0xQ96yNcIOJ819phY3jktHY7sTpSQl1WPjw26",
-	"CDSlSpJyjkp6SyTCSostLvCCTDeijDrR9xQg7rXkGrshJ2J19WDjRqof9TScherb0u2G2+FWdEUSsbdv",
-	"Xr15ifSjuLyg/4q8857+Sw8Qzbb2AtjD3hEQQMoUqjz16FObiz6Sp6Et+h0NZ20nUh9FjXq6VUbPK4dI",
-	"Ld9JTF/sSYwdgufhqKPjw/vSSlfM0p50MySMsj/RxEjj30x2S5v96LlNfAFkD0C3YLXMmYid0XQaFw67",
-	"+TT3bUByH4/N1qJ7x5RaqwZ4SNIZUXeEMId1dsfFjZ174/i4iObBQ67UvoaGBzhS4vYJ+waiqQN7vVEm",
-	"BtvBnGiyPf72DhZwaTqQ2D1XfUVWMyKSKVYZ+bguaU5Vho4gA860l4DHl5mxZVbl9wZXIJ/jxFkIr8f0",
-	"FzAwm3eHeSbdCoBFOtYzPJZI2nXscfrFxfrPKfXC+OXlMK+esdpKlH3Cm4KqMVIqCOJY4Y9uax8sGKfV",
-	"EGTlRtoONPb4rklwWM1iwFPya2T3uIiCUGtw9LdL+OMArNbtZtw+NQ7E3C7tNVmyRSI/N8glLWHf+kMg",
-	"u5yEjojcqvJCG9r0XpdLm/o6IHQ7GE3bxPdXyOwHYtpYRJA5k5npoGE4C2RbIMy+mNhqlzEdytshEqdX",
-	"8MAA3h6eSQVTb6GQN0kzjtdZtFLyMGyRcyFIVYAiAShvRgHwcoKsS4DDeCDImT0VowPDxe9Bs3FyMH5X",
-	"gVPG7vSH7ZpknZfn/pTurCEPc26uDQbjIIPV3mqx1JcOETeXgHctYSpJSXdvMxyjrCAlvSUC8A0MBgFI",
-	"QmsuTxz6PKFnF4UgUpIqwBGM5Q7i64HP/VoFIrtkMNYdKmywd7WbAa2lTv7dRN+i44i31N3zwHOH2+mn",
-	"ajafT50SmN17PvAue7Z1EPDp4VzZ6wAazGQdjFLsA0rTSex7RrLV6WNYoFY7mZx+qqqGfG6N3doRC4b9",
-	"cSn1ailp5MHUZsENMc60uBTstN+Rdbm9F6aozfZUH8TbqGr4+6JWq1Ds45pNLXnSBxuUd2si73RjLNru",
-	"D6Ld7ArhGRxl1u15Q8haz5cK4+ntpex/Q5r9gyvn/QIw61ufoA5XKe8Zy5dcxAkkqLlHPioiGC4RhvbR",
-	"kDrbT09PdK1WX0fRv+6r6G7pPzuc33rMvW/CcLGi7LT6DtBy8NHPp+abETm0FvyWRrkekBfc0vrMZ83r",
-	"7p3e7O6Gsu90IuPuZaEEg4Xvpq4EBngWfNErhNwC7Pe5xTsjpOb0RclnuMx6LxYtrRsgDcnCyJ2x29t5",
-	"PjUVSzAksFILgojV0mNhRR3cUglMbRnZfoxh3A1yGs3PMSnaDvjfx+TCdZQzYn0V+t81ydVhVNiVY7WP",
-	"tsYgvQBUZlKg4GcXiLrgOG1/Iv0XxKBjN9bip80Ks4lWVjRBIWh1YoKe/VxdGbneOoz51m/tNNMdekxX",
-	"K1JQCEYNPD+7pgrzJCX7HsZj5L8anSNfrbGikEe0fcHzTTzkAIqkmQzuPHwDFfYVdJTjFSmfY0nQDdnK",
-	"iMtoTrDaCNIanW/HN+O8JJg1g/F/NH2geYkXMvymwSpXHNlXaz6Jarq+5AJOx//V23wn06EGYp5DFD/F",
-	"LCc9phWGtDZSAaipVkQEevfjc3SU2diN80zPKptvylLf3NdYKIpLIwIZZySLTzSZ7xedoW3dw6dfX7/q",
-	"O7uLMa62O0V2JmD7DUDCNzid3wWOyBXeopmP8jY+ZKe34g3c/HfjvUfjkYn1jquynEkqAR79reB8HnVf",
-	"m3osqMSKiOC4g8NbC1zMEMGipEQga/TYcRPzDSuw2E4h/C2+E5BjYOLjbK0KLUZdt5Ez9n6tjW4ZVHoB",
-	"9HjMErh5ByMMCCZg2bngq2k19oQK1Jhj4lbe2dPuBnVT8e4Adz9TW5nx7kbG6dkXhe6H8lMrI90C9dPf",
-	"7lNPpj4MIeheQX76Ifrslt9uzfoz5ZFcGeNgJQHuyaSWWNnBRYVhWksteaU5GRYXbVhJpLxmfpCkuKrC",
-	"eWck5/pwyTbMllKgtyQzmQ5ZtT8ZOoJKyr4TtC43mlsEIdfMpe5LVyeiikg1w9geoyXWyqaUpBiOZRMs",
-	"QsLT4Z8nbPS/MJNrVpYrfdBA5LP+BxCLNCC1mdxKRVbZU4s7VA/Zhnhm+RCIz/uihW6wKASm5cD7+V/9",
-	"ewOcCrXU312khuZyv/y4JrkKU1GReyma2NcMXPhS8SgVbT0UVEY9X38vCjHV7IYH2NWK+rbXBn74dYjD",
-	"2b0DJIks4OBO7NXgSp28P/t5ZYN8Sk5MmPRlo5JuDGx2XUCOq4SZol1gxLO+5GZNxC2VXCTzy6smA/aj",
-	"TTl2hYbsdRaIap+s1yb6bL12dBNAsCGf3SYG/qkW8dLgoTbY2kpn3+GaPudyX1t+9ZocjI4RvLwPLkb0",
-	"qHP2jLJcJQFmuw7RQ0+xg4+jezmF7Eo8aeAYDj2S2or1jwdYEr1Y7cW8Dyvjh4+nCSgbkFGD1N5ZSIz7",
-	"soJ2SfEhQnRfByeP59HlXGoCAvSxIhpZfPbD8Z6AvwBu47pOREXgVTxIFLqBZ2NEmT61qHEYeQIv+GYG",
-	"Utn2yQARwcgWuRdknH4trnbr0dx4+SOVqbma6UWFSJlvMBa53bfhnj4UWlfORTH8KqA3OT5e/cRl+Cp+",
-	"Q5g0nPXr+xfZYdjA1a57YrQDCdZwl6bqU/wtwW+HxFVyKAaFfhSETDTJI8glW3ACELBZbTjZTtj8NTN6",
-	"3HcSZVUbWx7UaHWkACAThnBJsTzeE5Z1h8XNPd/AcXR4NrrZPs7rkVyX++X7Vv+tZfc9D7heDNnrNGvn",
-	"k70x0NuYIUXj7zerFY6VMvnAFS5NDSskiXKSM44IZMBJey/lbNtrv8ItjlJbBaLjh9YjFyGByPN+s4LZ",
-	"lqWlYNnruEpD8dh98MvjppHaig/J2iDSTdHVr9/Jr4GkLy0OtsjQSPwmuJPtX4PNMkIZ0v3pNMdlaSGE",
-	"NgouThupeMLKLwgk1eNoRlTun34nEeNsIkkuiEKO/byx8LILx8S9iBURFJeIymsGZZ0mnJXbK0RVlf6G",
-	"CAPIay0lWWEhUARRG8EMACN28D1PUVYNMRDIUBT+mkGGjh5PMHQDX7YxKdFRwbtRy4QeYg5AvcQ3ZKsv",
-	"7zOCBRFTWH39N9cvX0zN7k2roSUSRvZP8dqdcn9ePPB+tsRyalYy7Q5p7nUzHzZwhdyDnlbiWSylb8cX",
-	"Dq0SNRJUz42IxyTre4mc4ltM7cnRFMdcS2OBTFMHmwjcMSyYSr9C84SSbB/q7jUlaiLJsQKn77Cg6Mpy",
-	"5YKfQd8T5JbfpCKhb6EGS0pjuU0Y4mK6ou+pmq7b43HAn5GFr0cqN7hkJ3452PYaY0RFvO+ur3Un5P5Q",
-	"EwThlBRJ6GiGJSTrjpED35Tja3ZycnL81LGWOQLQkRVFYwQSaGyPDcugY3CU3HFRjJF+Gy04KK/mqcmh",
-	"w4KgFb8lBZSkE8QAQAaDnRkBasR4D3HpqxSZkTUu5j/xuwZ13gdL33tW+ZflaSdQ+xu83teF7An6R3Ca",
-	"1o/MPskecBb/wsqtaXCgoOnYjZ6SYogW3SIyYtzswAPTVQgCAxWUQzf3TQ+ZhvDMlnRvIvI1eaSEUEYt",
-	"UuUU3OYFQJUmkAuludjdaX68I3RhUXV7xTsF8WG7gMVayhSE5VGcTffM1eB38xyjM6Q4Oq9ZKppadYK8",
-	"wsthZXDuYdJGR6B0H9cQ9E5age+6TUd+76paR86oUZCSLED+gremxGxqgL2/sm2pthdgP9BkF9dhsBEc",
-	"pLUevMI3hCXMoImr5C+MTErKCLItnOenFT1wn8pJ0USmOt2Md8p+hntfTSFcjHGS+2osEY64W2D0VAHc",
-	"+GR2tRPNUpHifYoNxlW1wV9EXDjxkDAXeaDdXrDjw6QFCAXKFrV1tUEvonJ9dRxFHeLjbzuiw8kLIyGM",
-	"LmlUY0gQdiXO+qAf9rYtdyF1tfL9MFYHQHwtJgKJO+QUPphb46xXbNal1i+SoZAwboyUoIsFEajgRBoI",
-	"uAqIAwQg35SFxTtBuDQFniFqXPq4fIlXEHJI2eIKZbgs+V12zcw7EmEG/vgxyuQNXWfmS4yrujUG3tIz",
-	"vKFrCLIkGxK1vrxwGDrbZ0VUC/EgO9tkFdSqSZqWCiezK4+iec1GxA/Z4/r34hvmWrQFhn8IS2B7Naoe",
-	"qZ+YabJaZ9jCqA5S0bI0e3zfMeO14bStg+q7DKbHXYyh9EKojmVQ8qHmrFIzdlXW+6YEBHXZY/P0D1MT",
-	"Daq6F2StlhMTLbwWZKIVdnH/C1ANKboCtGjPEHAwp6Yo3x2ZZT4/oLkA/yPAgqx39T/f//Lz5PULZBsM",
-	"zMgL7mzRGJ+/kW1lw5VoI0lhkMlr7w37Zko4pcoE3hJB507qE7XkRbxI38G6zs4O/48Kj9kYo5rjaCxg",
-	"nBJkzm+J6JcxUrjWQ7JF2qvbPHdPtzbz48hGRUiw6926f2mdyQAgnJycHA9N7STs2Zr+2o5u52n+F938",
-	"7atqjlSah0XKia54zsukzw6e2uyTMcp094aPkQ/J0kr2W9syS2Wo/CrKyAK+xWop3cn57sfnMphMlR8y",
-	"kPVak07clPonm/gl2kkzgRk1ykcF2xUj2ZfzOQHD79tEIrGJA9LPDIi8qYTlqrng9bqkpIhdZEp+Rwrj",
-	"SIvF+a7WaotWBDNZA8gYUI2pKpexshpiuyu5llrzGa4q0zwapPPzpiyNMrlhJV3R3SIfPW0gA+I3TFLO",
-	"VC0FkUteRuTeC7viZydPegbluNwfYx6fpiCDXccwlLi7BiyFUx+K1bbMYJJ8Dy2bN4X6htX7jaxBsEXj",
-	"XYJKTS9K40LwRBCAKxdiqJrohsgG6xKwESlMywysMCbJwxZ02AVnLyV3Plu1JNesiXGuP0WJHKO7JZek",
-	"6tomcWHrBx5rJdAMHR1lMCBAptmUJBtfMw+tDuiDGIrj6/Hf4pIWRvLBO9IUYrpb0nyJcizEFjFukdV9",
-	"RYndFN0imv0rFZjdVzhfUkYqO7xuf4WyDdMHIxf0XybYec7FjBaFcY4yrqZzvmEFjN1KKygnVdJc6RaU",
-	"wdCnSmAmqbPGmQDcsJ35xXmmoDc/5alfphkuHMA6dD6frrDKl1NHhiYuG3AqporzaYnFwqyrwIpMLa+7",
-	"kXt5b34ClmXYoUE3Xbu2nmhS3P/CEHZiHrnJja33XPKNyMl30lcGDs6DXsWZNDmlrve6vzvBNXl5+P5E",
-	"RgpQT2rsO1Q2hkxrwpTYQoYmn8/tZQZgLHqraT/q1oZLI4Le5XhPS5cA1daXyZJq6vCwPFHpIHNcJpTi",
-	"aNUDpbWNtvI8X604ATFTaUEX9y2+xfBJykW0LjrApFXb9NY2zO6pjIzk5Sad9lw936nmAw9uSXHc0e20",
-	"T3Wpqnm6t9v9oxX8+ym6cA0AEXjANFvxU6sta4NQ3YgFYflh294VfVpjjKAOj6e5ahj7FOepBnlAACrx",
-	"ncj7qBDRXxbsgwoWMmvbeJrb14NHO6zfAcEM/XT/QhPV22kbXrBjY8TIXa063k6+ctW0s6/ex2ZwcnVZ",
-	"OMLvt0/3bVIM/8TvEKw9+MCrHhEdXKvI2MpXpKCb1Wg8WtLFEriMKprjMmo3r0b4zkikTiYL5nz6qfrD",
-	"4qRBH9mwWoD9El96Hyi9arL0E9wHF7EKRt1OHy2lrKo1vo8iVrluU5JiQUxJNbMQHaWsXt4Spp4vMWV/",
-	"D2x4keRRIvWdl88NQAIsVGCiXmK5nOS6G1JYGIqSL7yOF8vPmQmCb6In4T83cBE0F3NwUlkbGXwAmRdr",
-	"TN8nJHrXGqL7moKCno7StLdcMx/KboBWAMtJkILkREqewK6Ad1Lw8rDo0qxkz3KotseYBY6IiRmh0dnR",
-	"kb0hk9VabY/vwc0NInoq7b7ESpcIqZCs71vPWR1YySA9qNd47zEliOKD83xiibKAfLIYBewqWKFuFZBG",
-	"Y3F351UnVE8FUZFz2wZKxiwZm3KEhBXRYoY8AS+ZQ262gWy57edzN9NMRxzB8+8klJ6xyWowgypbLYDj",
-	"uuhE4xqPDL6aAVeJEpQtQ3IW+Hr1vLQs85PqPK0Go3YqgXPSPp4AXxjRYjg2erDUY7uLSQJJpGDA8WIp",
-	"ZLsm8sR6P6DXzKFsYoh+tXFhV/UMDEDgdAcV9IGwvGZmyDupGJYd7C3BXhzIdI1VvvR/b6SNL6vS4Vzs",
-	"iP9hw4KfKsy8KS6K3Z8EWfkaj94779oFP1XtjAkN53ah3Q+CaNU1/Bv+D4OK1S0MwzpcjKRu6wtF+VFU",
-	"CcbVysCzqeJT/xAOdxjjFACIwgdzTMuNIOF3cr5aEQtOxEtIfJlKhYXpvvrNgyzUfp0DRp+ea7lyUwpe",
-	"D38NOwh/911IJQheBW/bH/Llht0Efwb9uJ8wy0lZJnSYH82kY9Yo820wQa3WCuFYNOrZnsnDxi7tujZf",
-	"ephkVfuNqXVVRCQ0zZeNkUCY+nlPEBgwT07jJu3awWcaqiT4vnmeLKq5Y15t6aI7VtV4H46s5xFpeoUI",
-	"86yazLeY9jw8zp7nJn11qHlTECW2U/2o2JT7GsM6TUXVbu3ufoNya2nN4axix5Vl6wMsRFYaQm5JQLcI",
-	"CnCYKe2W83JpydcspKJaVjJl5gpQ4pzsnZYcEx699I97lwXt6BttcuFZSTH4/r85oXBPfPcQ/NPBIVFG",
-	"IIURSc8W0RAZB2iHbqmkAGjL0dy9g9bEgqkNJtJ4PmZrPA3spE3yKfjwrD0ipkUSYMQ5hl+8evEw56wd",
-	"QbQOZTWCQXZ9eM2D5DcDuPSOQfxRrOoKhD0ZQKySSh9GvRb01pVF7p03H8ytEfISjKK2Da21nutUmYhi",
-	"NFUhB9OlbKHK/ubeHb7pMvnaL7fMlXL2HJflDOc3nefR3L9ymtt3IMNBTxsJopV2F8SKCirt1ScZzqrF",
-	"hKzQhvvnwD2rXhwGQugGlU4usA0OtAVk5u5XkFJhgIasXf30L8HcIWZhUyyImt5hwWxNogofDvjDHHo2",
-	"6qArw6AgqzUHBF/IxYxE+7jIeiKR28l+hm19MQXs4kSQGAFp5lv167NarCEw6D0TjaK+0LQB44N+spfF",
-	"IiSuGnm0c98L+9oQ7nOfGowepy/ZysPIQDF3NOf94E8coXTVNA6kgUT6hV69V5l4VYxZf4kAZ7SqJihp",
-	"QSCqyhzYnYKhWtugmMoAFDp+SwTDkBhlWBkir/hMHzwuGFdsStIPpa43PJxdtD6VEhUWWsKYk7CVeWdY",
-	"EvTru9foaKnUWksf/X8Th9z1EWCrwE3dfwkN39lX9dw0WeNFO9KcW7IWy3R93v1Y0TiG2jGqw5NiJ3uh",
-	"7yHznbRyJlUxsDMNnm9UzhMA/C0YD+bSZ4rd/QfAGlolzJbES1S57UVA3QpcXU768Ip6/9UatG/ZS3ZL",
-	"yiiga1p6CpITeku06hLkHxlOMjgzMJMxMlZY/QtV+9nTsLwxKRT3J2G5la1fWLRSOVioDmeEDvFyoJR+",
-	"pwUwKOy8LPldP1E8SJeyhSRpzygB5zLYpy6OfbdRm6Y+Nv/X/vY+2BwXombKtfXPch1Y28a+lShx88HV",
-	"tBmqlZpRh3qp85URKz766akQndsqAaUNfa1u1V/oxBx+SO6I4drc6tbQ2q60i+M3mNE5kV05cBUjo5V9",
-	"w7kuLi4irgsPiDMA949Ey9kZpyCoqGY0A9N4XN5NOsD7bXcuz3hkzCBxiVJbqZfFxePH5z+4dDEA/dEK",
-	"2pPLOCO02Jtq/aay79rMRbUOnJaYgtbVRxQppmKeR3ahIhiTX+XbD9sMJTZSpasf8rVJQICskZJKCwsM",
-	"b5VEJkJRK8PR1MMapdJlAhMlvNGj8kfNEhXarxqUtTO/6MgaS+0IfxzwTDvLvjPaUB+d1ypOLRYdq1qm",
-	"o48sHIlrGA80GmSmaQbR8ByX057lG4xPGmnV6mHsr4er8q1y2694c959VehUMF/ApHCMmzOThibjRqwN",
-	"vSVTb/mL9PnCP0OUoXlJF0vV15vL9Dq1kFZwqFAHJNCkLc0eqRi26nCQPQc1RN4+DH0BcmnfNZeEqSFw",
-	"q1PH8REngMUucC36dtsqsj/opzbTtJsTHEXs2Pd3pGaw4eMIiUZWsDH5KP9U6UrROiBBmtRa8FlJVpGq",
-	"f7qPVlOaeRNReYWwyVOEd6DSJjrK7IhPz071D9mxwfZDayzwiigikCmgVRCRLtTX7sGk0vgvTd4v7VNA",
-	"DCbVLnwqe5nDV4qnXVnwtYVvXoFPIZ8FCQX8bSwSLTKwvGVWnGYQ3rUD0+2ZEsPZ9tQl3yhbtnNG6jhX",
-	"sTzJ/XKzgnGmwY2kiZ2mHbhnK3xD4ihJ/1jyQ6DTdrGPekeb1GJqwi2592CTBMXaGmzXHrXLk9D1KNqT",
-	"pZL2vWjJMNN/9Ewy2+GSylke0kQ1on5cc0AcSYVR5itOXB7vAlVXgPZ+vhlAOMfg7OGDHtIpi7GNpcpk",
-	"IoN93p7HsBveYoEZ7OpKRNXxfZC9g/wK4h/N/aHKcOgD99WbxIbBfSVLEKdTHJME+yy2e9166A6sVz/K",
-	"TSFMhNhAgbi3qgB6yeZc5KZUCgAGyCuUBcgBVurX8QEy5FTX8TUzdmZoBqVETC9PNWVHIAT8qxuJjNdW",
-	"N90BL9CNrln141OUOawCeN+g26O/U24zkOyBgy7PHsFATNA6yqoJn9y6xlH+6QLUsLEJtplmHpjmU5M3",
-	"8a0ibTwntIS4gRCr7DvN+wqXvrTFwKoU3WAa75fYGAJduLWNxXBxbLZarvS1dRFGplcfbSv4hmkFZbMe",
-	"I6wAhVBBOrx7GSQR+ZiXG0lvyRs3YKPz9wdO3BfWwyOz1ygZMaIni8xb94320cn8aVykUAjYkgCaTYiD",
-	"p4lIhqap0DUOLhmt+ZM72Defx6PqKz37+GWY57ZH7nJwiW+OZtycZFToCszUO3LLU/lvddOOa9dcUqiW",
-	"l5wTPB3kgXSlcltQ5VP1cv1QEhNeL18Wi0SqULEgV1AkHAqEQfSo+QMKmy1pWcBNwiVN2CaVi1BLUxsK",
-	"2IZWqN9KZAcVC6IpG0ztbQqu4q0dGE9pawc9yrT41TK1dSJloOEi7LpvXfAPnSGsWNPJeglTqOV6wg7U",
-	"slWi+RDwqZ+jIbv6tu2wPpn7UAo8UU6Thd8raMIK3/F+oO4CR1rcG2CyvDpfN+0eKE7UM2s3WqK1GEIU",
-	"VtxTVzvGE267WBC+6S+ICqiWZhzuYIwaX0HZBbV9vsRlSVhUDOgj0DzU7KyPfWPYMMYWCEEFaKTmhT/d",
-	"6TvMCr5Cs60i0jlnNqKEjvlGoTUuCpqIAPfdTvcqZr4LruUHmei517K9s9BXnddKoy6dfnKBEJ9Pqe3r",
-	"1H89G7SUH0xCtN2h0LTYlSfZ4U+7IVs0I1rJFGRBpSKiV7ctfmXnmGu4lP34Q0fdEKDdYC7j2pZWo2nb",
-	"x3cwQZE483tvYXYFs9ELZ4KxbrXOJSWRtgpwc2NvyHaKywUXVC1X9WuqXa3GbfXNRio0IyizDeKmIt3x",
-	"gfWL2gik3ce659ZFt8hgzcbw1fRdpEALjo3ccM5jUpgLrDHMWHVFXxuxkEjfPQSacbV0ag3YP49S5k69",
-	"l/paS9miJBN7ZEI9LXls7s+uF6d+ZuiIKvMiZYAzZ27QJoVRHj91NQ/r0A6Ewq0Dl/qWGUWZG1KSwmGh",
-	"mZt8K/B8BFB+j9Ca/ctzJaF2dmo3Orejajd0tqksr0x5OQchDY45ffOsVFNv17sYCO7aEVOkTP5p8LMT",
-	"fZp8oxOJ3qgGRLqE6kTjDhigrg3LBriHjMkOzc0ybBhIVW3Kw+hxuyzcYaav5Ma9a5MD4r7uVfnccayr",
-	"ZNTYZl3sw+fJyJ9XLBcWKhLNthZoxbjOwVE3rtthQJIGQP/m16gftS2fsU2NDsdXE1B1xbpBMzXRU5ei",
-	"bm9DYLSwnEoVvRIzXNTKsAXrnz4tk+AfiJG7ZCDKQXI/JcDhuXdDdIMt9QjM7ZTvDveyTdDXpHtXvGGX",
-	"rE86Fr6G4H/WKu17CfkWCV35PRp6z7hWsDnqbyp4zyjffhK59ah4atQrX86iX0rVNyZ/A+ib87NO7Jvd",
-	"Ar3J4FMzKsCBiduGDDQtn9fAvYzrBcrmVdheB8MH3Vel14Nwhp7uItYI4jxC30BRM7PYM1JytkjWJ90H",
-	"9sgC/YB67bbGiMqHwUBKw3SFO7TmBtDaXWb8ZQyg5PTnc1Xq25WmFAk1oN+/f4kyWhiYj14hVQPBmADH",
-	"uKD647MNXEMEzq2FaljKYxM4o4naVC1tJ4SqYWUw9SZ9DeslEgTnS5Atuxb6peCbxdIY8wVhdQ3LmnN3",
-	"k3gWAhJ/pv1k4DPXvhKDpFiQaBUJc1mvK3nQuHe2d+XRiBzdjBepekjUB+fhfEgVycrKHvme4LwXh9/h",
-	"8gZZQCTYoR7Ak7ZrNym3qOPm/qTpJp6ur0+ANV6Q4LLcpAL7oH0xIQWGSujt4PJC4xHgzKd0gQVBkv6L",
-	"QAWenqGofD6XJNGheTakt0S1/ap0v1sVwNbXCqre+jktFQFEeCjIr+fRr7x/1P/pIzFHbrX8LNNU0AJN",
-	"6g//ks5Jvs1LMgCgNB51dM0aRfyP67BwhcDzKvJ0NB7NSp7fmKjVjQS5UEzxHaaAbk/ZeqNGPtrCoKXN",
-	"MCs4SwCF/Y1s33F1qLX31JTEznzOo/eK8LKIe0QYuZt2md31FW2IOXU84mXR2aszCA7rucWW/37Xhm/H",
-	"7apg6zXgbG+D/s5KNSbZZdl//frNO4M797ZSUnYPG3gAex1BtYPiGTFYOxs31YS2y4wGI6+Zu4V8fxw3",
-	"5fqwIKhFHpOh8Lu35voX+ha1sAXSp6sYNo8WM4qu/M65Ug2UoRUtSypJzlkh++LRxuO5/7Hc1jqvoK2a",
-	"KaqUUblsCcgxPa14QUokFV+vEx2t8Mf2FUUgEqt523o1/cS7DT+VqUyISs67ltHcgVTvenZx3jUTTwaj",
-	"rwVfrVVPUjKNe27tWvBbWqTyNl+/foNcC3QEmWOYQu4Y00rlGiCLXJm0SGylYZ2YcvTcqt7EVhEzDHnq",
-	"OfDUwjkadtMrzpmntFQdCNhqkzWaqi/nWiGXHRqxEQiCV+mgsZCsoGAbtE/lbCmyWuurYlzA4tUaQvyC",
-	"VugIz6SBjSMMShhLop6iM8Cl05praU7e4+7gv3urwOUxQmW87L/FY6w4eIULcg9o1Pq7copvMbXzaPAj",
-	"FPKzvA6toc6OMEGefjwD0ychyyXFa2+Bu9C63MhAaCPTfB+lLuCSgB2dtGjIJE+g0SPRVQFqhnm5YMsx",
-	"ApexpjpbHZohjCCisWYM8ma2aCluC5Q71IDTjg2x5CXImUZkO1gv3DeTgex7hYp8ZYBQByi8r//eR6I2",
-	"v2o6NjvbEYfYWTPK3eq77BwhCJ2tXBeSSm2P6pNPUnPa0WHIV3FHGZHYNqcjWXWnZsp/dHY2jlTxKLm9",
-	"tJnuSyxVnK19UPL3Ty6t2bYFXLNlowzvKW6+uGMSfjzUImw+lFzOd4SRu3hWGSN3xl1x2CL+TO6Qe2eM",
-	"QGhZgwdiBl3koKX8nJpZ8oZr1tWX3RijgghI14YxUSWRB00bXJPDX19d4Y2KquGfEMkbvaC+5ovnS5Lf",
-	"wGEbjX0xN843RNyUBAnOFeK3RGglANykpjKjHmpb6Q3M8qXR3fu7l15+NMX8kHl5QPTAAJ0i95NPys2q",
-	"STpGtL8nISo/e9Xu0MveO5N3YAWNYZ33Omj8fvki/ndLXhLnybm3YIZBVTmGzXMFRD/VRB9xpJGPIVfE",
-	"z7a4uLUVn03C2qLkM5wogtyFnOMeP1DQMbB+0uEOjx8we74RPhtyav3Ad6d8uGHDy56E0Q/V3MNdGDtB",
-	"FjvY3hCoHrSk63c8FXYtNAfU9FsIivcFFQYXYxJ0hcUWpm6vUx2h+m/IiovtC2IuDO1pJytoC+hr8dwT",
-	"cN4m5QA83Sv3BL44LPfEDyWxNVxsX+omsTMO1hUyZUHPF8QspovhPIJC7WuckzG6IdvjMdow+s8NgYKq",
-	"NunVnn2Pj0+QvuaAUxsy1a5ZplSZoSWWaI2l1oWpRAvOyJW+RhdB2uElmPtMHKfmDETVcLB3fscSgNH7",
-	"Bk5uRGuNQvsc0QdKfTgwtPge7lVRU/ffyDZCB3oDPbUk0uM1KSaiB6CepiHWD0loe99/whCR/PSaMhYD",
-	"C3kLvwPRUhuRwMgtFCOjeRIGKF0MNiv5nSnQLFa4NKfcki6WWfsZ2V8zhHRGlH1SWN5MaTFGVeZ89jBq",
-	"oiRQ+vq2CzbdF6AGjGgTeKeoWwRBTEgBmPwfBG4GL2K2MbwYmCqlVMxATFfmfkhviUUWePX+F/T9k7Nz",
-	"f9NCR9nbD+c/mdrn9qaGjrJHT87OsgcKqd03TlTL/P42wWFhpWZM9xIsGtgyKsY3MslNoi5UwiBPpxcB",
-	"XZht9WKgVlo3pO+ayE8HhdYkc8eh2xMJw0xjMGw2HHl7VMhNyfUe7sodKd5GQ5U4HyK8uzKqAlFubSDA",
-	"D+OoaO8jwF1kqRHajfhSV3P2XkV4rxDRVtH7vnrYK47siwnIq4hsrERir7EOklC7Tu2EqOjg01+Bvdv4",
-	"9NmH5z85Rj395JTuz9kVsv4iW7cPavOpJaHCaNdNnm7XRiIkOyTNIqmbtNJxnDp+JndI3Q+FQFcBlcQN",
-	"k/d2NHoK6s+XeoTmOnQkCBSckmGQxXE/JNsEjX1IQvuA98yo0Ia2hl6E77i4MatD1lTyguZwqq0wUzRP",
-	"XITFTUneCs7nUfcauPNM+T4TvEq9Dc6gkFcGiVgW7QCzYtyNBMaLJZbL9hBW3aKlg+TdPBkUXRI8n1JW",
-	"kI/tH9btELS7D2taw9CatKmt9dbAwsTiK9/TGbiyzXOUfdL/GPtA388WN8J6VuZosz7YQRwtjRrE28Ie",
-	"jhv2q7qtqjar2ibERXYKYw0t6/H9cAnRWxO137SjCy4hDD8aAZPAS2sZawfv50vMGCldQMtQ9rfe61EV",
-	"fwHRqorO9dk3ExwXOZYqKgiaZoPIsmb+aXV1M7ERJktUKswUGHkYr69cFRyBFZlo6T9ExI+uqlo6Jx/M",
-	"y5X8p6s1F8BNa6xVxdGCquVmdpLz1SlfE2buxZMFD/46Xd8sTlUNpcBS9sDkn7kgZKJnh/7n+19+RmbH",
-	"A1pp3rJHV6P/kJwZheCX5iV87+n4XmE6b7HKl79EtzHI90N8bQFpQ0KSBMJBIf/El72Nks1bIlZUxi+F",
-	"wD4YrQVlOV3j0tZlgCAHZ/l9igjOl6gkt6RElOXlpnBnLSMSzcicC2IxPSsyh0B9gH+CSr0ryuKDK3HU",
-	"tou4KOAEk8QEp2F5I004aSWfJHhsmmVrY9jvwVuR6Krq4RXKPtFiDMaxMcJzRcRUf3zskQGnDpULQrk+",
-	"Z/cQuKN1bSBnGc1kt8/c0Lw1SbP1GHG1JOKOSnI/Q9nP+PpVo0I486GorSeENHB6LggJLH9a8mZaT7I3",
-	"y9QH5qlKyrX+QdBi2CEI75RjlK3xRpIpZsXUQj6Szu+tS8ymw4ty9krX0xz3HhrCRULeyDQqgJKG8caI",
-	"Wo4cdrf4IqnR92jDCl11gXHKZiqbxRrXREmNd2uEUifL3T0dlsOs96ynaUp/Rmb7y78vJs3u4UO9JUan",
-	"kWxw2eldiVNZpawq11cI9ZI3rvemKGn/UkMcJawJDygEkpCEKTp/rxLxa5qybVRSDfutkRoDq1TspL/4",
-	"UvvtBfP1CPoal4DVTj8BY+9nWmplyp/JXajr3AO/3Nv5YCxN8mYvcmjuugsqiMIz4BUp0ELwzTrMFwNN",
-	"0MMd+eR+F4T7l+MTZINXpAP13UkBBEz3azanmhb0aZL99aWWn24wemfdv2F7n4LH2yId6Uv5LQC8rwwq",
-	"rk3X+og1ye1iu48uzi6eTM7PJxePPpydXZ0/ubp89H/qUBpXcEAwGxlRA7fC4oYoJIgkWORL0Hn/1+Uo",
-	"jopgVbHR49lZ/pfigkzO54/w5HL2OJ98X/xAJmfzc3wxe5RfFo+NP8ZLPmvzH12N/tel/1iFz3FV8Vd4",
-	"qsdn9vkB8mMfAE4JogICDKUquiUOo9SCZ+Qrh/o+EJWuYl8/PIue0LD3pWgn0lRNRInnsyOANuCskzuO",
-	"7yGXdfg5bCi2AzoimSbUjxa9eKpocS+9NqZwwvhbAXYqzNoDcXD8NJ5zqd5vVhCOFdHPpEkfMrq1vVgD",
-	"8mpF2V7KjpH9VyyUFnDLo1GiYmvA031lDsipqFHeGPGygCQ5KkwCUy/a0sOP1lsLaDWRLN3K+7Jar67P",
-	"u6VtgPqFQxjb1al6bt+ynrq/587YBaCXIJQ7ghD9ykp6Q+LYNUd3UGKGgsvBzfV4bKCNvY/7mjWc3HBW",
-	"dgvYluoEX0jaPrBEGpT+ixNVETyVVHGd7XnrK9+uEdTpq+EYnalqaUriiDghfCevWVgEh5tCWkYLdi+F",
-	"X1WSlPNoyGBR3I/tqYZOV5/GPsanmmxKhctV32jrRDfZo2SzL0pjjk8EKwWYqm73EsVpDhV9aRf1T3Sh",
-	"91lsmKzEdI+8XmGjjjuCUcIY5XTdm/q69+SPwfJ0R9txpXCyFAZIj6LruOiFSByLfWkmYu3uhA8yQmdf",
-	"blM67vY7alTshu+a+OSj3UpC9uBpoGU8RXnaDXfNrB+uhqjhrzP9QTJ2ptDbTpAkI3sTbVLRnpppPOa8",
-	"dTcOnoRFeLbSHmogYLYgT5PGELsd8cJOLVcsSJTrKEX9DRz1eph9z/fGtrwjuNi24RA9d5hUWpcATG2A",
-	"AmhSEDxP5fTrVx261cH3tkZ+tv7wb9HJKbHtU7lJ6Ia7QI1nkSvGDEsyLUiJt1FYD5M7Bs/He0J57Gl1",
-	"sNbbtrpBP5om0vgY0d2S5gYqZ27L97tkbnxDJKQy9pTk7v1pOhj12cIeQkut5kGaJJQlAboywfViwxDf",
-	"DEmV+NpewP+gShGRBqIAOjD6qIBaC1SmIk5X+GMLWb3GYkEOJSz9CbvWEcQ9uwmGNIx41aSMlSIRrJJU",
-	"VVmlF3yxTaRvADu+t22y+4M27nKs+WHVF2G8w807u+D3txP+LxAz72NIZtXJ9muiqCHIn4mRP9lTxFf6",
-	"y4U/4rC5D1Phb7mxsywim6z6ZmBLDxRVkbpeNRkQlT8uC338MLKoPaX/XuVSL3EUSgQ79ViE0L0ICNv/",
-	"k7PI5u4hMNq3tyE8Uhu7jyCpqsfVsAXOukRMm3ioyZqInmofJNn5fVKU/cTvPG3onYNg8mJoWB7jjEDq",
-	"7Ue4BpCPZgLUggYygkX0RmAONyg2EamI+dZUArGXFohwXGxEIsSxUbg/fle3rVxlj4S1Uq4Jc5207ct7",
-	"39LOoWG13B1VrffYfnkUvL8TQec0PxhT8Fb3E0u2GY61OwC7L8eMM5rj0gYNArw3fC/bu6yLB7BtB+qL",
-	"ruA7IoHFU9oNDkoIUWPFhbX8Tg7NUkrnIRWtr5gE++iLUMU8PXaqEGyyhdZtilv79DBFxAyilqhWuEgf",
-	"33t0PxRWBGI147iwPj7TYLsSG7xpIiuxihSR4+vOq70NDQVIabWMRvqeZhNJ1tho1aaUe0lwQdkCyRLL",
-	"JXIJF09R9n/PM00W2am17P7fM/P3/80QZZIWRBMQWawIM2hRHWYpn7DRpAWTlKEvpkRBHXlTnfYIs61h",
-	"JWjwFNEF4zZFITPRq1kkaWN3E/l6ZFekfacs0mWE0WFvbAnTMaSHGr8+nyNbBx9GrX+XSwA8RysiFgSt",
-	"8Domg0yx/wiUpukLr9cl1bceGzvzFN1RZnQolAGhZA66jk1MJEHfC3lAl/sGe/zSkgrTbuR6Vq9CEjVA",
-	"tGJX7hSTPfLOQAvLCDkJx73LFAytO9DfVPZ+M2uxSj1Dd2S25PwGyaCdd5E+8XYwKxt2bZnHJ+iNwz62",
-	"+ERajdGnItj3r1lmPzDdiDIDf8an61H4sSktrkdjdG3SOK5HVygoZgCJ5vM6qqnmn6rS8DXjLCdjE1IT",
-	"aD5IK+v6VagxjWa2SDHzmJ5WiZQn6CXOl1q7pca3i4VWx65Z9r8nv6wJM6OZVIkJ6OhXRj+6HENbNKzW",
-	"1h+BV5oJLx4/+X+vN2dnj/Il+Yh+evPs+eT9T88uHj9BfH7NrkfmmU8VgD/Jifl1xout+eF6hG7INgQl",
-	"DhfxO6nHI4gyjTNjeTY/aUlpgAYEURvBSNGI9rHWZEuhfWJ/Kox7WRHg1LADmJ9DPAnNAjay5wf8/ewv",
-	"+ZNi8phczieX+NFs8kN+UUzOydncPavduK9Gj+bn+UVxSSbf4x9mk8v8vJj8QC7mkzN8PrvIHxWX5PF8",
-	"tOspMp+0SzQjwnTlAoMmcIqOxqOAOEdXo6VSa3l1atS5E7s+kBahG8kgHSISI2SXsGkoKwF2MSfIooZp",
-	"AW2RV+L6Qg8FB92BgC6GGbgOLsQhE7BZtsiG5SFS1Gut43IgJufXxyLp5wcbvglDkmv7ez4fdiA7TBSL",
-	"vvBN4m7hGpdF1GhBmodHlf51ZCBQoUzN8cMBXxnrXm2udcvfTghMyBX1KY53gQItAmaH5S88qXu6eMMj",
-	"QGZXiHzEUEmFM7gJZmEtpywcP6A6L1zRu0HoR/+ArC7i0PJYTgQzpQ+oHFD2q7dQUdzJFSdVtIJrtJKv",
-	"JF/SwsEsDixFZevvLrvTyupBn6GLOajj0a1igiIQReFwFgOtl9Tr+NpVp0Q+9eFRRvuo6XQn6OeIchHe",
-	"wJ40WRRS635h5dbek4ZJGbkHCkkPGaQ4yB4PtKnVAU1soBYc9ysMFOHqHRtV82jyLapZWQX84slxrIY7",
-	"NAIT6nbvUqIuwqLmrZxzgSoDmRxSSXRHmkYH+Vvr+rwjkpcblTQe+isWDrDzqtE+DQrJIkHkZhUrdZQv",
-	"Oc3JtKO6a6O2X77kkjBrkhjDOpmeZKKiOXylxLNYCYDX+uc9ez4EfDq9vA4Q0GR1FyQRZuYfD9UgqxdT",
-	"8ZtmTxP6Q7XJ6VquvknKhJey+Jgvn7TEA+0OoLaWFTpUbZI7i9VJ+f2KzcfcfbaAzqn9XhaDH6hiQ/oL",
-	"iTf2rV7oQX03eB/JPWj3bYH7kJz2NwZaQXOELUsa498Y6UU4NUBQUFkCNBIEOfpmSY6b5FSfRYwePmB5",
-	"E7PQbJipcHLHxQ2cv5Qls8bDO71QdI5zpe/nv41HWFqsVXP1tRdkawSBlcnxGs9oSTVJTGtDN8k0v/Wz",
-	"DIT1XPWHa9MJLAFnM32tf0Qml/PHeHI5e5JPvi/+QiY/zKuLPWjg642yqUHDjQIr/HHqDD3gYLRJQs95",
-	"WZJcIck3IgcFnm8UfMiM0GbF+T99HGMF3OUzi/R0jVbjfV/nTfNAtRvNcAlrUwOWWAtebHJ9yrk3hum2",
-	"u/vcYkIwWD6IswcDFfXk1QgEs9WrbIOxgYs57xkaYquHtRYYMmH9tuUwMwm8FMUvAxQHU6XMV8KztTX7",
-	"71CCzxpLFDSrQHMZIcVAivARovved/Y0G7UVdjZLCcBP4OJ2Y4wkzBxWqd/kWnBU8AeCzU0Xy6KuRtZX",
-	"iEIzMrNvUt7eOiXUPki+aGpqLElpiq3SgeF4ddndOBftE1fVt3fNL0CU3OfWZMDV7FVpyNUoFWv7fsmF",
-	"Suf3uRNp6M1OgK/9YQB6bU1ii+HSWsTbwM4M2fC1h/qJeST9Q0TZkgiqMPh9MvtXP1SS5JhLrVGFJZkf",
-	"yKjbiZgYADp3TMgj+kAprHitLgkHBimuUPZJEnFL9ZIBjqj0kEDFvSDv7FojmqCrVZU+NYiNap5SccA5",
-	"1s/Rqo+moLy7pvThwfWKrgjfqHoVnQaIKRQvrFysIdwZs2pFQ6QlFikQcd8E/ozjtkSSsM8LDsCRXdlX",
-	"K/fGgc7cUGtTWlRN66j0z53DJITH6TDKa2roaYwHtIlY6uoX1vf217vQETWoKQavzPIrJCKavT1+EM2s",
-	"n1r0QDpNF7hOQwlJBav2UkjaY4zvSznppZPcV8ZQXYvpSggcpj/spza4xGurGTRBtqOqxH0oDf3Ge2+A",
-	"4EM0gPso0Nn/UOsk/q5jrMUYm0wlD07uiBlN01OYmSkwkw6Z0Jpw0MSEz5gcs//MS0xXpPhPsWGMssV/",
-	"WmPCf3oMpv/U2t6aFE/NC9fMvT/gTdu0+rR9xQzBvWguktX7T6+Zbehf9Nd817jx0afOHLIzT/fJanSm",
-	"h6f2/lrNy+TeHYEGd/y0+uQY+XchHMrODtz5c8pwWU9erSxmJt1uPLKroH8xg6nViO9AwhqP7PeiQe6a",
-	"KvqmicK5d+oKnrjkUEbuXLyfnlwsX9T4RROFhPazyPU3VQ2xhPXzzfcwavTq6LArbL+6BYOV+v6xk21Q",
-	"xcyjEVOGfv3wHMBk0KNHj36osrlxKbnL3ogjT6B/cUYmJZFS9wEuhCSY8VcELx5ww9VnznNclr2q9PtS",
-	"02GN/urH3Qr91ZN6fX4UlOdvsp9YbFYOMarfwTes2r4e0MOU2oeeW+rsd5aYB0Xfxs1alLDcRsukVLO2",
-	"Mu6uSLyLxIXuqZSbzr77150fMmSRyCr5YOuDQzK2brIbvx8L1beFz3uUr69XqU+ODrqL68zBABPmvx0h",
-	"VfVVDXMckHZUenFe/lXg2JETaMAWgxq73MWNJAijXBBbUus7aUutO0fj5fFeKTnhtagZL8GZVAI7JMn+",
-	"h8VrrWzKMSInixOU6csaZbfc5BzJ6ZqI6ZJvxANVK8s5U+TjgEvp/iCAdjPSVS58kwT4X0kWWMXL6gd5",
-	"TCu8RTOCbPNUfLJ/PJ0LvooPaCHgaFToDsuqP3DzPYxl1X5DS+2CrGM5Rz/xO7TScqBqKpHWWJdEkJ7u",
-	"gwMjB2FVWoIk7HOr/T2Ea8gWqT6oAn3yphmweH8jkXHBR8r9FVSQ3Fbv9RSUDSp0mplAXK1V2OB7/U+7",
-	"BqZnGz7Tqwqqgb6rcWMtIS/YXr9UdeHmp1vnyQj5NtiskjeB+TQVX1zb6NbDoadxE6Yms/1Ev+KGNHoY",
-	"iA48CdBR2yFwcnJy3OtSsY9kHyaiO5ahIbDbqs8NFuBfQortFel139Jlt7Z1inVTHPLK01HMouQDUrXO",
-	"BCCjWlNCain4ZrFE2B6ChypOoBFrLTN9MAynVy73uJbrt4Y5vltvUi/sQ1MKBAG6QfTi1O3z8hepYROC",
-	"1x5GOYS9T+6soYyNTOjD9xEDUpDVmivC8u00WoHzg71ZgRkiaI1uyEC37BoLvCKKiAFX7Orq9u0EN1gH",
-	"eSLE1Dwcpn7ITZ4TKUH/0KQG5g1jRXd6DaMppUaF1qfelwUtgtIXzp46jifealFszzV9J9j4QCexW+uY",
-	"MtRbqil1S9yeiklw1O+nnexxTn1BcXt/UrYTqOdhpWyviQwRmh0aVKf8e0GKzbqkOZh1zFEurwBHIues",
-	"sL8E2dZ4RbRotHlOsoIj+kZlZM+qv/1EXsdihwLQOTSt7Gt4NA8Uip3ibQimTVrOtcmnmx6xIFpjBdl0",
-	"QwaJpV/s6TRGN2StwDpX9xwY34JxTFkjC1g5eXlLCt8+FGFjhFlxzZyRb0oLxPDKZEkYrGujZ0I/c81e",
-	"huovzx4loM47eeud04w9+1Ri+sHYpYe9FRx21l47GN202v4UmpH53dYbEPwjBQwMXvpv7iTy7S22B4jq",
-	"A5Te4Ua4apeTQjwASnFt03ji36SW2KXsgQwzkm1fv0APNa220uOagyCtiYUUF5Vwgi4WMTfNMyQ2JbFX",
-	"UVtqwRdZsffbvxyfoGco04xZbEqSIWV606ckgbphma+tdpILzrJrdjSnt2QC3nSkfxqjXz88P36KMEMZ",
-	"uFl2ezE1wVytaD6HJPGwY/sWldfMYDeRwiK8zKleST/8KoUKck9crrwiq7WpcniUKapKMB4Gi6H/NMBH",
-	"42sGBiX0gkpNWYUbqoNb0SNuFlZyIzVVLWB1z9AF+u/6v10nQTrHyukuZnvANAIBFjAQR+N6AFMofQ4K",
-	"3s4MwX6iZzi6Gv1MF0tVauUGnMWfx6MSSzXVHRQBhIvNnmL11uOgDr5taFfC5Gr9hTwpHueXs8kjfDGf",
-	"XJLzYvJ9fjab/IC/n7tnAcFb+ulVqqk156q21P0FyD80iVFlCO4KZZ/0Ln02bP2JeFSih3Ao7ZtoU6OG",
-	"KFzui7DNG16QuGzyBNTiJIJ1iRsWQ4JLul/gEug6Knp6yiO0O+xIqEoXmFV+mB3c4Zo9jKsJWPZUkkjA",
-	"ebF34NHDnPUhix9oq1LRouVAt/ZE+rBdk3sEef46QfLBivmweHil4rug/OioSfS7rB5uf435EgHutdXa",
-	"JdYWfaBvALw9/mIx8PcgivuZQnZlYRtFNIRiQwT2wF1ukYiDNOd7lm8H5KX93C+Wu4/o6XXZc+zfyryV",
-	"HIjXlrLdtFDxC2Jq1saC+SpAEaduFqSqcJuqbhIH0bDYbgnlv0VqgvZvnndfALySH/TYMvkfQfltn/oK",
-	"sw0urZ7cnPeDH+4daGtWkA1OGYvf1mB82VOU2dhhi2Nakx/oCJ5mx8iaVXIsc1zYGHckN+u1IFKCX+7p",
-	"Ncv+uSEb35P5K9vpsSBzIgS8gTZM0RL6tXv4nURaJvt7CWVULl3ln57kEOxSCzl8iJ64f6PM5v9UVOhi",
-	"tgO1HHTgCvMsHnVteugdeG2PjtNPFTnvVZL4d3rO/LEOlpj17O84ajJ7hnLOFKbMgLJWHnqJ+B0zOhhG",
-	"a0FZTte4bHWm73l9ugcFdqDSrmeWPgLgaU9Hne/JK5Qd+YywDT31uVvwikW0uYPUhh6TH+yS61ts8h+C",
-	"KvI+52sSj1xZ4S0CaLrKOhTKQMy2YSoqZ+U2IvwM3t5GULV9r+nNrBkUB3mVckQG0wNr6BiB3APzOWbo",
-	"2dtX6IZsT5A3rGPjgFrysjCcA2ALcuxWiwtAFzZ5BhM9J0WYR9m0WSxAK9ASPAgAhXOC/kHVkm8U4DV4",
-	"IH5EZciH16wggt7aiE5odkO26Ci7IdtJhubcxOoY7pWQIbjEcjm2ljHX3pTSPDYHHNWrsSS4gDI51tT0",
-	"vyewcJNXL6pdx2v6NwKxg8/gX882UYj5as0sdiFn9joHRdAR+egTM9am1EVBZc6rFvIE/Y3YkipaiEC5",
-	"dsquGQSpYS0U6YrAapppkXzJ9aRxfjNGJV8sDNjvusS5QQbHzDpDWyf89tVEz68x388gzuc8TkMV/jR6",
-	"zrkoKDMax1tXc6MkSqLlZgWQmaxAz16ZrZUod+2JD14yxemv2X+3Vt7/fuVqdpDCVAgYW2x8wGW19tiS",
-	"L6TFFyg8RVa198Y2sVh/fV1iJsfXzOS8ji2VlXRO8m1eAsiWUQnGyMghQ7Wclza+7OSaXbMPSypRwXMI",
-	"g7f19WY2TP9uycug5AiWSK75DWGaKOs+Nbpal3DnhxW7ZkdVJgw6Ozn/y8mZQfm2L/6VNzJ5xpbkTfaW",
-	"JRdFIZ/bZeVe6QGfn6B3pgR/tCYx/M8qOlRJdEcFQUaDRkdrrJZybJQhyBuQYzTTIlsu8ZroxUTIA9Pz",
-	"gsingbEb1PyLs7PjE/SqNl0JUg8XBRIWhs6qW2OPGs4AvUFA/4Xga8A8umYX7XMpcX4j7bpAi3c/Pq9k",
-	"z65H8zvp00pgOifX7NEJ+jeyxLeUb4TtR1YdmerN0S9Tie4EZ4uniOB8GVS4cJQizVJt8iX4NTQtXVZF",
-	"dzS/l3RGBIa8njtbrnlrU7muDA/rpadEGhkNPJAVRGFaZmPk41zMY75R8EEM6V5jlNlcG2pjkN2fAVqv",
-	"K/ajjx5b8QeWjlTIuGM0MyOVlhn+239Dr2zZmWv2sinpAvFmE4eDs0XPNPPCxwLIh+eSrctyzew2fSeh",
-	"vZXO2VNz6zHJhkZtTx8fKH56AL2ZgtvV6XCl/202pSZlQZxuPdEeuyV4qTdHugXwW7WFITCUwfPsyu8W",
-	"wnBvH6N1uZEo04yTjVGWG4QyVzkoQ0eXZz84GQhHwLykuTqG0HIq9TpNQeLZlgb8yDczCWwwGpmhI8PD",
-	"5k99/F6enZ1eXlwcG6qGJdhC8Y2tm9Yva0VX+js5gC7D6PLtNQOVRpoLfCWh3XEO1Qy2KHs1n0Cdhitk",
-	"6gq4eZhqAegIG1oqSE5XQPVwNweHnlS4JNfMvoEW+hTREzRIwLvLZE62kubE4lnaY+3ZGudLMrk4ORuN",
-	"R3W0/bu7uxMMj0+4WJzad+Xp61fPX/78/iW8A+FwxlXVdc6FPqGRkd6gdq4Jw2s6uho9Ojk7eWTrsIBq",
-	"dnpyR8pyAgx3WtDi5D9sLu2CRJ38VfyPT+PMClpc3ZFZ5kXMU3R5dml4Yk4KJ4CoRIwrZO9+Wrf0wknr",
-	"hqO/EmWuHi9o8cL25LFEpdEkL87O7FVX2XxiqNJibpenbuzmqtN5Mw0+A/pFU6948eqFn9SJXsnLs8tU",
-	"t36cpz9z9SPfsKKmDhtASLlZrbDYmtnWlzH8ltZ/8AKqS/zoF3D0m+6vtmFBDqs5ddu3z1Y18zqDDYWB",
-	"GJXauTiGA9iSkvkD8lEp1ifNmghI+NVsrR/NicHNnpd4IaP7+jxUCb7E3sY/mNjlusIS7HfL9r2w6lZk",
-	"8fy66DWqli3Y0xfuMGrf0op3+nPlCjM6J3J/Fqzo7Y3t6iH3KfK1xCa5iT0QGwaLtKrmPZAJh3Gf1dgd",
-	"B+7WBxzX9cYQSSkQHNfME5+EYDerG2r606eF1nD8F0t6W7/Y4RUpn2NJtM5V0hunUpqaWqDwPHv7yhxr",
-	"DULxRHwYP4fhIcEUK+AT6ayu0gVgu4hrMnE1vPTwnIowCVSEkYFppGwx+s0cg8/W9Fc4gU/toWj2bOzL",
-	"JfY7ZcU8/1WUMMpTMc9Pz87Ozkdj/++L4N+P9Kdrp7JJ9+l3RO2ucYI7KvW2p/iy7aOU16C3FtGF1/T0",
-	"9vwUFyvKTvMlyW/ACmsqrPFoHXS+Wm+UVeml4qCKo+pV5MdlLTaSozkWJ+jXkER3r6AARwsav1HSdzT8",
-	"GA0bS+Bz/+GRMaQRqf6NmwLs93MU+Q9Y0+PnusnOJuDvsM75vX3/NV8Ec0wdgb6Fla9n3fL133DhavXB",
-	"K+fdr/zK8EYtuaD/IoV56VH3Sz9yMaNFQdgekl+/8EP3C6+qoF6HR/+a23md9xiixfX4wDkUDDbvPe6z",
-	"HnKzXnOhSPGGFBQbF+94dHlx0f3y33FJC6CIHw0uEDC8Z3FDbTXWCvjYFCjVagAYrjq4+fRT9QcA72OW",
-	"L02MbZzJja0WOJB8VEQwXFaGAWTe9gHbAfHdO5M/g0/VmDyMr/73+CJXTQL2fVWMPv/20DLCjneApDh7",
-	"sFGkhIXZvj8FxR9EUJjN3k9QLBy4UOvFRJAFlYoIUlir+xjNaWl+AKBfYxAz5tsxErwkdR1k27yqvKZS",
-	"PXPa4A5L7xb6LbfO2k8tcL1FwnOOiH9utEbj/RA+oKDim4afq+0rNvMDhFVJUl/Rz2z+zaGfqS9U7GNV",
-	"i9bv/XageOmFsgjbZk6ISNp6XOQsTL2vLyU/agyiSQ35m4djDEt8EX44dfTedj6aFgHaLZbIQXacoGcM",
-	"0QLh0oAOhvxjSsmAFfIodkpeM9fk8dnZcexIdN9+tiB7KL1hlRWfydUsLrp7l6vqqCwJFmpGsJrmvigY",
-	"xG3c4rKC13x09rn3LcnSk56VvaR/4YOzRtBxAjapP9/8mdnjCHxuzfq/6zPP8YBnv36M/cmR/GcLCtN5",
-	"9Bmnu0lWtJh5NjHxbokV+HSoCs+jxCnnMWvkYA3WRV98GeFeIa/1FO3Wo/01RTvz0SeBjz2gCIvBwgrr",
-	"ju+iDS/ielyQkG/s3cNuMJprIB1sw5YEl2ppT340Izlf6asPHBcILzBlJwhUAzDaWbcjuBDBw1194+jy",
-	"7FH0VAAq+ckP/DAiu/8bUn141f3owcV6tSQR+nUhSX/ehf4gd6GfAmbc82CgNgyhl7vGsXqg4bn3Aw8O",
-	"44yYFHXfKqH7OYAGjKTazCzA5RbR4ri3aQX1tKz8lSjL9Ha+X+1c6uRhP8TEEeSW/OTb5cnPu06r4NCi",
-	"1Q44UvUz/g1KLMsWMtT3flyWhC1sjrMNQfnORCELKIxs4L5dwQwR6NpxunLRl/sQVu1+ck/Udf8HkhvY",
-	"17x3uDE8dxuYNu/bBn+EC8gf8dx5r7BQXr5D3JlmjzhH9zp+Tv2ep5VQY9tz/mQI7A6EAQYkIGensFLh",
-	"AdxwVqo0iflbZXk/Ql+7+Au79HodahGV4k/u/0Zdde5gNRhbwYFyAP8LrmyiS+r8h9h8z9ljiLx20Si8",
-	"LCCYmzKUrQW5pXwjpzdkK7MeEuCaDTvwYaRA1Cb2/9ti+7+RLYzwaxkWuxidkbvfD4f/eRHtaaAEngi1",
-	"/APVgVt91m9bwnKWJL+BiyNdMBPPCXYlqWoXVRvz/DCqAOgjWyD6924U35w48CMz2lP+VQRDdBAWmi0h",
-	"Jm6JKGj+Z3zPH0VCGGYJGXYP8WAy0AaZqkp6SxBhSlCy48dnFegOIJOBPRsvJDqyzdES32oFwzhFFF5c",
-	"swW9JSxqkPauD1PecX85EPehg3hiIVZHzG0eYswM9dLDF3TTVOe25KWFwRnQ/XO+WuGJJHq2UChILzJm",
-	"sCtbU9wUl6Ve7eS3gVA6PtqxwFB14PzsbNSj7S/zuSTqC7mgDMG81IvR1wllCfQb8UKtHMU7drYs0MHM",
-	"xsfci5lDhN/K/1hPTfNOo3hOR+j0/nZNvwO88r83s69waz/MP1GhwkD0fAz/QVmLkCGKI1NgqhCYMsoW",
-	"BhOysi5kx03yMNAnRpHz1a6/PX+iGZvFafkzZuRPhe1hrTymWmrAwRWO1TAO3sxM8llS1H9woO1SCYJX",
-	"EFv215cfkOvT99DsPRsj6wNaY4tfvZuufs1yXJYyprS9h+/BNF5C9obJK3+LoarTfSlw+qKzIgjPFWSK",
-	"UGlTw2mBjuDowsjZrOwKHJ+kMCdeY6kmMFaDs3FIbKQiH9UpDGViPlsXB1GYHcA6MZkuMXCXuLYCszWf",
-	"+L0cXu8tJS6q+aIjQ09AaccBG7w35AlT3uGGfIkZIyVkJMC/NM2axS1JDNfnecmlNXLaN6xjY8VvAa1N",
-	"q1tS4gWJqDnw8nPz2h6ZA/DeQ6s59jMw1OhRYp78XugERmuc0nbVHVXYiUrwaXdquPb9eDry72JHW5y5",
-	"Zma/I621azsTqqg5MuFCNAM4HIMmM0YG800iLryWemtOX1LsJLPW7ZJRU4PRAO+LKh4iPQi+8HUU1UHU",
-	"+KeW+nvXUg2RdXFs14l86s7UTmuEa4h4WRCpTFmhsdftiGuAMklZTkw1dFwUFnw0UzxDkq8IOCvnCOyJ",
-	"KXOincAbN7YDOD1u8vOTCVRTN35T5iOabkTZXgbG6mt+OQAykMoKLDBq++NfPweovhV9zXSVpvb7OPuM",
-	"Yc+x0ncVtSfPwahv7j1hECruSAlS9BFfE+a6fqq/AnpeoOX6TKGmEqR73NmCL3nsBUlEdk5Tu/22HxgN",
-	"CEfdBn4yS2FO+//P1JIZXY1m/cEU6vP9Osn4u2TfSub/Jc/UP0R6kWavil8PPEJPPzkesVfdbhAgRz/p",
-	"u889cH2318d+5AvdlwYx1e/k2tRKQeNOC7593Zsax8jY8gXBBqO/5R5kl3NP+/1BdPJgN6janL7qderP",
-	"E+C/1K3qDRY3D3MgnAqyLlviupzumLmxZg5XPBAOhBVEjFHOhSAlhBRYz/BJJDtjXW4/8K95jDyYeIC5",
-	"fcuKIez1n2rh7zfrfF1ubb2Z3pKgBqnWqvoFbZ2FFJclVDUwodyAUTg4DxDK57ZEbRrLSjXMPnAswVBN",
-	"WjyVQc2BmNGiqpMz3FAS+xoAtSctMlAm4asbSXag2/rZSILJfs1wprxGEb3QhFoAx3pde6pXgtxZByYe",
-	"TZhF9XzZWpLsNbunLNn7BR97ILV0P5TA343zaSiwVRv23VpwPj811VB70+YbIm5MRQYQQDbEwoYtSASY",
-	"msRXWehCxDskvfavRJnBvNVjOZAku5U3CK14aOoNJ5SgXVj531mkH2V5uQFE1rXdq37E60BrueihNFSN",
-	"fdWSlO4ABV1cRRN0ZAuUcRYnzmRU9/Pqk6/hi71UBjM487UH1RZ2PuQnnPqWb9D1uS/jWNlZ3L5qg5n1",
-	"V9UYGpQYaschTac9Jc+rAucWHKfRa6cCHKf21UaqawblLlrAhHcX/wDHSIWTFkNHqxWOHD2an+cXxSWZ",
-	"fI9/mE0u8/Ni8gO5mE/O8PnsIn9UXJLH8wGOkp1ZfCU00gYhp9D7dzf4T6PZH8No9gFbLg23WPCSpOVC",
-	"4hQ8/QSU0VtbMwVsfHaES3pMobRBhYsG5w/Uq3Y6eHCnSU/2Clnq96Lu70qEQ+jlEDA38lGB9dWTlAVp",
-	"0zRlAmHr4GzU4LMhrpZE3FFT2CkCmOEHuj9e21cktyGIan9QiXy/SGX7EnxVb7bFfeALNPjWUH3MICE+",
-	"RZLkgmg6VkTAM4kIy8V2rUiBsDLFRKoqkcbeQooWFcp/5xDlqcQzUoL3A4t8qa/Do/FoRRQusAJanWn2",
-	"rtfiMhC1J7aXk5yvjMrE10RO8S2mtuzvv4/uyGxaAdqaJTCDotMbondH3kxOToCGtV5Jc7gHmDfGI1g6",
-	"o7g9yR8Xl+TRfHKBz7XidqYVt+/nk7/gJ7PH+WXxiFwMUdz82n0lla3au5Sy5ltAMJTZjz8Vtj8MihUX",
-	"pCYreoOoBsLo9FP1R3/bb0hYjLOJE0yexmJKWzjOgeenf/XBT84BTPU709OGk0lBciohK6hP6RG6Wm0U",
-	"GMnce0+hZKgxtJqMOFtk6vSTv09/rr4SiZExkvWFbeHzn/c+qYKz2xwJwQ+T85Heb/MpFyGpsLyZujrc",
-	"oz3sAOORmQ6GkpI/YYn8yRTsEL6FSmDm/FTc6qvPBtSuqi3R1zmQdrbpzzzb/xLQSQbboK4WOy7qpRkT",
-	"mePSFIjuBniv2o4RI3dBDkNgRg9hUqx10ZQ/S8O+vwwG0cc+HgzkC7jUw6/dW1GVhzxGq+XUi5vMrK2m",
-	"9TVN4aS2945g/8pviWBQSzRFrqefqj9sdJjk5W0LDOAbLG6MClW9iexbhUm2gVL3EmVB165BdoLewT9N",
-	"qWxMGZTvu7OFmY0XXfJyA1DBUbBf6KjancGaWPXqAwaIVR+xA/7SJ1mwQMlTzO5ZtU1/Ror9fs8w2EwA",
-	"dQpZo0sUVGVs+9bm8tBeEt1SSbWyrDhaEyIkOiKrtdrGqgjz+fw4fmzZUrmk8MW5Hrp4sP1Um1j/+uWj",
-	"5m6szUJSjeLCzb3McVnOcH6TFuPP9CqCoU5vHaADadK0qWJW5SioNBVzIVGQqqQLvy1Z+h3JCb0l1aif",
-	"u8E9jOiNfOgLy96WoNxneU7W6s8CIH+kywOBmjp1PhrGro7PuqLyg1gDCArWn7Ss9xRdnp0lJC+ydVN/",
-	"fffaVAWZb2TcpP7CDsRLSlPW+sE51X33S3NqcwTtmKhuo/5k3z8I+74gJVlY4ORdzhrGw8IIgpYTF0S/",
-	"DI9X+3G45WOkxAZMjcDVO37dMTJ4zPraBPiLDsO1+8T9Ykz8kt2Skq/J12NiO/F2HuYblfPVn5VNvvUD",
-	"1bOJQ2gbzJIVcmXrjeZuSTSf7Z6bDIwZEM7DN0wREQ/kqcbhM1+/AKXbbyVI3BnWvsr15a9EhUvZwCxM",
-	"bVxVIDMhP8uS3wX1bxVHG1n3HtqCjDLlhalqTT5UFVvOpBLYZV+t8McpZbfcdCanayKmS74Ro6vzs7PP",
-	"41HNbzm6Gp3ji9mj/LKYPCZP5pNL/JfZ5Pv8h2JyRs7nF/jR7DJ/bGyvfG2q5IaBBb0dLX4Vvo6PJSj4",
-	"2VLg808N6w8iz2GrTZ1UnOdE9q+TagTC6Sf4fxds4ztyy28sbqOpnnt0Q9ZqbIIyLeZbJqBVkR2fIHih",
-	"skJTiZZYrEoiZSyHWb8WSo9hJmd466H9/vARPdI8afY18/jdQDua4WrN2FfZbSeeHjCP0AsUySUf11rg",
-	"WWox13YPbJ7Zp1n0zP/GKWGQhP2dxH70JYE2+XEanMW97Nzw5ncSBe/VfbZxk7bZ5OBbe1PJuOl9+0hX",
-	"mxVim9WMCMTn4dhSntSSrqiqOVILMtcLNrp6fDYezblYYWX8u48uRmOttuiPgJZyNh6tKLN/+swgrZkv",
-	"iPhSOUp6n6v17JuhVFuZr1inIUZGvYnYhhslyVV/wvnt+wYUOGyfkpjyKnyj0BHE3HJlLjuULY6vme0V",
-	"3S25JOjZc7AeWtQ4iwmS47Ik4gQ9M34BuKpFE6eP7pY0XzqQuWt2efb4+CmSa5LTOXUVJN79+HxydnZ2",
-	"7iub7yKJg30VdL1UruAru159IiD8/CgAl+8TkdBa/hG69ze1ngVSHn/R+ijd40+5yX5hBK0BXHDuFvJb",
-	"19nvQZsFjqaexnz5JPtLr0RDF8+j0C0RkK17XtdSC4HnKkMbprVRhBmYARFlFKLpbSsqPXZplkPnxXS2",
-	"zZAV7dJxKM6V0XK7sTyygkDkxpSzDFF5zaTighRjYMdsjQVcfF0QUIaOuDCpKSXFsmpQZMemppBmG6Np",
-	"UQmDsOFF1+yZxZq8OPv/2fv25kRyLN+voiDiRtn3go0f3dNt/+V1dff03uqemq6amYgdOkBkCtB1IjGS",
-	"sIv19H72GzpHUiohExLbGEMRG7FTbTIlpXReOo/faZMjK3XO22fHhOpy2ZFKpqsLAJ7o3Yxu9HN+BkGz",
-	"2X8z8tdLMqbqjhmSUkPRGQS39cGMTKgxTIEY16FrppJDZe83V/Zqb7iBdMnffEqkG8sou8P1syLx6176",
-	"pl7IJxUD+10Ja1y15z0Y6KMA2gIL4bx9/m3r7Kx1fvG53b46+/bq8uLk/Oy7P12c/Vcjf7Q/K/ON5MTV",
-	"uPrn783n7fow5DN0EeK7cSWmWdZsrJPWGgjWvzxP4v7vFWfs/YsNYNjGykNvNqYAIVdrM51saFydrUkr",
-	"S7K+Idbgc/wO/pX96BIDx5rrlVKttGhQxvnrte5CTmuV1rhi6z5HsaU35khIb9Raqb4LRES/O3AelQe6",
-	"7o0S3wTHw3JaOEUnXcsp0xr5zNCbEd/yxjnmE7MonbikVSO88Zuf5hkftMmmW/EilyWM+e3aLaDxwqEV",
-	"+krhL3YPlczqmLXEKndr43kSKGQC40xd9xukAd+ImRQMCpqpvmsCtBEE3dwN018/qw2/wuE8l4CeaDoq",
-	"RuGPjZ9JQgUZsWySW6Is7U6YGnONirwBWc71Tb/C920nVlPc4uW0f7Ao9iYC7zh4PlyzIBXWUyWnj+5f",
-	"+ONkouTqQoMSwYIvpr6xB+KX3X5w3WydMyeQJUvhnop9g0nOj9cdUSGeun6G3gn5lTF4IB1z0YvFk9Nt",
-	"14RCqVDK0kjyBR/XZZn0usHhX0p8rXYWFWbaZI/MeB5fSmelxtZFVKCZg6zaL1nleAnxu2JrZlNiK2Vi",
-	"tr7MSpngLL2uMoi6+PsyeePNoSUCh1TIm/dMzA7C5vWEDR7mQdTsXaqwmL2wnMlqeV6cR9/1MkSgKLh0",
-	"g8GzxN1yc/vhzd6rK8Epbm4/7KSb5p0muN/L7tDT0qOeZDRhlWdNswxOmjO9qEAgtFxPc5Spho/TlyOV",
-	"Jwdf4IuDG7+Bq240G+6jYSkl9+hmY6K4SPjEZ0/ORRz++H2Nm3b2iZnXv1xXMoFgDxEj7I/u2OVGDDRh",
-	"63D7auF/Ggi8MuXZ3W7xZlvmUQv8vzQ4enP74Qc7xJZY/CnMuwbrwqdtyz+Gs1fCQ6CGPliAe5TK/AJu",
-	"scD6p49AIauSm9/D3x3qBsiCI24wx6LPMimGPtkDZzmucL5j7vNJyQXRDv9ioqLOHRHZptzMvCzZACnY",
-	"NRGSOK7dtQzmZ5NMfWwGH5dFxK8x5GWRm7yvSUATQp+B1S4A2pDxqnRWRxgvAs9QK90TproJ66+b7xl/",
-	"8RbzPSOADI+6BjWlm4rnVoXmcAOjgqkjf7lQMmOk9yDVHVO9orCggvSwwMmvvYdNR04Ijge5ZKIjXA3W",
-	"iEI7EpopRtNZ/sEqosiQ/pUfEDmCTBhfzWoXdEy40IbRtCPkgNAU/GeUpFMkp9JCV1xSRJ+bqusCEPGr",
-	"Bm7ZGsZJTsivbpnM89AqnjlYKfviEocjLdRJPic5yOme00fPHyvKsMbynkUoQe90zPblomYqFoVNMZ98",
-	"sbfW+rnjZQLkb27meRGyyh4JGEFW+AlJrA3GVBB/u2Ke+M/PiQVrrTekqmoYhsO6WUoiYXppvyLo4QT5",
-	"nCQZUS6aRDCqVlTu3Lhh8yqCzQnowlRLwaj8t+5WclHkKslPa56gyFDRyWjDGW0QI1yKWr+YxuRfysM4",
-	"FUlI7rntpiHRxH2InQQkczNPTfqHVHdWTqVSrJN9VPywLflX5nZ3aXg/PqyDLbNfqUjugGsgGi6VAKeP",
-	"/p+1857naStqFcq9+0WjkeXrdMqTXn9i5uWERQ1V6ubaeCjvWSy6KzG++eW/LCG+QDKcawQaV3sVvYB5",
-	"xcxJmDpEDzriJgzp7/S5WRt0Ysgz+b5GUzyff6c6IqFCSOPyVuyPXBH5IMKUR5fti+NlqXLb5JsNpK64",
-	"KV4ta2UdFv3KM1f2Ag04zorbrOB6Tjrc02RWSJW76YiNiSyCEqsj1hdZkG13kFevIK8OeXb7Ia1CYt0L",
-	"iSrV50b5gt2K0AiIpdF0TAWY7v6VOMHK/Q27F/i6pbi8wF6vQV4B0X8x5VCc8OZNPtiWPARujfafiAoC",
-	"+0obzUYfnC/BW4BxPpJyTYeKMQ/13Z+m9qpU332Qf/F2PQgL66g0f/InD36EffUjFPgwROOjv64WL8bQ",
-	"ZDSu3yshf75JZJbmHugXicpHq9leqm+9qH5Yau2Afv5xWwVwij3Zhf0OBBT9tbpWNmo0lw8TtbWcy9oJ",
-	"j3RpmlrVc1QKjuJa5wjZERA7O16FlBKdw3ZU0YBnzCEqIereySQdNJqNMR8z37QuHgJ/1fy/WePqvH35",
-	"XbvZ0EYqOvQNWfXF1elpf5rcMXMajVhfV4Ud2ZKOijhjFSccVNK+hOnhSAkllh2qgvRFwVJfM50+RuJj",
-	"jeTCiM6W35aXpR9ifzdGJtSMym/IUbrhSwijGpfkMM3epxzi7haVzFMpqp/J5M5KwAo75+fx2LKFYSQZ",
-	"8SxVTOD9iBpoK26IFPaabjWa5d3IT2NIz4cqHZBY7ruBfDFd0S7qP3BJt3a+V4jSu+lWB+ndVoWN2KlY",
-	"fX56lIMvDrtATcWAC65HLI0OcSsh/GREhWCZXgOp6J0m/i0rkAD9yl7tpEqZWmZS3/q53rg97dZZ15j2",
-	"m/FWLOkk3+bQYNX/qdqG/suECU2of9t7J6pirmjP+Z3ajrk7ZuM+U3l9G/tiHwdAXvwp9sQErFGfgrpG",
-	"M3/8ynVM2LOXazruiXEp8R2M1z0xXi0b5lxYzsIrRTrqnEikL0rk11Lz0TzLlPxOKvdY6PIFg20z6rw+",
-	"Ci5iS7tETa7DxeGdB7VuBuDKknDhCXnvDRPO7BsdUQCxzWFo5zBoEXB7TGdgiw6kGltyniUZq3afRETy",
-	"PLTZIg6qBw29lVnGEkP+egnQp+sI/rCu7fgv6uGOAsUd0Ef3E320cLpLZMoqpZC32G/5DvzLU7w1YExr",
-	"0vvph8+kdMwwTq9pL6ZewJTWCACevV6OLX+br/F9WOKznBerWjwodBzvbXsHv43oIK97ofHnmm/P27jY",
-	"zK+LHDnaslR3HNtKOSGtxxrrXoPzN8Etw9YoCK3LCR9g3Dd/ZZ5bcF1Sc7v2Vm7OC+f5DKLSdcuK7ZNW",
-	"0FLSp4oR2K9iQLM8QPVOEz2iE3btRKxd/3gyNawj7OOubOt74j4YK5C4OX4xGtVmB+hS1w6KwkG8HVIs",
-	"4gbjbtcIgcKbc94bkmf5EIrt6a9ID+KbXWh52GuSHs0y+cDSLlYl9qA3RUf0xvRL1w7Zw8a5kJ5fEIJG",
-	"GpqRBznNUsK+JIylQGTl3XOlSnPq2VZJz5JyZDqWUzvI2TdtaNmgjY+bGnnH0BxR8p6nTDWu7OcJyhvN",
-	"xlRwkz9T/34ht5W8g3xRhTpsj8neK+QhUWefuv9KlTr5UCJYVuiz1XeGUgsJldDZRUG1zttxxeZaVcqu",
-	"I/psRO+5nCpEwecaDb8X0meHK8fhyrHyylFtD65WzGGsI3YyPAE+cR3TLV1QEefQHaNB2PPvdL1Q9nX8",
-	"leo1pJJvC3TQLTicepwX6L4XVCfEDGmj2cBfKbjqkhGjk3WAQHLLxn/4dhTq4jpWqle/VQcVu28qNq+u",
-	"CYf81KTYNPLCLw3oeCUWPb5Bcg/zzFbHduJP2Kn4Tm7JaDQ3nHHh4gxEvnKM5xeKfbjnV2Jve708jwQ6",
-	"CMI9rffzoPULNcmoR9i/pjTTgAnlukldk/50PNEIAuP7JRYSZaMhMVH2hNzksFFx+pFUkJAEWUh4E0yc",
-	"+7ojIPZDjijRLBu0ope4SLJpytLjqJasXVqrmqZz1P0EEL0BbMTGKrnypd2k6dsKE7nWeF9zgOjvSN77",
-	"UYKapmBM1kgbW0O3nD4WBEgtKKp5mQMOxkKUuEIKWcH6FCmkYGIrh2AJWIZKeFpIf4z3hmjDs6wj9DRJ",
-	"GLM3Taq9b2z+hlluUtsJX1j4HITAGxECc8bbGAq7N52Q2SyLtfK02NjPL8Kq9uApmFAzyh0FBd5rzGub",
-	"+Po05uIDE0Mzir0C2iguho0/ViaI+nnMOuaneRXj09S3Pc0uW540NvQi828rCcN2j5lI6bIqvZssI9Fz",
-	"Tbt8M2qhe2+iWGtJqvD78N4rZKfNT7aclMIH7VaWWvEwnK9pixTEdEIzarwzuS5uXP5a0T7I/97FRu7L",
-	"UPt/CA9vC7Ffcam4sacz4sNRjCb3H1AI7mJoSC71qDj/qO34vqJNrULrD08cnF174uxyh44Fdgj48ERY",
-	"CXBo12qHbMVXHCpaUUrXg1fAE90DmdHTXCT234p1xEgKOVUsrR0+gstDaaVwKtmK1LYf7ssLyedqMEQ2",
-	"89/pQ1x29VXBovz7GvUNvuayWX1KqX06MdmM0IFhyhsd2lCsBSlbDOxtYR0hWGWvHi3Dx/bnlctZDJm5",
-	"tRnpwM+fEDs7az83eLa6FPIvg4Fm5pUSWyKyqhNjQ/orBlrfuih+ASG1EM9j93MAA5ttFJADcjv07YJI",
-	"4poMFGPEsC8u6t2Dc/oMv+JJg+RBsYMSSgqmj086YrnkM4omDJwyIPewCqCLk9u/HmFg/rx9bIUh0UYq",
-	"7PvbEchjVi5++PALYn5LmbUSa0dmcji0tph7vf3dMZlq75NWcmpYDuMzQaWlCe5Jn6Ud0Z+R3ocPvzhi",
-	"cmrNrfGzlNktzTL/11VoC0j7z4P2laosCSgSq4D7G4qoYWH2VSGN/e2ToQpLJgTNZpprJL96RtP9lqsK",
-	"nOwoN9gcQSDVHky2vWnpy+zNyUmjAjTCO22Z+yldDFCknt4zxQezSivudsSSO5RjI6pHiBxfdHoF8bwS",
-	"TzAIG8czuiOoIDcffyZ3bFYmN/4Oi0OWsxO/0ead+QJhwW6QKh69Zyrlyc7AJ+AZLGpjJIWI8vDbaT9j",
-	"liRrUOCA8myq2OorREi98G88FTdqqa3/o1/OG8+Nduusm6Ll9+ytpGYN8m32lPMbw7aPdbKxBiAhCTXG",
-	"nmvRpeSGjpKuViBEkWqAqDjp2e/4lvKe8VO7eLGCWw5TSqrumGlNh5YArMUHhp69rKVETsEcgod8GjQf",
-	"M/vn2naO++btWDqBxFekYrkDP1g6+5aJNQgctygjVmiVPImrblsm11qaFyJ5XPvayCgOvhj8JiWx746I",
-	"cZpx9DwGXon/lPvePiIyxibxn95AaNvXu3MzklNDqDuHQ4y7MsYdadEoVXHiqaXUidtcnfXvLo2ODY56",
-	"j3+4DBAhBTsO7cPYYMASw+8Z5IyBv8D56bSrTkrLiPsnZl6Qsn9/lVxgXOZ7mUyXYRAW6HXnevOvQUGr",
-	"u/SHUV9KlnZEGea9k6WamVI5+ulFSa25weTEAg41oL5xKbpjmSLSEdhZ3ajHT1TzZ+1911WvK0U2e0rO",
-	"vdubN5XuGKkDSHcV7OGgEfYj9fHTU0XPKlNP0cmo0nvwD5rd6RzJz6qxOHMytNLMXQZ5l14hU6abhKVD",
-	"hsA40A9yqNiQGtYR2lAz1SfkB/jdyOLAkPkzh94I7vo7NontHTtJhcZEVvkJvm/jHInTVLAl7PEu6Tjj",
-	"Fw1QrA9bTppxcAQ1guRqhtgFxNA7JoqV4OSIguXVJOzLhLuQD1EMXkiPm4TRZBREZ0ekTPF7lpIeEmrv",
-	"hTxkAdNi806uJ6BRzDkF34i7awGPwm3iZgKXCfrV4VC/JNlUW3MdyUoK0kPQADKQivTSqevloVkiRap7",
-	"TTJiWQWo2I3piLF0+LU43oQpcuQRyWDgYzD08IpA7S7MfO7BFXkY8YyFjoDuIRioIxDelhyxe6B7VlgH",
-	"whnZVRwXWhLFjYyQ8nse0awL40IPNxEYBhedS2WAp9UnxMd6e/BAl+IOlt/T3fZGzPAs2LO5A2hcXbTb",
-	"1pZzRl6ITda172BFL+2wKwRecbguJGOct8+/bZ2dtc4vPrfbV2ffXl1e/FejuRSlAc9Cl71/fubehzf/",
-	"lH7Pzgbn7dYZPe+3LpOLtPUd+37QOjs7P7+4uLz85ptvv4VkEhMmuxicJefpJWt9R7+3r5ylre/Z+aDV",
-	"pmf98+QivWTfDOC0UGbCGsQ0y0o2vNlAsWn/BoS65hFUYta7/UNa/CqtWiTRvSjnwcMkNBevFMVgmayv",
-	"ZSWcPqIMWlnGg4+DNERSIpALBkFaqwOVNw30dS5yh5E+ioTn5QnBAbkYQjiWZorRdBasi7k3ztttQoeU",
-	"i2DIJiMqILukFzFXL0jWjnCi1f/aKw+3wI/zovU54ioKj8AX+Pnrc/MvboRlZofVeX7kXTGT3WZ72n1Z",
-	"46S0UAbmeacJTyvKYjzlP6cixq7ZJKNFjvnETMQt7zQaBTN7cRPygfyfEmOojKUEe7AM5Rl+YNklYq4m",
-	"oTnTSMGavrwWPFpxK+Qi+5UlTXSEz5qg8yaMax3bZ7gilpIjawI5JnPP9o6viGItp3EIN2CJMZo2iZYd",
-	"YR6k+yxtxyPC3j+IvXlndLJgE7l5KvhWsIfnGERr6FWY67WdVks1uj+Br1eh74UuB8JaJg1XqO9JRtcF",
-	"WIJXNpLG8hEW88ZzWOwi697uYaveynV+4nbXk8hnCp0zRep+WU0rUpmBzLisRzD547E7KGqyfwSuHykS",
-	"VgtQqyNqUFC+xLdORn6ltWkpfNo2CWruYCsq+6JjWElVYLKv05UIfNRUMSi9N0yNuaAZ0DHizxcc2gBv",
-	"mmVxh6LyItDf7DJeq0UBTLa6/hNvMzvehaj6TMKRbMW9rZhRs5bv5FJDnsELLupzbe1f0mn8Kgt/JpqZ",
-	"TiMgliqGCBGCedxoTYxi1DU5p7ojIE9haSTlNzv+m04+iFdYScn5Ju1q1kH8DVUZoNMldcXSXsTKEg8K",
-	"FHRkqWUS7lvXpBdKalylXJeaXojJldLOx+nL084TPcV9ewtLWUZnXasTXdUb/dJVbtuuLpr2HkwNG7qG",
-	"SrAUTrP6zo7oMz8x89rXrKeR//7ctfYltL+Sv1coFG18n/oNFPVlVnHCDAQ8RVaNGjnmCc2y2TLQo/B5",
-	"LkMJIlGiDAKpPwOXT5yWTjEMy7o4Z4ACJT9w8An13Fp65Mil0RHuuvIdE6k6Al/vARbbCOC+yZipIbvC",
-	"sK+Rk1bG7llG7tiM9FkixwxnZaYHMbkhv2fiOprogQsN3wu6swU3g5OO6IiP1IzQtuid9lqa2S02LG3a",
-	"qzGgOeiM6hFBFFCaXZPe/5w5wfo/7R7gBUzgXfe3HqHYhOg/P/3lV/JR2o1UJ7g0V7SsyZhr7RsRKW+p",
-	"yv7/Y4nR16SH+5g/TsML9irTEUfQuMj9CSsm9XGxMOCeZlPWuyY9zMLtkdS1eKWwZ0f5kPY/PSCV6AjI",
-	"oT9eUdiEwXvYXPvuxJKChl0TzP4vwB3rgJt3DSP7e1pPTnrN/H5vHwXHIfU9WaghiZJaw2rtaeHO5D7E",
-	"83Mi6NguHigR1lGq0OwPyCifgMteD4svBtJAGoT55KRx1dAMizTNqHHVOJ0oOVRM24sDHFrjqn3yzR9N",
-	"9yweaPT4gAPISPR446+XRFkGmzIynZCz8/+FVmw9NQQbAxsVlMYBEvCQF7ch5QmEVlCf2jHm2tWcPmK9",
-	"AcX5SyiUcD4lQA4R7IHgpDUwS5urknypT1XqQjQxUpIrSkpDv5QzkvEBQ9BSrjuCiYFUCUuvrFr7Nyb7",
-	"/Zu4Zhn2E/5t/9xqtYj7//Y/U0UHxj7msq1on4pUCpbizy5t5d++t3GT6KlGwLcudZ2Cu1xMpqaZ38sX",
-	"RvGNkSunqRq0+o0wGfk3OfLenGO36PzRud864hMzxikOkkwVtBx0h4oxXo5KpyUnqIkAl3HxMMHzyLOM",
-	"DWnWEUZRoblDfJpL0klkykiPi3vLGd38yV7TK7G+NCPkA12R453rsKnejhJ7cn4ILvpvIMYPquWgWjbX",
-	"hhDE6IJumeonKZdpH6FAVjce1EYxOs77D7pRwwhl49doQ9gRlX0IP8GMMVzTLbzyEfMLXiyN4Temp2MW",
-	"AythGTxPyRFoF0omit1zOdVuF45DrsOI0ZSpPNvhA9WmBYtt/fy+gHxUktSwQiAY9sUgmEMLpy1KhPlM",
-	"CKs4W9ou3IE2lGA7lWPB3aN2sFPsivcRacPbLQ6Pqqr74Cek0QkiHNZgCtDSbhFpNSTijdOBBUeCnDDh",
-	"FD32FnFqt1el/HvHLufbUqE1roiRHdFDBdQ7QQ1bbPLlL7JhSHuvhJzafF6eAgoaPDe2ivEaLpQDewPt",
-	"iGQkeQLtTjRP0QiTA8uZkOCiyxNCYDs+y09hki15TfOvxAxR+9+ts+imiPVV62jvMKKvuH5tHV5Ygcym",
-	"ZmnDEv/EITNlZ7NMQXYQGvHwQpz4z9MxqHnMcJNyslp2Garv1kxYgVeKCSvN4AfMZqQ/I74qalkWQkfU",
-	"zWOBzIqXVOCY0Af5GtzhMbsVVyEjeoOpWj2vrhH9wMfcnLXbjbeGRGj3t27aBOzaW0nBMY4waqbg3Mtk",
-	"FWhxji5jpMwQSWVM06Limyj5ZXZtFW8ip4hr+UBV6uvNYGkjOVWZJe4xN9U4eJ+lzH4O69pQxmRxku3A",
-	"uMx9aGXhr3/igOOybzguwE88pvXAtVJmyLX3ACFRZNsxG0s1qwEzLggTRs1W+AkpwbxufDjHusyLy8D9",
-	"xPSEJgw9k3dsFnuvqrn5F1jqD3bg51SD3TG7cVpOVQLlgmE5USFVtH3/umz8HizZx8ZUZfDnkTETfXV6",
-	"6gY+SeQYN7ZuwUP4lu1IjHgzq+6hcN5vXVJ8PanTYwZ4z5QgMeYkimdZxtenj3CIqwqd3rsgrclPvRw5",
-	"qciC6xmM0bubTvHCqWDJFeoQP2dn6oh+lGrIDKEEjxUPqYwCaoAQVRzwT8zs1OnWFl27kblX42Qraq7Q",
-	"AR2dLeEDqENaggW0ePwYKXlBCnglUJ9airm58Fephk9U19sJKdWgeR9X2g21fQgrLVf3SGY15EKk80N1",
-	"1KqOQRh9t4+j/1kQj+gQopLlJjhUEz2DW5+AI+A8aP+sn1pkF7kdoxqLraqLqw7X7j25dt+65r1wqnU9",
-	"ZPCn00f7P94gX12VBlRTYqs5TlxPRduXNm2d1eSBHbHKVp5vLbPMPuxzzprOMy4VSUYsuZtILoyuY7OV",
-	"OEZQSzyLFppb7wxtV7Idq2oZrXpz6quV23tpTa0lr+sXELvEdP9CIV4nEd5Cahaah/VneXlUf9aDvmmU",
-	"9KHSUCk6I0dCdsSEDrkYHlcF75YVD5fE46Iy2GgZEJybKC4SPqEZOWJfaOLyE46ronX5yp+ZUPP11iVP",
-	"4rMrLUNurm776R9HL7tPawl5Kh5bREgzgtRT6YDiIFCcyWGlkR/29DmYa3Mt69QdM8S71+HW8dfLnKSg",
-	"lMC53uvb+X6dWzL2c9IrJzXPZuGg9sGXvt/WfET5q8ABchY+fQz/rm/XF5mXG02ce993tXZg8FzlcLgh",
-	"72M5kFHPDeFKw8LrXYdRClVnvkYq9OzUjKUuB5SkDo9dV5R6xxJiTavTv7nxa8gq7pznyl25kCwSDg8I",
-	"EFWaZPUNxcrhJol+by5iR9sry5gZmlJDQ4PDP10T2ocsV4eju0CQx0suLi9IRxu4l/g5tnQ5WUXB4Yay",
-	"M/rl4F5a97ryEgrpNJHa1EtChCddR2E1K6okFDiUuGU+VwLEauQWFvj2dYld5yd3SlVGH+xgrrzdbu2o",
-	"knmn8YMi8sOzqkl5XjXVob15+6d4JW7a2+pEcam4mSEoALfkZXxRnE+EDQvoiAj8saI/XSnq2+obd465",
-	"tEWKXaMLdt3LcfEIdgrBqUi0q02i8gKSNC3U3zqJp2TGyJFrwUR6uEuuTCSQZPi9fXxCbtIUux6HSt4R",
-	"NR3BdQD9pX6zUYtjES9MFI8aIYTSNGVp18hu+M6evdLHqeMdkckhGv0u0AYvhefiHXLlRWXY62k6R+iv",
-	"bJ09L17ot65x1W427IY2rhq41U/wLPwCL+oRn2zZx5AvZDnv2icORSg7W4SSprHMkC9mAZaUptTt2ZjT",
-	"1XUO8+J6LHYHSo6XCKRyLyOO/qIypvlGsOWW4JjjV6fkqONRA90mImJCbrY0jncH3bzYLZH46twXodkY",
-	"aGM52HhRr1W7yApoFs5fPp5qgPgG+PBBR/TCQj+5jj6rvRdPBEh4VR/GNvEQDp6Mr9e17tARSnj0ecLh",
-	"BYESKmdZBpfQEc5XvgIuIXzasxET5hXeATRhT0ATcpf+03ETULOdJlIM+LCSJz5O+xlPTkghEqWkkYnM",
-	"Cv21I9yC0HnY+fvOvz0uTUjDs7vFBWyyMD+ep4IYnHcHd8M1HDnBzWfJFG+H//y9aMpQLDCdwBaVjhCd",
-	"xHuuE3nP5hNwc5kCpW769NE36aqOCiIRaH/2iRQJU8JjRcH75Aj70EJIruka3RFuoLOIbvpXuSEPShp2",
-	"DI/cQ5shOQ1oHHIQfGuIcn1z+4FwTZJMagTqAg8wzTKmTkjEih2BIzgUzIGVSPbFHk+vSGfabl8k2qpg",
-	"KxXtf7Fek/TgFf8zMqfl4/yBlBrqf5eCtTIuGPnPT3/51T1yQqBkNQWvifEcDo2PHeRVKMQfNom2dyXH",
-	"NoCfpVgihWCJ/VroWVcQaj37O+P3TMPHqRnJqBWcuFBIgoHMnYSdkBvSuyITLoY9ksjx2MF9eBmlZuTs",
-	"G1f06ADaeJrZ1zoikIMiRkqiM/lgt/mOsQmZTsISrAHt9wtgMHtuj30/cKfB7NWrSRQFLFMzoqIjMglY",
-	"mu6ENc+YMBnWTq/YgGqNdTMM+D5r6yh496Cf9ks/oQxi93Me1WXaKMjBZESFYJk+fXT/Wi4LF/b3Ci5m",
-	"njv8GK7hmOeTCVPE/amZlxy7v1jDDyLWUGwM8fIUjEGeXvWuF3i7yMN5WMFNHTeUIn02kIpFLAr9ipVZ",
-	"Yg7e4jDOT7A+g7n3a7KY34KoGdg+8JL/rN3kJk9K78L5FMJrjmGqGKrCk7fUtCi45IIuB92FYgn9emgE",
-	"WA4BlRoYKUJ888x00hFlvLpp+wDRrecMBPIS9kFHVBkI5AXsg44oMxDIC9kHVuqUGwhkE/ZBDAB4gP07",
-	"WAjzsH/rmgjrJ1LGci2/3Mx7gkvyKfM0Sz3iE+ynaq8AR2XR1WZlmOP4yo9i5aGbGg8OvVvKNMlAIgJy",
-	"R5iRktPhyNUA4IKdRPIhgKirw1je04woK0pdBMY7sNwHRJJId0QqiZDmhPyw/iUP8kAzNjBETs3hxvf1",
-	"3vjmfJQHz+RBrpd7JtcS7ZOABbc09ctBvRdeKtRPDXhmAAi1j12CH7C5i1c6UkVho4rEreJi61RLFZaD",
-	"U6JLjuuoRL6sOipPWVkBZ7jmrFFsrHziWHduvzAr3vK66WeFz99meZaeo5cqol9dpPXA+iMp7wojkiPN",
-	"GOnFg/WgIiplGQf9Ai54PhTUTBXTx1YjRWmNhbHQzNAV1g+YOTQ4lynkl6TO7AiWwlEwRDoiWCKVOR5c",
-	"+4WytLlgkfhWl8eozXOF2BHY+zq+VzmLJU8gqLBZlmE8FgjtGalmsJyuJVM46mKTjMbvzafkommWKCv7",
-	"GrSVSTFs6RFVLG25Pzcbjjq6U5VZZecwasDfdhLh15zah/SpnDB3POsAKee7s50UtqIgWM34h9D/noT+",
-	"P3nWtxz8ZPvh9DH+z3WA7OL3romQuXhFJ21skTqvbhXs3ZyMWc86jl8uzz+7LPkQKRgs2vHgrhiOf8uv",
-	"QPUOOwBkryx3ZtCADNAzCISp64IWAf7yMzRDQie0zzNuONPdXHD+s+EKlp+mG5zVdiuzjCWGeDzS2pLd",
-	"ftWWwIYBz7oav/ogwfetLtogB9VCzQCGPn20/1O7GhqppiSpxLHuegLXvrTpRN+aPLAj9V4rz7dWDbEd",
-	"JWT3EWgWmuetNImcGujXBg4ve2337dkUo1qK43kIpI4owUBantfrGqORvNuZdpct+0kuoffYafuOuGx/",
-	"38RyGbAIsFf1ad57P7Su1sxUpwHnQz+ZUl8JKxNPw37XEF4IcNct/EMzb7empkKAt2AddbSd7OJlrOgT",
-	"i79atbSXIE5rqSMpMw3NKe7YEjOTZlnoShEC34liKTZ390EemoC9CezyLvguoSkFeHC4IUfTpeAceVIf",
-	"do8GDzg+CxRnR52akZ0WuaEJHaPsE32Zzo5PyK+yMG8Te718mXCFfacUs9+auu7Y0NXmsn1xTfpsJkWx",
-	"i0ZvTL90o8Yd3QlT3ZGcqh6uE9/muiMuz7+HGJOaYdMOriHcoFIGyTTgwQnNJUpE5c9wAJ+lzBrPammc",
-	"S9fHxr8aV40xAgsZxUQKxrM9wa6zrR9Yv7suqJDvpHG3tR4ed+w3pqdZZf9I+4UQKbQPHWzt3bW17Ys1",
-	"vvazlL9QMXOHp+dtdMuNTnDlgWbXRKd2FxCj+HDo2Gq5te4ebBbCMoWOHhD1PSmNw3z209QJwYBjJoxc",
-	"FfXIu3esH26BGfxqywaHYbYeSnG7VruFlNvkbQZQTH7QgQD9n+qETdz714QSuwvpNAvf5b13A65AFRsI",
-	"QQj2Bbr3C2L4mFV6gtxOPscZJEXKcb2PDTth46rRJufkf9v/s5vnXEGGjScZRR+l4QbK0H/lw5HJZkQx",
-	"K0Tsw56Iiz/kgWX37WuoL/zCLTmGPKEuJcwDCt5b9/YELinh3RKlcfro/rWOdz5wODcEA4MDrpjrhl7l",
-	"h8/5d817Nr63cacQTrNHfWdwuatookbTmcD7ZU6+nTjVelJtVxx+y4+zjrPPaeOn95p5gWN/Jb8ZE7Rv",
-	"5eXVgGaarauLt+QVW061wTG2Izr54Bur6xt7jvI+tTq42kv2I2jomPulSFgTgY6LeFfg1rKGubeDT8gN",
-	"SbkGRgqvr2j7aOfbDeXwI6/KALXf8JbV/VPglV6AXu225NRKhHxYSbHOb1EjVSDy28JLVdfBv9sfn3MZ",
-	"dNe3AGsOzub6lzWYfztXNfz0CuXgNu1wTXvT17R7R731PHz4t9NH+N/agXmkBALeMivN5YNgiozpjChG",
-	"Uwh3XLYvygEhPHetJ7fhrU1L7drUvyPm/JqkwBQfzE4TKTTXwByVtHA7YsmdxvoaqLyBTN+8bxFhXwwg",
-	"wkG5DlUZB6OArcTf4rojlJwajHvhzV+Qm48/kzs2K7MF/g6Lvg0z30arX+FN/hytLV96lc8X0p3zx9Zz",
-	"K38u2aNK57KsO80mWSHax49KykElVzCV8mRn+ALJhZgHWeiyRRUjge5jjoHnubVOSSaHwDBFtJjHhse2",
-	"AOSYmwn/v2x2MzUjbE34OP+X3+3bltrLKPKDTGjmMWaOenlidwv/1jtuNBt5UvjV6Wlm3xhJba6+a7fb",
-	"IB3d0hcwfjyeT+oxavJ2DlhYUAJtE8C8z5qkAPPjaDXHu1mkeQeG3HSA1+7Wz1Lf7szlA2V8wJJZkrGA",
-	"VwMJQkOsKvdpQvlC4uk93vLi5B+pYsKcJiOepWTEmbJ2GGc4eMqgrF0kMzJUdDLSpM/MA2Mir3xws50v",
-	"zuZeKZnzUyInLG0SiLlzMbT/SrKp5vfMY/NIQSYQpShUN/jZLuLZPsAbJdPcqD437nichapd9YYLvKcs",
-	"4RqTnPzI/vjal/Ec0VBle5h3hhoqOZ3kGbXaoQDkxST+1IodScL8l2H+P8XzR/hui9P/yDNGqDE0GSGR",
-	"HoUmE0CuRio6ZORvv304JnLx6L4pfGg+TMlM/ygpxsEPcuV9n+wp/RDV6+XTFNihmM+8ONGt1MYdk+M5",
-	"EEyWLic5nr4f+vt4aIRXL6uiNNBhLOOJJ+8B5dlUsTCRG++sHY9n3+Ol9PWRqZZbCU0SpgF7yiiZAQi6",
-	"O2j8IZCfn6LAnTeFt0tmmkvQsXRrRbkuugz82AVenM/tKdtrqVIuqJHKcV+TjBhVps+o8XIA+WRhpy6K",
-	"Ox8GKpvnp7l2KNxOxHRCM5rTEZ1MlLynWcUU+RhlHzJ3a9XN6CJrxauUGWbu6GaUbROaDeADEPcPsxek",
-	"wIJVWCJzQBxHLYctrS0E+O9YPkOB/VxT4qpx3fYvnE9QDXPi5KzAdDBGuTzGKCnWtrnKc+dCQNMVO3HN",
-	"i46zgowKToeq1SdqNjEStAJPCIeDMflGfFdQIe7XksH+TPWolYwotyoSF2stjmbRThEp+YWpuwwSOeQg",
-	"X3NBWMxbLRVLbxmJGZ4OcMbynQdmcqUURR48L/B3gKQpo1mptTNayIClzmKP7Yz3P7+PDBA/wXmwMwoM",
-	"8mMYouycc1DCCOaAPlAOzsfRdAwfMpnm3/FNuTnzZ/eoQxOQk8Yfv//x/wMAAP//",
+	"7L17kxs3sif6VRDcG+HuDbJfamnsVty4qyPJtnYsWyvJMxt72sECq0AS00WAA4Dd4uhoP/sNJB6FYgH1",
+	"ILslje3wH1azUCg88oVE5i8/jnK+WnNGmJKjq4+jNRZ4RRQR8NezPCdSviX/3BCpXhX6p4LIXNC1opyN",
+	"rkbvlwRhaISEafWNRLQ4GY1HVD9fY7UcjUcMr8joamSbTGkxGsMfVJBidKXEhoxHMl+SFdafWFH2E2EL",
+	"tRxdnY9HarvW70olKFuMPn0aj57l5UumxDY1oGfPf0JEN2gbCzQ4eCQLwtLroh+2DQEaHDyE9VrwW1wm",
+	"R2Gf99kf1/bgMSmF8+WqbW18i9bx+FaHjuj5EjNGkouUm8dtY7FNDh8IyW/WnKaXJvct2ofjWh08Is5F",
+	"QRlWXPxEsCTJcVXtUKkbtg0PGhw8MkEKwhRNE3fuW7SulW916IheyhyXWA8gNSLiW7QKH9/q4BHdtnAZ",
+	"ue1gMGhw6BB+EDg9BMV5iRa6Rds4oMGh43g1f41VvoyP45YISTlDSlNNSQlTqMRSIYnvxghLhNEMC4IK",
+	"ktMVLhFliiyIQEfZq/kEur1Cj7LjE/S/NlyRAr18jxcSYUGuGeMKVOBakeLkmrkJLgkuiKim6PppneKc",
+	"ixVWo6sRZerJ5Wis50xXm1U4Yzs0M2WmWrafwtO2dTctDl34n+iKqvOzs+YoXuMPeviIbVYzIhCfI6rI",
+	"SiLFkSBqI5gf1z83RGwD+aG7HIWDKMgcb0o1ujo/OxvXFurRhV4o8yV4fNa5bjDix59pwI8PH+9rsuJi",
+	"22r0rKDJZ7J7XhMp8YJ0qFO0Ms3ahmObHDqgX+ZzSVRzND8391He0HVqF7npJrqN0V1023YW3bY3JU4q",
+	"inWJW1WEfn7oqrzhQs15SXlyEK5B60hco0OH824z8wNIjUgGbdoGFbY7dFzvsbxJ6i8sb9rGoZ8f/H1B",
+	"FwsikkMwj1tHYZocOpC/aUpPDeNWP2wbBDQ4bAif9KtyzZkkcP78D1zYw6f+K+egrvQ/8Xpd0hwsqNN/",
+	"SD3GjyPyAa/WJTEtC+DF+XSlde7Uj2c8KojCtAwUMjKaGvk2n8Lx/j+CzEdXo/92Wh2TT81TefpSCC7M",
+	"qJvLZY9biEq0wqWWHKRARysqJWULxAVinE2cmeGtjGwctP6f7375eYxmuED+VD5GxcbMnOg+8m1e0hwV",
+	"ZE1YQVi+PT4ZgUnP5iXN+yzaPc40t1+V6I6qJVhagki+EbnWAPlGCG11SYUVGevBY61SBSVFcDR1u3/N",
+	"7rBEJZcKHenNRBktyGrNlZ7k1LWa6gbZGElC0FvoSx5rE+zTePQ9FzNaFIR9njXAudLbCid6tMJbpK3C",
+	"giO1pPIKUSXRmgjYfM6QNUON8YWO3n7/fHJ2dn5+rBeFKnnN+B0jQi7pWisu3ZTP/kFyhea4LCWSSy78",
+	"sszdPLPjMcJowW+JYJjlWraXNN8iQeYbSSSianzNdF/P3rxCN2SrCXPGN6zQOpGrJRFm9BKpJWYo+98T",
+	"cG5MXr3IkGZwafdsxostmlNSFubna4ZZ8Lq2pWHEzC+KHanxdjCuprgs+R0pMrdXr6qtfWt39ie+L8un",
+	"yCRk/ZBqLa1SiYJhTP5KtkhTYI4FUCjfqDGabRTMTRJxSwSSiq/XpEAzMudCd5jDAXkB2+2+/RQJgosa",
+	"MyDKpNI/8jlwwBZk38FC51lkStnOnLKBk7pm8Vl1M+XxVevEdcdm5idoR1oyoscRjBGpO5oTSyvgohgg",
+	"35oUYlwTTliFZAF9I1zqgW/RUpP4nAuzkjLnazIaj8gHKjVVT6Eb+Gpu9MYULMOLs4snk/PzycWj92dn",
+	"V+dPri4f/Z/RuHL1XY3kVrOhpHICP0KfayqIjHVwcW47gFf/UnxHzucXZ5NzfDGbXOaPism35Lv55Pz8",
+	"4uLRo8vLx4+fPAHdrPzXHs3P84vikky+xd/pV86LyXfkYj45w+ezi/xRcUkez0Fhw3zMJNimLDU5clDO",
+	"mOFyK6nUVrHCaiP1b7mitwRshkOp1gkP6NE4ltCSl4URIzCIpyirL3uGTCczkGsn6NmuJrlmd0suSUWv",
+	"XpssiJKoi3jRUUSj/MzV91pe7kV0WuzN4e3QAjEKQKsK8+y+LA/LbgUnEnqH1Tuxk3ilh7YiTJHic+hG",
+	"zTtGtPjhUDcCoynWRMA30ZaYQb7B25Lj4j3nP2GxIJ/XigH9RiUq9aeFUYaBfDSeHgnjfM/5a8y21kKV",
+	"n2GcnKMVZls3WFnJJ6vVQUkr12yOaUkKhDdqSZiyg5FoLvjKvGU8YdcMF4UgUqIjPVNrHOh3YLvA1UyK",
+	"46dGWyE8V9pk1eyxnTzTf2RIkpyzQhr/lzGoYT2CRs1TxTvzkjZA7jBVlSK1mqF2Dm8cr/Xy/Mr03Lig",
+	"/yL78eUm7KDGmre4pIVeTWey2xW+JyYNrLDgTLBhN9r4A+r6lcnNWp+9SfGaFBS/hwX4EqygiSDb/VYG",
+	"g/ybXiX48Xugtb024dZ3MiUwrmAjFFUluUK3uNwQPZbgJAdt5ejqPz+OwB51rUdj51Uyfe+8+Om3+9lB",
+	"WB0wif3prBJxcOy0Gkz3pVUYDNca04jgfGnMaLOOxj19kGFjXdyhaWMPXVP7aHR1GSyt/aY/t90TZVdn",
+	"We901zpA4dKbjbsjzcbGZs12xqvPNCDgyDXLl5gtiCNHe4RAlLWeM72dath5qgRmkqqqa2wM0fghFB10",
+	"BvWrGdykv4EzWVMS/n2JFVoLynK6xqU5QGvLF7PqMhuOlQW/QhlfE5ahUlsy2lbe2rPWGGV5ySUpMsRZ",
+	"uUUllYoU16zq14hnwjar0dV/jnQ3mkbgndFvDW/MuH793xz1s2rI3/j7f1BJNiRAcT2DxjlXC/a10Hpf",
+	"UePnyfEaz2hJ3d/17zwPnsJ2+88iPp8TIcEhpchKBoqimoX9AQuBQXrngmBlTd12On9PV0QqvFqPgNJz",
+	"WvR67edNWeJZSaKvz6Lbz5F9DlSpDXA9J2Y7cm60+tTGow+TBZ/oHyfyhq4nHPrD5QTuhbXGneNSEvtx",
+	"4DhBsJUfuyPYIqqA4O1AkOQPMxZaxCwBbVxNFoRpW1DzdYGOfv311QuglcaOBgec9L1X9E1POdGX9T5g",
+	"eSM7XlVWE9df/itlcKT37aK9tGxAoj1wFSmmlQMptn4EZW98gyzalTu9tRNvjeffmVc+fQpduv85Ah9v",
+	"eHdYW9bGUiVm4RfDD21cFwQ1pqkxYJOia2xdyTLjOGvIsufQtrmO/wE6fY6yN7+8e49OzRTl6Uc/10+n",
+	"RrRNnAWefWFh1o+gnyJ7jQUyWe04LHuTu70JGznHxaEM4PprdDWUG9oIumILoON2wnhhySpNGsrHVBGE",
+	"WYEKos9jfKOI1I/rwXCySR399MA+Oxa6kfZQUPutaKdEa9cb3TvyE42aHqyKbuhcctNgKoJzevLQI8eI",
+	"lwXYMVRIVWPG3mKzyag7AnR3RJ0C652X3Y11aIRfGmF6Elh6a8IKo6Ut5ZqzLqNJu6/steT6iCJ4CZbm",
+	"Cfo7mPCWbKfm+iHzNunYGKU7Rq62D8G6vWZHmptUGLYCEp2LY7B8ca7qFyfGwSwRI6RAmf63PkYIqhkx",
+	"g/9nY7CezclBXrMMFyvKshOkaQq41Qp4dGT/MUb5kpaFIGwMLkbCCgw/Y5YTqbiQ4+qyjZLgLyXH+iiB",
+	"iy1IhVnJ8xtSBN3pgS8EXi/H+sQY3rubTx+jkuBbYpzyIFi48b7wDXNXN264GOW4LInwN036w8a43xU2",
+	"4WYk7IbwaJI9dceLO3D/gC9ekoTAYXDcScSemYcDGMgE9caU3L723q7ZElgsOytTTSbOinZskSMQhK6B",
+	"5N+54qtOPvoYFKj5toPQgTIcBjP8aONeS+kk+xzROB18WYv+ULO43YLygdz6LLTcrDDzq2GE4P2cFcb2",
+	"fjRDs63T/EPPDw9xXDvU8K+Z+wGZ1Ui1Zrr4KbYxYsp+d+yoOa4o7p299jWRBpOYsjwX0Fhr4MznMdf3",
+	"su5C8qmtQ2J/38XC+Kpz2a/JY1mZaYtgXeLcHqzulrwkxjbpoRi7jTvrvHsoxWdpOmY6NtdJ7+gzKemC",
+	"xW3ChdM70CZiEi/axG3k9Q7yE7zcIbo7Lm6IGI1bEmP0S51971rObuC/tS/LyrrOE0tjJkaKmoty8DK5",
+	"TtJnMtdkqEb+oiq12sy2nUNHc0EIUuSD8odVlJltz457WGO7uiRMh+JwjROuXnK/fyRYqBnB0e2Wd0TY",
+	"PTYbv3Stm5vNyAc19c+H7pi5H54q/9ugl1PHu/IObyXK+E3WvaDeidYYyjgyt+717OkkM1Fjpx/d9n06",
+	"9d+JOcfsDU/JcbEbXr1Db1je6NMRWgu+EFYLDorATq/rqwXjghRP0Q1ZK3uJTpAgcyIIy12GSJQ5lB7W",
+	"lLKpG1ak9wIOlyo2gb6evaTUfwWpTGqbFm5wct6uFYfjJs0Rta/4k8e3x1eaI14WF48fn3+H1ptZSXO4",
+	"jtYHT6okygpaXN2QbRY7VfZQHtGlK2hHpuSLVy+iL96Q7RSXCy6oWq7SXGLnkyX7ONT8E+SW8o2c3pBt",
+	"ZNv/SrZaMiqQzXCMT3qSut26sCX6Q4kMC3vLWW3dGM2wJE8uE1bcgkpFxL7XVyklXBuo2eDd3dr9eGMn",
+	"dtc1KZjeQihizOivvmClvCP0J6CHgqvyIA5PEEmwyJc+DM88WxGFC6zw6Orjp537CC1j4RU9Rv0kBz40",
+	"4XKEFXB2cn9XwjbnbE4X7vcSy10tYx7YKPq3dljIDWtn71IRhlpl1icG1tduyN545GMBzj/twdhauCy5",
+	"JMzmATQtnt1VbKW1X/wWt9+awAU5VSjHDBV84H2v36mPI1wU1Jx03wQzN2eX5j2NfgtlH1f4g95Ep7pA",
+	"ro9RqMnGqKEWPmV9zuOWxIdc5QpMGeh2vlFTG3fVXLAfBM4JWhNBeWF8efCiDatqqNHE8AJVWtF3c2+I",
+	"IG5zZlqN4nz5UDfZTbYasqnetkGSKEXZQqIMTpHiFpduMcdow5YEl2q5nUKsW/WgILio/xZuM6jKe9vo",
+	"iKDYQ2cZqbK7ZS+oXJd4C7FID7NPgzRObcRekDXMKmUOHg8z4J6341q6uVvxQJY2xspyYYNs0WxrwnTs",
+	"xYy9j9hlQ0j3jeQQJvSuN/bdctmtblyhe+kXsHCEjRqCu6m3mwRZLUCL0tadmADfvkcJ9+FsL79FqKH2",
+	"uEX9WvVQtxJ5MOUQnrEeQFH08CPev9zvtZzDrZhucdtrtp0ycN+b9UB8tZ0f7RUyyrwmzOBomGkFmCGD",
+	"lCDoLSlMMPmKSkmKyrkir9nR7o6dtGhV4zz67szefDa0bNXm0dnZcT2M0UkLe8HtzFxH0aPxyH8YvJHY",
+	"XP9V0i1+BV6t1K/rosMP8uz98x9jjhCzjBExtoeyiTt74nJ3IcgCK5La6Od8w+r332vI/HJhA/WxzrbT",
+	"arhxlvvYrcnG6cT86Bgas9LrUxIIEl8TkROm8ILE5gbNIDTYXpZLhO1dQPUi7JviCpcZOhJ8wwpSoILf",
+	"seO4BAzQGrp8TtBrKxKBHRjc7BvxN9QQMN8YB3uTWqAogdhgBpN/1CPAxgU/RPSxe5RQyFXYBCNYDA+r",
+	"MUPsjqfxw4jO18JapYO7frFmoQ3qb43yijiOuYrZCj9ziAkzMSsuXjHuxk0OuSX2uhZv7UC++Bxc3blq",
+	"BCE4l8ij4xPkencxOKZ5ZimIZNdMiw9UURTSDCJQZtd86r5ntcI/N1xsVplJOaZERp2GedwEdNnTHG49",
+	"7ZqPETlZnAQjiptqnCnyQQ3wMXx1kd+N3HGlDUwXgn20FkTCxTDLifv1+AT9ykp6Q3Z81sbrP7YxO5ih",
+	"Z29eXbMbsjW70fTGugjaVvJd0FvCqoT+FjL+0pdWewdWp6JesLwhRUckdSycyvLGu0r5D7wIqw1t7Dgn",
+	"CJd2hB8GTndEP9flySHxz052xE5nB/N4xzXzYI6/p2jjFhIZHqnbiAVVyRN0jZTiFnsT3tEZ78/hEkui",
+	"1UY6hDKXYGjy6XrHiLoAnYSpLGbUnvB7qisT5IKr95x2Ors8PkGZzd6zysUa0XDoiEm8bwCCQt4R8dTk",
+	"E0M+OaTWSXv1Nd/aN2EIMe30uVRJSrCF4JwmC5cWBrVKoixYqKmnycyg+923GPWZk4lLtutwu5EfzfVo",
+	"qFCubT81YbwJceu+ItpyHAaKandnaMnexrvaXe1mWrdM49aDWIMxDpG7tjMSu1Q/RCz23peuEKB7kJaG",
+	"9Hc53OXuSkRVj8CStvhBDygbgf6zzh4TyzunpUOp3YkS8rLq8bHBLoGmVElSzlFJb4lEWGmxxQVekOlG",
+	"lNFL9D0FiHstucZuyIlYXT3YuJPqez0N56H6umy74X64FV2RROzt61evXyL9KC4v6L8i77yj/9IDRLOt",
+	"PQD28HcEBJByhSpPPVprc9FH8jSsRb+j4aztROqjqFFPt8noeeUQqeU7idmLPYmxQ/A8HHV0fHhfWumK",
+	"WdqTboaEUfYnmhhp/IfJbmnzHz23iS+A7AHoFqyWORPxM5pO48JhN5/mvh1I7uOx2Vrs8JhRa80AD3g6",
+	"I+qOEOaQ1O64uLFzb6iPi2gePORK7etoeACVEvdP2DcQTSns9UaZGGwHc6LJ9vjrUyxwpekgaPdc9RVZ",
+	"zYhIplhl5MO6pDlVGTqCDDjTXgLaX2bGllmT3ztcgXyOE7oQXo/ZL+BgNu8Ou5l0KwAe6VjP8Fgiadex",
+	"h/aLi/WfU+aFuZeXw271jNdWouwj3hRUjZFSQRDHCn9wW/tgwTitjiArN9J+oLFHj01Cz2oWA56SXyK7",
+	"x0UUhFaDo79dwh8HULhuN+P+qXEg5nZpr8mSLRL5uUEuaQn71h8C2eUkdETkVnUd2rCs9zpc2tTXAaHb",
+	"wWjaJr6/QWY/ELPGIoLMucxMBw3HWSDbAmH22cRWu4zpMN4OkTi9ggcG8PbwTCqYeguFvE66cbzNoo2S",
+	"h2GLnAtBqvIWCbh6MwqAoRNkXQIcxgNBzuxpGB0YLn4Plo2Tg/GzCmgZu9Pvt2uSdR6e+1O684Y8jN5c",
+	"G4THQQ6rvc1iqQ8dIu4ugdu1hKskJd29z3CMsoKU9JYIwDcwGAQgCa27PKH0ecLONiCMpApwBGe5g/h6",
+	"YL1fq29klwzGukOFDfaudjOgtZTm3030LTpUvKXungrPKbfTj9VsPp06IzC793zgXfZs6yDg08O5spcC",
+	"GsxkHYxS7ANK00nse0ay1eljWKBWO5mcfqxqknxqjd3aEQuG/XEp9WopaeTB1GbBDXHOtFwp2Gm/Jety",
+	"ey9MUZvtqVbE26hp+O9Frdag2OdqNrXkyTvYoHhcE3mnG2PRdn8Q7WZXCM9AldlrzxtC1nq+VJib3l7G",
+	"/ldk2T+4cd4vALO+9QnqcHX4nrF8yUWcQIKKfuSDIoLhEmFoHw2ps/30vImuVQLsKCnYfRTdLSxoh/Nb",
+	"j7n3TRguVpSdVt8BWg4++unUfDMih9aC39Io1wPygltan/msed2905vd3VD2nU5k3L08lOCw8N3UjcAA",
+	"z4IveoWQW/j+Pqd454TUnL4o+QyXWe/FoqW9BkhDsjByZ/z2dp5PTT0UDAms1IIgYrX0WFjRC26pBKa2",
+	"SG0/xjDXDXIazc8xKdqurICPyYXjKGfE3lXof9ckV4dTYVeO1T7aGoP0AlCZSYGCn10g6oLjtP+J9F8Q",
+	"g47dWIsfNyvMJtpY0QSFoNWJCXr2c3VF6nrbMOZbv7XTTHfoMV2tSEEhGDW4+dl1VZgnKdn3MDdG/qvR",
+	"OfLVGisKeUTbFzzfxEMOoASbyeDOwzdQYV9BRzlekfI5lgDLLyNXRnOC1UaQ1uh8O74Z5yXBrBmM/73p",
+	"A81LvJDhNw1WueLIvlq7k6im6ws64HT8X73NNzIdaiDmOUTxU8xy0mNaYUhrIxWAmlpIRKC33z9HR5mN",
+	"3TjP9Kyy+aYs9cl9jYWiuDQikHFGsvhEk/l+0Rna1j3u9OvrV31ndzHG1XanyM4EbL8GSPgGp/O74CJy",
+	"hbdo5qO8zR2ys1vxBk7+u/Heo/HIxHrHTVnOJJUAj/5GcD6PXl+bai+oxIqIQN2B8tYCFzNEsCgpEcg6",
+	"PXauifmGFVhspxD+Ft8JyDEw8XG2WoUWo67biI69X2+jWwaVXgA9HrMEbt7BCAOCCVh2LvhqWo09YQI1",
+	"5pg4lXf2tLtB3VS8O8Ddz9RWZry7kXF69iWn+6H81IpUt0D99Pf71JOpD0MIuleQn36IPrvFvVuz/kzx",
+	"JVckOVhJgHsyqSVWdnBRYZjWUkteaU6GxUUbVhIpr5kfJCmuqnDeGcm5Vi7ZhtlSCvSWZCbTIav2J0NH",
+	"UKfZd4LW5UZziyDkmrnUfenqRFQRqWYY22O0xNrYlJIUw7FsgkVI3HT45wkf/S/M5JqV5UorGoh81v8A",
+	"YpEGpDaTW6nIKntqcYfqIdsQzywfAvF5X7TQDRaFwLQceD7/wb834FKhlvq7i9TQXO6XH9YkV2EqKnIv",
+	"RRP7moELnysepaKth4LKqOfr70Uhplbe8AC7Wsng9srDD78OcTi7t4AkkQUc3Im9Ghypk+dnP69s0J2S",
+	"ExMmfdmYpBsDm10XkOMqYaZoFxjxrC+5WRNxSyUXyfzyqsmA/Wgzjl2hIXucBaLaJ+u1iT5br0zdBBBs",
+	"yGe3icH9VIt4afBQG2xtZbPvcE0fvdzXl1+9JgejYwQv74OLEVV1zp9RlqskwGyXEj1Uix2sju5FC9mV",
+	"eNLAMRyqknx08HlUPfX2JHqx2ot5H1bGDx9PE1A2IKMGqb21kBj35QXtkuJDhOi+F5w8nkeXc6kJCNDH",
+	"imhk8dl3x3sC/gK4jes6ERWBV/EgUegGno0RZVprUXNh5Am84JsZSGXbJwNEBCNb5F6Qcfq1uNmtR3Pj",
+	"5Y9UpqJrphcVImW+wljk9rsN9/Sh0LpyLorhRwG9yfHx6icuw1fxG8Kk4axf373IDsMGrnbdE6MdSLCG",
+	"uzRVn+JvCX47JK6SQzEo9L0gZKJJHkEu2YITgIDNasPJdsLmr5mx476RKKva2PKgxqojBQCZMIRLiuXx",
+	"nrCsOyxuzvkGjqPjZqOb7eO8Hsl1uV++b72/tey+p4LrxZC9tFk7n+yNgd7GDCkaf7dZrXCslMl7rnBp",
+	"alghSZSTnHFEIANO2nspZ9te+xVucZTaKhAdP7QeuQgJRJ53mxXMtiwtBcte6ioNxWP3wS+Pm0ZqK94n",
+	"a4NIN0VXHX8nvwaSvrQ42CJDI/GT4E62fw02ywhlSPen0xyXpYUQ2ig4OG2k4gkvvyCQVI+jGVG5f/qN",
+	"RIyziSS5IAo59vPOwssuHBP3IlZEUFwiKq8ZlHWacFZurxBVVfobIgwgr7WUZIWFQBFEbQQzAIzYwfc8",
+	"RVk1xEAgQ8n5awYZOno8wdANfNnGpERHBe9GLRN2iFGAeolvyFYf3mcECyKmsPr6b65fvpia3ZtWQ0sk",
+	"jOyf4rU75f68eOD5bInl1Kxk+jqkudfNfNjgKuQe7LQSz2IpfTt34dAqUSNB9dyIeEyyPpfIKb7F1GqO",
+	"pjjmWhoLZJo62ETgjmHBVPoVmieMZPtQdx+UiYdL32FB0ZXnygU/g70nyC2/SUVC30INlpTFcptwxMVs",
+	"Rd9TNV23x+OAPyMLX49UbnDJTvxysO01xoiKeN9dX+9OyP2hJQjCKSmS0NEMS0jWHSMHvinH1+zk5OT4",
+	"qWMtowLQkRVFYwQSaGzVhmXQMVyU3HFRjJF+Gy04GK/mqcmhw4KgFb8lBZSkE8QAQAaDnRkBasR4D3Hp",
+	"qxSZkTUO5j/yuwZ13gdL33tW+eflaSdQ+zu83tWF7An6e6BN6yqzT7IH6OJfWLk1DQ4UNB270VNSDLGi",
+	"W0RGjJsdeGC6CkHgoIJy6Oa86SHTEJ7Zku5NRL4mj5QQyqhFqpzCtXkBUKUJ5EJpDnZ3mh/vCF1YVN1e",
+	"8U5BfNguYLGWMgVheRRn0z1zNfjdPMfoDCmOzmueiqZVnSCv8HBYOZx7uLTRERjdxzUEvZNW4Ltu15Hf",
+	"u6rWkXNqFKQkC5C/cFtTYjY1wN5f2LdU2wvwH2iyi9sw2AgO0loPXuEbwhJu0MRR8hdGJiVlBNkW7uan",
+	"FT1wn8pJ0USmOt2Md8p+hntfTSFcjHGS+2osEY64W2D0NAHc+GR2tRPNUpHifYoNxlW1wZ9FXDjxkHAX",
+	"eaDdXrDjw6QFCAXKFrV1tUEvorr66lBFHeLjrzuiw8kLIyGMLWlMY0gQdiXO+qAf9vYtdyF1tfL9MFYH",
+	"QHwtJgKJO0QLH8ytcdYrNutS2xfJUEgYN0ZK0MWCCFRwIg0EXAXEAQKQb8rC4p0gXJoCzxA1Ln1cvsQr",
+	"CDmkbHGFMlyW/C67ZuYdiTCD+/gxyuQNXWfmS4yrujcG3tIzvKFrCLIkGxL1vrxwGDrbZ0XUCvEgO9tk",
+	"FdSqSZqWCiezqxtF85qNiB+yx/XvxTfMtWgLDH8flsD2ZlQ9Uj8x02S1zrCFMR2komVp9vi+Y8Zrw2lb",
+	"B9V3GUyPuxhD6YVQHcug5EPNWaVm7Kqs900JCOqyx+bpH6YmGlR1L8haLScmWngtyEQb7OL+F6AaUnQF",
+	"aNGeIeBgTk1Rvjsyy3x+QHMB/keABVnv6n++++XnyU8vkG0wMCMvOLNFY3z+SraVD1eijSSFQSavvTfs",
+	"mynhlCoTeEsEnTupT9SSF/EifQfbOjs7/D8qPGbjjGqOo7GAcUqQOb8lol/GSOFaD8kWaa9u89w93drM",
+	"jyMbFSHBr3fr/qVtJgOAcHJycjw0tZOwZ2v6azu6naf5X3TzN6+qOVJpHhapS3TFc14m7+zgqc0+GaNM",
+	"d2/4GPmQLG1kv7Ets1SGyq+ijCzgG6yW0mnOt98/l8FkqvyQgazXmnTiptQ/2cQv0U6aCcyoUT4q2K4Y",
+	"yb6czwk4ft8kEolNHJB+ZkDkTSUsV80Fr9clJUXsIFPyO1KYi7RYnO9qrbZoRTCTNYCMAdWYqnIZK2sh",
+	"tl8l11JrPsFRZZpHg3R+3pSlMSY3rKQrulvko6cPZED8hknKmaqlIHLJy4jce2FX/OzkSc+gHJf7Y9zj",
+	"0xRksOsYhhK/rgFP4dSHYrUtM7gk30HL5kmhvmH1fiNrEGzReJegUtOL0rgQPBEE4MqFGKomuiGywboE",
+	"fEQK0zIDL4xJ8rAFHXbB2UvJ3Z2tWpJr1sQ415+iRI7R3ZJLUnVtk7iwvQceayPQDB0dZTAgQKbZlCQb",
+	"XzMPrQ7ogxiK4+vx3+KSFkbywTvSFGK6W9J8iXIsxBYxbpHVfUWJ3RTdIpr9KxW43Vc4X1JGKj+8bn+F",
+	"sg3TipEL+i8T7DznYkaLwlyOMq6mc75hBYzdSisoJ1XSXOkWlMHQp0pgJqnzxpkA3LCd+cXdTEFvfspT",
+	"v0wzXDiAdeh8Pl1hlS+njgxNXDbgVEwV59MSi4VZV4EVmVpedyP38t78BCzLsEODbl7t2nqiSXH/C0PY",
+	"iXnkJje2t+eSb0ROvpG+MnCgD3oVZ9LklDre6/7uBNfk5eH7ExkpQD2pse9Q2RgyrQlTYgsZmnw+t4cZ",
+	"gLHobaZ9r1sbLo0IepfjPS1dAlRbXyZLqmnDw/JEpYPMcZkwiqNVD5S2NtrK83yx4gTETKUFXdy3+BrD",
+	"JykX0broAJNWbdMb2zC7pzIykpebdNpz9Xynmg88uCXFcUe30z7Vparm6d5u949W8O+n6MI1AETgAdNs",
+	"xU+ttqwNQnUjFoTlh217V/RpjTGCOjye5qph7FOcpxrkAQGoxHci76NCRH9ZsA8qWMisbeNpbl8PHu3w",
+	"fgcEM/TT/QtNVG+nfXjBjo0RI3e16ng7+cpV086+eqvNQHN1eTjC77dP901SDP/I7xCsPdyBVz0iOrhW",
+	"kfGVr0hBN6vReLSkiyVwGVU0x2XUb16N8K2RSJ1MFsz59GP1h8VJgz6yYbUA+yW+9FYovWqy9BPcBxex",
+	"CkbdTh8tpayqNb6PIla5blOSYkFMSTWzEB2lrF7eEqaeLzFlfwt8eJHkUSL1mZfPDUACLFTgol5iuZzk",
+	"uhtSWBiKki+8jRfLz5kJgm+imvCfGzgImoM5XFJZHxl8AJkXa0zfJyR61xui+5qCgZ6O0rSnXDMfym6A",
+	"VgDLSZCC5ERKnsCugHdS8PKw6NKsZM9yqLbHmAeOiIkZobHZ0ZE9IZPVWm2P7+GaG0T0VNp9iZUuEVIh",
+	"Wd+3nrM6sJJBelA/4b3HlCCK9+7mE0uUBeSTxShg18AKbauANBqLuzuvOqF6KoiKnNs2UDJmydiUIySs",
+	"iBYz5Al4yRxysw1ky22/O3czzXTEETz/RkLpGZusBjOostUCOK6LTjSu8cjgqxlwlShB2TIkZ8Fdr56X",
+	"lmV+Up3aajBqpxI4J+3jCfCFES2GY6MHSz22u5gkkEQKBqgXSyHbNZEn9vYDes0cyiaG6FcbF3ZVz8AA",
+	"BE6nqKAPhOU1M0PeScWw7GBPCfbgQKZrrPKl/3sjbXxZlQ7nYkf8DxsW/FRh5k1xUez+JMjK13j0t/Ou",
+	"XfBT1c640HBuF9r9IIg2XcO/4f8wqFjdwjCsw8VI6ra+UJQfRZVgXK0MPJsqPvUPQbnDGKcAQBQ+mGNa",
+	"bgQJv5Pz1YpYcCJeQuLLVCosTPfVbx5kofbrHDD69FzLlZtS8Hr4a9hB+LvvQipB8Cp42/6QLzfsJvgz",
+	"6Mf9hFlOyjJhw3xvJh3zRplvgwtqtVYIx6JRz/ZMHjZ+ade1+dLDJKvab0ztVUVEQtN82RgJhKmf9wSB",
+	"AffkNO7Srik+01AlwffN82RRzR33aksX3bGq5vbhyN48Ik2vEGGeVZP5GtOeh8fZ89ykrw51bwqixHaq",
+	"HxWbcl9nWKerqNqt3d1vUG4trTmcVUxdWbY+wENkpSHklgR0i6AAh5nSbjkvl5Z8zUIqqmUlU2aOACXO",
+	"yd5pyTHh0cv+uHdZ0I6+0SYXnpUUw93/VycU7onvHoJ/OjgkygikMCLp2SIaIuMA7dAtlRQAbTmau3fQ",
+	"mlgwtcFEGs/HbI2ngZ20ST4FH561R8S0SAKMuIvhF69ePIyetSOI1qGsRjDIrw+veZD8ZgCX3jGIP4pV",
+	"XYGwJwOIVVLpw6jXgt66ssi98+aDuTVCXoJR1LahtdZznSoTUYymKuRgupQtVNnf3bvDN10uX/vllrlS",
+	"zp7jspzh/KZTH839K6e5fQcyHPS0kSDaaHdBrKig0h59kuGsWkzICm24fw7cs+rFYSCEblDp5ALb4EBf",
+	"QGbOfgUpFQZoyNrRT/8SzB1iFjbFgqjpHRbM1iSq8OGAP4zSs1EHXRkGBVmtOSD4Qi5mJNrHRdYTidxO",
+	"9nNs64MpYBcngsQISDPfql+f1WINgUHvmWgUvQtNOzDe6yd7eSxC4qqRRzv3vbCvDeE+96nB6HH6kK08",
+	"jAwUc0dz3g/+xBFKV03jQBpIpF/o1XuViVfFmPWXCKCjVTVBSQsCUVVGYXcKhmptg2IqA1Do+C0RDENi",
+	"lGFliLziM614XDCu2JSkH0pdb3g4u2h9KiUqLLSEMZqwlXlnWBL069uf0NFSqbWWPvr/Jg656yPAVsE1",
+	"df8lNHxnX9Vz02SNF+1Ic27JWjzT9Xn3Y0VzMdSOUR1qip3shb5K5htp5UyqYmBnGjzfqJwnAPhbMB7M",
+	"oc8Uu/sHwBpaI8yWxEtUue1FQN0GXF1O+vCKev/VGrRv2Ut2S8oooGtaegqSE3pLtOkS5B8ZTjI4MzCT",
+	"MTJeWP0LVfv507C8MSkU9ydhuZWtn1m0UjlYqA5nhA7xcqCUfqsFMBjsvCz5XT9RPMiWsoUkac8oAXdl",
+	"sE9dHPtuozZNfWz+r/39fbA5LkTNlGvrn+U6sLaNfStR4ua9q2kz1Co1ow7tUndXRqz46GenQnRuqwSU",
+	"NvS1OlV/Jo05XEnuiOHa3Ore0NqutIvj15jROZFdOXAVI6OVfcNdXVxcRK4uPCDOANw/Ei1nZy4FwUQ1",
+	"oxmYxuPybtIB3m+6c3nGI+MGiUuU2kq9LC4ePz7/zqWLAeiPNtCeXMYZocXfVOs3lX3X5i6qdeCsxBS0",
+	"rlZRpJiKeR7ZhYpgTH6Vbz9sM5TYSJWufsjXJgEBskZKKi0sMLxVEpkIRa0cR1MPa5RKlwlclPBGj8of",
+	"NU9U6L9qUNbO/KIjayy1I/xxwDPtLPvWWEN9bF5rOLV4dKxpmY4+snAkrmE80GiQm6YZRMNzXE57lm8w",
+	"d9JIm1YP43893JRvldt+xZvz7mtCp4L5AiYFNW50Jg1dxo1YG3pLpt7zF+nzhX+GKEPzki6Wqu9tLtPr",
+	"1EJagVKhDkigSVuaPVIxbJVykD0HNUTePgx9AXJp3zWXhKkhcKtTx/GRSwCLXeBa9O22VWS/109tpmk3",
+	"JziK2PHv70jNYMPHERKNrGBj8lH+qdKVonVAgjSpteCzkqwiVf90H62uNPMmovIKYZOnCO9ApU10lNkR",
+	"n56d6h+yY4Pth9ZY4BVRRCBTQKsgIl2or/0Gk0pzf2nyfmmfAmIwqXbhU/nLHL5SPO3Kgq8tfPMKfAr5",
+	"LEgo4G9jkWiRgects+I0g/CuHZhuz5QYdNtTl3yjbNnOGanjXMXyJPfLzQrGmQY3kiZ2mnbgnq3wDYmj",
+	"JP19yQ+BTtvFPuodbVKLqQm35N6DTRIUa2uwXXvULk9C16NoT5ZK2veiJcNM/9EzyWyHS6rL8pAmqhH1",
+	"45oD4kgqjDJfceLyeBeougK09/PNAMI5BmcPH/SQTlmMbSxVJhMZ7PP2PIbd8BYLzGBXVyKqju+D7B3k",
+	"VxD/aM4PVYZDH7iv3iQ2DO4rWYI4neKYJNhnsd3rtkN3YL36UW4KYSLEBgrEvTUF0Es25yI3pVIAMEBe",
+	"oSxADrBSv44PkCFnuo6vmfEzQzMoJWJ6eaopOwIh4F/dSGRubXXTHfAC3eiaVT8+RZnDKoD3Dbo9+hvl",
+	"NgPJKhx0efYIBmKC1lFWTfjk1jWO8k8XoIaNTbDNNPPANJ+avImvFWnjOaElxA2EWGXfaN5XuPSlLQZW",
+	"pegG03i3xMYR6MKtbSyGi2Oz1XKlr62LMDK9+mhbwTdMGyib9RhhBSiECtLh3csgiciHvNxIekteuwEb",
+	"m78/cOK+sB4emb1GyYgRPVlk3rpvtI9O5k/jIoVCwJYE0GxCHDxNRDI0XYWucXDIaM2f3MG++TQeVV/p",
+	"2ccvw25ue+QuB4f45mjGzUlGha7ATL0ltzyV/1Z37bh2zSWFannJOcHTQTeQrlRuC6p8ql6uH0piwuvl",
+	"y2KRSBUqFuQKioRDgTCIHjV/QGGzJS0LOEm4pAnbpLoi1NLUhgK2oRXqtxLZQcWCaMoGV3ubgat4awfm",
+	"prS1gx5lWvxqmdo6kTLQcBB23bcu+PvOEFas6WS9hCnUcj1hB2rZKtF8CPjUz9GQXX3adlifzH0oBZ4o",
+	"p8nC7xU0YYXveD9Qd8FFWvw2wGR5db5u2j1QnKhn1m60ROsxhCis+E1dTY0nru1iQfimvyAqoFqacbiD",
+	"MWp8BWUX1Pb5EpclYVExoFWgeajZWat949gwzhYIQQVopOaBP93pW8wKvkKzrSLSXc5sRAkd841Ca1wU",
+	"NBEB7rud7lXMfBdcyw8y0XOvZXtroa86j5XGXDr96AIhPp1S29ep/3o2aCnfm4Rou0Oha7ErT7LjPu2G",
+	"bNGMaCNTkAWViohe3bbcK7uLucaVsh9/eFE3BGg3mMu4tqXVaNr28S1MUCR0fu8tzK5gNnrhTDDWrba5",
+	"pCTSVgFubuwN2U5xueCCquWqfky1q9U4rb7eSIVmBGW2QdxVpDs+sH5RG4G037HuuXXRLTJYszF8NX0W",
+	"KdCCYyM33OUxKcwB1jhmrLmij41YSKTPHgLNuFo6swb8n0cpd6feS32spWxRkolVmVBPSx6b87PrxZmf",
+	"GTqiyrxIGeDMmRO0SWGUx09dzcM6tAOhcOrApT5lRlHmhpSkcFho5iTfCjwfAZTfI7Rm//JcSaidndqN",
+	"7tpRtTs620yWV6a8nIOQhos5ffKsTFPv17sYCO7aEVOkTP5p8LMTfZp8oxOJnqgGRLqE5kTjDBigrg3L",
+	"BriHjMkOy80ybBhIVW3Kw9hxuyzc4aav5Ma9W5MD4r7u1fjcuVhXyaixzbrYh8+TkT+vWC4sVCSabS3Q",
+	"irk6h4u6cd0PA5I0APo3v0bvUdvyGdvM6HB8NQFVN6wbNFMTPXUp6vY2BEYLy6lU0Ssxx0WtDFuw/mlt",
+	"mQT/QIzcJQNRDpL7KQEOz/01RDfYUo/A3E757nAv2wR9Tbp3xRt2yfrkxcKXEPzPWqV9LyHfIqGre4+G",
+	"3TOuFWyO3jcVvGeUbz+J3Koqnhrzypez6JdS9ZXJ3wD65vysE/tmt0BvMvjUjApwYOK+IQNNy+c1cC9z",
+	"9QJl8ypsr4Phg+6r0utBOENPdxFrBHE3Ql9BUTOz2DNScrZI1ifdB/bIAv2Aee22xojKh8FASsN0hTu0",
+	"5gbQ2h1m/GEMoOT053NV6tOVphQJNaDfvXuJMloYmI9eIVUDwZgAx7ig+uOzDRxDBM6th2pYymMTOKOJ",
+	"2lQtbSeEqmFlcPUm7xrWSyQIzpcgW3Y99EvBN4ulceYLwuoWlnXn7ibxLAQk/kz7ycBnrn0lBkmxINEq",
+	"EuawXjfyoHHvbO/qRiOiuhkvUvWQqA/Ow/mQKpKVlz3yPcF5Lw6/w+UNsoBIsEM9gCdt125SblHHzf1J",
+	"0008XV9rgDVekOCw3KQC+6B9MSEFhkro7eDyQuMR4MynbIEFQZL+i0AFnp6hqHw+lyTRoXk2pLdEtf2q",
+	"dL9bFcDW1waq3vo5LRUBRHgoyK/n0a+8f/T+00dijtxq+VmmqaAFmtQr/5LOSb7NSzIAoDQedXTNGkX8",
+	"j+uwcIXA8yrydDQezUqe35io1Y0EuVBM8R2mgG5P2XqjRj7awqClzTArOEsAhf2VbN9ydai399SUxM58",
+	"zqO/FeFlEb8RYeRu2uV210e0Ie7U8YiXRWevziE4rOcWX/67XR++Hbergq3XgLO9Hfo7K9WYZJdn/6ef",
+	"Xr81uHNvKiNlV9nAA9jrCKodFM+IwdrZuKkmtF1mLBh5zdwp5NvjuCvXhwVBLfKYDIXfvTfXv9C3qIUt",
+	"kD5dxbB5tJhRdOV3zpVqoAytaFlSSXLOCtkXjzYez/335bbWeQVt1UxRpYzKZUtAjulpxQtSIqn4ep3o",
+	"aIU/tK8oApFYzdvWq+kn3m34qUxlQlRy3rWM5g6ketezi/OumXgyGH0t+GqtepKSadxza9eC39Iilbf5",
+	"00+vkWuBjiBzDFPIHWPaqFwDZJErkxaJrTSsEzOOnlvTm9gqYoYhTz0Hnlo4R8NuesU585SWqgMBW22y",
+	"RlP15Vwr5LJDIz4CQfAqHTQWkhUUbIP2qZwtRVZrfVSMC1i8WkOIX9AKHeGZNLBxhEEJY0nUU3QGuHTa",
+	"ci2N5j3uDv67twpcHiNUxsv+WzzGioNXuCD3gEatvyun+BZTO48GP0IhP8vr0Brq7AgT5OnHMzB9ErJc",
+	"Urz2BrgLrcuNDIQ2Ms33MeoCLgnY0UmLhkzyBBpVia4KUDPMywVbjhFcGWuqs9WhGcIIIhprziDvZouW",
+	"4rZAuUMdOO3YEEtegpxpRLaD98J9MxnIvleoyBcGCHWAwvve3/tI1OZXTcdmZzviEDtrRrlTfZefIwSh",
+	"s5XrQlKp7VF98klqTl90GPJV3FFGJLbN2UjW3Km58h+dnY0jVTxKbg9tpvsSSxVnax+U/O2TS+u2bQHX",
+	"bNkow3uKmy/uuIQfD/UImw8ll/MtYeQunlXGyJ25rjhsEX8md8i9M0YgtKzDAzGDLnLQUn5KzSx5wjXr",
+	"6stujFFBBKRrw5ioksiDpg2uyeGPr67wRkXV8E+I5I0eUH/ii+dLkt+Aso3GvpgT52sibkqCBOcK8Vsi",
+	"tBEA16SmMqMealvpDczypbHd+18vvfxgivkh8/KA6IEBNkXuJ5+Um1WTdIxo/5uEqPzsVbtDL3vvTN6B",
+	"FTSGdd5L0fj98kX875a8JO4m596CGQZV5Rg2zxUQ/VQTfeQijXwIuSKu2+Li1lZ8Nglri5LPcKIIchdy",
+	"jnv8QEHHwPrJC3d4/IDZ843w2ZBT6wrfaflww4aXPQmjH6q5h7swdoIsptheE6getKTrtzwVdi00B9Ts",
+	"WwiK9wUVBhdjEnSFxRambo9THaH6r8mKi+0LYg4M7WknK2gL6Gvx3BO4vE3KAXi6V+4JfHFY7okfSmJr",
+	"uNi+1E1iOg7WFTJlwc4XxCymi+E8gkLta5yTMboh2+Mx2jD6zw2Bgqo26dXqvsfHJ0gfc+BSGzLVrlmm",
+	"VJmhJZZojaW2halEC87IlT5GF0Ha4SW4+0wcp+YMRNVwsHd+xxKA0fsGTm5Ea41C+xzRB0p9ODC0+B7O",
+	"VVFX91/JNkIHegM9tSTS4zUpJqIHoJ6mIdb3SWh733/CEZH89JoyFgMLeQO/A9FSG5HAyC0UI6N5EgYo",
+	"XQw2K/mdKdAsVrg0Wm5JF8usXUf2twwhnRFlHxWWN1NajFGVOZ89jJkoCZS+vu2CTfcFqAEj2gTeKeoW",
+	"QRATUgAu/weBm8GLmG8MLwamSikVcxDTlTkf0ltikQVevfsFffvk7NyftNBR9ub9+Y+m9rk9qaGj7NGT",
+	"s7PsgUJq940T1TK/v09wWFipGdO9BIsGvoyK8Y1McpOoC5UwyNPZRUAXZlu9GKiV1g3puyby00GhNcnc",
+	"oXR7ImGYaQyGzQaVt0eF3JRc73FduSPF22ioEudDhHdXRlUgyq0PBPhhHBXtfQS4iyw1QrsRX+pqzt6r",
+	"CO8VItoqet9VD3vFkX02AXkVkY2VSOw11kESavdSOyEqOvj0V2DvNj599v75j45RTz86o/tTdoXsfZGt",
+	"2we1+dSSUGGs6yZPt1sjEZIdkmaRtE1a6ThOHT+TO6Tuh0Kgq4BK4o7Je1ONnoL686UeoTkOHQkCBadk",
+	"GGRx3A/JNkFj75PQPnB7ZkxoQ1tDD8J3XNyY1SFrKnlBc9BqK8wUzRMHYXFTkjeC83n0eg2u80z5PhO8",
+	"Sr0PzqCQVw6JWBbtALdi/BoJnBdLLJftIay6RUsHybN5Mii6JHg+pawgH9o/rNshaHcf3rSGozXpU1vr",
+	"rYGFicVXvqMzuMo2z1H2Uf9j7AN9P1ncCHuzMkeb9cEXxNHSqEG8LezhuOG/qvuqarOqbUJcZKcw1tCy",
+	"Ht8PhxC9NVH/TTu64BLC8KMRMAm8tJaxdvB+vsSMkdIFtAxlf3t7PariLyBaVdG51n0zwXGRY6migqDp",
+	"Nogsa+afVkc3ExthskSlwkyBk4fx+spVwRFYkYmW/kNE/OiqqqVz8t68XMl/ulpzAdy0xtpUHC2oWm5m",
+	"JzlfnfI1YeZcPFnw4K/T9c3iVNVQCixlD0z+mQtCJnp26H++++VnZHY8oJXmKXt0NfqH5MwYBL80D+F7",
+	"T8f3CtN5g1W+/CW6jUG+H+JrC0gbEpIkEA4K+Se+7G2UbN4QsaIyfigE9sFoLSjL6RqXti4DBDk4z+9T",
+	"RHC+RCW5JSWiLC83hdO1jEg0I3MuiMX0rMgcAvUB/gkq9a4oiw+uxFHfLuKiAA0miQlOw/JGmnDSSj5J",
+	"uLFplq2NYb8Hb0Wiq6qHVyj7SIsxOMfGCM8VEVP98bFHBpw6VC4I5fqU3UPgjra1gZxlNJPdPnND894k",
+	"zdZjxNWSiDsqyf0MZT/n6xeNCuHMh6K2aghp4PRcEBJ4/rTkzbSdZE+WqQ/MU5WUa/2DoMWwQxDeKcco",
+	"W+ONJFPMiqmFfCSd31uXmE2HF+Xsla6nOe4dNISDhLyRaVQAJQ3jjRG1HDnsbPFZUqPv0YcVXtUFzimb",
+	"qWwWa1wTJTXerRFKnSx393RYDrPes56uKf0Zme0v/z6bNLuHD/WWGJ1OssFlp3clTuWVsqZcXyHUS964",
+	"3puipP1LDXGU8CY8oBBIQhKm6PydSsSvacq2UUk17LdGagysUrGT/uJL7bcXzNcj6OtcAlY7/QiMvZ9r",
+	"qZUpfyZ3oa1zD/xyb/rBeJrkzV7k0Nx1F1QQhWfAK1KgheCbdZgvBpaghzvyyf0uCPcvxyfIBq9IB+q7",
+	"kwIImO7XbE41LWhtkv3wUstPNxi9s+7fsL1P4cbbIh3pQ/ktALyvDCquTdf6gDXJ7WK7jy7OLp5Mzs8n",
+	"F4/en51dnT+5unz0f+pQGlegIJiNjKiBW2FxQxQSRBIs8iXYvP/rchRHRbCm2Ojx7Cz/S3FBJufzR3hy",
+	"OXucT74tviOTs/k5vpg9yi+Lx+Y+xks+6/MfXY3+16X/WIXPcVXxV6jV4zP79AD5sQ8ApwRRAQGGUhXd",
+	"EodRasEz8pVDfR+ISlexrx+eRU9o2PsytBNpqiaixPPZEUAbcNbJHcf3kMs6XA8biu2AjkimCfWjRS+e",
+	"Klrcy66NGZww/laAnQqz9kAcHD+N51yqd5sVhGNF7DNp0oeMbW0P1oC8WlG2l7JjZP8VC6UF3PJolKjY",
+	"GvB0X5kDcipqlDdGvCwgSY4Kk8DUi7b08KP11gJaTSRLt/K+rNar6/NuaRugfuEQxnZ1qp7bt6yn7e+5",
+	"M3YA6CUI5Y4gRL+ykt6QOHbN0R2UmKFw5eDmejw20Mb+jvuaNS65QVd2C9iW6gSfSdo+sEQalP6LE1UR",
+	"PJVUcZ3teesr364R1Omr4RibqWppSuKIOCF8I69ZWASHm0Jaxgp2L4VfVZKU82jIYFHcj++phk5Xn8Y+",
+	"zqeabEqFy1XfaOtEN9mjZLMvSmPUJ4KVAkxVt3uJ4jSHir70FfWPdKH3WWyYrMR0j7xeYaOOO4JRwhjl",
+	"dN2b+rr35I/B8nTH2nGlcLIUBkiPouu46IVIHIt9aSZi7e6EDzJCZ59vUzrO9jtmVOyE75r45KPdSkJW",
+	"8TTQMp6iPH0Nd83sPVwNUcMfZ/qDZOxMobefIElG9iTapKI9LdN4zHnrbhw8CYvwbKU91EDAbEGeJp0h",
+	"djvihZ1ajliQKNdRivorUPV6mH31e2Nb3hJcbNtwiJ47TCptSwCmNkABNCkInqdy+vWrDt3q4HNbIz9b",
+	"f/i36OSU2Pap3CR0w12gxrPIEWOGJZkWpMTbKKyHyR2D5+M9oTz29DpY721b3aDvTRNp7hjR3ZLmBipn",
+	"bsv3u2RufEMkpDL2lOTu/Wk6GPXZwiqhpTbzIE0SypIAXZngerFhiG+GpEp86VvAf1CliEgDUQAdGHtU",
+	"QK0FKlMRpyv8oYWsfsJiQQ4lLP0Ju9YRxD27CYY0jHjVpIyVIhGsklRVWaUXfLFNpG8AO76zbbL7gzbu",
+	"uljzw6ovwniHm3d2we9vJ/xfIGbexZDMKs32a6KoIcifiZE/2VPEV/rLhVdx2JyHqfCn3Jgui8gma74Z",
+	"2NIDRVWkrldNBkTlj8tCHz+MLGpP6b9XudRLHIUSwU49FiF0LwLC9v/kLLK5ewiM9u1tCI/Uxu4jSKrq",
+	"cTVsgbMuEdMmHmqyJmKn2gdJdn6XFGU/8jtPG3rnIJi8GBqWxzgjkHr7AY4B5IOZALWggYxgET0RGOUG",
+	"xSYiFTHfmEog9tACEY6LjUiEODYK98fP6raVq+yR8FbKNWGuk7Z9eedb2jk0vJa7o6r1Htsvj4L3NyLo",
+	"nOYHYwre6n5iyTbDsXYHYPflmHFGc1zaoEGA94bvZXuXdfEAtu1AfdEVfEsksHjKusFBCSFqvLiwlt/I",
+	"oVlK6TykovUVk2AffRGqmKfHThWCTbbQuk1xa58eZoiYQdQS1QoX6eN7j+6HwopArGYcF9bHZxpsV2KD",
+	"N01kJVaRInJ83Xm0t6GhACmtltFI39NsIskaG6valHIvCS4oWyBZYrlELuHiKcr+73mmySI7tZ7d/3tm",
+	"/v6/GaJM0oJoAiKLFWEGLarDLeUTNpq0YJIy9MGUKKgjb6rTHmG2NawEDZ4iumDcpihkJno1iyRt7G4i",
+	"X4/sirTvlEW6jDA67I0tYTqG9FBzr8/nyNbBh1Hr3+USAM/RiogFQSu8jskgU+w/AqVp+sLrdUn1qcfG",
+	"zjxFd5QZGwplQCiZg65jExNJ0PdAHtDlvsEev7SkwrQ7uZ7Vq5BEHRCt2JU7xWSP/GWghWWEnITj3mUK",
+	"htYd6O8qe7eZtXilnqE7MltyfoNk0M5fkT7xfjArG3Z9mccn6LXDPrb4RNqM0VoR/PvXLLMfmG5EmcF9",
+	"xsfrUfixKS2uR2N0bdI4rkdXKChmAInm8zqqqeafqtLwNeMsJ2MTUhNYPkgb6/pVqDGNZrZIMfOYntaI",
+	"lCfoJc6X2rql5m4XC22OXbPsf09+WRNmRjOpEhPQ0a+MfnA5hrZoWK2tV4FXmgkvHj/5f683Z2eP8iX5",
+	"gH58/ez55N2Pzy4eP0F8fs2uR+aZTxWAP8mJ+XXGi6354XqEbsg2BCUOF/EbqccjiDKNM+N5Nj9pSWmA",
+	"BgRRG8FI0Yj2sd5kS6F9Yn8qjHtZEeDUsAO4n0M8Cc0CNrLnO/zt7C/5k2LymFzOJ5f40WzyXX5RTM7J",
+	"2dw9q524r0aP5uf5RXFJJt/i72aTy/y8mHxHLuaTM3w+u8gfFZfk8Xy0e1NkPmmXaEaE6coFBk1Ai47G",
+	"o4A4R1ejpVJreXVqzLkTuz6QFqEbySAdIhIjZJew6SgrAXYxJ8iihmkBbZFX4vZCDwMH3YGALoY5uA4u",
+	"xCETsFm2yIblIVLUa63jciAm55fHIul3DzZ8E4Yk1/a/+XzYgewwUSz6wjeJXwvXuCxiRgvSVB5V+teR",
+	"gUCFMjXHDwd8Zbx7tbnWPX87ITAhV9SnON4FCrQImB2ev1BT97ziDVWAzK4Q+YChkgpncBLMwlpOWTh+",
+	"QHVeuKJ3g9CP/g5ZXcSh5bGcCGZKH1A5oOxXb6GiuJMrTqpoA9dYJV9IvqSFg1kcWIrK199ddqeV1YM+",
+	"wyvmoI5Ht4kJhkAUhcN5DLRdUq/ja1edEvnUh0cZ66Nm052gnyPGRXgCe9JkUUit+4WVW3tOGiZl5B4o",
+	"JD1kkOIgezzQpjYHNLGBWXDcrzBQhKt3fFRN1eRbVLOyBvjFk+NYDXdoBC7U7d6lRF2ERe22cs4Fqhxk",
+	"ckgl0R1pGh3kb63r85ZIXm5U0nnoj1g4wM6rRvs0KCSLBJGbVazUUb7kNCfTjuqujdp++ZJLwqxLYgzr",
+	"ZHqSiYrm8JUSz2IlAH7SP+/Z8yHg0+nldYCAJqu7IIkwM/94qAVZvZiK3zR7mrAfqk1O13L1TVIuvJTH",
+	"x3z5pCUeaHcAtbWs0KFqk9xZrE7K71dsPnbdZwvonNrvZTH4gSo2pL+QeG3f6oUe1HeD95Hcg3bfFrgP",
+	"yWl/Z6AVNEfYsqRx/o2RXoRTAwQFlSXAIkGQo2+W5LhJTvVZxOjhPZY3MQ/NhpkKJ3dc3ID+pSyZNR6e",
+	"6YWic5wrfT7/bTzC0mKtmqOvPSBbJwisTI7XeEZLqkliWhu6Sab5rZ9nIKznqj9cm07gCTib6WP9IzK5",
+	"nD/Gk8vZk3zybfEXMvluXh3swQJfb5RNDRruFFjhD1Pn6IELRpsk9JyXJckVknwjcjDg+UbBh8wIbVac",
+	"/9PHMVbAXT6zSE/XWDX+7uu86R6odqMZLmF9asASa8GLTa61nHtjmG27u88tLgSD5YM4ezBQUU9ejUAw",
+	"W73KNhgbuJjznqEhtnpYa4EhE9ZvWw5zk8BLUfwyQHEwVcp8JTxbW7P/DiX4rLFEQbMKNJcRUgykCB8h",
+	"uu95Z0+3UVthZ7OUAPwEV9xujJGEmcMq9ZtcC44K/kCwueliWdTVyPoCUWhGZvZNytvbpoTaB8kXTU2N",
+	"JSlNsVU6MByvLrsbetE+cVV9e9f8AkTJfU5NBlzNHpWGHI1SsbbvllyodH6f00hDT3YC7tofBqDX1iS2",
+	"GC6tRbwN7MyQDV97qJ/YjaR/iChbEkEVhnufzP7VD5UkOeZSW1RhSeYHcup2IiYGgM4dE/KIPlAKK16r",
+	"S4LCIMUVyj5KIm6pXjLAEZUeEqi4F+SdXW9EE3S1qtKnBrFR7aZUHKDH+l20atUUlHfXlD48uF7RFeEb",
+	"Va+i0wAxheKF1RVrCHfGrFnREGmJRQpE3FeBP+O4LZEk7POCA3BkV/bVyr1xYDM3zNqUFVWzOir7c0eZ",
+	"hPA4HU55TQ09nfGANhFLXf3M9t7+dhc6ogY1xeCVWX6FRESzt8cPYpn1M4seyKbpAtdpGCGpYNVeBkl7",
+	"jPF9GSe9bJL7yhiqWzFdCYHD7If9zAaXeG0tgybIdtSUuA+jod947w0QfIgFcB8FOvsrtU7i71JjLc7Y",
+	"ZCp5oLkjbjRNT2FmpsBMOmRC68JBExM+Y3LM/isvMV2R4r/EhjHKFv9lnQn/5TGY/ktbe2tSPDUvXDP3",
+	"/oA3bdPq0/YVMwT3ojlIVu8/vWa2oX/RH/Nd48ZHnzp3yM483Ser0ZkentrzazUvk3t3BBbc8dPqk2Pk",
+	"34VwKDs7uM6fU4bLevJq5TEz6XbjkV0F/YsZTK1GfAcS1nhkvxcNctdU0TdNFPTeqSt44pJDGblz8X56",
+	"crF8UXMvmigktJ9Hrr+raognrN/dfA+nRq+ODjvC9qtbMNio7x872QZVzDwaMWXo1/fPAUwGPXr06Lsq",
+	"mxuXkrvsjTjyBPoXZ2RSEil1H3CFkAQz/oLgxQNOuFrnPMdl2atKvy81Hdbor37crdBfPanX50dBef4m",
+	"+4nFZuUQo/opvmHV9vWAHqbUPvTcUme/s8Q8GPo2btaihOU2WiZlmrWVcXdF4l0kLnRPpdx09t2/7vyQ",
+	"IYtEVsl7Wx8ckrF1k934/Viovi183qN8fb1KfXJ00F3cZg4GmHD/7Qipqq9qmOOAtKPSi/PyB4FjKiew",
+	"gC0GNXa5ixtJEEa5ILak1jfSllp3F42Xx3ul5ITHoma8BGdSCeyQJPsri5+0sSnHiJwsTlCmD2uU3XKT",
+	"cySnayKmS74RD1StLOdMkQ8DDqX7gwDazUhXufBNEuB/JVlgFS+rH+QxrfAWzQiyzVPxyf7xdC74Kj6g",
+	"hQDVqNAdllV/cM33MJ5V+w0ttQuyjuUc/cjv0ErLgaqpRNpiXRJBel4fHBg5CKvSEiRhn1vr7yGuhmyR",
+	"6oMq0CdPmgGL93cSmSv4SLm/ggqS2+q9noKyQYVOMxOIq60KG3yv/2nXwPRsw2d6VUE10Hc1bqwl5AXb",
+	"65eqLtz8dOs8GSHfBptV8iZwn6bii2sb3aocejo3YWoy20/0K25Io4eD6EBNgI7alMDJyclxr0PFPpJ9",
+	"mIjuWIaGwG6rPjdYgH8OKbZXpNd9S5fd2tYp1k1xyCtPRzGPkg9I1TYTgIxqSwmppeCbxRJhqwQPNZzA",
+	"ItZWZloxDKdXLvc4luu3hl18t56kXtiHphQIAnSD6MGp+87LH6SGTQheexjjEPY+ubOGMjYyYQ/fRwxI",
+	"QVZrrgjLt9NoBc739mQFboigNbohA69l11jgFVFEDDhiV0e3rye4wV6QJ0JMzcNh5ofc5DmREuwPTWrg",
+	"3jBedGfXMJoyalTofep9WNAiKH3g7GnjeOKtFsX2XLN3go0PbBK7tY4pQ7ulmlK3xO1pmASqfj/rZA89",
+	"9RnF7f1J2U6gnoeVsr0mMkRodlhQnfLvBSk265Lm4NYxqlxeAY5EzllhfwmyrfGKaNFo85xkBUf0lcrI",
+	"nlV/+4m8jsUOBaC70LSyr3GjeaBQ7BRvQzBt0nKuTT7d9IgF0RYryKYbMkgs/WK10xjdkLUC71z95sDc",
+	"LZiLKetkAS8nL29J4duHImyMMCuumXPyTWmBGF6ZLAmDdW3sTOhnrtnLUP3l2aME1Hknb711lrFnn0pM",
+	"Pxi79PC3woWd9dcORjettj+FZmR+t/UGBP9AAQODl/6bO4l8e4vtAaL6AKN3uBOu2uWkEA+AUlzbNJ74",
+	"V2kldhl7IMOMZNv3XqCHmVZb6XHtgiBtiYUUF5Vwgi4WsWuaZ0hsSmKPorbUgi+yYs+3fzk+Qc9Qphmz",
+	"2JQkQ8r0prUkgbphma+tdpILzrJrdjSnt2QCt+lI/zRGv75/fvwUYYYyuGbZ7cXUBHO1ovkcksTDju1b",
+	"VF4zg91ECovwMqd6Jf3wqxQqyD1xufKKrNamyuFRpqgqwXkYLIb+0wAfja8ZOJTQCyo1ZRVuqA5uRY+4",
+	"WVjJjdRUtYDVPUMX6L/r/3YvCdI5Vs52MdsDrhEIsICBOBrXA5hC6XMw8HZmCP4TPcPR1ehnuliqUhs3",
+	"cFn8aTwqsVRT3UERQLjY7ClWbz0O6uDbhnYlTK7WX8iT4nF+OZs8whfzySU5Lybf5mezyXf427l7FhC8",
+	"pZ9epZpac65qS91fgPxdkxhVhuCuUPZR79Inw9YfiUcleogLpX0TbWrUEIXLfRG2ec0LEpdNnoBaLolg",
+	"XeKOxZDgktcvcAh0HRU9b8ojtDtMJVSlC8wqP8wO7nDNHs7VBCx7Kkkk4LzYO/DoYXR9yOIH+qpUtGg5",
+	"0K3VSO+3a3KPIM9fJkg+WDEfFg+vVHwXlB8dNYl+l9XD7a8xXyLAvbZau8TaYg/0DYC36i8WA38Porif",
+	"K2RXFrZRREMoNkRgD9zlFok4yHK+Z/l2QF7az/1iufuInl6HPcf+rcxbyYF4bSnbTQsVvyCmZm0smK8C",
+	"FHHmZkGqCrep6iZxEA2L7ZYw/lukJlj/5nn3AcAb+UGPLZP/Hozf9qmvMNvg0trJzXk/uHLvQFuzgmxw",
+	"ylj8tAbjy56izMYOWxzTmvxAR/A0O0bWrZJjmePCxrgjuVmvBZES7uWeXrPsnxuy8T2Zv7KdHgsyJ0LA",
+	"G2jDFC2hX7uH30ikZbI/l1BG5dJV/ulJDsEutZDD+6jG/StlNv+nokIXsx2Y5WADV5hn8ahr00PvwGur",
+	"Ok4/VuS8V0nif1M98/tSLDHv2d9w1GX2DOWcKUyZAWWtbugl4nfM2GAYrQVlOV3jsvUyfc/j0z0YsAON",
+	"dj2ztAqApz0v6nxP3qDsyGeEbehpz93CrVjEmjvIbOgx+cFXcn2LTf5dUEXe5XxN4pErK7xFAE1XeYdC",
+	"GYjZNkxF5azcRoSfwdvbCKq27zS9mTWD4iCvUheRwfTAGzpGIPfAfY4ZevbmFboh2xPkHevYXEAteVkY",
+	"zgGwBTl2q8UFoAubPIOJnpMizKNs2iwWoBVoCTcIAIVzgv5O1ZJvFOA1eCB+RGXIh9esIILe2ohOaHZD",
+	"tugouyHbSYbm3MTqGO6VkCG4xHI5tp4x196U0jw2Co7q1VgSXECZHOtq+t8TWLjJqxfVruM1/SuB2MFn",
+	"8K9nmyjEfLVmFruQM3ucgyLoiHzwiRlrU+qioDLnVQt5gv5KbEkVLUSgXDtl1wyC1LAWinRFYDXNtEi+",
+	"5HrSOL8Zo5IvFgbsd13i3CCDY2YvQ1sn/ObVRM+vMd9PIM7nPE5DFf40es65KCgzFscbV3OjJEqi5WYF",
+	"kJmsQM9ema2VKHftiQ9eMsXpr9l/t17e/37lanaQwlQIGFtsfMBltf7Yki+kxRcoPEVWtffGNrFYf31d",
+	"YibH18zkvI4tlZV0TvJtXgLIljEJxsjIIUO1nJc2vuzkml2z90sqUcFzCIO39fVmNkz/bsnLoOQIlkiu",
+	"+Q1hmijrd2p0tS7hzA8rds2OqkwYdHZy/peTM4PybV/8gTcyecaW5E32liUXRSGf22XlXukBn5+gt6YE",
+	"f7QmMfzPGjpUSXRHBUHGgkZHa6yWcmyMIcgbkGM00yJbLvGa6MVEyAPT84LIp4GzG8z8i7Oz4xP0qjZd",
+	"CVIPFwUSFobOmltjjxrOAL1BQP+F4GvAPLpmF+1zKXF+I+26QIu33z+vZM/ujeY30qeVwHROrtmjE/Qf",
+	"ZIlvKd8I24+sOjLVm6NfphLdCc4WTxHB+TKocOEoRZql2uRLuNfQtHRZFd3R/F7SGREY8nrubLnmrU3l",
+	"ujI8rJeeEmlkNPBAVhCFaZmNkY9zMY/5RsEHMaR7jVFmc22ojUF2fwZova7Yj1Y9tuIPLB2pkHHHaGZG",
+	"Ki0z/Lf/hl7ZsjPX7GVT0gXizSYOB7pFzzTzwscCyId6ydZluWZ2m76R0N5K5+ypOfWYZENjtqfVB4pr",
+	"D6A3U3C70g5X+t9mU2pSFsTp1hPtsVuCl3pzpFsAv1VbGAJDGTzPrvxuIQzn9jFalxuJMs042RhluUEo",
+	"c5WDMnR0efadk4GgAuYlzdUxhJZTqddpChLPtjTgR76ZSWCD0cgMHRkeNn9q9Xt5dnZ6eXFxbKgalmAL",
+	"xTe2blq/rBVd6e/kALoMo8u31wxMGmkO8JWEduocqhlsUfZqPoE6DVfI1BVw8zDVAtARNrRUkJyugOrh",
+	"bA4XelLhklwz+wZaaC2iJ2iQgHeXyWi2kubE4llatfZsjfMlmVycnI3Gozra/t3d3QmGxydcLE7tu/L0",
+	"p1fPX/787iW8A+Fw5qqqS8+Fd0IjI73B7FwThtd0dDV6dHJ28sjWYQHT7PTkjpTlBBjutKDFyT9sLu2C",
+	"RC/5q/gfn8aZFbS4uiOzzIuYp+jy7NLwxJwUTgBRiRhXyJ79tG3phZO2DUc/EGWOHi9o8cL25LFEpbEk",
+	"L87O7FFX2XxiqNJiTpenbuzmqNN5Mg0+A/ZF06548eqFn9SJXsnLs8tUt36cpz9z9T3fsKJmDhtASLlZ",
+	"rbDYmtnWlzH8lrZ/8AKqS3zvF3D0m+6vtmFBDqvRuu3bZ6uaeZvBhsJAjEpNL45BAVtSMn9APirFWtOs",
+	"iYCEX83W+tGcGNzseYkXMrqvz0OT4HPsbfyDiV2uGyzBfrds3wtrbkUWz6+LXqNq2YI9feGUUfuWVrzT",
+	"nytXmNE5kfuzYEVvr21XD7lPka8lNslN7IHYMFikVTXvgUw4jPusxe44cLc+4LhuN4ZISoHguGae+CQE",
+	"u1nbUNOf1hbawvFfLOlt/WCHV6R8jiXRNldJb5xJaWpqgcHz7M0ro9YahOKJ+DB+DsNDgilWwCfSeV2l",
+	"C8B2Eddk4mp46eE5E2ESmAgjA9NI2WL0m1GDz9b0V9DAp1Ypmj0b+3KJ/bSsmOe/ihJGeSrm+enZ2dn5",
+	"aOz/fRH8+5H+dE0rm3Sffipqd40T3FGZtz3Fl20fpbwGvbWILrymp7fnp7hYUXaaL0l+A15YU2GNR+ug",
+	"89V6o6xJLxUHUxxVryI/LuuxkRzNsThBv4YkunsEBThasPiNkb5j4cdo2HgCn/sPj4wjjUj1H9wUYL8f",
+	"VeQ/YF2Pn+ouO5uAv8M65/f2/Z/4IphjSgX6Fla+nnXL1//AhavVB6+cd7/yK8MbteSC/osU5qVH3S99",
+	"z8WMFgVhe0h+/cJ33S+8qoJ6HR79T9zO67zHEC2ux3vOoWCwee9xn/WQm/WaC0WK16Sg2FzxjkeXFxfd",
+	"L/8Nl7QAivje4ALBiz1m+57z15ht7eYZVJhKNBgqrbFkwP+msKk2H8Dh1SEFTj9WfwBgP2b50sTmxoWD",
+	"8fEC55IPigiGy8qhgMzbPtA7INp7Fw7P4FM14RDGZf9nfI2rJgHbvypGn357aNlixztAwpw92ChSQsZs",
+	"358C5g8uYAyR7CdgFg7MqPUgJMiCSkUEKayXf4zmtDQ/ALCwccAZd/EYCV6Sus2zbR6NfqJSPXPW544o",
+	"2C0sXG7d7QK1QPkWec9dfPxzoy0of+/hAxgqfmvcq7V9xWaagJArSeor+pnN9zn0M/WFin2satH6vd8O",
+	"FEu9UB1h24xmiaTJx0XVwtQX+4xy53DG0iSK/AnJMZQl2ggfnTo+adPHpkWAyoslctAiJ+gZQ7RAuDTg",
+	"iCHfmZI34C09imnla+aaPD47O46pYPftZwuyh3EeVoPxGWfNIqi7Z86q3suSYKFmBKtp7ouXQXzJLS4r",
+	"GNBHZ596n+YsHepZWWfCZ1bUNUaIE75JUfrqdXQPXnlurx/+kDrW8Y5n234C4aNjlU8W9KZT1ZqgApOM",
+	"aTEBbeLl3RIruLOiKtR/Ca3qMXnkYEvbRZd8HmVSIcv1VCX2xv7fUZUwH5UTxB4ElGSxaVhhwxS6aMqL",
+	"1B4HQOQb+2tzNxjNpZAmt2FLgku1tBYKmpGcr/TRDtQTwgtM2QkCEwacmfY6Fq5W4ea/+sbR5dmjqBYC",
+	"6vrRD/ww4rz/E2B9eNX578HVSLUkEbp3oVp/nvX+4Ge9HwMm3lMRURvW0ev6y4mIwBJ17wc3YowzYlL+",
+	"fauEjeoALzCSajOzgKFbRIvj3i4n1NPj9ANRVljY+X4xPdjJ+36ICZXnlvzkq+blw6n7B1JTkrTaOUfi",
+	"fqV+g1LXsoV8McqXuCwJW9hccxsK9I2JBhdQoNrArrvCJSI4S8Tp0UXB7kOQtfPXPVHl/StAN7Avea5y",
+	"Y3juNjB9zWIb/B4OWH/quUoSvFNYKK9PIG5Qs1VcEvRSd6eeVtLGsvGVungACMwPhAgGJCfnv7HS5AGu",
+	"Ua00ajLB1yoq/Ah97enPfCXbS4lGTJg/pcbv7KrVKXKDrRYosAPkhuDKJjil7A3IyfASYQwR9y4KiZcF",
+	"BPFThrK1ILeUb+T0hmxl1kNyXLNhBgaMFJjB5Hx8XeLir2QLI/xSjtouAcHI3b+PZPjzoP3ADl/gpfA0",
+	"cqD5catti21LGNeS5DdwMKYLZuJ/wd8mVe0gbmPkH8b0APtnC8zyzo3iqxMjfmTGWsu/iECJDsJC+SXE",
+	"yy0RBc3/jAf7o0sWw2Qho+8hVkym4yAXXklvCSJMCUp24jdYBe4ECHhwP4AXEh3Z5miJb7VBYy6nFF5c",
+	"swW9JSzq4PdXUKaM6P7yIx47AWKNhZgwsXCJEMtoaHQGfEE3TXVuS6tauKUB3T/nqxWeSKJnCwWp9CJj",
+	"BruyNUV0cVnq1U5+Gwil46MdCwzVLc7PzkY92v4yn0uiPtNVoCGYl3ox+l4GWgL9N78NXDlOcWLAsk6H",
+	"EDCxBb2EQIhAXd0f11Mn/eVdPOcoDHb4el3pA6Ix/ihudOH2bNg9UYV2BFkhMVwTZT1lhpiOTOG0QmDK",
+	"KFsYrNPK65IdN8nKQPoYg9NXcf/67oPN2Cz+0J8xRn8all+n98tUDw44v8J1G8b5m5lJxkyqlveuiIFU",
+	"guAVxDD+8PI9cn36Hpq9Z2Nk7+LW2OK578I3XLMcl6WMGZfv4HswjZeQzWRwFt5gqHJ2X4amPsitCMJz",
+	"BZlTVFqoBFqgI1CVGDlfnl2B45MUBstPWKoJjNXgzhwSu6vIB3UKQ5mYz9bFSBR2CrB/TOZXDOwoblXB",
+	"bM0nfu/K8p2l4EW1TujI0CFQ6HHAPu8MWcNS7XBRvsSMkRIydOBfmtbNppQkho/1vOTSOo3tG/aCacVv",
+	"AfVQm4VS4gWJmGPw8nPz2h6ZNPDeQ5tj9jMw1KjqMk9+7/QFszTBCHa3HDXZBZIQy9Bpwdv343AA/xaU",
+	"0HKJb2b2B7DKu8ggYWob1Q4HxRnAWBkUqDEyWI0SceGt8FtjXZBiJwm97h+Oum6MhXtf1PQQ6XnwhS9j",
+	"iA+i4j+t8D+qFW6Is4vTuyyHU6f7O707riHiZUGkMmXExt52Ja4ByiRlOcnAysBFYcGGM8UzJPmKwCX1",
+	"HIFfN+XWtRN47cZ2gISIu179ZALT243flPWJpvtRtpejt/qaXw6ACKWyAgeN+mD5l8/Bq29FX3dpZVH+",
+	"vnWtcbA6Fvym4pKk3o3eyb4jDFInHAkClAfia8Jc10/1V8CODax4n6nXNNZ0jztb9znVbJDEZ+c0tWRj",
+	"+4HRgDDWbeAnsxTGuvj/TM2p0dVo1h90pT7fLwPascsurezxh9Thf+j0Ps2WFZ8fqLJPPzresi6AbpAx",
+	"R3fps909SIvu2z77kc90HhzEjL/zY2Er5Y07b2Ds697lO0bmLkYQbGqHtJzz7Dbsef9yEH092AmxNqcv",
+	"elz8U+P8eWrsIQVeY3HzMAroVJB12RJ36GzczA01c3USAqFCWEHEGOVcCFJC6IqNJDiJZDmty+17/iXV",
+	"1oOJFZjb12zAwl7/ab7+8dAp1uXW1t3qLUFq0JKtJmrQ1nmccVlCdReT2gBYrYPzd6GMeEs0svE4VcPs",
+	"AxMVDNXAZ1AZ1F6JOXOqemHDHUixr0HBiqSnCsrFfHHn0Q6EZT/fUTDZf8dwu7xGSb3Q0VqAF3sd66pX",
+	"glx5V4whmiCP6vnxtaT4a3ZPWfH3C8L4QObzfiirv/vLw6EAf23YoWvB+fzUVKHuTdOvibgxlXBA4NlQ",
+	"HhseIxFgGRNf3aYLUfSQdPofiDKDeaPHciApdxuZEMLz0FQfTihB87Dyf5AIVsrycgMI2mu7x/2I3oGM",
+	"c9HDuKka+ypTKRsHCnC5ClToyBaU5CxO1MnsiOfVJ3+CL/YybczgzNce1KrZ+ZCfcOpbvkHX5z7PxdjO",
+	"4vY1b8ys/y0tmwYFh9Z/yAvpm67nvraXA/tq9Npp4Me5ZLWR6ppBWaMW0PjdTTvgYqvCmYyhS9YKBI8e",
+	"zc/zi+KSTL7F380ml/l5MfmOXMwnZ/h8dpE/Ki7J4/mAi66dWXwh9OgGA6SqtOxu8J9OyD+2E/I9ttwd",
+	"kobgJUnLk4TWPf0IFNXbqjQFznx2kktyTqFcQgWkhsQYaP/tdPDgl1492TJkxd/7cWZXAh1CZ4eAYZIP",
+	"CrzgnhQtyKWmRRMYXge3pAbfEnG1JOKOmoKBESAfP9D98S6/IJkOQaT8nWqArwPpcV9Gqeqft1z/+IJB",
+	"vjVUwzQItE+RJLkgmv4VEfBMIsJysV0rUiCsTHGrqmqx8V+RosXU8985xMgr8YyUcHuFRb5Ez968Go1H",
+	"K6JwgRXQ+EyLhXptSANFfmJ7Ocn5yph2fE3kFN9iasvQ/+fojsymFXC5WQIzKDq9IXp35M3k5ARoX9u/",
+	"NIdzjnljPIKlMwbmk/xxcUkezScX+FwbmGfawPx2PvkLfjJ7nF8Wj8jFEAPTr90XMi2rvUsZlb4FBN2Z",
+	"/fjTsPzDo/lxQWoypjfodSDETj9Wf/T3wYcEyTibOIHmaTNmXIbjHKiv/asPrqkHMOMfxJ4cTl4FyamE",
+	"bL4+JbToarVR4HR07z2FktnG4W0yYG2RxdOP3s/wqfpKJBbLSPIXtoXHV9hbMwa2glFBwQ+T85GmE/Mp",
+	"F/mrsLyZYmngLkd7+EfGIzMdDCWVf8QSeU0Y7BC+hUqYRl8rbu3qZwNqN9aW6MsowJ1t+jMf/0+t1xaV",
+	"AZgrdfPdcV8vC57IHJdYOfnUXjikajtGjNwFuUDBdUYI+2S9taZsaLqcyMtgEH3uKYKBfIYQjPBr91Yc",
+	"7CHVdrWcenGTGfjVtP4dryRIjWYcof/Ab4lgULs7ReanH6s/bPSi5OVtC/zqayxujKlXvYnsW4VJdluv",
+	"wbuTBV27BtkJegv/BIjpBaYMyuXeCapMcv41g6YbgISPgrpDR9WuDrYYq1cfMICx+ogd8OfWnMECJbWm",
+	"3bNqm/6MZPzj6UwgAgDFC1mqS4RU5eb71rT00IgS3VJJtVGvOFoTIiQ6Iqu12saq/fP5/DiuJm1Je1L4",
+	"opYPXeTffqpNjfz7ll2cuzk2CzB+73ckSQM5LssZzm/SauOZXn1wfOotB5Q0zQo2xdOaRgWVpiI+JAZT",
+	"lQz5aANVeEtyQm9JNernbnAPI+ojH/rMsr4lSP1ZnpO1+rOQ1Z+HI8MVu/w3jM0df3ZltwSxKRAkrz9p",
+	"WfYpujw7S0h6ZOui//r2J1Pdar6R8auNF3YgXjK/Mmz00Bzuvvu5Obw5gnbsa7dRf7L9H5ztX5CSLCyw",
+	"/i5HDuN9YQRIi4YHVSNDdW4/Dt4PjJTYgOsWpMHOff4YGbx+fSwEvFyH1d2t4T8b879kt6Tka/LlmN9O",
+	"vJ33+UblfPVnha7fqwL37OWQMQezcoU03Hpiu1sSzZ+7epqBkwfCxviGKSLiAWPVOHym+2fgEPutBGs4",
+	"R+W/1fHsB6LCLWhgzKY2vCqAnZDXZcnvgrr4iqONrN8a28LJMnWLVtWSfqjq9pxJJbDLmlzhD1PKbrnp",
+	"TE7XREyXfCNGV+dnZ5/Go9p99ehqdI4vZo/yy2LymDyZTy7xX2aTb/PviskZOZ9f4Eezy/yx8YHztame",
+	"Hwai9L4o86vwZe7IgoLeLQW8/7QE/+D6A0jE1EHHeU5k/zroRpCcfoT/d8HsviW3/Mbi7Jqq+kc3ZK3G",
+	"JtjYYmZmAloV2fEJgheq2wAq0RKLVUmkjGEd6NdCqTPM9Q9vPXScCHxEjzRPut/NPH73ULxmmtry99X3",
+	"24muBywv9ALF88mHtRawlsqMO8MX2sjs0yxqm3zlFDRIov/OY4z6kk6bvDoNbIZe9xTw5jcSBe/V7/jj",
+	"VxKGOIJv7U1d4+at6we62qwQ26xmRCA+D8eWunkv6Yqq2sV7QeZ6wUZXj8/GozkXK6xMPMCji9FYm1f6",
+	"I2BNnY1HK8rsnz6jT588FkR8rtxCvc/VevbNLKytzL9hnaIY+fUmfhsOlyRz/QkXH9I3cMVhnJXElCXj",
+	"G4WOIAadK3MIpGxxfM1sr+huySVBz56DF9eidVqMoxyXJREn6Jm514EjbBSY4ehuSfOlA/e8Zpdnj4+f",
+	"IrkmOZ1TV0Hp7ffPJ2dnZ+emglqksgX4uWGpU7nBr+x69Ym08fOjUEhjn8iX1vLO0L0/wfYsLPb4s9YV",
+	"6x5/6nr0F0bQGkBd524hv/YzyRe01kESUE+bvlyh/aVXYrGLN1PolgjI6j+vW+GFwHOVoQ3T1jbCDNyx",
+	"iDIKWSm2FZUeozrLofNiOttmyKoS6Tgb5+r/Z+/7nxu3sTz/FZSqrtq+k2zZ7WQS+yevO8lkr5PpSffM",
+	"VO0oJcIkJOFMARoAslvryf7tV3gPAEGJlChbsrot1VbtdCwSAIH3De/L56EVvxqbKMkYZAj1pUgI1z2h",
+	"jVQsawMbJxOqwCHgk9QSciQVloblnOrigSw5xh5+lt3QIuQaFuHS33ri2mEDn3e75MhKq/Pu2TGhulrm",
+	"ZJLp+kKaJ3qZI0/HnP9F0Hz234z89YKMqbpjhmTUUHSugRdjMCMTagxTIP516Iqt5FDZ+9tl1ypEbiAN",
+	"+Def6uvGMsrucPNsX/y6TXswSnnSYmC/K2Wty+68Zwd9N0BbYJGcd8+/7Zyddc7ffup2L8++vbx4e3J+",
+	"9t2f3p79V6t49HZW5TMqiKt1+c/f28/b9WHIf+ljC4jWpZjmebu1Trp2IFj/8jyJ+7/XnLH317aAYVsr",
+	"D73dmgIEZ6PNdLKhdXm2Jq0sqYKAmI/PQT34nfa7SxqQQ6GPKrXZogEb13M0urM5bVdZ044tdh2lV3oE",
+	"IuG+Veuo/s4SMcvrhxmqJYR1b8z4JjhkltPQKTo9O8qvbGV+P/Rexrf8JQLz61mUXl/RihneCBvwjA/a",
+	"ZpPLeJHLEhr9du1HA4vSYZf6OOIvdu+VzJuY38QaIdYW9aRTyozHmfruN0iLvxYzKRgAH1B91waINwi2",
+	"uhu0v17XG6ilQ30u4T3RxFWMwh9bP5OUCjJi+aSwmFnWnzA15hoNjhZk/Tc3UUvft5tYW3mLl/PMwfLZ",
+	"+4wNx/nz4bYFabKe6jp9dP/CHycTJVcX7FQIJHwx8w2qEP/x5r3rju+cXIGcWQb3cPAFHJOCj696okas",
+	"9f0MyQn5lTF4IBtzkcRizenSK0KhVC9jWSQxg+/vokrqXePwmxJ7q51opZm22QM7nseXwFpps3PRFmjm",
+	"IOMOMm5W8CDiGMbW07bEXcbEbH1ZlzHBWXZVZ4D18fdlcsqbX0sEFamRU++YmB2E1MsJKTzMg4g6iCiX",
+	"Ai9mG5ZPeSOPlIuQuN7BCHwHTgUwsJa4oa5v3n+xfoNa8Jvrm/d75b56owme0zIfwbSSRCY5TVktjdA8",
+	"BwrhTC8qLEgNaKapqlTRh+nmSOzJQTD44hBOaeGqW+2W+2hYSoWfoN2aKC5SPvHZvXORnz9+X8OTkH9k",
+	"5uWdB7XMI9hDxECvR1ftY2MgmrJ1pMRqZXMaGKM2ld/d3vHmXuVpDHJjaXD7+ub9D3aIHYmGpzD9GiwP",
+	"n7YrvyHOXgs/gxbBwVI9pOhvwl0YRMbpI1DWqqT9d/B3h+oDMuSIG8ytuWW5FEOf5IOzHNcEMzCn/6Ti",
+	"AmyH35iIaXIHRnarNocvKjZACnZFhCSO2/clM//ZpNYc+8XH4xH5cAz5f+S66M8V0NHQl2K1GYDC5Lwu",
+	"3doR1EbgXxqlI8NU12H9TfOR4y/+CvORI+Aej1oJNeTbiuPXhVZx46OCxSN/eVIyZyR5kOqOqaQsnKgg",
+	"CRYY+rUn2DzrhOB4kLMoesLVQI4otNWiuWI0mxUfrCJKDmmGxcGSI8i48tXrdkHHhAttGM16Qg4IzcAf",
+	"SUk2RTKsLGzHJUV0va26SmgycdnCLVvDiCoY4MUtqHneW8VrB2tq30MTQAql+ubnJKE5XXf66PlqRRnk",
+	"WN6zCPXsjY7FRbWImopFIVWuk1jsSbl+TUSV4Pmbm3le9KyymwLmmRWaQhJrKzIVxOZrN6P8thVEhpgM",
+	"W1KNDQzfYdNsOJEyvbRfH/Q+hDxlko4oF20iGFUrKuCu3bBFVc32FEJpqqWgfP5b9yOJLXI9Fac8T4hk",
+	"qOhktOWMS4gNL+2Gspgu518qwnc1yW7uud2mu9HUfYidBDRBu0iB+4dUd1YuZlKsk+VW/rAd+avmdndp",
+	"Okh8WAeb65DyFnLLSn0h6pBkl0qO00f/z8Z1APM0GbUC596dpdEY9PVu1cncPzGzOSHTQHW7ubYewn0W",
+	"a7/22O78Z2+WgDeQrOkafcfVlmVvbFGxdhKmDtGfnrgOQ3pfR2G2Bx0c8pm+b9CE1ueHqp5IqRDSuPwo",
+	"+yNXRD6IMOXRRfft8bJUzl3y2xZSpNwUL5YdtQ5r73mG1F6jvsdZm9sVeM9J13yarAupnNc9sTVRR1DS",
+	"9cT6og6yQQ9y7gXk3CEPdL+lXEj83JCIU7fcKF+gXxOiAnE2mo6pgCuGfyVO5HN/w644vv4vLreh2mGs",
+	"ArN8NtUQyPDmdTHYjjwgbo32n4geBPtKW+3WLTiXgjcE47Qk45oOFWO+pcPtNLNXuubukeKLd+shWVhH",
+	"rblVPHnwkxz8JGU/SYl/QxZG9NfVYskYmo7GzXvwFM+3icyzwqO/kWyMaDW7S2Fvls0Rlto4kaP4uK8S",
+	"WC6ODJTOKRBe9Nf6GveoQWsxTNR+ei47LDzSp1lmVd1RJfiSawEnZE9A7PN4FRJTdH67UX0DnjOH9Ibo",
+	"oyeTbNBqt8Z8zHyz13gI/FXz/2aty/PuxXfddksbqejQN07Xby9PT2+n6R0zp9GIzXVj2JEd6cSIo1Zx",
+	"0EEF7nt6BpACocSyUV1yRlkgNdeEp4+R2Fkj+TWiz+XegGXpsdgXlZEJNaNqD0CUDrsJIdbACRCmOaTE",
+	"LumUgzhVND6TJ1HibS7TOytxa+yxn8djy4aGkXTE80wxgfc/akjOqDZECkYQx87Kish/ZUjiQ80OGLHw",
+	"aUFeoq5pl/gfuKQbO98LZGe46VYnZ7itChuxFzkaxalTDr5N7II4FQMuuB6xLDr8naRupCMqBMv1Gshr",
+	"bzTxb1kBCCiA9sorVcbUsivDjZ/rC78vuHU2vSz4zfjabwppcTyhgbr/U/0d4S8TJjSh/m3v7amLtaO9",
+	"6nd4N+b8mI1vmSrqUtln+zgAqONPsWcrYDz71OrmVrr7ynVM9LONyeVAxEuJ9mCc77lxbtm34N5q1l+p",
+	"QlDHRSpkUQO8lDkSzbPMGNkrIyQW8nzBIN2O2dEctRx7CLgEZK7DheqNb17QDkDDFWHiE/LOG1Cc2Td6",
+	"ogQ6XsCGz2GGY2OFMZ2BrT2QamzZYJbmrN4dFRHX89DBy7jVHuT5RuY5Sw356wVAVa+jaMK6duMPaoYT",
+	"DRR3QIs+KJ4YLbpEFUtk0SolJKXKuKBGqk7mshOWlzxo6CWgSfLTD59I5ZhhnKRtL+xeMFXW2kC/E728",
+	"98hNscZ3YYnPcgatah2k0IH/atsG+W3EQEXTC5s/12J7vu6L2/z3kCNHk5Zaj2ObriDA9VhqXfdA8Sa4",
+	"udgaBeBNOeg9jPvFuxLmFtyURN2ufe0ehQU6eAYx6qbwA/ZJK9gpuaWKEdjncgC8OjD5RhM9ohN25US6",
+	"Xf94MjWsJ+zjrtzye+I+GCsAuTneGG1r8xXQs24cRIeD+PpJuIwPj6fUIGQOb855w0iRhUbgMJi+JAnE",
+	"w/vQmjhpk4TmuXxgWR+rkBPoldQTyZh+7tshE2yoD2UuJaFrpKE5eZDTPCPsc8pYBsRZ3VVfqqygul2V",
+	"1C2BLaBjObWDnH3ThRZC2vg4u5F3DM0mJe95xlTr0n6eoLzVbk0FN8Uzze9PclfJZchPdejy9pjsvUke",
+	"EskOiWRADU6uVAikFfpz9Z2o0pJDpXf2tqTK5+3NcnPJOuXaE7dsRO+5nCrsrsI1Gqgb0p+HK9XhSrW1",
+	"K1W93braEAhjHbGT4Qnwl5yaVI6hQyYVcW7oMRquiX+n75WAxwmpVeehJGNXYK9uwYFa4nxX972gqiFW",
+	"TFvtFv5KwfWZjhidrANQVFhS/sN3o8AX17FSnfutOqj0g0pHlV5UtwXieGqSeBZFQ5YG5LzSjB7fIpuE",
+	"eWarY3PxJ+xFfK6wuDSaRc4IcnEiIl84RvcLvWNVK7G32aTIV4KOvXAPTX4edH6hJh0lhP1rSnMN2Hiu",
+	"C+MVuZ2OJxpBrXx/4lLieDQkJo6fkOsCPi9Oj5MKEuYgSw5vuqkLI/QExO7IESWa5YNO9BIXaT7NWHYc",
+	"1YB2K2vTs2yOK54AXjqAjdhaBWaxtOss+7LCfK4V7T4H+P6O5L3fJedZBkZvg7TGNXTZ6WNJ8DSC5JuX",
+	"VeCwLWUH1EgvK5CfIr0UTGzlFywBy84Jz0ppvfHeEG14nveEnqYpY/YmTbX3Gc7foKtNfzvhhoXWQXh8",
+	"OcJjE0bmGAAgtp1o3K6KsfOs3EjXL8KaEsGDMqFmVDhQSjzbmtdu8fVwzMV7JoZmFHtLtFFcDFt/rEx8",
+	"9vOYdcxk8yJGsmluI5t9tJBpbJBGZupOEujt2TCR0WVVudd5TqLn2nb5ZtRBd+lEsc6S1Pl34b0XyJ6c",
+	"n2w5CYYP2o8syvIhOt/dDimP6ZTm1HinflPczeK1sh1T/L3PBTecLusi80N4eFcdZBSXiht7OiM+HMVo",
+	"nP8BQBMuBopk1oz6i4/ajS8x2tS67jHhiYPzcM+dh45YsKAWgWieCHcDgYXVcUF8rBTqW1E6m8ArEBFI",
+	"QNYkmovU/luxnhhJIaeKZY3Df3A5qkQUyCRbkXr5w301UMVcLZPIZ/47fYjSrr4u2Fd8X6u5YdpeNqtP",
+	"lbZPpyafETowTHkjRxuKNVVVi4G9La0jBBvt1apj+Nj+vHI5iyFPtzYjXXOMJ8Q+z7rPDX6uLn3+y2Cg",
+	"mXmhRKiIrJrESJH+yoHyL12E71C4LcRj2f0cgMl2G9AUDRtcd4aSKOOaDBRjxLDPLtshgfP9BL8ihYDE",
+	"QnGFkk0Kpo9PemK5xDSKpgycVSAvsSqmj5Pbvx5hQsZ599gKUaKNVNjXvyeQN608ff/+F+wJIWXeSa3d",
+	"msvh0Np+7vXud8dkqr2PX8mpYQUs2QSVpCa4J7cs64nbGUnev//FnZZTo26Nn6TMb2ie+7+uQnNBnnke",
+	"FLtUVUljkTgGnPYAtgALs68KaexvHw1VWEIkaD7T3JFfMyPtfsdVNk7mVBuIjiCQag8m4t637Gf2huek",
+	"WAl65Y22QuEp3XFQFJ/eM8UHs1qr8WbE0juUfyOqR9hZpOwMDGJ9JR5rEFKO13RPUEGuP/xM7tisSt78",
+	"HRaHrGon/kKbbBcLhAW7Qep4+56pjKevHp4Fz25R+yMJRRSLe0Zvc2ZJuQHlDijPp4qtvuqEVB3/xlPx",
+	"85beSX70y/nCc/7dOpumAvo9+9pTAAfF8XiK+41he+YmWX8DkOSEGmPpoexqc0NHyX0rkPJIPVBenMzv",
+	"T2pH+fz4qX28OMItjiklVX/MtKZDSzjWMgWD1F5GMyKnYLbBQz69n4+Z/XNje8x9824sssAaK1L+3IEf",
+	"LLJDxh9m/A0Cpy7KlhVarEgWbNqWEIFuCC9FYrn2Nc1R/sNi0gOpyHnoiRiPH0cvch9qcfAKn+QHRN7Z",
+	"Jg7eF5DS4PEtuBnJqSHUncMht2HjuQ2R1o5SaSeeyiqd4u3VVTDuMu3Y5yh5/MNlDAkp2HFou8kGA5Ya",
+	"fs8gNxH8KM7vqV2VX1bFFD8xs0GO+P1Fctxxme9kOl2G/Vqi89feR+oplDeZVlLeJKcpmyvA2pTs7omq",
+	"XipOdmtmKuX2x42SaHuLybOlPgWAmsml6I9lhshtYA/2o151Uc2tvc+4LrZ9KfLZU2pQ3N58Uem4kfqB",
+	"dGzBHg4aaL9Tcz8+VWStMkkVnYxqvSr/oPmdLpBQrdqMM3tDy+vClVJ04RcyY7pNWDZkCNgF/ZeHig2p",
+	"YT2hDTVTfUJ+gN+NLA8MmWJzqLkQNrljk9gus5PUaGhksZ/g+7bOyThNDTvDHu+DTjX+YwFy+2HHSVYO",
+	"tqRBcoSaIcYJMfSOiTLyAzmiYCG2Cfs84S5kRxSDF7LjNmE0HQVR3RMZU/yeZSRBAk825HEMmDnbdxo+",
+	"Ae1mzsn6lbsPF/Bu3OZvJ2CdYlwEiOFzmk+1vY4gOUpBEgQXIQOpSJJNXU8qzVIpMp20yYjlNeCK16Yn",
+	"xtLhlON4E6bIkUdmhIGPwSDFKxC1uzDzuSqX5GHEcxY68LqHYKCeQBhzcsTugV9YaR0Iz2ZXcVxqyRc3",
+	"8kOOSTyyYx/Ghd6nIjAaLrrQAgBDrk+Ij/En8ECf4g5W+y/c9kZM9Cz4x7kDaF2+7XatzemM0RCTbmqH",
+	"woo27QAtBdxxuD4k75x3z7/tnJ11zt9+6nYvz769vHj7X632UjQXPAtd9f75mXsf3vxT9j07G5x3O2f0",
+	"/LZzkb7NOt+x7weds7Pz87dvLy6++ebbbyH5yITJ3g7O0vPsgnW+o9/bV86yzvfsfNDp0rPb8/RtdsG+",
+	"GcBpoayFNYhpnldseLuF4tb+DQh1zSOo7YXi9g9pcS+tbyTRvS6LQyIgtBDLFMVnlY5oZJWcPqLsWlkO",
+	"h4+DFEUSJJBzCMF5q3OVN0X0VSGqh5Eei4TuxQnBAbkYQhie5orRbBasmbk3zrtdQoeUi2BwpyMqIBsp",
+	"iZgyCRK5J5xI9r8m1WEv+HFeJD9HzEVhKvgCP39zKfCLG2GZmWN1pR/5tZvz7pA8zW/WGKosOIN53mjC",
+	"s5ryMs8xz6kss2s26WiR0z4yE3HZG41GyMxeTIV8IP+nwviqYkXBHiwjekExsGwWMWWb0ILZpGBtXxYP",
+	"nj58cO6OAGxblWTTEz7Lhs6bTK7F+y3DFbGMHFmTyzGnezY5viSKdZyGI9yA5cdo1iZa9oR5kO6ztB2P",
+	"CHtPIvKeqZxOFmwwN08Nvwv28BwDbA09DnO9tDNvqQXhT2B/DYi9th2AIJdJ0RXmwiSn6wK/wStbSXv6",
+	"AIv5wnOe7CKbei9gq752d8XEnYonrU8UOlyLzP2ymsakMgOZc9mM0IrHYzcZNtkDT+4RuMSkSFkjgMCe",
+	"aEB5xRK/dPLzK21Mg+HTvkZCnCOImsra6PhWUiNcSdbpygexAqoYQHQYpsZc0BzoH/uTlAILACud53GH",
+	"vuri7d/sMl6q9Q1MtrpuG29re9qFr/4sw1HuJMygmFGzju9I1kB+wgsuandl7XvSa/0qS38mmpleKyBF",
+	"K4YINIL5/gCaGMUgkcDSvu4JyGtZGgn7zY7/RSerxCus5YBik/YtSyX+9rrM5ukSHAFpL6hViSolyjuy",
+	"VDYJ99ArkoSSNlfh2qcmCbHYSpr7MN08zT3RY39rb6cZy+msb3W3q1aln/vKbdvl23ZLG0UNG7qGgrAU",
+	"TvPmzqPoMz8y89LXz6exzeu5g+57KshKubBCgWlD0fe8jWLc3CpqmIGA582qbSPHPKV5PlsG4hY+z2XC",
+	"QSRRVEG63c7AhRaXaVAMv7M+zhkgmMkPHHxsiVtLQo5cmifhrgvuMZGqJ/D1BDApR9DWgYyZGrJLDPcb",
+	"Oenk7J7l5I7NyC1L5ZjhrMwkEFMd8nsmrqKJHrjQ8L2gqztw8znpiZ74QM0IbZnkNOloZrfYsKxNckYB",
+	"9UXnVI8Ioi/T/Iok/3PmBPL/dBPAFZnAu+5vCaHYTO8/P/7lV/JB2o1UJ7g0B1KgyZhr7RvqKW9Ry9v/",
+	"x1Kjr0iC+1g8TsML9qrWE0fQgM/9CSud9XG5UOae5lOWXJEEs8sTkrkW7hT27KgY0v6nB9gTPQE1Jccr",
+	"CgsxaQM21747saSgYdcEs/8L8PQ64Idewcj+HprISdIu/B72UXDEUt8jjBqSKqk1rNaeFu5M4ZM9PyeC",
+	"ju3igRJhHZWK0P6AjPIRuOzlMEljwB2kQZhPTlqXLc2wuNqMWpet04mSQ8W0veDAobUuuyff/NF2z+KB",
+	"Ro8POIARRY+3/npBlGWwKSPTCTk7/19oNTdTX7AxsFFB2RygUQ/5l1+Y0gUCLald7Rh67Spsn6mwBYX7",
+	"Sygccr42QBgS7IHgpA0wn9urktCpT23rQzQ4Uq4rSsFDH64zkvMBQ9BnrnuCiYFUKcsurTr8NyaV/pu4",
+	"Zkr2E/5t/9zpdIj7//Y/M0UHxj7msvPoLRWZFCzDn1260r8xacgqBj3VCGDZp66jf5+LydS0C//Bwiju",
+	"5fpp6gatfyNMRv5Njry36tgtunh07ree+MiMcQqHpFMFLXfdoWKMnqOy6sgJajDAp108TPDI8jxnQ5r3",
+	"hFFUaO4Q5eaSs1KZMZJwcW85ql88mbS98ruVZoR8oGtqEArdN9W7UX5PzgvCRf8NxP9BJR1U0pfXhhfE",
+	"74JOmuonKaXpLUIGrW68q41idFz033WjhhGqxm/QhrcnavvwfoQZYzi4G3jlA+aHbCwN5Temp2MWA7ch",
+	"fAXPyBFoJUomit1zOdVuF45DrsqI0YypIlvlPdWmA4vt/PyuhKxWkZSyQpAY9tkgeEsHpy1LkvlMFqtw",
+	"O9ou3IG0VGDHVWNU3qNWsVO8du8q0pS3kxxOXl333Y9I2xNEbG3ATGAVuLVk9RCv107nlhwecsKEMyyw",
+	"95RT80mdsZEcu5oES73WmCNG9kSCCi85QY1ebjrpL9xhSHv/hdztYl6eATojPDe2ivgKLr4De1PuiXQk",
+	"eQrtsDTP0OiTA8vRkNikqxOBYDs+yY9hkh15hYuvxExk+9+ds+hGi/WG61gLYUSPlPDSNkNpBTKfmqUN",
+	"rfwTh4ykvctmBplDaMT7C/H6P0/HYFZgRqSUk9Uyz1B9t2aiErxSTlRqBz9nPiO3M+KrBJdlkfRE0/wl",
+	"yIzZpMGACaCQb8Mdnr1bcR3SqzfQ6s2B1bXW7/mYm7Nut/WlIava/W2a9gK79rWnXhlHUA1Tr+5lugr0",
+	"vUChMlLmiLg0pllZ0U6U/Dy7soo+lVPE932gKvP1l7C0kZyq3DLFmJt6XM9PUuY/h3VtKTO3PMlu4J7m",
+	"PrS28N4/ccB7OuA9Id4T8CGPeSRwu5Q5cvs9QMaU2X3MxlLNGrR3EIQJo2Yr/KeUYN0BPlxg/hbFluCW",
+	"Y3pCU4Ye2zs2i7169VLgF1jqD3bg51RH3jG7cVpOVQrls2E5UWFhtH3/umj9Hizux9ZU5fDnkTETfXl6",
+	"6gY+SeUYN7ZpIU/4lt1Imngz6+7ZcN5fuoQ5GNIrIawY4OxTgkRckDbSQJU8OH2Ew19V+PfOBctNQS3V",
+	"yGxl1l3PsI3e3XZqH04FS65Rv/g5r76u7kephswQSpAc8HCrKKcByFkNYfzEzFdFFY1F5evO9GxAETW1",
+	"ixgIiGiC8AHU8y3BGlskG4x0bZByXgg0rJEB0V74q1TDJ5oVuwkJNuAVHxf8OsyLQ1hwO2YJkmcDeRLZ",
+	"JqHKcFUnOsy6sI9jHEAQj+ASotHVVwyoynsGlz8BN8R5JP/ZPBXNLnI3lwYsWqwvUjy4I/bcHXHjmuUD",
+	"NTT1OMKfTh/t//gLx+rqTqC2CpvScfB6JoF9adtWZEPeeeXW40q6aGQ+2od9bmPbRTakIumIpXcTyYXR",
+	"TWzLCkcTaqVn0dA27cnmlLYb628ZjXuzb2/1xMHqi6y+tfRD88J/V3DhXyjFaSXC4EjNQhPM21lRLng7",
+	"S6D/JyW3ULGrFJ2RIyF7YkKHXAyP64K2y4r+K+KwURl6tAwIyk4UFymf0Jwcsc80dfksx3VR2mLlz0zc",
+	"OuAJrBtdncRnXgkf0F7dLts/jlESnz4V8qE8dpGQZgQp1dIBX0JiQS6HtZeYcBbPwZCca9mq7pghPjwC",
+	"t6q/XhSkCKU1LnTS/B7j17mjy0xBstUk6tkzHNRriIUcbitVt5WIY1aBgRSsf/oY/t383lJmem40ceEZ",
+	"l63km35wVcCQh/yi5QBriRvClViG1/sO4xmqN32tYeh1rRnLXG4zyVzfDV0D0RBLljWtY//m1q9Zq7h6",
+	"nptf+4VrkeB4QIqp01yrb2BW7rdJ9Ht7EevfXsnGzNCMGhoaA//pitBbyPp2+OULhHy85GK2Qfrbwr3L",
+	"z7Gjy9cqyg83sK9Gnx3cdS91HduEAjxNpZ2iiRqEJ13nfzUrq0AUVJS4ZT5XcsRq6wYW+OXrLrvOj+6U",
+	"6oxT2MHCWHC7tWdK7Y3GjYjIFs+4IcV6VdiEZufttLKroG1v8RPFpeJmhiAg3JKl8cWsPjE8LKAnIvDc",
+	"mv6sleiXqz0RBRbcDim9kd/Al5A2cxqUj2AvkOXKxL7adKsu4MqyUr29k7BK5owcuVaCJMHddWVagZTD",
+	"793jE3KdAdZLSC6HGu6e4DqAtFN/SGhtYNE+TBSPGiEz0yxjWd/IfvjOhBhZKsHoiVwO8VLjAqzwUngu",
+	"3iFXFljVYyPL5hjkha3I58WJ/da1Lrvtlt3Q1mULt/oJHpdf4EU94pMd+16KhSznefvEoQhs74rAsiyW",
+	"NXJjlmpFaVjTXscFPV4VMFKuN3F/oOR4iSCr9tri6BuVTe0vBCtzSb8K/OqMHPU8CqrbRERWKcyk1vHr",
+	"72JR7jJMfBX/Rmg9BvJZ3lSirEfrXY4ltBwXtxhPNbRygDYRg55IwkI/ug5zq706TwRgeVHfzi7xVg4e",
+	"noOH54noKxW8/TyhskEgltpZlsGx9ISLWayAYwmf9mxElnkFewBl2XNQliK08nRcFtSkp6kUAz6s5aUP",
+	"09ucpyekFElU0shU5jH8XYyL4q7t2vtPz789rkyYxDO/wQVsE/gjnqeGiJzXC3fDNbI6wc1n6RRvv//8",
+	"vWw6USwon8AWVY4QncQ7rlN5z+YTywtZBCWq+vTRN5usj+oiEWh/9qkUKVPCY9/B++QI+75DSLXtGrYS",
+	"bqBjlW77V7khD0oadgyP3EPbOzkNaD9yEHyO2F3g+uY94ZqkudQIPAgedZrnTJ2QiIV7AkdwaMADK8ns",
+	"iwnPLklv2u2+TbUlcCtN7X+xpE0SeMX/jExt+b94IKOG+t+lYJ2cC0b+8+NffnWPnBAoUc/AK2S8ZHij",
+	"yUQ6CL8A2DFsE23vdI5tAA9QsVQKwVL7tdB7tSQME/s74/dMw8epGcmpFbi4UEiagkyvlJ2Qa5JckgkX",
+	"w4Skcjx2cEJetqkZOfvGFSs7wEme5fa1ngjkoIiRkuhcPthtvmNsQqaTsARrsPv9AjjgxO2x88p7zWev",
+	"iG2iKGA6mxEVPZFLwBR2J6x5zoTJESthxQbUa7rrYcAdW1u3wbsHvXbQa2CpDYt9aqjFgvxMR1QIluvT",
+	"R/ev5TJ04Vwu4QLpucqP4Rpnev6aMEXcn9oFxID7izU0IeMAwAUg3yED45Nnl8nVgkwo834RpnFTxw0O",
+	"yS0bSMUi1u4JbagyS8zPGxzG+UHWZ0z3fkPW9FsQNad8DTzoP2u/uNCT4JtwrqUwp2O0Okas8XAuNWVK",
+	"rspgO4CuRDGI/k40OixngQoPDBghX3omPOmJKh7ftj2CXQXmDBKyCXukJ+oMErIBe6QnqgwSsiF7xEqr",
+	"aoOEbMMeiYFQD/CnB4tkU/Cn65ok6yfsxvKwuITNe8gr8naLdF494hPsQ26vKkdVUe52bdjo+NKPYuWo",
+	"mxoPHL13yrTJQCLyfE+YkZLT4cjVtuCCnSTzIZWoC89Y3tOcKCuCXUTLO+jcB0QSTPdEJomQ5oT8sP5l",
+	"FPKNczYwRE7N4Wa6vzfTOR/swfN60Aeb9byupRImAdtyacqfa81ReqlUTzjguQEg6Vvsrv+ATby8spIq",
+	"CsPVJOyVF9ukerC0HJwSXY5cR9AWVdWCRcrRCljXNWeNYo3VE8c6d/eFivGWN007LH3+11iuqOforI5Z",
+	"VhctPrDbkZR3pRHJkWaMJPFgCVQIZiznoM8gNMGHgpqpYvrYasAoDbY0Fpo1usbaArOKBqc7hfygzJk5",
+	"wTI5CoZPTwTLpzZHh2u/UJa1Fywg37L5GK2HQgH3BOj50v3PWUhFIkeNjbQM67ZEoM9IMYTl9C15w1GX",
+	"myG1fm8/JQdRs1RZmdminVyKYUePqGJZx/253XLU0Z+q3CpXh2UF/sSTCOfq1D6kT+WEueNZB8C+2J3d",
+	"pC6WBchqgXFIwdjzFIyPXmRYzn+yvXL6GP/nOsCc8XtXRMhCLKPzOracnbe7DsZzTjatZ8XHL1fnHV5U",
+	"fIgUDBbtePe1G7h/K654zYgkNDRYCTfAoCEmoOUQSBdoCooGePnP0EQpndBbnnPDme4XgvqfLQcY8DRd",
+	"5KzLG5nnLDXE4zk31iT2q3YE8g79B+r7DRw0xgGXAMsyDXJeI5QcEASnj/Z/GqMRILVVJAU5ll9PwNuX",
+	"tp1Q3pB3Xnn940q6aFTDb0cJ2aAEmmUX+UptIqcG+o6CA5FIFdqMKka1FMfzEGs9UYGxtjx/3DX4JEXX",
+	"Tu0uk/aTXOL4sbNKeuKi+30by8DAcmFZn5rkNAm9Su1/wn1NM1Ofbl4M/WQKfyHMYDwN+11DeCG0J+jg",
+	"H9pF21A1FQK8KOuov91ksS9jYZ/Avrdq8AASF6ESrKX+pMw1NC+6Y0vMYZrnoWtRSFxIFcuYMJzmPthG",
+	"U7CLgc3eBF8wNC0CzxY35Gi6FIynSAJN5ZhpLOnBZ+Gj7ahTM7LTIhe1oYOhfeJWZrPjE/KrLM3bxh5i",
+	"nydcYR9Exey3Qh9DJyHJRfftFbllMynKXZaSMf3cjxo79SdM9UdyqhJcJ77NdU9cnH8PsT41w6ZOXEPY",
+	"R2UMkqjAsxWaD1WI2J/hAD5JmT/nxhBL5cfWv1qXrTECkBnFRAZGvj3BvrsDPLDb/rrgY77T0t3Oejzd",
+	"sd+Ynua1/ZPtF0LE1j50uBPs+53AcqMTXEXA3zVZa9ztySg+HDq2Wn47cA+2S2GuUucmiL6fVMa1Pvlp",
+	"moS0wPEURq6LIhVdmtYPX8EMfrVVg8MwOw9NuV1r3JrQbfLXGJAyBYEEwvV/ahKGcu9fEUrs7mXTPOyH",
+	"92oOuAIVbiCkI9hnQ1IlBTF8zGo9Xe4EnuPskiLjuN7Hlp2wddnqknPyv+3/2S10ri7DxpOcou/WcANw",
+	"Dr/y4cjkM6KYFT72YU/85R+KxAD37WuoPfzCHTm+PIEvJegDyuZr9WYF7qrg+Qoldfro/rVOtCNIBm4I",
+	"BmgHXFmZMaRc1MU1Cr5f0x+A723d6YXTHPqSuc9cRUsNmpIFWVPl/PwqqKGZFH3tjtDlZNDECeqshqf3",
+	"ItsAubyQP5EJemvl+uWA5pqtazPsyFu4nNqDw/ArsR0OPsNt+wyfY2ScWluh3nv4I1gSsdSQImVtBIov",
+	"4+KBu89ePLydf0KuScY1MGB4fUXbYzvf16GMfuR1Gcr2G75ws2RtGLYd0rndzoLKiZAPKynd+YEapIhE",
+	"fnB4qe6a/Hf743Muye5aG9pJgPO++SUW5t/NFRY/vUYZuU07XF9f5fX13lF9M08r/u30Ef63cUIGUhAB",
+	"r6XVHvJBMEXGdEYUoxmEnS66b6uBXDxXrqcn4K1ta4nGXPPKrytrkhBTfDA7TaXQXAMz1tLQzYildxrr",
+	"1KCCDTLYi354hH02gFQJZW9U5RyMF7YS34/rnlByajBuiZ4UQa4//Ezu2KzKZvk7LPomzHwTrX5FNOBT",
+	"tLZi6XU+e0jjLx5bLyzwqWKPaoMDsuk022ShaB8/KCkHtdzEVMbTV89PSGbEPMhS10eqGAn8EnMaPM+t",
+	"9U1yOQRGK6NKPbY8Bg4gTF1P+P9ls+upGWFr3sf5v/xu37ZcUkXJ72VKc49FdZQUhQ4d/Fty3Gq3iiKJ",
+	"y9PT3L4xktpcftftdkEau6UvYIF53K/MY1kVbXuw0KYCAis0UThrkxIcmKPxAhdrkVccmHzbNRpw3hCW",
+	"+fabLn8s5wOWztKcBVwrSCgbIhqETysrFhJP7/HqFyf/QBUT5jQd8TwjI86UtRc5w8EzBnAUIp2RoaKT",
+	"kSa3zDwwJopKIDfb+eJs7pWKOT+mcsKyNoFcCy6G9l9pPtX8nnkMLynIBKJMpWofP9vbeLb38EbFNNfq",
+	"lht3PM6S1q6aySVcZCzlGpPi/Mj++LoX8RzRUFV7WHQcHCo5nRQZ39qhdxTFVf7Uyp2nwvwXYf4/xfNH",
+	"+JGL0//Ic0aoMTQdIZEehaZAQK5GKjpk5G+/vT8mcvHovil9aDFMxUz/qChOww9y5bUf7Sn9ENXLFtOU",
+	"2KGcb7840Y3Uxh2T4zkQTJYuJ0UfEz/09/HQ2J6iqorZQOfKnKeevAeU51PFwkRuvLNuPJ59j1fS1wem",
+	"Om4lNE2ZBow6o2QOTSTcQeMPgfz8FCXuvC69XTHTXGKWpVsr0XXZJeLHLvHifE5X1V5LlXFBjVSO+9pk",
+	"xKgyt4waLweQTxZ26m1558NAVfP8NNe+ituJmE5pTgs6opOJkvc0r5miGKPqQ+Zu17odXbiteJUyx4wt",
+	"3Y6yrEKTF3wA8j3C7CUpsGBNVsgcEMdRy31LawuJHXesmKHEfq4pf924bvsXzieohjlxclZiOhijWh5j",
+	"lBtrPR3yg3N1oMmLnRrnRcdZSUYF50jd6lM1mxgJWoGnhMPBmGIjviupEPdrxWB/pnrUSUeUWxWJi7UW",
+	"R7tsp4iM/MLUXQ4JPHJQrLkkLOatlpqld4zEjGAHFGX5zgOxuVKfMg+el/g7QElV0azU2hktZMAyZ+nH",
+	"dsa7n99FBoif4DzYGSUG+TEMUXXOBXhpBDNCHygH5+poOoYPmUyL7/im2pz5s3vUoXnISeuP3//4/wEA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

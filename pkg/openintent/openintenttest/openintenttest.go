@@ -54,7 +54,10 @@ type config struct {
 	triggers time.Duration
 }
 
-// WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey.
+// WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey. Each is `KEY`, a
+// service key that may act as any agent, or `KEY=AGENT[|AGENT...]`, a key bound to those agents
+// (as the server's -api-keys takes them), so tests can check that agents cannot act as each
+// other.
 func WithAPIKeys(keys ...string) Option { return func(c *config) { c.keys = keys } }
 
 // WithClock makes the server read time from now, so tests can control lease expiry.
@@ -133,7 +136,8 @@ func start(report func(error), opts []Option) (*Server, error) {
 		}
 	}
 	hs := httptest.NewServer(h)
-	return &Server{URL: hs.URL, APIKey: c.keys[0], Store: st, http: hs, srv: srv}, nil
+	key, _, _ := server.ParseAPIKey(c.keys[0]) // server.New has checked it
+	return &Server{URL: hs.URL, APIKey: key, Store: st, http: hs, srv: srv}, nil
 }
 
 // Close shuts the server down and closes its store.
