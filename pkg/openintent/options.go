@@ -65,6 +65,9 @@ var defaultHTTPClient = func() *http.Client {
 }()
 
 // WithAPIKey sets the API key sent as X-API-Key. The key is never logged or put in an error.
+// A server may bind a key to agents (the reference server's `KEY=AGENT` keys): the client can
+// then act only as those agents, and a request naming another with WithAgentID fails with a
+// *PermissionError whose code is agent_not_allowed.
 func WithAPIKey(key string) Option {
 	return func(s *settings) error {
 		if key == "" {
@@ -79,7 +82,9 @@ func WithAPIKey(key string) Option {
 }
 
 // WithAgentID sets the acting agent, sent as X-Agent-ID. It becomes the holder of leases, the
-// actor of events and the default agent of AssignAgent.
+// actor of events and the default agent of AssignAgent. Without it, a key bound to agents acts
+// as its first agent. Fields of a request that name the acting agent (an event's actor, a
+// vault's owner, ...) must be this agent: the server refuses to let one agent act as another.
 func WithAgentID(id string) Option {
 	return func(s *settings) error {
 		if err := checkAgentID(id); err != nil {
