@@ -184,7 +184,7 @@ func buildWorld(t *testing.T, e *env) *world {
 	w.ids["open"] = id(open)
 	dep := post("/api/v1/intents", map[string]any{"title": "an open dependency"})
 	in := post("/api/v1/intents", map[string]any{"title": "closed " + c, "description": c,
-		"state": map[string]any{"secret": c}, "depends_on": []string{id(dep)}})
+		"state": map[string]any{"secret": c}, "depends_on": []string{id(dep)}, "parent_intent_id": id(open)})
 	C := id(in)
 	w.ids["C"], w.ids["dep"] = C, id(dep)
 	ip := "/api/v1/intents/" + C
@@ -459,6 +459,19 @@ func TestOutsiderWalkLeaksNothingAndChangesNothing(t *testing.T) {
 		case "intent read", "intent write", "intent admin", "owner":
 			if status != http.StatusForbidden && status != http.StatusNotImplemented {
 				t.Errorf("%s is %q but bob got %d: %s", name, rule, status, raw)
+			}
+		}
+	}
+	// Reads of the open intents C hangs from (its parent, its dependency) leave C out.
+	for _, o := range ops {
+		if o.method != http.MethodGet || isStream(o.path) || !strings.Contains(o.path, "{intent_id}") {
+			continue
+		}
+		for _, open := range []string{w.ids["open"], w.ids["dep"]} {
+			path, _, headers := w.request(o)
+			path = strings.Replace(path, w.ids["C"], open, 1)
+			if r := e.call("GET", path, nil, append(bob, headers...)...); strings.Contains(r.raw, w.canary) || (r.status >= 500 && r.status != http.StatusNotImplemented) {
+				t.Errorf("GET %s as bob: %d %s", path, r.status, r.raw)
 			}
 		}
 	}
