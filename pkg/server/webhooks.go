@@ -53,7 +53,8 @@ type Webhooks struct {
 	AllowPrivateNetworks bool
 	// MaxInFlight bounds the deliveries being sent at once, across subscriptions (default 16).
 	// Each subscription's deliveries are sent one at a time, in the order of their events, so a
-	// slow receiver delays its own subscription only.
+	// slow receiver delays its own subscription only. A failed delivery holds back the later
+	// ones of its subscription until it succeeds or is given up after MaxAttempts.
 	MaxInFlight int
 }
 
