@@ -183,9 +183,8 @@ func parseSecretKey(v, must string) ([]byte, error) {
 const DefaultIdleTimeout = 120 * time.Second
 
 // newHTTPServer is the server's http.Server. It bounds the request headers (10s) and idle
-// connections, never a whole request: http.Server.ReadTimeout would end event streams (its
-// expiry cancels their context), so request bodies are bounded by server.Config.BodyReadTimeout
-// instead.
+// connections; request bodies are bounded by server.Config.BodyReadTimeout (408, connection
+// closed), and nothing bounds a whole request, so event streams last as long as their clients.
 func newHTTPServer(h http.Handler, idle time.Duration) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
 }

@@ -43,8 +43,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// BodyReadTimeout bounds the time a client takes to send a request body, from the moment
 	// the handler starts: a body still incomplete then is answered 408 request_timeout and its
-	// connection closed. It applies to bodies only (unlike http.Server.ReadTimeout it never
-	// ends event streams). Zero means DefaultBodyReadTimeout; negative turns it off.
+	// connection closed. Requests without a body (event streams) are not affected. Zero means
+	// DefaultBodyReadTimeout; negative turns it off.
 	BodyReadTimeout time.Duration
 	// RateLimit limits requests per API key (429 with Retry-After beyond); off when zero.
 	RateLimit RateLimit

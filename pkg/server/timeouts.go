@@ -25,12 +25,18 @@ func (e *bodyTimeoutError) Timeout() bool { return true }
 func (e *bodyTimeoutError) Unwrap() error { return os.ErrDeadlineExceeded }
 
 // limitBodyTime gives a request's body d to arrive: it sets the connection's read deadline when
-// the request has a body and clears it once the body has been read to its end, so the deadline
-// never reaches the connection's later life (an event stream, which has no body, is never
-// affected; http.Server.ReadTimeout would cancel it). A body that stalls fails to read with a
-// *bodyTimeoutError, answered 408 request_timeout, and the connection is closed. Zero d means
-// DefaultBodyReadTimeout; negative d, or a connection that cannot set deadlines, leaves the body
-// as it is.
+// the request has a body and clears it once the body has been read to its end (net/http clears
+// it too when it starts its background read), so the deadline never reaches the rest of the
+// request's life. A body that stalls fails to read with a *bodyTimeoutError, answered 408
+// request_timeout (not the 422 "not valid JSON" a bare i/o timeout would get), and the
+// connection is closed.
+//
+// Requests without a body get no deadline: for them net/http's background read, which watches
+// for the client going away, is already running, and a deadline passing under it cancels the
+// request's context (golang/go#70834), which would end an event stream.
+//
+// Zero d means DefaultBodyReadTimeout; negative d, or a connection that cannot set deadlines,
+// leaves the body as it is.
 func limitBodyTime(d time.Duration, next http.Handler) http.Handler {
 	if d == 0 {
 		d = DefaultBodyReadTimeout
