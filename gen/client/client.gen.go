@@ -93,7 +93,10 @@ type ClientInterface interface {
 
 	// GetServerDidDocument Get the server's DID document
 	//
-	// Returns the server's `did:web` document; 404 when federation is not enabled.
+	// Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
+	// so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
+	// serves a `did:web` document only when federation is enabled, the document is always
+	// served.
 	//
 	// Corresponds with GET /.well-known/did.json (the `GetServerDidDocument` operationId).
 	GetServerDidDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -163,7 +166,10 @@ type ClientInterface interface {
 
 	// ListAgents List agents
 	//
-	// Returns registered agents, filtered by derived status, role and capability.
+	// Returns registered agents, filtered by derived status, role and capability, and
+	// discovers agents by their cryptographic identity (RFC-0018): `public_key` and `did` keep
+	// the agent whose current key it is. Records carry their agent's identity fields
+	// (`public_key`, `did`, ...) when it registered a key.
 	//
 	// Corresponds with GET /api/v1/agents (the `ListAgents` operationId).
 	ListAgents(ctx context.Context, params *ListAgentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -218,15 +224,22 @@ type ClientInterface interface {
 	// GetAgentIdentity Get an agent's identity
 	//
 	// Returns the agent's registered identity; 404 when none is registered (the reference server
-	// returns a stub for any id). Unlike the reference server, this route requires an API key.
+	// returns a stub for any id). Any agent may read it. Unlike the reference server, this route
+	// requires an API key.
 	//
 	// Corresponds with GET /api/v1/agents/{agent_id}/identity (the `GetAgentIdentity` operationId).
 	GetAgentIdentity(ctx context.Context, agentID AgentID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegisterAgentIdentityWithBody Start registering a key
 	//
-	// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-	// server, this route requires an API key.
+	// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+	// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+	// the agent itself may register its key, and the identity strengthens, never replaces, the
+	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+	// route requires an API key.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -235,8 +248,14 @@ type ClientInterface interface {
 
 	// RegisterAgentIdentity Start registering a key
 	//
-	// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-	// server, this route requires an API key.
+	// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+	// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+	// the agent itself may register its key, and the identity strengthens, never replaces, the
+	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+	// route requires an API key.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -245,8 +264,14 @@ type ClientInterface interface {
 
 	// CompleteIdentityChallengeWithBody Complete key registration
 	//
-	// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-	// requires an API key.
+	// Verifies the signature of the challenge with the key it was issued for and, when it
+	// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+	// A challenge is used once: unknown, expired, already used or another agent's challenges
+	// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+	// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+	// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+	// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+	// this route requires an API key and checks the signature.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -255,8 +280,14 @@ type ClientInterface interface {
 
 	// CompleteIdentityChallenge Complete key registration
 	//
-	// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-	// requires an API key.
+	// Verifies the signature of the challenge with the key it was issued for and, when it
+	// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+	// A challenge is used once: unknown, expired, already used or another agent's challenges
+	// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+	// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+	// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+	// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+	// this route requires an API key and checks the signature.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -265,8 +296,15 @@ type ClientInterface interface {
 
 	// RotateAgentKeyWithBody Rotate an agent's key
 	//
-	// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-	// route requires an API key.
+	// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+	// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+	// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+	// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+	// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+	// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+	// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+	// agent itself may rotate its key. Unlike the reference server, this route requires an API
+	// key and checks the signature.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -275,8 +313,15 @@ type ClientInterface interface {
 
 	// RotateAgentKey Rotate an agent's key
 	//
-	// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-	// route requires an API key.
+	// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+	// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+	// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+	// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+	// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+	// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+	// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+	// agent itself may rotate its key. Unlike the reference server, this route requires an API
+	// key and checks the signature.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -285,8 +330,12 @@ type ClientInterface interface {
 
 	// VerifyAgentSignatureWithBody Verify a signature
 	//
-	// Checks a signature against the agent's current key. Unlike the reference server, this route
-	// requires an API key.
+	// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+	// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+	// signature is malformed, made by another key, or the key has expired. The server acts as a
+	// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+	// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+	// server, this route requires an API key and checks the signature.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -295,8 +344,12 @@ type ClientInterface interface {
 
 	// VerifyAgentSignature Verify a signature
 	//
-	// Checks a signature against the agent's current key. Unlike the reference server, this route
-	// requires an API key.
+	// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+	// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+	// signature is malformed, made by another key, or the key has expired. The server acts as a
+	// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+	// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+	// server, this route requires an API key and checks the signature.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1219,6 +1272,15 @@ type ClientInterface interface {
 	// returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 	// by `LLMRequestPayload` and `ToolCallPayload`.
 	//
+	// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+	// event. The server checks it before storing the event and refuses it with 403 when the
+	// actor has no registered key (`identity_not_registered`), the proof names another key or is
+	// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+	// the key has expired (`key_expired`), or the signature does not verify
+	// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+	// event without one, from an agent that registered a key, is refused with 403
+	// `proof_required`. The stored event carries the proof.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/intents/{intent_id}/events (the `CreateIntentEvent` operationId).
@@ -1230,6 +1292,15 @@ type ClientInterface interface {
 	// Unlike the reference server, `trace_id` and `parent_event_id` (RFC-0020) are stored and
 	// returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 	// by `LLMRequestPayload` and `ToolCallPayload`.
+	//
+	// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+	// event. The server checks it before storing the event and refuses it with 403 when the
+	// actor has no registered key (`identity_not_registered`), the proof names another key or is
+	// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+	// the key has expired (`key_expired`), or the signature does not verify
+	// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+	// event without one, from an agent that registered a key, is refused with 403
+	// `proof_required`. The stored event carries the proof.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2052,7 +2123,10 @@ type ClientInterface interface {
 
 // GetServerDidDocument Get the server's DID document
 //
-// Returns the server's `did:web` document; 404 when federation is not enabled.
+// Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
+// so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
+// serves a `did:web` document only when federation is enabled, the document is always
+// served.
 //
 // Corresponds with GET /.well-known/did.json (the `GetServerDidDocument` operationId).
 func (c *Client) GetServerDidDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2202,7 +2276,10 @@ func (c *Client) AnchorCheckpoint(ctx context.Context, checkpointID CheckpointID
 
 // ListAgents List agents
 //
-// Returns registered agents, filtered by derived status, role and capability.
+// Returns registered agents, filtered by derived status, role and capability, and
+// discovers agents by their cryptographic identity (RFC-0018): `public_key` and `did` keep
+// the agent whose current key it is. Records carry their agent's identity fields
+// (`public_key`, `did`, ...) when it registered a key.
 //
 // Corresponds with GET /api/v1/agents (the `ListAgents` operationId).
 func (c *Client) ListAgents(ctx context.Context, params *ListAgentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2317,7 +2394,8 @@ func (c *Client) AgentHeartbeat(ctx context.Context, agentID AgentID, body Agent
 // GetAgentIdentity Get an agent's identity
 //
 // Returns the agent's registered identity; 404 when none is registered (the reference server
-// returns a stub for any id). Unlike the reference server, this route requires an API key.
+// returns a stub for any id). Any agent may read it. Unlike the reference server, this route
+// requires an API key.
 //
 // Corresponds with GET /api/v1/agents/{agent_id}/identity (the `GetAgentIdentity` operationId).
 func (c *Client) GetAgentIdentity(ctx context.Context, agentID AgentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2334,8 +2412,14 @@ func (c *Client) GetAgentIdentity(ctx context.Context, agentID AgentID, reqEdito
 
 // RegisterAgentIdentityWithBody Start registering a key
 //
-// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-// server, this route requires an API key.
+// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+// the agent itself may register its key, and the identity strengthens, never replaces, the
+// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+// route requires an API key.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2354,8 +2438,14 @@ func (c *Client) RegisterAgentIdentityWithBody(ctx context.Context, agentID Agen
 
 // RegisterAgentIdentity Start registering a key
 //
-// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-// server, this route requires an API key.
+// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+// the agent itself may register its key, and the identity strengthens, never replaces, the
+// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+// route requires an API key.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2374,8 +2464,14 @@ func (c *Client) RegisterAgentIdentity(ctx context.Context, agentID AgentID, bod
 
 // CompleteIdentityChallengeWithBody Complete key registration
 //
-// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-// requires an API key.
+// Verifies the signature of the challenge with the key it was issued for and, when it
+// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+// A challenge is used once: unknown, expired, already used or another agent's challenges
+// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+// this route requires an API key and checks the signature.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2394,8 +2490,14 @@ func (c *Client) CompleteIdentityChallengeWithBody(ctx context.Context, agentID 
 
 // CompleteIdentityChallenge Complete key registration
 //
-// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-// requires an API key.
+// Verifies the signature of the challenge with the key it was issued for and, when it
+// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+// A challenge is used once: unknown, expired, already used or another agent's challenges
+// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+// this route requires an API key and checks the signature.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2414,8 +2516,15 @@ func (c *Client) CompleteIdentityChallenge(ctx context.Context, agentID AgentID,
 
 // RotateAgentKeyWithBody Rotate an agent's key
 //
-// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-// route requires an API key.
+// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+// agent itself may rotate its key. Unlike the reference server, this route requires an API
+// key and checks the signature.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2434,8 +2543,15 @@ func (c *Client) RotateAgentKeyWithBody(ctx context.Context, agentID AgentID, co
 
 // RotateAgentKey Rotate an agent's key
 //
-// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-// route requires an API key.
+// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+// agent itself may rotate its key. Unlike the reference server, this route requires an API
+// key and checks the signature.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2454,8 +2570,12 @@ func (c *Client) RotateAgentKey(ctx context.Context, agentID AgentID, body Rotat
 
 // VerifyAgentSignatureWithBody Verify a signature
 //
-// Checks a signature against the agent's current key. Unlike the reference server, this route
-// requires an API key.
+// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+// signature is malformed, made by another key, or the key has expired. The server acts as a
+// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+// server, this route requires an API key and checks the signature.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2474,8 +2594,12 @@ func (c *Client) VerifyAgentSignatureWithBody(ctx context.Context, agentID Agent
 
 // VerifyAgentSignature Verify a signature
 //
-// Checks a signature against the agent's current key. Unlike the reference server, this route
-// requires an API key.
+// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+// signature is malformed, made by another key, or the key has expired. The server acts as a
+// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+// server, this route requires an API key and checks the signature.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4458,6 +4582,15 @@ func (c *Client) ListIntentEvents(ctx context.Context, intentID IntentID, params
 // returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 // by `LLMRequestPayload` and `ToolCallPayload`.
 //
+// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+// event. The server checks it before storing the event and refuses it with 403 when the
+// actor has no registered key (`identity_not_registered`), the proof names another key or is
+// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+// the key has expired (`key_expired`), or the signature does not verify
+// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+// event without one, from an agent that registered a key, is refused with 403
+// `proof_required`. The stored event carries the proof.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/intents/{intent_id}/events (the `CreateIntentEvent` operationId).
@@ -4479,6 +4612,15 @@ func (c *Client) CreateIntentEventWithBody(ctx context.Context, intentID IntentI
 // Unlike the reference server, `trace_id` and `parent_event_id` (RFC-0020) are stored and
 // returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 // by `LLMRequestPayload` and `ToolCallPayload`.
+//
+// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+// event. The server checks it before storing the event and refuses it with 403 when the
+// actor has no registered key (`identity_not_registered`), the proof names another key or is
+// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+// the key has expired (`key_expired`), or the signature does not verify
+// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+// event without one, from an agent that registered a key, is refused with 403
+// `proof_required`. The stored event carries the proof.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6372,6 +6514,22 @@ func NewListAgentsRequest(server string, params *ListAgentsParams) (*http.Reques
 		var rawQueryFragments []string
 
 		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "public_key", params.PublicKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "did", params.Did, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 			return nil, err
 		} else {
 			for _, qp := range strings.Split(queryFrag, "&") {
@@ -12742,7 +12900,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetServerDidDocumentWithResponse Get the server's DID document
 	//
-	// Returns the server's `did:web` document; 404 when federation is not enabled.
+	// Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
+	// so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
+	// serves a `did:web` document only when federation is enabled, the document is always
+	// served.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12820,7 +12981,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListAgentsWithResponse List agents
 	//
-	// Returns registered agents, filtered by derived status, role and capability.
+	// Returns registered agents, filtered by derived status, role and capability, and
+	// discovers agents by their cryptographic identity (RFC-0018): `public_key` and `did` keep
+	// the agent whose current key it is. Records carry their agent's identity fields
+	// (`public_key`, `did`, ...) when it registered a key.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12879,7 +13043,8 @@ type ClientWithResponsesInterface interface {
 	// GetAgentIdentityWithResponse Get an agent's identity
 	//
 	// Returns the agent's registered identity; 404 when none is registered (the reference server
-	// returns a stub for any id). Unlike the reference server, this route requires an API key.
+	// returns a stub for any id). Any agent may read it. Unlike the reference server, this route
+	// requires an API key.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12888,8 +13053,14 @@ type ClientWithResponsesInterface interface {
 
 	// RegisterAgentIdentityWithBodyWithResponse Start registering a key
 	//
-	// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-	// server, this route requires an API key.
+	// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+	// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+	// the agent itself may register its key, and the identity strengthens, never replaces, the
+	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+	// route requires an API key.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12898,8 +13069,14 @@ type ClientWithResponsesInterface interface {
 
 	// RegisterAgentIdentityWithResponse Start registering a key
 	//
-	// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-	// server, this route requires an API key.
+	// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+	// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+	// the agent itself may register its key, and the identity strengthens, never replaces, the
+	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+	// route requires an API key.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12908,8 +13085,14 @@ type ClientWithResponsesInterface interface {
 
 	// CompleteIdentityChallengeWithBodyWithResponse Complete key registration
 	//
-	// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-	// requires an API key.
+	// Verifies the signature of the challenge with the key it was issued for and, when it
+	// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+	// A challenge is used once: unknown, expired, already used or another agent's challenges
+	// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+	// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+	// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+	// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+	// this route requires an API key and checks the signature.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12918,8 +13101,14 @@ type ClientWithResponsesInterface interface {
 
 	// CompleteIdentityChallengeWithResponse Complete key registration
 	//
-	// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-	// requires an API key.
+	// Verifies the signature of the challenge with the key it was issued for and, when it
+	// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+	// A challenge is used once: unknown, expired, already used or another agent's challenges
+	// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+	// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+	// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+	// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+	// this route requires an API key and checks the signature.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12928,8 +13117,15 @@ type ClientWithResponsesInterface interface {
 
 	// RotateAgentKeyWithBodyWithResponse Rotate an agent's key
 	//
-	// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-	// route requires an API key.
+	// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+	// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+	// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+	// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+	// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+	// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+	// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+	// agent itself may rotate its key. Unlike the reference server, this route requires an API
+	// key and checks the signature.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12938,8 +13134,15 @@ type ClientWithResponsesInterface interface {
 
 	// RotateAgentKeyWithResponse Rotate an agent's key
 	//
-	// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-	// route requires an API key.
+	// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+	// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+	// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+	// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+	// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+	// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+	// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+	// agent itself may rotate its key. Unlike the reference server, this route requires an API
+	// key and checks the signature.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12948,8 +13151,12 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyAgentSignatureWithBodyWithResponse Verify a signature
 	//
-	// Checks a signature against the agent's current key. Unlike the reference server, this route
-	// requires an API key.
+	// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+	// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+	// signature is malformed, made by another key, or the key has expired. The server acts as a
+	// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+	// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+	// server, this route requires an API key and checks the signature.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12958,8 +13165,12 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyAgentSignatureWithResponse Verify a signature
 	//
-	// Checks a signature against the agent's current key. Unlike the reference server, this route
-	// requires an API key.
+	// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+	// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+	// signature is malformed, made by another key, or the key has expired. The server acts as a
+	// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+	// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+	// server, this route requires an API key and checks the signature.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13968,6 +14179,15 @@ type ClientWithResponsesInterface interface {
 	// returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 	// by `LLMRequestPayload` and `ToolCallPayload`.
 	//
+	// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+	// event. The server checks it before storing the event and refuses it with 403 when the
+	// actor has no registered key (`identity_not_registered`), the proof names another key or is
+	// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+	// the key has expired (`key_expired`), or the signature does not verify
+	// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+	// event without one, from an agent that registered a key, is refused with 403
+	// `proof_required`. The stored event carries the proof.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/intents/{intent_id}/events (the `CreateIntentEvent` operationId).
@@ -13979,6 +14199,15 @@ type ClientWithResponsesInterface interface {
 	// Unlike the reference server, `trace_id` and `parent_event_id` (RFC-0020) are stored and
 	// returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 	// by `LLMRequestPayload` and `ToolCallPayload`.
+	//
+	// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+	// event. The server checks it before storing the event and refuses it with 403 when the
+	// actor has no registered key (`identity_not_registered`), the proof names another key or is
+	// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+	// the key has expired (`key_expired`), or the signature does not verify
+	// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+	// event without one, from an agent that registered a key, is refused with 403
+	// `proof_required`. The stored event carries the proof.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14876,18 +15105,11 @@ type GetServerDidDocumentResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *DidDocument
-	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *NotFound
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetServerDidDocumentResponse) GetJSON200() *DidDocument {
 	return r.JSON200
-}
-
-// GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetServerDidDocumentResponse) GetJSON404() *NotFound {
-	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -15717,7 +15939,7 @@ type RegisterAgentIdentityResponse struct {
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15751,7 +15973,7 @@ func (r RegisterAgentIdentityResponse) GetJSON403() *Forbidden {
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r RegisterAgentIdentityResponse) GetJSON409() *IdempotencyResponseLost {
+func (r RegisterAgentIdentityResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -15821,7 +16043,7 @@ type CompleteIdentityChallengeResponse struct {
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15855,7 +16077,7 @@ func (r CompleteIdentityChallengeResponse) GetJSON403() *Forbidden {
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r CompleteIdentityChallengeResponse) GetJSON409() *IdempotencyResponseLost {
+func (r CompleteIdentityChallengeResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -15927,7 +16149,7 @@ type RotateAgentKeyResponse struct {
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15966,7 +16188,7 @@ func (r RotateAgentKeyResponse) GetJSON404() *NotFound {
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r RotateAgentKeyResponse) GetJSON409() *IdempotencyResponseLost {
+func (r RotateAgentKeyResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -28107,7 +28329,10 @@ func (r VerifyCheckpointConsistencyResponse) ContentType() string {
 
 // GetServerDidDocumentWithResponse Get the server's DID document
 //
-// Returns the server's `did:web` document; 404 when federation is not enabled.
+// Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
+// so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
+// serves a `did:web` document only when federation is enabled, the document is always
+// served.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -28233,7 +28458,10 @@ func (c *ClientWithResponses) AnchorCheckpointWithResponse(ctx context.Context, 
 
 // ListAgentsWithResponse List agents
 //
-// Returns registered agents, filtered by derived status, role and capability.
+// Returns registered agents, filtered by derived status, role and capability, and
+// discovers agents by their cryptographic identity (RFC-0018): `public_key` and `did` keep
+// the agent whose current key it is. Records carry their agent's identity fields
+// (`public_key`, `did`, ...) when it registered a key.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -28328,7 +28556,8 @@ func (c *ClientWithResponses) AgentHeartbeatWithResponse(ctx context.Context, ag
 // GetAgentIdentityWithResponse Get an agent's identity
 //
 // Returns the agent's registered identity; 404 when none is registered (the reference server
-// returns a stub for any id). Unlike the reference server, this route requires an API key.
+// returns a stub for any id). Any agent may read it. Unlike the reference server, this route
+// requires an API key.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -28343,8 +28572,14 @@ func (c *ClientWithResponses) GetAgentIdentityWithResponse(ctx context.Context, 
 
 // RegisterAgentIdentityWithBodyWithResponse Start registering a key
 //
-// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-// server, this route requires an API key.
+// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+// the agent itself may register its key, and the identity strengthens, never replaces, the
+// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+// route requires an API key.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28359,8 +28594,14 @@ func (c *ClientWithResponses) RegisterAgentIdentityWithBodyWithResponse(ctx cont
 
 // RegisterAgentIdentityWithResponse Start registering a key
 //
-// Returns a challenge that the key's owner signs to complete registration. Unlike the reference
-// server, this route requires an API key.
+// Starts the challenge-response registration of an Ed25519 key (RFC-0018): returns 32 random
+// bytes that the key's owner signs and sends to `POST .../identity/challenge` within 5
+// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
+// the agent itself may register its key, and the identity strengthens, never replaces, the
+// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
+// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
+// route requires an API key.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28375,8 +28616,14 @@ func (c *ClientWithResponses) RegisterAgentIdentityWithResponse(ctx context.Cont
 
 // CompleteIdentityChallengeWithBodyWithResponse Complete key registration
 //
-// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-// requires an API key.
+// Verifies the signature of the challenge with the key it was issued for and, when it
+// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+// A challenge is used once: unknown, expired, already used or another agent's challenges
+// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+// this route requires an API key and checks the signature.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28391,8 +28638,14 @@ func (c *ClientWithResponses) CompleteIdentityChallengeWithBodyWithResponse(ctx 
 
 // CompleteIdentityChallengeWithResponse Complete key registration
 //
-// Verifies the signed challenge and registers the key. Unlike the reference server, this route
-// requires an API key.
+// Verifies the signature of the challenge with the key it was issued for and, when it
+// verifies, registers that key, derives its `did:key` DID and answers 201 with the identity.
+// A challenge is used once: unknown, expired, already used or another agent's challenges
+// are refused with 403 `challenge_invalid`, a signature that does not verify with 403
+// `invalid_signature` (the challenge is then used up). `public_key` may be left out (the
+// reference client does); when sent it must be the challenged key (403 `key_mismatch`).
+// Replacing an expired key this way keeps it in `previous_keys`. Unlike the reference server,
+// this route requires an API key and checks the signature.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28407,8 +28660,15 @@ func (c *ClientWithResponses) CompleteIdentityChallengeWithResponse(ctx context.
 
 // RotateAgentKeyWithBodyWithResponse Rotate an agent's key
 //
-// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-// route requires an API key.
+// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+// agent itself may rotate its key. Unlike the reference server, this route requires an API
+// key and checks the signature.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28423,8 +28683,15 @@ func (c *ClientWithResponses) RotateAgentKeyWithBodyWithResponse(ctx context.Con
 
 // RotateAgentKeyWithResponse Rotate an agent's key
 //
-// Replaces the key, keeping the old one in `previous_keys`. Unlike the reference server, this
-// route requires an API key.
+// Replaces the agent's key with `new_public_key`, authorized by a signature of the current
+// (old) key over the canonical JSON of `{"action","new_public_key","old_public_key"}` (see
+// `KeyRotation`). The old key is prepended to `previous_keys`, the DID is derived anew,
+// `registered_at` becomes now and the new key has no expiry. `old_public_key` must be the
+// current key (403 `key_mismatch`); a signature that does not verify with it gets 403
+// `invalid_signature`, an expired current key 403 `key_expired` (register anew instead); a
+// new key held by another agent, or one of the agent's previous keys, gets 409. Only the
+// agent itself may rotate its key. Unlike the reference server, this route requires an API
+// key and checks the signature.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28439,8 +28706,12 @@ func (c *ClientWithResponses) RotateAgentKeyWithResponse(ctx context.Context, ag
 
 // VerifyAgentSignatureWithBodyWithResponse Verify a signature
 //
-// Checks a signature against the agent's current key. Unlike the reference server, this route
-// requires an API key.
+// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+// signature is malformed, made by another key, or the key has expired. The server acts as a
+// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+// server, this route requires an API key and checks the signature.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28455,8 +28726,12 @@ func (c *ClientWithResponses) VerifyAgentSignatureWithBodyWithResponse(ctx conte
 
 // VerifyAgentSignatureWithResponse Verify a signature
 //
-// Checks a signature against the agent's current key. Unlike the reference server, this route
-// requires an API key.
+// Checks a signature of the canonical JSON (RFC 8785) of `payload` against the agent's
+// current key and answers with the verdict: `valid` is false, with a `reason`, when the
+// signature is malformed, made by another key, or the key has expired. The server acts as a
+// resolver, not an authority: anyone holding the key can check the same offline. 404 when
+// the agent has no registered key. Any agent may ask; nothing is stored. Unlike the reference
+// server, this route requires an API key and checks the signature.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30101,6 +30376,15 @@ func (c *ClientWithResponses) ListIntentEventsWithResponse(ctx context.Context, 
 // returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 // by `LLMRequestPayload` and `ToolCallPayload`.
 //
+// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+// event. The server checks it before storing the event and refuses it with 403 when the
+// actor has no registered key (`identity_not_registered`), the proof names another key or is
+// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+// the key has expired (`key_expired`), or the signature does not verify
+// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+// event without one, from an agent that registered a key, is refused with 403
+// `proof_required`. The stored event carries the proof.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/intents/{intent_id}/events (the `CreateIntentEvent` operationId).
@@ -30118,6 +30402,15 @@ func (c *ClientWithResponses) CreateIntentEventWithBodyWithResponse(ctx context.
 // Unlike the reference server, `trace_id` and `parent_event_id` (RFC-0020) are stored and
 // returned. LLM and tool-call logging (RFC-0008) uses this route with the payloads described
 // by `LLMRequestPayload` and `ToolCallPayload`.
+//
+// An event may carry a `proof` (RFC-0018, see `EventProof`): the actor's signature over the
+// event. The server checks it before storing the event and refuses it with 403 when the
+// actor has no registered key (`identity_not_registered`), the proof names another key or is
+// malformed (`invalid_proof`), its `created` is more than 5 minutes away (`proof_stale`),
+// the key has expired (`key_expired`), or the signature does not verify
+// (`invalid_signature`). A server may require proofs (`-require-event-proofs`): then an
+// event without one, from an agent that registered a key, is refused with 403
+// `proof_required`. The stored event carries the proof.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31540,13 +31833,6 @@ func ParseGetServerDidDocumentResponse(rsp *http.Response) (*GetServerDidDocumen
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest NotFound
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON404 = &dest
-
 	}
 
 	return response, nil
@@ -32268,7 +32554,7 @@ func ParseRegisterAgentIdentityResponse(rsp *http.Response) (*RegisterAgentIdent
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32363,7 +32649,7 @@ func ParseCompleteIdentityChallengeResponse(rsp *http.Response) (*CompleteIdenti
 		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32465,7 +32751,7 @@ func ParseRotateAgentKeyResponse(rsp *http.Response) (*RotateAgentKeyResponse, e
 		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -880,12 +880,13 @@ type AgentHeartbeatCreate struct {
 	TasksInProgress []string `json:"tasks_in_progress,omitempty,omitzero"`
 }
 
-// AgentIdentity An agent's cryptographic identity (RFC-0018): an Ed25519 public key and its `did:key`.
+// AgentIdentity An agent's cryptographic identity (RFC-0018): an Ed25519 public key and the `did:key` DID
+// derived from it (multicodec `0xed01` + the 32 key bytes, base58btc, prefix `z`).
 type AgentIdentity struct {
 	// AgentID The agent.
 	AgentID string `json:"agent_id"`
 
-	// Did The agent's DID.
+	// Did The `did:key` DID of the current key.
 	Did string `json:"did"`
 
 	// KeyAlgorithm Always `Ed25519`.
@@ -894,10 +895,14 @@ type AgentIdentity struct {
 	// KeyExpiresAt A `Timestamp`, or null when the instant has not happened.
 	KeyExpiresAt NullableTimestamp `json:"key_expires_at"`
 
-	// PreviousKeys Keys rotated out, oldest first.
+	// Metadata A free-form JSON object.
+	Metadata Object `json:"metadata,omitempty,omitzero"`
+
+	// PreviousKeys Keys rotated out (or replaced after they expired), most recent first, in the same
+	// `ed25519:` form: signatures they made stay verifiable.
 	PreviousKeys []string `json:"previous_keys"`
 
-	// PublicKey The current public key, base64.
+	// PublicKey The current public key, `ed25519:<base64url of the 32 key bytes, unpadded>`.
 	PublicKey string `json:"public_key"`
 
 	// RegisteredAt A `Timestamp`, or null when the instant has not happened.
@@ -920,6 +925,9 @@ type AgentRecord struct {
 	// Capacity Capacity `{max_concurrent_tasks, current_load, tasks_in_progress}`, or null.
 	Capacity *map[string]interface{} `json:"capacity"`
 
+	// Did The `did:key` of that key, when it has one.
+	Did string `json:"did,omitempty,omitzero"`
+
 	// DrainTimeoutSeconds Grace period when draining.
 	DrainTimeoutSeconds int32 `json:"drain_timeout_seconds,omitempty,omitzero"`
 
@@ -929,11 +937,26 @@ type AgentRecord struct {
 	// HeartbeatConfig Heartbeat settings `{interval_seconds, unhealthy_after_seconds, dead_after_seconds}`, or null.
 	HeartbeatConfig *map[string]interface{} `json:"heartbeat_config"`
 
+	// KeyAlgorithm `Ed25519`, when it has a key.
+	KeyAlgorithm string `json:"key_algorithm,omitempty,omitzero"`
+
+	// KeyExpiresAt A `Timestamp`, or null when the instant has not happened.
+	KeyExpiresAt NullableTimestamp `json:"key_expires_at,omitempty,omitzero"`
+
+	// KeyRegisteredAt A `Timestamp`, or null when the instant has not happened.
+	KeyRegisteredAt NullableTimestamp `json:"key_registered_at,omitempty,omitzero"`
+
 	// LastHeartbeatAt A `Timestamp`, or null when the instant has not happened.
 	LastHeartbeatAt NullableTimestamp `json:"last_heartbeat_at"`
 
 	// Name Display name, or null.
 	Name *string `json:"name"`
+
+	// PreviousKeys Its rotated-out keys, most recent first, when it has a key.
+	PreviousKeys []string `json:"previous_keys,omitempty,omitzero"`
+
+	// PublicKey The agent's registered key (RFC-0018), when it has one.
+	PublicKey string `json:"public_key,omitempty,omitzero"`
 
 	// RegisteredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 	RegisteredAt Timestamp `json:"registered_at"`
@@ -1733,10 +1756,14 @@ type DescendantIntentList struct {
 	Descendants []Intent `json:"descendants"`
 }
 
-// DidDocument The server's `did:web` document.
+// DidDocument The server's DID document (W3C DID Core): its Ed25519 key, under a `did:key` DID (or a
+// `did:web` one when the server knows its public URL).
 type DidDocument struct {
 	// Context JSON-LD contexts.
 	Context []string `json:"@context"`
+
+	// AssertionMethod Key references used to sign statements (events, federation requests).
+	AssertionMethod []string `json:"assertionMethod,omitempty,omitzero"`
 
 	// Authentication Key references used for authentication.
 	Authentication []string `json:"authentication"`
@@ -1745,7 +1772,7 @@ type DidDocument struct {
 	ID string `json:"id"`
 
 	// VerificationMethod Keys.
-	VerificationMethod []Object `json:"verificationMethod"`
+	VerificationMethod []VerificationMethod `json:"verificationMethod"`
 }
 
 // DiscoveryDocument The public discovery document (camelCase keys).
@@ -1935,8 +1962,35 @@ type EventCreate struct {
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
 
+	// Proof An agent's Ed25519 signature over an event it logs (RFC-0018). The signature covers the
+	// canonical JSON (RFC 8785) of the object with the event's `intent_id`, `event_type`,
+	// `actor`, `payload` (`{}` when none), `created_at` set to this proof's `created`, and
+	// `trace_id` and `parent_event_id` when they are not empty. The server-assigned `id`,
+	// `sequence` and `created_at` are not signed: the author cannot know them.
+	Proof EventProof `json:"proof,omitempty,omitzero"`
+
 	// TraceID RFC-0020 correlation id.
 	TraceID string `json:"trace_id,omitempty,omitzero"`
+}
+
+// EventProof An agent's Ed25519 signature over an event it logs (RFC-0018). The signature covers the
+// canonical JSON (RFC 8785) of the object with the event's `intent_id`, `event_type`,
+// `actor`, `payload` (`{}` when none), `created_at` set to this proof's `created`, and
+// `trace_id` and `parent_event_id` when they are not empty. The server-assigned `id`,
+// `sequence` and `created_at` are not signed: the author cannot know them.
+type EventProof struct {
+	// Created When the author signed, RFC 3339 (signed as written). Servers refuse a proof more than
+	// 5 minutes away from their clock.
+	Created string `json:"created"`
+
+	// Signature The Ed25519 signature, base64url without padding (padded and base64 accepted).
+	Signature string `json:"signature"`
+
+	// Type Always `Ed25519Signature2026`.
+	Type string `json:"type"`
+
+	// VerificationMethod The signer's `did:key` (optionally with a `#` fragment); it must be the actor's current key.
+	VerificationMethod string `json:"verification_method"`
 }
 
 // EventType Known event types. `event_type` fields are free text: clients must keep unknown types as
@@ -2345,36 +2399,42 @@ type GraphNode struct {
 	Title string `json:"title"`
 }
 
-// IdentityChallenge A challenge to sign with the private key.
+// IdentityChallenge A challenge to sign with the private key. It is single-use and expires at
+// `challenge_expires_at` (5 minutes after it was issued).
 type IdentityChallenge struct {
-	// Challenge Random bytes, base64url without padding.
+	// Challenge 32 random bytes, base64url without padding. The signature covers the 32 decoded
+	// bytes (servers also accept a signature of the challenge's ASCII text).
 	Challenge string `json:"challenge"`
 
 	// ChallengeExpiresAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 	ChallengeExpiresAt Timestamp `json:"challenge_expires_at"`
 }
 
-// IdentityChallengeResponse Body of `POST /agents/{agent_id}/identity/challenge`.
+// IdentityChallengeResponse Body of `POST /agents/{agent_id}/identity/challenge`. The server remembers the key the
+// challenge was issued for, so `public_key` may be left out (the reference client sends
+// only `challenge` and `signature`); when sent it must be that key.
 type IdentityChallengeResponse struct {
 	// Challenge The challenge received.
 	Challenge string `json:"challenge"`
 
-	// PublicKey The key being registered.
-	PublicKey string `json:"public_key"`
+	// PublicKey The key being registered (optional, see above).
+	PublicKey string `json:"public_key,omitempty,omitzero"`
 
-	// Signature Ed25519 signature of the challenge, base64.
+	// Signature Ed25519 signature of the challenge, base64url (padded or not; base64 accepted).
 	Signature string `json:"signature"`
 }
 
 // IdentityRegistration Body of `POST /agents/{agent_id}/identity`: the key to prove possession of.
 type IdentityRegistration struct {
-	// KeyAlgorithm Must be `Ed25519`.
+	// KeyAlgorithm Must be `Ed25519` (any case).
 	KeyAlgorithm string `json:"key_algorithm,omitempty,omitzero"`
 
 	// KeyExpiresAt A `Timestamp`, or null when the instant has not happened.
 	KeyExpiresAt NullableTimestamp `json:"key_expires_at,omitempty,omitzero"`
 
-	// PublicKey Ed25519 public key, base64.
+	// PublicKey The Ed25519 public key, `ed25519:<base64url of the 32 key bytes>`. Servers also accept
+	// the 32 bytes in bare base64 or base64url, a base64 SubjectPublicKeyInfo (DER), or the
+	// key's `did:key`, and store the `ed25519:` form.
 	PublicKey string `json:"public_key"`
 }
 
@@ -2486,6 +2546,13 @@ type IntentEvent struct {
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload"`
 
+	// Proof An agent's Ed25519 signature over an event it logs (RFC-0018). The signature covers the
+	// canonical JSON (RFC 8785) of the object with the event's `intent_id`, `event_type`,
+	// `actor`, `payload` (`{}` when none), `created_at` set to this proof's `created`, and
+	// `trace_id` and `parent_event_id` when they are not empty. The server-assigned `id`,
+	// `sequence` and `created_at` are not signed: the author cannot know them.
+	Proof EventProof `json:"proof,omitempty,omitzero"`
+
 	// Sequence The event's position in the server's log (strictly increasing; SSE `id`).
 	Sequence int64 `json:"sequence,omitempty,omitzero"`
 
@@ -2527,15 +2594,20 @@ type IntentList struct {
 // stores any string).
 type IntentStatus string
 
-// KeyRotation Body of `POST /agents/{agent_id}/identity/rotate`, signed with the old key.
+// KeyRotation Body of `POST /agents/{agent_id}/identity/rotate`, signed with the old key. The signature
+// covers the canonical JSON (RFC 8785) of `{"action":"rotate","new_public_key":...,
+// "old_public_key":...}`, the two keys exactly as sent.
 type KeyRotation struct {
-	// NewPublicKey The new key, base64.
+	// Action Always `rotate` (other values are refused).
+	Action string `json:"action,omitempty,omitzero"`
+
+	// NewPublicKey The new key, in any form `IdentityRegistration.public_key` accepts.
 	NewPublicKey string `json:"new_public_key"`
 
-	// OldPublicKey The current key, base64.
+	// OldPublicKey The current key, in any form `IdentityRegistration.public_key` accepts.
 	OldPublicKey string `json:"old_public_key"`
 
-	// Signature Signature of the new key by the old one, base64.
+	// Signature Ed25519 signature by the old key, base64url (padded or not; base64 accepted).
 	Signature string `json:"signature"`
 }
 
@@ -3137,7 +3209,8 @@ type SignatureVerification struct {
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload"`
 
-	// Signature Signature of the canonical JSON of `payload`, base64.
+	// Signature Ed25519 signature of the canonical JSON (RFC 8785) of `payload`, base64url (padded or
+	// not; base64 accepted).
 	Signature string `json:"signature"`
 }
 
@@ -3149,7 +3222,14 @@ type SignatureVerificationResult struct {
 	// Did The agent's DID.
 	Did string `json:"did"`
 
-	// Valid Whether it verifies.
+	// PublicKey The key the signature was checked against.
+	PublicKey string `json:"public_key,omitempty,omitzero"`
+
+	// Reason Why it is not valid: `invalid_signature` (malformed, or not made by this key) or
+	// `key_expired`. Absent when valid.
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// Valid Whether it verifies with the agent's current, unexpired key.
 	Valid bool `json:"valid"`
 
 	// VerifiedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
@@ -3840,6 +3920,24 @@ type VaultCreate struct {
 	OwnerID string `json:"owner_id,omitempty,omitzero"`
 }
 
+// VerificationMethod A key of a DID document.
+type VerificationMethod struct {
+	// Controller The DID that controls the key.
+	Controller string `json:"controller"`
+
+	// ID The key's DID URL (`<did>#<fragment>`).
+	ID string `json:"id"`
+
+	// PublicKeyBase64 The 32 key bytes, standard base64 (the form the reference implementation publishes).
+	PublicKeyBase64 string `json:"publicKeyBase64,omitempty,omitzero"`
+
+	// PublicKeyMultibase The key, multicodec `0xed01` + 32 bytes, base58btc with prefix `z`.
+	PublicKeyMultibase string `json:"publicKeyMultibase"`
+
+	// Type `Ed25519VerificationKey2020`.
+	Type string `json:"type"`
+}
+
 // WriteScope Who may write an intent.
 type WriteScope string
 
@@ -3987,6 +4085,12 @@ type VersionConflict = Error
 type ListAgentsParams struct {
 	// Status Only agents in this status.
 	Status string `form:"status,omitempty" json:"status,omitempty,omitzero"`
+
+	// PublicKey Only the agent whose current key this is (any form `IdentityRegistration.public_key` accepts).
+	PublicKey string `form:"public_key,omitempty" json:"public_key,omitempty,omitzero"`
+
+	// Did Only the agent whose current key has this `did:key` DID.
+	Did string `form:"did,omitempty" json:"did,omitempty,omitzero"`
 
 	// RoleID Only agents with this role.
 	RoleID string `form:"role_id,omitempty" json:"role_id,omitempty,omitzero"`
