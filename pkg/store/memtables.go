@@ -25,9 +25,10 @@ type memTables struct {
 	dependentsOf map[string]map[string]*memIntent
 
 	log          eventLog
-	traces       map[int64][2]string   // sequence number -> trace id, parent event id
-	eventsOf     map[string][]int64    // intent -> sequence numbers
-	eventsOfType map[[2]string][]int64 // (intent, type) -> sequence numbers
+	traces       map[int64][2]string         // sequence number -> trace id, parent event id
+	proofs       map[int64]models.EventProof // sequence number -> the RFC-0018 proof of a signed event
+	eventsOf     map[string][]int64          // intent -> sequence numbers
+	eventsOfType map[[2]string][]int64       // (intent, type) -> sequence numbers
 
 	assignmentsOf map[string][]*models.AgentAssignment // intent -> in assignment order
 	leaseByID     map[string]*models.Lease
@@ -53,7 +54,7 @@ func newMemTables() *memTables {
 	return &memTables{
 		intents: map[string]*memIntent{}, byStatus: map[string]int64{}, childrenOf: map[string][]*memIntent{},
 		dependentsOf: map[string]map[string]*memIntent{},
-		eventsOf:     map[string][]int64{}, eventsOfType: map[[2]string][]int64{}, traces: map[int64][2]string{},
+		eventsOf:     map[string][]int64{}, eventsOfType: map[[2]string][]int64{}, traces: map[int64][2]string{}, proofs: map[int64]models.EventProof{},
 		assignmentsOf: map[string][]*models.AgentAssignment{}, leaseByID: map[string]*models.Lease{},
 		leasesOf: map[string][]*models.Lease{}, kinds: map[string]*memKind{},
 	}
@@ -278,12 +279,16 @@ func (m *memTables) insertEvent(_ context.Context, ev *models.IntentEvent, paylo
 	if ev.TraceID != "" || ev.ParentEventID != "" {
 		m.traces[seq] = [2]string{ev.TraceID, ev.ParentEventID}
 	}
+	if ev.Proof != (models.EventProof{}) {
+		m.proofs[seq] = ev.Proof
+	}
 	typed := [2]string{intentID, ev.EventType}
 	m.eventsOf[intentID] = append(m.eventsOf[intentID], seq)
 	m.eventsOfType[typed] = append(m.eventsOfType[typed], seq)
 	m.onUndo(func() {
 		m.log.pop()
 		delete(m.traces, seq)
+		delete(m.proofs, seq)
 		popLast(m.eventsOf, intentID)
 		popLast(m.eventsOfType, typed)
 	})
@@ -296,7 +301,7 @@ func (m *memTables) event(seq int64) (models.IntentEvent, error) {
 	payload, err := decodePayload(e.payload)
 	trace := m.traces[seq]
 	return models.IntentEvent{Sequence: seq, ID: formatUUID(e.id), IntentID: e.intentID, EventType: e.eventType, Actor: e.actor,
-		TraceID: trace[0], ParentEventID: trace[1], Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt))}, err
+		TraceID: trace[0], ParentEventID: trace[1], Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt)), Proof: m.proofs[seq]}, err
 }
 
 func (m *memTables) events(_ context.Context, intentID string, f EventFilter) ([]models.IntentEvent, error) {

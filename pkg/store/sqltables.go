@@ -151,8 +151,12 @@ func (t sqlTables) removeDependency(ctx context.Context, id, dependency string) 
 
 func (t sqlTables) insertEvent(ctx context.Context, ev *models.IntentEvent, payload []byte) (int64, error) {
 	// seq is the rowid: the last insert id, with no RETURNING row to read back.
-	res, err := t.x.ExecContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at) VALUES (?,?,?,?,?,?,?,?)`,
-		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(ev.CreatedAt.Time))
+	proof, err := proofColumn(ev.Proof)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.x.ExecContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof) VALUES (?,?,?,?,?,?,?,?,?)`,
+		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(ev.CreatedAt.Time), proof)
 	if err != nil {
 		return 0, err
 	}
@@ -166,7 +170,7 @@ func nullString(s string) any {
 	return s
 }
 
-const eventColumns = `seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at`
+const eventColumns = `seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof`
 
 func scanEvent(r scanner) (models.IntentEvent, error) {
 	var (
@@ -174,13 +178,19 @@ func scanEvent(r scanner) (models.IntentEvent, error) {
 		payload       string
 		trace, parent sql.NullString
 		created       int64
+		proof         sql.NullString
 	)
-	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created); err != nil {
+	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created, &proof); err != nil {
 		return ev, err
 	}
 	var err error
 	if ev.Payload, err = decodePayload([]byte(payload)); err != nil {
 		return ev, err
+	}
+	if proof.Valid {
+		if err := json.Unmarshal([]byte(proof.String), &ev.Proof); err != nil {
+			return ev, fmt.Errorf("store: event %s: proof: %w", ev.ID, err)
+		}
 	}
 	ev.TraceID, ev.ParentEventID = trace.String, parent.String
 	ev.CreatedAt = timestamp.New(fromMicros(created))
@@ -414,4 +424,13 @@ func (t sqlTables) rewriteRecord(ctx context.Context, r Record) (bool, error) {
 
 func (t sqlTables) deleteRecord(ctx context.Context, kind, id string, now time.Time) (bool, error) {
 	return affected(t.x.ExecContext(ctx, `DELETE FROM records WHERE kind = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)`, kind, id, micros(now)))
+}
+
+// proofColumn is the proof column of an event: the JSON of its RFC-0018 proof, or NULL.
+func proofColumn(p models.EventProof) (any, error) {
+	if p == (models.EventProof{}) {
+		return nil, nil
+	}
+	b, err := json.Marshal(p)
+	return string(b), err
 }
