@@ -69,6 +69,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	idleTimeout := fs.Duration("idle-timeout", idleTimeoutDef, "how long a keep-alive connection may wait for its next request ($OPENINTENT_IDLE_TIMEOUT)")
+	requireProofsDef, err := envBool("OPENINTENT_REQUIRE_EVENT_PROOFS", false)
+	if err != nil {
+		return err
+	}
+	requireProofs := fs.Bool("require-event-proofs", requireProofsDef, "refuse unsigned events from agents that registered a key (RFC-0018) ($OPENINTENT_REQUIRE_EVENT_PROOFS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,10 +115,11 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("webhooks and the tool proxy may reach loopback and private addresses (-allow-private-webhooks): use it for local development only")
 	}
 	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log, SecretKey: secretKey,
-		RateLimit:       server.RateLimit{PerSecond: *rate, Burst: *burst},
-		BodyReadTimeout: *bodyTimeout,
-		Webhooks:        server.Webhooks{AllowPrivateNetworks: *allowPrivate},
-		ToolProxy:       server.ToolProxy{AllowPrivateNetworks: *allowPrivate}})
+		RateLimit:          server.RateLimit{PerSecond: *rate, Burst: *burst},
+		BodyReadTimeout:    *bodyTimeout,
+		RequireEventProofs: *requireProofs,
+		Webhooks:           server.Webhooks{AllowPrivateNetworks: *allowPrivate},
+		ToolProxy:          server.ToolProxy{AllowPrivateNetworks: *allowPrivate}})
 	if err != nil {
 		return err
 	}

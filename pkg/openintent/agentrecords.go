@@ -30,11 +30,14 @@ const (
 	AgentDeregistered = models.AgentStatusDeregistered
 )
 
-// ListAgentsParams filters ListAgents; empty fields keep all.
+// ListAgentsParams filters ListAgents; empty fields keep all. PublicKey and DID discover the
+// agent holding a key (RFC-0018; see FindAgentByPublicKey).
 type ListAgentsParams struct {
 	Status     AgentStatus
 	RoleID     string
 	Capability string
+	PublicKey  string
+	DID        string
 }
 
 // RegisterAgent registers an agent, the client's own by default (register_agent). An id already
@@ -61,7 +64,8 @@ func (c *Client) GetAgentRecord(ctx context.Context, agentID string, opts ...Opt
 func (c *Client) ListAgents(ctx context.Context, p ListAgentsParams, opts ...Option) ([]AgentRecord, error) {
 	out := []AgentRecord{}
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/agents",
-		query: queryOf("status", string(p.Status), "role_id", p.RoleID, "capability", p.Capability), out: &out}, opts)
+		query: queryOf("status", string(p.Status), "role_id", p.RoleID, "capability", p.Capability,
+			"public_key", p.PublicKey, "did", p.DID), out: &out}, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,11 @@ func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventT
 	}
 	body := models.EventCreate{EventType: string(eventType), Actor: actor, Payload: payload,
 		TraceID: traceID, ParentEventID: parentID}
+	if s.signer != nil { // WithEventSigner: an RFC-0018 proof (identity.go)
+		if body.Proof, err = s.signer.SignEvent(intentID, body); err != nil {
+			return nil, err
+		}
+	}
 	var out IntentEvent
 	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/events", intentID), body: body, out: &out}, opts); err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ type settings struct {
 	traceID        string
 	parentEventID  string
 	lastEventID    string
+	signer         *Ed25519Identity // WithEventSigner (identity.go)
 }
 
 // Defaults of a new client.

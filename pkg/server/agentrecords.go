@@ -91,13 +91,28 @@ func (h *handlers) GetAgentRecord(ctx context.Context, req genserver.GetAgentRec
 	if err != nil {
 		return nil, err
 	}
-	return genserver.GetAgentRecord200JSONResponse(agentView(a, h.store.Now())), nil
+	withID, err := h.withIdentities(ctx, []models.AgentRecord{a}) // RFC-0018 fields (identity.go)
+	if err != nil {
+		return nil, err
+	}
+	return genserver.GetAgentRecord200JSONResponse(agentView(withID[0], h.store.Now())), nil
 }
 
 func (h *handlers) ListAgents(ctx context.Context, req genserver.ListAgentsRequestObject) (genserver.ListAgentsResponseObject, error) {
 	p := req.Params
+	// Discovery by cryptographic identity (RFC-0018, identity.go): only the key's holder.
+	holder, byKey, err := h.identityHolder(ctx, p.PublicKey, p.Did)
+	if err != nil {
+		return nil, err
+	}
 	as, err := store.List[models.AgentRecord](ctx, h.store, store.Query{Kind: kindAgent})
 	if err != nil {
+		return nil, err
+	}
+	if byKey {
+		as = slices.DeleteFunc(as, func(a models.AgentRecord) bool { return a.AgentID != holder })
+	}
+	if as, err = h.withIdentities(ctx, as); err != nil {
 		return nil, err
 	}
 	now := h.store.Now()

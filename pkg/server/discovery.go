@@ -16,6 +16,7 @@ const Version = "0.1.0"
 // rfcs lists what this server implements, with its level of compliance.
 var rfcs = []struct{ id, level string }{
 	{"0001", "full"}, {"0002", "full"}, {"0003", "full"},
+	{"0018", "partial"},
 }
 
 func (h *handlers) GetDiscoveryDocument(context.Context, genserver.GetDiscoveryDocumentRequestObject) (genserver.GetDiscoveryDocumentResponseObject, error) {

@@ -24,6 +24,10 @@ type handlers struct {
 	sealer   *sealer
 	tools    *http.Client
 	triggers *triggerEngine
+	// identity is the server's own key and DID (RFC-0018); requireProofs makes agents with a
+	// registered key sign the events they log (Config.RequireEventProofs).
+	identity      *Identity
+	requireProofs bool
 }
 
 var _ genserver.StrictServerInterface = (*handlers)(nil)
@@ -239,8 +243,11 @@ func (h *handlers) CreateIntentEvent(ctx context.Context, req genserver.CreateIn
 	if err != nil {
 		return nil, err
 	}
+	if err := h.checkEventProof(ctx, req.IntentID, actor, b); err != nil { // RFC-0018 (identity.go)
+		return nil, err
+	}
 	ev, err := h.store.AppendEvent(ctx, models.IntentEvent{IntentID: req.IntentID, EventType: b.EventType, Actor: actor,
-		Payload: b.Payload, TraceID: b.TraceID, ParentEventID: b.ParentEventID})
+		Payload: b.Payload, TraceID: b.TraceID, ParentEventID: b.ParentEventID, Proof: b.Proof})
 	if err != nil {
 		return nil, err
 	}

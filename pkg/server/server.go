@@ -59,9 +59,15 @@ type Config struct {
 	StreamHeartbeat time.Duration
 	// Webhooks configures the delivery of subscriptions' webhooks.
 	Webhooks Webhooks
-	// SecretKey (SecretKeySize bytes) encrypts credential secrets at rest. Nil means a random
-	// key, so secrets stored by an earlier process cannot be used: give a durable store a key.
+	// SecretKey (SecretKeySize bytes) encrypts credential secrets at rest; the server's
+	// identity key (its DID, see Identity) is derived from it. Nil means a random key, so
+	// secrets stored by an earlier process cannot be used and the DID changes: give a durable
+	// store a key.
 	SecretKey []byte
+	// RequireEventProofs makes agents that registered a key (RFC-0018) sign every event they
+	// log: an unsigned event of theirs is refused with 403 proof_required. Events with a proof
+	// are always checked; agents without a key are not affected.
+	RequireEventProofs bool
 	// ToolProxy configures the upstream calls of POST /tools/invoke.
 	ToolProxy ToolProxy
 	// TriggerInterval is how often schedule triggers are evaluated; zero means
@@ -72,6 +78,7 @@ type Config struct {
 // Server serves the protocol over HTTP.
 type Server struct {
 	handler  http.Handler
+	identity *Identity
 	log      *slog.Logger
 	webhooks *dispatcher
 	triggers *triggerEngine
@@ -91,6 +98,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SecretKey == nil { // one random key for every use of it (sealing, key principals, identity)
+		cfg.SecretKey = make([]byte, SecretKeySize)
+		rand.Read(cfg.SecretKey)
+	}
+	identity, err := NewIdentity(cfg.SecretKey)
+	if err != nil {
+		return nil, err
 	}
 	keys, err := newKeyring(cfg.APIKeys, cfg.SecretKey)
 	if err != nil {
@@ -124,7 +139,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client()}
+	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client(),
+		identity: identity, requireProofs: cfg.RequireEventProofs}
 	h.triggers = newTriggerEngine(h, cfg.TriggerInterval)
 	if err := h.triggers.startIfNeeded(context.Background()); err != nil {
 		return nil, err
@@ -179,8 +195,11 @@ func New(cfg Config) (*Server, error) {
 	handler = logRequests(cfg.Logger, handler)
 	handler = recoverPanics(cfg.Logger, handler)
 	handler = withRequestID(handler)
-	return &Server{handler: handler, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers}, nil
+	return &Server{handler: handler, identity: identity, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers}, nil
 }
+
+// Identity is the server's own Ed25519 key and DID, derived from Config.SecretKey.
+func (s *Server) Identity() *Identity { return s.identity }
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

@@ -52,6 +52,7 @@ type config struct {
 	webhooks server.Webhooks
 	tools    server.ToolProxy
 	triggers time.Duration
+	proofs   bool
 }
 
 // WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey. Each is `KEY`, a
@@ -79,6 +80,10 @@ func WithToolProxy(p server.ToolProxy) Option { return func(c *config) { c.tools
 // WithTriggerInterval sets how often schedule triggers are evaluated (default 20ms, so tests
 // that move the clock see firings quickly).
 func WithTriggerInterval(d time.Duration) Option { return func(c *config) { c.triggers = d } }
+
+// WithRequireEventProofs makes the server refuse unsigned events from agents that registered
+// a key (RFC-0018), as the binary's -require-event-proofs does.
+func WithRequireEventProofs() Option { return func(c *config) { c.proofs = true } }
 
 // WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
 // uses) instead of in memory.
@@ -123,7 +128,7 @@ func start(report func(error), opts []Option) (*Server, error) {
 	}
 	c.webhooks.AllowPrivateNetworks = true // receivers in tests are httptest servers on loopback
 	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log, Webhooks: c.webhooks,
-		ToolProxy: c.tools, TriggerInterval: c.triggers})
+		ToolProxy: c.tools, TriggerInterval: c.triggers, RequireEventProofs: c.proofs})
 	if err != nil {
 		st.Close()
 		return nil, err
