@@ -225,6 +225,7 @@ func buildWorld(t *testing.T, e *env) *world {
 	w.ids["trigger"] = e.must(200, "POST", "/api/v1/triggers", map[string]any{"name": "trigger " + c, "type": "webhook",
 		"intent_template": map[string]any{"title": c}}, alice...).body["trigger_id"].(string)
 	post("/api/v1/agents/register", map[string]any{"agent_id": "alice", "capabilities": []string{"x"}})
+	e.registerKey("alice", newKeyPair(t)) // RFC-0018: her identity is read, never changed, by the walk
 	w.ids["agent"] = "alice"
 	return w
 }
