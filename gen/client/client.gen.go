@@ -237,7 +237,8 @@ type ClientInterface interface {
 	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 	// the agent itself may register its key, and the identity strengthens, never replaces, the
 	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+	// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 	// route requires an API key.
 	//
@@ -253,7 +254,8 @@ type ClientInterface interface {
 	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 	// the agent itself may register its key, and the identity strengthens, never replaces, the
 	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+	// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 	// route requires an API key.
 	//
@@ -2417,7 +2419,8 @@ func (c *Client) GetAgentIdentity(ctx context.Context, agentID AgentID, reqEdito
 // minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 // the agent itself may register its key, and the identity strengthens, never replaces, the
 // API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 // algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 // route requires an API key.
 //
@@ -2443,7 +2446,8 @@ func (c *Client) RegisterAgentIdentityWithBody(ctx context.Context, agentID Agen
 // minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 // the agent itself may register its key, and the identity strengthens, never replaces, the
 // API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 // algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 // route requires an API key.
 //
@@ -13058,7 +13062,8 @@ type ClientWithResponsesInterface interface {
 	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 	// the agent itself may register its key, and the identity strengthens, never replaces, the
 	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+	// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 	// route requires an API key.
 	//
@@ -13074,7 +13079,8 @@ type ClientWithResponsesInterface interface {
 	// minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 	// the agent itself may register its key, and the identity strengthens, never replaces, the
 	// API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-	// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+	// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+	// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 	// algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 	// route requires an API key.
 	//
@@ -28577,7 +28583,8 @@ func (c *ClientWithResponses) GetAgentIdentityWithResponse(ctx context.Context, 
 // minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 // the agent itself may register its key, and the identity strengthens, never replaces, the
 // API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 // algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 // route requires an API key.
 //
@@ -28599,7 +28606,8 @@ func (c *ClientWithResponses) RegisterAgentIdentityWithBodyWithResponse(ctx cont
 // minutes. Nothing is registered yet; the server remembers the key with the challenge. Only
 // the agent itself may register its key, and the identity strengthens, never replaces, the
 // API key. An agent that already has an unexpired key gets 409 `already_registered` (rotate
-// instead); a key registered to another agent gets 409 `key_in_use`; a malformed key, another
+// instead); a key registered to another agent gets 409 `key_in_use`; an agent holding 5
+// unanswered, unexpired challenges gets 409 `too_many_challenges`; a malformed key, another
 // algorithm or a `key_expires_at` in the past gets 422. Unlike the reference server, this
 // route requires an API key.
 //

@@ -28,7 +28,10 @@ import (
 // current key, which makes discovery by key or DID one indexed lookup). A registration in
 // progress is a record of kind kindChallenge (id: the SHA-256 of the challenge, parent: the
 // agent) that expires with the challenge and remembers the key it was issued for; completing
-// it deletes it, whatever the outcome, so a challenge is used at most once.
+// it deletes it, whatever the outcome, so a challenge is used at most once. An agent has at
+// most MaxPendingChallenges of them: each holds one of the agent's slots as its unique key,
+// and a new challenge in a slot whose challenge expired replaces that row, so abandoned
+// challenges take no more room than that.
 const (
 	kindIdentity  = "agent_identity"
 	kindChallenge = "identity_challenge"
@@ -39,6 +42,8 @@ const (
 	ChallengeTTL = 5 * time.Minute
 	// ProofMaxSkew is how far an event proof's `created` may be from the server's clock.
 	ProofMaxSkew = 5 * time.Minute
+	// MaxPendingChallenges is how many unanswered, unexpired challenges an agent may hold.
+	MaxPendingChallenges = 5
 )
 
 // pendingKey is what a challenge remembers: the key it was issued for.
@@ -136,8 +141,12 @@ func (h *handlers) RegisterAgentIdentity(ctx context.Context, req genserver.Regi
 		if err := checkKeyFree(w, req.AgentID, agentkey.DID(pub)); err != nil {
 			return err
 		}
+		slot, err := freeChallengeSlot(w, req.AgentID)
+		if err != nil {
+			return err
+		}
 		until := w.Now().Add(ChallengeTTL)
-		_, err := w.Insert(store.Record{Kind: kindChallenge, ID: challengeID(challenge), Parent: req.AgentID, ExpiresAt: &until},
+		_, err = w.Insert(store.Record{Kind: kindChallenge, ID: challengeID(challenge), Parent: req.AgentID, Key: slot, ExpiresAt: &until},
 			pendingKey{AgentID: req.AgentID, PublicKey: agentkey.Format(pub), KeyExpiresAt: b.KeyExpiresAt})
 		out = models.IdentityChallenge{Challenge: challenge, ChallengeExpiresAt: timestamp.New(until)}
 		return err
@@ -146,6 +155,23 @@ func (h *handlers) RegisterAgentIdentity(ctx context.Context, req genserver.Regi
 		return nil, err
 	}
 	return genserver.RegisterAgentIdentity200JSONResponse(out), nil
+}
+
+// freeChallengeSlot returns a slot key of the agent that no live challenge holds (409
+// too_many_challenges when all are held).
+func freeChallengeSlot(w *store.Writer, agentID string) (string, error) {
+	live, err := w.List(store.Query{Kind: kindChallenge, Parent: agentID})
+	if err != nil {
+		return "", err
+	}
+	for i := range MaxPendingChallenges {
+		slot := fmt.Sprintf("%s#%d", agentID, i) // the digit ends it: unique across agents
+		if !slices.ContainsFunc(live, func(r store.Record) bool { return r.Key == slot }) {
+			return slot, nil
+		}
+	}
+	return "", conflict("too_many_challenges", fmt.Sprintf("Agent %s has %d unanswered challenges: answer one or wait %s for them to expire",
+		agentID, MaxPendingChallenges, ChallengeTTL))
 }
 
 // CompleteIdentityChallenge registers the challenged key once its signature of the challenge

@@ -174,6 +174,17 @@ func TestIdentityChallengeFailures(t *testing.T) {
 	}
 	wantCode(t, complete("bob", c, k.signChallenge(t, c)), 403, "challenge_invalid")
 
+	// At most MaxPendingChallenges unanswered challenges; expired ones free their places.
+	fk := newKeyPair(t)
+	for range server.MaxPendingChallenges {
+		e.startRegistration("flo", fk, nil)
+	}
+	wantCode(t, e.call("POST", identityPath("flo"), map[string]any{"public_key": fk.wire()}, asAgent("flo")...), 409, "too_many_challenges")
+	e.clock.Advance(server.ChallengeTTL + time.Second)
+	for range server.MaxPendingChallenges {
+		e.startRegistration("flo", fk, nil)
+	}
+
 	// Two challenges for two keys: once one completes, the other's completion is a conflict.
 	e2k := newKeyPair(t)
 	c1, c2 := e.startRegistration("dave", e2k, nil), e.startRegistration("dave", other, nil)
