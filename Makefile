@@ -2,7 +2,7 @@
 GO ?= go
 OAPI := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart
+.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart docker
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,7 +23,8 @@ fmt: ## fail when gofmt would change a file
 vet: ## go vet
 	$(GO) vet ./...
 
-test: ## the full test suite, under the race detector (the server's tests on both kinds of store)
+test: ## the full test suite, under the race detector (the server's tests on both kinds of store); needs cgo and a C compiler
+	@test "$$($(GO) env CGO_ENABLED)" = 1 || { echo "make test runs under -race, which needs cgo: install a C compiler (gcc) and set CGO_ENABLED=1" >&2; exit 1; }
 	$(GO) test -race -count=1 ./...
 	OPENINTENT_TEST_STORE=file $(GO) test -race -count=1 ./pkg/server/
 
@@ -44,3 +45,8 @@ run: ## start the server on the embedded file store
 
 quickstart: ## start a server on a temporary embedded store, run the quickstart example against it, stop
 	bash examples/quickstart/run.sh
+
+DOCKER ?= docker
+IMAGE ?= openintent-server
+docker: ## build the container image (Dockerfile: static binary, non-root, /data volume, health check)
+	$(DOCKER) build -t $(IMAGE) .

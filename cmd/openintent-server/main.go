@@ -2,7 +2,9 @@
 //
 //	openintent-server [-addr :8000] [-db openintent.db | -db :memory:] [-api-keys k1,k2]
 //
-// API keys come from -api-keys or OPENINTENT_API_KEYS (comma-separated), and from -api-keys-file.
+// `openintent-server -h` lists every flag with its environment variable (the settings list
+// below; README's table is held to it). API keys come from -api-keys or OPENINTENT_API_KEYS
+// (comma-separated), and from -api-keys-file.
 // Each is KEY (a service key, trusted to act as any agent) or KEY=AGENT[|AGENT...] (a key that
 // may act only as those agents). Without any, the
 // server accepts the development key "dev-user-key" and says so loudly: never expose such a
@@ -20,11 +22,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,52 +48,188 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string) error {
+// setting is one setting of the server: a flag, the environment variable that gives its default,
+// and the default when neither is set. The usage text and README's table come from this list.
+type setting struct {
+	name, env, def, usage string
+}
+
+// settings lists every setting; a test holds README's table to it.
+var settings = []setting{
+	{"addr", "OPENINTENT_ADDR", ":8000", "listen address"},
+	{"db", "OPENINTENT_DB", "openintent.db", "store file, or `:memory:` for an in-memory store"},
+	{"api-keys", "OPENINTENT_API_KEYS", "", "comma-separated API keys, each `KEY` (a service key: may act as any agent) or `KEY=AGENT[|AGENT...]` (bound to those agents); none: the development key `dev-user-key`, with a warning"},
+	{"api-keys-file", "OPENINTENT_API_KEYS_FILE", "", "file of API keys, one per line as in -api-keys, `#` comments; must not be readable by group or others (mode 0600)"},
+	{"secret-key-file", "OPENINTENT_SECRET_KEY_FILE", "", "file holding the key that encrypts credential secrets (default: the store file + `.key`, created with mode 0600; `OPENINTENT_SECRET_KEY` may hold the key itself, 64 hex digits)"},
+	{"fsync", "OPENINTENT_FSYNC", "false", "flush the store file to disk on every commit (survives power loss; slower); without it, acknowledged writes survive a crash of the server process"},
+	{"rate-limit", "OPENINTENT_RATE_LIMIT", "0", "requests per second allowed per API key; 0 disables limiting"},
+	{"rate-burst", "OPENINTENT_RATE_BURST", "0", "burst of requests allowed per API key (0: the rate, at least 1)"},
+	{"body-read-timeout", "OPENINTENT_BODY_READ_TIMEOUT", server.DefaultBodyReadTimeout.String(), "time a client has to send a request body, 408 beyond; event streams are not affected"},
+	{"idle-timeout", "OPENINTENT_IDLE_TIMEOUT", DefaultIdleTimeout.String(), "how long a keep-alive connection may wait for its next request"},
+	{"shutdown-timeout", "OPENINTENT_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "on SIGTERM or SIGINT, how long requests in flight may take to finish (streams end at once); a second signal exits at once"},
+	{"allow-private-webhooks", "OPENINTENT_ALLOW_PRIVATE_WEBHOOKS", "false", "let webhooks and the tool proxy reach loopback, private and link-local addresses (local development only)"},
+	{"require-event-proofs", "OPENINTENT_REQUIRE_EVENT_PROOFS", "false", "refuse unsigned events from agents that registered a key (RFC-0018)"},
+	{"log-format", "OPENINTENT_LOG_FORMAT", "text", "log format: `text` or `json`"},
+	{"log-level", "OPENINTENT_LOG_LEVEL", "info", "least level logged: `debug`, `info`, `warn` or `error`"},
+}
+
+// DefaultShutdownTimeout is how long requests in flight may take to finish on shutdown.
+const DefaultShutdownTimeout = 10 * time.Second
+
+// config holds the parsed settings by name.
+type config map[string]*string
+
+func (c config) str(name string) string { return *c[name] }
+
+// bad names a setting whose value does not parse.
+func (c config) bad(name, want string) error {
+	for _, s := range settings {
+		if s.name == name {
+			return fmt.Errorf("-%s (or %s) must be %s: %q", name, s.env, want, *c[name])
+		}
+	}
+	return fmt.Errorf("-%s must be %s", name, want)
+}
+
+func (c config) boolean(name string) (bool, error) {
+	b, err := strconv.ParseBool(*c[name])
+	if err != nil {
+		return false, c.bad(name, "true or false")
+	}
+	return b, nil
+}
+
+func (c config) duration(name string) (time.Duration, error) {
+	d, err := time.ParseDuration(*c[name])
+	if err != nil || d <= 0 {
+		return 0, c.bad(name, "a positive duration such as 30s")
+	}
+	return d, nil
+}
+
+func (c config) number(name string) (float64, error) {
+	f, err := strconv.ParseFloat(*c[name], 64)
+	if err != nil || f < 0 {
+		return 0, c.bad(name, "a number, not negative")
+	}
+	return f, nil
+}
+
+// newFlags declares every setting on a flag set whose usage lists flags and variables.
+func newFlags(out io.Writer) (*flag.FlagSet, config, *bool) {
 	fs := flag.NewFlagSet("openintent-server", flag.ContinueOnError)
-	addr := fs.String("addr", envOr("OPENINTENT_ADDR", ":8000"), "listen address")
-	db := fs.String("db", envOr("OPENINTENT_DB", "openintent.db"), `store file, or ":memory:"`)
-	keys := fs.String("api-keys", "", "comma-separated API keys, each KEY (a service key: may act as any agent) or KEY=AGENT[|AGENT...] (bound to those agents) (default: $OPENINTENT_API_KEYS)")
-	keysFile := fs.String("api-keys-file", os.Getenv("OPENINTENT_API_KEYS_FILE"), "file of API keys, one KEY or KEY=AGENT[|AGENT...] per line (# comments); must not be readable by group or others ($OPENINTENT_API_KEYS_FILE)")
-	rate := fs.Float64("rate-limit", 0, "requests per second allowed per API key; 0 disables limiting")
-	burst := fs.Int("rate-burst", 0, "burst of requests allowed per API key (default: the rate, at least 1)")
-	fsync := fs.Bool("fsync", false, "flush the store file to disk on every commit (survives power loss; slower). Without it, acknowledged writes survive a crash of the server process")
-	keyFile := fs.String("secret-key-file", "", `file holding the key that encrypts credential secrets (default: the store file + ".key")`)
-	allowPrivateDef, err := envBool("OPENINTENT_ALLOW_PRIVATE_WEBHOOKS", false)
-	if err != nil {
-		return err
+	fs.SetOutput(out)
+	c := config{}
+	for _, s := range settings {
+		v := envOr(s.env, s.def)
+		c[s.name] = &v
+		if s.def == "true" || s.def == "false" {
+			fs.Var(boolSetting{&v}, s.name, s.usage) // -flag alone means true, as for flag.Bool
+		} else {
+			fs.Var(stringSetting{&v}, s.name, s.usage)
+		}
 	}
-	allowPrivate := fs.Bool("allow-private-webhooks", allowPrivateDef, "let webhooks and the tool proxy reach loopback, private and link-local addresses (local development only; $OPENINTENT_ALLOW_PRIVATE_WEBHOOKS)")
-	bodyTimeoutDef, err := envDuration("OPENINTENT_BODY_READ_TIMEOUT", server.DefaultBodyReadTimeout)
-	if err != nil {
-		return err
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: openintent-server [flags]\n\nRuns the OpenIntent reference server. Every flag can also be set by its environment variable.\n\n")
+		for _, s := range settings {
+			def := s.def
+			if def == "" {
+				def = "none"
+			}
+			fmt.Fprintf(out, "  -%s  (%s; default %s)\n      %s\n", s.name, s.env, def, strings.ReplaceAll(s.usage, "`", ""))
+		}
+		fmt.Fprintf(out, "  -version\n      print the version and exit\n")
 	}
-	bodyTimeout := fs.Duration("body-read-timeout", bodyTimeoutDef, "time a client has to send a request body, 408 beyond; event streams are not affected ($OPENINTENT_BODY_READ_TIMEOUT)")
-	idleTimeoutDef, err := envDuration("OPENINTENT_IDLE_TIMEOUT", DefaultIdleTimeout)
-	if err != nil {
-		return err
+	return fs, c, version
+}
+
+// stringSetting and boolSetting hold a setting's text as given; run parses it (so a bad value
+// from the environment and from the command line get the same message).
+type stringSetting struct{ v *string }
+
+func (s stringSetting) String() string {
+	if s.v == nil {
+		return ""
 	}
-	idleTimeout := fs.Duration("idle-timeout", idleTimeoutDef, "how long a keep-alive connection may wait for its next request ($OPENINTENT_IDLE_TIMEOUT)")
-	requireProofsDef, err := envBool("OPENINTENT_REQUIRE_EVENT_PROOFS", false)
-	if err != nil {
-		return err
+	return *s.v
+}
+func (s stringSetting) Set(v string) error { *s.v = v; return nil }
+
+type boolSetting struct{ v *string }
+
+func (s boolSetting) String() string     { return stringSetting(s).String() }
+func (s boolSetting) Set(v string) error { *s.v = v; return nil }
+func (s boolSetting) IsBoolFlag() bool   { return true }
+
+// versionString is the module version and VCS revision the binary was built from.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "openintent-server (unknown version)"
 	}
-	requireProofs := fs.Bool("require-event-proofs", requireProofsDef, "refuse unsigned events from agents that registered a key (RFC-0018) ($OPENINTENT_REQUIRE_EVENT_PROOFS)")
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	out := "openintent-server " + v + " " + bi.GoVersion
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			out += " revision " + kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				out += " (modified)"
+			}
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:])
+	}
+	fs, c, version := newFlags(os.Stderr)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h: the usage is printed, and asking for it is no failure
+		}
 		return err
 	}
-	if *rate < 0 || *burst < 0 {
-		return fmt.Errorf("-rate-limit and -rate-burst must not be negative")
+	if *version {
+		fmt.Println(versionString())
+		return nil
 	}
-	if *bodyTimeout <= 0 || *idleTimeout <= 0 {
-		return fmt.Errorf("-body-read-timeout and -idle-timeout must be positive")
+	rate, err := c.number("rate-limit")
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	apiKeys := splitKeys(*keys)
-	if len(apiKeys) == 0 {
-		apiKeys = splitKeys(os.Getenv("OPENINTENT_API_KEYS"))
+	burst, err := c.number("rate-burst")
+	if err != nil {
+		return err
 	}
-	if *keysFile != "" {
-		fromFile, err := readKeysFile(*keysFile)
+	var durations [3]time.Duration
+	for i, name := range []string{"body-read-timeout", "idle-timeout", "shutdown-timeout"} {
+		if durations[i], err = c.duration(name); err != nil {
+			return err
+		}
+	}
+	bodyTimeout, idleTimeout, shutdownTimeout := durations[0], durations[1], durations[2]
+	var flags [3]bool
+	for i, name := range []string{"fsync", "allow-private-webhooks", "require-event-proofs"} {
+		if flags[i], err = c.boolean(name); err != nil {
+			return err
+		}
+	}
+	fsync, allowPrivate, requireProofs := flags[0], flags[1], flags[2]
+	log, err := newLogger(os.Stderr, c.str("log-format"), c.str("log-level"))
+	if err != nil {
+		return err
+	}
+	apiKeys := splitKeys(c.str("api-keys"))
+	if f := c.str("api-keys-file"); f != "" {
+		fromFile, err := readKeysFile(f)
 		if err != nil {
 			return err
 		}
@@ -99,51 +239,110 @@ func run(ctx context.Context, args []string) error {
 		apiKeys = []string{DevelopmentKey}
 		log.Warn("no API keys configured: accepting the DEVELOPMENT key only; set -api-keys or OPENINTENT_API_KEYS before exposing this server", "development_key", DevelopmentKey)
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	st, err := store.Open(ctx, *db, store.Options{FsyncEveryCommit: *fsync})
+	db := c.str("db")
+	st, err := store.Open(ctx, db, store.Options{FsyncEveryCommit: fsync})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	secretKey, err := loadSecretKey(*db, *keyFile)
+	secretKey, err := loadSecretKey(db, c.str("secret-key-file"))
 	if err != nil {
 		return err
 	}
-	if *allowPrivate {
+	if allowPrivate {
 		log.Warn("webhooks and the tool proxy may reach loopback and private addresses (-allow-private-webhooks): use it for local development only")
 	}
 	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log, SecretKey: secretKey,
-		RateLimit:          server.RateLimit{PerSecond: *rate, Burst: *burst},
-		BodyReadTimeout:    *bodyTimeout,
-		RequireEventProofs: *requireProofs,
-		Webhooks:           server.Webhooks{AllowPrivateNetworks: *allowPrivate},
-		ToolProxy:          server.ToolProxy{AllowPrivateNetworks: *allowPrivate}})
+		RateLimit:          server.RateLimit{PerSecond: rate, Burst: int(burst)},
+		BodyReadTimeout:    bodyTimeout,
+		RequireEventProofs: requireProofs,
+		Webhooks:           server.Webhooks{AllowPrivateNetworks: allowPrivate},
+		ToolProxy:          server.ToolProxy{AllowPrivateNetworks: allowPrivate}})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", c.str("addr"))
 	if err != nil {
 		return err
 	}
-	hs := newHTTPServer(srv, *idleTimeout)
-	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", *db, "api_keys", len(apiKeys))
+	hs := newHTTPServer(srv, idleTimeout)
+	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", db, "api_keys", len(apiKeys), "version", versionString())
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case sig := <-signals:
+		log.Info("signal received: shutting down", "signal", sig.String(), "timeout", shutdownTimeout)
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return shutdown(srv, hs, shutdownTimeout, signals, log)
+}
+
+// shutdown stops gracefully: readiness turns false and streams end at once with a reconnect
+// frame (Drain), no new connection is accepted, and requests in flight get timeout to finish. A
+// second signal exits at once.
+func shutdown(srv *server.Server, hs *http.Server, timeout time.Duration, signals <-chan os.Signal, log *slog.Logger) error {
+	srv.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	done := make(chan error, 1)
+	go func() { done <- hs.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if errors.Is(err, context.DeadlineExceeded) {
+			hs.Close()
+			return fmt.Errorf("requests still in flight after -shutdown-timeout %s were cut", timeout)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		log.Info("shut down cleanly")
+		return nil
+	case sig := <-signals:
+		hs.Close()
+		return fmt.Errorf("second signal (%s): stopped without waiting for requests in flight", sig)
+	}
+}
+
+// healthcheck probes a running server's /healthz (the container image's HEALTHCHECK: its base
+// has no shell or curl): `openintent-server healthcheck [URL]`, exit 0 when it answers 200.
+func healthcheck(args []string) error {
+	url := "http://127.0.0.1:8000/healthz"
+	if len(args) > 0 {
+		url = args[0]
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %d", url, res.StatusCode)
 	}
 	return nil
+}
+
+// newLogger builds the server's logger from -log-format and -log-level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level (or OPENINTENT_LOG_LEVEL) must be debug, info, warn or error: %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format (or OPENINTENT_LOG_FORMAT) must be text or json: %q", format)
 }
 
 // loadSecretKey returns the key that seals credential secrets: OPENINTENT_SECRET_KEY, or the key
@@ -195,33 +394,6 @@ func newHTTPServer(h http.Handler, idle time.Duration) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idle}
 }
 
-// envDuration reads a duration (such as 30s) from the environment variable k, def when unset.
-func envDuration(k string, def time.Duration) (time.Duration, error) {
-	v := os.Getenv(k)
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s must be a duration such as 30s: %q", k, v)
-	}
-	return d, nil
-}
-
-// envBool reads a boolean (1, true, 0, false, ...) from the environment variable k, def when
-// unset.
-func envBool(k string, def bool) (bool, error) {
-	v := os.Getenv(k)
-	if v == "" {
-		return def, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s must be true or false: %q", k, v)
-	}
-	return b, nil
-}
-
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -268,4 +440,19 @@ func splitKeys(s string) []string {
 		}
 	}
 	return out
+}
+
+// settingsTable is README's table of settings, written from the settings list.
+func settingsTable() string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n| --- | --- | --- | --- |\n")
+	for _, s := range settings {
+		def := "`" + s.def + "`"
+		if s.def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(&b, "| `-%s` | `%s` | %s | %s |\n", s.name, s.env, def, strings.ReplaceAll(s.usage, "|", "\\|"))
+	}
+	b.WriteString("| `-version` | | | print the version (module version, VCS revision) and exit |\n")
+	return b.String()
 }

@@ -126,8 +126,14 @@ type ClientInterface interface {
 
 	// CreateCheckpointWithBody Create a checkpoint
 	//
-	// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-	// requires an API key.
+	// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+	// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+	// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+	// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+	// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+	// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+	// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+	// Unlike the reference server, this route requires an API key and persists the checkpoint.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -136,8 +142,14 @@ type ClientInterface interface {
 
 	// CreateCheckpoint Create a checkpoint
 	//
-	// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-	// requires an API key.
+	// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+	// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+	// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+	// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+	// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+	// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+	// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+	// Unlike the reference server, this route requires an API key and persists the checkpoint.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -146,8 +158,12 @@ type ClientInterface interface {
 
 	// AnchorCheckpointWithBody Anchor a checkpoint
 	//
-	// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-	// requires an API key.
+	// Records that the checkpoint's Merkle root was published to an external timestamping
+	// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+	// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+	// records it with the root it anchors. An anchor never changes: a second one answers 409.
+	// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+	// server, this route requires an API key and persists the anchor.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -156,8 +172,12 @@ type ClientInterface interface {
 
 	// AnchorCheckpoint Anchor a checkpoint
 	//
-	// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-	// requires an API key.
+	// Records that the checkpoint's Merkle root was published to an external timestamping
+	// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+	// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+	// records it with the root it anchors. An anchor never changes: a second one answers 409.
+	// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+	// server, this route requires an API key and persists the anchor.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -501,15 +521,18 @@ type ClientInterface interface {
 
 	// ListCheckpoints List checkpoints
 	//
-	// Returns checkpoints, optionally of one intent. Unlike the reference server, this route requires
-	// an API key.
+	// Returns checkpoints, oldest first, optionally of one intent or one scope. Checkpoints carry
+	// hashes and counts, never events' content, so any agent may list them, those of intents it
+	// cannot read included: a third party can check a proof it was handed. Unlike the reference
+	// server, this route requires an API key.
 	//
 	// Corresponds with GET /api/v1/checkpoints (the `ListCheckpoints` operationId).
 	ListCheckpoints(ctx context.Context, params *ListCheckpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCheckpoint Get a checkpoint
 	//
-	// Returns the checkpoint; 404 when unknown (the reference server returns a stub). Unlike the
+	// Returns the checkpoint, with its anchor once it has one; 404 when unknown (the reference
+	// server returns a stub). Any agent may read a checkpoint (hashes, not content). Unlike the
 	// reference server, this route requires an API key.
 	//
 	// Corresponds with GET /api/v1/checkpoints/{checkpoint_id} (the `GetCheckpoint` operationId).
@@ -517,8 +540,10 @@ type ClientInterface interface {
 
 	// GetMerkleProof Get an inclusion proof
 	//
-	// Returns the Merkle proof that the event is covered by the checkpoint. Unlike the reference
-	// server, this route requires an API key.
+	// Returns the Merkle proof that the event is a leaf of the checkpoint; 404 when the
+	// checkpoint or the event is unknown, or the checkpoint does not cover the event. The proof
+	// holds hashes only, so any agent may ask for it, for events of intents it cannot read too.
+	// Unlike the reference server, this route requires an API key.
 	//
 	// Corresponds with GET /api/v1/checkpoints/{checkpoint_id}/proof/{event_id} (the `GetMerkleProof` operationId).
 	GetMerkleProof(ctx context.Context, checkpointID CheckpointID, eventID EventID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1311,8 +1336,12 @@ type ClientInterface interface {
 
 	// VerifyEventChain Verify an intent's event chain
 	//
-	// Checks the hash chain of the intent's events. Unlike the reference server, this route requires
-	// an API key.
+	// Checks the intent's whole hash chain (RFC-0019): recomputes every event's `event_hash` from
+	// its stored content, checks each `previous_event_hash` link, and recomputes the root of each
+	// of the intent's checkpoints. `breaks` lists every failure, the first bad event first; the
+	// first event of the log must have a null `previous_event_hash`. Needs read on the intent.
+	// Clients should also check for themselves (the Go SDK verifies a log offline). Unlike the
+	// reference server, this route requires an API key and checks a real chain.
 	//
 	// Corresponds with GET /api/v1/intents/{intent_id}/events/verify (the `VerifyEventChain` operationId).
 	VerifyEventChain(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2116,11 +2145,32 @@ type ClientInterface interface {
 
 	// VerifyCheckpointConsistency Verify two checkpoints are consistent
 	//
-	// Checks that the later checkpoint extends the earlier one. Unlike the reference server, this
-	// route requires an API key.
+	// Checks that `to_checkpoint` extends `from_checkpoint` (see `ConsistencyProof`), recomputing
+	// both roots and the links between them from the stored log, and returns the proofs a client
+	// needs to check the boundary itself. Two checkpoints that do not extend one another (other
+	// logs, the wrong order, a rewritten event) answer 200 with `consistent: false` and a
+	// `reason`. Hashes only: any agent may ask. Unlike the reference server, this route requires
+	// an API key, both parameters are required, and the answer is computed.
 	//
 	// Corresponds with GET /api/v1/verify/consistency (the `VerifyCheckpointConsistency` operationId).
 	VerifyCheckpointConsistency(ctx context.Context, params *VerifyCheckpointConsistencyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetHealth Liveness probe
+	//
+	// Public and cheap: answers 200 while the process serves HTTP. It reads nothing; use
+	// `/readyz` to know whether the server can take traffic.
+	//
+	// Corresponds with GET /healthz (the `GetHealth` operationId).
+	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReadiness Readiness probe
+	//
+	// Public and cheap: 200 when the store answers (its migrations ran when it opened) and the
+	// server is not shutting down; 503 otherwise, with `status` saying why. Load balancers route
+	// traffic by it.
+	//
+	// Corresponds with GET /readyz (the `GetReadiness` operationId).
+	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetServerDidDocument Get the server's DID document
@@ -2198,8 +2248,14 @@ func (c *Client) GetDiscoveryDocument(ctx context.Context, reqEditors ...Request
 
 // CreateCheckpointWithBody Create a checkpoint
 //
-// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-// requires an API key.
+// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+// Unlike the reference server, this route requires an API key and persists the checkpoint.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2218,8 +2274,14 @@ func (c *Client) CreateCheckpointWithBody(ctx context.Context, contentType strin
 
 // CreateCheckpoint Create a checkpoint
 //
-// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-// requires an API key.
+// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+// Unlike the reference server, this route requires an API key and persists the checkpoint.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2238,8 +2300,12 @@ func (c *Client) CreateCheckpoint(ctx context.Context, body CreateCheckpointJSON
 
 // AnchorCheckpointWithBody Anchor a checkpoint
 //
-// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-// requires an API key.
+// Records that the checkpoint's Merkle root was published to an external timestamping
+// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+// records it with the root it anchors. An anchor never changes: a second one answers 409.
+// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+// server, this route requires an API key and persists the anchor.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2258,8 +2324,12 @@ func (c *Client) AnchorCheckpointWithBody(ctx context.Context, checkpointID Chec
 
 // AnchorCheckpoint Anchor a checkpoint
 //
-// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-// requires an API key.
+// Records that the checkpoint's Merkle root was published to an external timestamping
+// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+// records it with the root it anchors. An anchor never changes: a second one answers 409.
+// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+// server, this route requires an API key and persists the anchor.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2933,8 +3003,10 @@ func (c *Client) ReplyToChannelMessage(ctx context.Context, channelID ChannelID,
 
 // ListCheckpoints List checkpoints
 //
-// Returns checkpoints, optionally of one intent. Unlike the reference server, this route requires
-// an API key.
+// Returns checkpoints, oldest first, optionally of one intent or one scope. Checkpoints carry
+// hashes and counts, never events' content, so any agent may list them, those of intents it
+// cannot read included: a third party can check a proof it was handed. Unlike the reference
+// server, this route requires an API key.
 //
 // Corresponds with GET /api/v1/checkpoints (the `ListCheckpoints` operationId).
 func (c *Client) ListCheckpoints(ctx context.Context, params *ListCheckpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2951,7 +3023,8 @@ func (c *Client) ListCheckpoints(ctx context.Context, params *ListCheckpointsPar
 
 // GetCheckpoint Get a checkpoint
 //
-// Returns the checkpoint; 404 when unknown (the reference server returns a stub). Unlike the
+// Returns the checkpoint, with its anchor once it has one; 404 when unknown (the reference
+// server returns a stub). Any agent may read a checkpoint (hashes, not content). Unlike the
 // reference server, this route requires an API key.
 //
 // Corresponds with GET /api/v1/checkpoints/{checkpoint_id} (the `GetCheckpoint` operationId).
@@ -2969,8 +3042,10 @@ func (c *Client) GetCheckpoint(ctx context.Context, checkpointID CheckpointID, r
 
 // GetMerkleProof Get an inclusion proof
 //
-// Returns the Merkle proof that the event is covered by the checkpoint. Unlike the reference
-// server, this route requires an API key.
+// Returns the Merkle proof that the event is a leaf of the checkpoint; 404 when the
+// checkpoint or the event is unknown, or the checkpoint does not cover the event. The proof
+// holds hashes only, so any agent may ask for it, for events of intents it cannot read too.
+// Unlike the reference server, this route requires an API key.
 //
 // Corresponds with GET /api/v1/checkpoints/{checkpoint_id}/proof/{event_id} (the `GetMerkleProof` operationId).
 func (c *Client) GetMerkleProof(ctx context.Context, checkpointID CheckpointID, eventID EventID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4643,8 +4718,12 @@ func (c *Client) CreateIntentEvent(ctx context.Context, intentID IntentID, body 
 
 // VerifyEventChain Verify an intent's event chain
 //
-// Checks the hash chain of the intent's events. Unlike the reference server, this route requires
-// an API key.
+// Checks the intent's whole hash chain (RFC-0019): recomputes every event's `event_hash` from
+// its stored content, checks each `previous_event_hash` link, and recomputes the root of each
+// of the intent's checkpoints. `breaks` lists every failure, the first bad event first; the
+// first event of the log must have a null `previous_event_hash`. Needs read on the intent.
+// Clients should also check for themselves (the Go SDK verifies a log offline). Unlike the
+// reference server, this route requires an API key and checks a real chain.
 //
 // Corresponds with GET /api/v1/intents/{intent_id}/events/verify (the `VerifyEventChain` operationId).
 func (c *Client) VerifyEventChain(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6278,12 +6357,53 @@ func (c *Client) GetVault(ctx context.Context, vaultID VaultID, reqEditors ...Re
 
 // VerifyCheckpointConsistency Verify two checkpoints are consistent
 //
-// Checks that the later checkpoint extends the earlier one. Unlike the reference server, this
-// route requires an API key.
+// Checks that `to_checkpoint` extends `from_checkpoint` (see `ConsistencyProof`), recomputing
+// both roots and the links between them from the stored log, and returns the proofs a client
+// needs to check the boundary itself. Two checkpoints that do not extend one another (other
+// logs, the wrong order, a rewritten event) answer 200 with `consistent: false` and a
+// `reason`. Hashes only: any agent may ask. Unlike the reference server, this route requires
+// an API key, both parameters are required, and the answer is computed.
 //
 // Corresponds with GET /api/v1/verify/consistency (the `VerifyCheckpointConsistency` operationId).
 func (c *Client) VerifyCheckpointConsistency(ctx context.Context, params *VerifyCheckpointConsistencyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyCheckpointConsistencyRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetHealth Liveness probe
+//
+// Public and cheap: answers 200 while the process serves HTTP. It reads nothing; use
+// `/readyz` to know whether the server can take traffic.
+//
+// Corresponds with GET /healthz (the `GetHealth` operationId).
+func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReadiness Readiness probe
+//
+// Public and cheap: 200 when the store answers (its migrations ran when it opened) and the
+// server is not shutting down; 503 otherwise, with `status` saying why. Load balancers route
+// traffic by it.
+//
+// Corresponds with GET /readyz (the `GetReadiness` operationId).
+func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReadinessRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7544,6 +7664,22 @@ func NewListCheckpointsRequest(server string, params *ListCheckpointsParams) (*h
 		}
 
 		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scope", params.Scope, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
 			return nil, err
 		} else {
 			for _, qp := range strings.Split(queryFrag, "&") {
@@ -12858,6 +12994,60 @@ func NewVerifyCheckpointConsistencyRequest(server string, params *VerifyCheckpoi
 	return req, nil
 }
 
+// NewGetHealthRequest constructs an http.Request for the GetHealth method
+func NewGetHealthRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetReadinessRequest constructs an http.Request for the GetReadiness method
+func NewGetReadinessRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/readyz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -12945,8 +13135,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateCheckpointWithBodyWithResponse Create a checkpoint
 	//
-	// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-	// requires an API key.
+	// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+	// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+	// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+	// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+	// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+	// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+	// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+	// Unlike the reference server, this route requires an API key and persists the checkpoint.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12955,8 +13151,14 @@ type ClientWithResponsesInterface interface {
 
 	// CreateCheckpointWithResponse Create a checkpoint
 	//
-	// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-	// requires an API key.
+	// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+	// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+	// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+	// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+	// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+	// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+	// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+	// Unlike the reference server, this route requires an API key and persists the checkpoint.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12965,8 +13167,12 @@ type ClientWithResponsesInterface interface {
 
 	// AnchorCheckpointWithBodyWithResponse Anchor a checkpoint
 	//
-	// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-	// requires an API key.
+	// Records that the checkpoint's Merkle root was published to an external timestamping
+	// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+	// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+	// records it with the root it anchors. An anchor never changes: a second one answers 409.
+	// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+	// server, this route requires an API key and persists the anchor.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12975,8 +13181,12 @@ type ClientWithResponsesInterface interface {
 
 	// AnchorCheckpointWithResponse Anchor a checkpoint
 	//
-	// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-	// requires an API key.
+	// Records that the checkpoint's Merkle root was published to an external timestamping
+	// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+	// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+	// records it with the root it anchors. An anchor never changes: a second one answers 409.
+	// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+	// server, this route requires an API key and persists the anchor.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13340,8 +13550,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListCheckpointsWithResponse List checkpoints
 	//
-	// Returns checkpoints, optionally of one intent. Unlike the reference server, this route requires
-	// an API key.
+	// Returns checkpoints, oldest first, optionally of one intent or one scope. Checkpoints carry
+	// hashes and counts, never events' content, so any agent may list them, those of intents it
+	// cannot read included: a third party can check a proof it was handed. Unlike the reference
+	// server, this route requires an API key.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13350,7 +13562,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetCheckpointWithResponse Get a checkpoint
 	//
-	// Returns the checkpoint; 404 when unknown (the reference server returns a stub). Unlike the
+	// Returns the checkpoint, with its anchor once it has one; 404 when unknown (the reference
+	// server returns a stub). Any agent may read a checkpoint (hashes, not content). Unlike the
 	// reference server, this route requires an API key.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -13360,8 +13573,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetMerkleProofWithResponse Get an inclusion proof
 	//
-	// Returns the Merkle proof that the event is covered by the checkpoint. Unlike the reference
-	// server, this route requires an API key.
+	// Returns the Merkle proof that the event is a leaf of the checkpoint; 404 when the
+	// checkpoint or the event is unknown, or the checkpoint does not cover the event. The proof
+	// holds hashes only, so any agent may ask for it, for events of intents it cannot read too.
+	// Unlike the reference server, this route requires an API key.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14222,8 +14437,12 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyEventChainWithResponse Verify an intent's event chain
 	//
-	// Checks the hash chain of the intent's events. Unlike the reference server, this route requires
-	// an API key.
+	// Checks the intent's whole hash chain (RFC-0019): recomputes every event's `event_hash` from
+	// its stored content, checks each `previous_event_hash` link, and recomputes the root of each
+	// of the intent's checkpoints. `breaks` lists every failure, the first bad event first; the
+	// first event of the log must have a null `previous_event_hash`. Needs read on the intent.
+	// Clients should also check for themselves (the Go SDK verifies a log offline). Unlike the
+	// reference server, this route requires an API key and checks a real chain.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15097,13 +15316,38 @@ type ClientWithResponsesInterface interface {
 
 	// VerifyCheckpointConsistencyWithResponse Verify two checkpoints are consistent
 	//
-	// Checks that the later checkpoint extends the earlier one. Unlike the reference server, this
-	// route requires an API key.
+	// Checks that `to_checkpoint` extends `from_checkpoint` (see `ConsistencyProof`), recomputing
+	// both roots and the links between them from the stored log, and returns the proofs a client
+	// needs to check the boundary itself. Two checkpoints that do not extend one another (other
+	// logs, the wrong order, a rewritten event) answer 200 with `consistent: false` and a
+	// `reason`. Hashes only: any agent may ask. Unlike the reference server, this route requires
+	// an API key, both parameters are required, and the answer is computed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/verify/consistency (the `VerifyCheckpointConsistency` operationId).
 	VerifyCheckpointConsistencyWithResponse(ctx context.Context, params *VerifyCheckpointConsistencyParams, reqEditors ...RequestEditorFn) (*VerifyCheckpointConsistencyResponse, error)
+
+	// GetHealthWithResponse Liveness probe
+	//
+	// Public and cheap: answers 200 while the process serves HTTP. It reads nothing; use
+	// `/readyz` to know whether the server can take traffic.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /healthz (the `GetHealth` operationId).
+	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
+
+	// GetReadinessWithResponse Readiness probe
+	//
+	// Public and cheap: 200 when the store answers (its migrations ran when it opened) and the
+	// server is not shutting down; 503 otherwise, with `status` saying why. Load balancers route
+	// traffic by it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /readyz (the `GetReadiness` operationId).
+	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 }
 
 type GetServerDidDocumentResponse struct {
@@ -15295,8 +15539,10 @@ type CreateCheckpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15334,8 +15580,13 @@ func (r CreateCheckpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateCheckpointResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r CreateCheckpointResponse) GetJSON409() *IdempotencyResponseLost {
+func (r CreateCheckpointResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -15406,8 +15657,10 @@ type AnchorCheckpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15445,8 +15698,13 @@ func (r AnchorCheckpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AnchorCheckpointResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r AnchorCheckpointResponse) GetJSON409() *IdempotencyResponseLost {
+func (r AnchorCheckpointResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -15584,6 +15842,8 @@ type RegisterAgentResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -15616,6 +15876,11 @@ func (r RegisterAgentResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r RegisterAgentResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RegisterAgentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -15759,6 +16024,8 @@ type AgentHeartbeatResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -15796,6 +16063,11 @@ func (r AgentHeartbeatResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AgentHeartbeatResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AgentHeartbeatResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -15944,6 +16216,8 @@ type RegisterAgentIdentityResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -15976,6 +16250,11 @@ func (r RegisterAgentIdentityResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r RegisterAgentIdentityResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RegisterAgentIdentityResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -16048,6 +16327,8 @@ type CompleteIdentityChallengeResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -16080,6 +16361,11 @@ func (r CompleteIdentityChallengeResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CompleteIdentityChallengeResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CompleteIdentityChallengeResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -16154,6 +16440,8 @@ type RotateAgentKeyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -16191,6 +16479,11 @@ func (r RotateAgentKeyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RotateAgentKeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RotateAgentKeyResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -16265,6 +16558,8 @@ type VerifyAgentSignatureResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -16302,6 +16597,11 @@ func (r VerifyAgentSignatureResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r VerifyAgentSignatureResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r VerifyAgentSignatureResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -16521,6 +16821,8 @@ type UpdateAgentStatusResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -16558,6 +16860,11 @@ func (r UpdateAgentStatusResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateAgentStatusResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateAgentStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -16853,6 +17160,8 @@ type UpdateChannelResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -16890,6 +17199,11 @@ func (r UpdateChannelResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateChannelResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateChannelResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -17040,6 +17354,8 @@ type SendChannelMessageResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -17077,6 +17393,11 @@ func (r SendChannelMessageResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r SendChannelMessageResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r SendChannelMessageResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -17227,6 +17548,8 @@ type UpdateChannelMessageStatusResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -17264,6 +17587,11 @@ func (r UpdateChannelMessageStatusResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateChannelMessageStatusResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateChannelMessageStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -17338,6 +17666,8 @@ type ReplyToChannelMessageResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -17375,6 +17705,11 @@ func (r ReplyToChannelMessageResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ReplyToChannelMessageResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ReplyToChannelMessageResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -17445,6 +17780,8 @@ type ListCheckpointsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *ValidationFailed
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -17464,6 +17801,11 @@ func (r ListCheckpointsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListCheckpointsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListCheckpointsResponse) GetJSON422() *ValidationFailed {
+	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -17739,6 +18081,8 @@ type CreateCoordinatorLeaseResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -17776,6 +18120,11 @@ func (r CreateCoordinatorLeaseResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateCoordinatorLeaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateCoordinatorLeaseResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18016,6 +18365,8 @@ type CreateCredentialResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18053,6 +18404,11 @@ func (r CreateCredentialResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateCredentialResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateCredentialResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18203,6 +18559,8 @@ type CreateDecisionRecordResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18240,6 +18598,11 @@ func (r CreateDecisionRecordResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateDecisionRecordResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateDecisionRecordResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18383,6 +18746,8 @@ type ResolveEscalationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18420,6 +18785,11 @@ func (r ResolveEscalationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ResolveEscalationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ResolveEscalationResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18563,6 +18933,8 @@ type ReceiveFederationCallbackResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18600,6 +18972,11 @@ func (r ReceiveFederationCallbackResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ReceiveFederationCallbackResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ReceiveFederationCallbackResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18674,6 +19051,8 @@ type DispatchFederatedIntentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18711,6 +19090,11 @@ func (r DispatchFederatedIntentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DispatchFederatedIntentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DispatchFederatedIntentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18783,6 +19167,8 @@ type ReceiveFederatedIntentResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18815,6 +19201,11 @@ func (r ReceiveFederatedIntentResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ReceiveFederatedIntentResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ReceiveFederatedIntentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -18958,6 +19349,8 @@ type CreateToolGrantResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -18995,6 +19388,11 @@ func (r CreateToolGrantResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateToolGrantResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateToolGrantResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -19373,6 +19771,8 @@ type CreateIntentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -19410,6 +19810,11 @@ func (r CreateIntentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateIntentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateIntentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -19636,6 +20041,8 @@ type CreateAccessRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -19673,6 +20080,11 @@ func (r CreateAccessRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateAccessRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateAccessRequestResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -19747,6 +20159,8 @@ type ApproveAccessRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -19784,6 +20198,11 @@ func (r ApproveAccessRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ApproveAccessRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ApproveAccessRequestResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -19858,6 +20277,8 @@ type DenyAccessRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -19895,6 +20316,11 @@ func (r DenyAccessRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DenyAccessRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DenyAccessRequestResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20045,6 +20471,8 @@ type PutIntentACLResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -20080,6 +20508,11 @@ func (r PutIntentACLResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutIntentACLResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PutIntentACLResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -20149,6 +20582,8 @@ type CreateIntentACLEntryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20186,6 +20621,11 @@ func (r CreateIntentACLEntryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateIntentACLEntryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateIntentACLEntryResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20398,6 +20838,8 @@ type AssignIntentAgentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20435,6 +20877,11 @@ func (r AssignIntentAgentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AssignIntentAgentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AssignIntentAgentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20654,6 +21101,8 @@ type CreateApprovalRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20691,6 +21140,11 @@ func (r CreateApprovalRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateApprovalRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateApprovalRequestResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20841,6 +21295,8 @@ type ApproveApprovalRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20878,6 +21334,11 @@ func (r ApproveApprovalRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ApproveApprovalRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ApproveApprovalRequestResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -20952,6 +21413,8 @@ type DenyApprovalRequestResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -20989,6 +21452,11 @@ func (r DenyApprovalRequestResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DenyApprovalRequestResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DenyApprovalRequestResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -21063,6 +21531,8 @@ type RequestArbitrationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -21100,6 +21570,11 @@ func (r RequestArbitrationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RequestArbitrationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RequestArbitrationResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -21243,6 +21718,8 @@ type CreateIntentAttachmentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -21280,6 +21757,11 @@ func (r CreateIntentAttachmentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateIntentAttachmentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateIntentAttachmentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -21568,6 +22050,8 @@ type CreateChannelResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -21605,6 +22089,11 @@ func (r CreateChannelResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateChannelResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateChannelResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -21755,6 +22244,8 @@ type CreateChildIntentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -21792,6 +22283,11 @@ func (r CreateChildIntentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateChildIntentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateChildIntentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -22073,6 +22569,8 @@ type RecordIntentCostResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -22110,6 +22608,11 @@ func (r RecordIntentCostResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RecordIntentCostResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RecordIntentCostResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -22253,6 +22756,8 @@ type RecordDecisionResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -22290,6 +22795,11 @@ func (r RecordDecisionResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RecordDecisionResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RecordDecisionResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -22440,6 +22950,8 @@ type AddIntentDependencyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -22477,6 +22989,11 @@ func (r AddIntentDependencyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AddIntentDependencyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AddIntentDependencyResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -22793,6 +23310,8 @@ type CreateEscalationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -22830,6 +23349,11 @@ func (r CreateEscalationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateEscalationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateEscalationResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -22987,6 +23511,8 @@ type CreateIntentEventResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -23024,6 +23550,11 @@ func (r CreateIntentEventResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateIntentEventResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateIntentEventResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -23243,6 +23774,8 @@ type RecordIntentFailureResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -23280,6 +23813,11 @@ func (r RecordIntentFailureResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RecordIntentFailureResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RecordIntentFailureResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -23520,6 +24058,8 @@ type SetGovernancePolicyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -23557,6 +24097,11 @@ func (r SetGovernancePolicyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r SetGovernancePolicyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r SetGovernancePolicyResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -23776,6 +24321,8 @@ type AcquireIntentLeaseResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *LeaseConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -23813,6 +24360,11 @@ func (r AcquireIntentLeaseResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AcquireIntentLeaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AcquireIntentLeaseResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -23963,6 +24515,8 @@ type RenewIntentLeaseResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -24000,6 +24554,11 @@ func (r RenewIntentLeaseResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RenewIntentLeaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RenewIntentLeaseResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -24364,6 +24923,8 @@ type PutIntentRetryPolicyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -24399,6 +24960,11 @@ func (r PutIntentRetryPolicyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PutIntentRetryPolicyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PutIntentRetryPolicyResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -24468,6 +25034,8 @@ type PatchIntentStateResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -24505,6 +25073,11 @@ func (r PatchIntentStateResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PatchIntentStateResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r PatchIntentStateResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -24579,6 +25152,8 @@ type SetIntentStatusResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -24616,6 +25191,11 @@ func (r SetIntentStatusResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r SetIntentStatusResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r SetIntentStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -24759,6 +25339,8 @@ type RespondToSuspensionResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -24796,6 +25378,11 @@ func (r RespondToSuspensionResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RespondToSuspensionResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RespondToSuspensionResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -24939,6 +25526,8 @@ type CreateToolInvocationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -24976,6 +25565,11 @@ func (r CreateToolInvocationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateToolInvocationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateToolInvocationResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -25048,6 +25642,8 @@ type CreateMemoryEntryResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -25080,6 +25676,11 @@ func (r CreateMemoryEntryResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateMemoryEntryResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateMemoryEntryResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -25306,6 +25907,8 @@ type UpdateMemoryEntryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -25343,6 +25946,11 @@ func (r UpdateMemoryEntryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateMemoryEntryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateMemoryEntryResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -25417,6 +26025,8 @@ type CreatePlanResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -25454,6 +26064,11 @@ func (r CreatePlanResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreatePlanResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreatePlanResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -25604,6 +26219,8 @@ type UpdatePlanResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -25641,6 +26258,11 @@ func (r UpdatePlanResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdatePlanResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdatePlanResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -25782,6 +26404,8 @@ type CreatePortfolioResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -25814,6 +26438,11 @@ func (r CreatePortfolioResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreatePortfolioResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreatePortfolioResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -25964,6 +26593,8 @@ type UpdatePortfolioResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -26001,6 +26632,11 @@ func (r UpdatePortfolioResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdatePortfolioResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdatePortfolioResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -26227,6 +26863,8 @@ type AddPortfolioIntentResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -26264,6 +26902,11 @@ func (r AddPortfolioIntentResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AddPortfolioIntentResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AddPortfolioIntentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -26414,6 +27057,8 @@ type UpdatePortfolioStatusResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -26451,6 +27096,11 @@ func (r UpdatePortfolioStatusResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdatePortfolioStatusResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdatePortfolioStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -26980,6 +27630,8 @@ type CreateSubscriptionResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -27017,6 +27669,11 @@ func (r CreateSubscriptionResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateSubscriptionResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateSubscriptionResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -27160,6 +27817,8 @@ type CreateTaskResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -27197,6 +27856,11 @@ func (r CreateTaskResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateTaskResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateTaskResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -27347,6 +28011,8 @@ type UpdateTaskStatusResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -27384,6 +28050,11 @@ func (r UpdateTaskStatusResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateTaskStatusResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateTaskStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -27458,6 +28129,8 @@ type InvokeToolResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -27495,6 +28168,11 @@ func (r InvokeToolResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r InvokeToolResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r InvokeToolResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -27636,6 +28314,8 @@ type CreateTriggerResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -27668,6 +28348,11 @@ func (r CreateTriggerResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateTriggerResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateTriggerResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -27894,6 +28579,8 @@ type UpdateTriggerResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *VersionConflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -27931,6 +28618,11 @@ func (r UpdateTriggerResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateTriggerResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateTriggerResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -28093,6 +28785,8 @@ type CreateVaultResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -28125,6 +28819,11 @@ func (r CreateVaultResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateVaultResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateVaultResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -28273,6 +28972,8 @@ type VerifyCheckpointConsistencyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *ValidationFailed
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -28297,6 +28998,11 @@ func (r VerifyCheckpointConsistencyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r VerifyCheckpointConsistencyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r VerifyCheckpointConsistencyResponse) GetJSON422() *ValidationFailed {
+	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -28327,6 +29033,95 @@ func (r VerifyCheckpointConsistencyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r VerifyCheckpointConsistencyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetHealthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HealthStatus
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetHealthResponse) GetJSON200() *HealthStatus {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetHealthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetHealthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetReadinessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HealthStatus
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *HealthStatus
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReadinessResponse) GetJSON200() *HealthStatus {
+	return r.JSON200
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetReadinessResponse) GetJSON503() *HealthStatus {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReadinessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReadinessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReadinessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReadinessResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28400,8 +29195,14 @@ func (c *ClientWithResponses) GetDiscoveryDocumentWithResponse(ctx context.Conte
 
 // CreateCheckpointWithBodyWithResponse Create a checkpoint
 //
-// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-// requires an API key.
+// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+// Unlike the reference server, this route requires an API key and persists the checkpoint.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28416,8 +29217,14 @@ func (c *ClientWithResponses) CreateCheckpointWithBodyWithResponse(ctx context.C
 
 // CreateCheckpointWithResponse Create a checkpoint
 //
-// Computes and stores a checkpoint over the events so far. Unlike the reference server, this route
-// requires an API key.
+// Computes and stores a checkpoint over the events appended since the previous checkpoint of
+// the same log: the intent's (`scope` `intent`, `intent_id` required) or the server's
+// (`scope` `server`, no `intent_id`). 409 when there is nothing new to cover (a batch is never
+// empty). An operator's operation: only service keys (keys bound to no agent) may call it,
+// other keys get 403 `service_key_required`. The checkpoint is signed with the server's key
+// (its DID document at `/.well-known/did.json`). RFC-0019 also lets a server make
+// checkpoints by itself (every N events or T minutes); this one makes them on request only.
+// Unlike the reference server, this route requires an API key and persists the checkpoint.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28432,8 +29239,12 @@ func (c *ClientWithResponses) CreateCheckpointWithResponse(ctx context.Context, 
 
 // AnchorCheckpointWithBodyWithResponse Anchor a checkpoint
 //
-// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-// requires an API key.
+// Records that the checkpoint's Merkle root was published to an external timestamping
+// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+// records it with the root it anchors. An anchor never changes: a second one answers 409.
+// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+// server, this route requires an API key and persists the anchor.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28448,8 +29259,12 @@ func (c *ClientWithResponses) AnchorCheckpointWithBodyWithResponse(ctx context.C
 
 // AnchorCheckpointWithResponse Anchor a checkpoint
 //
-// Records an external timestamp anchor for the checkpoint. Unlike the reference server, this route
-// requires an API key.
+// Records that the checkpoint's Merkle root was published to an external timestamping
+// service (RFC-0019 anchoring). The server calls no outside service: the operator publishes
+// the root and gives the service's receipt (`reference`, `timestamp_proof`); the anchor
+// records it with the root it anchors. An anchor never changes: a second one answers 409.
+// Only service keys may call it (403 `service_key_required` otherwise). Unlike the reference
+// server, this route requires an API key and persists the anchor.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29011,8 +29826,10 @@ func (c *ClientWithResponses) ReplyToChannelMessageWithResponse(ctx context.Cont
 
 // ListCheckpointsWithResponse List checkpoints
 //
-// Returns checkpoints, optionally of one intent. Unlike the reference server, this route requires
-// an API key.
+// Returns checkpoints, oldest first, optionally of one intent or one scope. Checkpoints carry
+// hashes and counts, never events' content, so any agent may list them, those of intents it
+// cannot read included: a third party can check a proof it was handed. Unlike the reference
+// server, this route requires an API key.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29027,7 +29844,8 @@ func (c *ClientWithResponses) ListCheckpointsWithResponse(ctx context.Context, p
 
 // GetCheckpointWithResponse Get a checkpoint
 //
-// Returns the checkpoint; 404 when unknown (the reference server returns a stub). Unlike the
+// Returns the checkpoint, with its anchor once it has one; 404 when unknown (the reference
+// server returns a stub). Any agent may read a checkpoint (hashes, not content). Unlike the
 // reference server, this route requires an API key.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -29043,8 +29861,10 @@ func (c *ClientWithResponses) GetCheckpointWithResponse(ctx context.Context, che
 
 // GetMerkleProofWithResponse Get an inclusion proof
 //
-// Returns the Merkle proof that the event is covered by the checkpoint. Unlike the reference
-// server, this route requires an API key.
+// Returns the Merkle proof that the event is a leaf of the checkpoint; 404 when the
+// checkpoint or the event is unknown, or the checkpoint does not cover the event. The proof
+// holds hashes only, so any agent may ask for it, for events of intents it cannot read too.
+// Unlike the reference server, this route requires an API key.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30433,8 +31253,12 @@ func (c *ClientWithResponses) CreateIntentEventWithResponse(ctx context.Context,
 
 // VerifyEventChainWithResponse Verify an intent's event chain
 //
-// Checks the hash chain of the intent's events. Unlike the reference server, this route requires
-// an API key.
+// Checks the intent's whole hash chain (RFC-0019): recomputes every event's `event_hash` from
+// its stored content, checks each `previous_event_hash` link, and recomputes the root of each
+// of the intent's checkpoints. `breaks` lists every failure, the first bad event first; the
+// first event of the log must have a null `previous_event_hash`. Needs read on the intent.
+// Clients should also check for themselves (the Go SDK verifies a log offline). Unlike the
+// reference server, this route requires an API key and checks a real chain.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31806,8 +32630,12 @@ func (c *ClientWithResponses) GetVaultWithResponse(ctx context.Context, vaultID 
 
 // VerifyCheckpointConsistencyWithResponse Verify two checkpoints are consistent
 //
-// Checks that the later checkpoint extends the earlier one. Unlike the reference server, this
-// route requires an API key.
+// Checks that `to_checkpoint` extends `from_checkpoint` (see `ConsistencyProof`), recomputing
+// both roots and the links between them from the stored log, and returns the proofs a client
+// needs to check the boundary itself. Two checkpoints that do not extend one another (other
+// logs, the wrong order, a rewritten event) answer 200 with `consistent: false` and a
+// `reason`. Hashes only: any agent may ask. Unlike the reference server, this route requires
+// an API key, both parameters are required, and the answer is computed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31818,6 +32646,39 @@ func (c *ClientWithResponses) VerifyCheckpointConsistencyWithResponse(ctx contex
 		return nil, err
 	}
 	return ParseVerifyCheckpointConsistencyResponse(rsp)
+}
+
+// GetHealthWithResponse Liveness probe
+//
+// Public and cheap: answers 200 while the process serves HTTP. It reads nothing; use
+// `/readyz` to know whether the server can take traffic.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /healthz (the `GetHealth` operationId).
+func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error) {
+	rsp, err := c.GetHealth(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetHealthResponse(rsp)
+}
+
+// GetReadinessWithResponse Readiness probe
+//
+// Public and cheap: 200 when the store answers (its migrations ran when it opened) and the
+// server is not shutting down; 503 otherwise, with `status` saying why. Load balancers route
+// traffic by it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /readyz (the `GetReadiness` operationId).
+func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error) {
+	rsp, err := c.GetReadiness(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReadinessResponse(rsp)
 }
 
 // ParseGetServerDidDocumentResponse parses an HTTP response from a GetServerDidDocumentWithResponse call
@@ -31980,8 +32841,15 @@ func ParseCreateCheckpointResponse(rsp *http.Response) (*CreateCheckpointRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32082,8 +32950,15 @@ func ParseAnchorCheckpointResponse(rsp *http.Response) (*AnchorCheckpointRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -32236,6 +33111,13 @@ func ParseRegisterAgentResponse(rsp *http.Response) (*RegisterAgentResponse, err
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -32399,6 +33281,13 @@ func ParseAgentHeartbeatResponse(rsp *http.Response) (*AgentHeartbeatResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32561,6 +33450,13 @@ func ParseRegisterAgentIdentityResponse(rsp *http.Response) (*RegisterAgentIdent
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32655,6 +33551,13 @@ func ParseCompleteIdentityChallengeResponse(rsp *http.Response) (*CompleteIdenti
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -32758,6 +33661,13 @@ func ParseRotateAgentKeyResponse(rsp *http.Response) (*RotateAgentKeyResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -32859,6 +33769,13 @@ func ParseVerifyAgentSignatureResponse(rsp *http.Response) (*VerifyAgentSignatur
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -33088,6 +34005,13 @@ func ParseUpdateAgentStatusResponse(rsp *http.Response) (*UpdateAgentStatusRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -33385,6 +34309,13 @@ func ParseUpdateChannelResponse(rsp *http.Response) (*UpdateChannelResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33553,6 +34484,13 @@ func ParseSendChannelMessageResponse(rsp *http.Response) (*SendChannelMessageRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -33723,6 +34661,13 @@ func ParseUpdateChannelMessageStatusResponse(rsp *http.Response) (*UpdateChannel
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33825,6 +34770,13 @@ func ParseReplyToChannelMessageResponse(rsp *http.Response) (*ReplyToChannelMess
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -33912,6 +34864,13 @@ func ParseListCheckpointsResponse(rsp *http.Response) (*ListCheckpointsResponse,
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -34181,6 +35140,13 @@ func ParseCreateCoordinatorLeaseResponse(rsp *http.Response) (*CreateCoordinator
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34431,6 +35397,13 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34600,6 +35573,13 @@ func ParseCreateDecisionRecordResponse(rsp *http.Response) (*CreateDecisionRecor
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -34761,6 +35741,13 @@ func ParseResolveEscalationResponse(rsp *http.Response) (*ResolveEscalationRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -34924,6 +35911,13 @@ func ParseReceiveFederationCallbackResponse(rsp *http.Response) (*ReceiveFederat
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -35026,6 +36020,13 @@ func ParseDispatchFederatedIntentResponse(rsp *http.Response) (*DispatchFederate
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -35120,6 +36121,13 @@ func ParseReceiveFederatedIntentResponse(rsp *http.Response) (*ReceiveFederatedI
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -35282,6 +36290,13 @@ func ParseCreateToolGrantResponse(rsp *http.Response) (*CreateToolGrantResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -35653,6 +36668,13 @@ func ParseCreateIntentResponse(rsp *http.Response) (*CreateIntentResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -35889,6 +36911,13 @@ func ParseCreateAccessRequestResponse(rsp *http.Response) (*CreateAccessRequestR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -35991,6 +37020,13 @@ func ParseApproveAccessRequestResponse(rsp *http.Response) (*ApproveAccessReques
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -36092,6 +37128,13 @@ func ParseDenyAccessRequestResponse(rsp *http.Response) (*DenyAccessRequestRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -36262,6 +37305,13 @@ func ParsePutIntentACLResponse(rsp *http.Response) (*PutIntentACLResponse, error
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -36356,6 +37406,13 @@ func ParseCreateIntentACLEntryResponse(rsp *http.Response) (*CreateIntentACLEntr
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -36581,6 +37638,13 @@ func ParseAssignIntentAgentResponse(rsp *http.Response) (*AssignIntentAgentRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -36814,6 +37878,13 @@ func ParseCreateApprovalRequestResponse(rsp *http.Response) (*CreateApprovalRequ
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -36983,6 +38054,13 @@ func ParseApproveApprovalRequestResponse(rsp *http.Response) (*ApproveApprovalRe
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -37085,6 +38163,13 @@ func ParseDenyApprovalRequestResponse(rsp *http.Response) (*DenyApprovalRequestR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -37186,6 +38271,13 @@ func ParseRequestArbitrationResponse(rsp *http.Response) (*RequestArbitrationRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -37348,6 +38440,13 @@ func ParseCreateIntentAttachmentResponse(rsp *http.Response) (*CreateIntentAttac
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -37641,6 +38740,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -37809,6 +38915,13 @@ func ParseCreateChildIntentResponse(rsp *http.Response) (*CreateChildIntentRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -38092,6 +39205,13 @@ func ParseRecordIntentCostResponse(rsp *http.Response) (*RecordIntentCostRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -38253,6 +39373,13 @@ func ParseRecordDecisionResponse(rsp *http.Response) (*RecordDecisionResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -38422,6 +39549,13 @@ func ParseAddIntentDependencyResponse(rsp *http.Response) (*AddIntentDependencyR
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
@@ -38740,6 +39874,13 @@ func ParseCreateEscalationResponse(rsp *http.Response) (*CreateEscalationRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -38915,6 +40056,13 @@ func ParseCreateIntentEventResponse(rsp *http.Response) (*CreateIntentEventRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -39144,6 +40292,13 @@ func ParseRecordIntentFailureResponse(rsp *http.Response) (*RecordIntentFailureR
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -39395,6 +40550,13 @@ func ParseSetGovernancePolicyResponse(rsp *http.Response) (*SetGovernancePolicyR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -39624,6 +40786,13 @@ func ParseAcquireIntentLeaseResponse(rsp *http.Response) (*AcquireIntentLeaseRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest LeaseConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -39792,6 +40961,13 @@ func ParseRenewIntentLeaseResponse(rsp *http.Response) (*RenewIntentLeaseRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -40149,6 +41325,13 @@ func ParsePutIntentRetryPolicyResponse(rsp *http.Response) (*PutIntentRetryPolic
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -40243,6 +41426,13 @@ func ParsePatchIntentStateResponse(rsp *http.Response) (*PatchIntentStateRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
@@ -40345,6 +41535,13 @@ func ParseSetIntentStatusResponse(rsp *http.Response) (*SetIntentStatusResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
@@ -40508,6 +41705,13 @@ func ParseRespondToSuspensionResponse(rsp *http.Response) (*RespondToSuspensionR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -40670,6 +41874,13 @@ func ParseCreateToolInvocationResponse(rsp *http.Response) (*CreateToolInvocatio
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -40764,6 +41975,13 @@ func ParseCreateMemoryEntryResponse(rsp *http.Response) (*CreateMemoryEntryRespo
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
@@ -41001,6 +42219,13 @@ func ParseUpdateMemoryEntryResponse(rsp *http.Response) (*UpdateMemoryEntryRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -41102,6 +42327,13 @@ func ParseCreatePlanResponse(rsp *http.Response) (*CreatePlanResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -41272,6 +42504,13 @@ func ParseUpdatePlanResponse(rsp *http.Response) (*UpdatePlanResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -41426,6 +42665,13 @@ func ParseCreatePortfolioResponse(rsp *http.Response) (*CreatePortfolioResponse,
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -41595,6 +42841,13 @@ func ParseUpdatePortfolioResponse(rsp *http.Response) (*UpdatePortfolioResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -41832,6 +43085,13 @@ func ParseAddPortfolioIntentResponse(rsp *http.Response) (*AddPortfolioIntentRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -42000,6 +43260,13 @@ func ParseUpdatePortfolioStatusResponse(rsp *http.Response) (*UpdatePortfolioSta
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -42489,6 +43756,13 @@ func ParseCreateSubscriptionResponse(rsp *http.Response) (*CreateSubscriptionRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -42653,6 +43927,13 @@ func ParseCreateTaskResponse(rsp *http.Response) (*CreateTaskResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -42823,6 +44104,13 @@ func ParseUpdateTaskStatusResponse(rsp *http.Response) (*UpdateTaskStatusRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -42924,6 +44212,13 @@ func ParseInvokeToolResponse(rsp *http.Response) (*InvokeToolResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -43079,6 +44374,13 @@ func ParseCreateTriggerResponse(rsp *http.Response) (*CreateTriggerResponse, err
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
@@ -43316,6 +44618,13 @@ func ParseUpdateTriggerResponse(rsp *http.Response) (*UpdateTriggerResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest VersionConflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -43492,6 +44801,13 @@ func ParseCreateVaultResponse(rsp *http.Response) (*CreateVaultResponse, error) 
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest IdempotencyResponseLost
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -43654,6 +44970,13 @@ func ParseVerifyCheckpointConsistencyResponse(rsp *http.Response) (*VerifyCheckp
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -43674,6 +44997,65 @@ func ParseVerifyCheckpointConsistencyResponse(rsp *http.Response) (*VerifyCheckp
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
+func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetHealthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HealthStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetReadinessResponse parses an HTTP response from a GetReadinessWithResponse call
+func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReadinessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HealthStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest HealthStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil

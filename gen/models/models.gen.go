@@ -121,6 +121,24 @@ func (e ChannelStatus) Valid() bool {
 	}
 }
 
+// Defines values for CheckpointScope.
+const (
+	CheckpointScopeIntent CheckpointScope = "intent"
+	CheckpointScopeServer CheckpointScope = "server"
+)
+
+// Valid indicates whether the value is a known member of the CheckpointScope enum.
+func (e CheckpointScope) Valid() bool {
+	switch e {
+	case CheckpointScopeIntent:
+		return true
+	case CheckpointScopeServer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CompletionMode.
 const (
 	CompletionModeAuto            CompletionMode = "auto"
@@ -349,6 +367,30 @@ func (e GraphEdgeType) Valid() bool {
 	case GraphEdgeTypeDependency:
 		return true
 	case GraphEdgeTypeParent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HealthStatusStatus.
+const (
+	HealthStatusStatusOk               HealthStatusStatus = "ok"
+	HealthStatusStatusReady            HealthStatusStatus = "ready"
+	HealthStatusStatusShuttingDown     HealthStatusStatus = "shutting_down"
+	HealthStatusStatusStoreUnavailable HealthStatusStatus = "store_unavailable"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatusStatus enum.
+func (e HealthStatusStatus) Valid() bool {
+	switch e {
+	case HealthStatusStatusOk:
+		return true
+	case HealthStatusStatusReady:
+		return true
+	case HealthStatusStatusShuttingDown:
+		return true
+	case HealthStatusStatusStoreUnavailable:
 		return true
 	default:
 		return false
@@ -1187,6 +1229,67 @@ type BlockedIntentList struct {
 	Blocked []Intent `json:"blocked"`
 }
 
+// BoundaryEvent The event where a later checkpoint's range meets the log after an earlier one.
+type BoundaryEvent struct {
+	// EventHash Its `event_hash`.
+	EventHash string `json:"event_hash"`
+
+	// EventID The event.
+	EventID string `json:"event_id"`
+
+	// PreviousEventHash Its `previous_event_hash` (null when it opens the log).
+	PreviousEventHash *string `json:"previous_event_hash"`
+
+	// Sequence Its `sequence`.
+	Sequence int64 `json:"sequence"`
+}
+
+// ChainBreak One failure found by a chain verification.
+type ChainBreak struct {
+	// CheckpointID The checkpoint, for `checkpoint_mismatch`.
+	CheckpointID string `json:"checkpoint_id,omitempty,omitzero"`
+
+	// Detail The failure, for humans.
+	Detail string `json:"detail"`
+
+	// EventID The event, for an event's failure.
+	EventID string `json:"event_id,omitempty,omitzero"`
+
+	// Expected The hash the check expected.
+	Expected string `json:"expected,omitempty,omitzero"`
+
+	// Found The hash it found.
+	Found string `json:"found,omitempty,omitzero"`
+
+	// Reason `hash_mismatch` (the event's content no longer gives its `event_hash`: it was changed),
+	// `link_mismatch` (its `previous_event_hash` is not the preceding event's `event_hash`:
+	// an event was changed, removed or inserted before it) or `checkpoint_mismatch` (the
+	// checkpoint's events no longer give its `merkle_root`). Clients must accept unknown
+	// values.
+	Reason string `json:"reason"`
+
+	// Sequence The event's `sequence` (for a checkpoint, its `first_sequence`).
+	Sequence int64 `json:"sequence"`
+}
+
+// ChainLink An event's place in its intent's hash chain.
+type ChainLink struct {
+	// EventHash Its stored `event_hash`.
+	EventHash string `json:"event_hash"`
+
+	// EventID The event.
+	EventID string `json:"event_id"`
+
+	// PreviousEventHash Its stored `previous_event_hash` (null for the first event).
+	PreviousEventHash *string `json:"previous_event_hash"`
+
+	// Sequence The event's `sequence`.
+	Sequence int64 `json:"sequence"`
+
+	// Verified Whether its hash and its link both hold.
+	Verified bool `json:"verified"`
+}
+
 // Channel A message channel between agents working on an intent (RFC-0021).
 type Channel struct {
 	// ClosedAt A `Timestamp`, or null when the instant has not happened.
@@ -1352,10 +1455,12 @@ type ChannelUpdate struct {
 	Status ChannelStatus `json:"status,omitempty,omitzero"`
 }
 
-// CheckpointAnchor A checkpoint's external anchor.
+// CheckpointAnchor A checkpoint's anchor.
 type CheckpointAnchor struct {
-	// Anchor A free-form JSON object.
-	Anchor Object `json:"anchor"`
+	// Anchor A record that a checkpoint's Merkle root was published to an external timestamping service
+	// (RFC-0019). This server contacts no such service: an operator publishes the root and
+	// records the service's receipt (`reference`, `timestamp_proof`) here. Anchors never change.
+	Anchor TimestampAnchor `json:"anchor"`
 
 	// CheckpointID The checkpoint.
 	CheckpointID string `json:"checkpoint_id"`
@@ -1363,18 +1468,30 @@ type CheckpointAnchor struct {
 
 // CheckpointAnchorCreate Body of `POST /admin/checkpoints/{checkpoint_id}/anchor`.
 type CheckpointAnchorCreate struct {
-	// Provider The external timestamping provider.
+	// AnchoredAt A `Timestamp`, or null when the instant has not happened.
+	AnchoredAt NullableTimestamp `json:"anchored_at,omitempty,omitzero"`
+
+	// Provider The timestamping service the root was published to.
 	Provider string `json:"provider,omitempty,omitzero"`
+
+	// Reference The service's identifier of the entry (default `anchor_<checkpoint_id>`).
+	Reference string `json:"reference,omitempty,omitzero"`
+
+	// TimestampProof The service's verifiable proof.
+	TimestampProof string `json:"timestamp_proof,omitempty,omitzero"`
 }
 
 // CheckpointCreate Body of `POST /admin/checkpoints`.
 type CheckpointCreate struct {
-	// IntentID The intent to checkpoint, or null for the whole log.
+	// IntentID The intent to checkpoint (required for the `intent` scope, refused for `server`).
 	IntentID string `json:"intent_id,omitempty,omitzero"`
 
-	// Scope `intent` or `global`.
-	Scope string `json:"scope,omitempty,omitzero"`
+	// Scope What a checkpoint covers: one intent's events, or the whole server's log.
+	Scope CheckpointScope `json:"scope,omitempty,omitzero"`
 }
+
+// CheckpointScope What a checkpoint covers: one intent's events, or the whole server's log.
+type CheckpointScope string
 
 // ChildIntentCreate A new child intent; its parent is the path's intent.
 type ChildIntentCreate struct {
@@ -1418,10 +1535,16 @@ type CompatibilityDocument struct {
 // CompletionMode How an intent may be completed.
 type CompletionMode string
 
-// ConsistencyProof Whether a later checkpoint extends an earlier one.
+// ConsistencyProof Whether a later checkpoint extends an earlier one (RFC-0019): both cover the same log (the
+// same intent, or the server's), the later starts after the earlier ends, the events between
+// them link without a gap, and both roots still match the log. For an intent's checkpoints,
+// `boundary_event` is the first event after the earlier checkpoint: its
+// `previous_event_hash` is the earlier checkpoint's last leaf, which `from_proof` proves;
+// `to_proof` proves the boundary event is the later checkpoint's first leaf when nothing
+// lies between them.
 type ConsistencyProof struct {
-	// BoundaryEvent The first event after the earlier checkpoint, or null.
-	BoundaryEvent *string `json:"boundary_event"`
+	// BoundaryEvent The first event after the earlier checkpoint, or null when they are not consistent.
+	BoundaryEvent *BoundaryEvent `json:"boundary_event"`
 
 	// Consistent Whether the later extends the earlier.
 	Consistent bool `json:"consistent"`
@@ -1429,8 +1552,17 @@ type ConsistencyProof struct {
 	// FromCheckpoint The earlier checkpoint.
 	FromCheckpoint string `json:"from_checkpoint"`
 
+	// FromProof Proof that the earlier checkpoint's last event is its last leaf.
+	FromProof *MerkleProof `json:"from_proof,omitempty"`
+
+	// Reason Why they are not consistent (absent when they are).
+	Reason string `json:"reason,omitempty,omitzero"`
+
 	// ToCheckpoint The later checkpoint.
 	ToCheckpoint string `json:"to_checkpoint"`
+
+	// ToProof Proof that the boundary event is the later checkpoint's first leaf, when it is.
+	ToProof *MerkleProof `json:"to_proof,omitempty"`
 }
 
 // CoordinatorHeartbeat Answer to a coordinator heartbeat.
@@ -1921,31 +2053,37 @@ type EscalationResolve struct {
 // EscalationStatus An escalation's status. Clients must accept unknown values.
 type EscalationStatus string
 
-// EventChainVerification Result of checking an intent's hash-chained event log (RFC-0019).
+// EventChainVerification Result of checking an intent's hash-chained event log (RFC-0019). The server recomputes
+// every event's hash from its stored content, checks each `previous_event_hash` against the
+// preceding event's `event_hash`, and recomputes the Merkle root of each of the intent's
+// checkpoints from the recomputed hashes.
 type EventChainVerification struct {
-	// Breaks Sequence numbers where the chain breaks.
-	Breaks []int64 `json:"breaks,omitempty,omitzero"`
+	// Breaks Every place the check failed, in log order (checkpoints last); empty when valid.
+	Breaks []ChainBreak `json:"breaks"`
 
-	// ChainValid Whether every event links to its predecessor.
+	// ChainValid Whether every event's hash matches its content, every link holds and every checkpoint's root matches.
 	ChainValid bool `json:"chain_valid"`
 
-	// EventCount Events checked.
+	// CheckpointsChecked How many of the intent's checkpoints were recomputed.
+	CheckpointsChecked int64 `json:"checkpoints_checked,omitempty,omitzero"`
+
+	// EventCount Events checked (the intent's whole log).
 	EventCount int64 `json:"event_count"`
 
-	// Events Per-event detail (may be empty).
-	Events []Object `json:"events"`
+	// Events Each event's place in the chain, oldest first.
+	Events []ChainLink `json:"events"`
 
-	// FirstSequence First sequence number.
+	// FirstSequence `sequence` of the first event (0 when there is none).
 	FirstSequence int64 `json:"first_sequence"`
 
 	// IntentID The intent.
 	IntentID string `json:"intent_id"`
 
-	// LastSequence Last sequence number.
+	// LastSequence `sequence` of the last event (0 when there is none).
 	LastSequence int64 `json:"last_sequence"`
 
-	// Valid The same as `chain_valid`.
-	Valid bool `json:"valid,omitempty,omitzero"`
+	// Valid The same as `chain_valid` (the reference client reads either).
+	Valid bool `json:"valid"`
 }
 
 // EventCreate An event to append.
@@ -2399,6 +2537,15 @@ type GraphNode struct {
 	Title string `json:"title"`
 }
 
+// HealthStatus The answer of a health or readiness probe.
+type HealthStatus struct {
+	// Status `ok` (alive), `ready`, `shutting_down` or `store_unavailable`.
+	Status HealthStatusStatus `json:"status"`
+}
+
+// HealthStatusStatus `ok` (alive), `ready`, `shutting_down` or `store_unavailable`.
+type HealthStatusStatus string
+
 // IdentityChallenge A challenge to sign with the private key. It is single-use and expires at
 // `challenge_expires_at` (5 minutes after it was issued).
 type IdentityChallenge struct {
@@ -2531,6 +2678,14 @@ type IntentEvent struct {
 	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 	CreatedAt Timestamp `json:"created_at"`
 
+	// EventHash RFC-0019: `sha256:` and the unpadded base64url of the SHA-256 of the event's canonical
+	// JSON (RFC 8785) without `event_hash`: the members `id`, `intent_id`, `event_type`,
+	// `actor`, `payload`, `created_at` (RFC 3339 in UTC with `Z`, the fraction without
+	// trailing zeros, as served), `sequence` and `previous_event_hash` (null for the
+	// intent's first event), plus `trace_id`, `parent_event_id` and `proof` when they are
+	// set. Computed and stored when the event is appended.
+	EventHash string `json:"event_hash,omitempty,omitzero"`
+
 	// EventType The event's type (see `EventType`; unknown types are allowed).
 	EventType string `json:"event_type"`
 
@@ -2546,6 +2701,10 @@ type IntentEvent struct {
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload"`
 
+	// PreviousEventHash RFC-0019: the `event_hash` of the intent's previous event, linking its events into a
+	// chain; null for its first event.
+	PreviousEventHash *string `json:"previous_event_hash"`
+
 	// Proof An agent's Ed25519 signature over an event it logs (RFC-0018). The signature covers the
 	// canonical JSON (RFC 8785) of the object with the event's `intent_id`, `event_type`,
 	// `actor`, `payload` (`{}` when none), `created_at` set to this proof's `created`, and
@@ -2553,7 +2712,10 @@ type IntentEvent struct {
 	// `sequence` and `created_at` are not signed: the author cannot know them.
 	Proof EventProof `json:"proof,omitempty,omitzero"`
 
-	// Sequence The event's position in the server's log (strictly increasing; SSE `id`).
+	// Sequence The event's position in the server's log (strictly increasing; SSE `id`). RFC-0019
+	// numbers each intent's events from 1; this number is shared by all intents instead, so
+	// it increases along an intent's chain but skips the other intents' events: continuity
+	// is checked through `previous_event_hash`, never by counting.
 	Sequence int64 `json:"sequence,omitempty,omitzero"`
 
 	// TraceID RFC-0020 correlation id for distributed tracing.
@@ -2708,39 +2870,46 @@ type LeaseRenew struct {
 // LeaseStatus A lease's status, derived from its timestamps. Clients must accept unknown values.
 type LeaseStatus string
 
-// LogCheckpoint A signed Merkle root over a range of events (RFC-0019).
+// LogCheckpoint A Merkle root over a batch of events (RFC-0019). An `intent` checkpoint covers the intent's
+// events after its previous checkpoint, a `server` checkpoint every event of the server's log
+// after the previous server checkpoint; batches are never empty. The tree's leaves are the
+// events' `event_hash` digests (32 bytes each) in `sequence` order; when their number is not
+// a power of two the last leaf is repeated until it is; each parent is SHA-256 of its left
+// and right children's digests concatenated.
 type LogCheckpoint struct {
-	// Anchor External anchor, or null.
-	Anchor *map[string]interface{} `json:"anchor"`
+	// Anchor The checkpoint's anchor, or null until it is anchored.
+	Anchor *TimestampAnchor `json:"anchor"`
 
-	// CheckpointID The checkpoint's id.
+	// CheckpointID The checkpoint's id (`chk_` and 32 hex digits on this server).
 	CheckpointID string `json:"checkpoint_id"`
 
 	// CreatedAt A `Timestamp`, or null when the instant has not happened.
 	CreatedAt NullableTimestamp `json:"created_at"`
 
-	// EventCount Events covered.
+	// EventCount Events covered (the tree's leaves before padding).
 	EventCount int64 `json:"event_count"`
 
-	// FirstSequence First sequence covered.
+	// FirstSequence `sequence` of the first event covered.
 	FirstSequence int64 `json:"first_sequence"`
 
-	// IntentID The intent, or null for the whole log.
+	// IntentID The intent, or null for a `server` checkpoint.
 	IntentID *string `json:"intent_id"`
 
-	// LastSequence Last sequence covered.
+	// LastSequence `sequence` of the last event covered.
 	LastSequence int64 `json:"last_sequence"`
 
-	// MerkleRoot Hex Merkle root.
+	// MerkleRoot The tree's root, `sha256:` and unpadded base64url.
 	MerkleRoot string `json:"merkle_root"`
 
-	// Scope `intent` or `global`.
+	// Scope `intent` or `server` (see `CheckpointScope`); clients must accept unknown values.
 	Scope string `json:"scope"`
 
-	// Signature The signature, or null.
+	// Signature Ed25519 signature (unpadded base64url) over the canonical JSON of the checkpoint without
+	// `signature` and `anchor` (an anchor is added later), or null.
 	Signature *string `json:"signature"`
 
-	// SignedBy The signer's DID, or null.
+	// SignedBy The DID of the server key that signed the checkpoint, or null when the server does not
+	// sign checkpoints.
 	SignedBy *string `json:"signed_by"`
 }
 
@@ -2868,25 +3037,41 @@ type MemoryEntryUpdate struct {
 // MemoryType Kinds of agent memory. Clients must accept unknown values.
 type MemoryType string
 
-// MerkleProof Proof that an event is covered by a checkpoint.
+// MerkleProof Proof that an event is a leaf of a checkpoint's Merkle tree (RFC-0019). To verify: start
+// from the digest of `event_hash`; for each step, in order, hash the step's digest
+// concatenated before the current one (`left`) or after it (`right`) with SHA-256; the
+// result must be `merkle_root`. Step *k* is on the left exactly when bit *k* of
+// `leaf_index` is 1. It carries hashes only, never the event's content.
 type MerkleProof struct {
 	// CheckpointID The checkpoint.
 	CheckpointID string `json:"checkpoint_id"`
 
-	// EventHash The event's hash.
+	// EventCount The checkpoint's `event_count` (so the proof's length can be checked).
+	EventCount int64 `json:"event_count,omitempty,omitzero"`
+
+	// EventHash The event's `event_hash` (the leaf).
 	EventHash string `json:"event_hash"`
 
 	// EventID The event.
 	EventID string `json:"event_id"`
 
-	// LeafIndex The event's leaf index.
+	// LeafIndex The event's place among the checkpoint's leaves, from 0.
 	LeafIndex int64 `json:"leaf_index"`
 
-	// MerkleRoot The checkpoint's root.
+	// MerkleRoot The checkpoint's `merkle_root`.
 	MerkleRoot string `json:"merkle_root"`
 
-	// ProofHashes Sibling hashes `{hash, position}` from the leaf up.
-	ProofHashes []Object `json:"proof_hashes"`
+	// ProofHashes The sibling of each node from the leaf up to the root.
+	ProofHashes []MerkleProofStep `json:"proof_hashes"`
+}
+
+// MerkleProofStep One sibling hash of a Merkle proof.
+type MerkleProofStep struct {
+	// Hash The sibling's digest, `sha256:` and unpadded base64url.
+	Hash string `json:"hash"`
+
+	// Position `left` or `right`: the side of the sibling.
+	Position string `json:"position"`
 }
 
 // Message A human-readable confirmation.
@@ -3557,6 +3742,29 @@ type TaskUpdate struct {
 // Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 type Timestamp = timestamp.Time
 
+// TimestampAnchor A record that a checkpoint's Merkle root was published to an external timestamping service
+// (RFC-0019). This server contacts no such service: an operator publishes the root and
+// records the service's receipt (`reference`, `timestamp_proof`) here. Anchors never change.
+type TimestampAnchor struct {
+	// AnchoredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	AnchoredAt Timestamp `json:"anchored_at"`
+
+	// MerkleRoot The root that was anchored (the checkpoint's `merkle_root`).
+	MerkleRoot string `json:"merkle_root"`
+
+	// Provider The timestamping service (`opentimestamps`, `rfc3161-notary`, ...).
+	Provider string `json:"provider"`
+
+	// Reference The service's identifier of the entry (`anchor_<checkpoint_id>` when none was given).
+	Reference string `json:"reference"`
+
+	// TimestampProof The service's verifiable proof, as given (empty when none was given).
+	TimestampProof string `json:"timestamp_proof"`
+
+	// Type Always `external-timestamp`.
+	Type string `json:"type"`
+}
+
 // ToolCallPayload Payload of `tool_call_started`, `tool_call_completed` and `tool_call_failed` events (RFC-0008).
 type ToolCallPayload struct {
 	// Arguments A free-form JSON object.
@@ -4056,6 +4264,11 @@ type NotImplemented = Error
 // `message`) or a list of validation errors, and which carry no other key.
 type PayloadTooLarge = Error
 
+// RequestTimeout The body of every error response. `detail` is always present. Clients must also accept the
+// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
+// `message`) or a list of validation errors, and which carry no other key.
+type RequestTimeout = Error
+
 // TooManyRequests The body of every error response. `detail` is always present. Clients must also accept the
 // reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
 // `message`) or a list of validation errors, and which carry no other key.
@@ -4138,7 +4351,13 @@ type ListCheckpointsParams struct {
 	IntentID string `form:"intent_id,omitempty" json:"intent_id,omitempty,omitzero"`
 
 	// Scope Only checkpoints of this scope.
-	Scope string `form:"scope,omitempty" json:"scope,omitempty,omitzero"`
+	Scope CheckpointScope `form:"scope,omitempty" json:"scope,omitempty,omitzero"`
+
+	// Limit Maximum number of checkpoints.
+	Limit int32 `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
+
+	// Offset Number of items to skip.
+	Offset Offset `form:"offset,omitempty" json:"offset,omitempty,omitzero"`
 }
 
 // ListCoordinatorLeasesParams defines parameters for ListCoordinatorLeases.
@@ -4349,10 +4568,10 @@ type UpdateTriggerParams struct {
 // VerifyCheckpointConsistencyParams defines parameters for VerifyCheckpointConsistency.
 type VerifyCheckpointConsistencyParams struct {
 	// FromCheckpoint The earlier checkpoint.
-	FromCheckpoint string `form:"from_checkpoint,omitempty" json:"from_checkpoint,omitempty,omitzero"`
+	FromCheckpoint string `form:"from_checkpoint" json:"from_checkpoint"`
 
 	// ToCheckpoint The later checkpoint.
-	ToCheckpoint string `form:"to_checkpoint,omitempty" json:"to_checkpoint,omitempty,omitzero"`
+	ToCheckpoint string `form:"to_checkpoint" json:"to_checkpoint"`
 }
 
 // CreateCheckpointJSONRequestBody defines body for CreateCheckpoint for application/json ContentType.

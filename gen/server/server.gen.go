@@ -476,6 +476,12 @@ type ServerInterface interface {
 	// VerifyCheckpointConsistency Verify two checkpoints are consistent
 	// (GET /api/v1/verify/consistency)
 	VerifyCheckpointConsistency(w http.ResponseWriter, r *http.Request, params VerifyCheckpointConsistencyParams)
+	// GetHealth Liveness probe
+	// (GET /healthz)
+	GetHealth(w http.ResponseWriter, r *http.Request)
+	// GetReadiness Readiness probe
+	// (GET /readyz)
+	GetReadiness(w http.ResponseWriter, r *http.Request)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1355,6 +1361,32 @@ func (siw *ServerInterfaceWrapper) ListCheckpoints(w http.ResponseWriter, r *htt
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "scope"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "scope", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", r.URL.Query(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "offset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
 		}
 		return
 	}
@@ -5091,9 +5123,9 @@ func (siw *ServerInterfaceWrapper) VerifyCheckpointConsistency(w http.ResponseWr
 	// Parameter object where we will unmarshal all parameters from the context
 	var params VerifyCheckpointConsistencyParams
 
-	// ------------- Optional query parameter "from_checkpoint" -------------
+	// ------------- Required query parameter "from_checkpoint" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from_checkpoint", r.URL.Query(), &params.FromCheckpoint, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from_checkpoint", r.URL.Query(), &params.FromCheckpoint, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		var requiredError *runtime.RequiredParameterError
 		if errors.As(err, &requiredError) {
@@ -5104,9 +5136,9 @@ func (siw *ServerInterfaceWrapper) VerifyCheckpointConsistency(w http.ResponseWr
 		return
 	}
 
-	// ------------- Optional query parameter "to_checkpoint" -------------
+	// ------------- Required query parameter "to_checkpoint" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to_checkpoint", r.URL.Query(), &params.ToCheckpoint, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to_checkpoint", r.URL.Query(), &params.ToCheckpoint, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		var requiredError *runtime.RequiredParameterError
 		if errors.As(err, &requiredError) {
@@ -5119,6 +5151,34 @@ func (siw *ServerInterfaceWrapper) VerifyCheckpointConsistency(w http.ResponseWr
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.VerifyCheckpointConsistency(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetHealth operation middleware
+func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetHealth(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetReadiness operation middleware
+func (siw *ServerInterfaceWrapper) GetReadiness(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetReadiness(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5250,6 +5310,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent.json", wrapper.GetDiscoveryDocument)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent-compat.json", wrapper.GetCompatibilityDocument)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReadiness)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/server/config", wrapper.GetServerConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents", wrapper.ListIntents)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents", wrapper.CreateIntent)
@@ -5417,6 +5479,8 @@ type NotFoundJSONResponse Error
 type NotImplementedJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
+
+type RequestTimeoutJSONResponse Error
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter int
@@ -5611,9 +5675,21 @@ func (response CreateCheckpoint404JSONResponse) VisitCreateCheckpointResponse(w 
 	return err
 }
 
-type CreateCheckpoint409JSONResponse struct {
-	IdempotencyResponseLostJSONResponse
+type CreateCheckpoint408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateCheckpoint408JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
 }
+
+type CreateCheckpoint409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateCheckpoint409JSONResponse) VisitCreateCheckpointResponse(w http.ResponseWriter) error {
 
@@ -5765,9 +5841,21 @@ func (response AnchorCheckpoint404JSONResponse) VisitAnchorCheckpointResponse(w 
 	return err
 }
 
-type AnchorCheckpoint409JSONResponse struct {
-	IdempotencyResponseLostJSONResponse
+type AnchorCheckpoint408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AnchorCheckpoint408JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
 }
+
+type AnchorCheckpoint409JSONResponse struct{ ConflictJSONResponse }
 
 func (response AnchorCheckpoint409JSONResponse) VisitAnchorCheckpointResponse(w http.ResponseWriter) error {
 
@@ -5965,6 +6053,20 @@ func (response RegisterAgent403JSONResponse) VisitRegisterAgentResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RegisterAgent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RegisterAgent408JSONResponse) VisitRegisterAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6182,6 +6284,20 @@ func (response AgentHeartbeat404JSONResponse) VisitAgentHeartbeatResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AgentHeartbeat408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AgentHeartbeat408JSONResponse) VisitAgentHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6405,6 +6521,20 @@ func (response RegisterAgentIdentity403JSONResponse) VisitRegisterAgentIdentityR
 	return err
 }
 
+type RegisterAgentIdentity408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RegisterAgentIdentity408JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RegisterAgentIdentity409JSONResponse struct{ ConflictJSONResponse }
 
 func (response RegisterAgentIdentity409JSONResponse) VisitRegisterAgentIdentityResponse(w http.ResponseWriter) error {
@@ -6539,6 +6669,20 @@ func (response CompleteIdentityChallenge403JSONResponse) VisitCompleteIdentityCh
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteIdentityChallenge408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CompleteIdentityChallenge408JSONResponse) VisitCompleteIdentityChallengeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6695,6 +6839,20 @@ func (response RotateAgentKey404JSONResponse) VisitRotateAgentKeyResponse(w http
 	return err
 }
 
+type RotateAgentKey408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RotateAgentKey408JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateAgentKey409JSONResponse struct{ ConflictJSONResponse }
 
 func (response RotateAgentKey409JSONResponse) VisitRotateAgentKeyResponse(w http.ResponseWriter) error {
@@ -6843,6 +7001,20 @@ func (response VerifyAgentSignature404JSONResponse) VisitVerifyAgentSignatureRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAgentSignature408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response VerifyAgentSignature408JSONResponse) VisitVerifyAgentSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7142,6 +7314,20 @@ func (response UpdateAgentStatus404JSONResponse) VisitUpdateAgentStatusResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAgentStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateAgentStatus408JSONResponse) VisitUpdateAgentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7567,6 +7753,20 @@ func (response UpdateChannel404JSONResponse) VisitUpdateChannelResponse(w http.R
 	return err
 }
 
+type UpdateChannel408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateChannel408JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateChannel409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -7797,6 +7997,20 @@ func (response SendChannelMessage404JSONResponse) VisitSendChannelMessageRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendChannelMessage408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response SendChannelMessage408JSONResponse) VisitSendChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8034,6 +8248,20 @@ func (response UpdateChannelMessageStatus404JSONResponse) VisitUpdateChannelMess
 	return err
 }
 
+type UpdateChannelMessageStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateChannelMessageStatus408JSONResponse) VisitUpdateChannelMessageStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateChannelMessageStatus409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -8189,6 +8417,20 @@ func (response ReplyToChannelMessage404JSONResponse) VisitReplyToChannelMessageR
 	return err
 }
 
+type ReplyToChannelMessage408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ReplyToChannelMessage408JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplyToChannelMessage409JSONResponse struct{ ConflictJSONResponse }
 
 func (response ReplyToChannelMessage409JSONResponse) VisitReplyToChannelMessageResponse(w http.ResponseWriter) error {
@@ -8308,6 +8550,20 @@ func (response ListCheckpoints403JSONResponse) VisitListCheckpointsResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCheckpoints422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListCheckpoints422JSONResponse) VisitListCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8625,6 +8881,20 @@ func (response CreateCoordinatorLease404JSONResponse) VisitCreateCoordinatorLeas
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCoordinatorLease408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateCoordinatorLease408JSONResponse) VisitCreateCoordinatorLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8970,6 +9240,20 @@ func (response CreateCredential404JSONResponse) VisitCreateCredentialResponse(w 
 	return err
 }
 
+type CreateCredential408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateCredential408JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCredential409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -9202,6 +9486,20 @@ func (response CreateDecisionRecord404JSONResponse) VisitCreateDecisionRecordRes
 	return err
 }
 
+type CreateDecisionRecord408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateDecisionRecord408JSONResponse) VisitCreateDecisionRecordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDecisionRecord409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -9421,6 +9719,20 @@ func (response ResolveEscalation404JSONResponse) VisitResolveEscalationResponse(
 	return err
 }
 
+type ResolveEscalation408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ResolveEscalation408JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ResolveEscalation409JSONResponse struct{ ConflictJSONResponse }
 
 func (response ResolveEscalation409JSONResponse) VisitResolveEscalationResponse(w http.ResponseWriter) error {
@@ -9636,6 +9948,20 @@ func (response ReceiveFederationCallback404JSONResponse) VisitReceiveFederationC
 	return err
 }
 
+type ReceiveFederationCallback408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ReceiveFederationCallback408JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReceiveFederationCallback409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -9789,6 +10115,20 @@ func (response DispatchFederatedIntent404JSONResponse) VisitDispatchFederatedInt
 	return err
 }
 
+type DispatchFederatedIntent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response DispatchFederatedIntent408JSONResponse) VisitDispatchFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DispatchFederatedIntent409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -9924,6 +10264,20 @@ func (response ReceiveFederatedIntent403JSONResponse) VisitReceiveFederatedInten
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReceiveFederatedIntent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ReceiveFederatedIntent408JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10141,6 +10495,20 @@ func (response CreateToolGrant404JSONResponse) VisitCreateToolGrantResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToolGrant408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateToolGrant408JSONResponse) VisitCreateToolGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10615,6 +10983,20 @@ func (response CreateIntent404JSONResponse) VisitCreateIntentResponse(w http.Res
 	return err
 }
 
+type CreateIntent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateIntent408JSONResponse) VisitCreateIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateIntent409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -10927,6 +11309,20 @@ func (response CreateAccessRequest404JSONResponse) VisitCreateAccessRequestRespo
 	return err
 }
 
+type CreateAccessRequest408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateAccessRequest408JSONResponse) VisitCreateAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateAccessRequest409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -11082,6 +11478,20 @@ func (response ApproveAccessRequest404JSONResponse) VisitApproveAccessRequestRes
 	return err
 }
 
+type ApproveAccessRequest408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ApproveAccessRequest408JSONResponse) VisitApproveAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ApproveAccessRequest409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -11233,6 +11643,20 @@ func (response DenyAccessRequest404JSONResponse) VisitDenyAccessRequestResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DenyAccessRequest408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response DenyAccessRequest408JSONResponse) VisitDenyAccessRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11470,6 +11894,20 @@ func (response PutIntentACL404JSONResponse) VisitPutIntentACLResponse(w http.Res
 	return err
 }
 
+type PutIntentACL408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response PutIntentACL408JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutIntentACL413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response PutIntentACL413JSONResponse) VisitPutIntentACLResponse(w http.ResponseWriter) error {
@@ -11604,6 +12042,20 @@ func (response CreateIntentACLEntry404JSONResponse) VisitCreateIntentACLEntryRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentACLEntry408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateIntentACLEntry408JSONResponse) VisitCreateIntentACLEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11897,6 +12349,20 @@ func (response AssignIntentAgent404JSONResponse) VisitAssignIntentAgentResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignIntentAgent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AssignIntentAgent408JSONResponse) VisitAssignIntentAgentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12208,6 +12674,20 @@ func (response CreateApprovalRequest404JSONResponse) VisitCreateApprovalRequestR
 	return err
 }
 
+type CreateApprovalRequest408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateApprovalRequest408JSONResponse) VisitCreateApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateApprovalRequest409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -12443,6 +12923,20 @@ func (response ApproveApprovalRequest404JSONResponse) VisitApproveApprovalReques
 	return err
 }
 
+type ApproveApprovalRequest408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ApproveApprovalRequest408JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ApproveApprovalRequest409JSONResponse struct{ ConflictJSONResponse }
 
 func (response ApproveApprovalRequest409JSONResponse) VisitApproveApprovalRequestResponse(w http.ResponseWriter) error {
@@ -12596,6 +13090,20 @@ func (response DenyApprovalRequest404JSONResponse) VisitDenyApprovalRequestRespo
 	return err
 }
 
+type DenyApprovalRequest408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response DenyApprovalRequest408JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DenyApprovalRequest409JSONResponse struct{ ConflictJSONResponse }
 
 func (response DenyApprovalRequest409JSONResponse) VisitDenyApprovalRequestResponse(w http.ResponseWriter) error {
@@ -12744,6 +13252,20 @@ func (response RequestArbitration404JSONResponse) VisitRequestArbitrationRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestArbitration408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RequestArbitration408JSONResponse) VisitRequestArbitrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12963,6 +13485,20 @@ func (response CreateIntentAttachment404JSONResponse) VisitCreateIntentAttachmen
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentAttachment408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateIntentAttachment408JSONResponse) VisitCreateIntentAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13339,6 +13875,20 @@ func (response CreateChannel404JSONResponse) VisitCreateChannelResponse(w http.R
 	return err
 }
 
+type CreateChannel408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateChannel408JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateChannel409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -13568,6 +14118,20 @@ func (response CreateChildIntent404JSONResponse) VisitCreateChildIntentResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChildIntent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateChildIntent408JSONResponse) VisitCreateChildIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13922,6 +14486,20 @@ func (response RecordIntentCost404JSONResponse) VisitRecordIntentCostResponse(w 
 	return err
 }
 
+type RecordIntentCost408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RecordIntentCost408JSONResponse) VisitRecordIntentCostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RecordIntentCost409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -14138,6 +14716,20 @@ func (response RecordDecision404JSONResponse) VisitRecordDecisionResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordDecision408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RecordDecision408JSONResponse) VisitRecordDecisionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14372,6 +14964,20 @@ func (response AddIntentDependency404JSONResponse) VisitAddIntentDependencyRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddIntentDependency408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AddIntentDependency408JSONResponse) VisitAddIntentDependencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14795,6 +15401,20 @@ func (response CreateEscalation404JSONResponse) VisitCreateEscalationResponse(w 
 	return err
 }
 
+type CreateEscalation408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateEscalation408JSONResponse) VisitCreateEscalationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateEscalation409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -15039,6 +15659,20 @@ func (response CreateIntentEvent404JSONResponse) VisitCreateIntentEventResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateIntentEvent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateIntentEvent408JSONResponse) VisitCreateIntentEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15337,6 +15971,20 @@ func (response RecordIntentFailure404JSONResponse) VisitRecordIntentFailureRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordIntentFailure408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RecordIntentFailure408JSONResponse) VisitRecordIntentFailureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15683,6 +16331,20 @@ func (response SetGovernancePolicy404JSONResponse) VisitSetGovernancePolicyRespo
 	return err
 }
 
+type SetGovernancePolicy408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response SetGovernancePolicy408JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetGovernancePolicy409JSONResponse struct{ VersionConflictJSONResponse }
 
 func (response SetGovernancePolicy409JSONResponse) VisitSetGovernancePolicyResponse(w http.ResponseWriter) error {
@@ -15979,6 +16641,20 @@ func (response AcquireIntentLease404JSONResponse) VisitAcquireIntentLeaseRespons
 	return err
 }
 
+type AcquireIntentLease408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AcquireIntentLease408JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AcquireIntentLease409JSONResponse struct{ LeaseConflictJSONResponse }
 
 func (response AcquireIntentLease409JSONResponse) VisitAcquireIntentLeaseResponse(w http.ResponseWriter) error {
@@ -16208,6 +16884,20 @@ func (response RenewIntentLease404JSONResponse) VisitRenewIntentLeaseResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RenewIntentLease408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RenewIntentLease408JSONResponse) VisitRenewIntentLeaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16652,6 +17342,20 @@ func (response PutIntentRetryPolicy404JSONResponse) VisitPutIntentRetryPolicyRes
 	return err
 }
 
+type PutIntentRetryPolicy408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response PutIntentRetryPolicy408JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutIntentRetryPolicy413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response PutIntentRetryPolicy413JSONResponse) VisitPutIntentRetryPolicyResponse(w http.ResponseWriter) error {
@@ -16787,6 +17491,20 @@ func (response PatchIntentState404JSONResponse) VisitPatchIntentStateResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchIntentState408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response PatchIntentState408JSONResponse) VisitPatchIntentStateResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16940,6 +17658,20 @@ func (response SetIntentStatus404JSONResponse) VisitSetIntentStatusResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetIntentStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response SetIntentStatus408JSONResponse) VisitSetIntentStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17205,6 +17937,20 @@ func (response RespondToSuspension404JSONResponse) VisitRespondToSuspensionRespo
 	return err
 }
 
+type RespondToSuspension408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RespondToSuspension408JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RespondToSuspension409JSONResponse struct{ ConflictJSONResponse }
 
 func (response RespondToSuspension409JSONResponse) VisitRespondToSuspensionResponse(w http.ResponseWriter) error {
@@ -17422,6 +18168,20 @@ func (response CreateToolInvocation404JSONResponse) VisitCreateToolInvocationRes
 	return err
 }
 
+type CreateToolInvocation408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateToolInvocation408JSONResponse) VisitCreateToolInvocationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToolInvocation409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -17557,6 +18317,20 @@ func (response CreateMemoryEntry403JSONResponse) VisitCreateMemoryEntryResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMemoryEntry408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateMemoryEntry408JSONResponse) VisitCreateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17872,6 +18646,20 @@ func (response UpdateMemoryEntry404JSONResponse) VisitUpdateMemoryEntryResponse(
 	return err
 }
 
+type UpdateMemoryEntry408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateMemoryEntry408JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateMemoryEntry409JSONResponse struct{ VersionConflictJSONResponse }
 
 func (response UpdateMemoryEntry409JSONResponse) VisitUpdateMemoryEntryResponse(w http.ResponseWriter) error {
@@ -18019,6 +18807,20 @@ func (response CreatePlan404JSONResponse) VisitCreatePlanResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlan408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreatePlan408JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18257,6 +19059,20 @@ func (response UpdatePlan404JSONResponse) VisitUpdatePlanResponse(w http.Respons
 	return err
 }
 
+type UpdatePlan408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdatePlan408JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdatePlan409JSONResponse struct{ VersionConflictJSONResponse }
 
 func (response UpdatePlan409JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
@@ -18455,6 +19271,20 @@ func (response CreatePortfolio403JSONResponse) VisitCreatePortfolioResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortfolio408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreatePortfolio408JSONResponse) VisitCreatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -18688,6 +19518,20 @@ func (response UpdatePortfolio404JSONResponse) VisitUpdatePortfolioResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolio408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdatePortfolio408JSONResponse) VisitUpdatePortfolioResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -19004,6 +19848,20 @@ func (response AddPortfolioIntent404JSONResponse) VisitAddPortfolioIntentRespons
 	return err
 }
 
+type AddPortfolioIntent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AddPortfolioIntent408JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddPortfolioIntent409JSONResponse struct{ ConflictJSONResponse }
 
 func (response AddPortfolioIntent409JSONResponse) VisitAddPortfolioIntentResponse(w http.ResponseWriter) error {
@@ -19232,6 +20090,20 @@ func (response UpdatePortfolioStatus404JSONResponse) VisitUpdatePortfolioStatusR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePortfolioStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdatePortfolioStatus408JSONResponse) VisitUpdatePortfolioStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20020,6 +20892,20 @@ func (response CreateSubscription404JSONResponse) VisitCreateSubscriptionRespons
 	return err
 }
 
+type CreateSubscription408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateSubscription408JSONResponse) VisitCreateSubscriptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSubscription409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -20242,6 +21128,20 @@ func (response CreateTask404JSONResponse) VisitCreateTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateTask408JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20480,6 +21380,20 @@ func (response UpdateTaskStatus404JSONResponse) VisitUpdateTaskStatusResponse(w 
 	return err
 }
 
+type UpdateTaskStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateTaskStatus408JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateTaskStatus409JSONResponse struct{ VersionConflictJSONResponse }
 
 func (response UpdateTaskStatus409JSONResponse) VisitUpdateTaskStatusResponse(w http.ResponseWriter) error {
@@ -20627,6 +21541,20 @@ func (response InvokeTool404JSONResponse) VisitInvokeToolResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type InvokeTool408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response InvokeTool408JSONResponse) VisitInvokeToolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20831,6 +21759,20 @@ func (response CreateTrigger403JSONResponse) VisitCreateTriggerResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTrigger408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateTrigger408JSONResponse) VisitCreateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21148,6 +22090,20 @@ func (response UpdateTrigger404JSONResponse) VisitUpdateTriggerResponse(w http.R
 	return err
 }
 
+type UpdateTrigger408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateTrigger408JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateTrigger409JSONResponse struct{ VersionConflictJSONResponse }
 
 func (response UpdateTrigger409JSONResponse) VisitUpdateTriggerResponse(w http.ResponseWriter) error {
@@ -21392,6 +22348,20 @@ func (response CreateVault403JSONResponse) VisitCreateVaultResponse(w http.Respo
 	return err
 }
 
+type CreateVault408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateVault408JSONResponse) VisitCreateVaultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateVault409JSONResponse struct {
 	IdempotencyResponseLostJSONResponse
 }
@@ -21610,6 +22580,20 @@ func (response VerifyCheckpointConsistency404JSONResponse) VisitVerifyCheckpoint
 	return err
 }
 
+type VerifyCheckpointConsistency422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response VerifyCheckpointConsistency422JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyCheckpointConsistency429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response VerifyCheckpointConsistency429JSONResponse) VisitVerifyCheckpointConsistencyResponse(w http.ResponseWriter) error {
@@ -21621,6 +22605,62 @@ func (response VerifyCheckpointConsistency429JSONResponse) VisitVerifyCheckpoint
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealthRequestObject struct {
+}
+
+type GetHealthResponseObject interface {
+	VisitGetHealthResponse(w http.ResponseWriter) error
+}
+
+type GetHealth200JSONResponse HealthStatus
+
+func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadinessRequestObject struct {
+}
+
+type GetReadinessResponseObject interface {
+	VisitGetReadinessResponse(w http.ResponseWriter) error
+}
+
+type GetReadiness200JSONResponse HealthStatus
+
+func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness503JSONResponse HealthStatus
+
+func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22077,6 +23117,12 @@ type StrictServerInterface interface {
 	// VerifyCheckpointConsistency Verify two checkpoints are consistent
 	// (GET /api/v1/verify/consistency)
 	VerifyCheckpointConsistency(ctx context.Context, request VerifyCheckpointConsistencyRequestObject) (VerifyCheckpointConsistencyResponseObject, error)
+	// GetHealth Liveness probe
+	// (GET /healthz)
+	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// GetReadiness Readiness probe
+	// (GET /readyz)
+	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -26469,666 +27515,779 @@ func (sh *strictHandler) VerifyCheckpointConsistency(w http.ResponseWriter, r *h
 	}
 }
 
+// GetHealth operation middleware
+func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
+	var request GetHealthRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetHealth(ctx, request.(GetHealthRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetHealth")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetHealthResponseObject); ok {
+		if err := validResponse.VisitGetHealthResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReadiness operation middleware
+func (sh *strictHandler) GetReadiness(w http.ResponseWriter, r *http.Request) {
+	var request GetReadinessRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReadiness(ctx, request.(GetReadinessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReadiness")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
+		if err := validResponse.VisitGetReadinessResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxs3sif6VRA8N8Ldu9VPPcbujhuxGskea23ZWkme2dhDBwusAkmcLgKcAtgtjo72s99AJoBCkUCx",
-	"it0ta+6Z8B9Ws1AoPBKZiXz88tOokMuVFExoNbr6NFrRmi6ZZjX89aIomFLv2N/XTOnXpfmpZKqo+Upz",
-	"KUZXow8LRig0IjW2+kYRXp6OshE3z1dUL0bZSNAlG12NbJMJL0cZ/MFrVo6udL1m2UgVC7ak5hNLLn5m",
-	"Yq4Xo6uLbKQ3K/Ou0jUX89Hnz9noRVF9L3S9SQ3oxcufCTMNusYCDe49kjkT6XUxD7uGAA3uPYTVqpa3",
-	"tEqOwj7vsz+u7b3HpDUtFsuutfEtOsfjW913RC8XVAiWXKQCH3eNxTa5/0BYcbOSPL00hW/RPRzX6t4j",
-	"krIuuaBa1j8zqlhyXE07UpmGXcODBvceWc1KJjRPE3fhW3SulW913xF9rwpaUTOA1IiYb9HJfHyre4/o",
-	"tuOUsds9Bwwa3HcIf6lpeghayorMTYuucUCD+47j9ewN1cUiPo5bVisuBdGGairOhCYVVZooepcRqggl",
-	"U1ozUrKCL2lFuNBszmpylL+enUC3V+RJfnxK/tdaalaS7z/QuSK0ZmMhpAYRuNKsPB0LN8EFoyWrmym6",
-	"fjqnOJP1kurR1YgL/fzpKDNz5sv1MpyxHRpOWeiO7efwtGvdscV9F/5nvuT64vx8dxRv6EczfCLWyymr",
-	"iZwRrtlSES1JzfS6Fn5cf1+zehPwD9PlKBxEyWZ0XenR1cX5edZaqCeXZqHwS/D4fO+6wYiffaEBP7v/",
-	"eN+wpaw3nUrPEpp8Ib3nDVOKztkecUqW2KxrOLbJfQf062ymmN4dzS+7+6hu+Cq1ixK7iW5jdBfdtp1H",
-	"t+1tRZOCYlXRThFhnt93Vd7KWs9kxWVyEK5B50hco/sO5/166geQGpEK2nQNKmx333F9oOomKb+ouuka",
-	"h3l+7+/XfD5ndXII+LhzFNjkvgP5q6H01DBuzcOuQUCD+w3hs3lVraRQDO6ff6alvXyavwoJ4sr8k65W",
-	"FS9Agzr7D2XG+GnEPtLlqmLYsoSzOJssjcyd+PFko5JpyqtAIBOU1MS3+RyO9/+p2Wx0Nfq3s+aafIZP",
-	"1dn3dS1rHPXuctnrFuGKLGllOAcrydGSK8XFnMiaCClOnJrhtYw8C1r/z/e//pKRKS2Jv5VnpFzjzJnp",
-	"o9gUFS9IyVZMlEwUm+PTEaj0Ylbxos+iPeBMC/tVRe64XoCmVTMl13VhJECxrmujdSlNNcvM4KkRqTVn",
-	"ZXA1dbs/FndUkUoqTY7MZpKcl2y5ktpMcuJaTUyDPCOKMfIO+lLHRgX7nI1+kPWUlyUTX2YNaKHNtsKN",
-	"nizphhitsJREL7i6IlwrsmI1bL4UxKqhqHyRo3c/vDw5P7+4ODaLwrUaC3knWK0WfGUEl2kqp//BCk1m",
-	"tKoUUQtZ+2WZuXnmxxmhZC5vWS2oKAxvr3ixITWbrRVThOtsLExfL96+JjdsYwhzKteiNDJR6gWrcfSK",
-	"6AUVJP/fJ2DcOHn9KifmgCu7Z1NZbsiMs6rEn8eCiuB1o0vDiIVfFDtStHYIqSe0quQdK3O3V6+brX1n",
-	"d/ZneeiRT5FJePRDqrW0yhUJhnHyE9sQQ4EFrYFC5VpnZLrWMDfF6ltWE6XlasVKMmUzWZsOC7ggz2G7",
-	"3bevSc1o2ToMhAulzY9yBidgA7zv3kznRWRK+dac8oGTGov4rPYfyuOrzombjnHmp2SLWwpmxhGMkeg7",
-	"XjBLK2CiGMDfdikETROOWYVkAX0TWpmBb8jCkPhM1riSqpArNspG7CNXhqon0A18tUC5MQHN8PL88vnJ",
-	"xcXJ5ZMP5+dXF8+vnj75P6OsMfVdjdTGHEPF1Qn8CH2ueM1UrIPLC9sBvPqn8jt2Mbs8P7mgl9OTp8WT",
-	"8uRb9t3s5OLi8vLJk6dPnz17/hxks/ZfezK7KC7Lp+zkW/qdeeWiPPmOXc5OzunF9LJ4Uj5lz2YgsGE+",
-	"OAmxripDjhKEMxW02iiujFasqV4r81uh+S0DneG+VOuYB/SIhiWykFWJbAQGcU3y9rLnBDuZAl87JS+2",
-	"JclY3C2kYg29emkyZ1qRfcRLjiIS5RepfzD88iCiM2xvBm+HGggKACMq8NlDaR72uJWSKegdVu/UTuK1",
-	"GdqSCc3KLyEbzdlB1uKHw90IUFKsWA3fJBuGg3xLN5Wk5Qcpf6b1nH1ZLQbkG1ekMp+uURgG/BEtPQrG",
-	"+UHKN1RsrIaqvsA4pSRLKjZusKrhT1aqg5DWrtmM8oqVhK71ggltB6PIrJZLfAstYWNBy7JmSpEjM1Or",
-	"HJh3YLvA1MzK42uUVoTOtFFZzfHYnLwwf+REsUKKUqH9CxVqWI+g0e6t4j2+ZBSQO8p1I0itZGjdw3eu",
-	"12Z5fhNmbrLm/2CHnct12EHraN7SipdmNZ3Kblf4gQ5poIUFd4K1uDHKH1DXb0KtV+buzco3rOT0AyzA",
-	"H3EUDBHk29/KYZB/NasEP/4AtHbQJtz6TiYMxhVshOa6YlfkllZrZsYS3OSgrRpd/funEeijrvUoc1Yl",
-	"7Hvrxc+/P8wOwuqASuxvZw2Lg2unlWCmLyPCYLhWmSaMFgtUo3Ed0Tx9L8XGmrhD1cZeuib20ejqabC0",
-	"9pv+3vZAlN3cZb3R3cgATSuvNm6PNM9QZ823xmvuNMDg2FgUCyrmzJGjvUIQLjrvmV5PxeM80TUViuum",
-	"a4qKaPwSSu51B/WrGXjS38KdbJcT/m1BNVnVXBR8RSu8QBvNl4rGmQ3XylJekVyumMhJZTQZoytv7F0r",
-	"I3lRScXKnEhRbUjFlWblWDT9IntmYr0cXf37yHRjaATeGf2+Y43J2u7/3VG/aIb8jff/g0iyIQFamhns",
-	"3HMNY1/VRu5rjnaegq7olFfc/d3+zsvgKWy3/yyRsxmrFRikNFuqQFA0s7A/0LqmwL2LmlFtVd1uOv/A",
-	"l0xpulyNgNILXvZ67Zd1VdFpxaKvT6PbL4l9DlRpFHAzJ2E7cma09tSy0ceTuTwxP56oG746kdAfrU7A",
-	"L2wk7oxWitmPw4mrGbX8Y3sEG8I1ELwdCFHyccbCy5gmYJSrkzkTRhc057okR7/99voV0MrOjgYXnLTf",
-	"K/qmp5zoy2YfqLpRe17VVhK3X/6JC7jS+3bRXjo2INEeThUrJ40BKbZ+jORvfYM82pW7vXUTb+vMv8dX",
-	"Pn8OTbr/PgIbb+g7bC3rzlIlZuEXww8tazOC1qFpHcBdim4d64aXoeFsh5e9hLa76/hnkOkzkr/99f0H",
-	"coZTVGef/Fw/nyFrO3EaeP4HM7N+BH1NrBsLeLLeMlj2JnfrCRs5w8V9D4Drb6eroaehi6CbYwF03E0Y",
-	"ryxZpUlD+5gqRqgoScnMfUyuNVPmcTsYTu1SRz85cMiOhWakAwTUYSu6l6N1y439O/Izj6oeoolu2Lvk",
-	"2GBSB/f05KVHZURWJegxvFa6dRh7s83dg7rFQLdHtJdhvfe8e2cddsIvkZmeBpreiokSpbSlXLzrCp7U",
-	"+6peS26uKLWsQNM8JX8DFd6S7QTdD7nXSTNUSreUXKMfgnY7FkfmNOkwbAU4uqyPQfOlhW47TtDArIhg",
-	"rCS5+be5RtTcHMQc/p9noD3jzUGNRU7LJRf5KTE0BafVMnhyZP+RkWLBq7JmIgMTIxMlhZ+pKJjSslZZ",
-	"42zjLPhLq8xcJWi5Aa4wrWRxw8qgOzPweU1Xi8zcGEO/O376mFSM3jI0ygNjkWh9kWvhXDduuJQUtKpY",
-	"7T1N5sOo3G8zm3AzEnpDeDXJr9314g7MP2CLVyzBcARcdxKxZ/hwwAHCoN6YkDtU39tWWwKNZWtlmsnE",
-	"j6IdW+QKBKFrwPm3XHzNzcdcgwIx33URuicPh8EMv9q411IyyT4nPE4Hf6xGf1+1uFuD8oHc5i60WC+p",
-	"8KuBTPBh7gqZ9Y/mZLpxkn/o/eExrmv3Vfxb6n5AZi1SbakufopdBzGlv7vjaE5cWT748TpURRpMYtqe",
-	"uYDGOgNnvoy6fpB2F5JPax0S+/s+FsbX3Mt+S17LqtxoBKuKFvZidbeQFUPdpIdg3K/cWePdYwk+S9Mx",
-	"1XF3ncyOvlCKz0VcJ5w7uQNtIirxvIvdRl7fQ361rLaI7k7WN6weZR2JMealvX1va85u4L93L8vSms4T",
-	"S4MTY2XLRDl4mVwn6TuZazJUIv+hIrXZzK6dI0ezmjGi2UftL6skx23Pj3toY9uyJEyHkuDGCVcvud8/",
-	"MlrrKaPR7VZ3rLZ7jBu/cK13N1uwj3rinw/dMfQPT7T/bdDLqetddUc3iuTyJt+/oN6ItjOULDK3/evZ",
-	"00iGUWNnn9z2fT7z34kZx6yHp5K03A6v3qI3qm7M7YisajmvrRQcFIGdXtfXcyFrVl6TG7bS1onOSM1m",
-	"rGaicBki0cOhzbAmXEzcsCK9l3C51LEJ9LXsJbn+a0hl0ps0c4Ob82alJVw3eUG4fcXfPL49vjIn4vvy",
-	"8tmzi+/Iaj2teAHuaHcHz0teXt2wTU5evX41FiWr+S0rMXKAa3K0XFeaF7JkBcnPP7Ly/CIn/x3efHIJ",
-	"HU032lyPp1SxZ99OdZGRVc1m/CPJ/4FxfwdIpOh+lKlXWlNwljvnHbxhcQPjDdtMaDWXNdeLZfo82pXL",
-	"k33cU9FcMk1Lqvc6Yn/1tLGq2S2XazW5YZsISf7ENoZra5Abcq3JkaydtlTaiA69YBuCAy+PM7KUSpOa",
-	"FWa5wBaWOW+roks2FjnDRbjKzQFaXhHDq6le16h+bciSlowoTTfkltV8xs0sbYJUf/M2kKaZVCLTxO5n",
-	"Q8IZ8QMbr8/PnxSGBJ8/XdeVo4E2ha7FipYlK6ExyxNK8JwrzepDvX8pHaY1PyTlbRLc/vgOeW1vfZKv",
-	"v4NIztidqfmCFZKOTzwHMR5EGgRhjDVTjNbFwkcx4rOAcj9vuXOMiIJXzBjNkwLYGEYbMlHC1dP93ciq",
-	"QooZn7vfK6q2hTQ+sEkI7+ywiBvW1t6lAjSNxtGeGCiv2xGP2ciHUlx8PoCFGd68kIoJm0axqzBur2LP",
-	"89/tdIL4Aq5JQQUp5UB3ud+pTyNalhwNBW+DmePVb9fNZd4i+acl/Wg20Ul+EIsZCRWBjOxI1c95H3OG",
-	"JfEhnvD94gLYBNXITMAMyjVZUEWkYHERVFMuQN2Saz2xoXC7X/lLTQtGVqzmssR+4UUb6baj2SSmHGg3",
-	"zZnZ3W9WM7fhU6PZ0GLxWMEFu0d1CKF4dZMopjUXc0VyuNjXt7Ryi2nY9ILRSi82ExBWzYOS0bL9W0g6",
-	"IG4ejHj2aAdeLWiTDe3UNu6pKZgu7iueolz1gF6QBW+vyiuuVhXdQNzb4xDgHt3ntfaqz4lRfUyrqHoT",
-	"3bSH01X85bkRt0YPaZTyftxm0G639sfLuPgKVY+0PT3jTszquHiTQMzujFUUtQ1fJ9MNBsBZl6f19G1z",
-	"U0ikj2TnJlQyf412y2UJeyc4xQvGgBNHuOGOTN9V6XaPX7MAHfqc6QRD5/te0t2H84MsgqHyckB8wteq",
-	"ouzXLx5NxofWi0eQ9z0s9A8vvnst53AFd79w6TXbvTzw0JiVgH11WWZscAbJvUKTg9ElN3pMThCDJDC2",
-	"LLlSrGzMlmosjrZ37LRDOUKz7HfnNqZgR1lq2jw5Pz9uBwg7bmFDR9wNyFH0KBv5D4Odn6JjveFu8eCS",
-	"ZqV+W5V7LIwvPrz8MWZixGWMsLEDhE3cjBrnu/OazalmqY1+KdeiHVmygpxKF5DTHut0M2mGGz9yn/ZL",
-	"siwNeREdw86szPpUDNIvVqw2ChGds9jcoBkE3dswFKMmoZeteRH2TUtNq5wc1XItSlaSUt6J4zgHDHBQ",
-	"9llzoddOjA87MIiZQfY3VBHAb2TB3qQWKEogNkwIM/t6hK65sKKIPHaPEgK5CUgSjNbDA9ZwiPsj1fww",
-	"ovO1gHHpsMlfrVpo02U64ycjLhmpY7rCLxKiLdEa6SKB4w6S5JA7shpamQwOPk/OwIlU6J3wHqfAPzk+",
-	"Ja53F92GzXNLQSwfC8M+SENRxByQmuR2zSfue1Yq/H0t6/Uyx2R+zlTUcl7EVUCHSyAhnsCueUbY6fw0",
-	"GFFcVZNCs496gPnpq8up2EFlAJuOS244WtVMQciFKJj79fiU/CYqfsO2vEHoT8tsNBwV5MXb12Nh7oew",
-	"G7v2IBeb3km+c37LRAOV0UHGf7Q7+OCUhVQ8GVU3rNyToxALVLRn430j/Ae6mFtDy9zJCRIRHOGHKQl7",
-	"8gra/OQ+mQWOd8RuZ/c+43sCOAaf+AeK4+8gkeEx8DtR1jp5g26RUlxj3wVOdcr7S3APK7JcK4f951J3",
-	"MVO1d/S1C31LqMr1lNsbfk9xheFjtHnPSafzp8enJLd5sVa4WCUaLh0xjvcNgLuoO1ZfY6Y+IDVA0qqy",
-	"TuXZxr4JQ4hJpy8lSlKMLYS9xfx2XiIenCJ5sFATT5M54mY+NBv1OckJp/I43G7iRzMeDWXKre3nGCCf",
-	"YLfuK3VX9tBAVu185JbsbSS53dX9h9YtU9Z5Eds5GPfhu7YzFgtXuQ9b7L0v+4LrHoBbIulvn3CXFa8I",
-	"1z1Ctroicz1UcwRU0xp7MEp+xiuH/7wVf+d51bNjRAWCplwrVs1IxW+ZIlQbtiVrOmeTdV3lUY5zGANx",
-	"ryXX2A05EQVvBhs3Uv1gpuEsVF+XbjfcDrfkS5aIan/z+s33xDyK8wv+j8g77/k/zAAxGqPXhd0wBk8A",
-	"KVOo9tRjpLas+3CeHW3R72g4azuR9iha1LNfZfRn5T5cy3cS0xd7EuMexvN41LHnw4fSyr5owAPpZkiA",
-	"cn+iiZHGnzFvrMt+9NKmlAFmDuDGiFZOWsTOiJ3GmcN2ptpDG5Dcx2Oztaj8MaXWqgEeSnjK9B1jwmEU",
-	"3sn6xs59R3xcRhEmIAvxUEPDI4iUuH3CvgExllGBvVprzG5wAEKGbI+/PsECLk0H7nxwFORyyupk8mLO",
-	"Pq4qXnCdkyPILcX2CnA0cxxbblV+b3AF8jlOyEJ4Paa/gIEZ3x3mmXQrABbpWM/wWBFl17GH9Iuz9V9S",
-	"6gX65dUwrx5abRXJP9F1yXVGtA5icZb0o9vaR4vT6jQEWb6RtgNlHpc5CepsjhicKfVH5M25iIJQa3D0",
-	"t034WQAy7XYzbp/KAja3TXu7R7KDI79ETKCOhArzIeBdjkNHWG5TMaULJf6gy6VNKh+QFBGMpmvihytk",
-	"9gMxbSzCyJzJDDvYMZwFvC1gZl+MbXXzmD3K2304Tq/ggQFne3iOIky9g0LeJM04XmcxSsnjHItC1jVr",
-	"CsckCkHgKADgsWarCoBmHgnM6UDF6J5Bjw+g2Tg+GL+rgJSxO/1hs2L53stzf0p31pDHkZsrxE4dZLA6",
-	"WC1W5tJRx80l4F1LmEpS3N3bDDOSl6zit6wG5BBE9wBOaM3lCaEvE3o2wpuyJsARjOUOPO+R5X6rcphd",
-	"MhjrFhXuHO9mNwNaS0n+7RT6co+It9TdU+A54Xb2qZnN5zOnBOYPnmm/fTy7OgjO6f1PZS8BNPiQ7Tko",
-	"5SFwT3uJ/cBItjZ9DAvU6iaTs09NtZ/PnbFbW2wBjz+tlFktrZAfTGx+6RDjTIdLwU77HVtVmwc5FK3Z",
-	"nhlBvImqhv9c1GoVikNcs6klT/pgg7KMu5hW+9FLbff3ot38itCpwhwBcHveMLYy8+U1enp7KftfkWb/",
-	"6Mp5vwDM9tYnqMNVuHwhioWs4wQS1MpkHzWrBa0IhfbRkDrbT09PdKvG5p5infuvotslO+1wfu8x976p",
-	"+OWSi7PmO0DLwUc/n+E3I3xoVctbHj31gGniltZjCpiz7t7pfdzdUA6dTmTcvSyUYLDw3bSVwAApRs57",
-	"hZDbwhh9bvHOCGlO+rySU1rlvReLV9YNkAY7EuwO7fZ2ntdYaYhCSjS38KJULzzKXNTBrXRNuS3/3O9g",
-	"oLtBTaL5OQh+4Ap2+JhcuI5Kwayvwvy7xbn2GBW2+Vjro50xSK8A75yVJPjZBaLOJU3bn1j/BUHc+Z21",
-	"+HG9pOLEKCuGoAi0OsWgZz9XV/6xtw6D3/q9m2b2hx7z5ZKVHIJRA8/PtqkCn6R43+N4jPxXo3OUyxXV",
-	"HPKINq9ksY6HHEBxQ8QEKMI3SGlfIUcFXbLqJVVQ8EJFXEYzhmgGXdH5dnxTKStGxW4w/g/YB5lVdK7C",
-	"b2IVAC2JfbXlk2im60ul0HT8X7vNNyodalDPCoji51QUrMe0wpDWnVQAjlXGWE3e/fCSHOU2duMiN7PK",
-	"Z+uqMjf3Fa01pxWyQCEFy+MTTeb7RWdoW/fw6bfXr/nO9mJkzXanyA4Dtt9AsYWdky7vAkfkkm7I1Ed5",
-	"ow/Z6a10DTf/7XjvUTbCWO+4KiuF4goKD7ytpZxF3ddYR4lUVLM6EHcgvA3DpYIwWlec1S63dMtNLNei",
-	"pPVmAuFv8Z2AHAOMj2tQQ3y3ERn7sNZGtww6vQBmPLgEbt7BCAOCCY7srJbLSTP2hAq0M8fErXxvT9sb",
-	"tJ+Ktwe4/ZnWymTbGxmnZ1/MvR9+Vqv8eweIVn+7Tzt1/H7YWw8Kn9UPK2u7bH5n1h+WNXPlx4OVBCA1",
-	"TC2xvEPWDTpwK7XktbbgPIqsRcWUGgs/SFZeNeG8U1ZII1zytbBFSvgtyzHTIW/2JydHUAHdd0JW1dqc",
-	"lpqxsXAIDMpVYGkiUnEYm2PIUl9RpVg5HNApWISEp8M/T9jofxWYa1ZVSyNoIPLZ/AOIRSH8c642SrNl",
-	"fm0Rvdoh2xDPrB4DS/1QHN41rcua8mrg/fwv/r0BToVW6u824Mbucn//ccUKHaaiEvdSNLFvN3DhS8Wj",
-	"NLT1WIgn7Xz9wxA3oArlAThfYTHu7prej78OcaDId4AkkQcneC+qcXClTt6f/bzyQT4lxyYwfRlV0jUC",
-	"0rcZZNYkzJTdDCOe9aXWK1bfciXrZH5502TAfnQpx66El73OAlEdkvW6i+vcrvm+C825w5/dJgb+qQ72",
-	"snOGugChG51969T0kct9bfnNa2owOkbw8iG4GFFR5+wZVbVMQjfvE6L3lWL3FkcPIoXsSjzfQQgdKpJ8",
-	"dPBFVDz1tiR6ttrr8D4ujx8+nl2o5oCMdkjtnYXEeCgr6D4uPoSJHurglPE8ukIqQ0AATFdGI4vPvzs+",
-	"EEobwG1c14moCLqMB4lCN/AMEDjzteDoMPIEXsr1FLiy7VMAIgLyFnUQmqB5La52m9HceP6jNNZKzs2i",
-	"QqTMVxiL3O3bcE8fSUUC1M3hVwGzyfHxmicuw1fLGyYUnqzf3r/K74e63ey6J0Y7kGANt2mqPcXfE+ft",
-	"PnGVEsqskR9qxk4MyRPIJZtLBuDKeWs4+VbY/FigHveNInnTxhbeRa2OlQBkIgitOFWHYhNvHXG85yMc",
-	"xx7Pxv5jHz/rkVyXhz33nf5be9wPBSvucyB7SbPuc3JwdYGuw5Ci8ffr5ZLGigR9kJpWWB2OKKYd54wj",
-	"AiFube+lnG567Ve4xVFqa0B0/NB65CIkEHner5cw26qyFKx6ias0FI/dB788bhqprfiQrLqj3BQxw3Qn",
-	"vwaSvgw72BCkkfhNcCvbvwWbhUwZ0v35pKBVZSGE1houTmulZcLKXzNIqqfRjKjCP/1GESHFiWJFzTRx",
-	"x88bC5/uwzFxL1LNak4rwtVYQMG0EymqzRXhukl/I0wAmLzhkqK0ECg10+taIAAjdfA91yRvhhgw5IWs",
-	"SjUWkKFjxhMMHeHL1pgSHWW8a71I6CEoAM0S37CNubxPGa1ZPYHVN39L8/LlBHdv0gwtkTByeIrX9pT7",
-	"n8V73s8WVE1wJdPukN293s2HDVwhD6CnVXQaS+nb8oVDq0T1Ed1zI+IxyeZeoib0lnIrOXbZsTTcuCbY",
-	"1MEmwukYFkxlXuFFQkm2D033hhINkRRUg9N3WFB0Y7lywc+g79XsVt6kIqFvobpRSmO5TRjiYrqi76mZ",
-	"rtvjLDifkYVvRyrvnJKt+OVg21sHI8rifXd9rTvh6Q81QWBOSZZEjqZUQbJuRhz4psrG4vT09PjaHS0U",
-	"AeTIsqKMAAfKrNiwBzQDR8mdrMuMmLfJXILyik8xh47WjCzlLSuh2GPNEAAyGOwUGSiy8R7s0tf/wpHt",
-	"XMx/lHc71PkQR/rBs8q/7Jl2DLW/wet9m8mekr8F0rQtMvske4As/lVUG2xwT0azZzd6coohWnQHy4id",
-	"ZgcemC5QERioAD8b75seMo3QqVzrOCLf7hmpIJTRsFQ1Abd5CVClCeRChRe7O3Me7xifW1TdXvFOQXzY",
-	"NmCx4TIlE0UUZ9M9c/VW3Dwzck60JBctS8WuVp0gr/By2Bice5i0yREo3cctBL3TTuC7/aYjv3dNFTFn",
-	"1ChZxebAf8FbU1ExQWDvP9i21NoLsB8YsovrMBQZB4sDAXFN7qgimt4wkTCDJq6Svwp2UnHBiG3hPD+d",
-	"6IGH1CSLJjK16SbbKqgb7n0zhXAxsuTpax2JcMT7GUZPFcCNT+VXW9EsDSk+JNsQUjcb/EXYhWMPCXOR",
-	"B9rtBTs+jFsAU+Bi3lpXG/RSN66vPaJoD/v4aYt1OH6BHAJ1SVSNIUHYFQ/sg37Y27a8D6mr89wPO+oA",
-	"iG/YRMBxh0jhe5/W+NEr16vK6BfJUEgYNyW65vM5q0kpmUIIuAaIAxigXFelxTshtMLS6RA1rnxcvqJL",
-	"CDnkYn5FclpV8i4fC3xHESrAH5+RXN3wVY5fElK3rTHwlpnhDV9BkCVbs6j15ZXD0Nm8KKNaiAfZ2STr",
-	"CzdN0rRUOp7deBTxNRsRP2SP29+Lb5hr0RUY/iEsLu/VqHakfmKmyTq4YQtUHZTmVYV7/NAx463hdK2D",
-	"7rsM2OM2xlB6IfSeZdDqseasUzNWBRMl7Z5ymBJQ+jdUbJ7+YWqivkFmZq0XJxgtvKrZiVHY64dfgGZI",
-	"0RXgZXeGgIM5hQqRTWbA3568hF9eypodX0FOjSuVCRd8hOymWxUmj4ykGwv48Y5Nc0h28YzPmpdvhLxT",
-	"mKWD2Qm/vfs56nL6HwHyZHvg//P9r7+c/PyK2AYD8/+oUuYjUrxheiHLaKXIxmSsyFohSKORpZCFCdH0",
-	"ihxBbLHKyIyVrI1ZiqkMA4bUXFqjQU6xEQE0e+u9Yd9McedXr1/F7WlQwdKKvfTK9T/jf93tcB+5/48G",
-	"nBotc7td7Cxm/FioQt6yul/6TOlaD0md6S7189I93dg0mCMbIqLAyHnr/mUUSESDOD09PR6a58rEixX/",
-	"rRvqzzOAX03zt6+bOXKFD8tURIGWhaySDkx4alNxMpKb7pGpER+fZk7MW9syT6Xr/FZXkQV8S/VCOTXi",
-	"3Q8vVchifMrLQM7QmYHjptQ/88Yv0VbODcxop5ZWsF0xkv1+NmNgBX+byKrGoCjzDBH1sSyYK21DV6uK",
-	"szJ2q6vkHSvRqxgLel6u9IYsGRWqhRYyoDRVUztkadXlbr96K8/oM9zbJkU0YumXdVWhgFmLii/5dsWT",
-	"ngahAcEsmKE00YuaqYWsIjzwlV3x89PnPSOUXCIU+gomKfxk1zEMJe67ArPpxMeldS0z2GffQ8vda1N7",
-	"w9r9RtYg2KJsm6BS04vSeF3LRESEq52CVM1MQ2IjlxkYzDTlVQ4mKcx4sdUttpHqKyWdA1sv2FjsAr6b",
-	"T3GmMnK3kIo1XduMNmqd4pnRiHHo5CiHAQFMz7pieTYWHmceoBgpqbiCqIdbWvESOR+8o7Aq1d2CFwtS",
-	"0LreECEtzLwvr7Gdr1xGU6GVBh/EkhYLLljjlDDtr0i+FkYwypr/AyO/Z7Ke8rJET7GQejKTa1HC2C23",
-	"gtpaFS+0acEFDH2iayoUd6ZJjEYO2+Evzk0HvfkpT/wyTWnp0Oah89lkSXWxmDgyxCB1AO2YaCknFa3n",
-	"uK411Wxiz7obuef3+BMcWUEdNPaun9vW3U2y+18FoY7NEze5zIYSKLmuC/aN8oW3A3nQq1KVIaeUrcP0",
-	"d1dLQ16+lkEiPQeoJzX2LSrLQBNnQtcbSFeVs5m92QGmR2+V7QfTGk9phNG7hPdJ5bLBuvrClLHdCw0s",
-	"T5Q7qIJWCQU5WgJCG22jq1bRH1apgeFUOqDWfYuvMZaUy9qWmoxgxjXb9NY2zB+opo6S1TqdA9483ypt",
-	"BA9uWXm8p9tJn1JbTfN0b7eHh27491N04RoAPPKAaXaCyTZb1oUnu67nTBT32/Z9obitgxEUJfI01wzj",
-	"kEpFzSDvEY3LfCfqIcpl9OcFh0CkhYe1azy729fjjO5xBQQEM/TT/atuNG+nDZrBjmVEsLtWqcCt5O2m",
-	"6d6+eovNQHLts3CE3++e7tskG/5R3hFYewgIaHokfHDhJnQcLFnJ18tRNlrw+QJOGde8oFXUidCM8B1y",
-	"pL2HLJjz2afmDwsaB33kwwoj9ssC6i1QehWo6ce4713RKxh1N3101PVq1vghKnoVpk3FyjnD+nK4EHvq",
-	"en1/y4R+uaBchGbASCYtU+bOK2eIFgELFdjrF1QtTgrTDSstJkcl517HiyUrTWtGb6KS8O9ruAjixRw8",
-	"dtZGBh8g+GLr0PeJD9+2hpi+JqCgp0NW7S0X58PFDdAKmMxrVrKCKSUTQB7wTgprHxZd4Ur2rA1re4xZ",
-	"4Fh9giNEnZ0c2RsyW6705vgBfP7AoifK7kusjkutNFHtfes5q3uWdUgP6md68JgSRPHBuYGpInlAPnmM",
-	"ArYVrFC3CkhjZ3G359UmVE8FUZZz24XQJiwZY21GJspoZUeZwNosKHpfjOC97ReAgNNMh1/B828U1OGx",
-	"mXswgyZ1L8Amu9wLTZaNEGwOkWaiBGVrspwHjm8zL8PL/KT2SqvBEKYrh5LUqZmY7yOekjmANS1Y9xQC",
-	"fGbCy+HY8sHuZHbjkzSVwHkKQGWcT1LxuUCUMWnr0yLRcRAHysuDb21VtaY9OHYU2gILKqQweg35n+9/",
-	"/QVeIt/+6dtnx27XrLnPF6x1pJT7Y+a9NzBFMFjBJAN7Vk6O8k+fbU1AIQU7ziBtxN5bcsiPAtWAG34v",
-	"5cx8wQX3gLlwLHK3VbaO5RYN5t7ruoGYaiE1smU7fTQVuPAgknO01LnTbzsNB+V6wTeuUHEBeyIpqDBP",
-	"jBZgfl52FKSLSjwRdob9ZwCo9uTJk+/IkR0jVeSu5lozcXxK0NahSM1ma8UIxXUiSwkCm4qxeEaWXKwh",
-	"RuaObjCOHDFri0oWNzjGvSW4LJXEGckO8WVkShV7/nRdV0Ajcq3JipZgZzsy/7AZRNjK514e92BquxHt",
-	"9uvv3ccvzy+f74S3O/SnWON8r5d3sky4ed0RAnN5EwJw5NwmlXVBUZL/W05mNZ0vmdDH1+Y8gno5ZU7z",
-	"hXBmZ0m9YZuh4T8ONt7SV3wC4VYmuU0iYQ70XyvCNiumTlsH3GEiU8hVsFG8V+18OcBLdpo09EGoGguc",
-	"0FbinGUkzXQg3mCyorpY+L/XykYDN8nL7ij7H9Yi+KlBOJ0AFbZ/qtnSV+T1sVSuXfBT0w5t/LSw2+B+",
-	"qJm5W4d/w/9hULEqs2EQnotoN219WT8/igYOolkZeDbRcuIfwu0DxjgBuLjwwYzyal2z8DuFXC6ZhZKT",
-	"FaQpTpSmNXbf/OYhcVq/zgBR1cy1WropBa+Hv4YdhL/7LpSuGV0Gb9sfisVa3AR/Bv24n6goWFUlLlk/",
-	"4KRj5nL8NtjIlytNaCx34PxAqAd0nLmu8UuPAy1gvzGxvtSIdOHFYmckIAwuekJ2gf9kEve5tTRzbKiT",
-	"pVLwebIE8pb/p6OL/ZkF6B49sqERxNAr5APlzWS+RpCK4VlRskCwgaH+l5rpejMxj8p1dai1fq8tu9mt",
-	"7d3fodwWCEU4q5i4ssf6HiZsyw0hEzCgWwLlknBK28UXHYjEWIRU1MKQ4AJtFBUt2MEgEjHm0euC9OC8",
-	"oBsrqYsvvKg4heCkr44pPNC5e4zzs+eERA8CBl6y8sU8GsPnborklisO8OPSBWuykqyYhb4cTKTx7PnO",
-	"gD/YSZuSWcrhOdasnpRJOKgghvdx5KwdQbRqcDOCQY5HeM2XNNm9h5gdgwDJWI0siMtE+MKKK5/0sqr5",
-	"rSti3xvlJJjbTkxeMIrWNnRW5m9TZSLmHGv4DqZL1UGV/f1RW+dmn0/KfrljrlyKl7SqprS42SuPmmjp",
-	"s8K+A/loZtqkZkZpdykHpOTKXn2SyQeGTagGG75/xvKL5sVhkLFuUOlUMNvgnsbKHO9+Jas0BSDf1tXP",
-	"/BLMHYKq1uWc6ckdrYWtINegecL5QKGX9zJ+8JItVxLw1iFzPhKO6PKgmCJuJ/t53vYYVgwlfKMau0q/",
-	"PpvFGlK0omdaaDRYI20u/WCeHGQfDYmrRR7dp++VfW3I6XOfGoz1aS7Z2oN+SULVDZnJfmBVjlD2VaAP",
-	"uIEi5oVevTd5000QbH+OADJaNxNUvGQQ9okCey9jaNY2KH01ADNU3rJaUEhjxaMM1kI5NYLHZQvU64r1",
-	"wxTtDeZpF61PXVtNa8NhUBJ2Ht4pVYz89u5ncrTQemW4j/m/6mXrhGMVxNH0X0I8d/ZVMzdD1nTejQvq",
-	"lqzDddaed7+jiJ7r7ooCoaTYyjXrK2S+UZbPpOq77gUtkWtdyES5lA5EHrz0YWnS/wAQWquE2QKmiZrk",
-	"vQhovwLX5pM+/qvdf7MG3Vv2vbhlVRR+O809a1YwfsuM6hJki+JJQlQwmElmPRrmF64Ps6dRdYP5Xg/H",
-	"YaXlrV+YtXI1mKkOPwh72Ms9ufQ7w4BBYZdVJe/6seJBupQt+8t7hjE5l8EhVczsuzuVxNpj838dbu+D",
-	"zXExtFhcsz8mwcBKZPatREGyD64C2VCtFEcd6qXOLcws++inp0L6QCcHVDY2v7lVfyGJOVxIbrHh1tza",
-	"1tDWrnSz4zdU8BlT+zKWg7TbpX3DuS4uLyOuCw9fNiCGgkWLj6JTEFRUHM3APEOXGJjOQHm7P9kwG6EZ",
-	"JM5RWivlPNU2nxUyuNEJHT8IHfam7Zzxrg6iAqjVgdMSU0DoRkSxclLPisguNASDCaC+/bDN0PVa6XSt",
-	"WrnCDClIa6u4siDu8FbFVCJWvjEcTbzLPpXPF5go4Y0edZpalqjQfrVDWVvzi45sZ6kd4WfBmek+su9Q",
-	"G+qj81rFqcOiY1XLdHikBY9yDeORkIPMNLtRfrKg1aRnsR30SROjWj2O/fX+qnwn3/Yrvjvvvip0Kto4",
-	"OKQgxlFm8tBkvBMMyG/ZxFv+In2+8s8IF2RW8flC9/XmCrNOHaQVCBXuYF92acscj1SQbSMcVM9BDeG3",
-	"j0NfgDPdd80VE3oIOPbEnfiIE8AizbgWfbvtZNkfzFObCr//JDiK2LLvb3HNYMOzCIlGVnBn8tHz0+RT",
-	"Rqs2BXmcq1pOK7aM1Gg1fXSa0vBNwtUVoZhIDe9AXWRylNsRn52fmR/yY0RiJSta0yXTrCZY7rBkdbqs",
-	"arcHkyv0X2JUGO9T7hEm1c18GnuZQ8OL54VaqMy5b95ABRKfpp2R3Mci+ahKy04x+nGrqII/lBRk27XL",
-	"DtS2yLINcfOfSgdFDg1eCMaZhqJTmNzB96BULukNi2Pa/W0h7wN0uY1U1zvapBVTE27JgwebJCjWxkyO",
-	"PcaiJ6HxKNqTpZLuvehIgTV/9MyC3ToljbM8pIlmRP1OzT3iSBpESV8f6OnxdlmBpvyIn28OgPux4iPw",
-	"QQ/Al8eOjaXKZKaVfd6daLUd3mKRY+zqKsL18UOQvQNoDOIf8f7QpGD1AWfsTWLDwBmTBePTOdhJgn0R",
-	"2739eugWCGM/yk1B4IRIbgG7t6oA+V7MZF1gYStANFFXJA+gTSzXbwOY5MSprtlYoJ0ZmkHhJ+zl2lB2",
-	"BOPEv7pWBL22pukWuoppNBbNj9ckd2Aq8D7WIiF/5dKmSFqBQ56eP4GBYFYNyZsJn966xtHzsw/xx8Ym",
-	"2Gbm8MA0rzGD4GuFAnrJeAVxAyGy5Dfm7Gta+UJEA2sI7Uf7eb+gaAj0yRS4rC6OzdY2V74SOqEEe/XR",
-	"trVcC6OgrFcZoRowYzXgdbiXgROxj0W1VvyWvXEDRp2/P8ztobhDvo5Gi5KJYGayBN96aDiivYc/DdwW",
-	"MgFbwMUcE+bwsyKcYddU6BoHl4zONKotcK7P2aj5Ss8+fh3mue0BrhBc4ndHk+1OMsp0ayr0O3YrUwm6",
-	"bdOOa7e7pFDbNDkneDrIA+lSWzpqgKSqm/uhJCa8WnxfzhO5jOWcXbl0qxyjR/EPKEO54FUJNwmXNGGb",
-	"NC5Cw01tKGAXtqx5K5G+WM6ZoWwwtXcpuFp2doCe0s4OehTV8quFldAiRfvhIuy671zwD3tDWKmhk9UC",
-	"ptBKRocdaGWrRPMh4FO/REN2zW3bITML96EU1K2apDADAiDZBo33YXA5A0da3BuAKYB7X8d2jxQn6g/r",
-	"fmxbazGEKKy4p64lxhNuu1gQPvYXRAU0S5OFOxijxtdQJEdvXi5oVTERZQNGBOJDDwvrU0JtCCqkspHX",
-	"CKLJxbxiJ5CoaAQRFvYhVI9F7nuaNPV+cnIUZC/OdGPw5kqtWRkNrS/S431ySWoqSrkk041mqiNLMZ0c",
-	"S55cmnuGNLdgAd2QI+v6amHq0V3vqB/ZN4q8eP/y9WvIkTtOYbNFFuTwmg3NqiR67kUC7yzO4N4rMqp+",
-	"Z59cUMfnM277OvNfz8MUXFKzJUO0CbNUN2xjM5E9gTXbTmayzoiSJG/8fh6VsGIzTcxORrM2wKPsCtA1",
-	"NGfvO37H8uNrzBtWNne6ydWkOolGmCa8D+Hut2y8+zLq9zg2zTpNmdH2azbnSjPIV3FsKSOKMUKn8pb1",
-	"CTfrcPtH0su3aDo8TC7F1zBWqa+Hp/l2EG93/qqj2HewGnVCU+tNrPlVQ40QQndrNGWlmLKV9nfl4g3b",
-	"TGg1lzXXi2U0UXnHxvDGEpdLTs7JERUbUlDF4qYX8417lgvcR1gxR3nO8Mer8fr8/EnR7LelhSeXSI+G",
-	"KUITc8Tf7/JGKGlmWiP75IJMzdXRUomsG0rKCHU/v1/DJr+F8fzENq/FTJKjV9+/Qys9MIsbtgnTsBFQ",
-	"FG4+MD4//txwkGWP4O9tGONm0aLEh0j1MUBSczcuyVxSlDQumIGVaFBBTmjVZ7paMVoriyw/lXrhUQ14",
-	"uVvT2JvfzdpL4YSsVeGgGqc6bmEjNBgN5IhrfJELAGZVdslqRpfq+NpVTG5jITEOt2BaScHisKxDClq5",
-	"lHe0LHWWrYmUozkg1Ovw4p5JbLqtys/ODa67De9dKvRrLE7rClCAo1gKFlyVvJ35ciAa+p4YN4350MHP",
-	"7nwb8o1OJHrDHxB5Faq3OzaJAKZ0WHbKA2Tw7rlJ2AMbBvY1m/I494rtI7zHbdTwjQe/3QyIQ3zQy9BW",
-	"oIdORjGuV+Uh5zwZifZaFLXFVibTjUUmw1AOcBxnbbsgcNKgTBD+GvXrd+XXdl3rwvG1GFT7ordDMy3W",
-	"0+aibm9DJNGwGFsTTRUzpLWKuAbrn5aWSbQsIthdMjDqXnw/xcDhuXeL7Ucn7BEovpe/O6DoLkbf4u69",
-	"0HE6eH3S0fVHMP4Xndy+F5Pv4NCNH25H78lI6HGN+j9L2TPqvB9H7hQV16he+WJY/VL8vjL+G2DFXZzv",
-	"BYvbBi9KBkPjqACXKG6rRCx3OWuhYaIrEIruNmCY98bbe6g68fcC5rveRlCqmfNQfgUlUXGxp6ySYp6s",
-	"bn4ITqAFngL12m0NssqvBjQwDYUZbupKYtEId//x9zeAazUjLnRlLmSGuMxl7pq8f/89INMd944KHIhe",
-	"CLUCSm4+Pl3DzaWmBUeYjWFZu7vYL7swh81u7IUpx9MP3oqku2y1IDWjxQLY0baTaVHL9XyB/qiaibZS",
-	"Zj0S23lo8xpy1yb92OYL177hnKycs2ilJrzft/VCaNwbsKBxykWkvZBlqgAj9/GltBhStrpxFEW+V0vZ",
-	"iync0eqGWEwv2KEe4M62azcpt6jZ7v6k6SaOOGGExorOWXC/3qUC+6B7MSGLiyvo7d71DLMR1HJJqQ9z",
-	"RhT/B4OKdz2jqeVspliiQ3w2pDcIH4kVnlpOoY6KXxWoX2N0WrP1M15pBlVXjJCCeaheXCzqwvfBxCO3",
-	"Wn6WaSrogP/2+kLFZ6zYFBUbAAIeD5wbCzA4KkLFxhZIOm4jG5Y1nTXB06NsNK1kcYOB12sFfKGc0DvK",
-	"oYIMF6u1HvmAIQT8m1JRSpHAuvuJbd5JfV/T91lt+mC5T9v1jj1ZlejUa7nIxiLwkXXix+afxjB3Kcaj",
-	"q/EIvzMeZeORYHeTxsY6Hl2dnp5mYzEeyarcefA5xzpE+k5C5UHCPlKQnNQG5scCvordmxB+PwkYapeB",
-	"HGElKrv1RulCyNWE0tWeSvwMmhsuGNa5AGoxZ4LkMRfGaejoQmJUfYIlW8uWuPU2iKOPN5BBnqXpJiSz",
-	"x/QrbW3SzoLt8zb9/PObd4hg+bZRL7dlPjwAuo/gY0KdsBhApvVI7oJk5qhIqrFw98dv427wJsBQyxsW",
-	"LeIBv3s7vH+hb/2utU0eX8ZQvgy313zpHYWuKhUXZMmriitWSFGqvtD78cyQvy02rc4bkLzdZHcuuFp0",
-	"hPZhT0tZsoooLVerREdL+rF7RQlIpmbetjRfPylrA9lVKqeqEbeuZTQLKdW7mV2cD+DEk2ktq1ouV7on",
-	"KWHjnlu7quUtL1MZ4D///Ia4FuQIclAphyxUYXT7FYCfuYqwkShtPDoxHfWlvQExWzAVD+SZP4FnFhgW",
-	"j5tZcSk8paVKXsFWY/55qpSua0VcnnnEulMzukyHn4ZkBWE10D6V/anZcmUu+VHu+54uVxAsHLQiR3Sq",
-	"EIAScNk1UUxfk3NAuDQXiAql4PH+MOIHKzbq0YajtCcri+zanOAlLdkDFN4w31UTeku5ncfOeYSaxfas",
-	"Q2soKVhjuLgfz8BEbMiXS521t3C6yKpaq4BpE2x+iG4dnJLgODpuscOTPIFGRaIreLgbMOrCtjMM/DJU",
-	"B6jYCHAHsdEtM543kMbqEzrI7aGmt26UmYWsgM/s5MiA3cl9M5kSc1Cg1h8MNeygyQ8NJPEx7btfxY5x",
-	"Z/dENO8tj+mMK/vMTSGcpS3SG5JKa4/ak09Sc9pFheSrpaOMSJSs05GsutO6ejw5P88iBcsqae/O2H1F",
-	"lY4fa5/e8O3zp9bg3gHT27FRePa0xC9uGfOfDbXl44eSy/mOCXYXz08V7A4dTfdbxF/YHXHvZASYlrU7",
-	"EYE4Rfdays+pmSUNDbiuvsJYRkpWA/ADjIlrRTz84uDyY96K4GqMNVQN/4ScgKid4Gc5f7lgxQ0I22jU",
-	"El7837D6pmKkllLbojKkBgc3FqE2Q+2qMkZFsUDdvb9j8PuPWLeY4MsD4j4G6BSFn3ySbzZN0tHm/X1A",
-	"Uf7Zq0yZWfbemAADi4UN67yXoPH7BX4FsAAvZMWcD+7BwlAGFSAbNs8lEP3EEH3EBco+hqciLtvi7NYW",
-	"SMLU13klp7TKD8LgakrtPEr6Ahz9ZKiEL3nzSDgcO/G/4UltC3wn5cMNG17hLYxbaeYe7kLmGFlMsL3B",
-	"0PUFX72TqQSO2pyAln4L6TW+NMvgupM1X9J6A1O316k9ST9v2FLWm1cMLwzdCWxLaAs4jvEsNnC7J/kA",
-	"PD0oiw2+OCyLzQ8lsTWy3nxvmsRkHKwr5NyDnt9kIWD07ZEw97sVLVhGbtjmOCNrwf++ZlA73qbPW9n3",
-	"7PiUmGsOhCNAzutY5FpXOVlQRVZUGV2YKzKXgl2Za3QZJDA/BXMfRuCak0G4Hl42Qt6JBPT8oSGv67qz",
-	"HLN9TvgjJVHdM8b9Ae5VUbP5T2wToQOzgZ5aEkAbhhQTcR9QOhyJ9UOySIbvP2GISH56xYWIwQ69hd+B",
-	"aLl1awh2C3VXeZEEFEvXvc8reZdnJBdGwlYo5RZ8vsi7ZWR/zRASo0n+SVN1M+FlRhoMjvxx1ETFhOKa",
-	"3+4rwACvCVoh2jyGTGruFqFmGNkBJv9HAa6i85htjM4HJl1qHTMQ8yXeD/ktsxglr9//Sr59fn7hb1rk",
-	"KH/74eLH/NhMz97UyFH+5Pn5ef5IwdCHRvgant/fJjgsIBjH9CBhvoEtozn4yJPcJNpMJQzPdXoR0AVu",
-	"q2cDwQlu03eL5afDeVuceY/Q7Ympg9MYDMAPIm9wIfE0X+/hy9zi4l001LDzIcx7X0pgwMqtDQTOQxZl",
-	"7X0YuPOEI9Pe8YS78voPysJ7Bfd2st73zcNeEYBfjEFeRXhjwxJ7jXUQh9p2aidYxZ5z+hsc765z+uLD",
-	"yx/dQT375JTuz/kVsf4iWwEUqnxihVn48u6Z7tZGIiQ7JEEmqZt00nGcOn5hd0Q/DIVAVwGVxA2TDyYa",
-	"PQX1P5dmhHgdOqoZlK5TPhBDCnbcDxM7QWMfkiBh4D1DFRppa+hF+E7WN7g6bMWVLHkBUm1JheZF4iJc",
-	"31QsUVQbfrYOH18929vgsJ5BY5CI5KYMMSvG3UhgvFhQteiOJDYtOjpI3s2T4ewVo7MJFyX72P1h045A",
-	"u4ewpu0YWpM2NYjJhoWJhbm+51NwZeNzkn8y/8h8vPXn3Ne+xgmsV/d2EEdLugdhz7CH2Y79qm2ras2q",
-	"tQlxlp1CaySLdmYGXELM1kTtN904pQtIoIhGwCSQFzvGuufsFwsqBKtcQMvQ42+916Mm/gKChjWfGdk3",
-	"rSUtC6p0lBHsmg0iy5r7p83VzVeVJ1woTYUGI4+Q7ZVrgiOoZieG+w9h8aOrpirX6Qd8ueH/fLmSNZym",
-	"FTWq4mjO9WI9PS3k8kyumMB78clcBn+drW7mZ7qFEWIpe2Da1qxm7ASiBCG+E3c8oJXdW/boavQfSgpU",
-	"CH7dvYQfPB3fK0znLdXF4tfoNgaZmkSuLLR1SEiKQVQuZA75AtpRsnnL6iVX8UshHB9KVjUXBV/RylZ4",
-	"gSAHZ/m9JowWC1KxW1YRLopqXTpZK5giUzaTNbPowA2ZQ74EAMlBze8lF/HBVTRq2yWyLkGCKYbBaVTd",
-	"KIzqbfiTAo/NbgHsWBWJ4K1IdFXz8Irkn3iZgXEsQxififl45jFGJw7fD0K5PucPELhjdG0gZxXFILDP",
-	"3NC8Nckc64xAqO8dV+xhhnKY8fUPjQqRwoeidkoIhcCcLggJLH+G8+ZGT7I3y9QHZqma7K3+gdFS2CEI",
-	"71QZyVd0rdiEinJiwWPZ3u+tKiomw8v79kq0NCfuPTSEi4S6UWk8B63w4EGsNZzIYXeLL5LU/oA2rNBV",
-	"FxinbMg9LlbWYiWts9silDZZbu/psOxzs2c9TVPmMyo/nP99MW72AB/qzTH2GskGF7Df5jiNVcqqcn2Z",
-	"UC9+43rfZSXdX9phRwlrwiMygSS4aYrO3+tE/JqhbBuV1EKR3MlQglUqt7KQMD4aSkWLglVVIszIjKCv",
-	"cQmO2tknONiHmZY6D+Uv7C7UdR7gvDyYfEBLk7o5iBx2d90FFUSBNeiSlWRey/UqTNsDTdADVXlYBheE",
-	"+6fjU2KDV5SDB9/KxITqEGMx44YWjDTJ//K94Z9uMGZn3b9he6/B420xqsyl/BaAupaIr22z5j5SQ3Lb",
-	"VSJGl+eXz08uLk4un3w4P7+6eH719Mn/aYOgXIGAEDYyogW4RusbpknNFKN1sQCd9389HcXxLKwqNno2",
-	"PS/+VF6yk4vZE3rydPqsOPm2/I6dnM8u6OX0SfG0fIb+GM/5rM1/dDX6X0/9xxpklavmfIVSPT6zz4+Q",
-	"pvwIQFgQFRCgXzXRLXEArA4kKl+D2PdBuHK1P/shkfQEmX4oRTuRLYwRJf6cHQEohRR7T8fxA6QUD5fD",
-	"SLF7QD+SaUL9aNGzp4YWD9JrYwonjL8TGqlBv74ngpGfxkup9Pv1EsKxIvqZwvQh1K3txRownBvK9lw2",
-	"I/ZfsVBaqIAQjRKtN1iGwdf4gZyKFuVlRFYlJMnxGhOYetGWGX60cmNAq4mc9c6zr5r12vd5t7Q7cIzh",
-	"EDK7Ok3P3VvWU/f3pzN2AejFCNUWIyS/iYrfsDjq0NEdFKvi4HJwcz3OECTd+7gRQLPl5I5jCPeHf/pi",
-	"3PaROdKg9F+aqK/iqaSJ6+yGD1j6djtBnb6uFupMTUssrlXHCeEbNRZhOS1MPrdasHsp/KpWrJpFQwbL",
-	"8mFsTy1cwfY0DjE+tXhTKlyu+UZXJ6bJAcXffXkrFJ8Ec8u1bHYvUebqvqwv7aL+kc/NPtdroRo23SOv",
-	"t7ZRx3uCUcIY5XQFrfa69zwfg/nplrbjimrlKSiWvTgz0mxgn/iZWOzLbiLW9k74ICNy/uU2Zc/dfkuN",
-	"it3wXROffLRdk8wKnh3QkmtSpN1wY2H9cC1gE3+d6Y9VsjWF3naCJBnZm+guFR2omcZjzjt3496TsKjj",
-	"lttDNRUq5uw6aQyx2xEvEddxxYJEuT1F7b8CUW+G2Ve+72zLO0bLTRcc1EsHDWZ0CcB5ByiAXQqC56mc",
-	"fvOqAxm7971tJz/bfPj36OR0velTA642DbchNs8jV4wpVWxSsopuorAemDsGz7MDoTwOtDpY621XBbIf",
-	"sIkrFXK34AUiFs1oVU1pceOSuekNU5DK2JOTu/cn6WDUF3MrhBZGzYM0SShwBHSFwfX1WhC5HpIq8Ud7",
-	"Af+Da83qNBAF0IEFQ4K6KlylIk6X9GMHWf1M6zm7L2GZT9i1jgAf2k1A0kD2akiZas0iWCWp+tTaLPh8",
-	"k0jfgOP43rbJHw6Uep9jzQ+rvQjZ1mne2gW/v3tRGAM28z4GKNdItt8S5VGB/5wg/8mviVyaL5dexFG8",
-	"D/Pa33JjsizCm6z6hoCz92RVkQqBLR4Q5T8uCz17HF7UndL/oHypFzsKOYKdeixC6EEYhO3/+Xlkcw9g",
-	"GN3bu8M8Uht7CCNp6lC2sAXO97GYLvbQ4jURPdU+SB7n90lW9qO887Rhdg6CycuhYXlCCgaptx/hGsA+",
-	"4gS4xW4UjNbRGwEKNygTEqmti+Vf3KUFIhzn6zoR4riqpZaFrCbJ6IcPCFYFrVxNloS1Uq2YcJ107ct7",
-	"39LOYcdquT2qVu+x/XrvkpD/ymo+48W9oR1vTT+xZJvBKMkHlYzqBIe0Q8jjuH9jEQf+G17KxyMQd0P8",
-	"Rdf+HVPAHFJ6UVj7jaP9F3bhGzU0vymdwVR2voKp+XHrU4+SYrpV/O6OKnSbQ01fykUS/yyNrYcWbSG1",
-	"YRW8vCI5F/CvSVN0jRwtaWWYJyszi/EIOF6ICMmhUNExEEHeVMAq81PyIsArg04T5nB4lt42rgmcDMP4",
-	"PNqpW06Lk5mRtbAfBhDUqCyzvdxPy8PBtrIASxdG5XuPkqymmkEgbBz72Ae/In4xs5GxGLZKdaTWp1zt",
-	"tZvYuFtAWteLaBj1WX6i2IrilcW0IkcVoyUXc6IqqhbEZbNck/z/XuSGXvIzazb/v+f49//NCReKl8yc",
-	"MTZfMqH7VLbz2TC75I4ZL+bWz7QhOltEHCqwAX+CBteEz4W0+R85hgbnkYyY7U2Uq5Fdke6dsjCikXsF",
-	"7I2tNJ1B7i0GTcgZxjIb7bHG39UC6gCQJavnjCzpKsbg4ZUYTin2RVeripsrpQ1MuiZ3XKCCSnKFULgW",
-	"F1CcYJhGX2tHQJeHRtL82pFn1G1BfNEuzhO17nQCg27V/D7ynlaLeQkJH8e9q3cMLcfR3w75fj3tMPm9",
-	"IHdsupDyhqignfc/P/dGRssbtg3Fx6fkjcP3tuBPRkc0Kgc4T8Yitx+YrOsqB2fRp/Eo/NiEl+NRRsaY",
-	"IzMeXZGgxgdk8c/akLHm/DQF4cdCioJlyKEDtZKYm5B51TAMSqa2lrzwgKlWQ1en5HtaLMzVgaPjnNZG",
-	"1x2L/H+f/LpiAkdz0mR9kKPfBP/oEjhtLb1WW68lXJlDePns+f+LJRIX7CP58c2Llyfvf3xx+ew5kbOx",
-	"GI/wmc/DwFKJp7aooiw3+MN4ZARMCLwdLuI3yoynZtoXWsRaquYnkLQMi6rqdS1YuRNKZU31lkL7BFY1",
-	"dRxUQ4ATPA5g2w/BOswRsGFT39Fvp38qnpcnz9jT2clT+mR68l1xWZ5csPOZe9YyZ1yNnswuisvyKTv5",
-	"ln43PXlaXJQn37HL2ck5vZheFk/Kp+zZbLTthsNP2iWashq7clFXJyBFR9koIM7R1Wih9UpdnaGufGrX",
-	"B3JOTCMV5JpEArDsEu5aISvAtCwYcYqCrImFtYnrCz10QHIHDLocZj28d30alcAks7Vn7Bli5TWG7JEl",
-	"o0IRWg0EPP3jgV76ORmHb8KQzOX+buXHHcjWIYqFtvgmcZ9765RF1O2a7QqPJrfuCPFloXrT8eOhiqHp",
-	"tDXXtll1K74oPBXtKWbbKIwWXnSPWTWU1D3956EIUPmVr3kgBVyv87DEWR6OHyCz564W5CBoqb9Byhxz",
-	"UISiYLXA8h5cDaiG15upaOn4iuMqRsFFreQP4i9p5oCLA0vROFL2V6PqPOpBn6H/PqhVs1/FBEUgCnHi",
-	"zDBGL2kbZ+yqc6aufewZah8tne6U/BJRLsIb2PPdIwp5i7+KamPvScO4jDoA4qUHD9ISeI9HMTXqgCE2",
-	"UAuO+xW/ipzqLQPgrmjyLZpZWQX88nnEJ2sbgX16c3CFXRe+0nIFz2RNGuujGlJgd4ubRgf5e+f6vGNK",
-	"VmudtMz6KxYNgAmb0V4H9ZVJzdR6GSvnVSwkL9hkT9HjnZKXxUIqJqxJIoN1wp7iCT/2KxWdxuor/Gx+",
-	"PrDn+yB7p5fXV7eBlPmSJWL4/OOhGmTzYio4Fvc0oT80m5wuceybnI6GWXzwy6cdwVbbA2itZQO91Zrk",
-	"1mLtpXxEKtgn72O+VFsk6sx+L49hOzSBN/2ZxBv7Vi9opr4bfAjnHrT7ZMqgt4CcDjcGWkZzRO2RRONf",
-	"RswinCHKFpTtAI0EyyThkhzvklN7FjF6+EDVTcxCsxZYPuZO1jcgf7lIpuSHd/pa8xkttLmf/56NqLJA",
-	"tnj1tRdkawSBlSnoik55xQ1JTFpDx0yl3/tZBsIyx+bDrekEloDzqbnWP2EnT2fP6MnT6fPi5NvyT+zk",
-	"u1lzsQcNfLXWNu9quFFgST9OnKEHvLc2A+ulrCpWaKLkui5AgZdrDR/CEdqUQ/+nDxJtUNF82paZLmo1",
-	"3rF4sWseaHZjNxbF2tTgSKxqWa4LI+XcG8N02+197jAhIFASkeLREFs9ee1E2dkyY7ZBhlg8Fz3jbmyF",
-	"vMl+D5NtOcxMAi9FweEAIgMr8flqj7bkbP8dSpyznSUKmjWIxIKxciBF+PDbQ+87B5qNuuqd41ICqhbE",
-	"D7gxRrKRhhc1301kkaSUj4RJnK5Exl0Bsj8gxA95Zt+Mx4N1SigskXwRC5YsWIUFhfnAWMc2796Ri/aJ",
-	"K3bdu6AawHUecmtC5Dp7VRpyNUoFMr9fyFqnkyedRBp6s6shHOFx0I9tqW4LkNNZ2x4xfYZs+MrjKMU8",
-	"kv4h4WLBaq4p+H1y+1c/yJfkmCujUYWVyh/JqLsXjjJAy94zIQ+XBHXG4oXQFAgMVl6R/JNi9S03SwYg",
-	"rcrjLZUPAmu0bY3YRbRtSiDqQceo5Smt7yHH+jlajWhqEpGB0odnLmi+ZHKt2yWKdhBioTJk42INseSE",
-	"VSt2WFpikQIW91WA+7jTlsjA9knXAfK0K21s+V4W6Mw7am1Ki2ppHY3+uSVMQuyhPUZ5Qw09jfEA5RHL",
-	"C/7C+t7hehc54ghJg2Bw9rxClifu7fGjaGb91KJH0mn2IRftKCGpSOBeCkl3APdDKSe9dJKHSsdqazH7",
-	"si2H6Q+HqQ0uq91qBrsI5lFV4iGUhn7jfTC09SEawENUP+0v1PYS/z4x1mGMTebpB5I7YkYz9BSmvdZU",
-	"KAf7aE045ATDZzCB7z+LivIlK/+zXgvBxfw/rTHhPz3A1X8abW/Fymt8YSzc+wPetE2bT9tXcAjuRbxI",
-	"Nu9fj4Vt6F/013zXeOej184csjVP98lmdNjDtb2/NvPCxMYj0OCOr5tPZsS/C+FQdnbgzp9xQat2ZnBj",
-	"McNcxmxkV8H8goMZeSvPfpixbGS/F80gMFTRNwcX5N6ZqybjMm8Fu3PxfmZysWRc9IsmqjQdZpHrb6oa",
-	"Ygnr55vvYdTo1dH9rrD9ikIMVur7x0524UALD/XMBfntw0tA6iFPnjz5rkmVp5WSLjUmDutB/iEFO6mY",
-	"UqYPcCEkkaL/QGToATdcI3Ne0qp62+SObIcWwwM4dr6O98Re7fIs/NGfexv23TxBGsy3Co6efxsrOFrP",
-	"10sHx9VP8PkKs7Hk1L/RqsLSDT6BpaoOzFHtOGi+5+a47Sqn++r3g6Jv42YtBFtho2VSqllXjXxXgd9F",
-	"4kL3XKn13r77F/UfMuQ6kXjzwRZfh0x302Q7fj8Wqm+rysfm/VLWNas8eJMlOjmDOKvk6KC7uM4cDDBh",
-	"/ttiUk1fzTCzgLSj3EvK6i81jYmcQAO2AN/UJYauFSOUFDWz9cq+UbaOvXM0Pj0+KGspvBbtxktIoXRN",
-	"HUxnf2Hxs1E2VUbY6fyU5OayxsWtxLQsNVmxerKQ6/qRSsEVUmj2ccCl9HCERbsZ6RIivkkCWbFic6px",
-	"1h35Tku6IVNGbPNUfLJ/PJnVchkf0LwG0aghW8y/AG6+x7Gs2m8Yrl2yVSzn6Ed5R5aGDzRNFTEa64LV",
-	"rKf74J6Rg7AqHUES9rnV/h7DNWQrgN+rvH/yphkc8f5GInTBR2oplrxmhS2N7CkoH1RFNsdAXKNVuPTA",
-	"jOR2DbBnGz7Tq8Qs4gq2TmMrIS/YXr9Ubebmp9s+kxHy3TlmDb8JzKep+OLWRncKh57GTZiayg9j/Voi",
-	"afQwEN1TEpCjLiFwenp63OtScQhnH8ai9yzDDsPuKu03mIF/CS52UKTXQ3OX7cLhqaObOiGvPR3FLEo+",
-	"INXoTIDgajQlohe1XM8XhFoheF/FCTRio2WmBcNwepXqgGu5eWuY47vzJvXKPsQ6KwSgI6IXp/0+L3+R",
-	"GjYheO1xlEPY++TOImWsVUIffogYkJItV1IzUWzSyf1AVTWAZfrW5IYNdMuuaE2XTLN6wBW7ubp9PcEN",
-	"1kGeCDHFh8PUD7UuCqYU6B+G1MC8gVZ0p9cInlJqdGh96n1ZMCwofeHsqeN44m0Wxfbc0neCjQ90Eru1",
-	"7lCGekszpf0ct6diEoj6w7STA+TUF2S3D8dl96IgPS6X7TWRIUxzjwa1l/+9YuV6VfECzDooytUV4EgU",
-	"UpT2lyDbmi4RDAXznFSD9fSV8sieJZX7sbw9ix0yQOfQtLxvx6N5T6a4l70Ngf1J87ku/nTTIxbEaKzA",
-	"m27YILb0q5VOGblhKw3WubbnAH0L6JiyRhawcsrqlpW+fcjCMkJFORbOyDfhJRF0iVkSCCSOeib0MzPH",
-	"C6n+6fmTBHDO3rP1zmnG/vg0bPrRjksPeys47Ky9djB0bLP9KcAn/N0Wc6jlRw4YGLLy39xK5DuYbQ9g",
-	"1fdQeocb4ZpdTjLxACjFtU2DtX+VWuI+ZQ94GHK2Q/0CPdS01kpnLQdBWhMLKS7K4Wo+n8fcNC9Iva6Y",
-	"vYraOha+go293/7p+JS8ILk5mOW6YjnR2JuRkgyKsuW+cN1pUUuRj8XRjN+yE/CmE/NTRn778PL4mlBB",
-	"cnCzbPeCBddcIW45gyTxsGP7FldjgdhNrLQILzNuVtIPv0mhgtwTlyuv2XKFJSSPcs11BcbDYDHMnwh8",
-	"lI0FGJTIK64MZZVuqA5uxYx4t2qVGymWDIHVPSeX5L+Z/7adBOkcK6e74PaAaQQCLGAgjsbNACZQVx4U",
-	"vK0Zgv3EzHB0NfqFzxe6MsoNOIs/Z6OKKj0xHZQBhIvNnhLt1vg74EK6hnYlMFfrT+x5+ax4Oj15Qi9n",
-	"J0/ZRXnybXE+PfmOfjtzzwKCt/TTqw5WZ85Va6n7M5C/GRLjGgnuiuSfzC59xmP9iXlUosdwKB2aaNOi",
-	"higW8auwzRtZsjhv8gTU4SSCdYkbFkOCS7pf4BLoOip7esojtDtMJDR1IXCVH2cHt07NAcbVBOZ9Kkkk",
-	"OHmxd+DR48j68Ijf01aloxXhgW6tRPqwWbEHRND+Y4LkgxXzYfHwSnPugtquo12i3z7q4fa3Dl8iwL21",
-	"WtvE2qEP9A2At+IvFgP/AKy4nylkmxd2UcQOU9xhgT1ArTs44iDN+YH52z3y0n7pF8vdh/X0uuy54995",
-	"eBs+EC/cZbvpoOJXDAsCx4L5GkARp26WrCkfnCodEwfRsNhuCeW/g2uC9o/P918AvJIf9Ngx+R9A+e2e",
-	"+pKKNa2snrw770cX7nvQ1iwjG5wyFr+twfjya5Lb2GGLY9riH+QInubHxJpVCqoKWtoYd6LWq1XNlAK/",
-	"3PVY5H9fs7XvCf/Kt3os2YzVNbxB1kLzCvq1e/iNIoYn+3sJF1wtXFmlnuQQ7FIHOXyIStyfuLD5Pw0V",
-	"upjtQC0HHbjBPItHXWMPvQOvreg4+9SQ80H1nv9J5cz/vwRLzHr2Vxo1mb0ghRSacoGgrI2HXhF5J1AH",
-	"o2RVc1HwFa06nekHXp8eQIEdqLSbmaVFADzt6ajzPXmFck8+I2xDT33uFrxiEW3uXmpDj8kPdsn1reQZ",
-	"ova/YXohYyVSwMsDNtxXr1+RUhYQYxvlNbqWVZUKazZvo8EMG6LLqI0S3+3yt/j7iN5Pfnv3MznKERe4",
-	"5CWm5Pwb/j2rKaCfW/jf4w6o/5/Y5s9QLyH+vSeXMP/pRjOVEaWpKGlduhILR+D1kvVyyyvBl6sKbk0o",
-	"5eBLRnTtGcibdaW56To594wsTZtClqwg+flHVp5f5OS/m2HaIZrXn3071QU6G1Y1m/GPJP9HPuCqmdvq",
-	"FCF9/MQ2l+eX533DAu1FLiCK6DxjVPm3mmv2vpArFo+nWtINAcDExmYZSmYqNmGCtBTVJiKSEQVyXXO9",
-	"eW+4INIw1AN6nXKPB4cObPQZwcIKZp2pIC/evgZyJt7dQ5HGF7IqkZ8DBIjK3BmWNWBeY/bLiZmTZsJj",
-	"v9rcKuBg0BL8WgDQdEr+xvVCrjWgiPhCDISrUDqMRclqfmvjjN1xI0f5Dduc5GQmMYIMZYqCvNUFVYvM",
-	"2mtde6yea6uIcLMaC0ZL2FFrAP3fJ7BwJ69fNcRBV/wnBhGtL+BfL9bRwgfNmllETSmskaGWa80I++jT",
-	"hZB8SMlVIZsW6pT8xGwVJSPaKGiTYiwgdJIaUc2XDFYTp8WKhTSTpsVNRio5nyME9aqiBeLVU2Fd9J0T",
-	"fvv6xMxvZ76fQcmYyTgNNajo5KWUdckFcoi3rsxOxbQii/USgFxFSV68xq1VpHDtmQ+pUwsz27H4b9b3",
-	"8N+uXJkeVmLdisxWbAC0YOslqORcWdSL0lNkU24zs+nu5uurigqVjQVmYmeWyio+Y8WmqAD6DRXVjKB0",
-	"RKqVsrJRj6djMRYfFlx5wWFLak5t8sjdQlZBlSGqiFrJGyawqkmap47FUZOfRc5PL/50eo7Y8/bFv8id",
-	"/LLMkjzmFFpy0RxQBlyu+JUZ8MUpeQe0FS9DDv+z6jfXitzxGqUA1eRoRfVCZaiiQzaL4clGkVALumJm",
-	"MQnx5RJkydR14IKBy+fl+fnxKXndmq4CrkfLktQWHNFeAjKPZS8AU6SG/stargCJaywuu+dS0eJG2XWB",
-	"Fu9+eNnwnm0/+zfKJzvBdE7H4skp+TNb0Fsu17XtRzUdYcH26Je5Ine1FPNrwmixCOquOEpRuFTrYgHe",
-	"NkNLT5s6W+a8V3zKagrZZne2QvvGJhhe4Rk2S+8L1sAZyEumKa/yjPjoK3ws1xo+SCEJMSO5zQDjNjLe",
-	"/RlgSLv6Xkb02CJfsHSswWs2AhlGquxh+Ld/I69tpamx+H6X0wXszaazB7LFzDT3zMeWNQjlki2oNBZ2",
-	"m75R0N5y5/wa7+KYAouXybT4IHHpAfSGNfYb6XBl/o2b0uKywE43nmiP3RJ8bzZHuQXwW7WBIQiSw/P8",
-	"yu8WoWBNysiqWiuSm4OTZyS3ZYdcsbCcHD09/87xQBABs4oX+hgSHrgy6zQBjmdbIiSXb4ZplTAalZMj",
-	"PMP4pxG/T8/Pz55eXh4jVcMSbKAkzMZN69eV5kvznQKgwGF0xWYsQKVRaFZqOLQT51BjY0Py17MTqB5y",
-	"RVCLdfNAJZYcUaSlkhV8CVQPFiNwMytNKzYW9g0yN1LETBDxqbeXCSVbxQtmUVatWHuxosWCnVyeno+y",
-	"UbsGxN3d3SmFx6eynp/Zd9XZz69ffv/L++/hHQjSRAfqPjkXeipHyL3hMrRigq746Gr05PT89ImtDgSq",
-	"2dnpHauqEzhwZyUvT//DZnjPWTT0pIlK88nF4f3lCji3q8IGhL1D7v5FWzjE6N9joSQBY1d9y28hVA5y",
-	"ddUxWYuy0ZrMwSt5eXXDNjkUGyO/iYrfxHlhhhUwrSZoDiG8e8emeSM3gXvB8Z2x0vFKrog1nOA59q3N",
-	"OYIjYzu1OOSeyxold/QXpvFm/4qXr+ybHqpXoUp8eX7ubnc2XR+KIOGl4MxtAloS9hp+gs+AohS/JTZ3",
-	"zFBNR/hUtV4uab3Bwae31+hldA61WH7wqzX63fTXIqQg4xu1gW6ysgUW/SrbwDGI6GrJ6wzIy5I4/gHZ",
-	"25yaXV+xGtLjDbsxj2YMUeZnFZ2DfWtnm16GqsqX2Kr4BxOb1lak+m3fK6sGRhbPr4tZo2bZgj195YRk",
-	"95Y2B6U/t1hSwWdM6Wvy9Pxp7LwJqd2Zi25VQ29vbFePuU+RryU2yU3s1DDap+dPUz37oZ79IvUPci3K",
-	"XscwWKRlM++Bh3DY6bM3CXcCt0uVZm19NsQdCxjHWHjiUxAaanVWQ39GihnNy3+xMiw/vHDSJateUsWM",
-	"Lhiwd6xAB4rYi7evE6zXE/H9znMYTBVMsYEJUs5HoVy6gstPYCeu4p0ZnlNdTgLVZYSgplzMR7+jeH6x",
-	"4r+BZnBmhTXuWeYrt/aT/vWs+K2uYJRn9aw4Oz8/vxhl/t+Xwb+fmE+3tAVMjusncbbXOHE6GrW7J/uy",
-	"7aOUt0NvHayLrvjZ7cUZLZdcnEEdUfBZYD1CGSt6aFjzWturhtISrgikeZX4cVlLkpJkRus9GgiAN8NN",
-	"BC8PWzePGA2j3fyl//AI7YBM6T/LcvNwosh/wBrqP7ctjhauYuvoXDzY93+W82COKRHoW1j+er6fv/6Z",
-	"lq6yJbxysf+V3wRd64Ws+T9YiS892f/SD7Ke8rJk4gDOb174bv8Lr5sQeFe94Wdp53XRY4gWBeeDlFC7",
-	"HN971mc91Hq1krVm5RtWcooBEdno6eXl/pf/SiteAkX8gCha8GKP2X6Q8g0VG7t5iKHUsAak0taRDM4/",
-	"2tSN+gCGuD1c4OxT8weUt6CiWGAke5w5oO0ZTi77qFktaNUYOgi+7dMiAqJ9cObwAj7VYg5hFsO/x9e4",
-	"aRIc+9fl6PPvj81b7HgHcJjzRxtFisng9v2LwfwXZzBIJIcxmLmD/uq8CNVszpVmNZQ0R814xiv8AWC4",
-	"0VKCZuyM1LJibZ1nY7OsnFqlnBcDrfO8JkW9WWk5r+lqwQviiu/7gIZvj69I3hRjt4hnJS9zsLuj/dHC",
-	"BC6kYq4CubVJEq6cH05Z8xp+tvHe2Q+iGX0sjsKvZfgphMjwNtNwVVJs72eu9AunY28xvO1i49XGrQq3",
-	"xTMsGqdzO/19bfRE73XyQU0NV9nxaka/0rVWWJxPISQYuLJzZ59+B/O1F+jWXoCJHb3ZsYEGRfQfdrAL",
-	"8KjybdtaYhhYEH7o9+2W2FQ9kHsVS33CPJs8zGeas5P6WNOi83u/31NS9YLFBRrHAxbBGYlLrzkWaPyC",
-	"ouj+vNacZ+IvzY7H2hMeYa1njkl0qWjYIoA1p4o4bKZT8kIQXhJaIbpsyHSwZhgY9o9iitpYuCbPzs+P",
-	"Y+zJffvFnB1wXwvLafmU3d0q0ttmiKZg1oLRWk8Z1ZPCV3+EAL1bWjU4yk/OP/e+4Fs6bBjVl9bdWgch",
-	"TviY4/nVq209zspL6yn7L6l2ubPjj20/hvDJHZXPFjVsr/aF8S+YzW5BVW3m+t2CanCvch0qCwkVxIOa",
-	"qcGXLxcI9WWESQPN2VOU2OCSf0ZRIrwKGoTJBJRkwb1EaSNq9tGUZ6k9bALEN/YRHm4w5pRCnvFaLBit",
-	"9MJqKGTKCrk0t30QT4TOKRenxGlqY2EjByAKAIJUmm8cPT1/EpVCQF0/+oHfjzgf3ijQHl5jEnh0MdIs",
-	"SYTuXVThv67//8Wv/z8Gh/hAQeRuv708oo5FBJqoez9wkgopGGKm+FYJHdUhBlGi9HpqEZc3hJfHRvd1",
-	"fMewEqMBE/4Ixsm/MG2ZiF2HP0w+7uUJfogJUei24vSrPuP3p/q/sJbw5M3OOdL3K/X75ywhCd9DqI61",
-	"fdOqYmLOTnxEZR1cIyDjQbQDhALTlKPhJ5ekpqKUy7GA+HvMcGhigCB/gyg+t+G8igmsk4E5Jaenp/4s",
-	"nvkR5a6s8bOxWHKBQc6/SPPTfOuIbZi+DpzZpGZLtpyaG6CLz/OQQ757lN6hBS2Q3q5v0DAh4cBpCt5i",
-	"pnQN+SxMBNGnED6Nke3g88ao7hciBO10V9oFVahpWBBiGKcPWctts0kzzZwc1VJTc8C5UJrR8vgaTXDh",
-	"Wmi5heDUdHnDNhMuJmvF8uvm1r2QFZS5eTYWa+FKZGfBuPySqaAvLeVkScVm0jw1nZIlrWayXuJ0MjeU",
-	"saDVXNZcL5ZYFhvG0iDO5mj7Y2RFlRvx5WUPjjcWGDbak+O1Lv4PxPYeXvOKWR6/9IXejeGl2960y9cd",
-	"qH/d7P+5NSoQC56VQDA1QeN1RLb0UqwaZp6+lqGjxgUj8bnAIEBXRsV10HBw69q4o8pVGUHdqcyciwIi",
-	"gKHTzE/HyiRgSui4UcDcWyZ04PLOeHh5fhEg1Tn9YixeBIPiCpAniRQFu3KB8BmxnDPzvB4b1W3O/I0K",
-	"WOtY0JrtQO2R3LeYcHFr9j3PjMro1wlmVUqGEXkw741/fSxy+9bEv5GjQtqag5FiOMb16vi07XGy4OEV",
-	"m2ki1xreNhpmOyUChnBsA+sVSlMsJmljG/33UM4dweSMEFhytaS6WOTmjvwOJCiiEJJQLoJ2e0c34PYC",
-	"KAEuSL6q2S2Xa2VGqvJucWEkvdOQo0kF4LlbsOJmixSjMT+2BtEul/xaZYkfobs4fun4oV5qfORy9S+x",
-	"8s8eCOSqyTaKau2Qig4WLKgIdxn7UBVvXd39RSAX7G7ScnQ3ZGDzQHcEEfpfx+JIVuUxZoO7AMOCCil4",
-	"QSssJiVnJP80HtECMvRG2XjU/hz8JKuy9dPnnBwpxsYi/4lt3kkMAc+PMbdJVsgFuSKrmiF+IVyf2gwQ",
-	"Q32NHOPKRydQwe6yscibowX6tjNoCnnn7zaC3Xn/spDIfzenJG+PNQ/5+liEjukYV7/uKa64v6nExVYW",
-	"ioTwo/6brpgLOaobHwW7I8FlaSz8HFmFWx1KZECRkYK1/A3fwKLDMkN6V+ZvQZ0GYKRQd4HsbbzZFk1j",
-	"MVQ2AfEwYLeYmvt1CaSAvP8QJ+U+EQQU888iex7DyPxf27uJpzYwsd3zBoQsriOMHU91TOK0pcrRux9e",
-	"km//9O2zYxAwK1z0HF1RSof8qs2UwzuNv8/csrrkhb4iOV4qjMTAMkIWyIHkWD02t7cqYHLNGLlqLD0Z",
-	"WdKShczUFQtx1zUjUCx3RoFm7XS00IpQZfiyBSuvMxAMZv3xcOjNFaFiY5iyM1S5XgsqkCk2UPxyNqu4",
-	"YKfeIB/a96xYC3RMa50Lje1U3VybITgrI2QWlHH27TAruvj34KsF3Ic3wKreu3ZfHRP3IwuxUb40O48O",
-	"wqKwJ5i7Jft/OQ//izsP8ZCFXPcAHo9wIIOchxW/ZYQJXYNtKgwmFg0uL4CXg05O54oc2eZkQW8NT8Kw",
-	"GE3nYzHnt0wcd8bfvsExHsw/UsGpXDUjTgVqhjC0w8NfuYKFSHWOiz+xAEsDun8pl0t6opiZLdQSNots",
-	"rhZC1xu82tCqMqud/DYQyp6P7llgKEx4cX4+6tH219lMMf2FgpCQYL43i9E3DMkS6D95HNLSnRTHBuzR",
-	"2cMEMKqxFxMIiwc1kWttfBEfNhRPgA/DLL9eZ/2AOND/Ko762u3ZsAiVBqgWUpRjkJTWkW+J6QhrXpc1",
-	"5YKLOZapCFzIx7tkhWisqHC61IqvMBINx2ahY/8V3fwvxfLrNHYvqJi37AcNJPewk7+eIjJIUrR8cJde",
-	"pWtGl/8fe+/+3LiN5Yv/KyhVfavt75Vs+dGZxP7hltedZLK3M9OT7pmt2lFKhEhIwjUFaAHIbq0n+7ff",
-	"wjkACMqkRNmW1bZUW7WTtkjidV44j8+B6omff/xC/DfDFx5+PWkTl58zpc4hsBjQ64mU5rmuMi4/w3iw",
-	"jB+htB7ByD5RaFD9XIamvchNGKFDA152rh2eGM/IAahKWrhlcQeKQqxFoMKPVJsOzBXBGZ9SNWTYV3MM",
-	"U+ngsGUxUokYDAFRhCGoAg6ttqpgtTjEW1eWnx0Fj4p9IgcusGwp9DBin89I1rBVC1yUjqkQLIdycfgv",
-	"S+t4KDmrgja+zqVmIRHOvgH3LsUm0ucHTJjWdMQqzDF4+Rpfe0RZN7y3aXPMDQNTrVRd+Mtbpy9YJVQK",
-	"+9Py1OQ2SEO25EoL3r1fjU31KihhSRYXrmwHrPJVZFBjaqNqh4viALBeESq1TRBmXxOpghV+i9YF5lHW",
-	"xv0qXTdo4T4XNW0CKwJG2I4hvhYV763wXbXCkThXcfoqy+HY6/6V3h3/IJF5xrTBDtDtYLsy/wBJNBcp",
-	"QxgHmmWuT0xiZEK0nDAoHhkS8OvWuXXdAn71c3uChKh2vYbFRKa3nz92ZK1EZeDiUY7eYrSwHdDdgeui",
-	"r0OlD1Zuv/q/fBRN3aWFRfm2dS06WD0Lviu4pFbvVherQK0IDSQIuHJETpnwn760o4AdG1nxASPgobFm",
-	"v7hwdC+pZiP4ALemviMb9x2YDQhj+wz8CbcCrYv/je2CWxetQXMEwPJ6t4Mgt8guS9ljn3qzc+UHzCpF",
-	"f/5PVNnH9563nAtgNeKtp7v6u90zSIvV0T43yAvdB9dixjd+LVxKee2VERj3enD5tgnGYhSj2PZxyT3P",
-	"HcMj4y9Poq+N3RBLa9rqdXGvcfa3xgZS4FeqbjajgI4Vm+ZLkkC9jZv4qSa+xV0kVJjImGqTVCrFckhd",
-	"cZkERxVlrtN8/kVuU21tTKzA2r5lAxbOem++7h4u1jSfu5bJjSVICed8qYkaPes9zjTPoSUleI2wccDa",
-	"VSY9sbxgHj1OxTSboHlGU8Vcdq6jBoVVzpyi1fP6DqSq0aCrW62nCnoqbt15tICn3sx3FC32NabbpSVK",
-	"agTVuwQFvNG1rnglQunxHcsqoXlIGZnnMGaquPC5We5/De7O8yKCb8h8fhzk/5sPHq6LNr0MyH6qpBwe",
-	"30POQ2Oa/pWpG2wXCQLPpfK49BhNAGqahRaQq+Dtm1ax1FAyTuaTncsTSXm1kQkpPJum+nhBNTQPO78j",
-	"GaxcpPkM2rlM3Rk3I3rf8UaqBsZN8XBoxVpn40CXWt+mlRxg+0YiRTVR11ZHXBdDfoQRG5k2ODkcbaNW",
-	"zcJAYcG1WOP+gVXDvUxgbGFzm5o3uOpXadk8oODY+o95oT7SdR0a4HqY0QdfXWngV3PJZKZNT0DvzyUd",
-	"jBYP7QmBrQLhugrXuh2xxkXrbHiSnmbnrPM9/WHQOU9Pss4P7HTY6dKTwWl6lp2z98M1Al0Lq9hSK5MH",
-	"DFDXMnDxgPdOyN12Qn6hjrtj0lAyZ/XypEbrHt8DRTW2KrELcKhO8iXkdfja0I7zgcRY0/5b+MDGg14N",
-	"2TJmxbd+nVmUQE+hs6fAcLOvBlFBw/4juoqlxaI8v3iHI7I2AcSBO45dtSuAusJEH4+0vUUyXQcL+41q",
-	"gG8DY/qxjKIYVJPTfEkry8+he2V4GlrGI/b9pW+8PaGGKfhNEyagcxTLCDXYadXykIehtUK9ute1M/XC",
-	"OE8x8nI6YDlEr6hKx+Tq0y+tdmvCDM2oARofWLFQbqCOTVCO3FeOUjlB005Ome7TW8pze5+0e3rHBv2i",
-	"ZQpuAU6KQ0uli5a+6RwdAe1b+5encM/BN9ot2Do0ML9L32fn7GzYOaUn1sDsWgPz+2HnT/S7wfv0PDtj",
-	"p+sYmGHvtmRaFmdXZ1SGJyDpDs9jb1juuGEJQqYkYxq324iE2PF98Y/mPviYIIUUHS/QAm1WGZfxPNfU",
-	"1+HVjWvqNZhxR+zJ9ckrYynXUM3XpJ8rn0xmBpyO/r1LknNt0OGNFbCu4/fxffAz/FGMUpGLhZL8g3si",
-	"4Cs8WjNGtgKqoOgPnZOWpRMcymf+Gqpv+lRrPhIsaz3CP9Ju4XKonUDrz1SToAmjE6K30JYd9bWRzq6+",
-	"WqOReGmLtqMAF45pX4+/13rLsjIAc6Vsvnvua2TBM53SnBovn5a3LCuebRPB7qJaoCicEcM+OW8t9rCv",
-	"b2T2YzSJJnGKaCIvkIIRj/ZsPVw3qbaL7bSbW1uBXyzrNYYkWIlmPKH/LG+ZElSkrJbMj++Lf7jsRcBm",
-	"rFfPv1LloA2LN4l7K8Nit+kUvDtJ9Gn/QHJEfoP/BNz3EeUCoJXvFMdWMsyhQ86gA29lVw/4UHGqa1uM",
-	"xasbTGAsBnETfmnNGW1QrdZ0Z1Yc0z6Tcfd0JhABgOLFLLVKhAxZ5riyaYP1AI2oyS3X3Br1RpIpY0qT",
-	"AzaZmjnmaxVfJtwqtOFhtZr8CZ9jWeg9vjFeKg+1TI283obPQ7/Gh62ffwonUksDKc3zAU1v6tXGld19",
-	"cHzaIweUNMsKrsTTmUYZ11B5g4XB3NSmfCwDVfiNpYzfsmLW135ymxH1FQO9sKxfkqR+BX3r9y0095cj",
-	"5IpF/luPzT1/rqpuiXJTIEneDulY9pKcd7s1kt7DiP/9t4/Y9A8aJFXx+Ac3kSCZf0E22jSH+3FfmsMf",
-	"zmA59rU/qD3b7zjbf2A5G7kuB4scuR7vKxQgSzQ8qBodq3M3uOuzY9QMXLcgDRbi+W3XHwaQ+I1e0fWk",
-	"pOFfjPl/FLcsl1O2PeZ3C1/O+3JmUjl5Ey0a95xcocADe3lkzLVZuUAaXnpjuxsz6PCxoKcFOHkgbUzO",
-	"hGGqOmGsmEeodH8BDnFj1bCGd1S+quvZz8zER/AAY7buwEeKunt5jbzOc3mni97ARpKZLkeN32lipMx1",
-	"XRTti5T5z3aYpwTQPFItgOJgvKrje7ynUmijqK+anNCvfS5uJX5M96dM9cdyploXJ93uH+1WKV7dumid",
-	"0NPBWXqedd6z74adc/qnQef79Ies02Unw1N6NjhP36MPXE6ZXkxEaRwoC7uwnRhZcQg1VA+EsLcEd1x/",
-	"AIkAOxOapkzrxjF7FCTH9/C/q2B2f2O38sbh7MIL5OCGTY1rNeUwMxMFT2XJ4RGBF4poANdkTNUkZ1pX",
-	"YR3Y12Kps57rH97adJ4IDGJnmta633Edbx6KF5dpLX9LdSN3ZEuIrgEsL3zlMu4PiVSG7ozQaCPxDSIr",
-	"bZNvnILWkuhvPMeoKeksk1fHkc3QKE4Bb77TJHqvHOOvDkkgcURjPZq62g+jrl/5ZDYhYjYZMEXkMJ5b",
-	"XeQ95xNuSoH3jA3thrUu3nfbraFUE2owH+DstNW25pUdBKypbrs14cL9M1T02ZvHiKmXqi2051zsZ9PK",
-	"wtLOvMI+RVXk15j4XTpcLZnbIXx+SNPEFY9xljNsSwat4SEHXRq8BHIxOuwJ91VyN5aakatr8OI6tE6H",
-	"cZTSPGfqiFxhXAeusJXADAd3Y56OPbhnT5x33x9eEj1lKR9y30Hpt5+uO91u9yR0NV7sbAF+btjqutrg",
-	"X9x+Ncm0CevDzpqPyXxZ2r4dPh9usA0bi71/0b5iq+dfFx79q2BkCqCuQ7+R3/qdZIvWOkgCHmgztCt0",
-	"f2lUWOzzzaD3NlT1n5St8EzRoUnITFhrOzR05YJDVYp7iuuAUZ2k8PGsP5gnxKkS7Tmbpgat+NXYREkG",
-	"fc11X4qEcN0T2Hi1DWycTKkCh4BPUkvIgVRYGpZzqosHsuQQe/hZdkOLkGuYhEt/64krhw182u2SAyut",
-	"Trsnh4TqapmTSabrC2ke6WWOPB0L/hdB8/l/M/K3czKh6oYZklFD0bkGXozhnEypMUyB+NehCb6SI2Xv",
-	"bxddqxC5gTTg33yqr/uWUXaHm2f74uqe24NRypMWQ7uulLUuuoueHfTdAG2BRXLaPf2uc3LSOT370u1e",
-	"nHx3cX52dHry/Z/OTv6zVTw6mFf5jArial388/f203Z9FPJf+tgConUhZnnebq2Trh0I1r+8SOL+7zVn",
-	"7P21LWDY1spDb7dmAMHZaDOdbGhdnKxJK0uqICDm43NQ936n3e6SBuRQ6KNKbfbQgI3rORrd2Zy2q6xp",
-	"xxa7jtIrPQKRcN+odVR/Z4mY5e3DDNUSwro3ZnwTHDLLaegYnZ4d5We2Mr8fei/jW/4S4dv1F+n1Fa2Y",
-	"4Y2wAU9Y0CabXMaTXJbQ6LdrNxpYlA671McRf7F7r2TexPwm1gixtqgnnVJmPI7Ud79BWvyVmEvBAPiA",
-	"6ps2QLxBsNXdoP31ut5ALR3qUwnvkSauYhT+2PqFpFSQMcunhcXMsv6UqQnXaHC0IOu/uYlaWt92Ym3l",
-	"LV7OM3vLZ+czNhznL4bbHkiT9VTX8b37L/xxOlVydcFOhUDCFzPfoArxH68/uu74zskVyJllcA8HX8Ah",
-	"Kfj4sidqxFrfj5Ackb8wBg9kEy6SWKw5XXpJKJTqZSyLJGbw/Z1XSb0r/Pxzib3VTrTSSJvsgR2P40tg",
-	"rbTZumgLNLOXcXsZNy94EHEMY+tpU+IuY2K+vqzLmOAsu6wzwPr4+zI55c2vJYKK1MipD0zM90Lq5YQU",
-	"HuZeRO1FlEuBF/Nnlk95I4+Ui5C43sEIfAdOBTCwlrihrq4/frN+g1rwm6vrjzvlvnqnCZ7TMh/BrJJE",
-	"pjlNWS2N0DwHCuFMP1RYkBrQTFNVqaJPs+cjsUcHwWDFIZzSwlm32i23aJhKhZ+g3ZoqLlI+9dm9C5Gf",
-	"P35fw5OQf2bm5Z0Htcwj2F3EQG9HV+1iYyCasnWkxGplcxwYozaV393e8eZe5WkMcmNpcPvq+uOP9hNb",
-	"Eg2PYfo1WB6Wti2/IY5eCz+DFsHeUt2n6D+HuzCIjON7oKxVSfsf4O8O1QdkyAE3mFszYLkUI5/kg6Mc",
-	"1gQzMKf/qOICbD//bCKmyR0Y2a3aHD6v2AAp2CURkjhu35XM/CeTWnPsFx+PR+TDCeT/kauiP1dAR0Nf",
-	"itVmAAqT87p0a0dQzwL/0igdGYa6CvNvmo8cr/gV5iNHwD0etRJqyDcVx68LreLGRwWLB/7ypGTOSHIn",
-	"1Q1TSVk4UUESLDD0c0+wedYRwe9BzqLoCVcDOabQVovmitFsXixYRZQc0gyLgyUHkHHlq9fthA4JF9ow",
-	"mvWEHBKagT+SkmyGZFhZ2I5Tiuh6U3WV0GTiooVbtoYRVTDAi1tQi7y3itf21tSuhyaAFEr1zU9JQnO6",
-	"7vje89WKMsiJvGUR6tk7HYuLahE1Ew+FVLlO4mFPyvVrIqoEz9/dyIuiZ5XdFDDPrNAUklhbkakgNt+6",
-	"GeW3rSAyxGTYkGpsYPiOmmbDiZTppf36oPch5CmTdEy5aBPBqFpRAXflPltU1WxOIZSGWgrK59e6G0ls",
-	"keupOOVFQiQjRafjDWdcQmx4aTeUh+ly/qUifFeT7Oae2266G03dQuwgoAnaRQrcf0h1Y+ViJsU6WW7l",
-	"hW3JX7Wwu0vTQeLD2ttc+5S3kFtW6gtRhyS7VHIc3/v/bFwHsEiTUStw7t1ZGo1BX+9Wncz9MzPPJ2Qa",
-	"qG431sZDuE9i7bce211c9vMS8DMka7pG33G1ZdkbW1SsHYWhQ/SnJ67CJ72vozDbgw4O+Uw/NGhC6/ND",
-	"VU+kVAhpXH6U/ZErIu9EGPLgvHt2uCyVc5v8toEUKTfEi2VHrcPaO54htdOo73HW5mYF3lPSNR8n60Iq",
-	"51VPbEzUEZR0PbG+qINs0L2cewE5t88D3W0pFxI/n0nEqQE3yhfo14SoQJyNZxMq4IrhX4kT+dzfsCuO",
-	"r/+Ly22odhirwCxfTTUEMrx5VXxsSx4QN0f7n4geBPtKW+3WAJxLwRuCcVqScU1HijHf0mEwy+yVrrl7",
-	"pFjxdj0kD+ZRa24VT+79JHs/SdlPUuLfkIUR/XW1WDKGpuNJ8x48xfNtIvOs8Og/SzZGNJvtpbA3y+YI",
-	"U22cyFEs7lUCy8WRgdI5BcKL/lpf4x41aC0+E7WfXsgOC4/0aZZZVXdQCb7kWsAJ2RMQ+zxchcQUnd92",
-	"VN+Q58whvSH66NE0G7barQmfMN/sNf4E/qr5f7PWxWn3/Ptuu6WNVHTkG6frs4vj48EsvWHmOPpic90Y",
-	"dmRLOjHiqFUctFeBu56eAaRAKLFsVJecURZIzTXh8X0kdtZIfo3oc7k3YFl6LPZFZWRKzbjaAxClwz6H",
-	"EGvgBAjD7FNil3TKQZwqGp/JoyhxkMv0xkrcGnvsl8nEsqFhJB3zPFNM4P2PGpIzqg2RghHEsbOyIvJf",
-	"GZL4ULMDRix8WpCXqGvaJf4bTunajvcC2RluuNXJGW6rwkbsRI5GceqUg28TuyDOxJALrscsiw5/K6kb",
-	"6ZgKwXK9BvLaO038W1YAAgqgvfJKlTG17Mpw7cf6xu8Lbp5NLwt+M177TSEtjic0UPd/qr8j/HXKhCbU",
-	"v+29PXWxdrRX/Q5vx5yfsMmAqaIulX21jwOAOv4Ue7YCxrNPrW5upbtVrmOinzybXA5EvJRo98b5jhvn",
-	"ln0L7q1m/ZUqBHVcpEIeaoCXMkeicZYZIztlhMRCnj8wSDdjdjRHLcceAi4BmetwoXrnmxe0A9BwRZj4",
-	"iHzwBhRn9o2eKIGOF7DhC5jh2FhhQudgaw+lmlg2mKc5q3dHRcT1NHTwMm61B3m+lnnOUkP+dg5Q1eso",
-	"mjCv7fiDmuFEA8Xt0aL3iidGiy5RxRJZtEoJSakyLqiRqpO57ITlJQ8aeglokvz84xdS+c3wnaRtL+xe",
-	"MFXW2kC/E72898h1MccPYYpPcgatah2k0IH/ZtsG+W3EQEXTC5s/12J7XvfFbXE95MDRpKXWw9imKwhw",
-	"PZZa1z1QvAluLrZGAXhTDvoI3/3mXQkLE25Kom7XXrtH4QEdPIEYdVP4AfukFeyUDKhiBPa5HACvDky+",
-	"00SP6ZRdOpFu5z+ZzgzrCfu4K7f8gbgFYwUgN4fPRtvavAJ61o2D6HAQr5+Ey/jweEoNQubw5oI3jBRZ",
-	"aAQOg+kLkkA8vA+tiZM2SWieyzuW9bEKOYFeST2RTOjXvv1kgg31ocylJHSNNDQnd3KWZ4R9TRnLgDir",
-	"u+pLlRVUt62SuiWwBXQiZ/YjJ++70EJIGx9nN/KGodmk5C3PmGpd2OUJylvt1kxwUzzT/P4kt5VchvxU",
-	"hy5vj8nem+Q+kWyfSAbU4ORKhUBaoT9X34kqLTlUeidnJVW+aG+Wm0vWKdeeGLAxveVyprC7CtdooD6T",
-	"/txfqfZXqo1dqert1tWGQPjWATsaHQF/yZlJ5QQ6ZFIR54YeouGa+Hf6Xgl4nJBadR5KMrYF9uomHKgl",
-	"znd16wVVDbFi2mq38FcKrs90zOh0HYCiwpLyC9+OAn84j5Xq3G/VXqXvVTqq9KK6LRDHY5PEsygasjQg",
-	"55Vm9PgG2SSMM18dm4uXsBPxucLi0mgWOSPIxYmIfOEY3a/0hlXNxN5mkyJfCTr2wj00+WXY+ZWadJwQ",
-	"9l8zmmvAxnNdGC/JYDaZagS18v2JS4nj0ScxcfyIXBXweXF6nFSQMAdZcnjTTV0YoScgdkcOKNEsH3ai",
-	"l7hI81nGssOoBrRbWZueZQtc8Qjw0iFsxMYqMIupXWXZtxXmc61odznA9w8k790uOc8yMHobpDWuocuO",
-	"70uCpxEk36KsAodtKTugRnpZgfwY6aVgYCu/YApYdk54VkrrjfeGaMPzvCf0LE0Zszdpqr3PcPEGXW36",
-	"2wGfWWjthce3Izyew8icAADEphON21Uxdp6VG+n6SVhTInhQptSMCwdKiWdbi9otvh5OuPjIxMiMY2+J",
-	"NoqLUeuPlYnPfhyzjplsXsRINs1tZLOLFjKNDdLITN1KAr09GyYyuqwq9yrPSfRc207fjDvoLp0q1lmS",
-	"Ov8hvPcC2ZOLgy0nwbCg3ciiLB+i891tkfKYTmlOjXfqN8XdLF4r2zHF3/tccMPpsi4yP4aHt9VBRnGp",
-	"uLGnM+ajcYzG+W8ANOFioEhmzai/WNR2fInRptZ1jwlP7J2HO+48dMSCBbUIRPNIuBsILKyOC+JjpVDf",
-	"itLZBF6BiEACsibRXKT2vxXribEUcqZY1jj8B5ejSkSBTLIVqZc/3lYDVSzUMol87tfpQ5R29nXBvmJ9",
-	"reaGaXvZqD5V2j6dmnxO6NAw5Y0cbSjWVFVNBva2NI8QbLRXq47hE/vzyuk8DHm6uRnpmmM8IvZ50n1q",
-	"8HN16fNfh0PNzAslQkVk1SRGivRXDpR/6yJ8i8LtQTyW3S4AmGy2AU3RsMF1ZyiJMq7JUDFGDPvqsh0S",
-	"ON8v8CtSCEgsFFco2aRg+vCoJ5ZLTKNoysBZBfISq2L6OLj96wEmZJx2D60QJdpIhX39ewJ508rTjx9/",
-	"xZ4QUuad1NqtuRyNrO3nXu9+f0hm2vv4lZwZVsCSTVFJaoJ7MmBZTwzmJPn48Vd3Wk6Nujl+kTK/pnnu",
-	"/3rUEz1x5XYOCmxSqtScUJJMlZTDsIiT79tEM795n+C3wwtf4SMhH5OPBDUzxYjVZ+iEcycCKfwo/tMx",
-	"S280gj4PpdsWu1zo4XPrwSQVG8KiucHFxml0PQFDkjEF7EjFRlwbZvf2hs3JQcLtXZubeV9I0y9+TQ4R",
-	"LhIWBmVGOqBN2xelIlz3xITmVvaxzH5J3Fqe6eNeHLYhVJI4uQ+0NbFLMGMqyHsy4WIG5vsdtdOAl/ra",
-	"0Jwlh23MS7Xj2Gmzr1NrppKD5IbN++5fdgAJGxftpVWX4Iq8ZYoP5z1RzCo8lBwekSu/wfYQnRmMS9Xk",
-	"IOm4v3Rghzv4d3eAAjot4dbbvZYzQDpoh64ZUROmaK+pXUzb7gGeVRYOqifc2r01njgKQAbAkSydcYfv",
-	"AU+vAhZC8f20rgBSVeUvRpYBtAwIuB/AI/ZVIY397bOhCqvZBM3nmjtJ2Oy+cLvlgi+n/qrvKvHR7G8r",
-	"u44BBBo1KNQSCtA7bfXTYxo1oVVwjGKs9gJzjerBSoUx1WNsclP2SwcLYyU0cNCXjtd0T1BBrj79YkVX",
-	"lbz5B0wOWdUO/I32ey8mCBN2H6nj7VumMp6+eaQgPLuHhiiSUESxuGd0kDNLyg0od0h5PlNs9a07ZI35",
-	"Nx4L5bj0evyTn843Xn7i5tk0K9Xv2WvPRh0Wx+Mp7jeGncKbJKAOQZITaoylh7LX1306yjNdAdpI6jEb",
-	"47oSf1JbKi3BpfbRhwEOBaaUVP0J05qOLOHYSxLcjQy3hrmcgdkGD/lKEz5h9s+N7TG35u1YZIE1VmSf",
-	"ugPfW2T75FNMPh0GTn0oW1ZosSJvtWmHTMRcIryUFMC1L6+PUnEe5t+QivSbnohbQ+DXizScWkjGwj3+",
-	"CUGgNgnJ+A1k13ioFXcVp+4c9mk2z55mE2ntKKt76qmsMj7TXl2Q5S7Tjn0Okvs/XPKakIIdhg6wbDhk",
-	"qeG3DNJkwXniXPDaFZxmVUzxMzPPyBG/v0i5BU7zg0xny2CIS3T+1luaPYbyprNKypvmNGULtYDPJbt7",
-	"oqqtj5PdmplKuf35WUm0vcE87lLLDABw5VL0JzJDEEGwB/tR28So/NveZ1xD5b4U+fwx5VBub76pzPBI",
-	"/YC7W7C7vQba7Szxz48VWatMUkWn41qvyn/Q/EYXoLxWbcZJ5qH7euFKyVzM2159M6bbhGUjhthxEMYY",
-	"KTaihvWENtTM9BH5EX43svxhiHQsADhDBO+GTWO7zA5So6GRxX6G9W2ck3GYGnaGPd4FnWr8YgH9/W7L",
-	"+X4OQadBno6aI9wOMfSGiTIICTmgYCG2Q8AQiRxeyA7bhNF0HER1T2RM8VuWkQQJPHkmj2OAb9q80/AR",
-	"wEsLTtZX7j58AL3kNn8zuRMpxkWAGL6m+Uzb6wiSoxQkQZwbMpSKJNnMtUfTLJUi00mbjFleg/N5ZXpi",
-	"Ih1kPn5vyhQ58CCh8OFDMEjxCkTtLsx92tQFuRvznIXwvHsIPtQTiKhPDtgt8AsrzQORAu0sDkvdIeOe",
-	"ksgxiQcZ7cN3oQ2vCIyGky60ACDi6yPi000SeKBPUx/irqpRxB8jJnoSEunCAbQuzrpda3M6YzTEpJva",
-	"oTCj53aAlgLu+Lk+5JGddk+/65ycdE7PvnS7FyffXZyf/WervRRYCM9CV71/euLehzf/lP3AToan3c4J",
-	"PR10ztOzrPM9+2HYOTk5PT07Oz9///677yAPzoTBzoYn6Wl2zjrf0x/sKydZ5wd2Oux06cngND3Lztn7",
-	"IZwWylqYg5jlecWGt1sobu3fgFDXPILatjxu/5AWd9L6RhLd6QpNJAJCC7FMUXxW6YhGVsnxPcqulZWZ",
-	"+DhIUSRBAumvEJy3Old5U0RfFqJ6FOmxSOieHxH8IBcjCMPTXDGazYM1s/DGabdL6IhyEQzudEwFJMYl",
-	"EVMmQSL3hBPJ/tekOuwFPy6K5KeIuShMBSvw4zeXAr+6LywzczDRCr/81s15d0ie5p/XGKqsfYRx3mnC",
-	"s5pKR88xTylytHM26fghp31mJuKydy49cG4vpkLekf9VYXxVsaJgd5YRvaAYWjaLmLJNaMFskODnEBrA",
-	"04cPLtwRgG2rkmx6wmfZ0EWTCXtwkwHDGbGMHFiTyzFnSHW8IIp1nIYj3IDlx2jWJlr2hLmTblnafo8I",
-	"e0+CtNKcTh/YYG6cGn4X7O4pBtgaehzGemln3lILwp/A7hoQO207AEEuk6IrzIVpTtfFIIRXNpL29Akm",
-	"843nPNlJNvVewFa9dnfF1J2KJ60vFJqti8z9sprGpDJDmXPZjNCKx2M3GfZ7BE/uAbjEpEhZI6zKnmhA",
-	"ecUUv3Xy8zNtTINhaa+REBcIoqbIOzq+ldQIV5J1GkRCrIAqBiUahqkJFzQH+sdWOaXAAiCc53ncLLIa",
-	"R+A3O42X6sIEg62GEMDb2o42hKw/y3CUWwkzKGbUvOOb4zWQn/CCi9pdWvue9Fp/kaU/E81MrxWqrRRD",
-	"MCTBfKsKTYxi1FUEUd0TkNeyNBL2m/3+N52sEs+wlgOKTdq1LJV47XWZzbMlkBbSXlCrElVKlHdgqWwa",
-	"7qGXJAnVla7ork9NEmKxlTT3afb8NPdIj/3A3k4zltN53+puVzhNv/aV27aLs3ZLG0UNG7neljAVTvPm",
-	"zqNomZ+Zeenr5+PY5u3cQXc9FWSlXFihwLSh6HveRF14bhU1jEDA82bVtpETntI8ny/DEwzLc5lwbayT",
-	"rUAXHMzBhRaXaVAMv7M+jhnQwMmPHHxsiZtLQg5cmifhriHzIZGqJ/D1BOBRx9BhhEyYGrELDPcbOe3k",
-	"7JblUE08YKmESmaSaGYSiKmO+C0Tl9FAd1xoWC/o6g7cfKD0+xM1Y7RlkuOko5ndYsOyNskZBQAinVM9",
-	"JggETvNLkvzPiRPI/9NNAOJmCu+6vyWEYl/Hf//817+QT9JupDrCqTm8DE0mXGvf21F5i1oO/i9Ljb4k",
-	"Ce5j8TgNL9irWk8cQC9I9ycsuteH5UKZW5rPWHJJEswuTwjGODQWLduN9e/bf3qsR9ETUFNyuKKwEJM2",
-	"YHPtu1NLChp2TTD7v9ApQQco20v4sr+HJnKatAu/h30UHLHUt6ujhqRKag2ztaeFO1P4ZE9PiaATVzLf",
-	"EzCPSkVof0BG+Qxc9nLwuDH2E9IgjCenrYuWZlhcbcati9bxVMmRYtpecODQWhfdo/d/tN2zeKDR40MO",
-	"uFjR462/nRNlGWzGyGxKTk7/P7Sam6kv2BjYqKBs9ii9+/zLb0zpAoGW1K52DL12FbbPVNiAwv01FA45",
-	"XxuAXQl2R3DQBvDj7VVJ6NSntvUhGhwp1xWl4KEl3AnJ+ZAh/jjXPcHEUKqUZRdWHf4Lk0r/RVxfL7uE",
-	"f9k/dzod4v6//Wem6NDYx1x2Hh1QkUnBMvzZpSv9C5OGrGLQM41Yqn16RzkkHXExnZl24T948BX3cv0w",
-	"dR+tfyMMRv5FDry36tBNunh04bee+MyM8Rgt6UxB92d3qBij56isOnKKGgygkh8eJnhkeZ6zEc17wigq",
-	"NHfghgvJWanMGAlIJ8WTSdsrv4E0Y+QDXVODUOi+md6O8nt0XhBO+u8g/vcqaa+Svr2O0CB+H+ikmX6U",
-	"UpoNEL1qdQ9obRSjk6IVtPtq+ELV9xt0hO6J2pbQn2HEGJnwGl75hPkhz5aG8hvTswmLMQQRvoJn5ACR",
-	"mMhUsVsuZ9rtwmHIVRkzmjFVZKt8pNp0YLKdXz6UQP4qklJWCBLDvhoEb+ngsGVJspjJYhVuR9uJO5CW",
-	"ChjDarjUW9Qqdoi37l1FmvJ2koNsrGsE/Rlpe4rgwQ2YCawCN5esHm34yuncksNDTplwhgW2QXNqPqkz",
-	"NpJDV5NgqRfw2ozsiQQVXnKEGr3c/9RfuMMnA+pZMS7PCuSziVXEl3DxHdqbck+kY8lT6MymeYZGnxwO",
-	"AZZMimp7ADEEsi/ycxhkS17hYpWYiWz/3TmJbrRYb7iOtRC+6JESXtpmKM1A5jOztLeaf2KfkbRz2cwg",
-	"cwiNeP9BvP7PswmYFZgRKeV0tcwzVN+smagEr5QTldrBz5nPyWBOfJXgsiySnmiavwSZMc9pMGACKOTb",
-	"cNdawc24DnTYG2j15sDqWuuPfMLNSbfb+tZAfu3+Nk17gV177alXxhFUw9SrW5mu6j9QoFAZKXNEXJrQ",
-	"rKxop0p+nV9aRZ/KGUJN31GV+fpLmNpYzlRumWLCTT2u5xcp81/CvDaUmVseZDtwTwsLrS2890/s8Z72",
-	"eE+I9wR8yGMeCdwuZY7cfguQMWV2n7CJVPMGnUYEYcKo+Qr/KSVYd4APF/DTRbFlGwGVpzRl6LG9YfPY",
-	"q1cvBX6Fqf5oP/yU6sgbZjdOy5lKoXw2TCcqLIy277/OW78Hi/u+NVM5/HlszFRfHB+7Dx+lcoIb27SQ",
-	"J6xlO5Im3sy6ezac97cuYfaG9EoIKwYtHyhBIi5IG2mgSh4c38Phryr8++CC5aaglmpktjLrrmfYRu9u",
-	"OrUPh4Ip16hfXM6br6v7SaoRM4QSJAc83CrKaQByVkMYPzPzqqiisah825meDSiipnYRAwERTRA+hHq+",
-	"JVhjD8kGI13PSDkvBBrWyIBoP/irVKNHmhXbCQk24BUfF3wd5sU+LLgZswTJs4E8iWyTUGW4qikiZl3Y",
-	"xzEOIIhHcAnR6OorBlTlPYHLH4Eb4jyS/2yeimYnuZ1LAxYt1hcp7t0RO+6OQLIkFKihqccR/nR8b//H",
-	"XzhWV3cCtVXYlI6D1zMJ7EubtiIb8s4btx5X0kUj89E+7HMb2y6yIV3HsKnkwugmtmWFowm10pNoaJP2",
-	"ZHNK2471t4zGvdm3s3pib/VFVt9a+qF54b8ruPAvlOK0EmFwpGahH+tgXpQLDuYJtKKlZAAVu0rROTkQ",
-	"siemdMTF6LAuaLus6L8iDhuVoUfTgKDsVHGR8inNyQH7SlOXz3JYF6UtZv7ExK09nsC60dVpfOaV8AHt",
-	"1Z3b/eMYJfHpUyEfymMXCWnGkFItHfAlJBbkclR7iQln8RQMyYXuweqGGeLDI3Cr+tt5QYpQWuNCJ83v",
-	"MX6eW7rMFCRbTaKePcNBvYVYyP62UnVbiThmFRhIwfrH9+G/m99bykzPjSYuPOOylXzTD64KGPKQX7Qc",
-	"YC1xn3AlluH1vsN4hupNX2sY2q5rxjKX20wy13dD10A0xJJlTevYv7nxa9Yqrl7k5rd+4XpIcDwgxdRp",
-	"rtU3MCv32yT6vf0Q699eySbM0IwaGnpU/+mS0AFkfTv88geEfLjkYvaM9LeBe5cfY0uXr1WUH25gr0af",
-	"7d11L3Udew4FeJxKO0QTNQhPEjl0F7aSCkRBRYmb5lMlR6y2rmGC377usvP87E6pzjiFHSyMBbdbO6bU",
-	"3mnciIhs8YwbUqxXhU1odtFOK7sK2vYWP1VcKm7mCALCLVkaX8zqE8PDBHoiAs+t6c9aiX652hNRYMFt",
-	"kdIb+Q18CWkzp0H5CHYCWa5M7KtNt+oCriwr1ds7CatkzsiBayVIEtxdV6YVSDn83j08IlcZYL2E5HKo",
-	"4e4JrgNIO/WHhNYGFu3DQPFXI2RmmmUs6xvZD+tMiJGlEoyeyOUILzUuwAovhefiHXJlgVU9NrJsgUFe",
-	"2Ip8WpzYb13rottu2Q1tXbRwqx/hcfkVXtRjPt2y76WYyHKet0/si8B2rggsy2JZI5/NUq0oDWva67ig",
-	"x8sCRsr1Ju4PlZwsEWTVXlv8+rPKpvY3gpW5pF8FrjojBz2Pguo2EZFVCjOpdfj2u1iUuwwTX8X/LLQe",
-	"A/ksbypR1qP1LscSWo6LW0xmGlo5QJuIYU8kYaKfXYe51V6dRwKwvKhvZ5t4K3sPz97D80j0lQrefppQ",
-	"eUYgltpRlsGx9ISLWayAYwlLezIiy6KC3YOy7DgoSxFaeTwuC2rS41SKIR/V8tKn2SDn6REpRRKVNDKV",
-	"eQx/F+OiuGu79v7T0+8OKxMm8cyvcQKbBP6Ix6khIuf1wt1wjayOcPNZOsPb7z9/L5tOFAvKp7BFlV+I",
-	"TuID16m8ZYuJ5YUsghJVfXzvm03WR3WRCLQ/+1SKlCnhse/gfXKAfd8hpNp2DVsJN9CxSrf9q9yQOyUN",
-	"O4RHbqHtnZwFtB85DD5H7C5wdf2RcE3SXGoEHgSPOs1zpo5IxMI9gV9waMBDK8nsiwnPLkhv1u2epdoS",
-	"uJWm9l8saZMEXvE/I1Nb/i8eyKih/ncpWCfngpF///zXv7hHjgiUqGfgFTJeMrzTZCodhF8A7Bi1ibZ3",
-	"Osc2gAeoWCqFYKldLfReLQnDxP7O+C3TsDg1Jzm1AhcnCklTkOmVsiNyRZILMuVilJBUTiYOTsjLNjUn",
-	"J+9dsbIDnORZbl/riUAOihgpic7lnd3mG8amZDYNU7AGu98vgANO3B47r7zXfPaK2CaKAqazGVPRE7kE",
-	"TGF3wprnTJgcsRJWbEC9prsaBdyxtXUbvLvXa3u9BpbaqNinhlosyM90TIVguT6+d/+1XIY+OJcLuEB6",
-	"rvLfcI0zPX9NmSLuT+0CYsD9xRqakHEA4AKQ75CB8cmzi+TygUwo834RpnFDxw0OyYANpWIRa/eENlSZ",
-	"JebnNX7G+UHWZ0z3fkPW9FsQNad8Czzol7VbXOhJ8F0411KY0zFaHSPWeDiXmjIlV2WwHUBXohhEfyca",
-	"HZazQIUHBoyQLz0THvVEFY9v2h7BrgILBgl5DnukJ+oMEvIM9khPVBkk5JnsESutqg0Ssgl7JAZC3cOf",
-	"7i2S54I/XdckWT9hN5aHxSVs0UNekbdbpPPqMZ9iH3J7VTmoinK3a8NGhxf+K1aOuqHxwNF7p0ybDCUi",
-	"z/eEGSs5G41dbQtO2EkyH1KJuvBM5C3NibIi2EW0vIPOLSCSYLonMkmENEfkx/Uvo5BvnLOhIXJm9jfT",
-	"3b2ZLvhg957XvT54Xs/rWiphGrAtl6b8udYcpZdK9YRDnhsAkh5gd/07bOLllZVUURiuJmGvPNkm1YOl",
-	"6eCQ6HLkOoK2qKoWLFKOVsC6rjlqFGusHjjWudsvVIy3vGnaYWn5r7FcUS/QWR2zrC5avGODsZQ3pS+S",
-	"A80YSeKPJVAhmLGcgz6D0AQfCWpmiulDqwGjNNjSt9Cs0TXWFphVNDjdKeQHZc7MCZbJQTB8eiJYPrU5",
-	"Olz7ibKs/cAC8i2bD9F6KBRwT4CeL93/nIVUJHLU2EjLsG5LBPqEFEOYTt+SNxx1uRlS6/f2Y3IQNUuV",
-	"lZkt2smlGHX0mCqWddyf2y1HHf2Zyq1ydVhW4E88inCuju1D+lhOmTuedQDsi93ZTupiWYCsFhj7FIwd",
-	"T8H47EWG5fxH2yvH9/E/1wHmjN+7JEIWYhmd17Hl7LzddTCeC7JpPSs+frk67/C8YiFSMJi04923buD+",
-	"vbjiNSOS0NBgJdwAg4aYgJZDIF2gKSga4OU/QROldEoHPOeGM90vBPU/Ww4w4HG6yFmX1zLPWWqIx3Nu",
-	"rEnsqrYE8g79B+r7Dew1xh6XAMsyDXJeI5QcEATH9/Z/GqMRILVVJAU5ll9PwNuXNp1Q3pB33nj940q6",
-	"aFTDb78SskEJNMsu8pXaRM4M9B0FByKRKrQZVYxqKQ4XIdZ6ogJjbXn+uGvwSYqundpdJu2SXOL4obNK",
-	"euK8+0Mby8DAcmFZn5rkOAm9Su0/4b6mmalPNy8+/WgKfyHMYDwNu64RvBDaE3TwD+2ibaiaCQFelHXU",
-	"33ay2JexsE9g31k1uAeJi1AJ1lJ/UuYamhfdsCXmMM3z0LUoJC6kimVMGE5zH2yjKdjFwGbvgi8YmhaB",
-	"Z4sbcjBbCsZTJIGmcsI0lvTgs7Bo+9WZGdthkYva0MHQPjGQ2fzwiPxFlsZtYw+xr1OusA+iYnat0MfQ",
-	"SUhy3j27JAM2l6LcZSmZ0K/9qLFTf8pUfyxnKsF54ttc98T56Q8Q61NzbOrENYR9VMYgiQo8W6H5UIWI",
-	"/QUO4IuU+VNuDLFUvm/9V+uiNUEAMqOYyMDItyfYd3eAOzborws+5jst3Wytx9MN+43pWV7bP9muECK2",
-	"9qH9nWDX7wSWG53gKgL+rsla425PRvHRyLHV8tuBe7BdCnOVOjdB9P2oMq71xQ/TJKQFjqfw5booUtGl",
-	"af3wFYzgZ1v1cfjM1kNTbtcatyZ0m/waA1KmIJBAuP5PTcJQ7v1LQondvWyWh/3wXs0hV6DCDYR0BPtq",
-	"SKqkIIZPWK2ny53AU5xdUmQc53vfsgO2Llpdckr+f/t/dgudq8uwyTSn6Ls13ACcw1/4aGzyOVHMCh/7",
-	"sCf+8g9FYoBb+xpqD1e4JceXJ/ClBL1H2Xyr3qzAXRU8X6Gkju/df60T7QiSgRuCAdohV1ZmjCgXdXGN",
-	"gu/X9Afgext3euEw+75kbpmraKlBU7Iga6qcn6+CGppJ0bfuCF1OBk2coM5qeHwvsmcglxfyJzJBB1au",
-	"Xwxprtm6NsOWvIXLqT04DF+J7bD3GW7aZ/gUI+PY2gr13sOfwJKIpYYUKWsjUHwZFw/cffbi4e38I3JF",
-	"Mq6BAcPrK9oe2/FehzL6iddlKNs1fONmydowbFukc7udBZUTIe9WUrrzAzVIEYn84PBS3TX5H/bHp1yS",
-	"3bU2tJMA533zSyyMv50rLC69Rhm5TdtfX9/k9fXWUX0zTyv+7fge/rdxQgZSEAGvpdUe8k4wRSZ0ThSj",
-	"GYSdzrtn1UAunivX0xPw1qa1RGOueePXlTVJiCk+nB+nUmiugRlraeh6zNIbjXVqUMEGGexFPzzCvhpA",
-	"qoSyN6pyDsYLW4nvx3VPKDkzGLdET4ogV59+ITdsXmWz/AMmfR1Gvo5mvyIa8CWaWzH1Op89pPEXj60X",
-	"FvhSsUe1wQHZdJhNslC0j5+UlMNabmIq4+mb5yckM2LuZKnrI1WMBH6JOQ2e59b6JrkcAaOVUaXuWx4D",
-	"BxCmrqb8/7D51cyMsTXv/eJffrdvWy6pouSPMqW5x6I6SIpChw7+LTlstVtFkcTF8XFu3xhLbS6+73a7",
-	"II3d1B9ggXncr8xjWRVte7DQpgICKzRROGmTEhyYo/ECF+shrzgw+bZrNOC8ISzz7Tdd/ljOhyydpzkL",
-	"uFaQUDZCNAifVlZMJB7e49U/HPwTVUyY43TM84yMOVPWXuQMP54xgKMQ6ZyMFJ2ONRkwc8eYKCqB3Gin",
-	"D0dzr1SM+TmVU5a1CeRacDGy/5XmM81vmcfwkoJMIcpUqvbxo53Fo32ENyqGuVIDbtzxOEtau2oml3CR",
-	"sZRrTIrzX/bH1z2Px4g+VbWHRcfBkZKzaZHxrR16R1Fc5U+t3HkqjH8exv9TPH6EH/lw+J94zgg1hqZj",
-	"JNKD0BQIyNVIRUeM/P23j4dEPjy696WFFp+pGOk/KorTcEGuvPazPaUfo3rZYpgSO5Tz7R8OdC21ccfk",
-	"eA4Ek6XLadHHxH/6h/jT2J6iqorZQOfKnKeevIeU5zPFwkDueyfd+Hv2PV5JX5+Y6riZ0DRlGjDqjJI5",
-	"NJFwB40/BPLzQ5S486r0dsVIC4lZlm6tRNdll4j/dokXF3O6qvZaqowLaqRy3NcmY0aVGTBqvBxAPnmw",
-	"U2flnQ8fqhrn54X2VdwOxHRKc1rQEZ1Olbylec0QxTeqFrJwu9bt6MJtxauUOWZs6XaUZRWavOADkO8R",
-	"Ri9JgQfWZIXMAXEctdy3tPYgseOGFSOU2M815a/7rtv+B+cTVMOCODkpMR18o1oeY5Qbaz0d8oNzdaDJ",
-	"i50aF0XHSUlGBedI3exTNZ8aCVqBp4TDwZhiI74vqRD3a8XH/kz1uJOOKbcqEidrLY522U4RGfmVqZsc",
-	"EnjksJhzSVgsWi01U+8YiRnBDijK8p0HYnOlPmUePC3xd4CSqqJZqbUzWsiQZc7Sj+2MD798iAwQP8Bp",
-	"sDNKDPJT+ETVORfgpRHMCL2jHJyr49kEFjKdFet4X23O/Nk96tA85LT1x+9//L8AAAD//w==",
+	"3L19k9s2syf6VVA6tyozZzmvdvwkM3Wr1o+dPPEmTry2c7K1RykRIiEJZyhAh4BmrMfH+9lvoRsAQQmg",
+	"SGkmyd7KH/GIIIiXRnejX379eVTI5UoKJrQa3XwerWhNl0yzGv56WRRMqffsP9dM6Tel+alkqqj5SnMp",
+	"RjejjwtGKDQiNbb6ShFeno+yETfPV1QvRtlI0CUb3YxskwkvRxn8wWtWjm50vWbZSBULtqTmE0sufmJi",
+	"rhejm6tspDcr867SNRfz0Zcv2ehlUX0ndL1JDejlq58IMw26xgINjh7JnIn0upiHXUOABkcPYbWq5T2t",
+	"kqOwz/vsj2t79Ji0psVi2bU2vkXneHyrY0f0akGFYMlFKvBx11hsk+MHwoq7leTppSl8i+7huFZHj0jK",
+	"uuSCaln/xKhiyXE17UhlGnYNDxocPbKalUxonibuwrfoXCvf6tgRfacKWlEzgNSImG/RyXx8q6NHdN9x",
+	"ytj9ngMGDY4dwj9qmh6ClrIic9OiaxzQ4NhxvJm9pbpYxMdxz2rFpSDaUE3FmdCkokoTRR8yQhWhZEpr",
+	"RkpW8CWtCBeazVlNTvI3szPo9oY8y0/Pyf9cS81K8t1HOleE1mwshNQgAlealedj4Sa4YLRkdTNF10/n",
+	"FGeyXlI9uhlxoV88H2Vmzny5XoYztkPDKQvdsf0cnnatO7Y4duF/4kuury4vd0fxln4ywydivZyymsgZ",
+	"4ZotFdGS1Eyva+HH9Z9rVm8C/mG6HIWDKNmMris9urm6vMxaC/Xs2iwUfgkeX+5dNxjx13/QgL8+frxv",
+	"2VLWm06lZwlN/iC95y1Tis7ZHnFKltisazi2ybED+mU2U0zvjubn3X1Ud3yV2kWJ3US3MbqLbtsuo9v2",
+	"rqJJQbGqaKeIMM+PXZV3stYzWXGZHIRr0DkS1+jY4XxYT/0AUiNSQZuuQYXtjh3XR6rukvKLqruucZjn",
+	"R3+/5vM5q5NDwMedo8Amxw7k3wylp4Zxbx52DQIaHDeEL+ZVtZJCMbh//p2W9vJp/iokiCvzT7paVbwA",
+	"DeriP5QZ4+cR+0SXq4phyxLO4myyNDJ34seTjUqmKa8CgUxQUhPf5ks43v+nZrPRzehfLppr8gU+VRff",
+	"1bWscdS7y2WvW4QrsqSV4RysJCdLrhQXcyJrIqQ4c2qG1zLyLGj9Pz788nNGprQk/laekXKNM2emj2JT",
+	"VLwgJVsxUTJRbE7PR6DSi1nFiz6L9ogzLexXFXngegGaVs2UXNeFkQDFuq6N1qU01Swzg6dGpNaclcHV",
+	"1O3+WDxQRSqpNDkxm0lyXrLlSmozyYlrNTEN8owoxsh76EudGhXsSzb6XtZTXpZM/DFrQAttthVu9GRJ",
+	"N8RohaUkesHVDeFakRWrYfOlIFYNReWLnLz//tXZ5eXV1alZFK7VWMgHwWq14CsjuExTOf0PVmgyo1Wl",
+	"iFrI2i/LzM0zP80IJXN5z2pBRWF4e8WLDanZbK2YIlxnY2H6evnuDbljG0OYU7kWpZGJUi9YjaNXRC+o",
+	"IPn/OgPjxtmb1zkxB1zZPZvKckNmnFUl/jwWVASvG10aRiz8otiRorVDSD2hVSUfWJm7vXrTbO17u7M/",
+	"yUOPfIpMwqMfUq2lVa5IMIyzH9mGGAosaA0UKtc6I9O1hrkpVt+zmigtVytWkimbydp0WMAFeQ7b7b59",
+	"S2pGy9ZhIFwobX6UMzgBG+B9RzOdl5Ep5VtzygdOaizis9p/KE9vOiduOsaZn5MtbimYGUcwRqIfeMEs",
+	"rYCJYgB/26UQNE04ZhWSBfRNaGUGviELQ+IzWeNKqkKu2CgbsU9cGaqeQDfw1QLlxgQ0w+vL6xdnV1dn",
+	"188+Xl7eXL24ef7sf4+yxtR3M1IbcwwVV2fwI/S54jVTsQ6ur2wH8Orfym/Z1ez68uyKXk/PnhfPyrNv",
+	"2Lezs6ur6+tnz54///rrFy9ANmv/tWezq+K6fM7OvqHfmleuyrNv2fXs7JJeTa+LZ+Vz9vUMBDbMBych",
+	"1lVlyFGCcKaCVhvFldGKNdVrZX4rNL9noDMcS7WOeUCPaFgiC1mVyEZgELckby97TrCTKfC1c/JyW5KM",
+	"xcNCKtbQq5cmc6YV2Ue85CQiUX6W+nvDLw8iOsP2ZvB2qIGgADCiAp89luZhj1spmYLeYfXO7STemKEt",
+	"mdCs/CNkozk7yFr8cLgbAUqKFavhm2TDcJDv6KaStPwo5U+0nrM/VosB+cYVqcynaxSGAX9ES4+CcVrV",
+	"9CNfMrk+jBk5j4i2fSSEFAyq5CUsn+GM94aZEvPWIxGNtYm5bygmHO8ORmAECw+X4yuFD5DV4xxgaT5K",
+	"+ZaKjV0h9QdsoZRkScXGDVg1rNsqPKC/aNdsRnnFSkLXesGEtoNRZFbLJb6FCzIWtCxrphQ5MbO2epN5",
+	"B5YJrPCsPL1FQU7oTBtt3nCOzdlL80dOFCukKBWaBvGuAesRNNq9cH3Al4xu9kC5bnQMKzRbJoody4NZ",
+	"nl+FmZus+T/ZYSxrHXbQ4lr3tOKlWU13m7Er/EikGCiowXVpLe6MXgzU9atQ69VK1pqVb1nJ6UdYgD+D",
+	"SxgiyLe/lcMg/82sEvz4PdDaQZtw7zuZMBhXsBGa64rdkHtarZkZS3DJhbZqdPPvn0egqrvWo8wZ3LDv",
+	"rRe//P44OwirA7cFf3FtuD/cyK1wN30Z6Q7DtfcMwmixwBsGriNa7o/S+az1P9T67H10Yh+Nbp4HS2u/",
+	"6a+0j0TZzTXf+yOMeNS08hr19kjzDNX5fGu85roHDI6NRbGgYs4cOdrbFbGMOnUF9yo8HueJrqlQXDdd",
+	"U9TR4/dzctT13K9mEGTwDq6ru5zwtwXVZFVzUfAVrdC2YC4FVDR+frhxl/KG5HLFRE4qo+SZa8TGXkMz",
+	"kheVVKzMiRTVhlRcaVaORdMvsmcm1svRzb+PTDeGRuCd0e87hqqsHRmxO+qXzZC/8qERIJJstISWZgY7",
+	"JgDD2Fe1UYk0RxNYQVd0yivu/m5/51XwFLbbf5bI2YzVCmx1mi1VICiaWdgfaF1T4N5Fzai2t4BuOjdK",
+	"j9J0uRoBpRe87PXaz+uqotOKRV+fRrdfEvscqNLcTcychO3IWRjbU8tGn87m8sz8eKbu+OpMQn+0OgOX",
+	"uZG4M1opZj8OJ65m1PKP7RFsCNdA8HYgRMmnGQsvY5qAUbTO5kwYNdmc65Kc/Prrm9dAKzs7Gtz90i7B",
+	"6JuecqIvm32g6k7teVVbSdx++UcuwNrh20V76diARHs4VaycNLa12Poxkr/zDfJoV+5i2028rTP/AV/5",
+	"8iW0dv/7CMzfoVu1taw7S5WYhV8MP7SszQhah6Z1AHcpunWsG16GNsUdXvYK2u6u499Bps9I/u6XDx/J",
+	"BU5RXXz2c/1ygaztzGng+Z/MzPoR9C2xHj7gyXrLltub3K2TcORsOsceANffTldDT0MXQTfHAui4mzBe",
+	"W7JKk4b24WaMUFGSkpn7mFxrpszjdpyg2qWOfnLgkB0LLWwHCKjDVnQvR+uWG/t35CceVT1EE/ixd8mx",
+	"waQO7unJS4/KiKxK0GN4rXTrMPZmm7sHdYuBbo9oL8P64Hn3zjrsRKYiMz0PNL0VEyVKaUu5eNcVPKn3",
+	"Vb2W3FxRalmBpnlOfgMV3pLtBD0zuddJM1RKt5Rcox+CdjsWJ9RaY/xXgKPL+hQ0X1rotk8Jbe+KCMZK",
+	"kpt/m2tEzc1BzOH/eQbaM94c1FjktFxykZ8TQ1NwWi2DJyf2HxkpFrwqayYysL4yUVL4mYqCKS1rlTV+",
+	"SM6Cv7TKzFWClhvgCtNKFnesDLozA5/XdLXIzI0xDEnAT5+SitF7hv4KYCwSrS9yLZxXyw2XkoJWFau9",
+	"E858GJX7bWYTbkZCbwivJvmtu148gPkH3BSKJRiOgOtOIiwPHw44QBjvHBNyh+p722pLoLFsrUwzmfhR",
+	"tGOLXIEgqg84/5b3s7n5mGtQIOa7LkJH8nAYzPCrjXstJZPsc8LjdPDnavTHqsXdGpSPcTd3ocV6SYVf",
+	"DWSCj3NXyKzrOCfTjZP8Q+8PT3FdO1bxb6n7AZm1SLWluvgpdh3ElP7ujqM5cWX56MfrUBVpMIlpe+YC",
+	"GuuMKfpj1PWDtLuQfFrrkNjfD7EIx+Ze9mvyWlblRiNYVbSwF6uHhawY6iY9BON+5c4a755K8FmajqmO",
+	"u+tkdvSlUnwu4jrh3MkdaBNRiedd7Dby+h7yq2W1RXQPsr5j9SjryBkyL+3te1tzdgP/vXtZltZ0nlga",
+	"nBgrWybKwcvkOknfyVyToRL5TxWpzWZ27Rw5mdWMEc0+aX9ZJTlue37aQxvbliVhppgEN064esn9/oHR",
+	"Wk8ZjW63emC13WPc+IVrvbvZgn3SE/986I6hrxh83PjboJdT17vqgW4UyeVdvn9BvRFtZyhZZG7717On",
+	"kQwD6i4+u+37cuG/EzOOWQ9PJWm5HXm+RW9U3ZnbEVnVcl5bKTgoOD29rm/mQtasvCV3bKWtE52Rms1Y",
+	"zUThAgWih0ObYU24mLhhRXov4XKpYxPoa9lLcv03kOWlN2nmBjfnzUpLuG7ygnD7ir95fHN6Y07Ed+X1",
+	"119ffUtW62nFC3BHuzt4XvLy5o5tcvL6zeuxKFnN71mJkQNck5PlutK8kCUrSH75iZWXVzn5b/Dms2vo",
+	"aLrR5no8pYp9/c1UFxlZ1WzGP5H8nxgSeYBEiu5HmXqlNQVnuXPewTsWNzDesc2EVnNZc71Yps+jXbk8",
+	"2ceRiuaSaVpSvdcR+4unjVXN7rlcq8kd20RI8ke2MVxbg9yQa01OZO20pdJGdOgF2xAceHmakaVUmtSs",
+	"MMsFtrDMeVsVXbKxyBkuwk1uDtDyhhheTfW6RvVrQ5a0ZERpuiH3rOYzbmZpc8f6m7eBNM2kEkk4dj8b",
+	"Es6IH9h4fXn5rDAk+OL5uq4cDbQpdC1WtCxZCY1ZnlCC51xpVh/q/UvpMK35ISlvk+D2x3fIa3vrk3z9",
+	"PQS5xu5MzReskHR84gWI8SDSIIjwrJlitC4WPsATnwWU+2XLnWNEFLxixmieFMDGMBCTiRKunu7vRlYV",
+	"Usz43P1eUbUtpPGBzc94b4dF3LC29i4Vu2o0jvbEQHndDgbNRj6U4urLASzM8OaFVEzYDJNdhXF7FXue",
+	"/26nE8QXcE0KKkgpB7rL/U59HtGy5GgoeBfMHK9+u24u8xbJPy/pJ7OJTvKDWMxIqAhkZEeqfsn7mDMs",
+	"iQ/xhO8XF8AmqEZmAmZQrsmCKiIFi4ugmnLhohsnNhRu9yv/qGnByIrVXJbYL7xoI912NJvElAPtpjkz",
+	"u/vNauY2fGo0G1osniq4YPeoDiEUr24SxbTmYq5IDhf7+p5WbjENm14wWunFZgLCqnlQMlq2fwtJB8TN",
+	"oxHPHu3AqwVtsqGd2saRmoLp4ljxFOWqB/SCLHh7VV5ztaroBuLenoYA9+g+b7RXfc6M6mNaRdWb6KY9",
+	"nq7iL8+NuDV6SKOU9+M2g3a7tT9exsVXqHqi7ekZd2JWx8WbBGJ2Z6yiqG1kP5luMADOujytp2+bmwLG",
+	"QCRxOaGS+Wu0Wy5L2DvBKV4wBpw4wg13ZPquSrd7/JoF6NDnTCeYVdD3ku4+nB9kEQyVlwPiE/6qKsp+",
+	"/eLJZHxovXgCed/DQv/44rvXcg5XcPcLl16z3csDD41ZCdhXl2XGBmeQ3Cs0ORhdcqPH5AThWQJjy5Ir",
+	"xcrGbKnG4mR7x847lCM0y357aWMKdpSlps2zy8vTdoCw4xY2dMTdgBxFj7KR/zDY+Sk61hvuFg8uaVbq",
+	"11W5x8L48uOrH2ImRlzGCBs7QNjEzahxvjuv2ZxqltroV3It2pElK0g3dQE57bFON5NmuPEj93m/JMvS",
+	"aCDRMezMyqxPxSD9YsVqoxDROYvNDZpB0L0NQzFqEnrZmhdh37TUtMrJSS3XomQlKeWDOI1zwAAiZp81",
+	"F3rthD+xA4OYGWR/QxUB/EYW7E1qgaIEYsOEMOmxR+iaCyuKyGP3KCGQm4AkwWg9PGANh7g/Us0PIzpf",
+	"i6WXDpv8xaqFNl2mM34y4pKROqYr/Cwh2hKtkS4SOO4gSQ65I6uhlcngkAXlDJxIhd4J73EK/LPTc+J6",
+	"d9Ft2Dy3FMTysTDsgzQURcwBqUlu13zivmelwn+uZb1e5ohzwJmKWs6LuAroIBskxBPYNc8IO5+fByOK",
+	"q2pSaPZJDzA//eVyKnYAK8Cm45IbTlY1UxByIQrmfj09J7+Kit+xLW8Q+tMyGw1HBXn57s1YmPsh7Mau",
+	"PcjFpneS75zfM9GgiHSQ8Z/tDj44ZSEVT0bVHSv35CjEAhXt2fjQCP+BLubW0DJ3coJEBEf4YUrCnryC",
+	"Nj85JrPA8Y7Y7ezoM74ngGPwiX+kOP4OEhkeA78TZa2TN+gWKcU19l1MWae8vwL3sCLLtXKwiC51FzNV",
+	"e0dfu9C3hKpcT7m94fcUVxg+Rpv3nHS6fH56TnKbF2uFi1Wi4dIR43hfAe6NemD1LYIYAIgFJK0q61Se",
+	"bcIE+ph0+qNESYqxhYjAmN/OS4TKUyQPFmriaTJHSNHHZqM+JznhVB6H2038aMajoUy5tf0cA+QT7NZ9",
+	"pe7KHhrIqp2P3JK9jSS3u7r/0LplyjovYjsH4xi+aztjsXCVY9hi733ZF1z3CNwSSX/7hLuseEW47hGy",
+	"1RWZ61GsI3ij1tiDUfIzXjlo7K34O8+rvj5FwCRoyrVi1YxU/J4pQrVhW7KmczZZ11Ue5TiHMRD3WnKN",
+	"3ZATUfBmsHEj1fdmGs5C9dfS7Ybb4ZZ8yRJR7W/fvP2OmEdxfsH/GXnnA/8noLxANEavC7thDJ4AUqZQ",
+	"7anHSG1Z9+E8O9qi39Fw1nYi7VG0qGe/yujPyjFcy3cS0xd7EuMexvN01LHnw4fSyr5owAPpZkiAcn+i",
+	"iZHG3zFvrMt+9MqmlAFmDuDGiFZOWsTOiJ3GmcN2ptpjG5Dcx6OzlWtR0noD+O4d6O5GhagZoaSimtXt",
+	"4gE1wIIsGdMY9V/JuY1no4IwWlec1c6XupUMArjwC6oWcW9A3jSIW0k8sHx65InsIOuv3juCSMucnIh1",
+	"VXlXsVwx4Wd++riOW6N3iIIlBuce54fYWX3fWYjPHyxIfJliVPRqQbn4e83oXcT8KBigYK1rhvBzZLoh",
+	"lBTmFRuWiLg6EdWvVXxiTxWLDG5fefDOkisAAYqTjgPhifVqx5s1Fzp1KPlhH+Yg2CIJtu9U/jgrdIpP",
+	"mOXHEFozR+Iax1UhByGY6IZbLMBBN5vcvNosKyq0bl4WLIkISSop5qwG85rCW15weG4cygmGCpSn2Vjk",
+	"FRd3Ycc8efQs+hDCNrCCAWaoG0PrO+bm7JhX87mM1Gwp7xkAi3GhWK0bbFWuARw3SkQw27FocT7oXW1N",
+	"GWe8ZPVdxSa1lDo/7bRXjIU1WMRNmWkWEJbeaFgBOQGCa50MGBE4Jya+3emRPMMb7OxBSvKFn7i4i5p3",
+	"3NghBNpoFWaY3jEDZApcYrjcQL3hLyA+3EA6pIhLfYDtCewef4AMiRNQzysAsm4WNVowMFOZ7YRdpKKE",
+	"P8wpJ1OpF4C8GqzsVMqKUfFYIioYXIIqhWAxfAVXScJXlpgy/cCYcJDVD7K+s/rezpX5OoqqBcgLhzpX",
+	"nuAaHffJ2DcgryRqpFitrW7nQBONNnj617tMQxiXq/VxcObHcsrqJGBDzj6tKl5wnZMTwNPA9golB47N",
+	"isbGyQzkc5q4/8PrMZsNONXx3WHRWG4FwAsf6xkeK6LsOvY47vGr7M8pkwqyIzUskgk91Yrkn+m65Doj",
+	"Wgfxx0v6yW3tk8Wmdzq/LN9I+74yX6YjWePDHDE4U+rPwApwUZShpcTR3zbhZ0HNEbebcZ9cFrC5bdrb",
+	"PZIdHPkV4iB2JJGaDwHvchw6dmnwBfS6igYdZFC3QDoDEkGD0XRN/HAjlP1AzAIVYWTOTYgd7DgLA94W",
+	"MLM/jG1185g9BqtjOE6vgMkBZ3s4LgNMvYNC3iZdV15nMUrJ0xyLQtY1a+oIJuqC4SgA1LpmqwrA9Z4I",
+	"wPJAxejIRI9H0GwcH4zbZ0HK2J3+uFmxfK/DoD+lOw/Q08jNFULpD3LSHawWKybKGJj5bwsJGk3KPZTi",
+	"7t5PmpG8ZBW/ZzWgpSGiGXBCGyKQEPoyoWcjpDtrkjrgsucAg59Y7rcKydolg7FuUeHO8W52M6C1lOTf",
+	"hg0q94h4S909BZ4Tbhefm9l8uXBKYP7o6ELbx7Org+CcHn8qewmgwYdsz0EpD4G43EvsB0bvt+ljWHB6",
+	"N5lcfG6KP37pjFffYgt4/GmlzGpphfxgYjE1hjikOsIo7LTfs1W1eZRD0ZrthRHEm6hq+H8XtVqF4pBw",
+	"tNSSJ+POgirduzie+xHbbfdH0W5+Q+hUYV4khHrdMbYy8+U1Rrf1Uvb/Qpr9kyvn/ZJO2lufoA5nNn8p",
+	"ioWs4wQS+AAoNItmD9jXe+mn9mtGuR3i9dp/Fd2u4G7H9XuPufeFHyqXXFw03wFaDj765QK/macW6XAL",
+	"6aqW99xzDXe7NYc0ccOFu5rrwXAOc2HjhY2+lBJ9RZBHrDA46hxTZByzv768jHrMrME0UW0WP/KVj9nk",
+	"mC2jLVjdhpx4+C5ckgkip7TW0eKjnO6OKDYkP8vJqpZytm9gDUAMgfZbH3nx9dfPXvRkr27Ih5JPhE56",
+	"WYTBQOS7ISfuFHgXi7fOQrm3zNasxOc5Wrrz0145jLZo3T5u48byAZrvWa4Prs9IVm7oziOFvGe1uoHa",
+	"l97EjK5IV6zF5oT56lmVnIdSzB8ObJCQY7yyUTBprE/BHjBsxQ7kFmuQUkAE4hZdn+qFB1mOxncqXVOz",
+	"8f11BYy2UZNoejpif7lSfj4lDSwTZs3sy0S2I2322Je2RVrro50h+K/BQcpKEvzsTv9c0rQpkvVfECy7",
+	"tLMWP6yXVJwZvRVONrTaOtm+MHxvdRa/FRcgnmb2Z97x5ZKVHHKxgsCnbasVPkmJwacJmPJfjc5RLldU",
+	"c0ij37yWxXqZjJyykFhF+AYp7SvkpKBLVr2iCuq9qYj3cMYQzKsrOXXbg7pNfN9jH2RW0bkKv4lFsLQk",
+	"9tWWe6qZri+iSNPpL+02X6l0pG09KyCJlVMrK/dMKwzX2cmE5Vh/mNXk/fevyEluQ5evcjOrfLauqjwj",
+	"+YrWmtMK9V4hBcvjE03CXURnaFv3CGltr1/zne3FyJrtTpEd5iu+hVpjOyddPgQ+6SXdkKlPcsQYIcf8",
+	"6RqMQNvpjqNshKmOcWkgheIK6m69i6sTzuu/GyJI2CcNDLcdDuizNr89vcGoABBsHt8O4ggx6Ab+xKl5",
+	"Cedk2ykC++NHlaa1Vg2anv8eAxeij1dSzrMPqP5LjEzwJb/InK4wWx+GZdRCcxfkVRVUlTMilXyPsV1N",
+	"vYRGi8nGIp/a6EoMTsidRAxCPSJDbfq4wTLdyUCo+FtG3FOlScXoLCMPC14sSD6r5RIVwZxABpS6HYtc",
+	"y/Zv0KMbtB2g/U4k7hOnYT5jSxVIveBiPhZg+3ehE2Z9YzkC7bUBXlBVv8ygmGAXD29HrH75Pabh913g",
+	"xjALEwDMRFozW/XBUryOaYT9XRW+m/SRadbXnZRguLEwmWwE+9lMJBHbszPheKygp43+u/AWwtuQFezu",
+	"AfyOoSXdNOpJDMKDHNUeteBd6T+JDSYn1trSooLThP1z77JvH5VUP0+55Acc4gb7iqsjdmA7GH+LULdX",
+	"sHVCsm2uEJeEUCmealn3A54mRfNGF/p0f+dBG3PtONDqR8Wd7gcyHazgT668fBIuB0ulW6SHcCUBgRwx",
+	"GazWIeumrE4Lk+GNtqi2iqxFxZQaCz9IVt40ebBTVkijluZrYat78nuWI0RA3uxPTk6AWfhOyKpaGxKv",
+	"GRsLB13Y3IZ9+h4OY3MK8G4rqhQrhyMhB4uQcJf75wlH7y8CQVqqamlUVIgwN/8AYlFYNylXG6XZMr+1",
+	"UNjt2GFIBFZPUYTs0AI2a1qXNeXVQCPvP/x7AzzTLcysbaTK3eX+zkbKB/TiXooi4uxGv/1RQY0NbT0V",
+	"VGgb6O4wqErDEQ4AyPW8IbkIDfd48nWIV1h4DxCMeXCC95YDUnGznbc1mmunn1c+KDDBsQnE/cLL7Bor",
+	"ubUZZNYgTZTdDCORY7BesfqeK1kngdmaJgP2o+ta7WpfW0MYENUhKQm7BZFCMovVtNjhz24TgyCHDvay",
+	"c4a6Kik1t/2tU9NHLvd1CDevqcGwksHLhwBKRkWds4RW1TJZ82ifED1Wih0tjh5FCtmVeLFTWmOoSPJp",
+	"tVdR8dTbPeLZaq/D+7Q8fvh4dmscBWS0Q2rvLZZkF8veFxA7hIsPYaKHRsnIOABNIZUhIEB0L6PpKZff",
+	"nh5YgwpQYV3XidA6uoxnGkA38AxKV+RrwXU7waiU6ylwZdunAChB5C3qIBh+81pc7TajufP8R2lyoiCu",
+	"XyoN4ZZ/wYSWtoN75yzZp0+kIkG5iuFXAbPJ8fGaJw4aS8s7JhSerF8/vM6PK1fV7LonRjuQYA23aao9",
+	"xd8T5+2Y4HwJ9cnJ9zVjZ4bkCYCwzCWDqkR5azj5Vu7VWKAe9xVkk7o2d2xDuLJaHSsBAVQQWnGqDi3q",
+	"s3XE8Z6POJZ7fKL7j338rEdAIh733He65e1xP7TKT58D2UuadZ+Tg8vydR2GFI1/WC+XNFZd96PUtMKy",
+	"6kQx7ThnHEoXC770Xsrpptd+hVscpbYGfdYPrUdCWwLK9sN6CbOtKkvBqpe4SmPY2n3wy+OmkdqKj8ly",
+	"tcpNEaGZdpI0IdnYsIMNQRqJ3wS3YPJaeNPIlAEnj08KWlUWe3et4eK0Vlom/IM1g8gmGk2rLfzTrxQR",
+	"UpwpVtRME3f8vLHw+T4AUPci1azmtCJcjQVUGj+TotrcoPXapV0zAVXYDJcUpcUOrZle1wIrF1CHe3tL",
+	"8maIAUNeyKpUYwFpnmY8wdAR93uNWGJRxrvWi4QeggLQLPEd25jL+5TRmtUTWH3ztzQvX09w9ybN0BJZ",
+	"h4fnCW9Puf9ZPPJ+tqBqgiuZdovt7vUukFTgEnsEPa2i01he+FYUDbRKlO3UPTcinthi7iVqQu8pt5Jj",
+	"lx1Lw41rjGBTrt4AnI5hEbk28q8zLNB0byjREElBNYSLDMusaSxXLoMG9L2a3cu7VDrNPZQFTmks9wlD",
+	"XExX9D0103V7nAXnM7Lw7XSXnVOylQQTbHvrYERZvO+ur3UnPP2hJgjMKcmSyMmUKkC5yoirWqGysTg/",
+	"Pz+9dUcLRQA5sawoI8CBMis27AHNwFHyIOsyI+ZtMpegvOJTTMSmNSOAqgLxFDXDygnBYKebIGijB7v0",
+	"hbNxZDsX8x/kww51PsaRfnQ4tj/2TDuG2t/g9aHNZM/Jb4E0bYvMPhmDIIt/EdUGGxzJaPbsRk9OMUSL",
+	"7mAZsdPsUPfTlR0DAxUUnsL7pscaJ3QKIUcxKPvdM1JpVgtqWKqagNu8hBofCch/hRe7B3MeHxif23I0",
+	"vSIlg8jS7Uo/hsuU8Vj3V/6ZK1Tq5pmRS6IluWpZKna16gR5hZfDxuDcw6RNTkDpPm1Bz593IsbvNx35",
+	"vWvKbzujRskqNgf+C96aiooJ4k79ybal1l6A/cCQXVyHocg4WDyExoJ3aXrHRMIMmrhK/iLYWcUFI7aF",
+	"8/x0wu4fUsw7mg3bppu2Ham9980UwsXIkqevdSTCEe9nGD1VADc+ld9sRbM0pPiYbAMA1twG/yHswrGH",
+	"hLnIV6jpVa9rGLcApsDFvLWuNuilblxfe0TRHvbx4xbrcPwCOQTqkqgaA8qEq7rfp2xAb9vyPojrznM/",
+	"7KhDzophEwHHHSKFjz6t8aNXrleVBZuMB1HbXBtd8/mc1aSUTPmYQMdJDQOU66q0oFmEVkaL3GC+ifK5",
+	"RhCyPONmejckp1UlH/KxwHcUoQL88RnJ1R1f5fglIXXbGgNvmRne8RWEZ7M1i1pfXjvw2c3LMqqFeHTa",
+	"DUTEleUul2iapGmpdDy78SjiazaXZsget78X3zDXoiulpCFyFahR7RyfxEyjVRCRJzQtUHXA6G/Y48fO",
+	"NmkNp2sddN9lwB63gerSC6H3LMNWtu8jzlmnZqwKJkraPeUwmaj0b6jYPP3D1ER9g8zMWi/OMC52VbMz",
+	"o7DXj78AzZCiK8DL7twin9r3+s3rIKfot2ev4JdXsmankD9AbElkLKaNta5oUGvbtD4xkm4s4McHNs0h",
+	"PcMzPmtevhPyAQO1bV7Tr+9/irqc/ntQsqE98P/x4Zefz356TWyDgUnkVCnzESneMr2QER71I9s0JmNF",
+	"ILdTS2JkKaTyQx6OIicuV3LGStYu9oFJUAOG1Fxao0FOsREBPGvrvWHfTHHn129ex+1pAcZyx8r1P+P/",
+	"ttvhPnL/701VJ7TM7Xaxs5jxY6EgSahf4l3pWg9JuuuukfvKPd3YBLoTGyKiwMh57/5lFEiEFDo/Pz8d",
+	"CpbAxMsV/7UbI98zgF9M83dvmjlyhQ/LVESBloWskg5MeGqT+DKSm+6RqREfn2ZOzDvbMk8l+v1aV5EF",
+	"fEf1Qjk14v33r1TIYnyy3EDO0Jm756bUP2fPL9FWth7MaKcIdbBdMZL9bjZjYAV/l4DmwKAo8wxL0WE9",
+	"bYcHQFerirMydqur5AMr0asYC3pervSGLBkVqgU5NaCmc1N0c2nV5W6/eitD8Qvc2yZFNGLpZ59ztRYV",
+	"X/LtUqE9DUIDglkwt3GiFzVTC1lFeOBru+KX5y96Rii5FEr0FUxSmUeuYxhK3HcFZtNJL1QBsM82gALt",
+	"a1N7w9r9RtYg2KJsm6BS04vSeF3LRESEKzqKVM1MQ2IjlxkYzDTlFWQzUsx4sWUhtyHTKyWdAxtSQncr",
+	"pZlPcaYy8rCQijVd21xYap3imdGIcejkJIcBAdbbumJ5Nha+QBvg+VJScQVRD/e04iVyPnhHYYIoplcW",
+	"tK43REhbn83XpdxGOiijIApKgw9iSYsFF6xxSpj2NyRfCyMYZc3/iZHfM1lPeVmip1hIPQEgfxi75VZQ",
+	"lLrihTYtuIChT3RNheLONInRyGE7/MW56aA3P+WJX6YpLV2ZNuh8NoGM2IkjQwxSB+SniZZyUtF6juta",
+	"U80m9qy7kXt+jz/BkRXU1ZTa9XOv65oJPUmy+18EoY7NEze5zIYSKLmuAerEdhPKg14lnuP1ItDWAdmD",
+	"tTTkta9mBFBPauxbVJaBJo4QMSuIcZnZmx0AQ/VW2b43rfGURhi9g8qYVC4brKsvTBnbvdAkqwB8pwpa",
+	"JRTkaO1EbbSNriK/f1qJQ4ZT6ahR5lv8FWNJuay53iSAR5ttemcb5o9UjFbJap1Gj2ieb9UEhgf3rDzd",
+	"0+2kT43qpnm6t/vDQzf8+ym6cA0AY3/ANDsRyZst6wIlX9dzJorjtn1fKG7rYATFQTzNNcM4pMRvM8gj",
+	"onGZ70Q9Rp3J/rzgEJzN8LB2jWd3+3qc0T2ugIBghn66f7nK5u20QTPYsYwI9tCqsb+VvN003dtXb7EZ",
+	"SK59Fo7w+93TfZdkwz/IBwJrDwEBTY+ED654jI6DJSv5ejnKRgs+X8Ap45oXtIo6EZoRvkeOtPeQBXO+",
+	"+Nz8YZFHoY/IQevi1v2ygHoLlF6VXfsx7qNLYQej7qaPjoLYzRo/RinswrSpWDlnWJgdF2JPQWyAXYG6",
+	"TqEZMJJJy5S588oZwk3AQol2daczqO7ESotRAXA/HhIIY5x9jVwbhKzGwl4k74MqURBsxptyS7YUWYaf",
+	"VoTRYpGowUTnlAtl75TdBcXwwtcMBWgAQTkQOdLccs2XWj6yr1RYM0zhWFEhsR2VMAkXib0VVF8zehcz",
+	"7sAiYOGspiLcDGDmINPKLCY4LshJ+PWKKn16SxjYhsD+AjeO3gwxKPQXMxiZpxPoMR3VG9k/uELaUnF+",
+	"77AdADNhpKNZffyxXX3SLL3tIW5cCRYAkUdisQ+G9y6p2GzvXgjphKFUzcb1vDkiDSWSF75DOCo7rq26",
+	"QYji6KpK9v1UjF4MXe7UW0PKoVxkRFZlS7j2pwYo7xYhhna5uUhscFOxzi55iNp0cun9TzXDon+C9V2F",
+	"I+tHDRlzgGJ01JATh+ajiySgiuTB8drOFbMRu6RmtFSEcTOG0x4F1loqfECmO9u3vTTtw+7GnzmG5Skx",
+	"KuruuzBFXc1GLQldGWkVMX0XWiaAwguKXr+wfN8eDQDnnQ77c8fGtLAZozCDJmV0Gx54zwcRHnWSLj5o",
+	"C8pdBgEXZl5eMPXSkgbjr3s4qk6N2HzfYlBlI13TgnVPISguQXg5vDBOsDuZ3fgkTSWQCQMwI+cLV3wu",
+	"EBcTIAd9oVAOaojyesg3Tg/x7RF8F/WFggopjD5N/seHX36Gl8g3f/vm61O3a9bMDG6dsFZq7s+d9xrC",
+	"FMFQCpMM7Kg5Ock/f8kdxp5gpxmkK9n7cg55eaCScoXYzeYLLqgMtJaxyN1W5SBH8y0azCMAeKAkhGrY",
+	"mQtLIzlHC3HDDqHTcFCuF3zjBhVmsGOTggrzxGifSXRA21VUjRBhZ9h/BhCgz549+5ac2DFSRR5qrjUT",
+	"p+cEbWzKIj4TiutElhKcqVSMxddkyQWodfSBbryaxmtSVLK4wzHurZluqSTOSHaILyNTqtiL5+u68uCT",
+	"K1qCBnpi/mEz17CVz/k97cHUdjMp7Nc/uI9fX16/2EmrcKhjscb53uiCyTIRXuCOELhpmtCTE+euq6zr",
+	"k5L8X3Iyq+l8yYRRVLnGa82UuRsXhNE7C/4d2wwNO3M1byx9xScQbmWS2yQSNeHeZUXYZsXUeeuAu4IO",
+	"FHJkbPT4TTtPE4o9uBsc9EGoGguc0FbCpmUkzXQgzmWyAn249BY2G4XeJM27o+x/WIvgpwaTewJU2P7J",
+	"FlAeZWEMn2sX/NS0Q98SLew2uB9qJthD62/4PwyqnnKNsTkTj94WBn+6TArTVmtaLJYsGG0DQ9KsDDyb",
+	"aDnxD+HWC2OcIAZm8MCW6Q6/U8jlklkIQ1lBeuwEAGfhafObh2Jq/YqXMzPXaummFLwe/hp2EP7uu1C6",
+	"ZnQZvG1/KBZrcRf8GfTjfqKiYFWVuNx/j5OOuWnw2+CbWa40obGclcsDIUbQYeu6drfYp4C0sN+YWB9+",
+	"RLrwYrEzEhAGVz2h4sBvN4n7elvqPDbUyTpv+HyZKvy35Xfs6GJ/Rgu65U9sSA4x9Ap5aHkzmb8iOMrw",
+	"bDxZIMjFUL9fzXS9mZhH5bo61Eu014fS7Nb27u9Qbgv8JJxVTFzZY32E68RyQ8hADeiWQK1HW2UjeiP9",
+	"So1FSEUt7BJb8h3sEQeDl8SYR68L0qPzgm6Mri6+8LLiFILi/nJM4ZHO3VOcnz0nJHoQMOCXlS/n0dhR",
+	"d1Mk91xxKJghXZAwK8mKWcjVwUQaR23oDDSFnbSpwKUcntvP6kmZhCELYsefRs7aEaxjIazNCAY5vOE1",
+	"X49t9x5idgwCc2MFPiEeGGEzK658stWq5vdUsx4O74DbBnPbiQUNRtHahqyrBmCbKhO5DhCUN5wuVQdV",
+	"9veDbp2bfb5Q++WOuXIpXtGqmtLibq88aqL0Lwr7DuRBmmmTmhml3aW6kJIre/VJJr0YNqGaaib9M+Vf",
+	"Ni8Ogyp2g0qnINoGRxorc7z7lazSFACkW1c/80swdwjmW5dzpicPtBa2/G2DIgvnA4Ve3sv4wUu2XEmo",
+	"EAKIDZEwWJd/xxRxO9nP47vHsGIo4SvV2FX69dks1pAySz3TkaNBQmlz6ccaXDIH2EdD4mqRR/fpe21f",
+	"G3L63KcGY8yaS7b2YHOSUHVHZrIfSJojlLgsadIhAm6giHmhV+9Nvn4TfN2fI/zmqi3YCSpeMgg3RoG9",
+	"lzE0axvU7RyAVSvvWS0opE/jUQZroZwaweOyVOp1xfph2fYGkbWL1qcov6a14TC2zFzX4Z1Sxciv738i",
+	"JwutV4b7mP+rXrZOOFZB/Fb/JcRzZ181czNkTefdeLRuyTp8ae159zuKGDHRXckilBRbOY59hQwUoewq",
+	"Tr8XLEeudSETBb46kKDw0od11f8DwI+tEmarr8fxH/oR0H4Frs0nfdxhu/9mDbq37Dtxz6oo7Huae9as",
+	"YPyeGdUlyFLGk4RodDCTzHo0zC9cH2ZPo+oO8wwfj8NKy1v/YNbK1WCmOvwg7GEvR3Lp94YBg8Iuq0o+",
+	"9GPFg3SpklX8ntW8Z/iccxkcUnfTvrtT+7I9Nv/X4fY+2BwXu42VwftjYQysnWnfSpTQ/OhqZg7VSnHU",
+	"oV7alPxF9tFPT4W0lU4OqGxOSHOr/oMk5nAhucWGW3NrW0Nbu9LNjt9SwWdM7cuUD9K9l/YN57q4vo64",
+	"Ljxs3oAYChatnI5OQVBRcTQD81tdQmo68+nd/iTXbIRmkDhHaa2U81TbPGpADkAndPwgdNibtrEKujqI",
+	"CqBWB05LTAHwGxHFykk9KyK70BAMJh779sM2Q9drpdOF9uUKM/MgnbLiyhYPgLcqphI5Go3haOJd9qk8",
+	"0sBECW/0qA/WskSF9qsdytqaX3RkO0vtCD8Lzkz3kX2P2lAfndcqTh0WHatapmNOLWiZaxgPEx1kptmN",
+	"HJQFrSY9izyhT5oY1epp7K/Hq/KdfNuv+O68+6rQqSj34JCCGEeZyUOT8U4wIL9nE2/5i/T52j8jXJBZ",
+	"xecL3debK8w6dZBWIFS4gxvapS1zPFIRwI1wUD0HNYTfPg19Ab553zVXTOghoOwTd+IjTgCLcORa9O22",
+	"k2V/NE8tBMP+k+AoYsu+v8U1gw3PIiQaWcGdyUfPT5PHG60WFuQPr2o5rdgyUlXc9NFpSsM3CVc3hGIC",
+	"P7wDlfzJSW5HfHF5YX7ITxEBmKxoTZdMs5pgmc2S1elC4N0eTK7Qf4lRYbxHdg1Oqpv5NPYyh8IYz0e2",
+	"EK1z37yBqCQeHiAjuY9F8lGVlp1i9ONWMQ9/KCnItluXlaoJjsCGuPlPpYMihwYvBONMQyAqTCrie9BR",
+	"l/SOxbEUf1vIYwBWtxESe0ebtGJqwi159GCTBMXamMmxx/b0JDQeRXuyVNK9Fx2p1+aPntnXW6ekcZaH",
+	"NNGMqN+pOSKOpEEy9XWpnp9ul7Noyt74+eZQ6CFW9AY+6IEf89ixsVSZzPCzz7sT/LbDW3xmGqyuIlyf",
+	"PgbZO2DQIP4R7w9N6l8fUNDeJDYMFNTFEo+y3rn/SYJ9Gdu9/XroFvhnP8pNQS+FCIIBu7eqAPlOzGRd",
+	"YEE1QNJRNyQPIHUs128D5+TEqa7ZWKCdGZpBwTHs5dZQdgRbx7+6VgS9tqbpFqqPaTQWzY+3JHcgPvA+",
+	"1sAh/8alTc21Aoc8v3wGA8GsGpI3Ez6/d42j52cf0pSNTbDNzOGBabo0w78oBNUrxiuIG9jK9wMtzBfA",
+	"Gli7aj/K1IcFRUOgT6bAZXVxbKtVLe9ppYhzxRNKsFcfbVvLtTAKynqVEQq125UGnBj3MnAi9qmo1orf",
+	"s7duwKjz94dXPhTvytdvaVEyEcxMluBbjw2DtffwpwEDQyZgE4gh1dThtkU4w66p0DUOLhmdaVRboHBf",
+	"slHzlZ59/DLMc9sD1CO4xO+OJtudZJTp1lTo9+xephLD26Yd1253SaGmbnJO8HSQB9KltnTUnklV1fdD",
+	"SUx4tfiunCdyGcs5u3HpVjlGj+IfUP50wasSbhIuacI2aVyEhpvaUMAuTGPzViJ9sZwzQ9lgau9ScLXs",
+	"7AA9pZ0d9Cjm5lcLK/Bt3+LMLGAktrfOBf+4N4SVGjpZLWAKLRAE2IFWtko0HwI+9XM0ZNfcth0iuHAf",
+	"SkEsq0kKqyIAMG5QoB8HDzZwpMW9AZgCuPd1bPdEcaL+sO7HVLYWQ4jCinvqWmI84baLBeFjf0FUQLM0",
+	"WbiDMWr8gdFKL1LWTPDJI8MDclxAawIYiLTkgilI2ZyyXcpJRlLIu5yc0IrfQyIogM9DtN9irQHErZQP",
+	"9s4A0myyFr74UB4eAnmHQE0lxKqGb8NSbL0aOR9xdhlbpDdQwUpvXi1oVTER5ZVGT8CHHrPZ583aOF3I",
+	"9yNvEOGWi3nFziCb00hrrLpFqB6L3Pc0aYpx5eQkSPGc6cYrwJVaszKaf1Ckx/vsmtRUlHJJphvNVEcq",
+	"ZzqDmDy7NpcxWbJyLKAbcmL9gy3AS7rrQvYj+0qRlx9evXkDiYSnKeDEyIIcXlClWZVEz71I4L0FAd1r",
+	"R0D9+OKzi3z5csFtXxf+6/kWXMySGZ0VF/mObWy6tiewZtvJTNYZUZLkjXPUQ4ZWbKaJ2ck42IIyfMFW",
+	"h2xozl4K/Y7lp7eYXK1sgnmT0Ep1Eio0TXgfw91vGcL3wQ7s8f6adZoycyWq2ZwrzSCpx/HujCjGCJ3K",
+	"e9YnJq8jNiKSg79F0+FhcnnQRvpIfTs8F7qDeLuTfB3FvofVqBPqbG9izW8aaoQ4w3tznVCKKbAZytmu",
+	"CLhjmwmt5rLmerGMZnPvGGLeWuJyGdxGVIgNKahicfuU+caRtTz3EVYsmiBn+OPNeH15+axo9tvSwrNr",
+	"pEfDFKGJOeIfdnkj1Bs0rZF9ckGm5n5tqUTWDSVlhLqfP6xhk9/BeH5kmzdiJsnJ6+/eoysDmMUd24S5",
+	"6gj+BFIRxufHnxsOsuwRIb+NMd4sWpT4sIxEDC14QWvwTlCUNC7ig5VodUJOaO8YdLVitFa27MNU6oWH",
+	"ftgFkQl8FGbtpXBC1uq5UCpXnbYAJBogC3LCNb7IBaAmK7tkNaNLdXrrypm3gcoQqobQSgoWx0weUm3O",
+	"4QKg+a2zplSkVtQB8XCHV95NAkdulWV3sQK62zvRdc94g5WjXXUY8KZLwYL7pDfGXw8sVbAnEFBj0njw",
+	"szvfhnyjE4maQQaEp4V3gB3DTYAhPCyF5xHSnPdct+yBDaMfm015msvX9hHe41tr+MajXwEHBGs+6o1x",
+	"KxpGJ0M916vykHOeDNd7I4raAp+T6cbC2mG8C3jXs7bxFDhpUMMLf40GP3QlIXfdfcPxtRhU+za8QzMt",
+	"1tPmom5vQ5jfsFJiE3IWsza2KiwH65+WlklIMSLYQzJ67Ci+n2Lg8Nz7DvdDh/aIpt/L3x2Kexejb3H3",
+	"XhBCHbw+6Q38Mxj/y05u34vJd3Doxlm5o/dkJHRLR53EpewZmt+PI3eKiltUr3ylun55kH8x/hsA6l1d",
+	"7kXU20Z4SkaM46gAvClu0MVCC3LWgqpFfylUxG6Qao8GJdy10RxYkcAD1KZA+K6+vSG5WtDrr1/coHHC",
+	"DGQt7MV65+r14YeXZ9dfv/DJChazzoPdjcU22p0zeIVouXjbdXaYnPsCH71h77ZQ7k48whsX5NePr/Dy",
+	"k//vHOt7zGrDU6VwgxkLw9TBw/tPVkuVmdOJZbFOM7KNXBfFBj4xZ8cV9BwLTxABTulpRlbVWpEGXi+L",
+	"YOvZT0g528LZMzcufU5eOSBgf8csm+p7FpjQ0SErEza+o2Asb7fxxmrm/Pl/gcLVuARTVkkxd6XhHwVV",
+	"08K0wT3LnVGUmU8FsblDZl2nFg0NAUVuxyq4/nAiGaAlgwag7U/KtJWEgvGTi1viSdo0CQgZiepxlHrT",
+	"Ti45oLFsguvGcHzRNBJvSNEriXWNnBXAWzEAUdwMvtDVhnCovqu4mN+SDx++A550ek7cco8F2gIsXLhf",
+	"Y7uOiPtziwSCLcENgdaY6cYcF695caE0o2VGlBwLrt2nzcEyNNwSL7AxZLrWxKwpahBYRsr29pUdwg1k",
+	"XXGx5nozFrzBjNaLWq7nCYTzjABiuhkhhCNzMce97hU2PRDeFSir5GbJp8DQTA8ccYiGwRrsgmPt4sA2",
+	"B3Bv/RCU/ODOTcYTrBakNlsPqsi2F94uMTjsaybaFzLrst1O1J3XkNw76acyvXTtG62JlXMWLaGItr32",
+	"nRAa90Z0aaIWIpq+kGWqMjL3Afi0WLBy2Pd+tkFZ29+rpewlBx5odUcs6CHsUI+qC7ZrNym3qNnu/qTp",
+	"Jg7JYxTGFZ2zwLa2SwX2QfdiQporV9Db0YWGsxEUWUtdHeaMKP5PBqVoe6abyNlMsUSH+GxIbxBfF6sI",
+	"CSw1sFMCpr+RZogNX2kG5dCA0Zp5qF7JH9EYJ59tMXKr5WeZpoKOuhyemVd8xopNUbEB1TnikcVjAYqg",
+	"IlRsbOXC0zb0a1nTWZNdMspG00pCbYNspNYKdcUJfaAc/PpcrNZ65CMqERF1SkUpRQIM9Ee2eS/1sW6v",
+	"i9r0wXKPa+Cd+rIq0aHfco+PReAf7wTYzj+PR6jzj0c34xF+ZzzKxiPBHiaNf2U8ujk/P8/GYjySVbnz",
+	"4Iu9QOgHCSWBCftEQV+gNnMpFhFb7FpB8PtJRGW7DOQEZbvdegr1JGbm+MSV5PZU4mdQsAd0qnEB1GLO",
+	"BMlj7svz0MmNxKj6RJO3li1h8WogmZ9uIIO8ytNNSGZP6VPe2qSdBdvnaf7pp7fvEeL3XXOj2Jb58ADo",
+	"PgIgDAU8YwjC9vK5iyKcW61yLJzt6Jt4CEwTga3lHYtW14LfvQ/Ov9C3sObaomssYzCIhttrvvRBAq5c",
+	"JBdkyauKK1ZIUaq+9VHiqXO/LTatzhsU0V00EC64WnTEPmNPS1myytzlV6tER0v6qXtFCUimZt62Zm4/",
+	"KWszfVQq6bQRt65lNE0z1buZXZwP4MSTeX+rWi5XuicpYeOeW7uq5T0vUxAZP/30lrgW5ASS9CmHNH1h",
+	"dPsVoEO6Uu2RNBY8OjEd9ZW9AdmCUPZAXvgTeGGRs+09Us7AJG97TNWihK2e2FpIySpn0Io4II6IZbdm",
+	"dJmOzw/JCu6y0D6VHm+u86xOcN8PdLkCW1vQipzQqUKEXihcoYli+pZcgi3LXCAqlIKn+/MsHq0KuIdj",
+	"j9KerCz0dXOCl7Tsr5IHOIHbmBFSVmrSBFPunke6ZL4sPrSGWr815tP48QxEqoCE4tRZewenC+2XDdMm",
+	"2PwQ3To4JcFxdNxihyd5Ao2KRFeJeDei3uW1ZBj0aagOygYgAigkj7RM+N45Eisc7GoSDDW7d8NwLWQF",
+	"fGYniRBMje6byZzBg4I0/2Qsdle74dAgMp/0s/tV7Bh3dk/Kx9661c64ss/cFOL92ur5Iam09qg9+SQ1",
+	"p93TSL5aOsqIpBE4HcmqO62rx7PLyyxSzQ4sjdqtH1Qqix9rn//1zYvn1tnWgWPesVF49rTEL2458r4e",
+	"6sfDDyWX8z0T7CGewC/YAzqZj1vEn9kDce9kaD21diciEMjtqKX8kppZ0tCA6+pLf2akZDUg4/gCmB6f",
+	"dnBdUG9FcMU/G6qGf0LSVNRO8JOcv/I1EmOjbtXIhHJbZEo1Fsq0WlFY9/OlcI7CPCi+GIbNN5U17esu",
+	"nj/wiDRvZoSSHI0qrQ6DQpRO8Iaeg7HAXlERtb1ah37Tyy1OxV7l0dQeFM7SNTP7VTF6b5uAKxGH/VXb",
+	"uVPyOVNmLXw0K6PF4tQow2Hdwbpk9a13D/I6cEYIqceCkpW0+Sb6QTZFCitGZ1ivYYURhWuheUW4Jlzd",
+	"os/DBRao0AdsVrViM9OzKEnN5wvtzeBfKT/qQoqCaiag9H3MZCKKBV69aFX9Mhvd/HtPyfYSX/zyexYN",
+	"hA8qgeInfKxcOEH7LF4Zorf22HwtKSFbAzKyNi8WdxO8hT+7Jgv2yawYD4y+SFKnR8YERGVqr8Kj5li5",
+	"6h1tcp2ymayZS2PpW8nyuLqfdjiPWeizIYgZ4NREeMGjBjQeU0N02PSXwFgnhrHGF8Dup2mQbcWA7MZ/",
+	"xFWruLT3DBrSzOx6YlBBIwsgOzs/vSVFL0l0nLXvZHdCpyhtIoZkn3DihYGPGgkSdyy6A3AOyKOwXAT4",
+	"CXzKXPvrIDr3EZ3odv4dMYav37xuyy2b6URd0cWtOTbnwMeWBPFpKDwg7S6oePyoM9rJxAm5aVv9djp3",
+	"SOHDK9SGEaTNYoaElTm5FFMz32Lw0oKv3stUvmktq63bJmQD+0pyg8uz13xJ6w1M3Ro39uQov2VLWW9e",
+	"M7y+d+fbL6EtwE7Hk+4hAC7JT+HpQUn38MVhSfd+KImtkfXmO9MkpnHCugJE0ByrIrs4NMyDORF0ydSK",
+	"FiwzZ+Y0I2vB/3PNyMoop/OwpN3XqJBiYCBAdIxFrnWVkwVVZEWVuZlyReZSsBtbftnjrTwHDoK5MOZk",
+	"EK6HV7mSDyJRKefQ5JN1nYxdhmjFtbUUPFHO95HZZo9g5Yg6sX5kmwgdmA301JLABTOkmAi8+2AkIhLr",
+	"x2RNL99/wiyY/PSKCxFDSXwHvwPR8vbN5J4XSfzTVc1lHa+fVMmHPCO5MCpJhUJ/weeLvFtl6B+8DZoC",
+	"yT9rqu4mvMxIAxmWD0jUGVSgSiiu+f2+elHwmqAVFsfB5AXN3SLUDKPLwAH3JDibdB6zVNP5QIwIrWPu",
+	"Gr5Eaw2/ZxZS7c2HX8g3Ly6vvN2DnOTvPl79kJ+a6Vm7CTnJn724vMyfKC3p0Fwbw/P7W+iHpebgmB4l",
+	"4SawLDYHH3mSm0SbqYSJMk4vArrAbfVsIDjBbfpusfx0Yk2LM+8Ruj0hAHEag+sFgcjbnzTTm6/3iCzY",
+	"4uJdNNSw8yHMe19yfsDKrUXSxtLGWHsfBu7iUpBp78SlvLONH5WF90qz6WS9H5qHvUKw/zAGeRPhjQ1L",
+	"7DXWQRxqO8QkwSr2nNNf4Xh3ndOXH1/94A7qxWendH/Jb4j13tqC5VCUHA2O8OXdM92tjURIdkiqalI3",
+	"6aTjOHX8zB6IfhwKga4CKom7CR5NNHoK6n8uzQjxOnRSM6i0q3xYlBTstF8JjwSNfUximoIvG1VopK2h",
+	"F+EHWd/h6rAVV7LkBUi1JRWaF4mLcH1XsXcuy2DH2Q22Eqxb3uTUoFkcsJlaplvrs9A1Yy3nxEdJ7lnN",
+	"Z5sbjPQYC9hoQG4GSzhW8W3M+rdgdQTzutJsBbFxYMPPzA1yYWNG2Mqb0sciNKU7I2yIbiAFIyd5xWYa",
+	"1TKPZnSSg3k+x4wsZ8S/RZ9DDaUWPPpMHphW8nPyQbMV+de7f0UQe+s2nGkfDAkmoynX0EbOxiI3Czfh",
+	"omSfoKjzFQAzFbSGK4eZGjM9VRuXgNDKJcPAljjyzQAb+3k6ESph9d6x0edB85ycKOkij+QMLOFGZEMR",
+	"3ilzCRd9LeFdST5h/krLC3RiPbaz047JJQ00yezCZrf25NIYDkHo0vmOW2uFfgFbA/vysYzU7e1okWUi",
+	"gkzOJkhgCTc0nzpkVzh3QpY2ocOtLVmvnFJpPtQ7wCdgMebA7C2E63erRQzZjumzbeZszbC1dXFp3x5T",
+	"NE/BLQmwHOB2lsHBt3ZleZpobU+eXR3oV3A5WzFjg2FseL0GboZ5cFAGzpm7cQz7jYl2uf3H4uuXwnUn",
+	"i3Z6Mtz/Db1HTafdFQ0WkL0ZDQVNYLR3jHWP2C0WVAhWucjOoZLXhnGNmkBEyJ7RfGbUzmktaVlQpaMy",
+	"eNdiF1nW3D/NIz4JLpSmQoN9Vcj2yjVRglSzM6N4DdGuRjdN/d7zj/hyo3rx5UrWwKJW1NzSRnOuF+vp",
+	"eSGXF3LFbPrv2VwGf12s7uYXugWUZ/X3gdgFs5qxMwiXR/8UdBLQyq6Ba3Qz+g8lBeriv+zavw6eju8V",
+	"pvOO6mLxS3QbA7gSIle2CE5ISIpBegqkLQM1LeU9i5LNO1YvuYrbY+D4ULKquSj4ila2FiRE+zmni41f",
+	"qNg9qwgXRbUunZorGkc21hFpyBwSBwFy2gyzXHIRH1xFo24VVONYSRTDABKq7hRqXoEHDZ3O27GIV7F6",
+	"c8FbkTDj5uENyT/zMgO7dIba38R8PPPVCCYOCRximr/kjxDBaq65QM4qCsRln7mheUOuOdYZ5rM+cMUe",
+	"ZyiH+T3+1PBIKXxORqeEUAjh76JxwehuOG9OphtnEEt9YEZ5FfWWt/oHRkthhyDPQQFiwVqxCRXlxJaZ",
+	"YHu/t6qomCyZpiUdUkC9F9qIOXEfoCHc4dWdSoOaaYUHr7lYDbvW/yHITo9oPg695IFd2Oae4WJlLVbS",
+	"OrstQmmT5faeDoNgMnvW0ypsPqPyw/nfH8bNHuFDvTnGXvv00JO2w3Eag7BV5foyoV78xvW+y0q6v7TD",
+	"jhKGvCdkAskyCCk6/6ATgdyGsm14bgtvfidVF1ap3ErHxUQh8yMVBauqRLytGUFfuy4ctYvPcLAPs+p2",
+	"Hsqf2UMrWuj48/Jo8gGNvOruIHLY3XUXzxNFl6NLVpJ5LderMH8dNEGP1uqxyVw2yt9Oz12cs3KhZluQ",
+	"BDliBM24oQUjTfJ/fGf4pxuM2Vn3b9jeWwg2sUCtaK4xu7u0IcmYPv6JGpLbric3ur68fnF2dXV2/ezj",
+	"5eXN1Yub58/+dxsJ8AYEhLBBSS3UYVrfMU1qphitiwXovP/z+SgO6mZVsdHX08vib+U1O7uaPaNnz6df",
+	"F2fflN+ys8vZFb2ePiuel1+jK9RzPutuG92M/udz/7EGXvCmOV+hVI/P7MsT4HU8ARosBOQEELBNYFkc",
+	"BbYDjtWW1A/6IByuJ/3h+HqWo3ksRTth38NgLn/OTgCZTYq9p+P0EbA1hsthpNg9yHfJfNl+tOjZU0OL",
+	"B+m1MYUTxt+JD9rUyTkSxtNP45VU+sN6CZGQEf1MYR4t6tb2Yg1GzYayPZfNLMDT5bexG7fpKhoaX2+w",
+	"YJuvBgrJhS3Ky4isSsgW57Xqb0M2w4/WeA9oNQHe0nn2VbNe+z7vlnYHkzwcQmZXp+m5e8t66v7+dMYu",
+	"AL0YodpihORXUfE7FofePHmAsraYBOLmepphOSUfXoIo8q34kjjIXn8M1D+M2z4xRxqEg0ETlRg9lTQh",
+	"1d04Okvfbiee2lfgRZ2paYlQi3WcEL5SYxEW3kUUFqsFu5fCr2rFqlk0WrcsH8f21ALXbk/jEONTizel",
+	"IlWbb3R1Ypqk60btL4SL4tPmSGjZ7F6iIO6xrC8dHfIDn5t9rtdCNWy6B8BFbQP+98SBhekB6Vq77XXv",
+	"eT4G89MtbceV381TmGR7Adek2cA+oWuxsLPdjOTtnfDxfbue5KfblD13+y01KnbDd018Fu529WIreHbQ",
+	"uzrToMbC+uFaCF/+OtMftGtrCr3tBEkysjfRrvpkgzTT/kXD/KtHT8K6kC23h7qLVMzZbdIYYrcjXky6",
+	"44oFGePNL39VUW+G2Ve+72zLe0bLTRcu4iuHkQm15aCYm6Z1BHkfa88lwG3Mqy7N+Oh72w5Qifnw79HJ",
+	"6XrTp1p0bRpu48xfRq4YU6rYpGQV3UTxrb6H3Fd4nh2IaXWg1cFab7tqFX+PTVx+/cOCFxiwNqNVNaXF",
+	"nUM1oXdMQbJlT07u3p+k48Bfzq0QWhg1DxM5JVqLzdpzpowsIXI9JEvpz/YC/gfXmtVpRCagA4sKCMUF",
+	"uUoFey/ppw6y+onWEIx4FGGZT9i1jiAA201oQBIwjZtqwH3uSQiAB8jmm0TmFBzHD7ZN/niVWfY51vyw",
+	"2ouQbZ3mrV3w+7sXjjhgMx9iyKqNZPv1I3Ga3MXnJivqAvjPGfKf/JbIpfly6UUcxfswr/0tNybLIrzJ",
+	"qm9YdeFIVhWpJd7iAVH+4+BYsqfhRd3YNo/Kl3qxo5Aj2KnHIoQehUHY/l9cRjb3AIbRvb07zCO1sYcw",
+	"kqZifQtk53Ifi+liDy1eE9FT7YPkcf6QZGU/yAdPG2bnII+jHBqWJ6RgkPX+Ca4B7BNOgFsQY8FoHb0R",
+	"oHCDWnnzSFw81mR0uDbQal0nQhxXtdSykNUkGf3wEWOnoZUrTJiwVqoVE66Trn354FvaOexYLbdH1eo9",
+	"tl8fXP7/v7Gaz3hxNMYxpgRELkmDK0QcVDe1EyW5KacSA8AdizgC7vB6lh6KvxvrNrr27yE3Ia0XhQWQ",
+	"Odp/YRe+UkNTC9PJg2XnK18p8vrN67j1qUddXd2qAP1Am+INdE65SAKBpkFm0aItpDasgpc3JOcC/jUJ",
+	"AExOlrQyzJOVmQU7BkBLhEbmUK3zFIggb8rAlvk5eRkAd0KnCXM4PEtvG9eYLGMYn4f9dstps1kyshb2",
+	"w4AGHpVltpfjtDwcbCsBt3RhVL73KMlqqhkEwsaD633wq8ucwchYDFulerFLo3K1125i426hyoxeRMOo",
+	"L/IzxVYUryymFTmpoKr8nKgKAv1tItktyf/PFWTp5BfWbP5/LvHv/5MTLiC2nhLF5ksmdJ/yzj4RbZfc",
+	"MdnM3PqZhuwkiP/FMsTAn6DBLeFzIW3plBxDg/NIMtr2JsrVyK5I905ZPO3IvQL2Bg1AWBSKYtCEnGEs",
+	"s9Eea/xdLaAGElmyes7Ikq5iDB5eiQF2W1i41ari5kopPHQbF6igklwhJrwFyBVnGKbR19oR0OWhkTS/",
+	"dKT4dVsQX7YrVEatO50I2a3XFTnxnlYe1L067V3CbmhNuv52yA/raYfJ7yV5YNOFlHdEBe28//mFNzJa",
+	"3rBtKD49J29doQuHZlgzYlQOcJ6MRW4/MFnXVQ7Oos/jUfixCS/Ho4yMMcdoPLohQaE7ANCYtbHTzfnJ",
+	"DH+qGFV6LKQoWIYcOlAribkJmVcNw6BkKtfCbI/wyOFWQ1fn5DtaLMzVgaPjHJMAxyL/X2e/rJjA0Zw1",
+	"WR/k5FfBP7ncaVtQutXWawk3BLOL/l+sE75gn8gPb1++Ovvww0vEJxyL8Qif+TwMrBd+biuLy3KDP4xH",
+	"RsCEFSjCRfxKmfHUTPtq4+Cfg59A0kISY830uhYO4TAIpbKmekuhfQKrmoJGqiHACR4HsO2HODnmCNiw",
+	"qW/pN9O/FS/Ks6/Z89nZc/psevZtcV2eXbHLmXvWMmfcjJ7Nrorr8jk7+4Z+Oz17XlyVZ9+y69nZJb2a",
+	"XhfPyufs69lo2w2Hn7RLNGU1duWirs5Aio6yUUCco5vRQuuVurlAXfncrg/knJhGKsg1iQRg2SXctUJW",
+	"AO5cMOIUBVkTiygV1xd66IDkARh0Ocx6eFSRRrvXUSBGW3fPniFW3mLIHlkyKhSh1UDk7z8fY6mfk3H4",
+	"JgwBDejvVn7agWwdolhoi28S97m3TllE3a7ZrvBocutOEGgdSpienj8ZoB+aTltzbZtVt+KLwlPRnmK2",
+	"DUdscbb3mFVDSd3Tfx6KAJXf+Hx3KeB63a5YGo4fakfMXUH0Qahuv0HKHHP4q6JgtcA6V1wNKAndm6lo",
+	"6fiK4ypGwUWt5E/iL2nmgIsDS9E4UvZX4uw86kGfof8+KNq2X8UERSCKLuTMMEYvaRtn7Kpzpm597Jkt",
+	"WxvqdOfk54hyEd7AXuweUchb/EVUG3tPGsZl1AHoSj14kJbAezyqt1EHDLGBWnDarwpk5FRvGQB3RZNv",
+	"0czKKuDXLyI+WdsI7NObg6qNG+HhwldaruCZrEljfVQDwOu2uWl0kL93rs97pmS11knLrL9i0QATtBnt",
+	"bQCuTmqm1stYXctiIXnBJp1xEK93674XC6mYsCaJDNYJe4on/NivVHQaKzT0k/n5wJ6PKXGRXl5f5g1S",
+	"5kuWiOHzj4dqkM2LqeBY3NOE/tBscnLiTZPz0TCLD375vCPYansArbVsUO9ak9xarL2Uj0gF++R9zJdq",
+	"qyVe2O/lMWyHJvCmP5N4a9/qhYrWd4MP4dyDdp9MGfQWkNPhxkDLaE6oPZJo/MuIWYQLBLiD+lWgkWC9",
+	"QFyS011yas8iRg8fqbqLWWjWAuuoPcj6DuQvF8mU/PBOX2s+o4U29/PfsxFVFkMar772gmyNILAyBV3R",
+	"Ka+4IYlJa+iYqfR7P8sAAj6riRn9v2+XPQgsAZdTc61/xs6ez76mZ8+nL4qzb8q/sbNvZ83FHjTw1Vrb",
+	"vKvhRoEl/TRxhh7w3toMrFeyqlihiZLrugAFXq41fAhHaFMO/Z8+SLQBJPRpW2a6qNV4x+LVrnmg2Y3d",
+	"WBRrU4MjsapluS6MlHNvDNNtt/e5w4SAGGVEiicDS/bktRNlZ8HAbAMLynTVM+7Gloqd7Pcw2ZbDzCTw",
+	"UhSXESAysCStr4Bhy+3336HEOdtZoqBZAwYuGCsHUoQPvz30vnOg2ShkBPGlBEA7iB9wY4xkI+2dX4+0",
+	"QUlK+URw4OmSnNxV4vwTQvyQZ/bNeDxYp4QKS8kXsXLXglVYWZ8PjHVs8+4duWifEHBy9a7fbZFyD7k1",
+	"IWikvSoNuRqlApk/LGSt08mTTiINvdkhVOLTAI9jjaWJBchJVWmvMZRN3Q3b8JXHUYp5JP1DwsWC1VxT",
+	"8Pvk9q9+kC/JMVdGo9Jkyiop5kYQP5FRdy8SbABUv2dCHi4JCm7GK4IqEBisvCH5Z8Xqe26WDPCRlcdb",
+	"Kh8F1mjbGrELJt3UAtaDjlHLU1ofIcf6OVqNaGoSkYHSh2cuaL5kcq3btfp2wJmhRHLjYg2x5IRVK3ZY",
+	"WmKRAhb3lwD3cactkYHtk64D0HdX49/yvSzQmXfU2pQW1dI6Gv1zS5iE2EN7jPKGGnoa4wHKI5YX/Afr",
+	"e4frXeSEIyQNgsE5vEpzdnFvT59EM+unFj2RTrMPuWhHCUlFAvdSSLoDuB9LOemlkzxWOlZbi9mXbTlM",
+	"fzhMbXBZ7VYz2C0eEFUlHkNp6DfeRyt0MEQDeIwy4P2F2l7i3yfGOoyxyTz9QHJHzGiGnsK015oK5WAf",
+	"rQmHnGH4DCbw/VdRUb5k5X/VayG4mP+XNSb8lwe4+i+j7a1YeYsvjIV7f8CbtmnzafsKDsG9iBfJ5v3b",
+	"sbAN/Yv+mu8a73z01plDtubpPtmMDnu4tffXZl6Y2HgCGtzpbfPJjPh3IRzKzg7c+TMuaNXODG4sZpjL",
+	"mI3sKphfcDAjb+XZDzOWjez3ohkEhir65uCC3LtwhZxc5q1gDy7ez0wuloyLftFEgbTDLHL9TVVDLGH9",
+	"fPM9jBq9OjruCtuvHstgpb5/7GQXDrTwUM9ckF8/vgKkHvLs2bNvm1R5WinpUmPisB7kn1Kws4opZfoA",
+	"F0ISKfpPRIYecMPdrnwcLXFeyLq05SyihSug2PYDVQSyE9QCgTioIOwTFjRrSoVDvDjebMeiVeuiKU8M",
+	"FRvMRYIISdS6WLg3bkyfGAAva/8x5aH1zXkfCxyv8jVHeQFlaVnB+ArKVrhtzTOS+4FNAJw+PyULVrNz",
+	"gsvhIjFt2HGy0vRwa+veQgUwH1jzB9pUlMaKDekiBqepKgb3vIzlAkPd3sjekJPckFdT4d2sVT0rnl29",
+	"uDoTUtN6kwPc82lC07FLnPD/+V3BpKYZtyXEXdlPcmIr4U4wrrZVwsDGzDYXb1ihOb9nIj6arT3eNybM",
+	"0ABcImgPcfvQPTnBiKb+X45i5zv3vTsdZ36APUqW2iptfkvDxd6datYi0DbZRVmolNUrWlXvmlSy7UwD",
+	"eABS2Kixk4JW1cRaeuBA+R+9GmCzQJonKJLyrXr8l99EomdoPV8vHTpfPz3YVcyK5qr/RivkRk0+W1Ud",
+	"mLLeIXd9z4303b2ryjIWbgLISOYRnn4bRu8KLNvgudRNzbZO3oF++umtD8yH7rlS6719d7IP06VrMWjI",
+	"dSIPD3iSlBUwbSgjtJXOE8vcyUZAXrF5v5J1zSqP5WaJTs4g7DI5OugufoUOBpjwBmyfWd9XM8wsIO3U",
+	"SfxHTWMaaHAhtnj/1OWJrxUzMrpmtnLoVwpG6s/Y1fPTg5IYQyvJbviUFErX1KH29tcdfzJ3T5URdj4/",
+	"J/mSfppwcS8xS1NNVqyeLOS6fqKirFAW6tMAG9XhgKt2M9I1pnyTBNBqxeZU46w70h+XdEOmjNjmqXQF",
+	"/3gyq+UyPqB5DZoy6h7+BfD6P42jxX7DcO2SrWIpiD/IB7I0fKBpqoi5wIK+1s+beGQgMaxKR8yUfW4v",
+	"g0/hKa7Zvbw7wqMCnqSU4Sk44v1txhiREymsVPKaFba0kqegfFA99xzj8o1W4bKFjRaKa4A922i6XsXe",
+	"EWa0dRpb+bnB9vqlajM3P932mYyQ784xa/hN4E1JpRu0NrpTOPT0dcDUVH4Y6zdXOUMaPezFR0oCctIl",
+	"BNxtY6+N4RDOPoxF71mGHYbdVWR3MAP/I7jYQYGfj81dts5v8uimTsgbT0dpswYrQWcCQGejKRG9qOV6",
+	"viDUCsFjFSfQiI2WmRYMw+lVqgOsdOatYXEwnTep1/Yhll0igCQTvTjtd4H7i9SwCcFrT6Mcwt4ndxYp",
+	"Y60S+vBjhISVbLmSmolik8b6AKqq0YriWpM7NjBKY0VrumSa1QOu2M3V7a8T62QNOJ3WnWHqh1oXBVNg",
+	"+gJSc/ZCufZ6jeAppUaHxujelwXDgtIXzp46jifeZlFszy19J9j4QCexW+sOZai3NFPaz3F7KiaBqD9M",
+	"OzlATv2B7PbxuOxeULSn5bK9JjKEae7RoPbyv9esXK8qXoBZx1r8bwBWppCidD6LBnyBLhEbCdMeVQP9",
+	"9hflkf2caT1Z3p7FDhmgi2+wvG8nwOFIpriXvQ1BAUvzuS7+dNcjNMxorMCb7tggtvSLlU4ZuWMrDda5",
+	"tiMRXY3op7ZGFrByyuqelb59yMIydGo5I9+El0TQJSZNYV0B1DOhn5k5Xkj1zy+fJXC09p6t904z9sen",
+	"YdNPdlx62FvBf2/ttYORpJvtT+G/4e+2tkstP3FwY8rKf3Mrr/dgtj2AVR+h9A43wjW7nGTiAW6Sa5uu",
+	"3fCX1BL3KXvAw5CzHeoX6KGmtVY6azkI0ppYSHFRDlfz+ZzFffjritmrqC1r4wta2fvt307PyUuSm4NZ",
+	"riuWE429GSnJoEZj7utYnhe1FPlYnMz4PTuD4BpifsrIrx9fnd4SKkgObpbtXrD+okAfDHjgNisWdmzf",
+	"4mosEMqNlRbwacbNSvrhNxmVkIrmoDM0W66wouxJrrmuwHgYLIb5E3HQsrEAgxJ5zZWhrNIN1fn8zYh3",
+	"i9i5kWIFIVjdS3JN/tX8t+0kSKdcOt0FtwdMIxBvBQNxNG4GMCnkWmCFi60Zgv3EzHB0M/qZzxe6MsoN",
+	"xI58yUYVVXpiOigDRCebTCnarfF3gIl1De1KYOrm39iL8uvi+fTsGb2enT1nV+XZN8Xl9Oxb+s3MPQsI",
+	"3tJPr7J4nSmYraXuz0B+MyTGNRLcDck/m136gsf6M/MgZU/hUDo0765FDVFo8tdhm7eyZHHe5Amow0kE",
+	"6xI3LIYEl3S/wCXQdVT29JRHaHeYSGjKxOAqP80Obp2aA4yriRIYqZyx4OTF3oFHTyPrwyN+pK0qHuQC",
+	"dGsl0sfNij0ioP6fkzMTrJjPkrHBOO7cBaWeR7tEv33Uw+1vHb5EvktrtbaJtUMf6JsPY8VfLCXmEVhx",
+	"P1PINi/soogdprjDAntg3HdwxEGa8yPztyPSVH/ul9rRh/X0uuy54995eBs+EK/jZ7vpoOLXDOuDx2J7",
+	"G3whp26WrKkmnqokFQ/Ks1CPCeW/g2uC9o/P918AvJIf9Ngx+e9B+e2e+pKKNa2snrw77ycX7nvAFy0j",
+	"G5xBGr+twfjyW5LbVAIbDdriH+QEnuanxJpVCqoKWtqUF6LWq1XNlAK/3O1Y5P+5ZmvfE/6Vb/VYshmr",
+	"a3iDrIXmFfRr9/ArRQxP9vcSLiA6OWqFSZFDsEsd5PAxKnF/5MKmAzZU6FI4ArUcdOAGAjGehIE99M7D",
+	"sKLj4nNDzgeVf/+/VM78/0uwxKxn/0ajJrOXGKrPBcZvNx56ReSDQB2MklXNRcFXtOp0ph94fXoEBXag",
+	"0m5mlhYB8LSno8735BXKPenNsA099bl78IpFtLmj1IYekx/skutb2Dcs4vGW6YWMVUwCLw/YcF+/eU1K",
+	"WUCMbZTX6FpWVSqs2byNBjNsiC6jdtGIbpe/LceBxTzIr+9/Iic5pjOULonhX/DvWU2hGILNbDjtqPzx",
+	"I9v8HcqnxL/37BrmP91opjKiNBUlrUtXcQWSRwD3rO2V4MtVBbcmlHI+sWbPQN6uK81N18m5Z2Rp2hSy",
+	"ZAXJLz+x8vIqJ//NDNMO0bz+9TdTXaCzYVWzGf9E8n/mA66auS1WE9LHj2xzfXl92Tcs0F7kAqKIzjNG",
+	"lb/VXLMPhVyxeDzVkm4I4Kc2NstQMlOxCfESpKg2EZGMoLDrmuvNB8MFkYahPNiblHs8OHRgo88I1lkx",
+	"60wFefnuDZAz8e4eijS+kFWJ/BwQgVTmzrCsAQIfk7TOzJw0Ex4K2qZaAgeDluDXAry2c/Ib1wu51gAq",
+	"5OuyEK5C6TAWJav5vY0zdseNnOR3bHOWk5nECDKUKQrS2BdULTJrr3XtsZi2LSrEzWosGMVMGWsA/V9n",
+	"sHBnb143xEFX/EcGEa0v4V8v19E6KM2aWYBdKayRoZZrzQj75LMHkXxIyVUhmxbqnPzIbFE1I9ooaJNi",
+	"LCB0khpRzZcMVhOnxYqFNJOmxV1GKjmfIyL9qqIFlq+gwrroOyf87s2Zmd/OfL+AkjGTcRpqiiSQV1LW",
+	"JRfIId65qlsV04os1kvAdRYlefkGt1aRwrVnPqROLcxsx+Jfre/hX29c1S5WYhmbzBZwAfBw6yWo5FxZ",
+	"EJzSU2RTfTez6Bfm66uKCpWNBQIzZJbKKj5jxaaoAAkSFdWMoHREqpWyslGP52MxFpCJ6ASHrbA7tckj",
+	"DwtZBUXHqCJqJe+YwCJHaZ46FidNuia5PL/62/kllqKwL/5D7qSbZpbkMcXYkovmADrioCNuzICvzsl7",
+	"oK1o1ir+z6rfXCvywGuUAlSTkxXVC5Whig7ZLIYnG0VCLeiKmcUkxFdPkSVTt4ELBi6f15eXp+fkTWu6",
+	"CrgeLUtSW6xUewnIfGkLARBDNfRf1nIFwHxjcd09l4oWd8quC7R4//2rhvds+9khgwiTnWA652Px7Jz8",
+	"nS3oPZfr2vajmo4eEFg69mWuyEMtxfyWMFosgjJMjlIULtW6WIC3zdDS86bsnjnvFZ+ymkK22QOgqSzY",
+	"xuYb3+AZNkvv61fBGchLpimv8qxJ08THcq3hgxRykjOS2wwwbiPj3Z8BpLwr92dEj635B0vHGvh2I5Bh",
+	"pMoehn/5F/LGFp4bi+92OV3A3iy6RSBbzExzz3xslZNQLtn6amNht+krBe0td85v8S6OGfF4mUyLDxKX",
+	"HkBvY9GWDjfm37gpLS4L7HTjifbULcF3ZnOUWwC/VRsYgiA5PM9v/G4RCtakjKyqtSK5OTh5RnJbhczV",
+	"DszJyfPLbx0PBBEwq3ihTyHhgSuzThPgeLYlIvT5ZphWCaNROTnBM4x/GvH7/PLy4vn19SlSNSzBBipE",
+	"bdy0fllpvjTfKaAyAIyu2IwFqDQKzUoNh3biHErubEj+ZnYGxYRuCGqxbh42PfeEIi2VrOBLoHqwGIGb",
+	"WWlasbGwb5C5kSJmgghXv71Mbrgfa1oY0nFo65enfkeAgg3PsWPTNS0YnIUTtNBQw5JD7Jdbo4QahaI+",
+	"KxD38BMp+RwYJHipxwKZCBYUB+BQu+L2aGFJBP8Ne4ow3HuNZqXTc7yNjUWABV1+uUCdKbf1Y/WCLQ3p",
+	"mW8bqroFIsTgnlayJgpH5fNmKUrNsYDCYBmh7TpX5gcgmQxyBEHFXMIZOj8/P4XlUgxZ59Irf6A6YDkl",
+	"s97MnENXM+kdTPwMyj2Y3zPHPvwW8GaQQRr+kpwA06SaLKXSY3F9eYkXACiEVnMBuRLk14/fn31zS55f",
+	"X+PsH7g5g+QlrMpXyvGsBy5sLdxmwOfk79LotYbQgSExL1phZIaz4IYZnTEnAfQA6E0VL5iF9LZK08sV",
+	"LRbs7Pr8cpSN2gWHHh4ezik8Ppf1/MK+qy5+evPqu58/fAfvQAgwuuf3aVGhH3yEugFctVdM0BUf3Yye",
+	"nV+eP7Ol6EDxvzh/YFV1Buz8ouTl+X9YOJE5iwY2NTGPHskivB3fAOm5kp/ANneYqX/RVqkyt7uxUJKA",
+	"KbW+5/cQiImH5ZSsRdno5GbxS17e3LFNDpUtya+i4ndxSZthuWV7zzAsHt59YNO80cpANsI5nbHSSWKu",
+	"iDXLoZTwrQ2XBoZsO7VFL7wMN1eo0T+YRrvRa16+tm96XHiFF67ry0tnO7DYMFBxD6+cF24T0E6116wY",
+	"fAbU8LgNorFghJdAxOpW6+WS1hscfHp7jdZP51D463u/WqPfTX8tQgrgRVDX7CYrW83Xr7INS4R4wZY2",
+	"mAF5WRLHPwAbgFOz6ytWAxaLYSXm0YxhSZNZRedgPd3ZplehIvxHbFX8g4lNa6vp/bbvtb1kRBbPr4tZ",
+	"o2bZgj197VSw7i1tDkp/brGkgs+Y0rfk+eXz2HkTUrszF92qht7e2q6ecp8iX0tskpvYuWG0zy+fp3r2",
+	"Q734Werv5VqUvY5hsEjLZt4DD+Gw02fvqe4EbtfFztq3pRDkMmAcY+GJT6FwxxuRoT8jxYxe779YGZYf",
+	"mjPoklWvQN1Yh+wdy52Cmv/y3ZsE6/VEfNx5DkP1gik2mHTKecCUS4Zx2S/szJVXNcNzivFZoBiPEEGb",
+	"i/nodxTPL1f8V9AMLqywxj3LfJnwftK/nhW/1hWM8qKeFReXl5dXo8z/+zr49zPz6Za2gKmX/STO9hon",
+	"TkdzqevJvmz7KOXt0Nv/x967N7eRY/mCXwXBiA2Lu6REPVxdJf2xoXE979hVHtvdE3GbFUwwEySxSgIc",
+	"AJTMdtf97Bs4B0AiqUwySYmibDEmYrosZiZeB+d9fmcF66IzfnJ7ekKzKRcnBegPNr+VVR12LWueG2fI",
+	"aiPBAI0AkgpF0fspXVop0dxKH5wxu+VyrkuvjdBmhMKRXI4vo3ZFrzQ5SsAhlfjE06QTd28LUM0h9Ozl",
+	"cl8Ub+Lfkg4RMn65fYymkGW2Bm8f8Flo2irYHcTyYFVgYZl0EjqG9gXgE1mVucDJeqULZ8UlKk4e5AmM",
+	"4CP4/9Bw1X5aSLSu286cynPCTafvag3g2TEz5KJ3jivgKRvcsEVAynVWfrSVXBN0bkflOF5NuWGLvjiy",
+	"7CVWWKyhkFTquHZ3vOaOeG3ggaTeSzOlN9YAKCjHGgFo85MjNFR+DwgwinwiUy4s+bSvQncI+IYzW6QI",
+	"BpjduOO+WKm4wifQPVLlDQEXpb0U2mhSxvGq4ooY53sTnmlh3IJp8x8yWzyechMGcIHFv8oREgevs8SM",
+	"Tx9t/LdyHK2xTqkqdgoldm+9xP4PmvnG3PDK6fpX/i7o3Eyk4v9iGb50vv6ln6Ua8ixjYgtdwr7w/foX",
+	"3Do+YZ0VvvbD+tfeOE8RvHDaYCkO3euTlG+pGjN873WTfdPz2Uwqw7J3LOMUE706rYuzs/Uv/4PmPAPK",
+	"+RnBQuHFBsv7JOU7KhZucxAqshBKSM0lYRBJnn8UIG+5HOs18ufkSwmB7q8TGtASq8XSh+D8QD/vI8Am",
+	"ou0K2HwFB4RpcDFu+w7SiJ9I8xzAE+XcQLv9gJ9op3IfQBFFnUdQBEC7beETsa0fzquAYuSm4P0wDDfu",
+	"GQ2yCv+7BLYYV3NaruwaklnZeNwXf9wTY5G0Ikf10qnkWKpi5j6+uTk3x0VUcXIEkyxx8rhE7p/VhF48",
+	"EvHo37LWX3/uWhC4+W4gDno7m0WdRHC7fZAGB2nQRBogMW0nDcYef3Klv0SxMdcGHM/4RoeMeG68J9o7",
+	"VNFD3yFK5qxsGi1cqa+3vrQPpaMfmyuSqsXMyLGiswlPHXaqWQR58H37kiSYdjAAVyu47TNrkNwwNkMu",
+	"76CrJ1Iz4gItLjBGuPbJINrFUXDYIoXEDYixXGvLRKN1cCgXXPCBu3hXIHWigj2+5dpce1N8iTEu1Vdb",
+	"tu92hbuGbg4h3uc+/M/cmpMh9SFk1hbc515qTeUoq/YKG0ZrxKWEfKrEB0k/wHqdn610FhDnxZSqqokW",
+	"zz7yZCcQ2eHLLviaaWRYTr/h+O5InIwHsZmzuiHsb4PHGaa4O3WDFU+sHO/PB0q0Rq0agMbxglWAXVVL",
+	"uTE2DX9CkfVwXmvvMwm+Nc9j3Q2vYK0nnkms0qfxiajVDtXEAwSCDskzQnPseBAznUJtxDDtstXeF/6R",
+	"171eu4o9+bGvx2wLIzxu8RpwIyyxQZfWblV/pHIT1wmjygwZNYM0dCSHLPFbmhe9Pc57fzX2Azo6LBjV",
+	"U+t4pYtQTfhoOTx79e6gre1EW/NXLtz2Znzki79hfznEy7VKG7oEEYnFAYI71JW7CTVgjnIT6xg1mksA",
+	"5NQb23Y+ifdpZFABK91QArnEyK9RAomguUYpnhElOWBKkbls0HU0FTjxer8PJeHhkJ3oJ2NvKWBkzMWE",
+	"0dxMnGJDhiyVU6YJSjVCx5SLY+IVvL5wWW/ozZ7SRTTG0UXvvFJ4AXX9Gib+MOJ8fJ9DeXqFx2Hn0qfY",
+	"kgq69xnxB+9Cc3n1W4Eq9cH98a3UL1N8/Rrd/S3ll7e1G6VpeM4S6b3+/ShzAxqW8NJTNRqxB8mjRJv5",
+	"0DUZWBCeQWTRsyvLgay+TbhZk9BVeFIx03fJlVqTEuB4j9uHvYnVtawkTLFGgvqjOH7WrOHhVP8LK8lc",
+	"XpycJ/2wU3/+1akRoB8x2RZDJjTPmRizbigiUJHRAkV+opy1GDnCPA2fnxFFRSanfYEZpyEkg4mJULII",
+	"AWqXQwDJq0a6Msrj4+NwF0/CjBLwQXBBXveFiyAfk99djL58xRbMXEUxb6LYlE2H1t70KekhMhI+j0I/",
+	"9tdFQt9/GxRTqLHzCkbwz2mjoISTiajgAiqGsJgLEnGwkOlaxDjV3oCeQMspMhcOdx/mGbK0E/fYoFhm",
+	"Qo6UxFxkLrRhNGtfocMv3guIbsWghcUnb9hiwMVgrllyVdj4E5lDo8fXfTF3djrLOtG8wpbp6FtGysGU",
+	"isWg+NV+lExpPpJqisvp+Kn0Bc3HUnEzmRLwEMNcCpD1BD2NjMyo9jM+O2vA8fqiNni01s3wSGzv8RW2",
+	"Kj/nU7sP/Bze+OOtzxrwF+rgR3iRihhIk8CBoOyIoIe9QiQ10scKGVBvBGI0yYfQ+VhgQrNvOOY/UDB+",
+	"F3+5o9r340KVK+v4OArUysBHO2E5TpQBL8PokgaZUPLzg3DwHs6z3mmE6erVkr64jibFNWA0EylSdulL",
+	"xjrEMdxOEBH4kCoz9Fc64sh9QRW7B0pLkvDEgItbe+4JVK6EfYJVZZJhdjGsexFe74vEvTUIbyS+K2K0",
+	"Biv8cI7zWfu4HBZzbTZyNjJEzg28bRXTcvEgTKHtStC0K26BLuwuTzuMh+IRkw6s7JhyPaUmnSTWIv8A",
+	"ghfxekksTkEpvqMLiM1BigQXJPG5iHamOlktZayCsDZFAeKdS6RYmW3muvXdZ67PVQSFGXp786kz1xpp",
+	"/xU22UEavdCMNHfFIrVYeSjAreURqt2rPJKo+JccBcHsSAS7G5SC+AX1OKCFe/ILY8t9cSTzrI1wKz7H",
+	"OqVCCp7SHLs1yhFJvvRbNIUS+Fan3yoPB3+SeVb6018JOdKM9UXyn2zxQWIVTOIS3GSOzJNrMlPMZXJb",
+	"Y63MN7HawYo/rkPmBRXsrtMXSXEjQbv3Xlch74IlJdhdiJ0LiWx7cUyS8lyTWBz0RRx0rxIGVw2lHA92",
+	"UbW068SSJB40jOm7pZEjVQRS2B2JTLO+CGtkOR51LMgBpk0KVgqKvNJFqrzd5k6wuVZ6qZFCvbna2FW0",
+	"LNH6YlORBsTDgEsj9sXzkmMRee8lALtOcgHFfC0i65Bn90wit3jZIz/gA+0t5IwrCoCQGVQJqrIwOvrw",
+	"8xvy/d++f90GuTTDTU8wzKZNzObKvDy2oIL1dMtUxlNzSRI0YaygwfZ+DmCJJIpRDYjzvpSnL4o5cl24",
+	"ozpkSjMW82DfxMsbh1YOOaZeSvSGJvlUW3bumoioDsgTu/94p8ziklCxsLzce9P8V1MqkJcWLXLkaJRz",
+	"wY5D1CB2QjppGGm0zoUYRwSovrkK5UqQnidh1g/OtW7K9cH6XgCH++ife3a8P8wsxix7ailQOQnXHaVG",
+	"JjiyP4iDQ2B0G+mAdzNm1luIBkT32igwmvNbRpgwChxocVq2KGD2oRcJWAB0rMmRe5xM6K1lZZgpZOi4",
+	"L8b8lon2ykzmdzjHrdlOXZov18WM61JeY1T5zROJuYaNqPs4bv7A4SVu8Pk3cjqlXc3sag1zm2wNGWHU",
+	"Ag0pmud2t2vHBkJZM+iaDYY+w6e9XqvBs3+MRpqZJ8rLQoL5yW5G08wsR6BfeWrW1N8Uzwbc1VnDBDA/",
+	"tBETiHsBFsl8ZbiwkElVjTgSJ6w+30SEDTJqX0oSgvJntln2TYE7D5gQVQjTLknBEdMROx4fkyRTlAsu",
+	"xth1KgqPt++TFYKro57qi1SeYXIezs0hwR/yxA/66DflkYdS45hhFI05NmMY8yEiONVKpE/exNZGMQp4",
+	"e8kvP30i/pvhC/e/nnSIS1maUV9EvRSs7Auo+a7SST/CeLAMAO7TCEn6nprJI+qn1mycMkJHBkIBXHtA",
+	"wIwcgYSlhe8Yd6CohFuGK35LdQEy+MCyLcM+G4Rb7OKwZe5T2TcAgr0IElIFH16tjN0iVKQd4luXsR8d",
+	"BY+LfSJHLmhuKbQdXZ+PSNawVUu3KJ1QIVgO4ArwX5bW8VByVtXg4E0uNQu5gfYNMNcUm0qf+zBlWtMx",
+	"q9Di4OU3+NoW9ffw3q61ODcMTLVS4uEv3zp9wSqhVNuflqcmt0EaEkjXKv7u/WoMwa+CElYktuHKXoAy",
+	"v44MajR0FO1gXw4B8R0B0zsEm+0A/JNX3m9Ru8DU0trgZKXHBxXjx6KmXYB6wAj70d83ouKD8n5Q3jfi",
+	"DkjT6xjEOoXjxKsMa31J/kEi84xpaO+lTSeovMw/QBKAFkT4DZplrslcYmRCtJwyKMMZAcqSqHMiuwW8",
+	"83N7AGOpdvSGxUQau58/tnOvRNPgYiu3cjFa2A5oDcV10RSq0uMr94/aUD6Kps7ZQhH9tkU0unP9FXxV",
+	"3JJacV1d9gNVNzSQIMCGEjljwn/6yo4C6m+k/BeQYPfNXiaypaN7SukcwT64NQ0c2bjvwGyAGdtn4E+4",
+	"FaiU/L9AaLJ12Ro2B3gtr3c/cI7L12Xl9TiI/kNaUTOXA7Oy1JPNAyX9yRd/JZ3DYT0OuifXekvyEZjM",
+	"+pCkG+SJrM+N7vA3boSupLzO2jCRez04mDsEA0aKUWw1vcKqdMewZZDoQfS1M3u0tKa9GqcHQXWwUXcn",
+	"t95RdbMbuXWi2CxfkRfrNerETzXx3XgjXsRExlSHpFIplkNajsuSOK4oT57li09yn9JuZ9wI1vac1WU4",
+	"6wMPOijLDdHTZvkCu/c1ZzylXhsrFeLo2c6SL8w3ss+hBTc4urDziasmgtYXx+RN1J8BgGb7YkL1xHXx",
+	"SOUcPu06M0J88RVxt61DtAQwmiLjPOeYvT/tEAPop3LkhtVQOZ1SIaRxUDUizecZyy4JJWbCVUZmVJk4",
+	"FZ4SQDL39dgTKrKHpq/XO/mKTW8CfBu3tYAaB66jhtJV/rPQVWQLn13VaHh+dc5B6IHd2RjnG3tnV0zj",
+	"Hf3Mp/MpEfPpEBtSR3Oqm0XOp9yUZuG60bcuT3u9Tgsb3+LenJ+1Oq0pjgI/96D/vftncPS5zpWNEkyf",
+	"NGl0qXVGM89kaQ+fMnV0fwwRnJRp6bY1Qv5e0QGikdugeKVTpJ+6XgdSYEfSCYWuMxFOl2/Te1TJbEgZ",
+	"nKsakavUAekIeSsWBjkCLDU/iLEPtudo4Ap5zA4HO7L7tus3883H2DdFxV/VHQUk6MkX3yC32WVxTVFQ",
+	"+gaQLpdFprGV7agAUfEDRhcHq7CjHl6q/IkAZuJ+iB4NhdhpuV8YVtvBnPpiIvPMagSgqUiRLyqUEapv",
+	"ALyFmw78r+81FaskJNZIjJQPaytVcxdxO9/bmT/wMq4XepCrt+t7Gy+o5tbCOb2QDHfQZKG/3sydcbNr",
+	"61sQStVA0y8exkbSerWKb+2gkcy5JEfYrZ1IUa0y11ZPvSmGfAsjNtKMcXI42k6V4qWBwoJruzr4B9YN",
+	"9zSh7KXNbaoy4qq/xkKj+xQcm8LxXaiPTaNjCDsPIDLzva+uBbWoviXTuTZ9Aa3+VzQAXD60B4Sii14C",
+	"VR0EOtHVuGydj07Ts+yCdb+nPwy7F+lp1v2BnY26PXo6PEvPswv2erRBaHppFXtqLnXvAtT1cF4+4IPv",
+	"7eD/34IJfaKOKcQUpWTO6tlQjbA++QKE2FidhqcLq9MDWtR1MoC26vcYzYZq49IHdh6mbnib4xv8rdtx",
+	"y4zrIXT2kIYH7LNBIOWw/wgRBR6QYC0V7/iujVF7xkqQwjDR7Xsa7JFMN+k68FwFxwMlwPOA5d/2oigG",
+	"IBU0X9GS/GPoQh6eJlwQil1GrohmqWKW/g1T8JsmTEBrP5YRarBjvr1DHrnbMnWWrdAQwzgP0Q1zOmQ5",
+	"BI6pSifk+v1vrU5rygzNqAEaH1q2MId29xNjZvry5AS7VB27rxyncooaoZwxPaC3lOfWDLV7eseGg6Kn",
+	"FW4BTopDz7vLlr7pHh8D7bvGrfZv+EanBVuHeul36evsgp2Pumf01OqlPauXfj/q/o1+N3ydXmTn7GwT",
+	"vTTs3Z400uLs6nTR8ARk1+J5HPTRgz66XemmVKzEmhr3Q4p438mX4h/NgyExHQspup4PBpKu0knjeW4o",
+	"5sOrOxfwG9zhF6KGbk5eGUu5hiLh9bqmIHw6nRtwcfr3riAPAEGdsLDeOdxPvgSvxl/FKBVJlygAfnRP",
+	"BLSXrQVqpGKg5Ir+0D1tWTrBoXxlgKH6ZkC15mPBstYW3phOC5dD7QRav1JNggCNTojeMuL7T0KWCKjj",
+	"181lZnmL9iM3l47pgA5yEJY7yKMC4KiyseAvbSN7gemU5tR4tra6FWXxbIcIdledVhVj1zmXMnQtWtGg",
+	"8qdoEk2CKdFEniDNKB7t0Vp671LaF9tpN7cWD6RY1tcYN2ElmvGE/ou8ZUpQkbJaMj/5UvzDpSkDLm29",
+	"VH9HlYN1Ld4k7q0Ma2hnM/AlJdGn/QPJMfkA/wkdNsaUC0Cjv1Mce30xh4w7h4bslW2X4EPFqW6saBav",
+	"7jBTuRjETfipBW60QbXC1p1ZcUwHyXtIWW4oaoF2ABA0vonrOM+IZe4yO9is5rCwmtxyza0JYSSZMaY0",
+	"OWLTmVlgMlHxZcKtHBy1q6Xrz/gcy659w/udXcHyUKukDy7waxQ8I79Gt4aIBn4OJ1JLAynN8yFNb+ql",
+	"zbXdffDO2iMHhEh7FVzBudOoMq6hoA9hCripTWdZhQzzgaWM37Ji1m/85HYjISoGemIRsaKI5TpN2cwc",
+	"OiofTLGtTTEGPdHL13Yz7uCv9bqiuShdB4po7JDupl+Ri16vRkD4tNK/f3iLPWCh8V0Va/jRTSQw9N/w",
+	"9u2aMfhxn5ox3J/B6i4D/qAO3OLALbbhFj+ynI1dG5rli7wZy1DId1boEyDYdKw8uMFd/zSj5uCWBiay",
+	"lOLQcX2/oFWK0Wu6WZX0iSfjGT+JW5ZjgdaeeIZb+GqWIecmldOX3Oj3wAAq1IVwKz0G8cYcoICCX2lW",
+	"3k0YdG5a0goEOLAgAU/OhWGqOvWumEdA+XiCi+XGqrlR3gn7VdmQvzATH8E9NO+6Ax8r6pwHNWw+z+Wd",
+	"LhrTG0nmuhxIf6WJkTLXdYHFT1Lmv9hhHhJT9JjggCOGIbwu/K3VsV/RRlFfwz2lnwdc3Er8mB7MmBpM",
+	"5FxBoetfnVYphN+6bJ3Ss+F5epF1X7PvRt0L+rdh9/v0h6zbY6ejM3o+vEhfo39fzpheTulpHDsMu7Cf",
+	"sGFxCDVUD4Rw0DsPYmcr7mOJB7gAoWnKtG6c/YD85+QL/O86HPQP7FbeOCB0eIEc3bCZrzF2oMaJgqey",
+	"pH1M4IUiQMI1mVA1zZnWVTgv9rWYWW0WDYG3dp1xA4PYmaa1EQlcxzePlY7LtHaGpbqxO7IVRNcANx2+",
+	"chV3GUYqQ59LaKCU+DbDlSrNM6egjQTBN56t1ZR0VvGrk0jVaBSDgTdfaRK9V057qA63IHFEY21NXQ3g",
+	"RqK5bQE38vqhaCNPUhNqz7nYz6YVoaWd+Qr7z1WRX2Pid4mFtWRuh/ApM01zeTwsZM6w3aScG3IERQAA",
+	"SjAXhotxuy88isAdIB1dvwFXs8NFdvhuKc1zpo7JNcaswPKtilqRo7sJTyceRrkvLnqv21dEz1jKR9x3",
+	"xvvw85tur9c7Db3xl1sPgTMetrqupvs3t19Nko/C+rDR8jbJQKuoHacSDN+GDSNfP2m/yPXzrwv9/iEY",
+	"mQF8doCbeO6mzL5RgXigzdCG1v2lUUG4T8Ez5JYpQGM4LWvhmaIjk5C5sNp26O/NBYeyIPcU16EbQJLC",
+	"x7PBcJEQJ0q0v9k0NajFAzLJypLzJGOQNDWQIiFc9wX24e7ANU5mVIEfweftJeQIMEs0oTmnunggS9rY",
+	"m9VeN9QIuYZJuIzAvrh2KOxnvR45stzqrHfaJlRX85xMMl1fybSlTztykCy5bQTNF/9i5L8uyJSqG2ZI",
+	"Rg1Fnxw4P0YLMqPGMAXs3x4H+vqVHCtrv132rEDkBhKqP/ikafcto+wON8+bxtU9tuOjlHEuRnZdKWtd",
+	"9pYdQujyAdoCjeSsd/Zd9/S0e3b+qde7PP3u8uL8+Oz0+7+dn/7vVvHocFHlaiqIq3X5zz87D9v1ccjt",
+	"GWCPntalmOd5p7VJ4nsgWP/yMon7v9ecsXfztuDCttYeeqc1B9TiRpvpeEPr8nRDWllRTwIRJp+We3BX",
+	"HdxVW/RZAyoqxFilELyv98YFNY1MPSckK7EIsOO6uyCVjoRIJuxUqao3daI79u2jStUSwqaGNr4JfpzV",
+	"NHSCvtKu8jNbWykBrfjxLW97eGC4olChojM/vBE24AEL2mXP43iSq3I8/Xa9jA5DpcMu9efFX+zeK5k3",
+	"0dqJ1V2sCutJp1RjgCMN3G9QYHAtFlIwD+/XAUw/CO06w9tb5fV6belQH0p4W2rGilH4Y+s3QDuesHxW",
+	"KNosG8yYmnKNekoL6ieaa7al9e0nslfe4tV35qAwHRSm7YItjmEsB/fuMaHNJN7JF/df+ONspuT6iqkK",
+	"PoYvZr7xIKKEvnlLmDBq4V1q4RawDKx+8Dy0SXH9r/qihhsO/AjJMfmdMXggm3KRxNzQieArQqFWMmNZ",
+	"xGiDp/Giille4+cfi1uud9mVRtph9VZpHF+6bJnU3jlioJkDazywxgewRnd1ESQz1tV2xSUzJhabs8iM",
+	"Cc6yqzp1b4C/r2JvXtlbwd9IDXv7kYnFgbc9HW/DwzxwtgNne1gxgVg8MlvLG7nNXPTHNa5HVEXwfIA6",
+	"t8JXdv3m7bN1btRCJF2/efuifGyvNMFzWuXImFeSyCynKaulEZrnQCGc6ftyDtIemgm4Kgn2fv54JLZ1",
+	"gA9WHEJFLZx1q9Nyi4apVDgzOq2Z4iLlM5/wvBTV+uvPDdwd+Udmnt7DUXt5BLuLLtCLF3EvseEbTdkm",
+	"zGW9jDoJ96m2KMK5GNC9UOVFDexmZbz/+s3bn+wn9sRRtuEVG3AKWNq+fKI4ei1IESoSB6Zx0Iu3LXZ4",
+	"BFdo4DQnX4Ag15U//Ah/d5BRwHqOuMEspSHLpRj7dCkcpV0T38HqiOMKK91+/tE4UxNDHW9ptfJ9UbEB",
+	"0C9OSN/M7aXUODyY1JojBPkUBUTjnEImJbkuevMF6D10+FghCNBBOa9LXHcE9SggQY0Su2Go6zD/ppnd",
+	"8Yq/wszuCN7JI6lC7f+uUhvqos248VHF6JE31ZTMGUnupLphKikzJypIghWefu6Jb0OH34PsT9EXrgh1",
+	"QrE1Xq4YzRbFglVEySFhszhYcgS5ax51wE6oTbjQhtGsL+SI0AycppRkcyTDSkACnFJE17sqbIV+KZct",
+	"3LINdK/iAjy54rV899bdtYMSdlDCtgq7AAWV6tIfks7nROTJF38d19ShTuUtiyD1XumYy1Rztrm4z9vK",
+	"hSr329FuXpRSxa/+7kZe5ljr1K0AqGd5rZDEqphMBW77rWtfftsKIkMsjR1J1Ab68rhpXqFImV7Z6BKa",
+	"hkKiOEknlIsOEYyqNSWI1+6zRVnT7uRIaaiViI9+rS8jHTBydBWnvEyIZKzobLLj3FWIe6/sB3Q/8dC/",
+	"VIQma9IG3XP7TRykqVuIHQQkQadIJvxvqW4sX8yk2CRfsLywPXnHlnZ3ZYZMfFgHVe2gqj0gedDRUwN0",
+	"45UM5+SL/8/GhRjLpBz1TufeeaZRh/R1itXZ9L8w83i8qYHEd2PtPDz9II7wrcetl5f9uAT8CGmvw8W9",
+	"Ktmy77eoNDwOQ4cQVV9ch096z0qh7QfRHVK8fmjQ9Nln2qq+cD3/MWXM/sgVkXciDHl00Ttvr0qK3ed9",
+	"20HWmBviyRLGNrnah6SxQwODB+S/7pZPPiTxdTsWGZJir/tiZxySIIPsi805JOTVHtjjE7DHQ0btgTk+",
+	"JIX2kTijGnKjPIxDTfgNuOBkPqUCDBr/SpwS6f6G7aR8uWdcJkW1A/CFO/bZVMNyw5vXxcf25KZxc7T/",
+	"iRhTsK+01WkNwQMWXDYYgyYZ13SsGPNNTYbzzBqQzX04xYr368a5N49a5a548sDCDs6cR3HmlK59SEyJ",
+	"/rqemxlD08m0efOq4vkOkXlWRCseJUElms3+agiaJbiEqTbObSkW91WiFsZRj9I5BcKL/lqPhBD1US4+",
+	"EzWXX0qYC48MaJZZCXlUiezlWi4K2RcQ122vg/mKzm8/EnPEc+ZgBBHa9niWjVqd1pRPme/JHH8Cf9X8",
+	"X6x1eda7+L7XaWkjFR2zwVzlrcuWPr88ORnO0xtmTqIvNhepYUf2JEqjG7XuBh0k50FybuUoAQoilNjb",
+	"V5evUuZjzQXoyZeIW22QRhyR9WqXxapEY2xfzMiMmkm1myJKLH4M3tfAUxGGOSQXr+gVhSBoND6TrShx",
+	"mMv0xjLqGjXut+nUXkPDSDrheaaYQGuTGpIzqg2RghHEVrS8InKyGZL46LsD6ywcb5DhqWvak/4HTumN",
+	"He8JElbccOvzVdxWhY14EWkrxalTDg5Y7Do6FyMuuJ6wLDr8vWSzpBMqBMv1BrB+rzTxb1kGCMiU1sCW",
+	"KmNqlaXxxo/1zM0MN8+mNobfjK/dwEiL4/F0GE6s3rT4Y8aEJtS/7X1LdXkEqOb6Hd6PFTBl0yFTRT0x",
+	"+2wfB1B//Cn2owXccZ+k3ly5d6vcRLM/fTS+HIh4JdEedPqDTr8N87C3vrj01RxjreRB0RhJnvuC46m0",
+	"mGicVTrMi9JdYtnA7+mxu9FWmgPwYzsMl8rNdbDDXvk+HJ2AmV0RAj8mP3q9izP7Rl+U8PMLBPwl+Hvs",
+	"ETKlC1DRR1JN7TVYpDmrd35FxPUwoPsyBLvHK38j85ylhvzXBaCubyKfwrz2431qBnkOFHcAPj/Iq0cA",
+	"Pi8R0woWtk52SakyLqiRqpu5hI3VNScaumlokvzy0ydS+c3wnaRDqAn8rLLYCTr+6NXdd94Uc/wxTPFB",
+	"rqd1zbMURhm+2cZZfhsxmtLUPPTnWmzP120mLq+HHDmatNTajlXBggA3u1KbOiOKN8GpxjYo3G96g97C",
+	"d5+942Jpwk1J1O3a1+6/uEcHDyBG3RQ2wj5pGTslQ6oYgX0uR+mro6evNNETOmNXjqXb+U9nc8P6wj7u",
+	"6l1/IG7BWILJTfvRaFubr4CedeNIPxzE10/C5VYHeEoN4vrw5pLvjRQZdgQOg+lLkkDQfgA9vZMOSWie",
+	"yzuWDbAMPIFuYX2RTOnngf1kAjm4WDBUYrpGGpqTOznPM8I+p4xlQJyV6XJ2jgXV7aumcQXcBJ3Kuf3I",
+	"6eseNNHSxicDGHnDUG1S8pZnTLUu7fIE5a1Oay64KZ5pbnbJfSXO4X2qa5Rgj8maW/KQJHcws7ZNkrNE",
+	"5NhRBR9bI3bXm1KVCiDKytPzkgawrKaWu7LWyeS+GLIJveVyrrC/ENeo1z6S2D1YYgdLbGeWWL26u15/",
+	"CN86YsfjY7hfcm5SOYXWslTEea9t1HcT/87Ayw6P71KrBYTiln0hCbsJB2qJc3ndekHCQ0Cbtjot/JWC",
+	"ozWdMDrbBI+qUMD8wvcj9+/PY60W4LfqoAkcNIEHaQJFeWGgqW3z5rMoZLMyauhlbfT4Dm9XGGexPoAY",
+	"L+FFBBELRU2jNuV0JxfMIvKJA4nv6A2rmom1nZMiFws6ZIPVm/w26r6jJp0khP3PnOYaEBRd+9IrMpxP",
+	"ZxoxzHw/8FIuffRJzKU/JtcFyGKc+icVJANCBiDa1akLWvQFBBjJESWa5aNu9BIXaT7PWNaOinB7lZgC",
+	"WbZ0K7aAuB3BRuysBLaY2nWWPa9YpGv9fIhCbiwU/4G34mVDBWQZqNgNMj03EIEnX0r8qhFw4zKLA69y",
+	"KfOhhulZPr4N01MwsGV7MAWECyA8K2U6x3tDtOF53hd6nqaMWbudau/YXLbXqw0NO+Aj87oDz9kBz9mS",
+	"eTyGbjoF4I5d5153qhIBeFZuXO0nYTWQ4K+ZUTMp3DWlO9taFoqxMTrl4i0TYzOJfTPaKC7Grb/W5oL7",
+	"ccwm2rV5Et3aNFetzUtUrGmsx0ba7V5qCuzZMJHRVfXN13lOouc6dvpm0kXn7Eyx7opqgh/De0+QGbo8",
+	"2GoSDAt6GRmi5UN0nsI9Uh7TKc2p8SGEpuisxWtlPab4+4ALbjhd1dnop/DwvroaKS4VN/Z0Jnw8iTFb",
+	"/wOQPlygFsmsGfUXi9qP5zLa1LqORuGJg1V2cFVuw8ocjWFpMgIIbQlTBNGP9cFLfKwUj1xThJzAKxC2",
+	"SIBFJZqL1P63Yn0xkULOFcsaxyjBpqqEdMgkW5NW+tNtNVLIUlWYyBd+nT6OamdfF5Es1tdqrs92Vo3q",
+	"s8ft06nJF4SODFNeN9KGYnVa1WRgb0vzCBFRa5F1DZ/an9dO535c1s3NSNewZYsA7WnvoRHa9UXkf4xG",
+	"mpknSvKKyKpJIBfprxzNf+6cf4/M7V7QmN0uIcjstilS0Q3Etf4osTKuyUgxRgz77FIyEjjfT/ArUghw",
+	"LGRXyNmkYLp93BerOaZRNGXg4wJ+iYVCAxzc/vUIs0bOem3LRIk2UrEMs9/wblp++vbtO2w4ImXeTa26",
+	"m8vx2KqM7vXe920y1z6ioOTcsAJOboZCUhPckyHL+mK4IMnbt+/caTkx6ub4Scr8Dc1z/9fjvuiLa7dz",
+	"UHOUUqUWhJJkpqQchUWcft8hmvnNew+/tS990ZOEXFM+FtTMFSNWnqHvzp0IlCcg+08nLL3RCA0+km5b",
+	"7HKhr9Stxw5VbASL5gYXG6cI9gUMSSYUoEIVG3NtmN3bG7YgRwm3Jjo3i4GQZlD8mrQRHRQWBpVXOmCS",
+	"2xelIlz3xZTmlvexzH5J3No7M8C9aHcgMJM4vg+0NbVLMBMqyGsy5WIOWv8dtdOAlwba0Jwl7Q7m3Npx",
+	"7LTZ55nVbslRcsMWA/cvO4CEjYv20opL8GDeMsVHi74oZhUeStrH5NpvsD1Epz3jUjU5SrruL13Y4S7+",
+	"3R2ggO5fuPV2r+UcMCM6oSVL1Bgs2mtqF9Oxe4BnlYWD6gu3dq/EJ44C8ALgSJbOuENKgafXITsh+35Y",
+	"ywmpqnIzI80A+lEEBBW4I/ZVIY397aOhCgv8BM0XmjtO2MzMuN1zDZwTf9UmTnw0ByPnYORsiVbNRBbk",
+	"cAmG6ZW2Ym2b5mGoTJwg96u1e96gVCnlbN5NZM4st51gH6Ygyn5oX0IWEtRCgLqinE7/Snvlwb6Gsau+",
+	"sEzfXRB3HztejDGaTqyoZLdczvUgfjfn4qbjZFkYCzQJKQ1o6jSdQGfEJdwTlt7MJIfmoMlQMXqjE6eg",
+	"4ExHlOdzxVCYoTdzSD1bhX9foZTE3/DvbphcjrHweEIhPCHmeV49f9/MXzGaLWX998UbV0+iJ5BFQHMt",
+	"ceJkhAJsqll+yzQqXL9I8vHH/0QBxsErZqchR6OcC9aO7dL7Xdo6sdrjWCboetfvfwNpCki6eBjUTjbH",
+	"w66SJv8AGkJGbJ/ZY23KeklhJwgTdh+p49y3TGU8/eYRtfDs7psZeNoRY8E9o8MciL0Bg3HXab1PJSQu",
+	"+je2RUpd6fz42U/nmRdOuXk2TYz2e/a1J0SPiuPxFPeBQaPxRjnQIxC4hBpj6aEcCnCfjlKd12CiknpI",
+	"1Lgiyp/UnoqicKkD9FCBu4gpJdVgyrSmY0s41gQGy9dwa3ZZ/cs/5GukCrWsGQ91a96Pvh2uxpoEaHfg",
+	"B337oG8/KP95FC74fZa0RvgVqdNNe/IipBnhpQQTrj2eRJTWdT+Xi1SkcvVF3B4Gv16kdNUinhYxk/eI",
+	"sbZLxNNnkKnlIYmcf4a6czikbD16ylYk7KPCgpmnssqgXWd9KaEzIN31OUq+/OUSIYUUrB16TrPRiKWG",
+	"3zLI1AaPmovLaFdhnVVdil+YecQb8eeTFArhNH+U6XwVOHiJzr/1bojbUN5sXkl5s5ymbMkj8li8uy+q",
+	"Wns53q2ZqeTbHx+VRDs7LCUo9b8BfGQuxWAqM8ToBDVyEHVcjfAOrBnkWrgPpMgX2xTyub15VsUJkfiB",
+	"GIhgd9+sBDoUKuxSa/24Ladbp8kqOpvU+nD+m+Y3uoDKttI2rnPAUFfEFNFti9JbyIzpDmHZmCE0I4TE",
+	"xoqNqWF9oQ01c31MfoLfjSx/GKJmS7DqEA2+YbNYnbOD1Ah2vJm/wPp2zgBwmBouAHv8EkSx8YuFngx3",
+	"e045dUhTDXK+1AJhqYihN0yU3fbkiIJi2QnBZyRyeCFrdzCW4Tl8X2RM8VuWkQQJPHkk/2aAOdu9i3IL",
+	"gLIll+5X7qy8B1HmNn83eThpEZxhn9N8rq0Vg+QoBUkQDwoCREk2dy0SNUulyHTSIROW18DoXpu+mErX",
+	"yAK/N2OKHHkMXvhwG/RYtJyo3YWFT8G7JHcTnrOQ6uEegg/1Bfa5IEfsFu4LK80DETXtLNqlxrJxO1q8",
+	"MYnH8B3Ad6HxtwgXDSddSAHoU6GPiU9dSuCBAU19ukRVdS3+GF2iBwH9Lh1A6/K817OqqtNhQ35DU/UV",
+	"ZvTY7tZS8gZ+bgA5iWe9s++6p6fds/NPvd7l6XeXF+f/u9VZCcCFZ6Gr3j87de/Dm3/LfmCno7Ne95Se",
+	"DbsX6XnW/Z79MOqenp6dnZ9fXLx+/d13kFNpwmDno9P0LLtg3e/pD/aV06z7AzsbdXv0dHiWnmcX7PUI",
+	"Tgt5LcxBzPO8YsM7LWS39m9AqBseQW2PLbd/SIsHpb250o6U/aJri5F2CC24OUWuWyVaGikzJ1+Q5a2t",
+	"KcbHMXcBKJdABrb998SKauU1GH1VcPhxJP4iXn1xTPCDXIz7wmrxuWI0WwQlaOmNs16P0DHlIujp6YQK",
+	"yM1MorucBEbeF46T+1+T6tgc/LjMyR/CHaNYGqzAj9+cebxzX1ilHWGuH375W7cC3CF5mn9cHaqyahfG",
+	"eaUJz2pqdP2NeUh5rp2zSSf3b9pHZqJb9splqC6sPSvkHfl/KnS2qqso2J29iJ5RjOw1iy5lB3J03GWD",
+	"HFMHSQJ+RXxwybSAa1uVh90XPkOILmtaKRVCGjJkOCOWkSOrqbnLGbJtL4liXScYCTegMDKadYiWfWHu",
+	"pFuWtt8jwppXkNmc09k91c2NU3PfBbt7iN62gfiHsZ7adbhS8fAncNA7Ds39N2G/gt2tYr5rtIxZTjeF",
+	"+IRXdpLS9R4m88zzuewkm/pKYKu+dufIzJ2KJ61PVN+gfxd/WU9jUpmRzLlsRmjF47FTDnu+gt/4CBxw",
+	"UqSsERRsXzSgvGKKz538/Ewb02BY2tdIiEsEUYNqEB3fWmoES2aTJrEQmaCKQXGRYWrKBc2B/rHvVSmM",
+	"AX0H8jxuGFsNnPHBTuOpWqrBYOsxM9DIe6FNYevPMhzlXoIaihm16PoGmQ34J7zgYoRX1iwg/dbvsvRn",
+	"opnpt0KdoGKI/iWYbyCjiVGMulo2qvsCkm9Wxt0+2O8/64yaeIa1N6DYpJeWShOvvS5re74Cw0Vau7Yq",
+	"m6ZEeUeWymbBfL0iSagLduWiA2qSEPmtpLn388enuS3jA0Nr1GYsp4uBld2u5J9+Hii3bZfnnZY2iho2",
+	"dv1tYSqc5s19TtEyPzLz1FbrdtfmxZuuLz1fZS07WSP3tKHo6d4FEEJu5TuMQMDPZ6W9kVOe0jxfrMLd",
+	"DMtzWX4dLAyvQOEcLsBhF1euUMwRYAMcM2D0k584ePQSN5eEHLkUVsJdL/c2kaov8PUE0Icn0C6ITJka",
+	"s0vMSTBy1s3ZLcuh4G/IUgml+yTRzCQQ+B3zWyauooHuuNCwXhDxXTCYAOvgPTUTVIGSk6Srmd1iw7IO",
+	"yRkFoC6dUz0hCM9P8yuS/J9Tx8f/Ty8BKKgZvOv+lhCKvV3/18c/fifvpd1IdYxTcwAxmky51r6/q/KK",
+	"uBz+fyw1+ookuI/F4zS8YC28vjiCfrDuT4gyodvl2qFbms9ZckUSzJxPCEZUNFbp243179t/ekxU0RdQ",
+	"ZtNegw2EmSWwufbdmSUFDbsmmP1f6F+iA1L0FXzZm6+JnCWdwl1iHwW3L/W9J6khqZJaw2ztaeHOFB7g",
+	"szMi6NRhRPQFzKNSftof8KJ8hFv2dOjTMUYa0iCMJ2ety5ZmiCZgJq3L1slMybFi2tpFcGity97x6786",
+	"7lk80OjxEQf8uOjx1n9dEGUv2JyR+Yycnv1fqGw3k3qwMbBRQUYdQLAPuaXfhqwGui5Ja+34wMawAz4L",
+	"Ywdy+l2opXKePQCFE+yO4KANmgJ01uXlU5+2N4CQdSSTVzL6qC3kKcn5iGFXAK77gomRVCnLLq0U/Tcm",
+	"zP6buN5+dgn/tn/udrvE/X/7z0zRkbGPucxDOqQik4Jl+LNLxfo3JkRZeaLnGqGKB/SOckio4mI2N53C",
+	"W3HvK+7l+mHqPlr/RhiM/Jsced9Y2026eHTpt774yIzxWEbpXEHjeHeomEjAUcZ15QwFHyCR3z9M8P/y",
+	"PGdjmveFUVRo7rBDlxLPUpkxEhCBiieTjpeZQ2kmeA90TVlGITLnej8yc+ucJ5z030FqHCTZQZJ9M83k",
+	"gWvfE2VzvZUsmw8RHG59+3htFKPToou8+2r4QtX3GzST74vabvIfYcQY+BPBZd5j7sujpdh8YHo+ZTFE",
+	"J+KH8IwcIdAZ8TA4bhfaIQ9nwmjGVJGJ85Zq04XJdn/7sYShWZFws4b/GPbZIMhRF4ctM6DlLB0rp7va",
+	"ThyBkY4rUEKrQYxvURjZIb51FzDSlFevHCJqXQ/5j0jbM4T0bnCZQJlwc8nqMcCvnaguuVfkjAmnj2Ar",
+	"RKcdJHU6StJ2ZRqWegEO0ci+SFBOJseoCJRbJ3vzPnwygAoW4/KsABacWvl9BWb2yNrlfZFOJE+hO6Pm",
+	"GeqKcjQC1D8pqtUIRGPIPsmPYZA9ua6LVWJytv139zSyn7FycxMlI3zRY048tapRmoHM52Zlf0X/xEHp",
+	"OGRbNUvwBlZFaMQy7uUi/DqfgjbiYOTkbD2rNFTfbJiEBa+Uk7A6wRmbL8hwQXy95aoMmb5ompsFWT+P",
+	"qWdgTizkEnHXJ8XNuA4K3Ot19VrE+mL3t3zKzWmv13pu0Nt2f5um9MCufe1pZcYRVMO0sluZrmsmUqCH",
+	"GSlzRMqa0qwsn2dKfl5cWf0glXMEgL+jKvOVrDC1iZyr3F6KKTf1aLufpMx/C/PaUbJyeZD9wHQtLbQW",
+	"+cA/cRCnB5yuB+F0wfXl8dUKTELKHJnELUD9lLnElE2lWjToNiQIE0Yt1jh5KcEKDny4wJIvql07iI4+",
+	"oylDtzICrQbXYz3zeAdT/cl++CHlqTfMbpyWc5VC/XKYTlTZGW3f/1y0/gz6/ZfWXOXw54kxM315cuI+",
+	"fJzKKW5s05KosJb9MKh4M+usejjv586YDmr7jhjLlEHbF0qQ9osbgaRTxUZOvgDNrKu8/NHlD5iCyKqB",
+	"+Mo3fjM1Onp310mSOBRMuUbY43K++cLGn6UaM0MoQXLAw62inAaYdjWE8QszXxVVNOaw33bObAOKqCke",
+	"xWhFRBOEj6CgcgW03H2ywSjeI1LOE2HENdI7Ovf+KtV4S21kP+HOBnfFxzy/Dq3kEPJ8VtoMUnUDNhSp",
+	"NKHMc10bVkxEsY9jjEMQD9gTAvTVBg2URT6AOWwBE+Pcpv9sntRnJ7kfEwWrRuurRA9M4OAz2Sr/AaiZ",
+	"UCCipt5U+NPJF/s/3rxZX5ULRFqhwbqLv5kCYl/atc7a8Mp947rqWrpopKzah32WaMdFbaSKezA10WQr",
+	"vGEozB5EQ7vUXptT2n50zVU07pXMg3g56Jhb65gbiZXmOA+uUMa/UApdSwRLkpqFxtHDRVEdOlwk0DOb",
+	"kiEUaCtFF+RIyL6Y0TEX43ZdHHsVxkNFaDpCHYimAXHqmeIi5TOakyP2maYuM6hdF7guZv7AFLgDfMSm",
+	"AedZfOaVaBGdtSZR+AZGgHwiWsgs8whXQpoJ5LRLh6oKuRa5HNeaTOEsHgJQutTmXN0wQ3zoB2y4/7oo",
+	"SBFKolxYqLnV5Oe5J9OpINlqEvXXMxzUC47zHGyjKtsoumjrIGMKjnHyJfx3cyupzCu40cSFnlzel+9f",
+	"w1UBjR8ytVaj9yXuE66iNrw+cLjjUKzrS0tBREKwmrHMJZeTzLWQ0TVAHjFD2lAX92/u3KhbxwyWmcC3",
+	"bt7dJzge8ITqBN56e8+Kiw6Jfu/c7z9hDcApMzSjhoYe/H+7InQIafcOU/8eIbdXmIGPSH87sPL8GHsy",
+	"9dZRfrD3vhoxePApPnPj7zHk5kkq7RBNpCc8CR2/wTwsSU7kb5S4aT6U4cTS7g1M8PmLPDvPj+6U6lRh",
+	"2MFCx3C79cJk4SuNGxGRLZ5xQ4r1ErQJzS6rd2XHRIcMF2SmuFTcLBAqhluyNL522Wfmhwn0RQToXNPY",
+	"uBJadb3fowAa3COlN/JS+IrhZi6K8hG8CNjCMrGv1/iqC++yrASv4DiskjkjR66ZJklwd115XSDl8Huv",
+	"fUyuM0AECtn9ULLfF1yHxgHUHxIqKYjRAAPFX43QwmmWsWxg5CCsMyFGlmpg+iKXY7SFXPAYXgrPxTvk",
+	"yjmr2sVk2dIFeWLl82ExcL91rctep2U3tHXZwq3ewr/zDl7UEz7bs6enmMjqO2+fOGi5hyzgZsV7WRaz",
+	"KPloCm5FSV/TJuEFGV8VGGWuqfdgpOR0Bf+rdi3j1x+VpXWeCX7ritYruOqMHPU9Mq/bRMTfKbSrVvvb",
+	"b8hSbs9NPGjDo9B6DPe0uj9KWfzWOzhLmEouuDKda+hKAh1PRn2RhIl+dD0W1/uQtoTpeVJP0j5ReQ7+",
+	"pIM/6WkxeipYwsN40SPC9dSOsgq0py9cYGUNaE9Y2oNxe5bl8gG654VD9xTxn+3Re1AAn6RSjPi49i69",
+	"nw9znh6TUrhTSSNTmcfYijF6jnMSaO+tPfuuXZlDimf+BiewS3iYeJwaInI+NtwN18rtGDefpXO0tf/5",
+	"Z1njoogfMIMtqvxCdBI/cp3KW7acol/wIigt1idffJfW+tAzEoH2Z59KkTIlPLAivE+OqNZ8LCDu23Gd",
+	"jgk30LNNd/yr3JA7JQ1rwyO30PhRzgMmlBwFDyc2yrh+85ZwTdJcakS1BP89zXOmjkl0hfsCv+AQqkeW",
+	"k9kXE55dkv681ztPtSVwy03tv1jSIQm84n/GS23vf/FARg31v0vBujkXjPyvj3/87h45JoBIkIEPynjO",
+	"8EqTmXT4kAGfZdwh2pqC7toA2KRiqRSCpXa10LS4xAwT+zvjt0zD4tSC5NQyXJwoJIRBFlvKjsk1SS7J",
+	"jItxQlI5nTrQKc/b1IKcvnZF5g7NlGe5fa0vAjkoYqQkOpd3dptvGJuR+SxMwer5fr8Aojpxe+xiAF7y",
+	"WcuyQxQFnHEzoaIvcgk41+6ENc+ZMDlCY6zZgHpJdz0O6HQbyzZ49yDXDnINNLVxsU8NpVjgn+mECsFy",
+	"ffLF/ddqHnrvXC7B7vS3yn/DtY7192vGFHF/6hTQEO4vVtGEtAgAhYCkjAyUT55dJlf3eEL57hdBITd0",
+	"3OKTDNlIKhZd7b7QhiqzQv18g59x7pPNL6Z7v+HV9FsQtWf9Fu6gX9bLuoWeBF+Fcy0FVd1Fq7uINY7R",
+	"lapMycMZdAeQlcgG0U2KSoe9WSDCwwWM8FH9JTzui6o7vmt9BDtdLCkk5DH0kb6oU0jII+gjfVGlkJBH",
+	"0kcst6pWSMgu9JEYLvcAknvQSB4LJHdTlWTzrOKYHxZG2LJjvSK5uMg51hM+w0781lQ5qoqpd2qjTe1L",
+	"/xXLR93QeODovVOmQ0YS2xr0hZkoOR9PXN0OTthxMh+JiTpDTeUtzYmyLNgFwryDzi0g4mC6LzJJhDTH",
+	"5KfNjVFIis7ZyBA5NwfL9OVapks+2IPn9SAPHtfzupFImAUo05UJhq7vS+mlUq3kiOcG4MahNJGRO2ws",
+	"54WVVFH0riY9sDzZJpWRpengkOhy5DoCCamqhCwSnNag+G44ahSirB44lrn7L8KMt7xpkmNp+V9jKaZe",
+	"orO6y7K+IPOODSdS3pS+SI40YySJP5ZA9WPGcg7yDEITfCyomSum21YCRkm3pW+hWqNrtC1Qq2hwulNI",
+	"K8qcmhM0k6Og+PRF0HxqU3u49hNlWeeeBuS7j7dReygEcF+AnC/Zf05DKvI/anSkVdDGJQJ9QEIjTGdg",
+	"yRuOutxpq/VnZ5uMR81SZXlmi3ZzKcZdPaGKZV33507LUcdgrnIrXB2YGPgTjyOgsRP7kD6RM+aOZ5M2",
+	"B8Xu7CdRssxA1jOMQ+bGIXNjK1XHcxrLMLZWc06+xP/cBFA1fu+KCFlwc/R5xwq3c5LXwa8usbTNlP/4",
+	"5eosx4uKhUjBYNLuyn/revHfC8uwGZGEthdrERgY9HYF3CECWQZNUemgq8IDBFhKZ3TIc24404OCv/+z",
+	"5TAUthNhTil9I/OcpYZ4+O7GAsiuak+tAKBLRX1XioOgOQiaB0E1GLywjfCGgH+cfLH/0xigAYm0IgXJ",
+	"cYrN5IJ9addZ7w2v3Dde27mWLhrBGtivhNxTAu3ii+yoDpFzAy10wV1JpAodcxWjWor2MsZdX1SA3K1O",
+	"cne9aknRgFY709UuyWW3t50y0xcXvR86WOIGCg/LBtQkJ0lou2v/CdahZqY+J7749NYU/kQQ0Xgadl1j",
+	"eCE0sejiHzpFB1w1FwJ8NptIzf2k2q+6wj7L/iA9Dyh9WwM1bCQ1pcw1NNS6YSuUb5rnoZNWyK5IFcuY",
+	"MJzmPiJIU9DC4Xa+Cg5raKQF7jduyNF8JaxRkamayinTWK6Ez8Ki7VfnZmKHxcvXgWac9omhzBbtY/K7",
+	"LI3bwb52n2dcYUtPxexaoSWnY6zkond+RYZsIUW581cypZ8HUbOxwYypwUTOVYLzxLe57ouLsx8gIKkW",
+	"2GiMa4hNqYxBphe430JDrArO/BscwCcp84fYJzEz/9L6n9Zla4oIcEYxkYFJYU9w4CyOOzYcbIr+5rt/",
+	"3eyt79gN+8D0PK/tIG5XCGFl+9CBhx4skK0sEHuJHb8rkhlcv8DGHciM4uOxu42rbRH3YKcUwit1E4PM",
+	"guPKmN0nP0yTcB14x8KX6yJkReewzUNzMIKfbdXH4TN7D7u5XWvcZdNt8tcYbDMFgQTC9X9qEmJz718R",
+	"SuzuZfM87Id3vY64AslvIFwl2GdDUiUFMXzKat1x7gQe4pGTIuM43y8tO2DrstUjZ+T/tv9nt9D54wyb",
+	"znKKDmbDDQBj/M7HE5MviGKW+diHPfGXfyiSHtzaN5CWuMI9eec8ga8k6AM66kHglVxu4VJWsIoK2Xby",
+	"xf3XJpGcwFC4IRizHnFlWc2YclEXsynYxYZOC3xv5545HObQK88tcx0tNWiUF1hUlYf2q6CGZsz3W/fW",
+	"riaDJp5ap2xs3x/vEcjliZyeTNCh5euXI5prtqmqsSeX5mpqD17Nr0TlODg2n6lj8yG6yYlVMepdnD+D",
+	"AhIzGylS1sF2AmU8Q/BJWjPHWxXH5JpkXMO9Da+vafxtx/s6ZNjPvC7X267hmWszG+Pg7ZHO7XYWVE6E",
+	"vFtL6c7r1CBrJnLWw0t1Rvk/7I8PMcmdER2ajkCEobnJDOPvx2DGpdfIMLdpB2P5YCwXxvKtuyzN3MH4",
+	"t5Mv8L+Nc1SQ8Ai4Vq3QkXeCKTKlC6IYzSCkdtE7r0bS8Zd5M/ECb+1auDS+bN+4cbQhCTHFR4uTVArN",
+	"NVzGWhp6M2HpjcZCwcTIQdGdMSHss0FwUag8iH/B7JM3xfffKylHSbsD8czpbG4ADGgozYQoKQt4eZJz",
+	"caPJkJk7xqBocVoEb7WRimVYxYjVESXUKDnSobKxLwRjmSZGYj9JF9qdi4wquAAsHx2TT3ey1G4SVomF",
+	"oW5xLr4roZDwCP4HIKI1xpjvlBRjIlXGVAeqUu8UN4YJzGv2KTfkrNdzlYVhy80lAcsMG+/QvkgwHyg5",
+	"Jr9SPWEaWtZdQtcvjGTbu0r1zVrAS66JknODsW6rjvYFFeT6/W/khi06BPa8uKaQ6OOFYyccQwhKEzwu",
+	"llVpn/8AOnoTdjA68HVRJCjwoyrnLO74WRfrWSKw1rI8j9WCKRdvmRibSevytLM+2GQngnUx66dRov8H",
+	"TGKXHHH50tUyR6Yynj539rg/6Yy0TcwSi7DXpbjEEceF57k13iyD8gx3wmhuJv9aA4AH1y6dMDq7DAYf",
+	"8IwJz5lnbynTGq+5Jr9++vT+mPxmQHiHLoFXZK5ZXyQngI//LwB3vhHyjtxNmKuELqDoqCCGWjai6GjE",
+	"05p+Jr/C/LeDz4u0+ZBgJ2+a6/A4tssxrOvM5faFazKfrUbUe8tvmbDPzpQsVRP84RftDw23b4Mzw7NC",
+	"eYVSKhzjEUAn8LEbgSgqXOm7IXLGBMvaEYwJng2HEyV6MjfgM8jknbgir3vnBATQHdceHirxbdo0Xdgn",
+	"7yaLY/JW0owMaU5FamcAwqAv3DmT4aKmSu8XZj4wmnG7R4934LCXj3vmdRRsR3mNTGmLifrdHtjd3tWE",
+	"IcksmrO1zslROEWuSVKaR0KksocsFRvMBb2lPLccJmmvB4/kDWi9/IkvLY+WB5+7nvH/ZIvruZVh//zT",
+	"Cs6lv9ghYWVV8v2tTGnuV36UFCWRXfxb0m51WkU55eXJSW7fmEhtLr/v9XpgNrhZ37uAHiE086iXRRdC",
+	"LMmtAMsMzZ1OO6QEHOpke4GgeV9HcE1uOq4BkgsSsMz3Lne53zkfsXSR5iwgYIJuN0bcKJ8SXkwkHt73",
+	"0bk/+HuqmDAn6YTnGZlwpqhKJ5zhxzMGwFUiXZCxorNJoTqHmmE32tn90dwrFWN+TOXMqoOQ8MjF2P5X",
+	"ms81v2Ue7VMKq0Uu1wX70c7j0d7CGxXDXKshN+54nKdIO83eZT1mLOUaE9r9l/3x9S7iMaJPVe1h0Xd5",
+	"rOR8VhR5acdJizJsf2rlRpph/Isw/t/i8SOk6fvD/2zFODWGphMk0qPQ4xDI1UhFx4z8/cPbNpH3j+51",
+	"aaHFZypG+u+KMnZckAPi+GhP6acIWaMYpnQdyiV29wd6I7Vxx+TuHHAfS5ezor+a//QP8aexbVYV3omB",
+	"/t05Tz15jyjP52Cg4EDue6e9+Hv2PV5JX++Z6rqZ0BT0BCsYlMyhuZU7aPwhkJ8fonQ7r0tvV4y0lB1t",
+	"6dbKCl12+ftvl+7icmJ11V5LlXFBjVTu9nXIhFFlhowazwfwntzbqfPyzocPVY3zy1I3Tm4HYjqlOS3o",
+	"iM5mSt7SvGaI4htVC1nyHutO5FC27FXKHNOmdSdKdS68A/AAZE+G0Utc4J7bo4LnoDHNplItCBNAOvfT",
+	"JG9YMULp+r2DF2u/67b/3vkE0bDETk5Llw6+Uc2PMWcMUSEcRpRz5aPXAvtVL7OO0xKPCs7/+wOgGuN4",
+	"b0l50JByj6qiVG41JQ0zGiFSL+p2KFWLmZEgeXhKOBy+KTb7+5KYcr9WTZjqSTedUG7FMG4IumVKxprI",
+	"yDumbvLgH/LDlBjSsulWM/WukV3nigHYSnu3PSysqyAu3/OzEg8JwJZV90Jq7RQjMmKZ28RYl/nxtx8j",
+	"JccPcBZ0mdIl/Dl8ooqWCij1CPSM3lEOxsZkPoWFzObFOl5Xq0y/ukcdtpictf7686//PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

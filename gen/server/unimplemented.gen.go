@@ -765,3 +765,13 @@ func (Unimplemented) GetVault(context.Context, GetVaultRequestObject) (GetVaultR
 func (Unimplemented) VerifyCheckpointConsistency(context.Context, VerifyCheckpointConsistencyRequestObject) (VerifyCheckpointConsistencyResponseObject, error) {
 	return nil, ErrNotImplemented
 }
+
+// GetHealth answers ErrNotImplemented.
+func (Unimplemented) GetHealth(context.Context, GetHealthRequestObject) (GetHealthResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// GetReadiness answers ErrNotImplemented.
+func (Unimplemented) GetReadiness(context.Context, GetReadinessRequestObject) (GetReadinessResponseObject, error) {
+	return nil, ErrNotImplemented
+}

@@ -228,23 +228,32 @@ func implementsMarshaler(t reflect.Type) bool {
 
 // appendObject writes m's members sorted by their names' UTF-16 code units.
 func appendObject(b []byte, m map[string]any) ([]byte, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		if !utf8.ValidString(k) {
-			return nil, fmt.Errorf("canonical: member name %q is not valid UTF-8", k)
-		}
-		keys = append(keys, k)
+	type member struct {
+		name  string
+		value any
 	}
-	slices.SortFunc(keys, compareUTF16)
+	var small [8]member // most objects: no allocation, and each value read once
+	ms := small[:0]
+	if len(m) > len(small) {
+		ms = make([]member, 0, len(m))
+	}
+	for k, v := range m {
+		ms = append(ms, member{k, v})
+	}
+	if len(ms) > 1 {
+		slices.SortFunc(ms, func(x, y member) int { return compareUTF16(x.name, y.name) })
+	}
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, e := range ms {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b, _ = appendString(b, k)
-		b = append(b, ':')
 		var err error
-		if b, err = appendValue(b, m[k]); err != nil {
+		if b, err = appendString(b, e.name); err != nil {
+			return nil, fmt.Errorf("canonical: member name %q is not valid UTF-8", e.name)
+		}
+		b = append(b, ':')
+		if b, err = appendValue(b, e.value); err != nil {
 			return nil, err
 		}
 	}
@@ -255,6 +264,23 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 // code unit. Code point order agrees except between a supplementary character (encoded as a
 // surrogate, 0xD800..0xDFFF) and a BMP character at or above 0xE000.
 func compareUTF16(a, b string) int {
+	// The common prefix, byte by byte; where the first bytes differ, an ASCII byte orders as its
+	// code unit does against anything (every other character's unit is above 0x7F). Only two
+	// non-ASCII characters need decoding, from the start of the character they differ in.
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) || i == len(b) {
+		return len(a) - len(b)
+	}
+	if a[i] < utf8.RuneSelf || b[i] < utf8.RuneSelf {
+		return int(a[i]) - int(b[i])
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i--
+	}
+	a, b = a[i:], b[i:]
 	for a != "" && b != "" {
 		ra, na := utf8.DecodeRuneInString(a)
 		rb, nb := utf8.DecodeRuneInString(b)
@@ -281,13 +307,24 @@ const hexDigits = "0123456789abcdef"
 
 // appendString writes s as a JCS string.
 func appendString(b []byte, s string) ([]byte, error) {
-	if !utf8.ValidString(s) {
-		return nil, fmt.Errorf("canonical: string %q is not valid UTF-8", s)
-	}
 	b = append(b, '"')
+	p := plainPrefix(s)
+	if p == len(s) {
+		b = append(b, s...)
+		return append(b, '"'), nil
+	}
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := p; i < len(s); i++ {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			// Checked where met, so that an ASCII string is read once.
+			if r, n := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && n == 1 {
+				return nil, fmt.Errorf("canonical: string %q is not valid UTF-8", s)
+			} else {
+				i += n - 1
+			}
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
@@ -312,6 +349,44 @@ func appendString(b []byte, s string) ([]byte, error) {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"'), nil
+}
+
+// plainPrefix returns the length of s's longest prefix of printable ASCII other than '"' and
+// '\\' (written as itself) that ends on a multiple of 8 bytes or at the end of s, testing 8
+// bytes at a time: the ids and hashes of an event are read once, fast.
+func plainPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8] // one bounds check, the loads combined into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if !plainWord(x) {
+			return i
+		}
+	}
+	if i < len(s) {
+		x := uint64(0x6161616161616161) // the tail, filled up with 'a's
+		for k := i; k < len(s); k++ {
+			x = x&^(0xff<<(8*(k-i))) | uint64(s[k])<<(8*(k-i))
+		}
+		if plainWord(x) {
+			return len(s)
+		}
+	}
+	return i
+}
+
+// plainWord reports whether the 8 bytes of x are all printable ASCII other than '"' and '\\'.
+func plainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	// The high bit of a byte is set in low where x's byte is below 0x20, in quote and slash
+	// where it is '"' or '\\', in x where it is not ASCII (a borrow may set a later byte's too,
+	// which only makes the answer false when it already is).
+	low := (x - ones*0x20) &^ x
+	quote := (q - ones) &^ q
+	slash := (bs - ones) &^ bs
+	return (low|quote|slash|x)&highs == 0
 }
 
 // maxExact is 2^53: every integer of magnitude up to it is a double.
@@ -344,6 +419,15 @@ func appendNumber(b []byte, f float64) ([]byte, error) {
 	}
 	if f == 0 {
 		return append(b, '0'), nil // also -0
+	}
+	if f == math.Trunc(f) && f > -maxExact && f < maxExact {
+		// An integer below 2^53 in magnitude: its shortest digits are its decimal digits.
+		return strconv.AppendInt(b, int64(f), 10), nil
+	}
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		// Positional notation (n from -5 to 21 below): Go's shortest round-tripping digits,
+		// closest to f, are ECMAScript's too.
+		return strconv.AppendFloat(b, f, 'f', -1, 64), nil
 	}
 	if f < 0 {
 		b = append(b, '-')

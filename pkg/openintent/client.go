@@ -214,6 +214,7 @@ func (c *Client) attempt(ctx context.Context, s *settings, req request, endpoint
 	if req.ifMatch != nil {
 		hreq.Header.Set("If-Match", strconv.FormatInt(*req.ifMatch, 10))
 	}
+	setTraceHeaders(ctx, s, req.method, hreq.Header) // RFC-0020 (trace.go)
 	start := time.Now()
 	resp, err := s.httpClient.Do(hreq)
 	if err != nil {

@@ -192,7 +192,7 @@ func (c *Client) StartLLMRequest(ctx context.Context, intentID string, p LLMRequ
 		return nil, err
 	}
 	if tr.TraceID == "" {
-		tr.TraceID = newIdempotencyKey()
+		tr.TraceID = NewTraceID()
 	}
 	start := time.Now()
 	ev, err := c.LogLLMRequestStarted(ctx, intentID, p, append(opts[:len(opts):len(opts)], WithTrace(tr.TraceID, tr.ParentEventID))...)
@@ -263,7 +263,7 @@ func (c *Client) StartToolCall(ctx context.Context, intentID string, p ToolCallP
 		return nil, err
 	}
 	if tr.TraceID == "" {
-		tr.TraceID = newIdempotencyKey()
+		tr.TraceID = NewTraceID()
 	}
 	start := time.Now()
 	ev, err := c.LogToolCallStarted(ctx, intentID, p, append(opts[:len(opts):len(opts)], WithTrace(tr.TraceID, tr.ParentEventID))...)

@@ -221,8 +221,10 @@ func WithIdempotencyKey(key string) Option {
 	}
 }
 
-// WithTrace sets the RFC-0020 trace_id and parent_event_id of an event logged by LogEvent and
-// the LLM/tool-call logging methods (per call). Either may be empty.
+// WithTrace sets the RFC-0020 trace_id and parent_event_id of the events a call appends (per
+// call): in the body of LogEvent and the LLM/tool-call logging methods, in the X-Trace-ID and
+// X-Parent-Event-ID headers of any other write (see trace.go). Either may be empty. Without it
+// the trace in ctx (ContextWithTrace) is used.
 func WithTrace(traceID, parentEventID string) Option {
 	return func(s *settings) error {
 		s.traceID, s.parentEventID = traceID, parentEventID

@@ -163,6 +163,18 @@ func (c *Client) stream(ctx context.Context, method, name, id, format string, op
 			case isPermanent(err):
 				yield(IntentEvent{}, err)
 				return
+			case errors.Is(err, errServerDraining):
+				// The server is shutting down and said so: resume from the last event at once
+				// (the next connection reaches another server behind the same address).
+				t := time.NewTimer(drainingReconnectWait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					yield(IntentEvent{}, ctx.Err())
+					return
+				case <-t.C:
+				}
+				continue
 			}
 			if failures >= 20 {
 				yield(IntentEvent{}, fmt.Errorf("openintent: %s: giving up after %d reconnections: %w", method, failures, err))
@@ -185,6 +197,12 @@ func (c *Client) stream(ctx context.Context, method, name, id, format string, op
 
 // errStopped reports that the consumer stopped the iteration.
 var errStopped = errors.New("stream stopped by the consumer")
+
+// errServerDraining reports a stream the server ended with a `reconnect` frame (it is shutting
+// down); drainingReconnectWait is the pause before resuming, the server's retry hint.
+var errServerDraining = errors.New("openintent: the server ended the stream: reconnect")
+
+const drainingReconnectWait = 100 * time.Millisecond
 
 // streamOnce reads one connection of a stream, yielding its events; it reports whether any
 // event arrived and why the connection ended.
@@ -233,6 +251,8 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, path string, last 
 			return got, err
 		}
 		switch ev.Event {
+		case "reconnect":
+			return got, errServerDraining
 		case "error":
 			var body struct {
 				Detail string `json:"detail"`

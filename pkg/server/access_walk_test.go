@@ -40,7 +40,7 @@ func readAccessTable(t *testing.T) map[string]accessRule {
 		t.Fatal("README.md has no '### Access rules' section")
 	}
 	opRE := regexp.MustCompile("`([A-Za-z]+)`")
-	vocab := []string{"public", "any agent", "intent read", "intent write", "intent admin", "owner"}
+	vocab := []string{"public", "any agent", "intent read", "intent write", "intent admin", "owner", "service key"}
 	out := map[string]accessRule{}
 	inTable := false
 	for line := range strings.SplitSeq(text[start:], "\n") {
@@ -457,7 +457,7 @@ func TestOutsiderWalkLeaksNothingAndChangesNothing(t *testing.T) {
 			t.Errorf("%s as bob: %d %s", name, status, raw)
 		}
 		switch rule := table[opID(o.op)].ruleFor(o.method); rule {
-		case "intent read", "intent write", "intent admin", "owner":
+		case "intent read", "intent write", "intent admin", "owner", "service key":
 			if status != http.StatusForbidden && status != http.StatusNotImplemented {
 				t.Errorf("%s is %q but bob got %d: %s", name, rule, status, raw)
 			}

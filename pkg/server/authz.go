@@ -26,6 +26,8 @@ const (
 	// owner: the agent that owns the object (its subscriber, creator, owner, grantor or
 	// grantee, or the agent itself).
 	owner
+	// serviceKey: a request made with a service key (an operator's; see verifiable.go).
+	serviceKey
 )
 
 // object is a kind of resource a path parameter names.
@@ -62,6 +64,8 @@ var (
 	intentW   = on("intent_id", objIntent, intentWrite)
 	intentA   = on("intent_id", objIntent, intentAdmin)
 	openToAll = []check{}
+	// operators names no object: a service key is needed, whatever the path.
+	operators = []check{{need: serviceKey}}
 )
 
 // rules is the one authorization decision of every operation of the spec, by operationId:
@@ -73,7 +77,7 @@ var (
 var rules = map[string][]check{
 	// Discovery, public.
 	"getDiscoveryDocument": openToAll, "getCompatibilityDocument": openToAll, "getServerConfig": openToAll,
-	"getFederationManifest": openToAll, "getServerDidDocument": openToAll,
+	"getFederationManifest": openToAll, "getServerDidDocument": openToAll, "getHealth": openToAll, "getReadiness": openToAll,
 
 	// Intents and their data (RFC-0001..0003, 0005, 0009..0012).
 	"createIntent": openToAll, "listIntents": openToAll,
@@ -153,9 +157,10 @@ var rules = map[string][]check{
 	"completeIdentityChallenge": {on("agent_id", objAgent, owner)}, "rotateAgentKey": {on("agent_id", objAgent, owner)},
 	"verifyAgentSignature": openToAll,
 
-	// Verifiable logs (RFC-0019): checkpoints cover every intent's hashes, not their content.
+	// Verifiable logs (RFC-0019): checkpoints and proofs cover every intent's hashes, not their
+	// content; making and anchoring checkpoints is an operator's (service keys).
 	"listCheckpoints": openToAll, "getCheckpoint": openToAll, "getMerkleProof": openToAll,
-	"verifyCheckpointConsistency": openToAll, "createCheckpoint": openToAll, "anchorCheckpoint": openToAll,
+	"verifyCheckpointConsistency": openToAll, "createCheckpoint": operators, "anchorCheckpoint": operators,
 
 	// Channels (RFC-0021, not built yet: the channel routes answer 501 before reading anything).
 	"createChannel": {intentW}, "listIntentChannels": {intentR},
@@ -190,7 +195,7 @@ func checkRules(routes *routeTable) error {
 			return fmt.Errorf("server: operation %s (%s) has no access rule", rt.Operation.OperationID, pattern)
 		}
 		for _, c := range cs {
-			if !slices.Contains(rt.pathParams, c.param) {
+			if c.param != "" && !slices.Contains(rt.pathParams, c.param) {
 				return fmt.Errorf("server: the access rule of %s names {%s}, which its path lacks", rt.Operation.OperationID, c.param)
 			}
 		}
@@ -202,6 +207,12 @@ func checkRules(routes *routeTable) error {
 // authorizeRoute applies an operation's rule to a request of agent on path.
 func (ac *accessControl) authorizeRoute(ctx context.Context, rt *route, pattern, path, agent string) error {
 	for _, c := range rt.checks {
+		if c.need == serviceKey {
+			if err := authorizeServiceKey(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		id := pathValue(pattern, path, c.param)
 		if err := ac.authorizeObject(ctx, c.obj, id, agent, c.need); err != nil {
 			return err

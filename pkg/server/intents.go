@@ -24,10 +24,13 @@ type handlers struct {
 	sealer   *sealer
 	tools    *http.Client
 	triggers *triggerEngine
+	tel      *telemetry // metrics and traces (telemetry.go)
 	// identity is the server's own key and DID (RFC-0018); requireProofs makes agents with a
 	// registered key sign the events they log (Config.RequireEventProofs).
 	identity      *Identity
 	requireProofs bool
+	// drain is set when the server shuts down (readiness, streams).
+	drain *drainer
 }
 
 var _ genserver.StrictServerInterface = (*handlers)(nil)

@@ -26,6 +26,7 @@ func (h *handlers) ListIntentLeases(ctx context.Context, req genserver.ListInten
 
 func (h *handlers) AcquireIntentLease(ctx context.Context, req genserver.AcquireIntentLeaseRequestObject) (genserver.AcquireIntentLeaseResponseObject, error) {
 	l, err := h.store.AcquireLease(ctx, req.IntentID, req.Body.Scope, agentFrom(ctx), leaseDuration(req.Body.DurationSeconds))
+	h.tel.leaseAcquire(err)
 	if err != nil {
 		return nil, err
 	}

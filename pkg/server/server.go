@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.opentelemetry.io/otel/trace"
 
 	genserver "github.com/openintent-go/openintent/gen/server"
 	"github.com/openintent-go/openintent/pkg/store"
@@ -73,6 +74,13 @@ type Config struct {
 	// TriggerInterval is how often schedule triggers are evaluated; zero means
 	// DefaultTriggerInterval.
 	TriggerInterval time.Duration
+	// TracerProvider receives the server's OpenTelemetry spans: one per request, named by its
+	// operation id, with child spans for store transactions, webhook deliveries, tool-proxy
+	// calls and trigger firings (see TracerProviderFromEnv). Nil means OpenTelemetry's global
+	// provider (otel.SetTracerProvider), looked up on each request. While there is none, or
+	// under a noop.TracerProvider, no span is started at all; an incoming traceparent still
+	// gives the request's events their trace_id.
+	TracerProvider trace.TracerProvider
 }
 
 // Server serves the protocol over HTTP.
@@ -82,6 +90,8 @@ type Server struct {
 	log      *slog.Logger
 	webhooks *dispatcher
 	triggers *triggerEngine
+	tel      *telemetry // metrics and traces (telemetry.go)
+	drain    *drainer
 }
 
 // Close stops the server's background work (webhook delivery, triggers). It does not close the store.
@@ -134,13 +144,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tel := newTelemetry(cfg.TracerProvider, routes)
 	webhooks := newDispatcher(cfg.Store, access, cfg.Logger, cfg.Webhooks)
 	seal, err := newSealer(cfg.SecretKey)
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client(),
+	drain := newDrainer()
+	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client(), drain: drain,
 		identity: identity, requireProofs: cfg.RequireEventProofs}
+	webhooks.tel, h.tel = tel, tel
 	h.triggers = newTriggerEngine(h, cfg.TriggerInterval)
 	if err := h.triggers.startIfNeeded(context.Background()); err != nil {
 		return nil, err
@@ -188,14 +201,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StreamHeartbeat <= 0 {
 		cfg.StreamHeartbeat = DefaultStreamHeartbeat
 	}
-	a.streams = &streams{store: cfg.Store, log: cfg.Logger, heartbeat: cfg.StreamHeartbeat, access: access}
+	a.streams = &streams{store: cfg.Store, log: cfg.Logger, heartbeat: cfg.StreamHeartbeat, access: access, drain: drain}
+	a.tel, a.streams.tel = tel, tel
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
 	handler = limitBodyTime(cfg.BodyReadTimeout, handler)
 	handler = logRequests(cfg.Logger, handler)
 	handler = recoverPanics(cfg.Logger, handler)
+	handler = tel.instrument(handler)
 	handler = withRequestID(handler)
-	return &Server{handler: handler, identity: identity, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers}, nil
+	return &Server{tel: tel, handler: handler, identity: identity, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers, drain: drain}, nil
 }
 
 // Identity is the server's own Ed25519 key and DID, derived from Config.SecretKey.
@@ -245,19 +260,28 @@ type authenticator struct {
 	failures *limiter[string]    // failed authentications per client address; nil when off
 	streams  *streams
 	access   *accessControl
+	tel      *telemetry
 }
 
 func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, pattern := a.mux.Handler(r)
+	a.tel.noteRoute(r.Context(), pattern)
 	if pattern == "" {
 		// No route: let the mux answer 404 or 405, as JSON.
 		a.mux.ServeHTTP(&jsonStatusWriter{ResponseWriter: w, r: r}, r)
 		return
 	}
+	if _, stream := streamRoutes[pattern]; !stream {
+		// A request is answered even when its client half-closes its socket after sending it
+		// (net/http then cancels the request's context): requests are short, and one that wrote
+		// must not fail after the write. Streams keep the cancellation: it ends them.
+		r = r.WithContext(context.WithoutCancel(r.Context()))
+	}
 	rt := a.routes.byPattern[pattern]
 	if rt == nil || !rt.public {
 		addr := clientAddress(r)
 		if ok, wait := a.failures.check(addr); !ok {
+			a.tel.rateLimited(false)
 			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			writeError(w, r, a.log, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
 				detail: "Too many failed authentications from this address; retry after " + retryAfterSeconds(wait) + "s"})
@@ -270,6 +294,7 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ok, wait := a.limit.allow(key.digest); !ok {
+			a.tel.rateLimited(true)
 			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			writeError(w, r, a.log, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
 				detail: "Too many requests for this API key; retry after " + retryAfterSeconds(wait) + "s"})
@@ -281,6 +306,11 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), agentKey, agent))
+		if r, aerr = withKeyAndTrace(r, key); aerr != nil {
+			writeError(w, r, a.log, aerr)
+			return
+		}
+		noteAgent(r.Context(), agent)
 		if rt != nil && rt.Operation != nil {
 			if err := a.access.authorizeRoute(r.Context(), rt, pattern, r.URL.Path, agent); err != nil {
 				writeError(w, r, a.log, err)
@@ -376,13 +406,24 @@ func (s *statusRecorder) Flush() {
 // Unwrap gives http.ResponseController access to the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// logRequests writes one line per request: method, path, operation id, agent, client address,
+// status, duration and request id (never a key). Probes log at debug level.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+		info := requestInfoFrom(r.Context())
+		if info == nil {
+			info = &requestInfo{}
+		}
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("operation", info.operation),
+			slog.String("agent_id", info.agent), slog.String("client", clientAddress(r)), slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)), slog.String("request_id", requestIDFrom(r.Context())))
 	})
 }

@@ -29,7 +29,13 @@ type streams struct {
 	log       *slog.Logger
 	heartbeat time.Duration
 	access    *accessControl
+	drain     *drainer
+	tel       *telemetry // the open-streams gauge (telemetry.go)
 }
+
+// reconnectFrame ends a stream when the server shuts down: the client resumes elsewhere with
+// Last-Event-ID (the SDK's streams do so at once).
+const reconnectFrame = "retry: 100\nevent: reconnect\ndata: {\"detail\":\"This server is shutting down; reconnect with Last-Event-ID\"}\n\n"
 
 type streamKind int
 
@@ -116,11 +122,18 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	defer s.tel.streamOpened(kind)()
 	// The opening id tells the client where this stream starts, so that a reconnection before
 	// the first event resumes from here.
 	if err := s.write(w, rc, fmt.Sprintf("retry: 1000\nid: %d\n\n", filter.AfterSeq)); err != nil {
 		return
 	}
+	opened, sent, why := time.Now(), 0, "client gone"
+	s.log.InfoContext(ctx, "stream opened", "path", r.URL.Path, "agent_id", agentFrom(ctx), "after", filter.AfterSeq, "request_id", requestIDFrom(ctx))
+	defer func() {
+		s.log.InfoContext(ctx, "stream closed", "path", r.URL.Path, "agent_id", agentFrom(ctx), "events", sent, "reason", why,
+			"duration", time.Since(opened), "request_id", requestIDFrom(ctx))
+	}()
 	ping := time.NewTicker(s.heartbeat)
 	defer ping.Stop()
 	agent := agentFrom(ctx)
@@ -168,6 +181,7 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 				return
 			}
 			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", ev.Sequence, eventName(ev.EventType), data)
+			sent++
 		}
 		if b.Len() > 0 {
 			if err := s.write(w, rc, b.String()); err != nil {
@@ -179,6 +193,10 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.drain.done():
+			why = "server shutting down"
+			s.write(w, rc, reconnectFrame)
 			return
 		case <-woken:
 		case <-ping.C:

@@ -279,7 +279,9 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 	}
 	red := newRedactor(secret)
 	started := time.Now()
-	call := h.callTool(ctx, cred, grant, b.ToolName, b.Parameters, secret)
+	tctx, called := h.tel.startTool(ctx, b.ToolName, cred.Service, grant.ID)
+	call := h.callTool(tctx, cred, grant, b.ToolName, b.Parameters, secret)
+	called(call)
 	inv.DurationMs = time.Since(started).Milliseconds()
 	inv.Status = call.status
 	inv.Parameters = red.object(inv.Parameters)
@@ -409,6 +411,7 @@ func (h *handlers) callTool(ctx context.Context, cred storedCredential, grant mo
 	}
 	req.Header.Set("Accept", "application/json")
 	authenticate(req, meta, secret)
+	h.tel.inject(ctx, req.Header) // W3C traceparent of the call's span, when tracing is on
 	resp, err := h.tools.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -243,6 +243,7 @@ func (e *triggerEngine) startIfNeeded(ctx context.Context) error {
 func (e *triggerEngine) start() { e.loop.start(e.run) }
 
 func (e *triggerEngine) run(ctx context.Context) {
+	ctx = e.h.tel.background(ctx)
 	log := e.h.log
 	cursor, err := loadCursor(ctx, e.h.store, "triggers")
 	if err != nil {
@@ -407,6 +408,8 @@ func eventMatches(c map[string]any, ev models.IntentEvent) bool {
 // the firing.
 func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.TriggerFiring, error) {
 	var out models.TriggerFiring
+	var typ string // the trigger's type, for the metrics
+	ctx, observed := e.h.tel.startTrigger(ctx, id, f.manual)
 	err := e.h.store.Write(ctx, func(w *store.Writer) error {
 		var t storedTrigger
 		rec, err := w.Get(kindTrigger, id)
@@ -416,6 +419,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		if err != nil {
 			return err
 		}
+		typ = t.Type
 		if !t.Enabled {
 			return conflict("trigger_disabled", fmt.Sprintf("Trigger %s is disabled", id))
 		}
@@ -467,6 +471,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		out = models.TriggerFiring{Status: "fired", FireCount: t.FireCount, IntentID: in.ID}
 		return nil
 	})
+	observed(typ, out.Status, err)
 	return out, err
 }
 

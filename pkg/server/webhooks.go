@@ -107,6 +107,7 @@ type dispatcher struct {
 	workers sync.WaitGroup  // running workers (added to by the loop's goroutine only)
 	mu      sync.Mutex      // guards busy
 	busy    map[string]bool // subscription id -> a worker is sending its deliveries
+	tel     *telemetry      // metrics and spans of deliveries (telemetry.go)
 }
 
 func newDispatcher(st *store.Store, access *accessControl, log *slog.Logger, cfg Webhooks) *dispatcher {
@@ -158,6 +159,7 @@ func (d *dispatcher) wake() {
 }
 
 func (d *dispatcher) run(ctx context.Context) {
+	ctx = d.tel.background(ctx)
 	defer d.workers.Wait() // in-flight deliveries (which use ctx) end before close returns
 	cursor, err := loadCursor(ctx, d.store, "webhooks")
 	if err != nil {
@@ -409,14 +411,17 @@ func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) b
 	if err != nil || !active(sub.Subscription, d.now()) || sub.WebhookURL == nil {
 		// Deleted or expired subscriptions stop receiving.
 		d.store.Write(ctx, func(w *store.Writer) error { return w.Delete(kindDelivery, dl.ID) })
+		d.tel.deliveryDiscarded()
 		return true
 	}
-	err = d.post(ctx, sub, dl)
+	pctx, span := d.tel.startDelivery(ctx, sub, dl)
+	err = d.post(pctx, sub, dl)
 	if err != nil && ctx.Err() != nil {
+		span.End()
 		return false // stopping: not counted as an attempt; sent again after a restart
 	}
 	dl.Attempts++
-	werr := d.store.Write(context.WithoutCancel(ctx), func(w *store.Writer) error {
+	werr := d.store.Write(context.WithoutCancel(pctx), func(w *store.Writer) error {
 		if err == nil {
 			return w.Delete(kindDelivery, dl.ID)
 		}
@@ -435,6 +440,7 @@ func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) b
 	if werr != nil {
 		d.log.Error("webhooks: record attempt", "error", werr, "delivery_id", dl.ID)
 	}
+	d.tel.deliveryDone(span, dl, err, dl.Attempts >= d.cfg.MaxAttempts, d.now())
 	switch {
 	case err == nil:
 		return true
@@ -471,6 +477,7 @@ func (d *dispatcher) post(ctx context.Context, sub storedSubscription, dl delive
 	req.Header.Set("X-OpenIntent-Delivery", dl.ID)
 	req.Header.Set("X-OpenIntent-Event", dl.Event.EventType)
 	req.Header.Set("X-OpenIntent-Timestamp", strconv.FormatInt(ts, 10))
+	d.tel.inject(ctx, req.Header) // W3C traceparent of the delivery's span, when tracing is on
 	if sub.Secret != "" {
 		req.Header.Set("X-OpenIntent-Signature", Sign(sub.Secret, ts, body))
 	}

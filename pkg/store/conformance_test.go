@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/eventlog"
 	"github.com/openintent-go/openintent/pkg/store"
+	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
 // The in-memory store (Go maps) and the file store (SQLite) must behave alike: the same random
@@ -37,7 +39,11 @@ func TestStoreKindsAgree(t *testing.T) {
 	}
 }
 
-var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+var (
+	uuidPattern       = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	hashPattern       = regexp.MustCompile(`sha256:[A-Za-z0-9_-]{43}`)
+	checkpointPattern = regexp.MustCompile(`chk_[0-9a-f]{32}`)
+)
 
 // scenario drives one store with operations drawn from a seeded generator.
 type scenario struct {
@@ -94,6 +100,24 @@ func (sc *scenario) note(op string, v any, err error) {
 		sc.names[id] = n
 		return n
 	})
+	// Hashes cover the random ids, so they too are named where they first appear: both stores
+	// must give the same hash wherever the same hash is due (the chain's links, the roots).
+	line = hashPattern.ReplaceAllStringFunc(line, func(h string) string {
+		if n, ok := sc.names[h]; ok {
+			return n
+		}
+		n := fmt.Sprintf("h%d", len(sc.names))
+		sc.names[h] = n
+		return n
+	})
+	line = checkpointPattern.ReplaceAllStringFunc(line, func(id string) string {
+		if n, ok := sc.names[id]; ok {
+			return n
+		}
+		n := fmt.Sprintf("chk%d", len(sc.names))
+		sc.names[id] = n
+		return n
+	})
 	sc.log = append(sc.log, line)
 }
 
@@ -121,8 +145,9 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 	defer s.Close()
 	sc.s = s
 	statuses := []models.IntentStatus{models.IntentStatusDraft, models.IntentStatusActive, models.IntentStatusCompleted}
+	var checkpoints []models.LogCheckpoint
 	for range 1000 {
-		switch op := sc.r.IntN(19); op {
+		switch op := sc.r.IntN(21); op {
 		case 0, 1: // create, with a parent and dependencies (some unknown)
 			in := models.Intent{Title: fmt.Sprint("t", sc.r.IntN(100)), Status: pick(sc.r, statuses...), State: models.Object{"n": float64(sc.r.IntN(5))}}
 			if sc.r.IntN(3) == 0 {
@@ -342,6 +367,54 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 				return err
 			})
 			sc.note("policy committed", nil, err)
+		case 19, 20: // checkpoints of an intent's log or the server's, and proofs of their events
+			in := sc.intent()
+			id := pick(sc.r, in.ID, in.ID, "")
+			cp, err := s.CreateLogCheckpoint(sc.ctx, id, nil)
+			if err == nil {
+				checkpoints = append(checkpoints, cp)
+			}
+			sc.note("checkpoint", cp, err)
+			if len(checkpoints) == 0 {
+				continue
+			}
+			cp = checkpoints[sc.r.IntN(len(checkpoints))]
+			got, err := s.LogCheckpoint(sc.ctx, cp.CheckpointID)
+			sc.note("get checkpoint", got, err)
+			q := store.CheckpointQuery{Limit: 1 + sc.r.IntN(5), Offset: sc.r.IntN(3)}
+			switch sc.r.IntN(3) {
+			case 0:
+				q.IntentID = in.ID
+			case 1:
+				q.Scope = pick(sc.r, store.ScopeIntent, store.ScopeServer)
+			}
+			list, err := s.ListLogCheckpoints(sc.ctx, q)
+			sc.note("checkpoints", list, err)
+			intent := ""
+			if cp.IntentID != nil {
+				intent = *cp.IntentID
+			}
+			evs, err := s.LogEvents(sc.ctx, intent, cp.FirstSequence, cp.LastSequence)
+			sc.note("checkpoint events", len(evs), err)
+			if len(evs) > 0 {
+				ev := evs[sc.r.IntN(len(evs))]
+				proof, err := s.InclusionProof(sc.ctx, cp.CheckpointID, pick(sc.r, ev.ID, ev.ID, sc.intent().ID))
+				sc.note("proof", proof, err)
+				if err == nil {
+					if verr := eventlog.VerifyProof(proof, cp.MerkleRoot, cp.EventCount); verr != nil {
+						sc.t.Errorf("proof of %s in %s: %v", ev.ID, cp.CheckpointID, verr)
+					}
+				}
+			}
+			if sc.r.IntN(3) == 0 {
+				out, err := s.AnchorLogCheckpoint(sc.ctx, cp.CheckpointID, func(c models.LogCheckpoint) (models.TimestampAnchor, error) {
+					if c.Anchor != nil {
+						return models.TimestampAnchor{}, errAbort
+					}
+					return models.TimestampAnchor{Type: "external-timestamp", Provider: "test", MerkleRoot: c.MerkleRoot, AnchoredAt: timestamp.New(sc.clock())}, nil
+				})
+				sc.note("anchor", out, err)
+			}
 		case 16: // time passes
 			sc.mu.Lock()
 			sc.now = sc.now.Add(time.Duration(sc.r.IntN(15_000)) * time.Millisecond)
@@ -354,6 +427,14 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 		sc.note("final intent", got, err)
 		evs, err := s.ListEvents(sc.ctx, in.ID, store.EventFilter{Limit: 1000})
 		sc.note("final events", evs, err)
+		// The chain holds, and every checkpoint of the intent matches it.
+		log, err := s.LogEvents(sc.ctx, in.ID, 0, 1<<62)
+		cps, cerr := s.ListLogCheckpoints(sc.ctx, store.CheckpointQuery{IntentID: in.ID, Limit: 1000})
+		res := eventlog.CheckChain(log, "", cps)
+		if len(res.Breaks) != 0 || res.Checkpoints != len(cps) {
+			t.Errorf("intent %s: chain: %+v (%d of %d checkpoints checked)", in.ID, res.Breaks, res.Checkpoints, len(cps))
+		}
+		sc.note("final chain", res.Links(log), errors.Join(err, cerr))
 	}
 	all, err := s.EventsAfter(sc.ctx, store.StreamFilter{Limit: 100_000})
 	sc.note("final log", len(all), err)
@@ -364,7 +445,9 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 func TestStoreScenarioCoversItsPaths(t *testing.T) {
 	log := strings.Join(runScenario(t, store.Memory, 1), "\n")
 	for _, want := range []string{"error(duplicate)", "error(version conflict)", "error(lease conflict", "error(not found)",
-		"aborted by the test", `"status":"expired"`, `"status":"released"`, "insert committed null\n", "final log"} {
+		"aborted by the test", `"status":"expired"`, `"status":"released"`, "insert committed null\n", "final log",
+		`"scope":"intent"`, `"scope":"server"`, `proof {"checkpoint_id"`, `"anchor":{"anchored_at"`, "no event since the last checkpoint",
+		`"previous_event_hash":"h`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the scenario never produced %q", want)
 		}

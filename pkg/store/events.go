@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -29,14 +30,22 @@ func (s *Store) insertEvent(ctx context.Context, tx *wtx, ev models.IntentEvent,
 	}
 	ev.ID = newID()
 	ev.CreatedAt = timestamp.New(now)
-	if ev.Sequence, err = tx.t.insertEvent(ctx, &ev, payload); err != nil {
+	if err := s.chain(ctx, tx, &ev, payload); err != nil {
 		return ev, err
+	}
+	seq, err := tx.t.insertEvent(ctx, &ev, payload)
+	if err != nil {
+		return ev, err
+	}
+	if seq != ev.Sequence {
+		return ev, fmt.Errorf("store: event %s stored as %d, numbered %d", ev.ID, seq, ev.Sequence)
 	}
 	s.watch.added(ev, payload)
 	return ev, nil
 }
 
-// AppendEvent appends ev (ID, Sequence and CreatedAt are assigned) to an existing intent's log.
+// AppendEvent appends ev (ID, Sequence, CreatedAt and the RFC-0019 hashes are assigned) to an
+// existing intent's log. Its trace, when it has none, is the one ctx carries (WithTrace).
 func (s *Store) AppendEvent(ctx context.Context, ev models.IntentEvent) (models.IntentEvent, error) {
 	var out models.IntentEvent
 	err := s.inTx(ctx, func(tx *wtx) error {

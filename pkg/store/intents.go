@@ -349,6 +349,9 @@ func (tx *wtx) writeIntent(in *models.Intent, insert bool, prevStatus models.Int
 	if err := tx.t.putIntent(tx.ctx, row, insert, in.Status != prevStatus); err != nil {
 		return err
 	}
+	if insert {
+		tx.tips.created(row.id) // a new intent has no event yet (chain.go)
+	}
 	tx.wrote(row)
 	return nil
 }

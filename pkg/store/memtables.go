@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/eventlog"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
@@ -228,6 +229,8 @@ type memEvent struct {
 	intentID, eventType, actor string
 	payload                    []byte
 	createdAt                  int64
+	// hash and prev are its RFC-0019 hash and its intent's previous event's (zero for none).
+	hash, prev eventlog.Hash
 }
 
 // eventChunk is how many events one block of the log holds: the log grows a block at a time,
@@ -274,8 +277,21 @@ func (m *memTables) insertEvent(_ context.Context, ev *models.IntentEvent, paylo
 	if mi, ok := m.intents[intentID]; ok {
 		intentID = mi.row.id // one copy of the id for all its events
 	}
+	hash, err := eventlog.Parse(ev.EventHash)
+	if err != nil {
+		return 0, err
+	}
+	var prev eventlog.Hash
+	if ev.PreviousEventHash != nil {
+		if prev, err = eventlog.Parse(*ev.PreviousEventHash); err != nil {
+			return 0, err
+		}
+	}
+	if ev.Sequence != m.log.n+1 {
+		return 0, fmt.Errorf("store: event %s numbered %d, the log's next is %d", ev.ID, ev.Sequence, m.log.n+1)
+	}
 	seq := m.log.append(memEvent{id: id, intentID: intentID, eventType: ev.EventType, actor: ev.Actor,
-		payload: bytes.Clone(payload), createdAt: micros(ev.CreatedAt.Time)}) // a clone holds no spare capacity
+		payload: bytes.Clone(payload), createdAt: micros(ev.CreatedAt.Time), hash: hash, prev: prev}) // a clone holds no spare capacity
 	if ev.TraceID != "" || ev.ParentEventID != "" {
 		m.traces[seq] = [2]string{ev.TraceID, ev.ParentEventID}
 	}
@@ -301,7 +317,8 @@ func (m *memTables) event(seq int64) (models.IntentEvent, error) {
 	payload, err := decodePayload(e.payload)
 	trace := m.traces[seq]
 	return models.IntentEvent{Sequence: seq, ID: formatUUID(e.id), IntentID: e.intentID, EventType: e.eventType, Actor: e.actor,
-		TraceID: trace[0], ParentEventID: trace[1], Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt)), Proof: m.proofs[seq]}, err
+		TraceID: trace[0], ParentEventID: trace[1], Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt)), Proof: m.proofs[seq],
+		EventHash: e.hash.String(), PreviousEventHash: wireHash(e.prev)}, err
 }
 
 func (m *memTables) events(_ context.Context, intentID string, f EventFilter) ([]models.IntentEvent, error) {

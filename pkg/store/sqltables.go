@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/eventlog"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
@@ -150,17 +151,39 @@ func (t sqlTables) removeDependency(ctx context.Context, id, dependency string) 
 }
 
 func (t sqlTables) insertEvent(ctx context.Context, ev *models.IntentEvent, payload []byte) (int64, error) {
-	// seq is the rowid: the last insert id, with no RETURNING row to read back.
+	// seq is the rowid, given (its hash covers it): the last insert id, with no RETURNING row to
+	// read back.
 	proof, err := proofColumn(ev.Proof)
 	if err != nil {
 		return 0, err
 	}
-	res, err := t.x.ExecContext(ctx, `INSERT INTO events (id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof) VALUES (?,?,?,?,?,?,?,?,?)`,
-		ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(ev.CreatedAt.Time), proof)
+	hash, prev, err := hashColumns(ev)
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.x.ExecContext(ctx, `INSERT INTO events (seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof, event_hash, previous_event_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		ev.Sequence, ev.ID, ev.IntentID, ev.EventType, ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(ev.CreatedAt.Time), proof, hash, prev)
 	if err != nil {
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+// hashColumns are the event_hash and previous_event_hash columns of an event: 32-byte digests,
+// the second NULL for an intent's first event.
+func hashColumns(ev *models.IntentEvent) (hash []byte, prev any, err error) {
+	h, err := eventlog.Parse(ev.EventHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev.PreviousEventHash != nil {
+		p, err := eventlog.Parse(*ev.PreviousEventHash)
+		if err != nil {
+			return nil, nil, err
+		}
+		prev = p[:]
+	}
+	return h[:], prev, nil
 }
 
 func nullString(s string) any {
@@ -170,7 +193,7 @@ func nullString(s string) any {
 	return s
 }
 
-const eventColumns = `seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof`
+const eventColumns = `seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof, event_hash, previous_event_hash`
 
 func scanEvent(r scanner) (models.IntentEvent, error) {
 	var (
@@ -179,9 +202,24 @@ func scanEvent(r scanner) (models.IntentEvent, error) {
 		trace, parent sql.NullString
 		created       int64
 		proof         sql.NullString
+		hash, prev    []byte
 	)
-	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created, &proof); err != nil {
+	if err := r.Scan(&ev.Sequence, &ev.ID, &ev.IntentID, &ev.EventType, &ev.Actor, &payload, &trace, &parent, &created, &proof, &hash, &prev); err != nil {
 		return ev, err
+	}
+	if hash != nil { // NULL only before the store's first open since migration 0007
+		h, err := hashOf(hash)
+		if err != nil {
+			return ev, err
+		}
+		ev.EventHash = h.String()
+	}
+	if prev != nil {
+		h, err := hashOf(prev)
+		if err != nil {
+			return ev, err
+		}
+		ev.PreviousEventHash = wireHash(h)
 	}
 	var err error
 	if ev.Payload, err = decodePayload([]byte(payload)); err != nil {

@@ -168,6 +168,8 @@ type wtx struct {
 	t tables
 	// written holds the intent rows the transaction wrote, published to the cache on commit.
 	written map[string]*intentRow
+	// tips is how far it moved the hash chain (chain.go), kept by the store on commit.
+	tips txTips
 }
 
 func (t *wtx) wrote(row *intentRow) {
@@ -185,8 +187,10 @@ func (t *wtx) commit() error {
 	_, err := t.c.exec(t.ctx, "COMMIT", nil)
 	if err != nil {
 		t.rollback() // a failed COMMIT may leave the transaction open
+		return err
 	}
-	return err
+	t.s.tips.committed(&t.tips)
+	return nil
 }
 
 func (t *wtx) rollback() error {

@@ -34,6 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openintent-go/openintent/internal/eventlog"
+
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -83,6 +85,13 @@ type Store struct {
 	// lastCreated is the newest record creation time handed out (guarded by the write
 	// transaction), so records of one kind list in insertion order even within a microsecond.
 	lastCreated time.Time
+	// hasher computes the hash of each event appended (guarded by the write transaction).
+	hasher eventlog.Hasher
+	// trees caches the decoded Merkle trees of checkpoints, which never change (chain.go).
+	trees treeCache
+	// tips caches the log's last sequence number and intents' newest hashes (chain.go; guarded
+	// by writeMu).
+	tips chainTips
 }
 
 // Open opens (creating if needed) the store at path, or an in-memory store for Memory, and
@@ -141,6 +150,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.startWritten(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if err := s.backfillChain(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: hash the events stored before RFC-0019: %w", err)
 	}
 	last, err := s.LastSeq(ctx)
 	if err != nil {
@@ -233,12 +246,25 @@ func (s *Store) migrate(ctx context.Context) error {
 //
 // A write, once begun, runs to its end even if ctx is canceled: writes are short, and an
 // uncancellable context also spares the driver a watcher goroutine per statement.
-func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) (err error) {
+	var timing TxTiming
+	// Metrics and trace spans (observe.go); ctx is read before WithoutCancel wraps it, as every
+	// Value looked up through that wrapper allocates.
+	if o, octx := txObserverFrom(ctx), ctx; o != nil {
+		timing = TxTiming{Start: time.Now(), File: s.mem == nil}
+		defer func() { // after the unlock below
+			timing.End, timing.Committed = time.Now(), err == nil
+			o.ObserveTx(octx, timing)
+		}()
+	}
 	ctx = context.WithoutCancel(ctx)
 	// The lock serialises transactions and covers publishing what one wrote, so that the next
 	// reads it; on the in-memory store it also keeps reads out of a transaction in progress.
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if !timing.Start.IsZero() {
+		timing.Locked = time.Now()
+	}
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/eventlog"
 )
 
 // tables holds a store's rows: SQLite tables for a file store (sqlTables), Go maps for the
@@ -33,8 +34,8 @@ type tables interface {
 	addDependency(ctx context.Context, id, dependency string) error
 	removeDependency(ctx context.Context, id, dependency string) error
 
-	// insertEvent appends ev (its ID and CreatedAt set, Payload ignored) with its encoded
-	// payload and returns its sequence number.
+	// insertEvent appends ev (its ID, CreatedAt, Sequence and hashes set, Payload ignored) with
+	// its encoded payload and returns its sequence number.
 	insertEvent(ctx context.Context, ev *models.IntentEvent, payload []byte) (int64, error)
 	// events returns an intent's events matching f, newest first.
 	events(ctx context.Context, intentID string, f EventFilter) ([]models.IntentEvent, error)
@@ -42,6 +43,16 @@ type tables interface {
 	eventsAfter(ctx context.Context, f StreamFilter) ([]models.IntentEvent, error)
 	// lastSeq returns the newest event's sequence number (0 when there is none).
 	lastSeq(ctx context.Context) (int64, error)
+
+	// The hash chain (RFC-0019, chain.go). nextSeq is the sequence number the next event gets;
+	// chainHead the hash of an intent's newest event, if it has one; chainHashes the place and
+	// hash of the events after afterSeq (of intentID, or of every intent when it is empty),
+	// oldest first, at most limit; eventRef the place and hash of event id, if it is in the
+	// log (of intentID, or every intent's when it is empty) from sequence from to to.
+	nextSeq(ctx context.Context) (int64, error)
+	chainHead(ctx context.Context, intentID string) (eventlog.Hash, bool, error)
+	chainHashes(ctx context.Context, intentID string, afterSeq int64, limit int) ([]chainEntry, error)
+	eventRef(ctx context.Context, id, intentID string, from, to int64) (chainEntry, bool, error)
 
 	// assignment returns agentID's assignment to an intent, if any.
 	assignment(ctx context.Context, intentID, agentID string) (models.AgentAssignment, bool, error)
