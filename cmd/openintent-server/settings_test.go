@@ -98,3 +98,13 @@ func TestBooleanFlagsStandAlone(t *testing.T) {
 		t.Errorf("-addr :1 gave %q", c.str("addr"))
 	}
 }
+
+// TestVersion: -version succeeds and names the program and the Go version it was built with.
+func TestVersion(t *testing.T) {
+	if err := run(t.Context(), []string{"-version"}); err != nil {
+		t.Fatal(err)
+	}
+	if v := versionString(); !strings.HasPrefix(v, "openintent-server ") || !strings.Contains(v, "go1.") {
+		t.Errorf("version %q", v)
+	}
+}

@@ -75,8 +75,10 @@ func TestCounterUnderContention(t *testing.T) {
 	})
 }
 
-// 32 agents contend for one scope with 1-second leases, holding them across renewals; the
-// server's lease records form a timeline in which no two leases are ever active at once.
+// 32 agents contend for one scope with 3-second leases (renewed every second), some holding
+// theirs across a renewal; the server's lease records form a timeline in which no two leases
+// are ever active at once. The lease is long enough that a renewal delayed by a loaded machine
+// (two cores, -race, every package at once) still lands before expiry.
 func TestLeaseTimelineHasOneHolderAtATime(t *testing.T) {
 	storeEnvs(t, func(t *testing.T, e *env) {
 		setup := e.client(t, "setup")
@@ -92,11 +94,13 @@ func TestLeaseTimelineHasOneHolderAtATime(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
-					err := c.WithLease(ctx, in.ID, "exclusive", time.Second, func(ctx context.Context, l *openintent.Lease) error {
+					err := c.WithLease(ctx, in.ID, "exclusive", 3*time.Second, func(ctx context.Context, l *openintent.Lease) error {
 						mu.Lock()
 						holds++
 						mu.Unlock()
-						time.Sleep(time.Duration(a%3) * 200 * time.Millisecond) // some hold across a renewal
+						if a%8 == 0 {
+							time.Sleep(1200 * time.Millisecond) // across the first renewal
+						}
 						return nil
 					})
 					if err == nil {

@@ -443,6 +443,7 @@ func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) b
 	d.tel.deliveryDone(span, dl, err, dl.Attempts >= d.cfg.MaxAttempts, d.now())
 	switch {
 	case err == nil:
+		d.log.Info("webhooks: delivered", "delivery_id", dl.ID, "subscription_id", dl.SubscriptionID, "event_type", dl.Event.EventType, "attempt", dl.Attempts)
 		return true
 	case dl.Attempts >= d.cfg.MaxAttempts:
 		d.log.Warn("webhooks: giving up on delivery", "delivery_id", dl.ID, "subscription_id", dl.SubscriptionID, "attempts", dl.Attempts, "error", err)
