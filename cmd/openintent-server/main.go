@@ -69,6 +69,7 @@ var settings = []setting{
 	{"shutdown-timeout", "OPENINTENT_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "on SIGTERM or SIGINT, how long requests in flight may take to finish (streams end at once); a second signal exits at once"},
 	{"allow-private-webhooks", "OPENINTENT_ALLOW_PRIVATE_WEBHOOKS", "false", "let webhooks and the tool proxy reach loopback, private and link-local addresses (local development only)"},
 	{"require-event-proofs", "OPENINTENT_REQUIRE_EVENT_PROOFS", "false", "refuse unsigned events from agents that registered a key (RFC-0018)"},
+	{"metrics-addr", "OPENINTENT_METRICS_ADDR", "", "listen address of the Prometheus metrics (`/metrics`, no key: keep it where only monitoring reaches); none: no metrics listener. Traces go to OTLP over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set"},
 	{"log-format", "OPENINTENT_LOG_FORMAT", "text", "log format: `text` or `json`"},
 	{"log-level", "OPENINTENT_LOG_LEVEL", "info", "least level logged: `debug`, `info`, `warn` or `error`"},
 }
@@ -252,7 +253,18 @@ func run(ctx context.Context, args []string) error {
 	if allowPrivate {
 		log.Warn("webhooks and the tool proxy may reach loopback and private addresses (-allow-private-webhooks): use it for local development only")
 	}
-	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log, SecretKey: secretKey,
+	tracer, stopTracing, err := server.TracerProviderFromEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(tctx); err != nil {
+			log.Warn("flushing traces", "error", err)
+		}
+	}()
+	srv, err := server.New(server.Config{Store: st, APIKeys: apiKeys, Logger: log, SecretKey: secretKey, TracerProvider: tracer,
 		RateLimit:          server.RateLimit{PerSecond: rate, Burst: int(burst)},
 		BodyReadTimeout:    bodyTimeout,
 		RequireEventProofs: requireProofs,
@@ -267,6 +279,18 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	hs := newHTTPServer(srv, idleTimeout)
+	if addr := c.str("metrics-addr"); addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := newHTTPServer(mux, idleTimeout)
+		go ms.Serve(mln)
+		defer ms.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", db, "api_keys", len(apiKeys), "version", versionString())
 
 	signals := make(chan os.Signal, 2)

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestREADMESettingsTable holds README's table of flags to the settings list (run with
@@ -107,4 +110,39 @@ func TestVersion(t *testing.T) {
 	if v := versionString(); !strings.HasPrefix(v, "openintent-server ") || !strings.Contains(v, "go1.") {
 		t.Errorf("version %q", v)
 	}
+}
+
+// TestMetricsListener: -metrics-addr serves Prometheus metrics on its own listener, where the
+// requests the main listener served show up by operation id.
+func TestMetricsListener(t *testing.T) {
+	metrics := freeLocalAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	main := freeLocalAddr(t)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", main, "-db", ":memory:", "-api-keys", "k", "-metrics-addr", metrics})
+	}()
+	defer func() { cancel(); <-done }()
+	var body string
+	for i := 0; i < 300; i++ {
+		http.Get("http://" + main + "/healthz")
+		if res, err := http.Get("http://" + metrics + "/metrics"); err == nil {
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if body = string(raw); strings.Contains(body, `operation="getHealth"`) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("metrics never showed getHealth:\n%.2000s", body)
+}
+
+func freeLocalAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -55,6 +55,18 @@ func loadCursor(ctx context.Context, st *store.Store, name string) (int64, error
 	return cursor, r.Decode(&cursor)
 }
 
+// ensureCursor stores the reader's position as seq unless it has one: called in the transaction
+// that gives a reader its first work (a first subscription, a first event trigger), with the
+// log's end read before it, so that the reader, starting later in its own goroutine, still
+// handles every event committed after that work.
+func ensureCursor(w *store.Writer, name string, seq int64) error {
+	if _, err := w.Get(kindCursor, name); !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, err := w.Insert(store.Record{Kind: kindCursor, ID: name}, seq)
+	return err
+}
+
 // saveCursor stores the reader's position in the write transaction.
 func saveCursor(w *store.Writer, name string, seq int64) error {
 	if err := w.Delete(kindCursor, name); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -129,3 +129,44 @@ func TestHalfClosedClientIsAnswered(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFirstSubscriptionAndTriggerSeeTheVeryNextEvent: the webhook dispatcher and the trigger
+// engine start in their own goroutines on first use; an event committed right after the first
+// subscription or event trigger still reaches them (their cursor is set in the transaction that
+// creates it, not when the goroutine gets round to reading the log's end).
+func TestFirstSubscriptionAndTriggerSeeTheVeryNextEvent(t *testing.T) {
+	e := newEnvConfig(t, testStorePath(t), func(c *server.Config) {
+		c.Webhooks = server.Webhooks{AllowPrivateNetworks: true}
+	})
+	got := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		got <- string(raw)
+	}))
+	t.Cleanup(hook.Close)
+	in := e.createIntent("watched", nil)
+	e.must(200, "POST", "/api/v1/subscriptions", map[string]any{"intent_id": id(in), "webhook_url": hook.URL})
+	e.must(200, "POST", "/api/v1/triggers", map[string]any{"name": "on-ping", "type": "event",
+		"condition": map[string]any{"event": "ping"}, "intent_template": map[string]any{"title": "pinged"}})
+	e.must(200, "POST", "/api/v1/intents/"+id(in)+"/events", map[string]any{"event_type": "ping", "actor": "agent-a"})
+	deadline := time.After(30 * time.Second)
+	for delivered := false; !delivered; {
+		select {
+		case body := <-got:
+			delivered = strings.Contains(body, `"ping"`)
+		case <-deadline:
+			t.Fatal("the event right after the first subscription was never delivered")
+		}
+	}
+	for {
+		r := e.must(200, "GET", "/api/v1/intents?limit=100", nil)
+		if strings.Contains(r.raw, "pinged") {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("the event right after the first event trigger never fired it")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

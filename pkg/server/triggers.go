@@ -118,7 +118,17 @@ func (h *handlers) CreateTrigger(ctx context.Context, req genserver.CreateTrigge
 	if b.Namespace != "" {
 		t.Namespace = &b.Namespace
 	}
-	err := h.store.Write(ctx, func(w *store.Writer) error {
+	end, err := h.store.LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = h.store.Write(ctx, func(w *store.Writer) error {
+		if t.Type == string(models.TriggerTypeEvent) {
+			// The engine may start after this commits: it begins no later than here.
+			if err := ensureCursor(w, "triggers", end); err != nil {
+				return err
+			}
+		}
 		t.TriggerID = store.NewID()
 		t.CreatedAt, t.UpdatedAt, t.ArmedAt = w.Timestamp(), w.Timestamp(), w.Timestamp()
 		_, err := w.Insert(store.Record{Kind: kindTrigger, ID: t.TriggerID, Ref: t.Type, Parent: b.Namespace}, t)

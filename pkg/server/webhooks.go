@@ -541,9 +541,19 @@ func (h *handlers) CreateSubscription(ctx context.Context, req genserver.CreateS
 	if b.WebhookURL != "" {
 		sub.WebhookURL = &b.WebhookURL
 	}
+	end, err := h.store.LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
 	err = h.store.Write(ctx, func(w *store.Writer) error {
 		if !sub.ExpiresAt.IsZero() && !sub.ExpiresAt.After(w.Now()) {
 			return validationFailed("expires_at", "must be in the future")
+		}
+		if sub.WebhookURL != nil {
+			// The dispatcher may start after this commits: it begins no later than here.
+			if err := ensureCursor(w, "webhooks", end); err != nil {
+				return err
+			}
 		}
 		if b.IntentID != "" {
 			if _, err := w.Intent(b.IntentID); err != nil {
