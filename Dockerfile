@@ -8,7 +8,6 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/openintent-server ./cmd/openintent-server
 
 FROM gcr.io/distroless/static-debian12:nonroot
