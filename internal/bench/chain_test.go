@@ -27,7 +27,8 @@ func fetchLog(b *testing.B, c *openintent.Client, intentID string) []openintent.
 
 // BenchmarkChainVerify: the SDK's offline verification of a 10,000-event chain (RFC-0019: each
 // event's canonical JSON rebuilt from the decoded event and hashed, each link checked),
-// interleaved with hashing the same canonical bytes with crypto/sha256 alone. The events are
+// interleaved with hashing the same canonical bytes with crypto/sha256 alone (on one goroutine;
+// VerifyChain hashes a run this long on GOMAXPROCS goroutines, then compares the links in order). The events are
 // comment events as a server appends them (ids, hashes, times; payload {"n": i}). Also the
 // server's own verification of the same chain through HTTP (reported).
 func BenchmarkChainVerify(b *testing.B) {

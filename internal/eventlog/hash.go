@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -226,25 +228,20 @@ func (r ChainResult) Links(events []models.IntentEvent) []models.ChainLink {
 // hashes (checkpoints of other intents, or reaching outside the run, are skipped).
 func CheckChain(events []models.IntentEvent, start string, checkpoints []models.LogCheckpoint) ChainResult {
 	res := ChainResult{Breaks: []models.ChainBreak{}}
+	sums, match, errs := hashEvents(events)
 	if len(checkpoints) > 0 {
-		res.Hashes = make([]Hash, len(events))
+		res.Hashes = sums
 	}
-	var h Hasher
 	var buf []byte
 	for i := range events {
 		ev := &events[i]
-		sum, err := h.Sum(ev)
-		if res.Hashes != nil {
-			res.Hashes[i] = sum
-		}
-		buf = sum.Append(buf[:0])
 		switch {
-		case err != nil:
+		case match[i]:
+		case errs[i] != nil:
 			res.Breaks = append(res.Breaks, models.ChainBreak{Sequence: ev.Sequence, EventID: ev.ID, Reason: ReasonHash, Found: ev.EventHash,
-				Detail: fmt.Sprintf("event %s cannot be hashed: %v", ev.ID, err)})
-		case string(buf) == ev.EventHash:
-			h.checked(ev.EventHash)
+				Detail: fmt.Sprintf("event %s cannot be hashed: %v", ev.ID, errs[i])})
 		default:
+			buf = sums[i].Append(buf[:0])
 			res.Breaks = append(res.Breaks, models.ChainBreak{Sequence: ev.Sequence, EventID: ev.ID, Reason: ReasonHash, Expected: string(buf), Found: ev.EventHash,
 				Detail: fmt.Sprintf("event %s (sequence %d): its content does not give its event_hash: it was changed after it was logged", ev.ID, ev.Sequence)})
 		}
@@ -276,6 +273,67 @@ func CheckChain(events []models.IntentEvent, start string, checkpoints []models.
 		}
 	}
 	return res
+}
+
+// parallelRun is the fewest events each goroutine of hashEvents takes: below twice as many, a
+// run is hashed on the calling goroutine alone.
+const parallelRun = 1024
+
+// hashEvents computes each event's hash (sums), whether it is the event's event_hash (match),
+// and why an event cannot be hashed (errs, keyed by index; nil when none can fail). An event's
+// hash depends on its own content alone (its previous_event_hash is part of it, as stored), so
+// long runs are split in contiguous parts hashed on up to GOMAXPROCS goroutines; the links
+// between events are compared afterwards, in order, by the caller.
+func hashEvents(events []models.IntentEvent) (sums []Hash, match []bool, errs map[int]error) {
+	sums, match = make([]Hash, len(events)), make([]bool, len(events))
+	parts := min(runtime.GOMAXPROCS(0), len(events)/parallelRun)
+	if parts <= 1 {
+		return sums, match, hashRange(events, sums, match, 0, nil)
+	}
+	partErrs := make([]map[int]error, parts)
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		lo, hi := p*len(events)/parts, (p+1)*len(events)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			partErrs[p] = hashRange(events[lo:hi], sums[lo:hi], match[lo:hi], lo, nil)
+		}()
+	}
+	hi := len(events) / parts
+	errs = hashRange(events[:hi], sums[:hi], match[:hi], 0, nil)
+	wg.Wait()
+	for _, m := range partErrs[1:] {
+		for i, err := range m {
+			if errs == nil {
+				errs = map[int]error{}
+			}
+			errs[i] = err
+		}
+	}
+	return sums, match, errs
+}
+
+// hashRange hashes events into sums and match (as hashEvents), adding the failures to errs
+// keyed by their index plus offset.
+func hashRange(events []models.IntentEvent, sums []Hash, match []bool, offset int, errs map[int]error) map[int]error {
+	var h Hasher
+	var buf [64]byte
+	for i := range events {
+		ev := &events[i]
+		sum, err := h.Sum(ev)
+		sums[i] = sum
+		if err != nil {
+			if errs == nil {
+				errs = map[int]error{}
+			}
+			errs[offset+i] = err
+		} else if string(sum.Append(buf[:0])) == ev.EventHash {
+			match[i] = true
+			h.checked(ev.EventHash)
+		}
+	}
+	return errs
 }
 
 func orNull(s string, null bool) string {
