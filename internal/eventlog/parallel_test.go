@@ -19,7 +19,7 @@ func TestParallelCheckAgreesWithSlowPath(t *testing.T) {
 			evs := chainOf(t, n, realistic)
 			for _, tamper := range []bool{false, true} {
 				if tamper && n > 2 {
-					for _, i := range []int{1, n / 3, n / 2, n / 2 + 1, n - 1} {
+					for _, i := range []int{1, n / 3, n / 2, n/2 + 1, n - 1} {
 						evs[i].Payload = models.Object{"n": -1.5, "x": "tampered"}
 					}
 					evs[n/4].Actor = "\xff" // cannot be hashed
