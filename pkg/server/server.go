@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -129,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	spec, err := LoadSpec()
+	spec, err := sharedSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +220,13 @@ func (s *Server) Identity() *Identity { return s.identity }
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// LoadSpec returns the OpenAPI document compiled into the server.
+// sharedSpec is the embedded spec, parsed once per process and shared, read-only, by every
+// Server and ResponseValidator (parsing it takes a second under the race detector, which every
+// test's server paid twice).
+var sharedSpec = sync.OnceValues(LoadSpec)
+
+// LoadSpec returns the OpenAPI document compiled into the server, freshly parsed (the caller may
+// change it).
 func LoadSpec() (*openapi3.T, error) {
 	spec, err := genserver.GetSwagger()
 	if err != nil {

@@ -216,7 +216,7 @@ func appendSchemaError(field string, isParam bool, err error, out *[]models.Fiel
 //
 // A 501 `not_implemented` answer (an operation the server does not implement yet) is not checked.
 func ResponseValidator(next http.Handler, report func(r *http.Request, err error)) (http.Handler, error) {
-	spec, err := LoadSpec()
+	spec, err := sharedSpec()
 	if err != nil {
 		return nil, err
 	}
