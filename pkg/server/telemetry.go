@@ -361,8 +361,9 @@ func (t *telemetry) deliveryDone(span trace.Span, dl delivery, err error, gaveUp
 	outcome := "delivered"
 	switch {
 	case err == nil:
-		t.delivered.Inc()
+		// The lag first: a scrape that sees the delivery counted sees its lag too.
 		t.metrics.webhookLag.Observe(now.Sub(dl.Event.CreatedAt.Time).Seconds())
+		t.delivered.Inc()
 	case gaveUp:
 		outcome = "given_up"
 		t.givenUp.Inc()
