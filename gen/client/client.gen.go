@@ -1791,7 +1791,7 @@ type ClientInterface interface {
 	// GetPortfolio Get a portfolio with its intents
 	//
 	// Returns the portfolio with its member intents and their aggregate status. Unlike the reference
-	// server, `intents` and `aggregate_status` are included, as the seed client documents.
+	// server, `intents` and `aggregate_status` are included, as the Python SDK documents.
 	//
 	// Corresponds with GET /api/v1/portfolios/{portfolio_id} (the `GetPortfolio` operationId).
 	GetPortfolio(ctx context.Context, portfolioID PortfolioID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5623,7 +5623,7 @@ func (c *Client) CreatePortfolio(ctx context.Context, body CreatePortfolioJSONRe
 // GetPortfolio Get a portfolio with its intents
 //
 // Returns the portfolio with its member intents and their aggregate status. Unlike the reference
-// server, `intents` and `aggregate_status` are included, as the seed client documents.
+// server, `intents` and `aggregate_status` are included, as the Python SDK documents.
 //
 // Corresponds with GET /api/v1/portfolios/{portfolio_id} (the `GetPortfolio` operationId).
 func (c *Client) GetPortfolio(ctx context.Context, portfolioID PortfolioID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -14926,7 +14926,7 @@ type ClientWithResponsesInterface interface {
 	// GetPortfolioWithResponse Get a portfolio with its intents
 	//
 	// Returns the portfolio with its member intents and their aggregate status. Unlike the reference
-	// server, `intents` and `aggregate_status` are included, as the seed client documents.
+	// server, `intents` and `aggregate_status` are included, as the Python SDK documents.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -32012,7 +32012,7 @@ func (c *ClientWithResponses) CreatePortfolioWithResponse(ctx context.Context, b
 // GetPortfolioWithResponse Get a portfolio with its intents
 //
 // Returns the portfolio with its member intents and their aggregate status. Unlike the reference
-// server, `intents` and `aggregate_status` are included, as the seed client documents.
+// server, `intents` and `aggregate_status` are included, as the Python SDK documents.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // AssignAgent assigns agentID (the client's own agent when empty) to the intent with the role
-// "worker" (the seed's assign_agent). Assigning an agent twice keeps one assignment.
+// "worker" (the Python SDK's assign_agent). Assigning an agent twice keeps one assignment.
 func (c *Client) AssignAgent(ctx context.Context, intentID, agentID string, opts ...Option) (*AgentAssignment, error) {
 	if err := requireID("AssignAgent", "intentID", intentID); err != nil {
 		return nil, err
@@ -29,7 +29,7 @@ func (c *Client) AssignAgent(ctx context.Context, intentID, agentID string, opts
 	return &out, nil
 }
 
-// UnassignAgent removes agentID (the client's own agent when empty) from the intent (the seed's
+// UnassignAgent removes agentID (the client's own agent when empty) from the intent (the Python SDK's
 // unassign_agent).
 func (c *Client) UnassignAgent(ctx context.Context, intentID, agentID string, opts ...Option) error {
 	if err := requireID("UnassignAgent", "intentID", intentID); err != nil {

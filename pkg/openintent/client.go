@@ -61,7 +61,7 @@ func (c *Client) AgentID() string { return c.settings.agentID }
 func (c *Client) BaseURL() string { return c.base.String() }
 
 // Close releases idle connections of the client's HTTP client. The client must not be used
-// afterwards. (The seed's close.)
+// afterwards. (The Python SDK's close.)
 func (c *Client) Close() error {
 	c.settings.httpClient.CloseIdleConnections()
 	return nil

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Discover returns the server's discovery document (the seed's discover). It needs no API key.
+// Discover returns the server's discovery document (the Python SDK's discover). It needs no API key.
 func (c *Client) Discover(ctx context.Context, opts ...Option) (*DiscoveryDocument, error) {
 	var out DiscoveryDocument
 	if err := c.do(ctx, request{method: http.MethodGet, path: "/.well-known/openintent.json", out: &out}, opts); err != nil {

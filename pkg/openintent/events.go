@@ -14,7 +14,7 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-// LogEvent appends an event to the intent's log (the seed's log_event). The actor is the
+// LogEvent appends an event to the intent's log (the Python SDK's log_event). The actor is the
 // client's agent; WithTrace (or a trace in ctx, see ContextWithTrace) sets the RFC-0020 trace_id
 // and parent_event_id.
 func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventType, payload Object, opts ...Option) (*IntentEvent, error) {
@@ -53,7 +53,7 @@ func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventT
 	return &out, nil
 }
 
-// GetEvents returns one page of the intent's events, newest first (the seed's get_events):
+// GetEvents returns one page of the intent's events, newest first (the Python SDK's get_events):
 // params.EventType and params.Since filter, params.Limit defaults to 100. Events iterates over
 // all pages.
 func (c *Client) GetEvents(ctx context.Context, intentID string, params GetEventsParams, opts ...Option) ([]IntentEvent, error) {

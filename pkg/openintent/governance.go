@@ -10,7 +10,7 @@ import (
 type (
 	// ArbitrationRequest is a request for human arbitration on an intent.
 	ArbitrationRequest = models.ArbitrationRequest
-	// Decision is a recorded governance decision (the seed's Decision).
+	// Decision is a recorded governance decision (the Python SDK's Decision).
 	Decision = models.GovernanceDecision
 	// DecisionRecord is an entry of an intent's decision log (GetDecisions).
 	DecisionRecord = models.DecisionRecord

@@ -13,13 +13,13 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-// Default page sizes of the list methods (the seed's defaults).
+// Default page sizes of the list methods (the Python SDK's defaults).
 const (
 	DefaultIntentsLimit = 50
 	DefaultEventsLimit  = 100
 )
 
-// CreateIntent creates an intent (the seed's create_intent). Title is required; State is the
+// CreateIntent creates an intent (the Python SDK's create_intent). Title is required; State is the
 // initial state; ParentIntentID and DependsOn place it in the graph (RFC-0002). CreatedBy
 // defaults to the client's agent.
 func (c *Client) CreateIntent(ctx context.Context, params IntentCreate, opts ...Option) (*Intent, error) {
@@ -34,7 +34,7 @@ func (c *Client) CreateIntent(ctx context.Context, params IntentCreate, opts ...
 	return intentResult(out, err)
 }
 
-// GetIntent returns an intent by ID (the seed's get_intent).
+// GetIntent returns an intent by ID (the Python SDK's get_intent).
 func (c *Client) GetIntent(ctx context.Context, intentID string, opts ...Option) (*Intent, error) {
 	if err := requireID("GetIntent", "intentID", intentID); err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func (c *Client) GetIntent(ctx context.Context, intentID string, opts ...Option)
 	return intentResult(out, err)
 }
 
-// ListIntents returns one page of intents, newest first (the seed's list_intents): filtered by
+// ListIntents returns one page of intents, newest first (the Python SDK's list_intents): filtered by
 // params.Status, params.Limit defaulting to 50, params.Offset to 0. Intents iterates over all
 // pages.
 func (c *Client) ListIntents(ctx context.Context, params ListIntentsParams, opts ...Option) ([]Intent, error) {
@@ -110,7 +110,7 @@ func (c *Client) Intents(ctx context.Context, params ListIntentsParams, opts ...
 	}
 }
 
-// CreateChildIntent creates an intent under parentID (the seed's create_child_intent).
+// CreateChildIntent creates an intent under parentID (the Python SDK's create_child_intent).
 func (c *Client) CreateChildIntent(ctx context.Context, parentID string, params ChildIntentCreate, opts ...Option) (*Intent, error) {
 	if err := requireID("CreateChildIntent", "parentID", parentID); err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func (c *Client) CreateChildIntent(ctx context.Context, parentID string, params 
 }
 
 // UpdateState merges statePatch into the intent's state, each top-level key replacing the
-// current value, if the intent is still at version (the seed's update_state). A stale version
+// current value, if the intent is still at version (the Python SDK's update_state). A stale version
 // fails with *VersionConflictError; see ModifyState for a helper that retries.
 func (c *Client) UpdateState(ctx context.Context, intentID string, version int64, statePatch Object, opts ...Option) (*Intent, error) {
 	if err := requireID("UpdateState", "intentID", intentID); err != nil {
@@ -165,7 +165,7 @@ func (c *Client) PatchState(ctx context.Context, intentID string, version int64,
 	return intentResult(out, err)
 }
 
-// SetStatus moves the intent to status if it is still at version (the seed's set_status). The
+// SetStatus moves the intent to status if it is still at version (the Python SDK's set_status). The
 // server enforces the RFC-0001 lifecycle: an illegal transition fails with *ConflictError.
 func (c *Client) SetStatus(ctx context.Context, intentID string, version int64, status IntentStatus, opts ...Option) (*Intent, error) {
 	return c.SetStatusWithReason(ctx, intentID, version, status, "", opts...)

@@ -12,7 +12,7 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-// DefaultLeaseDuration is the lease duration used when a method is given 0 (the seed's 300 s).
+// DefaultLeaseDuration is the lease duration used when a method is given 0 (the Python SDK's 300 s).
 const DefaultLeaseDuration = 300 * time.Second
 
 // leaseSeconds converts a duration to whole seconds for the wire, rounding up.
@@ -27,7 +27,7 @@ func leaseSeconds(method string, d time.Duration) (int64, error) {
 }
 
 // AcquireLease takes an exclusive lease on scope of the intent for duration (0 means 5 minutes;
-// rounded up to whole seconds), held by the client's agent (the seed's acquire_lease). If another
+// rounded up to whole seconds), held by the client's agent (the Python SDK's acquire_lease). If another
 // lease holds the scope it fails with *LeaseConflictError.
 func (c *Client) AcquireLease(ctx context.Context, intentID, scope string, duration time.Duration, opts ...Option) (*Lease, error) {
 	if err := requireID("AcquireLease", "intentID", intentID); err != nil {
@@ -49,7 +49,7 @@ func (c *Client) AcquireLease(ctx context.Context, intentID, scope string, durat
 	return &l, nil
 }
 
-// RenewLease extends a lease held by the client's agent to duration from now (the seed's
+// RenewLease extends a lease held by the client's agent to duration from now (the Python SDK's
 // renew_lease). A released, expired or foreign lease fails with *NotFoundError or
 // *ConflictError.
 func (c *Client) RenewLease(ctx context.Context, intentID, leaseID string, duration time.Duration, opts ...Option) (*Lease, error) {
@@ -72,7 +72,7 @@ func (c *Client) RenewLease(ctx context.Context, intentID, leaseID string, durat
 	return &l, nil
 }
 
-// ReleaseLease releases a lease held by the client's agent (the seed's release_lease).
+// ReleaseLease releases a lease held by the client's agent (the Python SDK's release_lease).
 func (c *Client) ReleaseLease(ctx context.Context, intentID, leaseID string, opts ...Option) error {
 	if err := requireID("ReleaseLease", "intentID", intentID); err != nil {
 		return err
@@ -83,7 +83,7 @@ func (c *Client) ReleaseLease(ctx context.Context, intentID, leaseID string, opt
 	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/leases/%s", intentID, leaseID)}, opts)
 }
 
-// GetLeases lists the intent's leases, each with its status (the seed's get_leases).
+// GetLeases lists the intent's leases, each with its status (the Python SDK's get_leases).
 func (c *Client) GetLeases(ctx context.Context, intentID string, opts ...Option) ([]Lease, error) {
 	if err := requireID("GetLeases", "intentID", intentID); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (c *Client) GetLeases(ctx context.Context, intentID string, opts ...Option)
 	return decodeLeases(raw)
 }
 
-// WithLease runs fn while holding a lease on scope of the intent (the seed's lease context
+// WithLease runs fn while holding a lease on scope of the intent (the Python SDK's lease context
 // manager). It acquires the lease (failing with *LeaseConflictError when the scope is held),
 // renews it in the background every duration/3, and always releases it when fn returns, fails
 // or panics (the panic is re-raised after the release). If the lease cannot be renewed (it was

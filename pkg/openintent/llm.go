@@ -10,7 +10,7 @@ import (
 )
 
 // LLM and tool-call logging (RFC-0008): each call is an event on the intent's log. The Log*
-// methods are the seed's; StartLLMRequest and StartToolCall time a call for you and link its
+// methods are the Python SDK's; StartLLMRequest and StartToolCall time a call for you and link its
 // events through a trace carried by the context.
 
 type (
@@ -79,7 +79,7 @@ func checkLLM(method string, p *LLMRequestPayload) error {
 	return nil
 }
 
-// LogLLMRequestStarted logs llm_request_started (the seed's log_llm_request_started):
+// LogLLMRequestStarted logs llm_request_started (the Python SDK's log_llm_request_started):
 // RequestID, Provider, Model and MessagesCount are required; ToolsAvailable, Stream,
 // Temperature and MaxTokens are optional.
 func (c *Client) LogLLMRequestStarted(ctx context.Context, intentID string, p LLMRequestPayload, opts ...Option) (*IntentEvent, error) {
@@ -89,7 +89,7 @@ func (c *Client) LogLLMRequestStarted(ctx context.Context, intentID string, p LL
 	return c.logPayload(ctx, intentID, EventLLMRequestStarted, p, opts)
 }
 
-// LogLLMRequestCompleted logs llm_request_completed (the seed's log_llm_request_completed),
+// LogLLMRequestCompleted logs llm_request_completed (the Python SDK's log_llm_request_completed),
 // with the response, tool calls, finish reason, token counts and duration when given. TotalTokens
 // defaults to PromptTokens+CompletionTokens.
 func (c *Client) LogLLMRequestCompleted(ctx context.Context, intentID string, p LLMRequestPayload, opts ...Option) (*IntentEvent, error) {
@@ -103,7 +103,7 @@ func (c *Client) LogLLMRequestCompleted(ctx context.Context, intentID string, p 
 	return c.logPayload(ctx, intentID, EventLLMRequestCompleted, p, opts)
 }
 
-// LogLLMRequestFailed logs llm_request_failed (the seed's log_llm_request_failed); Error is
+// LogLLMRequestFailed logs llm_request_failed (the Python SDK's log_llm_request_failed); Error is
 // required.
 func (c *Client) LogLLMRequestFailed(ctx context.Context, intentID string, p LLMRequestPayload, opts ...Option) (*IntentEvent, error) {
 	if err := checkLLM("LogLLMRequestFailed", &p); err != nil {
@@ -129,7 +129,7 @@ func checkTool(method string, p *ToolCallPayload) error {
 	return nil
 }
 
-// LogToolCallStarted logs tool_call_started (the seed's log_tool_call_started): ToolName, ToolID
+// LogToolCallStarted logs tool_call_started (the Python SDK's log_tool_call_started): ToolName, ToolID
 // and Arguments, with Provider, Model and ParentRequestID when given.
 func (c *Client) LogToolCallStarted(ctx context.Context, intentID string, p ToolCallPayload, opts ...Option) (*IntentEvent, error) {
 	if err := checkTool("LogToolCallStarted", &p); err != nil {
@@ -138,7 +138,7 @@ func (c *Client) LogToolCallStarted(ctx context.Context, intentID string, p Tool
 	return c.logPayload(ctx, intentID, EventToolCallStarted, p, opts)
 }
 
-// LogToolCallCompleted logs tool_call_completed (the seed's log_tool_call_completed) with its
+// LogToolCallCompleted logs tool_call_completed (the Python SDK's log_tool_call_completed) with its
 // Result and duration.
 func (c *Client) LogToolCallCompleted(ctx context.Context, intentID string, p ToolCallPayload, opts ...Option) (*IntentEvent, error) {
 	if err := checkTool("LogToolCallCompleted", &p); err != nil {
@@ -147,7 +147,7 @@ func (c *Client) LogToolCallCompleted(ctx context.Context, intentID string, p To
 	return c.logPayload(ctx, intentID, EventToolCallCompleted, p, opts)
 }
 
-// LogToolCallFailed logs tool_call_failed (the seed's log_tool_call_failed); Error is required.
+// LogToolCallFailed logs tool_call_failed (the Python SDK's log_tool_call_failed); Error is required.
 func (c *Client) LogToolCallFailed(ctx context.Context, intentID string, p ToolCallPayload, opts ...Option) (*IntentEvent, error) {
 	if err := checkTool("LogToolCallFailed", &p); err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ type settings struct {
 
 // Defaults of a new client.
 const (
-	// DefaultTimeout bounds each HTTP attempt (the seed client's 30 seconds).
+	// DefaultTimeout bounds each HTTP attempt (the Python SDK's 30 seconds).
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxRetries is how many times a retryable request is retried.
 	DefaultMaxRetries = 2

@@ -37,7 +37,7 @@ const (
 	RoleDependency = models.MembershipRoleDependency
 )
 
-// CreatePortfolio creates a portfolio (the seed's create_portfolio). p.Name is required;
+// CreatePortfolio creates a portfolio (the Python SDK's create_portfolio). p.Name is required;
 // p.CreatedBy defaults to the client's agent.
 func (c *Client) CreatePortfolio(ctx context.Context, p PortfolioCreate, opts ...Option) (*Portfolio, error) {
 	if err := requireIDs("CreatePortfolio", "p.Name", p.Name); err != nil {

@@ -25,7 +25,7 @@ type (
 	SubscriptionCreate = models.SubscriptionCreate
 )
 
-// Subscribe creates a subscription (the seed's subscribe): events of s.IntentID or
+// Subscribe creates a subscription (the Python SDK's subscribe): events of s.IntentID or
 // s.PortfolioID (or, with neither, every event), only s.EventTypes when set, posted to
 // s.WebhookURL until s.ExpiresAt. Set s.Secret to have deliveries signed; check them with
 // VerifyWebhook. The secret is never returned.

@@ -10,7 +10,7 @@ type (
 	Intent = models.Intent
 	// IntentStatus is an intent's lifecycle status.
 	IntentStatus = models.IntentStatus
-	// IntentCreate is the body of CreateIntent. State is the seed's initial_state.
+	// IntentCreate is the body of CreateIntent. State is the Python SDK's initial_state.
 	IntentCreate = models.IntentCreate
 	// ChildIntentCreate is the body of CreateChildIntent.
 	ChildIntentCreate = models.ChildIntentCreate
