@@ -34,7 +34,7 @@ func goName(py string) string {
 	return b.String()
 }
 
-// TestEverySeedMethodIsAClientMethod checks that every method of both Python SDK clients (the seeds in ../shared/seeds)
+// TestEverySeedMethodIsAClientMethod checks that every method of both Python SDK clients
 // (testdata/seed_methods.txt, from the Python SDK's reference) has its Go counterpart on
 // *Client under Go's name for it.
 func TestEverySeedMethodIsAClientMethod(t *testing.T) {
