@@ -14,28 +14,15 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/pkg/server"
-	"github.com/openintent-go/openintent/pkg/store"
 )
 
 // TestProbesAndDrain: /healthz and /readyz are public; Drain turns readiness to 503 and ends
 // open streams at once with a reconnect frame.
 func TestProbesAndDrain(t *testing.T) {
-	st, err := store.Open(context.Background(), testStorePath(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: st, APIKeys: []string{testKey}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := server.ResponseValidator(srv, func(r *http.Request, err error) { t.Errorf("%v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	raw := httptest.NewServer(srv) // the validator does not read event streams
-	t.Cleanup(func() { hs.Close(); raw.Close(); srv.Close(); st.Close() })
-	e := &env{t: t, url: hs.URL}
+	e := newEnv(t)
+	raw := httptest.NewServer(e.srv) // the response validator does not read event streams
+	t.Cleanup(raw.Close)
+	srv := e.srv
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
 		if r := e.must(200, "GET", path, nil, "X-API-Key", ""); r.body["status"] != want {
 			t.Errorf("GET %s: %s", path, r.raw)

@@ -40,6 +40,7 @@ type env struct {
 	clock *clock
 	logs  *bytes.Buffer
 	store *store.Store
+	srv   *server.Server
 }
 
 // newEnv starts a server whose every response is checked against the spec, on an in-memory
@@ -106,7 +107,7 @@ func newEnvConfig(t *testing.T, path string, configure func(*server.Config)) *en
 			}
 		}
 	})
-	return &env{t: t, url: hs.URL, clock: c, logs: &logs, store: st}
+	return &env{t: t, url: hs.URL, clock: c, logs: &logs, store: st, srv: srv}
 }
 
 type resp struct {

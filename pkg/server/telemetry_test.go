@@ -5,7 +5,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -28,36 +27,11 @@ import (
 	"github.com/openintent-go/openintent/pkg/store"
 )
 
-// newTelemetryEnv is newEnvConfig's server (its responses checked against the spec) that also
-// returns the *server.Server, for its metrics handler.
+// newTelemetryEnv is newEnvConfig's server, with the *server.Server for its metrics handler.
 func newTelemetryEnv(t *testing.T, configure func(*server.Config)) (*env, *server.Server) {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), testStorePath(t), store.Options{Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cfg := server.Config{Store: st, APIKeys: []string{testKey, "second-key"}, Logger: newLogger(&logs),
-		AuthFailureLimit: server.RateLimit{PerSecond: 1000, Burst: 1000}}
-	if configure != nil {
-		configure(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := server.ResponseValidator(srv, func(r *http.Request, err error) { t.Errorf("%v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-		st.Close()
-	})
-	return &env{t: t, url: hs.URL, clock: c, logs: &logs, store: st}, srv
+	e := newEnvConfig(t, testStorePath(t), configure)
+	return e, e.srv
 }
 
 // scrape reads the server's metrics through its handler on a listener of its own, as
