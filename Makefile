@@ -23,10 +23,11 @@ fmt: ## fail when gofmt would change a file
 vet: ## go vet
 	$(GO) vet ./...
 
-test: ## the full test suite, under the race detector (the server's tests on both kinds of store); needs cgo and a C compiler
+test: ## the full test suite, under the race detector (the server's tests on each kind of store: memory, file, PostgreSQL); needs cgo and a C compiler
 	@test "$$($(GO) env CGO_ENABLED)" = 1 || { echo "make test runs under -race, which needs cgo: install a C compiler (gcc) and set CGO_ENABLED=1" >&2; exit 1; }
 	$(GO) test -race -count=1 ./...
 	OPENINTENT_TEST_STORE=file $(GO) test -race -count=1 ./pkg/server/
+	OPENINTENT_TEST_STORE=postgres $(GO) test -race -count=1 ./pkg/server/
 
 check: fmt vet check-generate test ## everything CI runs
 

@@ -13,6 +13,10 @@
 // Credential secrets are encrypted at rest with a 32-byte key: OPENINTENT_SECRET_KEY (64 hex
 // digits), or else the file given by -secret-key-file (default: the store file plus ".key",
 // created with mode 0600 on first start). A ":memory:" store uses a random key.
+//
+// With -db postgres://... several servers (replicas) share one PostgreSQL database. Each needs
+// the same secret key, from OPENINTENT_SECRET_KEY or -secret-key-file (never generated: a key of
+// its own would make one replica unable to open what another sealed), and the same API keys.
 package main
 
 import (
@@ -26,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -57,10 +62,10 @@ type setting struct {
 // settings lists every setting; a test holds README's table to it.
 var settings = []setting{
 	{"addr", "OPENINTENT_ADDR", ":8000", "listen address"},
-	{"db", "OPENINTENT_DB", "openintent.db", "store file, or `:memory:` for an in-memory store"},
+	{"db", "OPENINTENT_DB", "openintent.db", "store file, `:memory:` for an in-memory store, or the URL of a PostgreSQL database (`postgres://user:password@host:5432/db`) that several servers may share"},
 	{"api-keys", "OPENINTENT_API_KEYS", "", "comma-separated API keys, each `KEY` (a service key: may act as any agent) or `KEY=AGENT[|AGENT...]` (bound to those agents); none: the development key `dev-user-key`, with a warning"},
 	{"api-keys-file", "OPENINTENT_API_KEYS_FILE", "", "file of API keys, one per line as in -api-keys, `#` comments; must not be readable by group or others (mode 0600)"},
-	{"secret-key-file", "OPENINTENT_SECRET_KEY_FILE", "", "file holding the key that encrypts credential secrets (default: the store file + `.key`, created with mode 0600; `OPENINTENT_SECRET_KEY` may hold the key itself, 64 hex digits)"},
+	{"secret-key-file", "OPENINTENT_SECRET_KEY_FILE", "", "file holding the key that encrypts credential secrets (default: the store file + `.key`, created with mode 0600; `OPENINTENT_SECRET_KEY` may hold the key itself, 64 hex digits); with PostgreSQL one of the two is required, the same for every server"},
 	{"fsync", "OPENINTENT_FSYNC", "false", "flush the store file to disk on every commit (survives power loss; slower); without it, acknowledged writes survive a crash of the server process"},
 	{"rate-limit", "OPENINTENT_RATE_LIMIT", "0", "requests per second allowed per API key; 0 disables limiting"},
 	{"rate-burst", "OPENINTENT_RATE_BURST", "0", "burst of requests allowed per API key (0: the rate, at least 1)"},
@@ -241,14 +246,21 @@ func run(ctx context.Context, args []string) error {
 		log.Warn("no API keys configured: accepting the DEVELOPMENT key only; set -api-keys or OPENINTENT_API_KEYS before exposing this server", "development_key", DevelopmentKey)
 	}
 	db := c.str("db")
+	var secretKey []byte
+	if isDatabaseURL(db) { // checked before connecting: a shared store needs the key given
+		if secretKey, err = loadSecretKey(db, c.str("secret-key-file")); err != nil {
+			return err
+		}
+	}
 	st, err := store.Open(ctx, db, store.Options{FsyncEveryCommit: fsync})
 	if err != nil {
-		return err
+		return scrubPassword(err, db)
 	}
 	defer st.Close()
-	secretKey, err := loadSecretKey(db, c.str("secret-key-file"))
-	if err != nil {
-		return err
+	if !isDatabaseURL(db) {
+		if secretKey, err = loadSecretKey(db, c.str("secret-key-file")); err != nil {
+			return err
+		}
 	}
 	if allowPrivate {
 		log.Warn("webhooks and the tool proxy may reach loopback and private addresses (-allow-private-webhooks): use it for local development only")
@@ -291,7 +303,7 @@ func run(ctx context.Context, args []string) error {
 		defer ms.Close()
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
-	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", db, "api_keys", len(apiKeys), "version", versionString())
+	log.Info("openintent-server listening", "addr", ln.Addr().String(), "store", redactedStore(db), "api_keys", len(apiKeys), "version", versionString())
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
@@ -369,11 +381,68 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format (or OPENINTENT_LOG_FORMAT) must be text or json: %q", format)
 }
 
+// isDatabaseURL reports whether -db names a PostgreSQL database (shared by replicas) rather than
+// a store file.
+func isDatabaseURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// redactedStore is -db as logged: a database URL without its password.
+func redactedStore(db string) string {
+	if !isDatabaseURL(db) {
+		return db
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// scrubPassword keeps a database URL's password out of an error about it.
+func scrubPassword(err error, db string) error {
+	if !isDatabaseURL(db) {
+		return err
+	}
+	u, perr := url.Parse(db)
+	if perr != nil {
+		return errors.New("-db: cannot open the database (its URL does not parse)")
+	}
+	msg := err.Error()
+	secrets := []string{u.Query().Get("password")}
+	if p, ok := u.User.Password(); ok {
+		secrets = append(secrets, p, url.PathEscape(p), url.QueryEscape(p))
+	}
+	for _, p := range secrets {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return errors.New(strings.ReplaceAll(msg, db, redactedStore(db)))
+}
+
 // loadSecretKey returns the key that seals credential secrets: OPENINTENT_SECRET_KEY, or the key
-// file (created on first use), or nil (a random key) for an in-memory store.
+// file (created on first use), or nil (a random key) for an in-memory store. A database URL
+// needs the key given: replicas sharing the database must share it, so none may make its own.
 func loadSecretKey(db, file string) ([]byte, error) {
 	if v := os.Getenv("OPENINTENT_SECRET_KEY"); v != "" {
 		return parseSecretKey(v, "OPENINTENT_SECRET_KEY must be")
+	}
+	if isDatabaseURL(db) {
+		if file == "" {
+			return nil, errors.New("a PostgreSQL store (-db postgres://...) needs the secret key given, the same to every server sharing the database: " +
+				"set OPENINTENT_SECRET_KEY to 64 hex digits (`openssl rand -hex 32`) or -secret-key-file (OPENINTENT_SECRET_KEY_FILE) to a file holding them")
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("-secret-key-file: %w (with a PostgreSQL store the key file is read, never created: every server needs the same key)", err)
+		}
+		return parseSecretKey(string(b), "secret key file "+file+" must hold")
 	}
 	if file == "" {
 		if db == ":memory:" || db == "" {

@@ -96,7 +96,8 @@ type ClientInterface interface {
 	// Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
 	// so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
 	// serves a `did:web` document only when federation is enabled, the document is always
-	// served.
+	// served. With federation on, it is the key that signs the server's envelopes and callbacks
+	// (RFC-0023), and the manifest's `server_did` is its `id`.
 	//
 	// Corresponds with GET /.well-known/did.json (the `GetServerDidDocument` operationId).
 	GetServerDidDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -110,7 +111,16 @@ type ClientInterface interface {
 
 	// GetFederationManifest Get the federation manifest
 	//
-	// Returns the manifest; 404 when federation is not enabled.
+	// RFC-0022 discovery: the server's DID, URL, public key, endpoints and peers. Peers read it to
+	// learn the key that signs this server's envelopes and callbacks. 404 when federation is
+	// off (the server was given no public URL: `-federation-url`).
+	//
+	// `server_did` is the server's `did:key` (the `id` of its DID document at
+	// `/.well-known/did.json`) and `public_key` the same Ed25519 key as standard base64, the form
+	// the reference implementation publishes. `trust_policy` is always `allowlist`: envelopes and
+	// callbacks are accepted only from the servers in `peers`, each signature checked with that
+	// peer's key. `endpoints` names the paths of `status`, `agents`, `dispatch`, `receive`,
+	// `callback` and `did_document`.
 	//
 	// Corresponds with GET /.well-known/openintent-federation.json (the `GetFederationManifest` operationId).
 	GetFederationManifest(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -421,21 +431,30 @@ type ClientInterface interface {
 
 	// CloseChannel Close a channel
 	//
-	// Closes the channel and removes its messages.
+	// Closes the channel and deletes it with its messages (a later GET answers 404, and its
+	// name is free again); its open streams get `event: channel_closed` and end. Only the
+	// channel's creator or an admin of its intent may (403), with write on the intent. To close a
+	// channel and keep its messages readable, PATCH its `status` to `closed`.
 	//
 	// Corresponds with DELETE /api/v1/channels/{channel_id} (the `CloseChannel` operationId).
 	CloseChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetChannel Get a channel
 	//
-	// Returns the channel.
+	// Returns the channel. Its `status` is `closed` once it was closed (PATCH), once its intent
+	// is `completed` or `abandoned`, or once `options.ttl_seconds` passed since its last message
+	// (or its creation); `closed_at` says when.
 	//
 	// Corresponds with GET /api/v1/channels/{channel_id} (the `GetChannel` operationId).
 	GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateChannelWithBody Update a channel
 	//
-	// Changes members, policy, options or status (validated, unlike the reference server).
+	// Changes members, policy, options or status; absent fields keep their value, `options`
+	// replaces the options (absent options take their defaults). Only the channel's creator or
+	// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+	// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+	// the reference server, which stores the raw body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -444,7 +463,11 @@ type ClientInterface interface {
 
 	// UpdateChannel Update a channel
 	//
-	// Changes members, policy, options or status (validated, unlike the reference server).
+	// Changes members, policy, options or status; absent fields keep their value, `options`
+	// replaces the options (absent options take their defaults). Only the channel's creator or
+	// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+	// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+	// the reference server, which stores the raw body.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -453,14 +476,26 @@ type ClientInterface interface {
 
 	// ListChannelMessages List a channel's messages
 	//
-	// Returns messages oldest first, after the message `since` and addressed `to` someone if given.
+	// Returns the channel's messages oldest first: those after `since`, addressed `to` an agent
+	// if given, at most `limit` (page with `since` set to the last message of a page). On a
+	// channel with `member_policy` `explicit` only its creator and members read its messages
+	// (403).
 	//
 	// Corresponds with GET /api/v1/channels/{channel_id}/messages (the `ListChannelMessages` operationId).
 	ListChannelMessages(ctx context.Context, channelID ChannelID, params *ListChannelMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SendChannelMessageWithBody Send a message
 	//
-	// Sends a message on an open channel; a closed channel answers 409.
+	// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+	// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+	// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+	// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+	// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+	// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+	// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+	// also appends a `channel_message` event to the intent's log (its trace from
+	// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+	// the oldest messages are removed.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -469,7 +504,16 @@ type ClientInterface interface {
 
 	// SendChannelMessage Send a message
 	//
-	// Sends a message on an open channel; a closed channel answers 409.
+	// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+	// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+	// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+	// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+	// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+	// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+	// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+	// also appends a `channel_message` event to the intent's log (its trace from
+	// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+	// the oldest messages are removed.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -478,14 +522,18 @@ type ClientInterface interface {
 
 	// GetChannelMessage Get a message
 	//
-	// Returns the message.
+	// Returns the message (403 for a non-member on an `explicit` channel). Its `status` reads
+	// `expired` once its `expires_at` passed while it was neither read nor replied to.
 	//
 	// Corresponds with GET /api/v1/channels/{channel_id}/messages/{message_id} (the `GetChannelMessage` operationId).
 	GetChannelMessage(ctx context.Context, channelID ChannelID, messageID MessageID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateChannelMessageStatusWithBody Mark a message
 	//
-	// Sets the message's status, e.g. `read`.
+	// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+	// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+	// addressed to one agent is marked by that agent only; others by any agent that may send
+	// on the channel (403 otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -494,7 +542,10 @@ type ClientInterface interface {
 
 	// UpdateChannelMessageStatus Mark a message
 	//
-	// Sets the message's status, e.g. `read`.
+	// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+	// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+	// addressed to one agent is marked by that agent only; others by any agent that may send
+	// on the channel (403 otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -503,7 +554,10 @@ type ClientInterface interface {
 
 	// ReplyToChannelMessageWithBody Reply to a message
 	//
-	// Sends a `response` to the message's sender, correlated with it.
+	// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+	// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+	// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+	// `message_expired`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -512,7 +566,10 @@ type ClientInterface interface {
 
 	// ReplyToChannelMessage Reply to a message
 	//
-	// Sends a `response` to the message's sender, correlated with it.
+	// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+	// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+	// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+	// `message_expired`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -662,14 +719,36 @@ type ClientInterface interface {
 
 	// ListFederatedAgents List federated agents
 	//
-	// Returns the agents visible to peers (empty when federation is off).
+	// The registered agents (RFC-0016) available to federated peers whose visibility is
+	// `public` (RFC-0022). An agent's visibility is its record's
+	// `agent_metadata.federation_visibility` (`public`, `unlisted` or `private`; registered
+	// in the `metadata` of `POST /agents/register`), else the
+	// server's default (`visibility_default` of the manifest; `private` unless configured). An
+	// `unlisted` agent is never listed but may be named by a dispatch; a `private` one is not
+	// available to peers at all. Empty when federation is off. `X-Source-Server` is accepted
+	// for the reference client's sake and changes nothing: a header proves no server's identity.
 	//
 	// Corresponds with GET /api/v1/federation/agents (the `ListFederatedAgents` operationId).
-	ListFederatedAgents(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListFederatedAgents(ctx context.Context, params *ListFederatedAgentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReceiveFederationCallbackWithBody Receive a peer's report
 	//
-	// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+	// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+	// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+	// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+	// names a dispatch of this server (404), its target is still a peer (403
+	// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+	// `invalid_signature`; a callback signed by any other key, another peer's included, is
+	// refused), `timestamp` is within the replay window (401 `stale_request`) and
+	// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+	// remembered in the store, across restarts).
+	//
+	// It is recorded as an event on the dispatched intent, by the peer's DID:
+	// `federation.completed` for `completed`, `federation.failed` for `failed`,
+	// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+	// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+	// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+	// accordingly.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -678,7 +757,22 @@ type ClientInterface interface {
 
 	// ReceiveFederationCallback Receive a peer's report
 	//
-	// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+	// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+	// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+	// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+	// names a dispatch of this server (404), its target is still a peer (403
+	// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+	// `invalid_signature`; a callback signed by any other key, another peer's included, is
+	// refused), `timestamp` is within the replay window (401 `stale_request`) and
+	// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+	// remembered in the store, across restarts).
+	//
+	// It is recorded as an event on the dispatched intent, by the peer's DID:
+	// `federation.completed` for `completed`, `federation.failed` for `failed`,
+	// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+	// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+	// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+	// accordingly.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -687,7 +781,28 @@ type ClientInterface interface {
 
 	// DispatchFederatedIntentWithBody Delegate an intent to a peer
 	//
-	// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+	// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+	// The caller needs write permission on the intent (403). `target_server` must be one of this
+	// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+	// makes the server contact another address). `callback_url` may be left out: it is this
+	// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+	//
+	// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+	// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+	// `/api/v1/federation/receive` before answering, with no API key: the signature
+	// authenticates it. `status` says what became of it: `accepted` (the peer created
+	// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+	// peer could not be reached or answered an error). The intent's log gets
+	// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+	// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+	// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+	//
+	// An intent this server itself received from a peer passes on a narrower delegation scope:
+	// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+	// is left), `permissions` the intersection and `denied_operations` the union of the two.
+	// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+	// answers `accepted` at once and sends an envelope without the intent's title, state or a
+	// key (so that a reference peer refuses it), the answer reports the peer's.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -696,7 +811,28 @@ type ClientInterface interface {
 
 	// DispatchFederatedIntent Delegate an intent to a peer
 	//
-	// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+	// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+	// The caller needs write permission on the intent (403). `target_server` must be one of this
+	// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+	// makes the server contact another address). `callback_url` may be left out: it is this
+	// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+	//
+	// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+	// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+	// `/api/v1/federation/receive` before answering, with no API key: the signature
+	// authenticates it. `status` says what became of it: `accepted` (the peer created
+	// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+	// peer could not be reached or answered an error). The intent's log gets
+	// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+	// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+	// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+	//
+	// An intent this server itself received from a peer passes on a narrower delegation scope:
+	// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+	// is left), `permissions` the intersection and `denied_operations` the union of the two.
+	// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+	// answers `accepted` at once and sends an envelope without the intent's title, state or a
+	// key (so that a reference peer refuses it), the answer reports the peer's.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -705,7 +841,33 @@ type ClientInterface interface {
 
 	// ReceiveFederatedIntentWithBody Receive an intent from a peer
 	//
-	// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+	// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+	// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+	// accepted only when, in this order,
+	//
+	// 1. federation is on (400 `federation_disabled`);
+	// 2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+	//    `target_server` is this server's URL (403 `wrong_target`);
+	// 3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+	//    checked with the key configured for the peer or published in its manifest (401
+	//    `invalid_signature`);
+	// 4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+	//    (401 `stale_request`);
+	// 5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+	//
+	// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+	// again: the answer is the first one's, with the message `Already processed
+	// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+	// creates an `active` intent from it (title, description, state, constraints), created by
+	// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+	// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+	// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+	//
+	// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+	// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+	// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+	// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+	// server does). The reference server checks no signature and creates no intent.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -714,7 +876,33 @@ type ClientInterface interface {
 
 	// ReceiveFederatedIntent Receive an intent from a peer
 	//
-	// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+	// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+	// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+	// accepted only when, in this order,
+	//
+	// 1. federation is on (400 `federation_disabled`);
+	// 2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+	//    `target_server` is this server's URL (403 `wrong_target`);
+	// 3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+	//    checked with the key configured for the peer or published in its manifest (401
+	//    `invalid_signature`);
+	// 4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+	//    (401 `stale_request`);
+	// 5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+	//
+	// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+	// again: the answer is the first one's, with the message `Already processed
+	// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+	// creates an `active` intent from it (title, description, state, constraints), created by
+	// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+	// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+	// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+	//
+	// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+	// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+	// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+	// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+	// server does). The reference server checks no signature and creates no intent.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -723,7 +911,11 @@ type ClientInterface interface {
 
 	// GetFederationStatus Get federation status
 	//
-	// Returns whether federation is on and its counters.
+	// Whether federation is on, and its counters: `peer_count` counts the configured peers,
+	// `active_dispatches` the dispatches of this server accepted by their peer and not yet
+	// reported completed or failed, `total_dispatches` every dispatch sent, `total_received`
+	// every intent accepted from a peer. Off: `{"enabled": false, "server_did": null,
+	// "trust_policy": "allowlist", ...}` with zero counters.
 	//
 	// Corresponds with GET /api/v1/federation/status (the `GetFederationStatus` operationId).
 	GetFederationStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1102,14 +1294,19 @@ type ClientInterface interface {
 
 	// ListIntentChannels List an intent's channels
 	//
-	// Returns the intent's channels in creation order.
+	// Returns the intent's channels in creation order, closed ones included (deleted ones are
+	// gone); an unknown intent has none.
 	//
 	// Corresponds with GET /api/v1/intents/{intent_id}/channels (the `ListIntentChannels` operationId).
 	ListIntentChannels(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateChannelWithBody Open a channel
 	//
-	// Opens a channel on the intent.
+	// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+	// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+	// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+	// `explicit` only the creator and the `members` send, read and are addressed on it; with
+	// `intent` every agent that may read (for sending, write) the intent does.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1118,7 +1315,11 @@ type ClientInterface interface {
 
 	// CreateChannel Open a channel
 	//
-	// Opens a channel on the intent.
+	// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+	// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+	// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+	// `explicit` only the creator and the `members` send, read and are addressed on it; with
+	// `intent` every agent that may read (for sending, write) the intent does.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1126,6 +1327,9 @@ type ClientInterface interface {
 	CreateChannel(ctx context.Context, intentID IntentID, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListChildIntents List an intent's immediate children
+	//
+	// Returns the intents whose `parent_intent_id` is this intent (grandchildren are listed by
+	// `listDescendantIntents`), leaving out those the caller may not read.
 	//
 	// Corresponds with GET /api/v1/intents/{intent_id}/children (the `ListChildIntents` operationId).
 	ListChildIntents(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1220,6 +1424,9 @@ type ClientInterface interface {
 
 	// ListIntentDependencies List the intents this intent depends on
 	//
+	// Returns the intents named in this intent's `depends_on` (its direct dependencies),
+	// leaving out those the caller may not read.
+	//
 	// Corresponds with GET /api/v1/intents/{intent_id}/dependencies (the `ListIntentDependencies` operationId).
 	ListIntentDependencies(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1255,6 +1462,9 @@ type ClientInterface interface {
 	RemoveIntentDependency(ctx context.Context, intentID IntentID, dependencyID string, params *RemoveIntentDependencyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListIntentDependents List the intents that depend on this intent
+	//
+	// Returns the intents whose `depends_on` names this intent (its direct dependents, the
+	// reverse of `listIntentDependencies`), leaving out those the caller may not read.
 	//
 	// Corresponds with GET /api/v1/intents/{intent_id}/dependents (the `ListIntentDependents` operationId).
 	ListIntentDependents(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1619,11 +1829,103 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/intents/{intent_id}/subscribe (the `StreamIntentEventsClientPath` operationId).
 	StreamIntentEventsClientPath(ctx context.Context, intentID IntentID, params *StreamIntentEventsClientPathParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SuspendIntentWithBody Suspend an intent to ask a human
+	//
+	// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+	// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+	// event. The reference implementation has no such route: its agents change the status, patch
+	// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+	// sequence too (the record written by the patch is honoured by the answer route and the
+	// timers), and this route does the same atomically. The version increases by one.
+	//
+	// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+	// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+	// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+	// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+	// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+	// default (`GET /server/config`); without one the server default applies, and without either
+	// a single attempt with `fallback_policy`.
+	//
+	// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+	// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+	// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+	// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+	// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+	// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+	// `coordinator.escalation_required`.
+	//
+	// When nobody answers: at each `interval_seconds` the server logs
+	// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+	// `escalation_ladder` step of that attempt); at `expires_at` it logs
+	// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+	// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+	// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+	// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+	// `governance_policy.deadline` has passed abandons its suspended members at once
+	// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+	SuspendIntentWithBody(ctx context.Context, intentID IntentID, params *SuspendIntentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SuspendIntent Suspend an intent to ask a human
+	//
+	// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+	// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+	// event. The reference implementation has no such route: its agents change the status, patch
+	// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+	// sequence too (the record written by the patch is honoured by the answer route and the
+	// timers), and this route does the same atomically. The version increases by one.
+	//
+	// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+	// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+	// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+	// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+	// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+	// default (`GET /server/config`); without one the server default applies, and without either
+	// a single attempt with `fallback_policy`.
+	//
+	// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+	// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+	// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+	// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+	// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+	// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+	// `coordinator.escalation_required`.
+	//
+	// When nobody answers: at each `interval_seconds` the server logs
+	// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+	// `escalation_ladder` step of that attempt); at `expires_at` it logs
+	// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+	// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+	// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+	// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+	// `governance_policy.deadline` has passed abandons its suspended members at once
+	// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+	SuspendIntent(ctx context.Context, intentID IntentID, params *SuspendIntentParams, body SuspendIntentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RespondToSuspensionWithBody Answer a suspended intent
 	//
-	// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-	// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-	// choice outside the offered ones.
+	// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+	// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+	// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+	// transaction (the version increases by one; the reference server adds two and loses the
+	// answer). Its tasks blocked by the suspension run again and its portfolios log
+	// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+	//
+	// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+	// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+	// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+	// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+	// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+	// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+	// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+	// permission on the intent.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1632,9 +1934,21 @@ type ClientInterface interface {
 
 	// RespondToSuspension Answer a suspended intent
 	//
-	// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-	// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-	// choice outside the offered ones.
+	// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+	// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+	// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+	// transaction (the version increases by one; the reference server adds two and loses the
+	// answer). Its tasks blocked by the suspension run again and its portfolios log
+	// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+	//
+	// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+	// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+	// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+	// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+	// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+	// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+	// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+	// permission on the intent.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1911,9 +2225,14 @@ type ClientInterface interface {
 
 	// StreamChannelMessages Stream a channel's messages
 	//
-	// Server-sent events: one `event: channel_message` frame per message, with the message as data and
-	// its id as `id:`; `: ping` comments when idle. An unknown channel answers 404 before the stream
-	// starts.
+	// Server-sent events: one `event: channel_message` frame per message sent on the channel,
+	// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
+	// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+	// there is none), so a reconnection resumes from there. When the channel is closed or
+	// deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
+	// lost access; `event: reconnect` when the server shuts down). An unknown channel answers
+	// 404 before the stream starts; on an `explicit` channel only its creator and members may
+	// stream it (403).
 	//
 	// Corresponds with GET /api/v1/subscribe/channels/{channel_id} (the `StreamChannelMessages` operationId).
 	StreamChannelMessages(ctx context.Context, channelID ChannelID, params *StreamChannelMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2178,7 +2497,8 @@ type ClientInterface interface {
 // Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
 // so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
 // serves a `did:web` document only when federation is enabled, the document is always
-// served.
+// served. With federation on, it is the key that signs the server's envelopes and callbacks
+// (RFC-0023), and the manifest's `server_did` is its `id`.
 //
 // Corresponds with GET /.well-known/did.json (the `GetServerDidDocument` operationId).
 func (c *Client) GetServerDidDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2212,7 +2532,16 @@ func (c *Client) GetCompatibilityDocument(ctx context.Context, reqEditors ...Req
 
 // GetFederationManifest Get the federation manifest
 //
-// Returns the manifest; 404 when federation is not enabled.
+// RFC-0022 discovery: the server's DID, URL, public key, endpoints and peers. Peers read it to
+// learn the key that signs this server's envelopes and callbacks. 404 when federation is
+// off (the server was given no public URL: `-federation-url`).
+//
+// `server_did` is the server's `did:key` (the `id` of its DID document at
+// `/.well-known/did.json`) and `public_key` the same Ed25519 key as standard base64, the form
+// the reference implementation publishes. `trust_policy` is always `allowlist`: envelopes and
+// callbacks are accepted only from the servers in `peers`, each signature checked with that
+// peer's key. `endpoints` names the paths of `status`, `agents`, `dispatch`, `receive`,
+// `callback` and `did_document`.
 //
 // Corresponds with GET /.well-known/openintent-federation.json (the `GetFederationManifest` operationId).
 func (c *Client) GetFederationManifest(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2783,7 +3112,10 @@ func (c *Client) StreamAgentEventsClientPath(ctx context.Context, agentID AgentI
 
 // CloseChannel Close a channel
 //
-// Closes the channel and removes its messages.
+// Closes the channel and deletes it with its messages (a later GET answers 404, and its
+// name is free again); its open streams get `event: channel_closed` and end. Only the
+// channel's creator or an admin of its intent may (403), with write on the intent. To close a
+// channel and keep its messages readable, PATCH its `status` to `closed`.
 //
 // Corresponds with DELETE /api/v1/channels/{channel_id} (the `CloseChannel` operationId).
 func (c *Client) CloseChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2800,7 +3132,9 @@ func (c *Client) CloseChannel(ctx context.Context, channelID ChannelID, reqEdito
 
 // GetChannel Get a channel
 //
-// Returns the channel.
+// Returns the channel. Its `status` is `closed` once it was closed (PATCH), once its intent
+// is `completed` or `abandoned`, or once `options.ttl_seconds` passed since its last message
+// (or its creation); `closed_at` says when.
 //
 // Corresponds with GET /api/v1/channels/{channel_id} (the `GetChannel` operationId).
 func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2817,7 +3151,11 @@ func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors
 
 // UpdateChannelWithBody Update a channel
 //
-// Changes members, policy, options or status (validated, unlike the reference server).
+// Changes members, policy, options or status; absent fields keep their value, `options`
+// replaces the options (absent options take their defaults). Only the channel's creator or
+// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+// the reference server, which stores the raw body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2836,7 +3174,11 @@ func (c *Client) UpdateChannelWithBody(ctx context.Context, channelID ChannelID,
 
 // UpdateChannel Update a channel
 //
-// Changes members, policy, options or status (validated, unlike the reference server).
+// Changes members, policy, options or status; absent fields keep their value, `options`
+// replaces the options (absent options take their defaults). Only the channel's creator or
+// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+// the reference server, which stores the raw body.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2855,7 +3197,10 @@ func (c *Client) UpdateChannel(ctx context.Context, channelID ChannelID, body Up
 
 // ListChannelMessages List a channel's messages
 //
-// Returns messages oldest first, after the message `since` and addressed `to` someone if given.
+// Returns the channel's messages oldest first: those after `since`, addressed `to` an agent
+// if given, at most `limit` (page with `since` set to the last message of a page). On a
+// channel with `member_policy` `explicit` only its creator and members read its messages
+// (403).
 //
 // Corresponds with GET /api/v1/channels/{channel_id}/messages (the `ListChannelMessages` operationId).
 func (c *Client) ListChannelMessages(ctx context.Context, channelID ChannelID, params *ListChannelMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2872,7 +3217,16 @@ func (c *Client) ListChannelMessages(ctx context.Context, channelID ChannelID, p
 
 // SendChannelMessageWithBody Send a message
 //
-// Sends a message on an open channel; a closed channel answers 409.
+// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+// also appends a `channel_message` event to the intent's log (its trace from
+// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+// the oldest messages are removed.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2891,7 +3245,16 @@ func (c *Client) SendChannelMessageWithBody(ctx context.Context, channelID Chann
 
 // SendChannelMessage Send a message
 //
-// Sends a message on an open channel; a closed channel answers 409.
+// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+// also appends a `channel_message` event to the intent's log (its trace from
+// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+// the oldest messages are removed.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2910,7 +3273,8 @@ func (c *Client) SendChannelMessage(ctx context.Context, channelID ChannelID, bo
 
 // GetChannelMessage Get a message
 //
-// Returns the message.
+// Returns the message (403 for a non-member on an `explicit` channel). Its `status` reads
+// `expired` once its `expires_at` passed while it was neither read nor replied to.
 //
 // Corresponds with GET /api/v1/channels/{channel_id}/messages/{message_id} (the `GetChannelMessage` operationId).
 func (c *Client) GetChannelMessage(ctx context.Context, channelID ChannelID, messageID MessageID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2927,7 +3291,10 @@ func (c *Client) GetChannelMessage(ctx context.Context, channelID ChannelID, mes
 
 // UpdateChannelMessageStatusWithBody Mark a message
 //
-// Sets the message's status, e.g. `read`.
+// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+// addressed to one agent is marked by that agent only; others by any agent that may send
+// on the channel (403 otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2946,7 +3313,10 @@ func (c *Client) UpdateChannelMessageStatusWithBody(ctx context.Context, channel
 
 // UpdateChannelMessageStatus Mark a message
 //
-// Sets the message's status, e.g. `read`.
+// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+// addressed to one agent is marked by that agent only; others by any agent that may send
+// on the channel (403 otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2965,7 +3335,10 @@ func (c *Client) UpdateChannelMessageStatus(ctx context.Context, channelID Chann
 
 // ReplyToChannelMessageWithBody Reply to a message
 //
-// Sends a `response` to the message's sender, correlated with it.
+// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+// `message_expired`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2984,7 +3357,10 @@ func (c *Client) ReplyToChannelMessageWithBody(ctx context.Context, channelID Ch
 
 // ReplyToChannelMessage Reply to a message
 //
-// Sends a `response` to the message's sender, correlated with it.
+// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+// `message_expired`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3304,11 +3680,18 @@ func (c *Client) ResolveEscalation(ctx context.Context, escalationID EscalationI
 
 // ListFederatedAgents List federated agents
 //
-// Returns the agents visible to peers (empty when federation is off).
+// The registered agents (RFC-0016) available to federated peers whose visibility is
+// `public` (RFC-0022). An agent's visibility is its record's
+// `agent_metadata.federation_visibility` (`public`, `unlisted` or `private`; registered
+// in the `metadata` of `POST /agents/register`), else the
+// server's default (`visibility_default` of the manifest; `private` unless configured). An
+// `unlisted` agent is never listed but may be named by a dispatch; a `private` one is not
+// available to peers at all. Empty when federation is off. `X-Source-Server` is accepted
+// for the reference client's sake and changes nothing: a header proves no server's identity.
 //
 // Corresponds with GET /api/v1/federation/agents (the `ListFederatedAgents` operationId).
-func (c *Client) ListFederatedAgents(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListFederatedAgentsRequest(c.Server)
+func (c *Client) ListFederatedAgents(ctx context.Context, params *ListFederatedAgentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFederatedAgentsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3321,7 +3704,22 @@ func (c *Client) ListFederatedAgents(ctx context.Context, reqEditors ...RequestE
 
 // ReceiveFederationCallbackWithBody Receive a peer's report
 //
-// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+// names a dispatch of this server (404), its target is still a peer (403
+// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+// `invalid_signature`; a callback signed by any other key, another peer's included, is
+// refused), `timestamp` is within the replay window (401 `stale_request`) and
+// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+// remembered in the store, across restarts).
+//
+// It is recorded as an event on the dispatched intent, by the peer's DID:
+// `federation.completed` for `completed`, `federation.failed` for `failed`,
+// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+// accordingly.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3340,7 +3738,22 @@ func (c *Client) ReceiveFederationCallbackWithBody(ctx context.Context, contentT
 
 // ReceiveFederationCallback Receive a peer's report
 //
-// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+// names a dispatch of this server (404), its target is still a peer (403
+// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+// `invalid_signature`; a callback signed by any other key, another peer's included, is
+// refused), `timestamp` is within the replay window (401 `stale_request`) and
+// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+// remembered in the store, across restarts).
+//
+// It is recorded as an event on the dispatched intent, by the peer's DID:
+// `federation.completed` for `completed`, `federation.failed` for `failed`,
+// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+// accordingly.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3359,7 +3772,28 @@ func (c *Client) ReceiveFederationCallback(ctx context.Context, body ReceiveFede
 
 // DispatchFederatedIntentWithBody Delegate an intent to a peer
 //
-// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+// The caller needs write permission on the intent (403). `target_server` must be one of this
+// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+// makes the server contact another address). `callback_url` may be left out: it is this
+// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+//
+// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+// `/api/v1/federation/receive` before answering, with no API key: the signature
+// authenticates it. `status` says what became of it: `accepted` (the peer created
+// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+// peer could not be reached or answered an error). The intent's log gets
+// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+//
+// An intent this server itself received from a peer passes on a narrower delegation scope:
+// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+// is left), `permissions` the intersection and `denied_operations` the union of the two.
+// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+// answers `accepted` at once and sends an envelope without the intent's title, state or a
+// key (so that a reference peer refuses it), the answer reports the peer's.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3378,7 +3812,28 @@ func (c *Client) DispatchFederatedIntentWithBody(ctx context.Context, contentTyp
 
 // DispatchFederatedIntent Delegate an intent to a peer
 //
-// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+// The caller needs write permission on the intent (403). `target_server` must be one of this
+// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+// makes the server contact another address). `callback_url` may be left out: it is this
+// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+//
+// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+// `/api/v1/federation/receive` before answering, with no API key: the signature
+// authenticates it. `status` says what became of it: `accepted` (the peer created
+// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+// peer could not be reached or answered an error). The intent's log gets
+// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+//
+// An intent this server itself received from a peer passes on a narrower delegation scope:
+// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+// is left), `permissions` the intersection and `denied_operations` the union of the two.
+// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+// answers `accepted` at once and sends an envelope without the intent's title, state or a
+// key (so that a reference peer refuses it), the answer reports the peer's.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3397,7 +3852,33 @@ func (c *Client) DispatchFederatedIntent(ctx context.Context, body DispatchFeder
 
 // ReceiveFederatedIntentWithBody Receive an intent from a peer
 //
-// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+// accepted only when, in this order,
+//
+//  1. federation is on (400 `federation_disabled`);
+//  2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+//     `target_server` is this server's URL (403 `wrong_target`);
+//  3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+//     checked with the key configured for the peer or published in its manifest (401
+//     `invalid_signature`);
+//  4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+//     (401 `stale_request`);
+//  5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+//
+// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+// again: the answer is the first one's, with the message `Already processed
+// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+// creates an `active` intent from it (title, description, state, constraints), created by
+// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+//
+// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+// server does). The reference server checks no signature and creates no intent.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3416,7 +3897,33 @@ func (c *Client) ReceiveFederatedIntentWithBody(ctx context.Context, contentType
 
 // ReceiveFederatedIntent Receive an intent from a peer
 //
-// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+// accepted only when, in this order,
+//
+//  1. federation is on (400 `federation_disabled`);
+//  2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+//     `target_server` is this server's URL (403 `wrong_target`);
+//  3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+//     checked with the key configured for the peer or published in its manifest (401
+//     `invalid_signature`);
+//  4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+//     (401 `stale_request`);
+//  5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+//
+// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+// again: the answer is the first one's, with the message `Already processed
+// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+// creates an `active` intent from it (title, description, state, constraints), created by
+// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+//
+// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+// server does). The reference server checks no signature and creates no intent.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3435,7 +3942,11 @@ func (c *Client) ReceiveFederatedIntent(ctx context.Context, body ReceiveFederat
 
 // GetFederationStatus Get federation status
 //
-// Returns whether federation is on and its counters.
+// Whether federation is on, and its counters: `peer_count` counts the configured peers,
+// `active_dispatches` the dispatches of this server accepted by their peer and not yet
+// reported completed or failed, `total_dispatches` every dispatch sent, `total_received`
+// every intent accepted from a peer. Off: `{"enabled": false, "server_did": null,
+// "trust_policy": "allowlist", ...}` with zero counters.
 //
 // Corresponds with GET /api/v1/federation/status (the `GetFederationStatus` operationId).
 func (c *Client) GetFederationStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4234,7 +4745,8 @@ func (c *Client) ListBlockedChildIntents(ctx context.Context, intentID IntentID,
 
 // ListIntentChannels List an intent's channels
 //
-// Returns the intent's channels in creation order.
+// Returns the intent's channels in creation order, closed ones included (deleted ones are
+// gone); an unknown intent has none.
 //
 // Corresponds with GET /api/v1/intents/{intent_id}/channels (the `ListIntentChannels` operationId).
 func (c *Client) ListIntentChannels(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4251,7 +4763,11 @@ func (c *Client) ListIntentChannels(ctx context.Context, intentID IntentID, reqE
 
 // CreateChannelWithBody Open a channel
 //
-// Opens a channel on the intent.
+// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+// `explicit` only the creator and the `members` send, read and are addressed on it; with
+// `intent` every agent that may read (for sending, write) the intent does.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4270,7 +4786,11 @@ func (c *Client) CreateChannelWithBody(ctx context.Context, intentID IntentID, c
 
 // CreateChannel Open a channel
 //
-// Opens a channel on the intent.
+// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+// `explicit` only the creator and the `members` send, read and are addressed on it; with
+// `intent` every agent that may read (for sending, write) the intent does.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4288,6 +4808,9 @@ func (c *Client) CreateChannel(ctx context.Context, intentID IntentID, body Crea
 }
 
 // ListChildIntents List an intent's immediate children
+//
+// Returns the intents whose `parent_intent_id` is this intent (grandchildren are listed by
+// `listDescendantIntents`), leaving out those the caller may not read.
 //
 // Corresponds with GET /api/v1/intents/{intent_id}/children (the `ListChildIntents` operationId).
 func (c *Client) ListChildIntents(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4492,6 +5015,9 @@ func (c *Client) RecordDecision(ctx context.Context, intentID IntentID, body Rec
 
 // ListIntentDependencies List the intents this intent depends on
 //
+// Returns the intents named in this intent's `depends_on` (its direct dependencies),
+// leaving out those the caller may not read.
+//
 // Corresponds with GET /api/v1/intents/{intent_id}/dependencies (the `ListIntentDependencies` operationId).
 func (c *Client) ListIntentDependencies(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListIntentDependenciesRequest(c.Server, intentID)
@@ -4567,6 +5093,9 @@ func (c *Client) RemoveIntentDependency(ctx context.Context, intentID IntentID, 
 }
 
 // ListIntentDependents List the intents that depend on this intent
+//
+// Returns the intents whose `depends_on` names this intent (its direct dependents, the
+// reverse of `listIntentDependencies`), leaving out those the caller may not read.
 //
 // Corresponds with GET /api/v1/intents/{intent_id}/dependents (the `ListIntentDependents` operationId).
 func (c *Client) ListIntentDependents(ctx context.Context, intentID IntentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5261,11 +5790,123 @@ func (c *Client) StreamIntentEventsClientPath(ctx context.Context, intentID Inte
 	return c.Client.Do(req)
 }
 
+// SuspendIntentWithBody Suspend an intent to ask a human
+//
+// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+// event. The reference implementation has no such route: its agents change the status, patch
+// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+// sequence too (the record written by the patch is honoured by the answer route and the
+// timers), and this route does the same atomically. The version increases by one.
+//
+// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+// default (`GET /server/config`); without one the server default applies, and without either
+// a single attempt with `fallback_policy`.
+//
+// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+// `coordinator.escalation_required`.
+//
+// When nobody answers: at each `interval_seconds` the server logs
+// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+// `escalation_ladder` step of that attempt); at `expires_at` it logs
+// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+// `governance_policy.deadline` has passed abandons its suspended members at once
+// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+func (c *Client) SuspendIntentWithBody(ctx context.Context, intentID IntentID, params *SuspendIntentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSuspendIntentRequestWithBody(c.Server, intentID, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SuspendIntent Suspend an intent to ask a human
+//
+// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+// event. The reference implementation has no such route: its agents change the status, patch
+// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+// sequence too (the record written by the patch is honoured by the answer route and the
+// timers), and this route does the same atomically. The version increases by one.
+//
+// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+// default (`GET /server/config`); without one the server default applies, and without either
+// a single attempt with `fallback_policy`.
+//
+// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+// `coordinator.escalation_required`.
+//
+// When nobody answers: at each `interval_seconds` the server logs
+// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+// `escalation_ladder` step of that attempt); at `expires_at` it logs
+// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+// `governance_policy.deadline` has passed abandons its suspended members at once
+// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+func (c *Client) SuspendIntent(ctx context.Context, intentID IntentID, params *SuspendIntentParams, body SuspendIntentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSuspendIntentRequest(c.Server, intentID, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RespondToSuspensionWithBody Answer a suspended intent
 //
-// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-// choice outside the offered ones.
+// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+// transaction (the version increases by one; the reference server adds two and loses the
+// answer). Its tasks blocked by the suspension run again and its portfolios log
+// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+//
+// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+// permission on the intent.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5284,9 +5925,21 @@ func (c *Client) RespondToSuspensionWithBody(ctx context.Context, intentID Inten
 
 // RespondToSuspension Answer a suspended intent
 //
-// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-// choice outside the offered ones.
+// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+// transaction (the version increases by one; the reference server adds two and loses the
+// answer). Its tasks blocked by the suspension run again and its portfolios log
+// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+//
+// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+// permission on the intent.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5873,9 +6526,14 @@ func (c *Client) StreamAgentEvents(ctx context.Context, agentID AgentID, params 
 
 // StreamChannelMessages Stream a channel's messages
 //
-// Server-sent events: one `event: channel_message` frame per message, with the message as data and
-// its id as `id:`; `: ping` comments when idle. An unknown channel answers 404 before the stream
-// starts.
+// Server-sent events: one `event: channel_message` frame per message sent on the channel,
+// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
+// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+// there is none), so a reconnection resumes from there. When the channel is closed or
+// deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
+// lost access; `event: reconnect` when the server shuts down). An unknown channel answers
+// 404 before the stream starts; on an `explicit` channel only its creator and members may
+// stream it (403).
 //
 // Corresponds with GET /api/v1/subscribe/channels/{channel_id} (the `StreamChannelMessages` operationId).
 func (c *Client) StreamChannelMessages(ctx context.Context, channelID ChannelID, params *StreamChannelMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7417,6 +8075,14 @@ func NewListChannelMessagesRequest(server string, channelID ChannelID, params *L
 			}
 		}
 
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -8162,7 +8828,7 @@ func NewResolveEscalationRequestWithBody(server string, escalationID EscalationI
 }
 
 // NewListFederatedAgentsRequest constructs an http.Request for the ListFederatedAgents method
-func NewListFederatedAgentsRequest(server string) (*http.Request, error) {
+func NewListFederatedAgentsRequest(server string, params *ListFederatedAgentsParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -8183,6 +8849,19 @@ func NewListFederatedAgentsRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Source-Server", params.XSourceServer, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Source-Server", headerParam0)
+
 	}
 
 	return req, nil
@@ -11198,6 +11877,66 @@ func NewStreamIntentEventsClientPathRequest(server string, intentID IntentID, pa
 	return req, nil
 }
 
+// NewSuspendIntentRequest calls the generic SuspendIntent builder with application/json body
+func NewSuspendIntentRequest(server string, intentID IntentID, params *SuspendIntentParams, body SuspendIntentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSuspendIntentRequestWithBody(server, intentID, params, "application/json", bodyReader)
+}
+
+// NewSuspendIntentRequestWithBody constructs an http.Request for the SuspendIntent method, with any body, and a specified content type
+func NewSuspendIntentRequestWithBody(server string, intentID IntentID, params *SuspendIntentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "intent_id", intentID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/intents/%s/suspend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: "int64"})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("If-Match", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewRespondToSuspensionRequest calls the generic RespondToSuspension builder with application/json body
 func NewRespondToSuspensionRequest(server string, intentID IntentID, body RespondToSuspensionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13097,7 +13836,8 @@ type ClientWithResponsesInterface interface {
 	// Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
 	// so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
 	// serves a `did:web` document only when federation is enabled, the document is always
-	// served.
+	// served. With federation on, it is the key that signs the server's envelopes and callbacks
+	// (RFC-0023), and the manifest's `server_did` is its `id`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13115,7 +13855,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetFederationManifestWithResponse Get the federation manifest
 	//
-	// Returns the manifest; 404 when federation is not enabled.
+	// RFC-0022 discovery: the server's DID, URL, public key, endpoints and peers. Peers read it to
+	// learn the key that signs this server's envelopes and callbacks. 404 when federation is
+	// off (the server was given no public URL: `-federation-url`).
+	//
+	// `server_did` is the server's `did:key` (the `id` of its DID document at
+	// `/.well-known/did.json`) and `public_key` the same Ed25519 key as standard base64, the form
+	// the reference implementation publishes. `trust_policy` is always `allowlist`: envelopes and
+	// callbacks are accepted only from the servers in `peers`, each signature checked with that
+	// peer's key. `endpoints` names the paths of `status`, `agents`, `dispatch`, `receive`,
+	// `callback` and `did_document`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13442,7 +14191,10 @@ type ClientWithResponsesInterface interface {
 
 	// CloseChannelWithResponse Close a channel
 	//
-	// Closes the channel and removes its messages.
+	// Closes the channel and deletes it with its messages (a later GET answers 404, and its
+	// name is free again); its open streams get `event: channel_closed` and end. Only the
+	// channel's creator or an admin of its intent may (403), with write on the intent. To close a
+	// channel and keep its messages readable, PATCH its `status` to `closed`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13451,7 +14203,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetChannelWithResponse Get a channel
 	//
-	// Returns the channel.
+	// Returns the channel. Its `status` is `closed` once it was closed (PATCH), once its intent
+	// is `completed` or `abandoned`, or once `options.ttl_seconds` passed since its last message
+	// (or its creation); `closed_at` says when.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13460,7 +14214,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateChannelWithBodyWithResponse Update a channel
 	//
-	// Changes members, policy, options or status (validated, unlike the reference server).
+	// Changes members, policy, options or status; absent fields keep their value, `options`
+	// replaces the options (absent options take their defaults). Only the channel's creator or
+	// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+	// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+	// the reference server, which stores the raw body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13469,7 +14227,11 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateChannelWithResponse Update a channel
 	//
-	// Changes members, policy, options or status (validated, unlike the reference server).
+	// Changes members, policy, options or status; absent fields keep their value, `options`
+	// replaces the options (absent options take their defaults). Only the channel's creator or
+	// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+	// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+	// the reference server, which stores the raw body.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13478,7 +14240,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListChannelMessagesWithResponse List a channel's messages
 	//
-	// Returns messages oldest first, after the message `since` and addressed `to` someone if given.
+	// Returns the channel's messages oldest first: those after `since`, addressed `to` an agent
+	// if given, at most `limit` (page with `since` set to the last message of a page). On a
+	// channel with `member_policy` `explicit` only its creator and members read its messages
+	// (403).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13487,7 +14252,16 @@ type ClientWithResponsesInterface interface {
 
 	// SendChannelMessageWithBodyWithResponse Send a message
 	//
-	// Sends a message on an open channel; a closed channel answers 409.
+	// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+	// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+	// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+	// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+	// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+	// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+	// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+	// also appends a `channel_message` event to the intent's log (its trace from
+	// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+	// the oldest messages are removed.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13496,7 +14270,16 @@ type ClientWithResponsesInterface interface {
 
 	// SendChannelMessageWithResponse Send a message
 	//
-	// Sends a message on an open channel; a closed channel answers 409.
+	// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+	// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+	// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+	// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+	// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+	// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+	// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+	// also appends a `channel_message` event to the intent's log (its trace from
+	// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+	// the oldest messages are removed.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13505,7 +14288,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetChannelMessageWithResponse Get a message
 	//
-	// Returns the message.
+	// Returns the message (403 for a non-member on an `explicit` channel). Its `status` reads
+	// `expired` once its `expires_at` passed while it was neither read nor replied to.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13514,7 +14298,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateChannelMessageStatusWithBodyWithResponse Mark a message
 	//
-	// Sets the message's status, e.g. `read`.
+	// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+	// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+	// addressed to one agent is marked by that agent only; others by any agent that may send
+	// on the channel (403 otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13523,7 +14310,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateChannelMessageStatusWithResponse Mark a message
 	//
-	// Sets the message's status, e.g. `read`.
+	// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+	// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+	// addressed to one agent is marked by that agent only; others by any agent that may send
+	// on the channel (403 otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13532,7 +14322,10 @@ type ClientWithResponsesInterface interface {
 
 	// ReplyToChannelMessageWithBodyWithResponse Reply to a message
 	//
-	// Sends a `response` to the message's sender, correlated with it.
+	// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+	// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+	// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+	// `message_expired`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13541,7 +14334,10 @@ type ClientWithResponsesInterface interface {
 
 	// ReplyToChannelMessageWithResponse Reply to a message
 	//
-	// Sends a `response` to the message's sender, correlated with it.
+	// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+	// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+	// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+	// `message_expired`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13707,16 +14503,38 @@ type ClientWithResponsesInterface interface {
 
 	// ListFederatedAgentsWithResponse List federated agents
 	//
-	// Returns the agents visible to peers (empty when federation is off).
+	// The registered agents (RFC-0016) available to federated peers whose visibility is
+	// `public` (RFC-0022). An agent's visibility is its record's
+	// `agent_metadata.federation_visibility` (`public`, `unlisted` or `private`; registered
+	// in the `metadata` of `POST /agents/register`), else the
+	// server's default (`visibility_default` of the manifest; `private` unless configured). An
+	// `unlisted` agent is never listed but may be named by a dispatch; a `private` one is not
+	// available to peers at all. Empty when federation is off. `X-Source-Server` is accepted
+	// for the reference client's sake and changes nothing: a header proves no server's identity.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/federation/agents (the `ListFederatedAgents` operationId).
-	ListFederatedAgentsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFederatedAgentsResponse, error)
+	ListFederatedAgentsWithResponse(ctx context.Context, params *ListFederatedAgentsParams, reqEditors ...RequestEditorFn) (*ListFederatedAgentsResponse, error)
 
 	// ReceiveFederationCallbackWithBodyWithResponse Receive a peer's report
 	//
-	// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+	// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+	// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+	// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+	// names a dispatch of this server (404), its target is still a peer (403
+	// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+	// `invalid_signature`; a callback signed by any other key, another peer's included, is
+	// refused), `timestamp` is within the replay window (401 `stale_request`) and
+	// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+	// remembered in the store, across restarts).
+	//
+	// It is recorded as an event on the dispatched intent, by the peer's DID:
+	// `federation.completed` for `completed`, `federation.failed` for `failed`,
+	// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+	// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+	// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+	// accordingly.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13725,7 +14543,22 @@ type ClientWithResponsesInterface interface {
 
 	// ReceiveFederationCallbackWithResponse Receive a peer's report
 	//
-	// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+	// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+	// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+	// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+	// names a dispatch of this server (404), its target is still a peer (403
+	// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+	// `invalid_signature`; a callback signed by any other key, another peer's included, is
+	// refused), `timestamp` is within the replay window (401 `stale_request`) and
+	// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+	// remembered in the store, across restarts).
+	//
+	// It is recorded as an event on the dispatched intent, by the peer's DID:
+	// `federation.completed` for `completed`, `federation.failed` for `failed`,
+	// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+	// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+	// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+	// accordingly.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13734,7 +14567,28 @@ type ClientWithResponsesInterface interface {
 
 	// DispatchFederatedIntentWithBodyWithResponse Delegate an intent to a peer
 	//
-	// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+	// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+	// The caller needs write permission on the intent (403). `target_server` must be one of this
+	// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+	// makes the server contact another address). `callback_url` may be left out: it is this
+	// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+	//
+	// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+	// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+	// `/api/v1/federation/receive` before answering, with no API key: the signature
+	// authenticates it. `status` says what became of it: `accepted` (the peer created
+	// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+	// peer could not be reached or answered an error). The intent's log gets
+	// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+	// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+	// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+	//
+	// An intent this server itself received from a peer passes on a narrower delegation scope:
+	// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+	// is left), `permissions` the intersection and `denied_operations` the union of the two.
+	// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+	// answers `accepted` at once and sends an envelope without the intent's title, state or a
+	// key (so that a reference peer refuses it), the answer reports the peer's.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13743,7 +14597,28 @@ type ClientWithResponsesInterface interface {
 
 	// DispatchFederatedIntentWithResponse Delegate an intent to a peer
 	//
-	// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+	// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+	// The caller needs write permission on the intent (403). `target_server` must be one of this
+	// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+	// makes the server contact another address). `callback_url` may be left out: it is this
+	// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+	//
+	// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+	// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+	// `/api/v1/federation/receive` before answering, with no API key: the signature
+	// authenticates it. `status` says what became of it: `accepted` (the peer created
+	// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+	// peer could not be reached or answered an error). The intent's log gets
+	// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+	// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+	// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+	//
+	// An intent this server itself received from a peer passes on a narrower delegation scope:
+	// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+	// is left), `permissions` the intersection and `denied_operations` the union of the two.
+	// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+	// answers `accepted` at once and sends an envelope without the intent's title, state or a
+	// key (so that a reference peer refuses it), the answer reports the peer's.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13752,7 +14627,33 @@ type ClientWithResponsesInterface interface {
 
 	// ReceiveFederatedIntentWithBodyWithResponse Receive an intent from a peer
 	//
-	// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+	// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+	// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+	// accepted only when, in this order,
+	//
+	// 1. federation is on (400 `federation_disabled`);
+	// 2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+	//    `target_server` is this server's URL (403 `wrong_target`);
+	// 3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+	//    checked with the key configured for the peer or published in its manifest (401
+	//    `invalid_signature`);
+	// 4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+	//    (401 `stale_request`);
+	// 5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+	//
+	// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+	// again: the answer is the first one's, with the message `Already processed
+	// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+	// creates an `active` intent from it (title, description, state, constraints), created by
+	// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+	// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+	// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+	//
+	// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+	// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+	// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+	// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+	// server does). The reference server checks no signature and creates no intent.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13761,7 +14662,33 @@ type ClientWithResponsesInterface interface {
 
 	// ReceiveFederatedIntentWithResponse Receive an intent from a peer
 	//
-	// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+	// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+	// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+	// accepted only when, in this order,
+	//
+	// 1. federation is on (400 `federation_disabled`);
+	// 2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+	//    `target_server` is this server's URL (403 `wrong_target`);
+	// 3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+	//    checked with the key configured for the peer or published in its manifest (401
+	//    `invalid_signature`);
+	// 4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+	//    (401 `stale_request`);
+	// 5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+	//
+	// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+	// again: the answer is the first one's, with the message `Already processed
+	// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+	// creates an `active` intent from it (title, description, state, constraints), created by
+	// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+	// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+	// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+	//
+	// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+	// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+	// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+	// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+	// server does). The reference server checks no signature and creates no intent.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13770,7 +14697,11 @@ type ClientWithResponsesInterface interface {
 
 	// GetFederationStatusWithResponse Get federation status
 	//
-	// Returns whether federation is on and its counters.
+	// Whether federation is on, and its counters: `peer_count` counts the configured peers,
+	// `active_dispatches` the dispatches of this server accepted by their peer and not yet
+	// reported completed or failed, `total_dispatches` every dispatch sent, `total_received`
+	// every intent accepted from a peer. Off: `{"enabled": false, "server_did": null,
+	// "trust_policy": "allowlist", ...}` with zero counters.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14181,7 +15112,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListIntentChannelsWithResponse List an intent's channels
 	//
-	// Returns the intent's channels in creation order.
+	// Returns the intent's channels in creation order, closed ones included (deleted ones are
+	// gone); an unknown intent has none.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14190,7 +15122,11 @@ type ClientWithResponsesInterface interface {
 
 	// CreateChannelWithBodyWithResponse Open a channel
 	//
-	// Opens a channel on the intent.
+	// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+	// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+	// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+	// `explicit` only the creator and the `members` send, read and are addressed on it; with
+	// `intent` every agent that may read (for sending, write) the intent does.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14199,7 +15135,11 @@ type ClientWithResponsesInterface interface {
 
 	// CreateChannelWithResponse Open a channel
 	//
-	// Opens a channel on the intent.
+	// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+	// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+	// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+	// `explicit` only the creator and the `members` send, read and are addressed on it; with
+	// `intent` every agent that may read (for sending, write) the intent does.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14207,6 +15147,9 @@ type ClientWithResponsesInterface interface {
 	CreateChannelWithResponse(ctx context.Context, intentID IntentID, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
 
 	// ListChildIntentsWithResponse List an intent's immediate children
+	//
+	// Returns the intents whose `parent_intent_id` is this intent (grandchildren are listed by
+	// `listDescendantIntents`), leaving out those the caller may not read.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14311,6 +15254,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListIntentDependenciesWithResponse List the intents this intent depends on
 	//
+	// Returns the intents named in this intent's `depends_on` (its direct dependencies),
+	// leaving out those the caller may not read.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/intents/{intent_id}/dependencies (the `ListIntentDependencies` operationId).
@@ -14350,6 +15296,9 @@ type ClientWithResponsesInterface interface {
 	RemoveIntentDependencyWithResponse(ctx context.Context, intentID IntentID, dependencyID string, params *RemoveIntentDependencyParams, reqEditors ...RequestEditorFn) (*RemoveIntentDependencyResponse, error)
 
 	// ListIntentDependentsWithResponse List the intents that depend on this intent
+	//
+	// Returns the intents whose `depends_on` names this intent (its direct dependents, the
+	// reverse of `listIntentDependencies`), leaving out those the caller may not read.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14744,11 +15693,103 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/intents/{intent_id}/subscribe (the `StreamIntentEventsClientPath` operationId).
 	StreamIntentEventsClientPathWithResponse(ctx context.Context, intentID IntentID, params *StreamIntentEventsClientPathParams, reqEditors ...RequestEditorFn) (*StreamIntentEventsClientPathResponse, error)
 
+	// SuspendIntentWithBodyWithResponse Suspend an intent to ask a human
+	//
+	// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+	// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+	// event. The reference implementation has no such route: its agents change the status, patch
+	// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+	// sequence too (the record written by the patch is honoured by the answer route and the
+	// timers), and this route does the same atomically. The version increases by one.
+	//
+	// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+	// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+	// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+	// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+	// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+	// default (`GET /server/config`); without one the server default applies, and without either
+	// a single attempt with `fallback_policy`.
+	//
+	// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+	// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+	// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+	// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+	// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+	// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+	// `coordinator.escalation_required`.
+	//
+	// When nobody answers: at each `interval_seconds` the server logs
+	// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+	// `escalation_ladder` step of that attempt); at `expires_at` it logs
+	// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+	// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+	// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+	// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+	// `governance_policy.deadline` has passed abandons its suspended members at once
+	// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+	SuspendIntentWithBodyWithResponse(ctx context.Context, intentID IntentID, params *SuspendIntentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SuspendIntentResponse, error)
+
+	// SuspendIntentWithResponse Suspend an intent to ask a human
+	//
+	// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+	// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+	// event. The reference implementation has no such route: its agents change the status, patch
+	// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+	// sequence too (the record written by the patch is honoured by the answer route and the
+	// timers), and this route does the same atomically. The version increases by one.
+	//
+	// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+	// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+	// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+	// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+	// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+	// default (`GET /server/config`); without one the server default applies, and without either
+	// a single attempt with `fallback_policy`.
+	//
+	// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+	// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+	// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+	// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+	// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+	// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+	// `coordinator.escalation_required`.
+	//
+	// When nobody answers: at each `interval_seconds` the server logs
+	// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+	// `escalation_ladder` step of that attempt); at `expires_at` it logs
+	// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+	// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+	// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+	// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+	// `governance_policy.deadline` has passed abandons its suspended members at once
+	// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+	SuspendIntentWithResponse(ctx context.Context, intentID IntentID, params *SuspendIntentParams, body SuspendIntentJSONRequestBody, reqEditors ...RequestEditorFn) (*SuspendIntentResponse, error)
+
 	// RespondToSuspensionWithBodyWithResponse Answer a suspended intent
 	//
-	// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-	// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-	// choice outside the offered ones.
+	// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+	// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+	// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+	// transaction (the version increases by one; the reference server adds two and loses the
+	// answer). Its tasks blocked by the suspension run again and its portfolios log
+	// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+	//
+	// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+	// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+	// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+	// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+	// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+	// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+	// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+	// permission on the intent.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14757,9 +15798,21 @@ type ClientWithResponsesInterface interface {
 
 	// RespondToSuspensionWithResponse Answer a suspended intent
 	//
-	// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-	// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-	// choice outside the offered ones.
+	// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+	// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+	// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+	// transaction (the version increases by one; the reference server adds two and loses the
+	// answer). Its tasks blocked by the suspension run again and its portfolios log
+	// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+	//
+	// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+	// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+	// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+	// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+	// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+	// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+	// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+	// permission on the intent.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15060,9 +16113,14 @@ type ClientWithResponsesInterface interface {
 
 	// StreamChannelMessagesWithResponse Stream a channel's messages
 	//
-	// Server-sent events: one `event: channel_message` frame per message, with the message as data and
-	// its id as `id:`; `: ping` comments when idle. An unknown channel answers 404 before the stream
-	// starts.
+	// Server-sent events: one `event: channel_message` frame per message sent on the channel,
+	// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
+	// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+	// there is none), so a reconnection resumes from there. When the channel is closed or
+	// deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
+	// lost access; `event: reconnect` when the server shuts down). An unknown channel answers
+	// 404 before the stream starts; on an `explicit` channel only its creator and members may
+	// stream it (403).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17163,7 +18221,7 @@ type UpdateChannelResponse struct {
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -17207,7 +18265,7 @@ func (r UpdateChannelResponse) GetJSON408() *RequestTimeout {
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r UpdateChannelResponse) GetJSON409() *IdempotencyResponseLost {
+func (r UpdateChannelResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -17276,6 +18334,8 @@ type ListChannelMessagesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *ValidationFailed
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -17300,6 +18360,11 @@ func (r ListChannelMessagesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListChannelMessagesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListChannelMessagesResponse) GetJSON422() *ValidationFailed {
+	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -18267,6 +19332,8 @@ type CoordinatorHeartbeatResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *CoordinatorHeartbeat
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -18286,6 +19353,11 @@ type CoordinatorHeartbeatResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r CoordinatorHeartbeatResponse) GetJSON200() *CoordinatorHeartbeat {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CoordinatorHeartbeatResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -18915,11 +19987,6 @@ func (r ListFederatedAgentsResponse) ContentType() string {
 	return ""
 }
 
-// ReceiveFederationCallbackResponse429Headers the declared response headers of an HTTP 429 response for ReceiveFederationCallback
-type ReceiveFederationCallbackResponse429Headers struct {
-	RetryAfter int
-}
-
 type ReceiveFederationCallbackResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18928,7 +19995,7 @@ type ReceiveFederationCallbackResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *FederationUnauthenticated
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -18936,17 +20003,13 @@ type ReceiveFederationCallbackResponse struct {
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
-	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *ReceiveFederationCallbackResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18960,7 +20023,7 @@ func (r ReceiveFederationCallbackResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ReceiveFederationCallbackResponse) GetJSON401() *Unauthorized {
+func (r ReceiveFederationCallbackResponse) GetJSON401() *FederationUnauthenticated {
 	return r.JSON401
 }
 
@@ -18980,7 +20043,7 @@ func (r ReceiveFederationCallbackResponse) GetJSON408() *RequestTimeout {
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r ReceiveFederationCallbackResponse) GetJSON409() *IdempotencyResponseLost {
+func (r ReceiveFederationCallbackResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -18997,11 +20060,6 @@ func (r ReceiveFederationCallbackResponse) GetJSON415() *UnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r ReceiveFederationCallbackResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
-}
-
-// GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ReceiveFederationCallbackResponse) GetJSON429() *TooManyRequests {
-	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -19151,11 +20209,6 @@ func (r DispatchFederatedIntentResponse) ContentType() string {
 	return ""
 }
 
-// ReceiveFederatedIntentResponse429Headers the declared response headers of an HTTP 429 response for ReceiveFederatedIntent
-type ReceiveFederatedIntentResponse429Headers struct {
-	RetryAfter int
-}
-
 type ReceiveFederatedIntentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19164,23 +20217,17 @@ type ReceiveFederatedIntentResponse struct {
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
+	JSON401 *FederationUnauthenticated
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *UnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *ValidationFailed
-	// JSON429 the response for an HTTP 429 `application/json` response
-	JSON429 *TooManyRequests
-	// Headers429 the parsed response headers for an HTTP 429 response
-	Headers429 *ReceiveFederatedIntentResponse429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19194,7 +20241,7 @@ func (r ReceiveFederatedIntentResponse) GetJSON400() *BadRequest {
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r ReceiveFederatedIntentResponse) GetJSON401() *Unauthorized {
+func (r ReceiveFederatedIntentResponse) GetJSON401() *FederationUnauthenticated {
 	return r.JSON401
 }
 
@@ -19206,11 +20253,6 @@ func (r ReceiveFederatedIntentResponse) GetJSON403() *Forbidden {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ReceiveFederatedIntentResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r ReceiveFederatedIntentResponse) GetJSON409() *IdempotencyResponseLost {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -19226,11 +20268,6 @@ func (r ReceiveFederatedIntentResponse) GetJSON415() *UnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r ReceiveFederatedIntentResponse) GetJSON422() *ValidationFailed {
 	return r.JSON422
-}
-
-// GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r ReceiveFederatedIntentResponse) GetJSON429() *TooManyRequests {
-	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
@@ -22053,7 +23090,7 @@ type CreateChannelResponse struct {
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *IdempotencyResponseLost
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -22097,7 +23134,7 @@ func (r CreateChannelResponse) GetJSON408() *RequestTimeout {
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r CreateChannelResponse) GetJSON409() *IdempotencyResponseLost {
+func (r CreateChannelResponse) GetJSON409() *Conflict {
 	return r.JSON409
 }
 
@@ -25321,6 +26358,124 @@ func (r StreamIntentEventsClientPathResponse) ContentType() string {
 	return ""
 }
 
+// SuspendIntentResponse429Headers the declared response headers of an HTTP 429 response for SuspendIntent
+type SuspendIntentResponse429Headers struct {
+	RetryAfter int
+}
+
+type SuspendIntentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Intent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *VersionConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *ValidationFailed
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SuspendIntentResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SuspendIntentResponse) GetJSON200() *Intent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SuspendIntentResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SuspendIntentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SuspendIntentResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SuspendIntentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r SuspendIntentResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SuspendIntentResponse) GetJSON409() *VersionConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SuspendIntentResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SuspendIntentResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r SuspendIntentResponse) GetJSON422() *ValidationFailed {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SuspendIntentResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r SuspendIntentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SuspendIntentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SuspendIntentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SuspendIntentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RespondToSuspensionResponse429Headers the declared response headers of an HTTP 429 response for RespondToSuspension
 type RespondToSuspensionResponse429Headers struct {
 	RetryAfter int
@@ -27344,6 +28499,8 @@ type StreamChannelMessagesResponse429Headers struct {
 type StreamChannelMessagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -27354,6 +28511,11 @@ type StreamChannelMessagesResponse struct {
 	JSON429 *TooManyRequests
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *StreamChannelMessagesResponse429Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StreamChannelMessagesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -28689,6 +29851,8 @@ type FireTriggerResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *TriggerFiring
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -28708,6 +29872,11 @@ type FireTriggerResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r FireTriggerResponse) GetJSON200() *TriggerFiring {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FireTriggerResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -29133,7 +30302,8 @@ func (r GetReadinessResponse) ContentType() string {
 // Returns the server's DID document: its Ed25519 key (derived from the server's secret key,
 // so it survives restarts) under the key's `did:key` DID. Unlike the reference server, which
 // serves a `did:web` document only when federation is enabled, the document is always
-// served.
+// served. With federation on, it is the key that signs the server's envelopes and callbacks
+// (RFC-0023), and the manifest's `server_did` is its `id`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29163,7 +30333,16 @@ func (c *ClientWithResponses) GetCompatibilityDocumentWithResponse(ctx context.C
 
 // GetFederationManifestWithResponse Get the federation manifest
 //
-// Returns the manifest; 404 when federation is not enabled.
+// RFC-0022 discovery: the server's DID, URL, public key, endpoints and peers. Peers read it to
+// learn the key that signs this server's envelopes and callbacks. 404 when federation is
+// off (the server was given no public URL: `-federation-url`).
+//
+// `server_did` is the server's `did:key` (the `id` of its DID document at
+// `/.well-known/did.json`) and `public_key` the same Ed25519 key as standard base64, the form
+// the reference implementation publishes. `trust_policy` is always `allowlist`: envelopes and
+// callbacks are accepted only from the servers in `peers`, each signature checked with that
+// peer's key. `endpoints` names the paths of `status`, `agents`, `dispatch`, `receive`,
+// `callback` and `did_document`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29646,7 +30825,10 @@ func (c *ClientWithResponses) StreamAgentEventsClientPathWithResponse(ctx contex
 
 // CloseChannelWithResponse Close a channel
 //
-// Closes the channel and removes its messages.
+// Closes the channel and deletes it with its messages (a later GET answers 404, and its
+// name is free again); its open streams get `event: channel_closed` and end. Only the
+// channel's creator or an admin of its intent may (403), with write on the intent. To close a
+// channel and keep its messages readable, PATCH its `status` to `closed`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29661,7 +30843,9 @@ func (c *ClientWithResponses) CloseChannelWithResponse(ctx context.Context, chan
 
 // GetChannelWithResponse Get a channel
 //
-// Returns the channel.
+// Returns the channel. Its `status` is `closed` once it was closed (PATCH), once its intent
+// is `completed` or `abandoned`, or once `options.ttl_seconds` passed since its last message
+// (or its creation); `closed_at` says when.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29676,7 +30860,11 @@ func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channe
 
 // UpdateChannelWithBodyWithResponse Update a channel
 //
-// Changes members, policy, options or status (validated, unlike the reference server).
+// Changes members, policy, options or status; absent fields keep their value, `options`
+// replaces the options (absent options take their defaults). Only the channel's creator or
+// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+// the reference server, which stores the raw body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29691,7 +30879,11 @@ func (c *ClientWithResponses) UpdateChannelWithBodyWithResponse(ctx context.Cont
 
 // UpdateChannelWithResponse Update a channel
 //
-// Changes members, policy, options or status (validated, unlike the reference server).
+// Changes members, policy, options or status; absent fields keep their value, `options`
+// replaces the options (absent options take their defaults). Only the channel's creator or
+// an admin of its intent may (403), with write on the intent. `status` moves from `open` to
+// `closed` (setting `closed_at`), never back (409 `invalid_transition`). Validated, unlike
+// the reference server, which stores the raw body.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29706,7 +30898,10 @@ func (c *ClientWithResponses) UpdateChannelWithResponse(ctx context.Context, cha
 
 // ListChannelMessagesWithResponse List a channel's messages
 //
-// Returns messages oldest first, after the message `since` and addressed `to` someone if given.
+// Returns the channel's messages oldest first: those after `since`, addressed `to` an agent
+// if given, at most `limit` (page with `since` set to the last message of a page). On a
+// channel with `member_policy` `explicit` only its creator and members read its messages
+// (403).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29721,7 +30916,16 @@ func (c *ClientWithResponses) ListChannelMessagesWithResponse(ctx context.Contex
 
 // SendChannelMessageWithBodyWithResponse Send a message
 //
-// Sends a message on an open channel; a closed channel answers 409.
+// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+// also appends a `channel_message` event to the intent's log (its trace from
+// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+// the oldest messages are removed.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29736,7 +30940,16 @@ func (c *ClientWithResponses) SendChannelMessageWithBodyWithResponse(ctx context
 
 // SendChannelMessageWithResponse Send a message
 //
-// Sends a message on an open channel; a closed channel answers 409.
+// Sends a message on an open channel (RFC-0021), with write on its intent. `sender` is the
+// caller (another agent: 403 `agent_not_allowed`). A `request` expects a reply and needs a
+// `to` (an agent or `role:...`); a `notify` may name a `to`; a `broadcast` goes to everyone
+// (`to` is `*`); a `response` is sent with the reply operation. On a channel with
+// `member_policy` `explicit` the sender must be its creator or a member, and so must an agent
+// `to` names (403). A closed channel answers 409 `channel_closed`. The message is `delivered`
+// at once and streamed to the channel's subscribers; an audited channel (`options.audit`)
+// also appends a `channel_message` event to the intent's log (its trace from
+// `metadata.trace_id` / `metadata.parent_event_id` when set). Beyond `options.max_messages`
+// the oldest messages are removed.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29751,7 +30964,8 @@ func (c *ClientWithResponses) SendChannelMessageWithResponse(ctx context.Context
 
 // GetChannelMessageWithResponse Get a message
 //
-// Returns the message.
+// Returns the message (403 for a non-member on an `explicit` channel). Its `status` reads
+// `expired` once its `expires_at` passed while it was neither read nor replied to.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -29766,7 +30980,10 @@ func (c *ClientWithResponses) GetChannelMessageWithResponse(ctx context.Context,
 
 // UpdateChannelMessageStatusWithBodyWithResponse Mark a message
 //
-// Sets the message's status, e.g. `read`.
+// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+// addressed to one agent is marked by that agent only; others by any agent that may send
+// on the channel (403 otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29781,7 +30998,10 @@ func (c *ClientWithResponses) UpdateChannelMessageStatusWithBodyWithResponse(ctx
 
 // UpdateChannelMessageStatusWithResponse Mark a message
 //
-// Sets the message's status, e.g. `read`.
+// Marks the message `read` (the only status a client sets) and sets `read_at`; a message
+// already `replied` keeps that status, and one already read keeps its `read_at`. A message
+// addressed to one agent is marked by that agent only; others by any agent that may send
+// on the channel (403 otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29796,7 +31016,10 @@ func (c *ClientWithResponses) UpdateChannelMessageStatusWithResponse(ctx context
 
 // ReplyToChannelMessageWithBodyWithResponse Reply to a message
 //
-// Sends a `response` to the message's sender, correlated with it.
+// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+// `message_expired`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -29811,7 +31034,10 @@ func (c *ClientWithResponses) ReplyToChannelMessageWithBodyWithResponse(ctx cont
 
 // ReplyToChannelMessageWithResponse Reply to a message
 //
-// Sends a `response` to the message's sender, correlated with it.
+// Sends a `response` to the message's sender (`to`) with `correlation_id` the message's id,
+// and marks the message `replied`. The rules of sending apply (the caller is the sender,
+// membership, 409 `channel_closed`); a message whose `expires_at` passed answers 409
+// `message_expired`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30079,13 +31305,20 @@ func (c *ClientWithResponses) ResolveEscalationWithResponse(ctx context.Context,
 
 // ListFederatedAgentsWithResponse List federated agents
 //
-// Returns the agents visible to peers (empty when federation is off).
+// The registered agents (RFC-0016) available to federated peers whose visibility is
+// `public` (RFC-0022). An agent's visibility is its record's
+// `agent_metadata.federation_visibility` (`public`, `unlisted` or `private`; registered
+// in the `metadata` of `POST /agents/register`), else the
+// server's default (`visibility_default` of the manifest; `private` unless configured). An
+// `unlisted` agent is never listed but may be named by a dispatch; a `private` one is not
+// available to peers at all. Empty when federation is off. `X-Source-Server` is accepted
+// for the reference client's sake and changes nothing: a header proves no server's identity.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/federation/agents (the `ListFederatedAgents` operationId).
-func (c *ClientWithResponses) ListFederatedAgentsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFederatedAgentsResponse, error) {
-	rsp, err := c.ListFederatedAgents(ctx, reqEditors...)
+func (c *ClientWithResponses) ListFederatedAgentsWithResponse(ctx context.Context, params *ListFederatedAgentsParams, reqEditors ...RequestEditorFn) (*ListFederatedAgentsResponse, error) {
+	rsp, err := c.ListFederatedAgents(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -30094,7 +31327,22 @@ func (c *ClientWithResponses) ListFederatedAgentsWithResponse(ctx context.Contex
 
 // ReceiveFederationCallbackWithBodyWithResponse Receive a peer's report
 //
-// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+// names a dispatch of this server (404), its target is still a peer (403
+// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+// `invalid_signature`; a callback signed by any other key, another peer's included, is
+// refused), `timestamp` is within the replay window (401 `stale_request`) and
+// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+// remembered in the store, across restarts).
+//
+// It is recorded as an event on the dispatched intent, by the peer's DID:
+// `federation.completed` for `completed`, `federation.failed` for `failed`,
+// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+// accordingly.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30109,7 +31357,22 @@ func (c *ClientWithResponses) ReceiveFederationCallbackWithBodyWithResponse(ctx 
 
 // ReceiveFederationCallbackWithResponse Receive a peer's report
 //
-// Applies a peer's report on an intent dispatched to it (absent on the reference server).
+// The peer an intent was dispatched to reports on it (RFC-0022; the reference server has no
+// such route). As for `receiveFederatedIntent`, the peer authenticates with its signature,
+// not an API key: the callback is accepted only when federation is on (400), `dispatch_id`
+// names a dispatch of this server (404), its target is still a peer (403
+// `peer_not_allowed`), `signature` is that peer's signature of the callback (401
+// `invalid_signature`; a callback signed by any other key, another peer's included, is
+// refused), `timestamp` is within the replay window (401 `stale_request`) and
+// `idempotency_key` was not used before for the dispatch (409 `replayed`: every key is
+// remembered in the store, across restarts).
+//
+// It is recorded as an event on the dispatched intent, by the peer's DID:
+// `federation.completed` for `completed`, `federation.failed` for `failed`,
+// `federation.budget_warning` for `budget_warning`, `federation.callback` otherwise; its
+// payload holds `dispatch_id`, `event_type`, `state_delta`, `attestation`, `intent_id` (the
+// peer's intent) and the peer. The dispatch's status becomes `completed` or `failed`
+// accordingly.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30124,7 +31387,28 @@ func (c *ClientWithResponses) ReceiveFederationCallbackWithResponse(ctx context.
 
 // DispatchFederatedIntentWithBodyWithResponse Delegate an intent to a peer
 //
-// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+// The caller needs write permission on the intent (403). `target_server` must be one of this
+// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+// makes the server contact another address). `callback_url` may be left out: it is this
+// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+//
+// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+// `/api/v1/federation/receive` before answering, with no API key: the signature
+// authenticates it. `status` says what became of it: `accepted` (the peer created
+// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+// peer could not be reached or answered an error). The intent's log gets
+// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+//
+// An intent this server itself received from a peer passes on a narrower delegation scope:
+// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+// is left), `permissions` the intersection and `denied_operations` the union of the two.
+// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+// answers `accepted` at once and sends an envelope without the intent's title, state or a
+// key (so that a reference peer refuses it), the answer reports the peer's.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30139,7 +31423,28 @@ func (c *ClientWithResponses) DispatchFederatedIntentWithBodyWithResponse(ctx co
 
 // DispatchFederatedIntentWithResponse Delegate an intent to a peer
 //
-// Sends the intent to a peer server; 400 when federation is off or the URL is refused.
+// Sends the intent to a peer server, which creates an intent of its own from it (RFC-0022).
+// The caller needs write permission on the intent (403). `target_server` must be one of this
+// server's peers (422 naming it; the allow-list is the server's configuration, so no request
+// makes the server contact another address). `callback_url` may be left out: it is this
+// server's own `/api/v1/federation/callback`, the only value accepted (422 otherwise).
+//
+// The server builds a `FederationEnvelope` from the intent as it is (title, description,
+// state, constraints), signs it with its key (RFC-0023) and posts it to the peer's
+// `/api/v1/federation/receive` before answering, with no API key: the signature
+// authenticates it. `status` says what became of it: `accepted` (the peer created
+// `remote_intent_id`), `rejected` (the peer refused it; `message` says why) or `failed` (the
+// peer could not be reached or answered an error). The intent's log gets
+// `federation.dispatched` when the envelope is sent, and `federation.failed` when it is
+// rejected or fails; the peer's signed callbacks later add `federation.callback`,
+// `federation.completed` or `federation.failed` (see `receiveFederationCallback`).
+//
+// An intent this server itself received from a peer passes on a narrower delegation scope:
+// `max_delegation_depth` one less than it was given (403 `delegation_exhausted` when none
+// is left), `permissions` the intersection and `denied_operations` the union of the two.
+// 400 `federation_disabled` when federation is off. Unlike the reference server, which
+// answers `accepted` at once and sends an envelope without the intent's title, state or a
+// key (so that a reference peer refuses it), the answer reports the peer's.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30154,7 +31459,33 @@ func (c *ClientWithResponses) DispatchFederatedIntentWithResponse(ctx context.Co
 
 // ReceiveFederatedIntentWithBodyWithResponse Receive an intent from a peer
 //
-// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+// accepted only when, in this order,
+//
+//  1. federation is on (400 `federation_disabled`);
+//  2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+//     `target_server` is this server's URL (403 `wrong_target`);
+//  3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+//     checked with the key configured for the peer or published in its manifest (401
+//     `invalid_signature`);
+//  4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+//     (401 `stale_request`);
+//  5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+//
+// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+// again: the answer is the first one's, with the message `Already processed
+// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+// creates an `active` intent from it (title, description, state, constraints), created by
+// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+//
+// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+// server does). The reference server checks no signature and creates no intent.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30169,7 +31500,33 @@ func (c *ClientWithResponses) ReceiveFederatedIntentWithBodyWithResponse(ctx con
 
 // ReceiveFederatedIntentWithResponse Receive an intent from a peer
 //
-// Accepts an intent delegated by a trusted peer (403 otherwise), verifying its signature.
+// A peer server delegates an intent here (RFC-0022). Peers authenticate with their
+// signature, not an API key (RFC-0023): the route needs no `X-API-Key`, and the envelope is
+// accepted only when, in this order,
+//
+//  1. federation is on (400 `federation_disabled`);
+//  2. `source_server` is one of this server's peers (403 `peer_not_allowed`) and
+//     `target_server` is this server's URL (403 `wrong_target`);
+//  3. `signature` is that peer's Ed25519 signature of the envelope (see `FederationEnvelope`),
+//     checked with the key configured for the peer or published in its manifest (401
+//     `invalid_signature`);
+//  4. `created_at` is within the replay window (5 minutes by default) of this server's clock
+//     (401 `stale_request`);
+//  5. `callback_url`, when given, is on the peer's own origin (422 naming it).
+//
+// An envelope whose dispatch (`source_server`, `dispatch_id`) was seen before is not applied
+// again: the answer is the first one's, with the message `Already processed
+// (idempotent)`, so a replayed or retried envelope changes nothing. Otherwise the server
+// creates an `active` intent from it (title, description, state, constraints), created by
+// the peer's DID, assigned to `agent_id` when given, with `federation.received` in its log
+// naming the dispatch, the peer and the origin intent; when that intent's status changes,
+// the server posts a signed callback to `callback_url`, retried until the peer takes it.
+//
+// `accepted` is false, and nothing is created, when `agent_id` names an agent that is
+// `private` (see `listFederatedAgents`), when the delegation scope allows no further hop
+// (`max_delegation_depth` below 1) or has expired (`expires_at`), or when the federation
+// policy's `budget` sets `max_llm_tokens` or `cost_ceiling_usd` to 0 (as the reference
+// server does). The reference server checks no signature and creates no intent.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30184,7 +31541,11 @@ func (c *ClientWithResponses) ReceiveFederatedIntentWithResponse(ctx context.Con
 
 // GetFederationStatusWithResponse Get federation status
 //
-// Returns whether federation is on and its counters.
+// Whether federation is on, and its counters: `peer_count` counts the configured peers,
+// `active_dispatches` the dispatches of this server accepted by their peer and not yet
+// reported completed or failed, `total_dispatches` every dispatch sent, `total_received`
+// every intent accepted from a peer. Off: `{"enabled": false, "server_did": null,
+// "trust_policy": "allowlist", ...}` with zero counters.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30847,7 +32208,8 @@ func (c *ClientWithResponses) ListBlockedChildIntentsWithResponse(ctx context.Co
 
 // ListIntentChannelsWithResponse List an intent's channels
 //
-// Returns the intent's channels in creation order.
+// Returns the intent's channels in creation order, closed ones included (deleted ones are
+// gone); an unknown intent has none.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -30862,7 +32224,11 @@ func (c *ClientWithResponses) ListIntentChannelsWithResponse(ctx context.Context
 
 // CreateChannelWithBodyWithResponse Open a channel
 //
-// Opens a channel on the intent.
+// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+// `explicit` only the creator and the `members` send, read and are addressed on it; with
+// `intent` every agent that may read (for sending, write) the intent does.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30877,7 +32243,11 @@ func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Cont
 
 // CreateChannelWithResponse Open a channel
 //
-// Opens a channel on the intent.
+// Opens a channel on the intent (RFC-0021), created by the caller (needs write on the
+// intent). Its `name` is unique within the intent (409 `channel_exists`); a `task_id` must
+// name a task of the intent; `options` get their defaults filled in. With `member_policy`
+// `explicit` only the creator and the `members` send, read and are addressed on it; with
+// `intent` every agent that may read (for sending, write) the intent does.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -30891,6 +32261,9 @@ func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, int
 }
 
 // ListChildIntentsWithResponse List an intent's immediate children
+//
+// Returns the intents whose `parent_intent_id` is this intent (grandchildren are listed by
+// `listDescendantIntents`), leaving out those the caller may not read.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31061,6 +32434,9 @@ func (c *ClientWithResponses) RecordDecisionWithResponse(ctx context.Context, in
 
 // ListIntentDependenciesWithResponse List the intents this intent depends on
 //
+// Returns the intents named in this intent's `depends_on` (its direct dependencies),
+// leaving out those the caller may not read.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/intents/{intent_id}/dependencies (the `ListIntentDependencies` operationId).
@@ -31124,6 +32500,9 @@ func (c *ClientWithResponses) RemoveIntentDependencyWithResponse(ctx context.Con
 }
 
 // ListIntentDependentsWithResponse List the intents that depend on this intent
+//
+// Returns the intents whose `depends_on` names this intent (its direct dependents, the
+// reverse of `listIntentDependencies`), leaving out those the caller may not read.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -31716,11 +33095,115 @@ func (c *ClientWithResponses) StreamIntentEventsClientPathWithResponse(ctx conte
 	return ParseStreamIntentEventsClientPathResponse(rsp)
 }
 
+// SuspendIntentWithBodyWithResponse Suspend an intent to ask a human
+//
+// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+// event. The reference implementation has no such route: its agents change the status, patch
+// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+// sequence too (the record written by the patch is honoured by the answer route and the
+// timers), and this route does the same atomically. The version increases by one.
+//
+// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+// default (`GET /server/config`); without one the server default applies, and without either
+// a single attempt with `fallback_policy`.
+//
+// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+// `coordinator.escalation_required`.
+//
+// When nobody answers: at each `interval_seconds` the server logs
+// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+// `escalation_ladder` step of that attempt); at `expires_at` it logs
+// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+// `governance_policy.deadline` has passed abandons its suspended members at once
+// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+func (c *ClientWithResponses) SuspendIntentWithBodyWithResponse(ctx context.Context, intentID IntentID, params *SuspendIntentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SuspendIntentResponse, error) {
+	rsp, err := c.SuspendIntentWithBody(ctx, intentID, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSuspendIntentResponse(rsp)
+}
+
+// SuspendIntentWithResponse Suspend an intent to ask a human
+//
+// RFC-0025: moves an `active` intent to `suspended_awaiting_input` and records the question in
+// `state._suspension` (a `SuspensionRecord`), in one transaction with its `intent.suspended`
+// event. The reference implementation has no such route: its agents change the status, patch
+// `state._suspension` and log `intent.suspended` in three requests; this server accepts that
+// sequence too (the record written by the patch is honoured by the answer route and the
+// timers), and this route does the same atomically. The version increases by one.
+//
+// The server fills `id` (unless given), `suspended_at`, `expires_at` (`timeout_seconds` after
+// suspension; with a `retry_policy` whose `interval_seconds` is set, `interval_seconds x
+// max_attempts`, RFC-0026), `attempt` (1) and `next_attempt_at`. A `choice` suspension needs
+// at least one choice (422 naming `choices`); a `confirm` one without choices offers `yes`
+// and `no`. A `retry_policy` given here inherits each field it leaves out from the server's
+// default (`GET /server/config`); without one the server default applies, and without either
+// a single attempt with `fallback_policy`.
+//
+// What follows from it (RFC-0026): the intents that depend on it and are `active` become
+// `blocked` (`status_changed` with reason `upstream_suspended`) and become `active` again when
+// it completes; its `running` or `claimed` tasks become `blocked` with `blocked_reason:
+// intent_suspended` and `suspended_intent_id`, and `running` again when it resumes; every
+// portfolio holding it logs `portfolio.member_suspended` on it; an active coordinator lease
+// on it, or on a portfolio holding it, whose `suspension_policy` is `escalate` logs
+// `coordinator.escalation_required`.
+//
+// When nobody answers: at each `interval_seconds` the server logs
+// `intent.suspension_renotified` (and `intent.suspension_escalated` for an
+// `escalation_ladder` step of that attempt); at `expires_at` it logs
+// `intent.suspension_expired` and applies the fallback policy (the retry policy's
+// `final_fallback_policy`, else `fallback_policy`): `fail` abandons the intent,
+// `complete_with_fallback` and `use_default_and_continue` resume it to `active` with
+// `resolution: expired` (the agent continues with `fallback_value`). A portfolio whose
+// `governance_policy.deadline` has passed abandons its suspended members at once
+// (`abandonment_reason: portfolio_deadline_exceeded`, RFC-0026 rule 5), whatever their policy.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/intents/{intent_id}/suspend (the `SuspendIntent` operationId).
+func (c *ClientWithResponses) SuspendIntentWithResponse(ctx context.Context, intentID IntentID, params *SuspendIntentParams, body SuspendIntentJSONRequestBody, reqEditors ...RequestEditorFn) (*SuspendIntentResponse, error) {
+	rsp, err := c.SuspendIntent(ctx, intentID, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSuspendIntentResponse(rsp)
+}
+
 // RespondToSuspensionWithBodyWithResponse Answer a suspended intent
 //
-// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-// choice outside the offered ones.
+// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+// transaction (the version increases by one; the reference server adds two and loses the
+// answer). Its tasks blocked by the suspension run again and its portfolios log
+// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+//
+// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+// permission on the intent.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -31735,9 +33218,21 @@ func (c *ClientWithResponses) RespondToSuspensionWithBodyWithResponse(ctx contex
 
 // RespondToSuspensionWithResponse Answer a suspended intent
 //
-// Answers the intent's open suspension (status `suspended_awaiting_input`) and resumes it to
-// `active`. 409 when the intent is not suspended or the suspension id does not match; 422 for a
-// choice outside the offered ones.
+// RFC-0025: answers the intent's open suspension (status `suspended_awaiting_input`), records
+// the answer in `state._suspension` (`response`, `responded_by`, `responded_at`, `resolution:
+// responded`) and resumes the intent to `active` with an `intent.resumed` event, in one
+// transaction (the version increases by one; the reference server adds two and loses the
+// answer). Its tasks blocked by the suspension run again and its portfolios log
+// `portfolio.member_resumed`; intents that depend on it stay blocked until it completes.
+//
+// Refusals: 409 `not_suspended` when the intent is not suspended (a second answer included),
+// 409 `suspension_mismatch` when `suspension_id` is not the open suspension's, 409
+// `suspension_expired` when the suspension timed out (its `expires_at` has passed, even if the
+// server has not applied the fallback yet: it does so before answering); 422 naming `value`
+// (code `invalid_choice`, listing the valid values) for an answer outside the offered
+// choices, `yes`/`no` for `confirm`, or an empty `text`. `responded_by` names the acting
+// agent: it must be the caller or empty (403 `agent_not_allowed`); answering needs write
+// permission on the intent.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32224,9 +33719,14 @@ func (c *ClientWithResponses) StreamAgentEventsWithResponse(ctx context.Context,
 
 // StreamChannelMessagesWithResponse Stream a channel's messages
 //
-// Server-sent events: one `event: channel_message` frame per message, with the message as data and
-// its id as `id:`; `: ping` comments when idle. An unknown channel answers 404 before the stream
-// starts.
+// Server-sent events: one `event: channel_message` frame per message sent on the channel,
+// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
+// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+// there is none), so a reconnection resumes from there. When the channel is closed or
+// deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
+// lost access; `event: reconnect` when the server shuts down). An unknown channel answers
+// 404 before the stream starts; on an `explicit` channel only its creator and members may
+// stream it (403).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -34317,7 +35817,7 @@ func ParseUpdateChannelResponse(rsp *http.Response) (*UpdateChannelResponse, err
 		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -34410,6 +35910,13 @@ func ParseListChannelMessagesResponse(rsp *http.Response) (*ListChannelMessagesR
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -35288,6 +36795,13 @@ func ParseCoordinatorHeartbeatResponse(rsp *http.Response) (*CoordinatorHeartbea
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -35891,7 +37405,7 @@ func ParseReceiveFederationCallbackResponse(rsp *http.Response) (*ReceiveFederat
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest FederationUnauthenticated
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -35919,7 +37433,7 @@ func ParseReceiveFederationCallbackResponse(rsp *http.Response) (*ReceiveFederat
 		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -35946,26 +37460,6 @@ func ParseReceiveFederationCallbackResponse(rsp *http.Response) (*ReceiveFederat
 		}
 		response.JSON422 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON429 = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 429:
-		var headers ReceiveFederationCallbackResponse429Headers
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = value
-		}
-		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -36109,7 +37603,7 @@ func ParseReceiveFederatedIntentResponse(rsp *http.Response) (*ReceiveFederatedI
 		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
+		var dest FederationUnauthenticated
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -36128,13 +37622,6 @@ func ParseReceiveFederatedIntentResponse(rsp *http.Response) (*ReceiveFederatedI
 			return nil, err
 		}
 		response.JSON408 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -36157,26 +37644,6 @@ func ParseReceiveFederatedIntentResponse(rsp *http.Response) (*ReceiveFederatedI
 		}
 		response.JSON422 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
-		var dest TooManyRequests
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON429 = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 429:
-		var headers ReceiveFederatedIntentResponse429Headers
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = value
-		}
-		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -38748,7 +40215,7 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest IdempotencyResponseLost
+		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -41656,6 +43123,115 @@ func ParseStreamIntentEventsClientPathResponse(rsp *http.Response) (*StreamInten
 	return response, nil
 }
 
+// ParseSuspendIntentResponse parses an HTTP response from a SuspendIntentWithResponse call
+func ParseSuspendIntentResponse(rsp *http.Response) (*SuspendIntentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SuspendIntentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Intent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SuspendIntentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRespondToSuspensionResponse parses an HTTP response from a RespondToSuspensionWithResponse call
 func ParseRespondToSuspensionResponse(rsp *http.Response) (*RespondToSuspensionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -43481,6 +45057,13 @@ func ParseStreamChannelMessagesResponse(rsp *http.Response) (*StreamChannelMessa
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -44698,6 +46281,13 @@ func ParseFireTriggerResponse(rsp *http.Response) (*FireTriggerResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized

@@ -4,8 +4,10 @@
 package models
 
 import (
+	"encoding/json"
 	"time"
 
+	"github.com/oapi-codegen/runtime"
 	"github.com/openintent-go/openintent/pkg/jsonvalue"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
@@ -160,6 +162,27 @@ func (e CompletionMode) Valid() bool {
 	}
 }
 
+// Defines values for CoordinatorSuspensionPolicy.
+const (
+	CoordinatorSuspensionPolicyBlockDependents CoordinatorSuspensionPolicy = "block_dependents"
+	CoordinatorSuspensionPolicyEscalate        CoordinatorSuspensionPolicy = "escalate"
+	CoordinatorSuspensionPolicyIsolate         CoordinatorSuspensionPolicy = "isolate"
+)
+
+// Valid indicates whether the value is a known member of the CoordinatorSuspensionPolicy enum.
+func (e CoordinatorSuspensionPolicy) Valid() bool {
+	switch e {
+	case CoordinatorSuspensionPolicyBlockDependents:
+		return true
+	case CoordinatorSuspensionPolicyEscalate:
+		return true
+	case CoordinatorSuspensionPolicyIsolate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CostType.
 const (
 	CostTypeAPICall CostType = "api_call"
@@ -199,6 +222,222 @@ func (e DeduplicationMode) Valid() bool {
 	case DeduplicationModeQueue:
 		return true
 	case DeduplicationModeSkip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorCode.
+const (
+	ErrorCodeAgentNotAllowed         ErrorCode = "agent_not_allowed"
+	ErrorCodeAlreadyAnchored         ErrorCode = "already_anchored"
+	ErrorCodeAlreadyDecided          ErrorCode = "already_decided"
+	ErrorCodeAlreadyMember           ErrorCode = "already_member"
+	ErrorCodeAlreadyRegistered       ErrorCode = "already_registered"
+	ErrorCodeAlreadyResolved         ErrorCode = "already_resolved"
+	ErrorCodeBadRequest              ErrorCode = "bad_request"
+	ErrorCodeCanceled                ErrorCode = "canceled"
+	ErrorCodeChallengeInvalid        ErrorCode = "challenge_invalid"
+	ErrorCodeChannelClosed           ErrorCode = "channel_closed"
+	ErrorCodeChannelExists           ErrorCode = "channel_exists"
+	ErrorCodeCredentialExpired       ErrorCode = "credential_expired"
+	ErrorCodeCredentialRevoked       ErrorCode = "credential_revoked"
+	ErrorCodeDelegationExhausted     ErrorCode = "delegation_exhausted"
+	ErrorCodeDependencyCycle         ErrorCode = "dependency_cycle"
+	ErrorCodeDuplicateDependency     ErrorCode = "duplicate_dependency"
+	ErrorCodeDuplicateKey            ErrorCode = "duplicate_key"
+	ErrorCodeFederationDisabled      ErrorCode = "federation_disabled"
+	ErrorCodeForbidden               ErrorCode = "forbidden"
+	ErrorCodeGovernanceViolation     ErrorCode = "governance_violation"
+	ErrorCodeGrantExpired            ErrorCode = "grant_expired"
+	ErrorCodeGrantRevoked            ErrorCode = "grant_revoked"
+	ErrorCodeIdempotencyKeyReused    ErrorCode = "idempotency_key_reused"
+	ErrorCodeIdempotencyResponseLost ErrorCode = "idempotency_response_lost"
+	ErrorCodeIdentityNotRegistered   ErrorCode = "identity_not_registered"
+	ErrorCodeIfMatchRequired         ErrorCode = "if_match_required"
+	ErrorCodeIntentResolved          ErrorCode = "intent_resolved"
+	ErrorCodeInternal                ErrorCode = "internal"
+	ErrorCodeInvalidIdempotencyKey   ErrorCode = "invalid_idempotency_key"
+	ErrorCodeInvalidLastEventID      ErrorCode = "invalid_last_event_id"
+	ErrorCodeInvalidProof            ErrorCode = "invalid_proof"
+	ErrorCodeInvalidSignature        ErrorCode = "invalid_signature"
+	ErrorCodeInvalidTransition       ErrorCode = "invalid_transition"
+	ErrorCodeKeyExpired              ErrorCode = "key_expired"
+	ErrorCodeKeyInUse                ErrorCode = "key_in_use"
+	ErrorCodeKeyMismatch             ErrorCode = "key_mismatch"
+	ErrorCodeKeyReused               ErrorCode = "key_reused"
+	ErrorCodeLeaseConflict           ErrorCode = "lease_conflict"
+	ErrorCodeLeaseExpired            ErrorCode = "lease_expired"
+	ErrorCodeMaxAttempts             ErrorCode = "max_attempts"
+	ErrorCodeMessageExpired          ErrorCode = "message_expired"
+	ErrorCodeMethodNotAllowed        ErrorCode = "method_not_allowed"
+	ErrorCodeNoGrant                 ErrorCode = "no_grant"
+	ErrorCodeNotAMember              ErrorCode = "not_a_member"
+	ErrorCodeNotAddressee            ErrorCode = "not_addressee"
+	ErrorCodeNotFound                ErrorCode = "not_found"
+	ErrorCodeNotImplemented          ErrorCode = "not_implemented"
+	ErrorCodeNotSuspended            ErrorCode = "not_suspended"
+	ErrorCodeNothingToCheckpoint     ErrorCode = "nothing_to_checkpoint"
+	ErrorCodePayloadTooLarge         ErrorCode = "payload_too_large"
+	ErrorCodePeerNotAllowed          ErrorCode = "peer_not_allowed"
+	ErrorCodeProofRequired           ErrorCode = "proof_required"
+	ErrorCodeProofStale              ErrorCode = "proof_stale"
+	ErrorCodeRateLimited             ErrorCode = "rate_limited"
+	ErrorCodeReplayed                ErrorCode = "replayed"
+	ErrorCodeRequestTimeout          ErrorCode = "request_timeout"
+	ErrorCodeServiceKeyRequired      ErrorCode = "service_key_required"
+	ErrorCodeStaleRequest            ErrorCode = "stale_request"
+	ErrorCodeSuspensionExpired       ErrorCode = "suspension_expired"
+	ErrorCodeSuspensionMismatch      ErrorCode = "suspension_mismatch"
+	ErrorCodeSuspensionResolved      ErrorCode = "suspension_resolved"
+	ErrorCodeTooManyChallenges       ErrorCode = "too_many_challenges"
+	ErrorCodeTriggerDisabled         ErrorCode = "trigger_disabled"
+	ErrorCodeUnauthorized            ErrorCode = "unauthorized"
+	ErrorCodeUnsupportedMediaType    ErrorCode = "unsupported_media_type"
+	ErrorCodeValidationError         ErrorCode = "validation_error"
+	ErrorCodeVersionConflict         ErrorCode = "version_conflict"
+	ErrorCodeWrongTarget             ErrorCode = "wrong_target"
+)
+
+// Valid indicates whether the value is a known member of the ErrorCode enum.
+func (e ErrorCode) Valid() bool {
+	switch e {
+	case ErrorCodeAgentNotAllowed:
+		return true
+	case ErrorCodeAlreadyAnchored:
+		return true
+	case ErrorCodeAlreadyDecided:
+		return true
+	case ErrorCodeAlreadyMember:
+		return true
+	case ErrorCodeAlreadyRegistered:
+		return true
+	case ErrorCodeAlreadyResolved:
+		return true
+	case ErrorCodeBadRequest:
+		return true
+	case ErrorCodeCanceled:
+		return true
+	case ErrorCodeChallengeInvalid:
+		return true
+	case ErrorCodeChannelClosed:
+		return true
+	case ErrorCodeChannelExists:
+		return true
+	case ErrorCodeCredentialExpired:
+		return true
+	case ErrorCodeCredentialRevoked:
+		return true
+	case ErrorCodeDelegationExhausted:
+		return true
+	case ErrorCodeDependencyCycle:
+		return true
+	case ErrorCodeDuplicateDependency:
+		return true
+	case ErrorCodeDuplicateKey:
+		return true
+	case ErrorCodeFederationDisabled:
+		return true
+	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeGovernanceViolation:
+		return true
+	case ErrorCodeGrantExpired:
+		return true
+	case ErrorCodeGrantRevoked:
+		return true
+	case ErrorCodeIdempotencyKeyReused:
+		return true
+	case ErrorCodeIdempotencyResponseLost:
+		return true
+	case ErrorCodeIdentityNotRegistered:
+		return true
+	case ErrorCodeIfMatchRequired:
+		return true
+	case ErrorCodeIntentResolved:
+		return true
+	case ErrorCodeInternal:
+		return true
+	case ErrorCodeInvalidIdempotencyKey:
+		return true
+	case ErrorCodeInvalidLastEventID:
+		return true
+	case ErrorCodeInvalidProof:
+		return true
+	case ErrorCodeInvalidSignature:
+		return true
+	case ErrorCodeInvalidTransition:
+		return true
+	case ErrorCodeKeyExpired:
+		return true
+	case ErrorCodeKeyInUse:
+		return true
+	case ErrorCodeKeyMismatch:
+		return true
+	case ErrorCodeKeyReused:
+		return true
+	case ErrorCodeLeaseConflict:
+		return true
+	case ErrorCodeLeaseExpired:
+		return true
+	case ErrorCodeMaxAttempts:
+		return true
+	case ErrorCodeMessageExpired:
+		return true
+	case ErrorCodeMethodNotAllowed:
+		return true
+	case ErrorCodeNoGrant:
+		return true
+	case ErrorCodeNotAMember:
+		return true
+	case ErrorCodeNotAddressee:
+		return true
+	case ErrorCodeNotFound:
+		return true
+	case ErrorCodeNotImplemented:
+		return true
+	case ErrorCodeNotSuspended:
+		return true
+	case ErrorCodeNothingToCheckpoint:
+		return true
+	case ErrorCodePayloadTooLarge:
+		return true
+	case ErrorCodePeerNotAllowed:
+		return true
+	case ErrorCodeProofRequired:
+		return true
+	case ErrorCodeProofStale:
+		return true
+	case ErrorCodeRateLimited:
+		return true
+	case ErrorCodeReplayed:
+		return true
+	case ErrorCodeRequestTimeout:
+		return true
+	case ErrorCodeServiceKeyRequired:
+		return true
+	case ErrorCodeStaleRequest:
+		return true
+	case ErrorCodeSuspensionExpired:
+		return true
+	case ErrorCodeSuspensionMismatch:
+		return true
+	case ErrorCodeSuspensionResolved:
+		return true
+	case ErrorCodeTooManyChallenges:
+		return true
+	case ErrorCodeTriggerDisabled:
+		return true
+	case ErrorCodeUnauthorized:
+		return true
+	case ErrorCodeUnsupportedMediaType:
+		return true
+	case ErrorCodeValidationError:
+		return true
+	case ErrorCodeVersionConflict:
+		return true
+	case ErrorCodeWrongTarget:
 		return true
 	default:
 		return false
@@ -255,36 +494,52 @@ func (e EscalationStatus) Valid() bool {
 
 // Defines values for EventType.
 const (
-	EventTypeAddedToPortfolio     EventType = "added_to_portfolio"
-	EventTypeAgentAssigned        EventType = "agent_assigned"
-	EventTypeAgentUnassigned      EventType = "agent_unassigned"
-	EventTypeArbitrationRequested EventType = "arbitration_requested"
-	EventTypeAttachmentAdded      EventType = "attachment_added"
-	EventTypeComment              EventType = "comment"
-	EventTypeConstraintAdded      EventType = "constraint_added"
-	EventTypeConstraintRemoved    EventType = "constraint_removed"
-	EventTypeDecisionRecorded     EventType = "decision_recorded"
-	EventTypeDependencyAdded      EventType = "dependency_added"
-	EventTypeDependencyRemoved    EventType = "dependency_removed"
-	EventTypeFailureRecorded      EventType = "failure_recorded"
-	EventTypeIntentCreated        EventType = "intent_created"
-	EventTypeLeaseAcquired        EventType = "lease_acquired"
-	EventTypeLeaseReleased        EventType = "lease_released"
-	EventTypeLeaseRenewed         EventType = "lease_renewed"
-	EventTypeLlmRequestCompleted  EventType = "llm_request_completed"
-	EventTypeLlmRequestFailed     EventType = "llm_request_failed"
-	EventTypeLlmRequestStarted    EventType = "llm_request_started"
-	EventTypePortfolioCreated     EventType = "portfolio_created"
-	EventTypeRemovedFromPortfolio EventType = "removed_from_portfolio"
-	EventTypeStatePatched         EventType = "state_patched"
-	EventTypeStatusChanged        EventType = "status_changed"
-	EventTypeStreamCancelled      EventType = "stream_cancelled"
-	EventTypeStreamChunk          EventType = "stream_chunk"
-	EventTypeStreamCompleted      EventType = "stream_completed"
-	EventTypeStreamStarted        EventType = "stream_started"
-	EventTypeToolCallCompleted    EventType = "tool_call_completed"
-	EventTypeToolCallFailed       EventType = "tool_call_failed"
-	EventTypeToolCallStarted      EventType = "tool_call_started"
+	EventTypeAddedToPortfolio              EventType = "added_to_portfolio"
+	EventTypeAgentAssigned                 EventType = "agent_assigned"
+	EventTypeAgentUnassigned               EventType = "agent_unassigned"
+	EventTypeArbitrationRequested          EventType = "arbitration_requested"
+	EventTypeAttachmentAdded               EventType = "attachment_added"
+	EventTypeChannelMessage                EventType = "channel_message"
+	EventTypeComment                       EventType = "comment"
+	EventTypeConstraintAdded               EventType = "constraint_added"
+	EventTypeConstraintRemoved             EventType = "constraint_removed"
+	EventTypeCoordinatorEscalationRequired EventType = "coordinator.escalation_required"
+	EventTypeDecisionRecorded              EventType = "decision_recorded"
+	EventTypeDependencyAdded               EventType = "dependency_added"
+	EventTypeDependencyRemoved             EventType = "dependency_removed"
+	EventTypeEngagementDecision            EventType = "engagement.decision"
+	EventTypeFailureRecorded               EventType = "failure_recorded"
+	EventTypeFederationBudgetWarning       EventType = "federation.budget_warning"
+	EventTypeFederationCallback            EventType = "federation.callback"
+	EventTypeFederationCompleted           EventType = "federation.completed"
+	EventTypeFederationDispatched          EventType = "federation.dispatched"
+	EventTypeFederationFailed              EventType = "federation.failed"
+	EventTypeFederationReceived            EventType = "federation.received"
+	EventTypeIntentCreated                 EventType = "intent_created"
+	EventTypeIntentResumed                 EventType = "intent.resumed"
+	EventTypeIntentSuspended               EventType = "intent.suspended"
+	EventTypeIntentSuspensionEscalated     EventType = "intent.suspension_escalated"
+	EventTypeIntentSuspensionExpired       EventType = "intent.suspension_expired"
+	EventTypeIntentSuspensionRenotified    EventType = "intent.suspension_renotified"
+	EventTypeLeaseAcquired                 EventType = "lease_acquired"
+	EventTypeLeaseReleased                 EventType = "lease_released"
+	EventTypeLeaseRenewed                  EventType = "lease_renewed"
+	EventTypeLlmRequestCompleted           EventType = "llm_request_completed"
+	EventTypeLlmRequestFailed              EventType = "llm_request_failed"
+	EventTypeLlmRequestStarted             EventType = "llm_request_started"
+	EventTypePortfolioCreated              EventType = "portfolio_created"
+	EventTypePortfolioMemberResumed        EventType = "portfolio.member_resumed"
+	EventTypePortfolioMemberSuspended      EventType = "portfolio.member_suspended"
+	EventTypeRemovedFromPortfolio          EventType = "removed_from_portfolio"
+	EventTypeStatePatched                  EventType = "state_patched"
+	EventTypeStatusChanged                 EventType = "status_changed"
+	EventTypeStreamCancelled               EventType = "stream_cancelled"
+	EventTypeStreamChunk                   EventType = "stream_chunk"
+	EventTypeStreamCompleted               EventType = "stream_completed"
+	EventTypeStreamStarted                 EventType = "stream_started"
+	EventTypeToolCallCompleted             EventType = "tool_call_completed"
+	EventTypeToolCallFailed                EventType = "tool_call_failed"
+	EventTypeToolCallStarted               EventType = "tool_call_started"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -300,11 +555,15 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeAttachmentAdded:
 		return true
+	case EventTypeChannelMessage:
+		return true
 	case EventTypeComment:
 		return true
 	case EventTypeConstraintAdded:
 		return true
 	case EventTypeConstraintRemoved:
+		return true
+	case EventTypeCoordinatorEscalationRequired:
 		return true
 	case EventTypeDecisionRecorded:
 		return true
@@ -312,9 +571,33 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeDependencyRemoved:
 		return true
+	case EventTypeEngagementDecision:
+		return true
 	case EventTypeFailureRecorded:
 		return true
+	case EventTypeFederationBudgetWarning:
+		return true
+	case EventTypeFederationCallback:
+		return true
+	case EventTypeFederationCompleted:
+		return true
+	case EventTypeFederationDispatched:
+		return true
+	case EventTypeFederationFailed:
+		return true
+	case EventTypeFederationReceived:
+		return true
 	case EventTypeIntentCreated:
+		return true
+	case EventTypeIntentResumed:
+		return true
+	case EventTypeIntentSuspended:
+		return true
+	case EventTypeIntentSuspensionEscalated:
+		return true
+	case EventTypeIntentSuspensionExpired:
+		return true
+	case EventTypeIntentSuspensionRenotified:
 		return true
 	case EventTypeLeaseAcquired:
 		return true
@@ -329,6 +612,10 @@ func (e EventType) Valid() bool {
 	case EventTypeLlmRequestStarted:
 		return true
 	case EventTypePortfolioCreated:
+		return true
+	case EventTypePortfolioMemberResumed:
+		return true
+	case EventTypePortfolioMemberSuspended:
 		return true
 	case EventTypeRemovedFromPortfolio:
 		return true
@@ -349,6 +636,27 @@ func (e EventType) Valid() bool {
 	case EventTypeToolCallFailed:
 		return true
 	case EventTypeToolCallStarted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FallbackPolicy.
+const (
+	FallbackPolicyCompleteWithFallback  FallbackPolicy = "complete_with_fallback"
+	FallbackPolicyFail                  FallbackPolicy = "fail"
+	FallbackPolicyUseDefaultAndContinue FallbackPolicy = "use_default_and_continue"
+)
+
+// Valid indicates whether the value is a known member of the FallbackPolicy enum.
+func (e FallbackPolicy) Valid() bool {
+	switch e {
+	case FallbackPolicyCompleteWithFallback:
+		return true
+	case FallbackPolicyFail:
+		return true
+	case FallbackPolicyUseDefaultAndContinue:
 		return true
 	default:
 		return false
@@ -391,6 +699,21 @@ func (e HealthStatusStatus) Valid() bool {
 	case HealthStatusStatusShuttingDown:
 		return true
 	case HealthStatusStatusStoreUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for HumanRetryPolicyStrategy.
+const (
+	HumanRetryPolicyStrategyFixed HumanRetryPolicyStrategy = "fixed"
+)
+
+// Valid indicates whether the value is a known member of the HumanRetryPolicyStrategy enum.
+func (e HumanRetryPolicyStrategy) Valid() bool {
+	switch e {
+	case HumanRetryPolicyStrategyFixed:
 		return true
 	default:
 		return false
@@ -451,6 +774,24 @@ func (e LeaseStatus) Valid() bool {
 	}
 }
 
+// Defines values for MemberPolicy.
+const (
+	MemberPolicyExplicit MemberPolicy = "explicit"
+	MemberPolicyIntent   MemberPolicy = "intent"
+)
+
+// Valid indicates whether the value is a known member of the MemberPolicy enum.
+func (e MemberPolicy) Valid() bool {
+	switch e {
+	case MemberPolicyExplicit:
+		return true
+	case MemberPolicyIntent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MembershipRole.
 const (
 	MembershipRoleDependency MembershipRole = "dependency"
@@ -487,6 +828,33 @@ func (e MemoryType) Valid() bool {
 	case MemoryTypeSemantic:
 		return true
 	case MemoryTypeWorking:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MessageStatus.
+const (
+	MessageStatusDelivered MessageStatus = "delivered"
+	MessageStatusExpired   MessageStatus = "expired"
+	MessageStatusPending   MessageStatus = "pending"
+	MessageStatusRead      MessageStatus = "read"
+	MessageStatusReplied   MessageStatus = "replied"
+)
+
+// Valid indicates whether the value is a known member of the MessageStatus enum.
+func (e MessageStatus) Valid() bool {
+	switch e {
+	case MessageStatusDelivered:
+		return true
+	case MessageStatusExpired:
+		return true
+	case MessageStatusPending:
+		return true
+	case MessageStatusRead:
+		return true
+	case MessageStatusReplied:
 		return true
 	default:
 		return false
@@ -628,6 +996,30 @@ func (e RetryStrategy) Valid() bool {
 	case RetryStrategyLinear:
 		return true
 	case RetryStrategyNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SuspensionResponseType.
+const (
+	SuspensionResponseTypeChoice  SuspensionResponseType = "choice"
+	SuspensionResponseTypeConfirm SuspensionResponseType = "confirm"
+	SuspensionResponseTypeForm    SuspensionResponseType = "form"
+	SuspensionResponseTypeText    SuspensionResponseType = "text"
+)
+
+// Valid indicates whether the value is a known member of the SuspensionResponseType enum.
+func (e SuspensionResponseType) Valid() bool {
+	switch e {
+	case SuspensionResponseTypeChoice:
+		return true
+	case SuspensionResponseTypeConfirm:
+		return true
+	case SuspensionResponseTypeForm:
+		return true
+	case SuspensionResponseTypeText:
 		return true
 	default:
 		return false
@@ -1073,6 +1465,10 @@ type AncestorIntentList struct {
 	Ancestors []Intent `json:"ancestors"`
 }
 
+// AnyValue Any JSON value, null included: a string, a number, a boolean, an array or an object (the
+// object branch carries `nullable`, as OpenAPI 3.0 has no `null` type).
+type AnyValue = interface{}
+
 // ApprovalDecision Optional body of the approve and deny routes.
 type ApprovalDecision struct {
 	// Notes Notes on the decision.
@@ -1298,7 +1694,7 @@ type Channel struct {
 	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 	CreatedAt Timestamp `json:"created_at"`
 
-	// CreatedBy The acting agent that created it (the reference server puts the API key here).
+	// CreatedBy The agent that created it, the caller (the reference server puts the API key here).
 	CreatedBy string `json:"created_by"`
 
 	// ID Server-generated id (UUID).
@@ -1310,25 +1706,26 @@ type Channel struct {
 	// LastMessageAt A `Timestamp`, or null when the instant has not happened.
 	LastMessageAt NullableTimestamp `json:"last_message_at"`
 
-	// MemberPolicy `explicit` (only members) or `intent` (the intent's agents).
-	MemberPolicy string `json:"member_policy"`
+	// MemberPolicy Who takes part in a channel: `explicit`, only its creator and `members`; `intent`, every
+	// agent with access to its intent. Clients must accept unknown values.
+	MemberPolicy MemberPolicy `json:"member_policy"`
 
-	// Members Member agents.
+	// Members Member agents (the creator takes part without being listed).
 	Members []string `json:"members"`
 
-	// MessageCount Messages sent.
+	// MessageCount Messages sent on it, replies included (removed ones too).
 	MessageCount int64 `json:"message_count"`
 
 	// Name Name.
 	Name string `json:"name"`
 
-	// Options Options `{audit, ttl_seconds, max_messages}`, or null.
-	Options *map[string]interface{} `json:"options"`
+	// Options Its options with their defaults (this server always sets them; the reference server may send null).
+	Options *ChannelOptions `json:"options"`
 
-	// Status See `ChannelStatus`.
-	Status string `json:"status"`
+	// Status A channel's status (RFC-0021); a closed channel refuses new messages.
+	Status ChannelStatus `json:"status"`
 
-	// TaskID The task it serves, or null.
+	// TaskID The task of the intent it serves, or null.
 	TaskID *string `json:"task_id"`
 }
 
@@ -1343,19 +1740,20 @@ type ChannelClosed struct {
 
 // ChannelCreate Body of `POST /intents/{intent_id}/channels`.
 type ChannelCreate struct {
-	// MemberPolicy `explicit` or `intent`.
-	MemberPolicy string `json:"member_policy,omitempty,omitzero"`
+	// MemberPolicy Who takes part (default `intent`).
+	MemberPolicy MemberPolicy `json:"member_policy,omitempty,omitzero"`
 
 	// Members Member agents.
 	Members []string `json:"members,omitempty,omitzero"`
 
-	// Name Name.
+	// Name Name, unique within the intent.
 	Name string `json:"name"`
 
-	// Options Options.
-	Options map[string]interface{} `json:"options,omitempty,omitzero"`
+	// Options A channel's options (RFC-0021). This server fills in the defaults and applies them; the
+	// reference server stores them without effect.
+	Options *ChannelOptions `json:"options,omitempty"`
 
-	// TaskID The task it serves.
+	// TaskID A task of the intent the channel serves.
 	TaskID string `json:"task_id,omitempty,omitzero"`
 }
 
@@ -1364,7 +1762,7 @@ type ChannelMessage struct {
 	// ChannelID The channel.
 	ChannelID string `json:"channel_id"`
 
-	// CorrelationID The message this replies to, or null.
+	// CorrelationID The message a `response` replies to, or null.
 	CorrelationID *string `json:"correlation_id"`
 
 	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
@@ -1376,8 +1774,10 @@ type ChannelMessage struct {
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
 
-	// MessageType See `MessageType`.
-	MessageType string `json:"message_type"`
+	// MessageType Kinds of channel message: `request` expects a reply (`ask`), `response` is one (its
+	// `correlation_id` is the request's id), `notify` needs none, `broadcast` is addressed to
+	// everyone (`*`). Clients must accept unknown values.
+	MessageType MessageType `json:"message_type"`
 
 	// Metadata Metadata, or null.
 	Metadata *map[string]interface{} `json:"metadata"`
@@ -1388,13 +1788,16 @@ type ChannelMessage struct {
 	// ReadAt A `Timestamp`, or null when the instant has not happened.
 	ReadAt NullableTimestamp `json:"read_at"`
 
-	// Sender Who sent it.
+	// Sender The agent that sent it.
 	Sender string `json:"sender"`
 
-	// Status `pending`, `delivered`, `read` or `expired`.
-	Status string `json:"status"`
+	// Status A channel message's status: `delivered` once stored (this server stores and delivers at
+	// once; `pending` is the RFC's state before that), `read` once its addressee marked it,
+	// `replied` once it got a reply, `expired` when its `expires_at` passed while it was
+	// neither read nor replied to. Clients must accept unknown values.
+	Status MessageStatus `json:"status"`
 
-	// To The addressee, or null for everyone.
+	// To The addressee (an agent, `role:...`, or `*` for everyone), or null for everyone.
 	To *string `json:"to"`
 }
 
@@ -1403,26 +1806,41 @@ type ChannelMessageCreate struct {
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
 
-	// MessageType Kinds of channel message. Clients must accept unknown values.
+	// MessageType The kind of message (default `notify`); `response` is sent with the reply operation.
 	MessageType MessageType `json:"message_type,omitempty,omitzero"`
 
-	// Metadata Metadata.
+	// Metadata Metadata (e.g. `trace_id`, `parent_event_id`).
 	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
 
-	// Sender Who sends; defaults to the acting agent.
+	// Sender The sending agent; must be the caller, which it defaults to.
 	Sender string `json:"sender,omitempty,omitzero"`
 
-	// To The addressee.
+	// To The addressee: an agent, `role:<role_id>`, or `*` (everyone); required for a
+	// `request`, `*` for a `broadcast`.
 	To string `json:"to,omitempty,omitzero"`
 }
 
 // ChannelMessageStatusUpdate Body of `PATCH /channels/{channel_id}/messages/{message_id}`.
 type ChannelMessageStatusUpdate struct {
-	// Status `read` also sets `read_at`.
-	Status string `json:"status"`
+	// Status `read`, which also sets `read_at` (the server sets the other statuses).
+	Status MessageStatus `json:"status"`
+}
+
+// ChannelOptions A channel's options (RFC-0021). This server fills in the defaults and applies them; the
+// reference server stores them without effect.
+type ChannelOptions struct {
+	// Audit Copy every message to the intent's event log as a `channel_message` event.
+	Audit bool `json:"audit"`
+
+	// MaxMessages Keep at most this many messages; sending more removes the oldest.
+	MaxMessages int64 `json:"max_messages,omitempty,omitzero"`
+
+	// TTLSeconds Close the channel this many seconds after its last message (or its creation); null
+	// keeps it open until it is closed or its intent is completed or abandoned.
+	TTLSeconds *int64 `json:"ttl_seconds"`
 }
 
 // ChannelReplyCreate Body of `POST /channels/{channel_id}/messages/{message_id}/reply`.
@@ -1433,25 +1851,27 @@ type ChannelReplyCreate struct {
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
 
-	// Sender Who replies; defaults to the acting agent.
+	// Sender The replying agent; must be the caller, which it defaults to.
 	Sender string `json:"sender,omitempty,omitzero"`
 }
 
-// ChannelStatus A channel's status.
+// ChannelStatus A channel's status (RFC-0021); a closed channel refuses new messages.
 type ChannelStatus string
 
 // ChannelUpdate Body of `PATCH /channels/{channel_id}`: absent fields keep their value.
 type ChannelUpdate struct {
-	// MemberPolicy `explicit` or `intent`.
-	MemberPolicy string `json:"member_policy,omitempty,omitzero"`
+	// MemberPolicy Who takes part in a channel: `explicit`, only its creator and `members`; `intent`, every
+	// agent with access to its intent. Clients must accept unknown values.
+	MemberPolicy MemberPolicy `json:"member_policy,omitempty,omitzero"`
 
-	// Members Member agents.
-	Members []string `json:"members,omitempty,omitzero"`
+	// Members The new member list (replaces the old one; `[]` empties it).
+	Members *[]string `json:"members,omitempty"`
 
-	// Options Options.
-	Options map[string]interface{} `json:"options,omitempty,omitzero"`
+	// Options A channel's options (RFC-0021). This server fills in the defaults and applies them; the
+	// reference server stores them without effect.
+	Options *ChannelOptions `json:"options,omitempty"`
 
-	// Status A channel's status.
+	// Status A channel's status (RFC-0021); a closed channel refuses new messages.
 	Status ChannelStatus `json:"status,omitempty,omitzero"`
 }
 
@@ -1626,6 +2046,13 @@ type CoordinatorLease struct {
 	// SupervisorID Its supervisor, or null.
 	SupervisorID string `json:"supervisor_id,omitempty,omitzero"`
 
+	// SuspensionPolicy What a coordinator does when an intent it coordinates suspends for a human (RFC-0026 §3):
+	// `isolate` (the default) nothing beyond the aggregates; `block_dependents` the same here,
+	// since the server always blocks the suspended intent's active dependents (rule 2; the
+	// RFC-0024 workflow phases it also names are not part of this server); `escalate` logs
+	// `coordinator.escalation_required` on the suspended intent, naming the lease and its agent.
+	SuspensionPolicy CoordinatorSuspensionPolicy `json:"suspension_policy,omitempty,omitzero"`
+
 	// Version Version of the lease.
 	Version int64 `json:"version"`
 }
@@ -1664,7 +2091,21 @@ type CoordinatorLeaseCreate struct {
 
 	// SupervisorID Its supervisor.
 	SupervisorID string `json:"supervisor_id,omitempty,omitzero"`
+
+	// SuspensionPolicy What a coordinator does when an intent it coordinates suspends for a human (RFC-0026 §3):
+	// `isolate` (the default) nothing beyond the aggregates; `block_dependents` the same here,
+	// since the server always blocks the suspended intent's active dependents (rule 2; the
+	// RFC-0024 workflow phases it also names are not part of this server); `escalate` logs
+	// `coordinator.escalation_required` on the suspended intent, naming the lease and its agent.
+	SuspensionPolicy CoordinatorSuspensionPolicy `json:"suspension_policy,omitempty,omitzero"`
 }
+
+// CoordinatorSuspensionPolicy What a coordinator does when an intent it coordinates suspends for a human (RFC-0026 §3):
+// `isolate` (the default) nothing beyond the aggregates; `block_dependents` the same here,
+// since the server always blocks the suspended intent's active dependents (rule 2; the
+// RFC-0024 workflow phases it also names are not part of this server); `escalate` logs
+// `coordinator.escalation_required` on the suspended intent, naming the lease and its agent.
+type CoordinatorSuspensionPolicy string
 
 // Cost A cost incurred on an intent (RFC-0009).
 type Cost struct {
@@ -1946,20 +2387,20 @@ type EffectivePolicy struct {
 	WriteScope WriteScope `json:"write_scope"`
 }
 
-// Error The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// Error The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type Error struct {
-	// Code A stable machine-readable code: `unauthorized`, `forbidden`, `not_found`,
-	// `version_conflict`, `invalid_transition`, `lease_conflict`, `lease_expired`,
-	// `validation_error`, `bad_request`, `if_match_required`, `payload_too_large`,
-	// `rate_limited`, `not_implemented`, `internal`.
+	// Code A stable machine-readable code (`ErrorCode`). Absent from the reference server's
+	// bodies; clients must accept codes they do not know.
 	Code string `json:"code,omitempty,omitzero"`
 
 	// CurrentVersion On a version conflict, the resource's current version.
 	CurrentVersion int64 `json:"current_version,omitempty,omitzero"`
 
-	// Detail What went wrong, for humans.
+	// Detail What went wrong: a string for humans (always, from this server), or, from the reference
+	// server, an object or a list of validation issues.
 	Detail string `json:"detail"`
 
 	// Errors On a validation error, one entry per offending field.
@@ -1967,6 +2408,24 @@ type Error struct {
 
 	// ExistingLease An exclusive, expiring lease on a scope of an intent (RFC-0003).
 	ExistingLease Lease `json:"existing_lease,omitempty,omitzero"`
+}
+
+// ErrorCode Every `code` this server sends in an `Error`, with the status it comes with
+// (`x-enum-descriptions`). Other servers may send others: `Error.code` accepts any string.
+type ErrorCode string
+
+// ErrorDetailObject The reference server's structured `detail` (governance violations, RFC-0024 input/output
+// errors, suspension choices): a machine-readable `error`, the `rule` that refused the
+// request and a `message`; other members depend on the error.
+type ErrorDetailObject struct {
+	// Error What kind of error (`governance_violation`, `MissingOutputError`, ...).
+	Error string `json:"error,omitempty,omitzero"`
+
+	// Message What went wrong, for humans.
+	Message string `json:"message,omitempty,omitzero"`
+
+	// Rule The rule that refused the request (`write_scope`, `io_outputs`, ...).
+	Rule string `json:"rule,omitempty,omitzero"`
 }
 
 // Escalation A request for human attention on an intent (RFC-0013).
@@ -2052,6 +2511,18 @@ type EscalationResolve struct {
 
 // EscalationStatus An escalation's status. Clients must accept unknown values.
 type EscalationStatus string
+
+// EscalationStep A step of a human retry policy's escalation ladder (RFC-0026 §4.1).
+type EscalationStep struct {
+	// Attempt The notification attempt this step applies to.
+	Attempt int32 `json:"attempt"`
+
+	// ChannelHint The channel to use from this attempt on.
+	ChannelHint string `json:"channel_hint,omitempty,omitzero"`
+
+	// NotifyTo Who to notify instead (`intent.suspension_escalated` names it).
+	NotifyTo string `json:"notify_to,omitempty,omitzero"`
+}
 
 // EventChainVerification Result of checking an intent's hash-chained event log (RFC-0019). The server recomputes
 // every event's hash from its stored content, checks each `previous_event_hash` against the
@@ -2193,6 +2664,10 @@ type FailureCreate struct {
 	RetryScheduledAt NullableTimestamp `json:"retry_scheduled_at,omitempty,omitzero"`
 }
 
+// FallbackPolicy What happens when a suspension times out (RFC-0025 §6): `fail` abandons the intent;
+// `complete_with_fallback` and `use_default_and_continue` resume it with `fallback_value`.
+type FallbackPolicy string
+
 // FederatedAgent An agent visible to federated peers.
 type FederatedAgent struct {
 	// AgentID The agent.
@@ -2220,7 +2695,12 @@ type FederatedAgentList struct {
 	Agents []FederatedAgent `json:"agents"`
 }
 
-// FederationCallback Body of `POST /federation/callback`: a peer reporting on a dispatched intent.
+// FederationCallback Body of `POST /federation/callback`: a peer reporting on a dispatched intent, signed as a
+// `FederationEnvelope` is (the canonical JSON of the callback without `signature`, by the
+// peer the intent was dispatched to). This server sends one when the status of an intent it
+// received changes: `completed` (to `completed`), `failed` (to `abandoned`) or
+// `status_changed`, with `state_delta` `{"status": ...}` (and the intent's `state` when it
+// completes) and an `attestation` naming the event and its RFC-0019 `event_hash`.
 type FederationCallback struct {
 	// Attestation Attestation, or null.
 	Attestation map[string]interface{} `json:"attestation,omitempty,omitzero"`
@@ -2231,17 +2711,20 @@ type FederationCallback struct {
 	// EventType `state_delta`, `status_changed`, `attestation`, `budget_warning`, `completed` or `failed`.
 	EventType string `json:"event_type"`
 
-	// IdempotencyKey Deduplicates callbacks.
-	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+	// IdempotencyKey The callback's nonce, unique per dispatch; a second callback with it is refused.
+	IdempotencyKey string `json:"idempotency_key"`
 
-	// Signature The peer's signature.
-	Signature string `json:"signature,omitempty,omitzero"`
+	// IntentID The intent on the sending peer.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Signature The peer's signature of the callback.
+	Signature string `json:"signature"`
 
 	// StateDelta A free-form JSON object.
 	StateDelta Object `json:"state_delta,omitempty,omitzero"`
 
-	// Timestamp A `Timestamp`, or null when the instant has not happened.
-	Timestamp NullableTimestamp `json:"timestamp,omitempty,omitzero"`
+	// Timestamp When the callback was signed (RFC 3339).
+	Timestamp time.Time `json:"timestamp"`
 
 	// TraceID Trace id.
 	TraceID string `json:"trace_id,omitempty,omitzero"`
@@ -2252,7 +2735,8 @@ type FederationDispatch struct {
 	// AgentID The remote agent to ask for.
 	AgentID string `json:"agent_id,omitempty,omitzero"`
 
-	// CallbackURL Where the peer reports back.
+	// CallbackURL Where the peer reports back: this server's `/api/v1/federation/callback` (the default,
+	// and the only value accepted).
 	CallbackURL string `json:"callback_url,omitempty,omitzero"`
 
 	// DelegationScope What the remote side may do.
@@ -2267,7 +2751,7 @@ type FederationDispatch struct {
 	// TargetServer The peer's base URL (http or https).
 	TargetServer string `json:"target_server"`
 
-	// TraceContext Trace context to propagate.
+	// TraceContext Trace context to propagate (`trace_id` is recorded on the peer's intent).
 	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
 }
 
@@ -2279,7 +2763,12 @@ type FederationDispatchResult struct {
 	// Message Human-readable outcome.
 	Message string `json:"message"`
 
-	// Status `accepted`, `rejected` or `pending`.
+	// RemoteIntentID The intent the peer created, when it accepted.
+	RemoteIntentID string `json:"remote_intent_id,omitempty,omitzero"`
+
+	// Status `accepted` (the peer created an intent), `rejected` (the peer refused it) or `failed`
+	// (the peer could not be reached or answered an error). Clients also accept the
+	// reference server's `pending`.
 	Status string `json:"status"`
 
 	// TargetServer The peer.
@@ -2287,12 +2776,24 @@ type FederationDispatchResult struct {
 }
 
 // FederationEnvelope Body of `POST /federation/receive`: an intent delegated by a peer, signed by it.
+//
+// `signature` is the sending server's Ed25519 signature, base64url without padding
+// (standard base64 is accepted), of the canonical JSON (RFC 8785) of the envelope as sent
+// without its `signature` member: every other member is covered, ones this document does
+// not name included. A receiver verifies it with the key configured for the sender or
+// published in its manifest (`public_key`, `server_did`). `target_server` names the
+// receiver and `created_at` dates the envelope, so that a signed envelope is good for one
+// server and a few minutes only. The reference server sends envelopes with an empty
+// `intent_title` and a signature over Python's sorted JSON, and checks none.
 type FederationEnvelope struct {
 	// AgentID The agent asked for.
 	AgentID string `json:"agent_id,omitempty,omitzero"`
 
 	// CallbackURL Where to report back.
 	CallbackURL string `json:"callback_url,omitempty,omitzero"`
+
+	// CreatedAt When the envelope was signed (RFC 3339).
+	CreatedAt time.Time `json:"created_at"`
 
 	// DelegationScope What this side may do.
 	DelegationScope map[string]interface{} `json:"delegation_scope,omitempty,omitzero"`
@@ -2303,7 +2804,7 @@ type FederationEnvelope struct {
 	// FederationPolicy Rules to follow.
 	FederationPolicy map[string]interface{} `json:"federation_policy,omitempty,omitzero"`
 
-	// IdempotencyKey Deduplicates deliveries.
+	// IdempotencyKey Deduplicates deliveries (this server's envelopes carry their dispatch id).
 	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
 
 	// IntentConstraints A free-form JSON object.
@@ -2321,11 +2822,14 @@ type FederationEnvelope struct {
 	// IntentTitle Title.
 	IntentTitle string `json:"intent_title"`
 
-	// Signature The sender's signature of the envelope.
-	Signature string `json:"signature,omitempty,omitzero"`
+	// Signature The sender's signature of the envelope (see above).
+	Signature string `json:"signature"`
 
-	// SourceServer The sending server.
+	// SourceServer The sending server's URL, as its peers list it.
 	SourceServer string `json:"source_server"`
+
+	// TargetServer The receiving server's URL.
+	TargetServer string `json:"target_server"`
 
 	// TraceContext Trace context.
 	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
@@ -2342,7 +2846,8 @@ type FederationManifest struct {
 	// ProtocolVersion Protocol version.
 	ProtocolVersion string `json:"protocol_version"`
 
-	// PublicKey The server's Ed25519 public key, base64.
+	// PublicKey The server's Ed25519 public key (32 bytes), standard base64: the key of `server_did`,
+	// which verifies the server's envelopes and callbacks.
 	PublicKey string `json:"public_key,omitempty,omitzero"`
 
 	// ServerDid The server's DID.
@@ -2545,6 +3050,29 @@ type HealthStatus struct {
 
 // HealthStatusStatus `ok` (alive), `ready`, `shutting_down` or `store_unavailable`.
 type HealthStatusStatus string
+
+// HumanRetryPolicy Re-notification and escalation while a human does not answer (RFC-0026 §4). The whole
+// window is `interval_seconds x max_attempts`.
+type HumanRetryPolicy struct {
+	// EscalationLadder Per-attempt channel and recipient overrides.
+	EscalationLadder []EscalationStep `json:"escalation_ladder,omitempty,omitzero"`
+
+	// FinalFallbackPolicy What happens when a suspension times out (RFC-0025 §6): `fail` abandons the intent;
+	// `complete_with_fallback` and `use_default_and_continue` resume it with `fallback_value`.
+	FinalFallbackPolicy FallbackPolicy `json:"final_fallback_policy,omitempty,omitzero"`
+
+	// IntervalSeconds Seconds between notifications (at most the suspension's `timeout_seconds`).
+	IntervalSeconds int32 `json:"interval_seconds,omitempty,omitzero"`
+
+	// MaxAttempts Notifications in all, the first included (1 by default).
+	MaxAttempts int32 `json:"max_attempts,omitempty,omitzero"`
+
+	// Strategy The cadence; only `fixed`.
+	Strategy HumanRetryPolicyStrategy `json:"strategy,omitempty,omitzero"`
+}
+
+// HumanRetryPolicyStrategy The cadence; only `fixed`.
+type HumanRetryPolicyStrategy string
 
 // IdentityChallenge A challenge to sign with the private key. It is single-use and expires at
 // `challenge_expires_at` (5 minutes after it was issued).
@@ -2913,6 +3441,10 @@ type LogCheckpoint struct {
 	SignedBy *string `json:"signed_by"`
 }
 
+// MemberPolicy Who takes part in a channel: `explicit`, only its creator and `members`; `intent`, every
+// agent with access to its intent. Clients must accept unknown values.
+type MemberPolicy string
+
 // MembershipRole The role of an intent in a portfolio. Clients must accept unknown values.
 type MembershipRole string
 
@@ -3080,7 +3612,15 @@ type Message struct {
 	Message string `json:"message"`
 }
 
-// MessageType Kinds of channel message. Clients must accept unknown values.
+// MessageStatus A channel message's status: `delivered` once stored (this server stores and delivers at
+// once; `pending` is the RFC's state before that), `read` once its addressee marked it,
+// `replied` once it got a reply, `expired` when its `expires_at` passed while it was
+// neither read nor replied to. Clients must accept unknown values.
+type MessageStatus string
+
+// MessageType Kinds of channel message: `request` expects a reply (`ask`), `response` is one (its
+// `correlation_id` is the request's id), `notify` needs none, `broadcast` is addressed to
+// everyone (`*`). Clients must accept unknown values.
 type MessageType string
 
 // NullableTimestamp A `Timestamp`, or null when the instant has not happened.
@@ -3123,6 +3663,10 @@ type Plan struct {
 
 	// State A plan's state.
 	State PlanState `json:"state"`
+
+	// SuspendedTasks RFC-0026 rule 4: the plan's tasks blocked because their intent awaits a human (filled
+	// by `GET /plans/{plan_id}`).
+	SuspendedTasks []SuspendedTask `json:"suspended_tasks,omitempty,omitzero"`
 
 	// Tasks Ids of its tasks, in order.
 	Tasks []string `json:"tasks"`
@@ -3193,6 +3737,9 @@ type Portfolio struct {
 	// GovernancePolicy A free-form JSON object.
 	GovernancePolicy Object `json:"governance_policy"`
 
+	// HasSuspendedMembers RFC-0026 rule 4; whether a member intent is `suspended_awaiting_input`.
+	HasSuspendedMembers *bool `json:"has_suspended_members,omitempty"`
+
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
 
@@ -3208,6 +3755,9 @@ type Portfolio struct {
 	// Status A portfolio's status. The reference server stores any string; clients must accept unknown
 	// values.
 	Status PortfolioStatus `json:"status"`
+
+	// SuspendedMemberCount RFC-0026 rule 4; how many member intents are `suspended_awaiting_input`.
+	SuspendedMemberCount *int64 `json:"suspended_member_count,omitempty"`
 
 	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
 	UpdatedAt Timestamp `json:"updated_at"`
@@ -3429,8 +3979,9 @@ type StatePatch struct {
 	// Path A `/`-separated path (leading slash optional; `~1` is `/` and `~0` is `~` inside a segment).
 	Path string `json:"path"`
 
-	// Value The value to set or append (any JSON value; ignored by `remove`).
-	Value interface{} `json:"value,omitempty,omitzero"`
+	// Value Any JSON value, null included: a string, a number, a boolean, an array or an object (the
+	// object branch carries `nullable`, as OpenAPI 3.0 has no `null` type).
+	Value AnyValue `json:"value,omitempty,omitzero"`
 }
 
 // StatePatchRequest State changes, as a list of patches or as a shallow merge map.
@@ -3518,10 +4069,161 @@ type SubscriptionCreate struct {
 	WebhookURL string `json:"webhook_url,omitempty,omitzero"`
 }
 
+// SuspendedTask A plan task blocked by its intent's suspension (RFC-0026 rule 4).
+type SuspendedTask struct {
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// IntentID The suspended intent.
+	IntentID string `json:"intent_id"`
+
+	// SuspendedSince A `Timestamp`, or null when the instant has not happened.
+	SuspendedSince NullableTimestamp `json:"suspended_since,omitempty,omitzero"`
+
+	// TaskID The task.
+	TaskID string `json:"task_id"`
+}
+
+// SuspensionChoice One option offered to the human (RFC-0025 §4.2).
+type SuspensionChoice struct {
+	// Description Longer explanation.
+	Description string `json:"description,omitempty,omitzero"`
+
+	// Label Human-readable label.
+	Label string `json:"label"`
+
+	// Metadata Extra data of this choice.
+	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+
+	// Style Visual hint (`primary`, `danger`, `default`).
+	Style string `json:"style,omitempty,omitzero"`
+
+	// Value Machine-readable value returned to the agent when chosen.
+	Value string `json:"value"`
+}
+
 // SuspensionConfig Suspension defaults (RFC-0026).
 type SuspensionConfig struct {
 	// DefaultRetryPolicy The default retry policy for suspensions, or null.
 	DefaultRetryPolicy map[string]interface{} `json:"default_retry_policy"`
+}
+
+// SuspensionCreate Body of `POST /intents/{intent_id}/suspend` (RFC-0025 `request_input`).
+type SuspensionCreate struct {
+	// ChannelHint Preferred delivery channel (`slack`, `email`).
+	ChannelHint string `json:"channel_hint,omitempty,omitzero"`
+
+	// Choices The options (required for `choice`; `confirm` defaults to yes/no).
+	Choices []SuspensionChoice `json:"choices,omitempty,omitzero"`
+
+	// Confidence The agent's confidence when it suspends (`confidence_at_suspension`).
+	Confidence float64 `json:"confidence,omitempty,omitzero"`
+
+	// Context Structured context for the human (no secrets).
+	Context map[string]interface{} `json:"context,omitempty,omitzero"`
+
+	// DecisionRecord The engagement decision that led to the suspension.
+	DecisionRecord map[string]interface{} `json:"decision_record,omitempty,omitzero"`
+
+	// FallbackPolicy What happens when a suspension times out (RFC-0025 §6): `fail` abandons the intent;
+	// `complete_with_fallback` and `use_default_and_continue` resume it with `fallback_value`.
+	FallbackPolicy FallbackPolicy `json:"fallback_policy,omitempty,omitzero"`
+
+	// FallbackValue The value the agent continues with under a `complete_with_fallback` policy.
+	FallbackValue interface{} `json:"fallback_value,omitempty,omitzero"`
+
+	// ID The suspension's id; the server makes a UUID when absent.
+	ID string `json:"id,omitempty,omitzero"`
+
+	// Question The question for the human.
+	Question string `json:"question"`
+
+	// ResponseType What kind of answer a suspension expects (RFC-0025 §4.1): `choice` (one of `choices`),
+	// `confirm` (`yes` or `no`), `text` (a non-empty string), `form` (any value).
+	ResponseType SuspensionResponseType `json:"response_type,omitempty,omitzero"`
+
+	// RetryPolicy Re-notification and escalation while a human does not answer (RFC-0026 §4). The whole
+	// window is `interval_seconds x max_attempts`.
+	RetryPolicy HumanRetryPolicy `json:"retry_policy,omitempty,omitzero"`
+
+	// TimeoutSeconds Seconds to wait for an answer (per attempt with a retry policy); none waits forever.
+	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
+}
+
+// SuspensionRecord An intent's suspension as kept in `state._suspension` (RFC-0025 §5, RFC-0026 §4). The
+// server's own bookkeeping: `attempt`, `next_attempt_at`, `suspended_by`, `expired_at`.
+// Clients must accept records written by the reference implementation's agents, which may
+// lack those and hold timestamps without a zone.
+type SuspensionRecord struct {
+	// Attempt Notification attempts made so far (from 1).
+	Attempt int32 `json:"attempt,omitempty,omitzero"`
+
+	// ChannelHint Preferred channel.
+	ChannelHint string `json:"channel_hint,omitempty,omitzero"`
+
+	// Choices The options.
+	Choices []SuspensionChoice `json:"choices,omitempty,omitzero"`
+
+	// ConfidenceAtSuspension The agent's confidence when it suspended.
+	ConfidenceAtSuspension float64 `json:"confidence_at_suspension,omitempty,omitzero"`
+
+	// Context Context for the human.
+	Context map[string]interface{} `json:"context,omitempty,omitzero"`
+
+	// DecisionRecord The engagement decision behind it.
+	DecisionRecord map[string]interface{} `json:"decision_record,omitempty,omitzero"`
+
+	// ExpiredAt A `Timestamp`, or null when the instant has not happened.
+	ExpiredAt NullableTimestamp `json:"expired_at,omitempty,omitzero"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// FallbackPolicy See `FallbackPolicy`.
+	FallbackPolicy string `json:"fallback_policy"`
+
+	// FallbackValue The value used on timeout by `complete_with_fallback`.
+	FallbackValue interface{} `json:"fallback_value,omitempty,omitzero"`
+
+	// ID The suspension id (`suspension_id` of the answer).
+	ID string `json:"id"`
+
+	// Metadata Metadata sent with the answer.
+	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+
+	// NextAttemptAt A `Timestamp`, or null when the instant has not happened.
+	NextAttemptAt NullableTimestamp `json:"next_attempt_at,omitempty,omitzero"`
+
+	// Question The question.
+	Question string `json:"question"`
+
+	// Resolution `responded`, `expired` or `cancelled` once resolved; null while open.
+	Resolution string `json:"resolution,omitempty,omitzero"`
+
+	// RespondedAt A `Timestamp`, or null when the instant has not happened.
+	RespondedAt NullableTimestamp `json:"responded_at,omitempty,omitzero"`
+
+	// RespondedBy Who answered.
+	RespondedBy string `json:"responded_by,omitempty,omitzero"`
+
+	// Response The human's answer, once given.
+	Response interface{} `json:"response,omitempty,omitzero"`
+
+	// ResponseType See `SuspensionResponseType`.
+	ResponseType string `json:"response_type"`
+
+	// RetryPolicy Re-notification and escalation while a human does not answer (RFC-0026 §4). The whole
+	// window is `interval_seconds x max_attempts`.
+	RetryPolicy HumanRetryPolicy `json:"retry_policy,omitempty,omitzero"`
+
+	// SuspendedAt A `Timestamp`, or null when the instant has not happened.
+	SuspendedAt NullableTimestamp `json:"suspended_at,omitempty,omitzero"`
+
+	// SuspendedBy The agent that suspended the intent.
+	SuspendedBy string `json:"suspended_by,omitempty,omitzero"`
+
+	// TimeoutSeconds The answer window (per attempt with a retry policy).
+	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
 }
 
 // SuspensionResolution The recorded answer to a suspension; the intent resumes.
@@ -3566,6 +4268,10 @@ type SuspensionResponse struct {
 	Value interface{} `json:"value,omitempty,omitzero"`
 }
 
+// SuspensionResponseType What kind of answer a suspension expects (RFC-0025 §4.1): `choice` (one of `choices`),
+// `confirm` (`yes` or `no`), `text` (a non-empty string), `form` (any value).
+type SuspensionResponseType string
+
 // Task A unit of work within an intent (RFC-0012).
 //
 // Example: {"artifacts":[],"assigned_agent":null,"attempt":1,"capabilities_required":["search"],"created_at":"2026-11-23T00:16:43Z","depends_on":[],"description":null,"id":"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e","input":{},"intent_id":"3f1c2d4e-8a9b-4c1d-9e2f-0a1b2c3d4e5f","max_attempts":3,"name":"Collect sources","output":null,"plan_id":null,"priority":"normal","status":"pending","version":1}
@@ -3579,7 +4285,7 @@ type Task struct {
 	// Attempt Current attempt, from 1.
 	Attempt int32 `json:"attempt"`
 
-	// BlockedReason Why it is blocked, or null.
+	// BlockedReason Why it is blocked, or null (`intent_suspended` while its intent awaits a human, RFC-0026).
 	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
 
 	// Blocks Tasks waiting on this one.
@@ -3653,6 +4359,9 @@ type Task struct {
 	// running -> completed|failed|blocked|cancelled; blocked -> ready|running|cancelled|failed; failed
 	// -> ready (retry); completed, cancelled and skipped are final.
 	Status TaskStatus `json:"status"`
+
+	// SuspendedIntentID While `blocked_reason` is `intent_suspended`, the suspended intent (RFC-0026 rule 3).
+	SuspendedIntentID string `json:"suspended_intent_id,omitempty,omitzero"`
 
 	// TaskMetadata A free-form JSON object.
 	TaskMetadata Object `json:"task_metadata,omitempty,omitzero"`
@@ -3785,8 +4494,9 @@ type ToolCallPayload struct {
 	// Provider The LLM provider that requested the call.
 	Provider string `json:"provider,omitempty,omitzero"`
 
-	// Result The tool's result (any JSON value).
-	Result interface{} `json:"result,omitempty,omitzero"`
+	// Result Any JSON value, null included: a string, a number, a boolean, an array or an object (the
+	// object branch carries `nullable`, as OpenAPI 3.0 has no `null` type).
+	Result AnyValue `json:"result,omitempty,omitzero"`
 
 	// ToolID Correlates the events of one call.
 	ToolID string `json:"tool_id"`
@@ -4104,6 +4814,36 @@ type TriggerUpdate struct {
 	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`
 }
 
+// ValidationIssue One entry of the reference server's (FastAPI's) list of validation errors.
+type ValidationIssue struct {
+	// Ctx A free-form JSON object.
+	Ctx Object `json:"ctx,omitempty,omitzero"`
+
+	// Input Any JSON value, null included: a string, a number, a boolean, an array or an object (the
+	// object branch carries `nullable`, as OpenAPI 3.0 has no `null` type).
+	Input AnyValue `json:"input,omitempty,omitzero"`
+
+	// Loc Where the problem is, e.g. `["body", "patches", 0, "path"]`.
+	Loc []ValidationIssue_Loc_Item `json:"loc"`
+
+	// Msg What is wrong, for humans.
+	Msg string `json:"msg"`
+
+	// Type The kind of problem (`missing`, `string_type`, `int_parsing`, ...).
+	Type string `json:"type,omitempty,omitzero"`
+}
+
+// ValidationIssueLoc0 defines model for ValidationIssue.Loc.0.
+type ValidationIssueLoc0 = string
+
+// ValidationIssueLoc1 defines model for ValidationIssue.Loc.1.
+type ValidationIssueLoc1 = int
+
+// ValidationIssue_Loc_Item defines model for ValidationIssue.loc.Item.
+type ValidationIssue_Loc_Item struct {
+	union json.RawMessage
+}
+
 // Vault A container of credentials owned by a principal (RFC-0014).
 type Vault struct {
 	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
@@ -4185,6 +4925,9 @@ type EventID = string
 // GrantID defines model for GrantId.
 type GrantID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = int64
 
@@ -4224,74 +4967,94 @@ type TriggerID = string
 // VaultID defines model for VaultId.
 type VaultID = string
 
-// BadRequest The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// BadRequest The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type BadRequest = Error
 
-// Conflict The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// Conflict The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type Conflict = Error
 
-// Forbidden The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// FederationUnauthenticated The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
+type FederationUnauthenticated = Error
+
+// Forbidden The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type Forbidden = Error
 
-// IdempotencyResponseLost The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// IdempotencyResponseLost The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type IdempotencyResponseLost = Error
 
-// LeaseConflict The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// LeaseConflict The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type LeaseConflict = Error
 
-// NotFound The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// NotFound The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type NotFound = Error
 
-// NotImplemented The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// NotImplemented The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type NotImplemented = Error
 
-// PayloadTooLarge The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// PayloadTooLarge The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type PayloadTooLarge = Error
 
-// RequestTimeout The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// RequestTimeout The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type RequestTimeout = Error
 
-// TooManyRequests The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// TooManyRequests The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type TooManyRequests = Error
 
-// Unauthorized The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// Unauthorized The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type Unauthorized = Error
 
-// UnsupportedMediaType The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// UnsupportedMediaType The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type UnsupportedMediaType = Error
 
-// ValidationFailed The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// ValidationFailed The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type ValidationFailed = Error
 
-// VersionConflict The body of every error response. `detail` is always present. Clients must also accept the
-// reference server's bodies, whose `detail` may be a string, an object (`error`, `rule`,
-// `message`) or a list of validation errors, and which carry no other key.
+// VersionConflict The body of every error response. `detail` is always present. The reference server sends
+// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
+// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
+// the fields that apply.
 type VersionConflict = Error
 
 // ListAgentsParams defines parameters for ListAgents.
@@ -4338,11 +5101,16 @@ type StreamAgentEventsClientPathParams struct {
 
 // ListChannelMessagesParams defines parameters for ListChannelMessages.
 type ListChannelMessagesParams struct {
-	// Since Only messages after this message id.
+	// Since A cursor: the id of a message of this channel (the messages after it), or an RFC 3339
+	// timestamp (the messages created after it). An id the channel does not hold (never sent
+	// here, or removed beyond `options.max_messages`) answers 422.
 	Since string `form:"since,omitempty" json:"since,omitempty,omitzero"`
 
-	// To Only messages addressed to this agent.
+	// To Only messages whose `to` is exactly this (an agent, `*`, `role:...`).
 	To string `form:"to,omitempty" json:"to,omitempty,omitzero"`
+
+	// Limit At most this many messages (the reference server has no limit).
+	Limit int `form:"limit,omitempty" json:"limit,omitempty,omitzero"`
 }
 
 // ListCheckpointsParams defines parameters for ListCheckpoints.
@@ -4376,6 +5144,12 @@ type ListEscalationsParams struct {
 
 	// Status Only escalations in this status.
 	Status string `form:"status,omitempty" json:"status,omitempty,omitzero"`
+}
+
+// ListFederatedAgentsParams defines parameters for ListFederatedAgents.
+type ListFederatedAgentsParams struct {
+	// XSourceServer The asking server's URL (accepted, not trusted).
+	XSourceServer string `json:"X-Source-Server,omitempty,omitzero"`
 }
 
 // ListGrantInvocationsParams defines parameters for ListGrantInvocations.
@@ -4471,6 +5245,12 @@ type StreamIntentEventsClientPathParams struct {
 	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
 }
 
+// SuspendIntentParams defines parameters for SuspendIntent.
+type SuspendIntentParams struct {
+	// IfMatch The version the agent last saw; when given it must be current (409 otherwise).
+	IfMatch int64 `json:"If-Match,omitempty,omitzero"`
+}
+
 // ListIntentTasksParams defines parameters for ListIntentTasks.
 type ListIntentTasksParams struct {
 	// Status Only tasks in this status.
@@ -4517,7 +5297,9 @@ type StreamAgentEventsParams struct {
 
 // StreamChannelMessagesParams defines parameters for StreamChannelMessages.
 type StreamChannelMessagesParams struct {
-	// LastEventID Resume after this message id.
+	// LastEventID Replay the messages after this one: the id of a message of the channel, or `0` for all
+	// of them. Without it the stream starts with the next new message. An id the channel does
+	// not hold answers 400.
 	LastEventID string `json:"Last-Event-ID,omitempty,omitzero"`
 }
 
@@ -4715,6 +5497,9 @@ type PatchIntentStateJSONRequestBody = StatePatchRequest
 // SetIntentStatusJSONRequestBody defines body for SetIntentStatus for application/json ContentType.
 type SetIntentStatusJSONRequestBody = StatusUpdate
 
+// SuspendIntentJSONRequestBody defines body for SuspendIntent for application/json ContentType.
+type SuspendIntentJSONRequestBody = SuspensionCreate
+
 // RespondToSuspensionJSONRequestBody defines body for RespondToSuspension for application/json ContentType.
 type RespondToSuspensionJSONRequestBody = SuspensionResponse
 
@@ -4765,3 +5550,65 @@ type UpdateTriggerJSONRequestBody = TriggerUpdate
 
 // CreateVaultJSONRequestBody defines body for CreateVault for application/json ContentType.
 type CreateVaultJSONRequestBody = VaultCreate
+
+// AsValidationIssueLoc0 returns the union data inside the ValidationIssue_Loc_Item as a ValidationIssueLoc0
+func (t ValidationIssue_Loc_Item) AsValidationIssueLoc0() (ValidationIssueLoc0, error) {
+	var body ValidationIssueLoc0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromValidationIssueLoc0 overwrites any union data inside the ValidationIssue_Loc_Item as the provided ValidationIssueLoc0
+func (t *ValidationIssue_Loc_Item) FromValidationIssueLoc0(v ValidationIssueLoc0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeValidationIssueLoc0 performs a merge with any union data inside the ValidationIssue_Loc_Item, using the provided ValidationIssueLoc0
+func (t *ValidationIssue_Loc_Item) MergeValidationIssueLoc0(v ValidationIssueLoc0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsValidationIssueLoc1 returns the union data inside the ValidationIssue_Loc_Item as a ValidationIssueLoc1
+func (t ValidationIssue_Loc_Item) AsValidationIssueLoc1() (ValidationIssueLoc1, error) {
+	var body ValidationIssueLoc1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromValidationIssueLoc1 overwrites any union data inside the ValidationIssue_Loc_Item as the provided ValidationIssueLoc1
+func (t *ValidationIssue_Loc_Item) FromValidationIssueLoc1(v ValidationIssueLoc1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeValidationIssueLoc1 performs a merge with any union data inside the ValidationIssue_Loc_Item, using the provided ValidationIssueLoc1
+func (t *ValidationIssue_Loc_Item) MergeValidationIssueLoc1(v ValidationIssueLoc1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ValidationIssue_Loc_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ValidationIssue_Loc_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}

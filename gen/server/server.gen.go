@@ -145,7 +145,7 @@ type ServerInterface interface {
 	ResolveEscalation(w http.ResponseWriter, r *http.Request, escalationID EscalationID)
 	// ListFederatedAgents List federated agents
 	// (GET /api/v1/federation/agents)
-	ListFederatedAgents(w http.ResponseWriter, r *http.Request)
+	ListFederatedAgents(w http.ResponseWriter, r *http.Request, params ListFederatedAgentsParams)
 	// ReceiveFederationCallback Receive a peer's report
 	// (POST /api/v1/federation/callback)
 	ReceiveFederationCallback(w http.ResponseWriter, r *http.Request)
@@ -353,6 +353,9 @@ type ServerInterface interface {
 	// StreamIntentEventsClientPath Stream intent events (client path)
 	// (GET /api/v1/intents/{intent_id}/subscribe)
 	StreamIntentEventsClientPath(w http.ResponseWriter, r *http.Request, intentID IntentID, params StreamIntentEventsClientPathParams)
+	// SuspendIntent Suspend an intent to ask a human
+	// (POST /api/v1/intents/{intent_id}/suspend)
+	SuspendIntent(w http.ResponseWriter, r *http.Request, intentID IntentID, params SuspendIntentParams)
 	// RespondToSuspension Answer a suspended intent
 	// (POST /api/v1/intents/{intent_id}/suspend/respond)
 	RespondToSuspension(w http.ResponseWriter, r *http.Request, intentID IntentID)
@@ -1188,6 +1191,19 @@ func (siw *ServerInterfaceWrapper) ListChannelMessages(w http.ResponseWriter, r 
 		return
 	}
 
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListChannelMessages(w, r, channelID, params)
 	}))
@@ -1704,8 +1720,35 @@ func (siw *ServerInterfaceWrapper) ResolveEscalation(w http.ResponseWriter, r *h
 // ListFederatedAgents operation middleware
 func (siw *ServerInterfaceWrapper) ListFederatedAgents(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListFederatedAgentsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "X-Source-Server" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Source-Server")]; found {
+		var XSourceServer string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "X-Source-Server", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Source-Server", valueList[0], &XSourceServer, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "X-Source-Server", Err: err})
+			return
+		}
+
+		params.XSourceServer = XSourceServer
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.ListFederatedAgents(w, r)
+		siw.Handler.ListFederatedAgents(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3864,6 +3907,56 @@ func (siw *ServerInterfaceWrapper) StreamIntentEventsClientPath(w http.ResponseW
 	handler.ServeHTTP(w, r)
 }
 
+// SuspendIntent operation middleware
+func (siw *ServerInterfaceWrapper) SuspendIntent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "intent_id" -------------
+	var intentID IntentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "intent_id", r.PathValue("intent_id"), &intentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "intent_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SuspendIntentParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch int64
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = IfMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SuspendIntent(w, r, intentID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // RespondToSuspension operation middleware
 func (siw *ServerInterfaceWrapper) RespondToSuspension(w http.ResponseWriter, r *http.Request) {
 
@@ -5308,141 +5401,25 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 		ErrorHandlerFunc:   options.ErrorHandlerFunc,
 	}
 
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent.json", wrapper.GetDiscoveryDocument)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/did.json", wrapper.GetServerDidDocument)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent-compat.json", wrapper.GetCompatibilityDocument)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReadiness)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/server/config", wrapper.GetServerConfig)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents", wrapper.ListIntents)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents", wrapper.CreateIntent)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}", wrapper.GetIntent)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/state", wrapper.PatchIntentState)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/status", wrapper.SetIntentStatus)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events", wrapper.ListIntentEvents)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events", wrapper.CreateIntentEvent)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/agents", wrapper.ListIntentAgents)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/agents", wrapper.AssignIntentAgent)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/agents/{agent_id}", wrapper.UnassignIntentAgent)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/children", wrapper.ListChildIntents)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/children", wrapper.CreateChildIntent)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/descendants", wrapper.ListDescendantIntents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/ancestors", wrapper.ListAncestorIntents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependencies", wrapper.ListIntentDependencies)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependencies", wrapper.AddIntentDependency)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependencies/{dependency_id}", wrapper.RemoveIntentDependency)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependents", wrapper.ListIntentDependents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/ready", wrapper.ListReadyChildIntents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/blocked", wrapper.ListBlockedChildIntents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/graph", wrapper.GetIntentGraph)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases", wrapper.ListIntentLeases)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases", wrapper.AcquireIntentLease)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases/{lease_id}", wrapper.ReleaseIntentLease)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases/{lease_id}", wrapper.RenewIntentLease)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios", wrapper.ListPortfolios)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/portfolios", wrapper.CreatePortfolio)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}", wrapper.GetPortfolio)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}", wrapper.UpdatePortfolio)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/status", wrapper.UpdatePortfolioStatus)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents", wrapper.ListPortfolioIntents)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents", wrapper.AddPortfolioIntent)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents/{intent_id}", wrapper.RemovePortfolioIntent)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/costs", wrapper.GetPortfolioCosts)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/portfolios", wrapper.ListIntentPortfolios)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments", wrapper.ListIntentAttachments)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments", wrapper.CreateIntentAttachment)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments/{attachment_id}", wrapper.DeleteIntentAttachment)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/costs", wrapper.ListIntentCosts)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/costs", wrapper.RecordIntentCost)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/retry-policy", wrapper.GetIntentRetryPolicy)
-	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/retry-policy", wrapper.PutIntentRetryPolicy)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/failures", wrapper.ListIntentFailures)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/failures", wrapper.RecordIntentFailure)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscriptions", wrapper.ListSubscriptions)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/subscriptions", wrapper.CreateSubscription)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subscriptions/{subscription_id}", wrapper.DeleteSubscription)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/intents/{intent_id}", wrapper.StreamIntentEvents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/subscribe", wrapper.StreamIntentEventsClientPath)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/portfolios/{portfolio_id}", wrapper.StreamPortfolioEvents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/subscribe", wrapper.StreamPortfolioEventsClientPath)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/agents/{agent_id}", wrapper.StreamAgentEvents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/subscribe", wrapper.StreamAgentEventsClientPath)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/arbitrate", wrapper.RequestArbitration)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/decisions", wrapper.ListIntentDecisions)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/decisions", wrapper.RecordDecision)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/coordinator-decisions", wrapper.ListIntentCoordinatorDecisions)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/escalations", wrapper.CreateEscalation)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/escalations", wrapper.ListEscalations)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/escalations/{escalation_id}/resolve", wrapper.ResolveEscalation)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals", wrapper.CreateApprovalRequest)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}", wrapper.GetApprovalRequest)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}/approve", wrapper.ApproveApprovalRequest)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}/deny", wrapper.DenyApprovalRequest)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.DeleteGovernancePolicy)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.GetGovernancePolicy)
-	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.SetGovernancePolicy)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl", wrapper.GetIntentACL)
-	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl", wrapper.PutIntentACL)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl/entries", wrapper.CreateIntentACLEntry)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl/entries/{entry_id}", wrapper.DeleteIntentACLEntry)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests", wrapper.ListAccessRequests)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests", wrapper.CreateAccessRequest)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests/{request_id}/approve", wrapper.ApproveAccessRequest)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests/{request_id}/deny", wrapper.DenyAccessRequest)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tasks", wrapper.CreateTask)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tasks/{task_id}", wrapper.GetTask)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/tasks/{task_id}", wrapper.UpdateTaskStatus)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/tasks", wrapper.ListIntentTasks)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/plans", wrapper.CreatePlan)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/plans/{plan_id}", wrapper.GetPlan)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/plans/{plan_id}", wrapper.UpdatePlan)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/plans", wrapper.ListIntentPlans)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/coordinators", wrapper.ListCoordinatorLeases)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/coordinators", wrapper.CreateCoordinatorLease)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/coordinators/{lease_id}", wrapper.GetCoordinatorLease)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/coordinators/{lease_id}/heartbeat", wrapper.CoordinatorHeartbeat)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/coordinators", wrapper.ListIntentCoordinatorLeases)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/decisions", wrapper.CreateDecisionRecord)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/vaults", wrapper.CreateVault)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/vaults/{vault_id}", wrapper.GetVault)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials/{credential_id}", wrapper.GetCredential)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/grants", wrapper.CreateToolGrant)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/grants/{grant_id}", wrapper.RevokeToolGrant)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants/{grant_id}", wrapper.GetToolGrant)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/grants", wrapper.ListAgentToolGrants)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/invocations", wrapper.CreateToolInvocation)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants/{grant_id}/invocations", wrapper.ListGrantInvocations)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tools/invoke", wrapper.InvokeTool)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/memory", wrapper.CreateMemoryEntry)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.DeleteMemoryEntry)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.GetMemoryEntry)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.UpdateMemoryEntry)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/memory", wrapper.ListAgentMemory)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/register", wrapper.RegisterAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent-federation.json", wrapper.GetFederationManifest)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent.json", wrapper.GetDiscoveryDocument)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/admin/checkpoints", wrapper.CreateCheckpoint)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/admin/checkpoints/{checkpoint_id}/anchor", wrapper.AnchorCheckpoint)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents", wrapper.ListAgents)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/record", wrapper.GetAgentRecord)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/grants", wrapper.ListAgentToolGrants)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/heartbeat", wrapper.AgentHeartbeat)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/agents/{agent_id}/status", wrapper.UpdateAgentStatus)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/triggers", wrapper.ListTriggers)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/triggers", wrapper.CreateTrigger)
-	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.DeleteTrigger)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.GetTrigger)
-	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.UpdateTrigger)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}/fire", wrapper.FireTrigger)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity", wrapper.GetAgentIdentity)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity", wrapper.RegisterAgentIdentity)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity/challenge", wrapper.CompleteIdentityChallenge)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity/rotate", wrapper.RotateAgentKey)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/{agent_id}/identity/verify", wrapper.VerifyAgentSignature)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events/verify", wrapper.VerifyEventChain)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints", wrapper.ListCheckpoints)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints/{checkpoint_id}", wrapper.GetCheckpoint)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints/{checkpoint_id}/proof/{event_id}", wrapper.GetMerkleProof)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/verify/consistency", wrapper.VerifyCheckpointConsistency)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/admin/checkpoints", wrapper.CreateCheckpoint)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/admin/checkpoints/{checkpoint_id}/anchor", wrapper.AnchorCheckpoint)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/channels", wrapper.ListIntentChannels)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/channels", wrapper.CreateChannel)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/memory", wrapper.ListAgentMemory)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/record", wrapper.GetAgentRecord)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/agents/{agent_id}/status", wrapper.UpdateAgentStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/agents/{agent_id}/subscribe", wrapper.StreamAgentEventsClientPath)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/agents/register", wrapper.RegisterAgent)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/channels/{channel_id}", wrapper.CloseChannel)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/channels/{channel_id}", wrapper.GetChannel)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/channels/{channel_id}", wrapper.UpdateChannel)
@@ -5451,15 +5428,132 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages/{message_id}", wrapper.GetChannelMessage)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages/{message_id}", wrapper.UpdateChannelMessageStatus)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/channels/{channel_id}/messages/{message_id}/reply", wrapper.ReplyToChannelMessage)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/channels/{channel_id}", wrapper.StreamChannelMessages)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/openintent-federation.json", wrapper.GetFederationManifest)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/.well-known/did.json", wrapper.GetServerDidDocument)
-	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/federation/status", wrapper.GetFederationStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints", wrapper.ListCheckpoints)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints/{checkpoint_id}", wrapper.GetCheckpoint)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/checkpoints/{checkpoint_id}/proof/{event_id}", wrapper.GetMerkleProof)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/coordinators", wrapper.ListCoordinatorLeases)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/coordinators", wrapper.CreateCoordinatorLease)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/coordinators/{lease_id}", wrapper.GetCoordinatorLease)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/coordinators/{lease_id}/heartbeat", wrapper.CoordinatorHeartbeat)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials/{credential_id}", wrapper.GetCredential)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/decisions", wrapper.CreateDecisionRecord)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/escalations", wrapper.ListEscalations)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/escalations/{escalation_id}/resolve", wrapper.ResolveEscalation)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/federation/agents", wrapper.ListFederatedAgents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/callback", wrapper.ReceiveFederationCallback)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/dispatch", wrapper.DispatchFederatedIntent)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/receive", wrapper.ReceiveFederatedIntent)
-	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/federation/callback", wrapper.ReceiveFederationCallback)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/federation/status", wrapper.GetFederationStatus)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/grants", wrapper.CreateToolGrant)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/grants/{grant_id}", wrapper.RevokeToolGrant)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants/{grant_id}", wrapper.GetToolGrant)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants/{grant_id}/invocations", wrapper.ListGrantInvocations)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents", wrapper.ListIntents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents", wrapper.CreateIntent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}", wrapper.GetIntent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests", wrapper.ListAccessRequests)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests", wrapper.CreateAccessRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests/{request_id}/approve", wrapper.ApproveAccessRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/access-requests/{request_id}/deny", wrapper.DenyAccessRequest)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl", wrapper.GetIntentACL)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl", wrapper.PutIntentACL)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl/entries", wrapper.CreateIntentACLEntry)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/acl/entries/{entry_id}", wrapper.DeleteIntentACLEntry)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/agents", wrapper.ListIntentAgents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/agents", wrapper.AssignIntentAgent)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/agents/{agent_id}", wrapper.UnassignIntentAgent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/ancestors", wrapper.ListAncestorIntents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals", wrapper.CreateApprovalRequest)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}", wrapper.GetApprovalRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}/approve", wrapper.ApproveApprovalRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/approvals/{approval_id}/deny", wrapper.DenyApprovalRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/arbitrate", wrapper.RequestArbitration)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments", wrapper.ListIntentAttachments)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments", wrapper.CreateIntentAttachment)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/attachments/{attachment_id}", wrapper.DeleteIntentAttachment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/blocked", wrapper.ListBlockedChildIntents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/channels", wrapper.ListIntentChannels)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/channels", wrapper.CreateChannel)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/children", wrapper.ListChildIntents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/children", wrapper.CreateChildIntent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/coordinator-decisions", wrapper.ListIntentCoordinatorDecisions)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/coordinators", wrapper.ListIntentCoordinatorLeases)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/costs", wrapper.ListIntentCosts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/costs", wrapper.RecordIntentCost)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/decisions", wrapper.ListIntentDecisions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/decisions", wrapper.RecordDecision)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependencies", wrapper.ListIntentDependencies)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependencies", wrapper.AddIntentDependency)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependencies/{dependency_id}", wrapper.RemoveIntentDependency)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/dependents", wrapper.ListIntentDependents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/descendants", wrapper.ListDescendantIntents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/escalations", wrapper.CreateEscalation)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events", wrapper.ListIntentEvents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events", wrapper.CreateIntentEvent)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/events/verify", wrapper.VerifyEventChain)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/failures", wrapper.ListIntentFailures)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/failures", wrapper.RecordIntentFailure)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.DeleteGovernancePolicy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.GetGovernancePolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/governance", wrapper.SetGovernancePolicy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/graph", wrapper.GetIntentGraph)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases", wrapper.ListIntentLeases)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases", wrapper.AcquireIntentLease)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases/{lease_id}", wrapper.ReleaseIntentLease)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/intents/{intent_id}/leases/{lease_id}", wrapper.RenewIntentLease)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/plans", wrapper.ListIntentPlans)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/portfolios", wrapper.ListIntentPortfolios)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/ready", wrapper.ListReadyChildIntents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/retry-policy", wrapper.GetIntentRetryPolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/intents/{intent_id}/retry-policy", wrapper.PutIntentRetryPolicy)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/state", wrapper.PatchIntentState)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/status", wrapper.SetIntentStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/subscribe", wrapper.StreamIntentEventsClientPath)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/suspend", wrapper.SuspendIntent)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/intents/{intent_id}/suspend/respond", wrapper.RespondToSuspension)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/intents/{intent_id}/tasks", wrapper.ListIntentTasks)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/invocations", wrapper.CreateToolInvocation)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/memory", wrapper.CreateMemoryEntry)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.DeleteMemoryEntry)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.GetMemoryEntry)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/memory/{entry_id}", wrapper.UpdateMemoryEntry)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/plans", wrapper.CreatePlan)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/plans/{plan_id}", wrapper.GetPlan)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/plans/{plan_id}", wrapper.UpdatePlan)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios", wrapper.ListPortfolios)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/portfolios", wrapper.CreatePortfolio)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}", wrapper.GetPortfolio)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}", wrapper.UpdatePortfolio)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/costs", wrapper.GetPortfolioCosts)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents", wrapper.ListPortfolioIntents)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents", wrapper.AddPortfolioIntent)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/intents/{intent_id}", wrapper.RemovePortfolioIntent)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/status", wrapper.UpdatePortfolioStatus)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/portfolios/{portfolio_id}/subscribe", wrapper.StreamPortfolioEventsClientPath)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/server/config", wrapper.GetServerConfig)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/agents/{agent_id}", wrapper.StreamAgentEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/channels/{channel_id}", wrapper.StreamChannelMessages)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/intents/{intent_id}", wrapper.StreamIntentEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscribe/portfolios/{portfolio_id}", wrapper.StreamPortfolioEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subscriptions", wrapper.ListSubscriptions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/subscriptions", wrapper.CreateSubscription)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subscriptions/{subscription_id}", wrapper.DeleteSubscription)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tasks", wrapper.CreateTask)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tasks/{task_id}", wrapper.GetTask)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/tasks/{task_id}", wrapper.UpdateTaskStatus)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tools/invoke", wrapper.InvokeTool)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/triggers", wrapper.ListTriggers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/triggers", wrapper.CreateTrigger)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.DeleteTrigger)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.GetTrigger)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}", wrapper.UpdateTrigger)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/triggers/{trigger_id}/fire", wrapper.FireTrigger)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/vaults", wrapper.CreateVault)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/vaults/{vault_id}", wrapper.GetVault)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/verify/consistency", wrapper.VerifyCheckpointConsistency)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReadiness)
 
 	return m
 }
@@ -5467,6 +5561,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
+
+type FederationUnauthenticatedJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
@@ -7767,9 +7863,7 @@ func (response UpdateChannel408JSONResponse) VisitUpdateChannelResponse(w http.R
 	return err
 }
 
-type UpdateChannel409JSONResponse struct {
-	IdempotencyResponseLostJSONResponse
-}
+type UpdateChannel409JSONResponse struct{ ConflictJSONResponse }
 
 func (response UpdateChannel409JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
 
@@ -7903,6 +7997,20 @@ func (response ListChannelMessages404JSONResponse) VisitListChannelMessagesRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannelMessages422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListChannelMessages422JSONResponse) VisitListChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9075,6 +9183,20 @@ func (response CoordinatorHeartbeat200JSONResponse) VisitCoordinatorHeartbeatRes
 	return err
 }
 
+type CoordinatorHeartbeat400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CoordinatorHeartbeat400JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CoordinatorHeartbeat401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response CoordinatorHeartbeat401JSONResponse) VisitCoordinatorHeartbeatResponse(w http.ResponseWriter) error {
@@ -9807,6 +9929,7 @@ func (response ResolveEscalation429JSONResponse) VisitResolveEscalationResponse(
 }
 
 type ListFederatedAgentsRequestObject struct {
+	Params ListFederatedAgentsParams
 }
 
 type ListFederatedAgentsResponseObject interface {
@@ -9906,7 +10029,9 @@ func (response ReceiveFederationCallback400JSONResponse) VisitReceiveFederationC
 	return err
 }
 
-type ReceiveFederationCallback401JSONResponse struct{ UnauthorizedJSONResponse }
+type ReceiveFederationCallback401JSONResponse struct {
+	FederationUnauthenticatedJSONResponse
+}
 
 func (response ReceiveFederationCallback401JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
 
@@ -9962,9 +10087,7 @@ func (response ReceiveFederationCallback408JSONResponse) VisitReceiveFederationC
 	return err
 }
 
-type ReceiveFederationCallback409JSONResponse struct {
-	IdempotencyResponseLostJSONResponse
-}
+type ReceiveFederationCallback409JSONResponse struct{ ConflictJSONResponse }
 
 func (response ReceiveFederationCallback409JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
 
@@ -10018,21 +10141,6 @@ func (response ReceiveFederationCallback422JSONResponse) VisitReceiveFederationC
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ReceiveFederationCallback429JSONResponse struct{ TooManyRequestsJSONResponse }
-
-func (response ReceiveFederationCallback429JSONResponse) VisitReceiveFederationCallbackResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
-	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10240,7 +10348,9 @@ func (response ReceiveFederatedIntent400JSONResponse) VisitReceiveFederatedInten
 	return err
 }
 
-type ReceiveFederatedIntent401JSONResponse struct{ UnauthorizedJSONResponse }
+type ReceiveFederatedIntent401JSONResponse struct {
+	FederationUnauthenticatedJSONResponse
+}
 
 func (response ReceiveFederatedIntent401JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
 
@@ -10278,22 +10388,6 @@ func (response ReceiveFederatedIntent408JSONResponse) VisitReceiveFederatedInten
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(408)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ReceiveFederatedIntent409JSONResponse struct {
-	IdempotencyResponseLostJSONResponse
-}
-
-func (response ReceiveFederatedIntent409JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10338,21 +10432,6 @@ func (response ReceiveFederatedIntent422JSONResponse) VisitReceiveFederatedInten
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ReceiveFederatedIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
-
-func (response ReceiveFederatedIntent429JSONResponse) VisitReceiveFederatedIntentResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
-	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13889,9 +13968,7 @@ func (response CreateChannel408JSONResponse) VisitCreateChannelResponse(w http.R
 	return err
 }
 
-type CreateChannel409JSONResponse struct {
-	IdempotencyResponseLostJSONResponse
-}
+type CreateChannel409JSONResponse struct{ ConflictJSONResponse }
 
 func (response CreateChannel409JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
@@ -17858,6 +17935,173 @@ func (response StreamIntentEventsClientPath429JSONResponse) VisitStreamIntentEve
 	return err
 }
 
+type SuspendIntentRequestObject struct {
+	IntentID IntentID `json:"intent_id"`
+	Params   SuspendIntentParams
+	Body     *SuspendIntentJSONRequestBody
+}
+
+type SuspendIntentResponseObject interface {
+	VisitSuspendIntentResponse(w http.ResponseWriter) error
+}
+
+type SuspendIntent200JSONResponse Intent
+
+func (response SuspendIntent200JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SuspendIntent400JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SuspendIntent401JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SuspendIntent403JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response SuspendIntent404JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response SuspendIntent408JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent409JSONResponse struct{ VersionConflictJSONResponse }
+
+func (response SuspendIntent409JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SuspendIntent413JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response SuspendIntent415JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response SuspendIntent422JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SuspendIntent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response SuspendIntent429JSONResponse) VisitSuspendIntentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RespondToSuspensionRequestObject struct {
 	IntentID IntentID `json:"intent_id"`
 	Body     *RespondToSuspensionJSONRequestBody
@@ -20474,6 +20718,20 @@ func (response StreamChannelMessages200TextEventStreamResponse) VisitStreamChann
 	}
 }
 
+type StreamChannelMessages400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response StreamChannelMessages400JSONResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type StreamChannelMessages401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response StreamChannelMessages401JSONResponse) VisitStreamChannelMessagesResponse(w http.ResponseWriter) error {
@@ -22199,6 +22457,20 @@ func (response FireTrigger200JSONResponse) VisitFireTriggerResponse(w http.Respo
 	return err
 }
 
+type FireTrigger400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response FireTrigger400JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FireTrigger401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response FireTrigger401JSONResponse) VisitFireTriggerResponse(w http.ResponseWriter) error {
@@ -22994,6 +23266,9 @@ type StrictServerInterface interface {
 	// StreamIntentEventsClientPath Stream intent events (client path)
 	// (GET /api/v1/intents/{intent_id}/subscribe)
 	StreamIntentEventsClientPath(ctx context.Context, request StreamIntentEventsClientPathRequestObject) (StreamIntentEventsClientPathResponseObject, error)
+	// SuspendIntent Suspend an intent to ask a human
+	// (POST /api/v1/intents/{intent_id}/suspend)
+	SuspendIntent(ctx context.Context, request SuspendIntentRequestObject) (SuspendIntentResponseObject, error)
 	// RespondToSuspension Answer a suspended intent
 	// (POST /api/v1/intents/{intent_id}/suspend/respond)
 	RespondToSuspension(ctx context.Context, request RespondToSuspensionRequestObject) (RespondToSuspensionResponseObject, error)
@@ -24290,8 +24565,10 @@ func (sh *strictHandler) ResolveEscalation(w http.ResponseWriter, r *http.Reques
 }
 
 // ListFederatedAgents operation middleware
-func (sh *strictHandler) ListFederatedAgents(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) ListFederatedAgents(w http.ResponseWriter, r *http.Request, params ListFederatedAgentsParams) {
 	var request ListFederatedAgentsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.ListFederatedAgents(ctx, request.(ListFederatedAgentsRequestObject))
@@ -26339,6 +26616,40 @@ func (sh *strictHandler) StreamIntentEventsClientPath(w http.ResponseWriter, r *
 	}
 }
 
+// SuspendIntent operation middleware
+func (sh *strictHandler) SuspendIntent(w http.ResponseWriter, r *http.Request, intentID IntentID, params SuspendIntentParams) {
+	var request SuspendIntentRequestObject
+
+	request.IntentID = intentID
+	request.Params = params
+
+	var body SuspendIntentJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SuspendIntent(ctx, request.(SuspendIntentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SuspendIntent")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SuspendIntentResponseObject); ok {
+		if err := validResponse.VisitSuspendIntentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // RespondToSuspension operation middleware
 func (sh *strictHandler) RespondToSuspension(w http.ResponseWriter, r *http.Request, intentID IntentID) {
 	var request RespondToSuspensionRequestObject
@@ -27568,726 +27879,921 @@ func (sh *strictHandler) GetReadiness(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"3L19k9s2syf6VVA6tyozZzmvdvwkM3Wr1o+dPPEmTry2c7K1RykRIiEJZyhAh4BmrMfH+9lvoRsAQQmg",
-	"SGkmyd7KH/GIIIiXRnejX379eVTI5UoKJrQa3XwerWhNl0yzGv56WRRMqffsP9dM6Tel+alkqqj5SnMp",
-	"RjejjwtGKDQiNbb6ShFeno+yETfPV1QvRtlI0CUb3YxskwkvRxn8wWtWjm50vWbZSBULtqTmE0sufmJi",
-	"rhejm6tspDcr867SNRfz0Zcv2ehlUX0ndL1JDejlq58IMw26xgINjh7JnIn0upiHXUOABkcPYbWq5T2t",
-	"kqOwz/vsj2t79Ji0psVi2bU2vkXneHyrY0f0akGFYMlFKvBx11hsk+MHwoq7leTppSl8i+7huFZHj0jK",
-	"uuSCaln/xKhiyXE17UhlGnYNDxocPbKalUxonibuwrfoXCvf6tgRfacKWlEzgNSImG/RyXx8q6NHdN9x",
-	"ytj9ngMGDY4dwj9qmh6ClrIic9OiaxzQ4NhxvJm9pbpYxMdxz2rFpSDaUE3FmdCkokoTRR8yQhWhZEpr",
-	"RkpW8CWtCBeazVlNTvI3szPo9oY8y0/Pyf9cS81K8t1HOleE1mwshNQgAlealedj4Sa4YLRkdTNF10/n",
-	"FGeyXlI9uhlxoV88H2Vmzny5XoYztkPDKQvdsf0cnnatO7Y4duF/4kuury4vd0fxln4ywydivZyymsgZ",
-	"4ZotFdGS1Eyva+HH9Z9rVm8C/mG6HIWDKNmMris9urm6vMxaC/Xs2iwUfgkeX+5dNxjx13/QgL8+frxv",
-	"2VLWm06lZwlN/iC95y1Tis7ZHnFKltisazi2ybED+mU2U0zvjubn3X1Ud3yV2kWJ3US3MbqLbtsuo9v2",
-	"rqJJQbGqaKeIMM+PXZV3stYzWXGZHIRr0DkS1+jY4XxYT/0AUiNSQZuuQYXtjh3XR6rukvKLqruucZjn",
-	"R3+/5vM5q5NDwMedo8Amxw7k3wylp4Zxbx52DQIaHDeEL+ZVtZJCMbh//p2W9vJp/iokiCvzT7paVbwA",
-	"DeriP5QZ4+cR+0SXq4phyxLO4myyNDJ34seTjUqmKa8CgUxQUhPf5ks43v+nZrPRzehfLppr8gU+VRff",
-	"1bWscdS7y2WvW4QrsqSV4RysJCdLrhQXcyJrIqQ4c2qG1zLyLGj9Pz788nNGprQk/laekXKNM2emj2JT",
-	"VLwgJVsxUTJRbE7PR6DSi1nFiz6L9ogzLexXFXngegGaVs2UXNeFkQDFuq6N1qU01Swzg6dGpNaclcHV",
-	"1O3+WDxQRSqpNDkxm0lyXrLlSmozyYlrNTEN8owoxsh76EudGhXsSzb6XtZTXpZM/DFrQAttthVu9GRJ",
-	"N8RohaUkesHVDeFakRWrYfOlIFYNReWLnLz//tXZ5eXV1alZFK7VWMgHwWq14CsjuExTOf0PVmgyo1Wl",
-	"iFrI2i/LzM0zP80IJXN5z2pBRWF4e8WLDanZbK2YIlxnY2H6evnuDbljG0OYU7kWpZGJUi9YjaNXRC+o",
-	"IPn/OgPjxtmb1zkxB1zZPZvKckNmnFUl/jwWVASvG10aRiz8otiRorVDSD2hVSUfWJm7vXrTbO17u7M/",
-	"yUOPfIpMwqMfUq2lVa5IMIyzH9mGGAosaA0UKtc6I9O1hrkpVt+zmigtVytWkimbydp0WMAFeQ7b7b59",
-	"S2pGy9ZhIFwobX6UMzgBG+B9RzOdl5Ep5VtzygdOaizis9p/KE9vOiduOsaZn5MtbimYGUcwRqIfeMEs",
-	"rYCJYgB/26UQNE04ZhWSBfRNaGUGviELQ+IzWeNKqkKu2CgbsU9cGaqeQDfw1QLlxgQ0w+vL6xdnV1dn",
-	"188+Xl7eXL24ef7sf4+yxtR3M1IbcwwVV2fwI/S54jVTsQ6ur2wH8Orfym/Z1ez68uyKXk/PnhfPyrNv",
-	"2Lezs6ur6+tnz54///rrFy9ANmv/tWezq+K6fM7OvqHfmleuyrNv2fXs7JJeTa+LZ+Vz9vUMBDbMBych",
-	"1lVlyFGCcKaCVhvFldGKNdVrZX4rNL9noDMcS7WOeUCPaFgiC1mVyEZgELckby97TrCTKfC1c/JyW5KM",
-	"xcNCKtbQq5cmc6YV2Ue85CQiUX6W+nvDLw8iOsP2ZvB2qIGgADCiAp89luZhj1spmYLeYfXO7STemKEt",
-	"mdCs/CNkozk7yFr8cLgbAUqKFavhm2TDcJDv6KaStPwo5U+0nrM/VosB+cYVqcynaxSGAX9ES4+CcVrV",
-	"9CNfMrk+jBk5j4i2fSSEFAyq5CUsn+GM94aZEvPWIxGNtYm5bygmHO8ORmAECw+X4yuFD5DV4xxgaT5K",
-	"+ZaKjV0h9QdsoZRkScXGDVg1rNsqPKC/aNdsRnnFSkLXesGEtoNRZFbLJb6FCzIWtCxrphQ5MbO2epN5",
-	"B5YJrPCsPL1FQU7oTBtt3nCOzdlL80dOFCukKBWaBvGuAesRNNq9cH3Al4xu9kC5bnQMKzRbJoody4NZ",
-	"nl+FmZus+T/ZYSxrHXbQ4lr3tOKlWU13m7Er/EikGCiowXVpLe6MXgzU9atQ69VK1pqVb1nJ6UdYgD+D",
-	"SxgiyLe/lcMg/82sEvz4PdDaQZtw7zuZMBhXsBGa64rdkHtarZkZS3DJhbZqdPPvn0egqrvWo8wZ3LDv",
-	"rRe//P44OwirA7cFf3FtuD/cyK1wN30Z6Q7DtfcMwmixwBsGriNa7o/S+az1P9T67H10Yh+Nbp4HS2u/",
-	"6a+0j0TZzTXf+yOMeNS08hr19kjzDNX5fGu85roHDI6NRbGgYs4cOdrbFbGMOnUF9yo8HueJrqlQXDdd",
-	"U9TR4/dzctT13K9mEGTwDq6ru5zwtwXVZFVzUfAVrdC2YC4FVDR+frhxl/KG5HLFRE4qo+SZa8TGXkMz",
-	"kheVVKzMiRTVhlRcaVaORdMvsmcm1svRzb+PTDeGRuCd0e87hqqsHRmxO+qXzZC/8qERIJJstISWZgY7",
-	"JgDD2Fe1UYk0RxNYQVd0yivu/m5/51XwFLbbf5bI2YzVCmx1mi1VICiaWdgfaF1T4N5Fzai2t4BuOjdK",
-	"j9J0uRoBpRe87PXaz+uqotOKRV+fRrdfEvscqNLcTcychO3IWRjbU8tGn87m8sz8eKbu+OpMQn+0OgOX",
-	"uZG4M1opZj8OJ65m1PKP7RFsCNdA8HYgRMmnGQsvY5qAUbTO5kwYNdmc65Kc/Prrm9dAKzs7Gtz90i7B",
-	"6JuecqIvm32g6k7teVVbSdx++UcuwNrh20V76diARHs4VaycNLa12Poxkr/zDfJoV+5i2028rTP/AV/5",
-	"8iW0dv/7CMzfoVu1taw7S5WYhV8MP7SszQhah6Z1AHcpunWsG16GNsUdXvYK2u6u499Bps9I/u6XDx/J",
-	"BU5RXXz2c/1ygaztzGng+Z/MzPoR9C2xHj7gyXrLltub3K2TcORsOsceANffTldDT0MXQTfHAui4mzBe",
-	"W7JKk4b24WaMUFGSkpn7mFxrpszjdpyg2qWOfnLgkB0LLWwHCKjDVnQvR+uWG/t35CceVT1EE/ixd8mx",
-	"waQO7unJS4/KiKxK0GN4rXTrMPZmm7sHdYuBbo9oL8P64Hn3zjrsRKYiMz0PNL0VEyVKaUu5eNcVPKn3",
-	"Vb2W3FxRalmBpnlOfgMV3pLtBD0zuddJM1RKt5Rcox+CdjsWJ9RaY/xXgKPL+hQ0X1rotk8Jbe+KCMZK",
-	"kpt/m2tEzc1BzOH/eQbaM94c1FjktFxykZ8TQ1NwWi2DJyf2HxkpFrwqayYysL4yUVL4mYqCKS1rlTV+",
-	"SM6Cv7TKzFWClhvgCtNKFnesDLozA5/XdLXIzI0xDEnAT5+SitF7hv4KYCwSrS9yLZxXyw2XkoJWFau9",
-	"E858GJX7bWYTbkZCbwivJvmtu148gPkH3BSKJRiOgOtOIiwPHw44QBjvHBNyh+p722pLoLFsrUwzmfhR",
-	"tGOLXIEgqg84/5b3s7n5mGtQIOa7LkJH8nAYzPCrjXstJZPsc8LjdPDnavTHqsXdGpSPcTd3ocV6SYVf",
-	"DWSCj3NXyKzrOCfTjZP8Q+8PT3FdO1bxb6n7AZm1SLWluvgpdh3ElP7ujqM5cWX56MfrUBVpMIlpe+YC",
-	"GuuMKfpj1PWDtLuQfFrrkNjfD7EIx+Ze9mvyWlblRiNYVbSwF6uHhawY6iY9BON+5c4a755K8FmajqmO",
-	"u+tkdvSlUnwu4jrh3MkdaBNRiedd7Dby+h7yq2W1RXQPsr5j9SjryBkyL+3te1tzdgP/vXtZltZ0nlga",
-	"nBgrWybKwcvkOknfyVyToRL5TxWpzWZ27Rw5mdWMEc0+aX9ZJTlue37aQxvbliVhppgEN064esn9/oHR",
-	"Wk8ZjW63emC13WPc+IVrvbvZgn3SE/986I6hrxh83PjboJdT17vqgW4UyeVdvn9BvRFtZyhZZG7717On",
-	"kQwD6i4+u+37cuG/EzOOWQ9PJWm5HXm+RW9U3ZnbEVnVcl5bKTgoOD29rm/mQtasvCV3bKWtE52Rms1Y",
-	"zUThAgWih0ObYU24mLhhRXov4XKpYxPoa9lLcv03kOWlN2nmBjfnzUpLuG7ygnD7ir95fHN6Y07Ed+X1",
-	"119ffUtW62nFC3BHuzt4XvLy5o5tcvL6zeuxKFnN71mJkQNck5PlutK8kCUrSH75iZWXVzn5b/Dms2vo",
-	"aLrR5no8pYp9/c1UFxlZ1WzGP5H8nxgSeYBEiu5HmXqlNQVnuXPewTsWNzDesc2EVnNZc71Yps+jXbk8",
-	"2ceRiuaSaVpSvdcR+4unjVXN7rlcq8kd20RI8ke2MVxbg9yQa01OZO20pdJGdOgF2xAceHmakaVUmtSs",
-	"MMsFtrDMeVsVXbKxyBkuwk1uDtDyhhheTfW6RvVrQ5a0ZERpuiH3rOYzbmZpc8f6m7eBNM2kEkk4dj8b",
-	"Es6IH9h4fXn5rDAk+OL5uq4cDbQpdC1WtCxZCY1ZnlCC51xpVh/q/UvpMK35ISlvk+D2x3fIa3vrk3z9",
-	"PQS5xu5MzReskHR84gWI8SDSIIjwrJlitC4WPsATnwWU+2XLnWNEFLxixmieFMDGMBCTiRKunu7vRlYV",
-	"Usz43P1eUbUtpPGBzc94b4dF3LC29i4Vu2o0jvbEQHndDgbNRj6U4urLASzM8OaFVEzYDJNdhXF7FXue",
-	"/26nE8QXcE0KKkgpB7rL/U59HtGy5GgoeBfMHK9+u24u8xbJPy/pJ7OJTvKDWMxIqAhkZEeqfsn7mDMs",
-	"iQ/xhO8XF8AmqEZmAmZQrsmCKiIFi4ugmnLhohsnNhRu9yv/qGnByIrVXJbYL7xoI912NJvElAPtpjkz",
-	"u/vNauY2fGo0G1osniq4YPeoDiEUr24SxbTmYq5IDhf7+p5WbjENm14wWunFZgLCqnlQMlq2fwtJB8TN",
-	"oxHPHu3AqwVtsqGd2saRmoLp4ljxFOWqB/SCLHh7VV5ztaroBuLenoYA9+g+b7RXfc6M6mNaRdWb6KY9",
-	"nq7iL8+NuDV6SKOU9+M2g3a7tT9exsVXqHqi7ekZd2JWx8WbBGJ2Z6yiqG1kP5luMADOujytp2+bmwLG",
-	"QCRxOaGS+Wu0Wy5L2DvBKV4wBpw4wg13ZPquSrd7/JoF6NDnTCeYVdD3ku4+nB9kEQyVlwPiE/6qKsp+",
-	"/eLJZHxovXgCed/DQv/44rvXcg5XcPcLl16z3csDD41ZCdhXl2XGBmeQ3Cs0ORhdcqPH5AThWQJjy5Ir",
-	"xcrGbKnG4mR7x847lCM0y357aWMKdpSlps2zy8vTdoCw4xY2dMTdgBxFj7KR/zDY+Sk61hvuFg8uaVbq",
-	"11W5x8L48uOrH2ImRlzGCBs7QNjEzahxvjuv2ZxqltroV3It2pElK0g3dQE57bFON5NmuPEj93m/JMvS",
-	"aCDRMezMyqxPxSD9YsVqoxDROYvNDZpB0L0NQzFqEnrZmhdh37TUtMrJSS3XomQlKeWDOI1zwAAiZp81",
-	"F3rthD+xA4OYGWR/QxUB/EYW7E1qgaIEYsOEMOmxR+iaCyuKyGP3KCGQm4AkwWg9PGANh7g/Us0PIzpf",
-	"i6WXDpv8xaqFNl2mM34y4pKROqYr/Cwh2hKtkS4SOO4gSQ65I6uhlcngkAXlDJxIhd4J73EK/LPTc+J6",
-	"d9Ft2Dy3FMTysTDsgzQURcwBqUlu13zivmelwn+uZb1e5ohzwJmKWs6LuAroIBskxBPYNc8IO5+fByOK",
-	"q2pSaPZJDzA//eVyKnYAK8Cm45IbTlY1UxByIQrmfj09J7+Kit+xLW8Q+tMyGw1HBXn57s1YmPsh7Mau",
-	"PcjFpneS75zfM9GgiHSQ8Z/tDj44ZSEVT0bVHSv35CjEAhXt2fjQCP+BLubW0DJ3coJEBEf4YUrCnryC",
-	"Nj85JrPA8Y7Y7ezoM74ngGPwiX+kOP4OEhkeA78TZa2TN+gWKcU19l1MWae8vwL3sCLLtXKwiC51FzNV",
-	"e0dfu9C3hKpcT7m94fcUVxg+Rpv3nHS6fH56TnKbF2uFi1Wi4dIR43hfAe6NemD1LYIYAIgFJK0q61Se",
-	"bcIE+ph0+qNESYqxhYjAmN/OS4TKUyQPFmriaTJHSNHHZqM+JznhVB6H2038aMajoUy5tf0cA+QT7NZ9",
-	"pe7KHhrIqp2P3JK9jSS3u7r/0LplyjovYjsH4xi+aztjsXCVY9hi733ZF1z3CNwSSX/7hLuseEW47hGy",
-	"1RWZ61GsI3ij1tiDUfIzXjlo7K34O8+rvj5FwCRoyrVi1YxU/J4pQrVhW7KmczZZ11Ue5TiHMRD3WnKN",
-	"3ZATUfBmsHEj1fdmGs5C9dfS7Ybb4ZZ8yRJR7W/fvP2OmEdxfsH/GXnnA/8noLxANEavC7thDJ4AUqZQ",
-	"7anHSG1Z9+E8O9qi39Fw1nYi7VG0qGe/yujPyjFcy3cS0xd7EuMexvN01LHnw4fSyr5owAPpZkiAcn+i",
-	"iZHG3zFvrMt+9MqmlAFmDuDGiFZOWsTOiJ3GmcN2ptpjG5Dcx6OzlWtR0noD+O4d6O5GhagZoaSimtXt",
-	"4gE1wIIsGdMY9V/JuY1no4IwWlec1c6XupUMArjwC6oWcW9A3jSIW0k8sHx65InsIOuv3juCSMucnIh1",
-	"VXlXsVwx4Wd++riOW6N3iIIlBuce54fYWX3fWYjPHyxIfJliVPRqQbn4e83oXcT8KBigYK1rhvBzZLoh",
-	"lBTmFRuWiLg6EdWvVXxiTxWLDG5fefDOkisAAYqTjgPhifVqx5s1Fzp1KPlhH+Yg2CIJtu9U/jgrdIpP",
-	"mOXHEFozR+Iax1UhByGY6IZbLMBBN5vcvNosKyq0bl4WLIkISSop5qwG85rCW15weG4cygmGCpSn2Vjk",
-	"FRd3Ycc8efQs+hDCNrCCAWaoG0PrO+bm7JhX87mM1Gwp7xkAi3GhWK0bbFWuARw3SkQw27FocT7oXW1N",
-	"GWe8ZPVdxSa1lDo/7bRXjIU1WMRNmWkWEJbeaFgBOQGCa50MGBE4Jya+3emRPMMb7OxBSvKFn7i4i5p3",
-	"3NghBNpoFWaY3jEDZApcYrjcQL3hLyA+3EA6pIhLfYDtCewef4AMiRNQzysAsm4WNVowMFOZ7YRdpKKE",
-	"P8wpJ1OpF4C8GqzsVMqKUfFYIioYXIIqhWAxfAVXScJXlpgy/cCYcJDVD7K+s/rezpX5OoqqBcgLhzpX",
-	"nuAaHffJ2DcgryRqpFitrW7nQBONNnj617tMQxiXq/VxcObHcsrqJGBDzj6tKl5wnZMTwNPA9golB47N",
-	"isbGyQzkc5q4/8PrMZsNONXx3WHRWG4FwAsf6xkeK6LsOvY47vGr7M8pkwqyIzUskgk91Yrkn+m65Doj",
-	"Wgfxx0v6yW3tk8Wmdzq/LN9I+74yX6YjWePDHDE4U+rPwApwUZShpcTR3zbhZ0HNEbebcZ9cFrC5bdrb",
-	"PZIdHPkV4iB2JJGaDwHvchw6dmnwBfS6igYdZFC3QDoDEkGD0XRN/HAjlP1AzAIVYWTOTYgd7DgLA94W",
-	"MLM/jG1185g9BqtjOE6vgMkBZ3s4LgNMvYNC3iZdV15nMUrJ0xyLQtY1a+oIJuqC4SgA1LpmqwrA9Z4I",
-	"wPJAxejIRI9H0GwcH4zbZ0HK2J3+uFmxfK/DoD+lOw/Q08jNFULpD3LSHawWKybKGJj5bwsJGk3KPZTi",
-	"7t5PmpG8ZBW/ZzWgpSGiGXBCGyKQEPoyoWcjpDtrkjrgsucAg59Y7rcKydolg7FuUeHO8W52M6C1lOTf",
-	"hg0q94h4S909BZ4Tbhefm9l8uXBKYP7o6ELbx7Org+CcHn8qewmgwYdsz0EpD4G43EvsB0bvt+ljWHB6",
-	"N5lcfG6KP37pjFffYgt4/GmlzGpphfxgYjE1hjikOsIo7LTfs1W1eZRD0ZrthRHEm6hq+H8XtVqF4pBw",
-	"tNSSJ+POgirduzie+xHbbfdH0W5+Q+hUYV4khHrdMbYy8+U1Rrf1Uvb/Qpr9kyvn/ZJO2lufoA5nNn8p",
-	"ioWs4wQS+AAoNItmD9jXe+mn9mtGuR3i9dp/Fd2u4G7H9XuPufeFHyqXXFw03wFaDj765QK/macW6XAL",
-	"6aqW99xzDXe7NYc0ccOFu5rrwXAOc2HjhY2+lBJ9RZBHrDA46hxTZByzv768jHrMrME0UW0WP/KVj9nk",
-	"mC2jLVjdhpx4+C5ckgkip7TW0eKjnO6OKDYkP8vJqpZytm9gDUAMgfZbH3nx9dfPXvRkr27Ih5JPhE56",
-	"WYTBQOS7ISfuFHgXi7fOQrm3zNasxOc5Wrrz0145jLZo3T5u48byAZrvWa4Prs9IVm7oziOFvGe1uoHa",
-	"l97EjK5IV6zF5oT56lmVnIdSzB8ObJCQY7yyUTBprE/BHjBsxQ7kFmuQUkAE4hZdn+qFB1mOxncqXVOz",
-	"8f11BYy2UZNoejpif7lSfj4lDSwTZs3sy0S2I2322Je2RVrro50h+K/BQcpKEvzsTv9c0rQpkvVfECy7",
-	"tLMWP6yXVJwZvRVONrTaOtm+MHxvdRa/FRcgnmb2Z97x5ZKVHHKxgsCnbasVPkmJwacJmPJfjc5RLldU",
-	"c0ij37yWxXqZjJyykFhF+AYp7SvkpKBLVr2iCuq9qYj3cMYQzKsrOXXbg7pNfN9jH2RW0bkKv4lFsLQk",
-	"9tWWe6qZri+iSNPpL+02X6l0pG09KyCJlVMrK/dMKwzX2cmE5Vh/mNXk/fevyEluQ5evcjOrfLauqjwj",
-	"+YrWmtMK9V4hBcvjE03CXURnaFv3CGltr1/zne3FyJrtTpEd5iu+hVpjOyddPgQ+6SXdkKlPcsQYIcf8",
-	"6RqMQNvpjqNshKmOcWkgheIK6m69i6sTzuu/GyJI2CcNDLcdDuizNr89vcGoABBsHt8O4ggx6Ab+xKl5",
-	"Cedk2ykC++NHlaa1Vg2anv8eAxeij1dSzrMPqP5LjEzwJb/InK4wWx+GZdRCcxfkVRVUlTMilXyPsV1N",
-	"vYRGi8nGIp/a6EoMTsidRAxCPSJDbfq4wTLdyUCo+FtG3FOlScXoLCMPC14sSD6r5RIVwZxABpS6HYtc",
-	"y/Zv0KMbtB2g/U4k7hOnYT5jSxVIveBiPhZg+3ehE2Z9YzkC7bUBXlBVv8ygmGAXD29HrH75Pabh913g",
-	"xjALEwDMRFozW/XBUryOaYT9XRW+m/SRadbXnZRguLEwmWwE+9lMJBHbszPheKygp43+u/AWwtuQFezu",
-	"AfyOoSXdNOpJDMKDHNUeteBd6T+JDSYn1trSooLThP1z77JvH5VUP0+55Acc4gb7iqsjdmA7GH+LULdX",
-	"sHVCsm2uEJeEUCmealn3A54mRfNGF/p0f+dBG3PtONDqR8Wd7gcyHazgT668fBIuB0ulW6SHcCUBgRwx",
-	"GazWIeumrE4Lk+GNtqi2iqxFxZQaCz9IVt40ebBTVkijluZrYat78nuWI0RA3uxPTk6AWfhOyKpaGxKv",
-	"GRsLB13Y3IZ9+h4OY3MK8G4rqhQrhyMhB4uQcJf75wlH7y8CQVqqamlUVIgwN/8AYlFYNylXG6XZMr+1",
-	"UNjt2GFIBFZPUYTs0AI2a1qXNeXVQCPvP/x7AzzTLcysbaTK3eX+zkbKB/TiXooi4uxGv/1RQY0NbT0V",
-	"VGgb6O4wqErDEQ4AyPW8IbkIDfd48nWIV1h4DxCMeXCC95YDUnGznbc1mmunn1c+KDDBsQnE/cLL7Bor",
-	"ubUZZNYgTZTdDCORY7BesfqeK1kngdmaJgP2o+ta7WpfW0MYENUhKQm7BZFCMovVtNjhz24TgyCHDvay",
-	"c4a6Kik1t/2tU9NHLvd1CDevqcGwksHLhwBKRkWds4RW1TJZ82ifED1Wih0tjh5FCtmVeLFTWmOoSPJp",
-	"tVdR8dTbPeLZaq/D+7Q8fvh4dmscBWS0Q2rvLZZkF8veFxA7hIsPYaKHRsnIOABNIZUhIEB0L6PpKZff",
-	"nh5YgwpQYV3XidA6uoxnGkA38AxKV+RrwXU7waiU6ylwZdunAChB5C3qIBh+81pc7TajufP8R2lyoiCu",
-	"XyoN4ZZ/wYSWtoN75yzZp0+kIkG5iuFXAbPJ8fGaJw4aS8s7JhSerF8/vM6PK1fV7LonRjuQYA23aao9",
-	"xd8T5+2Y4HwJ9cnJ9zVjZ4bkCYCwzCWDqkR5azj5Vu7VWKAe9xVkk7o2d2xDuLJaHSsBAVQQWnGqDi3q",
-	"s3XE8Z6POJZ7fKL7j338rEdAIh733He65e1xP7TKT58D2UuadZ+Tg8vydR2GFI1/WC+XNFZd96PUtMKy",
-	"6kQx7ThnHEoXC770Xsrpptd+hVscpbYGfdYPrUdCWwLK9sN6CbOtKkvBqpe4SmPY2n3wy+OmkdqKj8ly",
-	"tcpNEaGZdpI0IdnYsIMNQRqJ3wS3YPJaeNPIlAEnj08KWlUWe3et4eK0Vlom/IM1g8gmGk2rLfzTrxQR",
-	"UpwpVtRME3f8vLHw+T4AUPci1azmtCJcjQVUGj+TotrcoPXapV0zAVXYDJcUpcUOrZle1wIrF1CHe3tL",
-	"8maIAUNeyKpUYwFpnmY8wdAR93uNWGJRxrvWi4QeggLQLPEd25jL+5TRmtUTWH3ztzQvX09w9ybN0BJZ",
-	"h4fnCW9Puf9ZPPJ+tqBqgiuZdovt7vUukFTgEnsEPa2i01he+FYUDbRKlO3UPTcinthi7iVqQu8pt5Jj",
-	"lx1Lw41rjGBTrt4AnI5hEbk28q8zLNB0byjREElBNYSLDMusaSxXLoMG9L2a3cu7VDrNPZQFTmks9wlD",
-	"XExX9D0103V7nAXnM7Lw7XSXnVOylQQTbHvrYERZvO+ur3UnPP2hJgjMKcmSyMmUKkC5yoirWqGysTg/",
-	"Pz+9dUcLRQA5sawoI8CBMis27AHNwFHyIOsyI+ZtMpegvOJTTMSmNSOAqgLxFDXDygnBYKebIGijB7v0",
-	"hbNxZDsX8x/kww51PsaRfnQ4tj/2TDuG2t/g9aHNZM/Jb4E0bYvMPhmDIIt/EdUGGxzJaPbsRk9OMUSL",
-	"7mAZsdPsUPfTlR0DAxUUnsL7pscaJ3QKIUcxKPvdM1JpVgtqWKqagNu8hBofCch/hRe7B3MeHxif23I0",
-	"vSIlg8jS7Uo/hsuU8Vj3V/6ZK1Tq5pmRS6IluWpZKna16gR5hZfDxuDcw6RNTkDpPm1Bz593IsbvNx35",
-	"vWvKbzujRskqNgf+C96aiooJ4k79ybal1l6A/cCQXVyHocg4WDyExoJ3aXrHRMIMmrhK/iLYWcUFI7aF",
-	"8/x0wu4fUsw7mg3bppu2Ham9980UwsXIkqevdSTCEe9nGD1VADc+ld9sRbM0pPiYbAMA1twG/yHswrGH",
-	"hLnIV6jpVa9rGLcApsDFvLWuNuilblxfe0TRHvbx4xbrcPwCOQTqkqgaA8qEq7rfp2xAb9vyPojrznM/",
-	"7KhDzophEwHHHSKFjz6t8aNXrleVBZuMB1HbXBtd8/mc1aSUTPmYQMdJDQOU66q0oFmEVkaL3GC+ifK5",
-	"RhCyPONmejckp1UlH/KxwHcUoQL88RnJ1R1f5fglIXXbGgNvmRne8RWEZ7M1i1pfXjvw2c3LMqqFeHTa",
-	"DUTEleUul2iapGmpdDy78SjiazaXZsget78X3zDXoiulpCFyFahR7RyfxEyjVRCRJzQtUHXA6G/Y48fO",
-	"NmkNp2sddN9lwB63gerSC6H3LMNWtu8jzlmnZqwKJkraPeUwmaj0b6jYPP3D1ER9g8zMWi/OMC52VbMz",
-	"o7DXj78AzZCiK8DL7twin9r3+s3rIKfot2ev4JdXsmankD9AbElkLKaNta5oUGvbtD4xkm4s4McHNs0h",
-	"PcMzPmtevhPyAQO1bV7Tr+9/irqc/ntQsqE98P/x4Zefz356TWyDgUnkVCnzESneMr2QER71I9s0JmNF",
-	"ILdTS2JkKaTyQx6OIicuV3LGStYu9oFJUAOG1Fxao0FOsREBPGvrvWHfTHHn129ex+1pAcZyx8r1P+P/",
-	"ttvhPnL/701VJ7TM7Xaxs5jxY6EgSahf4l3pWg9JuuuukfvKPd3YBLoTGyKiwMh57/5lFEiEFDo/Pz8d",
-	"CpbAxMsV/7UbI98zgF9M83dvmjlyhQ/LVESBloWskg5MeGqT+DKSm+6RqREfn2ZOzDvbMk8l+v1aV5EF",
-	"fEf1Qjk14v33r1TIYnyy3EDO0Jm756bUP2fPL9FWth7MaKcIdbBdMZL9bjZjYAV/l4DmwKAo8wxL0WE9",
-	"bYcHQFerirMydqur5AMr0asYC3pervSGLBkVqgU5NaCmc1N0c2nV5W6/eitD8Qvc2yZFNGLpZ59ztRYV",
-	"X/LtUqE9DUIDglkwt3GiFzVTC1lFeOBru+KX5y96Rii5FEr0FUxSmUeuYxhK3HcFZtNJL1QBsM82gALt",
-	"a1N7w9r9RtYg2KJsm6BS04vSeF3LRESEKzqKVM1MQ2IjlxkYzDTlFWQzUsx4sWUhtyHTKyWdAxtSQncr",
-	"pZlPcaYy8rCQijVd21xYap3imdGIcejkJIcBAdbbumJ5Nha+QBvg+VJScQVRD/e04iVyPnhHYYIoplcW",
-	"tK43REhbn83XpdxGOiijIApKgw9iSYsFF6xxSpj2NyRfCyMYZc3/iZHfM1lPeVmip1hIPQEgfxi75VZQ",
-	"lLrihTYtuIChT3RNheLONInRyGE7/MW56aA3P+WJX6YpLV2ZNuh8NoGM2IkjQwxSB+SniZZyUtF6juta",
-	"U80m9qy7kXt+jz/BkRXU1ZTa9XOv65oJPUmy+18EoY7NEze5zIYSKLmuAerEdhPKg14lnuP1ItDWAdmD",
-	"tTTkta9mBFBPauxbVJaBJo4QMSuIcZnZmx0AQ/VW2b43rfGURhi9g8qYVC4brKsvTBnbvdAkqwB8pwpa",
-	"JRTkaO1EbbSNriK/f1qJQ4ZT6ahR5lv8FWNJuay53iSAR5ttemcb5o9UjFbJap1Gj2ieb9UEhgf3rDzd",
-	"0+2kT43qpnm6t/vDQzf8+ym6cA0AY3/ANDsRyZst6wIlX9dzJorjtn1fKG7rYATFQTzNNcM4pMRvM8gj",
-	"onGZ70Q9Rp3J/rzgEJzN8LB2jWd3+3qc0T2ugIBghn66f7nK5u20QTPYsYwI9tCqsb+VvN003dtXb7EZ",
-	"SK59Fo7w+93TfZdkwz/IBwJrDwEBTY+ED654jI6DJSv5ejnKRgs+X8Ap45oXtIo6EZoRvkeOtPeQBXO+",
-	"+Nz8YZFHoY/IQevi1v2ygHoLlF6VXfsx7qNLYQej7qaPjoLYzRo/RinswrSpWDlnWJgdF2JPQWyAXYG6",
-	"TqEZMJJJy5S588oZwk3AQol2daczqO7ESotRAXA/HhIIY5x9jVwbhKzGwl4k74MqURBsxptyS7YUWYaf",
-	"VoTRYpGowUTnlAtl75TdBcXwwtcMBWgAQTkQOdLccs2XWj6yr1RYM0zhWFEhsR2VMAkXib0VVF8zehcz",
-	"7sAiYOGspiLcDGDmINPKLCY4LshJ+PWKKn16SxjYhsD+AjeO3gwxKPQXMxiZpxPoMR3VG9k/uELaUnF+",
-	"77AdADNhpKNZffyxXX3SLL3tIW5cCRYAkUdisQ+G9y6p2GzvXgjphKFUzcb1vDkiDSWSF75DOCo7rq26",
-	"QYji6KpK9v1UjF4MXe7UW0PKoVxkRFZlS7j2pwYo7xYhhna5uUhscFOxzi55iNp0cun9TzXDon+C9V2F",
-	"I+tHDRlzgGJ01JATh+ajiySgiuTB8drOFbMRu6RmtFSEcTOG0x4F1loqfECmO9u3vTTtw+7GnzmG5Skx",
-	"KuruuzBFXc1GLQldGWkVMX0XWiaAwguKXr+wfN8eDQDnnQ77c8fGtLAZozCDJmV0Gx54zwcRHnWSLj5o",
-	"C8pdBgEXZl5eMPXSkgbjr3s4qk6N2HzfYlBlI13TgnVPISguQXg5vDBOsDuZ3fgkTSWQCQMwI+cLV3wu",
-	"EBcTIAd9oVAOaojyesg3Tg/x7RF8F/WFggopjD5N/seHX36Gl8g3f/vm61O3a9bMDG6dsFZq7s+d9xrC",
-	"FMFQCpMM7Kg5Ock/f8kdxp5gpxmkK9n7cg55eaCScoXYzeYLLqgMtJaxyN1W5SBH8y0azCMAeKAkhGrY",
-	"mQtLIzlHC3HDDqHTcFCuF3zjBhVmsGOTggrzxGifSXRA21VUjRBhZ9h/BhCgz549+5ac2DFSRR5qrjUT",
-	"p+cEbWzKIj4TiutElhKcqVSMxddkyQWodfSBbryaxmtSVLK4wzHurZluqSTOSHaILyNTqtiL5+u68uCT",
-	"K1qCBnpi/mEz17CVz/k97cHUdjMp7Nc/uI9fX16/2EmrcKhjscb53uiCyTIRXuCOELhpmtCTE+euq6zr",
-	"k5L8X3Iyq+l8yYRRVLnGa82UuRsXhNE7C/4d2wwNO3M1byx9xScQbmWS2yQSNeHeZUXYZsXUeeuAu4IO",
-	"FHJkbPT4TTtPE4o9uBsc9EGoGguc0FbCpmUkzXQgzmWyAn249BY2G4XeJM27o+x/WIvgpwaTewJU2P7J",
-	"FlAeZWEMn2sX/NS0Q98SLew2uB9qJthD62/4PwyqnnKNsTkTj94WBn+6TArTVmtaLJYsGG0DQ9KsDDyb",
-	"aDnxD+HWC2OcIAZm8MCW6Q6/U8jlklkIQ1lBeuwEAGfhafObh2Jq/YqXMzPXaummFLwe/hp2EP7uu1C6",
-	"ZnQZvG1/KBZrcRf8GfTjfqKiYFWVuNx/j5OOuWnw2+CbWa40obGclcsDIUbQYeu6drfYp4C0sN+YWB9+",
-	"RLrwYrEzEhAGVz2h4sBvN4n7elvqPDbUyTpv+HyZKvy35Xfs6GJ/Rgu65U9sSA4x9Ap5aHkzmb8iOMrw",
-	"bDxZIMjFUL9fzXS9mZhH5bo61Eu014fS7Nb27u9Qbgv8JJxVTFzZY32E68RyQ8hADeiWQK1HW2UjeiP9",
-	"So1FSEUt7BJb8h3sEQeDl8SYR68L0qPzgm6Mri6+8LLiFILi/nJM4ZHO3VOcnz0nJHoQMOCXlS/n0dhR",
-	"d1Mk91xxKJghXZAwK8mKWcjVwUQaR23oDDSFnbSpwKUcntvP6kmZhCELYsefRs7aEaxjIazNCAY5vOE1",
-	"X49t9x5idgwCc2MFPiEeGGEzK658stWq5vdUsx4O74DbBnPbiQUNRtHahqyrBmCbKhO5DhCUN5wuVQdV",
-	"9veDbp2bfb5Q++WOuXIpXtGqmtLibq88aqL0Lwr7DuRBmmmTmhml3aW6kJIre/VJJr0YNqGaaib9M+Vf",
-	"Ni8Ogyp2g0qnINoGRxorc7z7lazSFACkW1c/80swdwjmW5dzpicPtBa2/G2DIgvnA4Ve3sv4wUu2XEmo",
-	"EAKIDZEwWJd/xxRxO9nP47vHsGIo4SvV2FX69dks1pAySz3TkaNBQmlz6ccaXDIH2EdD4mqRR/fpe21f",
-	"G3L63KcGY8yaS7b2YHOSUHVHZrIfSJojlLgsadIhAm6giHmhV+9Nvn4TfN2fI/zmqi3YCSpeMgg3RoG9",
-	"lzE0axvU7RyAVSvvWS0opE/jUQZroZwaweOyVOp1xfph2fYGkbWL1qcov6a14TC2zFzX4Z1Sxciv738i",
-	"JwutV4b7mP+rXrZOOFZB/Fb/JcRzZ181czNkTefdeLRuyTp8ae159zuKGDHRXckilBRbOY59hQwUoewq",
-	"Tr8XLEeudSETBb46kKDw0od11f8DwI+tEmarr8fxH/oR0H4Frs0nfdxhu/9mDbq37Dtxz6oo7Huae9as",
-	"YPyeGdUlyFLGk4RodDCTzHo0zC9cH2ZPo+oO8wwfj8NKy1v/YNbK1WCmOvwg7GEvR3Lp94YBg8Iuq0o+",
-	"9GPFg3SpklX8ntW8Z/iccxkcUnfTvrtT+7I9Nv/X4fY+2BwXu42VwftjYQysnWnfSpTQ/OhqZg7VSnHU",
-	"oV7alPxF9tFPT4W0lU4OqGxOSHOr/oMk5nAhucWGW3NrW0Nbu9LNjt9SwWdM7cuUD9K9l/YN57q4vo64",
-	"Ljxs3oAYChatnI5OQVBRcTQD81tdQmo68+nd/iTXbIRmkDhHaa2U81TbPGpADkAndPwgdNibtrEKujqI",
-	"CqBWB05LTAHwGxHFykk9KyK70BAMJh779sM2Q9drpdOF9uUKM/MgnbLiyhYPgLcqphI5Go3haOJd9qk8",
-	"0sBECW/0qA/WskSF9qsdytqaX3RkO0vtCD8Lzkz3kX2P2lAfndcqTh0WHatapmNOLWiZaxgPEx1kptmN",
-	"HJQFrSY9izyhT5oY1epp7K/Hq/KdfNuv+O68+6rQqSj34JCCGEeZyUOT8U4wIL9nE2/5i/T52j8jXJBZ",
-	"xecL3debK8w6dZBWIFS4gxvapS1zPFIRwI1wUD0HNYTfPg19Ab553zVXTOghoOwTd+IjTgCLcORa9O22",
-	"k2V/NE8tBMP+k+AoYsu+v8U1gw3PIiQaWcGdyUfPT5PHG60WFuQPr2o5rdgyUlXc9NFpSsM3CVc3hGIC",
-	"P7wDlfzJSW5HfHF5YX7ITxEBmKxoTZdMs5pgmc2S1elC4N0eTK7Qf4lRYbxHdg1Oqpv5NPYyh8IYz0e2",
-	"EK1z37yBqCQeHiAjuY9F8lGVlp1i9ONWMQ9/KCnItluXlaoJjsCGuPlPpYMihwYvBONMQyAqTCrie9BR",
-	"l/SOxbEUf1vIYwBWtxESe0ebtGJqwi159GCTBMXamMmxx/b0JDQeRXuyVNK9Fx2p1+aPntnXW6ekcZaH",
-	"NNGMqN+pOSKOpEEy9XWpnp9ul7Noyt74+eZQ6CFW9AY+6IEf89ixsVSZzPCzz7sT/LbDW3xmGqyuIlyf",
-	"PgbZO2DQIP4R7w9N6l8fUNDeJDYMFNTFEo+y3rn/SYJ9Gdu9/XroFvhnP8pNQS+FCIIBu7eqAPlOzGRd",
-	"YEE1QNJRNyQPIHUs128D5+TEqa7ZWKCdGZpBwTHs5dZQdgRbx7+6VgS9tqbpFqqPaTQWzY+3JHcgPvA+",
-	"1sAh/8alTc21Aoc8v3wGA8GsGpI3Ez6/d42j52cf0pSNTbDNzOGBabo0w78oBNUrxiuIG9jK9wMtzBfA",
-	"Gli7aj/K1IcFRUOgT6bAZXVxbKtVLe9ppYhzxRNKsFcfbVvLtTAKynqVEQq125UGnBj3MnAi9qmo1orf",
-	"s7duwKjz94dXPhTvytdvaVEyEcxMluBbjw2DtffwpwEDQyZgE4gh1dThtkU4w66p0DUOLhmdaVRboHBf",
-	"slHzlZ59/DLMc9sD1CO4xO+OJtudZJTp1lTo9+xephLD26Yd1253SaGmbnJO8HSQB9KltnTUnklV1fdD",
-	"SUx4tfiunCdyGcs5u3HpVjlGj+IfUP50wasSbhIuacI2aVyEhpvaUMAuTGPzViJ9sZwzQ9lgau9ScLXs",
-	"7AA9pZ0d9Cjm5lcLK/Bt3+LMLGAktrfOBf+4N4SVGjpZLWAKLRAE2IFWtko0HwI+9XM0ZNfcth0iuHAf",
-	"SkEsq0kKqyIAMG5QoB8HDzZwpMW9AZgCuPd1bPdEcaL+sO7HVLYWQ4jCinvqWmI84baLBeFjf0FUQLM0",
-	"WbiDMWr8gdFKL1LWTPDJI8MDclxAawIYiLTkgilI2ZyyXcpJRlLIu5yc0IrfQyIogM9DtN9irQHErZQP",
-	"9s4A0myyFr74UB4eAnmHQE0lxKqGb8NSbL0aOR9xdhlbpDdQwUpvXi1oVTER5ZVGT8CHHrPZ583aOF3I",
-	"9yNvEOGWi3nFziCb00hrrLpFqB6L3Pc0aYpx5eQkSPGc6cYrwJVaszKaf1Ckx/vsmtRUlHJJphvNVEcq",
-	"ZzqDmDy7NpcxWbJyLKAbcmL9gy3AS7rrQvYj+0qRlx9evXkDiYSnKeDEyIIcXlClWZVEz71I4L0FAd1r",
-	"R0D9+OKzi3z5csFtXxf+6/kWXMySGZ0VF/mObWy6tiewZtvJTNYZUZLkjXPUQ4ZWbKaJ2ck42IIyfMFW",
-	"h2xozl4K/Y7lp7eYXK1sgnmT0Ep1Eio0TXgfw91vGcL3wQ7s8f6adZoycyWq2ZwrzSCpx/HujCjGCJ3K",
-	"e9YnJq8jNiKSg79F0+FhcnnQRvpIfTs8F7qDeLuTfB3FvofVqBPqbG9izW8aaoQ4w3tznVCKKbAZytmu",
-	"CLhjmwmt5rLmerGMZnPvGGLeWuJyGdxGVIgNKahicfuU+caRtTz3EVYsmiBn+OPNeH15+axo9tvSwrNr",
-	"pEfDFKGJOeIfdnkj1Bs0rZF9ckGm5n5tqUTWDSVlhLqfP6xhk9/BeH5kmzdiJsnJ6+/eoysDmMUd24S5",
-	"6gj+BFIRxufHnxsOsuwRIb+NMd4sWpT4sIxEDC14QWvwTlCUNC7ig5VodUJOaO8YdLVitFa27MNU6oWH",
-	"ftgFkQl8FGbtpXBC1uq5UCpXnbYAJBogC3LCNb7IBaAmK7tkNaNLdXrrypm3gcoQqobQSgoWx0weUm3O",
-	"4QKg+a2zplSkVtQB8XCHV95NAkdulWV3sQK62zvRdc94g5WjXXUY8KZLwYL7pDfGXw8sVbAnEFBj0njw",
-	"szvfhnyjE4maQQaEp4V3gB3DTYAhPCyF5xHSnPdct+yBDaMfm015msvX9hHe41tr+MajXwEHBGs+6o1x",
-	"KxpGJ0M916vykHOeDNd7I4raAp+T6cbC2mG8C3jXs7bxFDhpUMMLf40GP3QlIXfdfcPxtRhU+za8QzMt",
-	"1tPmom5vQ5jfsFJiE3IWsza2KiwH65+WlklIMSLYQzJ67Ci+n2Lg8Nz7DvdDh/aIpt/L3x2Kexejb3H3",
-	"XhBCHbw+6Q38Mxj/y05u34vJd3Doxlm5o/dkJHRLR53EpewZmt+PI3eKiltUr3ylun55kH8x/hsA6l1d",
-	"7kXU20Z4SkaM46gAvClu0MVCC3LWgqpFfylUxG6Qao8GJdy10RxYkcAD1KZA+K6+vSG5WtDrr1/coHHC",
-	"DGQt7MV65+r14YeXZ9dfv/DJChazzoPdjcU22p0zeIVouXjbdXaYnPsCH71h77ZQ7k48whsX5NePr/Dy",
-	"k//vHOt7zGrDU6VwgxkLw9TBw/tPVkuVmdOJZbFOM7KNXBfFBj4xZ8cV9BwLTxABTulpRlbVWpEGXi+L",
-	"YOvZT0g528LZMzcufU5eOSBgf8csm+p7FpjQ0SErEza+o2Asb7fxxmrm/Pl/gcLVuARTVkkxd6XhHwVV",
-	"08K0wT3LnVGUmU8FsblDZl2nFg0NAUVuxyq4/nAiGaAlgwag7U/KtJWEgvGTi1viSdo0CQgZiepxlHrT",
-	"Ti45oLFsguvGcHzRNBJvSNEriXWNnBXAWzEAUdwMvtDVhnCovqu4mN+SDx++A550ek7cco8F2gIsXLhf",
-	"Y7uOiPtziwSCLcENgdaY6cYcF695caE0o2VGlBwLrt2nzcEyNNwSL7AxZLrWxKwpahBYRsr29pUdwg1k",
-	"XXGx5nozFrzBjNaLWq7nCYTzjABiuhkhhCNzMce97hU2PRDeFSir5GbJp8DQTA8ccYiGwRrsgmPt4sA2",
-	"B3Bv/RCU/ODOTcYTrBakNlsPqsi2F94uMTjsaybaFzLrst1O1J3XkNw76acyvXTtG62JlXMWLaGItr32",
-	"nRAa90Z0aaIWIpq+kGWqMjL3Afi0WLBy2Pd+tkFZ29+rpewlBx5odUcs6CHsUI+qC7ZrNym3qNnu/qTp",
-	"Jg7JYxTGFZ2zwLa2SwX2QfdiQporV9Db0YWGsxEUWUtdHeaMKP5PBqVoe6abyNlMsUSH+GxIbxBfF6sI",
-	"CSw1sFMCpr+RZogNX2kG5dCA0Zp5qF7JH9EYJ59tMXKr5WeZpoKOuhyemVd8xopNUbEB1TnikcVjAYqg",
-	"IlRsbOXC0zb0a1nTWZNdMspG00pCbYNspNYKdcUJfaAc/PpcrNZ65CMqERF1SkUpRQIM9Ee2eS/1sW6v",
-	"i9r0wXKPa+Cd+rIq0aHfco+PReAf7wTYzj+PR6jzj0c34xF+ZzzKxiPBHiaNf2U8ujk/P8/GYjySVbnz",
-	"4Iu9QOgHCSWBCftEQV+gNnMpFhFb7FpB8PtJRGW7DOQEZbvdegr1JGbm+MSV5PZU4mdQsAd0qnEB1GLO",
-	"BMlj7svz0MmNxKj6RJO3li1h8WogmZ9uIIO8ytNNSGZP6VPe2qSdBdvnaf7pp7fvEeL3XXOj2Jb58ADo",
-	"PgIgDAU8YwjC9vK5iyKcW61yLJzt6Jt4CEwTga3lHYtW14LfvQ/Ov9C3sObaomssYzCIhttrvvRBAq5c",
-	"JBdkyauKK1ZIUaq+9VHiqXO/LTatzhsU0V00EC64WnTEPmNPS1myytzlV6tER0v6qXtFCUimZt62Zm4/",
-	"KWszfVQq6bQRt65lNE0z1buZXZwP4MSTeX+rWi5XuicpYeOeW7uq5T0vUxAZP/30lrgW5ASS9CmHNH1h",
-	"dPsVoEO6Uu2RNBY8OjEd9ZW9AdmCUPZAXvgTeGGRs+09Us7AJG97TNWihK2e2FpIySpn0Io4II6IZbdm",
-	"dJmOzw/JCu6y0D6VHm+u86xOcN8PdLkCW1vQipzQqUKEXihcoYli+pZcgi3LXCAqlIKn+/MsHq0KuIdj",
-	"j9KerCz0dXOCl7Tsr5IHOIHbmBFSVmrSBFPunke6ZL4sPrSGWr815tP48QxEqoCE4tRZewenC+2XDdMm",
-	"2PwQ3To4JcFxdNxihyd5Ao2KRFeJeDei3uW1ZBj0aagOygYgAigkj7RM+N45Eisc7GoSDDW7d8NwLWQF",
-	"fGYniRBMje6byZzBg4I0/2Qsdle74dAgMp/0s/tV7Bh3dk/Kx9661c64ss/cFOL92ur5Iam09qg9+SQ1",
-	"p93TSL5aOsqIpBE4HcmqO62rx7PLyyxSzQ4sjdqtH1Qqix9rn//1zYvn1tnWgWPesVF49rTEL2458r4e",
-	"6sfDDyWX8z0T7CGewC/YAzqZj1vEn9kDce9kaD21diciEMjtqKX8kppZ0tCA6+pLf2akZDUg4/gCmB6f",
-	"dnBdUG9FcMU/G6qGf0LSVNRO8JOcv/I1EmOjbtXIhHJbZEo1Fsq0WlFY9/OlcI7CPCi+GIbNN5U17esu",
-	"nj/wiDRvZoSSHI0qrQ6DQpRO8Iaeg7HAXlERtb1ah37Tyy1OxV7l0dQeFM7SNTP7VTF6b5uAKxGH/VXb",
-	"uVPyOVNmLXw0K6PF4tQow2Hdwbpk9a13D/I6cEYIqceCkpW0+Sb6QTZFCitGZ1ivYYURhWuheUW4Jlzd",
-	"os/DBRao0AdsVrViM9OzKEnN5wvtzeBfKT/qQoqCaiag9H3MZCKKBV69aFX9Mhvd/HtPyfYSX/zyexYN",
-	"hA8qgeInfKxcOEH7LF4Zorf22HwtKSFbAzKyNi8WdxO8hT+7Jgv2yawYD4y+SFKnR8YERGVqr8Kj5li5",
-	"6h1tcp2ymayZS2PpW8nyuLqfdjiPWeizIYgZ4NREeMGjBjQeU0N02PSXwFgnhrHGF8Dup2mQbcWA7MZ/",
-	"xFWruLT3DBrSzOx6YlBBIwsgOzs/vSVFL0l0nLXvZHdCpyhtIoZkn3DihYGPGgkSdyy6A3AOyKOwXAT4",
-	"CXzKXPvrIDr3EZ3odv4dMYav37xuyy2b6URd0cWtOTbnwMeWBPFpKDwg7S6oePyoM9rJxAm5aVv9djp3",
-	"SOHDK9SGEaTNYoaElTm5FFMz32Lw0oKv3stUvmktq63bJmQD+0pyg8uz13xJ6w1M3Ro39uQov2VLWW9e",
-	"M7y+d+fbL6EtwE7Hk+4hAC7JT+HpQUn38MVhSfd+KImtkfXmO9MkpnHCugJE0ByrIrs4NMyDORF0ydSK",
-	"FiwzZ+Y0I2vB/3PNyMoop/OwpN3XqJBiYCBAdIxFrnWVkwVVZEWVuZlyReZSsBtbftnjrTwHDoK5MOZk",
-	"EK6HV7mSDyJRKefQ5JN1nYxdhmjFtbUUPFHO95HZZo9g5Yg6sX5kmwgdmA301JLABTOkmAi8+2AkIhLr",
-	"x2RNL99/wiyY/PSKCxFDSXwHvwPR8vbN5J4XSfzTVc1lHa+fVMmHPCO5MCpJhUJ/weeLvFtl6B+8DZoC",
-	"yT9rqu4mvMxIAxmWD0jUGVSgSiiu+f2+elHwmqAVFsfB5AXN3SLUDKPLwAH3JDibdB6zVNP5QIwIrWPu",
-	"Gr5Eaw2/ZxZS7c2HX8g3Ly6vvN2DnOTvPl79kJ+a6Vm7CTnJn724vMyfKC3p0Fwbw/P7W+iHpebgmB4l",
-	"4SawLDYHH3mSm0SbqYSJMk4vArrAbfVsIDjBbfpusfx0Yk2LM+8Ruj0hAHEag+sFgcjbnzTTm6/3iCzY",
-	"4uJdNNSw8yHMe19yfsDKrUXSxtLGWHsfBu7iUpBp78SlvLONH5WF90qz6WS9H5qHvUKw/zAGeRPhjQ1L",
-	"7DXWQRxqO8QkwSr2nNNf4Xh3ndOXH1/94A7qxWendH/Jb4j13tqC5VCUHA2O8OXdM92tjURIdkiqalI3",
-	"6aTjOHX8zB6IfhwKga4CKom7CR5NNHoK6n8uzQjxOnRSM6i0q3xYlBTstF8JjwSNfUximoIvG1VopK2h",
-	"F+EHWd/h6rAVV7LkBUi1JRWaF4mLcH1XsXcuy2DH2Q22Eqxb3uTUoFkcsJlaplvrs9A1Yy3nxEdJ7lnN",
-	"Z5sbjPQYC9hoQG4GSzhW8W3M+rdgdQTzutJsBbFxYMPPzA1yYWNG2Mqb0sciNKU7I2yIbiAFIyd5xWYa",
-	"1TKPZnSSg3k+x4wsZ8S/RZ9DDaUWPPpMHphW8nPyQbMV+de7f0UQe+s2nGkfDAkmoynX0EbOxiI3Czfh",
-	"omSfoKjzFQAzFbSGK4eZGjM9VRuXgNDKJcPAljjyzQAb+3k6ESph9d6x0edB85ycKOkij+QMLOFGZEMR",
-	"3ilzCRd9LeFdST5h/krLC3RiPbaz047JJQ00yezCZrf25NIYDkHo0vmOW2uFfgFbA/vysYzU7e1okWUi",
-	"gkzOJkhgCTc0nzpkVzh3QpY2ocOtLVmvnFJpPtQ7wCdgMebA7C2E63erRQzZjumzbeZszbC1dXFp3x5T",
-	"NE/BLQmwHOB2lsHBt3ZleZpobU+eXR3oV3A5WzFjg2FseL0GboZ5cFAGzpm7cQz7jYl2uf3H4uuXwnUn",
-	"i3Z6Mtz/Db1HTafdFQ0WkL0ZDQVNYLR3jHWP2C0WVAhWucjOoZLXhnGNmkBEyJ7RfGbUzmktaVlQpaMy",
-	"eNdiF1nW3D/NIz4JLpSmQoN9Vcj2yjVRglSzM6N4DdGuRjdN/d7zj/hyo3rx5UrWwKJW1NzSRnOuF+vp",
-	"eSGXF3LFbPrv2VwGf12s7uYXugWUZ/X3gdgFs5qxMwiXR/8UdBLQyq6Ba3Qz+g8lBeriv+zavw6eju8V",
-	"pvOO6mLxS3QbA7gSIle2CE5ISIpBegqkLQM1LeU9i5LNO1YvuYrbY+D4ULKquSj4ila2FiRE+zmni41f",
-	"qNg9qwgXRbUunZorGkc21hFpyBwSBwFy2gyzXHIRH1xFo24VVONYSRTDABKq7hRqXoEHDZ3O27GIV7F6",
-	"c8FbkTDj5uENyT/zMgO7dIba38R8PPPVCCYOCRximr/kjxDBaq65QM4qCsRln7mheUOuOdYZ5rM+cMUe",
-	"ZyiH+T3+1PBIKXxORqeEUAjh76JxwehuOG9OphtnEEt9YEZ5FfWWt/oHRkthhyDPQQFiwVqxCRXlxJaZ",
-	"YHu/t6qomCyZpiUdUkC9F9qIOXEfoCHc4dWdSoOaaYUHr7lYDbvW/yHITo9oPg695IFd2Oae4WJlLVbS",
-	"OrstQmmT5faeDoNgMnvW0ypsPqPyw/nfH8bNHuFDvTnGXvv00JO2w3Eag7BV5foyoV78xvW+y0q6v7TD",
-	"jhKGvCdkAskyCCk6/6ATgdyGsm14bgtvfidVF1ap3ErHxUQh8yMVBauqRLytGUFfuy4ctYvPcLAPs+p2",
-	"Hsqf2UMrWuj48/Jo8gGNvOruIHLY3XUXzxNFl6NLVpJ5LderMH8dNEGP1uqxyVw2yt9Oz12cs3KhZluQ",
-	"BDliBM24oQUjTfJ/fGf4pxuM2Vn3b9jeWwg2sUCtaK4xu7u0IcmYPv6JGpLbric3ur68fnF2dXV2/ezj",
-	"5eXN1Yub58/+dxsJ8AYEhLBBSS3UYVrfMU1qphitiwXovP/z+SgO6mZVsdHX08vib+U1O7uaPaNnz6df",
-	"F2fflN+ys8vZFb2ePiuel1+jK9RzPutuG92M/udz/7EGXvCmOV+hVI/P7MsT4HU8ARosBOQEELBNYFkc",
-	"BbYDjtWW1A/6IByuJ/3h+HqWo3ksRTth38NgLn/OTgCZTYq9p+P0EbA1hsthpNg9yHfJfNl+tOjZU0OL",
-	"B+m1MYUTxt+JD9rUyTkSxtNP45VU+sN6CZGQEf1MYR4t6tb2Yg1GzYayPZfNLMDT5bexG7fpKhoaX2+w",
-	"YJuvBgrJhS3Ky4isSsgW57Xqb0M2w4/WeA9oNQHe0nn2VbNe+z7vlnYHkzwcQmZXp+m5e8t66v7+dMYu",
-	"AL0YodpihORXUfE7FofePHmAsraYBOLmepphOSUfXoIo8q34kjjIXn8M1D+M2z4xRxqEg0ETlRg9lTQh",
-	"1d04Okvfbiee2lfgRZ2paYlQi3WcEL5SYxEW3kUUFqsFu5fCr2rFqlk0WrcsH8f21ALXbk/jEONTizel",
-	"IlWbb3R1Ypqk60btL4SL4tPmSGjZ7F6iIO6xrC8dHfIDn5t9rtdCNWy6B8BFbQP+98SBhekB6Vq77XXv",
-	"eT4G89MtbceV381TmGR7Adek2cA+oWuxsLPdjOTtnfDxfbue5KfblD13+y01KnbDd018Fu529WIreHbQ",
-	"uzrToMbC+uFaCF/+OtMftGtrCr3tBEkysjfRrvpkgzTT/kXD/KtHT8K6kC23h7qLVMzZbdIYYrcjXky6",
-	"44oFGePNL39VUW+G2Ve+72zLe0bLTRcu4iuHkQm15aCYm6Z1BHkfa88lwG3Mqy7N+Oh72w5Qifnw79HJ",
-	"6XrTp1p0bRpu48xfRq4YU6rYpGQV3UTxrb6H3Fd4nh2IaXWg1cFab7tqFX+PTVx+/cOCFxiwNqNVNaXF",
-	"nUM1oXdMQbJlT07u3p+k48Bfzq0QWhg1DxM5JVqLzdpzpowsIXI9JEvpz/YC/gfXmtVpRCagA4sKCMUF",
-	"uUoFey/ppw6y+onWEIx4FGGZT9i1jiAA201oQBIwjZtqwH3uSQiAB8jmm0TmFBzHD7ZN/niVWfY51vyw",
-	"2ouQbZ3mrV3w+7sXjjhgMx9iyKqNZPv1I3Ga3MXnJivqAvjPGfKf/JbIpfly6UUcxfswr/0tNybLIrzJ",
-	"qm9YdeFIVhWpJd7iAVH+4+BYsqfhRd3YNo/Kl3qxo5Aj2KnHIoQehUHY/l9cRjb3AIbRvb07zCO1sYcw",
-	"kqZifQtk53Ifi+liDy1eE9FT7YPkcf6QZGU/yAdPG2bnII+jHBqWJ6RgkPX+Ca4B7BNOgFsQY8FoHb0R",
-	"oHCDWnnzSFw81mR0uDbQal0nQhxXtdSykNUkGf3wEWOnoZUrTJiwVqoVE66Trn354FvaOexYLbdH1eo9",
-	"tl8fXP7/v7Gaz3hxNMYxpgRELkmDK0QcVDe1EyW5KacSA8AdizgC7vB6lh6KvxvrNrr27yE3Ia0XhQWQ",
-	"Odp/YRe+UkNTC9PJg2XnK18p8vrN67j1qUddXd2qAP1Am+INdE65SAKBpkFm0aItpDasgpc3JOcC/jUJ",
-	"AExOlrQyzJOVmQU7BkBLhEbmUK3zFIggb8rAlvk5eRkAd0KnCXM4PEtvG9eYLGMYn4f9dstps1kyshb2",
-	"w4AGHpVltpfjtDwcbCsBt3RhVL73KMlqqhkEwsaD633wq8ucwchYDFulerFLo3K1125i426hyoxeRMOo",
-	"L/IzxVYUryymFTmpoKr8nKgKAv1tItktyf/PFWTp5BfWbP5/LvHv/5MTLiC2nhLF5ksmdJ/yzj4RbZfc",
-	"MdnM3PqZhuwkiP/FMsTAn6DBLeFzIW3plBxDg/NIMtr2JsrVyK5I905ZPO3IvQL2Bg1AWBSKYtCEnGEs",
-	"s9Eea/xdLaAGElmyes7Ikq5iDB5eiQF2W1i41ari5kopPHQbF6igklwhJrwFyBVnGKbR19oR0OWhkTS/",
-	"dKT4dVsQX7YrVEatO50I2a3XFTnxnlYe1L067V3CbmhNuv52yA/raYfJ7yV5YNOFlHdEBe28//mFNzJa",
-	"3rBtKD49J29doQuHZlgzYlQOcJ6MRW4/MFnXVQ7Oos/jUfixCS/Ho4yMMcdoPLohQaE7ANCYtbHTzfnJ",
-	"DH+qGFV6LKQoWIYcOlAribkJmVcNw6BkKtfCbI/wyOFWQ1fn5DtaLMzVgaPjHJMAxyL/X2e/rJjA0Zw1",
-	"WR/k5FfBP7ncaVtQutXWawk3BLOL/l+sE75gn8gPb1++Ovvww0vEJxyL8Qif+TwMrBd+biuLy3KDP4xH",
-	"RsCEFSjCRfxKmfHUTPtq4+Cfg59A0kISY830uhYO4TAIpbKmekuhfQKrmoJGqiHACR4HsO2HODnmCNiw",
-	"qW/pN9O/FS/Ks6/Z89nZc/psevZtcV2eXbHLmXvWMmfcjJ7Nrorr8jk7+4Z+Oz17XlyVZ9+y69nZJb2a",
-	"XhfPyufs69lo2w2Hn7RLNGU1duWirs5Aio6yUUCco5vRQuuVurlAXfncrg/knJhGKsg1iQRg2SXctUJW",
-	"AO5cMOIUBVkTiygV1xd66IDkARh0Ocx6eFSRRrvXUSBGW3fPniFW3mLIHlkyKhSh1UDk7z8fY6mfk3H4",
-	"JgwBDejvVn7agWwdolhoi28S97m3TllE3a7ZrvBocutOEGgdSpienj8ZoB+aTltzbZtVt+KLwlPRnmK2",
-	"DUdscbb3mFVDSd3Tfx6KAJXf+Hx3KeB63a5YGo4fakfMXUH0Qahuv0HKHHP4q6JgtcA6V1wNKAndm6lo",
-	"6fiK4ypGwUWt5E/iL2nmgIsDS9E4UvZX4uw86kGfof8+KNq2X8UERSCKLuTMMEYvaRtn7Kpzpm597Jkt",
-	"WxvqdOfk54hyEd7AXuweUchb/EVUG3tPGsZl1AHoSj14kJbAezyqt1EHDLGBWnDarwpk5FRvGQB3RZNv",
-	"0czKKuDXLyI+WdsI7NObg6qNG+HhwldaruCZrEljfVQDwOu2uWl0kL93rs97pmS11knLrL9i0QATtBnt",
-	"bQCuTmqm1stYXctiIXnBJp1xEK93674XC6mYsCaJDNYJe4on/NivVHQaKzT0k/n5wJ6PKXGRXl5f5g1S",
-	"5kuWiOHzj4dqkM2LqeBY3NOE/tBscnLiTZPz0TCLD375vCPYansArbVsUO9ak9xarL2Uj0gF++R9zJdq",
-	"qyVe2O/lMWyHJvCmP5N4a9/qhYrWd4MP4dyDdp9MGfQWkNPhxkDLaE6oPZJo/MuIWYQLBLiD+lWgkWC9",
-	"QFyS011yas8iRg8fqbqLWWjWAuuoPcj6DuQvF8mU/PBOX2s+o4U29/PfsxFVFkMar772gmyNILAyBV3R",
-	"Ka+4IYlJa+iYqfR7P8sAAj6riRn9v2+XPQgsAZdTc61/xs6ez76mZ8+nL4qzb8q/sbNvZ83FHjTw1Vrb",
-	"vKvhRoEl/TRxhh7w3toMrFeyqlihiZLrugAFXq41fAhHaFMO/Z8+SLQBJPRpW2a6qNV4x+LVrnmg2Y3d",
-	"WBRrU4MjsapluS6MlHNvDNNtt/e5w4SAGGVEiicDS/bktRNlZ8HAbAMLynTVM+7Gloqd7Pcw2ZbDzCTw",
-	"UhSXESAysCStr4Bhy+3336HEOdtZoqBZAwYuGCsHUoQPvz30vnOg2ShkBPGlBEA7iB9wY4xkI+2dX4+0",
-	"QUlK+URw4OmSnNxV4vwTQvyQZ/bNeDxYp4QKS8kXsXLXglVYWZ8PjHVs8+4duWifEHBy9a7fbZFyD7k1",
-	"IWikvSoNuRqlApk/LGSt08mTTiINvdkhVOLTAI9jjaWJBchJVWmvMZRN3Q3b8JXHUYp5JP1DwsWC1VxT",
-	"8Pvk9q9+kC/JMVdGo9Jkyiop5kYQP5FRdy8SbABUv2dCHi4JCm7GK4IqEBisvCH5Z8Xqe26WDPCRlcdb",
-	"Kh8F1mjbGrELJt3UAtaDjlHLU1ofIcf6OVqNaGoSkYHSh2cuaL5kcq3btfp2wJmhRHLjYg2x5IRVK3ZY",
-	"WmKRAhb3lwD3cactkYHtk64D0HdX49/yvSzQmXfU2pQW1dI6Gv1zS5iE2EN7jPKGGnoa4wHKI5YX/Afr",
-	"e4frXeSEIyQNgsE5vEpzdnFvT59EM+unFj2RTrMPuWhHCUlFAvdSSLoDuB9LOemlkzxWOlZbi9mXbTlM",
-	"fzhMbXBZ7VYz2C0eEFUlHkNp6DfeRyt0MEQDeIwy4P2F2l7i3yfGOoyxyTz9QHJHzGiGnsK015oK5WAf",
-	"rQmHnGH4DCbw/VdRUb5k5X/VayG4mP+XNSb8lwe4+i+j7a1YeYsvjIV7f8CbtmnzafsKDsG9iBfJ5v3b",
-	"sbAN/Yv+mu8a73z01plDtubpPtmMDnu4tffXZl6Y2HgCGtzpbfPJjPh3IRzKzg7c+TMuaNXODG4sZpjL",
-	"mI3sKphfcDAjb+XZDzOWjez3ohkEhir65uCC3LtwhZxc5q1gDy7ez0wuloyLftFEgbTDLHL9TVVDLGH9",
-	"fPM9jBq9OjruCtuvHstgpb5/7GQXDrTwUM9ckF8/vgKkHvLs2bNvm1R5WinpUmPisB7kn1Kws4opZfoA",
-	"F0ISKfpPRIYecMPdrnwcLXFeyLq05SyihSug2PYDVQSyE9QCgTioIOwTFjRrSoVDvDjebMeiVeuiKU8M",
-	"FRvMRYIISdS6WLg3bkyfGAAva/8x5aH1zXkfCxyv8jVHeQFlaVnB+ArKVrhtzTOS+4FNAJw+PyULVrNz",
-	"gsvhIjFt2HGy0vRwa+veQgUwH1jzB9pUlMaKDekiBqepKgb3vIzlAkPd3sjekJPckFdT4d2sVT0rnl29",
-	"uDoTUtN6kwPc82lC07FLnPD/+V3BpKYZtyXEXdlPcmIr4U4wrrZVwsDGzDYXb1ihOb9nIj6arT3eNybM",
-	"0ABcImgPcfvQPTnBiKb+X45i5zv3vTsdZ36APUqW2iptfkvDxd6datYi0DbZRVmolNUrWlXvmlSy7UwD",
-	"eABS2Kixk4JW1cRaeuBA+R+9GmCzQJonKJLyrXr8l99EomdoPV8vHTpfPz3YVcyK5qr/RivkRk0+W1Ud",
-	"mLLeIXd9z4303b2ryjIWbgLISOYRnn4bRu8KLNvgudRNzbZO3oF++umtD8yH7rlS6719d7IP06VrMWjI",
-	"dSIPD3iSlBUwbSgjtJXOE8vcyUZAXrF5v5J1zSqP5WaJTs4g7DI5OugufoUOBpjwBmyfWd9XM8wsIO3U",
-	"SfxHTWMaaHAhtnj/1OWJrxUzMrpmtnLoVwpG6s/Y1fPTg5IYQyvJbviUFErX1KH29tcdfzJ3T5URdj4/",
-	"J/mSfppwcS8xS1NNVqyeLOS6fqKirFAW6tMAG9XhgKt2M9I1pnyTBNBqxeZU46w70h+XdEOmjNjmqXQF",
-	"/3gyq+UyPqB5DZoy6h7+BfD6P42jxX7DcO2SrWIpiD/IB7I0fKBpqoi5wIK+1s+beGQgMaxKR8yUfW4v",
-	"g0/hKa7Zvbw7wqMCnqSU4Sk44v1txhiREymsVPKaFba0kqegfFA99xzj8o1W4bKFjRaKa4A922i6XsXe",
-	"EWa0dRpb+bnB9vqlajM3P932mYyQ784xa/hN4E1JpRu0NrpTOPT0dcDUVH4Y6zdXOUMaPezFR0oCctIl",
-	"BNxtY6+N4RDOPoxF71mGHYbdVWR3MAP/I7jYQYGfj81dts5v8uimTsgbT0dpswYrQWcCQGejKRG9qOV6",
-	"viDUCsFjFSfQiI2WmRYMw+lVqgOsdOatYXEwnTep1/Yhll0igCQTvTjtd4H7i9SwCcFrT6Mcwt4ndxYp",
-	"Y60S+vBjhISVbLmSmolik8b6AKqq0YriWpM7NjBKY0VrumSa1QOu2M3V7a8T62QNOJ3WnWHqh1oXBVNg",
-	"+gJSc/ZCufZ6jeAppUaHxujelwXDgtIXzp46jifeZlFszy19J9j4QCexW+sOZai3NFPaz3F7KiaBqD9M",
-	"OzlATv2B7PbxuOxeULSn5bK9JjKEae7RoPbyv9esXK8qXoBZx1r8bwBWppCidD6LBnyBLhEbCdMeVQP9",
-	"9hflkf2caT1Z3p7FDhmgi2+wvG8nwOFIpriXvQ1BAUvzuS7+dNcjNMxorMCb7tggtvSLlU4ZuWMrDda5",
-	"tiMRXY3op7ZGFrByyuqelb59yMIydGo5I9+El0TQJSZNYV0B1DOhn5k5Xkj1zy+fJXC09p6t904z9sen",
-	"YdNPdlx62FvBf2/ttYORpJvtT+G/4e+2tkstP3FwY8rKf3Mrr/dgtj2AVR+h9A43wjW7nGTiAW6Sa5uu",
-	"3fCX1BL3KXvAw5CzHeoX6KGmtVY6azkI0ppYSHFRDlfz+ZzFffjritmrqC1r4wta2fvt307PyUuSm4NZ",
-	"riuWE429GSnJoEZj7utYnhe1FPlYnMz4PTuD4BpifsrIrx9fnd4SKkgObpbtXrD+okAfDHjgNisWdmzf",
-	"4mosEMqNlRbwacbNSvrhNxmVkIrmoDM0W66wouxJrrmuwHgYLIb5E3HQsrEAgxJ5zZWhrNIN1fn8zYh3",
-	"i9i5kWIFIVjdS3JN/tX8t+0kSKdcOt0FtwdMIxBvBQNxNG4GMCnkWmCFi60Zgv3EzHB0M/qZzxe6MsoN",
-	"xI58yUYVVXpiOigDRCebTCnarfF3gIl1De1KYOrm39iL8uvi+fTsGb2enT1nV+XZN8Xl9Oxb+s3MPQsI",
-	"3tJPr7J4nSmYraXuz0B+MyTGNRLcDck/m136gsf6M/MgZU/hUDo0765FDVFo8tdhm7eyZHHe5Amow0kE",
-	"6xI3LIYEl3S/wCXQdVT29JRHaHeYSGjKxOAqP80Obp2aA4yriRIYqZyx4OTF3oFHTyPrwyN+pK0qHuQC",
-	"dGsl0sfNij0ioP6fkzMTrJjPkrHBOO7cBaWeR7tEv33Uw+1vHb5EvktrtbaJtUMf6JsPY8VfLCXmEVhx",
-	"P1PINi/soogdprjDAntg3HdwxEGa8yPztyPSVH/ul9rRh/X0uuy54995eBs+EK/jZ7vpoOLXDOuDx2J7",
-	"G3whp26WrKkmnqokFQ/Ks1CPCeW/g2uC9o/P918AvJIf9Ngx+e9B+e2e+pKKNa2snrw77ycX7nvAFy0j",
-	"G5xBGr+twfjyW5LbVAIbDdriH+QEnuanxJpVCqoKWtqUF6LWq1XNlAK/3O1Y5P+5ZmvfE/6Vb/VYshmr",
-	"a3iDrIXmFfRr9/ArRQxP9vcSLiA6OWqFSZFDsEsd5PAxKnF/5MKmAzZU6FI4ArUcdOAGAjGehIE99M7D",
-	"sKLj4nNDzgeVf/+/VM78/0uwxKxn/0ajJrOXGKrPBcZvNx56ReSDQB2MklXNRcFXtOp0ph94fXoEBXag",
-	"0m5mlhYB8LSno8735BXKPenNsA099bl78IpFtLmj1IYekx/skutb2Dcs4vGW6YWMVUwCLw/YcF+/eU1K",
-	"WUCMbZTX6FpWVSqs2byNBjNsiC6jdtGIbpe/LceBxTzIr+9/Iic5pjOULonhX/DvWU2hGILNbDjtqPzx",
-	"I9v8HcqnxL/37BrmP91opjKiNBUlrUtXcQWSRwD3rO2V4MtVBbcmlHI+sWbPQN6uK81N18m5Z2Rp2hSy",
-	"ZAXJLz+x8vIqJ//NDNMO0bz+9TdTXaCzYVWzGf9E8n/mA66auS1WE9LHj2xzfXl92Tcs0F7kAqKIzjNG",
-	"lb/VXLMPhVyxeDzVkm4I4Kc2NstQMlOxCfESpKg2EZGMoLDrmuvNB8MFkYahPNiblHs8OHRgo88I1lkx",
-	"60wFefnuDZAz8e4eijS+kFWJ/BwQgVTmzrCsAQIfk7TOzJw0Ex4K2qZaAgeDluDXAry2c/Ib1wu51gAq",
-	"5OuyEK5C6TAWJav5vY0zdseNnOR3bHOWk5nECDKUKQrS2BdULTJrr3XtsZi2LSrEzWosGMVMGWsA/V9n",
-	"sHBnb143xEFX/EcGEa0v4V8v19E6KM2aWYBdKayRoZZrzQj75LMHkXxIyVUhmxbqnPzIbFE1I9ooaJNi",
-	"LCB0khpRzZcMVhOnxYqFNJOmxV1GKjmfIyL9qqIFlq+gwrroOyf87s2Zmd/OfL+AkjGTcRpqiiSQV1LW",
-	"JRfIId65qlsV04os1kvAdRYlefkGt1aRwrVnPqROLcxsx+Jfre/hX29c1S5WYhmbzBZwAfBw6yWo5FxZ",
-	"EJzSU2RTfTez6Bfm66uKCpWNBQIzZJbKKj5jxaaoAAkSFdWMoHREqpWyslGP52MxFpCJ6ASHrbA7tckj",
-	"DwtZBUXHqCJqJe+YwCJHaZ46FidNuia5PL/62/kllqKwL/5D7qSbZpbkMcXYkovmADrioCNuzICvzsl7",
-	"oK1o1ir+z6rfXCvywGuUAlSTkxXVC5Whig7ZLIYnG0VCLeiKmcUkxFdPkSVTt4ELBi6f15eXp+fkTWu6",
-	"CrgeLUtSW6xUewnIfGkLARBDNfRf1nIFwHxjcd09l4oWd8quC7R4//2rhvds+9khgwiTnWA652Px7Jz8",
-	"nS3oPZfr2vajmo4eEFg69mWuyEMtxfyWMFosgjJMjlIULtW6WIC3zdDS86bsnjnvFZ+ymkK22QOgqSzY",
-	"xuYb3+AZNkvv61fBGchLpimv8qxJ08THcq3hgxRykjOS2wwwbiPj3Z8BpLwr92dEj635B0vHGvh2I5Bh",
-	"pMoehn/5F/LGFp4bi+92OV3A3iy6RSBbzExzz3xslZNQLtn6amNht+krBe0td85v8S6OGfF4mUyLDxKX",
-	"HkBvY9GWDjfm37gpLS4L7HTjifbULcF3ZnOUWwC/VRsYgiA5PM9v/G4RCtakjKyqtSK5OTh5RnJbhczV",
-	"DszJyfPLbx0PBBEwq3ihTyHhgSuzThPgeLYlIvT5ZphWCaNROTnBM4x/GvH7/PLy4vn19SlSNSzBBipE",
-	"bdy0fllpvjTfKaAyAIyu2IwFqDQKzUoNh3biHErubEj+ZnYGxYRuCGqxbh42PfeEIi2VrOBLoHqwGIGb",
-	"WWlasbGwb5C5kSJmgghXv71Mbrgfa1oY0nFo65enfkeAgg3PsWPTNS0YnIUTtNBQw5JD7Jdbo4QahaI+",
-	"KxD38BMp+RwYJHipxwKZCBYUB+BQu+L2aGFJBP8Ne4ow3HuNZqXTc7yNjUWABV1+uUCdKbf1Y/WCLQ3p",
-	"mW8bqroFIsTgnlayJgpH5fNmKUrNsYDCYBmh7TpX5gcgmQxyBEHFXMIZOj8/P4XlUgxZ59Irf6A6YDkl",
-	"s97MnENXM+kdTPwMyj2Y3zPHPvwW8GaQQRr+kpwA06SaLKXSY3F9eYkXACiEVnMBuRLk14/fn31zS55f",
-	"X+PsH7g5g+QlrMpXyvGsBy5sLdxmwOfk79LotYbQgSExL1phZIaz4IYZnTEnAfQA6E0VL5iF9LZK08sV",
-	"LRbs7Pr8cpSN2gWHHh4ezik8Ppf1/MK+qy5+evPqu58/fAfvQAgwuuf3aVGhH3yEugFctVdM0BUf3Yye",
-	"nV+eP7Ol6EDxvzh/YFV1Buz8ouTl+X9YOJE5iwY2NTGPHskivB3fAOm5kp/ANneYqX/RVqkyt7uxUJKA",
-	"KbW+5/cQiImH5ZSsRdno5GbxS17e3LFNDpUtya+i4ndxSZthuWV7zzAsHt59YNO80cpANsI5nbHSSWKu",
-	"iDXLoZTwrQ2XBoZsO7VFL7wMN1eo0T+YRrvRa16+tm96XHiFF67ry0tnO7DYMFBxD6+cF24T0E6116wY",
-	"fAbU8LgNorFghJdAxOpW6+WS1hscfHp7jdZP51D463u/WqPfTX8tQgrgRVDX7CYrW83Xr7INS4R4wZY2",
-	"mAF5WRLHPwAbgFOz6ytWAxaLYSXm0YxhSZNZRedgPd3ZplehIvxHbFX8g4lNa6vp/bbvtb1kRBbPr4tZ",
-	"o2bZgj197VSw7i1tDkp/brGkgs+Y0rfk+eXz2HkTUrszF92qht7e2q6ecp8iX0tskpvYuWG0zy+fp3r2",
-	"Q734Werv5VqUvY5hsEjLZt4DD+Gw02fvqe4EbtfFztq3pRDkMmAcY+GJT6FwxxuRoT8jxYxe779YGZYf",
-	"mjPoklWvQN1Yh+wdy52Cmv/y3ZsE6/VEfNx5DkP1gik2mHTKecCUS4Zx2S/szJVXNcNzivFZoBiPEEGb",
-	"i/nodxTPL1f8V9AMLqywxj3LfJnwftK/nhW/1hWM8qKeFReXl5dXo8z/+zr49zPz6Za2gKmX/STO9hon",
-	"TkdzqevJvmz7KOXt0Nv/x967N7eRY/mCXwXBiA2Lu6REPVxdJf2xoXE979hVHtvdE3GbFUwwEySxSgIc",
-	"AJTMdtf97Bs4B0AiqUwySYmibDEmYrosZiZeB+d9fmcF66IzfnJ7ekKzKRcnBegPNr+VVR12LWueG2fI",
-	"aiPBAI0AkgpF0fspXVop0dxKH5wxu+VyrkuvjdBmhMKRXI4vo3ZFrzQ5SsAhlfjE06QTd28LUM0h9Ozl",
-	"cl8Ub+Lfkg4RMn65fYymkGW2Bm8f8Flo2irYHcTyYFVgYZl0EjqG9gXgE1mVucDJeqULZ8UlKk4e5AmM",
-	"4CP4/9Bw1X5aSLSu286cynPCTafvag3g2TEz5KJ3jivgKRvcsEVAynVWfrSVXBN0bkflOF5NuWGLvjiy",
-	"7CVWWKyhkFTquHZ3vOaOeG3ggaTeSzOlN9YAKCjHGgFo85MjNFR+DwgwinwiUy4s+bSvQncI+IYzW6QI",
-	"BpjduOO+WKm4wifQPVLlDQEXpb0U2mhSxvGq4ooY53sTnmlh3IJp8x8yWzyechMGcIHFv8oREgevs8SM",
-	"Tx9t/LdyHK2xTqkqdgoldm+9xP4PmvnG3PDK6fpX/i7o3Eyk4v9iGb50vv6ln6Ua8ixjYgtdwr7w/foX",
-	"3Do+YZ0VvvbD+tfeOE8RvHDaYCkO3euTlG+pGjN873WTfdPz2Uwqw7J3LOMUE706rYuzs/Uv/4PmPAPK",
-	"+RnBQuHFBsv7JOU7KhZucxAqshBKSM0lYRBJnn8UIG+5HOs18ufkSwmB7q8TGtASq8XSh+D8QD/vI8Am",
-	"ou0K2HwFB4RpcDFu+w7SiJ9I8xzAE+XcQLv9gJ9op3IfQBFFnUdQBEC7beETsa0fzquAYuSm4P0wDDfu",
-	"GQ2yCv+7BLYYV3NaruwaklnZeNwXf9wTY5G0Ikf10qnkWKpi5j6+uTk3x0VUcXIEkyxx8rhE7p/VhF48",
-	"EvHo37LWX3/uWhC4+W4gDno7m0WdRHC7fZAGB2nQRBogMW0nDcYef3Klv0SxMdcGHM/4RoeMeG68J9o7",
-	"VNFD3yFK5qxsGi1cqa+3vrQPpaMfmyuSqsXMyLGiswlPHXaqWQR58H37kiSYdjAAVyu47TNrkNwwNkMu",
-	"76CrJ1Iz4gItLjBGuPbJINrFUXDYIoXEDYixXGvLRKN1cCgXXPCBu3hXIHWigj2+5dpce1N8iTEu1Vdb",
-	"tu92hbuGbg4h3uc+/M/cmpMh9SFk1hbc515qTeUoq/YKG0ZrxKWEfKrEB0k/wHqdn610FhDnxZSqqokW",
-	"zz7yZCcQ2eHLLviaaWRYTr/h+O5InIwHsZmzuiHsb4PHGaa4O3WDFU+sHO/PB0q0Rq0agMbxglWAXVVL",
-	"uTE2DX9CkfVwXmvvMwm+Nc9j3Q2vYK0nnkms0qfxiajVDtXEAwSCDskzQnPseBAznUJtxDDtstXeF/6R",
-	"171eu4o9+bGvx2wLIzxu8RpwIyyxQZfWblV/pHIT1wmjygwZNYM0dCSHLPFbmhe9Pc57fzX2Azo6LBjV",
-	"U+t4pYtQTfhoOTx79e6gre1EW/NXLtz2Znzki79hfznEy7VKG7oEEYnFAYI71JW7CTVgjnIT6xg1mksA",
-	"5NQb23Y+ifdpZFABK91QArnEyK9RAomguUYpnhElOWBKkbls0HU0FTjxer8PJeHhkJ3oJ2NvKWBkzMWE",
-	"0dxMnGJDhiyVU6YJSjVCx5SLY+IVvL5wWW/ozZ7SRTTG0UXvvFJ4AXX9Gib+MOJ8fJ9DeXqFx2Hn0qfY",
-	"kgq69xnxB+9Cc3n1W4Eq9cH98a3UL1N8/Rrd/S3ll7e1G6VpeM4S6b3+/ShzAxqW8NJTNRqxB8mjRJv5",
-	"0DUZWBCeQWTRsyvLgay+TbhZk9BVeFIx03fJlVqTEuB4j9uHvYnVtawkTLFGgvqjOH7WrOHhVP8LK8lc",
-	"XpycJ/2wU3/+1akRoB8x2RZDJjTPmRizbigiUJHRAkV+opy1GDnCPA2fnxFFRSanfYEZpyEkg4mJULII",
-	"AWqXQwDJq0a6Msrj4+NwF0/CjBLwQXBBXveFiyAfk99djL58xRbMXEUxb6LYlE2H1t70KekhMhI+j0I/",
-	"9tdFQt9/GxRTqLHzCkbwz2mjoISTiajgAiqGsJgLEnGwkOlaxDjV3oCeQMspMhcOdx/mGbK0E/fYoFhm",
-	"Qo6UxFxkLrRhNGtfocMv3guIbsWghcUnb9hiwMVgrllyVdj4E5lDo8fXfTF3djrLOtG8wpbp6FtGysGU",
-	"isWg+NV+lExpPpJqisvp+Kn0Bc3HUnEzmRLwEMNcCpD1BD2NjMyo9jM+O2vA8fqiNni01s3wSGzv8RW2",
-	"Kj/nU7sP/Bze+OOtzxrwF+rgR3iRihhIk8CBoOyIoIe9QiQ10scKGVBvBGI0yYfQ+VhgQrNvOOY/UDB+",
-	"F3+5o9r340KVK+v4OArUysBHO2E5TpQBL8PokgaZUPLzg3DwHs6z3mmE6erVkr64jibFNWA0EylSdulL",
-	"xjrEMdxOEBH4kCoz9Fc64sh9QRW7B0pLkvDEgItbe+4JVK6EfYJVZZJhdjGsexFe74vEvTUIbyS+K2K0",
-	"Biv8cI7zWfu4HBZzbTZyNjJEzg28bRXTcvEgTKHtStC0K26BLuwuTzuMh+IRkw6s7JhyPaUmnSTWIv8A",
-	"ghfxekksTkEpvqMLiM1BigQXJPG5iHamOlktZayCsDZFAeKdS6RYmW3muvXdZ67PVQSFGXp786kz1xpp",
-	"/xU22UEavdCMNHfFIrVYeSjAreURqt2rPJKo+JccBcHsSAS7G5SC+AX1OKCFe/ILY8t9cSTzrI1wKz7H",
-	"OqVCCp7SHLs1yhFJvvRbNIUS+Fan3yoPB3+SeVb6018JOdKM9UXyn2zxQWIVTOIS3GSOzJNrMlPMZXJb",
-	"Y63MN7HawYo/rkPmBRXsrtMXSXEjQbv3Xlch74IlJdhdiJ0LiWx7cUyS8lyTWBz0RRx0rxIGVw2lHA92",
-	"UbW068SSJB40jOm7pZEjVQRS2B2JTLO+CGtkOR51LMgBpk0KVgqKvNJFqrzd5k6wuVZ6qZFCvbna2FW0",
-	"LNH6YlORBsTDgEsj9sXzkmMRee8lALtOcgHFfC0i65Bn90wit3jZIz/gA+0t5IwrCoCQGVQJqrIwOvrw",
-	"8xvy/d++f90GuTTDTU8wzKZNzObKvDy2oIL1dMtUxlNzSRI0YaygwfZ+DmCJJIpRDYjzvpSnL4o5cl24",
-	"ozpkSjMW82DfxMsbh1YOOaZeSvSGJvlUW3bumoioDsgTu/94p8ziklCxsLzce9P8V1MqkJcWLXLkaJRz",
-	"wY5D1CB2QjppGGm0zoUYRwSovrkK5UqQnidh1g/OtW7K9cH6XgCH++ife3a8P8wsxix7ailQOQnXHaVG",
-	"JjiyP4iDQ2B0G+mAdzNm1luIBkT32igwmvNbRpgwChxocVq2KGD2oRcJWAB0rMmRe5xM6K1lZZgpZOi4",
-	"L8b8lon2ykzmdzjHrdlOXZov18WM61JeY1T5zROJuYaNqPs4bv7A4SVu8Pk3cjqlXc3sag1zm2wNGWHU",
-	"Ag0pmud2t2vHBkJZM+iaDYY+w6e9XqvBs3+MRpqZJ8rLQoL5yW5G08wsR6BfeWrW1N8Uzwbc1VnDBDA/",
-	"tBETiHsBFsl8ZbiwkElVjTgSJ6w+30SEDTJqX0oSgvJntln2TYE7D5gQVQjTLknBEdMROx4fkyRTlAsu",
-	"xth1KgqPt++TFYKro57qi1SeYXIezs0hwR/yxA/66DflkYdS45hhFI05NmMY8yEiONVKpE/exNZGMQp4",
-	"e8kvP30i/pvhC/e/nnSIS1maUV9EvRSs7Auo+a7SST/CeLAMAO7TCEn6nprJI+qn1mycMkJHBkIBXHtA",
-	"wIwcgYSlhe8Yd6CohFuGK35LdQEy+MCyLcM+G4Rb7OKwZe5T2TcAgr0IElIFH16tjN0iVKQd4luXsR8d",
-	"BY+LfSJHLmhuKbQdXZ+PSNawVUu3KJ1QIVgO4ArwX5bW8VByVtXg4E0uNQu5gfYNMNcUm0qf+zBlWtMx",
-	"q9Di4OU3+NoW9ffw3q61ODcMTLVS4uEv3zp9wSqhVNuflqcmt0EaEkjXKv7u/WoMwa+CElYktuHKXoAy",
-	"v44MajR0FO1gXw4B8R0B0zsEm+0A/JNX3m9Ru8DU0trgZKXHBxXjx6KmXYB6wAj70d83ouKD8n5Q3jfi",
-	"DkjT6xjEOoXjxKsMa31J/kEi84xpaO+lTSeovMw/QBKAFkT4DZplrslcYmRCtJwyKMMZAcqSqHMiuwW8",
-	"83N7AGOpdvSGxUQau58/tnOvRNPgYiu3cjFa2A5oDcV10RSq0uMr94/aUD6Kps7ZQhH9tkU0unP9FXxV",
-	"3JJacV1d9gNVNzSQIMCGEjljwn/6yo4C6m+k/BeQYPfNXiaypaN7SukcwT64NQ0c2bjvwGyAGdtn4E+4",
-	"FaiU/L9AaLJ12Ro2B3gtr3c/cI7L12Xl9TiI/kNaUTOXA7Oy1JPNAyX9yRd/JZ3DYT0OuifXekvyEZjM",
-	"+pCkG+SJrM+N7vA3boSupLzO2jCRez04mDsEA0aKUWw1vcKqdMewZZDoQfS1M3u0tKa9GqcHQXWwUXcn",
-	"t95RdbMbuXWi2CxfkRfrNerETzXx3XgjXsRExlSHpFIplkNajsuSOK4oT57li09yn9JuZ9wI1vac1WU4",
-	"6wMPOijLDdHTZvkCu/c1ZzylXhsrFeLo2c6SL8w3ss+hBTc4urDziasmgtYXx+RN1J8BgGb7YkL1xHXx",
-	"SOUcPu06M0J88RVxt61DtAQwmiLjPOeYvT/tEAPop3LkhtVQOZ1SIaRxUDUizecZyy4JJWbCVUZmVJk4",
-	"FZ4SQDL39dgTKrKHpq/XO/mKTW8CfBu3tYAaB66jhtJV/rPQVWQLn13VaHh+dc5B6IHd2RjnG3tnV0zj",
-	"Hf3Mp/MpEfPpEBtSR3Oqm0XOp9yUZuG60bcuT3u9Tgsb3+LenJ+1Oq0pjgI/96D/vftncPS5zpWNEkyf",
-	"NGl0qXVGM89kaQ+fMnV0fwwRnJRp6bY1Qv5e0QGikdugeKVTpJ+6XgdSYEfSCYWuMxFOl2/Te1TJbEgZ",
-	"nKsakavUAekIeSsWBjkCLDU/iLEPtudo4Ap5zA4HO7L7tus3883H2DdFxV/VHQUk6MkX3yC32WVxTVFQ",
-	"+gaQLpdFprGV7agAUfEDRhcHq7CjHl6q/IkAZuJ+iB4NhdhpuV8YVtvBnPpiIvPMagSgqUiRLyqUEapv",
-	"ALyFmw78r+81FaskJNZIjJQPaytVcxdxO9/bmT/wMq4XepCrt+t7Gy+o5tbCOb2QDHfQZKG/3sydcbNr",
-	"61sQStVA0y8exkbSerWKb+2gkcy5JEfYrZ1IUa0y11ZPvSmGfAsjNtKMcXI42k6V4qWBwoJruzr4B9YN",
-	"9zSh7KXNbaoy4qq/xkKj+xQcm8LxXaiPTaNjCDsPIDLzva+uBbWoviXTuTZ9Aa3+VzQAXD60B4Sii14C",
-	"VR0EOtHVuGydj07Ts+yCdb+nPwy7F+lp1v2BnY26PXo6PEvPswv2erRBaHppFXtqLnXvAtT1cF4+4IPv",
-	"7eD/34IJfaKOKcQUpWTO6tlQjbA++QKE2FidhqcLq9MDWtR1MoC26vcYzYZq49IHdh6mbnib4xv8rdtx",
-	"y4zrIXT2kIYH7LNBIOWw/wgRBR6QYC0V7/iujVF7xkqQwjDR7Xsa7JFMN+k68FwFxwMlwPOA5d/2oigG",
-	"IBU0X9GS/GPoQh6eJlwQil1GrohmqWKW/g1T8JsmTEBrP5YRarBjvr1DHrnbMnWWrdAQwzgP0Q1zOmQ5",
-	"BI6pSifk+v1vrU5rygzNqAEaH1q2MId29xNjZvry5AS7VB27rxyncooaoZwxPaC3lOfWDLV7eseGg6Kn",
-	"FW4BTopDz7vLlr7pHh8D7bvGrfZv+EanBVuHeul36evsgp2Pumf01OqlPauXfj/q/o1+N3ydXmTn7GwT",
-	"vTTs3Z400uLs6nTR8ARk1+J5HPTRgz66XemmVKzEmhr3Q4p438mX4h/NgyExHQspup4PBpKu0knjeW4o",
-	"5sOrOxfwG9zhF6KGbk5eGUu5hiLh9bqmIHw6nRtwcfr3riAPAEGdsLDeOdxPvgSvxl/FKBVJlygAfnRP",
-	"BLSXrQVqpGKg5Ir+0D1tWTrBoXxlgKH6ZkC15mPBstYW3phOC5dD7QRav1JNggCNTojeMuL7T0KWCKjj",
-	"181lZnmL9iM3l47pgA5yEJY7yKMC4KiyseAvbSN7gemU5tR4tra6FWXxbIcIdledVhVj1zmXMnQtWtGg",
-	"8qdoEk2CKdFEniDNKB7t0Vp671LaF9tpN7cWD6RY1tcYN2ElmvGE/ou8ZUpQkbJaMj/5UvzDpSkDLm29",
-	"VH9HlYN1Ld4k7q0Ma2hnM/AlJdGn/QPJMfkA/wkdNsaUC0Cjv1Mce30xh4w7h4bslW2X4EPFqW6saBav",
-	"7jBTuRjETfipBW60QbXC1p1ZcUwHyXtIWW4oaoF2ABA0vonrOM+IZe4yO9is5rCwmtxyza0JYSSZMaY0",
-	"OWLTmVlgMlHxZcKtHBy1q6Xrz/gcy659w/udXcHyUKukDy7waxQ8I79Gt4aIBn4OJ1JLAynN8yFNb+ql",
-	"zbXdffDO2iMHhEh7FVzBudOoMq6hoA9hCripTWdZhQzzgaWM37Ji1m/85HYjISoGemIRsaKI5TpN2cwc",
-	"OiofTLGtTTEGPdHL13Yz7uCv9bqiuShdB4po7JDupl+Ri16vRkD4tNK/f3iLPWCh8V0Va/jRTSQw9N/w",
-	"9u2aMfhxn5ox3J/B6i4D/qAO3OLALbbhFj+ynI1dG5rli7wZy1DId1boEyDYdKw8uMFd/zSj5uCWBiay",
-	"lOLQcX2/oFWK0Wu6WZX0iSfjGT+JW5ZjgdaeeIZb+GqWIecmldOX3Oj3wAAq1IVwKz0G8cYcoICCX2lW",
-	"3k0YdG5a0goEOLAgAU/OhWGqOvWumEdA+XiCi+XGqrlR3gn7VdmQvzATH8E9NO+6Ax8r6pwHNWw+z+Wd",
-	"LhrTG0nmuhxIf6WJkTLXdYHFT1Lmv9hhHhJT9JjggCOGIbwu/K3VsV/RRlFfwz2lnwdc3Er8mB7MmBpM",
-	"5FxBoetfnVYphN+6bJ3Ss+F5epF1X7PvRt0L+rdh9/v0h6zbY6ejM3o+vEhfo39fzpheTulpHDsMu7Cf",
-	"sGFxCDVUD4Rw0DsPYmcr7mOJB7gAoWnKtG6c/YD85+QL/O86HPQP7FbeOCB0eIEc3bCZrzF2oMaJgqey",
-	"pH1M4IUiQMI1mVA1zZnWVTgv9rWYWW0WDYG3dp1xA4PYmaa1EQlcxzePlY7LtHaGpbqxO7IVRNcANx2+",
-	"chV3GUYqQ59LaKCU+DbDlSrNM6egjQTBN56t1ZR0VvGrk0jVaBSDgTdfaRK9V057qA63IHFEY21NXQ3g",
-	"RqK5bQE38vqhaCNPUhNqz7nYz6YVoaWd+Qr7z1WRX2Pid4mFtWRuh/ApM01zeTwsZM6w3aScG3IERQAA",
-	"SjAXhotxuy88isAdIB1dvwFXs8NFdvhuKc1zpo7JNcaswPKtilqRo7sJTyceRrkvLnqv21dEz1jKR9x3",
-	"xvvw85tur9c7Db3xl1sPgTMetrqupvs3t19Nko/C+rDR8jbJQKuoHacSDN+GDSNfP2m/yPXzrwv9/iEY",
-	"mQF8doCbeO6mzL5RgXigzdCG1v2lUUG4T8Ez5JYpQGM4LWvhmaIjk5C5sNp26O/NBYeyIPcU16EbQJLC",
-	"x7PBcJEQJ0q0v9k0NajFAzLJypLzJGOQNDWQIiFc9wX24e7ANU5mVIEfweftJeQIMEs0oTmnunggS9rY",
-	"m9VeN9QIuYZJuIzAvrh2KOxnvR45stzqrHfaJlRX85xMMl1fybSlTztykCy5bQTNF/9i5L8uyJSqG2ZI",
-	"Rg1Fnxw4P0YLMqPGMAXs3x4H+vqVHCtrv132rEDkBhKqP/ikafcto+wON8+bxtU9tuOjlHEuRnZdKWtd",
-	"9pYdQujyAdoCjeSsd/Zd9/S0e3b+qde7PP3u8uL8+Oz0+7+dn/7vVvHocFHlaiqIq3X5zz87D9v1ccjt",
-	"GWCPntalmOd5p7VJ4nsgWP/yMon7v9ecsXfztuDCttYeeqc1B9TiRpvpeEPr8nRDWllRTwIRJp+We3BX",
-	"HdxVW/RZAyoqxFilELyv98YFNY1MPSckK7EIsOO6uyCVjoRIJuxUqao3daI79u2jStUSwqaGNr4JfpzV",
-	"NHSCvtKu8jNbWykBrfjxLW97eGC4olChojM/vBE24AEL2mXP43iSq3I8/Xa9jA5DpcMu9efFX+zeK5k3",
-	"0dqJ1V2sCutJp1RjgCMN3G9QYHAtFlIwD+/XAUw/CO06w9tb5fV6belQH0p4W2rGilH4Y+s3QDuesHxW",
-	"KNosG8yYmnKNekoL6ieaa7al9e0nslfe4tV35qAwHRSm7YItjmEsB/fuMaHNJN7JF/df+ONspuT6iqkK",
-	"PoYvZr7xIKKEvnlLmDBq4V1q4RawDKx+8Dy0SXH9r/qihhsO/AjJMfmdMXggm3KRxNzQieArQqFWMmNZ",
-	"xGiDp/Giille4+cfi1uud9mVRtph9VZpHF+6bJnU3jlioJkDazywxgewRnd1ESQz1tV2xSUzJhabs8iM",
-	"Cc6yqzp1b4C/r2JvXtlbwd9IDXv7kYnFgbc9HW/DwzxwtgNne1gxgVg8MlvLG7nNXPTHNa5HVEXwfIA6",
-	"t8JXdv3m7bN1btRCJF2/efuifGyvNMFzWuXImFeSyCynKaulEZrnQCGc6ftyDtIemgm4Kgn2fv54JLZ1",
-	"gA9WHEJFLZx1q9Nyi4apVDgzOq2Z4iLlM5/wvBTV+uvPDdwd+Udmnt7DUXt5BLuLLtCLF3EvseEbTdkm",
-	"zGW9jDoJ96m2KMK5GNC9UOVFDexmZbz/+s3bn+wn9sRRtuEVG3AKWNq+fKI4ei1IESoSB6Zx0Iu3LXZ4",
-	"BFdo4DQnX4Ag15U//Ah/d5BRwHqOuMEspSHLpRj7dCkcpV0T38HqiOMKK91+/tE4UxNDHW9ptfJ9UbEB",
-	"0C9OSN/M7aXUODyY1JojBPkUBUTjnEImJbkuevMF6D10+FghCNBBOa9LXHcE9SggQY0Su2Go6zD/ppnd",
-	"8Yq/wszuCN7JI6lC7f+uUhvqos248VHF6JE31ZTMGUnupLphKikzJypIghWefu6Jb0OH34PsT9EXrgh1",
-	"QrE1Xq4YzRbFglVEySFhszhYcgS5ax51wE6oTbjQhtGsL+SI0AycppRkcyTDSkACnFJE17sqbIV+KZct",
-	"3LINdK/iAjy54rV899bdtYMSdlDCtgq7AAWV6tIfks7nROTJF38d19ShTuUtiyD1XumYy1Rztrm4z9vK",
-	"hSr329FuXpRSxa/+7kZe5ljr1K0AqGd5rZDEqphMBW77rWtfftsKIkMsjR1J1Ab68rhpXqFImV7Z6BKa",
-	"hkKiOEknlIsOEYyqNSWI1+6zRVnT7uRIaaiViI9+rS8jHTBydBWnvEyIZKzobLLj3FWIe6/sB3Q/8dC/",
-	"VIQma9IG3XP7TRykqVuIHQQkQadIJvxvqW4sX8yk2CRfsLywPXnHlnZ3ZYZMfFgHVe2gqj0gedDRUwN0",
-	"45UM5+SL/8/GhRjLpBz1TufeeaZRh/R1itXZ9L8w83i8qYHEd2PtPDz9II7wrcetl5f9uAT8CGmvw8W9",
-	"Ktmy77eoNDwOQ4cQVV9ch096z0qh7QfRHVK8fmjQ9Nln2qq+cD3/MWXM/sgVkXciDHl00Ttvr0qK3ed9",
-	"20HWmBviyRLGNrnah6SxQwODB+S/7pZPPiTxdTsWGZJir/tiZxySIIPsi805JOTVHtjjE7DHQ0btgTk+",
-	"JIX2kTijGnKjPIxDTfgNuOBkPqUCDBr/SpwS6f6G7aR8uWdcJkW1A/CFO/bZVMNyw5vXxcf25KZxc7T/",
-	"iRhTsK+01WkNwQMWXDYYgyYZ13SsGPNNTYbzzBqQzX04xYr368a5N49a5a548sDCDs6cR3HmlK59SEyJ",
-	"/rqemxlD08m0efOq4vkOkXlWRCseJUElms3+agiaJbiEqTbObSkW91WiFsZRj9I5BcKL/lqPhBD1US4+",
-	"EzWXX0qYC48MaJZZCXlUiezlWi4K2RcQ122vg/mKzm8/EnPEc+ZgBBHa9niWjVqd1pRPme/JHH8Cf9X8",
-	"X6x1eda7+L7XaWkjFR2zwVzlrcuWPr88ORnO0xtmTqIvNhepYUf2JEqjG7XuBh0k50FybuUoAQoilNjb",
-	"V5evUuZjzQXoyZeIW22QRhyR9WqXxapEY2xfzMiMmkm1myJKLH4M3tfAUxGGOSQXr+gVhSBoND6TrShx",
-	"mMv0xjLqGjXut+nUXkPDSDrheaaYQGuTGpIzqg2RghHEVrS8InKyGZL46LsD6ywcb5DhqWvak/4HTumN",
-	"He8JElbccOvzVdxWhY14EWkrxalTDg5Y7Do6FyMuuJ6wLDr8vWSzpBMqBMv1BrB+rzTxb1kGCMiU1sCW",
-	"KmNqlaXxxo/1zM0MN8+mNobfjK/dwEiL4/F0GE6s3rT4Y8aEJtS/7X1LdXkEqOb6Hd6PFTBl0yFTRT0x",
-	"+2wfB1B//Cn2owXccZ+k3ly5d6vcRLM/fTS+HIh4JdEedPqDTr8N87C3vrj01RxjreRB0RhJnvuC46m0",
-	"mGicVTrMi9JdYtnA7+mxu9FWmgPwYzsMl8rNdbDDXvk+HJ2AmV0RAj8mP3q9izP7Rl+U8PMLBPwl+Hvs",
-	"ETKlC1DRR1JN7TVYpDmrd35FxPUwoPsyBLvHK38j85ylhvzXBaCubyKfwrz2431qBnkOFHcAPj/Iq0cA",
-	"Pi8R0woWtk52SakyLqiRqpu5hI3VNScaumlokvzy0ydS+c3wnaRDqAn8rLLYCTr+6NXdd94Uc/wxTPFB",
-	"rqd1zbMURhm+2cZZfhsxmtLUPPTnWmzP120mLq+HHDmatNTajlXBggA3u1KbOiOKN8GpxjYo3G96g97C",
-	"d5+942Jpwk1J1O3a1+6/uEcHDyBG3RQ2wj5pGTslQ6oYgX0uR+mro6evNNETOmNXjqXb+U9nc8P6wj7u",
-	"6l1/IG7BWILJTfvRaFubr4CedeNIPxzE10/C5VYHeEoN4vrw5pLvjRQZdgQOg+lLkkDQfgA9vZMOSWie",
-	"yzuWDbAMPIFuYX2RTOnngf1kAjm4WDBUYrpGGpqTOznPM8I+p4xlQJyV6XJ2jgXV7aumcQXcBJ3Kuf3I",
-	"6eseNNHSxicDGHnDUG1S8pZnTLUu7fIE5a1Oay64KZ5pbnbJfSXO4X2qa5Rgj8maW/KQJHcws7ZNkrNE",
-	"5NhRBR9bI3bXm1KVCiDKytPzkgawrKaWu7LWyeS+GLIJveVyrrC/ENeo1z6S2D1YYgdLbGeWWL26u15/",
-	"CN86YsfjY7hfcm5SOYXWslTEea9t1HcT/87Ayw6P71KrBYTiln0hCbsJB2qJc3ndekHCQ0Cbtjot/JWC",
-	"ozWdMDrbBI+qUMD8wvcj9+/PY60W4LfqoAkcNIEHaQJFeWGgqW3z5rMoZLMyauhlbfT4Dm9XGGexPoAY",
-	"L+FFBBELRU2jNuV0JxfMIvKJA4nv6A2rmom1nZMiFws6ZIPVm/w26r6jJp0khP3PnOYaEBRd+9IrMpxP",
-	"ZxoxzHw/8FIuffRJzKU/JtcFyGKc+icVJANCBiDa1akLWvQFBBjJESWa5aNu9BIXaT7PWNaOinB7lZgC",
-	"WbZ0K7aAuB3BRuysBLaY2nWWPa9YpGv9fIhCbiwU/4G34mVDBWQZqNgNMj03EIEnX0r8qhFw4zKLA69y",
-	"KfOhhulZPr4N01MwsGV7MAWECyA8K2U6x3tDtOF53hd6nqaMWbudau/YXLbXqw0NO+Aj87oDz9kBz9mS",
-	"eTyGbjoF4I5d5153qhIBeFZuXO0nYTWQ4K+ZUTMp3DWlO9taFoqxMTrl4i0TYzOJfTPaKC7Grb/W5oL7",
-	"ccwm2rV5Et3aNFetzUtUrGmsx0ba7V5qCuzZMJHRVfXN13lOouc6dvpm0kXn7Eyx7opqgh/De0+QGbo8",
-	"2GoSDAt6GRmi5UN0nsI9Uh7TKc2p8SGEpuisxWtlPab4+4ALbjhd1dnop/DwvroaKS4VN/Z0Jnw8iTFb",
-	"/wOQPlygFsmsGfUXi9qP5zLa1LqORuGJg1V2cFVuw8ocjWFpMgIIbQlTBNGP9cFLfKwUj1xThJzAKxC2",
-	"SIBFJZqL1P63Yn0xkULOFcsaxyjBpqqEdMgkW5NW+tNtNVLIUlWYyBd+nT6OamdfF5Es1tdqrs92Vo3q",
-	"s8ft06nJF4SODFNeN9KGYnVa1WRgb0vzCBFRa5F1DZ/an9dO535c1s3NSNewZYsA7WnvoRHa9UXkf4xG",
-	"mpknSvKKyKpJIBfprxzNf+6cf4/M7V7QmN0uIcjstilS0Q3Etf4osTKuyUgxRgz77FIyEjjfT/ArUghw",
-	"LGRXyNmkYLp93BerOaZRNGXg4wJ+iYVCAxzc/vUIs0bOem3LRIk2UrEMs9/wblp++vbtO2w4ImXeTa26",
-	"m8vx2KqM7vXe920y1z6ioOTcsAJOboZCUhPckyHL+mK4IMnbt+/caTkx6ub4Scr8Dc1z/9fjvuiLa7dz",
-	"UHOUUqUWhJJkpqQchUWcft8hmvnNew+/tS990ZOEXFM+FtTMFSNWnqHvzp0IlCcg+08nLL3RCA0+km5b",
-	"7HKhr9Stxw5VbASL5gYXG6cI9gUMSSYUoEIVG3NtmN3bG7YgRwm3Jjo3i4GQZlD8mrQRHRQWBpVXOmCS",
-	"2xelIlz3xZTmlvexzH5J3No7M8C9aHcgMJM4vg+0NbVLMBMqyGsy5WIOWv8dtdOAlwba0Jwl7Q7m3Npx",
-	"7LTZ55nVbslRcsMWA/cvO4CEjYv20opL8GDeMsVHi74oZhUeStrH5NpvsD1Epz3jUjU5SrruL13Y4S7+",
-	"3R2ggO5fuPV2r+UcMCM6oSVL1Bgs2mtqF9Oxe4BnlYWD6gu3dq/EJ44C8ALgSJbOuENKgafXITsh+35Y",
-	"ywmpqnIzI80A+lEEBBW4I/ZVIY397aOhCgv8BM0XmjtO2MzMuN1zDZwTf9UmTnw0ByPnYORsiVbNRBbk",
-	"cAmG6ZW2Ym2b5mGoTJwg96u1e96gVCnlbN5NZM4st51gH6Ygyn5oX0IWEtRCgLqinE7/Snvlwb6Gsau+",
-	"sEzfXRB3HztejDGaTqyoZLdczvUgfjfn4qbjZFkYCzQJKQ1o6jSdQGfEJdwTlt7MJIfmoMlQMXqjE6eg",
-	"4ExHlOdzxVCYoTdzSD1bhX9foZTE3/DvbphcjrHweEIhPCHmeV49f9/MXzGaLWX998UbV0+iJ5BFQHMt",
-	"ceJkhAJsqll+yzQqXL9I8vHH/0QBxsErZqchR6OcC9aO7dL7Xdo6sdrjWCboetfvfwNpCki6eBjUTjbH",
-	"w66SJv8AGkJGbJ/ZY23KeklhJwgTdh+p49y3TGU8/eYRtfDs7psZeNoRY8E9o8MciL0Bg3HXab1PJSQu",
-	"+je2RUpd6fz42U/nmRdOuXk2TYz2e/a1J0SPiuPxFPeBQaPxRjnQIxC4hBpj6aEcCnCfjlKd12CiknpI",
-	"1Lgiyp/UnoqicKkD9FCBu4gpJdVgyrSmY0s41gQGy9dwa3ZZ/cs/5GukCrWsGQ91a96Pvh2uxpoEaHfg",
-	"B337oG8/KP95FC74fZa0RvgVqdNNe/IipBnhpQQTrj2eRJTWdT+Xi1SkcvVF3B4Gv16kdNUinhYxk/eI",
-	"sbZLxNNnkKnlIYmcf4a6czikbD16ylYk7KPCgpmnssqgXWd9KaEzIN31OUq+/OUSIYUUrB16TrPRiKWG",
-	"3zLI1AaPmovLaFdhnVVdil+YecQb8eeTFArhNH+U6XwVOHiJzr/1bojbUN5sXkl5s5ymbMkj8li8uy+q",
-	"Wns53q2ZqeTbHx+VRDs7LCUo9b8BfGQuxWAqM8ToBDVyEHVcjfAOrBnkWrgPpMgX2xTyub15VsUJkfiB",
-	"GIhgd9+sBDoUKuxSa/24Ladbp8kqOpvU+nD+m+Y3uoDKttI2rnPAUFfEFNFti9JbyIzpDmHZmCE0I4TE",
-	"xoqNqWF9oQ01c31MfoLfjSx/GKJmS7DqEA2+YbNYnbOD1Ah2vJm/wPp2zgBwmBouAHv8EkSx8YuFngx3",
-	"e045dUhTDXK+1AJhqYihN0yU3fbkiIJi2QnBZyRyeCFrdzCW4Tl8X2RM8VuWkQQJPHkk/2aAOdu9i3IL",
-	"gLIll+5X7qy8B1HmNn83eThpEZxhn9N8rq0Vg+QoBUkQDwoCREk2dy0SNUulyHTSIROW18DoXpu+mErX",
-	"yAK/N2OKHHkMXvhwG/RYtJyo3YWFT8G7JHcTnrOQ6uEegg/1Bfa5IEfsFu4LK80DETXtLNqlxrJxO1q8",
-	"MYnH8B3Ad6HxtwgXDSddSAHoU6GPiU9dSuCBAU19ukRVdS3+GF2iBwH9Lh1A6/K817OqqtNhQ35DU/UV",
-	"ZvTY7tZS8gZ+bgA5iWe9s++6p6fds/NPvd7l6XeXF+f/u9VZCcCFZ6Gr3j87de/Dm3/LfmCno7Ne95Se",
-	"DbsX6XnW/Z79MOqenp6dnZ9fXLx+/d13kFNpwmDno9P0LLtg3e/pD/aV06z7AzsbdXv0dHiWnmcX7PUI",
-	"Tgt5LcxBzPO8YsM7LWS39m9AqBseQW2PLbd/SIsHpb250o6U/aJri5F2CC24OUWuWyVaGikzJ1+Q5a2t",
-	"KcbHMXcBKJdABrb998SKauU1GH1VcPhxJP4iXn1xTPCDXIz7wmrxuWI0WwQlaOmNs16P0DHlIujp6YQK",
-	"yM1MorucBEbeF46T+1+T6tgc/LjMyR/CHaNYGqzAj9+cebxzX1ilHWGuH375W7cC3CF5mn9cHaqyahfG",
-	"eaUJz2pqdP2NeUh5rp2zSSf3b9pHZqJb9splqC6sPSvkHfl/KnS2qqso2J29iJ5RjOw1iy5lB3J03GWD",
-	"HFMHSQJ+RXxwybSAa1uVh90XPkOILmtaKRVCGjJkOCOWkSOrqbnLGbJtL4liXScYCTegMDKadYiWfWHu",
-	"pFuWtt8jwppXkNmc09k91c2NU3PfBbt7iN62gfiHsZ7adbhS8fAncNA7Ds39N2G/gt2tYr5rtIxZTjeF",
-	"+IRXdpLS9R4m88zzuewkm/pKYKu+dufIzJ2KJ61PVN+gfxd/WU9jUpmRzLlsRmjF47FTDnu+gt/4CBxw",
-	"UqSsERRsXzSgvGKKz538/Ewb02BY2tdIiEsEUYNqEB3fWmoES2aTJrEQmaCKQXGRYWrKBc2B/rHvVSmM",
-	"AX0H8jxuGFsNnPHBTuOpWqrBYOsxM9DIe6FNYevPMhzlXoIaihm16PoGmQ34J7zgYoRX1iwg/dbvsvRn",
-	"opnpt0KdoGKI/iWYbyCjiVGMulo2qvsCkm9Wxt0+2O8/64yaeIa1N6DYpJeWShOvvS5re74Cw0Vau7Yq",
-	"m6ZEeUeWymbBfL0iSagLduWiA2qSEPmtpLn388enuS3jA0Nr1GYsp4uBld2u5J9+Hii3bZfnnZY2iho2",
-	"dv1tYSqc5s19TtEyPzLz1FbrdtfmxZuuLz1fZS07WSP3tKHo6d4FEEJu5TuMQMDPZ6W9kVOe0jxfrMLd",
-	"DMtzWX4dLAyvQOEcLsBhF1euUMwRYAMcM2D0k584ePQSN5eEHLkUVsJdL/c2kaov8PUE0Icn0C6ITJka",
-	"s0vMSTBy1s3ZLcuh4G/IUgml+yTRzCQQ+B3zWyauooHuuNCwXhDxXTCYAOvgPTUTVIGSk6Srmd1iw7IO",
-	"yRkFoC6dUz0hCM9P8yuS/J9Tx8f/Ty8BKKgZvOv+lhCKvV3/18c/fifvpd1IdYxTcwAxmky51r6/q/KK",
-	"uBz+fyw1+ookuI/F4zS8YC28vjiCfrDuT4gyodvl2qFbms9ZckUSzJxPCEZUNFbp243179t/ekxU0RdQ",
-	"ZtNegw2EmSWwufbdmSUFDbsmmP1f6F+iA1L0FXzZm6+JnCWdwl1iHwW3L/W9J6khqZJaw2ztaeHOFB7g",
-	"szMi6NRhRPQFzKNSftof8KJ8hFv2dOjTMUYa0iCMJ2ety5ZmiCZgJq3L1slMybFi2tpFcGity97x6786",
-	"7lk80OjxEQf8uOjx1n9dEGUv2JyR+Yycnv1fqGw3k3qwMbBRQUYdQLAPuaXfhqwGui5Ja+34wMawAz4L",
-	"Ywdy+l2opXKePQCFE+yO4KANmgJ01uXlU5+2N4CQdSSTVzL6qC3kKcn5iGFXAK77gomRVCnLLq0U/Tcm",
-	"zP6buN5+dgn/tn/udrvE/X/7z0zRkbGPucxDOqQik4Jl+LNLxfo3JkRZeaLnGqGKB/SOckio4mI2N53C",
-	"W3HvK+7l+mHqPlr/RhiM/Jsced9Y2026eHTpt774yIzxWEbpXEHjeHeomEjAUcZ15QwFHyCR3z9M8P/y",
-	"PGdjmveFUVRo7rBDlxLPUpkxEhCBiieTjpeZQ2kmeA90TVlGITLnej8yc+ucJ5z030FqHCTZQZJ9M83k",
-	"gWvfE2VzvZUsmw8RHG59+3htFKPToou8+2r4QtX3GzST74vabvIfYcQY+BPBZd5j7sujpdh8YHo+ZTFE",
-	"J+KH8IwcIdAZ8TA4bhfaIQ9nwmjGVJGJ85Zq04XJdn/7sYShWZFws4b/GPbZIMhRF4ctM6DlLB0rp7va",
-	"ThyBkY4rUEKrQYxvURjZIb51FzDSlFevHCJqXQ/5j0jbM4T0bnCZQJlwc8nqMcCvnaguuVfkjAmnj2Ar",
-	"RKcdJHU6StJ2ZRqWegEO0ci+SFBOJseoCJRbJ3vzPnwygAoW4/KsABacWvl9BWb2yNrlfZFOJE+hO6Pm",
-	"GeqKcjQC1D8pqtUIRGPIPsmPYZA9ua6LVWJytv139zSyn7FycxMlI3zRY048tapRmoHM52Zlf0X/xEHp",
-	"OGRbNUvwBlZFaMQy7uUi/DqfgjbiYOTkbD2rNFTfbJiEBa+Uk7A6wRmbL8hwQXy95aoMmb5ompsFWT+P",
-	"qWdgTizkEnHXJ8XNuA4K3Ot19VrE+mL3t3zKzWmv13pu0Nt2f5um9MCufe1pZcYRVMO0sluZrmsmUqCH",
-	"GSlzRMqa0qwsn2dKfl5cWf0glXMEgL+jKvOVrDC1iZyr3F6KKTf1aLufpMx/C/PaUbJyeZD9wHQtLbQW",
-	"+cA/cRCnB5yuB+F0wfXl8dUKTELKHJnELUD9lLnElE2lWjToNiQIE0Yt1jh5KcEKDny4wJIvql07iI4+",
-	"oylDtzICrQbXYz3zeAdT/cl++CHlqTfMbpyWc5VC/XKYTlTZGW3f/1y0/gz6/ZfWXOXw54kxM315cuI+",
-	"fJzKKW5s05KosJb9MKh4M+usejjv586YDmr7jhjLlEHbF0qQ9osbgaRTxUZOvgDNrKu8/NHlD5iCyKqB",
-	"+Mo3fjM1Onp310mSOBRMuUbY43K++cLGn6UaM0MoQXLAw62inAaYdjWE8QszXxVVNOaw33bObAOKqCke",
-	"xWhFRBOEj6CgcgW03H2ywSjeI1LOE2HENdI7Ovf+KtV4S21kP+HOBnfFxzy/Dq3kEPJ8VtoMUnUDNhSp",
-	"NKHMc10bVkxEsY9jjEMQD9gTAvTVBg2URT6AOWwBE+Pcpv9sntRnJ7kfEwWrRuurRA9M4OAz2Sr/AaiZ",
-	"UCCipt5U+NPJF/s/3rxZX5ULRFqhwbqLv5kCYl/atc7a8Mp947rqWrpopKzah32WaMdFbaSKezA10WQr",
-	"vGEozB5EQ7vUXptT2n50zVU07pXMg3g56Jhb65gbiZXmOA+uUMa/UApdSwRLkpqFxtHDRVEdOlwk0DOb",
-	"kiEUaCtFF+RIyL6Y0TEX43ZdHHsVxkNFaDpCHYimAXHqmeIi5TOakyP2maYuM6hdF7guZv7AFLgDfMSm",
-	"AedZfOaVaBGdtSZR+AZGgHwiWsgs8whXQpoJ5LRLh6oKuRa5HNeaTOEsHgJQutTmXN0wQ3zoB2y4/7oo",
-	"SBFKolxYqLnV5Oe5J9OpINlqEvXXMxzUC47zHGyjKtsoumjrIGMKjnHyJfx3cyupzCu40cSFnlzel+9f",
-	"w1UBjR8ytVaj9yXuE66iNrw+cLjjUKzrS0tBRNoPvV+YiRTQVzRzHWR0DY5HzI82VMX9mzu36dbxgmUe",
-	"8K1bd/fpjQc4oTp5t97cs9KiQ6LfO/fbT1j7b8oMzaihoQX/364IHULWvYPUv0fH7RVW4CPS3w6MPD/G",
-	"niy9dZQfzL2vRgoeXIrP3PZ7DLF5kko7RBPhCU9Cw2+wDkuCE/kbJW6aD2U4sbR7AxN8/iLPzvOjO6U6",
-	"TRh2sFAx3G69MFn4SuNGRGSLZ9yQYr0EbUKzy9pd2S/RIcMFmSkuFTcLRIrhliyNL132iflhAn0R4TnX",
-	"9DWuRFZd7/YocAb3SOmNnBS+YLiZh6J8BC8CtbBM7Os1vuq6uywroSs4DqtkzsiR66VJEtxdV10XSDn8",
-	"3msfk+sMAIFCcj9U7PcF16FvAPWHhEoKQjTAQPFXI7BwmmUsGxg5COtMiJGlEpi+yOUYTSEXO4aXwnPx",
-	"DrlqzqpuMVm2dEGeWPl8WAjcb13rstdp2Q1tXbZwq7dw77yDF/WEz/bs6CkmsvrO2ycOWu4hCbhZ7V6W",
-	"xSxKPpqCW1HR17RHeEHGVwVEmevpPRgpOV3B/6o9y/j1R2VpnWcC37qi8wquOiNHfQ/M6zYR4XcK7arV",
-	"/vb7sZS7cxOP2fAotB6jPa1uj1IWv/X+zRKkkoutTOcampJAw5NRXyRhoh9di8X1PqQtUXqe1JO0T1Ce",
-	"gz/p4E96WoieCpbwMF70iGg9taOswuzpC4eUsgazJyztwbA9y3L5gNzzwpF7ivjP9uA9KIBPUilGfFx7",
-	"l97PhzlPj0kp2qmkkanMY2jFGDzHOQm099aefdeuTCHFM3+DE9glOkw8Tg0ROR8b7obr5HaMm8/SOdra",
-	"//yzrHFRhA+YwRZVfiE6iR+5TuUtW87QL3gRVBbrky++SWt95BmJQPuzT6VImRIeVxHeJ0dUaz4WEPft",
-	"uEbHhBto2aY7/lVuyJ2ShrXhkVvo+yjnARJKjoKHE/tkXL95S7gmaS41glqC/57mOVPHJLrCfYFfcADV",
-	"I8vJ7IsJzy5Jf97rnafaErjlpvZfLOmQBF7xP+Oltve/eCCjhvrfpWDdnAtG/tfHP353jxwTACTIwAdl",
-	"PGd4pclMOnjIAM8y7hBtTUF3bQBrUrFUCsFSu1roWVxihon9nfFbpmFxakFyahkuThTywSCJLWXH5Jok",
-	"l2TGxTghqZxOHeaU521qQU5fuxpzB2bKs9y+1heBHBQxUhKdyzu7zTeMzch8FqZg9Xy/X4BQnbg9djEA",
-	"L/msZdkhigLMuJlQ0Re5BJhrd8Ka50yYHJEx1mxAvaS7Hgdwuo1lG7x7kGsHuQaa2rjYp4ZSLPDPdEKF",
-	"YLk++eL+azUPvXcul2B3+lvlv+E6x/r7NWOKuD91CmQI9xeraEJaBGBCQFJGBsonzy6Tq3s8oXz3i6CQ",
-	"Gzru8EmGbCQVi652X2hDlVmhfr7Bzzj3yeYX073f8Gr6LYi6s34Ld9Av62XdQk+Cr8K5loKq7qLVXcQa",
-	"x+hKVabk4Qy6A8hKZIPoJkWlw94sEOHhAkbwqP4SHvdF1R3ftT6CjS6WFBLyGPpIX9QpJOQR9JG+qFJI",
-	"yCPpI5ZbVSskZBf6SIyWe8DIPWgkj4WRu6lKsnlSccwPCyNs2bFekVtcpBzrCZ9hI35rqhxVxdQ7tdGm",
-	"9qX/iuWjbmg8cPTeKdMhI4ldDfrCTJScjyeubAcn7DiZj8REjaGm8pbmRFkW7AJh3kHnFhBxMN0XmSRC",
-	"mmPy0+bGKORE52xkiJybg2X6ci3TJR/swfN6kAeP63ndSCTMApLpygRD1/al9FKpVHLEcwNo41CZyMgd",
-	"9pXzwkqqKHpXkx5YnmyTwsjSdHBIdDlyHWGEVBVCFglOa0B8Nxw1ClFWDxzL3P3XYMZb3jTJsbT8r7ES",
-	"Uy/RWd1lWV+PeceGEylvSl8kR5oxksQfS6D4MWM5B3kGoQk+FtTMFdNtKwGjpNvSt1Ct0TXaFqhVNDjd",
-	"KaQVZU7NCZrJUVB8+iJoPrWpPVz7ibKsc08D8s3H26g9FAK4L0DOl+w/pyEV+R81OtIqZOMSgT4goRGm",
-	"M7DkDUddbrTV+rOzTcajZqmyPLNFu7kU466eUMWyrvtzp+WoYzBXuRWuDksM/InHEc7YiX1In8gZc8ez",
-	"SZeDYnf2kyhZZiDrGcYhc+OQubGVquM5jWUYW6s5J1/if26Cpxq/d0WELLg5+rxjhds5yevQV5dY2mbK",
-	"f/xydZbjRcVCpGAwaXflv3W9+O+FZdiMSELXi7UADAxauwLsEIEsg6agdNBU4QECLKUzOuQ5N5zpQcHf",
-	"/9lyEArbiTCnlL6Rec5SQzx6d2MBZFe1p04A0KSivinFQdAcBM2DkBoMXthGcEPAP06+2P9pjM+ARFqR",
-	"guQ4xWZywb6066z3hlfuG6/tXEsXjWAN7FdC7imBbvFFdlSHyLmBDrrgriRShYa5ilEtRXsZ4q4vKjDu",
-	"Vie5u1a1pOg/q53papfkstvbTpnpi4veDx0scQOFh2UDapKTJHTdtf8E61AzU58TX3x6awp/IoRoPA27",
-	"rjG8EHpYdPEPnaIBrpoLAT6bTaTmflLtV11hn2V/kJ4HkL6tgRo2kppS5hr6ad2wFco3zfPQSCtkV6SK",
-	"ZUwYTnMfEaQpaOFwO18FhzX00QL3GzfkaL4S1ajIVE3llGksV8JnYdH2q3MzscPi5etAL077xFBmi/Yx",
-	"+V2Wxu1gW7vPM66wo6didq3QkdMxVnLRO78iQ7aQotz4K5nSz4Oo19hgxtRgIucqwXni21z3xcXZDxCQ",
-	"VAvsM8Y1xKZUxiDTC9xvoR9WBWf+DQ7gk5T5Q+yTmJl/af1P67I1RQA4o5jIwKSwJzhwFscdGw42BX/z",
-	"zb9u9tZ27IZ9YHqe1zYQtyuEsLJ96MBDDxbIVhaIvcSO3xXJDK5dYOMGZEbx8djdxtW2iHuwUwrhlZqJ",
-	"QWbBcWXM7pMfpkm4Drxj4ct1EbKicdjmoTkYwc+26uPwmb2H3dyuNW6y6Tb5awy2mYJAAuH6PzUJsbn3",
-	"rwgldveyeR72w7teR1yB5DcQrhLssyGpkoIYPmW17jh3Ag/xyEmRcZzvl5YdsHXZ6pEz8n/b/7Nb6Pxx",
-	"hk1nOUUHs+EGgDF+5+OJyRdEMct87MOe+Ms/FEkPbu0bSEtc4Z68c57AVxL0ARz1IPBKLrdwKStYRYVs",
-	"O/ni/muTSE5gKNwQjFmPuLKsZky5qIvZFOxiQ6cFvrdzzxwOc2iV55a5jpYa9MkLLKrKQ/tVUEMz5vut",
-	"e2tXk0ETT61TNrZvj/cI5PJETk8m6NDy9csRzTXbVNXYk0tzNbUHr+ZXonIcHJvP1LH5EN3kxKoY9S7O",
-	"n0EBiZmNFCnrYDeBMp4h+CStmeOtimNyTTKu4d6G19f0/bbjfR0y7Gdel+tt1/DMtZmNcfD2SOd2Owsq",
-	"J0LeraV053VqkDUTOevhpTqj/B/2x4eY5M6IDj1HIMLQ3GSG8fdjMOPSa2SY27SDsXwwlgtj+dZdlmbu",
-	"YPzbyRf438Y5Kkh4BFyrVujIO8EUmdIFUYxmEFK76J1XI+n4y7yZeIG3di1cGl+2b9w42pCEmOKjxUkq",
-	"heYaLmMtDb2ZsPRGY6FgYuSgaM6YEPbZILgoVB7Ev2D2yZvi+++VlKOk3YF45nQ2NwAGNJRmQpSUBbw8",
-	"ybm40WTIzB1jULQ4LYK32kjFMqxixOqIEmqUHOlQ2dgXgrFMEyOxnaQL7c5FRhVcAJaPjsmnO1nqNgmr",
-	"xMJQtzgX35VQSHgE/wMQ0RpjzHdKijGRKmOqA1Wpd4obwwTmNfuUG3LW67nKwrDl5pKAZYZ9d2hfJJgP",
-	"lByTX6meMA0d6y6h6RdGsu1dpfpmLeAl10TJucFYt1VH+4IKcv3+N3LDFh0Ce15cU0j08cKxE44hBKUJ",
-	"HhfLqrTPfwAdvQk7GB34uigSFPhRlXMWN/ysi/UsEVhrWZ7HasGUi7dMjM2kdXnaWR9sshPBupj10yjR",
-	"/wMmsUuOuHzpapkjUxlPnzt73J90RtomZolF2OtSXOKI48Lz3BpvlkF5hjthNDeTf60BwINrl04YnV0G",
-	"gw94xoTnzLO3lGmN11yTXz99en9MfjMgvEOTwCsy16wvkhPAx/8XgDvfCHlH7ibMVUIXUHRUEEMtG1F0",
-	"NOJpTT+TX2H+28HnRdp8SLCTN811eBzb5RjWdeZy+8I1mc9WI+q95bdM2GdnSpaqCf7wi/aHhtu3wZnh",
-	"WaG8QikVjvEIoBP42I1AFBWu9N0QOWOCZe0IxgTPhsOJEj2ZG/AZZPJOXJHXvXMCAuiOaw8PlfgubZou",
-	"7JN3k8UxeStpRoY0pyK1MwBh0BfunMlwUVOl9wszHxjNuN2jxztw2MvHPfM6CrajvEamtMVE/W4P7G7v",
-	"asKQZBbN2Vrn5CicItckKc0jIVLZQ5aKDeaC3lKeWw6TtNeDR/IGtF7+xJeWR8uDz13P+H+yxfXcyrB/",
-	"/mkF59Jf7JCwsir5/lamNPcrP0qKksgu/i1ptzqtopzy8uQkt29MpDaX3/d6PTAb3KzvXUCPEJp51Mui",
-	"CyGW5FaAZYbmTqcdUgIOdbK9QNC8ryO4Jjcd1wDJBQlY5luXu9zvnI9YukhzFhAwQbcbI26UTwkvJhIP",
-	"7/vo3B/8PVVMmJN0wvOMTDhTVKUTzvDjGQPgKpEuyFjR2aRQnUPNsBvt7P5o7pWKMT+mcmbVQUh45GJs",
-	"/yvN55rfMo/2KYXVIpfrgv1o5/Fob+GNimGu1ZAbdzzOU6SdZu+yHjOWco0J7f7L/vh6F/EY0aeq9rBo",
-	"uzxWcj4riry046RFGbY/tXIfzTD+RRj/b/H4EdL0/eF/tmKcGkPTCRLpUehxCORqpKJjRv7+4W2byPtH",
-	"97q00OIzFSP9d0UZOy7IAXF8tKf0U4SsUQxTug7lErv7A72R2rhjcncOuI+ly1nRX81/+of409g2qwrv",
-	"xED77pynnrxHlOdzMFBwIPe90178Pfser6Sv90x13UxoCnqCFQxK5tDcyh00/hDIzw9Rup3XpbcrRlrK",
-	"jrZ0a2WFLrv8/bdLd3E5sbpqr6XKuKBGKnf7OmTCqDJDRo3nA3hP7u3UeXnnw4eqxvllqRsntwMxndKc",
-	"FnREZzMlb2leM0TxjaqFLHmPdSdyKFv2KmWOadO6E6U6F94BeACyJ8PoJS5wz+1RwXPQmGZTqRaECSCd",
-	"+2mSN6wYoXT93sGLtd9123/vfIJoWGInp6VLB9+o5seYM4aoEA4jyrny0WuB7aqXWcdpiUcF5//9AVCN",
-	"cby3pDxoSLlHVVEqt5qShhmNEKkXdTuUqsXMSJA8PCUcDt8Um/19SUy5X6smTPWkm04ot2IYNwTdMiVj",
-	"TWTkHVM3efAP+WFKDGnZdKuZetfIrnPFAGylvdseFtZVEJfv+VmJhwRgy6p7IbV2ihEZscxtYqzL/Pjb",
-	"j5GS4wc4C7pM6RL+HD5RRUsFlHoEekbvKAdjYzKfwkJm82Idr6tVpl/dow5bTM5af/351/8fAAD//w==",
+	"zL37kts4kjf6Kgh9J8LSHla5LranXRUn4vPa3dvesdte2z2zsasOESIhCVMUoCWgKmsc3tfZ99gnO4FM",
+	"AARJkKJUVd3zl10iCOKSSOT1l99GmVxvpGBCq9HVt9GK0ZyV8N+3OVtvpGZCf2Kbgu5Ybn7NmcpKvtFc",
+	"itHVKNXllqXkbsUE0SuuSMnURgrFCFdErxhRWpYsJ1SoO1YSLQkVhNGy4KwkJfuvLVOa3HG9wsZ0zaYi",
+	"9R/Odid/ZruUjM1DuWElNZ8lOc+JkJqUW0HoknIxuSZ0rpjQROoVK++4YqdTMUpGKluxNTXD1rsNG12N",
+	"5lIWjIrR9+/fk9GGlnTNtJ3uqyxjSn3CMb2NzPXLihEKjdzInyjC89NRMuLm+Ybq1SgZCbo2X7JNZjwf",
+	"JfAHL80CmvUKx7Xm4h0TS70aXZ0nbpRKl1wsR2aMr7LiR6HLXdeAXr1+R5hp0DcWaHDvkSyZ6F4X87Bv",
+	"CNDg3kPYbEp5S4vOUdjnQ/bHtb33mLSm2Wrdtza+Re94fKv7juj1igrBOhcpw8d9Y7FN7j8Qlt1sJO9e",
+	"msy36B+Oa3XvEUlZ5lxQLct3jCrWOa6qHSlMw77hQYN7j6xkOROadxN35lv0rpVvdd8R/agyWgDD7RoR",
+	"8y16mY9vde8R3facMna754BBg/sO4V9K2j0ELWVBlqZF3zigwX3HEVyRf2a79nDe0xuGF7C7ZBVdmBGS",
+	"kulyd0rMeBUrb1mJV7QiXCuy4KXS7rKes0LekednZ2QhS3LxjKzktlTJVGxYSV59fEtu2C4hNNNcLPEC",
+	"IFTk5tdrQvE79asdX1gzvZJ5QsyqwAtzme/Ikmk1FXpF/efhZk/ImpY3LCeVUKBPnDhyRUD6SOArcqtJ",
+	"XUwot0KYoek7nhl5wF7tqj0oQku7GjmRwnBsQonma5YQJf1cSppBd+YjJV9yQQtyR7kZt1kgs344dLu6",
+	"rnMpCCU5XyxYadbIbQgIS4utYjkO6NnFxVSkvNrY2Q3bzUpmWqRmRU1fsEBcEbbe6F1CCimWRqxaUUEu",
+	"zs7IfKeZIrIE8WhTcqHpvGDk1y8/nfwwFfiZszOScnFLC57PGl9LT8lfUZILiWOzMQLcQrOSZLQsd24R",
+	"3ETkVk/FfKvJnC1kiSKfaVMtSGLbm1U0G02enb0ktak6sXFWSKVTMi4Zzc1LU1EyJbdlxggXSjOaT07J",
+	"j7es3JGPHz5/Afr5+OrL659xZQRjufmoI0+yksIQLeEaBUL2la43hTlMz+dn7EV2zk4uFuf05Fn+Azt5",
+	"mV3OT/5EXyzO2UV+mT2buwOMQnF1hBsCak3QXNOv7uRenJ0l+0/y4j3V2SrOUW5ZqQwpm+XLCm7Ip6Bw",
+	"mO8SQhWhZG5IN2cZX9OCcKGZoYdx+nZxAt1ekct0ckr+bSs1y8mPX+hSGWKfCkMgRpjdaJbj0sRnavvp",
+	"ZVYLWa6pHl2NuNAvno1gzny9XYcztkPDKQvdw8g5PO3joNjiviz0HV9zfX52FmOeX83widiu56wkckG4",
+	"Zmtluee2FH5c/7Vl5S6QBEyXNWrI2YJuCz26Oje0EC7U5YVZKPwSPD7bu24w4ue/04Cf33+879lalrte",
+	"9WUNTX4nDeY9U4ou2R7BmKyxWd9wbJP7DujDYqGYbo/ml/Y+qhu+6dpFid1EtzG6i27bzqLb9rGgnSLf",
+	"pqC9wp55ft9V+ShLvZAFl52DcA16R+Ia3Xc4n7dzP4CuEamgTd+gwnb3HdcXqm46JVGqbvrGYZ7f+/sl",
+	"Xy5Z2TkEfNw7Cmxy34H8xVB61zBuzcO+QUCD+w3hu3kV5RewJP0zza2saf7KJFxX5r90syl4BtLp078p",
+	"M8ZvlURiWuZwFheztblzZ348yShnmvIiuJAJ3tTEt/kejvf/KdlidDX6P08r495TfKqe/liWssRRt5cr",
+	"EE7XtDCcw4jZa66UkehAsBQnTszwUkZKxmbsJG0NPZ0khIqYTa8hyWopQZptC6/jTmnV9D0V+RYX1Ujl",
+	"JNtlBc9IzjZM5KYhGae+waz6OU1IWv01M68x058sCRVgRJwKvwDEGwrJOJ3TfGZXKYX2NaXjiSLyThCz",
+	"GhMjVoHNQSwKng2hhQfcwMx+NdB2nCT9RJFsW4IuojTVDGcN4jlneWA7c0Q9FXdUESOZ+33uFN0Tohgj",
+	"n6Av5ZbgJ5bb9flV0K1eMaFhQ/LjzoclB8WXguptycLzAdzYPSC5ZArI6ZaVfBGoo6CXLciGsZKstN6o",
+	"q6dP6an91mkm1w9wnl5B909UeKhA7A5XgIw//fT65Ozs4nJyBRpTNXhzBquD56YyFc252K+YKbntaa6Q",
+	"JW3Tv1FrlabrjelfbrXiOXOallGryR0XubxzXSlNC+YJfnJKPjJWqtoccCQ0HDmqamaFzeG3ypgjBlnO",
+	"eZ4z8fsciJp9Yk13sAW5BG8FrviGlbDOUhCraqGC4bbm/HxiF28q5J1gpVrxjZkbnPz531imyYIWhSJq",
+	"JUt/RhZunsCnyFLeslJQkRn5peDZzmr/RjdNpsL05ZRWrshcbkVu5D7gRTh6hXp++u8nYIo/efsmJeYS",
+	"U/YAgx1lwVmR489TYVmZM86gQQgMHLgodqRomxdSz2hRyDvDte1eBVz7kz3m7+Sx11oXz2ge34ZbiCvS",
+	"uDyIYUcZLYFdya1OyNwafxpGC2uQKFkG5lw0SbhvXxNnZCBNG4PZXLBWwP3+AIygPaX2hXjYpMxxjc1q",
+	"P4eeXPVO3HSMM0czVsi82K21AdkxetOaWSQwqB9w2bUpBA3p7uYKyQL6JrQwA9+RlSHxBVy9XBGVyQ0D",
+	"0w5Xhqpn0A18NUMhZAbaz8XZxYuT8/OTi8svZ2dX5y+unl3+xyipHFNXI7Uzx1BxdQI/Qp8bXjIV6+Di",
+	"3HYAr/4pf8nOFxdnJ+f0Yn7yLLvMT35gLxcn5+cXF5eXz549f/7iBcif2n/tcnGeXeTP2MkP9KV55Tw/",
+	"eckuFidn9Hx+kV3mz9jzBQilMB+chNgWhSFHCQIoFbTYKa6M5qep3irzW6b5LQO5+L5U65gH9IhuELKS",
+	"RW4du2YQ1yStL3tKsJM58LVT8qopVkzF3UoqVtGrFy3AMLiPeMk4Il78IvVPhl8eRXSG7S3g7VDKxgvA",
+	"XBX47KGka3vcvFwCq3dqJ/HWDG3NxDDB6N7jMWcHWYsfDncjaJjSdwwH+ZHuCknzL1K+o+WS/b4iLdxv",
+	"XJHCfNoavQP+iNZMBeO06tcXvmZyexwzcv57bfvouKRgUC4gwXDGW8NMQcp6IKKxdl/3DcVEXjO/wwjM",
+	"xcLD5Xii8AGyepwDLM0XKd9TsXPOkN9hC6Ukayp2bsCqYt3eiWR+cM0WlBcsDyVMLoUii1Ku8S1ckKmg",
+	"eV4ypTA6xMpN5h1YJvAZs3xybd0O6L9IDefYnbwyf6REsUyKXKH5Owh8CRq1jQqf8SUjm91RrisZw16a",
+	"saiTyrpmlgd1IFnyvx+pAG3DDmpcC8R+s5pOcbAr/ECkGAiogWayFTdGLgbq+lWo7WYjS83y9yzn9Ass",
+	"wB/BJQwRpM1vpTDIv5hVgh9/Alo7ahNufSczBuMKNkJzXbArckuLLUM/nzfkQFs1uvrPbyMQ1V3rUeKM",
+	"yth348Xvvz3MDsLqgLZQ2TQ89wfTjb3cTV9OlmxONTXXPswjdZoGo9kKdY+JN4pUhoS4sOvEOXCBLmBQ",
+	"LS/pVETk2cAv6kSAv6Cj7F7ip3W2hQKotZPM7KPR1bNgl+03vanlgQ5ZYFVz7j9zUxs93G9IY6TWBU7S",
+	"xnhTvxlTka2oWDJvg0BFj9g7o8s01DQo6JIKxXXVNUV1IW43IvcyG/nVDKLzPoLm3GbKf11RNBlmfEML",
+	"5QMCqKgC5ED5z+UVSeWGiZQURt40Gs3OasQJSbNCGqoiUhQ7UnClWT4VVb/Whyy269HVf45MN4ZG4J3R",
+	"by27cFIPKWyP+lU15MBKBCcBwwwxXLJljTB3zKY00pnmaHHO6IbOecHd3/XvvA6eosXIfZZIc94UmMY1",
+	"W6vgzqpmYX+gZUnhIslKRrVVSPrp/IuzNY2A0jOeD3rtl21R0HnBoq/Po9sviX0OVGnUJDMnYTtyBv36",
+	"1JLR15OlPDE/nqgbvjmR0B8tTiDWzFz+C1ooZj8OJ65k1PKP5gh2hGsgeDsQouTjjIXnMaHEyHwnSyaM",
+	"xG7OdU7Gv/769g3QSmtHAzW02wMffdNTTvRlsw9U3ag9r2orFNRf/jMXYHjx7aK99GxAR3s4VSyfVWa+",
+	"2Poxkn70DdJoV07H7ife2pn/jK98/x46l/5zBN6mMIqhtqytpeqYhV8MP7Skzghqh6Z2ANsUXTvWFS9D",
+	"82aLl72Gtu11/GcQLxYkheCcpzhF9fSbn+v3p8jaTpwykP7BzGwYQV8T61AHnqwbZuXB5G598iNnXrrv",
+	"AXD9tbo69DT0EXR1LICO+wnjjSWrbtLQPk6bQfRWzoxqKLcQuLZoBNirNnUMuweO2bHQ2HfEBXXciu7l",
+	"aP33xv4decejooeo4qz2Ljk2cE4gFb803NOEyCIHOYaXStcO42C22T6oDQbaHNFehvXZ8+7WOrRSOpCZ",
+	"ngaS3oaJHG9pS7modgveKfcVg5bcqCilLEDSPCV/BRHeku0MnUSpl0kTFEobQi6k0xjpdirG1BqG/FeA",
+	"o8tyApIvzXTdvYVuAAUxkyQ1/zdqRMnNQUzh3zQB6Rk1BzUVKc3XXKSnxNAUnFbL4MnY/ich2YoXeclE",
+	"AoZgJnIKP1ORMaVlqZLKN89Z8JdWiVEljD4IMcGFzG5YHnRnBr4s6WaVGOU1jADCT09IwegtQ9cJMBaJ",
+	"hiC5Fc7B5oZLSUaLgpXeH2g+jMJ9k9mEm9EhN4SqiVGNUb2AlCj0mCjWwXAEqDsd8ez48IADhIlCsUvu",
+	"WHmvKbYEEktjZarJxI+iHVtEBYJweOD8DUdspfkYNSi45vsUoXvycBjM4aqNe63rTrLPCY/TwR8r0d9X",
+	"LO6XoHxymNGFVts1FX41kAk+jK6QWC92SuY7d/Mfqj88hrp2X8G/Ju4HZFYj1Zro4qfYdxC75Hd3HM2J",
+	"y/MHP17HikgHk5i2Zy6gsd4Qvt9HXD9KugvJp7YOHfv7ORZQXOllv3aqZUVqJIJNQTOrWN2tZMFQNhlw",
+	"Me4X7qzx7rEuPkvTMdGxvU5mR18pxZciLhMu3b0DbSIi8bKP3UZe30N+pSwaRHcnyxtWjpKeZFvz0t6+",
+	"m5KzG/hv/cuytqbzjqXBibG8ZqI8eJlcJ906mWty6I38h16p1Wb27RwZL0rGiGZftVdWSYrbnk4GSGPN",
+	"uyRMsZbgUQpXr3O/f2a01HNGo9sdZO3jxq9c6/ZmC/ZVz/zzQ3cM3dYzH5542Mtd6l1xR3eKpPIm3b+g",
+	"3ojWGkoSmdv+9RxoJMPYvqff3PZ9f+q/EzOOWQ9PIWneTPRo0BtVN0Y7IptSLkt7Cx6UC9K9rm+XQpYs",
+	"vyY3bKOtP5+RkoHzLnMxC9HDoc2wZlzM3LAiveegXOrYBIZa9jq5/ltIj9a7buYGmvNuoyWomzwj3L7i",
+	"NY8fJlfmRPyYXzx/fv6SbLbzgmeYSGp18DTn+dUN26Xkzds3U5Gzkt+yHIMYuCbj9bbQPJM5y0h69pXl",
+	"Z+cp+X/hzcsL6AgyORMyp4o9/2Gus4RsSrbgX0n6d3R6HnEjRfcj73qlNgVnuXPewRsWNzDesN2MFktZ",
+	"cr1ad59Hu3JpZx/3FDTXTNOc6r2O2A+eNjYlu+Vyq2Y3bBchyT+zneHaGu4NudVkLEsnLbnkWL1iO4ID",
+	"zycJWUulSckys1xgC0uct9XCnDBchKvUHKD1VRU/rbCrNc0ZUZruMHqdm1naVM3h5m0gTTOpjpw3u58V",
+	"CSfED2y6PTu7zAwJvni2LQtHA3UK3YoNzXOWQ2OWdgjBS640K4/1/nXJMLX5ISk3SbD58RZ5Nbe+k69/",
+	"gnjbmM5UfcFeko5PvIBrPIg0CIJNS6YYLbOVjzXFZwHlfm+4c8wVBa+YMZonGbAxjAllIgfV0/1d3VWZ",
+	"FAu+dL8XVDUvaXxg06E+2WERN6zG3nWF0RqJoz4xEF6bcanJyIdSnH8/goUZ3rySigmb0NUWGJurOPD8",
+	"9zudIL6Aa5JRQXJ5oLvc79S3Ec1zjoaCj8HMUfVru7nMWyT9tqZfzSa6mx+uxYSEgkBCWrfq93SIOcOS",
+	"+CGe8P3XBbAJqpGZgBmUa7KiikjB4ldQSblwgZYzG5XX/sq/lDRjZMNKLnPsF160QXctyaZjyoF0U52Z",
+	"9n6zkrkNnxvJhmarxwouaB/VQwjFi5tEMa25WCqSgmJf3tLCLaZh0ytGC73azeCyqh7kjOb130LSgevm",
+	"wYhnj3TgxYI62dBeaeOekgLGkt3veopy1SN6QRbcXJU3XEFelnn6OAS4R/Z5q73oc2JEH9MqKt5EN+3h",
+	"ZBWvPFfXLeS8eaF8GLc5aLdr++PvuPgKFY+0PQPjTszquHiT4JptjVVkpU0yIPMdBsBZl6f19DW5KUB6",
+	"RHACOkQyr0a75bKE3QpO8RdjwIkj3LB1p7dFuvbxqxagR54znWCCw1Al3X04PcoiGAovR8Qn/KOKKPvl",
+	"i0e740PrxSPc9wMs9A9/fQ9azsMF3P2Xy6DZ7uWBx8asBOyrzzJjgzNI6gWaFIwuqZFjUoJoSIGxZc2V",
+	"YnlltlRTMW7u2GmPcIRm2ZdnNqagJSxVbS7Pzib1AGHHLWzoiNOAHEWPkpH/MNj5KTrWK+4WDy6pVurX",
+	"Tb7HwgjQWBETIy5jhI0dcdnEzahxvrss2ZJq1rXRr+VW1CNLNpD56gJy6mOd72bVcONH7tv+myzpBt+J",
+	"jqE1K7M+BYP0iA0rjUBElyw2N2gGQfc2DMWISehlq16EfdNS0yIl41JuRc5ykss7MYlzwACRaZ81F3rt",
+	"RRuyA4OYGWR/hwoC+I0k2JuuBYoSiA0TwvzLAaFrLqwoch+7Rx0XchWQJBgtDw9YwyHuj1Tzw4jPd/cX",
+	"WmzRNiR2HxaQGNQ88v4XxPcKf/F4xsk3P+z2Bd9/Ie25bH5rJwbvyL9+/vAL5jclIPASLrJim7P8ilCC",
+	"A08ItYBkCYATwEAT8CSZYSHUisNPGEOOiv1jXlKRrWyiuSKpG2AKmHcfNgwQJS5Pz0DOFxJbpMQM3LJg",
+	"L1xbUi0XNGPfvo8CEOHuUNUPVhS32VK9MasRN5jUMfnsFwkRrmgBdtHXcadUm0zskHsySWrZIw4GGfA3",
+	"QLBshlQ5pelyckpc7y6iEJun9tSydCoMyybVKSaGKZUktXQ+c9+zN/F/bWW5XacIc8GZinorsrjY7RA7",
+	"JMRw2DVPCDtdngYjiovHUmj2VR9g8vuHy2Np4ZWAHc0llIw3JUOQc5Ex9+vklPwqCn7DGh449GEmNgIR",
+	"ETGnwqKwxGxwLh+gl3yX/JaJCnmmh4z/aBf80WkiXTF8VN2wfE9eSCw41J6Nz5XAdaBbvza0xJ2cIPnD",
+	"EX6YBrInl6POT+6TzeF4R0wjvvcZ3xM0c/CJf6DciR4SOTzvoBXZrjutFjVSimtJbQB8pzC9Bpe8Iuut",
+	"csivLnMbL/LBEe8u3LBDPSnn3FpVBl5XGLJHq/fc7XT2bHJKUpsWbS8Xq7iAohfjeE8A9kjdsfIaMSwA",
+	"wwQyk5V15C92YXpy7Hb6va6SLsYWli9AeAOeIxqoImmwUDNPkyninz80G/Up6R2O/Gm43cSPZjo6lCnX",
+	"tp9jUkIHu3VfKfsytg5k1S4uwZK9jd63u7r/0LplSnqV39bBuA/ftZ2xWIjQfdji4H3ZF9D4ANwSSb95",
+	"wh0ogiJcDwiT64uG9iU3IpDK1sCGmQkLXrg6Ho2YR8+rnk8QLwuacq1YsSAFv2WKUG3Ylizpks22ZZFG",
+	"Oc5xDMS91rnGbsgdmQdmsHHD4E9mGs4q+I8l2x1u+1zzNevIJHj/9v2PoDjG+QX/e+Sdz/zvAPIDETCD",
+	"jCSGMXgC6DI/a089ypZNOkJa9DsaztpOpD6KGvXsFxn9WbkP1/KdxOTFgcS4h/E8HnXs+fCxtLIvAvNI",
+	"ujkkKHw40cRI458xV6/PZvfapvEBZBLABolaHmDEtoudxplDMzvwoY127uPR2cqtyGm5g2I0PaVojAhR",
+	"MkJJQaFyRljpqAQoljVjGjMtCrm0MYRBdTTrv24k4EARmxVVq7gHJq0axK0kvgpO98g7MrJsjMDeEURa",
+	"pmQMRkLnnpcbJvzMJw/rLDdyh8hYx+Dc4/QY27bvOwmLCQULEl+mGBW9XlEu/rlk9CZifhQMQNC2JUP0",
+	"QTLfEUoy84oNBUUso4joV6uUtafkVgLaVxq8s+YKMKDipOOAj2K92vEmlUKnjiU/7MMcBFvRyfbdlbPP",
+	"Mt3FJ8zyY9iymSNxjeOikEOQ7OiGWyjIgzSb1LxaLSsKtG5eFqCKCOnq+CxBXuSNc3zlkGUwPCOfJFOR",
+	"FlzchB3zzqNnEZ8QKoNlDCBj3Rhq3zGas2Ne1ecSUrK1hNJIJeFCsVJX0LpcAzZylIisUb/G+aB31Zgy",
+	"znjNypuCzUopAWe6x14xFdZgETdldrOAsE5YxQrIGMHHwpMBIwKH0My3m9yTZ3iDnT1InXzhHRc3UfOO",
+	"GzuEnRupwgzTO8OATIFLHH5v2DKdf/z14QbSc4u4dBMsVlbZPX6HOyROQANVAGTdLGq0YGCmMtsJu0hF",
+	"Dn+YU07mUq8AeDdY2aqO6YNcUcHgOqhSCBbDtHDFcnzxnDnTd4wJh1h+J8sbK++1VOaLKJIZoF0c61x5",
+	"BDU6yOdcUe1sQoRrhKSwQBJxS8VmawU8X46MlWzyj6dRQ/ycq2l0dMrNes7KgQnB76FxlRCML6uYGQZi",
+	"Eyw1wSpbVBOiocThhpbaw/3NmaE1xO2bHBYC52YPoQ+xccBjRawDDva/ZJuCmwvb+r7J2N+UgimipZwM",
+	"ZA1xtfeXLvMLsi50shSFjRroW297gD/Y99o+fcN6ba/evcfLyjo31gFcNEVrqbLqy/o6aokHcBVAKzaM",
+	"efKgWQjDopTsrKugWFf2qLNmknP2W0bFNc5F/RHQEC5oNjTSuHPSPG5JUNHJEUfcHZgEHLZJ9W1G0HMZ",
+	"vEbYy56cYfMhsOW6yyGmr/hCw30l2Y6y5VvcpAPyfoPR9E38ePuX/UDM+NVin8MOdp2R/pYEjk38bsS9",
+	"KUPWOfaZ59jeSLmDGXKNxR5U+BIC197iq1hLsMmQu1liQraC/9eWhaDn1eV24DACVnoAAz2AVXXynFcx",
+	"jqODOoTIeg5HCYGV6yHg951OPS/NQcnaRzm1mSxLVpWD7igKiaOgJHUowam/bPUjwaoeKTreM/3oAcQ+",
+	"x66dBbufXUBbQGVv2MqHh6w719jjJBhusMTEQd7Lo/UFI57EQP4bQr9CYeAeqLB24QNRRHZ8FYsaMEbG",
+	"DnMjIWkpC3Z1enqKmXnpP0HKuAevnvidqP38yLJKwAX8QsK8GiTZOvPVHgcU2CWtNJGt8j1iiV3ogZe0",
+	"u5Cffqtm8/2pHX7smr43LkH9rA695INTW7vjhdR8sYuCBN1YeCrHTKuLHl9KJ9che+VWtQmqBW6KXVUC",
+	"5vT+/IKMMcRLlzRjM56nCUk3FJKYna0inQzKfjmYR/Sdc4UxH3jWrtHeOGeBcp+QuxXPwAIcRCvEwU32",
+	"neor0jzVCLJg02osiII/5WN/xK99LQg0j09FWlWhdAyBknReSppnVGkbZtAvDh2RqFM/Z4flofQft6ff",
+	"qrLK33tTUw46No7ntnRej3kKu0sLJVGlTS2bseZ6V37NOeswogwHw5QRl4cnwDTEyIgEZhfmSaWOB9Yy",
+	"EhZtWvCiUA5SxBMmFTmBchcs0M2noqWcg50Vm3jzCVssWBYNiKPbnOta3CTcC62MQLlxGaWO7diwHm+k",
+	"RvcCODyVoVdHCD7Kr2lDdpZOc1fJtdE2Nnrnv4+//Z2VspIg1vSr6041a7C3UJL+zNiGUI3pzGDkgCJE",
+	"7v1rzx7WWOVnLW8tPB7CHMdd+mGZ9D110pOR1kV3QiSo2TW1oBqkfcm6jsFeTJWuOL6t+An3KZdicg0y",
+	"wlTcMLZRzg9LtkLzwvwFpZWMzuxKhToriHKx//iIzqnIpWAWMbe3+v+epMyhAkhs8/u40ydzeT2IDFBj",
+	"Sk/hUoxq7/e5GH//Ow/m8TCXXs8udAYqB1zOZp5XTO7aaJ5Iho7iXaFUwe78wTw9qBCLHdC97qn0itC5",
+	"QrgDiCY2x8jaScEfOcCo8yA2cbOBuBRgiim40mRcQ+6UBZigr0n6n7+lUGGbV+GSj2KwOUDBe3SLy1HG",
+	"4TgZO4fwK5GtZBmn5MC7TaFZNBfRvj7IrmC/9j05LJ5jv6Wz3l3ixvXbgLkPBTPM11w8rb4DRyj46Pen",
+	"+M20a5GO9/1tSnnLPcdzGpLhDR2WUDD6ux4MMzSiEc9sXoGUGAUBqCQKw35j9sVILIgVtbrUDfjIE5+N",
+	"wDH3Vlvo212gqeGSzFBFqK2jVRQm7RHFhuRnOduUUi72DayCmyPQvvGRF8+fX74YeA+4IR9LPhE6GeTm",
+	"BP+D78awx0B5AoBGa+7GOraJvWPweYoycjoZhIhgq/Hu4zZuLJ+h+Z7l+uz6jGB8hIEqJJO3rFRXUNS7",
+	"LmMrX4cPM8x9WdBCLsPL0x8ObNBxffLCxnd2I4ebKwkCMu1ArrG4Oij4tjQn2VC98iUbopkLSpfUbPxw",
+	"OQfjSNUsCnaDSKKuRrFPcAcZ2qyZfZnIegzpnquw6auofbQ3uewNhP6wnAQ/u9O/lLTb08WGLwjWk2yt",
+	"xc/bNRUnRreFkw2tGif7/GyvHNBM94dvxS8QTzP78/j5es1yDlnGQUhv0+uAT7quwccJBfZfjc5RrjdU",
+	"cwDl2b2R2XbdGRNsATaz8A2S21fIOKNrVrymCgrZqkhczIIhNGgf1EULE6AZRo99kEVBlyr8JhTxNCzT",
+	"vqomUaALXx2adid21ts8Ud05JOUiA0gMTu1duWdaYSBqC1cDOgGgjk8/vSbj1CblnKdmVuliWxTW2qg5",
+	"LVIwrwkpWBqfaCd4VnSGtvWAZI36+lXfaS5GUm13F9lhJv57qFzaOunyLoi2WtOdUe28Ch8yf7oFe30z",
+	"kX+UjDCJP34bSKG4giqeH+PihItnawe/E/ZVA8OtB7p7PIKXkyuMd4OLzaPlgsEIw0nhT5yav+Hc3TbB",
+	"mCz8qNK01KrC5vXfYwDb4yNxlYtZgxpBa4y58wVEyZJuEPsHhmXEQqO08qIIyuWaK5X8hFHLVfWlSopJ",
+	"piKd27wBtHWn7kYMghgjQ636uDK36VR0hvjG33piTUIFowun0aeLUq5REEwJ5Paq66lItaz/Bj26QdsB",
+	"2u9EMhpwGuYztvCR1CsullMBhkgXFGjWN2ZerK/NcAtvPRejbeH9csACVz40mAAgMNOS2RpSluL1g7o6",
+	"q267j1C13u7kBMOPBYQmI9jfamIdUaytBYhHxXtaOcTuXt4UDFlDe0/gd3Sr9tOsJzlv2DTk9aAb0Jf4",
+	"2kEAZGyNQDUqmXR4g/ZuQ/ModfXzmFtwxCGvkDa5esAdaaalNQi5uaK1E5Q0uUj85pRlzgXVshxW9oJk",
+	"1Rt9tS+G+4XriK/3K5nxoFUvhpW4CFbwHaOK9YL1FaaFwzwKVxLqnyA6kZVSZFkV9auhE73VFlNfka0o",
+	"mFJT4QfJ8qsKEWLOMmnE2HQrrFub37IUwXLSan9SMgZm4jshm2JrSL5kbCoccLJqVrFnOQ5jNwHQqQ1V",
+	"iuWH12EIFqEjPMo/70hJ/SAQIq4o1kakhVwr8x8gFoVVG1O1U5qt02tbiKOeRQMOTPUYJVCPLZ+3pWVe",
+	"Ul6ow/wn/+LfOyAUqYbY2cTJbi/3jzZnLKAX91IUj6/t3vu9Ivsr2nosoPI6zO5xQNmGIxwBz+95Q+ci",
+	"VNzj0dchXt/pEwBAp8EJ3luMUMXNfN42adRUP6/0oChoxyYQdRSV3y3Wka0zyKTCXMr7GUZHtt12w8pb",
+	"rmTZCQtbNTlgP6BrtWECUMmGudCCy+mzf7fyqHWq9X/BB84QB0R6TLJfu7xjSLaxCl0tfu+IIoiH62FX",
+	"rTPZVxeysjY0TuGQe36oM716TR0Mkh28fAw8dvTqdJbYolh3VnDcdynf91a89/X2ILeaXYkXrRCYQ6+4",
+	"/miW4e4Zz6YHMYPHvTMOH0+7YmNARi1S+2SRsfuugD2JGwfdCocw5T+AF3/v5zitFzo9YYFOkUumUC2t",
+	"tAoeSkVmzgrdPRgsicBzLvTkBfnf/7mcXE1FypU02q+N/7MbM3E2LTJnO2nLvFEHaK2uSQqoIbOqoHla",
+	"mS9XrGTJVCgurHu5nkkHb6LabYfoUaKhWLy5woNK6WRcbgtGLmxsnx3/M0i2XRTyjmxWVEHAB0Y1onnf",
+	"2TIg7QduOh9LOLkmKVMZxVkXcqmmIhRkTu1DBzln7rvU6XXNESfme2ad/FXq05mRedcw0u1aG/W9sXym",
+	"kR1Thxk6Di2YSWUYGNRHyqOJx2cvJ0dWdIUaC67rjoQAuo6nkEI38AwKwaVbwXU9dTyX2zlIBU2455GZ",
+	"0zFFrcxrcTUyDBGHFRsrxkhqFvXLbsPSf8As5XqAR4uX26ePJPJD8bfDVVuzyfHxmicO9FTLGyYUcvZf",
+	"P79J71f8tdp1T4x2IMEaNmmqPsW4RHgvxELzOZWekp9Kxk4MyRPICVhKSKA2SkgwnLSRUD8VqJc8AZwQ",
+	"1+aG7QhXVkthOUQUC0ILTtWxJTIbRxztVhjluycmYP+xj5/1CPzXw577/ksaj/uxNTOHHMhB4kX/OTm6",
+	"yHXfYeii8c/b9ZqWMSQIqWmhEBBSMe04Z7wwBZZPHLyU892g/Qq3OEptVS0HP7QB8AMdhSE+b9cw26Kw",
+	"FKwGXVfdFSHsPvjlcdPo2oov0avLqG3KTRFBN7vSGyBKHmgkbtloACDXJBNkyoCAzGcZLQpbyWIL0kq2",
+	"VVp2+MdLBpF9NAqYkvmnTxQRUpwolpVMk7XPkrLG72f7oN3di1SzktOCcDUVdyXX7ESKYndlQ/otoA4T",
+	"UNPYcEmRW1T4kultKbAOGHUVDa5JWg0xYMgrWeRqKkzXMJ5g6FhFZ2sTxaLpI3rVIYfgBWiW+Ibt0oSk",
+	"c0ZLVs5g9c3f0rx8McPdm1VDUx1VAI5GgGlOefhZvKd9YEXVDFey2w3c3us2RGjgAn4AOa2g8xjiTyOK",
+	"DFp1FMHXAzcinplr9GI1o7eU25ujzY6l4cYlRnAqV70LTsdh2C828rU3LBaUqa1eGSLJQJnsSAHsMsgG",
+	"llgLn47yXslu5U0cpyIZ3RrNs1Niue0wLMdkRd9TNV23x0lwPiMLX8/MbZ2SRr5usO21gxFl8b67odbF",
+	"8PSHkiAwp06WRMZzqgC/NCGuBpxKpuL09HRy7Y4WXgFkbFlRQoADJfbasAc0AcffnSzzhJi3yVKC8IpP",
+	"MW/T6NmAAgTxRCXDOmTBYOe7wAQwgF06u5AdWcsw9LO8a1HnQxzpBwfa/X3PtGOoww2un+tM9pT8NbhN",
+	"61fmkKAHuIs/iGKHDe7JaPbsxkBOcYgU3cMyYqfZ1VPqrpMeWJSgjCvqm76KDKFzCLmLFSlqn5FCs1JQ",
+	"w1LVDMJAcqiY11HMSaFid2fO4x3jS1vccVCkcBBZ3aybabhMHs/1eO2fVTm6OM+EnBEtyXnNUtGWqjvI",
+	"K1QOK4fHAJcKGYPQPakVFTrtrQW033Tk9268KBkjmn31Ro2cFWwJ/Be8jwUVM0QU/YNtS7W9APuBIbu4",
+	"DEORcbB4iJiFZdX0hokOM3yHKvlBsJOCC0ZsC+d57C2o5LN4DpBso8Addbqp25Hqe19NIVyMpPP01Y5E",
+	"OOL9DGOgCODGp9Krpv3fk+JDsg2AznUb/LuwC8ceOsxFPrV8UPXbw7gFMAUulrV1tUFcZeV63XMV7WEf",
+	"f26wDscvkEOgLImiMUBnUaX4UlgBec+XB9uW9xUv6T33hx118FQZNhFw3ENu4Xuf1vjRy7ebwsKIx5MI",
+	"rIdNl3y5ZKF3rY6PeCe3RW5RUQktjBS5w3wr5XPtwAW24GZ6VySlRSHv0qnAdxShAuJLEpKqG75J8UtC",
+	"NvxE8JaZ4Q3fQHoC28bdQm9cWYHdqzwqhfi6AzuI8MzzNpeomnTTUt5EbpO2Z5tLdsge178X3zDXoi+l",
+	"qiJyFYhR9Ry3jplGa4ojT6haWDQsyH6APX7obKvacPrWQQ9dBuyxCUHcvRB6zzI0QA8fcM66a8YqYyKn",
+	"/VMOk+ly/4aKzdM/7Jqob5CYWevVCcZ9b0p2YgT28uEXoBpSdAV43p9b51Nb37x9E+TU/fXyNfzyWpZs",
+	"Avkz5Mf84vnz85cEFHysYkpJmvP86obtUmg9tuhK5sc7Nk8hPckzPmtevhHyDhMTbF7fr5/eRV1O/zco",
+	"xlUf+L9+/vDLybs3xDZQh6m3VCnzESneM72SER71Z7arTMaKQG6zlsTcpYC5AXloCgCmYKcXLGf1Mm7q",
+	"QATlQGmNBtnFRgRxGLX3DvtmF3d+8/ZN3J4WVM/oWbnhZ/wv7Q73kfv/rep1omWu3UVrMePHQkGS3LDE",
+	"09y1PiTpNKMbCqmq0dvhtXu6sxEmYxuipMDIeev+ZwRILpYpmswO22C5YeLVhv/aX/3IMwBXG9rP0YW4",
+	"5F0RBVpmsuh0YMJTm8SakNR0j0yN+Gglc2I+2pZpV6Lrr2URWcCPVK+UEyM+/fRahSzGJ4seyBl6c1fd",
+	"lIbnrPolamSrwoySOoXUtitGsj8CwBi/ZV1hXRiUZ54hECFiiTk8DMQ1y2NaXSHvWI5exVgQ/3qjd2TN",
+	"qFA1dMzhqxqUsF9bcbnfr17L0LWgZFk0YukXn3O4FQVf82bh/YEGoQOCWTC3d6ZXJVMrWUR44Bu74men",
+	"LwZGKLkUYvQVzLoy61zHMJS47wrMprNBqBpgn60ANepqU33D6v1G1iDYoqRJUF3Ti9J4WcqOiAhXTh6p",
+	"mpmGxCFwgsFMU15ANq+NC7QFv7t83Eaqtx5Z97JL8rVJ30Et/qrUfgpDRCQKNFakUMTnJ6r0q49vnyiE",
+	"lJILqLPDc1f8U4F/JP2L/+2t+SmdXJNocQDI8vbfh+OcZjLHQr7gG3FAWqBVmMO9ixfjxfNGxW5A5iPM",
+	"7TUeuta5bmVCvjKy0LxgZE2zFRes8oKYr7qlMt2lk1PyysJ/lXLdWXt4LnPOVDzawPSpMGc0l2BZMnIk",
+	"ztkf3ro3e1sCPmonU/8gCHXMHJxeBc9sZZKSKbktAdDHdhNy/QFRIV31vtCiATmwpTQqvdvloPgXGSMd",
+	"JG61qljThMgyiSziVLjAhopWIUzXUiNpESOunBTM0kVz+QZQSngK4I1hUl/9CLQvjN+6NhQOverax2qC",
+	"0C4B3QNBoTYQ1bOwuiwcnMFC6k+mNfKlyNXmwHFmhcvn7OsLkz7bKlxnRavqQLavZeCDlimEPASZBweF",
+	"HY9gmlTIxBYyEGK7jdhpHkzFOP16wsR2fRJ8Q5lT+8EGUJieVVWUBJOarmz/p5YzwUEN44bqVqitMIK5",
+	"LPnfGZriYMtmRqsCvA50lhfMFebGgzbneQ4IhRiXJqSe2QtmlIyWRioXVGRsdstl4aBBrMdtdsN2PuTa",
+	"yAByBgk+LtFn5kqxu79tOEHdWV81Cn4MWq5oUTCxZDM7oVEyMt91ldzsn1UviFymdzCVki250tb871YE",
+	"89WBlctFOAH8ARYJpqNndIZAhu5PB5UM5k3nQpqxryu6VRr7YKxsrCJwopmm5ZJp2xEW9AM/9UrmjfZ2",
+	"f2aar5ncBtlRM8dEg8nokgrFdZg7FbTCH2qLs95IgEeZudt9Vji5Agyk1YzdD7VFdD9ai3GtmZLFbe0n",
+	"B5tnlsvadJkNEzCbxsVsq5j9o2RG64Y8ejlbU7Gb+a1XuGorwwiaWfZGMKIawFdNM2sSnuVcmasyxIJH",
+	"w2/wg8Xk9FbrYAIOV7VaObNFPptgVMs5CUgx+DXoLfi16hBAMXfw3znNg0PJFzPoLqRMt9vh/uE6uieQ",
+	"axeUVavWuzLgjpLQmpvtsgLhfJx1JVw1C+k6M7tRGNKF0FS13WxkqVk+A0wsZ9qvLocZXA4NSqttb2nG",
+	"ZHUJu/algCBMs8Res8StM6yniOGmmjusxVENF3x2dn5VK2vGFVlzBcV+ZOmCKsG9/e8nrwzPO3n7BpA8",
+	"cCHNxQV90NDsZE41hAXAJpGMliUHTwDei8QzWZ+xczm5Js/OLqEcl+VIFWC9ArnEv+O8CghuuPNOwh8m",
+	"vaNB35MfFIeqXmRBy0qA8caHrJDZDRlTspFKcSNEIv3ZL1xetQvcF9Tl/WxYCUsohcuraQRBnIOM7qch",
+	"77AVXrS1L7hdMVedaUozTagKtgLDlFAdAUnCZQihJ6aKhBcBIHDtE97WXN1eTm93YL0OsnrJGg5Z6ASU",
+	"FupjXsxwx4DfQbSRjIkNVTBTyCXIBvVFhBGuKJAHXHze2aSlLMIY2tZrZtTtN0xflnEMfeWOGmqFS7T2",
+	"SnXHkjlbcZsqBq9gL13f2vti1xc99Xt2bijVn0P7LTibiuUt2re9WEuhPdCuZqwRQe1e2q4Bv0M7QbwK",
+	"n2itGVQ8jMzVV5l1Z5wiziiZbzXmiWUAt4LbW12NpsNWJ0+UfblxwmsjsnKl5fbKV6c0IiVtfMGbyRHa",
+	"Ge2Y3Z81e7KmOdvHGCL0a1eZOiRnhwL71VwrRry1+Nf1epm+E4fzbvbACk1wfGrHOHJsPWOYM2IlLJaT",
+	"xbaEt9zHLuofa7BGTyElCGVdTZm4ZYXcdI/RBkHC68+uanprhcAit5ol1f56z+Ozs+dXHlbUOZ0NDZlW",
+	"Vl0wVxMIgPjCD1chqAuywJznuA9lCcWIBaACY/uX2P7t4uQ9oL05VRvir2nBrklDRXfwSYH2HWjdvkOr",
+	"w1gG6QgBxdOKgpzejq19B36DMTEUAzQwBBb6zuSGXZO6XmcBR+cQVFkbin29eU5f1leqWs63ldRx8me2",
+	"w1LRcJBzAkU43SFGFCXz2Ei/18TIq7W1qX2oKjbgoghs2JxPda41tzVUXKUCywCT8P3qWNfftCCHcAlm",
+	"GVMqvN7dy0G0hn+zyoKtfwaF0FrTAPEwaOpk9fZMfJMVlMVYs7Usd1b1r5YerukNzTCj1nPDlzH+HTC1",
+	"OE+wbwl2516RiBkSsnAHNwgeosiwzXAN44N6FFuBew5xes0bqXpbyKDION3Y5OEqNxrgmeqQaP6rUDLP",
+	"fBQuMloUSGpWOak3tZErXBEnc8cIrr7wjuXW17yxtdjEl8voION4zQz0Q7sCAxAsHunFsfbgVMKWY+FG",
+	"uBQ3xa7jw4aVVEnZ9I5yi3282Va1l59P6vyoUp94Hl7/XtKDWiFVs4639x6MoKmbmMfaFJZn1F4IbhMj",
+	"iM5pdmPloIzxW1+JHt85M1L8mhYLWa4rsd0/82y8rrDgJTw3e2GO/ZoWxJpB/ZtwCTQYH1dQWgFSBbCe",
+	"vetsU3IBdmX//juq9AnAVFpVCL4pfBgR3Cclo+vaF4NQpXpoVVerejQWAfXTtw1W0g6ACTgWqHF48xu8",
+	"cH4ZuSm5IqCnlpVy4Kz+aDjDV5/HX4Upb3zY2dO/KUtGFxdXFogw36FqsqElXTPNAoWnQltFU+Q12kgt",
+	"UySMZqvKLOq7jF1WbimrCASS8wVYoXWNZC4MCTrm5qIivA4AMSSyJAsE9K577FV1iVu555ooxsgnpsvd",
+	"yauFxmV+DhQryFYwB8JiFxS9Q2M0rCKfKORyyfLEZiIoV/b+udPG7Zt+xbyeb+HOq1Ju5qXG/uItjqYA",
+	"e6SshdWhBv/mjLk1m3lHeZmmY8RQ9zYzmnheObrGgfbobZ8qIR7QAljWU7nVm62eCtzvJGQh2UryjKkJ",
+	"HvuGCydl1nIMeP/ltgArM9Ue699WxsIFgMJZJHV1qK5tnS9bhaWK7UNJAGzGEWcVi3v/wGXiYubt1qYx",
+	"y2+akPQ9cqYPMG1n/XahE13lP/e6aZLAOxMPU9gWHcH+gDbSXDlPOeM08Kya8XM5wy1T3eOOAcD86MWr",
+	"WNim+5yfBdz6QluLybCskSAaa2Ca9ZFVYS1wCZTtjuyMJL7FPyLOBpcl17vYEBhJq236aBt2hL10g+t2",
+	"tFey2HYjy1fPydg6xhHc08kZkz3dzoTUsTimX8zP7mRXzbt7uz0+rdW/30UXroFhvodMsyvttLFlWO4o",
+	"vmHbcgkW7Pts+z6YktrB8DQS0Fw1jGRUBcrFasP+1stC7oFUUql5MQi7g1nIcF6gjkC9Cw9rr7e7tX0D",
+	"zuieNImAYA79dINO+uJp/Nvdwd7Bjhnx6A7uCV6qGFBz1XRvX4Md7MHNtS/6M/x+/3Q/drLhn+UdgbUH",
+	"FaJmlTglr/fDXAQObUyqWLOcb9ejZLTiyxWcMm4E2SKaYFGN8BNypL2HLJjz028BlBhWVIQ+Igetj1sP",
+	"Q+gbfKEMSQkayLgPP8Oto+BH3U8fndUVQ5LwFRYPJQybNTFKRjQzbQqWL61P1ftcnaO1n0o+a7aJCXRK",
+	"sw2C6aA4VzKIcwEv0hMVknVB8zywTL8g//s/z07PY9l9aAfqKJkotY+zdhYjp3mzTVU0Vx4Beunc3atO",
+	"oH9fvVUavTOIinIjQSrcS9RYvHsWKzRtqBC8Z6YF4UJpRnMflH0aesjdlZRa7dmWhtxfDrqGsmRXO0qm",
+	"t0zo1yvKRRghHwFNZmpbIJTSimU3cE6CVJYVVauTzHTD8qB0cFUtBkMjvXvH4vOoqbAxlrdVP7jmXHtI",
+	"HLjJhU7w09aEEC+wQpfUrCdqjJuSZQzCsFz3adAWi8VUQwEWgPUYsKig0QDNl2rpY0/UVAQFY8LwONtR",
+	"DpNwQW8NvKmS0RvVFWAFhUErq7Q1WAAIoVlMyOkh4/DrBVV6co3WLQxN9n77QfchbPw/m0FFY6nN0xkG",
+	"GnUC3kT2DyxADNNu/N5hO6jZgx4Qs/r4Y612BSy97SEedxwsAIa/xNKCzdUL5qDG7oXVfhBloNq4geGW",
+	"SEMduF4/YqUiOy5Ex/PfxgJ/hVxODvlUjF4MXXr3JpCNdcLAniW25nUlWw2nhndcRIkBupopo9xH86JT",
+	"9yh1Sx4W9Bmf+dSs0rrRBBu6CsdryBAIdMiYg4I29xpyx6H54pJsqYKK6u54NWEUbVQyeOIUYdyMYRI7",
+	"DU01LtTgAjJtbV9zaeqH3Y0/cQzLU2L3FdJVbtKFEGhpXUgRaSDTcVucJBn1Zixfb36PAIjz7kbEcMfG",
+	"tLBgqjCDCk31wHrLWDmzijdr350oDp0FuchmXv5iGiRPHFxW3Fci6lWIzPdt+aFkpEuasf4pZLIsmdNi",
+	"8sNlkWB3ErvxnTTVUbQuqFvj0kSr8DGoRufjVjiIISoMpEE5xLfHuqwoL2RUSGHUKfKvnz/8Ai+RH/70",
+	"w/OJ2zUb7O4DnL1Y4c+dT6iDKabJVKQwSazrADuYknH67Xvqyq8JNkkAyc+aS1KArNQYS4WhK+YLDm8h",
+	"waSM1G0VJGlAwcSQBtNIbTQQEkIx7MQhNpDUDHwqAnYInYaDcr3gG9azDCHWJKPCpUh0Fo6zXUXFCBF2",
+	"hv2Da4FcXl6+JGM7RqrIXcm1ZmJySj7bIHE0c/uwpLWEPEMqpuI5WXMBYh29ozsvpvHSBvnAGPcc7Cpa",
+	"PMpIWsSXkDlV7MWzbVl4X+mG5iCBjs1/rHMYW3k43MkAptYGGbNf/+w+fnF28aKFOOYKTMUap3sTb2fr",
+	"jsxbd4TAYVRlZY9dJluxcxFb6f9JyaKkyzUTRlDlGrXaOXMKNyBMufAZGyhxUF1b5CSOvuITCLeyk9t0",
+	"YJiC2m2vsN2GqdPaAXeZURTg4yyw0lU9qeiGsY1X4KEPQtVU4IQaWKaWkVTTgRTw2Qbk4dwbWC1AU4Un",
+	"7Y6y/2Ergp+qcs0zoML6TyUDFLx6QLRrF/xUtcNIepr5kGz8oWSC3dX+hn9hUOWc67ICpmc2Q8DjojiQ",
+	"MdNWa5qt1iwYbVUholoZeDbTcuYfgtEDxjjDcojBA6NLbUsWfieT6zWz1epkAcixM6hF6iLv7W/etVr7",
+	"FZUzM9di7aYUvB7+GnYQ/u67wIiC4G37Q7baipvgz6Af9xN4grGXKmzgNOeqIpngdxeLUf/VhWvUf51v",
+	"8yXTsztaCrQvhW8EIwl+9hNyZhbn83Qy/GmYNWB/KpnarsMfohkC7WclQ0NR16vOdAKna0mX4GE/dQQX",
+	"EtUp+o5rKQ2th9Uw99RbiFrZfkLyi5nXXFiCNS/RGLDe2ZF1EO5W0lyPtmtnT3gM3H37jZlNNI7c8zxb",
+	"tUYC1/L5wPps4I6fZdEMtZpihQ2BP8fLBMHzof74ni72w+7ZEAKLGwCBUZAQl1aT+Ues4HA4ZKjMEIn/",
+	"UAc8GJNn5lG+LY511+51Zla71dz9FuXWKjSEs4oJDvZY38OHae8lgMkN6BYDQ3FKcdvAEzUVIRXVCixw",
+	"gZg3Bc3Y0RUWYsxjkKr64Lyg36bfxxdeFZwCcsc/HFN4oHP3GOdnzwmJHwQUIXrLQK3AAORqP4XhYYA/",
+	"CUHpPuyV/O//vJhckXQBEWg2LFcFttxrKH2EcsjMqBuzhR2EVV+3is2svjSjIp9lUmgutiwleJcDKh6g",
+	"HbgXZ+BeS+siuRnAyAOLND41SkZdn4nLASgssfzVMgoE5Gwb5JZjZpqWLhyU5ZDQoY6SBOIQ/L2oQbBl",
+	"Ftc5l4cDtUPiaVdNswAI7HHkETuCbQyPqBrBQRE68JpP8GhrzmbHAGUpYmjGkH+s6Vlw5ZEzNyW/pZoN",
+	"iNAJbqVgbi1gn2AUtW3w04qe3hpVdgDXYSbWwXSpeqhyeOBG49zsC96wX+6ZK5fitTvD++7tSsN56lQl",
+	"ALWF/KqSGVXB4RaSSvPyVdYqAxadirT6/o825wqu7jFahWsGSG8rdtH01qaUemtGmliQ+qmAwQT5BYBk",
+	"Wg1GSzB9NqEb6ph5mOtUK/fN9VT4CH60OqirsBItGWsZ/j1JkGf7Rz6jAsBrpiKtmzAcYESKlo6cFZqm",
+	"JP02tQQ7HV2R09PT7ykZU5to6f1p+E7qatxPhRuGmmCYsCCpubwUJkGmYcE7NOm4gnfOT13zEEcFp6q7",
+	"wzDrX1UvHlYE221iNxiwbXBP30htAxLS3qbaUiYkrRsI6vWJgblZMhhka20m88djM+xJwII8GUvIVvD/",
+	"2kJStl+Ga0hXzqTI6yfHltmxkdEPBVLsiytawBdzDOO3Sr8xOUhjt46M+uEfMN5g/w6Avg6xyjtM87V0",
+	"HsvNxs5AX/eI5lSzE9NnFBe90730pQQX9hH+pPB0JHXvUjW1NnntswhXXPqN/cAht4Qb1MGFlUu2ltpX",
+	"uJOEqhuyGFj41e1SXOapMBiDW0sR88JVmFNkuOpTuuFPb8+j916t1GoyFY4nA04AiM+BXwMO/t6BB+Ax",
+	"HkxuOF8FMVVXa6d4ziwcwSD2GiB+VPVyD6j97HNDEoIMEe4UOTfL6VA3y23BhtWGHlyU2eWDD/EdAdjO",
+	"DPe3l/vMqWLk10/vyHil9cbwcPOvGuSggrMdxFwPX0I8/PZVMzdzYqiZHBkHfk4eVCKxTNcOG1dlMmCB",
+	"e8Il6qs0jCdgUFxMi4OManOAa7dzA+F56MVuppgfllPUKBUktzqTa9aRKWHOzWx4SQ5gINYPkzjZy5/6",
+	"YUWqu2tvYS+Wz4SfqoRSI2KW7G+Qhhc2dElPXE9C+WMqgr4g79JiKpSMgmwsS+LzoamFdJtUcbhQmtnG",
+	"4dpMtFbWXGrDcK2wc+wZ3K8G1u87n25R778ijH46dhrIIXebVQbSqxpwvQOnmO+sXuTVnvmOcH06FUbw",
+	"92qLA19wUpNfx0N86lMxVpqKnJbepR7YQCdJJULtCevw4BcU4DD1VLgvGdUgHDb6gq5s3GKYeIiJ5LeG",
+	"hgANUOGl6vGNc8nUFOIkBF2b45QV25zlp+SVS5AuEQ+FYzUtH2Nyw3a+SJpNg3Urx0pQqMC2oFaV2XdN",
+	"BV9gxh/aHVzJxsoekE5OSVojGhdhbCncDqkVB5JTFyrrVi0hSlpkULfnIZrIUkoctRQeOdLmcC7YnY/S",
+	"MPJDH3yq79OBwQgMaJkKF3yjuS5s5AptBgR93OkVxtgDYBcQAsb/2pBiIQU71k5O1Q1uzMOJadIKaMSJ",
+	"/vu7reU/dgjyfl/uKcg/iMRmRM4DZbXDb8w9Uss9hb9PRq4DU5gsCnk3TMLbp+hWJV+YMpzVnEPDFMZ1",
+	"Kb06Dxkty50NbnILQHg+GUQ3LuDEh4McUDbJvlsbfns2/q/jfZSwnaGmjTflMP0d1OKDJwXcJDIm8/Mx",
+	"+j2OOqbh+0MJsah0Lm/ZEIEbkXl6JYrW7frrp3eJueTAN8hYaQGkuX4YLQJvjeYXf0fl4XANoCFO1da0",
+	"LVWF+kKNThq1VYfaFt7bi3pPtZQAD6S62mvoX43USVc69YBgYUMNXdFvIDlbXN7D/ECuKEE3LvbH/YUO",
+	"klElxexZKSc+BghL48sLMt9ppiYJaYiLV17AMpJuIBwlU4Ho7F4iq8HEVayXBkZG1SH69/nCmkVxTns6",
+	"iMoLtQ6c+t5R98yhlZaLLLLVFVVihQvf/rAdB5y54DJt6Hdyg8XCAUHNMB9bQM68VTDVkfBeObVmPgC2",
+	"q2BB4D6FN/arVHUvWehba5FvY37RkbWW2p2uJDiY/XzhE4rfQ8wL3jfTVS/L6UPdGVy2OmaowLeTrg7y",
+	"QrTzcGRGi4EmBqfuG0n4cXzD97ea9N4ifsXb8x6qmHelDAeHFMSaCpPKu7NbqTX8ls28IzDS5xv/zOiP",
+	"i4IvV3poRB7CUnWTVh3JqsbdA9oCmPCOfLrqBlIDB3UIv30c+tJS02Lomit7agcklWG/Poa3HaBgS+m5",
+	"FkO77WXZX8xTm+29/yQ4imjEHjS4ZrDhSYREIyvYmnz0/FTlE2KFfMOyDZtSzgu2bh8YiOfvdZ/gm4QD",
+	"bnUAzQzYpuPUjvjp2VPzQzpJmkBpsiQrRnNWesTCA6GiuMIYNOfV3L8rOKl+5lM5Mly53zi4k7XAB4hg",
+	"vhZyBcqVkNRH9vscJctOMZcoWlHkiQMjvXYQP9rDodbLLnenGB0agBqMs7vWrkKEBr6nDPea3rB40d6/",
+	"ruR9Knk3S/EOjhiuxUWHW/LgAcMdFGszkKa+iLQnoeko2pOlkv696MGxMn8MhLJqnJIq4DGkiWpEw07N",
+	"PWKBq5LZTr07ezZpGkVd9C9J/XxTwtVU+OBfCjVlqY989RWGowEtlio74VLs8360lGaIchPG28JWPFQF",
+	"6iCbCPWHKg1jSPXpwSR2WPVpl5k3SgYDqXUS7KvY7u2XQxtVpodRblfMbliqtlU+4JT8KBayzNAZC8CC",
+	"6orUEAaR69crtKXEia7JVNh4M1CipdK2l2tD2ZEibv5VD8dtmjbKx5lGPgyMS3FNUlctDt43/1Gn5C8e",
+	"xNKhXz87u0TXAeSokwDz8bTCfIx6CPaUNLRxkw4yXEucpgPt+Aetdfia8QJiGhvoGSCFwSp2VL0PKt23",
+	"Sg/uL2f4eUXRMOpTk10BAMxFsIjgFWYzoQR79RlTpdwCnPJ2kxCqATRdQ5ijexk4EfuaFVvFb9l7N2CU",
+	"+YfX8T+2sKJTjeqUTAQzkyX41kPXW9x7+Lsr04ZMwMLxAHCLKxAa4Qxte6RrHCgZvaAEjeqj32vFt4b1",
+	"8eGwkJoBCImBEt8eTdKeZJTpllToT+xWdsEs1U07rl17SbGGWNec4OlBse0uUdwWLRlw1/jQAz+Ujglv",
+	"Vj/myw5kkHzJrhx4QYoZQPiHWYFsxYscNAmXgmybVIEHhpvaNIW+4vnmrQ4wkHzJwC28LbNeATeG4xV0",
+	"gJ6C3g52+4+tXy3IRW9pcWYWMBLbW++Cf9mbhkQNnWxWMIUaohzsQC33O5rLAp/6JZp2ZbRtF0Au3Ie6",
+	"avmrWRfwX1Ap346EM/UwhccDx2Lc5YCAGntfx3aPlMPiD+v+4v3WYggRvboLH7q6xjvcmLFESufh8ge+",
+	"Wpok3MEYNf7MaKFXXdZMCKFAhofwgtAayhYxmnPBFACgzFmbcjoDyORNSsa04LcMo8RojpEvq62GGiu5",
+	"vLM6A9xms62gt5TDfqXhIZA3iHqbQ6xw+DYsRePVyPmIs8voIm3XVADefJck/omd1EERzQ1cwS7erXjB",
+	"PDyjh5W3S1tDY7TqJACRTcUdF7m8I9wi2JS3tJhh6LwiX0lYTTAq+gbJ74j8GHHvsfLEJXo6ZEULu8c3",
+	"AHFlrtKS5+wYEFdArIxilQla+By9gRJDI4XRSg7hmsQSsnGx5kzfMYDzqXZJkTHVZC0RjTDIdjS6uy1n",
+	"6XpOJ/15r2cxu22t2mMMfjUYiuHCRZEEuGwuAo2Mz8ncl26fHJF/q4wqzpadORuGb7NrjBBPF/yrFS98",
+	"fqX5JX6AWkflra1W89oVq4nZKKsCaK5AmA+ms+l2ADRD3oIpVXGxLNgJwAiZYwWIE4pQPRVpVW/V/gwh",
+	"cOMAW2ihKwca1DrOo+nWWfd4Ly9ISUUu1+il7ol37IauIpcXJGeZzFk+FdANGbs6umH0Ko3kl7iRPVHk",
+	"1efXb98Cgs2kw5cdW5ADrK3N0u9+VTp6/m0ICXyypVv3mtxQlXz6zcX0fX/qih899V9PGzilrqqECxRA",
+	"nDBPYNW2k4UsIRIyDLl01d0LttCY3RxF+avVh6+GgvaTKvp0co3B1soim1VIShShkw4jvC+1WoGhz2gf",
+	"3t2eaAyzTnPGxTIsbeWxoRJyWJhTd1hVBPytQdPhYXIAXFj55/pwEK4e4u2P93EU+wlWo+zQ/AYTa1qF",
+	"rWCuxC2DQqbMFiVdtKWlG7ab0WIpS65X6yiMWMtm+d4Sl4MOg/TLHcmoYnFTblV4Wh1bc2EfYbWjexKS",
+	"Mvzxaro9O7vMqv22tHB5gfRomCI0MUf8c5s3ToVtjeyTCywzZalElhUlJVCCCn7+vIVN/gjj+TPbvRUL",
+	"ScZvfvw0cTURp+KG7UKQNIw6BgESy9248aeGg6wH5Eo26DBYtCjxgcgfhfVe0RIcedRWUbNBLixHAy1y",
+	"QquO082G0VKRLUSdz6VeeczBNnpp4M6D4CrhLlmrEkKdSJui63vxCIpkzDW+yAXEJyq7ZCWjazW5noos",
+	"ApCOGKmEFh2B3BBCn8dhYF/7Zx5FN6jnyBJyZk7aedzi2bIDHhVKe6Tz0r023/UFqMMF4cJqdL8jr08l",
+	"f5uDS8K6rmyxKsEC04v3W2FY4nA1fU8MsUaMrOBnd74N+UYnErUYHhBX2l88uapddFgy9wOgOu2xTNgD",
+	"GwZOV5vyOHaK5hHe44au+MaDW0sOiPN+UONKI3BMd0aJbzf5Mee8M3z2rchKWyLeaHGYl4ShYRCIkjQK",
+	"2BpOGpQhxF+jcUJ9Ol+fmSgcX41B1Q1HLZqpsZ46F3V7G5YXqth5tTpxw3wtMjtY/+7bshPLGmqwdgVa",
+	"3ovvdzFweO7d7PtLlgxItt7L31094j5GX+Pug7Bre3h9p+P8j2D8r3q5/SAm38OhK79+S+5JSBjBEY2n",
+	"yOXAijrDOHLvVXGN4pWv4T0op/cfjf8GSO7nZ3uh3JvQwvCtbjYBqMFx3wfWgw6BdJ64CsonoOb7Ein3",
+	"RsPfkwk4vBKix73pQn8/f3lFUrWiF89fXKFxwgxkK6xi3VK9Pv/86uTi+Quf52TB0n067lQ083E9wFEA",
+	"wuPqLKMdJkWI9YPw1hvw6j7h0Qj7v355beGH/sPWH12UhqdK4QYzFYapQzDE31kpVYJZwuUtpBg3IdOj",
+	"RWnG5uy4zN2p8AQRFMiYJGRTbBWp8A6SCKi7/YSUiwbAu9G49Cl57SrQeB0zr9CdLCJ+Vcm7w8Z3r/oJ",
+	"102g65K50Jc/FuY0WII5K6RYugJSD1LOweKDg57lzijemY9V26FFZn2nFg0NAUU2w3p89XholECZHpAA",
+	"tP0JQDYkoWD85OKaeJI2TQJCHoL5MlSoN+3kmoOHYxeoG4cXtuguARNS9EYqjrkKop7wBaWszOAzXewI",
+	"NzI3VVwsr8nnzz8CT5qcegixqUBbgK1T5dfYriPCnF7bmvVbhx1grTHzHdbKt5KXrQ2WECWngmv3aXOw",
+	"oIx5eL3AxpD5VhOzpihBIEKB7e2JHcIVsRCVXO+mglfFivSqlNtlR2ktV856viMQuc/FEvd6UIbBgXVF",
+	"gLJybpZ8DgzN9MARdvUwfKg2FnC7AEl1APfWLcWbHyIfOkNvNitEFgFRpBmwYpcYYltKJuoKmY1uaEIQ",
+	"LEtA15gNE5leufaV1MTyZSwL5aO17dV1Qmg82BlbBfhEJH0hc6b6uLJyGCyHfe8XG7/Y/F4p5aB74I4W",
+	"N8Si7cMODaj2aLt2k3KLmrT3p5tu4siaRmDc0CULbGttKrAP+hcTMuS5gt4Gr6i1EEeWs+BrrrtUhyUj",
+	"iv+dEQemNyAzSy4WinV0iM8O6Q1CUSN+b2SpgZ0Sisk52McFLzQrEwDrLAqYhxqUJxUNB/SJSSO3Wn6W",
+	"3VTQUw/UM/OCL1i2ywp2QFXQeBD+VIAgqAgVO4LEPakDHOclXVSJWKNkNC8kFNVLRr4iwozeUQ4hMFDq",
+	"P8BDhoxHB/EZjRP7M9t9kvq+bq+npQSwTw8s5J36ssjRoV9zj09F4B/vhQBKv01HKPNPR1fTEX5nOkqm",
+	"I8HuZpV/ZTq6Oj09TaZiOpJF3nrw3SoQ+k6a4SjCvlKQFyyqUDR4PGtbQfD7naV87DKQMd7tduspFDIE",
+	"+Ku4kFyfSkfhVXaHTjUugFrMmSBpzH15Gjq5kRjVkMSL2rJ1WLyqWkCPN5CDvMqIsOvI7DF9yo1Nai3Y",
+	"Pk/zu3fvP2FtmY+VRtG88+EB0H2kco1RO6Ola6zy2S5fk1qpciqc7eiHeAhMlayg5Q2LVvWG370Pzr8w",
+	"MI8131oon3UMzdxwe83XPkjAzsJ8bc2LgttIrKGFOeNZpn9d7WqdV0UT2tBDXHC16kkTwJ7WMmeF0eU3",
+	"m46O1vRr/4oSuJmqeWO4zMBb1ibFqa787Oq6dS2jGc1dvZvZxfkATrwzRXZTyvVGDyQlbDxwazelvOV5",
+	"F8bNu3fviWtBxoBnQTkgWggj228A5P309HTSkfGFRycmo762GpBDG8ED+dSfwKe2UJDVI+UCTPK2x46v",
+	"4VbPbBHezurq0Io4BJ2IZbdkdN2dyhKSFeiy0L4LScKo86zs4L6f6XoDtragFRnTucKCJBhiSRTT1+QM",
+	"bFlGgSjwFpzsT0nq0B196ZcDUvxtHbAo7cnCVvqpTvCa5sNF8gCeuQmvImWhZlXccfs8AoifPevQ2ojW",
+	"EIJlXUYwngNBXSD3vuusfYTThfbLimkTbH6MbB2ckuA4Om7R4kmeQKNXIqOqI/nEpYAlGPRpqA7q1SGQ",
+	"P+RZ1bHw3QV3GavGZYvhHWp27wcYXMkC+Ewr3xbxFu03O9NrjwrS/INLT7migccGkfn8uPZXsWPc2T3Z",
+	"UX2fBZJyxpV95qawbAeMLKmRSm2P6pPvpOZu9zSSr5aOMiIZN05GqoW0W9Xj8uwsiZRRB0ujdusHJbLj",
+	"x9qnSv7w4pl1tvWFjXdvFJ49LfGLDUfe80P9ePihzuX8xAS7i2NdCHaHTub7LeIv7I64dxK0nlq7ExGI",
+	"GnmvpfzeNbNOQwOu6xNXziYhOSsBRArGxLUiHjt/kOUhDOf3VoSqdmNQB9TmF0btBO/k8rUvzh8b9XtW",
+	"3hSMlFJqW+eZzAHsUi6cVOQ89S8np+SVcI7CNKj6H4bNO3PLVNjXXTx/4BGp3kwIdShxtQ4x6AZdQPbi",
+	"DT0HU4G9oiBqe7UO/aqXa5yKVeXR1B5UbNYlM/tVMHprm4ArEYf9pO7cyfmSKbMWPpqV0Ww1McJwWPC+",
+	"zFl57d2DvAycEULqqaBkI21qlr6TVXX8gtEFgrFvMKJwKzQvsLrGNfo8XGCBCn3AZlULttBYM6Dky5X2",
+	"ZvAnyo86kyKjmgnTddRkIrIVql60KD4sRlf/OfBme4Uvfv8tiQbCu40ADBrT0sfKhRO0z3phzu0pPECa",
+	"rL7eeWPWBmju3jRb3cxQK7+8ICv21awgD4zASGKTe8YIRO9YpLYOjfBHPEoWDBtllzr5ztlClsyltUwG",
+	"6mXgZJx1e/JC2l4EiU54MO1wBn5rkPhSEcgCIJ4ivOFBAxzN6Tto/nBcj5n+GhjtzDDa+ALY/TQNkkZM",
+	"SDseJC5qxW9/z7AhQ9OuJwYZVHcDABukk2uSDbqZ7mf9G7cnNMHbp6diV3U5+CiSEEYegVGAk0BeheUq",
+	"wF/gUwXVrAyidR/QqW7n3xNz+Obtm/o9ZjOfqKv+35hjdQ6qSmJVvBpeJpCGV72iHnRGrcyckJvWxXEn",
+	"g4cUXudnLUbTPHgRrF8X4FoRVuLuqZjY+R6CmbpLZUqi6Q2D3HKbP29TZ69Iyr5uCp5xnSaYUGk4PoxH",
+	"WrB+GymVXnvhJ0EJZSpsWVeAz88ypiCKlGtXQGWQpFfzHLnB+EWOynU4XbXim0+yKzO9lEVD2YZ5V1W4",
+	"D5RCNyVf03IHO21tO3vQDN6ztSx3bxhaL/qROdbQFspexOE5IP6v8/qAp0fBc8AXD4Pn8EPpoERZ7n40",
+	"TWICt63n5GqSVumQmAY0hooRG5qxxLCISa0cm8UFs/L4c5THMS4SwHymItW6SMmKGkJXULdFkaUU7ArS",
+	"/wNkpmdA2ZgKZBgBFhQ5sFaDvBMdldmOzb3Zlp2h2xCsubWGkkdCh7hnst0DGHmiPrw/s12EDswGemrp",
+	"QBA0pNgRd/jZCABIrF86Kzj7/jusop2f3nAhYniqH+F3IFpeV8xuedaJlLwpuSzjVWALeZcmJBVGAitQ",
+	"xlnx5Srtl5CGx66DYETSb5qqmxnPE1KBC6YH5CkdVGZXKK757b6qt/CaoAVWicTcDc3dIpQMg+vA//go",
+	"iLx0GTPU0+WBaDJax7xVfI3GKn7LLPji288fyA8vzs692YeM049fzn+GEqjEQWyM08sXZ2fpI2VlHZtq",
+	"ZHj+cAfFYZlJOKYHyTcKDKvVwUee5CZRZyphnpATA4EucFs9GwhOcJ2+ayy/O6+oxpn3XLoDwUJxGgdX",
+	"k4Qrb3/O0GC+PiCwosHF+2ioYueHMO992AQBK7cGWRtKHGPtQxi4C8tBpt0Ky/loGz8oCx+UZdTLej9X",
+	"DwdFoP9uDPIqwhsrljhorAdxqGaETQer2HNOf4Xj3XdOX315/bM7qE+/OaH7e3pFrPMaMLgVuWFsY+2t",
+	"8OX2me6XRiIke0imbqds0kvHcer4hd0R/TAUAl0FVBL3kjzY1egpaPi5NCNEdWhcsk1BMxumIYucSMEG",
+	"Fh/toLEvnejHWI0dRGikrUMV4TtZ3uDqsA1XMucZ3GprKjTPOhTh8qZgH12SRcvXD6YhqqECn08pQq8A",
+	"oLjVLNXWZaNLxmq+mS8Sa+vsrjDQZSpgowHjHRwBcKoCr8Y1GFnBu6A020BoILgwEqNBrmzIDNt4T8JU",
+	"hJ4EZ3MOwR2kYGScFmyhUSzzYE7jFLwTKSakOR/GtSuNqLZFBb6TBpak9JR81mxD/unmn7DchfWaLrSP",
+	"BQUL2ZxraCMXU5GahZtxkbOvUBXzHHCpMlqCymGmZosjuvyLWiodxvXEgX8OcCmcdueBdRj5Wy6JNGie",
+	"krGSLvBKLsDwb65sklFh1szmmww1/PflOIXpOzUn2Ng6rBeTnsl1Gmg6kyur3dqTSmQ4BKFr5zqvrRW6",
+	"QRLkbWcPZZOvb0eNLDsC6ORihgTW4YXnc4cBDedOyNzms7i1JduNEyrNhwbHNwUsJg7h16wqcttI3wFi",
+	"SFqW3rpVtzbD2tbFb/v6mKJpGm5JgOUAt7MMDr7Vvsu7idb25NnVkW4Ul7IWMzYYxobqNXAzTAOEkpvO",
+	"uo9j2G9MtMvtPxZfv64KEIhLWWVng/5v6D1qOu2vfbKC5NVoJGxHNYeesXbHRzioStuJj5S4AhMsB19a",
+	"SiRkWWCabVidk/iMi9wV8ERAQQlAiL5WtKuC/Omn1/YLrLqnqHYApvZDXIN3qGRKMUbWtLxB4+JUpEYi",
+	"4axqSJZSQ2jkpgCILIzESF2tbuV+QjxDa31FFFHEMpwKYQGVzACIAEhW+AbR8nA/gZ0wKE929Sy6KvwD",
+	"HQcRI3GpBHZij6TU2LcrLCXAlE4J+7phmVZuWcg4peomxTXG0NWUWJiLMddqKtIgJdEVoA9iu8ENPwFr",
+	"nuaLXQoI7lhIOCHpvJQ0z6j5MK+2zaweBG0A2D8Zp/+UTg5fTTuAURXgC1lpZhSjZOS/HF3Gtik4Qv2p",
+	"f5pGfHtcKE2FBsO9kPUjGS0fPFhsH12NfNzR6Rd8uZLp+XojS7j7NtSo/6Ml16vt/DST66dyw2xa/clS",
+	"Bn893dwsn+oaAKVVDA/EBFmUjJ1AGgr6eaGTgAm1Laejq9HflBSo5H1oG1aPno7vFabzkeps9SG6jQEM",
+	"EJEbW4ct1A0Ug7QvgAMAalrLWxYlm4+sXHMVN/T9FUt/b0ouMr6hhS3oDFG0zptn44IKdssKhzxr9SdR",
+	"BYRgKauKzIE9QNUDM8x8zUV8cAWN+utQP2A5UQwDs6i6sdXDA080Bm80Y3zPY3VVg7ci4fvVwyuSfuN5",
+	"Ag6PBNWKmfl44gvizFwxCsgV+J4+QGR4JgWSs4oC3NlnbmjeQ2COdYJ54ndcsYcZynEOtT807FgKn+vU",
+	"K3oorCLjotwD/l+BKHd9YEF5EY06qfUPjJbCDkH+kAIkkK1iMyrymcXcZnu/tymomK2ZpjnV9DBYnr3G",
+	"NXPiPkPD72GOKBywzhz/F6TcFozYqrtmeFA3wZxJm3BK5gzQM6x9zJ5IyDxVHt58vOBFgTjHJP2XH7+Q",
+	"p6Yr9fQbTJjn31ObfjaIiD+7wX+h6iZqrorPyUEhajuFyh5xmDXsd8GDe0CvSxhLE7hTbMYqLlZSY5Q1",
+	"zlQ7BvVD16TYw4DbDEUOdKYAuaTHc/ffjVc/wIcG88O9bp1D+UiLn1Z+FCuoDmWxg7ip673NKPu/1GK2",
+	"HfbvR2QCnXWGuuj8s+5I/7A8FdF7+xL8YZXyRhI/pheaH6nImOGxndLWUHdIkzMf7gzpPZS/sLtaTOH9",
+	"z8vht18HaaBvRN0cRQ7tXXdhcFFMSrpmOVmWcrsJUS9AzvUYzx7R0OWw/Wly6gIElQtIbQCZpIgshvct",
+	"qa5bNxizs+7/sL3XEKNl4Z3Ryml2d20TGVCJ/UoNyTULto4uzi5enJyfn1xcfjk7uzp/cfXs8j/q+KFX",
+	"cEEIG8tXwyqn5Q3TpGSK0TJbgUT/b89GcShIK2iOns/Psj/lF+zkfHFJT57Nn2cnP+Qv2cnZ4pxezC+z",
+	"Z/lzjCDwnM96qUdXo3975j9WgZJeVecrvNXjM/v+CCg/j4AhDXFsAXB0FY8Zx47uAXEGtlvrg3BQvoaD",
+	"eA470yuqZpVMaiMW90qlkAmDEOIWbNAHoiqSduGgpPdzxz6YxtNhwa9NRJExRAxLsfcgTx4APOhwkQEP",
+	"1x5oz05AgGHHxnPS6tg0aaXL5dUimJW8I2sqds1lpiXbQzH73D2PHeUVk+xh9Xvhm6uKf/dEWfab8Foq",
+	"/Xm7hkjtiCCsEOYAlRh7GsHpUrEQf50lFn/v7GXMcGO6imYqlTssPevrmkPud21DEyKLHMA8eKmG+7jM",
+	"8GPnIjxpHdhavUxWVeu17/NuaVslI8IhJHZ1qp77t2ygkuV5S0zTGnTjqMaNQ34VBb9hcWTk8R0U6Mcc",
+	"PTfXSYKFIX34Gxb5qMW/xTFQh0NU/27X2iPz04NgimhHTWlPJVXKRz/M2dq3a+V7pNaHk9bSWlZ8g0i4",
+	"ZZwQnqipwLyB6wAA06ob7qXwq1qxYhHNJsjzhzFh1mof1KdxjA2zxpu6Iumrb/R1Ypp0V8DcX9L/rTXQ",
+	"gZ9ay2r3Okr735f1dUev/cyX4KzcClWx6QH4Q6VNSNoTpxqmL3X5mZvrPvB8HMxPG7LaU6fDdUFG7sXD",
+	"lGYDh4TWxsJi24ARzZ3w8cftSJfH25Q9RpSGEBgzpbgm3vWPefiti6cFrtiblToVMYeu1xuHYyo2pjDY",
+	"INNJRlbl76u0epBcPbz8qX/13pOwIS6W20MFaSqW7LrT6mS3I8b+e3VZAPSofvlHverNMIfe761t+cRo",
+	"vuuDrX3tIIyhSi7U2tS0jBRGwSq6Hdhj5lWHAnFvrbOFI2U+/Ft0cj3VdkMBpTQNm2VAziIqxpwqNstZ",
+	"QXdR+MGfAIoAnidHQg4ead6xZvKZXpVMrWQRuQ1+wiYO/uRuxTMMqHUVdB3oFGQlG7oeyMl9Bd7uPJVX",
+	"S3sJrYyYh3n1Es3yZu05U+YuIXJ7SBblH+1M/hvXmpXdgHlABxa0FWq/ctWVjLKmX3vI6h0tIVj6XoRl",
+	"PmHXOlZ62iY/egwbRNWwhYcHEkJ3iWDI7ITj+Nm2SR+ucNY+D6YfVn0RksZpbuyC39+9aPEBm/kcA76u",
+	"brZfvxAnyT39VmVtPgX+c4L8J70mcm2+nPsrjt44Z7nTcmN3WYQ3WfENi+Lck1X1V6nu4D8OLSt5HF7U",
+	"Dz32oHxpEDsKOYKdeizQ7EEYhO3/xVlkc49gGPuLkNeYR9fGHsNIPAraeQ0D7Wwfi+ljDzVeE5FT7YPO",
+	"4/y5k5X9LO88bZidgzyz/NCEHSEFAxCSry4mFibALca8YLSMagR4uUEp02UkbwdL5jrYMWi1LTtCsDel",
+	"1DKTxawzzOQL5nZAK1c3tsNa6areD4vEMS3tHFpWy+aoar3H9uuzg2P5Cyt9Lfz7QNBjylJESTq4gM9R",
+	"Za17QeyralcxfPKpiAOUH15u2FdK6Ycij679J8id6paLwvr0NtoaduGJOjT1uTu5Oe995Ykib96+iVuf",
+	"BpQ917UC/Xe0qq1Dl5SLTpzmbgxwtGgLqQ2r4PkVSbmA/80CPKnxmhaGebI8sVj0gDeMyPUciilPgAjS",
+	"qkp3np6SVwGuMnTaYQ6HZ93bxjUm8xnG56syuOW02XYJ2Qr7YSjWEL3LbC/3k/JwsDWAgNzFq/neoySr",
+	"qWYQTx1P/vEx1C6zDwOsMfqZ6lWbRuVmr93Ehm9DETC9ikbjP01PFNtQVFlMKzIuGM25WBJVQCKS9Q5e",
+	"k/S/zyHhIH1qzeb/fYZ//3dKuIDcH0oUW66Z0EOq7w9KtX4ldn/x8ejhTsjNyE6rf7ltzYKIcgALjFYc",
+	"LLxHMcRELjCu3YiAJf6uVlBnjqxZuWRkTTcxLg2vxIoiWOjNDea4uDCua3LHBUqZJFVYd8OCkIsTDGoZ",
+	"HGhaEdexcUcfevKI+82Ar+pVgKMmmt4qBLXXFRl7dykPagtOBpcJPbTu53Bj4uftvMdu94rcsflKyhui",
+	"gnbeifzCWwrtAW9aeyen5L0rJuQQY0tGjNxgc3tS+4HZtixS8Ph8m47Cj814Ph0lZIqJjNPRFQmKiQJK",
+	"z6Jen8Kcn8QwmYJRZXPIEmSzgWxIjDpjXjWnnpK53AqzPcJXZ7BitjolP9Js5dLSdi7TeCrSfz/5sGEC",
+	"R3NSZQCR8a+Cf3UADbZof62tv+qvCKYw/n/T7dnZZbZiX8nP71+9Pvn88yvEgJ2K6Qif+Zwc+JOd4q9z",
+	"me/wh+nI3BJhlZ9wEZ8oM56SaWyc2tI/8BNcl5ApXTK9LYVDkQ0Cz6y93VLokDC0qmicqghwhscBDPQh",
+	"GJc5AjbI7CX9Yf6n7EV+8pw9W5w8o5fzk5fZRX5yzs4W7lnNJnE1ulycZxf5M3byA305P3mWnecnL9nF",
+	"4uSMns8vssv8GXu+GDV9afhJu0RzVmJXLkbtBK7CUTIKiHN0NVppvVFXT1HgPbXrA/lHppEK8o4i4Wp2",
+	"CdumxAIA9DNG3G0vS2Jh6+KX/gBBjtwBg84PMwHeqxCu3esouK2tbepzGa8xwJGsGRWK0OLA6gp/PJDb",
+	"ME/h4ZtwCDLJcN/w4w6kcYhi8Sm+SdxxXjtlEZm5ZO3Lo8qzHGMxCygTPTl9NJBUtH/W5lq3jTaChMJT",
+	"UZ9i0oR8t7UM9thGw5t6oBM8vAJUeuVBNaQAHbleFTocP9TnsWwmPQw68q+QPskcprXIWCmwliBXB5Td",
+	"H8xUtHR8xXEVI+CiVPIH8Zdu5oCLA0tReUP2VzvuPepBn6ETPiiMuV/EBEEgCmHmbClGLqlbWOyqc6au",
+	"fQCZLQ0eynSn5JeIcBGqUS/aRxRyWD+IYodDPpDLqCMg3AbwIC2B9/jKCUYcMMQGYsFkWKXdyKkO8+k6",
+	"clQwM8In/e0CDGIj2XmjnhPMfcxtxO/6eMQNIqWbTp+3rwr1Vdwisx88DpuP24G2TtXNfsAL10WyJ/ol",
+	"MLSuJI8B7qGxAy0d9dpRNgXTbstz8r//8+w0lindGz3xToolK418WFBBOwMoCjqP1YZrxC9Cq474tSqK",
+	"Yniq/49fdUmJeQ9ZBZTHNsvUTvYHZXYXQ7T+C1dbWpAVF5qMU4tFbS6h3CgMJfwPT3QaF8i83aWZ6GJ0",
+	"T1bNHhHJHC/y3GHprXrZSioMrDjEyOvgM3EL9hBRh8ehalFxL3+eoyQDjcCZtAtCZoZvnTkqLtasFrex",
+	"kGXAVdQBSLjNhYkOcs/6DJNtYs5fy1jS4MClvjYaJBNEQQoAAmW2ihbR+QgmDXOiKwuAxUwZp6qg2Y0h",
+	"TramvOggTTwNHQknyDXAQGRvULP2Kb6TXlvs33Kd1m60HVNPhRyedNLiYPEUWwAZ7qr5783Tvp1Dx3FM",
+	"X5FxWj2dUT2raCjtqjXoHZaH1B3E4Wr29UBYks+63GZGfsmJfR+WO2DUQlqriJpE+VfOMv7/s/fuT27b",
+	"WL74v4LSrW9Z2kup1Q9nEvUPt3rsJOs7TuK1nZ2tO0yJaBKScJsCtATUbY0n92//Fs4BQFAiJUrd7fZD",
+	"tVU7cYskXgfnfT7HrGeMDr397xsTUzqFgnPivoXogHnJjspta4Vr6oPz7dLmfrKP22yu8AMNXNTMGxln",
+	"ySzN/nGxdAEMxLenhl4xI3Ns/jx2X04sZxlszfn2y4Yc68uwMcYcshcoMSa5rUG+dm1Tg1ZnZztbnUUd",
+	"YAeNQVr3a5UwWnj+fe/QNlC+5YV8a19zsL7r3HzbV0Cyh5l55lrzOZNLXe20VvV0IJa2luSOcu3QXGzv",
+	"gC4g0KPr0za+qIiG3iUANhGEmJjIgrVJKGkg4SbgBH9C2wXFW38Fm9MRA92YKnLDFhq7ekHFd8ifKjra",
+	"c1ccdfad0dh64C6NhW9SJu8EuZby5oaxBRfTEUnslgFYPfugx/bfYwp/KhXea9BqrKfP/DqIRV26A7IX",
+	"RYwhpJlwLbVL/zo318ywEWr9uxiFj2wC0JyuYmGkE9FGoQEn9EzmWdCnznXaIZT8U4ranF67ippEWal9",
+	"jNp7yjGEqiSZ0IJ0AffwtNcy362tELbPtXNnthC8jyRCq8LvUIG6DhHmhObjCMcXdRLx0wnBazbjIrOQ",
+	"VjtlXnmDDuvHdj8juEbi1iRpVgVtfZZme9G7VFhsaRk8wAs0CNuWUha74pX/hjox6+5BcdB7QDvxF/sW",
+	"Ub6nUjlQqzNfY6wHnVw74d/UHFzmywbsUJT+GfTjKOEjQZV34CAWbBI+c8uyS4cSyHPIlBCteJof59AN",
+	"KD/QVEyKJ7K1YeOm1tPQjdmwkGeuMVGEGzDlt2axdSpTzSWq15SShhO6n+4UlKAf2Eo5kPPbonPYGs67",
+	"yvT25PidKt17f4/IHReZvNutxtWK5T3VNHCd+Qu1fpybXHKXNtd8vbDyxWZQ0KCvWMm8LoNdNHdsOWeq",
+	"ztY3snu81dv2svxX2Z5QKiaszhCBhLTKxRaLf9zgj3tt/nzgl+/TJbx5e12ztJKJNX2iNe+5B8/ZkhI7",
+	"3i3U9vEOvg/kT3NB5PoEKntZds6pLHJts3ZSfgMPbe/yOrHjJXX40PcR160kc9sDPiQws9fpk2sGXwvI",
+	"qW3CXiNL7VJ7JVERi4jZhBNskkNAY4ZmtoB1i1vS2ySn6ira0UM9dDPgJ9wYVRm6P8IUQ0bocZurQYfT",
+	"3si7FUnXBYAtr0l6EcA3W1djN1kxhdqLkID4bJaZmJ3weXy2eNf8aFYOXVlXuEO9arEujtGx5lExN4ds",
+	"jBMUQLWp+U2xsKXgkMp4J4sbEGtcNCLRhulLheYTmmrVGf3jj6hDlW1Bilk+NhfI27qnUSelC3rNc26u",
+	"x7hyjAhh9Ue7JChsoKnGZvb/WO+iHSQ9Da9P07PsnPUvJs9p/+L6u7T/ffYX1v9hUuYwQZRqsdQWkGv/",
+	"/Kc5/eCUZwXVJhaa64XMc5ZqouSySCFXQS41DIQztFh0/p++qL1s8OTxvErYcl8IcbqZCVWexmbtnHVv",
+	"AHtYFDJbpkbiuzf2C+Ovn/OWbCns+WLMq8dqPtnoSnlhm6vYB2yTi9OWfhMbEx7vzoi3TwZ5My79wyui",
+	"iYe0V/VYsqVbrF3qKoxZ2yYLgKUR5sn3X5eC7XfADdd0Y4eDx8rerIA+v+d4Dm3gUPvgwAS7kI/UbyUY",
+	"FOA/dHOsAV/aub4WcHSSZPKRurMWhSwaCRixNp+gohlZbssipcPV85xRxRpfhF/JjOUYHuR7lnZXWf+G",
+	"WHXuWygH2Gx538B5bOPCQ+LO2MPLmqL7BJebcBvezWShm5HunEDb102Jnasepw/sghaQ4LYtjQWfIYiE",
+	"v8+BL3z3gbraDf8j4WLGCq4pZMgn9l/tgNIb55xTcGFfs1yKqZHjj5T+urMxX9A3eMeCfJMBLWVeJ67M",
+	"n0FgsGxEko+KFbfcbBm0q1S+S0H2IM0A1r1Ym709nfMg9OjsRyAAPHIPP1erkhQjmupQI7flR4L+kVS1",
+	"GizI2lBWoiBWXiacrafAnfdatvNUNweA/+92zfE5Izmfc12WyoT9YYRVevb2xX0mkPaOFzTAYXoEzKBD",
+	"MMpUz5WjwCDY0NmbdLyKTlQq12uiLkTc35FcbWi1ZeIRAFjXgTR+Ym30cK2QdDkCsWMzCdfczHAWPNve",
+	"o+iN7ZS2R9K4duH1b6hITbAMrdSl7WgaD6U6tdKYHgobq6pj7YK+20+7OUypcRCjVm/Z7DRdq+g8hErT",
+	"br4P1hV7H/3kARSQPYTaQ2f+hKKlETQ10CtqfISGnkIMwoIK5Vo5Wf8U6WMZJKKp/SvNKZ+z7F/FUggu",
+	"pv+y2se/fOT2X0YXXbDsEl+IhXt/jzfto+XQ9hWcgnsRzdzy/ctY2Af9i94J4R7eGPTSVwpU1+mGLGeH",
+	"X7i01nW5LkSZ64J+2bssh4yIfxcyiuzqoCxrwgXNm7oYIrBc1LG7YP6Ck+l4F9bu5hpRx47X6DNuC4gI",
+	"cu/ko2VPDgZRsDtXt20WV4eMiLFUXttA+EB3Y3tH2j5uvnY1Vi1cLq0+dD8Du13z/r1NjvY18Nt6Owrf",
+	"vpEL8vv7F+ACJefn5z+UuKU0V9Il7tVjLEOGXT9nSplvQKyosfvjE3Z73MP+9nt2JdJZHRVd2Yi97X1e",
+	"2+W8kBK6pxKAilEzTIGmgrAPmhWC5mW6IoB3oN0di0pj9KCNbCqFNoYEEZKoZTpzb4zMNxGNRBZ+MOX7",
+	"MJv7HguXc+nSjnnKANAyZXwBPc7dsSYRSfzExtDJOOmRGSvYgOB2uIp6Cx9Rxy3guf19wTu7WsN6YM/N",
+	"xrphsL13c8frXlPL61ue1QEzQpVVzdmQbmLIq8wyNXtVTNLz0+9O+0JqLOsZDAa9Bk3HbnFDoNefCiJM",
+	"TThiNQCihtAFNKmFFY8RH6HS79piH5SGN+wQpCP1GhNvgjPeNSeEy4EyI3ge8Ffg86SLMdP2I9eGfl2e",
+	"hrsdfT/BpEW1Gybl+CMNN3tzqVGFQKtkV8tCpcxf0Dx/U+J6rSPGwA8ghY0aO05pno+tHwoulP+jVwMs",
+	"JE/5C4qkxFdgWhiS72uqemgxXc5do5d2enBm8d1qgUP/TnPkRiW4WJ4fiB+6Re76L5fSd9NWlVldXhHA",
+	"1Juf8PbbuiebXpbaIugmS81XSTXYQK9f/+IBVuDzXKnlzm9vZR/mk+6JvaZceFC0diBLUQcoqG5pL2zH",
+	"aisLLF3JCVTIN04APldvJQNflDJ/pprCEevX0n+rnGYUUG/TZfu5oLWZ8qXN6wo7HC7nUjEjhguWIQLO",
+	"MwUz9dfotK5auA3WSOAI2UyFk0Lpgrp2dO3Vw9fGvFQRYYPpgCRz+mHMxa3EigM1XrBiPJPLInmc4EyQ",
+	"P9+OdRzeScweRuMWl480dBDL2ZRqXPUWuLk5XZFrRuzjTcgy/ufxpJDz+glNC1CGUb3wL0DWwuNEeuwY",
+	"hjFnbFEH+fbvrq9U+aiCejpQydqFM+9ZEQC7siX/zf5u7b3HCFUX7Fbe3COkA6GsJt9ScMXbu4Uxo6gm",
+	"WT7jBUs1Jph5Ckp2NClb+wZCqITZ9kbRxD3AL5eRot1cGNs6VW5jBQ8xOF6/VVXm5pdbvZM15LtxzUp+",
+	"EwRMmpBhKge9VTi0DGfA0uriGW1Yv7HWDGm0cAnfUxKQ7jYh4AyKnW6EQzj7fix6xzZsMGzrGMZ80vsy",
+	"8E/BxQ5K4n1o7rJ2fxuvbtMNeeXpqNlzwTLQmaCBntGUiJ4VcjmdEWqF4H0VJ1B6jZbZLBj2p1epDnDE",
+	"mbf2S8TZaiy9tD9GaPECcnetbbQ7yu1tpT0rDM1rj6Mcwtk3nixSxlI16MMPkZOWsflCaibSVTO2MlBV",
+	"gY4S9zS5YXumiSxoQedM23aw7QiwtM4+n2Qr66PZ6sDZT/1QyzRlCrxbQGrOJSiXXq8RvEmp0aG/ubWx",
+	"YFhQs8HZUsfxxFtuiv1yRd8JDj7QSezRuksZ6i3lknZz3NYAL17UH6adHCCnPiG7fTguu7MJxeNy2VYL",
+	"2Ydp7tCgdvK/lyxbLnKeglvHOvVHAOOdSpG5sESJk0vniEWPqFCqbLXxmfLIdvGylixvx2aHDNClMFje",
+	"t5HDcE+muJO97QPI1czntvGnmxbZX0ZjBd50w/ZiS79Z6RQhColDWShjhRhNxFC0dbIoXy3unw9ZWIRx",
+	"K+fkG/OMCDrHAjjs44p6JnxnAgACQPUXw/OGvgU779Zbpxn761Oy6Ue7Li38rRCit/7avTv3lcff1G8D",
+	"/257aRfyA4dIpcz9mGvQbAez7T1Y9T2U3v2dcOUpNzLxAOLePdvcK/ez1BJ3KXvAw5CzHRoXaKGmVXY6",
+	"qgQImjWxkOJqOVzBp1NWH6Zf5syaoraNuOvL7+zbv/QG5Iok5mJmy5wlROPXjJRkikgBMHV4jIO0kCKJ",
+	"RXfCb1kf8meI+VNEfn//ondJqCAJhFnWv4KgXgJjMBBkWy1Y+GH7FlexoAsLj4PY/BNudtJPv6wIhVI6",
+	"lzmu2XyRQ0eKbqK5zhmiSvrNAKAmaFkRxQIcSuQlV4ayMjdVF9Y3M94AyfczxY7tsLtDckb+zfzfepCg",
+	"uWTU6S54POAagZQqmIijcTOBcSqXAjsKr60Q/CdmhZ1R51c+nencKDeQHgIwoUqPJx49B8s6bTGoqD6N",
+	"f4e2XO5BuxNYevoX9l32PL247p/Ts0n/gp1m/e/T4XX/B/r9xP0WELyln061OWHTVmwpIa1sdXsG8ncL",
+	"rwQENyLJR3NKf+K1/sh8P4nHCCgdWvhXoYZagJSX4TO/yKwBG8UT0JYgEexLvWMxJLjG8AsYge5DWctg",
+	"eA3t7icSyrbcuMuPc4Jrt+YA52pDy+GmorXg5tW9Az89jqwPr/g9fVVbgH2sRGpG8zmogenTlMUEO+YL",
+	"YWy+jbt3UcC0Nol+/aqHx1+5fA0lLZXdWifWLfpA25IXK/7qql4egBW3c4Ws88JtFLHBFDdYYIueols4",
+	"4l6a8wPzt3vUyf7arnqjDetpV1XXAgo14AMb9yq8Sluo+CXLWUMoJ8CKcupmZp/e1rm/Pu/OduVpUP63",
+	"cE3Q/vH33QaAV/KDL25Z/E+g/G5f+pyKJc2tnry57kcX7jv65FhGtncJa721BvNLLkliqwVswmeFf5Au",
+	"/Jr0iHWrpFSlNLNVLUQtF4uCKQVxuctYJP+9ZEv/JfxXsvbFzEGUck2WQvMcvmvP8Jkihid7u4QLSECu",
+	"9cI0kUNwSlvIoR406G9c2Iq/kgpdlUagloMOXHarqa+zwC+0LrWwouPkY0nOfyYjVwxrCyxuGFvYvtwA",
+	"IfT1yJmvS7DUec/+k+Y8gw14pdSyoTsGZmf7uvWN+ojuT1Tpqzevnqmeb1h56z+Mnq06PD/9YZ9a0Ral",
+	"pWHaaC7Txl4w2M/5Omdzwn2a4j/iDnTkg36Ftnmm+cfQ/nsWd/6oQgRQsfpt0hn9YzPh4eMGO/2jJsdq",
+	"rqYNJbdckbtCiimCCgJ8j9pDR4cGvRZlzC20m0BuqZiiq8R8ALAeEwCP0OMFLeyvDQn+a6zN7C8u4Y9a",
+	"uqp1xV5hlQcXmPpfZn4ALDfq9pQsCi5SvqD51iSNA83yBzCM9jQGzcqaVQv4tWUA2H/JGyo7KuPhGFra",
+	"CbcQba2xEu6ljrZY/N6h3jpFs3b1QTPuX5ieyTq8eYgeQmzg5auXJJMp5G7XyjBdyDxvyog3b6MjFh/E",
+	"UGS1+fP2VBLbVhubcpPf374m3QQrYTJX//I/8N+TgkJTY1sU09vSwftvbPVXaINeP975Gaz/eqWZiojS",
+	"VGS0yFzndKg7AmzEbfj1ZU3Wjon8ssw1N59uXHtE5uaZVGYsJcnwA8uGpwn5n2aadorm9effX+sUg1iL",
+	"gk34B5L8M9mDPSa26XxIH39jq7Ph2bBtuql1EAREUbvOOqr8e8E1e5fKenxICcmC0EKt9IWHGh8VqxBq",
+	"Q4p8VaPqYV+4ZcH16p3hgkjDV+ZCvWpKuwguHcR+ogDtmwpy9eYVkDPxYUSKND6TeYb8HKCuVOTusCyg",
+	"Cy7qCX3XDcF1g7RVusDB4EmIlwKO4YD83bY34DoK+pZwFUqHWGSs4Lc2f91dN9JNbtiqn5CJxMxElCkK",
+	"EBBmVM0iGwdwz3OtWD6xuJfc7MaMUSyyso71/+rDxvVfvSyJgy743xhI8Sv4r6tlbT/zcs9shyAprPOq",
+	"kEvNCPvgC0+RfEjGVSrLJ9SA/I2tsHmmEW0UrBQRC0jJpUYF5HNsEYHLYulMmkXT9CYiuZxOsSntIqcp",
+	"drCmViPbvuA3r/pmfRvr/RN0sYl0LJGmupQRnUqtaifqVFvvtihq3UAkAdIs2y+TF1IWGcdGauRNIbVM",
+	"ZU5yppVVk2Arrl7Zlhokdc8znwGqZmYTY/FvNlT2byNi/XIswy73EcEgFbQltUGtXE6VBY3KPKH7no2G",
+	"6AGPxYy+yKlQUSwQKiSyxJvzCUtXaQ4gtGhXRQSFLl4GKXObpDuIRSygNtbJI4Kbcm1rne5mEgsVcflU",
+	"EbWQN7tbjcSiW+41GQ5O/zIYYpNr++LPckPBj+xNwqJ3S4WaAwyOAzMZmQmfDshbINlaOwH/x1qLXCty",
+	"xwsULlSTrtGvVYQWJRRfGVZv9BM1owtmNpMQ35ddZkxdBhFD8JWcDYe9AXlVWa4CZkqzjDh4c2uzRr5p",
+	"tgBIrgK+nxVyQbCbytn2teQ0vVF2X+CJtz+9KFnaeloIFCJj+R0sZxCL8wH5K5vRWy6Xhf2OKj90582U",
+	"jZGdZXBJGE1nti4aXBiWUhRu1TKdQXDY0NLFgLg2NYaN5PyaFRTqH+8A32fGVrYCfoSswWw9d92h4A4k",
+	"GdOU50lU04MGBsQ+NBFJbE0it4Uc7p9Bs9qlgJxiYiQaegxw61jZGNbIeZipspfhf/wP8gpMBb2KxY+b",
+	"DDTgmhZvJRBZ0DXI8zTbPz0Ud2ZX9YzFwh7TMwXPW6afXPreLkYAge+jWSqReqEE9BaLqtAZmf/GQ6kw",
+	"b+DSK0+0PbcFP4Il7TbAH9UKpiBIAr8nI39ahILzMyKLfKlIYi6OMfdSRK0dW66XkO7F8AfHA0GyTHKe",
+	"6h7U53Bl9mkMHM8+iYiW/jEs9EUrPyFdvMP4TyPVL4bDk4uzsx5SNWzByvDXfOWW9dtC87kZJ4WewzC7",
+	"dBUL0JQUekFLDu20BGjmvyLJq0n/F2Otjwgqx24dtmC8S5GWMpbyOVA9WOSQFaE0zVks7BtkaqSIWSA2",
+	"wl3fJjfd9wVNDek4sLphz58IULDhOXZuuqApg7vQRYciNSw5RCO6NLqt0VOKfoo4oR9IxqfAICGpIhbI",
+	"RAiUWwPQrt1xe7Ww2bIfw94irE5Yohe0N0AjLxYBDH325wmqYgnR0KBNz9jckJ4Z21DVJRAh5qJVyodR",
+	"OCpfyU1RasYCvCYRoZ5TA4KC+QOQTAQlraC5zuEODQaDHmyXYsg6516nBI1ExSL5r77Zb2buIS77v/pv",
+	"YOF9aCRt/h459uGPgJeTDIAh5qQLTJNqMpdKx+JsOES7Ah0lXEBpD/n9/U/97y/JxdkZrv6OmztIrmBX",
+	"ninHs+64INJpknbCA/JXadRlQ+jAkJgXrTAzw1nwwIwq6huXnf5g9c+cp8x2E7Aq1dWCpjPWPxsMN/Sp",
+	"u7u7AYWfB7KYnth31cnrVy9+/PXdj/AOZKxjNskuLSpM2+igbgAW/IIJuuCdUed8MBycQ4K5noE9cTK4",
+	"Y3neB3Z+kvFs8H8twM2U1ebhlSm63ncYGt0jID1rnCHb3GCm/kXs9AhGYyyUxM5bxS2/hbxhvCw929pQ",
+	"e8s6yXg2umGrxAw8IL+LnN/US1rbjM2aL4bFw7t37DoptTKQjXBPJyxzkpgrYr3IKCX804ZLA0O2H83Q",
+	"zgnflSKycsZJCmw3w6frG8fELcvlwsrO1LZrUR5f5ey8F3mNZE4Fn1jBhl8YZ4ZjcAVbnvhG8V6fMFZi",
+	"52em0TX2kmcv7SqCXjFAA2fDobMFLHKS4e3Wqj5xBIGuuJ0e+WAYsDTq3Sylkya0cxGmXy3nc1qscPLN",
+	"pGYMGzpVxqD+ye9+5w/zvQpRB3YK6r3bSfyNteHciduMXki1rWimEey7vW74D0DO4NRQ4IIVgFREoaea",
+	"IhOGjdsnOZ2CH3jjmF6ESvmnOKr6ARsOrWoytDu+l9bgqdk8vy9mj8ptC870pVMHtx9pefF2cC68UWel",
+	"mjnaIK2I/P72deSsePBlMZFB4MdahQzkwxvzPwDSZi66lrHIGS1E/X336EjNF35ALoYXNTwoFnIyQZXA",
+	"mg4etoYI6eb5+9vXI5IEG9FfFnmCCuc6p6isuGSkMERi28+ZUwnvGaE6FkmtnEicGgMzGcO3fElHKASo",
+	"WndMIl81tiNq1Ls9kwOjiy2VtridScmLSQJpmsbUSEbVTY6F32XQ0dFGAidOvloXSQqsDDjkJELjzJwi",
+	"XlyAMioT782mmCefKfQOJZ5SEjR+0SFkxCw46FGdMqo7ejUg+ZUrULewdD5lUFAfiyT1XXthdzOejd1h",
+	"NPH4kgP+YuXEY3KOmtEa2IaTWtBv7mJ40fRlP9WTX6X+SS5F1kowBNdlXq57T7GwnzywXhwnE7wDxwuC",
+	"ii8hBCUOKC0WnsoVinj0F5i7Z3Q8Y/X6EXOjEIU+RDpn+QtQxpeh8oNRWzCCr968aiAUz1bvJ2HCvOtg",
+	"iSWGqHLpDMpVNrpSRta3kVmYnjMb+4HZ2MF+DFxAYNIc1NWC/w5684lVZfHMIMCDim8r3biYpL8XOczy",
+	"pJikJ8Ph8LQT+f8+C/773Axd0aWxjr6dDrS+xw23o3R5tBSo9vlaytugty3ClC74ye3pCc3mXJyUIG1A",
+	"AAtbUrmO1DRfLLWVXEpLcM8EgHalGeWCA7ZGgChuuDrOmN1yCUZl+doE+T+IjFxOR0EfwWeKdBNw1yau",
+	"isCGup257II6Po/ICbdYlG/i35LIyMzg5d4AHQVG7Gq8fYoIqWfmagt2B4kZsCrwP+h0Bg+gEwjw5IxB",
+	"WeIaPlOlK2+E8sWB8oGLqAv//9rwNvNpIdH31LPOhjwnXEexLRyDZ6dMk4vhOa6Ap8wIWI9sbn1gwVYa",
+	"TQMiSkFtpZP1N2wVi26NaCdNkn1AnF2L+Jrgn6dhP/hYBJRjTGT0iJEumvG/ejivgrwncy4M+fQufa8h",
+	"21MejHopvHvCbNwgFlvNOvgEOg/rfIWoqhWKK61IFXexjiticP2Ff6aDwUKm9F9ltno4ddsPYKP5f1bD",
+	"krpYsj83mPHpg43/Wk6DNTap+eVOocQe7pbYf6XZW9wvfOV09yu/C7rUM1nwf7IMXzrf/dJPsrjmWcbE",
+	"AbqEeeH73S/YdbzHoll87Yfdr72wflR44bTFUiwa43spX9NiyvC95232TS0XC1lolv3CMk4xazfqXJyd",
+	"7X65TBT7CcGd4cUWy3sv5S9UrOzmILRvKZSQmivCIJA8/1mCcuZyqnbIn5OPFcTQP0+oR7etF0tvvWsQ",
+	"oyAPAHOLnh3AUi05IEyDi2kPua7Du6V5DmC3cqkVz1iJd6uhxf064K01dSziLVhyh8LdXtru3WZeJXQu",
+	"Dzp7wzBc22cUyCr87wo4bliab7iy7RRqZOMgFr9tiLFAWpFus3SquF3rmLlLKtifm+Mi6jg5gv9WOHlY",
+	"7/yPekIvHwl49Kus8+cfjy0I7Hz3EAfDR5tFk0Swu32UBkdp0EYaIDEdJg2mDi94a+yhYFOuNIRl8I2I",
+	"THiuXZzGhRvQ4RKRQuasahqtLG6Ds76USzTBKA8vSFqsFlpOC7qY8dRiXeuVlwff90ZVn5dz0ySQGoFc",
+	"3rYamEnFiA1D2rAx4cplYCkbZcRhy7wtOyBmOhhbJhgtwqFs6M2FtcNdAY9UDXt8zZW+cqb4GmNcTxnP",
+	"V25XuG0Pajt6uISj/14ac9LnG/kyiZL7bOSz1Y6yba9gXK6wtzEkMSYuheAtrNd6fitnAR4+zGOsm2j5",
+	"7ANPdkatu7caoGqYRobYKHuOb4/EyngQmzlrGsL8Nn6YYcq70zRY+cTW8f64p0Rr1VoHaBwvWA1yYb2U",
+	"gxUPPqXIuj+vNfeZeN+a47H2htew1hPHJLbp0/hE0BqNKuLQXkGH5BmhOXaoCZlOqTZiOGHdao+Fe+T5",
+	"cNirY09u7KspO8AID/uNexAgQ2zQMrxf18+u2lF8xmihrxnVY2iUDnUdUPJzS/OyF9P58M/WfkBLhyWj",
+	"+tQ6XuUi1BM+Wg6fvXp31NYeRVtzV87f9nZ85KO7YX9a+OKdShu6BBFWy1ahWQituxnVYI5yHeoYDZqL",
+	"R1dWe9t2LnP+08igskdASwlk04a/RAkkvOYaJEAHlGRRhkVmc6V30ZTnxLv9PpT4h32mjJuMuaUAeLQU",
+	"M0ZzPbOKDblmqZwzRVCqETqlXAyIU/BiYXNC0Zs9p6tgjO7F8LxWeAF1/buf+P2I8+F9DtXplR6HR5c+",
+	"5ZbU0L0rQzl6F9rLq1clROBb+8fXUn2b4uvfg7t/oPxytnarlEfHWQK9171/WebwQIMpXnmqQSN2iKeU",
+	"KL28th1jVoRnEFl07MpwIJtstCPdsfSkYh78miu1ISXA8h67D08mVneyEj/FBgnqjmLwWbOG+1P9z6wi",
+	"c3l5co70/U798WfUIEDfYSo6hkxonjMxZX1fYlMERgtU1opqTm/gCHM0fH5GCioyOY8F5mP7kAym7UKd",
+	"sM2KgxwCSO3W0tYuDwYDfxdP/IwS8EFwQZ7HwkaQB+RXG6OvXrEV05dBzJsUbM7m18bedGl5PjLiP49C",
+	"P/TXBULffRsUU0gGdAqG988pXUDdNBNBORKU6WEFJSTiYH7YlQibDjgDegYtAslS2CYqME9fw5DYx8bl",
+	"MhPSLSRm6nOhNKNZ7xIdfuFeQHQrRKAtP3nDVmMuxkvFksvSxp/JHBrzPo/F0trpLIuCefktU8G3tJTj",
+	"ORWrcfmr+SiZ03wiizkuJ3JTiQXNp7LgejYn4CGGuZQdMxL0NDKyoMrN+OysBceLRWPwaKeb4YHY3sMr",
+	"bHV+zk/tPnBzeOGOtzlrwF2oox/hm1TEQJp4DgRFeQQ97DUiqZU+VsqAZiMQo0kuhO4zdV2DSPeBkvHb",
+	"+MsdVa5/IqpcWeTiKFBJBh+N/HKsKANehtElW3IR+vlBODgP59nwNADodmpJLK6CSXEFgPtEipSNXEFl",
+	"RCzDjbyIwIeKKkN/pgKOHAtasA2EcZL4J8ZcAJZPAnVdfp9gVZlkkPWG3VNX/vVYJPatsX8jcV1sgzUY",
+	"4YdzXC56g2pYzPZMytlEE7nU8LZRTKultTCFni3QVLb0a75Uxk6vHiSKR0w6MLJjztUc8qeNRf4WBC+C",
+	"r5NQnIJSfEdXEJuDFAnI8ra5iGamKtkuZYyCsDNFAeKda6RYm21mu6tuMtfPVQT5GTp781NnrrXS/mts",
+	"sqM0+kYz0uwVC9TiwuG6HiyPUO3e5pFExb/iKPBmRyLY3bgSxC+px6KbbMgvjC3HoivzrIcYRy7HOqVC",
+	"Cp7SnPzvd7/9CgUmH+MOTQEgohPFnepw8CeZZ5U//ZmQrmIsFsnf2OqtxHKbxCa4yRyZJ1dkUTCbyW2M",
+	"tSrfxGoHI/648pkXVLC7KBZJeSNBu3deVyHvvCUl2J2PnQuJbHs1IEl1rkkoDmIRBt3rhMFlSynHvV1U",
+	"L+2iUJKEg/oxXetL0i3KQAq7I4FpFgu/RpbjUYeCHDA3pWCVoMgzVabKm22OvM211UuNFOrM1dauonWJ",
+	"Fot9RRoQDwMujYAzn5ccC8j7SQKwuyQXUMyXIrKOeXafSeQWL3vgB7ynvYWccUsBEDKDOkFVFUbdtz+9",
+	"IN//5fvnPZBLC9z0BMNsSodsrsrLQwvKW0+3rMh4qkckQRPGCBrs1WpRzUhSMKqgfYgr5YlFOUeuSndU",
+	"ROY0YyEPdh0ZnXFo5JBl6pVEb5pqRagy7Nx2hCoikCdm//FO6dWIULEyvNx509xXUyqQl5bFsXIyyblg",
+	"ZeVv6IS00jDQaK0LMYwIUHVz6cuVID1PwqzvnWvdluuD9b0CDvfOPffZ8X4/sxAo8FNLgdpJ2FZXDTLB",
+	"kv1RHBwDo4dIB7ybIbM+QDQg9t1egdGc3yLWNDjQwrRsUfZMgcZSYAHQqSJd+ziZ0VvDyjBTSNNpLADp",
+	"oLc1k/kXnOPBbKcpzZercsZNKa9hi5D9E4m5go1o+jhu/tiClO7x+RdyPqd9xcxqNbObbAwZQAAHQ4rm",
+	"udntxrGBUHYMumODoWn86XDYafHsb5OJYvoT5WUhwfxoNqNtZpYl0C88NWvubopjA/bq7GACmB/aigmE",
+	"jV3LZL4qmJ7PpKrHwAkTVj/fRIQ9Mmq/lSSEwp3Zftk3ZRMRwISog3W3SQqWmLoI9J8VlAsLhJ+xIDze",
+	"2yQr7JSBeqorUvkMk/NwbratxzFP/KiPflUeeSg1DhlG2WVpP4axvEZMsUaJ9N6Z2EoXjAIaZfLzj++J",
+	"+6b/wubXk4jYlKUFdUXUa8FKxJNSdTrpOxgPlgGwlgoBe99QPXtA/dSYjXNG6ERDKIArB5eZkS5IWFr6",
+	"jnEHykq4dYzw11SVEJz3LNvS7INGMNI+DlvlPrXNOiDYiyAhdZj99crYLQKpmiG+dhn7zlLwtNwn0rVB",
+	"c0OhveD6vEOyhq1au0XpjArBcgBXgP8ytI6HkrO6riIvcqmYzw00b4C5ho+XIANGx5szpeiUAYJsTg1N",
+	"mrtWFoNdRA7pLxaA080VmRTMJt33LuEjcsGEPVIEvUF81ZEbfZyaCWVYZ8tEFkZB7CPPVNmFAKtZsjkX",
+	"Ds7OgqXPKQaMetZ3iC0apAgghwbkvSQwHMD2Bqv3oOd+yQWjGb3OWUSw1xbkhFicN4iV2WnXZgGYn17g",
+	"5w9AKYD3HlvXtcPAVGv1Avzla7+FL5AaHDEGd85ukII0253mkX1/QF6FdMKVpxNIBXL5Sfg30gXS6kXu",
+	"N0fLsYAXbaDbArXTayoyKViW2LBiykiCDczUQGtfxZiQBYXmegjNZb4K3fEsZceiKzHrFa4Ul+ae2klC",
+	"JFfRFUJbNySUfxl0vSWZEc7pWzDgdhF1g1WG6hz4FK6hBwZCckbEEpuhPiTwyx2NBiNPoEksijCFwn2q",
+	"az/g/q0pRjd44XtO9UqBQOrkQSzuIxD8VZ3LW6ZsT3sjshKAfvW3t6uYhn4EwVXpubTwa5reIPK+TzTQ",
+	"BRWKu6QLq3hj1nXOb9g6LGoF0toh8MEj9A5QzesuI5qTD3UfHwMKB0Z4Gqt3Lz5wNHmPEfntDBWJeBdP",
+	"3aWXnzj1spXLteR2XiuVecYUNDhVekQ0wJSgtZiAuDdGbpbZ7rqJlom3ymPBJ4guHbn+CiSBhrwJ6S6o",
+	"S6S2nyGKadfsL9QesBGfeRzYcqhG4+soNDyKc8I+mAtsBgHMTK93YGa2kzGuAq5caSwai3Ffc+WUkF/c",
+	"dt6D+UU1PTCXhZKFBSvNcM3BBiBoil02JE3788Gz4LoXWUvl7U8vyPn5+Q+x8CBva6/YDpHlqw6HI7TQ",
+	"fIrbTOaZbVYD6dSxmLGCwWgFMzIsI9dsJUVW6oZz+mHsRgNMb2u+nZ0FHcbWAX+4WIt8bW0j2RAH82tE",
+	"PB2gR64I+0BT7cJkXUegEUn+DbCyZc5Gg8EgaQT50fI+M7uyxA+jQ/Pt0syt7ehkEzbgrjTOCX6tTMt3",
+	"wT8dDodRZ04/8Ply7v/Jhf3nZmfvTxMrq16htuEyt1efuQL9dIICI3M1vLtRC6+v4IQCyoDtQF9A8KV4",
+	"zmO7HpxuKLilEmwUXCYyViS+hVZK8xxgj8NM1RGmvaKzVEg9ptibMYG2OonVDhPCPiwYZEtBKeTKtjVk",
+	"GSRPwf329xmM1vIyXxJKEiE1n9jaEXAYUWAK8Nt1IWmWUjPKVGJXKcgWkMLYrI53JP9mP+XOA/5a9sHE",
+	"G2ym5oUGCioSyqlYbBFUWGYKfWlcZnIotqC6Ed9G95eSNvDuJS1MFvsEoBQjV87kL51OJaJSsuYJw+Q0",
+	"d/KAOcZyDr2KklhQjbY/QnUXjM4xebuqMXhHeKGwEnSZcR2M3/XiAX5JerEAIGjXlYmWs7ITSVznKlkF",
+	"8c7llAD2NDbPMhYUbK+mGdV0UHbYOiHlXzdaY9n6ICP9/rpNfqHhZNWgUuxCiRSIv1rnPRPZGrv7lNZS",
+	"AF5lZzy2rNZ+B2YDurJ5Bv6EXACN0/8FzFl2Rp3r9jD11fU+DSj1uojZKlKOptjRFGsXOGEiKyXjPQ2x",
+	"k4/uStqwyU6rzPFlKE6BClMipOijRLByOpAmdtDemmfYGDwqFokvMvEu4CQsmreu3LsZz73zWDBuW/7R",
+	"jAiJqAQchMB2l+0D8L7d+V52kE/k5t2LtXzl3t6tF6LR2/sLLW6qhJ0YwrLVwNjoArNzqCvpVUyrnoX5",
+	"MARrnjfUellOwmgTWOGcWOpMbIUuts+y8L3UwZJ7yEma+Ure4MtGgSq/7B0cWuLbrsvrnBY3rp8j1U4N",
+	"FfnqEgHLFVYHrEKwDtfdMhbWM+w1JHO/A5zzXQ5YS4oHZiHd6449muu2sqYn9eMedYhjBtPjqRSGCT6O",
+	"SnECxmhz4ZWz8wN71hpY9iPQSRWMUbCBe673sSwKlsNOgP1UfYNnUSzAv1rH3ZEfo5UJLciJnMAggK+w",
+	"MMYzQkGgp8B3FjSzwK75xqyc8UVUa772AjngPH81Ok1gAYO9iFvm9KF6bJ9Fvnovn1KbeTROC2v7nK00",
+	"oOMjfz3aaC2hhw0Xgcbw7ZlqpVHdVjsseDaqxMRckgLN85XhagDWiOkAthQf+sYNyIuguRl0aYjFjKqZ",
+	"a94ql/Bp2/QfkvOeEXvbIqJkoEUaBTLnWPo6j2xMTk7ssApgh1IqhNQ2yiXSfJmxbEQo0TNeZGRBCx3W",
+	"kVICbYCcvTejIrtv7WdzHK3c9DZdI8KecC4SZj3NDYER35LvgDqqutHw/JrCVubHTrR3k5x38F7NNH7B",
+	"qA0RS7TuJ+GcDosFRZ2JLOZU496cn3X2iw19ZhVXa33n2gWRKnv4KeuunjgslFZuW6u2OVvap7XMIXCv",
+	"RGVer20U5jISZxRaNgYgtxawbC0g6pgNqSLb1sPZVtqHdpG3YlW9JcBK57AQOOxwjgaurodsD/ZINu1h",
+	"zRq/+mTFfVtKbWstCBL05KMLMLW7LLajIEpfj3BrSzAMueeMTkoEQjdgcHFs1nrZALeofsIjAdofgkd9",
+	"ikdabbaLdhrMKRYzmWdGIwBNRYp8VaOMUHUDfmmuI/hf16g1VElIqJFoKe/Xk7XhLuJ2vjEzv+dl3C30",
+	"oNDlse9tuKCGWwvn9I2Uh4ImC82pF/aM211b179bFi00/fJhc/uUESLbVHxjB01kzmWZWizqVebm3LJy",
+	"yNcwYivNGCeHoz2qUrw2kF9wY0s098Cu4T5N1tHa5rZVGXHVX2KV/iYFh6ZweBeas4HQMYRtu7CtycZX",
+	"dyLC1d+S+VLpWLAPXG3rnr1+aPfIgCgbcdW134qCqzHqnE9O07PsgvW/pz9c9y/S06z/Azub9If09Pos",
+	"Pc8u2PPJHhkRa6t4os6sGxegQf3bOOCj7+0Y2ziACb23JTUViipkzprZUIOwPvkIhNhanYanS6vTocE1",
+	"tQEz1tsmo9lTbVz7wKOnIbS8zeEN/trtuHXGdR86u0+3MPZBYxcSv/9YSAYeEG8tle+4lufbY/7BEg5v",
+	"CPaEZPqNtuy6p9D4PNpgHXq3CgagcDRXWwLRWHNISfk04YJQ7Op3SRRLC2aujGYF/KYIE9BKm2WEalIw",
+	"pW06eOkirE/HtUqlH+c+6mROr1kOcXRapDNy9eZVJ+q4NGPzwLXhJMvCPDPTeqFGJyfYFXZgvzJI5RyV",
+	"SLlgakxvKc+N5Wr29I5dj8sesrgFOCkOPaZHHXXTHwzguhhNm6dgUeEbUQe2DlXZ79Ln2QU7n/TP6KlR",
+	"ZYdGlf1+0v8L/e76eXqRnbOzfVRZv3dPpMSWZ9ekvvonoATCpn0fVdijCnsQVIosWIU1te4/GvC+k4/l",
+	"P9rHT0I6FlL0HR/0JF2nxobz3FMz8K8+uk6wxx3+RjTX/ckrYylXAMqzWz0VhM/nSw1eUffeJaQOYM4q",
+	"AllZH/3JR+8I+bMcJRk0CNOX9gmPrniwQA1UDJRcwR/6px1DJziUq2HRVN2MqVJ8KljWOcCBE3VwOdRM",
+	"oPPvVBEvQIMToreMuH7vkFgCGvxVe5lZ3aKnkZtrx3RE4zsKy0dIvQKg1qqx4C5tK3uBqZRiammL1u/l",
+	"sxER7K4+EyvEirZeaCxfbG4I/2MwiTbxl2AinyAzKRyN20hMuZra1CRXF/B4AZhtnKfcTrO5jfh75bK+",
+	"xFALq9CMI/Sf5S0rBBUpayTzk4/lP2zWNvSBaJbqZdlM+Saxb2XY7MJW0ibBp90DyYC8hf+EjOsp5QK6",
+	"P0EBt3L5MErmS6hfrk2Fhg+Vp7q3olm++ojJzeUgdsKfWuAGG9QobO2Zlcd0lLzHLOeWohZoBwD4w5u4",
+	"i/NMWGYvs4Wp3Yp3G3SKwad9h+7vesS7q4xObL/LMrJg0GcHcpFvueLXPOd6RbiKhW3imXj8iLNe2cD6",
+	"mao+Ds5y1EefmXcRIMIbv+VCxuVrCem6MSKSLAVaOAhiuCj4LdUsuQxWFQvbGtrDAyTQWwg6hzscX/d4",
+	"0osIy5VNGsTo9jPlwOJINynnMbZ/TFzG1pwKPmFKX5bzIEuRM6VIKsWET5cFw+b8sQjm7csL0bPpDLal",
+	"di1QBUAwQJ+/jCuoswSICj8IpKhAclcsKgeGxwQtw/MB+XG+0CvMIys31rwoJ5MBSf6r/04ui5T1EWAX",
+	"gC9omrKFNns4sRll65jGzxRR9IbZ5j+I7GcbC40wZJKxgiwKgL8TkvgtDTrb1ipoPzlis9jOO5Q0Q8lU",
+	"3RiB54f4/e1r0nVLwORQXSzN9jbDGq/twpMpVNXlb1OqkIK/RH2q5CfUnbFjbT95Am1kbSnN82ua3jQr",
+	"UZAwx6CvojML7qjylwgrfAtmuL5CXJuSaV2SLWBNsVDLdIYJi+ZCK0iETAqWMn7L/NG9gjFtn0ucyFLP",
+	"DNmnkG5TNrtwjXaiWNjGYDb1cURcpRyAQAZXEmun626zIN2L4bAXkcStdMyzBCGUVcBEypoHXFv3YnjR",
+	"i2BC2shOjZ3BeJ4TitPvYrdL899VFJ+IJEGjZ27LsM1zz1Rdzze7nO7F8LS2e6bhb/4pdP242uqg95qD",
+	"GLLjuMqXCOSQbWltpuah0WBqZte58Eg+dEXuuMjkHcwGEBRyNnaIRFCHbqZYegCwqSggJUiN3auv2UQW",
+	"jDge6TcYMTtxFJYlI9ufCHujmilirSPLiJ0QIHNGhKaFVApiXrTQqjeIRSxewXkUNoQKDeWEzfy1OYgB",
+	"YXNbSnS98sT3TJGXr16OYpGU9DIIQICBhMt/RyR8bgJ6jX3I/iOqfup6mU2ZHt/RAppr4KNrf6x+1J1w",
+	"UsbELxHt28LVEMxHrtBxZAG+wT9o/mUsXzbOWK6p+SfV2mwbQKNGJPFWeGI7iHtigSIB30zW/BlTod1g",
+	"vs+Abz67Dpls9yEWNE3B2THNV/XWVMgXuBQvHOt6HLOoZqBPbBdtKfa8svzrUa2gcgdQ2jmeezSJns4k",
+	"ghh2uiy4XnVG//hjzadoLogVM9ARyIy7nz7g7u2uYvggVRUKSEGyVQGS0zIf1iW1IvSzvBOI4RyqCoY9",
+	"vy/r2RGvDsHyFqyYcwU57BVgaIfblqCgHSurcjtAON/U2YgJr8+iOt+9ODszNgG07tSop4Ag7kOZqC+n",
+	"ty850wM2Cco5oDsokF4s5vSGhS9A9RRNddloGtFQzFwdux4vizxxxknOJprIpR6ZLYGxK1M2G5ZsUd6s",
+	"cgS6DGB6l/oNrLOSLIXbbCd6veQ5QhuUtPGjuGW5XLAEDynYb6rs/Lqa65xFJKCMKBYgQyKzeKULyoVW",
+	"vQj0jmrDCmgabo/9HGWHoTR4yMIqIAHHom7RVj9MnL6AEAVcTG3tnJBVtc/rQ7GoKo48RBa3gPrUEE6K",
+	"7WEJ1yOSuJ20WDtA5xYNFhqsz6Vm41I+Gk2pYP+XpWuvWEUKaC3xYH121FUvlISBiCWpXOYZqEjXRtGi",
+	"oJYAaK1ZNDgxCSsKWdim8RXAvykzWkCoK5S6TeJLoQiz5+0wGhHxp05vgVeAAozahYs0szG/q8tQR7La",
+	"piNQZTuT0Cyr112iRoUKNmZzKl3F2LqtEIjqBCn9yrOeUEW3Ddvty7YtnmVhgHsB6j8lghaFvGMFtF2Z",
+	"omkACUhG/ZvTD+Py7+OMLfQMnQjgq9AzKlxtOAA62z75wSvsw4wu0XsBGysARJMr4AaGjkq+pxJ/DQvF",
+	"UpgJHFLGBGfZ2GtK9sGlAGaJhoK+k4NYXAyH4UaOM67odXmqNb6MraUKwOJj4fBBgmtSgb5E4BRR0pi5",
+	"onKpq+iUlpsA/wDqxgb4XSUtRlQwgeA2KcRwBtYN8/BmaEmJdZrkS3sL1kzMR9cj3bifWo/cnMH2zseO",
+	"Sxxd7Mfg9iFuqZfI41ig+XkdcT9t1LLoZmX0KlQ8HZ+u6JwzVrCKF/0NunMDVcCDEvMi6Fvvu8u7zuyl",
+	"zoKKBVbaoqIqJEn+q3/15lX/b2yVRN4gDmQrGLhrTqfIx6VlgbhNsTgd1Lui6rl37zIWZ0aPAX+rV4Hh",
+	"NbbmmwqUXyOKNh1Q6KYhZEOjtirpmlMYvnJXSDEd4/Mwm/PBNjfWj9nZ8+enP2y6s/xOoWSvUUd7EcwN",
+	"qrFZViJJQ39/Hxrw/iMgDFkQiHIodOdg9wIbYbCOM7PcTd+ZWcmFUddR1QNMrK1ur+dkzsXS0N71ykU6",
+	"epsHkOYyvYFBax1ll7F4vm4kRCihbVsIrpwRZHfUGAey4FMu1owarwKVwhdCTaVjbY1q1nydPVBeFGPC",
+	"qdoYHgH0MW7UXwiKj0IBbO0mSC4xFPhMReVBeXSzK4skuShkCiCRseh636DuJVgvT5zLD/sm6IKzrFzL",
+	"WphkQH5zRk5giMUiMEITrMpMHGfwJmiNMUNqbRnXBeJ6hQjXpUMwIi65DtrOuX6WSeXoEBQuUGadBpo4",
+	"0szlFDzM5gBDX2To/LacxR45ruXSafNUl1qV9bvZjYpwypZTosFF1/V07JlXJT6380uheV7OQ4PNyzUQ",
+	"WaD+cUUmNFcMeaA9HfNXu3mWmoMtsh51EQJ+YgzUheaQJeSb8Sxjbnk7Zl1LR3seePNkWYAdPpOLWHQb",
+	"dPdrlss7cgq22IwqYlHuSDcExsOeIX7M8jBjgSj1z5Tz1yYWedWMlufzsZY3zCjo6CFWepwynnMxHS9V",
+	"BoCCQ9Klqr4OHoAnrI23EU4BjohxQc9VIZJoaV9Il2S10636yXRhx9WfThe2C9+uCsulTuWcfVlu1sO0",
+	"3K/MCSoqbP4Q5bPsjF6b9fH3GQOesq6s+XarCFDHCjWyuhb8O7G4dbba16stoJlFwEqNlBp7V4016ct/",
+	"r0ccvVqJYSpelILCSOsV09DXD3afeM+K89sYjpxoqWleGRJjbF5VQL+Qfc6LrVjgY8496CYSbPmA/DaZ",
+	"jEjyMe4wASpr3Bk5CRF3cAnjjMOfxTLPjQ7cgQQD2/bD/BB3gJcbCRB3IjIYDP5MUJz+kxXSb3QDxE15",
+	"1h73+RPwFztWA2NxeahfVL7Bz0yH5L7RQLzpUk0LavOnGqw4FNSlCiDJUlVriZ4poqXMVVNtxXsp85/N",
+	"MPcpq3A6CTT9wCqGPvytE3UCTRB6hNAPYy5uJX5MjResGM/ksgB4wD+jTqWKqTPqnNKz6/P0Ius/Z99N",
+	"+hf0L9f979Mfsv6QnU7O6Pn1RfocU5zlgqn1qsbW5RN+F56mcqI8hAaqB0I4upWObqWDuI8hHuACIGmU",
+	"al0Ahvzn5CP8767W62/ZrXThPHiBdG/YwiEzWqMqKeApaL0FL5Q54lyRGS3mOVM1zAo/HjKr/RLC4a3H",
+	"LjqEQcxM08akbFzHV994HJdJKFLd1B7ZFqJr0YQcvgLtvpyBiVTmYheOwjzIep1K85lT0F6C4CsvWG1L",
+	"Otv41UmgarSqiIY3IUHLv1et/Kqv50LiCMY6mLpagDQHczsApPn5fTGaPwmSnjnncj/b4uhVdubLy0im",
+	"deTXmvhtbXUjmZshXOZh23JG18ooZxSqueRSk64zkMF65GLai4XDXkVH+dWL1+C4xKaQrnsj5CcNyJVt",
+	"qu9SZDa8cl3MgrIR8lhcDJ/3LolasJRPuDOSMaQ0PPVu3ZrKAGvONKX4v7L71ab+0q8PXfKH1ENuo3ac",
+	"ijd8dwPCvjb3+/mw8wkB03fPv6lM4DfBoKl2ANL7uZsyT42lzj1turvvqLUVjKbzK2lyywrI/zutauFZ",
+	"QSfa1we5bDsuOCAj2ae4zcAZxMKH865XiQvSKXezaapRiwc8563ZL0nGoG50LEUCsQpIOc9s5pTtmxom",
+	"TQPSsyI051SVD2RJD5MVsc2u0Qi5gkl4f/2VTbA5Gw5J13Crs+Fpj6yHCUgQJWgGczrQtR84SNbcNoLm",
+	"q38y8h8X2NRNk4xqiu5PcH5MVmRBtWYFsH8IqYETqJDTwthvo6ERiFwDpsRbhxthv6ULs8PtoSNwdQ/t",
+	"+KiAboiJWVfKOqPhukMIXT42VNwZdc6GZ9/1T0/7Z+fvh8PR6Xeji/PB2en3fzk//T+d8tHrVZ2rqSQu",
+	"9G7fa9envrzR+lM7I3CzdvbB/vAE615eJ3H394Yzdq70DlzYzs5DjzpL6GPXajMtb+iMTveklS2QOhDm",
+	"dcgER3fV0V21vwBETlSKsVohuKn3hphCrUw9V5NXh+CKcWB7QWodCYFMeFSlqtnUCe7Y14/F30gI+xra",
+	"+Cb4cbbT0An6SvuFm9lOsBgI6eFbzvZwSVolVsumHXIFb/gNuMeCHpEYK5PcVg/stutrp0w02CuHHarr",
+	"uF9Qz1LIvI3WTha2R6UjnQrMCo7k8t0AY+VKrKRgrilKBMWYmH+Phrezypv12sqh3pfwDtSMC0bhj51X",
+	"0CNuxvJFqWizbFzm8ndGHShraq/ZVtb3NJG96hZvvzNHhemoMB0WbLEMYz24t8GE9pN4Jx/tf+GPC4DR",
+	"2AUaVcPH8EWLG5VhXcvVi9eECV2syixXf+fB6gfPQy8oYbyMRQM3HLsRkgH5FbLKE5rNuUhCbugTPinA",
+	"xWUsCxit9zRe1DHLK/z8Q3HL3S67ykiPCGBVGcehNxom9eQc0dPMkTUeWeM9WKO9uthaKNTVHotLZkys",
+	"9meRWI142aTujfH3bezNKXtb+BtpYG8vmVgdedun4214mEfOduRs96sVFKsHZmt5K7eZA6NDpzj2ogHP",
+	"B6hzW3xlVy9ef7bOjUaU+KsXr78pH9szRfCctjkylrUksshpyhpphOY5UAhnalPOQdpDOwFXJ8HeLB+O",
+	"xA4O8MGKfaiog7PuRB27aJhKjTMj6iwKLlK+cAnPa1GtP//Yw92Rv2P603s4Gi+PYHfBBfrmRdy355cA",
+	"lrAPc9kto078fWosisgcdIYuVrVeVM9utsb7r168/tF84ok4yiG8Yg9OAUt7Kp8ojt6I046KxJFpHPXi",
+	"Q4sdHsAV6jnNyUcgyF3lDy/h7xY1H1hPl2sHqZZLMXXpUiH246bBj9URgxor3Xz+wThTG0Mdb2m98n1R",
+	"swFSsEsiJLFM4lupcbg3qW0HSa/067IpCoiZMIdMSnIlyFLcCHlX5v1Zh48RgoC6nfOmxHVLUA4A+fET",
+	"u2GoKz//tpnd4Yq/wMxu7ZGyK3gXj5ba0BRtxo0PKka7zlQrZM5IcieLG1YkVeZEPeqEm3uCyL8Dgt+D",
+	"7E8RiwoOBaEWrMQvuAgo2SdslgdLupC7hhgsCibUI1wozWgWCzkhNAOnKSXZEsmQ1UZr4IMBXT9WYSt0",
+	"mR51cMv20L3KC/DJFa/1u7frrh2VsKMSdlDYBSioUpd+n3Q+1ybjo7uOO+pQ59DuwfPcZyrkMvWcbSk2",
+	"eVu1UAUw3StZ4/sXpdTxq9/tyOsca5e65ZsvILoUMSomKzy3/dq1L7dtJZEheMYjSdQW+vK0bV6hSJmC",
+	"vnTb+uJgojhJZ5SLiAhGix0liFf2s2VZ0+PJkcpQW7uDuLV+G+mAgaOrPOV1QiTTgi5mj5y7CnHvrS3R",
+	"NxMP3UtlaLIhbdA+97SJgzS1C3HIPEDxNpnw77KAdiWZFPvkC1YX9kTesbXd3ZohEx7WUVU7qmr3SB60",
+	"9NSiwdtWhnPy0f1n60KMdVK+JBfDC4+Zjs4zhTqkq1Osz6b/memH400tJL4d69HD0/fiCF973Hp92Q9L",
+	"wA+Q9mqbIIVVslXfb1lpOPBD+xBVLK78J51npdT2vej2KV4/7KjADTNti1ikFFp+YcqYRcGTd8IPiZ1C",
+	"tiTFPuV9e4SsMTvEJ0sY2+dqH5PGjj1c75H/+rh88j6Jr4exSJ8UexWLR+OQBBlkLPbnkJBXe2SPn4A9",
+	"HjNqj8zxPim0D8QZi2uuCwfj0BB+Ay44W86pAIPGvRKmRNq/YUd9V+4ZlklRZbsYwR370IBODm9elR97",
+	"IjeNnaP5T8SYgn2lnahzDR4w77LBGDTJuKLTgjHXrAEh4ffw4ZQrflo3zsY8GpW78skjCzs6cx7EmVO5",
+	"9j4xJfjrbm6mNU1n89apKcHzEZF5VkYrHiRBJZjN09UQtEtw8VNtndtSLu6LRC0Mox6Vc/KEF/y1GQnh",
+	"LfSWxtwU/8IzReZMU4/UVIpJ/8iYZpnvGbmB7AWZs9g1HeK6vV0wX8H5PY3EnPCcWRhBhLYdLLJJJ+rM",
+	"+ZyNHT0Fn8BfFf8n64zOhhffD6OO0rKgUzZeFnln1FHno5OT62V6w/RJ8MX2ItXvyBOJ0uBG7bpBR8l5",
+	"lJwHOUqAgggl5vY15atU+Vh7AXryMeBWe6QRB2S93WWxLdHYNfdfUD2rd1MEicUPwftaeCr8MMfk4i2t",
+	"IBEEjYZnchAlXucyvTGMukGNezWfm2uoGUlnPM8KJtDapJrkjGI/OoLYioZXBE42TZKg43BXFoHjDTI8",
+	"Va9eq/srTumFGe8TJKzY4Xbnq9it8hvxTaStlKdOOThgwb1AlmLCBTaALA//SbJZ0hkVguVqD1i/Z9i/",
+	"z7xlGCAgU0JrZ2gX6jBhpGDm5zRfZiwjXeTJ9s+0YLGYSsF6l7gbFQtmRhX0nd4OLv3CTfwzt1nsPNsa",
+	"LG5nv3RrJS2PxxG1P7FmO+W3BROKUPe2c1RZwnDNbk8rbS8DBHTSxc63YJjYl11xc29AXmlFEqP+Q0fI",
+	"peD/vWRh91Q3zMXwB5LYKYyR1yaGUkmiqboB8GSjEkBXTGjEQdVNFY3wkiTWI5eQKdM2tOHBnSc8zwE2",
+	"aUD+Dv0352x+zQpb4ZzEImEfDOFxnWBfXu0QYGXZbNO+pBLoaB6RglGLA1UwQrOsgC6mZhe4voRlxiLB",
+	"6blWakFRwZyu8AvdiSzgi1xMI9zJXrg72+GcHbU/jXlX2cbOqON20Vh4uFmBg9QDyrvqg/ZWm13lPibb",
+	"6YMJXM9QtjKQo7F2jNS04tyG5ZYct55d79QhUMnZQ4dw7SxqcOldX2/HjacFFZnXowxzy7lyHY+hAe9L",
+	"plImMmgTo10L3rCthoaxAjlhuJ1RsQ3Ha1IzPpUCHYyzTX3+ptTmUJPgGybU4yjK7Xs/IOnaKgLbXXxB",
+	"9eyZI9oN9aTaxuGlU/k5qMixqLRuKJsvrHVewPY0jnQnspibe7tKc7ZNHnviul+PhSr6v4PKfyHznKWa",
+	"/McFAP7vI0H9vJ7G8dkObR8o7oi5f3R/PgDmfoWYtrCwXcJWyiLjwpgC/czmCm0vd1JgpSiS/Pzje1L7",
+	"Tf+dJCJUe35WW2cHIlTtsM3LOb70U7yX13NX37YCA1xfbc82t40YyGvrTHDnWm7Pl+1UWF8P6VqaNNTa",
+	"C3XXkgD3u1L7+sHKN8Gfy/bAjGh7g17Ddz97N9fahNuSqN21L93btUEH9yBG1RaxxDxpGDsl1+DzMftc",
+	"TRCpD9w/U0TN6IJdWpauoAP/UrNYmMdtqfUPxC4Yq3+57j0YbSv9BdCzap1kAgfx5ZNwtcsGnlKLlBJ4",
+	"s+qpHZAyuZPAYTA1Igk4E8fQTj6JSELzXN6xbIwIBAk0qotFMqcfxuaTCaR/Y61ahelqqWlO7uQyzwj7",
+	"kDKWAXHWZmqaOZZU91TltFuQTuhcLs1HTp8PoX+b0i4PRcsbhmpTIW95xorOyCxPUN6JOkvBdflMe7NL",
+	"PlXOJt6nph4d5piMuSWP+ZlHM+vQ/ExDRJYd1fCxHWJ3tylVqwCirDw9r2gA62pqtSFwk0yOxTWb0Vsu",
+	"lwUGk7hCvfaBxO7REjtaYo9miTWru7v1B/+tLhtMB3C/5FKncg5djakIU657qO8m7p2xkx0OWqhRC/B1",
+	"VU8FYm0n7KklTCO36wUJD7kUtBN18FcKjtZ0xuhiHyi0UgFzC38aub85j51agNuqoyZw1ATupQmUla2e",
+	"pg4t2ciCkM1eYU4j9jLME/UxzWeq2qy7y6E4q2CpJuFAvSgW9w5jOuEfzP8Rr7sfZ7U7ohku9ZuIaoZ0",
+	"EYa4LS0Q+Ykjm7/QG1Y3E2PMJ2VeIkTlwQxPXk36v1CdzhLC/ntJcwVooraV7yW5Xs4XCnOuXG/8Sl1J",
+	"8EmsKxmQqxJwNEyDlQUkxkJmEhr6qY2ixAIinqRLiWL5pB+85JINe0FB+rAWXyPL1m7FAXDPE9iIRysH",
+	"L6d2lWWfV3DUtkE/hkX3ltL/ibfi24bNyDLQ+VtkPe8hk08+VvhVKxDTdRYHbu6KYG5geoaPH8L0ChjY",
+	"sD2YAkJnEJ5Vsv7DvSFK8zyPhVqmKWOZioz1Yz2t6w6EesvHDPjAvO7Icx6B5xzIPB5CWZ4DiM1j1yFE",
+	"dZkJPKumTbtJGA3EO5AWVM9K/1HlznbWhWJoHc+5eM3EVM9CZ5HSBRfTzp876yLcOFodktUYMhEz8bWU",
+	"xhp9X6vIISEbNgKuD0hu3NTfHyS7sfpZ/UmMAt3eJtDfokVAQwU8IJgnKQzKfFJt8w24ynMSPBeZ6etZ",
+	"H93ci4L1oSSovkxtI2n3cSmwOth2EvQL+jZybauHaH2uT0h5TKU0p9oFY9pCLJevVRWw8u9jLrjmdFt7",
+	"sh/9w0/VmqzgsuDanM6MT2ch8PJfAa7HhryRzNpRf7mop/EBB5va1JbMP3E0J49O30NYmaUxxBdAFLAD",
+	"scYgjrRb68PHKpHdHUgCCbwCAaAEWFSiuEjNfxcsFjMp5LJgWetoLxiDtbgsTSV6pd7342093M9aNabI",
+	"V26dLiJtZt8U2y3X12mviEfbRnV5+ObpVOcrQieaFU43UpoiVHXdZGBvK/PwsWVjSvY1n5ufd05nM8Jt",
+	"56al7bp0QKj7dHjfWPduJIjfJhPF9CdKlwvIqk1IHOmvmhfxuXP+J2RuG+F3drsGA/W4nc3Klj62f0+F",
+	"lXFFJgVjRLMPNrklgfN9D78ihQDHQnaFnE0KpnqDWGznmLqgKQPnHPBLWyyIg5u/uorwYQ8KA5WWBcsw",
+	"jxDvpuGnr1//gkXTUuZ9YyKTXE6nRmW0rw+/75GlckZ6IZealZiQCxSSiuCeXLMsFtcrkrx+/Ys9LStG",
+	"7RzfS5m/oHnu/jqIRSyu7M6BaZ7SolgRSpJFIeXEL+L0+4go5jbvDfzWG7nyMQlZu3wqqF4WjBh5hv4C",
+	"eyJQ6IHsP52x9EYhvv9E2m0xy4XmcLcOALhgE1g017jYMNkyFjCkhWIgBZtypZnZ2xu2It2EGxOd69VY",
+	"SD0uf016CPELC7OOD9dYwLwoC8JVLOY0N7yPZeZL4tbcmTHuRS+CiFJi+T7Q1twsQc+oIM/JnIslaP13",
+	"1EwDXhorTXOW9CLMXjbjmGmzDwuj3ZJucsNWY/svM4CEjQv20ohL8JfcsoJPVrEoZ+UfSnoDcuU2GGvl",
+	"QXvGpSrSTfr2L33Y4T7+3R6ggBZ+uPVmr+USgF8i31cpKMQP9pqaxURmD/CsMn9QsbBrd0p8YikALwCO",
+	"ZOiMW7gjeHoXPBuy7/v1jZFFXZZroBlAUxkPgwR3xLwqpDa/vdO0wFJJQfOV4pYTtjMzbp+4mtCKv3oT",
+	"Jzyao5FzNHIOhJxnIvNyuIKl9kwZsXZIB0BUJk6Q+zXaPS9QqlSyX+9mMmeG286wmZoXZT/0RpDPBVUl",
+	"yqKNwDjPlFMezGsYdIuFYfr2gtj7GDkxxmg6M6KS3XK5VOPw3ZyLm8jKMj8WaBJSatDUaTqD9qZr4EUs",
+	"vVlIDh1+k+uC0RuVWAUFZzqhPF8WDIUZejOvqWOr8O9LlJL4G/7dDpPLKZZwzyjEVcQyz+vnPyC/AloN",
+	"wK5U6ydi8cJW5qgZpD/QXEmcOJmgAJsrlt8yhQrXz5K8e/k3FGAcvGJmGnIyyblgvdAu3Wy1GIVqj2WZ",
+	"oOtdvXkF0hTgsPEwqJlsjoddJ03+E2gIGbF55gmrfHZLCjNBmLD9SBPnvmVFxtOvHhYPz27TzMDTDhgL",
+	"7hm9zoHYWzAYe512+1R8Cqh741C4463Oj5/cdD7zEjQ7z7Yp5m7PvvTU8kl5PI7i3jJtNNlW2eQTELiE",
+	"am3ooRoKsJ8OksZ3ABuTZlzjsLbMndQTlZfhUsfooQJ3ESsKWYznTCk6NYRjTGCwfDU3ZpfRv9xDrtqs",
+	"VMva8VC75qfRt/3V2JFKbg/8qG8f9e17ZZJP/AXfZEk7hF+ZhN62sTbC1xFeyYzhyiFzBPlom0lopCYH",
+	"LRZhjyf8epmL1ghbXMZM3iCe3mPCFn8GKWYO3Mn6Z6g9h2Ou2YPnmgXCPijRWDgqqw3aRbtzsKwBaa9P",
+	"N/n4p83gFFKwnsfNZJMJSzW/ZZBiDh41D8yJteq1SVM/M/2AN+KPT1JyhdN8KdPlNoT/Cp1/7S1ND6G8",
+	"xbKW8hY5TdmaR+SheHcs6vrzWd6tmK7l2+8elESjR6yBqDSxApBzLsV4LjPEYwU1chy0TQ6QI4wZpBSf",
+	"CpaNpchXh5RE2r35rKoqAvEDMRDB7r5aCXSssHhMrfXdoZxulyZb0MWs0Yfzd5rfqBLv3kjbsEADQ10B",
+	"U0S3LUpvITOmIsKyKUOQSwiJTQs2pZrFQmmql2pAfoTftax+GKJma70RIBp8wxahOmcGaRDseDN/hvU9",
+	"OgPAYRq4AOzxtyCKtVssNFa5e+KUU4vZ1SLnq1ghwBfR9IaJdYB6Copl5IPPSOTwQtaLMJbhOHwsMlbw",
+	"W5aRBAk8eSD/pgeMe3wX5QFQb2su3S/cWbkB9mY3/3HycNIyOMM+pPlSGSsGyVEKkiCyFgSIkmxp+5wq",
+	"lkqRqSQiM5Y3ABJf6VjMpe1Gg99bsIJ0HZoxfLgHeixaTtTswsql4I3I3YznzKd62IfgQ7HABgqky27h",
+	"vrDKPBCb1MyiV+kOHfaUxhuTODTkMXwXuvcLf9Fw0qUUgGYzakBc6lICD4xp6tIl6sqC8cfgEt0LMnnt",
+	"ADqj8+HQqKpWh/X5DW3VV5jRQ7tbK8kb+Lkx5CSeDc++65+e9s/O3w+Ho9PvRhfn/6cTbYUyw7NQde+f",
+	"ndr34c2/ZD+w08nZsH9Kz677F+l51v+e/TDpn56enZ2fX1w8f/7dd5BTqf1g55PT9Cy7YP3v6Q/mldOs",
+	"/wM7m/SH9PT6LD3PLtjzCZwW8lqYg1jmec2GRx1kt+ZvQKh7HkFjozy7f0iLR6W9vdKOlP1NF0Uj7RBa",
+	"cnOKXLdOtLRSZk4+IsvbWQyNj2PuAlAu+c21nJkZUV04DUZdlhx+Goi/gFdfDAh+kItpLIwWnxeMZiuv",
+	"BK29cTYcEjqlXHg9PZ1RAbmZSXCXE8/IY2E5ufs1qY/NwY/rnPw+3DGIpcEK3Pjtmccv9gvbtCPM9cMv",
+	"f+1WgD0kR/MPq0PVlhvDOM8U4VlDcbG7MfepKzZz1uls86a9Yzq4Zc9shurK2LNC3pH/WaOz1V1Fwe7M",
+	"RXSMYmKuWXApI8jRsZcNckwtlgr4FfHBNdMCrm1dHnYsXIYQXde0UiqE1OSa4YxYZrtm4Q76bNsRKVjf",
+	"CkbCNSiMjGYRUTIW+k7aZSnzPSKMeQWZzTldbKhudpyG+y7Y3X30tj3EP4z1qV2HWxUPdwJHvePY92kf",
+	"9ivY3Tbmu0PLWOR0X7BUeOVRUrrewGQ+83wuM8m2vhLYqi/dObKwp+JI6z1VN+jfxV9205gs9ETmXLYj",
+	"tPLx0CmHjZvBb9wFB5wUKWsFqhuLFpRXTvFzJz8309Y06Jf2JRLiGkE0oBoEx7eTGsGS2afTM0QmaMGg",
+	"uEizYs4FzYH+ESamEsaADg55HnZ9rgfOeGum8ama08FguzEz0Mj7Rjs7N5+lP8onCWoUTBervmuG2oJ/",
+	"wgs2RnhpzAISd36VlT8TxXTc8XWCBUPYMsFcKx5FdMGorWWjKhaQfLM17vbWfP+zzqgJZ9h4A8pN+tZS",
+	"acK1N2VtL7dguEhj19Zl01Qor2uobOHN10uS+LpgWy46pjrxkd9amnuzfHiaOzA+cG2M2ozldDU2stuW",
+	"/NMP48Ju2+g86ihdUM2mtpcxTIXTvL3PKVjmO6Y/tdV62LX55k3Xbz1fZSc72SH3lKbo6X4MIITcyHcY",
+	"gYCfz0h7Lec8pXm+2gYY6pdns/wiLAyvgQ+9XoHDLqxcoZgjwMY4pu92QH7k4NFL7FwS0rUprIQLAuhr",
+	"PSKLWODrCcAmz6DxEpmzYspGmJOg5aKfs1uWQ8HfNUsllO6TRDGdQOB3ym+ZuAwGuuNCwXpBxPfBYAKs",
+	"gzdUz1AFSk6SvmJmizXLALMQgLpUTtWMYKMDml+S5P+dWj7+/4YJQEEt4F37t4RQ7JL7v9/99it5I81G",
+	"FgOcmgWIUWTOlXKdcguniMvr/8tSrS5JgvtYPk79C8bCi0UXOuvaPyHKhOpVa4duab5kySVJMHM+IRhR",
+	"UVilbzbWvW/+6cBcRSygzKa3AxsIM0tgc827C0MKCnZNMGh2vYBddRDXl/BlZ74mcpFEpbvEPApuX+q6",
+	"eFJN0kIqBbM1p4U7U3qAz86IoHOLERELmEet/DQ/4EV5B7fs08FmhxhpSIMwnlx0Rh3FEE1Azzqjzsmi",
+	"kNOCKWMXwaF1RsPB8z8j+yweaPD4hAN+XPB45z8uSGEu2JKR5YKcnv1/qGy3k3qwMbBRXkYd0buPuaVf",
+	"h6wGuq5Ia2X5wN6wAy4L4xHk9C++lsp69gAUTrA7goO26GYQ7crLpy5tbwwh60Amb2X0QYPNU5LzCcN2",
+	"BlzFgomJLFKWjYwU/RcmzP6L2C6JZgn/Mn/u9/vE/n/zz6ygE20es5mH9JqKTAqW4c82FetfmBBl5Ila",
+	"KsRYHtM7yiGhiovFUkelt2LjK/bl5mGaPtr8hh+M/It0nW+sZyddPrr2WyzeMa0dllG6LKAFvz1UTCTg",
+	"KOP6coGCDyDUNw8T/L88z9mU5rHQBRWKW+zQtcSzVGaMeESg8skkcjLzWuoZ3gPVUJZRisylehqZeXDO",
+	"E076d5AaR0l2lGRfTVt+4NobomypDpJly2sEh9vdiF/pgtF52Y/fftV/oe77Ldryx6KxL/87GDEE/kRw",
+	"mTeY+/JgKTZvmVrOWQjRifghPCNdBDojDgbH7kLP5+HMGM1YUWbivKZK92Gy/VcvKxiaNQk3O/iPZh80",
+	"ghz1cdgqA1rP0jFyuq/MxBEYaVCDEloPYnyLwsgM8bW7gJGmnHplEVGbuvG/Q9peIKR3i8sEykQz9rcF",
+	"fXw+Ilg0TwVJUKwlgcKXNCkliYeMKjLUCWCJRvhz4VwlgzG+bvgkuE2Sd/7fCAsAYIWY0Q5KgZmBFGUB",
+	"X2Llkp9GUgFrLC8wNzJ6zoRG8HKLuaiW6QxBmUbwOeySjfmRzNY7G3YVodegft5mobmc1swFW9IVzGfc",
+	"q0u8sxYChaYpW9iuBLFQ5hkzVy2lw0wBaIS7gmvNhEvn9w4Mh2bs6w1Aq7IgU7YSOxaaz1mhepH9i0eh",
+	"AkTGsjzA+9dw55w6zkVaYO4qeszA+xTgYE54niuMEnSXImfKerF6UYU2dBKRpMxdT0g3sWAoPg8PeVos",
+	"yq29xHOmJAFv5Ri9lYnr/wFuqFual1+AndXR5k/kQyzm9MPYorioJLL2wdl3ZqL2zwnpnqJDKhHsg3ZP",
+	"29xYkqQzyVOWkHKGRDCWqVhQDSk+WNuBj5Fu4PCxr6qkd2mWk0ox4cU88cXxmJQLjxA5mRjVOFkxlcQC",
+	"ZyNxAtVtgH0mGB8UM1YYAgZH44SzPCMc5mSurvm6rwwsOyHbgnzSRRmJP5zA3KZmogGIZvCmq+N3LeeR",
+	"rtyzDFylsaBEcTHNmYcIwvKSCc3za5reuDUANf3dWBATaUwwW8HItQed/c6iszY08OAWfKhgJXdCz2os",
+	"EmtRGWJbtyJhOgj6T5LlAuXJuLy5SAb4pfLLNosa/LFce/NKXSIvKpZCcDFNiCxIkuaUz81QGhJy3Kf8",
+	"nHBD7D/HOJVRLCyLDngIgpj7q+R5OPbyD0YtZ2e2pQBFQV2i1zMWPk0D0kHBjasBWowk/qfBnM2vWRGO",
+	"Dnt8CbWiaOWGPbht8RE8Y3NgAdJjc6TIXdry7ng65mX/CJbAlGKRBMMMguYSJRQrUg4AT1zLbOVMypFR",
+	"4hDOcJM/BFRsh6mwbNvrWEjNJxzoBjZ48xk32wzrwKgRaMEkc5plrEiI0myBiIVUu4tgGICuskJ7DrWz",
+	"cUm+zk2eO6xZd5N84HY9t8Dc8GRijPrx+q2LCMvNWaz/vTdC9K7EOQdC904Eh4IEPzbE6z9rSXQJoVbg",
+	"DWMqsrFRDrlYssSSolmn0RjcZTLfiEVSMCXzpdm3EfGrhdUgXq/7jFpnIRgrAMjgkuKAyipYPHZxg4zR",
+	"LOeCJSD7F1QplpXrBGxMR/UErwEASkhI0e4m9kmjQbjLWg47dh8fu74hgYAhxTJn5HnPXAGqmcWU5oUL",
+	"yNYZEziTVy6R6kET9J1kL7c4N5JL0btLZB4oV7hGhM3r0gUE2eeQ3X7HFWu2K5zLr74xABf6u4tOmy7z",
+	"h4JdoCCFrcrpNcsxqFjIW1AIlxCYcFEIxL9gsFfu4ZdMrDafzJhYgXto7dog2HLNvegEj1Y+EnWcLgwG",
+	"nRkHw4jk9Oz84vn/CnLNPJwzrMmo+1WtqTM6/244bO9n8pzlKSGcG9Gb/QX02Sc16rYRKi6VyqjHR5/U",
+	"0Se1l1WNVFY6pSBwoW5qOtr8u/k3GnGM5FIuWtvVdjat7GvnDK8kMMgFE6Gh0bX+92aDuxc5cxsx+q01",
+	"yEXtLeombr+MZWZny7Lx9ar6b7TcAiEdC/+j1ZKtprkWCqrIefAeWO0GH3eRHGfe2/CAte+7eosJelnf",
+	"kIdmhi3cSWuP23JLY0GZfegNyCtjPqAybkMtrj6+3OZiKawebb5itIIgvTmX01hsastuQZdbjBSl6coP",
+	"uxSa5yQ0IECbNZJA0VyNICySCFkxA1w2aIB3JaQOeCY06zZCoTx526o7igV8MdAr51zNMSqHUbrgJ44d",
+	"ISCdesbWCfGZisz0YpHUaal+ksGWejRUbMlZUX1LVQyyM4TF9HI1cdZN42zNrKr5rpgemV0ER4aSrhEH",
+	"rp6Lae8yzLmwuSWx6FZjTdaojyBJxQW94CcCb6ie1fHdtsqlVjxDkxhsdZbFwuocEZrtJ8ZiR4gIZ+pj",
+	"rojLHkk0+6CTwdrF811MHXRELEBBG4XKWNCCVBb2c92L4TlJEDbAkI0NZ4K3we0GuioQdTcWC1ZAJo0U",
+	"G6DoNYV/MMf3stQeniids0KlnRH8u39aq83trRA5HNZPrRJVZmCZbHMip3viqPQcKxDbgR4g06IbyvX9",
+	"1ByQo/sVJsIr1cLEyCco5isjjB0G2baqsVi0rVeESriHtJ6xThw0CG57B9sZN7XHc7HO5sjabgDI13zO",
+	"9elw2Pnc2tGZ/W1b5ga79qWXWmpLUC1LLW9luqvBbomor6XMET1+TjNWUTIWhfywukR9cYlNEe9okTl0",
+	"N5jaTC6L3FyKOdfNHajeS5m/8vN6pAL+6iBP42dYW2gjGqh74ihOj9j198Kuh+vLw6vlmYSUOTKJW4C/",
+	"rnKJOZvLYtWiA7cgTOhitSPx0ZuA8HDZX7FEgIvQyFjQlGGqJTYf8ul4zczjF5jqj+bD94Fsu2Fm45Rc",
+	"Filg+vnpBGhnwfb990XnD6/ff+wsixz+PNN6oUYnJ/bDg1TOcWPbwgT5tTwNgwo3synTBc77c2dMR7X9",
+	"kRgLOpcIRS9EcCOQdOrYyMlHoJldaGQvbU2NLomsvjlF9cbvp0YH7z524TAOBVNuEPa4nK8e7OsnWUyZ",
+	"JpQgOeDh1lFOiz4PDYTxM9NfFFW05rBfdx15C4poAFTDDN6AJgifAMjYlnYLm2SDme0PSDmfqG9CK70j",
+	"2virLKYHaiNPUwLQ4q64OoAvQys5hlw/K20GqboFGwpUGg99tsMwssVZ5nEXqHEg1r5opd6gAaiwezCH",
+	"A6CTrdv0H+0LXc0kn8ZEQSS1ZuS0IxM4+kwOqgkCaiYUiKitNxX+dPLR/I8zb3Yj1QGR1miw9uLvp4CY",
+	"lx5bZ2155b5yXXUnXbRSVs3DrnI6slEbWYR9ydtosjXeMBRm96Khx9Re21Pa0+ia22jcKZlH8XLUMQ/W",
+	"MfcSK+2xTy14jHuhErqWCCAuFbPgN5Ba5hHTIKeOGl31GkALi4KuSFfIWCzolItprymOvQ33tCY0HaSq",
+	"BdOAOPWi4CLlC5qTLvtAU00g+6vXFLguZ37PstAjpOq+AedFeOa1CKrRTpMoqIfgFjVhqXxGZon6LqSe",
+	"QcqbtJ2GINcil9NGk8mfxX2a9lRhRGhxw6BcCUI/YMP9x0VJigATZMNC7a0mN88nMp1Kkq0nUXc9y1zS",
+	"bzfOc7SN6myj4KLtglEuOcbJx7IkqbWVVOUVXCtb/uSzmW0lMS/KdpE+U2t7Rwub8q1shZh/fWx78UHd",
+	"pktTBhFpPvRmpWdSkHcv/0Yy21VZNWDbhvxoT1XcvfnoNt0uXrDOA752626T3riH2G6Sd7vNPSMtIhL8",
+	"Hm22ZDX235xpmlFNXYHx8C+XhF4DEoVNhN6g494WK/AB6e8RjDw3xhNZerso35t7X4wUPLoUP3Pb7yHE",
+	"5kkqzRBthCc8SeTEWocVwenAK+w078twQmn3Aib4+Ys8M8939pSaNGHYwVLFsLv1jcnCZwo3IiBbPOOW",
+	"FOskaBuaXdfuqn6JiFyvyKLgsuB6hejJ3JCldnB+LjHfT8BV2EGPM4dDsF6bV9dtaLfbo+y98YSU3spJ",
+	"4Qqb23koqkfwTXTyqBL7bo2vHho8yyplppbDFjJnpOtwaRLcXVuc6knZ/z7sDchVBrgkQQkwIDBx5Xtp",
+	"UndIqKQgQgQMFH41aKBHs4xlYy3Hfp0J0bJSAhOLXE5JgCkyhpf8c+EOWYSzug7KWbZ2QT6x8nm/ELjb",
+	"us5oGHXMhnZGHdzqA9w7vyBQx4wvntjRU05k+503Txy13GMScLvavWwdpeCBFNyair7t7YvnHuu5JOPL",
+	"ErYf0fqz8aSQ8y38r96zjF9/UJYWfSYtjbZ0I8ZVZ6Qbu2ZVdhMRAa3Urjq9r79HsVl4QOkOx/RBaD1E",
+	"QN/eMrgqfpv9mxWYcRtbcdX50AR4EovETxShnZMWPqQDkas/qSfpKYGqj/6koz/p08JW17CE+/GiB0Sw",
+	"bhxlG451LCx68A4ca7+0e0NZr8vlI5r1N45mXcZ/Dge0rkDVNt6lN8vrnKcDUol2FlLLVOZhu5EQrMg6",
+	"CVSAP1ubQopn/gIn8JjoMOE4TbB56GPD3VgWrqDdbD5Ll2hr/+OPqsZFET5gAVtU+4XgJF5ylcpbtp6h",
+	"X/IihM0++YgIRNsiz0gEyp19KkXKCuFglxCOskuV4lOA2lQRYswqwjUC/0XuVa7JXSE168Ejt4CWBAjE",
+	"+LOceA8nIs9evXhNuCJpLhU2eimBlAYkuMIWP1zZpm0Tw8kAopZnIxIvh8Pz1AF1w78APw1ecT/jpTb3",
+	"v3wgo5q636Vg/ZwLRv73u99+tY8g6DbPwAelHWd4pshC2pYpHp5lGhFlTEF7bQBrrGCpFIKl2qGkVphh",
+	"Yn5n/JYpWFyxIjk1DBcnCvlgkMSWMkCZHpEF4Amncj63SGOOtxUrcvqcOFBthBrOcvNaLDw5FABgrnJ5",
+	"Z7b5hrEFWS78FAAKzu4XdG1L7B7bGICTfMayjEhBofWenlERi1xC6zd7wornTOgckTF2bECzpLua+oYN",
+	"e8s2ePco145yDTS1ablPLaWY55/pjArBcnXy0f7Xdh66cS4jsDvdrXLfmKP3wd2vBSuI/RMJw4/28SgW",
+	"BUN86TIjpwrW5OEk3GeoIpBL4bASeQYKK89GyaXnI7GwjKTCMN6XN10a4WuvrXmVKKYdgxbszkzADvgM",
+	"hugmw8SCsFe6Y/csY/S8AAAdLTilw78v2ID83aEU2qUHckEWsUA3WIUZKfRzrW0wvoPJTfBAd42xeThE",
+	"lDPAwTR0fVDq0n/OzzfET0SJrGZLrUgm70SvEnxzE7dxtVhcDC8c/mE4bU0LrS4Bll0A8mLOU64T/z4k",
+	"LpuTg4REqJ4r0a/ndBUL+yUO6M/nvWZG+gI/aV1e+zNT+34DO13kdBWSngp5qxTMNgnIjNynnj4Be72k",
+	"cMDlH1rM9jyPBf4+H5C/2/YFXG9uX0n2gn3Q0ODOfh/bm2UVUsokg37sqK4EyCr/P3vX1tvGrfy/CqGX",
+	"2n/IlnPDv3WejLRpgpO2QZv2PFSBRe1SWkJrUofkWlWNfvcDDoc3aVcXX+rGR+iDG3uXsySHM8O5/c7c",
+	"0j0ZER9ESSrkn46n5f70gmeNr3Rg3jTMj6K/SzV0uOo3GteZzz1Ys2C9OcXsHPfODLanH4zKwOYJiJWX",
+	"8KdD0aZ1HtpCdnDEKyYyuQ8LeSi6TGRyDxbyULSZyOSeLOQglNdMZPIQFnKKaXZAMjvYyPeFZLavkbx/",
+	"mnsqD6NbYDXU05LtHpPgdcXnCAemAQZkPcuj3xn/PD6PSCKBtNtw509Wpo/AR6y0xqySzbTCQjL3wcGk",
+	"dbHBBL7/Sl7Tmigrgj2OFyocnEAiwfRQlJIIaU7Jd/u7RyBLv2YTQ2RjDr6S/11fyUpU4BALOOiD+40F",
+	"7KUS5qG37saUV4Qty17KincnvDYsQVFcUFNUQdbaO2OMJ3ckrOYfu0upbvY5jqRzgnOddK1pK82NKXdb",
+	"2krvSTUJmrcTTnXu41cFp0u+a9ptNv0vsTZYr/BZ12HZXiG8YONKylk2IjnSjJFROpjzlZSs5qDPIFjG",
+	"p4KaRjGdQ68FpebG8niO7dYWmFU0hIEoJLqVaOYEy+QoGD4eF/GrDclmXPsPZWV/zQICI0ZIc4yux6CA",
+	"hwL0fHb/QwspZiR12Eibem1nDHqHFFv4HIABg63OgSx7n/u3ycHVrFBWZvboSS3F9ERXVLHyBH/d7yF3",
+	"XDaqtsoVu9uBh/s06Xw3sA/pgZwz3J59cDfi6jxO6m4uQLYLjEMu0SGX6HZwYyhprMC4tZkzuEn/uU+H",
+	"3/S910TIKM3RvZ0Y3Oit7uoHvCLS9jP+05fb825ftkwE4L6EJHjkn7pd/Gu8Ge7GJAGHZWtLECag5MW+",
+	"gPGgHdskAszHXeA46ZyOec0NZ/oyyvffe9jU43YqDI3SN7KuWWGI7ye/swKys3okbAqATemGSTkomoOi",
+	"uVPvEOMO7E4NsEB+DG7sj507hjgmbUmKQ0mxn16wLz10HcaOR+6JVxtv5YudGm3YUUI2tENIj/l6fSIb",
+	"M29M37kriVQB9NKBZh+vNl0cipaui5vLLnhdsymtCQCGcufLcFdXOyWstzhGYwagLxEpHwweh2k6CFjm",
+	"8E+4HWpmuqs04tC35vC/qWe52w07rym8EFBVTtwv+h6W7LynGiHAZ7OP1nyc4o9NR9jXfRy056Ft5K1b",
+	"h+ylNaWsNSC8zdgG45vWdYB2C9kVhWIlE4bT2kcEHdarSyD8KjisAdkN3G/ckKNmY5+tmDtdyDTZjaAQ",
+	"saM2prJk3eHrB3jfsSyXx6fkR5nR7TugRQfra6W4YnauJeQZIg7uy7MXr8mYLaXIoehGV/SPywT97nLO",
+	"1GUlGzUiKSy1HoqXz7+BgKRaOuQ7rhHBmkEeIbjfAkJbi2R+DxvwScr6LveTVJjf9P7TO+9duZaERjFR",
+	"wpXC7uAl3jgWbHy5bztCD0c3ezQgvBn7memm7oTetzOEsLJ96CBDDzeQW91A7CFGeReTGRDAcmdIPKP4",
+	"dIqncfNdBB/sZyG8DN4OMgtOW2N2nzyZXcJ14B0LI3dFyCKU3f6hOaDgv7ZtcBjm0cNuuGo7w77iIn+J",
+	"wTYTGSQwrv/VLiE2fP81ocSuXtnUYT2863XCAZmdGghXQXpxoRAyv9MdhztwF4+cFCV333vTswR7570z",
+	"8pz8n/3PLiH64wy7mtfUOZgNN9Cq5Uc+rUy9JIpZ4WMf9syf/yEmPeDc99CWboaP5J3zDL6RoQ/teg8K",
+	"L3O5hUPZIipadNvgBv9vn0hOECjcEBeznnBlRc2UctEVs4niYk+nhXvvwT1zjswBvBGnuY2XdkBuDCKq",
+	"zUP7RXDDbsL3qXtrN7PBLp5aNDZuD9h4D+zyNzk9maBjK9fPJ7TWbF9T45Fcmpu5PXg1vxCT4+DY/Ic6",
+	"Nu9imwysidHt4nwLBkgqbKQoWN+Vk+YdNsEnaa85/lZxSi5IyTWc2/D6FiR6S+/L0GFveVeut51D+fRO",
+	"877NHB/xaNgdiAeDCLnYejjQUbVDok3i34eXuu7xv9k/3uUWj/fuAJwDQYndb9lA/3Hu2G7qHWoPF+1w",
+	"vz7cr+P9+hoPy24eZPe7wQ383DmtxTEe+cm3RJALwRS5okuiGC1jB4S2e5U/zPtpJHjrofXRzoftid+n",
+	"9mQhpvhkOSik0FzDYezkoTcVK2ba1RaOjLyMCKMjwv4wrnMIFCukf3EJK2/i+B+VlJPRcR9CoFfzxkBH",
+	"q7E0FVFSRowEUnMx02TMzIK5ZiFXMd6rjVSsdIWPrqAia30mJzoUQw6FYKzUxEiHiYrR4EaUVMEBYPXk",
+	"lHxayAwyFWbpaklxchgSllB7eAQ/oM+5dmHphZJiSqQqmepDIetCcWOYcKnQPkuHPD87w2LEsOTmnMBl",
+	"zvVXoUMxcilEo1PyjuqKaehecg7IdS74bc8q1bOtXVu5Jko2xoXHrQU7FFSQi4/vyYwt+wTWPB5TyA3y",
+	"yrEftiHEsYnbLla2Gay/AR+9CSuYbPi2wBPUBFJVc5ai1naFh1YYrLeqz1Oz4IqLD0xMTdU7f9bfHp+y",
+	"H+JKabZ/Rsb/d/iIh5SIq4euUzgyVfLiny4eH087O94mZkVE2OMSD3EiceF5bu97VkB5gVsxWpvqzy1d",
+	"HOHYFRWj8/NwRwSZUfGaefFWMK3dMdfk3adPH0/JewPKOyBdviaNZkMxGgDIw5/QoXwm5IIsKobF07Gf",
+	"IhXEUCtGFJ1MeNEByvMOvv92PSATaz7k5MnZ7ja8o41piV3wcrguXJNmvrkt5Ad+zYR9dq5kVoDwk5+0",
+	"3zS3fHvsmdsr39zKaqmwjUfQbYFPkQJRVGC1vIHWYKw8TjqfuL2Bjl8G2mOBm6GUC/GavDp7QUABLbhm",
+	"2NBm5KEGNV3aJxfV8pR8kLQkY1pTUdgvAGUwFLjPZLzsKOz7npmfGS25XaP723BYy/vd8y4OtlReOaF0",
+	"iw/1q31pV/uhPhjy0pJvtrdzchR2kWsyyr5jBE29gKMuG0GvKa+thBkdb++Aynfg9XyIm55v+QjDXcz5",
+	"v9jyorE67PfPVnGu/MaShJl16XecN1hVKLjAPPG4l+TINZLw7eDcI9wQa2tC4SWd81O7aaPj10MxiqWY",
+	"J+6VESAtMWGNJTKqjJmfDwa1LGhdSW3Ovz47OxtZhse+t47rXdnnAO4luCxrJ9z30S19b9iI1enKhFta",
+	"ygYItGd9krXXReMh9pldN0IQCqqPMGEYuGClB/jHfPSaT1ixLGoW+sSC8Th1vax8mnr8kJS8R5taJ/6R",
+	"KibMoKh4XZKKM0VVUXHmBi8ZNNMSxZJMFZ1X0TYPdcxI7fk6NXylheYvhZxbexOSMLmY2v8r6kbza+Z7",
+	"4kphzdTVWmVP7UVK7QO80ULmQo25we1BV5TGqwNmYpas4Nol2fuR/fadvUxpJEO1rWEEJ58q2cxj4ZlG",
+	"UR1Lw/2u5Wizgf7LQP//U/pJP/Z18m+tnUCNoUXlmPQoIIECuxqp6JSRX3/+cEzk+ta9yiYah2mh9O+W",
+	"0no3IWwO8ovdpe+Sbh+RTHYc8rK/dUJvpDa4TXjmQLxZvpxHFEI/9Dfp0A5crq0HiwGQ+5oXnr0nlNcN",
+	"3IAcIRzv2Vk6nn2Pt/LXR6ZO8Etc30so5VSyBsGEG+3+ENjPk8hO50X2dgullYxty7dWGek8DOHHzs7i",
+	"arJ321pLVXIBPTLd6euTilFlxowaLwfcOVlbqRf5yoeB2uh8v4JZyy0hpgta08hHdD5X8prWHSTiGG0T",
+	"WXFP637isbbiVcrapXLrfpJ+Hd0P8ABkdAbqmRRY86u0yBx3W2dXUi0JE8A666mbMxYpZMfvB3ixc1xc",
+	"/rX9CaphRZw8yw4djNEuj10em+tUgX2rMFbgFLgDdV8VHc8yGRWiC+sEnJ2EsjezTjSUAThbVCqcTWbC",
+	"JhQS+6VrhQq1nBsJmocXhMPmm7jYX2dqCv/a9sFUVydFRblVw25BnN8nuw2KkvzA1KwODihPJhNIq3fD",
+	"jk8/MfIEfT3QStOebd88Gaua83P+PJMhodlm27mQWqPRRCasxEVMbZlv33+bGDmewPNgy2SH8G0Yoo2X",
+	"IuBA0oiNLiiH20zVXMFE5k2cx6t2k+kdPor9zuS899fnv/4bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

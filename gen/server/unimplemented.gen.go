@@ -561,6 +561,11 @@ func (Unimplemented) StreamIntentEventsClientPath(context.Context, StreamIntentE
 	return nil, ErrNotImplemented
 }
 
+// SuspendIntent answers ErrNotImplemented.
+func (Unimplemented) SuspendIntent(context.Context, SuspendIntentRequestObject) (SuspendIntentResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
 // RespondToSuspension answers ErrNotImplemented.
 func (Unimplemented) RespondToSuspension(context.Context, RespondToSuspensionRequestObject) (RespondToSuspensionResponseObject, error) {
 	return nil, ErrNotImplemented

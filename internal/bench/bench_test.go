@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openintent-go/openintent/internal/pgtest"
 	"github.com/openintent-go/openintent/pkg/openintent"
 	"github.com/openintent-go/openintent/pkg/openintent/openintenttest"
 	"github.com/openintent-go/openintent/pkg/server"
@@ -226,6 +227,8 @@ func BenchmarkServerCycle(b *testing.B) {
 		{"memory", func(*testing.B) string { return "" }, store.Options{}},
 		{"file", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }, store.Options{}},
 		{"file_fsync", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }, store.Options{FsyncEveryCommit: true}},
+		// PostgreSQL (issue #17): a throwaway local cluster (internal/pgtest), skipped without one.
+		{"postgres", func(b *testing.B) string { return pgtest.URL(b) }, store.Options{}},
 	} {
 		b.Run(s.name, func(b *testing.B) {
 			url, _ := startServerWith(b, s.path(b), s.opts)

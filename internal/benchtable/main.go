@@ -43,6 +43,8 @@ var budgets = []budget{
 	{bench: "ServerCycle/memory", baseline: "canned handler", interleaved: true, metric: "ns/op", limit: 2},
 	{bench: "ServerCycle/file", baseline: "canned handler", interleaved: true, metric: "ns/op", limit: 4},
 	{bench: "ServerCycle/file_fsync", baseline: "canned handler", interleaved: true, metric: "ns/op"},
+	// Issue #17: PostgreSQL, a local cluster over a unix socket.
+	{bench: "ServerCycle/postgres", baseline: "canned handler", interleaved: true, metric: "ns/op", limit: 6},
 	{bench: "Throughput/clients=8", baseline: "1 client", interleaved: true, metric: "req/s"},
 	{bench: "Throughput/clients=64", baseline: "1 client", interleaved: true, metric: "req/s", limit: 1.5, atLeast: true},
 	{bench: "EventsFirstPage/events=100000", baseline: "EventsFirstPage/events=100", metric: "ns/op", limit: 1.5},

@@ -76,6 +76,9 @@ func (c *Client) RequestAccess(ctx context.Context, intentID string, r AccessReq
 	if err := requireIDs("RequestAccess", "intentID", intentID); err != nil {
 		return nil, err
 	}
+	if r.PrincipalID == "" {
+		r.PrincipalID = c.settings.agentID // the reference server requires principal_id
+	}
 	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests", intentID), r, opts)
 }
 
@@ -95,18 +98,24 @@ func (c *Client) ListAccessRequests(ctx context.Context, intentID string, opts .
 }
 
 // ApproveAccessRequest approves a pending request, granting the requested (or d.Permission)
-// permission.
+// permission; d.DecidedBy defaults to the client's agent.
 func (c *Client) ApproveAccessRequest(ctx context.Context, intentID, requestID string, d AccessRequestDecision, opts ...Option) (*AccessRequest, error) {
 	if err := requireIDs("ApproveAccessRequest", "intentID", intentID, "requestID", requestID); err != nil {
 		return nil, err
 	}
+	if d.DecidedBy == "" {
+		d.DecidedBy = c.settings.agentID // the reference server requires decided_by
+	}
 	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/approve", intentID, requestID), d, opts)
 }
 
-// DenyAccessRequest denies a pending request.
+// DenyAccessRequest denies a pending request; d.DecidedBy defaults to the client's agent.
 func (c *Client) DenyAccessRequest(ctx context.Context, intentID, requestID string, d AccessRequestDecision, opts ...Option) (*AccessRequest, error) {
 	if err := requireIDs("DenyAccessRequest", "intentID", intentID, "requestID", requestID); err != nil {
 		return nil, err
+	}
+	if d.DecidedBy == "" {
+		d.DecidedBy = c.settings.agentID // the reference server requires decided_by
 	}
 	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/deny", intentID, requestID), d, opts)
 }

@@ -108,10 +108,17 @@ func (c *Client) SetRetryPolicy(ctx context.Context, intentID string, p RetryPol
 	return call[RetryPolicy](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/retry-policy", intentID), p, opts)
 }
 
-// RecordFailure records a failed attempt; f.AgentID defaults to the client's agent.
+// RecordFailure records a failed attempt; f.AgentID defaults to the client's agent and
+// f.ErrorType to f.ErrorCode, or "error" (the reference server requires error_type).
 func (c *Client) RecordFailure(ctx context.Context, intentID string, f FailureCreate, opts ...Option) (*Failure, error) {
 	if f.AgentID == "" {
 		f.AgentID = c.settings.agentID
+	}
+	if f.ErrorType == "" {
+		f.ErrorType = f.ErrorCode
+	}
+	if f.ErrorType == "" {
+		f.ErrorType = "error"
 	}
 	if err := requireIDs("RecordFailure", "intentID", intentID, "f.ErrorMessage", f.ErrorMessage); err != nil {
 		return nil, err

@@ -118,24 +118,26 @@ func WithLastEventID(id string) Option {
 // StreamIntentEvents streams the intent's events as they are appended (server-sent events). It
 // reconnects after a dropped connection with Last-Event-ID, so no event is lost or repeated, and
 // ends when ctx ends (yielding ctx's error) or the server refuses the stream (yielding the
-// error). WithLastEventID replays from a known point.
+// error). WithLastEventID replays from a known point. The reference server's frames (the whole
+// intent as data, and other shapes) are decoded into events too (see decodeFrame); a frame that
+// is no event is yielded as an error, and the stream goes on if the loop does.
 func (c *Client) StreamIntentEvents(ctx context.Context, intentID string, opts ...Option) iter.Seq2[IntentEvent, error] {
-	return c.stream(ctx, "StreamIntentEvents", "intentID", intentID, "/api/v1/subscribe/intents/%s", opts)
+	return c.stream(ctx, "StreamIntentEvents", "intentID", intentID, "/api/v1/subscribe/intents/%s", intentStreamKind, opts)
 }
 
 // StreamAgentEvents streams events written by the agent or naming it (assignments, leases), as
 // StreamIntentEvents does for an intent.
 func (c *Client) StreamAgentEvents(ctx context.Context, agentID string, opts ...Option) iter.Seq2[IntentEvent, error] {
-	return c.stream(ctx, "StreamAgentEvents", "agentID", agentID, "/api/v1/subscribe/agents/%s", opts)
+	return c.stream(ctx, "StreamAgentEvents", "agentID", agentID, "/api/v1/subscribe/agents/%s", agentStreamKind, opts)
 }
 
 // StreamPortfolioEvents streams the events of a portfolio's member intents (membership is read
 // again as it changes), as StreamIntentEvents does for one intent.
 func (c *Client) StreamPortfolioEvents(ctx context.Context, portfolioID string, opts ...Option) iter.Seq2[IntentEvent, error] {
-	return c.stream(ctx, "StreamPortfolioEvents", "portfolioID", portfolioID, "/api/v1/subscribe/portfolios/%s", opts)
+	return c.stream(ctx, "StreamPortfolioEvents", "portfolioID", portfolioID, "/api/v1/subscribe/portfolios/%s", portfolioStreamKind, opts)
 }
 
-func (c *Client) stream(ctx context.Context, method, name, id, format string, opts []Option) iter.Seq2[IntentEvent, error] {
+func (c *Client) stream(ctx context.Context, method, name, id, format string, kind streamKind, opts []Option) iter.Seq2[IntentEvent, error] {
 	return func(yield func(IntentEvent, error) bool) {
 		if err := requireID(method, name, id); err != nil {
 			yield(IntentEvent{}, err)
@@ -150,7 +152,7 @@ func (c *Client) stream(ctx context.Context, method, name, id, format string, op
 		last := s.lastEventID
 		failures := 0
 		for {
-			got, err := c.streamOnce(ctx, &s, path, &last, yield)
+			got, err := c.streamOnce(ctx, &s, path, kind, id, &last, yield)
 			if got {
 				failures = 0
 			}
@@ -204,9 +206,9 @@ var errServerDraining = errors.New("openintent: the server ended the stream: rec
 
 const drainingReconnectWait = 100 * time.Millisecond
 
-// streamOnce reads one connection of a stream, yielding its events; it reports whether any
-// event arrived and why the connection ended.
-func (c *Client) streamOnce(ctx context.Context, s *settings, path string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+// streamOnce reads one connection of a stream, yielding its events (decodeFrame); it reports
+// whether any event arrived and why the connection ended.
+func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
 	if err != nil {
 		return false, err
@@ -260,9 +262,13 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, path string, last 
 			_ = json.Unmarshal(ev.Data, &body)
 			return got, fmt.Errorf("openintent: event stream error: %s", body.Detail)
 		}
-		var out IntentEvent
-		if err := json.Unmarshal(ev.Data, &out); err != nil {
-			return got, fmt.Errorf("openintent: decode stream event %s: %w", ev.ID, err)
+		out, err := decodeFrame(ev.Event, ev.Data, kind, id)
+		if err != nil {
+			// A frame that is no event: say so, and go on if the consumer does.
+			if !yield(IntentEvent{}, err) {
+				return got, errStopped
+			}
+			continue
 		}
 		got = true
 		if !yield(out, nil) {

@@ -66,10 +66,14 @@ func (c *Client) GetCredential(ctx context.Context, credentialID string, opts ..
 	return call[Credential](ctx, c, http.MethodGet, pathf("/api/v1/credentials/%s", credentialID), nil, opts)
 }
 
-// CreateToolGrant lets an agent use a credential's tools (create_tool_grant).
+// CreateToolGrant lets an agent use a credential's tools (create_tool_grant); g.GrantedBy
+// defaults to the client's agent.
 func (c *Client) CreateToolGrant(ctx context.Context, g ToolGrantCreate, opts ...Option) (*ToolGrant, error) {
 	if err := requireIDs("CreateToolGrant", "g.CredentialID", g.CredentialID, "g.AgentID", g.AgentID); err != nil {
 		return nil, err
+	}
+	if g.GrantedBy == "" {
+		g.GrantedBy = c.settings.agentID // the reference server requires granted_by
 	}
 	return call[ToolGrant](ctx, c, http.MethodPost, "/api/v1/grants", g, opts)
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	genserver "github.com/openintent-go/openintent/gen/server"
 
@@ -38,41 +38,42 @@ func permissionLevel(p string) int {
 	return 0
 }
 
-// accessControl enforces intents' ACLs (RFC-0011) on every intent route. Intents whose ACL is
-// closed are remembered in memory, so open intents (the common case) cost no lookup.
+// accessControl enforces intents' ACLs (RFC-0011) on every intent route. It keeps nothing in
+// memory: whether an intent's ACL is closed is read from the store on each decision (one record
+// read), so that replicas of the server sharing a store all see an ACL change at once.
 type accessControl struct {
-	store  *store.Store
-	mu     sync.RWMutex
-	closed map[string]bool
+	store *store.Store
 }
 
-func newAccessControl(ctx context.Context, st *store.Store) (*accessControl, error) {
-	ac := &accessControl{store: st, closed: map[string]bool{}}
-	rs, err := st.ListRecords(ctx, store.Query{Kind: kindACL})
-	if err != nil {
-		return nil, fmt.Errorf("server: load ACLs: %w", err)
+func newAccessControl(st *store.Store) *accessControl { return &accessControl{store: st} }
+
+// isClosed reports whether an intent's ACL is closed.
+func (ac *accessControl) isClosed(ctx context.Context, intentID string) (bool, error) {
+	p, err := store.Get[aclPolicy](ctx, ac.store, kindACL, intentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
+	return p.DefaultPolicy == models.AccessPolicyClosed, err
+}
+
+// closedSet returns the ids of the intents whose ACL is closed (one read of the store), for
+// decisions on many intents at once.
+func (ac *accessControl) closedSet(ctx context.Context) (map[string]bool, error) {
+	rs, err := ac.store.ListRecords(ctx, store.Query{Kind: kindACL})
+	if err != nil {
+		return nil, err
+	}
+	closed := map[string]bool{}
 	for _, r := range rs {
 		var p aclPolicy
 		if err := r.Decode(&p); err != nil {
 			return nil, err
 		}
-		ac.closed[r.ID] = p.DefaultPolicy == models.AccessPolicyClosed
+		if p.DefaultPolicy == models.AccessPolicyClosed {
+			closed[r.ID] = true
+		}
 	}
-	return ac, nil
-}
-
-func (ac *accessControl) setClosed(intentID string, closed bool) {
-	ac.mu.Lock()
-	ac.closed[intentID] = closed
-	ac.mu.Unlock()
-}
-
-// isClosed reports whether an intent's ACL is closed.
-func (ac *accessControl) isClosed(intentID string) bool {
-	ac.mu.RLock()
-	defer ac.mu.RUnlock()
-	return ac.closed[intentID]
+	return closed, nil
 }
 
 // check returns a 403 error when agent may not make a request needing need on intentID.
@@ -93,7 +94,22 @@ func (ac *accessControl) check(ctx context.Context, intentID, agent string, need
 // granting need or more. Admin (changing the ACL or the governance policy) is never implied by
 // an open ACL.
 func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent string, need models.Permission) (bool, error) {
-	if in.CreatedBy == agent || (need != models.PermissionAdmin && !ac.isClosed(in.ID)) {
+	if in.CreatedBy == agent {
+		return true, nil
+	}
+	closed := true
+	if need != models.PermissionAdmin {
+		var err error
+		if closed, err = ac.isClosed(ctx, in.ID); err != nil {
+			return false, err
+		}
+	}
+	return ac.permitsKnowing(ctx, in, agent, need, closed)
+}
+
+// permitsKnowing is permits for an intent whose ACL is known to be closed or not.
+func (ac *accessControl) permitsKnowing(ctx context.Context, in models.Intent, agent string, need models.Permission, closed bool) (bool, error) {
+	if in.CreatedBy == agent || (need != models.PermissionAdmin && !closed) {
 		return true, nil
 	}
 	entries, err := store.List[models.ACLEntry](ctx, ac.store, store.Query{Kind: kindACLEntry, Parent: in.ID})
@@ -114,8 +130,15 @@ func (ac *accessControl) permits(ctx context.Context, in models.Intent, agent st
 // intent intentID (see permits). It is true when nothing is needed, and for an intent that does
 // not exist (its route answers 404; a list has nothing to hide).
 func (ac *accessControl) allows(ctx context.Context, intentID, agent string, need models.Permission) (bool, error) {
-	if need == "" || (need != models.PermissionAdmin && !ac.isClosed(intentID)) {
+	if need == "" {
 		return true, nil
+	}
+	closed := true
+	if need != models.PermissionAdmin {
+		var err error
+		if closed, err = ac.isClosed(ctx, intentID); err != nil || !closed {
+			return err == nil, err
+		}
 	}
 	in, err := ac.store.GetIntent(ctx, intentID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -124,22 +147,25 @@ func (ac *accessControl) allows(ctx context.Context, intentID, agent string, nee
 	if err != nil {
 		return false, err
 	}
-	return ac.permits(ctx, in, agent, need)
+	return ac.permitsKnowing(ctx, in, agent, need, closed)
 }
 
 // hidden returns the ids of the closed intents agent may not read, which lists leave out.
 func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, error) {
-	ac.mu.RLock()
-	var closed []string
-	for id, c := range ac.closed {
-		if c {
-			closed = append(closed, id)
-		}
+	closed, err := ac.closedSet(ctx)
+	if err != nil {
+		return nil, err
 	}
-	ac.mu.RUnlock()
 	var out []string
-	for _, id := range closed {
-		ok, err := ac.allows(ctx, id, agent, models.PermissionRead)
+	for id := range closed {
+		in, err := ac.store.GetIntent(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ok, err := ac.permitsKnowing(ctx, in, agent, models.PermissionRead, true)
 		if err != nil {
 			return nil, err
 		}
@@ -147,6 +173,7 @@ func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, er
 			out = append(out, id)
 		}
 	}
+	slices.Sort(out)
 	return out, nil
 }
 
@@ -154,8 +181,15 @@ func (ac *accessControl) hidden(ctx context.Context, agent string) ([]string, er
 // intent whose ACL is closed to the caller.
 func (h *handlers) readable(ctx context.Context, ins []models.Intent) ([]models.Intent, error) {
 	out := make([]models.Intent, 0, len(ins))
+	if len(ins) == 0 {
+		return out, nil
+	}
+	closed, err := h.access.closedSet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, in := range ins {
-		ok, err := h.access.permits(ctx, in, agentFrom(ctx), models.PermissionRead)
+		ok, err := h.access.permitsKnowing(ctx, in, agentFrom(ctx), models.PermissionRead, closed[in.ID])
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +291,6 @@ func (h *handlers) PutIntentACL(ctx context.Context, req genserver.PutIntentACLR
 	if err != nil {
 		return nil, err
 	}
-	h.access.setClosed(req.IntentID, pol == models.AccessPolicyClosed)
 	acl, err := h.readACL(ctx, req.IntentID)
 	if err != nil {
 		return nil, err

@@ -198,6 +198,9 @@ func buildWorld(t *testing.T, e *env) *world {
 	w.ids["attachment"] = id(post(ip+"/attachments", map[string]any{"filename": c + ".txt", "mime_type": "text/plain", "size": 1, "storage_url": "https://example.com/" + c}))
 	post(ip+"/costs", map[string]any{"agent_id": "alice", "cost_type": "tokens", "amount": 1, "unit": "tokens", "metadata": map[string]any{"x": c}})
 	post(ip+"/failures", map[string]any{"error_type": c, "error_message": c, "attempt_number": 1})
+	w.ids["channel"] = id(e.must(201, "POST", ip+"/channels", map[string]any{"name": "channel " + c, "options": map[string]any{"audit": true}}, alice...).body)
+	w.ids["message"] = id(e.must(201, "POST", "/api/v1/channels/"+w.ids["channel"]+"/messages",
+		map[string]any{"to": "carol", "message_type": "request", "payload": map[string]any{"x": c}}, alice...).body)
 	w.ids["lease"] = id(post(ip+"/leases", map[string]any{"scope": "scope-" + c, "duration_seconds": 3600}))
 	post(ip+"/arbitrate", map[string]any{"reason": c})
 	w.ids["aclEntry"] = id(post(ip+"/acl/entries", map[string]any{"principal_id": "carol", "permission": "read", "reason": c}))

@@ -53,7 +53,6 @@ func TestUnbuiltOperationsAnswer501(t *testing.T) {
 		body         any
 	}{
 		{"GET", "/api/v1/channels/c1", nil},
-		{"GET", "/api/v1/federation/status", nil},
 	} {
 		r := e.must(http.StatusNotImplemented, c.method, c.path, c.body)
 		if r.body["code"] != "not_implemented" || !strings.Contains(r.body["detail"].(string), "not implemented") {

@@ -47,6 +47,7 @@ const (
 	objMemory
 	objTrigger
 	objAgent
+	objChannel
 )
 
 // check is one requirement of an operation: need on the object named by path parameter param.
@@ -63,6 +64,8 @@ var (
 	intentR   = on("intent_id", objIntent, intentRead)
 	intentW   = on("intent_id", objIntent, intentWrite)
 	intentA   = on("intent_id", objIntent, intentAdmin)
+	channelR  = on("channel_id", objChannel, intentRead)
+	channelW  = on("channel_id", objChannel, intentWrite)
 	openToAll = []check{}
 	// operators names no object: a service key is needed, whatever the path.
 	operators = []check{{need: serviceKey}}
@@ -95,7 +98,7 @@ var rules = map[string][]check{
 	"listIntentFailures": {intentR}, "recordIntentFailure": {intentW},
 	"streamIntentEvents": {intentR}, "streamIntentEventsClientPath": {intentR},
 	"listIntentTasks": {intentR}, "listIntentPlans": {intentR}, "listIntentCoordinatorLeases": {intentR},
-	"verifyEventChain": {intentR}, "respondToSuspension": {intentW},
+	"verifyEventChain": {intentR}, "respondToSuspension": {intentW}, "suspendIntent": {intentW},
 
 	// Governance (RFC-0003, 0013): decisions and approvals belong to the intent.
 	"requestArbitration": {intentW}, "recordDecision": {intentW}, "listIntentDecisions": {intentR},
@@ -162,13 +165,16 @@ var rules = map[string][]check{
 	"listCheckpoints": openToAll, "getCheckpoint": openToAll, "getMerkleProof": openToAll,
 	"verifyCheckpointConsistency": openToAll, "createCheckpoint": operators, "anchorCheckpoint": operators,
 
-	// Channels (RFC-0021, not built yet: the channel routes answer 501 before reading anything).
+	// Channels (RFC-0021) belong to their intent; handlers narrow an `explicit` channel to its
+	// creator and members, and changing or deleting one to its creator or an intent admin.
 	"createChannel": {intentW}, "listIntentChannels": {intentR},
-	"getChannel": openToAll, "updateChannel": openToAll, "closeChannel": openToAll, "listChannelMessages": openToAll,
-	"sendChannelMessage": openToAll, "getChannelMessage": openToAll, "updateChannelMessageStatus": openToAll,
-	"replyToChannelMessage": openToAll, "streamChannelMessages": openToAll,
+	"getChannel": {channelR}, "updateChannel": {channelW}, "closeChannel": {channelW}, "listChannelMessages": {channelR},
+	"sendChannelMessage": {channelW}, "getChannelMessage": {channelR}, "updateChannelMessageStatus": {channelW},
+	"replyToChannelMessage": {channelW}, "streamChannelMessages": {channelR},
 
-	// Federation (RFC-0022, not built yet).
+	// Federation (RFC-0022, 0023): status and agents are any agent's; a dispatch needs write on
+	// the intent its body names (the handler checks it); peers' envelopes and callbacks carry no
+	// API key (public in the spec): their handlers authenticate the peer's signature.
 	"getFederationStatus": openToAll, "listFederatedAgents": openToAll, "dispatchFederatedIntent": openToAll,
 	"receiveFederatedIntent": openToAll, "receiveFederationCallback": openToAll,
 }
@@ -308,6 +314,9 @@ func (ac *accessControl) resolve(ctx context.Context, obj object, id string) (re
 	case objTrigger:
 		t, err := store.Get[storedTrigger](ctx, ac.store, kindTrigger, id)
 		return resolved{kind: "Trigger", owners: []string{t.Owner}}, err
+	case objChannel:
+		r, err := ac.store.GetRecord(ctx, kindChannel, id)
+		return resolved{kind: "Channel", intent: r.Parent}, err
 	}
 	return resolved{}, fmt.Errorf("server: unknown object %d", obj)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/openintent-go/openintent/pkg/store"
 )
@@ -12,6 +14,7 @@ import (
 // dispatcher and the trigger engine).
 type loop struct {
 	startOnce sync.Once
+	started   atomic.Bool
 	stop      context.CancelFunc
 	done      chan struct{}
 }
@@ -19,6 +22,7 @@ type loop struct {
 // start runs run in its own goroutine, the first time only.
 func (l *loop) start(run func(ctx context.Context)) {
 	l.startOnce.Do(func() {
+		l.started.Store(true)
 		ctx, cancel := context.WithCancel(context.Background())
 		l.stop, l.done = cancel, make(chan struct{})
 		go func() {
@@ -67,11 +71,94 @@ func ensureCursor(w *store.Writer, name string, seq int64) error {
 	return err
 }
 
-// saveCursor stores the reader's position in the write transaction.
-func saveCursor(w *store.Writer, name string, seq int64) error {
-	if err := w.Delete(kindCursor, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+// storedCursor returns the reader's stored position, if it has one. Replicas of the server
+// sharing a store share their readers' positions: a reader whose position another replica moved
+// on starts from there.
+func storedCursor(ctx context.Context, st *store.Store, name string) (int64, bool, error) {
+	var cursor int64
+	r, err := st.GetRecord(ctx, kindCursor, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err == nil {
+		err = r.Decode(&cursor)
+	}
+	return cursor, err == nil, err
+}
+
+// errCursorMoved reports that another replica moved a reader's position first (advanceCursor).
+var errCursorMoved = errors.New("server: the reader's position was moved by another replica")
+
+// advanceCursor moves the reader's stored position from `from` to `to` in the write transaction,
+// as a compare-and-set: errCursorMoved when the stored position is not from (another replica
+// handled the events first, and this transaction must not commit). A reader without a stored
+// position gets one.
+func advanceCursor(w *store.Writer, name string, from, to int64) error {
+	r, err := w.Get(kindCursor, name)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err = w.Insert(store.Record{Kind: kindCursor, ID: name}, to)
 		return err
 	}
-	_, err := w.Insert(store.Record{Kind: kindCursor, ID: name}, seq)
+	var cur int64
+	if err == nil {
+		err = r.Decode(&cur)
+	}
+	if err != nil {
+		return err
+	}
+	if cur != from {
+		return errCursorMoved
+	}
+	_, err = w.Update(r, to)
 	return err
+}
+
+// raiseCursor stores seq as the reader's position unless the stored one is already further on
+// (positions only move forward, whichever replica writes them).
+func raiseCursor(w *store.Writer, name string, seq int64) error {
+	r, err := w.Get(kindCursor, name)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err = w.Insert(store.Record{Kind: kindCursor, ID: name}, seq)
+		return err
+	}
+	var cur int64
+	if err == nil {
+		err = r.Decode(&cur)
+	}
+	if err != nil || cur >= seq {
+		return err
+	}
+	_, err = w.Update(r, seq)
+	return err
+}
+
+// errHandledElsewhere reports background work found done when its transaction checked again:
+// another replica sharing the store did it first (a schedule trigger's tick, an event trigger's
+// event).
+var errHandledElsewhere = errors.New("server: already handled by another replica")
+
+// watchForWork starts the webhook dispatcher and the trigger engine once the store holds work
+// for them that another replica sharing the store created (a server starts them itself when its
+// own requests create some, or at start when there is some): it looks every interval until both
+// run, so that every replica takes its share, and any replica carries on when others stop.
+func (s *Server) watchForWork(ctx context.Context, st *store.Store, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for !s.webhooks.started.Load() || !s.triggers.started.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.webhooks.started.Load() {
+			if rs, err := st.ListRecords(ctx, store.Query{Kind: kindSubscription, Limit: 1}); err == nil && len(rs) > 0 {
+				s.webhooks.start()
+			}
+		}
+		if !s.triggers.started.Load() {
+			if rs, err := st.ListRecords(ctx, store.Query{Kind: kindTrigger, Limit: 1}); err == nil && len(rs) > 0 {
+				s.triggers.start()
+			}
+		}
+	}
 }

@@ -42,7 +42,10 @@ func (h *handlers) CreateCoordinatorLease(ctx context.Context, req genserver.Cre
 	}
 	l := models.CoordinatorLease{AgentID: b.AgentID, Role: b.Role, SupervisorID: b.SupervisorID, CoordinatorType: b.CoordinatorType,
 		Scope: b.Scope, Status: "active", Guardrails: b.Guardrails, HeartbeatIntervalSeconds: b.HeartbeatIntervalSeconds,
-		Version: 1, LeaseMetadata: orEmpty(b.Metadata)}
+		Version: 1, LeaseMetadata: orEmpty(b.Metadata), SuspensionPolicy: b.SuspensionPolicy}
+	if l.SuspensionPolicy == "" {
+		l.SuspensionPolicy = models.CoordinatorSuspensionPolicyIsolate // RFC-0026 §3
+	}
 	if l.AgentID == "" {
 		l.AgentID = agentFrom(ctx)
 	}

@@ -48,5 +48,6 @@ func (h *handlers) GetCompatibilityDocument(context.Context, genserver.GetCompat
 }
 
 func (h *handlers) GetServerConfig(context.Context, genserver.GetServerConfigRequestObject) (genserver.GetServerConfigResponseObject, error) {
-	return genserver.GetServerConfig200JSONResponse(models.ServerConfig{ProtocolVersion: ProtocolVersion}), nil
+	return genserver.GetServerConfig200JSONResponse(models.ServerConfig{ProtocolVersion: ProtocolVersion,
+		Suspension: models.SuspensionConfig{DefaultRetryPolicy: h.suspensions.defaultPolicyObject()}}), nil
 }

@@ -386,12 +386,12 @@ func (h *handlers) checkEventProof(ctx context.Context, intentID, actor string, 
 	if err != nil || agentkey.DID(pub) != id.Did {
 		return forbidden("invalid_proof", fmt.Sprintf("proof.verification_method is not the current key of agent %s", actor))
 	}
-	created, err := time.Parse(time.RFC3339Nano, p.Created)
+	created, err := timestamp.Parse(p.Created) // a zone-less time is UTC, as in every request field
 	if err != nil {
 		return forbidden("invalid_proof", "proof.created is not an RFC 3339 time")
 	}
 	now := h.store.Now()
-	if d := now.Sub(created); d > ProofMaxSkew || d < -ProofMaxSkew {
+	if d := now.Sub(created.Time); d > ProofMaxSkew || d < -ProofMaxSkew {
 		return forbidden("proof_stale", fmt.Sprintf("proof.created is more than %s away from the server's clock", ProofMaxSkew))
 	}
 	if expired(id, now) {

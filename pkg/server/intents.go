@@ -24,6 +24,7 @@ type handlers struct {
 	sealer   *sealer
 	tools    *http.Client
 	triggers *triggerEngine
+	fed      *federation // RFC-0022 federation (federation.go)
 	tel      *telemetry // metrics and traces (telemetry.go)
 	// identity is the server's own key and DID (RFC-0018); requireProofs makes agents with a
 	// registered key sign the events they log (Config.RequireEventProofs).
@@ -31,6 +32,10 @@ type handlers struct {
 	requireProofs bool
 	// drain is set when the server shuts down (readiness, streams).
 	drain *drainer
+	// channels wakes the streams of RFC-0021 channels (channels.go).
+	channels *channelHub
+	// suspensions runs the timers of suspensions awaiting human input (suspension.go).
+	suspensions *suspensionTimers
 }
 
 var _ genserver.StrictServerInterface = (*handlers)(nil)
@@ -185,6 +190,7 @@ func escapeKey(k string) string {
 
 func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentStatusRequestObject) (genserver.SetIntentStatusResponseObject, error) {
 	to := req.Body.Status
+	var from models.IntentStatus
 	out, err := h.store.UpdateIntent(ctx, req.IntentID, req.Params.IfMatch, agentFrom(ctx), func(t *store.Tx, in *models.Intent) (store.Change, error) {
 		if err := checkIntentWriter(ctx, t, in); err != nil {
 			return store.Change{}, err
@@ -210,10 +216,15 @@ func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentS
 				return store.Change{}, v
 			}
 		}
-		from := in.Status
+		from = in.Status
 		if from != to && !slices.Contains(transitions[from], to) {
 			return store.Change{}, &apiError{status: http.StatusConflict, code: "invalid_transition",
 				detail: fmt.Sprintf("Cannot change status from %s to %s", from, to), currentVersion: in.Version}
+		}
+		if from == models.IntentStatusSuspendedAwaitingInput && to != from {
+			if err := cancelOpenSuspension(in, h.store.Now()); err != nil { // RFC-0025: left without an answer
+				return store.Change{}, err
+			}
 		}
 		in.Status = to
 		payload := map[string]any{"status": string(to), "from": string(from), "to": string(to)}
@@ -224,6 +235,9 @@ func (h *handlers) SetIntentStatus(ctx context.Context, req genserver.SetIntentS
 	})
 	if err != nil {
 		return nil, h.refuse(ctx, req.IntentID, err)
+	}
+	if err := h.afterStatusChange(ctx, out, from); err != nil { // RFC-0026 (suspension.go)
+		return nil, err
 	}
 	return genserver.SetIntentStatus200JSONResponse(out), nil
 }
@@ -284,8 +298,11 @@ func (h *handlers) UnassignIntentAgent(ctx context.Context, req genserver.Unassi
 	return genserver.UnassignIntentAgent204Response{}, nil
 }
 
-// checkIntentWriter enforces the intent's write_scope and allowed_agents on the calling agent.
-func checkIntentWriter(ctx context.Context, t *store.Tx, in *models.Intent) error {
+// checkIntentWriter enforces the intent's write_scope and allowed_agents on the calling agent;
+// t reads the intent's assignments in the write transaction (a *store.Tx or *store.Writer).
+func checkIntentWriter(ctx context.Context, t interface {
+	Assignments(intentID string) ([]models.AgentAssignment, error)
+}, in *models.Intent) error {
 	pol := effectivePolicy(in.GovernancePolicy)
 	if len(pol.AllowedAgents) == 0 && pol.WriteScope != models.WriteScopeAssignedOnly {
 		return nil

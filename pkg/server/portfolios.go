@@ -80,6 +80,7 @@ func (h *handlers) withMembers(ctx context.Context, p models.Portfolio, withInte
 		intents = nil
 	}
 	p.AggregateStatus = aggregate(intents)
+	p = withSuspended(p)
 	if withIntents {
 		p.Intents = intents
 		if p.Intents == nil {
@@ -99,6 +100,14 @@ func aggregate(intents []models.Intent) models.AggregateStatus {
 		a.CompletionPercentage = int32(a.ByStatus[string(models.IntentStatusCompleted)] * 100 / a.Total)
 	}
 	return a
+}
+
+// withSuspended fills the portfolio's RFC-0026 suspension fields from its aggregate status.
+func withSuspended(p models.Portfolio) models.Portfolio {
+	n := p.AggregateStatus.ByStatus[string(models.IntentStatusSuspendedAwaitingInput)]
+	has := n > 0
+	p.SuspendedMemberCount, p.HasSuspendedMembers = &n, &has
+	return p
 }
 
 // portfolioIntents returns a portfolio's member intents, by priority (highest first) then

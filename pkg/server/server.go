@@ -72,9 +72,16 @@ type Config struct {
 	RequireEventProofs bool
 	// ToolProxy configures the upstream calls of POST /tools/invoke.
 	ToolProxy ToolProxy
+	// Federation configures RFC-0022 federation with peer servers and its RFC-0023 security
+	// (requests signed with the server's Identity, an allow-list of peers, replay protection);
+	// off unless Federation.URL is set.
+	Federation Federation
 	// TriggerInterval is how often schedule triggers are evaluated; zero means
 	// DefaultTriggerInterval.
 	TriggerInterval time.Duration
+	// Suspensions configures suspensions awaiting human input (RFC-0025, RFC-0026): the
+	// platform's default human retry policy and how often their timers are checked.
+	Suspensions Suspensions
 	// TracerProvider receives the server's OpenTelemetry spans: one per request, named by its
 	// operation id, with child spans for store transactions, webhook deliveries, tool-proxy
 	// calls and trigger firings (see TracerProviderFromEnv). Nil means OpenTelemetry's global
@@ -91,14 +98,20 @@ type Server struct {
 	log      *slog.Logger
 	webhooks *dispatcher
 	triggers *triggerEngine
+	fed      *federation // RFC-0022 federation and its callback loop (federation.go)
+	timers   *suspensionTimers
 	tel      *telemetry // metrics and traces (telemetry.go)
 	drain    *drainer
+	discover loop // starts webhooks and triggers when another replica gives them work (background.go)
 }
 
 // Close stops the server's background work (webhook delivery, triggers). It does not close the store.
 func (s *Server) Close() error {
+	s.discover.close()
 	s.webhooks.close()
 	s.triggers.close()
+	s.fed.close()
+	s.timers.close()
 	return nil
 }
 
@@ -141,10 +154,7 @@ func New(cfg Config) (*Server, error) {
 	if err := checkRules(routes); err != nil {
 		return nil, err
 	}
-	access, err := newAccessControl(context.Background(), cfg.Store)
-	if err != nil {
-		return nil, err
-	}
+	access := newAccessControl(cfg.Store)
 	tel := newTelemetry(cfg.TracerProvider, routes)
 	webhooks := newDispatcher(cfg.Store, access, cfg.Logger, cfg.Webhooks)
 	seal, err := newSealer(cfg.SecretKey)
@@ -155,8 +165,19 @@ func New(cfg Config) (*Server, error) {
 	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client(), drain: drain,
 		identity: identity, requireProofs: cfg.RequireEventProofs}
 	webhooks.tel, h.tel = tel, tel
+	h.channels = newChannelHub()
 	h.triggers = newTriggerEngine(h, cfg.TriggerInterval)
+	h.suspensions = newSuspensionTimers(h, cfg.Suspensions, cfg.TriggerInterval)
+	if err := h.suspensions.startIfNeeded(context.Background()); err != nil {
+		return nil, err
+	}
 	if err := h.triggers.startIfNeeded(context.Background()); err != nil {
+		return nil, err
+	}
+	if h.fed, err = newFederation(cfg.Federation, identity, cfg.Store, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if err := h.fed.startIfNeeded(context.Background()); err != nil {
 		return nil, err
 	}
 	if pending, err := cfg.Store.ListRecords(context.Background(), store.Query{Kind: kindSubscription, Limit: 1}); err != nil {
@@ -164,7 +185,7 @@ func New(cfg Config) (*Server, error) {
 	} else if len(pending) > 0 {
 		webhooks.start() // resume deliveries after a restart
 	}
-	strict := genserver.NewStrictHandlerWithOptions(h, nil, genserver.StrictHTTPServerOptions{
+	strict := genserver.NewStrictHandlerWithOptions(h, []genserver.StrictMiddlewareFunc{keepSignedBody}, genserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, r, cfg.Logger, badBody(err))
 		},
@@ -180,14 +201,7 @@ func New(cfg Config) (*Server, error) {
 			writeError(w, r, cfg.Logger, paramError(err))
 		},
 	})
-	specJSON, err := spec.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("server: encode spec: %w", err)
-	}
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(specJSON)
-	})
+	mux.HandleFunc("GET /openapi.json", serveSpec) // api/openapi.yaml as written (openapidoc.go)
 	routes.byPattern["GET /openapi.json"] = &route{public: true}
 	a := &authenticator{keys: keys, routes: routes, mux: mux, log: cfg.Logger,
 		idem: &idempotency{store: cfg.Store, log: cfg.Logger}, access: access}
@@ -204,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	a.streams = &streams{store: cfg.Store, log: cfg.Logger, heartbeat: cfg.StreamHeartbeat, access: access, drain: drain}
 	a.tel, a.streams.tel = tel, tel
+	a.streams.channels = h.channels
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
 	handler = limitBodyTime(cfg.BodyReadTimeout, handler)
@@ -211,7 +226,10 @@ func New(cfg Config) (*Server, error) {
 	handler = recoverPanics(cfg.Logger, handler)
 	handler = tel.instrument(handler)
 	handler = withRequestID(handler)
-	return &Server{tel: tel, handler: handler, identity: identity, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers, drain: drain}, nil
+	srv := &Server{tel: tel, handler: handler, identity: identity, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers, timers: h.suspensions, drain: drain}
+	srv.fed = h.fed
+	srv.discover.start(func(ctx context.Context) { srv.watchForWork(ctx, cfg.Store, h.triggers.interval) })
+	return srv, nil
 }
 
 // Identity is the server's own Ed25519 key and DID, derived from Config.SecretKey.
@@ -285,6 +303,7 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithoutCancel(r.Context()))
 	}
 	rt := a.routes.byPattern[pattern]
+	normalizeTimeQuery(r, rt) // zone-less date-time query values, before the router binds them (wire.go)
 	if rt == nil || !rt.public {
 		addr := clientAddress(r)
 		if ok, wait := a.failures.check(addr); !ok {

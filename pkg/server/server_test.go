@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openintent-go/openintent/internal/pgtest"
 	"github.com/openintent-go/openintent/pkg/server"
 	"github.com/openintent-go/openintent/pkg/store"
 )
@@ -44,19 +45,12 @@ type env struct {
 }
 
 // newEnv starts a server whose every response is checked against the spec, on an in-memory
-// store, or with OPENINTENT_TEST_STORE=file on a file store in a temporary directory (`make test`
-// runs this package both ways).
+// store, with OPENINTENT_TEST_STORE=file on a file store in a temporary directory, or with
+// OPENINTENT_TEST_STORE=postgres on a PostgreSQL database of its own (internal/pgtest; `make
+// test` runs this package the three ways).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	switch kind := os.Getenv("OPENINTENT_TEST_STORE"); kind {
-	case "", "memory":
-		return newEnvAt(t, store.Memory)
-	case "file":
-		return newEnvAt(t, filepath.Join(t.TempDir(), "test.db"))
-	default:
-		t.Fatalf("OPENINTENT_TEST_STORE=%q: want memory or file", kind)
-		return nil
-	}
+	return newEnvAt(t, testStorePath(t))
 }
 
 func newEnvAt(t *testing.T, path string) *env {
@@ -64,12 +58,21 @@ func newEnvAt(t *testing.T, path string) *env {
 	return newEnvConfig(t, path, nil)
 }
 
-// testStorePath is the store newEnv uses: memory, or a file with OPENINTENT_TEST_STORE=file.
+// testStorePath is the store newEnv uses: memory, a file with OPENINTENT_TEST_STORE=file, a
+// fresh PostgreSQL database with OPENINTENT_TEST_STORE=postgres.
 func testStorePath(t *testing.T) string {
-	if os.Getenv("OPENINTENT_TEST_STORE") == "file" {
+	t.Helper()
+	switch kind := os.Getenv("OPENINTENT_TEST_STORE"); kind {
+	case "", "memory":
+		return store.Memory
+	case "file":
 		return filepath.Join(t.TempDir(), "test.db")
+	case "postgres":
+		return pgtest.URL(t)
+	default:
+		t.Fatalf("OPENINTENT_TEST_STORE=%q: want memory, file or postgres", kind)
+		return ""
 	}
-	return store.Memory
 }
 
 // newEnvConfig is newEnvAt with a change to the server's configuration (keys bound to agents,

@@ -31,6 +31,7 @@ type streams struct {
 	access    *accessControl
 	drain     *drainer
 	tel       *telemetry // the open-streams gauge (telemetry.go)
+	channels  *channelHub // wakes channel streams (channels.go)
 }
 
 // reconnectFrame ends a stream when the server shuts down: the client resumes elsewhere with
@@ -43,6 +44,7 @@ const (
 	intentStream streamKind = iota + 1
 	agentStream
 	portfolioStream
+	channelStream // a channel's messages (channels.go)
 )
 
 // streamRoutes maps the stream patterns of the spec to their kind; both the server paths and
@@ -55,6 +57,8 @@ var streamRoutes = map[string]streamKind{
 
 	"GET /api/v1/subscribe/portfolios/{portfolio_id}": portfolioStream,
 	"GET /api/v1/portfolios/{portfolio_id}/subscribe": portfolioStream,
+
+	"GET /api/v1/subscribe/channels/{channel_id}": channelStream,
 }
 
 // pathParam returns the value of the first {param} of pattern in r's path.
@@ -74,6 +78,10 @@ func pathParam(pattern string, r *http.Request) string {
 }
 
 func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind, pattern string) {
+	if kind == channelStream {
+		s.serveChannel(w, r, pattern)
+		return
+	}
 	ctx := r.Context()
 	id := pathParam(pattern, r)
 	filter := store.StreamFilter{Limit: streamPage}

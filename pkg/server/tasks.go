@@ -243,6 +243,9 @@ func (h *handlers) GetPlan(ctx context.Context, req genserver.GetPlanRequestObje
 	if err != nil {
 		return nil, err
 	}
+	if p.SuspendedTasks, err = h.suspendedTasks(ctx, p); err != nil { // RFC-0026 rule 4 (suspension.go)
+		return nil, err
+	}
 	return genserver.GetPlan200JSONResponse(p), nil
 }
 

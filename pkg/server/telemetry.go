@@ -323,6 +323,8 @@ func (t *telemetry) streamOpened(kind streamKind) (closed func()) {
 		name = "portfolio"
 	case agentStream:
 		name = "agent"
+	case channelStream:
+		name = "channel"
 	}
 	g := t.metrics.streams.WithLabelValues(name)
 	g.Inc()

@@ -41,6 +41,10 @@ type storedTrigger struct {
 	// Owner is the agent that created the trigger: only it may change or fire it, and an event
 	// trigger fires only on events of intents it may read.
 	Owner string `json:"owner,omitempty"`
+	// LastEventSeq is the sequence number of the last event an event trigger handled (fired on,
+	// or skipped by deduplication or the cascade limit): each event is handled once, by one
+	// replica of the server when several share the store.
+	LastEventSeq int64 `json:"last_event_seq,omitempty"`
 }
 
 // lineage is how an intent came from triggers.
@@ -220,14 +224,21 @@ func (h *handlers) FireTrigger(ctx context.Context, req genserver.FireTriggerReq
 // firing is why a trigger fires.
 type firing struct {
 	manual bool
-	actor  string
-	event  *models.IntentEvent // the event of an event trigger
-	parent *lineage            // lineage of the event's intent, if it came from a trigger
+	// scheduled: a schedule trigger's time came, or a queued firing's intent finished (checked
+	// again in the firing's transaction: another replica may have fired it).
+	scheduled bool
+	actor     string
+	event     *models.IntentEvent // the event of an event trigger
+	parent    *lineage            // lineage of the event's intent, if it came from a trigger
 }
 
 // triggerEngine fires schedule triggers on time, event triggers on matching events, and
 // deferred (queued) firings once the intent they waited for is finished. It runs once a trigger
 // exists and stops with Server.Close.
+//
+// Replicas of the server sharing a store each run an engine; each firing's transaction checks
+// again that it is due (a schedule trigger's tick not fired yet, an event not handled yet by the
+// trigger), so that every tick and every event fires a trigger once, on one replica.
 type triggerEngine struct {
 	h        *handlers
 	interval time.Duration
@@ -291,7 +302,7 @@ func (e *triggerEngine) due(ctx context.Context) error {
 			continue
 		}
 		if t.Queued || (t.Type == string(models.TriggerTypeSchedule) && scheduledAt(t, now)) {
-			if _, err := e.fire(ctx, t.TriggerID, firing{actor: "trigger:" + t.TriggerID}); err != nil && !isAPIError(err) {
+			if _, err := e.fire(ctx, t.TriggerID, firing{scheduled: true, actor: "trigger:" + t.TriggerID}); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
 				return err
 			}
 		}
@@ -350,6 +361,12 @@ func scheduledAt(t storedTrigger, now time.Time) bool {
 func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 	st := e.h.store
 	for {
+		// Another replica may have handled these events already: go on from where it got.
+		if stored, ok, err := storedCursor(ctx, st, "triggers"); err != nil {
+			return err
+		} else if ok && stored > *cursor {
+			*cursor = stored
+		}
 		evs, err := st.EventsAfter(ctx, store.StreamFilter{AfterSeq: *cursor, Limit: 200})
 		if err != nil || len(evs) == 0 {
 			return err
@@ -374,13 +391,13 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 				if l, err := store.Get[lineage](ctx, st, kindLineage, ev.IntentID); err == nil {
 					f.parent = &l
 				}
-				if _, err := e.fire(ctx, t.TriggerID, f); err != nil && !isAPIError(err) {
+				if _, err := e.fire(ctx, t.TriggerID, f); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
 					return err
 				}
 			}
 		}
 		*cursor = evs[len(evs)-1].Sequence
-		err = st.Write(ctx, func(w *store.Writer) error { return saveCursor(w, "triggers", *cursor) })
+		err = st.Write(ctx, func(w *store.Writer) error { return raiseCursor(w, "triggers", *cursor) })
 		if err != nil {
 			return err
 		}
@@ -433,6 +450,16 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		if !t.Enabled {
 			return conflict("trigger_disabled", fmt.Sprintf("Trigger %s is disabled", id))
 		}
+		// Checked again here, where no other replica can fire it meanwhile.
+		if f.scheduled && !t.Queued && !(t.Type == string(models.TriggerTypeSchedule) && scheduledAt(t, w.Now())) {
+			return errHandledElsewhere
+		}
+		if f.event != nil {
+			if f.event.Sequence <= t.LastEventSeq {
+				return errHandledElsewhere
+			}
+			t.LastEventSeq = f.event.Sequence
+		}
 		lin := lineage{TriggerID: id, Type: t.Type, Depth: 1, Chain: []string{id}}
 		if f.parent != nil {
 			lin.Depth, lin.Chain = f.parent.Depth+1, append(append([]string{}, f.parent.Chain...), id)
@@ -440,6 +467,10 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		if lin.Depth > maxCascade {
 			e.h.log.Warn("triggers: cascade limit reached; not firing", "trigger_id", id, "depth", lin.Depth)
 			out = models.TriggerFiring{Status: "skipped", FireCount: t.FireCount}
+			if f.event != nil {
+				_, err := w.Rewrite(rec, t) // the event is handled
+				return err
+			}
 			return nil
 		}
 		if busy, err := e.lastIntentOpen(w, t); err != nil {

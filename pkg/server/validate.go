@@ -25,7 +25,9 @@ type route struct {
 	*routers.Route
 	public     bool
 	pathParams []string
-	checks     []check // the operation's access rule (authz.go)
+	checks     []check    // the operation's access rule (authz.go)
+	body       *bodyRules // what its JSON body may hold (wire.go)
+	timeParams []string   // its date-time query parameters (wire.go)
 }
 
 type routeTable struct {
@@ -45,6 +47,7 @@ func newRouteTable(spec *openapi3.T) (*routeTable, error) {
 			unsecured.Security = &openapi3.SecurityRequirements{}
 			rt := &route{Route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &unsecured}}
 			rt.public = op.Security != nil && len(*op.Security) == 0
+			rt.body, rt.timeParams = newBodyRules(op), timeQueryParams(op, item)
 			for _, m := range pathParamRE.FindAllStringSubmatch(path, -1) {
 				rt.pathParams = append(rt.pathParams, m[1])
 			}
@@ -58,8 +61,9 @@ func newRouteTable(spec *openapi3.T) (*routeTable, error) {
 }
 
 var validationOptions = &openapi3filter.Options{
-	MultiError:         true,
-	AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+	MultiError:              true,
+	AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+	SchemaValidationOptions: requestFormats,
 }
 
 // validateRequest checks each request's parameters and body against its operation in the spec
@@ -88,6 +92,16 @@ func (t *routeTable) validateRequest(log *slog.Logger) genserver.MiddlewareFunc 
 				if msg := checkJSONShape(body); msg != "" {
 					writeError(w, r, log, validationFailed("body", msg))
 					return
+				}
+				if len(bytes.TrimSpace(body)) > 0 {
+					ignored, aerr := rt.body.checkBody(body)
+					if aerr != nil {
+						writeError(w, r, log, aerr)
+						return
+					}
+					if len(ignored) > 0 {
+						w.Header().Set(IgnoredFieldsHeader, strings.Join(ignored, ", "))
+					}
 				}
 				defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
 				r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }

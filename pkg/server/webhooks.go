@@ -72,6 +72,21 @@ type delivery struct {
 	Attempts       int                `json:"attempts"`
 	NextAt         time.Time          `json:"next_at"`
 	LastError      string             `json:"last_error,omitempty"`
+	// Claim and ClaimedUntil: the attempt in progress, taken by one replica of the server (claim,
+	// a random id) until then; other replicas sharing the store leave the delivery, and the later
+	// ones of its subscription, alone until the attempt is recorded or its claim runs out (the
+	// replica died: the attempt is made again).
+	Claim        string    `json:"claim,omitempty"`
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
+}
+
+// heldUntil is when the delivery may next be attempted: its retry time, or the end of the claim
+// of an attempt in progress.
+func (dl delivery) heldUntil() time.Time {
+	if dl.ClaimedUntil.After(dl.NextAt) {
+		return dl.ClaimedUntil
+	}
+	return dl.NextAt
 }
 
 // webhookBody is what a webhook receives.
@@ -91,6 +106,11 @@ func Sign(secret string, timestamp int64, body []byte) string {
 // the request path. Deliveries are stored, so a restart resumes them. Its loop enqueues
 // deliveries and hands each subscription's due ones to a worker of their own (at most
 // cfg.MaxInFlight workers at once), which sends them one at a time in the order of their events.
+//
+// Replicas of the server sharing a store each run a dispatcher; they share the work through the
+// store: the deliveries of a batch of events are stored by the replica whose transaction moves
+// the shared cursor past them (a compare-and-set), and each attempt is claimed in the store
+// before it is sent, so that one replica makes it.
 type dispatcher struct {
 	store  *store.Store
 	access *accessControl
@@ -188,6 +208,13 @@ func (d *dispatcher) run(ctx context.Context) {
 // cursor past the events, in one transaction.
 func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 	for {
+		// Another replica may have handled the events first: go on from where it got.
+		if stored, ok, err := storedCursor(ctx, d.store, "webhooks"); err != nil {
+			return err
+		} else if ok && stored != *cursor {
+			*cursor = stored
+			clear(d.members) // membership was followed to the old position
+		}
 		events, err := d.store.EventsAfter(ctx, store.StreamFilter{AfterSeq: *cursor, Limit: 200})
 		if err != nil || len(events) == 0 {
 			return err
@@ -250,8 +277,11 @@ func (d *dispatcher) enqueue(ctx context.Context, cursor *int64) error {
 					return err
 				}
 			}
-			return saveCursor(w, "webhooks", last)
+			return advanceCursor(w, "webhooks", *cursor, last)
 		})
+		if errors.Is(err, errCursorMoved) {
+			continue // another replica stored these deliveries
+		}
 		if err != nil {
 			return err
 		}
@@ -325,19 +355,19 @@ func (d *dispatcher) deliverDue(ctx context.Context) time.Duration {
 		slices.SortStableFunc(q, func(a, b queued) int { return cmp.Compare(a.dl.Event.Sequence, b.dl.Event.Sequence) })
 		var due []store.Record // up to the first delivery waiting for its retry
 		for _, e := range q {
-			if wait := e.dl.NextAt.Sub(now); wait > 0 {
+			if wait := e.dl.heldUntil().Sub(now); wait > 0 {
 				next = min(next, wait)
 				break
 			}
 			due = append(due, e.r)
 		}
-		if len(due) == 0 || !d.claim(sub) {
+		if len(due) == 0 || !d.markBusy(sub) {
 			continue
 		}
 		select {
 		case d.slots <- struct{}{}:
 		default:
-			d.unclaim(sub)
+			d.clearBusy(sub)
 			return next // every slot is taken: the first worker to end wakes the loop
 		}
 		d.workers.Add(1)
@@ -346,8 +376,8 @@ func (d *dispatcher) deliverDue(ctx context.Context) time.Duration {
 	return next
 }
 
-// claim marks sub as being sent by a worker; false if one already is.
-func (d *dispatcher) claim(sub string) bool {
+// markBusy marks sub as being sent by a worker of this replica; false if one already is.
+func (d *dispatcher) markBusy(sub string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.busy[sub] {
@@ -357,7 +387,7 @@ func (d *dispatcher) claim(sub string) bool {
 	return true
 }
 
-func (d *dispatcher) unclaim(sub string) {
+func (d *dispatcher) clearBusy(sub string) {
 	d.mu.Lock()
 	delete(d.busy, sub)
 	d.mu.Unlock()
@@ -368,7 +398,7 @@ func (d *dispatcher) unclaim(sub string) {
 // came due meanwhile).
 func (d *dispatcher) work(ctx context.Context, sub string, due []store.Record) {
 	defer func() {
-		d.unclaim(sub)
+		d.clearBusy(sub)
 		<-d.slots
 		d.workers.Done()
 		d.wake()
@@ -392,15 +422,77 @@ func (d *dispatcher) work(ctx context.Context, sub string, due []store.Record) {
 			}
 			return
 		}
-		if dl.NextAt.After(d.now()) || !d.attempt(ctx, r, dl) {
-			return // it waits for its retry, and the later deliveries behind it
+		if dl.heldUntil().After(d.now()) || !d.attempt(ctx, dl) {
+			return // it waits for its retry (or another replica's attempt), and the later deliveries behind it
 		}
 	}
 }
 
-// attempt posts one delivery and records the outcome. It reports whether the subscription's
-// next delivery may follow: false when this one waits for a retry (or the dispatcher stops).
-func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) bool {
+// claimTTL is how long a claim on an attempt holds: the attempt's timeout, with room for
+// recording its outcome and for clocks of replicas that differ a little.
+func (d *dispatcher) claimTTL() time.Duration { return 2*d.cfg.Timeout + 30*time.Second }
+
+// claim takes the next attempt of delivery dl for this replica, in a transaction that reads
+// the delivery again: it reports the delivery as it is now, false when it is gone (sent by
+// another replica, or its subscription deleted) or not due (another replica's attempt is in
+// progress or failed and waits for its retry).
+func (d *dispatcher) claim(ctx context.Context, dl delivery) (delivery, bool, error) {
+	claim, ok := store.NewID(), false
+	err := d.store.Write(ctx, func(w *store.Writer) error {
+		var cur delivery
+		r, err := w.Get(kindDelivery, dl.ID)
+		if err == nil {
+			err = r.Decode(&cur)
+		}
+		if err != nil {
+			return err
+		}
+		now := w.Now()
+		if cur.Attempts != dl.Attempts || cur.heldUntil().After(now) {
+			return nil
+		}
+		cur.Claim, cur.ClaimedUntil = claim, now.Add(d.claimTTL())
+		if _, err := w.Rewrite(r, cur); err != nil { // bookkeeping, not a change of the delivery
+			return err
+		}
+		dl, ok = cur, true
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return dl, false, nil
+	}
+	return dl, ok, err
+}
+
+// settle records what became of a claimed attempt, in a transaction that reads the delivery
+// again and changes it only if the claim is still this replica's (a claim that ran out may have
+// been taken over: then that replica's attempt is the one recorded).
+func (d *dispatcher) settle(ctx context.Context, dl delivery, change func(w *store.Writer, r store.Record, cur delivery) error) error {
+	err := d.store.Write(ctx, func(w *store.Writer) error {
+		var cur delivery
+		r, err := w.Get(kindDelivery, dl.ID)
+		if err == nil {
+			err = r.Decode(&cur)
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Claim != dl.Claim {
+			return errHandledElsewhere
+		}
+		cur.Claim, cur.ClaimedUntil = "", time.Time{}
+		return change(w, r, cur)
+	})
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errHandledElsewhere) {
+		return nil // deleted with its subscription, or taken over
+	}
+	return err
+}
+
+// attempt claims, posts and records one attempt of a delivery. It reports whether the
+// subscription's next delivery may follow: false when this one waits for a retry, for another
+// replica's attempt, or the dispatcher stops.
+func (d *dispatcher) attempt(ctx context.Context, dl delivery) bool {
 	sub, err := store.Get[storedSubscription](ctx, d.store, kindSubscription, dl.SubscriptionID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		if ctx.Err() == nil {
@@ -410,31 +502,49 @@ func (d *dispatcher) attempt(ctx context.Context, r store.Record, dl delivery) b
 	}
 	if err != nil || !active(sub.Subscription, d.now()) || sub.WebhookURL == nil {
 		// Deleted or expired subscriptions stop receiving.
-		d.store.Write(ctx, func(w *store.Writer) error { return w.Delete(kindDelivery, dl.ID) })
-		d.tel.deliveryDiscarded()
+		err := d.store.Write(ctx, func(w *store.Writer) error { return w.Delete(kindDelivery, dl.ID) })
+		if err == nil {
+			d.tel.deliveryDiscarded()
+		}
 		return true
+	}
+	dl, ok, err := d.claim(ctx, dl)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("webhooks: claim delivery", "error", err, "delivery_id", dl.ID)
+		}
+		return false
+	}
+	if !ok {
+		return false // another replica is on this subscription's deliveries
 	}
 	pctx, span := d.tel.startDelivery(ctx, sub, dl)
 	err = d.post(pctx, sub, dl)
 	if err != nil && ctx.Err() != nil {
 		span.End()
-		return false // stopping: not counted as an attempt; sent again after a restart
+		// Stopping: not counted as an attempt; the claim is given back, so that another replica,
+		// or this one after a restart, sends it again.
+		d.settle(context.WithoutCancel(ctx), dl, func(w *store.Writer, r store.Record, cur delivery) error {
+			_, err := w.Rewrite(r, cur)
+			return err
+		})
+		return false
 	}
 	dl.Attempts++
-	werr := d.store.Write(context.WithoutCancel(pctx), func(w *store.Writer) error {
+	werr := d.settle(context.WithoutCancel(pctx), dl, func(w *store.Writer, r store.Record, cur delivery) error {
 		if err == nil {
 			return w.Delete(kindDelivery, dl.ID)
 		}
-		dl.LastError = err.Error()
-		if dl.Attempts >= d.cfg.MaxAttempts {
+		cur.Attempts, cur.LastError = dl.Attempts, err.Error()
+		if cur.Attempts >= d.cfg.MaxAttempts {
 			if err := w.Delete(kindDelivery, dl.ID); err != nil {
 				return err
 			}
-			_, err := w.Insert(store.Record{Kind: kindDeadDelivery, ID: dl.ID, Parent: dl.SubscriptionID}, dl)
+			_, err := w.Insert(store.Record{Kind: kindDeadDelivery, ID: dl.ID, Parent: dl.SubscriptionID}, cur)
 			return err
 		}
-		dl.NextAt = d.now().Add(d.backoff(dl.Attempts))
-		_, err := w.Update(r, dl)
+		cur.NextAt = d.now().Add(d.backoff(cur.Attempts))
+		_, err := w.Update(r, cur)
 		return err
 	})
 	if werr != nil {

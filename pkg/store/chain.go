@@ -151,6 +151,10 @@ func (t *txTips) created(intentID string) {
 
 func (c *chainTips) nextSeq(ctx context.Context, tx *wtx) (int64, error) {
 	switch {
+	case tx.pg != nil: // another replica may have appended: the transaction's own, or the table's
+		if tx.tips.seq > 0 {
+			return tx.tips.seq + 1, nil
+		}
 	case tx.c == nil: // the in-memory store's log knows
 	case tx.tips.seq > 0:
 		return tx.tips.seq + 1, nil
@@ -161,14 +165,14 @@ func (c *chainTips) nextSeq(ctx context.Context, tx *wtx) (int64, error) {
 }
 
 func (c *chainTips) head(ctx context.Context, tx *wtx, intentID string) (eventlog.Hash, bool, error) {
-	if tx.c != nil {
+	if tx.c != nil || tx.pg != nil {
 		if h, ok := tx.tips.heads[intentID]; ok {
 			return h, true, nil
 		}
 		if tx.tips.fresh[intentID] {
 			return eventlog.Hash{}, false, nil
 		}
-		if h, ok := c.heads[intentID]; ok {
+		if h, ok := c.heads[intentID]; ok && tx.c != nil { // PostgreSQL: another replica may have moved it
 			return h, true, nil
 		}
 	}
@@ -427,7 +431,7 @@ func (m *memTables) eventRef(_ context.Context, id, intentID string, from, to in
 // backfillChain hashes the events stored before migration 0007 gave events their hashes, in
 // log order, once.
 func (s *Store) backfillChain(ctx context.Context) error {
-	var pending int
+	var pending int // (a file store's: PostgreSQL stores hashed every event they stored)
 	if err := s.held.QueryRowContext(ctx, `SELECT pending FROM event_chain_backfill`).Scan(&pending); err != nil || pending == 0 {
 		return err
 	}
@@ -483,6 +487,13 @@ func (s *Store) TamperWithEvent(ctx context.Context, id string, payload models.O
 			}
 			s.mem.log.at(ref.seq).payload = b // not undone: a test hook's change is its own
 			return nil
+		}
+		if tx.pg != nil {
+			n, err := pgExec(ctx, tx.pg.tx, `UPDATE events SET payload = $1 WHERE id = $2`, string(b), id)
+			if err == nil && !n {
+				err = &NotFoundError{Detail: "Event not found"}
+			}
+			return err
 		}
 		n, err := affected(tx.ExecContext(ctx, `UPDATE events SET payload = ? WHERE id = ?`, string(b), id))
 		if err == nil && !n {

@@ -13,9 +13,9 @@ import (
 	"github.com/openintent-go/openintent/pkg/store"
 )
 
-// bothStores opens an in-memory and a file store.
+// bothStores opens an in-memory and a file store, and a PostgreSQL store where there is one.
 func bothStores(t *testing.T) map[string]*store.Store {
-	return map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, filepath.Join(t.TempDir(), "s.db"))}
+	return withPostgres(t, map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, filepath.Join(t.TempDir(), "s.db"))})
 }
 
 // Every event is chained as it is appended, whatever appends it (an intent's creation, a state

@@ -15,27 +15,40 @@ import (
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/internal/eventlog"
+	"github.com/openintent-go/openintent/internal/pgtest"
 	"github.com/openintent-go/openintent/pkg/store"
 	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
-// The in-memory store (Go maps) and the file store (SQLite) must behave alike: the same random
-// operations, on the same clock, get the same answers from both, down to every field, error and
-// order (ids aside: they are random, so each is named by where it first appears).
+// The in-memory store (Go maps), the file store (SQLite) and the PostgreSQL store must behave
+// alike: the same random operations, on the same clock, get the same answers from each, down to
+// every field, error and order (ids aside: they are random, so each is named by where it first
+// appears). PostgreSQL's run is skipped, saying how to enable it, where there is none
+// (internal/pgtest).
 func TestStoreKindsAgree(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			mem := runScenario(t, store.Memory, seed)
 			file := runScenario(t, filepath.Join(t.TempDir(), "s.db"), seed)
-			if len(mem) != len(file) {
-				t.Fatalf("%d answers from the in-memory store, %d from the file store", len(mem), len(file))
-			}
-			for i := range mem {
-				if mem[i] != file[i] {
-					t.Fatalf("answer %d differs:\nmemory: %s\nfile:   %s", i, mem[i], file[i])
-				}
-			}
+			agree(t, "file", mem, file)
+			t.Run("postgres", func(t *testing.T) {
+				agree(t, "postgres", mem, runScenario(t, pgtest.URL(t), seed))
+			})
 		})
+	}
+}
+
+// agree fails t at the first answer of the kind of store named that differs from the in-memory
+// store's.
+func agree(t *testing.T, kind string, mem, other []string) {
+	t.Helper()
+	for i := range min(len(mem), len(other)) {
+		if mem[i] != other[i] {
+			t.Fatalf("answer %d differs:\nmemory: %s\n%-8s%s", i, mem[i], kind+":", other[i])
+		}
+	}
+	if len(mem) != len(other) {
+		t.Fatalf("%d answers from the in-memory store, %d from the %s store", len(mem), len(other), kind)
 	}
 }
 

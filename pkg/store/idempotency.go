@@ -120,7 +120,13 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	if ok && !q.forget && q.at.After(since) {
 		return *q.IdempotentResponse, true, nil
 	}
-	if ok || s.mem != nil || !s.responses.mayBeInFile([2]string{principal, key}, since) {
+	if ok || s.mem != nil {
+		return IdempotentResponse{}, false, nil
+	}
+	if s.pg != nil { // another replica may have written it
+		return s.pgIdempotentResponse(ctx, principal, key, since)
+	}
+	if !s.responses.mayBeInFile([2]string{principal, key}, since) {
 		return IdempotentResponse{}, false, nil
 	}
 	r := IdempotentResponse{Principal: principal, Key: key}
@@ -184,7 +190,9 @@ func (s *Store) queueResponse(q queued) {
 		return
 	}
 	rs.pending[k] = q
-	if q.forget {
+	if s.pg != nil {
+		// PostgreSQL: every lookup reads the database; nothing to remember.
+	} else if q.forget {
 		delete(rs.written, k)
 	} else {
 		rs.remember(k, q.at)
@@ -241,6 +249,9 @@ func (s *Store) writeIdempotency(ctx context.Context, tx *wtx, now time.Time) (f
 	}
 	if s.mem != nil {
 		return s.keepInMemory(claim, now), nil
+	}
+	if s.pg != nil {
+		return s.pgWriteIdempotency(ctx, tx, claim, now)
 	}
 	if claim != nil {
 		s.responses.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/pgtest"
 	"github.com/openintent-go/openintent/pkg/store"
 )
 
@@ -30,6 +31,13 @@ func claimFor(key string) *store.IdempotencyClaim {
 
 func TestIdempotencyClaimCommitsWithTheOperation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
+	t.Run("file", func(t *testing.T) { claimCommitsWithTheOperation(t, path) })
+	t.Run("postgres", func(t *testing.T) { claimCommitsWithTheOperation(t, pgtest.URL(t)) })
+}
+
+// claimCommitsWithTheOperation: on the store at path, a second store (a process started after
+// a crash, or another replica) sees the claim an operation committed, then its response.
+func claimCommitsWithTheOperation(t *testing.T, path string) {
 	a := openFile(t, path)
 	claim := claimFor("k1")
 	ctx := store.WithIdempotencyClaim(context.Background(), claim)
@@ -57,7 +65,12 @@ func TestIdempotencyClaimCommitsWithTheOperation(t *testing.T) {
 }
 
 func TestIdempotencyClaimRollsBackWithTheOperation(t *testing.T) {
-	s := openFile(t, filepath.Join(t.TempDir(), "s.db"))
+	for name, s := range withPostgres(t, map[string]*store.Store{"file": openFile(t, filepath.Join(t.TempDir(), "s.db"))}) {
+		t.Run(name, func(t *testing.T) { claimRollsBackWithTheOperation(t, s) })
+	}
+}
+
+func claimRollsBackWithTheOperation(t *testing.T, s *store.Store) {
 	in, err := s.CreateIntent(context.Background(), models.Intent{Title: "x"}, "agent", nil)
 	if err != nil {
 		t.Fatal(err)

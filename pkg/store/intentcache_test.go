@@ -11,9 +11,9 @@ import (
 	"github.com/openintent-go/openintent/pkg/store"
 )
 
-// stores opens an in-memory and a file store.
+// stores opens an in-memory and a file store, and a PostgreSQL store where there is one.
 func stores(t *testing.T) map[string]*store.Store {
-	return map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, filepath.Join(t.TempDir(), "s.db"))}
+	return withPostgres(t, map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, filepath.Join(t.TempDir(), "s.db"))})
 }
 
 func TestIntentReadsSeeEveryCommitAndNoRollback(t *testing.T) {

@@ -79,6 +79,9 @@ func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error)
 // intentRow returns the committed row of intent id, from the cache or else the tables (on the
 // in-memory store a cache hit does not wait for a write transaction in progress).
 func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
+	if s.pg != nil { // another replica may have changed it: no cache
+		return reading(s, func(t tables) (*intentRow, error) { return existingIntent(ctx, t, id) })
+	}
 	if row, _ := s.intents.get(id); row != nil {
 		return row, nil
 	}
@@ -121,8 +124,8 @@ func (t *wtx) intent(id string) (models.Intent, error) {
 // intentRow returns the row of intent id as the transaction sees it: as the transaction wrote
 // it, else as committed (from the cache or else the database).
 func (t *wtx) intentRow(id string) (*intentRow, error) {
-	if t.s.mem != nil {
-		return existingIntent(t.ctx, t.t, id) // the maps hold the transaction's writes
+	if t.s.mem != nil || t.pg != nil {
+		return existingIntent(t.ctx, t.t, id) // the maps, or PostgreSQL's transaction, hold its writes
 	}
 	if row, ok := t.written[id]; ok {
 		return row, nil

@@ -20,8 +20,10 @@ type TxTiming struct {
 	// Committed tells whether it committed; a transaction whose function refused (a conflict,
 	// a missing row) rolls back.
 	Committed bool
-	// File tells a file store (SQLite) from the in-memory store.
+	// File tells a persistent store (a SQLite file, or PostgreSQL) from the in-memory store.
 	File bool
+	// Postgres tells a PostgreSQL store (File is set too) from a SQLite file.
+	Postgres bool
 }
 
 type txObserverKey struct{}

@@ -16,7 +16,7 @@ func TestEventProofsAreKept(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	proof := models.EventProof{Type: "Ed25519Signature2026", Created: "2026-02-12T10:15:00Z",
 		VerificationMethod: "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", Signature: "c2ln"}
-	for name, s := range map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, path)} {
+	for name, s := range withPostgres(t, map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, path)}) {
 		in, err := s.CreateIntent(ctx, models.Intent{Title: "t", Status: models.IntentStatusActive}, "a", nil)
 		if err != nil {
 			t.Fatal(err)

@@ -191,11 +191,24 @@ func (w *Writer) Insert(r Record, v any) (Record, error) {
 		r.Version = 1
 	}
 	if r.CreatedAt.IsZero() {
+		last := w.s.lastCreated
+		if w.tx.pg != nil { // other replicas create records too
+			db, err := w.tx.pg.recordClock(w.ctx)
+			if err != nil {
+				return r, err
+			}
+			if db.After(last) {
+				last = db
+			}
+		}
 		r.CreatedAt = w.now
-		if !r.CreatedAt.After(w.s.lastCreated) {
-			r.CreatedAt = w.s.lastCreated.Add(time.Microsecond)
+		if !r.CreatedAt.After(last) {
+			r.CreatedAt = last.Add(time.Microsecond)
 		}
 		w.s.lastCreated = r.CreatedAt
+		if w.tx.pg != nil {
+			w.tx.pg.created(r.CreatedAt)
+		}
 	}
 	return r, w.tx.t.insertRecord(w.ctx, r, w.now)
 }

@@ -161,7 +161,8 @@ func (c *heldConn) exec(ctx context.Context, query string, args []any) (sql.Resu
 // wtx is a write transaction: on a file store's held connection (c), or on the in-memory
 // store's maps.
 type wtx struct {
-	c   *heldConn // nil on the in-memory store
+	c   *heldConn // nil on the in-memory store and PostgreSQL
+	pg  *pgTx     // PostgreSQL's transaction (nil on the other stores)
 	s   *Store
 	ctx context.Context // the transaction's uncancellable context, used for every statement
 	// t is the tables as the transaction sees them.
@@ -180,6 +181,9 @@ func (t *wtx) wrote(row *intentRow) {
 }
 
 func (t *wtx) commit() error {
+	if t.pg != nil {
+		return t.commitPG()
+	}
 	if t.c == nil {
 		t.s.mem.commit()
 		return nil
@@ -194,6 +198,9 @@ func (t *wtx) commit() error {
 }
 
 func (t *wtx) rollback() error {
+	if t.pg != nil {
+		return t.pg.tx.Rollback(t.ctx)
+	}
 	if t.c == nil {
 		t.s.mem.rollback()
 		return nil

@@ -54,12 +54,26 @@ type Options struct {
 	// of the server process, and the database is never corrupted, but a power loss may roll back
 	// the last commits before the periodic checkpoint. Each commit then costs a disk flush.
 	FsyncEveryCommit bool
+
+	// PollInterval (PostgreSQL) is how often the store looks for events committed by other
+	// replicas, to wake its watchers should a notification be lost: 0 means
+	// DefaultPollInterval, a negative interval no polling.
+	PollInterval time.Duration
+	// DisableNotify (PostgreSQL) makes the store neither listen for other replicas'
+	// notifications (LISTEN) nor, where it applies, rely on them: its watchers wake for other
+	// replicas' events only by polling. Its own commits still notify the others.
+	DisableNotify bool
 }
 
 // Store is the server's persistent state. It is safe for concurrent use.
 type Store struct {
 	// mem holds the in-memory store's rows (nil for a file store).
 	mem *memTables
+	// pg is a PostgreSQL store's pool and background work (nil for the other kinds); such a
+	// store has no mem, writer or readers.
+	pg *pgStore
+	// lock is a file store's lock on its file (one process at a time).
+	lock *fileLock
 	// closed tells that the in-memory store is closed (guarded by writeMu).
 	closed bool
 
@@ -94,11 +108,16 @@ type Store struct {
 	tips chainTips
 }
 
-// Open opens (creating if needed) the store at path, or an in-memory store for Memory, and
-// applies pending migrations.
+// Open opens (creating if needed) the store at path, or an in-memory store for Memory, or a
+// PostgreSQL store for a path starting with postgres:// or postgresql:// (a connection string,
+// with pgxpool's options such as pool_max_conns), and applies pending migrations. A file store
+// refuses a file another process (or another Store) has open.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: empty path")
+	}
+	if isPostgres(path) {
+		return openPG(ctx, path, opts)
 	}
 	s := &Store{now: opts.Now}
 	if s.now == nil {
@@ -109,21 +128,28 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.mem = newMemTables()
 		return s, nil
 	}
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
 	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)"}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-	var err error
 	if s.writer, err = sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "journal_mode(WAL)", "wal_autocheckpoint(10000)", syncPragma(opts)))); err != nil {
+		lock.release()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, "query_only(1)")))
 	if err != nil {
 		s.writer.Close()
+		lock.release()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	cp, err := sql.Open("sqlite", dsn+pragmaQuery(append(pragmas, syncPragma(opts))))
 	if err != nil {
 		s.writer.Close()
 		r.Close()
+		lock.release()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.startCheckpointer(cp)
@@ -188,6 +214,9 @@ func (s *Store) Close() error {
 		s.writeMu.Unlock()
 		return err
 	}
+	if s.pg != nil {
+		return s.closePG()
+	}
 	var err error
 	if s.held != nil {
 		err = s.closeResponses()
@@ -200,6 +229,10 @@ func (s *Store) Close() error {
 	err = errors.Join(err, s.writer.Close())
 	if s.readers != nil {
 		err = errors.Join(err, s.readers.close())
+	}
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.release())
+		s.lock = nil
 	}
 	return err
 }
@@ -251,7 +284,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) (err error) {
 	// Metrics and trace spans (observe.go); ctx is read before WithoutCancel wraps it, as every
 	// Value looked up through that wrapper allocates.
 	if o, octx := txObserverFrom(ctx), ctx; o != nil {
-		timing = TxTiming{Start: time.Now(), File: s.mem == nil}
+		timing = TxTiming{Start: time.Now(), File: s.mem == nil, Postgres: s.pg != nil}
 		defer func() { // after the unlock below
 			timing.End, timing.Committed = time.Now(), err == nil
 			o.ObserveTx(octx, timing)
@@ -280,7 +313,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) (err error) {
 		return err
 	}
 	err = tx.commit()
-	if err == nil {
+	if err == nil && s.pg == nil {
 		s.intents.publish(tx.written) // before waking readers of the events that announce it
 		s.committed()
 	}
@@ -294,6 +327,9 @@ var errClosed = errors.New("store: closed")
 
 // begin opens a write transaction; writeMu is held.
 func (s *Store) begin(ctx context.Context) (*wtx, error) {
+	if s.pg != nil {
+		return s.beginPG(ctx)
+	}
 	if s.mem != nil {
 		if s.closed {
 			return nil, errClosed

@@ -8,8 +8,8 @@ import (
 	"github.com/openintent-go/openintent/internal/eventlog"
 )
 
-// tables holds a store's rows: SQLite tables for a file store (sqlTables), Go maps for the
-// in-memory store (memTables). The store's rules (versions, the events each write appends,
+// tables holds a store's rows: SQLite tables for a file store (sqlTables), PostgreSQL tables
+// for a PostgreSQL store (pgTables), Go maps for the in-memory store (memTables). The store's rules (versions, the events each write appends,
 // lease conflicts, caching, waking readers) are written once, over this interface.
 //
 // Inside a write transaction a tables sees the transaction's own writes; outside one, only
@@ -104,6 +104,9 @@ func withStatus(l models.Lease, now time.Time) models.Lease {
 // reading runs fn on the store's committed tables.
 func reading[T any](s *Store, fn func(t tables) (T, error)) (T, error) {
 	if s.mem == nil {
+		if s.pg != nil {
+			return fn(pgTables{q: s.pg.pool})
+		}
 		return fn(sqlTables{q: s.read})
 	}
 	s.writeMu.RLock()

@@ -204,3 +204,43 @@ func (s *Store) EventsAfter(ctx context.Context, f StreamFilter) ([]models.Inten
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 	return reading(s, func(t tables) (int64, error) { return t.lastSeq(ctx) })
 }
+
+// pendingIntents returns the intents of the events of the transaction in flight, each once.
+func (w *watchers) pendingIntents() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var ids []string
+	for _, p := range w.pending {
+		if !slices.Contains(ids, p.ev.IntentID) {
+			ids = append(ids, p.ev.IntentID)
+		}
+	}
+	return ids
+}
+
+// wake closes the channels of the watchers of intents ids and of AnyIntent, or of every watcher
+// when all is set: another replica committed events of those intents.
+func (w *watchers) wake(ids []string, all bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if all {
+		for k, ch := range w.byKey {
+			close(ch)
+			delete(w.byKey, k)
+		}
+		return
+	}
+	for _, id := range append(ids, AnyIntent) {
+		if ch, ok := w.byKey[id]; ok {
+			close(ch)
+			delete(w.byKey, id)
+		}
+	}
+}
+
+// watching reports whether anyone waits on a Watch channel.
+func (w *watchers) watching() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.byKey) > 0
+}

@@ -1,0 +1,436 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// The PostgreSQL store: several server processes (replicas) share one database.
+//
+// Every write transaction first takes one transaction-scoped advisory lock, so write
+// transactions run one at a time across every replica, exactly as they do on one SQLite file:
+// read-check-writes (versions, lease exclusivity, unique keys) need no retry, the hash chain
+// links each event to its intent's previous one, and event sequence numbers are given in commit
+// order without gaps (the next after the largest), so a reader following the log with
+// seq > cursor never skips a transaction that commits late. Nothing a replica could change is
+// answered from memory: intents, the recent events, Idempotency-Keys and the chain's tips are
+// read from the database. Watchers are woken by NOTIFY (sent in the writing transaction, so
+// delivered only once it commits) and, as a backstop, by polling the log.
+
+//go:embed migrations_pg/*.sql
+var pgMigrations embed.FS
+
+// Advisory lock keys (bigint; advisory locks are per database).
+const (
+	pgWriteLock   int64 = 0x6f69_7374_6f72_6501 // every write transaction, for its duration
+	pgMigrateLock int64 = 0x6f69_7374_6f72_6502 // schema migrations, for their duration
+)
+
+// pgChannel is the NOTIFY channel of committed events. A payload is the writing store's id and
+// the ids of the intents whose logs grew, separated by spaces ("*" for too many to list).
+const pgChannel = "openintent_events"
+
+// DefaultPollInterval is how often a PostgreSQL store looks for events committed by other
+// replicas when Options.PollInterval is zero.
+const DefaultPollInterval = time.Second
+
+// isPostgres reports whether path names a PostgreSQL database.
+func isPostgres(path string) bool {
+	return strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://")
+}
+
+// pgStore is a Store's PostgreSQL side.
+type pgStore struct {
+	pool *pgxpool.Pool
+	// id names this store in NOTIFY payloads, so that it skips its own.
+	id string
+	// dbClock tells that Options.Now was nil: the store's clock is the database's, as last read
+	// by a write transaction (offset: database minus local clock, in nanoseconds).
+	dbClock bool
+	offset  atomic.Int64
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// pgTx is the PostgreSQL side of a write transaction.
+type pgTx struct {
+	tx pgx.Tx
+	// lastCreated is the record clock (record_clock), read when the transaction first creates a
+	// record; dirty when the transaction moved it.
+	lastCreated   time.Time
+	loaded, moved bool
+}
+
+func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open PostgreSQL: %w", err)
+	}
+	p := &pgStore{pool: pool, id: newID(), dbClock: opts.Now == nil}
+	s := &Store{pg: p, now: opts.Now}
+	if p.dbClock {
+		s.now = func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) }
+	}
+	fail := func(err error) (*Store, error) {
+		pool.Close()
+		return nil, err
+	}
+	if err := p.readClock(ctx); err != nil {
+		return fail(fmt.Errorf("store: open PostgreSQL: %w", err))
+	}
+	if err := p.migrate(ctx, s); err != nil {
+		return fail(err)
+	}
+	last, err := pgTables{q: pool}.lastSeq(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	if !opts.DisableNotify {
+		listening := make(chan struct{})
+		p.wg.Add(1)
+		go p.listen(bg, s, cfg.ConnConfig.Copy(), listening)
+		select { // so that a commit right after Open wakes this store's watchers
+		case <-listening:
+		case <-time.After(10 * time.Second): // the poller covers it meanwhile
+		case <-ctx.Done():
+		}
+	}
+	if opts.PollInterval >= 0 {
+		every := opts.PollInterval
+		if every == 0 {
+			every = DefaultPollInterval
+		}
+		p.wg.Add(1)
+		go p.poll(bg, s, every, last)
+	}
+	return s, nil
+}
+
+// readClock measures the offset of the database's clock from the local one.
+func (p *pgStore) readClock(ctx context.Context) error {
+	var us int64
+	if err := p.pool.QueryRow(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&us); err != nil {
+		return err
+	}
+	p.setClock(us)
+	return nil
+}
+
+// setClock takes a reading of the database's clock (microseconds) just received.
+func (p *pgStore) setClock(us int64) {
+	if p.dbClock {
+		p.offset.Store(time.UnixMicro(us).Sub(time.Now()).Nanoseconds())
+	}
+}
+
+// migrate applies pending migrations under an advisory lock, so that replicas starting together
+// apply each once.
+func (p *pgStore) migrate(ctx context.Context, s *Store) error {
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, pgMigrateLock); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, pgMigrateLock)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	names, err := fs.Glob(pgMigrations, "migrations_pg/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := pgMigrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(body), pgx.QueryExecModeSimpleProtocol); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)`, name, micros(s.Now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// beginPG opens a write transaction holding the write lock; writeMu is held.
+func (s *Store) beginPG(ctx context.Context) (*wtx, error) {
+	if s.closed {
+		return nil, errClosed
+	}
+	p := s.pg
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.dbClock {
+		// The clock is read once the lock is held: the transaction's times follow every commit
+		// before it.
+		var us int64
+		err = tx.QueryRow(ctx, `WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)) SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM l`, pgWriteLock).Scan(&us)
+		if err == nil {
+			p.setClock(us)
+		}
+	} else {
+		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgWriteLock)
+	}
+	if err != nil {
+		tx.Rollback(ctx)
+		return nil, err
+	}
+	return &wtx{s: s, ctx: ctx, t: pgTables{q: tx}, pg: &pgTx{tx: tx}}, nil
+}
+
+// commitPG sends the NOTIFY of the transaction's events and the record clock, and commits.
+func (t *wtx) commitPG() error {
+	ctx := t.ctx
+	if ids := t.s.watch.pendingIntents(); len(ids) > 0 {
+		payload := t.s.pg.id + " " + strings.Join(ids, " ")
+		if len(payload) > 7900 { // NOTIFY payloads are limited to 8000 bytes
+			payload = t.s.pg.id + " " + AnyIntent
+		}
+		if _, err := t.pg.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, pgChannel, payload); err != nil {
+			t.pg.tx.Rollback(ctx)
+			return err
+		}
+	}
+	if t.pg.moved {
+		if _, err := t.pg.tx.Exec(ctx, `UPDATE record_clock SET last_created = $1 WHERE last_created < $1`, micros(t.pg.lastCreated)); err != nil {
+			t.pg.tx.Rollback(ctx)
+			return err
+		}
+	}
+	return t.pg.tx.Commit(ctx) // a failed commit has rolled back
+}
+
+// recordClock returns the newest creation time a record was given, by any replica.
+func (t *pgTx) recordClock(ctx context.Context) (time.Time, error) {
+	if !t.loaded {
+		var us int64
+		if err := t.tx.QueryRow(ctx, `SELECT last_created FROM record_clock`).Scan(&us); err != nil {
+			return time.Time{}, err
+		}
+		t.lastCreated, t.loaded = fromMicros(us), true
+	}
+	return t.lastCreated, nil
+}
+
+// created notes that the transaction gave a record creation time at.
+func (t *pgTx) created(at time.Time) {
+	if at.After(t.lastCreated) {
+		t.lastCreated, t.moved = at, true
+	}
+}
+
+// closePG stops the listener and the poller and closes the pool; writeMu is not held.
+func (s *Store) closePG() error {
+	err := s.closeResponses()
+	s.writeMu.Lock()
+	s.closed = true
+	s.writeMu.Unlock()
+	s.pg.cancel()
+	s.pg.wg.Wait()
+	s.pg.pool.Close()
+	return err
+}
+
+// listen wakes watchers on the NOTIFY of other replicas' commits, reconnecting when its
+// connection breaks (and then waking every watcher: it may have missed some). listening is
+// closed once it first listens.
+func (p *pgStore) listen(ctx context.Context, s *Store, cfg *pgx.ConnConfig, listening chan struct{}) {
+	defer p.wg.Done()
+	first := true
+	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			if _, err = conn.Exec(ctx, `LISTEN `+pgChannel); err == nil {
+				if first {
+					close(listening)
+					first = false
+				} else {
+					s.watch.wake(nil, true)
+				}
+				backoff = 100 * time.Millisecond
+				for {
+					n, err := conn.WaitForNotification(ctx)
+					if err != nil {
+						break
+					}
+					from, ids, _ := strings.Cut(n.Payload, " ")
+					if from == p.id {
+						continue // this store woke its watchers when it committed
+					}
+					list := strings.Fields(ids)
+					s.watch.wake(list, len(list) == 1 && list[0] == AnyIntent)
+				}
+			}
+			conn.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// pollBatch is how many new events one poll reads; beyond, it wakes every watcher.
+const pollBatch = 256
+
+// poll looks for events newer than the newest it saw, every interval while someone watches, and
+// wakes their watchers: a backstop for lost notifications.
+func (p *pgStore) poll(ctx context.Context, s *Store, every time.Duration, last int64) {
+	defer p.wg.Done()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !s.watch.watching() {
+			continue
+		}
+		type hit struct {
+			seq    int64
+			intent string
+		}
+		hits, err := pgCollect(ctx, p.pool, func(r scanner) (hit, error) {
+			var h hit
+			return h, r.Scan(&h.seq, &h.intent)
+		}, `SELECT seq, intent_id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, last, pollBatch)
+		if err != nil || len(hits) == 0 {
+			continue
+		}
+		if len(hits) == pollBatch {
+			if n, err := (pgTables{q: p.pool}).lastSeq(ctx); err == nil {
+				last = n
+			}
+			s.watch.wake(nil, true)
+			continue
+		}
+		ids := make([]string, len(hits))
+		for i, h := range hits {
+			ids[i] = h.intent
+		}
+		last = hits[len(hits)-1].seq
+		s.watch.wake(ids, false)
+	}
+}
+
+// The Idempotency-Keys of a PostgreSQL store: every lookup reads the database (another replica
+// may have written the key), and a claim is an insert that succeeds only while no live row holds
+// the key.
+
+// ErrIdempotencyKeyTaken reports a write transaction carrying an IdempotencyClaim whose key
+// another transaction claimed first (on a PostgreSQL store, another replica running the same
+// request): the transaction wrote nothing. The request's response is (or soon will be) that of
+// the other; GetIdempotentResponse returns it once recorded.
+var ErrIdempotencyKeyTaken = errors.New("store: Idempotency-Key already claimed by another request")
+
+func (s *Store) pgIdempotentResponse(ctx context.Context, principal, key string, since time.Time) (IdempotentResponse, bool, error) {
+	r := IdempotentResponse{Principal: principal, Key: key}
+	err := s.pg.pool.QueryRow(ctx, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
+		WHERE principal = $1 AND key = $2 AND created_at > $3`, principal, key, micros(since)).
+		Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// pgInsertResponse writes r as created at unless a live row (younger than IdempotencyTTL)
+// holds its key; it reports whether it wrote.
+func pgInsertResponse(ctx context.Context, tx *wtx, r *IdempotentResponse, at time.Time) (bool, error) {
+	return pgExec(ctx, tx.pg.tx, `INSERT INTO idempotency_keys
+		(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (principal, key) DO UPDATE SET method = EXCLUDED.method, path = EXCLUDED.path, body_hash = EXCLUDED.body_hash,
+			status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body, created_at = EXCLUDED.created_at
+		WHERE idempotency_keys.created_at <= $10`,
+		r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(at), micros(at.Add(-IdempotencyTTL)))
+}
+
+// pgWriteIdempotency is writeIdempotency on PostgreSQL.
+func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *IdempotencyClaim, now time.Time) (func(committed bool), error) {
+	if claim != nil {
+		ok, err := pgInsertResponse(ctx, tx, claim.response(0, "", []byte{}), now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrIdempotencyKeyTaken
+		}
+	}
+	pending := s.responses.take()
+	for _, q := range pending {
+		var err error
+		switch {
+		case q.forget:
+			_, err = pgExec(ctx, tx.pg.tx, `DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2`, q.Principal, q.Key)
+		case q.update:
+			_, err = pgExec(ctx, tx.pg.tx, `UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 WHERE principal = $4 AND key = $5`,
+				q.Status, q.ContentType, q.Body, q.Principal, q.Key)
+		default:
+			// A response to a request that wrote nothing; a key another replica holds keeps its own.
+			_, err = pgInsertResponse(ctx, tx, q.IdempotentResponse, now)
+		}
+		if err != nil {
+			s.requeue(pending)
+			return nil, err
+		}
+	}
+	if len(pending) > 0 && now.Sub(s.responses.lastSweep) >= time.Minute {
+		s.responses.lastSweep = now // guarded by the write transaction
+		for range 100 {             // at most 100,000 keys per sweep; the next sweep goes on
+			tag, err := tx.pg.tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE (principal, key) IN
+				(SELECT principal, key FROM idempotency_keys WHERE created_at <= $1 LIMIT $2)`, micros(now.Add(-IdempotencyTTL)), sweepBatch)
+			if err != nil {
+				s.requeue(pending)
+				return nil, err
+			}
+			if tag.RowsAffected() < sweepBatch {
+				break
+			}
+		}
+	}
+	return func(committed bool) {
+		if !committed {
+			s.requeue(pending)
+		} else if claim != nil {
+			claim.written.Store(true)
+		}
+	}, nil
+}
