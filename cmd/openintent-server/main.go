@@ -74,6 +74,9 @@ var settings = []setting{
 	{"shutdown-timeout", "OPENINTENT_SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "on SIGTERM or SIGINT, how long requests in flight may take to finish (streams end at once); a second signal exits at once"},
 	{"allow-private-webhooks", "OPENINTENT_ALLOW_PRIVATE_WEBHOOKS", "false", "let webhooks and the tool proxy reach loopback, private and link-local addresses (local development only)"},
 	{"require-event-proofs", "OPENINTENT_REQUIRE_EVENT_PROOFS", "false", "refuse unsigned events from agents that registered a key (RFC-0018)"},
+	{"federation-url", "OPENINTENT_FEDERATION_URL", "", "this server's public base URL as its federation peers reach it (e.g. `https://a.example.com`); none: federation is off (RFC-0022)"},
+	{"federation-peers", "OPENINTENT_FEDERATION_PEERS", "", "comma-separated federation peers, the only servers this server dispatches to and accepts signed envelopes and callbacks from, each `URL` (its key read from its manifest) or `URL=KEY` (its Ed25519 key, `ed25519:...` or a did:key)"},
+	{"federation-allow-private", "OPENINTENT_FEDERATION_ALLOW_PRIVATE", "false", "let federation requests reach peers on loopback, private and link-local addresses (a federation inside one network, local development)"},
 	{"metrics-addr", "OPENINTENT_METRICS_ADDR", "", "listen address of the Prometheus metrics (`/metrics`, no key: keep it where only monitoring reaches); none: no metrics listener. Traces go to OTLP over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set"},
 	{"log-format", "OPENINTENT_LOG_FORMAT", "text", "log format: `text` or `json`"},
 	{"log-level", "OPENINTENT_LOG_LEVEL", "info", "least level logged: `debug`, `info`, `warn` or `error`"},
@@ -222,13 +225,17 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	bodyTimeout, idleTimeout, shutdownTimeout := durations[0], durations[1], durations[2]
-	var flags [3]bool
-	for i, name := range []string{"fsync", "allow-private-webhooks", "require-event-proofs"} {
+	var flags [4]bool
+	for i, name := range []string{"fsync", "allow-private-webhooks", "require-event-proofs", "federation-allow-private"} {
 		if flags[i], err = c.boolean(name); err != nil {
 			return err
 		}
 	}
 	fsync, allowPrivate, requireProofs := flags[0], flags[1], flags[2]
+	federation, err := federationConfig(c, flags[3])
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(os.Stderr, c.str("log-format"), c.str("log-level"))
 	if err != nil {
 		return err
@@ -281,7 +288,8 @@ func run(ctx context.Context, args []string) error {
 		BodyReadTimeout:    bodyTimeout,
 		RequireEventProofs: requireProofs,
 		Webhooks:           server.Webhooks{AllowPrivateNetworks: allowPrivate},
-		ToolProxy:          server.ToolProxy{AllowPrivateNetworks: allowPrivate}})
+		ToolProxy:          server.ToolProxy{AllowPrivateNetworks: allowPrivate},
+		Federation:         federation})
 	if err != nil {
 		return err
 	}
@@ -548,4 +556,23 @@ func settingsTable() string {
 	}
 	b.WriteString("| `-version` | | | print the version (module version, VCS revision) and exit |\n")
 	return b.String()
+}
+
+// federationConfig reads -federation-url, -federation-peers and -federation-allow-private.
+func federationConfig(c config, allowPrivate bool) (server.Federation, error) {
+	f := server.Federation{URL: strings.TrimSpace(c.str("federation-url")), AllowPrivateNetworks: allowPrivate}
+	for _, s := range strings.Split(c.str("federation-peers"), ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		p, err := server.ParsePeer(s)
+		if err != nil {
+			return f, fmt.Errorf("-federation-peers (or OPENINTENT_FEDERATION_PEERS): %w", err)
+		}
+		f.Peers = append(f.Peers, p)
+	}
+	if f.URL == "" && len(f.Peers) > 0 {
+		return f, errors.New("-federation-peers needs -federation-url (this server's public URL, as its peers reach it)")
+	}
+	return f, nil
 }

@@ -228,6 +228,30 @@ func (e DeduplicationMode) Valid() bool {
 	}
 }
 
+// Defines values for EngagementDecisionMode.
+const (
+	EngagementDecisionModeAutonomous   EngagementDecisionMode = "autonomous"
+	EngagementDecisionModeDefer        EngagementDecisionMode = "defer"
+	EngagementDecisionModeRequestInput EngagementDecisionMode = "request_input"
+	EngagementDecisionModeRequireInput EngagementDecisionMode = "require_input"
+)
+
+// Valid indicates whether the value is a known member of the EngagementDecisionMode enum.
+func (e EngagementDecisionMode) Valid() bool {
+	switch e {
+	case EngagementDecisionModeAutonomous:
+		return true
+	case EngagementDecisionModeDefer:
+		return true
+	case EngagementDecisionModeRequestInput:
+		return true
+	case EngagementDecisionModeRequireInput:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeAgentNotAllowed         ErrorCode = "agent_not_allowed"
@@ -494,20 +518,30 @@ func (e EscalationStatus) Valid() bool {
 
 // Defines values for EventType.
 const (
+	EventTypeAccessGranted                 EventType = "access_granted"
+	EventTypeAccessRequestApproved         EventType = "access_request_approved"
+	EventTypeAccessRequestDenied           EventType = "access_request_denied"
+	EventTypeAccessRequested               EventType = "access_requested"
+	EventTypeAccessRevoked                 EventType = "access_revoked"
 	EventTypeAddedToPortfolio              EventType = "added_to_portfolio"
 	EventTypeAgentAssigned                 EventType = "agent_assigned"
 	EventTypeAgentUnassigned               EventType = "agent_unassigned"
 	EventTypeArbitrationRequested          EventType = "arbitration_requested"
 	EventTypeAttachmentAdded               EventType = "attachment_added"
+	EventTypeAttachmentRemoved             EventType = "attachment_removed"
 	EventTypeChannelMessage                EventType = "channel_message"
 	EventTypeComment                       EventType = "comment"
 	EventTypeConstraintAdded               EventType = "constraint_added"
 	EventTypeConstraintRemoved             EventType = "constraint_removed"
 	EventTypeCoordinatorEscalationRequired EventType = "coordinator.escalation_required"
+	EventTypeCoordinatorGranted            EventType = "coordinator.granted"
+	EventTypeCostRecorded                  EventType = "cost_recorded"
 	EventTypeDecisionRecorded              EventType = "decision_recorded"
 	EventTypeDependencyAdded               EventType = "dependency_added"
 	EventTypeDependencyRemoved             EventType = "dependency_removed"
 	EventTypeEngagementDecision            EventType = "engagement.decision"
+	EventTypeEscalationInitiated           EventType = "escalation_initiated"
+	EventTypeEscalationResolved            EventType = "escalation_resolved"
 	EventTypeFailureRecorded               EventType = "failure_recorded"
 	EventTypeFederationBudgetWarning       EventType = "federation.budget_warning"
 	EventTypeFederationCallback            EventType = "federation.callback"
@@ -515,6 +549,12 @@ const (
 	EventTypeFederationDispatched          EventType = "federation.dispatched"
 	EventTypeFederationFailed              EventType = "federation.failed"
 	EventTypeFederationReceived            EventType = "federation.received"
+	EventTypeGovernanceApprovalDenied      EventType = "governance.approval_denied"
+	EventTypeGovernanceApprovalGranted     EventType = "governance.approval_granted"
+	EventTypeGovernanceApprovalRequested   EventType = "governance.approval_requested"
+	EventTypeGovernancePolicyRemoved       EventType = "governance.policy_removed"
+	EventTypeGovernancePolicySet           EventType = "governance.policy_set"
+	EventTypeGovernanceViolation           EventType = "governance.violation"
 	EventTypeIntentCreated                 EventType = "intent_created"
 	EventTypeIntentResumed                 EventType = "intent.resumed"
 	EventTypeIntentSuspended               EventType = "intent.suspended"
@@ -527,6 +567,8 @@ const (
 	EventTypeLlmRequestCompleted           EventType = "llm_request_completed"
 	EventTypeLlmRequestFailed              EventType = "llm_request_failed"
 	EventTypeLlmRequestStarted             EventType = "llm_request_started"
+	EventTypePlanCreated                   EventType = "plan.created"
+	EventTypePlanUpdated                   EventType = "plan.updated"
 	EventTypePortfolioCreated              EventType = "portfolio_created"
 	EventTypePortfolioMemberResumed        EventType = "portfolio.member_resumed"
 	EventTypePortfolioMemberSuspended      EventType = "portfolio.member_suspended"
@@ -537,14 +579,27 @@ const (
 	EventTypeStreamChunk                   EventType = "stream_chunk"
 	EventTypeStreamCompleted               EventType = "stream_completed"
 	EventTypeStreamStarted                 EventType = "stream_started"
+	EventTypeTaskCreated                   EventType = "task.created"
+	EventTypeTaskStatusChanged             EventType = "task.status_changed"
 	EventTypeToolCallCompleted             EventType = "tool_call_completed"
 	EventTypeToolCallFailed                EventType = "tool_call_failed"
 	EventTypeToolCallStarted               EventType = "tool_call_started"
+	EventTypeTriggerFired                  EventType = "trigger.fired"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case EventTypeAccessGranted:
+		return true
+	case EventTypeAccessRequestApproved:
+		return true
+	case EventTypeAccessRequestDenied:
+		return true
+	case EventTypeAccessRequested:
+		return true
+	case EventTypeAccessRevoked:
+		return true
 	case EventTypeAddedToPortfolio:
 		return true
 	case EventTypeAgentAssigned:
@@ -554,6 +609,8 @@ func (e EventType) Valid() bool {
 	case EventTypeArbitrationRequested:
 		return true
 	case EventTypeAttachmentAdded:
+		return true
+	case EventTypeAttachmentRemoved:
 		return true
 	case EventTypeChannelMessage:
 		return true
@@ -565,6 +622,10 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeCoordinatorEscalationRequired:
 		return true
+	case EventTypeCoordinatorGranted:
+		return true
+	case EventTypeCostRecorded:
+		return true
 	case EventTypeDecisionRecorded:
 		return true
 	case EventTypeDependencyAdded:
@@ -572,6 +633,10 @@ func (e EventType) Valid() bool {
 	case EventTypeDependencyRemoved:
 		return true
 	case EventTypeEngagementDecision:
+		return true
+	case EventTypeEscalationInitiated:
+		return true
+	case EventTypeEscalationResolved:
 		return true
 	case EventTypeFailureRecorded:
 		return true
@@ -586,6 +651,18 @@ func (e EventType) Valid() bool {
 	case EventTypeFederationFailed:
 		return true
 	case EventTypeFederationReceived:
+		return true
+	case EventTypeGovernanceApprovalDenied:
+		return true
+	case EventTypeGovernanceApprovalGranted:
+		return true
+	case EventTypeGovernanceApprovalRequested:
+		return true
+	case EventTypeGovernancePolicyRemoved:
+		return true
+	case EventTypeGovernancePolicySet:
+		return true
+	case EventTypeGovernanceViolation:
 		return true
 	case EventTypeIntentCreated:
 		return true
@@ -611,6 +688,10 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeLlmRequestStarted:
 		return true
+	case EventTypePlanCreated:
+		return true
+	case EventTypePlanUpdated:
+		return true
 	case EventTypePortfolioCreated:
 		return true
 	case EventTypePortfolioMemberResumed:
@@ -631,11 +712,17 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeStreamStarted:
 		return true
+	case EventTypeTaskCreated:
+		return true
+	case EventTypeTaskStatusChanged:
+		return true
 	case EventTypeToolCallCompleted:
 		return true
 	case EventTypeToolCallFailed:
 		return true
 	case EventTypeToolCallStarted:
+		return true
+	case EventTypeTriggerFired:
 		return true
 	default:
 		return false
@@ -675,30 +762,6 @@ func (e GraphEdgeType) Valid() bool {
 	case GraphEdgeTypeDependency:
 		return true
 	case GraphEdgeTypeParent:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for HealthStatusStatus.
-const (
-	HealthStatusStatusOk               HealthStatusStatus = "ok"
-	HealthStatusStatusReady            HealthStatusStatus = "ready"
-	HealthStatusStatusShuttingDown     HealthStatusStatus = "shutting_down"
-	HealthStatusStatusStoreUnavailable HealthStatusStatus = "store_unavailable"
-)
-
-// Valid indicates whether the value is a known member of the HealthStatusStatus enum.
-func (e HealthStatusStatus) Valid() bool {
-	switch e {
-	case HealthStatusStatusOk:
-		return true
-	case HealthStatusStatusReady:
-		return true
-	case HealthStatusStatusShuttingDown:
-		return true
-	case HealthStatusStatusStoreUnavailable:
 		return true
 	default:
 		return false
@@ -978,6 +1041,30 @@ func (e PortfolioStatus) Valid() bool {
 	}
 }
 
+// Defines values for ProbeStatus.
+const (
+	ProbeStatusOk               ProbeStatus = "ok"
+	ProbeStatusReady            ProbeStatus = "ready"
+	ProbeStatusShuttingDown     ProbeStatus = "shutting_down"
+	ProbeStatusStoreUnavailable ProbeStatus = "store_unavailable"
+)
+
+// Valid indicates whether the value is a known member of the ProbeStatus enum.
+func (e ProbeStatus) Valid() bool {
+	switch e {
+	case ProbeStatusOk:
+		return true
+	case ProbeStatusReady:
+		return true
+	case ProbeStatusShuttingDown:
+		return true
+	case ProbeStatusStoreUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RetryStrategy.
 const (
 	RetryStrategyExponential RetryStrategy = "exponential"
@@ -996,6 +1083,30 @@ func (e RetryStrategy) Valid() bool {
 	case RetryStrategyLinear:
 		return true
 	case RetryStrategyNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StreamStatePayloadStatus.
+const (
+	StreamStatePayloadStatusActive    StreamStatePayloadStatus = "active"
+	StreamStatePayloadStatusCancelled StreamStatePayloadStatus = "cancelled"
+	StreamStatePayloadStatusCompleted StreamStatePayloadStatus = "completed"
+	StreamStatePayloadStatusFailed    StreamStatePayloadStatus = "failed"
+)
+
+// Valid indicates whether the value is a known member of the StreamStatePayloadStatus enum.
+func (e StreamStatePayloadStatus) Valid() bool {
+	switch e {
+	case StreamStatePayloadStatusActive:
+		return true
+	case StreamStatePayloadStatusCancelled:
+		return true
+	case StreamStatePayloadStatusCompleted:
+		return true
+	case StreamStatePayloadStatusFailed:
 		return true
 	default:
 		return false
@@ -1104,6 +1215,40 @@ func (e WriteScope) Valid() bool {
 	}
 }
 
+// AccessEventPayload Payload of `access_granted`, `access_revoked`, `access_requested`,
+// `access_request_approved` and `access_request_denied` (RFC-0011).
+type AccessEventPayload struct {
+	// Action `acl_set` when the whole ACL was replaced (`access_granted`).
+	Action string `json:"action,omitempty,omitzero"`
+
+	// Capabilities What the requester says it can do (`access_requested`).
+	Capabilities []string `json:"capabilities,omitempty,omitzero"`
+
+	// DefaultPolicy The ACL's default policy (`acl_set`).
+	DefaultPolicy string `json:"default_policy,omitempty,omitzero"`
+
+	// Entries How many entries the ACL has (`acl_set`).
+	Entries int32 `json:"entries,omitempty,omitzero"`
+
+	// EntryID The ACL entry granted or revoked.
+	EntryID string `json:"entry_id,omitempty,omitzero"`
+
+	// Permission The permission granted (`Permission`).
+	Permission string `json:"permission,omitempty,omitzero"`
+
+	// PrincipalID The principal concerned.
+	PrincipalID string `json:"principal_id,omitempty,omitzero"`
+
+	// Reason Why the request was denied (`access_request_denied`).
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// RequestID The access request.
+	RequestID string `json:"request_id,omitempty,omitzero"`
+
+	// RequestedPermission The permission asked for (`access_requested`).
+	RequestedPermission string `json:"requested_permission,omitempty,omitzero"`
+}
+
 // AccessPolicy What principals without an ACL entry may do: `open` lets everyone act, `closed` only listed
 // principals.
 type AccessPolicy string
@@ -1113,7 +1258,9 @@ type AccessRequest struct {
 	// Capabilities Capabilities the principal offers.
 	Capabilities []string `json:"capabilities"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// DecidedAt A `Timestamp`, or null when the instant has not happened.
@@ -1143,7 +1290,7 @@ type AccessRequest struct {
 	// RequestedPermission See `Permission`.
 	RequestedPermission string `json:"requested_permission"`
 
-	// Status An access request's status.
+	// Status The request's status (`AccessRequestStatus`; clients must accept values they do not know).
 	Status AccessRequestStatus `json:"status"`
 }
 
@@ -1210,7 +1357,9 @@ type ACLEntry struct {
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at"`
 
-	// GrantedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// GrantedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	GrantedAt Timestamp `json:"granted_at"`
 
 	// GrantedBy Who granted it.
@@ -1277,7 +1426,9 @@ type AgentAssignment struct {
 	// AgentID The assigned agent.
 	AgentID string `json:"agent_id"`
 
-	// AssignedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// AssignedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	AssignedAt Timestamp `json:"assigned_at"`
 
 	// ID Server-generated id (UUID).
@@ -1290,12 +1441,25 @@ type AgentAssignment struct {
 	Role string `json:"role"`
 }
 
+// AgentAssignmentPayload Payload of `agent_assigned` and `agent_unassigned`.
+type AgentAssignmentPayload struct {
+	// AgentID The agent assigned or unassigned.
+	AgentID string `json:"agent_id"`
+
+	// Role Its role (`agent_assigned` only).
+	Role string `json:"role,omitempty,omitzero"`
+}
+
 // AgentHeartbeat Answer to an agent heartbeat.
 type AgentHeartbeat struct {
-	// NextHeartbeatAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// NextHeartbeatAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	NextHeartbeatAt Timestamp `json:"next_heartbeat_at"`
 
-	// ServerTimestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// ServerTimestamp An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	ServerTimestamp Timestamp `json:"server_timestamp"`
 
 	// Status Always `ok`.
@@ -1363,7 +1527,7 @@ type AgentRecord struct {
 	Did string `json:"did,omitempty,omitzero"`
 
 	// DrainTimeoutSeconds Grace period when draining.
-	DrainTimeoutSeconds int32 `json:"drain_timeout_seconds,omitempty,omitzero"`
+	DrainTimeoutSeconds *int32 `json:"drain_timeout_seconds"`
 
 	// Endpoint Where it can be reached, or null.
 	Endpoint *string `json:"endpoint"`
@@ -1392,14 +1556,15 @@ type AgentRecord struct {
 	// PublicKey The agent's registered key (RFC-0018), when it has one.
 	PublicKey string `json:"public_key,omitempty,omitzero"`
 
-	// RegisteredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// RegisteredAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	RegisteredAt Timestamp `json:"registered_at"`
 
 	// RoleID Its role, or null.
 	RoleID *string `json:"role_id"`
 
-	// Status An agent's status. `unhealthy` and `dead` are derived from missed heartbeats
-	// (heartbeat_config.unhealthy_after_seconds, default 90, and dead_after_seconds, default 300).
+	// Status The agent's lifecycle status (`AgentStatus`; clients must accept values they do not know).
 	Status AgentStatus `json:"status"`
 
 	// Version Incremented by every status change.
@@ -1484,7 +1649,9 @@ type ApprovalRequest struct {
 	// Context A free-form JSON object.
 	Context Object `json:"context"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// DecidedAt A `Timestamp`, or null when the instant has not happened.
@@ -1509,7 +1676,7 @@ type ApprovalRequest struct {
 	// RequestedBy Who asked.
 	RequestedBy string `json:"requested_by"`
 
-	// Status See `ApprovalStatus`.
+	// Status The approval request's status (`ApprovalStatus`; clients must accept values they do not know).
 	Status string `json:"status"`
 }
 
@@ -1537,7 +1704,9 @@ type ArbitrationRequest struct {
 	// Context A free-form JSON object.
 	Context Object `json:"context,omitempty,omitzero"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt *Timestamp `json:"created_at,omitempty"`
 
 	// ID The request's id (the id of its `arbitration_requested` event).
@@ -1571,9 +1740,23 @@ type ArbitrationRequestCreate struct {
 	RequestedBy string `json:"requested_by,omitempty,omitzero"`
 }
 
+// ArbitrationRequestedPayload Payload of `arbitration_requested`.
+type ArbitrationRequestedPayload struct {
+	// ArbitrationID The arbitration request (this server).
+	ArbitrationID string `json:"arbitration_id,omitempty,omitzero"`
+
+	// Context A free-form JSON object.
+	Context Object `json:"context,omitempty,omitzero"`
+
+	// Reason Why arbitration is needed.
+	Reason string `json:"reason,omitempty,omitzero"`
+}
+
 // Attachment Metadata of a file attached to an intent (RFC-0005). The file itself lives at `storage_url`.
 type Attachment struct {
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CreatedBy Who attached it.
@@ -1617,6 +1800,21 @@ type AttachmentCreate struct {
 
 	// StorageURL Where the file is stored.
 	StorageURL string `json:"storage_url"`
+}
+
+// AttachmentEventPayload Payload of `attachment_added` and `attachment_removed`.
+type AttachmentEventPayload struct {
+	// AttachmentID The attachment.
+	AttachmentID string `json:"attachment_id"`
+
+	// Filename Its file name (`attachment_added`).
+	Filename string `json:"filename,omitempty,omitzero"`
+
+	// MimeType Its MIME type (`attachment_added`).
+	MimeType string `json:"mime_type,omitempty,omitzero"`
+
+	// Size Its size in bytes (`attachment_added`).
+	Size int64 `json:"size,omitempty,omitzero"`
 }
 
 // BlockedIntentList Children waiting on dependencies.
@@ -1691,7 +1889,9 @@ type Channel struct {
 	// ClosedAt A `Timestamp`, or null when the instant has not happened.
 	ClosedAt NullableTimestamp `json:"closed_at"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CreatedBy The agent that created it, the caller (the reference server puts the API key here).
@@ -1706,8 +1906,7 @@ type Channel struct {
 	// LastMessageAt A `Timestamp`, or null when the instant has not happened.
 	LastMessageAt NullableTimestamp `json:"last_message_at"`
 
-	// MemberPolicy Who takes part in a channel: `explicit`, only its creator and `members`; `intent`, every
-	// agent with access to its intent. Clients must accept unknown values.
+	// MemberPolicy Who belongs to the channel (`MemberPolicy`; clients must accept values they do not know).
 	MemberPolicy MemberPolicy `json:"member_policy"`
 
 	// Members Member agents (the creator takes part without being listed).
@@ -1722,7 +1921,7 @@ type Channel struct {
 	// Options Its options with their defaults (this server always sets them; the reference server may send null).
 	Options *ChannelOptions `json:"options"`
 
-	// Status A channel's status (RFC-0021); a closed channel refuses new messages.
+	// Status The channel's status (`ChannelStatus`; clients must accept values they do not know).
 	Status ChannelStatus `json:"status"`
 
 	// TaskID The task of the intent it serves, or null.
@@ -1765,7 +1964,9 @@ type ChannelMessage struct {
 	// CorrelationID The message a `response` replies to, or null.
 	CorrelationID *string `json:"correlation_id"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
@@ -1774,9 +1975,7 @@ type ChannelMessage struct {
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
 
-	// MessageType Kinds of channel message: `request` expects a reply (`ask`), `response` is one (its
-	// `correlation_id` is the request's id), `notify` needs none, `broadcast` is addressed to
-	// everyone (`*`). Clients must accept unknown values.
+	// MessageType The message's kind (`MessageType`; clients must accept values they do not know).
 	MessageType MessageType `json:"message_type"`
 
 	// Metadata Metadata, or null.
@@ -1791,10 +1990,7 @@ type ChannelMessage struct {
 	// Sender The agent that sent it.
 	Sender string `json:"sender"`
 
-	// Status A channel message's status: `delivered` once stored (this server stores and delivers at
-	// once; `pending` is the RFC's state before that), `read` once its addressee marked it,
-	// `replied` once it got a reply, `expired` when its `expires_at` passed while it was
-	// neither read nor replied to. Clients must accept unknown values.
+	// Status The message's delivery status (`MessageStatus`; clients must accept values they do not know).
 	Status MessageStatus `json:"status"`
 
 	// To The addressee (an agent, `role:...`, or `*` for everyone), or null for everyone.
@@ -1821,6 +2017,52 @@ type ChannelMessageCreate struct {
 	// To The addressee: an agent, `role:<role_id>`, or `*` (everyone); required for a
 	// `request`, `*` for a `broadcast`.
 	To string `json:"to,omitempty,omitzero"`
+}
+
+// ChannelMessageEventPayload Payload of `channel_message`, appended for each message of a channel with `audit` on (RFC-0021).
+type ChannelMessageEventPayload struct {
+	// ChannelID The channel.
+	ChannelID string `json:"channel_id"`
+
+	// ChannelName Its name.
+	ChannelName string `json:"channel_name,omitempty,omitzero"`
+
+	// CorrelationID The message it answers, when it is a reply.
+	CorrelationID string `json:"correlation_id,omitempty,omitzero"`
+
+	// MessageID The message.
+	MessageID string `json:"message_id"`
+
+	// MessageType Its kind (`MessageType`).
+	MessageType string `json:"message_type,omitempty,omitzero"`
+
+	// Payload A free-form JSON object.
+	Payload Object `json:"payload,omitempty,omitzero"`
+
+	// To Its addressee, or null for the whole channel.
+	To string `json:"to,omitempty,omitzero"`
+}
+
+// ChannelMessageFrame A frame of a channel's message stream (`SseFrame`): `id` is the message's id, `event` is
+// `channel_message` and `data` the `ChannelMessage`; or a `channel_closed`, `error` or
+// `reconnect` frame whose `data` is an `Error`.
+type ChannelMessageFrame struct {
+	// Data The message, or an `Error` for `channel_closed`, `error` and `reconnect`.
+	Data ChannelMessageFrame_Data `json:"data,omitempty,omitzero"`
+
+	// Event The frame's name (`event:`).
+	Event string `json:"event,omitempty,omitzero"`
+
+	// ID The frame's id (`id:`), to send back as `Last-Event-ID`.
+	ID string `json:"id,omitempty,omitzero"`
+
+	// Retry The reconnection delay in milliseconds (`retry:`).
+	Retry int32 `json:"retry,omitempty,omitzero"`
+}
+
+// ChannelMessageFrame_Data The message, or an `Error` for `channel_closed`, `error` and `reconnect`.
+type ChannelMessageFrame_Data struct {
+	union json.RawMessage
 }
 
 // ChannelMessageStatusUpdate Body of `PATCH /channels/{channel_id}/messages/{message_id}`.
@@ -1924,6 +2166,13 @@ type ChildIntentCreate struct {
 	// Description Detailed description of the goal.
 	Description string `json:"description,omitempty,omitzero"`
 
+	// ParentID Alias of `parent_intent_id`.
+	ParentID string `json:"parent_id,omitempty,omitzero"`
+
+	// ParentIntentID The parent, which the path already names: when sent (the Python SDK sends it), it must
+	// be the path's intent (422 otherwise).
+	ParentIntentID string `json:"parent_intent_id,omitempty,omitzero"`
+
 	// State A free-form JSON object.
 	State Object `json:"state,omitempty,omitzero"`
 
@@ -1985,12 +2234,46 @@ type ConsistencyProof struct {
 	ToProof *MerkleProof `json:"to_proof,omitempty"`
 }
 
+// CoordinatorEscalationPayload Payload of `coordinator.escalation_required` (RFC-0026), for a coordinator whose `suspension_policy` is `escalate`.
+type CoordinatorEscalationPayload struct {
+	// AgentID The coordinator.
+	AgentID string `json:"agent_id"`
+
+	// CoordinatorLeaseID The coordinator lease.
+	CoordinatorLeaseID string `json:"coordinator_lease_id"`
+
+	// IntentID The suspended intent.
+	IntentID string `json:"intent_id"`
+
+	// PortfolioID The portfolio the coordinator holds, when it is not the intent.
+	PortfolioID string `json:"portfolio_id,omitempty,omitzero"`
+
+	// Reason Why (`intent_suspended`).
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// SuspensionID Its suspension.
+	SuspensionID string `json:"suspension_id,omitempty,omitzero"`
+}
+
+// CoordinatorGrantedPayload Payload of `coordinator.granted` (RFC-0013).
+type CoordinatorGrantedPayload struct {
+	// AgentID The coordinator.
+	AgentID string `json:"agent_id"`
+
+	// LeaseID The coordinator lease.
+	LeaseID string `json:"lease_id"`
+}
+
 // CoordinatorHeartbeat Answer to a coordinator heartbeat.
 type CoordinatorHeartbeat struct {
-	// ExpiresAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
 
-	// NextHeartbeatAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// NextHeartbeatAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	NextHeartbeatAt Timestamp `json:"next_heartbeat_at"`
 
 	// Status Always `ok`.
@@ -2010,11 +2293,13 @@ type CoordinatorLease struct {
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at"`
 
-	// GrantedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// GrantedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	GrantedAt Timestamp `json:"granted_at"`
 
 	// Guardrails Guardrails, or null.
-	Guardrails map[string]interface{} `json:"guardrails,omitempty,omitzero"`
+	Guardrails map[string]interface{} `json:"guardrails"`
 
 	// HeartbeatIntervalSeconds Expected heartbeat interval.
 	HeartbeatIntervalSeconds int32 `json:"heartbeat_interval_seconds"`
@@ -2044,13 +2329,9 @@ type CoordinatorLease struct {
 	Status string `json:"status"`
 
 	// SupervisorID Its supervisor, or null.
-	SupervisorID string `json:"supervisor_id,omitempty,omitzero"`
+	SupervisorID *string `json:"supervisor_id"`
 
-	// SuspensionPolicy What a coordinator does when an intent it coordinates suspends for a human (RFC-0026 §3):
-	// `isolate` (the default) nothing beyond the aggregates; `block_dependents` the same here,
-	// since the server always blocks the suspended intent's active dependents (rule 2; the
-	// RFC-0024 workflow phases it also names are not part of this server); `escalate` logs
-	// `coordinator.escalation_required` on the suspended intent, naming the lease and its agent.
+	// SuspensionPolicy What the coordinator does when an intent it coordinates is suspended (`CoordinatorSuspensionPolicy`; clients must accept values they do not know).
 	SuspensionPolicy CoordinatorSuspensionPolicy `json:"suspension_policy,omitempty,omitzero"`
 
 	// Version Version of the lease.
@@ -2130,7 +2411,9 @@ type Cost struct {
 	// Provider The provider, or null.
 	Provider *string `json:"provider"`
 
-	// RecordedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// RecordedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	RecordedAt Timestamp `json:"recorded_at"`
 
 	// Unit The unit, e.g. `tokens` or `USD`.
@@ -2162,6 +2445,24 @@ type CostCreate struct {
 	Unit string `json:"unit"`
 }
 
+// CostRecordedPayload Payload of `cost_recorded`.
+type CostRecordedPayload struct {
+	// AgentID The agent that incurred it.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// Amount How much.
+	Amount float64 `json:"amount"`
+
+	// CostID The cost record.
+	CostID string `json:"cost_id"`
+
+	// CostType Its kind (`CostType`; clients must accept values they do not know).
+	CostType string `json:"cost_type"`
+
+	// Unit In what unit.
+	Unit string `json:"unit,omitempty,omitzero"`
+}
+
 // CostSummary Totals of a set of costs.
 type CostSummary struct {
 	// ByAgent A free-form JSON object.
@@ -2187,7 +2488,9 @@ type Credential struct {
 	// AuthType e.g. `api_key`, `bearer_token`, `oauth2_client_credentials`.
 	AuthType string `json:"auth_type"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CredentialMetadata A free-form JSON object.
@@ -2273,7 +2576,9 @@ type DecisionRecord struct {
 	// Summary One-line summary of the decision.
 	Summary string `json:"summary"`
 
-	// Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// Timestamp An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	Timestamp Timestamp `json:"timestamp"`
 }
 
@@ -2301,6 +2606,27 @@ type DecisionRecordCreate struct {
 	Summary string `json:"summary"`
 }
 
+// DecisionRecordedPayload Payload of `decision_recorded` (an arbitration decision, or a coordinator's decision record).
+type DecisionRecordedPayload struct {
+	// CoordinatorID The coordinator that decided (decision records).
+	CoordinatorID string `json:"coordinator_id,omitempty,omitzero"`
+
+	// DecisionID The decision (this server).
+	DecisionID string `json:"decision_id,omitempty,omitzero"`
+
+	// DecisionType The kind of decision.
+	DecisionType string `json:"decision_type,omitempty,omitzero"`
+
+	// Outcome What was decided (arbitration decisions).
+	Outcome string `json:"outcome,omitempty,omitzero"`
+
+	// Rationale Why (arbitration decisions).
+	Rationale string `json:"rationale,omitempty,omitzero"`
+
+	// Summary What was decided (decision records).
+	Summary string `json:"summary,omitempty,omitzero"`
+}
+
 // DeduplicationMode What a trigger does when the intent it would create already exists for the same firing: `allow`
 // creates another, `skip` does not.
 type DeduplicationMode string
@@ -2309,6 +2635,15 @@ type DeduplicationMode string
 type DependencyAdd struct {
 	// DependencyID The id of the intent to depend on.
 	DependencyID string `json:"dependency_id"`
+}
+
+// DependencyChangePayload Payload of `dependency_added` and `dependency_removed`.
+type DependencyChangePayload struct {
+	// DependencyID The intent depended on.
+	DependencyID string `json:"dependency_id"`
+
+	// Version The intent's version after the change.
+	Version int64 `json:"version,omitempty,omitzero"`
 }
 
 // DependencyIntentList The intents an intent depends on.
@@ -2371,7 +2706,7 @@ type EffectivePolicy struct {
 	// AllowedAgents Empty means everyone.
 	AllowedAgents []string `json:"allowed_agents"`
 
-	// CompletionMode How an intent may be completed.
+	// CompletionMode How completion is decided (`CompletionMode`; clients must accept values they do not know).
 	CompletionMode CompletionMode `json:"completion_mode"`
 
 	// MaxCost Null when unlimited.
@@ -2383,8 +2718,45 @@ type EffectivePolicy struct {
 	// RequireStatusReason Default false.
 	RequireStatusReason bool `json:"require_status_reason"`
 
-	// WriteScope Who may write an intent.
+	// WriteScope Who may write (`WriteScope`; clients must accept values they do not know).
 	WriteScope WriteScope `json:"write_scope"`
+}
+
+// EngagementDecision Payload of `engagement.decision` (RFC-0025 §7.2), decided by the agent's SDK from its
+// signals: `autonomous` when confidence >= 0.85, risk <= 0.2 and reversibility >= 0.5;
+// else `defer` when risk >= 0.8 or reversibility <= 0.1; else `require_input` when
+// confidence < 0.5 or risk > 0.5; else `request_input`. `should_ask` is true for the two
+// input modes.
+type EngagementDecision struct {
+	// Mode The engagement mode.
+	Mode EngagementDecisionMode `json:"mode"`
+
+	// Rationale Why, for humans.
+	Rationale string `json:"rationale"`
+
+	// ShouldAsk Whether to ask a human.
+	ShouldAsk bool `json:"should_ask"`
+
+	// Signals What an agent weighs before asking a human (RFC-0025 §7.1).
+	Signals EngagementSignals `json:"signals,omitempty,omitzero"`
+}
+
+// EngagementDecisionMode The engagement mode.
+type EngagementDecisionMode string
+
+// EngagementSignals What an agent weighs before asking a human (RFC-0025 §7.1).
+type EngagementSignals struct {
+	// Confidence Confidence in acting autonomously (1 by default).
+	Confidence float64 `json:"confidence"`
+
+	// Context Further context.
+	Context map[string]interface{} `json:"context,omitempty,omitzero"`
+
+	// Reversibility How reversible the action is (1 by default).
+	Reversibility float64 `json:"reversibility"`
+
+	// Risk Estimated risk of acting autonomously (0 by default).
+	Risk float64 `json:"risk"`
 }
 
 // Error The body of every error response. `detail` is always present. The reference server sends
@@ -2433,7 +2805,9 @@ type Escalation struct {
 	// Context A free-form JSON object.
 	Context Object `json:"context"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// EscalatedBy Who escalated.
@@ -2445,7 +2819,7 @@ type Escalation struct {
 	// IntentID The intent.
 	IntentID string `json:"intent_id"`
 
-	// Priority See `EscalationPriority`.
+	// Priority How urgent the escalation is (`EscalationPriority`; clients must accept values they do not know).
 	Priority string `json:"priority"`
 
 	// Reason Why.
@@ -2463,10 +2837,10 @@ type Escalation struct {
 	// ResolvedBy Who resolved it (present once resolved).
 	ResolvedBy string `json:"resolved_by,omitempty,omitzero"`
 
-	// Status See `EscalationStatus`.
+	// Status The escalation's status (`EscalationStatus`; clients must accept values they do not know).
 	Status string `json:"status"`
 
-	// Urgency See `EscalationPriority`.
+	// Urgency How urgent the escalation is, as the RFC names it (`EscalationPriority`, defaults to `priority`; clients must accept values they do not know).
 	Urgency string `json:"urgency"`
 }
 
@@ -2486,6 +2860,21 @@ type EscalationCreate struct {
 
 	// Urgency How urgent an escalation is. Clients must accept unknown values.
 	Urgency EscalationPriority `json:"urgency,omitempty,omitzero"`
+}
+
+// EscalationEventPayload Payload of `escalation_initiated` and `escalation_resolved` (RFC-0013).
+type EscalationEventPayload struct {
+	// EscalationID The escalation.
+	EscalationID string `json:"escalation_id"`
+
+	// Priority How urgent it is (`escalation_initiated`; `EscalationPriority`).
+	Priority string `json:"priority,omitempty,omitzero"`
+
+	// Reason Why it was raised (`escalation_initiated`).
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// Resolution How it was resolved (`escalation_resolved`).
+	Resolution string `json:"resolution,omitempty,omitzero"`
 }
 
 // EscalationList The escalations, newest first.
@@ -2562,7 +2951,8 @@ type EventCreate struct {
 	// Actor Who caused the event.
 	Actor string `json:"actor"`
 
-	// EventType The event's type (see `EventType`).
+	// EventType The event's type: one of `EventType` (its payload should then match the type's schema
+	// in `x-payload-schemas`) or any other type of the client's own.
 	EventType string `json:"event_type"`
 
 	// ParentEventID RFC-0020 id of the causing event.
@@ -2602,8 +2992,12 @@ type EventProof struct {
 	VerificationMethod string `json:"verification_method"`
 }
 
-// EventType Known event types. `event_type` fields are free text: clients must keep unknown types as
-// strings.
+// EventType Known event types: every type this server appends, and those the reference implementation
+// and its clients write. `event_type` fields accept any string (`anyOf` this enum and a
+// string): clients must keep unknown types as strings. `x-payload-schemas` maps each type to
+// the schema of its `payload` (machine-readable: a client validates or decodes a payload by
+// looking its event's type up there; `Object` means free-form); a payload may carry members
+// its schema does not list.
 type EventType string
 
 // Failure A failed attempt at an intent (RFC-0010).
@@ -2632,7 +3026,9 @@ type Failure struct {
 	// Metadata A free-form JSON object.
 	Metadata Object `json:"metadata,omitempty,omitzero"`
 
-	// OccurredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// OccurredAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	OccurredAt Timestamp `json:"occurred_at"`
 
 	// RetryScheduledAt A `Timestamp`, or null when the instant has not happened.
@@ -2662,6 +3058,21 @@ type FailureCreate struct {
 
 	// RetryScheduledAt A `Timestamp`, or null when the instant has not happened.
 	RetryScheduledAt NullableTimestamp `json:"retry_scheduled_at,omitempty,omitzero"`
+}
+
+// FailureRecordedPayload Payload of `failure_recorded`.
+type FailureRecordedPayload struct {
+	// AttemptNumber Which attempt failed.
+	AttemptNumber int32 `json:"attempt_number,omitempty,omitzero"`
+
+	// ErrorMessage What went wrong.
+	ErrorMessage string `json:"error_message,omitempty,omitzero"`
+
+	// ErrorType The kind of error.
+	ErrorType string `json:"error_type,omitempty,omitzero"`
+
+	// FailureID The failure record.
+	FailureID string `json:"failure_id"`
 }
 
 // FallbackPolicy What happens when a suspension times out (RFC-0025 §6): `fail` abandons the intent;
@@ -2835,6 +3246,60 @@ type FederationEnvelope struct {
 	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
 }
 
+// FederationEventPayload Payload of the `federation.*` events (RFC-0022): `federation.dispatched` and
+// `federation.failed` on the dispatching server, `federation.received` on the receiving one,
+// and `federation.callback`, `federation.budget_warning`, `federation.completed`,
+// `federation.failed` for a peer's callbacks.
+type FederationEventPayload struct {
+	// AgentID The agent the intent is for on the peer.
+	AgentID string `json:"agent_id,omitempty,omitzero"`
+
+	// Attestation A free-form JSON object.
+	Attestation Object `json:"attestation,omitempty,omitzero"`
+
+	// CallbackURL Where the peer reports back.
+	CallbackURL string `json:"callback_url,omitempty,omitzero"`
+
+	// DelegationScope A free-form JSON object.
+	DelegationScope Object `json:"delegation_scope,omitempty,omitzero"`
+
+	// DispatchID The dispatch.
+	DispatchID string `json:"dispatch_id"`
+
+	// EventType The callback's type (`state_delta`, `status_changed`, `attestation`, `budget_warning`, `completed`, `failed`).
+	EventType string `json:"event_type,omitempty,omitzero"`
+
+	// FederationPolicy A free-form JSON object.
+	FederationPolicy Object `json:"federation_policy,omitempty,omitzero"`
+
+	// IdempotencyKey The callback's nonce.
+	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+
+	// IntentID The intent on the peer the callback is about.
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// Message Why the dispatch failed (`federation.failed`).
+	Message string `json:"message,omitempty,omitzero"`
+
+	// OriginIntentID The intent on the sending peer.
+	OriginIntentID string `json:"origin_intent_id,omitempty,omitzero"`
+
+	// SourceDid The sending peer's DID.
+	SourceDid string `json:"source_did,omitempty,omitzero"`
+
+	// SourceServer The peer the intent or callback came from.
+	SourceServer string `json:"source_server,omitempty,omitzero"`
+
+	// StateDelta A free-form JSON object.
+	StateDelta Object `json:"state_delta,omitempty,omitzero"`
+
+	// Status The dispatch's status (`federation.failed`).
+	Status string `json:"status,omitempty,omitzero"`
+
+	// TargetServer The peer the intent was dispatched to.
+	TargetServer string `json:"target_server,omitempty,omitzero"`
+}
+
 // FederationManifest The server's federation manifest (RFC-0022).
 type FederationManifest struct {
 	// Endpoints A free-form JSON object.
@@ -2917,7 +3382,9 @@ type FieldError struct {
 // GovernanceDecision A recorded governance decision. `message`, `decision_id` and `outcome` are the reference
 // server's answer; the rest describe the decision.
 type GovernanceDecision struct {
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt *Timestamp `json:"created_at,omitempty"`
 
 	// DecisionID The decision's id.
@@ -2962,6 +3429,35 @@ type GovernanceDecisionCreate struct {
 
 	// Reasoning Alias of `rationale`.
 	Reasoning string `json:"reasoning,omitempty,omitzero"`
+}
+
+// GovernanceEventPayload Payload of `governance.violation`, `governance.policy_set`, `governance.policy_removed`,
+// `governance.approval_requested`, `governance.approval_granted` and
+// `governance.approval_denied` (RFC-0013).
+type GovernanceEventPayload struct {
+	// Action The action that needs approval.
+	Action string `json:"action,omitempty,omitzero"`
+
+	// ApprovalID The approval request.
+	ApprovalID string `json:"approval_id,omitempty,omitzero"`
+
+	// Detail What was refused (`governance.violation`).
+	Detail string `json:"detail,omitempty,omitzero"`
+
+	// GovernancePolicy A free-form JSON object.
+	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
+
+	// Notes The decider's notes.
+	Notes string `json:"notes,omitempty,omitzero"`
+
+	// Reason Why approval is requested.
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// Rule The rule that refused a change (`governance.violation`).
+	Rule string `json:"rule,omitempty,omitzero"`
+
+	// Version The intent's version after a policy change.
+	Version int64 `json:"version,omitempty,omitzero"`
 }
 
 // GovernancePolicy An intent's governance policy. Enforced on writes: `write_scope` and `allowed_agents` on state,
@@ -3016,7 +3512,7 @@ type GraphEdge struct {
 	// To The edge's target intent.
 	To string `json:"to"`
 
-	// Type The kind of a graph edge.
+	// Type The edge's kind (`GraphEdgeType`; clients must accept values they do not know).
 	Type GraphEdgeType `json:"type"`
 }
 
@@ -3034,8 +3530,7 @@ type GraphNode struct {
 	// ParentID The intent's parent, or null.
 	ParentID *string `json:"parent_id"`
 
-	// Status An intent's lifecycle status. Clients must accept unknown values (the reference server
-	// stores any string).
+	// Status The intent's lifecycle status (`IntentStatus`; clients must accept values they do not know).
 	Status IntentStatus `json:"status"`
 
 	// Title The intent's title.
@@ -3044,12 +3539,9 @@ type GraphNode struct {
 
 // HealthStatus The answer of a health or readiness probe.
 type HealthStatus struct {
-	// Status `ok` (alive), `ready`, `shutting_down` or `store_unavailable`.
-	Status HealthStatusStatus `json:"status"`
+	// Status The probe's verdict (`ProbeStatus`; clients must accept values they do not know).
+	Status ProbeStatus `json:"status"`
 }
-
-// HealthStatusStatus `ok` (alive), `ready`, `shutting_down` or `store_unavailable`.
-type HealthStatusStatus string
 
 // HumanRetryPolicy Re-notification and escalation while a human does not answer (RFC-0026 §4). The whole
 // window is `interval_seconds x max_attempts`.
@@ -3081,7 +3573,9 @@ type IdentityChallenge struct {
 	// bytes (servers also accept a signature of the challenge's ASCII text).
 	Challenge string `json:"challenge"`
 
-	// ChallengeExpiresAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// ChallengeExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	ChallengeExpiresAt Timestamp `json:"challenge_expires_at"`
 }
 
@@ -3123,7 +3617,9 @@ type Intent struct {
 	// Constraints A free-form JSON object.
 	Constraints Object `json:"constraints"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CreatedBy The agent that created the intent.
@@ -3150,14 +3646,15 @@ type Intent struct {
 	// State A free-form JSON object.
 	State Object `json:"state"`
 
-	// Status An intent's lifecycle status. Clients must accept unknown values (the reference server
-	// stores any string).
+	// Status The intent's lifecycle status (`IntentStatus`; clients must accept values they do not know).
 	Status IntentStatus `json:"status"`
 
 	// Title Human-readable title.
 	Title string `json:"title"`
 
-	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	UpdatedAt Timestamp `json:"updated_at"`
 
 	// Version Incremented by every state patch, status change and dependency change.
@@ -3198,12 +3695,32 @@ type IntentCreate struct {
 	Title string `json:"title"`
 }
 
+// IntentCreatedPayload Payload of `intent_created`.
+type IntentCreatedPayload struct {
+	// DependsOn The intents it depends on, when any.
+	DependsOn []string `json:"depends_on,omitempty,omitzero"`
+
+	// GovernancePolicy A free-form JSON object.
+	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
+
+	// ParentID The parent intent, when it was created as a child.
+	ParentID string `json:"parent_id,omitempty,omitzero"`
+
+	// Title The new intent's title.
+	Title string `json:"title"`
+
+	// Trigger A free-form JSON object.
+	Trigger Object `json:"trigger,omitempty,omitzero"`
+}
+
 // IntentEvent One entry of an intent's append-only event log.
 type IntentEvent struct {
 	// Actor Who caused the event.
 	Actor string `json:"actor"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// EventHash RFC-0019: `sha256:` and the unpadded base64url of the SHA-256 of the event's canonical
@@ -3214,7 +3731,8 @@ type IntentEvent struct {
 	// set. Computed and stored when the event is appended.
 	EventHash string `json:"event_hash,omitempty,omitzero"`
 
-	// EventType The event's type (see `EventType`; unknown types are allowed).
+	// EventType The event's type: one of `EventType` (whose `x-payload-schemas` gives its payload's
+	// schema) or any other string (clients must keep unknown types).
 	EventType string `json:"event_type"`
 
 	// ID Server-generated id (UUID).
@@ -3226,7 +3744,8 @@ type IntentEvent struct {
 	// ParentEventID RFC-0020 id of the event that caused this one.
 	ParentEventID string `json:"parent_event_id,omitempty,omitzero"`
 
-	// Payload A free-form JSON object.
+	// Payload The event's data: an object whose schema depends on `event_type` (`EventType`'s
+	// `x-payload-schemas`).
 	Payload Object `json:"payload"`
 
 	// PreviousEventHash RFC-0019: the `event_hash` of the intent's previous event, linking its events into a
@@ -3248,6 +3767,36 @@ type IntentEvent struct {
 
 	// TraceID RFC-0020 correlation id for distributed tracing.
 	TraceID string `json:"trace_id,omitempty,omitzero"`
+}
+
+// IntentEventFrame A frame of an intent, portfolio or agent event stream (`SseFrame`): `id` is the event's
+// `sequence`, `event` its `event_type`, `data` the `IntentEvent`; or an `error` or
+// `reconnect` frame whose `data` is an `Error`.
+type IntentEventFrame struct {
+	// Data The event, or an `Error` for `error` and `reconnect`.
+	Data IntentEventFrame_Data `json:"data,omitempty,omitzero"`
+
+	// Event The event's type, or `error` or `reconnect`.
+	Event IntentEventFrame_Event `json:"event,omitempty,omitzero"`
+
+	// ID The frame's id (`id:`), to send back as `Last-Event-ID`.
+	ID string `json:"id,omitempty,omitzero"`
+
+	// Retry The reconnection delay in milliseconds (`retry:`).
+	Retry int32 `json:"retry,omitempty,omitzero"`
+}
+
+// IntentEventFrame_Data The event, or an `Error` for `error` and `reconnect`.
+type IntentEventFrame_Data struct {
+	union json.RawMessage
+}
+
+// IntentEventFrameEvent1 defines model for IntentEventFrame.Event.1.
+type IntentEventFrameEvent1 = string
+
+// IntentEventFrame_Event The event's type, or `error` or `reconnect`.
+type IntentEventFrame_Event struct {
+	union json.RawMessage
 }
 
 // IntentGraph The graph reachable from an intent through children and dependencies.
@@ -3355,13 +3904,17 @@ type LLMRequestPayload struct {
 
 // Lease An exclusive, expiring lease on a scope of an intent (RFC-0003).
 type Lease struct {
-	// AcquiredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// AcquiredAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	AcquiredAt Timestamp `json:"acquired_at"`
 
 	// AgentID The holder (the acting agent that acquired it).
 	AgentID string `json:"agent_id"`
 
-	// ExpiresAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	ExpiresAt Timestamp `json:"expires_at"`
 
 	// ID Server-generated id (UUID).
@@ -3376,7 +3929,7 @@ type Lease struct {
 	// Scope The leased scope.
 	Scope string `json:"scope"`
 
-	// Status A lease's status, derived from its timestamps. Clients must accept unknown values.
+	// Status The lease's status (`LeaseStatus`; clients must accept values they do not know).
 	Status LeaseStatus `json:"status,omitempty,omitzero"`
 }
 
@@ -3387,6 +3940,23 @@ type LeaseCreate struct {
 
 	// Scope The scope to lease.
 	Scope string `json:"scope"`
+}
+
+// LeaseEventPayload Payload of `lease_acquired`, `lease_renewed` and `lease_released`.
+type LeaseEventPayload struct {
+	// DurationSeconds The renewal's duration (`lease_renewed`).
+	DurationSeconds int64 `json:"duration_seconds,omitempty,omitzero"`
+
+	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
+	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+
+	// LeaseID The lease.
+	LeaseID string `json:"lease_id"`
+
+	// Scope Its scope (`lease_acquired`, `lease_released`).
+	Scope string `json:"scope,omitempty,omitzero"`
 }
 
 // LeaseRenew A renewal.
@@ -3429,7 +3999,7 @@ type LogCheckpoint struct {
 	// MerkleRoot The tree's root, `sha256:` and unpadded base64url.
 	MerkleRoot string `json:"merkle_root"`
 
-	// Scope `intent` or `server` (see `CheckpointScope`); clients must accept unknown values.
+	// Scope What the checkpoint covers (`CheckpointScope`; clients must accept values they do not know).
 	Scope string `json:"scope"`
 
 	// Signature Ed25519 signature (unpadded base64url) over the canonical JSON of the checkpoint without
@@ -3444,6 +4014,18 @@ type LogCheckpoint struct {
 // MemberPolicy Who takes part in a channel: `explicit`, only its creator and `members`; `intent`, every
 // agent with access to its intent. Clients must accept unknown values.
 type MemberPolicy string
+
+// MemberSuspensionPayload Payload of `portfolio.member_suspended` and `portfolio.member_resumed` (RFC-0026).
+type MemberSuspensionPayload struct {
+	// IntentID Its member that was suspended or resumed.
+	IntentID string `json:"intent_id"`
+
+	// PortfolioID The portfolio.
+	PortfolioID string `json:"portfolio_id"`
+
+	// SuspensionID The suspension.
+	SuspensionID string `json:"suspension_id,omitempty,omitzero"`
+}
 
 // MembershipRole The role of an intent in a portfolio. Clients must accept unknown values.
 type MembershipRole string
@@ -3463,7 +4045,9 @@ type MemoryEntry struct {
 	// AgentID The owner.
 	AgentID string `json:"agent_id"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CuratedBy Who curated it, or null.
@@ -3478,7 +4062,7 @@ type MemoryEntry struct {
 	// Key Key, unique per agent and namespace.
 	Key string `json:"key"`
 
-	// MemoryType See `MemoryType`.
+	// MemoryType The kind of memory (`MemoryType`; clients must accept values they do not know).
 	MemoryType string `json:"memory_type"`
 
 	// Namespace Namespace.
@@ -3502,7 +4086,9 @@ type MemoryEntry struct {
 	// TTL Time to live as an ISO 8601 duration (`PT1H`) or seconds (`3600`), or null.
 	TTL *string `json:"ttl"`
 
-	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	UpdatedAt Timestamp `json:"updated_at"`
 
 	// Value A free-form JSON object.
@@ -3643,7 +4229,9 @@ type Plan struct {
 	// Conditions Conditions: `{id, task_id, when, otherwise}`.
 	Conditions []Object `json:"conditions"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// ID Server-generated id (UUID).
@@ -3661,7 +4249,7 @@ type Plan struct {
 	// PlanMetadata A free-form JSON object.
 	PlanMetadata Object `json:"plan_metadata"`
 
-	// State A plan's state.
+	// State The plan's state (`PlanState`; clients must accept values they do not know).
 	State PlanState `json:"state"`
 
 	// SuspendedTasks RFC-0026 rule 4: the plan's tasks blocked because their intent awaits a human (filled
@@ -3671,7 +4259,9 @@ type Plan struct {
 	// Tasks Ids of its tasks, in order.
 	Tasks []string `json:"tasks"`
 
-	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	UpdatedAt Timestamp `json:"updated_at"`
 
 	// Version Incremented by every update.
@@ -3702,6 +4292,21 @@ type PlanCreate struct {
 	Tasks []string `json:"tasks,omitempty,omitzero"`
 }
 
+// PlanEventPayload Payload of `plan.created` and `plan.updated` (RFC-0012).
+type PlanEventPayload struct {
+	// PlanID The plan.
+	PlanID string `json:"plan_id"`
+
+	// State Its state (`plan.updated`; `PlanState`).
+	State string `json:"state,omitempty,omitzero"`
+
+	// Tasks Its tasks (`plan.created`).
+	Tasks []string `json:"tasks,omitempty,omitzero"`
+
+	// Version Its version (`plan.updated`).
+	Version int64 `json:"version,omitempty,omitzero"`
+}
+
 // PlanState A plan's state.
 type PlanState string
 
@@ -3725,7 +4330,9 @@ type Portfolio struct {
 	// AggregateStatus Counts of intents per status.
 	AggregateStatus AggregateStatus `json:"aggregate_status,omitempty,omitzero"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CreatedBy Who created the portfolio.
@@ -3752,14 +4359,15 @@ type Portfolio struct {
 	// Name Human-readable name.
 	Name string `json:"name"`
 
-	// Status A portfolio's status. The reference server stores any string; clients must accept unknown
-	// values.
+	// Status The portfolio's status (`PortfolioStatus`; clients must accept values they do not know).
 	Status PortfolioStatus `json:"status"`
 
 	// SuspendedMemberCount RFC-0026 rule 4; how many member intents are `suspended_awaiting_input`.
 	SuspendedMemberCount *int64 `json:"suspended_member_count,omitempty"`
 
-	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	UpdatedAt Timestamp `json:"updated_at"`
 }
 
@@ -3797,7 +4405,9 @@ type PortfolioCreate struct {
 // PortfolioMembership An intent's membership in a portfolio. `message` and `membership_id` are the reference server's
 // answer; the other fields are the membership itself.
 type PortfolioMembership struct {
-	// AddedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// AddedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	AddedAt *Timestamp `json:"added_at,omitempty"`
 
 	// ID The same as `membership_id`.
@@ -3818,7 +4428,7 @@ type PortfolioMembership struct {
 	// Priority Higher runs first.
 	Priority int32 `json:"priority,omitempty,omitzero"`
 
-	// Role The role of an intent in a portfolio. Clients must accept unknown values.
+	// Role The intent's role in the portfolio (`MembershipRole`; clients must accept values they do not know).
 	Role MembershipRole `json:"role,omitempty,omitzero"`
 }
 
@@ -3832,6 +4442,21 @@ type PortfolioMembershipCreate struct {
 
 	// Role The role of an intent in a portfolio. Clients must accept unknown values.
 	Role MembershipRole `json:"role,omitempty,omitzero"`
+}
+
+// PortfolioMembershipPayload Payload of `added_to_portfolio` and `removed_from_portfolio`.
+type PortfolioMembershipPayload struct {
+	// MembershipID The membership (`added_to_portfolio`).
+	MembershipID string `json:"membership_id,omitempty,omitzero"`
+
+	// PortfolioID The portfolio.
+	PortfolioID string `json:"portfolio_id"`
+
+	// Priority The intent's priority in the portfolio (`added_to_portfolio`).
+	Priority int32 `json:"priority,omitempty,omitzero"`
+
+	// Role The intent's role (`added_to_portfolio`; `MembershipRole`).
+	Role string `json:"role,omitempty,omitzero"`
 }
 
 // PortfolioStatus A portfolio's status. The reference server stores any string; clients must accept unknown
@@ -3861,6 +4486,9 @@ type PortfolioUpdate struct {
 	Name string `json:"name,omitempty,omitzero"`
 }
 
+// ProbeStatus `ok` (alive), `ready`, `shutting_down` or `store_unavailable`.
+type ProbeStatus string
+
 // ReadyIntentList Children ready to start.
 type ReadyIntentList struct {
 	// Ready The ready children.
@@ -3872,7 +4500,9 @@ type RetryPolicy struct {
 	// BaseDelayMs First delay, in milliseconds.
 	BaseDelayMs int64 `json:"base_delay_ms"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// FailureThreshold Failures after which the fallback agent takes over.
@@ -3899,7 +4529,9 @@ type RetryPolicy struct {
 	// Strategy See `RetryStrategy`.
 	Strategy string `json:"strategy"`
 
-	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	UpdatedAt *Timestamp `json:"updated_at,omitempty"`
 }
 
@@ -3967,8 +4599,43 @@ type SignatureVerificationResult struct {
 	// Valid Whether it verifies with the agent's current, unexpired key.
 	Valid bool `json:"valid"`
 
-	// VerifiedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// VerifiedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	VerifiedAt Timestamp `json:"verified_at"`
+}
+
+// SseFrame One server-sent event as every stream operation writes it (`text/event-stream`, the
+// WHATWG HTML "server-sent events" format): UTF-8 lines `field: value`, a blank line ending
+// the frame. A line starting with `:` is a comment (`: ping` every 15 seconds when the
+// stream is idle) and is ignored. The fields:
+//
+//   - `id`: the position to resume from. A client that reconnects sends the last `id` it
+//     received as `Last-Event-ID` and gets every later frame exactly once.
+//   - `event`: the frame's name: the event's type (or `channel_message`) for data frames;
+//     `error` (the server could not go on: reconnect with `Last-Event-ID`), `reconnect` (the
+//     server is shutting down: reconnect, elsewhere if possible) and `channel_closed` end the
+//     stream.
+//   - `data`: one line of JSON: the event (or message) for data frames, an `Error` (`detail`)
+//     for `error`, `reconnect` and `channel_closed`.
+//   - `retry`: how long to wait before reconnecting, in milliseconds.
+//
+// Every stream opens with a frame of only `retry` and `id` (where the stream starts, so
+// that a reconnection before the first event resumes from there). The reference server
+// writes `event` and `data` only.
+type SseFrame struct {
+	// Data Any JSON value, null included: a string, a number, a boolean, an array or an object (the
+	// object branch carries `nullable`, as OpenAPI 3.0 has no `null` type).
+	Data AnyValue `json:"data,omitempty,omitzero"`
+
+	// Event The frame's name (`event:`).
+	Event string `json:"event,omitempty,omitzero"`
+
+	// ID The frame's id (`id:`), to send back as `Last-Event-ID`.
+	ID string `json:"id,omitempty,omitzero"`
+
+	// Retry The reconnection delay in milliseconds (`retry:`).
+	Retry int32 `json:"retry,omitempty,omitzero"`
 }
 
 // StatePatch One operation on the state at a path.
@@ -3993,6 +4660,39 @@ type StatePatchRequest struct {
 	State Object `json:"state,omitempty,omitzero"`
 }
 
+// StatePatchedPayload Payload of `state_patched`.
+type StatePatchedPayload struct {
+	// Patches The patches applied, in order (a shallow merge is logged as `set` patches).
+	Patches []StatePatch `json:"patches"`
+
+	// Version The intent's version after the change.
+	Version int64 `json:"version,omitempty,omitzero"`
+}
+
+// StatusChangedPayload Payload of `status_changed`.
+type StatusChangedPayload struct {
+	// From The status before the change (this server).
+	From string `json:"from,omitempty,omitzero"`
+
+	// Reason Why the status changed, when given (or `upstream_suspended`, `upstream_completed` when a dependency caused it).
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// Status The new status (`IntentStatus`; clients must accept values they do not know).
+	Status string `json:"status"`
+
+	// SuspensionID The suspension involved, when one is.
+	SuspensionID string `json:"suspension_id,omitempty,omitzero"`
+
+	// To The status after the change (this server; equals `status`).
+	To string `json:"to,omitempty,omitzero"`
+
+	// UpstreamIntentID The dependency whose change caused this one, when one did.
+	UpstreamIntentID string `json:"upstream_intent_id,omitempty,omitzero"`
+
+	// Version The intent's version after the change.
+	Version int64 `json:"version,omitempty,omitzero"`
+}
+
 // StatusUpdate A status change.
 type StatusUpdate struct {
 	// Reason Why the status changes (recorded in the event).
@@ -4002,6 +4702,65 @@ type StatusUpdate struct {
 	// stores any string).
 	Status IntentStatus `json:"status"`
 }
+
+// StreamChunkPayload Payload of `stream_chunk` events (logged sparingly).
+type StreamChunkPayload struct {
+	// ChunkIndex Index of the chunk.
+	ChunkIndex int64 `json:"chunk_index"`
+
+	// StreamID The stream.
+	StreamID string `json:"stream_id"`
+
+	// TokenCount Tokens in the chunk.
+	TokenCount int64 `json:"token_count"`
+}
+
+// StreamStatePayload Payload of `stream_started`, `stream_completed` and `stream_cancelled` events: an LLM
+// response streamed to an agent (RFC-0008 stream coordination; the Python SDK's
+// `start_stream`, `complete_stream`, `cancel_stream`).
+type StreamStatePayload struct {
+	// AgentID The agent receiving the stream.
+	AgentID string `json:"agent_id"`
+
+	// CancelReason Why it was cancelled.
+	CancelReason string `json:"cancel_reason,omitempty,omitzero"`
+
+	// CancelledAt A `Timestamp`, or null when the instant has not happened.
+	CancelledAt NullableTimestamp `json:"cancelled_at,omitempty,omitzero"`
+
+	// ChunksReceived Chunks received so far.
+	ChunksReceived int64 `json:"chunks_received"`
+
+	// CompletedAt A `Timestamp`, or null when the instant has not happened.
+	CompletedAt NullableTimestamp `json:"completed_at,omitempty,omitzero"`
+
+	// Error Why it failed.
+	Error string `json:"error,omitempty,omitzero"`
+
+	// IntentID The intent.
+	IntentID string `json:"intent_id"`
+
+	// Model The model.
+	Model string `json:"model"`
+
+	// Provider The LLM provider.
+	Provider string `json:"provider"`
+
+	// StartedAt A `Timestamp`, or null when the instant has not happened.
+	StartedAt NullableTimestamp `json:"started_at,omitempty,omitzero"`
+
+	// Status The stream's status.
+	Status StreamStatePayloadStatus `json:"status"`
+
+	// StreamID Correlates the events of one stream.
+	StreamID string `json:"stream_id"`
+
+	// TokensStreamed Tokens received so far.
+	TokensStreamed int64 `json:"tokens_streamed"`
+}
+
+// StreamStatePayloadStatus The stream's status.
+type StreamStatePayloadStatus string
 
 // Subscription A webhook subscription (RFC-0006; absent on the reference server). Matching events are POSTed to
 // `webhook_url` as `{"subscription_id", "event": IntentEvent}`, off the request path, at least
@@ -4017,7 +4776,9 @@ type Subscription struct {
 	// AgentID The agent watched, or null.
 	AgentID string `json:"agent_id,omitempty,omitzero"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// EventTypes Event types delivered; empty means all.
@@ -4150,6 +4911,89 @@ type SuspensionCreate struct {
 	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
 }
 
+// SuspensionEventPayload Payload of `intent.suspended`, `intent.resumed`, `intent.suspension_renotified`,
+// `intent.suspension_escalated` and `intent.suspension_expired` (RFC-0025, RFC-0026).
+type SuspensionEventPayload struct {
+	// AbandonmentReason Why the intent was abandoned, when it was.
+	AbandonmentReason string `json:"abandonment_reason,omitempty,omitzero"`
+
+	// Attempt The notification attempt (`intent.suspension_renotified`, `intent.suspension_escalated`).
+	Attempt int32 `json:"attempt,omitempty,omitzero"`
+
+	// ChannelHint How to reach the human.
+	ChannelHint string `json:"channel_hint,omitempty,omitzero"`
+
+	// Choices The choices offered, when any.
+	Choices []AnyValue `json:"choices,omitempty,omitzero"`
+
+	// ConfidenceAtSuspension The agent's confidence when it suspended.
+	ConfidenceAtSuspension float64 `json:"confidence_at_suspension,omitempty,omitzero"`
+
+	// EscalatedTo Who the suspension was escalated to.
+	EscalatedTo string `json:"escalated_to,omitempty,omitzero"`
+
+	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
+	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
+
+	// FallbackPolicy What happens without an answer (`FallbackPolicy`).
+	FallbackPolicy string `json:"fallback_policy,omitempty,omitzero"`
+
+	// From The intent's status before the event.
+	From string `json:"from,omitempty,omitzero"`
+
+	// IntentID The suspended intent (`intent.resumed`).
+	IntentID string `json:"intent_id,omitempty,omitzero"`
+
+	// MaxAttempts How many attempts the policy allows.
+	MaxAttempts int32 `json:"max_attempts,omitempty,omitzero"`
+
+	// NextAttemptAt A `Timestamp`, or null when the instant has not happened.
+	NextAttemptAt NullableTimestamp `json:"next_attempt_at,omitempty,omitzero"`
+
+	// NotifyTo Who is notified on this attempt.
+	NotifyTo string `json:"notify_to,omitempty,omitzero"`
+
+	// PortfolioID The portfolio whose deadline passed, when one did.
+	PortfolioID string `json:"portfolio_id,omitempty,omitzero"`
+
+	// Question What the human is asked (`intent.suspended`).
+	Question string `json:"question,omitempty,omitzero"`
+
+	// Reason Why the suspension ended (`intent.suspension_expired`).
+	Reason string `json:"reason,omitempty,omitzero"`
+
+	// RespondedAt A `Timestamp`, or null when the instant has not happened.
+	RespondedAt NullableTimestamp `json:"responded_at,omitempty,omitzero"`
+
+	// RespondedBy Who answered (`intent.resumed`).
+	RespondedBy string `json:"responded_by,omitempty,omitzero"`
+
+	// ResponseType The kind of answer expected (`SuspensionResponseType`).
+	ResponseType string `json:"response_type,omitempty,omitzero"`
+
+	// RetryPolicy The re-notification policy, or null.
+	RetryPolicy map[string]interface{} `json:"retry_policy,omitempty,omitzero"`
+
+	// Status The intent's status after the event.
+	Status string `json:"status,omitempty,omitzero"`
+
+	// SuspensionID The suspension.
+	SuspensionID string `json:"suspension_id"`
+
+	// TimeoutSeconds How long the human has to answer.
+	TimeoutSeconds int64 `json:"timeout_seconds,omitempty,omitzero"`
+
+	// To The intent's status after the event.
+	To string `json:"to,omitempty,omitzero"`
+
+	// Value Any JSON value, null included: a string, a number, a boolean, an array or an object (the
+	// object branch carries `nullable`, as OpenAPI 3.0 has no `null` type).
+	Value AnyValue `json:"value,omitempty,omitzero"`
+
+	// Version The intent's version after the change.
+	Version int64 `json:"version,omitempty,omitzero"`
+}
+
 // SuspensionRecord An intent's suspension as kept in `state._suspension` (RFC-0025 §5, RFC-0026 §4). The
 // server's own bookkeeping: `attempt`, `next_attempt_at`, `suspended_by`, `expired_at`.
 // Clients must accept records written by the reference implementation's agents, which may
@@ -4240,7 +5084,9 @@ type SuspensionResolution struct {
 	// Resolution Always `responded`.
 	Resolution string `json:"resolution"`
 
-	// RespondedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// RespondedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	RespondedAt Timestamp `json:"responded_at"`
 
 	// RespondedBy Who answered.
@@ -4286,18 +5132,20 @@ type Task struct {
 	Attempt int32 `json:"attempt"`
 
 	// BlockedReason Why it is blocked, or null (`intent_suspended` while its intent awaits a human, RFC-0026).
-	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
+	BlockedReason *string `json:"blocked_reason"`
 
 	// Blocks Tasks waiting on this one.
-	Blocks []string `json:"blocks,omitempty,omitzero"`
+	Blocks []string `json:"blocks"`
 
 	// CapabilitiesRequired Capabilities an agent needs.
 	CapabilitiesRequired []string `json:"capabilities_required"`
 
 	// CompletedAt A `Timestamp`, or null when the instant has not happened.
-	CompletedAt NullableTimestamp `json:"completed_at,omitempty,omitzero"`
+	CompletedAt NullableTimestamp `json:"completed_at"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// DependsOn Tasks that must complete first.
@@ -4307,7 +5155,7 @@ type Task struct {
 	Description *string `json:"description"`
 
 	// Error Why it failed, or null.
-	Error string `json:"error,omitempty,omitzero"`
+	Error *string `json:"error"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -4319,13 +5167,13 @@ type Task struct {
 	IntentID string `json:"intent_id"`
 
 	// LeaseID The lease held for it, or null.
-	LeaseID string `json:"lease_id,omitempty,omitzero"`
+	LeaseID *string `json:"lease_id"`
 
 	// MaxAttempts Attempts allowed.
 	MaxAttempts int32 `json:"max_attempts"`
 
 	// MemoryPolicy Memory policy, or null.
-	MemoryPolicy map[string]interface{} `json:"memory_policy,omitempty,omitzero"`
+	MemoryPolicy map[string]interface{} `json:"memory_policy"`
 
 	// Name Short name.
 	Name string `json:"name"`
@@ -4334,10 +5182,10 @@ type Task struct {
 	Output *map[string]interface{} `json:"output"`
 
 	// ParentTaskID The parent task, or null.
-	ParentTaskID string `json:"parent_task_id,omitempty,omitzero"`
+	ParentTaskID *string `json:"parent_task_id"`
 
 	// Permissions Permission inheritance, `inherit` by default.
-	Permissions string `json:"permissions,omitempty,omitzero"`
+	Permissions string `json:"permissions"`
 
 	// PlanID The plan it belongs to, or null.
 	PlanID *string `json:"plan_id"`
@@ -4346,28 +5194,25 @@ type Task struct {
 	Priority string `json:"priority"`
 
 	// RequiresTools Tools needed: `{service, scopes, required}`.
-	RequiresTools []Object `json:"requires_tools,omitempty,omitzero"`
+	RequiresTools []Object `json:"requires_tools"`
 
 	// RetryPolicy Name of the retry policy, or null.
-	RetryPolicy string `json:"retry_policy,omitempty,omitzero"`
+	RetryPolicy *string `json:"retry_policy"`
 
 	// StartedAt A `Timestamp`, or null when the instant has not happened.
-	StartedAt NullableTimestamp `json:"started_at,omitempty,omitzero"`
+	StartedAt NullableTimestamp `json:"started_at"`
 
-	// Status A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
-	// -> claimed|running|blocked|cancelled|skipped; claimed -> running|ready|blocked|failed|cancelled;
-	// running -> completed|failed|blocked|cancelled; blocked -> ready|running|cancelled|failed; failed
-	// -> ready (retry); completed, cancelled and skipped are final.
+	// Status The task's status (`TaskStatus`; clients must accept values they do not know).
 	Status TaskStatus `json:"status"`
 
 	// SuspendedIntentID While `blocked_reason` is `intent_suspended`, the suspended intent (RFC-0026 rule 3).
 	SuspendedIntentID string `json:"suspended_intent_id,omitempty,omitzero"`
 
 	// TaskMetadata A free-form JSON object.
-	TaskMetadata Object `json:"task_metadata,omitempty,omitzero"`
+	TaskMetadata Object `json:"task_metadata"`
 
 	// TimeoutSeconds Time limit; absent or null when none.
-	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
+	TimeoutSeconds *int32 `json:"timeout_seconds"`
 
 	// Version Incremented by every update.
 	Version int64 `json:"version"`
@@ -4421,6 +5266,27 @@ type TaskCreate struct {
 	TimeoutSeconds int32 `json:"timeout_seconds,omitempty,omitzero"`
 }
 
+// TaskEventPayload Payload of `task.created` and `task.status_changed` (RFC-0012).
+type TaskEventPayload struct {
+	// BlockedReason Why the task is blocked, when its intent's suspension blocked it.
+	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
+
+	// From The status before (`task.status_changed`; `TaskStatus`).
+	From string `json:"from,omitempty,omitzero"`
+
+	// Name Its name (`task.created`).
+	Name string `json:"name,omitempty,omitzero"`
+
+	// SuspendedIntentID The suspended intent that blocked it.
+	SuspendedIntentID string `json:"suspended_intent_id,omitempty,omitzero"`
+
+	// TaskID The task.
+	TaskID string `json:"task_id"`
+
+	// To The status after (`task.status_changed`; `TaskStatus`).
+	To string `json:"to,omitempty,omitzero"`
+}
+
 // TaskStatus A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
 // -> claimed|running|blocked|cancelled|skipped; claimed -> running|ready|blocked|failed|cancelled;
 // running -> completed|failed|blocked|cancelled; blocked -> ready|running|cancelled|failed; failed
@@ -4448,14 +5314,18 @@ type TaskUpdate struct {
 	Status TaskStatus `json:"status"`
 }
 
-// Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+// Timestamp An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 type Timestamp = timestamp.Time
 
 // TimestampAnchor A record that a checkpoint's Merkle root was published to an external timestamping service
 // (RFC-0019). This server contacts no such service: an operator publishes the root and
 // records the service's receipt (`reference`, `timestamp_proof`) here. Anchors never change.
 type TimestampAnchor struct {
-	// AnchoredAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// AnchoredAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	AnchoredAt Timestamp `json:"anchored_at"`
 
 	// MerkleRoot The root that was anchored (the checkpoint's `merkle_root`).
@@ -4516,7 +5386,9 @@ type ToolGrant struct {
 	// Context A free-form JSON object.
 	Context Object `json:"context"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// CredentialID The credential.
@@ -4589,10 +5461,10 @@ type ToolInvocation struct {
 	Context Object `json:"context"`
 
 	// Cost The cost, or null.
-	Cost map[string]interface{} `json:"cost,omitempty,omitzero"`
+	Cost map[string]interface{} `json:"cost"`
 
 	// DurationMs Duration, when known.
-	DurationMs int64 `json:"duration_ms,omitempty,omitzero"`
+	DurationMs *int64 `json:"duration_ms"`
 
 	// Error The error, or null.
 	Error *map[string]interface{} `json:"error"`
@@ -4604,7 +5476,7 @@ type ToolInvocation struct {
 	ID string `json:"id"`
 
 	// IdempotencyKey The caller's idempotency key, or null.
-	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
+	IdempotencyKey *string `json:"idempotency_key"`
 
 	// Parameters A free-form JSON object.
 	Parameters Object `json:"parameters"`
@@ -4618,7 +5490,9 @@ type ToolInvocation struct {
 	// Status `success`, `error`, `timeout` or `denied`.
 	Status string `json:"status"`
 
-	// Timestamp An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// Timestamp An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	Timestamp Timestamp `json:"timestamp"`
 
 	// Tool The tool.
@@ -4711,7 +5585,9 @@ type Trigger struct {
 	// Condition When it fires: `{cron}` or `{event}`, or null.
 	Condition *map[string]interface{} `json:"condition"`
 
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// Deduplication See `DeduplicationMode`.
@@ -4741,7 +5617,9 @@ type Trigger struct {
 	// Type See `TriggerType`.
 	Type string `json:"type"`
 
-	// UpdatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	UpdatedAt Timestamp `json:"updated_at"`
 
 	// Version Incremented by every update.
@@ -4780,6 +5658,27 @@ type TriggerDeletion struct {
 
 	// TriggerID The trigger.
 	TriggerID string `json:"trigger_id"`
+}
+
+// TriggerFiredPayload Payload of `trigger.fired`, appended to the intent the trigger created (RFC-0017).
+type TriggerFiredPayload struct {
+	// CreatedIntentID The intent it created.
+	CreatedIntentID string `json:"created_intent_id"`
+
+	// FireCount How many times it has fired, this time included.
+	FireCount int64 `json:"fire_count,omitempty,omitzero"`
+
+	// Manual Whether it was fired by hand (`POST /triggers/{id}/fire`).
+	Manual bool `json:"manual,omitempty,omitzero"`
+
+	// SourceEventID The event that fired an event trigger.
+	SourceEventID string `json:"source_event_id,omitempty,omitzero"`
+
+	// TriggerID The trigger.
+	TriggerID string `json:"trigger_id"`
+
+	// TriggerType The trigger's type (`TriggerType`).
+	TriggerType string `json:"trigger_type,omitempty,omitzero"`
 }
 
 // TriggerFiring Answer to a manual firing.
@@ -4846,7 +5745,9 @@ type ValidationIssue_Loc_Item struct {
 
 // Vault A container of credentials owned by a principal (RFC-0014).
 type Vault struct {
-	// CreatedAt An instant in UTC, RFC 3339; clients also accept the reference server's zone-less UTC form.
+	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
+	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
+	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
 	CreatedAt Timestamp `json:"created_at"`
 
 	// ID Server-generated id (UUID).
@@ -4877,7 +5778,7 @@ type VerificationMethod struct {
 	ID string `json:"id"`
 
 	// PublicKeyBase64 The 32 key bytes, standard base64 (the form the reference implementation publishes).
-	PublicKeyBase64 string `json:"publicKeyBase64,omitempty,omitzero"`
+	PublicKeyBase64 string `json:"publicKeyBase64"`
 
 	// PublicKeyMultibase The key, multicodec `0xed01` + 32 bytes, base58btc with prefix `z`.
 	PublicKeyMultibase string `json:"publicKeyMultibase"`
@@ -4886,8 +5787,30 @@ type VerificationMethod struct {
 	Type string `json:"type"`
 }
 
+// VersionedChangePayload Members shared by the payloads of events that change an intent's version (`state_patched`,
+// `status_changed`, `dependency_added`, `dependency_removed`, ...).
+type VersionedChangePayload struct {
+	// Version The intent's version after the change (this server; the reference server writes it too).
+	Version int64 `json:"version,omitempty,omitzero"`
+}
+
+// WebhookDelivery The body of a webhook delivery (see the `eventDelivery` callback of `createSubscription`).
+type WebhookDelivery struct {
+	// Event One entry of an intent's append-only event log.
+	Event IntentEvent `json:"event"`
+
+	// SubscriptionID The subscription the event matched.
+	SubscriptionID string `json:"subscription_id"`
+}
+
 // WriteScope Who may write an intent.
 type WriteScope string
+
+// ZonelessTimestamp The reference server's zone-less ISO 8601 timestamp (Python's `datetime.isoformat()` of a
+// naive UTC time), read as UTC.
+//
+// Example: 2026-11-23T00:16:43.218731
+type ZonelessTimestamp = timestamp.Time
 
 // AccessRequestID defines model for AccessRequestId.
 type AccessRequestID = string
@@ -5198,7 +6121,7 @@ type RemoveIntentDependencyParams struct {
 
 // ListIntentEventsParams defines parameters for ListIntentEvents.
 type ListIntentEventsParams struct {
-	// EventType Only events of this type.
+	// EventType Only events of this type (`EventType`, or any other string).
 	EventType string `form:"event_type,omitempty" json:"event_type,omitempty,omitzero"`
 
 	// Since Only events created strictly after this instant.
@@ -5354,6 +6277,26 @@ type VerifyCheckpointConsistencyParams struct {
 
 	// ToCheckpoint The later checkpoint.
 	ToCheckpoint string `form:"to_checkpoint" json:"to_checkpoint"`
+}
+
+// ReceiveWebhookDeliveryParams defines parameters for ReceiveWebhookDelivery.
+type ReceiveWebhookDeliveryParams struct {
+	// XOpenIntentDelivery The delivery's id, the same on every attempt of it.
+	XOpenIntentDelivery string `json:"X-OpenIntent-Delivery"`
+
+	// XOpenIntentEvent The event's `event_type`.
+	XOpenIntentEvent string `json:"X-OpenIntent-Event"`
+
+	// XOpenIntentTimestamp When this attempt was signed, in Unix seconds.
+	XOpenIntentTimestamp int64 `json:"X-OpenIntent-Timestamp"`
+
+	// XOpenIntentSignature Present when the subscription has a secret: `sha256=` and the lower-case hex
+	// HMAC-SHA256, keyed with the secret, of `<X-OpenIntent-Timestamp>.<raw body>`.
+	// Compare in constant time.
+	XOpenIntentSignature string `json:"X-OpenIntent-Signature,omitempty,omitzero"`
+
+	// Traceparent The W3C trace context of the delivery, when the server traces.
+	Traceparent string `json:"traceparent,omitempty,omitzero"`
 }
 
 // CreateCheckpointJSONRequestBody defines body for CreateCheckpoint for application/json ContentType.
@@ -5550,6 +6493,195 @@ type UpdateTriggerJSONRequestBody = TriggerUpdate
 
 // CreateVaultJSONRequestBody defines body for CreateVault for application/json ContentType.
 type CreateVaultJSONRequestBody = VaultCreate
+
+// ReceiveWebhookDeliveryJSONRequestBody defines body for ReceiveWebhookDelivery for application/json ContentType.
+type ReceiveWebhookDeliveryJSONRequestBody = WebhookDelivery
+
+// AsChannelMessage returns the union data inside the ChannelMessageFrame_Data as a ChannelMessage
+func (t ChannelMessageFrame_Data) AsChannelMessage() (ChannelMessage, error) {
+	var body ChannelMessage
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChannelMessage overwrites any union data inside the ChannelMessageFrame_Data as the provided ChannelMessage
+func (t *ChannelMessageFrame_Data) FromChannelMessage(v ChannelMessage) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeChannelMessage performs a merge with any union data inside the ChannelMessageFrame_Data, using the provided ChannelMessage
+func (t *ChannelMessageFrame_Data) MergeChannelMessage(v ChannelMessage) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsError returns the union data inside the ChannelMessageFrame_Data as a Error
+func (t ChannelMessageFrame_Data) AsError() (Error, error) {
+	var body Error
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromError overwrites any union data inside the ChannelMessageFrame_Data as the provided Error
+func (t *ChannelMessageFrame_Data) FromError(v Error) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeError performs a merge with any union data inside the ChannelMessageFrame_Data, using the provided Error
+func (t *ChannelMessageFrame_Data) MergeError(v Error) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ChannelMessageFrame_Data) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ChannelMessageFrame_Data) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsIntentEvent returns the union data inside the IntentEventFrame_Data as a IntentEvent
+func (t IntentEventFrame_Data) AsIntentEvent() (IntentEvent, error) {
+	var body IntentEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromIntentEvent overwrites any union data inside the IntentEventFrame_Data as the provided IntentEvent
+func (t *IntentEventFrame_Data) FromIntentEvent(v IntentEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeIntentEvent performs a merge with any union data inside the IntentEventFrame_Data, using the provided IntentEvent
+func (t *IntentEventFrame_Data) MergeIntentEvent(v IntentEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsError returns the union data inside the IntentEventFrame_Data as a Error
+func (t IntentEventFrame_Data) AsError() (Error, error) {
+	var body Error
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromError overwrites any union data inside the IntentEventFrame_Data as the provided Error
+func (t *IntentEventFrame_Data) FromError(v Error) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeError performs a merge with any union data inside the IntentEventFrame_Data, using the provided Error
+func (t *IntentEventFrame_Data) MergeError(v Error) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t IntentEventFrame_Data) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *IntentEventFrame_Data) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsEventType returns the union data inside the IntentEventFrame_Event as a EventType
+func (t IntentEventFrame_Event) AsEventType() (EventType, error) {
+	var body EventType
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEventType overwrites any union data inside the IntentEventFrame_Event as the provided EventType
+func (t *IntentEventFrame_Event) FromEventType(v EventType) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEventType performs a merge with any union data inside the IntentEventFrame_Event, using the provided EventType
+func (t *IntentEventFrame_Event) MergeEventType(v EventType) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsIntentEventFrameEvent1 returns the union data inside the IntentEventFrame_Event as a IntentEventFrameEvent1
+func (t IntentEventFrame_Event) AsIntentEventFrameEvent1() (IntentEventFrameEvent1, error) {
+	var body IntentEventFrameEvent1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromIntentEventFrameEvent1 overwrites any union data inside the IntentEventFrame_Event as the provided IntentEventFrameEvent1
+func (t *IntentEventFrame_Event) FromIntentEventFrameEvent1(v IntentEventFrameEvent1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeIntentEventFrameEvent1 performs a merge with any union data inside the IntentEventFrame_Event, using the provided IntentEventFrameEvent1
+func (t *IntentEventFrame_Event) MergeIntentEventFrameEvent1(v IntentEventFrameEvent1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t IntentEventFrame_Event) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *IntentEventFrame_Event) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsValidationIssueLoc0 returns the union data inside the ValidationIssue_Loc_Item as a ValidationIssueLoc0
 func (t ValidationIssue_Loc_Item) AsValidationIssueLoc0() (ValidationIssueLoc0, error) {

@@ -60,6 +60,11 @@ var budgets = []budget{
 	{bench: "ChainVerify/events=10000", baseline: "crypto/sha256 over the same bytes", interleaved: true, metric: "ns/op", limit: 2},
 	{bench: "ChainVerify/server/events=10000", baseline: "ChainVerify/events=10000", metric: "ns/op"},
 	{bench: "InclusionProof/events=100000", metric: "proof-ms", limit: 1, absolute: true},
+	// RFC-0021: Ask's round trip through two channel streams, against the same two writes.
+	{bench: "ChannelAsk/memory", baseline: "send + reply, no stream", interleaved: true, metric: "ns/op"},
+	{bench: "ChannelAsk/memory", metric: "p99-µs", absolute: true},
+	{bench: "ChannelAsk/file", baseline: "send + reply, no stream", interleaved: true, metric: "ns/op"},
+	{bench: "ChannelAsk/file", metric: "p99-µs", absolute: true},
 }
 
 var suffix = regexp.MustCompile(`-\d+$`)

@@ -244,11 +244,17 @@ func (c *Client) ReplyTo(ctx context.Context, channelID, messageID string, r Cha
 	return call[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages/%s/reply", channelID, messageID), r, opts)
 }
 
+// askPollInterval is how often Ask also looks for the reply in the channel's messages, for
+// servers whose streams do not carry replies (the reference server's).
+const askPollInterval = 2 * time.Second
+
 // Ask sends a request to an agent (to: an agent or "role:<id>") and waits for the first reply
 // (ask): it follows the channel's stream from the request on, so the reply arrives as soon as
-// it is sent, without polling. It waits until ctx ends: give ctx a deadline (the Python SDK's
-// timeout). Then it returns an *AskTimeoutError matching ctx's error (context.DeadlineExceeded);
-// a channel closed before the reply gives an error matching ErrChannelClosed.
+// it is sent, without polling (it also reads the channel's messages after the request every 2
+// seconds, for servers whose streams do not carry replies, as the reference server's). It waits
+// until ctx ends: give ctx a deadline (the Python SDK's timeout). Then it returns an
+// *AskTimeoutError matching ctx's error (context.DeadlineExceeded); a channel closed before the
+// reply gives an error matching ErrChannelClosed.
 func (c *Client) Ask(ctx context.Context, channelID, to string, payload Object, opts ...Option) (*ChannelMessage, error) {
 	if err := requireIDs("Ask", "channelID", channelID, "to", to); err != nil {
 		return nil, err
@@ -257,19 +263,57 @@ func (c *Client) Ask(ctx context.Context, channelID, to string, payload Object, 
 	if err != nil {
 		return nil, err
 	}
-	// Every reply is sent after the request: the stream from the request on holds it.
-	for m, err := range c.StreamChannelMessages(ctx, channelID, StreamChannelParams{After: req.ID}, opts...) {
-		if err != nil {
-			if ctx.Err() != nil {
+	isReply := func(m ChannelMessage) bool {
+		return m.MessageType == MessageResponse && m.CorrelationID != nil && *m.CorrelationID == req.ID
+	}
+	type result struct {
+		reply *ChannelMessage
+		err   error
+	}
+	streamCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	streamed := make(chan result, 1)
+	go func() {
+		// Every reply is sent after the request: the stream from the request on holds it.
+		for m, err := range c.StreamChannelMessages(streamCtx, channelID, StreamChannelParams{After: req.ID}, opts...) {
+			if err != nil {
+				streamed <- result{err: err}
+				return
+			}
+			if isReply(m) {
+				streamed <- result{reply: &m}
+				return
+			}
+		}
+	}()
+	poll := time.NewTicker(askPollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case r := <-streamed:
+			switch {
+			case r.reply != nil:
+				return r.reply, nil
+			case ctx.Err() != nil:
 				return nil, &AskTimeoutError{Request: *req, Err: ctx.Err()}
 			}
-			return nil, fmt.Errorf("openintent: Ask: waiting for the reply to message %s: %w", req.ID, err)
-		}
-		if m.MessageType == MessageResponse && m.CorrelationID != nil && *m.CorrelationID == req.ID {
-			return &m, nil
+			return nil, fmt.Errorf("openintent: Ask: waiting for the reply to message %s: %w", req.ID, r.err)
+		case <-poll.C:
+			for m, err := range c.ChannelMessages(ctx, channelID, ListMessagesParams{Since: req.ID}, opts...) {
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, &AskTimeoutError{Request: *req, Err: ctx.Err()}
+					}
+					return nil, fmt.Errorf("openintent: Ask: waiting for the reply to message %s: %w", req.ID, err)
+				}
+				if isReply(m) {
+					return &m, nil
+				}
+			}
+		case <-ctx.Done():
+			return nil, &AskTimeoutError{Request: *req, Err: ctx.Err()}
 		}
 	}
-	return nil, &AskTimeoutError{Request: *req, Err: ctx.Err()}
 }
 
 // StreamChannelMessages streams a channel's messages as they are sent, replies included

@@ -14,6 +14,22 @@ import (
 var seedNames = map[string]string{
 	"__init__": "", // NewClient
 	"lease":    "WithLease",
+	// Python names whose Go counterpart is named after the operation it calls (README's table).
+	"add_attachment":           "CreateAttachment",
+	"get_attachments":          "ListAttachments",
+	"get_costs":                "ListCosts",
+	"get_failures":             "ListFailures",
+	"get_intent_portfolios":    "ListIntentPortfolios",
+	"get_subscriptions":        "ListSubscriptions",
+	"remove_governance_policy": "DeleteGovernancePolicy",
+	"request_approval":         "CreateApprovalRequest",
+	"get_approval_status":      "GetApprovalRequest",
+	"approve_approval":         "ApproveApprovalRequest",
+	"deny_approval":            "DenyApprovalRequest",
+	"escalate_to_human":        "CreateEscalation",
+	"subscribe_sse":            "StreamIntentEvents",
+	"subscribe_portfolio":      "StreamPortfolioEvents",
+	"subscribe_agent":          "StreamAgentEvents",
 }
 
 // goName applies Go's naming rules to a Python method name: CamelCase with initialisms

@@ -148,7 +148,7 @@ func TestVaultsGrantsAndToolProxy(t *testing.T) {
 	if err != nil || len(invs) != 3 || invs[0].Parameters["q"] != "later" || invs[0].ID == "" {
 		t.Fatalf("invocations: %+v %v", invs, err)
 	}
-	if invs[2].ID != res.InvocationID || invs[2].Status != "success" || invs[2].DurationMs < 0 {
+	if invs[2].ID != res.InvocationID || invs[2].Status != "success" || invs[2].DurationMs == nil || *invs[2].DurationMs < 0 {
 		t.Fatalf("the proxy's invocation_id is not its record: %s vs %+v", res.InvocationID, invs[2])
 	}
 

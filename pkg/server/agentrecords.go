@@ -60,7 +60,7 @@ func (h *handlers) RegisterAgent(ctx context.Context, req genserver.RegisterAgen
 		return nil, err
 	}
 	a := models.AgentRecord{AgentID: id, Status: models.AgentStatusActive, Capabilities: nonNil(b.Capabilities),
-		AgentMetadata: orEmpty(b.Metadata), DrainTimeoutSeconds: b.DrainTimeoutSeconds, Version: 1}
+		AgentMetadata: orEmpty(b.Metadata), DrainTimeoutSeconds: orNull(b.DrainTimeoutSeconds), Version: 1}
 	for p, v := range map[**string]string{&a.Name: b.Name, &a.RoleID: b.RoleID, &a.Endpoint: b.Endpoint} {
 		if v != "" {
 			*p = &v

@@ -40,7 +40,7 @@ func (h *handlers) CreateCoordinatorLease(ctx context.Context, req genserver.Cre
 			return nil, err
 		}
 	}
-	l := models.CoordinatorLease{AgentID: b.AgentID, Role: b.Role, SupervisorID: b.SupervisorID, CoordinatorType: b.CoordinatorType,
+	l := models.CoordinatorLease{AgentID: b.AgentID, Role: b.Role, SupervisorID: orNull(b.SupervisorID), CoordinatorType: b.CoordinatorType,
 		Scope: b.Scope, Status: "active", Guardrails: b.Guardrails, HeartbeatIntervalSeconds: b.HeartbeatIntervalSeconds,
 		Version: 1, LeaseMetadata: orEmpty(b.Metadata), SuspensionPolicy: b.SuspensionPolicy}
 	if l.SuspensionPolicy == "" {

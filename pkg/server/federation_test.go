@@ -305,18 +305,22 @@ func TestFederationRefusesForgedAndReplayedCallbacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	garbage := fresh("n0")
+	garbage["signature"] = base64.RawURLEncoding.EncodeToString(make([]byte, 64))
 	for _, tc := range []struct {
-		name string
-		body map[string]any
-		id   *server.Identity
-		code string
+		name   string
+		body   map[string]any
+		id     *server.Identity
+		status int
+		code   string
 	}{
-		{"unsigned", fresh("n1"), nil, "invalid_signature"},
-		{"signed by a stranger", fresh("n2"), stranger, "invalid_signature"},
-		{"signed by another peer (C)", fresh("n3"), c.identity, "invalid_signature"},
-		{"signed by A itself", fresh("n4"), a.identity, "invalid_signature"},
+		{"unsigned", fresh("n1"), nil, 422, "validation_error"},
+		{"with a signature of zeros", garbage, nil, 401, "invalid_signature"},
+		{"signed by a stranger", fresh("n2"), stranger, 401, "invalid_signature"},
+		{"signed by another peer (C)", fresh("n3"), c.identity, 401, "invalid_signature"},
+		{"signed by A itself", fresh("n4"), a.identity, 401, "invalid_signature"},
 	} {
-		if r := postFedSigned(t, a.env, "/api/v1/federation/callback", tc.body, tc.id); r.status != http.StatusUnauthorized || r.body["code"] != tc.code {
+		if r := postFedSigned(t, a.env, "/api/v1/federation/callback", tc.body, tc.id); r.status != tc.status || r.body["code"] != tc.code {
 			t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
 		}
 	}
@@ -431,7 +435,7 @@ func TestFederationRefusesUnknownPeers(t *testing.T) {
 	}{
 		{"from C, signed by C", envelope(c.url, b.url, "d1", now), c.identity, 403, "peer_not_allowed"},
 		{"claiming to be A, signed by C", envelope(a.url, b.url, "d2", now), c.identity, 401, "invalid_signature"},
-		{"from A, unsigned", envelope(a.url, b.url, "d3", now), nil, 401, "invalid_signature"},
+		{"from A, unsigned", envelope(a.url, b.url, "d3", now), nil, 422, "validation_error"},
 		{"from A, addressed to C", envelope(a.url, c.url, "d4", now), a.identity, 403, "wrong_target"},
 		{"from A, ten minutes old", envelope(a.url, b.url, "d5", now.Add(-10*time.Minute)), a.identity, 401, "stale_request"},
 		{"from A, ten minutes ahead", envelope(a.url, b.url, "d6", now.Add(10*time.Minute)), a.identity, 401, "stale_request"},

@@ -21,6 +21,11 @@ func (h *handlers) CreateChildIntent(ctx context.Context, req genserver.CreateCh
 		return nil, err
 	}
 	parent := req.IntentID
+	for field, v := range map[string]string{"parent_intent_id": b.ParentIntentID, "parent_id": b.ParentID} {
+		if v != "" && v != parent {
+			return nil, validationFailed(field, "must be the path's intent "+parent+" (or absent)")
+		}
+	}
 	agent := agentFrom(ctx)
 	in := models.Intent{Title: b.Title, Description: b.Description, CreatedBy: agent, ParentID: &parent,
 		DependsOn: b.DependsOn, Constraints: b.Constraints, State: b.State, Status: models.IntentStatusDraft}

@@ -38,7 +38,7 @@ func (d *drainer) draining() bool {
 func (s *Server) Drain() { s.drain.start() }
 
 func (h *handlers) GetHealth(context.Context, genserver.GetHealthRequestObject) (genserver.GetHealthResponseObject, error) {
-	return genserver.GetHealth200JSONResponse(models.HealthStatus{Status: models.HealthStatusStatusOk}), nil
+	return genserver.GetHealth200JSONResponse(models.HealthStatus{Status: models.ProbeStatusOk}), nil
 }
 
 // readinessTimeout bounds the store check of /readyz.
@@ -46,13 +46,13 @@ const readinessTimeout = 2 * time.Second
 
 func (h *handlers) GetReadiness(ctx context.Context, _ genserver.GetReadinessRequestObject) (genserver.GetReadinessResponseObject, error) {
 	if h.drain.draining() {
-		return genserver.GetReadiness503JSONResponse(models.HealthStatus{Status: models.HealthStatusStatusShuttingDown}), nil
+		return genserver.GetReadiness503JSONResponse(models.HealthStatus{Status: models.ProbeStatusShuttingDown}), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
 	defer cancel()
 	if _, err := h.store.LastSeq(ctx); err != nil {
 		h.log.WarnContext(ctx, "readiness: the store does not answer", "error", err)
-		return genserver.GetReadiness503JSONResponse(models.HealthStatus{Status: models.HealthStatusStatusStoreUnavailable}), nil
+		return genserver.GetReadiness503JSONResponse(models.HealthStatus{Status: models.ProbeStatusStoreUnavailable}), nil
 	}
-	return genserver.GetReadiness200JSONResponse(models.HealthStatus{Status: models.HealthStatusStatusReady}), nil
+	return genserver.GetReadiness200JSONResponse(models.HealthStatus{Status: models.ProbeStatusReady}), nil
 }

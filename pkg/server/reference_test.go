@@ -96,6 +96,12 @@ func compareToSchema(s *openapi3.SchemaRef, value any, at string, optional []str
 		return
 	}
 	v := s.Value
+	if value == nil {
+		if !v.Nullable && !schemaNullable(v) {
+			*gaps = append(*gaps, at+": the reference sends null; the spec does not allow it (nullable)")
+		}
+		return
+	}
 	if alts := slices.Concat(v.OneOf, v.AnyOf); len(alts) > 0 {
 		best := []string(nil)
 		for i, alt := range alts {
@@ -109,12 +115,6 @@ func compareToSchema(s *openapi3.SchemaRef, value any, at string, optional []str
 			}
 		}
 		*gaps = append(*gaps, best...)
-		return
-	}
-	if value == nil {
-		if !v.Nullable && !schemaNullable(v) {
-			*gaps = append(*gaps, at+": the reference sends null; the spec does not allow it (nullable)")
-		}
 		return
 	}
 	props := map[string]*openapi3.SchemaRef{}
@@ -169,9 +169,9 @@ func compareToSchema(s *openapi3.SchemaRef, value any, at string, optional []str
 	}
 }
 
-// schemaNullable reports whether s allows null through a nullable allOf member.
+// schemaNullable reports whether s allows null through a nullable member.
 func schemaNullable(s *openapi3.Schema) bool {
-	for _, sub := range s.AllOf {
+	for _, sub := range slices.Concat(s.AllOf, s.AnyOf, s.OneOf) {
 		if sub.Value != nil && sub.Value.Nullable {
 			return true
 		}
@@ -267,4 +267,3 @@ func objectOf(v any) map[string]any {
 	}
 	return nil
 }
-

@@ -110,7 +110,7 @@ func jitter(d time.Duration) { time.Sleep(rand.N(d) + time.Microsecond) }
 func TestReplicasCountExactly(t *testing.T) {
 	r := startReplicas(t, replicaOptions{})
 	ctx := context.Background()
-	const clients, increments, counters = 64, 50, 16 // each counter's 4 clients use all 3 replicas
+	const clients, increments, counters = 64, 50, 32 // a counter's 2 clients use 2 replicas
 	ids := make([]string, counters)
 	for k := range ids {
 		in, err := r.client(k, "setup").CreateIntent(ctx, openintent.IntentCreate{Title: fmt.Sprintf("counter %d", k), State: openintent.Object{"count": 0}})

@@ -556,9 +556,9 @@ func (h *handlers) mirrorTasks(w *store.Writer, intentID, actor string, suspend 
 		from := t.Status
 		switch {
 		case suspend && (t.Status == models.TaskStatusRunning || t.Status == models.TaskStatusClaimed):
-			t.Status, t.BlockedReason, t.SuspendedIntentID = models.TaskStatusBlocked, "intent_suspended", intentID
-		case !suspend && t.Status == models.TaskStatusBlocked && t.BlockedReason == "intent_suspended" && t.SuspendedIntentID == intentID:
-			t.Status, t.BlockedReason, t.SuspendedIntentID = models.TaskStatusRunning, "", ""
+			t.Status, t.BlockedReason, t.SuspendedIntentID = models.TaskStatusBlocked, orNull(blockedBySuspension), intentID
+		case !suspend && t.Status == models.TaskStatusBlocked && blockedBy(t) == intentID:
+			t.Status, t.BlockedReason, t.SuspendedIntentID = models.TaskStatusRunning, nil, ""
 			if t.StartedAt.IsZero() {
 				t.StartedAt = w.Timestamp()
 			}
@@ -571,13 +571,24 @@ func (h *handlers) mirrorTasks(w *store.Writer, intentID, actor string, suspend 
 		}
 		p := models.Object{"task_id": t.ID, "from": string(from), "to": string(t.Status)}
 		if suspend {
-			p["blocked_reason"], p["suspended_intent_id"] = "intent_suspended", intentID
+			p["blocked_reason"], p["suspended_intent_id"] = blockedBySuspension, intentID
 		}
 		if _, err := w.AppendEvent(intentID, "task.status_changed", actor, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// blockedBySuspension is the blocked_reason of a task blocked by its intent's suspension.
+const blockedBySuspension = "intent_suspended"
+
+// blockedBy returns the intent whose suspension blocked the task, if any.
+func blockedBy(t models.Task) string {
+	if t.BlockedReason == nil || *t.BlockedReason != blockedBySuspension {
+		return ""
+	}
+	return t.SuspendedIntentID
 }
 
 // unblockDependents ends rule 2 for an intent that completed: each dependent its suspension
@@ -942,7 +953,7 @@ func (h *handlers) suspendedTasks(ctx context.Context, p models.Plan) ([]models.
 		if err != nil {
 			return nil, err
 		}
-		if t.Status != models.TaskStatusBlocked || t.BlockedReason != "intent_suspended" {
+		if t.Status != models.TaskStatusBlocked || blockedBy(t) == "" {
 			continue
 		}
 		st := models.SuspendedTask{TaskID: t.ID, IntentID: t.SuspendedIntentID}

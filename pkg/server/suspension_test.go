@@ -362,15 +362,18 @@ func TestSuspensionPropagation(t *testing.T) {
 	plan := e.must(200, "POST", "/api/v1/plans", map[string]any{"intent_id": id(a), "tasks": []string{id(task)}}).body
 	pf := e.must(200, "POST", "/api/v1/portfolios", map[string]any{"name": "compliance"}).body
 	e.must(200, "POST", "/api/v1/portfolios/"+id(pf)+"/intents", map[string]any{"intent_id": id(a)})
-	lease := e.must(200, "POST", "/api/v1/coordinators", map[string]any{"intent_id": id(a), "suspension_policy": "escalate"}).body
-	if lease["suspension_policy"] != "escalate" {
-		t.Fatalf("lease: %v", lease)
+	coord := e.must(200, "POST", "/api/v1/coordinators", map[string]any{"intent_id": id(a), "suspension_policy": "escalate"}).body
+	if coord["suspension_policy"] != "escalate" {
+		t.Fatalf("coordinator lease: %v", coord)
 	}
 	if l := e.must(200, "POST", "/api/v1/coordinators", map[string]any{"portfolio_id": id(pf)}).body; l["suspension_policy"] != "isolate" {
 		t.Fatalf("default policy: %v", l)
 	}
 
+	lease := e.must(200, "POST", pa+"/leases", map[string]any{"scope": "review", "duration_seconds": 60}).body
 	sid := suspensionOf(e.must(200, "POST", pa+"/suspend", map[string]any{"question": "Sign off?", "response_type": "confirm", "timeout_seconds": 3600}).body)["id"].(string)
+	// RFC-0025 §2: the holder keeps its lease across the suspension.
+	e.must(200, "PATCH", pa+"/leases/"+id(lease), map[string]any{"duration_seconds": 60})
 	// Rule 2: the active dependent is blocked, the draft one untouched.
 	gb := e.must(200, "GET", "/api/v1/intents/"+id(b), nil).body
 	if gb["status"] != "blocked" || e.must(200, "GET", "/api/v1/intents/"+id(draft), nil).body["status"] != "draft" {
@@ -400,7 +403,7 @@ func TestSuspensionPropagation(t *testing.T) {
 			t.Errorf("events of the suspended intent lack %s: %s", want, types)
 		}
 	}
-	if ev := eventOf(e, id(a), "coordinator.escalation_required"); ev["payload"].(map[string]any)["coordinator_lease_id"] != id(lease) {
+	if ev := eventOf(e, id(a), "coordinator.escalation_required"); ev["payload"].(map[string]any)["coordinator_lease_id"] != id(coord) {
 		t.Errorf("escalation: %v", ev)
 	}
 

@@ -59,7 +59,7 @@ func (h *handlers) CreateTask(ctx context.Context, req genserver.CreateTaskReque
 	}
 	t := models.Task{IntentID: b.IntentID, Name: b.Name, Status: models.TaskStatusPending, Priority: b.Priority, Input: b.Input,
 		Artifacts: []string{}, Attempt: 1, MaxAttempts: b.MaxAttempts, CapabilitiesRequired: b.CapabilitiesRequired,
-		DependsOn: b.DependsOn, Blocks: []string{}, ParentTaskID: b.ParentTaskID, TimeoutSeconds: b.TimeoutSeconds,
+		DependsOn: b.DependsOn, Blocks: []string{}, ParentTaskID: orNull(b.ParentTaskID), TimeoutSeconds: orNull(b.TimeoutSeconds),
 		Permissions: b.Permissions, MemoryPolicy: b.MemoryPolicy, RequiresTools: b.RequiresTools, TaskMetadata: b.Metadata, Version: 1}
 	if b.Description != "" {
 		t.Description = &b.Description
@@ -165,10 +165,10 @@ func (h *handlers) UpdateTaskStatus(ctx context.Context, req genserver.UpdateTas
 				t.Output = &b.Output
 			}
 			if b.Error != "" {
-				t.Error = b.Error
+				t.Error = &b.Error
 			}
 			if b.BlockedReason != "" || b.Status != models.TaskStatusBlocked {
-				t.BlockedReason = b.BlockedReason
+				t.BlockedReason = orNull(b.BlockedReason)
 			}
 			t.Version = r.Version + 1
 			return nil

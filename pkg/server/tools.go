@@ -148,7 +148,7 @@ func (h *handlers) CreateToolInvocation(ctx context.Context, req genserver.Creat
 		return nil, err
 	}
 	inv := models.ToolInvocation{GrantID: b.GrantID, Service: b.Service, Tool: b.Tool, AgentID: agent, Parameters: orEmpty(b.Parameters),
-		Status: b.Status, Cost: b.Cost, DurationMs: b.DurationMs, IdempotencyKey: b.IdempotencyKey, Context: orEmpty(b.Context)}
+		Status: b.Status, Cost: b.Cost, DurationMs: orNull(b.DurationMs), IdempotencyKey: orNull(b.IdempotencyKey), Context: orEmpty(b.Context)}
 	if inv.Status == "" {
 		inv.Status = "success"
 	}
@@ -167,17 +167,17 @@ func (h *handlers) CreateToolInvocation(ctx context.Context, req genserver.Creat
 		if g.AgentID != agent {
 			return forbidden("forbidden", fmt.Sprintf("Tool grant %s is %s's; agent %s may not record invocations under it", g.ID, g.AgentID, agent))
 		}
-		key := ""
-		if inv.IdempotencyKey != "" {
-			key = inv.GrantID + "/" + inv.IdempotencyKey
-			if rs, err := w.List(store.Query{Kind: kindInvocation, Parent: inv.GrantID, Ref: inv.IdempotencyKey}); err != nil {
+		key, ref := "", valueOf(inv.IdempotencyKey)
+		if ref != "" {
+			key = inv.GrantID + "/" + ref
+			if rs, err := w.List(store.Query{Kind: kindInvocation, Parent: inv.GrantID, Ref: ref}); err != nil {
 				return err
 			} else if len(rs) > 0 {
 				return rs[0].Decode(&inv)
 			}
 		}
 		inv.ID, inv.Timestamp = store.NewID(), w.Timestamp()
-		_, err := w.Insert(store.Record{Kind: kindInvocation, ID: inv.ID, Parent: inv.GrantID, Ref: inv.IdempotencyKey, Key: key}, inv)
+		_, err := w.Insert(store.Record{Kind: kindInvocation, ID: inv.ID, Parent: inv.GrantID, Ref: ref, Key: key}, inv)
 		return err
 	})
 	if err != nil {
@@ -264,8 +264,8 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 			return err
 		}
 		inv = models.ToolInvocation{ID: store.NewID(), GrantID: grant.ID, Service: cred.Service, Tool: b.ToolName, AgentID: agent,
-			Parameters: orEmpty(b.Parameters), Status: "pending", IdempotencyKey: b.IdempotencyKey, Context: models.Object{}, Timestamp: w.Timestamp()}
-		_, err = w.Insert(store.Record{Kind: kindInvocation, ID: inv.ID, Parent: grant.ID, Ref: inv.IdempotencyKey}, inv)
+			Parameters: orEmpty(b.Parameters), Status: "pending", IdempotencyKey: orNull(b.IdempotencyKey), Context: models.Object{}, Timestamp: w.Timestamp()}
+		_, err = w.Insert(store.Record{Kind: kindInvocation, ID: inv.ID, Parent: grant.ID, Ref: b.IdempotencyKey}, inv)
 		return err
 	})
 	if err != nil {
@@ -282,14 +282,15 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 	tctx, called := h.tel.startTool(ctx, b.ToolName, cred.Service, grant.ID)
 	call := h.callTool(tctx, cred, grant, b.ToolName, b.Parameters, secret)
 	called(call)
-	inv.DurationMs = time.Since(started).Milliseconds()
+	took := time.Since(started).Milliseconds()
+	inv.DurationMs = &took
 	inv.Status = call.status
 	inv.Parameters = red.object(inv.Parameters)
 	if call.result != nil {
 		res := red.object(call.result)
 		inv.Result = &res
 	}
-	out := genserver.InvokeTool200JSONResponse{InvocationID: inv.ID, ToolName: b.ToolName, Status: "success", Result: inv.Result, DurationMs: inv.DurationMs}
+	out := genserver.InvokeTool200JSONResponse{InvocationID: inv.ID, ToolName: b.ToolName, Status: "success", Result: inv.Result, DurationMs: took}
 	if call.err != "" {
 		msg := red.value(call.err).(string)
 		inv.Error = &map[string]any{"message": msg}

@@ -229,6 +229,8 @@ func appendSchemaError(field string, isParam bool, err error, out *[]models.Fiel
 // the spec, calling report with each mismatch. Tests use it to prove the server speaks the spec.
 //
 // A 501 `not_implemented` answer (an operation the server does not implement yet) is not checked.
+// The payload of every intent event in a response is checked against its type's schema
+// (EventType's x-payload-schemas).
 func ResponseValidator(next http.Handler, report func(r *http.Request, err error)) (http.Handler, error) {
 	spec, err := sharedSpec()
 	if err != nil {
@@ -271,6 +273,9 @@ func ResponseValidator(next http.Handler, report func(r *http.Request, err error
 		}
 		if err := openapi3filter.ValidateResponse(r.Context(), in); err != nil {
 			report(r, fmt.Errorf("%s %s -> %d: response does not match the spec: %w\nbody: %s", r.Method, r.URL.Path, rec.status, err, rec.body.String()))
+		}
+		if err := checkEventPayloads(rec.body.Bytes()); err != nil { // the typed event model (eventcheck.go)
+			report(r, fmt.Errorf("%s %s -> %d: %w", r.Method, r.URL.Path, rec.status, err))
 		}
 	}), nil
 }

@@ -169,7 +169,7 @@ func timeQueryParams(op *openapi3.Operation, item *openapi3.PathItem) []string {
 			if p.Value == nil || p.Value.In != openapi3.ParameterInQuery || p.Value.Schema == nil || p.Value.Schema.Value == nil {
 				continue
 			}
-			if p.Value.Schema.Value.Format == "date-time" && !slices.Contains(out, p.Value.Name) {
+			if isDateTimeSchema(p.Value.Schema.Value) && !slices.Contains(out, p.Value.Name) {
 				out = append(out, p.Value.Name)
 			}
 		}
@@ -200,4 +200,37 @@ func normalizeTimeQuery(r *http.Request, rt *route) {
 	if changed {
 		r.URL.RawQuery = q.Encode()
 	}
+}
+
+// orNull is a pointer to v, or nil (JSON null) when v is its type's zero value: the reference's
+// null for a field never set.
+func orNull[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+// valueOf is *p, or the zero value when p is nil.
+func valueOf[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
+// isDateTimeSchema reports whether s is a timestamp: format date-time, itself or as one of its
+// alternatives (the spec's Timestamp is RFC 3339 or the reference's zone-less form).
+func isDateTimeSchema(s *openapi3.Schema) bool {
+	if s.Format == "date-time" {
+		return true
+	}
+	for _, alt := range slices.Concat(s.AnyOf, s.OneOf) {
+		if alt.Value != nil && alt.Value.Format == "date-time" {
+			return true
+		}
+	}
+	return false
 }

@@ -22,11 +22,11 @@ func dateTimeFields(s *openapi3.SchemaRef, prefix []string, depth int, out *[][]
 	if s == nil || s.Value == nil || depth > 6 {
 		return
 	}
-	v := s.Value
-	if v.Type.Is("string") && v.Format == "date-time" {
+	if isDateTime(s.Value) {
 		*out = append(*out, slices.Clone(prefix))
 		return
 	}
+	v := s.Value
 	for _, sub := range slices.Concat(v.AllOf, v.OneOf, v.AnyOf) {
 		dateTimeFields(sub, prefix, depth+1, out)
 	}
@@ -36,6 +36,20 @@ func dateTimeFields(s *openapi3.SchemaRef, prefix []string, depth int, out *[][]
 	if v.Items != nil {
 		dateTimeFields(v.Items, append(slices.Clone(prefix), "[]"), depth+1, out)
 	}
+}
+
+// isDateTime reports whether s is a timestamp: format date-time, itself or as one of its
+// alternatives (the spec's Timestamp is RFC 3339 or the reference's zone-less form).
+func isDateTime(s *openapi3.Schema) bool {
+	if s.Format == "date-time" {
+		return true
+	}
+	for _, alt := range slices.Concat(s.AnyOf, s.OneOf) {
+		if alt.Value != nil && alt.Value.Format == "date-time" {
+			return true
+		}
+	}
+	return false
 }
 
 // propertySchema is the schema of s's property name (through allOf).
@@ -125,7 +139,7 @@ func TestZonelessTimestampsInEveryRequestField(t *testing.T) {
 		path, body, headers := w.request(o)
 		// Query parameters.
 		for _, p := range o.op.Parameters {
-			if p.Value.In != "query" || p.Value.Schema == nil || p.Value.Schema.Value.Format != "date-time" {
+			if p.Value.In != "query" || p.Value.Schema == nil || !isDateTime(p.Value.Schema.Value) {
 				continue
 			}
 			name := p.Value.Name

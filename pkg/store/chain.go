@@ -151,10 +151,14 @@ func (t *txTips) created(intentID string) {
 
 func (c *chainTips) nextSeq(ctx context.Context, tx *wtx) (int64, error) {
 	switch {
-	case tx.pg != nil: // another replica may have appended: the transaction's own, or the table's
+	case tx.pg != nil: // the transaction's own last, or the log's when it took the write lock
 		if tx.tips.seq > 0 {
 			return tx.tips.seq + 1, nil
 		}
+		if err := tx.pg.start(ctx); err != nil {
+			return 0, err
+		}
+		return tx.pg.lastSeq + 1, nil
 	case tx.c == nil: // the in-memory store's log knows
 	case tx.tips.seq > 0:
 		return tx.tips.seq + 1, nil
@@ -489,7 +493,7 @@ func (s *Store) TamperWithEvent(ctx context.Context, id string, payload models.O
 			return nil
 		}
 		if tx.pg != nil {
-			n, err := pgExec(ctx, tx.pg.tx, `UPDATE events SET payload = $1 WHERE id = $2`, string(b), id)
+			n, err := pgExec(ctx, tx.pg, `UPDATE events SET payload = $1 WHERE id = $2`, string(b), id)
 			if err == nil && !n {
 				err = &NotFoundError{Detail: "Event not found"}
 			}

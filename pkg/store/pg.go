@@ -63,15 +63,6 @@ type pgStore struct {
 	wg      sync.WaitGroup
 }
 
-// pgTx is the PostgreSQL side of a write transaction.
-type pgTx struct {
-	tx pgx.Tx
-	// lastCreated is the record clock (record_clock), read when the transaction first creates a
-	// record; dirty when the transaction moved it.
-	lastCreated   time.Time
-	loaded, moved bool
-}
-
 func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -186,61 +177,83 @@ func (p *pgStore) migrate(ctx context.Context, s *Store) error {
 	return nil
 }
 
-// beginPG opens a write transaction holding the write lock; writeMu is held.
+// beginPG opens a write transaction holding the write lock; writeMu is held. Its first
+// statements are held back until one needs an answer (pgTx): BEGIN, the wait for the lock, then
+// (a statement of its own, so that it sees every commit before the lock was granted) the log's
+// last sequence number and the database's clock.
 func (s *Store) beginPG(ctx context.Context) (*wtx, error) {
 	if s.closed {
 		return nil, errClosed
 	}
 	p := s.pg
-	tx, err := p.pool.Begin(ctx)
+	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if p.dbClock {
-		// The clock is read once the lock is held: the transaction's times follow every commit
-		// before it.
-		var us int64
-		err = tx.QueryRow(ctx, `WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)) SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM l`, pgWriteLock).Scan(&us)
-		if err == nil {
+	t := &pgTx{conn: conn}
+	t.hold(`BEGIN`)
+	t.hold(`SELECT pg_advisory_xact_lock($1)`, pgWriteLock)
+	t.held = append(t.held, heldStmt{sql: `SELECT coalesce(max(seq), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM events`,
+		scan: func(r pgx.Row) error {
+			var us int64
+			if err := r.Scan(&t.lastSeq, &us); err != nil {
+				return err
+			}
+			t.started = true
 			p.setClock(us)
-		}
-	} else {
-		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgWriteLock)
-	}
-	if err != nil {
-		tx.Rollback(ctx)
-		return nil, err
-	}
-	return &wtx{s: s, ctx: ctx, t: pgTables{q: tx}, pg: &pgTx{tx: tx}}, nil
+			return nil
+		}})
+	return &wtx{s: s, ctx: ctx, t: pgTables{q: t}, pg: t}, nil
 }
 
-// commitPG sends the NOTIFY of the transaction's events and the record clock, and commits.
+// pgRelease rolls back whatever the connection has open and gives it back to the pool (which
+// closes a connection still in a transaction).
+func pgRelease(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		conn.Exec(ctx, "ROLLBACK")
+	}
+	conn.Release()
+}
+
+// rollbackPG ends a write transaction without a trace (without a round trip when nothing was
+// sent).
+func (t *wtx) rollbackPG() error {
+	if t.pg.sent {
+		pgRelease(t.ctx, t.pg.conn)
+	} else {
+		t.pg.conn.Release()
+	}
+	return nil
+}
+
+// commitPG sends what the transaction holds back, the NOTIFY of its events and the record
+// clock, and commits, in one round trip (none when the transaction did nothing).
 func (t *wtx) commitPG() error {
-	ctx := t.ctx
+	ctx, x := t.ctx, t.pg
+	if !x.sent && len(x.held) == 3 {
+		x.conn.Release() // only the beginning is held: nothing to commit
+		return nil
+	}
 	if ids := t.s.watch.pendingIntents(); len(ids) > 0 {
 		payload := t.s.pg.id + " " + strings.Join(ids, " ")
 		if len(payload) > 7900 { // NOTIFY payloads are limited to 8000 bytes
 			payload = t.s.pg.id + " " + AnyIntent
 		}
-		if _, err := t.pg.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, pgChannel, payload); err != nil {
-			t.pg.tx.Rollback(ctx)
-			return err
-		}
+		x.hold(`SELECT pg_notify($1, $2)`, pgChannel, payload)
 	}
-	if t.pg.moved {
-		if _, err := t.pg.tx.Exec(ctx, `UPDATE record_clock SET last_created = $1 WHERE last_created < $1`, micros(t.pg.lastCreated)); err != nil {
-			t.pg.tx.Rollback(ctx)
-			return err
-		}
+	if x.moved {
+		x.hold(`UPDATE record_clock SET last_created = $1 WHERE last_created < $1`, micros(x.lastCreated))
 	}
-	return t.pg.tx.Commit(ctx) // a failed commit has rolled back
+	_, err := x.Exec(ctx, `COMMIT`)
+	pgRelease(ctx, x.conn) // rolls back what a failure left open
+	return err
 }
 
 // recordClock returns the newest creation time a record was given, by any replica.
 func (t *pgTx) recordClock(ctx context.Context) (time.Time, error) {
 	if !t.loaded {
 		var us int64
-		if err := t.tx.QueryRow(ctx, `SELECT last_created FROM record_clock`).Scan(&us); err != nil {
+		if err := t.QueryRow(ctx, `SELECT last_created FROM record_clock`).Scan(&us); err != nil {
 			return time.Time{}, err
 		}
 		t.lastCreated, t.loaded = fromMicros(us), true
@@ -372,21 +385,22 @@ func (s *Store) pgIdempotentResponse(ctx context.Context, principal, key string,
 	return r, err == nil, err
 }
 
-// pgInsertResponse writes r as created at unless a live row (younger than IdempotencyTTL)
-// holds its key; it reports whether it wrote.
-func pgInsertResponse(ctx context.Context, tx *wtx, r *IdempotentResponse, at time.Time) (bool, error) {
-	return pgExec(ctx, tx.pg.tx, `INSERT INTO idempotency_keys
-		(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (principal, key) DO UPDATE SET method = EXCLUDED.method, path = EXCLUDED.path, body_hash = EXCLUDED.body_hash,
-			status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body, created_at = EXCLUDED.created_at
-		WHERE idempotency_keys.created_at <= $10`,
-		r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(at), micros(at.Add(-IdempotencyTTL)))
+// pgInsertResponseSQL writes a response as created at $9 unless a live row (younger than
+// IdempotencyTTL: created after $10) holds its key.
+const pgInsertResponseSQL = `INSERT INTO idempotency_keys
+	(principal, key, method, path, body_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (principal, key) DO UPDATE SET method = EXCLUDED.method, path = EXCLUDED.path, body_hash = EXCLUDED.body_hash,
+		status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body, created_at = EXCLUDED.created_at
+	WHERE idempotency_keys.created_at <= $10`
+
+func pgInsertResponseArgs(r *IdempotentResponse, at time.Time) []any {
+	return []any{r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(at), micros(at.Add(-IdempotencyTTL))}
 }
 
 // pgWriteIdempotency is writeIdempotency on PostgreSQL.
 func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *IdempotencyClaim, now time.Time) (func(committed bool), error) {
 	if claim != nil {
-		ok, err := pgInsertResponse(ctx, tx, claim.response(0, "", []byte{}), now)
+		ok, err := pgExec(ctx, tx.pg, pgInsertResponseSQL, pgInsertResponseArgs(claim.response(0, "", []byte{}), now)...)
 		if err != nil {
 			return nil, err
 		}
@@ -396,26 +410,21 @@ func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *Idempote
 	}
 	pending := s.responses.take()
 	for _, q := range pending {
-		var err error
 		switch {
 		case q.forget:
-			_, err = pgExec(ctx, tx.pg.tx, `DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2`, q.Principal, q.Key)
+			tx.pg.hold(`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2`, q.Principal, q.Key)
 		case q.update:
-			_, err = pgExec(ctx, tx.pg.tx, `UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 WHERE principal = $4 AND key = $5`,
+			tx.pg.hold(`UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 WHERE principal = $4 AND key = $5`,
 				q.Status, q.ContentType, q.Body, q.Principal, q.Key)
 		default:
 			// A response to a request that wrote nothing; a key another replica holds keeps its own.
-			_, err = pgInsertResponse(ctx, tx, q.IdempotentResponse, now)
-		}
-		if err != nil {
-			s.requeue(pending)
-			return nil, err
+			tx.pg.hold(pgInsertResponseSQL, pgInsertResponseArgs(q.IdempotentResponse, now)...)
 		}
 	}
 	if len(pending) > 0 && now.Sub(s.responses.lastSweep) >= time.Minute {
 		s.responses.lastSweep = now // guarded by the write transaction
 		for range 100 {             // at most 100,000 keys per sweep; the next sweep goes on
-			tag, err := tx.pg.tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE (principal, key) IN
+			tag, err := tx.pg.Exec(ctx, `DELETE FROM idempotency_keys WHERE (principal, key) IN
 				(SELECT principal, key FROM idempotency_keys WHERE created_at <= $1 LIMIT $2)`, micros(now.Add(-IdempotencyTTL)), sweepBatch)
 			if err != nil {
 				s.requeue(pending)

@@ -75,6 +75,16 @@ func pgExec(ctx context.Context, q pgQuerier, query string, args ...any) (bool, 
 	return tag.RowsAffected() > 0, nil
 }
 
+// write runs a statement whose answer is not needed: a write transaction holds it back (pgTx).
+func (t pgTables) write(ctx context.Context, query string, args ...any) error {
+	if tx, ok := t.q.(*pgTx); ok {
+		tx.hold(query, args...)
+		return nil
+	}
+	_, err := pgExec(ctx, t.q, query, args...)
+	return err
+}
+
 // nonNegative bounds a LIMIT or OFFSET below by 0 (PostgreSQL refuses negative ones).
 func nonNegative(n int) int { return max(n, 0) }
 
@@ -89,12 +99,12 @@ func (t pgTables) intent(ctx context.Context, id string) (*intentRow, error) {
 func (t pgTables) putIntent(ctx context.Context, row *intentRow, insert, _ bool) error {
 	parent, policy := nullString(row.parent), nullString(row.policy)
 	if insert {
-		_, err := pgExec(ctx, t.q, `INSERT INTO intents (`+intentColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+		err := t.write(ctx, `INSERT INTO intents (`+intentColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 			row.id, row.title, row.description, row.createdBy, parent, row.deps, row.constraints, row.state, row.status,
 			row.confidence, row.version, policy, row.createdAt, row.updatedAt)
 		return err
 	}
-	_, err := pgExec(ctx, t.q, `UPDATE intents SET title=$1, description=$2, depends_on=$3, constraints=$4, state=$5, status=$6, confidence=$7, version=$8, governance_policy=$9, updated_at=$10 WHERE id=$11`,
+	err := t.write(ctx, `UPDATE intents SET title=$1, description=$2, depends_on=$3, constraints=$4, state=$5, status=$6, confidence=$7, version=$8, governance_policy=$9, updated_at=$10 WHERE id=$11`,
 		row.title, row.description, row.deps, row.constraints, row.state, row.status, row.confidence, row.version, policy, row.updatedAt, row.id)
 	return err
 }
@@ -138,12 +148,12 @@ func (t pgTables) dependents(ctx context.Context, id string) ([]*intentRow, erro
 }
 
 func (t pgTables) addDependency(ctx context.Context, id, dependency string) error {
-	_, err := pgExec(ctx, t.q, `INSERT INTO intent_dependencies (intent_id, dependency_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, dependency)
+	err := t.write(ctx, `INSERT INTO intent_dependencies (intent_id, dependency_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, dependency)
 	return err
 }
 
 func (t pgTables) removeDependency(ctx context.Context, id, dependency string) error {
-	_, err := pgExec(ctx, t.q, `DELETE FROM intent_dependencies WHERE intent_id = $1 AND dependency_id = $2`, id, dependency)
+	err := t.write(ctx, `DELETE FROM intent_dependencies WHERE intent_id = $1 AND dependency_id = $2`, id, dependency)
 	return err
 }
 
@@ -156,7 +166,7 @@ func (t pgTables) insertEvent(ctx context.Context, ev *models.IntentEvent, paylo
 	if err != nil {
 		return 0, err
 	}
-	_, err = pgExec(ctx, t.q, `INSERT INTO events (seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof, event_hash, previous_event_hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+	err = t.write(ctx, `INSERT INTO events (seq, id, intent_id, event_type, actor, payload, trace_id, parent_event_id, created_at, proof, event_hash, previous_event_hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
 		ev.Sequence, ev.ID, ev.IntentID, string(ev.EventType), ev.Actor, string(payload), nullString(ev.TraceID), nullString(ev.ParentEventID), micros(ev.CreatedAt.Time), proof, hash, prev)
 	if err != nil {
 		return 0, err
@@ -269,12 +279,12 @@ func (t pgTables) assignment(ctx context.Context, intentID, agentID string) (mod
 }
 
 func (t pgTables) insertAssignment(ctx context.Context, a models.AgentAssignment) error {
-	_, err := pgExec(ctx, t.q, `INSERT INTO assignments (`+assignmentColumns+`) VALUES ($1,$2,$3,$4,$5)`, a.ID, a.IntentID, a.AgentID, a.Role, micros(a.AssignedAt.Time))
+	err := t.write(ctx, `INSERT INTO assignments (`+assignmentColumns+`) VALUES ($1,$2,$3,$4,$5)`, a.ID, a.IntentID, a.AgentID, a.Role, micros(a.AssignedAt.Time))
 	return err
 }
 
 func (t pgTables) setAssignmentRole(ctx context.Context, a models.AgentAssignment) error {
-	_, err := pgExec(ctx, t.q, `UPDATE assignments SET role = $1 WHERE id = $2`, a.Role, a.ID)
+	err := t.write(ctx, `UPDATE assignments SET role = $1 WHERE id = $2`, a.Role, a.ID)
 	return err
 }
 
@@ -296,13 +306,13 @@ func (t pgTables) lease(ctx context.Context, intentID, id string) (models.Lease,
 }
 
 func (t pgTables) insertLease(ctx context.Context, l models.Lease) error {
-	_, err := pgExec(ctx, t.q, `INSERT INTO leases (`+leaseColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	err := t.write(ctx, `INSERT INTO leases (`+leaseColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 		l.ID, l.IntentID, l.AgentID, l.Scope, micros(l.AcquiredAt.Time), micros(l.ExpiresAt.Time), nullTimestamp(l.ReleasedAt))
 	return err
 }
 
 func (t pgTables) updateLease(ctx context.Context, l models.Lease) error {
-	_, err := pgExec(ctx, t.q, `UPDATE leases SET expires_at = $1, released_at = $2 WHERE id = $3`, micros(l.ExpiresAt.Time), nullTimestamp(l.ReleasedAt), l.ID)
+	err := t.write(ctx, `UPDATE leases SET expires_at = $1, released_at = $2 WHERE id = $3`, micros(l.ExpiresAt.Time), nullTimestamp(l.ReleasedAt), l.ID)
 	return err
 }
 
@@ -343,7 +353,7 @@ func (t pgTables) records(ctx context.Context, f Query, now time.Time) ([]Record
 func (t pgTables) insertRecord(ctx context.Context, r Record, now time.Time) error {
 	if r.Key != "" {
 		// An expired record no longer holds its key.
-		if _, err := pgExec(ctx, t.q, `DELETE FROM records WHERE kind = $1 AND ukey = $2 AND expires_at IS NOT NULL AND expires_at <= $3`, r.Kind, r.Key, micros(now)); err != nil {
+		if err := t.write(ctx, `DELETE FROM records WHERE kind = $1 AND ukey = $2 AND expires_at IS NOT NULL AND expires_at <= $3`, r.Kind, r.Key, micros(now)); err != nil {
 			return err
 		}
 	}

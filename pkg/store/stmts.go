@@ -199,7 +199,7 @@ func (t *wtx) commit() error {
 
 func (t *wtx) rollback() error {
 	if t.pg != nil {
-		return t.pg.tx.Rollback(t.ctx)
+		return t.rollbackPG()
 	}
 	if t.c == nil {
 		t.s.mem.rollback()

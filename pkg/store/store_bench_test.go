@@ -6,15 +6,19 @@ import (
 	"testing"
 
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/pgtest"
 )
 
 // BenchmarkStoreCycle measures the store's share of the server's create + update + get cycle.
 func BenchmarkStoreCycle(b *testing.B) {
-	for _, name := range []string{"memory", "file"} {
+	for _, name := range []string{"memory", "file", "postgres"} {
 		b.Run(name, func(b *testing.B) {
 			path := Memory
-			if name == "file" {
+			switch name {
+			case "file":
 				path = filepath.Join(b.TempDir(), "s.db")
+			case "postgres":
+				path = pgtest.URL(b)
 			}
 			s, err := Open(context.Background(), path, Options{})
 			if err != nil {

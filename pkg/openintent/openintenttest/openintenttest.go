@@ -53,6 +53,11 @@ type config struct {
 	tools    server.ToolProxy
 	triggers time.Duration
 	proofs   bool
+	suspend  server.Suspensions
+	// federation configures federation (WithFederation); unstarted is the test server to serve
+	// on, when its address was needed first (federation.go).
+	federation *server.Federation
+	unstarted  *httptest.Server
 }
 
 // WithAPIKeys sets the accepted API keys; the first becomes Server.APIKey. Each is `KEY`, a
@@ -84,6 +89,11 @@ func WithTriggerInterval(d time.Duration) Option { return func(c *config) { c.tr
 // WithRequireEventProofs makes the server refuse unsigned events from agents that registered
 // a key (RFC-0018), as the binary's -require-event-proofs does.
 func WithRequireEventProofs() Option { return func(c *config) { c.proofs = true } }
+
+// WithSuspensions configures suspensions awaiting human input (RFC-0025, RFC-0026): the
+// platform's default human retry policy, and how often their timers run (by default as often
+// as schedule triggers are evaluated, see WithTriggerInterval).
+func WithSuspensions(s server.Suspensions) Option { return func(c *config) { c.suspend = s } }
 
 // WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
 // uses) instead of in memory.
@@ -127,20 +137,36 @@ func start(report func(error), opts []Option) (*Server, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.webhooks.AllowPrivateNetworks = true // receivers in tests are httptest servers on loopback
+	hs := c.unstarted
+	if hs == nil {
+		hs = httptest.NewUnstartedServer(nil)
+	}
+	var fed server.Federation
+	if c.federation != nil {
+		fed = *c.federation
+		if fed.URL == "" {
+			fed.URL = "http://" + hs.Listener.Addr().String()
+		}
+		fed.AllowPrivateNetworks = true // peers in tests are servers on loopback
+	}
 	srv, err := server.New(server.Config{Store: st, APIKeys: c.keys, Logger: c.log, Webhooks: c.webhooks,
-		ToolProxy: c.tools, TriggerInterval: c.triggers, RequireEventProofs: c.proofs})
+		ToolProxy: c.tools, TriggerInterval: c.triggers, RequireEventProofs: c.proofs, Federation: fed, Suspensions: c.suspend})
 	if err != nil {
+		hs.Close()
 		st.Close()
 		return nil, err
 	}
 	var h http.Handler = srv
 	if report != nil {
 		if h, err = server.ResponseValidator(srv, func(r *http.Request, err error) { report(err) }); err != nil {
+			hs.Close()
+			srv.Close()
 			st.Close()
 			return nil, err
 		}
 	}
-	hs := httptest.NewServer(h)
+	hs.Config.Handler = h
+	hs.Start()
 	key, _, _ := server.ParseAPIKey(c.keys[0]) // server.New has checked it
 	return &Server{URL: hs.URL, APIKey: key, Store: st, http: hs, srv: srv}, nil
 }
