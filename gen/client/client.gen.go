@@ -1793,6 +1793,12 @@ type ClientInterface interface {
 	// Setting the current status again is a no-op that still bumps the version. An illegal
 	// transition answers 409 with code `invalid_transition`, naming both states.
 	//
+	// Entering or leaving `suspended_awaiting_input` this way (as the reference
+	// implementation's agents suspend) has the consequences described at
+	// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+	// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+	// blocked `active` again (RFC-0026 rule 2).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/intents/{intent_id}/status (the `SetIntentStatus` operationId).
@@ -1815,6 +1821,12 @@ type ClientInterface interface {
 	//
 	// Setting the current status again is a no-op that still bumps the version. An illegal
 	// transition answers 409 with code `invalid_transition`, naming both states.
+	//
+	// Entering or leaving `suspended_awaiting_input` this way (as the reference
+	// implementation's agents suspend) has the consequences described at
+	// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+	// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+	// blocked `active` again (RFC-0026 rule 2).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5724,6 +5736,12 @@ func (c *Client) PatchIntentState(ctx context.Context, intentID IntentID, params
 // Setting the current status again is a no-op that still bumps the version. An illegal
 // transition answers 409 with code `invalid_transition`, naming both states.
 //
+// Entering or leaving `suspended_awaiting_input` this way (as the reference
+// implementation's agents suspend) has the consequences described at
+// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+// blocked `active` again (RFC-0026 rule 2).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/v1/intents/{intent_id}/status (the `SetIntentStatus` operationId).
@@ -5756,6 +5774,12 @@ func (c *Client) SetIntentStatusWithBody(ctx context.Context, intentID IntentID,
 //
 // Setting the current status again is a no-op that still bumps the version. An illegal
 // transition answers 409 with code `invalid_transition`, naming both states.
+//
+// Entering or leaving `suspended_awaiting_input` this way (as the reference
+// implementation's agents suspend) has the consequences described at
+// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+// blocked `active` again (RFC-0026 rule 2).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -15655,6 +15679,12 @@ type ClientWithResponsesInterface interface {
 	// Setting the current status again is a no-op that still bumps the version. An illegal
 	// transition answers 409 with code `invalid_transition`, naming both states.
 	//
+	// Entering or leaving `suspended_awaiting_input` this way (as the reference
+	// implementation's agents suspend) has the consequences described at
+	// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+	// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+	// blocked `active` again (RFC-0026 rule 2).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/intents/{intent_id}/status (the `SetIntentStatus` operationId).
@@ -15677,6 +15707,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Setting the current status again is a no-op that still bumps the version. An illegal
 	// transition answers 409 with code `invalid_transition`, naming both states.
+	//
+	// Entering or leaving `suspended_awaiting_input` this way (as the reference
+	// implementation's agents suspend) has the consequences described at
+	// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+	// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+	// blocked `active` again (RFC-0026 rule 2).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -33039,6 +33075,12 @@ func (c *ClientWithResponses) PatchIntentStateWithResponse(ctx context.Context, 
 // Setting the current status again is a no-op that still bumps the version. An illegal
 // transition answers 409 with code `invalid_transition`, naming both states.
 //
+// Entering or leaving `suspended_awaiting_input` this way (as the reference
+// implementation's agents suspend) has the consequences described at
+// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+// blocked `active` again (RFC-0026 rule 2).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/v1/intents/{intent_id}/status (the `SetIntentStatus` operationId).
@@ -33067,6 +33109,12 @@ func (c *ClientWithResponses) SetIntentStatusWithBodyWithResponse(ctx context.Co
 //
 // Setting the current status again is a no-op that still bumps the version. An illegal
 // transition answers 409 with code `invalid_transition`, naming both states.
+//
+// Entering or leaving `suspended_awaiting_input` this way (as the reference
+// implementation's agents suspend) has the consequences described at
+// `POST /intents/{intent_id}/suspend`; leaving it without an answer marks an open
+// `state._suspension` `cancelled`. Completing an intent makes the dependents its suspension
+// blocked `active` again (RFC-0026 rule 2).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

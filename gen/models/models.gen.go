@@ -282,6 +282,7 @@ const (
 	ErrorCodeIfMatchRequired         ErrorCode = "if_match_required"
 	ErrorCodeIntentResolved          ErrorCode = "intent_resolved"
 	ErrorCodeInternal                ErrorCode = "internal"
+	ErrorCodeInvalidChoice           ErrorCode = "invalid_choice"
 	ErrorCodeInvalidIdempotencyKey   ErrorCode = "invalid_idempotency_key"
 	ErrorCodeInvalidLastEventID      ErrorCode = "invalid_last_event_id"
 	ErrorCodeInvalidProof            ErrorCode = "invalid_proof"
@@ -382,6 +383,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeIntentResolved:
 		return true
 	case ErrorCodeInternal:
+		return true
+	case ErrorCodeInvalidChoice:
 		return true
 	case ErrorCodeInvalidIdempotencyKey:
 		return true
@@ -5787,13 +5790,6 @@ type VerificationMethod struct {
 	Type string `json:"type"`
 }
 
-// VersionedChangePayload Members shared by the payloads of events that change an intent's version (`state_patched`,
-// `status_changed`, `dependency_added`, `dependency_removed`, ...).
-type VersionedChangePayload struct {
-	// Version The intent's version after the change (this server; the reference server writes it too).
-	Version int64 `json:"version,omitempty,omitzero"`
-}
-
 // WebhookDelivery The body of a webhook delivery (see the `eventDelivery` callback of `createSubscription`).
 type WebhookDelivery struct {
 	// Event One entry of an intent's append-only event log.
@@ -5931,12 +5927,6 @@ type LeaseConflict = Error
 // validation issues (`ValidationIssue`); this server always sends a string, with `code` and
 // the fields that apply.
 type NotFound = Error
-
-// NotImplemented The body of every error response. `detail` is always present. The reference server sends
-// only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of
-// validation issues (`ValidationIssue`); this server always sends a string, with `code` and
-// the fields that apply.
-type NotImplemented = Error
 
 // PayloadTooLarge The body of every error response. `detail` is always present. The reference server sends
 // only `detail`, which may be a string, an object (`ErrorDetailObject`) or FastAPI's list of

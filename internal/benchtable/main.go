@@ -45,6 +45,9 @@ var budgets = []budget{
 	{bench: "ServerCycle/file_fsync", baseline: "canned handler", interleaved: true, metric: "ns/op"},
 	// Issue #17: PostgreSQL, a local cluster over a unix socket.
 	{bench: "ServerCycle/postgres", baseline: "canned handler", interleaved: true, metric: "ns/op", limit: 6},
+	// Issue #17: 64 clients spread over 3 replicas on one PostgreSQL database, against the same
+	// clients on one of them (reported: writes are serialised across replicas).
+	{bench: "ReplicaThroughput/clients=64", baseline: "the 64 clients on 1 replica", interleaved: true, metric: "req/s"},
 	{bench: "Throughput/clients=8", baseline: "1 client", interleaved: true, metric: "req/s"},
 	{bench: "Throughput/clients=64", baseline: "1 client", interleaved: true, metric: "req/s", limit: 1.5, atLeast: true},
 	{bench: "EventsFirstPage/events=100000", baseline: "EventsFirstPage/events=100", metric: "ns/op", limit: 1.5},
@@ -60,6 +63,10 @@ var budgets = []budget{
 	{bench: "ChainVerify/events=10000", baseline: "crypto/sha256 over the same bytes", interleaved: true, metric: "ns/op", limit: 2},
 	{bench: "ChainVerify/server/events=10000", baseline: "ChainVerify/events=10000", metric: "ns/op"},
 	{bench: "InclusionProof/events=100000", metric: "proof-ms", limit: 1, absolute: true},
+	// RFC-0022/0023: a signed dispatch between two servers on loopback, against creating an
+	// intent on one; the time from the peer's completion to the callback's event (reported).
+	{bench: "FederationDispatch/dispatch", baseline: "create_intent on one server", interleaved: true, metric: "ns/op"},
+	{bench: "FederationDispatch/callback", metric: "callback-ms", absolute: true},
 	// RFC-0021: Ask's round trip through two channel streams, against the same two writes.
 	{bench: "ChannelAsk/memory", baseline: "send + reply, no stream", interleaved: true, metric: "ns/op"},
 	{bench: "ChannelAsk/memory", metric: "p99-µs", absolute: true},

@@ -150,6 +150,9 @@ func (c *Client) SendMessage(ctx context.Context, channelID string, m ChannelMes
 	if err := requireIDs("SendMessage", "channelID", channelID); err != nil {
 		return nil, err
 	}
+	if m.Sender == "" {
+		m.Sender = c.settings.agentID // the reference server requires sender
+	}
 	if m.Payload == nil {
 		m.Payload = Object{}
 	}
@@ -237,6 +240,9 @@ func (c *Client) MarkRead(ctx context.Context, channelID, messageID string, opts
 func (c *Client) ReplyTo(ctx context.Context, channelID, messageID string, r ChannelReply, opts ...Option) (*ChannelMessage, error) {
 	if err := requireIDs("ReplyTo", "channelID", channelID, "messageID", messageID); err != nil {
 		return nil, err
+	}
+	if r.Sender == "" {
+		r.Sender = c.settings.agentID // the reference server requires sender
 	}
 	if r.Payload == nil {
 		r.Payload = Object{}

@@ -81,10 +81,11 @@ func (c *Client) CreateDecisionRecord(ctx context.Context, d DecisionRecordCreat
 }
 
 // ListDecisionRecords returns an intent's decision records, newest first
-// (list_decision_records).
+// (list_decision_records). It reads GET /intents/{id}/decisions, which every server serves (the
+// Python SDK's /coordinator-decisions path is missing from the reference server).
 func (c *Client) ListDecisionRecords(ctx context.Context, intentID string, opts ...Option) ([]DecisionRecord, error) {
 	if err := requireIDs("ListDecisionRecords", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callList[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/coordinator-decisions", intentID), nil, opts)
+	return callList[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
 }

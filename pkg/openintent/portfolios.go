@@ -1,7 +1,9 @@
 package openintent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -106,13 +108,38 @@ func (c *Client) RemoveIntentFromPortfolio(ctx context.Context, portfolioID, int
 }
 
 // GetPortfolioIntents returns a portfolio's intents and their aggregate status
-// (get_portfolio_intents).
+// (get_portfolio_intents), from GET /portfolios/{id}/intents: a bare list (both servers send
+// one) or an {intents, aggregate_status} envelope. Without the envelope's aggregate, the SDK
+// counts it from the intents, as the server does.
 func (c *Client) GetPortfolioIntents(ctx context.Context, portfolioID string, opts ...Option) ([]Intent, AggregateStatus, error) {
-	p, err := c.GetPortfolio(ctx, portfolioID, opts...)
+	if err := requireIDs("GetPortfolioIntents", "portfolioID", portfolioID); err != nil {
+		return nil, AggregateStatus{}, err
+	}
+	var raw json.RawMessage
+	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/portfolios/%s/intents", portfolioID), out: &raw}, opts); err != nil {
+		return nil, AggregateStatus{}, err
+	}
+	intents, err := decodeIntents(raw, "intents")
 	if err != nil {
 		return nil, AggregateStatus{}, err
 	}
-	return p.Intents, p.AggregateStatus, nil
+	if intents == nil {
+		intents = []Intent{}
+	}
+	var env struct {
+		Aggregate *AggregateStatus `json:"aggregate_status"`
+	}
+	if raw = bytes.TrimSpace(raw); len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &env) == nil && env.Aggregate != nil {
+		return intents, *env.Aggregate, nil
+	}
+	agg := AggregateStatus{ByStatus: map[string]int64{}, Total: int64(len(intents))}
+	for _, in := range intents {
+		agg.ByStatus[string(in.Status)]++
+	}
+	if agg.Total > 0 {
+		agg.CompletionPercentage = int32(agg.ByStatus[string(StatusCompleted)] * 100 / agg.Total)
+	}
+	return intents, agg, nil
 }
 
 // ListIntentPortfolios returns the portfolios an intent belongs to.

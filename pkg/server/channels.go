@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -563,6 +564,7 @@ func (h *handlers) ListChannelMessages(ctx context.Context, req genserver.ListCh
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(ms, func(a, b storedMessage) int { return cmp.Compare(a.Seq, b.Seq) }) // the order they were sent
 	now := h.store.Now()
 	out := []models.ChannelMessage{}
 	for _, m := range ms {
@@ -786,31 +788,23 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 			return
 		}
 		if n := c.MessageCount - after; n > 0 {
-			rs, err := s.store.ListRecords(ctx, store.Query{Kind: kindChannelMessage, Parent: id, Newest: true, Limit: int(n)})
+			msgs, err := messagesAfter(ctx, s.store, id, after, int(n))
 			if err != nil {
 				s.failStream(ctx, w, rc, err)
 				return
 			}
 			var b strings.Builder
 			now := s.store.Now()
-			for i := len(rs) - 1; i >= 0; i-- {
-				var m storedMessage
-				if err := rs[i].Decode(&m); err != nil {
-					s.failStream(ctx, w, rc, err)
-					return
-				}
-				if m.Seq <= after {
-					continue
-				}
+			for _, m := range msgs {
 				data, err := json.Marshal(messageView(m.ChannelMessage, now))
 				if err != nil {
 					s.failStream(ctx, w, rc, err)
 					return
 				}
 				fmt.Fprintf(&b, "id: %s\nevent: channel_message\ndata: %s\n\n", m.ID, data)
+				after = m.Seq
 				sent++
 			}
-			after = c.MessageCount
 			if b.Len() > 0 {
 				if err := s.write(w, rc, b.String()); err != nil {
 					return
@@ -846,6 +840,27 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 		}
 		if stop {
 			return
+		}
+	}
+}
+
+// messagesAfter returns the messages of a channel after seq after, in order. It reads the
+// newest n first (the channel's count said n are new) and more when messages sent since then
+// pushed older new ones out of that page.
+func messagesAfter(ctx context.Context, st *store.Store, channelID string, after int64, n int) ([]storedMessage, error) {
+	for limit := n; ; limit *= 2 {
+		rs, err := st.ListRecords(ctx, store.Query{Kind: kindChannelMessage, Parent: channelID, Newest: true, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		ms, err := store.DecodeAll[storedMessage](rs)
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(ms, func(a, b storedMessage) int { return cmp.Compare(a.Seq, b.Seq) })
+		if len(rs) < limit || len(ms) == 0 || ms[0].Seq <= after+1 {
+			i, _ := slices.BinarySearchFunc(ms, after+1, func(m storedMessage, seq int64) int { return cmp.Compare(m.Seq, seq) })
+			return ms[i:], nil
 		}
 	}
 }

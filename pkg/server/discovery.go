@@ -17,6 +17,7 @@ const Version = "0.1.0"
 var rfcs = []struct{ id, level string }{
 	{"0001", "full"}, {"0002", "full"}, {"0003", "full"},
 	{"0018", "partial"},
+	{"0022", "partial"}, {"0023", "partial"}, // federation: allow-list trust only (federation.go)
 }
 
 func (h *handlers) GetDiscoveryDocument(context.Context, genserver.GetDiscoveryDocumentRequestObject) (genserver.GetDiscoveryDocumentResponseObject, error) {

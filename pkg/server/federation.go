@@ -170,7 +170,7 @@ type federation struct {
 	log      *slog.Logger
 	client   *http.Client
 
-	loop                  // the callback loop (federation_outbox.go)
+	loop                    // the callback loop (federation_outbox.go)
 	kick   chan struct{}    // wakes the loop
 	keyNow func() time.Time // the clock of key caching (wall time: it is not the protocol's)
 }

@@ -25,7 +25,7 @@ type handlers struct {
 	tools    *http.Client
 	triggers *triggerEngine
 	fed      *federation // RFC-0022 federation (federation.go)
-	tel      *telemetry // metrics and traces (telemetry.go)
+	tel      *telemetry  // metrics and traces (telemetry.go)
 	// identity is the server's own key and DID (RFC-0018); requireProofs makes agents with a
 	// registered key sign the events they log (Config.RequireEventProofs).
 	identity      *Identity

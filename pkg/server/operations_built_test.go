@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"sort"
@@ -103,4 +108,20 @@ func handlerMethods(t *testing.T) map[string]bool {
 		t.Fatalf("found only %d handler methods", len(out))
 	}
 	return out
+}
+
+// TestNotImplementedAnswer checks the answer of an operation added to the spec before it is
+// built: the generated stub's error becomes 501 with code not_implemented.
+func TestNotImplementedAnswer(t *testing.T) {
+	_, err := genserver.Unimplemented{}.GetHealth(context.Background(), genserver.GetHealthRequestObject{})
+	if !errors.Is(err, genserver.ErrNotImplemented) {
+		t.Fatalf("stub: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	writeError(rec, httptest.NewRequest("GET", "/healthz", nil), nil, err)
+	var body struct{ Detail, Code string }
+	if rec.Code != http.StatusNotImplemented || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.Code != "not_implemented" ||
+		!strings.Contains(body.Detail, "not implemented") {
+		t.Fatalf("answer: %d %s", rec.Code, rec.Body)
+	}
 }

@@ -650,8 +650,15 @@ func (h *handlers) afterStatusChange(ctx context.Context, in models.Intent, from
 		return nil
 	}
 	susp := models.IntentStatusSuspendedAwaitingInput
-	if to != susp && from != susp && to != models.IntentStatusCompleted {
-		return nil
+	if to != susp && from != susp {
+		if to != models.IntentStatusCompleted {
+			return nil
+		}
+		// Completing unblocks only what a suspension blocked: most completions have nothing to do.
+		rs, err := h.store.ListRecords(ctx, store.Query{Kind: kindSuspensionBlock, Parent: in.ID, Limit: 1})
+		if err != nil || len(rs) == 0 {
+			return err
+		}
 	}
 	actor := agentFrom(ctx)
 	rec, _, _ := readSuspension(in)

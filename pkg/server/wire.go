@@ -120,23 +120,26 @@ func successSchema(op *openapi3.Operation) *openapi3.Schema {
 // It returns the unknown top-level fields it lets through. A body that is not JSON at all is
 // left to the validator, which names the problem.
 func (b *bodyRules) checkBody(body []byte) (ignored []string, _ *apiError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var top json.RawMessage
-	if err := dec.Decode(&top); err != nil {
+	keys, end, ok := scanTop(body)
+	if !ok {
 		return nil, nil
 	}
-	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+	if end < len(body) {
 		return nil, validationFailed("body", "must be exactly one JSON value: found more data after it")
 	}
-	if b == nil || len(top) == 0 || top[0] != '{' || (b.open && len(b.readOnly) == 0) {
+	if b == nil || keys == nil || (b.open && len(b.readOnly) == 0) {
 		return nil, nil
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(top, &fields); err != nil {
-		return nil, nil
+	seen := make(map[string]bool, len(keys))
+	fields := keys[:0:0]
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			fields = append(fields, k)
+		}
 	}
 	var ro []string
-	for k := range fields {
+	for _, k := range fields {
 		switch {
 		case b.known[k]:
 		case b.readOnly[k]:
@@ -233,4 +236,114 @@ func isDateTimeSchema(s *openapi3.Schema) bool {
 		}
 	}
 	return false
+}
+
+// scanTop reads the top level of a JSON text in one pass without decoding it: the keys of its
+// object (nil when it is no object) and where its value ends, white space after it included.
+// It is not a validator (kin-openapi decodes the body next): ok is false when the top level is
+// malformed, and the caller then leaves the body to the validator.
+func scanTop(b []byte) (keys []string, end int, ok bool) {
+	i := skipSpace(b, 0)
+	if i == len(b) {
+		return nil, 0, false
+	}
+	if b[i] != '{' {
+		if i = skipValue(b, i); i < 0 {
+			return nil, 0, false
+		}
+		return nil, skipSpace(b, i), true
+	}
+	keys = []string{}
+	if i = skipSpace(b, i+1); i < len(b) && b[i] == '}' {
+		return keys, skipSpace(b, i+1), true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, 0, false
+		}
+		e := skipString(b, i)
+		if e < 0 {
+			return nil, 0, false
+		}
+		key := string(b[i+1 : e-1])
+		if bytes.IndexByte(b[i:e], '\\') >= 0 {
+			if json.Unmarshal(b[i:e], &key) != nil {
+				return nil, 0, false
+			}
+		}
+		keys = append(keys, key)
+		if i = skipSpace(b, e); i >= len(b) || b[i] != ':' {
+			return nil, 0, false
+		}
+		if i = skipValue(b, skipSpace(b, i+1)); i < 0 {
+			return nil, 0, false
+		}
+		switch i = skipSpace(b, i); {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			return keys, skipSpace(b, i+1), true
+		default:
+			return nil, 0, false
+		}
+	}
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON white space.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the JSON string starting at b[i] (a quote), or -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or -1. Objects and arrays
+// are skipped by their brackets, outside strings.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = skipString(b, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[j])) {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
 }

@@ -176,7 +176,11 @@ func (c *chainTips) head(ctx context.Context, tx *wtx, intentID string) (eventlo
 		if tx.tips.fresh[intentID] {
 			return eventlog.Hash{}, false, nil
 		}
-		if h, ok := c.heads[intentID]; ok && tx.c != nil { // PostgreSQL: another replica may have moved it
+		if tx.pg != nil {
+			if h, ok, known := tx.pg.head(intentID); known { // read with the intent, under the write lock
+				return h, ok, nil
+			}
+		} else if h, ok := c.heads[intentID]; ok { // (PostgreSQL: another replica may have moved it)
 			return h, true, nil
 		}
 	}

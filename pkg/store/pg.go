@@ -375,14 +375,11 @@ func (p *pgStore) poll(ctx context.Context, s *Store, every time.Duration, last 
 var ErrIdempotencyKeyTaken = errors.New("store: Idempotency-Key already claimed by another request")
 
 func (s *Store) pgIdempotentResponse(ctx context.Context, principal, key string, since time.Time) (IdempotentResponse, bool, error) {
-	r := IdempotentResponse{Principal: principal, Key: key}
-	err := s.pg.pool.QueryRow(ctx, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
-		WHERE principal = $1 AND key = $2 AND created_at > $3`, principal, key, micros(since)).
-		Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, false, nil
-	}
-	return r, err == nil, err
+	return found(pgOne(ctx, s.pg.pool, func(row scanner) (IdempotentResponse, error) {
+		r := IdempotentResponse{Principal: principal, Key: key}
+		return r, row.Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
+	}, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
+		WHERE principal = $1 AND key = $2 AND created_at > $3`, principal, key, micros(since)))
 }
 
 // pgInsertResponseSQL writes a response as created at $9 unless a live row (younger than
@@ -400,13 +397,13 @@ func pgInsertResponseArgs(r *IdempotentResponse, at time.Time) []any {
 // pgWriteIdempotency is writeIdempotency on PostgreSQL.
 func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *IdempotencyClaim, now time.Time) (func(committed bool), error) {
 	if claim != nil {
-		ok, err := pgExec(ctx, tx.pg, pgInsertResponseSQL, pgInsertResponseArgs(claim.response(0, "", []byte{}), now)...)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, ErrIdempotencyKeyTaken
-		}
+		// Held back like the transaction's writes: a live row holding the key makes the insert
+		// (and so the commit) fail with a unique violation, which pgErr turns into
+		// ErrIdempotencyKeyTaken. An expired row gives the key up first.
+		r := claim.response(0, "", []byte{})
+		tx.pg.hold(`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at <= $3`, r.Principal, r.Key, micros(now.Add(-IdempotencyTTL)))
+		tx.pg.hold(`INSERT INTO idempotency_keys (principal, key, method, path, body_hash, status, content_type, body, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(now))
 	}
 	pending := s.responses.take()
 	for _, q := range pending {

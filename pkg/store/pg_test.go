@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -433,29 +435,62 @@ func TestPostgresClockIsTheDatabases(t *testing.T) {
 	}
 }
 
-// Text PostgreSQL cannot store is refused with ErrUnstorableText, and the transaction leaves
-// nothing behind.
-func TestPostgresRefusesNULInText(t *testing.T) {
-	_, rs := replicas(t, 1, store.Options{})
+// Every string a Go program can hold is stored and found again, on every kind of store:
+// PostgreSQL's text refuses NUL and bytes that are not UTF-8, so its store encodes them.
+func TestStoresKeepAnyString(t *testing.T) {
+	odd := []string{"a\x00b", "caf\xe9", "\uffff", "\uffff0", "\uffffx41", "x\xef\xbf", "ｆｕｌｌ", "plain"}
 	ctx := context.Background()
-	_, err := rs[0].CreateIntent(ctx, models.Intent{Title: "a\x00b"}, "agent", nil)
-	if !errors.Is(err, store.ErrUnstorableText) {
-		t.Fatalf("err = %v", err)
-	}
-	if _, total, _ := rs[0].ListIntents(ctx, store.IntentQuery{Limit: 1}); total != 0 {
-		t.Fatalf("%d intents", total)
-	}
-	// A NUL inside JSON is escaped, and stored.
-	in, err := rs[0].CreateIntent(ctx, models.Intent{Title: "ok", State: models.Object{"s": "a\x00b"}}, "agent", map[string]any{"agent_id": "x\x00"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := rs[0].GetIntent(ctx, in.ID)
-	if err != nil || got.State["s"] != "a\x00b" {
-		t.Fatalf("%+v %v", got.State, err)
-	}
-	if evs, err := rs[0].EventsAfter(ctx, store.StreamFilter{Agent: "x", Limit: 10}); err != nil || len(evs) != 0 {
-		t.Fatalf("agent filter over an escaped NUL: %+v %v", evs, err)
+	for name, s := range withPostgres(t, map[string]*store.Store{"memory": openFile(t, store.Memory), "file": openFile(t, filepath.Join(t.TempDir(), "s.db"))}) {
+		t.Run(name, func(t *testing.T) {
+			for _, o := range odd {
+				in, err := s.CreateIntent(ctx, models.Intent{Title: o, Description: o, CreatedBy: o, State: models.Object{"s": o}}, "agent", nil)
+				if err != nil {
+					t.Fatalf("%q: %v", o, err)
+				}
+				got, err := s.GetIntent(ctx, in.ID)
+				if err != nil || got.Title != o || got.Description != o || got.CreatedBy != o {
+					t.Fatalf("%q: read back %q %q %q, %v", o, got.Title, got.Description, got.CreatedBy, err)
+				}
+				if utf8.ValidString(o) { // (an event's hash covers its fields' canonical JSON: UTF-8)
+					ev, err := s.AppendEvent(ctx, models.IntentEvent{IntentID: in.ID, EventType: o, Actor: o, TraceID: o})
+					if err != nil {
+						t.Fatalf("%q: %v", o, err)
+					}
+					evs, err := s.EventsAfter(ctx, store.StreamFilter{AfterSeq: ev.Sequence - 1, Agent: o, Limit: 1})
+					if err != nil || len(evs) != 1 || evs[0].Actor != o || evs[0].EventType != o || evs[0].TraceID != o || evs[0].EventHash != ev.EventHash {
+						t.Fatalf("%q: event read back %+v, %v", o, evs, err)
+					}
+				}
+				if _, err := s.AcquireLease(ctx, in.ID, o, o, time.Minute); err != nil {
+					t.Fatalf("%q: lease: %v", o, err)
+				}
+				var conflict *store.LeaseConflictError
+				if _, err := s.AcquireLease(ctx, in.ID, o, "other", time.Minute); !errors.As(err, &conflict) || conflict.Existing.Scope != o {
+					t.Fatalf("%q: the scope is not held: %v", o, err)
+				}
+				err = s.Write(ctx, func(w *store.Writer) error {
+					_, err := w.Insert(store.Record{Kind: "k" + o, ID: o, Parent: o, Ref: o, Key: o}, map[string]any{"v": o})
+					return err
+				})
+				if err != nil {
+					t.Fatalf("%q: insert: %v", o, err)
+				}
+				err = s.Write(ctx, func(w *store.Writer) error {
+					_, err := w.Insert(store.Record{Kind: "k" + o, ID: store.NewID(), Key: o}, map[string]any{})
+					return err
+				})
+				if !errors.Is(err, store.ErrDuplicate) {
+					t.Fatalf("%q: a second record with the key: %v", o, err)
+				}
+				rs, err := s.ListRecords(ctx, store.Query{Kind: "k" + o, Parent: o, Ref: o})
+				if err != nil || len(rs) != 1 || rs[0].ID != o || rs[0].Key != o {
+					t.Fatalf("%q: records %+v, %v", o, rs, err)
+				}
+				if _, err := s.GetIntent(ctx, o); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("%q as an intent id: %v", o, err)
+				}
+			}
+		})
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 
 // pgTables is tables on a PostgreSQL database: q is the pool (reads of committed rows) or a
 // write transaction (which sees its own writes). The queries are those of sqlTables, in
-// PostgreSQL's dialect; rows scan with the same scanners.
+// PostgreSQL's dialect; rows scan with the same scanners. Strings cross encoded (pgtext.go).
 type pgTables struct {
 	q pgQuerier
 }
@@ -29,29 +29,25 @@ type pgQuerier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// ErrUnstorableText reports a string PostgreSQL cannot store in a text column: one holding a NUL
-// character (U+0000). The SQLite and in-memory stores store it.
-var ErrUnstorableText = errors.New("store: text holding a NUL character (U+0000) cannot be stored in PostgreSQL")
-
-// pgErr turns PostgreSQL's refusal of a NUL character into ErrUnstorableText.
+// pgErr turns a claim of an Idempotency-Key that a live row holds into ErrIdempotencyKeyTaken.
 func pgErr(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "22021" || pe.Code == "22P05") {
-		return fmt.Errorf("%w (%s)", ErrUnstorableText, pe.Message)
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "idempotency_keys_pkey" {
+		return ErrIdempotencyKeyTaken
 	}
 	return err
 }
 
 // pgCollect runs query on q and returns every row read by scan.
 func pgCollect[T any](ctx context.Context, q pgQuerier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
+	rows, err := q.Query(ctx, query, pgArgs(args)...)
 	if err != nil {
 		return nil, pgErr(err)
 	}
 	defer rows.Close()
 	out := []T{}
 	for rows.Next() {
-		v, err := scan(rows)
+		v, err := scan(pgScanner{rows})
 		if err != nil {
 			return nil, err
 		}
@@ -62,13 +58,13 @@ func pgCollect[T any](ctx context.Context, q pgQuerier, scan func(scanner) (T, e
 
 // pgOne runs query on q and returns its first row read by scan (sql.ErrNoRows when none).
 func pgOne[T any](ctx context.Context, q pgQuerier, scan func(scanner) (T, error), query string, args ...any) (T, error) {
-	v, err := scan(q.QueryRow(ctx, query, args...))
+	v, err := scan(pgScanner{q.QueryRow(ctx, query, pgArgs(args)...)})
 	return v, pgErr(err)
 }
 
 // pgExec runs a statement and reports whether it changed a row.
 func pgExec(ctx context.Context, q pgQuerier, query string, args ...any) (bool, error) {
-	tag, err := q.Exec(ctx, query, args...)
+	tag, err := q.Exec(ctx, query, pgArgs(args)...)
 	if err != nil {
 		return false, pgErr(err)
 	}
@@ -89,6 +85,9 @@ func (t pgTables) write(ctx context.Context, query string, args ...any) error {
 func nonNegative(n int) int { return max(n, 0) }
 
 func (t pgTables) intent(ctx context.Context, id string) (*intentRow, error) {
+	if tx, ok := t.q.(*pgTx); ok {
+		tx.prefetchHead(id) // in the same round trip
+	}
 	row, err := pgOne(ctx, t.q, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = $1`, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openintent-go/openintent/internal/eventlog"
 )
 
 // pgTx is a PostgreSQL write transaction, on a connection of the pool held until it commits or
@@ -27,6 +30,44 @@ type pgTx struct {
 	// record; moved when the transaction moved it.
 	lastCreated   time.Time
 	loaded, moved bool
+	// heads holds the chain heads read with intents (see prefetchHead): an intent's newest
+	// event's hash, or the zero hash for none. Valid for the transaction, which holds the write
+	// lock; its own appends are in wtx.tips, which comes first.
+	heads map[string]eventlog.Hash
+}
+
+// prefetchHead holds back the read of intent id's chain head, so that it goes with the read of
+// the intent (a write transaction that reads an intent usually appends to its log next).
+func (t *pgTx) prefetchHead(id string) {
+	if _, ok := t.heads[id]; ok {
+		return
+	}
+	t.held = append(t.held, heldStmt{sql: `SELECT event_hash FROM events WHERE intent_id = $1 ORDER BY seq DESC LIMIT 1`, args: []any{pgText(id)},
+		scan: func(r pgx.Row) error {
+			var b []byte
+			err := r.Scan(&b)
+			if errors.Is(err, pgx.ErrNoRows) {
+				b, err = make([]byte, len(eventlog.Hash{})), nil
+			}
+			if err != nil {
+				return err
+			}
+			h, err := hashOf(b)
+			if err != nil {
+				return err
+			}
+			if t.heads == nil {
+				t.heads = map[string]eventlog.Hash{}
+			}
+			t.heads[id] = h
+			return nil
+		}})
+}
+
+// head returns intent id's chain head as prefetched: known false when it was not.
+func (t *pgTx) head(id string) (h eventlog.Hash, ok, known bool) {
+	h, known = t.heads[id]
+	return h, known && h != (eventlog.Hash{}), known
 }
 
 // heldStmt is a statement held back; scan, when set, reads its one row.
@@ -37,7 +78,9 @@ type heldStmt struct {
 }
 
 // hold queues a statement whose answer is not needed.
-func (t *pgTx) hold(sql string, args ...any) { t.held = append(t.held, heldStmt{sql: sql, args: args}) }
+func (t *pgTx) hold(sql string, args ...any) {
+	t.held = append(t.held, heldStmt{sql: sql, args: pgArgs(args)})
+}
 
 // flush sends the held statements followed by sql (when not empty), reads the held statements'
 // answers, and returns the batch positioned at sql's answer: the caller reads it and closes br.
