@@ -137,27 +137,50 @@ func raiseCursor(w *store.Writer, name string, seq int64) error {
 // event).
 var errHandledElsewhere = errors.New("server: already handled by another replica")
 
-// watchForWork starts the webhook dispatcher and the trigger engine once the store holds work
-// for them that another replica sharing the store created (a server starts them itself when its
-// own requests create some, or at start when there is some): it looks every interval until both
-// run, so that every replica takes its share, and any replica carries on when others stop.
+// watchForWork starts the background loops (webhook delivery, triggers, suspension timers,
+// federation callbacks) once the store holds work for them that another replica sharing the
+// store created (a server starts them itself when its own requests create some, or at start
+// when there is some): it looks every interval until all run, so that every replica takes its
+// share, and any replica carries on when others stop.
 func (s *Server) watchForWork(ctx context.Context, st *store.Store, interval time.Duration) {
+	type work struct {
+		l             *loop
+		startIfNeeded func(context.Context) error
+	}
+	works := []work{
+		{&s.webhooks.loop, func(ctx context.Context) error {
+			rs, err := st.ListRecords(ctx, store.Query{Kind: kindSubscription, Limit: 1})
+			if err == nil && len(rs) > 0 {
+				s.webhooks.start()
+			}
+			return err
+		}},
+		{&s.triggers.loop, s.triggers.startIfNeeded},
+		{&s.timers.loop, s.timers.startIfNeeded},
+	}
+	if s.fed.enabled() {
+		works = append(works, work{&s.fed.loop, s.fed.startIfNeeded})
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for !s.webhooks.started.Load() || !s.triggers.started.Load() {
+	for {
+		waiting := 0
+		for _, w := range works {
+			if !w.l.started.Load() {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if !s.webhooks.started.Load() {
-			if rs, err := st.ListRecords(ctx, store.Query{Kind: kindSubscription, Limit: 1}); err == nil && len(rs) > 0 {
-				s.webhooks.start()
-			}
-		}
-		if !s.triggers.started.Load() {
-			if rs, err := st.ListRecords(ctx, store.Query{Kind: kindTrigger, Limit: 1}); err == nil && len(rs) > 0 {
-				s.triggers.start()
+		for _, w := range works {
+			if !w.l.started.Load() {
+				w.startIfNeeded(ctx) // an error: looked at again at the next tick
 			}
 		}
 	}

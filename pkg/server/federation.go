@@ -108,10 +108,14 @@ type Federation struct {
 	// KeyTTL is how long a peer's key read from its manifest is used before it is read again;
 	// zero means DefaultFederationKeyTTL.
 	KeyTTL time.Duration
-	// MaxAttempts bounds the attempts to deliver one callback (default 8); BaseBackoff is the
-	// wait after the first failure, doubled after each up to MaxBackoff (defaults 1s and 5m).
-	MaxAttempts             int
-	BaseBackoff, MaxBackoff time.Duration
+	// MaxAttempts bounds the attempts to deliver one callback to a peer (default 8); the last
+	// failed one is kept in the store as a dead callback.
+	MaxAttempts int
+	// BaseBackoff is the wait after a callback's first failed attempt (default 1s), doubled
+	// after each further failure up to MaxBackoff (default 5m).
+	BaseBackoff time.Duration
+	// MaxBackoff bounds the wait between two attempts of a callback (default 5m).
+	MaxBackoff time.Duration
 	// Client sends the requests to peers (default: an outbound.NewClient with Timeout, which
 	// follows no redirect and, unless AllowPrivateNetworks, connects to public addresses only).
 	Client *http.Client
@@ -171,13 +175,12 @@ type federation struct {
 	client   *http.Client
 
 	loop                    // the callback loop (federation_outbox.go)
-	kick   chan struct{}    // wakes the loop
-	keyNow func() time.Time // the clock of key caching (wall time: it is not the protocol's)
+	keyNow func() time.Time // the clock of key caching: the store's
 }
 
 func newFederation(cfg Federation, identity *Identity, st *store.Store, log *slog.Logger) (*federation, error) {
 	f := &federation{cfg: cfg, identity: identity, store: st, log: log, peers: map[string]*peerState{},
-		kick: make(chan struct{}, 1), keyNow: time.Now}
+		keyNow: st.Now}
 	if cfg.URL == "" {
 		if len(cfg.Peers) > 0 {
 			return nil, errors.New("server: Federation.Peers needs Federation.URL (this server's public URL)")
@@ -268,7 +271,8 @@ func unauthenticated(code, detail string) *apiError {
 
 // peerKey returns the peer's key: the configured one, or the one its manifest publishes, read
 // when first needed, after KeyTTL, and, when refresh is set (a signature did not verify with the
-// cached key), again unless it was read less than federationKeyRetry ago.
+// cached key), again unless it was read less than federationKeyRetry ago. A manifest that
+// cannot be read leaves the key read before in use.
 func (f *federation) peerKey(ctx context.Context, p *peerState, refresh bool) (ed25519.PublicKey, error) {
 	if p.configured != nil {
 		return p.configured, nil
@@ -287,8 +291,9 @@ func (f *federation) peerKey(ctx context.Context, p *peerState, refresh bool) (e
 	p.triedAt = now
 	key, err := f.fetchKey(ctx, p.url)
 	if err != nil {
+		// A key read before stays in use while the manifest cannot be read: it was the peer's.
 		p.fetchErr = err
-		if p.key != nil && fresh {
+		if p.key != nil {
 			return p.key, nil
 		}
 		return nil, err
@@ -1073,7 +1078,8 @@ func (h *handlers) ReceiveFederationCallback(ctx context.Context, req genserver.
 			case models.EventTypeFederationFailed:
 				v.Status = dispatchFailed
 			default:
-				if v.Status == dispatchPending {
+				// The peer reports on it: it took the envelope, whatever its answer looked like.
+				if v.Status == dispatchPending || v.Status == dispatchFailed {
 					v.Status = dispatchAccepted
 				}
 			}

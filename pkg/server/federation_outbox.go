@@ -64,14 +64,6 @@ func (f *federation) start() {
 // close stops the loop.
 func (f *federation) close() { f.loop.close() }
 
-// wake makes the loop look at its work again (without blocking).
-func (f *federation) wake() {
-	select {
-	case f.kick <- struct{}{}:
-	default:
-	}
-}
-
 // startIfNeeded resumes the loop after a restart when the server ever accepted an envelope.
 func (f *federation) startIfNeeded(ctx context.Context) error {
 	if !f.enabled() {
@@ -104,7 +96,6 @@ func (f *federation) run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-woken:
-		case <-f.kick:
 		case <-t.C:
 		}
 		t.Stop()

@@ -35,6 +35,8 @@ type fedOptions struct {
 	// configuration (otherwise read from j's manifest).
 	peers map[int][]int
 	keyed map[int]map[int]bool
+	// extra[i] are more peers of server i (servers the test plays).
+	extra map[int][]server.Peer
 	// wrap wraps server i's handler (to watch what it receives).
 	wrap func(i int, h http.Handler) http.Handler
 	// path gives server i's store (default testStorePath).
@@ -77,6 +79,7 @@ func fedConfig(nodes []*fedNode, i int, opts fedOptions) server.Federation {
 		}
 		f.Peers = append(f.Peers, p)
 	}
+	f.Peers = append(f.Peers, opts.extra[i]...)
 	return f
 }
 
@@ -565,5 +568,76 @@ func TestFederationDelegationDepth(t *testing.T) {
 	r := c.call("POST", "/api/v1/federation/dispatch", map[string]any{"intent_id": onC, "target_server": b.url}, "X-Agent-ID", "worker")
 	if r.status != 403 || r.body["code"] != "delegation_exhausted" {
 		t.Errorf("C passing it on again: %d %s", r.status, r.raw)
+	}
+}
+
+// TestFederationPeerKeyRotation: a peer's key read from its manifest is cached; a signature that
+// does not verify with it makes the server read the manifest again, at most every 10 seconds,
+// and the new key replaces the old.
+func TestFederationPeerKeyRotation(t *testing.T) {
+	var mu sync.Mutex
+	var key *server.Identity
+	fetches := 0
+	rotate := func(seed byte) *server.Identity {
+		id, err := server.NewIdentity(bytes.Repeat([]byte{seed}, server.SecretKeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		key = id
+		mu.Unlock()
+		return id
+	}
+	key1 := rotate(1)
+	// The peer, played by the test: it publishes its current key and accepts every envelope.
+	var peerURL string
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			mu.Lock()
+			fetches++
+			id := key
+			mu.Unlock()
+			json.NewEncoder(w).Encode(map[string]any{"server_did": id.DID(), "server_url": peerURL, "protocol_version": "0.1",
+				"trust_policy": "allowlist", "visibility_default": "private", "supported_rfcs": []string{}, "peers": []string{}, "endpoints": map[string]any{},
+				"public_key": base64.StdEncoding.EncodeToString(id.PublicKey())})
+			return
+		}
+		var env map[string]any
+		json.NewDecoder(r.Body).Decode(&env)
+		json.NewEncoder(w).Encode(map[string]any{"dispatch_id": env["dispatch_id"], "accepted": true, "local_intent_id": "p1", "message": "ok"})
+	}))
+	t.Cleanup(peer.Close)
+	peerURL = peer.URL
+	nodes := newFedNodes(t, 1, fedOptions{extra: map[int][]server.Peer{0: {{URL: peer.URL}}}})
+	a := nodes[0]
+	in := a.must(200, "POST", "/api/v1/intents", map[string]any{"title": "t"}, as(aliceKey, "")...).body
+	res := a.must(200, "POST", "/api/v1/federation/dispatch", map[string]any{"intent_id": id(in), "target_server": peer.URL}, as(aliceKey, "")...).body
+	callback := func(nonce string, by *server.Identity) resp {
+		return postFedSigned(t, a.env, "/api/v1/federation/callback", map[string]any{"dispatch_id": res["dispatch_id"], "event_type": "status_changed",
+			"state_delta": map[string]any{"status": "active"}, "idempotency_key": nonce, "timestamp": a.clock.Now().Format(time.RFC3339)}, by)
+	}
+	if r := callback("k1", key1); r.status != 200 {
+		t.Fatalf("signed by the published key: %d %s", r.status, r.raw)
+	}
+	if r := callback("k2", key1); r.status != 200 {
+		t.Fatalf("again: %d %s", r.status, r.raw)
+	}
+	key2 := rotate(2)
+	// Within 10 s of the last read, the manifest is not read again: the new key is not known yet.
+	if r := callback("k3", key2); r.status != 401 {
+		t.Errorf("a new key right after a read: %d %s", r.status, r.raw)
+	}
+	a.clock.Advance(11 * time.Second)
+	if r := callback("k4", key2); r.status != 200 {
+		t.Errorf("the new key once the manifest may be read again: %d %s", r.status, r.raw)
+	}
+	if r := callback("k5", key1); r.status != 401 {
+		t.Errorf("the old key after the rotation: %d %s", r.status, r.raw)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches != 2 {
+		t.Errorf("the manifest was read %d times, want 2", fetches)
 	}
 }

@@ -102,7 +102,7 @@ type Server struct {
 	timers   *suspensionTimers
 	tel      *telemetry // metrics and traces (telemetry.go)
 	drain    *drainer
-	discover loop // starts webhooks and triggers when another replica gives them work (background.go)
+	discover loop // starts the background loops when another replica gives them work (background.go)
 }
 
 // Close stops the server's background work (webhook delivery, triggers). It does not close the store.

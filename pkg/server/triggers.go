@@ -377,8 +377,8 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 		}
 		for _, ev := range evs {
 			for _, t := range ts {
-				if !t.Enabled || t.Condition == nil || !eventMatches(*t.Condition, ev) {
-					continue
+				if !t.Enabled || t.Condition == nil || ev.Sequence <= t.LastEventSeq || !eventMatches(*t.Condition, ev) {
+					continue // (already handled: by another replica sharing the store)
 				}
 				// A trigger never sees events of an intent its owner may not read: its intent
 				// template would copy them into an intent of its own.
@@ -397,6 +397,12 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 			}
 		}
 		*cursor = evs[len(evs)-1].Sequence
+		if stored, ok, err := storedCursor(ctx, st, "triggers"); err != nil || (ok && stored >= *cursor) {
+			if err != nil {
+				return err
+			}
+			continue // another replica got as far: no write
+		}
 		err = st.Write(ctx, func(w *store.Writer) error { return raiseCursor(w, "triggers", *cursor) })
 		if err != nil {
 			return err

@@ -460,13 +460,13 @@ func TestStoresKeepAnyString(t *testing.T) {
 					if err != nil || len(evs) != 1 || evs[0].Actor != o || evs[0].EventType != o || evs[0].TraceID != o || evs[0].EventHash != ev.EventHash {
 						t.Fatalf("%q: event read back %+v, %v", o, evs, err)
 					}
-				}
-				if _, err := s.AcquireLease(ctx, in.ID, o, o, time.Minute); err != nil {
-					t.Fatalf("%q: lease: %v", o, err)
-				}
-				var conflict *store.LeaseConflictError
-				if _, err := s.AcquireLease(ctx, in.ID, o, "other", time.Minute); !errors.As(err, &conflict) || conflict.Existing.Scope != o {
-					t.Fatalf("%q: the scope is not held: %v", o, err)
+					if _, err := s.AcquireLease(ctx, in.ID, o, o, time.Minute); err != nil {
+						t.Fatalf("%q: lease: %v", o, err)
+					}
+					var conflict *store.LeaseConflictError
+					if _, err := s.AcquireLease(ctx, in.ID, o, "other", time.Minute); !errors.As(err, &conflict) || conflict.Existing.Scope != o {
+						t.Fatalf("%q: the scope is not held: %v", o, err)
+					}
 				}
 				err = s.Write(ctx, func(w *store.Writer) error {
 					_, err := w.Insert(store.Record{Kind: "k" + o, ID: o, Parent: o, Ref: o, Key: o}, map[string]any{"v": o})

@@ -1,9 +1,12 @@
-// Package store is the embedded store of the reference server: intents, events, leases,
-// assignments and the records of the later RFCs. It comes in two kinds with one behaviour:
+// Package store is the store of the reference server: intents, events, leases, assignments and
+// the records of the later RFCs. It comes in three kinds with one behaviour:
 //
 //   - a file store, on SQLite (modernc.org/sqlite: pure Go, no cgo) with schema migrations
 //     compiled into the binary, in WAL mode: a write survives a crash of the process once a
-//     method returns, and with Options.FsyncEveryCommit a power loss too;
+//     method returns, and with Options.FsyncEveryCommit a power loss too; one process opens a
+//     file at a time (a lock on <file>.lock refuses others);
+//   - a PostgreSQL store (pgx), which several processes (replicas) share: see pg.go for how
+//     they stay consistent;
 //   - the in-memory store (Memory), for tests and trying the protocol out, which keeps its rows
 //     in Go maps and loses them when it closes.
 //
@@ -15,7 +18,7 @@
 // no query; on the in-memory store reads do not wait for a write in progress). A file store
 // serves live readers of the event log the newest events from memory and remembers the
 // Idempotency-Keys it wrote: all of which assumes that one process writes a store file at a
-// time.
+// time. A PostgreSQL store caches nothing another replica could change.
 package store
 
 import (

@@ -4,11 +4,11 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import formats from "ajv-formats";
 import { parse } from "yaml";
 
-// ajv-formats is CommonJS: its default export is the function itself or under `default`.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule);
+// ajv-formats is CommonJS: imported from an ES module, its plugin is the `default` member.
+const addFormats = formats.default;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Doc = { [key: string]: Json };
