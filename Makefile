@@ -2,7 +2,7 @@
 GO ?= go
 OAPI := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart docker
+.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart docker lint-spec example-ts
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ test: ## the full test suite, under the race detector (the server's tests on eac
 	OPENINTENT_TEST_STORE=file $(GO) test -race -count=1 ./pkg/server/
 	OPENINTENT_TEST_STORE=postgres $(GO) test -race -count=1 ./pkg/server/
 
-check: fmt vet check-generate test ## everything CI runs
+check: fmt vet check-generate lint-spec test example-ts ## everything CI runs
 
 FUZZTIME ?= 45s
 fuzz: ## bounded fuzz runs of every fuzz target (FUZZTIME each)
@@ -43,6 +43,12 @@ bench: ## benchmarks (BENCHCOUNT runs each, median kept), printed as one table o
 
 run: ## start the server on the embedded file store
 	$(GO) run ./cmd/openintent-server
+
+lint-spec: ## lint api/openapi.yaml: Redocly's recommended ruleset and Spectral's spectral:oas, no error or warning (tools/speclint pins them; needs Node.js 20.19+ and npm)
+	bash tools/speclint/lint.sh
+
+example-ts: ## start a server on a temporary store and run examples/typescript against it (types generated from the spec, tsc --strict, every answer checked against the spec; needs Node.js 20.19+ and npm)
+	bash examples/typescript/run.sh
 
 quickstart: ## start a server on a temporary embedded store, run the quickstart example against it, stop
 	bash examples/quickstart/run.sh

@@ -4,14 +4,38 @@ package api_test
 // generators for strict languages can use.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
+
+// parsedSpec is the spec, loaded and validated once for the tests of this file (loading it
+// takes a second under the race detector). They only read it.
+var parsedSpec = sync.OnceValues(func() (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromFile(specPath())
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		return nil, fmt.Errorf("spec is not valid OpenAPI 3.0: %w", err)
+	}
+	return doc, nil
+})
+
+func contractSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := parsedSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
 
 type operation struct {
 	method, path string
@@ -48,7 +72,7 @@ func isStream(op *openapi3.Operation) bool {
 // authenticated POST and PATCH; each of them must say so: the header, the replay marker on its
 // success answers and the 400 (malformed key) and 422 (key reused) it can answer.
 func TestIdempotencyIsDeclared(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	n := 0
 	for _, o := range operations(doc) {
 		if (o.method != "POST" && o.method != "PATCH") || isPublic(o.op) || isStream(o.op) {
@@ -87,7 +111,7 @@ func TestIdempotencyIsDeclared(t *testing.T) {
 // Every authenticated operation can be refused by the rate limiter (per key, and per client
 // address after failed authentications) and by the authenticator.
 func TestAuthenticatedOperationsDocumentRateLimitingAndAuthentication(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	for _, o := range operations(doc) {
 		if isPublic(o.op) {
 			continue
@@ -115,7 +139,7 @@ func TestAuthenticatedOperationsDocumentRateLimitingAndAuthentication(t *testing
 // Error.detail is typed as what servers send: a string (this server), or the reference
 // server's object or list of validation issues; Error.code names a known code or any string.
 func TestErrorBodiesAreTyped(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	errSchema := doc.Components.Schemas["Error"].Value
 	good := []string{
 		`{"detail":"Version conflict","code":"version_conflict","current_version":4}`,
@@ -216,7 +240,7 @@ func isBranchOf(s *openapi3.SchemaRef, parent *openapi3.Schema) bool {
 // is a branch of an anyOf with a plain string, which generators for strict languages turn into
 // "known value or any string".
 func TestResponseEnumsAcceptUnknownValues(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	bad := map[string]bool{}
 	walkResponses(doc, func(s *openapi3.SchemaRef, where string, parent *openapi3.Schema) {
 		if len(s.Value.Enum) == 0 {
@@ -234,7 +258,7 @@ func TestResponseEnumsAcceptUnknownValues(t *testing.T) {
 // Response timestamps accept the reference server's zone-less form (naive UTC) besides RFC 3339:
 // a `date-time` in a response is a branch of an anyOf whose other branch takes the zone-less form.
 func TestResponseTimestampsAcceptTheZonelessForm(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	for _, name := range []string{"Timestamp", "NullableTimestamp"} {
 		s := doc.Components.Schemas[name].Value
 		for _, v := range []string{"2026-11-23T00:16:43.218731Z", "2026-11-23T00:16:43+01:00", "2026-11-23T00:16:43.218731", "2026-11-23T00:16:43"} {
@@ -277,7 +301,7 @@ func TestResponseTimestampsAcceptTheZonelessForm(t *testing.T) {
 // type to its payload's schema; every stream answers frames described once (SseFrame); webhook
 // deliveries are a callback of createSubscription with their signature headers.
 func TestEventModelIsTyped(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	et := doc.Components.Schemas["EventType"]
 	if et == nil {
 		t.Fatal("no EventType schema")
@@ -456,7 +480,7 @@ func examples(doc *openapi3.T) []example {
 // Every example of the spec matches its schema (kin-openapi's validation, as the server's), so
 // that documentation, mock servers and tests generated from the spec are right.
 func TestExamplesMatchTheirSchemas(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	all := examples(doc)
 	if len(all) < 100 {
 		t.Fatalf("only %d examples", len(all))
@@ -496,7 +520,7 @@ var mainTags = map[string]bool{
 }
 
 func TestMainOperationsShowExamples(t *testing.T) {
-	doc := loadSpec(t)
+	doc := contractSpec(t)
 	for _, o := range operations(doc) {
 		if !mainTags[o.op.Tags[0]] {
 			continue

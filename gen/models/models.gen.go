@@ -1512,7 +1512,7 @@ type AgentIdentity struct {
 
 // AgentRecord A registered agent (RFC-0016).
 //
-// Example: {"agent_id":"research-agent","agent_metadata":{},"capabilities":["search"],"capacity":null,"endpoint":null,"heartbeat_config":null,"last_heartbeat_at":null,"name":"Research agent","registered_at":"2026-11-23T00:16:43Z","role_id":"researcher","status":"active","version":1}
+// Example: {"agent_id":"research-agent","agent_metadata":{},"capabilities":["search"],"capacity":null,"drain_timeout_seconds":null,"endpoint":null,"heartbeat_config":null,"last_heartbeat_at":null,"name":"Research agent","registered_at":"2026-11-23T00:16:43Z","role_id":"researcher","status":"active","version":1}
 type AgentRecord struct {
 	// AgentID The agent's chosen id.
 	AgentID string `json:"agent_id"`
@@ -1951,8 +1951,7 @@ type ChannelCreate struct {
 	// Name Name, unique within the intent.
 	Name string `json:"name"`
 
-	// Options A channel's options (RFC-0021). This server fills in the defaults and applies them; the
-	// reference server stores them without effect.
+	// Options The channel's options; absent ones take their defaults.
 	Options *ChannelOptions `json:"options,omitempty"`
 
 	// TaskID A task of the intent the channel serves.
@@ -2112,8 +2111,7 @@ type ChannelUpdate struct {
 	// Members The new member list (replaces the old one; `[]` empties it).
 	Members *[]string `json:"members,omitempty"`
 
-	// Options A channel's options (RFC-0021). This server fills in the defaults and applies them; the
-	// reference server stores them without effect.
+	// Options New options; absent ones keep their value.
 	Options *ChannelOptions `json:"options,omitempty"`
 
 	// Status A channel's status (RFC-0021); a closed channel refuses new messages.
@@ -3612,7 +3610,9 @@ type IdentityRegistration struct {
 
 // Intent A shared goal with versioned state. The parent appears under both `parent_id` (the reference
 // server's key on single-intent routes) and `parent_intent_id` (its key in lists and streams);
-// clients must accept either alone.
+// clients must accept either alone. `state` is free-form, except the reserved keys that
+// `x-state-schemas` maps to their schema (machine-readable, like `EventType`'s
+// `x-payload-schemas`).
 type Intent struct {
 	// Confidence Confidence in the current state, 0 to 1.
 	Confidence float64 `json:"confidence"`
@@ -5123,7 +5123,7 @@ type SuspensionResponseType string
 
 // Task A unit of work within an intent (RFC-0012).
 //
-// Example: {"artifacts":[],"assigned_agent":null,"attempt":1,"capabilities_required":["search"],"created_at":"2026-11-23T00:16:43Z","depends_on":[],"description":null,"id":"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e","input":{},"intent_id":"3f1c2d4e-8a9b-4c1d-9e2f-0a1b2c3d4e5f","max_attempts":3,"name":"Collect sources","output":null,"plan_id":null,"priority":"normal","status":"pending","version":1}
+// Example: {"artifacts":[],"assigned_agent":null,"attempt":1,"blocked_reason":null,"blocks":[],"capabilities_required":["search"],"completed_at":null,"created_at":"2026-11-23T00:16:43Z","depends_on":[],"description":null,"error":null,"id":"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e","input":{},"intent_id":"3f1c2d4e-8a9b-4c1d-9e2f-0a1b2c3d4e5f","lease_id":null,"max_attempts":3,"memory_policy":null,"name":"Collect sources","output":null,"parent_task_id":null,"permissions":"inherit","plan_id":null,"priority":"normal","requires_tools":[],"retry_policy":null,"started_at":null,"status":"pending","task_metadata":{},"timeout_seconds":null,"version":1}
 type Task struct {
 	// Artifacts References to produced artifacts.
 	Artifacts []string `json:"artifacts"`

@@ -31,6 +31,7 @@ type settings struct {
 	parentEventID  string
 	lastEventID    string
 	signer         *Ed25519Identity // WithEventSigner (identity.go)
+	streamOpened   func()           // WithStreamOpened (streamhooks.go)
 }
 
 // Defaults of a new client.

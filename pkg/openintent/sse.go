@@ -237,6 +237,9 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind 
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return false, newAPIError(http.MethodGet, path, resp, body).typed()
 	}
+	if s.streamOpened != nil {
+		s.streamOpened() // the server now delivers every event appended from here (streamhooks.go)
+	}
 	r := newSSEReader(resp.Body)
 	got := false
 	for {

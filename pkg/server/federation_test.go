@@ -35,6 +35,8 @@ type fedOptions struct {
 	// configuration (otherwise read from j's manifest).
 	peers map[int][]int
 	keyed map[int]map[int]bool
+	// guarded[i] keeps server i's outbound guard on: it may not reach loopback peers.
+	guarded map[int]bool
 	// extra[i] are more peers of server i (servers the test plays).
 	extra map[int][]server.Peer
 	// wrap wraps server i's handler (to watch what it receives).
@@ -71,7 +73,7 @@ func newFedNodes(t *testing.T, n int, opts fedOptions) []*fedNode {
 
 // fedConfig is server i's federation configuration.
 func fedConfig(nodes []*fedNode, i int, opts fedOptions) server.Federation {
-	f := server.Federation{URL: nodes[i].url, AllowPrivateNetworks: true, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+	f := server.Federation{URL: nodes[i].url, AllowPrivateNetworks: !opts.guarded[i], BaseBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 	for _, j := range opts.peers[i] {
 		p := server.Peer{URL: nodes[j].url}
 		if opts.keyed[i][j] {
@@ -639,5 +641,21 @@ func TestFederationPeerKeyRotation(t *testing.T) {
 	defer mu.Unlock()
 	if fetches != 2 {
 		t.Errorf("the manifest was read %d times, want 2", fetches)
+	}
+}
+
+// TestFederationOutboundGuard: peers are reached through the guarded outbound client, so a peer
+// on loopback is refused unless the configuration allows private networks.
+func TestFederationOutboundGuard(t *testing.T) {
+	nodes := newFedNodes(t, 2, fedOptions{peers: map[int][]int{0: {1}, 1: {0}}, guarded: map[int]bool{0: true}})
+	a, b := nodes[0], nodes[1]
+	registerFedAgent(b.env, "worker", "public")
+	in := a.must(200, "POST", "/api/v1/intents", map[string]any{"title": "t"}, as(aliceKey, "")...).body
+	res := a.must(200, "POST", "/api/v1/federation/dispatch", map[string]any{"intent_id": id(in), "target_server": b.url, "agent_id": "worker"}, as(aliceKey, "")...).body
+	if res["status"] != "failed" || !strings.Contains(res["message"].(string), "is not public (loopback)") {
+		t.Errorf("dispatch to a loopback peer with the guard on: %v", res)
+	}
+	if st := b.must(200, "GET", "/api/v1/federation/status", nil).body; st["total_received"] != 0.0 {
+		t.Errorf("B received %v intents", st["total_received"])
 	}
 }

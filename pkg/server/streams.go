@@ -30,7 +30,7 @@ type streams struct {
 	heartbeat time.Duration
 	access    *accessControl
 	drain     *drainer
-	tel       *telemetry // the open-streams gauge (telemetry.go)
+	tel       *telemetry  // the open-streams gauge (telemetry.go)
 	channels  *channelHub // wakes channel streams (channels.go)
 }
 

@@ -379,3 +379,51 @@ func wrongValue(s *openapi3.SchemaRef) any {
 	}
 	return nil
 }
+
+// TestPythonSDKBodiesAreAccepted sends the bodies the Python SDK builds, as it builds them
+// (fields our spec does not take, nulls for unset options, zone-less times): the read-only rule
+// must not refuse them.
+func TestPythonSDKBodiesAreAccepted(t *testing.T) {
+	e := newEnv(t)
+	in := e.createIntent("python", nil)
+	ip := "/api/v1/intents/" + id(in)
+	naive := time.Now().UTC().Add(time.Hour).Format("2006-01-02T15:04:05.999999")
+	cases := []struct {
+		method, path string
+		body         map[string]any
+		headers      []string
+	}{
+		{"POST", "/api/v1/intents", map[string]any{"title": "t", "description": "", "constraints": map[string]any{}, "state": map[string]any{},
+			"created_by": "agent-a", "parent_intent_id": id(in), "depends_on": []string{}}, nil},
+		{"POST", ip + "/children", map[string]any{"title": "c", "description": "", "constraints": map[string]any{}, "state": map[string]any{},
+			"parent_intent_id": id(in), "depends_on": []string{}}, nil},
+		{"POST", ip + "/events", map[string]any{"event_type": "comment", "actor": "agent-a", "payload": map[string]any{},
+			"trace_id": "0123456789abcdef0123456789abcdef", "parent_event_id": nil}, nil},
+		{"POST", ip + "/leases", map[string]any{"scope": "s", "duration_seconds": 300}, nil},
+		{"POST", "/api/v1/portfolios", map[string]any{"name": "p", "description": nil, "created_by": "agent-a", "governance_policy": map[string]any{},
+			"metadata": map[string]any{}}, nil},
+		{"POST", ip + "/costs", map[string]any{"agent_id": "agent-a", "cost_type": "tokens", "amount": 10, "unit": "tokens", "provider": nil,
+			"metadata": map[string]any{}}, nil},
+		{"PUT", ip + "/retry-policy", map[string]any{"strategy": "exponential", "max_retries": 3, "base_delay_ms": 1000, "max_delay_ms": 60000,
+			"fallback_agent_id": nil, "failure_threshold": 3}, nil},
+		{"POST", ip + "/failures", map[string]any{"agent_id": "agent-a", "attempt_number": 1, "error_code": "timeout", "error_message": "slow",
+			"retry_scheduled_at": naive, "metadata": map[string]any{}}, nil},
+		{"POST", "/api/v1/subscriptions", map[string]any{"intent_id": id(in), "portfolio_id": nil, "subscriber_id": "agent-a", "event_types": []string{},
+			"webhook_url": "https://example.com/hook", "expires_at": naive}, nil},
+		{"POST", ip + "/arbitrate", map[string]any{"reason": "r", "context": map[string]any{}}, nil},
+		{"POST", ip + "/decisions", map[string]any{"decision_type": "d", "outcome": "o", "reasoning": "because"}, nil},
+		{"POST", "/api/v1/agents/register", map[string]any{"agent_id": "agent-a", "capabilities": []string{}}, nil},
+		{"POST", "/api/v1/agents/agent-a/heartbeat", map[string]any{"status": "active", "current_load": 0, "tasks_in_progress": []string{}}, nil},
+	}
+	for _, c := range cases {
+		r := e.call(c.method, c.path, c.body, c.headers...)
+		if r.status >= 300 {
+			t.Errorf("%s %s %v: %d %s", c.method, c.path, c.body, r.status, r.raw)
+		}
+	}
+	// The child's parent_intent_id is the path's, as the Python SDK sends it; another is refused.
+	r := e.call("POST", ip+"/children", map[string]any{"title": "c", "parent_intent_id": "someone-else"})
+	if r.status != 422 || !names(r, "parent_intent_id") {
+		t.Fatalf("child with another parent_intent_id: %d %s", r.status, r.raw)
+	}
+}

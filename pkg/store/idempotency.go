@@ -140,6 +140,30 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 	return r, err == nil, err
 }
 
+// AwaitIdempotentResponse waits for the response to (principal, key) to be recorded: it returns
+// as soon as GetIdempotentResponse finds it with a status, or, when ctx ends or wait has passed,
+// what it found last (found false: no claim; Status 0: claimed, no response yet). A server whose
+// operation failed with ErrIdempotencyKeyTaken (another replica ran the same request) replays
+// the other's response once it is there.
+func (s *Store) AwaitIdempotentResponse(ctx context.Context, principal, key string, wait time.Duration) (IdempotentResponse, bool, error) {
+	deadline := time.Now().Add(wait)
+	pause := time.Millisecond
+	for {
+		r, found, err := s.GetIdempotentResponse(ctx, principal, key)
+		if err != nil || (found && r.Status != 0) || !time.Now().Before(deadline) {
+			return r, found, err
+		}
+		t := time.NewTimer(min(pause, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return r, found, nil
+		case <-t.C:
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
 // RecordIdempotentResponse records the response to the request that took claim. It is visible to
 // GetIdempotentResponse at once and reaches the database with the next write transaction, or
 // within ResponseFlushDelay.

@@ -66,7 +66,8 @@ type pgStore struct {
 func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		// Not the parser's message: it may quote the connection string, password and all.
+		return nil, errors.New("store: the PostgreSQL connection string does not parse (postgres://user:password@host:port/database?option=value)")
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
