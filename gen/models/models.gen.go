@@ -1951,7 +1951,8 @@ type ChannelCreate struct {
 	// Name Name, unique within the intent.
 	Name string `json:"name"`
 
-	// Options The channel's options; absent ones take their defaults.
+	// Options A channel's options (RFC-0021). This server fills in the defaults and applies them; the
+	// reference server stores them without effect.
 	Options *ChannelOptions `json:"options,omitempty"`
 
 	// TaskID A task of the intent the channel serves.
@@ -2111,7 +2112,8 @@ type ChannelUpdate struct {
 	// Members The new member list (replaces the old one; `[]` empties it).
 	Members *[]string `json:"members,omitempty"`
 
-	// Options New options; absent ones keep their value.
+	// Options A channel's options (RFC-0021). This server fills in the defaults and applies them; the
+	// reference server stores them without effect.
 	Options *ChannelOptions `json:"options,omitempty"`
 
 	// Status A channel's status (RFC-0021); a closed channel refuses new messages.
@@ -3135,8 +3137,8 @@ type FederationCallback struct {
 	// StateDelta A free-form JSON object.
 	StateDelta Object `json:"state_delta,omitempty,omitzero"`
 
-	// Timestamp When the callback was signed (RFC 3339).
-	Timestamp time.Time `json:"timestamp"`
+	// Timestamp When the callback was signed (a `Timestamp`; a zone-less one is UTC).
+	Timestamp Timestamp `json:"timestamp"`
 
 	// TraceID Trace id.
 	TraceID string `json:"trace_id,omitempty,omitzero"`
@@ -3204,8 +3206,8 @@ type FederationEnvelope struct {
 	// CallbackURL Where to report back.
 	CallbackURL string `json:"callback_url,omitempty,omitzero"`
 
-	// CreatedAt When the envelope was signed (RFC 3339).
-	CreatedAt time.Time `json:"created_at"`
+	// CreatedAt When the envelope was signed (a `Timestamp`; a zone-less one is UTC).
+	CreatedAt Timestamp `json:"created_at"`
 
 	// DelegationScope What this side may do.
 	DelegationScope map[string]interface{} `json:"delegation_scope,omitempty,omitzero"`

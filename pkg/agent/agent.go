@@ -37,10 +37,10 @@ type Agent struct {
 	streamCtx context.Context // parent of every stream; ended after the drain
 	jobs      map[string]*job
 	watches   map[string]*watch
-	seen      map[string]int64           // intent -> last event dispatched from a complete stream
-	channels  map[string]string          // intent + "\x00" + channel name -> channel id
-	followed  map[string]bool            // channels whose messages are followed
-	tasks     map[string]bool            // tasks being run by a Worker
+	seen      map[string]int64  // intent -> last event dispatched from a complete stream
+	channels  map[string]string // intent + "\x00" + channel name -> channel id
+	followed  map[string]bool   // channels whose messages are followed
+	tasks     map[string]bool   // tasks being run by a Worker
 
 	drainSig   drainSignal // closed when draining starts
 	drainClose sync.Once
@@ -326,11 +326,14 @@ func (a *Agent) follow(ctx context.Context, name string, open func(ctx context.C
 		if cursor >= 0 {
 			opts = append(opts, openintent.WithLastEventID(strconv.FormatInt(cursor, 10)))
 		}
+		refused := false
 		for ev, err := range open(ctx, opts...) {
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
+				var apiErr *openintent.APIError
+				refused = errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 && apiErr.StatusCode != 429
 				a.log.Warn("agent: event stream", "stream", name, "error", err)
 				continue
 			}
@@ -346,6 +349,10 @@ func (a *Agent) follow(ctx context.Context, name string, open func(ctx context.C
 			}
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if refused {
+			a.log.Error("agent: the server refuses the event stream; not following it", "stream", name)
 			return
 		}
 		if !sleep(ctx, min(time.Duration(failures+1)*500*time.Millisecond, 10*time.Second)) {

@@ -56,6 +56,7 @@ func TestAssignmentWritesResultUnderLeaseWithTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEvent(t, boss, in.ID, completed)
+	waitEvent(t, boss, in.ID, ofType(string(openintent.EventLeaseReleased))) // once the handler has returned
 
 	got, err := boss.GetIntent(testContext(t), in.ID)
 	if err != nil {

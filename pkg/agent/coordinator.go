@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/openintent-go/openintent/pkg/openintent"
 )
@@ -84,6 +85,19 @@ func OnQuorum(fn QuorumFunc) Option {
 			return
 		}
 		c.quorum = append(c.quorum, fn)
+	}
+}
+
+// CoordinatorHeartbeat sets how often a Coordinator heartbeats its coordinator lease (whole
+// seconds, at least one; the server's default, 60 seconds, without it). The lease expires after a
+// few missed heartbeats: a shorter interval lets another coordinator take over sooner.
+func CoordinatorHeartbeat(d time.Duration) Option {
+	return func(c *config) {
+		if d < time.Second {
+			c.fail("CoordinatorHeartbeat: must be at least 1s, got %v", d)
+			return
+		}
+		c.coordinatorHeartbeat = d
 	}
 }
 
@@ -198,7 +212,8 @@ func (c *Coordinator) Execute(ctx context.Context, spec PortfolioSpec) (*Portfol
 		return nil, err
 	}
 	var result *PortfolioResult
-	err = c.client.WithCoordinatorLease(ctx, openintent.CoordinatorLeaseCreate{PortfolioID: p.ID, CoordinatorType: "system"},
+	err = c.client.WithCoordinatorLease(ctx, openintent.CoordinatorLeaseCreate{PortfolioID: p.ID, CoordinatorType: "system",
+		HeartbeatIntervalSeconds: int32(c.cfg.coordinatorHeartbeat / time.Second)},
 		func(ctx context.Context, lease *openintent.CoordinatorLease) error {
 			var err error
 			result, err = c.drive(ctx, p, order)
@@ -250,10 +265,22 @@ func (c *Coordinator) drive(ctx context.Context, p *openintent.Portfolio, order 
 			return nil, err
 		}
 	}
+	defer func() {
+		c.mu.Lock()
+		for id := range pl.titles {
+			delete(c.seen, id)
+		}
+		c.mu.Unlock()
+	}()
 	events := make(chan openintent.IntentEvent)
 	sctx, stop := context.WithCancel(ctx)
-	defer stop()
+	following := make(chan struct{})
+	defer func() {
+		stop()
+		<-following
+	}()
 	go func() {
+		defer close(following)
 		c.follow(sctx, "portfolio "+p.ID, func(ctx context.Context, opts ...openintent.Option) iter.Seq2[openintent.IntentEvent, error] {
 			return c.client.StreamPortfolioEvents(ctx, p.ID, opts...)
 		}, cursor, nil, func(ev openintent.IntentEvent) bool {

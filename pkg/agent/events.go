@@ -172,6 +172,9 @@ func (a *Agent) onIntentEvent(ctx context.Context, ev openintent.IntentEvent) {
 		}
 	case string(openintent.EventLeaseReleased):
 		scope := str(p["scope"])
+		if ev.Actor == a.id {
+			return // its own lease: it just worked under it
+		}
 		for _, lw := range a.cfg.leaseAvailable {
 			if lw.name == scope {
 				a.startJob(ev.IntentID, scope, ev, lw.fn)

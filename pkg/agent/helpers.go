@@ -102,15 +102,17 @@ func (t *Tasks) finish(ctx context.Context, task *openintent.Task, u openintent.
 	return c.UpdateTask(ctx, cur.ID, cur.Version, u)
 }
 
-// Channel is a named channel of a Work's intent (RFC-0021).
+// Channel is a named channel of an intent (RFC-0021), used from a handler (Work.Channel,
+// Work.ChannelOf).
 type Channel struct {
-	w    *Work
-	name string
+	w        *Work
+	intentID string
+	name     string
 }
 
 // ID opens the channel if needed and returns its id.
 func (ch *Channel) ID(ctx context.Context) (string, error) {
-	return ch.w.agent.openChannel(ch.w.traced(ctx), ch.w.intentID(), ch.name)
+	return ch.w.agent.openChannel(ch.w.traced(ctx), ch.intentID, ch.name)
 }
 
 // Ask sends a request to an agent (or "role:<id>") and waits for its reply until ctx ends (give

@@ -170,7 +170,8 @@ func (c *counter) waitTotal(t *testing.T, n int) {
 		select {
 		case <-c.ch:
 		case <-deadline:
-			t.Fatalf("waited for %d calls, got %d", n, total)
+			c.mu.Lock()
+			t.Fatalf("waited for %d calls, got %d: %v", n, total, c.n)
 		}
 	}
 }
@@ -179,11 +180,17 @@ func (c *counter) waitTotal(t *testing.T, n int) {
 // cut: cut closes the streams open now, as a dropped connection would; down makes every request
 // fail, as for an agent whose host died.
 type cutter struct {
-	base    http.RoundTripper
-	mu      sync.Mutex
-	streams []io.Closer
-	down    atomic.Bool
-	cuts    atomic.Int32
+	base      http.RoundTripper
+	mu        sync.Mutex
+	streams   []stream
+	down      atomic.Bool
+	agents    atomic.Int32 // agent streams opened
+	agentsCut atomic.Int32 // agent streams cut
+}
+
+type stream struct {
+	body  io.Closer
+	agent bool
 }
 
 func newCutter() *cutter { return &cutter{base: http.DefaultTransport} }
@@ -198,8 +205,12 @@ func (c *cutter) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp, err := c.base.RoundTrip(r)
 	if err == nil && strings.Contains(r.URL.Path, "/subscribe/") {
+		agent := strings.Contains(r.URL.Path, "/subscribe/agents/")
+		if agent {
+			c.agents.Add(1)
+		}
 		c.mu.Lock()
-		c.streams = append(c.streams, resp.Body)
+		c.streams = append(c.streams, stream{resp.Body, agent})
 		c.mu.Unlock()
 	}
 	return resp, err
@@ -212,9 +223,11 @@ func (c *cutter) cut() {
 	c.streams = nil
 	c.mu.Unlock()
 	for _, s := range streams {
-		s.Close()
+		s.body.Close()
+		if s.agent {
+			c.agentsCut.Add(1)
+		}
 	}
-	c.cuts.Add(1)
 }
 
 // kill makes every request fail from now on and cuts the streams.

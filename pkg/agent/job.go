@@ -217,14 +217,14 @@ func (a *Agent) attempt(ctx context.Context, j *job, attempt int, lastErr error)
 					return nil
 				}
 			}
-			if !w.isCompleted() {
-				if _, err := w.PatchState(hctx, out); err != nil {
-					return err
-				}
-			}
 		}
 		if a.cfg.autoComplete && !w.isCompleted() && !w.isDelegated() {
-			return w.Complete(hctx, nil)
+			return w.Complete(hctx, out) // writes out, and makes it the vote when completion needs approval
+		}
+		if out != nil {
+			if _, err := w.PatchState(hctx, out); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -239,10 +239,10 @@ func (a *Agent) assignmentHandler(ctx context.Context, in *openintent.Intent) Wo
 		if t, err := a.client.GetTrigger(ctx, trig); err == nil {
 			name = t.Name
 		} else {
-			a.log.Warn("agent: read trigger", "trigger_id", trig, "error", err)
+			a.log.Debug("agent: read trigger (it may belong to another agent)", "trigger_id", trig, "error", err)
 		}
 		for _, h := range a.cfg.trigger {
-			if h.name == "" || h.name == name {
+			if h.name == "" || h.name == name || h.name == trig {
 				return h.fn
 			}
 		}

@@ -138,8 +138,9 @@ type config struct {
 	outputGuardrails  []OutputGuardrailFunc
 
 	// Coordinators (coordinator.go).
-	allComplete []AllCompleteFunc
-	quorum      []QuorumFunc
+	allComplete          []AllCompleteFunc
+	quorum               []QuorumFunc
+	coordinatorHeartbeat time.Duration
 
 	// Workers (worker.go).
 	taskWork TaskWorkFunc
@@ -343,8 +344,8 @@ func OnStateChange(keys []string, fn Handler) Option {
 	}
 }
 
-// OnLeaseAvailable runs fn when a lease on scope of an intent the agent follows is released: the
-// runtime takes the lease and holds it while fn runs, as for an assignment.
+// OnLeaseAvailable runs fn when another agent releases a lease on scope of an intent the agent
+// follows: the runtime takes the lease and holds it while fn runs, as for an assignment.
 func OnLeaseAvailable(scope string, fn WorkFunc) Option {
 	return func(c *config) {
 		if fn == nil || scope == "" {
@@ -367,9 +368,9 @@ func OnTask(status openintent.TaskStatus, fn TaskFunc) Option {
 	}
 }
 
-// OnTrigger handles the agent's assignment to an intent that a trigger created (RFC-0017), of the
-// trigger with this name (any trigger when name is empty): it runs instead of the OnAssignment
-// handlers, as they would.
+// OnTrigger handles the agent's assignment to an intent that a trigger created (RFC-0017): a
+// trigger with this name (when the agent may read the trigger: its own), or this trigger id, or
+// any trigger when name is empty. It runs instead of the OnAssignment handlers, as they would.
 func OnTrigger(name string, fn WorkFunc) Option {
 	return func(c *config) {
 		if fn == nil {

@@ -12,8 +12,10 @@ import (
 )
 
 // Work is what a handler is called with: the intent, the event that caused the call, and helpers
-// bound to them. Every call the helpers make carries the trace of that event (RFC-0020): pass
-// them the handler's context, or a context derived from it.
+// bound to them. Every call the helpers make carries the trace of that event (RFC-0020). The
+// handler's context carries that trace too, and names the intent (openintent.ContextWithIntent):
+// calls made with it through the client, or through an LLM adapter that logs its requests on the
+// intent it names, join the trace.
 //
 // Its fields are set before the handler is called and not changed afterwards; its methods are
 // safe for concurrent use.
@@ -60,12 +62,17 @@ func (w *Work) Client() *openintent.Client { return w.agent.client }
 // Trace returns the trace the handler's calls carry.
 func (w *Work) Trace() openintent.Trace { return w.trace }
 
-// traced returns ctx carrying the Work's trace unless it carries one already.
+// traced returns ctx carrying the Work's trace unless it carries one already, and naming the
+// Work's intent (openintent.ContextWithIntent) unless it names one: the LLM adapters log the
+// calls made with it on that intent (RFC-0008).
 func (w *Work) traced(ctx context.Context) context.Context {
-	if _, ok := openintent.TraceFromContext(ctx); ok {
-		return ctx
+	if _, ok := openintent.TraceFromContext(ctx); !ok {
+		ctx = openintent.ContextWithTrace(ctx, w.trace)
 	}
-	return openintent.ContextWithTrace(ctx, w.trace)
+	if id := w.intentID(); id != "" && openintent.IntentFromContext(ctx) == "" {
+		ctx = openintent.ContextWithIntent(ctx, id)
+	}
+	return ctx
 }
 
 func (w *Work) intentID() string {
@@ -349,4 +356,10 @@ func (w *Work) Tasks() *Tasks { return &Tasks{w: w} }
 // existing channel, or a new one open to everyone working on the intent and audited (each
 // message is also an event of the intent's log, through which the OnMessage handlers of the
 // other agents following the intent find the channel).
-func (w *Work) Channel(name string) *Channel { return &Channel{w: w, name: name} }
+func (w *Work) Channel(name string) *Channel { return &Channel{w: w, intentID: w.intentID(), name: name} }
+
+// ChannelOf returns the channel with this name of another intent, such as one this intent
+// depends on, opened on first use as Channel does.
+func (w *Work) ChannelOf(intentID, name string) *Channel {
+	return &Channel{w: w, intentID: intentID, name: name}
+}

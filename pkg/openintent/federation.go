@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/internal/agentkey"
 	"github.com/openintent-go/openintent/internal/fedsig"
+	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
 // Federation (RFC-0022) and its security (RFC-0023): a server dispatches an intent to a peer
@@ -179,7 +179,7 @@ func signFederation(v any, sig *string, id *Ed25519Identity) error {
 // from their clock). Change nothing in env after signing.
 func SignFederationEnvelope(env *FederationEnvelope, id *Ed25519Identity) error {
 	if env.CreatedAt.IsZero() {
-		env.CreatedAt = time.Now().UTC()
+		env.CreatedAt = timestamp.Now()
 	}
 	if err := signFederation(env, &env.Signature, id); err != nil {
 		return fmt.Errorf("openintent: SignFederationEnvelope: %w", err)
@@ -191,7 +191,7 @@ func SignFederationEnvelope(env *FederationEnvelope, id *Ed25519Identity) error 
 // is set to now. Receivers also want an IdempotencyKey, unique per dispatch.
 func SignFederationCallback(cb *FederationCallback, id *Ed25519Identity) error {
 	if cb.Timestamp.IsZero() {
-		cb.Timestamp = time.Now().UTC()
+		cb.Timestamp = timestamp.Now()
 	}
 	if err := signFederation(cb, &cb.Signature, id); err != nil {
 		return fmt.Errorf("openintent: SignFederationCallback: %w", err)

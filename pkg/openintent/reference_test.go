@@ -178,7 +178,9 @@ func referenceCalls() []sdkCall {
 			return one(c.LogToolCallStarted(ctx, in, openintent.ToolCallPayload{ToolName: "t", ToolID: "1"}))
 		}},
 		{"ListIntentAgents", []string{"listIntentAgents"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListIntentAgents(ctx, in)) }},
-		{"AssignAgent", []string{"assignIntentAgent"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.AssignAgent(ctx, in, "synth-agent")) }},
+		{"AssignAgent", []string{"assignIntentAgent"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.AssignAgent(ctx, in, "synth-agent"))
+		}},
 		{"GetLeases", []string{"listIntentLeases"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetLeases(ctx, in)) }},
 		{"AcquireLease", []string{"acquireIntentLease"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.AcquireLease(ctx, in, "analysis", time.Minute))
@@ -186,14 +188,20 @@ func referenceCalls() []sdkCall {
 		{"RenewLease", []string{"renewIntentLease"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.RenewLease(ctx, in, "l-1", time.Minute))
 		}},
-		{"ReleaseLease", []string{"releaseIntentLease"}, func(ctx context.Context, c *openintent.Client) (any, error) { return none(c.ReleaseLease(ctx, in, "l-1")) }},
+		{"ReleaseLease", []string{"releaseIntentLease"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return none(c.ReleaseLease(ctx, in, "l-1"))
+		}},
 		{"ListAttachments", []string{"listIntentAttachments"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListAttachments(ctx, in)) }},
 		{"CreateAttachment", []string{"createIntentAttachment"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.CreateAttachment(ctx, in, openintent.AttachmentCreate{Filename: "report.pdf", MimeType: "application/pdf", Size: 1024,
 				StorageURL: "https://storage.example.com/report.pdf"}))
 		}},
-		{"DeleteAttachment", []string{"deleteIntentAttachment"}, func(ctx context.Context, c *openintent.Client) (any, error) { return none(c.DeleteAttachment(ctx, in, "a-1")) }},
-		{"ListIntentPortfolios", []string{"listIntentPortfolios"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListIntentPortfolios(ctx, in)) }},
+		{"DeleteAttachment", []string{"deleteIntentAttachment"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return none(c.DeleteAttachment(ctx, in, "a-1"))
+		}},
+		{"ListIntentPortfolios", []string{"listIntentPortfolios"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListIntentPortfolios(ctx, in))
+		}},
 		{"ListCosts", []string{"listIntentCosts"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListCosts(ctx, in)) }},
 		{"RecordCost", []string{"recordIntentCost"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.RecordCost(ctx, in, openintent.CostCreate{CostType: "tokens", Amount: 1500, Unit: "tokens"}))
@@ -214,11 +222,15 @@ func referenceCalls() []sdkCall {
 		{"GrantAccess", []string{"createIntentAclEntry"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.GrantAccess(ctx, in, openintent.ACLEntryCreate{PrincipalID: "synth-agent", Permission: openintent.PermissionWrite}))
 		}},
-		{"RevokeAccess", []string{"deleteIntentAclEntry"}, func(ctx context.Context, c *openintent.Client) (any, error) { return none(c.RevokeAccess(ctx, in, "e-1")) }},
+		{"RevokeAccess", []string{"deleteIntentAclEntry"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return none(c.RevokeAccess(ctx, in, "e-1"))
+		}},
 		{"RequestAccess", []string{"createAccessRequest"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.RequestAccess(ctx, in, openintent.AccessRequestCreate{Reason: "need it"}))
 		}},
-		{"ListAccessRequests", []string{"listAccessRequests"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListAccessRequests(ctx, in)) }},
+		{"ListAccessRequests", []string{"listAccessRequests"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListAccessRequests(ctx, in))
+		}},
 		{"ApproveAccessRequest", []string{"approveAccessRequest"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.ApproveAccessRequest(ctx, in, "r-1", openintent.AccessRequestDecision{Reason: "ok"}))
 		}},
@@ -250,7 +262,9 @@ func referenceCalls() []sdkCall {
 			return one(c.RecordDecision(ctx, in, "approval", "approve", "looks right"))
 		}},
 		{"GetDecisions", []string{"listIntentDecisions"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetDecisions(ctx, in)) }},
-		{"ListDecisionRecords", []string{"listIntentDecisions"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListDecisionRecords(ctx, in)) }},
+		{"ListDecisionRecords", []string{"listIntentDecisions"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListDecisionRecords(ctx, in))
+		}},
 		{"InvokeTool", []string{"invokeTool"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.InvokeTool(ctx, "search", "", openintent.Object{"q": "go"}))
 		}},
@@ -275,11 +289,15 @@ func referenceCalls() []sdkCall {
 		{"CreateCoordinatorLease", []string{"createCoordinatorLease"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.CreateCoordinatorLease(ctx, openintent.CoordinatorLeaseCreate{IntentID: in}))
 		}},
-		{"GetCoordinatorLease", []string{"getCoordinatorLease"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetCoordinatorLease(ctx, "c-1")) }},
+		{"GetCoordinatorLease", []string{"getCoordinatorLease"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetCoordinatorLease(ctx, "c-1"))
+		}},
 		{"ListCoordinatorLeases", []string{"listIntentCoordinatorLeases"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.ListCoordinatorLeases(ctx, openintent.ListCoordinatorLeasesParams{IntentID: in}))
 		}},
-		{"CoordinatorHeartbeat", []string{"coordinatorHeartbeat"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.CoordinatorHeartbeat(ctx, "c-1")) }},
+		{"CoordinatorHeartbeat", []string{"coordinatorHeartbeat"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.CoordinatorHeartbeat(ctx, "c-1"))
+		}},
 		{"CreateDecisionRecord", []string{"createDecisionRecord"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.CreateDecisionRecord(ctx, openintent.DecisionRecordCreate{CoordinatorID: "c-1", IntentID: in, DecisionType: "task_assignment",
 				Summary: "assign synth", Rationale: "best fit"}))
@@ -296,7 +314,9 @@ func referenceCalls() []sdkCall {
 		{"CreateApprovalRequest", []string{"createApprovalRequest"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.CreateApprovalRequest(ctx, in, openintent.ApprovalRequestCreate{Action: "complete"}))
 		}},
-		{"GetApprovalRequest", []string{"getApprovalRequest"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetApprovalRequest(ctx, in, "a-1")) }},
+		{"GetApprovalRequest", []string{"getApprovalRequest"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetApprovalRequest(ctx, in, "a-1"))
+		}},
 		{"ApproveApprovalRequest", []string{"approveApprovalRequest"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.ApproveApprovalRequest(ctx, in, "a-1", ""))
 		}},
@@ -306,7 +326,9 @@ func referenceCalls() []sdkCall {
 		{"SetGovernancePolicy", []string{"setGovernancePolicy"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.SetGovernancePolicy(ctx, in, 3, openintent.GovernancePolicy{CompletionMode: "require_approval"}))
 		}},
-		{"GetGovernancePolicy", []string{"getGovernancePolicy"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetGovernancePolicy(ctx, in)) }},
+		{"GetGovernancePolicy", []string{"getGovernancePolicy"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetGovernancePolicy(ctx, in))
+		}},
 		{"DeleteGovernancePolicy", []string{"deleteGovernancePolicy"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.DeleteGovernancePolicy(ctx, in, 4))
 		}},
@@ -322,12 +344,16 @@ func referenceCalls() []sdkCall {
 			return one(c.CreateToolGrant(ctx, openintent.ToolGrantCreate{CredentialID: "cr-1", AgentID: "research-agent", Scopes: []string{"search"}}))
 		}},
 		{"GetToolGrant", []string{"getToolGrant"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetToolGrant(ctx, "g-1")) }},
-		{"ListAgentGrants", []string{"listAgentToolGrants"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListAgentGrants(ctx, "research-agent")) }},
+		{"ListAgentGrants", []string{"listAgentToolGrants"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListAgentGrants(ctx, "research-agent"))
+		}},
 		{"RevokeGrant", []string{"revokeToolGrant"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.RevokeGrant(ctx, "g-1")) }},
 		{"RecordInvocation", []string{"createToolInvocation"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.RecordInvocation(ctx, openintent.ToolInvocationCreate{GrantID: "g-1", Service: "search", Tool: "search"}))
 		}},
-		{"ListInvocations", []string{"listGrantInvocations"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListInvocations(ctx, "g-1", 0)) }},
+		{"ListInvocations", []string{"listGrantInvocations"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListInvocations(ctx, "g-1", 0))
+		}},
 		{"CreateMemory", []string{"createMemoryEntry"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.CreateMemory(ctx, openintent.MemoryEntryCreate{Namespace: "notes", Key: "k1", Value: openintent.Object{"text": "hi"}}))
 		}},
@@ -342,8 +368,12 @@ func referenceCalls() []sdkCall {
 		{"RegisterAgent", []string{"registerAgent"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.RegisterAgent(ctx, openintent.AgentRegistration{Capabilities: []string{"search"}}))
 		}},
-		{"GetAgentRecord", []string{"getAgentRecord"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetAgentRecord(ctx, "research-agent")) }},
-		{"ListAgents", []string{"listAgents"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListAgents(ctx, openintent.ListAgentsParams{})) }},
+		{"GetAgentRecord", []string{"getAgentRecord"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetAgentRecord(ctx, "research-agent"))
+		}},
+		{"ListAgents", []string{"listAgents"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListAgents(ctx, openintent.ListAgentsParams{}))
+		}},
 		{"AgentHeartbeat", []string{"agentHeartbeat"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.AgentHeartbeat(ctx, "", openintent.AgentHeartbeatCreate{}))
 		}},
@@ -354,20 +384,26 @@ func referenceCalls() []sdkCall {
 			return one(c.CreateTrigger(ctx, openintent.TriggerCreate{Name: "nightly", Type: "schedule"}))
 		}},
 		{"GetTrigger", []string{"getTrigger"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetTrigger(ctx, "tr-1")) }},
-		{"ListTriggers", []string{"listTriggers"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListTriggers(ctx, openintent.ListTriggersParams{})) }},
+		{"ListTriggers", []string{"listTriggers"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListTriggers(ctx, openintent.ListTriggersParams{}))
+		}},
 		{"UpdateTrigger", []string{"updateTrigger"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			disabled := false
 			return one(c.UpdateTrigger(ctx, "tr-1", 1, openintent.TriggerUpdate{Enabled: &disabled}))
 		}},
 		{"FireTrigger", []string{"fireTrigger"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.FireTrigger(ctx, "tr-1")) }},
-		{"DeleteTrigger", []string{"deleteTrigger"}, func(ctx context.Context, c *openintent.Client) (any, error) { return none(c.DeleteTrigger(ctx, "tr-1")) }},
+		{"DeleteTrigger", []string{"deleteTrigger"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return none(c.DeleteTrigger(ctx, "tr-1"))
+		}},
 		{"BeginIdentityRegistration", []string{"registerAgentIdentity"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.BeginIdentityRegistration(ctx, "research-agent", openintent.IdentityRegistration{PublicKey: "MCowBQYDK2VwAyEA"}))
 		}},
 		{"CompleteIdentityChallenge", []string{"completeIdentityChallenge"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.CompleteIdentityChallenge(ctx, "research-agent", "ch", "sig"))
 		}},
-		{"GetIdentity", []string{"getAgentIdentity"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetIdentity(ctx, "research-agent")) }},
+		{"GetIdentity", []string{"getAgentIdentity"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetIdentity(ctx, "research-agent"))
+		}},
 		{"VerifySignature", []string{"verifyAgentSignature"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.VerifySignature(ctx, "research-agent", openintent.Object{"a": 1}, "sig"))
 		}},
@@ -378,7 +414,9 @@ func referenceCalls() []sdkCall {
 		{"ListCheckpoints", []string{"listCheckpoints"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.ListCheckpoints(ctx, openintent.ListCheckpointsParams{}))
 		}},
-		{"GetCheckpoint", []string{"getCheckpoint"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetCheckpoint(ctx, "chk_0123456789abcdef")) }},
+		{"GetCheckpoint", []string{"getCheckpoint"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetCheckpoint(ctx, "chk_0123456789abcdef"))
+		}},
 		{"GetMerkleProof", []string{"getMerkleProof"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.GetMerkleProof(ctx, "chk_0123456789abcdef", "e-1"))
 		}},
@@ -408,14 +446,20 @@ func referenceCalls() []sdkCall {
 		{"ListMessages", []string{"listChannelMessages"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.ListMessages(ctx, "ch-1", openintent.ListMessagesParams{}))
 		}},
-		{"GetMessage", []string{"getChannelMessage"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.GetMessage(ctx, "ch-1", "m-1")) }},
+		{"GetMessage", []string{"getChannelMessage"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.GetMessage(ctx, "ch-1", "m-1"))
+		}},
 		{"ReplyTo", []string{"replyToChannelMessage"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.ReplyTo(ctx, "ch-1", "m-1", openintent.ChannelReply{Payload: openintent.Object{"text": "hi"}}))
 		}},
-		{"MarkRead", []string{"updateChannelMessageStatus"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.MarkRead(ctx, "ch-1", "m-1")) }},
+		{"MarkRead", []string{"updateChannelMessageStatus"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.MarkRead(ctx, "ch-1", "m-1"))
+		}},
 		{"FederationDiscover", []string{"getFederationManifest"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.FederationDiscover(ctx)) }},
 		{"FederationStatus", []string{"getFederationStatus"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.FederationStatus(ctx)) }},
-		{"ListFederatedAgents", []string{"listFederatedAgents"}, func(ctx context.Context, c *openintent.Client) (any, error) { return one(c.ListFederatedAgents(ctx, "")) }},
+		{"ListFederatedAgents", []string{"listFederatedAgents"}, func(ctx context.Context, c *openintent.Client) (any, error) {
+			return one(c.ListFederatedAgents(ctx, ""))
+		}},
 		{"FederationDispatch", []string{"dispatchFederatedIntent"}, func(ctx context.Context, c *openintent.Client) (any, error) {
 			return one(c.FederationDispatch(ctx, openintent.FederationDispatchRequest{IntentID: in, TargetServer: "https://peer.example.com"}))
 		}},

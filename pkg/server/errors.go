@@ -141,6 +141,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusConflict, code: "lease_conflict", detail: "Lease already held for this scope", existingLease: &l}
 	case errors.Is(err, store.ErrLeaseExpired):
 		return conflict("lease_expired", err.Error())
+	case errors.Is(err, store.ErrIdempotencyKeyTaken): // replaced by the other replica's answer (idempotency.go)
+		return conflict("idempotency_response_lost", "The request with this Idempotency-Key is carried out by another server")
 	case errors.Is(err, genserver.ErrNotImplemented):
 		return &apiError{status: http.StatusNotImplemented, code: "not_implemented", detail: "This operation is not implemented by this server yet"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -152,6 +154,7 @@ func toAPIError(err error) *apiError {
 // writeError writes err as an Error body. Unexpected errors are logged and answered 500 without
 // their text.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	noteKeyTaken(r, err) // the idempotency layer answers with the other replica's response
 	ae := toAPIError(err)
 	if ae == nil {
 		if log != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/openintent-go/openintent/internal/fedsig"
 	"github.com/openintent-go/openintent/internal/outbound"
 	"github.com/openintent-go/openintent/pkg/store"
+	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
 // RFC-0022 federation and RFC-0023 federation security.
@@ -761,7 +762,7 @@ func (h *handlers) DispatchFederatedIntent(ctx context.Context, req genserver.Di
 	env := models.FederationEnvelope{DispatchID: d.DispatchID, SourceServer: f.url, TargetServer: p.url, IntentID: in.ID,
 		IntentTitle: in.Title, IntentDescription: in.Description, IntentState: in.State, IntentConstraints: in.Constraints,
 		AgentID: b.AgentID, DelegationScope: scope, FederationPolicy: b.FederationPolicy, TraceContext: b.TraceContext,
-		CallbackURL: f.callbackURL(), IdempotencyKey: d.DispatchID, CreatedAt: h.store.Now().UTC()}
+		CallbackURL: f.callbackURL(), IdempotencyKey: d.DispatchID, CreatedAt: timestamp.New(h.store.Now())}
 	body, err := f.sign(env)
 	if err != nil {
 		return nil, validationFailed("intent_id", "the intent cannot be put in an envelope: "+err.Error())
@@ -866,7 +867,7 @@ func (h *handlers) ReceiveFederatedIntent(ctx context.Context, req genserver.Rec
 	if err != nil {
 		return nil, err
 	}
-	key, err := f.verify(ctx, p, raw, b.CreatedAt, "created_at")
+	key, err := f.verify(ctx, p, raw, b.CreatedAt.Time, "created_at")
 	if err != nil {
 		return nil, err
 	}
@@ -1044,7 +1045,7 @@ func (h *handlers) ReceiveFederationCallback(ctx context.Context, req genserver.
 	if err != nil {
 		return nil, err
 	}
-	key, err := f.verify(ctx, p, raw, b.Timestamp, "timestamp")
+	key, err := f.verify(ctx, p, raw, b.Timestamp.Time, "timestamp")
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/pkg/store"
+	"github.com/openintent-go/openintent/pkg/timestamp"
 )
 
 // The callbacks a server owes its peers (RFC-0022): when the status of an intent it received
@@ -318,7 +319,7 @@ func (f *federation) post(ctx context.Context, it outboxItem) error {
 	}
 	now := f.store.Now().UTC()
 	cb := models.FederationCallback{DispatchID: it.DispatchID, EventType: it.EventType, StateDelta: it.StateDelta,
-		IntentID: it.IntentID, TraceID: it.TraceID, IdempotencyKey: "event-" + it.EventID, Timestamp: now,
+		IntentID: it.IntentID, TraceID: it.TraceID, IdempotencyKey: "event-" + it.EventID, Timestamp: timestamp.New(now),
 		Attestation: map[string]any{"dispatch_id": it.DispatchID, "intent_id": it.IntentID, "event_id": it.EventID,
 			"event_hash": it.EventHash, "governance_compliant": true, "timestamp": now.Format(time.RFC3339Nano)}}
 	body, err := f.sign(cb)

@@ -2,11 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/pkg/store"
@@ -73,34 +77,42 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 	unlock := d.lock(principal + "\x00" + key)
 	defer unlock()
 	prev, found, err := d.store.GetIdempotentResponse(r.Context(), principal, key)
+	if found && prev.Status == 0 && err == nil && d.store.Shared() {
+		// Claimed and not answered yet: on a store shared by replicas, another one may be
+		// carrying the request out right now (here the lock above ruled that out).
+		prev, found, err = d.store.AwaitIdempotentResponse(r.Context(), principal, key, otherReplicaWait)
+	}
 	if err != nil {
 		writeError(w, r, d.log, err)
 		return
 	}
 	if found {
-		if prev.Method != r.Method || prev.Path != r.URL.Path || prev.BodyHash != bodyHash {
-			e := &apiError{status: http.StatusUnprocessableEntity, code: "idempotency_key_reused",
-				detail: "Idempotency-Key was already used for a different request"}
-			e.fields = []models.FieldError{{Field: "Idempotency-Key", Message: "already used for a different request"}}
-			writeError(w, r, d.log, e)
-			return
-		}
-		if prev.Status == 0 {
-			writeError(w, r, d.log, &apiError{status: http.StatusConflict, code: "idempotency_response_lost",
-				detail: "The request with this Idempotency-Key was carried out, but the server stopped before recording its response; read the resource instead of retrying"})
-			return
-		}
-		w.Header().Set("Content-Type", prev.ContentType)
-		w.Header().Set("Idempotent-Replayed", "true")
-		w.WriteHeader(prev.Status)
-		w.Write(prev.Body)
+		d.replay(w, r, prev, bodyHash)
 		return
 	}
 	// The operation's first write transaction records the claim with its own changes; the
 	// response follows it to the database without a commit of its own.
 	claim := &store.IdempotencyClaim{Principal: principal, Key: key, Method: r.Method, Path: r.URL.Path, BodyHash: bodyHash}
 	rec := &capture{ResponseWriter: w, status: http.StatusOK}
-	next.ServeHTTP(rec, r.WithContext(store.WithIdempotencyClaim(r.Context(), claim)))
+	taken := new(atomic.Bool)
+	ctx := context.WithValue(store.WithIdempotencyClaim(r.Context(), claim), keyTakenKey{}, taken)
+	next.ServeHTTP(rec, r.WithContext(ctx))
+	if taken.Load() {
+		// Another replica sharing the store claimed the key first (the same request, sent to
+		// both): it carried the request out, and its answer is this one's.
+		prev, found, err := d.store.AwaitIdempotentResponse(r.Context(), principal, key, otherReplicaWait)
+		switch {
+		case err != nil:
+			writeError(w, r, d.log, err)
+		case found:
+			d.replay(w, r, prev, bodyHash)
+		default: // it failed and gave the key up: a retry runs the request
+			writeError(w, r, d.log, &apiError{status: http.StatusServiceUnavailable, code: "canceled", retryAfter: time.Second,
+				detail: "Another server was carrying out the request with this Idempotency-Key and failed; retry it"})
+		}
+		return
+	}
+	rec.flush()
 	if rec.status >= 500 {
 		if claim.Written() {
 			d.store.ForgetIdempotencyKey(claim) // a failed attempt may be retried for real
@@ -110,19 +122,58 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 	d.store.RecordIdempotentResponse(claim, rec.status, w.Header().Get("Content-Type"), rec.body.Bytes())
 }
 
-// capture passes a response through while keeping a copy of its status and body.
+// otherReplicaWait bounds the wait for the answer of another replica carrying out the same
+// request (one with the same Idempotency-Key): requests are short.
+const otherReplicaWait = 30 * time.Second
+
+// keyTakenKey carries, in a request's context, the flag writeError raises when the request's
+// Idempotency-Key was claimed by another replica (store.ErrIdempotencyKeyTaken).
+type keyTakenKey struct{}
+
+// noteKeyTaken raises the flag of r's context when err says another replica claimed its key.
+func noteKeyTaken(r *http.Request, err error) {
+	if errors.Is(err, store.ErrIdempotencyKeyTaken) {
+		if f, ok := r.Context().Value(keyTakenKey{}).(*atomic.Bool); ok {
+			f.Store(true)
+		}
+	}
+}
+
+// replay answers r with the response recorded for its key, or refuses: 422 when the key was
+// used for another request, 409 when that request was carried out but its answer lost.
+func (d *idempotency) replay(w http.ResponseWriter, r *http.Request, prev store.IdempotentResponse, bodyHash string) {
+	if prev.Method != r.Method || prev.Path != r.URL.Path || prev.BodyHash != bodyHash {
+		e := &apiError{status: http.StatusUnprocessableEntity, code: "idempotency_key_reused",
+			detail: "Idempotency-Key was already used for a different request"}
+		e.fields = []models.FieldError{{Field: "Idempotency-Key", Message: "already used for a different request"}}
+		writeError(w, r, d.log, e)
+		return
+	}
+	if prev.Status == 0 {
+		writeError(w, r, d.log, &apiError{status: http.StatusConflict, code: "idempotency_response_lost",
+			detail: "The request with this Idempotency-Key was carried out, but the server stopped before recording its response; read the resource instead of retrying"})
+		return
+	}
+	w.Header().Set("Content-Type", prev.ContentType)
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.WriteHeader(prev.Status)
+	w.Write(prev.Body)
+}
+
+// capture holds a response (its headers go to the real writer's, its status and body are kept)
+// until flush passes it on, so that an answer may still be replaced by another replica's.
 type capture struct {
 	http.ResponseWriter
 	status int
 	body   bytes.Buffer
 }
 
-func (c *capture) WriteHeader(status int) {
-	c.status = status
-	c.ResponseWriter.WriteHeader(status)
-}
+func (c *capture) WriteHeader(status int) { c.status = status }
 
-func (c *capture) Write(b []byte) (int, error) {
-	c.body.Write(b)
-	return c.ResponseWriter.Write(b)
+func (c *capture) Write(b []byte) (int, error) { return c.body.Write(b) }
+
+// flush sends the held response.
+func (c *capture) flush() {
+	c.ResponseWriter.WriteHeader(c.status)
+	c.ResponseWriter.Write(c.body.Bytes())
 }

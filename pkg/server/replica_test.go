@@ -2,8 +2,9 @@ package server_test
 
 // Several replicas of the server on one PostgreSQL database (issue #17): each test starts
 // in-process servers, each on a store of its own (its own connections) to one database, sharing
-// a clock, behind HTTP listeners, and spreads its clients across them. They are skipped when
-// PostgreSQL is not available (internal/pgtest says how to enable them).
+// a clock, behind HTTP listeners, and spreads its clients across them. They run with
+// OPENINTENT_TEST_STORE=postgres (make test's PostgreSQL run, so once per make test), and are
+// skipped when PostgreSQL is not available (internal/pgtest says how to enable it).
 
 import (
 	"context"
@@ -12,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +54,9 @@ var replicaSecret = []byte("0123456789abcdef0123456789abcdef")
 
 func startReplicas(t *testing.T, o replicaOptions) *replicaSet {
 	t.Helper()
+	if os.Getenv("OPENINTENT_TEST_STORE") != "postgres" {
+		t.Skip("replica tests run with OPENINTENT_TEST_STORE=postgres")
+	}
 	if o.n == 0 {
 		o.n = 3
 	}
@@ -143,7 +148,7 @@ func TestReplicasCountExactly(t *testing.T) {
 						return
 					}
 					conflicts.Add(1)
-					jitter(2 * time.Millisecond)
+					jitter(20 * time.Millisecond)
 				}
 			}
 		}()
@@ -199,7 +204,7 @@ func TestReplicasLeaseHasOneHolderAtATime(t *testing.T) {
 						return
 					}
 					refused.Add(1)
-					jitter(3 * time.Millisecond)
+					jitter(20 * time.Millisecond)
 				}
 				if !holder.CompareAndSwap("", me) {
 					t.Errorf("%s acquired the lease while %v held it", me, holder.Load())
@@ -569,6 +574,55 @@ func TestReplicasFireEventTriggersOncePerEvent(t *testing.T) {
 		}
 		if tr.FireCount != events {
 			t.Errorf("trigger %s fired %d times for %d events", id, tr.FireCount, events)
+		}
+	}
+}
+
+// The same request with the same Idempotency-Key, sent to every replica at once (a client
+// retrying against another replica while the first still works on it): it is carried out once,
+// and every replica answers with that one's response.
+func TestReplicasCarryOutARequestOnceWhicheverGetsIt(t *testing.T) {
+	r := startReplicas(t, replicaOptions{})
+	ctx := context.Background()
+	const rounds = 15
+	for round := range rounds {
+		key := fmt.Sprintf("once-%d-%d", round, time.Now().UnixNano())
+		ids := make([]string, len(r.urls))
+		var wg sync.WaitGroup
+		for i := range r.urls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := openintent.NewClient(r.urls[i], openintent.WithAPIKey(testKey), openintent.WithAgentID("retrier"), openintent.WithMaxRetries(0))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: fmt.Sprintf("once %d", round)}, openintent.WithIdempotencyKey(key))
+				if err != nil {
+					t.Errorf("round %d, replica %d: %v", round, i, err)
+					return
+				}
+				ids[i] = in.ID
+			}()
+		}
+		wg.Wait()
+		for i, id := range ids {
+			if id != ids[0] {
+				t.Fatalf("round %d: replica %d answered intent %s, replica 0 intent %s", round, i, id, ids[0])
+			}
+		}
+	}
+	titles := map[string]int{}
+	for in, err := range r.client(0, "retrier").Intents(ctx, openintent.ListIntentsParams{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		titles[in.Title]++
+	}
+	for round := range rounds {
+		if n := titles[fmt.Sprintf("once %d", round)]; n != 1 {
+			t.Errorf("round %d: %d intents created, want 1", round, n)
 		}
 	}
 }

@@ -48,7 +48,8 @@ type Config struct {
 	// connection closed. Requests without a body (event streams) are not affected. Zero means
 	// DefaultBodyReadTimeout; negative turns it off.
 	BodyReadTimeout time.Duration
-	// RateLimit limits requests per API key (429 with Retry-After beyond); off when zero.
+	// RateLimit limits requests per API key (429 with Retry-After beyond); off when zero. It
+	// counts this server's requests only: replicas sharing a store each count their own.
 	RateLimit RateLimit
 	// AuthFailureLimit limits failed authentications per client address: once a client has
 	// used it up, its requests answer 429 without their key being checked, until it refills.
@@ -64,7 +65,7 @@ type Config struct {
 	// SecretKey (SecretKeySize bytes) encrypts credential secrets at rest; the server's
 	// identity key (its DID, see Identity) is derived from it. Nil means a random key, so
 	// secrets stored by an earlier process cannot be used and the DID changes: give a durable
-	// store a key.
+	// store a key, and every replica sharing a store the same key.
 	SecretKey []byte
 	// RequireEventProofs makes agents that registered a key (RFC-0018) sign every event they
 	// log: an unsigned event of theirs is refused with 403 proof_required. Events with a proof

@@ -1,0 +1,19 @@
+package openintent
+
+import "context"
+
+type intentKey struct{}
+
+// ContextWithIntent returns ctx naming the intent work done with it belongs to. Code that
+// records on an intent without being told which, such as the LLM adapters (the modules under
+// adapters/, which log every request of an LLM client as RFC-0008 events), reads it with
+// IntentFromContext.
+func ContextWithIntent(ctx context.Context, intentID string) context.Context {
+	return context.WithValue(ctx, intentKey{}, intentID)
+}
+
+// IntentFromContext returns the intent ctx names (ContextWithIntent), or "".
+func IntentFromContext(ctx context.Context) string {
+	id, _ := ctx.Value(intentKey{}).(string)
+	return id
+}

@@ -1,0 +1,8 @@
+package workflow_test
+
+import "encoding/json"
+
+var (
+	jsonMarshal   = json.Marshal
+	jsonUnmarshal = json.Unmarshal
+)
