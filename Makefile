@@ -2,7 +2,7 @@
 GO ?= go
 OAPI := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart docker lint-spec example-ts
+.PHONY: help generate check-generate test race vet fmt check fuzz bench run quickstart docker lint-spec example-ts example-agents
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ lint-spec: ## lint api/openapi.yaml: Redocly's recommended ruleset and Spectral'
 
 example-ts: ## start a server on a temporary store and run examples/typescript against it (types generated from the spec, tsc --strict, every answer checked against the spec; needs Node.js 20.19+ and npm)
 	bash examples/typescript/run.sh
+
+example-agents: ## run examples/agents: a coordinator and three agents (research -> summarise, pkg/agent) on an embedded server, or on OPENINTENT_URL with OPENINTENT_API_KEY (a service key)
+	$(GO) run ./examples/agents
 
 quickstart: ## start a server on a temporary embedded store, run the quickstart example against it, stop
 	bash examples/quickstart/run.sh

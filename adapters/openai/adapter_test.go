@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +92,7 @@ func (e *env) events(t *testing.T, types ...string) []openintent.IntentEvent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].Sequence < evs[j].Sequence })
 	var out []openintent.IntentEvent
 	for _, ev := range evs {
 		for _, ty := range types {

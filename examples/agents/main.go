@@ -1,11 +1,13 @@
 // Command agents is a small multi-agent program built on pkg/agent: a coordinator runs a plan of
-// two intents, research then summarise, over two agents.
+// two intents, research then summarise, over three agents.
 //
 //   - The researcher researches a topic (an LLM call, logged on the intent; here a canned
-//     answer, so the example runs offline) and answers questions about its findings on the
-//     intent's channel.
-//   - The summariser starts once the research is complete (the coordinator releases it), asks the
-//     researcher which finding matters most on the research's channel, and writes the summary.
+//     answer, so that the example runs offline).
+//   - The summariser starts once the research is complete (the coordinator releases it), brings
+//     the fact-checker onto its intent, asks it on the intent's channel which finding to lead
+//     with, and writes the summary.
+//   - The fact-checker has no work of its own: it answers questions on the channels of the
+//     intents it is assigned to.
 //
 // Every step is recorded on the intents' logs, in one trace per intent. Run it with `make
 // example-agents`: against the server at OPENINTENT_URL (with OPENINTENT_API_KEY, a service key
@@ -74,8 +76,7 @@ func run() error {
 	researcher := agent.New(researcherClient, "researcher",
 		agent.Capabilities("research"),
 		agent.AutoComplete(),
-		agent.OnAssignment(research),
-		agent.OnMessage("questions", answer))
+		agent.OnAssignment(research))
 	summariserClient, err := client("summariser")
 	if err != nil {
 		return err
@@ -84,6 +85,13 @@ func run() error {
 		agent.Capabilities("summarise"),
 		agent.AutoComplete(),
 		agent.OnAssignment(summarise))
+	checkerClient, err := client("fact-checker")
+	if err != nil {
+		return err
+	}
+	checker := agent.New(checkerClient, "fact-checker",
+		agent.Capabilities("fact-check"),
+		agent.OnMessage("questions", answer))
 
 	stopAll := []func() error{}
 	defer func() {
@@ -93,7 +101,7 @@ func run() error {
 			}
 		}
 	}()
-	for _, a := range []*agent.Agent{researcher, summariser} {
+	for _, a := range []*agent.Agent{researcher, summariser, checker} {
 		stop, err := start(a)
 		if err != nil {
 			return err
@@ -159,11 +167,6 @@ func start(a *agent.Agent) (stop func() error, err error) {
 func research(ctx context.Context, w *agent.Work) (openintent.Object, error) {
 	topic := w.Intent.Description
 	fmt.Printf("researcher: researching %q\n", topic)
-	// Questions about the findings come on the intent's "questions" channel: opening it makes
-	// the researcher follow it (OnMessage) for as long as it runs.
-	if _, err := w.Channel("questions").ID(ctx); err != nil {
-		return nil, err
-	}
 	call, err := w.StartLLMRequest(ctx, openintent.LLMRequestPayload{Provider: "offline", Model: "notes-1", MessagesCount: 1})
 	if err != nil {
 		return nil, err
@@ -183,14 +186,8 @@ func research(ctx context.Context, w *agent.Work) (openintent.Object, error) {
 	return openintent.Object{"topic": topic, "findings": findings}, nil
 }
 
-// answer is the researcher's OnMessage handler: which finding matters most.
-func answer(ctx context.Context, w *agent.Work, m openintent.ChannelMessage) (openintent.Object, error) {
-	fmt.Printf("researcher: asked %q by %s\n", m.Payload["question"], m.Sender)
-	return openintent.Object{"answer": notes["solar power"][1]}, nil
-}
-
-// summarise is the summariser's assignment handler: it reads the research it depends on, asks the
-// researcher a question on the intent's channel, and writes the summary.
+// summarise is the summariser's assignment handler: it reads the research it depends on, asks
+// the fact-checker which finding to lead with, and writes the summary.
 func summarise(ctx context.Context, w *agent.Work) (openintent.Object, error) {
 	if len(w.Intent.DependsOn) == 0 {
 		return nil, agent.Permanent(errors.New("nothing to summarise"))
@@ -201,12 +198,25 @@ func summarise(ctx context.Context, w *agent.Work) (openintent.Object, error) {
 	}
 	findings, _ := research.State["findings"].([]any)
 	fmt.Printf("summariser: summarising %d findings\n", len(findings))
+	if _, err := w.Client().AssignAgent(ctx, w.Intent.ID, "fact-checker"); err != nil {
+		return nil, err
+	}
 	askCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	reply, err := w.ChannelOf(research.ID, "questions").Ask(askCtx, "researcher", openintent.Object{"question": "which finding matters most?"})
+	reply, err := w.Channel("questions").Ask(askCtx, "fact-checker", openintent.Object{"question": "which finding should lead?", "findings": findings})
 	if err != nil {
 		return nil, err
 	}
-	summary := fmt.Sprintf("%s: %d findings; above all, %v.", research.State["topic"], len(findings), reply.Payload["answer"])
+	summary := fmt.Sprintf("%s: %d findings; above all, %v.", research.State["topic"], len(findings), reply.Payload["lead"])
 	return openintent.Object{"summary": summary}, nil
+}
+
+// answer is the fact-checker's OnMessage handler: the finding that holds up best.
+func answer(ctx context.Context, w *agent.Work, m openintent.ChannelMessage) (openintent.Object, error) {
+	fmt.Printf("fact-checker: asked %q by %s on %q\n", m.Payload["question"], m.Sender, w.Intent.Title)
+	findings, _ := m.Payload["findings"].([]any)
+	if len(findings) < 2 {
+		return openintent.Object{"lead": "nothing checks out"}, nil
+	}
+	return openintent.Object{"lead": findings[1]}, nil
 }

@@ -2697,7 +2697,7 @@ type DiscoveryDocument struct {
 	// Protocol The protocol's name, `OpenIntent Coordination Protocol`.
 	Protocol string `json:"protocol"`
 
-	// RfcUrls Paths of the RFCs the server implements.
+	// RfcUrls Addresses of the texts of the RFCs the server implements. The reference implementation lists paths such as `/rfc/0001`, which it does not serve; this server links to the texts published in its repository (`docs/rfcs/`).
 	RfcUrls []string `json:"rfcUrls"`
 
 	// Version The protocol version.

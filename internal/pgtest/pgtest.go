@@ -230,9 +230,10 @@ func isExec(p string) bool {
 // startCluster runs initdb and pg_ctl start in a new temporary directory, and the watchdog that
 // stops the cluster when this process ends.
 func startCluster(initdb, pgctl string) (*cluster, error) {
-	// The socket path (dir + "/.s.PGSQL.5432") must fit in 107 bytes: use a short directory.
+	// The socket path (dir + "/.s.PGSQL.5432") must fit in 107 bytes: use a short directory,
+	// which the cluster's owner must be able to reach when it is not this process's user.
 	base := os.TempDir()
-	if len(base) > 60 {
+	if len(base) > 60 || (os.Geteuid() == 0 && !traversable(base)) {
 		base = "/tmp"
 	}
 	dir, err := os.MkdirTemp(base, "oipg")
@@ -258,7 +259,6 @@ func startCluster(initdb, pgctl string) (*cluster, error) {
 			return nil, notAvailable{"running as root and setpriv (util-linux) is not on PATH"}
 		}
 		cred = []string{setpriv, "--reuid=" + u.Uid, "--regid=" + u.Gid, "--init-groups", "--"}
-		// The parent must be traversable by that user (os.TempDir may be private to root).
 		if !traversable(base) {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("temporary directory %s is not traversable by user postgres: set TMPDIR", base)

@@ -400,25 +400,22 @@ func (a *Agent) onMessage(ctx context.Context, ch openintent.Channel, m openinte
 		ev.TraceID, _ = (*md)["trace_id"].(string)
 	}
 	o := &occurrence{ev: ev}
-	var reply openintent.Object
+	answered := false
 	for _, h := range a.cfg.message {
 		if h.channel != "" && h.channel != ch.Name {
 			continue
 		}
 		a.notify(ctx, ev, o, func(ctx context.Context, w *Work) error {
 			out, err := h.fn(ctx, w, m)
-			if out != nil && reply == nil {
-				reply = out
+			if err != nil || out == nil || answered || m.MessageType != openintent.MessageRequest {
+				return err
 			}
+			answered = true
+			_, err = a.client.ReplyTo(ctx, ch.ID, m.ID, openintent.ChannelReply{Payload: out})
 			return err
 		})
 	}
-	switch {
-	case reply != nil && m.MessageType == openintent.MessageRequest:
-		if _, err := a.client.ReplyTo(ctx, ch.ID, m.ID, openintent.ChannelReply{Payload: reply}); err != nil && ctx.Err() == nil {
-			a.log.Warn("agent: reply", "channel_id", ch.ID, "message_id", m.ID, "error", err)
-		}
-	case direct:
+	if direct && !answered {
 		if _, err := a.client.MarkRead(ctx, ch.ID, m.ID); err != nil && ctx.Err() == nil {
 			a.log.Warn("agent: mark read", "channel_id", ch.ID, "message_id", m.ID, "error", err)
 		}

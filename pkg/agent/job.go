@@ -150,9 +150,9 @@ func (a *Agent) runJob(j *job) {
 	}
 }
 
-// attempt runs a job's handler once: it takes a handler slot, reads the intent, applies the
-// input guardrails, takes the lease, reads the intent again (another agent may have done the
-// work meanwhile), runs the handler and writes its result.
+// attempt runs a job's handler once: it takes a handler slot and the lease, reads the intent
+// (another agent may have done the work before the lease was free), applies the input
+// guardrails, runs the handler and writes its result.
 func (a *Agent) attempt(ctx context.Context, j *job, attempt int, lastErr error) error {
 	if !a.acquire(ctx) {
 		return context.Cause(ctx)
@@ -164,40 +164,31 @@ func (a *Agent) attempt(ctx context.Context, j *job, attempt int, lastErr error)
 		a.active.Add(-1)
 		w.releaseSlot()
 	}()
-	in, err := a.client.GetIntent(ctx, j.intentID)
-	if err != nil {
-		return err
-	}
-	if terminal(in.Status) {
-		return nil
-	}
-	fn := j.fn
-	if fn == nil {
-		if fn = a.assignmentHandler(ctx, in); fn == nil {
-			return nil
-		}
-	}
-	w.Intent, w.Attempt, w.LastError = in, attempt, lastErr
-	w.setLatest(in)
-	if attempt == 1 {
-		for _, g := range a.cfg.inputGuardrails {
-			if gerr := callSafely(func() error { return g(w.traced(ctx), w) }); gerr != nil {
-				a.refuse(w.traced(ctx), w, "input", gerr)
-				return nil
-			}
-		}
-	}
 	return a.client.WithLease(w.traced(ctx), j.intentID, j.scope, a.cfg.leaseDuration, func(lctx context.Context, lease *openintent.Lease) error {
-		cur, err := a.client.GetIntent(lctx, j.intentID)
+		in, err := a.client.GetIntent(lctx, j.intentID)
 		if err != nil {
 			return err
 		}
-		if terminal(cur.Status) {
-			return nil // done by whoever held the lease before
+		if terminal(in.Status) {
+			return nil // done, by whoever held the lease before
 		}
-		w.Intent, w.Lease = cur, lease
-		w.setLatest(cur)
+		fn := j.fn
+		if fn == nil {
+			if fn = a.assignmentHandler(lctx, in); fn == nil {
+				return nil
+			}
+		}
+		w.Intent, w.Lease, w.Attempt, w.LastError = in, lease, attempt, lastErr
+		w.setLatest(in)
 		hctx := w.traced(lctx)
+		if attempt == 1 {
+			for _, g := range a.cfg.inputGuardrails {
+				if gerr := callSafely(func() error { return g(hctx, w) }); gerr != nil {
+					a.refuse(hctx, w, "input", gerr)
+					return nil
+				}
+			}
+		}
 		var out openintent.Object
 		herr := callSafely(func() error {
 			var err error

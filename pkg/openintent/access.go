@@ -8,7 +8,9 @@ import (
 )
 
 type (
-	// ACL is an intent's access control list (RFC-0011).
+	// ACL is an intent's access control list ([RFC-0011]).
+	//
+	// [RFC-0011]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0011-access-control.md
 	ACL = models.ACL
 	// ACLSet is the body of SetACL: the default policy and every entry.
 	ACLSet = models.ACLSet

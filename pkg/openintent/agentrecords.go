@@ -8,7 +8,9 @@ import (
 )
 
 type (
-	// AgentRecord is a registered agent (RFC-0016); its Status is derived from heartbeats.
+	// AgentRecord is a registered agent ([RFC-0016]); its Status is derived from heartbeats.
+	//
+	// [RFC-0016]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0016-agent-lifecycle-health.md
 	AgentRecord = models.AgentRecord
 	// AgentRegistration is the body of RegisterAgent.
 	AgentRegistration = models.AgentRegistration
@@ -31,7 +33,9 @@ const (
 )
 
 // ListAgentsParams filters ListAgents; empty fields keep all. PublicKey and DID discover the
-// agent holding a key (RFC-0018; see FindAgentByPublicKey).
+// agent holding a key ([RFC-0018]; see FindAgentByPublicKey).
+//
+// [RFC-0018]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0018-cryptographic-agent-identity.md
 type ListAgentsParams struct {
 	Status     AgentStatus
 	RoleID     string

@@ -3,7 +3,6 @@ package openintent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -19,7 +18,7 @@ func (c *Client) AssignAgent(ctx context.Context, intentID, agentID string, opts
 		agentID = c.settings.agentID
 	}
 	if agentID == "" {
-		return nil, errors.New("openintent: AssignAgent: agentID is empty and the client has no agent (WithAgentID)")
+		return nil, invalidArg("AssignAgent", "agentID", "agentID is empty and the client has no agent (WithAgentID)")
 	}
 	var out AgentAssignment
 	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/agents", intentID),
@@ -39,7 +38,7 @@ func (c *Client) UnassignAgent(ctx context.Context, intentID, agentID string, op
 		agentID = c.settings.agentID
 	}
 	if agentID == "" {
-		return errors.New("openintent: UnassignAgent: agentID is empty and the client has no agent (WithAgentID)")
+		return invalidArg("UnassignAgent", "agentID", "agentID is empty and the client has no agent (WithAgentID)")
 	}
 	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/agents/%s", intentID, agentID)}, opts)
 }

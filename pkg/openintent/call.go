@@ -2,7 +2,6 @@ package openintent
 
 import (
 	"context"
-	"fmt"
 )
 
 // call sends a request and decodes the answer into a new T.
@@ -27,7 +26,7 @@ func callList[T any](ctx context.Context, c *Client, method, path string, body a
 func requireIDs(method string, pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
-			return fmt.Errorf("openintent: %s: %s is empty", method, pairs[i])
+			return invalidArg(method, pairs[i], "%s is empty", pairs[i])
 		}
 	}
 	return nil

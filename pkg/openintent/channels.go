@@ -15,7 +15,9 @@ import (
 )
 
 type (
-	// Channel is a message channel between agents working on an intent (RFC-0021).
+	// Channel is a message channel between agents working on an intent ([RFC-0021]).
+	//
+	// [RFC-0021]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0021-agent-to-agent-messaging.md
 	Channel = models.Channel
 	// ChannelCreate is the body of CreateChannel; Name is required.
 	ChannelCreate = models.ChannelCreate
@@ -177,7 +179,7 @@ func (c *Client) ListMessages(ctx context.Context, channelID string, p ListMessa
 		return nil, err
 	}
 	if p.Limit < 0 {
-		return nil, errors.New("openintent: ListMessages: limit must not be negative")
+		return nil, invalidArg("ListMessages", "limit", "limit must not be negative")
 	}
 	q := queryOf("since", p.Since, "to", p.To)
 	if p.Limit > 0 {
@@ -329,6 +331,8 @@ func (c *Client) Ask(ctx context.Context, channelID, to string, payload Object, 
 // refuses the stream (yielding the error).
 func (c *Client) StreamChannelMessages(ctx context.Context, channelID string, p StreamChannelParams, opts ...Option) iter.Seq2[ChannelMessage, error] {
 	return func(yield func(ChannelMessage, error) bool) {
+		// Errors name the method and path (errorsop.go).
+		yield = namedYield("StreamChannelMessages", pathf("/api/v1/subscribe/channels/%s", channelID), yield)
 		if err := requireIDs("StreamChannelMessages", "channelID", channelID); err != nil {
 			yield(ChannelMessage{}, err)
 			return
@@ -359,7 +363,7 @@ func (c *Client) StreamChannelMessages(ctx context.Context, channelID string, p 
 			wait := drainingReconnectWait
 			if !errors.Is(err, errServerDraining) {
 				if failures >= 20 {
-					yield(ChannelMessage{}, fmt.Errorf("openintent: StreamChannelMessages: giving up after %d reconnections: %w", failures, err))
+					yield(ChannelMessage{}, fmt.Errorf("giving up after %d reconnections: %w", failures, err))
 					return
 				}
 				wait = backoff(s, failures)
@@ -400,7 +404,7 @@ func (c *Client) channelStreamOnce(ctx context.Context, s *settings, path string
 	if *last != "" {
 		req.Header.Set("Last-Event-ID", *last)
 	}
-	resp, err := s.httpClient.Do(req)
+	resp, err := s.send(req) // middleware and traceparent (middleware.go)
 	if err != nil {
 		return false, err
 	}
@@ -409,6 +413,7 @@ func (c *Client) channelStreamOnce(ctx context.Context, s *settings, path string
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return false, newAPIError(http.MethodGet, path, resp, body).typed()
 	}
+	s.streamLive() // the server now delivers every message sent from here (streamhooks.go)
 	r := newSSEReader(resp.Body)
 	got := false
 	for {

@@ -13,8 +13,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,6 +30,7 @@ const maxResponseBytes = 64 << 20
 type Client struct {
 	base     *url.URL
 	settings settings
+	owned    *http.Transport // the client's own transport, without WithHTTPClient (Close)
 }
 
 // NewClient returns a client of the server at baseURL (for example "http://localhost:8000"; a
@@ -35,10 +38,10 @@ type Client struct {
 func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("openintent: NewClient: base URL %q must be an absolute http(s) URL", baseURL)
+		return nil, invalidArg("NewClient", "baseURL", "base URL %q must be an absolute http(s) URL", baseURL)
 	}
 	if u.User != nil {
-		return nil, errors.New("openintent: NewClient: base URL must not carry credentials; use WithAPIKey")
+		return nil, invalidArg("NewClient", "baseURL", "base URL must not carry credentials; use WithAPIKey")
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v1")
 	u.RawQuery, u.Fragment = "", ""
@@ -51,7 +54,18 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	return &Client{base: u, settings: s}, nil
+	c := &Client{base: u, settings: s}
+	if c.settings.httpClient == nil {
+		c.owned = newTransport()
+		c.settings.httpClient = &http.Client{Transport: c.owned}
+		ownedTransports.Store(c.owned, struct{}{})
+		// An unreachable client's idle connections close with it, not IdleConnTimeout later.
+		runtime.AddCleanup(c, func(t *http.Transport) {
+			ownedTransports.Delete(t)
+			t.CloseIdleConnections()
+		}, c.owned)
+	}
+	return c, nil
 }
 
 // AgentID returns the agent the client acts as ("" when none was set).
@@ -60,16 +74,31 @@ func (c *Client) AgentID() string { return c.settings.agentID }
 // BaseURL returns the server's base URL.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// Close releases idle connections of the client's HTTP client. The client must not be used
-// afterwards. (The Python SDK's close.)
+// Close closes the idle connections of the client's own transport (the Python SDK's close). It
+// affects only this client: every client created without WithHTTPClient has its own transport,
+// and an HTTP client given with WithHTTPClient is the caller's to close, so Close leaves it
+// alone. Requests in flight and open streams go on; a client used after Close opens new
+// connections.
 func (c *Client) Close() error {
-	c.settings.httpClient.CloseIdleConnections()
+	if c.owned != nil {
+		c.owned.CloseIdleConnections()
+	}
 	return nil
 }
 
-// CloseIdleConnections closes the idle connections of the HTTP client shared by clients created
-// without WithHTTPClient.
-func CloseIdleConnections() { defaultHTTPClient.CloseIdleConnections() }
+// ownedTransports holds the transports of the clients created without WithHTTPClient that are
+// still reachable (CloseIdleConnections).
+var ownedTransports sync.Map // *http.Transport -> struct{}
+
+// CloseIdleConnections closes the idle connections of every client created without
+// WithHTTPClient, as if each were closed (Client.Close): for a program or test that wants no
+// connection left open without tracking its clients.
+func CloseIdleConnections() {
+	ownedTransports.Range(func(k, _ any) bool {
+		k.(*http.Transport).CloseIdleConnections()
+		return true
+	})
+}
 
 // resolve applies per-call options on a copy of the client's settings.
 func (c *Client) resolve(opts []Option) (settings, error) {
@@ -105,7 +134,13 @@ func pathf(format string, args ...string) string {
 }
 
 // do sends req with retries and decodes the result; a non-2xx answer becomes a typed error.
-func (c *Client) do(ctx context.Context, req request, opts []Option) error {
+// Every error names the SDK method (errorsop.go), the HTTP method and the path.
+func (c *Client) do(ctx context.Context, req request, opts []Option) (err error) {
+	defer func() {
+		if err != nil {
+			nameOp(err)
+		}
+	}()
 	s, err := c.resolve(opts)
 	if err != nil {
 		return err
@@ -113,7 +148,7 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) error {
 	var body []byte
 	if req.body != nil {
 		if body, err = json.Marshal(req.body); err != nil {
-			return fmt.Errorf("openintent: %s %s: encode request: %w", req.method, req.path, err)
+			return &requestError{method: req.method, path: req.path, err: fmt.Errorf("encode request: %w", err)}
 		}
 	}
 	idemKey := s.idempotencyKey
@@ -138,10 +173,10 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) error {
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return fmt.Errorf("openintent: %s %s: %w", req.method, req.path, ctx.Err())
+				return &requestError{method: req.method, path: req.path, err: ctx.Err()}
 			}
 			if !retryable || attempt >= s.maxRetries || !retryableNetError(err) {
-				return fmt.Errorf("openintent: %s %s: %w", req.method, req.path, err)
+				return &requestError{method: req.method, path: req.path, err: err}
 			}
 			wait = backoff(s, attempt)
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
@@ -158,7 +193,7 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) error {
 				err = json.Unmarshal(respBody, req.out)
 			}
 			if err != nil {
-				return fmt.Errorf("openintent: %s %s: decode %d response: %w", req.method, req.path, resp.StatusCode, err)
+				return &requestError{method: req.method, path: req.path, err: fmt.Errorf("decode %d response: %w", resp.StatusCode, err)}
 			}
 			return nil
 		default:
@@ -176,7 +211,7 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("openintent: %s %s: %w", req.method, req.path, ctx.Err())
+			return &requestError{method: req.method, path: req.path, err: ctx.Err()}
 		case <-t.C:
 		}
 	}
@@ -216,7 +251,7 @@ func (c *Client) attempt(ctx context.Context, s *settings, req request, endpoint
 	}
 	setTraceHeaders(ctx, s, req.method, hreq.Header) // RFC-0020 (trace.go)
 	start := time.Now()
-	resp, err := s.httpClient.Do(hreq)
+	resp, err := s.send(hreq) // middleware and traceparent (middleware.go)
 	if err != nil {
 		s.logger.DebugContext(ctx, "openintent: request failed", "method", req.method, "path", req.path,
 			"attempt", attempt, "duration", time.Since(start), "error", err)

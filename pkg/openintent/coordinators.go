@@ -9,7 +9,9 @@ import (
 
 type (
 	// CoordinatorLease is an agent's lease on the coordinator role of an intent or portfolio
-	// (RFC-0013). It turns `unresponsive` unless heartbeated (see KeepCoordinatorAlive).
+	// ([RFC-0013]). It turns `unresponsive` unless heartbeated (see KeepCoordinatorAlive).
+	//
+	// [RFC-0013]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0013-coordinator-governance.md
 	CoordinatorLease = models.CoordinatorLease
 	// CoordinatorLeaseCreate is the body of CreateCoordinatorLease.
 	CoordinatorLeaseCreate = models.CoordinatorLeaseCreate

@@ -37,10 +37,18 @@ var (
 
 // APIError is an error answer of the server. The typed errors (NotFoundError,
 // VersionConflictError, ...) wrap it, so errors.As(err, &apiErr) works for all of them.
+//
+// An argument the client refuses before sending anything (a missing title, a version below 1,
+// an empty id, a negative limit, an invalid option) is an APIError too, wrapped in a
+// *ValidationError matching ErrValidation: its StatusCode is 0, Op names the method or option,
+// and Detail and FieldErrors say what is wrong.
 type APIError struct {
-	// StatusCode is the HTTP status.
+	// StatusCode is the HTTP status (0 for an argument the client refused before sending).
 	StatusCode int
-	// Method and Path are the request's method and path.
+	// Op is the SDK method the error came from (for example "GetIntent", or "GetMemoryValue"
+	// for a request it sent on the caller's behalf), or the option that was refused.
+	Op string
+	// Method and Path are the request's method and path (empty when nothing was sent).
 	Method, Path string
 	// Detail is the server's message.
 	Detail string
@@ -62,15 +70,30 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
-// Error formats the status, the message and the request ID. It never contains credentials.
+// Error formats the SDK method, the request's method and path, the status, the message (each
+// field error once) and the request ID. It never contains credentials.
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "openintent: %s %s: %d %s", e.Method, e.Path, e.StatusCode, strings.ToLower(http.StatusText(e.StatusCode)))
-	if e.Detail != "" {
+	b.WriteString("openintent: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
 		b.WriteString(": ")
-		b.WriteString(e.Detail)
 	}
+	if e.Method != "" || e.Path != "" {
+		fmt.Fprintf(&b, "%s %s: ", e.Method, e.Path)
+	}
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, "%d %s", e.StatusCode, strings.ToLower(http.StatusText(e.StatusCode)))
+		if e.Detail != "" {
+			b.WriteString(": ")
+		}
+	}
+	b.WriteString(e.Detail)
 	for _, f := range e.FieldErrors {
+		// Our server's detail already says "field: message" for each field error.
+		if strings.Contains(e.Detail, f.Message) && strings.Contains(e.Detail, f.Field) {
+			continue
+		}
 		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
 	}
 	if e.CurrentVersion > 0 {
@@ -94,7 +117,8 @@ func (e *APIError) Is(target error) bool {
 	case ErrLeaseConflict:
 		return e.StatusCode == http.StatusConflict && e.conflictKind() == ErrLeaseConflict
 	case ErrValidation:
-		return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity
+		return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity ||
+			e.StatusCode == 0 // refused by the client (invalidArg)
 	case ErrUnauthenticated:
 		return e.StatusCode == http.StatusUnauthorized
 	case ErrPermissionDenied:
@@ -143,8 +167,18 @@ type LeaseConflictError struct{ *APIError }
 // ConflictError is any other 409.
 type ConflictError struct{ *APIError }
 
-// ValidationError is a 400 or 422; FieldErrors names the invalid fields.
+// ValidationError is a 400 or 422, or an argument the client refused before sending anything
+// (StatusCode 0); FieldErrors names the invalid fields.
 type ValidationError struct{ *APIError }
+
+// invalidArg returns the *ValidationError of an argument (or option) the client refuses before
+// sending anything: op is the SDK method or option, field the argument at fault, and the
+// formatted message says what is wrong (naming the field).
+func invalidArg(op, field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &ValidationError{&APIError{Op: op, Code: "validation_error", Detail: msg,
+		FieldErrors: []FieldError{{Field: field, Message: msg}}}}
+}
 
 // AuthenticationError is a 401: the API key is missing or unknown.
 type AuthenticationError struct{ *APIError }

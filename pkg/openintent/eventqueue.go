@@ -50,7 +50,7 @@ func (c *Client) CreateEventQueue(ctx context.Context, src EventSource, opts ...
 	switch {
 	case n != 1:
 		cancel()
-		return nil, errors.New("openintent: CreateEventQueue: set exactly one of IntentID, PortfolioID and AgentID")
+		return nil, invalidArg("CreateEventQueue", "src", "set exactly one of IntentID, PortfolioID and AgentID")
 	case src.IntentID != "":
 		seq = c.StreamIntentEvents(ctx, src.IntentID, opts...)
 	case src.PortfolioID != "":

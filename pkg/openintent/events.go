@@ -3,7 +3,6 @@ package openintent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -15,14 +14,16 @@ import (
 )
 
 // LogEvent appends an event to the intent's log (the Python SDK's log_event). The actor is the
-// client's agent; WithTrace (or a trace in ctx, see ContextWithTrace) sets the RFC-0020 trace_id
+// client's agent; WithTrace (or a trace in ctx, see ContextWithTrace) sets the [RFC-0020] trace_id
 // and parent_event_id.
+//
+// [RFC-0020]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0020-distributed-tracing.md
 func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventType, payload Object, opts ...Option) (*IntentEvent, error) {
 	if err := requireID("LogEvent", "intentID", intentID); err != nil {
 		return nil, err
 	}
 	if eventType == "" {
-		return nil, errors.New("openintent: LogEvent: eventType is empty")
+		return nil, invalidArg("LogEvent", "eventType", "eventType is empty")
 	}
 	s, err := c.resolve(opts)
 	if err != nil {
@@ -61,7 +62,7 @@ func (c *Client) GetEvents(ctx context.Context, intentID string, params GetEvent
 		return nil, err
 	}
 	if params.Limit < 0 || params.Offset < 0 {
-		return nil, errors.New("openintent: GetEvents: limit and offset must not be negative")
+		return nil, invalidArg("GetEvents", "limit", "limit and offset must not be negative")
 	}
 	q := url.Values{}
 	if params.EventType != "" {

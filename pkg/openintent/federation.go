@@ -133,10 +133,10 @@ func (c *Client) FederationReceive(ctx context.Context, env FederationEnvelope, 
 func (c *Client) SendFederationCallback(ctx context.Context, callbackURL string, cb FederationCallback, opts ...Option) (Object, error) {
 	u, err := url.Parse(callbackURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("openintent: SendFederationCallback: %q is not an absolute http(s) URL without credentials", callbackURL)
+		return nil, invalidArg("SendFederationCallback", "callbackURL", "%q is not an absolute http(s) URL without credentials", callbackURL)
 	}
 	if cb.Signature == "" {
-		return nil, errors.New("openintent: SendFederationCallback: the callback is not signed (SignFederationCallback)")
+		return nil, invalidArg("SendFederationCallback", "cb.Signature", "the callback is not signed (SignFederationCallback)")
 	}
 	peer := &Client{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, settings: c.settings}
 	peer.settings.apiKey, peer.settings.agentID, peer.settings.signer = "", "", nil
@@ -173,10 +173,12 @@ func signFederation(v any, sig *string, id *Ed25519Identity) error {
 	return nil
 }
 
-// SignFederationEnvelope signs env with a server's key (RFC-0023): Signature becomes the Ed25519
+// SignFederationEnvelope signs env with a server's key ([RFC-0023]): Signature becomes the Ed25519
 // signature, base64url, of the canonical JSON (RFC 8785) of the envelope without its signature.
 // A zero CreatedAt is set to now (receivers refuse an envelope dated more than a few minutes
 // from their clock). Change nothing in env after signing.
+//
+// [RFC-0023]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0023-federation-security.md
 func SignFederationEnvelope(env *FederationEnvelope, id *Ed25519Identity) error {
 	if env.CreatedAt.IsZero() {
 		env.CreatedAt = timestamp.Now()

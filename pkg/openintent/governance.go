@@ -14,7 +14,9 @@ type (
 	Decision = models.GovernanceDecision
 	// DecisionRecord is an entry of an intent's decision log (GetDecisions).
 	DecisionRecord = models.DecisionRecord
-	// Escalation is an intent escalated for attention (RFC-0013).
+	// Escalation is an intent escalated for attention ([RFC-0013]).
+	//
+	// [RFC-0013]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0013-coordinator-governance.md
 	Escalation = models.Escalation
 	// EscalationCreate is the body of CreateEscalation.
 	EscalationCreate = models.EscalationCreate
@@ -26,7 +28,9 @@ type (
 	ApprovalRequest = models.ApprovalRequest
 	// ApprovalRequestCreate is the body of CreateApprovalRequest.
 	ApprovalRequestCreate = models.ApprovalRequestCreate
-	// GovernancePolicy is an intent's governance policy (RFC-0013), enforced on writes.
+	// GovernancePolicy is an intent's governance policy ([RFC-0013]), enforced on writes.
+	//
+	// [RFC-0013]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0013-coordinator-governance.md
 	GovernancePolicy = models.GovernancePolicy
 	// GovernancePolicyDocument is an intent's policy as stored and with defaults applied.
 	GovernancePolicyDocument = models.GovernancePolicyDocument

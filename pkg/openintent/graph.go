@@ -3,13 +3,14 @@ package openintent
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-// listRelated fetches one of the RFC-0002 intent lists of an intent.
+// listRelated fetches one of the [RFC-0002] intent lists of an intent.
+//
+// [RFC-0002]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0002-intent-graphs.md
 func (c *Client) listRelated(ctx context.Context, method, intentID, segment, key string, opts []Option) ([]Intent, error) {
 	if err := requireID(method, "intentID", intentID); err != nil {
 		return nil, err
@@ -79,7 +80,7 @@ func (c *Client) AddDependency(ctx context.Context, intentID string, version int
 		return nil, err
 	}
 	if version < 1 {
-		return nil, fmt.Errorf("openintent: AddDependency: version must be at least 1, got %d", version)
+		return nil, invalidArg("AddDependency", "version", "version must be at least 1, got %d", version)
 	}
 	var out intentWire
 	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/dependencies", intentID),
@@ -97,7 +98,7 @@ func (c *Client) RemoveDependency(ctx context.Context, intentID string, version 
 		return nil, err
 	}
 	if version < 1 {
-		return nil, fmt.Errorf("openintent: RemoveDependency: version must be at least 1, got %d", version)
+		return nil, invalidArg("RemoveDependency", "version", "version must be at least 1, got %d", version)
 	}
 	var out intentWire
 	err := c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/dependencies/%s", intentID, dependencyID),

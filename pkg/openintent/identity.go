@@ -74,7 +74,7 @@ func NewEd25519Identity() (*Ed25519Identity, error) {
 // Seed returns it).
 func Ed25519IdentityFromSeed(seed []byte) (*Ed25519Identity, error) {
 	if len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("openintent: Ed25519IdentityFromSeed: seed is %d bytes, want %d", len(seed), ed25519.SeedSize)
+		return nil, invalidArg("Ed25519IdentityFromSeed", "seed", "seed is %d bytes, want %d", len(seed), ed25519.SeedSize)
 	}
 	return &Ed25519Identity{priv: ed25519.NewKeyFromSeed(seed)}, nil
 }
@@ -82,7 +82,7 @@ func Ed25519IdentityFromSeed(seed []byte) (*Ed25519Identity, error) {
 // Ed25519IdentityFromPrivateKey wraps an existing private key.
 func Ed25519IdentityFromPrivateKey(priv ed25519.PrivateKey) (*Ed25519Identity, error) {
 	if len(priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("openintent: Ed25519IdentityFromPrivateKey: key is %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
+		return nil, invalidArg("Ed25519IdentityFromPrivateKey", "priv", "key is %d bytes, want %d", len(priv), ed25519.PrivateKeySize)
 	}
 	return &Ed25519Identity{priv: slices.Clone(priv)}, nil
 }
@@ -168,9 +168,11 @@ func WithEventSigner(id *Ed25519Identity) Option {
 }
 
 // RegisterIdentity registers id's public key for the client's agent (WithAgentID) and runs the
-// whole RFC-0018 challenge flow: it asks for a challenge, signs it with the private key (which
+// whole [RFC-0018] challenge flow: it asks for a challenge, signs it with the private key (which
 // never leaves the process) and completes the registration. An agent that already has an
 // unexpired key gets a *ConflictError: rotate it with RotateIdentity.
+//
+// [RFC-0018]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0018-cryptographic-agent-identity.md
 func (c *Client) RegisterIdentity(ctx context.Context, id *Ed25519Identity, opts ...Option) (*AgentIdentity, error) {
 	return c.registerIdentity(ctx, id, time.Time{}, opts)
 }
@@ -179,14 +181,14 @@ func (c *Client) RegisterIdentity(ctx context.Context, id *Ed25519Identity, opts
 // server refuses the key's signatures, and the agent registers a new key.
 func (c *Client) RegisterIdentityUntil(ctx context.Context, id *Ed25519Identity, expiresAt time.Time, opts ...Option) (*AgentIdentity, error) {
 	if expiresAt.IsZero() {
-		return nil, errors.New("openintent: RegisterIdentityUntil: expiresAt is zero")
+		return nil, invalidArg("RegisterIdentityUntil", "expiresAt", "expiresAt is zero")
 	}
 	return c.registerIdentity(ctx, id, expiresAt, opts)
 }
 
 func (c *Client) registerIdentity(ctx context.Context, id *Ed25519Identity, expiresAt time.Time, opts []Option) (*AgentIdentity, error) {
 	if id == nil {
-		return nil, errors.New("openintent: RegisterIdentity: identity is nil")
+		return nil, invalidArg("RegisterIdentity", "id", "identity is nil")
 	}
 	s, err := c.resolve(opts)
 	if err != nil {
@@ -284,7 +286,7 @@ func (c *Client) RotateKey(ctx context.Context, agentID, newPublicKey, oldPublic
 // the rotation with current.
 func (c *Client) RotateIdentity(ctx context.Context, current, next *Ed25519Identity, opts ...Option) (*AgentIdentity, error) {
 	if current == nil || next == nil {
-		return nil, errors.New("openintent: RotateIdentity: identity is nil")
+		return nil, invalidArg("RotateIdentity", "current", "identity is nil")
 	}
 	s, err := c.resolve(opts)
 	if err != nil {
@@ -301,7 +303,9 @@ func (c *Client) RotateIdentity(ctx context.Context, current, next *Ed25519Ident
 }
 
 // FindAgentByPublicKey returns the registered agent whose current key is publicKey (any form
-// ParsePublicKey reads); *NotFoundError when none (RFC-0018 discovery).
+// ParsePublicKey reads); *NotFoundError when none ([RFC-0018] discovery).
+//
+// [RFC-0018]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0018-cryptographic-agent-identity.md
 func (c *Client) FindAgentByPublicKey(ctx context.Context, publicKey string, opts ...Option) (*AgentRecord, error) {
 	return c.findAgent(ctx, ListAgentsParams{PublicKey: publicKey}, opts)
 }
@@ -314,14 +318,14 @@ func (c *Client) FindAgentByDID(ctx context.Context, did string, opts ...Option)
 
 func (c *Client) findAgent(ctx context.Context, p ListAgentsParams, opts []Option) (*AgentRecord, error) {
 	if p.PublicKey == "" && p.DID == "" {
-		return nil, errors.New("openintent: FindAgent: the key is empty")
+		return nil, invalidArg(sdkOp(), "publicKey", "the key is empty")
 	}
 	as, err := c.ListAgents(ctx, p, opts...)
 	if err != nil {
 		return nil, err
 	}
 	if len(as) == 0 {
-		return nil, &NotFoundError{APIError: &APIError{StatusCode: http.StatusNotFound, Method: http.MethodGet,
+		return nil, &NotFoundError{APIError: &APIError{StatusCode: http.StatusNotFound, Op: sdkOp(), Method: http.MethodGet,
 			Path: "/api/v1/agents", Detail: "No registered agent has this key", Code: "not_found"}}
 	}
 	return &as[0], nil
@@ -346,8 +350,10 @@ func DIDFromPublicKey(pub ed25519.PublicKey) string { return agentkey.DID(pub) }
 // PublicKeyFromDID returns the Ed25519 key a did:key DID (or DID URL) embeds.
 func PublicKeyFromDID(did string) (ed25519.PublicKey, error) { return agentkey.ParseDID(did) }
 
-// CanonicalJSON returns the canonical JSON (RFC 8785) of v: the bytes RFC-0018 signatures
+// CanonicalJSON returns the canonical JSON (RFC 8785) of v: the bytes [RFC-0018] signatures
 // cover.
+//
+// [RFC-0018]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0018-cryptographic-agent-identity.md
 func CanonicalJSON(v any) ([]byte, error) { return canonical.Marshal(v) }
 
 // VerifyPayload checks offline that signature is publicKey's (any form ParsePublicKey reads)

@@ -3,7 +3,6 @@ package openintent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -20,11 +19,13 @@ const (
 )
 
 // CreateIntent creates an intent (the Python SDK's create_intent). Title is required; State is the
-// initial state; ParentIntentID and DependsOn place it in the graph (RFC-0002). CreatedBy
+// initial state; ParentIntentID and DependsOn place it in the graph ([RFC-0002]). CreatedBy
 // defaults to the client's agent.
+//
+// [RFC-0002]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0002-intent-graphs.md
 func (c *Client) CreateIntent(ctx context.Context, params IntentCreate, opts ...Option) (*Intent, error) {
 	if params.Title == "" {
-		return nil, errors.New("openintent: CreateIntent: title is required")
+		return nil, invalidArg("CreateIntent", "title", "title is required")
 	}
 	if params.CreatedBy == "" {
 		params.CreatedBy = c.settings.agentID
@@ -58,7 +59,7 @@ func (c *Client) listIntentsPage(ctx context.Context, params ListIntentsParams, 
 		q.Set("status", string(params.Status))
 	}
 	if params.Limit < 0 || params.Offset < 0 {
-		return nil, 0, errors.New("openintent: ListIntents: limit and offset must not be negative")
+		return nil, 0, invalidArg("ListIntents", "limit", "limit and offset must not be negative")
 	}
 	limit := params.Limit
 	if limit == 0 {
@@ -116,7 +117,7 @@ func (c *Client) CreateChildIntent(ctx context.Context, parentID string, params 
 		return nil, err
 	}
 	if params.Title == "" {
-		return nil, errors.New("openintent: CreateChildIntent: title is required")
+		return nil, invalidArg("CreateChildIntent", "title", "title is required")
 	}
 	var out intentWire
 	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/children", parentID), body: params, out: &out}, opts)
@@ -131,7 +132,7 @@ func (c *Client) UpdateState(ctx context.Context, intentID string, version int64
 		return nil, err
 	}
 	if version < 1 {
-		return nil, fmt.Errorf("openintent: UpdateState: version must be at least 1, got %d", version)
+		return nil, invalidArg("UpdateState", "version", "version must be at least 1, got %d", version)
 	}
 	if statePatch == nil {
 		statePatch = Object{}
@@ -149,14 +150,14 @@ func (c *Client) PatchState(ctx context.Context, intentID string, version int64,
 		return nil, err
 	}
 	if version < 1 {
-		return nil, fmt.Errorf("openintent: PatchState: version must be at least 1, got %d", version)
+		return nil, invalidArg("PatchState", "version", "version must be at least 1, got %d", version)
 	}
 	if len(patches) == 0 {
-		return nil, errors.New("openintent: PatchState: patches is empty")
+		return nil, invalidArg("PatchState", "patches", "patches is empty")
 	}
 	for i, p := range patches {
 		if p.Op != PatchSet && p.Op != PatchAppend && p.Op != PatchRemove {
-			return nil, fmt.Errorf("openintent: PatchState: patches[%d].op %q is not set, append or remove", i, p.Op)
+			return nil, invalidArg("PatchState", fmt.Sprintf("patches[%d].op", i), "patches[%d].op %q is not set, append or remove", i, p.Op)
 		}
 	}
 	var out intentWire
@@ -166,7 +167,9 @@ func (c *Client) PatchState(ctx context.Context, intentID string, version int64,
 }
 
 // SetStatus moves the intent to status if it is still at version (the Python SDK's set_status). The
-// server enforces the RFC-0001 lifecycle: an illegal transition fails with *ConflictError.
+// server enforces the [RFC-0001] lifecycle: an illegal transition fails with *ConflictError.
+//
+// [RFC-0001]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0001-intent-objects.md
 func (c *Client) SetStatus(ctx context.Context, intentID string, version int64, status IntentStatus, opts ...Option) (*Intent, error) {
 	return c.SetStatusWithReason(ctx, intentID, version, status, "", opts...)
 }
@@ -177,10 +180,10 @@ func (c *Client) SetStatusWithReason(ctx context.Context, intentID string, versi
 		return nil, err
 	}
 	if version < 1 {
-		return nil, fmt.Errorf("openintent: SetStatus: version must be at least 1, got %d", version)
+		return nil, invalidArg("SetStatus", "version", "version must be at least 1, got %d", version)
 	}
 	if status == "" {
-		return nil, errors.New("openintent: SetStatus: status is required")
+		return nil, invalidArg("SetStatus", "status", "status is required")
 	}
 	var out intentWire
 	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/status", intentID),
@@ -198,7 +201,7 @@ func intentResult(w intentWire, err error) (*Intent, error) {
 
 func requireID(method, name, value string) error {
 	if value == "" {
-		return fmt.Errorf("openintent: %s: %s is empty", method, name)
+		return invalidArg(method, name, "%s is empty", name)
 	}
 	return nil
 }

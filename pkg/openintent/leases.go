@@ -21,7 +21,7 @@ func leaseSeconds(method string, d time.Duration) (int64, error) {
 		d = DefaultLeaseDuration
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("openintent: %s: duration must be positive, got %v", method, d)
+		return 0, invalidArg(method, "duration", "duration must be positive, got %v", d)
 	}
 	return int64((d + time.Second - 1) / time.Second), nil
 }
@@ -34,7 +34,7 @@ func (c *Client) AcquireLease(ctx context.Context, intentID, scope string, durat
 		return nil, err
 	}
 	if scope == "" {
-		return nil, errors.New("openintent: AcquireLease: scope is empty")
+		return nil, invalidArg("AcquireLease", "scope", "scope is empty")
 	}
 	secs, err := leaseSeconds("AcquireLease", duration)
 	if err != nil {
@@ -103,7 +103,7 @@ func (c *Client) GetLeases(ctx context.Context, intentID string, opts ...Option)
 // cancelled with a cause matching ErrLeaseLost, and WithLease returns an error matching it.
 func (c *Client) WithLease(ctx context.Context, intentID, scope string, duration time.Duration, fn func(ctx context.Context, lease *Lease) error, opts ...Option) (err error) {
 	if fn == nil {
-		return errors.New("openintent: WithLease: fn is nil")
+		return invalidArg("WithLease", "fn", "fn is nil")
 	}
 	if duration == 0 {
 		duration = DefaultLeaseDuration

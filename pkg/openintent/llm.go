@@ -2,7 +2,6 @@ package openintent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -20,8 +19,10 @@ type (
 	ToolCallPayload = models.ToolCallPayload
 )
 
-// Trace links events (RFC-0020): every event of one trace shares TraceID, and ParentEventID is
+// Trace links events ([RFC-0020]): every event of one trace shares TraceID, and ParentEventID is
 // the event that caused the next one.
+//
+// [RFC-0020]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0020-distributed-tracing.md
 type Trace struct {
 	TraceID       string
 	ParentEventID string
@@ -68,13 +69,13 @@ func (c *Client) traceFor(ctx context.Context, opts []Option) (Trace, error) {
 func checkLLM(method string, p *LLMRequestPayload) error {
 	switch {
 	case p.RequestID == "":
-		return fmt.Errorf("openintent: %s: RequestID is empty", method)
+		return invalidArg(method, "RequestID", "RequestID is empty")
 	case p.Provider == "":
-		return fmt.Errorf("openintent: %s: Provider is empty", method)
+		return invalidArg(method, "Provider", "Provider is empty")
 	case p.Model == "":
-		return fmt.Errorf("openintent: %s: Model is empty", method)
+		return invalidArg(method, "Model", "Model is empty")
 	case p.MessagesCount < 0:
-		return fmt.Errorf("openintent: %s: MessagesCount is negative", method)
+		return invalidArg(method, "MessagesCount", "MessagesCount is negative")
 	}
 	return nil
 }
@@ -110,7 +111,7 @@ func (c *Client) LogLLMRequestFailed(ctx context.Context, intentID string, p LLM
 		return nil, err
 	}
 	if p.Error == "" {
-		return nil, errors.New("openintent: LogLLMRequestFailed: Error is empty")
+		return nil, invalidArg("LogLLMRequestFailed", "Error", "Error is empty")
 	}
 	p.Stream = false
 	return c.logPayload(ctx, intentID, EventLLMRequestFailed, p, opts)
@@ -119,9 +120,9 @@ func (c *Client) LogLLMRequestFailed(ctx context.Context, intentID string, p LLM
 func checkTool(method string, p *ToolCallPayload) error {
 	switch {
 	case p.ToolName == "":
-		return fmt.Errorf("openintent: %s: ToolName is empty", method)
+		return invalidArg(method, "ToolName", "ToolName is empty")
 	case p.ToolID == "":
-		return fmt.Errorf("openintent: %s: ToolID is empty", method)
+		return invalidArg(method, "ToolID", "ToolID is empty")
 	}
 	if p.Arguments == nil {
 		p.Arguments = Object{}
@@ -153,7 +154,7 @@ func (c *Client) LogToolCallFailed(ctx context.Context, intentID string, p ToolC
 		return nil, err
 	}
 	if p.Error == "" {
-		return nil, errors.New("openintent: LogToolCallFailed: Error is empty")
+		return nil, invalidArg("LogToolCallFailed", "Error", "Error is empty")
 	}
 	return c.logPayload(ctx, intentID, EventToolCallFailed, p, opts)
 }
@@ -224,7 +225,7 @@ func (r *LLMRequest) Complete(ctx context.Context, res LLMResult) (*IntentEvent,
 // Fail logs llm_request_failed with the error's text and the elapsed time.
 func (r *LLMRequest) Fail(ctx context.Context, cause error) (*IntentEvent, error) {
 	if cause == nil {
-		return nil, errors.New("openintent: LLMRequest.Fail: cause is nil")
+		return nil, invalidArg("LLMRequest.Fail", "cause", "cause is nil")
 	}
 	p := r.payload
 	p.Error = cause.Error()
@@ -285,7 +286,7 @@ func (t *ToolCall) Complete(ctx context.Context, result any) (*IntentEvent, erro
 // Fail logs tool_call_failed with the error's text and the elapsed time.
 func (t *ToolCall) Fail(ctx context.Context, cause error) (*IntentEvent, error) {
 	if cause == nil {
-		return nil, errors.New("openintent: ToolCall.Fail: cause is nil")
+		return nil, invalidArg("ToolCall.Fail", "cause", "cause is nil")
 	}
 	p := t.payload
 	p.Error = cause.Error()

@@ -2,7 +2,6 @@ package openintent
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -37,7 +36,7 @@ func (c *Client) LogStreamChunk(ctx context.Context, intentID, streamID string, 
 		return nil, err
 	}
 	if chunkIndex < 0 || tokenCount < 0 {
-		return nil, errors.New("openintent: LogStreamChunk: chunkIndex and tokenCount must not be negative")
+		return nil, invalidArg("LogStreamChunk", "chunkIndex", "chunkIndex and tokenCount must not be negative")
 	}
 	return c.logPayload(ctx, intentID, EventStreamChunk, StreamChunkPayload{StreamID: streamID, ChunkIndex: chunkIndex, TokenCount: tokenCount}, opts)
 }

@@ -15,7 +15,9 @@ import (
 )
 
 type (
-	// MemoryEntry is a value an agent remembers under a namespace and key (RFC-0015).
+	// MemoryEntry is a value an agent remembers under a namespace and key ([RFC-0015]).
+	//
+	// [RFC-0015]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0015-agent-memory-persistent-state.md
 	MemoryEntry = models.MemoryEntry
 	// MemoryEntryCreate is the body of CreateMemory.
 	MemoryEntryCreate = models.MemoryEntryCreate
@@ -50,7 +52,7 @@ func (c *Client) CreateMemory(ctx context.Context, m MemoryEntryCreate, opts ...
 		return nil, err
 	}
 	if m.Value == nil {
-		return nil, errors.New("openintent: CreateMemory: m.Value is nil")
+		return nil, invalidArg("CreateMemory", "m.Value", "m.Value is nil")
 	}
 	if m.AgentID == "" {
 		m.AgentID = c.settings.agentID
@@ -76,7 +78,7 @@ func (c *Client) ListMemory(ctx context.Context, agentID string, p ListMemoryPar
 		return nil, err
 	}
 	if p.Limit < 0 || p.Offset < 0 {
-		return nil, errors.New("openintent: ListMemory: limit and offset must not be negative")
+		return nil, invalidArg("ListMemory", "limit", "limit and offset must not be negative")
 	}
 	q := queryOf("namespace", p.Namespace, "memory_type", string(p.MemoryType), "tags", strings.Join(p.Tags, ","))
 	if p.Limit > 0 {
@@ -126,7 +128,8 @@ func (c *Client) FindMemory(ctx context.Context, namespace, key string, opts ...
 			return &e, nil
 		}
 	}
-	return nil, &NotFoundError{&APIError{StatusCode: http.StatusNotFound, Code: "not_found",
+	return nil, &NotFoundError{&APIError{StatusCode: http.StatusNotFound, Code: "not_found", Op: sdkOp(),
+		Method: http.MethodGet, Path: pathf("/api/v1/agents/%s/memory", c.settings.agentID),
 		Detail: fmt.Sprintf("no memory entry %q in namespace %q", key, namespace)}}
 }
 

@@ -32,6 +32,8 @@ type settings struct {
 	lastEventID    string
 	signer         *Ed25519Identity // WithEventSigner (identity.go)
 	streamOpened   func()           // WithStreamOpened (streamhooks.go)
+	streamReady    func()           // WithStreamReady (streamhooks.go)
+	middleware     []Middleware     // WithMiddleware (middleware.go)
 }
 
 // Defaults of a new client.
@@ -45,8 +47,7 @@ const (
 )
 
 func defaultSettings() settings {
-	return settings{
-		httpClient: defaultHTTPClient,
+	return settings{ // httpClient: NewClient gives the client its own unless WithHTTPClient
 		timeout:    DefaultTimeout,
 		maxRetries: DefaultMaxRetries,
 		retryBase:  500 * time.Millisecond,
@@ -56,15 +57,16 @@ func defaultSettings() settings {
 	}
 }
 
-// defaultHTTPClient is shared by clients without WithHTTPClient. Agents issue many concurrent
-// requests to one server, so it keeps more idle connections per host than http.DefaultClient
-// (2), which would otherwise open a new TCP connection for most requests under load.
-var defaultHTTPClient = func() *http.Client {
+// newTransport returns the transport of a client created without WithHTTPClient: its own, so
+// that closing it (Client.Close) affects no other client. Agents issue many concurrent requests
+// to one server, so it keeps more idle connections per host than http.DefaultTransport (2), which
+// would otherwise open a new TCP connection for most requests under load.
+func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
-	return &http.Client{Transport: t}
-}()
+	return t
+}
 
 // WithAPIKey sets the API key sent as X-API-Key. The key is never logged or put in an error.
 // A server may bind a key to agents (the reference server's `KEY=AGENT` keys): the client can
@@ -73,10 +75,10 @@ var defaultHTTPClient = func() *http.Client {
 func WithAPIKey(key string) Option {
 	return func(s *settings) error {
 		if key == "" {
-			return errors.New("openintent: WithAPIKey: key is empty")
+			return invalidArg("WithAPIKey", "key", "key is empty")
 		}
 		if !validHeaderValue(key) {
-			return errors.New("openintent: WithAPIKey: key contains characters not allowed in an HTTP header")
+			return invalidArg("WithAPIKey", "key", "key contains characters not allowed in an HTTP header")
 		}
 		s.apiKey = key
 		return nil
@@ -90,19 +92,20 @@ func WithAPIKey(key string) Option {
 func WithAgentID(id string) Option {
 	return func(s *settings) error {
 		if err := checkAgentID(id); err != nil {
-			return fmt.Errorf("openintent: WithAgentID: %w", err)
+			return invalidArg("WithAgentID", "id", "%v", err)
 		}
 		s.agentID = id
 		return nil
 	}
 }
 
-// WithHTTPClient sets the HTTP client used to send requests (default: a shared client keeping up
-// to 64 idle connections per host).
+// WithHTTPClient sets the HTTP client used to send requests. It stays the caller's: Client.Close
+// leaves its connections alone. By default each client has its own transport keeping up to 64
+// idle connections per host, closed by Client.Close.
 func WithHTTPClient(c *http.Client) Option {
 	return func(s *settings) error {
 		if c == nil {
-			return errors.New("openintent: WithHTTPClient: client is nil")
+			return invalidArg("WithHTTPClient", "c", "client is nil")
 		}
 		s.httpClient = c
 		return nil
@@ -114,7 +117,7 @@ func WithHTTPClient(c *http.Client) Option {
 func WithTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		if d <= 0 {
-			return fmt.Errorf("openintent: WithTimeout: timeout must be positive, got %v", d)
+			return invalidArg("WithTimeout", "d", "timeout must be positive, got %v", d)
 		}
 		s.timeout = d
 		return nil
@@ -128,7 +131,7 @@ func WithTimeout(d time.Duration) Option {
 func WithMaxRetries(n int) Option {
 	return func(s *settings) error {
 		if n < 0 || n > MaxRetriesLimit {
-			return fmt.Errorf("openintent: WithMaxRetries: must be within 0..%d, got %d", MaxRetriesLimit, n)
+			return invalidArg("WithMaxRetries", "n", "must be within 0..%d, got %d", MaxRetriesLimit, n)
 		}
 		s.maxRetries = n
 		return nil
@@ -141,7 +144,7 @@ func WithMaxRetries(n int) Option {
 func WithRetryBackoff(base, max time.Duration) Option {
 	return func(s *settings) error {
 		if base <= 0 || max < base {
-			return fmt.Errorf("openintent: WithRetryBackoff: need 0 < base <= max, got base=%v max=%v", base, max)
+			return invalidArg("WithRetryBackoff", "base", "need 0 < base <= max, got base=%v max=%v", base, max)
 		}
 		s.retryBase, s.retryMax = base, max
 		return nil
@@ -153,7 +156,7 @@ func WithRetryBackoff(base, max time.Duration) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		if l == nil {
-			return errors.New("openintent: WithLogger: logger is nil")
+			return invalidArg("WithLogger", "l", "logger is nil")
 		}
 		s.logger = l
 		return nil
@@ -164,7 +167,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithUserAgent(ua string) Option {
 	return func(s *settings) error {
 		if ua == "" || !validHeaderValue(ua) {
-			return fmt.Errorf("openintent: WithUserAgent: invalid user agent %q", ua)
+			return invalidArg("WithUserAgent", "ua", "invalid user agent %q", ua)
 		}
 		s.userAgent = ua
 		return nil
@@ -188,16 +191,16 @@ func WithHeader(name, value string) Option {
 	return func(s *settings) error {
 		canon := http.CanonicalHeaderKey(name)
 		if name == "" || strings.ContainsAny(name, " \t\r\n:") {
-			return fmt.Errorf("openintent: WithHeader: invalid header name %q", name)
+			return invalidArg("WithHeader", "name", "invalid header name %q", name)
 		}
 		if alt, ok := reservedHeaders[canon]; ok {
 			if alt != "" {
-				return fmt.Errorf("openintent: WithHeader: %s is managed by the client; use %s", canon, alt)
+				return invalidArg("WithHeader", "name", "%s is managed by the client; use %s", canon, alt)
 			}
-			return fmt.Errorf("openintent: WithHeader: %s is managed by the client", canon)
+			return invalidArg("WithHeader", "name", "%s is managed by the client", canon)
 		}
 		if !validHeaderValue(value) {
-			return fmt.Errorf("openintent: WithHeader: value of %s contains characters not allowed in an HTTP header", canon)
+			return invalidArg("WithHeader", "value", "value of %s contains characters not allowed in an HTTP header", canon)
 		}
 		h := s.header.Clone()
 		if h == nil {
@@ -215,17 +218,19 @@ func WithHeader(name, value string) Option {
 func WithIdempotencyKey(key string) Option {
 	return func(s *settings) error {
 		if key == "" || len(key) > 255 || !validHeaderValue(key) {
-			return errors.New("openintent: WithIdempotencyKey: key must be 1..255 printable characters")
+			return invalidArg("WithIdempotencyKey", "key", "key must be 1..255 printable characters")
 		}
 		s.idempotencyKey = key
 		return nil
 	}
 }
 
-// WithTrace sets the RFC-0020 trace_id and parent_event_id of the events a call appends (per
+// WithTrace sets the [RFC-0020] trace_id and parent_event_id of the events a call appends (per
 // call): in the body of LogEvent and the LLM/tool-call logging methods, in the X-Trace-ID and
 // X-Parent-Event-ID headers of any other write (see trace.go). Either may be empty. Without it
 // the trace in ctx (ContextWithTrace) is used.
+//
+// [RFC-0020]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0020-distributed-tracing.md
 func WithTrace(traceID, parentEventID string) Option {
 	return func(s *settings) error {
 		s.traceID, s.parentEventID = traceID, parentEventID

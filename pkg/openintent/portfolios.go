@@ -11,8 +11,10 @@ import (
 )
 
 type (
-	// Portfolio groups intents for coordination (RFC-0004); GetPortfolio fills its Intents and
+	// Portfolio groups intents for coordination ([RFC-0004]); GetPortfolio fills its Intents and
 	// AggregateStatus.
+	//
+	// [RFC-0004]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0004-governance-arbitration.md
 	Portfolio = models.Portfolio
 	// PortfolioCreate is the body of CreatePortfolio.
 	PortfolioCreate = models.PortfolioCreate

@@ -65,7 +65,7 @@ func RetryOnConflict(ctx context.Context, backoff ConflictBackoff, fn func(ctx c
 // read is returned.
 func (c *Client) ModifyState(ctx context.Context, intentID string, backoff ConflictBackoff, mutate func(current *Intent) ([]StatePatch, error), opts ...Option) (*Intent, error) {
 	if mutate == nil {
-		return nil, errors.New("openintent: ModifyState: mutate is nil")
+		return nil, invalidArg("ModifyState", "mutate", "mutate is nil")
 	}
 	var result *Intent
 	err := RetryOnConflict(ctx, backoff, func(ctx context.Context) error {

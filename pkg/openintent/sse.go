@@ -108,7 +108,7 @@ func (s *sseReader) readLine() (string, error) {
 func WithLastEventID(id string) Option {
 	return func(s *settings) error {
 		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-			return fmt.Errorf("openintent: WithLastEventID: %q is not an event id", id)
+			return invalidArg("WithLastEventID", "id", "%q is not an event id", id)
 		}
 		s.lastEventID = id
 		return nil
@@ -139,6 +139,7 @@ func (c *Client) StreamPortfolioEvents(ctx context.Context, portfolioID string, 
 
 func (c *Client) stream(ctx context.Context, method, name, id, format string, kind streamKind, opts []Option) iter.Seq2[IntentEvent, error] {
 	return func(yield func(IntentEvent, error) bool) {
+		yield = namedYield(method, pathf(format, id), yield) // errors name method and path (errorsop.go)
 		if err := requireID(method, name, id); err != nil {
 			yield(IntentEvent{}, err)
 			return
@@ -179,7 +180,7 @@ func (c *Client) stream(ctx context.Context, method, name, id, format string, ki
 				continue
 			}
 			if failures >= 20 {
-				yield(IntentEvent{}, fmt.Errorf("openintent: %s: giving up after %d reconnections: %w", method, failures, err))
+				yield(IntentEvent{}, fmt.Errorf("giving up after %d reconnections: %w", failures, err))
 				return
 			}
 			wait := backoff(s, failures)
@@ -228,7 +229,7 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind 
 	if *last != "" {
 		req.Header.Set("Last-Event-ID", *last)
 	}
-	resp, err := s.httpClient.Do(req)
+	resp, err := s.send(req) // middleware and traceparent (middleware.go)
 	if err != nil {
 		return false, err
 	}
@@ -237,9 +238,7 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind 
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return false, newAPIError(http.MethodGet, path, resp, body).typed()
 	}
-	if s.streamOpened != nil {
-		s.streamOpened() // the server now delivers every event appended from here (streamhooks.go)
-	}
+	s.streamLive() // the server now delivers every event appended from here (streamhooks.go)
 	r := newSSEReader(resp.Body)
 	got := false
 	for {

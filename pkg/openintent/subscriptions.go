@@ -19,7 +19,9 @@ import (
 
 type (
 	// Subscription delivers an intent's, a portfolio's or an agent's events to a webhook
-	// (RFC-0006).
+	// ([RFC-0006]).
+	//
+	// [RFC-0006]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0006-subscriptions.md
 	Subscription = models.Subscription
 	// SubscriptionCreate is the body of Subscribe.
 	SubscriptionCreate = models.SubscriptionCreate

@@ -33,7 +33,9 @@ type (
 	SuspensionResponseType = models.SuspensionResponseType
 	// FallbackPolicy is what happens when a suspension times out.
 	FallbackPolicy = models.FallbackPolicy
-	// HumanRetryPolicy re-notifies and escalates while nobody answers (RFC-0026).
+	// HumanRetryPolicy re-notifies and escalates while nobody answers ([RFC-0026]).
+	//
+	// [RFC-0026]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0026-suspension-container-interaction.md
 	HumanRetryPolicy = models.HumanRetryPolicy
 	// EscalationStep is a step of a HumanRetryPolicy's escalation ladder.
 	EscalationStep = models.EscalationStep
@@ -60,7 +62,9 @@ const (
 	FallbackUseDefaultAndContinue = models.FallbackPolicyUseDefaultAndContinue
 )
 
-// Engagement modes (RFC-0025 §7.2).
+// Engagement modes ([RFC-0025] §7.2).
+//
+// [RFC-0025]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0025-human-in-the-loop.md
 const (
 	EngagementAutonomous   = models.EngagementDecisionModeAutonomous
 	EngagementRequestInput = models.EngagementDecisionModeRequestInput
@@ -68,7 +72,10 @@ const (
 	EngagementDefer        = models.EngagementDecisionModeDefer
 )
 
-// Event types of suspensions (RFC-0025, RFC-0026).
+// Event types of suspensions ([RFC-0025], [RFC-0026]).
+//
+// [RFC-0025]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0025-human-in-the-loop.md
+// [RFC-0026]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0026-suspension-container-interaction.md
 const (
 	EventIntentSuspended               = models.EventTypeIntentSuspended
 	EventIntentResumed                 = models.EventTypeIntentResumed
@@ -138,16 +145,18 @@ type InputResponse struct {
 }
 
 // Suspend moves an active intent to suspended_awaiting_input with a question for a human
-// (RFC-0025 request_input), returning the suspended intent and its suspension record. The
+// ([RFC-0025] request_input), returning the suspended intent and its suspension record. The
 // server fills the record's id (unless s.ID is set), times and retry policy, blocks the intents
 // that depend on it and its running tasks, and applies the fallback policy when nobody answers
 // in time. Wait for the answer with WaitForInput, or use RequestInput for both.
+//
+// [RFC-0025]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0025-human-in-the-loop.md
 func (c *Client) Suspend(ctx context.Context, intentID string, s SuspensionCreate, opts ...Option) (*Intent, *SuspensionRecord, error) {
 	if err := requireID("Suspend", "intentID", intentID); err != nil {
 		return nil, nil, err
 	}
 	if s.Question == "" {
-		return nil, nil, errors.New("openintent: Suspend: Question is required")
+		return nil, nil, invalidArg("Suspend", "Question", "Question is required")
 	}
 	var out intentWire
 	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/suspend", intentID), body: s, out: &out}, opts); err != nil {
@@ -306,10 +315,12 @@ func (c *Client) RequestInput(ctx context.Context, intentID string, s Suspension
 	return res.Value, nil
 }
 
-// DecideEngagement applies RFC-0025's default engagement rules to the signals, offline:
+// DecideEngagement applies [RFC-0025]'s default engagement rules to the signals, offline:
 // autonomous when confidence >= 0.85, risk <= 0.2 and reversibility >= 0.5; else defer when
 // risk >= 0.8 or reversibility <= 0.1; else require_input when confidence < 0.5 or risk > 0.5;
 // else request_input.
+//
+// [RFC-0025]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0025-human-in-the-loop.md
 func DecideEngagement(s EngagementSignals) EngagementDecision {
 	c, r, rev := s.Confidence, s.Risk, s.Reversibility
 	d := EngagementDecision{Signals: s}
@@ -327,9 +338,11 @@ func DecideEngagement(s EngagementSignals) EngagementDecision {
 }
 
 // ShouldRequestInput decides whether to ask a human (DecideEngagement) and records the
-// decision on the intent as an `engagement.decision` event (RFC-0025 §9.2, the Python SDK
+// decision on the intent as an `engagement.decision` event ([RFC-0025] §9.2, the Python SDK
 // agents' should_request_input). Signals left at zero are not defaults: set Confidence and
 // Reversibility (the RFC's defaults are 1).
+//
+// [RFC-0025]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0025-human-in-the-loop.md
 func (c *Client) ShouldRequestInput(ctx context.Context, intentID string, s EngagementSignals, opts ...Option) (*EngagementDecision, error) {
 	d := DecideEngagement(s)
 	if _, err := c.logPayload(ctx, intentID, EventEngagementDecision, d, opts); err != nil {

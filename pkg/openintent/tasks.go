@@ -2,7 +2,6 @@ package openintent
 
 import (
 	"context"
-	"errors"
 	"iter"
 	"net/http"
 	"strconv"
@@ -11,7 +10,9 @@ import (
 )
 
 type (
-	// Task is a unit of work of an intent (RFC-0012).
+	// Task is a unit of work of an intent ([RFC-0012]).
+	//
+	// [RFC-0012]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0012-task-decomposition-planning.md
 	Task = models.Task
 	// TaskCreate is the body of CreateTask.
 	TaskCreate = models.TaskCreate
@@ -19,7 +20,9 @@ type (
 	TaskUpdate = models.TaskUpdate
 	// TaskStatus is a task's status; the server enforces its transitions (see the spec).
 	TaskStatus = models.TaskStatus
-	// Plan orders an intent's tasks (RFC-0012).
+	// Plan orders an intent's tasks ([RFC-0012]).
+	//
+	// [RFC-0012]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0012-task-decomposition-planning.md
 	Plan = models.Plan
 	// PlanCreate is the body of CreatePlan.
 	PlanCreate = models.PlanCreate
@@ -80,7 +83,7 @@ func (c *Client) ListTasks(ctx context.Context, intentID string, p ListTasksPara
 		return nil, err
 	}
 	if p.Limit < 0 || p.Offset < 0 {
-		return nil, errors.New("openintent: ListTasks: limit and offset must not be negative")
+		return nil, invalidArg("ListTasks", "limit", "limit and offset must not be negative")
 	}
 	q := queryOf("status", string(p.Status))
 	if p.Limit > 0 {

@@ -15,7 +15,9 @@ import (
 // (ContextWithTrace), and the event's hash covers them (RFC-0019).
 
 // NewTraceID returns a fresh trace id: 32 lower-case hex digits (128 random bits), the W3C
-// trace-id form RFC-0020 uses.
+// trace-id form [RFC-0020] uses.
+//
+// [RFC-0020]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0020-distributed-tracing.md
 func NewTraceID() string {
 	var b [16]byte
 	_, _ = crand.Read(b[:])

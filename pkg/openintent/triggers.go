@@ -8,7 +8,9 @@ import (
 )
 
 type (
-	// Trigger creates intents on a schedule or when events happen (RFC-0017).
+	// Trigger creates intents on a schedule or when events happen ([RFC-0017]).
+	//
+	// [RFC-0017]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0017-triggers-reactive-scheduling.md
 	Trigger = models.Trigger
 	// TriggerCreate is the body of CreateTrigger.
 	TriggerCreate = models.TriggerCreate

@@ -6,7 +6,9 @@ import "github.com/openintent-go/openintent/gen/models"
 // these aliases give them their SDK names so callers need a single import.
 
 type (
-	// Intent is a shared goal with versioned state (RFC-0001).
+	// Intent is a shared goal with versioned state ([RFC-0001]).
+	//
+	// [RFC-0001]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0001-intent-objects.md
 	Intent = models.Intent
 	// IntentStatus is an intent's lifecycle status.
 	IntentStatus = models.IntentStatus
@@ -26,13 +28,17 @@ type (
 	StatePatch = models.StatePatch
 	// PatchOp is a state patch operation: set, append or remove.
 	PatchOp = models.PatchOp
-	// Lease is an exclusive, expiring claim on a scope of an intent (RFC-0003).
+	// Lease is an exclusive, expiring claim on a scope of an intent ([RFC-0003]).
+	//
+	// [RFC-0003]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0003-agent-leasing.md
 	Lease = models.Lease
 	// LeaseStatus is a lease's status.
 	LeaseStatus = models.LeaseStatus
 	// AgentAssignment is an agent assigned to an intent.
 	AgentAssignment = models.AgentAssignment
-	// IntentGraph is an intent's hierarchy and dependency graph (RFC-0002).
+	// IntentGraph is an intent's hierarchy and dependency graph ([RFC-0002]).
+	//
+	// [RFC-0002]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0002-intent-graphs.md
 	IntentGraph = models.IntentGraph
 	// GraphNode is a node of an IntentGraph.
 	GraphNode = models.GraphNode
@@ -54,7 +60,9 @@ type (
 	Timestamp = models.Timestamp
 )
 
-// Intent statuses (RFC-0001 lifecycle).
+// Intent statuses ([RFC-0001] lifecycle).
+//
+// [RFC-0001]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0001-intent-objects.md
 const (
 	StatusDraft                  = models.IntentStatusDraft
 	StatusActive                 = models.IntentStatusActive

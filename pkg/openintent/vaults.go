@@ -9,7 +9,9 @@ import (
 )
 
 type (
-	// Vault holds an owner's credentials (RFC-0014).
+	// Vault holds an owner's credentials ([RFC-0014]).
+	//
+	// [RFC-0014]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0014-credential-vaults-tool-scoping.md
 	Vault = models.Vault
 	// VaultCreate is the body of CreateVault.
 	VaultCreate = models.VaultCreate

@@ -76,7 +76,7 @@ func (c *Client) VerifyEventChain(ctx context.Context, intentID string, opts ...
 // params.IntentID and params.Scope filter, params.Limit defaults to 100.
 func (c *Client) ListCheckpoints(ctx context.Context, params ListCheckpointsParams, opts ...Option) ([]LogCheckpoint, error) {
 	if params.Limit < 0 || params.Offset < 0 {
-		return nil, errors.New("openintent: ListCheckpoints: limit and offset must not be negative")
+		return nil, invalidArg("ListCheckpoints", "limit", "limit and offset must not be negative")
 	}
 	q := url.Values{}
 	if params.IntentID != "" {
@@ -194,10 +194,13 @@ type ChainCheck struct {
 }
 
 // VerifyChain checks a run of one intent's events, oldest first, offline: every event's
-// event_hash is recomputed from its content (its RFC-0020 trace_id and parent_event_id, and its
-// RFC-0018 proof, included), every previous_event_hash must be the event_hash of the event
+// event_hash is recomputed from its content (its [RFC-0020] trace_id and parent_event_id, and its
+// [RFC-0018] proof, included), every previous_event_hash must be the event_hash of the event
 // before it, and the checkpoints check holds are recomputed. The report lists every failure
 // (and each event, with check.Links); the error is a *ChainError when there is one.
+//
+// [RFC-0020]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0020-distributed-tracing.md
+// [RFC-0018]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0018-cryptographic-agent-identity.md
 func VerifyChain(events []IntentEvent, check ChainCheck) (*ChainVerification, error) {
 	res := eventlog.CheckChain(events, check.After, check.Checkpoints)
 	if check.Signer != "" {
@@ -234,7 +237,7 @@ func EventHash(ev IntentEvent) (string, error) {
 // over them holds it.
 func MerkleRoot(eventHashes []string) (string, error) {
 	if len(eventHashes) == 0 {
-		return "", errors.New("openintent: MerkleRoot: no event hashes")
+		return "", invalidArg("MerkleRoot", "eventHashes", "no event hashes")
 	}
 	leaves := make([]eventlog.Hash, len(eventHashes))
 	for i, s := range eventHashes {

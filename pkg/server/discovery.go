@@ -5,6 +5,7 @@ import (
 
 	"github.com/openintent-go/openintent/gen/models"
 	genserver "github.com/openintent-go/openintent/gen/server"
+	rfctexts "github.com/openintent-go/openintent/internal/rfcs"
 )
 
 // ProtocolVersion is the protocol version the server announces.
@@ -21,9 +22,12 @@ var rfcs = []struct{ id, level string }{
 }
 
 func (h *handlers) GetDiscoveryDocument(context.Context, genserver.GetDiscoveryDocumentRequestObject) (genserver.GetDiscoveryDocumentResponseObject, error) {
-	urls := make([]string, len(rfcs))
-	for i, r := range rfcs {
-		urls[i] = "/rfc/" + r.id
+	// The RFC texts themselves (the reference implementation's /rfc/NNNN paths are not served).
+	urls := make([]string, 0, len(rfcs))
+	for _, r := range rfcs {
+		if u, ok := rfctexts.URL(r.id); ok {
+			urls = append(urls, u)
+		}
 	}
 	return genserver.GetDiscoveryDocument200JSONResponse(models.DiscoveryDocument{
 		Protocol:     "OpenIntent Coordination Protocol",

@@ -113,7 +113,7 @@ func (h *handlers) GetTask(ctx context.Context, req genserver.GetTaskRequestObje
 	if err != nil {
 		return nil, err
 	}
-	return genserver.GetTask200JSONResponse(t), nil
+	return genserver.GetTask200JSONResponse(taskWire(t)), nil
 }
 
 func (h *handlers) ListIntentTasks(ctx context.Context, req genserver.ListIntentTasksRequestObject) (genserver.ListIntentTasksResponseObject, error) {
@@ -124,7 +124,7 @@ func (h *handlers) ListIntentTasks(ctx context.Context, req genserver.ListIntent
 	out := make([]models.Task, 0, len(ts))
 	for _, t := range ts {
 		if req.Params.Status == "" || string(t.Status) == req.Params.Status {
-			out = append(out, t)
+			out = append(out, taskWire(t))
 		}
 	}
 	return genserver.ListIntentTasks200JSONResponse(page(out, int(req.Params.Limit), int(req.Params.Offset), 100)), nil
@@ -183,7 +183,7 @@ func (h *handlers) UpdateTaskStatus(ctx context.Context, req genserver.UpdateTas
 	if err != nil {
 		return nil, err
 	}
-	return genserver.UpdateTaskStatus200JSONResponse(t), nil
+	return genserver.UpdateTaskStatus200JSONResponse(taskWire(t)), nil
 }
 
 func (h *handlers) CreatePlan(ctx context.Context, req genserver.CreatePlanRequestObject) (genserver.CreatePlanResponseObject, error) {
@@ -288,4 +288,14 @@ func (h *handlers) UpdatePlan(ctx context.Context, req genserver.UpdatePlanReque
 		return nil, err
 	}
 	return genserver.UpdatePlan200JSONResponse(p), nil
+}
+
+// taskWire fills what a task stored before these keys were always written lacks, so that every
+// answer has the keys the reference server always sends (issue #18).
+func taskWire(t models.Task) models.Task {
+	t.Blocks, t.RequiresTools, t.TaskMetadata = nonNil(t.Blocks), nonNil(t.RequiresTools), orEmpty(t.TaskMetadata)
+	if t.Permissions == "" {
+		t.Permissions = "inherit"
+	}
+	return t
 }

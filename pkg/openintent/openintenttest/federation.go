@@ -8,9 +8,11 @@ import (
 	"github.com/openintent-go/openintent/pkg/server"
 )
 
-// WithFederation turns federation (RFC-0022) on with f. An empty f.URL is the test server's own
+// WithFederation turns federation ([RFC-0022]) on with f. An empty f.URL is the test server's own
 // URL; AllowPrivateNetworks is always set, so that peers on loopback (other test servers) are
 // reached. NewFederation starts servers that are each other's peers.
+//
+// [RFC-0022]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0022-federation-protocol.md
 func WithFederation(f server.Federation) Option {
 	return func(c *config) { c.federation = &f }
 }

@@ -87,12 +87,17 @@ func WithToolProxy(p server.ToolProxy) Option { return func(c *config) { c.tools
 func WithTriggerInterval(d time.Duration) Option { return func(c *config) { c.triggers = d } }
 
 // WithRequireEventProofs makes the server refuse unsigned events from agents that registered
-// a key (RFC-0018), as the binary's -require-event-proofs does.
+// a key ([RFC-0018]), as the binary's -require-event-proofs does.
+//
+// [RFC-0018]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0018-cryptographic-agent-identity.md
 func WithRequireEventProofs() Option { return func(c *config) { c.proofs = true } }
 
-// WithSuspensions configures suspensions awaiting human input (RFC-0025, RFC-0026): the
+// WithSuspensions configures suspensions awaiting human input ([RFC-0025], [RFC-0026]): the
 // platform's default human retry policy, and how often their timers run (by default as often
 // as schedule triggers are evaluated, see WithTriggerInterval).
+//
+// [RFC-0025]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0025-human-in-the-loop.md
+// [RFC-0026]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0026-suspension-container-interaction.md
 func WithSuspensions(s server.Suspensions) Option { return func(c *config) { c.suspend = s } }
 
 // WithStoreFile keeps the server's state in a SQLite file at path (the durable store the binary
