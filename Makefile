@@ -20,12 +20,17 @@ check-generate: generate ## fail when gen/ is stale
 fmt: ## fail when gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || (echo "gofmt needed:"; echo "$$out"; exit 1)
 
-vet: ## go vet
+# The LLM adapters are modules of their own (adapters/*/go.mod), outside ./... of the root module.
+ADAPTERS := adapters/openai adapters/anthropic
+
+vet: ## go vet (the root module and the LLM adapter modules)
 	$(GO) vet ./...
+	@for m in $(ADAPTERS); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 test: ## the full test suite, under the race detector (the server's tests on each kind of store: memory, file, PostgreSQL); needs cgo and a C compiler
 	@test "$$($(GO) env CGO_ENABLED)" = 1 || { echo "make test runs under -race, which needs cgo: install a C compiler (gcc) and set CGO_ENABLED=1" >&2; exit 1; }
 	$(GO) test -race -count=1 ./...
+	@for m in $(ADAPTERS); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 	OPENINTENT_TEST_STORE=file $(GO) test -race -count=1 ./pkg/server/
 	OPENINTENT_TEST_STORE=postgres $(GO) test -race -count=1 ./pkg/server/
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openintent-go/openintent/pkg/agent"
 	"github.com/openintent-go/openintent/pkg/openintent"
 	"github.com/openintent-go/openintent/pkg/openintent/openintenttest"
 	"github.com/openintent-go/openintent/pkg/workflow"
@@ -164,7 +167,7 @@ workflow:
 `
 
 func TestRunTwoPhaseWorkflowWithTwoAgents(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	serveAgent(t, srv, "writer", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
 		return openintent.Object{"text": "a draft about " + task.Input["subject"].(string)}, nil
 	})
@@ -200,7 +203,7 @@ func TestRunTwoPhaseWorkflowWithTwoAgents(t *testing.T) {
 }
 
 func TestRunFailsNonZero(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	serveAgent(t, srv, "writer", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
 		return openintent.Object{"text": 42}, nil // text is declared a string
 	})
@@ -241,7 +244,7 @@ func TestRunDryRun(t *testing.T) {
 }
 
 func TestReadCommands(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	ctx := context.Background()
 	c := srv.Client(t, "alice")
 	in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "Read me", Description: "for the CLI", State: openintent.Object{"k": "v"}})
@@ -335,7 +338,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestEventsTailFollowsTheStream(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	ctx := context.Background()
 	c := srv.Client(t, "alice")
 	in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "Tail me"})
@@ -358,7 +361,7 @@ func TestEventsTailFollowsTheStream(t *testing.T) {
 }
 
 func TestIntentsWatchEndsWhenTheIntentCompletes(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	ctx := context.Background()
 	c := srv.Client(t, "alice")
 	in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "Watch me"})
@@ -420,4 +423,73 @@ func TestUsageAndCompletion(t *testing.T) {
 			t.Errorf("%s completion: %.200s", shell, r.stdout)
 		}
 	}
+}
+
+// The same workflow run by agents of pkg/agent's runtime: their handlers read the phase's input
+// with workflow.ClaimInputs and return its output, which the runtime merges into the intent's
+// state before completing it.
+func TestRunWithPkgAgentAgents(t *testing.T) {
+	srv := newServer(t)
+	start := func(id string, h func(in openintent.Object) openintent.Object) {
+		c := srv.Client(t, id)
+		a := agent.New(c, id, agent.AutoComplete(), agent.Logger(slog.New(slog.DiscardHandler)),
+			agent.OnAssignment(func(ctx context.Context, w *agent.Work) (openintent.Object, error) {
+				in, err := workflow.ClaimInputs(ctx, c, w.Intent)
+				if err != nil {
+					return nil, err
+				}
+				return h(in), nil
+			}))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	start("writer", func(in openintent.Object) openintent.Object {
+		return openintent.Object{"text": "notes on " + in["subject"].(string)}
+	})
+	start("editor", func(in openintent.Object) openintent.Object {
+		return openintent.Object{"final": strings.ToUpper(in["text"].(string)), "words": 3}
+	})
+	file := writeFile(t, "two.yaml", twoPhase)
+	r := cli(t, srv, "run", file, "-i", "subject=leases", "-o", "json", "--timeout", "60s").must(t)
+	var res runResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Status != "completed" || res.Outputs["edit"]["final"] != "NOTES ON LEASES" {
+		t.Fatalf("result: %s (%v)", r.stdout, err)
+	}
+	// The coordinator recorded its assignments as decisions (RFC-0013).
+	c := srv.Client(t, "reader")
+	recs, err := c.GetDecisions(context.Background(), res.IntentIDs["edit"])
+	if err != nil || len(recs) == 0 {
+		t.Errorf("decisions: %+v, %v", recs, err)
+	}
+}
+
+func TestRunFailsWhenAttemptsAreUsedUp(t *testing.T) {
+	srv := newServer(t)
+	serveAgent(t, srv, "writer", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
+		return nil, errors.New("TIMEOUT: the model did not answer")
+	})
+	file := writeFile(t, "retry.yaml", `openintent: "1.0"
+info: {name: Retry}
+workflow:
+  draft:
+    description: d
+    assign: writer
+    retry: {max_attempts: 2, initial_delay_ms: 1, retryable_errors: [handler_error]}
+`)
+	r := cli(t, srv, "run", file, "--timeout", "60s")
+	if r.code != 1 || !strings.Contains(r.stderr, "TIMEOUT: the model did not answer") || !strings.Contains(r.stderr, "after 2 failed attempt") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// newServer starts a test server: on the in-memory store, or on a SQLite file store when
+// OPENINTENT_TEST_STORE=file (as the server's own tests).
+func newServer(t *testing.T) *openintenttest.Server {
+	t.Helper()
+	if os.Getenv("OPENINTENT_TEST_STORE") == "file" {
+		return openintenttest.NewServer(t, openintenttest.WithStoreFile(filepath.Join(t.TempDir(), "openintent.db")))
+	}
+	return openintenttest.NewServer(t)
 }

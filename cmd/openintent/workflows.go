@@ -99,11 +99,6 @@ I/O contract was broken, the timeout passed) and 2 on a usage error. FILE may al
 	return cmd
 }
 
-// runWorkflow runs the workflow through the executor of pkg/workflow.
-func runWorkflow(ctx context.Context, c *openintent.Client, w *workflow.Workflow, trigger openintent.Object, progress func(workflow.Progress)) (*workflow.Result, error) {
-	return w.Run(ctx, c, workflow.RunOptions{Trigger: trigger, Progress: progress})
-}
-
 // runResult is what run prints (and writes with --result).
 type runResult struct {
 	Workflow    string                       `json:"workflow"`

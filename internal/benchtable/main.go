@@ -72,6 +72,11 @@ var budgets = []budget{
 	{bench: "ChannelAsk/memory", metric: "p99-µs", absolute: true},
 	{bench: "ChannelAsk/file", baseline: "send + reply, no stream", interleaved: true, metric: "ns/op"},
 	{bench: "ChannelAsk/file", metric: "p99-µs", absolute: true},
+	// Issue #21 (pkg/agent): an assignment appended to the log until the agent's handler starts
+	// (p50 at most 5 ms on the memory store), and handlers per second over 64 intents (reported).
+	{bench: "AgentDispatch", metric: "p50-µs", limit: 5000, absolute: true},
+	{bench: "AgentDispatch", metric: "p99-µs", absolute: true},
+	{bench: "AgentThroughput/intents=64", metric: "handlers/s", absolute: true},
 }
 
 var suffix = regexp.MustCompile(`-\d+$`)

@@ -79,8 +79,9 @@ func (a *Agent) ID() string { return a.id }
 // Client returns the client the agent acts through.
 func (a *Agent) Client() *openintent.Client { return a.client }
 
-// Ready is closed once Run has registered the agent and its event streams are open: from then on
-// every assignment reaches it.
+// Ready is closed once Run has registered the agent and its event streams are open (those of
+// Watch and WatchPortfolio included): from then on every assignment reaches it. It is never
+// closed if Run fails before.
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // LastEventID returns the id of the last event of the agent's stream the runtime has handled
@@ -115,12 +116,6 @@ func (a *Agent) validate() error {
 // it fails for good (its options are invalid, the server refuses to register it, or its
 // heartbeats are refused), returning why. An agent runs once.
 func (a *Agent) Run(ctx context.Context) error {
-	return a.run(ctx, nil)
-}
-
-// run is Run, with main (when not nil) run alongside the streams: a Coordinator's portfolio.
-// When main returns, the agent drains and run returns main's error.
-func (a *Agent) run(ctx context.Context, main func(ctx context.Context) error) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
@@ -164,38 +159,16 @@ func (a *Agent) run(ctx context.Context, main func(ctx context.Context) error) e
 		a.startWatch(id, true, -1, a.opened)
 	}
 
-	var mainErr error
-	mainDone := make(chan struct{})
-	if main != nil {
-		go func() {
-			defer close(mainDone)
-			select {
-			case <-a.ready:
-			case <-ctx.Done():
-				mainErr = ctx.Err()
-				return
-			}
-			mainErr = main(ctx)
-		}()
-	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-fatal:
 		runErr = err
-	case <-mainDone:
-		runErr = mainErr
 	}
 	a.drain(base, stopAgentStream, cancelWork)
 	stopStreams()
 	hb.Stop()
 	a.streamWG.Wait()
-	if main != nil {
-		<-mainDone
-		if runErr == nil && ctx.Err() != nil && !errors.Is(mainErr, context.Canceled) {
-			runErr = mainErr
-		}
-	}
 	offCtx, cancel := context.WithTimeout(base, 10*time.Second)
 	defer cancel()
 	if _, err := a.client.UpdateAgentStatus(offCtx, a.id, openintent.AgentDeregistered); err != nil {
@@ -353,6 +326,9 @@ func (a *Agent) follow(ctx context.Context, name string, open func(ctx context.C
 		}
 		if refused {
 			a.log.Error("agent: the server refuses the event stream; not following it", "stream", name)
+			if opened != nil {
+				once.Do(opened) // Ready does not wait for a stream that will never open
+			}
 			return
 		}
 		if !sleep(ctx, min(time.Duration(failures+1)*500*time.Millisecond, 10*time.Second)) {

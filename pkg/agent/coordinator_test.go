@@ -203,7 +203,7 @@ func TestCoordinatorStopsWhenItLosesItsLease(t *testing.T) {
 	start(t, agent.New(srv.Client(t, "slow"), "slow",
 		agent.OnAssignment(func(ctx context.Context, w *agent.Work) (openintent.Object, error) {
 			close(started)
-			host.kill() // the coordinator's host dies while the first intent is worked on
+			host.kill()     // the coordinator's host dies while the first intent is worked on
 			return nil, nil // never completes the intent
 		})))
 	coord := agent.NewCoordinator(srv.Client(t, "lead", openintent.WithHTTPClient(host.client()), openintent.WithMaxRetries(0)), "lead",

@@ -1,9 +1,6 @@
 package agent
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Causes of a handler's context ending (context.Cause), besides openintent.ErrLeaseLost.
 var (
@@ -14,22 +11,6 @@ var (
 	// ErrIntentEnded: another agent completed or abandoned the intent.
 	ErrIntentEnded = errors.New("agent: the intent was completed or abandoned by someone else")
 )
-
-// GuardrailError is a refusal by a guardrail, recorded on the intent.
-type GuardrailError struct {
-	// Guardrail is "input" or "output".
-	Guardrail string
-	// Reason is the guardrail's error.
-	Reason error
-}
-
-// Error says which guardrail refused and why.
-func (e *GuardrailError) Error() string {
-	return fmt.Sprintf("agent: %s guardrail refused: %v", e.Guardrail, e.Reason)
-}
-
-// Unwrap returns the guardrail's error.
-func (e *GuardrailError) Unwrap() error { return e.Reason }
 
 // permanentError marks an error that must not be retried (Permanent, Work.Fail).
 type permanentError struct {

@@ -58,6 +58,13 @@ func (a *Agent) startWatch(id string, portfolio bool, after int64, opened func()
 		defer a.streamWG.Done()
 		defer a.endWatch(wt)
 		if !portfolio {
+			// An intent that has ended (an old assignment replayed, say) has nothing more to say.
+			if in, err := a.client.GetIntent(ctx, id); err == nil && terminal(in.Status) {
+				if opened != nil {
+					opened()
+				}
+				return
+			}
 			if len(a.cfg.message) > 0 {
 				a.followChannels(ctx, id)
 			}
@@ -121,15 +128,17 @@ func (a *Agent) notify(ctx context.Context, ev openintent.IntentEvent, o *occurr
 	if !a.acquire(ctx) {
 		return
 	}
-	defer a.release()
 	in, err := o.intent(ctx, a.client)
 	if err != nil {
+		a.release()
 		if ctx.Err() == nil {
 			a.log.Warn("agent: read intent for a handler", "intent_id", ev.IntentID, "event_type", ev.EventType, "error", err)
 		}
 		return
 	}
 	w := a.newWork(in, ev, nil)
+	w.holding = true // given up while the handler waits (Work.RequestInput, Channel.Ask)
+	defer w.releaseSlot()
 	if err := callSafely(func() error { return fn(w.traced(ctx), w) }); err != nil {
 		a.log.Error("agent: handler failed", "intent_id", ev.IntentID, "event_type", ev.EventType, "error", err)
 	}

@@ -2,8 +2,11 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/openintent-go/openintent/pkg/agent"
 	"github.com/openintent-go/openintent/pkg/openintent"
+	"github.com/openintent-go/openintent/pkg/openintent/openintenttest"
+	"github.com/openintent-go/openintent/pkg/server"
 )
 
 // The handlers of an agent assigned to an intent see what happens on it: comments (OnEvent),
@@ -370,5 +375,60 @@ func TestTriggerDelegationAndMemory(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].Actor != "helper" {
 		t.Errorf("the intent was completed by %v", evs)
+	}
+}
+
+// A handler calls a tool through the server's proxy under the agent's grant; the call is logged on
+// the intent in the handler's trace.
+func TestInvokeToolThroughGrant(t *testing.T) {
+	tool := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var params map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&params)
+		_ = json.NewEncoder(w).Encode(map[string]any{"hits": 2, "query": params["q"]})
+	}))
+	defer tool.Close()
+	srv := newServer(t, openintenttest.WithToolProxy(server.ToolProxy{AllowPrivateNetworks: true}))
+	boss := srv.Client(t, "boss")
+	ctx := testContext(t)
+	v, err := boss.CreateVault(ctx, openintent.VaultCreate{Name: "tools"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := boss.CreateCredential(ctx, openintent.CredentialCreate{VaultID: v.ID, Service: "search", Label: "search",
+		ScopesAvailable: []string{"web_search"}, Secret: map[string]any{"api_key": "k"}, Metadata: openintent.Object{"base_url": tool.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := boss.CreateToolGrant(ctx, openintent.ToolGrantCreate{CredentialID: cred.ID, AgentID: "searcher", Scopes: []string{"web_search"}}); err != nil {
+		t.Fatal(err)
+	}
+	start(t, agent.New(srv.Client(t, "searcher"), "searcher", agent.AutoComplete(),
+		agent.OnAssignment(func(ctx context.Context, w *agent.Work) (openintent.Object, error) {
+			res, err := w.InvokeTool(ctx, "web_search", openintent.Object{"q": w.Intent.Title})
+			if err != nil {
+				return nil, err
+			}
+			return openintent.Object{"hits": (*res.Result)["hits"]}, nil
+		})))
+	in := newIntent(t, boss, "market trends")
+	assign(t, boss, in.ID, "searcher")
+	waitEvent(t, boss, in.ID, completed)
+	got, err := boss.GetIntent(ctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State["hits"] != float64(2) {
+		t.Fatalf("state %v", got.State)
+	}
+	calls, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventToolCallCompleted)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventLeaseAcquired)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].Payload["tool_name"] != "web_search" || calls[0].TraceID == "" || calls[0].TraceID != leases[0].TraceID {
+		t.Fatalf("tool call events %+v (the handler's trace %q)", calls, leases[0].TraceID)
 	}
 }

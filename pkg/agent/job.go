@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"math/rand/v2"
 	"strings"
@@ -413,6 +412,3 @@ func (a *Agent) signalDrain() {
 	ch := a.drainSig.get()
 	a.drainClose.Do(func() { close(ch) })
 }
-
-// describe names a job in errors.
-func (j *job) String() string { return fmt.Sprintf("%s/%s", j.intentID, j.scope) }

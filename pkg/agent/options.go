@@ -383,9 +383,11 @@ func OnTrigger(name string, fn WorkFunc) Option {
 
 // OnMessage calls fn for each message addressed to the agent (to it, or to everyone) on the
 // channels named channel (every channel when empty) of the intents it follows (RFC-0021): the
-// channels they have when the agent starts following them and those it opens with Work.Channel.
-// The object fn returns answers a request; a message addressed to the agent alone is marked
-// read once handled, and not handled again.
+// channels they have when the agent starts following them, those it opens with Work.Channel, and
+// audited channels as their messages appear on the intent's log (Work.Channel opens audited
+// channels, so agents using the runtime find each other's). The object fn returns answers a
+// request; a message addressed to the agent alone is marked read once handled, and not handled
+// again. Channels close when their intent ends.
 func OnMessage(channel string, fn MessageFunc) Option {
 	return func(c *config) {
 		if fn == nil {

@@ -356,7 +356,9 @@ func (w *Work) Tasks() *Tasks { return &Tasks{w: w} }
 // existing channel, or a new one open to everyone working on the intent and audited (each
 // message is also an event of the intent's log, through which the OnMessage handlers of the
 // other agents following the intent find the channel).
-func (w *Work) Channel(name string) *Channel { return &Channel{w: w, intentID: w.intentID(), name: name} }
+func (w *Work) Channel(name string) *Channel {
+	return &Channel{w: w, intentID: w.intentID(), name: name}
+}
 
 // ChannelOf returns the channel with this name of another intent, such as one this intent
 // depends on, opened on first use as Channel does.

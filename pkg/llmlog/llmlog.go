@@ -287,6 +287,9 @@ func (r *recording) complete(out Response) {
 		if r.cfg.Price == nil {
 			return
 		}
+		if out.PromptTokens == 0 && out.CompletionTokens == 0 {
+			return // no usage reported: nothing to price
+		}
 		usd, ok := r.cfg.Price(model, out.PromptTokens, out.CompletionTokens)
 		if !ok {
 			return
@@ -318,7 +321,11 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.drain(true)
-		b.end(nil)
+		if b.stream.Done() {
+			b.end(nil)
+		} else {
+			b.end(errors.New("the stream ended before the provider said it was complete"))
+		}
 	} else if err != nil {
 		b.end(err)
 	}

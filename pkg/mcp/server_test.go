@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,7 +66,7 @@ func toolNames(t *testing.T, cs *sdk.ClientSession) []string {
 }
 
 func TestRolesDecideTheTools(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	counts := map[mcp.Role]int{}
 	for _, role := range []mcp.Role{mcp.RoleReader, mcp.RoleOperator, mcp.RoleAdmin} {
 		s, cs := connect(t, mcp.Config{URL: srv.URL, APIKey: srv.APIKey, AgentID: "assistant", Role: role})
@@ -123,7 +125,7 @@ func TestToolsComeFromTheSpec(t *testing.T) {
 			t.Errorf("%s reads but is of the write tier", tool.Name)
 		}
 	}
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	_, cs := connect(t, mcp.Config{URL: srv.URL, APIKey: srv.APIKey, Role: mcp.RoleAdmin})
 	for tool, err := range cs.Tools(context.Background(), nil) {
 		if err != nil {
@@ -143,7 +145,7 @@ func TestToolsComeFromTheSpec(t *testing.T) {
 }
 
 func TestToolCallsActAsTheConfiguredAgent(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	_, cs := connect(t, mcp.Config{URL: srv.URL, APIKey: srv.APIKey, AgentID: "assistant", Role: mcp.RoleAdmin})
 	res, text := call(t, cs, "openintent_create_intent", map[string]any{"title": "From MCP", "description": "made by a tool", "state": map[string]any{"step": 1}})
 	if res.IsError {
@@ -193,7 +195,7 @@ func TestToolCallsActAsTheConfiguredAgent(t *testing.T) {
 }
 
 func TestCallsCarryTheKey(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	_, cs := connect(t, mcp.Config{URL: srv.URL, APIKey: "wrong-key", AgentID: "assistant"})
 	res, text := call(t, cs, "openintent_list_intents", nil)
 	if !res.IsError || !strings.Contains(text, "401") {
@@ -205,7 +207,7 @@ func TestCallsCarryTheKey(t *testing.T) {
 }
 
 func TestResources(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	c := srv.Client(t, "assistant")
 	ctx := context.Background()
 	in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "Resource", State: openintent.Object{"answer": 42}})
@@ -228,12 +230,12 @@ func TestResources(t *testing.T) {
 		return r.Contents[0].Text, nil
 	}
 	for uri, want := range map[string]string{
-		"openintent://intents":                         in.ID,
-		"openintent://intents/" + in.ID:                `"title": "Resource"`,
-		"openintent://intents/" + in.ID + "/state":     `"answer": 42`,
-		"openintent://intents/" + in.ID + "/events":    "intent_created",
-		"openintent://portfolios":                      pf.ID,
-		"openintent://portfolios/" + pf.ID:             in.ID,
+		"openintent://intents":                      in.ID,
+		"openintent://intents/" + in.ID:             `"title": "Resource"`,
+		"openintent://intents/" + in.ID + "/state":  `"answer": 42`,
+		"openintent://intents/" + in.ID + "/events": "intent_created",
+		"openintent://portfolios":                   pf.ID,
+		"openintent://portfolios/" + pf.ID:          in.ID,
 	} {
 		text, err := read(uri)
 		if err != nil || !strings.Contains(text, want) {
@@ -251,7 +253,7 @@ func TestResources(t *testing.T) {
 
 // The streamable HTTP transport serves the same server.
 func TestStreamableHTTP(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	s, err := mcp.New(mcp.Config{URL: srv.URL, APIKey: srv.APIKey, AgentID: "assistant"})
 	if err != nil {
 		t.Fatal(err)
@@ -268,4 +270,14 @@ func TestStreamableHTTP(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("health over HTTP: %v %+v", err, res)
 	}
+}
+
+// newServer starts a test server: on the in-memory store, or on a SQLite file store when
+// OPENINTENT_TEST_STORE=file (as the server's own tests).
+func newServer(t *testing.T) *openintenttest.Server {
+	t.Helper()
+	if os.Getenv("OPENINTENT_TEST_STORE") == "file" {
+		return openintenttest.NewServer(t, openintenttest.WithStoreFile(filepath.Join(t.TempDir(), "openintent.db")))
+	}
+	return openintenttest.NewServer(t)
 }

@@ -91,7 +91,7 @@ func (e *APIError) Error() string {
 	b.WriteString(e.Detail)
 	for _, f := range e.FieldErrors {
 		// Our server's detail already says "field: message" for each field error.
-		if strings.Contains(e.Detail, f.Message) && strings.Contains(e.Detail, f.Field) {
+		if strings.Contains(e.Detail, f.Message) && (e.StatusCode == 0 || strings.Contains(e.Detail, f.Field)) {
 			continue
 		}
 		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
@@ -173,10 +173,16 @@ type ValidationError struct{ *APIError }
 
 // invalidArg returns the *ValidationError of an argument (or option) the client refuses before
 // sending anything: op is the SDK method or option, field the argument at fault, and the
-// formatted message says what is wrong (naming the field).
+// formatted message says what is wrong (naming the field). When op was reached through another
+// SDK method the caller called (RequestInput calling Suspend, GetIntent applying an option), the
+// error names that one, then op: "openintent: RequestInput: Suspend: Question is required".
 func invalidArg(op, field, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
-	return &ValidationError{&APIError{Op: op, Code: "validation_error", Detail: msg,
+	detail := msg
+	if outer := sdkOp(); outer != "" && outer != op {
+		op, detail = outer, op+": "+msg
+	}
+	return &ValidationError{&APIError{Op: op, Code: "validation_error", Detail: detail,
 		FieldErrors: []FieldError{{Field: field, Message: msg}}}}
 }
 

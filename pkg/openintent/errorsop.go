@@ -81,9 +81,17 @@ func sdkOp() string {
 
 // exportedOp turns a function name relative to the package ("(*Client).GetIntent",
 // "GetMemoryValue[...]", "(*LLMRequest).Complete") into an SDK method name ("GetIntent",
-// "GetMemoryValue", "LLMRequest.Complete"), or "" for an unexported function or a closure.
+// "GetMemoryValue", "LLMRequest.Complete"), or "" for an unexported function. A closure counts
+// as the function it is in ("(*Client).Intents.func1" is Intents: the iterator it returns).
 func exportedOp(name string) string {
 	name = strings.ReplaceAll(name, "[...]", "")
+	for {
+		i := strings.LastIndexByte(name, '.')
+		if i < 0 || !closureName(name[i+1:]) {
+			break
+		}
+		name = name[:i]
+	}
 	recv := ""
 	if strings.HasPrefix(name, "(") {
 		r, method, ok := strings.Cut(name, ").")
@@ -95,12 +103,27 @@ func exportedOp(name string) string {
 		recv, name = r, method
 	}
 	if strings.Contains(name, ".") || !exported(name) || (recv != "" && !exported(recv)) {
-		return "" // a closure, or unexported
+		return "" // unexported
 	}
 	if recv == "" || recv == "Client" {
 		return name
 	}
 	return recv + "." + name
+}
+
+// closureName reports whether a segment of a function's name is the compiler's name of a
+// closure or go statement inside it (func1, gowrap2, 3).
+func closureName(seg string) bool {
+	seg = strings.TrimLeft(seg, "0123456789")
+	if seg == "" {
+		return true
+	}
+	for _, p := range []string{"func", "gowrap", "deferwrap"} {
+		if rest, ok := strings.CutPrefix(seg, p); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func exported(name string) bool {

@@ -95,14 +95,9 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	if !opts.DisableNotify {
-		listening := make(chan struct{})
+		s.watch.demand = make(chan struct{}, 1)
 		p.wg.Add(1)
-		go p.listen(bg, s, cfg.ConnConfig.Copy(), listening)
-		select { // so that a commit right after Open wakes this store's watchers
-		case <-listening:
-		case <-time.After(10 * time.Second): // the poller covers it meanwhile
-		case <-ctx.Done():
-		}
+		go p.listen(bg, s, cfg.ConnConfig.Copy())
 	}
 	if opts.PollInterval >= 0 {
 		every := opts.PollInterval
@@ -281,42 +276,74 @@ func (s *Store) closePG() error {
 	return err
 }
 
-// listen wakes watchers on the NOTIFY of other replicas' commits, reconnecting when its
-// connection breaks (and then waking every watcher: it may have missed some). listening is
-// closed once it first listens.
-func (p *pgStore) listen(ctx context.Context, s *Store, cfg *pgx.ConnConfig, listening chan struct{}) {
+// listenLinger is how long the listener keeps listening once nobody watches.
+const listenLinger = 30 * time.Second
+
+// listen wakes watchers on the NOTIFY of other replicas' commits. It listens only while this
+// store has watchers (and listenLinger after), so that a replica without live readers is not
+// woken by every commit: it starts when Watch signals demand, and then wakes every watcher once,
+// as a commit made before LISTEN took effect was not notified to them (they read the log again
+// and find it). It reconnects when its connection breaks, waking every watcher likewise.
+func (p *pgStore) listen(ctx context.Context, s *Store, cfg *pgx.ConnConfig) {
 	defer p.wg.Done()
-	first := true
-	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+	for backoff := 100 * time.Millisecond; ctx.Err() == nil; {
+		if !s.watch.watching() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.watch.demand:
+			}
+			continue
+		}
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err == nil {
 			if _, err = conn.Exec(ctx, `LISTEN `+pgChannel); err == nil {
-				if first {
-					close(listening)
-					first = false
-				} else {
-					s.watch.wake(nil, true)
-				}
+				s.watch.wake(nil, true)
 				backoff = 100 * time.Millisecond
-				for {
-					n, err := conn.WaitForNotification(ctx)
-					if err != nil {
-						break
-					}
-					from, ids, _ := strings.Cut(n.Payload, " ")
-					if from == p.id {
-						continue // this store woke its watchers when it committed
-					}
-					list := strings.Fields(ids)
-					s.watch.wake(list, len(list) == 1 && list[0] == AnyIntent)
-				}
+				p.listenOn(ctx, s, conn)
 			}
 			conn.Close(context.Background())
+		}
+		if err == nil {
+			continue // it stopped listening for want of watchers, or the store closed
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// listenOn hands the notifications conn receives to the watchers, until the connection breaks,
+// ctx ends, or nobody has watched for listenLinger.
+func (p *pgStore) listenOn(ctx context.Context, s *Store, conn *pgx.Conn) {
+	var idle time.Time // since when nobody watches
+	for {
+		wctx, cancel := context.WithTimeout(ctx, listenLinger/3)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			return // the connection broke
+		case err != nil: // a quiet while
+			if s.watch.watching() {
+				idle = time.Time{}
+			} else if idle.IsZero() {
+				idle = time.Now()
+			} else if time.Since(idle) >= listenLinger {
+				return
+			}
+			continue
+		}
+		from, ids, _ := strings.Cut(n.Payload, " ")
+		if from == p.id {
+			continue // this store woke its watchers when it committed
+		}
+		list := strings.Fields(ids)
+		s.watch.wake(list, len(list) == 1 && list[0] == AnyIntent)
 	}
 }
 

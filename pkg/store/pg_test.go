@@ -339,6 +339,15 @@ func TestPostgresWatchersWakeAcrossReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer watcher.Close()
+			if tc.name == "notify" {
+				// The first watcher makes the store listen, which then wakes every watcher once
+				// (a commit before it listened was not notified to them).
+				select {
+				case <-watcher.Watch(store.AnyIntent):
+				case <-time.After(30 * time.Second):
+					t.Fatal("the store never started listening")
+				}
+			}
 			for round := range 3 {
 				last, err := watcher.LastSeq(ctx)
 				if err != nil {

@@ -25,6 +25,10 @@ type watchers struct {
 	// recentFrom is 0 until the store knows where its log ended when it was opened.
 	recent     []recentEvent
 	recentFrom int64
+
+	// demand, on a PostgreSQL store that listens for other replicas' commits, is signalled when
+	// a watcher arrives: the listener listens while there are watchers (pg.go).
+	demand chan struct{}
 }
 
 // RecentEvents is how many of the newest events a store keeps in memory for live readers.
@@ -166,6 +170,12 @@ func (s *Store) Watch(intentID string) <-chan struct{} {
 	if !ok {
 		ch = make(chan struct{})
 		s.watch.byKey[intentID] = ch
+		if s.watch.demand != nil {
+			select {
+			case s.watch.demand <- struct{}{}:
+			default: // signalled already
+			}
+		}
 	}
 	return ch
 }

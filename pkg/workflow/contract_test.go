@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -127,11 +128,11 @@ func TestContractRoundTripsThroughState(t *testing.T) {
 func roundTrip(t *testing.T, o openintent.Object) openintent.Object {
 	t.Helper()
 	var out openintent.Object
-	b, err := jsonMarshal(o)
+	b, err := json.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jsonUnmarshal(b, &out); err != nil {
+	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
 	return out

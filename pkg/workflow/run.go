@@ -345,7 +345,7 @@ func (ex *Execution) step(ctx context.Context, failed map[string]bool) (done boo
 				continue
 			}
 			if failed[ph.id] {
-				if err := ex.checkFailures(ctx, pi, ph); err != nil {
+				if err := checkFailures(ctx, ex.c, pi, ph); err != nil {
 					return true, err
 				}
 			}
@@ -428,8 +428,8 @@ func (ex *Execution) tryStart(ctx context.Context, pi *PlannedIntent, ph *phaseR
 // agent when their attempts run out (pkg/agent and ServePhases both do); the run fails once
 // the attempts are used up: max_attempts failures (one without a retry policy), and with a
 // fallback agent, a failure of the fallback agent too.
-func (ex *Execution) checkFailures(ctx context.Context, pi *PlannedIntent, ph *phaseRun) error {
-	fs, err := ex.c.ListFailures(ctx, ph.id)
+func checkFailures(ctx context.Context, c *openintent.Client, pi *PlannedIntent, ph *phaseRun) error {
+	fs, err := c.ListFailures(ctx, ph.id)
 	if err != nil || len(fs) <= ph.failures {
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -65,7 +67,7 @@ workflow:
 `
 
 func TestRunTwoPhasesWithTwoAgents(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	serve(t, srv, "researcher", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
 		return openintent.Object{"findings": "notes on " + task.Input["topic"].(string), "count": 3}, nil
 	})
@@ -110,7 +112,7 @@ func TestRunTwoPhasesWithTwoAgents(t *testing.T) {
 }
 
 func TestRunFailsWithMissingOutput(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	serve(t, srv, "researcher", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
 		return openintent.Object{"findings": "no count"}, nil // count is declared and missing
 	})
@@ -137,7 +139,7 @@ func TestRunFailsWithMissingOutput(t *testing.T) {
 }
 
 func TestRunFailsWithUnresolvableTrigger(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	w := mustParse(t, twoPhases)
 	_, err := w.Run(runCtx(t), srv.Client(t, "coordinator"), workflow.RunOptions{}) // no topic
 	var unres *workflow.UnresolvableInputError
@@ -147,7 +149,7 @@ func TestRunFailsWithUnresolvableTrigger(t *testing.T) {
 }
 
 func TestRunRetriesThenFallsBack(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	var mu sync.Mutex
 	attempts := map[string][]int{}
 	serve(t, srv, "flaky", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
@@ -187,7 +189,7 @@ workflow:
 }
 
 func TestRunFailsWhenAttemptsRunOut(t *testing.T) {
-	srv := openintenttest.NewServer(t)
+	srv := newServer(t)
 	serve(t, srv, "flaky", func(ctx context.Context, task *workflow.Task) (openintent.Object, error) {
 		return nil, errors.New("broken")
 	})
@@ -204,4 +206,14 @@ workflow:
 	if err == nil || !strings.Contains(err.Error(), "broken") || !strings.Contains(err.Error(), "2 failed attempt") {
 		t.Fatalf("err = %v, want the phase's failure after 2 attempts", err)
 	}
+}
+
+// newServer starts a test server: on the in-memory store, or on a SQLite file store when
+// OPENINTENT_TEST_STORE=file (as the server's own tests).
+func newServer(t *testing.T) *openintenttest.Server {
+	t.Helper()
+	if os.Getenv("OPENINTENT_TEST_STORE") == "file" {
+		return openintenttest.NewServer(t, openintenttest.WithStoreFile(filepath.Join(t.TempDir(), "openintent.db")))
+	}
+	return openintenttest.NewServer(t)
 }
