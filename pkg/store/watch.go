@@ -29,6 +29,11 @@ type watchers struct {
 	// demand, on a PostgreSQL store that listens for other replicas' commits, is signalled when
 	// a watcher arrives: the listener listens while there are watchers (pg.go).
 	demand chan struct{}
+
+	// byTopic holds the watchers of topics (WatchTopic), and pendingTopics the topics the
+	// transaction in flight wakes (Writer.Wake), each once (wake.go).
+	byTopic       map[string]chan struct{}
+	pendingTopics []string
 }
 
 // RecentEvents is how many of the newest events a store keeps in memory for live readers.
@@ -69,6 +74,11 @@ func (w *watchers) settle(committed bool) {
 			w.publish(w.pending)
 		}
 	}
+	if committed {
+		w.wakeTopics(w.pendingTopics, false)
+	}
+	clear(w.pendingTopics)
+	w.pendingTopics = w.pendingTopics[:0]
 	if cap(w.pending) > 64 {
 		w.pending = nil // do not hold on to a bulk write's events
 	} else {
@@ -229,7 +239,7 @@ func (w *watchers) pendingIntents() []string {
 }
 
 // wake closes the channels of the watchers of intents ids and of AnyIntent, or of every watcher
-// when all is set: another replica committed events of those intents.
+// (topics' too) when all is set: another replica committed events of those intents.
 func (w *watchers) wake(ids []string, all bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -238,6 +248,7 @@ func (w *watchers) wake(ids []string, all bool) {
 			close(ch)
 			delete(w.byKey, k)
 		}
+		w.wakeTopics(nil, true) // what was missed may have woken topics too
 		return
 	}
 	for _, id := range append(ids, AnyIntent) {
@@ -248,9 +259,9 @@ func (w *watchers) wake(ids []string, all bool) {
 	}
 }
 
-// watching reports whether anyone waits on a Watch channel.
+// watching reports whether anyone waits on a Watch or WatchTopic channel.
 func (w *watchers) watching() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.byKey) > 0
+	return len(w.byKey) > 0 || len(w.byTopic) > 0
 }
