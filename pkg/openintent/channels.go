@@ -344,76 +344,20 @@ func (c *Client) StreamChannelMessages(ctx context.Context, channelID string, p 
 		}
 		path := pathf("/api/v1/subscribe/channels/%s", channelID)
 		last := p.After
-		failures := 0
-		for {
-			got, err := c.channelStreamOnce(ctx, &s, path, &last, yield)
-			if got {
-				failures = 0
-			}
-			switch {
-			case errors.Is(err, errStopped):
-				return
-			case ctx.Err() != nil:
-				yield(ChannelMessage{}, ctx.Err())
-				return
-			case errors.Is(err, ErrChannelClosed), isPermanent(err):
-				yield(ChannelMessage{}, err)
-				return
-			}
-			wait := drainingReconnectWait
-			if !errors.Is(err, errServerDraining) {
-				if failures >= 20 {
-					yield(ChannelMessage{}, fmt.Errorf("giving up after %d reconnections: %w", failures, err))
-					return
-				}
-				wait = backoff(s, failures)
-				failures++
-				s.logger.InfoContext(ctx, "openintent: reconnecting channel stream", "path", path, "last_event_id", last, "wait", wait, "error", err)
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				yield(ChannelMessage{}, ctx.Err())
-				return
-			case <-t.C:
-			}
-		}
+		followStream(ctx, &s, "channel stream", path, &last, func() (bool, error) {
+			return c.channelStreamOnce(ctx, &s, path, &last, yield)
+		}, func(err error) bool { return errors.Is(err, ErrChannelClosed) || isPermanent(err) }, yield)
 	}
 }
 
 // channelStreamOnce reads one connection of a channel's stream, yielding its messages; it
 // reports whether any arrived and why the connection ended.
 func (c *Client) channelStreamOnce(ctx context.Context, s *settings, path string, last *string, yield func(ChannelMessage, error) bool) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
-	if err != nil {
-		return false, err
-	}
-	for k, v := range s.header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("User-Agent", s.userAgent)
-	req.Header.Set("Cache-Control", "no-cache")
-	if s.apiKey != "" {
-		req.Header.Set("X-API-Key", s.apiKey)
-	}
-	if s.agentID != "" {
-		req.Header.Set("X-Agent-ID", s.agentID)
-	}
-	if *last != "" {
-		req.Header.Set("Last-Event-ID", *last)
-	}
-	resp, err := s.send(req) // middleware and traceparent (middleware.go)
+	resp, err := c.openStream(ctx, s, path, *last)
 	if err != nil {
 		return false, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return false, newAPIError(http.MethodGet, path, resp, body).typed()
-	}
-	s.streamLive() // the server now delivers every message sent from here (streamhooks.go)
 	r := newSSEReader(resp.Body)
 	got := false
 	for {
@@ -440,6 +384,11 @@ func (c *Client) channelStreamOnce(ctx context.Context, s *settings, path string
 			_ = json.Unmarshal(ev.Data, &body)
 			// The caller lost access (the next connection is refused) or the server failed.
 			return got, fmt.Errorf("openintent: channel stream error: %s", body.Detail)
+		case "channel_message", "message", "":
+		default:
+			// Not a message sent: channel_message_status tells a new status of a message sent
+			// before (this server); other frames are unknown. Neither is yielded.
+			continue
 		}
 		var m ChannelMessage
 		if err := json.Unmarshal(ev.Data, &m); err != nil {

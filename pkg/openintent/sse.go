@@ -151,49 +151,52 @@ func (c *Client) stream(ctx context.Context, method, name, id, format string, ki
 		}
 		path := pathf(format, id)
 		last := s.lastEventID
-		failures := 0
-		for {
-			got, err := c.streamOnce(ctx, &s, path, kind, id, &last, yield)
-			if got {
-				failures = 0
-			}
-			switch {
-			case errors.Is(err, errStopped):
-				return
-			case ctx.Err() != nil:
-				yield(IntentEvent{}, ctx.Err())
-				return
-			case isPermanent(err):
-				yield(IntentEvent{}, err)
-				return
-			case errors.Is(err, errServerDraining):
-				// The server is shutting down and said so: resume from the last event at once
-				// (the next connection reaches another server behind the same address).
-				t := time.NewTimer(drainingReconnectWait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					yield(IntentEvent{}, ctx.Err())
-					return
-				case <-t.C:
-				}
-				continue
-			}
+		followStream(ctx, &s, "event stream", path, &last, func() (bool, error) {
+			return c.streamOnce(ctx, &s, path, kind, id, &last, yield)
+		}, isPermanent, yield)
+	}
+}
+
+// followStream reads a stream connection after connection (once reads one, resuming from
+// *last) until the consumer stops, ctx ends or once ends with an error final says is final
+// (each yielded). A stream the server ended with a `reconnect` frame resumes at once (the next
+// connection reaches another server behind the same address); failed connections back off,
+// and 20 in a row without a value end the stream.
+func followStream[T any](ctx context.Context, s *settings, what, path string, last *string, once func() (bool, error), final func(error) bool, yield func(T, error) bool) {
+	var zero T
+	failures := 0
+	for {
+		got, err := once()
+		if got {
+			failures = 0
+		}
+		switch {
+		case errors.Is(err, errStopped):
+			return
+		case ctx.Err() != nil:
+			yield(zero, ctx.Err())
+			return
+		case final(err):
+			yield(zero, err)
+			return
+		}
+		wait := drainingReconnectWait
+		if !errors.Is(err, errServerDraining) {
 			if failures >= 20 {
-				yield(IntentEvent{}, fmt.Errorf("giving up after %d reconnections: %w", failures, err))
+				yield(zero, fmt.Errorf("giving up after %d reconnections: %w", failures, err))
 				return
 			}
-			wait := backoff(s, failures)
+			wait = backoff(*s, failures)
 			failures++
-			s.logger.InfoContext(ctx, "openintent: reconnecting event stream", "path", path, "last_event_id", last, "wait", wait, "error", err)
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				yield(IntentEvent{}, ctx.Err())
-				return
-			case <-t.C:
-			}
+			s.logger.InfoContext(ctx, "openintent: reconnecting "+what, "path", path, "last_event_id", *last, "wait", wait, "error", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			yield(zero, ctx.Err())
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -207,12 +210,13 @@ var errServerDraining = errors.New("openintent: the server ended the stream: rec
 
 const drainingReconnectWait = 100 * time.Millisecond
 
-// streamOnce reads one connection of a stream, yielding its events (decodeFrame); it reports
-// whether any event arrived and why the connection ended.
-func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+// openStream opens one connection of the stream at path, resuming after last (when set): the
+// caller closes the body of the answer, which is a 200 (any other status is a typed error).
+// The stream's ready hooks run once the server accepted it (streamhooks.go).
+func (c *Client) openStream(ctx context.Context, s *settings, path, last string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for k, v := range s.header {
 		req.Header[k] = v
@@ -226,19 +230,30 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind 
 	if s.agentID != "" {
 		req.Header.Set("X-Agent-ID", s.agentID)
 	}
-	if *last != "" {
-		req.Header.Set("Last-Event-ID", *last)
+	if last != "" {
+		req.Header.Set("Last-Event-ID", last)
 	}
 	resp, err := s.send(req) // middleware and traceparent (middleware.go)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, newAPIError(http.MethodGet, path, resp, body).typed()
+	}
+	s.streamLive() // the server now delivers everything written from here (streamhooks.go)
+	return resp, nil
+}
+
+// streamOnce reads one connection of a stream, yielding its events (decodeFrame); it reports
+// whether any event arrived and why the connection ended.
+func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+	resp, err := c.openStream(ctx, s, path, *last)
 	if err != nil {
 		return false, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return false, newAPIError(http.MethodGet, path, resp, body).typed()
-	}
-	s.streamLive() // the server now delivers every event appended from here (streamhooks.go)
 	r := newSSEReader(resp.Body)
 	got := false
 	for {
