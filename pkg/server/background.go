@@ -45,6 +45,25 @@ func (l *loop) close() {
 // last sequence number it handled).
 const kindCursor = "cursor"
 
+// followLog runs pass (a reader's turn: handle the events after its cursor and the work due,
+// returning how long until more work is due) again whenever the log grows, kick fires (nil:
+// never) or that wait ends, until ctx ends.
+func followLog(ctx context.Context, st *store.Store, kick <-chan struct{}, pass func() time.Duration) {
+	for {
+		woken := st.Watch(store.AnyIntent) // before the pass, so that no append goes unseen
+		t := time.NewTimer(pass())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-woken:
+		case <-kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
 // loadCursor returns the reader's position; on its first start, the log's end, so it handles
 // what happens from now on.
 func loadCursor(ctx context.Context, st *store.Store, name string) (int64, error) {

@@ -85,22 +85,12 @@ func (f *federation) run(ctx context.Context) {
 	if err != nil {
 		f.log.Error("federation: read cursor", "error", err)
 	}
-	for {
-		woken := f.store.Watch(store.AnyIntent)
+	followLog(ctx, f.store, nil, func() time.Duration {
 		if err := f.enqueue(ctx, &cursor); err != nil && ctx.Err() == nil {
 			f.log.Error("federation: enqueue callbacks", "error", err)
 		}
-		wait := f.sendDue(ctx)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-woken:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+		return f.sendDue(ctx)
+	})
 }
 
 // enqueue stores a callback for every status change of a received intent after the cursor and

@@ -185,23 +185,12 @@ func (d *dispatcher) run(ctx context.Context) {
 	if err != nil {
 		d.log.Error("webhooks: read cursor", "error", err)
 	}
-	for {
-		woken := d.store.Watch(store.AnyIntent)
+	followLog(ctx, d.store, d.kick, func() time.Duration {
 		if err := d.enqueue(ctx, &cursor); err != nil && ctx.Err() == nil {
 			d.log.Error("webhooks: enqueue deliveries", "error", err)
 		}
-		wait := d.deliverDue(ctx)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-woken:
-		case <-d.kick:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+		return d.deliverDue(ctx)
+	})
 }
 
 // enqueue stores a delivery for every new event and matching active subscription, and moves the
