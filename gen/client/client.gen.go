@@ -2238,8 +2238,11 @@ type ClientInterface interface {
 	// StreamChannelMessages Stream a channel's messages
 	//
 	// Server-sent events: one `event: channel_message` frame per message sent on the channel,
-	// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
-	// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+	// replies included, oldest first, with the message as data and its id as `id:`; one
+	// `event: channel_message_status` frame, without `id:` (the position to resume from does not
+	// move), each time a message the stream sent changes status (replied to, marked read), with
+	// the message as it is now as data; `: ping` comments when idle. Every replica of the server
+	// delivers each change at once, whichever replica it was made through. The stream opens with `id:` set to the newest message's id (`0` when
 	// there is none), so a reconnection resumes from there. When the channel is closed or
 	// deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
 	// lost access; `event: reconnect` when the server shuts down). An unknown channel answers
@@ -6551,8 +6554,11 @@ func (c *Client) StreamAgentEvents(ctx context.Context, agentID AgentID, params 
 // StreamChannelMessages Stream a channel's messages
 //
 // Server-sent events: one `event: channel_message` frame per message sent on the channel,
-// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
-// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+// replies included, oldest first, with the message as data and its id as `id:`; one
+// `event: channel_message_status` frame, without `id:` (the position to resume from does not
+// move), each time a message the stream sent changes status (replied to, marked read), with
+// the message as it is now as data; `: ping` comments when idle. Every replica of the server
+// delivers each change at once, whichever replica it was made through. The stream opens with `id:` set to the newest message's id (`0` when
 // there is none), so a reconnection resumes from there. When the channel is closed or
 // deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
 // lost access; `event: reconnect` when the server shuts down). An unknown channel answers
@@ -16150,8 +16156,11 @@ type ClientWithResponsesInterface interface {
 	// StreamChannelMessagesWithResponse Stream a channel's messages
 	//
 	// Server-sent events: one `event: channel_message` frame per message sent on the channel,
-	// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
-	// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+	// replies included, oldest first, with the message as data and its id as `id:`; one
+	// `event: channel_message_status` frame, without `id:` (the position to resume from does not
+	// move), each time a message the stream sent changes status (replied to, marked read), with
+	// the message as it is now as data; `: ping` comments when idle. Every replica of the server
+	// delivers each change at once, whichever replica it was made through. The stream opens with `id:` set to the newest message's id (`0` when
 	// there is none), so a reconnection resumes from there. When the channel is closed or
 	// deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
 	// lost access; `event: reconnect` when the server shuts down). An unknown channel answers
@@ -33768,8 +33777,11 @@ func (c *ClientWithResponses) StreamAgentEventsWithResponse(ctx context.Context,
 // StreamChannelMessagesWithResponse Stream a channel's messages
 //
 // Server-sent events: one `event: channel_message` frame per message sent on the channel,
-// replies included, oldest first, with the message as data and its id as `id:`; `: ping`
-// comments when idle. The stream opens with `id:` set to the newest message's id (`0` when
+// replies included, oldest first, with the message as data and its id as `id:`; one
+// `event: channel_message_status` frame, without `id:` (the position to resume from does not
+// move), each time a message the stream sent changes status (replied to, marked read), with
+// the message as it is now as data; `: ping` comments when idle. Every replica of the server
+// delivers each change at once, whichever replica it was made through. The stream opens with `id:` set to the newest message's id (`0` when
 // there is none), so a reconnection resumes from there. When the channel is closed or
 // deleted the stream sends `event: channel_closed` and ends (`event: error` when the caller
 // lost access; `event: reconnect` when the server shuts down). An unknown channel answers

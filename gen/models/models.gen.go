@@ -2047,10 +2047,12 @@ type ChannelMessageEventPayload struct {
 }
 
 // ChannelMessageFrame A frame of a channel's message stream (`SseFrame`): `id` is the message's id, `event` is
-// `channel_message` and `data` the `ChannelMessage`; or a `channel_closed`, `error` or
+// `channel_message` and `data` the `ChannelMessage`; a `channel_message_status` frame,
+// without `id`, whose `data` is a message sent before as it is after a change of its status
+// (this server; the reference server sends none); or a `channel_closed`, `error` or
 // `reconnect` frame whose `data` is an `Error`.
 type ChannelMessageFrame struct {
-	// Data The message, or an `Error` for `channel_closed`, `error` and `reconnect`.
+	// Data The message (sent, or with its new status), or an `Error` for `channel_closed`, `error` and `reconnect`.
 	Data ChannelMessageFrame_Data `json:"data,omitempty,omitzero"`
 
 	// Event The frame's name (`event:`).
@@ -2063,7 +2065,7 @@ type ChannelMessageFrame struct {
 	Retry int32 `json:"retry,omitempty,omitzero"`
 }
 
-// ChannelMessageFrame_Data The message, or an `Error` for `channel_closed`, `error` and `reconnect`.
+// ChannelMessageFrame_Data The message (sent, or with its new status), or an `Error` for `channel_closed`, `error` and `reconnect`.
 type ChannelMessageFrame_Data struct {
 	union json.RawMessage
 }

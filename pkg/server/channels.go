@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -21,8 +20,9 @@ import (
 // Channels and their messages (RFC-0021). A channel is a record whose parent is its intent (its
 // key makes its name unique within the intent); a message is a record whose parent is its
 // channel. A channel's access is its intent's (authz.go resolves channel ids to their intent);
-// an `explicit` channel narrows it to its creator and members. Streams are woken by a channel
-// hub when a write to a channel commits.
+// an `explicit` channel narrows it to its creator and members. Every write to a channel or its
+// messages wakes the channel's topic (channelTopic), which wakes its streams on every replica
+// (store.WatchTopic).
 
 // Record kinds of RFC-0021.
 const (
@@ -41,7 +41,22 @@ type storedChannel struct {
 	models.Channel
 	// Retained counts the messages held now (MessageCount counts every message ever sent).
 	Retained int64 `json:"retained"`
+	// Changes counts the status changes of the channel's messages (read, replied), and Changed
+	// lists the newest of them (at most recentChanges, oldest first), so that a stream finds the
+	// messages whose status changed since it last looked without reading them all.
+	Changes int64           `json:"changes,omitempty"`
+	Changed []statusChanged `json:"changed,omitempty"`
 }
+
+// statusChanged is a status change of a channel's message: the value of the channel's Changes it
+// made.
+type statusChanged struct {
+	Change    int64  `json:"change"`
+	MessageID string `json:"message_id"`
+}
+
+// recentChanges bounds storedChannel.Changed.
+const recentChanges = 32
 
 // storedMessage is a message as stored: its wire form and its place in its channel.
 type storedMessage struct {
@@ -49,6 +64,32 @@ type storedMessage struct {
 	// Seq numbers a channel's messages from 1 in the order they were sent: the cursor of lists
 	// and streams.
 	Seq int64 `json:"seq"`
+	// Change is the channel's Changes at the message's last status change (0: none).
+	Change int64 `json:"change,omitempty"`
+}
+
+// channelTopic is the store topic (store.WatchTopic) that every write to a channel or its
+// messages wakes.
+func channelTopic(channelID string) string { return "channel/" + channelID }
+
+// noteChange counts a status change of message messageID on c and returns its number.
+func noteChange(c *storedChannel, messageID string) int64 {
+	c.Changes++
+	c.Changed = append(c.Changed, statusChanged{Change: c.Changes, MessageID: messageID})
+	if n := len(c.Changed) - recentChanges; n > 0 {
+		c.Changed = slices.Delete(c.Changed, 0, n)
+	}
+	return c.Changes
+}
+
+// statusChange notes, in w, that the status of message m of its channel changed: it counts the
+// change on the channel and stamps m with it. The caller stores m.
+func statusChange(w *store.Writer, m *storedMessage) error {
+	_, err := store.Modify(w, kindChannel, m.ChannelID, 0, func(c *storedChannel, _ *store.Record) error {
+		m.Change = noteChange(c, m.ID)
+		return nil
+	})
+	return err
 }
 
 // channelKey makes a channel's name unique within its intent.
@@ -153,15 +194,21 @@ func intentOf(ctx context.Context, st *store.Store, id string) (*models.Intent, 
 
 // readChannel returns a channel as served now.
 func readChannel(ctx context.Context, st *store.Store, id string) (models.Channel, error) {
+	_, c, err := readStoredChannel(ctx, st, id)
+	return c, err
+}
+
+// readStoredChannel returns a channel as stored and as served now.
+func readStoredChannel(ctx context.Context, st *store.Store, id string) (storedChannel, models.Channel, error) {
 	c, err := store.Get[storedChannel](ctx, st, kindChannel, id)
 	if err != nil {
-		return models.Channel{}, err
+		return c, models.Channel{}, err
 	}
 	in, err := intentOf(ctx, st, c.IntentID)
 	if err != nil {
-		return models.Channel{}, err
+		return c, models.Channel{}, err
 	}
-	return channelView(c.Channel, in, st.Now()), nil
+	return c, channelView(c.Channel, in, st.Now()), nil
 }
 
 // readableChannel returns a channel whose messages the caller may read (403 for a non-member
@@ -312,12 +359,12 @@ func (h *handlers) UpdateChannel(ctx context.Context, req genserver.UpdateChanne
 			}
 			return nil
 		})
+		w.Wake(channelTopic(req.ChannelID))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.channels.notify(req.ChannelID)
 	in, err := intentOf(ctx, h.store, out.IntentID)
 	if err != nil {
 		return nil, err
@@ -343,12 +390,12 @@ func (h *handlers) CloseChannel(ctx context.Context, req genserver.CloseChannelR
 				return err
 			}
 		}
+		w.Wake(channelTopic(req.ChannelID))
 		return w.Delete(kindChannel, req.ChannelID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.channels.notify(req.ChannelID)
 	return genserver.CloseChannel200JSONResponse{Status: string(models.ChannelStatusClosed), ChannelID: req.ChannelID}, nil
 }
 
@@ -377,13 +424,17 @@ type newMessage struct {
 	metadata      map[string]any
 	expiresAt     timestamp.Time
 	correlationID string
+	// reply tells a reply to the message correlationID, whose change of status (to replied) the
+	// channel counts with the new message.
+	reply bool
 }
 
 // appendMessage stores m on the channel in w: it checks that the channel is open and that the
 // sender takes part, numbers the message, updates the channel's counters, removes the oldest
 // messages beyond max_messages and, on an audited channel, appends a channel_message event.
-// Its trace is taken from ctx (see auditContext).
-func appendMessage(w *store.Writer, channelID string, m newMessage) (models.ChannelMessage, error) {
+// Its trace is taken from ctx (see auditContext). For a reply it also returns the number of the
+// replied message's change of status.
+func appendMessage(w *store.Writer, channelID string, m newMessage) (_ models.ChannelMessage, change int64, _ error) {
 	var msg storedMessage
 	var evict int64
 	c, err := modifyChannel(w, channelID, func(c *storedChannel) error {
@@ -410,6 +461,9 @@ func appendMessage(w *store.Writer, channelID string, m newMessage) (models.Chan
 			msg.Metadata = &m.metadata
 		}
 		c.MessageCount, c.LastMessageAt = msg.Seq, now
+		if m.reply {
+			change = noteChange(c, m.correlationID)
+		}
 		c.Retained++
 		if keep := normalizeOptions(c.Options).MaxMessages; c.Retained > keep {
 			evict = c.Retained - keep
@@ -418,19 +472,20 @@ func appendMessage(w *store.Writer, channelID string, m newMessage) (models.Chan
 		return nil
 	})
 	if err != nil {
-		return models.ChannelMessage{}, err
+		return models.ChannelMessage{}, 0, err
 	}
 	if _, err := w.Insert(store.Record{Kind: kindChannelMessage, ID: msg.ID, Parent: c.ID, Ref: m.correlationID}, msg); err != nil {
-		return models.ChannelMessage{}, err
+		return models.ChannelMessage{}, 0, err
 	}
+	w.Wake(channelTopic(c.ID))
 	if evict > 0 {
 		old, err := w.List(store.Query{Kind: kindChannelMessage, Parent: c.ID, Limit: int(evict)})
 		if err != nil {
-			return models.ChannelMessage{}, err
+			return models.ChannelMessage{}, 0, err
 		}
 		for _, r := range old {
 			if err := w.Delete(kindChannelMessage, r.ID); err != nil {
-				return models.ChannelMessage{}, err
+				return models.ChannelMessage{}, 0, err
 			}
 		}
 	}
@@ -444,10 +499,10 @@ func appendMessage(w *store.Writer, channelID string, m newMessage) (models.Chan
 			p["correlation_id"] = *msg.CorrelationID
 		}
 		if _, err := w.AppendEvent(c.IntentID, string(models.EventTypeChannelMessage), m.sender, p); err != nil {
-			return models.ChannelMessage{}, err
+			return models.ChannelMessage{}, 0, err
 		}
 	}
-	return msg.ChannelMessage, nil
+	return msg.ChannelMessage, change, nil
 }
 
 // auditContext gives the events of an audited message the trace its metadata names (RFC-0021
@@ -493,13 +548,12 @@ func (h *handlers) SendChannelMessage(ctx context.Context, req genserver.SendCha
 	var msg models.ChannelMessage
 	err = h.store.Write(auditContext(ctx, m.metadata), func(w *store.Writer) error {
 		var err error
-		msg, err = appendMessage(w, req.ChannelID, m)
+		msg, _, err = appendMessage(w, req.ChannelID, m)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.channels.notify(req.ChannelID)
 	return genserver.SendChannelMessage201JSONResponse(msg), nil
 }
 
@@ -607,14 +661,16 @@ func (h *handlers) UpdateChannelMessageStatus(ctx context.Context, req genserver
 			if m.To != nil && namesOneAgent(*m.To) && *m.To != agent {
 				return forbidden("not_addressee", fmt.Sprintf("Message %s is addressed to %s; agent %s may not mark it", m.ID, *m.To, agent))
 			}
-			if m.ReadAt.IsZero() {
-				m.ReadAt = w.Timestamp()
+			if !m.ReadAt.IsZero() {
+				return nil // read already: nothing changes
 			}
+			m.ReadAt = w.Timestamp()
 			if m.Status != models.MessageStatusReplied {
 				m.Status = models.MessageStatusRead
 			}
-			return nil
+			return statusChange(w, m)
 		})
+		w.Wake(channelTopic(req.ChannelID))
 		return err
 	})
 	if err != nil {
@@ -645,69 +701,45 @@ func (h *handlers) ReplyToChannelMessage(ctx context.Context, req genserver.Repl
 		if err != nil {
 			return err
 		}
-		original, err := store.Modify(w, kindChannelMessage, req.MessageID, 0, func(m *storedMessage, _ *store.Record) error {
-			if messageView(m.ChannelMessage, w.Now()).Status == models.MessageStatusExpired {
-				return conflict("message_expired", fmt.Sprintf("Message %s expired at %s: it takes no reply", m.ID, m.ExpiresAt))
-			}
-			m.Status = models.MessageStatusReplied
-			return nil
-		})
+		var original storedMessage
+		if err := r.Decode(&original); err != nil {
+			return err
+		}
+		if messageView(original.ChannelMessage, w.Now()).Status == models.MessageStatusExpired {
+			return conflict("message_expired", fmt.Sprintf("Message %s expired at %s: it takes no reply", original.ID, original.ExpiresAt))
+		}
+		var change int64
+		reply, change, err = appendMessage(w, req.ChannelID, newMessage{sender: sender, to: original.Sender, kind: models.MessageTypeResponse,
+			payload: b.Payload, metadata: b.Metadata, correlationID: original.ID, reply: true})
 		if err != nil {
 			return err
 		}
-		reply, err = appendMessage(w, req.ChannelID, newMessage{sender: sender, to: original.Sender, kind: models.MessageTypeResponse,
-			payload: b.Payload, metadata: b.Metadata, correlationID: original.ID})
+		original.Status, original.Change = models.MessageStatusReplied, change
+		if _, err = w.Update(r, original); errors.Is(err, store.ErrNotFound) {
+			return nil // the reply pushed it out (beyond max_messages)
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.channels.notify(req.ChannelID)
 	return genserver.ReplyToChannelMessage201JSONResponse(reply), nil
-}
-
-// channelHub wakes the streams of a channel when a write to it commits (the store wakes
-// readers of the event log only; channel messages are records).
-type channelHub struct {
-	mu      sync.Mutex
-	waiters map[string]chan struct{}
-}
-
-func newChannelHub() *channelHub { return &channelHub{waiters: map[string]chan struct{}{}} }
-
-// watch returns a channel closed at the next notify of channelID. Take it before reading, then
-// wait on it, so no write is missed.
-func (hub *channelHub) watch(channelID string) <-chan struct{} {
-	hub.mu.Lock()
-	defer hub.mu.Unlock()
-	ch, ok := hub.waiters[channelID]
-	if !ok {
-		ch = make(chan struct{})
-		hub.waiters[channelID] = ch
-	}
-	return ch
-}
-
-// notify wakes the watchers of channelID; call it after the write committed.
-func (hub *channelHub) notify(channelID string) {
-	hub.mu.Lock()
-	defer hub.mu.Unlock()
-	if ch, ok := hub.waiters[channelID]; ok {
-		close(ch)
-		delete(hub.waiters, channelID)
-	}
 }
 
 // channelClosedFrame ends a channel's stream when the channel is closed or deleted.
 const channelClosedFrame = "event: channel_closed\ndata: {\"detail\":\"The channel is closed\"}\n\n"
 
 // serveChannel serves GET /api/v1/subscribe/channels/{channel_id}: the channel's messages from
-// Last-Event-ID (a message id of the channel, or 0) or from now, each as it is sent.
+// Last-Event-ID (a message id of the channel, or 0) or from now, each as it is sent, and the
+// status changes of the messages it sent (channel_message_status frames, without an id, so
+// that they do not move the client's Last-Event-ID). It is woken by the channel's topic, which
+// every write to the channel wakes on every replica, and by its intent's events (the intent
+// resolved, its ACL changed).
 func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern string) {
 	ctx := r.Context()
 	id := pathParam(pattern, r)
 	agent := agentFrom(ctx)
-	c, err := readChannel(ctx, s.store, id)
+	opened, c, err := readStoredChannel(ctx, s.store, id)
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -752,16 +784,18 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 	if err := s.write(w, rc, "retry: 1000\nid: "+opening+"\n\n"); err != nil {
 		return
 	}
-	opened, sent, why := time.Now(), 0, "client gone"
+	// seen is the count of status changes the stream's frames show: the messages it sends carry
+	// their status as read, later changes follow as channel_message_status frames.
+	start, sent, why, seen := time.Now(), 0, "client gone", opened.Changes
 	s.log.InfoContext(ctx, "stream opened", "path", r.URL.Path, "agent_id", agent, "after", opening, "request_id", requestIDFrom(ctx))
 	defer func() {
 		s.log.InfoContext(ctx, "stream closed", "path", r.URL.Path, "agent_id", agent, "events", sent, "reason", why,
-			"duration", time.Since(opened), "request_id", requestIDFrom(ctx))
+			"duration", time.Since(start), "request_id", requestIDFrom(ctx))
 	}()
 	ping := time.NewTicker(s.heartbeat)
 	defer ping.Stop()
 	for {
-		woken, intentWoken := s.channels.watch(id), s.store.Watch(c.IntentID)
+		woken, intentWoken := s.store.WatchTopic(channelTopic(id)), s.store.Watch(c.IntentID)
 		stored, err := store.Get[storedChannel](ctx, s.store, kindChannel, id)
 		if errors.Is(err, store.ErrNotFound) {
 			why = "channel deleted"
@@ -787,14 +821,14 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 			s.write(w, rc, "event: error\ndata: {\"detail\":\"The caller may no longer read this channel\"}\n\n")
 			return
 		}
+		var b strings.Builder
+		now := s.store.Now()
 		if n := c.MessageCount - after; n > 0 {
 			msgs, err := messagesAfter(ctx, s.store, id, after, int(n))
 			if err != nil {
 				s.failStream(ctx, w, rc, err)
 				return
 			}
-			var b strings.Builder
-			now := s.store.Now()
 			for _, m := range msgs {
 				data, err := json.Marshal(messageView(m.ChannelMessage, now))
 				if err != nil {
@@ -805,10 +839,27 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 				after = m.Seq
 				sent++
 			}
-			if b.Len() > 0 {
-				if err := s.write(w, rc, b.String()); err != nil {
+		}
+		if stored.Changes > seen {
+			msgs, err := changedMessages(ctx, s.store, stored, seen, after)
+			if err != nil {
+				s.failStream(ctx, w, rc, err)
+				return
+			}
+			for _, m := range msgs {
+				data, err := json.Marshal(messageView(m.ChannelMessage, now))
+				if err != nil {
+					s.failStream(ctx, w, rc, err)
 					return
 				}
+				fmt.Fprintf(&b, "event: channel_message_status\ndata: %s\n\n", data)
+				sent++
+			}
+			seen = stored.Changes
+		}
+		if b.Len() > 0 {
+			if err := s.write(w, rc, b.String()); err != nil {
+				return
 			}
 		}
 		if c.Status != models.ChannelStatusOpen {
@@ -863,6 +914,39 @@ func messagesAfter(ctx context.Context, st *store.Store, channelID string, after
 			return ms[i:], nil
 		}
 	}
+}
+
+// changedMessages returns the messages of a channel up to seq upTo whose status changed after
+// its change number seen, in the order of their last change. The channel's list of recent
+// changes names them when it reaches back that far; otherwise every message is read.
+func changedMessages(ctx context.Context, st *store.Store, c storedChannel, seen, upTo int64) ([]storedMessage, error) {
+	var ms []storedMessage
+	if len(c.Changed) > 0 && c.Changed[0].Change <= seen+1 {
+		var ids []string
+		for _, ch := range c.Changed {
+			if ch.Change > seen && !slices.Contains(ids, ch.MessageID) {
+				ids = append(ids, ch.MessageID)
+			}
+		}
+		for _, mid := range ids {
+			m, err := channelMessage(ctx, st, c.ID, mid)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // removed since (beyond max_messages)
+			}
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, m)
+		}
+	} else {
+		var err error
+		if ms, err = store.List[storedMessage](ctx, st, store.Query{Kind: kindChannelMessage, Parent: c.ID}); err != nil {
+			return nil, err
+		}
+	}
+	ms = slices.DeleteFunc(ms, func(m storedMessage) bool { return m.Change <= seen || m.Seq > upTo })
+	slices.SortFunc(ms, func(a, b storedMessage) int { return cmp.Compare(a.Change, b.Change) })
+	return ms, nil
 }
 
 // failStream ends a stream after an internal error, telling the client to reconnect.

@@ -97,20 +97,29 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 	taken := new(atomic.Bool)
 	ctx := context.WithValue(store.WithIdempotencyClaim(r.Context(), claim), keyTakenKey{}, taken)
 	next.ServeHTTP(rec, r.WithContext(ctx))
-	if taken.Load() {
+	if taken.Load() || (!claim.Written() && d.store.Shared()) {
 		// Another replica sharing the store claimed the key first (the same request, sent to
-		// both): it carried the request out, and its answer is this one's.
-		prev, found, err := d.store.AwaitIdempotentResponse(r.Context(), principal, key, otherReplicaWait)
+		// both): it carried the request out, and its answer is this one's. Without the claim
+		// having failed, this request wrote nothing; it may still have run after the other
+		// carried it out and seen its effects (a 409 for an If-Match the other moved on): if the
+		// key is claimed now, the other's answer is this one's too.
+		prev, found, err := d.store.GetIdempotentResponse(r.Context(), principal, key)
+		if err == nil && found && prev.Status == 0 {
+			prev, found, err = d.store.AwaitIdempotentResponse(r.Context(), principal, key, otherReplicaWait)
+		}
 		switch {
-		case err != nil:
+		case err != nil && taken.Load():
 			writeError(w, r, d.log, err)
+			return
+		case err != nil: // this request's own answer stands
 		case found:
 			d.replay(w, r, prev, bodyHash)
-		default: // it failed and gave the key up: a retry runs the request
+			return
+		case taken.Load(): // it failed and gave the key up: a retry runs the request
 			writeError(w, r, d.log, &apiError{status: http.StatusServiceUnavailable, code: "canceled", retryAfter: time.Second,
 				detail: "Another server was carrying out the request with this Idempotency-Key and failed; retry it"})
+			return
 		}
-		return
 	}
 	rec.flush()
 	if rec.status >= 500 {

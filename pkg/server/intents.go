@@ -32,8 +32,6 @@ type handlers struct {
 	requireProofs bool
 	// drain is set when the server shuts down (readiness, streams).
 	drain *drainer
-	// channels wakes the streams of RFC-0021 channels (channels.go).
-	channels *channelHub
 	// suspensions runs the timers of suspensions awaiting human input (suspension.go).
 	suspensions *suspensionTimers
 }

@@ -69,7 +69,7 @@ func newMetrics() *metrics {
 	}, []string{"type", "status"})
 	m.txDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "openintent_store_transaction_duration_seconds",
-		Help:    "Time a store write transaction held the write lock, by store (file, memory) and outcome (commit, rollback).",
+		Help:    "Time a store write transaction held the write lock, by store (memory, file, postgres) and outcome (commit, rollback).",
 		Buckets: txBuckets,
 	}, []string{"store", "outcome"})
 	m.txWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{

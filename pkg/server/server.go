@@ -166,7 +166,6 @@ func New(cfg Config) (*Server, error) {
 	h := &handlers{store: cfg.Store, log: cfg.Logger, access: access, webhooks: webhooks, sealer: seal, tools: cfg.ToolProxy.client(), drain: drain,
 		identity: identity, requireProofs: cfg.RequireEventProofs}
 	webhooks.tel, h.tel = tel, tel
-	h.channels = newChannelHub()
 	h.triggers = newTriggerEngine(h, cfg.TriggerInterval)
 	h.suspensions = newSuspensionTimers(h, cfg.Suspensions, cfg.TriggerInterval)
 	if err := h.suspensions.startIfNeeded(context.Background()); err != nil {
@@ -219,7 +218,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	a.streams = &streams{store: cfg.Store, log: cfg.Logger, heartbeat: cfg.StreamHeartbeat, access: access, drain: drain}
 	a.tel, a.streams.tel = tel, tel
-	a.streams.channels = h.channels
 	var handler http.Handler = a
 	handler = limitBody(cfg.MaxBodyBytes, handler)
 	handler = limitBodyTime(cfg.BodyReadTimeout, handler)

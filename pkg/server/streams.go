@@ -30,8 +30,7 @@ type streams struct {
 	heartbeat time.Duration
 	access    *accessControl
 	drain     *drainer
-	tel       *telemetry  // the open-streams gauge (telemetry.go)
-	channels  *channelHub // wakes channel streams (channels.go)
+	tel       *telemetry // the open-streams gauge (telemetry.go)
 }
 
 // reconnectFrame ends a stream when the server shuts down: the client resumes elsewhere with

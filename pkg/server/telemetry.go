@@ -46,8 +46,8 @@ type telemetry struct {
 	unknown *opSeries
 
 	// Series resolved once, for the hot paths.
-	txWait                   [2]prometheus.Observer    // by store: memory, file
-	txDuration               [2][2]prometheus.Observer // by store, then rollback, commit
+	txWait                   [3]prometheus.Observer    // by store: memory, file, postgres
+	txDuration               [3][2]prometheus.Observer // by store, then rollback, commit
 	limitedKey, limitedAuth  prometheus.Counter
 	delivered, deliveryFails prometheus.Counter
 	givenUp, discarded       prometheus.Counter
@@ -67,7 +67,7 @@ func newTelemetry(tp trace.TracerProvider, routes *routeTable) *telemetry {
 			t.ops[pattern] = &opSeries{name: strings.ToLower(id[:1]) + id[1:]}
 		}
 	}
-	for i, kind := range []string{"memory", "file"} {
+	for i, kind := range storeLabels {
 		t.txWait[i] = m.txWait.WithLabelValues(kind)
 		t.txDuration[i][0] = m.txDuration.WithLabelValues(kind, "rollback")
 		t.txDuration[i][1] = m.txDuration.WithLabelValues(kind, "commit")
@@ -217,13 +217,20 @@ func (t *telemetry) instrument(next http.Handler) http.Handler {
 	})
 }
 
+// storeLabels are the values of the `store` label of the transaction series, by kind of store.
+var storeLabels = [3]string{"memory", "file", "postgres"}
+
 // ObserveTx records a store write transaction (store.TxObserver): its wait for the write lock
 // and its duration, and a span, child of the work it ran for, when that work is traced.
 func (t *telemetry) ObserveTx(ctx context.Context, tx store.TxTiming) {
-	kind, kindName := 0, "memory"
-	if tx.File {
-		kind, kindName = 1, "file"
+	kind := 0
+	switch {
+	case tx.Postgres:
+		kind = 2
+	case tx.File:
+		kind = 1
 	}
+	kindName := storeLabels[kind]
 	outcome, outcomeName := 0, "rollback"
 	if tx.Committed {
 		outcome, outcomeName = 1, "commit"

@@ -26,7 +26,8 @@ import (
 // seq > cursor never skips a transaction that commits late. Nothing a replica could change is
 // answered from memory: intents, the recent events, Idempotency-Keys and the chain's tips are
 // read from the database. Watchers are woken by NOTIFY (sent in the writing transaction, so
-// delivered only once it commits) and, as a backstop, by polling the log.
+// delivered only once it commits) and, as a backstop, by polling the log; the watchers of topics
+// (wake.go) likewise, by NOTIFY and by polling the stamps of the topics woken.
 
 //go:embed migrations_pg/*.sql
 var pgMigrations embed.FS
@@ -61,6 +62,9 @@ type pgStore struct {
 	offset  atomic.Int64
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// lastWakeSweep is when the rows of topics woken were last swept (wake.go; guarded by the
+	// write transaction).
+	lastWakeSweep time.Time
 }
 
 func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -92,6 +96,10 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return fail(err)
 	}
+	lastWake, err := p.lastWakeStamp(ctx)
+	if err != nil {
+		return fail(err)
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	if !opts.DisableNotify {
@@ -105,7 +113,7 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			every = DefaultPollInterval
 		}
 		p.wg.Add(1)
-		go p.poll(bg, s, every, last)
+		go p.poll(bg, s, every, last, lastWake)
 	}
 	return s, nil
 }
@@ -226,7 +234,8 @@ func (t *wtx) rollbackPG() error {
 // clock, and commits, in one round trip (none when the transaction did nothing).
 func (t *wtx) commitPG() error {
 	ctx, x := t.ctx, t.pg
-	if !x.sent && len(x.held) == 3 {
+	topics := t.s.watch.pendingTopicList()
+	if !x.sent && len(x.held) == 3 && len(topics) == 0 {
 		x.conn.Release() // only the beginning is held: nothing to commit
 		return nil
 	}
@@ -239,6 +248,9 @@ func (t *wtx) commitPG() error {
 	}
 	if x.moved {
 		x.hold(`UPDATE record_clock SET last_created = $1 WHERE last_created < $1`, micros(x.lastCreated))
+	}
+	if len(topics) > 0 {
+		t.holdWakes(topics) // after the record clock's move: a stamp comes after it
 	}
 	_, err := x.Exec(ctx, `COMMIT`)
 	pgRelease(ctx, x.conn) // rolls back what a failure left open
@@ -298,6 +310,9 @@ func (p *pgStore) listen(ctx context.Context, s *Store, cfg *pgx.ConnConfig) {
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err == nil {
 			if _, err = conn.Exec(ctx, `LISTEN `+pgChannel); err == nil {
+				_, err = conn.Exec(ctx, `LISTEN `+pgWakeChannel)
+			}
+			if err == nil {
 				s.watch.wake(nil, true)
 				backoff = 100 * time.Millisecond
 				p.listenOn(ctx, s, conn)
@@ -343,16 +358,22 @@ func (p *pgStore) listenOn(ctx context.Context, s *Store, conn *pgx.Conn) {
 			continue // this store woke its watchers when it committed
 		}
 		list := strings.Fields(ids)
-		s.watch.wake(list, len(list) == 1 && list[0] == AnyIntent)
+		all := len(list) == 1 && list[0] == AnyIntent
+		if n.Channel == pgWakeChannel {
+			s.watch.wakeTopicsFrom(list, all)
+		} else {
+			s.watch.wake(list, all)
+		}
 	}
 }
 
 // pollBatch is how many new events one poll reads; beyond, it wakes every watcher.
 const pollBatch = 256
 
-// poll looks for events newer than the newest it saw, every interval while someone watches, and
-// wakes their watchers: a backstop for lost notifications.
-func (p *pgStore) poll(ctx context.Context, s *Store, every time.Duration, last int64) {
+// poll looks for events newer than the newest it saw (and for topics woken since the newest
+// stamp it saw, wake.go), every interval while someone watches, and wakes their watchers: a
+// backstop for lost notifications.
+func (p *pgStore) poll(ctx context.Context, s *Store, every time.Duration, last, lastWake int64) {
 	defer p.wg.Done()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -362,7 +383,10 @@ func (p *pgStore) poll(ctx context.Context, s *Store, every time.Duration, last 
 			return
 		case <-tick.C:
 		}
-		if !s.watch.watching() {
+		if s.watch.watchingTopics() {
+			lastWake = p.pollTopics(ctx, s, lastWake)
+		}
+		if !s.watch.watchingEvents() {
 			continue
 		}
 		type hit struct {
