@@ -42,21 +42,16 @@ type storedChannel struct {
 	// Retained counts the messages held now (MessageCount counts every message ever sent).
 	Retained int64 `json:"retained"`
 	// Changes counts the status changes of the channel's messages (read, replied), and Changed
-	// lists the newest of them (at most recentChanges, oldest first), so that a stream finds the
-	// messages whose status changed since it last looked without reading them all.
-	Changes int64           `json:"changes,omitempty"`
-	Changed []statusChanged `json:"changed,omitempty"`
+	// names the messages of the newest of them (at most recentChanges, oldest first: Changed[i]
+	// is change number Changes-len(Changed)+1+i), so that a stream finds the messages whose
+	// status changed since it last looked without reading them all.
+	Changes int64    `json:"changes,omitempty"`
+	Changed []string `json:"changed_ids,omitempty"`
 }
 
-// statusChanged is a status change of a channel's message: the value of the channel's Changes it
-// made.
-type statusChanged struct {
-	Change    int64  `json:"change"`
-	MessageID string `json:"message_id"`
-}
-
-// recentChanges bounds storedChannel.Changed.
-const recentChanges = 32
+// recentChanges bounds storedChannel.Changed: enough for a stream that keeps up, small as every
+// write to the channel rewrites it.
+const recentChanges = 8
 
 // storedMessage is a message as stored: its wire form and its place in its channel.
 type storedMessage struct {
@@ -75,7 +70,7 @@ func channelTopic(channelID string) string { return "channel/" + channelID }
 // noteChange counts a status change of message messageID on c and returns its number.
 func noteChange(c *storedChannel, messageID string) int64 {
 	c.Changes++
-	c.Changed = append(c.Changed, statusChanged{Change: c.Changes, MessageID: messageID})
+	c.Changed = append(c.Changed, messageID)
 	if n := len(c.Changed) - recentChanges; n > 0 {
 		c.Changed = slices.Delete(c.Changed, 0, n)
 	}
@@ -920,12 +915,15 @@ func messagesAfter(ctx context.Context, st *store.Store, channelID string, after
 // its change number seen, in the order of their last change. The channel's list of recent
 // changes names them when it reaches back that far; otherwise every message is read.
 func changedMessages(ctx context.Context, st *store.Store, c storedChannel, seen, upTo int64) ([]storedMessage, error) {
+	if c.Changes <= seen {
+		return nil, nil
+	}
 	var ms []storedMessage
-	if len(c.Changed) > 0 && c.Changed[0].Change <= seen+1 {
+	if first := c.Changes - int64(len(c.Changed)) + 1; len(c.Changed) > 0 && first <= seen+1 {
 		var ids []string
-		for _, ch := range c.Changed {
-			if ch.Change > seen && !slices.Contains(ids, ch.MessageID) {
-				ids = append(ids, ch.MessageID)
+		for _, mid := range c.Changed[seen+1-first:] {
+			if !slices.Contains(ids, mid) {
+				ids = append(ids, mid)
 			}
 		}
 		for _, mid := range ids {
