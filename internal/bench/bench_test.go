@@ -237,6 +237,66 @@ func BenchmarkServerCycle(b *testing.B) {
 	}
 }
 
+// mixedLoad is the throughput benchmarks' load: requests spread over 200 intents, one in four
+// appending an event (LogEvent), the others reading an intent (GetIntent).
+type mixedLoad struct {
+	ids  []string
+	next atomic.Int64
+}
+
+// newMixedLoad creates the load's intents through c.
+func newMixedLoad(b *testing.B, c *openintent.Client) *mixedLoad {
+	l := &mixedLoad{ids: make([]string, 200)}
+	for i := range l.ids {
+		in, err := c.CreateIntent(context.Background(), openintent.IntentCreate{Title: "t"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.ids[i] = in.ID
+	}
+	return l
+}
+
+// run makes n requests from the given clients and returns how long they took and each
+// request's latency.
+func (l *mixedLoad) run(b *testing.B, clients []*openintent.Client, n int) (time.Duration, []time.Duration) {
+	ctx := context.Background()
+	var left atomic.Int64
+	left.Store(int64(n))
+	lat := make([][]time.Duration, len(clients))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				k := l.next.Add(1)
+				id := l.ids[int(k)%len(l.ids)]
+				t0 := time.Now()
+				var err error
+				if k%4 == 0 {
+					_, err = cl.LogEvent(ctx, id, openintent.EventComment, nil)
+				} else {
+					_, err = cl.GetIntent(ctx, id)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, d := range lat {
+		all = append(all, d...)
+	}
+	return elapsed, all
+}
+
 // BenchmarkThroughput: mixed reads and writes over many intents from 8 and 64 concurrent
 // clients, in batches interleaved with batches from one client (the baseline), so that the
 // machine's speed drifting weighs on both alike; reports requests per second of each and the
@@ -244,54 +304,7 @@ func BenchmarkServerCycle(b *testing.B) {
 func BenchmarkThroughput(b *testing.B) {
 	url, _ := startServer(b, "")
 	c := sdk(b, url, "setup")
-	ctx := context.Background()
-	ids := make([]string, 200)
-	for i := range ids {
-		in, err := c.CreateIntent(ctx, openintent.IntentCreate{Title: "t"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = in.ID
-	}
-	var next atomic.Int64
-	// run makes n requests from the given clients and returns how long they took and each
-	// request's latency.
-	run := func(b *testing.B, clients []*openintent.Client, n int) (time.Duration, []time.Duration) {
-		var left atomic.Int64
-		left.Store(int64(n))
-		lat := make([][]time.Duration, len(clients))
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w, cl := range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for left.Add(-1) >= 0 {
-					k := next.Add(1)
-					id := ids[int(k)%len(ids)]
-					t0 := time.Now()
-					var err error
-					if k%4 == 0 {
-						_, err = cl.LogEvent(ctx, id, openintent.EventComment, nil)
-					} else {
-						_, err = cl.GetIntent(ctx, id)
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					lat[w] = append(lat[w], time.Since(t0))
-				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		var all []time.Duration
-		for _, l := range lat {
-			all = append(all, l...)
-		}
-		return elapsed, all
-	}
+	load := newMixedLoad(b, c)
 	for _, n := range []int{8, 64} {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			clients := make([]*openintent.Client, n)
@@ -305,10 +318,10 @@ func BenchmarkThroughput(b *testing.B) {
 			var allocs allocations
 			for done := 0; done < b.N; done += batch {
 				k := min(batch, b.N-done)
-				d, _ := run(b, single, k)
+				d, _ := load.run(b, single, k)
 				base += d
 				allocs.start()
-				d, l := run(b, clients, k)
+				d, l := load.run(b, clients, k)
 				allocs.stop()
 				measured += d
 				lat = append(lat, l...)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,53 +36,7 @@ func BenchmarkReplicaThroughput(b *testing.B) {
 		b.Cleanup(func() { hs.Close(); srv.Close(); st.Close() })
 		urls = append(urls, hs.URL)
 	}
-	ctx := context.Background()
-	setup := sdk(b, urls[0], "setup")
-	ids := make([]string, 200)
-	for i := range ids {
-		in, err := setup.CreateIntent(ctx, openintent.IntentCreate{Title: "t"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids[i] = in.ID
-	}
-	var next atomic.Int64
-	run := func(b *testing.B, cs []*openintent.Client, n int) (time.Duration, []time.Duration) {
-		var left atomic.Int64
-		left.Store(int64(n))
-		lat := make([][]time.Duration, len(cs))
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w, cl := range cs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for left.Add(-1) >= 0 {
-					k := next.Add(1)
-					id := ids[int(k)%len(ids)]
-					t0 := time.Now()
-					var err error
-					if k%4 == 0 {
-						_, err = cl.LogEvent(ctx, id, openintent.EventComment, nil)
-					} else {
-						_, err = cl.GetIntent(ctx, id)
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					lat[w] = append(lat[w], time.Since(t0))
-				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		var all []time.Duration
-		for _, l := range lat {
-			all = append(all, l...)
-		}
-		return elapsed, all
-	}
+	load := newMixedLoad(b, sdk(b, urls[0], "setup"))
 	b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 		one, spread := make([]*openintent.Client, clients), make([]*openintent.Client, clients)
 		for w := range clients {
@@ -96,10 +48,10 @@ func BenchmarkReplicaThroughput(b *testing.B) {
 		var lat, baseLat []time.Duration
 		for done := 0; done < b.N; done += batch {
 			k := min(batch, b.N-done)
-			d, l := run(b, one, k)
+			d, l := load.run(b, one, k)
 			base += d
 			baseLat = append(baseLat, l...)
-			d, l = run(b, spread, k)
+			d, l = load.run(b, spread, k)
 			measured += d
 			lat = append(lat, l...)
 		}
