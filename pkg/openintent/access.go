@@ -45,7 +45,7 @@ func (c *Client) GetACL(ctx context.Context, intentID string, opts ...Option) (*
 	if err := requireIDs("GetACL", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return call[ACL](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/acl", intentID), nil, opts)
+	return callPath[ACL](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/acl", intentID), nil, opts)
 }
 
 // SetACL replaces an intent's access control list. With AccessClosed, only the intent's creator
@@ -54,7 +54,7 @@ func (c *Client) SetACL(ctx context.Context, intentID string, acl ACLSet, opts .
 	if err := requireIDs("SetACL", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return call[ACL](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/acl", intentID), acl, opts)
+	return callPath[ACL](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/acl", intentID), acl, opts)
 }
 
 // GrantAccess adds an entry to an intent's access control list.
@@ -62,7 +62,7 @@ func (c *Client) GrantAccess(ctx context.Context, intentID string, e ACLEntryCre
 	if err := requireIDs("GrantAccess", "intentID", intentID, "e.PrincipalID", e.PrincipalID); err != nil {
 		return nil, err
 	}
-	return call[ACLEntry](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/acl/entries", intentID), e, opts)
+	return callPath[ACLEntry](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/acl/entries", intentID), e, opts)
 }
 
 // RevokeAccess removes an entry from an intent's access control list.
@@ -81,7 +81,7 @@ func (c *Client) RequestAccess(ctx context.Context, intentID string, r AccessReq
 	if r.PrincipalID == "" {
 		r.PrincipalID = c.settings.agentID // the reference server requires principal_id
 	}
-	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests", intentID), r, opts)
+	return callPath[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests", intentID), r, opts)
 }
 
 // ListAccessRequests lists an intent's access requests (needs admin permission on closed intents).
@@ -108,7 +108,7 @@ func (c *Client) ApproveAccessRequest(ctx context.Context, intentID, requestID s
 	if d.DecidedBy == "" {
 		d.DecidedBy = c.settings.agentID // the reference server requires decided_by
 	}
-	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/approve", intentID, requestID), d, opts)
+	return callPath[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/approve", intentID, requestID), d, opts)
 }
 
 // DenyAccessRequest denies a pending request; d.DecidedBy defaults to the client's agent.
@@ -119,5 +119,5 @@ func (c *Client) DenyAccessRequest(ctx context.Context, intentID, requestID stri
 	if d.DecidedBy == "" {
 		d.DecidedBy = c.settings.agentID // the reference server requires decided_by
 	}
-	return call[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/deny", intentID, requestID), d, opts)
+	return callPath[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/deny", intentID, requestID), d, opts)
 }

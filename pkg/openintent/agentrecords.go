@@ -53,7 +53,7 @@ func (c *Client) RegisterAgent(ctx context.Context, r AgentRegistration, opts ..
 	if err := requireIDs("RegisterAgent", "r.AgentID", r.AgentID); err != nil {
 		return nil, err
 	}
-	return call[AgentRecord](ctx, c, http.MethodPost, "/api/v1/agents/register", r, opts)
+	return callPath[AgentRecord](ctx, c, http.MethodPost, "/api/v1/agents/register", r, opts)
 }
 
 // GetAgentRecord returns an agent's record with its derived status (get_agent_record).
@@ -61,7 +61,7 @@ func (c *Client) GetAgentRecord(ctx context.Context, agentID string, opts ...Opt
 	if err := requireIDs("GetAgentRecord", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return call[AgentRecord](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/record", agentID), nil, opts)
+	return callPath[AgentRecord](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/record", agentID), nil, opts)
 }
 
 // ListAgents lists registered agents matching p (list_agents).
@@ -85,7 +85,7 @@ func (c *Client) AgentHeartbeat(ctx context.Context, agentID string, load AgentH
 	if err := requireIDs("AgentHeartbeat", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return call[AgentHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/heartbeat", agentID), load, opts)
+	return callPath[AgentHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/heartbeat", agentID), load, opts)
 }
 
 // UpdateAgentStatus sets an agent's status, e.g. AgentDraining (update_agent_status).
@@ -93,5 +93,5 @@ func (c *Client) UpdateAgentStatus(ctx context.Context, agentID string, status A
 	if err := requireIDs("UpdateAgentStatus", "agentID", agentID, "status", string(status)); err != nil {
 		return nil, err
 	}
-	return call[AgentRecord](ctx, c, http.MethodPatch, pathf("/api/v1/agents/%s/status", agentID), models.AgentStatusUpdate{Status: status}, opts)
+	return callPath[AgentRecord](ctx, c, http.MethodPatch, pathf("/api/v1/agents/%s/status", agentID), models.AgentStatusUpdate{Status: status}, opts)
 }

@@ -4,8 +4,37 @@ import (
 	"context"
 )
 
-// call sends a request and decodes the answer into a new T.
-func call[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) (*T, error) {
+// call sends the request b builds and decodes the answer into a new T.
+func call[T any](ctx context.Context, c *Client, b builder, opts []Option) (*T, error) {
+	var out T
+	if err := c.do(ctx, request{build: b, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// callList sends the request b builds, whose answer is a JSON array, never returning a nil slice
+// on success.
+func callList[T any](ctx context.Context, c *Client, b builder, opts []Option) ([]T, error) {
+	out := []T{}
+	if err := c.do(ctx, request{build: b, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// callVersioned sends the request b builds guarded by If-Match: version and decodes the answer
+// into a new T.
+func callVersioned[T any](ctx context.Context, c *Client, b builder, version int64, opts []Option) (*T, error) {
+	var out T
+	if err := c.do(ctx, request{build: b, ifMatch: &version, out: &out}, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// callPath (TRANSITION) sends a request and decodes the answer into a new T.
+func callPath[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) (*T, error) {
 	var out T
 	if err := c.do(ctx, request{method: method, path: path, body: body, out: &out}, opts); err != nil {
 		return nil, err
@@ -13,8 +42,8 @@ func call[T any](ctx context.Context, c *Client, method, path string, body any, 
 	return &out, nil
 }
 
-// callList sends a request whose answer is a JSON array, never returning a nil slice on success.
-func callList[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) ([]T, error) {
+// callListPath (TRANSITION) sends a request whose answer is a JSON array, never returning a nil slice on success.
+func callListPath[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) ([]T, error) {
 	out := []T{}
 	if err := c.do(ctx, request{method: method, path: path, body: body, out: &out}, opts); err != nil {
 		return nil, err
@@ -32,8 +61,8 @@ func requireIDs(method string, pairs ...string) error {
 	return nil
 }
 
-// callVersioned sends a write guarded by If-Match: version and decodes the answer into a new T.
-func callVersioned[T any](ctx context.Context, c *Client, method, path string, body any, version int64, opts []Option) (*T, error) {
+// callVersionedPath (TRANSITION) sends a write guarded by If-Match: version and decodes the answer into a new T.
+func callVersionedPath[T any](ctx context.Context, c *Client, method, path string, body any, version int64, opts []Option) (*T, error) {
 	var out T
 	if err := c.do(ctx, request{method: method, path: path, body: body, ifMatch: &version, out: &out}, opts); err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package openintent
 
 import (
+	"github.com/openintent-go/openintent/gen/client"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,7 +111,7 @@ func (c *Client) CreateChannel(ctx context.Context, intentID string, ch ChannelC
 	if err := requireIDs("CreateChannel", "intentID", intentID, "ch.Name", ch.Name); err != nil {
 		return nil, err
 	}
-	return call[Channel](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/channels", intentID), ch, opts)
+	return callPath[Channel](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/channels", intentID), ch, opts)
 }
 
 // ListChannels returns an intent's channels in creation order (list_channels).
@@ -117,7 +119,7 @@ func (c *Client) ListChannels(ctx context.Context, intentID string, opts ...Opti
 	if err := requireIDs("ListChannels", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callList[Channel](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/channels", intentID), nil, opts)
+	return callListPath[Channel](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/channels", intentID), nil, opts)
 }
 
 // GetChannel returns a channel (get_channel).
@@ -125,7 +127,7 @@ func (c *Client) GetChannel(ctx context.Context, channelID string, opts ...Optio
 	if err := requireIDs("GetChannel", "channelID", channelID); err != nil {
 		return nil, err
 	}
-	return call[Channel](ctx, c, http.MethodGet, pathf("/api/v1/channels/%s", channelID), nil, opts)
+	return callPath[Channel](ctx, c, http.MethodGet, pathf("/api/v1/channels/%s", channelID), nil, opts)
 }
 
 // UpdateChannel changes a channel's members, member policy, options or status (closing it keeps
@@ -134,7 +136,7 @@ func (c *Client) UpdateChannel(ctx context.Context, channelID string, u ChannelU
 	if err := requireIDs("UpdateChannel", "channelID", channelID); err != nil {
 		return nil, err
 	}
-	return call[Channel](ctx, c, http.MethodPatch, pathf("/api/v1/channels/%s", channelID), u, opts)
+	return callPath[Channel](ctx, c, http.MethodPatch, pathf("/api/v1/channels/%s", channelID), u, opts)
 }
 
 // CloseChannel closes a channel and deletes it with its messages (close_channel); its streams
@@ -158,7 +160,7 @@ func (c *Client) SendMessage(ctx context.Context, channelID string, m ChannelMes
 	if m.Payload == nil {
 		m.Payload = Object{}
 	}
-	return call[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages", channelID), m, opts)
+	return callPath[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages", channelID), m, opts)
 }
 
 // Notify sends a fire-and-forget message to an agent (to: an agent, "role:<id>", or "" for
@@ -224,7 +226,7 @@ func (c *Client) GetMessage(ctx context.Context, channelID, messageID string, op
 	if err := requireIDs("GetMessage", "channelID", channelID, "messageID", messageID); err != nil {
 		return nil, err
 	}
-	return call[ChannelMessage](ctx, c, http.MethodGet, pathf("/api/v1/channels/%s/messages/%s", channelID, messageID), nil, opts)
+	return callPath[ChannelMessage](ctx, c, http.MethodGet, pathf("/api/v1/channels/%s/messages/%s", channelID, messageID), nil, opts)
 }
 
 // MarkRead marks a message read (mark_read); a message addressed to one agent is marked by
@@ -233,7 +235,7 @@ func (c *Client) MarkRead(ctx context.Context, channelID, messageID string, opts
 	if err := requireIDs("MarkRead", "channelID", channelID, "messageID", messageID); err != nil {
 		return nil, err
 	}
-	return call[ChannelMessage](ctx, c, http.MethodPatch, pathf("/api/v1/channels/%s/messages/%s", channelID, messageID),
+	return callPath[ChannelMessage](ctx, c, http.MethodPatch, pathf("/api/v1/channels/%s/messages/%s", channelID, messageID),
 		models.ChannelMessageStatusUpdate{Status: MessageRead}, opts)
 }
 
@@ -249,7 +251,7 @@ func (c *Client) ReplyTo(ctx context.Context, channelID, messageID string, r Cha
 	if r.Payload == nil {
 		r.Payload = Object{}
 	}
-	return call[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages/%s/reply", channelID, messageID), r, opts)
+	return callPath[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages/%s/reply", channelID, messageID), r, opts)
 }
 
 // askPollInterval is how often Ask also looks for the reply in the channel's messages, for
@@ -331,9 +333,14 @@ func (c *Client) Ask(ctx context.Context, channelID, to string, payload Object, 
 // refuses the stream (yielding the error).
 func (c *Client) StreamChannelMessages(ctx context.Context, channelID string, p StreamChannelParams, opts ...Option) iter.Seq2[ChannelMessage, error] {
 	return func(yield func(ChannelMessage, error) bool) {
-		// Errors name the method and path (errorsop.go).
-		yield = namedYield("StreamChannelMessages", pathf("/api/v1/subscribe/channels/%s", channelID), yield)
-		if err := requireIDs("StreamChannelMessages", "channelID", channelID); err != nil {
+		tmpl, path, err := c.streamRequest(func(s string) (*http.Request, error) {
+			return client.NewStreamChannelMessagesRequest(s, channelID, nil)
+		})
+		yield = namedYield("StreamChannelMessages", path, yield) // errors name the method and path (errorsop.go)
+		if err == nil {
+			err = requireIDs("StreamChannelMessages", "channelID", channelID)
+		}
+		if err != nil {
 			yield(ChannelMessage{}, err)
 			return
 		}
@@ -342,18 +349,17 @@ func (c *Client) StreamChannelMessages(ctx context.Context, channelID string, p 
 			yield(ChannelMessage{}, err)
 			return
 		}
-		path := pathf("/api/v1/subscribe/channels/%s", channelID)
 		last := p.After
 		followStream(ctx, &s, "channel stream", path, &last, func() (bool, error) {
-			return c.channelStreamOnce(ctx, &s, path, &last, yield)
+			return c.channelStreamOnce(ctx, &s, tmpl, path, &last, yield)
 		}, func(err error) bool { return errors.Is(err, ErrChannelClosed) || isPermanent(err) }, yield)
 	}
 }
 
 // channelStreamOnce reads one connection of a channel's stream, yielding its messages; it
 // reports whether any arrived and why the connection ended.
-func (c *Client) channelStreamOnce(ctx context.Context, s *settings, path string, last *string, yield func(ChannelMessage, error) bool) (bool, error) {
-	resp, err := c.openStream(ctx, s, path, *last)
+func (c *Client) channelStreamOnce(ctx context.Context, s *settings, tmpl *http.Request, path string, last *string, yield func(ChannelMessage, error) bool) (bool, error) {
+	resp, err := c.openStream(ctx, s, tmpl, path, *last)
 	if err != nil {
 		return false, err
 	}

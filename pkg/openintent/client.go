@@ -29,6 +29,7 @@ const maxResponseBytes = 64 << 20
 // Client talks to an OpenIntent server. It is safe for concurrent use by multiple goroutines.
 type Client struct {
 	base     *url.URL
+	server   string // base with a trailing slash: the generated builders' server URL
 	settings settings
 	owned    *http.Transport // the client's own transport, without WithHTTPClient (Close)
 }
@@ -54,7 +55,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	c := &Client{base: u, settings: s}
+	c := &Client{base: u, server: strings.TrimSuffix(u.String(), "/") + "/", settings: s}
 	if c.settings.httpClient == nil {
 		c.owned = newTransport()
 		c.settings.httpClient = &http.Client{Transport: c.owned}
@@ -116,12 +117,82 @@ func (c *Client) resolve(opts []Option) (settings, error) {
 
 // request describes one API call.
 type request struct {
-	method  string
-	path    string // below the base URL, e.g. "/api/v1/intents"
-	query   url.Values
-	body    any    // JSON-encoded when non-nil
-	ifMatch *int64 // sent as If-Match when set
-	out     any    // decoded from a 2xx body when non-nil (a *json.RawMessage keeps it raw)
+	build   builder // the generated client's request builder (builders.go)
+	query   any     // a generated ...Params struct, encoded by encodeQuery, or nil
+	ifMatch *int64  // sent as If-Match when set
+	out     any     // decoded from a 2xx body when non-nil (a *json.RawMessage keeps it raw)
+
+	// Set from the built request: the HTTP method and the path below the base URL, e.g.
+	// "/api/v1/intents", which errors and logs name.
+	method, path string
+
+	body any // TRANSITION: legacy requests without build (removed once every call is built)
+}
+
+// built builds req's request and reads what do needs from it: the method, the path (for errors
+// and logs), the URL with the query, the body and its content type.
+func (c *Client) built(req *request) (*http.Request, []byte, error) {
+	if req.build == nil { // TRANSITION
+		method, path, body := req.method, req.path, req.body
+		req.build = func(server string) (*http.Request, error) {
+			var rd io.Reader
+			if body != nil {
+				b, err := json.Marshal(body)
+				if err != nil {
+					return nil, err
+				}
+				rd = bytes.NewReader(b)
+			}
+			r, err := http.NewRequest(method, strings.TrimSuffix(server, "/")+path, rd)
+			if err == nil && body != nil {
+				r.Header.Set("Content-Type", "application/json")
+			}
+			return r, err
+		}
+		if q, ok := req.query.(url.Values); ok {
+			req.query = nil
+			if len(q) > 0 {
+				b := req.build
+				req.build = func(server string) (*http.Request, error) {
+					r, err := b(server)
+					if err == nil {
+						r.URL.RawQuery = q.Encode()
+					}
+					return r, err
+				}
+			}
+		}
+	}
+	server := c.server
+	if server == "" { // a Client made without NewClient (federation.go's peer)
+		server = strings.TrimSuffix(c.base.String(), "/") + "/"
+	}
+	hreq, err := req.build(server)
+	if err != nil {
+		return nil, nil, &requestError{method: req.method, path: req.path, err: fmt.Errorf("build request: %w", err)}
+	}
+	req.method = hreq.Method
+	req.path = strings.TrimPrefix(hreq.URL.EscapedPath(), c.base.EscapedPath())
+	if req.query != nil {
+		q, err := encodeQuery(req.query)
+		if err != nil {
+			return nil, nil, invalidArg("", "params", "%v", err)
+		}
+		hreq.URL.RawQuery = q
+	}
+	var body []byte
+	if hreq.Body != nil {
+		body, err = io.ReadAll(hreq.Body)
+		hreq.Body.Close()
+		if err != nil {
+			return nil, nil, &requestError{method: req.method, path: req.path, err: fmt.Errorf("encode request: %w", err)}
+		}
+		if len(body) == 0 {
+			body = nil
+		}
+	}
+	hreq.Body, hreq.GetBody, hreq.ContentLength = nil, nil, 0
+	return hreq, body, nil
 }
 
 // pathf builds a path from a format with every argument path-escaped.
@@ -145,11 +216,9 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) (err error)
 	if err != nil {
 		return err
 	}
-	var body []byte
-	if req.body != nil {
-		if body, err = json.Marshal(req.body); err != nil {
-			return &requestError{method: req.method, path: req.path, err: fmt.Errorf("encode request: %w", err)}
-		}
+	tmpl, body, err := c.built(&req)
+	if err != nil {
+		return err
 	}
 	idemKey := s.idempotencyKey
 	idempotent := req.method == http.MethodGet || req.method == http.MethodPut ||
@@ -159,16 +228,8 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) (err error)
 	}
 	retryable := idempotent || idemKey != ""
 
-	target := *c.base
-	target.Path = c.base.Path + req.path
-	target.RawPath = c.base.EscapedPath() + req.path
-	if len(req.query) > 0 {
-		target.RawQuery = req.query.Encode()
-	}
-	endpoint := target.String()
-
 	for attempt := 0; ; attempt++ {
-		resp, respBody, err := c.attempt(ctx, &s, req, endpoint, body, idemKey, attempt)
+		resp, respBody, err := c.attempt(ctx, &s, req, tmpl, body, idemKey, attempt)
 		var wait time.Duration
 		switch {
 		case err != nil:
@@ -217,26 +278,21 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) (err error)
 	}
 }
 
-// attempt sends one HTTP request and reads the whole response.
-func (c *Client) attempt(ctx context.Context, s *settings, req request, endpoint string, body []byte, idemKey string, attempt int) (*http.Response, []byte, error) {
+// attempt sends one HTTP request, a copy of tmpl with body, and reads the whole response.
+func (c *Client) attempt(ctx context.Context, s *settings, req request, tmpl *http.Request, body []byte, idemKey string, attempt int) (*http.Response, []byte, error) {
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var rd io.Reader
+	hreq := tmpl.Clone(actx)
 	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	hreq, err := http.NewRequestWithContext(actx, req.method, endpoint, rd)
-	if err != nil {
-		return nil, nil, err
+		hreq.Body = io.NopCloser(bytes.NewReader(body))
+		hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		hreq.ContentLength = int64(len(body))
 	}
 	for k, v := range s.header {
 		hreq.Header[k] = v
 	}
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("User-Agent", s.userAgent)
-	if body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
-	}
 	if s.apiKey != "" {
 		hreq.Header.Set("X-API-Key", s.apiKey)
 	}

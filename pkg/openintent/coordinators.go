@@ -35,7 +35,7 @@ func (c *Client) CreateCoordinatorLease(ctx context.Context, l CoordinatorLeaseC
 	if l.AgentID == "" {
 		l.AgentID = c.settings.agentID
 	}
-	return call[CoordinatorLease](ctx, c, http.MethodPost, "/api/v1/coordinators", l, opts)
+	return callPath[CoordinatorLease](ctx, c, http.MethodPost, "/api/v1/coordinators", l, opts)
 }
 
 // GetCoordinatorLease returns a coordinator lease with its current status
@@ -44,7 +44,7 @@ func (c *Client) GetCoordinatorLease(ctx context.Context, leaseID string, opts .
 	if err := requireIDs("GetCoordinatorLease", "leaseID", leaseID); err != nil {
 		return nil, err
 	}
-	return call[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/coordinators/%s", leaseID), nil, opts)
+	return callPath[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/coordinators/%s", leaseID), nil, opts)
 }
 
 // ListCoordinatorLeases lists coordinator leases, of one intent or portfolio when p says so
@@ -52,7 +52,7 @@ func (c *Client) GetCoordinatorLease(ctx context.Context, leaseID string, opts .
 // intent).
 func (c *Client) ListCoordinatorLeases(ctx context.Context, p ListCoordinatorLeasesParams, opts ...Option) ([]CoordinatorLease, error) {
 	if p.IntentID != "" && p.PortfolioID == "" {
-		return callList[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/coordinators", p.IntentID), nil, opts)
+		return callListPath[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/coordinators", p.IntentID), nil, opts)
 	}
 	out := []CoordinatorLease{}
 	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/coordinators",
@@ -69,7 +69,7 @@ func (c *Client) CoordinatorHeartbeat(ctx context.Context, leaseID string, opts 
 	if err := requireIDs("CoordinatorHeartbeat", "leaseID", leaseID); err != nil {
 		return nil, err
 	}
-	return call[CoordinatorHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/coordinators/%s/heartbeat", leaseID), nil, opts)
+	return callPath[CoordinatorHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/coordinators/%s/heartbeat", leaseID), nil, opts)
 }
 
 // CreateDecisionRecord records an immutable coordinator decision on an intent
@@ -79,7 +79,7 @@ func (c *Client) CreateDecisionRecord(ctx context.Context, d DecisionRecordCreat
 		"d.DecisionType", d.DecisionType); err != nil {
 		return nil, err
 	}
-	return call[DecisionRecord](ctx, c, http.MethodPost, "/api/v1/decisions", d, opts)
+	return callPath[DecisionRecord](ctx, c, http.MethodPost, "/api/v1/decisions", d, opts)
 }
 
 // ListDecisionRecords returns an intent's decision records, newest first
@@ -89,5 +89,5 @@ func (c *Client) ListDecisionRecords(ctx context.Context, intentID string, opts 
 	if err := requireIDs("ListDecisionRecords", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callList[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
+	return callListPath[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
 }

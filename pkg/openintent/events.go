@@ -1,14 +1,12 @@
 package openintent
 
 import (
+	"github.com/openintent-go/openintent/gen/client"
+
 	"context"
 	"encoding/json"
 	"fmt"
 	"iter"
-	"net/http"
-	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 )
@@ -48,7 +46,7 @@ func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventT
 		}
 	}
 	var out IntentEvent
-	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/events", intentID), body: body, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewCreateIntentEventRequest, intentID, body), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -64,23 +62,11 @@ func (c *Client) GetEvents(ctx context.Context, intentID string, params GetEvent
 	if params.Limit < 0 || params.Offset < 0 {
 		return nil, invalidArg("GetEvents", "limit", "limit and offset must not be negative")
 	}
-	q := url.Values{}
-	if params.EventType != "" {
-		q.Set("event_type", params.EventType)
-	}
-	if !params.Since.IsZero() {
-		q.Set("since", params.Since.UTC().Format(time.RFC3339Nano))
-	}
-	limit := params.Limit
-	if limit == 0 {
-		limit = DefaultEventsLimit
-	}
-	q.Set("limit", strconv.Itoa(int(limit)))
-	if params.Offset > 0 {
-		q.Set("offset", strconv.Itoa(int(params.Offset)))
+	if params.Limit == 0 {
+		params.Limit = DefaultEventsLimit
 	}
 	var raw json.RawMessage
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/events", intentID), query: q, out: &raw}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewListIntentEventsRequest, intentID, nil), query: params, out: &raw}, opts); err != nil {
 		return nil, err
 	}
 	events, err := decodeList[IntentEvent](raw, "events")

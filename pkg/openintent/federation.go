@@ -65,7 +65,7 @@ const (
 // FederationStatus returns whether the server federates, its DID, trust policy and counters
 // (the Python SDK's federation_status).
 func (c *Client) FederationStatus(ctx context.Context, opts ...Option) (*FederationStatus, error) {
-	return call[FederationStatus](ctx, c, http.MethodGet, "/api/v1/federation/status", nil, opts)
+	return callPath[FederationStatus](ctx, c, http.MethodGet, "/api/v1/federation/status", nil, opts)
 }
 
 // federatedAgents decodes {"agents": [...]}, or a bare list.
@@ -113,7 +113,7 @@ func (c *Client) FederationDispatch(ctx context.Context, req FederationDispatchR
 	if err := requireIDs("FederationDispatch", "intent_id", req.IntentID, "target_server", req.TargetServer); err != nil {
 		return nil, err
 	}
-	return call[FederationDispatchResult](ctx, c, http.MethodPost, "/api/v1/federation/dispatch", req, opts)
+	return callPath[FederationDispatchResult](ctx, c, http.MethodPost, "/api/v1/federation/dispatch", req, opts)
 }
 
 // FederationReceive posts an envelope to the server's receive route, as a peer server does (the
@@ -123,7 +123,7 @@ func (c *Client) FederationReceive(ctx context.Context, env FederationEnvelope, 
 	if err := requireIDs("FederationReceive", "dispatch_id", env.DispatchID, "source_server", env.SourceServer, "signature", env.Signature); err != nil {
 		return nil, err
 	}
-	return call[FederationReceiveResult](ctx, c, http.MethodPost, "/api/v1/federation/receive", env, opts)
+	return callPath[FederationReceiveResult](ctx, c, http.MethodPost, "/api/v1/federation/receive", env, opts)
 }
 
 // SendFederationCallback posts a callback to callbackURL, an absolute URL (the Python SDK's
@@ -152,7 +152,7 @@ func (c *Client) SendFederationCallback(ctx context.Context, callbackURL string,
 // federation_discover). It needs no API key; a server without federation answers 404
 // (*NotFoundError).
 func (c *Client) FederationDiscover(ctx context.Context, opts ...Option) (*FederationManifest, error) {
-	return call[FederationManifest](ctx, c, http.MethodGet, "/.well-known/openintent-federation.json", nil, opts)
+	return callPath[FederationManifest](ctx, c, http.MethodGet, "/.well-known/openintent-federation.json", nil, opts)
 }
 
 // signFederation sets *sig to id's signature of v without its signature member.

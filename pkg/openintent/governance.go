@@ -56,7 +56,7 @@ func (c *Client) RequestArbitration(ctx context.Context, intentID, reason string
 	if err := requireIDs("RequestArbitration", "intentID", intentID, "reason", reason); err != nil {
 		return nil, err
 	}
-	return call[ArbitrationRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/arbitrate", intentID),
+	return callPath[ArbitrationRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/arbitrate", intentID),
 		models.ArbitrationRequestCreate{Reason: reason, Context: context, RequestedBy: c.settings.agentID}, opts)
 }
 
@@ -66,7 +66,7 @@ func (c *Client) RecordDecision(ctx context.Context, intentID, decisionType, out
 	if err := requireIDs("RecordDecision", "intentID", intentID, "decisionType", decisionType, "outcome", outcome); err != nil {
 		return nil, err
 	}
-	return call[Decision](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/decisions", intentID),
+	return callPath[Decision](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/decisions", intentID),
 		models.GovernanceDecisionCreate{DecisionType: decisionType, Outcome: outcome, Reasoning: reasoning, Rationale: reasoning,
 			DecidedBy: c.settings.agentID}, opts)
 }
@@ -76,7 +76,7 @@ func (c *Client) GetDecisions(ctx context.Context, intentID string, opts ...Opti
 	if err := requireIDs("GetDecisions", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callList[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
+	return callListPath[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
 }
 
 // CreateEscalation escalates an intent.
@@ -84,7 +84,7 @@ func (c *Client) CreateEscalation(ctx context.Context, intentID string, e Escala
 	if err := requireIDs("CreateEscalation", "intentID", intentID, "e.Reason", e.Reason); err != nil {
 		return nil, err
 	}
-	return call[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/escalations", intentID), e, opts)
+	return callPath[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/escalations", intentID), e, opts)
 }
 
 // ListEscalations lists escalations, filtered by intent and status when set.
@@ -105,7 +105,7 @@ func (c *Client) ResolveEscalation(ctx context.Context, escalationID string, r E
 	if err := requireIDs("ResolveEscalation", "escalationID", escalationID, "r.Resolution", r.Resolution); err != nil {
 		return nil, err
 	}
-	return call[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/escalations/%s/resolve", escalationID), r, opts)
+	return callPath[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/escalations/%s/resolve", escalationID), r, opts)
 }
 
 // CreateApprovalRequest asks for approval of an action on an intent. Approved requests with
@@ -114,7 +114,7 @@ func (c *Client) CreateApprovalRequest(ctx context.Context, intentID string, a A
 	if err := requireIDs("CreateApprovalRequest", "intentID", intentID, "a.Action", a.Action); err != nil {
 		return nil, err
 	}
-	return call[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals", intentID), a, opts)
+	return callPath[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals", intentID), a, opts)
 }
 
 // GetApprovalRequest returns an approval request.
@@ -122,7 +122,7 @@ func (c *Client) GetApprovalRequest(ctx context.Context, intentID, approvalID st
 	if err := requireIDs("GetApprovalRequest", "intentID", intentID, "approvalID", approvalID); err != nil {
 		return nil, err
 	}
-	return call[ApprovalRequest](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/approvals/%s", intentID, approvalID), nil, opts)
+	return callPath[ApprovalRequest](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/approvals/%s", intentID, approvalID), nil, opts)
 }
 
 // ApproveApprovalRequest approves a pending request as the client's agent, who must not be its
@@ -140,7 +140,7 @@ func (c *Client) decideApproval(ctx context.Context, method, verb, intentID, app
 	if err := requireIDs(method, "intentID", intentID, "approvalID", approvalID); err != nil {
 		return nil, err
 	}
-	return call[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals/%s/"+verb, intentID, approvalID),
+	return callPath[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals/%s/"+verb, intentID, approvalID),
 		models.ApprovalDecision{Notes: notes}, opts)
 }
 
@@ -149,7 +149,7 @@ func (c *Client) GetGovernancePolicy(ctx context.Context, intentID string, opts 
 	if err := requireIDs("GetGovernancePolicy", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return call[GovernancePolicyDocument](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/governance", intentID), nil, opts)
+	return callPath[GovernancePolicyDocument](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/governance", intentID), nil, opts)
 }
 
 // SetGovernancePolicy replaces an intent's governance policy if its version is still version

@@ -226,7 +226,7 @@ func (c *Client) BeginIdentityRegistration(ctx context.Context, agentID string, 
 	if r.KeyAlgorithm == "" {
 		r.KeyAlgorithm = agentkey.Algorithm
 	}
-	return call[IdentityChallenge](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity", agentID), r, opts)
+	return callPath[IdentityChallenge](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity", agentID), r, opts)
 }
 
 // CompleteIdentityChallenge sends the signed challenge and returns the registered identity
@@ -241,7 +241,7 @@ func (c *Client) CompleteIdentityChallenge(ctx context.Context, agentID, challen
 	if err := requireIDs("CompleteIdentityChallenge", "agentID", agentID, "challenge", challenge, "signature", signature); err != nil {
 		return nil, err
 	}
-	return call[AgentIdentity](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/challenge", agentID),
+	return callPath[AgentIdentity](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/challenge", agentID),
 		models.IdentityChallengeResponse{Challenge: challenge, Signature: signature}, opts)
 }
 
@@ -251,7 +251,7 @@ func (c *Client) GetIdentity(ctx context.Context, agentID string, opts ...Option
 	if err := requireIDs("GetIdentity", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return call[AgentIdentity](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/identity", agentID), nil, opts)
+	return callPath[AgentIdentity](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/identity", agentID), nil, opts)
 }
 
 // VerifySignature asks the server whether signature is agentID's signature of the canonical
@@ -264,7 +264,7 @@ func (c *Client) VerifySignature(ctx context.Context, agentID string, payload Ob
 	if payload == nil {
 		payload = Object{}
 	}
-	return call[IdentityVerification](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/verify", agentID),
+	return callPath[IdentityVerification](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/verify", agentID),
 		models.SignatureVerification{Payload: payload, Signature: signature}, opts)
 }
 
@@ -278,7 +278,7 @@ func (c *Client) RotateKey(ctx context.Context, agentID, newPublicKey, oldPublic
 	if err := requireIDs("RotateKey", "agentID", agentID, "newPublicKey", newPublicKey, "oldPublicKey", oldPublicKey, "signature", signature); err != nil {
 		return nil, err
 	}
-	return call[AgentIdentity](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/rotate", agentID),
+	return callPath[AgentIdentity](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/rotate", agentID),
 		models.KeyRotation{Action: "rotate", NewPublicKey: newPublicKey, OldPublicKey: oldPublicKey, Signature: signature}, opts)
 }
 
@@ -333,7 +333,7 @@ func (c *Client) findAgent(ctx context.Context, p ListAgentsParams, opts []Optio
 
 // GetServerDIDDocument returns the server's DID document: its own Ed25519 key and DID.
 func (c *Client) GetServerDIDDocument(ctx context.Context, opts ...Option) (*DIDDocument, error) {
-	return call[DIDDocument](ctx, c, http.MethodGet, "/.well-known/did.json", nil, opts)
+	return callPath[DIDDocument](ctx, c, http.MethodGet, "/.well-known/did.json", nil, opts)
 }
 
 // ParsePublicKey reads an Ed25519 public key in any form the protocol meets:

@@ -1,13 +1,12 @@
 package openintent
 
 import (
+	"github.com/openintent-go/openintent/gen/client"
+
 	"context"
 	"encoding/json"
 	"fmt"
 	"iter"
-	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/openintent-go/openintent/gen/models"
 )
@@ -31,7 +30,7 @@ func (c *Client) CreateIntent(ctx context.Context, params IntentCreate, opts ...
 		params.CreatedBy = c.settings.agentID
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPost, path: "/api/v1/intents", body: params, out: &out}, opts)
+	err := c.do(ctx, request{build: op1(client.NewCreateIntentRequest, params), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -41,7 +40,7 @@ func (c *Client) GetIntent(ctx context.Context, intentID string, opts ...Option)
 		return nil, err
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s", intentID), out: &out}, opts)
+	err := c.do(ctx, request{build: op1(client.NewGetIntentRequest, intentID), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -54,21 +53,14 @@ func (c *Client) ListIntents(ctx context.Context, params ListIntentsParams, opts
 }
 
 func (c *Client) listIntentsPage(ctx context.Context, params ListIntentsParams, opts []Option) ([]Intent, int64, error) {
-	q := url.Values{}
-	if params.Status != "" {
-		q.Set("status", string(params.Status))
-	}
 	if params.Limit < 0 || params.Offset < 0 {
 		return nil, 0, invalidArg("ListIntents", "limit", "limit and offset must not be negative")
 	}
-	limit := params.Limit
-	if limit == 0 {
-		limit = DefaultIntentsLimit
+	if params.Limit == 0 {
+		params.Limit = DefaultIntentsLimit
 	}
-	q.Set("limit", strconv.Itoa(int(limit)))
-	q.Set("offset", strconv.Itoa(int(params.Offset)))
 	var raw json.RawMessage
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/intents", query: q, out: &raw}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListIntentsRequest, nil), query: params, out: &raw}, opts); err != nil {
 		return nil, 0, err
 	}
 	intents, err := decodeIntents(raw, "intents")
@@ -120,7 +112,7 @@ func (c *Client) CreateChildIntent(ctx context.Context, parentID string, params 
 		return nil, invalidArg("CreateChildIntent", "title", "title is required")
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/children", parentID), body: params, out: &out}, opts)
+	err := c.do(ctx, request{build: op2(client.NewCreateChildIntentRequest, parentID, params), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -138,8 +130,8 @@ func (c *Client) UpdateState(ctx context.Context, intentID string, version int64
 		statePatch = Object{}
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/state", intentID),
-		body: models.StatePatchRequest{State: statePatch}, ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op3(client.NewPatchIntentStateRequest, intentID,
+		&models.PatchIntentStateParams{IfMatch: version}, models.StatePatchRequest{State: statePatch}), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -161,8 +153,8 @@ func (c *Client) PatchState(ctx context.Context, intentID string, version int64,
 		}
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/state", intentID),
-		body: models.StatePatchRequest{Patches: patches}, ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op3(client.NewPatchIntentStateRequest, intentID,
+		&models.PatchIntentStateParams{IfMatch: version}, models.StatePatchRequest{Patches: patches}), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -186,8 +178,8 @@ func (c *Client) SetStatusWithReason(ctx context.Context, intentID string, versi
 		return nil, invalidArg("SetStatus", "status", "status is required")
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/status", intentID),
-		body: models.StatusUpdate{Status: status, Reason: reason}, ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op3(client.NewSetIntentStatusRequest, intentID,
+		&models.SetIntentStatusParams{IfMatch: version}, models.StatusUpdate{Status: status, Reason: reason}), out: &out}, opts)
 	return intentResult(out, err)
 }
 

@@ -57,7 +57,7 @@ func (c *Client) CreateMemory(ctx context.Context, m MemoryEntryCreate, opts ...
 	if m.AgentID == "" {
 		m.AgentID = c.settings.agentID
 	}
-	return call[MemoryEntry](ctx, c, http.MethodPost, "/api/v1/memory", m, opts)
+	return callPath[MemoryEntry](ctx, c, http.MethodPost, "/api/v1/memory", m, opts)
 }
 
 // GetMemory returns an entry (get_memory); an expired entry is a *NotFoundError.
@@ -65,7 +65,7 @@ func (c *Client) GetMemory(ctx context.Context, entryID string, opts ...Option) 
 	if err := requireIDs("GetMemory", "entryID", entryID); err != nil {
 		return nil, err
 	}
-	return call[MemoryEntry](ctx, c, http.MethodGet, pathf("/api/v1/memory/%s", entryID), nil, opts)
+	return callPath[MemoryEntry](ctx, c, http.MethodGet, pathf("/api/v1/memory/%s", entryID), nil, opts)
 }
 
 // ListMemory returns one page of an agent's live entries (list_memory); agentID defaults to the
@@ -107,7 +107,7 @@ func (c *Client) UpdateMemory(ctx context.Context, entryID string, version int64
 	if err := requireIDs("UpdateMemory", "entryID", entryID); err != nil {
 		return nil, err
 	}
-	return callVersioned[MemoryEntry](ctx, c, http.MethodPatch, pathf("/api/v1/memory/%s", entryID), u, version, opts)
+	return callVersionedPath[MemoryEntry](ctx, c, http.MethodPatch, pathf("/api/v1/memory/%s", entryID), u, version, opts)
 }
 
 // DeleteMemory forgets an entry (delete_memory).

@@ -50,7 +50,7 @@ func (c *Client) CreatePortfolio(ctx context.Context, p PortfolioCreate, opts ..
 	if p.CreatedBy == "" {
 		p.CreatedBy = c.settings.agentID
 	}
-	return call[Portfolio](ctx, c, http.MethodPost, "/api/v1/portfolios", p, opts)
+	return callPath[Portfolio](ctx, c, http.MethodPost, "/api/v1/portfolios", p, opts)
 }
 
 // GetPortfolio returns a portfolio with its intents and aggregate status (get_portfolio).
@@ -58,7 +58,7 @@ func (c *Client) GetPortfolio(ctx context.Context, portfolioID string, opts ...O
 	if err := requireIDs("GetPortfolio", "portfolioID", portfolioID); err != nil {
 		return nil, err
 	}
-	return call[Portfolio](ctx, c, http.MethodGet, pathf("/api/v1/portfolios/%s", portfolioID), nil, opts)
+	return callPath[Portfolio](ctx, c, http.MethodGet, pathf("/api/v1/portfolios/%s", portfolioID), nil, opts)
 }
 
 // ListPortfolios lists portfolios, only those created by createdBy when it is not empty
@@ -76,7 +76,7 @@ func (c *Client) UpdatePortfolio(ctx context.Context, portfolioID string, u Port
 	if err := requireIDs("UpdatePortfolio", "portfolioID", portfolioID); err != nil {
 		return nil, err
 	}
-	return call[Portfolio](ctx, c, http.MethodPatch, pathf("/api/v1/portfolios/%s", portfolioID), u, opts)
+	return callPath[Portfolio](ctx, c, http.MethodPatch, pathf("/api/v1/portfolios/%s", portfolioID), u, opts)
 }
 
 // UpdatePortfolioStatus sets a portfolio's status (update_portfolio_status).
@@ -84,7 +84,7 @@ func (c *Client) UpdatePortfolioStatus(ctx context.Context, portfolioID string, 
 	if err := requireIDs("UpdatePortfolioStatus", "portfolioID", portfolioID, "status", string(status)); err != nil {
 		return nil, err
 	}
-	return call[Portfolio](ctx, c, http.MethodPatch, pathf("/api/v1/portfolios/%s/status", portfolioID),
+	return callPath[Portfolio](ctx, c, http.MethodPatch, pathf("/api/v1/portfolios/%s/status", portfolioID),
 		models.PortfolioStatusUpdate{Status: status}, opts)
 }
 
@@ -97,7 +97,7 @@ func (c *Client) AddIntentToPortfolio(ctx context.Context, portfolioID, intentID
 	if role == "" {
 		role = RoleMember
 	}
-	return call[PortfolioMembership](ctx, c, http.MethodPost, pathf("/api/v1/portfolios/%s/intents", portfolioID),
+	return callPath[PortfolioMembership](ctx, c, http.MethodPost, pathf("/api/v1/portfolios/%s/intents", portfolioID),
 		models.PortfolioMembershipCreate{IntentID: intentID, Role: role, Priority: int32(priority)}, opts)
 }
 
@@ -149,7 +149,7 @@ func (c *Client) ListIntentPortfolios(ctx context.Context, intentID string, opts
 	if err := requireIDs("ListIntentPortfolios", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callList[Portfolio](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/portfolios", intentID), nil, opts)
+	return callListPath[Portfolio](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/portfolios", intentID), nil, opts)
 }
 
 // GetPortfolioCosts returns every cost of a portfolio's intents with totals.
@@ -157,7 +157,7 @@ func (c *Client) GetPortfolioCosts(ctx context.Context, portfolioID string, opts
 	if err := requireIDs("GetPortfolioCosts", "portfolioID", portfolioID); err != nil {
 		return nil, err
 	}
-	return call[PortfolioCostSummary](ctx, c, http.MethodGet, pathf("/api/v1/portfolios/%s/costs", portfolioID), nil, opts)
+	return callPath[PortfolioCostSummary](ctx, c, http.MethodGet, pathf("/api/v1/portfolios/%s/costs", portfolioID), nil, opts)
 }
 
 // queryOf builds query parameters from name/value pairs, skipping empty values.

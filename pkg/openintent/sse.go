@@ -1,6 +1,8 @@
 package openintent
 
 import (
+	"github.com/openintent-go/openintent/gen/client"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -122,25 +124,35 @@ func WithLastEventID(id string) Option {
 // intent as data, and other shapes) are decoded into events too (see decodeFrame); a frame that
 // is no event is yielded as an error, and the stream goes on if the loop does.
 func (c *Client) StreamIntentEvents(ctx context.Context, intentID string, opts ...Option) iter.Seq2[IntentEvent, error] {
-	return c.stream(ctx, "StreamIntentEvents", "intentID", intentID, "/api/v1/subscribe/intents/%s", intentStreamKind, opts)
+	return c.stream(ctx, "StreamIntentEvents", "intentID", intentID, func(s string) (*http.Request, error) {
+		return client.NewStreamIntentEventsRequest(s, intentID, nil)
+	}, intentStreamKind, opts)
 }
 
 // StreamAgentEvents streams events written by the agent or naming it (assignments, leases), as
 // StreamIntentEvents does for an intent.
 func (c *Client) StreamAgentEvents(ctx context.Context, agentID string, opts ...Option) iter.Seq2[IntentEvent, error] {
-	return c.stream(ctx, "StreamAgentEvents", "agentID", agentID, "/api/v1/subscribe/agents/%s", agentStreamKind, opts)
+	return c.stream(ctx, "StreamAgentEvents", "agentID", agentID, func(s string) (*http.Request, error) {
+		return client.NewStreamAgentEventsRequest(s, agentID, nil)
+	}, agentStreamKind, opts)
 }
 
 // StreamPortfolioEvents streams the events of a portfolio's member intents (membership is read
 // again as it changes), as StreamIntentEvents does for one intent.
 func (c *Client) StreamPortfolioEvents(ctx context.Context, portfolioID string, opts ...Option) iter.Seq2[IntentEvent, error] {
-	return c.stream(ctx, "StreamPortfolioEvents", "portfolioID", portfolioID, "/api/v1/subscribe/portfolios/%s", portfolioStreamKind, opts)
+	return c.stream(ctx, "StreamPortfolioEvents", "portfolioID", portfolioID, func(s string) (*http.Request, error) {
+		return client.NewStreamPortfolioEventsRequest(s, portfolioID, nil)
+	}, portfolioStreamKind, opts)
 }
 
-func (c *Client) stream(ctx context.Context, method, name, id, format string, kind streamKind, opts []Option) iter.Seq2[IntentEvent, error] {
+func (c *Client) stream(ctx context.Context, method, name, id string, b builder, kind streamKind, opts []Option) iter.Seq2[IntentEvent, error] {
 	return func(yield func(IntentEvent, error) bool) {
-		yield = namedYield(method, pathf(format, id), yield) // errors name method and path (errorsop.go)
-		if err := requireID(method, name, id); err != nil {
+		tmpl, path, err := c.streamRequest(b)
+		yield = namedYield(method, path, yield) // errors name method and path (errorsop.go)
+		if err == nil {
+			err = requireID(method, name, id)
+		}
+		if err != nil {
 			yield(IntentEvent{}, err)
 			return
 		}
@@ -149,10 +161,9 @@ func (c *Client) stream(ctx context.Context, method, name, id, format string, ki
 			yield(IntentEvent{}, err)
 			return
 		}
-		path := pathf(format, id)
 		last := s.lastEventID
 		followStream(ctx, &s, "event stream", path, &last, func() (bool, error) {
-			return c.streamOnce(ctx, &s, path, kind, id, &last, yield)
+			return c.streamOnce(ctx, &s, tmpl, path, kind, id, &last, yield)
 		}, isPermanent, yield)
 	}
 }
@@ -210,14 +221,19 @@ var errServerDraining = errors.New("openintent: the server ended the stream: rec
 
 const drainingReconnectWait = 100 * time.Millisecond
 
-// openStream opens one connection of the stream at path, resuming after last (when set): the
-// caller closes the body of the answer, which is a 200 (any other status is a typed error).
+// streamRequest builds a stream's request (b is a generated builder, builders.go) and returns it
+// with its path, which errors and logs name.
+func (c *Client) streamRequest(b builder) (*http.Request, string, error) {
+	r := request{build: b}
+	tmpl, _, err := c.built(&r)
+	return tmpl, r.path, err
+}
+
+// openStream opens one connection of the stream tmpl (at path), resuming after last (when set):
+// the caller closes the body of the answer, which is a 200 (any other status is a typed error).
 // The stream's ready hooks run once the server accepted it (streamhooks.go).
-func (c *Client) openStream(ctx context.Context, s *settings, path, last string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) openStream(ctx context.Context, s *settings, tmpl *http.Request, path, last string) (*http.Response, error) {
+	req := tmpl.Clone(ctx)
 	for k, v := range s.header {
 		req.Header[k] = v
 	}
@@ -248,8 +264,8 @@ func (c *Client) openStream(ctx context.Context, s *settings, path, last string)
 
 // streamOnce reads one connection of a stream, yielding its events (decodeFrame); it reports
 // whether any event arrived and why the connection ended.
-func (c *Client) streamOnce(ctx context.Context, s *settings, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
-	resp, err := c.openStream(ctx, s, path, *last)
+func (c *Client) streamOnce(ctx context.Context, s *settings, tmpl *http.Request, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+	resp, err := c.openStream(ctx, s, tmpl, path, *last)
 	if err != nil {
 		return false, err
 	}

@@ -35,7 +35,7 @@ func (c *Client) Subscribe(ctx context.Context, s SubscriptionCreate, opts ...Op
 	if s.SubscriberID == "" {
 		s.SubscriberID = c.settings.agentID
 	}
-	return call[Subscription](ctx, c, http.MethodPost, "/api/v1/subscriptions", s, opts)
+	return callPath[Subscription](ctx, c, http.MethodPost, "/api/v1/subscriptions", s, opts)
 }
 
 // ListSubscriptions lists subscriptions, of one intent or portfolio when set.
@@ -135,6 +135,6 @@ func (c *Client) InvokeTool(ctx context.Context, toolName, agentID string, param
 	if agentID == "" {
 		agentID = c.settings.agentID
 	}
-	return call[ToolInvokeResult](ctx, c, http.MethodPost, "/api/v1/tools/invoke",
+	return callPath[ToolInvokeResult](ctx, c, http.MethodPost, "/api/v1/tools/invoke",
 		models.ToolInvoke{ToolName: toolName, AgentID: agentID, Parameters: parameters}, opts)
 }

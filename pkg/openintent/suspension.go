@@ -179,7 +179,7 @@ func (c *Client) RespondToSuspension(ctx context.Context, intentID string, answe
 	if err := requireIDs("RespondToSuspension", "intentID", intentID, "answer.SuspensionID", answer.SuspensionID); err != nil {
 		return nil, err
 	}
-	return call[SuspensionResolution](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/suspend/respond", intentID), answer, opts)
+	return callPath[SuspensionResolution](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/suspend/respond", intentID), answer, opts)
 }
 
 // SuspensionOf returns the suspension record in an intent's state (`_suspension`), if any: the

@@ -66,7 +66,7 @@ func (c *Client) CreateTask(ctx context.Context, t TaskCreate, opts ...Option) (
 	if err := requireIDs("CreateTask", "t.IntentID", t.IntentID, "t.Name", t.Name); err != nil {
 		return nil, err
 	}
-	return call[Task](ctx, c, http.MethodPost, "/api/v1/tasks", t, opts)
+	return callPath[Task](ctx, c, http.MethodPost, "/api/v1/tasks", t, opts)
 }
 
 // GetTask returns a task (get_task).
@@ -74,7 +74,7 @@ func (c *Client) GetTask(ctx context.Context, taskID string, opts ...Option) (*T
 	if err := requireIDs("GetTask", "taskID", taskID); err != nil {
 		return nil, err
 	}
-	return call[Task](ctx, c, http.MethodGet, pathf("/api/v1/tasks/%s", taskID), nil, opts)
+	return callPath[Task](ctx, c, http.MethodGet, pathf("/api/v1/tasks/%s", taskID), nil, opts)
 }
 
 // ListTasks returns one page of an intent's tasks, oldest first (list_tasks).
@@ -142,7 +142,7 @@ func (c *Client) UpdateTask(ctx context.Context, taskID string, version int64, u
 	if err := requireIDs("UpdateTask", "taskID", taskID, "u.Status", string(u.Status)); err != nil {
 		return nil, err
 	}
-	return callVersioned[Task](ctx, c, http.MethodPatch, pathf("/api/v1/tasks/%s", taskID), u, version, opts)
+	return callVersionedPath[Task](ctx, c, http.MethodPatch, pathf("/api/v1/tasks/%s", taskID), u, version, opts)
 }
 
 // CreatePlan creates a draft plan for an intent (create_plan).
@@ -150,7 +150,7 @@ func (c *Client) CreatePlan(ctx context.Context, p PlanCreate, opts ...Option) (
 	if err := requireIDs("CreatePlan", "p.IntentID", p.IntentID); err != nil {
 		return nil, err
 	}
-	return call[Plan](ctx, c, http.MethodPost, "/api/v1/plans", p, opts)
+	return callPath[Plan](ctx, c, http.MethodPost, "/api/v1/plans", p, opts)
 }
 
 // GetPlan returns a plan (get_plan).
@@ -158,7 +158,7 @@ func (c *Client) GetPlan(ctx context.Context, planID string, opts ...Option) (*P
 	if err := requireIDs("GetPlan", "planID", planID); err != nil {
 		return nil, err
 	}
-	return call[Plan](ctx, c, http.MethodGet, pathf("/api/v1/plans/%s", planID), nil, opts)
+	return callPath[Plan](ctx, c, http.MethodGet, pathf("/api/v1/plans/%s", planID), nil, opts)
 }
 
 // ListPlans returns an intent's plans, oldest first (list_plans).
@@ -166,7 +166,7 @@ func (c *Client) ListPlans(ctx context.Context, intentID string, opts ...Option)
 	if err := requireIDs("ListPlans", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callList[Plan](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/plans", intentID), nil, opts)
+	return callListPath[Plan](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/plans", intentID), nil, opts)
 }
 
 // UpdatePlan changes a plan's state, tasks or checkpoints if it is at version (update_plan).
@@ -174,5 +174,5 @@ func (c *Client) UpdatePlan(ctx context.Context, planID string, version int64, u
 	if err := requireIDs("UpdatePlan", "planID", planID); err != nil {
 		return nil, err
 	}
-	return callVersioned[Plan](ctx, c, http.MethodPatch, pathf("/api/v1/plans/%s", planID), u, version, opts)
+	return callVersionedPath[Plan](ctx, c, http.MethodPatch, pathf("/api/v1/plans/%s", planID), u, version, opts)
 }

@@ -47,7 +47,7 @@ func (c *Client) CreateTrigger(ctx context.Context, t TriggerCreate, opts ...Opt
 	if err := requireIDs("CreateTrigger", "t.Name", t.Name, "t.Type", string(t.Type)); err != nil {
 		return nil, err
 	}
-	return call[Trigger](ctx, c, http.MethodPost, "/api/v1/triggers", t, opts)
+	return callPath[Trigger](ctx, c, http.MethodPost, "/api/v1/triggers", t, opts)
 }
 
 // GetTrigger returns a trigger (get_trigger).
@@ -55,7 +55,7 @@ func (c *Client) GetTrigger(ctx context.Context, triggerID string, opts ...Optio
 	if err := requireIDs("GetTrigger", "triggerID", triggerID); err != nil {
 		return nil, err
 	}
-	return call[Trigger](ctx, c, http.MethodGet, pathf("/api/v1/triggers/%s", triggerID), nil, opts)
+	return callPath[Trigger](ctx, c, http.MethodGet, pathf("/api/v1/triggers/%s", triggerID), nil, opts)
 }
 
 // ListTriggers lists triggers matching p (list_triggers).
@@ -74,7 +74,7 @@ func (c *Client) UpdateTrigger(ctx context.Context, triggerID string, version in
 	if err := requireIDs("UpdateTrigger", "triggerID", triggerID); err != nil {
 		return nil, err
 	}
-	return callVersioned[Trigger](ctx, c, http.MethodPatch, pathf("/api/v1/triggers/%s", triggerID), u, version, opts)
+	return callVersionedPath[Trigger](ctx, c, http.MethodPatch, pathf("/api/v1/triggers/%s", triggerID), u, version, opts)
 }
 
 // FireTrigger fires a trigger now, creating an intent from its template (fire_trigger). A
@@ -83,7 +83,7 @@ func (c *Client) FireTrigger(ctx context.Context, triggerID string, opts ...Opti
 	if err := requireIDs("FireTrigger", "triggerID", triggerID); err != nil {
 		return nil, err
 	}
-	return call[TriggerFiring](ctx, c, http.MethodPost, pathf("/api/v1/triggers/%s/fire", triggerID), nil, opts)
+	return callPath[TriggerFiring](ctx, c, http.MethodPost, pathf("/api/v1/triggers/%s/fire", triggerID), nil, opts)
 }
 
 // DeleteTrigger deletes a trigger; it never fires again (delete_trigger).

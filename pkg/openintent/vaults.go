@@ -40,7 +40,7 @@ func (c *Client) CreateVault(ctx context.Context, v VaultCreate, opts ...Option)
 	if v.OwnerID == "" {
 		v.OwnerID = c.settings.agentID
 	}
-	return call[Vault](ctx, c, http.MethodPost, "/api/v1/vaults", v, opts)
+	return callPath[Vault](ctx, c, http.MethodPost, "/api/v1/vaults", v, opts)
 }
 
 // GetVault returns a vault of the client's agent (get_vault).
@@ -48,7 +48,7 @@ func (c *Client) GetVault(ctx context.Context, vaultID string, opts ...Option) (
 	if err := requireIDs("GetVault", "vaultID", vaultID); err != nil {
 		return nil, err
 	}
-	return call[Vault](ctx, c, http.MethodGet, pathf("/api/v1/vaults/%s", vaultID), nil, opts)
+	return callPath[Vault](ctx, c, http.MethodGet, pathf("/api/v1/vaults/%s", vaultID), nil, opts)
 }
 
 // CreateCredential stores a credential in a vault of the client's agent (create_credential).
@@ -57,7 +57,7 @@ func (c *Client) CreateCredential(ctx context.Context, cr CredentialCreate, opts
 	if err := requireIDs("CreateCredential", "cr.VaultID", cr.VaultID, "cr.Service", cr.Service, "cr.Label", cr.Label); err != nil {
 		return nil, err
 	}
-	return call[Credential](ctx, c, http.MethodPost, "/api/v1/credentials", cr, opts)
+	return callPath[Credential](ctx, c, http.MethodPost, "/api/v1/credentials", cr, opts)
 }
 
 // GetCredential returns a credential's non-secret metadata (get_credential).
@@ -65,7 +65,7 @@ func (c *Client) GetCredential(ctx context.Context, credentialID string, opts ..
 	if err := requireIDs("GetCredential", "credentialID", credentialID); err != nil {
 		return nil, err
 	}
-	return call[Credential](ctx, c, http.MethodGet, pathf("/api/v1/credentials/%s", credentialID), nil, opts)
+	return callPath[Credential](ctx, c, http.MethodGet, pathf("/api/v1/credentials/%s", credentialID), nil, opts)
 }
 
 // CreateToolGrant lets an agent use a credential's tools (create_tool_grant); g.GrantedBy
@@ -77,7 +77,7 @@ func (c *Client) CreateToolGrant(ctx context.Context, g ToolGrantCreate, opts ..
 	if g.GrantedBy == "" {
 		g.GrantedBy = c.settings.agentID // the reference server requires granted_by
 	}
-	return call[ToolGrant](ctx, c, http.MethodPost, "/api/v1/grants", g, opts)
+	return callPath[ToolGrant](ctx, c, http.MethodPost, "/api/v1/grants", g, opts)
 }
 
 // GetToolGrant returns a grant; an expired one has status "expired" (get_tool_grant).
@@ -85,7 +85,7 @@ func (c *Client) GetToolGrant(ctx context.Context, grantID string, opts ...Optio
 	if err := requireIDs("GetToolGrant", "grantID", grantID); err != nil {
 		return nil, err
 	}
-	return call[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/grants/%s", grantID), nil, opts)
+	return callPath[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/grants/%s", grantID), nil, opts)
 }
 
 // ListAgentGrants returns every grant of an agent, whatever its status (list_agent_grants).
@@ -93,7 +93,7 @@ func (c *Client) ListAgentGrants(ctx context.Context, agentID string, opts ...Op
 	if err := requireIDs("ListAgentGrants", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return callList[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/grants", agentID), nil, opts)
+	return callListPath[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/grants", agentID), nil, opts)
 }
 
 // RevokeGrant revokes a grant; revoking twice is harmless (revoke_grant).
@@ -101,7 +101,7 @@ func (c *Client) RevokeGrant(ctx context.Context, grantID string, opts ...Option
 	if err := requireIDs("RevokeGrant", "grantID", grantID); err != nil {
 		return nil, err
 	}
-	return call[GrantRevocation](ctx, c, http.MethodDelete, pathf("/api/v1/grants/%s", grantID), nil, opts)
+	return callPath[GrantRevocation](ctx, c, http.MethodDelete, pathf("/api/v1/grants/%s", grantID), nil, opts)
 }
 
 // RecordInvocation records a tool call made outside the proxy (record_invocation); it counts
@@ -113,7 +113,7 @@ func (c *Client) RecordInvocation(ctx context.Context, inv ToolInvocationCreate,
 	if inv.AgentID == "" {
 		inv.AgentID = c.settings.agentID
 	}
-	return call[ToolInvocation](ctx, c, http.MethodPost, "/api/v1/invocations", inv, opts)
+	return callPath[ToolInvocation](ctx, c, http.MethodPost, "/api/v1/invocations", inv, opts)
 }
 
 // ListInvocations returns a grant's invocations, newest first, at most limit (server default

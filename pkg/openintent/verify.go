@@ -65,7 +65,7 @@ func (c *Client) VerifyEventChain(ctx context.Context, intentID string, opts ...
 	if err := requireID("VerifyEventChain", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	v, err := call[ChainVerification](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/events/verify", intentID), nil, opts)
+	v, err := callPath[ChainVerification](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/events/verify", intentID), nil, opts)
 	if err == nil && v.ChainValid && !v.Valid {
 		v.Valid = true
 	}
@@ -103,7 +103,7 @@ func (c *Client) GetCheckpoint(ctx context.Context, checkpointID string, opts ..
 	if err := requireID("GetCheckpoint", "checkpointID", checkpointID); err != nil {
 		return nil, err
 	}
-	return call[LogCheckpoint](ctx, c, http.MethodGet, pathf("/api/v1/checkpoints/%s", checkpointID), nil, opts)
+	return callPath[LogCheckpoint](ctx, c, http.MethodGet, pathf("/api/v1/checkpoints/%s", checkpointID), nil, opts)
 }
 
 // GetMerkleProof returns the proof that an event is a leaf of a checkpoint (the Python SDK's
@@ -112,7 +112,7 @@ func (c *Client) GetMerkleProof(ctx context.Context, checkpointID, eventID strin
 	if err := requireIDs("GetMerkleProof", "checkpointID", checkpointID, "eventID", eventID); err != nil {
 		return nil, err
 	}
-	return call[MerkleProof](ctx, c, http.MethodGet, pathf("/api/v1/checkpoints/%s/proof/%s", checkpointID, eventID), nil, opts)
+	return callPath[MerkleProof](ctx, c, http.MethodGet, pathf("/api/v1/checkpoints/%s/proof/%s", checkpointID, eventID), nil, opts)
 }
 
 // VerifyConsistency asks the server whether checkpoint to extends checkpoint from (the Python
@@ -136,7 +136,7 @@ func (c *Client) VerifyConsistency(ctx context.Context, fromCheckpoint, toCheckp
 // service key (one bound to no agent); others get a *PermissionError. A log with nothing new
 // gets a *ConflictError.
 func (c *Client) CreateCheckpoint(ctx context.Context, body CheckpointCreate, opts ...Option) (*LogCheckpoint, error) {
-	return call[LogCheckpoint](ctx, c, http.MethodPost, "/api/v1/admin/checkpoints", body, opts)
+	return callPath[LogCheckpoint](ctx, c, http.MethodPost, "/api/v1/admin/checkpoints", body, opts)
 }
 
 // AnchorCheckpoint records that a checkpoint's root was published to an external timestamping
@@ -146,7 +146,7 @@ func (c *Client) AnchorCheckpoint(ctx context.Context, checkpointID string, body
 	if err := requireID("AnchorCheckpoint", "checkpointID", checkpointID); err != nil {
 		return nil, err
 	}
-	return call[CheckpointAnchor](ctx, c, http.MethodPost, pathf("/api/v1/admin/checkpoints/%s/anchor", checkpointID), body, opts)
+	return callPath[CheckpointAnchor](ctx, c, http.MethodPost, pathf("/api/v1/admin/checkpoints/%s/anchor", checkpointID), body, opts)
 }
 
 // Offline verification.
