@@ -227,7 +227,9 @@ func New(cfg Config) (*Server, error) {
 	handler = withRequestID(handler)
 	srv := &Server{tel: tel, handler: handler, identity: identity, log: cfg.Logger, webhooks: webhooks, triggers: h.triggers, timers: h.suspensions, drain: drain}
 	srv.fed = h.fed
-	srv.discover.start(func(ctx context.Context) { srv.watchForWork(ctx, cfg.Store, h.triggers.interval) })
+	if cfg.Store.Shared() { // only a store other processes write to can get work from elsewhere
+		srv.discover.start(func(ctx context.Context) { srv.watchForWork(ctx, cfg.Store, h.triggers.interval) })
+	}
 	return srv, nil
 }
 
