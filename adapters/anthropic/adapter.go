@@ -28,30 +28,13 @@ import (
 	"github.com/openintent-go/openintent/pkg/openintent"
 )
 
-// Setting configures the adapter.
-type Setting func(*llmlog.Config)
-
-// WithProviderName names the provider in events ("anthropic" by default), e.g. for Claude on
-// another platform.
-func WithProviderName(name string) Setting { return func(c *llmlog.Config) { c.ProviderName = name } }
-
-// WithPrice prices calls, each priced call recorded as a cost in US dollars.
-func WithPrice(f llmlog.PriceFunc) Setting { return func(c *llmlog.Config) { c.Price = f } }
-
-// WithMaxContent caps the response text kept in events (4000 characters by default; negative:
-// keep none).
-func WithMaxContent(n int) Setting { return func(c *llmlog.Config) { c.MaxContent = n } }
-
-// WithErrorHandler hears about events that could not be recorded.
-func WithErrorHandler(f func(error)) Setting { return func(c *llmlog.Config) { c.OnError = f } }
+// Setting configures the adapter: llmlog.WithProviderName, llmlog.WithPrice,
+// llmlog.WithMaxContent, llmlog.WithErrorHandler.
+type Setting = llmlog.Setting
 
 // Middleware returns the recording middleware, for option.WithMiddleware.
 func Middleware(client *openintent.Client, settings ...Setting) option.Middleware {
-	cfg := llmlog.Config{Client: client, Provider: Provider{}}
-	for _, s := range settings {
-		s(&cfg)
-	}
-	return llmlog.Middleware(cfg)
+	return llmlog.Middleware(llmlog.Config{Client: client, Provider: Provider{}}.Apply(settings...))
 }
 
 // Option is option.WithMiddleware(Middleware(client, settings...)): give it to

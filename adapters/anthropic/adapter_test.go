@@ -75,7 +75,7 @@ func setup(t *testing.T, settings ...anthropicadapter.Setting) *env {
 	if e.intent, err = e.oi.CreateIntent(context.Background(), openintent.IntentCreate{Title: "Write"}); err != nil {
 		t.Fatal(err)
 	}
-	settings = append(settings, anthropicadapter.WithErrorHandler(func(err error) { e.mu.Lock(); e.errs = append(e.errs, err); e.mu.Unlock() }))
+	settings = append(settings, llmlog.WithErrorHandler(func(err error) { e.mu.Lock(); e.errs = append(e.errs, err); e.mu.Unlock() }))
 	e.llm = anthropic.NewClient(option.WithBaseURL(fakeAnthropic(t).URL), option.WithAPIKey("sk-ant-test"), option.WithMaxRetries(0),
 		anthropicadapter.Option(e.oi, settings...))
 	t.Cleanup(func() {
@@ -113,7 +113,7 @@ func params(model string) anthropic.MessageNewParams {
 }
 
 func TestMessageIsRecorded(t *testing.T) {
-	e := setup(t, anthropicadapter.WithPrice(llmlog.PerMillionTokens(map[string]llmlog.Price{"claude-test": {Input: 3, Output: 15}})))
+	e := setup(t, llmlog.WithPrice(llmlog.PerMillionTokens(map[string]llmlog.Price{"claude-test": {Input: 3, Output: 15}})))
 	tr := openintent.Trace{TraceID: openintent.NewTraceID()}
 	ctx := openintent.ContextWithTrace(openintent.ContextWithIntent(context.Background(), e.intent.ID), tr)
 	msg, err := e.llm.Messages.New(ctx, params("claude-test"))

@@ -73,7 +73,7 @@ func setup(t *testing.T, settings ...openaiadapter.Setting) *env {
 	if e.intent, err = e.oi.CreateIntent(context.Background(), openintent.IntentCreate{Title: "Write"}); err != nil {
 		t.Fatal(err)
 	}
-	settings = append(settings, openaiadapter.WithErrorHandler(func(err error) { e.mu.Lock(); e.errs = append(e.errs, err); e.mu.Unlock() }))
+	settings = append(settings, llmlog.WithErrorHandler(func(err error) { e.mu.Lock(); e.errs = append(e.errs, err); e.mu.Unlock() }))
 	e.llm = openai.NewClient(option.WithBaseURL(fakeOpenAI(t).URL+"/v1"), option.WithAPIKey("sk-test"), option.WithMaxRetries(0),
 		openaiadapter.Option(e.oi, settings...))
 	t.Cleanup(func() {
@@ -105,7 +105,7 @@ func (e *env) events(t *testing.T, types ...string) []openintent.IntentEvent {
 }
 
 func TestCompletionIsRecorded(t *testing.T) {
-	e := setup(t, openaiadapter.WithPrice(llmlog.PerMillionTokens(map[string]llmlog.Price{"gpt-test": {Input: 2, Output: 8}})))
+	e := setup(t, llmlog.WithPrice(llmlog.PerMillionTokens(map[string]llmlog.Price{"gpt-test": {Input: 2, Output: 8}})))
 	tr := openintent.Trace{TraceID: openintent.NewTraceID()}
 	ctx := openintent.ContextWithTrace(openintent.ContextWithIntent(context.Background(), e.intent.ID), tr)
 	res, err := e.llm.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-test",
@@ -212,7 +212,7 @@ func TestRecordingNeverBreaksTheCall(t *testing.T) {
 	}
 	var errs []error
 	llm := openai.NewClient(option.WithBaseURL(fakeOpenAI(t).URL+"/v1"), option.WithAPIKey("sk-test"),
-		openaiadapter.Option(oi, openaiadapter.WithErrorHandler(func(err error) { errs = append(errs, err) })))
+		openaiadapter.Option(oi, llmlog.WithErrorHandler(func(err error) { errs = append(errs, err) })))
 	ctx := openintent.ContextWithIntent(context.Background(), "some-intent")
 	if _, err := llm.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "gpt-test",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}); err != nil {

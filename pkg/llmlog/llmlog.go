@@ -137,6 +137,34 @@ type Config struct {
 	OnError func(error)
 }
 
+// A Setting changes a Config: the LLM adapters (adapters/openai, adapters/anthropic) take these
+// for their options.
+type Setting func(*Config)
+
+// WithProviderName names the provider in events instead of the provider's own name, for
+// compatible endpoints (Azure OpenAI, OpenRouter, a local server).
+func WithProviderName(name string) Setting { return func(c *Config) { c.ProviderName = name } }
+
+// WithPrice prices calls, each priced call recorded as a cost in US dollars.
+func WithPrice(f PriceFunc) Setting { return func(c *Config) { c.Price = f } }
+
+// WithMaxContent caps the response text kept in events (4000 characters by default; negative:
+// keep none).
+func WithMaxContent(n int) Setting { return func(c *Config) { c.MaxContent = n } }
+
+// WithErrorHandler hears about events that could not be recorded.
+func WithErrorHandler(f func(error)) Setting { return func(c *Config) { c.OnError = f } }
+
+// Apply applies settings to cfg, in order, and returns it.
+func (cfg Config) Apply(settings ...Setting) Config {
+	for _, s := range settings {
+		if s != nil {
+			s(&cfg)
+		}
+	}
+	return cfg
+}
+
 // Middleware returns an HTTP middleware that records every model call made through it on the
 // intent its context names. It has the type of the official OpenAI and Anthropic Go SDKs'
 // option.Middleware.
