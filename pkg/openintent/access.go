@@ -2,8 +2,8 @@ package openintent
 
 import (
 	"context"
-	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -45,7 +45,7 @@ func (c *Client) GetACL(ctx context.Context, intentID string, opts ...Option) (*
 	if err := requireIDs("GetACL", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callPath[ACL](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/acl", intentID), nil, opts)
+	return call[ACL](ctx, c, op1(client.NewGetIntentACLRequest, intentID), opts)
 }
 
 // SetACL replaces an intent's access control list. With AccessClosed, only the intent's creator
@@ -54,7 +54,7 @@ func (c *Client) SetACL(ctx context.Context, intentID string, acl ACLSet, opts .
 	if err := requireIDs("SetACL", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callPath[ACL](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/acl", intentID), acl, opts)
+	return call[ACL](ctx, c, op2(client.NewPutIntentACLRequest, intentID, acl), opts)
 }
 
 // GrantAccess adds an entry to an intent's access control list.
@@ -62,7 +62,7 @@ func (c *Client) GrantAccess(ctx context.Context, intentID string, e ACLEntryCre
 	if err := requireIDs("GrantAccess", "intentID", intentID, "e.PrincipalID", e.PrincipalID); err != nil {
 		return nil, err
 	}
-	return callPath[ACLEntry](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/acl/entries", intentID), e, opts)
+	return call[ACLEntry](ctx, c, op2(client.NewCreateIntentACLEntryRequest, intentID, e), opts)
 }
 
 // RevokeAccess removes an entry from an intent's access control list.
@@ -70,7 +70,7 @@ func (c *Client) RevokeAccess(ctx context.Context, intentID, entryID string, opt
 	if err := requireIDs("RevokeAccess", "intentID", intentID, "entryID", entryID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/acl/entries/%s", intentID, entryID)}, opts)
+	return c.do(ctx, request{build: op2(client.NewDeleteIntentACLEntryRequest, intentID, entryID)}, opts)
 }
 
 // RequestAccess asks for access to an intent; r.PrincipalID defaults to the client's agent.
@@ -81,7 +81,7 @@ func (c *Client) RequestAccess(ctx context.Context, intentID string, r AccessReq
 	if r.PrincipalID == "" {
 		r.PrincipalID = c.settings.agentID // the reference server requires principal_id
 	}
-	return callPath[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests", intentID), r, opts)
+	return call[AccessRequest](ctx, c, op2(client.NewCreateAccessRequestRequest, intentID, r), opts)
 }
 
 // ListAccessRequests lists an intent's access requests (needs admin permission on closed intents).
@@ -90,7 +90,7 @@ func (c *Client) ListAccessRequests(ctx context.Context, intentID string, opts .
 		return nil, err
 	}
 	var out models.AccessRequestList
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/access-requests", intentID), out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListAccessRequestsRequest, intentID), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	if out.AccessRequests == nil {
@@ -108,7 +108,7 @@ func (c *Client) ApproveAccessRequest(ctx context.Context, intentID, requestID s
 	if d.DecidedBy == "" {
 		d.DecidedBy = c.settings.agentID // the reference server requires decided_by
 	}
-	return callPath[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/approve", intentID, requestID), d, opts)
+	return call[AccessRequest](ctx, c, op3(client.NewApproveAccessRequestRequest, intentID, requestID, d), opts)
 }
 
 // DenyAccessRequest denies a pending request; d.DecidedBy defaults to the client's agent.
@@ -119,5 +119,5 @@ func (c *Client) DenyAccessRequest(ctx context.Context, intentID, requestID stri
 	if d.DecidedBy == "" {
 		d.DecidedBy = c.settings.agentID // the reference server requires decided_by
 	}
-	return callPath[AccessRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/access-requests/%s/deny", intentID, requestID), d, opts)
+	return call[AccessRequest](ctx, c, op3(client.NewDenyAccessRequestRequest, intentID, requestID, d), opts)
 }

@@ -2,8 +2,8 @@ package openintent
 
 import (
 	"context"
-	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -53,7 +53,7 @@ func (c *Client) RegisterAgent(ctx context.Context, r AgentRegistration, opts ..
 	if err := requireIDs("RegisterAgent", "r.AgentID", r.AgentID); err != nil {
 		return nil, err
 	}
-	return callPath[AgentRecord](ctx, c, http.MethodPost, "/api/v1/agents/register", r, opts)
+	return call[AgentRecord](ctx, c, op1(client.NewRegisterAgentRequest, r), opts)
 }
 
 // GetAgentRecord returns an agent's record with its derived status (get_agent_record).
@@ -61,15 +61,15 @@ func (c *Client) GetAgentRecord(ctx context.Context, agentID string, opts ...Opt
 	if err := requireIDs("GetAgentRecord", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return callPath[AgentRecord](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/record", agentID), nil, opts)
+	return call[AgentRecord](ctx, c, op1(client.NewGetAgentRecordRequest, agentID), opts)
 }
 
 // ListAgents lists registered agents matching p (list_agents).
 func (c *Client) ListAgents(ctx context.Context, p ListAgentsParams, opts ...Option) ([]AgentRecord, error) {
 	out := []AgentRecord{}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/agents",
-		query: queryOf("status", string(p.Status), "role_id", p.RoleID, "capability", p.Capability,
-			"public_key", p.PublicKey, "did", p.DID), out: &out}, opts)
+	err := c.do(ctx, request{build: op1(client.NewListAgentsRequest, nil),
+		query: models.ListAgentsParams{Status: string(p.Status), RoleID: p.RoleID, Capability: p.Capability,
+			PublicKey: p.PublicKey, Did: p.DID}, out: &out}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (c *Client) AgentHeartbeat(ctx context.Context, agentID string, load AgentH
 	if err := requireIDs("AgentHeartbeat", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return callPath[AgentHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/heartbeat", agentID), load, opts)
+	return call[AgentHeartbeat](ctx, c, op2(client.NewAgentHeartbeatRequest, agentID, load), opts)
 }
 
 // UpdateAgentStatus sets an agent's status, e.g. AgentDraining (update_agent_status).
@@ -93,5 +93,5 @@ func (c *Client) UpdateAgentStatus(ctx context.Context, agentID string, status A
 	if err := requireIDs("UpdateAgentStatus", "agentID", agentID, "status", string(status)); err != nil {
 		return nil, err
 	}
-	return callPath[AgentRecord](ctx, c, http.MethodPatch, pathf("/api/v1/agents/%s/status", agentID), models.AgentStatusUpdate{Status: status}, opts)
+	return call[AgentRecord](ctx, c, op2(client.NewUpdateAgentStatusRequest, agentID, models.AgentStatusUpdate{Status: status}), opts)
 }

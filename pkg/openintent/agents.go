@@ -3,8 +3,8 @@ package openintent
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -21,8 +21,8 @@ func (c *Client) AssignAgent(ctx context.Context, intentID, agentID string, opts
 		return nil, invalidArg("AssignAgent", "agentID", "agentID is empty and the client has no agent (WithAgentID)")
 	}
 	var out AgentAssignment
-	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/agents", intentID),
-		body: models.AgentAssign{AgentID: agentID}, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewAssignIntentAgentRequest, intentID, models.AgentAssign{AgentID: agentID}),
+		out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -40,7 +40,7 @@ func (c *Client) UnassignAgent(ctx context.Context, intentID, agentID string, op
 	if agentID == "" {
 		return invalidArg("UnassignAgent", "agentID", "agentID is empty and the client has no agent (WithAgentID)")
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/agents/%s", intentID, agentID)}, opts)
+	return c.do(ctx, request{build: op2(client.NewUnassignIntentAgentRequest, intentID, agentID)}, opts)
 }
 
 // ListIntentAgents lists the agents assigned to the intent.
@@ -49,7 +49,7 @@ func (c *Client) ListIntentAgents(ctx context.Context, intentID string, opts ...
 		return nil, err
 	}
 	var raw json.RawMessage
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/agents", intentID), out: &raw}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListIntentAgentsRequest, intentID), out: &raw}, opts); err != nil {
 		return nil, err
 	}
 	return decodeList[AgentAssignment](raw, "agents")

@@ -39,6 +39,14 @@ func op4[A, B, C, D any](f func(string, A, B, C, D) (*http.Request, error), a A,
 	return func(s string) (*http.Request, error) { return f(s, a, b, c, d) }
 }
 
+// routeOf returns the method and the path (below the base URL) of the request b builds, for an
+// error the SDK answers without sending the request.
+func (c *Client) routeOf(b builder) (method, path string) {
+	req := request{build: b}
+	_, _, _ = c.built(&req)
+	return req.method, req.path
+}
+
 // encodeQuery encodes a generated parameters struct (gen/models ...Params) from its `form`
 // tags: a field tagged omitempty is left out when zero (the generated builders send zero values
 // of optional parameters, as `status=`, which a server reads as a value), a slice is sent as

@@ -23,34 +23,6 @@ func callList[T any](ctx context.Context, c *Client, b builder, opts []Option) (
 	return out, nil
 }
 
-// callVersioned sends the request b builds guarded by If-Match: version and decodes the answer
-// into a new T.
-func callVersioned[T any](ctx context.Context, c *Client, b builder, version int64, opts []Option) (*T, error) {
-	var out T
-	if err := c.do(ctx, request{build: b, ifMatch: &version, out: &out}, opts); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// callPath (TRANSITION) sends a request and decodes the answer into a new T.
-func callPath[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) (*T, error) {
-	var out T
-	if err := c.do(ctx, request{method: method, path: path, body: body, out: &out}, opts); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// callListPath (TRANSITION) sends a request whose answer is a JSON array, never returning a nil slice on success.
-func callListPath[T any](ctx context.Context, c *Client, method, path string, body any, opts []Option) ([]T, error) {
-	out := []T{}
-	if err := c.do(ctx, request{method: method, path: path, body: body, out: &out}, opts); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // requireIDs checks that every named id (pairs of name, value) is set.
 func requireIDs(method string, pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -59,13 +31,4 @@ func requireIDs(method string, pairs ...string) error {
 		}
 	}
 	return nil
-}
-
-// callVersionedPath (TRANSITION) sends a write guarded by If-Match: version and decodes the answer into a new T.
-func callVersionedPath[T any](ctx context.Context, c *Client, method, path string, body any, version int64, opts []Option) (*T, error) {
-	var out T
-	if err := c.do(ctx, request{method: method, path: path, body: body, ifMatch: &version, out: &out}, opts); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }

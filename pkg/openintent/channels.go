@@ -10,7 +10,6 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
@@ -111,7 +110,7 @@ func (c *Client) CreateChannel(ctx context.Context, intentID string, ch ChannelC
 	if err := requireIDs("CreateChannel", "intentID", intentID, "ch.Name", ch.Name); err != nil {
 		return nil, err
 	}
-	return callPath[Channel](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/channels", intentID), ch, opts)
+	return call[Channel](ctx, c, op2(client.NewCreateChannelRequest, intentID, ch), opts)
 }
 
 // ListChannels returns an intent's channels in creation order (list_channels).
@@ -119,7 +118,7 @@ func (c *Client) ListChannels(ctx context.Context, intentID string, opts ...Opti
 	if err := requireIDs("ListChannels", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[Channel](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/channels", intentID), nil, opts)
+	return callList[Channel](ctx, c, op1(client.NewListIntentChannelsRequest, intentID), opts)
 }
 
 // GetChannel returns a channel (get_channel).
@@ -127,7 +126,7 @@ func (c *Client) GetChannel(ctx context.Context, channelID string, opts ...Optio
 	if err := requireIDs("GetChannel", "channelID", channelID); err != nil {
 		return nil, err
 	}
-	return callPath[Channel](ctx, c, http.MethodGet, pathf("/api/v1/channels/%s", channelID), nil, opts)
+	return call[Channel](ctx, c, op1(client.NewGetChannelRequest, channelID), opts)
 }
 
 // UpdateChannel changes a channel's members, member policy, options or status (closing it keeps
@@ -136,7 +135,7 @@ func (c *Client) UpdateChannel(ctx context.Context, channelID string, u ChannelU
 	if err := requireIDs("UpdateChannel", "channelID", channelID); err != nil {
 		return nil, err
 	}
-	return callPath[Channel](ctx, c, http.MethodPatch, pathf("/api/v1/channels/%s", channelID), u, opts)
+	return call[Channel](ctx, c, op2(client.NewUpdateChannelRequest, channelID, u), opts)
 }
 
 // CloseChannel closes a channel and deletes it with its messages (close_channel); its streams
@@ -145,7 +144,7 @@ func (c *Client) CloseChannel(ctx context.Context, channelID string, opts ...Opt
 	if err := requireIDs("CloseChannel", "channelID", channelID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/channels/%s", channelID)}, opts)
+	return c.do(ctx, request{build: op1(client.NewCloseChannelRequest, channelID)}, opts)
 }
 
 // SendMessage sends a message on a channel (send_message). The sender is the client's agent;
@@ -160,7 +159,7 @@ func (c *Client) SendMessage(ctx context.Context, channelID string, m ChannelMes
 	if m.Payload == nil {
 		m.Payload = Object{}
 	}
-	return callPath[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages", channelID), m, opts)
+	return call[ChannelMessage](ctx, c, op2(client.NewSendChannelMessageRequest, channelID, m), opts)
 }
 
 // Notify sends a fire-and-forget message to an agent (to: an agent, "role:<id>", or "" for
@@ -183,12 +182,9 @@ func (c *Client) ListMessages(ctx context.Context, channelID string, p ListMessa
 	if p.Limit < 0 {
 		return nil, invalidArg("ListMessages", "limit", "limit must not be negative")
 	}
-	q := queryOf("since", p.Since, "to", p.To)
-	if p.Limit > 0 {
-		q.Set("limit", strconv.Itoa(p.Limit))
-	}
+	q := models.ListChannelMessagesParams{Since: p.Since, To: p.To, Limit: p.Limit}
 	out := []ChannelMessage{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/channels/%s/messages", channelID), query: q, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewListChannelMessagesRequest, channelID, nil), query: q, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -226,7 +222,7 @@ func (c *Client) GetMessage(ctx context.Context, channelID, messageID string, op
 	if err := requireIDs("GetMessage", "channelID", channelID, "messageID", messageID); err != nil {
 		return nil, err
 	}
-	return callPath[ChannelMessage](ctx, c, http.MethodGet, pathf("/api/v1/channels/%s/messages/%s", channelID, messageID), nil, opts)
+	return call[ChannelMessage](ctx, c, op2(client.NewGetChannelMessageRequest, channelID, messageID), opts)
 }
 
 // MarkRead marks a message read (mark_read); a message addressed to one agent is marked by
@@ -235,8 +231,8 @@ func (c *Client) MarkRead(ctx context.Context, channelID, messageID string, opts
 	if err := requireIDs("MarkRead", "channelID", channelID, "messageID", messageID); err != nil {
 		return nil, err
 	}
-	return callPath[ChannelMessage](ctx, c, http.MethodPatch, pathf("/api/v1/channels/%s/messages/%s", channelID, messageID),
-		models.ChannelMessageStatusUpdate{Status: MessageRead}, opts)
+	return call[ChannelMessage](ctx, c, op3(client.NewUpdateChannelMessageStatusRequest, channelID, messageID,
+		models.ChannelMessageStatusUpdate{Status: MessageRead}), opts)
 }
 
 // ReplyTo answers a message (reply_to): the reply is a MessageResponse to its sender whose
@@ -251,7 +247,7 @@ func (c *Client) ReplyTo(ctx context.Context, channelID, messageID string, r Cha
 	if r.Payload == nil {
 		r.Payload = Object{}
 	}
-	return callPath[ChannelMessage](ctx, c, http.MethodPost, pathf("/api/v1/channels/%s/messages/%s/reply", channelID, messageID), r, opts)
+	return call[ChannelMessage](ctx, c, op3(client.NewReplyToChannelMessageRequest, channelID, messageID, r), opts)
 }
 
 // askPollInterval is how often Ask also looks for the reply in the channel's messages, for

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,52 +116,18 @@ func (c *Client) resolve(opts []Option) (settings, error) {
 
 // request describes one API call.
 type request struct {
-	build   builder // the generated client's request builder (builders.go)
-	query   any     // a generated ...Params struct, encoded by encodeQuery, or nil
-	ifMatch *int64  // sent as If-Match when set
-	out     any     // decoded from a 2xx body when non-nil (a *json.RawMessage keeps it raw)
+	build builder // the generated client's request builder (builders.go)
+	query any     // a generated ...Params struct, encoded by encodeQuery, or nil
+	out   any     // decoded from a 2xx body when non-nil (a *json.RawMessage keeps it raw)
 
 	// Set from the built request: the HTTP method and the path below the base URL, e.g.
 	// "/api/v1/intents", which errors and logs name.
 	method, path string
-
-	body any // TRANSITION: legacy requests without build (removed once every call is built)
 }
 
 // built builds req's request and reads what do needs from it: the method, the path (for errors
 // and logs), the URL with the query, the body and its content type.
 func (c *Client) built(req *request) (*http.Request, []byte, error) {
-	if req.build == nil { // TRANSITION
-		method, path, body := req.method, req.path, req.body
-		req.build = func(server string) (*http.Request, error) {
-			var rd io.Reader
-			if body != nil {
-				b, err := json.Marshal(body)
-				if err != nil {
-					return nil, err
-				}
-				rd = bytes.NewReader(b)
-			}
-			r, err := http.NewRequest(method, strings.TrimSuffix(server, "/")+path, rd)
-			if err == nil && body != nil {
-				r.Header.Set("Content-Type", "application/json")
-			}
-			return r, err
-		}
-		if q, ok := req.query.(url.Values); ok {
-			req.query = nil
-			if len(q) > 0 {
-				b := req.build
-				req.build = func(server string) (*http.Request, error) {
-					r, err := b(server)
-					if err == nil {
-						r.URL.RawQuery = q.Encode()
-					}
-					return r, err
-				}
-			}
-		}
-	}
 	server := c.server
 	if server == "" { // a Client made without NewClient (federation.go's peer)
 		server = strings.TrimSuffix(c.base.String(), "/") + "/"
@@ -193,15 +158,6 @@ func (c *Client) built(req *request) (*http.Request, []byte, error) {
 	}
 	hreq.Body, hreq.GetBody, hreq.ContentLength = nil, nil, 0
 	return hreq, body, nil
-}
-
-// pathf builds a path from a format with every argument path-escaped.
-func pathf(format string, args ...string) string {
-	esc := make([]any, len(args))
-	for i, a := range args {
-		esc[i] = url.PathEscape(a)
-	}
-	return fmt.Sprintf(format, esc...)
 }
 
 // do sends req with retries and decodes the result; a non-2xx answer becomes a typed error.
@@ -301,9 +257,6 @@ func (c *Client) attempt(ctx context.Context, s *settings, req request, tmpl *ht
 	}
 	if idemKey != "" {
 		hreq.Header.Set("Idempotency-Key", idemKey)
-	}
-	if req.ifMatch != nil {
-		hreq.Header.Set("If-Match", strconv.FormatInt(*req.ifMatch, 10))
 	}
 	setTraceHeaders(ctx, s, req.method, hreq.Header) // RFC-0020 (trace.go)
 	start := time.Now()

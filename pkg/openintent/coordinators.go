@@ -2,8 +2,8 @@ package openintent
 
 import (
 	"context"
-	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -35,7 +35,7 @@ func (c *Client) CreateCoordinatorLease(ctx context.Context, l CoordinatorLeaseC
 	if l.AgentID == "" {
 		l.AgentID = c.settings.agentID
 	}
-	return callPath[CoordinatorLease](ctx, c, http.MethodPost, "/api/v1/coordinators", l, opts)
+	return call[CoordinatorLease](ctx, c, op1(client.NewCreateCoordinatorLeaseRequest, l), opts)
 }
 
 // GetCoordinatorLease returns a coordinator lease with its current status
@@ -44,7 +44,7 @@ func (c *Client) GetCoordinatorLease(ctx context.Context, leaseID string, opts .
 	if err := requireIDs("GetCoordinatorLease", "leaseID", leaseID); err != nil {
 		return nil, err
 	}
-	return callPath[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/coordinators/%s", leaseID), nil, opts)
+	return call[CoordinatorLease](ctx, c, op1(client.NewGetCoordinatorLeaseRequest, leaseID), opts)
 }
 
 // ListCoordinatorLeases lists coordinator leases, of one intent or portfolio when p says so
@@ -52,11 +52,11 @@ func (c *Client) GetCoordinatorLease(ctx context.Context, leaseID string, opts .
 // intent).
 func (c *Client) ListCoordinatorLeases(ctx context.Context, p ListCoordinatorLeasesParams, opts ...Option) ([]CoordinatorLease, error) {
 	if p.IntentID != "" && p.PortfolioID == "" {
-		return callListPath[CoordinatorLease](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/coordinators", p.IntentID), nil, opts)
+		return callList[CoordinatorLease](ctx, c, op1(client.NewListIntentCoordinatorLeasesRequest, p.IntentID), opts)
 	}
 	out := []CoordinatorLease{}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/coordinators",
-		query: queryOf("intent_id", p.IntentID, "portfolio_id", p.PortfolioID), out: &out}, opts)
+	err := c.do(ctx, request{build: op1(client.NewListCoordinatorLeasesRequest, nil),
+		query: models.ListCoordinatorLeasesParams(p), out: &out}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func (c *Client) CoordinatorHeartbeat(ctx context.Context, leaseID string, opts 
 	if err := requireIDs("CoordinatorHeartbeat", "leaseID", leaseID); err != nil {
 		return nil, err
 	}
-	return callPath[CoordinatorHeartbeat](ctx, c, http.MethodPost, pathf("/api/v1/coordinators/%s/heartbeat", leaseID), nil, opts)
+	return call[CoordinatorHeartbeat](ctx, c, op1(client.NewCoordinatorHeartbeatRequest, leaseID), opts)
 }
 
 // CreateDecisionRecord records an immutable coordinator decision on an intent
@@ -79,7 +79,7 @@ func (c *Client) CreateDecisionRecord(ctx context.Context, d DecisionRecordCreat
 		"d.DecisionType", d.DecisionType); err != nil {
 		return nil, err
 	}
-	return callPath[DecisionRecord](ctx, c, http.MethodPost, "/api/v1/decisions", d, opts)
+	return call[DecisionRecord](ctx, c, op1(client.NewCreateDecisionRecordRequest, d), opts)
 }
 
 // ListDecisionRecords returns an intent's decision records, newest first
@@ -89,5 +89,5 @@ func (c *Client) ListDecisionRecords(ctx context.Context, intentID string, opts 
 	if err := requireIDs("ListDecisionRecords", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
+	return callList[DecisionRecord](ctx, c, op2(client.NewListIntentDecisionsRequest, intentID, nil), opts)
 }

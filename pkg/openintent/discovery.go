@@ -2,13 +2,14 @@ package openintent
 
 import (
 	"context"
-	"net/http"
+
+	"github.com/openintent-go/openintent/gen/client"
 )
 
 // Discover returns the server's discovery document (the Python SDK's discover). It needs no API key.
 func (c *Client) Discover(ctx context.Context, opts ...Option) (*DiscoveryDocument, error) {
 	var out DiscoveryDocument
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/.well-known/openintent.json", out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op0(client.NewGetDiscoveryDocumentRequest), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -18,7 +19,7 @@ func (c *Client) Discover(ctx context.Context, opts ...Option) (*DiscoveryDocume
 // features).
 func (c *Client) GetCompatibility(ctx context.Context, opts ...Option) (*CompatibilityDocument, error) {
 	var out CompatibilityDocument
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/.well-known/openintent-compat.json", out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op0(client.NewGetCompatibilityDocumentRequest), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -27,7 +28,7 @@ func (c *Client) GetCompatibility(ctx context.Context, opts ...Option) (*Compati
 // GetServerConfig returns the server's public configuration.
 func (c *Client) GetServerConfig(ctx context.Context, opts ...Option) (*ServerConfig, error) {
 	var out ServerConfig
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/server/config", out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op0(client.NewGetServerConfigRequest), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/internal/agentkey"
 	"github.com/openintent-go/openintent/internal/fedsig"
@@ -65,7 +66,7 @@ const (
 // FederationStatus returns whether the server federates, its DID, trust policy and counters
 // (the Python SDK's federation_status).
 func (c *Client) FederationStatus(ctx context.Context, opts ...Option) (*FederationStatus, error) {
-	return callPath[FederationStatus](ctx, c, http.MethodGet, "/api/v1/federation/status", nil, opts)
+	return call[FederationStatus](ctx, c, op0(client.NewGetFederationStatusRequest), opts)
 }
 
 // federatedAgents decodes {"agents": [...]}, or a bare list.
@@ -91,11 +92,12 @@ func (a *federatedAgents) decodeBody(b []byte) error {
 // ones; the Python SDK's list_federated_agents). sourceServer, when not empty, is sent as
 // X-Source-Server, as the Python SDK does; servers may not trust it.
 func (c *Client) ListFederatedAgents(ctx context.Context, sourceServer string, opts ...Option) ([]FederatedAgent, error) {
+	var params *models.ListFederatedAgentsParams // nil: no X-Source-Server
 	if sourceServer != "" {
-		opts = append([]Option{WithHeader("X-Source-Server", sourceServer)}, opts...)
+		params = &models.ListFederatedAgentsParams{XSourceServer: sourceServer}
 	}
 	out := federatedAgents{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/federation/agents", out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListFederatedAgentsRequest, params), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	if out == nil {
@@ -113,7 +115,7 @@ func (c *Client) FederationDispatch(ctx context.Context, req FederationDispatchR
 	if err := requireIDs("FederationDispatch", "intent_id", req.IntentID, "target_server", req.TargetServer); err != nil {
 		return nil, err
 	}
-	return callPath[FederationDispatchResult](ctx, c, http.MethodPost, "/api/v1/federation/dispatch", req, opts)
+	return call[FederationDispatchResult](ctx, c, op1(client.NewDispatchFederatedIntentRequest, req), opts)
 }
 
 // FederationReceive posts an envelope to the server's receive route, as a peer server does (the
@@ -123,7 +125,7 @@ func (c *Client) FederationReceive(ctx context.Context, env FederationEnvelope, 
 	if err := requireIDs("FederationReceive", "dispatch_id", env.DispatchID, "source_server", env.SourceServer, "signature", env.Signature); err != nil {
 		return nil, err
 	}
-	return callPath[FederationReceiveResult](ctx, c, http.MethodPost, "/api/v1/federation/receive", env, opts)
+	return call[FederationReceiveResult](ctx, c, op1(client.NewReceiveFederatedIntentRequest, env), opts)
 }
 
 // SendFederationCallback posts a callback to callbackURL, an absolute URL (the Python SDK's
@@ -140,9 +142,24 @@ func (c *Client) SendFederationCallback(ctx context.Context, callbackURL string,
 	}
 	peer := &Client{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, settings: c.settings}
 	peer.settings.apiKey, peer.settings.agentID, peer.settings.signer = "", "", nil
+	// The request is the generated one of the callback route (method, body, Content-Type), sent to
+	// callbackURL: the spec's path (/api/v1/federation/callback on the peer's root) as built, any
+	// other path (a peer mounted under a prefix, or a receiver's own route) in its place.
+	build := func(server string) (*http.Request, error) {
+		r, err := client.NewReceiveFederationCallbackRequest(server, cb)
+		if err != nil {
+			return nil, err
+		}
+		if r.URL.EscapedPath() != u.EscapedPath() {
+			r.URL.Path, r.URL.RawPath = u.Path, u.RawPath
+		}
+		if q := u.Query(); len(q) > 0 {
+			r.URL.RawQuery = q.Encode()
+		}
+		return r, nil
+	}
 	out := Object{}
-	req := request{method: http.MethodPost, path: u.EscapedPath(), query: u.Query(), body: cb, out: &out}
-	if err := peer.do(ctx, req, opts); err != nil {
+	if err := peer.do(ctx, request{build: build, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -152,7 +169,7 @@ func (c *Client) SendFederationCallback(ctx context.Context, callbackURL string,
 // federation_discover). It needs no API key; a server without federation answers 404
 // (*NotFoundError).
 func (c *Client) FederationDiscover(ctx context.Context, opts ...Option) (*FederationManifest, error) {
-	return callPath[FederationManifest](ctx, c, http.MethodGet, "/.well-known/openintent-federation.json", nil, opts)
+	return call[FederationManifest](ctx, c, op0(client.NewGetFederationManifestRequest), opts)
 }
 
 // signFederation sets *sig to id's signature of v without its signature member.

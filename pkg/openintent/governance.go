@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -56,8 +57,8 @@ func (c *Client) RequestArbitration(ctx context.Context, intentID, reason string
 	if err := requireIDs("RequestArbitration", "intentID", intentID, "reason", reason); err != nil {
 		return nil, err
 	}
-	return callPath[ArbitrationRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/arbitrate", intentID),
-		models.ArbitrationRequestCreate{Reason: reason, Context: context, RequestedBy: c.settings.agentID}, opts)
+	return call[ArbitrationRequest](ctx, c, op2(client.NewRequestArbitrationRequest, intentID,
+		models.ArbitrationRequestCreate{Reason: reason, Context: context, RequestedBy: c.settings.agentID}), opts)
 }
 
 // RecordDecision records a governance decision on an intent (record_decision); it is then listed
@@ -66,9 +67,9 @@ func (c *Client) RecordDecision(ctx context.Context, intentID, decisionType, out
 	if err := requireIDs("RecordDecision", "intentID", intentID, "decisionType", decisionType, "outcome", outcome); err != nil {
 		return nil, err
 	}
-	return callPath[Decision](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/decisions", intentID),
+	return call[Decision](ctx, c, op2(client.NewRecordDecisionRequest, intentID,
 		models.GovernanceDecisionCreate{DecisionType: decisionType, Outcome: outcome, Reasoning: reasoning, Rationale: reasoning,
-			DecidedBy: c.settings.agentID}, opts)
+			DecidedBy: c.settings.agentID}), opts)
 }
 
 // GetDecisions returns an intent's decision records, newest first (get_decisions).
@@ -76,7 +77,7 @@ func (c *Client) GetDecisions(ctx context.Context, intentID string, opts ...Opti
 	if err := requireIDs("GetDecisions", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[DecisionRecord](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/decisions", intentID), nil, opts)
+	return callList[DecisionRecord](ctx, c, op2(client.NewListIntentDecisionsRequest, intentID, nil), opts)
 }
 
 // CreateEscalation escalates an intent.
@@ -84,14 +85,14 @@ func (c *Client) CreateEscalation(ctx context.Context, intentID string, e Escala
 	if err := requireIDs("CreateEscalation", "intentID", intentID, "e.Reason", e.Reason); err != nil {
 		return nil, err
 	}
-	return callPath[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/escalations", intentID), e, opts)
+	return call[Escalation](ctx, c, op2(client.NewCreateEscalationRequest, intentID, e), opts)
 }
 
 // ListEscalations lists escalations, filtered by intent and status when set.
 func (c *Client) ListEscalations(ctx context.Context, params ListEscalationsParams, opts ...Option) ([]Escalation, error) {
 	var out models.EscalationList
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/escalations",
-		query: queryOf("intent_id", params.IntentID, "status", params.Status), out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListEscalationsRequest, nil),
+		query: params, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	if out.Escalations == nil {
@@ -105,7 +106,7 @@ func (c *Client) ResolveEscalation(ctx context.Context, escalationID string, r E
 	if err := requireIDs("ResolveEscalation", "escalationID", escalationID, "r.Resolution", r.Resolution); err != nil {
 		return nil, err
 	}
-	return callPath[Escalation](ctx, c, http.MethodPost, pathf("/api/v1/escalations/%s/resolve", escalationID), r, opts)
+	return call[Escalation](ctx, c, op2(client.NewResolveEscalationRequest, escalationID, r), opts)
 }
 
 // CreateApprovalRequest asks for approval of an action on an intent. Approved requests with
@@ -114,7 +115,7 @@ func (c *Client) CreateApprovalRequest(ctx context.Context, intentID string, a A
 	if err := requireIDs("CreateApprovalRequest", "intentID", intentID, "a.Action", a.Action); err != nil {
 		return nil, err
 	}
-	return callPath[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals", intentID), a, opts)
+	return call[ApprovalRequest](ctx, c, op2(client.NewCreateApprovalRequestRequest, intentID, a), opts)
 }
 
 // GetApprovalRequest returns an approval request.
@@ -122,26 +123,29 @@ func (c *Client) GetApprovalRequest(ctx context.Context, intentID, approvalID st
 	if err := requireIDs("GetApprovalRequest", "intentID", intentID, "approvalID", approvalID); err != nil {
 		return nil, err
 	}
-	return callPath[ApprovalRequest](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/approvals/%s", intentID, approvalID), nil, opts)
+	return call[ApprovalRequest](ctx, c, op2(client.NewGetApprovalRequestRequest, intentID, approvalID), opts)
 }
 
 // ApproveApprovalRequest approves a pending request as the client's agent, who must not be its
 // requester (*PermissionError otherwise; a decided request is a *ConflictError).
 func (c *Client) ApproveApprovalRequest(ctx context.Context, intentID, approvalID, notes string, opts ...Option) (*ApprovalRequest, error) {
-	return c.decideApproval(ctx, "ApproveApprovalRequest", "approve", intentID, approvalID, notes, opts)
+	return c.decideApproval(ctx, "ApproveApprovalRequest", client.NewApproveApprovalRequestRequest, intentID, approvalID, notes, opts)
 }
 
 // DenyApprovalRequest denies a pending request as the client's agent.
 func (c *Client) DenyApprovalRequest(ctx context.Context, intentID, approvalID, notes string, opts ...Option) (*ApprovalRequest, error) {
-	return c.decideApproval(ctx, "DenyApprovalRequest", "deny", intentID, approvalID, notes, opts)
+	return c.decideApproval(ctx, "DenyApprovalRequest", client.NewDenyApprovalRequestRequest, intentID, approvalID, notes, opts)
 }
 
-func (c *Client) decideApproval(ctx context.Context, method, verb, intentID, approvalID, notes string, opts []Option) (*ApprovalRequest, error) {
+// decideApproval sends a decision on an approval request with decide, the generated builder of
+// the approve or deny route.
+func (c *Client) decideApproval(ctx context.Context, method string,
+	decide func(server, intentID, approvalID string, body models.ApprovalDecision) (*http.Request, error),
+	intentID, approvalID, notes string, opts []Option) (*ApprovalRequest, error) {
 	if err := requireIDs(method, "intentID", intentID, "approvalID", approvalID); err != nil {
 		return nil, err
 	}
-	return callPath[ApprovalRequest](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/approvals/%s/"+verb, intentID, approvalID),
-		models.ApprovalDecision{Notes: notes}, opts)
+	return call[ApprovalRequest](ctx, c, op3(decide, intentID, approvalID, models.ApprovalDecision{Notes: notes}), opts)
 }
 
 // GetGovernancePolicy returns an intent's governance policy, as stored and with defaults.
@@ -149,7 +153,7 @@ func (c *Client) GetGovernancePolicy(ctx context.Context, intentID string, opts 
 	if err := requireIDs("GetGovernancePolicy", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callPath[GovernancePolicyDocument](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/governance", intentID), nil, opts)
+	return call[GovernancePolicyDocument](ctx, c, op1(client.NewGetGovernancePolicyRequest, intentID), opts)
 }
 
 // SetGovernancePolicy replaces an intent's governance policy if its version is still version
@@ -159,7 +163,8 @@ func (c *Client) SetGovernancePolicy(ctx context.Context, intentID string, versi
 		return nil, err
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPut, path: pathf("/api/v1/intents/%s/governance", intentID), body: p, ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op3(client.NewSetGovernancePolicyRequest, intentID,
+		&models.SetGovernancePolicyParams{IfMatch: version}, p), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -169,6 +174,7 @@ func (c *Client) DeleteGovernancePolicy(ctx context.Context, intentID string, ve
 		return nil, err
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/governance", intentID), ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op2(client.NewDeleteGovernancePolicyRequest, intentID,
+		&models.DeleteGovernancePolicyParams{IfMatch: version}), out: &out}, opts)
 	return intentResult(out, err)
 }

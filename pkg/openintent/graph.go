@@ -5,18 +5,20 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-// listRelated fetches one of the [RFC-0002] intent lists of an intent.
+// listRelated fetches one of the [RFC-0002] intent lists of an intent, with list, the generated
+// builder of its route; key names the list in a wrapped answer.
 //
 // [RFC-0002]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0002-intent-graphs.md
-func (c *Client) listRelated(ctx context.Context, method, intentID, segment, key string, opts []Option) ([]Intent, error) {
+func (c *Client) listRelated(ctx context.Context, method, intentID string, list func(server, intentID string) (*http.Request, error), key string, opts []Option) ([]Intent, error) {
 	if err := requireID(method, "intentID", intentID); err != nil {
 		return nil, err
 	}
 	var raw json.RawMessage
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/", intentID) + segment, out: &raw}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(list, intentID), out: &raw}, opts); err != nil {
 		return nil, err
 	}
 	return decodeIntents(raw, key)
@@ -24,37 +26,37 @@ func (c *Client) listRelated(ctx context.Context, method, intentID, segment, key
 
 // GetChildren lists the intent's direct children.
 func (c *Client) GetChildren(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetChildren", intentID, "children", "children", opts)
+	return c.listRelated(ctx, "GetChildren", intentID, client.NewListChildIntentsRequest, "children", opts)
 }
 
 // GetDescendants lists every intent below the intent in the hierarchy.
 func (c *Client) GetDescendants(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetDescendants", intentID, "descendants", "descendants", opts)
+	return c.listRelated(ctx, "GetDescendants", intentID, client.NewListDescendantIntentsRequest, "descendants", opts)
 }
 
 // GetAncestors lists the intent's parent, its parent's parent, and so on up to the root.
 func (c *Client) GetAncestors(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetAncestors", intentID, "ancestors", "ancestors", opts)
+	return c.listRelated(ctx, "GetAncestors", intentID, client.NewListAncestorIntentsRequest, "ancestors", opts)
 }
 
 // GetDependencies lists the intents the intent depends on.
 func (c *Client) GetDependencies(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetDependencies", intentID, "dependencies", "dependencies", opts)
+	return c.listRelated(ctx, "GetDependencies", intentID, client.NewListIntentDependenciesRequest, "dependencies", opts)
 }
 
 // GetDependents lists the intents that depend on the intent.
 func (c *Client) GetDependents(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetDependents", intentID, "dependents", "dependents", opts)
+	return c.listRelated(ctx, "GetDependents", intentID, client.NewListIntentDependentsRequest, "dependents", opts)
 }
 
 // GetReadyIntents lists the intent's children whose dependencies are all completed.
 func (c *Client) GetReadyIntents(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetReadyIntents", intentID, "ready", "ready", opts)
+	return c.listRelated(ctx, "GetReadyIntents", intentID, client.NewListReadyChildIntentsRequest, "ready", opts)
 }
 
 // GetBlockedIntents lists the intent's children still waiting on a dependency.
 func (c *Client) GetBlockedIntents(ctx context.Context, intentID string, opts ...Option) ([]Intent, error) {
-	return c.listRelated(ctx, "GetBlockedIntents", intentID, "blocked", "blocked", opts)
+	return c.listRelated(ctx, "GetBlockedIntents", intentID, client.NewListBlockedChildIntentsRequest, "blocked", opts)
 }
 
 // GetIntentGraph returns the hierarchy and dependency graph rooted at the intent's root, with
@@ -64,7 +66,7 @@ func (c *Client) GetIntentGraph(ctx context.Context, intentID string, opts ...Op
 		return nil, err
 	}
 	var out IntentGraph
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/graph", intentID), out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewGetIntentGraphRequest, intentID), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -83,8 +85,8 @@ func (c *Client) AddDependency(ctx context.Context, intentID string, version int
 		return nil, invalidArg("AddDependency", "version", "version must be at least 1, got %d", version)
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/dependencies", intentID),
-		body: models.DependencyAdd{DependencyID: dependencyID}, ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op3(client.NewAddIntentDependencyRequest, intentID,
+		&models.AddIntentDependencyParams{IfMatch: version}, models.DependencyAdd{DependencyID: dependencyID}), out: &out}, opts)
 	return intentResult(out, err)
 }
 
@@ -101,7 +103,7 @@ func (c *Client) RemoveDependency(ctx context.Context, intentID string, version 
 		return nil, invalidArg("RemoveDependency", "version", "version must be at least 1, got %d", version)
 	}
 	var out intentWire
-	err := c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/dependencies/%s", intentID, dependencyID),
-		ifMatch: &version, out: &out}, opts)
+	err := c.do(ctx, request{build: op3(client.NewRemoveIntentDependencyRequest, intentID, dependencyID,
+		&models.RemoveIntentDependencyParams{IfMatch: version}), out: &out}, opts)
 	return intentResult(out, err)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/internal/agentkey"
 	"github.com/openintent-go/openintent/internal/canonical"
@@ -226,7 +227,7 @@ func (c *Client) BeginIdentityRegistration(ctx context.Context, agentID string, 
 	if r.KeyAlgorithm == "" {
 		r.KeyAlgorithm = agentkey.Algorithm
 	}
-	return callPath[IdentityChallenge](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity", agentID), r, opts)
+	return call[IdentityChallenge](ctx, c, op2(client.NewRegisterAgentIdentityRequest, agentID, r), opts)
 }
 
 // CompleteIdentityChallenge sends the signed challenge and returns the registered identity
@@ -241,8 +242,8 @@ func (c *Client) CompleteIdentityChallenge(ctx context.Context, agentID, challen
 	if err := requireIDs("CompleteIdentityChallenge", "agentID", agentID, "challenge", challenge, "signature", signature); err != nil {
 		return nil, err
 	}
-	return callPath[AgentIdentity](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/challenge", agentID),
-		models.IdentityChallengeResponse{Challenge: challenge, Signature: signature}, opts)
+	return call[AgentIdentity](ctx, c, op2(client.NewCompleteIdentityChallengeRequest, agentID,
+		models.IdentityChallengeResponse{Challenge: challenge, Signature: signature}), opts)
 }
 
 // GetIdentity returns an agent's registered identity (get_identity); *NotFoundError when it
@@ -251,7 +252,7 @@ func (c *Client) GetIdentity(ctx context.Context, agentID string, opts ...Option
 	if err := requireIDs("GetIdentity", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return callPath[AgentIdentity](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/identity", agentID), nil, opts)
+	return call[AgentIdentity](ctx, c, op1(client.NewGetAgentIdentityRequest, agentID), opts)
 }
 
 // VerifySignature asks the server whether signature is agentID's signature of the canonical
@@ -264,8 +265,8 @@ func (c *Client) VerifySignature(ctx context.Context, agentID string, payload Ob
 	if payload == nil {
 		payload = Object{}
 	}
-	return callPath[IdentityVerification](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/verify", agentID),
-		models.SignatureVerification{Payload: payload, Signature: signature}, opts)
+	return call[IdentityVerification](ctx, c, op2(client.NewVerifyAgentSignatureRequest, agentID,
+		models.SignatureVerification{Payload: payload, Signature: signature}), opts)
 }
 
 // RotateKey replaces agentID's key oldPublicKey with newPublicKey, authorized by signature, the
@@ -278,8 +279,8 @@ func (c *Client) RotateKey(ctx context.Context, agentID, newPublicKey, oldPublic
 	if err := requireIDs("RotateKey", "agentID", agentID, "newPublicKey", newPublicKey, "oldPublicKey", oldPublicKey, "signature", signature); err != nil {
 		return nil, err
 	}
-	return callPath[AgentIdentity](ctx, c, http.MethodPost, pathf("/api/v1/agents/%s/identity/rotate", agentID),
-		models.KeyRotation{Action: "rotate", NewPublicKey: newPublicKey, OldPublicKey: oldPublicKey, Signature: signature}, opts)
+	return call[AgentIdentity](ctx, c, op2(client.NewRotateAgentKeyRequest, agentID,
+		models.KeyRotation{Action: "rotate", NewPublicKey: newPublicKey, OldPublicKey: oldPublicKey, Signature: signature}), opts)
 }
 
 // RotateIdentity rotates the client's agent from the registered key current to next, signing
@@ -325,15 +326,16 @@ func (c *Client) findAgent(ctx context.Context, p ListAgentsParams, opts []Optio
 		return nil, err
 	}
 	if len(as) == 0 {
-		return nil, &NotFoundError{APIError: &APIError{StatusCode: http.StatusNotFound, Op: sdkOp(), Method: http.MethodGet,
-			Path: "/api/v1/agents", Detail: "No registered agent has this key", Code: "not_found"}}
+		method, path := c.routeOf(op1(client.NewListAgentsRequest, nil))
+		return nil, &NotFoundError{APIError: &APIError{StatusCode: http.StatusNotFound, Op: sdkOp(), Method: method,
+			Path: path, Detail: "No registered agent has this key", Code: "not_found"}}
 	}
 	return &as[0], nil
 }
 
 // GetServerDIDDocument returns the server's DID document: its own Ed25519 key and DID.
 func (c *Client) GetServerDIDDocument(ctx context.Context, opts ...Option) (*DIDDocument, error) {
-	return callPath[DIDDocument](ctx, c, http.MethodGet, "/.well-known/did.json", nil, opts)
+	return call[DIDDocument](ctx, c, op0(client.NewGetServerDidDocumentRequest), opts)
 }
 
 // ParsePublicKey reads an Ed25519 public key in any form the protocol meets:

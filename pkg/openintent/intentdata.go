@@ -2,8 +2,8 @@ package openintent
 
 import (
 	"context"
-	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -41,7 +41,7 @@ func (c *Client) CreateAttachment(ctx context.Context, intentID string, a Attach
 	if err := requireIDs("CreateAttachment", "intentID", intentID, "a.Filename", a.Filename, "a.MimeType", a.MimeType, "a.StorageURL", a.StorageURL); err != nil {
 		return nil, err
 	}
-	return callPath[Attachment](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/attachments", intentID), a, opts)
+	return call[Attachment](ctx, c, op2(client.NewCreateIntentAttachmentRequest, intentID, a), opts)
 }
 
 // ListAttachments lists an intent's attachments, oldest first.
@@ -49,7 +49,7 @@ func (c *Client) ListAttachments(ctx context.Context, intentID string, opts ...O
 	if err := requireIDs("ListAttachments", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[Attachment](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/attachments", intentID), nil, opts)
+	return callList[Attachment](ctx, c, op1(client.NewListIntentAttachmentsRequest, intentID), opts)
 }
 
 // DeleteAttachment removes an attachment.
@@ -57,7 +57,7 @@ func (c *Client) DeleteAttachment(ctx context.Context, intentID, attachmentID st
 	if err := requireIDs("DeleteAttachment", "intentID", intentID, "attachmentID", attachmentID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/attachments/%s", intentID, attachmentID)}, opts)
+	return c.do(ctx, request{build: op2(client.NewDeleteIntentAttachmentRequest, intentID, attachmentID)}, opts)
 }
 
 // RecordCost records a cost; c.AgentID defaults to the client's agent. An intent's max_cost
@@ -69,7 +69,7 @@ func (c *Client) RecordCost(ctx context.Context, intentID string, cost CostCreat
 	if err := requireIDs("RecordCost", "intentID", intentID, "cost.AgentID", cost.AgentID, "cost.CostType", string(cost.CostType), "cost.Unit", cost.Unit); err != nil {
 		return nil, err
 	}
-	return callPath[Cost](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/costs", intentID), cost, opts)
+	return call[Cost](ctx, c, op2(client.NewRecordIntentCostRequest, intentID, cost), opts)
 }
 
 // ListCosts lists an intent's costs, oldest first.
@@ -77,7 +77,7 @@ func (c *Client) ListCosts(ctx context.Context, intentID string, opts ...Option)
 	if err := requireIDs("ListCosts", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[Cost](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/costs", intentID), nil, opts)
+	return callList[Cost](ctx, c, op1(client.NewListIntentCostsRequest, intentID), opts)
 }
 
 // GetCostSummary totals an intent's costs overall, per agent and per cost type.
@@ -105,7 +105,7 @@ func (c *Client) GetRetryPolicy(ctx context.Context, intentID string, opts ...Op
 	if err := requireIDs("GetRetryPolicy", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callPath[RetryPolicy](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/retry-policy", intentID), nil, opts)
+	return call[RetryPolicy](ctx, c, op1(client.NewGetIntentRetryPolicyRequest, intentID), opts)
 }
 
 // SetRetryPolicy creates or replaces an intent's retry policy.
@@ -113,7 +113,7 @@ func (c *Client) SetRetryPolicy(ctx context.Context, intentID string, p RetryPol
 	if err := requireIDs("SetRetryPolicy", "intentID", intentID, "p.Strategy", string(p.Strategy)); err != nil {
 		return nil, err
 	}
-	return callPath[RetryPolicy](ctx, c, http.MethodPut, pathf("/api/v1/intents/%s/retry-policy", intentID), p, opts)
+	return call[RetryPolicy](ctx, c, op2(client.NewPutIntentRetryPolicyRequest, intentID, p), opts)
 }
 
 // RecordFailure records a failed attempt; f.AgentID defaults to the client's agent and
@@ -131,7 +131,7 @@ func (c *Client) RecordFailure(ctx context.Context, intentID string, f FailureCr
 	if err := requireIDs("RecordFailure", "intentID", intentID, "f.ErrorMessage", f.ErrorMessage); err != nil {
 		return nil, err
 	}
-	return callPath[Failure](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/failures", intentID), f, opts)
+	return call[Failure](ctx, c, op2(client.NewRecordIntentFailureRequest, intentID, f), opts)
 }
 
 // ListFailures lists an intent's failures, oldest first.
@@ -139,5 +139,5 @@ func (c *Client) ListFailures(ctx context.Context, intentID string, opts ...Opti
 	if err := requireIDs("ListFailures", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[Failure](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/failures", intentID), nil, opts)
+	return callList[Failure](ctx, c, op1(client.NewListIntentFailuresRequest, intentID), opts)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -41,8 +42,8 @@ func (c *Client) AcquireLease(ctx context.Context, intentID, scope string, durat
 		return nil, err
 	}
 	var out leaseWire
-	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/leases", intentID),
-		body: models.LeaseCreate{Scope: scope, DurationSeconds: secs}, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewAcquireIntentLeaseRequest, intentID,
+		models.LeaseCreate{Scope: scope, DurationSeconds: secs}), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	l := Lease(out)
@@ -64,8 +65,8 @@ func (c *Client) RenewLease(ctx context.Context, intentID, leaseID string, durat
 		return nil, err
 	}
 	var out leaseWire
-	if err := c.do(ctx, request{method: http.MethodPatch, path: pathf("/api/v1/intents/%s/leases/%s", intentID, leaseID),
-		body: models.LeaseRenew{DurationSeconds: secs}, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op3(client.NewRenewIntentLeaseRequest, intentID, leaseID,
+		models.LeaseRenew{DurationSeconds: secs}), out: &out}, opts); err != nil {
 		return nil, err
 	}
 	l := Lease(out)
@@ -80,7 +81,7 @@ func (c *Client) ReleaseLease(ctx context.Context, intentID, leaseID string, opt
 	if err := requireID("ReleaseLease", "leaseID", leaseID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/intents/%s/leases/%s", intentID, leaseID)}, opts)
+	return c.do(ctx, request{build: op2(client.NewReleaseIntentLeaseRequest, intentID, leaseID)}, opts)
 }
 
 // GetLeases lists the intent's leases, each with its status (the Python SDK's get_leases).
@@ -89,7 +90,7 @@ func (c *Client) GetLeases(ctx context.Context, intentID string, opts ...Option)
 		return nil, err
 	}
 	var raw json.RawMessage
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/leases", intentID), out: &raw}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListIntentLeasesRequest, intentID), out: &raw}, opts); err != nil {
 		return nil, err
 	}
 	return decodeLeases(raw)

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
-	"strconv"
 	"strings"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -57,7 +57,7 @@ func (c *Client) CreateMemory(ctx context.Context, m MemoryEntryCreate, opts ...
 	if m.AgentID == "" {
 		m.AgentID = c.settings.agentID
 	}
-	return callPath[MemoryEntry](ctx, c, http.MethodPost, "/api/v1/memory", m, opts)
+	return call[MemoryEntry](ctx, c, op1(client.NewCreateMemoryEntryRequest, m), opts)
 }
 
 // GetMemory returns an entry (get_memory); an expired entry is a *NotFoundError.
@@ -65,7 +65,7 @@ func (c *Client) GetMemory(ctx context.Context, entryID string, opts ...Option) 
 	if err := requireIDs("GetMemory", "entryID", entryID); err != nil {
 		return nil, err
 	}
-	return callPath[MemoryEntry](ctx, c, http.MethodGet, pathf("/api/v1/memory/%s", entryID), nil, opts)
+	return call[MemoryEntry](ctx, c, op1(client.NewGetMemoryEntryRequest, entryID), opts)
 }
 
 // ListMemory returns one page of an agent's live entries (list_memory); agentID defaults to the
@@ -80,15 +80,10 @@ func (c *Client) ListMemory(ctx context.Context, agentID string, p ListMemoryPar
 	if p.Limit < 0 || p.Offset < 0 {
 		return nil, invalidArg("ListMemory", "limit", "limit and offset must not be negative")
 	}
-	q := queryOf("namespace", p.Namespace, "memory_type", string(p.MemoryType), "tags", strings.Join(p.Tags, ","))
-	if p.Limit > 0 {
-		q.Set("limit", strconv.Itoa(p.Limit))
-	}
-	if p.Offset > 0 {
-		q.Set("offset", strconv.Itoa(p.Offset))
-	}
+	q := &models.ListAgentMemoryParams{Namespace: p.Namespace, MemoryType: string(p.MemoryType),
+		Tags: strings.Join(p.Tags, ","), Limit: models.Limit100(p.Limit), Offset: models.Offset(p.Offset)}
 	out := []MemoryEntry{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/agents/%s/memory", agentID), query: q, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewListAgentMemoryRequest, agentID, nil), query: q, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -107,7 +102,8 @@ func (c *Client) UpdateMemory(ctx context.Context, entryID string, version int64
 	if err := requireIDs("UpdateMemory", "entryID", entryID); err != nil {
 		return nil, err
 	}
-	return callVersionedPath[MemoryEntry](ctx, c, http.MethodPatch, pathf("/api/v1/memory/%s", entryID), u, version, opts)
+	return call[MemoryEntry](ctx, c, op3(client.NewUpdateMemoryEntryRequest, entryID,
+		&models.UpdateMemoryEntryParams{IfMatch: version}, u), opts)
 }
 
 // DeleteMemory forgets an entry (delete_memory).
@@ -115,7 +111,7 @@ func (c *Client) DeleteMemory(ctx context.Context, entryID string, opts ...Optio
 	if err := requireIDs("DeleteMemory", "entryID", entryID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/memory/%s", entryID)}, opts)
+	return c.do(ctx, request{build: op1(client.NewDeleteMemoryEntryRequest, entryID)}, opts)
 }
 
 // FindMemory returns the client agent's entry under namespace and key.
@@ -128,8 +124,9 @@ func (c *Client) FindMemory(ctx context.Context, namespace, key string, opts ...
 			return &e, nil
 		}
 	}
+	method, path := c.routeOf(op2(client.NewListAgentMemoryRequest, c.settings.agentID, nil))
 	return nil, &NotFoundError{&APIError{StatusCode: http.StatusNotFound, Code: "not_found", Op: sdkOp(),
-		Method: http.MethodGet, Path: pathf("/api/v1/agents/%s/memory", c.settings.agentID),
+		Method: method, Path: path,
 		Detail: fmt.Sprintf("no memory entry %q in namespace %q", key, namespace)}}
 }
 

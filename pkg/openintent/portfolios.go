@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/url"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -50,7 +49,7 @@ func (c *Client) CreatePortfolio(ctx context.Context, p PortfolioCreate, opts ..
 	if p.CreatedBy == "" {
 		p.CreatedBy = c.settings.agentID
 	}
-	return callPath[Portfolio](ctx, c, http.MethodPost, "/api/v1/portfolios", p, opts)
+	return call[Portfolio](ctx, c, op1(client.NewCreatePortfolioRequest, p), opts)
 }
 
 // GetPortfolio returns a portfolio with its intents and aggregate status (get_portfolio).
@@ -58,14 +57,15 @@ func (c *Client) GetPortfolio(ctx context.Context, portfolioID string, opts ...O
 	if err := requireIDs("GetPortfolio", "portfolioID", portfolioID); err != nil {
 		return nil, err
 	}
-	return callPath[Portfolio](ctx, c, http.MethodGet, pathf("/api/v1/portfolios/%s", portfolioID), nil, opts)
+	return call[Portfolio](ctx, c, op1(client.NewGetPortfolioRequest, portfolioID), opts)
 }
 
 // ListPortfolios lists portfolios, only those created by createdBy when it is not empty
 // (list_portfolios).
 func (c *Client) ListPortfolios(ctx context.Context, createdBy string, opts ...Option) ([]Portfolio, error) {
 	out := []Portfolio{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/portfolios", query: queryOf("created_by", createdBy), out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListPortfoliosRequest, nil),
+		query: &models.ListPortfoliosParams{CreatedBy: createdBy}, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -76,7 +76,7 @@ func (c *Client) UpdatePortfolio(ctx context.Context, portfolioID string, u Port
 	if err := requireIDs("UpdatePortfolio", "portfolioID", portfolioID); err != nil {
 		return nil, err
 	}
-	return callPath[Portfolio](ctx, c, http.MethodPatch, pathf("/api/v1/portfolios/%s", portfolioID), u, opts)
+	return call[Portfolio](ctx, c, op2(client.NewUpdatePortfolioRequest, portfolioID, u), opts)
 }
 
 // UpdatePortfolioStatus sets a portfolio's status (update_portfolio_status).
@@ -84,8 +84,8 @@ func (c *Client) UpdatePortfolioStatus(ctx context.Context, portfolioID string, 
 	if err := requireIDs("UpdatePortfolioStatus", "portfolioID", portfolioID, "status", string(status)); err != nil {
 		return nil, err
 	}
-	return callPath[Portfolio](ctx, c, http.MethodPatch, pathf("/api/v1/portfolios/%s/status", portfolioID),
-		models.PortfolioStatusUpdate{Status: status}, opts)
+	return call[Portfolio](ctx, c, op2(client.NewUpdatePortfolioStatusRequest, portfolioID,
+		models.PortfolioStatusUpdate{Status: status}), opts)
 }
 
 // AddIntentToPortfolio adds an intent with a role (RoleMember when empty) and a priority, higher
@@ -97,8 +97,8 @@ func (c *Client) AddIntentToPortfolio(ctx context.Context, portfolioID, intentID
 	if role == "" {
 		role = RoleMember
 	}
-	return callPath[PortfolioMembership](ctx, c, http.MethodPost, pathf("/api/v1/portfolios/%s/intents", portfolioID),
-		models.PortfolioMembershipCreate{IntentID: intentID, Role: role, Priority: int32(priority)}, opts)
+	return call[PortfolioMembership](ctx, c, op2(client.NewAddPortfolioIntentRequest, portfolioID,
+		models.PortfolioMembershipCreate{IntentID: intentID, Role: role, Priority: int32(priority)}), opts)
 }
 
 // RemoveIntentFromPortfolio removes an intent from a portfolio (remove_intent_from_portfolio).
@@ -106,7 +106,7 @@ func (c *Client) RemoveIntentFromPortfolio(ctx context.Context, portfolioID, int
 	if err := requireIDs("RemoveIntentFromPortfolio", "portfolioID", portfolioID, "intentID", intentID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/portfolios/%s/intents/%s", portfolioID, intentID)}, opts)
+	return c.do(ctx, request{build: op2(client.NewRemovePortfolioIntentRequest, portfolioID, intentID)}, opts)
 }
 
 // GetPortfolioIntents returns a portfolio's intents and their aggregate status
@@ -118,7 +118,7 @@ func (c *Client) GetPortfolioIntents(ctx context.Context, portfolioID string, op
 		return nil, AggregateStatus{}, err
 	}
 	var raw json.RawMessage
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/portfolios/%s/intents", portfolioID), out: &raw}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListPortfolioIntentsRequest, portfolioID), out: &raw}, opts); err != nil {
 		return nil, AggregateStatus{}, err
 	}
 	intents, err := decodeIntents(raw, "intents")
@@ -149,7 +149,7 @@ func (c *Client) ListIntentPortfolios(ctx context.Context, intentID string, opts
 	if err := requireIDs("ListIntentPortfolios", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[Portfolio](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/portfolios", intentID), nil, opts)
+	return callList[Portfolio](ctx, c, op1(client.NewListIntentPortfoliosRequest, intentID), opts)
 }
 
 // GetPortfolioCosts returns every cost of a portfolio's intents with totals.
@@ -157,16 +157,5 @@ func (c *Client) GetPortfolioCosts(ctx context.Context, portfolioID string, opts
 	if err := requireIDs("GetPortfolioCosts", "portfolioID", portfolioID); err != nil {
 		return nil, err
 	}
-	return callPath[PortfolioCostSummary](ctx, c, http.MethodGet, pathf("/api/v1/portfolios/%s/costs", portfolioID), nil, opts)
-}
-
-// queryOf builds query parameters from name/value pairs, skipping empty values.
-func queryOf(pairs ...string) url.Values {
-	q := url.Values{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] != "" {
-			q.Set(pairs[i], pairs[i+1])
-		}
-	}
-	return q
+	return call[PortfolioCostSummary](ctx, c, op1(client.NewGetPortfolioCostsRequest, portfolioID), opts)
 }

@@ -15,6 +15,11 @@ import (
 // generated client (builders.go), so no such string may appear in the SDK's code.
 var routeLike = regexp.MustCompile(`(^|[^A-Za-z0-9])/(api/v1|\.well-known|rfc)(/|$)|^/(intents|agents|portfolios|channels|subscribe|federation|identity|vaults|tools|memory|plans|tasks|triggers)(/|$)`)
 
+// notRoutes are strings that look like routes but are not requests.
+var notRoutes = map[string]string{
+	"client.go /api/v1": "NewClient drops a trailing /api/v1 from the base URL it is given",
+}
+
 // TestNoHandWrittenRoutePaths fails when a non-test file of the SDK holds a route path: the
 // paths come from the spec through gen/client, so a change in the spec reaches the SDK through
 // the compiler.
@@ -41,7 +46,7 @@ func TestNoHandWrittenRoutePaths(t *testing.T) {
 				return true
 			}
 			s, err := strconv.Unquote(lit.Value)
-			if err == nil && routeLike.MatchString(s) {
+			if err == nil && routeLike.MatchString(s) && notRoutes[name+" "+s] == "" {
 				t.Errorf("%s: hand-written route path %q: build the request with gen/client (builders.go)", fset.Position(lit.Pos()), s)
 			}
 			return true

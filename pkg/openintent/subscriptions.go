@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/internal/webhooksig"
 )
@@ -35,14 +36,14 @@ func (c *Client) Subscribe(ctx context.Context, s SubscriptionCreate, opts ...Op
 	if s.SubscriberID == "" {
 		s.SubscriberID = c.settings.agentID
 	}
-	return callPath[Subscription](ctx, c, http.MethodPost, "/api/v1/subscriptions", s, opts)
+	return call[Subscription](ctx, c, op1(client.NewCreateSubscriptionRequest, s), opts)
 }
 
 // ListSubscriptions lists subscriptions, of one intent or portfolio when set.
 func (c *Client) ListSubscriptions(ctx context.Context, intentID, portfolioID string, opts ...Option) ([]Subscription, error) {
 	out := []Subscription{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/subscriptions",
-		query: queryOf("intent_id", intentID, "portfolio_id", portfolioID), out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListSubscriptionsRequest, nil),
+		query: &models.ListSubscriptionsParams{IntentID: intentID, PortfolioID: portfolioID}, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -53,7 +54,7 @@ func (c *Client) Unsubscribe(ctx context.Context, subscriptionID string, opts ..
 	if err := requireIDs("Unsubscribe", "subscriptionID", subscriptionID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/subscriptions/%s", subscriptionID)}, opts)
+	return c.do(ctx, request{build: op1(client.NewDeleteSubscriptionRequest, subscriptionID)}, opts)
 }
 
 // Webhook is a verified webhook delivery.
@@ -135,6 +136,6 @@ func (c *Client) InvokeTool(ctx context.Context, toolName, agentID string, param
 	if agentID == "" {
 		agentID = c.settings.agentID
 	}
-	return callPath[ToolInvokeResult](ctx, c, http.MethodPost, "/api/v1/tools/invoke",
-		models.ToolInvoke{ToolName: toolName, AgentID: agentID, Parameters: parameters}, opts)
+	return call[ToolInvokeResult](ctx, c, op1(client.NewInvokeToolRequest,
+		models.ToolInvoke{ToolName: toolName, AgentID: agentID, Parameters: parameters}), opts)
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -159,7 +159,7 @@ func (c *Client) Suspend(ctx context.Context, intentID string, s SuspensionCreat
 		return nil, nil, invalidArg("Suspend", "Question", "Question is required")
 	}
 	var out intentWire
-	if err := c.do(ctx, request{method: http.MethodPost, path: pathf("/api/v1/intents/%s/suspend", intentID), body: s, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op3(client.NewSuspendIntentRequest, intentID, nil, s), out: &out}, opts); err != nil {
 		return nil, nil, err
 	}
 	in := Intent(out)
@@ -179,7 +179,7 @@ func (c *Client) RespondToSuspension(ctx context.Context, intentID string, answe
 	if err := requireIDs("RespondToSuspension", "intentID", intentID, "answer.SuspensionID", answer.SuspensionID); err != nil {
 		return nil, err
 	}
-	return callPath[SuspensionResolution](ctx, c, http.MethodPost, pathf("/api/v1/intents/%s/suspend/respond", intentID), answer, opts)
+	return call[SuspensionResolution](ctx, c, op2(client.NewRespondToSuspensionRequest, intentID, answer), opts)
 }
 
 // SuspensionOf returns the suspension record in an intent's state (`_suspension`), if any: the

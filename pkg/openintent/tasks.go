@@ -3,9 +3,8 @@ package openintent
 import (
 	"context"
 	"iter"
-	"net/http"
-	"strconv"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -66,7 +65,7 @@ func (c *Client) CreateTask(ctx context.Context, t TaskCreate, opts ...Option) (
 	if err := requireIDs("CreateTask", "t.IntentID", t.IntentID, "t.Name", t.Name); err != nil {
 		return nil, err
 	}
-	return callPath[Task](ctx, c, http.MethodPost, "/api/v1/tasks", t, opts)
+	return call[Task](ctx, c, op1(client.NewCreateTaskRequest, t), opts)
 }
 
 // GetTask returns a task (get_task).
@@ -74,7 +73,7 @@ func (c *Client) GetTask(ctx context.Context, taskID string, opts ...Option) (*T
 	if err := requireIDs("GetTask", "taskID", taskID); err != nil {
 		return nil, err
 	}
-	return callPath[Task](ctx, c, http.MethodGet, pathf("/api/v1/tasks/%s", taskID), nil, opts)
+	return call[Task](ctx, c, op1(client.NewGetTaskRequest, taskID), opts)
 }
 
 // ListTasks returns one page of an intent's tasks, oldest first (list_tasks).
@@ -85,15 +84,9 @@ func (c *Client) ListTasks(ctx context.Context, intentID string, p ListTasksPara
 	if p.Limit < 0 || p.Offset < 0 {
 		return nil, invalidArg("ListTasks", "limit", "limit and offset must not be negative")
 	}
-	q := queryOf("status", string(p.Status))
-	if p.Limit > 0 {
-		q.Set("limit", strconv.Itoa(p.Limit))
-	}
-	if p.Offset > 0 {
-		q.Set("offset", strconv.Itoa(p.Offset))
-	}
+	q := &models.ListIntentTasksParams{Status: string(p.Status), Limit: models.Limit100(p.Limit), Offset: models.Offset(p.Offset)}
 	out := []Task{}
-	err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/intents/%s/tasks", intentID), query: q, out: &out}, opts)
+	err := c.do(ctx, request{build: op2(client.NewListIntentTasksRequest, intentID, nil), query: q, out: &out}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +135,8 @@ func (c *Client) UpdateTask(ctx context.Context, taskID string, version int64, u
 	if err := requireIDs("UpdateTask", "taskID", taskID, "u.Status", string(u.Status)); err != nil {
 		return nil, err
 	}
-	return callVersionedPath[Task](ctx, c, http.MethodPatch, pathf("/api/v1/tasks/%s", taskID), u, version, opts)
+	return call[Task](ctx, c, op3(client.NewUpdateTaskStatusRequest, taskID,
+		&models.UpdateTaskStatusParams{IfMatch: version}, u), opts)
 }
 
 // CreatePlan creates a draft plan for an intent (create_plan).
@@ -150,7 +144,7 @@ func (c *Client) CreatePlan(ctx context.Context, p PlanCreate, opts ...Option) (
 	if err := requireIDs("CreatePlan", "p.IntentID", p.IntentID); err != nil {
 		return nil, err
 	}
-	return callPath[Plan](ctx, c, http.MethodPost, "/api/v1/plans", p, opts)
+	return call[Plan](ctx, c, op1(client.NewCreatePlanRequest, p), opts)
 }
 
 // GetPlan returns a plan (get_plan).
@@ -158,7 +152,7 @@ func (c *Client) GetPlan(ctx context.Context, planID string, opts ...Option) (*P
 	if err := requireIDs("GetPlan", "planID", planID); err != nil {
 		return nil, err
 	}
-	return callPath[Plan](ctx, c, http.MethodGet, pathf("/api/v1/plans/%s", planID), nil, opts)
+	return call[Plan](ctx, c, op1(client.NewGetPlanRequest, planID), opts)
 }
 
 // ListPlans returns an intent's plans, oldest first (list_plans).
@@ -166,7 +160,7 @@ func (c *Client) ListPlans(ctx context.Context, intentID string, opts ...Option)
 	if err := requireIDs("ListPlans", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	return callListPath[Plan](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/plans", intentID), nil, opts)
+	return callList[Plan](ctx, c, op1(client.NewListIntentPlansRequest, intentID), opts)
 }
 
 // UpdatePlan changes a plan's state, tasks or checkpoints if it is at version (update_plan).
@@ -174,5 +168,6 @@ func (c *Client) UpdatePlan(ctx context.Context, planID string, version int64, u
 	if err := requireIDs("UpdatePlan", "planID", planID); err != nil {
 		return nil, err
 	}
-	return callVersionedPath[Plan](ctx, c, http.MethodPatch, pathf("/api/v1/plans/%s", planID), u, version, opts)
+	return call[Plan](ctx, c, op3(client.NewUpdatePlanRequest, planID,
+		&models.UpdatePlanParams{IfMatch: version}, u), opts)
 }

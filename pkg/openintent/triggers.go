@@ -2,8 +2,8 @@ package openintent
 
 import (
 	"context"
-	"net/http"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -47,7 +47,7 @@ func (c *Client) CreateTrigger(ctx context.Context, t TriggerCreate, opts ...Opt
 	if err := requireIDs("CreateTrigger", "t.Name", t.Name, "t.Type", string(t.Type)); err != nil {
 		return nil, err
 	}
-	return callPath[Trigger](ctx, c, http.MethodPost, "/api/v1/triggers", t, opts)
+	return call[Trigger](ctx, c, op1(client.NewCreateTriggerRequest, t), opts)
 }
 
 // GetTrigger returns a trigger (get_trigger).
@@ -55,14 +55,14 @@ func (c *Client) GetTrigger(ctx context.Context, triggerID string, opts ...Optio
 	if err := requireIDs("GetTrigger", "triggerID", triggerID); err != nil {
 		return nil, err
 	}
-	return callPath[Trigger](ctx, c, http.MethodGet, pathf("/api/v1/triggers/%s", triggerID), nil, opts)
+	return call[Trigger](ctx, c, op1(client.NewGetTriggerRequest, triggerID), opts)
 }
 
 // ListTriggers lists triggers matching p (list_triggers).
 func (c *Client) ListTriggers(ctx context.Context, p ListTriggersParams, opts ...Option) ([]Trigger, error) {
 	out := []Trigger{}
-	err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/triggers",
-		query: queryOf("namespace", p.Namespace, "type", string(p.Type)), out: &out}, opts)
+	err := c.do(ctx, request{build: op1(client.NewListTriggersRequest, nil),
+		query: &models.ListTriggersParams{Namespace: p.Namespace, Type: string(p.Type)}, out: &out}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,8 @@ func (c *Client) UpdateTrigger(ctx context.Context, triggerID string, version in
 	if err := requireIDs("UpdateTrigger", "triggerID", triggerID); err != nil {
 		return nil, err
 	}
-	return callVersionedPath[Trigger](ctx, c, http.MethodPatch, pathf("/api/v1/triggers/%s", triggerID), u, version, opts)
+	return call[Trigger](ctx, c, op3(client.NewUpdateTriggerRequest, triggerID,
+		&models.UpdateTriggerParams{IfMatch: version}, u), opts)
 }
 
 // FireTrigger fires a trigger now, creating an intent from its template (fire_trigger). A
@@ -83,7 +84,7 @@ func (c *Client) FireTrigger(ctx context.Context, triggerID string, opts ...Opti
 	if err := requireIDs("FireTrigger", "triggerID", triggerID); err != nil {
 		return nil, err
 	}
-	return callPath[TriggerFiring](ctx, c, http.MethodPost, pathf("/api/v1/triggers/%s/fire", triggerID), nil, opts)
+	return call[TriggerFiring](ctx, c, op1(client.NewFireTriggerRequest, triggerID), opts)
 }
 
 // DeleteTrigger deletes a trigger; it never fires again (delete_trigger).
@@ -91,5 +92,5 @@ func (c *Client) DeleteTrigger(ctx context.Context, triggerID string, opts ...Op
 	if err := requireIDs("DeleteTrigger", "triggerID", triggerID); err != nil {
 		return err
 	}
-	return c.do(ctx, request{method: http.MethodDelete, path: pathf("/api/v1/triggers/%s", triggerID)}, opts)
+	return c.do(ctx, request{build: op1(client.NewDeleteTriggerRequest, triggerID)}, opts)
 }

@@ -2,9 +2,8 @@ package openintent
 
 import (
 	"context"
-	"net/http"
-	"strconv"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 )
 
@@ -40,7 +39,7 @@ func (c *Client) CreateVault(ctx context.Context, v VaultCreate, opts ...Option)
 	if v.OwnerID == "" {
 		v.OwnerID = c.settings.agentID
 	}
-	return callPath[Vault](ctx, c, http.MethodPost, "/api/v1/vaults", v, opts)
+	return call[Vault](ctx, c, op1(client.NewCreateVaultRequest, v), opts)
 }
 
 // GetVault returns a vault of the client's agent (get_vault).
@@ -48,7 +47,7 @@ func (c *Client) GetVault(ctx context.Context, vaultID string, opts ...Option) (
 	if err := requireIDs("GetVault", "vaultID", vaultID); err != nil {
 		return nil, err
 	}
-	return callPath[Vault](ctx, c, http.MethodGet, pathf("/api/v1/vaults/%s", vaultID), nil, opts)
+	return call[Vault](ctx, c, op1(client.NewGetVaultRequest, vaultID), opts)
 }
 
 // CreateCredential stores a credential in a vault of the client's agent (create_credential).
@@ -57,7 +56,7 @@ func (c *Client) CreateCredential(ctx context.Context, cr CredentialCreate, opts
 	if err := requireIDs("CreateCredential", "cr.VaultID", cr.VaultID, "cr.Service", cr.Service, "cr.Label", cr.Label); err != nil {
 		return nil, err
 	}
-	return callPath[Credential](ctx, c, http.MethodPost, "/api/v1/credentials", cr, opts)
+	return call[Credential](ctx, c, op1(client.NewCreateCredentialRequest, cr), opts)
 }
 
 // GetCredential returns a credential's non-secret metadata (get_credential).
@@ -65,7 +64,7 @@ func (c *Client) GetCredential(ctx context.Context, credentialID string, opts ..
 	if err := requireIDs("GetCredential", "credentialID", credentialID); err != nil {
 		return nil, err
 	}
-	return callPath[Credential](ctx, c, http.MethodGet, pathf("/api/v1/credentials/%s", credentialID), nil, opts)
+	return call[Credential](ctx, c, op1(client.NewGetCredentialRequest, credentialID), opts)
 }
 
 // CreateToolGrant lets an agent use a credential's tools (create_tool_grant); g.GrantedBy
@@ -77,7 +76,7 @@ func (c *Client) CreateToolGrant(ctx context.Context, g ToolGrantCreate, opts ..
 	if g.GrantedBy == "" {
 		g.GrantedBy = c.settings.agentID // the reference server requires granted_by
 	}
-	return callPath[ToolGrant](ctx, c, http.MethodPost, "/api/v1/grants", g, opts)
+	return call[ToolGrant](ctx, c, op1(client.NewCreateToolGrantRequest, g), opts)
 }
 
 // GetToolGrant returns a grant; an expired one has status "expired" (get_tool_grant).
@@ -85,7 +84,7 @@ func (c *Client) GetToolGrant(ctx context.Context, grantID string, opts ...Optio
 	if err := requireIDs("GetToolGrant", "grantID", grantID); err != nil {
 		return nil, err
 	}
-	return callPath[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/grants/%s", grantID), nil, opts)
+	return call[ToolGrant](ctx, c, op1(client.NewGetToolGrantRequest, grantID), opts)
 }
 
 // ListAgentGrants returns every grant of an agent, whatever its status (list_agent_grants).
@@ -93,7 +92,7 @@ func (c *Client) ListAgentGrants(ctx context.Context, agentID string, opts ...Op
 	if err := requireIDs("ListAgentGrants", "agentID", agentID); err != nil {
 		return nil, err
 	}
-	return callListPath[ToolGrant](ctx, c, http.MethodGet, pathf("/api/v1/agents/%s/grants", agentID), nil, opts)
+	return callList[ToolGrant](ctx, c, op1(client.NewListAgentToolGrantsRequest, agentID), opts)
 }
 
 // RevokeGrant revokes a grant; revoking twice is harmless (revoke_grant).
@@ -101,7 +100,7 @@ func (c *Client) RevokeGrant(ctx context.Context, grantID string, opts ...Option
 	if err := requireIDs("RevokeGrant", "grantID", grantID); err != nil {
 		return nil, err
 	}
-	return callPath[GrantRevocation](ctx, c, http.MethodDelete, pathf("/api/v1/grants/%s", grantID), nil, opts)
+	return call[GrantRevocation](ctx, c, op1(client.NewRevokeToolGrantRequest, grantID), opts)
 }
 
 // RecordInvocation records a tool call made outside the proxy (record_invocation); it counts
@@ -113,7 +112,7 @@ func (c *Client) RecordInvocation(ctx context.Context, inv ToolInvocationCreate,
 	if inv.AgentID == "" {
 		inv.AgentID = c.settings.agentID
 	}
-	return callPath[ToolInvocation](ctx, c, http.MethodPost, "/api/v1/invocations", inv, opts)
+	return call[ToolInvocation](ctx, c, op1(client.NewCreateToolInvocationRequest, inv), opts)
 }
 
 // ListInvocations returns a grant's invocations, newest first, at most limit (server default
@@ -122,12 +121,12 @@ func (c *Client) ListInvocations(ctx context.Context, grantID string, limit int,
 	if err := requireIDs("ListInvocations", "grantID", grantID); err != nil {
 		return nil, err
 	}
-	q := queryOf()
+	q := &models.ListGrantInvocationsParams{}
 	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+		q.Limit = int32(limit)
 	}
 	out := []ToolInvocation{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: pathf("/api/v1/grants/%s/invocations", grantID), query: q, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op2(client.NewListGrantInvocationsRequest, grantID, nil), query: q, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil

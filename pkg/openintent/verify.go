@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 
+	"github.com/openintent-go/openintent/gen/client"
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/internal/eventlog"
 )
@@ -65,7 +63,7 @@ func (c *Client) VerifyEventChain(ctx context.Context, intentID string, opts ...
 	if err := requireID("VerifyEventChain", "intentID", intentID); err != nil {
 		return nil, err
 	}
-	v, err := callPath[ChainVerification](ctx, c, http.MethodGet, pathf("/api/v1/intents/%s/events/verify", intentID), nil, opts)
+	v, err := call[ChainVerification](ctx, c, op1(client.NewVerifyEventChainRequest, intentID), opts)
 	if err == nil && v.ChainValid && !v.Valid {
 		v.Valid = true
 	}
@@ -78,21 +76,8 @@ func (c *Client) ListCheckpoints(ctx context.Context, params ListCheckpointsPara
 	if params.Limit < 0 || params.Offset < 0 {
 		return nil, invalidArg("ListCheckpoints", "limit", "limit and offset must not be negative")
 	}
-	q := url.Values{}
-	if params.IntentID != "" {
-		q.Set("intent_id", params.IntentID)
-	}
-	if params.Scope != "" {
-		q.Set("scope", string(params.Scope))
-	}
-	if params.Limit > 0 {
-		q.Set("limit", strconv.Itoa(int(params.Limit)))
-	}
-	if params.Offset > 0 {
-		q.Set("offset", strconv.Itoa(int(params.Offset)))
-	}
 	out := []LogCheckpoint{}
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/checkpoints", query: q, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewListCheckpointsRequest, nil), query: &params, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -103,7 +88,7 @@ func (c *Client) GetCheckpoint(ctx context.Context, checkpointID string, opts ..
 	if err := requireID("GetCheckpoint", "checkpointID", checkpointID); err != nil {
 		return nil, err
 	}
-	return callPath[LogCheckpoint](ctx, c, http.MethodGet, pathf("/api/v1/checkpoints/%s", checkpointID), nil, opts)
+	return call[LogCheckpoint](ctx, c, op1(client.NewGetCheckpointRequest, checkpointID), opts)
 }
 
 // GetMerkleProof returns the proof that an event is a leaf of a checkpoint (the Python SDK's
@@ -112,7 +97,7 @@ func (c *Client) GetMerkleProof(ctx context.Context, checkpointID, eventID strin
 	if err := requireIDs("GetMerkleProof", "checkpointID", checkpointID, "eventID", eventID); err != nil {
 		return nil, err
 	}
-	return callPath[MerkleProof](ctx, c, http.MethodGet, pathf("/api/v1/checkpoints/%s/proof/%s", checkpointID, eventID), nil, opts)
+	return call[MerkleProof](ctx, c, op2(client.NewGetMerkleProofRequest, checkpointID, eventID), opts)
 }
 
 // VerifyConsistency asks the server whether checkpoint to extends checkpoint from (the Python
@@ -122,9 +107,9 @@ func (c *Client) VerifyConsistency(ctx context.Context, fromCheckpoint, toCheckp
 	if err := requireIDs("VerifyConsistency", "fromCheckpoint", fromCheckpoint, "toCheckpoint", toCheckpoint); err != nil {
 		return nil, err
 	}
-	q := url.Values{"from_checkpoint": {fromCheckpoint}, "to_checkpoint": {toCheckpoint}}
+	q := &models.VerifyCheckpointConsistencyParams{FromCheckpoint: fromCheckpoint, ToCheckpoint: toCheckpoint}
 	var out ConsistencyProof
-	if err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/verify/consistency", query: q, out: &out}, opts); err != nil {
+	if err := c.do(ctx, request{build: op1(client.NewVerifyCheckpointConsistencyRequest, nil), query: q, out: &out}, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -136,7 +121,7 @@ func (c *Client) VerifyConsistency(ctx context.Context, fromCheckpoint, toCheckp
 // service key (one bound to no agent); others get a *PermissionError. A log with nothing new
 // gets a *ConflictError.
 func (c *Client) CreateCheckpoint(ctx context.Context, body CheckpointCreate, opts ...Option) (*LogCheckpoint, error) {
-	return callPath[LogCheckpoint](ctx, c, http.MethodPost, "/api/v1/admin/checkpoints", body, opts)
+	return call[LogCheckpoint](ctx, c, op1(client.NewCreateCheckpointRequest, body), opts)
 }
 
 // AnchorCheckpoint records that a checkpoint's root was published to an external timestamping
@@ -146,7 +131,7 @@ func (c *Client) AnchorCheckpoint(ctx context.Context, checkpointID string, body
 	if err := requireID("AnchorCheckpoint", "checkpointID", checkpointID); err != nil {
 		return nil, err
 	}
-	return callPath[CheckpointAnchor](ctx, c, http.MethodPost, pathf("/api/v1/admin/checkpoints/%s/anchor", checkpointID), body, opts)
+	return call[CheckpointAnchor](ctx, c, op2(client.NewAnchorCheckpointRequest, checkpointID, body), opts)
 }
 
 // Offline verification.
