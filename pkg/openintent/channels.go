@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"net/http"
 	"time"
@@ -352,53 +351,25 @@ func (c *Client) StreamChannelMessages(ctx context.Context, channelID string, p 
 	}
 }
 
-// channelStreamOnce reads one connection of a channel's stream, yielding its messages; it
-// reports whether any arrived and why the connection ended.
+// channelStreamOnce reads one connection of a channel's stream, yielding its messages.
 func (c *Client) channelStreamOnce(ctx context.Context, s *settings, tmpl *http.Request, path string, last *string, yield func(ChannelMessage, error) bool) (bool, error) {
-	resp, err := c.openStream(ctx, s, tmpl, path, *last)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	r := newSSEReader(resp.Body)
-	got := false
-	for {
-		ev, err := r.next()
-		if r.lastID != "" {
-			// The server opens a stream with the id of the message it starts after.
-			*last = r.lastID
-		}
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF // the server ends a stream only with a frame saying why
-			}
-			return got, err
-		}
+	return c.readFrames(ctx, s, tmpl, path, "channel stream", last, func(ev sseEvent) (bool, error) {
 		switch ev.Event {
-		case "reconnect":
-			return got, errServerDraining
 		case "channel_closed":
-			return got, ErrChannelClosed
-		case "error":
-			var body struct {
-				Detail string `json:"detail"`
-			}
-			_ = json.Unmarshal(ev.Data, &body)
-			// The caller lost access (the next connection is refused) or the server failed.
-			return got, fmt.Errorf("openintent: channel stream error: %s", body.Detail)
+			return false, ErrChannelClosed
 		case "channel_message", "message", "":
 		default:
 			// Not a message sent: channel_message_status tells a new status of a message sent
 			// before (this server); other frames are unknown. Neither is yielded.
-			continue
+			return false, nil
 		}
 		var m ChannelMessage
 		if err := json.Unmarshal(ev.Data, &m); err != nil {
-			return got, fmt.Errorf("openintent: decode channel message %s: %w", ev.ID, err)
+			return false, fmt.Errorf("openintent: decode channel message %s: %w", ev.ID, err)
 		}
-		got = true
 		if !yield(m, nil) {
-			return got, errStopped
+			return true, errStopped
 		}
-	}
+		return true, nil
+	})
 }

@@ -262,9 +262,14 @@ func (c *Client) openStream(ctx context.Context, s *settings, tmpl *http.Request
 	return resp, nil
 }
 
-// streamOnce reads one connection of a stream, yielding its events (decodeFrame); it reports
-// whether any event arrived and why the connection ended.
-func (c *Client) streamOnce(ctx context.Context, s *settings, tmpl *http.Request, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+// readFrames reads one connection of a stream, handing each frame to handle, until the
+// connection ends: it remembers the last id (the server opens a stream with the id it starts
+// after, so a reconnection resumes from there even before the first frame arrives), turns an EOF
+// into io.ErrUnexpectedEOF (a server ends a stream only with a frame saying why), and answers the
+// frames every stream has, `reconnect` (the server is draining) and `error`. handle says whether
+// it delivered the frame and returns an error to end the connection; readFrames reports whether
+// any frame was delivered and why the connection ended.
+func (c *Client) readFrames(ctx context.Context, s *settings, tmpl *http.Request, path, what string, last *string, handle func(sseEvent) (bool, error)) (bool, error) {
 	resp, err := c.openStream(ctx, s, tmpl, path, *last)
 	if err != nil {
 		return false, err
@@ -275,13 +280,11 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, tmpl *http.Request
 	for {
 		ev, err := r.next()
 		if r.lastID != "" {
-			// The server opens a stream with the id it starts after, so a reconnection resumes
-			// from there even before the first event arrives.
 			*last = r.lastID
 		}
 		if err != nil {
 			if err == io.EOF {
-				err = io.ErrUnexpectedEOF // the server never ends a stream on its own
+				err = io.ErrUnexpectedEOF
 			}
 			return got, err
 		}
@@ -293,19 +296,31 @@ func (c *Client) streamOnce(ctx context.Context, s *settings, tmpl *http.Request
 				Detail string `json:"detail"`
 			}
 			_ = json.Unmarshal(ev.Data, &body)
-			return got, fmt.Errorf("openintent: event stream error: %s", body.Detail)
+			// The caller lost access (the next connection is refused) or the server failed.
+			return got, fmt.Errorf("openintent: %s error: %s", what, body.Detail)
 		}
+		delivered, err := handle(ev)
+		got = got || delivered
+		if err != nil {
+			return got, err
+		}
+	}
+}
+
+// streamOnce reads one connection of an event stream, yielding its events (decodeFrame).
+func (c *Client) streamOnce(ctx context.Context, s *settings, tmpl *http.Request, path string, kind streamKind, id string, last *string, yield func(IntentEvent, error) bool) (bool, error) {
+	return c.readFrames(ctx, s, tmpl, path, "event stream", last, func(ev sseEvent) (bool, error) {
 		out, err := decodeFrame(ev.Event, ev.Data, kind, id)
 		if err != nil {
 			// A frame that is no event: say so, and go on if the consumer does.
 			if !yield(IntentEvent{}, err) {
-				return got, errStopped
+				return false, errStopped
 			}
-			continue
+			return false, nil
 		}
-		got = true
 		if !yield(out, nil) {
-			return got, errStopped
+			return true, errStopped
 		}
-	}
+		return true, nil
+	})
 }
