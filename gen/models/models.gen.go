@@ -1237,7 +1237,7 @@ type AccessEventPayload struct {
 	EntryID string `json:"entry_id,omitempty,omitzero"`
 
 	// Permission The permission granted (`Permission`).
-	Permission string `json:"permission,omitempty,omitzero"`
+	Permission Permission `json:"permission,omitempty,omitzero"`
 
 	// PrincipalID The principal concerned.
 	PrincipalID string `json:"principal_id,omitempty,omitzero"`
@@ -1291,7 +1291,7 @@ type AccessRequest struct {
 	Reason string `json:"reason"`
 
 	// RequestedPermission See `Permission`.
-	RequestedPermission string `json:"requested_permission"`
+	RequestedPermission Permission `json:"requested_permission"`
 
 	// Status The request's status (`AccessRequestStatus`; clients must accept values they do not know).
 	Status AccessRequestStatus `json:"status"`
@@ -1346,7 +1346,7 @@ type AccessRequestStatus string
 // the intents a caller may not read.
 type ACL struct {
 	// DefaultPolicy See `AccessPolicy`; `open` when never set.
-	DefaultPolicy string `json:"default_policy"`
+	DefaultPolicy AccessPolicy `json:"default_policy"`
 
 	// Entries The entries.
 	Entries []ACLEntry `json:"entries"`
@@ -1375,7 +1375,7 @@ type ACLEntry struct {
 	IntentID string `json:"intent_id"`
 
 	// Permission See `Permission`.
-	Permission string `json:"permission"`
+	Permission Permission `json:"permission"`
 
 	// PrincipalID The agent or human granted access.
 	PrincipalID string `json:"principal_id"`
@@ -1680,7 +1680,7 @@ type ApprovalRequest struct {
 	RequestedBy string `json:"requested_by"`
 
 	// Status The approval request's status (`ApprovalStatus`; clients must accept values they do not know).
-	Status string `json:"status"`
+	Status ApprovalStatus `json:"status"`
 }
 
 // ApprovalRequestCreate Body of `POST /intents/{intent_id}/approvals`.
@@ -2037,7 +2037,7 @@ type ChannelMessageEventPayload struct {
 	MessageID string `json:"message_id"`
 
 	// MessageType Its kind (`MessageType`).
-	MessageType string `json:"message_type,omitempty,omitzero"`
+	MessageType MessageType `json:"message_type,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
@@ -2405,7 +2405,7 @@ type Cost struct {
 	CostMetadata Object `json:"cost_metadata"`
 
 	// CostType The kind of cost (see `CostType`).
-	CostType string `json:"cost_type"`
+	CostType CostType `json:"cost_type"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -2462,7 +2462,7 @@ type CostRecordedPayload struct {
 	CostID string `json:"cost_id"`
 
 	// CostType Its kind (`CostType`; clients must accept values they do not know).
-	CostType string `json:"cost_type"`
+	CostType CostType `json:"cost_type"`
 
 	// Unit In what unit.
 	Unit string `json:"unit,omitempty,omitzero"`
@@ -2771,7 +2771,7 @@ type EngagementSignals struct {
 type Error struct {
 	// Code A stable machine-readable code (`ErrorCode`). Absent from the reference server's
 	// bodies; clients must accept codes they do not know.
-	Code string `json:"code,omitempty,omitzero"`
+	Code ErrorCode `json:"code,omitempty,omitzero"`
 
 	// CurrentVersion On a version conflict, the resource's current version.
 	CurrentVersion int64 `json:"current_version,omitempty,omitzero"`
@@ -2825,7 +2825,7 @@ type Escalation struct {
 	IntentID string `json:"intent_id"`
 
 	// Priority How urgent the escalation is (`EscalationPriority`; clients must accept values they do not know).
-	Priority string `json:"priority"`
+	Priority EscalationPriority `json:"priority"`
 
 	// Reason Why.
 	Reason string `json:"reason"`
@@ -2843,10 +2843,10 @@ type Escalation struct {
 	ResolvedBy string `json:"resolved_by,omitempty,omitzero"`
 
 	// Status The escalation's status (`EscalationStatus`; clients must accept values they do not know).
-	Status string `json:"status"`
+	Status EscalationStatus `json:"status"`
 
 	// Urgency How urgent the escalation is, as the RFC names it (`EscalationPriority`, defaults to `priority`; clients must accept values they do not know).
-	Urgency string `json:"urgency"`
+	Urgency EscalationPriority `json:"urgency"`
 }
 
 // EscalationCreate Body of `POST /intents/{intent_id}/escalations`.
@@ -2873,7 +2873,7 @@ type EscalationEventPayload struct {
 	EscalationID string `json:"escalation_id"`
 
 	// Priority How urgent it is (`escalation_initiated`; `EscalationPriority`).
-	Priority string `json:"priority,omitempty,omitzero"`
+	Priority EscalationPriority `json:"priority,omitempty,omitzero"`
 
 	// Reason Why it was raised (`escalation_initiated`).
 	Reason string `json:"reason,omitempty,omitzero"`
@@ -2958,7 +2958,7 @@ type EventCreate struct {
 
 	// EventType The event's type: one of `EventType` (its payload should then match the type's schema
 	// in `x-payload-schemas`) or any other type of the client's own.
-	EventType string `json:"event_type"`
+	EventType EventType `json:"event_type"`
 
 	// ParentEventID RFC-0020 id of the causing event.
 	ParentEventID string `json:"parent_event_id,omitempty,omitzero"`
@@ -3740,7 +3740,7 @@ type IntentEvent struct {
 
 	// EventType The event's type: one of `EventType` (whose `x-payload-schemas` gives its payload's
 	// schema) or any other string (clients must keep unknown types).
-	EventType string `json:"event_type"`
+	EventType EventType `json:"event_type"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -3784,7 +3784,7 @@ type IntentEventFrame struct {
 	Data IntentEventFrame_Data `json:"data,omitempty,omitzero"`
 
 	// Event The event's type, or `error` or `reconnect`.
-	Event IntentEventFrame_Event `json:"event,omitempty,omitzero"`
+	Event EventType `json:"event,omitempty,omitzero"`
 
 	// ID The frame's id (`id:`), to send back as `Last-Event-ID`.
 	ID string `json:"id,omitempty,omitzero"`
@@ -3795,14 +3795,6 @@ type IntentEventFrame struct {
 
 // IntentEventFrame_Data The event, or an `Error` for `error` and `reconnect`.
 type IntentEventFrame_Data struct {
-	union json.RawMessage
-}
-
-// IntentEventFrameEvent1 defines model for IntentEventFrame.Event.1.
-type IntentEventFrameEvent1 = string
-
-// IntentEventFrame_Event The event's type, or `error` or `reconnect`.
-type IntentEventFrame_Event struct {
 	union json.RawMessage
 }
 
@@ -4007,7 +3999,7 @@ type LogCheckpoint struct {
 	MerkleRoot string `json:"merkle_root"`
 
 	// Scope What the checkpoint covers (`CheckpointScope`; clients must accept values they do not know).
-	Scope string `json:"scope"`
+	Scope CheckpointScope `json:"scope"`
 
 	// Signature Ed25519 signature (unpadded base64url) over the canonical JSON of the checkpoint without
 	// `signature` and `anchor` (an anchor is added later), or null.
@@ -4070,7 +4062,7 @@ type MemoryEntry struct {
 	Key string `json:"key"`
 
 	// MemoryType The kind of memory (`MemoryType`; clients must accept values they do not know).
-	MemoryType string `json:"memory_type"`
+	MemoryType MemoryType `json:"memory_type"`
 
 	// Namespace Namespace.
 	Namespace string `json:"namespace"`
@@ -4305,7 +4297,7 @@ type PlanEventPayload struct {
 	PlanID string `json:"plan_id"`
 
 	// State Its state (`plan.updated`; `PlanState`).
-	State string `json:"state,omitempty,omitzero"`
+	State PlanState `json:"state,omitempty,omitzero"`
 
 	// Tasks Its tasks (`plan.created`).
 	Tasks []string `json:"tasks,omitempty,omitzero"`
@@ -4463,7 +4455,7 @@ type PortfolioMembershipPayload struct {
 	Priority int32 `json:"priority,omitempty,omitzero"`
 
 	// Role The intent's role (`added_to_portfolio`; `MembershipRole`).
-	Role string `json:"role,omitempty,omitzero"`
+	Role MembershipRole `json:"role,omitempty,omitzero"`
 }
 
 // PortfolioStatus A portfolio's status. The reference server stores any string; clients must accept unknown
@@ -4534,7 +4526,7 @@ type RetryPolicy struct {
 	MaxRetries int32 `json:"max_retries"`
 
 	// Strategy See `RetryStrategy`.
-	Strategy string `json:"strategy"`
+	Strategy RetryStrategy `json:"strategy"`
 
 	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -4685,7 +4677,7 @@ type StatusChangedPayload struct {
 	Reason string `json:"reason,omitempty,omitzero"`
 
 	// Status The new status (`IntentStatus`; clients must accept values they do not know).
-	Status string `json:"status"`
+	Status IntentStatus `json:"status"`
 
 	// SuspensionID The suspension involved, when one is.
 	SuspensionID string `json:"suspension_id,omitempty,omitzero"`
@@ -4789,7 +4781,7 @@ type Subscription struct {
 	CreatedAt Timestamp `json:"created_at"`
 
 	// EventTypes Event types delivered; empty means all.
-	EventTypes []string `json:"event_types"`
+	EventTypes []EventType `json:"event_types"`
 
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at"`
@@ -4816,7 +4808,7 @@ type SubscriptionCreate struct {
 	AgentID string `json:"agent_id,omitempty,omitzero"`
 
 	// EventTypes Event types to deliver; empty or absent means all.
-	EventTypes []string `json:"event_types,omitempty,omitzero"`
+	EventTypes []EventType `json:"event_types,omitempty,omitzero"`
 
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
@@ -4943,7 +4935,7 @@ type SuspensionEventPayload struct {
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
 
 	// FallbackPolicy What happens without an answer (`FallbackPolicy`).
-	FallbackPolicy string `json:"fallback_policy,omitempty,omitzero"`
+	FallbackPolicy FallbackPolicy `json:"fallback_policy,omitempty,omitzero"`
 
 	// From The intent's status before the event.
 	From string `json:"from,omitempty,omitzero"`
@@ -4976,7 +4968,7 @@ type SuspensionEventPayload struct {
 	RespondedBy string `json:"responded_by,omitempty,omitzero"`
 
 	// ResponseType The kind of answer expected (`SuspensionResponseType`).
-	ResponseType string `json:"response_type,omitempty,omitzero"`
+	ResponseType SuspensionResponseType `json:"response_type,omitempty,omitzero"`
 
 	// RetryPolicy The re-notification policy, or null.
 	RetryPolicy map[string]interface{} `json:"retry_policy,omitempty,omitzero"`
@@ -5031,7 +5023,7 @@ type SuspensionRecord struct {
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
 
 	// FallbackPolicy See `FallbackPolicy`.
-	FallbackPolicy string `json:"fallback_policy"`
+	FallbackPolicy FallbackPolicy `json:"fallback_policy"`
 
 	// FallbackValue The value used on timeout by `complete_with_fallback`.
 	FallbackValue interface{} `json:"fallback_value,omitempty,omitzero"`
@@ -5061,7 +5053,7 @@ type SuspensionRecord struct {
 	Response interface{} `json:"response,omitempty,omitzero"`
 
 	// ResponseType See `SuspensionResponseType`.
-	ResponseType string `json:"response_type"`
+	ResponseType SuspensionResponseType `json:"response_type"`
 
 	// RetryPolicy Re-notification and escalation while a human does not answer (RFC-0026 §4). The whole
 	// window is `interval_seconds x max_attempts`.
@@ -5279,7 +5271,7 @@ type TaskEventPayload struct {
 	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
 
 	// From The status before (`task.status_changed`; `TaskStatus`).
-	From string `json:"from,omitempty,omitzero"`
+	From TaskStatus `json:"from,omitempty,omitzero"`
 
 	// Name Its name (`task.created`).
 	Name string `json:"name,omitempty,omitzero"`
@@ -5291,7 +5283,7 @@ type TaskEventPayload struct {
 	TaskID string `json:"task_id"`
 
 	// To The status after (`task.status_changed`; `TaskStatus`).
-	To string `json:"to,omitempty,omitzero"`
+	To TaskStatus `json:"to,omitempty,omitzero"`
 }
 
 // TaskStatus A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
@@ -5598,7 +5590,7 @@ type Trigger struct {
 	CreatedAt Timestamp `json:"created_at"`
 
 	// Deduplication See `DeduplicationMode`.
-	Deduplication string `json:"deduplication"`
+	Deduplication DeduplicationMode `json:"deduplication"`
 
 	// Enabled Whether it fires.
 	Enabled bool `json:"enabled"`
@@ -5622,7 +5614,7 @@ type Trigger struct {
 	TriggerID string `json:"trigger_id"`
 
 	// Type See `TriggerType`.
-	Type string `json:"type"`
+	Type TriggerType `json:"type"`
 
 	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -5685,7 +5677,7 @@ type TriggerFiredPayload struct {
 	TriggerID string `json:"trigger_id"`
 
 	// TriggerType The trigger's type (`TriggerType`).
-	TriggerType string `json:"trigger_type,omitempty,omitzero"`
+	TriggerType TriggerType `json:"trigger_type,omitempty,omitzero"`
 }
 
 // TriggerFiring Answer to a manual firing.
@@ -6116,7 +6108,7 @@ type RemoveIntentDependencyParams struct {
 // ListIntentEventsParams defines parameters for ListIntentEvents.
 type ListIntentEventsParams struct {
 	// EventType Only events of this type (`EventType`, or any other string).
-	EventType string `form:"event_type,omitempty" json:"event_type,omitempty,omitzero"`
+	EventType EventType `form:"event_type,omitempty" json:"event_type,omitempty,omitzero"`
 
 	// Since Only events created strictly after this instant.
 	Since time.Time `form:"since,omitempty" json:"since,omitempty,omitzero"`
@@ -6611,68 +6603,6 @@ func (t IntentEventFrame_Data) MarshalJSON() ([]byte, error) {
 }
 
 func (t *IntentEventFrame_Data) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsEventType returns the union data inside the IntentEventFrame_Event as a EventType
-func (t IntentEventFrame_Event) AsEventType() (EventType, error) {
-	var body EventType
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromEventType overwrites any union data inside the IntentEventFrame_Event as the provided EventType
-func (t *IntentEventFrame_Event) FromEventType(v EventType) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeEventType performs a merge with any union data inside the IntentEventFrame_Event, using the provided EventType
-func (t *IntentEventFrame_Event) MergeEventType(v EventType) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsIntentEventFrameEvent1 returns the union data inside the IntentEventFrame_Event as a IntentEventFrameEvent1
-func (t IntentEventFrame_Event) AsIntentEventFrameEvent1() (IntentEventFrameEvent1, error) {
-	var body IntentEventFrameEvent1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromIntentEventFrameEvent1 overwrites any union data inside the IntentEventFrame_Event as the provided IntentEventFrameEvent1
-func (t *IntentEventFrame_Event) FromIntentEventFrameEvent1(v IntentEventFrameEvent1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeIntentEventFrameEvent1 performs a merge with any union data inside the IntentEventFrame_Event, using the provided IntentEventFrameEvent1
-func (t *IntentEventFrame_Event) MergeIntentEventFrameEvent1(v IntentEventFrameEvent1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t IntentEventFrame_Event) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *IntentEventFrame_Event) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

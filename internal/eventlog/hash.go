@@ -123,7 +123,7 @@ func appendCanonical(b []byte, ev *models.IntentEvent, known *plainStrings) ([]b
 		b = appendTime(b, ev.CreatedAt.UTC())
 		b = append(b, '"')
 	}
-	b, err = member(b, `,"event_type":`, ev.EventType, eventType, err)
+	b, err = member(b, `,"event_type":`, string(ev.EventType), eventType, err)
 	b, err = member(b, `,"id":`, ev.ID, nil, err)
 	b, err = member(b, `,"intent_id":`, ev.IntentID, intent, err)
 	if ev.ParentEventID != "" {

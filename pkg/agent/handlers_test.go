@@ -125,7 +125,7 @@ func TestHandlersFollowTheAssignedIntent(t *testing.T) {
 	}
 	seen.waitTotal(t, 8)
 	waitEvent(t, boss, in.ID, func(ev openintent.IntentEvent) bool {
-		return ev.EventType == string(openintent.EventStatePatched) && ev.Actor == "observer"
+		return ev.EventType == openintent.EventStatePatched && ev.Actor == "observer"
 	})
 	cur, err := boss.GetIntent(ctx, in.ID)
 	if err != nil {
@@ -369,7 +369,7 @@ func TestTriggerDelegationAndMemory(t *testing.T) {
 	if got.State["done_by"] != "helper" || got.State["handed_over"] != true {
 		t.Fatalf("state %v", got.State)
 	}
-	evs, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventStatusChanged)})
+	evs, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventStatusChanged})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,11 +420,11 @@ func TestInvokeToolThroughGrant(t *testing.T) {
 	if got.State["hits"] != float64(2) {
 		t.Fatalf("state %v", got.State)
 	}
-	calls, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventToolCallCompleted)})
+	calls, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventToolCallCompleted})
 	if err != nil {
 		t.Fatal(err)
 	}
-	leases, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventLeaseAcquired)})
+	leases, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventLeaseAcquired})
 	if err != nil {
 		t.Fatal(err)
 	}

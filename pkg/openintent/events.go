@@ -40,7 +40,7 @@ func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventT
 	if tr, ok := TraceFromContext(ctx); ok && traceID == "" && parentID == "" {
 		traceID, parentID = tr.TraceID, tr.ParentEventID
 	}
-	body := models.EventCreate{EventType: string(eventType), Actor: actor, Payload: payload,
+	body := models.EventCreate{EventType: eventType, Actor: actor, Payload: payload,
 		TraceID: traceID, ParentEventID: parentID}
 	if s.signer != nil { // WithEventSigner: an RFC-0018 proof (identity.go)
 		if body.Proof, err = s.signer.SignEvent(intentID, body); err != nil {
@@ -66,7 +66,7 @@ func (c *Client) GetEvents(ctx context.Context, intentID string, params GetEvent
 	}
 	q := url.Values{}
 	if params.EventType != "" {
-		q.Set("event_type", params.EventType)
+		q.Set("event_type", string(params.EventType))
 	}
 	if !params.Since.IsZero() {
 		q.Set("since", params.Since.UTC().Format(time.RFC3339Nano))

@@ -127,7 +127,7 @@ func TestTasksAndPlans(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, ev := range evs {
-		seen[ev.EventType]++
+		seen[string(ev.EventType)]++
 	}
 	if seen["task.created"] != 3 || seen["task.status_changed"] < 3 || seen["plan.created"] != 1 || seen["plan.updated"] != 1 {
 		t.Fatalf("events: %v", seen)

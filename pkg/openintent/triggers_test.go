@@ -60,7 +60,7 @@ func TestScheduleTriggerFiresOnTime(t *testing.T) {
 	evs, _ := c.GetEvents(ctx, page[0].ID, openintent.GetEventsParams{})
 	byType := map[string]openintent.IntentEvent{}
 	for _, ev := range evs {
-		byType[ev.EventType] = ev
+		byType[string(ev.EventType)] = ev
 	}
 	if byType["intent_created"].Payload["trigger"] == nil || byType["trigger.fired"].Payload["created_intent_id"] != page[0].ID {
 		t.Fatalf("events of the created intent: %+v", evs)

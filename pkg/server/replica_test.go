@@ -411,7 +411,7 @@ func TestReplicasPostEachWebhookAttemptOnce(t *testing.T) {
 	subs := len(r.urls)
 	for i := range subs { // one subscription through each replica: each starts delivering at once
 		if _, err := r.client(i, "subscriber").Subscribe(ctx, openintent.SubscriptionCreate{IntentID: in.ID, WebhookURL: hook.URL,
-			EventTypes: []string{"comment"}}); err != nil {
+			EventTypes: []openintent.EventType{"comment"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -639,7 +639,7 @@ func (w *Writer) createLogCheckpoint(intentID string, least int, sign func(*mode
 			return models.LogCheckpoint{}, err
 		}
 	}
-	if _, err := w.Insert(Record{Kind: kindLogCheckpoint, ID: c.CheckpointID, Parent: intentID, Ref: c.Scope}, c); err != nil {
+	if _, err := w.Insert(Record{Kind: kindLogCheckpoint, ID: c.CheckpointID, Parent: intentID, Ref: string(c.Scope)}, c); err != nil {
 		return models.LogCheckpoint{}, err
 	}
 	return c.LogCheckpoint, nil

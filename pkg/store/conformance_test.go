@@ -225,7 +225,7 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 			sc.note("get many", many, err)
 		case 5: // events
 			in := sc.intent()
-			ev := models.IntentEvent{IntentID: in.ID, EventType: pick(sc.r, "comment", "note", "checkpoint"), Actor: pick(sc.r, "alice", "bob"),
+			ev := models.IntentEvent{IntentID: in.ID, EventType: models.EventType(pick(sc.r, "comment", "note", "checkpoint")), Actor: pick(sc.r, "alice", "bob"),
 				Payload: pick(sc.r, models.Object{"agent_id": "carol"}, models.Object{"n": 1.5}, nil)}
 			if sc.r.IntN(4) == 0 {
 				ev.TraceID, ev.ParentEventID = "trace", "parent"
