@@ -3977,8 +3977,8 @@ type LogCheckpoint struct {
 	// Anchor The checkpoint's anchor, or null until it is anchored.
 	Anchor *TimestampAnchor `json:"anchor"`
 
-	// CheckpointID The checkpoint's id (`chk_` and 32 hex digits on this server).
-	CheckpointID string `json:"checkpoint_id"`
+	// ID The checkpoint's id (`chk_` and 32 hex digits on this server).
+	ID string `json:"checkpoint_id"`
 
 	// CreatedAt A `Timestamp`, or null when the instant has not happened.
 	CreatedAt NullableTimestamp `json:"created_at"`
@@ -5610,8 +5610,8 @@ type Trigger struct {
 	// Namespace Namespace, or null.
 	Namespace *string `json:"namespace"`
 
-	// TriggerID Server-generated id (UUID).
-	TriggerID string `json:"trigger_id"`
+	// ID Server-generated id (UUID).
+	ID string `json:"trigger_id"`
 
 	// Type See `TriggerType`.
 	Type TriggerType `json:"type"`

@@ -344,7 +344,7 @@ func TestTriggerDelegationAndMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for run := 1; run <= 2; run++ {
-		f, err := owner.FireTrigger(ctx, trig.TriggerID)
+		f, err := owner.FireTrigger(ctx, trig.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -274,7 +274,7 @@ func ExampleClient_FireTrigger() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	first, err := client.FireTrigger(ctx, trigger.TriggerID)
+	first, err := client.FireTrigger(ctx, trigger.ID)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func ExampleClient_FireTrigger() {
 		log.Fatal(err)
 	}
 	fmt.Println(first.Status, intent.Title)
-	again, err := client.FireTrigger(ctx, trigger.TriggerID)
+	again, err := client.FireTrigger(ctx, trigger.ID)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -474,7 +474,7 @@ func TestReplicasFireScheduleTriggersOncePerTick(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, tr.TriggerID)
+		ids = append(ids, tr.ID)
 	}
 	reader := r.client(0, "scheduler")
 	const ticks = 4
@@ -533,7 +533,7 @@ func TestReplicasFireEventTriggersOncePerEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, tr.TriggerID)
+		ids = append(ids, tr.ID)
 	}
 	in, err := r.client(0, "writer").CreateIntent(ctx, openintent.IntentCreate{Title: "pinged"})
 	if err != nil {

@@ -133,9 +133,9 @@ func (h *handlers) CreateTrigger(ctx context.Context, req genserver.CreateTrigge
 				return err
 			}
 		}
-		t.TriggerID = store.NewID()
+		t.ID = store.NewID()
 		t.CreatedAt, t.UpdatedAt, t.ArmedAt = w.Timestamp(), w.Timestamp(), w.Timestamp()
-		_, err := w.Insert(store.Record{Kind: kindTrigger, ID: t.TriggerID, Ref: string(t.Type), Parent: b.Namespace}, t)
+		_, err := w.Insert(store.Record{Kind: kindTrigger, ID: t.ID, Ref: string(t.Type), Parent: b.Namespace}, t)
 		return err
 	})
 	if err != nil {
@@ -302,7 +302,7 @@ func (e *triggerEngine) due(ctx context.Context) error {
 			continue
 		}
 		if t.Queued || (t.Type == models.TriggerTypeSchedule && scheduledAt(t, now)) {
-			if _, err := e.fire(ctx, t.TriggerID, firing{scheduled: true, actor: "trigger:" + t.TriggerID}); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
+			if _, err := e.fire(ctx, t.ID, firing{scheduled: true, actor: "trigger:" + t.ID}); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
 				return err
 			}
 		}
@@ -387,11 +387,11 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 				} else if !ok {
 					continue
 				}
-				f := firing{actor: "trigger:" + t.TriggerID, event: &ev}
+				f := firing{actor: "trigger:" + t.ID, event: &ev}
 				if l, err := store.Get[lineage](ctx, st, kindLineage, ev.IntentID); err == nil {
 					f.parent = &l
 				}
-				if _, err := e.fire(ctx, t.TriggerID, f); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
+				if _, err := e.fire(ctx, t.ID, f); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
 					return err
 				}
 			}
@@ -540,7 +540,7 @@ var templateExpr = regexp.MustCompile(`\{\{\s*(trigger|event)\.([A-Za-z0-9_.]+)\
 // template's context merged in) and constraints, with {{ trigger.* }} and {{ event.* }}
 // expressions in string values filled in.
 func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent {
-	vars := map[string]map[string]any{"trigger": {"trigger_id": t.TriggerID, "name": t.Name, "type": t.Type,
+	vars := map[string]map[string]any{"trigger": {"trigger_id": t.ID, "name": t.Name, "type": t.Type,
 		"fired_at": timestamp.New(now).String(), "fire_count": t.FireCount + 1}}
 	if f.event != nil {
 		ev := map[string]any{"id": f.event.ID, "intent_id": f.event.IntentID, "event_type": f.event.EventType, "actor": f.event.Actor}
@@ -573,7 +573,7 @@ func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent 
 	if t.IntentTemplate != nil {
 		tpl = expand(*t.IntentTemplate).(map[string]any)
 	}
-	in := models.Intent{Title: t.Name, CreatedBy: "trigger:" + t.TriggerID, Status: models.IntentStatusActive, State: models.Object{}}
+	in := models.Intent{Title: t.Name, CreatedBy: "trigger:" + t.ID, Status: models.IntentStatusActive, State: models.Object{}}
 	if s, ok := tpl["title"].(string); ok && s != "" {
 		in.Title = s
 	}
