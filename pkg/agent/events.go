@@ -406,7 +406,7 @@ func (a *Agent) onMessage(ctx context.Context, ch openintent.Channel, m openinte
 	ev := openintent.IntentEvent{ID: m.ID, IntentID: ch.IntentID, EventType: eventChannelMessage, Actor: m.Sender,
 		Payload: openintent.Object{"channel_id": ch.ID, "channel_name": ch.Name, "message_id": m.ID}}
 	if md := m.Metadata; md != nil {
-		ev.TraceID, _ = (*md)["trace_id"].(string)
+		ev.TraceID, _ = md["trace_id"].(string)
 	}
 	o := &occurrence{ev: ev}
 	answered := false

@@ -188,6 +188,6 @@ func ExampleNewWorker() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(task.Status, *task.AssignedAgent, (*task.Output)["text"])
+	fmt.Println(task.Status, *task.AssignedAgent, task.Output["text"])
 	// Output: completed ocr-worker text of 1
 }

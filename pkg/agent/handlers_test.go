@@ -213,7 +213,7 @@ func TestWorkersClaimTasks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != openintent.TaskCompleted || got.Output == nil || (*got.Output)["result"] != task.Name+" done" {
+		if got.Status != openintent.TaskCompleted || got.Output == nil || got.Output["result"] != task.Name+" done" {
 			t.Errorf("%s: %s %v", task.Name, got.Status, got.Output)
 		}
 		want := 1
@@ -408,7 +408,7 @@ func TestInvokeToolThroughGrant(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return openintent.Object{"hits": (*res.Result)["hits"]}, nil
+			return openintent.Object{"hits": res.Result["hits"]}, nil
 		})))
 	in := newIntent(t, boss, "market trends")
 	assign(t, boss, in.ID, "searcher")

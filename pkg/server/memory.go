@@ -86,7 +86,7 @@ func (h *handlers) CreateMemoryEntry(ctx context.Context, req genserver.CreateMe
 		e.Priority = "normal"
 	}
 	if b.Scope != nil {
-		e.Scope = &b.Scope
+		e.Scope = b.Scope
 	}
 	if b.Sensitivity != "" {
 		e.Sensitivity = &b.Sensitivity

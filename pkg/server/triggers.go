@@ -114,10 +114,10 @@ func (h *handlers) CreateTrigger(ctx context.Context, req genserver.CreateTrigge
 		t.Deduplication = models.DeduplicationModeAllow
 	}
 	if b.Condition != nil {
-		t.Condition = &b.Condition
+		t.Condition = b.Condition
 	}
 	if b.IntentTemplate != nil {
-		t.IntentTemplate = &b.IntentTemplate
+		t.IntentTemplate = b.IntentTemplate
 	}
 	if b.Namespace != "" {
 		t.Namespace = &b.Namespace
@@ -178,11 +178,11 @@ func (h *handlers) UpdateTrigger(ctx context.Context, req genserver.UpdateTrigge
 				if err := checkCondition(string(t.Type), b.Condition); err != nil {
 					return err
 				}
-				t.Condition = &b.Condition
+				t.Condition = b.Condition
 				t.ArmedAt = w.Timestamp()
 			}
 			if b.IntentTemplate != nil {
-				t.IntentTemplate = &b.IntentTemplate
+				t.IntentTemplate = b.IntentTemplate
 			}
 			if b.Deduplication != "" {
 				t.Deduplication = b.Deduplication
@@ -320,7 +320,7 @@ func isAPIError(err error) bool {
 func scheduledAt(t storedTrigger, now time.Time) bool {
 	var c map[string]any
 	if t.Condition != nil {
-		c = *t.Condition
+		c = t.Condition
 	}
 	if at, ok := c["at"].(string); ok {
 		when, err := timestamp.Parse(at)
@@ -377,7 +377,7 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 		}
 		for _, ev := range evs {
 			for _, t := range ts {
-				if !t.Enabled || t.Condition == nil || ev.Sequence <= t.LastEventSeq || !eventMatches(*t.Condition, ev) {
+				if !t.Enabled || t.Condition == nil || ev.Sequence <= t.LastEventSeq || !eventMatches(t.Condition, ev) {
 					continue // (already handled: by another replica sharing the store)
 				}
 				// A trigger never sees events of an intent its owner may not read: its intent
@@ -502,7 +502,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		t.FireCount++
 		t.LastFiredAt, t.UpdatedAt = w.Timestamp(), w.Timestamp()
 		t.LastIntentID, t.Queued = in.ID, false
-		if t.Condition != nil && (*t.Condition)["at"] != nil {
+		if t.Condition != nil && t.Condition["at"] != nil {
 			t.Enabled = false // a one-time schedule is done
 		}
 		if _, err := w.Rewrite(rec, t); err != nil { // firing does not change the trigger's version
@@ -571,7 +571,7 @@ func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent 
 	}
 	tpl := map[string]any{}
 	if t.IntentTemplate != nil {
-		tpl = expand(*t.IntentTemplate).(map[string]any)
+		tpl = expand(map[string]any(t.IntentTemplate)).(map[string]any)
 	}
 	in := models.Intent{Title: t.Name, CreatedBy: "trigger:" + t.ID, Status: models.IntentStatusActive, State: models.Object{}}
 	if s, ok := tpl["title"].(string); ok && s != "" {
