@@ -251,7 +251,7 @@ func TestResponseEnumsAcceptUnknownValues(t *testing.T) {
 		}
 	})
 	for _, w := range sortedKeys(bad) {
-		t.Errorf("%s: a closed enum in a response; use anyOf: [{$ref: <the enum>}, {type: string}] (and x-go-type to keep the Go type)", w)
+		t.Errorf("%s: a closed enum in a response; use anyOf: [{$ref: <the enum>}, {type: string}] (and an x-go-type overlay action in api/codegen-overlay.yaml to keep the Go type)", w)
 	}
 }
 

@@ -4,12 +4,14 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
 )
 
 // specPath may be overridden with OPENINTENT_SPEC to validate a draft.
@@ -142,4 +144,41 @@ func TestSchemasAreDocumented(t *testing.T) {
 			t.Errorf("schema %s: has both properties and additionalProperties (strict server drops the latter)", name)
 		}
 	}
+}
+
+// TestSpecHasNoGoSettings keeps the spec language-neutral: the Go code generator's settings
+// (`x-go-type`, `x-go-name`, `x-go-type-skip-optional-pointer`, `x-oapi-codegen-extra-tags`, ...)
+// belong in api/codegen-overlay.yaml, which oapi-codegen applies before generating gen/.
+func TestSpecHasNoGoSettings(t *testing.T) {
+	b, err := os.ReadFile(specPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		t.Fatalf("parse spec: %v", err)
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				if strings.HasPrefix(k, "x-go") || strings.HasPrefix(k, "x-oapi-codegen") {
+					t.Errorf("line %d: %s/%s is a Go code generation setting: move it to api/codegen-overlay.yaml", n.Content[i].Line, path, k)
+					continue
+				}
+				walk(n.Content[i+1], path+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s/%d", path, i))
+			}
+		}
+	}
+	walk(&root, "#")
 }

@@ -98,7 +98,7 @@ func (e *env) events(t *testing.T, types ...string) []openintent.IntentEvent {
 	var out []openintent.IntentEvent
 	for _, ev := range evs {
 		for _, ty := range types {
-			if ev.EventType == ty {
+			if string(ev.EventType) == ty {
 				out = append(out, ev)
 			}
 		}

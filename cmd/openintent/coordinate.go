@@ -42,7 +42,7 @@ func runWorkflow(ctx context.Context, c *openintent.Client, w *workflow.Workflow
 		cancel(err)
 	}
 	observe := func(ctx context.Context, wk *agent.Work) error {
-		failed := wk.Event.EventType == string(openintent.EventFailureRecorded)
+		failed := wk.Event.EventType == openintent.EventFailureRecorded
 		if err := tracker.Observe(ctx, wk.Intent, failed); err != nil {
 			cancel(err)
 		}

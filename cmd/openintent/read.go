@@ -110,7 +110,7 @@ func intentsCmd(e *env) *cobra.Command {
 				}
 				what := "now"
 				if ev != nil {
-					what = ev.EventType + " by " + ev.Actor
+					what = string(ev.EventType) + " by " + ev.Actor
 				}
 				st, _ := json.Marshal(in.State)
 				fmt.Fprintf(e.stdout, "v%d %s (%s) state %s\n", in.Version, in.Status, what, truncate(string(st), 160))
@@ -200,7 +200,7 @@ log so far and stops). --from-start replays the whole log first.`,
 					return true
 				}
 				for _, t := range types {
-					if t == ev.EventType {
+					if t == string(ev.EventType) {
 						return true
 					}
 				}

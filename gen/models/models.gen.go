@@ -1237,7 +1237,7 @@ type AccessEventPayload struct {
 	EntryID string `json:"entry_id,omitempty,omitzero"`
 
 	// Permission The permission granted (`Permission`).
-	Permission string `json:"permission,omitempty,omitzero"`
+	Permission Permission `json:"permission,omitempty,omitzero"`
 
 	// PrincipalID The principal concerned.
 	PrincipalID string `json:"principal_id,omitempty,omitzero"`
@@ -1291,7 +1291,7 @@ type AccessRequest struct {
 	Reason string `json:"reason"`
 
 	// RequestedPermission See `Permission`.
-	RequestedPermission string `json:"requested_permission"`
+	RequestedPermission Permission `json:"requested_permission"`
 
 	// Status The request's status (`AccessRequestStatus`; clients must accept values they do not know).
 	Status AccessRequestStatus `json:"status"`
@@ -1346,7 +1346,7 @@ type AccessRequestStatus string
 // the intents a caller may not read.
 type ACL struct {
 	// DefaultPolicy See `AccessPolicy`; `open` when never set.
-	DefaultPolicy string `json:"default_policy"`
+	DefaultPolicy AccessPolicy `json:"default_policy"`
 
 	// Entries The entries.
 	Entries []ACLEntry `json:"entries"`
@@ -1375,7 +1375,7 @@ type ACLEntry struct {
 	IntentID string `json:"intent_id"`
 
 	// Permission See `Permission`.
-	Permission string `json:"permission"`
+	Permission Permission `json:"permission"`
 
 	// PrincipalID The agent or human granted access.
 	PrincipalID string `json:"principal_id"`
@@ -1524,7 +1524,7 @@ type AgentRecord struct {
 	Capabilities []string `json:"capabilities"`
 
 	// Capacity Capacity `{max_concurrent_tasks, current_load, tasks_in_progress}`, or null.
-	Capacity *map[string]interface{} `json:"capacity"`
+	Capacity Object `json:"capacity"`
 
 	// Did The `did:key` of that key, when it has one.
 	Did string `json:"did,omitempty,omitzero"`
@@ -1536,7 +1536,7 @@ type AgentRecord struct {
 	Endpoint *string `json:"endpoint"`
 
 	// HeartbeatConfig Heartbeat settings `{interval_seconds, unhealthy_after_seconds, dead_after_seconds}`, or null.
-	HeartbeatConfig *map[string]interface{} `json:"heartbeat_config"`
+	HeartbeatConfig Object `json:"heartbeat_config"`
 
 	// KeyAlgorithm `Ed25519`, when it has a key.
 	KeyAlgorithm string `json:"key_algorithm,omitempty,omitzero"`
@@ -1583,7 +1583,7 @@ type AgentRegistration struct {
 	Capabilities []string `json:"capabilities,omitempty,omitzero"`
 
 	// Capacity Capacity.
-	Capacity map[string]interface{} `json:"capacity,omitempty,omitzero"`
+	Capacity Object `json:"capacity,omitempty,omitzero"`
 
 	// DrainTimeoutSeconds Grace period when draining.
 	DrainTimeoutSeconds int32 `json:"drain_timeout_seconds,omitempty,omitzero"`
@@ -1592,7 +1592,7 @@ type AgentRegistration struct {
 	Endpoint string `json:"endpoint,omitempty,omitzero"`
 
 	// HeartbeatConfig Heartbeat settings.
-	HeartbeatConfig map[string]interface{} `json:"heartbeat_config,omitempty,omitzero"`
+	HeartbeatConfig Object `json:"heartbeat_config,omitempty,omitzero"`
 
 	// Metadata A free-form JSON object.
 	Metadata Object `json:"metadata,omitempty,omitzero"`
@@ -1680,7 +1680,7 @@ type ApprovalRequest struct {
 	RequestedBy string `json:"requested_by"`
 
 	// Status The approval request's status (`ApprovalStatus`; clients must accept values they do not know).
-	Status string `json:"status"`
+	Status ApprovalStatus `json:"status"`
 }
 
 // ApprovalRequestCreate Body of `POST /intents/{intent_id}/approvals`.
@@ -1982,7 +1982,7 @@ type ChannelMessage struct {
 	MessageType MessageType `json:"message_type"`
 
 	// Metadata Metadata, or null.
-	Metadata *map[string]interface{} `json:"metadata"`
+	Metadata Object `json:"metadata"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload"`
@@ -2009,7 +2009,7 @@ type ChannelMessageCreate struct {
 	MessageType MessageType `json:"message_type,omitempty,omitzero"`
 
 	// Metadata Metadata (e.g. `trace_id`, `parent_event_id`).
-	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+	Metadata Object `json:"metadata,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
@@ -2037,7 +2037,7 @@ type ChannelMessageEventPayload struct {
 	MessageID string `json:"message_id"`
 
 	// MessageType Its kind (`MessageType`).
-	MessageType string `json:"message_type,omitempty,omitzero"`
+	MessageType MessageType `json:"message_type,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
@@ -2093,7 +2093,7 @@ type ChannelOptions struct {
 // ChannelReplyCreate Body of `POST /channels/{channel_id}/messages/{message_id}/reply`.
 type ChannelReplyCreate struct {
 	// Metadata Metadata.
-	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+	Metadata Object `json:"metadata,omitempty,omitzero"`
 
 	// Payload A free-form JSON object.
 	Payload Object `json:"payload,omitempty,omitzero"`
@@ -2304,7 +2304,7 @@ type CoordinatorLease struct {
 	GrantedAt Timestamp `json:"granted_at"`
 
 	// Guardrails Guardrails, or null.
-	Guardrails map[string]interface{} `json:"guardrails"`
+	Guardrails Object `json:"guardrails"`
 
 	// HeartbeatIntervalSeconds Expected heartbeat interval.
 	HeartbeatIntervalSeconds int32 `json:"heartbeat_interval_seconds"`
@@ -2355,7 +2355,7 @@ type CoordinatorLeaseCreate struct {
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
 
 	// Guardrails Guardrails.
-	Guardrails map[string]interface{} `json:"guardrails,omitempty,omitzero"`
+	Guardrails Object `json:"guardrails,omitempty,omitzero"`
 
 	// HeartbeatIntervalSeconds Expected heartbeat interval.
 	HeartbeatIntervalSeconds int32 `json:"heartbeat_interval_seconds,omitempty,omitzero"`
@@ -2405,7 +2405,7 @@ type Cost struct {
 	CostMetadata Object `json:"cost_metadata"`
 
 	// CostType The kind of cost (see `CostType`).
-	CostType string `json:"cost_type"`
+	CostType CostType `json:"cost_type"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -2462,7 +2462,7 @@ type CostRecordedPayload struct {
 	CostID string `json:"cost_id"`
 
 	// CostType Its kind (`CostType`; clients must accept values they do not know).
-	CostType string `json:"cost_type"`
+	CostType CostType `json:"cost_type"`
 
 	// Unit In what unit.
 	Unit string `json:"unit,omitempty,omitzero"`
@@ -2546,7 +2546,7 @@ type CredentialCreate struct {
 	ScopesAvailable []string `json:"scopes_available,omitempty,omitzero"`
 
 	// Secret Secret material. Write-only: never returned.
-	Secret map[string]interface{} `json:"secret,omitempty,omitzero"`
+	Secret Object `json:"secret,omitempty,omitzero"`
 
 	// Service The service it authenticates to.
 	Service string `json:"service"`
@@ -2755,7 +2755,7 @@ type EngagementSignals struct {
 	Confidence float64 `json:"confidence"`
 
 	// Context Further context.
-	Context map[string]interface{} `json:"context,omitempty,omitzero"`
+	Context Object `json:"context,omitempty,omitzero"`
 
 	// Reversibility How reversible the action is (1 by default).
 	Reversibility float64 `json:"reversibility"`
@@ -2771,7 +2771,7 @@ type EngagementSignals struct {
 type Error struct {
 	// Code A stable machine-readable code (`ErrorCode`). Absent from the reference server's
 	// bodies; clients must accept codes they do not know.
-	Code string `json:"code,omitempty,omitzero"`
+	Code ErrorCode `json:"code,omitempty,omitzero"`
 
 	// CurrentVersion On a version conflict, the resource's current version.
 	CurrentVersion int64 `json:"current_version,omitempty,omitzero"`
@@ -2825,7 +2825,7 @@ type Escalation struct {
 	IntentID string `json:"intent_id"`
 
 	// Priority How urgent the escalation is (`EscalationPriority`; clients must accept values they do not know).
-	Priority string `json:"priority"`
+	Priority EscalationPriority `json:"priority"`
 
 	// Reason Why.
 	Reason string `json:"reason"`
@@ -2843,10 +2843,10 @@ type Escalation struct {
 	ResolvedBy string `json:"resolved_by,omitempty,omitzero"`
 
 	// Status The escalation's status (`EscalationStatus`; clients must accept values they do not know).
-	Status string `json:"status"`
+	Status EscalationStatus `json:"status"`
 
 	// Urgency How urgent the escalation is, as the RFC names it (`EscalationPriority`, defaults to `priority`; clients must accept values they do not know).
-	Urgency string `json:"urgency"`
+	Urgency EscalationPriority `json:"urgency"`
 }
 
 // EscalationCreate Body of `POST /intents/{intent_id}/escalations`.
@@ -2873,7 +2873,7 @@ type EscalationEventPayload struct {
 	EscalationID string `json:"escalation_id"`
 
 	// Priority How urgent it is (`escalation_initiated`; `EscalationPriority`).
-	Priority string `json:"priority,omitempty,omitzero"`
+	Priority EscalationPriority `json:"priority,omitempty,omitzero"`
 
 	// Reason Why it was raised (`escalation_initiated`).
 	Reason string `json:"reason,omitempty,omitzero"`
@@ -2958,7 +2958,7 @@ type EventCreate struct {
 
 	// EventType The event's type: one of `EventType` (its payload should then match the type's schema
 	// in `x-payload-schemas`) or any other type of the client's own.
-	EventType string `json:"event_type"`
+	EventType EventType `json:"event_type"`
 
 	// ParentEventID RFC-0020 id of the causing event.
 	ParentEventID string `json:"parent_event_id,omitempty,omitzero"`
@@ -3119,7 +3119,7 @@ type FederatedAgentList struct {
 // completes) and an `attestation` naming the event and its RFC-0019 `event_hash`.
 type FederationCallback struct {
 	// Attestation Attestation, or null.
-	Attestation map[string]interface{} `json:"attestation,omitempty,omitzero"`
+	Attestation Object `json:"attestation,omitempty,omitzero"`
 
 	// DispatchID The dispatch.
 	DispatchID string `json:"dispatch_id"`
@@ -3156,10 +3156,10 @@ type FederationDispatch struct {
 	CallbackURL string `json:"callback_url,omitempty,omitzero"`
 
 	// DelegationScope What the remote side may do.
-	DelegationScope map[string]interface{} `json:"delegation_scope,omitempty,omitzero"`
+	DelegationScope Object `json:"delegation_scope,omitempty,omitzero"`
 
 	// FederationPolicy Governance, budget and observability rules.
-	FederationPolicy map[string]interface{} `json:"federation_policy,omitempty,omitzero"`
+	FederationPolicy Object `json:"federation_policy,omitempty,omitzero"`
 
 	// IntentID The intent to delegate.
 	IntentID string `json:"intent_id"`
@@ -3168,7 +3168,7 @@ type FederationDispatch struct {
 	TargetServer string `json:"target_server"`
 
 	// TraceContext Trace context to propagate (`trace_id` is recorded on the peer's intent).
-	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
+	TraceContext Object `json:"trace_context,omitempty,omitzero"`
 }
 
 // FederationDispatchResult Answer to a dispatch.
@@ -3212,13 +3212,13 @@ type FederationEnvelope struct {
 	CreatedAt Timestamp `json:"created_at"`
 
 	// DelegationScope What this side may do.
-	DelegationScope map[string]interface{} `json:"delegation_scope,omitempty,omitzero"`
+	DelegationScope Object `json:"delegation_scope,omitempty,omitzero"`
 
 	// DispatchID The dispatch's id.
 	DispatchID string `json:"dispatch_id"`
 
 	// FederationPolicy Rules to follow.
-	FederationPolicy map[string]interface{} `json:"federation_policy,omitempty,omitzero"`
+	FederationPolicy Object `json:"federation_policy,omitempty,omitzero"`
 
 	// IdempotencyKey Deduplicates deliveries (this server's envelopes carry their dispatch id).
 	IdempotencyKey string `json:"idempotency_key,omitempty,omitzero"`
@@ -3248,7 +3248,7 @@ type FederationEnvelope struct {
 	TargetServer string `json:"target_server"`
 
 	// TraceContext Trace context.
-	TraceContext map[string]interface{} `json:"trace_context,omitempty,omitzero"`
+	TraceContext Object `json:"trace_context,omitempty,omitzero"`
 }
 
 // FederationEventPayload Payload of the `federation.*` events (RFC-0022): `federation.dispatched` and
@@ -3639,7 +3639,7 @@ type Intent struct {
 	Description string `json:"description"`
 
 	// GovernancePolicy The intent's governance policy (RFC-0013), or null.
-	GovernancePolicy map[string]interface{} `json:"governance_policy"`
+	GovernancePolicy Object `json:"governance_policy"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -3683,7 +3683,7 @@ type IntentCreate struct {
 	Description string `json:"description,omitempty,omitzero"`
 
 	// GovernancePolicy A governance policy (RFC-0013).
-	GovernancePolicy map[string]interface{} `json:"governance_policy,omitempty,omitzero"`
+	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
 
 	// ParentID Alias of `parent_intent_id`, accepted as the reference server does.
 	ParentID string `json:"parent_id,omitempty,omitzero"`
@@ -3740,7 +3740,7 @@ type IntentEvent struct {
 
 	// EventType The event's type: one of `EventType` (whose `x-payload-schemas` gives its payload's
 	// schema) or any other string (clients must keep unknown types).
-	EventType string `json:"event_type"`
+	EventType EventType `json:"event_type"`
 
 	// ID Server-generated id (UUID).
 	ID string `json:"id"`
@@ -3784,7 +3784,7 @@ type IntentEventFrame struct {
 	Data IntentEventFrame_Data `json:"data,omitempty,omitzero"`
 
 	// Event The event's type, or `error` or `reconnect`.
-	Event IntentEventFrame_Event `json:"event,omitempty,omitzero"`
+	Event EventType `json:"event,omitempty,omitzero"`
 
 	// ID The frame's id (`id:`), to send back as `Last-Event-ID`.
 	ID string `json:"id,omitempty,omitzero"`
@@ -3795,14 +3795,6 @@ type IntentEventFrame struct {
 
 // IntentEventFrame_Data The event, or an `Error` for `error` and `reconnect`.
 type IntentEventFrame_Data struct {
-	union json.RawMessage
-}
-
-// IntentEventFrameEvent1 defines model for IntentEventFrame.Event.1.
-type IntentEventFrameEvent1 = string
-
-// IntentEventFrame_Event The event's type, or `error` or `reconnect`.
-type IntentEventFrame_Event struct {
 	union json.RawMessage
 }
 
@@ -3985,8 +3977,8 @@ type LogCheckpoint struct {
 	// Anchor The checkpoint's anchor, or null until it is anchored.
 	Anchor *TimestampAnchor `json:"anchor"`
 
-	// CheckpointID The checkpoint's id (`chk_` and 32 hex digits on this server).
-	CheckpointID string `json:"checkpoint_id"`
+	// ID The checkpoint's id (`chk_` and 32 hex digits on this server).
+	ID string `json:"checkpoint_id"`
 
 	// CreatedAt A `Timestamp`, or null when the instant has not happened.
 	CreatedAt NullableTimestamp `json:"created_at"`
@@ -4007,7 +3999,7 @@ type LogCheckpoint struct {
 	MerkleRoot string `json:"merkle_root"`
 
 	// Scope What the checkpoint covers (`CheckpointScope`; clients must accept values they do not know).
-	Scope string `json:"scope"`
+	Scope CheckpointScope `json:"scope"`
 
 	// Signature Ed25519 signature (unpadded base64url) over the canonical JSON of the checkpoint without
 	// `signature` and `anchor` (an anchor is added later), or null.
@@ -4070,7 +4062,7 @@ type MemoryEntry struct {
 	Key string `json:"key"`
 
 	// MemoryType The kind of memory (`MemoryType`; clients must accept values they do not know).
-	MemoryType string `json:"memory_type"`
+	MemoryType MemoryType `json:"memory_type"`
 
 	// Namespace Namespace.
 	Namespace string `json:"namespace"`
@@ -4082,7 +4074,7 @@ type MemoryEntry struct {
 	Priority string `json:"priority"`
 
 	// Scope Scope `{task_id, intent_id}`, or null.
-	Scope *map[string]interface{} `json:"scope"`
+	Scope Object `json:"scope"`
 
 	// Sensitivity `public`, `internal`, `confidential` or `restricted`, or null.
 	Sensitivity *string `json:"sensitivity"`
@@ -4126,7 +4118,7 @@ type MemoryEntryCreate struct {
 	Priority string `json:"priority,omitempty,omitzero"`
 
 	// Scope Scope.
-	Scope map[string]interface{} `json:"scope,omitempty,omitzero"`
+	Scope Object `json:"scope,omitempty,omitzero"`
 
 	// Sensitivity Sensitivity.
 	Sensitivity string `json:"sensitivity,omitempty,omitzero"`
@@ -4156,7 +4148,7 @@ type MemoryEntryUpdate struct {
 	TTL *string `json:"ttl,omitempty"`
 
 	// Value New value (replaces the old one).
-	Value map[string]interface{} `json:"value,omitempty,omitzero"`
+	Value Object `json:"value,omitempty,omitzero"`
 }
 
 // MemoryType Kinds of agent memory. Clients must accept unknown values.
@@ -4305,7 +4297,7 @@ type PlanEventPayload struct {
 	PlanID string `json:"plan_id"`
 
 	// State Its state (`plan.updated`; `PlanState`).
-	State string `json:"state,omitempty,omitzero"`
+	State PlanState `json:"state,omitempty,omitzero"`
 
 	// Tasks Its tasks (`plan.created`).
 	Tasks []string `json:"tasks,omitempty,omitzero"`
@@ -4463,7 +4455,7 @@ type PortfolioMembershipPayload struct {
 	Priority int32 `json:"priority,omitempty,omitzero"`
 
 	// Role The intent's role (`added_to_portfolio`; `MembershipRole`).
-	Role string `json:"role,omitempty,omitzero"`
+	Role MembershipRole `json:"role,omitempty,omitzero"`
 }
 
 // PortfolioStatus A portfolio's status. The reference server stores any string; clients must accept unknown
@@ -4534,7 +4526,7 @@ type RetryPolicy struct {
 	MaxRetries int32 `json:"max_retries"`
 
 	// Strategy See `RetryStrategy`.
-	Strategy string `json:"strategy"`
+	Strategy RetryStrategy `json:"strategy"`
 
 	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -4685,7 +4677,7 @@ type StatusChangedPayload struct {
 	Reason string `json:"reason,omitempty,omitzero"`
 
 	// Status The new status (`IntentStatus`; clients must accept values they do not know).
-	Status string `json:"status"`
+	Status IntentStatus `json:"status"`
 
 	// SuspensionID The suspension involved, when one is.
 	SuspensionID string `json:"suspension_id,omitempty,omitzero"`
@@ -4789,7 +4781,7 @@ type Subscription struct {
 	CreatedAt Timestamp `json:"created_at"`
 
 	// EventTypes Event types delivered; empty means all.
-	EventTypes []string `json:"event_types"`
+	EventTypes []EventType `json:"event_types"`
 
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at"`
@@ -4816,7 +4808,7 @@ type SubscriptionCreate struct {
 	AgentID string `json:"agent_id,omitempty,omitzero"`
 
 	// EventTypes Event types to deliver; empty or absent means all.
-	EventTypes []string `json:"event_types,omitempty,omitzero"`
+	EventTypes []EventType `json:"event_types,omitempty,omitzero"`
 
 	// ExpiresAt A `Timestamp`, or null when the instant has not happened.
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
@@ -4861,7 +4853,7 @@ type SuspensionChoice struct {
 	Label string `json:"label"`
 
 	// Metadata Extra data of this choice.
-	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+	Metadata Object `json:"metadata,omitempty,omitzero"`
 
 	// Style Visual hint (`primary`, `danger`, `default`).
 	Style string `json:"style,omitempty,omitzero"`
@@ -4873,7 +4865,7 @@ type SuspensionChoice struct {
 // SuspensionConfig Suspension defaults (RFC-0026).
 type SuspensionConfig struct {
 	// DefaultRetryPolicy The default retry policy for suspensions, or null.
-	DefaultRetryPolicy map[string]interface{} `json:"default_retry_policy"`
+	DefaultRetryPolicy Object `json:"default_retry_policy"`
 }
 
 // SuspensionCreate Body of `POST /intents/{intent_id}/suspend` (RFC-0025 `request_input`).
@@ -4888,10 +4880,10 @@ type SuspensionCreate struct {
 	Confidence float64 `json:"confidence,omitempty,omitzero"`
 
 	// Context Structured context for the human (no secrets).
-	Context map[string]interface{} `json:"context,omitempty,omitzero"`
+	Context Object `json:"context,omitempty,omitzero"`
 
 	// DecisionRecord The engagement decision that led to the suspension.
-	DecisionRecord map[string]interface{} `json:"decision_record,omitempty,omitzero"`
+	DecisionRecord Object `json:"decision_record,omitempty,omitzero"`
 
 	// FallbackPolicy What happens when a suspension times out (RFC-0025 §6): `fail` abandons the intent;
 	// `complete_with_fallback` and `use_default_and_continue` resume it with `fallback_value`.
@@ -4943,7 +4935,7 @@ type SuspensionEventPayload struct {
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
 
 	// FallbackPolicy What happens without an answer (`FallbackPolicy`).
-	FallbackPolicy string `json:"fallback_policy,omitempty,omitzero"`
+	FallbackPolicy FallbackPolicy `json:"fallback_policy,omitempty,omitzero"`
 
 	// From The intent's status before the event.
 	From string `json:"from,omitempty,omitzero"`
@@ -4976,10 +4968,10 @@ type SuspensionEventPayload struct {
 	RespondedBy string `json:"responded_by,omitempty,omitzero"`
 
 	// ResponseType The kind of answer expected (`SuspensionResponseType`).
-	ResponseType string `json:"response_type,omitempty,omitzero"`
+	ResponseType SuspensionResponseType `json:"response_type,omitempty,omitzero"`
 
 	// RetryPolicy The re-notification policy, or null.
-	RetryPolicy map[string]interface{} `json:"retry_policy,omitempty,omitzero"`
+	RetryPolicy Object `json:"retry_policy,omitempty,omitzero"`
 
 	// Status The intent's status after the event.
 	Status string `json:"status,omitempty,omitzero"`
@@ -5019,10 +5011,10 @@ type SuspensionRecord struct {
 	ConfidenceAtSuspension float64 `json:"confidence_at_suspension,omitempty,omitzero"`
 
 	// Context Context for the human.
-	Context map[string]interface{} `json:"context,omitempty,omitzero"`
+	Context Object `json:"context,omitempty,omitzero"`
 
 	// DecisionRecord The engagement decision behind it.
-	DecisionRecord map[string]interface{} `json:"decision_record,omitempty,omitzero"`
+	DecisionRecord Object `json:"decision_record,omitempty,omitzero"`
 
 	// ExpiredAt A `Timestamp`, or null when the instant has not happened.
 	ExpiredAt NullableTimestamp `json:"expired_at,omitempty,omitzero"`
@@ -5031,7 +5023,7 @@ type SuspensionRecord struct {
 	ExpiresAt NullableTimestamp `json:"expires_at,omitempty,omitzero"`
 
 	// FallbackPolicy See `FallbackPolicy`.
-	FallbackPolicy string `json:"fallback_policy"`
+	FallbackPolicy FallbackPolicy `json:"fallback_policy"`
 
 	// FallbackValue The value used on timeout by `complete_with_fallback`.
 	FallbackValue interface{} `json:"fallback_value,omitempty,omitzero"`
@@ -5040,7 +5032,7 @@ type SuspensionRecord struct {
 	ID string `json:"id"`
 
 	// Metadata Metadata sent with the answer.
-	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+	Metadata Object `json:"metadata,omitempty,omitzero"`
 
 	// NextAttemptAt A `Timestamp`, or null when the instant has not happened.
 	NextAttemptAt NullableTimestamp `json:"next_attempt_at,omitempty,omitzero"`
@@ -5061,7 +5053,7 @@ type SuspensionRecord struct {
 	Response interface{} `json:"response,omitempty,omitzero"`
 
 	// ResponseType See `SuspensionResponseType`.
-	ResponseType string `json:"response_type"`
+	ResponseType SuspensionResponseType `json:"response_type"`
 
 	// RetryPolicy Re-notification and escalation while a human does not answer (RFC-0026 §4). The whole
 	// window is `interval_seconds x max_attempts`.
@@ -5109,7 +5101,7 @@ type SuspensionResolution struct {
 // SuspensionResponse Body of `POST /intents/{intent_id}/suspend/respond`.
 type SuspensionResponse struct {
 	// Metadata Metadata.
-	Metadata map[string]interface{} `json:"metadata,omitempty,omitzero"`
+	Metadata Object `json:"metadata,omitempty,omitzero"`
 
 	// RespondedBy Who answers; defaults to the acting agent.
 	RespondedBy string `json:"responded_by,omitempty,omitzero"`
@@ -5180,13 +5172,13 @@ type Task struct {
 	MaxAttempts int32 `json:"max_attempts"`
 
 	// MemoryPolicy Memory policy, or null.
-	MemoryPolicy map[string]interface{} `json:"memory_policy"`
+	MemoryPolicy Object `json:"memory_policy"`
 
 	// Name Short name.
 	Name string `json:"name"`
 
 	// Output The result, or null.
-	Output *map[string]interface{} `json:"output"`
+	Output Object `json:"output"`
 
 	// ParentTaskID The parent task, or null.
 	ParentTaskID *string `json:"parent_task_id"`
@@ -5246,7 +5238,7 @@ type TaskCreate struct {
 	MaxAttempts int32 `json:"max_attempts,omitempty,omitzero"`
 
 	// MemoryPolicy Memory policy.
-	MemoryPolicy map[string]interface{} `json:"memory_policy,omitempty,omitzero"`
+	MemoryPolicy Object `json:"memory_policy,omitempty,omitzero"`
 
 	// Metadata A free-form JSON object.
 	Metadata Object `json:"metadata,omitempty,omitzero"`
@@ -5279,7 +5271,7 @@ type TaskEventPayload struct {
 	BlockedReason string `json:"blocked_reason,omitempty,omitzero"`
 
 	// From The status before (`task.status_changed`; `TaskStatus`).
-	From string `json:"from,omitempty,omitzero"`
+	From TaskStatus `json:"from,omitempty,omitzero"`
 
 	// Name Its name (`task.created`).
 	Name string `json:"name,omitempty,omitzero"`
@@ -5291,7 +5283,7 @@ type TaskEventPayload struct {
 	TaskID string `json:"task_id"`
 
 	// To The status after (`task.status_changed`; `TaskStatus`).
-	To string `json:"to,omitempty,omitzero"`
+	To TaskStatus `json:"to,omitempty,omitzero"`
 }
 
 // TaskStatus A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
@@ -5312,7 +5304,7 @@ type TaskUpdate struct {
 	Error string `json:"error,omitempty,omitzero"`
 
 	// Output The result.
-	Output map[string]interface{} `json:"output,omitempty,omitzero"`
+	Output Object `json:"output,omitempty,omitzero"`
 
 	// Status A task's status. Transitions: pending -> ready|claimed|running|blocked|cancelled|skipped; ready
 	// -> claimed|running|blocked|cancelled|skipped; claimed -> running|ready|blocked|failed|cancelled;
@@ -5388,7 +5380,7 @@ type ToolGrant struct {
 	AgentID string `json:"agent_id"`
 
 	// Constraints Limits, e.g. `max_invocations_per_hour`, or null.
-	Constraints *map[string]interface{} `json:"constraints"`
+	Constraints Object `json:"constraints"`
 
 	// Context A free-form JSON object.
 	Context Object `json:"context"`
@@ -5438,7 +5430,7 @@ type ToolGrantCreate struct {
 	AgentID string `json:"agent_id"`
 
 	// Constraints Limits (`max_invocations_per_hour`, ...).
-	Constraints map[string]interface{} `json:"constraints,omitempty,omitzero"`
+	Constraints Object `json:"constraints,omitempty,omitzero"`
 
 	// Context A free-form JSON object.
 	Context Object `json:"context,omitempty,omitzero"`
@@ -5468,13 +5460,13 @@ type ToolInvocation struct {
 	Context Object `json:"context"`
 
 	// Cost The cost, or null.
-	Cost map[string]interface{} `json:"cost"`
+	Cost Object `json:"cost"`
 
 	// DurationMs Duration, when known.
 	DurationMs *int64 `json:"duration_ms"`
 
 	// Error The error, or null.
-	Error *map[string]interface{} `json:"error"`
+	Error Object `json:"error"`
 
 	// GrantID The grant used.
 	GrantID string `json:"grant_id"`
@@ -5489,7 +5481,7 @@ type ToolInvocation struct {
 	Parameters Object `json:"parameters"`
 
 	// Result The result, or null.
-	Result *map[string]interface{} `json:"result"`
+	Result Object `json:"result"`
 
 	// Service The service.
 	Service string `json:"service"`
@@ -5515,13 +5507,13 @@ type ToolInvocationCreate struct {
 	Context Object `json:"context,omitempty,omitzero"`
 
 	// Cost The cost.
-	Cost map[string]interface{} `json:"cost,omitempty,omitzero"`
+	Cost Object `json:"cost,omitempty,omitzero"`
 
 	// DurationMs Duration.
 	DurationMs int64 `json:"duration_ms,omitempty,omitzero"`
 
 	// Error The error.
-	Error map[string]interface{} `json:"error,omitempty,omitzero"`
+	Error Object `json:"error,omitempty,omitzero"`
 
 	// GrantID The grant used.
 	GrantID string `json:"grant_id"`
@@ -5533,7 +5525,7 @@ type ToolInvocationCreate struct {
 	Parameters Object `json:"parameters,omitempty,omitzero"`
 
 	// Result The result.
-	Result map[string]interface{} `json:"result,omitempty,omitzero"`
+	Result Object `json:"result,omitempty,omitzero"`
 
 	// Service The service.
 	Service string `json:"service"`
@@ -5573,7 +5565,7 @@ type ToolInvokeResult struct {
 	InvocationID string `json:"invocation_id"`
 
 	// Result The result, or null.
-	Result *map[string]interface{} `json:"result"`
+	Result Object `json:"result"`
 
 	// Status `success` or `error`.
 	Status string `json:"status"`
@@ -5590,7 +5582,7 @@ type ToolInvokeResult struct {
 // Example: {"condition":{"cron":"0 2 * * *"},"created_at":"2026-11-23T00:16:43Z","deduplication":"allow","enabled":true,"fire_count":0,"intent_template":{"title":"Nightly report"},"last_fired_at":null,"name":"nightly report","namespace":null,"trigger_id":"7e6d5c4b-3a2f-4e1d-8c0b-9a8f7e6d5c4b","type":"schedule","updated_at":"2026-11-23T00:16:43Z","version":1}
 type Trigger struct {
 	// Condition When it fires: `{cron}` or `{event}`, or null.
-	Condition *map[string]interface{} `json:"condition"`
+	Condition Object `json:"condition"`
 
 	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -5598,7 +5590,7 @@ type Trigger struct {
 	CreatedAt Timestamp `json:"created_at"`
 
 	// Deduplication See `DeduplicationMode`.
-	Deduplication string `json:"deduplication"`
+	Deduplication DeduplicationMode `json:"deduplication"`
 
 	// Enabled Whether it fires.
 	Enabled bool `json:"enabled"`
@@ -5607,7 +5599,7 @@ type Trigger struct {
 	FireCount int64 `json:"fire_count"`
 
 	// IntentTemplate The intent to create, or null.
-	IntentTemplate *map[string]interface{} `json:"intent_template"`
+	IntentTemplate Object `json:"intent_template"`
 
 	// LastFiredAt A `Timestamp`, or null when the instant has not happened.
 	LastFiredAt NullableTimestamp `json:"last_fired_at"`
@@ -5618,11 +5610,11 @@ type Trigger struct {
 	// Namespace Namespace, or null.
 	Namespace *string `json:"namespace"`
 
-	// TriggerID Server-generated id (UUID).
-	TriggerID string `json:"trigger_id"`
+	// ID Server-generated id (UUID).
+	ID string `json:"trigger_id"`
 
 	// Type See `TriggerType`.
-	Type string `json:"type"`
+	Type TriggerType `json:"type"`
 
 	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -5636,7 +5628,7 @@ type Trigger struct {
 // TriggerCreate Body of `POST /triggers`.
 type TriggerCreate struct {
 	// Condition When it fires.
-	Condition map[string]interface{} `json:"condition,omitempty,omitzero"`
+	Condition Object `json:"condition,omitempty,omitzero"`
 
 	// Deduplication What a trigger does when the intent it would create already exists for the same firing: `allow`
 	// creates another, `skip` does not.
@@ -5646,7 +5638,7 @@ type TriggerCreate struct {
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// IntentTemplate The intent to create.
-	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`
+	IntentTemplate Object `json:"intent_template,omitempty,omitzero"`
 
 	// Name Name.
 	Name string `json:"name"`
@@ -5685,7 +5677,7 @@ type TriggerFiredPayload struct {
 	TriggerID string `json:"trigger_id"`
 
 	// TriggerType The trigger's type (`TriggerType`).
-	TriggerType string `json:"trigger_type,omitempty,omitzero"`
+	TriggerType TriggerType `json:"trigger_type,omitempty,omitzero"`
 }
 
 // TriggerFiring Answer to a manual firing.
@@ -5707,7 +5699,7 @@ type TriggerType string
 // TriggerUpdate Body of `PATCH /triggers/{trigger_id}`: absent fields keep their value.
 type TriggerUpdate struct {
 	// Condition When it fires.
-	Condition map[string]interface{} `json:"condition,omitempty,omitzero"`
+	Condition Object `json:"condition,omitempty,omitzero"`
 
 	// Deduplication What a trigger does when the intent it would create already exists for the same firing: `allow`
 	// creates another, `skip` does not.
@@ -5717,7 +5709,7 @@ type TriggerUpdate struct {
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// IntentTemplate The intent to create.
-	IntentTemplate map[string]interface{} `json:"intent_template,omitempty,omitzero"`
+	IntentTemplate Object `json:"intent_template,omitempty,omitzero"`
 }
 
 // ValidationIssue One entry of the reference server's (FastAPI's) list of validation errors.
@@ -6116,7 +6108,7 @@ type RemoveIntentDependencyParams struct {
 // ListIntentEventsParams defines parameters for ListIntentEvents.
 type ListIntentEventsParams struct {
 	// EventType Only events of this type (`EventType`, or any other string).
-	EventType string `form:"event_type,omitempty" json:"event_type,omitempty,omitzero"`
+	EventType EventType `form:"event_type,omitempty" json:"event_type,omitempty,omitzero"`
 
 	// Since Only events created strictly after this instant.
 	Since time.Time `form:"since,omitempty" json:"since,omitempty,omitzero"`
@@ -6611,68 +6603,6 @@ func (t IntentEventFrame_Data) MarshalJSON() ([]byte, error) {
 }
 
 func (t *IntentEventFrame_Data) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsEventType returns the union data inside the IntentEventFrame_Event as a EventType
-func (t IntentEventFrame_Event) AsEventType() (EventType, error) {
-	var body EventType
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromEventType overwrites any union data inside the IntentEventFrame_Event as the provided EventType
-func (t *IntentEventFrame_Event) FromEventType(v EventType) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeEventType performs a merge with any union data inside the IntentEventFrame_Event, using the provided EventType
-func (t *IntentEventFrame_Event) MergeEventType(v EventType) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsIntentEventFrameEvent1 returns the union data inside the IntentEventFrame_Event as a IntentEventFrameEvent1
-func (t IntentEventFrame_Event) AsIntentEventFrameEvent1() (IntentEventFrameEvent1, error) {
-	var body IntentEventFrameEvent1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromIntentEventFrameEvent1 overwrites any union data inside the IntentEventFrame_Event as the provided IntentEventFrameEvent1
-func (t *IntentEventFrame_Event) FromIntentEventFrameEvent1(v IntentEventFrameEvent1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeIntentEventFrameEvent1 performs a merge with any union data inside the IntentEventFrame_Event, using the provided IntentEventFrameEvent1
-func (t *IntentEventFrame_Event) MergeIntentEventFrameEvent1(v IntentEventFrameEvent1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t IntentEventFrame_Event) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *IntentEventFrame_Event) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

@@ -81,7 +81,7 @@ func BenchmarkAgentThroughput(b *testing.B) {
 		done, opened := make(chan struct{}, batch), make(chan struct{})
 		go func() {
 			for ev, err := range boss.StreamAgentEvents(ctx, "worker", openintent.WithStreamOpened(func() { close(opened) })) {
-				if err == nil && ev.EventType == string(openintent.EventStatusChanged) && ev.Payload["status"] == string(openintent.StatusCompleted) {
+				if err == nil && ev.EventType == openintent.EventStatusChanged && ev.Payload["status"] == string(openintent.StatusCompleted) {
 					done <- struct{}{}
 				}
 			}

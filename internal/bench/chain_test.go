@@ -105,14 +105,14 @@ func BenchmarkInclusionProof(b *testing.B) {
 	}
 	ev := page[0]
 	start = time.Now()
-	if _, err := c.GetMerkleProof(ctx, cp.CheckpointID, ev.ID); err != nil {
+	if _, err := c.GetMerkleProof(ctx, cp.ID, ev.ID); err != nil {
 		b.Fatal(err)
 	}
 	first := time.Since(start)
 	b.Run(fmt.Sprintf("events=%d", cp.EventCount), func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			p, err := c.GetMerkleProof(ctx, cp.CheckpointID, ev.ID)
+			p, err := c.GetMerkleProof(ctx, cp.ID, ev.ID)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -74,7 +74,7 @@ func BenchmarkFederationDispatch(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if ev.EventType == string(openintent.EventFederationCompleted) {
+				if ev.EventType == openintent.EventFederationCompleted {
 					break
 				}
 			}

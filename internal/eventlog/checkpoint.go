@@ -47,12 +47,12 @@ func inconsistent(format string, args ...any) error {
 func SameLog(from, to models.LogCheckpoint) string {
 	switch {
 	case from.Scope != to.Scope:
-		return fmt.Sprintf("checkpoint %s covers the %s log, checkpoint %s the %s log", from.CheckpointID, from.Scope, to.CheckpointID, to.Scope)
+		return fmt.Sprintf("checkpoint %s covers the %s log, checkpoint %s the %s log", from.ID, from.Scope, to.ID, to.Scope)
 	case (from.IntentID == nil) != (to.IntentID == nil) || (from.IntentID != nil && *from.IntentID != *to.IntentID):
-		return fmt.Sprintf("checkpoints %s and %s cover different intents", from.CheckpointID, to.CheckpointID)
+		return fmt.Sprintf("checkpoints %s and %s cover different intents", from.ID, to.ID)
 	case to.FirstSequence <= from.LastSequence:
 		return fmt.Sprintf("checkpoint %s (sequences %d to %d) does not start after checkpoint %s (%d to %d) ends",
-			to.CheckpointID, to.FirstSequence, to.LastSequence, from.CheckpointID, from.FirstSequence, from.LastSequence)
+			to.ID, to.FirstSequence, to.LastSequence, from.ID, from.FirstSequence, from.LastSequence)
 	}
 	return ""
 }
@@ -66,11 +66,11 @@ func SameLog(from, to models.LogCheckpoint) string {
 // previous_event_hash; without it the server's word for that link is taken. Events between the
 // boundary event and to (when other checkpoints lie between) are not covered.
 func VerifyConsistency(from, to models.LogCheckpoint, p models.ConsistencyProof, boundary *models.IntentEvent) error {
-	if p.FromCheckpoint != from.CheckpointID || p.ToCheckpoint != to.CheckpointID {
-		return inconsistent("the proof is about %s and %s, not %s and %s", p.FromCheckpoint, p.ToCheckpoint, from.CheckpointID, to.CheckpointID)
+	if p.FromCheckpoint != from.ID || p.ToCheckpoint != to.ID {
+		return inconsistent("the proof is about %s and %s, not %s and %s", p.FromCheckpoint, p.ToCheckpoint, from.ID, to.ID)
 	}
 	if !p.Consistent {
-		return inconsistent("the server found %s and %s inconsistent: %s", from.CheckpointID, to.CheckpointID, p.Reason)
+		return inconsistent("the server found %s and %s inconsistent: %s", from.ID, to.ID, p.Reason)
 	}
 	if why := SameLog(from, to); why != "" {
 		return inconsistent("%s", why)
@@ -79,8 +79,8 @@ func VerifyConsistency(from, to models.LogCheckpoint, p models.ConsistencyProof,
 	if b == nil || fp == nil {
 		return inconsistent("the proof lacks its boundary event or from_proof")
 	}
-	if fp.CheckpointID != from.CheckpointID || fp.LeafIndex != from.EventCount-1 {
-		return inconsistent("from_proof proves leaf %d of %s, not the last leaf (%d) of %s", fp.LeafIndex, fp.CheckpointID, from.EventCount-1, from.CheckpointID)
+	if fp.CheckpointID != from.ID || fp.LeafIndex != from.EventCount-1 {
+		return inconsistent("from_proof proves leaf %d of %s, not the last leaf (%d) of %s", fp.LeafIndex, fp.CheckpointID, from.EventCount-1, from.ID)
 	}
 	if err := VerifyProof(*fp, from.MerkleRoot, from.EventCount); err != nil {
 		return inconsistent("from_proof: %v", err)
@@ -90,15 +90,15 @@ func VerifyConsistency(from, to models.LogCheckpoint, p models.ConsistencyProof,
 	}
 	if from.IntentID != nil {
 		if b.PreviousEventHash == nil || *b.PreviousEventHash != fp.EventHash {
-			return inconsistent("the boundary event %s does not link to %s's last event %s", b.EventID, from.CheckpointID, fp.EventID)
+			return inconsistent("the boundary event %s does not link to %s's last event %s", b.EventID, from.ID, fp.EventID)
 		}
 	} else if b.Sequence != from.LastSequence+1 {
-		return inconsistent("the boundary event (sequence %d) does not follow %s's last event (%d)", b.Sequence, from.CheckpointID, from.LastSequence)
+		return inconsistent("the boundary event (sequence %d) does not follow %s's last event (%d)", b.Sequence, from.ID, from.LastSequence)
 	}
 	if b.Sequence == to.FirstSequence {
 		tp := p.ToProof
-		if tp == nil || tp.CheckpointID != to.CheckpointID || tp.LeafIndex != 0 || tp.EventID != b.EventID || tp.EventHash != b.EventHash {
-			return inconsistent("to_proof does not prove the boundary event %s is the first leaf of %s", b.EventID, to.CheckpointID)
+		if tp == nil || tp.CheckpointID != to.ID || tp.LeafIndex != 0 || tp.EventID != b.EventID || tp.EventHash != b.EventHash {
+			return inconsistent("to_proof does not prove the boundary event %s is the first leaf of %s", b.EventID, to.ID)
 		}
 		if err := VerifyProof(*tp, to.MerkleRoot, to.EventCount); err != nil {
 			return inconsistent("to_proof: %v", err)
@@ -130,7 +130,7 @@ func SigningInput(cp models.LogCheckpoint) ([]byte, error) {
 		created = string(appendTime(nil, cp.CreatedAt.UTC()))
 	}
 	return canonical.Marshal(map[string]any{
-		"checkpoint_id": cp.CheckpointID, "intent_id": intent, "scope": cp.Scope, "merkle_root": cp.MerkleRoot,
+		"checkpoint_id": cp.ID, "intent_id": intent, "scope": cp.Scope, "merkle_root": cp.MerkleRoot,
 		"event_count": cp.EventCount, "first_sequence": cp.FirstSequence, "last_sequence": cp.LastSequence,
 		"created_at": created, "signed_by": signedBy,
 	})
@@ -143,10 +143,10 @@ var ErrBadSignature = errors.New("eventlog: checkpoint signature does not verify
 // a non-empty signer must be that DID (the server's, as its DID document gives it).
 func VerifySignature(cp models.LogCheckpoint, signer string) error {
 	if cp.SignedBy == nil || cp.Signature == nil {
-		return fmt.Errorf("%w: checkpoint %s is not signed", ErrBadSignature, cp.CheckpointID)
+		return fmt.Errorf("%w: checkpoint %s is not signed", ErrBadSignature, cp.ID)
 	}
 	if signer != "" && agentkey.BaseDID(*cp.SignedBy) != agentkey.BaseDID(signer) {
-		return fmt.Errorf("%w: checkpoint %s is signed by %s, not %s", ErrBadSignature, cp.CheckpointID, *cp.SignedBy, signer)
+		return fmt.Errorf("%w: checkpoint %s is signed by %s, not %s", ErrBadSignature, cp.ID, *cp.SignedBy, signer)
 	}
 	pub, err := agentkey.ParseDID(*cp.SignedBy)
 	if err != nil {
@@ -157,7 +157,7 @@ func VerifySignature(cp models.LogCheckpoint, signer string) error {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	if !agentkey.Verify(pub, msg, *cp.Signature) {
-		return fmt.Errorf("%w: checkpoint %s", ErrBadSignature, cp.CheckpointID)
+		return fmt.Errorf("%w: checkpoint %s", ErrBadSignature, cp.ID)
 	}
 	return nil
 }

@@ -207,7 +207,7 @@ func TestCheckChain(t *testing.T) {
 		hashes[i], _ = Parse(evs[i].EventHash)
 	}
 	intent := "i"
-	cp := models.LogCheckpoint{CheckpointID: "chk", IntentID: &intent, EventCount: 3, FirstSequence: evs[1].Sequence, LastSequence: evs[3].Sequence, MerkleRoot: Root(hashes[1:4]).String()}
+	cp := models.LogCheckpoint{ID: "chk", IntentID: &intent, EventCount: 3, FirstSequence: evs[1].Sequence, LastSequence: evs[3].Sequence, MerkleRoot: Root(hashes[1:4]).String()}
 	if r := CheckChain(evs, "", []models.LogCheckpoint{cp}); len(r.Breaks) != 0 || r.Checkpoints != 1 {
 		t.Fatalf("a sound chain: %+v", r.Breaks)
 	}

@@ -123,7 +123,7 @@ func appendCanonical(b []byte, ev *models.IntentEvent, known *plainStrings) ([]b
 		b = appendTime(b, ev.CreatedAt.UTC())
 		b = append(b, '"')
 	}
-	b, err = member(b, `,"event_type":`, ev.EventType, eventType, err)
+	b, err = member(b, `,"event_type":`, string(ev.EventType), eventType, err)
 	b, err = member(b, `,"id":`, ev.ID, nil, err)
 	b, err = member(b, `,"intent_id":`, ev.IntentID, intent, err)
 	if ev.ParentEventID != "" {
@@ -361,15 +361,15 @@ func checkCheckpoint(events []models.IntentEvent, hashes []Hash, cp models.LogCh
 			break
 		}
 	}
-	b := models.ChainBreak{Sequence: cp.FirstSequence, CheckpointID: cp.CheckpointID, Reason: ReasonCheckpoint, Found: cp.MerkleRoot}
+	b := models.ChainBreak{Sequence: cp.FirstSequence, CheckpointID: cp.ID, Reason: ReasonCheckpoint, Found: cp.MerkleRoot}
 	leaves := hashes[lo:hi]
 	if int64(len(leaves)) != cp.EventCount || len(leaves) == 0 || events[lo].Sequence != cp.FirstSequence || events[hi-1].Sequence != cp.LastSequence {
-		b.Detail = fmt.Sprintf("checkpoint %s covers %d events from sequence %d to %d; the log holds %d there", cp.CheckpointID, cp.EventCount, cp.FirstSequence, cp.LastSequence, len(leaves))
+		b.Detail = fmt.Sprintf("checkpoint %s covers %d events from sequence %d to %d; the log holds %d there", cp.ID, cp.EventCount, cp.FirstSequence, cp.LastSequence, len(leaves))
 		return &b, true
 	}
 	if root := Root(leaves).String(); root != cp.MerkleRoot {
 		b.Expected = root
-		b.Detail = fmt.Sprintf("checkpoint %s: the events it covers give another merkle_root: one of them was changed after it was made", cp.CheckpointID)
+		b.Detail = fmt.Sprintf("checkpoint %s: the events it covers give another merkle_root: one of them was changed after it was made", cp.ID)
 		return &b, true
 	}
 	return nil, true

@@ -359,7 +359,7 @@ func (a *Agent) onAgentEvent(ctx context.Context, ev openintent.IntentEvent) {
 	default:
 		return
 	}
-	for _, h := range a.cfg.events[ev.EventType] {
+	for _, h := range a.cfg.events[string(ev.EventType)] {
 		a.notify(ctx, ev, nil, h)
 	}
 }

@@ -83,7 +83,7 @@ func TestAssignmentWritesResultUnderLeaseWithTrace(t *testing.T) {
 	}
 	var assigned string
 	for _, ev := range evs {
-		if ev.EventType == string(openintent.EventAgentAssigned) {
+		if ev.EventType == openintent.EventAgentAssigned {
 			assigned = ev.ID
 		}
 	}
@@ -95,7 +95,7 @@ func TestAssignmentWritesResultUnderLeaseWithTrace(t *testing.T) {
 			t.Errorf("%s by the agent has trace %q, want the assignment's %q", ev.EventType, ev.TraceID, tr.TraceID)
 		}
 		switch ev.EventType {
-		case string(openintent.EventStatePatched), string(openintent.EventLeaseAcquired), string(openintent.EventLLMRequestStarted):
+		case openintent.EventStatePatched, openintent.EventLeaseAcquired, openintent.EventLLMRequestStarted:
 			if ev.ParentEventID != assigned {
 				t.Errorf("%s has parent %q, want the assignment %q", ev.EventType, ev.ParentEventID, assigned)
 			}

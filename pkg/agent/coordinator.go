@@ -307,7 +307,7 @@ func (c *Coordinator) drive(ctx context.Context, p *openintent.Portfolio, order 
 		}
 		c.onIntentEvent(ctx, ev) // the coordinator's own handlers
 		switch ev.EventType {
-		case string(openintent.EventStatusChanged):
+		case openintent.EventStatusChanged:
 			st := eventStatus(ev)
 			pl.status[ev.IntentID] = st
 			switch st {

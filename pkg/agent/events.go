@@ -157,12 +157,12 @@ func (a *Agent) onIntentEvent(ctx context.Context, ev openintent.IntentEvent) {
 		a.mu.Unlock()
 	}
 	o := &occurrence{ev: ev}
-	for _, h := range a.cfg.events[ev.EventType] {
+	for _, h := range a.cfg.events[string(ev.EventType)] {
 		a.notify(ctx, ev, o, h)
 	}
 	p := ev.Payload
 	switch ev.EventType {
-	case string(openintent.EventStatusChanged):
+	case openintent.EventStatusChanged:
 		st := eventStatus(ev)
 		if st == openintent.StatusCompleted {
 			for _, h := range a.cfg.complete {
@@ -172,14 +172,14 @@ func (a *Agent) onIntentEvent(ctx context.Context, ev openintent.IntentEvent) {
 		if terminal(st) && ev.Actor != a.id {
 			a.cancelJobs(ev.IntentID, ErrIntentEnded)
 		}
-	case string(openintent.EventStatePatched):
+	case openintent.EventStatePatched:
 		keys := patchedKeys(p)
 		for _, sh := range a.cfg.stateChange {
 			if len(sh.keys) == 0 || slices.ContainsFunc(sh.keys, func(k string) bool { return slices.Contains(keys, k) }) {
 				a.notify(ctx, ev, o, sh.fn)
 			}
 		}
-	case string(openintent.EventLeaseReleased):
+	case openintent.EventLeaseReleased:
 		scope := str(p["scope"])
 		if ev.Actor == a.id {
 			return // its own lease: it just worked under it
@@ -191,9 +191,9 @@ func (a *Agent) onIntentEvent(ctx context.Context, ev openintent.IntentEvent) {
 		}
 	case eventTaskCreated, eventTaskStatusChange:
 		a.onTaskEvent(ctx, ev, o)
-	case string(openintent.EventIntentSuspended), string(openintent.EventIntentSuspensionExpired):
+	case openintent.EventIntentSuspended, openintent.EventIntentSuspensionExpired:
 		hs := a.cfg.inputRequested
-		if ev.EventType == string(openintent.EventIntentSuspensionExpired) {
+		if ev.EventType == openintent.EventIntentSuspensionExpired {
 			hs = a.cfg.suspensionExpired
 		}
 		if len(hs) == 0 {
@@ -203,7 +203,7 @@ func (a *Agent) onIntentEvent(ctx context.Context, ev openintent.IntentEvent) {
 		for _, h := range hs {
 			a.notify(ctx, ev, o, func(ctx context.Context, w *Work) error { return h(ctx, w, rec) })
 		}
-	case string(openintent.EventIntentResumed):
+	case openintent.EventIntentResumed:
 		if len(a.cfg.inputReceived) == 0 {
 			return
 		}
@@ -406,7 +406,7 @@ func (a *Agent) onMessage(ctx context.Context, ch openintent.Channel, m openinte
 	ev := openintent.IntentEvent{ID: m.ID, IntentID: ch.IntentID, EventType: eventChannelMessage, Actor: m.Sender,
 		Payload: openintent.Object{"channel_id": ch.ID, "channel_name": ch.Name, "message_id": m.ID}}
 	if md := m.Metadata; md != nil {
-		ev.TraceID, _ = (*md)["trace_id"].(string)
+		ev.TraceID, _ = md["trace_id"].(string)
 	}
 	o := &occurrence{ev: ev}
 	answered := false

@@ -39,7 +39,7 @@ func waitCompleted(ctx context.Context, c *openintent.Client, intentID string) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if ev.EventType == string(openintent.EventStatusChanged) && ev.Payload["status"] == string(openintent.StatusCompleted) {
+		if ev.EventType == openintent.EventStatusChanged && ev.Payload["status"] == string(openintent.StatusCompleted) {
 			return
 		}
 	}
@@ -188,6 +188,6 @@ func ExampleNewWorker() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(task.Status, *task.AssignedAgent, (*task.Output)["text"])
+	fmt.Println(task.Status, *task.AssignedAgent, task.Output["text"])
 	// Output: completed ocr-worker text of 1
 }

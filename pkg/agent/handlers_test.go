@@ -125,7 +125,7 @@ func TestHandlersFollowTheAssignedIntent(t *testing.T) {
 	}
 	seen.waitTotal(t, 8)
 	waitEvent(t, boss, in.ID, func(ev openintent.IntentEvent) bool {
-		return ev.EventType == string(openintent.EventStatePatched) && ev.Actor == "observer"
+		return ev.EventType == openintent.EventStatePatched && ev.Actor == "observer"
 	})
 	cur, err := boss.GetIntent(ctx, in.ID)
 	if err != nil {
@@ -213,7 +213,7 @@ func TestWorkersClaimTasks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != openintent.TaskCompleted || got.Output == nil || (*got.Output)["result"] != task.Name+" done" {
+		if got.Status != openintent.TaskCompleted || got.Output == nil || got.Output["result"] != task.Name+" done" {
 			t.Errorf("%s: %s %v", task.Name, got.Status, got.Output)
 		}
 		want := 1
@@ -344,7 +344,7 @@ func TestTriggerDelegationAndMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	for run := 1; run <= 2; run++ {
-		f, err := owner.FireTrigger(ctx, trig.TriggerID)
+		f, err := owner.FireTrigger(ctx, trig.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +369,7 @@ func TestTriggerDelegationAndMemory(t *testing.T) {
 	if got.State["done_by"] != "helper" || got.State["handed_over"] != true {
 		t.Fatalf("state %v", got.State)
 	}
-	evs, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventStatusChanged)})
+	evs, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventStatusChanged})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestInvokeToolThroughGrant(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return openintent.Object{"hits": (*res.Result)["hits"]}, nil
+			return openintent.Object{"hits": res.Result["hits"]}, nil
 		})))
 	in := newIntent(t, boss, "market trends")
 	assign(t, boss, in.ID, "searcher")
@@ -420,11 +420,11 @@ func TestInvokeToolThroughGrant(t *testing.T) {
 	if got.State["hits"] != float64(2) {
 		t.Fatalf("state %v", got.State)
 	}
-	calls, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventToolCallCompleted)})
+	calls, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventToolCallCompleted})
 	if err != nil {
 		t.Fatal(err)
 	}
-	leases, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventLeaseAcquired)})
+	leases, err := boss.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventLeaseAcquired})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,12 +103,12 @@ func waitEvent(t *testing.T, c *openintent.Client, intentID string, pred func(op
 
 // completed matches the event completing an intent.
 func completed(ev openintent.IntentEvent) bool {
-	return ev.EventType == string(openintent.EventStatusChanged) && ev.Payload["status"] == string(openintent.StatusCompleted)
+	return ev.EventType == openintent.EventStatusChanged && ev.Payload["status"] == string(openintent.StatusCompleted)
 }
 
 // ofType matches events of a type.
 func ofType(typ string) func(openintent.IntentEvent) bool {
-	return func(ev openintent.IntentEvent) bool { return ev.EventType == typ }
+	return func(ev openintent.IntentEvent) bool { return string(ev.EventType) == typ }
 }
 
 // newIntent creates an active intent.

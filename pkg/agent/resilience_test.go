@@ -60,7 +60,7 @@ func TestKilledAgentsWorkIsTakenOver(t *testing.T) {
 	if n := second.get(in.ID); n != 1 {
 		t.Errorf("the second agent ran %d times", n)
 	}
-	evs, err := boss.GetEvents(testContext(t), in.ID, openintent.GetEventsParams{EventType: string(openintent.EventStatePatched)})
+	evs, err := boss.GetEvents(testContext(t), in.ID, openintent.GetEventsParams{EventType: openintent.EventStatePatched})
 	if err != nil {
 		t.Fatal(err)
 	}

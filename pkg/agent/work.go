@@ -326,7 +326,7 @@ func (w *Work) InvokeTool(ctx context.Context, tool string, params openintent.Ob
 	}
 	var result any
 	if res.Result != nil {
-		result = *res.Result
+		result = res.Result
 	}
 	if _, lerr := call.Complete(ctx, result); lerr != nil {
 		w.agent.log.Warn("agent: log tool call", "tool", tool, "error", lerr)

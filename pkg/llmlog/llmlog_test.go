@@ -92,7 +92,7 @@ func TestMiddleware(t *testing.T) {
 	evs, _ := oi.GetEvents(context.Background(), in.ID, openintent.GetEventsParams{})
 	count := map[string]int{}
 	for _, ev := range evs {
-		count[ev.EventType]++
+		count[string(ev.EventType)]++
 		if ev.EventType == "llm_request_failed" && ev.Payload["error"] != "the stream ended before the provider said it was complete" {
 			t.Errorf("failed: %v", ev.Payload)
 		}

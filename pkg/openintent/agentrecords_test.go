@@ -36,7 +36,7 @@ func TestAgentLifecycle(t *testing.T) {
 		t.Fatalf("heartbeat for another agent: %v", err)
 	}
 	got, _ := a.GetAgentRecord(ctx, "research-agent")
-	if got.LastHeartbeatAt.IsZero() || got.Capacity == nil || (*got.Capacity)["current_load"] != 2.0 {
+	if got.LastHeartbeatAt.IsZero() || got.Capacity == nil || got.Capacity["current_load"] != 2.0 {
 		t.Fatalf("after heartbeat: %+v", got)
 	}
 
@@ -107,7 +107,7 @@ func TestKeepAgentAlive(t *testing.T) {
 	}
 	beats := hb.Beats()
 	rec, _ := c.GetAgentRecord(ctx, "busy-agent")
-	if rec.LastHeartbeatAt.IsZero() || (*rec.Capacity)["current_load"].(float64) < 3 {
+	if rec.LastHeartbeatAt.IsZero() || rec.Capacity["current_load"].(float64) < 3 {
 		t.Fatalf("record after heartbeats: %+v", rec)
 	}
 	time.Sleep(60 * time.Millisecond)

@@ -38,7 +38,7 @@ func (c *Client) LogEvent(ctx context.Context, intentID string, eventType EventT
 	if tr, ok := TraceFromContext(ctx); ok && traceID == "" && parentID == "" {
 		traceID, parentID = tr.TraceID, tr.ParentEventID
 	}
-	body := models.EventCreate{EventType: string(eventType), Actor: actor, Payload: payload,
+	body := models.EventCreate{EventType: eventType, Actor: actor, Payload: payload,
 		TraceID: traceID, ParentEventID: parentID}
 	if s.signer != nil { // WithEventSigner: an RFC-0018 proof (identity.go)
 		if body.Proof, err = s.signer.SignEvent(intentID, body); err != nil {

@@ -37,7 +37,7 @@ func TestLogAndGetEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 3 || all[0].ID != second.ID || all[2].EventType != string(openintent.EventIntentCreated) {
+	if len(all) != 3 || all[0].ID != second.ID || all[2].EventType != openintent.EventIntentCreated {
 		t.Fatalf("events newest first = %+v", all)
 	}
 	comments, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: "comment"})
@@ -108,7 +108,7 @@ func TestAssignAndUnassignAgents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		types[ev.EventType]++
+		types[string(ev.EventType)]++
 	}
 	if types["agent_assigned"] < 2 || types["agent_unassigned"] != 2 {
 		t.Fatalf("event types = %v", types)

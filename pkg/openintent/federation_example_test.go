@@ -62,7 +62,7 @@ func ExampleClient_FederationDispatch() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if ev.EventType == string(openintent.EventFederationCompleted) {
+		if ev.EventType == openintent.EventFederationCompleted {
 			delta, _ := ev.Payload["state_delta"].(map[string]any)
 			fmt.Println("on A:", ev.EventType, "by B:", ev.Actor == b.Identity().DID(), "- status", delta["status"])
 			break

@@ -62,7 +62,7 @@ func TestFederationClientRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.EventType == string(openintent.EventFederationCompleted) {
+		if ev.EventType == openintent.EventFederationCompleted {
 			break
 		}
 	}
@@ -142,7 +142,7 @@ func TestFederationClientSigning(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Errorf("the same callback again: %v", err)
 	}
-	evs, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventFederationCompleted)})
+	evs, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventFederationCompleted})
 	if err != nil || len(evs) != 1 || evs[0].Actor != peerKey.DID() {
 		t.Errorf("callback events: %+v %v", evs, err)
 	}

@@ -35,7 +35,7 @@ func ExampleClient_StreamIntentEvents() {
 				log.Fatal(err)
 			}
 			fmt.Println(ev.EventType, ev.Payload["note"])
-			if ev.EventType == string(openintent.EventComment) && ev.Payload["note"] == "done" {
+			if ev.EventType == openintent.EventComment && ev.Payload["note"] == "done" {
 				return
 			}
 		}
@@ -109,7 +109,7 @@ func ExampleVerifyWebhook() {
 		log.Fatal(err)
 	}
 	sub, err := client.Subscribe(ctx, openintent.SubscriptionCreate{IntentID: intent.ID,
-		EventTypes: []string{string(openintent.EventComment)}, WebhookURL: receiver.URL, Secret: secret})
+		EventTypes: []openintent.EventType{openintent.EventComment}, WebhookURL: receiver.URL, Secret: secret})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func ExampleClient_FireTrigger() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	first, err := client.FireTrigger(ctx, trigger.TriggerID)
+	first, err := client.FireTrigger(ctx, trigger.ID)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func ExampleClient_FireTrigger() {
 		log.Fatal(err)
 	}
 	fmt.Println(first.Status, intent.Title)
-	again, err := client.FireTrigger(ctx, trigger.TriggerID)
+	again, err := client.FireTrigger(ctx, trigger.ID)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -146,7 +146,7 @@ func (id *Ed25519Identity) SignEvent(intentID string, ev EventCreate) (EventProo
 
 func (id *Ed25519Identity) signEventAt(intentID string, ev EventCreate, now time.Time) (EventProof, error) {
 	created := now.UTC().Format(time.RFC3339Nano)
-	msg, err := agentkey.EventInput(agentkey.Event{IntentID: intentID, EventType: ev.EventType, Actor: ev.Actor,
+	msg, err := agentkey.EventInput(agentkey.Event{IntentID: intentID, EventType: string(ev.EventType), Actor: ev.Actor,
 		Payload: ev.Payload, Created: created, TraceID: ev.TraceID, ParentEventID: ev.ParentEventID})
 	if err != nil {
 		return EventProof{}, fmt.Errorf("openintent: SignEvent: %w", err)
@@ -393,7 +393,7 @@ func VerifyEvent(ev IntentEvent, signer *AgentIdentity) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidProof, err)
 	}
-	msg, err := agentkey.EventInput(agentkey.Event{IntentID: ev.IntentID, EventType: ev.EventType, Actor: ev.Actor,
+	msg, err := agentkey.EventInput(agentkey.Event{IntentID: ev.IntentID, EventType: string(ev.EventType), Actor: ev.Actor,
 		Payload: ev.Payload, Created: p.Created, TraceID: ev.TraceID, ParentEventID: ev.ParentEventID})
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidProof, err)

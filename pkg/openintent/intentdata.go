@@ -90,7 +90,7 @@ func (c *Client) GetCostSummary(ctx context.Context, intentID string, opts ...Op
 	for _, k := range costs {
 		s.Total += k.Amount
 		s.ByAgent[k.AgentID] = number(s.ByAgent[k.AgentID]) + k.Amount
-		s.ByType[k.CostType] = number(s.ByType[k.CostType]) + k.Amount
+		s.ByType[string(k.CostType)] = number(s.ByType[string(k.CostType)]) + k.Amount
 	}
 	return s, nil
 }

@@ -266,7 +266,7 @@ func TestSetStatusLifecycle(t *testing.T) {
 	if !errors.As(err, &ce) || !strings.Contains(ce.Detail, "completed") || !strings.Contains(ce.Detail, "draft") {
 		t.Fatalf("completed -> draft = %v, want ConflictError naming both states", err)
 	}
-	events, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventStatusChanged)})
+	events, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventStatusChanged})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func TestWithLeaseRenewsInBackground(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventLeaseRenewed)})
+	events, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventLeaseRenewed})
 	if err != nil || len(events) < 2 {
 		t.Fatalf("lease_renewed events = %d, %v", len(events), err)
 	}

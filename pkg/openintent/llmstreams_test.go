@@ -24,7 +24,7 @@ func TestStreamCoordinationEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, err := c.CancelStream(ctx, in.ID, "s-2", "anthropic", "claude", "user closed the tab", 3, 40)
-	if err != nil || ev.EventType != string(openintent.EventStreamCancelled) || ev.Actor != "writer" {
+	if err != nil || ev.EventType != openintent.EventStreamCancelled || ev.Actor != "writer" {
 		t.Fatalf("cancel: %+v %v", ev, err)
 	}
 	evs, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{})
@@ -33,7 +33,7 @@ func TestStreamCoordinationEvents(t *testing.T) {
 	}
 	byType := map[string]openintent.Object{}
 	for _, ev := range evs {
-		byType[ev.EventType] = ev.Payload
+		byType[string(ev.EventType)] = ev.Payload
 	}
 	if p := byType["stream_started"]; p["stream_id"] != "s-1" || p["status"] != "active" || p["agent_id"] != "writer" || p["intent_id"] != in.ID || p["started_at"] == nil {
 		t.Errorf("stream_started: %v", p)
@@ -91,7 +91,7 @@ func TestEventQueue(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s queue: %v", name, err)
 			}
-			if ev.EventType == string(openintent.EventComment) {
+			if ev.EventType == openintent.EventComment {
 				if ev.Payload["n"] != float64(1) || ev.IntentID != in.ID {
 					t.Fatalf("%s queue: %+v", name, ev)
 				}

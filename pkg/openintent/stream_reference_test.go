@@ -170,7 +170,7 @@ func TestStreamDecodesEveryReferenceFrame(t *testing.T) {
 			t.Errorf("item %d (%s): %v", i, w.typ, it.err)
 			continue
 		}
-		if it.ev.EventType != w.typ || it.ev.IntentID != w.intent {
+		if string(it.ev.EventType) != w.typ || it.ev.IntentID != w.intent {
 			t.Errorf("item %d: event_type %q intent_id %q, want %q %q", i, it.ev.EventType, it.ev.IntentID, w.typ, w.intent)
 		}
 		if w.check != nil {
@@ -197,7 +197,7 @@ func TestStreamDecodesReferenceAgentAndPortfolioFrames(t *testing.T) {
 	items := readStream(t, refClient(t, portfolios).StreamPortfolioEvents(ctx, "p-1"), 2)
 	for i, typ := range []openintent.EventType{openintent.EventAddedToPortfolio, openintent.EventRemovedFromPortfolio} {
 		it := items[i]
-		if it.err != nil || it.ev.EventType != string(typ) || it.ev.Payload["portfolio_id"] != "p-1" {
+		if it.err != nil || it.ev.EventType != typ || it.ev.Payload["portfolio_id"] != "p-1" {
 			t.Errorf("portfolio frame %d: %+v %v, want %s naming the portfolio", i, it.ev, it.err, typ)
 		}
 	}

@@ -61,7 +61,7 @@ func decodeFrame(name string, data []byte, kind streamKind, streamID string) (In
 	if err := json.Unmarshal(data, &obj); err != nil {
 		return IntentEvent{}, fmt.Errorf("openintent: stream frame %q: %w", name, err)
 	}
-	ev := IntentEvent{EventType: name, Payload: Object{}}
+	ev := IntentEvent{EventType: EventType(name), Payload: Object{}}
 	switch {
 	case isIntentShaped(fields):
 		ev.IntentID = rawString(fields["id"])
@@ -97,9 +97,9 @@ func decodeFrame(name string, data []byte, kind streamKind, streamID string) (In
 	case portfolioStreamKind:
 		switch name {
 		case "intent_added":
-			ev.EventType = string(EventAddedToPortfolio)
+			ev.EventType = EventAddedToPortfolio
 		case "intent_removed":
-			ev.EventType = string(EventRemovedFromPortfolio)
+			ev.EventType = EventRemovedFromPortfolio
 		}
 		if _, ok := ev.Payload["portfolio_id"]; !ok {
 			ev.Payload["portfolio_id"] = streamID

@@ -28,7 +28,7 @@ func TestWithStreamOpened(t *testing.T) {
 	}
 	select {
 	case ev := <-events:
-		if ev.EventType != string(openintent.EventComment) {
+		if ev.EventType != openintent.EventComment {
 			t.Fatalf("first event %s", ev.EventType)
 		}
 	case err := <-errs:

@@ -67,7 +67,7 @@ func TestWithStreamReady(t *testing.T) {
 			waitReady(t, ready, errs)
 			comment(t)
 			for _, ev := range receive(t, events, errs, 1) {
-				if ev.EventType != string(openintent.EventComment) || ev.IntentID != in.ID {
+				if ev.EventType != openintent.EventComment || ev.IntentID != in.ID {
 					t.Errorf("first event %s on %s", ev.EventType, ev.IntentID)
 				}
 			}
@@ -119,7 +119,7 @@ func TestWithStreamReady(t *testing.T) {
 		waitReady(t, ready, nil)
 		comment(t)
 		ev, err := q.Next(ctxT(t))
-		if err != nil || ev.EventType != string(openintent.EventComment) {
+		if err != nil || ev.EventType != openintent.EventComment {
 			t.Fatalf("Next: %v, %v", ev.EventType, err)
 		}
 	})
@@ -170,7 +170,7 @@ func TestWithStreamReadyOnceAcrossReconnections(t *testing.T) {
 	if _, err := c.LogEvent(ctxT(t), in.ID, openintent.EventComment, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := receive(t, events, errs, 1); got[0].EventType != string(openintent.EventComment) {
+	if got := receive(t, events, errs, 1); got[0].EventType != openintent.EventComment {
 		t.Fatalf("got %s", got[0].EventType)
 	}
 	if r, o, n := ready.Load(), opened.Load(), conns.Load(); r != 1 || o != 2 || n != 2 {

@@ -61,7 +61,7 @@ func TestWebhookDeliveryRetriesAndSigns(t *testing.T) {
 	in := mustCreate(t, c, openintent.IntentCreate{Title: "watched"})
 	other := mustCreate(t, c, openintent.IntentCreate{Title: "not watched"})
 	sub, err := c.Subscribe(ctx, openintent.SubscriptionCreate{IntentID: in.ID, WebhookURL: hook.URL, Secret: rc.secret,
-		EventTypes: []string{"state_patched"}})
+		EventTypes: []openintent.EventType{"state_patched"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +266,11 @@ func (st portfolioStory) play(t *testing.T, owner *openintent.Client) {
 func describeSteps(evs []openintent.IntentEvent) []string {
 	var out []string
 	for _, ev := range evs {
-		s := ev.EventType
+		s := string(ev.EventType)
 		if step, ok := ev.Payload["step"].(string); ok {
 			s += ":" + step
 		}
-		out = append(out, s)
+		out = append(out, string(s))
 	}
 	return out
 }
@@ -353,7 +353,7 @@ func TestWebhooksFollowMembershipAndHideClosedIntents(t *testing.T) {
 	t.Cleanup(hook.Close)
 	st := newPortfolioStory(t, owner, "hooked")
 	if _, err := other.Subscribe(ctx, openintent.SubscriptionCreate{PortfolioID: st.p.ID, WebhookURL: hook.URL, Secret: rc.secret,
-		EventTypes: []string{"comment", "removed_from_portfolio"}}); err != nil {
+		EventTypes: []openintent.EventType{"comment", "removed_from_portfolio"}}); err != nil {
 		t.Fatal(err)
 	}
 	st.play(t, owner)

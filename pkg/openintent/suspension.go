@@ -105,7 +105,7 @@ type SuspensionEndedError struct {
 	// Resolution is `expired` or `cancelled`.
 	Resolution string
 	// FallbackPolicy is the policy applied on timeout.
-	FallbackPolicy string
+	FallbackPolicy FallbackPolicy
 	// IntentStatus is the intent's status when it ended.
 	IntentStatus IntentStatus
 }
@@ -283,9 +283,9 @@ func (c *Client) suspensionOutcome(ctx context.Context, intentID, suspensionID s
 	case "expired":
 		policy := rec.FallbackPolicy
 		if rec.RetryPolicy.FinalFallbackPolicy != "" {
-			policy = string(rec.RetryPolicy.FinalFallbackPolicy)
+			policy = rec.RetryPolicy.FinalFallbackPolicy
 		}
-		if policy == "" || policy == string(FallbackFail) || in.Status == StatusAbandoned {
+		if policy == "" || policy == FallbackFail || in.Status == StatusAbandoned {
 			return nil, true, &SuspensionEndedError{SuspensionID: rec.ID, Resolution: rec.Resolution, FallbackPolicy: policy, IntentStatus: in.Status}
 		}
 		return &InputResponse{SuspensionID: rec.ID, Value: rec.FallbackValue, Resolution: rec.Resolution}, true, nil

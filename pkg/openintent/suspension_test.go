@@ -254,7 +254,7 @@ func TestShouldRequestInput(t *testing.T) {
 	if err != nil || d.Mode != openintent.EngagementRequireInput || !d.ShouldAsk {
 		t.Fatalf("decision: %+v %v", d, err)
 	}
-	evs, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: string(openintent.EventEngagementDecision)})
+	evs, err := c.GetEvents(ctx, in.ID, openintent.GetEventsParams{EventType: openintent.EventEngagementDecision})
 	if err != nil || len(evs) != 1 || evs[0].Payload["mode"] != "require_input" || evs[0].Payload["should_ask"] != true ||
 		evs[0].Payload["signals"].(map[string]any)["risk"] != 0.6 || !strings.Contains(evs[0].Payload["rationale"].(string), "0.55") {
 		t.Fatalf("engagement.decision: %+v %v", evs, err)

@@ -49,7 +49,7 @@ func TestTasksAndPlans(t *testing.T) {
 		t.Fatalf("run: %+v %v", got, err)
 	}
 	got, err = c.UpdateTask(ctx, a.ID, 3, openintent.TaskUpdate{Status: openintent.TaskCompleted, Output: map[string]any{"sources": 12.0}})
-	if err != nil || got.CompletedAt.IsZero() || got.Output == nil || (*got.Output)["sources"] != 12.0 || got.Version != 4 {
+	if err != nil || got.CompletedAt.IsZero() || got.Output == nil || got.Output["sources"] != 12.0 || got.Version != 4 {
 		t.Fatalf("complete: %+v %v", got, err)
 	}
 	// Completed is final: moving on is a conflict naming the rule, not a version error.
@@ -127,7 +127,7 @@ func TestTasksAndPlans(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, ev := range evs {
-		seen[ev.EventType]++
+		seen[string(ev.EventType)]++
 	}
 	if seen["task.created"] != 3 || seen["task.status_changed"] < 3 || seen["plan.created"] != 1 || seen["plan.updated"] != 1 {
 		t.Fatalf("events: %v", seen)

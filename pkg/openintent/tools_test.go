@@ -113,11 +113,11 @@ func TestVaultsGrantsAndToolProxy(t *testing.T) {
 
 	// The worker calls the tool through the proxy with the owner's credential.
 	res, err := worker.InvokeTool(ctx, "web_search", "", openintent.Object{"q": "market trends"})
-	if err != nil || res.Status != "success" || res.Result == nil || (*res.Result)["query"] != "market trends" {
+	if err != nil || res.Status != "success" || res.Result == nil || res.Result["query"] != "market trends" {
 		t.Fatalf("invoke: %+v %v", res, err)
 	}
-	if (*res.Result)["seen_auth"] != "Bearer [REDACTED]" {
-		t.Fatalf("the echoed secret was not redacted: %v", (*res.Result)["seen_auth"])
+	if res.Result["seen_auth"] != "Bearer [REDACTED]" {
+		t.Fatalf("the echoed secret was not redacted: %v", res.Result["seen_auth"])
 	}
 	// Other agents cannot use the worker's grant, not even by naming it.
 	if _, err := other.InvokeTool(ctx, "web_search", "", nil); !errors.As(err, &pe) || !strings.Contains(err.Error(), "no grant") {
@@ -220,7 +220,7 @@ func TestToolProxyStubAndPrivateNetworks(t *testing.T) {
 		t.Fatalf("loopback tool: %+v %v", res, err)
 	}
 	res, err = worker.InvokeTool(ctx, "notes", "", openintent.Object{"text": "hi"})
-	if err != nil || res.Status != "success" || (*res.Result)["credential_auth_type"] != "bearer_token" {
+	if err != nil || res.Status != "success" || res.Result["credential_auth_type"] != "bearer_token" {
 		t.Fatalf("stub: %+v %v", res, err)
 	}
 }

@@ -34,7 +34,7 @@ func TestScheduleTriggerFiresOnTime(t *testing.T) {
 		t.Fatalf("create: %+v %v", tr, err)
 	}
 	fireCount := func() int64 {
-		got, err := c.GetTrigger(ctx, tr.TriggerID)
+		got, err := c.GetTrigger(ctx, tr.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,20 +47,20 @@ func TestScheduleTriggerFiresOnTime(t *testing.T) {
 	}
 	e.clock.Advance(30 * time.Second) // 13:00:00
 	waitFor(t, "the 13:00 firing", func() bool { return fireCount() == 1 })
-	got, _ := c.GetTrigger(ctx, tr.TriggerID)
+	got, _ := c.GetTrigger(ctx, tr.ID)
 	if !got.LastFiredAt.Equal(e.clock.Now()) || got.Version != 1 {
 		t.Fatalf("after firing: %+v", got)
 	}
 	// The intent came from the template, with lineage on its creation event.
 	page, err := c.ListIntents(ctx, openintent.ListIntentsParams{})
-	if err != nil || len(page) != 1 || page[0].Title != "Report 1" || page[0].State["source"] != tr.TriggerID ||
-		page[0].CreatedBy != "trigger:"+tr.TriggerID || page[0].Status != openintent.StatusActive {
+	if err != nil || len(page) != 1 || page[0].Title != "Report 1" || page[0].State["source"] != tr.ID ||
+		page[0].CreatedBy != "trigger:"+tr.ID || page[0].Status != openintent.StatusActive {
 		t.Fatalf("created intents: %+v %v", page, err)
 	}
 	evs, _ := c.GetEvents(ctx, page[0].ID, openintent.GetEventsParams{})
 	byType := map[string]openintent.IntentEvent{}
 	for _, ev := range evs {
-		byType[ev.EventType] = ev
+		byType[string(ev.EventType)] = ev
 	}
 	if byType["intent_created"].Payload["trigger"] == nil || byType["trigger.fired"].Payload["created_intent_id"] != page[0].ID {
 		t.Fatalf("events of the created intent: %+v", evs)
@@ -80,11 +80,11 @@ func TestScheduleTriggerFiresOnTime(t *testing.T) {
 
 	// Disabled triggers do not fire, on schedule or by hand; re-enabling does not catch up.
 	off := false
-	upd, err := c.UpdateTrigger(ctx, tr.TriggerID, 1, openintent.TriggerUpdate{Enabled: &off})
+	upd, err := c.UpdateTrigger(ctx, tr.ID, 1, openintent.TriggerUpdate{Enabled: &off})
 	if err != nil || upd.Enabled || upd.Version != 2 {
 		t.Fatalf("disable: %+v %v", upd, err)
 	}
-	if _, err := c.UpdateTrigger(ctx, tr.TriggerID, 1, openintent.TriggerUpdate{Enabled: &off}); !errors.Is(err, openintent.ErrVersionConflict) {
+	if _, err := c.UpdateTrigger(ctx, tr.ID, 1, openintent.TriggerUpdate{Enabled: &off}); !errors.Is(err, openintent.ErrVersionConflict) {
 		t.Fatalf("stale update: %v", err)
 	}
 	e.clock.Advance(time.Hour) // 17:00
@@ -93,11 +93,11 @@ func TestScheduleTriggerFiresOnTime(t *testing.T) {
 		t.Fatalf("a disabled trigger fired: %d", n)
 	}
 	var ce *openintent.ConflictError
-	if _, err := c.FireTrigger(ctx, tr.TriggerID); !errors.As(err, &ce) {
+	if _, err := c.FireTrigger(ctx, tr.ID); !errors.As(err, &ce) {
 		t.Fatalf("manual fire of a disabled trigger: %v", err)
 	}
 	on := true
-	if _, err := c.UpdateTrigger(ctx, tr.TriggerID, 2, openintent.TriggerUpdate{Enabled: &on}); err != nil {
+	if _, err := c.UpdateTrigger(ctx, tr.ID, 2, openintent.TriggerUpdate{Enabled: &on}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -108,10 +108,10 @@ func TestScheduleTriggerFiresOnTime(t *testing.T) {
 	waitFor(t, "the 18:00 firing", func() bool { return fireCount() == 3 })
 
 	// Deleted triggers never fire again.
-	if err := c.DeleteTrigger(ctx, tr.TriggerID); err != nil {
+	if err := c.DeleteTrigger(ctx, tr.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GetTrigger(ctx, tr.TriggerID); !errors.Is(err, openintent.ErrNotFound) {
+	if _, err := c.GetTrigger(ctx, tr.ID); !errors.Is(err, openintent.ErrNotFound) {
 		t.Fatalf("deleted trigger: %v", err)
 	}
 	e.clock.Advance(time.Hour)
@@ -145,11 +145,11 @@ func TestTriggerValidationAndDedup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := c.FireTrigger(ctx, tr.TriggerID)
+	f, err := c.FireTrigger(ctx, tr.ID)
 	if err != nil || f.Status != "fired" || f.FireCount != 1 || f.IntentID == "" {
 		t.Fatalf("fire: %+v %v", f, err)
 	}
-	if f2, err := c.FireTrigger(ctx, tr.TriggerID); err != nil || f2.Status != "skipped" || f2.FireCount != 1 {
+	if f2, err := c.FireTrigger(ctx, tr.ID); err != nil || f2.Status != "skipped" || f2.FireCount != 1 {
 		t.Fatalf("fire while open: %+v %v", f2, err)
 	}
 	in, _ := c.GetIntent(ctx, f.IntentID)
@@ -159,13 +159,13 @@ func TestTriggerValidationAndDedup(t *testing.T) {
 	if _, err := c.SetStatus(ctx, in.ID, in.Version, openintent.StatusCompleted); err != nil {
 		t.Fatal(err)
 	}
-	if f3, err := c.FireTrigger(ctx, tr.TriggerID); err != nil || f3.Status != "fired" || f3.FireCount != 2 {
+	if f3, err := c.FireTrigger(ctx, tr.ID); err != nil || f3.Status != "fired" || f3.FireCount != 2 {
 		t.Fatalf("fire after completion: %+v %v", f3, err)
 	}
 	// queue: a deferred firing happens by itself once the open intent completes.
 	q, _ := c.CreateTrigger(ctx, openintent.TriggerCreate{Name: "queued", Type: openintent.TriggerWebhook, Deduplication: openintent.DedupQueue})
-	first, _ := c.FireTrigger(ctx, q.TriggerID)
-	if f, err := c.FireTrigger(ctx, q.TriggerID); err != nil || f.Status != "queued" {
+	first, _ := c.FireTrigger(ctx, q.ID)
+	if f, err := c.FireTrigger(ctx, q.ID); err != nil || f.Status != "queued" {
 		t.Fatalf("queue: %+v %v", f, err)
 	}
 	in, _ = c.GetIntent(ctx, first.IntentID)
@@ -173,7 +173,7 @@ func TestTriggerValidationAndDedup(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the queued firing", func() bool {
-		got, err := c.GetTrigger(ctx, q.TriggerID)
+		got, err := c.GetTrigger(ctx, q.ID)
 		return err == nil && got.FireCount == 2
 	})
 	list, err := c.ListTriggers(ctx, openintent.ListTriggersParams{Type: openintent.TriggerWebhook})
@@ -206,7 +206,7 @@ func TestEventTrigger(t *testing.T) {
 		}
 	}
 	waitFor(t, "the event firing", func() bool {
-		got, err := c.GetTrigger(ctx, tr.TriggerID)
+		got, err := c.GetTrigger(ctx, tr.ID)
 		return err == nil && got.FireCount == 1
 	})
 	time.Sleep(100 * time.Millisecond)
@@ -225,15 +225,15 @@ func TestEventTrigger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.FireTrigger(ctx, loop.TriggerID); err != nil {
+	if _, err := c.FireTrigger(ctx, loop.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the cascade to stop at depth 10", func() bool {
-		got, err := c.GetTrigger(ctx, loop.TriggerID)
+		got, err := c.GetTrigger(ctx, loop.ID)
 		return err == nil && got.FireCount == 10
 	})
 	time.Sleep(200 * time.Millisecond)
-	if got, _ := c.GetTrigger(ctx, loop.TriggerID); got.FireCount != 10 {
+	if got, _ := c.GetTrigger(ctx, loop.ID); got.FireCount != 10 {
 		t.Fatalf("cascade went on: %d firings", got.FireCount)
 	}
 }

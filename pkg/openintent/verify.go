@@ -191,7 +191,7 @@ func VerifyChain(events []IntentEvent, check ChainCheck) (*ChainVerification, er
 	if check.Signer != "" {
 		for _, cp := range check.Checkpoints {
 			if err := eventlog.VerifySignature(cp, check.Signer); err != nil {
-				res.Breaks = append(res.Breaks, ChainBreak{Sequence: cp.FirstSequence, CheckpointID: cp.CheckpointID, Reason: eventlog.ReasonCheckpoint, Detail: err.Error()})
+				res.Breaks = append(res.Breaks, ChainBreak{Sequence: cp.FirstSequence, CheckpointID: cp.ID, Reason: eventlog.ReasonCheckpoint, Detail: err.Error()})
 			}
 		}
 	}
@@ -245,8 +245,8 @@ func VerifyInclusion(proof MerkleProof, checkpoint LogCheckpoint, event *IntentE
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrProofInvalid, fmt.Sprintf(format, args...))
 	}
-	if proof.CheckpointID != checkpoint.CheckpointID {
-		return fail("the proof is for checkpoint %s, not %s", proof.CheckpointID, checkpoint.CheckpointID)
+	if proof.CheckpointID != checkpoint.ID {
+		return fail("the proof is for checkpoint %s, not %s", proof.CheckpointID, checkpoint.ID)
 	}
 	if err := eventlog.VerifyProof(proof, checkpoint.MerkleRoot, checkpoint.EventCount); err != nil {
 		return fail("%v", err)
@@ -261,9 +261,9 @@ func VerifyInclusion(proof MerkleProof, checkpoint LogCheckpoint, event *IntentE
 		case h != proof.EventHash:
 			return fail("event %s's content gives hash %s, the proof proves %s", event.ID, h, proof.EventHash)
 		case event.Sequence < checkpoint.FirstSequence || event.Sequence > checkpoint.LastSequence:
-			return fail("event %s (sequence %d) is outside checkpoint %s (%d to %d)", event.ID, event.Sequence, checkpoint.CheckpointID, checkpoint.FirstSequence, checkpoint.LastSequence)
+			return fail("event %s (sequence %d) is outside checkpoint %s (%d to %d)", event.ID, event.Sequence, checkpoint.ID, checkpoint.FirstSequence, checkpoint.LastSequence)
 		case checkpoint.IntentID != nil && event.IntentID != *checkpoint.IntentID:
-			return fail("event %s belongs to intent %s, checkpoint %s covers %s", event.ID, event.IntentID, checkpoint.CheckpointID, *checkpoint.IntentID)
+			return fail("event %s belongs to intent %s, checkpoint %s covers %s", event.ID, event.IntentID, checkpoint.ID, *checkpoint.IntentID)
 		}
 	}
 	return nil

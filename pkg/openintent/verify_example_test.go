@@ -54,7 +54,7 @@ func ExampleVerifyChain() {
 	fmt.Println("events:", report.EventCount, "valid:", report.Valid, "checkpoints checked:", report.CheckpointsChecked)
 
 	// One event's inclusion proof, as a third party would check it.
-	proof, err := client.GetMerkleProof(ctx, checkpoint.CheckpointID, events[1].ID)
+	proof, err := client.GetMerkleProof(ctx, checkpoint.ID, events[1].ID)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func TestForgedInclusionProofIsRefused(t *testing.T) {
 	}
 	evs := oldestFirst(t, c, intentID)
 	ev := evs[6]
-	proof, err := c.GetMerkleProof(ctx, cp.CheckpointID, ev.ID)
+	proof, err := c.GetMerkleProof(ctx, cp.ID, ev.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestForgedInclusionProofIsRefused(t *testing.T) {
 			c.MerkleRoot, p.MerkleRoot = other, other
 		},
 		"other checkpoint": func(_ *openintent.MerkleProof, c *openintent.LogCheckpoint, _ *openintent.IntentEvent) {
-			c.CheckpointID = "chk_other"
+			c.ID = "chk_other"
 		},
 	} {
 		if err := forge(f); !errors.Is(err, openintent.ErrProofInvalid) {
@@ -220,7 +220,7 @@ func TestForgedInclusionProofIsRefused(t *testing.T) {
 		t.Errorf("another signer: %v", err)
 	}
 	// An agent that may not read the intent can still check the proof it is handed.
-	if _, err := c.GetMerkleProof(ctx, cp.CheckpointID, "nope"); !errors.Is(err, openintent.ErrNotFound) {
+	if _, err := c.GetMerkleProof(ctx, cp.ID, "nope"); !errors.Is(err, openintent.ErrNotFound) {
 		t.Errorf("unknown event: %v", err)
 	}
 	if root, err := openintent.MerkleRoot(func() (hs []string) {
@@ -252,7 +252,7 @@ func TestCheckpointConsistencyOffline(t *testing.T) {
 	if _, err := c.CreateCheckpoint(ctx, openintent.CheckpointCreate{IntentID: intentID}); !errors.Is(err, openintent.ErrConflict) {
 		t.Errorf("empty checkpoint: %v", err)
 	}
-	p, err := c.VerifyConsistency(ctx, first.CheckpointID, second.CheckpointID)
+	p, err := c.VerifyConsistency(ctx, first.ID, second.ID)
 	if err != nil || !p.Consistent {
 		t.Fatalf("%+v %v", p, err)
 	}
@@ -272,7 +272,7 @@ func TestCheckpointConsistencyOffline(t *testing.T) {
 	if err := openintent.VerifyCheckpointConsistency(*first, *second, forged, nil); !errors.Is(err, openintent.ErrInconsistent) {
 		t.Errorf("forged boundary: %v", err)
 	}
-	reversed, err := c.VerifyConsistency(ctx, second.CheckpointID, first.CheckpointID)
+	reversed, err := c.VerifyConsistency(ctx, second.ID, first.ID)
 	if err != nil || reversed.Consistent || reversed.Reason == "" {
 		t.Fatalf("reversed: %+v %v", reversed, err)
 	}
@@ -280,14 +280,14 @@ func TestCheckpointConsistencyOffline(t *testing.T) {
 		t.Errorf("reversed offline: %v", err)
 	}
 	list, err := c.ListCheckpoints(ctx, openintent.ListCheckpointsParams{IntentID: intentID})
-	if err != nil || len(list) != 2 || list[1].CheckpointID != second.CheckpointID {
+	if err != nil || len(list) != 2 || list[1].ID != second.ID {
 		t.Errorf("list: %+v %v", list, err)
 	}
-	got, err := c.GetCheckpoint(ctx, first.CheckpointID)
+	got, err := c.GetCheckpoint(ctx, first.ID)
 	if err != nil || got.MerkleRoot != first.MerkleRoot {
 		t.Errorf("get: %+v %v", got, err)
 	}
-	a, err := c.AnchorCheckpoint(ctx, first.CheckpointID, openintent.AnchorCreate{Provider: "notary", Reference: "r-1"})
+	a, err := c.AnchorCheckpoint(ctx, first.ID, openintent.AnchorCreate{Provider: "notary", Reference: "r-1"})
 	if err != nil || a.Anchor.MerkleRoot != first.MerkleRoot || a.Anchor.Reference != "r-1" {
 		t.Errorf("anchor: %+v %v", a, err)
 	}

@@ -118,7 +118,7 @@ func (ac *accessControl) permitsKnowing(ctx context.Context, in models.Intent, a
 	}
 	now := ac.store.Now()
 	for _, e := range entries {
-		if e.PrincipalID == agent && permissionLevel(e.Permission) >= permissionLevel(string(need)) &&
+		if e.PrincipalID == agent && permissionLevel(string(e.Permission)) >= permissionLevel(string(need)) &&
 			(e.ExpiresAt.IsZero() || e.ExpiresAt.After(now)) {
 			return true, nil
 		}
@@ -209,14 +209,14 @@ func (h *handlers) GetIntentACL(ctx context.Context, req genserver.GetIntentACLR
 }
 
 func (h *handlers) readACL(ctx context.Context, intentID string) (models.ACL, error) {
-	acl := models.ACL{IntentID: intentID, DefaultPolicy: string(models.AccessPolicyOpen)}
+	acl := models.ACL{IntentID: intentID, DefaultPolicy: models.AccessPolicyOpen}
 	if _, err := h.store.GetIntent(ctx, intentID); err != nil {
 		return acl, err
 	}
 	p, err := store.Get[aclPolicy](ctx, h.store, kindACL, intentID)
 	switch {
 	case err == nil:
-		acl.DefaultPolicy = string(p.DefaultPolicy)
+		acl.DefaultPolicy = p.DefaultPolicy
 	case !errors.Is(err, store.ErrNotFound):
 		return acl, err
 	}
@@ -230,14 +230,14 @@ func newEntry(field string, intentID, grantedBy string, c models.ACLEntryCreate,
 		return models.ACLEntry{}, validationFailed(field+"principal_id", "must not be empty")
 	}
 	e := models.ACLEntry{ID: store.NewID(), IntentID: intentID, PrincipalID: c.PrincipalID, PrincipalType: c.PrincipalType,
-		Permission: string(c.Permission), GrantedBy: grantedBy, GrantedAt: now, ExpiresAt: c.ExpiresAt}
+		Permission: c.Permission, GrantedBy: grantedBy, GrantedAt: now, ExpiresAt: c.ExpiresAt}
 	if e.PrincipalType == "" {
 		e.PrincipalType = "agent"
 	}
 	if e.Permission == "" {
-		e.Permission = string(models.PermissionRead)
+		e.Permission = models.PermissionRead
 	}
-	if permissionLevel(e.Permission) == 0 {
+	if permissionLevel(string(e.Permission)) == 0 {
 		return e, validationFailed(field+"permission", "must be read, write or admin")
 	}
 	if c.Reason != "" {
@@ -345,7 +345,7 @@ func (h *handlers) DeleteIntentACLEntry(ctx context.Context, req genserver.Delet
 func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.CreateAccessRequestRequestObject) (genserver.CreateAccessRequestResponseObject, error) {
 	b := req.Body
 	a := models.AccessRequest{IntentID: req.IntentID, PrincipalID: b.PrincipalID, PrincipalType: b.PrincipalType,
-		RequestedPermission: string(b.RequestedPermission), Reason: b.Reason, Capabilities: b.Capabilities, Status: models.AccessRequestStatusPending}
+		RequestedPermission: b.RequestedPermission, Reason: b.Reason, Capabilities: b.Capabilities, Status: models.AccessRequestStatusPending}
 	var err error
 	if a.PrincipalID, err = actorField(ctx, "principal_id", b.PrincipalID); err != nil {
 		return nil, err
@@ -354,9 +354,9 @@ func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.Create
 		a.PrincipalType = "agent"
 	}
 	if a.RequestedPermission == "" {
-		a.RequestedPermission = string(models.PermissionWrite)
+		a.RequestedPermission = models.PermissionWrite
 	}
-	if permissionLevel(a.RequestedPermission) == 0 {
+	if permissionLevel(string(a.RequestedPermission)) == 0 {
 		return nil, validationFailed("requested_permission", "must be read, write or admin")
 	}
 	a.Capabilities = nonNil(a.Capabilities)

@@ -26,7 +26,7 @@ const (
 // heartbeatSetting reads a duration in seconds from an agent's heartbeat_config.
 func heartbeatSetting(a models.AgentRecord, name string, def time.Duration) time.Duration {
 	if a.HeartbeatConfig != nil {
-		if s, ok := (*a.HeartbeatConfig)[name].(float64); ok && s > 0 {
+		if s, ok := a.HeartbeatConfig[name].(float64); ok && s > 0 {
 			return time.Duration(s * float64(time.Second))
 		}
 	}
@@ -67,10 +67,10 @@ func (h *handlers) RegisterAgent(ctx context.Context, req genserver.RegisterAgen
 		}
 	}
 	if b.Capacity != nil {
-		a.Capacity = &b.Capacity
+		a.Capacity = b.Capacity
 	}
 	if b.HeartbeatConfig != nil {
-		a.HeartbeatConfig = &b.HeartbeatConfig
+		a.HeartbeatConfig = b.HeartbeatConfig
 	}
 	err = h.store.Write(ctx, func(w *store.Writer) error {
 		a.RegisteredAt = w.Timestamp()
@@ -150,11 +150,11 @@ func (h *handlers) AgentHeartbeat(ctx context.Context, req genserver.AgentHeartb
 		a.LastHeartbeatAt = w.Timestamp()
 		capacity := map[string]any{}
 		if a.Capacity != nil {
-			capacity = *a.Capacity
+			capacity = a.Capacity
 		}
 		capacity["current_load"] = b.CurrentLoad
 		capacity["tasks_in_progress"] = nonNil(b.TasksInProgress)
-		a.Capacity = &capacity
+		a.Capacity = capacity
 		out = models.AgentHeartbeat{Status: "ok", ServerTimestamp: w.Timestamp(),
 			NextHeartbeatAt: timestamp.New(w.Now().Add(heartbeatSetting(a, "interval_seconds", defaultHeartbeatInterval)))}
 		_, err = w.Rewrite(r, a) // a heartbeat is not a change of the record's version

@@ -453,7 +453,7 @@ func appendMessage(w *store.Writer, channelID string, m newMessage) (_ models.Ch
 			msg.CorrelationID = &m.correlationID
 		}
 		if m.metadata != nil {
-			msg.Metadata = &m.metadata
+			msg.Metadata = m.metadata
 		}
 		c.MessageCount, c.LastMessageAt = msg.Seq, now
 		if m.reply {

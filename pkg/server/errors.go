@@ -162,7 +162,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 		ae = &apiError{status: http.StatusInternalServerError, code: "internal", detail: "Internal server error"}
 	}
-	body := models.Error{Detail: ae.detail, Code: ae.code, Errors: ae.fields, CurrentVersion: ae.currentVersion}
+	body := models.Error{Detail: ae.detail, Code: models.ErrorCode(ae.code), Errors: ae.fields, CurrentVersion: ae.currentVersion}
 	if ae.existingLease != nil {
 		body.ExistingLease = *ae.existingLease
 	}

@@ -108,7 +108,7 @@ func (f *federation) enqueue(ctx context.Context, cursor *int64) error {
 		}
 		var items []outboxItem
 		for _, ev := range events {
-			if ev.EventType != string(models.EventTypeStatusChanged) {
+			if ev.EventType != models.EventTypeStatusChanged {
 				continue
 			}
 			rs, err := store.List[receipt](ctx, f.store, store.Query{Kind: kindFedReceived, Ref: ev.IntentID, Limit: 1})

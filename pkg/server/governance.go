@@ -302,9 +302,9 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 		return nil, err
 	}
 	e := models.Escalation{IntentID: req.IntentID, Reason: b.Reason, Context: b.Context, EscalatedBy: by,
-		Priority: string(b.Priority), Urgency: string(b.Urgency), Status: "pending"}
+		Priority: b.Priority, Urgency: b.Urgency, Status: "pending"}
 	if e.Priority == "" {
-		e.Priority = string(models.EscalationPriorityMedium)
+		e.Priority = models.EscalationPriorityMedium
 	}
 	if e.Urgency == "" {
 		e.Urgency = e.Priority
@@ -315,7 +315,7 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 			return err
 		}
 		e.ID, e.CreatedAt = store.NewID(), w.Timestamp()
-		if _, err := w.Insert(store.Record{Kind: kindEscalation, ID: e.ID, Parent: e.IntentID, Ref: e.Status}, e); err != nil {
+		if _, err := w.Insert(store.Record{Kind: kindEscalation, ID: e.ID, Parent: e.IntentID, Ref: string(e.Status)}, e); err != nil {
 			return err
 		}
 		_, err := w.AppendEvent(e.IntentID, "escalation_initiated", e.EscalatedBy,
@@ -367,7 +367,7 @@ func (h *handlers) ResolveEscalation(ctx context.Context, req genserver.ResolveE
 		}
 		e.Status, e.Resolution, e.ResolutionNotes, e.ResolvedBy = "resolved", b.Resolution, b.Notes, resolver
 		e.ResolvedAt = w.Timestamp()
-		r.Ref = e.Status
+		r.Ref = string(e.Status)
 		if _, err := w.Update(r, e); err != nil {
 			return err
 		}
@@ -463,12 +463,12 @@ func (h *handlers) decideApproval(ctx context.Context, intentID, id, status, not
 			return &store.NotFoundError{Detail: "Approval not found"}
 		}
 		if a.Status != "pending" {
-			return conflict("already_decided", "Approval request is already "+a.Status)
+			return conflict("already_decided", "Approval request is already "+string(a.Status))
 		}
 		if a.RequestedBy == agent {
 			return forbidden("forbidden", "The requester of an approval cannot decide it")
 		}
-		a.Status, a.DecidedBy, a.DecisionNotes, a.DecidedAt = status, agent, notes, w.Timestamp()
+		a.Status, a.DecidedBy, a.DecisionNotes, a.DecidedAt = models.ApprovalStatus(status), agent, notes, w.Timestamp()
 		if _, err := w.Update(r, a); err != nil {
 			return err
 		}

@@ -397,7 +397,7 @@ func (h *handlers) checkEventProof(ctx context.Context, intentID, actor string, 
 	if expired(id, now) {
 		return forbidden("key_expired", fmt.Sprintf("The key of agent %s has expired", actor))
 	}
-	msg, err := agentkey.EventInput(agentkey.Event{IntentID: intentID, EventType: b.EventType, Actor: actor,
+	msg, err := agentkey.EventInput(agentkey.Event{IntentID: intentID, EventType: string(b.EventType), Actor: actor,
 		Payload: b.Payload, Created: p.Created, TraceID: b.TraceID, ParentEventID: b.ParentEventID})
 	if err != nil {
 		return validationFailed("payload", err.Error())

@@ -93,7 +93,7 @@ func (h *handlers) RecordIntentCost(ctx context.Context, req genserver.RecordInt
 	case math.IsNaN(b.Amount) || math.IsInf(b.Amount, 0) || b.Amount < 0:
 		return nil, validationFailed("amount", "must be a non-negative number")
 	}
-	c := models.Cost{IntentID: req.IntentID, AgentID: b.AgentID, CostType: string(b.CostType), Amount: b.Amount, Unit: b.Unit,
+	c := models.Cost{IntentID: req.IntentID, AgentID: b.AgentID, CostType: b.CostType, Amount: b.Amount, Unit: b.Unit,
 		CostMetadata: b.CostMetadata}
 	if c.CostMetadata == nil {
 		c.CostMetadata = b.Metadata
@@ -163,7 +163,7 @@ func summarize(costs []models.Cost) models.CostSummary {
 	for _, c := range costs {
 		s.Total += c.Amount
 		byAgent[c.AgentID] += c.Amount
-		byType[c.CostType] += c.Amount
+		byType[string(c.CostType)] += c.Amount
 	}
 	for k, v := range byAgent {
 		s.ByAgent[k] = v
@@ -196,7 +196,7 @@ func (h *handlers) PutIntentRetryPolicy(ctx context.Context, req genserver.PutIn
 	case b.MaxDelayMs > 0 && b.BaseDelayMs > b.MaxDelayMs:
 		return nil, validationFailed("max_delay_ms", "must not be less than base_delay_ms")
 	}
-	p := models.RetryPolicy{IntentID: req.IntentID, Strategy: string(b.Strategy), MaxRetries: b.MaxRetries, BaseDelayMs: b.BaseDelayMs,
+	p := models.RetryPolicy{IntentID: req.IntentID, Strategy: b.Strategy, MaxRetries: b.MaxRetries, BaseDelayMs: b.BaseDelayMs,
 		MaxDelayMs: b.MaxDelayMs, Jitter: b.Jitter, FallbackAgentID: b.FallbackAgentID, FailureThreshold: b.FailureThreshold}
 	if p.MaxRetries == 0 {
 		p.MaxRetries = 3

@@ -245,7 +245,7 @@ func (h *handlers) ListIntentEvents(ctx context.Context, req genserver.ListInten
 	if limit == 0 {
 		limit = 100
 	}
-	evs, err := h.store.ListEvents(ctx, req.IntentID, store.EventFilter{Type: req.Params.EventType, Since: req.Params.Since, Limit: limit, Offset: int(req.Params.Offset)})
+	evs, err := h.store.ListEvents(ctx, req.IntentID, store.EventFilter{Type: string(req.Params.EventType), Since: req.Params.Since, Limit: limit, Offset: int(req.Params.Offset)})
 	if err != nil {
 		return nil, err
 	}

@@ -77,16 +77,16 @@ func (h *handlers) CreateMemoryEntry(ctx context.Context, req genserver.CreateMe
 	if err != nil {
 		return nil, err
 	}
-	e := models.MemoryEntry{AgentID: agent, Namespace: b.Namespace, Key: b.Key, Value: b.Value, MemoryType: string(b.MemoryType),
+	e := models.MemoryEntry{AgentID: agent, Namespace: b.Namespace, Key: b.Key, Value: b.Value, MemoryType: b.MemoryType,
 		Version: 1, Tags: nonNil(b.Tags), Pinned: b.Pinned, Priority: b.Priority}
 	if e.MemoryType == "" {
-		e.MemoryType = string(models.MemoryTypeWorking)
+		e.MemoryType = models.MemoryTypeWorking
 	}
 	if e.Priority == "" {
 		e.Priority = "normal"
 	}
 	if b.Scope != nil {
-		e.Scope = &b.Scope
+		e.Scope = b.Scope
 	}
 	if b.Sensitivity != "" {
 		e.Sensitivity = &b.Sensitivity
@@ -181,7 +181,7 @@ func (h *handlers) ListAgentMemory(ctx context.Context, req genserver.ListAgentM
 	}
 	out := make([]models.MemoryEntry, 0, len(es))
 	for _, e := range es {
-		if p.MemoryType != "" && e.MemoryType != p.MemoryType {
+		if p.MemoryType != "" && string(e.MemoryType) != p.MemoryType {
 			continue
 		}
 		if !slices.ContainsFunc(tags, func(t string) bool { return !slices.Contains(e.Tags, t) }) {

@@ -411,7 +411,7 @@ func TestReplicasPostEachWebhookAttemptOnce(t *testing.T) {
 	subs := len(r.urls)
 	for i := range subs { // one subscription through each replica: each starts delivering at once
 		if _, err := r.client(i, "subscriber").Subscribe(ctx, openintent.SubscriptionCreate{IntentID: in.ID, WebhookURL: hook.URL,
-			EventTypes: []string{"comment"}}); err != nil {
+			EventTypes: []openintent.EventType{"comment"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -474,7 +474,7 @@ func TestReplicasFireScheduleTriggersOncePerTick(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, tr.TriggerID)
+		ids = append(ids, tr.ID)
 	}
 	reader := r.client(0, "scheduler")
 	const ticks = 4
@@ -533,7 +533,7 @@ func TestReplicasFireEventTriggersOncePerEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, tr.TriggerID)
+		ids = append(ids, tr.ID)
 	}
 	in, err := r.client(0, "writer").CreateIntent(ctx, openintent.IntentCreate{Title: "pinged"})
 	if err != nil {

@@ -187,7 +187,7 @@ func (s *streams) serve(w http.ResponseWriter, r *http.Request, kind streamKind,
 				s.log.ErrorContext(ctx, "stream: encode event", "error", err)
 				return
 			}
-			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", ev.Sequence, eventName(ev.EventType), data)
+			fmt.Fprintf(&b, "id: %d\nevent: %s\ndata: %s\n\n", ev.Sequence, eventName(string(ev.EventType)), data)
 			sent++
 		}
 		if b.Len() > 0 {

@@ -63,7 +63,7 @@ type suspensionBlock struct {
 // readSuspension returns the intent's suspension record, decoded, and as stored (unknown keys of
 // records written by other clients are kept when the server rewrites it).
 func readSuspension(in models.Intent) (models.SuspensionRecord, map[string]any, bool) {
-	rec := models.SuspensionRecord{ResponseType: string(models.SuspensionResponseTypeChoice)}
+	rec := models.SuspensionRecord{ResponseType: models.SuspensionResponseTypeChoice}
 	raw, ok := in.State[suspensionKey].(map[string]any)
 	if !ok {
 		return rec, nil, false
@@ -73,10 +73,11 @@ func readSuspension(in models.Intent) (models.SuspensionRecord, map[string]any, 
 		// A record the server cannot read (a hand-written state) holds its id at most.
 		rec = models.SuspensionRecord{}
 		rec.ID, _ = raw["id"].(string)
-		rec.ResponseType, _ = raw["response_type"].(string)
+		rt, _ := raw["response_type"].(string)
+		rec.ResponseType = models.SuspensionResponseType(rt)
 	}
 	if rec.ResponseType == "" {
-		rec.ResponseType = string(models.SuspensionResponseTypeChoice)
+		rec.ResponseType = models.SuspensionResponseTypeChoice
 	}
 	return rec, raw, true
 }
@@ -147,7 +148,7 @@ func effectiveFallback(rec models.SuspensionRecord) string {
 		return string(rec.RetryPolicy.FinalFallbackPolicy)
 	}
 	if rec.FallbackPolicy != "" {
-		return rec.FallbackPolicy
+		return string(rec.FallbackPolicy)
 	}
 	return string(models.FallbackPolicyFail)
 }
@@ -192,8 +193,8 @@ func attemptDue(rec models.SuspensionRecord, now time.Time) int32 {
 
 // newSuspension validates a request and builds its record (times are set when it is stored).
 func (h *handlers) newSuspension(b models.SuspensionCreate) (models.SuspensionRecord, error) {
-	rec := models.SuspensionRecord{ID: b.ID, Question: b.Question, ResponseType: string(b.ResponseType), Choices: b.Choices,
-		Context: b.Context, ChannelHint: b.ChannelHint, TimeoutSeconds: b.TimeoutSeconds, FallbackPolicy: string(b.FallbackPolicy),
+	rec := models.SuspensionRecord{ID: b.ID, Question: b.Question, ResponseType: b.ResponseType, Choices: b.Choices,
+		Context: b.Context, ChannelHint: b.ChannelHint, TimeoutSeconds: b.TimeoutSeconds, FallbackPolicy: b.FallbackPolicy,
 		FallbackValue: b.FallbackValue, ConfidenceAtSuspension: b.Confidence, DecisionRecord: b.DecisionRecord}
 	if strings.TrimSpace(rec.Question) == "" {
 		return rec, validationFailed("question", "must not be empty")
@@ -202,10 +203,10 @@ func (h *handlers) newSuspension(b models.SuspensionCreate) (models.SuspensionRe
 		rec.ID = store.NewID()
 	}
 	if rec.ResponseType == "" {
-		rec.ResponseType = string(models.SuspensionResponseTypeChoice)
+		rec.ResponseType = models.SuspensionResponseTypeChoice
 	}
 	if rec.FallbackPolicy == "" {
-		rec.FallbackPolicy = string(models.FallbackPolicyFail)
+		rec.FallbackPolicy = models.FallbackPolicyFail
 	}
 	seen := map[string]bool{}
 	for i, c := range rec.Choices {
@@ -387,7 +388,7 @@ func checkAnswer(rec models.SuspensionRecord, value any) (*models.SuspensionChoi
 		for _, c := range rec.Choices {
 			valid = append(valid, c.Value)
 		}
-		if len(valid) == 0 && rec.ResponseType == string(models.SuspensionResponseTypeConfirm) {
+		if len(valid) == 0 && rec.ResponseType == models.SuspensionResponseTypeConfirm {
 			valid = []string{"yes", "no"}
 		}
 		if len(valid) == 0 {

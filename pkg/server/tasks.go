@@ -162,7 +162,7 @@ func (h *handlers) UpdateTaskStatus(ctx context.Context, req genserver.UpdateTas
 				t.AssignedAgent = &b.AssignedAgent
 			}
 			if b.Output != nil {
-				t.Output = &b.Output
+				t.Output = b.Output
 			}
 			if b.Error != "" {
 				t.Error = &b.Error

@@ -349,7 +349,7 @@ func (t *telemetry) startDelivery(ctx context.Context, sub storedSubscription, d
 		attribute.String("openintent.subscription_id", sub.ID),
 		attribute.String("openintent.delivery_id", dl.ID),
 		attribute.String("openintent.event_id", dl.Event.ID),
-		attribute.String("openintent.event_type", dl.Event.EventType),
+		attribute.String("openintent.event_type", string(dl.Event.EventType)),
 		attribute.String("openintent.intent_id", dl.Event.IntentID),
 		attribute.Int("openintent.webhook.attempt", dl.Attempts+1),
 	}

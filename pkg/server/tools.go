@@ -74,7 +74,7 @@ func (h *handlers) CreateToolGrant(ctx context.Context, req genserver.CreateTool
 				return nil, validationFailed("constraints/max_invocations_per_hour", "must be a positive integer")
 			}
 		}
-		g.Constraints = &c
+		g.Constraints = c
 	}
 	err = h.store.Write(ctx, func(w *store.Writer) error {
 		var c storedCredential
@@ -153,10 +153,10 @@ func (h *handlers) CreateToolInvocation(ctx context.Context, req genserver.Creat
 		inv.Status = "success"
 	}
 	if b.Result != nil {
-		inv.Result = &b.Result
+		inv.Result = b.Result
 	}
 	if b.Error != nil {
-		inv.Error = &b.Error
+		inv.Error = b.Error
 	}
 	err = h.store.Write(ctx, func(w *store.Writer) error {
 		var g models.ToolGrant
@@ -288,12 +288,12 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 	inv.Parameters = red.object(inv.Parameters)
 	if call.result != nil {
 		res := red.object(call.result)
-		inv.Result = &res
+		inv.Result = res
 	}
 	out := genserver.InvokeTool200JSONResponse{InvocationID: inv.ID, ToolName: b.ToolName, Status: "success", Result: inv.Result, DurationMs: took}
 	if call.err != "" {
 		msg := red.value(call.err).(string)
-		inv.Error = &map[string]any{"message": msg}
+		inv.Error = map[string]any{"message": msg}
 		out.Status, out.Error = "error", &msg
 	}
 	inv.Context = models.Object{"request_fingerprint": fingerprint(b.ToolName, inv.Parameters)}
@@ -320,7 +320,7 @@ func checkHourlyLimit(w *store.Writer, g models.ToolGrant) error {
 	if g.Constraints == nil {
 		return nil
 	}
-	limit, ok := (*g.Constraints)["max_invocations_per_hour"].(float64)
+	limit, ok := g.Constraints["max_invocations_per_hour"].(float64)
 	if !ok {
 		return nil
 	}
@@ -448,7 +448,7 @@ func decodeResult(raw []byte) map[string]any {
 func checkAllowedHost(host string, grant models.ToolGrant, meta models.Object) error {
 	var allowed []any
 	if grant.Constraints != nil {
-		allowed, _ = (*grant.Constraints)["allowed_hosts"].([]any)
+		allowed, _ = grant.Constraints["allowed_hosts"].([]any)
 	}
 	if allowed == nil {
 		allowed, _ = meta["allowed_hosts"].([]any)

@@ -108,16 +108,16 @@ func (h *handlers) CreateTrigger(ctx context.Context, req genserver.CreateTrigge
 	if err := checkCondition(string(b.Type), b.Condition); err != nil {
 		return nil, err
 	}
-	t := storedTrigger{Trigger: models.Trigger{Name: b.Name, Type: string(b.Type), Enabled: b.Enabled == nil || *b.Enabled,
-		Deduplication: string(b.Deduplication), Version: 1}, Owner: agentFrom(ctx)}
+	t := storedTrigger{Trigger: models.Trigger{Name: b.Name, Type: b.Type, Enabled: b.Enabled == nil || *b.Enabled,
+		Deduplication: b.Deduplication, Version: 1}, Owner: agentFrom(ctx)}
 	if t.Deduplication == "" {
-		t.Deduplication = string(models.DeduplicationModeAllow)
+		t.Deduplication = models.DeduplicationModeAllow
 	}
 	if b.Condition != nil {
-		t.Condition = &b.Condition
+		t.Condition = b.Condition
 	}
 	if b.IntentTemplate != nil {
-		t.IntentTemplate = &b.IntentTemplate
+		t.IntentTemplate = b.IntentTemplate
 	}
 	if b.Namespace != "" {
 		t.Namespace = &b.Namespace
@@ -127,15 +127,15 @@ func (h *handlers) CreateTrigger(ctx context.Context, req genserver.CreateTrigge
 		return nil, err
 	}
 	err = h.store.Write(ctx, func(w *store.Writer) error {
-		if t.Type == string(models.TriggerTypeEvent) {
+		if t.Type == models.TriggerTypeEvent {
 			// The engine may start after this commits: it begins no later than here.
 			if err := ensureCursor(w, "triggers", end); err != nil {
 				return err
 			}
 		}
-		t.TriggerID = store.NewID()
+		t.ID = store.NewID()
 		t.CreatedAt, t.UpdatedAt, t.ArmedAt = w.Timestamp(), w.Timestamp(), w.Timestamp()
-		_, err := w.Insert(store.Record{Kind: kindTrigger, ID: t.TriggerID, Ref: t.Type, Parent: b.Namespace}, t)
+		_, err := w.Insert(store.Record{Kind: kindTrigger, ID: t.ID, Ref: string(t.Type), Parent: b.Namespace}, t)
 		return err
 	})
 	if err != nil {
@@ -175,17 +175,17 @@ func (h *handlers) UpdateTrigger(ctx context.Context, req genserver.UpdateTrigge
 		var err error
 		t, err = store.Modify(w, kindTrigger, req.TriggerID, req.Params.IfMatch, func(t *storedTrigger, r *store.Record) error {
 			if b.Condition != nil {
-				if err := checkCondition(t.Type, b.Condition); err != nil {
+				if err := checkCondition(string(t.Type), b.Condition); err != nil {
 					return err
 				}
-				t.Condition = &b.Condition
+				t.Condition = b.Condition
 				t.ArmedAt = w.Timestamp()
 			}
 			if b.IntentTemplate != nil {
-				t.IntentTemplate = &b.IntentTemplate
+				t.IntentTemplate = b.IntentTemplate
 			}
 			if b.Deduplication != "" {
-				t.Deduplication = string(b.Deduplication)
+				t.Deduplication = b.Deduplication
 			}
 			if b.Enabled != nil {
 				if *b.Enabled && !t.Enabled {
@@ -301,8 +301,8 @@ func (e *triggerEngine) due(ctx context.Context) error {
 		if !t.Enabled {
 			continue
 		}
-		if t.Queued || (t.Type == string(models.TriggerTypeSchedule) && scheduledAt(t, now)) {
-			if _, err := e.fire(ctx, t.TriggerID, firing{scheduled: true, actor: "trigger:" + t.TriggerID}); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
+		if t.Queued || (t.Type == models.TriggerTypeSchedule && scheduledAt(t, now)) {
+			if _, err := e.fire(ctx, t.ID, firing{scheduled: true, actor: "trigger:" + t.ID}); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
 				return err
 			}
 		}
@@ -320,7 +320,7 @@ func isAPIError(err error) bool {
 func scheduledAt(t storedTrigger, now time.Time) bool {
 	var c map[string]any
 	if t.Condition != nil {
-		c = *t.Condition
+		c = t.Condition
 	}
 	if at, ok := c["at"].(string); ok {
 		when, err := timestamp.Parse(at)
@@ -377,7 +377,7 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 		}
 		for _, ev := range evs {
 			for _, t := range ts {
-				if !t.Enabled || t.Condition == nil || ev.Sequence <= t.LastEventSeq || !eventMatches(*t.Condition, ev) {
+				if !t.Enabled || t.Condition == nil || ev.Sequence <= t.LastEventSeq || !eventMatches(t.Condition, ev) {
 					continue // (already handled: by another replica sharing the store)
 				}
 				// A trigger never sees events of an intent its owner may not read: its intent
@@ -387,11 +387,11 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 				} else if !ok {
 					continue
 				}
-				f := firing{actor: "trigger:" + t.TriggerID, event: &ev}
+				f := firing{actor: "trigger:" + t.ID, event: &ev}
 				if l, err := store.Get[lineage](ctx, st, kindLineage, ev.IntentID); err == nil {
 					f.parent = &l
 				}
-				if _, err := e.fire(ctx, t.TriggerID, f); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
+				if _, err := e.fire(ctx, t.ID, f); err != nil && !isAPIError(err) && !errors.Is(err, errHandledElsewhere) {
 					return err
 				}
 			}
@@ -414,7 +414,7 @@ func (e *triggerEngine) events(ctx context.Context, cursor *int64) error {
 // or a glob such as `billing.*`) in its payload, or in its intent_id, actor or event_type.
 func eventMatches(c map[string]any, ev models.IntentEvent) bool {
 	want, _ := c["event"].(string)
-	if ok, _ := path.Match(want, ev.EventType); !ok && want != ev.EventType {
+	if ok, _ := path.Match(want, string(ev.EventType)); !ok && want != string(ev.EventType) {
 		return false
 	}
 	filter, _ := c["filter"].(map[string]any)
@@ -452,12 +452,12 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		if err != nil {
 			return err
 		}
-		typ = t.Type
+		typ = string(t.Type)
 		if !t.Enabled {
 			return conflict("trigger_disabled", fmt.Sprintf("Trigger %s is disabled", id))
 		}
 		// Checked again here, where no other replica can fire it meanwhile.
-		if f.scheduled && !t.Queued && !(t.Type == string(models.TriggerTypeSchedule) && scheduledAt(t, w.Now())) {
+		if f.scheduled && !t.Queued && !(t.Type == models.TriggerTypeSchedule && scheduledAt(t, w.Now())) {
 			return errHandledElsewhere
 		}
 		if f.event != nil {
@@ -466,7 +466,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 			}
 			t.LastEventSeq = f.event.Sequence
 		}
-		lin := lineage{TriggerID: id, Type: t.Type, Depth: 1, Chain: []string{id}}
+		lin := lineage{TriggerID: id, Type: string(t.Type), Depth: 1, Chain: []string{id}}
 		if f.parent != nil {
 			lin.Depth, lin.Chain = f.parent.Depth+1, append(append([]string{}, f.parent.Chain...), id)
 		}
@@ -481,9 +481,9 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		}
 		if busy, err := e.lastIntentOpen(w, t); err != nil {
 			return err
-		} else if busy && t.Deduplication != string(models.DeduplicationModeAllow) {
+		} else if busy && t.Deduplication != models.DeduplicationModeAllow {
 			out = models.TriggerFiring{Status: "skipped", FireCount: t.FireCount}
-			t.Queued = t.Deduplication == string(models.DeduplicationModeQueue)
+			t.Queued = t.Deduplication == models.DeduplicationModeQueue
 			if t.Queued {
 				out.Status = "queued"
 			}
@@ -502,7 +502,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		t.FireCount++
 		t.LastFiredAt, t.UpdatedAt = w.Timestamp(), w.Timestamp()
 		t.LastIntentID, t.Queued = in.ID, false
-		if t.Condition != nil && (*t.Condition)["at"] != nil {
+		if t.Condition != nil && t.Condition["at"] != nil {
 			t.Enabled = false // a one-time schedule is done
 		}
 		if _, err := w.Rewrite(rec, t); err != nil { // firing does not change the trigger's version
@@ -540,7 +540,7 @@ var templateExpr = regexp.MustCompile(`\{\{\s*(trigger|event)\.([A-Za-z0-9_.]+)\
 // template's context merged in) and constraints, with {{ trigger.* }} and {{ event.* }}
 // expressions in string values filled in.
 func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent {
-	vars := map[string]map[string]any{"trigger": {"trigger_id": t.TriggerID, "name": t.Name, "type": t.Type,
+	vars := map[string]map[string]any{"trigger": {"trigger_id": t.ID, "name": t.Name, "type": t.Type,
 		"fired_at": timestamp.New(now).String(), "fire_count": t.FireCount + 1}}
 	if f.event != nil {
 		ev := map[string]any{"id": f.event.ID, "intent_id": f.event.IntentID, "event_type": f.event.EventType, "actor": f.event.Actor}
@@ -571,9 +571,9 @@ func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent 
 	}
 	tpl := map[string]any{}
 	if t.IntentTemplate != nil {
-		tpl = expand(*t.IntentTemplate).(map[string]any)
+		tpl = expand(map[string]any(t.IntentTemplate)).(map[string]any)
 	}
-	in := models.Intent{Title: t.Name, CreatedBy: "trigger:" + t.TriggerID, Status: models.IntentStatusActive, State: models.Object{}}
+	in := models.Intent{Title: t.Name, CreatedBy: "trigger:" + t.ID, Status: models.IntentStatusActive, State: models.Object{}}
 	if s, ok := tpl["title"].(string); ok && s != "" {
 		in.Title = s
 	}

@@ -77,7 +77,7 @@ func (h *handlers) VerifyEventChain(ctx context.Context, req genserver.VerifyEve
 	for _, cp := range cps {
 		if cp.Signature != nil {
 			if err := eventlog.VerifySignature(cp, h.identity.DID()); err != nil {
-				res.Breaks = append(res.Breaks, models.ChainBreak{Sequence: cp.FirstSequence, CheckpointID: cp.CheckpointID,
+				res.Breaks = append(res.Breaks, models.ChainBreak{Sequence: cp.FirstSequence, CheckpointID: cp.ID,
 					Reason: eventlog.ReasonCheckpoint, Detail: err.Error()})
 			}
 		}
@@ -166,7 +166,7 @@ func (h *handlers) AnchorCheckpoint(ctx context.Context, req genserver.AnchorChe
 	}
 	cp, err := h.store.AnchorLogCheckpoint(ctx, req.CheckpointID, func(cp models.LogCheckpoint) (models.TimestampAnchor, error) {
 		if cp.Anchor != nil {
-			return models.TimestampAnchor{}, conflict("already_anchored", fmt.Sprintf("Checkpoint %s was anchored at %s; an anchor never changes", cp.CheckpointID, cp.Anchor.AnchoredAt))
+			return models.TimestampAnchor{}, conflict("already_anchored", fmt.Sprintf("Checkpoint %s was anchored at %s; an anchor never changes", cp.ID, cp.Anchor.AnchoredAt))
 		}
 		a := models.TimestampAnchor{Type: "external-timestamp", Provider: b.Provider, Reference: b.Reference, TimestampProof: b.TimestampProof,
 			AnchoredAt: b.AnchoredAt, MerkleRoot: cp.MerkleRoot}
@@ -174,7 +174,7 @@ func (h *handlers) AnchorCheckpoint(ctx context.Context, req genserver.AnchorChe
 			a.Provider = "openintent"
 		}
 		if a.Reference == "" {
-			a.Reference = "anchor_" + cp.CheckpointID
+			a.Reference = "anchor_" + cp.ID
 		}
 		if a.AnchoredAt.IsZero() {
 			a.AnchoredAt = timestamp.New(h.store.Now())
@@ -184,7 +184,7 @@ func (h *handlers) AnchorCheckpoint(ctx context.Context, req genserver.AnchorChe
 	if err != nil {
 		return nil, err
 	}
-	return genserver.AnchorCheckpoint200JSONResponse(models.CheckpointAnchor{CheckpointID: cp.CheckpointID, Anchor: *cp.Anchor}), nil
+	return genserver.AnchorCheckpoint200JSONResponse(models.CheckpointAnchor{CheckpointID: cp.ID, Anchor: *cp.Anchor}), nil
 }
 
 func (h *handlers) VerifyCheckpointConsistency(ctx context.Context, req genserver.VerifyCheckpointConsistencyRequestObject) (genserver.VerifyCheckpointConsistencyResponseObject, error) {
@@ -205,7 +205,7 @@ func (h *handlers) VerifyCheckpointConsistency(ctx context.Context, req genserve
 
 // consistency decides whether to extends from, recomputing both from the stored log.
 func (h *handlers) consistency(ctx context.Context, from, to models.LogCheckpoint) (models.ConsistencyProof, error) {
-	out := models.ConsistencyProof{FromCheckpoint: from.CheckpointID, ToCheckpoint: to.CheckpointID}
+	out := models.ConsistencyProof{FromCheckpoint: from.ID, ToCheckpoint: to.ID}
 	if why := eventlog.SameLog(from, to); why != "" {
 		out.Reason = why
 		return out, nil
@@ -242,18 +242,18 @@ func (h *handlers) consistency(ctx context.Context, from, to models.LogCheckpoin
 		}
 	}
 	if last < 0 || next >= len(events) {
-		out.Reason = "the log has no event after checkpoint " + from.CheckpointID
+		out.Reason = "the log has no event after checkpoint " + from.ID
 		return out, nil
 	}
 	b := events[next]
-	fp, err := h.store.InclusionProof(ctx, from.CheckpointID, events[last].ID)
+	fp, err := h.store.InclusionProof(ctx, from.ID, events[last].ID)
 	if err != nil {
 		return out, err
 	}
 	out.FromProof = &fp
 	out.BoundaryEvent = &models.BoundaryEvent{Sequence: b.Sequence, EventID: b.ID, EventHash: b.EventHash, PreviousEventHash: b.PreviousEventHash}
 	if b.Sequence == to.FirstSequence {
-		tp, err := h.store.InclusionProof(ctx, to.CheckpointID, b.ID)
+		tp, err := h.store.InclusionProof(ctx, to.ID, b.ID)
 		if err != nil {
 			return out, err
 		}

@@ -127,7 +127,7 @@ func TestTamperedEventIsDetectedAtThatEvent(t *testing.T) {
 	if b := v.Breaks[0]; b.EventID != victim.ID || b.Sequence != victim.Sequence || b.Reason != "hash_mismatch" || b.Found != victim.EventHash {
 		t.Errorf("first break: %+v, want event %s", b, victim.ID)
 	}
-	if b := v.Breaks[1]; b.CheckpointID != cp.CheckpointID || b.Reason != "checkpoint_mismatch" {
+	if b := v.Breaks[1]; b.CheckpointID != cp.ID || b.Reason != "checkpoint_mismatch" {
 		t.Errorf("second break: %+v", b)
 	}
 	for i, l := range v.Events {
@@ -168,7 +168,7 @@ func TestCheckpointsProofsAndAnchors(t *testing.T) {
 		t.Errorf("signature: %v", err)
 	}
 	e.must(409, "POST", "/api/v1/admin/checkpoints", map[string]any{"intent_id": iid})
-	if got := decode[models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints/"+cp.CheckpointID, nil)); got.MerkleRoot != cp.MerkleRoot {
+	if got := decode[models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints/"+cp.ID, nil)); got.MerkleRoot != cp.MerkleRoot {
 		t.Errorf("get: %+v", got)
 	}
 	e.must(404, "GET", "/api/v1/checkpoints/chk_nope", nil)
@@ -179,7 +179,7 @@ func TestCheckpointsProofsAndAnchors(t *testing.T) {
 		leaves = append(leaves, ev.EventHash)
 	}
 	for _, i := range []int{0, 1, 150, 255, 256, 299, 300} {
-		p := decode[models.MerkleProof](t, e.must(200, "GET", "/api/v1/checkpoints/"+cp.CheckpointID+"/proof/"+evs[i].ID, nil))
+		p := decode[models.MerkleProof](t, e.must(200, "GET", "/api/v1/checkpoints/"+cp.ID+"/proof/"+evs[i].ID, nil))
 		if p.LeafIndex != int64(i) || p.EventHash != evs[i].EventHash || p.EventCount != 301 {
 			t.Fatalf("proof of leaf %d: %+v", i, p)
 		}
@@ -188,38 +188,38 @@ func TestCheckpointsProofsAndAnchors(t *testing.T) {
 		}
 	}
 	otherEvents := e.events(other)
-	e.must(404, "GET", "/api/v1/checkpoints/"+cp.CheckpointID+"/proof/"+otherEvents[0].ID, nil)
-	e.must(404, "GET", "/api/v1/checkpoints/"+cp.CheckpointID+"/proof/nope", nil)
+	e.must(404, "GET", "/api/v1/checkpoints/"+cp.ID+"/proof/"+otherEvents[0].ID, nil)
+	e.must(404, "GET", "/api/v1/checkpoints/"+cp.ID+"/proof/nope", nil)
 
 	server := e.checkpoint(map[string]any{"scope": "server"})
 	if server.Scope != "server" || server.IntentID != nil || server.FirstSequence != 1 || server.EventCount != 302 {
 		t.Fatalf("server checkpoint %+v", server)
 	}
-	p := decode[models.MerkleProof](t, e.must(200, "GET", "/api/v1/checkpoints/"+server.CheckpointID+"/proof/"+otherEvents[0].ID, nil))
+	p := decode[models.MerkleProof](t, e.must(200, "GET", "/api/v1/checkpoints/"+server.ID+"/proof/"+otherEvents[0].ID, nil))
 	if err := eventlog.VerifyProof(p, server.MerkleRoot, server.EventCount); err != nil {
 		t.Errorf("server proof: %v", err)
 	}
 	list := decode[[]models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints?intent_id="+iid, nil))
-	if len(list) != 1 || list[0].CheckpointID != cp.CheckpointID {
+	if len(list) != 1 || list[0].ID != cp.ID {
 		t.Errorf("list by intent: %+v", list)
 	}
-	if list := decode[[]models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints?scope=server", nil)); len(list) != 1 || list[0].CheckpointID != server.CheckpointID {
+	if list := decode[[]models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints?scope=server", nil)); len(list) != 1 || list[0].ID != server.ID {
 		t.Errorf("list by scope: %+v", list)
 	}
-	if list := decode[[]models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints?limit=1&offset=1", nil)); len(list) != 1 || list[0].CheckpointID != server.CheckpointID {
+	if list := decode[[]models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints?limit=1&offset=1", nil)); len(list) != 1 || list[0].ID != server.ID {
 		t.Errorf("list page: %+v", list)
 	}
 
-	e.must(403, "POST", "/api/v1/admin/checkpoints/"+cp.CheckpointID+"/anchor", map[string]any{"provider": "x"}, "X-API-Key", "alice-key", "X-Agent-ID", "")
-	a := decode[models.CheckpointAnchor](t, e.must(200, "POST", "/api/v1/admin/checkpoints/"+cp.CheckpointID+"/anchor",
+	e.must(403, "POST", "/api/v1/admin/checkpoints/"+cp.ID+"/anchor", map[string]any{"provider": "x"}, "X-API-Key", "alice-key", "X-Agent-ID", "")
+	a := decode[models.CheckpointAnchor](t, e.must(200, "POST", "/api/v1/admin/checkpoints/"+cp.ID+"/anchor",
 		map[string]any{"provider": "rfc3161-notary", "reference": "receipt-7", "timestamp_proof": "MIIB..."}))
-	if a.CheckpointID != cp.CheckpointID || a.Anchor.Type != "external-timestamp" || a.Anchor.Provider != "rfc3161-notary" ||
+	if a.CheckpointID != cp.ID || a.Anchor.Type != "external-timestamp" || a.Anchor.Provider != "rfc3161-notary" ||
 		a.Anchor.Reference != "receipt-7" || a.Anchor.MerkleRoot != cp.MerkleRoot || a.Anchor.AnchoredAt.IsZero() {
 		t.Errorf("anchor %+v", a)
 	}
-	e.must(409, "POST", "/api/v1/admin/checkpoints/"+cp.CheckpointID+"/anchor", map[string]any{"provider": "again"})
+	e.must(409, "POST", "/api/v1/admin/checkpoints/"+cp.ID+"/anchor", map[string]any{"provider": "again"})
 	e.must(404, "POST", "/api/v1/admin/checkpoints/chk_nope/anchor", map[string]any{})
-	got := decode[models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints/"+cp.CheckpointID, nil))
+	got := decode[models.LogCheckpoint](t, e.must(200, "GET", "/api/v1/checkpoints/"+cp.ID, nil))
 	if got.Anchor == nil || got.Anchor.Reference != "receipt-7" {
 		t.Errorf("anchored checkpoint: %+v", got)
 	}
@@ -256,15 +256,15 @@ func TestCheckpointConsistency(t *testing.T) {
 
 	consistency := func(from, to models.LogCheckpoint) models.ConsistencyProof {
 		t.Helper()
-		return decode[models.ConsistencyProof](t, e.must(200, "GET", "/api/v1/verify/consistency?from_checkpoint="+from.CheckpointID+"&to_checkpoint="+to.CheckpointID, nil))
+		return decode[models.ConsistencyProof](t, e.must(200, "GET", "/api/v1/verify/consistency?from_checkpoint="+from.ID+"&to_checkpoint="+to.ID, nil))
 	}
 	for _, pair := range [][2]models.LogCheckpoint{{c1, c2}, {c2, c3}, {c1, c3}, {s1, s2}} {
 		p := consistency(pair[0], pair[1])
 		if !p.Consistent || p.BoundaryEvent == nil || p.FromProof == nil {
-			t.Fatalf("%s -> %s: %+v", pair[0].CheckpointID, pair[1].CheckpointID, p)
+			t.Fatalf("%s -> %s: %+v", pair[0].ID, pair[1].ID, p)
 		}
 		if err := eventlog.VerifyConsistency(pair[0], pair[1], p, nil); err != nil {
-			t.Errorf("%s -> %s offline: %v", pair[0].CheckpointID, pair[1].CheckpointID, err)
+			t.Errorf("%s -> %s offline: %v", pair[0].ID, pair[1].ID, err)
 		}
 	}
 	// The boundary event itself, as served, binds the link.
@@ -311,8 +311,8 @@ func TestCheckpointConsistency(t *testing.T) {
 			t.Errorf("%s: accepted offline", name)
 		}
 	}
-	e.must(404, "GET", "/api/v1/verify/consistency?from_checkpoint=chk_nope&to_checkpoint="+c1.CheckpointID, nil)
-	e.must(422, "GET", "/api/v1/verify/consistency?from_checkpoint="+c1.CheckpointID, nil)
+	e.must(404, "GET", "/api/v1/verify/consistency?from_checkpoint=chk_nope&to_checkpoint="+c1.ID, nil)
+	e.must(422, "GET", "/api/v1/verify/consistency?from_checkpoint="+c1.ID, nil)
 
 	// An event of c1 rewritten behind the log's back makes c1 inconsistent with what follows.
 	if err := e.store.TamperWithEvent(context.Background(), e.events(iid)[2].ID, models.Object{"rewritten": true}); err != nil {
@@ -338,8 +338,8 @@ func TestProofsOfClosedIntentsRevealNoContent(t *testing.T) {
 	cp := e.checkpoint(map[string]any{"intent_id": C})
 	evs := decode[[]models.IntentEvent](t, e.must(200, "GET", "/api/v1/intents/"+C+"/events?limit=1000", nil, as(aliceKey, "")...))
 	bob := as(bobKey, "")
-	for _, path := range []string{"/api/v1/checkpoints/" + cp.CheckpointID, "/api/v1/checkpoints?intent_id=" + C,
-		"/api/v1/checkpoints/" + cp.CheckpointID + "/proof/" + evs[0].ID} {
+	for _, path := range []string{"/api/v1/checkpoints/" + cp.ID, "/api/v1/checkpoints?intent_id=" + C,
+		"/api/v1/checkpoints/" + cp.ID + "/proof/" + evs[0].ID} {
 		if r := e.must(200, "GET", path, nil, bob...); strings.Contains(r.raw, w.canary) {
 			t.Errorf("%s leaks the canary: %s", path, r.raw)
 		}

@@ -575,7 +575,7 @@ func (d *dispatcher) post(ctx context.Context, sub storedSubscription, dl delive
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "openintent-go-server/webhooks")
 	req.Header.Set("X-OpenIntent-Delivery", dl.ID)
-	req.Header.Set("X-OpenIntent-Event", dl.Event.EventType)
+	req.Header.Set("X-OpenIntent-Event", string(dl.Event.EventType))
 	req.Header.Set("X-OpenIntent-Timestamp", strconv.FormatInt(ts, 10))
 	d.tel.inject(ctx, req.Header) // W3C traceparent of the delivery's span, when tracing is on
 	if sub.Secret != "" {

@@ -537,7 +537,7 @@ type storedCheckpoint struct {
 func (c *storedCheckpoint) tree() (eventlog.Tree, error) {
 	t := eventlog.Tree{Count: c.EventCount, Block: c.Block}
 	if len(c.Upper)%len(eventlog.Hash{}) != 0 || c.Block <= 0 {
-		return t, fmt.Errorf("store: checkpoint %s: malformed tree", c.CheckpointID)
+		return t, fmt.Errorf("store: checkpoint %s: malformed tree", c.ID)
 	}
 	t.Upper = make([]eventlog.Hash, len(c.Upper)/len(eventlog.Hash{}))
 	for i := range t.Upper {
@@ -621,7 +621,7 @@ func (w *Writer) createLogCheckpoint(intentID string, least int, sign func(*mode
 	}
 	tree := eventlog.Build(leaves)
 	c := storedCheckpoint{LogCheckpoint: models.LogCheckpoint{
-		CheckpointID: newCheckpointID(), Scope: ScopeServer, MerkleRoot: tree.Root().String(),
+		ID: newCheckpointID(), Scope: ScopeServer, MerkleRoot: tree.Root().String(),
 		EventCount: int64(len(entries)), FirstSequence: entries[0].seq, LastSequence: entries[len(entries)-1].seq,
 		CreatedAt: timestamp.New(w.now),
 	}, Block: tree.Block}
@@ -639,7 +639,7 @@ func (w *Writer) createLogCheckpoint(intentID string, least int, sign func(*mode
 			return models.LogCheckpoint{}, err
 		}
 	}
-	if _, err := w.Insert(Record{Kind: kindLogCheckpoint, ID: c.CheckpointID, Parent: intentID, Ref: c.Scope}, c); err != nil {
+	if _, err := w.Insert(Record{Kind: kindLogCheckpoint, ID: c.ID, Parent: intentID, Ref: string(c.Scope)}, c); err != nil {
 		return models.LogCheckpoint{}, err
 	}
 	return c.LogCheckpoint, nil
@@ -782,7 +782,7 @@ func (s *Store) InclusionProof(ctx context.Context, checkpointID, eventID string
 		}
 		k := sort.Search(len(c.Blocks), func(i int) bool { return c.Blocks[i] > ref.seq }) - 1
 		if k < 0 {
-			return leafRef{}, fmt.Errorf("store: checkpoint %s: no block holds sequence %d", c.CheckpointID, ref.seq)
+			return leafRef{}, fmt.Errorf("store: checkpoint %s: no block holds sequence %d", c.ID, ref.seq)
 		}
 		lo := int64(k) * tree.Block
 		entries, err := t.chainHashes(ctx, intentID, c.Blocks[k]-1, int(min(tree.Block, tree.Count-lo)))
@@ -797,7 +797,7 @@ func (s *Store) InclusionProof(ctx context.Context, checkpointID, eventID string
 			}
 		}
 		if f.index < 0 {
-			return leafRef{}, fmt.Errorf("store: checkpoint %s: event %s is not in its block", c.CheckpointID, eventID)
+			return leafRef{}, fmt.Errorf("store: checkpoint %s: event %s is not in its block", c.ID, eventID)
 		}
 		return f, nil
 	})
@@ -808,7 +808,7 @@ func (s *Store) InclusionProof(ctx context.Context, checkpointID, eventID string
 	if err != nil {
 		return models.MerkleProof{}, err
 	}
-	return models.MerkleProof{EventID: eventID, EventHash: f.leaf.String(), CheckpointID: c.CheckpointID, MerkleRoot: c.MerkleRoot,
+	return models.MerkleProof{EventID: eventID, EventHash: f.leaf.String(), CheckpointID: c.ID, MerkleRoot: c.MerkleRoot,
 		ProofHashes: eventlog.StepsToWire(path), LeafIndex: f.index, EventCount: c.EventCount}, nil
 }
 

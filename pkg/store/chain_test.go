@@ -90,7 +90,7 @@ func TestTamperedEventIsFound(t *testing.T) {
 		log, _ = s.LogEvents(ctx, in.ID, 0, 1<<62)
 		r := eventlog.CheckChain(log, "", []models.LogCheckpoint{cp})
 		if len(r.Breaks) != 2 || r.Breaks[0].EventID != victim.ID || r.Breaks[0].Reason != eventlog.ReasonHash ||
-			r.Breaks[1].CheckpointID != cp.CheckpointID || r.Breaks[1].Reason != eventlog.ReasonCheckpoint {
+			r.Breaks[1].CheckpointID != cp.ID || r.Breaks[1].Reason != eventlog.ReasonCheckpoint {
 			t.Errorf("%s: breaks %+v", name, r.Breaks)
 		}
 		if err := s.TamperWithEvent(ctx, "00000000-0000-7000-8000-000000000000", nil); !errors.Is(err, store.ErrNotFound) {
@@ -140,7 +140,7 @@ func TestCheckpointsAndProofs(t *testing.T) {
 				t.Fatalf("%s: %d events in %+v", name, len(evs), cp)
 			}
 			for i, ev := range evs {
-				p, err := s.InclusionProof(ctx, cp.CheckpointID, ev.ID)
+				p, err := s.InclusionProof(ctx, cp.ID, ev.ID)
 				if err != nil || p.LeafIndex != int64(i) || p.EventHash != ev.EventHash {
 					t.Fatalf("%s: proof of leaf %d: %+v %v", name, i, p, err)
 				}
@@ -152,12 +152,12 @@ func TestCheckpointsAndProofs(t *testing.T) {
 		// An event outside the checkpoint, or unknown, has no proof in it.
 		bEvents, _ := s.LogEvents(ctx, b.ID, 0, 1<<62)
 		for _, id := range []string{bEvents[0].ID, "00000000-0000-7000-8000-000000000000", "nope"} {
-			if _, err := s.InclusionProof(ctx, first.CheckpointID, id); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.InclusionProof(ctx, first.ID, id); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s: proof of %s: %v", name, id, err)
 			}
 		}
 		list, err := s.ListLogCheckpoints(ctx, store.CheckpointQuery{IntentID: a.ID, Limit: 10})
-		if err != nil || len(list) != 2 || list[0].CheckpointID != first.CheckpointID {
+		if err != nil || len(list) != 2 || list[0].ID != first.ID {
 			t.Errorf("%s: list %+v %v", name, list, err)
 		}
 		if list, _ := s.ListLogCheckpoints(ctx, store.CheckpointQuery{Scope: store.ScopeServer, Limit: 10}); len(list) != 1 {
@@ -221,7 +221,7 @@ func TestChainMigrationHashesOldEvents(t *testing.T) {
 		}
 		evs, _ := s.LogEvents(ctx, intent, cp.FirstSequence, cp.LastSequence)
 		for i, ev := range evs {
-			p, err := s.InclusionProof(ctx, cp.CheckpointID, ev.ID)
+			p, err := s.InclusionProof(ctx, cp.ID, ev.ID)
 			if err != nil || p.LeafIndex != int64(i) || eventlog.VerifyProof(p, cp.MerkleRoot, cp.EventCount) != nil {
 				t.Errorf("proof of %s in the %q log: %+v %v", ev.ID, intent, p, err)
 			}

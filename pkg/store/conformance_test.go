@@ -225,7 +225,7 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 			sc.note("get many", many, err)
 		case 5: // events
 			in := sc.intent()
-			ev := models.IntentEvent{IntentID: in.ID, EventType: pick(sc.r, "comment", "note", "checkpoint"), Actor: pick(sc.r, "alice", "bob"),
+			ev := models.IntentEvent{IntentID: in.ID, EventType: models.EventType(pick(sc.r, "comment", "note", "checkpoint")), Actor: pick(sc.r, "alice", "bob"),
 				Payload: pick(sc.r, models.Object{"agent_id": "carol"}, models.Object{"n": 1.5}, nil)}
 			if sc.r.IntN(4) == 0 {
 				ev.TraceID, ev.ParentEventID = "trace", "parent"
@@ -392,7 +392,7 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 				continue
 			}
 			cp = checkpoints[sc.r.IntN(len(checkpoints))]
-			got, err := s.LogCheckpoint(sc.ctx, cp.CheckpointID)
+			got, err := s.LogCheckpoint(sc.ctx, cp.ID)
 			sc.note("get checkpoint", got, err)
 			q := store.CheckpointQuery{Limit: 1 + sc.r.IntN(5), Offset: sc.r.IntN(3)}
 			switch sc.r.IntN(3) {
@@ -411,16 +411,16 @@ func runScenario(t *testing.T, path string, seed uint64) []string {
 			sc.note("checkpoint events", len(evs), err)
 			if len(evs) > 0 {
 				ev := evs[sc.r.IntN(len(evs))]
-				proof, err := s.InclusionProof(sc.ctx, cp.CheckpointID, pick(sc.r, ev.ID, ev.ID, sc.intent().ID))
+				proof, err := s.InclusionProof(sc.ctx, cp.ID, pick(sc.r, ev.ID, ev.ID, sc.intent().ID))
 				sc.note("proof", proof, err)
 				if err == nil {
 					if verr := eventlog.VerifyProof(proof, cp.MerkleRoot, cp.EventCount); verr != nil {
-						sc.t.Errorf("proof of %s in %s: %v", ev.ID, cp.CheckpointID, verr)
+						sc.t.Errorf("proof of %s in %s: %v", ev.ID, cp.ID, verr)
 					}
 				}
 			}
 			if sc.r.IntN(3) == 0 {
-				out, err := s.AnchorLogCheckpoint(sc.ctx, cp.CheckpointID, func(c models.LogCheckpoint) (models.TimestampAnchor, error) {
+				out, err := s.AnchorLogCheckpoint(sc.ctx, cp.ID, func(c models.LogCheckpoint) (models.TimestampAnchor, error) {
 					if c.Anchor != nil {
 						return models.TimestampAnchor{}, errAbort
 					}

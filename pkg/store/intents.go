@@ -314,7 +314,7 @@ func (s *Store) UpdateIntent(ctx context.Context, id string, expected int64, act
 			payload = map[string]any{}
 		}
 		payload["version"] = in.Version
-		if _, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: ch.EventType, Actor: actor, Payload: payload}, now); err != nil {
+		if _, err := s.insertEvent(ctx, tx, models.IntentEvent{IntentID: in.ID, EventType: models.EventType(ch.EventType), Actor: actor, Payload: payload}, now); err != nil {
 			return err
 		}
 		out = in

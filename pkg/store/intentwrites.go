@@ -39,7 +39,7 @@ func (w *Writer) UpdateIntent(id string, expected int64, actor string, mutate fu
 		payload = map[string]any{}
 	}
 	payload["version"] = in.Version
-	if _, err := w.s.insertEvent(w.ctx, w.tx, models.IntentEvent{IntentID: in.ID, EventType: ch.EventType, Actor: actor, Payload: payload}, w.now); err != nil {
+	if _, err := w.s.insertEvent(w.ctx, w.tx, models.IntentEvent{IntentID: in.ID, EventType: models.EventType(ch.EventType), Actor: actor, Payload: payload}, w.now); err != nil {
 		return in, err
 	}
 	return in, nil

@@ -290,7 +290,7 @@ func (m *memTables) insertEvent(_ context.Context, ev *models.IntentEvent, paylo
 	if ev.Sequence != m.log.n+1 {
 		return 0, fmt.Errorf("store: event %s numbered %d, the log's next is %d", ev.ID, ev.Sequence, m.log.n+1)
 	}
-	seq := m.log.append(memEvent{id: id, intentID: intentID, eventType: ev.EventType, actor: ev.Actor,
+	seq := m.log.append(memEvent{id: id, intentID: intentID, eventType: string(ev.EventType), actor: ev.Actor,
 		payload: bytes.Clone(payload), createdAt: micros(ev.CreatedAt.Time), hash: hash, prev: prev}) // a clone holds no spare capacity
 	if ev.TraceID != "" || ev.ParentEventID != "" {
 		m.traces[seq] = [2]string{ev.TraceID, ev.ParentEventID}
@@ -298,7 +298,7 @@ func (m *memTables) insertEvent(_ context.Context, ev *models.IntentEvent, paylo
 	if ev.Proof != (models.EventProof{}) {
 		m.proofs[seq] = ev.Proof
 	}
-	typed := [2]string{intentID, ev.EventType}
+	typed := [2]string{intentID, string(ev.EventType)}
 	m.eventsOf[intentID] = append(m.eventsOf[intentID], seq)
 	m.eventsOfType[typed] = append(m.eventsOfType[typed], seq)
 	m.onUndo(func() {
@@ -316,7 +316,7 @@ func (m *memTables) event(seq int64) (models.IntentEvent, error) {
 	e := m.log.at(seq)
 	payload, err := decodePayload(e.payload)
 	trace := m.traces[seq]
-	return models.IntentEvent{Sequence: seq, ID: formatUUID(e.id), IntentID: e.intentID, EventType: e.eventType, Actor: e.actor,
+	return models.IntentEvent{Sequence: seq, ID: formatUUID(e.id), IntentID: e.intentID, EventType: models.EventType(e.eventType), Actor: e.actor,
 		TraceID: trace[0], ParentEventID: trace[1], Payload: payload, CreatedAt: timestamp.New(fromMicros(e.createdAt)), Proof: m.proofs[seq],
 		EventHash: e.hash.String(), PreviousEventHash: wireHash(e.prev)}, err
 }

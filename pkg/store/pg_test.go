@@ -454,12 +454,12 @@ func TestStoresKeepAnyString(t *testing.T) {
 					t.Fatalf("%q: read back %q %q %q, %v", o, got.Title, got.Description, got.CreatedBy, err)
 				}
 				if utf8.ValidString(o) { // (an event's hash covers its fields' canonical JSON: UTF-8)
-					ev, err := s.AppendEvent(ctx, models.IntentEvent{IntentID: in.ID, EventType: o, Actor: o, TraceID: o})
+					ev, err := s.AppendEvent(ctx, models.IntentEvent{IntentID: in.ID, EventType: models.EventType(o), Actor: o, TraceID: o})
 					if err != nil {
 						t.Fatalf("%q: %v", o, err)
 					}
 					evs, err := s.EventsAfter(ctx, store.StreamFilter{AfterSeq: ev.Sequence - 1, Agent: o, Limit: 1})
-					if err != nil || len(evs) != 1 || evs[0].Actor != o || evs[0].EventType != o || evs[0].TraceID != o || evs[0].EventHash != ev.EventHash {
+					if err != nil || len(evs) != 1 || evs[0].Actor != o || string(evs[0].EventType) != o || evs[0].TraceID != o || evs[0].EventHash != ev.EventHash {
 						t.Fatalf("%q: event read back %+v, %v", o, evs, err)
 					}
 					if _, err := s.AcquireLease(ctx, in.ID, o, o, time.Minute); err != nil {

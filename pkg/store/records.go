@@ -251,7 +251,7 @@ func (w *Writer) Delete(kind, id string) error {
 
 // AppendEvent appends an event to an intent's log in the transaction.
 func (w *Writer) AppendEvent(intentID, eventType, actor string, payload models.Object) (models.IntentEvent, error) {
-	return w.s.insertEvent(w.ctx, w.tx, models.IntentEvent{IntentID: intentID, EventType: eventType, Actor: actor, Payload: payload}, w.now)
+	return w.s.insertEvent(w.ctx, w.tx, models.IntentEvent{IntentID: intentID, EventType: models.EventType(eventType), Actor: actor, Payload: payload}, w.now)
 }
 
 // SetGovernancePolicy replaces an intent's governance policy (nil removes it) if its version is

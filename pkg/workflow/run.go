@@ -251,7 +251,7 @@ func (ex *Execution) Follow(ctx context.Context, opts RunOptions) (*Result, erro
 				events = nil
 				continue
 			}
-			if ev.EventType == string(openintent.EventFailureRecorded) {
+			if ev.EventType == openintent.EventFailureRecorded {
 				failed[ev.IntentID] = true
 			}
 			// Drain what else arrived, so a burst of events costs one step.
@@ -260,7 +260,7 @@ func (ex *Execution) Follow(ctx context.Context, opts RunOptions) (*Result, erro
 				case ev, ok := <-events:
 					if !ok {
 						events, more = nil, false
-					} else if ev.EventType == string(openintent.EventFailureRecorded) {
+					} else if ev.EventType == openintent.EventFailureRecorded {
 						failed[ev.IntentID] = true
 					}
 				default:

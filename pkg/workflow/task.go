@@ -153,7 +153,7 @@ func ServePhases(ctx context.Context, c *openintent.Client, handler PhaseHandler
 			}
 			continue
 		}
-		if ev.EventType != string(openintent.EventAgentAssigned) {
+		if ev.EventType != openintent.EventAgentAssigned {
 			continue
 		}
 		if a, _ := ev.Payload["agent_id"].(string); a != "" && a != agent {
@@ -270,7 +270,7 @@ func retryOf(ctx context.Context, c *openintent.Client, intent *openintent.Inten
 	}
 	if p, err := c.GetRetryPolicy(ctx, intent.ID); err == nil && p != nil {
 		r.MaxAttempts = int(p.MaxRetries) + 1
-		r.Backoff = p.Strategy
+		r.Backoff = string(p.Strategy)
 		r.InitialDelayMs, r.MaxDelayMs, r.FallbackAgent = p.BaseDelayMs, p.MaxDelayMs, p.FallbackAgentID
 	}
 	return r
