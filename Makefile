@@ -12,10 +12,12 @@ generate: ## regenerate gen/ from api/openapi.yaml
 	$(OAPI) -config api/codegen-client.yaml api/openapi.yaml
 	$(OAPI) -config api/codegen-server.yaml api/openapi.yaml
 	$(GO) run ./internal/genstubs gen/server/server.gen.go gen/server/unimplemented.gen.go
+	$(GO) run ./internal/gensdktypes gen/models/models.gen.go pkg/openintent/models_src.go pkg/openintent/models.gen.go
 
-check-generate: generate ## fail when gen/ is stale
-	@git diff --exit-code --stat -- gen/ || (echo "gen/ is stale: run 'make generate' and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- gen/)" || (git status --porcelain -- gen/; echo "gen/ has untracked files: run 'make generate' and commit" >&2; exit 1)
+GENERATED := gen/ pkg/openintent/models.gen.go
+check-generate: generate ## fail when gen/ (or the SDK's models.gen.go) is stale
+	@git diff --exit-code --stat -- $(GENERATED) || (echo "generated code is stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED); echo "generated code is not committed: run 'make generate' and commit" >&2; exit 1)
 
 fmt: ## fail when gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || (echo "gofmt needed:"; echo "$$out"; exit 1)

@@ -7,29 +7,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// ACL is an intent's access control list ([RFC-0011]).
-	//
-	// [RFC-0011]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0011-access-control.md
-	ACL = models.ACL
-	// ACLSet is the body of SetACL: the default policy and every entry.
-	ACLSet = models.ACLSet
-	// ACLEntry grants a permission on an intent to a principal.
-	ACLEntry = models.ACLEntry
-	// ACLEntryCreate is a grant to add.
-	ACLEntryCreate = models.ACLEntryCreate
-	// AccessPolicy is what principals without an entry may do: open or closed.
-	AccessPolicy = models.AccessPolicy
-	// Permission is read, write or admin; each includes the ones before it.
-	Permission = models.Permission
-	// AccessRequest is a principal's request for access to an intent.
-	AccessRequest = models.AccessRequest
-	// AccessRequestCreate is the body of RequestAccess.
-	AccessRequestCreate = models.AccessRequestCreate
-	// AccessRequestDecision is the body of ApproveAccessRequest and DenyAccessRequest.
-	AccessRequestDecision = models.AccessRequestDecision
-)
-
 // Access policies and permissions.
 const (
 	AccessOpen   = models.AccessPolicyOpen

@@ -7,21 +7,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// AgentRecord is a registered agent ([RFC-0016]); its Status is derived from heartbeats.
-	//
-	// [RFC-0016]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0016-agent-lifecycle-health.md
-	AgentRecord = models.AgentRecord
-	// AgentRegistration is the body of RegisterAgent.
-	AgentRegistration = models.AgentRegistration
-	// AgentHeartbeatCreate is the body of AgentHeartbeat: the agent's load.
-	AgentHeartbeatCreate = models.AgentHeartbeatCreate
-	// AgentHeartbeat is the answer to a heartbeat.
-	AgentHeartbeat = models.AgentHeartbeat
-	// AgentStatus is an agent's lifecycle status.
-	AgentStatus = models.AgentStatus
-)
-
 // Agent statuses.
 const (
 	AgentRegistering  = models.AgentStatusRegistering

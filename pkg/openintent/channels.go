@@ -14,34 +14,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// Channel is a message channel between agents working on an intent ([RFC-0021]).
-	//
-	// [RFC-0021]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0021-agent-to-agent-messaging.md
-	Channel = models.Channel
-	// ChannelCreate is the body of CreateChannel; Name is required.
-	ChannelCreate = models.ChannelCreate
-	// ChannelUpdate is the body of UpdateChannel; empty fields are left unchanged.
-	ChannelUpdate = models.ChannelUpdate
-	// ChannelOptions are a channel's options: audit, ttl_seconds, max_messages.
-	ChannelOptions = models.ChannelOptions
-	// ChannelStatus is a channel's status: ChannelOpen or ChannelClosed.
-	ChannelStatus = models.ChannelStatus
-	// MemberPolicy says who takes part in a channel: MemberExplicit or MemberIntent.
-	MemberPolicy = models.MemberPolicy
-	// ChannelMessage is a message on a channel.
-	ChannelMessage = models.ChannelMessage
-	// ChannelMessageCreate is the body of SendMessage. Sender, when set, must be the client's
-	// agent (the server's default).
-	ChannelMessageCreate = models.ChannelMessageCreate
-	// ChannelReply is the body of ReplyTo.
-	ChannelReply = models.ChannelReplyCreate
-	// MessageType is the kind of a channel message.
-	MessageType = models.MessageType
-	// MessageStatus is a channel message's status.
-	MessageStatus = models.MessageStatus
-)
-
 // Channel statuses, member policies, message types and message statuses (the server may send
 // others: they are kept as strings).
 const (

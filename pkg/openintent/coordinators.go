@@ -7,20 +7,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// CoordinatorLease is an agent's lease on the coordinator role of an intent or portfolio
-	// ([RFC-0013]). It turns `unresponsive` unless heartbeated (see KeepCoordinatorAlive).
-	//
-	// [RFC-0013]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0013-coordinator-governance.md
-	CoordinatorLease = models.CoordinatorLease
-	// CoordinatorLeaseCreate is the body of CreateCoordinatorLease.
-	CoordinatorLeaseCreate = models.CoordinatorLeaseCreate
-	// CoordinatorHeartbeat is the answer to a coordinator heartbeat.
-	CoordinatorHeartbeat = models.CoordinatorHeartbeat
-	// DecisionRecordCreate is the body of CreateDecisionRecord.
-	DecisionRecordCreate = models.DecisionRecordCreate
-)
-
 // ListCoordinatorLeasesParams filters ListCoordinatorLeases; set at most one field.
 type ListCoordinatorLeasesParams struct {
 	IntentID, PortfolioID string

@@ -21,28 +21,6 @@ import (
 // Requests between servers carry no API key: each is signed with the sending server's Ed25519
 // key over the canonical JSON of its body without `signature` (see SignFederationEnvelope).
 
-type (
-	// FederationManifest is a server's /.well-known/openintent-federation.json: its DID, URL,
-	// public key, endpoints and peers.
-	FederationManifest = models.FederationManifest
-	// FederationStatus is whether federation is on, and its counters.
-	FederationStatus = models.FederationStatus
-	// FederatedAgent is an agent a server offers to its peers.
-	FederatedAgent = models.FederatedAgent
-	// FederationDispatchRequest is the body of FederationDispatch (the Python SDK's
-	// federation_dispatch arguments).
-	FederationDispatchRequest = models.FederationDispatch
-	// FederationDispatchResult is what became of a dispatch: Status "accepted" (RemoteIntentID
-	// is the peer's intent), "rejected" or "failed", with a Message.
-	FederationDispatchResult = models.FederationDispatchResult
-	// FederationEnvelope is an intent delegated by one server to another, signed by the sender.
-	FederationEnvelope = models.FederationEnvelope
-	// FederationReceiveResult is a server's answer to an envelope.
-	FederationReceiveResult = models.FederationReceiveResult
-	// FederationCallback is a peer's signed report on an intent dispatched to it.
-	FederationCallback = models.FederationCallback
-)
-
 // Federation event types, logged on the intents involved.
 const (
 	// EventFederationDispatched: the intent was sent to a peer (payload: dispatch_id,

@@ -8,39 +8,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// ArbitrationRequest is a request for human arbitration on an intent.
-	ArbitrationRequest = models.ArbitrationRequest
-	// Decision is a recorded governance decision (the Python SDK's Decision).
-	Decision = models.GovernanceDecision
-	// DecisionRecord is an entry of an intent's decision log (GetDecisions).
-	DecisionRecord = models.DecisionRecord
-	// Escalation is an intent escalated for attention ([RFC-0013]).
-	//
-	// [RFC-0013]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0013-coordinator-governance.md
-	Escalation = models.Escalation
-	// EscalationCreate is the body of CreateEscalation.
-	EscalationCreate = models.EscalationCreate
-	// EscalationResolve is the body of ResolveEscalation.
-	EscalationResolve = models.EscalationResolve
-	// ListEscalationsParams filters ListEscalations by intent and status.
-	ListEscalationsParams = models.ListEscalationsParams
-	// ApprovalRequest asks for approval of an action on an intent, e.g. "complete".
-	ApprovalRequest = models.ApprovalRequest
-	// ApprovalRequestCreate is the body of CreateApprovalRequest.
-	ApprovalRequestCreate = models.ApprovalRequestCreate
-	// GovernancePolicy is an intent's governance policy ([RFC-0013]), enforced on writes.
-	//
-	// [RFC-0013]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0013-coordinator-governance.md
-	GovernancePolicy = models.GovernancePolicy
-	// GovernancePolicyDocument is an intent's policy as stored and with defaults applied.
-	GovernancePolicyDocument = models.GovernancePolicyDocument
-	// CompletionMode says how an intent may be completed.
-	CompletionMode = models.CompletionMode
-	// WriteScope says who may write an intent.
-	WriteScope = models.WriteScope
-)
-
 // Completion modes and write scopes of governance policies.
 const (
 	CompletionAuto            = models.CompletionModeAuto

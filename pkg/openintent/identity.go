@@ -22,24 +22,6 @@ import (
 // check those signatures offline with the key (or the did:key DID, which embeds it). The
 // identity strengthens, never replaces, the API key: requests still need one.
 
-type (
-	// AgentIdentity is an agent's registered key: its public key (`ed25519:<base64url>`), the
-	// key's did:key DID, when it was registered, when it expires and the keys it replaced
-	// (most recent first).
-	AgentIdentity = models.AgentIdentity
-	// IdentityChallenge is what BeginIdentityRegistration returns: 32 random bytes to sign
-	// before ChallengeExpiresAt.
-	IdentityChallenge = models.IdentityChallenge
-	// IdentityRegistration is the body of BeginIdentityRegistration.
-	IdentityRegistration = models.IdentityRegistration
-	// IdentityVerification is the server's verdict on a signature (VerifySignature).
-	IdentityVerification = models.SignatureVerificationResult
-	// EventProof is the signature an event carries (IntentEvent.Proof).
-	EventProof = models.EventProof
-	// DIDDocument is a DID document, such as the server's (GetServerDIDDocument).
-	DIDDocument = models.DidDocument
-)
-
 // ProofType is the type of the proofs this SDK makes and checks.
 const ProofType = agentkey.ProofType
 
@@ -153,9 +135,6 @@ func (id *Ed25519Identity) signEventAt(intentID string, ev EventCreate, now time
 	}
 	return EventProof{Type: ProofType, Created: created, VerificationMethod: id.DID(), Signature: id.Sign(msg)}, nil
 }
-
-// EventCreate is the body of an event as LogEvent sends it, and what SignEvent signs.
-type EventCreate = models.EventCreate
 
 // WithEventSigner makes the client sign every event it logs (LogEvent and the LLM and tool-call
 // logging methods) with id: each event carries a proof the server checks (403 when invalid)

@@ -4,36 +4,6 @@ import (
 	"context"
 
 	"github.com/openintent-go/openintent/gen/client"
-	"github.com/openintent-go/openintent/gen/models"
-)
-
-type (
-	// Attachment is a file attached to an intent ([RFC-0005]).
-	//
-	// [RFC-0005]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0005-attachments.md
-	Attachment = models.Attachment
-	// AttachmentCreate is the body of CreateAttachment.
-	AttachmentCreate = models.AttachmentCreate
-	// Cost is a cost recorded against an intent ([RFC-0009]).
-	//
-	// [RFC-0009]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0009-cost-tracking.md
-	Cost = models.Cost
-	// CostCreate is the body of RecordCost.
-	CostCreate = models.CostCreate
-	// CostSummary totals costs overall, per agent and per type.
-	CostSummary = models.CostSummary
-	// RetryPolicy is an intent's retry policy ([RFC-0010]).
-	//
-	// [RFC-0010]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0010-retry-policies.md
-	RetryPolicy = models.RetryPolicy
-	// RetryPolicySet is the body of SetRetryPolicy.
-	RetryPolicySet = models.RetryPolicySet
-	// Failure is a failed attempt recorded on an intent ([RFC-0010]).
-	//
-	// [RFC-0010]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0010-retry-policies.md
-	Failure = models.Failure
-	// FailureCreate is the body of RecordFailure.
-	FailureCreate = models.FailureCreate
 )
 
 // CreateAttachment attaches a file (by reference) to an intent.

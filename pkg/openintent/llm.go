@@ -4,20 +4,11 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/openintent-go/openintent/gen/models"
 )
 
 // LLM and tool-call logging (RFC-0008): each call is an event on the intent's log. The Log*
 // methods are the Python SDK's; StartLLMRequest and StartToolCall time a call for you and link its
 // events through a trace carried by the context.
-
-type (
-	// LLMRequestPayload is the payload of llm_request_* events.
-	LLMRequestPayload = models.LLMRequestPayload
-	// ToolCallPayload is the payload of tool_call_* events.
-	ToolCallPayload = models.ToolCallPayload
-)
 
 // Trace links events ([RFC-0020]): every event of one trace shares TraceID, and ParentEventID is
 // the event that caused the next one.

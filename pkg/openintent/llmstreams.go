@@ -11,14 +11,6 @@ import (
 // stream_started, optionally stream_chunk, then stream_completed or stream_cancelled, the
 // Python SDK's start_stream, log_stream_chunk, complete_stream and cancel_stream.
 
-type (
-	// StreamStatePayload is the payload of stream_started, stream_completed and
-	// stream_cancelled events.
-	StreamStatePayload = models.StreamStatePayload
-	// StreamChunkPayload is the payload of stream_chunk events.
-	StreamChunkPayload = models.StreamChunkPayload
-)
-
 // StartStream logs that a streamed LLM response begins (stream_started), by the client's agent.
 func (c *Client) StartStream(ctx context.Context, intentID, streamID, provider, model string, opts ...Option) (*IntentEvent, error) {
 	if err := requireIDs("StartStream", "intentID", intentID, "streamID", streamID); err != nil {

@@ -14,19 +14,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// MemoryEntry is a value an agent remembers under a namespace and key ([RFC-0015]).
-	//
-	// [RFC-0015]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0015-agent-memory-persistent-state.md
-	MemoryEntry = models.MemoryEntry
-	// MemoryEntryCreate is the body of CreateMemory.
-	MemoryEntryCreate = models.MemoryEntryCreate
-	// MemoryEntryUpdate is the body of UpdateMemory; nil fields are left unchanged.
-	MemoryEntryUpdate = models.MemoryEntryUpdate
-	// MemoryType is `working`, `episodic` or `semantic`.
-	MemoryType = models.MemoryType
-)
-
 // Memory types.
 const (
 	MemoryWorking  = models.MemoryTypeWorking

@@ -9,26 +9,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// Portfolio groups intents for coordination ([RFC-0004]); GetPortfolio fills its Intents and
-	// AggregateStatus.
-	//
-	// [RFC-0004]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0004-governance-arbitration.md
-	Portfolio = models.Portfolio
-	// PortfolioCreate is the body of CreatePortfolio.
-	PortfolioCreate = models.PortfolioCreate
-	// PortfolioUpdate is the body of UpdatePortfolio; empty fields are left unchanged.
-	PortfolioUpdate = models.PortfolioUpdate
-	// PortfolioStatus is a portfolio's status.
-	PortfolioStatus = models.PortfolioStatus
-	// PortfolioMembership is an intent's membership of a portfolio.
-	PortfolioMembership = models.PortfolioMembership
-	// MembershipRole is an intent's role in a portfolio.
-	MembershipRole = models.MembershipRole
-	// PortfolioCostSummary is every cost of a portfolio's intents with totals.
-	PortfolioCostSummary = models.PortfolioCostSummary
-)
-
 // Portfolio statuses and membership roles.
 const (
 	PortfolioActive    = models.PortfolioStatusActive

@@ -18,16 +18,6 @@ import (
 	"github.com/openintent-go/openintent/internal/webhooksig"
 )
 
-type (
-	// Subscription delivers an intent's, a portfolio's or an agent's events to a webhook
-	// ([RFC-0006]).
-	//
-	// [RFC-0006]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0006-subscriptions.md
-	Subscription = models.Subscription
-	// SubscriptionCreate is the body of Subscribe.
-	SubscriptionCreate = models.SubscriptionCreate
-)
-
 // Subscribe creates a subscription (the Python SDK's subscribe): events of s.IntentID or
 // s.PortfolioID (or, with neither, every event), only s.EventTypes when set, posted to
 // s.WebhookURL until s.ExpiresAt. Set s.Secret to have deliveries signed; check them with
@@ -122,9 +112,6 @@ func VerifySignature(secret, timestamp, signature string, body []byte, tolerance
 	}
 	return nil
 }
-
-// ToolInvokeResult is the outcome of InvokeTool.
-type ToolInvokeResult = models.ToolInvokeResult
 
 // InvokeTool invokes a tool through the server's tool proxy under the calling agent's grant
 // (invoke_tool). agentID must be empty or the client's agent: the server resolves the grant of

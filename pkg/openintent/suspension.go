@@ -16,37 +16,6 @@ import (
 // human, waits for the answer on the intent's event stream, and a human (through any client)
 // answers it.
 
-type (
-	// SuspensionCreate is the body of Suspend: the question, the kind of answer expected, the
-	// choices, the timeout and what happens when nobody answers.
-	SuspensionCreate = models.SuspensionCreate
-	// SuspensionChoice is one option offered to the human.
-	SuspensionChoice = models.SuspensionChoice
-	// SuspensionRecord is an intent's suspension as kept in its state under `_suspension`
-	// (SuspensionOf reads it).
-	SuspensionRecord = models.SuspensionRecord
-	// SuspensionAnswer is the body of RespondToSuspension.
-	SuspensionAnswer = models.SuspensionResponse
-	// SuspensionResolution is the server's record of an answer.
-	SuspensionResolution = models.SuspensionResolution
-	// SuspensionResponseType is the kind of answer a suspension expects.
-	SuspensionResponseType = models.SuspensionResponseType
-	// FallbackPolicy is what happens when a suspension times out.
-	FallbackPolicy = models.FallbackPolicy
-	// HumanRetryPolicy re-notifies and escalates while nobody answers ([RFC-0026]).
-	//
-	// [RFC-0026]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0026-suspension-container-interaction.md
-	HumanRetryPolicy = models.HumanRetryPolicy
-	// EscalationStep is a step of a HumanRetryPolicy's escalation ladder.
-	EscalationStep = models.EscalationStep
-	// EngagementSignals are what an agent weighs before asking a human.
-	EngagementSignals = models.EngagementSignals
-	// EngagementDecision is whether to ask a human (ShouldRequestInput).
-	EngagementDecision = models.EngagementDecision
-	// EngagementMode is an EngagementDecision's mode.
-	EngagementMode = models.EngagementDecisionMode
-)
-
 // Response types of a suspension.
 const (
 	ResponseChoice  = models.SuspensionResponseTypeChoice

@@ -8,29 +8,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// Task is a unit of work of an intent ([RFC-0012]).
-	//
-	// [RFC-0012]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0012-task-decomposition-planning.md
-	Task = models.Task
-	// TaskCreate is the body of CreateTask.
-	TaskCreate = models.TaskCreate
-	// TaskUpdate is the body of UpdateTask; Status is required.
-	TaskUpdate = models.TaskUpdate
-	// TaskStatus is a task's status; the server enforces its transitions (see the spec).
-	TaskStatus = models.TaskStatus
-	// Plan orders an intent's tasks ([RFC-0012]).
-	//
-	// [RFC-0012]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0012-task-decomposition-planning.md
-	Plan = models.Plan
-	// PlanCreate is the body of CreatePlan.
-	PlanCreate = models.PlanCreate
-	// PlanUpdate is the body of UpdatePlan; empty fields are left unchanged.
-	PlanUpdate = models.PlanUpdate
-	// PlanState is a plan's state.
-	PlanState = models.PlanState
-)
-
 // Task statuses and plan states.
 const (
 	TaskPending   = models.TaskStatusPending

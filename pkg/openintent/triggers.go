@@ -7,23 +7,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// Trigger creates intents on a schedule or when events happen ([RFC-0017]).
-	//
-	// [RFC-0017]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0017-triggers-reactive-scheduling.md
-	Trigger = models.Trigger
-	// TriggerCreate is the body of CreateTrigger.
-	TriggerCreate = models.TriggerCreate
-	// TriggerUpdate is the body of UpdateTrigger; nil fields are left unchanged.
-	TriggerUpdate = models.TriggerUpdate
-	// TriggerFiring is the answer to FireTrigger.
-	TriggerFiring = models.TriggerFiring
-	// TriggerType is `schedule`, `event` or `webhook`.
-	TriggerType = models.TriggerType
-	// DeduplicationMode says what a firing does while the trigger's last intent is open.
-	DeduplicationMode = models.DeduplicationMode
-)
-
 // Trigger types and deduplication modes.
 const (
 	TriggerSchedule = models.TriggerTypeSchedule

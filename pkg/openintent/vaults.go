@@ -7,30 +7,6 @@ import (
 	"github.com/openintent-go/openintent/gen/models"
 )
 
-type (
-	// Vault holds an owner's credentials ([RFC-0014]).
-	//
-	// [RFC-0014]: https://github.com/openintent-ai/openintent/blob/main/docs/rfcs/0014-credential-vaults-tool-scoping.md
-	Vault = models.Vault
-	// VaultCreate is the body of CreateVault.
-	VaultCreate = models.VaultCreate
-	// Credential is a credential's non-secret metadata; its secret is never returned.
-	Credential = models.Credential
-	// CredentialCreate is the body of CreateCredential: secret material goes in Secret
-	// (write-only); the server also moves secret-looking keys out of Metadata.
-	CredentialCreate = models.CredentialCreate
-	// ToolGrant lets an agent use a credential's tools.
-	ToolGrant = models.ToolGrant
-	// ToolGrantCreate is the body of CreateToolGrant.
-	ToolGrantCreate = models.ToolGrantCreate
-	// GrantRevocation is the answer to RevokeGrant.
-	GrantRevocation = models.GrantRevocation
-	// ToolInvocation is a recorded use of a tool.
-	ToolInvocation = models.ToolInvocation
-	// ToolInvocationCreate is the body of RecordInvocation.
-	ToolInvocationCreate = models.ToolInvocationCreate
-)
-
 // CreateVault creates a vault owned by v.OwnerID, the client's agent by default (create_vault).
 func (c *Client) CreateVault(ctx context.Context, v VaultCreate, opts ...Option) (*Vault, error) {
 	if err := requireIDs("CreateVault", "v.Name", v.Name); err != nil {

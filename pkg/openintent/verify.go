@@ -18,37 +18,6 @@ import (
 // SDK's; the Verify* functions check what a server hands out offline, trusting nothing but the
 // bytes (and, for a checkpoint's signature, the server's DID).
 
-type (
-	// ChainVerification is the verdict on an intent's hash chain (VerifyEventChain, VerifyChain).
-	ChainVerification = models.EventChainVerification
-	// ChainBreak is one failure a chain verification found.
-	ChainBreak = models.ChainBreak
-	// ChainLink is an event's place in its intent's hash chain.
-	ChainLink = models.ChainLink
-	// LogCheckpoint is a Merkle root over a batch of events of a log.
-	LogCheckpoint = models.LogCheckpoint
-	// CheckpointScope is what a checkpoint covers: ScopeIntent or ScopeServer.
-	CheckpointScope = models.CheckpointScope
-	// CheckpointCreate is the body of CreateCheckpoint.
-	CheckpointCreate = models.CheckpointCreate
-	// ListCheckpointsParams filters ListCheckpoints (intent, scope; limit default 100, offset).
-	ListCheckpointsParams = models.ListCheckpointsParams
-	// TimestampAnchor records that a checkpoint's root was published to a timestamping service.
-	TimestampAnchor = models.TimestampAnchor
-	// AnchorCreate is the body of AnchorCheckpoint: the service and its receipt.
-	AnchorCreate = models.CheckpointAnchorCreate
-	// CheckpointAnchor is a checkpoint's anchor, as AnchorCheckpoint returns it.
-	CheckpointAnchor = models.CheckpointAnchor
-	// MerkleProof proves an event is a leaf of a checkpoint's tree.
-	MerkleProof = models.MerkleProof
-	// MerkleProofStep is one sibling hash of a MerkleProof.
-	MerkleProofStep = models.MerkleProofStep
-	// ConsistencyProof says whether a later checkpoint extends an earlier one, with its proofs.
-	ConsistencyProof = models.ConsistencyProof
-	// BoundaryEvent is the event where a later checkpoint meets the log after an earlier one.
-	BoundaryEvent = models.BoundaryEvent
-)
-
 // Checkpoint scopes.
 const (
 	ScopeIntent = models.CheckpointScopeIntent
