@@ -1710,7 +1710,7 @@ type ArbitrationRequest struct {
 	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	CreatedAt *Timestamp `json:"created_at,omitempty"`
+	CreatedAt Timestamp `json:"created_at,omitempty,omitzero"`
 
 	// ID The request's id (the id of its `arbitration_requested` event).
 	ID string `json:"id,omitempty,omitzero"`
@@ -2274,7 +2274,7 @@ type CoordinatorHeartbeat struct {
 	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+	ExpiresAt Timestamp `json:"expires_at,omitempty,omitzero"`
 
 	// NextHeartbeatAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -3390,7 +3390,7 @@ type GovernanceDecision struct {
 	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	CreatedAt *Timestamp `json:"created_at,omitempty"`
+	CreatedAt Timestamp `json:"created_at,omitempty,omitzero"`
 
 	// DecisionID The decision's id.
 	DecisionID string `json:"decision_id"`
@@ -3949,7 +3949,7 @@ type LeaseEventPayload struct {
 	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+	ExpiresAt Timestamp `json:"expires_at,omitempty,omitzero"`
 
 	// LeaseID The lease.
 	LeaseID string `json:"lease_id"`
@@ -4407,7 +4407,7 @@ type PortfolioMembership struct {
 	// AddedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	AddedAt *Timestamp `json:"added_at,omitempty"`
+	AddedAt Timestamp `json:"added_at,omitempty,omitzero"`
 
 	// ID The same as `membership_id`.
 	ID string `json:"id,omitempty,omitzero"`
@@ -4531,7 +4531,7 @@ type RetryPolicy struct {
 	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	UpdatedAt *Timestamp `json:"updated_at,omitempty"`
+	UpdatedAt Timestamp `json:"updated_at,omitempty,omitzero"`
 }
 
 // RetryPolicySet Body of `PUT /intents/{intent_id}/retry-policy`; omitted fields take their defaults.

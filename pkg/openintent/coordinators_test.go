@@ -31,7 +31,7 @@ func TestCoordinatorLeasesAndDecisions(t *testing.T) {
 	// Heartbeats extend it; only its agent may send them.
 	e.clock.Advance(60 * time.Second)
 	hb, err := c.CoordinatorHeartbeat(ctx, l.ID)
-	if err != nil || hb.Status != "ok" || hb.ExpiresAt == nil || hb.ExpiresAt.Sub(e.clock.Now()) != 90*time.Second {
+	if err != nil || hb.Status != "ok" || hb.ExpiresAt.IsZero() || hb.ExpiresAt.Sub(e.clock.Now()) != 90*time.Second {
 		t.Fatalf("heartbeat: %+v %v", hb, err)
 	}
 	var pe *openintent.PermissionError

@@ -161,7 +161,7 @@ func (h *handlers) CoordinatorHeartbeat(ctx context.Context, req genserver.Coord
 			l.LastHeartbeat = w.Timestamp()
 			l.ExpiresAt = timestamp.New(w.Now().Add(missedBeats * interval))
 			expires := l.ExpiresAt
-			out = models.CoordinatorHeartbeat{Status: "ok", NextHeartbeatAt: timestamp.New(w.Now().Add(interval)), ExpiresAt: &expires}
+			out = models.CoordinatorHeartbeat{Status: "ok", NextHeartbeatAt: timestamp.New(w.Now().Add(interval)), ExpiresAt: expires}
 			return nil
 		})
 		return err

@@ -212,7 +212,7 @@ func (h *handlers) PutIntentRetryPolicy(ctx context.Context, req genserver.PutIn
 			return err
 		}
 		now := w.Timestamp()
-		p.UpdatedAt = &now
+		p.UpdatedAt = now
 		r, err := w.Get(kindRetryPolicy, req.IntentID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
