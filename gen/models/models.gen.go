@@ -3645,6 +3645,7 @@ type Intent struct {
 	ID string `json:"id"`
 
 	// ParentID The parent intent's id (RFC-0002), or null.
+	// Deprecated: use ParentIntentID, which always holds the same value (parent_id is the wire alias the server also sends).
 	ParentID *string `json:"parent_id"`
 
 	// ParentIntentID The same as `parent_id`.
@@ -3686,6 +3687,7 @@ type IntentCreate struct {
 	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
 
 	// ParentID Alias of `parent_intent_id`, accepted as the reference server does.
+	// Deprecated: set ParentIntentID (the server accepts parent_id as an alias for clients that send it).
 	ParentID string `json:"parent_id,omitempty,omitzero"`
 
 	// ParentIntentID The parent intent's id (RFC-0002); must exist.
