@@ -61,7 +61,7 @@ func runWorkflow(ctx context.Context, c *openintent.Client, w *workflow.Workflow
 		}
 		channels.Do(func() {
 			for _, ch := range plan.Channels {
-				cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: openintent.MemberPolicy(ch.MemberPolicy),
+				cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: ch.MemberPolicy,
 					Options: &openintent.ChannelOptions{Audit: ch.Audit, MaxMessages: int64(ch.MaxMessages)}}
 				if ch.TTL > 0 {
 					ttl := int64(ch.TTL / time.Second)

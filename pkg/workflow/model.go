@@ -1,6 +1,10 @@
 package workflow
 
-import "time"
+import (
+	"time"
+
+	"github.com/openintent-go/openintent/pkg/openintent"
+)
 
 // The model of a workflow file, as the Python SDK's workflow format (version "1.0") and
 // RFC-0024 define it. Every value keeps the line it was written on, so that later checks
@@ -226,7 +230,7 @@ type Channel struct {
 	// Members are the agents permitted on the channel.
 	Members []string
 	// MemberPolicy is explicit or intent ("intent" when absent).
-	MemberPolicy string
+	MemberPolicy openintent.MemberPolicy
 	// Audit copies messages to the event log.
 	Audit bool
 	// TTL closes the channel after that much inactivity (ttl_seconds; 0: never).

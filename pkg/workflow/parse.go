@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/openintent-go/openintent/pkg/openintent"
 )
 
 // ParseFile reads, parses and validates a workflow file. The error is a ValidationErrors
@@ -791,7 +793,7 @@ func (p *parser) channels(top *mapping, root at) []*Channel {
 		p.unknown(cm, ca, "members", "member_policy", "audit", "ttl_seconds", "max_messages")
 		c.Members = p.strList(cm, ca, "members")
 		if mp := p.oneOf(cm, ca, "member_policy", "explicit", "intent"); mp != "" {
-			c.MemberPolicy = mp
+			c.MemberPolicy = openintent.MemberPolicy(mp)
 		}
 		c.Audit = p.boolean(cm, ca, "audit", false)
 		c.TTL = time.Duration(p.integer(cm, ca, "ttl_seconds", 1)) * time.Second
