@@ -2561,7 +2561,7 @@ type DecisionRecord struct {
 	AlternativesConsidered []Object `json:"alternatives_considered"`
 
 	// Confidence Confidence in the decision, 0 to 1, or null.
-	Confidence float64 `json:"confidence"`
+	Confidence *float64 `json:"confidence"`
 
 	// CoordinatorID The coordinator (agent) that decided.
 	CoordinatorID string `json:"coordinator_id"`
@@ -5558,7 +5558,7 @@ type ToolInvoke struct {
 // ToolInvokeResult Result of a proxied tool call.
 type ToolInvokeResult struct {
 	// DurationMs Duration.
-	DurationMs int64 `json:"duration_ms"`
+	DurationMs *int64 `json:"duration_ms"`
 
 	// Error The error, or null.
 	Error *string `json:"error"`
