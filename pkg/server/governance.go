@@ -319,7 +319,7 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 			return err
 		}
 		_, err := w.AppendEvent(e.IntentID, "escalation_initiated", e.EscalatedBy,
-			models.Object{"escalation_id": e.ID, "reason": e.Reason, "priority": e.Priority})
+			models.Object{"escalation_id": e.ID, "reason": e.Reason, "priority": string(e.Priority)})
 		return err
 	})
 	if err != nil {
