@@ -21,9 +21,9 @@ import (
 // RFC-0024, failures against each phase's retry policy, the phases' RFC-0010 retry policies
 // and governance policies, the workflow's channels, and the live progress.
 func runWorkflow(ctx context.Context, c *openintent.Client, w *workflow.Workflow, trigger openintent.Object, progress func(workflow.Progress)) (*workflow.Result, error) {
-	if g := w.Governance; g != nil && g.TimeoutHours > 0 {
+	if g := w.Governance; g != nil && g.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(g.TimeoutHours*float64(time.Hour)))
+		ctx, cancel = context.WithTimeout(ctx, g.Timeout)
 		defer cancel()
 	}
 	plan := w.Plan(workflow.PlanOptions{Trigger: trigger, Coordinator: c.AgentID()})
@@ -61,10 +61,10 @@ func runWorkflow(ctx context.Context, c *openintent.Client, w *workflow.Workflow
 		}
 		channels.Do(func() {
 			for _, ch := range plan.Channels {
-				cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: openintent.MemberPolicy(ch.MemberPolicy),
+				cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: ch.MemberPolicy,
 					Options: &openintent.ChannelOptions{Audit: ch.Audit, MaxMessages: int64(ch.MaxMessages)}}
-				if ch.TTLSeconds > 0 {
-					ttl := int64(ch.TTLSeconds)
+				if ch.TTL > 0 {
+					ttl := int64(ch.TTL / time.Second)
 					cc.Options.TTLSeconds = &ttl
 				}
 				if _, err := c.CreateChannel(ctx, wk.Intent.ID, cc); err != nil {

@@ -1710,7 +1710,7 @@ type ArbitrationRequest struct {
 	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	CreatedAt *Timestamp `json:"created_at,omitempty"`
+	CreatedAt Timestamp `json:"created_at,omitempty,omitzero"`
 
 	// ID The request's id (the id of its `arbitration_requested` event).
 	ID string `json:"id,omitempty,omitzero"`
@@ -2274,7 +2274,7 @@ type CoordinatorHeartbeat struct {
 	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+	ExpiresAt Timestamp `json:"expires_at,omitempty,omitzero"`
 
 	// NextHeartbeatAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
@@ -2561,7 +2561,7 @@ type DecisionRecord struct {
 	AlternativesConsidered []Object `json:"alternatives_considered"`
 
 	// Confidence Confidence in the decision, 0 to 1, or null.
-	Confidence float64 `json:"confidence"`
+	Confidence *float64 `json:"confidence"`
 
 	// CoordinatorID The coordinator (agent) that decided.
 	CoordinatorID string `json:"coordinator_id"`
@@ -3390,7 +3390,7 @@ type GovernanceDecision struct {
 	// CreatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	CreatedAt *Timestamp `json:"created_at,omitempty"`
+	CreatedAt Timestamp `json:"created_at,omitempty,omitzero"`
 
 	// DecisionID The decision's id.
 	DecisionID string `json:"decision_id"`
@@ -3645,6 +3645,7 @@ type Intent struct {
 	ID string `json:"id"`
 
 	// ParentID The parent intent's id (RFC-0002), or null.
+	// Deprecated: use ParentIntentID, which always holds the same value (parent_id is the wire alias the server also sends).
 	ParentID *string `json:"parent_id"`
 
 	// ParentIntentID The same as `parent_id`.
@@ -3686,6 +3687,7 @@ type IntentCreate struct {
 	GovernancePolicy Object `json:"governance_policy,omitempty,omitzero"`
 
 	// ParentID Alias of `parent_intent_id`, accepted as the reference server does.
+	// Deprecated: set ParentIntentID (the server accepts parent_id as an alias for clients that send it).
 	ParentID string `json:"parent_id,omitempty,omitzero"`
 
 	// ParentIntentID The parent intent's id (RFC-0002); must exist.
@@ -3949,7 +3951,7 @@ type LeaseEventPayload struct {
 	// ExpiresAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+	ExpiresAt Timestamp `json:"expires_at,omitempty,omitzero"`
 
 	// LeaseID The lease.
 	LeaseID string `json:"lease_id"`
@@ -4407,7 +4409,7 @@ type PortfolioMembership struct {
 	// AddedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	AddedAt *Timestamp `json:"added_at,omitempty"`
+	AddedAt Timestamp `json:"added_at,omitempty,omitzero"`
 
 	// ID The same as `membership_id`.
 	ID string `json:"id,omitempty,omitzero"`
@@ -4531,7 +4533,7 @@ type RetryPolicy struct {
 	// UpdatedAt An instant: RFC 3339 (`date-time`, this server always writes UTC with `Z`), or the
 	// reference server's zone-less ISO 8601 form (`2026-11-23T00:16:43.218731`, with or without
 	// a fraction), which means UTC. Clients parse both; servers accept both in requests.
-	UpdatedAt *Timestamp `json:"updated_at,omitempty"`
+	UpdatedAt Timestamp `json:"updated_at,omitempty,omitzero"`
 }
 
 // RetryPolicySet Body of `PUT /intents/{intent_id}/retry-policy`; omitted fields take their defaults.
@@ -5556,7 +5558,7 @@ type ToolInvoke struct {
 // ToolInvokeResult Result of a proxied tool call.
 type ToolInvokeResult struct {
 	// DurationMs Duration.
-	DurationMs int64 `json:"duration_ms"`
+	DurationMs *int64 `json:"duration_ms"`
 
 	// Error The error, or null.
 	Error *string `json:"error"`

@@ -31,7 +31,7 @@ func TestCoordinatorLeasesAndDecisions(t *testing.T) {
 	// Heartbeats extend it; only its agent may send them.
 	e.clock.Advance(60 * time.Second)
 	hb, err := c.CoordinatorHeartbeat(ctx, l.ID)
-	if err != nil || hb.Status != "ok" || hb.ExpiresAt == nil || hb.ExpiresAt.Sub(e.clock.Now()) != 90*time.Second {
+	if err != nil || hb.Status != "ok" || hb.ExpiresAt.IsZero() || hb.ExpiresAt.Sub(e.clock.Now()) != 90*time.Second {
 		t.Fatalf("heartbeat: %+v %v", hb, err)
 	}
 	var pe *openintent.PermissionError
@@ -70,7 +70,7 @@ func TestCoordinatorLeasesAndDecisions(t *testing.T) {
 		t.Fatalf("confidence 2: %v", err)
 	}
 	recs, err := c.ListDecisionRecords(ctx, in.ID)
-	if err != nil || len(recs) != 2 || recs[0].Summary != "Re-planned" || recs[0].Confidence != 0.8 {
+	if err != nil || len(recs) != 2 || recs[0].Summary != "Re-planned" || recs[0].Confidence == nil || *recs[0].Confidence != 0.8 {
 		t.Fatalf("decision records: %+v %v", recs, err)
 	}
 	if same, err := c.GetDecisions(ctx, in.ID); err != nil || len(same) != 2 {

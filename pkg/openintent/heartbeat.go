@@ -133,7 +133,7 @@ func (c *Client) KeepCoordinatorAlive(ctx context.Context, leaseID string, inter
 			next = sent.Add(interval)
 		}
 		until := next
-		if hb.ExpiresAt != nil {
+		if !hb.ExpiresAt.IsZero() {
 			until = hb.ExpiresAt.Time
 		}
 		return next, until, nil

@@ -286,7 +286,7 @@ type (
 	// CoordinatorHeartbeat is the answer to a coordinator heartbeat.
 	//
 	// Fields (Go type, JSON key, from the spec):
-	//   - ExpiresAt *Timestamp `expires_at`
+	//   - ExpiresAt Timestamp `expires_at`
 	//   - NextHeartbeatAt Timestamp `next_heartbeat_at`
 	//   - Status string `status`: Always `ok`.
 	CoordinatorHeartbeat = models.CoordinatorHeartbeat
@@ -409,7 +409,7 @@ type (
 	//
 	// Fields (Go type, JSON key, from the spec):
 	//   - Context Object `context`
-	//   - CreatedAt *Timestamp `created_at`
+	//   - CreatedAt Timestamp `created_at`
 	//   - ID string `id`: The request's id (the id of its `arbitration_requested` event).
 	//   - IntentID string `intent_id`: The intent.
 	//   - Message string `message`: Always "Arbitration requested".
@@ -420,7 +420,7 @@ type (
 	// Decision is a recorded governance decision (the Python SDK's Decision).
 	//
 	// Fields (Go type, JSON key, from the spec):
-	//   - CreatedAt *Timestamp `created_at`
+	//   - CreatedAt Timestamp `created_at`
 	//   - DecisionID string `decision_id`: The decision's id.
 	//   - DecisionMakerID string `decision_maker_id`: Who decided.
 	//   - DecisionType string `decision_type`: Kind of decision.
@@ -434,7 +434,7 @@ type (
 	//
 	// Fields (Go type, JSON key, from the spec):
 	//   - AlternativesConsidered []Object `alternatives_considered`: Options that were weighed.
-	//   - Confidence float64 `confidence`: Confidence in the decision, 0 to 1, or null.
+	//   - Confidence *float64 `confidence`: Confidence in the decision, 0 to 1, or null.
 	//   - CoordinatorID string `coordinator_id`: The coordinator (agent) that decided.
 	//   - DecisionType string `decision_type`: The kind of decision (free text, e.g.
 	//   - ID string `id`: Server-generated id (UUID).
@@ -683,7 +683,7 @@ type (
 	//   - MaxDelayMs int64 `max_delay_ms`: Largest delay, in milliseconds.
 	//   - MaxRetries int32 `max_retries`: Retries after the first attempt.
 	//   - Strategy RetryStrategy `strategy`: See `RetryStrategy`.
-	//   - UpdatedAt *Timestamp `updated_at`
+	//   - UpdatedAt Timestamp `updated_at`
 	RetryPolicy = models.RetryPolicy
 	// RetryPolicySet is the body of SetRetryPolicy.
 	//
@@ -890,7 +890,7 @@ type (
 	// PortfolioMembership is an intent's membership of a portfolio.
 	//
 	// Fields (Go type, JSON key, from the spec):
-	//   - AddedAt *Timestamp `added_at`
+	//   - AddedAt Timestamp `added_at`
 	//   - ID string `id`: The same as `membership_id`.
 	//   - IntentID string `intent_id`: The member intent.
 	//   - MembershipID string `membership_id`: The membership's id.
@@ -948,7 +948,7 @@ type (
 	// ToolInvokeResult is the outcome of InvokeTool.
 	//
 	// Fields (Go type, JSON key, from the spec):
-	//   - DurationMs int64 `duration_ms`: Duration.
+	//   - DurationMs *int64 `duration_ms`: Duration.
 	//   - Error *string `error`: The error, or null.
 	//   - InvocationID string `invocation_id`: The recorded invocation's id.
 	//   - Result Object `result`: The result, or null.

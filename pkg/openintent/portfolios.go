@@ -70,7 +70,7 @@ func (c *Client) UpdatePortfolioStatus(ctx context.Context, portfolioID string, 
 
 // AddIntentToPortfolio adds an intent with a role (RoleMember when empty) and a priority, higher
 // first (add_intent_to_portfolio).
-func (c *Client) AddIntentToPortfolio(ctx context.Context, portfolioID, intentID string, role MembershipRole, priority int, opts ...Option) (*PortfolioMembership, error) {
+func (c *Client) AddIntentToPortfolio(ctx context.Context, portfolioID, intentID string, role MembershipRole, priority int32, opts ...Option) (*PortfolioMembership, error) {
 	if err := requireIDs("AddIntentToPortfolio", "portfolioID", portfolioID, "intentID", intentID); err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (c *Client) AddIntentToPortfolio(ctx context.Context, portfolioID, intentID
 		role = RoleMember
 	}
 	return call[PortfolioMembership](ctx, c, op2(client.NewAddPortfolioIntentRequest, portfolioID,
-		models.PortfolioMembershipCreate{IntentID: intentID, Role: role, Priority: int32(priority)}), opts)
+		models.PortfolioMembershipCreate{IntentID: intentID, Role: role, Priority: priority}), opts)
 }
 
 // RemoveIntentFromPortfolio removes an intent from a portfolio (remove_intent_from_portfolio).

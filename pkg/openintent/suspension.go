@@ -110,7 +110,7 @@ type InputResponse struct {
 	// ChoiceLabel and ChoiceDescription describe the chosen option, for choices.
 	ChoiceLabel, ChoiceDescription string
 	// Metadata is what the human's client sent along.
-	Metadata map[string]any
+	Metadata Object
 }
 
 // Suspend moves an active intent to suspended_awaiting_input with a question for a human

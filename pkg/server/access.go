@@ -312,7 +312,7 @@ func (h *handlers) CreateIntentACLEntry(ctx context.Context, req genserver.Creat
 		if _, err := w.Insert(store.Record{Kind: kindACLEntry, ID: e.ID, Parent: req.IntentID, Ref: e.PrincipalID}, e); err != nil {
 			return err
 		}
-		_, err = w.AppendEvent(req.IntentID, "access_granted", agent, models.Object{"entry_id": e.ID, "principal_id": e.PrincipalID, "permission": e.Permission})
+		_, err = w.AppendEvent(req.IntentID, "access_granted", agent, models.Object{"entry_id": e.ID, "principal_id": e.PrincipalID, "permission": string(e.Permission)})
 		return err
 	})
 	if err != nil {
@@ -369,7 +369,7 @@ func (h *handlers) CreateAccessRequest(ctx context.Context, req genserver.Create
 			return err
 		}
 		_, err := w.AppendEvent(a.IntentID, "access_requested", a.PrincipalID,
-			models.Object{"request_id": a.ID, "requested_permission": a.RequestedPermission, "capabilities": a.Capabilities})
+			models.Object{"request_id": a.ID, "requested_permission": string(a.RequestedPermission), "capabilities": a.Capabilities})
 		return err
 	})
 	if err != nil {

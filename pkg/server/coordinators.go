@@ -161,7 +161,7 @@ func (h *handlers) CoordinatorHeartbeat(ctx context.Context, req genserver.Coord
 			l.LastHeartbeat = w.Timestamp()
 			l.ExpiresAt = timestamp.New(w.Now().Add(missedBeats * interval))
 			expires := l.ExpiresAt
-			out = models.CoordinatorHeartbeat{Status: "ok", NextHeartbeatAt: timestamp.New(w.Now().Add(interval)), ExpiresAt: &expires}
+			out = models.CoordinatorHeartbeat{Status: "ok", NextHeartbeatAt: timestamp.New(w.Now().Add(interval)), ExpiresAt: expires}
 			return nil
 		})
 		return err
@@ -180,8 +180,9 @@ func (h *handlers) CreateDecisionRecord(ctx context.Context, req genserver.Creat
 	if err := h.authorize(ctx, b.IntentID, models.PermissionWrite); err != nil {
 		return nil, err
 	}
+	confidence := b.Confidence
 	d := models.DecisionRecord{CoordinatorID: b.CoordinatorID, IntentID: b.IntentID, DecisionType: b.DecisionType, Summary: b.Summary,
-		Rationale: b.Rationale, AlternativesConsidered: nonNil(b.AlternativesConsidered), Confidence: b.Confidence}
+		Rationale: b.Rationale, AlternativesConsidered: nonNil(b.AlternativesConsidered), Confidence: &confidence}
 	err := h.store.Write(ctx, func(w *store.Writer) error {
 		if _, err := w.Intent(d.IntentID); err != nil {
 			return err

@@ -210,7 +210,7 @@ func (h *handlers) RequestArbitration(ctx context.Context, req genserver.Request
 		}
 		a.ID = store.NewID()
 		now := w.Timestamp()
-		a.CreatedAt = &now
+		a.CreatedAt = now
 		if _, err := w.Insert(store.Record{Kind: kindArbitration, ID: a.ID, Parent: a.IntentID}, a); err != nil {
 			return err
 		}
@@ -249,7 +249,7 @@ func (h *handlers) RecordDecision(ctx context.Context, req genserver.RecordDecis
 		d.ID = store.NewID()
 		d.DecisionID = d.ID
 		now := w.Timestamp()
-		d.CreatedAt = &now
+		d.CreatedAt = now
 		// Recorded decisions are listed with the intent's decision records.
 		rec := models.DecisionRecord{ID: d.ID, IntentID: d.IntentID, CoordinatorID: d.DecisionMakerID, DecisionType: d.DecisionType,
 			Summary: d.Outcome, Rationale: reasoning, AlternativesConsidered: []models.Object{}, Timestamp: now}
@@ -319,7 +319,7 @@ func (h *handlers) CreateEscalation(ctx context.Context, req genserver.CreateEsc
 			return err
 		}
 		_, err := w.AppendEvent(e.IntentID, "escalation_initiated", e.EscalatedBy,
-			models.Object{"escalation_id": e.ID, "reason": e.Reason, "priority": e.Priority})
+			models.Object{"escalation_id": e.ID, "reason": e.Reason, "priority": string(e.Priority)})
 		return err
 	})
 	if err != nil {

@@ -139,7 +139,7 @@ func (h *handlers) RecordIntentCost(ctx context.Context, req genserver.RecordInt
 			return err
 		}
 		_, err = w.AppendEvent(c.IntentID, "cost_recorded", agent,
-			models.Object{"cost_id": c.ID, "agent_id": c.AgentID, "cost_type": c.CostType, "amount": c.Amount, "unit": c.Unit})
+			models.Object{"cost_id": c.ID, "agent_id": c.AgentID, "cost_type": string(c.CostType), "amount": c.Amount, "unit": c.Unit})
 		return err
 	})
 	if err != nil {
@@ -212,7 +212,7 @@ func (h *handlers) PutIntentRetryPolicy(ctx context.Context, req genserver.PutIn
 			return err
 		}
 		now := w.Timestamp()
-		p.UpdatedAt = &now
+		p.UpdatedAt = now
 		r, err := w.Get(kindRetryPolicy, req.IntentID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):

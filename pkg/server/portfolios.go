@@ -276,7 +276,7 @@ func (h *handlers) AddPortfolioIntent(ctx context.Context, req genserver.AddPort
 	}
 	added := m.AddedAt
 	return genserver.AddPortfolioIntent200JSONResponse{Message: "Intent added to portfolio", MembershipID: m.ID, ID: m.ID,
-		PortfolioID: m.PortfolioID, IntentID: m.IntentID, Role: m.Role, Priority: m.Priority, AddedAt: &added}, nil
+		PortfolioID: m.PortfolioID, IntentID: m.IntentID, Role: m.Role, Priority: m.Priority, AddedAt: added}, nil
 }
 
 func (h *handlers) RemovePortfolioIntent(ctx context.Context, req genserver.RemovePortfolioIntentRequestObject) (genserver.RemovePortfolioIntentResponseObject, error) {

@@ -286,9 +286,9 @@ func (h *handlers) SuspendIntent(ctx context.Context, req genserver.SuspendInten
 			}
 			from := in.Status
 			in.Status = models.IntentStatusSuspendedAwaitingInput
-			payload := map[string]any{"suspension_id": rec.ID, "question": rec.Question, "response_type": rec.ResponseType,
+			payload := map[string]any{"suspension_id": rec.ID, "question": rec.Question, "response_type": string(rec.ResponseType),
 				"choices": rec.Choices, "channel_hint": nilIfEmpty(rec.ChannelHint), "timeout_seconds": nilIfZero(rec.TimeoutSeconds),
-				"fallback_policy": rec.FallbackPolicy, "confidence_at_suspension": nilIfZero(rec.ConfidenceAtSuspension),
+				"fallback_policy": string(rec.FallbackPolicy), "confidence_at_suspension": nilIfZero(rec.ConfidenceAtSuspension),
 				"expires_at": nullableTime(rec.ExpiresAt), "status": string(in.Status), "from": string(from), "to": string(in.Status)}
 			if hasRetryPolicy(rec.RetryPolicy) {
 				payload["retry_policy"] = rec.RetryPolicy

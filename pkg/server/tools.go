@@ -290,7 +290,7 @@ func (h *handlers) InvokeTool(ctx context.Context, req genserver.InvokeToolReque
 		res := red.object(call.result)
 		inv.Result = res
 	}
-	out := genserver.InvokeTool200JSONResponse{InvocationID: inv.ID, ToolName: b.ToolName, Status: "success", Result: inv.Result, DurationMs: took}
+	out := genserver.InvokeTool200JSONResponse{InvocationID: inv.ID, ToolName: b.ToolName, Status: "success", Result: inv.Result, DurationMs: &took}
 	if call.err != "" {
 		msg := red.value(call.err).(string)
 		inv.Error = map[string]any{"message": msg}

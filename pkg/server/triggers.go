@@ -508,7 +508,7 @@ func (e *triggerEngine) fire(ctx context.Context, id string, f firing) (models.T
 		if _, err := w.Rewrite(rec, t); err != nil { // firing does not change the trigger's version
 			return err
 		}
-		payload := models.Object{"trigger_id": id, "created_intent_id": in.ID, "trigger_type": t.Type, "fire_count": t.FireCount, "manual": f.manual}
+		payload := models.Object{"trigger_id": id, "created_intent_id": in.ID, "trigger_type": string(t.Type), "fire_count": t.FireCount, "manual": f.manual}
 		if f.event != nil {
 			payload["source_event_id"] = f.event.ID
 		}
@@ -540,10 +540,10 @@ var templateExpr = regexp.MustCompile(`\{\{\s*(trigger|event)\.([A-Za-z0-9_.]+)\
 // template's context merged in) and constraints, with {{ trigger.* }} and {{ event.* }}
 // expressions in string values filled in.
 func intentFromTemplate(t storedTrigger, f firing, now time.Time) models.Intent {
-	vars := map[string]map[string]any{"trigger": {"trigger_id": t.ID, "name": t.Name, "type": t.Type,
+	vars := map[string]map[string]any{"trigger": {"trigger_id": t.ID, "name": t.Name, "type": string(t.Type),
 		"fired_at": timestamp.New(now).String(), "fire_count": t.FireCount + 1}}
 	if f.event != nil {
-		ev := map[string]any{"id": f.event.ID, "intent_id": f.event.IntentID, "event_type": f.event.EventType, "actor": f.event.Actor}
+		ev := map[string]any{"id": f.event.ID, "intent_id": f.event.IntentID, "event_type": string(f.event.EventType), "actor": f.event.Actor}
 		for k, v := range f.event.Payload {
 			ev[k] = v
 		}

@@ -1,5 +1,11 @@
 package workflow
 
+import (
+	"time"
+
+	"github.com/openintent-go/openintent/pkg/openintent"
+)
+
 // The model of a workflow file, as the Python SDK's workflow format (version "1.0") and
 // RFC-0024 define it. Every value keeps the line it was written on, so that later checks
 // (and the executor's errors) can point at the file.
@@ -54,9 +60,9 @@ type Governance struct {
 	RequireApproval *ApprovalGate
 	// MaxCostUSD is the workflow's budget in US dollars (0: none).
 	MaxCostUSD float64
-	// TimeoutHours is the longest the workflow may run (0: no limit); `openintent run` stops
-	// following it then and fails.
-	TimeoutHours float64
+	// Timeout is the longest the workflow may run (timeout_hours; 0: no limit); `openintent
+	// run` stops following it then and fails.
+	Timeout time.Duration
 	// Escalation says whom to escalate to, or nil.
 	Escalation *Escalation
 	// AccessReview says how access requests are handled (RFC-0011), or nil.
@@ -73,8 +79,8 @@ type ApprovalGate struct {
 	When string
 	// Approvers are the ids of who may approve.
 	Approvers []string
-	// TimeoutHours is how long to wait for a decision.
-	TimeoutHours float64
+	// Timeout is how long to wait for a decision (timeout_hours).
+	Timeout time.Duration
 	// OnTimeout is what happens then: escalate, abort or proceed.
 	OnTimeout string
 	// Line is where the gate is declared.
@@ -85,8 +91,8 @@ type ApprovalGate struct {
 type Escalation struct {
 	// Contact is whom to escalate to.
 	Contact string
-	// AfterHours is when to escalate.
-	AfterHours float64
+	// After is when to escalate (after_hours).
+	After time.Duration
 }
 
 // AccessReview is `governance.access_review`.
@@ -95,8 +101,8 @@ type AccessReview struct {
 	OnRequest string
 	// Approvers may decide deferred requests.
 	Approvers []string
-	// TimeoutHours is how long a request may wait.
-	TimeoutHours float64
+	// Timeout is how long a request may wait (timeout_hours).
+	Timeout time.Duration
 }
 
 // Agent is one entry of the `agents` section.
@@ -183,8 +189,8 @@ type Verification struct {
 	VerifyChain bool
 	// CheckpointInterval is the number of events between checkpoints.
 	CheckpointInterval int
-	// CheckpointTimeMinutes is the time between checkpoints.
-	CheckpointTimeMinutes int
+	// CheckpointTime is the time between checkpoints (checkpoint_time_minutes).
+	CheckpointTime time.Duration
 	// AnchorProvider is where checkpoints are anchored.
 	AnchorProvider string
 }
@@ -207,8 +213,8 @@ type MCPServer struct {
 	URL string
 	// Env is the environment given to the command.
 	Env map[string]string
-	// Timeout is the connection timeout in seconds.
-	Timeout float64
+	// Timeout is the connection timeout (timeout, in seconds).
+	Timeout time.Duration
 	// AllowedTools limits which of the server's tools agents may use (empty: all).
 	AllowedTools []string
 	// Security holds the connection's security settings.
@@ -224,11 +230,11 @@ type Channel struct {
 	// Members are the agents permitted on the channel.
 	Members []string
 	// MemberPolicy is explicit or intent ("intent" when absent).
-	MemberPolicy string
+	MemberPolicy openintent.MemberPolicy
 	// Audit copies messages to the event log.
 	Audit bool
-	// TTLSeconds closes the channel after that much inactivity (0: never).
-	TTLSeconds int
+	// TTL closes the channel after that much inactivity (ttl_seconds; 0: never).
+	TTL time.Duration
 	// MaxMessages is how many messages are kept (0: the default).
 	MaxMessages int
 	// Line is where the channel is declared.
@@ -373,10 +379,10 @@ type Retry struct {
 	MaxAttempts int
 	// Backoff is constant, linear or exponential.
 	Backoff string
-	// InitialDelayMs is the first delay between attempts.
-	InitialDelayMs int64
-	// MaxDelayMs caps the delay.
-	MaxDelayMs int64
+	// InitialDelay is the first delay between attempts (initial_delay_ms).
+	InitialDelay time.Duration
+	// MaxDelay caps the delay (max_delay_ms; 0: no cap).
+	MaxDelay time.Duration
 	// RetryableErrors are the error types worth retrying (empty: every error).
 	RetryableErrors []string
 	// FallbackAgent takes over when the attempts are used up.
@@ -391,8 +397,8 @@ type Leasing struct {
 	Strategy string
 	// Scope is the scope pattern.
 	Scope string
-	// TTLSeconds is the lease's time to live.
-	TTLSeconds int
+	// TTL is the lease's time to live (ttl_seconds).
+	TTL time.Duration
 	// WaitForLock waits for a held lease instead of failing.
 	WaitForLock bool
 }

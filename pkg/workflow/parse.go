@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/openintent-go/openintent/pkg/openintent"
 )
 
 // ParseFile reads, parses and validates a workflow file. The error is a ValidationErrors
@@ -519,17 +521,17 @@ func (p *parser) governance(top *mapping, root at) *Governance {
 	p.unknown(m, a, "require_approval", "max_cost_usd", "timeout_hours", "escalation", "access_review", "audit_access_events")
 	g := &Governance{Line: resolve(n).Line}
 	g.MaxCostUSD = p.number(m, a, "max_cost_usd", 0)
-	g.TimeoutHours = p.number(m, a, "timeout_hours", 0)
+	g.Timeout = hours(p.number(m, a, "timeout_hours", 0))
 	g.AuditAccessEvents = p.boolean(m, a, "audit_access_events", true)
 	if rn := m.get("require_approval"); !isNull(rn) {
 		ra := a.child(rn, "require_approval")
 		if rm := p.asMapping(ra, "require_approval"); rm != nil {
 			p.unknown(rm, ra, "when", "approvers", "timeout_hours", "on_timeout")
 			g.RequireApproval = &ApprovalGate{Line: resolve(rn).Line,
-				When:         p.str(rm, ra, "when"),
-				Approvers:    p.strList(rm, ra, "approvers"),
-				TimeoutHours: p.number(rm, ra, "timeout_hours", 0),
-				OnTimeout:    p.oneOf(rm, ra, "on_timeout", "escalate", "abort", "proceed"),
+				When:      p.str(rm, ra, "when"),
+				Approvers: p.strList(rm, ra, "approvers"),
+				Timeout:   hours(p.number(rm, ra, "timeout_hours", 0)),
+				OnTimeout: p.oneOf(rm, ra, "on_timeout", "escalate", "abort", "proceed"),
 			}
 			if len(g.RequireApproval.Approvers) == 0 {
 				p.warn(ra, "require_approval names no approvers")
@@ -540,7 +542,7 @@ func (p *parser) governance(top *mapping, root at) *Governance {
 		ea := a.child(en, "escalation")
 		if em := p.asMapping(ea, "escalation"); em != nil {
 			p.unknown(em, ea, "contact", "after_hours")
-			g.Escalation = &Escalation{Contact: p.str(em, ea, "contact"), AfterHours: p.number(em, ea, "after_hours", 0)}
+			g.Escalation = &Escalation{Contact: p.str(em, ea, "contact"), After: hours(p.number(em, ea, "after_hours", 0))}
 		}
 	}
 	if an := m.get("access_review"); !isNull(an) {
@@ -548,7 +550,7 @@ func (p *parser) governance(top *mapping, root at) *Governance {
 		if am := p.asMapping(aa, "access_review"); am != nil {
 			p.unknown(am, aa, "on_request", "approvers", "timeout_hours")
 			g.AccessReview = &AccessReview{OnRequest: p.oneOf(am, aa, "on_request", "approve", "deny", "defer"),
-				Approvers: p.strList(am, aa, "approvers"), TimeoutHours: p.number(am, aa, "timeout_hours", 0)}
+				Approvers: p.strList(am, aa, "approvers"), Timeout: hours(p.number(am, aa, "timeout_hours", 0))}
 		}
 	}
 	return g
@@ -700,7 +702,7 @@ func (p *parser) verification(top *mapping, root at) *Verification {
 			p.fail(a, "write true, false or a mapping", "verification must be true, false or a mapping, not %s", kindName(r))
 			return nil
 		}
-		return &Verification{Enabled: b, VerifyChain: true, CheckpointInterval: 100, CheckpointTimeMinutes: 5}
+		return &Verification{Enabled: b, VerifyChain: true, CheckpointInterval: 100, CheckpointTime: 5 * time.Minute}
 	}
 	m := p.asMapping(a, "verification")
 	if m == nil {
@@ -708,13 +710,13 @@ func (p *parser) verification(top *mapping, root at) *Verification {
 	}
 	p.unknown(m, a, "enabled", "require_signed_events", "verify_chain", "checkpoint_interval", "checkpoint_time_minutes", "anchor_provider")
 	v := &Verification{Enabled: p.boolean(m, a, "enabled", true), RequireSignedEvents: p.boolean(m, a, "require_signed_events", false),
-		VerifyChain: p.boolean(m, a, "verify_chain", true), CheckpointInterval: 100, CheckpointTimeMinutes: 5,
+		VerifyChain: p.boolean(m, a, "verify_chain", true), CheckpointInterval: 100, CheckpointTime: 5 * time.Minute,
 		AnchorProvider: p.str(m, a, "anchor_provider")}
 	if !isNull(m.get("checkpoint_interval")) {
 		v.CheckpointInterval = int(p.integer(m, a, "checkpoint_interval", 1))
 	}
 	if !isNull(m.get("checkpoint_time_minutes")) {
-		v.CheckpointTimeMinutes = int(p.integer(m, a, "checkpoint_time_minutes", 1))
+		v.CheckpointTime = time.Duration(p.integer(m, a, "checkpoint_time_minutes", 1)) * time.Minute
 	}
 	return v
 }
@@ -753,7 +755,7 @@ func (p *parser) mcp(top *mapping, root at) *MCP {
 		s.Command = p.str(xm, xa, "command")
 		s.Args = p.strList(xm, xa, "args")
 		s.URL = p.str(xm, xa, "url")
-		s.Timeout = p.number(xm, xa, "timeout", 0)
+		s.Timeout = time.Duration(p.number(xm, xa, "timeout", 0) * float64(time.Second))
 		s.AllowedTools = p.strList(xm, xa, "allowed_tools")
 		if env := p.object(xm, xa, "env"); env != nil {
 			s.Env = map[string]string{}
@@ -791,10 +793,10 @@ func (p *parser) channels(top *mapping, root at) []*Channel {
 		p.unknown(cm, ca, "members", "member_policy", "audit", "ttl_seconds", "max_messages")
 		c.Members = p.strList(cm, ca, "members")
 		if mp := p.oneOf(cm, ca, "member_policy", "explicit", "intent"); mp != "" {
-			c.MemberPolicy = mp
+			c.MemberPolicy = openintent.MemberPolicy(mp)
 		}
 		c.Audit = p.boolean(cm, ca, "audit", false)
-		c.TTLSeconds = int(p.integer(cm, ca, "ttl_seconds", 1))
+		c.TTL = time.Duration(p.integer(cm, ca, "ttl_seconds", 1)) * time.Second
 		c.MaxMessages = int(p.integer(cm, ca, "max_messages", 1))
 		if c.MemberPolicy == "explicit" && len(c.Members) == 0 {
 			p.fail(ca, "list the members, or use member_policy: intent", "channel %q is explicit but has no members", name)
@@ -1066,10 +1068,10 @@ func (p *parser) retry(m *mapping, a at) *Retry {
 	if b := p.oneOf(rm, ra, "backoff", "constant", "fixed", "linear", "exponential", "none"); b != "" {
 		r.Backoff = b
 	}
-	r.InitialDelayMs = p.integer(rm, ra, "initial_delay_ms", 0)
-	r.MaxDelayMs = p.integer(rm, ra, "max_delay_ms", 0)
-	if r.MaxDelayMs > 0 && r.InitialDelayMs > r.MaxDelayMs {
-		p.fail(ra.child(rm.get("max_delay_ms"), "max_delay_ms"), "", "max_delay_ms (%d) is less than initial_delay_ms (%d)", r.MaxDelayMs, r.InitialDelayMs)
+	r.InitialDelay = time.Duration(p.integer(rm, ra, "initial_delay_ms", 0)) * time.Millisecond
+	r.MaxDelay = time.Duration(p.integer(rm, ra, "max_delay_ms", 0)) * time.Millisecond
+	if r.MaxDelay > 0 && r.InitialDelay > r.MaxDelay {
+		p.fail(ra.child(rm.get("max_delay_ms"), "max_delay_ms"), "", "max_delay_ms (%d) is less than initial_delay_ms (%d)", r.MaxDelay.Milliseconds(), r.InitialDelay.Milliseconds())
 	}
 	r.RetryableErrors = p.strList(rm, ra, "retryable_errors")
 	r.FallbackAgent = p.str(rm, ra, "fallback_agent")
@@ -1088,7 +1090,7 @@ func (p *parser) leasing(m *mapping, a at) *Leasing {
 	}
 	p.unknown(lm, la, "strategy", "scope", "ttl_seconds", "wait_for_lock")
 	l := &Leasing{Strategy: p.oneOf(lm, la, "strategy", "global", "per_section", "custom"), Scope: p.str(lm, la, "scope"),
-		TTLSeconds: int(p.integer(lm, la, "ttl_seconds", 1)), WaitForLock: p.boolean(lm, la, "wait_for_lock", false)}
+		TTL: time.Duration(p.integer(lm, la, "ttl_seconds", 1)) * time.Second, WaitForLock: p.boolean(lm, la, "wait_for_lock", false)}
 	if l.Strategy == "" {
 		l.Strategy = "global"
 	}
@@ -1347,3 +1349,6 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// hours is a number of hours of a workflow file (timeout_hours, after_hours) as a Duration.
+func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	workflows "github.com/openintent-go/openintent/examples/workflows"
 	"github.com/openintent-go/openintent/pkg/workflow"
@@ -83,12 +84,12 @@ func TestParseReadsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := w.Governance
-	if g.MaxCostUSD != 10 || g.TimeoutHours != 48 || g.RequireApproval.OnTimeout != "escalate" ||
-		len(g.RequireApproval.Approvers) != 2 || g.Escalation.AfterHours != 4 || g.AccessReview.OnRequest != "defer" {
+	if g.MaxCostUSD != 10 || g.Timeout != 48*time.Hour || g.RequireApproval.OnTimeout != "escalate" ||
+		len(g.RequireApproval.Approvers) != 2 || g.Escalation.After != 4*time.Hour || g.AccessReview.OnRequest != "defer" {
 		t.Errorf("governance = %+v", g)
 	}
 	ex := w.Phase("extraction")
-	if r := ex.Retry; r.MaxAttempts != 3 || r.Backoff != "exponential" || r.InitialDelayMs != 1000 || r.MaxDelayMs != 30000 ||
+	if r := ex.Retry; r.MaxAttempts != 3 || r.Backoff != "exponential" || r.InitialDelay != time.Second || r.MaxDelay != 30*time.Second ||
 		strings.Join(r.RetryableErrors, ",") != "TIMEOUT,OCR_FAILURE" || r.FallbackAgent != "ocr-backup" {
 		t.Errorf("retry = %+v", r)
 	}
@@ -101,7 +102,7 @@ func TestParseReadsEveryField(t *testing.T) {
 	if p := w.Phase("risk").Permissions; p.Policy != "private" {
 		t.Errorf("private shorthand = %+v", p)
 	}
-	if l := w.Phase("analysis").Leasing; l.Strategy != "per_section" || l.TTLSeconds != 60 || !l.WaitForLock {
+	if l := w.Phase("analysis").Leasing; l.Strategy != "per_section" || l.TTL != time.Minute || !l.WaitForLock {
 		t.Errorf("leasing = %+v", l)
 	}
 	if d := w.Phase("report").DependsOn; strings.Join(d, ",") != "risk,analysis" {

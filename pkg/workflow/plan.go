@@ -3,6 +3,7 @@ package workflow
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/openintent-go/openintent/gen/models"
 	"github.com/openintent-go/openintent/pkg/openintent"
@@ -77,31 +78,31 @@ func (w *Workflow) Plan(opts PlanOptions) *Plan {
 		if g.MaxCostUSD > 0 {
 			gp["max_cost_usd"] = g.MaxCostUSD
 		}
-		if g.TimeoutHours > 0 {
-			gp["timeout_hours"] = g.TimeoutHours
+		if g.Timeout > 0 {
+			gp["timeout_hours"] = g.Timeout.Hours()
 		}
 		if r := g.RequireApproval; r != nil {
 			ra := openintent.Object{"approvers": toAny(r.Approvers)}
 			setIf(ra, "when", r.When)
 			setIf(ra, "on_timeout", r.OnTimeout)
-			if r.TimeoutHours > 0 {
-				ra["timeout_hours"] = r.TimeoutHours
+			if r.Timeout > 0 {
+				ra["timeout_hours"] = r.Timeout.Hours()
 			}
 			gp["require_approval"] = ra
 		}
 		if e := g.Escalation; e != nil {
 			eo := openintent.Object{}
 			setIf(eo, "contact", e.Contact)
-			if e.AfterHours > 0 {
-				eo["after_hours"] = e.AfterHours
+			if e.After > 0 {
+				eo["after_hours"] = e.After.Hours()
 			}
 			gp["escalation"] = eo
 		}
 		if a := g.AccessReview; a != nil {
 			ao := openintent.Object{"approvers": toAny(a.Approvers)}
 			setIf(ao, "on_request", a.OnRequest)
-			if a.TimeoutHours > 0 {
-				ao["timeout_hours"] = a.TimeoutHours
+			if a.Timeout > 0 {
+				ao["timeout_hours"] = a.Timeout.Hours()
 			}
 			gp["access_review"] = ao
 		}
@@ -159,11 +160,11 @@ func (w *Workflow) Plan(opts PlanOptions) *Plan {
 		st[StatePhase] = ph.Name
 		if r := ph.Retry; r != nil {
 			ro := openintent.Object{"max_attempts": int64(r.MaxAttempts), "backoff": r.Backoff}
-			if r.InitialDelayMs > 0 {
-				ro["initial_delay_ms"] = r.InitialDelayMs
+			if r.InitialDelay > 0 {
+				ro["initial_delay_ms"] = r.InitialDelay.Milliseconds()
 			}
-			if r.MaxDelayMs > 0 {
-				ro["max_delay_ms"] = r.MaxDelayMs
+			if r.MaxDelay > 0 {
+				ro["max_delay_ms"] = r.MaxDelay.Milliseconds()
 			}
 			if len(r.RetryableErrors) > 0 {
 				ro["retryable_errors"] = toAny(r.RetryableErrors)
@@ -175,7 +176,7 @@ func (w *Workflow) Plan(opts PlanOptions) *Plan {
 				strategy = "fixed"
 			}
 			pi.RetryPolicy = &openintent.RetryPolicySet{Strategy: strategy, MaxRetries: int32(max(r.MaxAttempts-1, 0)),
-				BaseDelayMs: r.InitialDelayMs, MaxDelayMs: r.MaxDelayMs, FallbackAgentID: r.FallbackAgent}
+				BaseDelayMs: r.InitialDelay.Milliseconds(), MaxDelayMs: r.MaxDelay.Milliseconds(), FallbackAgentID: r.FallbackAgent}
 			if r.FallbackAgent != "" {
 				pi.RetryPolicy.FailureThreshold = int32(r.MaxAttempts)
 			}
@@ -183,8 +184,8 @@ func (w *Workflow) Plan(opts PlanOptions) *Plan {
 		if l := ph.Leasing; l != nil {
 			lo := openintent.Object{"strategy": l.Strategy, "wait_for_lock": l.WaitForLock}
 			setIf(lo, "scope", l.Scope)
-			if l.TTLSeconds > 0 {
-				lo["ttl_seconds"] = int64(l.TTLSeconds)
+			if l.TTL > 0 {
+				lo["ttl_seconds"] = int64(l.TTL / time.Second)
 			}
 			st["leasing_config"] = lo
 		}

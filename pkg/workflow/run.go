@@ -98,9 +98,9 @@ type RunOptions struct {
 // RFC-0024 error, or says which phase failed and why), or when ctx ends. The workflow's
 // governance timeout, if any, bounds the run.
 func (w *Workflow) Run(ctx context.Context, c *openintent.Client, opts RunOptions) (*Result, error) {
-	if w.Governance != nil && w.Governance.TimeoutHours > 0 {
+	if w.Governance != nil && w.Governance.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(w.Governance.TimeoutHours*float64(time.Hour)))
+		ctx, cancel = context.WithTimeout(ctx, w.Governance.Timeout)
 		defer cancel()
 	}
 	plan := w.Plan(PlanOptions{Trigger: opts.Trigger, Coordinator: c.AgentID()})
@@ -163,7 +163,7 @@ func Create(ctx context.Context, c *openintent.Client, plan *Plan) (*Execution, 
 		if len(pi.DependsOn) == 0 && i == 0 {
 			role = "primary"
 		}
-		if _, err := c.AddIntentToPortfolio(ctx, pf.ID, in.ID, role, len(plan.Intents)-i); err != nil {
+		if _, err := c.AddIntentToPortfolio(ctx, pf.ID, in.ID, role, int32(len(plan.Intents)-i)); err != nil {
 			return ex, fmt.Errorf("workflow: phase %q: add to portfolio: %w", pi.Phase, err)
 		}
 		if pi.RetryPolicy != nil {
@@ -175,10 +175,10 @@ func Create(ctx context.Context, c *openintent.Client, plan *Plan) (*Execution, 
 	if len(plan.Channels) > 0 && len(plan.Intents) > 0 {
 		first := ex.IntentIDs[plan.Intents[0].Phase]
 		for _, ch := range plan.Channels {
-			cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: openintent.MemberPolicy(ch.MemberPolicy),
+			cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: ch.MemberPolicy,
 				Options: &openintent.ChannelOptions{Audit: ch.Audit, MaxMessages: int64(ch.MaxMessages)}}
-			if ch.TTLSeconds > 0 {
-				ttl := int64(ch.TTLSeconds)
+			if ch.TTL > 0 {
+				ttl := int64(ch.TTL / time.Second)
 				cc.Options.TTLSeconds = &ttl
 			}
 			if _, err := c.CreateChannel(ctx, first, cc); err != nil {
@@ -465,10 +465,10 @@ func checkFailures(ctx context.Context, c *openintent.Client, pi *PlannedIntent,
 
 // delay is the wait before the attempt after attempt (1-based).
 func (r *Retry) delay(attempt int) time.Duration {
-	if r == nil || r.InitialDelayMs <= 0 {
+	if r == nil || r.InitialDelay <= 0 {
 		return 0
 	}
-	d := time.Duration(r.InitialDelayMs) * time.Millisecond
+	d := r.InitialDelay
 	switch r.Backoff {
 	case "linear":
 		d *= time.Duration(attempt)
@@ -477,8 +477,8 @@ func (r *Retry) delay(attempt int) time.Duration {
 			d *= 2
 		}
 	}
-	if r.MaxDelayMs > 0 {
-		d = min(d, time.Duration(r.MaxDelayMs)*time.Millisecond)
+	if r.MaxDelay > 0 {
+		d = min(d, r.MaxDelay)
 	}
 	return d
 }

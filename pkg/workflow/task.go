@@ -253,10 +253,10 @@ func retryOf(ctx context.Context, c *openintent.Client, intent *openintent.Inten
 		}
 		r.Backoff, _ = m["backoff"].(string)
 		if n, ok := asFloat(m["initial_delay_ms"]); ok {
-			r.InitialDelayMs = int64(n)
+			r.InitialDelay = time.Duration(n * float64(time.Millisecond))
 		}
 		if n, ok := asFloat(m["max_delay_ms"]); ok {
-			r.MaxDelayMs = int64(n)
+			r.MaxDelay = time.Duration(n * float64(time.Millisecond))
 		}
 		if l, ok := m["retryable_errors"].([]any); ok {
 			for _, e := range l {
@@ -271,7 +271,8 @@ func retryOf(ctx context.Context, c *openintent.Client, intent *openintent.Inten
 	if p, err := c.GetRetryPolicy(ctx, intent.ID); err == nil && p != nil {
 		r.MaxAttempts = int(p.MaxRetries) + 1
 		r.Backoff = string(p.Strategy)
-		r.InitialDelayMs, r.MaxDelayMs, r.FallbackAgent = p.BaseDelayMs, p.MaxDelayMs, p.FallbackAgentID
+		r.InitialDelay, r.MaxDelay = time.Duration(p.BaseDelayMs)*time.Millisecond, time.Duration(p.MaxDelayMs)*time.Millisecond
+		r.FallbackAgent = p.FallbackAgentID
 	}
 	return r
 }
