@@ -178,7 +178,10 @@ func TestRunTwoPhaseWorkflowWithTwoAgents(t *testing.T) {
 	file := writeFile(t, "two.yaml", twoPhase)
 	resultFile := filepath.Join(t.TempDir(), "result.json")
 	r := cli(t, srv, "run", file, "--input", "subject=leases", "--result", resultFile, "--timeout", "60s").must(t)
-	for _, want := range []string{"draft", "running on writer", "edit", "completed", `Workflow "Two agents" completed`, `"final":"A DRAFT ABOUT LEASES"`} {
+	// Which stages a phase is seen in depends on how fast its agent is (a fast one goes from
+	// pending to completed between two looks), so only the outcome is checked here; the lines
+	// of each stage are TestStatusViewLines'.
+	for _, want := range []string{"draft", "edit", "completed", `Workflow "Two agents" completed`, `"final":"A DRAFT ABOUT LEASES"`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
