@@ -37,7 +37,7 @@ func startServer(b *testing.B, path string) (string, *store.Store) {
 	return startServerWith(b, path, store.Options{})
 }
 
-func startServerWith(b *testing.B, path string, opts store.Options) (string, *store.Store) {
+func startServerWith(b testing.TB, path string, opts store.Options) (string, *store.Store) {
 	b.Helper()
 	if path == "" {
 		path = store.Memory
@@ -69,7 +69,7 @@ var rawClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}
 // idempotent makes raw POSTs carry an Idempotency-Key, as the SDK's do.
 var idempotent = true
 
-func raw(b *testing.B, method, url string, body any, ifMatch int64, out any) {
+func raw(b testing.TB, method, url string, body any, ifMatch int64, out any) {
 	var rd io.Reader
 	if body != nil {
 		j, _ := json.Marshal(body)

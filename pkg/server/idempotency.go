@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,10 @@ func (d *idempotency) lock(id string) func() {
 }
 
 // serve runs next for r, applying the Idempotency-Key protocol when the request has one.
-func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal string, next http.Handler) {
+//
+// On a store shared by replicas, the operations of claimedBeforeEffects skip the database
+// lookup of the key before they run (a round trip): see store.OwnIdempotentResponse.
+func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal, operation string, next http.Handler) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" || (r.Method != http.MethodPost && r.Method != http.MethodPatch) {
 		next.ServeHTTP(w, r)
@@ -76,7 +80,13 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 
 	unlock := d.lock(principal + "\x00" + key)
 	defer unlock()
-	prev, found, err := d.store.GetIdempotentResponse(r.Context(), principal, key)
+	var prev store.IdempotentResponse
+	var found bool
+	if d.store.Shared() && claimedBeforeEffects[strings.ToLower(operation)] {
+		prev, found, _ = d.store.OwnIdempotentResponse(principal, key)
+	} else {
+		prev, found, err = d.store.GetIdempotentResponse(r.Context(), principal, key)
+	}
 	if found && prev.Status == 0 && err == nil && d.store.Shared() {
 		// Claimed and not answered yet: on a store shared by replicas, another one may be
 		// carrying the request out right now (here the lock above ruled that out).
@@ -129,6 +139,24 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 		return
 	}
 	d.store.RecordIdempotentResponse(claim, rec.status, w.Header().Get("Content-Type"), rec.body.Bytes())
+}
+
+// claimedBeforeEffects are the operations (operationIds, in lower case: the spec embedded in
+// gen/server spells them as Go names) whose handlers have no effect outside
+// the store (no outbound request, nothing a rolled back transaction leaves behind) before their
+// first write transaction: run for a key already claimed, that transaction fails on the claim
+// and they answer with the recorded response, as if looked up first. Any other operation looks
+// its key up before it runs.
+var claimedBeforeEffects = map[string]bool{
+	"createintent":       true,
+	"createchildintent":  true,
+	"patchintentstate":   true,
+	"setintentstatus":    true,
+	"createintentevent":  true,
+	"assignintentagent":  true,
+	"acquireintentlease": true,
+	"renewintentlease":   true,
+	"releaseintentlease": true,
 }
 
 // otherReplicaWait bounds the wait for the answer of another replica carrying out the same

@@ -338,6 +338,10 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		noteAgent(r.Context(), agent)
+		if pattern == "GET /api/v1/intents/{intent_id}" && a.access.store.Shared() {
+			// The access decision reads the intent's ACL, the handler the intent: one round trip.
+			r = r.WithContext(a.access.store.WithIntentReadAhead(r.Context(), pathValue(pattern, r.URL.Path, "intent_id")))
+		}
 		if rt != nil && rt.Operation != nil {
 			if err := a.access.authorizeRoute(r.Context(), rt, pattern, r.URL.Path, agent); err != nil {
 				writeError(w, r, a.log, err)
@@ -348,7 +352,11 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.streams.serve(w, r, kind, pattern)
 			return
 		}
-		a.idem.serve(w, r, hex.EncodeToString(key.digest[:8])+"/"+agent, a.mux)
+		var op string
+		if rt != nil && rt.Operation != nil {
+			op = rt.Operation.OperationID
+		}
+		a.idem.serve(w, r, hex.EncodeToString(key.digest[:8])+"/"+agent, op, a.mux)
 		return
 	}
 	a.mux.ServeHTTP(w, r)

@@ -113,16 +113,10 @@ func (s *Store) startWritten(ctx context.Context) error {
 // GetIdempotentResponse returns the response recorded for (principal, key), if any younger than
 // IdempotencyTTL.
 func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string) (IdempotentResponse, bool, error) {
-	s.responses.mu.Lock()
-	q, ok := s.responses.pending[[2]string{principal, key}]
-	s.responses.mu.Unlock()
+	if r, found, known := s.ownIdempotentResponse(principal, key); known || s.mem != nil {
+		return r, found, nil
+	}
 	since := s.Now().Add(-IdempotencyTTL)
-	if ok && !q.forget && q.at.After(since) {
-		return *q.IdempotentResponse, true, nil
-	}
-	if ok || s.mem != nil {
-		return IdempotentResponse{}, false, nil
-	}
 	if s.pg != nil { // another replica may have written it
 		return s.pgIdempotentResponse(ctx, principal, key, since)
 	}
@@ -138,6 +132,30 @@ func (s *Store) GetIdempotentResponse(ctx context.Context, principal, key string
 		return r, false, nil
 	}
 	return r, err == nil, err
+}
+
+// OwnIdempotentResponse is GetIdempotentResponse without reading the database: it answers
+// (known true) only when this store itself holds what to answer, a response (or a forgotten key)
+// it recorded and has not yet written to the database. On a store shared by replicas, an
+// operation whose every write transaction carries its IdempotencyClaim (as all do) and whose
+// handler has no effect outside the store may skip the database lookup before it runs: a key
+// already claimed makes the claim's insert fail (ErrIdempotencyKeyTaken) and the operation write
+// nothing, and a request that wrote nothing looks the key up afterwards.
+func (s *Store) OwnIdempotentResponse(principal, key string) (r IdempotentResponse, found, known bool) {
+	return s.ownIdempotentResponse(principal, key)
+}
+
+func (s *Store) ownIdempotentResponse(principal, key string) (IdempotentResponse, bool, bool) {
+	s.responses.mu.Lock()
+	q, ok := s.responses.pending[[2]string{principal, key}]
+	s.responses.mu.Unlock()
+	if !ok {
+		return IdempotentResponse{}, false, false
+	}
+	if !q.forget && q.at.After(s.Now().Add(-IdempotencyTTL)) {
+		return *q.IdempotentResponse, true, true
+	}
+	return IdempotentResponse{}, false, true
 }
 
 // AwaitIdempotentResponse waits for the response to (principal, key) to be recorded: it returns

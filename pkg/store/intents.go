@@ -80,6 +80,9 @@ func (s *Store) GetIntent(ctx context.Context, id string) (models.Intent, error)
 // in-memory store a cache hit does not wait for a write transaction in progress).
 func (s *Store) intentRow(ctx context.Context, id string) (*intentRow, error) {
 	if s.pg != nil { // another replica may have changed it: no cache
+		if row, err, ok := takeAhead(ctx, id); ok { // this request's own read, a moment ago
+			return row, err
+		}
 		return reading(s, func(t tables) (*intentRow, error) { return existingIntent(ctx, t, id) })
 	}
 	if row, _ := s.intents.get(id); row != nil {

@@ -446,16 +446,22 @@ func pgInsertResponseArgs(r *IdempotentResponse, at time.Time) []any {
 	return []any{r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(at), micros(at.Add(-IdempotencyTTL))}
 }
 
+// pgClaimSQL claims a key for a request, as created at $9, once an expired row holding it
+// (created at $10 or before) is deleted; a live row makes it fail with a unique violation.
+const pgClaimSQL = `WITH expired AS (DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at <= $10::bigint RETURNING 1)
+	INSERT INTO idempotency_keys (principal, key, method, path, body_hash, status, content_type, body, created_at)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::integer, $7::text, $8::bytea, $9::bigint FROM (SELECT count(*) FROM expired) AS e`
+
 // pgWriteIdempotency is writeIdempotency on PostgreSQL.
 func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *IdempotencyClaim, now time.Time) (func(committed bool), error) {
 	if claim != nil {
 		// Held back like the transaction's writes: a live row holding the key makes the insert
 		// (and so the commit) fail with a unique violation, which pgErr turns into
 		// ErrIdempotencyKeyTaken. An expired row gives the key up first.
+		// One statement: the delete runs first (the insert reads its count), and the insert's
+		// unique check does not see the row the transaction deleted.
 		r := claim.response(0, "", []byte{})
-		tx.pg.hold(`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at <= $3`, r.Principal, r.Key, micros(now.Add(-IdempotencyTTL)))
-		tx.pg.hold(`INSERT INTO idempotency_keys (principal, key, method, path, body_hash, status, content_type, body, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(now))
+		tx.pg.hold(pgClaimSQL, r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(now), micros(now.Add(-IdempotencyTTL)))
 	}
 	pending := s.responses.take()
 	for _, q := range pending {

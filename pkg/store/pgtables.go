@@ -85,10 +85,13 @@ func (t pgTables) write(ctx context.Context, query string, args ...any) error {
 func nonNegative(n int) int { return max(n, 0) }
 
 func (t pgTables) intent(ctx context.Context, id string) (*intentRow, error) {
+	var row *intentRow
+	var err error
 	if tx, ok := t.q.(*pgTx); ok {
-		tx.prefetchHead(id) // in the same round trip
+		row, err = tx.intentWithHead(ctx, id)
+	} else {
+		row, err = pgOne(ctx, t.q, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = $1`, id)
 	}
-	row, err := pgOne(ctx, t.q, scanIntentRow, `SELECT `+intentColumns+` FROM intents WHERE id = $1`, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,39 +29,41 @@ type pgTx struct {
 	// record; moved when the transaction moved it.
 	lastCreated   time.Time
 	loaded, moved bool
-	// heads holds the chain heads read with intents (see prefetchHead): an intent's newest
+	// heads holds the chain heads read with intents (see intentWithHead): an intent's newest
 	// event's hash, or the zero hash for none. Valid for the transaction, which holds the write
 	// lock; its own appends are in wtx.tips, which comes first.
 	heads map[string]eventlog.Hash
 }
 
-// prefetchHead holds back the read of intent id's chain head, so that it goes with the read of
-// the intent (a write transaction that reads an intent usually appends to its log next).
-func (t *pgTx) prefetchHead(id string) {
-	if _, ok := t.heads[id]; ok {
-		return
+// intentWithHead reads intent id and its chain head in one statement (a write transaction that
+// reads an intent usually appends to its log next). A missing intent leaves the head unknown.
+func (t *pgTx) intentWithHead(ctx context.Context, id string) (*intentRow, error) {
+	var b []byte
+	row, err := pgOne(ctx, t, func(r scanner) (*intentRow, error) { return scanIntentRow(withColumn{r, &b}) },
+		`SELECT `+intentColumns+`, (SELECT event_hash FROM events WHERE intent_id = $1 ORDER BY seq DESC LIMIT 1) FROM intents WHERE id = $1`, id)
+	if err != nil {
+		return nil, err
 	}
-	t.held = append(t.held, heldStmt{sql: `SELECT event_hash FROM events WHERE intent_id = $1 ORDER BY seq DESC LIMIT 1`, args: []any{pgText(id)},
-		scan: func(r pgx.Row) error {
-			var b []byte
-			err := r.Scan(&b)
-			if errors.Is(err, pgx.ErrNoRows) {
-				b, err = make([]byte, len(eventlog.Hash{})), nil
-			}
-			if err != nil {
-				return err
-			}
-			h, err := hashOf(b)
-			if err != nil {
-				return err
-			}
-			if t.heads == nil {
-				t.heads = map[string]eventlog.Hash{}
-			}
-			t.heads[id] = h
-			return nil
-		}})
+	h := eventlog.Hash{} // none: the zero hash
+	if b != nil {
+		if h, err = hashOf(b); err != nil {
+			return nil, err
+		}
+	}
+	if t.heads == nil {
+		t.heads = map[string]eventlog.Hash{}
+	}
+	t.heads[id] = h
+	return row, nil
 }
+
+// withColumn scans a row's last column into col, after the columns its caller scans.
+type withColumn struct {
+	scanner
+	col any
+}
+
+func (w withColumn) Scan(dest ...any) error { return w.scanner.Scan(append(dest, w.col)...) }
 
 // head returns intent id's chain head as prefetched: known false when it was not.
 func (t *pgTx) head(id string) (h eventlog.Hash, ok, known bool) {

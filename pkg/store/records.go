@@ -91,6 +91,11 @@ func notFoundDetail(kind string) string {
 // GetRecord returns a live record (NotFoundError when missing or expired).
 func (s *Store) GetRecord(ctx context.Context, kind, id string) (Record, error) {
 	now := s.Now()
+	if s.pg != nil {
+		if a := pendingAhead(ctx); a != nil {
+			return s.pgRecordReadingAhead(ctx, a, now, kind, id)
+		}
+	}
 	return reading(s, func(t tables) (Record, error) { return getRecord(ctx, t, now, kind, id) })
 }
 
