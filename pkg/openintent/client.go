@@ -147,7 +147,12 @@ func (c *Client) built(req *request) (*http.Request, []byte, error) {
 	}
 	var body []byte
 	if hreq.Body != nil {
-		body, err = io.ReadAll(hreq.Body)
+		if n := hreq.ContentLength; n > 0 { // the builders' bytes.Reader: one allocation
+			body = make([]byte, n)
+			_, err = io.ReadFull(hreq.Body, body)
+		} else {
+			body, err = io.ReadAll(hreq.Body)
+		}
 		hreq.Body.Close()
 		if err != nil {
 			return nil, nil, &requestError{method: req.method, path: req.path, err: fmt.Errorf("encode request: %w", err)}
@@ -238,7 +243,11 @@ func (c *Client) do(ctx context.Context, req request, opts []Option) (err error)
 func (c *Client) attempt(ctx context.Context, s *settings, req request, tmpl *http.Request, body []byte, idemKey string, attempt int) (*http.Response, []byte, error) {
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	hreq := tmpl.Clone(actx)
+	hreq := tmpl.WithContext(actx) // tmpl is this call's own
+	if attempt > 0 {
+		// An abandoned attempt's transport may still read its header: a retry gets a copy.
+		hreq.Header = tmpl.Header.Clone()
+	}
 	if body != nil {
 		hreq.Body = io.NopCloser(bytes.NewReader(body))
 		hreq.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
