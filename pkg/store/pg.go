@@ -216,9 +216,9 @@ func (p *pgStore) migrate(ctx context.Context, s *Store) error {
 // beginPG opens a write transaction holding the write lock; writeMu is held. Its first
 // statements are held back until one needs an answer (pgTx): BEGIN, the wait for the lock, then
 // (a statement of its own, so that it sees every commit before the lock was granted) the log's
-// last sequence number and the database's clock. A speculative transaction (speculate, and the
-// store knows a hint: pgspec.go) holds back the guard of the hint instead, and reads the clock
-// with its COMMIT.
+// last sequence number and the database's clock. A speculative transaction (speculate, while
+// the store knows a hint that was recently right often enough: pgspec.go) holds back the guard
+// of the hint instead, and reads the clock with its COMMIT.
 func (s *Store) beginPG(ctx context.Context, speculate bool) (*wtx, error) {
 	if s.closed {
 		return nil, errClosed
