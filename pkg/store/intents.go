@@ -215,7 +215,8 @@ func (s *Store) GetIntents(ctx context.Context, ids []string) ([]models.Intent, 
 // checking that its parent and dependencies exist, and appends an intent_created event by actor.
 func (s *Store) CreateIntent(ctx context.Context, in models.Intent, actor string, payload map[string]any) (models.Intent, error) {
 	var out models.Intent
-	err := s.inTx(ctx, func(tx *wtx) error {
+	// Rerunnable: createIntent changes neither in nor payload, and out is set anew.
+	err := s.inTxRerunnable(ctx, func(tx *wtx) error {
 		var err error
 		out, err = s.createIntent(ctx, tx, s.Now(), in, actor, payload)
 		return err

@@ -60,11 +60,21 @@ type pgStore struct {
 	// by a write transaction (offset: database minus local clock, in nanoseconds).
 	dbClock bool
 	offset  atomic.Int64
+	// lastNow is the latest time clockNow gave (Unix nanoseconds).
+	lastNow atomic.Int64
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	// lastWakeSweep is when the rows of topics woken were last swept (wake.go; guarded by the
 	// write transaction).
 	lastWakeSweep time.Time
+	// hint is the log's last sequence number as this store last wrote or read it, when
+	// hintKnown: what a speculative transaction checks (pgspec.go; guarded by writeMu).
+	hint      int64
+	hintKnown bool
+	// misses is the recent rate of transactions for which the hint was wrong (pgspec.go).
+	misses float64
+	// staleGuards counts the speculative transactions whose guard failed.
+	staleGuards atomic.Int64
 }
 
 func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -80,7 +90,7 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	p := &pgStore{pool: pool, id: newID(), dbClock: opts.Now == nil}
 	s := &Store{pg: p, now: opts.Now}
 	if p.dbClock {
-		s.now = func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) }
+		s.now = p.clockNow
 	}
 	fail := func(err error) (*Store, error) {
 		pool.Close()
@@ -96,6 +106,7 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return fail(err)
 	}
+	p.noteSeq(last)
 	lastWake, err := p.lastWakeStamp(ctx)
 	if err != nil {
 		return fail(err)
@@ -118,14 +129,35 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// pgClockSQL reads the database's clock, in microseconds.
+const pgClockSQL = `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`
+
 // readClock measures the offset of the database's clock from the local one.
 func (p *pgStore) readClock(ctx context.Context) error {
 	var us int64
-	if err := p.pool.QueryRow(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&us); err != nil {
+	if err := p.pool.QueryRow(ctx, pgClockSQL).Scan(&us); err != nil {
 		return err
 	}
 	p.setClock(us)
 	return nil
+}
+
+// clockNow is the database's clock as last read, never earlier than a time it gave before: a
+// new reading of the offset may be lower than the last (the time an answer takes to arrive
+// varies), and the timestamps a replica gives, under its write lock, must grow with the
+// sequence numbers it gives.
+func (p *pgStore) clockNow() time.Time {
+	now := time.Now().Add(time.Duration(p.offset.Load()))
+	n := now.UnixNano()
+	for {
+		last := p.lastNow.Load()
+		if n <= last {
+			return time.Unix(0, last)
+		}
+		if p.lastNow.CompareAndSwap(last, n) {
+			return now
+		}
+	}
 }
 
 // setClock takes a reading of the database's clock (microseconds) just received.
@@ -184,8 +216,10 @@ func (p *pgStore) migrate(ctx context.Context, s *Store) error {
 // beginPG opens a write transaction holding the write lock; writeMu is held. Its first
 // statements are held back until one needs an answer (pgTx): BEGIN, the wait for the lock, then
 // (a statement of its own, so that it sees every commit before the lock was granted) the log's
-// last sequence number and the database's clock.
-func (s *Store) beginPG(ctx context.Context) (*wtx, error) {
+// last sequence number and the database's clock. A speculative transaction (speculate, while
+// the store knows a hint that was recently right often enough: pgspec.go) holds back the guard
+// of the hint instead, and reads the clock with its COMMIT.
+func (s *Store) beginPG(ctx context.Context, speculate bool) (*wtx, error) {
 	if s.closed {
 		return nil, errClosed
 	}
@@ -197,6 +231,10 @@ func (s *Store) beginPG(ctx context.Context) (*wtx, error) {
 	t := &pgTx{conn: conn}
 	t.hold(`BEGIN`)
 	t.hold(`SELECT pg_advisory_xact_lock($1)`, pgWriteLock)
+	if speculate && p.speculates() {
+		t.holdGuard(p, p.hint)
+		return &wtx{s: s, ctx: ctx, t: pgTables{q: t}, pg: t}, nil
+	}
 	t.held = append(t.held, heldStmt{sql: `SELECT coalesce(max(seq), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM events`,
 		scan: func(r pgx.Row) error {
 			var us int64
@@ -222,6 +260,7 @@ func pgRelease(ctx context.Context, conn *pgxpool.Conn) {
 // rollbackPG ends a write transaction without a trace (without a round trip when nothing was
 // sent).
 func (t *wtx) rollbackPG() error {
+	t.noteEnd(false)
 	if t.pg.sent {
 		pgRelease(t.ctx, t.pg.conn)
 	} else {
@@ -252,7 +291,23 @@ func (t *wtx) commitPG() error {
 	if len(topics) > 0 {
 		t.holdWakes(topics) // after the record clock's move: a stamp comes after it
 	}
-	_, err := x.Exec(ctx, `COMMIT`)
+	var err error
+	if x.speculative && t.s.pg.dbClock {
+		// The clock, read right after the COMMIT (a statement after the transaction, whose failure
+		// would not undo it): the reading is as fresh when it arrives as a normal transaction's.
+		x.hold(`COMMIT`)
+		var br pgx.BatchResults
+		if br, err = x.flush(ctx, pgClockSQL, nil); err == nil {
+			var us int64
+			if br.QueryRow().Scan(&us) == nil {
+				t.s.pg.setClock(us)
+			}
+			br.Close()
+		}
+	} else {
+		_, err = x.Exec(ctx, `COMMIT`)
+	}
+	t.noteEnd(err == nil)
 	pgRelease(ctx, x.conn) // rolls back what a failure left open
 	return err
 }

@@ -25,6 +25,9 @@ type pgTx struct {
 	// last sequence number once the write lock was granted, is known.
 	started bool
 	lastSeq int64
+	// speculative tells that lastSeq is the store's hint, which the held guard checks (pgspec.go);
+	// stale, that the guard failed: the transaction wrote nothing.
+	speculative, stale bool
 	// lastCreated is the record clock (record_clock), read when the transaction first creates a
 	// record; moved when the transaction moved it.
 	lastCreated   time.Time

@@ -282,7 +282,18 @@ func (s *Store) migrate(ctx context.Context) error {
 //
 // A write, once begun, runs to its end even if ctx is canceled: writes are short, and an
 // uncancellable context also spares the driver a watcher goroutine per statement.
-func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) (err error) {
+func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.runTx(ctx, false, fn)
+}
+
+// inTxRerunnable is inTx for a fn that may run twice: it has no effect outside the transaction
+// but on variables it sets anew each run. On PostgreSQL such a transaction speculates
+// (pgspec.go), and runs again the normal way when its speculation fails.
+func (s *Store) inTxRerunnable(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.runTx(ctx, true, fn)
+}
+
+func (s *Store) runTx(ctx context.Context, rerunnable bool, fn func(tx *wtx) error) (err error) {
 	var timing TxTiming
 	// Metrics and trace spans (observe.go); ctx is read before WithoutCancel wraps it, as every
 	// Value looked up through that wrapper allocates.
@@ -301,11 +312,26 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) (err error) {
 	if !timing.Start.IsZero() {
 		timing.Locked = time.Now()
 	}
-	tx, err := s.begin(ctx)
-	if err != nil {
+	speculate := rerunnable && s.pg != nil
+	for {
+		tx, err := s.begin(ctx, speculate)
+		if err != nil {
+			return err
+		}
+		err = s.run(ctx, tx, fn)
+		if tx.pg != nil && tx.pg.stale {
+			// The speculation failed (another replica wrote since): nothing was written, and
+			// whatever fn made of the failure is moot. Run it again the normal way.
+			speculate = false
+			continue
+		}
 		return err
 	}
-	err = fn(tx)
+}
+
+// run runs fn in tx and commits when it returns nil, else rolls back.
+func (s *Store) run(ctx context.Context, tx *wtx, fn func(tx *wtx) error) error {
+	err := fn(tx)
 	var after func(committed bool)
 	if err == nil {
 		after, err = s.writeIdempotency(ctx, tx, s.Now())
@@ -328,10 +354,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *wtx) error) (err error) {
 // errClosed reports a store used after Close.
 var errClosed = errors.New("store: closed")
 
-// begin opens a write transaction; writeMu is held.
-func (s *Store) begin(ctx context.Context) (*wtx, error) {
+// begin opens a write transaction, speculative when speculate (PostgreSQL only); writeMu is
+// held.
+func (s *Store) begin(ctx context.Context, speculate bool) (*wtx, error) {
 	if s.pg != nil {
-		return s.beginPG(ctx)
+		return s.beginPG(ctx, speculate)
 	}
 	if s.mem != nil {
 		if s.closed {
