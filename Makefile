@@ -39,9 +39,11 @@ test: ## the full test suite, under the race detector (the server's tests on eac
 check: fmt vet check-generate lint-spec test example-ts ## everything CI runs
 
 FUZZTIME ?= 45s
+# Minimizing a new interesting input may take 60 s by default, the whole run, with nothing fuzzed meanwhile.
+FUZZMINIMIZETIME ?= 5s
 fuzz: ## bounded fuzz runs of every fuzz target (FUZZTIME each)
-	$(GO) test -run '^$$' -fuzz '^FuzzJSONHandlers$$' -fuzztime $(FUZZTIME) ./pkg/server/
-	$(GO) test -run '^$$' -fuzz '^FuzzSSEReader$$' -fuzztime $(FUZZTIME) ./pkg/openintent/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONHandlers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/server/
+	$(GO) test -run '^$$' -fuzz '^FuzzSSEReader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./pkg/openintent/
 
 BENCHCOUNT ?= 5
 bench: ## benchmarks (BENCHCOUNT runs each, median kept), printed as one table of ratios against their baselines and budgets (issue #5)
