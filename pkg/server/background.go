@@ -90,6 +90,18 @@ func ensureCursor(w *store.Writer, name string, seq int64) error {
 	return err
 }
 
+// pinCursor stores the reader's position as the log's end unless it has one, before its loop
+// starts: a reader resumed at start without a stored position (a store an older server wrote)
+// then handles every event committed after the server started, not only those after its
+// goroutine first read the log's end.
+func pinCursor(ctx context.Context, st *store.Store, name string) error {
+	end, err := st.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Write(ctx, func(w *store.Writer) error { return ensureCursor(w, name, end) })
+}
+
 // storedCursor returns the reader's stored position, if it has one. Replicas of the server
 // sharing a store share their readers' positions: a reader whose position another replica moved
 // on starts from there.

@@ -320,6 +320,12 @@ func TestWebhookToNameResolvingToLoopbackFailsAsNotPublic(t *testing.T) {
 	s := startObServer(t, plant, func(c *server.Config) {
 		c.Webhooks = server.Webhooks{BaseBackoff: time.Hour, MaxAttempts: 3} // one attempt in this test
 	})
+	// The planted subscription has no stored position in the log (an older server's store): the
+	// server stores one as it starts, so the comment below is delivered however late the
+	// dispatcher's goroutine first runs.
+	if _, err := s.st.GetRecord(context.Background(), "cursor", "webhooks"); err != nil {
+		t.Fatalf("the webhook dispatcher's position was not stored at start: %v", err)
+	}
 	in := s.mustCall("POST", "/api/v1/intents", map[string]any{"title": "watched"})["id"].(string)
 	s.comment(in, 1)
 	guard := time.After(30 * time.Second)

@@ -183,6 +183,9 @@ func New(cfg Config) (*Server, error) {
 	if pending, err := cfg.Store.ListRecords(context.Background(), store.Query{Kind: kindSubscription, Limit: 1}); err != nil {
 		return nil, err
 	} else if len(pending) > 0 {
+		if err := pinCursor(context.Background(), cfg.Store, "webhooks"); err != nil {
+			return nil, err
+		}
 		webhooks.start() // resume deliveries after a restart
 	}
 	strict := genserver.NewStrictHandlerWithOptions(h, []genserver.StrictMiddlewareFunc{keepSignedBody}, genserver.StrictHTTPServerOptions{
