@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/openintent-go/openintent/pkg/agent"
 	"github.com/openintent-go/openintent/pkg/openintent"
@@ -61,13 +60,7 @@ func runWorkflow(ctx context.Context, c *openintent.Client, w *workflow.Workflow
 		}
 		channels.Do(func() {
 			for _, ch := range plan.Channels {
-				cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: ch.MemberPolicy,
-					Options: &openintent.ChannelOptions{Audit: ch.Audit, MaxMessages: int64(ch.MaxMessages)}}
-				if ch.TTL > 0 {
-					ttl := int64(ch.TTL / time.Second)
-					cc.Options.TTLSeconds = &ttl
-				}
-				if _, err := c.CreateChannel(ctx, wk.Intent.ID, cc); err != nil {
+				if _, err := c.CreateChannel(ctx, wk.Intent.ID, ch.Create()); err != nil {
 					fail(fmt.Errorf("channel %q: %w", ch.Name, err))
 				}
 			}

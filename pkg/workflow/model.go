@@ -241,6 +241,17 @@ type Channel struct {
 	Line int
 }
 
+// Create is the body that creates the channel (CreateChannel) on the workflow's first intent.
+func (ch *Channel) Create() openintent.ChannelCreate {
+	cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: ch.MemberPolicy,
+		Options: &openintent.ChannelOptions{Audit: ch.Audit, MaxMessages: int64(ch.MaxMessages)}}
+	if ch.TTL > 0 {
+		ttl := int64(ch.TTL / time.Second)
+		cc.Options.TTLSeconds = &ttl
+	}
+	return cc
+}
+
 // TypeDef is one entry of the `types` section: a record type (field name to type) or an enum.
 type TypeDef struct {
 	// Name is the type's name.

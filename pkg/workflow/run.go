@@ -175,13 +175,7 @@ func Create(ctx context.Context, c *openintent.Client, plan *Plan) (*Execution, 
 	if len(plan.Channels) > 0 && len(plan.Intents) > 0 {
 		first := ex.IntentIDs[plan.Intents[0].Phase]
 		for _, ch := range plan.Channels {
-			cc := openintent.ChannelCreate{Name: ch.Name, Members: ch.Members, MemberPolicy: ch.MemberPolicy,
-				Options: &openintent.ChannelOptions{Audit: ch.Audit, MaxMessages: int64(ch.MaxMessages)}}
-			if ch.TTL > 0 {
-				ttl := int64(ch.TTL / time.Second)
-				cc.Options.TTLSeconds = &ttl
-			}
-			if _, err := c.CreateChannel(ctx, first, cc); err != nil {
+			if _, err := c.CreateChannel(ctx, first, ch.Create()); err != nil {
 				return ex, fmt.Errorf("workflow: channel %q: %w", ch.Name, err)
 			}
 		}
