@@ -54,7 +54,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	c := &Client{base: u, server: strings.TrimSuffix(u.String(), "/") + "/", settings: s}
+	c := clientAt(u, s)
 	if c.settings.httpClient == nil {
 		c.owned = newTransport()
 		c.settings.httpClient = &http.Client{Transport: c.owned}
@@ -66,6 +66,11 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		}, c.owned)
 	}
 	return c, nil
+}
+
+// clientAt returns a client of the server at base with settings s (without a transport of its own).
+func clientAt(base *url.URL, s settings) *Client {
+	return &Client{base: base, server: strings.TrimSuffix(base.String(), "/") + "/", settings: s}
 }
 
 // AgentID returns the agent the client acts as ("" when none was set).
@@ -128,11 +133,7 @@ type request struct {
 // built builds req's request and reads what do needs from it: the method, the path (for errors
 // and logs), the URL with the query, the body and its content type.
 func (c *Client) built(req *request) (*http.Request, []byte, error) {
-	server := c.server
-	if server == "" { // a Client made without NewClient (federation.go's peer)
-		server = strings.TrimSuffix(c.base.String(), "/") + "/"
-	}
-	hreq, err := req.build(server)
+	hreq, err := req.build(c.server)
 	if err != nil {
 		return nil, nil, &requestError{method: req.method, path: req.path, err: fmt.Errorf("build request: %w", err)}
 	}

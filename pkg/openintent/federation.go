@@ -118,7 +118,7 @@ func (c *Client) SendFederationCallback(ctx context.Context, callbackURL string,
 	if cb.Signature == "" {
 		return nil, invalidArg("SendFederationCallback", "cb.Signature", "the callback is not signed (SignFederationCallback)")
 	}
-	peer := &Client{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, settings: c.settings}
+	peer := clientAt(&url.URL{Scheme: u.Scheme, Host: u.Host}, c.settings)
 	peer.settings.apiKey, peer.settings.agentID, peer.settings.signer = "", "", nil
 	// The request is the generated one of the callback route (method, body, Content-Type), sent to
 	// callbackURL: the spec's path (/api/v1/federation/callback on the peer's root) as built, any
