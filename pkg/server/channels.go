@@ -820,36 +820,28 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 		now := s.store.Now()
 		if n := c.MessageCount - after; n > 0 {
 			msgs, err := messagesAfter(ctx, s.store, id, after, int(n))
+			if err == nil {
+				err = appendMessageFrames(&b, msgs, now, false)
+			}
 			if err != nil {
 				s.failStream(ctx, w, rc, err)
 				return
 			}
-			for _, m := range msgs {
-				data, err := json.Marshal(messageView(m.ChannelMessage, now))
-				if err != nil {
-					s.failStream(ctx, w, rc, err)
-					return
-				}
-				fmt.Fprintf(&b, "id: %s\nevent: channel_message\ndata: %s\n\n", m.ID, data)
-				after = m.Seq
-				sent++
+			if len(msgs) > 0 {
+				after = msgs[len(msgs)-1].Seq
 			}
+			sent += len(msgs)
 		}
 		if stored.Changes > seen {
 			msgs, err := changedMessages(ctx, s.store, stored, seen, after)
+			if err == nil {
+				err = appendMessageFrames(&b, msgs, now, true)
+			}
 			if err != nil {
 				s.failStream(ctx, w, rc, err)
 				return
 			}
-			for _, m := range msgs {
-				data, err := json.Marshal(messageView(m.ChannelMessage, now))
-				if err != nil {
-					s.failStream(ctx, w, rc, err)
-					return
-				}
-				fmt.Fprintf(&b, "event: channel_message_status\ndata: %s\n\n", data)
-				sent++
-			}
+			sent += len(msgs)
 			seen = stored.Changes
 		}
 		if b.Len() > 0 {
@@ -888,6 +880,24 @@ func (s *streams) serveChannel(w http.ResponseWriter, r *http.Request, pattern s
 			return
 		}
 	}
+}
+
+// appendMessageFrames appends a stream frame per message: a channel_message with the message's
+// id (Last-Event-ID resumes after it), or, for a new status of a message sent before, a
+// channel_message_status without one.
+func appendMessageFrames(b *strings.Builder, msgs []storedMessage, now time.Time, status bool) error {
+	for _, m := range msgs {
+		data, err := json.Marshal(messageView(m.ChannelMessage, now))
+		if err != nil {
+			return err
+		}
+		if status {
+			fmt.Fprintf(b, "event: channel_message_status\ndata: %s\n\n", data)
+		} else {
+			fmt.Fprintf(b, "id: %s\nevent: channel_message\ndata: %s\n\n", m.ID, data)
+		}
+	}
+	return nil
 }
 
 // messagesAfter returns the messages of a channel after seq after, in order. It reads the
