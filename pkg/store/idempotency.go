@@ -30,6 +30,10 @@ type IdempotentResponse struct {
 	Status      int
 	ContentType string
 	Body        []byte
+
+	// abandoned marks a claim (Status 0) on a store shared by replicas whose server is gone
+	// (pgIdempotentResponse): no response will come.
+	abandoned bool
 }
 
 // IdempotencyClaim is an Idempotency-Key taken by a request whose operation is running. Passed
@@ -160,7 +164,8 @@ func (s *Store) ownIdempotentResponse(principal, key string) (IdempotentResponse
 
 // AwaitIdempotentResponse waits for the response to (principal, key) to be recorded: it returns
 // as soon as GetIdempotentResponse finds it with a status, or, when ctx ends or wait has passed,
-// what it found last (found false: no claim; Status 0: claimed, no response yet). A server whose
+// what it found last (found false: no claim; Status 0: claimed, no response yet). It returns at
+// once a claim whose server stopped before writing the response (it will never come). A server whose
 // operation failed with ErrIdempotencyKeyTaken (another replica ran the same request) replays
 // the other's response once it is there.
 func (s *Store) AwaitIdempotentResponse(ctx context.Context, principal, key string, wait time.Duration) (IdempotentResponse, bool, error) {
@@ -168,7 +173,7 @@ func (s *Store) AwaitIdempotentResponse(ctx context.Context, principal, key stri
 	pause := time.Millisecond
 	for {
 		r, found, err := s.GetIdempotentResponse(ctx, principal, key)
-		if err != nil || (found && r.Status != 0) || !time.Now().Before(deadline) {
+		if err != nil || (found && (r.Status != 0 || r.abandoned)) || !time.Now().Before(deadline) {
 			return r, found, err
 		}
 		t := time.NewTimer(min(pause, time.Until(deadline)))

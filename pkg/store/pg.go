@@ -38,6 +38,9 @@ const (
 	pgMigrateLock int64 = 0x6f69_7374_6f72_6502 // schema migrations, for their duration
 )
 
+// pgAppName prefixes a store's id in the application_name of its connections.
+const pgAppName = "openintent "
+
 // pgChannel is the NOTIFY channel of committed events. A payload is the writing store's id and
 // the ids of the intents whose logs grew, separated by spaces ("*" for too many to list).
 const pgChannel = "openintent_events"
@@ -83,11 +86,18 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// Not the parser's message: it may quote the connection string, password and all.
 		return nil, errors.New("store: the PostgreSQL connection string does not parse (postgres://user:password@host:port/database?option=value)")
 	}
+	id := newID()
+	// Every connection of this store names it, so that other replicas can tell whether it is
+	// still connected (pgIdempotentResponse).
+	cfg.ConnConfig.RuntimeParams["application_name"] = pgAppName + id
+	if cfg.MinConns == 0 {
+		cfg.MinConns = 1 // connected while alive, even when idle
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open PostgreSQL: %w", err)
 	}
-	p := &pgStore{pool: pool, id: newID(), dbClock: opts.Now == nil}
+	p := &pgStore{pool: pool, id: id, dbClock: opts.Now == nil}
 	s := &Store{pg: p, now: opts.Now}
 	if p.dbClock {
 		s.now = p.clockNow
@@ -481,12 +491,17 @@ func (p *pgStore) poll(ctx context.Context, s *Store, every time.Duration, last,
 // the other; GetIdempotentResponse returns it once recorded.
 var ErrIdempotencyKeyTaken = errors.New("store: Idempotency-Key already claimed by another request")
 
+// A claim without a response (status 0) is abandoned when the store that claimed it has no
+// connection to the database left: its server stopped after the operation committed and before
+// the response was written, and nobody will write it.
 func (s *Store) pgIdempotentResponse(ctx context.Context, principal, key string, since time.Time) (IdempotentResponse, bool, error) {
 	return found(pgOne(ctx, s.pg.pool, func(row scanner) (IdempotentResponse, error) {
 		r := IdempotentResponse{Principal: principal, Key: key}
-		return r, row.Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body)
-	}, `SELECT method, path, body_hash, status, content_type, body FROM idempotency_keys
-		WHERE principal = $1 AND key = $2 AND created_at > $3`, principal, key, micros(since)))
+		return r, row.Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body, &r.abandoned)
+	}, `SELECT method, path, body_hash, status, content_type, body,
+			CASE WHEN status = 0 AND owner <> '' THEN NOT EXISTS
+				(SELECT 1 FROM pg_stat_activity WHERE application_name = $4 || owner) ELSE false END
+		FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at > $3`, principal, key, micros(since), pgAppName))
 }
 
 // pgInsertResponseSQL writes a response as created at $9 unless a live row (younger than
@@ -501,11 +516,11 @@ func pgInsertResponseArgs(r *IdempotentResponse, at time.Time) []any {
 	return []any{r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(at), micros(at.Add(-IdempotencyTTL))}
 }
 
-// pgClaimSQL claims a key for a request, as created at $9, once an expired row holding it
+// pgClaimSQL claims a key for a request, as created at $9 by the store $11, once an expired row holding it
 // (created at $10 or before) is deleted; a live row makes it fail with a unique violation.
 const pgClaimSQL = `WITH expired AS (DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at <= $10::bigint RETURNING 1)
-	INSERT INTO idempotency_keys (principal, key, method, path, body_hash, status, content_type, body, created_at)
-	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::integer, $7::text, $8::bytea, $9::bigint FROM (SELECT count(*) FROM expired) AS e`
+	INSERT INTO idempotency_keys (principal, key, method, path, body_hash, status, content_type, body, created_at, owner)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::integer, $7::text, $8::bytea, $9::bigint, $11::text FROM (SELECT count(*) FROM expired) AS e`
 
 // pgWriteIdempotency is writeIdempotency on PostgreSQL.
 func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *IdempotencyClaim, now time.Time) (func(committed bool), error) {
@@ -516,7 +531,7 @@ func (s *Store) pgWriteIdempotency(ctx context.Context, tx *wtx, claim *Idempote
 		// One statement: the delete runs first (the insert reads its count), and the insert's
 		// unique check does not see the row the transaction deleted.
 		r := claim.response(0, "", []byte{})
-		tx.pg.hold(pgClaimSQL, r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(now), micros(now.Add(-IdempotencyTTL)))
+		tx.pg.hold(pgClaimSQL, r.Principal, r.Key, r.Method, r.Path, r.BodyHash, r.Status, r.ContentType, r.Body, micros(now), micros(now.Add(-IdempotencyTTL)), s.pg.id)
 	}
 	pending := s.responses.take()
 	for _, q := range pending {

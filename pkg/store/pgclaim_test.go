@@ -39,3 +39,43 @@ func TestPostgresClaimTakesOverExpiredKeysOnly(t *testing.T) {
 		t.Fatalf("intents: %d %v", n, err)
 	}
 }
+
+// A claim whose response was never written is waited for while the replica that made it is
+// connected (it is still carrying the request out), and given up at once when that replica is
+// gone (killed between the commit and its response): a retry on another replica is answered
+// without waiting for a response that cannot come.
+func TestPostgresAbandonedClaimIsNotWaitedFor(t *testing.T) {
+	_, rs := replicas(t, 2, store.Options{})
+	a, b := rs[0], rs[1]
+	bg := context.Background()
+	if _, err := a.CreateIntent(store.WithIdempotencyClaim(bg, claimFor("k")), models.Intent{Title: "t"}, "agent", nil); err != nil {
+		t.Fatal(err)
+	}
+	// a is alive: b waits the whole bound for its response.
+	const short = 300 * time.Millisecond
+	start := time.Now()
+	r, found, err := b.AwaitIdempotentResponse(bg, "p", "k", short)
+	if err != nil || !found || r.Status != 0 {
+		t.Fatalf("claim of a live replica: %+v %v %v", r, found, err)
+	}
+	if waited := time.Since(start); waited < short {
+		t.Fatalf("gave up the claim of a live replica after %v, before the %v bound", waited, short)
+	}
+	// a stops without ever recording the response (as if killed after the commit).
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r, found, err = b.AwaitIdempotentResponse(bg, "p", "k", time.Hour)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("still waiting for the response of a replica that is gone")
+	}
+	if err != nil || !found || r.Status != 0 || r.Method != "POST" {
+		t.Fatalf("abandoned claim: %+v %v %v", r, found, err)
+	}
+}
