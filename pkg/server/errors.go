@@ -143,6 +143,9 @@ func toAPIError(err error) *apiError {
 		return conflict("lease_expired", err.Error())
 	case errors.Is(err, store.ErrIdempotencyKeyTaken): // replaced by the other replica's answer (idempotency.go)
 		return conflict("idempotency_response_lost", "The request with this Idempotency-Key is carried out by another server")
+	case errors.Is(err, store.ErrSpeculationFailed): // the request is served again (speculate.go)
+		return &apiError{status: http.StatusServiceUnavailable, code: "canceled", retryAfter: time.Second,
+			detail: "The request was not carried out; retry it"}
 	case errors.Is(err, genserver.ErrNotImplemented):
 		return &apiError{status: http.StatusNotImplemented, code: "not_implemented", detail: "This operation is not implemented by this server yet"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

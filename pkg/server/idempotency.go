@@ -107,6 +107,9 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal, o
 	taken := new(atomic.Bool)
 	ctx := context.WithValue(store.WithIdempotencyClaim(r.Context(), claim), keyTakenKey{}, taken)
 	next.ServeHTTP(rec, r.WithContext(ctx))
+	if store.SpeculationFailed(ctx) {
+		return // it wrote nothing, and is served again (speculate.go)
+	}
 	if taken.Load() || (!claim.Written() && d.store.Shared()) {
 		// Another replica sharing the store claimed the key first (the same request, sent to
 		// both): it carried the request out, and its answer is this one's. Without the claim

@@ -274,6 +274,54 @@ func TestReplicasSeeACLChangesAtOnce(t *testing.T) {
 	}
 }
 
+// A replica answers a write on an intent it just wrote from what it knows of it, on condition
+// that the write's transaction confirms nothing changed since (store.Speculation): an ACL closed
+// and an update made through another replica in between are seen, as if it had read them.
+func TestReplicasSpeculativeWritesSeeWritesElsewhere(t *testing.T) {
+	r := startReplicas(t, replicaOptions{n: 2})
+	ctx := context.Background()
+	owner0, owner1, outsider0 := r.client(0, "owner"), r.client(1, "owner"), r.client(0, "outsider")
+	in, err := owner0.CreateIntent(ctx, openintent.IntentCreate{Title: "closed elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner1.SetACL(ctx, in.ID, openintent.ACLSet{DefaultPolicy: "closed"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outsider0.UpdateState(ctx, in.ID, in.Version, openintent.Object{"x": 1}); !errors.Is(err, openintent.ErrPermissionDenied) {
+		t.Fatalf("outsider's update of an intent closed through the other replica: %v, want 403", err)
+	}
+	if _, err := outsider0.LogEvent(ctx, in.ID, openintent.EventComment, nil); !errors.Is(err, openintent.ErrPermissionDenied) {
+		t.Fatalf("outsider's event on an intent closed through the other replica: %v, want 403", err)
+	}
+
+	in, err = owner0.CreateIntent(ctx, openintent.IntentCreate{Title: "updated elsewhere", State: openintent.Object{"n": 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner1.UpdateState(ctx, in.ID, in.Version, openintent.Object{"other": 1}); err != nil {
+		t.Fatal(err)
+	}
+	var vc *openintent.VersionConflictError
+	if _, err := owner0.UpdateState(ctx, in.ID, in.Version, openintent.Object{"n": 1}); !errors.As(err, &vc) || vc.CurrentVersion != in.Version+1 {
+		t.Fatalf("update with the version the other replica moved on: %v, want 409", err)
+	}
+	got, err := owner0.UpdateState(ctx, in.ID, in.Version+1, openintent.Object{"n": 1})
+	if err != nil || got.State["other"] != float64(1) || got.State["n"] != float64(1) {
+		t.Fatalf("update after the other replica's: %+v %v", got.State, err)
+	}
+	// And with nothing in between, its writes follow one another.
+	for v := got.Version; v < got.Version+3; v++ {
+		if _, err := owner0.UpdateState(ctx, in.ID, v, openintent.Object{"n": v}); err != nil {
+			t.Fatalf("update %d: %v", v, err)
+		}
+	}
+	events, err := owner1.GetEvents(ctx, in.ID, openintent.GetEventsParams{})
+	if err != nil || len(events) != 6 {
+		t.Fatalf("events: %d %v, want 6", len(events), err)
+	}
+}
+
 // streamLatency opens a stream of an intent's events on replica `on`, then logs events through
 // replica `via` one at a time and returns how long each took to reach the stream.
 func streamLatency(t *testing.T, r *replicaSet, on, via, events int) []time.Duration {

@@ -345,21 +345,25 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The access decision reads the intent's ACL, the handler the intent: one round trip.
 			r = r.WithContext(a.access.store.WithIntentReadAhead(r.Context(), pathValue(pattern, r.URL.Path, "intent_id")))
 		}
-		if rt != nil && rt.Operation != nil {
-			if err := a.access.authorizeRoute(r.Context(), rt, pattern, r.URL.Path, agent); err != nil {
-				writeError(w, r, a.log, err)
-				return
-			}
-		}
-		if kind, ok := streamRoutes[pattern]; ok {
-			a.streams.serve(w, r, kind, pattern)
-			return
-		}
 		var op string
 		if rt != nil && rt.Operation != nil {
 			op = rt.Operation.OperationID
 		}
-		a.idem.serve(w, r, hex.EncodeToString(key.digest[:8])+"/"+agent, op, a.mux)
+		principal := hex.EncodeToString(key.digest[:8]) + "/" + agent
+		serve := func(w http.ResponseWriter, r *http.Request) {
+			if rt != nil && rt.Operation != nil {
+				if err := a.access.authorizeRoute(r.Context(), rt, pattern, r.URL.Path, agent); err != nil {
+					writeError(w, r, a.log, err)
+					return
+				}
+			}
+			if kind, ok := streamRoutes[pattern]; ok {
+				a.streams.serve(w, r, kind, pattern)
+				return
+			}
+			a.idem.serve(w, r, principal, op, a.mux)
+		}
+		a.speculating(w, r, op, serve)
 		return
 	}
 	a.mux.ServeHTTP(w, r)

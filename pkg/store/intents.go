@@ -127,6 +127,13 @@ func (t *wtx) intent(id string) (models.Intent, error) {
 // intentRow returns the row of intent id as the transaction sees it: as the transaction wrote
 // it, else as committed (from the cache or else the database).
 func (t *wtx) intentRow(id string) (*intentRow, error) {
+	if t.pg != nil {
+		if _, wrote := t.written[id]; !wrote {
+			if row := t.pg.knownRow(id); row != nil { // a speculative transaction confirms it (pgknown.go)
+				return row, nil
+			}
+		}
+	}
 	if t.s.mem != nil || t.pg != nil {
 		return existingIntent(t.ctx, t.t, id) // the maps, or PostgreSQL's transaction, hold its writes
 	}

@@ -78,6 +78,8 @@ type pgStore struct {
 	misses float64
 	// staleGuards counts the speculative transactions whose guard failed.
 	staleGuards atomic.Int64
+	// known is what the store knows of its own writes (pgknown.go).
+	known pgKnown
 }
 
 func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -238,17 +240,18 @@ func (s *Store) beginPG(ctx context.Context, speculate bool) (*wtx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &pgTx{conn: conn}
+	t := &pgTx{conn: conn, p: p, guard: -1, knownXid: p.known.current()}
 	t.hold(`BEGIN`)
 	t.hold(`SELECT pg_advisory_xact_lock($1)`, pgWriteLock)
 	if speculate && p.speculates() {
 		t.holdGuard(p, p.hint)
 		return &wtx{s: s, ctx: ctx, t: pgTables{q: t}, pg: t}, nil
 	}
-	t.held = append(t.held, heldStmt{sql: `SELECT coalesce(max(seq), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM events`,
+	t.held = append(t.held, heldStmt{sql: `SELECT coalesce(max(seq), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
+			pg_snapshot_xmax(pg_current_snapshot())::text::bigint FROM events`,
 		scan: func(r pgx.Row) error {
 			var us int64
-			if err := r.Scan(&t.lastSeq, &us); err != nil {
+			if err := r.Scan(&t.lastSeq, &us, &t.xmax); err != nil {
 				return err
 			}
 			t.started = true
@@ -270,6 +273,19 @@ func pgRelease(ctx context.Context, conn *pgxpool.Conn) {
 // rollbackPG ends a write transaction without a trace (without a round trip when nothing was
 // sent).
 func (t *wtx) rollbackPG() error {
+	if x := t.pg; x.sent && x.started && !x.stale && x.conn.Conn().PgConn().TxStatus() == 'T' {
+		// The transaction's id, if it got one, with the rollback: the knowledge stays exact
+		// (pgknown.go).
+		b := &pgx.Batch{}
+		b.Queue(`SELECT pg_current_xact_id_if_assigned()::text::bigint`)
+		b.Queue(`ROLLBACK`)
+		br := x.conn.SendBatch(t.ctx, b)
+		var xid *int64
+		if br.QueryRow().Scan(&xid) == nil && xid != nil {
+			x.xid = *xid
+		}
+		br.Close()
+	}
 	t.noteEnd(false)
 	if t.pg.sent {
 		pgRelease(t.ctx, t.pg.conn)
@@ -301,6 +317,7 @@ func (t *wtx) commitPG() error {
 	if len(topics) > 0 {
 		t.holdWakes(topics) // after the record clock's move: a stamp comes after it
 	}
+	x.held = append(x.held, heldStmt{sql: `SELECT pg_current_xact_id()::text::bigint`, scan: func(r pgx.Row) error { return r.Scan(&x.xid) }})
 	var err error
 	if x.speculative && t.s.pg.dbClock {
 		// The clock, read right after the COMMIT (a statement after the transaction, whose failure

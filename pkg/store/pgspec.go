@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/openintent-go/openintent/internal/eventlog"
 )
 
 // Speculative write transactions on PostgreSQL (issue #17: round trips). A transaction appending
@@ -34,16 +36,22 @@ const (
 )
 
 // pgGuardMarker names the guard's failure in its message.
-const pgGuardMarker = "openintent: stale sequence hint"
+const pgGuardMarker = "openintent: stale hint"
 
 // pgGuardSQL fails (a cast error carrying pgGuardMarker, as a pipelined statement cannot raise
-// an error of its own) unless the log's last sequence number is $1. A statement of its own after
-// the write lock's, so that it sees every commit made before the lock was granted.
-const pgGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint THEN 0
-	ELSE ('` + pgGuardMarker + ` (last ' || coalesce(max(seq), 0) || ')')::integer END FROM events`
+// an error of its own) unless the log's last sequence number is $1, and answers the snapshot's
+// xmax (pgknown.go). A statement of its own after the write lock's, so that it sees every
+// commit made before the lock was granted.
+const pgGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint THEN pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+	ELSE ('` + pgGuardMarker + ` (last ' || coalesce(max(seq), 0) || ')')::bigint END FROM events`
+
+// pgKnowingGuardSQL is pgGuardSQL failing also unless the snapshot's xmax is $2: no transaction
+// but the store's own has ended since its last one (the store's knowledge is exact, pgknown.go).
+const pgKnowingGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint AND pg_snapshot_xmax(pg_current_snapshot())::text::bigint = $2::bigint THEN $2::bigint
+	ELSE ('` + pgGuardMarker + ` (last ' || coalesce(max(seq), 0) || ', xmax ' || pg_snapshot_xmax(pg_current_snapshot()) || ')')::bigint END FROM events`
 
 // errStaleHint reports a speculative transaction whose guard failed: it wrote nothing.
-var errStaleHint = errors.New("store: the sequence hint of a speculative transaction is stale")
+var errStaleHint = errors.New("store: the hint of a speculative transaction is stale")
 
 // isGuardFailure reports whether err is the guard's failure.
 func isGuardFailure(err error) bool {
@@ -52,15 +60,16 @@ func isGuardFailure(err error) bool {
 }
 
 // holdGuard holds back the guard of a speculative transaction against hint and marks the
-// transaction as started with hint as the log's last sequence number. p's hint is forgotten when
-// the guard fails.
+// transaction as started with hint as the log's last sequence number. p's hint and knowledge
+// are forgotten when the guard fails.
 func (t *pgTx) holdGuard(p *pgStore, hint int64) {
+	t.guard = len(t.held)
 	t.held = append(t.held, heldStmt{sql: pgGuardSQL, args: []any{hint}, scan: func(r pgx.Row) error {
-		var zero int
-		err := r.Scan(&zero)
+		err := r.Scan(&t.xmax)
 		if isGuardFailure(err) {
 			t.stale = true
 			p.hintKnown = false // guarded by writeMu, as the transaction is
+			p.known.forget()
 			p.staleGuards.Add(1)
 			p.observe(true)
 			return errStaleHint
@@ -71,6 +80,35 @@ func (t *pgTx) holdGuard(p *pgStore, hint int64) {
 		return err
 	}})
 	t.started, t.lastSeq, t.speculative = true, hint, true
+}
+
+// know reports whether the transaction may read from its store's knowledge (pgknown.go): only a
+// speculative one whose guard was not sent yet, which then also confirms the knowledge.
+func (t *pgTx) know() bool {
+	if t.knowing {
+		return true
+	}
+	if !t.speculative || t.sent || t.knownXid == 0 {
+		return false
+	}
+	g := &t.held[t.guard]
+	g.sql, g.args = pgKnowingGuardSQL, []any{t.lastSeq, t.knownXid + 1}
+	t.knowing = true
+	return true
+}
+
+// knownRow returns intent id's row as the store knows it, or nil; its chain head is then known
+// to the transaction as well.
+func (t *pgTx) knownRow(id string) *intentRow {
+	e, xid := t.p.known.lookup(id)
+	if e == nil || xid != t.knownXid || !t.know() {
+		return nil
+	}
+	if t.heads == nil {
+		t.heads = map[string]eventlog.Hash{}
+	}
+	t.heads[id] = e.head
+	return e.row
 }
 
 // speculates reports whether the next transaction that may speculate does (writeMu is held).
@@ -90,13 +128,28 @@ func (p *pgStore) noteSeq(seq int64) {
 	p.hint, p.hintKnown = seq, true
 }
 
-// noteEnd takes in what a transaction ending tells of the log's last sequence number: after a
-// commit, the last it wrote (or the last it found); after a rollback, the last it found (nothing
-// when its guard failed or it learned nothing).
+// noteEnd takes in what a transaction ending tells of the log's last sequence number (after a
+// commit, the last it wrote, or the last it found; after a rollback, the last it found; nothing
+// when its guard failed or it learned nothing) and of the store's knowledge (pgknown.go): it was
+// exact when the transaction took the write lock when the snapshot's xmax was one past the
+// store's last transaction id; a commit adds what the transaction wrote.
 func (t *wtx) noteEnd(committed bool) {
 	x, p := t.pg, t.s.pg
+	if !x.sent {
+		return // nothing was asked: nothing learned
+	}
 	if !x.started || x.stale {
+		p.known.forget() // what happened is unknown (the guard's failure forgot it already)
 		return
+	}
+	valid := x.knownXid != 0 && x.xmax == x.knownXid+1
+	switch {
+	case committed && x.xid != 0:
+		p.known.learn(t, x.xid, valid)
+	case committed || !valid:
+		p.known.forget()
+	case x.xid != 0: // rolled back, with a transaction id: it ended, writing nothing
+		p.known.ended(x.knownXid, x.xid)
 	}
 	if !x.speculative && p.hintKnown {
 		p.observe(x.lastSeq != p.hint) // would the hint have been right?

@@ -101,6 +101,9 @@ func (t pgTables) intent(ctx context.Context, id string) (*intentRow, error) {
 func (t pgTables) putIntent(ctx context.Context, row *intentRow, insert, _ bool) error {
 	parent, policy := nullString(row.parent), nullString(row.policy)
 	if insert {
+		if tx, ok := t.q.(*pgTx); ok {
+			tx.noteInsert(row.id)
+		}
 		err := t.write(ctx, `INSERT INTO intents (`+intentColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 			row.id, row.title, row.description, row.createdBy, parent, row.deps, row.constraints, row.state, row.status,
 			row.confidence, row.version, policy, row.createdAt, row.updatedAt)
@@ -352,7 +355,15 @@ func (t pgTables) records(ctx context.Context, f Query, now time.Time) ([]Record
 	return out, err
 }
 
+// noteRecord tells a write transaction that it writes a record with id (pgknown.go).
+func (t pgTables) noteRecord(id string) {
+	if tx, ok := t.q.(*pgTx); ok {
+		tx.noteRecord(id)
+	}
+}
+
 func (t pgTables) insertRecord(ctx context.Context, r Record, now time.Time) error {
+	t.noteRecord(r.ID)
 	if r.Key != "" {
 		// An expired record no longer holds its key.
 		if err := t.write(ctx, `DELETE FROM records WHERE kind = $1 AND ukey = $2 AND expires_at IS NOT NULL AND expires_at <= $3`, r.Kind, r.Key, micros(now)); err != nil {
@@ -369,10 +380,12 @@ func (t pgTables) insertRecord(ctx context.Context, r Record, now time.Time) err
 }
 
 func (t pgTables) rewriteRecord(ctx context.Context, r Record) (bool, error) {
+	t.noteRecord(r.ID)
 	return pgExec(ctx, t.q, `UPDATE records SET body = $1, version = $2, expires_at = $3, ref = $4 WHERE kind = $5 AND id = $6`,
 		string(r.Body), r.Version, nullMicros(r.ExpiresAt), r.Ref, r.Kind, r.ID)
 }
 
 func (t pgTables) deleteRecord(ctx context.Context, kind, id string, now time.Time) (bool, error) {
+	t.noteRecord(id)
 	return pgExec(ctx, t.q, `DELETE FROM records WHERE kind = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)`, kind, id, micros(now))
 }

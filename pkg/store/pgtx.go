@@ -25,9 +25,20 @@ type pgTx struct {
 	// last sequence number once the write lock was granted, is known.
 	started bool
 	lastSeq int64
-	// speculative tells that lastSeq is the store's hint, which the held guard checks (pgspec.go);
-	// stale, that the guard failed: the transaction wrote nothing.
+	// speculative tells that lastSeq is the store's hint, which the held guard (held[guard])
+	// checks (pgspec.go); stale, that the guard failed: the transaction wrote nothing.
 	speculative, stale bool
+	guard              int
+	// p is the transaction's store. knownXid is the transaction its knowledge was that of when
+	// this one began (pgknown.go); xmax the snapshot's xmax once the write lock was granted (as
+	// the first statements answer); xid this transaction's id (read before it ends); knowing
+	// tells that the guard confirms the knowledge, which the transaction may read from.
+	p                   *pgStore
+	knownXid, xmax, xid int64
+	knowing             bool
+	// inserted holds the intents the transaction created, recordIDs the ids of the records it
+	// wrote (what the store knows of them changes, pgknown.go).
+	inserted, recordIDs map[string]bool
 	// lastCreated is the record clock (record_clock), read when the transaction first creates a
 	// record; moved when the transaction moved it.
 	lastCreated   time.Time
@@ -58,6 +69,22 @@ func (t *pgTx) intentWithHead(ctx context.Context, id string) (*intentRow, error
 	}
 	t.heads[id] = h
 	return row, nil
+}
+
+// noteInsert notes that the transaction created intent id.
+func (t *pgTx) noteInsert(id string) {
+	if t.inserted == nil {
+		t.inserted = map[string]bool{}
+	}
+	t.inserted[id] = true
+}
+
+// noteRecord notes that the transaction wrote a record with id.
+func (t *pgTx) noteRecord(id string) {
+	if t.recordIDs == nil {
+		t.recordIDs = map[string]bool{}
+	}
+	t.recordIDs[id] = true
 }
 
 // withColumn scans a row's last column into col, after the columns its caller scans.

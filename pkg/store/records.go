@@ -92,6 +92,9 @@ func notFoundDetail(kind string) string {
 func (s *Store) GetRecord(ctx context.Context, kind, id string) (Record, error) {
 	now := s.Now()
 	if s.pg != nil {
+		if s.knownRecordAbsent(ctx, id) { // the request's first write transaction confirms it (pgknown.go)
+			return Record{}, &NotFoundError{Detail: notFoundDetail(kind)}
+		}
 		if a := pendingAhead(ctx); a != nil {
 			return s.pgRecordReadingAhead(ctx, a, now, kind, id)
 		}

@@ -313,17 +313,39 @@ func (s *Store) runTx(ctx context.Context, rerunnable bool, fn func(tx *wtx) err
 		timing.Locked = time.Now()
 	}
 	speculate := rerunnable && s.pg != nil
+	var sp *Speculation
+	if s.pg != nil {
+		// A request that read from the store's knowledge: this transaction must confirm it, or
+		// write nothing and have the request served again (pgknown.go).
+		var speculated, current bool
+		if sp, speculated, current = s.beginSpeculation(ctx); speculated && (!current || !s.pg.speculates()) {
+			return ErrSpeculationFailed
+		}
+		speculate = speculate || sp != nil
+	}
 	for {
 		tx, err := s.begin(ctx, speculate)
 		if err != nil {
 			return err
 		}
+		if sp != nil && !tx.pg.know() {
+			tx.rollback()
+			return ErrSpeculationFailed
+		}
 		err = s.run(ctx, tx, fn)
 		if tx.pg != nil && tx.pg.stale {
+			if sp != nil {
+				return ErrSpeculationFailed
+			}
 			// The speculation failed (another replica wrote since): nothing was written, and
 			// whatever fn made of the failure is moot. Run it again the normal way.
 			speculate = false
 			continue
+		}
+		if sp != nil && tx.pg.knowing && tx.pg.xmax != 0 {
+			// Its guard passed: what the request read from knowledge was exact when the write
+			// lock was granted, whether the transaction then committed or failed on its own.
+			sp.confirm()
 		}
 		return err
 	}

@@ -128,6 +128,9 @@ func (t *wtx) holdWakes(topics []string) {
 	// The stamp is a tick of the record clock, so that it is larger than any stamp committed
 	// before (the write lock is held) and moves the clock past it.
 	now := t.s.Now()
+	for _, topic := range topics {
+		x.noteRecord(topic)
+	}
 	x.hold(`WITH tick AS (UPDATE record_clock SET last_created = GREATEST(last_created + 1, $2) RETURNING last_created)
 		INSERT INTO records (kind, id, parent, ref, ukey, version, body, created_at, expires_at)
 		SELECT $3, topic, '', '', NULL, 1, '{}', tick.last_created, NULL FROM tick, unnest($1::text[]) AS topic

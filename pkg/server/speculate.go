@@ -1,0 +1,63 @@
+package server
+
+import (
+	"bytes"
+	"maps"
+	"net/http"
+	"strings"
+)
+
+// speculating serves r with serve, letting the request's reads (its access decision) be
+// answered from what a PostgreSQL store knows of its own writes, on condition that the
+// request's first write transaction confirms that knowledge (store.Speculation; issue #17: an
+// update of an intent this replica just wrote costs one round trip instead of three). The answer
+// is held until then; when the knowledge was stale, the request wrote nothing and is served
+// again without it. Only the operations of claimedBeforeEffects speculate: nothing they do
+// before their first write transaction outlives it.
+func (a *authenticator) speculating(w http.ResponseWriter, r *http.Request, op string, serve func(http.ResponseWriter, *http.Request)) {
+	if !claimedBeforeEffects[strings.ToLower(op)] {
+		serve(w, r)
+		return
+	}
+	ctx, sp := a.access.store.Speculate(r.Context())
+	if sp == nil {
+		serve(w, r)
+		return
+	}
+	if _, err := bufferBody(r); err != nil { // read again when the request is served again
+		writeError(w, r, a.log, badBody(err))
+		return
+	}
+	held := &heldResponse{header: w.Header().Clone(), status: http.StatusOK}
+	serve(held, r.WithContext(ctx))
+	if sp.Failed() {
+		bufferBody(r) // from its start
+		serve(w, r)
+		return
+	}
+	clear(w.Header())
+	maps.Copy(w.Header(), held.header)
+	w.WriteHeader(held.status)
+	w.Write(held.body.Bytes())
+}
+
+// heldResponse is a response held in memory: headers, status and body.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) {
+	if !h.wrote {
+		h.status, h.wrote = status, true
+	}
+}
+
+func (h *heldResponse) Write(b []byte) (int, error) {
+	h.wrote = true
+	return h.body.Write(b)
+}
