@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -345,28 +346,40 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The access decision reads the intent's ACL, the handler the intent: one round trip.
 			r = r.WithContext(a.access.store.WithIntentReadAhead(r.Context(), pathValue(pattern, r.URL.Path, "intent_id")))
 		}
-		var op string
+		c := authorized{rt: rt, pattern: pattern, agent: agent, principal: hex.EncodeToString(key.digest[:8]) + "/" + agent}
 		if rt != nil && rt.Operation != nil {
-			op = rt.Operation.OperationID
+			c.op = rt.Operation.OperationID
 		}
-		principal := hex.EncodeToString(key.digest[:8]) + "/" + agent
-		serve := func(w http.ResponseWriter, r *http.Request) {
-			if rt != nil && rt.Operation != nil {
-				if err := a.access.authorizeRoute(r.Context(), rt, pattern, r.URL.Path, agent); err != nil {
-					writeError(w, r, a.log, err)
-					return
-				}
-			}
-			if kind, ok := streamRoutes[pattern]; ok {
-				a.streams.serve(w, r, kind, pattern)
-				return
-			}
-			a.idem.serve(w, r, principal, op, a.mux)
+		if a.access.store.Shared() && claimedBeforeEffects[strings.ToLower(c.op)] {
+			a.speculating(w, r, c)
+			return
 		}
-		a.speculating(w, r, op, serve)
+		a.serveAuthorized(w, r, c)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// authorized is an authenticated request on its way: its route, acting agent, idempotency
+// principal and operation.
+type authorized struct {
+	rt                            *route
+	pattern, agent, principal, op string
+}
+
+// serveAuthorized applies the operation's access rule to r and serves it.
+func (a *authenticator) serveAuthorized(w http.ResponseWriter, r *http.Request, c authorized) {
+	if c.rt != nil && c.rt.Operation != nil {
+		if err := a.access.authorizeRoute(r.Context(), c.rt, c.pattern, r.URL.Path, c.agent); err != nil {
+			writeError(w, r, a.log, err)
+			return
+		}
+	}
+	if kind, ok := streamRoutes[c.pattern]; ok {
+		a.streams.serve(w, r, kind, c.pattern)
+		return
+	}
+	a.idem.serve(w, r, c.principal, c.op, a.mux)
 }
 
 // clientAddress is the request's peer address without its port (no proxy header is trusted).

@@ -215,6 +215,7 @@ type queued struct {
 	update bool // the claim's row exists: only the response columns change
 	forget bool // delete the row
 	at     time.Time
+	queued time.Time // when it was queued (the local clock: the flush delay's)
 }
 
 func (s *Store) queueResponse(q queued) {
@@ -236,6 +237,7 @@ func (s *Store) queueResponse(q queued) {
 		}
 		return
 	}
+	q.queued = time.Now()
 	rs.pending[k] = q
 	if s.pg != nil {
 		// PostgreSQL: every lookup reads the database; nothing to remember.
@@ -245,7 +247,36 @@ func (s *Store) queueResponse(q queued) {
 		rs.remember(k, q.at)
 	}
 	if rs.timer == nil && !rs.closed {
-		rs.timer = time.AfterFunc(ResponseFlushDelay, func() { s.flushResponses() }) // a failed flush stays queued
+		// One timer for the queue, armed while it holds anything: a write transaction taking the
+		// queue leaves it running (setting a timer may wake the runtime's network poller: not
+		// once per request).
+		rs.timer = time.AfterFunc(ResponseFlushDelay, func() { s.responsesDue() })
+	}
+}
+
+// responsesDue runs when the queue's timer fires: it writes the queued responses when the
+// oldest has waited ResponseFlushDelay, else sets the timer for when it will have.
+func (s *Store) responsesDue() {
+	rs := &s.responses
+	rs.mu.Lock()
+	var oldest time.Time
+	for _, q := range rs.pending {
+		if oldest.IsZero() || q.queued.Before(oldest) {
+			oldest = q.queued
+		}
+	}
+	switch wait := ResponseFlushDelay - time.Since(oldest); {
+	case rs.closed || len(rs.pending) == 0:
+		rs.timer = nil
+	case wait > 0:
+		rs.timer.Reset(wait)
+	default:
+		rs.timer = nil
+	}
+	due := rs.timer == nil && len(rs.pending) > 0
+	rs.mu.Unlock()
+	if due {
+		s.flushResponses() // a failed flush stays queued (and sets the timer again)
 	}
 }
 
@@ -261,14 +292,10 @@ func (s *Store) flushResponses() error {
 	return s.inTx(context.Background(), func(*wtx) error { return nil }) // inTx writes them
 }
 
-// take empties the queue (stopping its timer) and returns what it held.
+// take empties the queue and returns what it held (its timer, when it fires, finds it empty).
 func (q *responses) take() map[[2]string]queued {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.timer != nil {
-		q.timer.Stop()
-		q.timer = nil
-	}
 	p := q.pending
 	q.pending = nil
 	return p

@@ -304,40 +304,55 @@ func (t *wtx) commitPG() error {
 		x.conn.Release() // only the beginning is held: nothing to commit
 		return nil
 	}
-	if ids := t.s.watch.pendingIntents(); len(ids) > 0 {
-		payload := t.s.pg.id + " " + strings.Join(ids, " ")
-		if len(payload) > 7900 { // NOTIFY payloads are limited to 8000 bytes
-			payload = t.s.pg.id + " " + AnyIntent
-		}
-		x.hold(`SELECT pg_notify($1, $2)`, pgChannel, payload)
-	}
 	if x.moved {
 		x.hold(`UPDATE record_clock SET last_created = $1 WHERE last_created < $1`, micros(x.lastCreated))
 	}
 	if len(topics) > 0 {
 		t.holdWakes(topics) // after the record clock's move: a stamp comes after it
 	}
-	x.held = append(x.held, heldStmt{sql: `SELECT pg_current_xact_id()::text::bigint`, scan: func(r pgx.Row) error { return r.Scan(&x.xid) }})
+	// The transaction's last statement reads its id (pgknown.go) and the database's clock, and
+	// sends the NOTIFY of its events.
+	final, args := pgFinalSQL, []any(nil)
+	if ids := t.s.watch.pendingIntents(); len(ids) > 0 {
+		payload := t.s.pg.id + " " + strings.Join(ids, " ")
+		if len(payload) > 7900 { // NOTIFY payloads are limited to 8000 bytes
+			payload = t.s.pg.id + " " + AnyIntent
+		}
+		final, args = pgFinalNotifySQL, []any{pgChannel, payload}
+	}
+	var us int64
+	scan := func(r pgx.Row) error { return r.Scan(&x.xid, &us) }
 	var err error
-	if x.speculative && t.s.pg.dbClock {
-		// The clock, read right after the COMMIT (a statement after the transaction, whose failure
-		// would not undo it): the reading is as fresh when it arrives as a normal transaction's.
-		x.hold(`COMMIT`)
+	if !x.sent {
+		// The whole transaction goes in one batch, which PostgreSQL runs as one implicit
+		// transaction (a batch ends with one Sync): it commits when every statement succeeded
+		// and rolls back at the first that fails, without a BEGIN or COMMIT of its own.
+		x.held = x.held[1:] // BEGIN
 		var br pgx.BatchResults
-		if br, err = x.flush(ctx, pgClockSQL, nil); err == nil {
-			var us int64
-			if br.QueryRow().Scan(&us) == nil {
-				t.s.pg.setClock(us)
+		if br, err = x.flush(ctx, final, args); err == nil {
+			err = scan(br.QueryRow())
+			if cerr := br.Close(); err == nil {
+				err = cerr
 			}
-			br.Close()
 		}
 	} else {
+		x.held = append(x.held, heldStmt{sql: final, args: pgArgs(args), scan: scan})
 		_, err = x.Exec(ctx, `COMMIT`)
+	}
+	if err == nil {
+		t.s.pg.setClock(us)
 	}
 	t.noteEnd(err == nil)
 	pgRelease(ctx, x.conn) // rolls back what a failure left open
 	return err
 }
+
+// pgFinalSQL is a write transaction's last statement: its id and the database's clock
+// (microseconds); pgFinalNotifySQL sends a NOTIFY ($1, $2) as well.
+const (
+	pgFinalSQL       = `SELECT pg_current_xact_id()::text::bigint, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`
+	pgFinalNotifySQL = pgFinalSQL + ` FROM pg_notify($1, $2)`
+)
 
 // recordClock returns the newest creation time a record was given, by any replica.
 func (t *pgTx) recordClock(ctx context.Context) (time.Time, error) {
@@ -514,8 +529,13 @@ var ErrIdempotencyKeyTaken = errors.New("store: Idempotency-Key already claimed 
 func (s *Store) pgIdempotentResponse(ctx context.Context, principal, key string, since time.Time) (IdempotentResponse, bool, error) {
 	return found(pgOne(ctx, s.pg.pool, func(row scanner) (IdempotentResponse, error) {
 		r := IdempotentResponse{Principal: principal, Key: key}
-		return r, row.Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body, &r.abandoned)
-	}, `SELECT method, path, body_hash, status, content_type, body,
+		var owner string
+		err := row.Scan(&r.Method, &r.Path, &r.BodyHash, &r.Status, &r.ContentType, &r.Body, &owner, &r.abandoned)
+		// A claim of this store's own: the caller holds the key's lock (no request of this
+		// process carries it out), so the request that made it ended without its response.
+		r.abandoned = r.abandoned || (r.Status == 0 && owner == s.pg.id)
+		return r, err
+	}, `SELECT method, path, body_hash, status, content_type, body, owner,
 			CASE WHEN status = 0 AND owner <> '' THEN NOT EXISTS
 				(SELECT 1 FROM pg_stat_activity WHERE application_name = $4 || owner) ELSE false END
 		FROM idempotency_keys WHERE principal = $1 AND key = $2 AND created_at > $3`, principal, key, micros(since), pgAppName))
