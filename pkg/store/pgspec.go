@@ -16,11 +16,14 @@ import (
 // Within one process write transactions already run one at a time (Store.writeMu), so the store
 // knows the last sequence number it committed or read: a hint, never an answer, as another
 // replica may have written since. A speculative transaction sends, right after the write lock, a
-// guard that fails the transaction unless the log's last sequence number is the hint, and numbers
-// its events after the hint without waiting: a transaction that needs no other answer (creating
-// an intent) goes whole with its COMMIT, in one round trip. When the guard fails the transaction
-// wrote nothing; the store forgets the hint and runs it again the normal way. Only transactions
-// whose function may run twice speculate (inTxRerunnable).
+// guard that fails the transaction unless the log's last sequence number is the hint (or, when
+// the store knows the id of its last transaction, unless no transaction ended since that one,
+// which also confirms what it knows of its own writes: pgknown.go), and numbers its events after
+// the hint without waiting: a transaction that needs no other answer (creating an intent) goes
+// whole, in one round trip. When the guard fails the transaction wrote nothing; the store forgets
+// the hint and runs it again the normal way. Only transactions whose function may run twice
+// speculate (inTxRerunnable), and the first of a request that speculated (Speculation), which
+// then is served again.
 //
 // A failed speculation costs two round trips more than the normal way (the rollback, then the
 // normal way's two): a store speculates only while its hint has been right often enough
@@ -45,10 +48,11 @@ const pgGuardMarker = "openintent: stale hint"
 const pgGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint THEN pg_snapshot_xmax(pg_current_snapshot())::text::bigint
 	ELSE ('` + pgGuardMarker + ` (last ' || coalesce(max(seq), 0) || ')')::bigint END FROM events`
 
-// pgKnowingGuardSQL is pgGuardSQL failing also unless the snapshot's xmax is $2: no transaction
-// but the store's own has ended since its last one (the store's knowledge is exact, pgknown.go).
-const pgKnowingGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint AND pg_snapshot_xmax(pg_current_snapshot())::text::bigint = $2::bigint THEN $2::bigint
-	ELSE ('` + pgGuardMarker + ` (last ' || coalesce(max(seq), 0) || ', xmax ' || pg_snapshot_xmax(pg_current_snapshot()) || ')')::bigint END FROM events`
+// pgKnowingGuardSQL fails likewise unless the snapshot's xmax is $1: no transaction but the
+// store's own has ended since its last one, so that the log's last sequence number is the one it
+// knows too, and its knowledge is exact (pgknown.go). It answers $1.
+const pgKnowingGuardSQL = `SELECT CASE WHEN pg_snapshot_xmax(pg_current_snapshot())::text::bigint = $1::bigint THEN $1::bigint
+	ELSE ('` + pgGuardMarker + ` (xmax ' || pg_snapshot_xmax(pg_current_snapshot()) || ')')::bigint END`
 
 // errStaleHint reports a speculative transaction whose guard failed: it wrote nothing.
 var errStaleHint = errors.New("store: the hint of a speculative transaction is stale")
@@ -59,12 +63,16 @@ func isGuardFailure(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, pgGuardMarker)
 }
 
-// holdGuard holds back the guard of a speculative transaction against hint and marks the
-// transaction as started with hint as the log's last sequence number. p's hint and knowledge
-// are forgotten when the guard fails.
+// holdGuard holds back the guard of a speculative transaction against hint (or, when the store
+// knows what its last transaction was, against that: pgKnowingGuardSQL, which also confirms its
+// knowledge) and marks the transaction as started with hint as the log's last sequence number.
+// p's hint and knowledge are forgotten when the guard fails.
 func (t *pgTx) holdGuard(p *pgStore, hint int64) {
-	t.guard = len(t.held)
-	t.held = append(t.held, heldStmt{sql: pgGuardSQL, args: []any{hint}, scan: func(r pgx.Row) error {
+	sql, args := pgGuardSQL, []any{hint}
+	if t.knownXid != 0 {
+		sql, args, t.knowing = pgKnowingGuardSQL, []any{t.knownXid + 1}, true
+	}
+	t.held = append(t.held, heldStmt{sql: sql, args: args, scan: func(r pgx.Row) error {
 		err := r.Scan(&t.xmax)
 		if isGuardFailure(err) {
 			t.stale = true
@@ -83,19 +91,8 @@ func (t *pgTx) holdGuard(p *pgStore, hint int64) {
 }
 
 // know reports whether the transaction may read from its store's knowledge (pgknown.go): only a
-// speculative one whose guard was not sent yet, which then also confirms the knowledge.
-func (t *pgTx) know() bool {
-	if t.knowing {
-		return true
-	}
-	if !t.speculative || t.sent || t.knownXid == 0 {
-		return false
-	}
-	g := &t.held[t.guard]
-	g.sql, g.args = pgKnowingGuardSQL, []any{t.lastSeq, t.knownXid + 1}
-	t.knowing = true
-	return true
-}
+// speculative one whose guard confirms it.
+func (t *pgTx) know() bool { return t.knowing }
 
 // knownRow returns intent id's row as the store knows it, or nil; its chain head is then known
 // to the transaction as well.
