@@ -341,6 +341,11 @@ func (t *wtx) commitPG() error {
 	}
 	if err == nil {
 		t.s.pg.setClock(us)
+	} else {
+		// Whether it committed is not known (a failure after the last statement may come after
+		// the commit): what the store knows can no longer be vouched for.
+		x.xid = 0
+		t.s.pg.known.forget()
 	}
 	t.noteEnd(err == nil)
 	pgRelease(ctx, x.conn) // rolls back what a failure left open
