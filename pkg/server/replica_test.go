@@ -320,6 +320,25 @@ func TestReplicasSpeculativeWritesSeeWritesElsewhere(t *testing.T) {
 	if err != nil || len(events) != 6 {
 		t.Fatalf("events: %d %v, want 6", len(events), err)
 	}
+
+	// Served again after its speculation failed, a request with an Idempotency-Key is carried
+	// out once, and its retry answered with its response.
+	in, err = owner0.CreateIntent(ctx, openintent.IntentCreate{Title: "retried", State: openintent.Object{"n": 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner1.UpdateState(ctx, in.ID, in.Version, openintent.Object{"other": 1}); err != nil {
+		t.Fatal(err)
+	}
+	key := openintent.WithIdempotencyKey("after-the-other-replica")
+	last, err := owner0.UpdateState(ctx, in.ID, in.Version+1, openintent.Object{"n": 1}, key)
+	if err != nil || last.State["other"] != float64(1) || last.Version != in.Version+2 {
+		t.Fatalf("update after the other replica's: %+v %v", last, err)
+	}
+	again, err := owner0.UpdateState(ctx, in.ID, in.Version+1, openintent.Object{"n": 1}, key)
+	if err != nil || again.Version != last.Version {
+		t.Fatalf("retry with the same Idempotency-Key: version %d %v, want %d", again.Version, err, last.Version)
+	}
 }
 
 // streamLatency opens a stream of an intent's events on replica `on`, then logs events through
