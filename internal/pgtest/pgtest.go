@@ -13,7 +13,9 @@
 //   - Otherwise, when PostgreSQL's initdb and pg_ctl are on PATH or under /usr/lib/postgresql/*/bin,
 //     the first call starts a throwaway cluster for the whole test binary: a fresh data directory
 //     in a temporary directory, listening only on a unix socket in that directory (no TCP port),
-//     fsync off. When the process runs as root the cluster runs as the user "postgres" (PostgreSQL
+//     fsync and autovacuum off (no transaction runs but the tests' own: a store's knowledge of its
+//     own writes, which other transactions of the cluster make stale, is what some tests check).
+//     When the process runs as root the cluster runs as the user "postgres" (PostgreSQL
 //     refuses root), through setpriv.
 //   - Otherwise the test is skipped with a message saying how to enable it; with
 //     OPENINTENT_TEST_POSTGRES_REQUIRED=1 (CI sets it) it fails instead.
@@ -290,6 +292,7 @@ func startCluster(initdb, pgctl string) (*cluster, error) {
 		"-c fsync=off",                // a throwaway cluster: no durability
 		"-c synchronous_commit=off",   //
 		"-c full_page_writes=off",     //
+		"-c autovacuum=off",           // short-lived databases: no background transactions
 		"-c max_connections=300",      // many stores (pools) per test binary
 		"-c shared_buffers=32MB",      //
 		"-c log_min_messages=warning", //

@@ -240,7 +240,7 @@ func (s *Store) beginPG(ctx context.Context, speculate bool) (*wtx, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &pgTx{conn: conn, p: p, knownXid: p.known.current()}
+	t := &pgTx{conn: conn, p: p, guard: -1, knownXid: p.known.current()}
 	t.hold(`BEGIN`)
 	t.hold(`SELECT pg_advisory_xact_lock($1)`, pgWriteLock)
 	if speculate && p.speculates() {

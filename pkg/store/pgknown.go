@@ -31,6 +31,28 @@ type pgKnown struct {
 	mu      sync.Mutex
 	xid     int64 // 0: knows nothing
 	intents map[string]*knownIntent
+	// misses is the recent rate of transactions for which the knowledge was stale (weighted as
+	// pgStore.misses): transactions of other databases of the cluster, or of other replicas,
+	// make it so; a transaction reads from knowledge only while it pays (a stale guard costs a
+	// request served twice).
+	misses float64
+}
+
+// observe takes in whether the knowledge was stale for a transaction.
+func (k *pgKnown) observe(miss bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.misses *= 1 - pgMissWeight
+	if miss {
+		k.misses += pgMissWeight
+	}
+}
+
+// pays reports whether reading from knowledge has recently been confirmed often enough.
+func (k *pgKnown) pays() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.misses < pgMaxMisses
 }
 
 // knownIntent is an intent as this store last committed it. Entries are replaced, never changed.
@@ -123,7 +145,7 @@ func (s *Store) Speculate(ctx context.Context) (context.Context, *Speculation) {
 	if s.pg == nil {
 		return ctx, nil
 	}
-	if _, xid := s.pg.known.lookup(""); xid == 0 {
+	if s.pg.known.current() == 0 || !s.pg.known.pays() {
 		return ctx, nil
 	}
 	sp := &Speculation{}

@@ -50,7 +50,8 @@ const pgGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint THEN pg_
 
 // pgKnowingGuardSQL fails likewise unless the snapshot's xmax is $1: no transaction but the
 // store's own has ended since its last one, so that the log's last sequence number is the one it
-// knows too, and its knowledge is exact (pgknown.go). It answers $1.
+// knows too, and its knowledge is exact (pgknown.go). It answers $1. It replaces pgGuardSQL
+// (held[guard]) in a transaction that reads from knowledge (know).
 const pgKnowingGuardSQL = `SELECT CASE WHEN pg_snapshot_xmax(pg_current_snapshot())::text::bigint = $1::bigint THEN $1::bigint
 	ELSE ('` + pgGuardMarker + ` (xmax ' || pg_snapshot_xmax(pg_current_snapshot()) || ')')::bigint END`
 
@@ -63,36 +64,54 @@ func isGuardFailure(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, pgGuardMarker)
 }
 
-// holdGuard holds back the guard of a speculative transaction against hint (or, when the store
-// knows what its last transaction was, against that: pgKnowingGuardSQL, which also confirms its
-// knowledge) and marks the transaction as started with hint as the log's last sequence number.
-// p's hint and knowledge are forgotten when the guard fails.
+// holdGuard holds back the guard of a speculative transaction against hint and marks the
+// transaction as started with hint as the log's last sequence number. p's hint and knowledge
+// are forgotten when the guard fails.
 func (t *pgTx) holdGuard(p *pgStore, hint int64) {
-	sql, args := pgGuardSQL, []any{hint}
-	if t.knownXid != 0 {
-		sql, args, t.knowing = pgKnowingGuardSQL, []any{t.knownXid + 1}, true
-	}
-	t.held = append(t.held, heldStmt{sql: sql, args: args, scan: func(r pgx.Row) error {
+	t.guard = len(t.held)
+	t.held = append(t.held, heldStmt{sql: pgGuardSQL, args: []any{hint}, scan: func(r pgx.Row) error {
 		err := r.Scan(&t.xmax)
 		if isGuardFailure(err) {
 			t.stale = true
 			p.hintKnown = false // guarded by writeMu, as the transaction is
 			p.known.forget()
 			p.staleGuards.Add(1)
-			p.observe(true)
+			if !t.knowing {
+				p.observe(true) // (a stale xmax says nothing of the sequence number)
+			}
+			if t.knownXid != 0 {
+				p.known.observe(true) // the other writer made the knowledge stale as well
+			}
 			return errStaleHint
 		}
 		if err == nil {
 			p.observe(false)
+			if t.knowing {
+				p.known.observe(false)
+			}
 		}
 		return err
 	}})
 	t.started, t.lastSeq, t.speculative = true, hint, true
 }
 
-// know reports whether the transaction may read from its store's knowledge (pgknown.go): only a
-// speculative one whose guard confirms it.
-func (t *pgTx) know() bool { return t.knowing }
+// know reports whether the transaction may read from its store's knowledge (pgknown.go): a
+// speculative one whose guard was not sent yet, while knowledge has recently been confirmed
+// often enough; its guard then checks the snapshot's xmax instead of the log's last sequence
+// number (which that implies). The sequence number alone concerns the store's own database,
+// xmax every transaction of the cluster: a transaction reads from knowledge only when it must.
+func (t *pgTx) know() bool {
+	if t.knowing {
+		return true
+	}
+	if !t.speculative || t.sent || t.knownXid == 0 || !t.p.known.pays() {
+		return false
+	}
+	g := &t.held[t.guard]
+	g.sql, g.args = pgKnowingGuardSQL, []any{t.knownXid + 1}
+	t.knowing = true
+	return true
+}
 
 // knownRow returns intent id's row as the store knows it, or nil; its chain head is then known
 // to the transaction as well.
@@ -150,6 +169,9 @@ func (t *wtx) noteEnd(committed bool) {
 	}
 	if !x.speculative && p.hintKnown {
 		p.observe(x.lastSeq != p.hint) // would the hint have been right?
+	}
+	if !x.knowing && x.knownXid != 0 {
+		p.known.observe(!valid) // would the knowledge have been confirmed?
 	}
 	if committed && t.tips.seq > 0 {
 		p.noteSeq(t.tips.seq)

@@ -25,9 +25,10 @@ type pgTx struct {
 	// last sequence number once the write lock was granted, is known.
 	started bool
 	lastSeq int64
-	// speculative tells that lastSeq is the store's hint, which the held guard checks
-	// (pgspec.go); stale, that the guard failed: the transaction wrote nothing.
+	// speculative tells that lastSeq is the store's hint, which the held guard (held[guard])
+	// checks (pgspec.go); stale, that the guard failed: the transaction wrote nothing.
 	speculative, stale bool
+	guard              int
 	// p is the transaction's store. knownXid is the transaction its knowledge was that of when
 	// this one began (pgknown.go); xmax the snapshot's xmax once the write lock was granted (as
 	// the first statements answer); xid this transaction's id (read before it ends); knowing
