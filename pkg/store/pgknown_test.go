@@ -5,7 +5,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/openintent-go/openintent/gen/models"
+	"github.com/openintent-go/openintent/internal/pgtest"
 	"github.com/openintent-go/openintent/pkg/store"
 )
 
@@ -116,4 +119,96 @@ func TestPostgresSpeculationFollowsOwnWrites(t *testing.T) {
 	if sp.Failed() {
 		t.Fatal("a read from the database failed the speculation")
 	}
+}
+
+// On a cluster whose other databases keep writing, a store's knowledge is stale after every
+// transaction: a request stops speculating on it after a few refusals, creates (whose guard
+// concerns only the store's own database) keep speculating right, and once the other writes stop
+// the store speculates again and is confirmed.
+func TestPostgresKnowledgeStopsWhileOtherDatabasesWrite(t *testing.T) {
+	_, rs := replicas(t, 1, store.Options{})
+	s := rs[0]
+	bg := context.Background()
+	other, err := pgx.Connect(bg, pgtest.URL(t)) // another database of the same cluster
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(bg)
+	if _, err := other.Exec(bg, `CREATE TABLE noise (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	noise := func() {
+		t.Helper()
+		if _, err := other.Exec(bg, `INSERT INTO noise VALUES (1)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// cycle creates an intent (with other writes before and after, when noisy) and updates it in
+	// a request; it reports whether the request speculated, and whether that was refused.
+	cycle := func(noisy bool) (speculated, refused bool) {
+		t.Helper()
+		in, err := s.CreateIntent(bg, models.Intent{Title: "t"}, "agent", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if noisy {
+			noise()
+		}
+		ctx, sp := s.Speculate(bg)
+		if _, err := s.GetRecord(ctx, "acl", in.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		_, err = s.UpdateIntent(ctx, in.ID, 1, "agent", func(*store.Tx, *models.Intent) (store.Change, error) {
+			return store.Change{EventType: "state_patched"}, nil
+		})
+		if sp.Failed() {
+			if !errors.Is(err, store.ErrSpeculationFailed) {
+				t.Fatalf("refused request: %v", err)
+			}
+			// Served again.
+			if _, err = s.UpdateIntent(bg, in.ID, 1, "agent", func(*store.Tx, *models.Intent) (store.Change, error) {
+				return store.Change{EventType: "state_patched"}, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return true, true
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp != nil, false
+	}
+	if speculated, refused := cycle(false); !speculated || refused {
+		t.Fatalf("quiet cluster: speculated %v, refused %v", speculated, refused)
+	}
+	before := store.StaleGuards(s)
+	refusals := 0
+	for i := range 20 {
+		speculated, refused := cycle(true)
+		if refused {
+			refusals++
+		}
+		if i >= 10 && speculated {
+			t.Fatalf("cycle %d on a noisy cluster still speculates (%d refusals)", i, refusals)
+		}
+	}
+	if refusals == 0 || refusals > 5 {
+		t.Fatalf("%d requests refused on a noisy cluster, want 1..5", refusals)
+	}
+	if n := store.StaleGuards(s) - before; n != int64(refusals) {
+		t.Fatalf("%d stale guards for %d refused requests: creates failed theirs", n, refusals)
+	}
+	confirmed := false
+	for range 20 {
+		if speculated, refused := cycle(false); refused {
+			t.Fatal("refused on a quiet cluster")
+		} else if speculated {
+			confirmed = true
+			break
+		}
+	}
+	if !confirmed {
+		t.Fatal("the store never speculated again once the cluster was quiet")
+	}
+	t.Logf("%d requests refused before the store stopped speculating on a noisy cluster", refusals)
 }
