@@ -20,10 +20,11 @@ import (
 // before it writes; a transaction that ended without writing only makes the test fail).
 //
 // Knowledge never answers on its own: a speculative write transaction (pgspec.go) may read from
-// it, and its guard then also checks xmax; a request (Speculate) may have its access decision
-// read from it, and then its first write transaction must pass that guard or the request is
-// served again without knowledge. When the guard fails, the transaction wrote nothing and the
-// store forgets what it knew.
+// it, and its guard then checks xmax; a request (Speculate) may have its access decision read
+// from it, and then its first write transaction must pass that guard or the request is served
+// again without knowledge. When the guard fails, the transaction wrote nothing and the store
+// forgets what it knew. xmax concerns every database of the cluster: while other transactions
+// keep making the knowledge stale, nothing reads from it (pgKnown.misses).
 
 // pgKnown is what a store knows, valid while no transaction but its own has ended since its
 // transaction xid did.
@@ -67,8 +68,8 @@ type knownIntent struct {
 // maxKnown bounds the intents known (knowledge starts afresh beyond).
 const maxKnown = 4096
 
-// lookup returns what is known of intent id while the knowledge is that of transaction xid (0:
-// any), or nil.
+// lookup returns what is known of intent id (nil: nothing) and the transaction the knowledge is
+// that of (0: none).
 func (k *pgKnown) lookup(id string) (*knownIntent, int64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -198,10 +199,11 @@ func (s *Store) knownRecordAbsent(ctx context.Context, id string) bool {
 	return true
 }
 
-// begin ends ctx's request speculation for later reads and reports what the request's first
-// write transaction must do: nothing when the request read nothing from knowledge (speculated
-// false); else whether that knowledge is still what this store knows (current), in which case the
-// transaction must speculate and its guard confirm it. writeMu is held.
+// beginSpeculation ends ctx's request speculation for later reads and reports what the
+// request's first write transaction must do: nothing when the request read nothing from
+// knowledge (speculated false); else whether that knowledge is still what this store knows
+// (current), in which case the transaction must speculate and its guard confirm it. writeMu is
+// held.
 func (s *Store) beginSpeculation(ctx context.Context) (sp *Speculation, speculated, current bool) {
 	sp, _ = ctx.Value(speculationKey{}).(*Speculation)
 	if sp == nil {
