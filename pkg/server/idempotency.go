@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,9 +55,9 @@ func (d *idempotency) lock(id string) func() {
 
 // serve runs next for r, applying the Idempotency-Key protocol when the request has one.
 //
-// On a store shared by replicas, the operations of claimedBeforeEffects skip the database
-// lookup of the key before they run (a round trip): see store.OwnIdempotentResponse.
-func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal, operation string, next http.Handler) {
+// On a store shared by replicas, the operations of claimedBeforeEffects (claimedFirst) skip the
+// database lookup of the key before they run (a round trip): see store.OwnIdempotentResponse.
+func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal string, claimedFirst bool, next http.Handler) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" || (r.Method != http.MethodPost && r.Method != http.MethodPatch) {
 		next.ServeHTTP(w, r)
@@ -82,7 +81,7 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal, o
 	defer unlock()
 	var prev store.IdempotentResponse
 	var found bool
-	if d.store.Shared() && claimedBeforeEffects[strings.ToLower(operation)] {
+	if d.store.Shared() && claimedFirst {
 		prev, found, _ = d.store.OwnIdempotentResponse(principal, key)
 	} else {
 		prev, found, err = d.store.GetIdempotentResponse(r.Context(), principal, key)

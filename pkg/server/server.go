@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
@@ -347,10 +346,7 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(a.access.store.WithIntentReadAhead(r.Context(), pathValue(pattern, r.URL.Path, "intent_id")))
 		}
 		c := authorized{rt: rt, pattern: pattern, agent: agent, principal: hex.EncodeToString(key.digest[:8]) + "/" + agent}
-		if rt != nil && rt.Operation != nil {
-			c.op = rt.Operation.OperationID
-		}
-		if a.access.store.Shared() && claimedBeforeEffects[strings.ToLower(c.op)] {
+		if rt != nil && rt.claimedFirst && a.access.store.Shared() {
 			a.speculating(w, r, c)
 			return
 		}
@@ -360,11 +356,11 @@ func (a *authenticator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// authorized is an authenticated request on its way: its route, acting agent, idempotency
-// principal and operation.
+// authorized is an authenticated request on its way: its route (nil for a pattern the spec
+// does not have), acting agent and idempotency principal.
 type authorized struct {
-	rt                            *route
-	pattern, agent, principal, op string
+	rt                        *route
+	pattern, agent, principal string
 }
 
 // serveAuthorized applies the operation's access rule to r and serves it.
@@ -379,7 +375,7 @@ func (a *authenticator) serveAuthorized(w http.ResponseWriter, r *http.Request, 
 		a.streams.serve(w, r, kind, c.pattern)
 		return
 	}
-	a.idem.serve(w, r, c.principal, c.op, a.mux)
+	a.idem.serve(w, r, c.principal, c.rt != nil && c.rt.claimedFirst, a.mux)
 }
 
 // clientAddress is the request's peer address without its port (no proxy header is trusted).

@@ -25,9 +25,11 @@ type route struct {
 	*routers.Route
 	public     bool
 	pathParams []string
-	checks     []check    // the operation's access rule (authz.go)
-	body       *bodyRules // what its JSON body may hold (wire.go)
-	timeParams []string   // its date-time query parameters (wire.go)
+	checks     []check // the operation's access rule (authz.go)
+	// claimedFirst tells that the operation is one of claimedBeforeEffects (idempotency.go).
+	claimedFirst bool
+	body         *bodyRules // what its JSON body may hold (wire.go)
+	timeParams   []string   // its date-time query parameters (wire.go)
 }
 
 type routeTable struct {
@@ -47,6 +49,7 @@ func newRouteTable(spec *openapi3.T) (*routeTable, error) {
 			unsecured.Security = &openapi3.SecurityRequirements{}
 			rt := &route{Route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &unsecured}}
 			rt.public = op.Security != nil && len(*op.Security) == 0
+			rt.claimedFirst = claimedBeforeEffects[strings.ToLower(op.OperationID)]
 			rt.body, rt.timeParams = newBodyRules(op), timeQueryParams(op, item)
 			for _, m := range pathParamRE.FindAllStringSubmatch(path, -1) {
 				rt.pathParams = append(rt.pathParams, m[1])
