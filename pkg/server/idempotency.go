@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -102,7 +103,7 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 	// The operation's first write transaction records the claim with its own changes; the
 	// response follows it to the database without a commit of its own.
 	claim := &store.IdempotencyClaim{Principal: principal, Key: key, Method: r.Method, Path: r.URL.Path, BodyHash: bodyHash}
-	rec := &capture{ResponseWriter: w, status: http.StatusOK}
+	rec := holdResponse(w)
 	taken := new(atomic.Bool)
 	ctx := context.WithValue(store.WithIdempotencyClaim(r.Context(), claim), keyTakenKey{}, taken)
 	next.ServeHTTP(rec, r.WithContext(ctx))
@@ -133,14 +134,14 @@ func (d *idempotency) serve(w http.ResponseWriter, r *http.Request, principal st
 			return
 		}
 	}
-	rec.flush()
+	rec.send(w)
 	if rec.status >= 500 {
 		if claim.Written() {
 			d.store.ForgetIdempotencyKey(claim) // a failed attempt may be retried for real
 		}
 		return
 	}
-	d.store.RecordIdempotentResponse(claim, rec.status, w.Header().Get("Content-Type"), rec.body.Bytes())
+	d.store.RecordIdempotentResponse(claim, rec.status, rec.header.Get("Content-Type"), rec.body.Bytes())
 }
 
 // claimedBeforeEffects are the operations (operationIds, in lower case: the spec embedded in
@@ -199,20 +200,38 @@ func (d *idempotency) replay(w http.ResponseWriter, r *http.Request, prev store.
 	w.Write(prev.Body)
 }
 
-// capture holds a response (its headers go to the real writer's, its status and body are kept)
-// until flush passes it on, so that an answer may still be replaced by another replica's.
-type capture struct {
-	http.ResponseWriter
+// heldResponse is a response held in memory (headers, status and body) until send passes it on,
+// so that an answer may still be replaced: by another replica's (idempotency), or by the
+// request served again (speculate.go).
+type heldResponse struct {
+	header http.Header
 	status int
 	body   bytes.Buffer
+	wrote  bool
 }
 
-func (c *capture) WriteHeader(status int) { c.status = status }
+// holdResponse returns a held response starting with w's headers.
+func holdResponse(w http.ResponseWriter) *heldResponse {
+	return &heldResponse{header: w.Header().Clone(), status: http.StatusOK}
+}
 
-func (c *capture) Write(b []byte) (int, error) { return c.body.Write(b) }
+func (h *heldResponse) Header() http.Header { return h.header }
 
-// flush sends the held response.
-func (c *capture) flush() {
-	c.ResponseWriter.WriteHeader(c.status)
-	c.ResponseWriter.Write(c.body.Bytes())
+func (h *heldResponse) WriteHeader(status int) {
+	if !h.wrote {
+		h.status, h.wrote = status, true
+	}
+}
+
+func (h *heldResponse) Write(b []byte) (int, error) {
+	h.wrote = true
+	return h.body.Write(b)
+}
+
+// send writes the held response to w, headers and all.
+func (h *heldResponse) send(w http.ResponseWriter) {
+	clear(w.Header())
+	maps.Copy(w.Header(), h.header)
+	w.WriteHeader(h.status)
+	w.Write(h.body.Bytes())
 }

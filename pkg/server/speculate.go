@@ -1,10 +1,6 @@
 package server
 
-import (
-	"bytes"
-	"maps"
-	"net/http"
-)
+import "net/http"
 
 // speculating serves r (an operation of claimedBeforeEffects, on a store shared by replicas)
 // letting its reads (the access decision's) be answered from what a PostgreSQL store knows of
@@ -23,36 +19,12 @@ func (a *authenticator) speculating(w http.ResponseWriter, r *http.Request, c au
 		writeError(w, r, a.log, badBody(err))
 		return
 	}
-	held := &heldResponse{header: w.Header().Clone(), status: http.StatusOK}
+	held := holdResponse(w)
 	a.serveAuthorized(held, r.WithContext(ctx), c)
 	if sp.Failed() {
 		bufferBody(r) // from its start
 		a.serveAuthorized(w, r, c)
 		return
 	}
-	clear(w.Header())
-	maps.Copy(w.Header(), held.header)
-	w.WriteHeader(held.status)
-	w.Write(held.body.Bytes())
-}
-
-// heldResponse is a response held in memory: headers, status and body.
-type heldResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-	wrote  bool
-}
-
-func (h *heldResponse) Header() http.Header { return h.header }
-
-func (h *heldResponse) WriteHeader(status int) {
-	if !h.wrote {
-		h.status, h.wrote = status, true
-	}
-}
-
-func (h *heldResponse) Write(b []byte) (int, error) {
-	h.wrote = true
-	return h.body.Write(b)
+	held.send(w)
 }
