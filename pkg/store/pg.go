@@ -141,8 +141,15 @@ func openPG(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// pgClockSQL reads the database's clock, in microseconds.
-const pgClockSQL = `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`
+// pgClockExpr is the database's clock, in microseconds; pgXmaxExpr the xmax of the statement's
+// snapshot: one past the newest transaction id to have ended (pgknown.go).
+const (
+	pgClockExpr = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`
+	pgXmaxExpr  = `pg_snapshot_xmax(pg_current_snapshot())::text::bigint`
+)
+
+// pgClockSQL reads the database's clock.
+const pgClockSQL = `SELECT ` + pgClockExpr
 
 // readClock measures the offset of the database's clock from the local one.
 func (p *pgStore) readClock(ctx context.Context) error {
@@ -247,8 +254,7 @@ func (s *Store) beginPG(ctx context.Context, speculate bool) (*wtx, error) {
 		t.holdGuard(p, p.hint)
 		return &wtx{s: s, ctx: ctx, t: pgTables{q: t}, pg: t}, nil
 	}
-	t.held = append(t.held, heldStmt{sql: `SELECT coalesce(max(seq), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
-			pg_snapshot_xmax(pg_current_snapshot())::text::bigint FROM events`,
+	t.held = append(t.held, heldStmt{sql: `SELECT coalesce(max(seq), 0), ` + pgClockExpr + `, ` + pgXmaxExpr + ` FROM events`,
 		scan: func(r pgx.Row) error {
 			var us int64
 			if err := r.Scan(&t.lastSeq, &us, &t.xmax); err != nil {
@@ -355,7 +361,7 @@ func (t *wtx) commitPG() error {
 // pgFinalSQL is a write transaction's last statement: its id and the database's clock
 // (microseconds); pgFinalNotifySQL sends a NOTIFY ($1, $2) as well.
 const (
-	pgFinalSQL       = `SELECT pg_current_xact_id()::text::bigint, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`
+	pgFinalSQL       = `SELECT pg_current_xact_id()::text::bigint, ` + pgClockExpr
 	pgFinalNotifySQL = pgFinalSQL + ` FROM pg_notify($1, $2)`
 )
 

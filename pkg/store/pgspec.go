@@ -45,15 +45,15 @@ const pgGuardMarker = "openintent: stale hint"
 // an error of its own) unless the log's last sequence number is $1, and answers the snapshot's
 // xmax (pgknown.go). A statement of its own after the write lock's, so that it sees every
 // commit made before the lock was granted.
-const pgGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint THEN pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+const pgGuardSQL = `SELECT CASE WHEN coalesce(max(seq), 0) = $1::bigint THEN ` + pgXmaxExpr + `
 	ELSE ('` + pgGuardMarker + ` (last ' || coalesce(max(seq), 0) || ')')::bigint END FROM events`
 
 // pgKnowingGuardSQL fails likewise unless the snapshot's xmax is $1: no transaction but the
 // store's own has ended since its last one, so that the log's last sequence number is the one it
 // knows too, and its knowledge is exact (pgknown.go). It answers $1. It replaces pgGuardSQL
 // (held[guard]) in a transaction that reads from knowledge (know).
-const pgKnowingGuardSQL = `SELECT CASE WHEN pg_snapshot_xmax(pg_current_snapshot())::text::bigint = $1::bigint THEN $1::bigint
-	ELSE ('` + pgGuardMarker + ` (xmax ' || pg_snapshot_xmax(pg_current_snapshot()) || ')')::bigint END`
+const pgKnowingGuardSQL = `SELECT CASE WHEN ` + pgXmaxExpr + ` = $1::bigint THEN $1::bigint
+	ELSE ('` + pgGuardMarker + ` (xmax ' || ` + pgXmaxExpr + ` || ')')::bigint END`
 
 // errStaleHint reports a speculative transaction whose guard failed: it wrote nothing.
 var errStaleHint = errors.New("store: the hint of a speculative transaction is stale")
